@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Installs what the build, the demo and the tests need, and nothing that is already
+# there. Debian packages come from apt (one `apt-get update`, only when something is
+# missing); npm packages come from the lock files with `npm ci`.
+#
+# Usage: scripts/deps.sh [build|test]
+#   build: compilers and libraries (what `make demo` needs)
+#   test:  build + test peers (protoc, python3, node packages for interop tests)
+set -euo pipefail
+what=${1:-build}
+
+pkgs=(build-essential cmake pkg-config git curl ca-certificates
+      libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
+      libzstd-dev liblz4-dev libsnappy-dev libxxhash-dev)
+if [ "$what" = test ]; then
+  pkgs+=(protobuf-compiler python3 jq nodejs npm clang)
+fi
+
+missing=()
+for p in "${pkgs[@]}"; do
+  # dpkg-query prints "install ok installed" only for a fully installed package.
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+# npm may come with a nodejs that is not Debian's; accept any npm on PATH.
+if [ ${#missing[@]} -gt 0 ]; then
+  filtered=()
+  for p in "${missing[@]}"; do
+    case "$p" in
+      nodejs) command -v node >/dev/null 2>&1 || filtered+=("$p") ;;
+      npm) command -v npm >/dev/null 2>&1 || filtered+=("$p") ;;
+      *) filtered+=("$p") ;;
+    esac
+  done
+  missing=("${filtered[@]+"${filtered[@]}"}")
+fi
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "deps: installing ${missing[*]}"
+  SUDO=""
+  [ "$(id -u)" -eq 0 ] || SUDO=sudo
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+
+if [ "$what" = test ]; then
+  # Node packages used only by tests (DuckDB as a Parquet peer) are pinned in
+  # tests/node/package-lock.json; install them once.
+  if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules ]; then
+    (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
+  fi
+fi

@@ -1,0 +1,180 @@
+/*
+ * test_base.c - base module: buffers with caps, arenas, varints, the bounded
+ * reader, uuids, time text and JSON.
+ */
+#include "test.h"
+
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/bytes.h"
+#include "base/clock.h"
+#include "base/dbuf.h"
+#include "base/json.h"
+#include "base/uuid.h"
+
+TEST(dbuf_cap_is_hard)
+{
+    dbuf b;
+    dbuf_init(&b, 10);
+    CHECK_OK(dbuf_append(&b, "hello", 5));
+    CHECK_EQ(dbuf_append(&b, "world!", 6), SL_ETOOBIG);
+    CHECK_EQ(b.len, 5); /* a refused append leaves the buffer unchanged */
+    CHECK_STR((char *)b.p, "hello");
+    CHECK_OK(dbuf_printf(&b, "%d", 12345));
+    CHECK_STR((char *)b.p, "hello12345");
+    CHECK_EQ(dbuf_printf(&b, "x"), SL_ETOOBIG);
+    dbuf_free(&b);
+}
+
+TEST(arena_cap_is_hard)
+{
+    arena a;
+    arena_init(&a, 1024, 4096);
+    CHECK(arena_alloc(&a, 100) != NULL);
+    CHECK(arena_alloc(&a, 2000) != NULL); /* big: its own chunk */
+    CHECK(arena_alloc(&a, 100000) == NULL); /* past the cap */
+    CHECK(arena_alloc(&a, 100) != NULL);  /* small ones still fit */
+    CHECK(a.used_bytes <= 4096);
+    arena_destroy(&a);
+}
+
+static void bump(void *p)
+{
+    (*(int *)p)++;
+}
+
+TEST(arena_cleanups_run_once_in_reverse)
+{
+    arena a;
+    arena_init(&a, 256, 0);
+    int n = 0;
+    CHECK_OK(arena_on_cleanup(&a, bump, &n));
+    CHECK_OK(arena_on_cleanup(&a, bump, &n));
+    arena_reset(&a);
+    CHECK_EQ(n, 2);
+    arena_destroy(&a);
+    CHECK_EQ(n, 2);
+    alloc_stats st;
+    alloc_stats_get(&st);
+    CHECK_EQ(st.live_blocks, 0);
+}
+
+TEST(varint_roundtrip_and_strictness)
+{
+    uint8_t buf[16];
+    uint64_t vals[] = {0, 1, 127, 128, 300, 1ull << 35, UINT64_MAX};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        size_t n = uvarint_put(buf, vals[i]);
+        CHECK_EQ(n, uvarint_len(vals[i]));
+        rd r;
+        rd_init(&r, buf, n);
+        CHECK(rd_uvarint(&r) == vals[i]);
+        CHECK_EQ(r.err, 0);
+        CHECK_EQ(rd_left(&r), 0);
+        rd_init(&r, buf, n - 1); /* one byte short */
+        rd_uvarint(&r);
+        CHECK_EQ(r.err, SL_ETRUNC);
+    }
+    /* eleven continuation bytes: overlong */
+    uint8_t bad[11];
+    memset(bad, 0xff, sizeof bad);
+    rd r;
+    rd_init(&r, bad, sizeof bad);
+    rd_uvarint(&r);
+    CHECK_EQ(r.err, SL_ECORRUPT);
+    CHECK_EQ(zigzag_dec(zigzag_enc(-5)), -5);
+    CHECK_EQ(zigzag_dec(zigzag_enc(INT64_MIN)), INT64_MIN);
+}
+
+TEST(reader_errors_are_sticky_with_offset)
+{
+    uint8_t b[5] = {1, 2, 3, 4, 5};
+    rd r;
+    rd_init(&r, b, sizeof b);
+    CHECK_EQ(rd_u16(&r), 0x0201);
+    CHECK_EQ(rd_u32(&r), 0); /* only 3 left */
+    CHECK_EQ(r.err, SL_ETRUNC);
+    CHECK_EQ(r.err_off, 2);
+    CHECK_EQ(rd_u8(&r), 0);
+    CHECK_EQ(r.err_off, 2);
+}
+
+TEST(uuid_text_roundtrip)
+{
+    sl_uuid u, v;
+    CHECK_OK(uuid_v4(&u));
+    char s[UUID_STR_LEN];
+    uuid_format(&u, s);
+    CHECK_EQ(strlen(s), 36);
+    CHECK_EQ(s[14], '4');
+    CHECK_OK(uuid_parse(s, &v));
+    CHECK(uuid_eq(&u, &v));
+    CHECK_EQ(uuid_parse("not-a-uuid", &v), SL_EINVAL);
+    CHECK_EQ(uuid_parse("00000000-0000-0000-0000-0000000000000", &v), SL_EINVAL);
+    CHECK_OK(uuid_parse("00000000-0000-0000-0000-000000000000", &v));
+    CHECK(uuid_is_nil(&v));
+}
+
+TEST(time_text)
+{
+    char s[40];
+    clock_format_rfc3339(0, s, sizeof s);
+    CHECK_STR(s, "1970-01-01T00:00:00.000000000Z");
+    int64_t ns;
+    CHECK_OK(clock_parse_time("2026-11-22T05:07:00.5Z", &ns));
+    clock_format_rfc3339(ns, s, sizeof s);
+    CHECK_STR(s, "2026-11-22T05:07:00.500000000Z");
+    CHECK_OK(clock_parse_time("2026-11-22T06:07:00+01:00", &ns));
+    clock_format_rfc3339(ns, s, sizeof s);
+    CHECK_STR(s, "2026-11-22T05:07:00.000000000Z");
+    CHECK_OK(clock_parse_time("1234", &ns));
+    CHECK_EQ(ns, 1234);
+    CHECK_EQ(clock_parse_time("2026-13-01", &ns), SL_EINVAL);
+    CHECK_EQ(clock_parse_time("yesterday", &ns), SL_EINVAL);
+}
+
+TEST(json_write_then_parse)
+{
+    dbuf b;
+    dbuf_init(&b, 1 << 20);
+    jw w;
+    jw_init(&w, &b);
+    jw_obj_begin(&w);
+    jw_key(&w, "name");
+    jw_str(&w, "a\"b\\c\n\x01");
+    jw_key(&w, "list");
+    jw_arr_begin(&w);
+    jw_int(&w, -3);
+    jw_uint(&w, 18446744073709551615ull);
+    jw_double(&w, 0.25);
+    jw_bool(&w, 1);
+    jw_null(&w);
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    CHECK_EQ(w.err, 0);
+    CHECK_STR((char *)b.p,
+              "{\"name\":\"a\\\"b\\\\c\\n\\u0001\",\"list\":[-3,18446744073709551615,0.25,true,null]}");
+    arena a;
+    arena_init(&a, 4096, 1 << 20);
+    json_val *v;
+    errmsg e;
+    errmsg_clear(&e);
+    CHECK_OK(json_parse(&a, (char *)b.p, b.len, &v, &e));
+    CHECK_STR(json_get(v, "name")->str, "a\"b\\c\n\x01");
+    const json_val *l = json_get(v, "list");
+    CHECK_EQ(l->len, 5);
+    CHECK(l->items[0].is_int && l->items[0].i == -3);
+    CHECK(l->items[2].num == 0.25);
+    CHECK_EQ(l->items[3].b, 1);
+    CHECK_EQ(l->items[4].type, JSON_NULL);
+    CHECK_EQ(json_parse(&a, "{\"a\":1,}", 8, &v, &e), SL_EINVAL);
+    CHECK(strstr(e.text, "byte 7") != NULL);
+    CHECK_EQ(json_parse(&a, "[1] x", 5, &v, &e), SL_EINVAL);
+    char deep[200];
+    memset(deep, '[', sizeof deep);
+    CHECK_EQ(json_parse(&a, deep, sizeof deep, &v, &e), SL_EINVAL);
+    CHECK_OK(json_parse(&a, "\"\\ud83d\\ude00\"", 14, &v, &e));
+    CHECK_STR(v->str, "\xf0\x9f\x98\x80");
+    arena_destroy(&a);
+    dbuf_free(&b);
+}
