@@ -1,0 +1,32 @@
+/*
+ * cli.h - the `streamlake` command: subcommand entry points and argument helpers.
+ *
+ * Each subcommand lives in its own cmd_<name>.c and has the signature
+ * int cmd_<name>(int argc, char **argv), with argv[0] the subcommand name.  It
+ * returns the process exit code: 0 success, 1 failure, 2 usage error.  Every
+ * subcommand answers --help with its usage on stdout and exit code 0.
+ */
+#ifndef SL_CLI_H
+#define SL_CLI_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+int cmd_serve(int argc, char **argv);
+int cmd_import(int argc, char **argv);
+int cmd_loadgen(int argc, char **argv);
+int cmd_processes(int argc, char **argv);
+
+/*
+ * Option parsing shared by subcommands: `--name value` or `--name=value`.
+ * cli_opt returns 1 and sets *value when argv[*i] is option `name` (advancing *i
+ * past a separate value), 0 when it is another argument, and -1 (after printing
+ * an error) when the value is missing.
+ */
+int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* Parses a non-negative integer option value; prints an error and returns -1 if bad. */
+int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/* True if argv contains -h or --help. */
+int cli_wants_help(int argc, char **argv);
+
+#endif

@@ -1,0 +1,13 @@
+/*
+ * cmd_import.c - `streamlake import` (not written yet).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+int cmd_import(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "streamlake %s: not implemented yet\n", argv[0]);
+    return 1;
+}

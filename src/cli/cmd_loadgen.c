@@ -1,0 +1,13 @@
+/*
+ * cmd_loadgen.c - `streamlake loadgen` (not written yet).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+int cmd_loadgen(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "streamlake %s: not implemented yet\n", argv[0]);
+    return 1;
+}

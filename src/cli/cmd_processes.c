@@ -1,0 +1,13 @@
+/*
+ * cmd_processes.c - `streamlake processes` (not written yet).
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+
+int cmd_processes(int argc, char **argv)
+{
+    (void)argc;
+    fprintf(stderr, "streamlake %s: not implemented yet\n", argv[0]);
+    return 1;
+}

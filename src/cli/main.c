@@ -1,0 +1,54 @@
+/*
+ * main.c - `streamlake`: one binary for every role.  Dispatches to the
+ * subcommand named by argv[1]; see docs/ for a page per subcommand.
+ */
+#include "cli/cli.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct command {
+    const char *name;
+    int (*fn)(int, char **);
+    const char *summary;
+} command;
+
+static const command g_commands[] = {
+    {"serve", cmd_serve, "run the server (ingestion, JSON API)"},
+    {"processes", cmd_processes, "list the processes a server holds"},
+    {"loadgen", cmd_loadgen, "run an instrumented load generator against a server"},
+    {"import", cmd_import, "send an offline capture directory to a server"},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: streamlake <command> [options]\n\n"
+               "An observability lakehouse: ingest traces, logs and metrics from\n"
+               "instrumented programs and query them.\n\ncommands:\n");
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        fprintf(f, "  %-10s %s\n", g_commands[i].name, g_commands[i].summary);
+    fprintf(f, "\nRun `streamlake <command> --help` for a command's options.\n");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("streamlake %s\n", SL_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
+        if (!strcmp(argv[1], g_commands[i].name))
+            return g_commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "streamlake: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}
