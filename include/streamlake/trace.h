@@ -83,7 +83,8 @@ typedef struct sl_config {
     const char *server_url;       /* e.g. "http://127.0.0.1:8080"; env STREAMLAKE_SERVER */
     const char *directory;        /* offline capture directory; env STREAMLAKE_DIR */
     size_t max_memory_bytes;      /* cap on buffers + queued blocks; 0 = 64 MiB */
-    size_t thread_buffer_bytes;   /* per-thread span buffer, power of two; 0 = 512 KiB */
+    size_t thread_buffer_bytes;   /* largest per-thread buffer; buffers start at 64 KiB and
+                                     double while a thread records fast; 0 = 4 MiB */
     uint32_t flush_period_ms;     /* max age of an event before it is sent; 0 = 1000 */
     uint32_t shutdown_timeout_ms; /* how long sl_shutdown waits for the sink; 0 = 5000 */
     uint64_t tsc_frequency;       /* ticks per second; 0 = measure at start */
@@ -161,6 +162,13 @@ typedef struct sl_stats {
 void sl_stats_get(sl_stats *out);
 
 /* ---- macros ------------------------------------------------------------- */
+
+/* Never called: lets the compiler check SL_LOGF's arguments against its format. */
+static inline void sl__check_format(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void sl__check_format(const char *fmt, ...)
+{
+    (void)fmt;
+}
 
 #define SL__CAT2(a, b) a##b
 #define SL__CAT(a, b) SL__CAT2(a, b)
@@ -256,9 +264,12 @@ static inline void sl__guard_end(sl__span_guard *g)
         sl_log(&sl__ld_);                                                                \
     } while (0)
 
+/* Formatted log line. level_ must be a constant; arguments are checked like printf's. */
 #define SL_LOGF(level_, fmt_, ...)                                                       \
     do {                                                                                 \
         static const sl_log_desc sl__ld_ = {fmt_, SL_TARGET, __FILE__, __LINE__, level_}; \
+        if (0)                                                                           \
+            sl__check_format(fmt_, ##__VA_ARGS__);                                       \
         sl_logf(&sl__ld_, ##__VA_ARGS__);                                                \
     } while (0)
 

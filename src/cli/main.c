@@ -19,6 +19,7 @@ static const command g_commands[] = {
     {"processes", cmd_processes, "list the processes a server holds"},
     {"loadgen", cmd_loadgen, "run an instrumented load generator against a server"},
     {"import", cmd_import, "send an offline capture directory to a server"},
+    {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
 };
 
 static void usage(FILE *f)
