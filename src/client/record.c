@@ -165,7 +165,7 @@ static __attribute__((noinline)) uint64_t *reserve_slow(int kind, uint64_t n, cl
     if (atomic_load(&g_cl.state) != 1) {
         /* Off (never started: nothing is counted) or stopping/stopped (counted). */
         if (atomic_load(&g_cl.state) != 0)
-            drop_one(tl_rings[kind]);
+            drop_one(NULL); /* straight to the total: the collector may be gone */
         return NULL;
     }
     cl_ring *r = tl_rings[kind];

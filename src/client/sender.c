@@ -229,13 +229,7 @@ static void *sender_main(void *arg)
             continue;
         }
         backoff_ms = BACKOFF_MIN_MS;
-        g_cl.q_head = m->next;
-        if (!g_cl.q_head)
-            g_cl.q_tail = NULL;
-        g_cl.q_count--;
-        g_cl.sender_busy = 0;
-        pthread_cond_broadcast(&g_cl.q_cv);
-        pthread_mutex_unlock(&g_cl.q_mu);
+        /* Counters first: whoever waits for an empty queue then reads final figures. */
         if (rc) {
             drop_msg(m, rc, &e);
         } else if (m->kind == 'B') {
@@ -243,6 +237,13 @@ static void *sender_main(void *arg)
             atomic_fetch_add(&g_cl.blocks_delivered, 1);
             atomic_fetch_add(&g_cl.bytes_delivered, m->len);
         }
+        g_cl.q_head = m->next;
+        if (!g_cl.q_head)
+            g_cl.q_tail = NULL;
+        g_cl.q_count--;
+        g_cl.sender_busy = 0;
+        pthread_cond_broadcast(&g_cl.q_cv);
+        pthread_mutex_unlock(&g_cl.q_mu);
         cl_msg_free(m);
         pthread_mutex_lock(&g_cl.q_mu);
     }
