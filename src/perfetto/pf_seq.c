@@ -47,6 +47,13 @@ int pf_seq_init(pf_seq *s, const pf_seq_cfg *cfg, pf_sink sink, errmsg *e)
     s->sink = sink;
     pf_intern_init(&s->in, s->cfg.intern_max_bytes, s->cfg.intern_max_entries);
     dbuf_init(&s->out, s->cfg.chunk_bytes + PF_PACKET_MAX_BYTES);
+    pw w;
+    pw_init(&w, s->trailer, sizeof s->trailer);
+    pw_varint(&w, PF_PKT_TRUSTED_PACKET_SEQUENCE_ID, s->cfg.seq_id);
+    pw_varint(&w, PF_PKT_SEQUENCE_FLAGS, PF_SEQ_NEEDS_INCREMENTAL_STATE);
+    s->trailer_len = (uint8_t)pw_len(&w);
+    if (w.err)
+        return errmsg_set(e, SL_EINTERNAL, "pf_seq: the packet trailer does not fit");
     errmsg_clear(&s->emsg);
     return SL_OK;
 }
@@ -108,9 +115,12 @@ static int pkt_open(pf_seq *s, pw *w, size_t bound)
 {
     if (s->err)
         return s->err;
-    int rc = dbuf_reserve(&s->out, bound);
-    if (rc)
-        return fail(s, rc, "pf_seq: cannot stage a packet: %s", sl_strerror(rc));
+    /* Inline fast path: the staging buffer has usually reached its size. */
+    if (!s->out.p || s->out.cap - s->out.len < bound) {
+        int rc = dbuf_reserve(&s->out, bound);
+        if (rc)
+            return fail(s, rc, "pf_seq: cannot stage a packet: %s", sl_strerror(rc));
+    }
     pw_init(w, s->out.p + s->out.len, bound);
     pw_msg_begin(w, PF_TRACE_PACKET);
     return SL_OK;
@@ -118,11 +128,17 @@ static int pkt_open(pf_seq *s, pw *w, size_t bound)
 
 static int pkt_close(pf_seq *s, pw *w, uint32_t flags)
 {
-    pw_varint(w, PF_PKT_TRUSTED_PACKET_SEQUENCE_ID, s->cfg.seq_id);
-    if (flags)
-        pw_varint(w, PF_PKT_SEQUENCE_FLAGS, flags);
-    if (s->stats.packets == 0)
-        pw_varint(w, PF_PKT_FIRST_PACKET_ON_SEQUENCE, 1);
+    if (flags == PF_SEQ_NEEDS_INCREMENTAL_STATE && s->stats.packets && pw_room(w, s->trailer_len)) {
+        /* The common trailer, encoded once at init (sequence id and flags). */
+        memcpy(w->p, s->trailer, s->trailer_len);
+        w->p += s->trailer_len;
+    } else {
+        pw_varint(w, PF_PKT_TRUSTED_PACKET_SEQUENCE_ID, s->cfg.seq_id);
+        if (flags)
+            pw_varint(w, PF_PKT_SEQUENCE_FLAGS, flags);
+        if (s->stats.packets == 0)
+            pw_varint(w, PF_PKT_FIRST_PACKET_ON_SEQUENCE, 1);
+    }
     pw_msg_end(w);
     if (w->err)
         return fail(s, SL_EINTERNAL, "pf_seq: a packet passed its size bound (%s)",

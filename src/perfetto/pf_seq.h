@@ -91,6 +91,8 @@ typedef struct pf_seq {
     uint32_t memo_cap;
     uint32_t *memo_gen;       /* per bound site: generation of memo_iids, 0 = none */
     pf_iids *memo_iids;
+    uint8_t trailer[48];      /* encoded sequence id + SEQ_NEEDS_INCREMENTAL_STATE */
+    uint8_t trailer_len;
     errmsg emsg;
     pf_seq_stats stats;
 } pf_seq;
