@@ -73,7 +73,7 @@ typedef struct tdec {
     char err[256];
 } tdec;
 
-static void tdec_free(tdec *d)
+static inline void tdec_free(tdec *d)
 {
     for (size_t i = 0; i < d->nseq; i++) {
         sl_free(d->seqs[i].names);
@@ -93,7 +93,7 @@ typedef struct tfield {
     size_t n;
 } tfield;
 
-static int tfield_next(rd *r, tfield *f)
+static inline int tfield_next(rd *r, tfield *f)
 {
     if (rd_left(r) == 0)
         return 0;
@@ -123,7 +123,7 @@ static int tfield_next(rd *r, tfield *f)
     return r->err == 0;
 }
 
-static tseq *tdec_seq(tdec *d, uint32_t id)
+static inline tseq *tdec_seq(tdec *d, uint32_t id)
 {
     for (size_t i = 0; i < d->nseq; i++)
         if (d->seqs[i].id == id)
@@ -145,7 +145,7 @@ static tseq *tdec_seq(tdec *d, uint32_t id)
         return -1;                                                                              \
     } while (0)
 
-static int tdec_interned(tdec *d, tseq *s, const uint8_t *p, size_t n)
+static inline int tdec_interned(tdec *d, tseq *s, const uint8_t *p, size_t n)
 {
     rd r, e;
     tfield f, g;
@@ -178,7 +178,7 @@ static int tdec_interned(tdec *d, tseq *s, const uint8_t *p, size_t n)
     return r.err ? -1 : 0;
 }
 
-static int tdec_defaults(tseq *s, const uint8_t *p, size_t n)
+static inline int tdec_defaults(tseq *s, const uint8_t *p, size_t n)
 {
     rd r, e;
     tfield f, g;
@@ -196,7 +196,7 @@ static int tdec_defaults(tseq *s, const uint8_t *p, size_t n)
     return r.err ? -1 : 0;
 }
 
-static int tdec_clocks(tdec *d, tseq *s, const uint8_t *p, size_t n)
+static inline int tdec_clocks(tdec *d, tseq *s, const uint8_t *p, size_t n)
 {
     rd r, c;
     tfield f, g;
@@ -224,7 +224,7 @@ static int tdec_clocks(tdec *d, tseq *s, const uint8_t *p, size_t n)
     return r.err ? -1 : 0;
 }
 
-static int tdec_event(tdec *d, tseq *s, int64_t ts, const uint8_t *p, size_t n)
+static inline int tdec_event(tdec *d, tseq *s, int64_t ts, const uint8_t *p, size_t n)
 {
     rd r;
     tfield f;
@@ -262,7 +262,7 @@ static int tdec_event(tdec *d, tseq *s, int64_t ts, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int tdec_desc(tdec *d, uint32_t seq, const uint8_t *p, size_t n)
+static inline int tdec_desc(tdec *d, uint32_t seq, const uint8_t *p, size_t n)
 {
     rd r, e;
     tfield f, g;
@@ -304,7 +304,7 @@ typedef struct tpkt {
     tfield defaults, interned, clocks, event, desc;
 } tpkt;
 
-static int tdec_packet(tdec *d, const uint8_t *p, size_t n)
+static inline int tdec_packet(tdec *d, const uint8_t *p, size_t n)
 {
     rd r;
     tfield f;
@@ -363,7 +363,7 @@ static int tdec_packet(tdec *d, const uint8_t *p, size_t n)
 }
 
 /* Decodes a whole trace; 0, or -1 with d->err set. */
-static int tdec_run(tdec *d, const uint8_t *p, size_t n)
+static inline int tdec_run(tdec *d, const uint8_t *p, size_t n)
 {
     rd r;
     tfield f;
@@ -380,7 +380,7 @@ static int tdec_run(tdec *d, const uint8_t *p, size_t n)
     return 0;
 }
 
-static int tstr_eq(tstr a, const char *b)
+static inline int tstr_eq(tstr a, const char *b)
 {
     return a.p && a.n == strlen(b) && memcmp(a.p, b, a.n) == 0;
 }
