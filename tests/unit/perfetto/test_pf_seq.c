@@ -558,3 +558,57 @@ TEST(everything_is_freed)
     alloc_stats_get(&st);
     CHECK_EQ(st.live_blocks, 0);
 }
+
+TEST(file_sink_writes_the_same_bytes_as_memory)
+{
+    char path[] = "/tmp/pf_sink_XXXXXX";
+    int fd = mkstemp(path);
+    CHECK(fd >= 0);
+    close(fd);
+    pf_file_sink fs;
+    errmsg e;
+    CHECK_OK(pf_file_sink_open(&fs, path, &e));
+    pf_seq s;
+    pf_seq_cfg cfg = {.seq_id = 1, .ts_mode = PF_TS_INCREMENTAL, .default_track_uuid = 5,
+                      .chunk_bytes = 256};
+    CHECK_OK(pf_seq_init(&s, &cfg, pf_file_sink_get(&fs), NULL));
+    write_many(&s, 400);
+    CHECK_OK(pf_seq_flush(&s));
+    CHECK_OK(pf_file_sink_close(&fs));
+    CHECK(fs.chunks > 10);
+    pf_seq_destroy(&s);
+    pf_mem_sink ref;
+    seq_open(&s, &ref, 1, PF_TS_INCREMENTAL, 5);
+    write_many(&s, 400);
+    CHECK_OK(pf_seq_flush(&s));
+    pf_seq_destroy(&s);
+    FILE *f = fopen(path, "rb");
+    CHECK(f != NULL);
+    static uint8_t got[1 << 20];
+    size_t n = fread(got, 1, sizeof got, f);
+    fclose(f);
+    unlink(path);
+    CHECK_EQ(n, ref.buf.len);
+    CHECK_EQ(fs.bytes, ref.buf.len);
+    CHECK(memcmp(got, ref.buf.p, n) == 0);
+    pf_mem_sink_free(&ref);
+    CHECK_EQ(pf_file_sink_open(&fs, "/nonexistent-dir/x.pftrace", &e), SL_EIO);
+    CHECK(strstr(e.text, "/nonexistent-dir/x.pftrace") != NULL);
+}
+
+TEST(memory_sink_refuses_to_pass_its_cap)
+{
+    pf_seq s;
+    pf_mem_sink ms;
+    pf_mem_sink_init(&ms, 1000);
+    pf_seq_cfg cfg = {.seq_id = 1, .chunk_bytes = 300};
+    CHECK_OK(pf_seq_init(&s, &cfg, pf_mem_sink_get(&ms), NULL));
+    pf_site st = mk_site("a", "b", "c", 1);
+    int rc = 0;
+    for (int i = 0; i < 1000 && !rc; i++)
+        rc = pf_seq_slice_begin(&s, 1, i, &st);
+    CHECK_EQ(rc, SL_ETOOBIG);
+    CHECK(ms.buf.len <= 1000);
+    pf_seq_destroy(&s);
+    pf_mem_sink_free(&ms);
+}
