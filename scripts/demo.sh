@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# The main job of `make demo`: a fresh server on a free loopback port, a 50-thread
+# instrumented process recording into it, and a summary of what was stored.
+# Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops after the summary.
+#
+#   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
+#   DEMO_THREADS=50 DEMO_SPANS=20000 DEMO_ASYNC=200 DEMO_LOGS=200 DEMO_METRICS=200
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bin=build/streamlake
+data=${DEMO_DATA:-demo-data}
+threads=${DEMO_THREADS:-50}
+spans=${DEMO_SPANS:-20000}
+
+rm -rf "$data"
+mkdir -p "$data"
+log="$data/server.log"
+"$bin" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+server_pid=$!
+stop_server() { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
+trap stop_server EXIT
+
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "demo: the server did not start" >&2; cat "$log" >&2; exit 1; }
+echo "== server on $url, data in $data/"
+
+echo "== loadgen: $threads threads, $spans spans each"
+"$bin" loadgen --server "$url" --threads "$threads" --spans "$spans" --depth 6 \
+  --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}"
+
+echo "== what the server holds"
+"$bin" processes --server "$url"
+blob_bytes=$(du -sb "$data/blobs" | cut -f1)
+echo "payload bytes on disk: $blob_bytes (blobs/), metadata: $(du -sb "$data"/*.db* 2>/dev/null | awk '{s+=$1} END {print s+0}') bytes"
+
+if [ "${DEMO_ONCE:-0}" = 1 ]; then
+  exit 0
+fi
+echo "== serving on $url until Ctrl-C (try: curl $url/api/processes)"
+trap 'echo; stop_server; exit 0' INT TERM
+wait "$server_pid"
