@@ -198,10 +198,16 @@ static int lookup(sqlite3 *db, sqlite3_stmt *st, const sl_uuid *id, uint64_t *ha
 
 /* ------------------------------------------------------------ writer: apply one request */
 
-/* Common tail of the three inserts: identical row, different row, or go on (1). */
-static int check_existing(int found, uint64_t have, uint64_t want, int *existed, errmsg *e,
-                          const char *what, const sl_uuid *id)
+/*
+ * The common head of the three inserts: looks up the row with id (statement st)
+ * and returns 0 (identical row: *existed = 1), SL_EEXIST (different row), 1 (no
+ * row: go on and insert) or SL_EIO.
+ */
+static int check_existing(sqlite_meta *m, sqlite3_stmt *st, const sl_uuid *id, uint64_t want,
+                          int *existed, errmsg *e, const char *what)
 {
+    uint64_t have = 0;
+    int found = lookup(m->wdb, st, id, &have, NULL, e);
     if (found < 0)
         return found;
     if (!found)
@@ -218,10 +224,8 @@ static int check_existing(int found, uint64_t have, uint64_t want, int *existed,
 static int apply_process(sqlite_meta *m, const meta_process *p, int *existed, errmsg *e,
                          int64_t now)
 {
-    uint64_t have = 0;
-    /* Two statements: the lookup must run before `have` is read. */
-    int found = lookup(m->wdb, m->w[W_GET_PROCESS], &p->process_id, &have, NULL, e);
-    int rc = check_existing(found, have, p->content_hash, existed, e, "process", &p->process_id);
+    int rc = check_existing(m, m->w[W_GET_PROCESS], &p->process_id, p->content_hash, existed, e,
+                            "process");
     if (rc != 1)
         return rc;
     sqlite3_stmt *st = m->w[W_INS_PROCESS];
@@ -252,13 +256,12 @@ static int missing(errmsg *e, const char *what, const sl_uuid *id, const char *n
 static int apply_stream(sqlite_meta *m, const meta_stream *s, int *existed, errmsg *e,
                         int64_t now)
 {
-    uint64_t have = 0;
-    /* Two statements: the lookup must run before `have` is read. */
-    int found = lookup(m->wdb, m->w[W_GET_STREAM], &s->stream_id, &have, NULL, e);
-    int rc = check_existing(found, have, s->content_hash, existed, e, "stream", &s->stream_id);
+    int rc = check_existing(m, m->w[W_GET_STREAM], &s->stream_id, s->content_hash, existed, e,
+                            "stream");
     if (rc != 1)
         return rc;
-    found = lookup(m->wdb, m->w[W_GET_PROCESS], &s->process_id, &have, NULL, e);
+    uint64_t have;
+    int found = lookup(m->wdb, m->w[W_GET_PROCESS], &s->process_id, &have, NULL, e);
     if (found <= 0)
         return found < 0 ? found : missing(e, "process", &s->process_id, "streams");
     sqlite3_stmt *st = m->w[W_INS_STREAM];
@@ -274,14 +277,13 @@ static int apply_stream(sqlite_meta *m, const meta_stream *s, int *existed, errm
 static int apply_block(sqlite_meta *m, const meta_block *b, int *existed, errmsg *e,
                        int64_t now)
 {
-    uint64_t have = 0;
-    /* Two statements: the lookup must run before `have` is read. */
-    int found = lookup(m->wdb, m->w[W_GET_BLOCK], &b->block_id, &have, NULL, e);
-    int rc = check_existing(found, have, b->content_hash, existed, e, "block", &b->block_id);
+    int rc = check_existing(m, m->w[W_GET_BLOCK], &b->block_id, b->content_hash, existed, e,
+                            "block");
     if (rc != 1)
         return rc;
     sl_uuid owner;
-    found = lookup(m->wdb, m->w[W_GET_STREAM], &b->stream_id, &have, &owner, e);
+    uint64_t have;
+    int found = lookup(m->wdb, m->w[W_GET_STREAM], &b->stream_id, &have, &owner, e);
     if (found <= 0)
         return found < 0 ? found : missing(e, "stream", &b->stream_id, "blocks");
     if (!uuid_eq(&owner, &b->process_id)) {
@@ -448,50 +450,54 @@ static void read_block_row(sqlite3_stmt *st, meta_block *b)
     b->content_hash = (uint64_t)sqlite3_column_int64(st, 11);
 }
 
-static int sq_find_stream(meta *mm, const sl_uuid *id, meta_stream *out, errmsg *e)
+static void read_stream_key_row(sqlite3_stmt *st, void *out)
 {
-    sqlite_meta *m = (sqlite_meta *)mm;
+    meta_stream *s = out;
+    memset(s, 0, sizeof *s);
+    col_uuid(st, 0, &s->stream_id);
+    col_uuid(st, 1, &s->process_id);
+    s->insert_time_ns = sqlite3_column_int64(st, 2);
+    s->content_hash = (uint64_t)sqlite3_column_int64(st, 3);
+}
+
+static void read_block_row_any(sqlite3_stmt *st, void *out)
+{
+    read_block_row(st, out);
+}
+
+/*
+ * Point lookup by id on a pooled reader: which_stmt picks the reader's prepared
+ * statement (0 stream, 1 block), read fills out from the row.
+ */
+static int find_one(sqlite_meta *m, int which_stmt, const sl_uuid *id,
+                    void (*read)(sqlite3_stmt *, void *), void *out, const char *what, errmsg *e)
+{
     reader *r = reader_take(m);
-    sqlite3_stmt *st = r->find_stream;
+    sqlite3_stmt *st = which_stmt ? r->find_block : r->find_stream;
     bind_uuid(st, 1, id);
     int s = sqlite3_step(st), rc = SL_OK;
     if (s == SQLITE_ROW) {
-        memset(out, 0, sizeof *out);
-        col_uuid(st, 0, &out->stream_id);
-        col_uuid(st, 1, &out->process_id);
-        out->insert_time_ns = sqlite3_column_int64(st, 2);
-        out->content_hash = (uint64_t)sqlite3_column_int64(st, 3);
+        read(st, out);
     } else if (s == SQLITE_DONE) {
         char t[UUID_STR_LEN];
         uuid_format(id, t);
-        rc = errmsg_set(e, SL_ENOTFOUND, "unknown stream %s", t);
+        rc = errmsg_set(e, SL_ENOTFOUND, "unknown %s %s", what, t);
     } else {
-        rc = db_fail(r->db, e, "find stream");
+        rc = db_fail(r->db, e, what);
     }
     sqlite3_reset(st);
     reader_give(m, r);
     return rc;
 }
 
+static int sq_find_stream(meta *mm, const sl_uuid *id, meta_stream *out, errmsg *e)
+{
+    return find_one((sqlite_meta *)mm, 0, id, read_stream_key_row, out, "stream", e);
+}
+
 static int sq_find_block(meta *mm, const sl_uuid *id, meta_block *out, errmsg *e)
 {
-    sqlite_meta *m = (sqlite_meta *)mm;
-    reader *r = reader_take(m);
-    sqlite3_stmt *st = r->find_block;
-    bind_uuid(st, 1, id);
-    int s = sqlite3_step(st), rc = SL_OK;
-    if (s == SQLITE_ROW) {
-        read_block_row(st, out);
-    } else if (s == SQLITE_DONE) {
-        char t[UUID_STR_LEN];
-        uuid_format(id, t);
-        rc = errmsg_set(e, SL_ENOTFOUND, "unknown block %s", t);
-    } else {
-        rc = db_fail(r->db, e, "find block");
-    }
-    sqlite3_reset(st);
-    reader_give(m, r);
-    return rc;
+    return find_one((sqlite_meta *)mm, 1, id, read_block_row_any, out, "block", e);
 }
 
 static const char *g_list_processes_sql =

@@ -91,20 +91,24 @@ static int process_row(void *arg, const meta_process_summary *r)
     return w->err;
 }
 
+/* Closes the array, or turns a failure into the right message (w.err: the reply cap). */
+static int finish_list(jw *w, int rc, const char *what, errmsg *e)
+{
+    if (rc && rc != w->err)
+        return rc;
+    if (!rc)
+        jw_arr_end(w);
+    if (w->err)
+        return errmsg_set(e, w->err, "%s list larger than the reply cap", what);
+    return SL_OK;
+}
+
 int api_processes_json(meta *m, dbuf *out, errmsg *e)
 {
     jw w;
     jw_init(&w, out);
     jw_arr_begin(&w);
-    int rc = meta_processes_list(m, process_row, &w, e);
-    if (rc == w.err && rc)
-        return errmsg_set(e, rc, "process list larger than the reply cap");
-    if (rc)
-        return rc;
-    jw_arr_end(&w);
-    if (w.err)
-        return errmsg_set(e, w.err, "process list larger than the reply cap");
-    return SL_OK;
+    return finish_list(&w, meta_processes_list(m, process_row, &w, e), "process", e);
 }
 
 static int stream_row(void *arg, const meta_stream_summary *r)
@@ -132,13 +136,5 @@ int api_streams_json(meta *m, const sl_uuid *process_id, dbuf *out, errmsg *e)
     jw w;
     jw_init(&w, out);
     jw_arr_begin(&w);
-    int rc = meta_streams_list(m, process_id, stream_row, &w, e);
-    if (rc && rc == w.err)
-        return errmsg_set(e, rc, "stream list larger than the reply cap");
-    if (rc)
-        return rc;
-    jw_arr_end(&w);
-    if (w.err)
-        return errmsg_set(e, w.err, "stream list larger than the reply cap");
-    return SL_OK;
+    return finish_list(&w, meta_streams_list(m, process_id, stream_row, &w, e), "stream", e);
 }

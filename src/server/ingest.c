@@ -165,6 +165,16 @@ static const char *cstr(arena *a, wire_str s, int *oom)
     return p ? p : "";
 }
 
+/* Copies the JSON that w wrote into b to the arena and frees b; fallback on failure. */
+static const char *keep_json(arena *a, const jw *w, dbuf *b, const char *fallback, int *oom)
+{
+    const char *out = w->err ? NULL : arena_strndup(a, (const char *)b->p, b->len);
+    dbuf_free(b);
+    if (!out)
+        *oom = 1;
+    return out ? out : fallback;
+}
+
 /* Properties as a JSON object of strings (later keys win when a key repeats). */
 static const char *kvs_json(arena *a, const wire_kv *kv, uint32_t n, int *oom)
 {
@@ -174,18 +184,14 @@ static const char *kvs_json(arena *a, const wire_kv *kv, uint32_t n, int *oom)
     jw_init(&w, &b);
     jw_obj_begin(&w);
     for (uint32_t i = 0; i < n && !w.err; i++) {
-        const char *k = cstr(a, kv[i].key, oom);
-        jw_key(&w, k);
+        jw_key(&w, cstr(a, kv[i].key, oom));
         jw_strn(&w, kv[i].value.p, kv[i].value.len);
     }
     jw_obj_end(&w);
-    const char *out = w.err ? NULL : arena_strndup(a, (const char *)b.p, b.len);
-    dbuf_free(&b);
-    if (!out)
-        *oom = 1;
-    return out ? out : "{}";
+    return keep_json(a, &w, &b, "{}", oom);
 }
 
+/* Tags as a JSON array of strings. */
 static const char *tags_json(arena *a, const wire_str *tags, uint32_t n, int *oom)
 {
     dbuf b;
@@ -196,27 +202,35 @@ static const char *tags_json(arena *a, const wire_str *tags, uint32_t n, int *oo
     for (uint32_t i = 0; i < n; i++)
         jw_strn(&w, tags[i].p, tags[i].len);
     jw_arr_end(&w);
-    const char *out = w.err ? NULL : arena_strndup(a, (const char *)b.p, b.len);
-    dbuf_free(&b);
-    if (!out)
-        *oom = 1;
-    return out ? out : "[]";
+    return keep_json(a, &w, &b, "[]", oom);
 }
 
-void ingest_process(ingest *g, const void *body, size_t len, ingest_reply *r)
+/* The shape of the three routes once scratch is at hand: 0 or an error with e set. */
+typedef int (*route_fn)(ingest *g, scratch *s, const void *body, size_t len, int *existed,
+                        errmsg *e);
+
+static void run_route(ingest *g, route_fn fn, const void *body, size_t len, ingest_reply *r)
 {
     reply_init(r);
     scratch *s = thread_scratch();
-    if (!s) {
-        reply(r, errmsg_set(&r->e, SL_ENOMEM, "out of memory"), 0);
-        return;
-    }
+    int existed = 0;
+    int rc = s ? fn(g, s, body, len, &existed, &r->e)
+               : errmsg_set(&r->e, SL_ENOMEM, "out of memory");
+    reply(r, rc, existed);
+}
+
+static int oom_fail(errmsg *e)
+{
+    return errmsg_set(e, SL_ENOMEM, "out of memory");
+}
+
+static int do_process(ingest *g, scratch *s, const void *body, size_t len, int *existed,
+                      errmsg *e)
+{
     wire_process w;
-    int rc = wire_process_decode(body, len, &s->a, &w, &r->e);
-    if (rc) {
-        reply(r, rc, 0);
-        return;
-    }
+    int rc = wire_process_decode(body, len, &s->a, &w, e);
+    if (rc)
+        return rc;
     int oom = 0;
     meta_process p = {
         .process_id = w.process_id,
@@ -233,29 +247,16 @@ void ingest_process(ingest *g, const void *body, size_t len, ingest_reply *r)
         .properties_json = kvs_json(&s->a, w.properties, w.n_properties, &oom),
         .content_hash = hash64(body, len),
     };
-    if (oom) {
-        reply(r, errmsg_set(&r->e, SL_ENOMEM, "out of memory"), 0);
-        return;
-    }
-    int existed = 0;
-    rc = meta_process_insert(g->m, &p, &existed, &r->e);
-    reply(r, rc, existed);
+    return oom ? oom_fail(e) : meta_process_insert(g->m, &p, existed, e);
 }
 
-void ingest_stream(ingest *g, const void *body, size_t len, ingest_reply *r)
+static int do_stream(ingest *g, scratch *s, const void *body, size_t len, int *existed,
+                     errmsg *e)
 {
-    reply_init(r);
-    scratch *s = thread_scratch();
-    if (!s) {
-        reply(r, errmsg_set(&r->e, SL_ENOMEM, "out of memory"), 0);
-        return;
-    }
     wire_stream w;
-    int rc = wire_stream_decode(body, len, &s->a, &w, &r->e);
-    if (rc) {
-        reply(r, rc, 0);
-        return;
-    }
+    int rc = wire_stream_decode(body, len, &s->a, &w, e);
+    if (rc)
+        return rc;
     int oom = 0;
     meta_stream st = {
         .stream_id = w.stream_id,
@@ -264,13 +265,7 @@ void ingest_stream(ingest *g, const void *body, size_t len, ingest_reply *r)
         .properties_json = kvs_json(&s->a, w.properties, w.n_properties, &oom),
         .content_hash = hash64(body, len),
     };
-    if (oom) {
-        reply(r, errmsg_set(&r->e, SL_ENOMEM, "out of memory"), 0);
-        return;
-    }
-    int existed = 0;
-    rc = meta_stream_insert(g->m, &st, &existed, &r->e);
-    reply(r, rc, existed);
+    return oom ? oom_fail(e) : meta_stream_insert(g->m, &st, existed, e);
 }
 
 /* Step 1 of the block path: everything that needs only the bytes. */
@@ -351,27 +346,19 @@ static int check_stored_state(ingest *g, const wire_block *b, uint64_t hash, err
     return SL_OK;
 }
 
-void ingest_block(ingest *g, const void *body, size_t len, ingest_reply *r)
+static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *existed,
+                    errmsg *e)
 {
-    reply_init(r);
-    scratch *s = thread_scratch();
-    if (!s) {
-        reply(r, errmsg_set(&r->e, SL_ENOMEM, "out of memory"), 0);
-        return;
-    }
     wire_block b;
     const uint8_t *payload = NULL;
-    int rc = validate_block(s, body, len, &b, &payload, &r->e);
-    if (rc) {
-        reply(r, rc, 0);
-        return;
-    }
+    int rc = validate_block(s, body, len, &b, &payload, e);
+    if (rc)
+        return rc;
     uint64_t hash = hash64(body, len);
-    int existed = 0;
     claim(g, &b.block_id);
-    rc = check_stored_state(g, &b, hash, &r->e);
+    rc = check_stored_state(g, &b, hash, e);
     if (rc == 1) {
-        existed = 1;
+        *existed = 1;
         rc = SL_OK;
         goto out;
     }
@@ -380,7 +367,7 @@ void ingest_block(ingest *g, const void *body, size_t len, ingest_reply *r)
     char key[256];
     ingest_block_key(&b.process_id, &b.stream_id, &b.block_id, key, sizeof key);
     /* No row names this object, so whatever a crashed earlier attempt left may go. */
-    if ((rc = objstore_put(g->os, key, payload, b.payload_size, OBJSTORE_PUT_REPLACE, &r->e)))
+    if ((rc = objstore_put(g->os, key, payload, b.payload_size, OBJSTORE_PUT_REPLACE, e)))
         goto out;
     meta_block row = {
         .block_id = b.block_id,
@@ -395,10 +382,25 @@ void ingest_block(ingest *g, const void *body, size_t len, ingest_reply *r)
         .payload_size = b.payload_size,
         .content_hash = hash,
     };
-    rc = meta_block_insert(g->m, &row, &existed, &r->e);
+    rc = meta_block_insert(g->m, &row, existed, e);
     if (rc == SL_EMISMATCH)
         rc = SL_EEXIST; /* the stream belongs to another process: a conflict, not bad bytes */
 out:
     unclaim(g, &b.block_id);
-    reply(r, rc, existed);
+    return rc;
+}
+
+void ingest_process(ingest *g, const void *body, size_t len, ingest_reply *r)
+{
+    run_route(g, do_process, body, len, r);
+}
+
+void ingest_stream(ingest *g, const void *body, size_t len, ingest_reply *r)
+{
+    run_route(g, do_stream, body, len, r);
+}
+
+void ingest_block(ingest *g, const void *body, size_t len, ingest_reply *r)
+{
+    run_route(g, do_block, body, len, r);
 }

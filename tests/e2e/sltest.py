@@ -235,6 +235,7 @@ class Server:
         self.start()
 
     def start(self):
+        self._drop_log()
         self.log_path = os.path.join(tempfile.gettempdir(),
                                      "sl-e2e-%d-%d.log" % (os.getpid(), time.monotonic_ns()))
         self.log = open(self.log_path, "wb")
@@ -326,12 +327,17 @@ class Server:
         self.stop()
         self.start()
 
+    def _drop_log(self):
+        path = getattr(self, "log_path", None)
+        if path:
+            try:
+                os.unlink(path)
+            except OSError:
+                pass
+
     def cleanup(self):
         self.kill()
-        try:
-            os.unlink(self.log_path)
-        except OSError:
-            pass
+        self._drop_log()
         if self.owns_dir:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

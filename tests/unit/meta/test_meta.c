@@ -5,18 +5,18 @@
  * concurrent inserts, and persistence across reopen.
  */
 #include "test.h"
+#include "tmpdir.h"
 
 #include "meta/meta.h"
 
 #include <pthread.h>
 
+static char g_dir[256]; /* this case's directory (each case runs in its own process) */
+
 static void db_path(char *out, size_t n)
 {
-    const char *t = getenv("TMPDIR");
-    char dir[256];
-    snprintf(dir, sizeof dir, "%s/sl-meta-XXXXXX", t ? t : "/tmp");
-    CHECK(mkdtemp(dir) != NULL);
-    snprintf(out, n, "%s/meta.sqlite", dir);
+    test_tmpdir(g_dir, sizeof g_dir, "meta");
+    snprintf(out, n, "%s/meta.sqlite", g_dir);
 }
 
 static meta *open_db(const char *path)
@@ -126,6 +126,7 @@ TEST(insert_and_idempotency)
     CHECK_EQ(meta_block_find(m, &none, &got, &e), SL_ENOTFOUND);
     CHECK_EQ(meta_stream_find(m, &none, &gs, &e), SL_ENOTFOUND);
     meta_close(m);
+    test_rmtree(g_dir);
 }
 
 TEST(missing_dependencies_are_retryable)
@@ -160,6 +161,7 @@ TEST(missing_dependencies_are_retryable)
     CHECK_EQ(meta_block_insert(m, &x, NULL, &e), SL_EMISMATCH);
     CHECK_EQ(meta_block_find(m, &x.block_id, &b, &e), SL_ENOTFOUND);
     meta_close(m);
+    test_rmtree(g_dir);
 }
 
 typedef struct agg {
@@ -262,6 +264,7 @@ TEST(aggregates)
     uuid_v4(&none);
     CHECK_EQ(meta_streams_list(m, &none, take_stream, &s, &e), SL_ENOTFOUND);
     meta_close(m);
+    test_rmtree(g_dir);
 }
 
 typedef struct worker_arg {
@@ -324,6 +327,7 @@ TEST(concurrent_inserts_and_reopen)
     CHECK_OK(meta_processes_list(m, take_process, &a, &e));
     CHECK_EQ(a.rows[0].event_count, T * N * 10);
     meta_close(m);
+    test_rmtree(g_dir);
 }
 
 TEST(newer_schema_refused)
@@ -342,4 +346,5 @@ TEST(newer_schema_refused)
     m = NULL;
     CHECK_EQ(meta_sqlite_open(path, NULL, &m, &e), SL_EVERSION);
     CHECK(m == NULL);
+    test_rmtree(g_dir);
 }

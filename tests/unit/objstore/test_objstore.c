@@ -4,6 +4,7 @@
  * rules, and the startup cleanup of temp files left by a crash.
  */
 #include "test.h"
+#include "tmpdir.h"
 
 #include "objstore/objstore.h"
 
@@ -14,9 +15,7 @@
 /* A fresh directory under $TMPDIR for one case. */
 static void tmp_dir(char *out, size_t n)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(out, n, "%s/sl-objstore-XXXXXX", t ? t : "/tmp");
-    CHECK(mkdtemp(out) != NULL);
+    test_tmpdir(out, n, "objstore");
 }
 
 static objstore *open_store(const char *dir)
@@ -69,6 +68,7 @@ TEST(put_get_roundtrip)
     CHECK_EQ(count_entries(path), 0);
     dbuf_free(&b);
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(get_range_and_caps)
@@ -96,6 +96,7 @@ TEST(get_range_and_caps)
     CHECK_EQ(small.len, 0);
     dbuf_free(&small);
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(write_once_is_idempotent)
@@ -126,6 +127,7 @@ TEST(write_once_is_idempotent)
     CHECK_EQ(count_entries(path), 0);
     dbuf_free(&b);
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(large_object)
@@ -151,6 +153,7 @@ TEST(large_object)
     dbuf_free(&b);
     free(data);
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 typedef struct listed {
@@ -209,6 +212,7 @@ TEST(list_by_prefix_and_delete)
     CHECK_EQ(l.n, 3);
     CHECK(!has_key(&l, "blobs/p1/s1/b1"));
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(bad_keys_refused)
@@ -227,6 +231,7 @@ TEST(bad_keys_refused)
     CHECK_EQ(objstore_list(os, "../", collect, &l, &e), SL_EINVAL);
     CHECK_EQ(count_entries(dir), 1); /* only .tmp */
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(startup_removes_temp_files)
@@ -256,6 +261,7 @@ TEST(startup_removes_temp_files)
     CHECK_EQ(b.len, 4);
     dbuf_free(&b);
     objstore_close(os);
+    test_rmtree(dir);
 }
 
 TEST(open_creates_missing_root)
@@ -272,4 +278,5 @@ TEST(open_creates_missing_root)
     os = NULL;
     CHECK(objstore_local_open(root, &os, &e) < 0);
     CHECK(os == NULL);
+    test_rmtree(dir);
 }

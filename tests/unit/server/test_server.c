@@ -6,6 +6,7 @@
  * metadata row, no payload object, no temp file.
  */
 #include "test.h"
+#include "tmpdir.h"
 
 #include "base/bytes.h"
 #include "base/hash.h"
@@ -26,9 +27,7 @@ typedef struct env {
 
 static void env_open(env *v)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(v->dir, sizeof v->dir, "%s/sl-ingest-XXXXXX", t ? t : "/tmp");
-    CHECK(mkdtemp(v->dir) != NULL);
+    test_tmpdir(v->dir, sizeof v->dir, "ingest");
     errmsg e;
     char path[300];
     snprintf(path, sizeof path, "%s/meta.sqlite", v->dir);
@@ -42,6 +41,7 @@ static void env_close(env *v)
     ingest_free(v->g);
     meta_close(v->m);
     objstore_close(v->os);
+    test_rmtree(v->dir);
 }
 
 static wire_str S(const char *s)
@@ -414,9 +414,7 @@ TEST(status_table)
 
 static server *start(env *v, size_t max_body)
 {
-    const char *t = getenv("TMPDIR");
-    snprintf(v->dir, sizeof v->dir, "%s/sl-server-XXXXXX", t ? t : "/tmp");
-    CHECK(mkdtemp(v->dir) != NULL);
+    test_tmpdir(v->dir, sizeof v->dir, "server");
     server_config c;
     server_config_defaults(&c);
     c.data_dir = v->dir;
@@ -501,4 +499,5 @@ TEST(http_routes)
     dbuf_free(&m);
     dbuf_free(&resp);
     server_stop(s);
+    test_rmtree(v.dir);
 }
