@@ -24,7 +24,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: streamlake serve [--data DIR] [--listen HOST:PORT] [--threads N]\n"
-            "                        [--max-body-bytes N]\n\n"
+            "                        [--max-body-bytes N] [--max-inflight-bytes N]\n\n"
             "Runs the ingestion server and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -32,7 +32,10 @@ static void usage(FILE *f)
             "                        port 0 picks a free one)\n"
             "  --threads N           HTTP worker threads (default 8)\n"
             "  --max-body-bytes N    largest request body accepted (default and maximum:\n"
-            "                        the block format's cap, about 33 MiB)\n\n"
+            "                        the block format's cap, about 33 MiB)\n"
+            "  --max-inflight-bytes N  request bodies held in memory at once, all\n"
+            "                        connections together (default 1 GiB); past it\n"
+            "                        requests get 503 and are retried by clients\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
 }
@@ -83,6 +86,12 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
                 return 2;
             }
             c->max_body_bytes = (size_t)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--max-inflight-bytes", &v))) {
+            if (r < 0 || cli_parse_u64("--max-inflight-bytes", v, &n) != 0 || n < 1024) {
+                fprintf(stderr, "streamlake serve: --max-inflight-bytes wants at least 1024\n");
+                return 2;
+            }
+            c->max_inflight_bytes = (size_t)n;
         } else {
             fprintf(stderr, "streamlake serve: unknown argument '%s'\n\n", argv[i]);
             usage(stderr);

@@ -124,6 +124,7 @@ int ingest_status_for(int code)
     case SL_EEXIST:
         return 422;
     case SL_ESTATE:
+    case SL_ENOMEM:
         return 503;
     default:
         return 500;
@@ -145,7 +146,7 @@ static void reply(ingest_reply *r, int rc, int existed)
 {
     r->status = ingest_status_for(rc);
     r->existed = rc == SL_OK ? existed : 0;
-    r->retry_after = rc == SL_EAGAIN ? 1 : 0;
+    r->retry_after = rc == SL_EAGAIN || r->status == 503 ? 1 : 0;
     if (rc == SL_OK)
         errmsg_clear(&r->e);
 }

@@ -26,6 +26,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -42,6 +43,7 @@ struct server {
     ingest *g;
     struct MHD_Daemon *d;
     uint16_t port;
+    _Atomic uint64_t inflight_bytes; /* request-body memory held by all connections */
 };
 
 enum route {
@@ -57,9 +59,11 @@ enum route {
 
 typedef struct req {
     int route;
-    int over_cap;
+    int over_cap;    /* the body passed its cap: drain it, answer 413 */
+    int busy;        /* the body did not fit the server's budget: drain it, answer 503 */
     dbuf body;
     uint64_t seen_bytes;
+    uint64_t reserved; /* bytes of the in-flight budget this request holds */
     sl_uuid id;  /* R_API_STREAMS: the process */
 } req;
 
@@ -71,6 +75,31 @@ void server_config_defaults(server_config *c)
     c->port = 8080;
     c->threads = 8;
     c->max_body_bytes = WIRE_MAX_BLOCK_MSG;
+    c->max_inflight_bytes = (size_t)1 << 30;
+}
+
+/*
+ * The in-flight budget bounds the memory of all request bodies together: each
+ * body may be up to the cap, and many connections at once must not add up to
+ * more than the machine has.  A request that does not fit gets 503 with
+ * Retry-After, which clients retry with backoff.  Returns 1 when n more bytes
+ * were granted to q.
+ */
+static int budget_take(server *s, req *q, uint64_t n)
+{
+    uint64_t now = atomic_fetch_add(&s->inflight_bytes, n) + n;
+    if (now > s->cfg.max_inflight_bytes) {
+        atomic_fetch_sub(&s->inflight_bytes, n);
+        return 0;
+    }
+    q->reserved += n;
+    return 1;
+}
+
+static void budget_give(server *s, req *q)
+{
+    atomic_fetch_sub(&s->inflight_bytes, q->reserved);
+    q->reserved = 0;
 }
 
 /* ------------------------------------------------------------ replies */
@@ -221,6 +250,7 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
         ingest_block(s->g, q->body.p, q->body.len, &r);
     /* The body is not needed any more; free it before the reply is sent. */
     dbuf_free(&q->body);
+    budget_give(s, q);
     if (r.status / 100 == 2) {
         const char *text = r.existed ? "{\"status\":\"exists\"}" : "{\"status\":\"inserted\"}";
         return send_buf(c, r.status, "application/json", (void *)text, strlen(text), 0);
@@ -231,6 +261,14 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
 }
 
 /* ------------------------------------------------------------ the access handler */
+
+static enum MHD_Result send_busy(server *s, struct MHD_Connection *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "server busy: request bodies in memory would pass %zu bytes; retry",
+             s->cfg.max_inflight_bytes);
+    return send_error(c, 503, msg, 1, NULL);
+}
 
 /* First call: route, refuse early what we can, set up the body buffer. */
 static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const char *url,
@@ -262,10 +300,12 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     q->route = route;
     q->id = id;
     dbuf_init(&q->body, cap);
-    if (len && dbuf_reserve(&q->body, (size_t)len) != 0) {
+    if (len && (!budget_take(s, q, len) || dbuf_reserve(&q->body, (size_t)len) != 0)) {
+        int busy = q->reserved == 0;
+        budget_give(s, q);
         dbuf_free(&q->body);
         sl_free(q);
-        return send_error(c, 503, "out of memory", 0, NULL);
+        return busy ? send_busy(s, c) : send_error(c, 503, "out of memory", 1, NULL);
     }
     *con_cls = q;
     return MHD_YES;
@@ -282,22 +322,34 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     if (!q)
         return on_headers(s, c, url, method, con_cls);
     if (*upload_data_size) {
-        q->seen_bytes += *upload_data_size;
-        if (!q->over_cap && dbuf_append(&q->body, upload_data, *upload_data_size) != 0) {
+        size_t n = *upload_data_size;
+        q->seen_bytes += n;
+        *upload_data_size = 0;
+        /* A body without Content-Length takes budget as it grows. */
+        uint64_t need = q->body.len + n > q->reserved ? q->body.len + n - q->reserved : 0;
+        if (!q->over_cap && !q->busy && need && !budget_take(s, q, need)) {
+            q->busy = 1;
+            dbuf_free(&q->body);
+            budget_give(s, q);
+        }
+        if (!q->over_cap && !q->busy && dbuf_append(&q->body, upload_data, n) != 0) {
             /* Past the cap (a body without Content-Length): keep nothing more. */
             q->over_cap = 1;
             dbuf_free(&q->body);
+            budget_give(s, q);
         }
-        *upload_data_size = 0;
         /*
          * libmicrohttpd cannot answer in the middle of a body, so the rest is read
          * and dropped and 413 goes out at its end; a body that goes on past twice
          * the cap is not worth reading and the connection is closed instead.
          */
-        if (q->over_cap && q->seen_bytes > 2 * (uint64_t)s->cfg.max_body_bytes + 65536)
+        if ((q->over_cap || q->busy) &&
+            q->seen_bytes > 2 * (uint64_t)s->cfg.max_body_bytes + 65536)
             return MHD_NO;
         return MHD_YES;
     }
+    if (q->busy)
+        return send_busy(s, c);
     if (q->over_cap) {
         char msg[128];
         snprintf(msg, sizeof msg, "body is over the cap of %zu bytes", q->body.max);
@@ -311,13 +363,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
                          enum MHD_RequestTerminationCode toe)
 {
-    (void)cls;
     (void)c;
     (void)toe;
+    server *s = cls;
     req *q = *con_cls;
     if (!q)
         return;
     dbuf_free(&q->body);
+    budget_give(s, q);
     sl_free(q);
     *con_cls = NULL;
 }
@@ -373,6 +426,9 @@ int server_start(const server_config *c, server **out, errmsg *e)
         s->cfg.threads = 1;
     if (s->cfg.max_body_bytes == 0 || s->cfg.max_body_bytes > WIRE_MAX_BLOCK_MSG)
         s->cfg.max_body_bytes = WIRE_MAX_BLOCK_MSG;
+    /* One body of the largest size must always fit an idle server. */
+    if (s->cfg.max_inflight_bytes < s->cfg.max_body_bytes)
+        s->cfg.max_inflight_bytes = s->cfg.max_body_bytes;
     int rc = open_stores(s, e);
     if (!rc)
         rc = start_daemon(s, e);

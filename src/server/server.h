@@ -20,10 +20,14 @@ typedef struct server_config {
     uint16_t port;           /* 0: any free port (read it back with server_port) */
     int threads;             /* HTTP worker threads */
     size_t max_body_bytes;   /* requests with a larger body get 413 */
+    size_t max_inflight_bytes; /* all request bodies in memory together; past it: 503 */
     int discard_route;       /* benchmarks: POST /bench/discard reads a body and drops it */
 } server_config;
 
-/* Defaults: data "streamlake-data", 127.0.0.1:8080, 8 threads, the wire format's block cap. */
+/*
+ * Defaults: data "streamlake-data", 127.0.0.1:8080, 8 threads, the wire format's block
+ * cap per body, 1 GiB of bodies in flight.
+ */
 void server_config_defaults(server_config *c);
 
 typedef struct server server;

@@ -193,6 +193,32 @@ class IngestTest(unittest.TestCase):
         small = Block(sid, pid, sltest.span_body(100))
         self.assertEqual(self.srv.post("/ingestion/insert_block", small.msg)[0], 200)
 
+    def test_inflight_budget(self):
+        """Bodies in memory are bounded across connections: past it, 503 + Retry-After."""
+        self.srv.cleanup()
+        self.srv = Server(args=["--max-body-bytes", "65536", "--max-inflight-bytes", "65536"])
+        pid, (sid,) = setup_process(self.srv)
+        blk = Block(sid, pid, sltest.span_body(300))
+        # Connection A announces a 65000-byte body (nearly the whole budget), sends a part.
+        a = socket.create_connection((self.srv.host, self.srv.port), timeout=30)
+        a.sendall(b"POST /ingestion/insert_block HTTP/1.1\r\nHost: x\r\n"
+                  b"Content-Length: 65000\r\n\r\n" + b"\0" * 1000)
+        # Wait until the server has taken A's budget, then B does not fit.
+        deadline = sltest.time.monotonic() + 20
+        while True:
+            status, headers, body = self.srv.post("/ingestion/insert_block", blk.msg)
+            if status == 503 or sltest.time.monotonic() > deadline:
+                break
+        self.assertEqual(status, 503, body)
+        self.assertEqual(headers.get("retry-after"), "1")
+        self.assertIn(b"busy", body)
+        # A finishes (garbage: 400); its budget is returned and B goes in.
+        a.sendall(b"\0" * 64000)
+        reply = a.recv(4096)
+        self.assertTrue(reply.startswith(b"HTTP/1.1 400"), reply)
+        a.close()
+        self.assertEqual(self.srv.post("/ingestion/insert_block", blk.msg)[0], 200)
+
     def test_nasty_http(self):
         srv = self.srv
         self.assertEqual(srv.get("/nope")[0], 404)
