@@ -289,6 +289,12 @@ class IngestTest(unittest.TestCase):
         out = sltest.subprocess.run([sltest.binary(), "processes", "--server", self.srv.url,
                                      "--json"], capture_output=True, text=True, timeout=60)
         self.assertEqual(json.loads(out.stdout)[0]["event_count"], 80)
+        # No server there: a one-line error and exit code 1.
+        self.srv.stop()
+        out = sltest.subprocess.run([sltest.binary(), "processes", "--server", self.srv.url],
+                                    capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("streamlake processes:", out.stderr)
 
     def test_sigterm_stops_cleanly(self):
         pid, (sid,) = setup_process(self.srv)
