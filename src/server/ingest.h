@@ -41,6 +41,12 @@ typedef struct ingest_reply {
 int ingest_new(meta *m, objstore *os, ingest **out, errmsg *e);
 void ingest_free(ingest *g);
 
+/*
+ * Each takes one whole request body (len bytes, possibly 0) and always fills *r:
+ * 200 (stored, r->existed when it was already there identically) or the status
+ * and one-line reason to send.  Safe to call from many threads at once; the body
+ * is only read and may be freed once the call returns.
+ */
 void ingest_process(ingest *g, const void *body, size_t len, ingest_reply *r);
 void ingest_stream(ingest *g, const void *body, size_t len, ingest_reply *r);
 void ingest_block(ingest *g, const void *body, size_t len, ingest_reply *r);
