@@ -127,6 +127,7 @@ int objstore_key_check(const char *key, errmsg *e);
 /*
  * Opens (creating if needed) a local-directory store rooted at dir.  Temp files
  * of puts interrupted by a crash are removed here, before the store is used.
+ * SL_ESTATE if another open store (in any process) uses the directory.
  */
 int objstore_local_open(const char *dir, objstore **out, errmsg *e);
 

@@ -13,6 +13,9 @@
  * crash mid-put leaves at most one temp file per in-flight put, and
  * objstore_local_open removes them all before the store serves anyone.
  *
+ * A store holds an exclusive flock on ROOT/.tmp/.lock while it is open, so two
+ * processes never share one directory (the second open fails with SL_ESTATE).
+ *
  * Write-once (OBJSTORE_PUT_ONCE) uses link(2), which refuses to replace an
  * existing name, so two racing puts of the same key cannot both "win"; the
  * loser compares bytes and reports 0 (same) or SL_EEXIST (different).
@@ -29,6 +32,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -37,6 +41,7 @@ typedef struct local_store {
     char *root;
     size_t root_len;
     int tmp_fd;        /* ROOT/.tmp, opened once, for openat() of temp files */
+    int lock_fd;       /* ROOT/.tmp/.lock, flock'ed while the store is open */
 } local_store;
 
 static _Atomic uint64_t g_tmp_seq;
@@ -424,6 +429,8 @@ static int local_list(objstore *os, const char *prefix, objstore_list_fn fn, voi
 static void local_close(objstore *os)
 {
     local_store *ls = (local_store *)os;
+    if (ls->lock_fd >= 0)
+        close(ls->lock_fd); /* releases the flock */
     if (ls->tmp_fd >= 0)
         close(ls->tmp_fd);
     sl_free(ls->root);
@@ -480,6 +487,7 @@ int objstore_local_open(const char *dir, objstore **out, errmsg *e)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     ls->base.ops = &g_local_ops;
     ls->tmp_fd = -1;
+    ls->lock_fd = -1;
     size_t n = strlen(dir);
     while (n > 1 && dir[n - 1] == '/')
         n--;
@@ -505,6 +513,17 @@ int objstore_local_open(const char *dir, objstore **out, errmsg *e)
     ls->tmp_fd = open(tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (ls->tmp_fd < 0) {
         rc = errmsg_set(e, SL_EIO, "cannot open %s: %s", tmp, strerror(errno));
+        goto out;
+    }
+    /*
+     * One open store per directory: another one would remove this one's temp
+     * files at its start-up.  flock is released by the kernel when the process
+     * dies, so a crash never leaves the directory locked.
+     */
+    ls->lock_fd = openat(ls->tmp_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (ls->lock_fd < 0 || flock(ls->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errmsg_set(e, SL_ESTATE, "object store %s is in use by another process (%s)",
+                        ls->root, strerror(errno));
         goto out;
     }
     rc = clean_tmp(ls, e);

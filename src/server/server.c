@@ -5,8 +5,10 @@
  * when the headers are in (we route, and refuse what we can at once), once
  * per piece of body (we append to a capped buffer), and once more at the end
  * (we run the route).  A body whose Content-Length is over the cap is refused
- * before any of it is read; a chunked body (no length) is refused the moment
- * it passes the cap, and its bytes are not kept.
+ * before any of it is read; a chunked body (no length) stops being kept the
+ * moment it passes the cap, and is answered 413 at its end (libmicrohttpd
+ * cannot reply mid-body).  All bodies in memory together are bounded by the
+ * in-flight budget; a request that does not fit gets 503 and is retried.
  *
  * Route handlers run on the daemon's worker threads and may block (fsync,
  * group commit): each thread serves its own connections, so a blocked thread
@@ -26,9 +28,9 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
-#include <stdatomic.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -46,6 +48,7 @@ struct server {
     _Atomic uint64_t inflight_bytes; /* request-body memory held by all connections */
 };
 
+/* Routes from R_HEALTH on are GET routes (no body); the code relies on that order. */
 enum route {
     R_NONE = 0,
     R_PROCESS,

@@ -355,8 +355,9 @@ def blob_files(data_dir):
 
 
 def temp_files(data_dir):
+    """Leftover temp files of object puts (the store's .lock file is not one)."""
     d = os.path.join(data_dir, ".tmp")
-    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+    return sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
 
 
 def rows(data_dir, table):

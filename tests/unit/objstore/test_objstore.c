@@ -26,6 +26,7 @@ static objstore *open_store(const char *dir)
     return os;
 }
 
+/* Entries of dir, leaving out dot names (the store's lock file). */
 static int count_entries(const char *dir)
 {
     DIR *d = opendir(dir);
@@ -33,7 +34,7 @@ static int count_entries(const char *dir)
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d)))
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+        if (de->d_name[0] != '.')
             n++;
     closedir(d);
     return n;
@@ -229,7 +230,7 @@ TEST(bad_keys_refused)
     }
     listed l = {0};
     CHECK_EQ(objstore_list(os, "../", collect, &l, &e), SL_EINVAL);
-    CHECK_EQ(count_entries(dir), 1); /* only .tmp */
+    CHECK_EQ(count_entries(dir), 0); /* nothing but the hidden .tmp */
     objstore_close(os);
     test_rmtree(dir);
 }
@@ -278,5 +279,23 @@ TEST(open_creates_missing_root)
     os = NULL;
     CHECK(objstore_local_open(root, &os, &e) < 0);
     CHECK(os == NULL);
+    test_rmtree(dir);
+}
+
+TEST(one_store_per_directory)
+{
+    char dir[256];
+    tmp_dir(dir, sizeof dir);
+    objstore *os = open_store(dir), *other = NULL;
+    errmsg e;
+    /* A second store on the same directory would delete the first one's temp files. */
+    CHECK_EQ(objstore_local_open(dir, &other, &e), SL_ESTATE);
+    CHECK(strstr(e.text, "in use") != NULL);
+    CHECK(other == NULL);
+    objstore_close(os);
+    /* Once the first is closed the directory is free again. */
+    os = open_store(dir);
+    CHECK_OK(objstore_put(os, "a", "1", 1, OBJSTORE_PUT_ONCE, &e));
+    objstore_close(os);
     test_rmtree(dir);
 }

@@ -118,8 +118,8 @@ static int count_files(const char *dir)
     int n = 0;
     struct dirent *de;
     while ((de = readdir(d))) {
-        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-            continue;
+        if (de->d_name[0] == '.')
+            continue; /* ".", "..", and the store's lock file */
         char p[1024];
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         struct stat st;
