@@ -4,10 +4,11 @@
  * libmicrohttpd calls the access handler several times per request: once
  * when the headers are in (we route, and refuse what we can at once), once
  * per piece of body (we append to a capped buffer), and once more at the end
- * (we run the route).  A body whose Content-Length is over the cap is refused
- * before any of it is read; a chunked body (no length) stops being kept the
- * moment it passes the cap, and is answered 413 at its end (libmicrohttpd
- * cannot reply mid-body).  All bodies in memory together are bounded by the
+ * (we run the route).  A body over the cap is never kept: it is read and
+ * dropped, and 413 is answered at its end (libmicrohttpd cannot reply
+ * mid-body, and replying before the body is read lets a connection reset
+ * swallow the reply).  Clients that wait for "100 Continue", and bodies
+ * announced larger than the drain limit, are answered 413 before any body.  All bodies in memory together are bounded by the
  * in-flight budget; a request that does not fit gets 503 and is retried.
  *
  * Route handlers run on the daemon's worker threads and may block (fsync,
@@ -103,6 +104,12 @@ static void budget_give(server *s, req *q)
 {
     atomic_fetch_sub(&s->inflight_bytes, q->reserved);
     q->reserved = 0;
+}
+
+/* How much of a refused body is read and dropped so that the refusal arrives intact. */
+static uint64_t drain_limit(const server *s)
+{
+    return 2 * (uint64_t)s->cfg.max_body_bytes + 65536;
 }
 
 /* ------------------------------------------------------------ replies */
@@ -292,7 +299,16 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     /* GET routes take no body: their cap is zero. */
     size_t cap = route >= R_HEALTH ? 0 : s->cfg.max_body_bytes;
-    if (len > cap) {
+    /*
+     * Over the cap: answering at once closes the connection while the client may
+     * still be sending, and the reset can destroy the 413 before the client reads
+     * it (it would then retry a body that can never fit).  So a body up to the
+     * drain limit is read and dropped and 413 goes out at its end; only clients
+     * that wait for "100 Continue" (they have sent nothing yet) and bodies past
+     * the drain limit get the answer at once.
+     */
+    if (len > cap && (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) ||
+                      len > drain_limit(s))) {
         char msg[128];
         snprintf(msg, sizeof msg, "body of %llu bytes is over the cap of %zu bytes", len, cap);
         return send_error(c, 413, msg, 0, NULL);
@@ -303,6 +319,11 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     q->route = route;
     q->id = id;
     dbuf_init(&q->body, cap);
+    if (len > cap) {
+        q->over_cap = 1;
+        *con_cls = q;
+        return MHD_YES;
+    }
     if (len && (!budget_take(s, q, len) || dbuf_reserve(&q->body, (size_t)len) != 0)) {
         int busy = q->reserved == 0;
         budget_give(s, q);
@@ -343,11 +364,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         }
         /*
          * libmicrohttpd cannot answer in the middle of a body, so the rest is read
-         * and dropped and 413 goes out at its end; a body that goes on past twice
-         * the cap is not worth reading and the connection is closed instead.
+         * and dropped and 413 (or 503) goes out at its end; a body that goes on
+         * past the drain limit is not worth reading and the connection is closed.
          */
-        if ((q->over_cap || q->busy) &&
-            q->seen_bytes > 2 * (uint64_t)s->cfg.max_body_bytes + 65536)
+        if ((q->over_cap || q->busy) && q->seen_bytes > drain_limit(s))
             return MHD_NO;
         return MHD_YES;
     }
