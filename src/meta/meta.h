@@ -1,0 +1,196 @@
+/*
+ * meta.h - the metadata-store interface: processes, streams, blocks.
+ *
+ * Every ingested message leaves one row here; payload bytes live in the object
+ * store.  The interface is a table of function pointers so that the embedded
+ * SQLite backend of today and a PostgreSQL backend later are interchangeable.
+ * Later tables (the lake's lakehouse_partitions) extend the ops table; callers
+ * never see SQL.
+ *
+ * Identity and idempotency: a row is identified by its uuid and carries a
+ * content hash (XXH3-64 of the message that created it).  Inserting the same
+ * id with the same hash again succeeds and changes nothing (*existed = 1);
+ * the same id with another hash is refused with SL_EEXIST and changes nothing.
+ *
+ * Dependencies are checked at insert time, inside the same transaction: a
+ * stream whose process is unknown, or a block whose stream is unknown, is
+ * refused with SL_EAGAIN (the sender will send the dependency and retry); a
+ * block whose stream belongs to another process is refused with SL_EMISMATCH.
+ *
+ * Durability: when an insert returns 0 its row is committed and survives a
+ * crash.  Backends may batch concurrent inserts into one commit (group
+ * commit); each caller still learns its own outcome.
+ *
+ * Every function is safe to call from any number of threads at once.
+ * Strings in records are NUL-terminated UTF-8; tags and properties are JSON
+ * text (an array of strings, an object of string values).  Times are integer
+ * nanoseconds since the Unix epoch, UTC.
+ */
+#ifndef SL_META_H
+#define SL_META_H
+
+#include "base/err.h"
+#include "base/uuid.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct meta_process {
+    sl_uuid process_id;
+    sl_uuid parent_process_id; /* nil: none (stored as NULL) */
+    const char *exe, *username, *realname, *computer, *distro, *cpu_brand;
+    uint64_t tsc_frequency;
+    int64_t start_time_ns;
+    uint64_t start_ticks;
+    const char *properties_json;
+    int64_t insert_time_ns;    /* set by the store; ignored on insert */
+    uint64_t content_hash;
+} meta_process;
+
+typedef struct meta_stream {
+    sl_uuid stream_id;
+    sl_uuid process_id;
+    const char *tags_json;
+    const char *properties_json;
+    int64_t insert_time_ns;    /* set by the store; ignored on insert */
+    uint64_t content_hash;
+} meta_stream;
+
+typedef struct meta_block {
+    sl_uuid block_id, stream_id, process_id;
+    int64_t begin_time_ns, end_time_ns;
+    int64_t begin_ticks, end_ticks;
+    uint64_t nb_objects;
+    uint64_t object_offset;
+    uint64_t payload_size;
+    int64_t insert_time_ns;    /* set by the store; ignored on insert */
+    uint64_t content_hash;
+} meta_block;
+
+/* One row of the process list with its aggregates. */
+typedef struct meta_process_summary {
+    meta_process p;
+    uint64_t stream_count;
+    uint64_t thread_count;  /* streams tagged "cpu" */
+    uint64_t block_count;
+    uint64_t event_count;   /* sum of the blocks' nb_objects */
+    uint64_t payload_bytes; /* sum of the blocks' payload_size */
+} meta_process_summary;
+
+/* One row of a process's stream list with its aggregates. */
+typedef struct meta_stream_summary {
+    meta_stream s;
+    const char *thread_id;   /* the "thread-id" property, or NULL */
+    const char *thread_name; /* the "thread-name" property, or NULL */
+    uint64_t block_count;
+    uint64_t event_count;
+    uint64_t payload_bytes;
+} meta_stream_summary;
+
+/* Row callbacks; pointers inside are valid during the call only. Non-zero stops. */
+typedef int (*meta_process_fn)(void *arg, const meta_process_summary *row);
+typedef int (*meta_stream_fn)(void *arg, const meta_stream_summary *row);
+typedef int (*meta_block_fn)(void *arg, const meta_block *row);
+
+typedef struct meta meta;
+
+typedef struct meta_ops {
+    int (*insert_process)(meta *m, const meta_process *p, int *existed, errmsg *e);
+    int (*insert_stream)(meta *m, const meta_stream *s, int *existed, errmsg *e);
+    int (*insert_block)(meta *m, const meta_block *b, int *existed, errmsg *e);
+    int (*find_stream)(meta *m, const sl_uuid *stream_id, meta_stream *out, errmsg *e);
+    int (*find_block)(meta *m, const sl_uuid *block_id, meta_block *out, errmsg *e);
+    int (*list_processes)(meta *m, meta_process_fn fn, void *arg, errmsg *e);
+    int (*list_streams)(meta *m, const sl_uuid *process_id, meta_stream_fn fn, void *arg,
+                        errmsg *e);
+    int (*list_blocks)(meta *m, const sl_uuid *stream_id, meta_block_fn fn, void *arg,
+                       errmsg *e);
+    void (*close)(meta *m);
+} meta_ops;
+
+/* Every backend's handle starts with this. */
+struct meta {
+    const meta_ops *ops;
+};
+
+/* 0 (inserted, or *existed = 1 when identical), SL_EEXIST, SL_EIO. */
+static inline int meta_process_insert(meta *m, const meta_process *p, int *existed, errmsg *e)
+{
+    return m->ops->insert_process(m, p, existed, e);
+}
+
+/* As meta_process_insert; also SL_EAGAIN when the stream's process is unknown. */
+static inline int meta_stream_insert(meta *m, const meta_stream *s, int *existed, errmsg *e)
+{
+    return m->ops->insert_stream(m, s, existed, e);
+}
+
+/*
+ * As meta_process_insert; also SL_EAGAIN when the block's stream is unknown and
+ * SL_EMISMATCH when the stream belongs to another process.
+ */
+static inline int meta_block_insert(meta *m, const meta_block *b, int *existed, errmsg *e)
+{
+    return m->ops->insert_block(m, b, existed, e);
+}
+
+/*
+ * Reads one committed stream (strings in *out are NULL: only ids, times and
+ * hash are returned).  SL_ENOTFOUND if absent.
+ */
+static inline int meta_stream_find(meta *m, const sl_uuid *stream_id, meta_stream *out,
+                                   errmsg *e)
+{
+    return m->ops->find_stream(m, stream_id, out, e);
+}
+
+/* Reads one committed block row.  SL_ENOTFOUND if absent. */
+static inline int meta_block_find(meta *m, const sl_uuid *block_id, meta_block *out, errmsg *e)
+{
+    return m->ops->find_block(m, block_id, out, e);
+}
+
+/* Every process with its aggregates, newest start_time first. */
+static inline int meta_processes_list(meta *m, meta_process_fn fn, void *arg, errmsg *e)
+{
+    return m->ops->list_processes(m, fn, arg, e);
+}
+
+/* The streams of one process with aggregates, oldest first; SL_ENOTFOUND if no such process. */
+static inline int meta_streams_list(meta *m, const sl_uuid *process_id, meta_stream_fn fn,
+                                    void *arg, errmsg *e)
+{
+    return m->ops->list_streams(m, process_id, fn, arg, e);
+}
+
+/* The blocks of one stream in object_offset order (SL_OK with no calls if none). */
+static inline int meta_blocks_list(meta *m, const sl_uuid *stream_id, meta_block_fn fn,
+                                   void *arg, errmsg *e)
+{
+    return m->ops->list_blocks(m, stream_id, fn, arg, e);
+}
+
+/* Finishes pending commits and releases the handle (NULL is fine). */
+static inline void meta_close(meta *m)
+{
+    if (m)
+        m->ops->close(m);
+}
+
+typedef struct meta_sqlite_opts {
+    int n_readers;          /* reader connections (0: 4) */
+    int max_batch;          /* inserts per group commit (0: 256) */
+    int relaxed_sync;       /* 0: synchronous=FULL, every commit fsynced (the default);
+                               1: NORMAL, for throwaway data only */
+} meta_sqlite_opts;
+
+/*
+ * Opens (creating if needed) the SQLite database at path in WAL mode and starts
+ * its writer thread.  opts may be NULL for defaults.  Refuses a database whose
+ * schema version is newer than this build's with SL_EVERSION.
+ */
+int meta_sqlite_open(const char *path, const meta_sqlite_opts *opts, meta **out, errmsg *e);
+
+#define META_SQLITE_SCHEMA_VERSION 1
+
+#endif

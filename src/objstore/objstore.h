@@ -1,0 +1,137 @@
+/*
+ * objstore.h - the object-store interface: named, immutable byte objects.
+ *
+ * Payloads (and later Parquet partitions) live in an object store addressed by
+ * keys such as "blobs/{process_id}/{stream_id}/{block_id}".  The interface is
+ * a table of function pointers so that the local-directory backend of today
+ * and an S3 backend later are interchangeable; nothing above this layer knows
+ * which one it talks to.
+ *
+ * Contract every backend keeps:
+ *   - put is atomic and durable: once it returns 0, a reader sees the whole
+ *     object and it survives a crash of the process (and, for the local
+ *     backend, of the machine); before that, readers see either the previous
+ *     state or nothing, never a partial object.
+ *   - Objects are written once.  objstore_put with OBJSTORE_PUT_ONCE accepts a
+ *     second put of identical bytes (returns 0, idempotent) and refuses
+ *     different bytes with SL_EEXIST.  OBJSTORE_PUT_REPLACE exists for the one
+ *     caller that knows an object is unreferenced (an orphan left by a crash
+ *     between the object write and its metadata commit) and may be replaced.
+ *   - Keys are relative paths of segments [A-Za-z0-9._-], separated by '/',
+ *     no segment empty or starting with '.', at most OBJSTORE_MAX_KEY bytes.
+ *     Invalid keys are refused with SL_EINVAL, so no key escapes the store.
+ *   - Every read takes a cap: an object larger than the caller's buffer max is
+ *     refused with SL_ETOOBIG rather than read.
+ */
+#ifndef SL_OBJSTORE_H
+#define SL_OBJSTORE_H
+
+#include "base/dbuf.h"
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define OBJSTORE_MAX_KEY 1024
+
+enum objstore_put_mode { OBJSTORE_PUT_ONCE = 0, OBJSTORE_PUT_REPLACE = 1 };
+
+typedef struct objstore_stat {
+    uint64_t size_bytes;
+    int64_t mtime_ns;
+} objstore_stat;
+
+typedef struct objstore objstore;
+
+/* Called once per listed key; a non-zero return stops the listing and is returned. */
+typedef int (*objstore_list_fn)(void *arg, const char *key, const objstore_stat *st);
+
+typedef struct objstore_ops {
+    int (*put)(objstore *os, const char *key, const void *data, size_t len, int mode,
+               errmsg *e);
+    int (*get)(objstore *os, const char *key, dbuf *out, errmsg *e);
+    int (*get_range)(objstore *os, const char *key, uint64_t offset, size_t len, dbuf *out,
+                     errmsg *e);
+    int (*stat)(objstore *os, const char *key, objstore_stat *out, errmsg *e);
+    int (*del)(objstore *os, const char *key, errmsg *e);
+    int (*list)(objstore *os, const char *prefix, objstore_list_fn fn, void *arg, errmsg *e);
+    void (*close)(objstore *os);
+} objstore_ops;
+
+/* Every backend's handle starts with this; backends extend it. */
+struct objstore {
+    const objstore_ops *ops;
+};
+
+/*
+ * Stores len bytes under key (mode: enum objstore_put_mode).  0 when the object
+ * is durably in place; SL_EEXIST (OBJSTORE_PUT_ONCE) when different bytes are
+ * already there; SL_EINVAL for a bad key; SL_EIO when the system failed.
+ */
+static inline int objstore_put(objstore *os, const char *key, const void *data, size_t len,
+                               int mode, errmsg *e)
+{
+    return os->ops->put(os, key, data, len, mode, e);
+}
+
+/* Appends the whole object to out (bounded by out->max: SL_ETOOBIG). SL_ENOTFOUND if absent. */
+static inline int objstore_get(objstore *os, const char *key, dbuf *out, errmsg *e)
+{
+    return os->ops->get(os, key, out, e);
+}
+
+/*
+ * Appends bytes [offset, offset+len) to out.  A range past the end of the object
+ * is SL_EINVAL (no short reads are returned silently).
+ */
+static inline int objstore_get_range(objstore *os, const char *key, uint64_t offset, size_t len,
+                                     dbuf *out, errmsg *e)
+{
+    return os->ops->get_range(os, key, offset, len, out, e);
+}
+
+/* Size and time of an object; SL_ENOTFOUND if absent (that is the `exists` test). */
+static inline int objstore_stat_get(objstore *os, const char *key, objstore_stat *out,
+                                    errmsg *e)
+{
+    return os->ops->stat(os, key, out, e);
+}
+
+/* Removes an object durably; SL_ENOTFOUND if it was absent. */
+static inline int objstore_delete(objstore *os, const char *key, errmsg *e)
+{
+    return os->ops->del(os, key, e);
+}
+
+/*
+ * Calls fn for every key that starts with prefix (a plain string prefix, not
+ * only whole segments), in no particular order.  Temp files of unfinished puts
+ * are never listed.
+ */
+static inline int objstore_list(objstore *os, const char *prefix, objstore_list_fn fn,
+                                void *arg, errmsg *e)
+{
+    return os->ops->list(os, prefix, fn, arg, e);
+}
+
+/* Releases the handle (NULL is fine). */
+static inline void objstore_close(objstore *os)
+{
+    if (os)
+        os->ops->close(os);
+}
+
+/* 0 if key follows the key rules above, else SL_EINVAL with a message. */
+int objstore_key_check(const char *key, errmsg *e);
+
+/*
+ * Opens (creating if needed) a local-directory store rooted at dir.  Temp files
+ * of puts interrupted by a crash are removed here, before the store is used.
+ * SL_ESTATE if another open store (in any process) uses the directory.
+ */
+int objstore_local_open(const char *dir, objstore **out, errmsg *e);
+
+/* The local backend's directory for temp files, relative to its root. */
+#define OBJSTORE_LOCAL_TMP ".tmp"
+
+#endif

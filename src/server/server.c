@@ -1,0 +1,481 @@
+/*
+ * server.c - libmicrohttpd glue: routing, bounded request bodies, replies.
+ *
+ * libmicrohttpd calls the access handler several times per request: once
+ * when the headers are in (we route, and refuse what we can at once), once
+ * per piece of body (we append to a capped buffer), and once more at the end
+ * (we run the route).  A body over the cap is never kept: it is read and
+ * dropped, and 413 is answered at its end (libmicrohttpd cannot reply
+ * mid-body, and replying before the body is read lets a connection reset
+ * swallow the reply).  Clients that wait for "100 Continue", and bodies
+ * announced larger than the drain limit, are answered 413 before any body.  All bodies in memory together are bounded by the
+ * in-flight budget; a request that does not fit gets 503 and is retried.
+ *
+ * Route handlers run on the daemon's worker threads and may block (fsync,
+ * group commit): each thread serves its own connections, so a blocked thread
+ * delays only those.  The request context is freed by the completion callback,
+ * whatever way the request ended.
+ */
+#include "server/server.h"
+
+#include "base/alloc.h"
+#include "base/dbuf.h"
+#include "base/log.h"
+#include "meta/meta.h"
+#include "objstore/objstore.h"
+#include "server/api.h"
+#include "server/ingest.h"
+#include "wire/wire.h"
+
+#include <arpa/inet.h>
+#include <limits.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#define API_REPLY_MAX (256u << 20)
+
+struct server {
+    server_config cfg;
+    objstore *os;
+    meta *m;
+    ingest *g;
+    struct MHD_Daemon *d;
+    uint16_t port;
+    _Atomic uint64_t inflight_bytes; /* request-body memory held by all connections */
+};
+
+/* Routes from R_HEALTH on are GET routes (no body); the code relies on that order. */
+enum route {
+    R_NONE = 0,
+    R_PROCESS,
+    R_STREAM,
+    R_BLOCK,
+    R_DISCARD,
+    R_HEALTH,
+    R_API_PROCESSES,
+    R_API_STREAMS,
+};
+
+typedef struct req {
+    int route;
+    int over_cap;    /* the body passed its cap: drain it, answer 413 */
+    int busy;        /* the body did not fit the server's budget: drain it, answer 503 */
+    dbuf body;
+    uint64_t seen_bytes;
+    uint64_t reserved; /* bytes of the in-flight budget this request holds */
+    sl_uuid id;  /* R_API_STREAMS: the process */
+} req;
+
+void server_config_defaults(server_config *c)
+{
+    memset(c, 0, sizeof *c);
+    c->data_dir = "streamlake-data";
+    c->host = "127.0.0.1";
+    c->port = 8080;
+    c->threads = 8;
+    c->max_body_bytes = WIRE_MAX_BLOCK_MSG;
+    c->max_inflight_bytes = (size_t)1 << 30;
+}
+
+/*
+ * The in-flight budget bounds the memory of all request bodies together: each
+ * body may be up to the cap, and many connections at once must not add up to
+ * more than the machine has.  A request that does not fit gets 503 with
+ * Retry-After, which clients retry with backoff.  Returns 1 when n more bytes
+ * were granted to q.
+ */
+static int budget_take(server *s, req *q, uint64_t n)
+{
+    uint64_t now = atomic_fetch_add(&s->inflight_bytes, n) + n;
+    if (now > s->cfg.max_inflight_bytes) {
+        atomic_fetch_sub(&s->inflight_bytes, n);
+        return 0;
+    }
+    q->reserved += n;
+    return 1;
+}
+
+static void budget_give(server *s, req *q)
+{
+    atomic_fetch_sub(&s->inflight_bytes, q->reserved);
+    q->reserved = 0;
+}
+
+/* How much of a refused body is read and dropped so that the refusal arrives intact. */
+static uint64_t drain_limit(const server *s)
+{
+    return 2 * (uint64_t)s->cfg.max_body_bytes + 65536;
+}
+
+/* ------------------------------------------------------------ replies */
+
+static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char *type,
+                                void *buf, size_t len, int owned)
+{
+    struct MHD_Response *r =
+        owned ? MHD_create_response_from_buffer_with_free_callback(len, buf, sl_free)
+              : MHD_create_response_from_buffer(len, buf, MHD_RESPMEM_MUST_COPY);
+    if (!r) {
+        if (owned)
+            sl_free(buf);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+/* A one-line text reply: the reason, newlines flattened, then "\n". */
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *reason,
+                                  int retry_after, const char *allow)
+{
+    char line[320];
+    snprintf(line, sizeof line, "%s", reason);
+    for (char *p = line; *p; p++)
+        if (*p == '\n' || *p == '\r')
+            *p = ' ';
+    size_t n = strlen(line);
+    line[n++] = '\n';
+    struct MHD_Response *r = MHD_create_response_from_buffer(n, line, MHD_RESPMEM_MUST_COPY);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    if (retry_after > 0) {
+        char v[16];
+        snprintf(v, sizeof v, "%d", retry_after);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
+    }
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result send_json_buf(struct MHD_Connection *c, int status, dbuf *b)
+{
+    size_t len;
+    uint8_t *p = dbuf_take(b, &len);
+    if (!p)
+        return send_error(c, 500, "out of memory", 0, NULL);
+    return send_buf(c, status, "application/json", p, len, 1);
+}
+
+/* ------------------------------------------------------------ routing */
+
+/*
+ * Maps method and path to a route.  On a miss returns R_NONE with *status 404
+ * or 405 (and *allow the methods the path takes).
+ */
+static int route_of(const server *s, const char *method, const char *url, sl_uuid *id,
+                    int *status, const char **allow)
+{
+    static const struct {
+        const char *path;
+        int route;
+        int post;
+    } fixed[] = {
+        {"/ingestion/insert_process", R_PROCESS, 1},
+        {"/ingestion/insert_stream", R_STREAM, 1},
+        {"/ingestion/insert_block", R_BLOCK, 1},
+        {"/bench/discard", R_DISCARD, 1},
+        {"/health", R_HEALTH, 0},
+        {"/api/processes", R_API_PROCESSES, 0},
+    };
+    int is_post = !strcmp(method, "POST");
+    int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
+    int route = R_NONE, wants_post = 0;
+    for (size_t i = 0; i < sizeof fixed / sizeof fixed[0]; i++) {
+        if (!strcmp(url, fixed[i].path)) {
+            route = fixed[i].route;
+            wants_post = fixed[i].post;
+        }
+    }
+    static const char prefix[] = "/api/processes/", suffix[] = "/streams";
+    size_t n = strlen(url);
+    if (route == R_NONE && n == sizeof prefix - 1 + 36 + sizeof suffix - 1 &&
+        !strncmp(url, prefix, sizeof prefix - 1) && !strcmp(url + n - (sizeof suffix - 1), suffix)) {
+        char text[UUID_STR_LEN];
+        memcpy(text, url + sizeof prefix - 1, 36);
+        text[36] = 0;
+        if (uuid_parse(text, id) == 0)
+            route = R_API_STREAMS;
+    }
+    if (route == R_DISCARD && !s->cfg.discard_route)
+        route = R_NONE;
+    *status = 404;
+    if (route == R_NONE)
+        return R_NONE;
+    if ((wants_post && !is_post) || (!wants_post && !is_get)) {
+        *status = 405;
+        *allow = wants_post ? "POST" : "GET, HEAD";
+        return R_NONE;
+    }
+    return route;
+}
+
+/* ------------------------------------------------------------ route handlers */
+
+static enum MHD_Result run_get(server *s, struct MHD_Connection *c, int route, const sl_uuid *id)
+{
+    dbuf b;
+    dbuf_init(&b, API_REPLY_MAX);
+    errmsg e;
+    errmsg_clear(&e);
+    int rc = SL_OK;
+    if (route == R_HEALTH)
+        rc = dbuf_append_str(&b, "{\"status\":\"ok\"}");
+    else if (route == R_API_PROCESSES)
+        rc = api_processes_json(s->m, &b, &e);
+    else
+        rc = api_streams_json(s->m, id, &b, &e);
+    enum MHD_Result ok;
+    if (rc == SL_OK)
+        ok = send_json_buf(c, 200, &b);
+    else
+        ok = send_error(c, rc == SL_ENOTFOUND ? 404 : 500, errmsg_str(&e), 0, NULL);
+    dbuf_free(&b);
+    return ok;
+}
+
+static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
+{
+    ingest_reply r;
+    if (q->route == R_DISCARD) {
+        char ok[64];
+        int n = snprintf(ok, sizeof ok, "{\"status\":\"discarded\",\"bytes\":%zu}", q->body.len);
+        return send_buf(c, 200, "application/json", ok, (size_t)n, 0);
+    }
+    if (q->route == R_PROCESS)
+        ingest_process(s->g, q->body.p, q->body.len, &r);
+    else if (q->route == R_STREAM)
+        ingest_stream(s->g, q->body.p, q->body.len, &r);
+    else
+        ingest_block(s->g, q->body.p, q->body.len, &r);
+    /* The body is not needed any more; free it before the reply is sent. */
+    dbuf_free(&q->body);
+    budget_give(s, q);
+    if (r.status / 100 == 2) {
+        const char *text = r.existed ? "{\"status\":\"exists\"}" : "{\"status\":\"inserted\"}";
+        return send_buf(c, r.status, "application/json", (void *)text, strlen(text), 0);
+    }
+    if (r.status >= 500)
+        log_warn("ingest", "%d: %s", r.status, errmsg_str(&r.e));
+    return send_error(c, r.status, errmsg_str(&r.e), r.retry_after, NULL);
+}
+
+/* ------------------------------------------------------------ the access handler */
+
+static enum MHD_Result send_busy(server *s, struct MHD_Connection *c)
+{
+    char msg[160];
+    snprintf(msg, sizeof msg, "server busy: request bodies in memory would pass %zu bytes; retry",
+             s->cfg.max_inflight_bytes);
+    return send_error(c, 503, msg, 1, NULL);
+}
+
+/* First call: route, refuse early what we can, set up the body buffer. */
+static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const char *url,
+                                  const char *method, void **con_cls)
+{
+    sl_uuid id;
+    int status = 404;
+    const char *allow = NULL;
+    int route = route_of(s, method, url, &id, &status, &allow);
+    if (route == R_NONE) {
+        char msg[160];
+        snprintf(msg, sizeof msg, status == 404 ? "no route %s %.100s" : "%s not allowed on %.100s",
+                 method, url);
+        return send_error(c, status, msg, 0, allow);
+    }
+    const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                 MHD_HTTP_HEADER_CONTENT_LENGTH);
+    unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
+    /* GET routes take no body: their cap is zero. */
+    size_t cap = route >= R_HEALTH ? 0 : s->cfg.max_body_bytes;
+    /*
+     * Over the cap: answering at once closes the connection while the client may
+     * still be sending, and the reset can destroy the 413 before the client reads
+     * it (it would then retry a body that can never fit).  So a body up to the
+     * drain limit is read and dropped and 413 goes out at its end; only clients
+     * that wait for "100 Continue" (they have sent nothing yet) and bodies past
+     * the drain limit get the answer at once.
+     */
+    if (len > cap && (MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) ||
+                      len > drain_limit(s))) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "body of %llu bytes is over the cap of %zu bytes", len, cap);
+        return send_error(c, 413, msg, 0, NULL);
+    }
+    req *q = sl_calloc(1, sizeof *q);
+    if (!q)
+        return send_error(c, 503, "out of memory", 0, NULL);
+    q->route = route;
+    q->id = id;
+    dbuf_init(&q->body, cap);
+    if (len > cap) {
+        q->over_cap = 1;
+        *con_cls = q;
+        return MHD_YES;
+    }
+    if (len && (!budget_take(s, q, len) || dbuf_reserve(&q->body, (size_t)len) != 0)) {
+        int busy = q->reserved == 0;
+        budget_give(s, q);
+        dbuf_free(&q->body);
+        sl_free(q);
+        return busy ? send_busy(s, c) : send_error(c, 503, "out of memory", 1, NULL);
+    }
+    *con_cls = q;
+    return MHD_YES;
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls)
+{
+    (void)version;
+    server *s = cls;
+    req *q = *con_cls;
+    if (!q)
+        return on_headers(s, c, url, method, con_cls);
+    if (*upload_data_size) {
+        size_t n = *upload_data_size;
+        q->seen_bytes += n;
+        *upload_data_size = 0;
+        /* A body without Content-Length takes budget as it grows. */
+        uint64_t need = q->body.len + n > q->reserved ? q->body.len + n - q->reserved : 0;
+        if (!q->over_cap && !q->busy && need && !budget_take(s, q, need)) {
+            q->busy = 1;
+            dbuf_free(&q->body);
+            budget_give(s, q);
+        }
+        if (!q->over_cap && !q->busy && dbuf_append(&q->body, upload_data, n) != 0) {
+            /* Past the cap (a body without Content-Length): keep nothing more. */
+            q->over_cap = 1;
+            dbuf_free(&q->body);
+            budget_give(s, q);
+        }
+        /*
+         * libmicrohttpd cannot answer in the middle of a body, so the rest is read
+         * and dropped and 413 (or 503) goes out at its end; a body that goes on
+         * past the drain limit is not worth reading and the connection is closed.
+         */
+        if ((q->over_cap || q->busy) && q->seen_bytes > drain_limit(s))
+            return MHD_NO;
+        return MHD_YES;
+    }
+    if (q->busy)
+        return send_busy(s, c);
+    if (q->over_cap) {
+        char msg[128];
+        snprintf(msg, sizeof msg, "body is over the cap of %zu bytes", q->body.max);
+        return send_error(c, 413, msg, 0, NULL);
+    }
+    if (q->route >= R_HEALTH)
+        return run_get(s, c, q->route, &q->id);
+    return run_post(s, c, q);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)c;
+    (void)toe;
+    server *s = cls;
+    req *q = *con_cls;
+    if (!q)
+        return;
+    dbuf_free(&q->body);
+    budget_give(s, q);
+    sl_free(q);
+    *con_cls = NULL;
+}
+
+/* ------------------------------------------------------------ start / stop */
+
+static int open_stores(server *s, errmsg *e)
+{
+    int rc = objstore_local_open(s->cfg.data_dir, &s->os, e);
+    if (rc)
+        return rc;
+    char path[PATH_MAX];
+    if (snprintf(path, sizeof path, "%s/meta.sqlite", s->cfg.data_dir) >= (int)sizeof path)
+        return errmsg_set(e, SL_EINVAL, "data directory path too long");
+    meta_sqlite_opts mo = {.n_readers = s->cfg.threads + 2};
+    if ((rc = meta_sqlite_open(path, &mo, &s->m, e)))
+        return rc;
+    return ingest_new(s->m, s->os, &s->g, e);
+}
+
+static int start_daemon(server *s, errmsg *e)
+{
+    struct sockaddr_in sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sin_family = AF_INET;
+    sa.sin_port = htons(s->cfg.port);
+    const char *host = !strcmp(s->cfg.host, "localhost") ? "127.0.0.1" : s->cfg.host;
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return errmsg_set(e, SL_EINVAL, "listen address '%s' is not an IPv4 address",
+                          s->cfg.host);
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    s->d = MHD_start_daemon(
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1000, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+    if (!s->d)
+        return errmsg_set(e, SL_EIO, "cannot listen on %s:%u (address in use or not local?)",
+                          s->cfg.host, s->cfg.port);
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : s->cfg.port;
+    return SL_OK;
+}
+
+int server_start(const server_config *c, server **out, errmsg *e)
+{
+    server *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    s->cfg = *c;
+    if (s->cfg.threads < 1)
+        s->cfg.threads = 1;
+    if (s->cfg.max_body_bytes == 0 || s->cfg.max_body_bytes > WIRE_MAX_BLOCK_MSG)
+        s->cfg.max_body_bytes = WIRE_MAX_BLOCK_MSG;
+    /* One body of the largest size must always fit an idle server. */
+    if (s->cfg.max_inflight_bytes < s->cfg.max_body_bytes)
+        s->cfg.max_inflight_bytes = s->cfg.max_body_bytes;
+    int rc = open_stores(s, e);
+    if (!rc)
+        rc = start_daemon(s, e);
+    if (rc) {
+        server_stop(s);
+        return rc;
+    }
+    *out = s;
+    return SL_OK;
+}
+
+uint16_t server_port(const server *s)
+{
+    return s->port;
+}
+
+void server_stop(server *s)
+{
+    if (!s)
+        return;
+    if (s->d)
+        MHD_stop_daemon(s->d);
+    ingest_free(s->g);
+    meta_close(s->m);
+    objstore_close(s->os);
+    sl_free(s);
+}

@@ -1,0 +1,42 @@
+/*
+ * server.h - the streamlake HTTP server: ingestion routes, JSON API, health.
+ *
+ * A server owns its stores (a local object store and a SQLite metadata store
+ * under data_dir) and a libmicrohttpd daemon with a pool of threads.  Start it,
+ * read its port, stop it; everything in between happens on its threads.
+ * docs/internals/http-api.md documents the routes and statuses.
+ */
+#ifndef SL_SERVER_H
+#define SL_SERVER_H
+
+#include "base/err.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct server_config {
+    const char *data_dir;    /* metadata and objects live here (created if missing) */
+    const char *host;        /* IPv4 address to bind ("127.0.0.1"; "localhost" accepted) */
+    uint16_t port;           /* 0: any free port (read it back with server_port) */
+    int threads;             /* HTTP worker threads */
+    size_t max_body_bytes;   /* requests with a larger body get 413 */
+    size_t max_inflight_bytes; /* all request bodies in memory together; past it: 503 */
+    int discard_route;       /* benchmarks: POST /bench/discard reads a body and drops it */
+} server_config;
+
+/*
+ * Defaults: data "streamlake-data", 127.0.0.1:8080, 8 threads, the wire format's block
+ * cap per body, 1 GiB of bodies in flight.
+ */
+void server_config_defaults(server_config *c);
+
+typedef struct server server;
+
+/* Opens the stores and starts listening; on return requests are being served. */
+int server_start(const server_config *c, server **out, errmsg *e);
+/* The port actually bound. */
+uint16_t server_port(const server *s);
+/* Stops accepting, finishes requests in flight, closes the stores, frees s. */
+void server_stop(server *s);
+
+#endif
