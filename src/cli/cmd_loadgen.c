@@ -172,7 +172,7 @@ static void usage(FILE *f)
             "  --async N             async spans per thread (default 100)\n"
             "  --logs N              log lines per thread (default 100)\n"
             "  --metrics N           metric values per thread (default 100)\n"
-            "  --work N              busy-loop iterations per span (default 20)\n"
+            "  --work N              busy-loop iterations per span (default 300, about 1 us)\n"
             "  --memory-mb N         the library's memory cap (default 64)\n"
             "  --shutdown-timeout-ms N  how long to wait for the server at exit (default 30000)\n"
             "  --json                print the totals as JSON\n");
@@ -276,7 +276,7 @@ int cmd_loadgen(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    lg_opts o = {4, 10000, 6, 100, 100, 100, 20};
+    lg_opts o = {4, 10000, 6, 100, 100, 100, 300};
     const char *server = NULL, *dir = NULL;
     uint64_t mem_mb = 64, timeout_ms = 30000;
     int json = 0;

@@ -20,12 +20,14 @@
  * The collector sets limit to 0 at shutdown so late events are counted as
  * dropped.
  *
- * Rings grow.  A thread's first ring is small (64 KiB for spans); when a half
- * ring fills in less than 50 ms, or the ring is full, the producer allocates
- * one twice the size (up to sl_config.thread_buffer_bytes), links it as the
- * old ring's `next`, and writes there from then on.  The collector drains the
- * old ring to its end before it moves to the new one, so order is kept, then
- * frees it.  Quiet threads cost little; busy ones get room for ~100 ms.
+ * Rings grow.  A thread's first ring is small (64 KiB for spans, 16 KiB for
+ * logs and metrics).  When a half ring fills in under 50 ms while the
+ * collector keeps up, the producer links a ring twice the size (up to
+ * sl_config.thread_buffer_bytes); when a ring is full because the collector
+ * is behind, it links another ring of the same size, so a burst is held
+ * without wasting memory.  Either way the new ring becomes the old ring's
+ * `next` and the producer writes there from then on; the collector drains the
+ * old ring to its end before it moves on (order is kept), then frees it.
  *
  * Event layout in a ring (host byte order, 8-byte words):
  *   word 0  raw tick counter (or RING_PAD: skip to the next wrap)
@@ -143,9 +145,10 @@ typedef struct cl_global {
     int64_t start_mono_ns;
     _Atomic uint64_t tsc_frequency;   /* set by the sender before anything is sent */
 
-    /* memory accounting */
-    _Atomic size_t mem_used, mem_peak;
-    size_t mem_cap;
+    /* memory accounting: rings may hold at most ring_cap of mem_cap, so that
+     * blocks waiting for the sink always have room */
+    _Atomic size_t mem_used, mem_peak, ring_used;
+    size_t mem_cap, ring_cap;
 
     /* registration stack, popped whole by the collector */
     _Atomic(cl_thread *) reg_head;
@@ -181,6 +184,9 @@ extern cl_global g_cl;
 
 /* memory.c */
 int cl_mem_reserve(size_t n);
+/* Reserves ring memory: within both the ring share and the whole cap. */
+int cl_ring_mem_reserve(size_t n);
+void cl_ring_mem_release(size_t n);
 void cl_mem_reserve_force(size_t n);
 void cl_mem_release(size_t n);
 

@@ -265,7 +265,7 @@ static uint64_t ring_drops(cl_ring *r)
 static void free_ring(cl_ring *r)
 {
     add_dropped(ring_drops(r));
-    cl_mem_release(sizeof(cl_ring) + r->size_bytes);
+    cl_ring_mem_release(sizeof(cl_ring) + r->size_bytes);
     sl_free(r->base);
     sl_free(r);
 }

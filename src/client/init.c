@@ -63,6 +63,7 @@ static int take_config(const sl_config *in, errmsg *e)
     c.properties = props;
     g_cl.cfg = c;
     g_cl.mem_cap = c.max_memory_bytes;
+    g_cl.ring_cap = c.max_memory_bytes / 4 * 3;
     /* Spans start at 64 KiB, logs and metrics at 16 KiB; all may grow to the maximum. */
     size_t max = pow2_at_least(c.thread_buffer_bytes);
     g_cl.ring_min_bytes[RING_CPU] = max < (64u << 10) ? max : (64u << 10);

@@ -33,6 +33,27 @@ int cl_mem_reserve(size_t n)
     return SL_OK;
 }
 
+int cl_ring_mem_reserve(size_t n)
+{
+    size_t used = atomic_load_explicit(&g_cl.ring_used, memory_order_relaxed);
+    do {
+        if (used + n > g_cl.ring_cap || used + n < used)
+            return SL_ENOMEM;
+    } while (!atomic_compare_exchange_weak_explicit(&g_cl.ring_used, &used, used + n,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    if (cl_mem_reserve(n)) {
+        atomic_fetch_sub_explicit(&g_cl.ring_used, n, memory_order_relaxed);
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+void cl_ring_mem_release(size_t n)
+{
+    atomic_fetch_sub_explicit(&g_cl.ring_used, n, memory_order_relaxed);
+    cl_mem_release(n);
+}
+
 void cl_mem_reserve_force(size_t n)
 {
     size_t used = atomic_fetch_add_explicit(&g_cl.mem_used, n, memory_order_relaxed) + n;

@@ -73,14 +73,14 @@ static cl_thread *register_thread(void)
 static cl_ring *new_ring(cl_thread *t, int kind, size_t size)
 {
     size_t total = sizeof(cl_ring) + size;
-    if (cl_mem_reserve(total))
+    if (cl_ring_mem_reserve(total))
         return NULL;
     cl_ring *r = sl_calloc(1, sizeof *r);
     uint8_t *buf = sl_malloc(size);
     if (!r || !buf) {
         sl_free(r);
         sl_free(buf);
-        cl_mem_release(total);
+        cl_ring_mem_release(total);
         return NULL;
     }
     /* Touch every page now, in the slow path, so that no event pays for a page fault. */
@@ -114,18 +114,31 @@ static cl_ring *first_ring(int kind)
 #define GROW_IF_HALF_FILLS_NS 50000000 /* 50 ms */
 
 /*
- * Replaces r by a ring twice its size when the thread fills it fast (or it is
- * full) and the cap allows.  The collector finds the new ring through r->next
- * once it has drained r.  Returns the ring to write to.
+ * Links a new ring after r when r is full or filling fast, within the memory
+ * cap; the collector finds it through r->next once it has drained r.
+ *
+ *  - Filling fast (half a ring in under 50 ms) while the collector keeps up
+ *    (less than half the ring unread): double, so that a busy thread gets room
+ *    for ~100 ms of events and its blocks grow with it.
+ *  - Full because the collector is behind (starved of CPU by busy threads, or
+ *    a burst): link a ring of the same size.  Doubling here would leave every
+ *    ring of the chain half empty and hold twice the data's size in memory.
+ *
+ * Returns the ring to write to.
  */
-static cl_ring *maybe_grow(cl_ring *r, int kind, int full)
+static cl_ring *maybe_grow(cl_ring *r, int kind, uint64_t h, uint64_t tail, int full)
 {
     int64_t now = clock_mono_ns();
     int fast = now - r->half_ns < GROW_IF_HALF_FILLS_NS;
     r->half_ns = now;
-    if ((!full && !fast) || r->size_bytes >= g_cl.ring_max_bytes[kind])
+    size_t size = r->size_bytes;
+    if (full)
+        ; /* same size */
+    else if (fast && h - tail < size / 2 && size < g_cl.ring_max_bytes[kind])
+        size *= 2;
+    else
         return r;
-    cl_ring *g = new_ring(r->owner, kind, r->size_bytes * 2);
+    cl_ring *g = new_ring(r->owner, kind, size);
     if (!g)
         return r;
     atomic_store_explicit(&r->next, g, memory_order_release);
@@ -179,7 +192,7 @@ static __attribute__((noinline)) uint64_t *reserve_slow(int kind, uint64_t n, cl
     /* Room for the event, counting a pad to the end of the buffer if it would cross it. */
     int full = (h + n > wrap ? wrap : h) + n > tail + r->mask + 1;
     /* A fresh ring (h == 0) is entering its first use, not filling up. */
-    cl_ring *g = h ? maybe_grow(r, kind, full) : r;
+    cl_ring *g = h ? maybe_grow(r, kind, h, tail, full) : r;
     if (g != r) {
         r = g;
         h = tail = 0;
