@@ -147,6 +147,10 @@ void sl_metric_float(const sl_metric_desc *d, double value);
 
 /* ---- counters ----------------------------------------------------------- */
 
+/*
+ * At the end (after sl_shutdown), every event is accounted for:
+ *   events the program recorded + library_events == events_delivered + events_dropped
+ */
 typedef struct sl_stats {
     uint64_t events_recorded;   /* written into a buffer */
     uint64_t events_dropped;    /* lost: buffer full, memory cap, sink refused, shutdown */
@@ -154,6 +158,7 @@ typedef struct sl_stats {
     uint64_t blocks_delivered;
     uint64_t bytes_delivered;   /* block message bytes acknowledged */
     uint64_t send_retries;      /* failed attempts that were retried */
+    uint64_t library_events;    /* events the library recorded itself (drop reports) */
     size_t memory_bytes;        /* buffers and queued blocks now */
     size_t memory_peak_bytes;   /* highest memory_bytes so far */
     size_t memory_cap_bytes;

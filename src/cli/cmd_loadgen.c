@@ -241,7 +241,8 @@ static void print_report(const lg_opts *o, const worker *ws, double secs, int js
                "\"async_per_thread\":%llu,\"events_per_thread_stream\":%llu,"
                "\"thread_events\":%llu,\"log_events\":%llu,\"metric_events\":%llu,"
                "\"total_events\":%llu,\"seconds\":%.3f,\"library\":{\"recorded\":%llu,"
-               "\"dropped\":%llu,\"delivered\":%llu,\"blocks\":%llu,\"bytes\":%llu,"
+               "\"dropped\":%llu,\"delivered\":%llu,\"library_events\":%llu,\"blocks\":%llu,"
+               "\"bytes\":%llu,"
                "\"retries\":%llu,\"memory_peak_bytes\":%zu,\"memory_cap_bytes\":%zu}}\n",
                sl_process_id(), (unsigned long long)o->threads, (unsigned long long)o->spans,
                (unsigned long long)o->async, (unsigned long long)(2 * o->spans + 2 * o->async),
@@ -249,7 +250,8 @@ static void print_report(const lg_opts *o, const worker *ws, double secs, int js
                (unsigned long long)metrics,
                (unsigned long long)(thread_events + logs + metrics), secs,
                (unsigned long long)st.events_recorded, (unsigned long long)st.events_dropped,
-               (unsigned long long)st.events_delivered, (unsigned long long)st.blocks_delivered,
+               (unsigned long long)st.events_delivered, (unsigned long long)st.library_events,
+               (unsigned long long)st.blocks_delivered,
                (unsigned long long)st.bytes_delivered, (unsigned long long)st.send_retries,
                st.memory_peak_bytes, st.memory_cap_bytes);
         return;

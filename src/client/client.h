@@ -112,6 +112,7 @@ typedef struct cl_msg {
     struct cl_msg *next;
     int kind;                   /* 'P', 'S' or 'B' */
     uint32_t nb_objects;        /* blocks: events inside */
+    int is_report;              /* a drop report: its delivery lets the next one go */
     cl_streammsg *stream;       /* blocks: their stream's message */
     size_t len;
     uint8_t bytes[];
@@ -163,8 +164,11 @@ typedef struct cl_global {
     _Atomic uint64_t dbg_passes, dbg_blocks, dbg_block_drops, dbg_ring_drops, dbg_wakeups;
     _Atomic uint64_t dbg_pass_ns_max, dbg_pass_ns_total, dbg_seal_ns_total;
 
+    /* drop reports queued and not yet delivered or refused (at most one pair) */
+    _Atomic int reports_inflight;
+
     /* counters */
-    _Atomic uint64_t ev_drained, ev_dropped, ev_delivered, blocks_delivered, bytes_delivered,
+    _Atomic uint64_t ev_library, ev_drained, ev_dropped, ev_delivered, blocks_delivered, bytes_delivered,
         retries;
 
     /* sender queue (mutex-protected: one push per block, not per event) */

@@ -14,8 +14,16 @@
  *
  * Blocks are queued for the sender with their memory reserved against the
  * cap; when the reservation fails the block is dropped and its events
- * counted.  Drops are reported by the collector itself, through the same
- * library, as the metric streamlake.dropped_events and a warning log line.
+ * counted.
+ *
+ * Drops are reported as the metric streamlake.dropped_events (the running
+ * total) and a warning log line, in the process's metric and log streams.
+ * The collector builds these two events straight into two tiny blocks that
+ * bypass the memory cap, because drops happen precisely when memory or the
+ * sink is exhausted and a report through the rings would be dropped too.  At
+ * most one report is in flight: while it waits for the sink no new one is
+ * made, and the next one carries the total at that time, so reports cannot
+ * pile up however long the sink is down.
  */
 #include "client/client.h"
 
@@ -91,8 +99,11 @@ static void add_dropped(uint64_t n)
     atomic_fetch_add_explicit(&g_cl.ev_dropped, n, memory_order_relaxed);
 }
 
-/* Seals what the builder holds into a block of stream st and queues it. */
-static void seal(cl_stream *st, const char *tag, const cl_thread *t)
+/*
+ * Seals what the builder holds into a block of stream st and queues it.  A
+ * forced block (drop reports) is queued even past the memory cap.
+ */
+static void seal_block(cl_stream *st, const char *tag, const cl_thread *t, int report)
 {
     uint32_t n = wire_pb_count(C.pb);
     if (!n)
@@ -106,7 +117,7 @@ static void seal(cl_stream *st, const char *tag, const cl_thread *t)
     int rc = wire_pb_finish(C.pb, WIRE_CODEC_ZSTD, &block_id, &st->id, &g_cl.process_id, b, e,
                             &C.payload);
     atomic_fetch_add(&g_cl.dbg_seal_ns_total, (uint64_t)(clock_mono_ns() - s0));
-    cl_msg *m = rc ? NULL : cl_msg_new('B', NULL, WIRE_BLOCK_HDR + C.payload.len, 0);
+    cl_msg *m = rc ? NULL : cl_msg_new('B', NULL, WIRE_BLOCK_HDR + C.payload.len, report);
     atomic_fetch_add(&g_cl.dbg_blocks, 1);
     if (!m) {
         atomic_fetch_add(&g_cl.dbg_block_drops, n);
@@ -121,6 +132,9 @@ static void seal(cl_stream *st, const char *tag, const cl_thread *t)
         wire_block_encode_header(&hdr, &out);
         memcpy(m->bytes + WIRE_BLOCK_HDR, C.payload.p, C.payload.len);
         m->nb_objects = n;
+        m->is_report = report;
+        if (report)
+            atomic_fetch_add(&g_cl.reports_inflight, 1);
         m->stream = st->msg;
         if (st->msg)
             atomic_fetch_add(&st->msg->refs, 1);
@@ -128,6 +142,11 @@ static void seal(cl_stream *st, const char *tag, const cl_thread *t)
     }
     st->object_offset += n;
     wire_pb_reset(C.pb);
+}
+
+static void seal(cl_stream *st, const char *tag, const cl_thread *t)
+{
+    seal_block(st, tag, t, 0);
 }
 
 /* ------------------------------------------------------------ draining */
@@ -344,7 +363,35 @@ static void reap(void)
     }
 }
 
-/* Folds ring drop counters into the total and reports news through the library. */
+static const sl_log_desc g_drop_log = {
+    "streamlake: %llu events dropped so far: buffers full, memory cap of %zu bytes reached, "
+    "or the sink refused them",
+    "streamlake", __FILE__, __LINE__, SL_WARN};
+static const sl_metric_desc g_drop_metric = {"streamlake.dropped_events", "events",
+                                             "streamlake", __FILE__, __LINE__};
+
+/* Builds one event of the report into the (empty) builder and seals it as a forced block. */
+static void report_event(cl_stream *st, const char *tag, const wire_event *ev, const void *desc,
+                         int log)
+{
+    wire_event e = *ev;
+    int rc = log ? wire_pb_desc(C.pb, (uint64_t)(uintptr_t)desc, WIRE_DESC_LOG, g_drop_log.level,
+                                g_drop_log.fmt, g_drop_log.target, g_drop_log.file,
+                                g_drop_log.line, NULL, &e.desc)
+                 : wire_pb_desc(C.pb, (uint64_t)(uintptr_t)desc, WIRE_DESC_METRIC, 0,
+                                g_drop_metric.name, g_drop_metric.target, g_drop_metric.file,
+                                g_drop_metric.line, g_drop_metric.unit, &e.desc);
+    if (!rc && !wire_pb_event(C.pb, &e)) {
+        atomic_fetch_add(&g_cl.ev_library, 1);
+        seal_block(st, tag, NULL, 1);
+    }
+    wire_pb_reset(C.pb);
+}
+
+/*
+ * Folds ring drop counters into the total and, when it grew and no report is
+ * waiting for the sink, reports it.  Called with the builder empty.
+ */
 static void report_drops(void)
 {
     for (cl_thread *t = C.threads; t; t = t->next)
@@ -352,14 +399,17 @@ static void report_drops(void)
             for (cl_ring *r = ring_of(t, k); r; r = ring_next(r))
                 add_dropped(ring_drops(r));
     uint64_t total = atomic_load(&g_cl.ev_dropped);
-    if (total == C.dropped_reported || atomic_load(&g_cl.state) != 1)
+    if (total == C.dropped_reported || atomic_load(&g_cl.reports_inflight) > 0)
         return;
-    uint64_t fresh = total - C.dropped_reported;
     C.dropped_reported = total;
-    SL_METRIC_I("streamlake.dropped_events", "events", total);
-    SL_LOGF(SL_WARN, "streamlake: %llu events dropped (%llu in total): buffers full, memory "
-            "cap of %zu bytes reached, or the sink refused them",
-            (unsigned long long)fresh, (unsigned long long)total, g_cl.mem_cap);
+    char msg[256];
+    int len = snprintf(msg, sizeof msg, g_drop_log.fmt, (unsigned long long)total, g_cl.mem_cap);
+    wire_event ev = {.type = WIRE_EV_LOG_FMT,
+                     .ticks = (int64_t)(clock_ticks() - g_cl.start_ticks),
+                     .name = {msg, (uint32_t)len}};
+    report_event(&C.log, "log", &ev, &g_drop_log, 1);
+    ev = (wire_event){.type = WIRE_EV_METRIC_INT, .ticks = ev.ticks, .value_i = (int64_t)total};
+    report_event(&C.metric, "metrics", &ev, &g_drop_metric, 0);
 }
 
 static void pass(int all)

@@ -189,6 +189,7 @@ void sl_stats_get(sl_stats *out)
     out->blocks_delivered = atomic_load(&g_cl.blocks_delivered);
     out->bytes_delivered = atomic_load(&g_cl.bytes_delivered);
     out->send_retries = atomic_load(&g_cl.retries);
+    out->library_events = atomic_load(&g_cl.ev_library);
     out->memory_bytes = atomic_load(&g_cl.mem_used);
     out->memory_peak_bytes = atomic_load(&g_cl.mem_peak);
     out->memory_cap_bytes = g_cl.mem_cap;

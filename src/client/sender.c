@@ -237,6 +237,8 @@ static void *sender_main(void *arg)
             atomic_fetch_add(&g_cl.blocks_delivered, 1);
             atomic_fetch_add(&g_cl.bytes_delivered, m->len);
         }
+        if (m->is_report)
+            atomic_fetch_sub(&g_cl.reports_inflight, 1);
         g_cl.q_head = m->next;
         if (!g_cl.q_head)
             g_cl.q_tail = NULL;
