@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Runs every benchmark with the commands recorded in bench/RESULTS.md and prints
+# their figures.  Nothing here is a test: numbers depend on the machine and its
+# load.  Copy the figures you want to keep into bench/RESULTS.md by hand.
+#   BENCH_ONLY="record capture"   run only some (record capture ingest perfetto)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+only=${BENCH_ONLY:-"record capture ingest perfetto"}
+want() { [[ " $only " == *" $1 "* ]]; }
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
+
+if want record; then
+  echo; echo "== record: cost per event in the calling thread (build/bench/bench_record)"
+  build/bench/bench_record
+fi
+
+if want capture; then
+  echo; echo "== capture: sustained capture into a live server (build/bench/bench_capture)"
+  data=$(mktemp -d /tmp/sl-bench-capture.XXXXXX)
+  build/streamlake serve --data "$data" --listen 127.0.0.1:0 >"$data/server.log" 2>&1 &
+  pid=$!
+  trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$data"' EXIT
+  url=""
+  for _ in $(seq 1 100); do
+    url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$data/server.log")
+    [ -n "$url" ] && break
+    sleep 0.1
+  done
+  for rate in 5e6 10e6; do
+    build/bench/bench_capture "$url" "$rate" 5 2 || true
+    echo
+  done
+  kill $pid; wait $pid 2>/dev/null || true
+  rm -rf "$data"
+  trap - EXIT
+fi
+
+if want ingest; then
+  echo; echo "== ingest: server ingestion of ready-made blocks (build/bench/ingest/bench_ingest)"
+  build/bench/ingest/bench_ingest --blocks 1280 --connections 8
+fi
+
+if want perfetto; then
+  echo; echo "== perfetto writer (build/bench/perfetto_writer)"
+  build/bench/perfetto_writer
+fi
