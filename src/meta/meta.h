@@ -87,10 +87,33 @@ typedef struct meta_stream_summary {
     uint64_t payload_bytes;
 } meta_stream_summary;
 
+/*
+ * One partition of a lake view (docs/internals/lake.md): a Parquet file covering
+ * one view instance and one range of block insert times.
+ */
+typedef struct meta_partition {
+    const char *view_set_name;
+    const char *view_instance_id;
+    int64_t begin_insert_time_ns, end_insert_time_ns; /* blocks with insert_time in [begin, end) */
+    int64_t min_event_time_ns, max_event_time_ns;
+    const char *file_path;
+    uint64_t file_size;
+    uint32_t schema_version;
+    uint64_t source_token;
+    uint64_t row_count;
+    uint64_t event_count;        /* source events read */
+    const void *state;           /* view-specific carry-over (thread_spans: open spans) */
+    size_t state_len;
+    int64_t updated_ns;          /* set by the store */
+    int retired;
+    int64_t retired_time_ns;
+} meta_partition;
+
 /* Row callbacks; pointers inside are valid during the call only. Non-zero stops. */
 typedef int (*meta_process_fn)(void *arg, const meta_process_summary *row);
 typedef int (*meta_stream_fn)(void *arg, const meta_stream_summary *row);
 typedef int (*meta_block_fn)(void *arg, const meta_block *row);
+typedef int (*meta_partition_fn)(void *arg, const meta_partition *row);
 
 typedef struct meta meta;
 
@@ -105,6 +128,15 @@ typedef struct meta_ops {
                         errmsg *e);
     int (*list_blocks)(meta *m, const sl_uuid *stream_id, meta_block_fn fn, void *arg,
                        errmsg *e);
+    int (*find_process)(meta *m, const sl_uuid *process_id, meta_process_fn fn, void *arg,
+                        errmsg *e);
+    int (*list_partitions)(meta *m, const char *view, const char *instance,
+                           meta_partition_fn fn, void *arg, errmsg *e);
+    int (*replace_partition)(meta *m, const meta_partition *p, errmsg *e);
+    int (*list_retired)(meta *m, int64_t retired_before_ns, meta_partition_fn fn, void *arg,
+                        errmsg *e);
+    int (*forget_partition)(meta *m, const char *file_path, errmsg *e);
+    int (*list_partition_files)(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
     void (*close)(meta *m);
 } meta_ops;
 
@@ -170,6 +202,49 @@ static inline int meta_blocks_list(meta *m, const sl_uuid *stream_id, meta_block
     return m->ops->list_blocks(m, stream_id, fn, arg, e);
 }
 
+/* One process (aggregates in the summary are zero); SL_ENOTFOUND if absent. */
+static inline int meta_process_find(meta *m, const sl_uuid *process_id, meta_process_fn fn,
+                                    void *arg, errmsg *e)
+{
+    return m->ops->find_process(m, process_id, fn, arg, e);
+}
+
+/* The current (not retired) partitions of a view instance, by begin_insert_time. */
+static inline int meta_partitions_list(meta *m, const char *view, const char *instance,
+                                       meta_partition_fn fn, void *arg, errmsg *e)
+{
+    return m->ops->list_partitions(m, view, instance, fn, arg, e);
+}
+
+/*
+ * Records a built partition: in one transaction, retires the current partition
+ * with the same (view, instance, begin_insert_time), if any, and inserts p.
+ * Once this returns 0 the new row is committed; the file must already be stored.
+ */
+static inline int meta_partition_replace(meta *m, const meta_partition *p, errmsg *e)
+{
+    return m->ops->replace_partition(m, p, e);
+}
+
+/* Retired partitions whose retirement is older than retired_before_ns. */
+static inline int meta_partitions_retired(meta *m, int64_t retired_before_ns,
+                                          meta_partition_fn fn, void *arg, errmsg *e)
+{
+    return m->ops->list_retired(m, retired_before_ns, fn, arg, e);
+}
+
+/* Deletes the retired row of file_path (after its file was deleted). */
+static inline int meta_partition_forget(meta *m, const char *file_path, errmsg *e)
+{
+    return m->ops->forget_partition(m, file_path, e);
+}
+
+/* Every partition row, current and retired (for orphan-file detection). */
+static inline int meta_partition_files(meta *m, meta_partition_fn fn, void *arg, errmsg *e)
+{
+    return m->ops->list_partition_files(m, fn, arg, e);
+}
+
 /* Finishes pending commits and releases the handle (NULL is fine). */
 static inline void meta_close(meta *m)
 {
@@ -191,6 +266,6 @@ typedef struct meta_sqlite_opts {
  */
 int meta_sqlite_open(const char *path, const meta_sqlite_opts *opts, meta **out, errmsg *e);
 
-#define META_SQLITE_SCHEMA_VERSION 1
+#define META_SQLITE_SCHEMA_VERSION 2
 
 #endif

@@ -20,69 +20,14 @@
  * text, plus a content_hash column per table (XXH3-64 of the message, stored
  * as a signed 64-bit integer) that makes inserts idempotent.
  */
-#include "meta/meta.h"
+#include "meta/meta_sqlite_int.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
 
-#include <pthread.h>
-#include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK };
-
-typedef struct wreq wreq;
-struct wreq {
-    int kind;
-    const void *rec;
-    int *existed;
-    errmsg *e;
-    int rc;
-    int done;
-    wreq *next;
-};
-
-/* Statements of the write connection. */
-enum {
-    W_GET_PROCESS,
-    W_INS_PROCESS,
-    W_GET_STREAM,
-    W_INS_STREAM,
-    W_GET_BLOCK,
-    W_INS_BLOCK,
-    W_BEGIN,
-    W_COMMIT,
-    W_ROLLBACK,
-    W_N
-};
-
-typedef struct reader {
-    sqlite3 *db;
-    sqlite3_stmt *find_stream, *find_block;
-    int busy;
-} reader;
-
-typedef struct sqlite_meta {
-    meta base;
-    sqlite3 *wdb;
-    sqlite3_stmt *w[W_N];
-    int max_batch;
-
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t mu;
-    pthread_cond_t req_cv;   /* writer waits for requests */
-    pthread_cond_t done_cv;  /* requesters wait for their batch */
-    wreq *head, *tail;
-    int stop;
-
-    reader *readers;
-    int n_readers;
-    pthread_mutex_t rmu;
-    pthread_cond_t rcv;
-} sqlite_meta;
 
 static const char *g_schema =
     "CREATE TABLE IF NOT EXISTS meta_info(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
@@ -119,41 +64,44 @@ static const char *g_wsql[W_N] = {
     [W_BEGIN] = "BEGIN IMMEDIATE",
     [W_COMMIT] = "COMMIT",
     [W_ROLLBACK] = "ROLLBACK",
+    [W_SAVEPOINT] = "SAVEPOINT req",
+    [W_RELEASE] = "RELEASE req",
+    [W_ROLLBACK_TO] = "ROLLBACK TO req",
 };
 
 /* ------------------------------------------------------------ helpers */
 
-static int db_fail(sqlite3 *db, errmsg *e, const char *what)
+int msq_db_fail(sqlite3 *db, errmsg *e, const char *what)
 {
     return errmsg_set(e, SL_EIO, "metadata: %s: %s", what, sqlite3_errmsg(db));
 }
 
-static void bind_uuid(sqlite3_stmt *st, int i, const sl_uuid *u)
+void msq_bind_uuid(sqlite3_stmt *st, int i, const sl_uuid *u)
 {
     char s[UUID_STR_LEN];
     uuid_format(u, s);
     sqlite3_bind_text(st, i, s, 36, SQLITE_TRANSIENT);
 }
 
-static void bind_text(sqlite3_stmt *st, int i, const char *s)
+void msq_bind_text(sqlite3_stmt *st, int i, const char *s)
 {
     sqlite3_bind_text(st, i, s ? s : "", -1, SQLITE_STATIC);
 }
 
-static void col_uuid(sqlite3_stmt *st, int i, sl_uuid *out)
+void msq_col_uuid(sqlite3_stmt *st, int i, sl_uuid *out)
 {
     const char *s = (const char *)sqlite3_column_text(st, i);
     if (!s || uuid_parse(s, out) != 0)
         memset(out, 0, sizeof *out);
 }
 
-static const char *col_text(sqlite3_stmt *st, int i)
+const char *msq_col_text(sqlite3_stmt *st, int i)
 {
     const char *s = (const char *)sqlite3_column_text(st, i);
     return s ? s : "";
 }
 
-static int exec(sqlite3 *db, const char *sql, errmsg *e)
+int msq_exec(sqlite3 *db, const char *sql, errmsg *e)
 {
     char *msg = NULL;
     if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
@@ -165,10 +113,10 @@ static int exec(sqlite3 *db, const char *sql, errmsg *e)
 }
 
 /* Runs a statement that returns no rows and resets it. */
-static int step_done(sqlite3 *db, sqlite3_stmt *st, errmsg *e, const char *what)
+int msq_step_done(sqlite3 *db, sqlite3_stmt *st, errmsg *e, const char *what)
 {
     int r = sqlite3_step(st);
-    int rc = r == SQLITE_DONE ? SL_OK : db_fail(db, e, what);
+    int rc = r == SQLITE_DONE ? SL_OK : msq_db_fail(db, e, what);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     return rc;
@@ -181,15 +129,15 @@ static int step_done(sqlite3 *db, sqlite3_stmt *st, errmsg *e, const char *what)
 static int lookup(sqlite3 *db, sqlite3_stmt *st, const sl_uuid *id, uint64_t *hash, sl_uuid *pid,
                   errmsg *e)
 {
-    bind_uuid(st, 1, id);
+    msq_bind_uuid(st, 1, id);
     int r = sqlite3_step(st), rc;
     if (r == SQLITE_ROW) {
         *hash = (uint64_t)sqlite3_column_int64(st, 0);
         if (pid)
-            col_uuid(st, 1, pid);
+            msq_col_uuid(st, 1, pid);
         rc = 1;
     } else {
-        rc = r == SQLITE_DONE ? 0 : db_fail(db, e, "lookup");
+        rc = r == SQLITE_DONE ? 0 : msq_db_fail(db, e, "lookup");
     }
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -229,21 +177,21 @@ static int apply_process(sqlite_meta *m, const meta_process *p, int *existed, er
     if (rc != 1)
         return rc;
     sqlite3_stmt *st = m->w[W_INS_PROCESS];
-    bind_uuid(st, 1, &p->process_id);
+    msq_bind_uuid(st, 1, &p->process_id);
     const char *strs[6] = {p->exe, p->username, p->realname, p->computer, p->distro, p->cpu_brand};
     for (int i = 0; i < 6; i++)
-        bind_text(st, 2 + i, strs[i]);
+        msq_bind_text(st, 2 + i, strs[i]);
     sqlite3_bind_int64(st, 8, (int64_t)p->tsc_frequency);
     sqlite3_bind_int64(st, 9, p->start_time_ns);
     sqlite3_bind_int64(st, 10, (int64_t)p->start_ticks);
     if (uuid_is_nil(&p->parent_process_id))
         sqlite3_bind_null(st, 11);
     else
-        bind_uuid(st, 11, &p->parent_process_id);
-    bind_text(st, 12, p->properties_json ? p->properties_json : "{}");
+        msq_bind_uuid(st, 11, &p->parent_process_id);
+    msq_bind_text(st, 12, p->properties_json ? p->properties_json : "{}");
     sqlite3_bind_int64(st, 13, now);
     sqlite3_bind_int64(st, 14, (int64_t)p->content_hash);
-    return step_done(m->wdb, st, e, "insert process");
+    return msq_step_done(m->wdb, st, e, "insert process");
 }
 
 static int missing(errmsg *e, const char *what, const sl_uuid *id, const char *needed_by)
@@ -265,13 +213,13 @@ static int apply_stream(sqlite_meta *m, const meta_stream *s, int *existed, errm
     if (found <= 0)
         return found < 0 ? found : missing(e, "process", &s->process_id, "streams");
     sqlite3_stmt *st = m->w[W_INS_STREAM];
-    bind_uuid(st, 1, &s->stream_id);
-    bind_uuid(st, 2, &s->process_id);
-    bind_text(st, 3, s->tags_json ? s->tags_json : "[]");
-    bind_text(st, 4, s->properties_json ? s->properties_json : "{}");
+    msq_bind_uuid(st, 1, &s->stream_id);
+    msq_bind_uuid(st, 2, &s->process_id);
+    msq_bind_text(st, 3, s->tags_json ? s->tags_json : "[]");
+    msq_bind_text(st, 4, s->properties_json ? s->properties_json : "{}");
     sqlite3_bind_int64(st, 5, now);
     sqlite3_bind_int64(st, 6, (int64_t)s->content_hash);
-    return step_done(m->wdb, st, e, "insert stream");
+    return msq_step_done(m->wdb, st, e, "insert stream");
 }
 
 static int apply_block(sqlite_meta *m, const meta_block *b, int *existed, errmsg *e,
@@ -294,22 +242,26 @@ static int apply_block(sqlite_meta *m, const meta_block *b, int *existed, errmsg
                           "block's process", s1, s2);
     }
     sqlite3_stmt *st = m->w[W_INS_BLOCK];
-    bind_uuid(st, 1, &b->block_id);
-    bind_uuid(st, 2, &b->stream_id);
-    bind_uuid(st, 3, &b->process_id);
+    msq_bind_uuid(st, 1, &b->block_id);
+    msq_bind_uuid(st, 2, &b->stream_id);
+    msq_bind_uuid(st, 3, &b->process_id);
     int64_t v[8] = {b->begin_time_ns, b->end_time_ns, b->begin_ticks, b->end_ticks,
                     (int64_t)b->nb_objects, (int64_t)b->object_offset, (int64_t)b->payload_size,
                     now};
     for (int i = 0; i < 8; i++)
         sqlite3_bind_int64(st, 4 + i, v[i]);
     sqlite3_bind_int64(st, 12, (int64_t)b->content_hash);
-    return step_done(m->wdb, st, e, "insert block");
+    return msq_step_done(m->wdb, st, e, "insert block");
 }
 
 static int apply(sqlite_meta *m, wreq *r, int64_t now)
 {
     *r->existed = 0;
     switch (r->kind) {
+    case REQ_PART_REPLACE:
+        return msq_apply_part_replace(m, r->rec, r->e, now);
+    case REQ_PART_FORGET:
+        return msq_apply_part_forget(m, r->rec, r->e);
     case REQ_PROCESS:
         return apply_process(m, r->rec, r->existed, r->e, now);
     case REQ_STREAM:
@@ -327,16 +279,25 @@ static int apply(sqlite_meta *m, wreq *r, int64_t now)
 static void run_batch(sqlite_meta *m, wreq *batch)
 {
     errmsg te;
-    int rc = step_done(m->wdb, m->w[W_BEGIN], &te, "begin");
+    int rc = msq_step_done(m->wdb, m->w[W_BEGIN], &te, "begin");
     int64_t now = clock_wall_ns();
-    for (wreq *r = batch; r; r = r->next)
-        r->rc = rc ? errmsg_set(r->e, rc, "%s", te.text) : apply(m, r, now);
+    for (wreq *r = batch; r; r = r->next) {
+        if (rc) {
+            r->rc = errmsg_set(r->e, rc, "%s", te.text);
+            continue;
+        }
+        /* Each request is atomic on its own: a failure undoes its partial effects only. */
+        r->rc = msq_step_done(m->wdb, m->w[W_SAVEPOINT], r->e, "savepoint");
+        if (!r->rc && (r->rc = apply(m, r, now)))
+            msq_step_done(m->wdb, m->w[W_ROLLBACK_TO], NULL, "rollback to");
+        msq_step_done(m->wdb, m->w[W_RELEASE], NULL, "release");
+    }
     if (rc)
         return;
-    if ((rc = step_done(m->wdb, m->w[W_COMMIT], &te, "commit")) == SL_OK)
+    if ((rc = msq_step_done(m->wdb, m->w[W_COMMIT], &te, "commit")) == SL_OK)
         return;
     /* Nothing of the batch is durable: everyone fails, nobody half-succeeds. */
-    step_done(m->wdb, m->w[W_ROLLBACK], NULL, "rollback");
+    msq_step_done(m->wdb, m->w[W_ROLLBACK], NULL, "rollback");
     for (wreq *r = batch; r; r = r->next)
         r->rc = errmsg_set(r->e, SL_EIO, "%s", te.text);
 }
@@ -372,7 +333,7 @@ static void *writer_main(void *arg)
 }
 
 /* Queues one request and waits for the commit that carries it. */
-static int submit(sqlite_meta *m, int kind, const void *rec, int *existed, errmsg *e)
+int msq_submit(sqlite_meta *m, int kind, const void *rec, int *existed, errmsg *e)
 {
     int dummy = 0;
     wreq r = {kind, rec, existed ? existed : &dummy, e, 0, 0, NULL};
@@ -395,22 +356,22 @@ static int submit(sqlite_meta *m, int kind, const void *rec, int *existed, errms
 
 static int sq_insert_process(meta *mm, const meta_process *p, int *existed, errmsg *e)
 {
-    return submit((sqlite_meta *)mm, REQ_PROCESS, p, existed, e);
+    return msq_submit((sqlite_meta *)mm, REQ_PROCESS, p, existed, e);
 }
 
 static int sq_insert_stream(meta *mm, const meta_stream *s, int *existed, errmsg *e)
 {
-    return submit((sqlite_meta *)mm, REQ_STREAM, s, existed, e);
+    return msq_submit((sqlite_meta *)mm, REQ_STREAM, s, existed, e);
 }
 
 static int sq_insert_block(meta *mm, const meta_block *b, int *existed, errmsg *e)
 {
-    return submit((sqlite_meta *)mm, REQ_BLOCK, b, existed, e);
+    return msq_submit((sqlite_meta *)mm, REQ_BLOCK, b, existed, e);
 }
 
 /* ------------------------------------------------------------ readers */
 
-static reader *reader_take(sqlite_meta *m)
+reader *msq_reader_take(sqlite_meta *m)
 {
     pthread_mutex_lock(&m->rmu);
     for (;;) {
@@ -425,7 +386,7 @@ static reader *reader_take(sqlite_meta *m)
     }
 }
 
-static void reader_give(sqlite_meta *m, reader *r)
+void msq_reader_give(sqlite_meta *m, reader *r)
 {
     pthread_mutex_lock(&m->rmu);
     r->busy = 0;
@@ -436,9 +397,9 @@ static void reader_give(sqlite_meta *m, reader *r)
 static void read_block_row(sqlite3_stmt *st, meta_block *b)
 {
     memset(b, 0, sizeof *b);
-    col_uuid(st, 0, &b->block_id);
-    col_uuid(st, 1, &b->stream_id);
-    col_uuid(st, 2, &b->process_id);
+    msq_col_uuid(st, 0, &b->block_id);
+    msq_col_uuid(st, 1, &b->stream_id);
+    msq_col_uuid(st, 2, &b->process_id);
     b->begin_time_ns = sqlite3_column_int64(st, 3);
     b->end_time_ns = sqlite3_column_int64(st, 4);
     b->begin_ticks = sqlite3_column_int64(st, 5);
@@ -454,8 +415,8 @@ static void read_stream_key_row(sqlite3_stmt *st, void *out)
 {
     meta_stream *s = out;
     memset(s, 0, sizeof *s);
-    col_uuid(st, 0, &s->stream_id);
-    col_uuid(st, 1, &s->process_id);
+    msq_col_uuid(st, 0, &s->stream_id);
+    msq_col_uuid(st, 1, &s->process_id);
     s->insert_time_ns = sqlite3_column_int64(st, 2);
     s->content_hash = (uint64_t)sqlite3_column_int64(st, 3);
 }
@@ -472,9 +433,9 @@ static void read_block_row_any(sqlite3_stmt *st, void *out)
 static int find_one(sqlite_meta *m, int which_stmt, const sl_uuid *id,
                     void (*read)(sqlite3_stmt *, void *), void *out, const char *what, errmsg *e)
 {
-    reader *r = reader_take(m);
+    reader *r = msq_reader_take(m);
     sqlite3_stmt *st = which_stmt ? r->find_block : r->find_stream;
-    bind_uuid(st, 1, id);
+    msq_bind_uuid(st, 1, id);
     int s = sqlite3_step(st), rc = SL_OK;
     if (s == SQLITE_ROW) {
         read(st, out);
@@ -483,10 +444,10 @@ static int find_one(sqlite_meta *m, int which_stmt, const sl_uuid *id,
         uuid_format(id, t);
         rc = errmsg_set(e, SL_ENOTFOUND, "unknown %s %s", what, t);
     } else {
-        rc = db_fail(r->db, e, what);
+        rc = msq_db_fail(r->db, e, what);
     }
     sqlite3_reset(st);
-    reader_give(m, r);
+    msq_reader_give(m, r);
     return rc;
 }
 
@@ -513,22 +474,22 @@ static const char *g_list_processes_sql =
     " ON b.process_id = p.process_id"
     " ORDER BY p.start_time DESC, p.process_id";
 
-static void read_process_row(sqlite3_stmt *st, meta_process_summary *row)
+void msq_read_process_row(sqlite3_stmt *st, meta_process_summary *row)
 {
     memset(row, 0, sizeof *row);
     meta_process *p = &row->p;
-    col_uuid(st, 0, &p->process_id);
-    col_uuid(st, 1, &p->parent_process_id);
-    p->exe = col_text(st, 2);
-    p->username = col_text(st, 3);
-    p->realname = col_text(st, 4);
-    p->computer = col_text(st, 5);
-    p->distro = col_text(st, 6);
-    p->cpu_brand = col_text(st, 7);
+    msq_col_uuid(st, 0, &p->process_id);
+    msq_col_uuid(st, 1, &p->parent_process_id);
+    p->exe = msq_col_text(st, 2);
+    p->username = msq_col_text(st, 3);
+    p->realname = msq_col_text(st, 4);
+    p->computer = msq_col_text(st, 5);
+    p->distro = msq_col_text(st, 6);
+    p->cpu_brand = msq_col_text(st, 7);
     p->tsc_frequency = (uint64_t)sqlite3_column_int64(st, 8);
     p->start_time_ns = sqlite3_column_int64(st, 9);
     p->start_ticks = (uint64_t)sqlite3_column_int64(st, 10);
-    p->properties_json = col_text(st, 11);
+    p->properties_json = msq_col_text(st, 11);
     p->insert_time_ns = sqlite3_column_int64(st, 12);
     p->content_hash = (uint64_t)sqlite3_column_int64(st, 13);
     row->stream_count = (uint64_t)sqlite3_column_int64(st, 14);
@@ -543,27 +504,27 @@ static void read_process_row(sqlite3_stmt *st, meta_process_summary *row)
  * bind_id (may be NULL) is bound to ?1.  A read transaction spans the whole
  * query, so aggregates and rows come from one committed state.
  */
-static int query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
+int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
                       int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e)
 {
-    reader *r = reader_take(m);
+    reader *r = msq_reader_take(m);
     sqlite3_stmt *st = NULL;
     int rc = SL_OK;
     if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = db_fail(r->db, e, "prepare");
+        rc = msq_db_fail(r->db, e, "prepare");
         goto out;
     }
     if (bind_id)
-        bind_uuid(st, 1, bind_id);
+        msq_bind_uuid(st, 1, bind_id);
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         if ((rc = each_row(st, ctx)))
             goto out;
     if (s != SQLITE_DONE)
-        rc = db_fail(r->db, e, "query");
+        rc = msq_db_fail(r->db, e, "query");
 out:
     sqlite3_finalize(st);
-    reader_give(m, r);
+    msq_reader_give(m, r);
     return rc;
 }
 
@@ -576,14 +537,14 @@ static int process_row(sqlite3_stmt *st, void *ctx)
 {
     cb_ctx *c = ctx;
     meta_process_summary row;
-    read_process_row(st, &row);
+    msq_read_process_row(st, &row);
     return ((meta_process_fn)c->fn)(c->arg, &row);
 }
 
 static int sq_list_processes(meta *mm, meta_process_fn fn, void *arg, errmsg *e)
 {
     cb_ctx c = {(void *)fn, arg};
-    return query_rows((sqlite_meta *)mm, g_list_processes_sql, NULL, process_row, &c, e);
+    return msq_query_rows((sqlite_meta *)mm, g_list_processes_sql, NULL, process_row, &c, e);
 }
 
 static const char *g_list_streams_sql =
@@ -601,10 +562,10 @@ static int stream_row(sqlite3_stmt *st, void *ctx)
     cb_ctx *c = ctx;
     meta_stream_summary row;
     memset(&row, 0, sizeof row);
-    col_uuid(st, 0, &row.s.stream_id);
-    col_uuid(st, 1, &row.s.process_id);
-    row.s.tags_json = col_text(st, 2);
-    row.s.properties_json = col_text(st, 3);
+    msq_col_uuid(st, 0, &row.s.stream_id);
+    msq_col_uuid(st, 1, &row.s.process_id);
+    row.s.tags_json = msq_col_text(st, 2);
+    row.s.properties_json = msq_col_text(st, 3);
     row.s.insert_time_ns = sqlite3_column_int64(st, 4);
     row.s.content_hash = (uint64_t)sqlite3_column_int64(st, 5);
     row.thread_id = (const char *)sqlite3_column_text(st, 6);
@@ -626,7 +587,7 @@ static int sq_list_streams(meta *mm, const sl_uuid *process_id, meta_stream_fn f
 {
     sqlite_meta *m = (sqlite_meta *)mm;
     int64_t n = 0;
-    int rc = query_rows(m, "SELECT count(*) FROM processes WHERE process_id = ?1", process_id,
+    int rc = msq_query_rows(m, "SELECT count(*) FROM processes WHERE process_id = ?1", process_id,
                         count_row, &n, e);
     if (rc)
         return rc;
@@ -636,7 +597,7 @@ static int sq_list_streams(meta *mm, const sl_uuid *process_id, meta_stream_fn f
         return errmsg_set(e, SL_ENOTFOUND, "unknown process %s", t);
     }
     cb_ctx c = {(void *)fn, arg};
-    return query_rows(m, g_list_streams_sql, process_id, stream_row, &c, e);
+    return msq_query_rows(m, g_list_streams_sql, process_id, stream_row, &c, e);
 }
 
 static int block_row(sqlite3_stmt *st, void *ctx)
@@ -651,7 +612,7 @@ static int sq_list_blocks(meta *mm, const sl_uuid *stream_id, meta_block_fn fn, 
                           errmsg *e)
 {
     cb_ctx c = {(void *)fn, arg};
-    return query_rows((sqlite_meta *)mm,
+    return msq_query_rows((sqlite_meta *)mm,
                       "SELECT * FROM blocks WHERE stream_id = ?1 ORDER BY object_offset, block_id",
                       stream_id, block_row, &c, e);
 }
@@ -686,8 +647,22 @@ static void sq_close(meta *mm)
 }
 
 static const meta_ops g_sqlite_ops = {
-    sq_insert_process, sq_insert_stream, sq_insert_block, sq_find_stream, sq_find_block,
-    sq_list_processes, sq_list_streams,  sq_list_blocks,  sq_close};
+    .insert_process = sq_insert_process,
+    .insert_stream = sq_insert_stream,
+    .insert_block = sq_insert_block,
+    .find_stream = sq_find_stream,
+    .find_block = sq_find_block,
+    .list_processes = sq_list_processes,
+    .list_streams = sq_list_streams,
+    .list_blocks = sq_list_blocks,
+    .find_process = msq_find_process,
+    .list_partitions = msq_list_partitions,
+    .replace_partition = msq_replace_partition,
+    .list_retired = msq_list_retired,
+    .forget_partition = msq_forget_partition,
+    .list_partition_files = msq_list_partition_files,
+    .close = sq_close,
+};
 
 static int schema_version_check(sqlite_meta *m, errmsg *e)
 {
@@ -695,9 +670,9 @@ static int schema_version_check(sqlite_meta *m, errmsg *e)
     int rc = SL_OK;
     if (sqlite3_prepare_v2(m->wdb, "SELECT value FROM meta_info WHERE key = 'schema_version'",
                            -1, &st, NULL) != SQLITE_OK)
-        return db_fail(m->wdb, e, "schema");
+        return msq_db_fail(m->wdb, e, "schema");
     if (sqlite3_step(st) == SQLITE_ROW) {
-        int v = atoi(col_text(st, 0));
+        int v = atoi(msq_col_text(st, 0));
         if (v > META_SQLITE_SCHEMA_VERSION)
             rc = errmsg_set(e, SL_EVERSION, "metadata schema version %d is newer than this "
                             "build's %d", v, META_SQLITE_SCHEMA_VERSION);
@@ -706,9 +681,9 @@ static int schema_version_check(sqlite_meta *m, errmsg *e)
     if (rc)
         return rc;
     char sql[128];
-    snprintf(sql, sizeof sql, "INSERT OR IGNORE INTO meta_info VALUES('schema_version', '%d')",
+    snprintf(sql, sizeof sql, "INSERT OR REPLACE INTO meta_info VALUES('schema_version', '%d')",
              META_SQLITE_SCHEMA_VERSION);
-    return exec(m->wdb, sql, e);
+    return msq_exec(m->wdb, sql, e);
 }
 
 static int open_conn(const char *path, int readonly, sqlite3 **db, errmsg *e)
@@ -732,21 +707,22 @@ static int open_writer(sqlite_meta *m, const char *path, int sync_full, errmsg *
     if (rc)
         return rc;
     /* WAL: readers never block the writer; FULL: every commit is fsynced (durable). */
-    if ((rc = exec(m->wdb, "PRAGMA journal_mode=WAL", e)) ||
-        (rc = exec(m->wdb, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+    if ((rc = msq_exec(m->wdb, "PRAGMA journal_mode=WAL", e)) ||
+        (rc = msq_exec(m->wdb, sync_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
                    e)) ||
-        (rc = exec(m->wdb, "BEGIN IMMEDIATE", e)))
+        (rc = msq_exec(m->wdb, "BEGIN IMMEDIATE", e)))
         return rc;
-    if ((rc = exec(m->wdb, g_schema, e)) || (rc = schema_version_check(m, e))) {
-        exec(m->wdb, "ROLLBACK", NULL);
+    if ((rc = msq_exec(m->wdb, g_schema, e)) || (rc = msq_exec(m->wdb, msq_lake_schema, e)) ||
+        (rc = schema_version_check(m, e))) {
+        msq_exec(m->wdb, "ROLLBACK", NULL);
         return rc;
     }
-    if ((rc = exec(m->wdb, "COMMIT", e)))
+    if ((rc = msq_exec(m->wdb, "COMMIT", e)))
         return rc;
     for (int i = 0; i < W_N; i++)
         if (sqlite3_prepare_v3(m->wdb, g_wsql[i], -1, SQLITE_PREPARE_PERSISTENT, &m->w[i],
                                NULL) != SQLITE_OK)
-            return db_fail(m->wdb, e, g_wsql[i]);
+            return msq_db_fail(m->wdb, e, g_wsql[i]);
     return SL_OK;
 }
 
@@ -765,7 +741,7 @@ static int open_readers(sqlite_meta *m, const char *path, errmsg *e)
                                SQLITE_PREPARE_PERSISTENT, &r->find_stream, NULL) != SQLITE_OK ||
             sqlite3_prepare_v3(r->db, "SELECT * FROM blocks WHERE block_id = ?1", -1,
                                SQLITE_PREPARE_PERSISTENT, &r->find_block, NULL) != SQLITE_OK)
-            return db_fail(r->db, e, "prepare reader");
+            return msq_db_fail(r->db, e, "prepare reader");
     }
     return SL_OK;
 }

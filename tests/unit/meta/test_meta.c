@@ -348,3 +348,127 @@ TEST(newer_schema_refused)
     CHECK(m == NULL);
     test_rmtree(g_dir);
 }
+
+/* ------------------------------------------------------------ lake partitions */
+
+typedef struct parts {
+    int n;
+    char paths[16][128];
+    uint64_t tokens[16];
+    int64_t begins[16];
+    char state[16][32];
+} parts;
+
+static int take_part(void *arg, const meta_partition *p)
+{
+    parts *ps = arg;
+    if (ps->n < 16) {
+        snprintf(ps->paths[ps->n], 128, "%s", p->file_path);
+        ps->tokens[ps->n] = p->source_token;
+        ps->begins[ps->n] = p->begin_insert_time_ns;
+        snprintf(ps->state[ps->n], 32, "%.*s", (int)p->state_len, (const char *)p->state);
+    }
+    ps->n++;
+    return 0;
+}
+
+static meta_partition part(const char *path, int64_t begin, uint64_t token)
+{
+    meta_partition p;
+    memset(&p, 0, sizeof p);
+    p.view_set_name = "thread_spans";
+    p.view_instance_id = "s1";
+    p.begin_insert_time_ns = begin;
+    p.end_insert_time_ns = begin + 100;
+    p.min_event_time_ns = 5;
+    p.max_event_time_ns = 50;
+    p.file_path = path;
+    p.file_size = 1000;
+    p.schema_version = 1;
+    p.source_token = token;
+    p.row_count = 10;
+    p.event_count = 20;
+    p.state = "open:1";
+    p.state_len = 6;
+    return p;
+}
+
+TEST(partitions_replace_retire_forget)
+{
+    char path[300];
+    db_path(path, sizeof path);
+    meta *m = open_db(path);
+    errmsg e;
+    meta_partition a = part("views/a.parquet", 0, 11), b = part("views/b.parquet", 100, 12);
+    CHECK_OK(meta_partition_replace(m, &a, &e));
+    CHECK_OK(meta_partition_replace(m, &b, &e));
+    parts ps = {0};
+    CHECK_OK(meta_partitions_list(m, "thread_spans", "s1", take_part, &ps, &e));
+    CHECK_EQ(ps.n, 2);
+    CHECK_EQ(ps.begins[0], 0); /* ordered by insert range */
+    CHECK_STR(ps.state[1], "open:1");
+    /* A rebuild of the first range retires the old row in the same commit. */
+    meta_partition a2 = part("views/a2.parquet", 0, 99);
+    CHECK_OK(meta_partition_replace(m, &a2, &e));
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_list(m, "thread_spans", "s1", take_part, &ps, &e));
+    CHECK_EQ(ps.n, 2);
+    CHECK_STR(ps.paths[0], "views/a2.parquet");
+    CHECK_EQ(ps.tokens[0], 99);
+    /* Other instances are separate. */
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_list(m, "thread_spans", "s2", take_part, &ps, &e));
+    CHECK_EQ(ps.n, 0);
+    /* The retired row is listed for the janitor, then forgotten. */
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_retired(m, INT64_MAX, take_part, &ps, &e));
+    CHECK_EQ(ps.n, 1);
+    CHECK_STR(ps.paths[0], "views/a.parquet");
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_retired(m, 0, take_part, &ps, &e)); /* not old enough */
+    CHECK_EQ(ps.n, 0);
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partition_files(m, take_part, &ps, &e));
+    CHECK_EQ(ps.n, 3);
+    CHECK_OK(meta_partition_forget(m, "views/a.parquet", &e));
+    CHECK_OK(meta_partition_forget(m, "views/a2.parquet", &e)); /* current: not forgotten */
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partition_files(m, take_part, &ps, &e));
+    CHECK_EQ(ps.n, 2);
+    /* The same file path twice is refused and changes nothing. */
+    CHECK(meta_partition_replace(m, &b, &e) < 0);
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_list(m, "thread_spans", "s1", take_part, &ps, &e));
+    CHECK_EQ(ps.n, 2);
+    meta_close(m);
+    /* Rows survive a reopen. */
+    m = open_db(path);
+    memset(&ps, 0, sizeof ps);
+    CHECK_OK(meta_partitions_list(m, "thread_spans", "s1", take_part, &ps, &e));
+    CHECK_EQ(ps.n, 2);
+    meta_close(m);
+}
+
+static int copy_exe(void *arg, const meta_process_summary *row)
+{
+    snprintf(arg, 64, "%s/%llu", row->p.exe, (unsigned long long)row->p.tsc_frequency);
+    return 0;
+}
+
+TEST(find_process)
+{
+    char path[300];
+    db_path(path, sizeof path);
+    meta *m = open_db(path);
+    errmsg e;
+    meta_process p;
+    make_process(&p, 1);
+    CHECK_OK(meta_process_insert(m, &p, NULL, &e));
+    char got[64] = "";
+    CHECK_OK(meta_process_find(m, &p.process_id, copy_exe, got, &e));
+    CHECK_STR(got, "/usr/bin/game/1000000000");
+    sl_uuid other;
+    uuid_v4(&other);
+    CHECK_EQ(meta_process_find(m, &other, copy_exe, got, &e), SL_ENOTFOUND);
+    meta_close(m);
+}

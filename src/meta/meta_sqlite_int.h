@@ -1,0 +1,113 @@
+/*
+ * meta_sqlite_int.h - internals shared by the SQLite backend's files.
+ *
+ * meta_sqlite.c holds the connections, the writer thread (group commit) and the
+ * telemetry tables; meta_sqlite_lake.c holds the lake's lakehouse_partitions
+ * table.  Both write through the one writer thread (msq_submit) and read
+ * through the pooled reader connections (msq_query_rows).
+ */
+#ifndef SL_META_SQLITE_INT_H
+#define SL_META_SQLITE_INT_H
+
+#include "meta/meta.h"
+
+#include <pthread.h>
+#include <sqlite3.h>
+
+enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET };
+
+typedef struct wreq wreq;
+struct wreq {
+    int kind;
+    const void *rec;
+    int *existed;
+    errmsg *e;
+    int rc;
+    int done;
+    wreq *next;
+};
+
+/* Statements of the write connection. */
+enum {
+    W_GET_PROCESS,
+    W_INS_PROCESS,
+    W_GET_STREAM,
+    W_INS_STREAM,
+    W_GET_BLOCK,
+    W_INS_BLOCK,
+    W_BEGIN,
+    W_COMMIT,
+    W_ROLLBACK,
+    W_SAVEPOINT,
+    W_RELEASE,
+    W_ROLLBACK_TO,
+    W_N
+};
+
+typedef struct reader {
+    sqlite3 *db;
+    sqlite3_stmt *find_stream, *find_block;
+    int busy;
+} reader;
+
+typedef struct sqlite_meta {
+    meta base;
+    sqlite3 *wdb;
+    sqlite3_stmt *w[W_N];
+    int max_batch;
+
+    pthread_t writer;
+    int writer_started;
+    pthread_mutex_t mu;
+    pthread_cond_t req_cv;   /* writer waits for requests */
+    pthread_cond_t done_cv;  /* requesters wait for their batch */
+    wreq *head, *tail;
+    int stop;
+
+    reader *readers;
+    int n_readers;
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+} sqlite_meta;
+
+
+/* Helpers (meta_sqlite.c). */
+int msq_db_fail(sqlite3 *db, errmsg *e, const char *what);
+void msq_bind_uuid(sqlite3_stmt *st, int i, const sl_uuid *u);
+void msq_bind_text(sqlite3_stmt *st, int i, const char *s);
+void msq_col_uuid(sqlite3_stmt *st, int i, sl_uuid *out);
+const char *msq_col_text(sqlite3_stmt *st, int i);
+int msq_exec(sqlite3 *db, const char *sql, errmsg *e);
+/* Runs a statement that returns no rows, then resets it and clears its bindings. */
+int msq_step_done(sqlite3 *db, sqlite3_stmt *st, errmsg *e, const char *what);
+/* Borrows a pooled reader connection (waits if all are busy) and gives it back. */
+reader *msq_reader_take(sqlite_meta *m);
+void msq_reader_give(sqlite_meta *m, reader *r);
+/* Queues one write request for the writer thread and waits for its commit. */
+int msq_submit(sqlite_meta *m, int kind, const void *rec, int *existed, errmsg *e);
+/*
+ * Runs a read-only query on a pooled reader; bind_id (may be NULL) is bound to ?1.
+ * each_row gets every row; a non-zero return stops and is returned.
+ */
+int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
+                   int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e);
+
+/* Reads a row of the processes list query (19 columns: the table's 14, then 5 aggregates). */
+void msq_read_process_row(sqlite3_stmt *st, meta_process_summary *row);
+
+/* The lake's table (meta_sqlite_lake.c). */
+extern const char *const msq_lake_schema;
+/* Applies REQ_PART_REPLACE / REQ_PART_FORGET inside the writer's transaction. */
+int msq_apply_part_replace(sqlite_meta *m, const meta_partition *p, errmsg *e, int64_t now);
+int msq_apply_part_forget(sqlite_meta *m, const char *file_path, errmsg *e);
+int msq_find_process(meta *m, const sl_uuid *process_id, meta_process_fn fn, void *arg,
+                     errmsg *e);
+int msq_list_partitions(meta *m, const char *view, const char *instance, meta_partition_fn fn,
+                        void *arg, errmsg *e);
+int msq_replace_partition(meta *m, const meta_partition *p, errmsg *e);
+int msq_list_retired(meta *m, int64_t retired_before_ns, meta_partition_fn fn, void *arg,
+                     errmsg *e);
+int msq_forget_partition(meta *m, const char *file_path, errmsg *e);
+int msq_list_partition_files(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
+
+#endif
