@@ -14,6 +14,7 @@
 #include "base/arena.h"
 #include "base/bytes.h"
 #include "base/json.h"
+#include "perfetto/pf_intern.h"
 
 #include <string.h>
 
@@ -126,8 +127,7 @@ int pf_frame_writer_error(pf_frame_writer *w, int code, const char *message)
     jw_key(&j, "error");
     jw_str(&j, sl_strerror(code));
     jw_key(&j, "message");
-    /* A message is at most an errmsg's 256 bytes in practice; cap it anyway. */
-    jw_strn(&j, message ? message : "", message ? strnlen(message, 4096) : 0);
+    pf_json_put_text(&j, message);
     jw_obj_end(&j);
     return j.err ? j.err : frame(w, PF_FRAME_ERROR, w->json.p, w->json.len, NULL, 0);
 }
@@ -235,6 +235,11 @@ static int check_json(const pf_frame *f, uint64_t at, uint64_t trace_bytes, errm
     arena_init(&a, 16 * 1024, 1 << 20);
     json_val *v = NULL;
     errmsg je;
+    size_t ok = pf_utf8_valid_len((const char *)f->payload, f->len);
+    if (ok != f->len) {
+        arena_destroy(&a);
+        return bad(e, SL_ECORRUPT, at + ok, "JSON payload is not valid UTF-8");
+    }
     int rc = json_parse(&a, (const char *)f->payload, f->len, &v, &je);
     if (rc) {
         rc = errmsg_set(e, SL_ECORRUPT, "frame stream, byte %llu: bad JSON payload: %s",

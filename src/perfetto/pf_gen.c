@@ -702,6 +702,35 @@ int pf_gen_summary_json(const pf_gen_summary *s, dbuf *out)
     return w.err;
 }
 
+/*
+ * Names and messages come from instrumented programs and may hold any bytes;
+ * JSON must be UTF-8 (readers such as Python's refuse anything else), so
+ * invalid sequences become U+FFFD.  Long texts are cut at 1 KiB.
+ */
+void pf_json_put_text(jw *w, const char *s)
+{
+    size_t n = s ? strnlen(s, 1024) : 0;
+    size_t ok = pf_utf8_valid_len(s, n);
+    if (ok == n) {
+        jw_strn(w, s, n);
+        return;
+    }
+    char clean[3 * 1024];
+    size_t k = 0, i = 0;
+    while (i < n) {
+        ok = pf_utf8_valid_len(s + i, n - i);
+        memcpy(clean + k, s + i, ok);
+        k += ok;
+        i += ok;
+        if (i < n) {
+            memcpy(clean + k, "\xef\xbf\xbd", 3);
+            k += 3;
+            i++;
+        }
+    }
+    jw_strn(w, clean, k);
+}
+
 int pf_progress_json(const pf_progress *p, dbuf *out)
 {
     static const char *kinds[] = {"", "start", "thread", "bytes", "failure"};
@@ -715,7 +744,7 @@ int pf_progress_json(const pf_progress *p, dbuf *out)
     kv_int(&w, "count", p->count);
     if (p->name) {
         jw_key(&w, "name");
-        jw_str(&w, p->name);
+        pf_json_put_text(&w, p->name);
     }
     if (p->kind == PF_PROG_THREAD || (p->kind == PF_PROG_FAILURE && p->index))
         kv_int(&w, "tid", p->tid);
@@ -726,7 +755,7 @@ int pf_progress_json(const pf_progress *p, dbuf *out)
         jw_key(&w, "error");
         jw_str(&w, sl_strerror(p->code));
         jw_key(&w, "message");
-        jw_str(&w, p->message ? p->message : "");
+        pf_json_put_text(&w, p->message);
     }
     jw_obj_end(&w);
     return w.err;

@@ -174,6 +174,9 @@ const char *pf_gen_error(const pf_gen *g);
 void pf_gen_close(pf_gen *g);
 
 /* JSON renderings, shared by the frame stream and the CLI. */
+struct jw;
+/* A JSON string of s (cut at 1 KiB), invalid UTF-8 replaced by U+FFFD. */
+void pf_json_put_text(struct jw *w, const char *s);
 int pf_gen_summary_json(const pf_gen_summary *s, dbuf *out);
 int pf_progress_json(const pf_progress *p, dbuf *out);
 
