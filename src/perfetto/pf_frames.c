@@ -1,6 +1,6 @@
 /*
  * pf_frames.c - the progress frame stream: writer and reader (see
- * pf_frames.h and docs/internals/perfetto.md section 12).
+ * pf_frames.h and docs/internals/perfetto.md section 10).
  *
  * The writer sends a frame header and its payload as separate sink calls,
  * so trace chunks are never copied.  The reader is a pure function of the
@@ -67,7 +67,8 @@ static int frame(pf_frame_writer *w, uint8_t type, const uint8_t *payload, size_
     hdr[h + 1] = hdr[h + 2] = hdr[h + 3] = 0;
     st_u32le(hdr + h + 4, (uint32_t)(n + nprefix));
     h += PF_FRAME_HEADER_BYTES;
-    memcpy(hdr + h, prefix, nprefix);
+    if (nprefix)
+        memcpy(hdr + h, prefix, nprefix);
     h += nprefix;
     int rc = put(w, hdr, h);
     if (!rc && n)
@@ -163,6 +164,8 @@ int pf_frame_next(pf_frame_reader *r, const uint8_t *p, size_t n, size_t *used, 
     size_t h = 0;
     if (r->state == 2)
         return n ? bad(e, SL_ECORRUPT, r->pos, "bytes after the final frame") : 0;
+    if (n == 0)
+        return 0; /* p may be NULL then */
     if (r->state == 0) {
         if (n < PF_FRAMES_HEADER_BYTES) {
             if (memcmp(p, MAGIC, n < 4 ? n : 4) != 0)

@@ -6,7 +6,7 @@
  * a summary or an error.  Every byte of the stream belongs to exactly one
  * frame whose header says its type and length, so a reader can never take
  * trace bytes for a message or the reverse (no "marker, then raw bytes").
- * docs/internals/perfetto.md section 12 has the byte tables; in short:
+ * docs/internals/perfetto.md section 10 has the byte tables; in short:
  *
  *   stream  = header frame* final
  *   header  = "SLPF" u16le version (1) u16le 0                    8 bytes

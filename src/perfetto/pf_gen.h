@@ -26,7 +26,10 @@
  * consumer (the caller of pf_gen_next_chunk) drains part k's queue as soon
  * as chunks arrive, while workers for k+1.. run ahead; it submits a part
  * only when fewer than jobs + lookahead parts are in flight.  Memory is
- * therefore bounded by the pool configuration, whatever the trace size:
+ * therefore bounded by the pool configuration, whatever the trace size
+ * (bench/RESULTS.md shows the trade: parts ahead of the one being written
+ * can only run while their queues have room, so queue_chunks is what buys
+ * parallel speedup; the default, 32 chunks = 2 MiB a part, is the knee):
  *   (jobs + lookahead) * queue_chunks * chunk_bytes        queued chunks
  * + jobs * (chunk_bytes + 16 KiB + interning caps)         encoders
  * + jobs * one source batch (+ its clipped copy)           readers
@@ -69,12 +72,12 @@
 
 enum { PF_KIND_THREAD = 1, PF_KIND_ASYNC = 2, PF_KIND_BOTH = 3 };
 
-#define PF_GEN_QUEUE_CHUNKS_DEFAULT 4
-#define PF_GEN_QUEUE_CHUNKS_MAX 64
+#define PF_GEN_QUEUE_CHUNKS_DEFAULT 32
+#define PF_GEN_QUEUE_CHUNKS_MAX 256
 #define PF_GEN_ASYNC_WINDOW_DEFAULT (1u << 17)
 #define PF_GEN_PROGRESS_MS_DEFAULT 100
 
-/* Track uuids (docs/internals/perfetto.md, section 11). */
+/* Track uuids (docs/internals/perfetto.md, section 9.2). */
 #define PF_GEN_PROCESS_UUID 1
 #define PF_GEN_THREAD_UUID(i) ((uint64_t)(i) + 2)
 

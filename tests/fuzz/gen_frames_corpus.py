@@ -7,7 +7,7 @@ Valid streams (progress, data, summary; an error ending; empty data) and
 nasty ones: bad magic and version, nonzero reserved bytes, unknown types,
 lengths past the caps or past the end, data offsets with gaps and overlaps,
 bytes after the final frame, missing final frame, bad JSON, a summary
-counting other bytes.  Written from docs/internals/perfetto.md section 12.
+counting other bytes.  Written from docs/internals/perfetto.md section 10.
 """
 
 import json

@@ -14,7 +14,7 @@ Exit status: 0 when the stream ends with a summary, 1 when it ends with an
 error frame (the error is printed), 2 when the stream is malformed or cut
 short (what and at which byte is printed).
 
-The format (docs/internals/perfetto.md, section 12), written again here from
+The format (docs/internals/perfetto.md, section 10), written again here from
 the document with nothing but the Python standard library, so that it checks
 the C writer rather than sharing its mistakes:
 
