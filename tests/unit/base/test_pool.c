@@ -11,13 +11,18 @@
 
 #include <stdatomic.h>
 
+/* Tasks that wait until the test opens their gate. */
+typedef struct gate {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    int open;
+} gate;
+
 typedef struct item {
     pool_task t;
     int idx;
     int ran;
-    pthread_mutex_t *gate_mu;
-    pthread_cond_t *gate_cv;
-    int *gate_open;
+    gate *g;
 } item;
 
 static atomic_int g_running, g_max_running, g_order_pos;
@@ -73,12 +78,29 @@ static void work_gated(pool_task *t)
 {
     item *it = t->arg;
     note_running(1);
-    pthread_mutex_lock(it->gate_mu);
-    while (!*it->gate_open)
-        pthread_cond_wait(it->gate_cv, it->gate_mu);
-    pthread_mutex_unlock(it->gate_mu);
+    pthread_mutex_lock(&it->g->mu);
+    while (!it->g->open)
+        pthread_cond_wait(&it->g->cv, &it->g->mu);
+    pthread_mutex_unlock(&it->g->mu);
     it->ran = 1;
     note_running(-1);
+}
+
+static void gate_init(gate *g, item *it, int n)
+{
+    pthread_mutex_init(&g->mu, NULL);
+    pthread_cond_init(&g->cv, NULL);
+    g->open = 0;
+    for (int i = 0; i < n; i++)
+        it[i] = (item){.t = {.run = work_gated, .arg = &it[i]}, .idx = i, .g = g};
+}
+
+static void gate_open(gate *g)
+{
+    pthread_mutex_lock(&g->mu);
+    g->open = 1;
+    pthread_cond_broadcast(&g->cv);
+    pthread_mutex_unlock(&g->mu);
 }
 
 typedef struct submitter {
@@ -104,13 +126,9 @@ TEST(submit_blocks_at_the_in_flight_bound)
     pool p;
     errmsg e;
     CHECK_OK(pool_init(&p, 2, 5, &e));
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    int open = 0;
+    gate gt;
     item it[20];
-    for (int i = 0; i < 20; i++)
-        it[i] = (item){.t = {.run = work_gated, .arg = &it[i]}, .idx = i, .gate_mu = &mu,
-                       .gate_cv = &cv, .gate_open = &open};
+    gate_init(&gt, it, 20);
     submitter s = {.p = &p, .items = it, .n = 20};
     pthread_t th;
     pthread_create(&th, NULL, submit_all, &s);
@@ -121,10 +139,7 @@ TEST(submit_blocks_at_the_in_flight_bound)
     usleep(20000);
     CHECK_EQ(atomic_load(&s.submitted), 5);
     CHECK_EQ(pool_in_flight(&p), 5);
-    pthread_mutex_lock(&mu);
-    open = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    gate_open(&gt);
     for (int i = 0; i < 20; i++) {
         pool_task *t;
         while (atomic_load(&s.submitted) <= i) /* pool_next needs a task in flight */
@@ -143,13 +158,9 @@ TEST(cancel_skips_queued_tasks_and_wakes_a_blocked_submitter)
     pool p;
     errmsg e;
     CHECK_OK(pool_init(&p, 1, 4, &e));
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    int open = 0;
+    gate gt;
     item it[10];
-    for (int i = 0; i < 10; i++)
-        it[i] = (item){.t = {.run = work_gated, .arg = &it[i]}, .idx = i, .gate_mu = &mu,
-                       .gate_cv = &cv, .gate_open = &open};
+    gate_init(&gt, it, 10);
     submitter s = {.p = &p, .items = it, .n = 10};
     pthread_t th;
     pthread_create(&th, NULL, submit_all, &s);
@@ -159,10 +170,7 @@ TEST(cancel_skips_queued_tasks_and_wakes_a_blocked_submitter)
     pthread_join(th, NULL); /* returns: the blocked submit saw the cancel */
     CHECK_EQ(atomic_load(&s.submitted), 4);
     CHECK(pool_is_cancelled(&p));
-    pthread_mutex_lock(&mu);
-    open = 1; /* let the one running task finish */
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    gate_open(&gt);
     int ran = 0, skipped = 0;
     for (int i = 0; i < 4; i++) {
         pool_task *t;
@@ -227,21 +235,14 @@ TEST(destroy_with_queued_tasks_runs_none_of_them)
     pool p;
     errmsg e;
     CHECK_OK(pool_init(&p, 1, 8, &e));
-    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-    pthread_cond_t cv = PTHREAD_COND_INITIALIZER;
-    int open = 0;
+    gate gt;
     item it[6];
-    for (int i = 0; i < 6; i++) {
-        it[i] = (item){.t = {.run = work_gated, .arg = &it[i]}, .idx = i, .gate_mu = &mu,
-                       .gate_cv = &cv, .gate_open = &open};
+    gate_init(&gt, it, 6);
+    for (int i = 0; i < 6; i++)
         CHECK_OK(pool_submit(&p, &it[i].t));
-    }
     while (atomic_load(&g_running) < 1)
         sched_yield();
-    pthread_mutex_lock(&mu);
-    open = 1;
-    pthread_cond_broadcast(&cv);
-    pthread_mutex_unlock(&mu);
+    gate_open(&gt);
     pool_destroy(&p);
     int ran = 0;
     for (int i = 0; i < 6; i++)

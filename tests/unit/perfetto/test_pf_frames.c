@@ -12,18 +12,7 @@
 #include "perfetto/pf_frames.h"
 #include "perfetto/pf_intern.h"
 #include "perfetto/pf_synth.h"
-
-static void synth(pf_synth *s, uint32_t threads, uint64_t spans, uint64_t async)
-{
-    pf_synth_cfg c;
-    pf_synth_cfg_init(&c);
-    c.threads = threads;
-    c.spans_per_thread = spans;
-    c.async_spans = async;
-    errmsg e;
-    if (pf_synth_init(s, &c, &e))
-        TEST_FAIL("pf_synth_init: %s", e.text);
-}
+#include "synth_util.h"
 
 /* The trace written straight to memory. */
 static void plain(pf_synth *s, dbuf *out)

@@ -14,6 +14,7 @@
 #include "base/clock.h"
 #include "perfetto/pf_gen.h"
 #include "perfetto/pf_synth.h"
+#include "synth_util.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -64,19 +65,6 @@ static int generate(run *r, pf_synth *s, pf_gen_cfg *g)
     pf_gen_close(gen);
     r->rc = rc;
     return rc;
-}
-
-static void synth(pf_synth *s, uint32_t threads, uint64_t spans, uint64_t async)
-{
-    pf_synth_cfg c;
-    pf_synth_cfg_init(&c);
-    c.threads = threads;
-    c.spans_per_thread = spans;
-    c.async_spans = async;
-    c.batch_rows = 1000;
-    errmsg e;
-    if (pf_synth_init(s, &c, &e))
-        TEST_FAIL("pf_synth_init: %s", e.text);
 }
 
 static void decode(tdec *d, const run *r)
@@ -205,8 +193,11 @@ TEST(threads_are_contiguous_in_order_and_complete)
     int threads_seen = 0;
     for (size_t i = 0; i < d.ndesc; i++)
         if (d.desc[i].kind == 1) {
+            char want[32];
+            snprintf(want, sizeof want, threads_seen ? "worker-%d" : "main", threads_seen);
             CHECK_EQ(d.desc[i].tid, 1000 + threads_seen);
-            CHECK(tstr_eq(d.desc[i].name, threads_seen ? "worker-1" : "main") || threads_seen > 1);
+            CHECK_EQ(d.desc[i].parent, PF_GEN_PROCESS_UUID);
+            CHECK(tstr_eq(d.desc[i].name, want));
             threads_seen++;
         }
     CHECK_EQ(threads_seen, 6);
