@@ -30,6 +30,20 @@ void pf_gen_cfg_init(pf_gen_cfg *cfg)
     cfg->ts_mode = PF_TS_INCREMENTAL;
 }
 
+int pf_gen_kinds_parse(const char *s, unsigned *kinds)
+{
+    static const struct {
+        const char *name;
+        unsigned kinds;
+    } names[] = {{"thread", PF_KIND_THREAD}, {"async", PF_KIND_ASYNC}, {"both", PF_KIND_BOTH}};
+    for (size_t i = 0; s && i < sizeof names / sizeof names[0]; i++)
+        if (!strcmp(s, names[i].name)) {
+            *kinds = names[i].kinds;
+            return SL_OK;
+        }
+    return SL_EINVAL;
+}
+
 /* ---- chunk buffers and queues ------------------------------------------ */
 
 static pf_chunk *chunk_get(pf_gen *g)

@@ -147,6 +147,10 @@ typedef struct pf_gen pf_gen;
 /* Defaults for every field (kinds both, no range, incremental timestamps). */
 void pf_gen_cfg_init(pf_gen_cfg *cfg);
 
+/* "thread", "async" or "both" (the API's and the CLI's spelling) to
+ * PF_KIND_*; 0 or SL_EINVAL. */
+int pf_gen_kinds_parse(const char *s, unsigned *kinds);
+
 /*
  * Resolves the process through src and starts the workers.  0 with *out
  * set, or SL_ENOTFOUND (unknown process), SL_EINVAL, SL_ENOMEM, ... with the
@@ -166,7 +170,12 @@ int pf_gen_next_chunk(pf_gen *g, const uint8_t **data, size_t *len);
 /* Push: every chunk to sink.  A sink error cancels and is returned. */
 int pf_gen_run(pf_gen *g, pf_sink sink);
 
-/* Stops the workers promptly (any thread; idempotent). */
+/*
+ * Stops the workers promptly (any thread; idempotent).  It takes a mutex, so
+ * not from a signal handler: on Ctrl-C, let the handler set a flag that the
+ * sink returns as an error (a sink error cancels), or call this from a
+ * thread that waits for the signal.
+ */
 void pf_gen_cancel(pf_gen *g);
 
 /* Figures so far; final once pf_gen_next_chunk has returned the end. */

@@ -102,9 +102,10 @@ static int parse(int argc, char **argv, opts *o)
             o->gc.chunk_bytes = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--mode"))
             o->gc.ts_mode = !strcmp(v, "abs") ? PF_TS_ABSOLUTE : PF_TS_INCREMENTAL;
-        else if (!strcmp(k, "--kinds"))
-            o->gc.kinds = !strcmp(v, "thread") ? PF_KIND_THREAD
-                          : !strcmp(v, "async") ? PF_KIND_ASYNC : PF_KIND_BOTH;
+        else if (!strcmp(k, "--kinds")) {
+            if (pf_gen_kinds_parse(v, &o->gc.kinds))
+                return -1;
+        }
         else if (!strcmp(k, "--range") && i + 1 < argc) {
             o->has_range = 1;
             o->rel_b = strtoll(v, NULL, 10);

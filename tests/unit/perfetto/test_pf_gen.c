@@ -185,6 +185,7 @@ TEST(threads_are_contiguous_in_order_and_complete)
     CHECK_EQ(lane_begins(t, nt, 6), 2000);
     CHECK_EQ(r.sum.thread_spans, 18000);
     CHECK_EQ(r.sum.async_spans, 2000);
+    CHECK_EQ(r.sum.clamped, 0); /* the synthetic trees are valid: nothing to repair */
     CHECK_EQ(r.sum.threads_failed, 0);
     CHECK_EQ(r.sum.bytes, r.ms.buf.len);
     CHECK(r.ms.max_chunk_bytes <= 4096);
@@ -504,7 +505,10 @@ TEST(kinds_select_thread_or_async_spans)
     synth(&s, 3, 700, 900);
     pf_gen_cfg g;
     gen_cfg(&g, 2);
-    g.kinds = PF_KIND_ASYNC;
+    CHECK_OK(pf_gen_kinds_parse("async", &g.kinds));
+    CHECK_EQ(g.kinds, PF_KIND_ASYNC);
+    unsigned k;
+    CHECK_EQ(pf_gen_kinds_parse("threads", &k), SL_EINVAL);
     run r;
     CHECK_OK(generate(&r, &s, &g));
     CHECK_EQ(r.sum.thread_spans, 0);
@@ -516,7 +520,7 @@ TEST(kinds_select_thread_or_async_spans)
         CHECK(d.desc[i].kind != 1);
     tdec_free(&d);
     pf_mem_sink_free(&r.ms);
-    g.kinds = PF_KIND_THREAD;
+    CHECK_OK(pf_gen_kinds_parse("thread", &g.kinds));
     CHECK_OK(generate(&r, &s, &g));
     CHECK_EQ(r.sum.thread_spans, 2100);
     CHECK_EQ(r.sum.async_spans, 0);
@@ -650,6 +654,7 @@ static void clipped_async(int filter)
             TEST_FAIL("async slice %zu: [%lld, %lld] line %u, expected [%lld, %lld] line %u", i,
                       (long long)got[i].b, (long long)got[i].e, got[i].line,
                       (long long)want[i].b, (long long)want[i].e, want[i].line);
+    CHECK_EQ(r.sum.clamped, 0); /* cutting to the range keeps every tree valid */
     /* thread spans: those overlapping the range, cut to it */
     for (uint32_t i = 0; i < 2; i++)
         CHECK_EQ(begins_on(t, nt, PF_GEN_THREAD_UUID(i)), pf_synth_thread_count(&s, i, rb, re));
