@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Coverage-guided fuzzing with libFuzzer (clang), one target at a time.
-#   scripts/fuzz.sh [target...]     targets: wire (default: all)
+#   scripts/fuzz.sh [target...]     targets: wire frames (default: all)
 #   FUZZ_SECONDS=60                 time per target
 # New inputs that libFuzzer finds go to build-fuzz/corpus-<target>/; copy the
 # interesting ones (crashes, after fixing) into tests/fuzz/corpus/<target>/.
@@ -8,13 +8,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire)
+[ ${#targets[@]} -gt 0 ] || targets=(wire frames)
 inc="-Isrc -Iinclude -D_GNU_SOURCE"
 flags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
 mkdir -p build-fuzz
 for t in "${targets[@]}"; do
   case "$t" in
     wire) srcs="tests/fuzz/fuzz_wire.c src/wire/*.c src/base/*.c"; libs="-lzstd -llz4 -lpthread" ;;
+    frames) srcs="tests/fuzz/fuzz_frames.c src/perfetto/*.c src/base/*.c"; libs="-lpthread" ;;
     *) echo "fuzz.sh: unknown target $t" >&2; exit 2 ;;
   esac
   # shellcheck disable=SC2086

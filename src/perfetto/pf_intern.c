@@ -29,6 +29,40 @@ uint32_t pf_str_clamp(const char *s, size_t len, uint32_t max)
     return (uint32_t)n;
 }
 
+size_t pf_utf8_valid_len(const char *str, size_t len)
+{
+    const uint8_t *s = (const uint8_t *)str;
+    size_t i = 0;
+    while (i < len) {
+        uint8_t c = s[i];
+        size_t k;
+        uint32_t lo = 0x80, hi = 0xbf; /* allowed range of the second byte */
+        if (c < 0x80) {
+            i++;
+            continue;
+        } else if (c >= 0xc2 && c <= 0xdf) {
+            k = 1;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            k = 2;
+            lo = c == 0xe0 ? 0xa0 : 0x80; /* no overlong forms */
+            hi = c == 0xed ? 0x9f : 0xbf; /* no surrogates */
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            k = 3;
+            lo = c == 0xf0 ? 0x90 : 0x80;
+            hi = c == 0xf4 ? 0x8f : 0xbf; /* nothing past U+10FFFF */
+        } else {
+            return i;
+        }
+        if (len - i <= k || s[i + 1] < lo || s[i + 1] > hi)
+            return i;
+        for (size_t j = 2; j <= k; j++)
+            if ((s[i + j] & 0xc0) != 0x80)
+                return i;
+        i += k + 1;
+    }
+    return len;
+}
+
 static void strtab_free(pf_strtab *t)
 {
     sl_free(t->ents);

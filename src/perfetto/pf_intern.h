@@ -114,6 +114,10 @@ int pf_intern_site(pf_intern *in, const pf_site *site, pf_iids *out, unsigned *f
 const char *pf_intern_bytes(const pf_intern *in, const pf_strtab *t, uint32_t iid,
                             uint32_t *len_out, uint32_t *line_out);
 
+/* Length of the longest prefix of s that is valid UTF-8 (RFC 3629: no
+ * overlong forms, no surrogates, nothing past U+10FFFF). */
+size_t pf_utf8_valid_len(const char *s, size_t len);
+
 /* Length of s cut to at most max bytes without splitting a UTF-8 character. */
 uint32_t pf_str_clamp(const char *s, size_t len, uint32_t max);
 

@@ -15,11 +15,11 @@
 #include "perfetto/pf_lanes.h"
 
 #include "base/alloc.h"
-#include "base/hash.h"
+#include "perfetto/pf_idmap.h"
 
 #include <string.h>
 
-#define NO_LANE UINT32_MAX
+#define NO_LANE PF_IDMAP_NONE
 
 void pf_lanes_init(pf_lanes *l, uint32_t max_open, uint32_t max_lanes, pf_lane_end_fn on_end,
                    void *ctx)
@@ -40,79 +40,15 @@ void pf_lanes_destroy(pf_lanes *l)
     sl_free(l->heap);
     sl_free(l->heap_pos);
     sl_free(l->free_bits);
-    sl_free(l->map_keys);
-    sl_free(l->map_vals);
+    pf_idmap_free(&l->map);
     memset(l, 0, sizeof *l);
 }
 
-/* ---- open-span map ---------------------------------------------------- */
+/* ---- open-span map (pf_idmap.h) ------------------------------------- */
 
 static uint32_t map_find(const pf_lanes *l, uint64_t id)
 {
-    if (!l->map_keys || id == 0)
-        return NO_LANE;
-    for (uint32_t i = (uint32_t)hash_u64(id) & l->map_mask;; i = (i + 1) & l->map_mask) {
-        if (l->map_keys[i] == id)
-            return l->map_vals[i];
-        if (l->map_keys[i] == 0)
-            return NO_LANE;
-    }
-}
-
-static void map_put_slot(uint64_t *keys, uint32_t *vals, uint32_t mask, uint64_t id, uint32_t v)
-{
-    uint32_t i = (uint32_t)hash_u64(id) & mask;
-    while (keys[i])
-        i = (i + 1) & mask;
-    keys[i] = id;
-    vals[i] = v;
-}
-
-static int map_put(pf_lanes *l, uint64_t id, uint32_t lane)
-{
-    uint32_t nslots = l->map_keys ? l->map_mask + 1 : 0;
-    if ((uint64_t)(l->map_n + 1) * 2 > nslots) {
-        uint32_t want = nslots ? nslots * 2 : 256;
-        uint64_t *nk = sl_calloc(want, sizeof *nk);
-        uint32_t *nv = nk ? sl_malloc((size_t)want * sizeof *nv) : NULL;
-        if (!nv) {
-            sl_free(nk);
-            return SL_ENOMEM;
-        }
-        for (uint32_t i = 0; i < nslots; i++)
-            if (l->map_keys[i])
-                map_put_slot(nk, nv, want - 1, l->map_keys[i], l->map_vals[i]);
-        sl_free(l->map_keys);
-        sl_free(l->map_vals);
-        l->map_keys = nk;
-        l->map_vals = nv;
-        l->map_mask = want - 1;
-    }
-    map_put_slot(l->map_keys, l->map_vals, l->map_mask, id, lane);
-    l->map_n++;
-    return SL_OK;
-}
-
-/* Backward-shift deletion keeps every probe chain unbroken without tombstones. */
-static void map_del(pf_lanes *l, uint64_t id)
-{
-    uint32_t m = l->map_mask, i = (uint32_t)hash_u64(id) & m;
-    while (l->map_keys[i] != id) {
-        if (l->map_keys[i] == 0)
-            return;
-        i = (i + 1) & m;
-    }
-    for (uint32_t j = (i + 1) & m; l->map_keys[j]; j = (j + 1) & m) {
-        uint32_t home = (uint32_t)hash_u64(l->map_keys[j]) & m;
-        /* Move j into the hole at i unless its home lies cyclically in (i, j]. */
-        if (((j - home) & m) >= ((j - i) & m)) {
-            l->map_keys[i] = l->map_keys[j];
-            l->map_vals[i] = l->map_vals[j];
-            i = j;
-        }
-    }
-    l->map_keys[i] = 0;
-    l->map_n--;
+    return pf_idmap_get(&l->map, id);
 }
 
 /* ---- heap of lanes by the end of their top span ----------------------- */
@@ -231,7 +167,7 @@ static int pop(pf_lanes *l, uint32_t lane)
     pf_lane_ent e = ln->stk[--ln->n];
     l->nopen--;
     if (e.in_map)
-        map_del(l, e.span_id);
+        pf_idmap_del(&l->map, e.span_id);
     if (ln->n == 0) {
         heap_remove(l, lane);
         set_free(l, lane, 1);
@@ -259,7 +195,7 @@ static int push(pf_lanes *l, uint32_t lane, const pf_async_span *s)
     }
     int in_map = 0;
     if (s->span_id && map_find(l, s->span_id) == NO_LANE) {
-        if (map_put(l, s->span_id, lane))
+        if (pf_idmap_put(&l->map, s->span_id, lane))
             return errmsg_set(&l->emsg, SL_ENOMEM, "no memory for the open-span map");
         in_map = 1;
     }
@@ -341,6 +277,17 @@ int pf_lanes_place(pf_lanes *l, const pf_async_span *s, uint32_t *lane_out)
     if (!rc)
         *lane_out = lane;
     return rc;
+}
+
+int pf_lanes_set_end(pf_lanes *l, uint32_t lane, int64_t end_ns)
+{
+    if (lane >= l->nlanes || l->lanes[lane].n != 1 || l->lanes[lane].stk[0].in_map ||
+        end_ns > l->lanes[lane].stk[0].end_ns)
+        return errmsg_set(&l->emsg, SL_EINVAL, "lane %u does not hold one span of unknown end",
+                          lane);
+    l->lanes[lane].stk[0].end_ns = end_ns;
+    sift_up(l, l->heap_pos[lane]); /* its key only went down */
+    return SL_OK;
 }
 
 int pf_lanes_finish(pf_lanes *l)

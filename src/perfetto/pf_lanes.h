@@ -37,6 +37,7 @@
 #define SL_PERFETTO_PF_LANES_H
 
 #include "base/err.h"
+#include "perfetto/pf_idmap.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -69,9 +70,7 @@ typedef struct pf_lanes {
     uint32_t *heap_pos;  /* per lane: index in heap, or UINT32_MAX */
     uint32_t nheap;
     uint64_t *free_bits; /* per lane: 1 when its stack is empty */
-    uint64_t *map_keys;  /* open span id -> lane; 0 = empty slot */
-    uint32_t *map_vals;
-    uint32_t map_mask, map_n;
+    pf_idmap map;        /* open span id -> lane */
     uint32_t nopen;
     int64_t last_begin;
     int any;
@@ -95,6 +94,18 @@ void pf_lanes_destroy(pf_lanes *l);
  * SL_ETOOBIG (a cap), SL_ENOMEM, or the callback's error.
  */
 int pf_lanes_place(pf_lanes *l, const pf_async_span *s, uint32_t *lane_out);
+/*
+ * A span whose end is not known yet (trace generation meets one when too
+ * many spans begin while it is open, see pf_gen.h) is placed anonymous
+ * (span_id 0) with end_ns = INT64_MAX: it then sits alone on a lane of its
+ * own, since nothing nests under an anonymous span.  When its end becomes
+ * known, pf_lanes_set_end lowers it on that lane (the lane reported by
+ * pf_lanes_place); it closes like any other span once later begins pass
+ * it.  0, or SL_EINVAL if the lane does not hold exactly one anonymous span
+ * or end_ns would raise its end.
+ */
+int pf_lanes_set_end(pf_lanes *l, uint32_t lane, int64_t end_ns);
+
 /* Close every open span, in end order. */
 int pf_lanes_finish(pf_lanes *l);
 

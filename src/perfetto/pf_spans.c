@@ -179,12 +179,19 @@ int pf_async_writer_add(pf_async_writer *a, const pf_span_rows *r, errmsg *e)
         uint32_t lane;
         if ((rc = pf_lanes_place(&a->lanes, &s, &lane)))
             return lanes_err(a, rc, e);
+        a->last_lane = lane;
         if ((rc = describe_lanes(a, lane)) ||
             (rc = pf_seq_slice_begin_bound(a->seq, a->lane_uuid_base + lane, s.begin_ns,
                                            site_of(r, i))))
             return seq_err(a->seq, rc, e);
     }
     return rc;
+}
+
+int pf_async_writer_set_end(pf_async_writer *a, uint32_t lane, int64_t end_ns, errmsg *e)
+{
+    int rc = pf_lanes_set_end(&a->lanes, lane, end_ns);
+    return rc ? lanes_err(a, rc, e) : SL_OK;
 }
 
 int pf_async_writer_finish(pf_async_writer *a, errmsg *e)

@@ -75,12 +75,16 @@ typedef struct pf_async_writer {
     uint64_t lane_uuid_base;   /* lane n is track lane_uuid_base + n */
     char prefix[64];
     uint32_t ndescribed;       /* lanes whose descriptor is written */
+    uint32_t last_lane;        /* lane of the last span placed */
 } pf_async_writer;
 
 /* Lanes become tracks lane_uuid_base + n, children of process_uuid. */
 void pf_async_writer_init(pf_async_writer *a, pf_seq *seq, uint64_t process_uuid,
                           uint64_t lane_uuid_base, const char *lane_name_prefix);
 int pf_async_writer_add(pf_async_writer *a, const pf_span_rows *rows, errmsg *e);
+/* Lowers the end of a span of unknown end placed earlier (pf_lanes_set_end):
+ * lane is the writer's last_lane right after that span was added. */
+int pf_async_writer_set_end(pf_async_writer *a, uint32_t lane, int64_t end_ns, errmsg *e);
 int pf_async_writer_finish(pf_async_writer *a, errmsg *e);
 void pf_async_writer_destroy(pf_async_writer *a);
 

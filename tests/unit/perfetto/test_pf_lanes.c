@@ -278,7 +278,7 @@ TEST(ends_come_out_in_time_order_and_memory_follows_open_spans)
     CHECK(!el.bad);
     CHECK_EQ(el.n, n);
     CHECK_EQ(l.nopen, 0);
-    CHECK_EQ(l.map_n, 0);
+    CHECK_EQ(l.map.n, 0);
     CHECK(peak_open < n / 10); /* streaming: far fewer open than total */
     pf_lanes_destroy(&l);
 }
