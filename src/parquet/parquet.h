@@ -57,6 +57,9 @@ typedef struct pq_write_opts {
     size_t dict_max_bytes;    /* fall back to PLAIN past this dictionary size; default 1 MiB */
     int64_t dict_max_entries; /* ... or this many entries; default 65536 */
     const char *created_by;   /* default "streamlake version <v>" */
+    bool ts_utc;              /* TIMESTAMP isAdjustedToUTC; default true.  DuckDB 1.5
+                               * reads UTC-adjusted NANOS as microsecond TIMESTAMPTZ,
+                               * so false keeps nanoseconds for DuckDB readers. */
 } pq_write_opts;
 
 void pq_write_opts_default(pq_write_opts *o);

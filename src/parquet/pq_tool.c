@@ -420,6 +420,7 @@ static void apply_write_opts(int argc, char **argv, pq_write_opts *o)
     o->dictionary = !flag(argc, argv, "--no-dict");
     o->dict_max_entries = atoll(opt(argc, argv, "--dict-max", "65536"));
     o->level = atoi(opt(argc, argv, "--level", "3"));
+    o->ts_utc = !flag(argc, argv, "--ts-local");
 }
 
 static int cmd_gen(int argc, char **argv)

@@ -80,7 +80,7 @@ void pq_write_opts_default(pq_write_opts *o)
 {
     *o = (pq_write_opts){.codec = PQ_CODEC_ZSTD, .level = 3, .row_group_rows = 1 << 20,
                          .page_bytes = 1 << 20, .dictionary = true, .dict_max_bytes = 1 << 20,
-                         .dict_max_entries = 1 << 16, .created_by = NULL};
+                         .dict_max_entries = 1 << 16, .created_by = NULL, .ts_utc = true};
 }
 
 /* --- column state ---------------------------------------------------------- */
@@ -966,7 +966,7 @@ static int build_schema(pq_writer *w, pq_file_meta *m)
             s->lt.kind = PQ_LT_STRING;
             break;
         case COL_TS_NS:
-            s->lt = (pq_logical){.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = true};
+            s->lt = (pq_logical){.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = w->o.ts_utc};
             break;
         case COL_UINT32:
         case COL_UINT64:
