@@ -48,6 +48,13 @@ static int check(dec *d, const char *where)
     return 0;
 }
 
+/* True when no error is pending; reports a pending reader error first, so a
+ * required-field complaint never hides the malformed byte that caused it. */
+static bool ok(dec *d, const char *where)
+{
+    return check(d, where) == 0;
+}
+
 static const char *dec_str(dec *d)
 {
     size_t n;
@@ -187,7 +194,7 @@ static void dec_schema_el(dec *d, pq_schema_el *s)
         } else
             tr_skip(&d->t, ty);
     }
-    if (!d->rc && !s->name)
+    if (ok(d, "SchemaElement") && !s->name)
         fail(d, SL_ECORRUPT, "SchemaElement without a name");
 }
 
@@ -207,7 +214,7 @@ static void dec_kv(dec *d, pq_kv *kv)
         } else
             tr_skip(&d->t, ty);
     }
-    if (!d->rc && !kv->key)
+    if (ok(d, "KeyValue") && !kv->key)
         fail(d, SL_ECORRUPT, "KeyValue without a key");
 }
 
@@ -330,7 +337,7 @@ static void dec_row_group(dec *d, pq_row_group *g)
         } else
             tr_skip(&d->t, ty);
     }
-    if (!d->rc && (!g->cols || g->num_rows < 0))
+    if (ok(d, "RowGroup") && (!g->cols || g->num_rows < 0))
         fail(d, SL_ECORRUPT, "RowGroup without columns or num_rows");
 }
 
@@ -415,7 +422,7 @@ static void dec_file_meta(dec *d, pq_file_meta *m)
         default: tr_skip(&d->t, ty); break;
         }
     }
-    if (!d->rc && (!has_version || !m->schema || !m->rgs || m->num_rows < 0))
+    if (ok(d, "FileMetaData") && (!has_version || !m->schema || !m->rgs || m->num_rows < 0))
         fail(d, SL_ECORRUPT, "FileMetaData lacks version, schema, num_rows or row_groups");
 }
 
@@ -483,8 +490,7 @@ int pq_page_header_decode(const uint8_t *p, size_t n, size_t base_off, pq_page_h
         } else
             tr_skip(&d.t, ty);
     }
-    check(&d, "PageHeader");
-    if (!d.rc && (h->type < 0 || h->uncompressed_size < 0 || h->compressed_size < 0))
+    if (ok(&d, "PageHeader") && (h->type < 0 || h->uncompressed_size < 0 || h->compressed_size < 0))
         fail(&d, SL_ECORRUPT, "PageHeader lacks type or sizes");
     *hdr_len = rd_off(&d.t.r);
     return d.rc;

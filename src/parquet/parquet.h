@@ -130,7 +130,9 @@ typedef struct pq_scan_opts {
     const char *range_column;    /* prune row groups whose [min, max] misses the range */
     int64_t range_min, range_max;/* inclusive */
     int64_t batch_rows;          /* rows per batch; default 65536 */
-    size_t max_page_bytes;       /* cap on one decompressed page; default 256 MiB */
+    size_t max_page_bytes;       /* cap on one decompressed page; default 64 MiB.  Also
+                                  * bounds decoded DELTA values (max/4 per page) and
+                                  * the string bytes of one batch column (4 x max). */
 } pq_scan_opts;
 
 typedef struct pq_scan pq_scan;

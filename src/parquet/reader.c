@@ -42,7 +42,7 @@
 
 #define DEFAULT_BATCH_ROWS 65536
 #define MAX_BATCH_ROWS (1 << 22)
-#define DEFAULT_MAX_PAGE ((size_t)256 << 20)
+#define DEFAULT_MAX_PAGE ((size_t)64 << 20)
 
 typedef struct rcol {
     const pq_leaf *L;
@@ -179,8 +179,11 @@ static int cfail(const rcol *c, errmsg *e, int code, const uint8_t *at, const ch
     va_start(ap, fmt);
     vsnprintf(what, sizeof what, fmt, ap);
     va_end(ap);
+    if (!at)
+        return errmsg_set(e, code, "parquet: column \"%s\", row group %d: %s", c->L->name, c->rg,
+                          what);
     return errmsg_set(e, code, "parquet: column \"%s\", row group %d, near byte %zu: %s",
-                      c->L->name, c->rg, at ? (size_t)(at - c->file) : (size_t)0, what);
+                      c->L->name, c->rg, (size_t)(at - c->file), what);
 }
 
 /* --- scratch --------------------------------------------------------------- */
@@ -262,7 +265,11 @@ static int load_dict(pq_scan *s, rcol *c, const uint8_t *p, size_t n, int64_t co
 /* Decodes DELTA_* headers of a page so slices can be copied out later. */
 static int load_delta(pq_scan *s, rcol *c, int64_t nvals, errmsg *e)
 {
-    (void)s;
+    /* Decoded values cost 16 bytes each: a page may not claim more values
+     * than a quarter of the page cap, so a tiny page cannot ask for gigabytes. */
+    if (nvals < 0 || (uint64_t)nvals > s->max_page / 4)
+        return cfail(c, e, SL_ETOOBIG, c->vp, "delta page of %lld values is over the cap",
+                     (long long)nvals);
     size_t want = (size_t)nvals + 1;
     int rc = grow((void **)&c->dv, &c->dv_cap, want, sizeof(int64_t) * 2);
     if (rc)
@@ -593,11 +600,15 @@ static int slice_bools(rcol *c, col_vec *v, int64_t pos, int64_t k, errmsg *e)
 }
 
 /* Appends n bytes to a string vector's data; grows geometrically. */
-static int put_bytes(rcol *c, col_vec *v, const uint8_t *p, size_t n, errmsg *e)
+static int put_bytes(pq_scan *s, rcol *c, col_vec *v, const uint8_t *p, size_t n, errmsg *e)
 {
-    size_t used = v->data->len_bytes;
-    if (n > COL_BUF_MAX_BYTES - used)
-        return cfail(c, e, SL_ETOOBIG, c->vp, "batch strings over %zu bytes", COL_BUF_MAX_BYTES);
+    /* Strings of one batch column stay under four page caps: prefix reuse in
+     * DELTA_BYTE_ARRAY could otherwise turn a small page into gigabytes. */
+    size_t used = v->data->len_bytes, cap = s->max_page * 4;
+    if (cap > COL_BUF_MAX_BYTES)
+        cap = COL_BUF_MAX_BYTES;
+    if (n > cap - used)
+        return cfail(c, e, SL_ETOOBIG, c->vp, "strings of one batch over %zu bytes", cap);
     int rc = col_buf_reserve(v->data, used + n);
     if (rc)
         return cfail(c, e, rc, c->vp, "no memory for strings");
@@ -662,7 +673,7 @@ static int one_string(pq_scan *s, rcol *c, col_vec *v, int64_t i, int32_t *len, 
     }
     }
     *len = (int32_t)n;
-    return put_bytes(c, v, p, n, e);
+    return put_bytes(s, c, v, p, n, e);
 }
 
 static int slice_strings(pq_scan *s, rcol *c, col_vec *v, int64_t pos, int64_t k, errmsg *e)
@@ -881,7 +892,7 @@ static int project(pq_scan *s, const pq_scan_opts *o, errmsg *e)
         c->leaf = leaf;
         c->file = s->r->bytes;
         dbuf_init(&c->page, s->max_page);
-        dbuf_init(&c->prev, 1u << 30);
+        dbuf_init(&c->prev, s->max_page);
         int rc = col_schema_set(s->schema, i, L->name, L->type, 0, L->max_def > 0);
         if (rc)
             return rc;

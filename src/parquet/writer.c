@@ -94,7 +94,7 @@ typedef struct dentry {
 typedef struct wcol {
     const col_field *f;
     int phys;
-    size_t width;         /* PLAIN bytes per value for fixed-width types */
+    size_t width;         /* PLAIN bytes per value: 4 or 8; 0 for booleans and strings */
     /* page being filled */
     dbuf vals;            /* PLAIN values (non-null only) */
     uint32_t *idx;        /* dictionary indices (non-null only) */
@@ -180,7 +180,7 @@ static void col_init(wcol *c, const col_field *f, const pq_write_opts *o)
     memset(c, 0, sizeof *c);
     c->f = f;
     c->phys = phys_of(f->type);
-    c->width = c->phys == PQ_INT32 ? 4 : c->phys == PQ_BOOLEAN ? 0 : 8;
+    c->width = c->phys == PQ_INT32 ? 4 : c->phys == PQ_INT64 || c->phys == PQ_DOUBLE ? 8 : 0;
     dbuf_init(&c->vals, DBUF_CAP);
     dbuf_init(&c->defs, DBUF_CAP);
     dbuf_init(&c->dict, DBUF_CAP);
