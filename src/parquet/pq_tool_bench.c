@@ -154,6 +154,10 @@ int pq_tool_bench_spans(int argc, char **argv)
               : !strcmp(codec, "lz4")  ? PQ_CODEC_LZ4_RAW
                                        : PQ_CODEC_ZSTD;
     o.row_group_rows = atoll(opt(argc, argv, "--rg", "1048576"));
+    /* --ts-local: isAdjustedToUTC=false, so DuckDB keeps the nanoseconds. */
+    for (int i = 0; i < argc; i++)
+        if (!strcmp(argv[i], "--ts-local"))
+            o.ts_utc = false;
     col_schema *s = spans_schema();
     int nb;
     col_batch **bs = spans_batches(s, rows, &nb);
