@@ -127,6 +127,12 @@ static int next_run(pq_rle *r)
     return SL_OK;
 }
 
+/* Starts the next run; SL_ETRUNC when the runs are exhausted. */
+static int refill(pq_rle *r)
+{
+    return r->p >= r->end ? SL_ETRUNC : next_run(r);
+}
+
 int pq_rle_get(pq_rle *r, uint32_t *out, size_t n)
 {
     while (n > 0) {
@@ -145,9 +151,7 @@ int pq_rle_get(pq_rle *r, uint32_t *out, size_t n)
             out += take;
             n -= take;
         } else {
-            if (r->p >= r->end)
-                return SL_ETRUNC;
-            int rc = next_run(r);
+            int rc = refill(r);
             if (rc)
                 return rc;
         }
@@ -196,9 +200,7 @@ int pq_rle_get_bits(pq_rle *r, uint8_t *bitmap, int64_t off, int64_t n, int64_t 
             off += take;
             n -= take;
         } else {
-            if (r->p >= r->end)
-                return SL_ETRUNC;
-            int rc = next_run(r);
+            int rc = refill(r);
             if (rc)
                 return rc;
         }

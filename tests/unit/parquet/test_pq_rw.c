@@ -127,17 +127,25 @@ static void same_cell(const col_vec *x, int64_t i, const col_vec *y, int64_t j)
     }
 }
 
+/* Opens a reader and a scan over f (both checked). */
+static pq_scan *open_scan(const dbuf *f, const pq_scan_opts *o, pq_reader **r)
+{
+    errmsg e = {0};
+    pq_scan *s;
+    CHECK_OK(pq_reader_open(f->p, f->len, NULL, r, &e));
+    CHECK_OK(pq_scan_open(*r, o, &s, &e));
+    return s;
+}
+
 /* Reads everything back and compares with regenerated rows. */
 static int64_t check_file(const dbuf *f, int64_t rows, int null_every, int64_t batch_rows)
 {
     pq_reader *r;
     errmsg e = {0};
-    CHECK_OK(pq_reader_open(f->p, f->len, NULL, &r, &e));
+    pq_scan_opts o = {.batch_rows = batch_rows};
+    pq_scan *s = open_scan(f, &o, &r);
     CHECK_EQ(pq_footer_num_rows(pq_reader_footer(r)), rows);
     CHECK_STR(pq_footer_kv(pq_reader_footer(r), "schema_version"), "2");
-    pq_scan_opts o = {.batch_rows = batch_rows};
-    pq_scan *s;
-    CHECK_OK(pq_scan_open(r, &o, &s, &e));
     col_schema *ws = schema();
     col_dict *d = names(150);
     int64_t seen = 0, dict_batches = 0;
@@ -202,11 +210,9 @@ TEST(dictionary_vectors_share_one_dictionary_per_row_group)
     dbuf f = write_file(&o, 50000, 10000, 0);
     pq_reader *r;
     errmsg e = {0};
-    CHECK_OK(pq_reader_open(f.p, f.len, NULL, &r, &e));
     const char *cols[] = {"ds", "id"};
     pq_scan_opts so = {.columns = cols, .ncolumns = 2, .batch_rows = 8192};
-    pq_scan *s;
-    CHECK_OK(pq_scan_open(r, &so, &s, &e));
+    pq_scan *s = open_scan(&f, &so, &r);
     col_dict *first = NULL;
     int batches = 0;
     for (col_batch *b; pq_scan_next(s, &b, &e) == 0 && b; batches++) {
@@ -460,12 +466,10 @@ TEST(empty_file_has_schema_and_no_rows)
     dbuf f = write_file(&o, 0, 1, 0);
     pq_reader *r;
     errmsg e = {0};
-    CHECK_OK(pq_reader_open(f.p, f.len, NULL, &r, &e));
+    pq_scan *s = open_scan(&f, NULL, &r);
     CHECK_EQ(pq_footer_num_row_groups(pq_reader_footer(r)), 0);
     CHECK_EQ(pq_footer_schema(pq_reader_footer(r))->ncols, C_N);
     CHECK_EQ(pq_footer_schema(pq_reader_footer(r))->fields[C_TS].type, COL_TS_NS);
-    pq_scan *s;
-    CHECK_OK(pq_scan_open(r, NULL, &s, &e));
     col_batch *b;
     CHECK_OK(pq_scan_next(s, &b, &e));
     CHECK(b == NULL);
