@@ -79,16 +79,26 @@ int col_buf_reserve(col_buf *b, size_t need_bytes)
 const char *col_type_name(col_type t)
 {
     switch (t) {
-    case COL_BOOL: return "bool";
-    case COL_INT32: return "int32";
-    case COL_INT64: return "int64";
-    case COL_UINT32: return "uint32";
-    case COL_UINT64: return "uint64";
-    case COL_DOUBLE: return "double";
-    case COL_TS_NS: return "timestamp_ns";
-    case COL_STRING: return "string";
-    case COL_BINARY: return "binary";
-    case COL_DICT: return "dict";
+    case COL_BOOL:
+        return "bool";
+    case COL_INT32:
+        return "int32";
+    case COL_INT64:
+        return "int64";
+    case COL_UINT32:
+        return "uint32";
+    case COL_UINT64:
+        return "uint64";
+    case COL_DOUBLE:
+        return "double";
+    case COL_TS_NS:
+        return "timestamp_ns";
+    case COL_STRING:
+        return "string";
+    case COL_BINARY:
+        return "binary";
+    case COL_DICT:
+        return "dict";
     }
     return "?";
 }
@@ -96,13 +106,17 @@ const char *col_type_name(col_type t)
 size_t col_type_width(col_type t, uint8_t key_bytes)
 {
     switch (t) {
-    case COL_BOOL: return 0;
+    case COL_BOOL:
+        return 0;
     case COL_INT32:
     case COL_UINT32:
     case COL_STRING:
-    case COL_BINARY: return 4;
-    case COL_DICT: return key_bytes;
-    default: return 8;
+    case COL_BINARY:
+        return 4;
+    case COL_DICT:
+        return key_bytes;
+    default:
+        return 8;
     }
 }
 
@@ -159,7 +173,7 @@ int col_vec_need_validity(col_vec *v, int64_t cap_rows)
         return col_buf_reserve(v->validity, need);
     size_t cap = need < 64 ? 64 : need;
     if (v->values && v->values->cap_bytes > cap)
-        cap = v->values->cap_bytes;  /* grow in step with the values */
+        cap = v->values->cap_bytes; /* grow in step with the values */
     v->validity = col_buf_new(cap);
     if (!v->validity)
         return SL_ENOMEM;
@@ -232,7 +246,7 @@ int col_vec_append_null(col_vec *v)
         return SL_OK;
     }
     if (v->type == COL_BOOL) {
-        v->values->p[v->len >> 3] &= (uint8_t)~(1u << (v->len & 7));
+        v->values->p[v->len >> 3] &= (uint8_t) ~(1u << (v->len & 7));
         v->len++;
         v->values->len_bytes = ((size_t)v->len + 7) / 8;
         return SL_OK;
@@ -259,14 +273,14 @@ int col_vec_append_bool(col_vec *v, bool x)
     return SL_OK;
 }
 
-#define APPEND_FIXED(fn, ctype)                                                                  \
-    int fn(col_vec *v, ctype x)                                                                  \
-    {                                                                                            \
-        int rc = grow_one(v, 0);                                                                 \
-        if (rc)                                                                                  \
-            return rc;                                                                           \
-        finish_fixed(v, &x, sizeof x);                                                           \
-        return SL_OK;                                                                            \
+#define APPEND_FIXED(fn, ctype)                                                                    \
+    int fn(col_vec *v, ctype x)                                                                    \
+    {                                                                                              \
+        int rc = grow_one(v, 0);                                                                   \
+        if (rc)                                                                                    \
+            return rc;                                                                             \
+        finish_fixed(v, &x, sizeof x);                                                             \
+        return SL_OK;                                                                              \
     }
 
 APPEND_FIXED(col_vec_append_i32, int32_t)
@@ -301,10 +315,18 @@ int col_vec_append_key(col_vec *v, uint64_t key)
     uint16_t k2 = (uint16_t)key;
     uint32_t k4 = (uint32_t)key;
     switch (v->key_bytes) {
-    case 1: finish_fixed(v, &k1, 1); break;
-    case 2: finish_fixed(v, &k2, 2); break;
-    case 4: finish_fixed(v, &k4, 4); break;
-    default: finish_fixed(v, &key, 8); break;
+    case 1:
+        finish_fixed(v, &k1, 1);
+        break;
+    case 2:
+        finish_fixed(v, &k2, 2);
+        break;
+    case 4:
+        finish_fixed(v, &k4, 4);
+        break;
+    default:
+        finish_fixed(v, &key, 8);
+        break;
     }
     return SL_OK;
 }

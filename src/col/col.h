@@ -45,10 +45,10 @@ typedef enum col_type {
     COL_UINT32,
     COL_UINT64,
     COL_DOUBLE,
-    COL_TS_NS,   /* int64 nanoseconds since the Unix epoch, UTC */
-    COL_STRING,  /* UTF-8, int32 offsets */
-    COL_BINARY,  /* bytes, int32 offsets */
-    COL_DICT,    /* unsigned keys of key_bytes into a string dictionary */
+    COL_TS_NS,  /* int64 nanoseconds since the Unix epoch, UTC */
+    COL_STRING, /* UTF-8, int32 offsets */
+    COL_BINARY, /* bytes, int32 offsets */
+    COL_DICT,   /* unsigned keys of key_bytes into a string dictionary */
 } col_type;
 
 /* Hard cap of one buffer: string offsets are int32. */
@@ -56,8 +56,8 @@ typedef enum col_type {
 
 typedef struct col_buf {
     _Atomic int64_t refs;
-    size_t len_bytes;   /* bytes in use */
-    size_t cap_bytes;   /* bytes allocated */
+    size_t len_bytes; /* bytes in use */
+    size_t cap_bytes; /* bytes allocated */
     uint8_t *p;
 } col_buf;
 
@@ -65,13 +65,13 @@ typedef struct col_dict col_dict;
 
 typedef struct col_vec {
     col_type type;
-    uint8_t key_bytes;  /* COL_DICT: 1, 2, 4 or 8; else 0 */
-    int64_t len;        /* rows */
+    uint8_t key_bytes; /* COL_DICT: 1, 2, 4 or 8; else 0 */
+    int64_t len;       /* rows */
     int64_t null_count;
-    col_buf *validity;  /* NULL when every row is valid */
+    col_buf *validity; /* NULL when every row is valid */
     col_buf *values;
-    col_buf *data;      /* STRING/BINARY only */
-    col_dict *dict;     /* DICT only */
+    col_buf *data;  /* STRING/BINARY only */
+    col_dict *dict; /* DICT only */
 } col_vec;
 
 /* A refcounted dictionary: a vector of COL_STRING values without nulls. */
@@ -83,7 +83,7 @@ struct col_dict {
 typedef struct col_field {
     char *name;
     col_type type;
-    uint8_t key_bytes;  /* COL_DICT */
+    uint8_t key_bytes; /* COL_DICT */
     bool nullable;
 } col_field;
 
@@ -102,7 +102,7 @@ typedef struct col_schema {
  * pages and the reader keeps dictionaries whenever a batch allows it.
  */
 typedef struct col_batch {
-    col_schema *schema;  /* one reference held */
+    col_schema *schema; /* one reference held */
     int64_t nrows;
     int ncols;
     col_vec *cols;
@@ -140,11 +140,11 @@ int col_vec_need_validity(col_vec *v, int64_t cap_rows);
 int col_vec_append_null(col_vec *v);
 int col_vec_append_bool(col_vec *v, bool x);
 int col_vec_append_i32(col_vec *v, int32_t x);
-int col_vec_append_i64(col_vec *v, int64_t x);   /* INT64, TS_NS */
+int col_vec_append_i64(col_vec *v, int64_t x); /* INT64, TS_NS */
 int col_vec_append_u32(col_vec *v, uint32_t x);
 int col_vec_append_u64(col_vec *v, uint64_t x);
 int col_vec_append_f64(col_vec *v, double x);
-int col_vec_append_str(col_vec *v, const void *p, size_t n);  /* STRING, BINARY */
+int col_vec_append_str(col_vec *v, const void *p, size_t n); /* STRING, BINARY */
 /* DICT: append a key; SL_EINVAL if it is not below the dictionary's length. */
 int col_vec_append_key(col_vec *v, uint64_t key);
 
@@ -170,10 +170,23 @@ static inline uint64_t col_vec_key(const col_vec *v, int64_t i)
 {
     const uint8_t *p = v->values->p;
     switch (v->key_bytes) {
-    case 1: return p[i];
-    case 2: { uint16_t k; memcpy(&k, p + 2 * i, 2); return k; }
-    case 4: { uint32_t k; memcpy(&k, p + 4 * i, 4); return k; }
-    default: { uint64_t k; memcpy(&k, p + 8 * i, 8); return k; }
+    case 1:
+        return p[i];
+    case 2: {
+        uint16_t k;
+        memcpy(&k, p + 2 * i, 2);
+        return k;
+    }
+    case 4: {
+        uint32_t k;
+        memcpy(&k, p + 4 * i, 4);
+        return k;
+    }
+    default: {
+        uint64_t k;
+        memcpy(&k, p + 8 * i, 8);
+        return k;
+    }
     }
 }
 

@@ -74,21 +74,34 @@ static void release_array(struct ArrowArray *a)
 static const char *format_of(const col_vec *v)
 {
     switch (v->type) {
-    case COL_BOOL: return "b";
-    case COL_INT32: return "i";
-    case COL_INT64: return "l";
-    case COL_UINT32: return "I";
-    case COL_UINT64: return "L";
-    case COL_DOUBLE: return "g";
-    case COL_TS_NS: return "tsn:UTC";
-    case COL_STRING: return "u";
-    case COL_BINARY: return "z";
+    case COL_BOOL:
+        return "b";
+    case COL_INT32:
+        return "i";
+    case COL_INT64:
+        return "l";
+    case COL_UINT32:
+        return "I";
+    case COL_UINT64:
+        return "L";
+    case COL_DOUBLE:
+        return "g";
+    case COL_TS_NS:
+        return "tsn:UTC";
+    case COL_STRING:
+        return "u";
+    case COL_BINARY:
+        return "z";
     case COL_DICT:
         switch (v->key_bytes) {
-        case 1: return "C";
-        case 2: return "S";
-        case 4: return "I";
-        default: return "L";
+        case 1:
+            return "C";
+        case 2:
+            return "S";
+        case 4:
+            return "I";
+        default:
+            return "L";
         }
     }
     return NULL;
@@ -114,9 +127,13 @@ static int schema_node(struct ArrowSchema *s, const char *format, const char *na
     snprintf(p->format, sizeof p->format, "%s", format);
     for (int64_t i = 0; i < nchildren; i++)
         p->child_ptrs[i] = &p->children[i];
-    *s = (struct ArrowSchema){.format = p->format, .name = p->name, .flags = flags,
-                              .n_children = nchildren, .children = p->child_ptrs,
-                              .release = release_schema, .private_data = p};
+    *s = (struct ArrowSchema){.format = p->format,
+                              .name = p->name,
+                              .flags = flags,
+                              .n_children = nchildren,
+                              .children = p->child_ptrs,
+                              .release = release_schema,
+                              .private_data = p};
     return SL_OK;
 }
 
@@ -137,9 +154,13 @@ static int array_node(struct ArrowArray *a, int64_t len, int64_t nulls, int64_t 
     }
     for (int64_t i = 0; i < nchildren; i++)
         p->child_ptrs[i] = &p->children[i];
-    *a = (struct ArrowArray){.length = len, .null_count = nulls, .n_buffers = nbufs,
-                             .n_children = nchildren, .buffers = p->buf_ptrs,
-                             .children = p->child_ptrs, .release = release_array,
+    *a = (struct ArrowArray){.length = len,
+                             .null_count = nulls,
+                             .n_buffers = nbufs,
+                             .n_children = nchildren,
+                             .buffers = p->buf_ptrs,
+                             .children = p->child_ptrs,
+                             .release = release_array,
                              .private_data = p};
     return SL_OK;
 }
@@ -189,8 +210,8 @@ static int export_schema(const col_vec *v, const char *name, bool nullable, stru
     return SL_OK;
 }
 
-int col_vec_export(const col_vec *v, const char *name, bool nullable, struct ArrowSchema *out_schema,
-                   struct ArrowArray *out_array)
+int col_vec_export(const col_vec *v, const char *name, bool nullable,
+                   struct ArrowSchema *out_schema, struct ArrowArray *out_array)
 {
     if (!col_type_is_valid(v->type, v->key_bytes) || (v->type == COL_DICT && !v->dict))
         return SL_EINVAL;
@@ -243,9 +264,9 @@ static int parse_format(const char *f, fmt_info *out)
     static const struct {
         const char *f;
         col_type t;
-    } plain[] = {{"b", COL_BOOL},   {"i", COL_INT32},     {"l", COL_INT64},
-                 {"I", COL_UINT32}, {"L", COL_UINT64},    {"g", COL_DOUBLE},
-                 {"u", COL_STRING}, {"z", COL_BINARY},    {"tsn:UTC", COL_TS_NS},
+    } plain[] = {{"b", COL_BOOL},          {"i", COL_INT32},  {"l", COL_INT64},
+                 {"I", COL_UINT32},        {"L", COL_UINT64}, {"g", COL_DOUBLE},
+                 {"u", COL_STRING},        {"z", COL_BINARY}, {"tsn:UTC", COL_TS_NS},
                  {"tsn:+00:00", COL_TS_NS}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(f, plain[i].f) == 0) {
@@ -301,8 +322,8 @@ static int import_strings(const struct ArrowArray *a, col_vec *out, errmsg *e)
     size_t bytes = a->length > 0 ? (size_t)(o[a->length] - o[0]) : 0;
     int rc = col_vec_reserve(out, a->length, bytes);
     if (rc)
-        return errmsg_set(e, rc, "arrow import: %lld strings of %zu bytes",
-                          (long long)a->length, bytes);
+        return errmsg_set(e, rc, "arrow import: %lld strings of %zu bytes", (long long)a->length,
+                          bytes);
     int32_t *dst = (int32_t *)(void *)out->values->p;
     for (int64_t i = 0; i <= a->length && a->length > 0; i++) {
         if (i > 0 && o[i] < o[i - 1])
@@ -326,7 +347,8 @@ static int import_dict(const struct ArrowSchema *s, const struct ArrowArray *a, 
         return SL_ENOMEM;
     int rc = col_vec_import(s->dictionary, a->dictionary, &d->strings, NULL, e);
     if (!rc && (d->strings.type != COL_STRING || d->strings.null_count))
-        rc = errmsg_set(e, SL_EUNSUPPORTED, "arrow import: dictionary values must be non-null utf8");
+        rc =
+            errmsg_set(e, SL_EUNSUPPORTED, "arrow import: dictionary values must be non-null utf8");
     if (!rc)
         col_vec_set_dict(out, d);
     col_dict_unref(d);
@@ -342,7 +364,8 @@ static int import_dict(const struct ArrowSchema *s, const struct ArrowArray *a, 
         uint64_t k = col_vec_key(out, i);
         bool neg = key_signed && (k >> (8 * out->key_bytes - 1)) & 1;
         if (neg || k >= n)
-            return errmsg_set(e, SL_EINVAL, "arrow import: key %llu at row %lld outside dictionary of %llu",
+            return errmsg_set(e, SL_EINVAL,
+                              "arrow import: key %llu at row %lld outside dictionary of %llu",
                               (unsigned long long)k, (long long)i, (unsigned long long)n);
     }
     return SL_OK;
@@ -364,7 +387,8 @@ int col_vec_import(const struct ArrowSchema *s, const struct ArrowArray *a, col_
         !a->buffers)
         return errmsg_set(e, SL_EINVAL, "arrow import: bad length, offset or buffer count");
     if (field_out)
-        *field_out = (col_field){NULL, fi.type, fi.key_bytes, (s->flags & ARROW_FLAG_NULLABLE) != 0};
+        *field_out =
+            (col_field){NULL, fi.type, fi.key_bytes, (s->flags & ARROW_FLAG_NULLABLE) != 0};
     rc = col_vec_reserve(out, a->length, 0);
     if (rc)
         return rc;
@@ -396,8 +420,8 @@ int col_vec_import(const struct ArrowSchema *s, const struct ArrowArray *a, col_
     return rc;
 }
 
-static int import_children(const struct ArrowSchema *s, const struct ArrowArray *a,
-                           col_batch **out, errmsg *e)
+static int import_children(const struct ArrowSchema *s, const struct ArrowArray *a, col_batch **out,
+                           errmsg *e)
 {
     if (!s->format || strcmp(s->format, "+s") != 0 || s->n_children != a->n_children ||
         s->n_children < 0 || s->n_children > 100000 || a->length < 0 || a->offset != 0)
@@ -417,8 +441,8 @@ static int import_children(const struct ArrowSchema *s, const struct ArrowArray 
                             (long long)b->cols[i].len, (long long)a->length);
         /* A dictionary field is a string field whose vectors are dictionaries. */
         if (!rc)
-            rc = col_schema_set(sch, i, s->children[i]->name ? s->children[i]->name : "",
-                                f.type, f.key_bytes, f.nullable || b->cols[i].null_count > 0);
+            rc = col_schema_set(sch, i, s->children[i]->name ? s->children[i]->name : "", f.type,
+                                f.key_bytes, f.nullable || b->cols[i].null_count > 0);
     }
     if (rc) {
         col_batch_release(b);
@@ -426,7 +450,7 @@ static int import_children(const struct ArrowSchema *s, const struct ArrowArray 
         return rc;
     }
     b->nrows = a->length;
-    col_schema_unref(sch);  /* the batch holds its own reference */
+    col_schema_unref(sch); /* the batch holds its own reference */
     *out = b;
     return SL_OK;
 }

@@ -68,8 +68,8 @@ struct ArrowArray {
 #endif /* ARROW_C_DATA_INTERFACE */
 
 /* Export one vector as (schema, array). The vector stays usable. */
-int col_vec_export(const col_vec *v, const char *name, bool nullable, struct ArrowSchema *out_schema,
-                   struct ArrowArray *out_array);
+int col_vec_export(const col_vec *v, const char *name, bool nullable,
+                   struct ArrowSchema *out_schema, struct ArrowArray *out_array);
 /* Export a batch as a "+s" struct array with one child per column. */
 int col_batch_export(const col_batch *b, struct ArrowSchema *out_schema,
                      struct ArrowArray *out_array);

@@ -21,8 +21,8 @@ void pq_codec_ctx_free(pq_codec_ctx *c)
 
 bool pq_codec_can_write(int codec)
 {
-    return codec == PQ_CODEC_UNCOMPRESSED || codec == PQ_CODEC_SNAPPY ||
-           codec == PQ_CODEC_ZSTD || codec == PQ_CODEC_LZ4_RAW;
+    return codec == PQ_CODEC_UNCOMPRESSED || codec == PQ_CODEC_SNAPPY || codec == PQ_CODEC_ZSTD ||
+           codec == PQ_CODEC_LZ4_RAW;
 }
 
 bool pq_codec_can_read(int codec)
@@ -35,7 +35,8 @@ int pq_compress(pq_codec_ctx *c, int codec, int level, const uint8_t *src, size_
     size_t bound;
     int rc;
     switch (codec) {
-    case PQ_CODEC_UNCOMPRESSED: return dbuf_append(out, src, n);
+    case PQ_CODEC_UNCOMPRESSED:
+        return dbuf_append(out, src, n);
     case PQ_CODEC_SNAPPY: {
         bound = snappy_max_compressed_length(n);
         if ((rc = dbuf_reserve(out, bound)))
@@ -64,14 +65,15 @@ int pq_compress(pq_codec_ctx *c, int codec, int level, const uint8_t *src, size_
         bound = (size_t)LZ4_compressBound((int)n);
         if ((rc = dbuf_reserve(out, bound)))
             return rc;
-        int len = LZ4_compress_default((const char *)src, (char *)out->p + out->len, (int)n,
-                                       (int)bound);
+        int len =
+            LZ4_compress_default((const char *)src, (char *)out->p + out->len, (int)n, (int)bound);
         if (len <= 0)
             return SL_EINTERNAL;
         out->len += (size_t)len;
         return SL_OK;
     }
-    default: return SL_EUNSUPPORTED;
+    default:
+        return SL_EUNSUPPORTED;
     }
 }
 
@@ -100,7 +102,8 @@ int pq_decompress(pq_codec_ctx *c, int codec, const uint8_t *src, size_t n, uint
     switch (codec) {
     case PQ_CODEC_UNCOMPRESSED:
         if (n != dst_len)
-            return errmsg_set(e, SL_ECORRUPT, "uncompressed page of %zu bytes says %zu", n, dst_len);
+            return errmsg_set(e, SL_ECORRUPT, "uncompressed page of %zu bytes says %zu", n,
+                              dst_len);
         memcpy(dst, src, n);
         return SL_OK;
     case PQ_CODEC_SNAPPY: {
@@ -117,8 +120,8 @@ int pq_decompress(pq_codec_ctx *c, int codec, const uint8_t *src, size_t n, uint
             return SL_ENOMEM;
         size_t len = ZSTD_decompressDCtx(c->zd, dst, dst_len, src, n);
         if (ZSTD_isError(len) || len != dst_len)
-            return errmsg_set(e, SL_ECORRUPT, "zstd page does not decode to %zu bytes: %s",
-                              dst_len, ZSTD_isError(len) ? ZSTD_getErrorName(len) : "short");
+            return errmsg_set(e, SL_ECORRUPT, "zstd page does not decode to %zu bytes: %s", dst_len,
+                              ZSTD_isError(len) ? ZSTD_getErrorName(len) : "short");
         return SL_OK;
     }
     case PQ_CODEC_LZ4_RAW: {

@@ -21,8 +21,8 @@
 #include <stdint.h>
 
 typedef struct pq_codec_ctx {
-    void *zc;  /* ZSTD_CCtx */
-    void *zd;  /* ZSTD_DCtx */
+    void *zc; /* ZSTD_CCtx */
+    void *zd; /* ZSTD_DCtx */
 } pq_codec_ctx;
 
 void pq_codec_ctx_free(pq_codec_ctx *c);

@@ -33,8 +33,7 @@ static inline uint64_t load8(const uint8_t *src, size_t src_len, size_t i)
     return load_tail(src, src_len, i);
 }
 
-void pq_unpack64(const uint8_t *src, size_t src_len, int bw, uint64_t idx, size_t n,
-                 uint64_t *out)
+void pq_unpack64(const uint8_t *src, size_t src_len, int bw, uint64_t idx, size_t n, uint64_t *out)
 {
     if (bw == 0) {
         memset(out, 0, n * sizeof *out);
@@ -301,8 +300,8 @@ static int read_delta_hdr(rd *r, delta_hdr *h)
     h->first = rd_svarint(r);
     if (r->err)
         return r->err;
-    if (h->block == 0 || h->block % 128 || h->block > 1u << 16 || h->mb == 0 ||
-        h->block % h->mb || (h->block / h->mb) % 32)
+    if (h->block == 0 || h->block % 128 || h->block > 1u << 16 || h->mb == 0 || h->block % h->mb ||
+        (h->block / h->mb) % 32)
         return SL_ECORRUPT;
     return SL_OK;
 }

@@ -34,14 +34,14 @@
 /* --- RLE / bit-packing hybrid ---------------------------------------------- */
 
 typedef struct pq_rle {
-    const uint8_t *p, *end;  /* remaining encoded runs */
-    int bw;                  /* bit width, 0..32 */
-    uint32_t rle_left;       /* values left in the current RLE run */
+    const uint8_t *p, *end; /* remaining encoded runs */
+    int bw;                 /* bit width, 0..32 */
+    uint32_t rle_left;      /* values left in the current RLE run */
     uint32_t rle_val;
-    uint32_t bp_left;        /* values left in the current bit-packed run */
-    const uint8_t *bp;       /* start of the current bit-packed run's bytes */
-    uint64_t bp_idx;         /* index of the next value within that run */
-    size_t bp_bytes;         /* bytes available to that run */
+    uint32_t bp_left;  /* values left in the current bit-packed run */
+    const uint8_t *bp; /* start of the current bit-packed run's bytes */
+    uint64_t bp_idx;   /* index of the next value within that run */
+    size_t bp_bytes;   /* bytes available to that run */
 } pq_rle;
 
 /* Starts decoding runs in [p, p + n) with bit width bw (0..32). */
@@ -78,7 +78,6 @@ int pq_delta_encode(const int64_t *vals, size_t n, dbuf *out);
 
 /* Unpacks n values of width bw (0..64) starting at value index idx of the
  * bit-packed bytes src (src_len bytes available). */
-void pq_unpack64(const uint8_t *src, size_t src_len, int bw, uint64_t idx, size_t n,
-                 uint64_t *out);
+void pq_unpack64(const uint8_t *src, size_t src_len, int bw, uint64_t idx, size_t n, uint64_t *out);
 
 #endif

@@ -37,39 +37,54 @@ static void leaf_type(pq_leaf *l, const pq_schema_el *s)
         return;
     }
     switch (s->type) {
-    case PQ_BOOLEAN: l->type = COL_BOOL; break;
+    case PQ_BOOLEAN:
+        l->type = COL_BOOL;
+        break;
     case PQ_INT32:
         l->is_unsigned = uint_lt || uint_ct;
         /* 8- and 16-bit unsigned values fit int32; only UINT_32 needs uint32. */
         l->type = (l->is_unsigned && (lt->bit_width == 32 || s->converted == PQ_CT_UINT_32))
-                      ? COL_UINT32 : COL_INT32;
+                      ? COL_UINT32
+                      : COL_INT32;
         break;
     case PQ_INT64:
         l->is_unsigned = uint_lt || uint_ct;
         l->type = l->is_unsigned ? COL_UINT64 : COL_INT64;
         if (ts_lt || ts_ct) {
-            int unit = ts_lt ? lt->unit
-                       : s->converted == PQ_CT_TIMESTAMP_MILLIS ? PQ_UNIT_MILLIS : PQ_UNIT_MICROS;
+            int unit = ts_lt                                    ? lt->unit
+                       : s->converted == PQ_CT_TIMESTAMP_MILLIS ? PQ_UNIT_MILLIS
+                                                                : PQ_UNIT_MICROS;
             l->type = COL_TS_NS;
             l->ts_mul = unit == PQ_UNIT_MILLIS ? 1000000 : unit == PQ_UNIT_MICROS ? 1000 : 1;
             if (unit < PQ_UNIT_MILLIS || unit > PQ_UNIT_NANOS)
                 l->unsupported = "timestamp without a known unit";
         }
         break;
-    case PQ_DOUBLE: l->type = COL_DOUBLE; break;
+    case PQ_DOUBLE:
+        l->type = COL_DOUBLE;
+        break;
     case PQ_BYTE_ARRAY:
         l->type = lt->kind == PQ_LT_STRING || lt->kind == PQ_LT_ENUM || lt->kind == PQ_LT_JSON ||
                           s->converted == PQ_CT_UTF8 || s->converted == PQ_CT_ENUM ||
                           s->converted == PQ_CT_JSON
-                      ? COL_STRING : COL_BINARY;
+                      ? COL_STRING
+                      : COL_BINARY;
         break;
-    case PQ_FLOAT: l->unsupported = "FLOAT columns are not supported"; break;
-    case PQ_INT96: l->unsupported = "INT96 columns are not supported"; break;
-    case PQ_FIXED_LEN_BYTE_ARRAY: l->unsupported = "FIXED_LEN_BYTE_ARRAY is not supported"; break;
-    default: l->unsupported = "unknown physical type"; break;
+    case PQ_FLOAT:
+        l->unsupported = "FLOAT columns are not supported";
+        break;
+    case PQ_INT96:
+        l->unsupported = "INT96 columns are not supported";
+        break;
+    case PQ_FIXED_LEN_BYTE_ARRAY:
+        l->unsupported = "FIXED_LEN_BYTE_ARRAY is not supported";
+        break;
+    default:
+        l->unsupported = "unknown physical type";
+        break;
     }
     if (!l->type)
-        l->type = COL_BINARY;  /* placeholder type for the schema; never read */
+        l->type = COL_BINARY; /* placeholder type for the schema; never read */
 }
 
 static int check_schema(pq_footer *f, errmsg *e)
@@ -77,8 +92,10 @@ static int check_schema(pq_footer *f, errmsg *e)
     const pq_file_meta *m = &f->m;
     const pq_schema_el *root = &m->schema[0];
     if (root->num_children != m->nschema - 1 || m->nschema < 2)
-        return errmsg_set(e, SL_EUNSUPPORTED, "parquet: schema is not flat (root has %d children, "
-                          "%d elements) or has no column", root->num_children, m->nschema);
+        return errmsg_set(e, SL_EUNSUPPORTED,
+                          "parquet: schema is not flat (root has %d children, "
+                          "%d elements) or has no column",
+                          root->num_children, m->nschema);
     f->nleaves = m->nschema - 1;
     f->leaves = arena_zalloc(&f->a, (size_t)f->nleaves * sizeof *f->leaves);
     f->schema = col_schema_new(f->nleaves);
@@ -93,8 +110,8 @@ static int check_schema(pq_footer *f, errmsg *e)
             return errmsg_set(e, SL_EUNSUPPORTED, "parquet: nested column \"%s\" is not supported",
                               s->name);
         if (s->repetition == PQ_REPEATED)
-            return errmsg_set(e, SL_EUNSUPPORTED, "parquet: repeated column \"%s\" is not supported",
-                              s->name);
+            return errmsg_set(e, SL_EUNSUPPORTED,
+                              "parquet: repeated column \"%s\" is not supported", s->name);
         l->max_def = s->repetition == PQ_REQUIRED ? 0 : 1;
         leaf_type(l, s);
         int rc = col_schema_set(f->schema, i, s->name, l->type, 0, l->max_def > 0);
@@ -111,17 +128,22 @@ static int check_row_groups(pq_footer *f, errmsg *e)
     for (int g = 0; g < m->nrgs; g++) {
         const pq_row_group *rg = &m->rgs[g];
         if (rg->ncols != f->nleaves)
-            return errmsg_set(e, SL_ECORRUPT, "parquet: row group %d has %d column chunks for %d "
-                              "columns", g, rg->ncols, f->nleaves);
+            return errmsg_set(e, SL_ECORRUPT,
+                              "parquet: row group %d has %d column chunks for %d "
+                              "columns",
+                              g, rg->ncols, f->nleaves);
         for (int c = 0; c < rg->ncols; c++) {
             const pq_chunk *ch = &rg->cols[c];
             if (!ch->has_meta || ch->encrypted || ch->file_path)
-                return errmsg_set(e, SL_EUNSUPPORTED, "parquet: row group %d column %d has no "
-                                  "inline metadata (encrypted or in another file)", g, c);
+                return errmsg_set(e, SL_EUNSUPPORTED,
+                                  "parquet: row group %d column %d has no "
+                                  "inline metadata (encrypted or in another file)",
+                                  g, c);
             if (ch->type != f->leaves[c].phys || ch->num_values != rg->num_rows)
-                return errmsg_set(e, SL_ECORRUPT, "parquet: row group %d column \"%s\" has type %d "
-                                  "and %lld values; schema says type %d, %lld rows", g,
-                                  f->leaves[c].name, ch->type, (long long)ch->num_values,
+                return errmsg_set(e, SL_ECORRUPT,
+                                  "parquet: row group %d column \"%s\" has type %d "
+                                  "and %lld values; schema says type %d, %lld rows",
+                                  g, f->leaves[c].name, ch->type, (long long)ch->num_values,
                                   f->leaves[c].phys, (long long)rg->num_rows);
         }
         if (rg->num_rows > INT64_MAX - total)
@@ -148,8 +170,10 @@ int pq_footer_parse(const uint8_t *file, size_t len, pq_footer **out, errmsg *e)
         return errmsg_set(e, SL_ETRUNC, "parquet: no magic at byte %zu (file truncated?)", len - 4);
     size_t flen = ld_u32le(file + len - 8);
     if (flen > len - 12)
-        return errmsg_set(e, SL_ECORRUPT, "parquet: footer length %zu at byte %zu exceeds the "
-                          "file", flen, len - 8);
+        return errmsg_set(e, SL_ECORRUPT,
+                          "parquet: footer length %zu at byte %zu exceeds the "
+                          "file",
+                          flen, len - 8);
     if (flen > PQ_FOOTER_MAX_BYTES)
         return errmsg_set(e, SL_ETOOBIG, "parquet: footer of %zu bytes is over the %zu cap", flen,
                           PQ_FOOTER_MAX_BYTES);

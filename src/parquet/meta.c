@@ -18,7 +18,7 @@ typedef struct dec {
     tr t;
     arena *a;
     errmsg *e;
-    int rc;       /* first error, sticky like rd's */
+    int rc; /* first error, sticky like rd's */
 } dec;
 
 static int fail(dec *d, int code, const char *what)
@@ -76,9 +76,9 @@ static void *dec_array(dec *d, size_t n, size_t size)
 }
 
 /* Iterates the fields of a struct: `FIELDS(d) { switch (id) ... }`. */
-#define FIELDS(d, name)                                                                          \
-    for (int16_t last_ = 0, id = 0, once_ = (int16_t)(tr_enter(&(d)->t) == 0); once_;           \
-         once_ = 0, tr_leave(&(d)->t))                                                          \
+#define FIELDS(d, name)                                                                            \
+    for (int16_t last_ = 0, id = 0, once_ = (int16_t)(tr_enter(&(d)->t) == 0); once_;              \
+         once_ = 0, tr_leave(&(d)->t))                                                             \
         for (uint8_t ty = 0; !check(d, name) && tr_field(&(d)->t, &last_, &id, &ty) == 1;)
 
 static bool is_int(uint8_t ty)
@@ -105,8 +105,10 @@ static void dec_stats(dec *d, pq_stats *s)
     FIELDS(d, "Statistics")
     {
         if (ty == TT_BINARY && id >= 1 && id <= 6 && id != 3 && id != 4) {
-            pq_bytes *dst = id == 1 ? &s->max : id == 2 ? &s->min : id == 5 ? &s->max_value
-                                                                    : &s->min_value;
+            pq_bytes *dst = id == 1   ? &s->max
+                            : id == 2 ? &s->min
+                            : id == 5 ? &s->max_value
+                                      : &s->min_value;
             dec_bytes(d, dst);
             s->has |= 1u << (id - 1);
         } else if ((id == 3 || id == 4) && is_int(ty)) {
@@ -187,9 +189,9 @@ static void dec_schema_el(dec *d, pq_schema_el *s)
             dec_logical(d, &s->lt);
         else if (id >= 1 && id <= 9 && id != 4 && is_int(ty)) {
             int32_t v = get_i32(d, ty);
-            int32_t *dst[] = {NULL, &s->type, &s->type_length, &s->repetition, NULL,
-                              &s->num_children, &s->converted, &s->scale, &s->precision,
-                              &s->field_id};
+            int32_t *dst[] = {NULL,          &s->type,         &s->type_length, &s->repetition,
+                              NULL,          &s->num_children, &s->converted,   &s->scale,
+                              &s->precision, &s->field_id};
             *dst[id] = v;
         } else
             tr_skip(&d->t, ty);
@@ -242,7 +244,9 @@ static void dec_col_meta(dec *d, pq_chunk *c)
     FIELDS(d, "ColumnMetaData")
     {
         switch (id) {
-        case 1: c->type = is_int(ty) ? get_i32(d, ty) : (tr_skip(&d->t, ty), -1); break;
+        case 1:
+            c->type = is_int(ty) ? get_i32(d, ty) : (tr_skip(&d->t, ty), -1);
+            break;
         case 2: {
             if (ty != TT_LIST) {
                 tr_skip(&d->t, ty);
@@ -266,7 +270,9 @@ static void dec_col_meta(dec *d, pq_chunk *c)
                 c->path[i] = dec_str(d);
             break;
         }
-        case 4: c->codec = is_int(ty) ? get_i32(d, ty) : (tr_skip(&d->t, ty), -1); break;
+        case 4:
+            c->codec = is_int(ty) ? get_i32(d, ty) : (tr_skip(&d->t, ty), -1);
+            break;
         case 5:
         case 6:
         case 7:
@@ -278,9 +284,9 @@ static void dec_col_meta(dec *d, pq_chunk *c)
                 break;
             }
             int64_t v = tr_int_typed(&d->t, ty);
-            int64_t *dst[] = {&c->num_values, &c->total_uncompressed, &c->total_compressed, NULL,
-                              &c->data_page_offset, &c->index_page_offset,
-                              &c->dictionary_page_offset};
+            int64_t *dst[] = {
+                &c->num_values,       &c->total_uncompressed, &c->total_compressed,      NULL,
+                &c->data_page_offset, &c->index_page_offset,  &c->dictionary_page_offset};
             *dst[id - 5] = v;
             break;
         }
@@ -290,7 +296,9 @@ static void dec_col_meta(dec *d, pq_chunk *c)
             else
                 tr_skip(&d->t, ty);
             break;
-        default: tr_skip(&d->t, ty); break;
+        default:
+            tr_skip(&d->t, ty);
+            break;
         }
     }
 }
@@ -387,7 +395,9 @@ static void dec_file_meta(dec *d, pq_file_meta *m)
             for (int i = 0; m->schema && i < m->nschema && !check(d, "schema"); i++)
                 dec_schema_el(d, &m->schema[i]);
             break;
-        case 3: m->num_rows = is_int(ty) ? tr_int_typed(&d->t, ty) : (tr_skip(&d->t, ty), -1); break;
+        case 3:
+            m->num_rows = is_int(ty) ? tr_int_typed(&d->t, ty) : (tr_skip(&d->t, ty), -1);
+            break;
         case 4:
             if (ty != TT_LIST) {
                 tr_skip(&d->t, ty);
@@ -418,8 +428,13 @@ static void dec_file_meta(dec *d, pq_file_meta *m)
             else
                 tr_skip(&d->t, ty);
             break;
-        case 8: m->encrypted = true; tr_skip(&d->t, ty); break;
-        default: tr_skip(&d->t, ty); break;
+        case 8:
+            m->encrypted = true;
+            tr_skip(&d->t, ty);
+            break;
+        default:
+            tr_skip(&d->t, ty);
+            break;
         }
     }
     if (ok(d, "FileMetaData") && (!has_version || !m->schema || !m->rgs || m->num_rows < 0))
@@ -453,11 +468,11 @@ static void dec_page_sub(dec *d, pq_page_header *h, int16_t which)
         int32_t v = get_i32(d, ty);
         /* Field ids per sub-header: DataPageHeader (5), DictionaryPageHeader
          * (7) and DataPageHeaderV2 (8) number their members differently. */
-        int32_t *v1[] = {NULL, &h->num_values, &h->encoding, &h->def_encoding, &h->rep_encoding,
-                         NULL, NULL};
+        int32_t *v1[] = {
+            NULL, &h->num_values, &h->encoding, &h->def_encoding, &h->rep_encoding, NULL, NULL};
         int32_t *dict[] = {NULL, &h->num_values, &h->encoding, NULL, NULL, NULL, NULL};
-        int32_t *v2[] = {NULL, &h->num_values, &h->num_nulls, &h->num_rows, &h->encoding,
-                         &h->def_len, &h->rep_len};
+        int32_t *v2[] = {NULL,         &h->num_values, &h->num_nulls, &h->num_rows,
+                         &h->encoding, &h->def_len,    &h->rep_len};
         int32_t **tab = which == 5 ? v1 : which == 7 ? dict : v2;
         if (tab[id])
             *tab[id] = v;
@@ -660,9 +675,16 @@ int pq_page_header_encode(const pq_page_header *h, dbuf *out)
 
 const char *pq_encoding_name(int enc)
 {
-    static const char *names[] = {"PLAIN", "GROUP_VAR_INT", "PLAIN_DICTIONARY", "RLE",
-                                  "BIT_PACKED", "DELTA_BINARY_PACKED", "DELTA_LENGTH_BYTE_ARRAY",
-                                  "DELTA_BYTE_ARRAY", "RLE_DICTIONARY", "BYTE_STREAM_SPLIT",
+    static const char *names[] = {"PLAIN",
+                                  "GROUP_VAR_INT",
+                                  "PLAIN_DICTIONARY",
+                                  "RLE",
+                                  "BIT_PACKED",
+                                  "DELTA_BINARY_PACKED",
+                                  "DELTA_LENGTH_BYTE_ARRAY",
+                                  "DELTA_BYTE_ARRAY",
+                                  "RLE_DICTIONARY",
+                                  "BYTE_STREAM_SPLIT",
                                   "ALP"};
     return enc >= 0 && enc <= 10 ? names[enc] : "unknown";
 }
@@ -670,13 +692,13 @@ const char *pq_encoding_name(int enc)
 const char *pq_codec_name(int codec)
 {
     static const char *names[] = {"UNCOMPRESSED", "SNAPPY", "GZIP", "LZO",
-                                  "BROTLI", "LZ4", "ZSTD", "LZ4_RAW"};
+                                  "BROTLI",       "LZ4",    "ZSTD", "LZ4_RAW"};
     return codec >= 0 && codec <= 7 ? names[codec] : "unknown";
 }
 
 const char *pq_phys_name(int type)
 {
-    static const char *names[] = {"BOOLEAN", "INT32", "INT64", "INT96",
-                                  "FLOAT", "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
+    static const char *names[] = {"BOOLEAN", "INT32",  "INT64",      "INT96",
+                                  "FLOAT",   "DOUBLE", "BYTE_ARRAY", "FIXED_LEN_BYTE_ARRAY"};
     return type >= 0 && type <= 7 ? names[type] : "unknown";
 }

@@ -117,22 +117,21 @@ typedef struct pq_reader pq_reader;
 /* Opens bytes in memory.  The bytes are borrowed: they must outlive the
  * reader and its scans (batches do not point into them).  footer may be NULL
  * (parsed here) or one parsed from the same bytes (a reference is taken). */
-int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out,
-                   errmsg *e);
+int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out, errmsg *e);
 /* Opens a file by mapping it read-only (files are immutable once written). */
 int pq_reader_open_file(const char *path, pq_reader **out, errmsg *e);
 pq_footer *pq_reader_footer(const pq_reader *r);
 void pq_reader_close(pq_reader *r);
 
 typedef struct pq_scan_opts {
-    const char *const *columns;  /* names to read, in output order; NULL = all */
+    const char *const *columns; /* names to read, in output order; NULL = all */
     int ncolumns;
-    const char *range_column;    /* prune row groups whose [min, max] misses the range */
-    int64_t range_min, range_max;/* inclusive */
-    int64_t batch_rows;          /* rows per batch; default 65536 */
-    size_t max_page_bytes;       /* cap on one decompressed page; default 64 MiB.  Also
-                                  * bounds decoded DELTA values (max/4 per page) and
-                                  * the string bytes of one batch column (4 x max). */
+    const char *range_column;     /* prune row groups whose [min, max] misses the range */
+    int64_t range_min, range_max; /* inclusive */
+    int64_t batch_rows;           /* rows per batch; default 65536 */
+    size_t max_page_bytes;        /* cap on one decompressed page; default 64 MiB.  Also
+                                   * bounds decoded DELTA values (max/4 per page) and
+                                   * the string bytes of one batch column (4 x max). */
 } pq_scan_opts;
 
 typedef struct pq_scan pq_scan;

@@ -36,11 +36,11 @@ static void die(const char *what, int rc, const errmsg *e)
     exit(1);
 }
 
-#define TRY(what, expr)                                                                          \
-    do {                                                                                         \
-        int rc_ = (expr);                                                                        \
-        if (rc_)                                                                                 \
-            die(what, rc_, &e);                                                                  \
+#define TRY(what, expr)                                                                            \
+    do {                                                                                           \
+        int rc_ = (expr);                                                                          \
+        if (rc_)                                                                                   \
+            die(what, rc_, &e);                                                                    \
     } while (0)
 
 static const char *opt(int argc, char **argv, const char *name, const char *dflt)
@@ -69,10 +69,18 @@ static void cell(jw *w, const col_vec *v, int64_t i)
         return;
     }
     switch (v->type) {
-    case COL_BOOL: jw_bool(w, col_vec_bool(v, i)); return;
-    case COL_INT32: snprintf(t, sizeof t, "%d", col_vec_i32(v, i)); break;
-    case COL_UINT32: snprintf(t, sizeof t, "%u", (uint32_t)col_vec_i32(v, i)); break;
-    case COL_UINT64: snprintf(t, sizeof t, "%llu", (unsigned long long)col_vec_i64(v, i)); break;
+    case COL_BOOL:
+        jw_bool(w, col_vec_bool(v, i));
+        return;
+    case COL_INT32:
+        snprintf(t, sizeof t, "%d", col_vec_i32(v, i));
+        break;
+    case COL_UINT32:
+        snprintf(t, sizeof t, "%u", (uint32_t)col_vec_i32(v, i));
+        break;
+    case COL_UINT64:
+        snprintf(t, sizeof t, "%llu", (unsigned long long)col_vec_i64(v, i));
+        break;
     case COL_DOUBLE: {
         double d = col_vec_f64(v, i);
         uint64_t u;
@@ -99,7 +107,9 @@ static void cell(jw *w, const col_vec *v, int64_t i)
         dbuf_free(&h);
         return;
     }
-    default: snprintf(t, sizeof t, "%lld", (long long)col_vec_i64(v, i)); break;
+    default:
+        snprintf(t, sizeof t, "%lld", (long long)col_vec_i64(v, i));
+        break;
     }
     jw_str(w, t);
 }
@@ -167,7 +177,8 @@ static int cmd_dump(int argc, char **argv)
     pq_reader *r;
     TRY("open", pq_reader_open_file(argv[0], &r, &e));
     const char *names[256];
-    char *cols = opt(argc, argv, "--columns", NULL) ? strdup(opt(argc, argv, "--columns", NULL)) : NULL;
+    char *cols =
+        opt(argc, argv, "--columns", NULL) ? strdup(opt(argc, argv, "--columns", NULL)) : NULL;
     pq_scan_opts o = {.batch_rows = atoll(opt(argc, argv, "--batch", "0"))};
     if (cols) {
         o.columns = names;
@@ -296,9 +307,21 @@ static uint64_t rnd(void)
 }
 
 static const char *k_odd[] = {
-    "", "plain", "with \"quotes\"", "line\nbreak", "tab\tand\\backslash", "caf\xc3\xa9",
-    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e", "emoji \xf0\x9f\x98\x80", "ctrl\x01\x1f", "'single'",
-    " leading and trailing ", "comma,separated", "{\"json\": [1, 2]}", "a", "zz\x7f",
+    "",
+    "plain",
+    "with \"quotes\"",
+    "line\nbreak",
+    "tab\tand\\backslash",
+    "caf\xc3\xa9",
+    "\xe6\x97\xa5\xe6\x9c\xac\xe8\xaa\x9e",
+    "emoji \xf0\x9f\x98\x80",
+    "ctrl\x01\x1f",
+    "'single'",
+    " leading and trailing ",
+    "comma,separated",
+    "{\"json\": [1, 2]}",
+    "a",
+    "zz\x7f",
 };
 #define N_ODD (sizeof k_odd / sizeof k_odd[0])
 
@@ -311,10 +334,10 @@ static col_schema *gen_schema(void)
         col_type t;
         bool nullable;
     } cols[G_NCOLS] = {
-        {"id", COL_INT64, false},   {"i64", COL_INT64, true}, {"i32", COL_INT32, true},
-        {"u32", COL_UINT32, true},  {"u64", COL_UINT64, true}, {"d", COL_DOUBLE, true},
-        {"ts", COL_TS_NS, true},    {"b", COL_BOOL, true},     {"s", COL_STRING, true},
-        {"ds", COL_STRING, true},   {"bin", COL_BINARY, true},
+        {"id", COL_INT64, false},  {"i64", COL_INT64, true},  {"i32", COL_INT32, true},
+        {"u32", COL_UINT32, true}, {"u64", COL_UINT64, true}, {"d", COL_DOUBLE, true},
+        {"ts", COL_TS_NS, true},   {"b", COL_BOOL, true},     {"s", COL_STRING, true},
+        {"ds", COL_STRING, true},  {"bin", COL_BINARY, true},
     };
     col_schema *s = col_schema_new(G_NCOLS);
     for (int i = 0; i < G_NCOLS; i++)
@@ -335,8 +358,8 @@ static col_dict *gen_dict(int n, const char *prefix)
 
 static double gen_double(void)
 {
-    static const double special[] = {0.0, -0.0, 1.0, -1.5, 1e308, -1e-308, 4.9e-324,
-                                     1.0 / 0.0, -1.0 / 0.0, 3.141592653589793};
+    static const double special[] = {0.0,     -0.0,     1.0,       -1.5,       1e308,
+                                     -1e-308, 4.9e-324, 1.0 / 0.0, -1.0 / 0.0, 3.141592653589793};
     uint64_t r = rnd();
     if (r % 5 == 0)
         return special[(r >> 8) % 10];
@@ -363,28 +386,43 @@ static void gen_row(col_batch *b, int64_t row, int null_pct, col_dict *dict, int
         uint64_t r = rnd();
         switch (k) {
         case G_I64:
-            col_vec_append_i64(&c[k], r % 50 == 0 ? INT64_MIN : r % 50 == 1 ? INT64_MAX : (int64_t)r);
+            col_vec_append_i64(&c[k], r % 50 == 0   ? INT64_MIN
+                                      : r % 50 == 1 ? INT64_MAX
+                                                    : (int64_t)r);
             break;
-        case G_I32: col_vec_append_i32(&c[k], (int32_t)(uint32_t)r); break;
-        case G_U32: col_vec_append_u32(&c[k], r % 10 == 0 ? UINT32_MAX : (uint32_t)(r >> 7)); break;
-        case G_U64: col_vec_append_u64(&c[k], r % 10 == 0 ? UINT64_MAX : r); break;
-        case G_D: col_vec_append_f64(&c[k], gen_double()); break;
+        case G_I32:
+            col_vec_append_i32(&c[k], (int32_t)(uint32_t)r);
+            break;
+        case G_U32:
+            col_vec_append_u32(&c[k], r % 10 == 0 ? UINT32_MAX : (uint32_t)(r >> 7));
+            break;
+        case G_U64:
+            col_vec_append_u64(&c[k], r % 10 == 0 ? UINT64_MAX : r);
+            break;
+        case G_D:
+            col_vec_append_f64(&c[k], gen_double());
+            break;
         case G_TS:
             col_vec_append_i64(&c[k], 1700000000000000000ll + row * 1234567 + (int64_t)(r % 1000));
             break;
-        case G_B: col_vec_append_bool(&c[k], r & 1); break;
+        case G_B:
+            col_vec_append_bool(&c[k], r & 1);
+            break;
         case G_S: {
             char t[48];
             if (r % 3 == 0) {
                 const char *z = k_odd[(r >> 4) % N_ODD];
                 col_vec_append_str(&c[k], z, strlen(z));
             } else {
-                int len = snprintf(t, sizeof t, "v%llu", (unsigned long long)((r >> 8) % (uint64_t)cardinality));
+                int len = snprintf(t, sizeof t, "v%llu",
+                                   (unsigned long long)((r >> 8) % (uint64_t)cardinality));
                 col_vec_append_str(&c[k], t, (size_t)len);
             }
             break;
         }
-        case G_DS: col_vec_append_key(&c[k], (r >> 3) % (uint64_t)dict->strings.len); break;
+        case G_DS:
+            col_vec_append_key(&c[k], (r >> 3) % (uint64_t)dict->strings.len);
+            break;
         case G_BIN: {
             uint8_t t[12];
             size_t n = (size_t)(r % 12);

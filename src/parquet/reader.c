@@ -48,17 +48,19 @@ typedef struct rcol {
     const pq_leaf *L;
     int leaf, rg;
     /* chunk */
-    const uint8_t *p, *end;   /* unread page headers and pages */
-    const uint8_t *file;      /* start of the file, for offsets in messages */
+    const uint8_t *p, *end; /* unread page headers and pages */
+    const uint8_t *file;    /* start of the file, for offsets in messages */
+    size_t file_len;
+    const uint8_t *page_at; /* header of the current page, in the file */
     int codec;
     bool seen_data;
     /* dictionary */
-    col_dict *dict;           /* BYTE_ARRAY dictionary */
-    uint8_t *dict_fixed;      /* fixed-width dictionary values, in output width */
+    col_dict *dict;      /* BYTE_ARRAY dictionary */
+    uint8_t *dict_fixed; /* fixed-width dictionary values, in output width */
     int64_t dict_n;
     /* page */
-    int64_t page_left;        /* rows left in the page */
-    int enc;                  /* value encoding of the page */
+    int64_t page_left; /* rows left in the page */
+    int enc;           /* value encoding of the page */
     pq_rle defs;
     const uint8_t *vp, *vend; /* value bytes */
     uint64_t bool_bit;        /* PLAIN booleans: next bit */
@@ -66,9 +68,9 @@ typedef struct rcol {
     int64_t *dv;              /* DELTA_*: decoded integers / lengths */
     int64_t *dv2;             /* DELTA_BYTE_ARRAY: suffix lengths */
     size_t dv_n, dv_pos, dv_cap;
-    size_t bss_n, bss_pos;    /* BYTE_STREAM_SPLIT: values in page, next one */
-    dbuf prev;                /* DELTA_BYTE_ARRAY: previous value */
-    dbuf page;                /* decompressed page */
+    size_t bss_n, bss_pos; /* BYTE_STREAM_SPLIT: values in page, next one */
+    dbuf prev;             /* DELTA_BYTE_ARRAY: previous value */
+    dbuf page;             /* decompressed page */
 } rcol;
 
 struct pq_scan {
@@ -83,22 +85,22 @@ struct pq_scan {
     int ncols;
     col_schema *schema;
     pq_codec_ctx codec;
-    uint32_t *u32;            /* scratch: indices, levels */
+    uint32_t *u32; /* scratch: indices, levels */
     size_t u32_cap;
-    int32_t *lens;            /* scratch: string lengths of a slice */
+    int32_t *lens; /* scratch: string lengths of a slice */
     size_t lens_cap;
 };
 
 /* --- readers --------------------------------------------------------------- */
 
-int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out,
-                   errmsg *e)
+int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out, errmsg *e)
 {
     *out = NULL;
     pq_footer *f = NULL;
     if (footer) {
         if (footer->file_len != len)
-            return errmsg_set(e, SL_EMISMATCH, "parquet: footer is of a %zu-byte file, bytes are %zu",
+            return errmsg_set(e, SL_EMISMATCH,
+                              "parquet: footer is of a %zu-byte file, bytes are %zu",
                               footer->file_len, len);
         f = pq_footer_ref(footer);
     } else {
@@ -182,6 +184,11 @@ static int cfail(const rcol *c, errmsg *e, int code, const uint8_t *at, const ch
     if (!at)
         return errmsg_set(e, code, "parquet: column \"%s\", row group %d: %s", c->L->name, c->rg,
                           what);
+    /* A pointer into a decompressed page has no file offset: name the page's. */
+    if (at < c->file || at > c->file + c->file_len)
+        return errmsg_set(e, code,
+                          "parquet: column \"%s\", row group %d, in the page at byte %zu: %s",
+                          c->L->name, c->rg, (size_t)(c->page_at - c->file), what);
     return errmsg_set(e, code, "parquet: column \"%s\", row group %d, near byte %zu: %s",
                       c->L->name, c->rg, (size_t)(at - c->file), what);
 }
@@ -235,8 +242,12 @@ static int load_dict(pq_scan *s, rcol *c, const uint8_t *p, size_t n, int64_t co
         rd_init(&r, p, n);
         int32_t *o = (int32_t *)(void *)v->values->p;
         for (int64_t i = 0; i < count; i++) {
+            /* Each later entry needs its 4-byte length: an early entry may not
+             * eat their room (the data buffer was sized on that promise). */
             uint32_t len = rd_u32(&r);
-            const uint8_t *b = len <= rd_left(&r) ? rd_bytes(&r, len) : NULL;
+            size_t later = 4 * (size_t)(count - 1 - i);
+            bool fits = !r.err && len <= rd_left(&r) && rd_left(&r) - len >= later;
+            const uint8_t *b = fits ? rd_bytes(&r, len) : NULL;
             if (!b)
                 return cfail(c, e, SL_ECORRUPT, p + rd_off(&r),
                              "dictionary entry %lld of %u bytes runs past the page", (long long)i,
@@ -300,15 +311,22 @@ static bool enc_ok(const rcol *c, int enc)
 {
     int t = c->L->phys;
     switch (enc) {
-    case PQ_ENC_PLAIN: return true;
+    case PQ_ENC_PLAIN:
+        return true;
     case PQ_ENC_PLAIN_DICTIONARY:
-    case PQ_ENC_RLE_DICTIONARY: return t != PQ_BOOLEAN;
-    case PQ_ENC_RLE: return t == PQ_BOOLEAN;
-    case PQ_ENC_DELTA_BINARY_PACKED: return t == PQ_INT32 || t == PQ_INT64;
+    case PQ_ENC_RLE_DICTIONARY:
+        return t != PQ_BOOLEAN;
+    case PQ_ENC_RLE:
+        return t == PQ_BOOLEAN;
+    case PQ_ENC_DELTA_BINARY_PACKED:
+        return t == PQ_INT32 || t == PQ_INT64;
     case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
-    case PQ_ENC_DELTA_BYTE_ARRAY: return t == PQ_BYTE_ARRAY;
-    case PQ_ENC_BYTE_STREAM_SPLIT: return t == PQ_INT32 || t == PQ_INT64 || t == PQ_DOUBLE;
-    default: return false;
+    case PQ_ENC_DELTA_BYTE_ARRAY:
+        return t == PQ_BYTE_ARRAY;
+    case PQ_ENC_BYTE_STREAM_SPLIT:
+        return t == PQ_INT32 || t == PQ_INT64 || t == PQ_DOUBLE;
+    default:
+        return false;
     }
 }
 
@@ -320,7 +338,9 @@ static int start_values(pq_scan *s, rcol *c, int64_t nvals, errmsg *e)
                      pq_encoding_name(c->enc), pq_phys_name(c->L->phys));
     int rc = SL_OK;
     switch (c->enc) {
-    case PQ_ENC_PLAIN: c->bool_bit = 0; break;
+    case PQ_ENC_PLAIN:
+        c->bool_bit = 0;
+        break;
     case PQ_ENC_PLAIN_DICTIONARY:
     case PQ_ENC_RLE_DICTIONARY: {
         if (!c->dict && !c->dict_fixed)
@@ -343,11 +363,14 @@ static int start_values(pq_scan *s, rcol *c, int64_t nvals, errmsg *e)
     }
     case PQ_ENC_DELTA_BINARY_PACKED:
     case PQ_ENC_DELTA_LENGTH_BYTE_ARRAY:
-    case PQ_ENC_DELTA_BYTE_ARRAY: rc = load_delta(s, c, nvals, e); break;
+    case PQ_ENC_DELTA_BYTE_ARRAY:
+        rc = load_delta(s, c, nvals, e);
+        break;
     case PQ_ENC_BYTE_STREAM_SPLIT: {
         size_t w = (size_t)out_width(c), n = (size_t)(c->vend - c->vp);
         if (n % w)
-            return cfail(c, e, SL_ECORRUPT, c->vp, "BYTE_STREAM_SPLIT of %zu bytes, width %zu", n, w);
+            return cfail(c, e, SL_ECORRUPT, c->vp, "BYTE_STREAM_SPLIT of %zu bytes, width %zu", n,
+                         w);
         c->bss_n = n / w;
         c->bss_pos = 0;
         break;
@@ -383,11 +406,11 @@ static int page_body(pq_scan *s, rcol *c, const uint8_t *src, size_t n, size_t r
     return SL_OK;
 }
 
-static int data_page_v1(pq_scan *s, rcol *c, const pq_page_header *h, const uint8_t *src,
-                        errmsg *e)
+static int data_page_v1(pq_scan *s, rcol *c, const pq_page_header *h, const uint8_t *src, errmsg *e)
 {
     const uint8_t *body;
-    int rc = page_body(s, c, src, (size_t)h->compressed_size, (size_t)h->uncompressed_size, &body, e);
+    int rc =
+        page_body(s, c, src, (size_t)h->compressed_size, (size_t)h->uncompressed_size, &body, e);
     if (rc)
         return rc;
     const uint8_t *p = body, *end = body + h->uncompressed_size;
@@ -407,8 +430,7 @@ static int data_page_v1(pq_scan *s, rcol *c, const pq_page_header *h, const uint
     return start_values(s, c, h->num_values, e);
 }
 
-static int data_page_v2(pq_scan *s, rcol *c, const pq_page_header *h, const uint8_t *src,
-                        errmsg *e)
+static int data_page_v2(pq_scan *s, rcol *c, const pq_page_header *h, const uint8_t *src, errmsg *e)
 {
     size_t levels = (size_t)h->def_len + (size_t)h->rep_len;
     if (h->def_len < 0 || h->rep_len != 0 || levels > (size_t)h->compressed_size ||
@@ -445,6 +467,7 @@ static int next_page(pq_scan *s, rcol *c, errmsg *e)
         pq_page_header h;
         size_t hl;
         errmsg sub = {0};
+        c->page_at = c->p;
         int rc = pq_page_header_decode(c->p, (size_t)(c->end - c->p), (size_t)(c->p - c->file), &h,
                                        &hl, &sub);
         if (rc)
@@ -462,7 +485,8 @@ static int next_page(pq_scan *s, rcol *c, errmsg *e)
             if (h.encoding != PQ_ENC_PLAIN && h.encoding != PQ_ENC_PLAIN_DICTIONARY)
                 return cfail(c, e, SL_EUNSUPPORTED, body, "dictionary page in %s",
                              pq_encoding_name(h.encoding));
-            rc = page_body(s, c, body, (size_t)h.compressed_size, (size_t)h.uncompressed_size, &d, e);
+            rc = page_body(s, c, body, (size_t)h.compressed_size, (size_t)h.uncompressed_size, &d,
+                           e);
             if (!rc)
                 rc = load_dict(s, c, d, (size_t)h.uncompressed_size, h.num_values, e);
             if (rc)
@@ -470,7 +494,7 @@ static int next_page(pq_scan *s, rcol *c, errmsg *e)
             continue;
         }
         if (!data)
-            continue;  /* index pages and unknown page types carry no rows */
+            continue; /* index pages and unknown page types carry no rows */
         if (h.num_values < 0)
             return cfail(c, e, SL_ECORRUPT, body, "page of %d values", h.num_values);
         c->seen_data = true;
@@ -705,7 +729,9 @@ static void narrow_keys(uint8_t *dst, const uint32_t *src, int64_t n, int w)
             memcpy(dst + 2 * i, &x, 2);
         }
         break;
-    default: memcpy(dst, src, (size_t)n * 4); break;
+    default:
+        memcpy(dst, src, (size_t)n * 4);
+        break;
     }
 }
 
@@ -722,9 +748,11 @@ static int slice(pq_scan *s, rcol *c, col_vec *v, int64_t pos, int64_t k, int64_
     }
     *nvalid = nv;
     switch (v->type) {
-    case COL_BOOL: return slice_bools(c, v, pos, k, e);
+    case COL_BOOL:
+        return slice_bools(c, v, pos, k, e);
     case COL_STRING:
-    case COL_BINARY: return slice_strings(s, c, v, pos, k, e);
+    case COL_BINARY:
+        return slice_strings(s, c, v, pos, k, e);
     case COL_DICT: {
         size_t w = v->key_bytes;
         rc = get_indices(s, c, nv, e);
@@ -782,7 +810,8 @@ static int alloc_vec(rcol *c, col_vec *v, int64_t n)
     col_vec_init(v, dict_out ? COL_DICT : c->L->type, dict_out ? col_dict_key_bytes(c->dict_n) : 0);
     if (dict_out)
         col_vec_set_dict(v, c->dict);
-    int rc = col_vec_reserve(v, n, v->type == COL_STRING || v->type == COL_BINARY ? (size_t)n * 8 : 0);
+    int rc =
+        col_vec_reserve(v, n, v->type == COL_STRING || v->type == COL_BINARY ? (size_t)n * 8 : 0);
     if (!rc && c->L->max_def > 0)
         rc = col_vec_need_validity(v, n);
     return rc;
@@ -813,9 +842,9 @@ static int read_column(pq_scan *s, rcol *c, col_vec *v, int64_t n, errmsg *e)
     v->len = n;
     v->null_count = n - valid;
     size_t w = col_type_width(v->type, v->key_bytes);
-    v->values->len_bytes = v->type == COL_BOOL ? ((size_t)n + 7) / 8
+    v->values->len_bytes = v->type == COL_BOOL                              ? ((size_t)n + 7) / 8
                            : v->type == COL_STRING || v->type == COL_BINARY ? 4 * ((size_t)n + 1)
-                           : w * (size_t)n;
+                                                                            : w * (size_t)n;
     if (v->validity) {
         v->validity->len_bytes = ((size_t)n + 7) / 8;
         if (v->null_count == 0) {
@@ -850,8 +879,10 @@ static int start_row_group(pq_scan *s, int rg, errmsg *e)
         int64_t len = ch->total_compressed;
         if (start < 4 || len < 0 || (uint64_t)start > f->data_end ||
             (uint64_t)len > f->data_end - (uint64_t)start)
-            return cfail(c, e, SL_ECORRUPT, NULL, "chunk at %lld of %lld bytes lies outside the "
-                         "data (%zu bytes)", (long long)start, (long long)len, f->data_end);
+            return cfail(c, e, SL_ECORRUPT, NULL,
+                         "chunk at %lld of %lld bytes lies outside the "
+                         "data (%zu bytes)",
+                         (long long)start, (long long)len, f->data_end);
         if (!pq_codec_can_read(ch->codec))
             return cfail(c, e, SL_EUNSUPPORTED, NULL, "codec %s is not supported",
                          pq_codec_name(ch->codec));
@@ -891,6 +922,8 @@ static int project(pq_scan *s, const pq_scan_opts *o, errmsg *e)
         c->L = L;
         c->leaf = leaf;
         c->file = s->r->bytes;
+        c->file_len = s->r->len;
+        c->page_at = s->r->bytes;
         dbuf_init(&c->page, s->max_page);
         dbuf_init(&c->prev, s->max_page);
         int rc = col_schema_set(s->schema, i, L->name, L->type, 0, L->max_def > 0);
@@ -973,7 +1006,7 @@ int pq_scan_next(pq_scan *s, col_batch **out, errmsg *e)
     if (rc) {
         col_batch_release(b);
         s->rg_left = 0;
-        s->irg = s->nrgs;  /* a failed scan stays failed */
+        s->irg = s->nrgs; /* a failed scan stays failed */
         return rc;
     }
     b->nrows = n;

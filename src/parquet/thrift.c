@@ -161,13 +161,19 @@ int64_t tr_int(tr *t)
 int64_t tr_int_typed(tr *t, uint8_t type)
 {
     switch (type) {
-    case TT_I8: return (int8_t)rd_u8(&t->r);
+    case TT_I8:
+        return (int8_t)rd_u8(&t->r);
     case TT_I16:
     case TT_I32:
-    case TT_I64: return tr_int(t);
-    case TT_TRUE: return 1;
-    case TT_FALSE: return 0;
-    default: rd_fail(&t->r, SL_ECORRUPT); return 0;
+    case TT_I64:
+        return tr_int(t);
+    case TT_TRUE:
+        return 1;
+    case TT_FALSE:
+        return 0;
+    default:
+        rd_fail(&t->r, SL_ECORRUPT);
+        return 0;
     }
 }
 
@@ -234,15 +240,28 @@ void tr_skip(tr *t, uint8_t type)
     uint8_t et;
     switch (type) {
     case TT_TRUE:
-    case TT_FALSE: return;
-    case TT_I8: rd_u8(&t->r); return;
+    case TT_FALSE:
+        return;
+    case TT_I8:
+        rd_u8(&t->r);
+        return;
     case TT_I16:
     case TT_I32:
-    case TT_I64: rd_uvarint(&t->r); return;
-    case TT_DOUBLE: rd_bytes(&t->r, 8); return;
-    case TT_UUID: rd_bytes(&t->r, 16); return;
-    case TT_BINARY: tr_bin(t, &n); return;
-    case TT_STRUCT: skip_struct(t); return;
+    case TT_I64:
+        rd_uvarint(&t->r);
+        return;
+    case TT_DOUBLE:
+        rd_bytes(&t->r, 8);
+        return;
+    case TT_UUID:
+        rd_bytes(&t->r, 16);
+        return;
+    case TT_BINARY:
+        tr_bin(t, &n);
+        return;
+    case TT_STRUCT:
+        skip_struct(t);
+        return;
     case TT_LIST:
     case TT_SET:
         if (tr_list(t, &et, &n) || tr_enter(t))
@@ -272,6 +291,8 @@ void tr_skip(tr *t, uint8_t type)
         tr_leave(t);
         return;
     }
-    default: rd_fail(&t->r, SL_ECORRUPT); return;
+    default:
+        rd_fail(&t->r, SL_ECORRUPT);
+        return;
     }
 }

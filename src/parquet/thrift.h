@@ -55,7 +55,7 @@ typedef struct tw {
     dbuf *b;
     int depth;
     int16_t last[TW_MAX_DEPTH];
-    int err;  /* first dbuf error, sticky */
+    int err; /* first dbuf error, sticky */
 } tw;
 
 void tw_init(tw *w, dbuf *b);
@@ -80,14 +80,14 @@ void tw_raw_bin(tw *w, const void *p, size_t n);
 typedef struct tr {
     rd r;
     int depth;
-    size_t base_off;  /* offset of r.base in the file, for messages */
+    size_t base_off; /* offset of r.base in the file, for messages */
 } tr;
 
 void tr_init(tr *t, const void *p, size_t n, size_t base_off);
 /* Reads a field header within a struct whose previous id is *last.  Returns
  * 1 with *id and *type set, 0 at STOP, or a negative code (also in t->r.err). */
 int tr_field(tr *t, int16_t *last, int16_t *id, uint8_t *type);
-int64_t tr_int(tr *t);   /* i8 (byte), i16, i32, i64 use this via their type */
+int64_t tr_int(tr *t); /* i8 (byte), i16, i32, i64 use this via their type */
 int64_t tr_int_typed(tr *t, uint8_t type);
 /* Binary / string: points into the input, no copy. */
 const uint8_t *tr_bin(tr *t, size_t *n);

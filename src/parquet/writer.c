@@ -78,48 +78,54 @@ void pq_sink_fd(pq_sink *s, int fd)
 
 void pq_write_opts_default(pq_write_opts *o)
 {
-    *o = (pq_write_opts){.codec = PQ_CODEC_ZSTD, .level = 3, .row_group_rows = 1 << 20,
-                         .page_bytes = 1 << 20, .dictionary = true, .dict_max_bytes = 1 << 20,
-                         .dict_max_entries = 1 << 16, .created_by = NULL, .ts_utc = true};
+    *o = (pq_write_opts){.codec = PQ_CODEC_ZSTD,
+                         .level = 3,
+                         .row_group_rows = 1 << 20,
+                         .page_bytes = 1 << 20,
+                         .dictionary = true,
+                         .dict_max_bytes = 1 << 20,
+                         .dict_max_entries = 1 << 16,
+                         .created_by = NULL,
+                         .ts_utc = true};
 }
 
 /* --- column state ---------------------------------------------------------- */
 
 typedef struct dentry {
     uint64_t hash;
-    uint32_t off;  /* offset of the 4-byte length in the dictionary page */
+    uint32_t off; /* offset of the 4-byte length in the dictionary page */
     uint32_t len;
 } dentry;
 
 typedef struct wcol {
     const col_field *f;
     int phys;
-    size_t width;         /* PLAIN bytes per value: 4 or 8; 0 for booleans and strings */
+    size_t width; /* PLAIN bytes per value: 4 or 8; 0 for booleans and strings */
     /* page being filled */
-    dbuf vals;            /* PLAIN values (non-null only) */
-    uint32_t *idx;        /* dictionary indices (non-null only) */
+    dbuf vals;     /* PLAIN values (non-null only) */
+    uint32_t *idx; /* dictionary indices (non-null only) */
     size_t nidx, idx_cap;
-    dbuf defs;            /* validity bits of the page's rows */
+    dbuf defs; /* validity bits of the page's rows */
     int64_t page_rows, page_nulls, page_bool_bits;
     /* dictionary */
     bool dict_on, dict_used;
-    dbuf dict;            /* PLAIN-encoded entries = the dictionary page body */
+    dbuf dict; /* PLAIN-encoded entries = the dictionary page body */
     dentry *ents;
     uint32_t nents, ents_cap;
-    uint32_t *slots;      /* open addressing: entry + 1, 0 = empty */
+    uint32_t *slots; /* open addressing: entry + 1, 0 = empty */
     uint32_t nslots;
-    col_dict *remap_src;  /* COL_DICT input whose remap table is cached */
+    col_dict *remap_src; /* COL_DICT input whose remap table is cached */
     int32_t *remap;
     int64_t remap_len;
     /* chunk */
-    dbuf chunk;           /* finished data pages */
+    dbuf chunk; /* finished data pages */
     int64_t chunk_rows, chunk_nulls, chunk_uncompressed;
     uint32_t encodings;
     /* statistics */
     bool has_minmax;
-    int64_t imin, imax;   /* ints, unsigned as bit patterns */
+    int64_t imin, imax; /* ints, unsigned as bit patterns */
     double dmin, dmax;
-    dbuf smin, smax;      /* strings seen on PLAIN pages */
+    dbuf smin, smax; /* strings seen on PLAIN pages */
 } wcol;
 
 struct pq_writer {
@@ -129,31 +135,36 @@ struct pq_writer {
     char created_by[64];
     wcol *cols;
     int ncols;
-    int64_t pos;          /* bytes written to the sink */
+    int64_t pos; /* bytes written to the sink */
     int64_t rg_rows, total_rows;
     pq_codec_ctx codec;
     dbuf page, comp, hdr; /* scratch */
     uint32_t *lvl;        /* scratch for levels */
     size_t lvl_cap;
-    arena meta_arena;     /* row group metadata kept until the footer */
+    arena meta_arena; /* row group metadata kept until the footer */
     pq_row_group *rgs;
     int nrgs, rgs_cap;
     pq_kv *kv;
     int nkv;
-    int err;              /* sticky: a failed writer refuses further work */
+    int err; /* sticky: a failed writer refuses further work */
 };
 
 static int phys_of(col_type t)
 {
     switch (t) {
-    case COL_BOOL: return PQ_BOOLEAN;
+    case COL_BOOL:
+        return PQ_BOOLEAN;
     case COL_INT32:
-    case COL_UINT32: return PQ_INT32;
-    case COL_DOUBLE: return PQ_DOUBLE;
+    case COL_UINT32:
+        return PQ_INT32;
+    case COL_DOUBLE:
+        return PQ_DOUBLE;
     case COL_STRING:
     case COL_BINARY:
-    case COL_DICT: return PQ_BYTE_ARRAY;
-    default: return PQ_INT64;
+    case COL_DICT:
+        return PQ_BYTE_ARRAY;
+    default:
+        return PQ_INT64;
     }
 }
 
@@ -248,7 +259,7 @@ static void stat_int(wcol *c, int64_t v)
 static void stat_double(wcol *c, double v)
 {
     if (isnan(v))
-        return;  /* NaN has no place in min/max (parquet-format) */
+        return; /* NaN has no place in min/max (parquet-format) */
     if (!c->has_minmax) {
         c->dmin = c->dmax = v;
         c->has_minmax = true;
@@ -439,9 +450,11 @@ static int flush_page(pq_writer *w, wcol *c)
     }
     if (rc)
         return rc;
-    pq_page_header h = {.type = PQ_PAGE_DATA, .num_values = (int32_t)c->page_rows,
+    pq_page_header h = {.type = PQ_PAGE_DATA,
+                        .num_values = (int32_t)c->page_rows,
                         .encoding = dict_page ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN,
-                        .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE};
+                        .def_encoding = PQ_ENC_RLE,
+                        .rep_encoding = PQ_ENC_RLE};
     rc = emit_page(w, &h, &c->chunk, &c->chunk_uncompressed);
     c->encodings |= 1u << h.encoding | 1u << PQ_ENC_RLE;
     c->chunk_rows += c->page_rows;
@@ -558,8 +571,7 @@ static int add_bools(wcol *c, const col_vec *v, int64_t i, int64_t n)
 
 /* Appends the non-null values of rows [i, i + n) to the page; *done gets the
  * rows taken, fewer than n only when the dictionary filled up. */
-static int add_values(pq_writer *w, wcol *c, const col_vec *v, int64_t i, int64_t n,
-                      int64_t *done)
+static int add_values(pq_writer *w, wcol *c, const col_vec *v, int64_t i, int64_t n, int64_t *done)
 {
     int rc = SL_OK;
     *done = n;
@@ -748,9 +760,14 @@ static int write_chunk(pq_writer *w, wcol *c, pq_chunk *m)
     if (rc)
         return rc;
     int64_t start = w->pos;
-    *m = (pq_chunk){.file_offset = start, .has_meta = true, .type = c->phys,
-                    .npath = 1, .codec = w->o.codec, .num_values = c->chunk_rows,
-                    .index_page_offset = -1, .dictionary_page_offset = -1};
+    *m = (pq_chunk){.file_offset = start,
+                    .has_meta = true,
+                    .type = c->phys,
+                    .npath = 1,
+                    .codec = w->o.codec,
+                    .num_values = c->chunk_rows,
+                    .index_page_offset = -1,
+                    .dictionary_page_offset = -1};
     m->path = arena_alloc(&w->meta_arena, sizeof *m->path);
     if (!m->path)
         return SL_ENOMEM;
@@ -762,8 +779,8 @@ static int write_chunk(pq_writer *w, wcol *c, pq_chunk *m)
         w->page = c->dict;
         dbuf pagebuf;
         dbuf_init(&pagebuf, DBUF_CAP);
-        pq_page_header h = {.type = PQ_PAGE_DICT, .num_values = (int32_t)c->nents,
-                            .encoding = PQ_ENC_PLAIN};
+        pq_page_header h = {
+            .type = PQ_PAGE_DICT, .num_values = (int32_t)c->nents, .encoding = PQ_ENC_PLAIN};
         rc = emit_page(w, &h, &pagebuf, &uncompressed);
         w->page = page_save;
         m->dictionary_page_offset = start;
@@ -823,10 +840,12 @@ static int check_schema(const col_schema *s, errmsg *e)
     for (int i = 0; i < s->ncols; i++) {
         const col_field *f = &s->fields[i];
         if (!f->name || !f->name[0] || !col_type_is_valid(f->type, f->key_bytes))
-            return errmsg_set(e, SL_EINVAL, "parquet writer: column %d has no name or a bad type", i);
+            return errmsg_set(e, SL_EINVAL, "parquet writer: column %d has no name or a bad type",
+                              i);
         for (int j = 0; j < i; j++)
             if (strcmp(s->fields[j].name, f->name) == 0)
-                return errmsg_set(e, SL_EINVAL, "parquet writer: column name \"%s\" repeats", f->name);
+                return errmsg_set(e, SL_EINVAL, "parquet writer: column name \"%s\" repeats",
+                                  f->name);
     }
     return SL_OK;
 }
@@ -877,20 +896,25 @@ int pq_writer_open(pq_sink *sink, col_schema *s, const pq_write_opts *opts, pq_w
 static int check_batch(const pq_writer *w, const col_batch *b, errmsg *e)
 {
     if (b->ncols != w->ncols)
-        return errmsg_set(e, SL_EINVAL, "parquet writer: batch has %d columns, schema %d",
-                          b->ncols, w->ncols);
+        return errmsg_set(e, SL_EINVAL, "parquet writer: batch has %d columns, schema %d", b->ncols,
+                          w->ncols);
     for (int i = 0; i < w->ncols; i++) {
         const col_field *f = &w->schema->fields[i];
         const col_vec *v = &b->cols[i];
         bool str_field = f->type == COL_STRING || f->type == COL_DICT;
-        bool ok = v->type == f->type || (str_field && (v->type == COL_STRING || v->type == COL_DICT));
+        bool ok =
+            v->type == f->type || (str_field && (v->type == COL_STRING || v->type == COL_DICT));
         if (!ok || v->len != b->nrows || (v->type == COL_DICT && !v->dict))
-            return errmsg_set(e, SL_EINVAL, "parquet writer: column \"%s\" is %s with %lld rows, "
-                              "expected %s with %lld", f->name, col_type_name(v->type),
-                              (long long)v->len, col_type_name(f->type), (long long)b->nrows);
+            return errmsg_set(e, SL_EINVAL,
+                              "parquet writer: column \"%s\" is %s with %lld rows, "
+                              "expected %s with %lld",
+                              f->name, col_type_name(v->type), (long long)v->len,
+                              col_type_name(f->type), (long long)b->nrows);
         if (v->null_count && !f->nullable)
-            return errmsg_set(e, SL_EINVAL, "parquet writer: column \"%s\" is not nullable but has "
-                              "%lld nulls", f->name, (long long)v->null_count);
+            return errmsg_set(e, SL_EINVAL,
+                              "parquet writer: column \"%s\" is not nullable but has "
+                              "%lld nulls",
+                              f->name, (long long)v->null_count);
     }
     return SL_OK;
 }
@@ -957,8 +981,9 @@ static int build_schema(pq_writer *w, pq_file_meta *m)
     for (int i = 0; i < w->ncols; i++) {
         const wcol *c = &w->cols[i];
         pq_schema_el *s = &m->schema[i + 1];
-        *s = (pq_schema_el){c->phys, -1, c->f->nullable ? PQ_OPTIONAL : PQ_REQUIRED,
-                            c->f->name, -1, -1, -1, -1, -1, {0}};
+        *s = (pq_schema_el){
+            c->phys, -1, c->f->nullable ? PQ_OPTIONAL : PQ_REQUIRED, c->f->name, -1, -1, -1, -1,
+            -1,      {0}};
         switch (c->f->type) {
         case COL_STRING:
         case COL_DICT:
@@ -966,15 +991,18 @@ static int build_schema(pq_writer *w, pq_file_meta *m)
             s->lt.kind = PQ_LT_STRING;
             break;
         case COL_TS_NS:
-            s->lt = (pq_logical){.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = w->o.ts_utc};
+            s->lt =
+                (pq_logical){.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = w->o.ts_utc};
             break;
         case COL_UINT32:
         case COL_UINT64:
             s->converted = c->f->type == COL_UINT32 ? PQ_CT_UINT_32 : PQ_CT_UINT_64;
-            s->lt = (pq_logical){.kind = PQ_LT_INTEGER, .is_signed = false,
+            s->lt = (pq_logical){.kind = PQ_LT_INTEGER,
+                                 .is_signed = false,
                                  .bit_width = c->f->type == COL_UINT32 ? 32 : 64};
             break;
-        default: break;
+        default:
+            break;
         }
     }
     return SL_OK;
@@ -983,8 +1011,13 @@ static int build_schema(pq_writer *w, pq_file_meta *m)
 int pq_writer_close(pq_writer *w, int64_t *size_out, errmsg *e)
 {
     int rc = w->err ? SL_ESTATE : flush_row_group(w);
-    pq_file_meta m = {.version = 2, .num_rows = w->total_rows, .rgs = w->rgs, .nrgs = w->nrgs,
-                      .kv = w->kv, .nkv = w->nkv, .created_by = w->created_by,
+    pq_file_meta m = {.version = 2,
+                      .num_rows = w->total_rows,
+                      .rgs = w->rgs,
+                      .nrgs = w->nrgs,
+                      .kv = w->kv,
+                      .nkv = w->nkv,
+                      .created_by = w->created_by,
                       .type_defined_order = true};
     if (!rc)
         rc = build_schema(w, &m);

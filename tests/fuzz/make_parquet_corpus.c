@@ -176,8 +176,8 @@ static void bad_thrift(void)
     const uint8_t huge_str[] = {0x15, 0x02, 0x58, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 'x', 0x00};
     raw_footer("thrift_huge_string.parquet", huge_str, sizeof huge_str);
     /* Varint longer than 10 bytes. */
-    const uint8_t long_varint[] = {0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
-                                   0xff, 0xff, 0x01, 0x00};
+    const uint8_t long_varint[] = {0x15, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+                                   0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x00};
     raw_footer("thrift_long_varint.parquet", long_varint, sizeof long_varint);
     const uint8_t empty[] = {0x00};
     raw_footer("thrift_empty_struct.parquet", empty, sizeof empty);
@@ -201,8 +201,8 @@ static craft_spec spec(int phys, int rep, int codec, int64_t rows)
 
 static void page(craft_spec *s, int type, int enc, int32_t nvals, const void *body, size_t len)
 {
-    s->pages[s->npages++] = (craft_page){.type = type, .encoding = enc, .num_values = nvals,
-                                         .body = body, .len = len};
+    s->pages[s->npages++] =
+        (craft_page){.type = type, .encoding = enc, .num_values = nvals, .body = body, .len = len};
 }
 
 static void crafted_valid(void)
@@ -274,7 +274,8 @@ static void crafted_bad(void)
     /* Delta headers: block size 0, bit width 65, 2^31 values. */
     const uint8_t d0[] = {0x00, 0x04, 0x03, 0x02};
     const uint8_t d65[] = {0x80, 0x01, 0x04, 0x10, 0x02, 0x00, 0x41, 0x41, 0x41, 0x41, 0xff};
-    const uint8_t dhuge[] = {0x80, 0x01, 0x04, 0x80, 0x80, 0x80, 0x80, 0x08, 0x02, 0x00, 0, 0, 0, 0};
+    const uint8_t dhuge[] = {0x80, 0x01, 0x04, 0x80, 0x80, 0x80, 0x80,
+                             0x08, 0x02, 0x00, 0,    0,    0,    0};
     craft_spec s = spec(PQ_INT64, PQ_REQUIRED, PQ_CODEC_UNCOMPRESSED, 3);
     page(&s, PQ_PAGE_DATA, PQ_ENC_DELTA_BINARY_PACKED, 3, d0, sizeof d0);
     save_crafted("bad_delta_block0.parquet", &s);
@@ -307,7 +308,8 @@ static void crafted_bad(void)
     save_crafted("bad_dict_after_data.parquet", &s);
 
     /* Definition levels: a run longer than the page, a cut bit-packed run. */
-    static const uint8_t lv_long[] = {4, 0, 0, 0, 0xfe, 0xff, 0xff, 0x0f, 0x01, 7, 0, 0, 0, 0, 0, 0, 0};
+    static const uint8_t lv_long[] = {4, 0, 0, 0, 0xfe, 0xff, 0xff, 0x0f, 0x01,
+                                      7, 0, 0, 0, 0,    0,    0,    0};
     static const uint8_t lv_cut[] = {2, 0, 0, 0, 0x0b, 0xff};
     s = spec(PQ_INT64, PQ_OPTIONAL, PQ_CODEC_UNCOMPRESSED, 5);
     page(&s, PQ_PAGE_DATA, PQ_ENC_PLAIN, 5, lv_long, sizeof lv_long);

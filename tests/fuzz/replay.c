@@ -34,6 +34,16 @@ static long g_runs;
 
 static void run(const uint8_t *p, size_t n)
 {
+    /* SL_REPLAY_LAST=path keeps the input being run there: after a crash it
+     * holds the crashing mutant, ready to be added to the corpus. */
+    const char *last = getenv("SL_REPLAY_LAST");
+    if (last) {
+        FILE *f = fopen(last, "wb");
+        if (f) {
+            fwrite(p, 1, n, f);
+            fclose(f);
+        }
+    }
     uint8_t *copy = malloc(n ? n : 1);
     if (!copy)
         exit(2);
@@ -45,14 +55,18 @@ static void run(const uint8_t *p, size_t n)
 
 static size_t mutate(uint8_t *p, size_t n, size_t cap)
 {
-    static const uint32_t edges[] = {0, 1, 0x7f, 0x80, 0xff, 0xffff, 0x7fffffff, 0x80000000u,
-                                     0xffffffffu, 0x10000000, 4096};
+    static const uint32_t edges[] = {0,          1,           0x7f,        0x80,       0xff, 0xffff,
+                                     0x7fffffff, 0x80000000u, 0xffffffffu, 0x10000000, 4096};
     int steps = 1 + (int)(rnd() % 4);
     for (int s = 0; s < steps && n > 0; s++) {
         size_t at = (size_t)(rnd() % n);
         switch (rnd() % 7) {
-        case 0: p[at] ^= (uint8_t)(1u << (rnd() % 8)); break;
-        case 1: p[at] = (uint8_t)rnd(); break;
+        case 0:
+            p[at] ^= (uint8_t)(1u << (rnd() % 8));
+            break;
+        case 1:
+            p[at] = (uint8_t)rnd();
+            break;
         case 2:
             if (at + 4 <= n) {
                 uint32_t v = edges[rnd() % (sizeof edges / sizeof edges[0])];
@@ -60,8 +74,10 @@ static size_t mutate(uint8_t *p, size_t n, size_t cap)
                     p[at + k] = (uint8_t)(v >> (8 * k));
             }
             break;
-        case 3: n = at; break;                       /* truncate */
-        case 4: {                                    /* duplicate a range */
+        case 3:
+            n = at;
+            break; /* truncate */
+        case 4: {  /* duplicate a range */
             size_t len = (size_t)(rnd() % 64);
             if (at + len <= n && n + len <= cap) {
                 memmove(p + at + len, p + at, n - at);
@@ -69,8 +85,12 @@ static size_t mutate(uint8_t *p, size_t n, size_t cap)
             }
             break;
         }
-        case 5: p[at] = (uint8_t)(0x80 | rnd()); break; /* long varints */
-        default: p[at] = 0; break;
+        case 5:
+            p[at] = (uint8_t)(0x80 | rnd());
+            break; /* long varints */
+        default:
+            p[at] = 0;
+            break;
         }
     }
     return n;

@@ -85,9 +85,13 @@ static void same_vec(const col_vec *x, const col_vec *y)
             continue;
         size_t nx, ny;
         switch (x->type) {
-        case COL_BOOL: CHECK_EQ(col_vec_bool(x, i), col_vec_bool(y, i)); break;
+        case COL_BOOL:
+            CHECK_EQ(col_vec_bool(x, i), col_vec_bool(y, i));
+            break;
         case COL_INT32:
-        case COL_UINT32: CHECK_EQ(col_vec_i32(x, i), col_vec_i32(y, i)); break;
+        case COL_UINT32:
+            CHECK_EQ(col_vec_i32(x, i), col_vec_i32(y, i));
+            break;
         case COL_DOUBLE: {
             double a = col_vec_f64(x, i), c = col_vec_f64(y, i);
             CHECK(memcmp(&a, &c, 8) == 0);
@@ -103,7 +107,9 @@ static void same_vec(const col_vec *x, const col_vec *y)
                 CHECK_EQ(col_vec_key(x, i), col_vec_key(y, i));
             break;
         }
-        default: CHECK_EQ(col_vec_i64(x, i), col_vec_i64(y, i)); break;
+        default:
+            CHECK_EQ(col_vec_i64(x, i), col_vec_i64(y, i));
+            break;
         }
     }
 }
@@ -184,7 +190,8 @@ TEST(arrow_import_honours_offset_and_rejects_bad_keys)
     col_vec v;
     col_vec_init(&v, COL_STRING, 0);
     for (int i = 0; i < 20; i++)
-        CHECK_OK(i == 11 ? col_vec_append_null(&v) : col_vec_append_str(&v, k_words[i % 5], strlen(k_words[i % 5])));
+        CHECK_OK(i == 11 ? col_vec_append_null(&v)
+                         : col_vec_append_str(&v, k_words[i % 5], strlen(k_words[i % 5])));
     struct ArrowSchema s;
     struct ArrowArray a;
     CHECK_OK(col_vec_export(&v, "x", true, &s, &a));

@@ -18,20 +18,20 @@
 #include "parquet/thrift.h"
 
 typedef struct craft_page {
-    int type;               /* PQ_PAGE_DATA, PQ_PAGE_DICT or PQ_PAGE_DATA_V2 */
+    int type; /* PQ_PAGE_DATA, PQ_PAGE_DICT or PQ_PAGE_DATA_V2 */
     int encoding;
     int32_t num_values;
-    int32_t num_nulls;      /* v2 */
-    int32_t def_len;        /* v2: bytes of levels at the start of body */
-    int32_t raw_size;       /* uncompressed size to declare; 0 = body length */
-    int32_t comp_size;      /* compressed size to declare; 0 = body length */
+    int32_t num_nulls; /* v2 */
+    int32_t def_len;   /* v2: bytes of levels at the start of body */
+    int32_t raw_size;  /* uncompressed size to declare; 0 = body length */
+    int32_t comp_size; /* compressed size to declare; 0 = body length */
     const uint8_t *body;
     size_t len;
 } craft_page;
 
 typedef struct craft_spec {
     int phys;
-    int repetition;         /* PQ_REQUIRED or PQ_OPTIONAL */
+    int repetition; /* PQ_REQUIRED or PQ_OPTIONAL */
     pq_logical lt;
     int codec;
     int64_t num_rows;
@@ -94,15 +94,27 @@ static inline int craft_file(const craft_spec *s, dbuf *out)
         {-1, -1, -1, "schema", 1, -1, -1, -1, -1, {0}},
         {s->phys, -1, s->repetition, "c", -1, -1, -1, -1, -1, s->lt},
     };
-    pq_chunk chunk = {.file_offset = start, .has_meta = true, .type = s->phys,
-                      .encodings = 1u << PQ_ENC_PLAIN, .path = path, .npath = 1,
-                      .codec = s->codec, .num_values = s->num_rows,
+    pq_chunk chunk = {.file_offset = start,
+                      .has_meta = true,
+                      .type = s->phys,
+                      .encodings = 1u << PQ_ENC_PLAIN,
+                      .path = path,
+                      .npath = 1,
+                      .codec = s->codec,
+                      .num_values = s->num_rows,
                       .total_uncompressed = (int64_t)out->len - start,
-                      .total_compressed = (int64_t)out->len - start, .data_page_offset = data_off,
-                      .dictionary_page_offset = dict_off, .index_page_offset = -1};
+                      .total_compressed = (int64_t)out->len - start,
+                      .data_page_offset = data_off,
+                      .dictionary_page_offset = dict_off,
+                      .index_page_offset = -1};
     pq_row_group rg = {&chunk, 1, (int64_t)out->len - start, s->num_rows};
-    pq_file_meta m = {.version = 2, .schema = schema, .nschema = 2, .num_rows = s->num_rows,
-                      .rgs = &rg, .nrgs = 1, .created_by = "craft"};
+    pq_file_meta m = {.version = 2,
+                      .schema = schema,
+                      .nschema = 2,
+                      .num_rows = s->num_rows,
+                      .rgs = &rg,
+                      .nrgs = 1,
+                      .created_by = "craft"};
     size_t before = out->len;
     int rc = pq_meta_encode(&m, out);
     uint8_t tail[8];

@@ -113,23 +113,35 @@ TEST(thrift_reader_caps_nesting_and_lying_counts)
 static pq_file_meta sample_meta(arena *a)
 {
     static const char *path[] = {"ts"};
-    pq_file_meta m = {.version = 2, .num_rows = 7, .created_by = "test",
-                      .type_defined_order = true};
+    pq_file_meta m = {
+        .version = 2, .num_rows = 7, .created_by = "test", .type_defined_order = true};
     m.nschema = 2;
     m.schema = arena_zalloc(a, 2 * sizeof *m.schema);
     m.schema[0] = (pq_schema_el){-1, -1, -1, "schema", 1, -1, -1, -1, -1, {0}};
-    m.schema[1] = (pq_schema_el){PQ_INT64, -1, PQ_OPTIONAL, "ts", -1, -1, -1, -1, -1,
-                                 {.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = true}};
+    m.schema[1] =
+        (pq_schema_el){PQ_INT64,    -1,
+                       PQ_OPTIONAL, "ts",
+                       -1,          -1,
+                       -1,          -1,
+                       -1,          {.kind = PQ_LT_TIMESTAMP, .unit = PQ_UNIT_NANOS, .utc = true}};
     m.nrgs = 1;
     m.rgs = arena_zalloc(a, sizeof *m.rgs);
     m.rgs[0].ncols = 1;
     m.rgs[0].num_rows = 7;
     m.rgs[0].cols = arena_zalloc(a, sizeof(pq_chunk));
     pq_chunk *c = m.rgs[0].cols;
-    *c = (pq_chunk){.file_offset = 4, .has_meta = true, .type = PQ_INT64,
-                    .encodings = 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE, .path = path, .npath = 1,
-                    .codec = PQ_CODEC_ZSTD, .num_values = 7, .total_uncompressed = 100,
-                    .total_compressed = 80, .data_page_offset = 4, .dictionary_page_offset = -1,
+    *c = (pq_chunk){.file_offset = 4,
+                    .has_meta = true,
+                    .type = PQ_INT64,
+                    .encodings = 1u << PQ_ENC_PLAIN | 1u << PQ_ENC_RLE,
+                    .path = path,
+                    .npath = 1,
+                    .codec = PQ_CODEC_ZSTD,
+                    .num_values = 7,
+                    .total_uncompressed = 100,
+                    .total_compressed = 80,
+                    .data_page_offset = 4,
+                    .dictionary_page_offset = -1,
                     .index_page_offset = -1};
     c->stats.has = PQ_ST_NULLS | PQ_ST_MIN_VALUE | PQ_ST_MAX_VALUE;
     c->stats.null_count = 2;
@@ -195,9 +207,13 @@ TEST(metadata_decoder_reports_missing_required_fields)
 
 TEST(page_header_round_trip)
 {
-    pq_page_header h = {.type = PQ_PAGE_DATA, .uncompressed_size = 1000, .compressed_size = 500,
-                        .num_values = 77, .encoding = PQ_ENC_RLE_DICTIONARY,
-                        .def_encoding = PQ_ENC_RLE, .rep_encoding = PQ_ENC_RLE};
+    pq_page_header h = {.type = PQ_PAGE_DATA,
+                        .uncompressed_size = 1000,
+                        .compressed_size = 500,
+                        .num_values = 77,
+                        .encoding = PQ_ENC_RLE_DICTIONARY,
+                        .def_encoding = PQ_ENC_RLE,
+                        .rep_encoding = PQ_ENC_RLE};
     dbuf b;
     dbuf_init(&b, 1 << 20);
     CHECK_OK(pq_page_header_encode(&h, &b));
@@ -294,13 +310,13 @@ TEST(rle_rejects_bad_runs)
 {
     uint32_t out[4];
     pq_rle r;
-    const uint8_t zero_run[] = {0x00, 0x01};           /* RLE run of length 0 */
+    const uint8_t zero_run[] = {0x00, 0x01}; /* RLE run of length 0 */
     CHECK_OK(pq_rle_init(&r, zero_run, 2, 1));
     CHECK_EQ(pq_rle_get(&r, out, 1), SL_ECORRUPT);
-    const uint8_t too_wide[] = {0x08, 0x05};           /* value 5 with bit width 2 */
+    const uint8_t too_wide[] = {0x08, 0x05}; /* value 5 with bit width 2 */
     CHECK_OK(pq_rle_init(&r, too_wide, 2, 2));
     CHECK_EQ(pq_rle_get(&r, out, 1), SL_ECORRUPT);
-    const uint8_t cut[] = {0x03, 0x88};                /* 8 values of width 3 need 3 bytes */
+    const uint8_t cut[] = {0x03, 0x88}; /* 8 values of width 3 need 3 bytes */
     CHECK_OK(pq_rle_init(&r, cut, 2, 3));
     CHECK_EQ(pq_rle_get(&r, out, 4), SL_ETRUNC);
     CHECK(pq_rle_init(&r, cut, 2, 33) != 0);
@@ -334,7 +350,9 @@ TEST(delta_binary_packed_round_trips_and_wraps)
     size_t n = 5000;
     int64_t *in = sl_malloc(n * sizeof *in), *out = sl_malloc((n + 1) * sizeof *out);
     for (size_t i = 0; i < n; i++)
-        in[i] = i % 97 == 0 ? INT64_MIN : i % 89 == 0 ? INT64_MAX : (int64_t)(rnd() >> (rnd() % 64));
+        in[i] = i % 97 == 0   ? INT64_MIN
+                : i % 89 == 0 ? INT64_MAX
+                              : (int64_t)(rnd() >> (rnd() % 64));
     dbuf b;
     dbuf_init(&b, 1 << 24);
     CHECK_OK(pq_delta_encode(in, n, &b));

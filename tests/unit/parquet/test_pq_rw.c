@@ -113,9 +113,13 @@ static void same_cell(const col_vec *x, int64_t i, const col_vec *y, int64_t j)
         return;
     size_t nx, ny;
     switch (x->type) {
-    case COL_BOOL: CHECK_EQ(col_vec_bool(x, i), col_vec_bool(y, j)); break;
+    case COL_BOOL:
+        CHECK_EQ(col_vec_bool(x, i), col_vec_bool(y, j));
+        break;
     case COL_INT32:
-    case COL_UINT32: CHECK_EQ(col_vec_i32(x, i), col_vec_i32(y, j)); break;
+    case COL_UINT32:
+        CHECK_EQ(col_vec_i32(x, i), col_vec_i32(y, j));
+        break;
     case COL_STRING:
     case COL_BINARY:
     case COL_DICT: {
@@ -123,7 +127,9 @@ static void same_cell(const col_vec *x, int64_t i, const col_vec *y, int64_t j)
         CHECK(nx == ny && memcmp(px, py, nx) == 0);
         break;
     }
-    default: CHECK_EQ(col_vec_i64(x, i), col_vec_i64(y, j)); break;
+    default:
+        CHECK_EQ(col_vec_i64(x, i), col_vec_i64(y, j));
+        break;
     }
 }
 
@@ -447,7 +453,8 @@ TEST(writer_refuses_mismatched_batches)
     /* A null in a column declared not nullable. */
     col_vec_release(&b->cols[C_ID]);
     for (int i = 0; i < 10; i++)
-        CHECK_OK(i == 3 ? col_vec_append_null(&b->cols[C_ID]) : col_vec_append_i64(&b->cols[C_ID], i));
+        CHECK_OK(i == 3 ? col_vec_append_null(&b->cols[C_ID])
+                        : col_vec_append_i64(&b->cols[C_ID], i));
     CHECK_EQ(pq_writer_add_batch(w, b, &e), SL_EINVAL);
     CHECK(strstr(e.text, "\"id\" is not nullable"));
     b->nrows = 9;
@@ -580,10 +587,17 @@ TEST(reads_delta_length_and_delta_byte_array_pages)
     dbuf_init(&body, 1 << 20);
     CHECK_OK(pq_delta_encode(lens, 4, &body));
     dbuf_append_str(&body, "HelloWorldFoobarABCDEF");
-    craft_spec cs = {.phys = PQ_BYTE_ARRAY, .repetition = PQ_REQUIRED, .lt = {.kind = PQ_LT_STRING},
-                     .codec = PQ_CODEC_UNCOMPRESSED, .num_rows = 4, .npages = 1};
-    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA, .encoding = PQ_ENC_DELTA_LENGTH_BYTE_ARRAY,
-                               .num_values = 4, .body = body.p, .len = body.len};
+    craft_spec cs = {.phys = PQ_BYTE_ARRAY,
+                     .repetition = PQ_REQUIRED,
+                     .lt = {.kind = PQ_LT_STRING},
+                     .codec = PQ_CODEC_UNCOMPRESSED,
+                     .num_rows = 4,
+                     .npages = 1};
+    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA,
+                               .encoding = PQ_ENC_DELTA_LENGTH_BYTE_ARRAY,
+                               .num_values = 4,
+                               .body = body.p,
+                               .len = body.len};
     col_batch *b;
     errmsg e = {0};
     CHECK_OK(read_crafted(&cs, &b, &e));
@@ -596,8 +610,11 @@ TEST(reads_delta_length_and_delta_byte_array_pages)
     CHECK_OK(pq_delta_encode(pre, 4, &body));
     CHECK_OK(pq_delta_encode(suf, 4, &body));
     dbuf_append_str(&body, "axislebabbleyhood");
-    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA, .encoding = PQ_ENC_DELTA_BYTE_ARRAY,
-                               .num_values = 4, .body = body.p, .len = body.len};
+    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA,
+                               .encoding = PQ_ENC_DELTA_BYTE_ARRAY,
+                               .num_values = 4,
+                               .body = body.p,
+                               .len = body.len};
     CHECK_OK(read_crafted(&cs, &b, &e));
     check_strings(b, front, 4);
     col_batch_release(b);
@@ -623,10 +640,16 @@ TEST(reads_byte_stream_split_and_v2_pages_with_nulls)
     for (int i = 0; i < 3; i++)
         for (int k = 0; k < 8; k++)
             body[k * 3 + i] = ((const uint8_t *)&v[i])[k];
-    craft_spec cs = {.phys = PQ_DOUBLE, .repetition = PQ_REQUIRED, .codec = PQ_CODEC_UNCOMPRESSED,
-                     .num_rows = 3, .npages = 1};
-    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA, .encoding = PQ_ENC_BYTE_STREAM_SPLIT,
-                               .num_values = 3, .body = body, .len = sizeof body};
+    craft_spec cs = {.phys = PQ_DOUBLE,
+                     .repetition = PQ_REQUIRED,
+                     .codec = PQ_CODEC_UNCOMPRESSED,
+                     .num_rows = 3,
+                     .npages = 1};
+    cs.pages[0] = (craft_page){.type = PQ_PAGE_DATA,
+                               .encoding = PQ_ENC_BYTE_STREAM_SPLIT,
+                               .num_values = 3,
+                               .body = body,
+                               .len = sizeof body};
     col_batch *b;
     errmsg e = {0};
     CHECK_OK(read_crafted(&cs, &b, &e));
@@ -642,11 +665,18 @@ TEST(reads_byte_stream_split_and_v2_pages_with_nulls)
     int32_t def_len = (int32_t)page.len;
     int64_t vals[3] = {10, -20, 30};
     CHECK_OK(pq_delta_encode(vals, 3, &page));
-    craft_spec c2 = {.phys = PQ_INT64, .repetition = PQ_OPTIONAL, .codec = PQ_CODEC_UNCOMPRESSED,
-                     .num_rows = 5, .npages = 1};
-    c2.pages[0] = (craft_page){.type = PQ_PAGE_DATA_V2, .encoding = PQ_ENC_DELTA_BINARY_PACKED,
-                               .num_values = 5, .num_nulls = 2, .def_len = def_len,
-                               .body = page.p, .len = page.len};
+    craft_spec c2 = {.phys = PQ_INT64,
+                     .repetition = PQ_OPTIONAL,
+                     .codec = PQ_CODEC_UNCOMPRESSED,
+                     .num_rows = 5,
+                     .npages = 1};
+    c2.pages[0] = (craft_page){.type = PQ_PAGE_DATA_V2,
+                               .encoding = PQ_ENC_DELTA_BINARY_PACKED,
+                               .num_values = 5,
+                               .num_nulls = 2,
+                               .def_len = def_len,
+                               .body = page.p,
+                               .len = page.len};
     CHECK_OK(read_crafted(&c2, &b, &e));
     CHECK_EQ(b->cols[0].null_count, 2);
     CHECK_EQ(col_vec_i64(&b->cols[0], 0), 10);
@@ -662,12 +692,22 @@ TEST(refuses_bad_dictionary_indices_and_bombs)
     /* Dictionary of 2 strings, data page indexing entry 5. */
     uint8_t dict[] = {1, 0, 0, 0, 'a', 1, 0, 0, 0, 'b'};
     uint8_t data[] = {3, 0x02, 0x05}; /* bit width 3, RLE run of 1 value 5 */
-    craft_spec cs = {.phys = PQ_BYTE_ARRAY, .repetition = PQ_REQUIRED, .lt = {.kind = PQ_LT_STRING},
-                     .codec = PQ_CODEC_UNCOMPRESSED, .num_rows = 1, .npages = 2};
-    cs.pages[0] = (craft_page){.type = PQ_PAGE_DICT, .encoding = PQ_ENC_PLAIN, .num_values = 2,
-                               .body = dict, .len = sizeof dict};
-    cs.pages[1] = (craft_page){.type = PQ_PAGE_DATA, .encoding = PQ_ENC_RLE_DICTIONARY,
-                               .num_values = 1, .body = data, .len = sizeof data};
+    craft_spec cs = {.phys = PQ_BYTE_ARRAY,
+                     .repetition = PQ_REQUIRED,
+                     .lt = {.kind = PQ_LT_STRING},
+                     .codec = PQ_CODEC_UNCOMPRESSED,
+                     .num_rows = 1,
+                     .npages = 2};
+    cs.pages[0] = (craft_page){.type = PQ_PAGE_DICT,
+                               .encoding = PQ_ENC_PLAIN,
+                               .num_values = 2,
+                               .body = dict,
+                               .len = sizeof dict};
+    cs.pages[1] = (craft_page){.type = PQ_PAGE_DATA,
+                               .encoding = PQ_ENC_RLE_DICTIONARY,
+                               .num_values = 1,
+                               .body = data,
+                               .len = sizeof data};
     col_batch *b;
     errmsg e = {0};
     CHECK_EQ(read_crafted(&cs, &b, &e), SL_ECORRUPT);
