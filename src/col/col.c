@@ -17,7 +17,7 @@
 
 /* --- buffers --------------------------------------------------------------- */
 
-col_buf *col_buf_new(size_t cap_bytes)
+static col_buf *buf_new(size_t cap_bytes, bool zero)
 {
     if (cap_bytes > COL_BUF_MAX_BYTES)
         return NULL;
@@ -25,16 +25,28 @@ col_buf *col_buf_new(size_t cap_bytes)
     if (!b)
         return NULL;
     /* Eight spare bytes let word-at-a-time readers and writers touch the last
-     * partial word without a bounds branch. */
-    b->p = sl_calloc(1, cap_bytes + 8);
+     * partial word without a bounds branch; they are always zero. */
+    b->p = zero ? sl_calloc(1, cap_bytes + 8) : sl_malloc(cap_bytes + 8);
     if (!b->p) {
         sl_free(b);
         return NULL;
     }
+    if (!zero)
+        memset(b->p + cap_bytes, 0, 8);
     atomic_init(&b->refs, 1);
     b->len_bytes = 0;
     b->cap_bytes = cap_bytes;
     return b;
+}
+
+col_buf *col_buf_new(size_t cap_bytes)
+{
+    return buf_new(cap_bytes, true);
+}
+
+col_buf *col_buf_new_uninit(size_t cap_bytes)
+{
+    return buf_new(cap_bytes, false);
 }
 
 col_buf *col_buf_ref(col_buf *b)

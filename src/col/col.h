@@ -112,6 +112,9 @@ typedef struct col_batch {
 
 /* A new buffer with cap_bytes allocated (zeroed), len 0 and one reference; NULL on ENOMEM. */
 col_buf *col_buf_new(size_t cap_bytes);
+/* Same, without zeroing the first cap_bytes: for producers that write every
+ * byte they expose (decoders), where zeroing would be wasted bandwidth. */
+col_buf *col_buf_new_uninit(size_t cap_bytes);
 col_buf *col_buf_ref(col_buf *b);
 void col_buf_unref(col_buf *b);
 /* Grow (never shrink) to at least need_bytes, geometrically, new bytes zeroed.

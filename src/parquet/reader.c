@@ -804,17 +804,29 @@ static int to_plain(rcol *c, col_vec *v, int64_t pos, int64_t n, errmsg *e)
     return SL_OK;
 }
 
+/* Buffers for n rows.  Values, keys, offsets and string bytes are written in
+ * full by the decoders, so they are not zeroed; booleans and validity are
+ * built by or-ing bits, so they are. */
 static int alloc_vec(rcol *c, col_vec *v, int64_t n)
 {
     bool dict_out = c->L->type == COL_STRING && c->dict && dict_enc(c->enc);
     col_vec_init(v, dict_out ? COL_DICT : c->L->type, dict_out ? col_dict_key_bytes(c->dict_n) : 0);
     if (dict_out)
         col_vec_set_dict(v, c->dict);
-    int rc =
-        col_vec_reserve(v, n, v->type == COL_STRING || v->type == COL_BINARY ? (size_t)n * 8 : 0);
-    if (!rc && c->L->max_def > 0)
-        rc = col_vec_need_validity(v, n);
-    return rc;
+    bool str = v->type == COL_STRING || v->type == COL_BINARY;
+    size_t w = col_type_width(v->type, v->key_bytes);
+    if (v->type == COL_BOOL)
+        v->values = col_buf_new(((size_t)n + 7) / 8);
+    else
+        v->values = col_buf_new_uninit(w * ((size_t)n + (str ? 1 : 0)));
+    if (!v->values)
+        return SL_ENOMEM;
+    if (str) {
+        ((int32_t *)(void *)v->values->p)[0] = 0;
+        if (!(v->data = col_buf_new_uninit((size_t)n * 8)))
+            return SL_ENOMEM;
+    }
+    return c->L->max_def > 0 ? col_vec_need_validity(v, n) : SL_OK;
 }
 
 static int read_column(pq_scan *s, rcol *c, col_vec *v, int64_t n, errmsg *e)
