@@ -666,6 +666,16 @@ int pq_page_header_encode(const pq_page_header *h, dbuf *out)
         tw_i32(&w, 1, h->num_values);
         tw_i32(&w, 2, h->encoding);
         tw_struct_end(&w);
+    } else if (h->type == PQ_PAGE_DATA_V2) {
+        tw_struct_begin(&w, 8);
+        tw_i32(&w, 1, h->num_values);
+        tw_i32(&w, 2, h->num_nulls);
+        tw_i32(&w, 3, h->num_rows);
+        tw_i32(&w, 4, h->encoding);
+        tw_i32(&w, 5, h->def_len);
+        tw_i32(&w, 6, h->rep_len);
+        tw_bool(&w, 7, h->is_compressed);
+        tw_struct_end(&w);
     }
     uint8_t stop = TT_STOP;
     if (!w.err)

@@ -215,6 +215,8 @@ int pq_meta_encode(const pq_file_meta *m, dbuf *out);
 /* Decodes one page header at p (n bytes available); *hdr_len gets its size. */
 int pq_page_header_decode(const uint8_t *p, size_t n, size_t base_off, pq_page_header *out,
                           size_t *hdr_len, errmsg *e);
+/* Encodes a page header: DataPageHeader, DictionaryPageHeader or
+ * DataPageHeaderV2 according to h->type. */
 int pq_page_header_encode(const pq_page_header *h, dbuf *out);
 
 const char *pq_encoding_name(int enc);

@@ -35,6 +35,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* Version of what the writer produces and the reader accepts, as laid out in
+ * docs/internals/parquet.md; bumped with that document. */
+#define PQ_LAYOUT_VERSION 1
+
 /* --- writer ---------------------------------------------------------------- */
 
 /* Where the writer's bytes go.  write returns 0 or a negative SL_E* code. */

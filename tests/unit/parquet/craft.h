@@ -15,7 +15,6 @@
 #include "base/bytes.h"
 #include "base/dbuf.h"
 #include "parquet/meta.h"
-#include "parquet/thrift.h"
 
 typedef struct craft_page {
     int type; /* PQ_PAGE_DATA, PQ_PAGE_DICT or PQ_PAGE_DATA_V2 */
@@ -41,36 +40,19 @@ typedef struct craft_spec {
 
 static inline void craft_header(dbuf *out, const craft_page *p)
 {
-    tw w;
-    tw_init(&w, out);
-    tw_i32(&w, 1, p->type);
-    tw_i32(&w, 2, p->raw_size ? p->raw_size : (int32_t)p->len);
-    tw_i32(&w, 3, p->comp_size ? p->comp_size : (int32_t)p->len);
-    if (p->type == PQ_PAGE_DATA) {
-        tw_struct_begin(&w, 5);
-        tw_i32(&w, 1, p->num_values);
-        tw_i32(&w, 2, p->encoding);
-        tw_i32(&w, 3, PQ_ENC_RLE);
-        tw_i32(&w, 4, PQ_ENC_RLE);
-        tw_struct_end(&w);
-    } else if (p->type == PQ_PAGE_DICT) {
-        tw_struct_begin(&w, 7);
-        tw_i32(&w, 1, p->num_values);
-        tw_i32(&w, 2, p->encoding);
-        tw_struct_end(&w);
-    } else {
-        tw_struct_begin(&w, 8);
-        tw_i32(&w, 1, p->num_values);
-        tw_i32(&w, 2, p->num_nulls);
-        tw_i32(&w, 3, p->num_values);
-        tw_i32(&w, 4, p->encoding);
-        tw_i32(&w, 5, p->def_len);
-        tw_i32(&w, 6, 0);
-        tw_bool(&w, 7, false);
-        tw_struct_end(&w);
-    }
-    uint8_t stop = 0;
-    dbuf_append(out, &stop, 1);
+    pq_page_header h = {.type = p->type,
+                        .uncompressed_size = p->raw_size ? p->raw_size : (int32_t)p->len,
+                        .compressed_size = p->comp_size ? p->comp_size : (int32_t)p->len,
+                        .num_values = p->num_values,
+                        .encoding = p->encoding,
+                        .def_encoding = PQ_ENC_RLE,
+                        .rep_encoding = PQ_ENC_RLE,
+                        .num_nulls = p->num_nulls,
+                        .num_rows = p->num_values,
+                        .def_len = p->def_len,
+                        .rep_len = 0,
+                        .is_compressed = false};
+    pq_page_header_encode(&h, out);
 }
 
 /* Appends the whole file to out. */

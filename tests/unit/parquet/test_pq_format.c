@@ -227,6 +227,18 @@ TEST(page_header_round_trip)
     CHECK_EQ(d.encoding, PQ_ENC_RLE_DICTIONARY);
     CHECK(d.has_sub);
     CHECK_EQ(pq_page_header_decode(b.p, b.len - 1, 0, &d, &hl, &e), SL_ETRUNC);
+    /* Data page v2 carries its own counts and level lengths. */
+    pq_page_header v2 = {.type = PQ_PAGE_DATA_V2, .uncompressed_size = 90, .compressed_size = 60,
+                         .num_values = 10, .num_nulls = 3, .num_rows = 10,
+                         .encoding = PQ_ENC_DELTA_BINARY_PACKED, .def_len = 4, .rep_len = 0,
+                         .is_compressed = false};
+    dbuf_reset(&b);
+    CHECK_OK(pq_page_header_encode(&v2, &b));
+    CHECK_OK(pq_page_header_decode(b.p, b.len, 0, &d, &hl, &e));
+    CHECK(d.has_sub && !d.is_compressed);
+    CHECK_EQ(d.num_nulls, 3);
+    CHECK_EQ(d.def_len, 4);
+    CHECK_EQ(d.encoding, PQ_ENC_DELTA_BINARY_PACKED);
     dbuf_free(&b);
 }
 
