@@ -531,6 +531,9 @@ static int remap_key(pq_writer *w, wcol *c, const col_vec *v, int64_t i, int64_t
  * dictionary cannot take it. */
 static int add_string(pq_writer *w, wcol *c, const col_vec *v, int64_t i, bool *full)
 {
+    /* Keys of COL_DICT input are checked before any lookup through them. */
+    if (v->type == COL_DICT && col_vec_key(v, i) >= (uint64_t)v->dict->strings.len)
+        return SL_EINVAL;
     size_t n;
     const uint8_t *p = col_vec_str(v, i, &n);
     int rc;

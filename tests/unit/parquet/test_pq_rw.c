@@ -460,6 +460,11 @@ TEST(writer_refuses_mismatched_batches)
     b->nrows = 9;
     CHECK_EQ(pq_writer_add_batch(w, b, &e), SL_EINVAL);
     col_batch_release(b);
+    /* A dictionary key past its dictionary is refused, not followed. */
+    b = batch(s, d, 0, 10, 0);
+    b->cols[C_DS].values->p[4] = 200;
+    CHECK_EQ(pq_writer_add_batch(w, b, &e), SL_EINVAL);
+    col_batch_release(b);
     pq_writer_free(w);
     col_dict_unref(d);
     col_schema_unref(s);
