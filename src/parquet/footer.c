@@ -60,6 +60,7 @@ static void leaf_type(pq_leaf *l, const pq_schema_el *s)
                 l->unsupported = "timestamp without a known unit";
         }
         break;
+    case PQ_FLOAT: /* widened exactly to double */
     case PQ_DOUBLE:
         l->type = COL_DOUBLE;
         break;
@@ -69,9 +70,6 @@ static void leaf_type(pq_leaf *l, const pq_schema_el *s)
                           s->converted == PQ_CT_JSON
                       ? COL_STRING
                       : COL_BINARY;
-        break;
-    case PQ_FLOAT:
-        l->unsupported = "FLOAT columns are not supported";
         break;
     case PQ_INT96:
         l->unsupported = "INT96 columns are not supported";

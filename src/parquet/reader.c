@@ -87,8 +87,8 @@ struct pq_scan {
     pq_codec_ctx codec;
     uint32_t *u32; /* scratch: indices, levels */
     size_t u32_cap;
-    int32_t *lens; /* scratch: string lengths of a slice */
-    size_t lens_cap;
+    float *f32; /* scratch: FLOAT values before widening */
+    size_t f32_cap;
 };
 
 /* --- readers --------------------------------------------------------------- */
@@ -212,6 +212,13 @@ static int grow(void **p, size_t *cap, size_t n, size_t size)
 
 /* --- pages ----------------------------------------------------------------- */
 
+/* Bytes per value in the file: 4 for INT32 and FLOAT, 8 for INT64 and DOUBLE. */
+static int in_width(const rcol *c)
+{
+    return c->L->phys == PQ_INT32 || c->L->phys == PQ_FLOAT ? 4 : 8;
+}
+
+/* Bytes per value in the batch: FLOAT widens (exactly) to double. */
 static int out_width(const rcol *c)
 {
     return c->L->phys == PQ_INT32 ? 4 : 8;
@@ -260,7 +267,7 @@ static int load_dict(pq_scan *s, rcol *c, const uint8_t *p, size_t n, int64_t co
         v->data->len_bytes = (size_t)o[count];
         return SL_OK;
     }
-    size_t in_w = c->L->phys == PQ_BOOLEAN ? 0 : (size_t)out_width(c);
+    size_t in_w = c->L->phys == PQ_BOOLEAN ? 0 : (size_t)in_width(c);
     if (in_w == 0)
         return cfail(c, e, SL_EUNSUPPORTED, p, "dictionary of booleans");
     if ((uint64_t)count * in_w > n)
@@ -324,7 +331,7 @@ static bool enc_ok(const rcol *c, int enc)
     case PQ_ENC_DELTA_BYTE_ARRAY:
         return t == PQ_BYTE_ARRAY;
     case PQ_ENC_BYTE_STREAM_SPLIT:
-        return t == PQ_INT32 || t == PQ_INT64 || t == PQ_DOUBLE;
+        return t == PQ_INT32 || t == PQ_INT64 || t == PQ_DOUBLE || t == PQ_FLOAT;
     default:
         return false;
     }
@@ -367,7 +374,7 @@ static int start_values(pq_scan *s, rcol *c, int64_t nvals, errmsg *e)
         rc = load_delta(s, c, nvals, e);
         break;
     case PQ_ENC_BYTE_STREAM_SPLIT: {
-        size_t w = (size_t)out_width(c), n = (size_t)(c->vend - c->vp);
+        size_t w = (size_t)in_width(c), n = (size_t)(c->vend - c->vp);
         if (n % w)
             return cfail(c, e, SL_ECORRUPT, c->vp, "BYTE_STREAM_SPLIT of %zu bytes, width %zu", n,
                          w);
@@ -549,10 +556,10 @@ static void spread(uint8_t *vals, size_t w, const uint8_t *bits, int64_t pos, in
     }
 }
 
-/* n dense fixed-width values (output width w) at dst. */
-static int dense_fixed(pq_scan *s, rcol *c, uint8_t *dst, int64_t n, errmsg *e)
+/* n dense fixed-width values, in the file's width, at dst. */
+static int dense_raw(pq_scan *s, rcol *c, uint8_t *dst, int64_t n, errmsg *e)
 {
-    size_t w = (size_t)out_width(c), bytes = (size_t)n * w;
+    size_t w = (size_t)in_width(c), bytes = (size_t)n * w;
     switch (c->enc) {
     case PQ_ENC_PLAIN:
         if (bytes > (size_t)(c->vend - c->vp))
@@ -598,6 +605,22 @@ static int dense_fixed(pq_scan *s, rcol *c, uint8_t *dst, int64_t n, errmsg *e)
         return SL_OK;
     }
     }
+}
+
+/* n dense values in the batch's width at dst: FLOAT goes through a scratch
+ * buffer and is widened to double. */
+static int dense_fixed(pq_scan *s, rcol *c, uint8_t *dst, int64_t n, errmsg *e)
+{
+    if (in_width(c) == out_width(c))
+        return dense_raw(s, c, dst, n, e);
+    int rc = grow((void **)&s->f32, &s->f32_cap, (size_t)n + 1, sizeof(float));
+    if (!rc)
+        rc = dense_raw(s, c, (uint8_t *)s->f32, n, e);
+    for (int64_t i = 0; !rc && i < n; i++) {
+        double d = s->f32[i];
+        memcpy(dst + 8 * i, &d, 8);
+    }
+    return rc;
 }
 
 static int slice_bools(rcol *c, col_vec *v, int64_t pos, int64_t k, errmsg *e)
@@ -1042,7 +1065,7 @@ void pq_scan_close(pq_scan *s)
     sl_free(s->cols);
     sl_free(s->rgs);
     sl_free(s->u32);
-    sl_free(s->lens);
+    sl_free(s->f32);
     col_schema_unref(s->schema);
     pq_footer_unref(s->f);
     pq_codec_ctx_free(&s->codec);

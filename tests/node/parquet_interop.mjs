@@ -74,7 +74,7 @@ async function duckRows(file, cols) {
     r.map((v, i) => {
       if (v === null) return null;
       const t = cols[i].type;
-      if (t === 'DOUBLE') return doubleBits(v);
+      if (t === 'DOUBLE' || t === 'FLOAT') return doubleBits(v);
       if (t === 'BOOLEAN' || t === 'VARCHAR') return v;
       return String(v);
     }),
@@ -200,6 +200,8 @@ const genSql = (n) => `
     CASE WHEN i % 6 = 0 THEN NULL WHEN i % 17 = 0 THEN '-0.0'::DOUBLE WHEN i % 19 = 0 THEN 'inf'::DOUBLE
          ELSE (hash(i) % 1000000)::DOUBLE / 7.0 - 5000.0 END AS d,
     (i % 10)::DOUBLE / 4 AS dlow,
+    CASE WHEN i % 6 = 1 THEN NULL ELSE (i / 3.0 - 1000)::REAL END AS f32,
+    (i % 4)::REAL / 2 AS f32low,
     CASE WHEN i % 8 = 0 THEN NULL ELSE make_timestamp_ns(1700000000000000000 + i * 1000003) END AS ts_ns,
     make_timestamp(1700000000000000 + i * 997)::TIMESTAMPTZ AS ts_tz,
     CASE WHEN i % 4 = 0 THEN NULL ELSE (i % 3 = 0) END AS b,
@@ -249,7 +251,7 @@ for (const [i, c] of theirs.entries()) {
   try {
     await con.run(`COPY (${genSql(0)}) TO '${file}' (FORMAT parquet)`);
     const got = pqDump(file);
-    if (got.rows.length !== 0 || got.header.columns.length !== 16) errors.push(`read ${got.rows.length} rows, ${got.header.columns.length} columns`);
+    if (got.rows.length !== 0 || got.header.columns.length !== 18) errors.push(`read ${got.rows.length} rows, ${got.header.columns.length} columns`);
   } catch (e) {
     errors.push(String(e.message || e));
   }
