@@ -932,7 +932,7 @@ static int project(pq_scan *s, const pq_scan_opts *o, errmsg *e)
 {
     const pq_footer *f = s->f;
     s->ncols = o && o->columns ? o->ncolumns : f->nleaves;
-    if (s->ncols < 0 || (o && o->columns && s->ncols == 0 && f->nleaves == 0))
+    if (s->ncols < 0)
         return errmsg_set(e, SL_EINVAL, "parquet: bad projection");
     s->cols = sl_calloc((size_t)s->ncols + 1, sizeof *s->cols);
     s->schema = col_schema_new(s->ncols);
