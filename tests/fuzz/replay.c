@@ -1,140 +1,166 @@
 /*
- * replay.c - runs a fuzz target without libFuzzer, for the test suite.
+ * replay.c - runs a libFuzzer target without libFuzzer, so every build
+ * (gcc, with and without sanitizers) replays the corpus and fuzzes a little.
  *
- *   replay_X DIR...                 every file of each corpus directory once
- *   replay_X --mutate N SEED DIR... and N deterministic mutations of each file
+ *   replay DIR|FILE...                    run each file once
+ *   replay --mutate N --seed S DIR...     also run N mutants of each file
  *
- * Mutations: bit flips, byte overwrites with boundary values, truncation,
- * insertion and duplication of ranges, and 32-bit length fields set to
- * extremes.  It is a small, repeatable fuzzing pass that every `make test`
- * does; longer coverage-guided runs use the libFuzzer build (make fuzz).
- * Prints "N passed, 0 failed" (inputs run); a crash ends it non-zero.
+ * Mutants are deterministic (xorshift from the seed): bit flips, random
+ * bytes, 32-bit little-endian values set to edge numbers (to make lengths and
+ * counts lie), truncations, duplicated ranges and varint bytes.  Each input
+ * is copied to a heap block of exactly its size so that AddressSanitizer
+ * sees the smallest overread.  Prints "N passed, 0 failed" at the end; a
+ * crash ends the process (and the test) with the sanitizer's report.
  */
 #include <dirent.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static uint64_t g_rng;
-
+static uint64_t g_x;
 static uint64_t rnd(void)
 {
-    g_rng ^= g_rng << 13;
-    g_rng ^= g_rng >> 7;
-    g_rng ^= g_rng << 17;
-    return g_rng;
+    g_x ^= g_x << 13;
+    g_x ^= g_x >> 7;
+    g_x ^= g_x << 17;
+    return g_x;
 }
 
-static size_t mutate(uint8_t *buf, size_t len, size_t cap)
+static long g_runs;
+
+static void run(const uint8_t *p, size_t n)
 {
-    static const uint8_t edges[] = {0x00, 0x01, 0x7f, 0x80, 0xff, 0xfe};
-    int rounds = 1 + (int)(rnd() % 4);
-    for (int r = 0; r < rounds; r++) {
-        size_t pos = len ? rnd() % len : 0;
-        switch (rnd() % 6) {
-        case 0:
-            if (len)
-                buf[pos] ^= (uint8_t)(1u << (rnd() % 8));
-            break;
-        case 1:
-            if (len)
-                buf[pos] = edges[rnd() % sizeof edges];
-            break;
-        case 2:
-            len = len ? rnd() % len : 0;
-            break;
-        case 3: {
-            size_t n = 1 + rnd() % 16;
-            if (len + n <= cap) {
-                memmove(buf + pos + n, buf + pos, len - pos);
-                for (size_t i = 0; i < n; i++)
-                    buf[pos + i] = (uint8_t)rnd();
-                len += n;
-            }
-            break;
-        }
-        case 4: {
-            size_t n = len - pos < 64 ? len - pos : 64;
-            if (len + n <= cap) {
-                memcpy(buf + len, buf + pos, n);
-                len += n;
-            }
-            break;
-        }
-        default:
-            if (len >= 4 && pos <= len - 4) {
-                uint32_t v = (rnd() & 1) ? 0xffffffffu : (uint32_t)(rnd() % 65536);
-                memcpy(buf + pos, &v, 4);
-            }
+    /* SL_REPLAY_LAST=path keeps the input being run there: after a crash it
+     * holds the crashing mutant, ready to be added to the corpus. */
+    const char *last = getenv("SL_REPLAY_LAST");
+    if (last) {
+        FILE *f = fopen(last, "wb");
+        if (f) {
+            fwrite(p, 1, n, f);
+            fclose(f);
         }
     }
-    return len;
+    uint8_t *copy = malloc(n ? n : 1);
+    if (!copy)
+        exit(2);
+    memcpy(copy, p, n);
+    LLVMFuzzerTestOneInput(copy, n);
+    free(copy);
+    g_runs++;
 }
 
-static uint8_t *read_all(const char *path, size_t *len)
+static size_t mutate(uint8_t *p, size_t n, size_t cap)
+{
+    static const uint32_t edges[] = {0,          1,           0x7f,        0x80,       0xff, 0xffff,
+                                     0x7fffffff, 0x80000000u, 0xffffffffu, 0x10000000, 4096};
+    int steps = 1 + (int)(rnd() % 4);
+    for (int s = 0; s < steps && n > 0; s++) {
+        size_t at = (size_t)(rnd() % n);
+        switch (rnd() % 7) {
+        case 0:
+            p[at] ^= (uint8_t)(1u << (rnd() % 8));
+            break;
+        case 1:
+            p[at] = (uint8_t)rnd();
+            break;
+        case 2:
+            if (at + 4 <= n) {
+                uint32_t v = edges[rnd() % (sizeof edges / sizeof edges[0])];
+                for (int k = 0; k < 4; k++)
+                    p[at + k] = (uint8_t)(v >> (8 * k));
+            }
+            break;
+        case 3:
+            n = at;
+            break; /* truncate */
+        case 4: {  /* duplicate a range */
+            size_t len = (size_t)(rnd() % 64);
+            if (at + len <= n && n + len <= cap) {
+                memmove(p + at + len, p + at, n - at);
+                n += len;
+            }
+            break;
+        }
+        case 5:
+            p[at] = (uint8_t)(0x80 | rnd());
+            break; /* long varints */
+        default:
+            p[at] = 0;
+            break;
+        }
+    }
+    return n;
+}
+
+static void one_file(const char *path, long mutants)
 {
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
+    if (!f) {
+        fprintf(stderr, "replay: cannot open %s\n", path);
+        exit(2);
+    }
     fseek(f, 0, SEEK_END);
-    long n = ftell(f);
+    long len = ftell(f);
     fseek(f, 0, SEEK_SET);
-    uint8_t *p = malloc((size_t)n + 1);
-    *len = fread(p, 1, (size_t)n, f);
+    size_t n = len > 0 ? (size_t)len : 0, cap = n + 4096;
+    uint8_t *orig = malloc(cap), *buf = malloc(cap);
+    if (!orig || !buf || fread(orig, 1, n, f) != n)
+        exit(2);
     fclose(f);
-    return p;
+    run(orig, n);
+    for (long i = 0; i < mutants; i++) {
+        memcpy(buf, orig, n);
+        run(buf, mutate(buf, n, cap));
+    }
+    free(orig);
+    free(buf);
+}
+
+static int by_name(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
 int main(int argc, char **argv)
 {
-    long mutations = 0;
+    long mutants = 0;
+    g_x = 88172645463325252ull;
     int i = 1;
-    if (argc > 3 && !strcmp(argv[1], "--mutate")) {
-        mutations = atol(argv[2]);
-        g_rng = strtoull(argv[3], NULL, 10) | 1;
-        i = 4;
+    for (; i < argc && argv[i][0] == '-'; i += 2) {
+        if (i + 1 >= argc)
+            return 2;
+        if (!strcmp(argv[i], "--mutate"))
+            mutants = atol(argv[i + 1]);
+        else if (!strcmp(argv[i], "--seed"))
+            g_x ^= (uint64_t)atoll(argv[i + 1]) * 0x9e3779b97f4a7c15ull;
     }
-    unsigned long runs = 0, files = 0;
     for (; i < argc; i++) {
-        DIR *d = opendir(argv[i]);
-        if (!d) {
-            perror(argv[i]);
-            return 1;
-        }
-        struct dirent *de;
-        while ((de = readdir(d))) {
-            if (de->d_name[0] == '.')
-                continue;
-            char path[4096];
-            snprintf(path, sizeof path, "%s/%s", argv[i], de->d_name);
-            size_t len;
-            uint8_t *data = read_all(path, &len);
-            if (!data)
-                continue;
-            files++;
-            LLVMFuzzerTestOneInput(data, len);
-            runs++;
-            size_t cap = len * 2 + 256;
-            uint8_t *buf = malloc(cap);
-            for (long m = 0; m < mutations; m++) {
-                memcpy(buf, data, len);
-                size_t n = mutate(buf, len, cap);
-                /* A private copy of exactly n bytes, so ASan sees any overread. */
-                uint8_t *exact = malloc(n ? n : 1);
-                memcpy(exact, buf, n);
-                LLVMFuzzerTestOneInput(exact, n);
-                free(exact);
-                runs++;
+        struct stat st;
+        if (stat(argv[i], &st) == 0 && S_ISDIR(st.st_mode)) {
+            DIR *d = opendir(argv[i]);
+            char *names[4096];
+            int nn = 0;
+            for (struct dirent *de; d && (de = readdir(d)) && nn < 4096;)
+                if (de->d_name[0] != '.')
+                    names[nn++] = strdup(de->d_name);
+            if (d)
+                closedir(d);
+            /* Sorted, so a seed means the same mutants on every machine. */
+            qsort(names, (size_t)nn, sizeof names[0], by_name);
+            for (int k = 0; k < nn; k++) {
+                char path[4096];
+                snprintf(path, sizeof path, "%s/%s", argv[i], names[k]);
+                one_file(path, mutants);
+                free(names[k]);
             }
-            free(buf);
-            free(data);
+        } else {
+            one_file(argv[i], mutants);
         }
-        closedir(d);
     }
-    fprintf(stderr, "replayed %lu corpus files, %lu inputs\n", files, runs);
-    printf("%lu passed, 0 failed\n", runs);
-    return files ? 0 : 1;
+    printf("replay: %ld inputs\n%ld passed, 0 failed\n", g_runs, g_runs);
+    return g_runs > 0 ? 0 : 1;
 }
