@@ -1,0 +1,130 @@
+/*
+ * build_common.c - pieces every view builder uses: the process clock, string
+ * dictionaries, growable columns, and the table of builders.
+ */
+#include "lake/build.h"
+
+#include "base/alloc.h"
+#include "base/hash.h"
+#include "base/u64map.h"
+
+#include <string.h>
+
+void lake_proc_init_clock(lake_proc *p)
+{
+    /* ns per tick = 1e9 / f, in 32.32 fixed point: exact to 2^-32 ns per tick. */
+    p->ns_per_tick_q32 = (uint64_t)(((__int128)1000000000 << 32) / (__int128)p->tsc_frequency);
+}
+
+void lake_build_out_init(lake_build_out *o)
+{
+    memset(o, 0, sizeof *o);
+    o->min_event_ns = INT64_MAX;
+    o->max_event_ns = INT64_MIN;
+    dbuf_init(&o->state, 16u << 20);
+}
+
+void lake_build_out_free(lake_build_out *o)
+{
+    col_batch_release(o->batch);
+    o->batch = NULL;
+    dbuf_free(&o->state);
+}
+
+lake_builder_fn lake_builder_of(lake_view_id v)
+{
+    switch (v) {
+    case LAKE_THREAD_SPANS: return lake_build_thread_spans;
+    case LAKE_ASYNC_EVENTS: return lake_build_async_events;
+    case LAKE_LOG_ENTRIES: return lake_build_log_entries;
+    case LAKE_MEASURES: return lake_build_measures;
+    default: return NULL;
+    }
+}
+
+int lake_dictb_init(lake_dictb *d, size_t max_bytes)
+{
+    d->dict = col_dict_new();
+    d->map = sl_calloc(1, sizeof(u64map));
+    d->max_bytes = max_bytes;
+    if (!d->dict || !d->map) {
+        lake_dictb_free(d);
+        return SL_ENOMEM;
+    }
+    u64map_init(d->map);
+    return SL_OK;
+}
+
+void lake_dictb_free(lake_dictb *d)
+{
+    if (d->map) {
+        u64map_free(d->map);
+        sl_free(d->map);
+    }
+    col_dict_unref(d->dict);
+    d->dict = NULL;
+    d->map = NULL;
+}
+
+int lake_dictb_key(lake_dictb *d, const char *s, size_t len, uint32_t *key)
+{
+    uint64_t h = hash64(s, len);
+    size_t pos = (size_t)-1;
+    uint32_t cand;
+    col_vec *strs = &d->dict->strings;
+    while (u64map_find_next(d->map, h, &pos, &cand)) {
+        size_t l;
+        const uint8_t *p = col_vec_str(strs, cand, &l);
+        if (l == len && memcmp(p, s, len) == 0) {
+            *key = cand;
+            return SL_OK;
+        }
+    }
+    if ((strs->data ? strs->data->len_bytes : 0) + len > d->max_bytes || strs->len >= UINT32_MAX)
+        return SL_ETOOBIG;
+    int rc = col_vec_append_str(strs, s, len);
+    if (!rc)
+        rc = u64map_put_multi(d->map, h, (uint32_t)(strs->len - 1));
+    if (rc)
+        return rc;
+    *key = (uint32_t)(strs->len - 1);
+    return SL_OK;
+}
+
+int lake_colb_init(lake_colb *c, size_t width, int64_t cap_rows)
+{
+    c->width = width;
+    c->n = 0;
+    c->buf = col_buf_new(width * (size_t)(cap_rows > 0 ? cap_rows : 1024));
+    return c->buf ? SL_OK : SL_ENOMEM;
+}
+
+void lake_colb_free(lake_colb *c)
+{
+    col_buf_unref(c->buf);
+    c->buf = NULL;
+    c->n = 0;
+}
+
+void lake_colb_to_vec(lake_colb *c, col_vec *v, col_type t)
+{
+    col_vec_release(v);
+    col_vec_init(v, t, 0);
+    c->buf->len_bytes = (size_t)c->n * c->width;
+    v->values = c->buf;
+    v->len = c->n;
+    c->buf = NULL;
+    c->n = 0;
+}
+
+void lake_colb_to_dict_vec(lake_colb *c, col_vec *v, lake_dictb *d)
+{
+    col_vec_release(v);
+    col_vec_init(v, COL_DICT, 4);
+    c->buf->len_bytes = (size_t)c->n * 4;
+    v->values = c->buf;
+    v->len = c->n;
+    col_vec_set_dict(v, d->dict);
+    c->buf = NULL;
+    c->n = 0;
+}

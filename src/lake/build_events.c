@@ -1,0 +1,373 @@
+/*
+ * build_events.c - the event views of a process: async_events, log_entries and
+ * measures.  One row per event of the right kind, in time order.
+ *
+ * Rows are appended as events are decoded.  Events of one block can be out of
+ * time order (a log block mixes threads) and so can blocks of different
+ * streams (async_events reads every thread), so a partition's rows are sorted
+ * by time at the end, stably, unless they already are: the sort is skipped in
+ * the common case of one well-ordered stream.
+ */
+#include "lake/build.h"
+
+#include "base/alloc.h"
+#include "base/arena.h"
+#include "base/hash.h"
+#include "wire/wire.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* A column under construction: fixed-width values, dictionary keys or strings. */
+typedef struct ecol {
+    col_type type;      /* output type (COL_DICT: keys into dict) */
+    lake_colb fixed;    /* fixed-width values and dictionary keys */
+    lake_dictb dict;
+    col_vec str;        /* COL_STRING */
+} ecol;
+
+typedef struct etable {
+    int ncols;
+    ecol c[16];
+    int64_t *time;      /* the time column's values, for sorting (points into c[time_col]) */
+    int time_col;
+} etable;
+
+static int etable_init(etable *t, lake_view_id v, int time_col, const col_type *types,
+                       int ncols, int64_t rows_hint)
+{
+    memset(t, 0, sizeof *t);
+    t->ncols = ncols;
+    t->time_col = time_col;
+    (void)v;
+    for (int i = 0; i < ncols; i++) {
+        ecol *c = &t->c[i];
+        c->type = types[i];
+        int rc = SL_OK;
+        if (c->type == COL_STRING)
+            col_vec_init(&c->str, COL_STRING, 0);
+        else if (c->type == COL_DICT)
+            rc = lake_dictb_init(&c->dict, 64u << 20);
+        if (!rc && c->type != COL_STRING)
+            rc = lake_colb_init(&c->fixed, col_type_width(c->type == COL_DICT ? COL_UINT32 :
+                                                          c->type, 0), rows_hint);
+        if (rc)
+            return rc;
+    }
+    return SL_OK;
+}
+
+static void etable_free(etable *t)
+{
+    for (int i = 0; i < t->ncols; i++) {
+        ecol *c = &t->c[i];
+        lake_colb_free(&c->fixed);
+        if (c->type == COL_DICT)
+            lake_dictb_free(&c->dict);
+        if (c->type == COL_STRING)
+            col_vec_release(&c->str);
+    }
+}
+
+static int put_i64(etable *t, int col, int64_t v)
+{
+    int64_t *p = lake_colb_push(&t->c[col].fixed);
+    if (!p)
+        return SL_ENOMEM;
+    *p = v;
+    return SL_OK;
+}
+
+static int put_u32(etable *t, int col, uint32_t v)
+{
+    uint32_t *p = lake_colb_push(&t->c[col].fixed);
+    if (!p)
+        return SL_ENOMEM;
+    *p = v;
+    return SL_OK;
+}
+
+static int put_f64(etable *t, int col, double v)
+{
+    double *p = lake_colb_push(&t->c[col].fixed);
+    if (!p)
+        return SL_ENOMEM;
+    *p = v;
+    return SL_OK;
+}
+
+static int put_dict(etable *t, int col, const char *s, size_t len)
+{
+    uint32_t k;
+    int rc = lake_dictb_key(&t->c[col].dict, s, len, &k);
+    return rc ? rc : put_u32(t, col, k);
+}
+
+static int put_str(etable *t, int col, const char *s, size_t len)
+{
+    return col_vec_append_str(&t->c[col].str, s, len);
+}
+
+typedef struct ts_ix {
+    int64_t t;
+    int64_t i;
+} ts_ix;
+
+static int cmp_ts(const void *a, const void *b)
+{
+    const ts_ix *x = a, *y = b;
+    if (x->t != y->t)
+        return x->t < y->t ? -1 : 1;
+    return x->i < y->i ? -1 : x->i > y->i; /* stable */
+}
+
+/* Reorders every column so that the time column is ascending. */
+static int sort_by_time(etable *t, int64_t n)
+{
+    const int64_t *time = (const int64_t *)(const void *)t->c[t->time_col].fixed.buf->p;
+    int64_t i = 1;
+    while (i < n && time[i - 1] <= time[i])
+        i++;
+    if (i >= n)
+        return SL_OK;
+    ts_ix *ix = sl_malloc(sizeof(ts_ix) * (size_t)n);
+    if (!ix)
+        return SL_ENOMEM;
+    for (i = 0; i < n; i++)
+        ix[i] = (ts_ix){time[i], i};
+    qsort(ix, (size_t)n, sizeof *ix, cmp_ts);
+    int rc = SL_OK;
+    for (int c = 0; c < t->ncols && !rc; c++) {
+        ecol *col = &t->c[c];
+        if (col->type == COL_STRING) {
+            col_vec nv;
+            col_vec_init(&nv, COL_STRING, 0);
+            for (i = 0; i < n && !rc; i++) {
+                size_t l;
+                const uint8_t *p = col_vec_str(&col->str, ix[i].i, &l);
+                rc = col_vec_append_str(&nv, p, l);
+            }
+            col_vec_release(&col->str);
+            col->str = nv;
+            continue;
+        }
+        size_t w = col->fixed.width;
+        col_buf *nb = col_buf_new(w * (size_t)n);
+        if (!nb) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        for (i = 0; i < n; i++)
+            memcpy(nb->p + (size_t)i * w, col->fixed.buf->p + (size_t)ix[i].i * w, w);
+        col_buf_unref(col->fixed.buf);
+        col->fixed.buf = nb;
+    }
+    sl_free(ix);
+    return rc;
+}
+
+static int etable_finish(etable *t, lake_view_id v, lake_build_out *out)
+{
+    int64_t n = t->c[t->time_col].fixed.n;
+    int rc = sort_by_time(t, n);
+    if (rc)
+        return rc;
+    col_batch *b;
+    if ((rc = col_batch_new(col_schema_ref(lake_view_schema(v)), &b)))
+        return rc;
+    col_schema_unref(lake_view_schema(v));
+    b->nrows = n;
+    for (int c = 0; c < t->ncols; c++) {
+        ecol *col = &t->c[c];
+        if (col->type == COL_DICT) {
+            lake_colb_to_dict_vec(&col->fixed, &b->cols[c], &col->dict);
+        } else if (col->type == COL_STRING) {
+            col_vec_release(&b->cols[c]);
+            b->cols[c] = col->str;
+            col_vec_init(&col->str, COL_STRING, 0);
+        } else {
+            lake_colb_to_vec(&col->fixed, &b->cols[c], col->type);
+        }
+    }
+    if (n) {
+        const int64_t *time = (const int64_t *)(const void *)b->cols[t->time_col].values->p;
+        out->min_event_ns = time[0];
+        out->max_event_ns = time[n - 1];
+    }
+    out->batch = b;
+    return SL_OK;
+}
+
+/* Decodes each block and calls row() for every event; errors name the block. */
+typedef int (*row_fn)(etable *t, const lake_proc *p, const lake_src_block *b,
+                      const wire_payload *pl, const wire_event *ev);
+
+static int each_event(etable *t, const lake_proc *p, const lake_src_block *blocks, size_t n,
+                      row_fn row, lake_build_out *out, errmsg *e)
+{
+    dbuf scratch;
+    dbuf_init(&scratch, WIRE_MAX_BODY);
+    arena a;
+    arena_init(&a, 1 << 16, 256u << 20);
+    int rc = SL_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        arena_reset(&a);
+        wire_payload pl;
+        wire_event ev;
+        rc = wire_payload_open(blocks[i].payload, blocks[i].payload_len, &scratch, &a, &pl, e);
+        while (!rc && (rc = wire_payload_next(&pl, &ev, e)) == 1) {
+            out->events++;
+            if ((rc = row(t, p, &blocks[i], &pl, &ev)))
+                errmsg_set(e, rc, "%s", rc == SL_ETOOBIG ? "too many distinct strings in one "
+                           "partition" : "out of memory");
+        }
+        if (rc < 0) {
+            char id[UUID_STR_LEN];
+            uuid_format(&blocks[i].block_id, id);
+            errmsg tmp = *e;
+            errmsg_set(e, rc, "block %s: %s", id, tmp.text);
+        } else {
+            rc = SL_OK;
+        }
+    }
+    arena_destroy(&a);
+    dbuf_free(&scratch);
+    return rc;
+}
+
+static int build(lake_view_id v, int time_col, const col_type *types, int ncols, row_fn row,
+                 const lake_proc *p, const lake_src_block *blocks, size_t n, lake_build_out *out,
+                 errmsg *e)
+{
+    uint64_t events = 0;
+    for (size_t i = 0; i < n; i++)
+        events += blocks[i].nb_objects;
+    etable t;
+    int rc = etable_init(&t, v, time_col, types, ncols, (int64_t)(events + 16));
+    if (rc) {
+        errmsg_set(e, rc, "%s: out of memory", lake_view_get(v)->name);
+    } else if (!(rc = each_event(&t, p, blocks, n, row, out, e)) &&
+               (rc = etable_finish(&t, v, out))) {
+        errmsg_set(e, rc, "%s: out of memory", lake_view_get(v)->name);
+    }
+    etable_free(&t);
+    return rc;
+}
+
+static int put_uuid(etable *t, int col, const sl_uuid *u)
+{
+    char s[UUID_STR_LEN];
+    uuid_format(u, s);
+    return put_dict(t, col, s, 36);
+}
+
+#define TRY(x)                                                                            \
+    do {                                                                                  \
+        int rc_ = (x);                                                                    \
+        if (rc_)                                                                          \
+            return rc_;                                                                   \
+    } while (0)
+
+/* ------------------------------------------------------------ async_events */
+
+static int async_row(etable *t, const lake_proc *p, const lake_src_block *b,
+                     const wire_payload *pl, const wire_event *ev)
+{
+    if (ev->type != WIRE_EV_ASYNC_BEGIN && ev->type != WIRE_EV_ASYNC_END)
+        return SL_OK;
+    const wire_desc *d = &pl->descs[ev->desc];
+    int begin = ev->type == WIRE_EV_ASYNC_BEGIN;
+    uint64_t h = hash64(d->name.p, d->name.len) ^ hash_u64(hash64(d->target.p, d->target.len)) ^
+                 hash_u64(hash64(d->file.p, d->file.len) + d->line);
+    TRY(put_uuid(t, AE_STREAM_ID, &b->stream_id));
+    TRY(put_uuid(t, AE_BLOCK_ID, &b->block_id));
+    TRY(put_i64(t, AE_TIME, lake_ticks_to_ns(p, ev->ticks)));
+    TRY(put_dict(t, AE_EVENT_TYPE, begin ? "begin" : "end", begin ? 5 : 3));
+    TRY(put_i64(t, AE_SPAN_ID, (int64_t)ev->span_id));
+    TRY(put_i64(t, AE_PARENT_SPAN_ID, (int64_t)ev->parent_span_id));
+    TRY(put_u32(t, AE_DEPTH, ev->depth));
+    TRY(put_u32(t, AE_HASH, (uint32_t)(h ^ (h >> 32))));
+    TRY(put_dict(t, AE_NAME, d->name.p, d->name.len));
+    TRY(put_dict(t, AE_FILENAME, d->file.p, d->file.len));
+    TRY(put_dict(t, AE_TARGET, d->target.p, d->target.len));
+    return put_u32(t, AE_LINE, d->line);
+}
+
+int lake_build_async_events(const lake_proc *p, const lake_src_block *blocks, size_t n,
+                            const void *prev_state, size_t prev_len, lake_build_out *out,
+                            errmsg *e)
+{
+    (void)prev_state;
+    (void)prev_len;
+    static const col_type types[AE_NCOLS] = {COL_DICT,  COL_DICT,  COL_TS_NS,  COL_DICT,
+                                             COL_INT64, COL_INT64, COL_UINT32, COL_UINT32,
+                                             COL_DICT,  COL_DICT,  COL_DICT,   COL_UINT32};
+    return build(LAKE_ASYNC_EVENTS, AE_TIME, types, AE_NCOLS, async_row, p, blocks, n, out, e);
+}
+
+/* ------------------------------------------------------------ log_entries, measures */
+
+/* The columns both views share, in the same positions (process_id .. target). */
+static int common_row(etable *t, const lake_proc *p, const lake_src_block *b,
+                      const wire_desc *d, const wire_event *ev)
+{
+    TRY(put_dict(t, LE_PROCESS_ID, p->process_id_str, 36));
+    TRY(put_uuid(t, LE_STREAM_ID, &b->stream_id));
+    TRY(put_uuid(t, LE_BLOCK_ID, &b->block_id));
+    TRY(put_i64(t, LE_INSERT_TIME, b->insert_time_ns));
+    TRY(put_dict(t, LE_EXE, p->exe, strlen(p->exe)));
+    TRY(put_dict(t, LE_USERNAME, p->username, strlen(p->username)));
+    TRY(put_dict(t, LE_COMPUTER, p->computer, strlen(p->computer)));
+    TRY(put_i64(t, LE_TIME, lake_ticks_to_ns(p, ev->ticks)));
+    return put_dict(t, LE_TARGET, d->target.p, d->target.len);
+}
+
+static int log_row(etable *t, const lake_proc *p, const lake_src_block *b, const wire_payload *pl,
+                   const wire_event *ev)
+{
+    if (ev->type != WIRE_EV_LOG && ev->type != WIRE_EV_LOG_FMT)
+        return SL_OK;
+    const wire_desc *d = &pl->descs[ev->desc];
+    const wire_str msg = ev->type == WIRE_EV_LOG ? d->name : ev->name;
+    TRY(common_row(t, p, b, d, ev));
+    TRY(put_u32(t, LE_LEVEL, d->level));
+    TRY(put_str(t, LE_MSG, msg.p, msg.len));
+    return put_str(t, LE_PROPERTIES, "{}", 2);
+}
+
+int lake_build_log_entries(const lake_proc *p, const lake_src_block *blocks, size_t n,
+                           const void *prev_state, size_t prev_len, lake_build_out *out,
+                           errmsg *e)
+{
+    (void)prev_state;
+    (void)prev_len;
+    static const col_type types[LE_NCOLS] = {COL_DICT,  COL_DICT,  COL_DICT,  COL_TS_NS,
+                                             COL_DICT,  COL_DICT,  COL_DICT,  COL_TS_NS,
+                                             COL_DICT,  COL_INT32, COL_STRING, COL_STRING};
+    return build(LAKE_LOG_ENTRIES, LE_TIME, types, LE_NCOLS, log_row, p, blocks, n, out, e);
+}
+
+static int measure_row(etable *t, const lake_proc *p, const lake_src_block *b,
+                       const wire_payload *pl, const wire_event *ev)
+{
+    if (ev->type != WIRE_EV_METRIC_INT && ev->type != WIRE_EV_METRIC_FLOAT)
+        return SL_OK;
+    const wire_desc *d = &pl->descs[ev->desc];
+    TRY(common_row(t, p, b, d, ev));
+    TRY(put_dict(t, ME_NAME, d->name.p, d->name.len));
+    TRY(put_dict(t, ME_UNIT, d->unit.p, d->unit.len));
+    TRY(put_f64(t, ME_VALUE,
+                ev->type == WIRE_EV_METRIC_INT ? (double)ev->value_i : ev->value_f));
+    return put_str(t, ME_PROPERTIES, "{}", 2);
+}
+
+int lake_build_measures(const lake_proc *p, const lake_src_block *blocks, size_t n,
+                        const void *prev_state, size_t prev_len, lake_build_out *out, errmsg *e)
+{
+    (void)prev_state;
+    (void)prev_len;
+    static const col_type types[ME_NCOLS] = {COL_DICT, COL_DICT,  COL_DICT,  COL_TS_NS, COL_DICT,
+                                             COL_DICT, COL_DICT,  COL_TS_NS, COL_DICT,  COL_DICT,
+                                             COL_DICT, COL_DOUBLE, COL_STRING};
+    return build(LAKE_MEASURES, ME_TIME, types, ME_NCOLS, measure_row, p, blocks, n, out, e);
+}
