@@ -1,0 +1,147 @@
+/*
+ * batchops.c - gathering, slicing and concatenating batches (see batchops.h).
+ */
+#include "lake/batchops.h"
+
+#include "base/alloc.h"
+#include "base/err.h"
+
+#include <string.h>
+
+/* Appends row r of v to out (same type). */
+static int append_row(col_vec *out, const col_vec *v, int64_t r)
+{
+    if (!col_vec_is_valid(v, r))
+        return col_vec_append_null(out);
+    switch (v->type) {
+    case COL_BOOL:
+        return col_vec_append_bool(out, col_vec_bool(v, r));
+    case COL_INT32:
+    case COL_UINT32:
+        return v->type == COL_INT32 ? col_vec_append_i32(out, col_vec_i32(v, r))
+                                    : col_vec_append_u32(out, (uint32_t)col_vec_i32(v, r));
+    case COL_INT64:
+    case COL_TS_NS:
+        return col_vec_append_i64(out, col_vec_i64(v, r));
+    case COL_UINT64:
+        return col_vec_append_u64(out, (uint64_t)col_vec_i64(v, r));
+    case COL_DOUBLE:
+        return col_vec_append_f64(out, col_vec_f64(v, r));
+    case COL_STRING:
+    case COL_BINARY: {
+        size_t l;
+        const uint8_t *p = col_vec_str(v, r, &l);
+        return col_vec_append_str(out, p, l);
+    }
+    case COL_DICT:
+        return col_vec_append_key(out, col_vec_key(v, r));
+    }
+    return SL_EINVAL;
+}
+
+/* Fixed-width columns without nulls: one memcpy per row, no per-type dispatch. */
+static int gather_fixed(col_vec *out, const col_vec *v, const int64_t *rows, int64_t n)
+{
+    size_t w = col_type_width(v->type, v->key_bytes);
+    col_buf *b = col_buf_new_uninit(w * (size_t)(n ? n : 1));
+    if (!b)
+        return SL_ENOMEM;
+    const uint8_t *src = v->values->p;
+    for (int64_t i = 0; i < n; i++)
+        memcpy(b->p + (size_t)i * w, src + (size_t)rows[i] * w, w);
+    b->len_bytes = w * (size_t)n;
+    out->values = b;
+    out->len = n;
+    return SL_OK;
+}
+
+int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_batch **out)
+{
+    col_batch *o;
+    int rc = col_batch_new(col_schema_ref(b->schema), &o);
+    col_schema_unref(b->schema);
+    if (rc)
+        return rc;
+    for (int c = 0; c < b->ncols && !rc; c++) {
+        const col_vec *v = &b->cols[c];
+        col_vec *ov = &o->cols[c];
+        col_vec_release(ov);
+        col_vec_init(ov, v->type, v->key_bytes);
+        if (v->type == COL_DICT)
+            col_vec_set_dict(ov, v->dict);
+        if (!v->validity && v->type != COL_BOOL && v->type != COL_STRING &&
+            v->type != COL_BINARY) {
+            rc = gather_fixed(ov, v, rows, n);
+            continue;
+        }
+        for (int64_t i = 0; i < n && !rc; i++)
+            rc = append_row(ov, v, rows[i]);
+    }
+    if (rc) {
+        col_batch_release(o);
+        return rc;
+    }
+    o->nrows = n;
+    *out = o;
+    return SL_OK;
+}
+
+int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **out)
+{
+    int64_t *rows = sl_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
+    if (!rows)
+        return SL_ENOMEM;
+    for (int64_t i = 0; i < n; i++)
+        rows[i] = start + i;
+    int rc = lake_batch_gather(b, rows, n, out);
+    sl_free(rows);
+    return rc;
+}
+
+int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out)
+{
+    if (nb == 0)
+        return SL_EINVAL;
+    col_batch *o;
+    int rc = col_batch_new(col_schema_ref(bs[0]->schema), &o);
+    col_schema_unref(bs[0]->schema);
+    if (rc)
+        return rc;
+    for (int c = 0; c < o->ncols && !rc; c++) {
+        col_vec *ov = &o->cols[c];
+        const col_vec *first = &bs[0]->cols[c];
+        col_vec_release(ov);
+        col_vec_init(ov, first->type, first->key_bytes);
+        /* Dictionaries differ between batches: concatenated strings are expanded. */
+        int mixed = 0;
+        for (int k = 1; k < nb; k++)
+            mixed |= bs[k]->cols[c].type != first->type || bs[k]->cols[c].dict != first->dict;
+        if (first->type == COL_DICT && mixed)
+            col_vec_init(ov, COL_STRING, 0);
+        else if (first->type == COL_DICT)
+            col_vec_set_dict(ov, first->dict);
+        for (int k = 0; k < nb && !rc; k++) {
+            const col_vec *v = &bs[k]->cols[c];
+            for (int64_t r = 0; r < bs[k]->nrows && !rc; r++) {
+                if (ov->type == COL_STRING && v->type == COL_DICT) {
+                    size_t l;
+                    const uint8_t *p = col_vec_str(v, r, &l);
+                    rc = col_vec_is_valid(v, r) ? col_vec_append_str(ov, p, l)
+                                                : col_vec_append_null(ov);
+                } else {
+                    rc = append_row(ov, v, r);
+                }
+            }
+        }
+    }
+    int64_t rows = 0;
+    for (int k = 0; k < nb; k++)
+        rows += bs[k]->nrows;
+    if (rc) {
+        col_batch_release(o);
+        return rc;
+    }
+    o->nrows = rows;
+    *out = o;
+    return SL_OK;
+}

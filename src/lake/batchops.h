@@ -1,0 +1,21 @@
+/*
+ * batchops.h - selecting rows of a batch into a new one.
+ *
+ * The lake filters rows by time and merges partitions by taking runs of rows;
+ * both need "these rows of that batch" as a new batch of the same schema.
+ * Dictionary columns keep their dictionary (keys are copied, the dictionary is
+ * shared), so selecting never expands strings.
+ */
+#ifndef SL_LAKE_BATCHOPS_H
+#define SL_LAKE_BATCHOPS_H
+
+#include "col/col.h"
+
+/* A batch holding rows[0..n) of b (indexes into b, any order). */
+int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_batch **out);
+/* A batch holding rows [start, start + n) of b. */
+int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **out);
+/* The batches' rows one after the other (same schema); a is not modified. */
+int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out);
+
+#endif

@@ -1,0 +1,63 @@
+/*
+ * cache.h - a bounded, thread-safe LRU cache of refcounted values.
+ *
+ * Keys are strings; values are opaque and freed by the cache's free function
+ * once they are out of the cache and nobody holds them.  A cache has a bound on
+ * entries and on bytes (the size each value declares); inserting past either
+ * evicts from the least recently used end.  Every lookup counts a hit or a miss
+ * and every eviction is counted, for GET /api/stats.
+ *
+ * One mutex per cache: lookups are per partition or per request, never per
+ * row, so the lock costs nothing next to the work a value stands for.
+ */
+#ifndef SL_LAKE_CACHE_H
+#define SL_LAKE_CACHE_H
+
+#include "base/json.h"
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct lcache_entry lcache_entry;
+struct lcache_entry {
+    char *key;
+    uint64_t hash;
+    void *val;
+    size_t size;
+    int refs;              /* holders, plus 1 while in the cache (under the mutex) */
+    int in_cache;
+    lcache_entry *prev, *next; /* LRU list, most recent first */
+    lcache_entry *chain;       /* hash bucket */
+};
+
+typedef struct lcache {
+    pthread_mutex_t mu;
+    const char *name;
+    lcache_entry **buckets;
+    size_t nbuckets;
+    lcache_entry *head, *tail;
+    size_t count, bytes, max_count, max_bytes;
+    void (*free_val)(void *val);
+    uint64_t hits, misses, evictions;
+} lcache;
+
+int lcache_init(lcache *c, const char *name, size_t max_count, size_t max_bytes,
+                void (*free_val)(void *val));
+void lcache_destroy(lcache *c);
+/* The entry of key with a reference taken, or NULL (a miss). */
+lcache_entry *lcache_get(lcache *c, const char *key);
+/*
+ * Inserts val under key and returns its entry with a reference taken (NULL on
+ * ENOMEM, val freed).  If key is present already, the existing entry wins: val
+ * is freed and the existing entry returned (two builders raced; both are equal).
+ * A value larger than the byte bound is returned but not kept.
+ */
+lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size);
+void lcache_release(lcache *c, lcache_entry *en);
+/* Drops key from the cache (holders keep their value until they release it). */
+void lcache_remove(lcache *c, const char *key);
+/* {"entries":..,"bytes":..,"hits":..,"misses":..,"evictions":..} as member `name`. */
+void lcache_stats_json(lcache *c, jw *w);
+
+#endif

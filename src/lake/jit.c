@@ -1,0 +1,570 @@
+/*
+ * jit.c - just-in-time partitions: which ones a request needs, and building them.
+ *
+ * Plan.  An instance's source blocks, sorted by insert time, are cut into
+ * partitions at the existing partitions' begin_insert_time boundaries; past
+ * the last boundary, a partition takes blocks until it holds max_events
+ * source events, then a new one begins at the next block.  Each planned
+ * partition gets a source token: XXH3 of the view's schema version, its
+ * begin, its blocks' ids and event counts and, for thread_spans, the previous
+ * partition's token (its rows depend on the spans carried in).  A planned
+ * partition whose token equals its existing row's is current.
+ *
+ * Build.  Partitions of one instance are handled in order (thread_spans needs
+ * the previous partition's state).  A stale or missing one is built under the
+ * lock of its key (view, instance, begin): after getting the lock the builder
+ * reads the metadata again, and if another request committed the same token
+ * meanwhile it reuses that partition.  Otherwise it fetches the payloads,
+ * runs the view's builder, writes the Parquet file to the object store
+ * (atomic put), then records the row (retiring the old one) in one
+ * transaction.  A crash between the put and the row leaves an unreferenced
+ * file for the janitor; never a row without its file.
+ */
+#include "lake/lake_int.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/hash.h"
+#include "base/log.h"
+#include "base/pool.h"
+#include "wire/wire.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <unistd.h>
+
+typedef struct plan_entry {
+    int64_t begin;           /* begin_insert_time */
+    int64_t end;             /* last block's insert time + 1 */
+    size_t first, n;         /* blocks [first, first + n) of the instance list */
+    uint64_t events;
+    uint64_t token;
+    const meta_partition *cur; /* the existing row with this begin, or NULL */
+} plan_entry;
+
+typedef struct plan {
+    plan_entry *e;
+    size_t n, cap;
+} plan;
+
+static plan_entry *plan_add(plan *p, int64_t begin, size_t first, const meta_partition *cur)
+{
+    if (p->n == p->cap) {
+        size_t ncap = p->cap ? p->cap * 2 : 8;
+        plan_entry *n = sl_realloc(p->e, sizeof *n * ncap);
+        if (!n)
+            return NULL;
+        p->e = n;
+        p->cap = ncap;
+    }
+    plan_entry *pe = &p->e[p->n++];
+    memset(pe, 0, sizeof *pe);
+    pe->begin = begin;
+    pe->first = first;
+    pe->cur = cur;
+    return pe;
+}
+
+/* Cuts the blocks into partitions (see the essay); empty entries are dropped. */
+static int make_plan(const meta_block *blocks, size_t nb, const lake_parts *parts,
+                     uint64_t max_events, plan *out)
+{
+    size_t pi = 0;
+    plan_entry *cur = NULL;
+    for (size_t i = 0; i < nb; i++) {
+        const meta_block *b = &blocks[i];
+        int started = 0;
+        while (pi < parts->n && b->insert_time_ns >= parts->p[pi].begin_insert_time_ns) {
+            if (!(cur = plan_add(out, parts->p[pi].begin_insert_time_ns, i, &parts->p[pi])))
+                return SL_ENOMEM;
+            pi++;
+            started = 1;
+        }
+        if (!started && (!cur || (pi == parts->n && cur->events >= max_events)))
+            if (!(cur = plan_add(out, b->insert_time_ns, i, NULL)))
+                return SL_ENOMEM;
+        cur->n++;
+        cur->events += b->nb_objects;
+        cur->end = b->insert_time_ns + 1;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < out->n; i++)
+        if (out->e[i].n)
+            out->e[k++] = out->e[i];
+    out->n = k;
+    return SL_OK;
+}
+
+static uint64_t entry_token(const lake_view_def *vd, const plan_entry *pe,
+                            const meta_block *blocks, uint64_t prev_token)
+{
+    XXH3_state_t *st = XXH3_createState();
+    XXH3_64bits_reset(st);
+    uint64_t head[3] = {vd->schema_version, (uint64_t)pe->begin,
+                        vd->id == LAKE_THREAD_SPANS ? prev_token : 0};
+    XXH3_64bits_update(st, head, sizeof head);
+    for (size_t i = pe->first; i < pe->first + pe->n; i++) {
+        XXH3_64bits_update(st, blocks[i].block_id.b, 16);
+        XXH3_64bits_update(st, &blocks[i].nb_objects, sizeof blocks[i].nb_objects);
+    }
+    uint64_t h = XXH3_64bits_digest(st);
+    XXH3_freeState(st);
+    return h;
+}
+
+/* ------------------------------------------------------------ locks */
+
+static int busy_find(lake *l, uint64_t key)
+{
+    for (size_t i = 0; i < l->n_busy; i++)
+        if (l->busy[i] == key)
+            return (int)i;
+    return -1;
+}
+
+static int lock_key(lake *l, uint64_t key)
+{
+    pthread_mutex_lock(&l->lock_mu);
+    while (busy_find(l, key) >= 0)
+        pthread_cond_wait(&l->lock_cv, &l->lock_mu);
+    if (l->n_busy == l->cap_busy) {
+        size_t ncap = l->cap_busy ? l->cap_busy * 2 : 16;
+        uint64_t *n = sl_realloc(l->busy, sizeof *n * ncap);
+        if (!n) {
+            pthread_mutex_unlock(&l->lock_mu);
+            return SL_ENOMEM;
+        }
+        l->busy = n;
+        l->cap_busy = ncap;
+    }
+    l->busy[l->n_busy++] = key;
+    pthread_mutex_unlock(&l->lock_mu);
+    return SL_OK;
+}
+
+static void unlock_key(lake *l, uint64_t key)
+{
+    pthread_mutex_lock(&l->lock_mu);
+    int i = busy_find(l, key);
+    if (i >= 0)
+        l->busy[i] = l->busy[--l->n_busy];
+    pthread_cond_broadcast(&l->lock_cv);
+    pthread_mutex_unlock(&l->lock_mu);
+}
+
+static uint64_t partition_key(const lake_view_def *vd, const char *instance, int64_t begin)
+{
+    char k[160];
+    int n = snprintf(k, sizeof k, "%s/%s/%lld", vd->name, instance, (long long)begin);
+    return hash64(k, (size_t)n);
+}
+
+/* ------------------------------------------------------------ build */
+
+/* The current row of (view, instance, begin) straight from the metadata store. */
+typedef struct fresh_row {
+    int64_t begin;
+    int found;
+    uint64_t token;
+    uint32_t schema_version;
+    dbuf state;
+} fresh_row;
+
+static int take_fresh(void *arg, const meta_partition *p)
+{
+    fresh_row *f = arg;
+    if (p->begin_insert_time_ns != f->begin)
+        return 0;
+    f->found = 1;
+    f->token = p->source_token;
+    f->schema_version = p->schema_version;
+    dbuf_reset(&f->state);
+    return dbuf_append(&f->state, p->state, p->state_len);
+}
+
+static int fetch_payloads(lake *l, const lake_proc *proc, const meta_block *blocks,
+                          const plan_entry *pe, lake_src_block *src, dbuf *bufs, errmsg *e)
+{
+    for (size_t i = 0; i < pe->n; i++) {
+        const meta_block *b = &blocks[pe->first + i];
+        char key[160], bid[UUID_STR_LEN], sid[UUID_STR_LEN];
+        uuid_format(&b->block_id, bid);
+        uuid_format(&b->stream_id, sid);
+        snprintf(key, sizeof key, "blobs/%s/%s/%s", proc->process_id_str, sid, bid);
+        dbuf_init(&bufs[i], WIRE_MAX_PAYLOAD);
+        int rc = objstore_get(l->os, key, &bufs[i], e);
+        if (rc)
+            return rc;
+        src[i] = (lake_src_block){.block_id = b->block_id, .stream_id = b->stream_id,
+                                  .insert_time_ns = b->insert_time_ns,
+                                  .object_offset = b->object_offset,
+                                  .nb_objects = b->nb_objects, .payload = bufs[i].p,
+                                  .payload_len = bufs[i].len};
+    }
+    return SL_OK;
+}
+
+/* Writes the batch as Parquet into out with the lake's options and metadata. */
+static int write_parquet(const lake_view_def *vd, const char *instance, const col_batch *b,
+                         dbuf *out, errmsg *e)
+{
+    pq_write_opts o;
+    pq_write_opts_default(&o);
+    /* DuckDB reads isAdjustedToUTC nanoseconds as microseconds; keep nanoseconds exact. */
+    o.ts_utc = false;
+    o.row_group_rows = 131072; /* finer pruning of time ranges */
+    pq_sink sink;
+    pq_sink_dbuf(&sink, out);
+    pq_writer *w;
+    int rc = pq_writer_open(&sink, lake_view_schema(vd->id), &o, &w, e);
+    if (rc)
+        return rc;
+    char ver[16];
+    snprintf(ver, sizeof ver, "%u", vd->schema_version);
+    if ((rc = pq_writer_set_kv(w, "streamlake.view", vd->name, e)) ||
+        (rc = pq_writer_set_kv(w, "streamlake.instance", instance, e)) ||
+        (rc = pq_writer_set_kv(w, "streamlake.schema_version", ver, e)) ||
+        (b->nrows && (rc = pq_writer_add_batch(w, b, e)))) {
+        pq_writer_free(w);
+        return rc;
+    }
+    return pq_writer_close(w, NULL, e);
+}
+
+/* For the crash test: SL_LAKE_CRASH=after_put makes the process die between file and row. */
+static void crash_point(const char *where)
+{
+    const char *c = getenv("SL_LAKE_CRASH");
+    if (c && !strcmp(c, where)) {
+        log_warn("lake", "SL_LAKE_CRASH=%s: exiting as if killed", where);
+        _exit(137);
+    }
+}
+
+typedef struct build_job {
+    lake *l;
+    const lake_view_def *vd;
+    const char *instance;
+    const lake_proc *proc;
+    const meta_block *blocks;
+    const plan_entry *pe;
+    const void *prev_state;
+    size_t prev_len;
+    dbuf *state_out;         /* receives the new partition's state */
+} build_job;
+
+static int build_partition(build_job *j, errmsg *e)
+{
+    lake *l = j->l;
+    int64_t t0 = clock_mono_ns();
+    lake_src_block *src = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *src);
+    dbuf *bufs = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *bufs);
+    lake_build_out out;
+    lake_build_out_init(&out);
+    dbuf file;
+    dbuf_init(&file, (size_t)4 << 30);
+    int rc = src && bufs ? SL_OK : errmsg_set(e, SL_ENOMEM, "out of memory");
+    if (!rc)
+        rc = fetch_payloads(l, j->proc, j->blocks, j->pe, src, bufs, e);
+    if (!rc)
+        rc = lake_builder_of(j->vd->id)(j->proc, src, j->pe->n, j->prev_state, j->prev_len,
+                                        &out, e);
+    if (!rc)
+        rc = write_parquet(j->vd, j->instance, out.batch, &file, e);
+    char path[256];
+    uint64_t rnd = 0;
+    if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
+        rnd = (uint64_t)clock_mono_ns();
+    snprintf(path, sizeof path, "views/%s/%s/%lld-%016llx-%016llx.parquet", j->vd->name,
+             j->instance, (long long)j->pe->begin, (unsigned long long)j->pe->token,
+             (unsigned long long)rnd);
+    if (!rc)
+        rc = objstore_put(l->os, path, file.p, file.len, OBJSTORE_PUT_ONCE, e);
+    if (!rc) {
+        crash_point("after_put");
+        meta_partition row = {
+            .view_set_name = j->vd->name, .view_instance_id = j->instance,
+            .begin_insert_time_ns = j->pe->begin, .end_insert_time_ns = j->pe->end,
+            .min_event_time_ns = out.batch->nrows ? out.min_event_ns : 0,
+            .max_event_time_ns = out.batch->nrows ? out.max_event_ns : 0,
+            .file_path = path, .file_size = file.len, .schema_version = j->vd->schema_version,
+            .source_token = j->pe->token, .row_count = (uint64_t)out.batch->nrows,
+            .event_count = out.events, .state = out.state.p, .state_len = out.state.len};
+        rc = meta_partition_replace(l->m, &row, e);
+    }
+    if (!rc) {
+        dbuf_reset(j->state_out);
+        dbuf_append(j->state_out, out.state.p, out.state.len);
+        atomic_fetch_add(&l->builds, 1);
+        atomic_fetch_add(&l->build_events, out.events);
+        atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
+        if (out.unclosed || out.orphan_ends)
+            log_info("lake", "%s %s: %llu spans closed by their parent's end, %llu ends "
+                     "without a begin", j->vd->name, j->instance,
+                     (unsigned long long)out.unclosed, (unsigned long long)out.orphan_ends);
+    }
+    for (size_t i = 0; bufs && i < j->pe->n; i++)
+        dbuf_free(&bufs[i]);
+    sl_free(bufs);
+    sl_free(src);
+    lake_build_out_free(&out);
+    dbuf_free(&file);
+    return rc;
+}
+
+/*
+ * Makes one planned partition current: reuses it if its token matches (now, or
+ * after waiting for another builder), else builds it.  *state gets its state.
+ */
+static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
+{
+    const plan_entry *pe = j->pe;
+    if (pe->cur && pe->cur->source_token == pe->token &&
+        pe->cur->schema_version == j->vd->schema_version) {
+        dbuf_reset(j->state_out);
+        dbuf_append(j->state_out, pe->cur->state, pe->cur->state_len);
+        return SL_OK;
+    }
+    uint64_t key = partition_key(j->vd, j->instance, pe->begin);
+    int rc = lock_key(j->l, key);
+    if (rc)
+        return errmsg_set(e, rc, "out of memory");
+    fresh_row f = {.begin = pe->begin};
+    dbuf_init(&f.state, 16u << 20);
+    rc = meta_partitions_list(j->l->m, j->vd->name, j->instance, take_fresh, &f, e);
+    if (!rc && f.found && f.token == pe->token && f.schema_version == j->vd->schema_version) {
+        /* Another request built it while we waited for the lock. */
+        dbuf_reset(j->state_out);
+        dbuf_append(j->state_out, f.state.p, f.state.len);
+        atomic_fetch_add(&j->l->reused, 1);
+        if (st)
+            st->reused++;
+    } else if (!rc) {
+        rc = build_partition(j, e);
+        if (!rc && st) {
+            st->built++;
+            st->source_events += pe->events;
+        }
+    }
+    dbuf_free(&f.state);
+    unlock_key(j->l, key);
+    return rc;
+}
+
+/* The instance's source blocks: a stream's, or those of a process's streams with a tag. */
+static int instance_blocks(lake *l, const lake_view_def *vd, const char *instance,
+                           const lake_process *proc, meta_block **out, size_t *n_out, errmsg *e)
+{
+    size_t n = 0, cap = 0;
+    meta_block *all = NULL;
+    int rc = SL_OK;
+    for (size_t i = 0; i < proc->n_streams && !rc; i++) {
+        const lake_stream_info *s = &proc->streams[i];
+        int want = vd->instance == LAKE_INSTANCE_STREAM ? !strcmp(s->stream_id_str, instance)
+                   : !strcmp(vd->stream_tag, "cpu")   ? s->is_cpu
+                   : !strcmp(vd->stream_tag, "log")   ? s->is_log
+                                                      : s->is_metrics;
+        if (!want)
+            continue;
+        lcache_entry *en;
+        if ((rc = lake_blocks_get(l, &s->stream_id, &en, e)))
+            break;
+        const lake_blocks *bl = en->val;
+        if (n + bl->n > cap) {
+            cap = (n + bl->n) * 2;
+            meta_block *nb = sl_realloc(all, sizeof *nb * cap);
+            if (!nb)
+                rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+            else
+                all = nb;
+        }
+        if (!rc) {
+            memcpy(all + n, bl->b, bl->n * sizeof *bl->b);
+            n += bl->n;
+        }
+        lcache_release(&l->blocks, en);
+    }
+    if (rc) {
+        sl_free(all);
+        return rc;
+    }
+    *out = all;
+    *n_out = n;
+    return SL_OK;
+}
+
+static int cmp_insert(const void *a, const void *b)
+{
+    const meta_block *x = a, *y = b;
+    if (x->insert_time_ns != y->insert_time_ns)
+        return x->insert_time_ns < y->insert_time_ns ? -1 : 1;
+    int c = memcmp(x->stream_id.b, y->stream_id.b, 16);
+    if (c)
+        return c;
+    return x->object_offset < y->object_offset ? -1 : x->object_offset > y->object_offset;
+}
+
+int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
+                      lake_mat_stats *st, errmsg *e)
+{
+    const lake_view_def *vd = lake_view_get(v);
+    meta_block *blocks = NULL;
+    size_t nb = 0;
+    int rc = instance_blocks(l, vd, instance, proc, &blocks, &nb, e);
+    if (rc)
+        return rc;
+    if (nb > 1 && vd->instance == LAKE_INSTANCE_PROCESS)
+        qsort(blocks, nb, sizeof *blocks, cmp_insert);
+    lcache_entry *pen = NULL;
+    plan pl = {0};
+    if (!(rc = lake_parts_get(l, v, instance, &pen, e)) &&
+        (rc = make_plan(blocks, nb, pen->val, l->o.max_partition_events, &pl)))
+        errmsg_set(e, rc, "out of memory");
+    dbuf state;
+    dbuf_init(&state, 16u << 20);
+    uint64_t prev_token = 0;
+    int64_t t0 = clock_mono_ns();
+    lake_mat_stats local = {0};
+    for (size_t i = 0; !rc && i < pl.n; i++) {
+        plan_entry *pe = &pl.e[i];
+        pe->token = entry_token(vd, pe, blocks, prev_token);
+        prev_token = pe->token;
+        dbuf prev;
+        dbuf_init(&prev, 16u << 20);
+        dbuf_append(&prev, state.p, state.len);
+        build_job j = {l, vd, instance, &proc->proc, blocks, pe, prev.p, prev.len, &state};
+        rc = ensure_partition(&j, &local, e);
+        dbuf_free(&prev);
+    }
+    if (pen)
+        lcache_release(&l->parts, pen);
+    /* A build (ours or one we waited for) changed the partition index: read it again. */
+    if (local.built || local.reused)
+        lake_parts_forget(l, v, instance);
+    if (st) {
+        st->partitions += pl.n;
+        st->built += local.built;
+        st->reused += local.reused;
+        st->source_events += local.source_events;
+        st->build_ms += (double)(clock_mono_ns() - t0) / 1e6;
+    }
+    dbuf_free(&state);
+    sl_free(pl.e);
+    sl_free(blocks);
+    return rc;
+}
+
+/* ------------------------------------------------------------ entry points */
+
+/* Resolves an instance id to its process (and checks it exists). */
+static int instance_process(lake *l, const lake_view_def *vd, const char *instance,
+                            const lake_process **proc, errmsg *e)
+{
+    sl_uuid id, pid;
+    if (uuid_parse(instance, &id))
+        return errmsg_set(e, SL_EINVAL, "%s: instance '%s' is not a %s id", vd->name, instance,
+                          vd->instance == LAKE_INSTANCE_STREAM ? "stream" : "process");
+    int rc = SL_OK;
+    if (vd->instance == LAKE_INSTANCE_STREAM)
+        rc = lake_stream_process(l, &id, &pid, e);
+    else
+        pid = id;
+    return rc ? rc : lake_process_get(l, &pid, proc, e);
+}
+
+int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
+                     errmsg *e)
+{
+    const lake_view_def *vd = lake_view_get(v);
+    if (!vd || !vd->partitioned)
+        return errmsg_set(e, SL_EINVAL, "view %s is read from the metadata, not materialized",
+                          vd ? vd->name : "?");
+    const lake_process *proc;
+    int rc = instance_process(l, vd, instance, &proc, e);
+    if (rc)
+        return rc;
+    rc = lake_jit_instance(l, v, instance, proc, st, e);
+    lake_process_release(l, proc);
+    return rc;
+}
+
+typedef struct mat_task {
+    pool_task t;
+    lake *l;
+    lake_view_id v;
+    char instance[UUID_STR_LEN];
+    const lake_process *proc;
+    lake_mat_stats st;
+    errmsg e;
+} mat_task;
+
+static void run_mat(pool_task *t)
+{
+    mat_task *m = (mat_task *)t;
+    errmsg_clear(&m->e);
+    t->rc = lake_jit_instance(m->l, m->v, m->instance, m->proc, &m->st, &m->e);
+}
+
+int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats *st,
+                             errmsg *e)
+{
+    const lake_process *proc;
+    int rc = lake_process_get(l, process_id, &proc, e);
+    if (rc)
+        return rc;
+    /* One task per thread stream (thread_spans) and one per event view. */
+    size_t n = 3;
+    for (size_t i = 0; i < proc->n_streams; i++)
+        n += proc->streams[i].is_cpu;
+    mat_task *tasks = sl_calloc(n, sizeof *tasks);
+    pool p;
+    if (!tasks || pool_init(&p, (unsigned)l->o.jobs, 0, e)) {
+        sl_free(tasks);
+        lake_process_release(l, proc);
+        return errmsg_set(e, SL_ENOMEM, "cannot start build workers");
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < proc->n_streams; i++) {
+        if (!proc->streams[i].is_cpu)
+            continue;
+        tasks[k].v = LAKE_THREAD_SPANS;
+        snprintf(tasks[k++].instance, UUID_STR_LEN, "%s", proc->streams[i].stream_id_str);
+    }
+    lake_view_id ev[3] = {LAKE_ASYNC_EVENTS, LAKE_LOG_ENTRIES, LAKE_MEASURES};
+    for (int i = 0; i < 3; i++) {
+        tasks[k].v = ev[i];
+        snprintf(tasks[k++].instance, UUID_STR_LEN, "%s", proc->proc.process_id_str);
+    }
+    /* Submit and collect in order: the pool bounds what is in flight. */
+    size_t submitted = 0, collected = 0;
+    while (collected < k) {
+        while (submitted < k && pool_in_flight(&p) < (size_t)l->o.jobs * 2) {
+            mat_task *m = &tasks[submitted++];
+            m->t.run = run_mat;
+            m->l = l;
+            m->proc = proc;
+            pool_submit(&p, &m->t);
+        }
+        pool_task *done;
+        if (pool_next(&p, &done))
+            break;
+        mat_task *m = (mat_task *)done;
+        collected++;
+        if (done->rc && !rc)
+            rc = errmsg_set(e, done->rc, "%s %s: %s", lake_view_get(m->v)->name, m->instance,
+                            errmsg_str(&m->e));
+        if (st) {
+            st->partitions += m->st.partitions;
+            st->built += m->st.built;
+            st->reused += m->st.reused;
+            st->source_events += m->st.source_events;
+            st->build_ms += m->st.build_ms;
+        }
+    }
+    pool_destroy(&p);
+    sl_free(tasks);
+    lake_process_release(l, proc);
+    return rc;
+}

@@ -1,0 +1,484 @@
+/*
+ * lake.c - the lake object: caches of metadata and files, and its figures.
+ *
+ * Everything the lake reads more than once goes through a bounded cache:
+ * processes with their streams, the owner of each stream, each stream's block
+ * list, each view instance's partition index, Parquet footers and file bytes.
+ * Process and stream rows never change once stored; block lists and process
+ * stream lists grow, so ingestion calls lake_notify_* and the entry is dropped
+ * (the next request reads it again).  Partition indexes are dropped by the
+ * builder after it commits a partition.
+ */
+#include "lake/lake_int.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+/* ------------------------------------------------------------ values */
+
+typedef struct proc_val {
+    lake_process p;         /* first: lake_process pointers are proc_val pointers */
+    lcache_entry *entry;    /* to release it */
+    char *exe, *username, *computer;
+} proc_val;
+
+static void proc_free(void *v)
+{
+    proc_val *pv = v;
+    if (!pv)
+        return;
+    sl_free(pv->p.streams);
+    sl_free(pv->exe);
+    sl_free(pv->username);
+    sl_free(pv->computer);
+    sl_free(pv);
+}
+
+static void blocks_free(void *v)
+{
+    lake_blocks *b = v;
+    if (b) {
+        sl_free(b->b);
+        sl_free(b);
+    }
+}
+
+static void parts_free(void *v)
+{
+    lake_parts *ps = v;
+    if (!ps)
+        return;
+    for (size_t i = 0; i < ps->n; i++) {
+        sl_free((void *)ps->p[i].view_set_name);
+        sl_free((void *)ps->p[i].view_instance_id);
+        sl_free((void *)ps->p[i].file_path);
+        sl_free((void *)ps->p[i].state);
+    }
+    sl_free(ps->p);
+    sl_free(ps);
+}
+
+static void footer_free(void *v)
+{
+    pq_footer_unref(v);
+}
+
+static void bytes_free(void *v)
+{
+    col_buf_unref(v);
+}
+
+/* ------------------------------------------------------------ open / close */
+
+int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
+{
+    lake *l = sl_calloc(1, sizeof *l);
+    if (!l)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    l->m = m;
+    l->os = os;
+    if (o)
+        l->o = *o;
+    if (!l->o.cache_bytes)
+        l->o.cache_bytes = (size_t)512 << 20;
+    if (!l->o.max_partition_events)
+        l->o.max_partition_events = 1000000;
+    if (l->o.jobs <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        l->o.jobs = n > 0 ? (int)n : 2;
+    }
+    if (!l->o.retire_grace_ns)
+        l->o.retire_grace_ns = 60ll * 1000000000;
+    if (!l->o.orphan_grace_ns)
+        l->o.orphan_grace_ns = 600ll * 1000000000;
+    pthread_mutex_init(&l->lock_mu, NULL);
+    pthread_cond_init(&l->lock_cv, NULL);
+    int rc = lcache_init(&l->procs, "processes", 100000, SIZE_MAX, proc_free);
+    if (!rc)
+        rc = lcache_init(&l->stream_of, "streams", 100000, SIZE_MAX, sl_free);
+    if (!rc)
+        rc = lcache_init(&l->blocks, "block_lists", 100000, (size_t)256 << 20, blocks_free);
+    if (!rc)
+        rc = lcache_init(&l->parts, "partition_index", 100000, (size_t)256 << 20, parts_free);
+    if (!rc)
+        rc = lcache_init(&l->footers, "parquet_footers", 10000, (size_t)256 << 20, footer_free);
+    if (!rc)
+        rc = lcache_init(&l->bytes, "file_bytes", 100000, l->o.cache_bytes, bytes_free);
+    if (rc) {
+        lake_close(l);
+        return errmsg_set(e, rc, "out of memory");
+    }
+    if ((rc = lake_janitor(l, 1, e))) {
+        lake_close(l);
+        return rc;
+    }
+    *out = l;
+    return SL_OK;
+}
+
+void lake_close(lake *l)
+{
+    if (!l)
+        return;
+    lcache_destroy(&l->procs);
+    lcache_destroy(&l->stream_of);
+    lcache_destroy(&l->blocks);
+    lcache_destroy(&l->parts);
+    lcache_destroy(&l->footers);
+    lcache_destroy(&l->bytes);
+    pthread_mutex_destroy(&l->lock_mu);
+    pthread_cond_destroy(&l->lock_cv);
+    sl_free(l->busy);
+    sl_free(l);
+}
+
+void lake_notify_stream(lake *l, const sl_uuid *process_id, const sl_uuid *stream_id)
+{
+    char k[UUID_STR_LEN];
+    uuid_format(process_id, k);
+    lcache_remove(&l->procs, k);
+    (void)stream_id;
+}
+
+void lake_notify_block(lake *l, const sl_uuid *stream_id)
+{
+    char k[UUID_STR_LEN];
+    uuid_format(stream_id, k);
+    lcache_remove(&l->blocks, k);
+}
+
+/* ------------------------------------------------------------ processes */
+
+typedef struct proc_load {
+    proc_val *pv;
+    size_t cap;
+    int rc;
+} proc_load;
+
+static int take_process(void *arg, const meta_process_summary *row)
+{
+    proc_load *ld = arg;
+    proc_val *pv = ld->pv;
+    const meta_process *p = &row->p;
+    pv->p.proc.process_id = p->process_id;
+    uuid_format(&p->process_id, pv->p.proc.process_id_str);
+    pv->p.proc.start_time_ns = p->start_time_ns;
+    pv->p.proc.tsc_frequency = p->tsc_frequency ? p->tsc_frequency : 1000000000;
+    lake_proc_init_clock(&pv->p.proc);
+    pv->exe = sl_strdup(p->exe);
+    pv->username = sl_strdup(p->username);
+    pv->computer = sl_strdup(p->computer);
+    if (!pv->exe || !pv->username || !pv->computer)
+        ld->rc = SL_ENOMEM;
+    pv->p.proc.exe = pv->exe;
+    pv->p.proc.username = pv->username;
+    pv->p.proc.computer = pv->computer;
+    return 0;
+}
+
+static int has_tag(const char *json, const char *tag)
+{
+    char q[32];
+    snprintf(q, sizeof q, "\"%s\"", tag);
+    return json && strstr(json, q) != NULL;
+}
+
+static int take_stream(void *arg, const meta_stream_summary *row)
+{
+    proc_load *ld = arg;
+    lake_process *p = &ld->pv->p;
+    if (p->n_streams == ld->cap) {
+        size_t ncap = ld->cap ? ld->cap * 2 : 16;
+        lake_stream_info *n = sl_realloc(p->streams, sizeof *n * ncap);
+        if (!n)
+            return ld->rc = SL_ENOMEM;
+        p->streams = n;
+        ld->cap = ncap;
+    }
+    lake_stream_info *s = &p->streams[p->n_streams++];
+    memset(s, 0, sizeof *s);
+    s->stream_id = row->s.stream_id;
+    uuid_format(&s->stream_id, s->stream_id_str);
+    s->is_cpu = has_tag(row->s.tags_json, "cpu");
+    s->is_log = has_tag(row->s.tags_json, "log");
+    s->is_metrics = has_tag(row->s.tags_json, "metrics");
+    s->thread_id = row->thread_id ? atoll(row->thread_id) : 0;
+    snprintf(s->thread_name, sizeof s->thread_name, "%s", row->thread_name ? row->thread_name : "");
+    return 0;
+}
+
+int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **out, errmsg *e)
+{
+    char k[UUID_STR_LEN];
+    uuid_format(process_id, k);
+    lcache_entry *en = lcache_get(&l->procs, k);
+    if (!en) {
+        proc_load ld = {sl_calloc(1, sizeof(proc_val)), 0, 0};
+        if (!ld.pv)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        int rc = meta_process_find(l->m, process_id, take_process, &ld, e);
+        if (!rc)
+            rc = meta_streams_list(l->m, process_id, take_stream, &ld, e);
+        if (!rc && ld.rc)
+            rc = errmsg_set(e, ld.rc, "out of memory");
+        if (rc) {
+            proc_free(ld.pv);
+            return rc;
+        }
+        en = lcache_put(&l->procs, k, ld.pv, sizeof(proc_val) +
+                        ld.pv->p.n_streams * sizeof(lake_stream_info));
+        if (!en)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    proc_val *pv = en->val;
+    pv->entry = en; /* the same entry for every holder */
+    *out = &pv->p;
+    return SL_OK;
+}
+
+void lake_process_release(lake *l, const lake_process *p)
+{
+    if (p)
+        lcache_release(&l->procs, ((const proc_val *)(const void *)p)->entry);
+}
+
+int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e)
+{
+    char k[UUID_STR_LEN];
+    uuid_format(stream_id, k);
+    lcache_entry *en = lcache_get(&l->stream_of, k);
+    if (!en) {
+        meta_stream s;
+        int rc = meta_stream_find(l->m, stream_id, &s, e);
+        if (rc)
+            return rc;
+        sl_uuid *v = sl_malloc(sizeof *v);
+        if (!v)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        *v = s.process_id;
+        if (!(en = lcache_put(&l->stream_of, k, v, sizeof *v)))
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    *process_id = *(sl_uuid *)en->val;
+    lcache_release(&l->stream_of, en);
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ blocks */
+
+typedef struct block_load {
+    lake_blocks *b;
+    size_t cap;
+    int rc;
+} block_load;
+
+static int take_block(void *arg, const meta_block *row)
+{
+    block_load *ld = arg;
+    if (ld->b->n == ld->cap) {
+        size_t ncap = ld->cap ? ld->cap * 2 : 64;
+        meta_block *n = sl_realloc(ld->b->b, sizeof *n * ncap);
+        if (!n)
+            return ld->rc = SL_ENOMEM;
+        ld->b->b = n;
+        ld->cap = ncap;
+    }
+    ld->b->b[ld->b->n++] = *row;
+    return 0;
+}
+
+static int cmp_block(const void *a, const void *b)
+{
+    const meta_block *x = a, *y = b;
+    if (x->insert_time_ns != y->insert_time_ns)
+        return x->insert_time_ns < y->insert_time_ns ? -1 : 1;
+    if (x->object_offset != y->object_offset)
+        return x->object_offset < y->object_offset ? -1 : 1;
+    return memcmp(x->block_id.b, y->block_id.b, 16);
+}
+
+int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errmsg *e)
+{
+    char k[UUID_STR_LEN];
+    uuid_format(stream_id, k);
+    lcache_entry *en = lcache_get(&l->blocks, k);
+    if (!en) {
+        block_load ld = {sl_calloc(1, sizeof(lake_blocks)), 0, 0};
+        if (!ld.b)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        int rc = meta_blocks_list(l->m, stream_id, take_block, &ld, e);
+        if (!rc && ld.rc)
+            rc = errmsg_set(e, ld.rc, "out of memory");
+        if (rc) {
+            blocks_free(ld.b);
+            return rc;
+        }
+        if (ld.b->n > 1)
+            qsort(ld.b->b, ld.b->n, sizeof(meta_block), cmp_block);
+        if (!(en = lcache_put(&l->blocks, k, ld.b, sizeof(lake_blocks) +
+                              ld.b->n * sizeof(meta_block))))
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    *out = en;
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ partitions */
+
+typedef struct parts_load {
+    lake_parts *ps;
+    size_t cap;
+    int rc;
+} parts_load;
+
+static int take_part(void *arg, const meta_partition *row)
+{
+    parts_load *ld = arg;
+    if (ld->ps->n == ld->cap) {
+        size_t ncap = ld->cap ? ld->cap * 2 : 8;
+        meta_partition *n = sl_realloc(ld->ps->p, sizeof *n * ncap);
+        if (!n)
+            return ld->rc = SL_ENOMEM;
+        ld->ps->p = n;
+        ld->cap = ncap;
+    }
+    meta_partition *p = &ld->ps->p[ld->ps->n++];
+    *p = *row;
+    p->view_set_name = sl_strdup(row->view_set_name);
+    p->view_instance_id = sl_strdup(row->view_instance_id);
+    p->file_path = sl_strdup(row->file_path);
+    void *st = row->state_len ? sl_malloc(row->state_len) : NULL;
+    if (st)
+        memcpy(st, row->state, row->state_len);
+    p->state = st;
+    if (!p->view_set_name || !p->view_instance_id || !p->file_path || (row->state_len && !st))
+        ld->rc = SL_ENOMEM;
+    return 0;
+}
+
+static void parts_key(char *k, size_t n, lake_view_id v, const char *instance)
+{
+    snprintf(k, n, "%s/%s", lake_view_get(v)->name, instance);
+}
+
+int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry **out, errmsg *e)
+{
+    char k[128];
+    parts_key(k, sizeof k, v, instance);
+    lcache_entry *en = lcache_get(&l->parts, k);
+    if (!en) {
+        parts_load ld = {sl_calloc(1, sizeof(lake_parts)), 0, 0};
+        if (!ld.ps)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        int rc = meta_partitions_list(l->m, lake_view_get(v)->name, instance, take_part, &ld, e);
+        if (!rc && ld.rc)
+            rc = errmsg_set(e, ld.rc, "out of memory");
+        if (rc) {
+            parts_free(ld.ps);
+            return rc;
+        }
+        size_t size = sizeof(lake_parts) + ld.ps->n * (sizeof(meta_partition) + 128);
+        for (size_t i = 0; i < ld.ps->n; i++)
+            size += ld.ps->p[i].state_len;
+        if (!(en = lcache_put(&l->parts, k, ld.ps, size)))
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    *out = en;
+    return SL_OK;
+}
+
+void lake_parts_forget(lake *l, lake_view_id v, const char *instance)
+{
+    char k[128];
+    parts_key(k, sizeof k, v, instance);
+    lcache_remove(&l->parts, k);
+}
+
+/* ------------------------------------------------------------ files */
+
+int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
+                   errmsg *e)
+{
+    lcache_entry *b = lcache_get(&l->bytes, path);
+    if (!b) {
+        dbuf d;
+        dbuf_init(&d, (size_t)4 << 30);
+        int rc = objstore_get(l->os, path, &d, e);
+        if (rc) {
+            dbuf_free(&d);
+            return rc;
+        }
+        /* The cache adopts the fetched bytes: a col_buf over dbuf's memory, no copy. */
+        col_buf *cb = sl_calloc(1, sizeof *cb);
+        if (!cb) {
+            dbuf_free(&d);
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        }
+        atomic_init(&cb->refs, 1);
+        cb->len_bytes = d.len;
+        cb->cap_bytes = d.cap;
+        cb->p = dbuf_take(&d, NULL);
+        if (!(b = lcache_put(&l->bytes, path, cb, cb->len_bytes)))
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    lcache_entry *f = lcache_get(&l->footers, path);
+    if (!f) {
+        const col_buf *cb = b->val;
+        pq_footer *pf;
+        int rc = pq_footer_parse(cb->p, cb->len_bytes, &pf, e);
+        if (rc) {
+            lcache_release(&l->bytes, b);
+            return rc;
+        }
+        if (!(f = lcache_put(&l->footers, path, pf, 4096))) {
+            lcache_release(&l->bytes, b);
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        }
+    }
+    *bytes = b;
+    *footer = f;
+    return SL_OK;
+}
+
+/* ------------------------------------------------------------ figures */
+
+uint64_t lake_builds_total(lake *l)
+{
+    return atomic_load(&l->builds);
+}
+
+void lake_stats_json(lake *l, jw *w)
+{
+    jw_key(w, "caches");
+    jw_obj_begin(w);
+    lcache *caches[] = {&l->procs, &l->stream_of, &l->blocks, &l->parts, &l->footers, &l->bytes};
+    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++)
+        lcache_stats_json(caches[i], w);
+    jw_obj_end(w);
+    jw_key(w, "partitions");
+    jw_obj_begin(w);
+    jw_key(w, "built");
+    jw_uint(w, atomic_load(&l->builds));
+    jw_key(w, "reused");
+    jw_uint(w, atomic_load(&l->reused));
+    jw_key(w, "build_ms");
+    jw_double(w, (double)atomic_load(&l->build_ns) / 1e6);
+    jw_key(w, "source_events");
+    jw_uint(w, atomic_load(&l->build_events));
+    jw_key(w, "files_deleted");
+    jw_uint(w, atomic_load(&l->janitor_deleted));
+    jw_obj_end(w);
+    jw_key(w, "scans");
+    jw_obj_begin(w);
+    jw_key(w, "count");
+    jw_uint(w, atomic_load(&l->scans));
+    jw_key(w, "rows");
+    jw_uint(w, atomic_load(&l->scan_rows));
+    jw_obj_end(w);
+}

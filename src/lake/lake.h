@@ -1,0 +1,127 @@
+/*
+ * lake.h - the lake: views of telemetry as columnar batches, built just in time.
+ *
+ * A caller asks for view V, instance I, time range R and reads batches.  The
+ * lake finds the blocks involved, builds the Parquet partitions that are
+ * missing or stale (once, under a per-partition lock, instances in parallel),
+ * and reads the partitions that overlap R.  docs/internals/lake.md describes
+ * partitions, locks, caches and cleanup.
+ *
+ * One lake per data directory; every function is safe to call from any
+ * number of threads.
+ */
+#ifndef SL_LAKE_H
+#define SL_LAKE_H
+
+#include "base/err.h"
+#include "base/json.h"
+#include "base/uuid.h"
+#include "col/col.h"
+#include "lake/build.h"
+#include "lake/views.h"
+#include "meta/meta.h"
+#include "objstore/objstore.h"
+
+#include <stdint.h>
+
+typedef struct lake lake;
+
+typedef struct lake_opts {
+    size_t cache_bytes;            /* file bytes cache; 0 = 512 MiB */
+    uint64_t max_partition_events; /* source events per partition; 0 = 1 M */
+    int jobs;                      /* parallel builds per request; 0 = number of cores */
+    int64_t retire_grace_ns;       /* retired files kept this long; 0 = 60 s */
+    int64_t orphan_grace_ns;       /* unreferenced files older than this go; 0 = 10 min */
+} lake_opts;
+
+/*
+ * Opens the lake over a metadata store and an object store (both stay the
+ * caller's).  Runs the startup cleanup: files that no partition row references
+ * are removed (no build can be running before the lake is open).
+ */
+int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e);
+void lake_close(lake *l);
+
+/* Ingestion tells the lake about new data so that cached lists stay true. */
+void lake_notify_stream(lake *l, const sl_uuid *process_id, const sl_uuid *stream_id);
+void lake_notify_block(lake *l, const sl_uuid *stream_id);
+
+/* ---- process metadata, resolved once per request ---- */
+
+typedef struct lake_stream_info {
+    sl_uuid stream_id;
+    char stream_id_str[UUID_STR_LEN];
+    int is_cpu, is_log, is_metrics;
+    int64_t thread_id;          /* the "thread-id" property, or 0 */
+    char thread_name[64];
+} lake_stream_info;
+
+/* A process and its streams (refcounted: release with lake_process_release). */
+typedef struct lake_process {
+    lake_proc proc;
+    size_t n_streams;
+    lake_stream_info *streams;
+} lake_process;
+
+/* SL_ENOTFOUND for an unknown process. */
+int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **out, errmsg *e);
+void lake_process_release(lake *l, const lake_process *p);
+
+/* ---- materializing and reading ---- */
+
+typedef struct lake_mat_stats {
+    uint64_t partitions;        /* partitions of the instance (after materializing) */
+    uint64_t built;             /* built by this call */
+    uint64_t reused;            /* current already, or built meanwhile by another request */
+    uint64_t source_events;
+    double build_ms;            /* time spent building (fetch, decode, write) */
+} lake_mat_stats;
+
+/*
+ * Builds whatever partitions of (view, instance) are missing or stale.
+ * instance is a stream id (thread_spans) or a process id (other views).
+ */
+int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
+                     errmsg *e);
+
+/* Materializes every partitioned view of a process, its threads on `jobs` workers. */
+int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats *st,
+                             errmsg *e);
+
+typedef struct lake_scan lake_scan;
+
+typedef struct lake_scan_opts {
+    int64_t begin_ns, end_ns;   /* rows overlapping [begin, end); defaults: everything */
+    int materialize;            /* build what is missing first (default 1 via lake_scan_opts_init) */
+    int64_t batch_rows;         /* at most this many rows per batch; 0 = 65536 */
+} lake_scan_opts;
+
+void lake_scan_opts_init(lake_scan_opts *o);
+
+/*
+ * Rows of (view, instance) overlapping the range, in the view's order (thread_spans
+ * by begin, event views by time), as batches with the view's schema.  For
+ * thread_spans, spans still open at the end of the data are included, ending at
+ * the last known time.  st (may be NULL) gets what materializing did.
+ */
+int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
+                   lake_mat_stats *st, lake_scan **out, errmsg *e);
+/* Next batch (the caller releases it), or *out = NULL at the end. */
+int lake_scan_next(lake_scan *s, col_batch **out, errmsg *e);
+void lake_scan_close(lake_scan *s);
+
+/* ---- housekeeping and figures ---- */
+
+/*
+ * Deletes the files of partitions retired longer than the grace period and files
+ * no row references (older than the orphan grace, or any age when `startup`).
+ */
+int lake_janitor(lake *l, int startup, errmsg *e);
+
+/* Writes the lake's counters (caches, builds) as the members of a JSON object. */
+void lake_stats_json(lake *l, jw *w);
+
+/* Builds completed so far (for tests: each partition is built once). */
+uint64_t lake_builds_total(lake *l);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+ * lake_int.h - internals shared by the lake's files.
+ *
+ *   lake.c     open/close, metadata resolution (processes, streams, blocks), stats
+ *   jit.c      partition plans, builds under per-partition locks
+ *   scan.c     reading partitions back: pruning, filtering, merging
+ *   janitor.c  deleting retired and orphan files
+ */
+#ifndef SL_LAKE_INT_H
+#define SL_LAKE_INT_H
+
+#include "lake/cache.h"
+#include "lake/lake.h"
+#include "parquet/parquet.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+/* A stream's blocks, sorted by (insert_time, object_offset). */
+typedef struct lake_blocks {
+    size_t n;
+    meta_block *b;
+} lake_blocks;
+
+/* A view instance's current partitions, sorted by begin_insert_time (owned copies). */
+typedef struct lake_parts {
+    size_t n;
+    meta_partition *p;
+} lake_parts;
+
+struct lake {
+    meta *m;
+    objstore *os;
+    lake_opts o;
+
+    lcache procs;     /* process id -> lake_process */
+    lcache stream_of; /* stream id -> process id (16 bytes) */
+    lcache blocks;    /* stream id -> lake_blocks */
+    lcache parts;     /* "view/instance" -> lake_parts */
+    lcache footers;   /* file path -> pq_footer */
+    lcache bytes;     /* file path -> col_buf of the whole file */
+
+    /* Per-partition build locks: keys being built (hashes); waiters sleep on cv. */
+    pthread_mutex_t lock_mu;
+    pthread_cond_t lock_cv;
+    uint64_t *busy;
+    size_t n_busy, cap_busy;
+
+    _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows;
+    _Atomic uint64_t janitor_deleted;
+};
+
+/* lake.c */
+int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errmsg *e);
+int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry **out,
+                   errmsg *e);
+void lake_parts_forget(lake *l, lake_view_id v, const char *instance);
+/* The process owning a stream (cached). */
+int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e);
+
+/* jit.c */
+int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
+                      lake_mat_stats *st, errmsg *e);
+/* Key of a partition file's cache entries and object: its file_path. */
+
+/* File bytes and footer of a partition (cached), references taken. */
+int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
+                   errmsg *e);
+
+#endif

@@ -1,0 +1,317 @@
+/*
+ * scan.c - reading a view instance back: partitions, ranges, order.
+ *
+ * A scan reads every partition whose event-time range overlaps the request
+ * (partition pruning), with the Parquet reader pruning row groups by the time
+ * column's statistics, and keeps the rows that overlap the range: spans whose
+ * [begin, end] meets it, events whose time falls in it.
+ *
+ * Order.  Each partition's rows are sorted on the view's key (begin, or time);
+ * partitions may overlap on that key (a span that ends in a later partition
+ * began earlier).  The scan merges the partitions by taking *runs*: from the
+ * source with the smallest head, every row up to the next source's head goes
+ * out at once, so data that does not interleave passes through in whole
+ * batches, and the merge costs one comparison per run, not per row.  With one
+ * source the batches pass through untouched.
+ *
+ * thread_spans adds the spans still open at the end of the data, from the
+ * newest partition's state, ending at the last known time.
+ *
+ * Memory: one batch per source (at most batch_rows rows each) plus the file
+ * bytes, which the file cache holds anyway.
+ */
+#include "lake/batchops.h"
+#include "lake/lake_int.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+
+#include <string.h>
+
+typedef struct src {
+    lcache_entry *bytes, *footer; /* partition sources */
+    pq_reader *r;
+    pq_scan *s;
+    col_batch *mem;               /* an in-memory source (open spans), read once */
+    col_batch *cur;               /* current batch, rows [pos, nrows) left */
+    int64_t pos;
+    int done;
+} src;
+
+struct lake_scan {
+    lake *l;
+    const lake_view_def *vd;
+    lake_scan_opts o;
+    int key_col;                  /* the sort key: begin or time */
+    int end_col;                  /* thread_spans: end; else -1 */
+    size_t n;
+    src *s;
+};
+
+void lake_scan_opts_init(lake_scan_opts *o)
+{
+    o->begin_ns = INT64_MIN;
+    o->end_ns = INT64_MAX;
+    o->materialize = 1;
+    o->batch_rows = 65536;
+}
+
+static int keep_row(const lake_scan *sc, const col_batch *b, int64_t r)
+{
+    int64_t t = col_vec_i64(&b->cols[sc->key_col], r);
+    if (sc->end_col >= 0) /* an interval: does [t, end] meet [begin, end)? */
+        return t < sc->o.end_ns && col_vec_i64(&b->cols[sc->end_col], r) >= sc->o.begin_ns;
+    return t >= sc->o.begin_ns && t < sc->o.end_ns;
+}
+
+/* Keeps the rows overlapping the range; *out is b itself when every row is kept. */
+static int filter(const lake_scan *sc, col_batch *b, col_batch **out)
+{
+    int64_t m = 0;
+    for (int64_t r = 0; r < b->nrows; r++)
+        m += keep_row(sc, b, r);
+    if (m == b->nrows) {
+        *out = b;
+        return SL_OK;
+    }
+    int64_t *rows = sl_malloc(sizeof(int64_t) * (size_t)(m ? m : 1));
+    if (!rows)
+        return SL_ENOMEM;
+    m = 0;
+    for (int64_t r = 0; r < b->nrows; r++)
+        if (keep_row(sc, b, r))
+            rows[m++] = r;
+    int rc = lake_batch_gather(b, rows, m, out);
+    sl_free(rows);
+    if (!rc)
+        col_batch_release(b);
+    return rc;
+}
+
+/* Loads the source's next non-empty batch (filtered), or marks it done. */
+static int src_advance(lake_scan *sc, src *s, errmsg *e)
+{
+    col_batch_release(s->cur);
+    s->cur = NULL;
+    s->pos = 0;
+    while (!s->done) {
+        col_batch *b = NULL;
+        if (s->mem) {
+            b = s->mem;
+            s->mem = NULL;
+        } else if (s->s) {
+            int rc = pq_scan_next(s->s, &b, e);
+            if (rc)
+                return rc;
+        }
+        if (!b) {
+            s->done = 1;
+            break;
+        }
+        col_batch *f;
+        int rc = filter(sc, b, &f);
+        if (rc) {
+            col_batch_release(b);
+            return errmsg_set(e, rc, "out of memory");
+        }
+        if (f->nrows) {
+            s->cur = f;
+            return SL_OK;
+        }
+        col_batch_release(f);
+    }
+    return SL_OK;
+}
+
+static void src_close(lake *l, src *s)
+{
+    col_batch_release(s->cur);
+    col_batch_release(s->mem);
+    pq_scan_close(s->s);
+    pq_reader_close(s->r);
+    lcache_release(&l->footers, s->footer);
+    lcache_release(&l->bytes, s->bytes);
+}
+
+static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg *e)
+{
+    int rc = lake_file_open(sc->l, p->file_path, &s->bytes, &s->footer, e);
+    if (rc)
+        return rc;
+    const col_buf *b = s->bytes->val;
+    if ((rc = pq_reader_open(b->p, b->len_bytes, s->footer->val, &s->r, e)))
+        return rc;
+    pq_scan_opts o = {0};
+    o.batch_rows = sc->o.batch_rows;
+    /* Prune row groups by the key column: spans must begin before the end of the range. */
+    o.range_column = lake_view_schema(sc->vd->id)->fields[sc->key_col].name;
+    o.range_min = sc->end_col >= 0 ? INT64_MIN : sc->o.begin_ns;
+    o.range_max = sc->o.end_ns == INT64_MIN ? INT64_MIN : sc->o.end_ns - 1;
+    return pq_scan_open(s->r, &o, &s->s, e);
+}
+
+/* Does partition p's event range meet the request? */
+static int overlaps(const lake_scan *sc, const meta_partition *p)
+{
+    if (!p->row_count)
+        return 0;
+    return p->min_event_time_ns < sc->o.end_ns && p->max_event_time_ns >= sc->o.begin_ns;
+}
+
+static int add_open_spans(lake_scan *sc, const meta_partition *last, errmsg *e)
+{
+    if (!last || !last->state_len)
+        return SL_OK;
+    int64_t end = lake_spans_state_last_ns(last->state, last->state_len);
+    col_batch *b;
+    uint64_t n;
+    int rc = lake_spans_open_rows(last->state, last->state_len, end, &b, &n, e);
+    if (rc)
+        return rc;
+    if (!n) {
+        col_batch_release(b);
+        return SL_OK;
+    }
+    sc->s[sc->n++].mem = b;
+    return SL_OK;
+}
+
+static int resolve_and_materialize(lake *l, const lake_view_def *vd, const char *instance,
+                                   const lake_scan_opts *o, lake_mat_stats *st, errmsg *e)
+{
+    sl_uuid id, pid;
+    if (uuid_parse(instance, &id))
+        return errmsg_set(e, SL_EINVAL, "%s: instance '%s' is not a %s id", vd->name, instance,
+                          vd->instance == LAKE_INSTANCE_STREAM ? "stream" : "process");
+    int rc = vd->instance == LAKE_INSTANCE_STREAM ? lake_stream_process(l, &id, &pid, e) : 0;
+    if (vd->instance != LAKE_INSTANCE_STREAM)
+        pid = id;
+    const lake_process *proc;
+    if (!rc)
+        rc = lake_process_get(l, &pid, &proc, e);
+    if (rc)
+        return rc;
+    if (o->materialize)
+        rc = lake_jit_instance(l, vd->id, instance, proc, st, e);
+    lake_process_release(l, proc);
+    return rc;
+}
+
+int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
+                   lake_mat_stats *st, lake_scan **out, errmsg *e)
+{
+    const lake_view_def *vd = lake_view_get(v);
+    if (!vd || !vd->partitioned)
+        return errmsg_set(e, SL_EINVAL, "view %s is not built from blocks", vd ? vd->name : "?");
+    lake_scan_opts def;
+    lake_scan_opts_init(&def);
+    int rc = resolve_and_materialize(l, vd, instance, o ? o : &def, st, e);
+    if (rc)
+        return rc;
+    lake_scan *sc = sl_calloc(1, sizeof *sc);
+    if (!sc)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    sc->l = l;
+    sc->vd = vd;
+    sc->o = o ? *o : def;
+    if (sc->o.batch_rows <= 0)
+        sc->o.batch_rows = 65536;
+    col_schema *schema = lake_view_schema(v);
+    sc->key_col = col_schema_find(schema, vd->time_column);
+    sc->end_col = vd->end_column ? col_schema_find(schema, vd->end_column) : -1;
+    lcache_entry *pen;
+    if ((rc = lake_parts_get(l, v, instance, &pen, e))) {
+        sl_free(sc);
+        return rc;
+    }
+    const lake_parts *ps = pen->val;
+    sc->s = sl_calloc(ps->n + 1, sizeof *sc->s);
+    if (!sc->s)
+        rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ps->n; i++)
+        if (overlaps(sc, &ps->p[i]))
+            rc = src_open_file(sc, &sc->s[sc->n++], &ps->p[i], e);
+    if (!rc && v == LAKE_THREAD_SPANS && ps->n)
+        rc = add_open_spans(sc, &ps->p[ps->n - 1], e);
+    lcache_release(&l->parts, pen);
+    for (size_t i = 0; !rc && i < sc->n; i++)
+        rc = src_advance(sc, &sc->s[i], e);
+    if (rc) {
+        lake_scan_close(sc);
+        return rc;
+    }
+    atomic_fetch_add(&l->scans, 1);
+    *out = sc;
+    return SL_OK;
+}
+
+static int64_t head_key(const lake_scan *sc, const src *s)
+{
+    return col_vec_i64(&s->cur->cols[sc->key_col], s->pos);
+}
+
+/* Rows of s from pos whose key is <= limit (s's batch is sorted on the key). */
+static int64_t run_length(const lake_scan *sc, const src *s, int64_t limit)
+{
+    const col_vec *k = &s->cur->cols[sc->key_col];
+    int64_t lo = s->pos, hi = s->cur->nrows; /* first row with key > limit in [lo, hi] */
+    while (lo < hi) {
+        int64_t mid = lo + (hi - lo) / 2;
+        if (col_vec_i64(k, mid) <= limit)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo - s->pos;
+}
+
+int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
+{
+    *out = NULL;
+    /* The source with the smallest head, and the smallest head of the others. */
+    src *best = NULL;
+    int64_t second = INT64_MAX;
+    for (size_t i = 0; i < sc->n; i++) {
+        src *s = &sc->s[i];
+        if (!s->cur)
+            continue;
+        int64_t k = head_key(sc, s);
+        if (!best || k < head_key(sc, best)) {
+            if (best)
+                second = head_key(sc, best) < second ? head_key(sc, best) : second;
+            best = s;
+        } else if (k < second) {
+            second = k;
+        }
+    }
+    if (!best)
+        return SL_OK;
+    int64_t n = run_length(sc, best, second);
+    if (n == 0)
+        n = 1; /* equal keys: take one row, order among equals is by source */
+    int rc;
+    if (best->pos == 0 && n == best->cur->nrows) {
+        *out = best->cur; /* the whole batch: hand it over */
+        best->cur = NULL;
+        rc = src_advance(sc, best, e);
+    } else {
+        rc = lake_batch_slice(best->cur, best->pos, n, out);
+        if (rc)
+            return errmsg_set(e, rc, "out of memory");
+        best->pos += n;
+        if (best->pos == best->cur->nrows)
+            rc = src_advance(sc, best, e);
+    }
+    atomic_fetch_add(&sc->l->scan_rows, (uint64_t)(*out)->nrows);
+    return rc;
+}
+
+void lake_scan_close(lake_scan *sc)
+{
+    if (!sc)
+        return;
+    for (size_t i = 0; sc->s && i < sc->n; i++)
+        src_close(sc->l, &sc->s[i]);
+    sl_free(sc->s);
+    sl_free(sc);
+}

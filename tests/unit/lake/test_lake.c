@@ -1,0 +1,430 @@
+/*
+ * test_lake.c - the lake runtime over a real metadata store and object store:
+ * partitions are built just in time and once, reused until new blocks make them
+ * stale, read back in order across partitions, built once under concurrency,
+ * and cleaned up after rebuilds and crashes.
+ */
+#include "test.h"
+#include "tmpdir.h"
+
+#include "lake/lake.h"
+#include "wire/wire.h"
+
+#include <pthread.h>
+
+typedef struct fixture {
+    char dir[256];
+    meta *m;
+    objstore *os;
+    lake *l;
+    sl_uuid process_id, streams[8];
+    char stream_str[8][UUID_STR_LEN];
+    char process_str[UUID_STR_LEN];
+    uint64_t offset[8];
+    int64_t tick[8];
+    int64_t insert_seq;
+} fixture;
+
+static void fx_open_lake(fixture *f, uint64_t max_events)
+{
+    lake_opts o = {0};
+    o.max_partition_events = max_events;
+    o.jobs = 2;
+    errmsg e;
+    if (lake_open(f->m, f->os, &o, &f->l, &e))
+        TEST_FAIL("lake_open: %s", e.text);
+}
+
+static void fx_init(fixture *f, int nstreams, uint64_t max_events)
+{
+    memset(f, 0, sizeof *f);
+    test_tmpdir(f->dir, sizeof f->dir, "lake");
+    char path[400];
+    snprintf(path, sizeof path, "%s/meta.sqlite", f->dir);
+    errmsg e;
+    meta_sqlite_opts mo = {0};
+    mo.relaxed_sync = 1;
+    if (meta_sqlite_open(path, &mo, &f->m, &e))
+        TEST_FAIL("meta: %s", e.text);
+    if (objstore_local_open(f->dir, &f->os, &e))
+        TEST_FAIL("objstore: %s", e.text);
+    uuid_v4(&f->process_id);
+    uuid_format(&f->process_id, f->process_str);
+    meta_process p = {.process_id = f->process_id, .exe = "/bin/game", .username = "ana",
+                      .realname = "", .computer = "box", .distro = "", .cpu_brand = "",
+                      .tsc_frequency = 1000000000, .start_time_ns = 0,
+                      .properties_json = "{}", .content_hash = 1};
+    CHECK_OK(meta_process_insert(f->m, &p, NULL, &e));
+    for (int i = 0; i < nstreams; i++) {
+        uuid_v4(&f->streams[i]);
+        uuid_format(&f->streams[i], f->stream_str[i]);
+        char props[64];
+        snprintf(props, sizeof props, "{\"thread-id\":\"%d\",\"thread-name\":\"t%d\"}", i + 1, i);
+        meta_stream s = {.stream_id = f->streams[i], .process_id = f->process_id,
+                         .tags_json = i == 7 ? "[\"log\"]" : "[\"cpu\"]",
+                         .properties_json = props, .content_hash = 2};
+        CHECK_OK(meta_stream_insert(f->m, &s, NULL, &e));
+    }
+    fx_open_lake(f, max_events);
+}
+
+static void fx_free(fixture *f)
+{
+    lake_close(f->l);
+    objstore_close(f->os);
+    meta_close(f->m);
+    test_rmtree(f->dir);
+}
+
+/* Stores one block as ingestion would: payload object, then metadata row. */
+static void store_block(fixture *f, int s, wire_pb *pb, uint64_t *block_hash)
+{
+    sl_uuid bid;
+    uuid_v4(&bid);
+    dbuf out;
+    dbuf_init(&out, 16 << 20);
+    CHECK_OK(wire_pb_finish(pb, WIRE_CODEC_ZSTD, &bid, &f->streams[s], &f->process_id,
+                            wire_pb_min_ticks(pb), wire_pb_max_ticks(pb), &out));
+    char key[200], bs[UUID_STR_LEN];
+    uuid_format(&bid, bs);
+    snprintf(key, sizeof key, "blobs/%s/%s/%s", f->process_str, f->stream_str[s], bs);
+    errmsg e;
+    CHECK_OK(objstore_put(f->os, key, out.p, out.len, OBJSTORE_PUT_ONCE, &e));
+    meta_block mb = {.block_id = bid, .stream_id = f->streams[s], .process_id = f->process_id,
+                     .begin_ticks = wire_pb_min_ticks(pb), .end_ticks = wire_pb_max_ticks(pb),
+                     .nb_objects = wire_pb_count(pb), .object_offset = f->offset[s],
+                     .payload_size = out.len, .content_hash = block_hash ? *block_hash : 3};
+    CHECK_OK(meta_block_insert(f->m, &mb, NULL, &e));
+    f->offset[s] += wire_pb_count(pb);
+    lake_notify_block(f->l, &f->streams[s]);
+    wire_pb_reset(pb);
+    dbuf_free(&out);
+    /* Distinct insert times: the store stamps them with the wall clock. */
+    struct timespec ts = {0, 100000};
+    nanosleep(&ts, NULL);
+}
+
+/* n spans per block on stream s: a root "frame" holding n-1 children "work". */
+static void frames(fixture *f, int s, int blocks, int n)
+{
+    wire_pb *pb;
+    CHECK_OK(wire_pb_new(1 << 22, &pb));
+    for (int b = 0; b < blocks; b++) {
+        uint32_t df, dw;
+        CHECK_OK(wire_pb_desc(pb, 1, WIRE_DESC_SPAN, 0, "frame", "game", "g.c", 1, NULL, &df));
+        CHECK_OK(wire_pb_desc(pb, 2, WIRE_DESC_SPAN, 0, "work", "game", "g.c", 2, NULL, &dw));
+        wire_event ev = {.type = WIRE_EV_SPAN_BEGIN, .desc = df, .ticks = f->tick[s] += 10};
+        CHECK_OK(wire_pb_event(pb, &ev));
+        for (int i = 1; i < n; i++) {
+            ev = (wire_event){.type = WIRE_EV_SPAN_BEGIN, .desc = dw, .ticks = f->tick[s] += 10};
+            CHECK_OK(wire_pb_event(pb, &ev));
+            ev.type = WIRE_EV_SPAN_END;
+            ev.ticks = f->tick[s] += 10;
+            CHECK_OK(wire_pb_event(pb, &ev));
+        }
+        ev = (wire_event){.type = WIRE_EV_SPAN_END, .desc = df, .ticks = f->tick[s] += 10};
+        CHECK_OK(wire_pb_event(pb, &ev));
+        store_block(f, s, pb, NULL);
+    }
+    wire_pb_free(pb);
+}
+
+typedef struct scanned {
+    int64_t rows;
+    int64_t last_begin;
+    int sorted;
+    int64_t ids_sum;
+    int64_t open_rows;  /* rows whose end equals the last known time and began long ago */
+} scanned;
+
+static scanned scan_all(fixture *f, lake_view_id v, const char *instance, int64_t begin,
+                        int64_t end, lake_mat_stats *st)
+{
+    lake_scan_opts o;
+    lake_scan_opts_init(&o);
+    o.begin_ns = begin;
+    o.end_ns = end;
+    o.batch_rows = 1000;
+    lake_scan *sc;
+    errmsg e;
+    errmsg_clear(&e);
+    if (lake_scan_open(f->l, v, instance, &o, st, &sc, &e))
+        TEST_FAIL("scan: %s", e.text);
+    scanned r = {0, INT64_MIN, 1, 0, 0};
+    col_batch *b;
+    int key = v == LAKE_THREAD_SPANS ? TS_BEGIN : AE_TIME;
+    for (;;) {
+        if (lake_scan_next(sc, &b, &e))
+            TEST_FAIL("next: %s", e.text);
+        if (!b)
+            break;
+        CHECK_OK(col_batch_validate(b));
+        for (int64_t i = 0; i < b->nrows; i++) {
+            int64_t k = col_vec_i64(&b->cols[key], i);
+            if (k < r.last_begin)
+                r.sorted = 0;
+            r.last_begin = k;
+            if (v == LAKE_THREAD_SPANS)
+                r.ids_sum += col_vec_i64(&b->cols[TS_ID], i);
+        }
+        r.rows += b->nrows;
+        col_batch_release(b);
+    }
+    lake_scan_close(sc);
+    return r;
+}
+
+TEST(built_once_then_reused)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 4, 50); /* 4 blocks x 50 spans */
+    lake_mat_stats st = {0};
+    scanned r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(r.rows, 200);
+    CHECK(r.sorted);
+    CHECK_EQ(st.built, 1);
+    CHECK_EQ(lake_builds_total(f.l), 1);
+    memset(&st, 0, sizeof st);
+    r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(r.rows, 200);
+    CHECK_EQ(st.built, 0);
+    CHECK_EQ(lake_builds_total(f.l), 1);
+    /* The partition survives a restart of the lake: nothing is rebuilt. */
+    lake_close(f.l);
+    fx_open_lake(&f, 0);
+    memset(&st, 0, sizeof st);
+    r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(r.rows, 200);
+    CHECK_EQ(st.built, 0);
+    fx_free(&f);
+}
+
+TEST(new_blocks_make_the_newest_partition_stale)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 2, 10);
+    lake_mat_stats st = {0};
+    CHECK_EQ(scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st).rows,
+             20);
+    frames(&f, 0, 1, 10);
+    memset(&st, 0, sizeof st);
+    CHECK_EQ(scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st).rows,
+             30);
+    CHECK_EQ(st.built, 1);
+    CHECK_EQ(st.partitions, 1); /* the same partition, rebuilt with the new block */
+    fx_free(&f);
+}
+
+static int count_key(void *arg, const char *key, const objstore_stat *st)
+{
+    (void)key;
+    (void)st;
+    (*(int *)arg)++;
+    return 0;
+}
+
+TEST(retired_and_orphan_files_are_removed)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 1, 10);
+    lake_mat_stats st = {0};
+    scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    frames(&f, 0, 1, 10);
+    scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    errmsg e;
+    int n = 0;
+    CHECK_OK(objstore_list(f.os, "views/", count_key, &n, &e));
+    CHECK_EQ(n, 2); /* the current file and the retired one */
+    /* A file that no row references, as a crash between file and row leaves. */
+    CHECK_OK(objstore_put(f.os, "views/thread_spans/x/stray.parquet", "PAR1", 4,
+                          OBJSTORE_PUT_ONCE, &e));
+    lake_close(f.l);
+    lake_opts o = {0};
+    o.retire_grace_ns = -1;
+    CHECK_OK(lake_open(f.m, f.os, &o, &f.l, &e)); /* startup cleanup */
+    n = 0;
+    CHECK_OK(objstore_list(f.os, "views/", count_key, &n, &e));
+    CHECK_EQ(n, 1);
+    memset(&st, 0, sizeof st);
+    CHECK_EQ(scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st).rows,
+             20);
+    CHECK_EQ(st.built, 0);
+    fx_free(&f);
+}
+
+TEST(spans_across_partitions_come_back_once_in_order)
+{
+    fixture f;
+    fx_init(&f, 1, 150); /* a new partition every 150 events */
+    /* One long root span over everything, with many short ones inside. */
+    wire_pb *pb;
+    CHECK_OK(wire_pb_new(1 << 20, &pb));
+    int64_t t = 0, idx = 0, want = 0; /* idx: the stream-wide index of each event */
+    int spans = 1;
+    uint32_t dr, dw;
+    CHECK_OK(wire_pb_desc(pb, 1, WIRE_DESC_SPAN, 0, "root", "g", "g.c", 1, NULL, &dr));
+    wire_event ev = {.type = WIRE_EV_SPAN_BEGIN, .desc = dr, .ticks = t += 5};
+    CHECK_OK(wire_pb_event(pb, &ev));
+    idx++;
+    for (int b = 0; b < 10; b++) {
+        CHECK_OK(wire_pb_desc(pb, 2, WIRE_DESC_SPAN, 0, "w", "g", "g.c", 2, NULL, &dw));
+        for (int i = 0; i < 40; i++, spans++) {
+            ev = (wire_event){.type = WIRE_EV_SPAN_BEGIN, .desc = dw, .ticks = t += 5};
+            CHECK_OK(wire_pb_event(pb, &ev));
+            want += idx;
+            ev.type = WIRE_EV_SPAN_END;
+            ev.ticks = t += 5;
+            CHECK_OK(wire_pb_event(pb, &ev));
+            idx += 2;
+        }
+        store_block(&f, 0, pb, NULL);
+    }
+    CHECK_OK(wire_pb_desc(pb, 1, WIRE_DESC_SPAN, 0, "root", "g", "g.c", 1, NULL, &dr));
+    ev = (wire_event){.type = WIRE_EV_SPAN_END, .desc = dr, .ticks = t += 5};
+    CHECK_OK(wire_pb_event(pb, &ev));
+    store_block(&f, 0, pb, NULL);
+    wire_pb_free(pb);
+    lake_mat_stats st = {0};
+    scanned r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK(st.partitions >= 4);
+    CHECK_EQ(r.rows, spans);
+    CHECK(r.sorted);
+    /* ids are begin events' indexes (the root's is 0): each span appears exactly once. */
+    CHECK_EQ(r.ids_sum, want);
+    /* A time range in the middle: the root (which overlaps everything) and the spans inside. */
+    r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], 2000, 2100, &st);
+    CHECK_EQ(r.rows, 1 + 10);
+    fx_free(&f);
+}
+
+TEST(open_spans_are_read_until_they_end)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    wire_pb *pb;
+    CHECK_OK(wire_pb_new(1 << 20, &pb));
+    uint32_t d;
+    CHECK_OK(wire_pb_desc(pb, 1, WIRE_DESC_SPAN, 0, "main", "g", "g.c", 1, NULL, &d));
+    wire_event ev = {.type = WIRE_EV_SPAN_BEGIN, .desc = d, .ticks = 10};
+    CHECK_OK(wire_pb_event(pb, &ev));
+    CHECK_OK(wire_pb_desc(pb, 2, WIRE_DESC_SPAN, 0, "step", "g", "g.c", 2, NULL, &d));
+    ev = (wire_event){.type = WIRE_EV_SPAN_BEGIN, .desc = d, .ticks = 20};
+    CHECK_OK(wire_pb_event(pb, &ev));
+    ev.type = WIRE_EV_SPAN_END;
+    ev.ticks = 30;
+    CHECK_OK(wire_pb_event(pb, &ev));
+    store_block(&f, 0, pb, NULL);
+    lake_mat_stats st = {0};
+    scanned r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(r.rows, 2); /* "main" is open: it ends at the last known time */
+    /* Now it ends: still one row. */
+    CHECK_OK(wire_pb_desc(pb, 1, WIRE_DESC_SPAN, 0, "main", "g", "g.c", 1, NULL, &d));
+    ev = (wire_event){.type = WIRE_EV_SPAN_END, .desc = d, .ticks = 90};
+    CHECK_OK(wire_pb_event(pb, &ev));
+    store_block(&f, 0, pb, NULL);
+    r = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(r.rows, 2);
+    wire_pb_free(pb);
+    fx_free(&f);
+}
+
+typedef struct conc {
+    fixture *f;
+    int which;
+    int64_t rows;
+} conc;
+
+static void *scanner(void *arg)
+{
+    conc *c = arg;
+    lake_mat_stats st = {0};
+    c->rows = scan_all(c->f, LAKE_THREAD_SPANS, c->f->stream_str[c->which % 4], INT64_MIN,
+                       INT64_MAX, &st).rows;
+    return NULL;
+}
+
+TEST(concurrent_requests_build_each_partition_once)
+{
+    fixture f;
+    fx_init(&f, 4, 0);
+    for (int s = 0; s < 4; s++)
+        frames(&f, s, 3, 100 + s);
+    pthread_t th[16];
+    conc c[16];
+    for (int i = 0; i < 16; i++) {
+        c[i] = (conc){&f, i, 0};
+        pthread_create(&th[i], NULL, scanner, &c[i]);
+    }
+    for (int i = 0; i < 16; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 16; i++)
+        CHECK_EQ(c[i].rows, 3 * (100 + i % 4));
+    CHECK_EQ(lake_builds_total(f.l), 4); /* one partition per stream, each built once */
+    fx_free(&f);
+}
+
+TEST(materialize_a_whole_process_in_parallel)
+{
+    fixture f;
+    fx_init(&f, 4, 0);
+    for (int s = 0; s < 4; s++)
+        frames(&f, s, 2, 30);
+    lake_mat_stats st = {0};
+    errmsg e;
+    CHECK_OK(lake_materialize_process(f.l, &f.process_id, &st, &e));
+    /* 4 thread_spans partitions and async_events over the same cpu blocks (no rows);
+     * the log and metrics views have no blocks at all. */
+    CHECK_EQ(st.built, 5);
+    memset(&st, 0, sizeof st);
+    CHECK_OK(lake_materialize_process(f.l, &f.process_id, &st, &e));
+    CHECK_EQ(st.built, 0);
+    fx_free(&f);
+}
+
+static int first_key(void *arg, const char *key, const objstore_stat *st)
+{
+    (void)st;
+    snprintf(arg, 256, "%s", key);
+    return 1; /* stop */
+}
+
+TEST(damaged_payload_is_an_error_not_a_crash)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 2, 10);
+    /* Damage one stored payload behind the store's back, as a bad disk would. */
+    char key[256] = "", path[600];
+    errmsg e;
+    errmsg_clear(&e);
+    objstore_list(f.os, "blobs/", first_key, key, &e);
+    CHECK(key[0] != 0);
+    snprintf(path, sizeof path, "%s/%s", f.dir, key);
+    FILE *fp = fopen(path, "r+b");
+    CHECK(fp != NULL);
+    fseek(fp, -3, SEEK_END);
+    fputc('X', fp);
+    fclose(fp);
+    lake_scan_opts o;
+    lake_scan_opts_init(&o);
+    lake_scan *sc;
+    int rc = lake_scan_open(f.l, LAKE_THREAD_SPANS, f.stream_str[0], &o, NULL, &sc, &e);
+    CHECK_EQ(rc, SL_ECORRUPT);
+    CHECK(strstr(e.text, "hash") != NULL);
+    CHECK_EQ(lake_builds_total(f.l), 0); /* nothing recorded */
+    int n = 0;
+    CHECK_OK(objstore_list(f.os, "views/", count_key, &n, &e));
+    CHECK_EQ(n, 0);
+    /* Unknown instances and bad ids are refused clearly. */
+    CHECK_EQ(lake_scan_open(f.l, LAKE_THREAD_SPANS, "not-an-id", &o, NULL, &sc, &e), SL_EINVAL);
+    sl_uuid other;
+    uuid_v4(&other);
+    char os_[UUID_STR_LEN];
+    uuid_format(&other, os_);
+    CHECK_EQ(lake_scan_open(f.l, LAKE_THREAD_SPANS, os_, &o, NULL, &sc, &e), SL_ENOTFOUND);
+    CHECK_EQ(lake_scan_open(f.l, LAKE_ASYNC_EVENTS, os_, &o, NULL, &sc, &e), SL_ENOTFOUND);
+    fx_free(&f);
+}
