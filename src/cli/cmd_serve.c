@@ -24,8 +24,9 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: streamlake serve [--data DIR] [--listen HOST:PORT] [--threads N]\n"
-            "                        [--max-body-bytes N] [--max-inflight-bytes N]\n\n"
-            "Runs the ingestion server and the JSON API.\n\n"
+            "                        [--max-body-bytes N] [--max-inflight-bytes N]\n"
+            "                        [--cache-mb N] [--jobs N] [--partition-events N]\n\n"
+            "Runs the ingestion server, the lake's views and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
             "  --listen HOST:PORT    IPv4 address and port (default 127.0.0.1:8080;\n"
@@ -35,7 +36,11 @@ static void usage(FILE *f)
             "                        the block format's cap, about 33 MiB)\n"
             "  --max-inflight-bytes N  request bodies held in memory at once, all\n"
             "                        connections together (default 1 GiB); past it\n"
-            "                        requests get 503 and are retried by clients\n\n"
+            "                        requests get 503 and are retried by clients\n"
+            "  --cache-mb N          the lake's cache of partition files (default 512)\n"
+            "  --jobs N              partitions built in parallel per request (default:\n"
+            "                        the number of cores)\n"
+            "  --partition-events N  source events per partition (default 1000000)\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
 }
@@ -92,6 +97,24 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
                 return 2;
             }
             c->max_inflight_bytes = (size_t)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--cache-mb", &v))) {
+            if (r < 0 || cli_parse_u64("--cache-mb", v, &n) != 0 || n < 1 || n > (1u << 20)) {
+                fprintf(stderr, "streamlake serve: --cache-mb wants 1..1048576\n");
+                return 2;
+            }
+            c->cache_bytes = (size_t)n << 20;
+        } else if ((r = cli_opt(argc, argv, &i, "--jobs", &v))) {
+            if (r < 0 || cli_parse_u64("--jobs", v, &n) != 0 || n < 1 || n > 256) {
+                fprintf(stderr, "streamlake serve: --jobs wants 1..256\n");
+                return 2;
+            }
+            c->jobs = (int)n;
+        } else if ((r = cli_opt(argc, argv, &i, "--partition-events", &v))) {
+            if (r < 0 || cli_parse_u64("--partition-events", v, &n) != 0 || n < 1000) {
+                fprintf(stderr, "streamlake serve: --partition-events wants at least 1000\n");
+                return 2;
+            }
+            c->max_partition_events = n;
         } else {
             fprintf(stderr, "streamlake serve: unknown argument '%s'\n\n", argv[i]);
             usage(stderr);

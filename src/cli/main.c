@@ -19,6 +19,8 @@ static const command g_commands[] = {
     {"processes", cmd_processes, "list the processes a server holds"},
     {"loadgen", cmd_loadgen, "run an instrumented load generator against a server"},
     {"import", cmd_import, "send an offline capture directory to a server"},
+    {"view", cmd_view, "print the rows of a view (thread_spans, log_entries, ...)"},
+    {"materialize", cmd_materialize, "build view partitions ahead of time"},
     {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
 };
 

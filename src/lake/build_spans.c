@@ -296,7 +296,7 @@ static int load_state(spans *s, const void *state, size_t len, errmsg *e)
         return rc;
     s->have_first = 1;
     for (uint64_t i = 0; i < n; i++) {
-        state_span o;
+        state_span o = {0};
         uint32_t site_ix;
         if ((rc = state_span_read(&r, &o, e)) ||
             (rc = intern_site(s, o.name.p, o.name.len, o.target.p, o.target.len, o.file.p,

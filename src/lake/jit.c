@@ -33,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <time.h>
 #include <unistd.h>
 
 typedef struct plan_entry {
@@ -233,13 +234,22 @@ static int write_parquet(const lake_view_def *vd, const char *instance, const co
     return pq_writer_close(w, NULL, e);
 }
 
-/* For the crash test: SL_LAKE_CRASH=after_put makes the process die between file and row. */
+/*
+ * For crash tests: SL_LAKE_CRASH=after_put makes the process die between a
+ * partition's file and its row; SL_LAKE_TEST_DELAY_MS=N holds every build N ms
+ * in that window, so a test can kill -9 the server with builds half done.
+ */
 static void crash_point(const char *where)
 {
     const char *c = getenv("SL_LAKE_CRASH");
     if (c && !strcmp(c, where)) {
         log_warn("lake", "SL_LAKE_CRASH=%s: exiting as if killed", where);
         _exit(137);
+    }
+    const char *d = getenv("SL_LAKE_TEST_DELAY_MS");
+    if (d && atoi(d) > 0) {
+        struct timespec ts = {atoi(d) / 1000, (long)(atoi(d) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
     }
 }
 

@@ -58,6 +58,9 @@ void lake_parts_forget(lake *l, lake_view_id v, const char *instance);
 /* The process owning a stream (cached). */
 int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e);
 
+/* metaview.c: processes, streams, blocks as one batch. */
+int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);
+
 /* jit.c */
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
                       lake_mat_stats *st, errmsg *e);

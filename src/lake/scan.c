@@ -201,11 +201,11 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
                    lake_mat_stats *st, lake_scan **out, errmsg *e)
 {
     const lake_view_def *vd = lake_view_get(v);
-    if (!vd || !vd->partitioned)
-        return errmsg_set(e, SL_EINVAL, "view %s is not built from blocks", vd ? vd->name : "?");
+    if (!vd)
+        return errmsg_set(e, SL_EINVAL, "unknown view");
     lake_scan_opts def;
     lake_scan_opts_init(&def);
-    int rc = resolve_and_materialize(l, vd, instance, o ? o : &def, st, e);
+    int rc = vd->partitioned ? resolve_and_materialize(l, vd, instance, o ? o : &def, st, e) : 0;
     if (rc)
         return rc;
     lake_scan *sc = sl_calloc(1, sizeof *sc);
@@ -219,6 +219,21 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
     col_schema *schema = lake_view_schema(v);
     sc->key_col = col_schema_find(schema, vd->time_column);
     sc->end_col = vd->end_column ? col_schema_find(schema, vd->end_column) : -1;
+    if (!vd->partitioned) {
+        /* Metadata views: one batch, filtered by the same range rules as the others. */
+        sc->s = sl_calloc(1, sizeof *sc->s);
+        if (!sc->s || (rc = lake_meta_batch(l, v, instance, &sc->s[0].mem, e))) {
+            lake_scan_close(sc);
+            return sc->s ? rc : errmsg_set(e, SL_ENOMEM, "out of memory");
+        }
+        sc->n = 1;
+        if ((rc = src_advance(sc, &sc->s[0], e))) {
+            lake_scan_close(sc);
+            return rc;
+        }
+        *out = sc;
+        return SL_OK;
+    }
     lcache_entry *pen;
     if ((rc = lake_parts_get(l, v, instance, &pen, e))) {
         sl_free(sc);

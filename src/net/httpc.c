@@ -55,12 +55,27 @@ typedef struct sink {
     dbuf *b;
     int too_big;
     long retry_after_s;
+    CURL *h;
+    httpc_write_fn write; /* streaming: 2xx bodies go here, others to b */
+    void *write_arg;
+    int write_failed;
 } sink;
 
 static size_t on_body(char *p, size_t size, size_t n, void *arg)
 {
     sink *s = arg;
     size_t len = size * n;
+    if (s->write) {
+        long code = 0;
+        curl_easy_getinfo(s->h, CURLINFO_RESPONSE_CODE, &code);
+        if (code / 100 == 2) {
+            if (s->write(s->write_arg, p, len) != 0) {
+                s->write_failed = 1;
+                return 0;
+            }
+            return len;
+        }
+    }
     if (!s->b)
         return len;
     if (dbuf_append(s->b, p, len) != 0) {
@@ -87,12 +102,35 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+static int perform(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                   const char *content_type, int *status, long *retry_after_s, sink *sp,
+                   errmsg *e);
+
 int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
                   const char *content_type, int *status, dbuf *resp, long *retry_after_s,
                   errmsg *e)
 {
+    sink s = {resp, 0, -1, c->curl, NULL, NULL, 0};
+    return perform(c, url, body, body_len, is_post, content_type, status, retry_after_s, &s, e);
+}
+
+int httpc_stream(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                 const char *content_type, int *status, dbuf *err_body, httpc_write_fn fn,
+                 void *arg, errmsg *e)
+{
+    sink s = {err_body, 0, -1, c->curl, fn, arg, 0};
+    int rc = perform(c, url, body, body_len, is_post, content_type, status, NULL, &s, e);
+    if (s.write_failed)
+        rc = errmsg_set(e, SL_EIO, "%s: the output could not be written", url);
+    return rc;
+}
+
+static int perform(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                   const char *content_type, int *status, long *retry_after_s, sink *sp,
+                   errmsg *e)
+{
     CURL *h = c->curl;
-    sink s = {resp, 0, -1};
+    sink s = *sp;
     struct curl_slist *hdrs = NULL;
     char ct[256];
     int rc = SL_OK;
@@ -118,7 +156,7 @@ int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, 
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         rc = s.too_big ? errmsg_set(e, SL_ETOOBIG, "%s: response larger than %zu bytes", url,
-                                    resp ? resp->max : 0)
+                                    s.b ? s.b->max : 0)
                        : errmsg_set(e, SL_ENET, "%s: %s", url, curl_easy_strerror(cc));
         goto out;
     }
@@ -128,6 +166,7 @@ int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, 
     if (retry_after_s)
         *retry_after_s = s.retry_after_s;
 out:
+    sp->write_failed = s.write_failed;
     curl_slist_free_all(hdrs);
     return rc;
 }

@@ -31,6 +31,17 @@ int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, 
                   const char *content_type, int *status, dbuf *resp, long *retry_after_s,
                   errmsg *e);
 
+/* Receives a streamed body piece by piece; non-zero stops the transfer. */
+typedef int (*httpc_write_fn)(void *arg, const void *p, size_t n);
+
+/*
+ * Like httpc_request, but a 2xx body goes to fn as it arrives (nothing is kept);
+ * any other status's body goes to err_body (may be NULL) for its message.
+ */
+int httpc_stream(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                 const char *content_type, int *status, dbuf *err_body, httpc_write_fn fn,
+                 void *arg, errmsg *e);
+
 static inline int httpc_get(httpc *c, const char *url, int *status, dbuf *resp, errmsg *e)
 {
     return httpc_request(c, url, NULL, 0, 0, NULL, status, resp, NULL, e);

@@ -42,7 +42,15 @@ struct ingest {
     pthread_cond_t cv;
     sl_uuid claims[CLAIMS_MAX];
     int n_claims;
+    ingest_hook hook;
+    void *hook_arg;
 };
+
+void ingest_set_hook(ingest *g, ingest_hook fn, void *arg)
+{
+    g->hook = fn;
+    g->hook_arg = arg;
+}
 
 typedef struct scratch {
     dbuf body;   /* decompressed payload body */
@@ -266,7 +274,12 @@ static int do_stream(ingest *g, scratch *s, const void *body, size_t len, int *e
         .properties_json = kvs_json(&s->a, w.properties, w.n_properties, &oom),
         .content_hash = hash64(body, len),
     };
-    return oom ? oom_fail(e) : meta_stream_insert(g->m, &st, existed, e);
+    if (oom)
+        return oom_fail(e);
+    rc = meta_stream_insert(g->m, &st, existed, e);
+    if (!rc && !*existed && g->hook)
+        g->hook(g->hook_arg, 'S', &w.process_id, &w.stream_id);
+    return rc;
 }
 
 /* Step 1 of the block path: everything that needs only the bytes. */
@@ -384,6 +397,8 @@ static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *ex
         .content_hash = hash,
     };
     rc = meta_block_insert(g->m, &row, existed, e);
+    if (!rc && !*existed && g->hook)
+        g->hook(g->hook_arg, 'B', &b.process_id, &b.stream_id);
     if (rc == SL_EMISMATCH)
         rc = SL_EEXIST; /* the stream belongs to another process: a conflict, not bad bytes */
 out:

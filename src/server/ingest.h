@@ -37,9 +37,18 @@ typedef struct ingest_reply {
     errmsg e;         /* the one-line reason for a non-2xx status */
 } ingest_reply;
 
+/*
+ * Called after a new stream ('S') or block ('B') is committed (not for idempotent
+ * re-sends), on the request's thread: the lake uses it to keep its caches true.
+ */
+typedef void (*ingest_hook)(void *arg, int kind, const sl_uuid *process_id,
+                            const sl_uuid *stream_id);
+
 /* Uses (does not own) the stores; they must outlive the ingest handle. */
 int ingest_new(meta *m, objstore *os, ingest **out, errmsg *e);
 void ingest_free(ingest *g);
+/* Sets the hook (NULL: none). Set it before the handle is used. */
+void ingest_set_hook(ingest *g, ingest_hook fn, void *arg);
 
 /*
  * Each takes one whole request body (len bytes, possibly 0) and always fills *r:

@@ -23,7 +23,9 @@
 #include "base/log.h"
 #include "meta/meta.h"
 #include "objstore/objstore.h"
+#include "lake/lake.h"
 #include "server/api.h"
+#include "server/api_lake.h"
 #include "server/ingest.h"
 #include "wire/wire.h"
 
@@ -31,11 +33,13 @@
 #include <limits.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #define API_REPLY_MAX (256u << 20)
 
@@ -44,7 +48,13 @@ struct server {
     objstore *os;
     meta *m;
     ingest *g;
+    lake *lake;
     struct MHD_Daemon *d;
+    pthread_t janitor;
+    int janitor_started;
+    pthread_mutex_t stop_mu;
+    pthread_cond_t stop_cv;
+    int stopping;
     uint16_t port;
     _Atomic uint64_t inflight_bytes; /* request-body memory held by all connections */
 };
@@ -56,9 +66,12 @@ enum route {
     R_STREAM,
     R_BLOCK,
     R_DISCARD,
+    R_API_MATERIALIZE,
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
+    R_API_STATS,
+    R_API_VIEW,
 };
 
 typedef struct req {
@@ -69,6 +82,7 @@ typedef struct req {
     uint64_t seen_bytes;
     uint64_t reserved; /* bytes of the in-flight budget this request holds */
     sl_uuid id;  /* R_API_STREAMS: the process */
+    char view[64], instance[64]; /* R_API_VIEW */
 } req;
 
 void server_config_defaults(server_config *c)
@@ -173,7 +187,7 @@ static enum MHD_Result send_json_buf(struct MHD_Connection *c, int status, dbuf 
  * Maps method and path to a route.  On a miss returns R_NONE with *status 404
  * or 405 (and *allow the methods the path takes).
  */
-static int route_of(const server *s, const char *method, const char *url, sl_uuid *id,
+static int route_of(const server *s, const char *method, const char *url, req *q,
                     int *status, const char **allow)
 {
     static const struct {
@@ -185,8 +199,10 @@ static int route_of(const server *s, const char *method, const char *url, sl_uui
         {"/ingestion/insert_stream", R_STREAM, 1},
         {"/ingestion/insert_block", R_BLOCK, 1},
         {"/bench/discard", R_DISCARD, 1},
+        {"/api/materialize", R_API_MATERIALIZE, 1},
         {"/health", R_HEALTH, 0},
         {"/api/processes", R_API_PROCESSES, 0},
+        {"/api/stats", R_API_STATS, 0},
     };
     int is_post = !strcmp(method, "POST");
     int is_get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -204,8 +220,19 @@ static int route_of(const server *s, const char *method, const char *url, sl_uui
         char text[UUID_STR_LEN];
         memcpy(text, url + sizeof prefix - 1, 36);
         text[36] = 0;
-        if (uuid_parse(text, id) == 0)
+        if (uuid_parse(text, &q->id) == 0)
             route = R_API_STREAMS;
+    }
+    /* /api/views/{view}/{instance} */
+    static const char vprefix[] = "/api/views/";
+    if (route == R_NONE && !strncmp(url, vprefix, sizeof vprefix - 1)) {
+        const char *v = url + sizeof vprefix - 1, *slash = strchr(v, '/');
+        if (slash && slash > v && (size_t)(slash - v) < sizeof q->view && slash[1] &&
+            strlen(slash + 1) < sizeof q->instance && !strchr(slash + 1, '/')) {
+            snprintf(q->view, sizeof q->view, "%.*s", (int)(slash - v), v);
+            snprintf(q->instance, sizeof q->instance, "%s", slash + 1);
+            route = R_API_VIEW;
+        }
     }
     if (route == R_DISCARD && !s->cfg.discard_route)
         route = R_NONE;
@@ -222,19 +249,61 @@ static int route_of(const server *s, const char *method, const char *url, sl_uui
 
 /* ------------------------------------------------------------ route handlers */
 
-static enum MHD_Result run_get(server *s, struct MHD_Connection *c, int route, const sl_uuid *id)
+static ssize_t view_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
+    (void)pos;
+    ssize_t n = api_view_read(cls, buf, max);
+    return n > 0 ? n : n == 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM
+                              : (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+static void view_free(void *cls)
+{
+    api_view_close(cls);
+}
+
+/* Streams a view: the scan is open (errors already answered) before the first byte. */
+static enum MHD_Result run_view(server *s, struct MHD_Connection *c, const req *q)
+{
+    const char *a[3] = {"begin", "end", "format"};
+    const char *v[3];
+    for (int i = 0; i < 3; i++)
+        v[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, a[i]);
+    api_view *view;
+    int status = 500;
+    errmsg e;
+    errmsg_clear(&e);
+    if (api_view_open(s->lake, q->view, q->instance, v[0], v[1], v[2], &view, &status, &e))
+        return send_error(c, status, errmsg_str(&e), 0, NULL);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                view_reader, view, view_free);
+    if (!r) {
+        api_view_close(view);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, api_view_content_type(view));
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
+static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q)
+{
+    if (q->route == R_API_VIEW)
+        return run_view(s, c, q);
     dbuf b;
     dbuf_init(&b, API_REPLY_MAX);
     errmsg e;
     errmsg_clear(&e);
     int rc = SL_OK;
-    if (route == R_HEALTH)
+    if (q->route == R_HEALTH)
         rc = dbuf_append_str(&b, "{\"status\":\"ok\"}");
-    else if (route == R_API_PROCESSES)
+    else if (q->route == R_API_PROCESSES)
         rc = api_processes_json(s->m, &b, &e);
+    else if (q->route == R_API_STATS)
+        rc = api_stats_json(s->lake, &b, &e);
     else
-        rc = api_streams_json(s->m, id, &b, &e);
+        rc = api_streams_json(s->m, &q->id, &b, &e);
     enum MHD_Result ok;
     if (rc == SL_OK)
         ok = send_json_buf(c, 200, &b);
@@ -244,9 +313,31 @@ static enum MHD_Result run_get(server *s, struct MHD_Connection *c, int route, c
     return ok;
 }
 
+static enum MHD_Result run_materialize(server *s, struct MHD_Connection *c)
+{
+    const char *pid = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "process_id");
+    dbuf b;
+    dbuf_init(&b, API_REPLY_MAX);
+    errmsg e;
+    errmsg_clear(&e);
+    int status = 500;
+    enum MHD_Result ok;
+    if (api_materialize_json(s->lake, s->m, pid, &b, &status, &e) == SL_OK)
+        ok = send_json_buf(c, 200, &b);
+    else
+        ok = send_error(c, status, errmsg_str(&e), 0, NULL);
+    dbuf_free(&b);
+    return ok;
+}
+
 static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
 {
     ingest_reply r;
+    if (q->route == R_API_MATERIALIZE) {
+        dbuf_free(&q->body);
+        budget_give(s, q);
+        return run_materialize(s, c);
+    }
     if (q->route == R_DISCARD) {
         char ok[64];
         int n = snprintf(ok, sizeof ok, "{\"status\":\"discarded\",\"bytes\":%zu}", q->body.len);
@@ -284,10 +375,11 @@ static enum MHD_Result send_busy(server *s, struct MHD_Connection *c)
 static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const char *url,
                                   const char *method, void **con_cls)
 {
-    sl_uuid id;
+    req probe;
+    memset(&probe, 0, sizeof probe);
     int status = 404;
     const char *allow = NULL;
-    int route = route_of(s, method, url, &id, &status, &allow);
+    int route = route_of(s, method, url, &probe, &status, &allow);
     if (route == R_NONE) {
         char msg[160];
         snprintf(msg, sizeof msg, status == 404 ? "no route %s %.100s" : "%s not allowed on %.100s",
@@ -316,8 +408,8 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     req *q = sl_calloc(1, sizeof *q);
     if (!q)
         return send_error(c, 503, "out of memory", 0, NULL);
+    *q = probe;
     q->route = route;
-    q->id = id;
     dbuf_init(&q->body, cap);
     if (len > cap) {
         q->over_cap = 1;
@@ -379,7 +471,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 413, msg, 0, NULL);
     }
     if (q->route >= R_HEALTH)
-        return run_get(s, c, q->route, &q->id);
+        return run_get(s, c, q);
     return run_post(s, c, q);
 }
 
@@ -400,6 +492,16 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 
 /* ------------------------------------------------------------ start / stop */
 
+/* New streams and blocks change what the lake caches about their process and stream. */
+static void on_stored(void *arg, int kind, const sl_uuid *process_id, const sl_uuid *stream_id)
+{
+    server *s = arg;
+    if (kind == 'S')
+        lake_notify_stream(s->lake, process_id, stream_id);
+    else
+        lake_notify_block(s->lake, stream_id);
+}
+
 static int open_stores(server *s, errmsg *e)
 {
     int rc = objstore_local_open(s->cfg.data_dir, &s->os, e);
@@ -411,7 +513,37 @@ static int open_stores(server *s, errmsg *e)
     meta_sqlite_opts mo = {.n_readers = s->cfg.threads + 2};
     if ((rc = meta_sqlite_open(path, &mo, &s->m, e)))
         return rc;
-    return ingest_new(s->m, s->os, &s->g, e);
+    if ((rc = ingest_new(s->m, s->os, &s->g, e)))
+        return rc;
+    lake_opts lo = {.cache_bytes = s->cfg.cache_bytes, .jobs = s->cfg.jobs,
+                    .max_partition_events = s->cfg.max_partition_events};
+    if ((rc = lake_open(s->m, s->os, &lo, &s->lake, e)))
+        return rc;
+    ingest_set_hook(s->g, on_stored, s);
+    return SL_OK;
+}
+
+/* Every minute: delete retired partitions' files and old orphans. */
+static void *janitor_main(void *arg)
+{
+    server *s = arg;
+    pthread_mutex_lock(&s->stop_mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 60;
+        pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &ts);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->stop_mu);
+        errmsg e;
+        errmsg_clear(&e);
+        if (lake_janitor(s->lake, 0, &e))
+            log_warn("lake", "cleanup: %s", errmsg_str(&e));
+        pthread_mutex_lock(&s->stop_mu);
+    }
+    pthread_mutex_unlock(&s->stop_mu);
+    return NULL;
 }
 
 static int start_daemon(server *s, errmsg *e)
@@ -445,6 +577,8 @@ int server_start(const server_config *c, server **out, errmsg *e)
     if (!s)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     s->cfg = *c;
+    pthread_mutex_init(&s->stop_mu, NULL);
+    pthread_cond_init(&s->stop_cv, NULL);
     if (s->cfg.threads < 1)
         s->cfg.threads = 1;
     if (s->cfg.max_body_bytes == 0 || s->cfg.max_body_bytes > WIRE_MAX_BLOCK_MSG)
@@ -455,6 +589,8 @@ int server_start(const server_config *c, server **out, errmsg *e)
     int rc = open_stores(s, e);
     if (!rc)
         rc = start_daemon(s, e);
+    if (!rc && pthread_create(&s->janitor, NULL, janitor_main, s) == 0)
+        s->janitor_started = 1;
     if (rc) {
         server_stop(s);
         return rc;
@@ -472,9 +608,19 @@ void server_stop(server *s)
 {
     if (!s)
         return;
+    if (s->janitor_started) {
+        pthread_mutex_lock(&s->stop_mu);
+        s->stopping = 1;
+        pthread_cond_broadcast(&s->stop_cv);
+        pthread_mutex_unlock(&s->stop_mu);
+        pthread_join(s->janitor, NULL);
+    }
     if (s->d)
         MHD_stop_daemon(s->d);
+    lake_close(s->lake);
     ingest_free(s->g);
+    pthread_mutex_destroy(&s->stop_mu);
+    pthread_cond_destroy(&s->stop_cv);
     meta_close(s->m);
     objstore_close(s->os);
     sl_free(s);

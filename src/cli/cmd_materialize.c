@@ -1,0 +1,147 @@
+/*
+ * cmd_materialize.c - `streamlake materialize`: build partitions ahead of time.
+ *
+ * Readers build what they need just in time; this command does it before
+ * anyone asks, for one process or for everything that is new (every process;
+ * partitions that are current are left alone, so running it again is cheap).
+ */
+#include "cli/cli.h"
+#include "cli/local.h"
+
+#include "base/arena.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "net/httpc.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: streamlake materialize [PROCESS_ID | --all] [--server URL | --data DIR]\n\n"
+               "Builds the partitions of every view of a process (or of every process\n"
+               "with --all, the default) that are missing or stale.\n\n"
+               "  --server URL   ask this server (default $STREAMLAKE_SERVER or\n"
+               "                 http://127.0.0.1:8080)\n"
+               "  --data DIR     open a data directory directly (no server may be using it)\n");
+}
+
+static void print_summary(uint64_t processes, const lake_mat_stats *st, double secs)
+{
+    printf("%llu process%s: %llu partitions, %llu built, %llu already current, "
+           "%llu source events read, %.2f s\n",
+           (unsigned long long)processes, processes == 1 ? "" : "es",
+           (unsigned long long)st->partitions, (unsigned long long)st->built,
+           (unsigned long long)(st->partitions - st->built), (unsigned long long)st->source_events,
+           secs);
+}
+
+static int take_id(void *arg, const meta_process_summary *row)
+{
+    dbuf *b = arg;
+    return dbuf_append(b, &row->p.process_id, sizeof row->p.process_id);
+}
+
+static int via_data(const char *dir, const char *pid)
+{
+    cli_local loc;
+    if (cli_local_open(dir, &loc))
+        return 1;
+    errmsg e;
+    errmsg_clear(&e);
+    dbuf ids;
+    dbuf_init(&ids, (size_t)1 << 30);
+    int rc = SL_OK;
+    if (pid) {
+        sl_uuid id;
+        rc = uuid_parse(pid, &id) ? errmsg_set(&e, SL_EINVAL, "'%s' is not a process id", pid)
+                                  : dbuf_append(&ids, &id, sizeof id);
+    } else {
+        rc = meta_processes_list(loc.m, take_id, &ids, &e);
+    }
+    lake_mat_stats st = {0};
+    int64_t t0 = clock_mono_ns();
+    size_t n = ids.len / sizeof(sl_uuid);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = lake_materialize_process(loc.l, (const sl_uuid *)(const void *)ids.p + i, &st, &e);
+    if (rc)
+        fprintf(stderr, "streamlake materialize: %s\n", errmsg_str(&e));
+    else
+        print_summary(n, &st, (double)(clock_mono_ns() - t0) / 1e9);
+    dbuf_free(&ids);
+    cli_local_close(&loc);
+    return rc ? 1 : 0;
+}
+
+static int via_server(const char *server, const char *pid)
+{
+    char url[1024];
+    snprintf(url, sizeof url, "%s/api/materialize%s%s", server, pid ? "?process_id=" : "",
+             pid ? pid : "");
+    httpc *c;
+    errmsg e;
+    errmsg_clear(&e);
+    dbuf b;
+    dbuf_init(&b, 1 << 20);
+    int status = 0;
+    int rc = httpc_new(3600L * 1000, &c, &e);
+    if (!rc) {
+        rc = httpc_post(c, url, "", 0, &status, &b, &e);
+        httpc_free(c);
+    }
+    if (rc) {
+        fprintf(stderr, "streamlake materialize: %s\n", errmsg_str(&e));
+    } else if (status != 200) {
+        fprintf(stderr, "streamlake materialize: HTTP %d: %.*s", status, (int)b.len,
+                b.p ? (const char *)b.p : "");
+        rc = 1;
+    } else {
+        arena a;
+        arena_init(&a, 4096, 1 << 20);
+        json_val *v;
+        if (json_parse(&a, (const char *)b.p, b.len, &v, &e) == 0) {
+            const json_val *f[5] = {json_get(v, "processes"), json_get(v, "partitions"),
+                                    json_get(v, "built"), json_get(v, "source_events"),
+                                    json_get(v, "seconds")};
+            lake_mat_stats st = {0};
+            st.partitions = f[1] ? (uint64_t)f[1]->num : 0;
+            st.built = f[2] ? (uint64_t)f[2]->num : 0;
+            st.source_events = f[3] ? (uint64_t)f[3]->num : 0;
+            print_summary(f[0] ? (uint64_t)f[0]->num : 0, &st, f[4] ? f[4]->num : 0);
+        } else {
+            printf("%.*s\n", (int)b.len, (const char *)b.p);
+        }
+        arena_destroy(&a);
+    }
+    dbuf_free(&b);
+    return rc ? 1 : 0;
+}
+
+int cmd_materialize(int argc, char **argv)
+{
+    if (cli_wants_help(argc, argv)) {
+        usage(stdout);
+        return 0;
+    }
+    const char *pid = NULL, *server = NULL, *data = NULL;
+    for (int i = 1; i < argc; i++) {
+        int r;
+        if ((r = cli_opt(argc, argv, &i, "--server", &server)) ||
+            (r = cli_opt(argc, argv, &i, "--data", &data))) {
+            if (r < 0)
+                return 2;
+        } else if (!strcmp(argv[i], "--all")) {
+            pid = NULL;
+        } else if (argv[i][0] != '-' && !pid) {
+            pid = argv[i];
+        } else {
+            fprintf(stderr, "streamlake materialize: unexpected argument '%s'\n", argv[i]);
+            return 2;
+        }
+    }
+    if (server && data) {
+        fprintf(stderr, "streamlake materialize: give --server or --data, not both\n");
+        return 2;
+    }
+    return data ? via_data(data, pid) : via_server(cli_default_server(server), pid);
+}

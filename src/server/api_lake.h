@@ -1,0 +1,44 @@
+/*
+ * api_lake.h - the JSON/CSV API over the lake (docs/internals/http-api.md).
+ *
+ *   GET  /api/views/{view}/{instance}?begin=&end=&format=csv|json|table
+ *   POST /api/materialize[?process_id=ID]
+ *   GET  /api/stats
+ *
+ * A view is streamed: api_view_open materializes what is missing and opens a
+ * scan (so errors such as an unknown instance become a status before any
+ * byte is sent); api_view_read then fills the HTTP response a buffer at a
+ * time, one batch of rows formatted at a time, so memory stays bounded
+ * whatever the view's size.
+ */
+#ifndef SL_SERVER_API_LAKE_H
+#define SL_SERVER_API_LAKE_H
+
+#include "base/dbuf.h"
+#include "base/err.h"
+#include "lake/lake.h"
+
+#include <sys/types.h>
+
+typedef struct api_view api_view;
+
+/*
+ * Parses the request and opens the scan.  begin/end (may be NULL) are RFC 3339
+ * times or integer ns; format NULL means csv.  On failure *status is the HTTP
+ * status to answer (400 bad parameters, 404 unknown view or instance, 500).
+ */
+int api_view_open(lake *l, const char *view, const char *instance, const char *begin,
+                  const char *end, const char *format, api_view **out, int *status, errmsg *e);
+const char *api_view_content_type(const api_view *v);
+/* Copies up to max bytes of the response; 0 at the end, -1 on an error (logged). */
+ssize_t api_view_read(api_view *v, char *buf, size_t max);
+void api_view_close(api_view *v);
+
+/* Materializes one process (process_id not NULL) or every process; JSON summary in out. */
+int api_materialize_json(lake *l, meta *m, const char *process_id, dbuf *out, int *status,
+                         errmsg *e);
+
+/* GET /api/stats: the lake's caches and builds, and the process's memory. */
+int api_stats_json(lake *l, dbuf *out, errmsg *e);
+
+#endif
