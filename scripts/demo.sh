@@ -32,12 +32,29 @@ echo "== server on $url, data in $data/"
 
 echo "== loadgen: $threads threads, $spans spans each"
 "$bin" loadgen --server "$url" --threads "$threads" --spans "$spans" --depth 6 \
-  --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}"
+  --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}" \
+  | tee "$data/loadgen.txt"
+pid=$(awk '/^process_id/ {print $2}' "$data/loadgen.txt")
 
 echo "== what the server holds"
 "$bin" processes --server "$url"
 blob_bytes=$(du -sb "$data/blobs" | cut -f1)
-echo "payload bytes on disk: $blob_bytes (blobs/), metadata: $(du -sb "$data"/*.db* 2>/dev/null | awk '{s+=$1} END {print s+0}') bytes"
+echo "payload bytes on disk: $blob_bytes (blobs/), metadata: $(du -sb "$data"/*.sqlite* 2>/dev/null | awk '{s+=$1} END {print s+0}') bytes"
+
+echo "== the lake: one thread's spans, read twice"
+sid=$("$bin" view streams "$pid" --server "$url" --format csv | awk -F, '/cpu/ && !f {print $1; f = 1}')
+ms() { echo $(( ($(date +%s%N) - $1) / 1000000 )); }
+t0=$(date +%s%N)
+rows=$("$bin" view thread_spans "$sid" --server "$url" --format csv | tail -n +2 | wc -l)
+first=$(ms "$t0")
+t0=$(date +%s%N)
+"$bin" view thread_spans "$sid" --server "$url" --format csv >/dev/null
+second=$(ms "$t0")
+echo "thread $sid: $rows spans; first read ${first} ms (partition built just in time), second read ${second} ms (built already, cached)"
+echo "== the lake: materializing every view of the process"
+"$bin" materialize "$pid" --server "$url"
+echo "try: build/streamlake view thread_spans $sid --server $url | head"
+echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then
   exit 0

@@ -400,6 +400,28 @@ void lake_parts_forget(lake *l, lake_view_id v, const char *instance)
     lcache_remove(&l->parts, k);
 }
 
+int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
+                                int64_t end_ns, size_t *count, errmsg *e)
+{
+    lcache_entry *en;
+    int rc = lake_parts_get(l, v, instance, &en, e);
+    if (rc)
+        return rc;
+    const lake_parts *ps = en->val;
+    size_t n = 0;
+    for (size_t i = 0; i < ps->n; i++)
+        n += ps->p[i].row_count && ps->p[i].min_event_time_ns < end_ns &&
+             ps->p[i].max_event_time_ns >= begin_ns;
+    lcache_release(&l->parts, en);
+    *count = n;
+    return SL_OK;
+}
+
+void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance)
+{
+    lake_parts_forget(l, v, instance);
+}
+
 /* ------------------------------------------------------------ files */
 
 int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,

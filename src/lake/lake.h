@@ -110,6 +110,16 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
 int lake_scan_next(lake_scan *s, col_batch **out, errmsg *e);
 void lake_scan_close(lake_scan *s);
 
+/*
+ * How many current partitions of (view, instance) overlap [begin, end) in event
+ * time, from the partition index (cached: no metadata query when warm).  This
+ * is the lookup every read starts with.
+ */
+int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
+                                int64_t end_ns, size_t *count, errmsg *e);
+/* Drops the cached partition index of an instance (benchmarks: a cold lookup). */
+void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance);
+
 /* ---- housekeeping and figures ---- */
 
 /*
