@@ -2,10 +2,10 @@
 # Runs every benchmark with the commands recorded in bench/RESULTS.md and prints
 # their figures.  Nothing here is a test: numbers depend on the machine and its
 # load.  Copy the figures you want to keep into bench/RESULTS.md by hand.
-#   BENCH_ONLY="record capture"   run only some (record capture ingest perfetto)
+#   BENCH_ONLY="record capture"   run only some (record capture ingest lake parquet perfetto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${BENCH_ONLY:-"record capture ingest perfetto"}
+only=${BENCH_ONLY:-"record capture ingest lake parquet perfetto"}
 want() { [[ " $only " == *" $1 "* ]]; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 
@@ -38,6 +38,18 @@ fi
 if want ingest; then
   echo; echo "== ingest: server ingestion of ready-made blocks (build/bench/ingest/bench_ingest)"
   build/bench/ingest/bench_ingest --blocks 1280 --connections 8
+fi
+
+if want lake; then
+  echo; echo "== lake: JIT partitions and partition-index lookups (build/bench/bench_lake)"
+  build/bench/bench_lake 50 200000 2
+  build/bench/bench_lake 8 500000 2
+fi
+
+if want parquet; then
+  echo; echo "== parquet: writer and reader against DuckDB (bench/parquet_bench.mjs)"
+  scripts/deps.sh test >/dev/null
+  node bench/parquet_bench.mjs --rows 3000000 --repeat 5
 fi
 
 if want perfetto; then

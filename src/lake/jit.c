@@ -310,6 +310,8 @@ static int build_partition(build_job *j, errmsg *e)
         atomic_fetch_add(&l->builds, 1);
         atomic_fetch_add(&l->build_events, out.events);
         atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
+        atomic_fetch_add(&l->spans_unclosed, out.unclosed);
+        atomic_fetch_add(&l->spans_orphan_ends, out.orphan_ends);
         if (out.unclosed || out.orphan_ends)
             log_info("lake", "%s %s: %llu spans closed by their parent's end, %llu ends "
                      "without a begin", j->vd->name, j->instance,

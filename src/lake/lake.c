@@ -495,6 +495,10 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->build_events));
     jw_key(w, "files_deleted");
     jw_uint(w, atomic_load(&l->janitor_deleted));
+    jw_key(w, "spans_closed_by_parent");
+    jw_uint(w, atomic_load(&l->spans_unclosed));
+    jw_key(w, "ends_without_begin");
+    jw_uint(w, atomic_load(&l->spans_orphan_ends));
     jw_obj_end(w);
     jw_key(w, "scans");
     jw_obj_begin(w);

@@ -48,6 +48,7 @@ struct lake {
 
     _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows;
     _Atomic uint64_t janitor_deleted;
+    _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
 };
 
 /* lake.c */
