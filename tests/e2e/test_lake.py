@@ -225,12 +225,15 @@ class LakeTest(unittest.TestCase):
     def test_kill_9_during_builds(self):
         rep = loadgen(self.srv.url, "--threads", "8", "--spans", "20000", "--depth", "6")
         pid = rep["process_id"]
-        n_views = 8 + 3  # a thread_spans partition per thread, and the three event views
+        sids = [s["stream_id"] for s in cpu_streams(self.srv, pid)]
+        # One partition is built and committed before the crash.
+        status, _ = get(self.srv, "/api/views/thread_spans/%s?format=csv" % sids[0])
+        self.assertEqual(status, 200)
         port = self.srv.port
         self.srv.stop()
-        # Every build waits 200 ms between its file and its row: 11 builds on 2 workers
-        # take about 1.1 s, so a kill at 0.5 s finds some done and some half done.
-        os.environ["SL_LAKE_TEST_DELAY_MS"] = "200"
+        # Builds now hold 60 s between their file and their row, so once a file shows up
+        # without a row, the kill is certain to land in that window.
+        os.environ["SL_LAKE_TEST_DELAY_MS"] = "60000"
         try:
             self.srv.args = ["--listen", "127.0.0.1:%d" % port, "--jobs", "2"]
             self.srv.start()
@@ -245,20 +248,23 @@ class LakeTest(unittest.TestCase):
 
         with concurrent.futures.ThreadPoolExecutor(1) as ex:
             fut = ex.submit(materialize)
-            time.sleep(0.5)
+            deadline = time.monotonic() + 120
+            while (len(view_files(self.srv.data_dir)) <= len(partitions(self.srv.data_dir))
+                   and time.monotonic() < deadline):
+                time.sleep(0.02)
+            rows = len(partitions(self.srv.data_dir))
+            files = len(view_files(self.srv.data_dir))
             self.srv.kill()
             fut.result(60)
-        done = len([r for r in partitions(self.srv.data_dir) if not r[3]])
-        files = len(view_files(self.srv.data_dir))
-        self.assertGreater(done, 0, "the kill came before any build finished")
-        self.assertLess(done, n_views, "the kill came after every build finished")
-        self.assertGreater(files, done, "no build was caught between its file and its row")
+        self.assertEqual(rows, 1)
+        self.assertGreater(files, rows, "no build reached the window between file and row")
+        self.srv.args = ["--listen", "127.0.0.1:%d" % port]
         self.srv.start()
         self.assert_lake_consistent()
-        # Whatever was built survived whole; the rest is built on request.
-        for s in cpu_streams(self.srv, pid):
-            status, text = get(self.srv, "/api/views/thread_spans/%s?format=csv" %
-                               s["stream_id"])
+        self.assertEqual(len(partitions(self.srv.data_dir)), 1)  # the committed one survived
+        # The rest is built on request.
+        for sid in sids:
+            status, text = get(self.srv, "/api/views/thread_spans/%s?format=csv" % sid)
             self.assertEqual(status, 200)
             self.assertEqual(len(csv_rows(text)), 20000)
         self.assert_lake_consistent()
