@@ -19,6 +19,7 @@ int cmd_processes(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);
+int cmd_trace(int argc, char **argv);
 
 /*
  * Option parsing shared by subcommands: `--name value` or `--name=value`.

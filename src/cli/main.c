@@ -4,6 +4,7 @@
  */
 #include "cli/cli.h"
 
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,7 @@ static const command g_commands[] = {
     {"import", cmd_import, "send an offline capture directory to a server"},
     {"view", cmd_view, "print the rows of a view (thread_spans, log_entries, ...)"},
     {"materialize", cmd_materialize, "build view partitions ahead of time"},
+    {"trace", cmd_trace, "write the Perfetto trace of a process"},
     {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
 };
 
@@ -34,8 +36,22 @@ static void usage(FILE *f)
     fprintf(f, "\nRun `streamlake <command> --help` for a command's options.\n");
 }
 
+/*
+ * Batches come and go by the thousand (64k rows, a few hundred KB a column).
+ * glibc would map and unmap each of those buffers (they pass its mmap
+ * threshold) and hand freed heap back to the kernel, so every batch paid page
+ * faults.  Keeping freed memory for reuse makes that churn cheap; the
+ * footprint stays what the program's own caps allow.
+ */
+static void tune_allocator(void)
+{
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
+}
+
 int main(int argc, char **argv)
 {
+    tune_allocator();
     if (argc < 2) {
         usage(stderr);
         return 2;

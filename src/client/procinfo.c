@@ -78,11 +78,16 @@ int cl_process_message(const sl_config *cfg, dbuf *out)
     p.computer = ws(host);
     p.distro = ws(distro);
     p.cpu_brand = ws(cpu);
-    size_t np = cfg->n_properties < WIRE_MAX_PROPERTIES ? cfg->n_properties : WIRE_MAX_PROPERTIES;
+    /* The OS pid first (traces show it); the program's own properties follow. */
+    char pid[24];
+    snprintf(pid, sizeof pid, "%d", (int)getpid());
     wire_kv kv[WIRE_MAX_PROPERTIES];
-    for (size_t i = 0; i < np; i++) {
-        kv[i].key = ws(cfg->properties[i].key);
-        kv[i].value = ws(cfg->properties[i].value);
+    kv[0].key = ws("pid");
+    kv[0].value = ws(pid);
+    size_t np = 1;
+    for (size_t i = 0; i < cfg->n_properties && np < WIRE_MAX_PROPERTIES; i++, np++) {
+        kv[np].key = ws(cfg->properties[i].key);
+        kv[np].value = ws(cfg->properties[i].value);
     }
     p.properties = kv;
     p.n_properties = (uint32_t)np;

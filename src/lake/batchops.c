@@ -55,6 +55,18 @@ static int gather_fixed(col_vec *out, const col_vec *v, const int64_t *rows, int
     return SL_OK;
 }
 
+/* Hands the built batch out, or releases it when building failed. */
+static int finish(col_batch *o, int rc, int64_t n, col_batch **out)
+{
+    if (rc) {
+        col_batch_release(o);
+        return rc;
+    }
+    o->nrows = n;
+    *out = o;
+    return SL_OK;
+}
+
 int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_batch **out)
 {
     col_batch *o;
@@ -77,13 +89,44 @@ int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_ba
         for (int64_t i = 0; i < n && !rc; i++)
             rc = append_row(ov, v, rows[i]);
     }
-    if (rc) {
-        col_batch_release(o);
+    return finish(o, rc, n, out);
+}
+
+int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_t *rows,
+                            int64_t n, col_batch **out)
+{
+    col_batch *o;
+    int rc = col_batch_new(col_schema_ref(srcs[0]->schema), &o);
+    col_schema_unref(srcs[0]->schema);
+    if (rc)
         return rc;
+    for (int c = 0; c < o->ncols && !rc; c++) {
+        col_vec *ov = &o->cols[c];
+        /* Dictionaries of different sources cannot share keys: then write strings. */
+        const col_vec *v0 = &srcs[src[0]]->cols[c];
+        int same = 1;
+        for (int64_t i = 1; i < n && same; i++)
+            same = srcs[src[i]]->cols[c].type == v0->type && srcs[src[i]]->cols[c].dict == v0->dict;
+        col_vec_release(ov);
+        if (v0->type == COL_DICT && !same)
+            col_vec_init(ov, COL_STRING, 0);
+        else
+            col_vec_init(ov, v0->type, v0->key_bytes);
+        if (ov->type == COL_DICT)
+            col_vec_set_dict(ov, v0->dict);
+        for (int64_t i = 0; i < n && !rc; i++) {
+            const col_vec *v = &srcs[src[i]]->cols[c];
+            if (ov->type == COL_STRING && v->type != COL_STRING) {
+                size_t l;
+                const uint8_t *p = col_vec_str(v, rows[i], &l);
+                rc = col_vec_is_valid(v, rows[i]) ? col_vec_append_str(ov, p, l)
+                                                  : col_vec_append_null(ov);
+            } else {
+                rc = append_row(ov, v, rows[i]);
+            }
+        }
     }
-    o->nrows = n;
-    *out = o;
-    return SL_OK;
+    return finish(o, rc, n, out);
 }
 
 int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **out)
@@ -137,11 +180,5 @@ int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out)
     int64_t rows = 0;
     for (int k = 0; k < nb; k++)
         rows += bs[k]->nrows;
-    if (rc) {
-        col_batch_release(o);
-        return rc;
-    }
-    o->nrows = rows;
-    *out = o;
-    return SL_OK;
+    return finish(o, rc, rows, out);
 }

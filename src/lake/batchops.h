@@ -15,6 +15,13 @@
 int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_batch **out);
 /* A batch holding rows [start, start + n) of b. */
 int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **out);
+/*
+ * A batch of n rows taken from several batches of the same schema: row i is
+ * row rows[i] of srcs[src[i]].  A dictionary column keeps its dictionary when
+ * every source shares it, else comes out as plain strings.
+ */
+int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_t *rows,
+                            int64_t n, col_batch **out);
 /* The batches' rows one after the other (same schema); a is not modified. */
 int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out);
 

@@ -431,8 +431,15 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
         qsort(blocks, nb, sizeof *blocks, cmp_insert);
     lcache_entry *pen = NULL;
     plan pl = {0};
+    /*
+     * Event views keep a small share of the events they read (async spans among a
+     * thread's spans, every log of a log stream is a row but logs are few): their
+     * partitions cover 8 times as many source events, so a process's event views
+     * have few partitions to merge.
+     */
+    uint64_t max_events = l->o.max_partition_events * (v == LAKE_THREAD_SPANS ? 1 : 8);
     if (!(rc = lake_parts_get(l, v, instance, &pen, e)) &&
-        (rc = make_plan(blocks, nb, pen->val, l->o.max_partition_events, &pl)))
+        (rc = make_plan(blocks, nb, pen->val, max_events, &pl)))
         errmsg_set(e, rc, "out of memory");
     dbuf state;
     dbuf_init(&state, 16u << 20);

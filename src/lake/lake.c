@@ -13,6 +13,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "base/hash.h"
 #include "base/log.h"
 
 #include <stdio.h>
@@ -176,6 +177,11 @@ static int take_process(void *arg, const meta_process_summary *row)
     pv->computer = sl_strdup(p->computer);
     if (!pv->exe || !pv->username || !pv->computer)
         ld->rc = SL_ENOMEM;
+    /* The OS pid if the process said it, else a stable number from its id. */
+    const char *pp = p->properties_json ? strstr(p->properties_json, "\"pid\":\"") : NULL;
+    pv->p.pid = pp ? (int32_t)atoi(pp + 7) : 0;
+    if (pv->p.pid <= 0)
+        pv->p.pid = (int32_t)((hash64(p->process_id.b, 16) & 0x3fffffff) | 1);
     pv->p.proc.exe = pv->exe;
     pv->p.proc.username = pv->username;
     pv->p.proc.computer = pv->computer;
@@ -469,6 +475,18 @@ int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry
 }
 
 /* ------------------------------------------------------------ figures */
+
+void lake_cache_counters(lake *l, uint64_t *hits, uint64_t *misses)
+{
+    lcache *caches[] = {&l->procs, &l->stream_of, &l->blocks, &l->parts, &l->footers, &l->bytes};
+    *hits = *misses = 0;
+    for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
+        pthread_mutex_lock(&caches[i]->mu);
+        *hits += caches[i]->hits;
+        *misses += caches[i]->misses;
+        pthread_mutex_unlock(&caches[i]->mu);
+    }
+}
 
 uint64_t lake_builds_total(lake *l)
 {

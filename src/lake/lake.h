@@ -59,6 +59,7 @@ typedef struct lake_stream_info {
 /* A process and its streams (refcounted: release with lake_process_release). */
 typedef struct lake_process {
     lake_proc proc;
+    int32_t pid;                /* the "pid" property, or one derived from the process id */
     size_t n_streams;
     lake_stream_info *streams;
 } lake_process;
@@ -130,6 +131,9 @@ int lake_janitor(lake *l, int startup, errmsg *e);
 
 /* Writes the lake's counters (caches, builds) as the members of a JSON object. */
 void lake_stats_json(lake *l, jw *w);
+
+/* Hits and misses of all the lake's caches together, so far. */
+void lake_cache_counters(lake *l, uint64_t *hits, uint64_t *misses);
 
 /* Builds completed so far (for tests: each partition is built once). */
 uint64_t lake_builds_total(lake *l);

@@ -280,6 +280,63 @@ static int64_t run_length(const lake_scan *sc, const src *s, int64_t limit)
     return lo - s->pos;
 }
 
+/*
+ * Sources interleave on the key: merges every row up to the smallest "last key"
+ * of the sources' current batches (no source can have anything earlier beyond
+ * it) into one batch of at most batch_rows rows.
+ */
+static int merge_window(lake_scan *sc, col_batch **out, errmsg *e)
+{
+    int64_t bound = INT64_MAX;
+    int64_t total = 0;
+    for (size_t i = 0; i < sc->n; i++) {
+        src *s = &sc->s[i];
+        if (!s->cur)
+            continue;
+        int64_t last = col_vec_i64(&s->cur->cols[sc->key_col], s->cur->nrows - 1);
+        if (last < bound)
+            bound = last;
+        total += s->cur->nrows - s->pos;
+    }
+    int64_t cap = total < sc->o.batch_rows ? total : sc->o.batch_rows;
+    int *from = sl_malloc(sizeof(int) * (size_t)cap);
+    int64_t *rows = sl_malloc(sizeof(int64_t) * (size_t)cap);
+    col_batch **batches = sl_calloc(sc->n, sizeof *batches);
+    int rc = from && rows && batches ? SL_OK : SL_ENOMEM;
+    int64_t m = 0;
+    while (!rc && m < cap) {
+        int best = -1;
+        int64_t bk = 0;
+        for (size_t i = 0; i < sc->n; i++) {
+            src *s = &sc->s[i];
+            if (!s->cur || s->pos == s->cur->nrows)
+                continue;
+            int64_t k = col_vec_i64(&s->cur->cols[sc->key_col], s->pos);
+            if (k <= bound && (best < 0 || k < bk)) {
+                best = (int)i;
+                bk = k;
+            }
+        }
+        if (best < 0)
+            break;
+        from[m] = best;
+        rows[m++] = sc->s[best].pos++;
+    }
+    for (size_t i = 0; i < sc->n; i++)
+        batches[i] = sc->s[i].cur;
+    if (!rc && m)
+        rc = lake_batch_gather_multi(batches, from, rows, m, out);
+    sl_free(from);
+    sl_free(rows);
+    sl_free(batches);
+    if (rc)
+        return errmsg_set(e, rc, "out of memory");
+    for (size_t i = 0; i < sc->n && !rc; i++)
+        if (sc->s[i].cur && sc->s[i].pos == sc->s[i].cur->nrows)
+            rc = src_advance(sc, &sc->s[i], e);
+    return rc;
+}
+
 int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
 {
     *out = NULL;
@@ -301,23 +358,26 @@ int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
     }
     if (!best)
         return SL_OK;
+    int64_t left = best->cur->nrows - best->pos;
     int64_t n = run_length(sc, best, second);
-    if (n == 0)
-        n = 1; /* equal keys: take one row, order among equals is by source */
     int rc;
-    if (best->pos == 0 && n == best->cur->nrows) {
-        *out = best->cur; /* the whole batch: hand it over */
+    if (n == left && best->pos == 0) {
+        *out = best->cur; /* the whole batch comes first: hand it over */
         best->cur = NULL;
         rc = src_advance(sc, best, e);
-    } else {
+    } else if (n == left || n >= 4096) {
+        /* A long run: one copy of it. */
         rc = lake_batch_slice(best->cur, best->pos, n, out);
         if (rc)
             return errmsg_set(e, rc, "out of memory");
         best->pos += n;
         if (best->pos == best->cur->nrows)
             rc = src_advance(sc, best, e);
+    } else {
+        rc = merge_window(sc, out, e);
     }
-    atomic_fetch_add(&sc->l->scan_rows, (uint64_t)(*out)->nrows);
+    if (*out)
+        atomic_fetch_add(&sc->l->scan_rows, (uint64_t)(*out)->nrows);
     return rc;
 }
 

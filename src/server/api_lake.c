@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "lake/rows.h"
+#include "server/api_trace.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -192,7 +193,7 @@ int api_materialize_json(lake *l, meta *m, const char *process_id, dbuf *out, in
     return w.err;
 }
 
-int api_stats_json(lake *l, dbuf *out, errmsg *e)
+int api_stats_json(lake *l, api_trace_stats *traces, dbuf *out, errmsg *e)
 {
     (void)e;
     jw w;
@@ -202,6 +203,25 @@ int api_stats_json(lake *l, dbuf *out, errmsg *e)
     jw_obj_begin(&w);
     lake_stats_json(l, &w);
     jw_obj_end(&w);
+    if (traces) {
+        pthread_mutex_lock(&traces->mu);
+        jw_key(&w, "traces");
+        jw_obj_begin(&w);
+        jw_key(&w, "count");
+        jw_uint(&w, traces->count);
+        jw_key(&w, "total_ms");
+        jw_double(&w, (double)traces->total_ns / 1e6);
+        jw_key(&w, "jit_ms");
+        jw_double(&w, (double)traces->jit_ns / 1e6);
+        jw_obj_end(&w);
+        /* The last trace's summary, as the generator wrote it (valid JSON or empty). */
+        if (traces->last[0] && !w.err) {
+            w.err = dbuf_append_str(out, ",\"last_trace\":");
+            if (!w.err)
+                w.err = dbuf_append_str(out, traces->last);
+        }
+        pthread_mutex_unlock(&traces->mu);
+    }
     alloc_stats as;
     alloc_stats_get(&as);
     jw_key(&w, "memory");

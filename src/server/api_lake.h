@@ -38,7 +38,8 @@ void api_view_close(api_view *v);
 int api_materialize_json(lake *l, meta *m, const char *process_id, dbuf *out, int *status,
                          errmsg *e);
 
-/* GET /api/stats: the lake's caches and builds, and the process's memory. */
-int api_stats_json(lake *l, dbuf *out, errmsg *e);
+struct api_trace_stats;
+/* GET /api/stats: the lake's caches and builds, the traces, and the process's memory. */
+int api_stats_json(lake *l, struct api_trace_stats *traces, dbuf *out, errmsg *e);
 
 #endif

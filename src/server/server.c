@@ -24,8 +24,10 @@
 #include "meta/meta.h"
 #include "objstore/objstore.h"
 #include "lake/lake.h"
+#include "perfetto/pf_gen.h"
 #include "server/api.h"
 #include "server/api_lake.h"
+#include "server/api_trace.h"
 #include "server/ingest.h"
 #include "wire/wire.h"
 
@@ -50,6 +52,7 @@ struct server {
     ingest *g;
     lake *lake;
     struct MHD_Daemon *d;
+    api_trace_stats tstats;
     pthread_t janitor;
     int janitor_started;
     pthread_mutex_t stop_mu;
@@ -67,11 +70,13 @@ enum route {
     R_BLOCK,
     R_DISCARD,
     R_API_MATERIALIZE,
+    R_API_PERFETTO,
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
     R_API_STATS,
     R_API_VIEW,
+    R_API_TRACE,
 };
 
 typedef struct req {
@@ -213,15 +218,28 @@ static int route_of(const server *s, const char *method, const char *url, req *q
             wants_post = fixed[i].post;
         }
     }
-    static const char prefix[] = "/api/processes/", suffix[] = "/streams";
+    /* /api/processes/{id}/streams, /api/processes/{id}/trace.pftrace, /api/perfetto/{id}/generate */
+    static const struct {
+        const char *prefix, *suffix;
+        int route, post;
+    } with_id[] = {
+        {"/api/processes/", "/streams", R_API_STREAMS, 0},
+        {"/api/processes/", "/trace.pftrace", R_API_TRACE, 0},
+        {"/api/perfetto/", "/generate", R_API_PERFETTO, 1},
+    };
     size_t n = strlen(url);
-    if (route == R_NONE && n == sizeof prefix - 1 + 36 + sizeof suffix - 1 &&
-        !strncmp(url, prefix, sizeof prefix - 1) && !strcmp(url + n - (sizeof suffix - 1), suffix)) {
+    for (size_t i = 0; route == R_NONE && i < sizeof with_id / sizeof with_id[0]; i++) {
+        size_t pl = strlen(with_id[i].prefix), sl = strlen(with_id[i].suffix);
+        if (n != pl + 36 + sl || strncmp(url, with_id[i].prefix, pl) ||
+            strcmp(url + n - sl, with_id[i].suffix))
+            continue;
         char text[UUID_STR_LEN];
-        memcpy(text, url + sizeof prefix - 1, 36);
+        memcpy(text, url + pl, 36);
         text[36] = 0;
-        if (uuid_parse(text, &q->id) == 0)
-            route = R_API_STREAMS;
+        if (uuid_parse(text, &q->id) == 0) {
+            route = with_id[i].route;
+            wants_post = with_id[i].post;
+        }
     }
     /* /api/views/{view}/{instance} */
     static const char vprefix[] = "/api/views/";
@@ -249,12 +267,18 @@ static int route_of(const server *s, const char *method, const char *url, req *q
 
 /* ------------------------------------------------------------ route handlers */
 
+/* Maps a stream read (bytes, 0 at the end, <0 on error) to what MHD expects. */
+static ssize_t reader_result(ssize_t n)
+{
+    return n > 0 ? n : n == 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM
+                              : (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
 static ssize_t view_reader(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     ssize_t n = api_view_read(cls, buf, max);
-    return n > 0 ? n : n == 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM
-                              : (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR;
+    return reader_result(n);
 }
 
 static void view_free(void *cls)
@@ -287,10 +311,74 @@ static enum MHD_Result run_view(server *s, struct MHD_Connection *c, const req *
     return ok;
 }
 
+static ssize_t trace_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    ssize_t n = api_trace_read(cls, buf, max);
+    return reader_result(n);
+}
+
+static void trace_free(void *cls)
+{
+    api_trace_close(cls);
+}
+
+/*
+ * A trace, plain (GET .../trace.pftrace) or as the progress frame stream (POST
+ * /api/perfetto/{id}/generate).  The generator is open, and the process known,
+ * before the first byte; closing the response (done, or the client left) closes it.
+ */
+static enum MHD_Result run_trace(server *s, struct MHD_Connection *c, const req *q)
+{
+    api_trace_req rq = {.kinds = 3, .frames = q->route == R_API_PERFETTO};
+    errmsg e;
+    errmsg_clear(&e);
+    int rc = SL_OK;
+    if (rq.frames) {
+        rc = api_trace_parse_body((const char *)q->body.p, q->body.len, &rq, &e);
+    } else {
+        const char *kinds = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "kinds");
+        if (kinds && *kinds && pf_gen_kinds_parse(kinds, &rq.kinds))
+            rc = errmsg_set(&e, SL_EINVAL, "kinds=%s: use thread, async or both", kinds);
+        if (!rc)
+            rc = api_trace_parse_time(
+                MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "begin"), &rq.has_begin,
+                &rq.begin_ns, "begin", &e);
+        if (!rc)
+            rc = api_trace_parse_time(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "end"),
+                                      &rq.has_end, &rq.end_ns, "end", &e);
+    }
+    if (rc)
+        return send_error(c, 400, errmsg_str(&e), 0, NULL);
+    char pid[UUID_STR_LEN];
+    uuid_format(&q->id, pid);
+    api_trace *t;
+    int status = 500;
+    if (api_trace_open(s->lake, &s->tstats, pid, &rq, &t, &status, &e))
+        return send_error(c, status, errmsg_str(&e), 0, NULL);
+    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
+                                                                trace_reader, t, trace_free);
+    if (!r) {
+        api_trace_close(t);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
+    if (!rq.frames) {
+        char disp[128];
+        snprintf(disp, sizeof disp, "attachment; filename=\"%s.pftrace\"", pid);
+        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    }
+    enum MHD_Result ok = MHD_queue_response(c, 200, r);
+    MHD_destroy_response(r);
+    return ok;
+}
+
 static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q)
 {
     if (q->route == R_API_VIEW)
         return run_view(s, c, q);
+    if (q->route == R_API_TRACE)
+        return run_trace(s, c, q);
     dbuf b;
     dbuf_init(&b, API_REPLY_MAX);
     errmsg e;
@@ -301,7 +389,7 @@ static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q
     else if (q->route == R_API_PROCESSES)
         rc = api_processes_json(s->m, &b, &e);
     else if (q->route == R_API_STATS)
-        rc = api_stats_json(s->lake, &b, &e);
+        rc = api_stats_json(s->lake, &s->tstats, &b, &e);
     else
         rc = api_streams_json(s->m, &q->id, &b, &e);
     enum MHD_Result ok;
@@ -337,6 +425,12 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
         dbuf_free(&q->body);
         budget_give(s, q);
         return run_materialize(s, c);
+    }
+    if (q->route == R_API_PERFETTO) {
+        enum MHD_Result ok = run_trace(s, c, q);
+        dbuf_free(&q->body);
+        budget_give(s, q);
+        return ok;
     }
     if (q->route == R_DISCARD) {
         char ok[64];
@@ -579,6 +673,7 @@ int server_start(const server_config *c, server **out, errmsg *e)
     s->cfg = *c;
     pthread_mutex_init(&s->stop_mu, NULL);
     pthread_cond_init(&s->stop_cv, NULL);
+    pthread_mutex_init(&s->tstats.mu, NULL);
     if (s->cfg.threads < 1)
         s->cfg.threads = 1;
     if (s->cfg.max_body_bytes == 0 || s->cfg.max_body_bytes > WIRE_MAX_BLOCK_MSG)
@@ -621,6 +716,7 @@ void server_stop(server *s)
     ingest_free(s->g);
     pthread_mutex_destroy(&s->stop_mu);
     pthread_cond_destroy(&s->stop_cv);
+    pthread_mutex_destroy(&s->tstats.mu);
     meta_close(s->m);
     objstore_close(s->os);
     sl_free(s);

@@ -1,0 +1,56 @@
+/*
+ * api_trace.h - Perfetto traces over HTTP (docs/internals/http-api.md).
+ *
+ *   GET  /api/processes/{process_id}/trace.pftrace?kinds=&begin=&end=
+ *        the trace as a download (application/octet-stream), streamed;
+ *   POST /api/perfetto/{process_id}/generate
+ *        body {"time_range": {"begin": .., "end": ..}, "include_thread_spans": true,
+ *              "include_async_spans": true}; answers the progress frame stream
+ *        (docs/internals/perfetto.md, section 10): PROGRESS, DATA, and a final
+ *        SUMMARY or ERROR.
+ *
+ * api_trace_open resolves the process and starts the generator, so errors
+ * (unknown process: 404) are known before the first byte; api_trace_read then
+ * fills the response a piece at a time.
+ */
+#ifndef SL_SERVER_API_TRACE_H
+#define SL_SERVER_API_TRACE_H
+
+#include "base/err.h"
+#include "lake/lake.h"
+
+#include <pthread.h>
+#include <sys/types.h>
+
+typedef struct api_trace_req {
+    unsigned kinds;          /* 1 thread, 2 async, 3 both */
+    int has_begin, has_end;  /* the range, inclusive */
+    int64_t begin_ns, end_ns;
+    unsigned jobs;           /* 0: the server's default */
+    int frames;              /* the progress frame stream instead of the plain trace */
+} api_trace_req;
+
+/* Figures of the traces a server generated, for GET /api/stats. */
+typedef struct api_trace_stats {
+    pthread_mutex_t mu;
+    uint64_t count;
+    int64_t total_ns, jit_ns;
+    char last[2048];         /* the last trace's summary JSON ("" before the first) */
+} api_trace_stats;
+
+typedef struct api_trace api_trace;
+
+int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
+                   const api_trace_req *rq, api_trace **out, int *status, errmsg *e);
+/* Up to max bytes of the response; 0 at the end, -1 on an error (logged). */
+ssize_t api_trace_read(api_trace *t, char *buf, size_t max);
+/* Frees everything; cancels and joins the workers if the trace is not finished. */
+void api_trace_close(api_trace *t);
+const char *api_trace_process_id(const api_trace *t);
+
+/* "begin"/"end" query values: *has = 0 when absent; SL_EINVAL when malformed. */
+int api_trace_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e);
+/* The generate body (empty means: everything, both kinds). */
+int api_trace_parse_body(const char *body, size_t len, api_trace_req *rq, errmsg *e);
+
+#endif
