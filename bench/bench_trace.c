@@ -14,6 +14,11 @@
  * same partition files' (begin, end, name) columns in thread order
  * (bench/duckdb_floor.mjs, through node and @duckdb/node-api).
  *
+ * Each configuration runs BENCH_REPS times (default 3, alternating); the
+ * median run is printed with the range.  BENCH_CACHE_MB and
+ * BENCH_PARTITION_EVENTS override the lake's defaults (serve --cache-mb,
+ * --partition-events).
+ *
  * usage: bench_trace [threads] [spans_per_thread] [async_per_thread] [jobs]
  */
 #include "lake/lake.h"
@@ -36,6 +41,7 @@ typedef struct result {
     double secs, first_byte_s, jit_s, read_max_s, read_median_s;
     uint64_t slices, bytes;
     long rss_kb;
+    double cpu_s;
     int ok;
 } result;
 
@@ -100,6 +106,9 @@ static result run_child(world *w, unsigned jobs, int cold)
         if (cold)
             world_reset_lake(w);
         lake_opts o = {.jobs = (int)jobs};
+        const char *mb = getenv("BENCH_CACHE_MB"), *pe = getenv("BENCH_PARTITION_EVENTS");
+        o.cache_bytes = mb ? (size_t)atoi(mb) << 20 : 0;
+        o.max_partition_events = pe ? strtoull(pe, NULL, 10) : 0;
         lake *l;
         errmsg e;
         if (lake_open(w->m, w->os, &o, &l, &e))
@@ -113,25 +122,50 @@ static result run_child(world *w, unsigned jobs, int cold)
         struct rusage ru;
         getrusage(RUSAGE_SELF, &ru);
         r.rss_kb = ru.ru_maxrss;
+        r.cpu_s = (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+                  (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
         ssize_t n = write(p[1], &r, sizeof r);
         _exit(n == sizeof r ? 0 : 1);
     }
     close(p[1]);
     result r = {0};
-    if (read(p[0], &r, sizeof r) != sizeof r)
-        world_die("child failed", NULL);
+    ssize_t got = read(p[0], &r, sizeof r);
     close(p[0]);
-    waitpid(pid, NULL, 0);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (got != sizeof r) {
+        fprintf(stderr, "bench: the measuring child %s %d\n",
+                WIFSIGNALED(status) ? "died of signal" : "exited with",
+                WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+        exit(1);
+    }
     return r;
 }
 
-static void print(const char *label, const result *r, double base)
+#define REPS_MAX 9
+
+static int cmp_secs(const void *a, const void *b)
+{
+    double x = ((const result *)a)->secs, y = ((const result *)b)->secs;
+    return (x > y) - (x < y);
+}
+
+/* The run with the median time (rs is sorted in place). */
+static result median_run(result *rs, int n)
+{
+    qsort(rs, (size_t)n, sizeof *rs, cmp_secs);
+    return rs[n / 2];
+}
+
+static void print(const char *label, const result *r, double base, const result *all, int n)
 {
     printf("%-16s %7.3f s %7.2f M slices/s %8.1f MB %6.1f B/slice  first byte %.3f s  "
-           "JIT %5.2f s  read max %.3f s  peak RSS %4ld MB",
+           "JIT %5.2f s  read max %.3f s  CPU %5.2f s  peak RSS %4ld MiB",
            label, r->secs, (double)r->slices / r->secs / 1e6, (double)r->bytes / 1e6,
-           (double)r->bytes / (double)r->slices, r->first_byte_s, r->jit_s, r->read_max_s,
+           (double)r->bytes / (double)r->slices, r->first_byte_s, r->jit_s, r->read_max_s, r->cpu_s,
            r->rss_kb / 1024);
+    if (n > 1)
+        printf("  [%.3f .. %.3f]", all[0].secs, all[n - 1].secs);
     if (base > 0)
         printf("  speedup %.2fx", base / r->secs);
     printf("%s\n", r->ok ? "" : "  (FAILURES)");
@@ -148,7 +182,7 @@ static int take_file(void *arg, const meta_partition *p)
 }
 
 /* The DuckDB floor: (begin, end, name) of every thread_spans partition, in thread order. */
-static double duckdb_floor(world *w, const char *script)
+static double duckdb_floor(world *w, const char *script, int reps)
 {
     char list[128];
     snprintf(list, sizeof list, "%s/files.txt", w->dir);
@@ -161,7 +195,7 @@ static double duckdb_floor(world *w, const char *script)
     world_close_stores(w);
     fclose(f);
     char cmd[512];
-    snprintf(cmd, sizeof cmd, "node %s %s %s", script, w->dir, list);
+    snprintf(cmd, sizeof cmd, "node %s %s %s %d", script, w->dir, list, reps);
     FILE *p = popen(cmd, "r");
     double secs = -1;
     if (!p || fscanf(p, "%lf", &secs) != 1)
@@ -177,6 +211,12 @@ int main(int argc, char **argv)
     uint64_t spans = argc > 2 ? strtoull(argv[2], NULL, 10) : 100000;
     uint64_t asyncs = argc > 3 ? strtoull(argv[3], NULL, 10) : 1000;
     unsigned jobs = argc > 4 ? (unsigned)atoi(argv[4]) : (unsigned)sysconf(_SC_NPROCESSORS_ONLN);
+    const char *reps_s = getenv("BENCH_REPS");
+    int reps = reps_s ? atoi(reps_s) : 3;
+    if (reps < 1 || reps > REPS_MAX) {
+        fprintf(stderr, "BENCH_REPS must be 1..%d\n", REPS_MAX);
+        return 2;
+    }
     world w = {0};
     printf("setting up %d threads x %llu spans + %llu async spans each...\n", threads,
            (unsigned long long)spans, (unsigned long long)asyncs);
@@ -185,25 +225,38 @@ int main(int argc, char **argv)
     printf("%llu thread spans, %llu async spans, %.1f MB of payloads\n\n",
            (unsigned long long)w.spans, (unsigned long long)w.async_spans,
            (double)w.payload_bytes / 1e6);
-    result c1 = run_child(&w, 1, 1);
-    print("cold, 1 job", &c1, 0);
-    result cn = run_child(&w, jobs, 1);
+    /* Runs alternate (1 job, N jobs, warm) so that noise hits each alike. */
+    result c1r[REPS_MAX], cnr[REPS_MAX], wnr[REPS_MAX];
+    for (int i = 0; i < reps; i++) {
+        c1r[i] = run_child(&w, 1, 1);
+        cnr[i] = run_child(&w, jobs, 1);
+        wnr[i] = run_child(&w, jobs, 0);
+    }
+    result c1 = median_run(c1r, reps), cn = median_run(cnr, reps), wn = median_run(wnr, reps);
+    printf("median of %d runs each (min .. max seconds in brackets)\n", reps);
+    print("cold, 1 job", &c1, 0, c1r, reps);
     char label[32];
     snprintf(label, sizeof label, "cold, %u jobs", jobs);
-    print(label, &cn, c1.secs);
-    result wn = run_child(&w, jobs, 0);
+    print(label, &cn, c1.secs, cnr, reps);
     snprintf(label, sizeof label, "warm, %u jobs", jobs);
-    print(label, &wn, 0);
+    print(label, &wn, 0, wnr, reps);
     const char *script = getenv("BENCH_DUCKDB_FLOOR");
-    double floor_s = duckdb_floor(&w, script ? script : "bench/duckdb_floor.mjs");
+    double floor_s = duckdb_floor(&w, script ? script : "bench/duckdb_floor.mjs", reps);
     if (floor_s > 0)
-        printf("\nfloor: DuckDB reads (begin, end, name) of the same partitions in thread order: "
-               "%.3f s; warm trace / floor = %.2fx\n", floor_s, wn.secs / floor_s);
+        printf("\nfloor: DuckDB reads (begin, end, name) of the same partitions in thread order "
+               "(best of %d): %.3f s; warm trace / floor = %.2fx\n", reps, floor_s, wn.secs / floor_s);
     else
         printf("\nfloor: DuckDB not available (run scripts/deps.sh test)\n");
+    int ok = 1;
+    for (int i = 0; i < reps; i++)
+        ok &= c1r[i].ok && cnr[i].ok && wnr[i].ok && c1r[i].slices == w.spans + w.async_spans &&
+              c1r[i].slices == cnr[i].slices &&
+              cnr[i].slices == wnr[i].slices && c1r[i].bytes == wnr[i].bytes;
+    if (!ok)
+        fprintf(stderr, "bench_trace: a run reported failures, or a trace missed slices\n");
     if (getenv("BENCH_KEEP"))
         printf("kept %s (BENCH_KEEP)\n", w.dir);
     else
         world_free(&w);
-    return 0;
+    return ok ? 0 : 1;
 }

@@ -2,10 +2,10 @@
 # Runs every benchmark with the commands recorded in bench/RESULTS.md and prints
 # their figures.  Nothing here is a test: numbers depend on the machine and its
 # load.  Copy the figures you want to keep into bench/RESULTS.md by hand.
-#   BENCH_ONLY="record capture"   run only some (record capture ingest lake parquet perfetto)
+#   BENCH_ONLY="record capture"   run only some (record capture ingest lake trace parquet perfetto)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${BENCH_ONLY:-"record capture ingest lake parquet perfetto"}
+only=${BENCH_ONLY:-"record capture ingest lake trace parquet perfetto"}
 want() { [[ " $only " == *" $1 "* ]]; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 
@@ -44,6 +44,12 @@ if want lake; then
   echo; echo "== lake: JIT partitions and partition-index lookups (build/bench/bench_lake)"
   build/bench/bench_lake 50 200000 2
   build/bench/bench_lake 8 500000 2
+fi
+
+if want trace; then
+  echo; echo "== trace: Perfetto traces of a 50-thread process from the lake (build/bench/bench_trace)"
+  scripts/deps.sh test >/dev/null
+  build/bench/bench_trace 50 100000 1000 2
 fi
 
 if want parquet; then

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job of `make demo`: a fresh server on a free loopback port, a 50-thread
-# instrumented process recording into it, and a summary of what was stored.
+# instrumented process recording into it, a summary of what was stored, reads of
+# the lake and a Perfetto trace of the process (demo.pftrace).
 # Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops after the summary.
 #
 #   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
@@ -51,6 +52,9 @@ t0=$(date +%s%N)
 "$bin" view thread_spans "$sid" --server "$url" --format csv >/dev/null
 second=$(ms "$t0")
 echo "thread $sid: $rows spans; first read ${first} ms (partition built just in time), second read ${second} ms (built already, cached)"
+echo "== a Perfetto trace of the process (every thread's partitions built in parallel, written in order)"
+"$bin" trace "$pid" -o demo.pftrace --server "$url"
+echo "open demo.pftrace in the Perfetto UI: https://ui.perfetto.dev -> Open trace file"
 echo "== the lake: materializing every view of the process"
 "$bin" materialize "$pid" --server "$url"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"

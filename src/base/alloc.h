@@ -26,6 +26,7 @@ typedef struct alloc_stats {
     int64_t live_bytes;
     int64_t live_blocks;
     uint64_t total_calls;
+    int64_t peak_bytes; /* the highest live_bytes seen */
 } alloc_stats;
 
 void alloc_stats_get(alloc_stats *out);

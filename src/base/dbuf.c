@@ -31,14 +31,15 @@ void dbuf_reset(dbuf *b)
         b->p[0] = 0;
 }
 
-int dbuf_reserve(dbuf *b, size_t n)
+/* Room for n more bytes: exact, or by doubling from the current capacity. */
+static int reserve(dbuf *b, size_t n, int exact)
 {
     if (n > b->max || b->len > b->max - n)
         return SL_ETOOBIG;
     size_t need = b->len + n;
     if (need <= b->cap && b->p)
         return SL_OK;
-    size_t ncap = b->cap ? b->cap : 64;
+    size_t ncap = exact ? need : b->cap ? b->cap : 64;
     while (ncap < need)
         ncap = ncap > SIZE_MAX / 2 ? need : ncap * 2;
     if (ncap > b->max)
@@ -50,6 +51,16 @@ int dbuf_reserve(dbuf *b, size_t n)
     b->cap = ncap;
     b->p[b->len] = 0;
     return SL_OK;
+}
+
+int dbuf_reserve(dbuf *b, size_t n)
+{
+    return reserve(b, n, 0);
+}
+
+int dbuf_reserve_exact(dbuf *b, size_t n)
+{
+    return reserve(b, n, 1);
 }
 
 int dbuf_append(dbuf *b, const void *data, size_t n)

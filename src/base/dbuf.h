@@ -28,6 +28,8 @@ void dbuf_free(dbuf *b);
 void dbuf_reset(dbuf *b);
 /* Make room for n more bytes; SL_ETOOBIG past max, SL_ENOMEM if malloc fails. */
 int dbuf_reserve(dbuf *b, size_t n);
+/* The same, but room for exactly n more bytes (no doubling): for a known size. */
+int dbuf_reserve_exact(dbuf *b, size_t n);
 int dbuf_append(dbuf *b, const void *data, size_t n);
 int dbuf_append_str(dbuf *b, const char *s);
 int dbuf_append_byte(dbuf *b, uint8_t c);

@@ -37,7 +37,7 @@ static void usage(FILE *f)
             "  --max-inflight-bytes N  request bodies held in memory at once, all\n"
             "                        connections together (default 1 GiB); past it\n"
             "                        requests get 503 and are retried by clients\n"
-            "  --cache-mb N          the lake's cache of partition files (default 512)\n"
+            "  --cache-mb N          the lake's cache of partition files (default 64)\n"
             "  --jobs N              partitions built in parallel per request (default:\n"
             "                        the number of cores)\n"
             "  --partition-events N  source events per partition (default 1000000)\n\n"

@@ -96,8 +96,9 @@ int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_
                             int64_t n, col_batch **out)
 {
     col_batch *o;
-    int rc = col_batch_new(col_schema_ref(srcs[0]->schema), &o);
-    col_schema_unref(srcs[0]->schema);
+    col_schema *schema = srcs[src[0]]->schema; /* a source no row comes from may be NULL */
+    int rc = col_batch_new(col_schema_ref(schema), &o);
+    col_schema_unref(schema);
     if (rc)
         return rc;
     for (int c = 0; c < o->ncols && !rc; c++) {
@@ -139,6 +140,31 @@ int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **o
     int rc = lake_batch_gather(b, rows, n, out);
     sl_free(rows);
     return rc;
+}
+
+int lake_batch_project(const col_batch *b, col_schema *schema, const int *idx, col_batch **out)
+{
+    col_batch *o;
+    int rc = col_batch_new(schema, &o);
+    if (rc)
+        return rc;
+    for (int c = 0; c < o->ncols; c++) {
+        const col_vec *v = &b->cols[idx[c]];
+        col_vec *ov = &o->cols[c];
+        col_vec_release(ov);
+        *ov = *v;
+        if (ov->validity)
+            col_buf_ref(ov->validity);
+        if (ov->values)
+            col_buf_ref(ov->values);
+        if (ov->data)
+            col_buf_ref(ov->data);
+        if (ov->dict)
+            col_dict_ref(ov->dict);
+    }
+    o->nrows = b->nrows;
+    *out = o;
+    return SL_OK;
 }
 
 int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out)

@@ -17,11 +17,17 @@ int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_ba
 int lake_batch_slice(const col_batch *b, int64_t start, int64_t n, col_batch **out);
 /*
  * A batch of n rows taken from several batches of the same schema: row i is
- * row rows[i] of srcs[src[i]].  A dictionary column keeps its dictionary when
- * every source shares it, else comes out as plain strings.
+ * row rows[i] of srcs[src[i]] (n >= 1; a source no row names may be NULL).
+ * A dictionary column keeps its dictionary when every source shares it, else
+ * comes out as plain strings.
  */
 int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_t *rows,
                             int64_t n, col_batch **out);
+/*
+ * The columns idx[0..schema->ncols) of b as a batch of `schema` (whose fields
+ * match them); the vectors' buffers are shared, not copied.
+ */
+int lake_batch_project(const col_batch *b, col_schema *schema, const int *idx, col_batch **out);
 /* The batches' rows one after the other (same schema); a is not modified. */
 int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out);
 

@@ -243,7 +243,11 @@ static int build(lake_view_id v, int time_col, const col_type *types, int ncols,
     for (size_t i = 0; i < n; i++)
         events += blocks[i].nb_objects;
     etable t;
-    int rc = etable_init(&t, v, time_col, types, ncols, (int64_t)(events + 16));
+    /* The blocks' event count bounds the rows but is far above it when the view
+     * keeps a few kinds of event (async spans among thread spans): start small,
+     * the columns grow by doubling. */
+    int64_t hint = events + 16 < 65536 ? (int64_t)events + 16 : 65536;
+    int rc = etable_init(&t, v, time_col, types, ncols, hint);
     if (rc) {
         errmsg_set(e, rc, "%s: out of memory", lake_view_get(v)->name);
     } else if (!(rc = each_event(&t, p, blocks, n, row, out, e)) &&

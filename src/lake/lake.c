@@ -87,7 +87,7 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
     if (o)
         l->o = *o;
     if (!l->o.cache_bytes)
-        l->o.cache_bytes = (size_t)512 << 20;
+        l->o.cache_bytes = (size_t)64 << 20;
     if (!l->o.max_partition_events)
         l->o.max_partition_events = 1000000;
     if (l->o.jobs <= 0) {
@@ -452,7 +452,7 @@ int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry
         cb->len_bytes = d.len;
         cb->cap_bytes = d.cap;
         cb->p = dbuf_take(&d, NULL);
-        if (!(b = lcache_put(&l->bytes, path, cb, cb->len_bytes)))
+        if (!(b = lcache_put(&l->bytes, path, cb, cb->cap_bytes)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     lcache_entry *f = lcache_get(&l->footers, path);

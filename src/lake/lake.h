@@ -27,7 +27,7 @@
 typedef struct lake lake;
 
 typedef struct lake_opts {
-    size_t cache_bytes;            /* file bytes cache; 0 = 512 MiB */
+    size_t cache_bytes;            /* file bytes cache; 0 = 64 MiB */
     uint64_t max_partition_events; /* source events per partition; 0 = 1 M */
     int jobs;                      /* parallel builds per request; 0 = number of cores */
     int64_t retire_grace_ns;       /* retired files kept this long; 0 = 60 s */
@@ -95,13 +95,19 @@ typedef struct lake_scan_opts {
     int64_t begin_ns, end_ns;   /* rows overlapping [begin, end); defaults: everything */
     int materialize;            /* build what is missing first (default 1 via lake_scan_opts_init) */
     int64_t batch_rows;         /* at most this many rows per batch; 0 = 65536 */
+    /* Columns to read, in output order (NULL: every column of the view).  They
+     * must include the view's time column (and thread_spans' end); the others
+     * are never decoded. */
+    const char *const *columns;
+    int ncolumns;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);
 
 /*
  * Rows of (view, instance) overlapping the range, in the view's order (thread_spans
- * by begin, event views by time), as batches with the view's schema.  For
+ * by begin, event views by time), as batches with the view's schema (or the
+ * projection o->columns).  For
  * thread_spans, spans still open at the end of the data are included, ending at
  * the last known time.  st (may be NULL) gets what materializing did.
  */

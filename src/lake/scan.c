@@ -44,6 +44,8 @@ struct lake_scan {
     lake_scan_opts o;
     int key_col;                  /* the sort key: begin or time */
     int end_col;                  /* thread_spans: end; else -1 */
+    col_schema *proj;             /* the projection's schema, or NULL for every column */
+    int *proj_idx;                /* its columns' indexes in the view's schema */
     size_t n;
     src *s;
 };
@@ -54,6 +56,56 @@ void lake_scan_opts_init(lake_scan_opts *o)
     o->end_ns = INT64_MAX;
     o->materialize = 1;
     o->batch_rows = 65536;
+    o->columns = NULL;
+    o->ncolumns = 0;
+}
+
+/* Sets up o->columns: the schema, the column indexes, the key and end positions. */
+static int set_projection(lake_scan *sc, col_schema *full, errmsg *e)
+{
+    const lake_scan_opts *o = &sc->o;
+    if (!o->columns) {
+        sc->key_col = col_schema_find(full, sc->vd->time_column);
+        sc->end_col = sc->vd->end_column ? col_schema_find(full, sc->vd->end_column) : -1;
+        return SL_OK;
+    }
+    if (o->ncolumns <= 0 || o->ncolumns > full->ncols)
+        return errmsg_set(e, SL_EINVAL, "%s: a projection of %d columns", sc->vd->name,
+                          o->ncolumns);
+    sc->proj = col_schema_new(o->ncolumns);
+    sc->proj_idx = sl_calloc((size_t)o->ncolumns, sizeof *sc->proj_idx);
+    if (!sc->proj || !sc->proj_idx)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    for (int c = 0; c < o->ncolumns; c++) {
+        int k = col_schema_find(full, o->columns[c]);
+        if (k < 0)
+            return errmsg_set(e, SL_EINVAL, "%s has no column '%s'", sc->vd->name,
+                              o->columns[c]);
+        const col_field *f = &full->fields[k];
+        int rc = col_schema_set(sc->proj, c, f->name, f->type, f->key_bytes, f->nullable);
+        if (rc)
+            return errmsg_set(e, rc, "out of memory");
+        sc->proj_idx[c] = k;
+    }
+    sc->key_col = col_schema_find(sc->proj, sc->vd->time_column);
+    sc->end_col = sc->vd->end_column ? col_schema_find(sc->proj, sc->vd->end_column) : -1;
+    if (sc->key_col < 0 || (sc->vd->end_column && sc->end_col < 0))
+        return errmsg_set(e, SL_EINVAL, "a projection of %s must include '%s'%s%s",
+                          sc->vd->name, sc->vd->time_column, sc->vd->end_column ? " and " : "",
+                          sc->vd->end_column ? sc->vd->end_column : "");
+    return SL_OK;
+}
+
+/* An in-memory source's batch (full view schema) cut to the projection. */
+static int project_mem(lake_scan *sc, col_batch **b)
+{
+    if (!sc->proj || !*b)
+        return SL_OK;
+    col_batch *p;
+    int rc = lake_batch_project(*b, sc->proj, sc->proj_idx, &p);
+    col_batch_release(*b);
+    *b = rc ? NULL : p;
+    return rc;
 }
 
 static int keep_row(const lake_scan *sc, const col_batch *b, int64_t r)
@@ -143,8 +195,10 @@ static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg 
         return rc;
     pq_scan_opts o = {0};
     o.batch_rows = sc->o.batch_rows;
+    o.columns = sc->o.columns;
+    o.ncolumns = sc->o.columns ? sc->o.ncolumns : 0;
     /* Prune row groups by the key column: spans must begin before the end of the range. */
-    o.range_column = lake_view_schema(sc->vd->id)->fields[sc->key_col].name;
+    o.range_column = sc->vd->time_column;
     o.range_min = sc->end_col >= 0 ? INT64_MIN : sc->o.begin_ns;
     o.range_max = sc->o.end_ns == INT64_MIN ? INT64_MIN : sc->o.end_ns - 1;
     return pq_scan_open(s->r, &o, &s->s, e);
@@ -172,6 +226,8 @@ static int add_open_spans(lake_scan *sc, const meta_partition *last, errmsg *e)
         col_batch_release(b);
         return SL_OK;
     }
+    if ((rc = project_mem(sc, &b)))
+        return errmsg_set(e, rc, "out of memory");
     sc->s[sc->n++].mem = b;
     return SL_OK;
 }
@@ -216,15 +272,20 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
     sc->o = o ? *o : def;
     if (sc->o.batch_rows <= 0)
         sc->o.batch_rows = 65536;
-    col_schema *schema = lake_view_schema(v);
-    sc->key_col = col_schema_find(schema, vd->time_column);
-    sc->end_col = vd->end_column ? col_schema_find(schema, vd->end_column) : -1;
+    if ((rc = set_projection(sc, lake_view_schema(v), e))) {
+        lake_scan_close(sc);
+        return rc;
+    }
     if (!vd->partitioned) {
         /* Metadata views: one batch, filtered by the same range rules as the others. */
         sc->s = sl_calloc(1, sizeof *sc->s);
         if (!sc->s || (rc = lake_meta_batch(l, v, instance, &sc->s[0].mem, e))) {
             lake_scan_close(sc);
             return sc->s ? rc : errmsg_set(e, SL_ENOMEM, "out of memory");
+        }
+        if ((rc = project_mem(sc, &sc->s[0].mem))) {
+            lake_scan_close(sc);
+            return errmsg_set(e, rc, "out of memory");
         }
         sc->n = 1;
         if ((rc = src_advance(sc, &sc->s[0], e))) {
@@ -236,7 +297,7 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
     }
     lcache_entry *pen;
     if ((rc = lake_parts_get(l, v, instance, &pen, e))) {
-        sl_free(sc);
+        lake_scan_close(sc);
         return rc;
     }
     const lake_parts *ps = pen->val;
@@ -388,5 +449,7 @@ void lake_scan_close(lake_scan *sc)
     for (size_t i = 0; sc->s && i < sc->n; i++)
         src_close(sc->l, &sc->s[i]);
     sl_free(sc->s);
+    col_schema_unref(sc->proj);
+    sl_free(sc->proj_idx);
     sl_free(sc);
 }

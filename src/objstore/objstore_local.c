@@ -286,7 +286,7 @@ static int open_obj(local_store *ls, const char *key, int *fd_out, uint64_t *siz
 
 static int read_into(int fd, const char *key, uint64_t offset, size_t len, dbuf *out, errmsg *e)
 {
-    int rc = dbuf_reserve(out, len);
+    int rc = dbuf_reserve_exact(out, len); /* the size is known: no slack */
     if (rc)
         return errmsg_set(e, rc, "object %s: %zu bytes do not fit the reader's buffer", key, len);
     if ((rc = read_all(fd, out->p + out->len, len, offset)))

@@ -84,6 +84,34 @@ static void chunk_put(pf_gen *g, pf_chunk *c)
     pthread_mutex_unlock(&g->mu);
 }
 
+/*
+ * Called by a worker whose part p is blocked on its full queue: rather than
+ * sleep, it prepares (source thread_prepare) the first thread part after p
+ * that nobody has claimed, so that part's task later finds its data ready.
+ * Cold, this is what keeps every core busy while the consumer is still on an
+ * earlier part (the queues bound what a part may encode ahead, not what may be
+ * built ahead; building holds no trace memory).  Returns 1 if it did work.
+ */
+static int prepare_ahead(pf_gen *g, const pf_part *p)
+{
+    if (!g->src.ops->thread_prepare)
+        return 0;
+    for (;;) {
+        size_t j = atomic_fetch_add(&g->prep_next, 1);
+        if (j >= g->nparts || pf_gen_is_cancelled(g))
+            return 0;
+        if (j <= p->idx)
+            continue;
+        int expect = 0;
+        if (!atomic_compare_exchange_strong(&g->parts[j].claimed, &expect, 1))
+            continue;
+        errmsg e;
+        errmsg_clear(&e);
+        g->src.ops->thread_prepare(g->src.ctx, j - 1, &e);
+        return 1;
+    }
+}
+
 /* The sink of a part's pf_seq: copy the chunk, queue it, wait for room. */
 static int part_write(void *ctx, const uint8_t *data, size_t n)
 {
@@ -98,8 +126,13 @@ static int part_write(void *ctx, const uint8_t *data, size_t n)
     c->len = n;
     int rc = SL_OK;
     pthread_mutex_lock(&g->mu);
-    while (p->qlen == g->cfg.queue_chunks && !pf_gen_is_cancelled(g))
-        pthread_cond_wait(&p->cv_space, &g->mu);
+    while (p->qlen == g->cfg.queue_chunks && !pf_gen_is_cancelled(g)) {
+        pthread_mutex_unlock(&g->mu);
+        int prepared = prepare_ahead(g, p);
+        pthread_mutex_lock(&g->mu);
+        if (!prepared && p->qlen == g->cfg.queue_chunks && !pf_gen_is_cancelled(g))
+            pthread_cond_wait(&p->cv_space, &g->mu);
+    }
     if (pf_gen_is_cancelled(g)) {
         chunk_put_locked(g, c);
         rc = SL_ECANCELED;
@@ -247,6 +280,7 @@ static void thread_run(pool_task *t)
     pf_part *p = t->arg;
     pf_gen *g = p->g;
     size_t ti = p->idx - 1;
+    atomic_store(&p->claimed, 1);
     const pf_thread_info *th = &g->proc.threads[ti];
     pf_seq seq;
     pf_seq_cfg cfg = {.seq_id = (uint32_t)PF_GEN_THREAD_UUID(ti), .ts_mode = g->cfg.ts_mode,
@@ -339,6 +373,7 @@ int pf_gen_open(pf_gen **out, const pf_gen_cfg *cfg, pf_source src, errmsg *e)
     pthread_mutex_init(&g->mu, NULL);
     pthread_cond_init(&g->cv_data, NULL);
     atomic_init(&g->cancelled, 0);
+    atomic_init(&g->prep_next, 1);
     g->t_open = clock_mono_ns();
     g->src = src;
     if (cfg)
@@ -369,6 +404,7 @@ int pf_gen_open(pf_gen **out, const pf_gen_cfg *cfg, pf_source src, errmsg *e)
         p->g = g;
         p->idx = i;
         p->task = (pool_task){.run = i ? thread_run : pf_gen_async_run, .arg = p};
+        atomic_init(&p->claimed, 0);
         pthread_cond_init(&p->cv_space, NULL);
         errmsg_clear(&p->err);
     }

@@ -30,6 +30,7 @@ typedef struct pf_part {
     pf_chunk *q[PF_GEN_QUEUE_CHUNKS_MAX];
     unsigned qhead, qlen;
     int done;
+    atomic_int claimed;       /* its task started, or a blocked worker prepared it */
     pthread_cond_t cv_space;  /* the worker waits here while its queue is full */
     /* results, written by the worker before done */
     int rc;
@@ -55,6 +56,7 @@ struct pf_gen {
     pthread_cond_t cv_data;   /* the consumer waits here for its part */
     pf_part *parts;
     size_t nparts, next_submit, cur;
+    atomic_size_t prep_next;  /* the next part a blocked worker may prepare */
     pf_chunk *free_chunks;
     uint64_t chunks_live, chunks_peak;
     /* consumer state */

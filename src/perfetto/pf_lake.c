@@ -24,6 +24,18 @@
 #include <stdlib.h>
 #include <string.h>
 
+/*
+ * The columns a trace needs, read with a projection (the others, such as ids
+ * and durations, are never decoded); the enums are their positions.
+ */
+enum { P_BEGIN, P_END, P_DEPTH, P_HASH, P_NAME, P_TARGET, P_FILE, P_LINE, P_NTHREAD };
+static const char *const g_thread_cols[P_NTHREAD] = {
+    "begin", "end", "depth", "hash", "name", "target", "filename", "line"};
+enum { Q_TIME, Q_TYPE, Q_SPAN, Q_PARENT, Q_HASH, Q_NAME, Q_TARGET, Q_FILE, Q_LINE, Q_NASYNC };
+static const char *const g_async_cols[Q_NASYNC] = {
+    "time", "event_type", "span_id", "parent_span_id", "hash", "name", "target", "filename",
+    "line"};
+
 /* ------------------------------------------------------------ sites of a batch */
 
 typedef struct site_key {
@@ -190,6 +202,8 @@ static int open_scan(pf_lake_source *s, lake_view_id v, const char *instance,
     o.begin_ns = req->begin_ns;
     /* The request's range is inclusive; the lake's end is exclusive. */
     o.end_ns = req->end_ns == INT64_MAX ? INT64_MAX : req->end_ns + 1;
+    o.columns = v == LAKE_THREAD_SPANS ? g_thread_cols : g_async_cols;
+    o.ncolumns = v == LAKE_THREAD_SPANS ? P_NTHREAD : Q_NASYNC;
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
     int rc = lake_scan_open(s->l, v, instance, &o, &st, &r->sc, e);
@@ -258,13 +272,13 @@ static int lk_thread_next(void *rd, pf_span_rows *out, errmsg *e)
     reader *r = rd;
     memset(out, 0, sizeof *out);
     const col_batch *b;
-    int rc = next_with_sites(r, TS_HASH, TS_NAME, TS_TARGET, TS_FILENAME, TS_LINE, &b, e);
+    int rc = next_with_sites(r, P_HASH, P_NAME, P_TARGET, P_FILE, P_LINE, &b, e);
     if (rc || !b)
         return rc;
     out->n = (size_t)b->nrows;
-    out->begin_ns = (const int64_t *)(const void *)b->cols[TS_BEGIN].values->p;
-    out->end_ns = (const int64_t *)(const void *)b->cols[TS_END].values->p;
-    out->depth = (const uint32_t *)(const void *)b->cols[TS_DEPTH].values->p;
+    out->begin_ns = (const int64_t *)(const void *)b->cols[P_BEGIN].values->p;
+    out->end_ns = (const int64_t *)(const void *)b->cols[P_END].values->p;
+    out->depth = (const uint32_t *)(const void *)b->cols[P_DEPTH].values->p;
     out->site_idx = r->st.idx;
     out->sites = r->st.s;
     out->n_sites = r->st.n;
@@ -282,7 +296,7 @@ static int lk_async_next(void *rd, pf_async_events *out, errmsg *e)
     reader *r = rd;
     memset(out, 0, sizeof *out);
     const col_batch *b;
-    int rc = next_with_sites(r, AE_HASH, AE_NAME, AE_TARGET, AE_FILENAME, AE_LINE, &b, e);
+    int rc = next_with_sites(r, Q_HASH, Q_NAME, Q_TARGET, Q_FILE, Q_LINE, &b, e);
     if (rc || !b)
         return rc;
     if ((size_t)b->nrows > r->kinds_cap) {
@@ -294,14 +308,14 @@ static int lk_async_next(void *rd, pf_async_events *out, errmsg *e)
     }
     for (int64_t i = 0; i < b->nrows; i++) {
         size_t l;
-        col_vec_str(&b->cols[AE_EVENT_TYPE], i, &l);
+        col_vec_str(&b->cols[Q_TYPE], i, &l);
         r->kinds[i] = l == 5 ? PF_EV_BEGIN : PF_EV_END; /* "begin" or "end" */
     }
     out->n = (size_t)b->nrows;
-    out->time_ns = (const int64_t *)(const void *)b->cols[AE_TIME].values->p;
+    out->time_ns = (const int64_t *)(const void *)b->cols[Q_TIME].values->p;
     out->kind = r->kinds;
-    out->span_id = (const uint64_t *)(const void *)b->cols[AE_SPAN_ID].values->p;
-    out->parent_span_id = (const uint64_t *)(const void *)b->cols[AE_PARENT_SPAN_ID].values->p;
+    out->span_id = (const uint64_t *)(const void *)b->cols[Q_SPAN].values->p;
+    out->parent_span_id = (const uint64_t *)(const void *)b->cols[Q_PARENT].values->p;
     out->site_idx = r->st.idx;
     out->sites = r->st.s;
     out->n_sites = r->st.n;
@@ -318,9 +332,27 @@ static void lk_stats(void *ctx, pf_source_stats *out)
     out->cache_misses = m - s->misses0;
 }
 
-static const pf_source_ops g_ops = {lk_resolve,    lk_thread_open, lk_thread_next,
-                                    close_reader,  lk_async_open,  lk_async_next,
-                                    close_reader,  lk_stats};
+/* Builds the thread's missing thread_spans partitions ahead of its reader. */
+static int lk_thread_prepare(void *ctx, size_t i, errmsg *e)
+{
+    pf_lake_source *s = ctx;
+    if (i >= s->n_threads)
+        return errmsg_set(e, SL_EINVAL, "no thread %zu", i);
+    lake_mat_stats st = {0};
+    int64_t t0 = clock_mono_ns();
+    int rc = lake_materialize(s->l, LAKE_THREAD_SPANS, s->threads[i].stream_id, &st, e);
+    if (st.built)
+        atomic_fetch_add(&s->jit_ns, clock_mono_ns() - t0);
+    return rc;
+}
+
+static const pf_source_ops g_ops = {
+    .resolve = lk_resolve,         .thread_open = lk_thread_open,
+    .thread_next = lk_thread_next, .thread_close = close_reader,
+    .async_open = lk_async_open,   .async_next = lk_async_next,
+    .async_close = close_reader,   .stats = lk_stats,
+    .thread_prepare = lk_thread_prepare,
+};
 
 void pf_lake_source_init(pf_lake_source *s, lake *l, const sl_uuid *process_id)
 {

@@ -96,6 +96,14 @@ typedef struct pf_source_ops {
     void (*async_close)(void *reader);
     /* Optional (NULL): called once, after every reader is closed. */
     void (*stats)(void *ctx, pf_source_stats *out);
+    /*
+     * Optional (NULL): make thread thread_idx cheap to open later (for the lake:
+     * build its missing partitions), holding nothing afterwards.  Called from a
+     * worker whose own part is blocked on a full queue, for a thread whose part
+     * has not started; may run concurrently with thread_open of the same thread.
+     * A failure is ignored here: thread_open meets it again and reports it.
+     */
+    int (*thread_prepare)(void *ctx, size_t thread_idx, errmsg *e);
 } pf_source_ops;
 
 typedef struct pf_source {

@@ -81,6 +81,7 @@ int pf_synth_init(pf_synth *s, const pf_synth_cfg *cfg, errmsg *e)
     }
     atomic_init(&s->jit_ns, 0);
     atomic_init(&s->opens, 0);
+    atomic_init(&s->prepared, 0);
     return SL_OK;
 }
 
@@ -93,12 +94,12 @@ void pf_synth_free(pf_synth *s)
     memset(s, 0, sizeof *s);
 }
 
-/* Simulated I/O: wait delay_us, in short steps so that a cancel ends it. */
-static int delay(pf_synth *s, const pf_read_req *req)
+/* Simulated I/O: wait us microseconds, in short steps so that a cancel ends it. */
+static int delay(pf_synth *s, uint32_t us, const pf_read_req *req)
 {
-    if (!s->cfg.delay_us)
+    if (!us)
         return SL_OK;
-    int64_t t0 = clock_mono_ns(), left = (int64_t)s->cfg.delay_us * 1000;
+    int64_t t0 = clock_mono_ns(), left = (int64_t)us * 1000;
     while (left > 0) {
         if (req->cancelled && atomic_load(req->cancelled))
             return SL_ECANCELED;
@@ -259,7 +260,7 @@ static int thread_next(void *reader, pf_span_rows *out, errmsg *e)
 {
     treader *r = reader;
     pf_synth *s = r->s;
-    int rc = delay(s, &r->req);
+    int rc = delay(s, s->cfg.delay_us, &r->req);
     if (rc)
         return errmsg_set(e, rc, "cancelled");
     if ((int)r->idx == s->cfg.fail_thread && r->rows >= s->cfg.fail_after_rows)
@@ -410,7 +411,7 @@ static int async_next(void *reader, pf_async_events *out, errmsg *e)
 {
     areader *r = reader;
     pf_synth *s = r->s;
-    int rc = delay(s, &r->req);
+    int rc = delay(s, s->cfg.delay_us + s->cfg.async_delay_us, &r->req);
     if (rc)
         return errmsg_set(e, rc, "cancelled");
     size_t n = 0;
@@ -456,8 +457,21 @@ static void stats(void *ctx, pf_source_stats *out)
     out->cache_misses = atomic_load(&s->opens);
 }
 
-static const pf_source_ops synth_ops = {resolve,    thread_open, thread_next, thread_close,
-                                        async_open, async_next,  async_close, stats};
+/* Nothing to build ahead: only counted, so tests can see the generator call it. */
+static int thread_prepare(void *ctx, size_t i, errmsg *e)
+{
+    pf_synth *s = ctx;
+    if (i >= s->cfg.threads)
+        return errmsg_set(e, SL_EINVAL, "no thread %zu", i);
+    atomic_fetch_add(&s->prepared, 1);
+    return SL_OK;
+}
+
+static const pf_source_ops synth_ops = {
+    .resolve = resolve,           .thread_open = thread_open, .thread_next = thread_next,
+    .thread_close = thread_close, .async_open = async_open,   .async_next = async_next,
+    .async_close = async_close,   .stats = stats,             .thread_prepare = thread_prepare,
+};
 
 pf_source pf_synth_source(pf_synth *s)
 {

@@ -18,7 +18,9 @@
  *    after fail_after_rows rows; unknown_process makes resolve fail with
  *    SL_ENOTFOUND.
  *  - delay_us: each batch waits that long (simulated JIT and I/O), reported
- *    as jit_ns; the wait ends early on cancel.
+ *    as jit_ns; the wait ends early on cancel.  async_delay_us: async
+ *    batches wait that much longer (a slow process part).
+ *  - thread_prepare only counts its calls (`prepared`).
  *  - filter_range: like the lake, return only async events inside the
  *    requested range and skip thread rows ending before it; without it the
  *    source returns everything and the generator must filter and clip.
@@ -44,6 +46,7 @@ typedef struct pf_synth_cfg {
     int fail_thread;         /* -1: none */
     uint64_t fail_after_rows;
     uint32_t delay_us;
+    uint32_t async_delay_us;
     int unknown_process;
     int filter_range;
 } pf_synth_cfg;
@@ -56,6 +59,7 @@ typedef struct pf_synth {
     char (*site_text)[3][48];
     atomic_llong jit_ns;
     atomic_ullong opens;
+    atomic_ullong prepared;  /* thread_prepare calls */
 } pf_synth;
 
 /* Defaults as above, no failure, no delay. */

@@ -230,6 +230,8 @@ int api_stats_json(lake *l, api_trace_stats *traces, dbuf *out, errmsg *e)
     jw_int(&w, as.live_bytes);
     jw_key(&w, "live_blocks");
     jw_int(&w, as.live_blocks);
+    jw_key(&w, "peak_bytes");
+    jw_int(&w, as.peak_bytes);
     jw_obj_end(&w);
     jw_obj_end(&w);
     return w.err;

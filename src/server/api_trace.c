@@ -234,8 +234,12 @@ int api_trace_parse_body(const char *body, size_t len, api_trace_req *rq, errmsg
             rc = errmsg_set(e, SL_EINVAL, "nothing to include: thread and async spans are off");
         rq->kinds = k;
     }
-    if (!rc && jobs && jobs->type == JSON_NUM && jobs->is_int && jobs->i > 0 && jobs->i <= 64)
-        rq->jobs = (unsigned)jobs->i;
+    if (!rc && jobs) {
+        if (jobs->type == JSON_NUM && jobs->is_int && jobs->i > 0 && jobs->i <= 64)
+            rq->jobs = (unsigned)jobs->i;
+        else
+            rc = errmsg_set(e, SL_EINVAL, "jobs: an integer from 1 to 64");
+    }
     arena_destroy(&a);
     return rc;
 }

@@ -183,7 +183,10 @@ class TraceTest(unittest.TestCase):
                 ("GET", "/api/processes/%s/trace.pftrace?begin=soon" % pid, None, 400),
                 ("POST", "/api/perfetto/%s/generate" % pid, b"{not json", 400),
                 ("POST", "/api/perfetto/%s/generate" % pid,
-                 b'{"include_thread_spans": false, "include_async_spans": false}', 400)):
+                 b'{"include_thread_spans": false, "include_async_spans": false}', 400),
+                ("POST", "/api/perfetto/%s/generate" % pid, b'{"jobs": 0}', 400),
+                ("POST", "/api/perfetto/%s/generate" % pid,
+                 b'{"time_range": {"begin": "yesterday"}}', 400)):
             status, _, text = self.srv.request(method, path, body)
             self.assertEqual(status, want, (path, text))
             self.assertTrue(text.endswith(b"\n") and text.count(b"\n") == 1, text)

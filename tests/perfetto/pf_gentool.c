@@ -8,6 +8,7 @@
  *              [--kinds thread|async|both] [--mode abs|incr]
  *              [--range BEGIN END]      (ns after the synthetic base time)
  *              [--fail-thread K] [--fail-after ROWS] [--delay-us N]
+ *              [--async-delay-us N]
  *              [--filter-range] [--unknown-process]
  *   pf_gentool --validate STREAM [--trace-out TRACE]
  *
@@ -92,6 +93,8 @@ static int parse(int argc, char **argv, opts *o)
             o->sc.fail_after_rows = strtoull(v, NULL, 10);
         else if (!strcmp(k, "--delay-us"))
             o->sc.delay_us = (uint32_t)atoi(v);
+        else if (!strcmp(k, "--async-delay-us"))
+            o->sc.async_delay_us = (uint32_t)atoi(v);
         else if (!strcmp(k, "--jobs"))
             o->gc.jobs = (unsigned)atoi(v);
         else if (!strcmp(k, "--queue"))
@@ -250,6 +253,8 @@ int main(int argc, char **argv)
         printf("%s\n", (char *)js.p);
     dbuf_free(&js);
     pf_gen_close(g);
+    fprintf(stderr, "pf_gentool: prepared %llu threads ahead\n",
+            (unsigned long long)atomic_load(&s.prepared));
     if (pf_file_sink_close(&fs))
         status = 1;
     if (o.expect && write_expect(&o, &s))

@@ -93,6 +93,16 @@ def check_same_bytes(args):
         summary = pfframes.parse(read(stream))["summary"]
         assert summary["thread_spans"] == 7 * 3000, summary
         assert summary["async_spans"] == 2500, summary
+    # A slow process part: the worker on thread 1 fills its one-chunk queue and,
+    # instead of sleeping, prepares the threads after it (nobody else can have
+    # claimed thread 2 while both workers are busy); the trace is unchanged.
+    r = tool(args, "--out", path(args, "prep.pftrace"), *BASE, "--jobs", 2, "--queue", 1,
+             "--chunk", 4096, "--async-delay-us", 40000)
+    prepared = int(r.stderr.split("prepared ")[1].split()[0])
+    if prepared < 1:
+        raise SystemExit("a blocked worker prepared no thread ahead: %s" % r.stderr)
+    if read(path(args, "prep.pftrace")) != ref:
+        raise SystemExit("prepare-ahead changed the trace")
     print("same_bytes: %d bytes, %d slices, identical over %d frame streams" %
           (len(ref), out["slices_total"], len(variants)))
     return 1

@@ -12,6 +12,18 @@
 #include "base/json.h"
 #include "base/uuid.h"
 
+TEST(dbuf_exact_reserve_leaves_no_slack)
+{
+    dbuf b;
+    dbuf_init(&b, 1 << 20);
+    CHECK_OK(dbuf_reserve_exact(&b, 3000));
+    CHECK_EQ(b.cap, 3000); /* doubling would give 4096: a cache charging len would lie */
+    CHECK_OK(dbuf_reserve(&b, 3000));
+    CHECK_EQ(b.cap, 3000);
+    CHECK_EQ(dbuf_reserve_exact(&b, (1 << 20) + 1), SL_ETOOBIG);
+    dbuf_free(&b);
+}
+
 TEST(dbuf_cap_is_hard)
 {
     dbuf b;
