@@ -12,7 +12,15 @@
  * stderr shows a progress bar when it is a terminal (threads ready/total,
  * spans written, MB), failures always, and one summary line at the end.
  * Exit status: 0 done, 1 failed (no file), 3 written but some threads could
- * not be read (reported above the summary).
+ * not be read (reported above the summary), 130 interrupted.
+ *
+ * Ctrl-C (SIGINT) and SIGTERM: the signals are blocked before any thread
+ * starts and one watcher thread waits for them.  With --data it cancels the
+ * generator, whose workers stop between batches; the command then removes
+ * its temporary file, closes the lake and exits 130.  With --server nothing
+ * here holds work worth stopping cleanly: the watcher removes the temporary
+ * file and exits, and the server sees the connection close and cancels its
+ * workers.  A second signal exits at once.
  */
 #include "cli/cli.h"
 #include "cli/local.h"
@@ -26,6 +34,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,7 +71,78 @@ static void usage(FILE *f)
             "  --server URL       ask this server (default $STREAMLAKE_SERVER or\n"
             "                     http://127.0.0.1:8080)\n"
             "  --data DIR         work on a data directory directly (no server may use it)\n"
-            "  --jobs N           threads read and encoded in parallel (default: cores)\n");
+            "  --jobs N           threads read and encoded in parallel (default: cores)\n\n"
+            "Exit status: 0 written, 1 failed (nothing written), 3 written but some\n"
+            "threads could not be read (named on stderr), 130 interrupted (Ctrl-C).\n");
+}
+
+/* ------------------------------------------------------------ interrupts */
+
+static struct {
+    pthread_mutex_t mu;
+    sigset_t set;
+    pthread_t thread;
+    int running;
+    pf_gen *g;            /* the local generator while it runs */
+    const char *tmp;      /* the temporary file */
+    volatile sig_atomic_t hits;
+} g_intr = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void *intr_main(void *arg)
+{
+    (void)arg;
+    for (;;) {
+        int sig;
+        if (sigwait(&g_intr.set, &sig))
+            continue;
+        pthread_mutex_lock(&g_intr.mu);
+        g_intr.hits++;
+        if (g_intr.g && g_intr.hits == 1) {
+            pf_gen_cancel(g_intr.g); /* the main thread cleans up and exits 130 */
+            pthread_mutex_unlock(&g_intr.mu);
+            continue;
+        }
+        if (g_intr.tmp)
+            unlink(g_intr.tmp);
+        pthread_mutex_unlock(&g_intr.mu);
+        static const char msg[] = "\nstreamlake trace: interrupted; nothing written\n";
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
+    return NULL;
+}
+
+/* Blocks SIGINT and SIGTERM in every thread to come and starts the watcher. */
+static void intr_start(const char *tmp)
+{
+    sigemptyset(&g_intr.set);
+    sigaddset(&g_intr.set, SIGINT);
+    sigaddset(&g_intr.set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &g_intr.set, NULL);
+    g_intr.tmp = tmp;
+    g_intr.running = pthread_create(&g_intr.thread, NULL, intr_main, NULL) == 0;
+}
+
+static void intr_set_gen(pf_gen *g)
+{
+    pthread_mutex_lock(&g_intr.mu);
+    g_intr.g = g;
+    pthread_mutex_unlock(&g_intr.mu);
+}
+
+static int intr_stop(void)
+{
+    pthread_mutex_lock(&g_intr.mu);
+    g_intr.tmp = NULL;
+    int hit = g_intr.hits > 0;
+    pthread_mutex_unlock(&g_intr.mu);
+    if (g_intr.running) {
+        pthread_cancel(g_intr.thread); /* sigwait is a cancellation point */
+        pthread_join(g_intr.thread, NULL);
+        g_intr.running = 0;
+    }
+    return hit;
 }
 
 /* ------------------------------------------------------------ progress display */
@@ -316,8 +397,11 @@ static int via_data(tctx *t, const char *dir, const char *pid, unsigned kinds, c
     errmsg e;
     errmsg_clear(&e);
     int rc = pf_gen_open(&g, &cfg, pf_lake_source_get(&src), &e);
-    if (!rc)
+    if (!rc) {
+        intr_set_gen(g);
         rc = pf_gen_run(g, (pf_sink){write_file, t});
+        intr_set_gen(NULL);
+    }
     if (t->tty)
         bar(t, 1);
     if (rc)
@@ -377,12 +461,17 @@ int cmd_trace(int argc, char **argv)
     dbuf_init(&t.summary, 1 << 16);
     if (open_out(&t, out))
         return 1;
+    intr_start(t.tmp);
     int rc = data ? via_data(&t, data, pid, kinds, begin, end, (unsigned)jobs)
                   : via_server(&t, cli_default_server(server), pid, kinds, begin, end,
                                (unsigned)jobs);
-    if (finish_out(&t, rc == 0))
+    int interrupted = intr_stop();
+    if (finish_out(&t, rc == 0 && !interrupted))
         rc = 1;
-    if (rc) {
+    if (interrupted) {
+        fprintf(stderr, "streamlake trace: interrupted; nothing written\n");
+        rc = 130;
+    } else if (rc) {
         fprintf(stderr, "streamlake trace: %s\n", t.error[0] ? t.error : "failed");
     } else {
         print_summary(&t);
@@ -390,5 +479,5 @@ int cmd_trace(int argc, char **argv)
     }
     dbuf_free(&t.pending);
     dbuf_free(&t.summary);
-    return rc ? 1 : t.failures ? 3 : 0;
+    return rc == 130 ? 130 : rc ? 1 : t.failures ? 3 : 0;
 }

@@ -467,8 +467,10 @@ static int read_events(astate *a)
     int rc = ops->async_open(g->src.ctx, &g->req, &reader, &a->p->err);
     int stop = 0;
     while (!rc && !stop) {
-        if (pf_gen_is_cancelled(g))
-            return SL_ECANCELED;
+        if (pf_gen_is_cancelled(g)) {
+            rc = SL_ECANCELED; /* the reader is closed below */
+            break;
+        }
         pf_async_events ev = {0};
         rc = ops->async_next(reader, &ev, &a->p->err);
         if (rc || ev.n == 0)
