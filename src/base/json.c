@@ -272,14 +272,15 @@ static int parse_string(jp *p, const char **out, size_t *len_out)
         case 't': o[k++] = '\t'; break;
         case 'u': {
             unsigned cp;
-            if (hex4(p, &cp))
-                return p->e ? p->e->code : SL_EINVAL;
+            int rc = hex4(p, &cp);
+            if (rc)
+                return rc;
             if (cp >= 0xd800 && cp < 0xdc00 && p->n - p->i >= 6 && p->s[p->i] == '\\' &&
                 p->s[p->i + 1] == 'u') {
                 unsigned lo;
                 p->i += 2;
-                if (hex4(p, &lo))
-                    return p->e ? p->e->code : SL_EINVAL;
+                if ((rc = hex4(p, &lo)))
+                    return rc;
                 if (lo < 0xdc00 || lo > 0xdfff)
                     return fail(p, "bad surrogate pair");
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);

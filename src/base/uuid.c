@@ -48,6 +48,8 @@ static int hexval(char c)
 
 int uuid_parse(const char *s, sl_uuid *out)
 {
+    /* Parsed into a copy, so that text refused halfway leaves *out as it was. */
+    sl_uuid u;
     int j = 0;
     for (int i = 0; i < 36; i++) {
         if (i == 8 || i == 13 || i == 18 || i == 23) {
@@ -61,9 +63,12 @@ int uuid_parse(const char *s, sl_uuid *out)
         int lo = hexval(s[++i]);
         if (lo < 0)
             return SL_EINVAL;
-        out->b[j++] = (uint8_t)(hi << 4 | lo);
+        u.b[j++] = (uint8_t)(hi << 4 | lo);
     }
-    return s[36] == 0 ? SL_OK : SL_EINVAL;
+    if (s[36] != 0)
+        return SL_EINVAL;
+    *out = u;
+    return SL_OK;
 }
 
 int uuid_is_nil(const sl_uuid *u)

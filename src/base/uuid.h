@@ -18,7 +18,8 @@ typedef struct sl_uuid {
 /* A random version-4 uuid from getrandom(); returns 0 or SL_EIO. */
 int uuid_v4(sl_uuid *out);
 void uuid_format(const sl_uuid *u, char out[UUID_STR_LEN]);
-/* Accepts exactly the canonical 36-character form (either case); 0 or SL_EINVAL. */
+/* Accepts exactly the canonical 36-character form (either case); 0 or SL_EINVAL
+ * (then *out is left as it was). */
 int uuid_parse(const char *s, sl_uuid *out);
 int uuid_is_nil(const sl_uuid *u);
 int uuid_eq(const sl_uuid *a, const sl_uuid *b);

@@ -151,56 +151,66 @@ static void seal(cl_stream *st, const char *tag, const cl_thread *t)
 
 /* ------------------------------------------------------------ draining */
 
-/* Decodes the ring event at p into ev and adds its descriptor; returns its size in bytes. */
-static size_t ring_event(const uint64_t *p, wire_event *ev, int *rc)
+/* Adds the descriptor at d, of the kind the event type implies, to the builder. */
+static int add_desc(uint64_t type, const void *d, uint32_t *index)
+{
+    uint64_t key = (uint64_t)(uintptr_t)d;
+    if (type == WIRE_EV_LOG || type == WIRE_EV_LOG_FMT) {
+        const sl_log_desc *ld = d;
+        return wire_pb_desc(C.pb, key, WIRE_DESC_LOG, ld->level, ld->fmt, ld->target, ld->file,
+                            ld->line, NULL, index);
+    }
+    if (type == WIRE_EV_METRIC_INT || type == WIRE_EV_METRIC_FLOAT) {
+        const sl_metric_desc *md = d;
+        return wire_pb_desc(C.pb, key, WIRE_DESC_METRIC, 0, md->name, md->target, md->file,
+                            md->line, md->unit, index);
+    }
+    const sl_span_desc *sd = d;
+    return wire_pb_desc(C.pb, key, WIRE_DESC_SPAN, 0, sd->name, sd->target, sd->file, sd->line,
+                        NULL, index);
+}
+
+/*
+ * Decodes the ring event at p and adds it, with its descriptor, to the builder.
+ * *size is set to the event's bytes in the ring whatever the outcome.
+ */
+static int add_ring_event(const uint64_t *p, size_t *size)
 {
     uint64_t type = p[1] >> EV_SHIFT;
     const void *d = (const void *)(uintptr_t)(p[1] & EV_ADDR_MASK);
-    size_t size = 16;
-    memset(ev, 0, sizeof *ev);
-    ev->type = (uint8_t)type;
-    ev->ticks = (int64_t)(p[0] - g_cl.start_ticks);
-    uint64_t key = (uint64_t)(uintptr_t)d;
+    wire_event ev;
+    memset(&ev, 0, sizeof ev);
+    ev.type = (uint8_t)type;
+    ev.ticks = (int64_t)(p[0] - g_cl.start_ticks);
+    *size = 16;
     switch (type) {
     case WIRE_EV_NAMED_SPAN_BEGIN:
     case WIRE_EV_NAMED_SPAN_END:
     case WIRE_EV_LOG_FMT:
-        ev->name.p = (const char *)(p + 3);
-        ev->name.len = (uint32_t)p[2];
-        size = 24 + ((p[2] + 7) & ~(uint64_t)7);
+        ev.name.p = (const char *)(p + 3);
+        ev.name.len = (uint32_t)p[2];
+        *size = 24 + ((p[2] + 7) & ~(uint64_t)7);
         break;
     case WIRE_EV_ASYNC_BEGIN:
     case WIRE_EV_ASYNC_END:
-        ev->span_id = p[2];
-        ev->parent_span_id = p[3];
-        ev->depth = (uint32_t)p[4];
-        size = 40;
+        ev.span_id = p[2];
+        ev.parent_span_id = p[3];
+        ev.depth = (uint32_t)p[4];
+        *size = 40;
         break;
     case WIRE_EV_METRIC_INT:
-        ev->value_i = (int64_t)p[2];
-        size = 24;
+        ev.value_i = (int64_t)p[2];
+        *size = 24;
         break;
     case WIRE_EV_METRIC_FLOAT:
-        memcpy(&ev->value_f, &p[2], 8);
-        size = 24;
+        memcpy(&ev.value_f, &p[2], 8);
+        *size = 24;
         break;
     default:
         break;
     }
-    if (type == WIRE_EV_LOG || type == WIRE_EV_LOG_FMT) {
-        const sl_log_desc *ld = d;
-        *rc = wire_pb_desc(C.pb, key, WIRE_DESC_LOG, ld->level, ld->fmt, ld->target, ld->file,
-                           ld->line, NULL, &ev->desc);
-    } else if (type == WIRE_EV_METRIC_INT || type == WIRE_EV_METRIC_FLOAT) {
-        const sl_metric_desc *md = d;
-        *rc = wire_pb_desc(C.pb, key, WIRE_DESC_METRIC, 0, md->name, md->target, md->file,
-                           md->line, md->unit, &ev->desc);
-    } else {
-        const sl_span_desc *sd = d;
-        *rc = wire_pb_desc(C.pb, key, WIRE_DESC_SPAN, 0, sd->name, sd->target, sd->file,
-                           sd->line, NULL, &ev->desc);
-    }
-    return size;
+    int rc = add_desc(type, d, &ev.desc);
+    return rc ? rc : wire_pb_event(C.pb, &ev);
 }
 
 /* Moves every published event of r into the builder, sealing blocks as it fills. */
@@ -215,17 +225,12 @@ static void drain(cl_ring *r, cl_stream *st, const char *tag, const cl_thread *t
             tail = (tail | r->mask) + 1;
             continue;
         }
-        wire_event ev;
-        int rc = 0;
-        size_t size = ring_event(p, &ev, &rc);
-        if (!rc)
-            rc = wire_pb_event(C.pb, &ev);
+        size_t size;
+        int rc = add_ring_event(p, &size);
         if (rc == SL_ETOOBIG) {
+            /* The block is full: seal it, and the event starts the next one. */
             seal(st, tag, t);
-            rc = 0;
-            size = ring_event(p, &ev, &rc);
-            if (!rc)
-                rc = wire_pb_event(C.pb, &ev);
+            rc = add_ring_event(p, &size);
         }
         if (rc)
             add_dropped(1);
@@ -371,17 +376,10 @@ static const sl_metric_desc g_drop_metric = {"streamlake.dropped_events", "event
                                              "streamlake", __FILE__, __LINE__};
 
 /* Builds one event of the report into the (empty) builder and seals it as a forced block. */
-static void report_event(cl_stream *st, const char *tag, const wire_event *ev, const void *desc,
-                         int log)
+static void report_event(cl_stream *st, const char *tag, const wire_event *ev, const void *desc)
 {
     wire_event e = *ev;
-    int rc = log ? wire_pb_desc(C.pb, (uint64_t)(uintptr_t)desc, WIRE_DESC_LOG, g_drop_log.level,
-                                g_drop_log.fmt, g_drop_log.target, g_drop_log.file,
-                                g_drop_log.line, NULL, &e.desc)
-                 : wire_pb_desc(C.pb, (uint64_t)(uintptr_t)desc, WIRE_DESC_METRIC, 0,
-                                g_drop_metric.name, g_drop_metric.target, g_drop_metric.file,
-                                g_drop_metric.line, g_drop_metric.unit, &e.desc);
-    if (!rc && !wire_pb_event(C.pb, &e)) {
+    if (!add_desc(e.type, desc, &e.desc) && !wire_pb_event(C.pb, &e)) {
         atomic_fetch_add(&g_cl.ev_library, 1);
         seal_block(st, tag, NULL, 1);
     }
@@ -407,9 +405,9 @@ static void report_drops(void)
     wire_event ev = {.type = WIRE_EV_LOG_FMT,
                      .ticks = (int64_t)(clock_ticks() - g_cl.start_ticks),
                      .name = {msg, (uint32_t)len}};
-    report_event(&C.log, "log", &ev, &g_drop_log, 1);
+    report_event(&C.log, "log", &ev, &g_drop_log);
     ev = (wire_event){.type = WIRE_EV_METRIC_INT, .ticks = ev.ticks, .value_i = (int64_t)total};
-    report_event(&C.metric, "metrics", &ev, &g_drop_metric, 0);
+    report_event(&C.metric, "metrics", &ev, &g_drop_metric);
 }
 
 static void pass(int all)

@@ -21,26 +21,33 @@ static void note_peak(size_t used)
     }
 }
 
+/* Adds n to *counter unless that would pass cap; 0 with the new total in *now, or SL_ENOMEM. */
+static int add_within(_Atomic size_t *counter, size_t cap, size_t n, size_t *now)
+{
+    size_t used = atomic_load_explicit(counter, memory_order_relaxed);
+    do {
+        if (used + n > cap || used + n < used)
+            return SL_ENOMEM;
+    } while (!atomic_compare_exchange_weak_explicit(counter, &used, used + n,
+                                                    memory_order_relaxed, memory_order_relaxed));
+    *now = used + n;
+    return SL_OK;
+}
+
 int cl_mem_reserve(size_t n)
 {
-    size_t used = atomic_load_explicit(&g_cl.mem_used, memory_order_relaxed);
-    do {
-        if (used + n > g_cl.mem_cap || used + n < used)
-            return SL_ENOMEM;
-    } while (!atomic_compare_exchange_weak_explicit(&g_cl.mem_used, &used, used + n,
-                                                    memory_order_relaxed, memory_order_relaxed));
-    note_peak(used + n);
+    size_t now;
+    if (add_within(&g_cl.mem_used, g_cl.mem_cap, n, &now))
+        return SL_ENOMEM;
+    note_peak(now);
     return SL_OK;
 }
 
 int cl_ring_mem_reserve(size_t n)
 {
-    size_t used = atomic_load_explicit(&g_cl.ring_used, memory_order_relaxed);
-    do {
-        if (used + n > g_cl.ring_cap || used + n < used)
-            return SL_ENOMEM;
-    } while (!atomic_compare_exchange_weak_explicit(&g_cl.ring_used, &used, used + n,
-                                                    memory_order_relaxed, memory_order_relaxed));
+    size_t now;
+    if (add_within(&g_cl.ring_used, g_cl.ring_cap, n, &now))
+        return SL_ENOMEM;
     if (cl_mem_reserve(n)) {
         atomic_fetch_sub_explicit(&g_cl.ring_used, n, memory_order_relaxed);
         return SL_ENOMEM;

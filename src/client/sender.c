@@ -124,17 +124,17 @@ static void fill_wall_times(cl_msg *m)
 }
 
 /* Measures ticks per second over at least 100 ms since sl_init (or takes the configured rate). */
-static int calibrate(void)
+static void calibrate(void)
 {
     if (g_cl.cfg.tsc_frequency) {
         atomic_store(&g_cl.tsc_frequency, g_cl.cfg.tsc_frequency);
-        return 0;
+        return;
     }
     pthread_mutex_lock(&g_cl.q_mu);
     int64_t wait_ms = 100 - (clock_mono_ns() - g_cl.start_mono_ns) / 1000000;
-    int stop = wait_ms > 0 ? sleep_unless_stopped(wait_ms) : 0;
+    if (wait_ms > 0) /* a stop cuts the wait short: a rate is needed to send what was recorded */
+        sleep_unless_stopped(wait_ms);
     pthread_mutex_unlock(&g_cl.q_mu);
-    (void)stop; /* even when stopping, a rate is needed to send what was recorded */
     /* Take the pair with the smallest gap between the two clock reads. */
     int64_t best_gap = INT64_MAX, m1 = 0;
     uint64_t t1 = 0;
@@ -151,7 +151,6 @@ static int calibrate(void)
     double secs = (double)(m1 - g_cl.start_mono_ns) / 1e9;
     uint64_t f = secs > 0 ? (uint64_t)((double)(t1 - g_cl.start_ticks) / secs + 0.5) : 0;
     atomic_store(&g_cl.tsc_frequency, f ? f : 1000000000ull);
-    return 0;
 }
 
 static void drop_msg(cl_msg *m, int rc, const errmsg *e)

@@ -42,13 +42,19 @@ static void put_prefix(uint8_t *p, const char *magic, uint32_t total)
     st_u32le(p + 12, 0);
 }
 
+/* A count or a length: u16 on the wire (the callers check it against its cap). */
+static int put_u16(dbuf *out, uint32_t v)
+{
+    uint8_t l[2];
+    st_u16le(l, (uint16_t)v);
+    return dbuf_append(out, l, 2);
+}
+
 static int put_str(dbuf *out, wire_str s)
 {
     if (s.len > WIRE_MAX_STRING)
         return SL_ETOOBIG;
-    uint8_t l[2];
-    st_u16le(l, (uint16_t)s.len);
-    int rc = dbuf_append(out, l, 2);
+    int rc = put_u16(out, s.len);
     return rc ? rc : dbuf_append(out, s.p, s.len);
 }
 
@@ -56,9 +62,7 @@ static int put_kvs(dbuf *out, const wire_kv *kv, uint32_t n)
 {
     if (n > WIRE_MAX_PROPERTIES)
         return SL_ETOOBIG;
-    uint8_t l[2];
-    st_u16le(l, (uint16_t)n);
-    int rc = dbuf_append(out, l, 2);
+    int rc = put_u16(out, n);
     for (uint32_t i = 0; i < n && !rc; i++) {
         rc = put_str(out, kv[i].key);
         if (!rc)
@@ -67,13 +71,19 @@ static int put_kvs(dbuf *out, const wire_kv *kv, uint32_t n)
     return rc;
 }
 
-/* Sets total_size once the variable part is appended; checks the cap. */
-static int finish_meta(dbuf *out, size_t start)
+/*
+ * Ends the message that begins at start once its variable part is appended
+ * (rc says whether that went well): sets total_size, or on an error (rc, or
+ * the cap) removes the partial message from out.
+ */
+static int finish_meta(dbuf *out, size_t start, int rc)
 {
     size_t total = out->len - start;
-    if (total > WIRE_MAX_META_MSG) {
+    if (!rc && total > WIRE_MAX_META_MSG)
+        rc = SL_ETOOBIG;
+    if (rc) {
         out->len = start;
-        return SL_ETOOBIG;
+        return rc;
     }
     st_u32le(out->p + start + 8, (uint32_t)total);
     return SL_OK;
@@ -99,11 +109,7 @@ int wire_process_encode(const wire_process *p, dbuf *out)
         rc = put_str(out, *strs[i]);
     if (!rc)
         rc = put_kvs(out, p->properties, p->n_properties);
-    if (rc) {
-        out->len = start;
-        return rc;
-    }
-    return finish_meta(out, start);
+    return finish_meta(out, start, rc);
 }
 
 int wire_stream_encode(const wire_stream *s, dbuf *out)
@@ -119,18 +125,12 @@ int wire_stream_encode(const wire_stream *s, dbuf *out)
     memcpy(h + 16, s->stream_id.b, 16);
     memcpy(h + 32, s->process_id.b, 16);
     out->len += WIRE_STREAM_HDR;
-    uint8_t l[2];
-    st_u16le(l, (uint16_t)s->n_tags);
-    rc = dbuf_append(out, l, 2);
+    rc = put_u16(out, s->n_tags);
     for (uint32_t i = 0; i < s->n_tags && !rc; i++)
         rc = put_str(out, s->tags[i]);
     if (!rc)
         rc = put_kvs(out, s->properties, s->n_properties);
-    if (rc) {
-        out->len = start;
-        return rc;
-    }
-    return finish_meta(out, start);
+    return finish_meta(out, start, rc);
 }
 
 int wire_block_encode_header(const wire_block *b, dbuf *out)

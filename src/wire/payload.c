@@ -355,7 +355,10 @@ int wire_payload_next(wire_payload *pl, wire_event *ev, errmsg *e)
     int rc = ev_fields(pl, &r, ev, e);
     if (rc)
         return rc;
-    /* Overflow-safe: both operands are bounded by the header's int64 range checks below. */
+    /*
+     * The delta is any int64 the input holds: add in uint64, where wrapping is
+     * defined, and let the range check below refuse whatever wrapped.
+     */
     int64_t t = (int64_t)((uint64_t)pl->ev_ticks + (uint64_t)delta);
     if (t < pl->hdr.begin_ticks || t > pl->hdr.end_ticks)
         return ev_fail(pl, &r, "tick outside the block's begin/end range", e);

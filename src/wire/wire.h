@@ -227,7 +227,7 @@ void wire_pb_free(wire_pb *pb);
 void wire_pb_reset(wire_pb *pb);
 /* Index of a string in the block's table, deduplicated by content. */
 int wire_pb_string(wire_pb *pb, const char *s, size_t len, uint32_t *index);
-/* Index of descriptor identified by key; d's strings are added if the desc is new. */
+/* Index of the descriptor identified by key; its strings are added if it is new. */
 int wire_pb_desc(wire_pb *pb, uint64_t key, uint8_t kind, uint8_t level, const char *name,
                  const char *target, const char *file, uint32_t line, const char *unit,
                  uint32_t *index);

@@ -54,6 +54,14 @@ def decode_events(paths):
 
 
 class LibraryTest(unittest.TestCase):
+    def capture(self, *args):
+        """Runs loadgen into a fresh offline capture directory; returns (directory, report)."""
+        capture = tempfile.mkdtemp(prefix="sl-capture-")
+        self.addCleanup(shutil.rmtree, capture, True)
+        code, rep, err = loadgen("--dir", capture, *args)
+        self.assertEqual(code, 0, err)
+        return capture, rep
+
     def test_counts_through_the_api_match_loadgen(self):
         srv = Server()
         self.addCleanup(srv.cleanup)
@@ -155,11 +163,8 @@ class LibraryTest(unittest.TestCase):
         self.assertLessEqual(values[-1], lib["dropped"])
 
     def test_offline_capture_import_is_idempotent(self):
-        capture = tempfile.mkdtemp(prefix="sl-capture-")
-        self.addCleanup(shutil.rmtree, capture, True)
-        code, rep, err = loadgen("--dir", capture, "--threads", "3", "--spans", "2000",
-                                 "--async", "10", "--logs", "10", "--metrics", "10")
-        self.assertEqual(code, 0, err)
+        capture, rep = self.capture("--threads", "3", "--spans", "2000", "--async", "10",
+                                    "--logs", "10", "--metrics", "10")
         srv = Server()
         self.addCleanup(srv.cleanup)
         for attempt in range(2):
@@ -176,11 +181,8 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(len(sltest.blob_files(srv.data_dir)), len(rows))
 
     def test_import_reports_a_damaged_file(self):
-        capture = tempfile.mkdtemp(prefix="sl-capture-")
-        self.addCleanup(shutil.rmtree, capture, True)
-        code, rep, err = loadgen("--dir", capture, "--threads", "1", "--spans", "100",
-                                 "--async", "0", "--logs", "0", "--metrics", "0")
-        self.assertEqual(code, 0, err)
+        capture, rep = self.capture("--threads", "1", "--spans", "100", "--async", "0",
+                                    "--logs", "0", "--metrics", "0")
         pdir = os.path.join(capture, rep["process_id"])
         block = sorted(f for f in os.listdir(pdir) if f.endswith(".block"))[0]
         with open(os.path.join(pdir, block), "r+b") as f:

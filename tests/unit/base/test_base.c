@@ -50,22 +50,29 @@ TEST(arena_cap_is_hard)
     arena_destroy(&a);
 }
 
-static void bump(void *p)
+/* Cleanups record which of them ran, in the order they ran. */
+static int g_ran[8], g_nran;
+
+static void note_ran(void *p)
 {
-    (*(int *)p)++;
+    if (g_nran < 8)
+        g_ran[g_nran] = *(int *)p;
+    g_nran++;
 }
 
 TEST(arena_cleanups_run_once_in_reverse)
 {
     arena a;
     arena_init(&a, 256, 0);
-    int n = 0;
-    CHECK_OK(arena_on_cleanup(&a, bump, &n));
-    CHECK_OK(arena_on_cleanup(&a, bump, &n));
+    static int first = 1, second = 2;
+    CHECK_OK(arena_on_cleanup(&a, note_ran, &first));
+    CHECK_OK(arena_on_cleanup(&a, note_ran, &second));
     arena_reset(&a);
-    CHECK_EQ(n, 2);
+    CHECK_EQ(g_nran, 2);
+    CHECK_EQ(g_ran[0], 2); /* the last registered runs first */
+    CHECK_EQ(g_ran[1], 1);
     arena_destroy(&a);
-    CHECK_EQ(n, 2);
+    CHECK_EQ(g_nran, 2);
     alloc_stats st;
     alloc_stats_get(&st);
     CHECK_EQ(st.live_blocks, 0);
@@ -123,6 +130,7 @@ TEST(uuid_text_roundtrip)
     CHECK(uuid_eq(&u, &v));
     CHECK_EQ(uuid_parse("not-a-uuid", &v), SL_EINVAL);
     CHECK_EQ(uuid_parse("00000000-0000-0000-0000-0000000000000", &v), SL_EINVAL);
+    CHECK(uuid_eq(&u, &v)); /* refused text leaves the output alone */
     CHECK_OK(uuid_parse("00000000-0000-0000-0000-000000000000", &v));
     CHECK(uuid_is_nil(&v));
 }

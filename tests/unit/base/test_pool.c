@@ -25,8 +25,7 @@ typedef struct item {
     gate *g;
 } item;
 
-static atomic_int g_running, g_max_running, g_order_pos;
-static int g_finish_order[4096];
+static atomic_int g_running, g_max_running;
 
 static void note_running(int delta)
 {
@@ -45,7 +44,6 @@ static void work_reverse(pool_task *t)
     for (int k = 0; k < (64 - it->idx % 64) * 20000; k++)
         x += (uint64_t)k;
     it->ran = 1;
-    g_finish_order[atomic_fetch_add(&g_order_pos, 1) % 4096] = it->idx;
     note_running(-1);
     t->rc = it->idx;
 }
@@ -230,6 +228,27 @@ TEST(many_more_tasks_than_workers_without_leaks)
     CHECK_EQ(after.live_blocks, before.live_blocks);
 }
 
+typedef struct opener {
+    pool *p;
+    gate *g;
+} opener;
+
+/* Opens the gate once pool_destroy has stopped the pool (it then waits for the running task). */
+static void *open_when_stopped(void *arg)
+{
+    opener *o = arg;
+    for (;;) {
+        pthread_mutex_lock(&o->p->mu);
+        int stopped = o->p->stop;
+        pthread_mutex_unlock(&o->p->mu);
+        if (stopped)
+            break;
+        sched_yield();
+    }
+    gate_open(o->g);
+    return NULL;
+}
+
 TEST(destroy_with_queued_tasks_runs_none_of_them)
 {
     pool p;
@@ -242,12 +261,18 @@ TEST(destroy_with_queued_tasks_runs_none_of_them)
         CHECK_OK(pool_submit(&p, &it[i].t));
     while (atomic_load(&g_running) < 1)
         sched_yield();
-    gate_open(&gt);
+    /* The first task holds the only worker until the pool is stopped, so the
+     * other five are still queued when pool_destroy begins. */
+    opener o = {&p, &gt};
+    pthread_t th;
+    pthread_create(&th, NULL, open_when_stopped, &o);
     pool_destroy(&p);
+    pthread_join(th, NULL);
     int ran = 0;
     for (int i = 0; i < 6; i++)
         ran += it[i].ran;
     CHECK(ran >= 1 && ran <= 6);
+    CHECK_EQ(ran, 1); /* only the task that was running when destroy began */
     /* what did not run before the stop was never started afterwards */
     for (int i = 0; i < 6; i++)
         if (!it[i].ran)

@@ -66,6 +66,13 @@ TEST(process_roundtrip)
     b.p[0] = 'X';
     CHECK_EQ(wire_process_decode(b.p, b.len, &a, &q, &e), SL_EINVAL);
     b.p[0] = 'S';
+    /* A byte after the last field that total_size counts. */
+    CHECK_OK(dbuf_append_byte(&b, 0));
+    st_u32le(b.p + 8, (uint32_t)b.len);
+    CHECK_EQ(wire_process_decode(b.p, b.len, &a, &q, &e), SL_EINVAL);
+    CHECK(strstr(e.text, "after the last field") != NULL);
+    b.len--;
+    st_u32le(b.p + 8, (uint32_t)b.len);
     memset(b.p + 64, 0, 8);
     CHECK_EQ(wire_process_decode(b.p, b.len, &a, &q, &e), SL_EINVAL);
     CHECK(strstr(e.text, "tsc_frequency") != NULL);
@@ -255,7 +262,7 @@ TEST(payload_rejects_damage)
     /* Truncation anywhere. */
     for (size_t n = 0; n < b.len; n++)
         CHECK(wire_payload_validate(b.p, n, &scratch, &a, &e) < 0);
-    /* An event count that lies (hash recomputed so the body check is what fails). */
+    /* A header event count that lies (the hash covers only the body, so it still holds). */
     b.p[72] = 11;
     CHECK_EQ(wire_payload_validate(b.p, b.len, &scratch, &a, &e), SL_ECORRUPT);
     b.p[72] = 10;
