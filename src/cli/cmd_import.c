@@ -93,14 +93,17 @@ static int send_with_retries(cl_sink *s, int kind, const dbuf *m, int retries, e
     return rc;
 }
 
-static int import_process_dir(cl_sink *s, const char *dir, int retries, import_stats *st)
+static void free_names(char **names, size_t n)
 {
-    size_t n = 0;
-    char **names = list_messages(dir, &n);
-    if (!names) {
-        fprintf(stderr, "streamlake import: cannot read %s: %s\n", dir, strerror(errno));
-        return 1;
-    }
+    for (size_t i = 0; names && i < n; i++)
+        free(names[i]);
+    free(names);
+}
+
+/* Sends the message files names[0..n) of dir in that order; 1 if any was refused. */
+static int import_messages(cl_sink *s, const char *dir, char **names, size_t n, int retries,
+                           import_stats *st)
+{
     dbuf m;
     dbuf_init(&m, WIRE_MAX_BLOCK_MSG);
     int failed = 0;
@@ -130,10 +133,21 @@ static int import_process_dir(cl_sink *s, const char *dir, int retries, import_s
         }
         st->files++;
         st->bytes += m.len;
-        free(names[i]);
     }
-    free(names);
     dbuf_free(&m);
+    return failed;
+}
+
+static int import_process_dir(cl_sink *s, const char *dir, int retries, import_stats *st)
+{
+    size_t n = 0;
+    char **names = list_messages(dir, &n);
+    if (!names) {
+        fprintf(stderr, "streamlake import: cannot read %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    int failed = import_messages(s, dir, names, n, retries, st);
+    free_names(names, n);
     return failed;
 }
 
@@ -187,7 +201,7 @@ int cmd_import(int argc, char **argv)
     size_t n_here = 0;
     char **here = list_messages(dir, &n_here);
     if (here && n_here) {
-        failed = import_process_dir(s, dir, (int)retries, &st);
+        failed = import_messages(s, dir, here, n_here, (int)retries, &st);
     } else {
         /* A capture directory: one subdirectory per process. */
         DIR *d = opendir(dir);
@@ -206,9 +220,7 @@ int cmd_import(int argc, char **argv)
         if (d)
             closedir(d);
     }
-    for (size_t i = 0; i < n_here; i++)
-        free(here[i]);
-    free(here);
+    free_names(here, n_here);
     s->destroy(s);
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
     printf("imported %llu files (%llu blocks, %llu events, %.1f MB) in %.2f s; %llu refused\n",

@@ -45,10 +45,7 @@ typedef struct worker {
     volatile uint64_t sink;     /* keeps the simulated work from being optimised away */
 } worker;
 
-static const char *const g_level_names[] = {"update", "physics", "collide", "solve",
-                                            "integrate", "render", "cull", "draw"};
-#define NLEVELS (sizeof g_level_names / sizeof g_level_names[0])
-static const sl_span_desc g_level_desc[NLEVELS] = {
+static const sl_span_desc g_level_desc[] = {
     {"update", "loadgen.sim", __FILE__, __LINE__},
     {"physics", "loadgen.sim", __FILE__, __LINE__},
     {"collide", "loadgen.sim", __FILE__, __LINE__},
@@ -58,6 +55,7 @@ static const sl_span_desc g_level_desc[NLEVELS] = {
     {"cull", "loadgen.gfx", __FILE__, __LINE__},
     {"draw", "loadgen.gfx", __FILE__, __LINE__},
 };
+#define NLEVELS (sizeof g_level_desc / sizeof g_level_desc[0])
 /* Formatted log call sites, one per level 2..6 (levels are part of the static descriptor). */
 #define FMT_LOG "worker %d step %llu of %llu"
 static const sl_log_desc g_fmt_log[5] = {
@@ -196,7 +194,7 @@ static int parse(int argc, char **argv, lg_opts *o, const char **server, const c
             *json = 1;
             continue;
         }
-        if ((r = cli_opt(argc, argv, &i, "--server", server)) || 
+        if ((r = cli_opt(argc, argv, &i, "--server", server)) ||
             (r = cli_opt(argc, argv, &i, "--dir", dir))) {
             if (r < 0)
                 return 2;

@@ -315,10 +315,10 @@ static int on_stream(void *arg, const void *data, size_t n)
 static int via_server(tctx *t, const char *server, const char *pid, unsigned kinds,
                       const char *begin, const char *end, unsigned jobs)
 {
-    char url[1024], body[1024];
+    char url[1024];
     snprintf(url, sizeof url, "%s/api/perfetto/%s/generate", server, pid);
-    dbuf b;
-    dbuf_init(&b, sizeof body);
+    dbuf b; /* the request body */
+    dbuf_init(&b, 1024);
     jw w;
     jw_init(&w, &b);
     jw_obj_begin(&w);

@@ -501,11 +501,11 @@ void msq_read_process_row(sqlite3_stmt *st, meta_process_summary *row)
 
 /*
  * Runs a read-only query on a pooled reader and feeds every row to each_row.
- * bind_id (may be NULL) is bound to ?1.  A read transaction spans the whole
- * query, so aggregates and rows come from one committed state.
+ * bind (may be NULL) sets the parameters from bind_arg.  A read transaction
+ * spans the whole query, so aggregates and rows come from one committed state.
  */
-int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
-                      int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e)
+int msq_query(sqlite_meta *m, const char *sql, msq_bind_fn bind, const void *bind_arg,
+              int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e)
 {
     reader *r = msq_reader_take(m);
     sqlite3_stmt *st = NULL;
@@ -514,8 +514,8 @@ int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
         rc = msq_db_fail(r->db, e, "prepare");
         goto out;
     }
-    if (bind_id)
-        msq_bind_uuid(st, 1, bind_id);
+    if (bind)
+        bind(st, bind_arg);
     int s;
     while ((s = sqlite3_step(st)) == SQLITE_ROW)
         if ((rc = each_row(st, ctx)))
@@ -526,6 +526,17 @@ out:
     sqlite3_finalize(st);
     msq_reader_give(m, r);
     return rc;
+}
+
+static void bind_uuid1(sqlite3_stmt *st, const void *id)
+{
+    msq_bind_uuid(st, 1, id);
+}
+
+int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
+                   int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e)
+{
+    return msq_query(m, sql, bind_id ? bind_uuid1 : NULL, bind_id, each_row, ctx, e);
 }
 
 typedef struct cb_ctx {

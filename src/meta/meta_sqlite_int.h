@@ -85,10 +85,16 @@ reader *msq_reader_take(sqlite_meta *m);
 void msq_reader_give(sqlite_meta *m, reader *r);
 /* Queues one write request for the writer thread and waits for its commit. */
 int msq_submit(sqlite_meta *m, int kind, const void *rec, int *existed, errmsg *e);
+/* Sets a statement's parameters from arg. */
+typedef void (*msq_bind_fn)(sqlite3_stmt *st, const void *arg);
 /*
- * Runs a read-only query on a pooled reader; bind_id (may be NULL) is bound to ?1.
- * each_row gets every row; a non-zero return stops and is returned.
+ * Runs a read-only query on a pooled reader; bind (may be NULL) sets its
+ * parameters from bind_arg.  each_row gets every row; a non-zero return stops
+ * and is returned.
  */
+int msq_query(sqlite_meta *m, const char *sql, msq_bind_fn bind, const void *bind_arg,
+              int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e);
+/* msq_query with bind_id (may be NULL) bound to ?1. */
 int msq_query_rows(sqlite_meta *m, const char *sql, const sl_uuid *bind_id,
                    int (*each_row)(sqlite3_stmt *st, void *ctx), void *ctx, errmsg *e);
 

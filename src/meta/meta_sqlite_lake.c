@@ -61,8 +61,8 @@ static void read_partition(sqlite3_stmt *st, meta_partition *p)
     p->retired_time_ns = sqlite3_column_int64(st, 15);
 }
 
-/* Runs a one-off statement on the writer connection (inside the writer's transaction). */
-static int run(sqlite_meta *m, const char *sql, sqlite3_stmt **out, errmsg *e)
+/* Prepares a one-off statement on the writer connection (run in the writer's transaction). */
+static int prepare_write(sqlite_meta *m, const char *sql, sqlite3_stmt **out, errmsg *e)
 {
     if (sqlite3_prepare_v2(m->wdb, sql, -1, out, NULL) != SQLITE_OK)
         return msq_db_fail(m->wdb, e, "prepare");
@@ -72,9 +72,11 @@ static int run(sqlite_meta *m, const char *sql, sqlite3_stmt **out, errmsg *e)
 int msq_apply_part_replace(sqlite_meta *m, const meta_partition *p, errmsg *e, int64_t now)
 {
     sqlite3_stmt *st = NULL;
-    int rc = run(m, "UPDATE lakehouse_partitions SET retired = 1, retired_time = ?4"
-                    " WHERE view_set_name = ?1 AND view_instance_id = ?2"
-                    " AND begin_insert_time = ?3 AND retired = 0", &st, e);
+    int rc = prepare_write(m,
+                           "UPDATE lakehouse_partitions SET retired = 1, retired_time = ?4"
+                           " WHERE view_set_name = ?1 AND view_instance_id = ?2"
+                           " AND begin_insert_time = ?3 AND retired = 0",
+                           &st, e);
     if (rc)
         return rc;
     msq_bind_text(st, 1, p->view_set_name);
@@ -83,8 +85,10 @@ int msq_apply_part_replace(sqlite_meta *m, const meta_partition *p, errmsg *e, i
     sqlite3_bind_int64(st, 4, now);
     rc = msq_step_done(m->wdb, st, e, "retire partition");
     sqlite3_finalize(st);
-    if (rc || (rc = run(m, "INSERT INTO lakehouse_partitions(" PART_COLUMNS ") VALUES"
-                           "(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,0,0)", &st, e)))
+    if (rc || (rc = prepare_write(m,
+                                  "INSERT INTO lakehouse_partitions(" PART_COLUMNS ")"
+                                  " VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,0,0)",
+                                  &st, e)))
         return rc;
     msq_bind_text(st, 1, p->view_set_name);
     msq_bind_text(st, 2, p->view_instance_id);
@@ -111,8 +115,8 @@ int msq_apply_part_replace(sqlite_meta *m, const meta_partition *p, errmsg *e, i
 int msq_apply_part_forget(sqlite_meta *m, const char *file_path, errmsg *e)
 {
     sqlite3_stmt *st = NULL;
-    int rc = run(m, "DELETE FROM lakehouse_partitions WHERE file_path = ?1 AND retired = 1",
-                 &st, e);
+    int rc = prepare_write(
+        m, "DELETE FROM lakehouse_partitions WHERE file_path = ?1 AND retired = 1", &st, e);
     if (rc)
         return rc;
     msq_bind_text(st, 1, file_path);
@@ -144,18 +148,28 @@ static int part_row(sqlite3_stmt *st, void *ctx)
     return c->fn(c->arg, &p);
 }
 
-/*
- * msq_query_rows binds one uuid at most; these queries bind text and integers,
- * so they prepare on a reader themselves through this small variant.
- */
+/* The parameters of the partition queries: text ?1 and ?2, integer ?3, each optional. */
 typedef struct bind2 {
     const char *a, *b;
     int64_t n;
     int has_n;
 } bind2;
 
-static int query_bound(sqlite_meta *m, const char *sql, const bind2 *bind, part_ctx *c,
-                       errmsg *e);
+static void bind_part(sqlite3_stmt *st, const void *arg)
+{
+    const bind2 *bind = arg;
+    if (bind->a)
+        msq_bind_text(st, 1, bind->a);
+    if (bind->b)
+        msq_bind_text(st, 2, bind->b);
+    if (bind->has_n)
+        sqlite3_bind_int64(st, 3, bind->n);
+}
+
+static int query_bound(sqlite_meta *m, const char *sql, const bind2 *bind, part_ctx *c, errmsg *e)
+{
+    return msq_query(m, sql, bind_part, bind, part_row, c, e);
+}
 
 int msq_list_partitions(meta *mm, const char *view, const char *instance, meta_partition_fn fn,
                         void *arg, errmsg *e)
@@ -185,33 +199,6 @@ int msq_list_partition_files(meta *mm, meta_partition_fn fn, void *arg, errmsg *
     bind2 b = {0};
     return query_bound((sqlite_meta *)mm, "SELECT " PART_COLUMNS " FROM lakehouse_partitions",
                        &b, &c, e);
-}
-
-static int query_bound(sqlite_meta *m, const char *sql, const bind2 *bind, part_ctx *c,
-                       errmsg *e)
-{
-    reader *r = msq_reader_take(m);
-    sqlite3_stmt *st = NULL;
-    int rc = SL_OK, s;
-    if (sqlite3_prepare_v2(r->db, sql, -1, &st, NULL) != SQLITE_OK) {
-        rc = msq_db_fail(r->db, e, "prepare");
-        goto out;
-    }
-    if (bind->a)
-        msq_bind_text(st, 1, bind->a);
-    if (bind->b)
-        msq_bind_text(st, 2, bind->b);
-    if (bind->has_n)
-        sqlite3_bind_int64(st, 3, bind->n);
-    while ((s = sqlite3_step(st)) == SQLITE_ROW)
-        if ((rc = part_row(st, c)))
-            goto out;
-    if (s != SQLITE_DONE)
-        rc = msq_db_fail(r->db, e, "query");
-out:
-    sqlite3_finalize(st);
-    msq_reader_give(m, r);
-    return rc;
 }
 
 typedef struct find_ctx {

@@ -102,35 +102,11 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
     return len;
 }
 
+/* Runs one request with s receiving the body and headers; sets *status on success. */
 static int perform(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
-                   const char *content_type, int *status, long *retry_after_s, sink *sp,
-                   errmsg *e);
-
-int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
-                  const char *content_type, int *status, dbuf *resp, long *retry_after_s,
-                  errmsg *e)
-{
-    sink s = {resp, 0, -1, c->curl, NULL, NULL, 0};
-    return perform(c, url, body, body_len, is_post, content_type, status, retry_after_s, &s, e);
-}
-
-int httpc_stream(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
-                 const char *content_type, int *status, dbuf *err_body, httpc_write_fn fn,
-                 void *arg, errmsg *e)
-{
-    sink s = {err_body, 0, -1, c->curl, fn, arg, 0};
-    int rc = perform(c, url, body, body_len, is_post, content_type, status, NULL, &s, e);
-    if (s.write_failed)
-        rc = errmsg_set(e, SL_EIO, "%s: the output could not be written", url);
-    return rc;
-}
-
-static int perform(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
-                   const char *content_type, int *status, long *retry_after_s, sink *sp,
-                   errmsg *e)
+                   const char *content_type, int *status, sink *s, errmsg *e)
 {
     CURL *h = c->curl;
-    sink s = *sp;
     struct curl_slist *hdrs = NULL;
     char ct[256];
     int rc = SL_OK;
@@ -139,9 +115,9 @@ static int perform(httpc *c, const char *url, const void *body, size_t body_len,
     curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, c->timeout_ms);
     curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(h, CURLOPT_WRITEDATA, &s);
+    curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(h, CURLOPT_HEADERDATA, &s);
+    curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
     if (is_post) {
         snprintf(ct, sizeof ct, "Content-Type: %s",
                  content_type ? content_type : "application/octet-stream");
@@ -155,18 +131,36 @@ static int perform(httpc *c, const char *url, const void *body, size_t body_len,
     }
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
-        rc = s.too_big ? errmsg_set(e, SL_ETOOBIG, "%s: response larger than %zu bytes", url,
-                                    s.b ? s.b->max : 0)
-                       : errmsg_set(e, SL_ENET, "%s: %s", url, curl_easy_strerror(cc));
-        goto out;
+        rc = s->too_big ? errmsg_set(e, SL_ETOOBIG, "%s: response larger than %zu bytes", url,
+                                     s->b ? s->b->max : 0)
+                        : errmsg_set(e, SL_ENET, "%s: %s", url, curl_easy_strerror(cc));
+    } else {
+        long code = 0;
+        curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
+        *status = (int)code;
     }
-    long code = 0;
-    curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
-    *status = (int)code;
-    if (retry_after_s)
-        *retry_after_s = s.retry_after_s;
-out:
-    sp->write_failed = s.write_failed;
     curl_slist_free_all(hdrs);
+    return rc;
+}
+
+int httpc_request(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                  const char *content_type, int *status, dbuf *resp, long *retry_after_s,
+                  errmsg *e)
+{
+    sink s = {resp, 0, -1, c->curl, NULL, NULL, 0};
+    int rc = perform(c, url, body, body_len, is_post, content_type, status, &s, e);
+    if (!rc && retry_after_s)
+        *retry_after_s = s.retry_after_s;
+    return rc;
+}
+
+int httpc_stream(httpc *c, const char *url, const void *body, size_t body_len, int is_post,
+                 const char *content_type, int *status, dbuf *err_body, httpc_write_fn fn,
+                 void *arg, errmsg *e)
+{
+    sink s = {err_body, 0, -1, c->curl, fn, arg, 0};
+    int rc = perform(c, url, body, body_len, is_post, content_type, status, &s, e);
+    if (s.write_failed)
+        rc = errmsg_set(e, SL_EIO, "%s: the output could not be written", url);
     return rc;
 }

@@ -72,10 +72,18 @@ int objstore_key_check(const char *key, errmsg *e)
     return SL_OK;
 }
 
-/* ROOT/key into out (PATH_MAX); the key has been checked, so it fits. */
-static void full_path(const local_store *ls, const char *key, char *out)
+/* Checks key and writes ROOT/key into out (PATH_MAX; a valid key fits). 0 or SL_EINVAL. */
+static int key_path(const local_store *ls, const char *key, char *out, errmsg *e)
 {
-    snprintf(out, PATH_MAX, "%s/%s", ls->root, key);
+    int rc = objstore_key_check(key, e);
+    if (!rc)
+        snprintf(out, PATH_MAX, "%s/%s", ls->root, key);
+    return rc;
+}
+
+static int64_t mtime_ns(const struct stat *st)
+{
+    return (int64_t)st->st_mtim.tv_sec * 1000000000ll + st->st_mtim.tv_nsec;
 }
 
 static int fsync_dir(const char *path)
@@ -221,10 +229,9 @@ static int local_put(objstore *os, const char *key, const void *data, size_t len
 {
     local_store *ls = (local_store *)os;
     char path[PATH_MAX], tmp_name[64], tmp_path[PATH_MAX];
-    int rc = objstore_key_check(key, e);
+    int rc = key_path(ls, key, path, e);
     if (rc)
         return rc;
-    full_path(ls, key, path);
     if ((rc = write_temp(ls, data, len, tmp_name, sizeof tmp_name)))
         return errmsg_set(e, rc, "object %s: cannot write temp file: %s", key, strerror(errno));
     snprintf(tmp_path, sizeof tmp_path, "%s/" OBJSTORE_LOCAL_TMP "/%s", ls->root, tmp_name);
@@ -265,10 +272,9 @@ out:
 static int open_obj(local_store *ls, const char *key, int *fd_out, uint64_t *size, errmsg *e)
 {
     char path[PATH_MAX];
-    int rc = objstore_key_check(key, e);
+    int rc = key_path(ls, key, path, e);
     if (rc)
         return rc;
-    full_path(ls, key, path);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return errno == ENOENT || errno == ENOTDIR
@@ -332,15 +338,14 @@ static int local_stat(objstore *os, const char *key, objstore_stat *out, errmsg 
 {
     local_store *ls = (local_store *)os;
     char path[PATH_MAX];
-    int rc = objstore_key_check(key, e);
+    int rc = key_path(ls, key, path, e);
     if (rc)
         return rc;
-    full_path(ls, key, path);
     struct stat st;
     if (stat(path, &st) != 0 || !S_ISREG(st.st_mode))
         return errmsg_set(e, SL_ENOTFOUND, "object %s not found", key);
     out->size_bytes = (uint64_t)st.st_size;
-    out->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec;
+    out->mtime_ns = mtime_ns(&st);
     return SL_OK;
 }
 
@@ -348,10 +353,9 @@ static int local_del(objstore *os, const char *key, errmsg *e)
 {
     local_store *ls = (local_store *)os;
     char path[PATH_MAX];
-    int rc = objstore_key_check(key, e);
+    int rc = key_path(ls, key, path, e);
     if (rc)
         return rc;
-    full_path(ls, key, path);
     if (unlink(path) != 0)
         return errno == ENOENT || errno == ENOTDIR
                    ? errmsg_set(e, SL_ENOTFOUND, "object %s not found", key)
@@ -401,8 +405,7 @@ static int list_dir(list_ctx *c, const char *rel, const char *name_prefix)
         if (S_ISDIR(st.st_mode)) {
             rc = list_dir(c, key, "");
         } else if (S_ISREG(st.st_mode)) {
-            objstore_stat os = {(uint64_t)st.st_size,
-                                (int64_t)st.st_mtim.tv_sec * 1000000000ll + st.st_mtim.tv_nsec};
+            objstore_stat os = {(uint64_t)st.st_size, mtime_ns(&st)};
             rc = c->fn(c->arg, key, &os);
         }
     }

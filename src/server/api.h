@@ -13,6 +13,25 @@
 #include "base/err.h"
 #include "meta/meta.h"
 
+/*
+ * The HTTP status of a failed view, materialize or trace request: 400 for bad
+ * parameters, 404 for an unknown view, instance or process, 503 when memory
+ * ran out, else 500.
+ */
+static inline int api_http_status(int rc)
+{
+    switch (rc) {
+    case SL_EINVAL:
+        return 400;
+    case SL_ENOTFOUND:
+        return 404;
+    case SL_ENOMEM:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
 int api_processes_json(meta *m, dbuf *out, errmsg *e);
 /* SL_ENOTFOUND (with a message) when the process is unknown. */
 int api_streams_json(meta *m, const sl_uuid *process_id, dbuf *out, errmsg *e);

@@ -8,6 +8,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "lake/rows.h"
+#include "server/api.h"
 #include "server/api_trace.h"
 
 #include <stdio.h>
@@ -22,27 +23,6 @@ struct api_view {
     char name[64];
 };
 
-static int status_of(int rc)
-{
-    switch (rc) {
-    case SL_EINVAL: return 400;
-    case SL_ENOTFOUND: return 404;
-    case SL_ENOMEM: return 503;
-    default: return 500;
-    }
-}
-
-static int parse_time(const char *s, int64_t def, int64_t *out, const char *what, errmsg *e)
-{
-    if (!s || !*s) {
-        *out = def;
-        return SL_OK;
-    }
-    if (clock_parse_time(s, out))
-        return errmsg_set(e, SL_EINVAL, "%s=%s is not an RFC 3339 time or integer ns", what, s);
-    return SL_OK;
-}
-
 int api_view_open(lake *l, const char *view, const char *instance, const char *begin,
                   const char *end, const char *format, api_view **out, int *status, errmsg *e)
 {
@@ -54,21 +34,21 @@ int api_view_open(lake *l, const char *view, const char *instance, const char *b
     }
     rows_format f = ROWS_CSV;
     lake_scan_opts o;
-    lake_scan_opts_init(&o);
-    int rc = SL_OK;
+    lake_scan_opts_init(&o); /* the whole time range unless begin or end is given */
+    int rc = SL_OK, has;
     if (format && *format && rows_format_parse(format, &f))
         rc = errmsg_set(e, SL_EINVAL, "format=%s: use csv, json or table", format);
     if (!rc)
-        rc = parse_time(begin, INT64_MIN, &o.begin_ns, "begin", e);
+        rc = api_trace_parse_time(begin, &has, &o.begin_ns, "begin", e);
     if (!rc)
-        rc = parse_time(end, INT64_MAX, &o.end_ns, "end", e);
+        rc = api_trace_parse_time(end, &has, &o.end_ns, "end", e);
     api_view *v = NULL;
     if (!rc && !(v = sl_calloc(1, sizeof *v)))
         rc = errmsg_set(e, SL_ENOMEM, "out of memory");
     if (!rc)
         rc = lake_scan_open(l, vd->id, instance, &o, NULL, &v->sc, e);
     if (rc) {
-        *status = status_of(rc);
+        *status = api_http_status(rc);
         sl_free(v);
         return rc;
     }
@@ -131,54 +111,42 @@ void api_view_close(api_view *v)
     sl_free(v);
 }
 
-typedef struct ids {
-    sl_uuid *p;
-    size_t n, cap;
-} ids;
-
+/* Appends a process id to the dbuf arg, which holds an array of sl_uuid. */
 static int take_id(void *arg, const meta_process_summary *row)
 {
-    ids *d = arg;
-    if (d->n == d->cap) {
-        size_t ncap = d->cap ? d->cap * 2 : 64;
-        sl_uuid *n = sl_realloc(d->p, sizeof *n * ncap);
-        if (!n)
-            return SL_ENOMEM;
-        d->p = n;
-        d->cap = ncap;
-    }
-    d->p[d->n++] = row->p.process_id;
-    return 0;
+    return dbuf_append(arg, &row->p.process_id, sizeof row->p.process_id);
 }
 
 int api_materialize_json(lake *l, meta *m, const char *process_id, dbuf *out, int *status,
                          errmsg *e)
 {
-    ids d = {0};
+    dbuf ids;
+    dbuf_init(&ids, (size_t)1 << 30);
     int rc = SL_OK;
     if (process_id && *process_id) {
         sl_uuid id;
         if (uuid_parse(process_id, &id))
             rc = errmsg_set(e, SL_EINVAL, "process_id=%s is not a uuid", process_id);
         else
-            rc = take_id(&d, &(meta_process_summary){.p = {.process_id = id}});
+            rc = dbuf_append(&ids, &id, sizeof id);
     } else {
-        rc = meta_processes_list(m, take_id, &d, e);
+        rc = meta_processes_list(m, take_id, &ids, e);
     }
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
-    for (size_t i = 0; !rc && i < d.n; i++)
-        rc = lake_materialize_process(l, &d.p[i], &st, e);
-    sl_free(d.p);
+    size_t n = ids.len / sizeof(sl_uuid);
+    for (size_t i = 0; !rc && i < n; i++)
+        rc = lake_materialize_process(l, (const sl_uuid *)(const void *)ids.p + i, &st, e);
+    dbuf_free(&ids);
     if (rc) {
-        *status = status_of(rc);
+        *status = api_http_status(rc);
         return rc;
     }
     jw w;
     jw_init(&w, out);
     jw_obj_begin(&w);
     jw_key(&w, "processes");
-    jw_uint(&w, d.n);
+    jw_uint(&w, n);
     jw_key(&w, "partitions");
     jw_uint(&w, st.partitions);
     jw_key(&w, "built");

@@ -21,6 +21,7 @@
 #include "base/log.h"
 #include "perfetto/pf_frames.h"
 #include "perfetto/pf_lake.h"
+#include "server/api.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -39,11 +40,6 @@ struct api_trace {
     int done;
     char process_id[UUID_STR_LEN];
 };
-
-static int status_of(int rc)
-{
-    return rc == SL_ENOTFOUND ? 404 : rc == SL_EINVAL ? 400 : rc == SL_ENOMEM ? 503 : 500;
-}
 
 static int out_sink(void *ctx, const uint8_t *p, size_t n)
 {
@@ -91,7 +87,7 @@ int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
     }
     int rc = pf_gen_open(&t->g, &cfg, pf_lake_source_get(&t->src), e);
     if (rc) {
-        *status = status_of(rc);
+        *status = api_http_status(rc);
         api_trace_close(t);
         return rc;
     }

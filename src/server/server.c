@@ -8,8 +8,9 @@
  * dropped, and 413 is answered at its end (libmicrohttpd cannot reply
  * mid-body, and replying before the body is read lets a connection reset
  * swallow the reply).  Clients that wait for "100 Continue", and bodies
- * announced larger than the drain limit, are answered 413 before any body.  All bodies in memory together are bounded by the
- * in-flight budget; a request that does not fit gets 503 and is retried.
+ * announced larger than the drain limit, are answered 413 before any body.
+ * All bodies in memory together are bounded by the in-flight budget; a
+ * request that does not fit gets 503 and is retried.
  *
  * Route handlers run on the daemon's worker threads and may block (fsync,
  * group commit): each thread serves its own connections, so a blocked thread

@@ -22,7 +22,7 @@ typedef struct server_config {
     size_t max_body_bytes;   /* requests with a larger body get 413 */
     size_t max_inflight_bytes; /* all request bodies in memory together; past it: 503 */
     int discard_route;       /* benchmarks: POST /bench/discard reads a body and drops it */
-    size_t cache_bytes;      /* the lake's file-bytes cache (0: 512 MiB) */
+    size_t cache_bytes;      /* the lake's file-bytes cache (0: 64 MiB) */
     int jobs;                /* the lake's parallel builds per request (0: cores) */
     uint64_t max_partition_events; /* source events per lake partition (0: 1 M) */
 } server_config;
