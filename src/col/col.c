@@ -159,7 +159,7 @@ void col_vec_release(col_vec *v)
     col_vec_init(v, v->type, v->key_bytes);
 }
 
-static size_t values_bytes(const col_vec *v, int64_t nrows)
+size_t col_vec_values_bytes(const col_vec *v, int64_t nrows)
 {
     if (v->type == COL_BOOL)
         return ((size_t)nrows + 7) / 8;
@@ -202,7 +202,7 @@ int col_vec_reserve(col_vec *v, int64_t nrows, size_t data_bytes)
     if (nrows < 0 || v->len > INT32_MAX - nrows)
         return SL_ETOOBIG;
     int64_t total = v->len + nrows;
-    int rc = ensure_buf(&v->values, values_bytes(v, total));
+    int rc = ensure_buf(&v->values, col_vec_values_bytes(v, total));
     if (rc)
         return rc;
     if (v->type == COL_STRING || v->type == COL_BINARY) {
@@ -248,7 +248,7 @@ int col_vec_append_null(col_vec *v)
         rc = col_vec_need_validity(v, v->len + 1);
     if (rc)
         return rc;
-    /* The validity bit stays 0; the value slot is already zero. */
+    /* The validity bit stays 0 and the value is stored as zero. */
     v->null_count++;
     if (v->type == COL_STRING || v->type == COL_BINARY) {
         int32_t *o = (int32_t *)(void *)v->values->p;
@@ -263,10 +263,8 @@ int col_vec_append_null(col_vec *v)
         v->values->len_bytes = ((size_t)v->len + 7) / 8;
         return SL_OK;
     }
-    size_t w = col_type_width(v->type, v->key_bytes);
-    memset(v->values->p + w * (size_t)v->len, 0, w);
-    v->len++;
-    v->values->len_bytes = w * (size_t)v->len;
+    static const uint8_t zero[8];
+    finish_fixed(v, zero, col_type_width(v->type, v->key_bytes));
     return SL_OK;
 }
 

@@ -135,6 +135,9 @@ bool col_type_is_valid(col_type t, uint8_t key_bytes);
 void col_vec_init(col_vec *v, col_type t, uint8_t key_bytes);
 /* Drop the vector's references; the vector becomes empty (type kept). */
 void col_vec_release(col_vec *v);
+/* Bytes of values nrows rows of v's type take: ceil(nrows / 8) for BOOL,
+ * nrows + 1 offsets for STRING/BINARY, else width * nrows. */
+size_t col_vec_values_bytes(const col_vec *v, int64_t nrows);
 /* Make room for nrows more rows and data_bytes more string bytes. */
 int col_vec_reserve(col_vec *v, int64_t nrows, size_t data_bytes);
 /* Make sure a validity bitmap exists covering cap rows (all previous rows valid). */

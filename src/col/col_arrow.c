@@ -315,17 +315,20 @@ static int64_t count_zero_bits(const uint8_t *p, int64_t n)
 
 static int import_strings(const struct ArrowArray *a, col_vec *out, errmsg *e)
 {
+    /* No rows: nothing to copy, and the offsets buffer may be NULL. */
+    if (a->length == 0)
+        return SL_OK;
     const int32_t *o = (const int32_t *)a->buffers[1] + a->offset;
     const uint8_t *data = a->buffers[2];
-    if (a->length > 0 && (!o || o[0] < 0 || o[a->length] < o[0] || !data))
+    if (o[0] < 0 || o[a->length] < o[0] || !data)
         return errmsg_set(e, SL_EINVAL, "arrow import: bad string offsets");
-    size_t bytes = a->length > 0 ? (size_t)(o[a->length] - o[0]) : 0;
+    size_t bytes = (size_t)(o[a->length] - o[0]);
     int rc = col_vec_reserve(out, a->length, bytes);
     if (rc)
         return errmsg_set(e, rc, "arrow import: %lld strings of %zu bytes", (long long)a->length,
                           bytes);
     int32_t *dst = (int32_t *)(void *)out->values->p;
-    for (int64_t i = 0; i <= a->length && a->length > 0; i++) {
+    for (int64_t i = 0; i <= a->length; i++) {
         if (i > 0 && o[i] < o[i - 1])
             return errmsg_set(e, SL_EINVAL, "arrow import: string offsets decrease at %lld",
                               (long long)i);
@@ -411,10 +414,7 @@ int col_vec_import(const struct ArrowSchema *s, const struct ArrowArray *a, col_
     else if (a->length > 0)
         memcpy(out->values->p, vals + (size_t)a->offset * w, (size_t)a->length * w);
     out->len = a->length;
-    out->values->len_bytes = fi.type == COL_BOOL ? ((size_t)out->len + 7) / 8
-                             : fi.type == COL_STRING || fi.type == COL_BINARY
-                                 ? 4 * ((size_t)out->len + 1)
-                                 : w * (size_t)out->len;
+    out->values->len_bytes = col_vec_values_bytes(out, out->len);
     if (!rc && fi.type == COL_DICT)
         rc = import_dict(s, a, out, fi.key_signed, e);
     return rc;
@@ -439,7 +439,8 @@ static int import_children(const struct ArrowSchema *s, const struct ArrowArray 
         if (b->cols[i].len != a->length)
             rc = errmsg_set(e, SL_EINVAL, "arrow import: column %d has %lld rows, batch %lld", i,
                             (long long)b->cols[i].len, (long long)a->length);
-        /* A dictionary field is a string field whose vectors are dictionaries. */
+        /* The field takes the vector's type (COL_DICT stays COL_DICT, with its
+         * key width); it is nullable when declared so or when it has nulls. */
         if (!rc)
             rc = col_schema_set(sch, i, s->children[i]->name ? s->children[i]->name : "", f.type,
                                 f.key_bytes, f.nullable || b->cols[i].null_count > 0);

@@ -380,6 +380,7 @@ int pq_delta_encode(const int64_t *vals, size_t n, dbuf *out)
             if (k == 0 || (int64_t)d[k] < (int64_t)min)
                 min = d[k];
         }
+        /* Padding past nd is zero, so unused miniblocks get width 0. */
         uint8_t widths[4] = {0};
         for (size_t k = 0; k < 128; k++) {
             d[k] = k < nd ? d[k] - min : 0;
@@ -388,8 +389,6 @@ int pq_delta_encode(const int64_t *vals, size_t n, dbuf *out)
                 widths[k / 32] = (uint8_t)w;
         }
         size_t used_mb = (nd + 31) / 32;
-        for (size_t m = used_mb; m < 4; m++)
-            widths[m] = 0;
         rc = put_varint(out, zigzag_enc((int64_t)min));
         rc = rc ? rc : dbuf_append(out, widths, 4);
         for (size_t m = 0; m < used_mb && !rc; m++)

@@ -641,9 +641,7 @@ int pq_meta_encode(const pq_file_meta *m, dbuf *out)
             tw_struct_end(&w);
         }
     }
-    uint8_t stop = TT_STOP;
-    if (!w.err)
-        w.err = dbuf_append(out, &stop, 1);
+    tw_struct_end(&w); /* STOP of the top-level struct */
     return w.err;
 }
 
@@ -677,9 +675,7 @@ int pq_page_header_encode(const pq_page_header *h, dbuf *out)
         tw_bool(&w, 7, h->is_compressed);
         tw_struct_end(&w);
     }
-    uint8_t stop = TT_STOP;
-    if (!w.err)
-        w.err = dbuf_append(out, &stop, 1);
+    tw_struct_end(&w); /* STOP of the top-level struct */
     return w.err;
 }
 

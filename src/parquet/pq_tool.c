@@ -22,6 +22,7 @@
 #include "base/json.h"
 #include "col/col.h"
 #include "parquet/parquet.h"
+#include "parquet/pq_tool.h"
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -43,7 +44,9 @@ static void die(const char *what, int rc, const errmsg *e)
             die(what, rc_, &e);                                                                    \
     } while (0)
 
-static const char *opt(int argc, char **argv, const char *name, const char *dflt)
+/* --- options (see pq_tool.h) ---------------------------------------------- */
+
+const char *pq_tool_opt(int argc, char **argv, const char *name, const char *dflt)
 {
     for (int i = 0; i + 1 < argc; i++)
         if (strcmp(argv[i], name) == 0)
@@ -51,12 +54,20 @@ static const char *opt(int argc, char **argv, const char *name, const char *dflt
     return dflt;
 }
 
-static bool flag(int argc, char **argv, const char *name)
+bool pq_tool_flag(int argc, char **argv, const char *name)
 {
     for (int i = 0; i < argc; i++)
         if (strcmp(argv[i], name) == 0)
             return true;
     return false;
+}
+
+int pq_tool_split(char *s, const char **names, int max)
+{
+    int n = 0;
+    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ","))
+        names[n++] = tok;
+    return n;
 }
 
 /* --- canonical dump -------------------------------------------------------- */
@@ -162,33 +173,21 @@ static void dump_header(FILE *out, const col_schema *s, int64_t rows)
     dbuf_free(&d);
 }
 
-/* Splits "a,b,c" into names (in place). */
-static int split_cols(char *s, const char **names, int max)
-{
-    int n = 0;
-    for (char *tok = strtok(s, ","); tok && n < max; tok = strtok(NULL, ","))
-        names[n++] = tok;
-    return n;
-}
-
 static int cmd_dump(int argc, char **argv)
 {
     errmsg e = {0};
     pq_reader *r;
     TRY("open", pq_reader_open_file(argv[0], &r, &e));
-    const char *names[256];
-    char *cols =
-        opt(argc, argv, "--columns", NULL) ? strdup(opt(argc, argv, "--columns", NULL)) : NULL;
-    pq_scan_opts o = {.batch_rows = atoll(opt(argc, argv, "--batch", "0"))};
+    const char *names[256], *list = pq_tool_opt(argc, argv, "--columns", NULL);
+    char *cols = list ? strdup(list) : NULL;
+    pq_scan_opts o = {.batch_rows = atoll(pq_tool_opt(argc, argv, "--batch", "0"))};
     if (cols) {
         o.columns = names;
-        o.ncolumns = split_cols(cols, names, 256);
+        o.ncolumns = pq_tool_split(cols, names, 256);
     }
     pq_scan *s;
     TRY("scan", pq_scan_open(r, &o, &s, &e));
-    int64_t rows = 0;
-    for (int g = 0; g < pq_footer_num_row_groups(pq_reader_footer(r)); g++)
-        rows += pq_footer_row_group_rows(pq_reader_footer(r), g);
+    int64_t rows = pq_footer_num_rows(pq_reader_footer(r));
     col_batch *b;
     bool header = false;
     for (;;) {
@@ -452,24 +451,24 @@ static int parse_codec(const char *z)
 static void apply_write_opts(int argc, char **argv, pq_write_opts *o)
 {
     pq_write_opts_default(o);
-    o->codec = parse_codec(opt(argc, argv, "--codec", "zstd"));
-    o->row_group_rows = atoll(opt(argc, argv, "--rg", "1048576"));
-    o->page_bytes = (size_t)atoll(opt(argc, argv, "--page", "1048576"));
-    o->dictionary = !flag(argc, argv, "--no-dict");
-    o->dict_max_entries = atoll(opt(argc, argv, "--dict-max", "65536"));
-    o->level = atoi(opt(argc, argv, "--level", "3"));
-    o->ts_utc = !flag(argc, argv, "--ts-local");
+    o->codec = parse_codec(pq_tool_opt(argc, argv, "--codec", "zstd"));
+    o->row_group_rows = atoll(pq_tool_opt(argc, argv, "--rg", "1048576"));
+    o->page_bytes = (size_t)atoll(pq_tool_opt(argc, argv, "--page", "1048576"));
+    o->dictionary = !pq_tool_flag(argc, argv, "--no-dict");
+    o->dict_max_entries = atoll(pq_tool_opt(argc, argv, "--dict-max", "65536"));
+    o->level = atoi(pq_tool_opt(argc, argv, "--level", "3"));
+    o->ts_utc = !pq_tool_flag(argc, argv, "--ts-local");
 }
 
 static int cmd_gen(int argc, char **argv)
 {
     errmsg e = {0};
-    int64_t rows = atoll(opt(argc, argv, "--rows", "1000"));
-    int64_t batch = atoll(opt(argc, argv, "--batch", "10000"));
-    int null_pct = atoi(opt(argc, argv, "--nulls", "10"));
-    int card = atoi(opt(argc, argv, "--cardinality", "100000"));
-    g_rng = (uint64_t)atoll(opt(argc, argv, "--seed", "1"));
-    const char *expect = opt(argc, argv, "--expect", NULL);
+    int64_t rows = atoll(pq_tool_opt(argc, argv, "--rows", "1000"));
+    int64_t batch = atoll(pq_tool_opt(argc, argv, "--batch", "10000"));
+    int null_pct = atoi(pq_tool_opt(argc, argv, "--nulls", "10"));
+    int card = atoi(pq_tool_opt(argc, argv, "--cardinality", "100000"));
+    g_rng = (uint64_t)atoll(pq_tool_opt(argc, argv, "--seed", "1"));
+    const char *expect = pq_tool_opt(argc, argv, "--expect", NULL);
     pq_write_opts o;
     apply_write_opts(argc, argv, &o);
     col_schema *s = gen_schema();
@@ -514,11 +513,6 @@ static int cmd_gen(int argc, char **argv)
     fprintf(stderr, "pq_tool: wrote %lld rows, %lld bytes\n", (long long)rows, (long long)size);
     return 0;
 }
-
-/* --- benchmark commands ---------------------------------------------------- */
-
-int pq_tool_bench_spans(int argc, char **argv);
-int pq_tool_bench_scan(int argc, char **argv);
 
 int main(int argc, char **argv)
 {

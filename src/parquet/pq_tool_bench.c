@@ -15,30 +15,21 @@
  * vectors (about 200 names, 20 targets, 50 files) as the lake produces them.
  */
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "col/col.h"
 #include "parquet/parquet.h"
+#include "parquet/pq_tool.h"
 
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static double now_s(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static const char *opt(int argc, char **argv, const char *name, const char *dflt)
-{
-    for (int i = 0; i + 1 < argc; i++)
-        if (strcmp(argv[i], name) == 0)
-            return argv[i + 1];
-    return dflt;
+    return (double)clock_mono_ns() / 1e9;
 }
 
 static void check(int rc, const errmsg *e, const char *what)
@@ -144,20 +135,19 @@ static col_batch **spans_batches(col_schema *s, int64_t rows, int *nb_out)
 
 int pq_tool_bench_spans(int argc, char **argv)
 {
-    int64_t rows = atoll(opt(argc, argv, "--rows", "1000000"));
-    int repeat = atoi(opt(argc, argv, "--repeat", "1"));
-    const char *codec = opt(argc, argv, "--codec", "zstd");
+    int64_t rows = atoll(pq_tool_opt(argc, argv, "--rows", "1000000"));
+    int repeat = atoi(pq_tool_opt(argc, argv, "--repeat", "1"));
+    const char *codec = pq_tool_opt(argc, argv, "--codec", "zstd");
     pq_write_opts o;
     pq_write_opts_default(&o);
     o.codec = !strcmp(codec, "snappy") ? PQ_CODEC_SNAPPY
               : !strcmp(codec, "none") ? PQ_CODEC_UNCOMPRESSED
               : !strcmp(codec, "lz4")  ? PQ_CODEC_LZ4_RAW
                                        : PQ_CODEC_ZSTD;
-    o.row_group_rows = atoll(opt(argc, argv, "--rg", "1048576"));
+    o.row_group_rows = atoll(pq_tool_opt(argc, argv, "--rg", "1048576"));
     /* --ts-local: isAdjustedToUTC=false, so DuckDB keeps the nanoseconds. */
-    for (int i = 0; i < argc; i++)
-        if (!strcmp(argv[i], "--ts-local"))
-            o.ts_utc = false;
+    if (pq_tool_flag(argc, argv, "--ts-local"))
+        o.ts_utc = false;
     col_schema *s = spans_schema();
     int nb;
     col_batch **bs = spans_batches(s, rows, &nb);
@@ -192,13 +182,11 @@ int pq_tool_bench_spans(int argc, char **argv)
 
 int pq_tool_bench_scan(int argc, char **argv)
 {
-    int repeat = atoi(opt(argc, argv, "--repeat", "1"));
-    const char *cols = opt(argc, argv, "--columns", NULL);
+    int repeat = atoi(pq_tool_opt(argc, argv, "--repeat", "1"));
+    const char *cols = pq_tool_opt(argc, argv, "--columns", NULL);
     char *copy = cols ? strdup(cols) : NULL;
     const char *names[64];
-    int ncols = 0;
-    for (char *tok = copy ? strtok(copy, ",") : NULL; tok && ncols < 64; tok = strtok(NULL, ","))
-        names[ncols++] = tok;
+    int ncols = copy ? pq_tool_split(copy, names, 64) : 0;
     int fd = open(argv[0], O_RDONLY | O_CLOEXEC);
     struct stat st;
     errmsg e = {0};

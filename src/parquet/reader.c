@@ -225,14 +225,13 @@ static int out_width(const rcol *c)
 }
 
 /* Decodes the PLAIN dictionary page body into the column's dictionary. */
-static int load_dict(pq_scan *s, rcol *c, const uint8_t *p, size_t n, int64_t count, errmsg *e)
+static int load_dict(rcol *c, const uint8_t *p, size_t n, int64_t count, errmsg *e)
 {
     if (c->dict || c->dict_fixed || c->seen_data)
         return cfail(c, e, SL_ECORRUPT, p, "dictionary page after data or twice");
     if (count < 0 || (uint64_t)count > n + 1)
         return cfail(c, e, SL_ECORRUPT, p, "dictionary of %lld entries in %zu bytes",
                      (long long)count, n);
-    (void)s;
     c->dict_n = count;
     if (c->L->phys == PQ_BYTE_ARRAY) {
         if ((uint64_t)count * 4 > n)
@@ -495,7 +494,7 @@ static int next_page(pq_scan *s, rcol *c, errmsg *e)
             rc = page_body(s, c, body, (size_t)h.compressed_size, (size_t)h.uncompressed_size, &d,
                            e);
             if (!rc)
-                rc = load_dict(s, c, d, (size_t)h.uncompressed_size, h.num_values, e);
+                rc = load_dict(c, d, (size_t)h.uncompressed_size, h.num_values, e);
             if (rc)
                 return rc;
             continue;
@@ -629,7 +628,7 @@ static int slice_bools(rcol *c, col_vec *v, int64_t pos, int64_t k, errmsg *e)
     size_t nbits = (size_t)(c->vend - c->vp) * 8;
     for (int64_t j = 0; j < k; j++) {
         int64_t r = pos + j;
-        if (v->validity && !((v->validity->p[r >> 3] >> (r & 7)) & 1))
+        if (!col_vec_is_valid(v, r))
             continue;
         uint32_t bit;
         if (c->enc == PQ_ENC_RLE) {
@@ -666,7 +665,7 @@ static int put_bytes(pq_scan *s, rcol *c, col_vec *v, const uint8_t *p, size_t n
 }
 
 /* Next non-null string of the page into v's data; its length into *len. */
-static int one_string(pq_scan *s, rcol *c, col_vec *v, int64_t i, int32_t *len, errmsg *e)
+static int one_string(pq_scan *s, rcol *c, col_vec *v, int32_t *len, errmsg *e)
 {
     const uint8_t *p = NULL;
     size_t n = 0;
@@ -708,7 +707,6 @@ static int one_string(pq_scan *s, rcol *c, col_vec *v, int64_t i, int32_t *len, 
     }
     default: {
         /* A dictionary page read into a plain vector (mixed chunk or binary). */
-        (void)i;
         int rc = get_indices(s, c, 1, e);
         if (rc)
             return rc;
@@ -729,8 +727,8 @@ static int slice_strings(pq_scan *s, rcol *c, col_vec *v, int64_t pos, int64_t k
     for (int64_t j = 0; j < k; j++) {
         int64_t r = pos + j;
         int32_t len = 0;
-        if (!v->validity || ((v->validity->p[r >> 3] >> (r & 7)) & 1)) {
-            int rc = one_string(s, c, v, r, &len, e);
+        if (col_vec_is_valid(v, r)) {
+            int rc = one_string(s, c, v, &len, e);
             if (rc)
                 return rc;
         }
@@ -836,15 +834,11 @@ static int alloc_vec(rcol *c, col_vec *v, int64_t n)
     col_vec_init(v, dict_out ? COL_DICT : c->L->type, dict_out ? col_dict_key_bytes(c->dict_n) : 0);
     if (dict_out)
         col_vec_set_dict(v, c->dict);
-    bool str = v->type == COL_STRING || v->type == COL_BINARY;
-    size_t w = col_type_width(v->type, v->key_bytes);
-    if (v->type == COL_BOOL)
-        v->values = col_buf_new(((size_t)n + 7) / 8);
-    else
-        v->values = col_buf_new_uninit(w * ((size_t)n + (str ? 1 : 0)));
+    size_t bytes = col_vec_values_bytes(v, n);
+    v->values = v->type == COL_BOOL ? col_buf_new(bytes) : col_buf_new_uninit(bytes);
     if (!v->values)
         return SL_ENOMEM;
-    if (str) {
+    if (v->type == COL_STRING || v->type == COL_BINARY) {
         ((int32_t *)(void *)v->values->p)[0] = 0;
         if (!(v->data = col_buf_new_uninit((size_t)n * 8)))
             return SL_ENOMEM;
@@ -876,10 +870,7 @@ static int read_column(pq_scan *s, rcol *c, col_vec *v, int64_t n, errmsg *e)
         return rc;
     v->len = n;
     v->null_count = n - valid;
-    size_t w = col_type_width(v->type, v->key_bytes);
-    v->values->len_bytes = v->type == COL_BOOL                              ? ((size_t)n + 7) / 8
-                           : v->type == COL_STRING || v->type == COL_BINARY ? 4 * ((size_t)n + 1)
-                                                                            : w * (size_t)n;
+    v->values->len_bytes = col_vec_values_bytes(v, n);
     if (v->validity) {
         v->validity->len_bytes = ((size_t)n + 7) / 8;
         if (v->null_count == 0) {
@@ -941,10 +932,7 @@ static int project(pq_scan *s, const pq_scan_opts *o, errmsg *e)
     for (int i = 0; i < s->ncols; i++) {
         int leaf = i;
         if (o && o->columns) {
-            leaf = -1;
-            for (int j = 0; j < f->nleaves && leaf < 0; j++)
-                if (o->columns[i] && strcmp(f->leaves[j].name, o->columns[i]) == 0)
-                    leaf = j;
+            leaf = o->columns[i] ? col_schema_find(f->schema, o->columns[i]) : -1;
             if (leaf < 0)
                 return errmsg_set(e, SL_ENOTFOUND, "parquet: no column \"%s\"",
                                   o->columns[i] ? o->columns[i] : "(null)");
@@ -976,9 +964,7 @@ static int prune(pq_scan *s, const pq_scan_opts *o, errmsg *e)
         return SL_ENOMEM;
     int col = -1;
     if (o && o->range_column) {
-        for (int j = 0; j < f->nleaves && col < 0; j++)
-            if (strcmp(f->leaves[j].name, o->range_column) == 0)
-                col = j;
+        col = col_schema_find(f->schema, o->range_column);
         if (col < 0)
             return errmsg_set(e, SL_ENOTFOUND, "parquet: no range column \"%s\"", o->range_column);
     }

@@ -186,36 +186,6 @@ static int out_write(pq_writer *w, const void *p, size_t n)
     return rc;
 }
 
-static void col_init(wcol *c, const col_field *f, const pq_write_opts *o)
-{
-    memset(c, 0, sizeof *c);
-    c->f = f;
-    c->phys = phys_of(f->type);
-    c->width = c->phys == PQ_INT32 ? 4 : c->phys == PQ_INT64 || c->phys == PQ_DOUBLE ? 8 : 0;
-    dbuf_init(&c->vals, DBUF_CAP);
-    dbuf_init(&c->defs, DBUF_CAP);
-    dbuf_init(&c->dict, DBUF_CAP);
-    dbuf_init(&c->chunk, DBUF_CAP);
-    dbuf_init(&c->smin, DBUF_CAP);
-    dbuf_init(&c->smax, DBUF_CAP);
-    c->dict_on = is_str(c) && f->type != COL_BINARY && o->dictionary;
-}
-
-static void col_free(wcol *c)
-{
-    dbuf_free(&c->vals);
-    dbuf_free(&c->defs);
-    dbuf_free(&c->dict);
-    dbuf_free(&c->chunk);
-    dbuf_free(&c->smin);
-    dbuf_free(&c->smax);
-    sl_free(c->idx);
-    sl_free(c->ents);
-    sl_free(c->slots);
-    sl_free(c->remap);
-    col_dict_unref(c->remap_src);
-}
-
 /* Resets per-row-group state; the dictionary is tried again in each group. */
 static void col_reset_chunk(wcol *c, const pq_write_opts *o)
 {
@@ -234,6 +204,36 @@ static void col_reset_chunk(wcol *c, const pq_write_opts *o)
     /* Remap tables index this row group's dictionary: drop them. */
     col_dict_unref(c->remap_src);
     c->remap_src = NULL;
+}
+
+static void col_init(wcol *c, const col_field *f, const pq_write_opts *o)
+{
+    memset(c, 0, sizeof *c);
+    c->f = f;
+    c->phys = phys_of(f->type);
+    c->width = c->phys == PQ_INT32 ? 4 : c->phys == PQ_INT64 || c->phys == PQ_DOUBLE ? 8 : 0;
+    dbuf_init(&c->vals, DBUF_CAP);
+    dbuf_init(&c->defs, DBUF_CAP);
+    dbuf_init(&c->dict, DBUF_CAP);
+    dbuf_init(&c->chunk, DBUF_CAP);
+    dbuf_init(&c->smin, DBUF_CAP);
+    dbuf_init(&c->smax, DBUF_CAP);
+    col_reset_chunk(c, o); /* a new column starts as a new row group does */
+}
+
+static void col_free(wcol *c)
+{
+    dbuf_free(&c->vals);
+    dbuf_free(&c->defs);
+    dbuf_free(&c->dict);
+    dbuf_free(&c->chunk);
+    dbuf_free(&c->smin);
+    dbuf_free(&c->smax);
+    sl_free(c->idx);
+    sl_free(c->ents);
+    sl_free(c->slots);
+    sl_free(c->remap);
+    col_dict_unref(c->remap_src);
 }
 
 /* --- statistics ------------------------------------------------------------ */
@@ -393,26 +393,27 @@ static int need_lvl(pq_writer *w, size_t n)
     return SL_OK;
 }
 
-/* Appends header + compressed body of a page to dst. */
-static int emit_page(pq_writer *w, pq_page_header *h, dbuf *dst, int64_t *uncompressed)
+/* Appends header + compressed body of the page whose body is src to dst. */
+static int emit_page(pq_writer *w, const dbuf *src, pq_page_header *h, dbuf *dst,
+                     int64_t *uncompressed)
 {
     dbuf_reset(&w->comp);
     dbuf_reset(&w->hdr);
-    if (w->page.len > INT32_MAX)
+    if (src->len > INT32_MAX)
         return SL_ETOOBIG;
-    int rc = pq_compress(&w->codec, w->o.codec, w->o.level, w->page.p, w->page.len, &w->comp);
+    int rc = pq_compress(&w->codec, w->o.codec, w->o.level, src->p, src->len, &w->comp);
     if (rc)
         return rc;
     if (w->comp.len > INT32_MAX)
         return SL_ETOOBIG;
-    h->uncompressed_size = (int32_t)w->page.len;
+    h->uncompressed_size = (int32_t)src->len;
     h->compressed_size = (int32_t)w->comp.len;
     rc = pq_page_header_encode(h, &w->hdr);
     if (!rc)
         rc = dbuf_append(dst, w->hdr.p, w->hdr.len);
     if (!rc)
         rc = dbuf_append(dst, w->comp.p, w->comp.len);
-    *uncompressed += (int64_t)(w->hdr.len + w->page.len);
+    *uncompressed += (int64_t)(w->hdr.len + src->len);
     return rc;
 }
 
@@ -455,7 +456,7 @@ static int flush_page(pq_writer *w, wcol *c)
                         .encoding = dict_page ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN,
                         .def_encoding = PQ_ENC_RLE,
                         .rep_encoding = PQ_ENC_RLE};
-    rc = emit_page(w, &h, &c->chunk, &c->chunk_uncompressed);
+    rc = emit_page(w, &w->page, &h, &c->chunk, &c->chunk_uncompressed);
     c->encodings |= 1u << h.encoding | 1u << PQ_ENC_RLE;
     c->chunk_rows += c->page_rows;
     c->chunk_nulls += c->page_nulls;
@@ -777,15 +778,12 @@ static int write_chunk(pq_writer *w, wcol *c, pq_chunk *m)
     m->path[0] = c->f->name;
     int64_t uncompressed = c->chunk_uncompressed;
     if (c->dict_used) {
-        dbuf page_save = w->page;
         /* The dictionary page body is the dictionary buffer itself. */
-        w->page = c->dict;
         dbuf pagebuf;
         dbuf_init(&pagebuf, DBUF_CAP);
         pq_page_header h = {
             .type = PQ_PAGE_DICT, .num_values = (int32_t)c->nents, .encoding = PQ_ENC_PLAIN};
-        rc = emit_page(w, &h, &pagebuf, &uncompressed);
-        w->page = page_save;
+        rc = emit_page(w, &c->dict, &h, &pagebuf, &uncompressed);
         m->dictionary_page_offset = start;
         if (!rc)
             rc = out_write(w, pagebuf.p, pagebuf.len);
