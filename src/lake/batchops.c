@@ -1,5 +1,5 @@
 /*
- * batchops.c - gathering, slicing and concatenating batches (see batchops.h).
+ * batchops.c - gathering, slicing and projecting batches (see batchops.h).
  */
 #include "lake/batchops.h"
 
@@ -8,7 +8,7 @@
 
 #include <string.h>
 
-/* Appends row r of v to out (same type). */
+/* Appends row r of v to out (same type; a COL_DICT v into a COL_STRING out is expanded). */
 static int append_row(col_vec *out, const col_vec *v, int64_t r)
 {
     if (!col_vec_is_valid(v, r))
@@ -28,15 +28,33 @@ static int append_row(col_vec *out, const col_vec *v, int64_t r)
     case COL_DOUBLE:
         return col_vec_append_f64(out, col_vec_f64(v, r));
     case COL_STRING:
-    case COL_BINARY: {
-        size_t l;
+    case COL_BINARY:
+    case COL_DICT: {
+        if (out->type == COL_DICT)
+            return col_vec_append_key(out, col_vec_key(v, r));
+        size_t l; /* a string, or the string a key stands for */
         const uint8_t *p = col_vec_str(v, r, &l);
         return col_vec_append_str(out, p, l);
     }
-    case COL_DICT:
-        return col_vec_append_key(out, col_vec_key(v, r));
     }
     return SL_EINVAL;
+}
+
+/*
+ * Empties out and types it like v0, the first of the vectors its rows come from:
+ * a dictionary column keeps v0's dictionary when every source shares it
+ * (shared), else comes out as plain strings.
+ */
+static void init_like(col_vec *out, const col_vec *v0, int shared)
+{
+    col_vec_release(out);
+    if (v0->type == COL_DICT && !shared) {
+        col_vec_init(out, COL_STRING, 0);
+        return;
+    }
+    col_vec_init(out, v0->type, v0->key_bytes);
+    if (v0->type == COL_DICT)
+        col_vec_set_dict(out, v0->dict);
 }
 
 /* Fixed-width columns without nulls: one memcpy per row, no per-type dispatch. */
@@ -77,10 +95,7 @@ int lake_batch_gather(const col_batch *b, const int64_t *rows, int64_t n, col_ba
     for (int c = 0; c < b->ncols && !rc; c++) {
         const col_vec *v = &b->cols[c];
         col_vec *ov = &o->cols[c];
-        col_vec_release(ov);
-        col_vec_init(ov, v->type, v->key_bytes);
-        if (v->type == COL_DICT)
-            col_vec_set_dict(ov, v->dict);
+        init_like(ov, v, 1);
         if (!v->validity && v->type != COL_BOOL && v->type != COL_STRING &&
             v->type != COL_BINARY) {
             rc = gather_fixed(ov, v, rows, n);
@@ -102,30 +117,14 @@ int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_
     if (rc)
         return rc;
     for (int c = 0; c < o->ncols && !rc; c++) {
-        col_vec *ov = &o->cols[c];
         /* Dictionaries of different sources cannot share keys: then write strings. */
         const col_vec *v0 = &srcs[src[0]]->cols[c];
         int same = 1;
         for (int64_t i = 1; i < n && same; i++)
             same = srcs[src[i]]->cols[c].type == v0->type && srcs[src[i]]->cols[c].dict == v0->dict;
-        col_vec_release(ov);
-        if (v0->type == COL_DICT && !same)
-            col_vec_init(ov, COL_STRING, 0);
-        else
-            col_vec_init(ov, v0->type, v0->key_bytes);
-        if (ov->type == COL_DICT)
-            col_vec_set_dict(ov, v0->dict);
-        for (int64_t i = 0; i < n && !rc; i++) {
-            const col_vec *v = &srcs[src[i]]->cols[c];
-            if (ov->type == COL_STRING && v->type != COL_STRING) {
-                size_t l;
-                const uint8_t *p = col_vec_str(v, rows[i], &l);
-                rc = col_vec_is_valid(v, rows[i]) ? col_vec_append_str(ov, p, l)
-                                                  : col_vec_append_null(ov);
-            } else {
-                rc = append_row(ov, v, rows[i]);
-            }
-        }
+        init_like(&o->cols[c], v0, same);
+        for (int64_t i = 0; i < n && !rc; i++)
+            rc = append_row(&o->cols[c], &srcs[src[i]]->cols[c], rows[i]);
     }
     return finish(o, rc, n, out);
 }
@@ -165,46 +164,4 @@ int lake_batch_project(const col_batch *b, col_schema *schema, const int *idx, c
     o->nrows = b->nrows;
     *out = o;
     return SL_OK;
-}
-
-int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out)
-{
-    if (nb == 0)
-        return SL_EINVAL;
-    col_batch *o;
-    int rc = col_batch_new(col_schema_ref(bs[0]->schema), &o);
-    col_schema_unref(bs[0]->schema);
-    if (rc)
-        return rc;
-    for (int c = 0; c < o->ncols && !rc; c++) {
-        col_vec *ov = &o->cols[c];
-        const col_vec *first = &bs[0]->cols[c];
-        col_vec_release(ov);
-        col_vec_init(ov, first->type, first->key_bytes);
-        /* Dictionaries differ between batches: concatenated strings are expanded. */
-        int mixed = 0;
-        for (int k = 1; k < nb; k++)
-            mixed |= bs[k]->cols[c].type != first->type || bs[k]->cols[c].dict != first->dict;
-        if (first->type == COL_DICT && mixed)
-            col_vec_init(ov, COL_STRING, 0);
-        else if (first->type == COL_DICT)
-            col_vec_set_dict(ov, first->dict);
-        for (int k = 0; k < nb && !rc; k++) {
-            const col_vec *v = &bs[k]->cols[c];
-            for (int64_t r = 0; r < bs[k]->nrows && !rc; r++) {
-                if (ov->type == COL_STRING && v->type == COL_DICT) {
-                    size_t l;
-                    const uint8_t *p = col_vec_str(v, r, &l);
-                    rc = col_vec_is_valid(v, r) ? col_vec_append_str(ov, p, l)
-                                                : col_vec_append_null(ov);
-                } else {
-                    rc = append_row(ov, v, r);
-                }
-            }
-        }
-    }
-    int64_t rows = 0;
-    for (int k = 0; k < nb; k++)
-        rows += bs[k]->nrows;
-    return finish(o, rc, rows, out);
 }

@@ -28,7 +28,5 @@ int lake_batch_gather_multi(col_batch *const *srcs, const int *src, const int64_
  * match them); the vectors' buffers are shared, not copied.
  */
 int lake_batch_project(const col_batch *b, col_schema *schema, const int *idx, col_batch **out);
-/* The batches' rows one after the other (same schema); a is not modified. */
-int lake_batch_concat(col_batch *const *bs, int nb, col_batch **out);
 
 #endif

@@ -13,11 +13,14 @@
 #ifndef SL_LAKE_BUILD_H
 #define SL_LAKE_BUILD_H
 
+#include "base/arena.h"
 #include "base/dbuf.h"
 #include "base/err.h"
+#include "base/u64map.h"
 #include "base/uuid.h"
 #include "col/col.h"
 #include "lake/views.h"
+#include "wire/wire.h"
 
 #include <stdint.h>
 
@@ -99,10 +102,21 @@ int64_t lake_spans_state_last_ns(const void *state, size_t len);
 
 /* ---- helpers shared by the builders (build_common.c) ---- */
 
+/* A builder's work on one block, whose payload is open in pl (a: memory for this block only). */
+typedef int (*lake_block_fn)(void *arg, const lake_src_block *b, wire_payload *pl, arena *a,
+                             errmsg *e);
+/* Opens each block's payload in turn and calls fn; a failure's message names the block. */
+int lake_build_each_block(const lake_src_block *blocks, size_t n, lake_block_fn fn, void *arg,
+                          errmsg *e);
+
+/* The hash column: a call site's (name, target, file, line), the same in every view and build. */
+uint32_t lake_site_hash(const char *name, size_t nl, const char *target, size_t tl,
+                        const char *file, size_t fl, uint32_t line);
+
 /* Interns strings into a col_dict, returning stable keys; bounded by max_bytes. */
 typedef struct lake_dictb {
     col_dict *dict;
-    void *map;        /* u64map: content hash -> key (several per hash) */
+    u64map map;       /* content hash -> key (several per hash) */
     size_t max_bytes;
 } lake_dictb;
 

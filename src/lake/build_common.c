@@ -1,10 +1,10 @@
 /*
- * build_common.c - pieces every view builder uses: the process clock, string
- * dictionaries, growable columns, and the table of builders.
+ * build_common.c - pieces every view builder uses: the process clock, the walk
+ * over the blocks' payloads, call-site hashes, string dictionaries, growable
+ * columns, and the table of builders.
  */
 #include "lake/build.h"
 
-#include "base/alloc.h"
 #include "base/hash.h"
 #include "base/u64map.h"
 
@@ -42,28 +42,53 @@ lake_builder_fn lake_builder_of(lake_view_id v)
     }
 }
 
+int lake_build_each_block(const lake_src_block *blocks, size_t n, lake_block_fn fn, void *arg,
+                          errmsg *e)
+{
+    dbuf scratch;
+    dbuf_init(&scratch, WIRE_MAX_BODY);
+    arena a;
+    arena_init(&a, 1 << 16, 256u << 20);
+    int rc = SL_OK;
+    for (size_t i = 0; i < n && !rc; i++) {
+        arena_reset(&a);
+        wire_payload pl;
+        rc = wire_payload_open(blocks[i].payload, blocks[i].payload_len, &scratch, &a, &pl, e);
+        if (!rc)
+            rc = fn(arg, &blocks[i], &pl, &a, e);
+        if (rc) {
+            char id[UUID_STR_LEN];
+            uuid_format(&blocks[i].block_id, id);
+            errmsg tmp = *e;
+            errmsg_set(e, rc, "block %s: %s", id, tmp.text);
+        }
+    }
+    arena_destroy(&a);
+    dbuf_free(&scratch);
+    return rc;
+}
+
+uint32_t lake_site_hash(const char *name, size_t nl, const char *target, size_t tl,
+                        const char *file, size_t fl, uint32_t line)
+{
+    uint64_t h = hash64(name, nl) ^ hash_u64(hash64(target, tl)) ^
+                 hash_u64(hash64(file, fl) + line);
+    return (uint32_t)(h ^ (h >> 32));
+}
+
 int lake_dictb_init(lake_dictb *d, size_t max_bytes)
 {
-    d->dict = col_dict_new();
-    d->map = sl_calloc(1, sizeof(u64map));
+    u64map_init(&d->map);
     d->max_bytes = max_bytes;
-    if (!d->dict || !d->map) {
-        lake_dictb_free(d);
-        return SL_ENOMEM;
-    }
-    u64map_init(d->map);
-    return SL_OK;
+    d->dict = col_dict_new();
+    return d->dict ? SL_OK : SL_ENOMEM;
 }
 
 void lake_dictb_free(lake_dictb *d)
 {
-    if (d->map) {
-        u64map_free(d->map);
-        sl_free(d->map);
-    }
+    u64map_free(&d->map);
     col_dict_unref(d->dict);
     d->dict = NULL;
-    d->map = NULL;
 }
 
 int lake_dictb_key(lake_dictb *d, const char *s, size_t len, uint32_t *key)
@@ -72,7 +97,7 @@ int lake_dictb_key(lake_dictb *d, const char *s, size_t len, uint32_t *key)
     size_t pos = (size_t)-1;
     uint32_t cand;
     col_vec *strs = &d->dict->strings;
-    while (u64map_find_next(d->map, h, &pos, &cand)) {
+    while (u64map_find_next(&d->map, h, &pos, &cand)) {
         size_t l;
         const uint8_t *p = col_vec_str(strs, cand, &l);
         if (l == len && memcmp(p, s, len) == 0) {
@@ -84,7 +109,7 @@ int lake_dictb_key(lake_dictb *d, const char *s, size_t len, uint32_t *key)
         return SL_ETOOBIG;
     int rc = col_vec_append_str(strs, s, len);
     if (!rc)
-        rc = u64map_put_multi(d->map, h, (uint32_t)(strs->len - 1));
+        rc = u64map_put_multi(&d->map, h, (uint32_t)(strs->len - 1));
     if (rc)
         return rc;
     *key = (uint32_t)(strs->len - 1);
@@ -107,10 +132,10 @@ void lake_colb_free(lake_colb *c)
     c->n = 0;
 }
 
-void lake_colb_to_vec(lake_colb *c, col_vec *v, col_type t)
+static void move_to_vec(lake_colb *c, col_vec *v, col_type t, uint8_t key_bytes)
 {
     col_vec_release(v);
-    col_vec_init(v, t, 0);
+    col_vec_init(v, t, key_bytes);
     c->buf->len_bytes = (size_t)c->n * c->width;
     v->values = c->buf;
     v->len = c->n;
@@ -118,14 +143,13 @@ void lake_colb_to_vec(lake_colb *c, col_vec *v, col_type t)
     c->n = 0;
 }
 
+void lake_colb_to_vec(lake_colb *c, col_vec *v, col_type t)
+{
+    move_to_vec(c, v, t, 0);
+}
+
 void lake_colb_to_dict_vec(lake_colb *c, col_vec *v, lake_dictb *d)
 {
-    col_vec_release(v);
-    col_vec_init(v, COL_DICT, 4);
-    c->buf->len_bytes = (size_t)c->n * 4;
-    v->values = c->buf;
-    v->len = c->n;
+    move_to_vec(c, v, COL_DICT, 4);
     col_vec_set_dict(v, d->dict);
-    c->buf = NULL;
-    c->n = 0;
 }

@@ -11,9 +11,6 @@
 #include "lake/build.h"
 
 #include "base/alloc.h"
-#include "base/arena.h"
-#include "base/hash.h"
-#include "wire/wire.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -29,28 +26,26 @@ typedef struct ecol {
 typedef struct etable {
     int ncols;
     ecol c[16];
-    int64_t *time;      /* the time column's values, for sorting (points into c[time_col]) */
-    int time_col;
+    int time_col;       /* the view's time column, which rows are sorted on */
 } etable;
 
-static int etable_init(etable *t, lake_view_id v, int time_col, const col_type *types,
-                       int ncols, int64_t rows_hint)
+/* Columns typed as the view's builders make them (lake_view_col_type). */
+static int etable_init(etable *t, lake_view_id v, int64_t rows_hint)
 {
+    const col_schema *schema = lake_view_schema(v);
     memset(t, 0, sizeof *t);
-    t->ncols = ncols;
-    t->time_col = time_col;
-    (void)v;
-    for (int i = 0; i < ncols; i++) {
+    t->ncols = schema->ncols;
+    t->time_col = col_schema_find(schema, lake_view_get(v)->time_column);
+    for (int i = 0; i < t->ncols; i++) {
         ecol *c = &t->c[i];
-        c->type = types[i];
+        c->type = lake_view_col_type(v, i);
         int rc = SL_OK;
         if (c->type == COL_STRING)
             col_vec_init(&c->str, COL_STRING, 0);
         else if (c->type == COL_DICT)
             rc = lake_dictb_init(&c->dict, 64u << 20);
         if (!rc && c->type != COL_STRING)
-            rc = lake_colb_init(&c->fixed, col_type_width(c->type == COL_DICT ? COL_UINT32 :
-                                                          c->type, 0), rows_hint);
+            rc = lake_colb_init(&c->fixed, col_type_width(c->type, 4), rows_hint);
         if (rc)
             return rc;
     }
@@ -152,7 +147,7 @@ static int sort_by_time(etable *t, int64_t n)
             continue;
         }
         size_t w = col->fixed.width;
-        col_buf *nb = col_buf_new(w * (size_t)n);
+        col_buf *nb = col_buf_new_uninit(w * (size_t)n); /* every row is written below */
         if (!nb) {
             rc = SL_ENOMEM;
             break;
@@ -198,63 +193,52 @@ static int etable_finish(etable *t, lake_view_id v, lake_build_out *out)
     return SL_OK;
 }
 
-/* Decodes each block and calls row() for every event; errors name the block. */
+/* Appends the row of one event to t (or nothing, for events of other kinds). */
 typedef int (*row_fn)(etable *t, const lake_proc *p, const lake_src_block *b,
                       const wire_payload *pl, const wire_event *ev);
 
-static int each_event(etable *t, const lake_proc *p, const lake_src_block *blocks, size_t n,
-                      row_fn row, lake_build_out *out, errmsg *e)
+typedef struct ebuild {
+    etable t;
+    const lake_proc *p;
+    row_fn row;
+    lake_build_out *out;
+} ebuild;
+
+/* lake_block_fn: calls row() for every event of the block. */
+static int block_rows(void *arg, const lake_src_block *b, wire_payload *pl, arena *a, errmsg *e)
 {
-    dbuf scratch;
-    dbuf_init(&scratch, WIRE_MAX_BODY);
-    arena a;
-    arena_init(&a, 1 << 16, 256u << 20);
-    int rc = SL_OK;
-    for (size_t i = 0; i < n && !rc; i++) {
-        arena_reset(&a);
-        wire_payload pl;
-        wire_event ev;
-        rc = wire_payload_open(blocks[i].payload, blocks[i].payload_len, &scratch, &a, &pl, e);
-        while (!rc && (rc = wire_payload_next(&pl, &ev, e)) == 1) {
-            out->events++;
-            if ((rc = row(t, p, &blocks[i], &pl, &ev)))
-                errmsg_set(e, rc, "%s", rc == SL_ETOOBIG ? "too many distinct strings in one "
-                           "partition" : "out of memory");
-        }
-        if (rc < 0) {
-            char id[UUID_STR_LEN];
-            uuid_format(&blocks[i].block_id, id);
-            errmsg tmp = *e;
-            errmsg_set(e, rc, "block %s: %s", id, tmp.text);
-        } else {
-            rc = SL_OK;
-        }
+    ebuild *x = arg;
+    (void)a;
+    wire_event ev;
+    int rc;
+    while ((rc = wire_payload_next(pl, &ev, e)) == 1) {
+        x->out->events++;
+        if ((rc = x->row(&x->t, x->p, b, pl, &ev)))
+            return errmsg_set(e, rc, "%s", rc == SL_ETOOBIG ? "too many distinct strings in one "
+                              "partition" : "out of memory");
     }
-    arena_destroy(&a);
-    dbuf_free(&scratch);
     return rc;
 }
 
-static int build(lake_view_id v, int time_col, const col_type *types, int ncols, row_fn row,
-                 const lake_proc *p, const lake_src_block *blocks, size_t n, lake_build_out *out,
-                 errmsg *e)
+static int build(lake_view_id v, row_fn row, const lake_proc *p, const lake_src_block *blocks,
+                 size_t n, lake_build_out *out, errmsg *e)
 {
     uint64_t events = 0;
     for (size_t i = 0; i < n; i++)
         events += blocks[i].nb_objects;
-    etable t;
+    ebuild x = {.p = p, .row = row, .out = out};
     /* The blocks' event count bounds the rows but is far above it when the view
      * keeps a few kinds of event (async spans among thread spans): start small,
      * the columns grow by doubling. */
     int64_t hint = events + 16 < 65536 ? (int64_t)events + 16 : 65536;
-    int rc = etable_init(&t, v, time_col, types, ncols, hint);
+    int rc = etable_init(&x.t, v, hint);
     if (rc) {
         errmsg_set(e, rc, "%s: out of memory", lake_view_get(v)->name);
-    } else if (!(rc = each_event(&t, p, blocks, n, row, out, e)) &&
-               (rc = etable_finish(&t, v, out))) {
+    } else if (!(rc = lake_build_each_block(blocks, n, block_rows, &x, e)) &&
+               (rc = etable_finish(&x.t, v, out))) {
         errmsg_set(e, rc, "%s: out of memory", lake_view_get(v)->name);
     }
-    etable_free(&t);
+    etable_free(&x.t);
     return rc;
 }
 
@@ -281,8 +265,6 @@ static int async_row(etable *t, const lake_proc *p, const lake_src_block *b,
         return SL_OK;
     const wire_desc *d = &pl->descs[ev->desc];
     int begin = ev->type == WIRE_EV_ASYNC_BEGIN;
-    uint64_t h = hash64(d->name.p, d->name.len) ^ hash_u64(hash64(d->target.p, d->target.len)) ^
-                 hash_u64(hash64(d->file.p, d->file.len) + d->line);
     TRY(put_uuid(t, AE_STREAM_ID, &b->stream_id));
     TRY(put_uuid(t, AE_BLOCK_ID, &b->block_id));
     TRY(put_i64(t, AE_TIME, lake_ticks_to_ns(p, ev->ticks)));
@@ -290,7 +272,8 @@ static int async_row(etable *t, const lake_proc *p, const lake_src_block *b,
     TRY(put_i64(t, AE_SPAN_ID, (int64_t)ev->span_id));
     TRY(put_i64(t, AE_PARENT_SPAN_ID, (int64_t)ev->parent_span_id));
     TRY(put_u32(t, AE_DEPTH, ev->depth));
-    TRY(put_u32(t, AE_HASH, (uint32_t)(h ^ (h >> 32))));
+    TRY(put_u32(t, AE_HASH, lake_site_hash(d->name.p, d->name.len, d->target.p, d->target.len,
+                                           d->file.p, d->file.len, d->line)));
     TRY(put_dict(t, AE_NAME, d->name.p, d->name.len));
     TRY(put_dict(t, AE_FILENAME, d->file.p, d->file.len));
     TRY(put_dict(t, AE_TARGET, d->target.p, d->target.len));
@@ -303,10 +286,7 @@ int lake_build_async_events(const lake_proc *p, const lake_src_block *blocks, si
 {
     (void)prev_state;
     (void)prev_len;
-    static const col_type types[AE_NCOLS] = {COL_DICT,  COL_DICT,  COL_TS_NS,  COL_DICT,
-                                             COL_INT64, COL_INT64, COL_UINT32, COL_UINT32,
-                                             COL_DICT,  COL_DICT,  COL_DICT,   COL_UINT32};
-    return build(LAKE_ASYNC_EVENTS, AE_TIME, types, AE_NCOLS, async_row, p, blocks, n, out, e);
+    return build(LAKE_ASYNC_EVENTS, async_row, p, blocks, n, out, e);
 }
 
 /* ------------------------------------------------------------ log_entries, measures */
@@ -345,10 +325,7 @@ int lake_build_log_entries(const lake_proc *p, const lake_src_block *blocks, siz
 {
     (void)prev_state;
     (void)prev_len;
-    static const col_type types[LE_NCOLS] = {COL_DICT,  COL_DICT,  COL_DICT,  COL_TS_NS,
-                                             COL_DICT,  COL_DICT,  COL_DICT,  COL_TS_NS,
-                                             COL_DICT,  COL_INT32, COL_STRING, COL_STRING};
-    return build(LAKE_LOG_ENTRIES, LE_TIME, types, LE_NCOLS, log_row, p, blocks, n, out, e);
+    return build(LAKE_LOG_ENTRIES, log_row, p, blocks, n, out, e);
 }
 
 static int measure_row(etable *t, const lake_proc *p, const lake_src_block *b,
@@ -370,8 +347,5 @@ int lake_build_measures(const lake_proc *p, const lake_src_block *blocks, size_t
 {
     (void)prev_state;
     (void)prev_len;
-    static const col_type types[ME_NCOLS] = {COL_DICT, COL_DICT,  COL_DICT,  COL_TS_NS, COL_DICT,
-                                             COL_DICT, COL_DICT,  COL_TS_NS, COL_DICT,  COL_DICT,
-                                             COL_DICT, COL_DOUBLE, COL_STRING};
-    return build(LAKE_MEASURES, ME_TIME, types, ME_NCOLS, measure_row, p, blocks, n, out, e);
+    return build(LAKE_MEASURES, measure_row, p, blocks, n, out, e);
 }

@@ -93,9 +93,8 @@ static int intern_site(spans *s, const char *name, size_t nl, const char *target
         s->cap_sites = ncap;
     }
     /* The row's hash identifies the call site by content, stable across partitions. */
-    uint64_t h = hash64(name, nl) ^ hash_u64(hash64(target, tl)) ^
-                 hash_u64(hash64(file, fl) + line);
-    s->sites[s->n_sites] = (site){k[0], k[1], k[2], line, (uint32_t)(h ^ (h >> 32))};
+    s->sites[s->n_sites] = (site){k[0], k[1], k[2], line,
+                                  lake_site_hash(name, nl, target, tl, file, fl, line)};
     if ((rc = u64map_put_multi(&s->site_map, key, s->n_sites)))
         return rc;
     *out = s->n_sites++;
@@ -196,54 +195,56 @@ static int close_span(spans *s, int64_t id, int64_t end_ns, uint32_t site_ix)
         s->out->orphan_ends++;
         return SL_OK;
     }
-    while (s->depth >= k) {
+    while (s->depth >= k) { /* down to the matching span, at depth k - 1 */
         open_span *o = &s->stack[--s->depth];
         end_row(s, o->row, o->begin_ns, end_ns);
         if (s->depth >= k)
             s->out->unclosed++; /* above the matching span: closed with it */
-        if (s->depth == k - 1)
-            break;
     }
     return SL_OK;
 }
 
 /* ------------------------------------------------------------ state */
 
-static void put_uv(dbuf *b, uint64_t v)
+/* Appends v unless an earlier append failed; the first failure stays in *rc. */
+static void put_uv(dbuf *b, uint64_t v, int *rc)
 {
     uint8_t t[10];
-    dbuf_append(b, t, uvarint_put(t, v));
+    if (!*rc)
+        *rc = dbuf_append(b, t, uvarint_put(t, v));
 }
 
-static void put_str(dbuf *b, const lake_dictb *d, uint32_t key)
+static void put_str(dbuf *b, const lake_dictb *d, uint32_t key, int *rc)
 {
     size_t l;
     const uint8_t *p = col_vec_str(&d->dict->strings, key, &l);
-    put_uv(b, l);
-    dbuf_append(b, p, l);
+    put_uv(b, l, rc);
+    if (!*rc)
+        *rc = dbuf_append(b, p, l);
 }
 
+/* SL_ETOOBIG when the open spans do not fit the state's cap, never a cut state. */
 static int save_state(spans *s)
 {
     dbuf *b = &s->out->state;
     dbuf_reset(b);
-    dbuf_append_byte(b, STATE_VERSION);
-    put_uv(b, zigzag_enc(s->first_known_ns));
-    put_uv(b, zigzag_enc(s->last_known_ns));
-    put_uv(b, s->depth);
-    for (uint32_t i = 0; i < s->depth; i++) {
+    int rc = dbuf_append_byte(b, STATE_VERSION);
+    put_uv(b, zigzag_enc(s->first_known_ns), &rc);
+    put_uv(b, zigzag_enc(s->last_known_ns), &rc);
+    put_uv(b, s->depth, &rc);
+    for (uint32_t i = 0; i < s->depth && !rc; i++) {
         const open_span *o = &s->stack[i];
         const site *st = &s->sites[o->site];
-        put_uv(b, zigzag_enc(o->id));
-        put_uv(b, zigzag_enc(o->parent));
-        put_uv(b, o->depth);
-        put_uv(b, zigzag_enc(o->begin_ns));
-        put_uv(b, st->line);
-        put_str(b, &s->names, st->name);
-        put_str(b, &s->targets, st->target);
-        put_str(b, &s->files, st->file);
+        put_uv(b, zigzag_enc(o->id), &rc);
+        put_uv(b, zigzag_enc(o->parent), &rc);
+        put_uv(b, o->depth, &rc);
+        put_uv(b, zigzag_enc(o->begin_ns), &rc);
+        put_uv(b, st->line, &rc);
+        put_str(b, &s->names, st->name, &rc);
+        put_str(b, &s->targets, st->target, &rc);
+        put_str(b, &s->files, st->file, &rc);
     }
-    return b->len && b->p ? SL_OK : SL_ENOMEM;
+    return rc;
 }
 
 typedef struct state_span {
@@ -332,17 +333,16 @@ static int event_site(spans *s, const wire_payload *pl, const wire_event *ev,
                        d->file.len, d->line, out);
 }
 
-static int replay_block(spans *s, const lake_src_block *b, dbuf *scratch, arena *a, errmsg *e)
+/* lake_block_fn: replays the block's span events on the stack. */
+static int replay_block(void *arg, const lake_src_block *b, wire_payload *pl, arena *a, errmsg *e)
 {
-    wire_payload pl;
-    int rc = wire_payload_open(b->payload, b->payload_len, scratch, a, &pl, e);
-    if (rc)
-        return rc;
-    uint32_t *desc_site = arena_alloc(a, sizeof(uint32_t) * (pl.n_descs ? pl.n_descs : 1));
+    spans *s = arg;
+    int rc;
+    uint32_t *desc_site = arena_alloc(a, sizeof(uint32_t) * (pl->n_descs ? pl->n_descs : 1));
     if (!desc_site)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
-    for (uint32_t i = 0; i < pl.n_descs; i++) {
-        const wire_desc *d = &pl.descs[i];
+    for (uint32_t i = 0; i < pl->n_descs; i++) {
+        const wire_desc *d = &pl->descs[i];
         desc_site[i] = UINT32_MAX;
         if (d->kind == WIRE_DESC_SPAN &&
             (rc = intern_site(s, d->name.p, d->name.len, d->target.p, d->target.len, d->file.p,
@@ -351,7 +351,7 @@ static int replay_block(spans *s, const lake_src_block *b, dbuf *scratch, arena 
     }
     wire_event ev;
     uint64_t index = 0;
-    while ((rc = wire_payload_next(&pl, &ev, e)) == 1) {
+    while ((rc = wire_payload_next(pl, &ev, e)) == 1) {
         int64_t id = (int64_t)(b->object_offset + index++);
         s->out->events++;
         if (ev.type > WIRE_EV_NAMED_SPAN_END)
@@ -363,7 +363,7 @@ static int replay_block(spans *s, const lake_src_block *b, dbuf *scratch, arena 
         }
         s->last_known_ns = ns;
         uint32_t site_ix;
-        if ((rc = event_site(s, &pl, &ev, desc_site, &site_ix)))
+        if ((rc = event_site(s, pl, &ev, desc_site, &site_ix)))
             return errmsg_set(e, rc, "thread_spans: too many distinct names in one partition");
         if (ev.type == WIRE_EV_SPAN_BEGIN || ev.type == WIRE_EV_NAMED_SPAN_BEGIN)
             rc = push(s, id, ns, site_ix, -1);
@@ -373,7 +373,7 @@ static int replay_block(spans *s, const lake_src_block *b, dbuf *scratch, arena 
             return errmsg_set(e, rc, rc == SL_ETOOBIG ? "thread_spans: more than %d nested "
                               "open spans" : "thread_spans: out of memory", MAX_OPEN);
     }
-    return rc < 0 ? rc : SL_OK;
+    return rc;
 }
 
 /* ------------------------------------------------------------ output */
@@ -440,17 +440,15 @@ static int make_batch(spans *s, col_batch **out)
     col_schema_unref(lake_view_schema(LAKE_THREAD_SPANS));
     if (rc)
         return rc;
-    static const col_type types[TS_NCOLS] = {COL_INT64, COL_INT64, COL_UINT32, COL_UINT32,
-                                             COL_TS_NS, COL_TS_NS, COL_INT64, COL_DICT,
-                                             COL_DICT,  COL_DICT,  COL_UINT32};
     lake_dictb *dicts[TS_NCOLS] = {[TS_NAME] = &s->names, [TS_TARGET] = &s->targets,
                                    [TS_FILENAME] = &s->files};
     b->nrows = s->c[TS_ID].n;
     for (int c = 0; c < TS_NCOLS; c++) {
-        if (types[c] == COL_DICT)
+        col_type t = lake_view_col_type(LAKE_THREAD_SPANS, c);
+        if (t == COL_DICT)
             lake_colb_to_dict_vec(&s->c[c], &b->cols[c], dicts[c]);
         else
-            lake_colb_to_vec(&s->c[c], &b->cols[c], types[c]);
+            lake_colb_to_vec(&s->c[c], &b->cols[c], t);
     }
     *out = b;
     return SL_OK;
@@ -475,14 +473,14 @@ static int spans_init(spans *s, const lake_proc *p, lake_build_out *out, int64_t
     s->proc = p;
     s->out = out;
     u64map_init(&s->site_map);
-    static const size_t widths[TS_NCOLS] = {8, 8, 4, 4, 8, 8, 8, 4, 4, 4, 4};
     int rc = lake_dictb_init(&s->names, 64u << 20);
     if (!rc)
         rc = lake_dictb_init(&s->targets, 16u << 20);
     if (!rc)
         rc = lake_dictb_init(&s->files, 16u << 20);
     for (int c = 0; c < TS_NCOLS && !rc; c++)
-        rc = lake_colb_init(&s->c[c], widths[c], rows_hint);
+        rc = lake_colb_init(&s->c[c], col_type_width(lake_view_col_type(LAKE_THREAD_SPANS, c), 4),
+                            rows_hint);
     return rc;
 }
 
@@ -495,35 +493,22 @@ int lake_build_thread_spans(const lake_proc *p, const lake_src_block *blocks, si
     for (size_t i = 0; i < n; i++)
         events += blocks[i].nb_objects;
     int rc = spans_init(&s, p, out, (int64_t)(events / 2 + 16));
-    dbuf scratch;
-    dbuf_init(&scratch, WIRE_MAX_BODY);
-    arena a;
-    arena_init(&a, 1 << 16, 256u << 20);
     if (rc) {
         errmsg_set(e, rc, "thread_spans: out of memory");
         goto out;
     }
     if (prev_len && (rc = load_state(&s, prev_state, prev_len, e)))
         goto out;
-    for (size_t i = 0; i < n && !rc; i++) {
-        arena_reset(&a);
-        if ((rc = replay_block(&s, &blocks[i], &scratch, &a, e))) {
-            char id[UUID_STR_LEN];
-            uuid_format(&blocks[i].block_id, id);
-            errmsg tmp = *e;
-            errmsg_set(e, rc, "block %s: %s", id, tmp.text);
-        }
-    }
+    rc = lake_build_each_block(blocks, n, replay_block, &s, e);
     if (!rc && (rc = save_state(&s)))
-        errmsg_set(e, rc, "thread_spans: out of memory");
+        errmsg_set(e, rc, "thread_spans: %s", rc == SL_ETOOBIG ? "the open spans do not fit "
+                   "the state" : "out of memory");
     if (!rc && (rc = finish_rows(&s)))
         errmsg_set(e, rc, "thread_spans: out of memory");
     if (!rc && (rc = make_batch(&s, &out->batch)))
         errmsg_set(e, rc, "thread_spans: out of memory");
 out:
     spans_free(&s);
-    arena_destroy(&a);
-    dbuf_free(&scratch);
     return rc;
 }
 

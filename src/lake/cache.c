@@ -131,8 +131,7 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size)
     en->val = val;
     en->size = size;
     en->refs = 1;
-    lcache_entry *to_free[64];
-    int nfree = 0;
+    lcache_entry *to_free = NULL; /* evicted entries nobody holds, chained through `chain` */
     pthread_mutex_lock(&c->mu);
     lcache_entry *old = find(c, key, en->hash);
     if (old) {
@@ -144,12 +143,13 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size)
     }
     if (size <= c->max_bytes) {
         /* Make room first, from the least recently used end. */
-        while (c->tail && nfree < 64 &&
-               (c->count + 1 > c->max_count || c->bytes + size > c->max_bytes)) {
+        while (c->tail && (c->count + 1 > c->max_count || c->bytes + size > c->max_bytes)) {
             c->evictions++;
             lcache_entry *gone = evict(c, c->tail);
-            if (gone)
-                to_free[nfree++] = gone;
+            if (gone) {
+                gone->chain = to_free;
+                to_free = gone;
+            }
         }
         size_t b = en->hash & (c->nbuckets - 1);
         en->chain = c->buckets[b];
@@ -166,8 +166,11 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size)
         c->bytes += size;
     }
     pthread_mutex_unlock(&c->mu);
-    for (int i = 0; i < nfree; i++)
-        entry_free(c, to_free[i]);
+    while (to_free) {
+        lcache_entry *next = to_free->chain;
+        entry_free(c, to_free);
+        to_free = next;
+    }
     return en;
 }
 

@@ -101,18 +101,16 @@ static int make_plan(const meta_block *blocks, size_t nb, const lake_parts *part
 static uint64_t entry_token(const lake_view_def *vd, const plan_entry *pe,
                             const meta_block *blocks, uint64_t prev_token)
 {
-    XXH3_state_t *st = XXH3_createState();
-    XXH3_64bits_reset(st);
+    XXH3_state_t st; /* on the stack: XXH3_createState would malloc per partition */
+    XXH3_64bits_reset(&st);
     uint64_t head[3] = {vd->schema_version, (uint64_t)pe->begin,
                         vd->id == LAKE_THREAD_SPANS ? prev_token : 0};
-    XXH3_64bits_update(st, head, sizeof head);
+    XXH3_64bits_update(&st, head, sizeof head);
     for (size_t i = pe->first; i < pe->first + pe->n; i++) {
-        XXH3_64bits_update(st, blocks[i].block_id.b, 16);
-        XXH3_64bits_update(st, &blocks[i].nb_objects, sizeof blocks[i].nb_objects);
+        XXH3_64bits_update(&st, blocks[i].block_id.b, 16);
+        XXH3_64bits_update(&st, &blocks[i].nb_objects, sizeof blocks[i].nb_objects);
     }
-    uint64_t h = XXH3_64bits_digest(st);
-    XXH3_freeState(st);
-    return h;
+    return XXH3_64bits_digest(&st);
 }
 
 /* ------------------------------------------------------------ locks */
@@ -253,6 +251,14 @@ static void crash_point(const char *where)
     }
 }
 
+/* Makes a partition's state the one the next partition continues from. */
+static int set_state(dbuf *to, const void *state, size_t len, errmsg *e)
+{
+    dbuf_reset(to);
+    int rc = dbuf_append(to, state, len);
+    return rc ? errmsg_set(e, rc, "partition state of %zu bytes: out of memory", len) : SL_OK;
+}
+
 typedef struct build_job {
     lake *l;
     const lake_view_def *vd;
@@ -304,9 +310,9 @@ static int build_partition(build_job *j, errmsg *e)
             .event_count = out.events, .state = out.state.p, .state_len = out.state.len};
         rc = meta_partition_replace(l->m, &row, e);
     }
+    if (!rc)
+        rc = set_state(j->state_out, out.state.p, out.state.len, e);
     if (!rc) {
-        dbuf_reset(j->state_out);
-        dbuf_append(j->state_out, out.state.p, out.state.len);
         atomic_fetch_add(&l->builds, 1);
         atomic_fetch_add(&l->build_events, out.events);
         atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
@@ -334,11 +340,8 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
 {
     const plan_entry *pe = j->pe;
     if (pe->cur && pe->cur->source_token == pe->token &&
-        pe->cur->schema_version == j->vd->schema_version) {
-        dbuf_reset(j->state_out);
-        dbuf_append(j->state_out, pe->cur->state, pe->cur->state_len);
-        return SL_OK;
-    }
+        pe->cur->schema_version == j->vd->schema_version)
+        return set_state(j->state_out, pe->cur->state, pe->cur->state_len, e);
     uint64_t key = partition_key(j->vd, j->instance, pe->begin);
     int rc = lock_key(j->l, key);
     if (rc)
@@ -348,8 +351,7 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
     rc = meta_partitions_list(j->l->m, j->vd->name, j->instance, take_fresh, &f, e);
     if (!rc && f.found && f.token == pe->token && f.schema_version == j->vd->schema_version) {
         /* Another request built it while we waited for the lock. */
-        dbuf_reset(j->state_out);
-        dbuf_append(j->state_out, f.state.p, f.state.len);
+        rc = set_state(j->state_out, f.state.p, f.state.len, e);
         atomic_fetch_add(&j->l->reused, 1);
         if (st)
             st->reused++;
@@ -418,6 +420,17 @@ static int cmp_insert(const void *a, const void *b)
     return x->object_offset < y->object_offset ? -1 : x->object_offset > y->object_offset;
 }
 
+static void mat_stats_add(lake_mat_stats *to, const lake_mat_stats *from)
+{
+    if (!to)
+        return;
+    to->partitions += from->partitions;
+    to->built += from->built;
+    to->reused += from->reused;
+    to->source_events += from->source_events;
+    to->build_ms += from->build_ms;
+}
+
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
                       lake_mat_stats *st, errmsg *e)
 {
@@ -450,25 +463,18 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
         plan_entry *pe = &pl.e[i];
         pe->token = entry_token(vd, pe, blocks, prev_token);
         prev_token = pe->token;
-        dbuf prev;
-        dbuf_init(&prev, 16u << 20);
-        dbuf_append(&prev, state.p, state.len);
-        build_job j = {l, vd, instance, &proc->proc, blocks, pe, prev.p, prev.len, &state};
+        /* The previous partition's state is read by the build before it is replaced. */
+        build_job j = {l, vd, instance, &proc->proc, blocks, pe, state.p, state.len, &state};
         rc = ensure_partition(&j, &local, e);
-        dbuf_free(&prev);
     }
     if (pen)
         lcache_release(&l->parts, pen);
     /* A build (ours or one we waited for) changed the partition index: read it again. */
     if (local.built || local.reused)
         lake_parts_forget(l, v, instance);
-    if (st) {
-        st->partitions += pl.n;
-        st->built += local.built;
-        st->reused += local.reused;
-        st->source_events += local.source_events;
-        st->build_ms += (double)(clock_mono_ns() - t0) / 1e6;
-    }
+    local.partitions = pl.n;
+    local.build_ms = (double)(clock_mono_ns() - t0) / 1e6;
+    mat_stats_add(st, &local);
     dbuf_free(&state);
     sl_free(pl.e);
     sl_free(blocks);
@@ -477,9 +483,8 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
 
 /* ------------------------------------------------------------ entry points */
 
-/* Resolves an instance id to its process (and checks it exists). */
-static int instance_process(lake *l, const lake_view_def *vd, const char *instance,
-                            const lake_process **proc, errmsg *e)
+int lake_instance_process(lake *l, const lake_view_def *vd, const char *instance,
+                          const lake_process **proc, errmsg *e)
 {
     sl_uuid id, pid;
     if (uuid_parse(instance, &id))
@@ -501,7 +506,7 @@ int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_sta
         return errmsg_set(e, SL_EINVAL, "view %s is read from the metadata, not materialized",
                           vd ? vd->name : "?");
     const lake_process *proc;
-    int rc = instance_process(l, vd, instance, &proc, e);
+    int rc = lake_instance_process(l, vd, instance, &proc, e);
     if (rc)
         return rc;
     rc = lake_jit_instance(l, v, instance, proc, st, e);
@@ -574,13 +579,7 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats 
         if (done->rc && !rc)
             rc = errmsg_set(e, done->rc, "%s %s: %s", lake_view_get(m->v)->name, m->instance,
                             errmsg_str(&m->e));
-        if (st) {
-            st->partitions += m->st.partitions;
-            st->built += m->st.built;
-            st->reused += m->st.reused;
-            st->source_events += m->st.source_events;
-            st->build_ms += m->st.build_ms;
-        }
+        mat_stats_add(st, &m->st);
     }
     pool_destroy(&p);
     sl_free(tasks);

@@ -416,8 +416,7 @@ int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, i
     const lake_parts *ps = en->val;
     size_t n = 0;
     for (size_t i = 0; i < ps->n; i++)
-        n += ps->p[i].row_count && ps->p[i].min_event_time_ns < end_ns &&
-             ps->p[i].max_event_time_ns >= begin_ns;
+        n += lake_part_overlaps(&ps->p[i], begin_ns, end_ns);
     lcache_release(&l->parts, en);
     *count = n;
     return SL_OK;

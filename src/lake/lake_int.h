@@ -51,6 +51,12 @@ struct lake {
     _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
 };
 
+/* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */
+static inline int lake_part_overlaps(const meta_partition *p, int64_t begin_ns, int64_t end_ns)
+{
+    return p->row_count && p->min_event_time_ns < end_ns && p->max_event_time_ns >= begin_ns;
+}
+
 /* lake.c */
 int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errmsg *e);
 int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry **out,
@@ -58,17 +64,19 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
 void lake_parts_forget(lake *l, lake_view_id v, const char *instance);
 /* The process owning a stream (cached). */
 int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e);
+/* File bytes and footer of a partition (cached under its file_path), references taken. */
+int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
+                   errmsg *e);
 
 /* metaview.c: processes, streams, blocks as one batch. */
 int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);
 
 /* jit.c */
+/* The process of an instance (a stream's owner, or the process itself), checked to exist;
+ * release it with lake_process_release. */
+int lake_instance_process(lake *l, const lake_view_def *vd, const char *instance,
+                          const lake_process **proc, errmsg *e);
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
                       lake_mat_stats *st, errmsg *e);
-/* Key of a partition file's cache entries and object: its file_path. */
-
-/* File bytes and footer of a partition (cached), references taken. */
-int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
-                   errmsg *e);
 
 #endif

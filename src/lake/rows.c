@@ -100,22 +100,22 @@ static int table_cell(dbuf *out, const char *p, size_t n, int width)
     return dbuf_append(out, cell, k);
 }
 
+/* Field c of a CSV or table line (p, n), for a column of type t. */
+static int put_cell(dbuf *out, rows_format f, int c, const char *p, size_t n, col_type t)
+{
+    if (f == ROWS_TABLE)
+        return table_cell(out, p, n, table_width(t));
+    int rc = c ? dbuf_append_byte(out, ',') : SL_OK;
+    return rc ? rc : csv_field(out, p, n);
+}
+
 int rows_header(const col_schema *s, rows_format f, dbuf *out)
 {
     int rc = SL_OK;
     if (f == ROWS_JSON)
         return SL_OK;
-    for (int c = 0; c < s->ncols && !rc; c++) {
-        const char *name = s->fields[c].name;
-        if (f == ROWS_CSV) {
-            if (c)
-                rc = dbuf_append_byte(out, ',');
-            if (!rc)
-                rc = csv_field(out, name, strlen(name));
-        } else {
-            rc = table_cell(out, name, strlen(name), table_width(s->fields[c].type));
-        }
-    }
+    for (int c = 0; c < s->ncols && !rc; c++)
+        rc = put_cell(out, f, c, s->fields[c].name, strlen(s->fields[c].name), s->fields[c].type);
     if (!rc)
         rc = dbuf_append_byte(out, '\n');
     if (f == ROWS_TABLE)
@@ -188,14 +188,7 @@ int rows_batch(const col_batch *b, rows_format f, dbuf *out)
                 n = (size_t)value_text(v, r, t, sizeof t);
                 p = t;
             }
-            if (f == ROWS_CSV) {
-                if (c)
-                    rc = dbuf_append_byte(out, ',');
-                if (!rc)
-                    rc = csv_field(out, p, n);
-            } else {
-                rc = table_cell(out, p, n, table_width(b->schema->fields[c].type));
-            }
+            rc = put_cell(out, f, c, p, n, b->schema->fields[c].type);
         }
         if (!rc)
             rc = dbuf_append_byte(out, '\n');

@@ -204,14 +204,6 @@ static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg 
     return pq_scan_open(s->r, &o, &s->s, e);
 }
 
-/* Does partition p's event range meet the request? */
-static int overlaps(const lake_scan *sc, const meta_partition *p)
-{
-    if (!p->row_count)
-        return 0;
-    return p->min_event_time_ns < sc->o.end_ns && p->max_event_time_ns >= sc->o.begin_ns;
-}
-
 static int add_open_spans(lake_scan *sc, const meta_partition *last, errmsg *e)
 {
     if (!last || !last->state_len)
@@ -235,21 +227,45 @@ static int add_open_spans(lake_scan *sc, const meta_partition *last, errmsg *e)
 static int resolve_and_materialize(lake *l, const lake_view_def *vd, const char *instance,
                                    const lake_scan_opts *o, lake_mat_stats *st, errmsg *e)
 {
-    sl_uuid id, pid;
-    if (uuid_parse(instance, &id))
-        return errmsg_set(e, SL_EINVAL, "%s: instance '%s' is not a %s id", vd->name, instance,
-                          vd->instance == LAKE_INSTANCE_STREAM ? "stream" : "process");
-    int rc = vd->instance == LAKE_INSTANCE_STREAM ? lake_stream_process(l, &id, &pid, e) : 0;
-    if (vd->instance != LAKE_INSTANCE_STREAM)
-        pid = id;
     const lake_process *proc;
-    if (!rc)
-        rc = lake_process_get(l, &pid, &proc, e);
+    int rc = lake_instance_process(l, vd, instance, &proc, e);
     if (rc)
         return rc;
     if (o->materialize)
         rc = lake_jit_instance(l, vd->id, instance, proc, st, e);
     lake_process_release(l, proc);
+    return rc;
+}
+
+/* Metadata views: one in-memory batch, filtered by the same range rules as the others. */
+static int open_meta(lake_scan *sc, const char *instance, errmsg *e)
+{
+    if (!(sc->s = sl_calloc(1, sizeof *sc->s)))
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    sc->n = 1;
+    int rc = lake_meta_batch(sc->l, sc->vd->id, instance, &sc->s[0].mem, e);
+    if (!rc && (rc = project_mem(sc, &sc->s[0].mem)))
+        errmsg_set(e, rc, "out of memory");
+    return rc;
+}
+
+/* Partitioned views: a source per partition overlapping the range, plus open spans. */
+static int open_partitions(lake_scan *sc, const char *instance, errmsg *e)
+{
+    lcache_entry *pen;
+    int rc = lake_parts_get(sc->l, sc->vd->id, instance, &pen, e);
+    if (rc)
+        return rc;
+    const lake_parts *ps = pen->val;
+    sc->s = sl_calloc(ps->n + 1, sizeof *sc->s);
+    if (!sc->s)
+        rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+    for (size_t i = 0; !rc && i < ps->n; i++)
+        if (lake_part_overlaps(&ps->p[i], sc->o.begin_ns, sc->o.end_ns))
+            rc = src_open_file(sc, &sc->s[sc->n++], &ps->p[i], e);
+    if (!rc && sc->vd->id == LAKE_THREAD_SPANS && ps->n)
+        rc = add_open_spans(sc, &ps->p[ps->n - 1], e);
+    lcache_release(&sc->l->parts, pen);
     return rc;
 }
 
@@ -272,51 +288,16 @@ int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_sca
     sc->o = o ? *o : def;
     if (sc->o.batch_rows <= 0)
         sc->o.batch_rows = 65536;
-    if ((rc = set_projection(sc, lake_view_schema(v), e))) {
-        lake_scan_close(sc);
-        return rc;
-    }
-    if (!vd->partitioned) {
-        /* Metadata views: one batch, filtered by the same range rules as the others. */
-        sc->s = sl_calloc(1, sizeof *sc->s);
-        if (!sc->s || (rc = lake_meta_batch(l, v, instance, &sc->s[0].mem, e))) {
-            lake_scan_close(sc);
-            return sc->s ? rc : errmsg_set(e, SL_ENOMEM, "out of memory");
-        }
-        if ((rc = project_mem(sc, &sc->s[0].mem))) {
-            lake_scan_close(sc);
-            return errmsg_set(e, rc, "out of memory");
-        }
-        sc->n = 1;
-        if ((rc = src_advance(sc, &sc->s[0], e))) {
-            lake_scan_close(sc);
-            return rc;
-        }
-        *out = sc;
-        return SL_OK;
-    }
-    lcache_entry *pen;
-    if ((rc = lake_parts_get(l, v, instance, &pen, e))) {
-        lake_scan_close(sc);
-        return rc;
-    }
-    const lake_parts *ps = pen->val;
-    sc->s = sl_calloc(ps->n + 1, sizeof *sc->s);
-    if (!sc->s)
-        rc = errmsg_set(e, SL_ENOMEM, "out of memory");
-    for (size_t i = 0; !rc && i < ps->n; i++)
-        if (overlaps(sc, &ps->p[i]))
-            rc = src_open_file(sc, &sc->s[sc->n++], &ps->p[i], e);
-    if (!rc && v == LAKE_THREAD_SPANS && ps->n)
-        rc = add_open_spans(sc, &ps->p[ps->n - 1], e);
-    lcache_release(&l->parts, pen);
+    if (!(rc = set_projection(sc, lake_view_schema(v), e)))
+        rc = vd->partitioned ? open_partitions(sc, instance, e) : open_meta(sc, instance, e);
     for (size_t i = 0; !rc && i < sc->n; i++)
         rc = src_advance(sc, &sc->s[i], e);
     if (rc) {
         lake_scan_close(sc);
         return rc;
     }
-    atomic_fetch_add(&l->scans, 1);
+    if (vd->partitioned)
+        atomic_fetch_add(&l->scans, 1);
     *out = sc;
     return SL_OK;
 }
@@ -372,7 +353,7 @@ static int merge_window(lake_scan *sc, col_batch **out, errmsg *e)
             src *s = &sc->s[i];
             if (!s->cur || s->pos == s->cur->nrows)
                 continue;
-            int64_t k = col_vec_i64(&s->cur->cols[sc->key_col], s->pos);
+            int64_t k = head_key(sc, s);
             if (k <= bound && (best < 0 || k < bk)) {
                 best = (int)i;
                 bk = k;
@@ -403,16 +384,17 @@ int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
     *out = NULL;
     /* The source with the smallest head, and the smallest head of the others. */
     src *best = NULL;
-    int64_t second = INT64_MAX;
+    int64_t best_key = 0, second = INT64_MAX;
     for (size_t i = 0; i < sc->n; i++) {
         src *s = &sc->s[i];
         if (!s->cur)
             continue;
         int64_t k = head_key(sc, s);
-        if (!best || k < head_key(sc, best)) {
+        if (!best || k < best_key) {
             if (best)
-                second = head_key(sc, best) < second ? head_key(sc, best) : second;
+                second = best_key; /* no other head is below the old best */
             best = s;
+            best_key = k;
         } else if (k < second) {
             second = k;
         }

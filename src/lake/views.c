@@ -107,3 +107,8 @@ col_schema *lake_view_schema(lake_view_id id)
     pthread_once(&g_once, build_schemas);
     return id < LAKE_VIEW_COUNT ? g_schemas[id] : NULL;
 }
+
+col_type lake_view_col_type(lake_view_id id, int i)
+{
+    return g_specs[id].cols[i].type;
+}

@@ -46,6 +46,11 @@ const lake_view_def *lake_view_find(const char *name);
 const lake_view_def *lake_view_get(lake_view_id id);
 /* The view's columns (one reference held by the lake; take your own with col_schema_ref). */
 col_schema *lake_view_schema(lake_view_id id);
+/*
+ * The type of the vector a builder makes for column i: the schema's, except
+ * COL_DICT (4-byte keys) for the string columns that are dictionaries.
+ */
+col_type lake_view_col_type(lake_view_id id, int i);
 
 /* Column indexes of thread_spans, in schema order. */
 enum {

@@ -188,7 +188,7 @@ class LakeTest(unittest.TestCase):
         self.assertEqual(stats["built"], len(sids))
 
     def assert_lake_consistent(self):
-        """Every current row's file exists and reads; no file without a row; no temp files."""
+        """Every row's file exists; no file without a row; no temp files."""
         rows = partitions(self.srv.data_dir)
         files = set(view_files(self.srv.data_dir))
         referenced = {r[2] for r in rows}

@@ -284,7 +284,7 @@ TEST(named_spans_take_their_run_time_names)
     char text[512];
     build_part(&bs, 0, bs.n, NULL, &out, text, sizeof text);
     CHECK_STR(text, "0 -1 0 task-1 10 20\n1 0 1 x 12 14\n4 -1 0 task-2 30 40\n");
-    /* Equal call sites hash equally, different names differently. */
+    /* One descriptor with different run-time names: different call sites, different hashes. */
     const col_vec *h = &out.batch->cols[TS_HASH];
     CHECK(col_vec_i32(h, 0) != col_vec_i32(h, 2));
     lake_build_out_free(&out);

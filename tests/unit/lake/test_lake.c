@@ -134,7 +134,6 @@ typedef struct scanned {
     int64_t last_begin;
     int sorted;
     int64_t ids_sum;
-    int64_t open_rows;  /* rows whose end equals the last known time and began long ago */
 } scanned;
 
 static scanned scan_all(fixture *f, lake_view_id v, const char *instance, int64_t begin,
@@ -150,7 +149,7 @@ static scanned scan_all(fixture *f, lake_view_id v, const char *instance, int64_
     errmsg_clear(&e);
     if (lake_scan_open(f->l, v, instance, &o, st, &sc, &e))
         TEST_FAIL("scan: %s", e.text);
-    scanned r = {0, INT64_MIN, 1, 0, 0};
+    scanned r = {0, INT64_MIN, 1, 0};
     col_batch *b;
     int key = v == LAKE_THREAD_SPANS ? TS_BEGIN : AE_TIME;
     for (;;) {
@@ -338,7 +337,7 @@ TEST(open_spans_are_read_until_they_end)
     fx_free(&f);
 }
 
-/* Opens a projected scan of the fixture's first thread; returns the code. */
+/* Opens a scan of (v, instance) reading the columns cols[0..n); returns the code. */
 static int open_projected(fixture *f, lake_view_id v, const char *instance,
                           const char *const *cols, int n, lake_scan **sc, errmsg *e)
 {
@@ -497,5 +496,7 @@ TEST(damaged_payload_is_an_error_not_a_crash)
     uuid_format(&other, os_);
     CHECK_EQ(lake_scan_open(f.l, LAKE_THREAD_SPANS, os_, &o, NULL, &sc, &e), SL_ENOTFOUND);
     CHECK_EQ(lake_scan_open(f.l, LAKE_ASYNC_EVENTS, os_, &o, NULL, &sc, &e), SL_ENOTFOUND);
+    /* A metadata view refuses what is neither "global" nor an id (the scan is freed once). */
+    CHECK_EQ(lake_scan_open(f.l, LAKE_STREAMS, "nobody", &o, NULL, &sc, &e), SL_EINVAL);
     fx_free(&f);
 }
