@@ -45,25 +45,14 @@ typedef struct result {
     int ok;
 } result;
 
-static int to_fd(void *ctx, const uint8_t *p, size_t n)
-{
-    int fd = *(int *)ctx;
-    while (n) {
-        ssize_t w = write(fd, p, n);
-        if (w <= 0)
-            return SL_EIO;
-        p += w;
-        n -= (size_t)w;
-    }
-    return SL_OK;
-}
-
 /* One trace into /tmp; fills r (time from open to the last byte). */
 static void one_trace(world *w, lake *l, unsigned jobs, result *r)
 {
     char path[128];
     snprintf(path, sizeof path, "%s/out.pftrace", w->dir);
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    pf_file_sink fs;
+    pf_file_sink_init_fd(&fs, fd);
     pf_lake_source src;
     pf_lake_source_init(&src, l, &w->pid);
     pf_gen_cfg cfg;
@@ -74,7 +63,7 @@ static void one_trace(world *w, lake *l, unsigned jobs, result *r)
     int64_t t0 = clock_mono_ns();
     if (pf_gen_open(&g, &cfg, pf_lake_source_get(&src), &e))
         world_die("pf_gen_open", &e);
-    if (pf_gen_run(g, (pf_sink){to_fd, &fd}))
+    if (pf_gen_run(g, pf_file_sink_get(&fs)))
         world_die(pf_gen_error(g), NULL);
     r->secs = (double)(clock_mono_ns() - t0) / 1e9;
     const pf_gen_summary *s = pf_gen_get_summary(g);
@@ -170,10 +159,6 @@ static void print(const char *label, const result *r, double base, const result 
         printf("  speedup %.2fx", base / r->secs);
     printf("%s\n", r->ok ? "" : "  (FAILURES)");
 }
-
-typedef struct files {
-    FILE *f;
-} files;
 
 static int take_file(void *arg, const meta_partition *p)
 {

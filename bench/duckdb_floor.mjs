@@ -7,8 +7,8 @@
 // trace's thread order.  Each file is read with one query that materializes the
 // three columns (max() over them, so DuckDB decodes every value); the time of all
 // the queries together, best of REPS passes (default 3), is printed in seconds,
-// alone on the first line.  DuckDB
-// runs with 2 threads (this machine's cores), the connection is opened first.
+// alone on the first line.  DuckDB runs with 2 threads (this machine's cores),
+// the connection is opened first.
 import { createRequire } from 'node:module';
 import { readFileSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';

@@ -69,7 +69,7 @@ static void make_sites(void)
     }
 }
 
-/* Appends a subtree rooted at [b, b + dur) at depth d; returns its end. */
+/* Appends a subtree rooted at [b, b + dur) at depth d, up to g_spans spans. */
 static void subtree(pattern *p, uint64_t *r, int64_t b, int64_t dur, uint32_t d)
 {
     if (p->n >= (size_t)g_spans)

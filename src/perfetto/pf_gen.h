@@ -22,11 +22,13 @@
  * (the process/async part, then each thread) is a task on a bounded pool
  * (base/pool.h, `jobs` threads).  A task reads its batches, encodes them with
  * its own pf_seq and pushes finished chunks into its own queue of at most
- * queue_chunks chunks; when that queue is full the worker blocks.  The
- * consumer (the caller of pf_gen_next_chunk) drains part k's queue as soon
- * as chunks arrive, while workers for k+1.. run ahead; it submits a part
- * only when fewer than jobs + lookahead parts are in flight.  Memory is
- * therefore bounded by the pool configuration, whatever the trace size
+ * queue_chunks chunks; when that queue is full the worker first prepares
+ * threads not yet started (the source's optional thread_prepare, which holds
+ * no trace memory), then blocks.  The consumer (the caller of
+ * pf_gen_next_chunk) drains part k's queue as soon as chunks arrive, while
+ * workers for k+1.. run ahead; it submits a part only when fewer than
+ * jobs + lookahead parts are in flight.  Memory is therefore bounded by the
+ * pool configuration, whatever the trace size
  * (bench/RESULTS.md shows the trade: parts ahead of the one being written
  * can only run while their queues have room, so queue_chunks is what buys
  * parallel speedup; the default, 32 chunks = 2 MiB a part, is the knee):

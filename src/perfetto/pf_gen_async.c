@@ -181,16 +181,21 @@ static int flush_main(astate *a)
     return rc;
 }
 
-static int rows_push(astate *a, const pend *s)
+/* Appends s to r, which has room. */
+static void row_put(rowbuf *r, const pend *s)
 {
-    rowbuf *r = a->rb;
     r->b[r->n] = s->b;
     r->e[r->n] = s->e;
     r->id[r->n] = s->id;
     r->par[r->n] = s->parent;
     r->site[r->n] = s->site;
     r->n++;
-    return r->n == ROWS ? flush_main(a) : SL_OK;
+}
+
+static int rows_push(astate *a, const pend *s)
+{
+    row_put(a->rb, s);
+    return a->rb->n == ROWS ? flush_main(a) : SL_OK;
 }
 
 static pend *ring_at(astate *a, uint32_t seqno)
@@ -391,15 +396,8 @@ static int flush_orphans(astate *a)
     int rc = SL_OK;
     for (size_t off = 0; off < a->norph && !rc; off += ROWS) {
         tmp.n = 0;
-        for (size_t k = off; k < a->norph && tmp.n < ROWS; k++) {
-            const pend *s = &a->orph[k];
-            tmp.b[tmp.n] = s->b;
-            tmp.e[tmp.n] = s->e;
-            tmp.id[tmp.n] = s->id;
-            tmp.par[tmp.n] = s->parent;
-            tmp.site[tmp.n] = s->site;
-            tmp.n++;
-        }
+        for (size_t k = off; k < a->norph && tmp.n < ROWS; k++)
+            row_put(&tmp, &a->orph[k]);
         pf_span_rows rows = rows_of(a, &tmp);
         rc = pf_async_writer_add(&a->early, &rows, &a->p->err);
         a->p->spans += tmp.n;

@@ -76,7 +76,7 @@ static int same_str(const col_vec *v, uint64_t a, uint64_t b)
     return la == lb && !memcmp(pa, pb, la);
 }
 
-/* Fills t->idx (row -> site) and t->s for the rows of b. */
+/* Fills t->idx (row -> site) and t->s for the rows of b, keyed by their hash column. */
 static int sites_build(sites *t, const col_batch *b, int c_hash, int c_name, int c_target,
                        int c_file, int c_line)
 {
@@ -93,8 +93,7 @@ static int sites_build(sites *t, const col_batch *b, int c_hash, int c_name, int
     for (int64_t r = 0; r < b->nrows; r++) {
         site_key k = {str_key(vn, r), str_key(vt, r), str_key(vf, r),
                       (uint32_t)col_vec_i32(&b->cols[c_line], r)};
-        uint64_t h = c_hash >= 0 ? (uint64_t)(uint32_t)col_vec_i32(&b->cols[c_hash], r)
-                                 : hash_u64(k.name ^ (k.target << 20) ^ (k.file << 40)) ^ k.line;
+        uint64_t h = (uint32_t)col_vec_i32(&b->cols[c_hash], r);
         size_t pos = (size_t)-1;
         uint32_t cand, found = UINT32_MAX;
         while (found == UINT32_MAX && u64map_find_next(&t->map, h, &pos, &cand)) {

@@ -7,8 +7,7 @@
  *    span: the next span to close anywhere is the top of the heap's first
  *    lane, because on a lane the top ends first (children end no later than
  *    their parents);
- *  - an open-addressing map from open span id to lane (linear probing,
- *    backward-shift deletion, at most half full) for the parent lookup.
+ *  - a map from open span id to lane (pf_idmap.h) for the parent lookup.
  * Empty lanes are found with a bitmap, lowest index first, so lanes are
  * reused in a stable order and lane 0 is the busiest.
  */
@@ -42,13 +41,6 @@ void pf_lanes_destroy(pf_lanes *l)
     sl_free(l->free_bits);
     pf_idmap_free(&l->map);
     memset(l, 0, sizeof *l);
-}
-
-/* ---- open-span map (pf_idmap.h) ------------------------------------- */
-
-static uint32_t map_find(const pf_lanes *l, uint64_t id)
-{
-    return pf_idmap_get(&l->map, id);
 }
 
 /* ---- heap of lanes by the end of their top span ----------------------- */
@@ -194,7 +186,7 @@ static int push(pf_lanes *l, uint32_t lane, const pf_async_span *s)
         ln->cap = ncap;
     }
     int in_map = 0;
-    if (s->span_id && map_find(l, s->span_id) == NO_LANE) {
+    if (s->span_id && pf_idmap_get(&l->map, s->span_id) == NO_LANE) {
         if (pf_idmap_put(&l->map, s->span_id, lane))
             return errmsg_set(&l->emsg, SL_ENOMEM, "no memory for the open-span map");
         in_map = 1;
@@ -228,7 +220,7 @@ static int drain(pf_lanes *l, int64_t t, int strict)
 static int parent_lane(pf_lanes *l, const pf_async_span *s, uint32_t *lane_out)
 {
     *lane_out = NO_LANE;
-    uint32_t lane = map_find(l, s->parent_span_id);
+    uint32_t lane = pf_idmap_get(&l->map, s->parent_span_id);
     if (lane == NO_LANE)
         return SL_OK;
     pf_lane *ln = &l->lanes[lane];

@@ -30,7 +30,7 @@
  * to write: per lane innermost first, and globally by end time (spans closed
  * at step 1 and 3 are at or before the begin that caused them, and
  * pf_lanes_finish closes the rest in end order).  The trace writer
- * (pf_async.h) uses it to emit slice ends on the right lane; the pure batch
+ * (pf_spans.h) uses it to emit slice ends on the right lane; the pure batch
  * function pf_lanes_assign ignores them.
  */
 #ifndef SL_PERFETTO_PF_LANES_H

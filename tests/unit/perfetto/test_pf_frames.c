@@ -31,7 +31,7 @@ static void plain(pf_synth *s, dbuf *out)
 }
 
 /* The same request as a frame stream. */
-static int framed(pf_synth *s, unsigned jobs, pf_mem_sink *ms, void (*tweak)(pf_gen_cfg *))
+static int framed(pf_synth *s, unsigned jobs, pf_mem_sink *ms)
 {
     pf_mem_sink_init(ms, (size_t)1 << 30);
     pf_frame_writer w;
@@ -42,8 +42,6 @@ static int framed(pf_synth *s, unsigned jobs, pf_mem_sink *ms, void (*tweak)(pf_
     g.progress = pf_frame_writer_progress;
     g.progress_ctx = &w;
     g.progress_ms = 1;
-    if (tweak)
-        tweak(&g);
     pf_gen *gen;
     errmsg e;
     int rc = pf_gen_open(&gen, &g, pf_synth_source(s), &e);
@@ -62,7 +60,7 @@ TEST(frames_carry_the_exact_trace_progress_and_summary)
     dbuf ref;
     plain(&s, &ref);
     pf_mem_sink ms;
-    CHECK_OK(framed(&s, 3, &ms, NULL));
+    CHECK_OK(framed(&s, 3, &ms));
     dbuf trace;
     dbuf_init(&trace, (size_t)1 << 30);
     errmsg e;
@@ -106,7 +104,7 @@ TEST(the_reader_gives_the_same_frames_whatever_the_split)
     pf_synth s;
     synth(&s, 3, 1500, 800);
     pf_mem_sink ms;
-    CHECK_OK(framed(&s, 2, &ms, NULL));
+    CHECK_OK(framed(&s, 2, &ms));
     const size_t steps[] = {1, 7, 8, 9, 4096, 100000};
     uint64_t ref_frames = 0;
     for (size_t k = 0; k < sizeof steps / sizeof steps[0]; k++) {
@@ -302,7 +300,7 @@ TEST(names_with_invalid_utf8_still_make_valid_json)
     synth(&s, 3, 100, 10);
     snprintf(s.names[1], sizeof s.names[1], "bad\xff\xfe name \xe2\x82");
     pf_mem_sink ms;
-    CHECK_OK(framed(&s, 2, &ms, NULL));
+    CHECK_OK(framed(&s, 2, &ms));
     errmsg e;
     CHECK_OK(pf_frames_validate(ms.buf.p, ms.buf.len, NULL, NULL, &e));
     CHECK(memmem(ms.buf.p, ms.buf.len, "bad\xef\xbf\xbd\xef\xbf\xbd name \xef\xbf\xbd", 17));

@@ -21,7 +21,7 @@ static uint64_t rnd(void)
     return rng_state;
 }
 
-/* Spans i, j share a lane: check they are disjoint or nested ancestor-wise. */
+/* True when span anc is an ancestor of span i (following parent ids). */
 static int is_ancestor(const pf_async_span *sp, size_t n, size_t anc, size_t i)
 {
     uint64_t p = sp[i].parent_span_id;
@@ -39,6 +39,7 @@ static int is_ancestor(const pf_async_span *sp, size_t n, size_t anc, size_t i)
     return 0;
 }
 
+/* Spans sharing a lane are disjoint, or nested with the outer one an ancestor. */
 static void check_lanes(const pf_async_span *sp, size_t n, const uint32_t *lane)
 {
     for (size_t i = 0; i < n; i++)
@@ -116,6 +117,12 @@ TEST(touching_spans_share_a_lane)
     CHECK_EQ(nl, 1);
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
 TEST(many_concurrent_spans_use_exactly_their_peak_concurrency)
 {
     /* Root spans only: greedy lowest-free-lane colouring is optimal, so the
@@ -136,9 +143,7 @@ TEST(many_concurrent_spans_use_exactly_their_peak_concurrency)
         ev[2 * i] = sp[i].begin_ns * 2 + 1;
         ev[2 * i + 1] = sp[i].end_ns * 2;
     }
-    /* simple counting sort is too big; insertion-free: sort with qsort */
-    int cmp(const void *a, const void *b);
-    qsort(ev, 2 * N, sizeof ev[0], cmp);
+    qsort(ev, 2 * N, sizeof ev[0], cmp_i64);
     int cur = 0, peak = 0;
     for (size_t i = 0; i < 2 * N; i++) {
         cur += (ev[i] & 1) ? 1 : -1;
@@ -157,12 +162,6 @@ TEST(many_concurrent_spans_use_exactly_their_peak_concurrency)
             sublane[m++] = lane[i];
         }
     check_lanes(sub, m, sublane);
-}
-
-int cmp(const void *a, const void *b)
-{
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return x < y ? -1 : x > y;
 }
 
 /* Random forests of async spans: children inside or overlapping parents. */

@@ -36,7 +36,7 @@ static void decode(tdec *d, const pf_mem_sink *ms)
         TEST_FAIL("decode: %s", d->err);
 }
 
-/* The first packet that carries flags: its flags. */
+/* The sequence_flags of packet number `which` (0: none; UINT64_MAX: no such packet). */
 static uint64_t nth_packet_flags(const uint8_t *p, size_t n, int which)
 {
     rd r, q;
