@@ -61,4 +61,6 @@ fi
 if want perfetto; then
   echo; echo "== perfetto writer (build/bench/perfetto_writer)"
   build/bench/perfetto_writer
+  echo; echo "== perfetto generate: trace generation from the synthetic source (build/bench/perfetto_generate)"
+  build/bench/perfetto_generate
 fi

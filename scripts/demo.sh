@@ -2,7 +2,7 @@
 # The main job of `make demo`: a fresh server on a free loopback port, a 50-thread
 # instrumented process recording into it, a summary of what was stored, reads of
 # the lake and a Perfetto trace of the process (demo.pftrace).
-# Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops after the summary.
+# Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops once these steps are done.
 #
 #   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
 #   DEMO_THREADS=50 DEMO_SPANS=20000 DEMO_ASYNC=200 DEMO_LOGS=200 DEMO_METRICS=200
