@@ -342,15 +342,17 @@ static enum MHD_Result run_trace(server *s, struct MHD_Connection *c, const req 
         if (kinds && *kinds && pf_gen_kinds_parse(kinds, &rq.kinds))
             rc = errmsg_set(&e, SL_EINVAL, "kinds=%s: use thread, async or both", kinds);
         if (!rc)
-            rc = api_trace_parse_time(
+            rc = api_parse_time(
                 MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "begin"), &rq.has_begin,
                 &rq.begin_ns, "begin", &e);
         if (!rc)
-            rc = api_trace_parse_time(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "end"),
+            rc = api_parse_time(MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "end"),
                                       &rq.has_end, &rq.end_ns, "end", &e);
     }
     if (rc)
         return send_error(c, 400, errmsg_str(&e), 0, NULL);
+    if (!rq.jobs)
+        rq.jobs = s->cfg.jobs > 0 ? (unsigned)s->cfg.jobs : 0; /* serve --jobs; 0: cores */
     char pid[UUID_STR_LEN];
     uuid_format(&q->id, pid);
     api_trace *t;

@@ -194,6 +194,18 @@ class TraceTest(unittest.TestCase):
         self.assertEqual(code, 1)
         self.assertIn("unknown process", err)
 
+    def test_workers_default_to_serve_jobs(self):
+        self.srv.stop()
+        self.srv.args = ["--jobs", "1"]
+        self.srv.start()
+        pid, _ = self.process(threads=2, spans=50)
+        status, _, _ = self.srv.get("/api/processes/%s/trace.pftrace" % pid)
+        self.assertEqual(status, 200)
+        self.assertEqual(self.srv.get_json("/api/stats")["last_trace"]["jobs"], 1)
+        status, _, _ = self.srv.post("/api/perfetto/%s/generate" % pid, b'{"jobs": 2}')
+        self.assertEqual(status, 200)
+        self.assertEqual(self.srv.get_json("/api/stats")["last_trace"]["jobs"], 2)
+
     def test_empty_range_gives_just_the_descriptors(self):
         pid, _ = self.process(threads=3, spans=500)
         future = str(4102444800 * 10**9)  # 2100-01-01
