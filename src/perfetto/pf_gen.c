@@ -85,9 +85,10 @@ static void chunk_put(pf_gen *g, pf_chunk *c)
 }
 
 /*
- * Called by a worker whose part p is blocked on its full queue: rather than
- * sleep, it prepares (source thread_prepare) the first thread part after p
- * that nobody has claimed, so that part's task later finds its data ready.
+ * Called by a worker whose part p (not the one being written) is blocked on
+ * its full queue: rather than sleep, it prepares (source thread_prepare) the
+ * first thread part after p that nobody has claimed, so that part's task
+ * later finds its data ready.
  * Cold, this is what keeps every core busy while the consumer is still on an
  * earlier part (the queues bound what a part may encode ahead, not what may be
  * built ahead; building holds no trace memory).  Returns 1 if it did work.
@@ -127,9 +128,13 @@ static int part_write(void *ctx, const uint8_t *data, size_t n)
     int rc = SL_OK;
     pthread_mutex_lock(&g->mu);
     while (p->qlen == g->cfg.queue_chunks && !pf_gen_is_cancelled(g)) {
-        pthread_mutex_unlock(&g->mu);
-        int prepared = prepare_ahead(g, p);
-        pthread_mutex_lock(&g->mu);
+        /* The part being written only waits for the consumer, which is draining it. */
+        int prepared = 0;
+        if (g->cur != p->idx) {
+            pthread_mutex_unlock(&g->mu);
+            prepared = prepare_ahead(g, p);
+            pthread_mutex_lock(&g->mu);
+        }
         if (!prepared && p->qlen == g->cfg.queue_chunks && !pf_gen_is_cancelled(g))
             pthread_cond_wait(&p->cv_space, &g->mu);
     }
