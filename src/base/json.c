@@ -163,6 +163,16 @@ void jw_null(jw *w)
     put(w, "null", 4);
 }
 
+void jw_raw(jw *w, const char *json)
+{
+    if (!json || !json[0]) {
+        jw_null(w);
+        return;
+    }
+    sep(w);
+    put(w, json, strlen(json));
+}
+
 /* ---------------------------------------------------------------- parser */
 
 typedef struct jp {
@@ -299,25 +309,42 @@ static int parse_string(jp *p, const char **out, size_t *len_out)
     return 0;
 }
 
+/* Skips [0-9]*; the count of digits skipped. */
+static size_t digits(jp *p)
+{
+    size_t from = p->i;
+    while (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        p->i++;
+    return p->i - from;
+}
+
 static int parse_number(jp *p, json_val *v)
 {
+    /* RFC 8259: -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)? */
     size_t start = p->i;
     int is_int = 1;
-    if (p->s[p->i] == '-')
+    if (p->i < p->n && p->s[p->i] == '-')
         p->i++;
-    if (p->i >= p->n || p->s[p->i] < '0' || p->s[p->i] > '9')
+    if (p->i < p->n && p->s[p->i] == '0')
+        p->i++;
+    else if (!digits(p))
         return fail(p, "bad number");
-    while (p->i < p->n) {
-        char c = p->s[p->i];
-        if (c >= '0' && c <= '9') {
-            p->i++;
-        } else if (c == '.' || c == 'e' || c == 'E' || c == '+' || c == '-') {
-            is_int = 0;
-            p->i++;
-        } else {
-            break;
-        }
+    if (p->i < p->n && p->s[p->i] == '.') {
+        p->i++;
+        is_int = 0;
+        if (!digits(p))
+            return fail(p, "bad number");
     }
+    if (p->i < p->n && (p->s[p->i] == 'e' || p->s[p->i] == 'E')) {
+        p->i++;
+        is_int = 0;
+        if (p->i < p->n && (p->s[p->i] == '+' || p->s[p->i] == '-'))
+            p->i++;
+        if (!digits(p))
+            return fail(p, "bad number");
+    }
+    if (p->i < p->n && p->s[p->i] >= '0' && p->s[p->i] <= '9')
+        return fail(p, "bad number"); /* a leading zero: 01 */
     char tmp[64];
     size_t len = p->i - start;
     if (len >= sizeof tmp)

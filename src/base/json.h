@@ -39,6 +39,8 @@ void jw_uint(jw *w, uint64_t v);
 void jw_double(jw *w, double v);
 void jw_bool(jw *w, int v);
 void jw_null(jw *w);
+/* A value that is already JSON text, written as it is (null when empty or NULL). */
+void jw_raw(jw *w, const char *json);
 /* Appends s as a quoted, escaped JSON string to b (no comma handling). */
 int json_escape(dbuf *b, const char *s, size_t n);
 

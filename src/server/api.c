@@ -13,18 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/*
- * Emits already-valid JSON text as the value of the key just written.  jw has
- * no raw value call; after jw_key the writer only needs its after_key flag
- * cleared, which is exactly what emitting any value does.
- */
-static void raw_value(jw *w, const char *json)
-{
-    if (!w->err)
-        w->err = dbuf_append_str(w->b, json && json[0] ? json : "null");
-    w->after_key = 0;
-}
-
 static void time_fields(jw *w, const char *name, int64_t ns)
 {
     char text[48], key[64];
@@ -80,7 +68,7 @@ static int process_row(void *arg, const meta_process_summary *r)
     uint_field(w, "tsc_frequency", p->tsc_frequency);
     uuid_field(w, "parent_process_id", &p->parent_process_id);
     jw_key(w, "properties");
-    raw_value(w, p->properties_json);
+    jw_raw(w, p->properties_json);
     time_fields(w, "insert_time", p->insert_time_ns);
     uint_field(w, "thread_count", r->thread_count);
     uint_field(w, "stream_count", r->stream_count);
@@ -118,11 +106,11 @@ static int stream_row(void *arg, const meta_stream_summary *r)
     uuid_field(w, "stream_id", &r->s.stream_id);
     uuid_field(w, "process_id", &r->s.process_id);
     jw_key(w, "tags");
-    raw_value(w, r->s.tags_json);
+    jw_raw(w, r->s.tags_json);
     str_field(w, "thread_id", r->thread_id);
     str_field(w, "thread_name", r->thread_name);
     jw_key(w, "properties");
-    raw_value(w, r->s.properties_json);
+    jw_raw(w, r->s.properties_json);
     time_fields(w, "insert_time", r->s.insert_time_ns);
     uint_field(w, "block_count", r->block_count);
     uint_field(w, "event_count", r->event_count);
@@ -137,4 +125,12 @@ int api_streams_json(meta *m, const sl_uuid *process_id, dbuf *out, errmsg *e)
     jw_init(&w, out);
     jw_arr_begin(&w);
     return finish_list(&w, meta_streams_list(m, process_id, stream_row, &w, e), "stream", e);
+}
+
+int api_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e)
+{
+    *has = s && *s;
+    if (*has && clock_parse_time(s, ns))
+        return errmsg_set(e, SL_EINVAL, "%s=%s is not an RFC 3339 time or integer ns", what, s);
+    return SL_OK;
 }

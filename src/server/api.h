@@ -32,6 +32,12 @@ static inline int api_http_status(int rc)
     }
 }
 
+/*
+ * A "begin"/"end" query value (RFC 3339 or integer ns): *has = 0 (and *ns
+ * untouched) when absent or empty; SL_EINVAL naming `what` when malformed.
+ */
+int api_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e);
+
 int api_processes_json(meta *m, dbuf *out, errmsg *e);
 /* SL_ENOTFOUND (with a message) when the process is unknown. */
 int api_streams_json(meta *m, const sl_uuid *process_id, dbuf *out, errmsg *e);

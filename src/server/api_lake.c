@@ -39,9 +39,9 @@ int api_view_open(lake *l, const char *view, const char *instance, const char *b
     if (format && *format && rows_format_parse(format, &f))
         rc = errmsg_set(e, SL_EINVAL, "format=%s: use csv, json or table", format);
     if (!rc)
-        rc = api_trace_parse_time(begin, &has, &o.begin_ns, "begin", e);
+        rc = api_parse_time(begin, &has, &o.begin_ns, "begin", e);
     if (!rc)
-        rc = api_trace_parse_time(end, &has, &o.end_ns, "end", e);
+        rc = api_parse_time(end, &has, &o.end_ns, "end", e);
     api_view *v = NULL;
     if (!rc && !(v = sl_calloc(1, sizeof *v)))
         rc = errmsg_set(e, SL_ENOMEM, "out of memory");
@@ -183,10 +183,9 @@ int api_stats_json(lake *l, api_trace_stats *traces, dbuf *out, errmsg *e)
         jw_double(&w, (double)traces->jit_ns / 1e6);
         jw_obj_end(&w);
         /* The last trace's summary, as the generator wrote it (valid JSON or empty). */
-        if (traces->last[0] && !w.err) {
-            w.err = dbuf_append_str(out, ",\"last_trace\":");
-            if (!w.err)
-                w.err = dbuf_append_str(out, traces->last);
+        if (traces->last[0]) {
+            jw_key(&w, "last_trace");
+            jw_raw(&w, traces->last);
         }
         pthread_mutex_unlock(&traces->mu);
     }

@@ -46,14 +46,6 @@ static int out_sink(void *ctx, const uint8_t *p, size_t n)
     return dbuf_append(&((api_trace *)ctx)->out, p, n);
 }
 
-int api_trace_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e)
-{
-    *has = s && *s;
-    if (*has && clock_parse_time(s, ns))
-        return errmsg_set(e, SL_EINVAL, "%s=%s is not an RFC 3339 time or integer ns", what, s);
-    return SL_OK;
-}
-
 int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
                    const api_trace_req *rq, api_trace **out, int *status, errmsg *e)
 {

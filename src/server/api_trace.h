@@ -48,11 +48,6 @@ ssize_t api_trace_read(api_trace *t, char *buf, size_t max);
 void api_trace_close(api_trace *t);
 const char *api_trace_process_id(const api_trace *t);
 
-/*
- * "begin"/"end" query values: *has = 0 (and *ns untouched) when absent or empty;
- * SL_EINVAL when malformed.
- */
-int api_trace_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e);
 /* The generate body (empty means: everything, both kinds). */
 int api_trace_parse_body(const char *body, size_t len, api_trace_req *rq, errmsg *e);
 

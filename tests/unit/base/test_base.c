@@ -198,3 +198,44 @@ TEST(json_write_then_parse)
     arena_destroy(&a);
     dbuf_free(&b);
 }
+
+TEST(json_raw_values_get_separators_like_any_value)
+{
+    dbuf b;
+    dbuf_init(&b, 1 << 10);
+    jw w;
+    jw_init(&w, &b);
+    jw_obj_begin(&w);
+    jw_key(&w, "a");
+    jw_raw(&w, "{\"x\":[1,2]}");
+    jw_key(&w, "b");
+    jw_arr_begin(&w);
+    jw_raw(&w, "3");
+    jw_raw(&w, "");
+    jw_arr_end(&w);
+    jw_obj_end(&w);
+    CHECK_EQ(w.err, 0);
+    CHECK_STR((char *)b.p, "{\"a\":{\"x\":[1,2]},\"b\":[3,null]}");
+    dbuf_free(&b);
+}
+
+TEST(json_numbers_follow_the_grammar)
+{
+    arena a;
+    arena_init(&a, 4096, 1 << 20);
+    json_val *v;
+    errmsg e;
+    static const char *const good[] = {"0", "-0", "10", "-12", "0.5", "1e9", "1E+2", "2.5e-3"};
+    for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+        CHECK_OK(json_parse(&a, good[i], strlen(good[i]), &v, &e));
+    CHECK(json_parse(&a, "10", 2, &v, &e) == 0 && v->is_int && v->i == 10);
+    CHECK(json_parse(&a, "1e9", 3, &v, &e) == 0 && !v->is_int && v->num == 1e9);
+    static const char *const bad[] = {"01", "-01", "1.", ".5", "-", "1e", "1e+", "+1", "1.e3",
+                                      "0x10", "1-2"};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        errmsg_clear(&e);
+        if (json_parse(&a, bad[i], strlen(bad[i]), &v, &e) != SL_EINVAL)
+            TEST_FAIL("'%s' was taken as a number", bad[i]);
+    }
+    arena_destroy(&a);
+}
