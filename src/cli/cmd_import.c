@@ -36,27 +36,45 @@ static int cmp_names(const void *a, const void *b)
 }
 
 /* Sorted names of the message files in dir (NNN.process/.stream/.block). */
+static void free_names(char **names, size_t n)
+{
+    for (size_t i = 0; names && i < n; i++)
+        sl_free(names[i]);
+    sl_free(names);
+}
+
+/* The message files of dir, sorted; NULL with errno set if it cannot be read. */
 static char **list_messages(const char *dir, size_t *n_out)
 {
+    *n_out = 0;
     DIR *d = opendir(dir);
     if (!d)
         return NULL;
     size_t n = 0, cap = 64;
-    char **names = malloc(cap * sizeof *names);
+    char **names = sl_malloc(cap * sizeof *names);
+    int ok = names != NULL;
     struct dirent *de;
-    while (names && (de = readdir(d))) {
+    while (ok && (de = readdir(d))) {
         const char *dot = strrchr(de->d_name, '.');
         if (de->d_name[0] == '.' || !dot ||
             (strcmp(dot, ".process") && strcmp(dot, ".stream") && strcmp(dot, ".block")))
             continue;
-        if (n == cap)
-            names = realloc(names, (cap *= 2) * sizeof *names);
-        if (names)
-            names[n++] = strdup(de->d_name);
+        if (n == cap) {
+            char **more = sl_realloc(names, (cap *= 2) * sizeof *names);
+            if (!(ok = more != NULL))
+                break;
+            names = more;
+        }
+        if ((ok = (names[n] = sl_strdup(de->d_name)) != NULL))
+            n++;
     }
     closedir(d);
-    if (names)
-        qsort(names, n, sizeof *names, cmp_names);
+    if (!ok) {
+        free_names(names, n);
+        errno = ENOMEM;
+        return NULL;
+    }
+    qsort(names, n, sizeof *names, cmp_names);
     *n_out = n;
     return names;
 }
@@ -84,20 +102,13 @@ static int send_with_retries(cl_sink *s, int kind, const dbuf *m, int retries, e
     int delay_ms = 100;
     for (int attempt = 0; attempt <= retries; attempt++) {
         rc = s->send(s, kind, m->p, m->len, e);
-        if (rc != SL_EAGAIN && rc != SL_ENET)
+        if ((rc != SL_EAGAIN && rc != SL_ENET) || attempt == retries)
             return rc;
         struct timespec ts = {delay_ms / 1000, (delay_ms % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         delay_ms = delay_ms * 2 > 5000 ? 5000 : delay_ms * 2;
     }
     return rc;
-}
-
-static void free_names(char **names, size_t n)
-{
-    for (size_t i = 0; names && i < n; i++)
-        free(names[i]);
-    free(names);
 }
 
 /* Sends the message files names[0..n) of dir in that order; 1 if any was refused. */
@@ -158,7 +169,9 @@ static void usage(FILE *f)
                "STREAMLAKE_DIR or sl_config.directory) to a server.  DIR may be the\n"
                "capture directory or one process's subdirectory.  Safe to repeat.\n\n"
                "  --server URL   the streamlake server (e.g. http://127.0.0.1:8080)\n"
-               "  --retries N    attempts per file on network errors (default 10)\n");
+               "  --retries N    retries per file after the first attempt, with backoff, when\n"
+               "                 the server is unreachable or busy or lacks the process or\n"
+               "                 stream yet (default 10)\n");
 }
 
 int cmd_import(int argc, char **argv)

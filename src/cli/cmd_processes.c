@@ -6,6 +6,7 @@
  * against any streamlake server the user can reach.
  */
 #include "cli/cli.h"
+#include "cli/local.h"
 
 #include "base/arena.h"
 #include "base/json.h"
@@ -20,7 +21,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: streamlake processes [--server URL] [--json]\n\n"
                "Lists the processes a streamlake server holds, newest first.\n\n"
-               "  --server URL   the server (default http://127.0.0.1:8080)\n"
+               "  --server URL   the server (default $STREAMLAKE_SERVER or http://127.0.0.1:8080)\n"
                "  --json         print the server's JSON instead of a table\n");
 }
 
@@ -96,7 +97,7 @@ int cmd_processes(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    const char *server = "http://127.0.0.1:8080";
+    const char *server = NULL;
     int as_json = 0;
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -113,6 +114,7 @@ int cmd_processes(int argc, char **argv)
             return 2;
         }
     }
+    server = cli_default_server(server);
     char url[2048];
     size_t sl = strlen(server);
     while (sl && server[sl - 1] == '/')

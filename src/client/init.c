@@ -31,6 +31,18 @@ static size_t pow2_at_least(size_t n)
     return p;
 }
 
+static void free_config(void)
+{
+    sl_free((void *)g_cl.cfg.server_url);
+    sl_free((void *)g_cl.cfg.directory);
+    for (size_t i = 0; i < g_cl.cfg.n_properties; i++) {
+        sl_free((void *)g_cl.cfg.properties[i].key);
+        sl_free((void *)g_cl.cfg.properties[i].value);
+    }
+    sl_free((void *)g_cl.cfg.properties);
+    memset(&g_cl.cfg, 0, sizeof g_cl.cfg);
+}
+
 /* Copies the user's configuration, filling defaults and the environment. */
 static int take_config(const sl_config *in, errmsg *e)
 {
@@ -53,15 +65,25 @@ static int take_config(const sl_config *in, errmsg *e)
         c.flush_period_ms = 1000;
     if (!c.shutdown_timeout_ms)
         c.shutdown_timeout_ms = 5000;
-    c.server_url = c.server_url ? sl_strdup(c.server_url) : NULL;
-    c.directory = c.directory ? sl_strdup(c.directory) : NULL;
+    const char *url = c.server_url, *dir = c.directory;
+    c.server_url = url ? sl_strdup(url) : NULL;
+    c.directory = dir ? sl_strdup(dir) : NULL;
+    int oom = (url && !c.server_url) || (dir && !c.directory);
     sl_property *props = c.n_properties ? sl_calloc(c.n_properties, sizeof *props) : NULL;
-    for (size_t i = 0; i < c.n_properties; i++) {
+    oom |= c.n_properties && !props;
+    for (size_t i = 0; props && i < c.n_properties; i++) {
         props[i].key = sl_strdup(in->properties[i].key);
         props[i].value = sl_strdup(in->properties[i].value);
+        oom |= !props[i].key || !props[i].value;
     }
     c.properties = props;
+    if (!props)
+        c.n_properties = 0;
     g_cl.cfg = c;
+    if (oom) {
+        free_config();
+        return errmsg_set(e, SL_ENOMEM, "no memory for the configuration");
+    }
     g_cl.mem_cap = c.max_memory_bytes;
     g_cl.ring_cap = c.max_memory_bytes / 4 * 3;
     /* Spans start at 64 KiB, logs and metrics at 16 KiB; all may grow to the maximum. */
@@ -71,18 +93,6 @@ static int take_config(const sl_config *in, errmsg *e)
     for (int k = 0; k < RING_KINDS; k++)
         g_cl.ring_max_bytes[k] = max;
     return SL_OK;
-}
-
-static void free_config(void)
-{
-    sl_free((void *)g_cl.cfg.server_url);
-    sl_free((void *)g_cl.cfg.directory);
-    for (size_t i = 0; i < g_cl.cfg.n_properties; i++) {
-        sl_free((void *)g_cl.cfg.properties[i].key);
-        sl_free((void *)g_cl.cfg.properties[i].value);
-    }
-    sl_free((void *)g_cl.cfg.properties);
-    memset(&g_cl.cfg, 0, sizeof g_cl.cfg);
 }
 
 int sl_init(const sl_config *cfg)

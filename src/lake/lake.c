@@ -25,7 +25,9 @@
 
 typedef struct proc_val {
     lake_process p;         /* first: lake_process pointers are proc_val pointers */
-    lcache_entry *entry;    /* to release it */
+    /* To release it.  Every holder stores it (the same value) before use, so
+     * it is atomic: the stores race, harmlessly but not silently. */
+    _Atomic(lcache_entry *) entry;
     char *exe, *username, *computer;
 } proc_val;
 
@@ -243,7 +245,7 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     proc_val *pv = en->val;
-    pv->entry = en; /* the same entry for every holder */
+    atomic_store_explicit(&pv->entry, en, memory_order_relaxed); /* the same for every holder */
     *out = &pv->p;
     return SL_OK;
 }
@@ -251,7 +253,9 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
 void lake_process_release(lake *l, const lake_process *p)
 {
     if (p)
-        lcache_release(&l->procs, ((const proc_val *)(const void *)p)->entry);
+        lcache_release(&l->procs,
+                       atomic_load_explicit(&((const proc_val *)(const void *)p)->entry,
+                                            memory_order_relaxed));
 }
 
 int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e)
