@@ -53,7 +53,12 @@ uint64_t clock_ticks_frequency(int sample_ms);
 
 /* Formats ns since epoch as RFC 3339 UTC with nanoseconds into out (>= 36 bytes). */
 void clock_format_rfc3339(int64_t ns, char *out, size_t out_size);
-/* Parses RFC 3339 ("2026-11-22T05:07:00.123Z", offset or Z) or integer ns. */
+/*
+ * Parses an RFC 3339 date-time ("2026-11-22T05:07:00.123Z"; seconds and an offset
+ * or Z required, calendar-checked) or integer ns since the epoch.  Instants that
+ * int64 ns cannot hold (before 1677, after 2262) are clamped to INT64_MIN or
+ * INT64_MAX, never wrapped.  0, or SL_EINVAL with *ns_out untouched.
+ */
 int clock_parse_time(const char *s, int64_t *ns_out);
 
 #endif

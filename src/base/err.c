@@ -26,6 +26,7 @@ const char *sl_strerror(int code)
     case SL_EINTERNAL: return "internal error";
     case SL_ENET: return "network error";
     case SL_ESTATE: return "invalid state";
+    case SL_EBUSY: return "busy";
     default: return "unknown error";
     }
 }

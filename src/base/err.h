@@ -31,6 +31,7 @@ enum {
     SL_EINTERNAL = -14,  /* a bug: an invariant did not hold */
     SL_ENET = -15,       /* a network peer could not be reached or misbehaved */
     SL_ESTATE = -16,     /* the call is not valid in the object's current state */
+    SL_EBUSY = -17,      /* a resource budget is exhausted for now; retry later */
 };
 
 /* Short, stable English description of an error code ("truncated input"). */

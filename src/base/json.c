@@ -173,6 +173,16 @@ void jw_raw(jw *w, const char *json)
     put(w, json, strlen(json));
 }
 
+void jw_rawn(jw *w, const char *json, size_t n)
+{
+    if (!json || !n) {
+        jw_null(w);
+        return;
+    }
+    sep(w);
+    put(w, json, n);
+}
+
 /* ---------------------------------------------------------------- parser */
 
 typedef struct jp {

@@ -41,6 +41,8 @@ void jw_bool(jw *w, int v);
 void jw_null(jw *w);
 /* A value that is already JSON text, written as it is (null when empty or NULL). */
 void jw_raw(jw *w, const char *json);
+/* As jw_raw, for n bytes of JSON text that need not end in NUL. */
+void jw_rawn(jw *w, const char *json, size_t n);
 /* Appends s as a quoted, escaped JSON string to b (no comma handling). */
 int json_escape(dbuf *b, const char *s, size_t n);
 

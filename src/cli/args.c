@@ -3,6 +3,8 @@
  */
 #include "cli/cli.h"
 
+#include "base/clock.h"
+
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -43,6 +45,15 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     }
     *out = v;
     return 0;
+}
+
+int cli_parse_time(const char *opt, const char *s, int64_t *ns)
+{
+    if (!s || clock_parse_time(s, ns) == 0)
+        return 0;
+    fprintf(stderr, "option %s: '%s' is not an RFC 3339 date-time "
+            "(YYYY-MM-DDTHH:MM:SS[.frac] then Z or +HH:MM) or integer ns\n", opt, s);
+    return -1;
 }
 
 int cli_wants_help(int argc, char **argv)

@@ -30,6 +30,12 @@ int cmd_trace(int argc, char **argv);
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
 /* Parses a non-negative integer option value; prints an error and returns -1 if bad. */
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
+/*
+ * Parses a time option (RFC 3339 date-time or integer ns; far times clamp, as
+ * everywhere: base/clock.h).  NULL is fine (no value: 0, nothing set).  Prints
+ * an error naming the option and returns -1 if the text is not a valid time.
+ */
+int cli_parse_time(const char *opt, const char *s, int64_t *ns);
 /* True if argv contains -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

@@ -34,6 +34,20 @@ static void print_summary(uint64_t processes, const lake_mat_stats *st, double s
            (unsigned long long)st->partitions, (unsigned long long)st->built,
            (unsigned long long)(st->partitions - st->built), (unsigned long long)st->source_events,
            secs);
+    if (st->failed)
+        printf("%llu view instance%s could not be built (reasons above); everything else was\n",
+               (unsigned long long)st->failed, st->failed == 1 ? "" : "s");
+}
+
+static void print_failure(void *arg, const sl_uuid *process_id, const char *view,
+                          const char *instance, int code, const char *message)
+{
+    (void)arg;
+    (void)code;
+    char pid[UUID_STR_LEN];
+    uuid_format(process_id, pid);
+    fprintf(stderr, "streamlake materialize: process %s, %s %s: %s\n", pid, view, instance,
+            message);
 }
 
 static int take_id(void *arg, const meta_process_summary *row)
@@ -62,15 +76,26 @@ static int via_data(const char *dir, const char *pid)
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
     size_t n = ids.len / sizeof(sl_uuid);
-    for (size_t i = 0; !rc && i < n; i++)
-        rc = lake_materialize_process(loc.l, (const sl_uuid *)(const void *)ids.p + i, &st, &e);
+    /* Every process is built; one that fails is reported and the others go on. */
+    for (size_t i = 0; !rc && i < n; i++) {
+        const sl_uuid *id = (const sl_uuid *)(const void *)ids.p + i;
+        errmsg pe;
+        errmsg_clear(&pe);
+        int prc = lake_materialize_process(loc.l, id, 0, &st, print_failure, NULL, &pe);
+        if (prc && pid) {
+            rc = errmsg_set(&e, prc, "%s", errmsg_str(&pe));
+        } else if (prc) {
+            print_failure(NULL, id, "*", "*", prc, errmsg_str(&pe));
+            st.failed++;
+        }
+    }
     if (rc)
         fprintf(stderr, "streamlake materialize: %s\n", errmsg_str(&e));
     else
         print_summary(n, &st, (double)(clock_mono_ns() - t0) / 1e9);
     dbuf_free(&ids);
     cli_local_close(&loc);
-    return rc ? 1 : 0;
+    return rc || st.failed ? 1 : 0;
 }
 
 static int via_server(const char *server, const char *pid)
@@ -107,7 +132,21 @@ static int via_server(const char *server, const char *pid)
             st.partitions = f[1] ? (uint64_t)f[1]->num : 0;
             st.built = f[2] ? (uint64_t)f[2]->num : 0;
             st.source_events = f[3] ? (uint64_t)f[3]->num : 0;
+            const json_val *nf = json_get(v, "failed"), *fl = json_get(v, "failures");
+            st.failed = nf ? (uint64_t)nf->num : 0;
+            for (size_t i = 0; fl && fl->type == JSON_ARR && i < fl->len; i++) {
+                const json_val *x = &fl->items[i];
+                const json_val *xs[4] = {json_get(x, "process_id"), json_get(x, "view"),
+                                         json_get(x, "instance"), json_get(x, "message")};
+                const char *t[4];
+                for (int k = 0; k < 4; k++)
+                    t[k] = xs[k] && xs[k]->type == JSON_STR ? xs[k]->str : "?";
+                fprintf(stderr, "streamlake materialize: process %s, %s %s: %s\n", t[0], t[1],
+                        t[2], t[3]);
+            }
             print_summary(f[0] ? (uint64_t)f[0]->num : 0, &st, f[4] ? f[4]->num : 0);
+            if (st.failed)
+                rc = 1;
         } else {
             printf("%.*s\n", (int)b.len, (const char *)b.p);
         }

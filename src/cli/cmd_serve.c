@@ -16,6 +16,7 @@
 #include "server/server.h"
 
 #include <signal.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,9 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: streamlake serve [--data DIR] [--listen HOST:PORT] [--threads N]\n"
             "                        [--max-body-bytes N] [--max-inflight-bytes N]\n"
-            "                        [--cache-mb N] [--jobs N] [--partition-events N]\n\n"
+            "                        [--cache-mb N] [--jobs N] [--partition-events N]\n"
+            "                        [--max-response-mb N] [--max-workers N]\n"
+            "                        [--max-request-jobs N] [--client-timeout S]\n\n"
             "Runs the ingestion server, the lake's views and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -40,7 +43,15 @@ static void usage(FILE *f)
             "  --cache-mb N          the lake's cache of partition files (default 64)\n"
             "  --jobs N              partitions built in parallel per request (default:\n"
             "                        the number of cores)\n"
-            "  --partition-events N  source events per partition (default 1000000)\n\n"
+            "  --partition-events N  source events per partition (default 1000000)\n"
+            "  --max-response-mb N   memory of all streamed responses (traces, views)\n"
+            "                        together (default 256); past it they get 503\n"
+            "  --max-workers N       worker threads of all requests together (default\n"
+            "                        8 per core); past it requests get 503\n"
+            "  --max-request-jobs N  worker threads of one request, whatever it asks\n"
+            "                        (default: the number of cores, at least 2)\n"
+            "  --client-timeout S    a connection that sends nothing and reads nothing\n"
+            "                        this long is closed and its resources freed (default 30)\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
 }
@@ -64,62 +75,77 @@ static int parse_listen(const char *s, char *host, size_t host_size, uint16_t *p
     return 0;
 }
 
+/* A numeric option: its range, and where its value goes (times `scale`). */
+typedef struct num_opt {
+    const char *name;
+    uint64_t lo, hi, scale;
+    enum { AS_INT, AS_SIZE, AS_U64 } as;
+    void *dst;
+} num_opt;
+
+static int set_num(const num_opt *o, const char *v)
+{
+    uint64_t n;
+    if (cli_parse_u64(o->name, v, &n) != 0 || n < o->lo || n > o->hi) {
+        fprintf(stderr, "streamlake serve: %s wants %llu..%llu\n", o->name,
+                (unsigned long long)o->lo, (unsigned long long)o->hi);
+        return 2;
+    }
+    n *= o->scale;
+    if (o->as == AS_INT)
+        *(int *)o->dst = (int)n;
+    else if (o->as == AS_SIZE)
+        *(size_t *)o->dst = (size_t)n;
+    else
+        *(uint64_t *)o->dst = n;
+    return 0;
+}
+
 /* Parses argv into c (host text goes into host); 0, or an exit code. */
 static int parse_args(int argc, char **argv, server_config *c, char *host, size_t host_size)
 {
+    const num_opt nums[] = {
+        {"--threads", 1, 1024, 1, AS_INT, &c->threads},
+        {"--max-body-bytes", 1024, UINT32_MAX, 1, AS_SIZE, &c->max_body_bytes},
+        {"--max-inflight-bytes", 1024, UINT64_MAX >> 1, 1, AS_SIZE, &c->max_inflight_bytes},
+        {"--cache-mb", 1, 1u << 20, 1u << 20, AS_SIZE, &c->cache_bytes},
+        {"--jobs", 1, 256, 1, AS_INT, &c->jobs},
+        {"--partition-events", 1000, UINT64_MAX >> 1, 1, AS_U64, &c->max_partition_events},
+        {"--max-response-mb", 16, 1u << 20, 1u << 20, AS_SIZE, &c->max_response_bytes},
+        {"--max-workers", 1, 4096, 1, AS_INT, &c->max_workers},
+        {"--max-request-jobs", 1, 256, 1, AS_INT, &c->max_request_jobs},
+        {"--client-timeout", 1, 86400, 1, AS_INT, &c->client_timeout_s},
+    };
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
-        uint64_t n;
         int r;
         if ((r = cli_opt(argc, argv, &i, "--data", &v))) {
             if (r < 0)
                 return 2;
             c->data_dir = v;
-        } else if ((r = cli_opt(argc, argv, &i, "--listen", &v))) {
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--listen", &v))) {
             if (r < 0 || parse_listen(v, host, host_size, &c->port) != 0)
                 return 2;
             c->host = host;
-        } else if ((r = cli_opt(argc, argv, &i, "--threads", &v))) {
-            if (r < 0 || cli_parse_u64("--threads", v, &n) != 0 || n < 1 || n > 1024) {
-                fprintf(stderr, "streamlake serve: --threads wants 1..1024\n");
-                return 2;
-            }
-            c->threads = (int)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--max-body-bytes", &v))) {
-            if (r < 0 || cli_parse_u64("--max-body-bytes", v, &n) != 0 || n < 1024) {
-                fprintf(stderr, "streamlake serve: --max-body-bytes wants at least 1024\n");
-                return 2;
-            }
-            c->max_body_bytes = (size_t)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--max-inflight-bytes", &v))) {
-            if (r < 0 || cli_parse_u64("--max-inflight-bytes", v, &n) != 0 || n < 1024) {
-                fprintf(stderr, "streamlake serve: --max-inflight-bytes wants at least 1024\n");
-                return 2;
-            }
-            c->max_inflight_bytes = (size_t)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--cache-mb", &v))) {
-            if (r < 0 || cli_parse_u64("--cache-mb", v, &n) != 0 || n < 1 || n > (1u << 20)) {
-                fprintf(stderr, "streamlake serve: --cache-mb wants 1..1048576\n");
-                return 2;
-            }
-            c->cache_bytes = (size_t)n << 20;
-        } else if ((r = cli_opt(argc, argv, &i, "--jobs", &v))) {
-            if (r < 0 || cli_parse_u64("--jobs", v, &n) != 0 || n < 1 || n > 256) {
-                fprintf(stderr, "streamlake serve: --jobs wants 1..256\n");
-                return 2;
-            }
-            c->jobs = (int)n;
-        } else if ((r = cli_opt(argc, argv, &i, "--partition-events", &v))) {
-            if (r < 0 || cli_parse_u64("--partition-events", v, &n) != 0 || n < 1000) {
-                fprintf(stderr, "streamlake serve: --partition-events wants at least 1000\n");
-                return 2;
-            }
-            c->max_partition_events = n;
-        } else {
-            fprintf(stderr, "streamlake serve: unknown argument '%s'\n\n", argv[i]);
-            usage(stderr);
-            return 2;
+            continue;
         }
+        size_t k = 0;
+        for (; k < sizeof nums / sizeof nums[0]; k++) {
+            if ((r = cli_opt(argc, argv, &i, nums[k].name, &v)) < 0)
+                return 2;
+            if (r)
+                break;
+        }
+        if (k < sizeof nums / sizeof nums[0]) {
+            if (set_num(&nums[k], v))
+                return 2;
+            continue;
+        }
+        fprintf(stderr, "streamlake serve: unknown argument '%s'\n\n", argv[i]);
+        usage(stderr);
+        return 2;
     }
     return 0;
 }
@@ -152,8 +178,10 @@ int cmd_serve(int argc, char **argv)
     }
     printf("streamlake: listening on http://%s:%u\n", c.host, server_port(s));
     fflush(stdout);
-    log_info("serve", "data in %s, %d threads, bodies up to %zu bytes", c.data_dir, c.threads,
-             c.max_body_bytes);
+    log_info("serve", "data in %s, %d threads, bodies up to %zu bytes; responses: %zu MiB, "
+             "%d workers (%d a request), client timeout %d s", c.data_dir, c.threads,
+             c.max_body_bytes, c.max_response_bytes >> 20, c.max_workers, c.max_request_jobs,
+             c.client_timeout_s);
     int sig = 0;
     sigwait(&set, &sig);
     log_info("serve", "signal %d: stopping", sig);

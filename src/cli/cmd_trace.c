@@ -454,6 +454,9 @@ int cmd_trace(int argc, char **argv)
                         "--server or --data, not both\n");
         return 2;
     }
+    int64_t ns;
+    if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
+        return 2;
     tctx t;
     memset(&t, 0, sizeof t);
     t.tty = isatty(2);

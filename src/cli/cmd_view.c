@@ -157,6 +157,9 @@ int cmd_view(int argc, char **argv)
         fprintf(stderr, "streamlake view: give --server or --data, not both\n");
         return 2;
     }
+    int64_t ns;
+    if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
+        return 2;
     if (data)
         return via_data(data, pos[0], pos[1], begin, end, format);
     return via_server(cli_default_server(server), pos[0], pos[1], begin, end, format);

@@ -37,11 +37,22 @@ typedef struct lake_proc {
 /* Sets ns_per_tick_q32 from tsc_frequency (which must be > 0). */
 void lake_proc_init_clock(lake_proc *p);
 
-/* Wall time (ns since the epoch) of a tick relative to the process start. */
+/*
+ * Wall time (ns since the epoch) of a tick relative to the process start.
+ * Computed in 128 bits and saturated to the int64 range: ingestion refuses
+ * processes whose clock cannot place their events in it (wire/msg.c), but data
+ * stored before that rule, or a corrupt block, must not wrap (or trap under
+ * UBSan); a saturated time sorts at the very end or the very beginning.
+ */
 static inline int64_t lake_ticks_to_ns(const lake_proc *p, int64_t ticks)
 {
-    __int128 t = (__int128)ticks * (__int128)p->ns_per_tick_q32;
-    return p->start_time_ns + (int64_t)(t >> 32);
+    __int128 t = ((__int128)ticks * (__int128)p->ns_per_tick_q32) >> 32;
+    t += p->start_time_ns;
+    if (t > INT64_MAX)
+        return INT64_MAX;
+    if (t < INT64_MIN)
+        return INT64_MIN;
+    return (int64_t)t;
 }
 
 /* One source block: its metadata and its stored payload. */
@@ -60,6 +71,7 @@ typedef struct lake_build_out {
     uint64_t events;          /* source events read */
     uint64_t unclosed;        /* thread_spans: spans closed by a later end of their parent */
     uint64_t orphan_ends;     /* thread_spans: ends with no begin */
+    uint64_t resorted;        /* thread_spans: partitions sorted by begin (ticks went back) */
     dbuf state;               /* thread_spans: open spans at the end (docs/internals/lake.md) */
 } lake_build_out;
 

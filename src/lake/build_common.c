@@ -21,7 +21,7 @@ void lake_build_out_init(lake_build_out *o)
     memset(o, 0, sizeof *o);
     o->min_event_ns = INT64_MAX;
     o->max_event_ns = INT64_MIN;
-    dbuf_init(&o->state, 16u << 20);
+    dbuf_init(&o->state, 64u << 20); /* open spans: up to MAX_OPEN of them */
 }
 
 void lake_build_out_free(lake_build_out *o)

@@ -33,7 +33,12 @@
 #include <string.h>
 
 #define STATE_VERSION 1
-#define MAX_OPEN 65536 /* nested open spans in one stream */
+/*
+ * Nested open spans in one stream.  The stack grows by doubling (no recursion,
+ * no per-depth allocation that can fail midway); past this, the stream's
+ * thread_spans cannot be built and only that instance fails (lake_failure_fn).
+ */
+#define MAX_OPEN (1 << 20)
 
 typedef struct site {
     uint32_t name, target, file; /* dictionary keys */
@@ -135,7 +140,10 @@ static void end_row(spans *s, int64_t row, int64_t begin_ns, int64_t end_ns)
     if (end_ns < begin_ns)
         end_ns = begin_ns; /* ticks of one thread never go back; never write a negative duration */
     ((int64_t *)(void *)s->c[TS_END].buf->p)[row] = end_ns;
-    ((int64_t *)(void *)s->c[TS_DURATION].buf->p)[row] = end_ns - begin_ns;
+    int64_t d;
+    if (__builtin_sub_overflow(end_ns, begin_ns, &d))
+        d = INT64_MAX; /* only between saturated times (build.h) */
+    ((int64_t *)(void *)s->c[TS_DURATION].buf->p)[row] = d;
     if (begin_ns < s->out->min_event_ns)
         s->out->min_event_ns = begin_ns;
     if (end_ns > s->out->max_event_ns)
@@ -384,15 +392,66 @@ static int cmp_i64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
+typedef struct begin_row {
+    int64_t begin, row;
+} begin_row;
+
+/* By begin, then by row: a stable order, since rows are allocated in event order. */
+static int cmp_begin_row(const void *a, const void *b)
+{
+    const begin_row *x = a, *y = b;
+    if (x->begin != y->begin)
+        return x->begin < y->begin ? -1 : 1;
+    return x->row < y->row ? -1 : x->row > y->row;
+}
+
+/*
+ * Rows come out in event order, which is begin order while the stream's ticks
+ * never go back.  Blocks of one stream whose time ranges overlap (a client bug,
+ * or two writers with one stream id) break that, and readers (scan merges,
+ * Perfetto tracks) need begin order: so then the order is sorted by begin,
+ * stably.  Every span is kept; readers repair the nesting (pf_spans.h).
+ */
+static int sort_by_begin(spans *s, int64_t *order, int64_t m)
+{
+    const int64_t *begin = (const int64_t *)(const void *)s->c[TS_BEGIN].buf->p;
+    int sorted = 1;
+    for (int64_t i = 1; i < m && sorted; i++)
+        sorted = begin[order[i - 1]] <= begin[order[i]];
+    if (sorted)
+        return SL_OK;
+    begin_row *br = sl_malloc(sizeof *br * (size_t)m);
+    if (!br)
+        return SL_ENOMEM;
+    for (int64_t i = 0; i < m; i++)
+        br[i] = (begin_row){begin[order[i]], order[i]};
+    qsort(br, (size_t)m, sizeof *br, cmp_begin_row);
+    for (int64_t i = 0; i < m; i++)
+        order[i] = br[i].row;
+    sl_free(br);
+    s->out->resorted++;
+    return SL_OK;
+}
+
+static int rows_in_begin_order(spans *s)
+{
+    const int64_t *begin = (const int64_t *)(const void *)s->c[TS_BEGIN].buf->p;
+    for (int64_t i = 1; i < s->c[TS_ID].n; i++)
+        if (begin[i - 1] > begin[i])
+            return 0;
+    return 1;
+}
+
 /*
  * Final row order: orphans first (they begin at the first known time), then every
- * other row in allocation (begin) order, without the rows of spans still open.
- * Gathers every column when that order is not the identity.
+ * other row in allocation (begin) order, without the rows of spans still open;
+ * sorted by begin if the stream's ticks went back (sort_by_begin).  Gathers every
+ * column when that order is not the identity.
  */
 static int finish_rows(spans *s)
 {
     int64_t n = s->c[TS_ID].n;
-    if (!s->n_orphans && !s->depth)
+    if (!s->n_orphans && !s->depth && rows_in_begin_order(s))
         return SL_OK;
     uint8_t *drop = sl_calloc((size_t)(n ? n : 1), 1);
     int64_t *order = sl_malloc(sizeof(int64_t) * (size_t)(n ? n : 1));
@@ -413,7 +472,7 @@ static int finish_rows(spans *s)
     for (int64_t r = 0; r < n; r++)
         if (!drop[r])
             order[m++] = r;
-    int rc = SL_OK;
+    int rc = sort_by_begin(s, order, m);
     for (int c = 0; c < TS_NCOLS && !rc; c++) {
         lake_colb *cb = &s->c[c];
         col_buf *nb = col_buf_new(cb->width * (size_t)(m ? m : 1));

@@ -318,6 +318,10 @@ static int build_partition(build_job *j, errmsg *e)
         atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
         atomic_fetch_add(&l->spans_unclosed, out.unclosed);
         atomic_fetch_add(&l->spans_orphan_ends, out.orphan_ends);
+        atomic_fetch_add(&l->spans_resorted, out.resorted);
+        if (out.resorted)
+            log_info("lake", "%s %s: blocks overlap in time; rows sorted by begin",
+                     j->vd->name, j->instance);
         if (out.unclosed || out.orphan_ends)
             log_info("lake", "%s %s: %llu spans closed by their parent's end, %llu ends "
                      "without a begin", j->vd->name, j->instance,
@@ -347,7 +351,7 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
     if (rc)
         return errmsg_set(e, rc, "out of memory");
     fresh_row f = {.begin = pe->begin};
-    dbuf_init(&f.state, 16u << 20);
+    dbuf_init(&f.state, 64u << 20); /* as lake_build_out's state */
     rc = meta_partitions_list(j->l->m, j->vd->name, j->instance, take_fresh, &f, e);
     if (!rc && f.found && f.token == pe->token && f.schema_version == j->vd->schema_version) {
         /* Another request built it while we waited for the lock. */
@@ -429,6 +433,7 @@ static void mat_stats_add(lake_mat_stats *to, const lake_mat_stats *from)
     to->reused += from->reused;
     to->source_events += from->source_events;
     to->build_ms += from->build_ms;
+    to->failed += from->failed;
 }
 
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
@@ -455,7 +460,7 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
         (rc = make_plan(blocks, nb, pen->val, max_events, &pl)))
         errmsg_set(e, rc, "out of memory");
     dbuf state;
-    dbuf_init(&state, 16u << 20);
+    dbuf_init(&state, 64u << 20); /* as lake_build_out's state */
     uint64_t prev_token = 0;
     int64_t t0 = clock_mono_ns();
     lake_mat_stats local = {0};
@@ -505,11 +510,16 @@ int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_sta
     if (!vd || !vd->partitioned)
         return errmsg_set(e, SL_EINVAL, "view %s is read from the metadata, not materialized",
                           vd ? vd->name : "?");
+    char canon[LAKE_INSTANCE_MAX];
+    if (lake_instance_canon(vd, instance, canon, e))
+        return SL_EINVAL;
     const lake_process *proc;
-    int rc = lake_instance_process(l, vd, instance, &proc, e);
+    int rc = lake_instance_process(l, vd, canon, &proc, e);
     if (rc)
         return rc;
-    rc = lake_jit_instance(l, v, instance, proc, st, e);
+    rc = lake_jit_instance(l, v, canon, proc, st, e);
+    if (rc && e && !e->text[0])
+        errmsg_set(e, rc, "%s %s: %s", vd->name, canon, sl_strerror(rc));
     lake_process_release(l, proc);
     return rc;
 }
@@ -529,11 +539,16 @@ static void run_mat(pool_task *t)
     mat_task *m = (mat_task *)t;
     errmsg_clear(&m->e);
     t->rc = lake_jit_instance(m->l, m->v, m->instance, m->proc, &m->st, &m->e);
+    if (t->rc && !m->e.text[0])
+        errmsg_set(&m->e, t->rc, "%s", sl_strerror(t->rc)); /* never a failure without a reason */
 }
 
-int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats *st,
+int lake_materialize_process(lake *l, const sl_uuid *process_id, unsigned jobs,
+                             lake_mat_stats *st, lake_failure_fn fail, void *fail_arg,
                              errmsg *e)
 {
+    if (!jobs)
+        jobs = (unsigned)l->o.jobs;
     const lake_process *proc;
     int rc = lake_process_get(l, process_id, &proc, e);
     if (rc)
@@ -544,7 +559,7 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats 
         n += proc->streams[i].is_cpu;
     mat_task *tasks = sl_calloc(n, sizeof *tasks);
     pool p;
-    if (!tasks || pool_init(&p, (unsigned)l->o.jobs, 0, e)) {
+    if (!tasks || pool_init(&p, jobs, 0, e)) {
         sl_free(tasks);
         lake_process_release(l, proc);
         return errmsg_set(e, SL_ENOMEM, "cannot start build workers");
@@ -564,7 +579,7 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats 
     /* Submit and collect in order: the pool bounds what is in flight. */
     size_t submitted = 0, collected = 0;
     while (collected < k) {
-        while (submitted < k && pool_in_flight(&p) < (size_t)l->o.jobs * 2) {
+        while (submitted < k && pool_in_flight(&p) < (size_t)jobs * 2) {
             mat_task *m = &tasks[submitted++];
             m->t.run = run_mat;
             m->l = l;
@@ -576,9 +591,15 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats 
             break;
         mat_task *m = (mat_task *)done;
         collected++;
-        if (done->rc && !rc)
+        if (done->rc && fail) {
+            if (st)
+                st->failed++;
+            fail(fail_arg, process_id, lake_view_get(m->v)->name, m->instance, done->rc,
+                 errmsg_str(&m->e));
+        } else if (done->rc && !rc) {
             rc = errmsg_set(e, done->rc, "%s %s: %s", lake_view_get(m->v)->name, m->instance,
                             errmsg_str(&m->e));
+        }
         mat_stats_add(st, &m->st);
     }
     pool_destroy(&p);

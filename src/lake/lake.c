@@ -413,8 +413,14 @@ void lake_parts_forget(lake *l, lake_view_id v, const char *instance)
 int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
                                 int64_t end_ns, size_t *count, errmsg *e)
 {
+    char canon[LAKE_INSTANCE_MAX];
+    const lake_view_def *vd = lake_view_get(v);
+    if (!vd || !vd->partitioned)
+        return errmsg_set(e, SL_EINVAL, "not a partitioned view");
+    if (lake_instance_canon(vd, instance, canon, e))
+        return SL_EINVAL;
     lcache_entry *en;
-    int rc = lake_parts_get(l, v, instance, &en, e);
+    int rc = lake_parts_get(l, v, canon, &en, e);
     if (rc)
         return rc;
     const lake_parts *ps = en->val;
@@ -428,7 +434,10 @@ int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, i
 
 void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance)
 {
-    lake_parts_forget(l, v, instance);
+    char canon[LAKE_INSTANCE_MAX];
+    const lake_view_def *vd = lake_view_get(v);
+    if (vd && lake_instance_canon(vd, instance, canon, NULL) == SL_OK)
+        lake_parts_forget(l, v, canon);
 }
 
 /* ------------------------------------------------------------ files */
@@ -520,6 +529,8 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->spans_unclosed));
     jw_key(w, "ends_without_begin");
     jw_uint(w, atomic_load(&l->spans_orphan_ends));
+    jw_key(w, "partitions_sorted_by_begin");
+    jw_uint(w, atomic_load(&l->spans_resorted));
     jw_obj_end(w);
     jw_key(w, "scans");
     jw_obj_begin(w);

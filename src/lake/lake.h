@@ -76,6 +76,7 @@ typedef struct lake_mat_stats {
     uint64_t reused;            /* current already, or built meanwhile by another request */
     uint64_t source_events;
     double build_ms;            /* time spent building (fetch, decode, write) */
+    uint64_t failed;            /* instances that could not be built (see lake_failure_fn) */
 } lake_mat_stats;
 
 /*
@@ -85,8 +86,20 @@ typedef struct lake_mat_stats {
 int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
                      errmsg *e);
 
-/* Materializes every partitioned view of a process, its threads on `jobs` workers. */
-int lake_materialize_process(lake *l, const sl_uuid *process_id, lake_mat_stats *st,
+/* One view instance that could not be built: what and why. */
+typedef void (*lake_failure_fn)(void *arg, const sl_uuid *process_id, const char *view,
+                                const char *instance, int code, const char *message);
+
+/*
+ * Materializes every partitioned view of a process, its threads on `jobs`
+ * workers (0: the lake's default).  With fail NULL the first failure is
+ * returned (the other instances are still built).  With fail given, each
+ * instance that cannot be built is reported through it (st->failed counts
+ * them) and the call returns 0: one bad thread or view never stops the rest.
+ * Errors of the process itself (unknown, no memory) are returned either way.
+ */
+int lake_materialize_process(lake *l, const sl_uuid *process_id, unsigned jobs,
+                             lake_mat_stats *st, lake_failure_fn fail, void *fail_arg,
                              errmsg *e);
 
 typedef struct lake_scan lake_scan;
@@ -113,6 +126,14 @@ void lake_scan_opts_init(lake_scan_opts *o);
  */
 int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
                    lake_mat_stats *st, lake_scan **out, errmsg *e);
+/*
+ * The memory an open scan can hold at once, for response budgets: one batch per
+ * source (batch_rows rows of the projection, strings estimated at 64 bytes a
+ * value) and the Parquet reader's decoded page of each.  An estimate made from
+ * the configuration, not a measurement; docs/serve.md says how it was checked.
+ */
+uint64_t lake_scan_memory_bound(const lake_scan *s);
+
 /* Next batch (the caller releases it), or *out = NULL at the end. */
 int lake_scan_next(lake_scan *s, col_batch **out, errmsg *e);
 void lake_scan_close(lake_scan *s);

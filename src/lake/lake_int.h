@@ -49,6 +49,7 @@ struct lake {
     _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows;
     _Atomic uint64_t janitor_deleted;
     _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
+    _Atomic uint64_t spans_resorted;  /* thread_spans partitions whose ticks went back */
 };
 
 /* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */

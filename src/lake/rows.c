@@ -90,6 +90,8 @@ static int table_cell(dbuf *out, const char *p, size_t n, int width)
 {
     char cell[64];
     size_t k = 0;
+    if (width < 1 || width > (int)sizeof cell - 1)
+        width = (int)sizeof cell - 1; /* the table's widths are all within this */
     for (size_t i = 0; i < n && k < (size_t)width; i++)
         cell[k++] = (p[i] == '\n' || p[i] == '\t' || p[i] == '\r') ? ' ' : p[i];
     if (n > (size_t)width)
@@ -167,31 +169,44 @@ static int json_row(const col_batch *b, int64_t r, dbuf *out)
     return w.err ? w.err : dbuf_append_byte(out, '\n');
 }
 
+/* One row of b in format f. */
+static int put_row(const col_batch *b, rows_format f, int64_t r, dbuf *out)
+{
+    if (f == ROWS_JSON)
+        return json_row(b, r, out);
+    int rc = SL_OK;
+    for (int c = 0; c < b->ncols && !rc; c++) {
+        const col_vec *v = &b->cols[c];
+        const char *p = "";
+        size_t n = 0;
+        char t[48];
+        if (!col_vec_is_valid(v, r)) {
+            /* empty */
+        } else if (is_text(v)) {
+            p = (const char *)col_vec_str(v, r, &n);
+        } else {
+            n = (size_t)value_text(v, r, t, sizeof t);
+            p = t;
+        }
+        rc = put_cell(out, f, c, p, n, b->schema->fields[c].type);
+    }
+    return rc ? rc : dbuf_append_byte(out, '\n');
+}
+
 int rows_batch(const col_batch *b, rows_format f, dbuf *out)
 {
     int rc = SL_OK;
-    for (int64_t r = 0; r < b->nrows && !rc; r++) {
-        if (f == ROWS_JSON) {
-            rc = json_row(b, r, out);
-            continue;
-        }
-        for (int c = 0; c < b->ncols && !rc; c++) {
-            const col_vec *v = &b->cols[c];
-            const char *p = "";
-            size_t n = 0;
-            char t[48];
-            if (!col_vec_is_valid(v, r)) {
-                /* empty */
-            } else if (is_text(v)) {
-                p = (const char *)col_vec_str(v, r, &n);
-            } else {
-                n = (size_t)value_text(v, r, t, sizeof t);
-                p = t;
-            }
-            rc = put_cell(out, f, c, p, n, b->schema->fields[c].type);
-        }
-        if (!rc)
-            rc = dbuf_append_byte(out, '\n');
-    }
+    for (int64_t r = 0; r < b->nrows && !rc; r++)
+        rc = put_row(b, f, r, out);
+    return rc;
+}
+
+int rows_batch_some(const col_batch *b, rows_format f, int64_t *row, size_t min_bytes,
+                    dbuf *out)
+{
+    int rc = SL_OK;
+    while (*row < b->nrows && out->len < min_bytes && !rc)
+        if (!(rc = put_row(b, f, *row, out)))
+            (*row)++;
     return rc;
 }

@@ -22,5 +22,12 @@ const char *rows_content_type(rows_format f);
 int rows_header(const col_schema *s, rows_format f, dbuf *out);
 /* Every row of b. */
 int rows_batch(const col_batch *b, rows_format f, dbuf *out);
+/*
+ * Rows of b from *row on, until the end of the batch or until out holds at
+ * least min_bytes; *row is left at the first row not written.  A response can
+ * so hold a bounded piece of text however large the batch.
+ */
+int rows_batch_some(const col_batch *b, rows_format f, int64_t *row, size_t min_bytes,
+                    dbuf *out);
 
 #endif

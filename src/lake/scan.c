@@ -269,12 +269,16 @@ static int open_partitions(lake_scan *sc, const char *instance, errmsg *e)
     return rc;
 }
 
-int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
-                   lake_mat_stats *st, lake_scan **out, errmsg *e)
+static int scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
+                     lake_mat_stats *st, lake_scan **out, errmsg *e)
 {
     const lake_view_def *vd = lake_view_get(v);
     if (!vd)
         return errmsg_set(e, SL_EINVAL, "unknown view");
+    char canon[LAKE_INSTANCE_MAX];
+    if (lake_instance_canon(vd, instance, canon, e))
+        return SL_EINVAL;
+    instance = canon;
     lake_scan_opts def;
     lake_scan_opts_init(&def);
     int rc = vd->partitioned ? resolve_and_materialize(l, vd, instance, o ? o : &def, st, e) : 0;
@@ -379,7 +383,7 @@ static int merge_window(lake_scan *sc, col_batch **out, errmsg *e)
     return rc;
 }
 
-int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
+static int scan_next(lake_scan *sc, col_batch **out, errmsg *e)
 {
     *out = NULL;
     /* The source with the smallest head, and the smallest head of the others. */
@@ -422,6 +426,40 @@ int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
     if (*out)
         atomic_fetch_add(&sc->l->scan_rows, (uint64_t)(*out)->nrows);
     return rc;
+}
+
+/* Every failure leaves with a reason, even one a helper returned without a message. */
+static int with_reason(errmsg *e, int rc, const char *view)
+{
+    if (rc && e && !e->text[0])
+        errmsg_set(e, rc, "%s: %s", view, sl_strerror(rc));
+    return rc;
+}
+
+int lake_scan_open(lake *l, lake_view_id v, const char *instance, const lake_scan_opts *o,
+                   lake_mat_stats *st, lake_scan **out, errmsg *e)
+{
+    const lake_view_def *vd = lake_view_get(v);
+    return with_reason(e, scan_open(l, v, instance, o, st, out, e), vd ? vd->name : "scan");
+}
+
+int lake_scan_next(lake_scan *sc, col_batch **out, errmsg *e)
+{
+    return with_reason(e, scan_next(sc, out, e), sc->vd->name);
+}
+
+uint64_t lake_scan_memory_bound(const lake_scan *sc)
+{
+    const col_schema *sch = sc->proj ? sc->proj : lake_view_schema(sc->vd->id);
+    uint64_t row = 0;
+    for (int c = 0; c < sch->ncols; c++) {
+        col_type t = sch->fields[c].type;
+        row += t == COL_STRING || t == COL_BINARY || t == COL_DICT ? 64 + 4
+                                                                   : col_type_width(t, 4);
+        row += 1; /* validity and selection */
+    }
+    /* Each source: its current batch, and the page its reader is decoding (as large). */
+    return (uint64_t)(sc->n ? sc->n : 1) * 2 * (uint64_t)sc->o.batch_rows * row;
 }
 
 void lake_scan_close(lake_scan *sc)

@@ -8,6 +8,9 @@
  */
 #include "lake/views.h"
 
+#include "base/err.h"
+#include "base/uuid.h"
+
 #include <pthread.h>
 #include <string.h>
 
@@ -95,6 +98,28 @@ const lake_view_def *lake_view_find(const char *name)
         if (!strcmp(g_views[v].name, name))
             return &g_views[v];
     return NULL;
+}
+
+int lake_instance_canon(const lake_view_def *vd, const char *instance,
+                        char out[LAKE_INSTANCE_MAX], errmsg *e)
+{
+    int takes_global = vd->instance == LAKE_INSTANCE_GLOBAL || !vd->partitioned;
+    int takes_id = vd->instance != LAKE_INSTANCE_GLOBAL;
+    if (instance && takes_global && !strcmp(instance, "global")) {
+        memcpy(out, "global", sizeof "global");
+        return SL_OK;
+    }
+    sl_uuid id;
+    if (instance && takes_id && strlen(instance) == 36 && uuid_parse(instance, &id) == 0) {
+        uuid_format(&id, out);
+        return SL_OK;
+    }
+    const char *want = !takes_id ? "\"global\""
+                       : vd->instance == LAKE_INSTANCE_STREAM ? "a stream id"
+                       : takes_global ? "\"global\" or a process or stream id"
+                                      : "a process id";
+    return errmsg_set(e, SL_EINVAL, "%s: the instance must be %s, not '%.64s'", vd->name, want,
+                      instance ? instance : "");
 }
 
 const lake_view_def *lake_view_get(lake_view_id id)

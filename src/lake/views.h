@@ -41,6 +41,20 @@ typedef struct lake_view_def {
     const char *end_column;   /* for intervals (spans): the column of their end, else NULL */
 } lake_view_def;
 
+/* Room for an instance's canonical text: a uuid's 36 characters or "global". */
+#define LAKE_INSTANCE_MAX 40
+
+/*
+ * The one spelling of an instance that the lake uses for keys, paths and
+ * metadata rows: a uuid in lower case (any case accepted), or "global" where the
+ * view takes it (processes; streams and blocks of every process).  Every entry
+ * point of the lake canonicalizes first, so two spellings of one id can never
+ * name two sets of partitions.  0, or SL_EINVAL with the reason in e.
+ */
+struct errmsg;
+int lake_instance_canon(const lake_view_def *vd, const char *instance,
+                        char out[LAKE_INSTANCE_MAX], struct errmsg *e);
+
 /* The definition of a view by name, or NULL. */
 const lake_view_def *lake_view_find(const char *name);
 const lake_view_def *lake_view_get(lake_view_id id);

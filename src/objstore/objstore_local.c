@@ -524,9 +524,18 @@ int objstore_local_open(const char *dir, objstore **out, errmsg *e)
      * dies, so a crash never leaves the directory locked.
      */
     ls->lock_fd = openat(ls->tmp_fd, ".lock", O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (ls->lock_fd < 0 || flock(ls->lock_fd, LOCK_EX | LOCK_NB) != 0) {
-        rc = errmsg_set(e, SL_ESTATE, "object store %s is in use by another process (%s)",
-                        ls->root, strerror(errno));
+    if (ls->lock_fd < 0) {
+        /* Read-only file system, permissions, disk full: say which, it is not a lock. */
+        rc = errmsg_set(e, SL_EIO, "data directory %s is not writable: cannot open %s/.lock: %s",
+                        ls->root, tmp, strerror(errno));
+        goto out;
+    }
+    if (flock(ls->lock_fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        rc = err == EWOULDBLOCK
+                 ? errmsg_set(e, SL_ESTATE, "object store %s is in use by another process "
+                              "(%s/.lock is locked)", ls->root, tmp)
+                 : errmsg_set(e, SL_EIO, "cannot lock %s/.lock: %s", tmp, strerror(err));
         goto out;
     }
     rc = clean_tmp(ls, e);

@@ -154,7 +154,7 @@ static int check_row_groups(pq_footer *f, errmsg *e)
     return SL_OK;
 }
 
-int pq_footer_parse(const uint8_t *file, size_t len, pq_footer **out, errmsg *e)
+static int pq_footer_parse_impl(const uint8_t *file, size_t len, pq_footer **out, errmsg *e)
 {
     *out = NULL;
     if (len < 12)
@@ -202,6 +202,11 @@ int pq_footer_parse(const uint8_t *file, size_t len, pq_footer **out, errmsg *e)
     }
     *out = f;
     return SL_OK;
+}
+
+int pq_footer_parse(const uint8_t *file, size_t len, pq_footer **out, errmsg *e)
+{
+    return pq_msg(e, pq_footer_parse_impl(file, len, out, e), "reading the footer");
 }
 
 pq_footer *pq_footer_ref(pq_footer *f)

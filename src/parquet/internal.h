@@ -21,6 +21,18 @@ typedef struct pq_leaf {
     const char *unsupported; /* why this column cannot be read, or NULL */
 } pq_leaf;
 
+/*
+ * Every failure of a public reader call carries a reason: a code returned by a
+ * helper that had none to give (an allocation sized by a corrupt footer, say)
+ * gets "parquet: <what>: <the code's description>" rather than an empty message.
+ */
+static inline int pq_msg(errmsg *e, int rc, const char *what)
+{
+    if (rc && e && !e->text[0])
+        errmsg_set(e, rc, "parquet: %s: %s", what, sl_strerror(rc));
+    return rc;
+}
+
 struct pq_footer {
     _Atomic int64_t refs;
     uint8_t *bytes;  /* copy of the footer bytes: decoded strings point here */

@@ -493,6 +493,9 @@ int pq_page_header_decode(const uint8_t *p, size_t n, size_t base_off, pq_page_h
         if (id >= 1 && id <= 3 && is_int(ty)) {
             int32_t v = get_i32(&d, ty);
             *(id == 1 ? &h->type : id == 2 ? &h->uncompressed_size : &h->compressed_size) = v;
+        } else if (id == 4 && is_int(ty)) {
+            h->has_crc = true;
+            h->crc = (uint32_t)get_i32(&d, ty);
         } else if ((id == 5 || id == 7 || id == 8) && ty == TT_STRUCT) {
             bool match = (id == 5 && h->type == PQ_PAGE_DATA) ||
                          (id == 7 && h->type == PQ_PAGE_DICT) ||
@@ -652,6 +655,8 @@ int pq_page_header_encode(const pq_page_header *h, dbuf *out)
     tw_i32(&w, 1, h->type);
     tw_i32(&w, 2, h->uncompressed_size);
     tw_i32(&w, 3, h->compressed_size);
+    if (h->has_crc)
+        tw_i32(&w, 4, (int32_t)h->crc);
     if (h->type == PQ_PAGE_DATA) {
         tw_struct_begin(&w, 5);
         tw_i32(&w, 1, h->num_values);

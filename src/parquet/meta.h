@@ -192,6 +192,8 @@ typedef struct pq_page_header {
     int32_t type;              /* 1 */
     int32_t uncompressed_size; /* 2 */
     int32_t compressed_size;   /* 3 */
+    bool has_crc;              /* 4: present */
+    uint32_t crc;              /* 4: CRC-32 (zlib's) of the page bytes after the header */
     /* DataPageHeader (5) or DataPageHeaderV2 (8) */
     int32_t num_values;
     int32_t encoding;

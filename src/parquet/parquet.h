@@ -37,7 +37,7 @@
 
 /* Version of what the writer produces and the reader accepts, as laid out in
  * docs/internals/parquet.md; bumped with that document. */
-#define PQ_LAYOUT_VERSION 1
+#define PQ_LAYOUT_VERSION 2
 
 /* --- writer ---------------------------------------------------------------- */
 

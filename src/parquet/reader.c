@@ -36,6 +36,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -93,7 +94,7 @@ struct pq_scan {
 
 /* --- readers --------------------------------------------------------------- */
 
-int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out, errmsg *e)
+static int pq_reader_open_impl(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out, errmsg *e)
 {
     *out = NULL;
     pq_footer *f = NULL;
@@ -118,6 +119,11 @@ int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reade
     r->f = f;
     *out = r;
     return SL_OK;
+}
+
+int pq_reader_open(const uint8_t *bytes, size_t len, pq_footer *footer, pq_reader **out, errmsg *e)
+{
+    return pq_msg(e, pq_reader_open_impl(bytes, len, footer, out, e), "opening the file");
 }
 
 int pq_reader_open_file(const char *path, pq_reader **out, errmsg *e)
@@ -483,6 +489,10 @@ static int next_page(pq_scan *s, rcol *c, errmsg *e)
             return cfail(c, e, SL_ECORRUPT, c->p, "page of %d bytes runs past its chunk",
                          h.compressed_size);
         c->p = body + h.compressed_size;
+        /* A page that carries its CRC is checked before any byte of it is used. */
+        if (h.has_crc && (uint32_t)crc32(0L, body, (uInt)h.compressed_size) != h.crc)
+            return cfail(c, e, SL_ECORRUPT, body, "page of %d bytes fails its CRC",
+                         h.compressed_size);
         bool data = h.type == PQ_PAGE_DATA || h.type == PQ_PAGE_DATA_V2;
         if ((data || h.type == PQ_PAGE_DICT) && !h.has_sub)
             return cfail(c, e, SL_ECORRUPT, body, "page without its type's header");
@@ -980,7 +990,7 @@ static int prune(pq_scan *s, const pq_scan_opts *o, errmsg *e)
     return SL_OK;
 }
 
-int pq_scan_open(pq_reader *r, const pq_scan_opts *opts, pq_scan **out, errmsg *e)
+static int pq_scan_open_impl(pq_reader *r, const pq_scan_opts *opts, pq_scan **out, errmsg *e)
 {
     *out = NULL;
     pq_scan *s = sl_calloc(1, sizeof *s);
@@ -1003,12 +1013,17 @@ int pq_scan_open(pq_reader *r, const pq_scan_opts *opts, pq_scan **out, errmsg *
     return SL_OK;
 }
 
+int pq_scan_open(pq_reader *r, const pq_scan_opts *opts, pq_scan **out, errmsg *e)
+{
+    return pq_msg(e, pq_scan_open_impl(r, opts, out, e), "opening a scan");
+}
+
 int pq_scan_row_groups(const pq_scan *s)
 {
     return s->nrgs;
 }
 
-int pq_scan_next(pq_scan *s, col_batch **out, errmsg *e)
+static int pq_scan_next_impl(pq_scan *s, col_batch **out, errmsg *e)
 {
     *out = NULL;
     int rc;
@@ -1034,6 +1049,11 @@ int pq_scan_next(pq_scan *s, col_batch **out, errmsg *e)
     s->rg_left -= n;
     *out = b;
     return SL_OK;
+}
+
+int pq_scan_next(pq_scan *s, col_batch **out, errmsg *e)
+{
+    return pq_msg(e, pq_scan_next_impl(s, out, e), "reading rows");
 }
 
 void pq_scan_close(pq_scan *s)

@@ -37,6 +37,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <zlib.h>
 #include <unistd.h>
 
 #define DBUF_CAP ((size_t)1 << 31)
@@ -408,6 +409,9 @@ static int emit_page(pq_writer *w, const dbuf *src, pq_page_header *h, dbuf *dst
         return SL_ETOOBIG;
     h->uncompressed_size = (int32_t)src->len;
     h->compressed_size = (int32_t)w->comp.len;
+    /* The page CRC of the format: zlib's CRC-32 of the bytes after the header. */
+    h->has_crc = true;
+    h->crc = (uint32_t)crc32(0L, w->comp.p, (uInt)w->comp.len);
     rc = pq_page_header_encode(h, &w->hdr);
     if (!rc)
         rc = dbuf_append(dst, w->hdr.p, w->hdr.len);

@@ -30,6 +30,21 @@ void pf_gen_cfg_init(pf_gen_cfg *cfg)
     cfg->ts_mode = PF_TS_INCREMENTAL;
 }
 
+uint64_t pf_gen_memory_bound(const pf_gen_cfg *cfg)
+{
+    uint64_t jobs = cfg->jobs ? cfg->jobs : 1;
+    uint64_t lookahead = cfg->lookahead ? cfg->lookahead : jobs;
+    uint64_t q = cfg->queue_chunks ? cfg->queue_chunks : PF_GEN_QUEUE_CHUNKS_DEFAULT;
+    uint64_t chunk = cfg->chunk_bytes ? cfg->chunk_bytes : PF_CHUNK_BYTES_DEFAULT;
+    if (chunk < PF_PACKET_MAX_BYTES + 16)
+        chunk = PF_PACKET_MAX_BYTES + 16;
+    uint64_t window = cfg->async_window ? cfg->async_window : PF_GEN_ASYNC_WINDOW_DEFAULT;
+    uint64_t queued = ((jobs + lookahead) * (q + 1) + 2) * chunk;
+    /* A pending async span is a ring record and an id-map entry, about 96 bytes. */
+    uint64_t async = (cfg->kinds & PF_KIND_ASYNC) || !cfg->kinds ? window * 96 : 0;
+    return queued + jobs * PF_GEN_WORKER_BYTES + async;
+}
+
 int pf_gen_kinds_parse(const char *s, unsigned *kinds)
 {
     static const struct {

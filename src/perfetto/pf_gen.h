@@ -146,6 +146,23 @@ typedef struct pf_gen_summary {
 
 typedef struct pf_gen pf_gen;
 
+/*
+ * What one worker holds besides its queued chunks, estimated: its reader's
+ * lake scan (a batch of the trace's eight columns per partition being merged,
+ * 65,536 rows, plus the page being decoded), the batch's site table, and its
+ * encoder (a chunk, interning tables).  Checked against resident memory by
+ * tests/e2e/test_budget.py.
+ */
+#define PF_GEN_WORKER_BYTES ((uint64_t)12 << 20)
+
+/*
+ * The memory a generator with this configuration can hold at once, for
+ * response budgets: the formula above with PF_GEN_WORKER_BYTES per worker and
+ * the async part's window.  Zero fields of cfg count as their defaults, except
+ * jobs, which must be set.
+ */
+uint64_t pf_gen_memory_bound(const pf_gen_cfg *cfg);
+
 /* Defaults for every field (kinds both, no range, incremental timestamps). */
 void pf_gen_cfg_init(pf_gen_cfg *cfg);
 

@@ -155,7 +155,7 @@ static void put_ts(pf_seq *s, pw *w, int64_t ts_ns)
 {
     if (s->cfg.ts_mode == PF_TS_INCREMENTAL) {
         if (ts_ns >= s->last_ts) {
-            pw_varint(w, PF_PKT_TIMESTAMP, (uint64_t)(ts_ns - s->last_ts));
+            pw_varint(w, PF_PKT_TIMESTAMP, (uint64_t)ts_ns - (uint64_t)s->last_ts); /* no signed overflow */
             s->last_ts = ts_ns;
         } else {
             pw_varint(w, PF_PKT_TIMESTAMP, (uint64_t)ts_ns);

@@ -48,7 +48,7 @@ typedef struct pf_span_rows {
     size_t n_sites;
 } pf_span_rows;
 
-#define PF_THREAD_MAX_DEPTH_DEFAULT (1u << 16)
+#define PF_THREAD_MAX_DEPTH_DEFAULT (1u << 20) /* as the lake's thread_spans */
 
 typedef struct pf_thread_writer {
     pf_seq *seq;

@@ -16,7 +16,7 @@
 /*
  * The HTTP status of a failed view, materialize or trace request: 400 for bad
  * parameters, 404 for an unknown view, instance or process, 503 when memory
- * ran out, else 500.
+ * ran out or the response budget is exhausted (with Retry-After), else 500.
  */
 static inline int api_http_status(int rc)
 {
@@ -26,6 +26,7 @@ static inline int api_http_status(int rc)
     case SL_ENOTFOUND:
         return 404;
     case SL_ENOMEM:
+    case SL_EBUSY:
         return 503;
     default:
         return 500;

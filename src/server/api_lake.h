@@ -14,6 +14,7 @@
 #ifndef SL_SERVER_API_LAKE_H
 #define SL_SERVER_API_LAKE_H
 
+#include "base/budget.h"
 #include "base/dbuf.h"
 #include "base/err.h"
 #include "lake/lake.h"
@@ -23,23 +24,31 @@
 typedef struct api_view api_view;
 
 /*
- * Parses the request and opens the scan.  begin/end (may be NULL) are RFC 3339
- * times or integer ns; format NULL means csv.  On failure *status is the HTTP
- * status to answer (400 bad parameters, 404 unknown view or instance, 500).
+ * Parses the request, opens the scan and takes the response's memory from the
+ * budget (its scan's bound and a text buffer; given back by api_view_close).
+ * begin/end (may be NULL) are RFC 3339 times or integer ns; format NULL means
+ * csv.  On failure *status is the HTTP status to answer (400 bad parameters,
+ * 404 unknown view or instance, 503 budget exhausted, 500).
  */
-int api_view_open(lake *l, const char *view, const char *instance, const char *begin,
-                  const char *end, const char *format, api_view **out, int *status, errmsg *e);
+int api_view_open(lake *l, budget *bud, const char *view, const char *instance,
+                  const char *begin, const char *end, const char *format, api_view **out,
+                  int *status, errmsg *e);
 const char *api_view_content_type(const api_view *v);
 /* Copies up to max bytes of the response; 0 at the end, -1 on an error (logged). */
 ssize_t api_view_read(api_view *v, char *buf, size_t max);
 void api_view_close(api_view *v);
 
-/* Materializes one process (process_id not NULL) or every process; JSON summary in out. */
-int api_materialize_json(lake *l, meta *m, const char *process_id, dbuf *out, int *status,
-                         errmsg *e);
+/*
+ * Materializes one process (process_id not NULL) or every process; JSON summary in
+ * out.  A process or view that cannot be built is listed under "failures" with
+ * its reason, and every other one is still built (the reply is 200 either way;
+ * "failed" counts them).
+ */
+int api_materialize_json(lake *l, meta *m, budget *bud, const char *process_id, unsigned jobs,
+                         dbuf *out, int *status, errmsg *e);
 
 struct api_trace_stats;
 /* GET /api/stats: the lake's caches and builds, the traces, and the process's memory. */
-int api_stats_json(lake *l, struct api_trace_stats *traces, dbuf *out, errmsg *e);
+int api_stats_json(lake *l, struct api_trace_stats *traces, budget *bud, dbuf *out, errmsg *e);
 
 #endif

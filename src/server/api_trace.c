@@ -29,6 +29,8 @@
 
 struct api_trace {
     api_trace_stats *stats;
+    budget *bud;
+    budget_grant grant;     /* the generator's threads and memory bound */
     pf_lake_source src;
     pf_gen *g;
     int frames;
@@ -46,7 +48,7 @@ static int out_sink(void *ctx, const uint8_t *p, size_t n)
     return dbuf_append(&((api_trace *)ctx)->out, p, n);
 }
 
-int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
+int api_trace_open(lake *l, budget *bud, api_trace_stats *stats, const char *process_id,
                    const api_trace_req *rq, api_trace **out, int *status, errmsg *e)
 {
     sl_uuid pid;
@@ -71,7 +73,19 @@ int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
     cfg.begin_ns = rq->begin_ns;
     cfg.has_end = rq->has_end;
     cfg.end_ns = rq->end_ns;
-    cfg.jobs = rq->jobs;
+    cfg.jobs = rq->jobs ? rq->jobs : 1;
+    if (bud) {
+        /* As many workers as are free (at least one), and the memory they can hold. */
+        int rc = budget_take(bud, pf_gen_memory_bound(&cfg), 1, cfg.jobs, &t->grant, e);
+        if (rc) {
+            *status = api_http_status(rc);
+            api_trace_close(t);
+            return rc;
+        }
+        t->bud = bud;
+        cfg.jobs = t->grant.threads;
+        budget_shrink(bud, &t->grant, pf_gen_memory_bound(&cfg));
+    }
     if (t->frames) {
         pf_frame_writer_init(&t->fw, (pf_sink){out_sink, t});
         cfg.progress = pf_frame_writer_progress;
@@ -176,6 +190,8 @@ void api_trace_close(api_trace *t)
     if (t->frames)
         pf_frame_writer_free(&t->fw);
     dbuf_free(&t->out);
+    if (t->bud)
+        budget_give(t->bud, &t->grant);
     sl_free(t);
 }
 
@@ -193,6 +209,11 @@ int api_trace_parse_body(const char *body, size_t len, api_trace_req *rq, errmsg
     if (!rc && v && v->type != JSON_OBJ)
         rc = errmsg_set(e, SL_EINVAL, "the body must be a JSON object");
     const json_val *tr = v ? json_get(v, "time_range") : NULL;
+    if (tr && tr->type == JSON_NULL)
+        tr = NULL;
+    if (!rc && tr && tr->type != JSON_OBJ)
+        rc = errmsg_set(e, SL_EINVAL, "time_range: an object with begin and end (RFC 3339 "
+                        "times or integer ns), or null");
     const char *keys[2] = {"begin", "end"};
     int *has[2] = {&rq->has_begin, &rq->has_end};
     int64_t *ns[2] = {&rq->begin_ns, &rq->end_ns};
@@ -203,7 +224,8 @@ int api_trace_parse_body(const char *body, size_t len, api_trace_req *rq, errmsg
         *has[i] = 1;
         if (x->type == JSON_NUM && x->is_int)
             *ns[i] = x->i;
-        else if (x->type != JSON_STR || clock_parse_time(x->str, ns[i]))
+        else if (x->type != JSON_STR || strlen(x->str) != x->len ||
+                 clock_parse_time(x->str, ns[i]))
             rc = errmsg_set(e, SL_EINVAL, "time_range.%s: an RFC 3339 time or integer ns",
                             keys[i]);
     }

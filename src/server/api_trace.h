@@ -16,6 +16,7 @@
 #ifndef SL_SERVER_API_TRACE_H
 #define SL_SERVER_API_TRACE_H
 
+#include "base/budget.h"
 #include "base/err.h"
 #include "lake/lake.h"
 
@@ -26,7 +27,7 @@ typedef struct api_trace_req {
     unsigned kinds;          /* 1 thread, 2 async, 3 both */
     int has_begin, has_end;  /* the range, inclusive */
     int64_t begin_ns, end_ns;
-    unsigned jobs;           /* 0: the server's default */
+    unsigned jobs;           /* workers wanted (the caller applies defaults and caps) */
     int frames;              /* the progress frame stream instead of the plain trace */
 } api_trace_req;
 
@@ -40,7 +41,13 @@ typedef struct api_trace_stats {
 
 typedef struct api_trace api_trace;
 
-int api_trace_open(lake *l, api_trace_stats *stats, const char *process_id,
+/*
+ * Resolves the process and starts the generator with as many of rq->jobs
+ * workers as the budget has free (at least one), holding the generator's
+ * memory bound (pf_gen_memory_bound) until api_trace_close.  On failure
+ * *status is the HTTP status: 400, 404, 503 (budget exhausted), 500.
+ */
+int api_trace_open(lake *l, budget *bud, api_trace_stats *stats, const char *process_id,
                    const api_trace_req *rq, api_trace **out, int *status, errmsg *e);
 /* Up to max bytes of the response; 0 at the end, -1 on an error (logged). */
 ssize_t api_trace_read(api_trace *t, char *buf, size_t max);

@@ -329,6 +329,36 @@ static void unclaim(ingest *g, const sl_uuid *id)
     pthread_mutex_unlock(&g->mu);
 }
 
+static int take_clock(void *arg, const meta_process_summary *row)
+{
+    meta_process *p = arg;
+    p->start_time_ns = row->p.start_time_ns;
+    p->tsc_frequency = row->p.tsc_frequency;
+    return 0;
+}
+
+/*
+ * The block's ticks must convert to times int64 ns can hold with its process's
+ * clock (every event's ticks lie inside the block's range: the payload check).
+ * Processes stored before the clock rule of wire_process_decode could fail here.
+ */
+static int check_block_clock(ingest *g, const wire_block *b, errmsg *e)
+{
+    meta_process p = {0};
+    int rc = meta_process_find(g->m, &b->process_id, take_clock, &p, e);
+    if (rc == SL_ENOTFOUND)
+        return errmsg_set(e, SL_EAGAIN, "unknown process (send it before its blocks)");
+    if (rc)
+        return rc;
+    int64_t ns;
+    if (wire_ticks_to_ns_checked(p.start_time_ns, p.tsc_frequency, b->begin_ticks, &ns) ||
+        wire_ticks_to_ns_checked(p.start_time_ns, p.tsc_frequency, b->end_ticks, &ns))
+        return errmsg_set(e, SL_EINVAL, "block message: ticks %lld..%lld at bytes 80..95 are "
+                          "outside the years 1677..2262 with the process's clock",
+                          (long long)b->begin_ticks, (long long)b->end_ticks);
+    return SL_OK;
+}
+
 /* Steps 3 and 4: 1 when the block is already stored identically, 0 to go on, or an error. */
 static int check_stored_state(ingest *g, const wire_block *b, uint64_t hash, errmsg *e)
 {
@@ -357,7 +387,7 @@ static int check_stored_state(ingest *g, const wire_block *b, uint64_t hash, err
         return errmsg_set(e, SL_EEXIST, "stream %s belongs to process %s, not to the block's "
                           "process", sid, pid);
     }
-    return SL_OK;
+    return check_block_clock(g, b, e);
 }
 
 static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *existed,

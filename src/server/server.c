@@ -20,7 +20,10 @@
 #include "server/server.h"
 
 #include "base/alloc.h"
+#include "base/budget.h"
+#include "base/clock.h"
 #include "base/dbuf.h"
+#include "base/pool.h"
 #include "base/log.h"
 #include "meta/meta.h"
 #include "objstore/objstore.h"
@@ -34,6 +37,7 @@
 
 #include <arpa/inet.h>
 #include <limits.h>
+#include <malloc.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -43,6 +47,8 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <errno.h>
+#include <unistd.h>
 
 #define API_REPLY_MAX (256u << 20)
 
@@ -60,12 +66,15 @@ struct server {
     pthread_cond_t stop_cv;
     int stopping;
     uint16_t port;
+    int listen_fd;               /* bound before the stores open; then the daemon's */
     _Atomic uint64_t inflight_bytes; /* request-body memory held by all connections */
+    budget bud;                      /* streamed responses: memory and worker threads */
 };
 
 /* Routes from R_HEALTH on are GET routes (no body); the code relies on that order. */
 enum route {
     R_NONE = 0,
+    R_REFUSED,   /* the request line was over a cap (uri_check): answer 414 */
     R_PROCESS,
     R_STREAM,
     R_BLOCK,
@@ -89,7 +98,22 @@ typedef struct req {
     uint64_t reserved; /* bytes of the in-flight budget this request holds */
     sl_uuid id;  /* R_API_STREAMS: the process */
     char view[64], instance[64]; /* R_API_VIEW */
+    char refusal[128];           /* R_REFUSED: why */
 } req;
+
+/*
+ * Request lines the server refuses before libmicrohttpd parses them: its parser
+ * stores every query parameter in the connection's fixed memory pool, and when
+ * the pool runs out its own 431 never reaches the client (the connection hangs
+ * until the timeout).  The URI log callback sees the raw request line first, so
+ * a line over these caps has its query cut off there (nothing left to parse)
+ * and the access handler answers 414 at once.
+ */
+#define URI_MAX_BYTES 8192
+#define URI_MAX_PARAMS 64
+
+/* Marks a refused request line when even its context cannot be allocated. */
+static req g_uri_oom = {.route = R_REFUSED, .refusal = "out of memory"};
 
 void server_config_defaults(server_config *c)
 {
@@ -100,6 +124,11 @@ void server_config_defaults(server_config *c)
     c->threads = 8;
     c->max_body_bytes = WIRE_MAX_BLOCK_MSG;
     c->max_inflight_bytes = (size_t)1 << 30;
+    unsigned cores = pool_default_threads();
+    c->max_response_bytes = (size_t)256 << 20;
+    c->max_workers = (int)(8 * cores);
+    c->max_request_jobs = cores < 2 ? 2 : (int)cores;
+    c->client_timeout_s = 30;
 }
 
 /*
@@ -109,7 +138,7 @@ void server_config_defaults(server_config *c)
  * Retry-After, which clients retry with backoff.  Returns 1 when n more bytes
  * were granted to q.
  */
-static int budget_take(server *s, req *q, uint64_t n)
+static int inflight_take(server *s, req *q, uint64_t n)
 {
     uint64_t now = atomic_fetch_add(&s->inflight_bytes, n) + n;
     if (now > s->cfg.max_inflight_bytes) {
@@ -120,7 +149,7 @@ static int budget_take(server *s, req *q, uint64_t n)
     return 1;
 }
 
-static void budget_give(server *s, req *q)
+static void inflight_give(server *s, req *q)
 {
     atomic_fetch_sub(&s->inflight_bytes, q->reserved);
     q->reserved = 0;
@@ -268,23 +297,104 @@ static int route_of(const server *s, const char *method, const char *url, req *q
 
 /* ------------------------------------------------------------ route handlers */
 
-/* Maps a stream read (bytes, 0 at the end, <0 on error) to what MHD expects. */
-static ssize_t reader_result(ssize_t n)
+/*
+ * A streamed response: the producer (a view or a trace) and its connection.
+ * libmicrohttpd measures a connection's timeout from its last socket activity
+ * and checks it right after our callbacks return, so a callback that worked
+ * for long (a cold JIT before a trace's first chunk) would have its client
+ * dropped as if it had stalled.  After such a callback the timer is restarted
+ * (the public way: setting the timeout to 0 marks activity, then back); a
+ * client that really stops reading is never called back, and times out.
+ */
+typedef struct stream_resp {
+    struct MHD_Connection *c;
+    unsigned timeout_s;
+    ssize_t (*read)(void *obj, char *buf, size_t max);
+    void (*close)(void *obj);
+    void *obj;
+} stream_resp;
+
+/*
+ * Per connection, libmicrohttpd keeps one memory pool (headers, the read
+ * buffer, the response's write buffer) of CONNECTION_POOL_BYTES; a streamed
+ * response writes STREAM_BLOCK_BYTES at a time from it.  With the connection
+ * limit they bound what connections cost outside the response budget: a
+ * stalled client holds its pool and its producer's grant, nothing else.
+ */
+#define CONNECTION_POOL_BYTES (128u << 10)
+#define STREAM_BLOCK_BYTES (32u << 10)
+
+/* Work longer than this inside a callback restarts the connection's timer. */
+#define SLOW_CALLBACK_NS 500000000ll
+
+static void touch_connection(struct MHD_Connection *c, unsigned timeout_s)
 {
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, 0u);
+    MHD_set_connection_option(c, MHD_CONNECTION_OPTION_TIMEOUT, timeout_s);
+}
+
+static ssize_t stream_reader(void *cls, uint64_t pos, char *buf, size_t max)
+{
+    (void)pos;
+    stream_resp *r = cls;
+    int64_t t0 = clock_mono_ns();
+    ssize_t n = r->read(r->obj, buf, max);
+    if (clock_mono_ns() - t0 > SLOW_CALLBACK_NS)
+        touch_connection(r->c, r->timeout_s);
     return n > 0 ? n : n == 0 ? (ssize_t)MHD_CONTENT_READER_END_OF_STREAM
                               : (ssize_t)MHD_CONTENT_READER_END_WITH_ERROR;
 }
 
-static ssize_t view_reader(void *cls, uint64_t pos, char *buf, size_t max)
+static void stream_free(void *cls)
 {
-    (void)pos;
-    ssize_t n = api_view_read(cls, buf, max);
-    return reader_result(n);
+    stream_resp *r = cls;
+    r->close(r->obj);
+    sl_free(r);
 }
 
-static void view_free(void *cls)
+static ssize_t view_read(void *obj, char *buf, size_t max)
 {
-    api_view_close(cls);
+    return api_view_read(obj, buf, max);
+}
+
+static void view_close(void *obj)
+{
+    api_view_close(obj);
+}
+
+static ssize_t trace_read(void *obj, char *buf, size_t max)
+{
+    return api_trace_read(obj, buf, max);
+}
+
+static void trace_close(void *obj)
+{
+    api_trace_close(obj);
+}
+
+/* Queues a 200 streamed from obj (closed by the response, or here on failure). */
+static enum MHD_Result queue_stream(server *s, struct MHD_Connection *c, void *obj,
+                                    ssize_t (*rd)(void *, char *, size_t),
+                                    void (*cl)(void *), const char *type, const char *disp)
+{
+    stream_resp *r = sl_calloc(1, sizeof *r);
+    struct MHD_Response *resp = NULL;
+    if (r) {
+        *r = (stream_resp){c, (unsigned)s->cfg.client_timeout_s, rd, cl, obj};
+        resp = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, STREAM_BLOCK_BYTES,
+                                                 stream_reader, r, stream_free);
+    }
+    if (!resp) {
+        sl_free(r);
+        cl(obj);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    if (disp)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
+    enum MHD_Result ok = MHD_queue_response(c, 200, resp);
+    MHD_destroy_response(resp);
+    return ok;
 }
 
 /* Streams a view: the scan is open (errors already answered) before the first byte. */
@@ -298,30 +408,17 @@ static enum MHD_Result run_view(server *s, struct MHD_Connection *c, const req *
     int status = 500;
     errmsg e;
     errmsg_clear(&e);
-    if (api_view_open(s->lake, q->view, q->instance, v[0], v[1], v[2], &view, &status, &e))
-        return send_error(c, status, errmsg_str(&e), 0, NULL);
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                view_reader, view, view_free);
-    if (!r) {
-        api_view_close(view);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, api_view_content_type(view));
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return ok;
+    if (api_view_open(s->lake, &s->bud, q->view, q->instance, v[0], v[1], v[2], &view,
+                      &status, &e))
+        return send_error(c, status, errmsg_str(&e), status == 503 ? 1 : 0, NULL);
+    return queue_stream(s, c, view, view_read, view_close, api_view_content_type(view), NULL);
 }
 
-static ssize_t trace_reader(void *cls, uint64_t pos, char *buf, size_t max)
+/* Workers for one request: what it asked (else serve --jobs, else the cores), capped. */
+static unsigned request_jobs(const server *s, unsigned asked)
 {
-    (void)pos;
-    ssize_t n = api_trace_read(cls, buf, max);
-    return reader_result(n);
-}
-
-static void trace_free(void *cls)
-{
-    api_trace_close(cls);
+    unsigned j = asked ? asked : s->cfg.jobs > 0 ? (unsigned)s->cfg.jobs : pool_default_threads();
+    return j > (unsigned)s->cfg.max_request_jobs ? (unsigned)s->cfg.max_request_jobs : j;
 }
 
 /*
@@ -351,29 +448,17 @@ static enum MHD_Result run_trace(server *s, struct MHD_Connection *c, const req 
     }
     if (rc)
         return send_error(c, 400, errmsg_str(&e), 0, NULL);
-    if (!rq.jobs)
-        rq.jobs = s->cfg.jobs > 0 ? (unsigned)s->cfg.jobs : 0; /* serve --jobs; 0: cores */
+    rq.jobs = request_jobs(s, rq.jobs);
     char pid[UUID_STR_LEN];
     uuid_format(&q->id, pid);
     api_trace *t;
     int status = 500;
-    if (api_trace_open(s->lake, &s->tstats, pid, &rq, &t, &status, &e))
-        return send_error(c, status, errmsg_str(&e), 0, NULL);
-    struct MHD_Response *r = MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024,
-                                                                trace_reader, t, trace_free);
-    if (!r) {
-        api_trace_close(t);
-        return MHD_NO;
-    }
-    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, "application/octet-stream");
-    if (!rq.frames) {
-        char disp[128];
-        snprintf(disp, sizeof disp, "attachment; filename=\"%s.pftrace\"", pid);
-        MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_DISPOSITION, disp);
-    }
-    enum MHD_Result ok = MHD_queue_response(c, 200, r);
-    MHD_destroy_response(r);
-    return ok;
+    if (api_trace_open(s->lake, &s->bud, &s->tstats, pid, &rq, &t, &status, &e))
+        return send_error(c, status, errmsg_str(&e), status == 503 ? 1 : 0, NULL);
+    char disp[128];
+    snprintf(disp, sizeof disp, "attachment; filename=\"%s.pftrace\"", pid);
+    return queue_stream(s, c, t, trace_read, trace_close, "application/octet-stream",
+                        rq.frames ? NULL : disp);
 }
 
 static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q)
@@ -392,7 +477,7 @@ static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q
     else if (q->route == R_API_PROCESSES)
         rc = api_processes_json(s->m, &b, &e);
     else if (q->route == R_API_STATS)
-        rc = api_stats_json(s->lake, &s->tstats, &b, &e);
+        rc = api_stats_json(s->lake, &s->tstats, &s->bud, &b, &e);
     else
         rc = api_streams_json(s->m, &q->id, &b, &e);
     enum MHD_Result ok;
@@ -413,10 +498,11 @@ static enum MHD_Result run_materialize(server *s, struct MHD_Connection *c)
     errmsg_clear(&e);
     int status = 500;
     enum MHD_Result ok;
-    if (api_materialize_json(s->lake, s->m, pid, &b, &status, &e) == SL_OK)
+    if (api_materialize_json(s->lake, s->m, &s->bud, pid, request_jobs(s, 0), &b, &status,
+                             &e) == SL_OK)
         ok = send_json_buf(c, 200, &b);
     else
-        ok = send_error(c, status, errmsg_str(&e), 0, NULL);
+        ok = send_error(c, status, errmsg_str(&e), status == 503 ? 1 : 0, NULL);
     dbuf_free(&b);
     return ok;
 }
@@ -426,13 +512,13 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
     ingest_reply r;
     if (q->route == R_API_MATERIALIZE) {
         dbuf_free(&q->body);
-        budget_give(s, q);
+        inflight_give(s, q);
         return run_materialize(s, c);
     }
     if (q->route == R_API_PERFETTO) {
         enum MHD_Result ok = run_trace(s, c, q);
         dbuf_free(&q->body);
-        budget_give(s, q);
+        inflight_give(s, q);
         return ok;
     }
     if (q->route == R_DISCARD) {
@@ -448,7 +534,7 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
         ingest_block(s->g, q->body.p, q->body.len, &r);
     /* The body is not needed any more; free it before the reply is sent. */
     dbuf_free(&q->body);
-    budget_give(s, q);
+    inflight_give(s, q);
     if (r.status / 100 == 2) {
         const char *text = r.existed ? "{\"status\":\"exists\"}" : "{\"status\":\"inserted\"}";
         return send_buf(c, r.status, "application/json", (void *)text, strlen(text), 0);
@@ -513,9 +599,9 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
         *con_cls = q;
         return MHD_YES;
     }
-    if (len && (!budget_take(s, q, len) || dbuf_reserve(&q->body, (size_t)len) != 0)) {
+    if (len && (!inflight_take(s, q, len) || dbuf_reserve(&q->body, (size_t)len) != 0)) {
         int busy = q->reserved == 0;
-        budget_give(s, q);
+        inflight_give(s, q);
         dbuf_free(&q->body);
         sl_free(q);
         return busy ? send_busy(s, c) : send_error(c, 503, "out of memory", 1, NULL);
@@ -534,22 +620,24 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     req *q = *con_cls;
     if (!q)
         return on_headers(s, c, url, method, con_cls);
+    if (q->route == R_REFUSED)
+        return send_error(c, 414, q->refusal, 0, NULL);
     if (*upload_data_size) {
         size_t n = *upload_data_size;
         q->seen_bytes += n;
         *upload_data_size = 0;
         /* A body without Content-Length takes budget as it grows. */
         uint64_t need = q->body.len + n > q->reserved ? q->body.len + n - q->reserved : 0;
-        if (!q->over_cap && !q->busy && need && !budget_take(s, q, need)) {
+        if (!q->over_cap && !q->busy && need && !inflight_take(s, q, need)) {
             q->busy = 1;
             dbuf_free(&q->body);
-            budget_give(s, q);
+            inflight_give(s, q);
         }
         if (!q->over_cap && !q->busy && dbuf_append(&q->body, upload_data, n) != 0) {
             /* Past the cap (a body without Content-Length): keep nothing more. */
             q->over_cap = 1;
             dbuf_free(&q->body);
-            budget_give(s, q);
+            inflight_give(s, q);
         }
         /*
          * libmicrohttpd cannot answer in the middle of a body, so the rest is read
@@ -567,9 +655,11 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         snprintf(msg, sizeof msg, "body is over the cap of %zu bytes", q->body.max);
         return send_error(c, 413, msg, 0, NULL);
     }
-    if (q->route >= R_HEALTH)
-        return run_get(s, c, q);
-    return run_post(s, c, q);
+    int64_t t0 = clock_mono_ns();
+    enum MHD_Result ok = q->route >= R_HEALTH ? run_get(s, c, q) : run_post(s, c, q);
+    if (clock_mono_ns() - t0 > SLOW_CALLBACK_NS)
+        touch_connection(c, (unsigned)s->cfg.client_timeout_s); /* see stream_resp */
+    return ok;
 }
 
 static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -579,10 +669,10 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     (void)toe;
     server *s = cls;
     req *q = *con_cls;
-    if (!q)
+    if (!q || q == &g_uri_oom)
         return;
     dbuf_free(&q->body);
-    budget_give(s, q);
+    inflight_give(s, q);
     sl_free(q);
     *con_cls = NULL;
 }
@@ -620,30 +710,104 @@ static int open_stores(server *s, errmsg *e)
     return SL_OK;
 }
 
-/* Every minute: delete retired partitions' files and old orphans. */
+/*
+ * Background work: every second, give freed heap back to the system once the
+ * response budget has gone idle (budget_trim_if_idle); every minute, delete
+ * retired partitions' files and old orphans.
+ */
 static void *janitor_main(void *arg)
 {
     server *s = arg;
+    int ticks = 0;
     pthread_mutex_lock(&s->stop_mu);
     while (!s->stopping) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 60;
+        ts.tv_sec += 1;
         pthread_cond_timedwait(&s->stop_cv, &s->stop_mu, &ts);
         if (s->stopping)
             break;
         pthread_mutex_unlock(&s->stop_mu);
-        errmsg e;
-        errmsg_clear(&e);
-        if (lake_janitor(s->lake, 0, &e))
-            log_warn("lake", "cleanup: %s", errmsg_str(&e));
+        budget_trim_if_idle(&s->bud);
+        if (++ticks == 60) {
+            ticks = 0;
+            errmsg e;
+            errmsg_clear(&e);
+            if (lake_janitor(s->lake, 0, &e))
+                log_warn("lake", "cleanup: %s", errmsg_str(&e));
+        }
         pthread_mutex_lock(&s->stop_mu);
     }
     pthread_mutex_unlock(&s->stop_mu);
     return NULL;
 }
 
-static int start_daemon(server *s, errmsg *e)
+static int hexdigit(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+/*
+ * Percent-decoding of paths and query values, except %00: a NUL would cut the
+ * C string that routes see ("global%00x" read as "global"), so it stays as the
+ * three characters, which no id, time or view name accepts: the request is
+ * refused with 400 instead of being taken for something it is not.
+ */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s)
+{
+    (void)cls;
+    (void)c;
+    char *w = s;
+    for (const char *r = s; *r;) {
+        int hi, lo;
+        if (r[0] == '%' && (hi = hexdigit(r[1])) >= 0 && (lo = hexdigit(r[2])) >= 0 &&
+            (hi | lo) != 0) {
+            *w++ = (char)(hi << 4 | lo);
+            r += 3;
+        } else {
+            *w++ = *r++;
+        }
+    }
+    *w = 0;
+    return (size_t)(w - s);
+}
+
+/* NULL for a request line within the caps, else a context whose route is R_REFUSED. */
+static void *uri_check(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    size_t len = strlen(uri);
+    char *q = strchr(uri, '?');
+    size_t params = 0;
+    for (const char *p = q; p && *p; p++)
+        params += *p == '&' || *p == ';';
+    if (q)
+        params++;
+    if (len <= URI_MAX_BYTES && params <= URI_MAX_PARAMS)
+        return NULL;
+    if (q)
+        q[1] = 0; /* the request line is in the connection's buffer, which MHD edits too */
+    req *r = sl_calloc(1, sizeof *r);
+    if (!r)
+        return &g_uri_oom;
+    r->route = R_REFUSED;
+    if (len > URI_MAX_BYTES)
+        snprintf(r->refusal, sizeof r->refusal, "request target of %zu bytes is over the cap "
+                 "of %d bytes", len, URI_MAX_BYTES);
+    else
+        snprintf(r->refusal, sizeof r->refusal, "request target has %zu query parameters; the "
+                 "cap is %d", params, URI_MAX_PARAMS);
+    return r;
+}
+
+/*
+ * Binds and listens before anything else happens, so an address that cannot be
+ * used (taken, not local, not an address) is reported before the data
+ * directory is created or opened.
+ */
+static int bind_listener(server *s, errmsg *e)
 {
     struct sockaddr_in sa;
     memset(&sa, 0, sizeof sa);
@@ -653,18 +817,40 @@ static int start_daemon(server *s, errmsg *e)
     if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
         return errmsg_set(e, SL_EINVAL, "listen address '%s' is not an IPv4 address",
                           s->cfg.host);
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return errmsg_set(e, SL_EIO, "socket: %s", strerror(errno));
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (bind(fd, (struct sockaddr *)&sa, sizeof sa) != 0 || listen(fd, 128) != 0) {
+        int err = errno;
+        close(fd);
+        return errmsg_set(e, SL_EIO, "cannot listen on %s:%u: %s", s->cfg.host, s->cfg.port,
+                          strerror(err));
+    }
+    socklen_t sl = sizeof sa;
+    if (getsockname(fd, (struct sockaddr *)&sa, &sl) == 0)
+        s->port = ntohs(sa.sin_port);
+    s->listen_fd = fd;
+    return SL_OK;
+}
+
+static int start_daemon(server *s, errmsg *e)
+{
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
     s->d = MHD_start_daemon(
-        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+        flags, 0, NULL, NULL, on_request, s, MHD_OPTION_LISTEN_SOCKET, s->listen_fd,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)s->cfg.threads,
-        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(256 * 1024),
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)120, MHD_OPTION_CONNECTION_LIMIT,
-        (unsigned)1000, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s, MHD_OPTION_END);
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)CONNECTION_POOL_BYTES,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.client_timeout_s,
+        MHD_OPTION_CONNECTION_LIMIT,
+        (unsigned)1000, MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+        MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL, MHD_OPTION_URI_LOG_CALLBACK, uri_check,
+        NULL, MHD_OPTION_END);
     if (!s->d)
-        return errmsg_set(e, SL_EIO, "cannot listen on %s:%u (address in use or not local?)",
-                          s->cfg.host, s->cfg.port);
-    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
-    s->port = info ? info->port : s->cfg.port;
+        return errmsg_set(e, SL_EIO, "cannot start the HTTP server on %s:%u", s->cfg.host,
+                          s->port);
+    s->listen_fd = -1; /* the daemon's now; MHD_stop_daemon closes it */
     return SL_OK;
 }
 
@@ -684,7 +870,24 @@ int server_start(const server_config *c, server **out, errmsg *e)
     /* One body of the largest size must always fit an idle server. */
     if (s->cfg.max_inflight_bytes < s->cfg.max_body_bytes)
         s->cfg.max_inflight_bytes = s->cfg.max_body_bytes;
-    int rc = open_stores(s, e);
+    if (s->cfg.max_workers < 1)
+        s->cfg.max_workers = 1;
+    if (s->cfg.max_request_jobs < 1)
+        s->cfg.max_request_jobs = 1;
+    if (s->cfg.client_timeout_s < 1)
+        s->cfg.client_timeout_s = 1;
+    budget_init(&s->bud, s->cfg.max_response_bytes, (uint32_t)s->cfg.max_workers);
+    /*
+     * A fixed mmap threshold: glibc's sliding one climbs after large frees, and
+     * then large buffers come from arenas that never shrink.  With it fixed, a
+     * buffer of 1 MiB or more is its own mapping and goes back to the system
+     * when freed; the rest is trimmed when the budget goes idle.
+     */
+    mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    s->listen_fd = -1;
+    int rc = bind_listener(s, e);
+    if (!rc)
+        rc = open_stores(s, e);
     if (!rc)
         rc = start_daemon(s, e);
     if (!rc && pthread_create(&s->janitor, NULL, janitor_main, s) == 0)
@@ -715,6 +918,8 @@ void server_stop(server *s)
     }
     if (s->d)
         MHD_stop_daemon(s->d);
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
     lake_close(s->lake);
     ingest_free(s->g);
     pthread_mutex_destroy(&s->stop_mu);

@@ -25,11 +25,18 @@ typedef struct server_config {
     size_t cache_bytes;      /* the lake's file-bytes cache (0: 64 MiB) */
     int jobs;                /* the lake's parallel builds per request (0: cores) */
     uint64_t max_partition_events; /* source events per lake partition (0: 1 M) */
+    /* The response budget (base/budget.h, docs/serve.md "Budgets"). */
+    size_t max_response_bytes; /* memory of all streamed responses together */
+    int max_workers;           /* worker threads of all requests together */
+    int max_request_jobs;      /* worker threads of one request */
+    int client_timeout_s;      /* a connection idle or not reading this long is closed */
 } server_config;
 
 /*
  * Defaults: data "streamlake-data", 127.0.0.1:8080, 8 threads, the wire format's block
- * cap per body, 1 GiB of bodies in flight.
+ * cap per body, 1 GiB of bodies in flight; responses: 256 MiB, 8 workers per core,
+ * requests' jobs capped at the number of cores (at least 2), clients timed out after
+ * 30 s without progress.
  */
 void server_config_defaults(server_config *c);
 

@@ -259,8 +259,18 @@ int wire_process_decode(const void *data, size_t len, arena *a, wire_process *ou
     out->tsc_frequency = rd_u64(&r);
     if (uuid_is_nil(&out->process_id))
         return errmsg_set(e, SL_EINVAL, "process message: process_id at byte 16 is nil");
-    if (out->tsc_frequency == 0)
-        return errmsg_set(e, SL_EINVAL, "process message: tsc_frequency at byte 64 is zero");
+    /*
+     * A clock the lake can convert: below 1 kHz a tick is a millisecond or more and
+     * a plausible tick count lands centuries away; a start outside 1970..2200
+     * leaves no room for the process's events before int64 ns run out in 2262.
+     */
+    if (out->tsc_frequency < WIRE_MIN_TSC_FREQUENCY)
+        return errmsg_set(e, SL_EINVAL, "process message: tsc_frequency %llu at byte 64 is "
+                          "below %llu ticks per second", (unsigned long long)out->tsc_frequency,
+                          WIRE_MIN_TSC_FREQUENCY);
+    if (out->start_time_ns < 0 || out->start_time_ns > WIRE_MAX_START_TIME_NS)
+        return errmsg_set(e, SL_EINVAL, "process message: start_time_ns %lld at byte 48 is "
+                          "outside 1970-01-01..2200-01-01", (long long)out->start_time_ns);
     static const char *names[] = {"exe", "username", "realname", "computer", "distro",
                                   "cpu_brand"};
     wire_str *strs[] = {&out->exe, &out->username, &out->realname,
@@ -339,7 +349,25 @@ int wire_block_decode(const void *data, size_t len, wire_block *out, const uint8
     if (out->nb_objects == 0 || out->nb_objects > UINT32_MAX)
         return errmsg_set(e, SL_EINVAL, "block message: nb_objects %llu at byte 96 out of range "
                           "1..2^32-1", (unsigned long long)out->nb_objects);
+    /* Event ids are object_offset + index as int64 (the lake's span ids): no wrap. */
+    if (out->object_offset > (uint64_t)INT64_MAX - out->nb_objects)
+        return errmsg_set(e, SL_EINVAL, "block message: object_offset %llu at byte 104 plus "
+                          "nb_objects %llu passes 2^63-1", (unsigned long long)out->object_offset,
+                          (unsigned long long)out->nb_objects);
     *payload = (const uint8_t *)data + WIRE_BLOCK_HDR;
+    return SL_OK;
+}
+
+int wire_ticks_to_ns_checked(int64_t start_time_ns, uint64_t tsc_frequency, int64_t ticks,
+                             int64_t *ns)
+{
+    if (tsc_frequency == 0)
+        return SL_EINVAL;
+    /* |ticks| * 1e9 < 2^93: exact in 128 bits. */
+    __int128 v = (__int128)ticks * 1000000000 / (__int128)tsc_frequency + start_time_ns;
+    if (v > INT64_MAX || v < INT64_MIN)
+        return SL_EINVAL;
+    *ns = (int64_t)v;
     return SL_OK;
 }
 

@@ -43,6 +43,9 @@
 #define WIRE_MAX_PAYLOAD (WIRE_PAYLOAD_HDR + (33u << 20)) /* stored payload */
 #define WIRE_MAX_BLOCK_MSG (WIRE_BLOCK_HDR + WIRE_MAX_PAYLOAD)
 #define WIRE_MAX_INLINE 65536           /* bytes in one inline event string */
+/* A process clock the lake can convert (block-format.md, "Process message"). */
+#define WIRE_MIN_TSC_FREQUENCY 1000ull  /* ticks per second: 1 kHz */
+#define WIRE_MAX_START_TIME_NS 7258118400000000000ll /* 2200-01-01T00:00:00Z */
 
 #define WIRE_PROCESS_HDR 72
 #define WIRE_STREAM_HDR 48
@@ -124,6 +127,14 @@ int wire_block_encode_header(const wire_block *b, dbuf *out);
  * arrays are allocated in `a`. On error nothing is returned and e says why.
  */
 int wire_process_decode(const void *data, size_t len, arena *a, wire_process *out, errmsg *e);
+
+/*
+ * The wall time of a tick relative to a process start (start_time_ns +
+ * ticks * 1e9 / tsc_frequency) into *ns; SL_EINVAL when it is outside what int64
+ * nanoseconds hold.  Ingestion refuses blocks whose tick range fails this.
+ */
+int wire_ticks_to_ns_checked(int64_t start_time_ns, uint64_t tsc_frequency, int64_t ticks,
+                             int64_t *ns);
 int wire_stream_decode(const void *data, size_t len, arena *a, wire_stream *out, errmsg *e);
 /* Decodes the header and returns where the payload is; checks sizes, not the payload. */
 int wire_block_decode(const void *data, size_t len, wire_block *out, const uint8_t **payload,

@@ -360,6 +360,19 @@ def temp_files(data_dir):
     return sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
 
 
+def partition_rows(data_dir, current_only=True):
+    """(view, instance, file_path) of the lake's partition rows (current ones by default)."""
+    import sqlite3
+    path = os.path.join(data_dir, "meta.sqlite")
+    con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
+    try:
+        where = " WHERE retired = 0" if current_only else ""
+        return con.execute("SELECT view_set_name, view_instance_id, file_path FROM "
+                           "lakehouse_partitions" + where).fetchall()
+    finally:
+        con.close()
+
+
 def rows(data_dir, table):
     """Every row of a metadata table, read with Python's own sqlite3 (read-only)."""
     import sqlite3

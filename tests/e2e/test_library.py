@@ -108,7 +108,7 @@ class LibraryTest(unittest.TestCase):
             [sltest.binary(), "loadgen", "--json", "--server", url, "--threads", "4",
              "--spans", "150000", "--depth", "4", "--async", "100", "--logs", "2000",
              "--metrics", "2000", "--work", "20", "--memory-mb", str(cap_mb),
-             "--shutdown-timeout-ms", "120000"],
+             "--shutdown-timeout-ms", "120000", "--overload"],
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.addCleanup(lambda: proc.poll() is None and proc.kill())
         # Wait until loadgen has recorded everything (the server has been down all along).
@@ -131,7 +131,9 @@ class LibraryTest(unittest.TestCase):
         self.assertEqual(lib["memory_cap_bytes"], cap_mb << 20)
         self.assertGreater(lib["dropped"], 0)
         self.assertGreater(lib["retries"], 0)
-        self.assertEqual(proc.returncode, 1)  # loadgen says so in its exit code too
+        # --overload (no pacing: the program outruns a server that is down) expects
+        # drops, so they do not fail the run; without it they would (test_hardening).
+        self.assertEqual(proc.returncode, 0, rest)
         # Everything is accounted for: delivered + dropped = recorded by the program
         # plus the library's own drop reports.
         self.assertEqual(lib["delivered"] + lib["dropped"],

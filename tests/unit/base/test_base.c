@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/arena.h"
+#include "base/budget.h"
 #include "base/bytes.h"
 #include "base/clock.h"
 #include "base/dbuf.h"
@@ -151,6 +152,90 @@ TEST(time_text)
     CHECK_EQ(ns, 1234);
     CHECK_EQ(clock_parse_time("2026-13-01", &ns), SL_EINVAL);
     CHECK_EQ(clock_parse_time("yesterday", &ns), SL_EINVAL);
+}
+
+/* Issue 12, point 2: far times clamp instead of wrapping; invalid text is refused. */
+TEST(time_text_strict_and_clamped)
+{
+    int64_t ns = 7;
+    CHECK_OK(clock_parse_time("9999-12-31T23:59:59Z", &ns));
+    CHECK_EQ(ns, INT64_MAX);
+    CHECK_OK(clock_parse_time("2262-04-11T23:47:16.854775807Z", &ns));
+    CHECK_EQ(ns, INT64_MAX);
+    CHECK_OK(clock_parse_time("2262-04-11T23:47:16.854775806Z", &ns));
+    CHECK_EQ(ns, INT64_MAX - 1);
+    CHECK_OK(clock_parse_time("0000-01-01T00:00:00Z", &ns));
+    CHECK_EQ(ns, INT64_MIN);
+    CHECK_OK(clock_parse_time("1677-09-21T00:12:43.145224192Z", &ns));
+    CHECK_EQ(ns, INT64_MIN);
+    CHECK_OK(clock_parse_time("99999999999999999999999", &ns));
+    CHECK_EQ(ns, INT64_MAX);
+    CHECK_OK(clock_parse_time("-99999999999999999999999", &ns));
+    CHECK_EQ(ns, INT64_MIN);
+    /* What RFC 3339 allows. */
+    CHECK_OK(clock_parse_time("2024-02-29T12:00:00z", &ns));
+    CHECK_OK(clock_parse_time("2024-02-29t12:00:00.123456789123-23:59", &ns));
+    CHECK_OK(clock_parse_time("2024-02-29 12:00:00+00:00", &ns));
+    CHECK_OK(clock_parse_time("2016-12-31T23:59:60Z", &ns)); /* a leap second */
+    int64_t next;
+    CHECK_OK(clock_parse_time("2017-01-01T00:00:00Z", &next));
+    CHECK_EQ(ns, next);
+    /* What it does not: each leaves the output alone. */
+    static const char *bad[] = {
+        "2026-02-31T00:00:00Z", "2023-02-29T00:00:00Z", "2026-04-31T00:00:00Z",
+        "2026-11-22T05:07:00+99:99", "2026-11-22T05:07:00+24:00", "2026-11-22T05:07:00+01:60",
+        "2026-11-22T05:07:00+0100", "2026-11-22", "2026-11-22T05:07Z", "2026-11-22T05:07:00",
+        "2026-11-22T24:00:00Z", "2026-11-22T05:07:61Z", "2026-11-22T05:07:00.Z",
+        "2026-11-22T05:07:00Zjunk", "2026-00-10T00:00:00Z", "2026-11-00T00:00:00Z", "",
+        "-", "12a", "+5", " 2026-11-22T05:07:00Z",
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ns = 42;
+        if (clock_parse_time(bad[i], &ns) != SL_EINVAL || ns != 42)
+            TEST_FAIL("'%s' was accepted", bad[i]);
+    }
+}
+
+/* Issue 12, point 1: grants never pass the budget; refusals take nothing and say why. */
+TEST(budget_grants_refuses_and_gives_back)
+{
+    budget b;
+    budget_init(&b, 100, 4);
+    budget_grant g1, g2, g3;
+    errmsg e;
+    errmsg_clear(&e);
+    CHECK_OK(budget_take(&b, 60, 1, 3, &g1, &e));
+    CHECK_EQ(g1.threads, 3);
+    CHECK_EQ(g1.bytes, 60);
+    /* One thread is left: granted instead of the three asked for. */
+    CHECK_OK(budget_take(&b, 30, 1, 3, &g2, &e));
+    CHECK_EQ(g2.threads, 1);
+    /* No thread left: refused, nothing taken. */
+    CHECK_EQ(budget_take(&b, 1, 1, 1, &g3, &e), SL_EBUSY);
+    CHECK(strstr(e.text, "worker threads") != NULL);
+    CHECK_EQ(g3.bytes + g3.threads, 0);
+    /* Memory: 90 of 100 held; 20 more does not fit, a request with no threads neither. */
+    errmsg_clear(&e);
+    CHECK_EQ(budget_take(&b, 20, 0, 0, &g3, &e), SL_EBUSY);
+    CHECK(strstr(e.text, "does not fit") != NULL);
+    CHECK_EQ(atomic_load(&b.bytes), 90);
+    CHECK_EQ(atomic_load(&b.threads), 4);
+    /* Larger than the whole budget: refused even when idle. */
+    budget_shrink(&b, &g2, 10);
+    CHECK_EQ(atomic_load(&b.bytes), 70);
+    CHECK_OK(budget_take(&b, 30, 0, 0, &g3, &e));
+    budget_give(&b, &g1);
+    budget_give(&b, &g2);
+    budget_give(&b, &g2); /* a given-back grant is a no-op */
+    budget_give(&b, &g3);
+    CHECK_EQ(atomic_load(&b.bytes), 0);
+    CHECK_EQ(atomic_load(&b.threads), 0);
+    CHECK_EQ(atomic_load(&b.grants), 0);
+    CHECK_EQ(budget_take(&b, 101, 0, 0, &g1, &e), SL_EBUSY);
+    CHECK_EQ(atomic_load(&b.refused_total), 3);
+    CHECK_EQ(atomic_load(&b.peak_bytes), 100);
+    CHECK_EQ(budget_trim_if_idle(&b), 1); /* idle after the burst: one trim */
+    CHECK_EQ(budget_trim_if_idle(&b), 0);
 }
 
 TEST(json_write_then_parse)

@@ -444,12 +444,12 @@ TEST(materialize_a_whole_process_in_parallel)
         frames(&f, s, 2, 30);
     lake_mat_stats st = {0};
     errmsg e;
-    CHECK_OK(lake_materialize_process(f.l, &f.process_id, &st, &e));
+    CHECK_OK(lake_materialize_process(f.l, &f.process_id, 0, &st, NULL, NULL, &e));
     /* 4 thread_spans partitions and async_events over the same cpu blocks (no rows);
      * the log and metrics views have no blocks at all. */
     CHECK_EQ(st.built, 5);
     memset(&st, 0, sizeof st);
-    CHECK_OK(lake_materialize_process(f.l, &f.process_id, &st, &e));
+    CHECK_OK(lake_materialize_process(f.l, &f.process_id, 0, &st, NULL, NULL, &e));
     CHECK_EQ(st.built, 0);
     fx_free(&f);
 }
