@@ -111,6 +111,8 @@ const char *col_type_name(col_type t)
         return "binary";
     case COL_DICT:
         return "dict";
+    case COL_FIXED16:
+        return "fixed16";
     }
     return "?";
 }
@@ -127,6 +129,8 @@ size_t col_type_width(col_type t, uint8_t key_bytes)
         return 4;
     case COL_DICT:
         return key_bytes;
+    case COL_FIXED16:
+        return 16;
     default:
         return 8;
     }
@@ -134,7 +138,7 @@ size_t col_type_width(col_type t, uint8_t key_bytes)
 
 bool col_type_is_valid(col_type t, uint8_t key_bytes)
 {
-    if (t < COL_BOOL || t > COL_DICT)
+    if (t < COL_BOOL || t > COL_FIXED16)
         return false;
     if (t == COL_DICT)
         return key_bytes == 1 || key_bytes == 2 || key_bytes == 4 || key_bytes == 8;
@@ -263,7 +267,7 @@ int col_vec_append_null(col_vec *v)
         v->values->len_bytes = ((size_t)v->len + 7) / 8;
         return SL_OK;
     }
-    static const uint8_t zero[8];
+    static const uint8_t zero[16];
     finish_fixed(v, zero, col_type_width(v->type, v->key_bytes));
     return SL_OK;
 }
@@ -298,6 +302,15 @@ APPEND_FIXED(col_vec_append_i64, int64_t)
 APPEND_FIXED(col_vec_append_u32, uint32_t)
 APPEND_FIXED(col_vec_append_u64, uint64_t)
 APPEND_FIXED(col_vec_append_f64, double)
+
+int col_vec_append_fixed16(col_vec *v, const void *p16)
+{
+    int rc = grow_one(v, 0);
+    if (rc)
+        return rc;
+    finish_fixed(v, p16, 16);
+    return SL_OK;
+}
 
 int col_vec_append_str(col_vec *v, const void *p, size_t n)
 {

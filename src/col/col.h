@@ -11,7 +11,7 @@
  *              often walked as uint64 words; on little-endian machines that is
  *              the same memory.
  *   values     BOOL: bits, LSB first.  INT32/UINT32: 4 bytes.  INT64/UINT64/
- *              TS_NS/DOUBLE: 8 bytes.  STRING/BINARY: len + 1 int32 offsets into
+ *              TS_NS/DOUBLE: 8 bytes.  FIXED16: 16 bytes (Arrow fixed-size binary).  STRING/BINARY: len + 1 int32 offsets into
  *              data.  DICT: one unsigned key of key_bytes (1, 2, 4 or 8) per row.
  *   data       STRING/BINARY bytes.
  *   dict       DICT only: a shared, refcounted vector of strings that the keys
@@ -49,6 +49,7 @@ typedef enum col_type {
     COL_STRING, /* UTF-8, int32 offsets */
     COL_BINARY, /* bytes, int32 offsets */
     COL_DICT,   /* unsigned keys of key_bytes into a string dictionary */
+    COL_FIXED16, /* 16-byte values: SQL numeric (int128 with its scale) and interval */
 } col_type;
 
 /* Hard cap of one buffer: string offsets are int32. */
@@ -151,6 +152,7 @@ int col_vec_append_u32(col_vec *v, uint32_t x);
 int col_vec_append_u64(col_vec *v, uint64_t x);
 int col_vec_append_f64(col_vec *v, double x);
 int col_vec_append_str(col_vec *v, const void *p, size_t n); /* STRING, BINARY */
+int col_vec_append_fixed16(col_vec *v, const void *p16);
 /* DICT: append a key; SL_EINVAL if it is not below the dictionary's length. */
 int col_vec_append_key(col_vec *v, uint64_t key);
 

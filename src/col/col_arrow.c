@@ -92,6 +92,8 @@ static const char *format_of(const col_vec *v)
         return "u";
     case COL_BINARY:
         return "z";
+    case COL_FIXED16:
+        return "w:16";
     case COL_DICT:
         switch (v->key_bytes) {
         case 1:
@@ -267,7 +269,7 @@ static int parse_format(const char *f, fmt_info *out)
     } plain[] = {{"b", COL_BOOL},          {"i", COL_INT32},  {"l", COL_INT64},
                  {"I", COL_UINT32},        {"L", COL_UINT64}, {"g", COL_DOUBLE},
                  {"u", COL_STRING},        {"z", COL_BINARY}, {"tsn:UTC", COL_TS_NS},
-                 {"tsn:+00:00", COL_TS_NS}};
+                 {"tsn:+00:00", COL_TS_NS}, {"w:16", COL_FIXED16}};
     for (size_t i = 0; i < sizeof plain / sizeof plain[0]; i++)
         if (strcmp(f, plain[i].f) == 0) {
             *out = (fmt_info){plain[i].t, 0, false};

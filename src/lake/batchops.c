@@ -27,6 +27,8 @@ static int append_row(col_vec *out, const col_vec *v, int64_t r)
         return col_vec_append_u64(out, (uint64_t)col_vec_i64(v, r));
     case COL_DOUBLE:
         return col_vec_append_f64(out, col_vec_f64(v, r));
+    case COL_FIXED16:
+        return col_vec_append_fixed16(out, v->values->p + 16 * r);
     case COL_STRING:
     case COL_BINARY:
     case COL_DICT: {

@@ -1,0 +1,110 @@
+/*
+ * catalog.h - the one catalog the binder resolves names against.
+ *
+ * Tables of every kind look the same to the planner: a name, columns with SQL
+ * types, an optional time column, and a way to scan them in units that
+ * parallel workers take one at a time (a process's partitions of a lake
+ * view, a user table's Parquet segment, a metadata listing).  The kinds:
+ *
+ *   lake tables      processes, streams, blocks, log_entries, measures,
+ *                    log_stats (catalog/lake_tables.c)
+ *   table functions  view_instance, process_spans, perfetto_trace_chunks,
+ *                    list_partitions, read_parquet, read_csv,
+ *                    generate_series, unnest ... (catalog/tfuncs.c)
+ *   user tables      CREATE TABLE, stored as Parquet segments (catalog/user.c)
+ *   views            CREATE VIEW: a stored SELECT, bound where it is used
+ *   system tables    pg_catalog and information_schema rows that clients read
+ *
+ * A scan request carries what the planner pushed down: the columns needed
+ * (projection), the time range derived from predicates on the time column
+ * (and the session's streamlake.begin/end), and equality on an id column, so
+ * that a lake scan prunes partitions and limits just-in-time builds from
+ * metadata before any file is opened.
+ */
+#ifndef SL_SQL_CATALOG_CATALOG_H
+#define SL_SQL_CATALOG_CATALOG_H
+
+#include "sql/exec/vec.h"
+#include "sql/front/error.h"
+#include "sql/types/value.h"
+
+#include <stdint.h>
+
+struct lake;
+struct sql_engine;
+
+typedef struct sql_scan_req {
+    int ncols;              /* columns wanted, by table column index, in output order */
+    const int *cols;
+    int64_t begin_ns;       /* rows whose time column is in [begin, end) (INT64_MIN/MAX: open) */
+    int64_t end_ns;
+    const char *id_eq;      /* the id column equals this canonical id (NULL: any) */
+    int id_col;
+    int batch_rows;
+    const uint8_t *cancel;  /* nonzero: stop between batches */
+} sql_scan_req;
+
+typedef struct sql_scan sql_scan;
+typedef struct sql_table sql_table;
+
+/* A scan of one unit: batches of req->ncols columns; *out NULL at the end. */
+typedef struct sql_scan_ops {
+    int (*next)(sql_scan *s, sql_batch **out, sql_err *e);
+    void (*close)(sql_scan *s);
+} sql_scan_ops;
+
+struct sql_scan {
+    const sql_scan_ops *ops;
+};
+
+enum {
+    TABLE_LAKE = 1,
+    TABLE_USER,
+    TABLE_VIEW,
+    TABLE_SYSTEM,
+    TABLE_FUNC,     /* a table function's result, bound with its arguments */
+};
+
+typedef struct sql_table_ops {
+    /* How many units a scan with this request has (done once, before workers start). */
+    int (*units)(sql_table *t, const sql_scan_req *req, int64_t *n, sql_err *e);
+    int (*open)(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out, sql_err *e);
+    /* Estimated rows (planning: join order, build side); -1 unknown. */
+    double (*estimate)(sql_table *t, const sql_scan_req *req);
+    void (*free)(sql_table *t);
+} sql_table_ops;
+
+struct sql_table {
+    const char *name;
+    const char *schema;       /* "public", "pg_catalog", "information_schema" */
+    int kind;
+    int ncols;
+    const char **colnames;
+    sql_type *coltypes;
+    int time_col;             /* the column time ranges apply to, -1 none */
+    int end_col;              /* intervals (spans): their end column, -1 none */
+    int id_col;               /* a process id column equality can prune on, -1 none */
+    const sql_table_ops *ops;
+    void *impl;
+    const char *view_sql;     /* TABLE_VIEW: the SELECT */
+};
+
+/* A table function: binds its constant arguments into a table. */
+typedef struct sql_tfunc {
+    const char *name;
+    int min_args, max_args;
+    int (*bind)(struct sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
+                sql_table **out, sql_err *e);
+} sql_tfunc;
+
+const sql_tfunc *sql_tfunc_find(const char *name);
+
+/* The built-in tables: lake tables and system tables, by name; NULL if none. */
+sql_table *sql_builtin_table(struct sql_engine *eng, const char *schema, const char *name);
+/* Every built-in table (for information_schema and \dt), i = 0.. until NULL. */
+sql_table *sql_builtin_table_at(struct sql_engine *eng, int i);
+
+/* Frees a table made by a table function or a user-table snapshot. */
+void sql_table_free(sql_table *t);
+
+#endif

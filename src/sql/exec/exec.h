@@ -1,0 +1,143 @@
+/*
+ * exec.h - the batch driver: running a plan as a tree of operators.
+ *
+ * Each plan node becomes an operator with open / next / close; next hands
+ * out batches (dense, owned by the caller) until NULL.  Operators that must
+ * see all their input before producing output (sort, aggregation, the build
+ * side of a join) account the memory they hold against the query's work_mem;
+ * past it the query fails with SQLSTATE 53200 rather than taking the server's
+ * memory.  Scans of tables with several units run on parallel workers that
+ * each read a unit, filter and project it, and hand batches over in unit
+ * order; an aggregation over such a scan gives every worker its own partial
+ * state and combines them at the end (docs/internals/sql.md).
+ *
+ * Cancellation (client gone, Ctrl-C, statement_timeout) is a flag every
+ * operator and worker checks between batches: SQLSTATE 57014.
+ */
+#ifndef SL_SQL_EXEC_EXEC_H
+#define SL_SQL_EXEC_EXEC_H
+
+#include "sql/engine_int.h"
+#include "sql/exec/eval.h"
+#include "sql/plan/plan.h"
+
+#include <pthread.h>
+
+/* What EXPLAIN ANALYZE prints for each node. */
+typedef struct sql_opstats {
+    const sql_plan *plan;
+    uint64_t rows, batches;
+    int64_t ns;              /* time in this node and below */
+    int64_t mem_peak;        /* bytes this node held at most */
+    uint64_t units, workers; /* scans: units read, workers used */
+} sql_opstats;
+
+typedef struct sql_exec sql_exec;
+typedef struct sql_op sql_op;
+
+typedef struct sql_op_vt {
+    int (*open)(sql_op *op);
+    int (*next)(sql_op *op, sql_batch **out);
+    void (*close)(sql_op *op);
+} sql_op_vt;
+
+struct sql_op {
+    const sql_op_vt *vt;
+    sql_exec *x;
+    const sql_plan *p;
+    sql_op *child, *right;
+    sql_opstats *st;
+    int64_t mem;             /* bytes this operator holds now (accounted in x->mem) */
+};
+
+typedef struct cte_state cte_state;
+
+struct sql_exec {
+    sql_exec *root;          /* the query's exec (a subquery run copies it; counters stay here) */
+    sql_session *s;
+    sql_engine *eng;
+    arena *a;                /* plan and per-query memory */
+    sql_err *e;
+    sql_ectx ex;             /* base evaluation context (params, subqueries) */
+    _Atomic uint8_t cancel;
+    const _Atomic uint8_t *ext_cancel;
+    int64_t deadline_ns;     /* statement_timeout, 0 none */
+    _Atomic int64_t mem, mem_peak;
+    int64_t mem_limit;
+    int workers;
+    bool analyze;
+    pthread_mutex_t mu;      /* the first error of any worker; CTE states */
+    int nstats, stats_cap;
+    sql_opstats **stats;
+    cte_state *ctes;
+    struct subq_cache *subqs;
+};
+
+/* Builds the operator tree for a plan (not opened). */
+int sql_op_build(sql_exec *x, const sql_plan *p, sql_op **out);
+/* next with timing, row counts and the cancel check. */
+int sql_op_next(sql_op *op, sql_batch **out);
+void sql_op_close(sql_op *op);
+int sql_op_open(sql_op *op);
+
+/* Memory held by an operator: adds delta (may be negative); SQLSTATE 53200 past work_mem. */
+int sql_exec_mem(sql_exec *x, sql_op *op, int64_t delta);
+/* Nonzero when the query must stop (cancel, timeout); sets x->e. */
+int sql_exec_check(sql_exec *x);
+/* Records the first error of a worker thread (its own sql_err) into x->e. */
+void sql_exec_fail(sql_exec *x, const sql_err *we);
+
+/* An evaluation context for a worker (own scratch arena and error). */
+void sql_exec_ectx(sql_exec *x, sql_ectx *cx, sql_err *err, arena *scratch);
+
+/* The subquery runner the evaluator calls (exec.c). */
+int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datum *left,
+                      sql_datum *out);
+
+/* Operators, one file each group. */
+sql_op *sql_op_scan_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_values_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_filter_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_project_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_limit_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_distinct_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_sort_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_join_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_setop_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_window_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_cte_new(sql_exec *x, const sql_plan *p);
+
+/* A parallel scan driving a per-worker sink instead of a queue (aggregation). */
+typedef int (*sql_sink_fn)(void *arg, int worker, sql_batch *b, sql_err *e);
+bool sql_op_scan_can_sink(const sql_op *op);
+int sql_op_scan_run_sink(sql_op *op, int *nworkers, sql_sink_fn fn, void *arg);
+int sql_op_scan_workers(const sql_op *op);
+
+/* Batches in memory: a growable list (sort input, join build side, CTEs). */
+typedef struct sql_rows {
+    int ncols;
+    const sql_type *types;
+    sql_batch **b;
+    int nb, cap;
+    int64_t nrows;
+    int64_t mem;
+} sql_rows;
+
+void sql_rows_init(sql_rows *r, int ncols, const sql_type *types);
+/* Takes ownership of b (freed by sql_rows_free). */
+int sql_rows_add(sql_rows *r, sql_batch *b);
+void sql_rows_free(sql_rows *r);
+/* Memory of a batch's buffers (capacity), for accounting. */
+int64_t sql_batch_bytes(const sql_batch *b);
+/* Concatenates every batch into one (dictionary columns expanded to strings). */
+int sql_rows_concat(sql_rows *r, sql_batch **out);
+
+/* Comparing rows by sort keys (evaluated key vectors). */
+int sql_cmp_rows(const sql_type *types, const col_vec *a, int64_t ra, const col_vec *b,
+                 int64_t rb, int nkeys, const bool *desc, const bool *nulls_first);
+
+/* A batch copying the given rows (ids into src) of every column. */
+int sql_batch_take(const sql_batch *src, const uint32_t *rows, int64_t n, sql_batch **out);
+
+#endif

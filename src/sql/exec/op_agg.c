@@ -1,0 +1,665 @@
+/*
+ * op_agg.c - hash aggregation (GROUP BY, aggregates) and DISTINCT.
+ *
+ * A batch at a time: the group keys are evaluated and looked up in the
+ * hash table (new keys get the next group id), then every aggregate's
+ * arguments are evaluated and its update runs over the whole batch with the
+ * rows' group ids.  Aggregate states are arrays indexed by group id.
+ *
+ *   FILTER (WHERE ...)   rows failing it get group id UINT32_MAX for that
+ *                        aggregate (skipped by every update);
+ *   DISTINCT             a second table of (group, value) lets only a
+ *                        value's first occurrence in a group through;
+ *   ORDER BY in the call the aggregate's rows are kept, sorted by (group,
+ *                        keys) at the end, and fed in that order.
+ *
+ * Over a parallel scan (and when no aggregate needs its input order), every
+ * worker aggregates its units into its own table and states; the partial
+ * results are combined into one table at the end with the aggregates'
+ * combine.  Memory (tables, states, what states hold) counts against
+ * work_mem: past it, SQLSTATE 53200.
+ */
+#include "sql/exec/exec.h"
+
+#include "base/alloc.h"
+#include "sql/exec/hashtab.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define OUT_BATCH 8192
+
+typedef struct aggstate {
+    const sql_expr *call;
+    const sql_agg *agg;
+    uint8_t *states;
+    size_t cap;              /* groups the states array holds */
+    sql_ht distinct;         /* DISTINCT: (group, args) seen */
+    bool has_distinct;
+    sql_rows ordered;        /* ORDER BY in the call: (gid, keys..., args...) rows */
+    sql_type *ord_types;
+    int64_t extra_mem;       /* what states allocated beyond their fixed size */
+} aggstate;
+
+/* One table of groups and the states of every aggregate: a worker's, or the final. */
+typedef struct aggtab {
+    sql_ht ht;
+    int naggs;
+    aggstate *a;
+    uint32_t ngroups;        /* groups with initialized states */
+    sql_ectx cx;
+    sql_err err;
+    arena scratch;
+    arena agg_mem;
+} aggtab;
+
+typedef struct op_agg {
+    sql_op op;
+    aggtab main;
+    aggtab *part;            /* per-worker tables (parallel) */
+    int nparts;
+    int64_t last_mem;
+    bool built;
+    uint32_t emitted;
+    bool distinct_node;      /* SP_DISTINCT: keys are all columns, no aggregates */
+    sql_type *key_types;
+    int nkeys;
+    sql_expr **keys;
+} op_agg;
+
+/* ---- tables ------------------------------------------------------------- */
+
+static int tab_init(op_agg *g, aggtab *t, int worker)
+{
+    (void)worker;
+    memset(t, 0, sizeof *t);
+    sql_exec *x = g->op.x;
+    const sql_plan *p = g->op.p;
+    arena_init(&t->scratch, 4096, 64u << 20);
+    arena_init(&t->agg_mem, 4096, 0);
+    sql_exec_ectx(x, &t->cx, &t->err, &t->scratch);
+    int rc = sql_ht_init(&t->ht, g->nkeys, g->key_types, true);
+    if (rc)
+        return rc;
+    t->naggs = g->distinct_node ? 0 : p->agg.naggs;
+    t->a = sl_calloc((size_t)(t->naggs ? t->naggs : 1), sizeof *t->a);
+    if (!t->a)
+        return SL_ENOMEM;
+    for (int i = 0; i < t->naggs; i++) {
+        aggstate *s = &t->a[i];
+        s->call = p->agg.aggs[i];
+        s->agg = s->call->agg;
+        if (s->call->agg_distinct) {
+            int nk = 1 + s->call->nargs;
+            sql_type *ty = arena_alloc(x->a, sizeof *ty * (size_t)nk);
+            if (!ty)
+                return SL_ENOMEM;
+            ty[0] = sql_type_of(ST_INT8);
+            for (int k = 0; k < s->call->nargs; k++)
+                ty[k + 1] = s->call->args[k]->type;
+            if ((rc = sql_ht_init(&s->distinct, nk, ty, true)))
+                return rc;
+            s->has_distinct = true;
+        }
+        if (s->call->norder) {
+            int nc = 1 + s->call->norder + s->call->nargs;
+            s->ord_types = arena_alloc(x->a, sizeof *s->ord_types * (size_t)nc);
+            if (!s->ord_types)
+                return SL_ENOMEM;
+            s->ord_types[0] = sql_type_of(ST_INT8);
+            for (int k = 0; k < s->call->norder; k++)
+                s->ord_types[1 + k] = s->call->order[k]->type;
+            for (int k = 0; k < s->call->nargs; k++)
+                s->ord_types[1 + s->call->norder + k] = s->call->args[k]->type;
+            sql_rows_init(&s->ordered, nc, s->ord_types);
+        }
+    }
+    return SL_OK;
+}
+
+static void tab_free(aggtab *t)
+{
+    for (int i = 0; t->a && i < t->naggs; i++) {
+        aggstate *s = &t->a[i];
+        if (s->agg && s->agg->destroy)
+            for (uint32_t gi = 0; gi < t->ngroups; gi++)
+                s->agg->destroy(s->states + (size_t)gi * s->agg->state_size);
+        sl_free(s->states);
+        if (s->has_distinct)
+            sql_ht_free(&s->distinct);
+        sql_rows_free(&s->ordered);
+    }
+    sl_free(t->a);
+    sql_ht_free(&t->ht);
+    arena_destroy(&t->scratch);
+    arena_destroy(&t->agg_mem);
+    memset(t, 0, sizeof *t);
+}
+
+static int64_t tab_mem(const aggtab *t)
+{
+    int64_t m = t->ht.mem_bytes;
+    for (int i = 0; i < t->naggs; i++)
+        m += (int64_t)(t->a[i].cap * t->a[i].agg->state_size) + t->a[i].extra_mem +
+             t->a[i].distinct.mem_bytes + t->a[i].ordered.mem;
+    return m;
+}
+
+/* Makes states for groups [t->ngroups, n). */
+static int grow_states(aggtab *t, uint32_t n)
+{
+    for (int i = 0; i < t->naggs; i++) {
+        aggstate *s = &t->a[i];
+        size_t sz = s->agg->state_size;
+        if (n > s->cap) {
+            size_t cap = s->cap ? s->cap * 2 : 64;
+            while (cap < n)
+                cap *= 2;
+            uint8_t *ns = sl_realloc(s->states, cap * sz);
+            if (!ns)
+                return SL_ENOMEM;
+            s->states = ns;
+            s->cap = cap;
+        }
+        for (uint32_t g = t->ngroups; g < n; g++)
+            s->agg->init(s->states + (size_t)g * sz);
+    }
+    t->ngroups = n;
+    return SL_OK;
+}
+
+static sql_agg_ctx agg_ctx(aggtab *t, aggstate *s)
+{
+    return (sql_agg_ctx){&t->err, &t->agg_mem, &s->extra_mem, s->call};
+}
+
+/* Feeds one aggregate with n rows of `in` whose groups are gids. */
+static int feed(aggtab *t, aggstate *s, const sql_batch *in, const uint32_t *gids0, int64_t n)
+{
+    const sql_expr *c = s->call;
+    uint32_t *gids = NULL;
+    sql_vec args[4];
+    int nargs = c->nargs, rc = SL_OK;
+    memset(args, 0, sizeof args);
+    if (c->filter || s->has_distinct) {
+        gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
+        if (!gids)
+            return SL_ENOMEM;
+        memcpy(gids, gids0, sizeof *gids * (size_t)n);
+    }
+    if (c->filter) {
+        sql_vec f;
+        if ((rc = sql_eval(&t->cx, c->filter, in, NULL, &f)))
+            goto out;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t r = sql_vec_row(&f, i);
+            if (!col_vec_is_valid(&f.v, r) || !col_vec_bool(&f.v, r))
+                gids[i] = SQL_HT_NONE;
+        }
+        sql_vec_release(&f);
+    }
+    for (int k = 0; k < nargs && k < 4; k++)
+        if ((rc = sql_eval(&t->cx, c->args[k], in, NULL, &args[k])))
+            goto out;
+    if (s->has_distinct) {
+        /* (group, args): only a key's first occurrence goes through */
+        sql_vec keys[5];
+        sql_vec gv;
+        if (nargs > 4) {
+            rc = SL_EUNSUPPORTED;
+            goto out;
+        }
+        if ((rc = sql_vec_alloc(&gv, sql_type_of(ST_INT8), n)))
+            goto out;
+        for (int64_t i = 0; i < n; i++) {
+            int64_t gi = gids[i];
+            memcpy(gv.v.values->p + 8 * i, &gi, 8);
+        }
+        keys[0] = gv;
+        for (int k = 0; k < nargs; k++)
+            keys[k + 1] = args[k];
+        uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+        uint32_t next_new = s->distinct.n; /* new keys get ids in row order from here */
+        if (!ids)
+            rc = SL_ENOMEM;
+        else
+            rc = sql_ht_lookup(&s->distinct, keys, n, NULL, true, ids);
+        for (int64_t i = 0; !rc && i < n; i++) {
+            if (ids[i] >= next_new) {
+                next_new = ids[i] + 1;
+                continue; /* the first time this (group, value) is seen */
+            }
+            gids[i] = SQL_HT_NONE;
+        }
+        sl_free(ids);
+        sql_vec_release(&gv);
+        if (rc)
+            goto out;
+    }
+    if (c->norder) {
+        /* keep (gid, order keys, args) rows; sorted and fed at the end */
+        sql_batch *b;
+        if ((rc = sql_batch_new(s->ordered.ncols, s->ord_types, &b)))
+            goto out;
+        col_vec_init(&b->cols[0], COL_INT64, 0);
+        for (int64_t i = 0; i < n && !rc; i++)
+            rc = col_vec_append_i64(&b->cols[0], gids ? (int64_t)gids[i] : (int64_t)gids0[i]);
+        for (int k = 0; k < c->norder && !rc; k++) {
+            sql_vec v;
+            if (!(rc = sql_eval(&t->cx, c->order[k], in, NULL, &v))) {
+                col_vec_release(&b->cols[1 + k]);
+                rc = v.is_const ? sql_vec_expand(&v, n, &b->cols[1 + k])
+                                : (b->cols[1 + k] = v.v, SL_OK);
+                if (v.is_const)
+                    sql_vec_release(&v);
+            }
+        }
+        for (int k = 0; k < nargs && !rc; k++) {
+            col_vec_release(&b->cols[1 + c->norder + k]);
+            if (args[k].is_const)
+                rc = sql_vec_expand(&args[k], n, &b->cols[1 + c->norder + k]);
+            else
+                sql_vec_share(&args[k].v, &b->cols[1 + c->norder + k]);
+        }
+        b->n = n;
+        rc = rc ? (sql_batch_free(b), rc) : sql_rows_add(&s->ordered, b);
+        goto out;
+    }
+    sql_agg_ctx ax = agg_ctx(t, s);
+    rc = s->agg->update(&ax, s->states, gids ? gids : gids0, c->agg_star ? NULL : args, n);
+out:
+    for (int k = 0; k < nargs && k < 4; k++)
+        sql_vec_release(&args[k]);
+    sl_free(gids);
+    return rc;
+}
+
+/* Groups and aggregates one input batch into t. */
+static int consume(op_agg *g, aggtab *t, const sql_batch *in)
+{
+    int64_t n = in->n;
+    if (!n)
+        return SL_OK;
+    arena_reset(&t->scratch);
+    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)n);
+    sql_vec keys[16], *kv = g->nkeys <= 16 ? keys : sl_calloc((size_t)g->nkeys, sizeof *kv);
+    int rc = gids && kv ? SL_OK : SL_ENOMEM, nk = 0;
+    if (!rc && g->nkeys == 0) {
+        memset(gids, 0, sizeof *gids * (size_t)n);
+        if (t->ngroups == 0)
+            rc = grow_states(t, 1);
+    }
+    for (; !rc && nk < g->nkeys; nk++)
+        rc = sql_eval(&t->cx, g->keys[nk], in, NULL, &kv[nk]);
+    if (!rc && g->nkeys) {
+        rc = sql_ht_lookup(&t->ht, kv, n, NULL, true, gids);
+        if (!rc && t->ht.n > t->ngroups)
+            rc = grow_states(t, t->ht.n);
+    }
+    for (int i = 0; !rc && i < t->naggs; i++)
+        rc = feed(t, &t->a[i], in, gids, n);
+    for (int k = 0; k < nk; k++)
+        sql_vec_release(&kv[k]);
+    if (kv != keys)
+        sl_free(kv);
+    sl_free(gids);
+    return rc;
+}
+
+/* ---- ordered aggregates at the end ------------------------------------- */
+
+typedef struct ordctx {
+    const col_vec *cols;
+    const sql_type *types;
+    int norder;
+    const uint8_t *desc;
+} ordctx;
+
+static ordctx g_ord; /* the sort below runs under g_ord_mu */
+static pthread_mutex_t g_ord_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int cmp_ord(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    int64_t ga = col_vec_i64(&g_ord.cols[0], a), gb = col_vec_i64(&g_ord.cols[0], b);
+    if (ga != gb)
+        return ga < gb ? -1 : 1;
+    for (int k = 0; k < g_ord.norder; k++) {
+        const col_vec *v = &g_ord.cols[1 + k];
+        bool an = !col_vec_is_valid(v, a), bn = !col_vec_is_valid(v, b);
+        int c;
+        if (an || bn)
+            c = an == bn ? 0 : an ? 1 : -1;
+        else {
+            sql_datum da = sql_datum_get(g_ord.types[1 + k], v, a), db = sql_datum_get(g_ord.types[1 + k], v, b);
+            c = sql_datum_cmp(g_ord.types[1 + k], &da, &db);
+        }
+        if (c)
+            return g_ord.desc[k] ? -c : c;
+    }
+    return a < b ? -1 : a > b; /* stable */
+}
+
+static int feed_ordered(aggtab *t, aggstate *s)
+{
+    if (!s->ordered.nb)
+        return SL_OK;
+    sql_batch *all;
+    int rc = sql_rows_concat(&s->ordered, &all);
+    if (rc)
+        return rc;
+    int64_t n = all->n;
+    int64_t *ix = sl_malloc(sizeof *ix * (size_t)(n ? n : 1));
+    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
+    uint32_t *rows = sl_malloc(sizeof *rows * (size_t)(n ? n : 1));
+    if (!ix || !gids || !rows) {
+        rc = SL_ENOMEM;
+        goto out;
+    }
+    for (int64_t i = 0; i < n; i++)
+        ix[i] = i;
+    pthread_mutex_lock(&g_ord_mu);
+    g_ord = (ordctx){all->cols, s->ord_types, s->call->norder, s->call->order_desc};
+    qsort(ix, (size_t)n, sizeof *ix, cmp_ord);
+    pthread_mutex_unlock(&g_ord_mu);
+    for (int64_t i = 0; i < n; i++) {
+        rows[i] = (uint32_t)ix[i];
+        gids[i] = (uint32_t)col_vec_i64(&all->cols[0], ix[i]);
+    }
+    int na = s->call->nargs;
+    sql_vec args[4];
+    memset(args, 0, sizeof args);
+    sql_sel sel = {rows, n};
+    for (int k = 0; k < na && !rc; k++)
+        rc = sql_vec_gather(&all->cols[1 + s->call->norder + k], &sel, &args[k].v);
+    if (!rc) {
+        sql_agg_ctx ax = agg_ctx(t, s);
+        rc = s->agg->update(&ax, s->states, gids, args, n);
+    }
+    for (int k = 0; k < na; k++)
+        sql_vec_release(&args[k]);
+out:
+    sl_free(ix);
+    sl_free(gids);
+    sl_free(rows);
+    sql_batch_free(all);
+    return rc;
+}
+
+/* ---- building the groups ------------------------------------------------ */
+
+static int account(op_agg *g)
+{
+    int64_t m = tab_mem(&g->main);
+    for (int i = 0; i < g->nparts; i++)
+        m += tab_mem(&g->part[i]);
+    int rc = sql_exec_mem(g->op.x, &g->op, m - g->last_mem);
+    g->last_mem = m;
+    return rc;
+}
+
+typedef struct sinkctx {
+    op_agg *g;
+    pthread_mutex_t mu;
+} sinkctx;
+
+static int sink(void *arg, int worker, sql_batch *b, sql_err *e)
+{
+    sinkctx *sc = arg;
+    aggtab *t = &sc->g->part[worker];
+    int rc = consume(sc->g, t, b);
+    sql_batch_free(b);
+    if (!rc) {
+        pthread_mutex_lock(&sc->mu);
+        rc = account(sc->g);
+        pthread_mutex_unlock(&sc->mu);
+    }
+    if (rc)
+        *e = t->err.state[0] ? t->err : *sc->g->op.x->e;
+    return rc;
+}
+
+/* Adds worker table src's groups and states into the main table. */
+static int combine(op_agg *g, aggtab *src)
+{
+    aggtab *t = &g->main;
+    if (!src->ngroups && !src->ht.n)
+        return SL_OK;
+    uint32_t n = g->nkeys ? src->ht.n : src->ngroups;
+    uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+    if (!ids)
+        return SL_ENOMEM;
+    int rc = SL_OK;
+    if (g->nkeys) {
+        sql_vec *kv = sl_calloc((size_t)g->nkeys, sizeof *kv);
+        if (!kv)
+            rc = SL_ENOMEM;
+        for (int k = 0; !rc && k < g->nkeys; k++)
+            kv[k].v = src->ht.keys[k];
+        if (!rc)
+            rc = sql_ht_lookup(&t->ht, kv, n, src->ht.hashes, true, ids);
+        sl_free(kv);
+        if (!rc && t->ht.n > t->ngroups)
+            rc = grow_states(t, t->ht.n);
+    } else {
+        ids[0] = 0;
+        if (t->ngroups == 0)
+            rc = grow_states(t, 1);
+    }
+    for (int i = 0; !rc && i < t->naggs; i++) {
+        aggstate *d = &t->a[i], *s = &src->a[i];
+        sql_agg_ctx ax = agg_ctx(t, d);
+        size_t sz = d->agg->state_size;
+        for (uint32_t gi = 0; gi < n && !rc; gi++)
+            rc = d->agg->combine(&ax, d->states + (size_t)ids[gi] * sz, s->states + (size_t)gi * sz);
+    }
+    sl_free(ids);
+    if (rc && t->err.state[0])
+        *g->op.x->e = t->err;
+    return rc;
+}
+
+static bool can_parallel(op_agg *g)
+{
+    const sql_plan *p = g->op.p;
+    if (!sql_op_scan_can_sink(g->op.child) || g->op.x->workers < 2 || g->distinct_node)
+        return false;
+    for (int i = 0; i < p->agg.naggs; i++) {
+        const sql_expr *c = p->agg.aggs[i];
+        if (c->agg_distinct || c->norder || c->agg->ordered)
+            return false;
+        for (int k = 0; k < c->nargs; k++)
+            if (sql_expr_has_subquery(c->args[k]))
+                return false;
+    }
+    for (int k = 0; k < g->nkeys; k++)
+        if (sql_expr_has_subquery(g->keys[k]))
+            return false;
+    return true;
+}
+
+static int build(op_agg *g)
+{
+    int rc = tab_init(g, &g->main, -1);
+    if (rc)
+        return rc;
+    if (can_parallel(g) && sql_op_scan_workers(g->op.child) > 1) {
+        int nw = sql_op_scan_workers(g->op.child);
+        g->part = sl_calloc((size_t)nw, sizeof *g->part);
+        if (!g->part)
+            return SL_ENOMEM;
+        g->nparts = nw;
+        for (int i = 0; i < nw && !rc; i++)
+            rc = tab_init(g, &g->part[i], i);
+        sinkctx sc = {g, PTHREAD_MUTEX_INITIALIZER};
+        int used;
+        if (!rc)
+            rc = sql_op_scan_run_sink(g->op.child, &used, sink, &sc);
+        for (int i = 0; i < nw && !rc; i++)
+            rc = combine(g, &g->part[i]);
+        for (int i = 0; i < nw; i++)
+            tab_free(&g->part[i]);
+        sl_free(g->part);
+        g->part = NULL;
+        g->nparts = 0;
+        return rc ? rc : account(g);
+    }
+    for (;;) {
+        sql_batch *b;
+        if ((rc = sql_op_next(g->op.child, &b)) || !b)
+            break;
+        rc = consume(g, &g->main, b);
+        sql_batch_free(b);
+        if (!rc)
+            rc = account(g);
+        if (rc)
+            break;
+    }
+    if (rc && g->main.err.state[0] && !g->op.x->e->state[0])
+        *g->op.x->e = g->main.err;
+    for (int i = 0; !rc && i < g->main.naggs; i++)
+        if (g->main.a[i].call->norder)
+            rc = feed_ordered(&g->main, &g->main.a[i]);
+    if (rc && g->main.err.state[0] && !g->op.x->e->state[0])
+        *g->op.x->e = g->main.err;
+    /* an aggregate without GROUP BY has one group even over no rows */
+    if (!rc && g->nkeys == 0 && !g->distinct_node && g->main.ngroups == 0)
+        rc = grow_states(&g->main, 1);
+    return rc;
+}
+
+static int agg_next(sql_op *op, sql_batch **out)
+{
+    op_agg *g = (op_agg *)op;
+    int rc;
+    if (!g->built) {
+        g->built = true;
+        if ((rc = build(g)))
+            return rc;
+    }
+    aggtab *t = &g->main;
+    uint32_t total = g->nkeys ? t->ht.n : t->ngroups;
+    if (g->emitted >= total)
+        return SL_OK;
+    uint32_t n = total - g->emitted > OUT_BATCH ? OUT_BATCH : total - g->emitted;
+    const sql_plan *p = op->p;
+    sql_batch *b;
+    if ((rc = sql_batch_new(p->ncols, p->types, &b)))
+        return rc;
+    uint32_t *rows = sl_malloc(sizeof *rows * n);
+    if (!rows) {
+        sql_batch_free(b);
+        return SL_ENOMEM;
+    }
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = g->emitted + i;
+    sql_sel sel = {rows, n};
+    for (int k = 0; k < g->nkeys && !rc; k++) {
+        col_vec_release(&b->cols[k]);
+        rc = sql_vec_gather(&t->ht.keys[k], &sel, &b->cols[k]);
+    }
+    for (int i = 0; i < t->naggs && !rc; i++) {
+        aggstate *s = &t->a[i];
+        sql_agg_ctx ax = agg_ctx(t, s);
+        col_vec *o = &b->cols[g->nkeys + i];
+        for (uint32_t k = 0; k < n && !rc; k++)
+            rc = s->agg->finalize(&ax, s->states + (size_t)(g->emitted + k) * s->agg->state_size, o);
+    }
+    sl_free(rows);
+    if (rc) {
+        if (t->err.state[0] && !op->x->e->state[0])
+            *op->x->e = t->err;
+        sql_batch_free(b);
+        return rc;
+    }
+    b->n = n;
+    g->emitted += n;
+    *out = b;
+    return SL_OK;
+}
+
+static void agg_close(sql_op *op)
+{
+    op_agg *g = (op_agg *)op;
+    for (int i = 0; i < g->nparts; i++)
+        tab_free(&g->part[i]);
+    sl_free(g->part);
+    tab_free(&g->main);
+}
+
+static const sql_op_vt g_agg = {NULL, agg_next, agg_close};
+
+sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p)
+{
+    op_agg *g = arena_zalloc(x->a, sizeof *g);
+    if (!g)
+        return NULL;
+    g->op.vt = &g_agg;
+    g->nkeys = p->agg.nkeys;
+    g->keys = p->agg.keys;
+    g->key_types = arena_alloc(x->a, sizeof *g->key_types * (size_t)(g->nkeys ? g->nkeys : 1));
+    if (!g->key_types)
+        return NULL;
+    for (int k = 0; k < g->nkeys; k++)
+        g->key_types[k] = p->agg.keys[k]->type;
+    return &g->op;
+}
+
+/* ---- DISTINCT: first occurrences, streamed ------------------------------ */
+
+static int distinct_next(sql_op *op, sql_batch **out)
+{
+    op_agg *g = (op_agg *)op;
+    if (!g->built) {
+        g->built = true;
+        int rc = tab_init(g, &g->main, -1);
+        if (rc)
+            return rc;
+    }
+    for (;;) {
+        sql_batch *in;
+        int rc = sql_op_next(op->child, &in);
+        if (rc || !in)
+            return rc;
+        int64_t n = in->n;
+        sql_vec *kv = sl_calloc((size_t)(in->ncols ? in->ncols : 1), sizeof *kv);
+        uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+        uint32_t *keep = sl_malloc(sizeof *keep * (size_t)(n ? n : 1));
+        rc = kv && ids && keep ? SL_OK : SL_ENOMEM;
+        for (int c = 0; !rc && c < in->ncols; c++)
+            kv[c].v = in->cols[c];
+        uint32_t before = g->main.ht.n;
+        if (!rc)
+            rc = sql_ht_lookup(&g->main.ht, kv, n, NULL, true, ids);
+        int64_t m = 0;
+        for (int64_t i = 0; !rc && i < n; i++)
+            if (ids[i] >= before) {
+                keep[m++] = (uint32_t)i;
+                before = ids[i] + 1; /* later duplicates in this batch have smaller ids */
+            }
+        if (!rc)
+            rc = account(g);
+        if (!rc && m)
+            rc = m == n ? (*out = in, in = NULL, SL_OK) : sql_batch_take(in, keep, m, out);
+        sl_free(kv);
+        sl_free(ids);
+        sl_free(keep);
+        sql_batch_free(in);
+        if (rc || m)
+            return rc;
+    }
+}
+
+static const sql_op_vt g_distinct = {NULL, distinct_next, agg_close};
+
+sql_op *sql_op_distinct_new(sql_exec *x, const sql_plan *p)
+{
+    op_agg *g = arena_zalloc(x->a, sizeof *g);
+    if (!g)
+        return NULL;
+    g->op.vt = &g_distinct;
+    g->distinct_node = true;
+    g->nkeys = p->ncols;
+    g->key_types = p->types;
+    return &g->op;
+}
