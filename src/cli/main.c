@@ -23,6 +23,7 @@ static const command g_commands[] = {
     {"view", cmd_view, "print the rows of a view (thread_spans, log_entries, ...)"},
     {"materialize", cmd_materialize, "build view partitions ahead of time"},
     {"trace", cmd_trace, "write the Perfetto trace of a process"},
+    {"sql", cmd_sql, "run SQL over the lake, or open a SQL shell"},
     {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
 };
 

@@ -3,7 +3,7 @@
  *
  * They are small next to the telemetry, so they are not partitioned: a scan
  * lists the rows and returns them as one batch.  Instances:
- *   processes  "global"
+ *   processes  "global", or a process id (that process alone: a keyed lookup)
  *   streams    "global", or a process id (that process's streams)
  *   blocks     a stream id or a process id (every stream of it), or "global"
  */
@@ -152,7 +152,9 @@ int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **o
     walk w = {l, &m, v == LAKE_BLOCKS, e, NULL, 0, 0};
     if (v == LAKE_PROCESSES) {
         rc = global ? meta_processes_list(l->m, process_row, &m, e)
-                    : errmsg_set(e, SL_EINVAL, "processes: the instance is \"global\"");
+                    : meta_process_find(l->m, &id, process_row, &m, e);
+        if (rc == SL_ENOTFOUND) /* like streams of an unknown process: no rows */
+            rc = SL_OK;
     } else if (global) {
         rc = all_processes(&w);
     } else if (v == LAKE_STREAMS) {

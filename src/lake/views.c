@@ -104,7 +104,9 @@ int lake_instance_canon(const lake_view_def *vd, const char *instance,
                         char out[LAKE_INSTANCE_MAX], errmsg *e)
 {
     int takes_global = vd->instance == LAKE_INSTANCE_GLOBAL || !vd->partitioned;
-    int takes_id = vd->instance != LAKE_INSTANCE_GLOBAL;
+    /* metadata views take an id too: a process (processes, streams, blocks) or a
+     * stream (blocks) */
+    int takes_id = vd->instance != LAKE_INSTANCE_GLOBAL || !vd->partitioned;
     if (instance && takes_global && !strcmp(instance, "global")) {
         memcpy(out, "global", sizeof "global");
         return SL_OK;

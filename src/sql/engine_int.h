@@ -19,6 +19,8 @@ struct sql_engine {
     char files_dirs[8][4096];
     char data_dir[4096];
     struct sql_user_catalog *users;
+    struct sql_table **builtin;      /* lake tables and built-in views (lake_tables.c) */
+    int nbuiltin;
     /* figures */
     _Atomic uint64_t queries, failed, rows_out;
     _Atomic int64_t query_ns;
@@ -31,8 +33,20 @@ typedef struct sql_setting {
     char value[256];
 } sql_setting;
 
+/* A prepared statement (PREPARE, or the wire protocol's Parse): bound again at
+ * each execution, which costs microseconds and always sees the current catalog. */
+typedef struct sql_prepared {
+    struct sql_prepared *next;
+    char *name;
+    char *text;
+    int ntypes;
+    sql_type *types;         /* declared parameter types (ST_UNKNOWN: inferred) */
+} sql_prepared;
+
 struct sql_session {
     sql_engine *eng;
+    int workers;                     /* streamlake.workers */
+    sql_prepared *prepared;
     int64_t begin_ns, end_ns;        /* streamlake.begin / streamlake.end */
     int64_t work_mem_bytes;
     int64_t timeout_ms;              /* statement_timeout */
@@ -45,5 +59,14 @@ struct sql_session {
 
 /* Settings every session starts with, and what SHOW prints for them. */
 const char *sql_setting_default(const char *name);
+/* Names of the settings SHOW ALL lists, i = 0.. until NULL. */
+const char *sql_setting_name_at(sql_session *s, int i);
+
+/* Prepared statements of a session (query.c). */
+sql_prepared *sql_prepared_find(sql_session *s, const char *name);
+int sql_prepared_add(sql_session *s, const char *name, const char *text, const sql_type *types,
+                     int ntypes, sql_err *e);
+void sql_prepared_drop(sql_session *s, sql_prepared *p);
+void sql_prepared_clear(sql_session *s);
 
 #endif

@@ -42,6 +42,9 @@ typedef struct sql_scan_req {
     int id_col;
     int batch_rows;
     const uint8_t *cancel;  /* nonzero: stop between batches */
+    void *state;            /* the table's own, set by units (a list of processes...) */
+    sql_err *warn;          /* not used yet */
+    uint64_t pruned;        /* units or partitions the range and id left out (EXPLAIN) */
 } sql_scan_req;
 
 typedef struct sql_scan sql_scan;
@@ -66,8 +69,10 @@ enum {
 };
 
 typedef struct sql_table_ops {
-    /* How many units a scan with this request has (done once, before workers start). */
-    int (*units)(sql_table *t, const sql_scan_req *req, int64_t *n, sql_err *e);
+    /* How many units a scan with this request has (done once, before workers start);
+     * may keep what it found in req->state for open (freed by release). */
+    int (*units)(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e);
+    void (*release)(sql_table *t, sql_scan_req *req);
     int (*open)(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out, sql_err *e);
     /* Estimated rows (planning: join order, build side); -1 unknown. */
     double (*estimate)(sql_table *t, const sql_scan_req *req);
@@ -93,6 +98,9 @@ struct sql_table {
 typedef struct sql_tfunc {
     const char *name;
     int min_args, max_args;
+    /* The types the arguments are coerced to (implicit casts, unknown literals
+     * read as them) from the types given: false if no signature fits. */
+    bool (*arg_types)(const sql_type *given, int nargs, sql_type *want);
     int (*bind)(struct sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                 sql_table **out, sql_err *e);
 } sql_tfunc;
@@ -101,6 +109,8 @@ const sql_tfunc *sql_tfunc_find(const char *name);
 
 /* The built-in tables: lake tables and system tables, by name; NULL if none. */
 sql_table *sql_builtin_table(struct sql_engine *eng, const char *schema, const char *name);
+/* pg_catalog and information_schema tables (system.c); NULL if none. */
+sql_table *sql_system_table(struct sql_engine *eng, const char *schema, const char *name);
 /* Every built-in table (for information_schema and \dt), i = 0.. until NULL. */
 sql_table *sql_builtin_table_at(struct sql_engine *eng, int i);
 

@@ -597,6 +597,63 @@ static int eval_array(sql_ectx *cx, const sql_expr *e, const sql_batch *in, cons
 
 /* ---- the dispatcher ----------------------------------------------------- */
 
+/*
+ * A parameter as the node's type: values arrive as text (the wire protocol's
+ * text format) or typed; a node whose type was decided by its context reads a
+ * text value in that type, a node of unknown type gets the value's text.
+ */
+static int eval_param(sql_ectx *cx, const sql_expr *e, sql_vec *out)
+{
+    const sql_datum *d = &cx->params[e->col];
+    sql_type pt = cx->param_types ? cx->param_types[e->col] : e->type;
+    if (d->null || pt.id == e->type.id || (sql_type_is_text(pt) && sql_type_is_text(e->type)))
+        return sql_vec_from_datum(e->type, d, out);
+    sql_datum v;
+    if (sql_type_is_text(pt)) {
+        const char *state = NULL;
+        if (sql_datum_parse(e->type, (const char *)d->s.p, d->s.n, cx->f.scratch, &v, &state)) {
+            char tn[64];
+            return sql_err_set(cx->f.err, state ? state : SQLSTATE_INVALID_TEXT, e->loc,
+                               "invalid input syntax for type %s: \"%.*s\" (parameter $%d)",
+                               sql_type_name(e->type, tn, sizeof tn), (int)(d->s.n > 64 ? 64 : d->s.n),
+                               (const char *)d->s.p, e->col + 1);
+        }
+        return sql_vec_from_datum(e->type, &v, out);
+    }
+    if (sql_type_is_text(e->type)) {
+        dbuf t;
+        dbuf_init(&t, 1u << 30);
+        int rc = sql_datum_text(pt, d, &t);
+        char *c = rc ? NULL : arena_strndup(cx->f.scratch, t.p ? (const char *)t.p : "", t.len);
+        dbuf_free(&t);
+        if (!c)
+            return sql_err_set(cx->f.err, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        memset(&v, 0, sizeof v);
+        v.s.p = (const uint8_t *)c;
+        v.s.n = (uint32_t)strlen(c);
+        return sql_vec_from_datum(e->type, &v, out);
+    }
+    /* typed values of another type: cast (int4 for an int8 node, ...) */
+    sql_kernel k = sql_cast_kernel(pt, e->type);
+    if (!k) {
+        char a[64], b[64];
+        return sql_err_set(cx->f.err, SQLSTATE_DATATYPE_MISMATCH, e->loc,
+                           "parameter $%d is of type %s but is used as %s", e->col + 1,
+                           sql_type_name(pt, a, sizeof a), sql_type_name(e->type, b, sizeof b));
+    }
+    sql_vec in;
+    int rc = sql_vec_from_datum(pt, d, &in);
+    if (rc)
+        return rc;
+    rc = sql_vec_alloc(out, e->type, 1);
+    if (!rc) {
+        out->is_const = true;
+        rc = k(&cx->f, e, &in, 1, out);
+    }
+    sql_vec_release(&in);
+    return rc;
+}
+
 int sql_eval(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
              sql_vec *out)
 {
@@ -608,7 +665,7 @@ int sql_eval(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel
     case SE_PARAM:
         if (e->col >= cx->nparams)
             return sql_err_set(cx->f.err, "08P01", e->loc, "there is no parameter $%d", e->col + 1);
-        return sql_vec_from_datum(e->type, &cx->params[e->col], out);
+        return eval_param(cx, e, out);
     case SE_OUTER: {
         const sql_outer *o = cx->outer;
         for (int l = 1; o && l < e->level; l++)

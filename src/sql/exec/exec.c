@@ -304,7 +304,12 @@ static int run_plan(sql_exec *parent, sql_ectx *cx, const sql_plan *p,
     x.nstats = x.stats_cap = 0;
     x.stats = NULL;
     x.analyze = false;
-    sql_op *op;
+    /* operators of this run live in their own arena: a correlated subquery runs once
+     * per outer row, and the query's arena must not grow with the row count */
+    arena ops;
+    arena_init(&ops, 4096, 64u << 20);
+    x.a = &ops;
+    sql_op *op = NULL;
     int rc = sql_op_build(&x, p, &op);
     if (!rc)
         rc = sql_op_open(op);
@@ -316,6 +321,7 @@ static int run_plan(sql_exec *parent, sql_ectx *cx, const sql_plan *p,
     }
     if (op)
         sql_op_close(op);
+    arena_destroy(&ops);
     return rc;
 }
 

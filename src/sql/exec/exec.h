@@ -30,6 +30,7 @@ typedef struct sql_opstats {
     int64_t ns;              /* time in this node and below */
     int64_t mem_peak;        /* bytes this node held at most */
     uint64_t units, workers; /* scans: units read, workers used */
+    uint64_t pruned;         /* scans: units or partitions left out by time and id */
 } sql_opstats;
 
 typedef struct sql_exec sql_exec;

@@ -271,6 +271,7 @@ static int scan_open(sql_op *op)
     if (s->nworkers > s->nunits)
         s->nworkers = (int)(s->nunits ? s->nunits : 1);
     op->st->units = (uint64_t)s->nunits;
+    op->st->pruned = s->req.pruned;
     op->st->workers = (uint64_t)s->nworkers;
     worker_init(s, &s->inl_w, 0);
     return SL_OK;
@@ -381,6 +382,9 @@ static void scan_close(sql_op *op)
     if (s->inl)
         s->inl->ops->close(s->inl);
     worker_free(&s->inl_w);
+    if (s->t && s->t->ops->release)
+        s->t->ops->release(s->t, &s->req);
+    s->req.state = NULL;
     s->q = NULL;
     s->w = NULL;
     s->inl = NULL;

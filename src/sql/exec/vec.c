@@ -20,7 +20,7 @@ int sql_batch_new(int ncols, const sql_type *types, sql_batch **out)
     }
     b->ncols = ncols;
     b->types = types;
-    for (int i = 0; i < ncols; i++)
+    for (int i = 0; types && i < ncols; i++)
         col_vec_init(&b->cols[i], sql_type_phys(types[i]), 0);
     *out = b;
     return SL_OK;

@@ -46,7 +46,8 @@ static inline int64_t sql_sel_row(const sql_sel *s, int64_t i)
     return s->idx ? (int64_t)s->idx[i] : i;
 }
 
-/* An empty batch of ncols columns with the given SQL types (types must outlive it). */
+/* An empty batch of ncols columns with the given SQL types (types must outlive it;
+ * NULL: the caller sets every column). */
 int sql_batch_new(int ncols, const sql_type *types, sql_batch **out);
 void sql_batch_free(sql_batch *b);
 /* Releases the columns' buffers, keeps the batch (ncols, types) for reuse. */

@@ -20,6 +20,12 @@ typedef struct sql_parsed {
     size_t n_stmts;
 } sql_parsed;
 
+/* protobuf leaves an absent string field as "", not NULL: this gives NULL for both. */
+static inline const char *pstr(const char *s)
+{
+    return s && *s ? s : NULL;
+}
+
 /* Parses text (NUL-terminated).  0, or SL_EINVAL with e set (42601, position). */
 int sql_parse(const char *text, sql_parsed *out, sql_err *e);
 void sql_parsed_free(sql_parsed *p);

@@ -199,12 +199,13 @@ KERNEL(to_timestamp_k)
 #define TS ST_TIMESTAMP
 #define TZ ST_TIMESTAMPTZ
 static const sql_func g_time[] = {
-    {"now", 0, {0}, TZ, FN_VOLATILE, now_k, NULL},
-    {"current_timestamp", 0, {0}, TZ, FN_VOLATILE, now_k, NULL},
-    {"transaction_timestamp", 0, {0}, TZ, FN_VOLATILE, now_k, NULL},
-    {"statement_timestamp", 0, {0}, TZ, FN_VOLATILE, now_k, NULL},
-    {"localtimestamp", 0, {0}, TS, FN_VOLATILE, now_k, NULL},
-    {"current_date", 0, {0}, ST_DATE, FN_VOLATILE, current_date_k, NULL},
+    /* the statement's start time: stable within a statement, so folded when bound */
+    {"now", 0, {0}, TZ, 0, now_k, NULL},
+    {"current_timestamp", 0, {0}, TZ, 0, now_k, NULL},
+    {"transaction_timestamp", 0, {0}, TZ, 0, now_k, NULL},
+    {"statement_timestamp", 0, {0}, TZ, 0, now_k, NULL},
+    {"localtimestamp", 0, {0}, TS, 0, now_k, NULL},
+    {"current_date", 0, {0}, ST_DATE, 0, current_date_k, NULL},
     {"date_trunc", 2, {ST_TEXT, TS}, TS, 0, date_trunc_k, NULL},
     {"date_trunc", 2, {ST_TEXT, TZ}, TZ, 0, date_trunc_k, NULL},
     {"date_bin", 3, {ST_INTERVAL, TS, TS}, TS, 0, date_bin_k, NULL},

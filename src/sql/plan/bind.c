@@ -140,6 +140,11 @@ static int apply_alias(binder *b, const PgQuery__Alias *al, sql_plan *p, const c
     return 0;
 }
 
+static void free_tree(void *tree)
+{
+    pg_query__parse_result__free_unpacked(tree, NULL);
+}
+
 static sql_plan *bind_view(binder *b, const sql_table *t, int loc)
 {
     sql_parsed ps;
@@ -159,7 +164,7 @@ static sql_plan *bind_view(binder *b, const sql_table *t, int loc)
     /* the parse tree must outlive the binding only: names were copied into the arena */
     if (!p && b->e && b->e->position)
         b->e->position = loc + 1;
-    arena_on_cleanup(b->a, (void (*)(void *))pg_query__parse_result__free_unpacked, ps.tree);
+    arena_on_cleanup(b->a, free_tree, ps.tree);
     return p;
 }
 
@@ -168,8 +173,9 @@ struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a);
 static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVar *rv,
                                const char **alias)
 {
-    *alias = rv->alias && rv->alias->aliasname ? rv->alias->aliasname : rv->relname;
-    if (!rv->schemaname) {
+    *alias = rv->alias && pstr(rv->alias->aliasname) ? rv->alias->aliasname : rv->relname;
+    const char *schema = pstr(rv->schemaname);
+    if (!schema) {
         sql_cte *c = scope_cte(sc, rv->relname);
         if (c) {
             sql_plan *p = mk_plan(b, SP_CTE_REF, c->plan->ncols);
@@ -184,13 +190,13 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
         }
     }
     sql_table *t = NULL;
-    if (!rv->schemaname || !strcmp(rv->schemaname, "public"))
+    if (!schema || !strcmp(schema, "public"))
         t = sql_user_lookup(b->s->eng, rv->relname, b->a);
     if (!t)
-        t = sql_builtin_table(b->s->eng, rv->schemaname, rv->relname);
+        t = sql_builtin_table(b->s->eng, schema, rv->relname);
     if (!t) {
         bind_fail(b, SQLSTATE_UNDEFINED_TABLE, rv->location, "relation \"%s%s%s\" does not exist",
-                  rv->schemaname ? rv->schemaname : "", rv->schemaname ? "." : "", rv->relname);
+                  schema ? schema : "", schema ? "." : "", rv->relname);
         return NULL;
     }
     if (t->kind == TABLE_VIEW)
@@ -225,10 +231,30 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
         return NULL;
     }
     sql_datum args[8];
-    sql_type types[8];
+    sql_type types[8], want[8];
+    sql_expr *ae[8];
     for (int i = 0; i < nargs && i < 8; i++) {
-        sql_expr *e = bind_expr(b, sc, f->args[i]);
-        if (!e)
+        if (!(ae[i] = bind_expr(b, sc, f->args[i])))
+            return NULL;
+        types[i] = ae[i]->type;
+    }
+    if (!tf->arg_types(types, nargs, want)) {
+        dbuf sig;
+        dbuf_init(&sig, 4096);
+        char tb[64];
+        for (int i = 0; i < nargs; i++)
+            dbuf_printf(&sig, "%s%s", i ? ", " : "", type_name(types[i], tb));
+        bind_fail(b, SQLSTATE_UNDEFINED_FUNCTION, f->location, "function %s(%.*s) does not exist",
+                  name, (int)sig.len, sig.p ? (const char *)sig.p : "");
+        dbuf_free(&sig);
+        sql_err_hint(b->e, "No function matches the given name and argument types. You might "
+                           "need to add explicit type casts.");
+        return NULL;
+    }
+    for (int i = 0; i < nargs && i < 8; i++) {
+        sql_expr *e = ae[i];
+        if (want[i].id != ST_NULL && !sql_type_eq(want[i], e->type) &&
+            !(e = coerce(b, e, want[i], 'i', name)))
             return NULL;
         if (!sql_expr_is_const(e)) {
             bind_fail(b, SQLSTATE_FEATURE, e->loc, "arguments of %s must be constants or "
@@ -250,7 +276,7 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
         return NULL;
     }
     arena_on_cleanup(b->a, (void (*)(void *))sql_table_free, t);
-    *alias = rf->alias && rf->alias->aliasname ? rf->alias->aliasname : name;
+    *alias = rf->alias && pstr(rf->alias->aliasname) ? rf->alias->aliasname : name;
     sql_plan *p = scan_of(b, t);
     /* a function returning one column is named after its alias, as in PostgreSQL */
     if (p && p->ncols == 1 && rf->alias && !rf->alias->n_colnames && !strcmp(t->colnames[0], name))
@@ -411,7 +437,7 @@ static sql_plan *bind_from_item(binder *b, bind_scope *sc, const PgQuery__Node *
         bind_scope tmp = {.parent = sc->parent, .transparent = true, .ctes = sc->ctes,
                           .cte_names = sc->cte_names, .nctes = sc->nctes};
         p = bind_select(b, &tmp, rs->subquery->select_stmt);
-        alias = rs->alias ? rs->alias->aliasname : NULL;
+        alias = rs->alias ? pstr(rs->alias->aliasname) : NULL;
         al = rs->alias;
         break;
     }
@@ -851,7 +877,7 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
             return NULL;
         if (tl[n]->type.id == ST_UNKNOWN && !(tl[n] = coerce(b, tl[n], sql_type_of(ST_TEXT), 'i', NULL)))
             return NULL;
-        names[n++] = rt->name ? rt->name : expr_colname(v);
+        names[n++] = pstr(rt->name) ? rt->name : expr_colname(v);
     }
     /* HAVING */
     sql_expr *having = NULL;

@@ -204,7 +204,7 @@ static const PgQuery__WindowDef *named_window(const PgQuery__SelectStmt *s, cons
 {
     for (size_t i = 0; s && i < s->n_window_clause; i++) {
         const PgQuery__WindowDef *w = s->window_clause[i]->window_def;
-        if (w->name && !strcmp(w->name, name))
+        if (pstr(w->name) && !strcmp(w->name, name))
             return w;
     }
     return NULL;
@@ -279,13 +279,13 @@ sql_expr *bind_window_call(binder *b, bind_scope *sc, const PgQuery__FuncCall *f
         return NULL;
     }
     const PgQuery__WindowDef *w = f->over;
-    const PgQuery__WindowDef *base = w->refname ? named_window(ac->stmt, w->refname)
-                                   : w->name && !w->n_partition_clause && !w->n_order_clause
+    const PgQuery__WindowDef *base = pstr(w->refname) ? named_window(ac->stmt, w->refname)
+                                   : pstr(w->name) && !w->n_partition_clause && !w->n_order_clause
                                        ? named_window(ac->stmt, w->name) : NULL;
-    if ((w->refname || (w->name && !w->n_partition_clause && !w->n_order_clause &&
+    if ((pstr(w->refname) || (pstr(w->name) && !w->n_partition_clause && !w->n_order_clause &&
                         !(w->frame_options & FO_NONDEFAULT))) && !base) {
         bind_fail(b, "42704", f->location, "window \"%s\" does not exist",
-                  w->refname ? w->refname : w->name);
+                  pstr(w->refname) ? w->refname : w->name);
         return NULL;
     }
     const PgQuery__WindowDef *part_def = base && !w->n_partition_clause ? base : w;

@@ -597,8 +597,12 @@ static const char *func_name(const PgQuery__FuncCall *f, char *buf, size_t n)
 
 static sql_expr *bind_func(binder *b, bind_scope *sc, const PgQuery__FuncCall *f)
 {
-    char name[64];
-    func_name(f, name, sizeof name);
+    char nbuf[64];
+    func_name(f, nbuf, sizeof nbuf);
+    /* expressions keep the name (EXPLAIN, messages): it lives in the query's arena */
+    const char *name = arena_strndup(b->a, nbuf, strlen(nbuf));
+    if (!name)
+        return NULL;
     if (f->over)
         return bind_window_call(b, sc, f, name);
     if (sql_is_agg_name(name) || f->agg_star || f->agg_distinct || f->agg_filter ||
@@ -951,7 +955,7 @@ const char *expr_colname(const PgQuery__Node *n)
             const PgQuery__SelectStmt *s = n->sub_link->subselect->select_stmt;
             if (s->n_target_list == 1) {
                 const PgQuery__ResTarget *rt = s->target_list[0]->res_target;
-                return rt->name ? rt->name : expr_colname(rt->val);
+                return pstr(rt->name) ? rt->name : expr_colname(rt->val);
             }
         }
         return "?column?";

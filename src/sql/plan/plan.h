@@ -131,10 +131,13 @@ struct sql_cte {
     bool recursive;
     sql_plan *recursive_part;  /* the part after UNION [ALL] that refers to itself */
     bool union_all;
+    bool refs_done;            /* the optimizer has rewritten it (once for every reference) */
 };
 
-/* EXPLAIN text of a plan (one line per node, indented), with figures when analyzed. */
+/* EXPLAIN text of a plan (one line per node, indented), with each node's figures
+ * when analyzed (stats of the run, found by plan node; NULL: plan only). */
 struct sql_opstats;
-int sql_plan_explain(const sql_plan *p, const struct sql_opstats *stats, dbuf *out);
+int sql_plan_explain(const sql_plan *p, const struct sql_opstats *const *stats, int nstats,
+                     dbuf *out);
 
 #endif

@@ -438,8 +438,10 @@ int dt_format_timestamp(int64_t ns, bool with_tz, dbuf *b)
     int64_t h = tod / NS_PER_HOUR, mi = tod / NS_PER_MIN % 60, s = tod / NS_PER_S % 60;
     int rc = dbuf_printf(b, "%04lld-%02d-%02d %02lld:%02lld:", (long long)(y <= 0 ? 1 - y : y),
                          m, d, (long long)h, (long long)mi);
+    /* PostgreSQL shows microseconds: nanoseconds below them are kept in the value
+     * (comparisons, arithmetic, extract) but not printed (docs/sql.md) */
     if (!rc)
-        rc = put_seconds(b, s, tod % NS_PER_S);
+        rc = put_seconds(b, s, tod % NS_PER_S / 1000 * 1000);
     if (!rc && with_tz)
         rc = dbuf_append_str(b, "+00");
     if (!rc && y <= 0)
@@ -478,7 +480,7 @@ int dt_format_interval(const sql_interval *iv, dbuf *b)
                          minus ? "-" : (is_before ? "+" : ""), (unsigned long long)h,
                          (unsigned long long)mi);
         if (!rc)
-            rc = put_seconds(b, (int64_t)s, (int64_t)f);
+            rc = put_seconds(b, (int64_t)s, (int64_t)(f / 1000 * 1000));
     }
     return rc;
 }

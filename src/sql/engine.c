@@ -1,0 +1,371 @@
+/*
+ * engine.c - the engine (shared by every session of a server) and sessions
+ * with their settings (SET / SHOW / RESET).
+ *
+ * Settings the engine acts on: work_mem (a query's memory for sorts,
+ * aggregations, join build sides and CTEs), statement_timeout,
+ * streamlake.begin / streamlake.end (a time range applied to every lake
+ * table, like the HTTP API's begin/end), streamlake.workers.  Others that
+ * clients set or read (client_encoding, DateStyle, TimeZone, search_path,
+ * application_name, extra_float_digits ...) are kept and shown; the ones
+ * whose other values would change results are checked (TimeZone must be
+ * UTC, DateStyle ISO, client_encoding UTF8): docs/sql.md lists them.
+ */
+#include "sql/engine_int.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "sql/types/datetime.h"
+
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+#include <unistd.h>
+
+int sql_builtin_init(sql_engine *eng);
+void sql_builtin_free(sql_engine *eng);
+int sql_user_open(sql_engine *eng, errmsg *e);
+void sql_user_close(sql_engine *eng);
+
+int sql_engine_open(struct lake *l, struct meta *m, struct objstore *os,
+                    const sql_engine_opts *o, sql_engine **out, errmsg *e)
+{
+    sql_engine *eng = sl_calloc(1, sizeof *eng);
+    if (!eng)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    eng->l = l;
+    eng->m = m;
+    eng->os = os;
+    if (o)
+        eng->o = *o;
+    if (eng->o.work_mem_bytes <= 0)
+        eng->o.work_mem_bytes = (int64_t)256 << 20;
+    if (eng->o.workers <= 0) {
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        eng->o.workers = n > 0 ? (int)n : 1;
+    }
+    for (int i = 0; i < eng->o.nfiles_dirs && i < 8; i++) {
+        if (!realpath(eng->o.files_dirs[i], eng->files_dirs[i])) {
+            int rc = errmsg_set(e, SL_EINVAL, "--files %s: %s", eng->o.files_dirs[i],
+                                sl_strerror(SL_ENOTFOUND));
+            sl_free(eng);
+            return rc;
+        }
+        eng->o.files_dirs[i] = eng->files_dirs[i];
+    }
+    if (eng->o.data_dir) {
+        snprintf(eng->data_dir, sizeof eng->data_dir, "%s", eng->o.data_dir);
+        eng->o.data_dir = eng->data_dir;
+    }
+    int rc = sql_builtin_init(eng);
+    if (rc) {
+        errmsg_set(e, rc, "out of memory");
+        sql_engine_close(eng);
+        return rc;
+    }
+    if ((rc = sql_user_open(eng, e))) {
+        sql_engine_close(eng);
+        return rc;
+    }
+    *out = eng;
+    return SL_OK;
+}
+
+void sql_engine_close(sql_engine *eng)
+{
+    if (!eng)
+        return;
+    sql_user_close(eng);
+    sql_builtin_free(eng);
+    sl_free(eng);
+}
+
+void sql_engine_stats_json(sql_engine *eng, struct jw *w)
+{
+    jw_key(w, "queries");
+    jw_uint(w, atomic_load(&eng->queries));
+    jw_key(w, "failed");
+    jw_uint(w, atomic_load(&eng->failed));
+    jw_key(w, "rows_out");
+    jw_uint(w, atomic_load(&eng->rows_out));
+    jw_key(w, "query_ms");
+    jw_double(w, (double)atomic_load(&eng->query_ns) / 1e6);
+}
+
+/* ---- settings ---- */
+
+typedef struct setting_def {
+    const char *name;
+    const char *dflt;
+} setting_def;
+
+/* What SHOW prints before any SET (PostgreSQL 15's values where we follow them). */
+static const setting_def g_defaults[] = {
+    {"server_version", "15.0"},
+    {"server_version_num", "150000"},
+    {"server_encoding", "UTF8"},
+    {"client_encoding", "UTF8"},
+    {"DateStyle", "ISO, MDY"},
+    {"IntervalStyle", "postgres"},
+    {"TimeZone", "UTC"},
+    {"integer_datetimes", "on"},
+    {"standard_conforming_strings", "on"},
+    {"application_name", ""},
+    {"extra_float_digits", "1"},
+    {"search_path", "\"$user\", public"},
+    {"transaction_isolation", "read committed"},
+    {"default_transaction_isolation", "read committed"},
+    {"transaction_read_only", "off"},
+    {"is_superuser", "on"},
+    {"lc_collate", "C"},
+    {"lc_ctype", "C"},
+    {"max_identifier_length", "63"},
+    {"work_mem", NULL},
+    {"statement_timeout", "0"},
+    {"streamlake.begin", ""},
+    {"streamlake.end", ""},
+    {"streamlake.workers", NULL},
+};
+
+#define NDEFAULTS (sizeof g_defaults / sizeof g_defaults[0])
+
+static const setting_def *find_def(const char *name)
+{
+    for (size_t i = 0; i < NDEFAULTS; i++)
+        if (!strcasecmp(g_defaults[i].name, name))
+            return &g_defaults[i];
+    return NULL;
+}
+
+const char *sql_setting_default(const char *name)
+{
+    const setting_def *d = find_def(name);
+    return d ? d->dflt : NULL;
+}
+
+int sql_session_new(sql_engine *eng, sql_session **out)
+{
+    sql_session *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    s->eng = eng;
+    s->begin_ns = INT64_MIN;
+    s->end_ns = INT64_MAX;
+    s->work_mem_bytes = eng->o.work_mem_bytes;
+    s->timeout_ms = eng->o.statement_timeout_ms;
+    s->workers = eng->o.workers;
+    s->random_state = (uint64_t)clock_mono_ns() | 1;
+    *out = s;
+    return SL_OK;
+}
+
+void sql_session_free(sql_session *s)
+{
+    if (!s)
+        return;
+    sql_prepared_clear(s);
+    sl_free(s);
+}
+
+bool sql_session_in_tx(const sql_session *s)
+{
+    return s->in_tx;
+}
+
+static sql_setting *stored(sql_session *s, const char *name)
+{
+    for (int i = 0; i < s->nsettings; i++)
+        if (!strcasecmp(s->settings[i].name, name))
+            return &s->settings[i];
+    return NULL;
+}
+
+/* "64MB", "1GB", "512kB", "65536" (kB, PostgreSQL's unit for work_mem). */
+static int parse_mem(const char *v, int64_t *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    while (*end == ' ')
+        end++;
+    double mul = 1024;
+    if (!strcasecmp(end, "kb") || !*end)
+        mul = 1024;
+    else if (!strcasecmp(end, "mb"))
+        mul = 1024.0 * 1024;
+    else if (!strcasecmp(end, "gb"))
+        mul = 1024.0 * 1024 * 1024;
+    else if (!strcasecmp(end, "tb"))
+        mul = 1024.0 * 1024 * 1024 * 1024;
+    else if (!strcasecmp(end, "b"))
+        mul = 1;
+    else
+        return -1;
+    if (end == v || x < 64 * 1024 / mul || x * mul > 9e18)
+        return -1;
+    *out = (int64_t)(x * mul);
+    return 0;
+}
+
+/* "5s", "100ms", "2min", "1h", "250" (ms). */
+static int parse_ms(const char *v, int64_t *out)
+{
+    char *end;
+    double x = strtod(v, &end);
+    while (*end == ' ')
+        end++;
+    double mul;
+    if (!*end || !strcasecmp(end, "ms"))
+        mul = 1;
+    else if (!strcasecmp(end, "s"))
+        mul = 1000;
+    else if (!strcasecmp(end, "min"))
+        mul = 60000;
+    else if (!strcasecmp(end, "h"))
+        mul = 3600000;
+    else if (!strcasecmp(end, "d"))
+        mul = 86400000;
+    else
+        return -1;
+    if (end == v || x < 0 || x * mul > 2147483647.0)
+        return -1;
+    *out = (int64_t)(x * mul);
+    return 0;
+}
+
+/* A time for streamlake.begin/end: RFC 3339, or a timestamp as SQL writes it. */
+static int parse_when(const char *v, int64_t *out)
+{
+    if (!*v)
+        return 1; /* empty: no bound */
+    if (!clock_parse_time(v, out))
+        return 0;
+    return dt_parse_timestamp(v, strlen(v), true, out) ? -1 : 0;
+}
+
+int sql_session_set(sql_session *s, const char *name, const char *value, sql_err *e)
+{
+    const setting_def *d = find_def(name);
+    if (!d && !strchr(name, '.'))
+        return sql_err_set(e, "42704", -1, "unrecognized configuration parameter \"%s\"", name);
+    const char *canon = d ? d->name : name;
+    bool reset = value == NULL;
+    const char *v = reset ? (d && d->dflt ? d->dflt : "") : value;
+    if (!strcasecmp(canon, "work_mem")) {
+        int64_t b = s->eng->o.work_mem_bytes;
+        if (!reset && parse_mem(v, &b))
+            return sql_err_set(e, "22023", -1, "invalid value for parameter \"work_mem\": \"%s\"",
+                               v);
+        s->work_mem_bytes = b;
+    } else if (!strcasecmp(canon, "statement_timeout")) {
+        int64_t ms = s->eng->o.statement_timeout_ms;
+        if (!reset && parse_ms(v, &ms))
+            return sql_err_set(e, "22023", -1, "invalid value for parameter "
+                                               "\"statement_timeout\": \"%s\"", v);
+        s->timeout_ms = ms;
+    } else if (!strcasecmp(canon, "streamlake.begin") || !strcasecmp(canon, "streamlake.end")) {
+        bool is_begin = !strcasecmp(canon, "streamlake.begin");
+        int64_t t = is_begin ? INT64_MIN : INT64_MAX;
+        int r = parse_when(v, &t);
+        if (r < 0)
+            return sql_err_set(e, "22007", -1, "invalid value for parameter \"%s\": \"%s\"",
+                               canon, v);
+        if (r > 0)
+            t = is_begin ? INT64_MIN : INT64_MAX;
+        if (is_begin)
+            s->begin_ns = t;
+        else
+            s->end_ns = t;
+    } else if (!strcasecmp(canon, "streamlake.workers")) {
+        char *end;
+        long n = strtol(v, &end, 10);
+        if (!reset && (*end || n < 1 || n > 256))
+            return sql_err_set(e, "22023", -1, "invalid value for parameter "
+                                               "\"streamlake.workers\": \"%s\" (1 to 256)", v);
+        s->workers = reset ? s->eng->o.workers : (int)n;
+    } else if (!strcasecmp(canon, "TimeZone")) {
+        if (strcasecmp(v, "UTC") && strcasecmp(v, "Etc/UTC") && strcasecmp(v, "GMT") &&
+            strcmp(v, "0") && strcasecmp(v, "Z") && strcmp(v, "+00:00"))
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "time zone \"%s\" is not supported: "
+                                                        "times are shown in UTC", v);
+        v = "UTC";
+    } else if (!strcasecmp(canon, "client_encoding")) {
+        if (strcasecmp(v, "UTF8") && strcasecmp(v, "UTF-8") && strcasecmp(v, "unicode"))
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "client encoding \"%s\" is not "
+                                                        "supported: only UTF8", v);
+        v = "UTF8";
+    } else if (!strcasecmp(canon, "DateStyle")) {
+        if (strncasecmp(v, "ISO", 3))
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "DateStyle \"%s\" is not supported: "
+                                                        "only ISO", v);
+    } else if (!strcasecmp(canon, "server_version") || !strcasecmp(canon, "server_encoding") ||
+               !strcasecmp(canon, "server_version_num") ||
+               !strcasecmp(canon, "integer_datetimes") || !strcasecmp(canon, "lc_collate") ||
+               !strcasecmp(canon, "lc_ctype") || !strcasecmp(canon, "max_identifier_length")) {
+        return sql_err_set(e, "55P02", -1, "parameter \"%s\" cannot be changed", canon);
+    }
+    sql_setting *st = stored(s, canon);
+    if (!st) {
+        if (s->nsettings == SQL_MAX_SETTINGS)
+            return sql_err_set(e, "54000", -1, "too many settings in one session");
+        st = &s->settings[s->nsettings++];
+        snprintf(st->name, sizeof st->name, "%s", canon);
+    }
+    snprintf(st->value, sizeof st->value, "%s", v);
+    return SL_OK;
+}
+
+static void fmt_mem(int64_t b, char *buf, size_t n)
+{
+    if (b % ((int64_t)1 << 30) == 0)
+        snprintf(buf, n, "%lldGB", (long long)(b >> 30));
+    else if (b % ((int64_t)1 << 20) == 0)
+        snprintf(buf, n, "%lldMB", (long long)(b >> 20));
+    else
+        snprintf(buf, n, "%lldkB", (long long)(b >> 10));
+}
+
+const char *sql_session_get(sql_session *s, const char *name, char *buf, size_t n)
+{
+    const setting_def *d = find_def(name);
+    const char *canon = d ? d->name : name;
+    if (!strcasecmp(canon, "work_mem")) {
+        fmt_mem(s->work_mem_bytes, buf, n);
+        return buf;
+    }
+    if (!strcasecmp(canon, "streamlake.workers")) {
+        snprintf(buf, n, "%d", s->workers);
+        return buf;
+    }
+    if (!strcasecmp(canon, "statement_timeout")) {
+        if (s->timeout_ms % 1000 == 0 && s->timeout_ms)
+            snprintf(buf, n, "%llds", (long long)(s->timeout_ms / 1000));
+        else if (s->timeout_ms)
+            snprintf(buf, n, "%lldms", (long long)s->timeout_ms);
+        else
+            snprintf(buf, n, "0");
+        return buf;
+    }
+    const sql_setting *st = stored(s, canon);
+    if (st)
+        return st->value;
+    if (d)
+        return d->dflt ? d->dflt : "";
+    return NULL;
+}
+
+/* Names of the settings SHOW ALL lists, i = 0.. until NULL. */
+const char *sql_setting_name_at(sql_session *s, int i)
+{
+    if (i < (int)NDEFAULTS)
+        return g_defaults[i].name;
+    i -= (int)NDEFAULTS;
+    for (int k = 0; k < s->nsettings; k++) {
+        if (find_def(s->settings[k].name))
+            continue;
+        if (i-- == 0)
+            return s->settings[k].name;
+    }
+    return NULL;
+}

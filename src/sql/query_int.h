@@ -1,0 +1,53 @@
+/*
+ * query_int.h - a statement being run, shared by query.c (the statement
+ * kinds that read) and catalog/user.c (the ones that write user tables).
+ */
+#ifndef SL_SQL_QUERY_INT_H
+#define SL_SQL_QUERY_INT_H
+
+#include "sql/exec/exec.h"
+#include "sql/plan/bind_int.h"
+
+struct sql_query {
+    sql_session *s;
+    const char *text;
+    sql_err err;
+    sql_err *e;                 /* &err */
+    arena a;                    /* the plan, expressions, names */
+    arena scratch;              /* the evaluation context of the root */
+    sql_parsed parsed, parsed_inner;
+    int64_t t0, now_ns;
+    int64_t begin_ns, end_ns;   /* the time range every lake table gets */
+    const _Atomic uint8_t *ext_cancel;
+    sql_datum *params;
+    sql_type *ptypes;
+    int nparams;
+    /* running */
+    sql_exec x;
+    bool x_on;
+    sql_plan *plan;
+    sql_op *root;
+    /* the result */
+    int ncols;
+    const char **names;
+    sql_type *types;
+    sql_batch *given;           /* rows made without operators (EXPLAIN, SHOW) */
+    sql_batch *cur;             /* the batch last handed out */
+    uint64_t nrows;
+    bool done, empty;
+    bool tag_rows;              /* the tag ends with the row count (SELECT n) */
+    char tag[64];
+    char tagbuf[96];
+};
+
+void sql_binder_init(binder *b, sql_query *q, const char *text);
+void sql_binder_done(binder *b);
+int sql_query_set_columns(sql_query *q, int n, const char *const *names, const sql_type *types);
+int sql_query_add_text_row(sql_query *q, const char *const *vals);
+int sql_run_plan_all(sql_query *q, sql_plan *p, bool analyze,
+                     int (*fn)(void *arg, const sql_batch *b), void *arg);
+
+/* catalog/user.c: CREATE/DROP TABLE/VIEW, INSERT, UPDATE, DELETE, ... */
+int sql_user_statement(sql_query *q, binder *b, const PgQuery__Node *st);
+
+#endif
