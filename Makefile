@@ -4,6 +4,7 @@
 #   make test    install what is missing, build (normal + ASan/UBSan), run every test
 #   make bench   build and run the benchmarks (figures go to bench/RESULTS.md by hand)
 #   make fuzz    build libFuzzer targets with clang (FUZZ_SECONDS=60 per target)
+#   make sql-difftest  20,000 generated queries against PostgreSQL 15 (SL_DIFF_SEED=N)
 #
 # Everything below calls CMake; build/ is optimised, build-asan/ has the sanitizers.
 
@@ -11,7 +12,7 @@ JOBS ?= $(shell nproc)
 BUILD ?= build
 ASAN_BUILD ?= build-asan
 
-.PHONY: all deps deps-test build build-asan demo test test-fast bench fuzz format clean
+.PHONY: all deps deps-test build build-asan demo test test-fast bench fuzz sql-difftest format clean
 
 all: build
 
@@ -44,6 +45,10 @@ bench: build
 
 fuzz: deps-test
 	@scripts/fuzz.sh
+
+sql-difftest: deps-test build
+	@SL_BUILD_DIR=$(CURDIR)/$(BUILD) SL_DIFF_COUNT=$${SL_DIFF_COUNT:-20000} \
+	  /usr/bin/python3 tests/sql/difftest.py
 
 format:
 	@clang-format -i $$(git ls-files '*.c' '*.h')

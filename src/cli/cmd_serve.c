@@ -28,8 +28,10 @@ static void usage(FILE *f)
             "                        [--max-body-bytes N] [--max-inflight-bytes N]\n"
             "                        [--cache-mb N] [--jobs N] [--partition-events N]\n"
             "                        [--max-response-mb N] [--max-workers N]\n"
-            "                        [--max-request-jobs N] [--client-timeout S]\n\n"
-            "Runs the ingestion server, the lake's views and the JSON API.\n\n"
+            "                        [--max-request-jobs N] [--client-timeout S]\n"
+            "                        [--work-mem-mb N] [--sql-memory-mb N]\n"
+            "                        [--statement-timeout-ms N] [--files DIR]\n\n"
+            "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
             "  --listen HOST:PORT    IPv4 address and port (default 127.0.0.1:8080;\n"
@@ -51,7 +53,14 @@ static void usage(FILE *f)
             "  --max-request-jobs N  worker threads of one request, whatever it asks\n"
             "                        (default: the number of cores, at least 2)\n"
             "  --client-timeout S    a connection that sends nothing and reads nothing\n"
-            "                        this long is closed and its resources freed (default 30)\n\n"
+            "                        this long is closed and its resources freed (default 30)\n"
+            "  --work-mem-mb N       memory of one SQL query for sorts, aggregations and\n"
+            "                        joins (default 64; SET work_mem changes it per session)\n"
+            "  --sql-memory-mb N     memory of all SQL queries together (default 1024); a\n"
+            "                        query that would pass it fails with SQLSTATE 53200\n"
+            "  --statement-timeout-ms N  default statement_timeout (default 0: none)\n"
+            "  --files DIR           read_parquet() and read_csv() may read files under DIR\n"
+            "                        (repeat for several; default: none, both refused)\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
 }
@@ -115,6 +124,9 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         {"--max-workers", 1, 4096, 1, AS_INT, &c->max_workers},
         {"--max-request-jobs", 1, 256, 1, AS_INT, &c->max_request_jobs},
         {"--client-timeout", 1, 86400, 1, AS_INT, &c->client_timeout_s},
+        {"--work-mem-mb", 1, 1u << 20, 1u << 20, AS_SIZE, &c->sql_work_mem_bytes},
+        {"--sql-memory-mb", 16, 1u << 20, 1u << 20, AS_SIZE, &c->sql_memory_bytes},
+        {"--statement-timeout-ms", 0, 86400000, 1, AS_U64, &c->sql_timeout_ms},
     };
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
@@ -123,6 +135,16 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
             if (r < 0)
                 return 2;
             c->data_dir = v;
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--files", &v))) {
+            if (r < 0)
+                return 2;
+            if (c->nfiles_dirs == 8) {
+                fprintf(stderr, "streamlake serve: at most 8 --files directories\n");
+                return 2;
+            }
+            c->files_dirs[c->nfiles_dirs++] = v;
             continue;
         }
         if ((r = cli_opt(argc, argv, &i, "--listen", &v))) {

@@ -134,3 +134,13 @@ int api_parse_time(const char *s, int *has, int64_t *ns, const char *what, errms
         return errmsg_set(e, SL_EINVAL, "%s=%s is not an RFC 3339 time or integer ns", what, s);
     return SL_OK;
 }
+
+size_t api_copy_pending(const dbuf *b, size_t *off, char *buf, size_t max)
+{
+    size_t n = b->len - *off;
+    if (n > max)
+        n = max;
+    memcpy(buf, b->p + *off, n);
+    *off += n;
+    return n;
+}

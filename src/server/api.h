@@ -39,6 +39,9 @@ static inline int api_http_status(int rc)
  */
 int api_parse_time(const char *s, int *has, int64_t *ns, const char *what, errmsg *e);
 
+/* Copies what is left of b after *off (at most max bytes) into buf; the count. */
+size_t api_copy_pending(const dbuf *b, size_t *off, char *buf, size_t max);
+
 int api_processes_json(meta *m, dbuf *out, errmsg *e);
 /* SL_ENOTFOUND (with a message) when the process is unknown. */
 int api_streams_json(meta *m, const sl_uuid *process_id, dbuf *out, errmsg *e);

@@ -122,12 +122,7 @@ ssize_t api_view_read(api_view *v, char *buf, size_t max)
 {
     if (v->off == v->buf.len && (fill_text(v) || v->off == v->buf.len))
         return v->done && v->off == v->buf.len ? 0 : -1;
-    size_t n = v->buf.len - v->off;
-    if (n > max)
-        n = max;
-    memcpy(buf, v->buf.p + v->off, n);
-    v->off += n;
-    return (ssize_t)n;
+    return (ssize_t)api_copy_pending(&v->buf, &v->off, buf, max);
 }
 
 void api_view_close(api_view *v)

@@ -31,6 +31,7 @@
 #include "perfetto/pf_gen.h"
 #include "server/api.h"
 #include "server/api_lake.h"
+#include "server/api_sql.h"
 #include "server/api_trace.h"
 #include "server/ingest.h"
 #include "wire/wire.h"
@@ -58,6 +59,7 @@ struct server {
     meta *m;
     ingest *g;
     lake *lake;
+    sql_engine *sql;
     struct MHD_Daemon *d;
     api_trace_stats tstats;
     pthread_t janitor;
@@ -81,6 +83,7 @@ enum route {
     R_DISCARD,
     R_API_MATERIALIZE,
     R_API_PERFETTO,
+    R_API_QUERY,
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
@@ -129,6 +132,8 @@ void server_config_defaults(server_config *c)
     c->max_workers = (int)(8 * cores);
     c->max_request_jobs = cores < 2 ? 2 : (int)cores;
     c->client_timeout_s = 30;
+    c->sql_work_mem_bytes = (size_t)64 << 20;
+    c->sql_memory_bytes = (size_t)1 << 30;
 }
 
 /*
@@ -235,6 +240,7 @@ static int route_of(const server *s, const char *method, const char *url, req *q
         {"/ingestion/insert_block", R_BLOCK, 1},
         {"/bench/discard", R_DISCARD, 1},
         {"/api/materialize", R_API_MATERIALIZE, 1},
+        {"/api/query", R_API_QUERY, 1},
         {"/health", R_HEALTH, 0},
         {"/api/processes", R_API_PROCESSES, 0},
         {"/api/stats", R_API_STATS, 0},
@@ -507,9 +513,45 @@ static enum MHD_Result run_materialize(server *s, struct MHD_Connection *c)
     return ok;
 }
 
+static ssize_t query_read(void *obj, char *buf, size_t max)
+{
+    return api_query_read(obj, buf, max);
+}
+
+static void query_close(void *obj)
+{
+    api_query_close(obj);
+}
+
+/* POST /api/query: the first statement runs before the status line (errors are 400). */
+static enum MHD_Result run_query(server *s, struct MHD_Connection *c, req *q)
+{
+    const char *format = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "format");
+    const char *expanded = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "expanded");
+    const char *accept = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_ACCEPT);
+    api_query *a;
+    int status = 500;
+    dbuf err;
+    dbuf_init(&err, 64 * 1024);
+    int rc = api_query_open(s->sql, &s->bud, (const char *)q->body.p, q->body.len, format,
+                            accept, expanded && !strcmp(expanded, "1"), &a, &status, &err);
+    dbuf_free(&q->body);
+    inflight_give(s, q);
+    if (rc) {
+        enum MHD_Result ok = send_buf(c, status, "application/json", err.p ? err.p : (void *)"",
+                                      err.len, 0);
+        dbuf_free(&err);
+        return ok;
+    }
+    dbuf_free(&err);
+    return queue_stream(s, c, a, query_read, query_close, api_query_content_type(a), NULL);
+}
+
 static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
 {
     ingest_reply r;
+    if (q->route == R_API_QUERY)
+        return run_query(s, c, q);
     if (q->route == R_API_MATERIALIZE) {
         dbuf_free(&q->body);
         inflight_give(s, q);
@@ -705,6 +747,16 @@ static int open_stores(server *s, errmsg *e)
     lake_opts lo = {.cache_bytes = s->cfg.cache_bytes, .jobs = s->cfg.jobs,
                     .max_partition_events = s->cfg.max_partition_events};
     if ((rc = lake_open(s->m, s->os, &lo, &s->lake, e)))
+        return rc;
+    sql_engine_opts so = {.work_mem_bytes = (int64_t)s->cfg.sql_work_mem_bytes,
+                          .max_memory_bytes = (int64_t)s->cfg.sql_memory_bytes,
+                          .statement_timeout_ms = s->cfg.sql_timeout_ms,
+                          .workers = s->cfg.max_request_jobs,
+                          .data_dir = s->cfg.data_dir};
+    for (int i = 0; i < s->cfg.nfiles_dirs && i < 8; i++)
+        so.files_dirs[i] = s->cfg.files_dirs[i];
+    so.nfiles_dirs = s->cfg.nfiles_dirs;
+    if ((rc = sql_engine_open(s->lake, s->m, s->os, &so, &s->sql, e)))
         return rc;
     ingest_set_hook(s->g, on_stored, s);
     return SL_OK;
@@ -920,6 +972,7 @@ void server_stop(server *s)
         MHD_stop_daemon(s->d);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    sql_engine_close(s->sql);
     lake_close(s->lake);
     ingest_free(s->g);
     pthread_mutex_destroy(&s->stop_mu);

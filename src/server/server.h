@@ -30,6 +30,12 @@ typedef struct server_config {
     int max_workers;           /* worker threads of all requests together */
     int max_request_jobs;      /* worker threads of one request */
     int client_timeout_s;      /* a connection idle or not reading this long is closed */
+    /* SQL (POST /api/query; docs/sql.md) */
+    size_t sql_work_mem_bytes;   /* per query (0: 64 MiB) */
+    size_t sql_memory_bytes;     /* all queries together (0: 1 GiB) */
+    int64_t sql_timeout_ms;      /* statement_timeout's default (0: none) */
+    const char *files_dirs[8];   /* read_parquet / read_csv may read under these (--files) */
+    int nfiles_dirs;
 } server_config;
 
 /*

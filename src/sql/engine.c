@@ -92,6 +92,12 @@ void sql_engine_stats_json(sql_engine *eng, struct jw *w)
     jw_uint(w, atomic_load(&eng->rows_out));
     jw_key(w, "query_ms");
     jw_double(w, (double)atomic_load(&eng->query_ns) / 1e6);
+    jw_key(w, "memory_bytes");
+    jw_int(w, atomic_load(&eng->mem_used));
+    jw_key(w, "memory_peak_bytes");
+    jw_int(w, atomic_load(&eng->mem_peak));
+    jw_key(w, "memory_limit_bytes");
+    jw_int(w, eng->o.max_memory_bytes);
 }
 
 /* ---- settings ---- */

@@ -22,6 +22,8 @@ struct sql_engine {
     struct sql_table **builtin;      /* lake tables and built-in views (lake_tables.c) */
     int nbuiltin;
     /* figures */
+    _Atomic int64_t mem_used;        /* what running queries hold (work_mem accounting) */
+    _Atomic int64_t mem_peak;
     _Atomic uint64_t queries, failed, rows_out;
     _Atomic int64_t query_ns;
 };

@@ -514,8 +514,7 @@ int sql_fmt_error(sql_fmt *f, const sql_err *e, const char *text)
         dbuf_printf(&f->line, "# ERROR: %s (SQLSTATE %s)\n", e->msg, e->state);
         break;
     case SQL_FMT_TABLE:
-        if (f->begun && !f->sized)
-            table_release(f);
+        /* rows still held (not printed yet) are dropped: psql shows only the error */
         sql_err_format(e, text, &f->line);
         break;
     }

@@ -34,6 +34,8 @@ typedef struct sql_query sql_query;
 
 typedef struct sql_engine_opts {
     int64_t work_mem_bytes;       /* per query, default 256 MiB */
+    int64_t max_memory_bytes;     /* all running queries together (0: no limit); past it a
+                                   * query fails with 53200 instead of taking the server */
     int64_t statement_timeout_ms; /* 0: none */
     int workers;                  /* parallel workers per query; 0: cores */
     const char *files_dirs[8];    /* read_parquet / read_csv may read under these only */

@@ -190,7 +190,8 @@ static int on_begin(async_scan *a, const col_batch *cb, int64_t r)
         return SL_ENOMEM;
     char *w = b->strs;
     for (int i = 0; i < 4; i++) {
-        memcpy(w, sp[i], b->len[i]);
+        if (b->len[i])
+            memcpy(w, sp[i], b->len[i]);
         w[b->len[i]] = 0;
         w += b->len[i] + 1;
     }

@@ -657,6 +657,8 @@ static int eval_param(sql_ectx *cx, const sql_expr *e, sql_vec *out)
 int sql_eval(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
              sql_vec *out)
 {
+    /* a failed evaluation leaves an empty vector: callers release it either way */
+    memset(out, 0, sizeof *out);
     if (cx->cancel && *cx->cancel)
         return sql_err_set(cx->f.err, SQLSTATE_CANCELED, -1, "canceling statement due to user request");
     switch ((sql_ekind)e->kind) {
@@ -787,7 +789,8 @@ int sql_eval_const(sql_ectx *cx, const sql_expr *e, arena *a, sql_datum *out)
             sql_vec_release(&v);
             return SL_ENOMEM;
         }
-        memcpy(p, d.s.p, d.s.n);
+        if (d.s.n)
+            memcpy(p, d.s.p, d.s.n);
         d.s.p = p;
     }
     *out = d;

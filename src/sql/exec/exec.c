@@ -137,6 +137,18 @@ int sql_exec_mem(sql_exec *x, sql_op *op, int64_t delta)
     int64_t peak = atomic_load(&x->mem_peak);
     while (now > peak && !atomic_compare_exchange_weak(&x->mem_peak, &peak, now))
         ;
+    sql_engine *eng = x->eng;
+    int64_t all = atomic_fetch_add(&eng->mem_used, delta) + delta;
+    int64_t ep = atomic_load(&eng->mem_peak);
+    while (all > ep && !atomic_compare_exchange_weak(&eng->mem_peak, &ep, all))
+        ;
+    if (delta > 0 && eng->o.max_memory_bytes > 0 && all > eng->o.max_memory_bytes) {
+        sql_err_set(x->e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        sql_err_detail(x->e, "The queries running on this server hold more than its SQL memory "
+                       "(%lld MB) together.", (long long)(eng->o.max_memory_bytes >> 20));
+        sql_err_hint(x->e, "Try again when fewer queries run, or narrow the time range.");
+        return SL_ENOMEM;
+    }
     if (delta > 0 && x->mem_limit > 0 && now > x->mem_limit) {
         sql_err_set(x->e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         sql_err_detail(x->e, "The query needs more than work_mem (%lld kB) for %s.",
@@ -346,7 +358,8 @@ static int take_scalar(void *arg, sql_batch *b)
             if (!p)
                 rc = SL_ENOMEM;
             else {
-                memcpy(p, s->v.s.p, s->v.s.n);
+                if (s->v.s.n)
+                    memcpy(p, s->v.s.p, s->v.s.n);
                 s->v.s.p = p;
             }
         }
@@ -463,7 +476,8 @@ int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datu
                 if (!p)
                     rc = SL_ENOMEM;
                 else {
-                    memcpy(p, out->s.p, out->s.n);
+                    if (out->s.n)
+                        memcpy(p, out->s.p, out->s.n);
                     out->s.p = p;
                 }
             }

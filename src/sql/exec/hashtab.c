@@ -184,7 +184,7 @@ static bool key_eq(const sql_ht *h, uint32_t id, const sql_vec *keys, int64_t i)
         default: {
             size_t al, bl;
             const uint8_t *a = col_vec_str(s, id, &al), *b = col_vec_str(&v->v, r, &bl);
-            if (al != bl || memcmp(a, b, al))
+            if (al != bl || (al && memcmp(a, b, al)))
                 return false;
             break;
         }

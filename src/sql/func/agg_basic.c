@@ -562,6 +562,8 @@ static void sagg_destroy(void *s)
 
 static int sagg_put(sql_agg_ctx *cx, sagg *s, const void *p, size_t n)
 {
+    if (!n)
+        return SL_OK; /* an empty string adds nothing (and p may be NULL) */
     if ((size_t)s->n + n > UINT32_MAX / 2)
         return sql_err_set(cx->err, "54000", -1, "aggregate result exceeds the 2 GB limit");
     if (s->n + n > s->cap) {

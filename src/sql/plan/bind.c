@@ -1042,7 +1042,7 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
         memcpy(d->types, p->types, sizeof *p->types * (size_t)p->ncols);
         memcpy(d->names, p->names, sizeof *p->names * (size_t)p->ncols);
         d->est_rows = p->est_rows / 2 + 1;
-        bool on = s->distinct_clause[0] != NULL;
+        bool on = s->distinct_clause[0] && s->distinct_clause[0]->node_case != PG_QUERY__NODE__NODE__NOT_SET;
         if (on) {
             bind_fail(b, SQLSTATE_FEATURE, -1, "DISTINCT ON is not supported");
             return NULL;

@@ -591,5 +591,5 @@ int sql_jsonb_contains(const char *a, size_t an, const char *b, size_t bn)
         }
         return 0;
     }
-    return an == bn && !memcmp(a, b, an);
+    return an == bn && (!an || !memcmp(a, b, an));
 }

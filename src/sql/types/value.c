@@ -680,7 +680,7 @@ int sql_datum_parse(sql_type t, const char *s, size_t n, arena *a, sql_datum *ou
 
 static int cmp_bytes(const uint8_t *a, uint32_t an, const uint8_t *b, uint32_t bn)
 {
-    int c = memcmp(a, b, an < bn ? an : bn);
+    int c = an && bn ? memcmp(a, b, an < bn ? an : bn) : 0;
     if (c)
         return c < 0 ? -1 : 1;
     return an < bn ? -1 : an > bn;
