@@ -109,11 +109,24 @@ typedef struct meta_partition {
     int64_t retired_time_ns;
 } meta_partition;
 
+/*
+ * A SQL user table or view (src/sql/catalog/user.c): its definition is a JSON
+ * document (columns, Parquet segments, or the view's query) that the SQL engine
+ * owns; the store keeps it with a version so that a change is a compare-and-set.
+ */
+typedef struct meta_sql_table {
+    const char *name;
+    int64_t version;             /* 1 when created, +1 per change */
+    const char *def;
+    int64_t updated_ns;          /* set by the store */
+} meta_sql_table;
+
 /* Row callbacks; pointers inside are valid during the call only. Non-zero stops. */
 typedef int (*meta_process_fn)(void *arg, const meta_process_summary *row);
 typedef int (*meta_stream_fn)(void *arg, const meta_stream_summary *row);
 typedef int (*meta_block_fn)(void *arg, const meta_block *row);
 typedef int (*meta_partition_fn)(void *arg, const meta_partition *row);
+typedef int (*meta_sql_table_fn)(void *arg, const meta_sql_table *row);
 
 typedef struct meta meta;
 
@@ -137,6 +150,10 @@ typedef struct meta_ops {
                         errmsg *e);
     int (*forget_partition)(meta *m, const char *file_path, errmsg *e);
     int (*list_partition_files)(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
+    int (*sql_table_put)(meta *m, const char *name, int64_t expect_version, const char *def,
+                         int64_t *new_version, errmsg *e);
+    int (*sql_table_list)(meta *m, const char *name, meta_sql_table_fn fn, void *arg,
+                          errmsg *e);
     void (*close)(meta *m);
 } meta_ops;
 
@@ -245,6 +262,25 @@ static inline int meta_partition_files(meta *m, meta_partition_fn fn, void *arg,
     return m->ops->list_partition_files(m, fn, arg, e);
 }
 
+/*
+ * Creates (expect_version 0), replaces (the current version) or, with def NULL,
+ * drops a SQL table's definition, atomically: SL_EEXIST if it exists when
+ * creating, SL_ESTATE if its version is not expect_version any more (another
+ * statement changed it meanwhile: nothing is written), SL_ENOTFOUND if it is gone.
+ */
+static inline int meta_sql_table_put(meta *m, const char *name, int64_t expect_version,
+                                     const char *def, int64_t *new_version, errmsg *e)
+{
+    return m->ops->sql_table_put(m, name, expect_version, def, new_version, e);
+}
+
+/* One table's definition (name), or every one (name NULL). */
+static inline int meta_sql_table_list(meta *m, const char *name, meta_sql_table_fn fn,
+                                      void *arg, errmsg *e)
+{
+    return m->ops->sql_table_list(m, name, fn, arg, e);
+}
+
 /* Finishes pending commits and releases the handle (NULL is fine). */
 static inline void meta_close(meta *m)
 {
@@ -266,6 +302,6 @@ typedef struct meta_sqlite_opts {
  */
 int meta_sqlite_open(const char *path, const meta_sqlite_opts *opts, meta **out, errmsg *e);
 
-#define META_SQLITE_SCHEMA_VERSION 2
+#define META_SQLITE_SCHEMA_VERSION 3
 
 #endif

@@ -262,6 +262,8 @@ static int apply(sqlite_meta *m, wreq *r, int64_t now)
         return msq_apply_part_replace(m, r->rec, r->e, now);
     case REQ_PART_FORGET:
         return msq_apply_part_forget(m, r->rec, r->e);
+    case REQ_SQL_PUT:
+        return msq_apply_sql_put(m, r->rec, r->e, now);
     case REQ_PROCESS:
         return apply_process(m, r->rec, r->existed, r->e, now);
     case REQ_STREAM:
@@ -672,6 +674,8 @@ static const meta_ops g_sqlite_ops = {
     .list_retired = msq_list_retired,
     .forget_partition = msq_forget_partition,
     .list_partition_files = msq_list_partition_files,
+    .sql_table_put = msq_sql_table_put,
+    .sql_table_list = msq_sql_table_list,
     .close = sq_close,
 };
 
@@ -724,6 +728,7 @@ static int open_writer(sqlite_meta *m, const char *path, int sync_full, errmsg *
         (rc = msq_exec(m->wdb, "BEGIN IMMEDIATE", e)))
         return rc;
     if ((rc = msq_exec(m->wdb, g_schema, e)) || (rc = msq_exec(m->wdb, msq_lake_schema, e)) ||
+        (rc = msq_exec(m->wdb, msq_sql_schema, e)) ||
         (rc = schema_version_check(m, e))) {
         msq_exec(m->wdb, "ROLLBACK", NULL);
         return rc;

@@ -14,7 +14,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET };
+enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET, REQ_SQL_PUT };
 
 typedef struct wreq wreq;
 struct wreq {
@@ -115,5 +115,12 @@ int msq_list_retired(meta *m, int64_t retired_before_ns, meta_partition_fn fn, v
                      errmsg *e);
 int msq_forget_partition(meta *m, const char *file_path, errmsg *e);
 int msq_list_partition_files(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
+
+/* SQL user tables (meta_sqlite_sql.c). */
+extern const char *const msq_sql_schema;
+int msq_apply_sql_put(sqlite_meta *m, const void *rec, errmsg *e, int64_t now);
+int msq_sql_table_put(meta *m, const char *name, int64_t expect_version, const char *def,
+                      int64_t *new_version, errmsg *e);
+int msq_sql_table_list(meta *m, const char *name, meta_sql_table_fn fn, void *arg, errmsg *e);
 
 #endif

@@ -82,7 +82,7 @@ static int open_stmt(api_query *a, sql_err *e)
     if (rc)
         return rc;
     int nc = sql_query_ncols(a->q);
-    if (nc > 0 || !strncmp(sql_query_tag(a->q), "SELECT", 6)) {
+    if (sql_query_has_rows(a->q)) {
         const char *names[1024];
         sql_type types[1024];
         if (nc > 1024)

@@ -92,6 +92,7 @@ void sql_prepared_clear(sql_session *s)
 
 int sql_query_set_columns(sql_query *q, int n, const char *const *names, const sql_type *types)
 {
+    q->has_rows = true;
     q->ncols = n;
     q->names = arena_zalloc(&q->a, sizeof *q->names * (size_t)(n ? n : 1));
     q->types = arena_zalloc(&q->a, sizeof *q->types * (size_t)(n ? n : 1));
@@ -214,6 +215,7 @@ int sql_run_select(sql_query *q, binder *b, const PgQuery__SelectStmt *s)
         return q->e->code ? q->e->code : SL_EINVAL;
     select_columns(q, p);
     q->tag_rows = true;
+    q->has_rows = true;
     snprintf(q->tag, sizeof q->tag, "SELECT");
     return start_plan(q, p, false);
 }
@@ -615,6 +617,11 @@ int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sq
     }
     *out = q;
     return SL_OK;
+}
+
+bool sql_query_has_rows(const sql_query *q)
+{
+    return q->has_rows;
 }
 
 int sql_query_ncols(const sql_query *q)

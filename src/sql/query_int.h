@@ -36,6 +36,7 @@ struct sql_query {
     uint64_t nrows;
     bool done, empty;
     bool tag_rows;              /* the tag ends with the row count (SELECT n) */
+    bool has_rows;              /* a result with columns (SELECT, EXPLAIN, SHOW) */
     char tag[64];
     char tagbuf[96];
 };

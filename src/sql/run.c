@@ -37,7 +37,7 @@ static int run_one(void *arg, const char *stmt, size_t n)
         return c->rc = rc;
     }
     int nc = sql_query_ncols(q);
-    if (nc > 0 || !strncmp(sql_query_tag(q), "SELECT", 6)) {
+    if (sql_query_has_rows(q)) {
         const char *names[1024];
         sql_type types[1024];
         for (int i = 0; i < nc && i < 1024; i++) {

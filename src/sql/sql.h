@@ -78,6 +78,8 @@ typedef struct sql_query_opts {
  */
 int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sql_query **out,
                    sql_err *e);
+/* Whether the statement returns rows (SELECT, EXPLAIN, SHOW; not commands). */
+bool sql_query_has_rows(const sql_query *q);
 /* The result's columns (0 for commands). */
 int sql_query_ncols(const sql_query *q);
 const char *sql_query_colname(const sql_query *q, int i);

@@ -8,10 +8,12 @@ on both sides.  Floating-point values may differ in their last bits (sums
 added in another order by parallel workers): they compare with a relative
 tolerance of 1e-9; everything else compares exactly.
 
-The tables are given to both sides as a WITH clause of VALUES rows with
-typed casts, so the engine's own tables are not needed; they hold NULLs,
-duplicates and edge values (0, -1, the int4 limits, empty strings,
-non-ASCII text).
+The tables are created on both sides with CREATE TABLE and filled with
+INSERT ... VALUES (streamlake stores them as Parquet segments); they hold
+NULLs, duplicates and edge values (0, -1, the int4 limits, empty strings,
+non-ASCII text).  A second phase runs random UPDATE, DELETE and INSERT ...
+SELECT statements on a copy of t1 on both sides, comparing the command tags
+and then the whole table after each.
 
   SL_DIFF_SEED   the seed (default 7)
   SL_DIFF_COUNT  queries to run (default 1500; `make sql-difftest` runs 20000)
@@ -82,16 +84,18 @@ def lit(rng, typ, null_p=0.15):
 
 
 def table_sql(rng, name, cols, nrows):
+    """CREATE TABLE and INSERT statements for one random table."""
     rows = []
     for i in range(nrows):
         vals = []
         for cname, typ in cols:
             if cname == "id":
-                vals.append("%d::int4" % (i + 1))
+                vals.append("%d" % (i + 1))
             else:
                 vals.append(lit(rng, typ))
         rows.append("(" + ", ".join(vals) + ")")
-    return "%s(%s) AS (VALUES %s)" % (name, ", ".join(c for c, _ in cols), ", ".join(rows))
+    return ["CREATE TABLE %s (%s)" % (name, ", ".join("%s %s" % c for c in cols)),
+            "INSERT INTO %s VALUES %s" % (name, ", ".join(rows))]
 
 
 class Gen:
@@ -507,7 +511,7 @@ class Ours:
     def __init__(self, server):
         self.server = server
 
-    def run(self, sql):
+    def run(self, sql, tag=False):
         body = json.dumps({"sql": sql}).encode()
         st, _, data = self.server.post("/api/query?format=json", body)
         lines = data.decode("utf-8", "replace").splitlines()
@@ -516,13 +520,44 @@ class Ours:
             return None, err
         rows = []
         err = None
-        for ln in lines[1:]:
+        end_tag = None
+        for ln in lines:
             v = json.loads(ln, parse_float=str, parse_int=str)
             if isinstance(v, list):
                 rows.append([norm_ours(x) for x in v])
             elif "error" in v:
                 err = v["error"]
+            elif "end" in v:
+                end_tag = v["end"]["tag"]
+        if tag:
+            return (None, err) if err else (end_tag, None)
         return (None, err) if err else (rows, None)
+
+
+DML_TABLE = "t3"
+
+
+def dml(gen):
+    cols = [(c, t) for c, t in gen.t1_cols(DML_TABLE)]
+    k = gen.r.randint(0, 4)
+    if k <= 1:
+        sets = []
+        for c, t in gen.r.sample(T1[1:], gen.r.randint(1, 3)):
+            e = {"int4": gen.int_expr, "int8": gen.int_expr, "text": gen.text_expr,
+                 "numeric(12,3)": gen.num_expr, "float8": gen.float_expr,
+                 "bool": gen.bool_expr}.get(t)
+            if e:
+                sets.append("%s = %s" % (c, e(cols)))
+        if not sets:
+            sets = ["a = a + 1"]
+        return "UPDATE %s SET %s WHERE %s" % (DML_TABLE, ", ".join(sets), gen.bool_expr(cols))
+    if k == 2:
+        return "DELETE FROM %s WHERE %s" % (DML_TABLE, gen.bool_expr(cols))
+    if k == 3:
+        return "INSERT INTO %s (id, a, e) SELECT id + 100, a, e FROM t1 WHERE %s" % (
+            DML_TABLE, gen.bool_expr(gen.t1_cols()))
+    return "INSERT INTO %s (id, b, f) VALUES (%d, %s, %s)" % (
+        DML_TABLE, gen.r.randint(200, 300), lit(gen.r, "int8"), lit(gen.r, "bool"))
 
 
 def main():
@@ -530,7 +565,9 @@ def main():
     count = int(os.environ.get("SL_DIFF_COUNT", "1500"))
     show = bool(os.environ.get("SL_DIFF_SHOW"))
     rng = random.Random(seed)
-    with_clause = "WITH " + table_sql(rng, "t1", T1, 40) + ", " + table_sql(rng, "t2", T2, 25) + " "
+    setup = table_sql(rng, "t1", T1, 40) + table_sql(rng, "t2", T2, 25) + \
+        ["CREATE TABLE t3 AS SELECT * FROM t1"]
+    dml_count = int(os.environ.get("SL_DIFF_DML", str(max(count // 10, 20))))
     pg = PgCluster()
     srv = sltest.Server()
     failures = []
@@ -542,10 +579,15 @@ def main():
         conn.autocommit = True
         cur = conn.cursor()
         cur.execute("SET extra_float_digits = 1")
+        for st in setup:
+            cur.execute(st)
+            _, err = ours.run(st, tag=True)
+            if err:
+                raise RuntimeError("setup failed on streamlake: %s: %s" % (st[:200], err))
         gen = Gen(rng)
         for n in range(count):
             q, ordered, types = gen.query()
-            sql = with_clause + q
+            sql = q
             if show:
                 print(n, q, flush=True)
             try:
@@ -584,6 +626,40 @@ def main():
                 (not ordered and loose_sorted_agree(pg_rows, our_rows, loose))
             if not ok:
                 failures.append((q, "PostgreSQL: %r" % pg_rows[:6], "streamlake: %r" % our_rows[:6]))
+        # DML: the statement's tag, then the whole table, must agree
+        for n in range(dml_count):
+            st = dml(gen)
+            if show:
+                print("dml", n, st, flush=True)
+            try:
+                cur.execute(st)
+                pg_tag, pg_err = cur.statusmessage, None
+            except psycopg2.Error as e:
+                pg_tag, pg_err = None, e.pgcode
+            try:
+                our_tag, our_err = ours.run(st, tag=True)
+            except Exception as e:
+                failures.append((st, "PostgreSQL: %s" % (pg_err or pg_tag), "streamlake: no answer (%s)" % e))
+                break
+            if pg_err or our_err:
+                one = our_err["sqlstate"] if our_err else pg_err
+                if not (pg_err and our_err) and not (one and one.startswith("22")):
+                    failures.append((st, "PostgreSQL: %s" % (pg_err or pg_tag),
+                                     "streamlake: %s" % (our_err or our_tag)))
+                if bool(pg_err) != bool(our_err):
+                    break  # the tables differ from here on
+                continue
+            if pg_tag != our_tag:
+                failures.append((st, "PostgreSQL: %s" % pg_tag, "streamlake: %s" % our_tag))
+            check = "SELECT * FROM %s" % DML_TABLE
+            cur.execute(check)
+            pg_rows = [list(r) for r in cur.fetchall()]
+            our_rows, our_err = ours.run(check)
+            if our_err or not (rows_agree(pg_rows, our_rows, False, [True] * 9) or
+                               loose_sorted_agree(pg_rows, our_rows, [True] * 9)):
+                failures.append((st + " -- then " + check, "PostgreSQL: %r" % pg_rows[:4],
+                                 "streamlake: %r" % (our_err or our_rows[:4])))
+                break
         conn.close()
     finally:
         code = srv.stop()
@@ -593,13 +669,13 @@ def main():
     if code != 0:
         # under the sanitizers a leak or an error makes the exit code non-zero
         failures.append(("(server exit)", "exit code %r" % code, log[-4000:]))
-    print("difftest: seed %d, %d queries, %d errors on both sides, %d data exceptions on one "
-          "side only (evaluation order), %d disagreements"
-          % (seed, count, agreed_errors, order_diffs, len(failures)))
+    print("difftest: seed %d, %d queries and %d DML statements, %d errors on both sides, %d data "
+          "exceptions on one side only (evaluation order), %d disagreements"
+          % (seed, count, dml_count, agreed_errors, order_diffs, len(failures)))
     for q, a, b in failures[:40]:
         print("---\n" + q + "\n  " + a + "\n  " + b)
     if failures:
-        print("the tables: " + with_clause[:4000])
+        print("the tables: " + "; ".join(setup)[:4000])
     return 1 if failures else 0
 
 

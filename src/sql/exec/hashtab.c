@@ -97,6 +97,8 @@ static uint64_t value_hash(const sql_ht *h, int k, const sql_vec *v, int64_t i)
 
 int sql_ht_hash(const sql_ht *h, const sql_vec *keys, int64_t n, uint64_t *out)
 {
+    if (n == 0)
+        return SL_OK; /* an empty input may have no buffers at all */
     for (int64_t i = 0; i < n; i++)
         out[i] = 0x12345678;
     for (int k = 0; k < h->nkeys; k++) {

@@ -164,11 +164,14 @@ static sql_plan *bind_view(binder *b, const sql_table *t, int loc)
     /* the parse tree must outlive the binding only: names were copied into the arena */
     if (!p && b->e && b->e->position)
         b->e->position = loc + 1;
+    if (p && t->ncols == p->ncols)
+        for (int i = 0; i < p->ncols; i++)
+            p->names[i] = t->colnames[i]; /* CREATE VIEW v (a, b) AS ... */
     arena_on_cleanup(b->a, free_tree, ps.tree);
     return p;
 }
 
-struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a);
+struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a, sql_err *e);
 
 static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVar *rv,
                                const char **alias)
@@ -189,11 +192,16 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
             return p;
         }
     }
-    sql_table *t = NULL;
-    if (!schema || !strcmp(schema, "public"))
-        t = sql_user_lookup(b->s->eng, rv->relname, b->a);
-    if (!t)
-        t = sql_builtin_table(b->s->eng, schema, rv->relname);
+    sql_table *t = sql_builtin_table(b->s->eng, schema, rv->relname);
+    if (!t && (!schema || !strcmp(schema, "public"))) {
+        sql_err ue;
+        sql_err_clear(&ue);
+        t = sql_user_lookup(b->s->eng, rv->relname, b->a, &ue);
+        if (!t && ue.state[0]) {
+            *b->e = ue;
+            return NULL;
+        }
+    }
     if (!t) {
         bind_fail(b, SQLSTATE_UNDEFINED_TABLE, rv->location, "relation \"%s%s%s\" does not exist",
                   schema ? schema : "", schema ? "." : "", rv->relname);
@@ -1096,5 +1104,37 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
         }
         p = drop;
     }
+    return p;
+}
+
+/*
+ * DML over one table (DELETE's WHERE, UPDATE's SET and WHERE): a scan of t,
+ * and the expressions bound over its row (names qualified by alias or the
+ * table's name).  NULL nodes give NULL expressions.
+ */
+sql_plan *bind_table_exprs(binder *b, sql_table *t, const char *alias,
+                           const PgQuery__Node *const *nodes, int n, bool conds,
+                           sql_expr **out)
+{
+    sql_plan *p = scan_of(b, t);
+    if (!p)
+        return NULL;
+    bind_scope sc = {0};
+    if (scope_add(b, &sc, alias ? alias : t->name, p->ncols, p->names, p->types, NULL))
+        return NULL;
+    agg_collect *saved = b->agg;
+    b->agg = NULL; /* no aggregates or window functions in DML */
+    for (int i = 0; i < n; i++) {
+        out[i] = NULL;
+        if (!nodes[i])
+            continue;
+        out[i] = conds && i == n - 1 ? bind_cond(b, &sc, nodes[i], "WHERE")
+                                     : bind_expr(b, &sc, nodes[i]);
+        if (!out[i]) {
+            b->agg = saved;
+            return NULL;
+        }
+    }
+    b->agg = saved;
     return p;
 }

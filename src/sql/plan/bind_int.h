@@ -101,6 +101,11 @@ void param_infer(binder *b, int n, sql_type t);
 /* ---- queries (bind.c) ---- */
 sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s);
 sql_plan *mk_plan(binder *b, sql_pkind k, int ncols);
+/* DML over one table: its scan, and nodes bound over its row (the last one as a
+ * condition when conds); NULL with e set. */
+sql_plan *bind_table_exprs(binder *b, sql_table *t, const char *alias,
+                           const PgQuery__Node *const *nodes, int n, bool conds,
+                           sql_expr **out);
 /* Finds a column of the scope by (qualifier, name); -1 not found (e set when ambiguous: -2). */
 int scope_find(binder *b, bind_scope *sc, const char *qual, const char *name, int loc,
                sql_type *type);
