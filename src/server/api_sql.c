@@ -247,7 +247,8 @@ int api_query_open(sql_engine *eng, budget *bud, const char *body, size_t len,
         return SL_ENOMEM;
     }
     if ((rc = open_stmt(a, &se))) {
-        *status = !strcmp(se.state, "53000") || !strcmp(se.state, "53300") ? 503
+        *status = !strncmp(se.state, "53", 2) ? 503
+                  : !strcmp(se.state, "58P01") ? 404 /* a file read_csv/read_parquet wants */
                   : se.state[0] == 'X' || !strncmp(se.state, "58", 2) ? 500 : 400;
         error_json(&se, errbody);
         api_query_close(a);

@@ -94,8 +94,10 @@ def table_sql(rng, name, cols, nrows):
             else:
                 vals.append(lit(rng, typ))
         rows.append("(" + ", ".join(vals) + ")")
-    return ["CREATE TABLE %s (%s)" % (name, ", ".join("%s %s" % c for c in cols)),
-            "INSERT INTO %s VALUES %s" % (name, ", ".join(rows))]
+    # several INSERTs: several segments, so scans and aggregations run on parallel workers
+    return ["CREATE TABLE %s (%s)" % (name, ", ".join("%s %s" % c for c in cols))] + \
+        ["INSERT INTO %s VALUES %s" % (name, ", ".join(rows[i:i + 12]))
+         for i in range(0, len(rows), 12)]
 
 
 class Gen:

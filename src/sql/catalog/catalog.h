@@ -107,10 +107,14 @@ typedef struct sql_tfunc {
 
 const sql_tfunc *sql_tfunc_find(const char *name);
 
-/* The built-in tables: lake tables and system tables, by name; NULL if none. */
-sql_table *sql_builtin_table(struct sql_engine *eng, const char *schema, const char *name);
-/* pg_catalog and information_schema tables (system.c); NULL if none. */
-sql_table *sql_system_table(struct sql_engine *eng, const char *schema, const char *name);
+/* The built-in tables: lake tables, and system tables when a is given (they are made
+ * for the query); by name; NULL if none. */
+sql_table *sql_builtin_table(struct sql_engine *eng, const char *schema, const char *name,
+                             arena *a);
+/* pg_catalog and information_schema tables (system.c), made in arena a for one query
+ * (a NULL: none); NULL if none. */
+sql_table *sql_system_table(struct sql_engine *eng, const char *schema, const char *name,
+                            arena *a);
 /* Every built-in table (for information_schema and \dt), i = 0.. until NULL. */
 sql_table *sql_builtin_table_at(struct sql_engine *eng, int i);
 

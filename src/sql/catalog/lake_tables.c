@@ -350,14 +350,15 @@ void sql_builtin_free(sql_engine *eng)
     eng->nbuiltin = 0;
 }
 
-sql_table *sql_builtin_table(sql_engine *eng, const char *schema, const char *name)
+sql_table *sql_builtin_table(sql_engine *eng, const char *schema, const char *name, arena *a)
 {
     if (schema && strcmp(schema, "public") && strcmp(schema, "streamlake"))
-        return sql_system_table(eng, schema, name);
+        return a ? sql_system_table(eng, schema, name, a) : NULL;
     for (int i = 0; i < eng->nbuiltin; i++)
         if (!strcmp(eng->builtin[i]->name, name))
             return eng->builtin[i];
-    return schema ? NULL : sql_system_table(eng, NULL, name);
+    /* pg_catalog is on every search path, as in PostgreSQL */
+    return schema || !a ? NULL : sql_system_table(eng, "pg_catalog", name, a);
 }
 
 sql_table *sql_builtin_table_at(sql_engine *eng, int i)

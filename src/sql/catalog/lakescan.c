@@ -119,6 +119,26 @@ static int conv_json(const col_vec *in, bool tags, col_vec *out)
     return rc;
 }
 
+/* 16-byte binary values (user table segments) back to numeric or interval vectors. */
+static int conv_bin16(const col_vec *in, col_vec *out)
+{
+    col_vec_init(out, COL_FIXED16, 0);
+    if (col_vec_reserve(out, in->len, 0))
+        return SL_ENOMEM;
+    static const uint8_t zero[16];
+    int rc = SL_OK;
+    for (int64_t r = 0; r < in->len && !rc; r++) {
+        if (!col_vec_is_valid(in, r)) {
+            rc = col_vec_append_null(out);
+            continue;
+        }
+        size_t n;
+        const uint8_t *p = col_vec_str(in, r, &n);
+        rc = col_vec_append_fixed16(out, n == 16 ? p : zero);
+    }
+    return rc;
+}
+
 /* n rows of one value: a one-entry dictionary for strings, else a filled vector. */
 static int fill_vec(const lakescan_col *c, int64_t n, col_vec *out)
 {
@@ -161,17 +181,19 @@ int lakescan_convert(const col_batch *in, const int *in_col, const lakescan_col 
     int rc = SL_OK;
     for (int i = 0; i < ncols && !rc; i++) {
         col_vec_release(&b->cols[i]);
-        if (in_col[i] < 0) {
+        int src = in_col ? in_col[i] : i;
+        if (src < 0) {
             rc = fill_vec(&cols[i], in->nrows, &b->cols[i]);
             continue;
         }
-        const col_vec *v = &in->cols[in_col[i]];
+        const col_vec *v = &in->cols[src];
         switch ((lc_conv)cols[i].conv) {
         case LC_SHARE: sql_vec_share(v, &b->cols[i]); break;
         case LC_U32_I4: rc = conv_u32(v, false, &b->cols[i]); break;
         case LC_U32_I8: rc = conv_u32(v, true, &b->cols[i]); break;
         case LC_JSONB: rc = conv_json(v, false, &b->cols[i]); break;
         case LC_TAGS: rc = conv_json(v, true, &b->cols[i]); break;
+        case LC_BIN16: rc = conv_bin16(v, &b->cols[i]); break;
         }
     }
     if (rc) {

@@ -23,6 +23,7 @@ typedef enum lc_conv {
     LC_U32_I8,    /* uint32 to int8 (hash) */
     LC_JSONB,     /* JSON text to canonical jsonb text */
     LC_TAGS,      /* a JSON array of strings to text[] */
+    LC_BIN16,     /* 16-byte binary values to numeric/interval (user table segments) */
 } lc_conv;
 
 /* A column of a lake-backed SQL table. */
@@ -67,8 +68,8 @@ int lakescan_fail(sql_err *e, int code, const char *msg);
 int lakescan_cols(const lake_coldef *defs, const lake_view_id v, const sql_scan_req *req,
                   lakescan_col *out);
 
-/* Converts a lake batch's columns into a new SQL batch (used by lakescan, and by
- * table functions that read the lake some other way). */
+/* Converts a batch's columns into a new SQL batch: lake scans, and every reader of
+ * Parquet (read_parquet, user tables). in_col NULL: output column i is input i. */
 int lakescan_convert(const col_batch *in, const int *in_col, const lakescan_col *cols, int ncols,
                      const sql_type *types, sql_batch **out, sql_err *e);
 

@@ -25,6 +25,7 @@
 
 #include "base/alloc.h"
 #include "parquet/parquet.h"
+#include "sql/catalog/lakescan.h"
 #include "sql/engine_int.h"
 
 #include <errno.h>
@@ -147,38 +148,13 @@ static int pqt_next(sql_scan *s, sql_batch **out, sql_err *e)
             col_batch_release(cb);
             continue;
         }
-        sql_batch *b;
-        if (sql_batch_new(p->req->ncols, NULL, &b)) {
-            col_batch_release(cb);
-            return oom(e);
-        }
-        b->n = cb->nrows;
-        int rc = SL_OK;
-        for (int i = 0; i < p->req->ncols && !rc; i++) {
-            const col_vec *v = &cb->cols[i];
-            if (!pi->conv[p->req->cols[i]]) {
-                sql_vec_share(v, &b->cols[i]);
-                continue;
-            }
-            col_vec_init(&b->cols[i], COL_INT64, 0);
-            if ((rc = col_vec_reserve(&b->cols[i], v->len, 0)))
-                break;
-            for (int64_t r = 0; r < v->len; r++)
-                ((int64_t *)b->cols[i].values->p)[r] = ((const uint32_t *)v->values->p)[r];
-            b->cols[i].len = v->len;
-            b->cols[i].values->len_bytes = (size_t)v->len * 8;
-            if (v->validity) {
-                b->cols[i].validity = col_buf_ref(v->validity);
-                b->cols[i].null_count = v->null_count;
-            }
-        }
+        lakescan_col cols[FTAB_MAXCOLS];
+        memset(cols, 0, sizeof cols[0] * (size_t)p->req->ncols);
+        for (int i = 0; i < p->req->ncols; i++)
+            cols[i].conv = pi->conv[p->req->cols[i]] ? LC_U32_I8 : LC_SHARE;
+        int rc = lakescan_convert(cb, NULL, cols, p->req->ncols, NULL, out, e);
         col_batch_release(cb);
-        if (rc) {
-            sql_batch_free(b);
-            return oom(e);
-        }
-        *out = b;
-        return SL_OK;
+        return rc;
     }
 }
 

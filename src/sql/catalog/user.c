@@ -26,6 +26,7 @@
  * binary values in the segments (the engine's own representation).
  */
 #include "sql/query_int.h"
+#include "sql/catalog/lakescan.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -455,42 +456,15 @@ static int us_next(sql_scan *s, sql_batch **out, sql_err *e)
             col_batch_release(cb);
             continue;
         }
-        sql_batch *b;
-        if (sql_batch_new(u->req->ncols, NULL, &b)) {
-            col_batch_release(cb);
-            return oom(e);
+        lakescan_col cols[USER_MAX_COLS];
+        for (int i = 0; i < u->req->ncols; i++) {
+            memset(&cols[i], 0, sizeof cols[i]);
+            cols[i].type = u->u->d.types[u->req->cols[i]];
+            cols[i].conv = sql_type_phys(cols[i].type) == COL_FIXED16 ? LC_BIN16 : LC_SHARE;
         }
-        b->n = cb->nrows;
-        int rc = SL_OK;
-        for (int i = 0; i < u->req->ncols && !rc; i++) {
-            sql_type t = u->u->d.types[u->req->cols[i]];
-            const col_vec *v = &cb->cols[i];
-            if (sql_type_phys(t) != COL_FIXED16) {
-                sql_vec_share(v, &b->cols[i]);
-                continue;
-            }
-            /* numeric and interval: 16-byte binary values back to the engine's vectors */
-            col_vec_init(&b->cols[i], COL_FIXED16, 0);
-            if ((rc = col_vec_reserve(&b->cols[i], v->len, 0)))
-                break;
-            for (int64_t r = 0; r < v->len && !rc; r++) {
-                if (!col_vec_is_valid(v, r)) {
-                    rc = col_vec_append_null(&b->cols[i]);
-                    continue;
-                }
-                size_t n;
-                const uint8_t *p = col_vec_str(v, r, &n);
-                uint8_t z[16] = {0};
-                rc = col_vec_append_fixed16(&b->cols[i], n == 16 ? p : z);
-            }
-        }
+        int rc = lakescan_convert(cb, NULL, cols, u->req->ncols, NULL, out, e);
         col_batch_release(cb);
-        if (rc) {
-            sql_batch_free(b);
-            return oom(e);
-        }
-        *out = b;
-        return SL_OK;
+        return rc;
     }
 }
 
@@ -754,7 +728,7 @@ static int write_rows(void *arg, const sql_batch *b)
 
 static bool builtin_name(sql_engine *eng, const char *name)
 {
-    return sql_builtin_table(eng, NULL, name) != NULL;
+    return sql_builtin_table(eng, NULL, name, NULL) != NULL;
 }
 
 static const char *rel_name(sql_query *q, const PgQuery__RangeVar *rv)

@@ -502,7 +502,11 @@ static int build(op_agg *g)
         sl_free(g->part);
         g->part = NULL;
         g->nparts = 0;
-        return rc ? rc : account(g);
+        if (!rc)
+            rc = account(g);
+        if (!rc && g->nkeys == 0 && g->main.ngroups == 0)
+            rc = grow_states(&g->main, 1); /* no rows at all: still one group */
+        return rc;
     }
     for (;;) {
         sql_batch *b;

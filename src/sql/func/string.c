@@ -470,6 +470,132 @@ KERNEL(md5)
     return sql_fail(cx, e, SQLSTATE_FEATURE, "md5() is not supported");
 }
 
+/* ---- encode / decode (bytea <-> hex, base64) ---------------------------- */
+
+static const char g_b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static int fmt_of(sql_fctx *cx, const sql_expr *e, const sql_vec *f, int64_t i, int *out)
+{
+    size_t n;
+    const char *s = ka_str(f, i, &n);
+    if (n == 3 && !strncmp(s, "hex", 3))
+        *out = 0;
+    else if (n == 6 && !strncmp(s, "base64", 6))
+        *out = 1;
+    else
+        return sql_fail(cx, e, "22023", "unrecognized encoding: \"%.*s\" (hex or base64)",
+                        (int)(n > 32 ? 32 : n), s);
+    return SL_OK;
+}
+
+KERNEL(encode)
+{
+    dbuf b;
+    dbuf_init(&b, (size_t)1 << 30);
+    int rc = SL_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (!sql_vec_valid(o, i)) {
+            rc = put_empty(o);
+            continue;
+        }
+        int f;
+        if ((rc = fmt_of(cx, e, &a[1], i, &f)))
+            break;
+        size_t l;
+        const uint8_t *p = (const uint8_t *)ka_str(&a[0], i, &l);
+        dbuf_reset(&b);
+        for (size_t k = 0; f == 0 && k < l && !rc; k++) {
+            static const char hx[] = "0123456789abcdef";
+            char two[2] = {hx[p[k] >> 4], hx[p[k] & 15]};
+            rc = dbuf_append(&b, two, 2);
+        }
+        /* base64 with a line break every 76 characters, as PostgreSQL writes it */
+        for (size_t k = 0, col = 0; f == 1 && k < l && !rc; k += 3) {
+            uint32_t v = (uint32_t)p[k] << 16 | (k + 1 < l ? (uint32_t)p[k + 1] << 8 : 0) |
+                         (k + 2 < l ? p[k + 2] : 0);
+            char q[4] = {g_b64[v >> 18 & 63], g_b64[v >> 12 & 63],
+                         k + 1 < l ? g_b64[v >> 6 & 63] : '=', k + 2 < l ? g_b64[v & 63] : '='};
+            if (col == 76) {
+                rc = dbuf_append_byte(&b, '\n');
+                col = 0;
+            }
+            if (!rc)
+                rc = dbuf_append(&b, q, 4);
+            col += 4;
+        }
+        if (!rc)
+            rc = put(o, b.p ? (const char *)b.p : "", b.len);
+    }
+    dbuf_free(&b);
+    return rc;
+}
+
+static int hexval(char c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+                                       : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+KERNEL(decode)
+{
+    dbuf b;
+    dbuf_init(&b, (size_t)1 << 30);
+    int rc = SL_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (!sql_vec_valid(o, i)) {
+            rc = put_empty(o);
+            continue;
+        }
+        int f;
+        if ((rc = fmt_of(cx, e, &a[1], i, &f)))
+            break;
+        size_t l;
+        const char *s = ka_str(&a[0], i, &l);
+        dbuf_reset(&b);
+        if (f == 0) {
+            for (size_t k = 0; k < l && !rc;) {
+                if (s[k] == ' ' || s[k] == '\n' || s[k] == '\t' || s[k] == '\r') {
+                    k++;
+                    continue;
+                }
+                int hi = hexval(s[k]), lo = k + 1 < l ? hexval(s[k + 1]) : -1;
+                if (hi < 0 || lo < 0)
+                    rc = sql_fail(cx, e, SQLSTATE_INVALID_TEXT, "invalid hexadecimal data");
+                else
+                    rc = dbuf_append_byte(&b, (uint8_t)(hi << 4 | lo));
+                k += 2;
+            }
+        } else {
+            uint32_t acc = 0;
+            int bits = 0, pad = 0;
+            for (size_t k = 0; k < l && !rc; k++) {
+                char c = s[k];
+                if (c == ' ' || c == '\n' || c == '\t' || c == '\r')
+                    continue;
+                if (c == '=') {
+                    pad++;
+                    continue;
+                }
+                const char *at = memchr(g_b64, c, 64);
+                if (!at || pad) {
+                    rc = sql_fail(cx, e, SQLSTATE_INVALID_TEXT, "invalid base64 data");
+                    break;
+                }
+                acc = acc << 6 | (uint32_t)(at - g_b64);
+                bits += 6;
+                if (bits >= 8) {
+                    bits -= 8;
+                    rc = dbuf_append_byte(&b, (uint8_t)(acc >> bits));
+                }
+            }
+        }
+        if (!rc)
+            rc = put(o, b.p ? (const char *)b.p : "", b.len);
+    }
+    dbuf_free(&b);
+    return rc;
+}
+
 /* ---- LIKE / ILIKE ------------------------------------------------------- */
 
 static size_t utf8_len1(const char *s, size_t n)
@@ -710,6 +836,8 @@ static const sql_func g_string[] = {
     {"starts_with", 2, {T, T}, ST_BOOL, 0, starts_with, NULL},
     {"ascii", 1, {T}, I, 0, ascii, NULL},
     {"md5", 1, {T}, T, 0, md5, NULL},
+    {"encode", 2, {ST_BYTEA, T}, T, 0, encode, NULL},
+    {"decode", 2, {T, T}, ST_BYTEA, 0, decode, NULL},
     {"~~", 2, {T, T}, ST_BOOL, 0, like_k, NULL},
     {"!~~", 2, {T, T}, ST_BOOL, 0, notlike_k, NULL},
     {"~~*", 2, {T, T}, ST_BOOL, 0, ilike_k, NULL},

@@ -192,7 +192,7 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
             return p;
         }
     }
-    sql_table *t = sql_builtin_table(b->s->eng, schema, rv->relname);
+    sql_table *t = sql_builtin_table(b->s->eng, schema, rv->relname, b->a);
     if (!t && (!schema || !strcmp(schema, "public"))) {
         sql_err ue;
         sql_err_clear(&ue);
@@ -210,6 +210,27 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
     if (t->kind == TABLE_VIEW)
         return bind_view(b, t, rv->location);
     return scan_of(b, t);
+}
+
+/* Computable without a row: constants, parameters and functions of them. */
+static bool input_free(const sql_expr *e)
+{
+    if (!e)
+        return true;
+    switch ((sql_ekind)e->kind) {
+    case SE_COL:
+    case SE_OUTER:
+    case SE_SUBQUERY:
+    case SE_AGG:
+    case SE_WINDOW: return false;
+    default: break;
+    }
+    if (e->volatile_)
+        return false;
+    for (int i = 0; i < e->nargs; i++)
+        if (!input_free(e->args[i]))
+            return false;
+    return true;
 }
 
 static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeFunction *rf,
@@ -264,7 +285,7 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
         if (want[i].id != ST_NULL && !sql_type_eq(want[i], e->type) &&
             !(e = coerce(b, e, want[i], 'i', name)))
             return NULL;
-        if (!sql_expr_is_const(e)) {
+        if (!input_free(e)) {
             bind_fail(b, SQLSTATE_FEATURE, e->loc, "arguments of %s must be constants or "
                       "parameters", name);
             return NULL;
