@@ -3,6 +3,8 @@
  */
 #include "server/api_lake.h"
 
+#include "sql/sql.h"
+
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/json.h"
@@ -248,7 +250,8 @@ int api_materialize_json(lake *l, meta *m, budget *bud, const char *process_id, 
     return w.err;
 }
 
-int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, dbuf *out, errmsg *e)
+int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, struct sql_engine *sql,
+                   dbuf *out, errmsg *e)
 {
     (void)e;
     jw w;
@@ -281,6 +284,12 @@ int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, dbuf *out, err
             jw_raw(&w, traces->last);
         }
         pthread_mutex_unlock(&traces->mu);
+    }
+    if (sql) {
+        jw_key(&w, "sql");
+        jw_obj_begin(&w);
+        sql_engine_stats_json(sql, &w);
+        jw_obj_end(&w);
     }
     alloc_stats as;
     alloc_stats_get(&as);

@@ -48,7 +48,10 @@ int api_materialize_json(lake *l, meta *m, budget *bud, const char *process_id, 
                          dbuf *out, int *status, errmsg *e);
 
 struct api_trace_stats;
-/* GET /api/stats: the lake's caches and builds, the traces, and the process's memory. */
-int api_stats_json(lake *l, struct api_trace_stats *traces, budget *bud, dbuf *out, errmsg *e);
+struct sql_engine;
+/* GET /api/stats: the lake's caches and builds, the traces, SQL (sql may be NULL), and
+ * the process's memory. */
+int api_stats_json(lake *l, struct api_trace_stats *traces, budget *bud, struct sql_engine *sql,
+                   dbuf *out, errmsg *e);
 
 #endif

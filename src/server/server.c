@@ -483,7 +483,7 @@ static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q
     else if (q->route == R_API_PROCESSES)
         rc = api_processes_json(s->m, &b, &e);
     else if (q->route == R_API_STATS)
-        rc = api_stats_json(s->lake, &s->tstats, &s->bud, &b, &e);
+        rc = api_stats_json(s->lake, &s->tstats, &s->bud, s->sql, &b, &e);
     else
         rc = api_streams_json(s->m, &q->id, &b, &e);
     enum MHD_Result ok;

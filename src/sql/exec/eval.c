@@ -654,11 +654,26 @@ static int eval_param(sql_ectx *cx, const sql_expr *e, sql_vec *out)
     return rc;
 }
 
+static int eval_node(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
+                     sql_vec *out);
+
 int sql_eval(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
              sql_vec *out)
 {
-    /* a failed evaluation leaves an empty vector: callers release it either way */
+    /* a failed evaluation leaves an empty vector (what it built is freed): callers may
+     * release it or not */
     memset(out, 0, sizeof *out);
+    int rc = eval_node(cx, e, in, sel, out);
+    if (rc) {
+        sql_vec_release(out);
+        memset(out, 0, sizeof *out);
+    }
+    return rc;
+}
+
+static int eval_node(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
+                     sql_vec *out)
+{
     if (cx->cancel && *cx->cancel)
         return sql_err_set(cx->f.err, SQLSTATE_CANCELED, -1, "canceling statement due to user request");
     switch ((sql_ekind)e->kind) {

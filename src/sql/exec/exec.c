@@ -125,31 +125,35 @@ int sql_cmp_rows(const sql_type *types, const col_vec *a, int64_t ra, const col_
 
 /* ---- memory, errors, cancel --------------------------------------------- */
 
+static void raise_peak(_Atomic int64_t *peak, int64_t now)
+{
+    int64_t p = atomic_load(peak);
+    while (now > p && !atomic_compare_exchange_weak(peak, &p, now))
+        ;
+}
+
+/*
+ * A growth that would pass a limit is not taken: the counters stay as they were
+ * and the operator fails with 53200 (what it already holds is given back when it
+ * closes).  The server-wide limit is checked first: it protects the process.
+ */
 int sql_exec_mem(sql_exec *x, sql_op *op, int64_t delta)
 {
     x = x->root;
-    int64_t now = atomic_fetch_add(&x->mem, delta) + delta;
-    if (op) {
-        op->mem += delta;
-        if (op->st && op->mem > op->st->mem_peak)
-            op->st->mem_peak = op->mem;
-    }
-    int64_t peak = atomic_load(&x->mem_peak);
-    while (now > peak && !atomic_compare_exchange_weak(&x->mem_peak, &peak, now))
-        ;
     sql_engine *eng = x->eng;
     int64_t all = atomic_fetch_add(&eng->mem_used, delta) + delta;
-    int64_t ep = atomic_load(&eng->mem_peak);
-    while (all > ep && !atomic_compare_exchange_weak(&eng->mem_peak, &ep, all))
-        ;
     if (delta > 0 && eng->o.max_memory_bytes > 0 && all > eng->o.max_memory_bytes) {
+        atomic_fetch_sub(&eng->mem_used, delta);
         sql_err_set(x->e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         sql_err_detail(x->e, "The queries running on this server hold more than its SQL memory "
                        "(%lld MB) together.", (long long)(eng->o.max_memory_bytes >> 20));
         sql_err_hint(x->e, "Try again when fewer queries run, or narrow the time range.");
         return SL_ENOMEM;
     }
+    int64_t now = atomic_fetch_add(&x->mem, delta) + delta;
     if (delta > 0 && x->mem_limit > 0 && now > x->mem_limit) {
+        atomic_fetch_sub(&x->mem, delta);
+        atomic_fetch_sub(&eng->mem_used, delta);
         sql_err_set(x->e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         sql_err_detail(x->e, "The query needs more than work_mem (%lld kB) for %s.",
                        (long long)(x->mem_limit >> 10),
@@ -161,6 +165,13 @@ int sql_exec_mem(sql_exec *x, sql_op *op, int64_t delta)
         sql_err_hint(x->e, "Raise work_mem (SET work_mem = '1GB'), or narrow the time range.");
         return SL_ENOMEM;
     }
+    if (op) {
+        op->mem += delta;
+        if (op->st && op->mem > op->st->mem_peak)
+            op->st->mem_peak = op->mem;
+    }
+    raise_peak(&x->mem_peak, now);
+    raise_peak(&eng->mem_peak, all);
     return SL_OK;
 }
 
@@ -304,7 +315,29 @@ typedef struct subq_cache {
     bool ht_on;
     bool has_null, empty;
     sql_rows rows;           /* SQ_ANY / SQ_ALL with other comparisons */
+    int64_t held;            /* accounted against work_mem */
 } subq_cache;
+
+/* Accounts what the cache holds now (its hash table and rows) against work_mem. */
+static int subq_account(sql_exec *x, subq_cache *c)
+{
+    int64_t now = (c->ht_on ? c->ht.mem_bytes : 0) + c->rows.mem;
+    int rc = sql_exec_mem(x, NULL, now - c->held);
+    if (!rc)
+        c->held = now;
+    return rc;
+}
+
+static void subq_free(sql_exec *x, subq_cache *c)
+{
+    if (c->held)
+        sql_exec_mem(x, NULL, -c->held);
+    if (c->ht_on)
+        sql_ht_free(&c->ht);
+    sql_rows_free(&c->rows);
+    arena_destroy(&c->mem);
+    sl_free(c);
+}
 
 /* Runs plan p (with the outer chain of cx) and hands each batch to fn. */
 static int run_plan(sql_exec *parent, sql_ectx *cx, const sql_plan *p,
@@ -395,9 +428,10 @@ static int take_any(void *arg, sql_batch *b)
             rc = sql_ht_lookup(&c->ht, &k, b->n, NULL, true, ids);
         sl_free(ids);
         sql_batch_free(b);
-        return rc;
+        return rc ? rc : subq_account(a->x, c);
     }
-    return sql_rows_add(&c->rows, b);
+    int rc2 = sql_rows_add(&c->rows, b);
+    return rc2 ? rc2 : subq_account(a->x, c);
 }
 
 /* left op v for the ANY/ALL comparison function, three-valued. */
@@ -451,11 +485,7 @@ int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datu
                 rc = run_plan(x, cx, e->sub, take_any, &a);
         }
         if (rc) {
-            if (c->ht_on)
-                sql_ht_free(&c->ht);
-            sql_rows_free(&c->rows);
-            arena_destroy(&c->mem);
-            sl_free(c);
+            subq_free(x, c);
             return rc;
         }
         if (!e->correlated) {
@@ -526,13 +556,8 @@ int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datu
         out->null = res == 2;
         out->b = res == 1;
     }
-    if (e->correlated) {
-        if (c->ht_on)
-            sql_ht_free(&c->ht);
-        sql_rows_free(&c->rows);
-        arena_destroy(&c->mem);
-        sl_free(c);
-    }
+    if (e->correlated)
+        subq_free(x, c);
     return rc;
 }
 
@@ -541,11 +566,7 @@ void sql_exec_free_subqueries(sql_exec *x)
 {
     for (subq_cache *c = x->subqs, *n; c; c = n) {
         n = c->next;
-        if (c->ht_on)
-            sql_ht_free(&c->ht);
-        sql_rows_free(&c->rows);
-        arena_destroy(&c->mem);
-        sl_free(c);
+        subq_free(x, c);
     }
     x->subqs = NULL;
 }

@@ -20,6 +20,7 @@ struct cte_state {
     const sql_cte *cte;
     sql_rows rows;           /* every row of the CTE */
     sql_rows *working;       /* recursion: what the recursive part reads now */
+    int64_t held;            /* accounted against work_mem */
     bool done, running;
 };
 
@@ -48,7 +49,8 @@ static cte_state *state_of(sql_exec *x, const sql_cte *c)
 }
 
 /* Runs plan p, adding every batch to rows (and to fresh, the round's rows, if given). */
-static int run_into(sql_exec *x, const sql_plan *p, sql_rows *rows, sql_rows *fresh, sql_ht *seen)
+static int run_into(sql_exec *x, const sql_plan *p, sql_rows *rows, sql_rows *fresh, sql_ht *seen,
+                    int64_t *s_held)
 {
     sql_op *op;
     int rc = sql_op_build(x, p, &op);
@@ -101,10 +103,11 @@ static int run_into(sql_exec *x, const sql_plan *p, sql_rows *rows, sql_rows *fr
             if (!rc)
                 rc = sql_rows_add(fresh, copy);
         }
+        int64_t bytes = sql_batch_bytes(b);
         if (!rc)
             rc = sql_rows_add(rows, b);
-        if (!rc)
-            rc = sql_exec_mem(x, NULL, sql_batch_bytes(b));
+        if (!rc && !(rc = sql_exec_mem(x, NULL, bytes)) && s_held)
+            *s_held += bytes;
     }
     if (op)
         sql_op_close(op);
@@ -116,7 +119,7 @@ static int materialize(sql_exec *x, cte_state *s)
     const sql_cte *c = s->cte;
     s->running = true;
     if (!c->recursive) {
-        int rc = run_into(x, c->plan, &s->rows, NULL, NULL);
+        int rc = run_into(x, c->plan, &s->rows, NULL, NULL, &s->held);
         s->running = false;
         s->done = !rc;
         return rc;
@@ -129,12 +132,12 @@ static int materialize(sql_exec *x, cte_state *s)
         rc = SL_ENOMEM;
     if (!rc) {
         sql_rows_init(work, c->plan->ncols, c->plan->types);
-        rc = run_into(x, c->plan, &s->rows, work, dedupe ? &seen : NULL);
+        rc = run_into(x, c->plan, &s->rows, work, dedupe ? &seen : NULL, &s->held);
     }
     while (!rc && work->nrows) {
         sql_rows_init(next, c->plan->ncols, c->plan->types);
         s->working = work;
-        rc = run_into(x, c->recursive_part, &s->rows, next, dedupe ? &seen : NULL);
+        rc = run_into(x, c->recursive_part, &s->rows, next, dedupe ? &seen : NULL, &s->held);
         s->working = NULL;
         sql_rows_free(work);
         sql_rows *t = work;
@@ -218,6 +221,8 @@ void sql_exec_free_ctes(sql_exec *x)
 {
     for (cte_state *s = x->ctes, *n; s; s = n) {
         n = s->next;
+        if (s->held)
+            sql_exec_mem(x, NULL, -s->held);
         sql_rows_free(&s->rows);
         sl_free(s);
     }
