@@ -5,12 +5,12 @@
 # `make test`: the suite replays the corpus and a short deterministic
 # mutation run with gcc instead (tests/fuzz/replay.c).
 #
-#   scripts/fuzz.sh [target...]      targets: wire frames parquet (default: all)
+#   scripts/fuzz.sh [target...]      targets: wire frames parquet sql (default: all)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(wire frames parquet)
+[ ${#targets[@]} -gt 0 ] || targets=(wire frames parquet sql)
 
 CC=clang cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=Debug -DSL_SANITIZE=ON -DSL_LIBFUZZER=ON \
   -DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link" >/dev/null

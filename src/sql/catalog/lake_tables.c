@@ -194,6 +194,8 @@ static int lt_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
 {
     ltab_impl *im = t->impl;
     const ltab *d = im->def;
+    if (!im->eng->l || !im->eng->m)
+        return sql_err_set(e, "55000", -1, "%s: this engine has no lake", t->name);
     units_state *u = sl_calloc(1, sizeof *u);
     if (!u)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");

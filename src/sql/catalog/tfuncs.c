@@ -260,6 +260,8 @@ static void set_time_cols(ftab *f, const lake_view_def *vd, int first)
 static int vi_bind(sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                    sql_table **out, sql_err *e)
 {
+    if (!eng->l || !eng->m)
+        return sql_err_set(e, "55000", -1, "this engine has no lake");
     (void)types;
     (void)nargs;
     if (args[0].null || args[1].null)
@@ -376,6 +378,8 @@ static const sql_table_ops g_ps_ops = {ps_units, NULL, ps_open, ps_estimate, ft_
 static int ps_bind(sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                    sql_table **out, sql_err *e)
 {
+    if (!eng->l || !eng->m)
+        return sql_err_set(e, "55000", -1, "this engine has no lake");
     (void)types;
     if (args[0].null)
         return sql_err_set(e, "22004", -1, "process_spans: the process id must not be null");
@@ -566,6 +570,8 @@ static bool tc_args(const sql_type *given, int nargs, sql_type *want)
 static int tc_bind(sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                    sql_table **out, sql_err *e)
 {
+    if (!eng->l || !eng->m)
+        return sql_err_set(e, "55000", -1, "this engine has no lake");
     (void)types;
     if (args[0].null)
         return sql_err_set(e, "22004", -1, "perfetto_trace_chunks: the process id must not be "
@@ -640,6 +646,8 @@ static int part_row(void *arg, const meta_partition *p)
 static int lp_bind(sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                    sql_table **out, sql_err *e)
 {
+    if (!eng->l || !eng->m)
+        return sql_err_set(e, "55000", -1, "this engine has no lake");
     (void)args;
     (void)types;
     (void)nargs;

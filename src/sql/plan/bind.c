@@ -18,11 +18,13 @@
 sql_plan *mk_plan(binder *b, sql_pkind k, int ncols)
 {
     sql_plan *p = arena_zalloc(b->a, sizeof *p);
-    if (p && ncols) {
-        p->types = arena_zalloc(b->a, sizeof *p->types * (size_t)ncols);
-        p->names = arena_zalloc(b->a, sizeof *p->names * (size_t)ncols);
+    /* arrays of at least one element: a plan without columns (SELECT FROM t) is valid */
+    size_t n = (size_t)(ncols > 0 ? ncols : 1);
+    if (p) {
+        p->types = arena_zalloc(b->a, sizeof *p->types * n);
+        p->names = arena_zalloc(b->a, sizeof *p->names * n);
         if (k == SP_PROJECT)
-            p->project.exprs = arena_zalloc(b->a, sizeof(sql_expr *) * (size_t)ncols);
+            p->project.exprs = arena_zalloc(b->a, sizeof(sql_expr *) * n);
         if (!p->types || !p->names || (k == SP_PROJECT && !p->project.exprs))
             p = NULL;
     }

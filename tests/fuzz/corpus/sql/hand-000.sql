@@ -1,0 +1,1 @@
+SELECT 1; SELECT 'x' || 2; SELECT NULL::int + 1

@@ -1,0 +1,1 @@
+SET work_mem = '32MB'; SHOW work_mem; RESET work_mem; SHOW ALL

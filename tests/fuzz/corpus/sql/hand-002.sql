@@ -1,0 +1,1 @@
+EXPLAIN SELECT count(*) FROM generate_series(1, 100) g WHERE g % 3 = 0

@@ -1,0 +1,1 @@
+EXPLAIN ANALYZE SELECT g % 10, count(*) FROM generate_series(1, 10000) g GROUP BY 1

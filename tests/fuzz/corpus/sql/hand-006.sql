@@ -1,0 +1,1 @@
+SELECT g, sum(g) OVER (ORDER BY g ROWS BETWEEN 2 PRECEDING AND CURRENT ROW), lag(g, 2) OVER w, ntile(3) OVER w FROM generate_series(1, 20) g WINDOW w AS (ORDER BY g)

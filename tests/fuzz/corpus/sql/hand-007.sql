@@ -1,0 +1,1 @@
+SELECT x FROM unnest(ARRAY['a', 'b', NULL]) x UNION SELECT 'c' INTERSECT SELECT 'c'

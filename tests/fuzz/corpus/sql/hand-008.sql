@@ -1,0 +1,1 @@
+SELECT '2024-03-10 01:02:03.25'::timestamptz + interval '1 month 2 days 3 hours', date_trunc('hour', '2024-03-10 01:02:03'::timestamp), extract(epoch FROM '2024-01-01'::timestamptz), date_bin('15 minutes', '2024-01-01 00:20'::timestamp, '2024-01-01'::timestamp), to_timestamp(1700000000)

@@ -1,0 +1,1 @@
+SELECT '{"a": [1, 2, {"b": null}]}'::jsonb -> 'a' -> 2 ->> 'b', '{"k": 1}'::jsonb ? 'k', jsonb_typeof('[1]'::jsonb), jsonb_array_length('[1,2]')

@@ -1,0 +1,1 @@
+SELECT CAST('12.5' AS numeric(4,1)) * 3, 7 / 2, 7 % -3, -7 / 2.0, 2 ^ 10, round(2.5), round(-2.5::numeric), trunc(-1.99), abs(-2147483647)

@@ -1,0 +1,1 @@
+SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY g), percentile_disc(0.9) WITHIN GROUP (ORDER BY g), approx_percentile(g, 0.99), string_agg(g::text, ',' ORDER BY g DESC) FROM generate_series(1, 100) g

@@ -1,0 +1,1 @@
+SELECT count(DISTINCT g % 7), count(*) FILTER (WHERE g > 50), bool_and(g > 0), array_agg(g ORDER BY g) FROM generate_series(1, 100) g

@@ -1,0 +1,1 @@
+SELECT * FROM generate_series('2024-01-01'::timestamptz, '2024-01-02', '6 hours') t

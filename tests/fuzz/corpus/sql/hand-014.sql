@@ -1,0 +1,1 @@
+SELECT lower(e), upper(e), length(e), substr(e, 2), replace(e, 'a', 'b'), split_part('a,b,c', ',', 2), lpad('7', 3, '0'), e LIKE 'a%', e ILIKE 'A_' FROM (VALUES ('abc'), ('ABD'), (NULL)) v(e)

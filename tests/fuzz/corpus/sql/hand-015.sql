@@ -1,0 +1,1 @@
+SELECT CASE WHEN g % 2 = 0 THEN 'even' ELSE 'odd' END, COALESCE(NULLIF(g, 3), -1), greatest(g, 5), least(g, 5) FROM generate_series(1, 6) g ORDER BY g DESC LIMIT 3 OFFSET 1

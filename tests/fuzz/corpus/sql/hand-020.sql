@@ -1,0 +1,1 @@
+SELECT (SELECT max(g) FROM generate_series(1, 5) g WHERE g < o.g) FROM generate_series(1, 5) o(g) WHERE EXISTS (SELECT 1 FROM generate_series(1, 3) i(g) WHERE i.g = o.g)

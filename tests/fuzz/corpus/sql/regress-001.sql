@@ -1,0 +1,1 @@
+SELECT FROM (VALUES (1), (2)) v(x) WHERE x > 1; SELECT count(*) FROM (SELECT FROM generate_series(1, 3)) s
