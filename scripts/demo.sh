@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job of `make demo`: a fresh server on a free loopback port, a 50-thread
 # instrumented process recording into it, a summary of what was stored, reads of
-# the lake and a Perfetto trace of the process (demo.pftrace).
+# the lake and a Perfetto trace of the process (demo.pftrace), and questions
+# answered in SQL (the slowest span names with their p99, logs per level).
 # Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops once these steps are done.
 #
 #   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
@@ -57,8 +58,22 @@ echo "== a Perfetto trace of the process (every thread's partitions built in par
 echo "open demo.pftrace in the Perfetto UI: https://ui.perfetto.dev -> Open trace file"
 echo "== the lake: materializing every view of the process"
 "$bin" materialize "$pid" --server "$url"
+echo "== SQL: the slowest span names of the process, with their p99"
+"$bin" sql --server "$url" --timing "SELECT name, count(*) AS spans,
+       round(avg(duration) / 1000, 1) AS avg_us,
+       round((approx_percentile(duration, 0.99) / 1000)::numeric, 1) AS p99_us,
+       max(duration) / 1000 AS max_us
+FROM process_spans('$pid', 'thread') GROUP BY name ORDER BY p99_us DESC LIMIT 8"
+echo "== SQL: logs per level, and the busiest threads"
+"$bin" sql --server "$url" "SELECT level, count(*) AS lines, min(time) AS first, max(time) AS last
+FROM log_entries WHERE process_id = '$pid' GROUP BY level ORDER BY level;
+SELECT thread_name, count(*) AS spans, round(sum(duration) / 1e6, 1) AS busy_ms
+FROM process_spans('$pid', 'thread') WHERE depth = 0
+GROUP BY thread_name ORDER BY busy_ms DESC LIMIT 5"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"
 echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
+echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
+echo "     docs/sql.md: the tables, functions and settings"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then
   exit 0

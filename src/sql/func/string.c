@@ -696,6 +696,33 @@ KERNEL(any_eq_textarr)
     return SL_OK;
 }
 
+/* arr[i]: the 1-based element, NULL out of range (as PostgreSQL). */
+KERNEL(array_element)
+{
+    (void)cx;
+    int rc = SL_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (!sql_vec_valid(o, i)) {
+            rc = put_empty(o);
+            continue;
+        }
+        size_t l;
+        const uint8_t *arr = (const uint8_t *)ka_str(&a[0], i, &l);
+        int64_t k = ka_int(&a[1], i);
+        const uint8_t *el;
+        uint32_t en;
+        if (k >= 1 && k <= UINT32_MAX && sql_textarr_get(arr, l, (uint32_t)(k - 1), &el, &en)) {
+            rc = put(o, (const char *)el, en);
+            continue;
+        }
+        rc = put_empty(o);
+        if (!rc && (rc = sql_vec_need_validity(o)) == 0)
+            sql_vec_set_null(o, i);
+    }
+    (void)e;
+    return rc;
+}
+
 KERNEL(array_length)
 {
     (void)cx;
@@ -845,6 +872,7 @@ static const sql_func g_string[] = {
     {"= any", 2, {T, ST_TEXTARR}, ST_BOOL, 0, any_eq_textarr, NULL},
     {"array_length", 2, {ST_TEXTARR, I}, I, 0, array_length, NULL},
     {"cardinality", 1, {ST_TEXTARR}, I, 0, cardinality, NULL},
+    {"array_element", 2, {ST_TEXTARR, I}, T, 0, array_element, NULL},
     {"array_to_string", 2, {ST_TEXTARR, T}, T, 0, array_to_string, NULL},
     {"string_to_array", 2, {T, T}, ST_TEXTARR, 0, string_to_array, NULL},
 };

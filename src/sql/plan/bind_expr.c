@@ -939,6 +939,8 @@ const char *expr_colname(const PgQuery__Node *n)
             return "timestamp";
         return t ? t : "?column?";
     }
+    case PG_QUERY__NODE__NODE_A_INDIRECTION:
+        return expr_colname(n->a_indirection->arg);
     case PG_QUERY__NODE__NODE_CASE_EXPR:
         return "case";
     case PG_QUERY__NODE__NODE_COALESCE_EXPR:
