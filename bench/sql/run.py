@@ -54,12 +54,14 @@ def make_lake(data, threads, spans):
     line = srv.stdout.readline()
     url = line.strip().split()[-1]
     t0 = time.time()
-    sh([BIN, "loadgen", "--server", url, "--threads", str(threads), "--spans", str(spans),
-        "--depth", "6", "--async", "200", "--logs", str(spans // 20), "--metrics",
-        str(spans // 20)], timeout=7200)
+    try:
+        sh([BIN, "loadgen", "--server", url, "--threads", str(threads), "--spans", str(spans),
+            "--depth", "6", "--async", "200", "--memory-mb", "256", "--logs",
+            str(spans // 20), "--metrics", str(spans // 20)], timeout=7200)
+    finally:
+        srv.terminate()  # never leave a server on the directory
+        srv.wait()
     print("  loadgen: %.1f s" % (time.time() - t0), flush=True)
-    srv.terminate()
-    srv.wait()
     t0 = time.time()
     sh([BIN, "materialize", "--data", data], timeout=7200)
     print("  materialize: %.1f s" % (time.time() - t0), flush=True)

@@ -113,6 +113,10 @@ typedef struct lake_scan_opts {
      * are never decoded. */
     const char *const *columns;
     int ncolumns;
+    /* Order does not matter (SQL): partitions are read one after the other,
+     * each opened when the previous one is done, and the projection needs the
+     * time (and end) columns only when a range is given. */
+    int unordered;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);

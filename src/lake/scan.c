@@ -19,6 +19,10 @@
  *
  * Memory: one batch per source (at most batch_rows rows each) plus the file
  * bytes, which the file cache holds anyway.
+ *
+ * Unordered scans (SQL, which promises no order) read the sources one after
+ * the other, opening each when the previous is done: one source's batch and
+ * file at a time, no merge, and no time columns unless a range needs them.
  */
 #include "lake/batchops.h"
 #include "lake/lake_int.h"
@@ -46,8 +50,14 @@ struct lake_scan {
     int end_col;                  /* thread_spans: end; else -1 */
     col_schema *proj;             /* the projection's schema, or NULL for every column */
     int *proj_idx;                /* its columns' indexes in the view's schema */
+    const char **proj_names;      /* its columns' names (o.columns points here) */
     size_t n;
     src *s;
+    size_t cur;                   /* unordered: the source being read */
+    const meta_partition *parts;  /* unordered: the partitions, opened as they come */
+    lcache_entry *parts_entry;
+    size_t nparts, next_part;
+    const meta_partition *last_part; /* thread_spans: where the open spans come from */
 };
 
 void lake_scan_opts_init(lake_scan_opts *o)
@@ -58,6 +68,12 @@ void lake_scan_opts_init(lake_scan_opts *o)
     o->batch_rows = 65536;
     o->columns = NULL;
     o->ncolumns = 0;
+    o->unordered = 0;
+}
+
+static int ranged(const lake_scan_opts *o)
+{
+    return o->begin_ns != INT64_MIN || o->end_ns != INT64_MAX;
 }
 
 /* Sets up o->columns: the schema, the column indexes, the key and end positions. */
@@ -87,8 +103,18 @@ static int set_projection(lake_scan *sc, col_schema *full, errmsg *e)
             return errmsg_set(e, rc, "out of memory");
         sc->proj_idx[c] = k;
     }
+    /* the caller's names need not outlive the open: partitions opened later use ours */
+    if (!(sc->proj_names = sl_calloc((size_t)o->ncolumns, sizeof *sc->proj_names)))
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    for (int c = 0; c < o->ncolumns; c++)
+        sc->proj_names[c] = sc->proj->fields[c].name;
+    sc->o.columns = sc->proj_names;
     sc->key_col = col_schema_find(sc->proj, sc->vd->time_column);
     sc->end_col = sc->vd->end_column ? col_schema_find(sc->proj, sc->vd->end_column) : -1;
+    if (o->unordered && !ranged(o)) {
+        sc->key_col = sc->end_col = -1; /* nothing to order or filter by */
+        return SL_OK;
+    }
     if (sc->key_col < 0 || (sc->vd->end_column && sc->end_col < 0))
         return errmsg_set(e, SL_EINVAL, "a projection of %s must include '%s'%s%s",
                           sc->vd->name, sc->vd->time_column, sc->vd->end_column ? " and " : "",
@@ -119,6 +145,10 @@ static int keep_row(const lake_scan *sc, const col_batch *b, int64_t r)
 /* Keeps the rows overlapping the range; *out is b itself when every row is kept. */
 static int filter(const lake_scan *sc, col_batch *b, col_batch **out)
 {
+    if (sc->key_col < 0) { /* unordered, no range: every row */
+        *out = b;
+        return SL_OK;
+    }
     int64_t m = 0;
     for (int64_t r = 0; r < b->nrows; r++)
         m += keep_row(sc, b, r);
@@ -257,6 +287,19 @@ static int open_partitions(lake_scan *sc, const char *instance, errmsg *e)
     if (rc)
         return rc;
     const lake_parts *ps = pen->val;
+    if (sc->o.unordered) {
+        /* the partitions are opened one at a time as the scan reaches them; the
+         * index entry stays held until the scan closes */
+        sc->parts_entry = pen;
+        sc->parts = ps->p;
+        sc->nparts = ps->n;
+        sc->s = sl_calloc(2, sizeof *sc->s);
+        if (!sc->s)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        if (sc->vd->id == LAKE_THREAD_SPANS && ps->n)
+            sc->last_part = &ps->p[ps->n - 1];
+        return SL_OK;
+    }
     sc->s = sl_calloc(ps->n + 1, sizeof *sc->s);
     if (!sc->s)
         rc = errmsg_set(e, SL_ENOMEM, "out of memory");
@@ -294,7 +337,7 @@ static int scan_open(lake *l, lake_view_id v, const char *instance, const lake_s
         sc->o.batch_rows = 65536;
     if (!(rc = set_projection(sc, lake_view_schema(v), e)))
         rc = vd->partitioned ? open_partitions(sc, instance, e) : open_meta(sc, instance, e);
-    for (size_t i = 0; !rc && i < sc->n; i++)
+    for (size_t i = 0; !rc && i < sc->n && !(sc->o.unordered && vd->partitioned); i++)
         rc = src_advance(sc, &sc->s[i], e);
     if (rc) {
         lake_scan_close(sc);
@@ -383,9 +426,63 @@ static int merge_window(lake_scan *sc, col_batch **out, errmsg *e)
     return rc;
 }
 
+/* Unordered: the current source's next batch; the next partition when it is done. */
+static int unordered_next(lake_scan *sc, col_batch **out, errmsg *e)
+{
+    for (;;) {
+        src *s = &sc->s[0];
+        if (s->cur) {
+            *out = s->cur;
+            s->cur = NULL;
+            atomic_fetch_add(&sc->l->scan_rows, (uint64_t)(*out)->nrows);
+            return src_advance(sc, s, e);
+        }
+        if (sc->n) { /* the source is done */
+            src_close(sc->l, s);
+            memset(s, 0, sizeof *s);
+            sc->n = 0;
+        }
+        int rc = SL_OK;
+        while (!rc && sc->next_part < sc->nparts && !sc->n) {
+            const meta_partition *p = &sc->parts[sc->next_part++];
+            if (!lake_part_overlaps(p, sc->o.begin_ns, sc->o.end_ns))
+                continue;
+            sc->n = 1;
+            rc = src_open_file(sc, s, p, e);
+        }
+        if (!rc && !sc->n && sc->last_part) {
+            /* thread_spans: the spans still open at the end, once */
+            const meta_partition *last = sc->last_part;
+            sc->last_part = NULL;
+            size_t before = sc->n;
+            rc = add_open_spans(sc, last, e);
+            if (!rc && sc->n == before)
+                continue;
+        }
+        if (rc)
+            return rc;
+        if (!sc->n)
+            return SL_OK;
+        if ((rc = src_advance(sc, s, e)))
+            return rc;
+    }
+}
+
 static int scan_next(lake_scan *sc, col_batch **out, errmsg *e)
 {
     *out = NULL;
+    if (sc->o.unordered && sc->vd->partitioned)
+        return unordered_next(sc, out, e);
+    if (sc->key_col < 0) { /* no key to order by: the sources in turn */
+        for (size_t i = 0; i < sc->n; i++) {
+            if (!sc->s[i].cur)
+                continue;
+            *out = sc->s[i].cur;
+            sc->s[i].cur = NULL;
+            return src_advance(sc, &sc->s[i], e);
+        }
+        return SL_OK;
+    }
     /* The source with the smallest head, and the smallest head of the others. */
     src *best = NULL;
     int64_t best_key = 0, second = INT64_MAX;
@@ -468,8 +565,11 @@ void lake_scan_close(lake_scan *sc)
         return;
     for (size_t i = 0; sc->s && i < sc->n; i++)
         src_close(sc->l, &sc->s[i]);
+    if (sc->parts_entry)
+        lcache_release(&sc->l->parts, sc->parts_entry);
     sl_free(sc->s);
     col_schema_unref(sc->proj);
     sl_free(sc->proj_idx);
+    sl_free(sc->proj_names);
     sl_free(sc);
 }

@@ -289,7 +289,10 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
             names[nn++] = nm;
         }
     }
-    int need[2] = {tcol, ecol};
+    /* the lake needs the time (and end) columns to keep rows in a range; without one,
+     * a scan that needs no column at all (count(*)) still reads one for the rows */
+    bool ranged = o->begin_ns != INT64_MIN || o->end_ns != INT64_MAX;
+    int need[2] = {ranged || !nn ? tcol : -1, ranged ? ecol : -1};
     for (int k = 0; k < 2; k++) {
         if (need[k] < 0)
             continue;
@@ -308,6 +311,7 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
     so.batch_rows = o->batch_rows > 0 ? o->batch_rows : 8192;
     so.columns = names;
     so.ncolumns = nn;
+    so.unordered = 1; /* SQL promises no order: partitions one after the other */
     errmsg em = {0};
     int rc = lake_scan_open(l, o->view, o->instance, &so, NULL, &ls->ls, &em);
     if (rc) {

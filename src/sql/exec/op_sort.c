@@ -8,7 +8,10 @@
  * DESC, nulls first or last), so most comparisons are one integer compare;
  * equal prefixes fall back to comparing the keys.  Top-N (ORDER BY ...
  * LIMIT n) keeps at most about 2n rows at any time: whenever the buffer
- * passes that, it is sorted and cut to n.  Memory counts against work_mem;
+ * passes that, it is sorted and cut to n, and the n-th row's prefix becomes a
+ * threshold: a later row whose first key's prefix is above it cannot enter
+ * and is dropped as it arrives, so a top-N over millions of rows sorts a few
+ * thousand.  Memory counts against work_mem;
  * a sort that does not fit fails with SQLSTATE 53200 (no spilling to disk
  * yet: docs/sql.md).
  */
@@ -41,6 +44,12 @@ typedef struct op_sort {
     arena scratch;
     bool built;
     int64_t held;
+    /* top-N: the prefix of the worst row kept; rows whose prefix is above it
+     * cannot enter, and are dropped as they arrive (one integer compare) */
+    bool have_thr;
+    uint64_t thr;
+    uint32_t *sel;
+    int64_t sel_cap;
 } op_sort;
 
 typedef struct sctx {
@@ -180,9 +189,61 @@ static int compact(op_sort *s)
     rc = sql_batch_take(all, order, keep, &top);
     sl_free(order);
     sql_batch_free(all);
+    if (!rc && keep == s->limit && keep > 0) {
+        /* the worst row kept (the last, sorted) sets the threshold */
+        sql_vec v;
+        arena_reset(&s->scratch);
+        top->types = s->op.p->types;
+        if (!(rc = sql_eval(&s->cx, s->keys[0].e, top, NULL, &v))) {
+            s->thr = prefix_of(&v.v, s->ktypes[0], v.is_const ? 0 : keep - 1, s->desc[0],
+                               s->nulls_first[0]);
+            s->have_thr = true;
+            sql_vec_release(&v);
+        }
+    }
     if (!rc)
         rc = sql_rows_add(&s->in, top);
+    else
+        sql_batch_free(top);
     return rc ? rc : hold(s, s->in.mem);
+}
+
+/* Top-N with a threshold: the rows of b that may still enter (b itself, a copy, or NULL). */
+static int admit(op_sort *s, sql_batch *b, sql_batch **out)
+{
+    *out = b;
+    if (!s->have_thr || !b->n)
+        return SL_OK;
+    sql_vec v;
+    arena_reset(&s->scratch);
+    b->types = s->op.p->types;
+    int rc = sql_eval(&s->cx, s->keys[0].e, b, NULL, &v);
+    if (rc)
+        return rc;
+    if (b->n > s->sel_cap) {
+        sl_free(s->sel);
+        s->sel_cap = b->n;
+        if (!(s->sel = sl_malloc(sizeof *s->sel * (size_t)s->sel_cap))) {
+            s->sel_cap = 0;
+            sql_vec_release(&v);
+            return SL_ENOMEM;
+        }
+    }
+    int64_t k = 0;
+    for (int64_t i = 0; i < b->n; i++) {
+        uint64_t p = prefix_of(&v.v, s->ktypes[0], v.is_const ? 0 : i, s->desc[0],
+                               s->nulls_first[0]);
+        if (p <= s->thr) /* equal prefixes: the full keys decide later */
+            s->sel[k++] = (uint32_t)i;
+    }
+    sql_vec_release(&v);
+    if (k == b->n)
+        return SL_OK;
+    *out = NULL;
+    if (k)
+        rc = sql_batch_take(b, s->sel, k, out);
+    sql_batch_free(b);
+    return rc;
 }
 
 static int build(op_sort *s)
@@ -192,6 +253,10 @@ static int build(op_sort *s)
         sql_batch *b;
         if ((rc = sql_op_next(s->op.child, &b)) || !b)
             break;
+        if (s->limit >= 0 && (rc = admit(s, b, &b)))
+            break;
+        if (!b)
+            continue;
         if ((rc = sql_rows_add(&s->in, b)) || (rc = hold(s, s->in.mem)))
             break;
         if (s->limit >= 0 && s->in.nrows > 2 * s->limit + 8192 && (rc = compact(s)))
@@ -234,6 +299,9 @@ static void sort_close(sql_op *op)
     sql_rows_free(&s->in);
     sql_batch_free(s->all);
     sl_free(s->order);
+    sl_free(s->sel);
+    s->sel = NULL;
+    s->sel_cap = 0;
     arena_destroy(&s->scratch);
     s->all = NULL;
     s->order = NULL;

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define STATE(T, base, g) ((T *)(void *)((uint8_t *)(base) + (size_t)(g) * sizeof(T)))
 #define SKIP(gids, i) ((gids) && (gids)[i] == UINT32_MAX)
@@ -195,8 +196,18 @@ static int sd_pop_i(sql_agg_ctx *cx, const void *s, col_vec *o) { return ivar_fi
 
 /* ---- exact percentiles: every value kept -------------------------------- */
 
+/*
+ * Integers, times and floats are kept as order-preserving 64-bit keys in one
+ * growing array per group (merged by copying arrays, answered by selection);
+ * other types (numeric, interval) as a vector of values, sorted at the end.
+ */
+enum { PK_NONE, PK_INT, PK_FLOAT };
+
 typedef struct pct {
-    col_vec *vals;     /* the group's values, of the ORDER BY type */
+    col_vec *vals;     /* numeric, interval: the group's values */
+    uint64_t *keys;    /* the others: their keys */
+    int64_t nk, kcap;
+    uint8_t kind;      /* PK_* of the keys */
     double frac;
     uint8_t frac_set;
 } pct;
@@ -213,13 +224,51 @@ static void pct_destroy(void *s)
         col_vec_release(p->vals);
         sl_free(p->vals);
     }
+    sl_free(p->keys);
     memset(p, 0, sizeof *p);
+}
+
+static int pk_kind(sql_type t)
+{
+    col_type c = sql_type_phys(t);
+    return c == COL_DOUBLE ? PK_FLOAT
+           : c == COL_INT32 || c == COL_INT64 || c == COL_TS_NS ? PK_INT
+                                                                : PK_NONE;
+}
+
+static uint64_t f64_key(double f)
+{
+    if (f != f)
+        return UINT64_MAX; /* NaN above every number, as PostgreSQL sorts it */
+    if (f == 0)
+        f = 0;
+    uint64_t u;
+    memcpy(&u, &f, 8);
+    return (u >> 63) ? ~u : u ^ (1ull << 63);
+}
+
+static int keys_room(sql_agg_ctx *cx, pct *p, int64_t more)
+{
+    if (p->nk + more <= p->kcap)
+        return SL_OK;
+    int64_t nc = p->kcap ? p->kcap * 2 : 256;
+    while (nc < p->nk + more)
+        nc *= 2;
+    uint64_t *k = sl_realloc(p->keys, sizeof *k * (size_t)nc);
+    if (!k)
+        return fail_mem(cx);
+    if (cx->mem_bytes)
+        *cx->mem_bytes += (int64_t)sizeof *k * (nc - p->kcap);
+    p->keys = k;
+    p->kcap = nc;
+    return SL_OK;
 }
 
 /* args: [fraction, value] */
 static int pct_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql_vec *a, int64_t n)
 {
     sql_type vt = cx->call->args[1]->type;
+    int kind = pk_kind(vt);
     for (int64_t i = 0; i < n; i++) {
         if (SKIP(gids, i))
             continue;
@@ -233,6 +282,17 @@ static int pct_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql
         }
         if (!sql_vec_valid(&a[1], i))
             continue;
+        if (kind != PK_NONE) {
+            if (keys_room(cx, p, 1))
+                return SL_ENOMEM;
+            int64_t r = sql_vec_row(&a[1], i);
+            p->keys[p->nk++] = kind == PK_FLOAT ? f64_key(col_vec_f64(&a[1].v, r))
+                               : (uint64_t)(a[1].v.type == COL_INT32 ? col_vec_i32(&a[1].v, r)
+                                                                     : col_vec_i64(&a[1].v, r)) ^
+                                     (1ull << 63);
+            p->kind = (uint8_t)kind;
+            continue;
+        }
         if (!p->vals) {
             if (!(p->vals = sl_calloc(1, sizeof *p->vals)))
                 return fail_mem(cx);
@@ -240,12 +300,8 @@ static int pct_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql
         }
         size_t before = p->vals->values ? p->vals->values->cap_bytes : 0;
         sql_datum d = sql_datum_get(vt, &a[1].v, sql_vec_row(&a[1], i));
-        if (p->vals->type == COL_STRING && a[1].v.type == COL_DICT) {
-            if (col_vec_append_str(p->vals, d.s.p, d.s.n))
-                return fail_mem(cx);
-        } else if (sql_datum_append(vt, &d, p->vals)) {
+        if (sql_datum_append(vt, &d, p->vals))
             return fail_mem(cx);
-        }
         if (cx->mem_bytes)
             *cx->mem_bytes += (int64_t)(p->vals->values->cap_bytes - before);
     }
@@ -256,12 +312,19 @@ static int pct_combine(sql_agg_ctx *cx, void *dst, const void *src)
 {
     pct *d = dst;
     const pct *s = src;
-    if (!s->vals)
-        return SL_OK;
     if (!d->frac_set) {
         d->frac = s->frac;
         d->frac_set = s->frac_set;
     }
+    if (s->nk) {
+        if (keys_room(cx, d, s->nk))
+            return SL_ENOMEM;
+        memcpy(d->keys + d->nk, s->keys, sizeof *s->keys * (size_t)s->nk);
+        d->nk += s->nk;
+        d->kind = s->kind;
+    }
+    if (!s->vals)
+        return SL_OK;
     sql_type vt = cx->call->args[1]->type;
     if (!d->vals) {
         if (!(d->vals = sl_calloc(1, sizeof *d->vals)))
@@ -274,6 +337,47 @@ static int pct_combine(sql_agg_ctx *cx, void *dst, const void *src)
             return fail_mem(cx);
     }
     return SL_OK;
+}
+
+static double key_double(int kind, uint64_t k)
+{
+    if (kind == PK_INT)
+        return (double)(int64_t)(k ^ (1ull << 63));
+    if (k == UINT64_MAX)
+        return NAN;
+    uint64_t u = (k >> 63) ? k ^ (1ull << 63) : ~k;
+    double f;
+    memcpy(&f, &u, 8);
+    return f;
+}
+
+/* Reorders a[0..n) so that a[k] is the k-th smallest, smaller before, larger after. */
+static void select_k(uint64_t *a, int64_t n, int64_t k)
+{
+    int64_t lo = 0, hi = n - 1;
+    while (hi > lo) {
+        int64_t mid = lo + (hi - lo) / 2;
+        uint64_t x = a[lo], y = a[mid], z = a[hi];
+        uint64_t piv = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+        int64_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < piv)
+                i++;
+            while (a[j] > piv)
+                j--;
+            if (i <= j) {
+                uint64_t t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return;
+    }
 }
 
 static sql_type g_sort_type;
@@ -321,18 +425,34 @@ static double as_double(sql_type t, const col_vec *v, int64_t r)
 
 static int cont_final(sql_agg_ctx *cx, const void *st, col_vec *out)
 {
-    const pct *p = st;
-    if (!p->vals || !p->vals->len)
+    pct *p = (pct *)st; /* its keys are reordered: the group is finished */
+    int64_t n = p->nk ? p->nk : p->vals ? p->vals->len : 0;
+    if (!n)
         return col_vec_append_null(out);
-    sql_type t = cx->call->args[1]->type;
-    int64_t *ix = sorted_rows(t, p->vals);
-    if (!ix)
-        return fail_mem(cx);
     /* PostgreSQL: row = 1 + frac * (n - 1), interpolated between its neighbours */
-    double pos = p->frac * (double)(p->vals->len - 1);
+    double pos = p->frac * (double)(n - 1);
     int64_t lo = (int64_t)floor(pos), hi = (int64_t)ceil(pos);
-    double a = as_double(t, p->vals, ix[lo]), b = as_double(t, p->vals, ix[hi]);
-    sl_free(ix);
+    double a, b;
+    if (p->nk) {
+        select_k(p->keys, n, lo);
+        uint64_t kh = p->keys[lo];
+        if (hi != lo) {
+            kh = p->keys[lo + 1];
+            for (int64_t i = lo + 2; i < n; i++)
+                if (p->keys[i] < kh)
+                    kh = p->keys[i];
+        }
+        a = key_double(p->kind, p->keys[lo]);
+        b = key_double(p->kind, kh);
+    } else {
+        sql_type t = cx->call->args[1]->type;
+        int64_t *ix = sorted_rows(t, p->vals);
+        if (!ix)
+            return fail_mem(cx);
+        a = as_double(t, p->vals, ix[lo]);
+        b = as_double(t, p->vals, ix[hi]);
+        sl_free(ix);
+    }
     double r = lo == hi ? a : a + (pos - (double)lo) * (b - a);
     if (cx->call->type.id == ST_INTERVAL) {
         sql_interval iv = {0, 0, (int64_t)llround(r * 1e9)};
@@ -343,17 +463,28 @@ static int cont_final(sql_agg_ctx *cx, const void *st, col_vec *out)
 
 static int disc_final(sql_agg_ctx *cx, const void *st, col_vec *out)
 {
-    const pct *p = st;
-    if (!p->vals || !p->vals->len)
+    pct *p = (pct *)st;
+    int64_t n = p->nk ? p->nk : p->vals ? p->vals->len : 0;
+    if (!n)
         return col_vec_append_null(out);
     sql_type t = cx->call->args[1]->type;
+    /* the first value whose position reaches the fraction */
+    int64_t k = (int64_t)ceil(p->frac * (double)n) - 1;
+    if (k < 0)
+        k = 0;
+    if (p->nk) {
+        select_k(p->keys, n, k);
+        sql_datum d = sql_datum_null();
+        d.null = false;
+        if (p->kind == PK_INT)
+            d.i = (int64_t)(p->keys[k] ^ (1ull << 63));
+        else
+            d.f = key_double(PK_FLOAT, p->keys[k]);
+        return sql_datum_append(cx->call->type, &d, out);
+    }
     int64_t *ix = sorted_rows(t, p->vals);
     if (!ix)
         return fail_mem(cx);
-    /* the first value whose position reaches the fraction */
-    int64_t k = (int64_t)ceil(p->frac * (double)p->vals->len) - 1;
-    if (k < 0)
-        k = 0;
     sql_datum d = sql_datum_get(t, p->vals, ix[k]);
     sl_free(ix);
     return sql_datum_append(cx->call->type, &d, out);
