@@ -23,6 +23,7 @@
 #include "sql/sql.h"
 
 #include <limits.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
                         "       bench_sql DATA_DIR --setup [--reps N]\n");
         return 2;
     }
+    /* the allocator as the streamlake binary sets it (src/cli/main.c): batches and
+     * decoded pages reuse freed memory instead of mapping and faulting it again */
+    mallopt(M_MMAP_THRESHOLD, 64 << 20);
+    mallopt(M_TRIM_THRESHOLD, 256 << 20);
     const char *dir = argv[1], *file = argv[2], *files = NULL;
     int workers = 0, reps = 3;
     bool setup = !strcmp(file, "--setup");

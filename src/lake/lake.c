@@ -72,9 +72,22 @@ static void footer_free(void *v)
     pq_footer_unref(v);
 }
 
+/* A partition file's bytes in the cache: mapped from the object store when it
+ * can, else read into memory. */
+typedef struct file_bytes {
+    lake_bytes b;
+    objstore *os;      /* mapped: unmap through it */
+    uint8_t *owned;    /* read: free */
+} file_bytes;
+
 static void bytes_free(void *v)
 {
-    col_buf_unref(v);
+    file_bytes *f = v;
+    if (f->owned)
+        sl_free(f->owned);
+    else
+        objstore_unmap(f->os, f->b.p, f->b.len);
+    sl_free(f);
 }
 
 /* ------------------------------------------------------------ open / close */
@@ -447,31 +460,40 @@ int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry
 {
     lcache_entry *b = lcache_get(&l->bytes, path);
     if (!b) {
-        dbuf d;
-        dbuf_init(&d, (size_t)4 << 30);
-        int rc = objstore_get(l->os, path, &d, e);
+        /*
+         * Mapped when the store can (the local directory): no copy, and the pages
+         * are the kernel's page cache, shared with every other reader; else read.
+         * The cache charges the file's size either way, so the pages a scan
+         * touches stay bounded by the cache.
+         */
+        file_bytes *fb = sl_calloc(1, sizeof *fb);
+        if (!fb)
+            return errmsg_set(e, SL_ENOMEM, "out of memory");
+        fb->os = l->os;
+        int rc = objstore_map(l->os, path, &fb->b.p, &fb->b.len, e);
+        if (rc == SL_EUNSUPPORTED) {
+            dbuf d;
+            dbuf_init(&d, (size_t)4 << 30);
+            if ((rc = objstore_get(l->os, path, &d, e))) {
+                dbuf_free(&d);
+            } else {
+                fb->b.len = d.len;
+                fb->owned = dbuf_take(&d, NULL);
+                fb->b.p = fb->owned;
+            }
+        }
         if (rc) {
-            dbuf_free(&d);
+            sl_free(fb);
             return rc;
         }
-        /* The cache adopts the fetched bytes: a col_buf over dbuf's memory, no copy. */
-        col_buf *cb = sl_calloc(1, sizeof *cb);
-        if (!cb) {
-            dbuf_free(&d);
-            return errmsg_set(e, SL_ENOMEM, "out of memory");
-        }
-        atomic_init(&cb->refs, 1);
-        cb->len_bytes = d.len;
-        cb->cap_bytes = d.cap;
-        cb->p = dbuf_take(&d, NULL);
-        if (!(b = lcache_put(&l->bytes, path, cb, cb->cap_bytes)))
+        if (!(b = lcache_put(&l->bytes, path, fb, fb->b.len ? fb->b.len : 1)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     lcache_entry *f = lcache_get(&l->footers, path);
     if (!f) {
-        const col_buf *cb = b->val;
+        const lake_bytes *cb = b->val;
         pq_footer *pf;
-        int rc = pq_footer_parse(cb->p, cb->len_bytes, &pf, e);
+        int rc = pq_footer_parse(cb->p, cb->len, &pf, e);
         if (rc) {
             lcache_release(&l->bytes, b);
             return rc;

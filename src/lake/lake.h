@@ -117,6 +117,16 @@ typedef struct lake_scan_opts {
      * each opened when the previous one is done, and the projection needs the
      * time (and end) columns only when a range is given. */
     int unordered;
+    /* With unordered, one of nsplits parallel readers of the instance: split k
+     * reads the row groups whose ordinal (over the scan's partitions) is k
+     * modulo nsplits, so the splits together read everything once. */
+    int split, nsplits;
+    /* With unordered: the range prunes partitions and row groups only; the rows are
+     * the caller's to filter (SQL keeps its predicate), so no time column is read for it. */
+    int prune_only;
+    /* Intervals: a lower bound on the time column itself (begin >= key_min), so row
+     * groups that end before it are skipped; INT64_MIN: none. */
+    int64_t key_min;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);

@@ -66,6 +66,12 @@ void lake_parts_forget(lake *l, lake_view_id v, const char *instance);
 /* The process owning a stream (cached). */
 int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, errmsg *e);
 /* File bytes and footer of a partition (cached under its file_path), references taken. */
+/* A partition file's bytes, as the file cache holds them (mapped or read). */
+typedef struct lake_bytes {
+    const uint8_t *p;
+    size_t len;
+} lake_bytes;
+
 int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
                    errmsg *e);
 

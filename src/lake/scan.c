@@ -58,6 +58,7 @@ struct lake_scan {
     lcache_entry *parts_entry;
     size_t nparts, next_part;
     const meta_partition *last_part; /* thread_spans: where the open spans come from */
+    int64_t rg_base;              /* unordered splits: row groups of the partitions so far */
 };
 
 void lake_scan_opts_init(lake_scan_opts *o)
@@ -69,6 +70,10 @@ void lake_scan_opts_init(lake_scan_opts *o)
     o->columns = NULL;
     o->ncolumns = 0;
     o->unordered = 0;
+    o->split = 0;
+    o->nsplits = 0;
+    o->prune_only = 0;
+    o->key_min = INT64_MIN;
 }
 
 static int ranged(const lake_scan_opts *o)
@@ -111,7 +116,7 @@ static int set_projection(lake_scan *sc, col_schema *full, errmsg *e)
     sc->o.columns = sc->proj_names;
     sc->key_col = col_schema_find(sc->proj, sc->vd->time_column);
     sc->end_col = sc->vd->end_column ? col_schema_find(sc->proj, sc->vd->end_column) : -1;
-    if (o->unordered && !ranged(o)) {
+    if (o->unordered && (!ranged(o) || o->prune_only)) {
         sc->key_col = sc->end_col = -1; /* nothing to order or filter by */
         return SL_OK;
     }
@@ -220,16 +225,24 @@ static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg 
     int rc = lake_file_open(sc->l, p->file_path, &s->bytes, &s->footer, e);
     if (rc)
         return rc;
-    const col_buf *b = s->bytes->val;
-    if ((rc = pq_reader_open(b->p, b->len_bytes, s->footer->val, &s->r, e)))
+    const lake_bytes *b = s->bytes->val;
+    if ((rc = pq_reader_open(b->p, b->len, s->footer->val, &s->r, e)))
         return rc;
     pq_scan_opts o = {0};
     o.batch_rows = sc->o.batch_rows;
+    if (sc->o.unordered && sc->o.nsplits > 1) {
+        o.rg_mod = sc->o.nsplits;
+        o.rg_rem = sc->o.split;
+        o.rg_base = sc->rg_base;
+        sc->rg_base += pq_footer_num_row_groups(s->footer->val);
+    }
     o.columns = sc->o.columns;
     o.ncolumns = sc->o.columns ? sc->o.ncolumns : 0;
     /* Prune row groups by the key column: spans must begin before the end of the range. */
     o.range_column = sc->vd->time_column;
-    o.range_min = sc->end_col >= 0 ? INT64_MIN : sc->o.begin_ns;
+    o.range_min = sc->vd->end_column ? INT64_MIN : sc->o.begin_ns; /* spans began earlier */
+    if (sc->o.key_min > o.range_min)
+        o.range_min = sc->o.key_min;
     o.range_max = sc->o.end_ns == INT64_MIN ? INT64_MIN : sc->o.end_ns - 1;
     return pq_scan_open(s->r, &o, &s->s, e);
 }
@@ -450,7 +463,7 @@ static int unordered_next(lake_scan *sc, col_batch **out, errmsg *e)
             sc->n = 1;
             rc = src_open_file(sc, s, p, e);
         }
-        if (!rc && !sc->n && sc->last_part) {
+        if (!rc && !sc->n && sc->last_part && sc->o.split == 0) {
             /* thread_spans: the spans still open at the end, once */
             const meta_partition *last = sc->last_part;
             sc->last_part = NULL;

@@ -56,6 +56,9 @@ typedef struct objstore_ops {
     int (*del)(objstore *os, const char *key, errmsg *e);
     int (*list)(objstore *os, const char *prefix, objstore_list_fn fn, void *arg, errmsg *e);
     void (*close)(objstore *os);
+    /* Optional (NULL: not offered): the object's bytes mapped read-only. */
+    int (*map)(objstore *os, const char *key, const uint8_t **p, size_t *len, errmsg *e);
+    void (*unmap)(objstore *os, const uint8_t *p, size_t len);
 } objstore_ops;
 
 /* Every backend's handle starts with this; backends extend it. */
@@ -112,6 +115,26 @@ static inline int objstore_list(objstore *os, const char *prefix, objstore_list_
                                 void *arg, errmsg *e)
 {
     return os->ops->list(os, prefix, fn, arg, e);
+}
+
+/*
+ * Maps a whole object read-only, when the backend can (objects are immutable,
+ * so the mapping stays valid until unmapped, even if the object is deleted).
+ * SL_EUNSUPPORTED when it cannot: read it with objstore_get instead.  An empty
+ * object maps to len 0 and a non-NULL p that must still be unmapped.
+ */
+static inline int objstore_map(objstore *os, const char *key, const uint8_t **p, size_t *len,
+                               errmsg *e)
+{
+    if (!os->ops->map)
+        return SL_EUNSUPPORTED;
+    return os->ops->map(os, key, p, len, e);
+}
+
+static inline void objstore_unmap(objstore *os, const uint8_t *p, size_t len)
+{
+    if (os->ops->unmap)
+        os->ops->unmap(os, p, len);
 }
 
 /* Releases the handle (NULL is fine). */

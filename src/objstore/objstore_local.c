@@ -33,6 +33,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -317,6 +318,41 @@ static int local_get(objstore *os, const char *key, dbuf *out, errmsg *e)
     return rc;
 }
 
+static const uint8_t g_empty[8];
+
+static int local_map(objstore *os, const char *key, const uint8_t **p, size_t *len, errmsg *e)
+{
+    int fd;
+    uint64_t size;
+    int rc = open_obj((local_store *)os, key, &fd, &size, e);
+    if (rc)
+        return rc;
+    if (size > SIZE_MAX / 2) {
+        close(fd);
+        return errmsg_set(e, SL_ETOOBIG, "object %s is too large", key);
+    }
+    if (size == 0) {
+        close(fd);
+        *p = g_empty;
+        *len = 0;
+        return SL_OK;
+    }
+    void *m = mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return errmsg_set(e, SL_EIO, "object %s: cannot map: %s", key, strerror(errno));
+    *p = m;
+    *len = (size_t)size;
+    return SL_OK;
+}
+
+static void local_unmap(objstore *os, const uint8_t *p, size_t len)
+{
+    (void)os;
+    if (p && p != g_empty && len)
+        munmap((void *)p, len);
+}
+
 static int local_get_range(objstore *os, const char *key, uint64_t offset, size_t len,
                            dbuf *out, errmsg *e)
 {
@@ -440,8 +476,9 @@ static void local_close(objstore *os)
     sl_free(ls);
 }
 
-static const objstore_ops g_local_ops = {local_put,  local_get, local_get_range, local_stat,
-                                         local_del,  local_list, local_close};
+static const objstore_ops g_local_ops = {local_put,  local_get,  local_get_range, local_stat,
+                                         local_del,  local_list, local_close,     local_map,
+                                         local_unmap};
 
 /* Removes every leftover temp file (puts interrupted by a crash). */
 static int clean_tmp(local_store *ls, errmsg *e)

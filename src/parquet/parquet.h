@@ -136,6 +136,10 @@ typedef struct pq_scan_opts {
     size_t max_page_bytes;        /* cap on one decompressed page; default 64 MiB.  Also
                                    * bounds decoded DELTA values (max/4 per page) and
                                    * the string bytes of one batch column (4 x max). */
+    /* Splits for parallel readers: with rg_mod > 1, only the row groups g with
+     * (rg_base + g) % rg_mod == rg_rem (rg_base: row groups of earlier files). */
+    int rg_mod, rg_rem;
+    int64_t rg_base;
 } pq_scan_opts;
 
 typedef struct pq_scan pq_scan;

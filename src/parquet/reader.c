@@ -982,6 +982,8 @@ static int prune(pq_scan *s, const pq_scan_opts *o, errmsg *e)
         int64_t lo, hi;
         if (f->m.rgs[g].num_rows == 0)
             continue;
+        if (o && o->rg_mod > 1 && (o->rg_base + g) % o->rg_mod != o->rg_rem)
+            continue; /* another reader's split */
         if (col >= 0 && pq_footer_stats_i64(f, g, col, &lo, &hi) == SL_OK &&
             (hi < o->range_min || lo > o->range_max))
             continue;

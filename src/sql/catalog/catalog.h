@@ -38,11 +38,14 @@ typedef struct sql_scan_req {
     const int *cols;
     int64_t begin_ns;       /* rows whose time column is in [begin, end) (INT64_MIN/MAX: open) */
     int64_t end_ns;
+    int64_t key_lo;         /* intervals: their time column itself is at least this
+                             * (INT64_MIN: no bound); lets a span table prune row groups */
     const char *id_eq;      /* the id column equals this canonical id (NULL: any) */
     int id_col;
     int batch_rows;
     const uint8_t *cancel;  /* nonzero: stop between batches */
     void *state;            /* the table's own, set by units (a list of processes...) */
+    int workers;            /* the scan's workers: a table may cut its units finer for them */
     sql_err *warn;          /* not used yet */
     uint64_t pruned;        /* units or partitions the range and id left out (EXPLAIN) */
 } sql_scan_req;

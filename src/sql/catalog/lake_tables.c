@@ -130,6 +130,7 @@ typedef struct ltab_impl {
 typedef struct units_state {
     int64_t n;
     char (*ids)[LAKE_INSTANCE_MAX];
+    int splits;              /* units per process: its row groups read by that many workers */
 } units_state;
 
 typedef struct list_ctx {
@@ -218,7 +219,10 @@ static int lt_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
     }
     if (d->tag != TAG_NONE)
         prune_by_tag(im->eng->l, d, u, &req->pruned);
-    *n = u->n;
+    /* partitioned tables: each process's row groups split among the workers, so one
+     * big process still reads in parallel */
+    u->splits = lake_view_get(d->view)->partitioned && req->workers > 1 ? 2 * req->workers : 1;
+    *n = u->n * u->splits;
     return SL_OK;
 }
 
@@ -239,8 +243,11 @@ static int lt_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan
     lakescan_col cols[32];
     lakescan_cols(im->def->cols, im->def->view, req, cols);
     lakescan_opts o = {.view = im->def->view,
-                       .instance = u->ids[unit],
+                       .instance = u->ids[unit / u->splits],
+                       .split = (int)(unit % u->splits),
+                       .nsplits = u->splits,
                        .begin_ns = req->begin_ns,
+                       .key_lo = req->key_lo,
                        .end_ns = req->end_ns,
                        .ncols = req->ncols,
                        .cols = cols,

@@ -263,7 +263,6 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
     const char *names[64];
     int nn = 0;
     int tcol = col_schema_find(schema, vd->time_column);
-    int ecol = vd->end_column ? col_schema_find(schema, vd->end_column) : -1;
     for (int i = 0; i < o->ncols; i++) {
         ls->cols[i] = o->cols[i];
         ls->types[i] = o->cols[i].type;
@@ -291,8 +290,9 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
     }
     /* the lake needs the time (and end) columns to keep rows in a range; without one,
      * a scan that needs no column at all (count(*)) still reads one for the rows */
-    bool ranged = o->begin_ns != INT64_MIN || o->end_ns != INT64_MAX;
-    int need[2] = {ranged || !nn ? tcol : -1, ranged ? ecol : -1};
+    /* the range only prunes (the plan keeps its predicate on the rows): no time column
+     * is read for it; a scan that needs no column at all (count(*)) still reads one */
+    int need[2] = {!nn ? tcol : -1, -1};
     for (int k = 0; k < 2; k++) {
         if (need[k] < 0)
             continue;
@@ -312,6 +312,10 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
     so.columns = names;
     so.ncolumns = nn;
     so.unordered = 1; /* SQL promises no order: partitions one after the other */
+    so.split = o->split;
+    so.nsplits = o->nsplits;
+    so.prune_only = 1;
+    so.key_min = o->key_lo;
     errmsg em = {0};
     int rc = lake_scan_open(l, o->view, o->instance, &so, NULL, &ls->ls, &em);
     if (rc) {

@@ -48,11 +48,13 @@ typedef struct lakescan_opts {
     lake_view_id view;
     const char *instance;
     int64_t begin_ns, end_ns;
+    int64_t key_lo;       /* the time column's own lower bound (INT64_MIN: none) */
     int ncols;
     const lakescan_col *cols;
     int batch_rows;
     const uint8_t *cancel;
     bool materialize;     /* build what is missing first (true for every SQL read) */
+    int split, nsplits;   /* one of nsplits parallel readers of the instance (0, 0: all) */
 } lakescan_opts;
 
 /* Opens the scan (materializing first).  Lake errors become SQL errors. */

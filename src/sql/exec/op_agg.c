@@ -47,6 +47,7 @@ typedef struct aggtab {
     int naggs;
     aggstate *a;
     uint32_t ngroups;        /* groups with initialized states */
+    int g_nkeys;             /* the GROUP BY keys (0: one group) */
     sql_ectx cx;
     sql_err err;
     arena scratch;
@@ -75,6 +76,7 @@ static int tab_init(op_agg *g, aggtab *t, int worker)
     memset(t, 0, sizeof *t);
     sql_exec *x = g->op.x;
     const sql_plan *p = g->op.p;
+    t->g_nkeys = g->nkeys;
     arena_init(&t->scratch, 4096, 64u << 20);
     arena_init(&t->agg_mem, 4096, 0);
     sql_exec_ectx(x, &t->cx, &t->err, &t->scratch);
@@ -202,36 +204,79 @@ static int feed(aggtab *t, aggstate *s, const sql_batch *in, const uint32_t *gid
         if ((rc = sql_eval(&t->cx, c->args[k], in, NULL, &args[k])))
             goto out;
     if (s->has_distinct) {
-        /* (group, args): only a key's first occurrence goes through */
-        sql_vec keys[5];
-        sql_vec gv;
+        /*
+         * (group, args): only a key's first occurrence goes through.  Rows already
+         * out (FILTER) are not looked up; with one group and a dictionary column,
+         * only each dictionary entry's first row of the batch can be new, so the
+         * others never reach the hash table either.
+         */
         if (nargs > 4) {
             rc = SL_EUNSUPPORTED;
             goto out;
         }
-        if ((rc = sql_vec_alloc(&gv, sql_type_of(ST_INT8), n)))
+        uint32_t *cand = sl_malloc(sizeof *cand * (size_t)(n ? n : 1));
+        uint8_t *seen = NULL;
+        bool by_dict = t->g_nkeys == 0 && nargs == 1 && !args[0].is_const &&
+                       args[0].v.type == COL_DICT;
+        if (by_dict)
+            seen = sl_calloc((size_t)(args[0].v.dict->strings.len + 1), 1);
+        if (!cand || (by_dict && !seen)) {
+            sl_free(cand);
+            sl_free(seen);
+            rc = SL_ENOMEM;
             goto out;
+        }
+        int64_t m = 0;
         for (int64_t i = 0; i < n; i++) {
-            int64_t gi = gids[i];
-            memcpy(gv.v.values->p + 8 * i, &gi, 8);
+            if (gids[i] == SQL_HT_NONE)
+                continue;
+            if (by_dict && col_vec_is_valid(&args[0].v, i)) {
+                uint64_t k = col_vec_key(&args[0].v, i);
+                if (seen[k]) {
+                    gids[i] = SQL_HT_NONE;
+                    continue;
+                }
+                seen[k] = 1;
+            }
+            cand[m++] = (uint32_t)i;
+        }
+        sl_free(seen);
+        sql_vec keys[5], gv;
+        memset(keys, 0, sizeof keys);
+        if ((rc = sql_vec_alloc(&gv, sql_type_of(ST_INT8), m))) {
+            sl_free(cand);
+            goto out;
+        }
+        for (int64_t j = 0; j < m; j++) {
+            int64_t gi = gids[cand[j]];
+            memcpy(gv.v.values->p + 8 * j, &gi, 8);
         }
         keys[0] = gv;
-        for (int k = 0; k < nargs; k++)
-            keys[k + 1] = args[k];
-        uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+        sql_sel cs = {cand, m};
+        for (int k = 0; k < nargs && !rc; k++) {
+            if (m == n || args[k].is_const)
+                keys[k + 1] = args[k];
+            else
+                rc = sql_vec_gather(&args[k].v, &cs, &keys[k + 1].v);
+        }
+        uint32_t *ids = rc ? NULL : sl_malloc(sizeof *ids * (size_t)(m ? m : 1));
         uint32_t next_new = s->distinct.n; /* new keys get ids in row order from here */
-        if (!ids)
+        if (!rc && !ids)
             rc = SL_ENOMEM;
-        else
-            rc = sql_ht_lookup(&s->distinct, keys, n, NULL, true, ids);
-        for (int64_t i = 0; !rc && i < n; i++) {
-            if (ids[i] >= next_new) {
-                next_new = ids[i] + 1;
+        if (!rc)
+            rc = sql_ht_lookup(&s->distinct, keys, m, NULL, true, ids);
+        for (int64_t j = 0; !rc && j < m; j++) {
+            if (ids[j] >= next_new) {
+                next_new = ids[j] + 1;
                 continue; /* the first time this (group, value) is seen */
             }
-            gids[i] = SQL_HT_NONE;
+            gids[cand[j]] = SQL_HT_NONE;
         }
+        for (int k = 0; k < nargs; k++)
+            if (m != n && !args[k].is_const)
+                sql_vec_release(&keys[k + 1]);
         sl_free(ids);
+        sl_free(cand);
         sql_vec_release(&gv);
         if (rc)
             goto out;

@@ -44,6 +44,7 @@ typedef struct op_join {
     int64_t held;
     int lw, rw;              /* column counts */
     sql_type *pair_types;    /* left columns then right columns */
+    col_dict **rdict;        /* build-side string columns as dictionaries (made once) */
 } op_join;
 
 static int hold(op_join *j, int64_t bytes)
@@ -161,6 +162,76 @@ static int start_probe(op_join *j)
     return rc;
 }
 
+/*
+ * Column c of the build side for the given build rows.  Strings are not
+ * copied: the build column becomes a dictionary (once) and the output holds
+ * the row numbers as its keys, so a small table joined to millions of rows
+ * costs four bytes a row, not a copy of its strings.  UINT32_MAX: a NULL row.
+ */
+static int gather_right(op_join *j, int c, const uint32_t *rows, int64_t n, col_vec *out)
+{
+    const col_vec *src = &j->R->cols[c];
+    bool missing = false;
+    for (int64_t i = 0; i < n && !missing; i++)
+        missing = rows[i] == UINT32_MAX;
+    if (src->type != COL_STRING || j->R->n >= UINT32_MAX || !n) {
+        if (!missing) {
+            sql_sel s = {rows, n};
+            return sql_vec_gather(src, &s, out);
+        }
+    }
+    if (src->type != COL_STRING) {
+        /* NULL rows among others (outer joins): value by value */
+        sql_type t = j->pair_types[j->lw + c];
+        col_type pt = sql_type_phys(t);
+        col_vec_init(out, pt, 0);
+        int rc = SL_OK;
+        for (int64_t i = 0; i < n && !rc; i++) {
+            if (rows[i] == UINT32_MAX) {
+                rc = col_vec_append_null(out);
+                continue;
+            }
+            sql_datum d = sql_datum_get(t, src, rows[i]);
+            rc = sql_datum_append(t, &d, out);
+        }
+        return rc;
+    }
+    if (!j->rdict[c]) {
+        col_dict *d = col_dict_new();
+        if (!d)
+            return SL_ENOMEM;
+        col_vec_release(&d->strings);
+        sql_vec_share(src, &d->strings);
+        /* a dictionary holds no NULLs: NULL rows stay NULL through the keys' validity */
+        if (d->strings.validity) {
+            col_buf_unref(d->strings.validity);
+            d->strings.validity = NULL;
+            d->strings.null_count = 0;
+        }
+        j->rdict[c] = d;
+    }
+    col_vec_init(out, COL_DICT, 4);
+    int rc = col_vec_reserve(out, n, 0);
+    if (rc)
+        return rc;
+    uint32_t *k = (uint32_t *)out->values->p;
+    for (int64_t i = 0; i < n; i++)
+        k[i] = rows[i] == UINT32_MAX ? 0 : rows[i];
+    out->len = n;
+    out->values->len_bytes = (size_t)n * 4;
+    col_vec_set_dict(out, j->rdict[c]);
+    if (missing || src->validity) {
+        if ((rc = col_vec_need_validity(out, n)))
+            return rc;
+        for (int64_t i = 0; i < n; i++)
+            if (rows[i] == UINT32_MAX || !col_vec_is_valid(src, rows[i])) {
+                out->validity->p[i >> 3] &= (uint8_t)~(1u << (i & 7));
+                out->null_count++;
+            }
+    }
+    return SL_OK;
+}
+
 /* The (left row, right row) pairs as one batch of left + right columns. */
 static int pair_batch(op_join *j, const uint32_t *l, const uint32_t *r, int64_t n, sql_batch **out)
 {
@@ -173,8 +244,11 @@ static int pair_batch(op_join *j, const uint32_t *l, const uint32_t *r, int64_t 
     sql_sel ls = {l, n}, rs = {r, n};
     for (int c = 0; c < j->lw && !rc; c++)
         rc = sql_vec_gather(&j->L->cols[c], &ls, &b->cols[c]);
-    for (int c = 0; c < j->rw && !rc; c++)
-        rc = sql_vec_gather(&j->R->cols[c], &rs, &b->cols[j->lw + c]);
+    (void)rs;
+    for (int c = 0; c < j->rw && !rc; c++) {
+        col_vec_release(&b->cols[j->lw + c]);
+        rc = gather_right(j, c, r, n, &b->cols[j->lw + c]);
+    }
     b->n = n;
     if (rc) {
         sql_batch_free(b);
@@ -241,11 +315,14 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
             rr[np++] = pr[i];
         }
     sql_batch *pairs = NULL;
-    if (!rc && np)
+    bool has_cond = p->join.cond && !(p->join.cond->kind == SE_CONST && !p->join.cond->c.null &&
+                                      p->join.cond->c.b);
+    /* the pairs as rows only when a residual condition must see them */
+    if (!rc && np && has_cond)
         rc = pair_batch(j, rl, rr, np, &pairs);
     if (!rc && np) {
         memset(ok, 1, (size_t)np);
-        if (p->join.cond && !(p->join.cond->kind == SE_CONST && !p->join.cond->c.null && p->join.cond->c.b)) {
+        if (has_cond) {
             uint32_t *sel = sl_malloc(sizeof *sel * (size_t)np);
             int64_t ns = 0;
             if (!sel)
@@ -297,40 +374,32 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
         if (nlonely)
             rc = sql_batch_take(j->L, lonely, nlonely, &b);
     } else if (nk + nlonely) {
-        if ((rc = sql_batch_new(p->ncols, p->types, &b)))
-            goto out;
+        /* the output rows: matched pairs, then the lonely left rows (right side NULL),
+         * gathered straight from the probe batch and the build side */
+        int64_t no = nk + nlonely;
+        uint32_t *ol = sl_malloc(sizeof *ol * (size_t)no), *orr = sl_malloc(sizeof *orr * (size_t)no);
+        if (!ol || !orr)
+            rc = SL_ENOMEM;
+        for (int64_t i = 0; !rc && i < nk; i++) {
+            ol[i] = rl[kl[i]];
+            orr[i] = kr[i];
+        }
+        for (int64_t i = 0; !rc && i < nlonely; i++) {
+            ol[nk + i] = lonely[i];
+            orr[nk + i] = UINT32_MAX;
+        }
+        if (!rc)
+            rc = sql_batch_new(p->ncols, p->types, &b);
+        sql_sel ls = {ol, no};
         for (int c = 0; c < p->ncols && !rc; c++) {
-            /* matched pairs first, then the lonely left rows with NULLs */
-            col_vec *dst = &b->cols[c];
-            col_vec part;
-            sql_sel s1 = {kl, nk};
-            rc = nk ? sql_vec_gather(&pairs->cols[c], &s1, &part) : nulls(p->types[c], 0, &part);
-            if (rc)
-                break;
-            if (!nlonely) {
-                col_vec_release(dst);
-                *dst = part;
-                continue;
-            }
-            col_type pt = sql_type_phys(p->types[c]);
-            col_vec_release(dst);
-            col_vec_init(dst, pt == COL_DICT ? COL_STRING : pt, 0);
-            for (int64_t i = 0; i < nk && !rc; i++) {
-                sql_datum d = sql_datum_get(p->types[c], &part, i);
-                rc = sql_datum_append(p->types[c], &d, dst);
-            }
-            for (int64_t i = 0; i < nlonely && !rc; i++) {
-                if (c < j->lw) {
-                    sql_datum d = sql_datum_get(p->types[c], &j->L->cols[c], lonely[i]);
-                    rc = sql_datum_append(p->types[c], &d, dst);
-                } else {
-                    rc = col_vec_append_null(dst);
-                }
-            }
-            col_vec_release(&part);
+            col_vec_release(&b->cols[c]);
+            rc = c < j->lw ? sql_vec_gather(&j->L->cols[c], &ls, &b->cols[c])
+                           : gather_right(j, c - j->lw, orr, no, &b->cols[c]);
         }
         if (b)
-            b->n = nk + nlonely;
+            b->n = no;
+        sl_free(ol);
+        sl_free(orr);
     }
     if (rc) {
         sql_batch_free(b);
@@ -441,6 +510,10 @@ static void join_close(sql_op *op)
     sl_free(j->next);
     sl_free(j->matched);
     sl_free(j->lids);
+    for (int c = 0; j->rdict && c < j->rw; c++) {
+        col_dict_unref(j->rdict[c]);
+        j->rdict[c] = NULL;
+    }
     arena_destroy(&j->scratch);
     j->R = j->L = NULL;
     j->first = j->next = j->lids = NULL;
@@ -465,6 +538,9 @@ sql_op *sql_op_join_new(sql_exec *x, const sql_plan *p)
         return NULL;
     memcpy(j->pair_types, p->child->types, sizeof *j->pair_types * (size_t)j->lw);
     memcpy(j->pair_types + j->lw, p->right->types, sizeof *j->pair_types * (size_t)j->rw);
+    j->rdict = arena_zalloc(x->a, sizeof *j->rdict * (size_t)(j->rw + 1));
+    if (!j->rdict)
+        return NULL;
     arena_init(&j->scratch, 4096, 64u << 20);
     sql_exec_ectx(x, &j->cx, x->e, &j->scratch);
     return &j->op;

@@ -260,9 +260,11 @@ static int scan_open(sql_op *op)
     s->req.cols = p->scan.cols;
     s->req.begin_ns = p->scan.begin_ns;
     s->req.end_ns = p->scan.end_ns;
+    s->req.key_lo = p->scan.key_lo;
     s->req.id_eq = p->scan.id_eq;
     s->req.id_col = s->t->id_col;
     s->req.batch_rows = 8192;
+    s->req.workers = op->x->workers < 1 ? 1 : op->x->workers;
     s->req.cancel = (const uint8_t *)&op->x->root->cancel;
     int rc = s->t->ops->units(s->t, &s->req, &s->nunits, op->x->e);
     if (rc)

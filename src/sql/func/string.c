@@ -647,8 +647,127 @@ static bool like_match(const char *s, size_t sn, const char *p, size_t pn, bool 
     return pi == pn;
 }
 
+/*
+ * A constant pattern is looked at once: 'lit', 'lit%', '%lit' and '%lit%' (no
+ * '_' or escape) become a comparison, a prefix, a suffix or a substring search;
+ * and over a dictionary column each distinct string is matched once, the rows
+ * then read their entry's answer.
+ */
+enum { LK_GENERAL, LK_EXACT, LK_PREFIX, LK_SUFFIX, LK_CONTAINS };
+
+typedef struct like_pat {
+    int kind;
+    const char *lit;
+    size_t ln;
+    const char *p;
+    size_t pn;
+    bool ci;
+} like_pat;
+
+static like_pat like_compile(const char *p, size_t pn, bool ci)
+{
+    like_pat k = {LK_GENERAL, NULL, 0, p, pn, ci};
+    if (ci || memchr(p, '_', pn) || memchr(p, '\\', pn))
+        return k;
+    size_t lo = 0, hi = pn;
+    bool lead = lo < hi && p[lo] == '%', trail = hi > lo + (lead ? 1 : 0) && p[hi - 1] == '%';
+    if (lead)
+        lo++;
+    if (trail)
+        hi--;
+    if (memchr(p + lo, '%', hi - lo))
+        return k;
+    k.lit = p + lo;
+    k.ln = hi - lo;
+    k.kind = lead && trail ? LK_CONTAINS : lead ? LK_SUFFIX : trail ? LK_PREFIX : LK_EXACT;
+    return k;
+}
+
+/* memchr to the needle's first byte, then compare: fast for the short needles and
+ * frequent hits of log searches (glibc's memmem pays a setup per call). */
+static const char *find(const char *h, size_t hn, const char *nd, size_t nn)
+{
+    if (nn > hn)
+        return NULL;
+    const char *end = h + hn - nn + 1;
+    while (h < end) {
+        h = memchr(h, nd[0], (size_t)(end - h));
+        if (!h)
+            return NULL;
+        if (!memcmp(h + 1, nd + 1, nn - 1))
+            return h;
+        h++;
+    }
+    return NULL;
+}
+
+static bool like_pat_match(const like_pat *k, const char *s, size_t sn)
+{
+    switch (k->kind) {
+    case LK_EXACT: return sn == k->ln && (!sn || !memcmp(s, k->lit, sn));
+    case LK_PREFIX: return sn >= k->ln && (!k->ln || !memcmp(s, k->lit, k->ln));
+    case LK_SUFFIX: return sn >= k->ln && (!k->ln || !memcmp(s + sn - k->ln, k->lit, k->ln));
+    case LK_CONTAINS: return !k->ln || (sn && find(s, sn, k->lit, k->ln) != NULL);
+    default: return like_match(s, sn, k->p, k->pn, k->ci);
+    }
+}
+
 static int like(const sql_vec *a, int64_t n, sql_vec *o, bool ci, bool neg)
 {
+    if (a[1].is_const && !a[0].is_const) {
+        size_t pn;
+        const char *p = ka_str(&a[1], 0, &pn);
+        like_pat k = like_compile(p, pn, ci);
+        const col_vec *v = &a[0].v;
+        if (v->type == COL_DICT && n > 64) {
+            const col_vec *d = &v->dict->strings;
+            uint8_t *m = sl_malloc((size_t)(d->len ? d->len : 1));
+            if (!m)
+                return SL_ENOMEM;
+            for (int64_t j = 0; j < d->len; j++) {
+                size_t sn;
+                const char *str = (const char *)col_vec_str(d, j, &sn);
+                m[j] = like_pat_match(&k, str, sn) != neg;
+            }
+            for (int64_t i = 0; i < n; i++)
+                ko_bool(o, i, m[col_vec_key(v, i)]);
+            sl_free(m);
+            return SL_OK;
+        }
+        if (k.kind == LK_CONTAINS && k.ln && v->type == COL_STRING && n > 0) {
+            /* one search over the strings laid end to end: each hit is mapped to its
+             * row (hits come in row order), a hit across two rows is not one */
+            const int32_t *off = col_vec_offsets(v);
+            const char *data = (const char *)v->data->p;
+            for (int64_t i = 0; i < n; i++)
+                ko_bool(o, i, neg);
+            size_t pos = (size_t)off[0], end = (size_t)off[n];
+            int64_t row = 0;
+            while (pos < end) {
+                const char *hit = find(data + pos, end - pos, k.lit, k.ln);
+                if (!hit)
+                    break;
+                size_t h = (size_t)(hit - data);
+                while (row < n && (size_t)off[row + 1] <= h)
+                    row++;
+                if (row >= n)
+                    break;
+                if (h + k.ln <= (size_t)off[row + 1]) {
+                    ko_bool(o, row, !neg);
+                    pos = (size_t)off[row + 1]; /* the row is decided: on to the next */
+                } else {
+                    pos = h + 1;
+                }
+            }
+            return SL_OK;
+        }
+        for (int64_t i = 0; i < n; i++) {
+            size_t sn;
+            const char *str = ka_str(&a[0], i, &sn);
+            ko_bool(o, i, like_pat_match(&k, str, sn) != neg);
+        }
+        return SL_OK;
+    }
     for (int64_t i = 0; i < n; i++) {
         size_t sn, pn;
         const char *s = ka_str(&a[0], i, &sn), *p = ka_str(&a[1], i, &pn);

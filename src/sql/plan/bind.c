@@ -114,8 +114,41 @@ static sql_plan *scan_of(binder *b, sql_table *t)
         p->types[i] = t->coltypes[i];
         p->names[i] = t->colnames[i];
     }
+    p->scan.key_lo = INT64_MIN;
     p->scan.begin_ns = t->time_col >= 0 ? b->qbegin : INT64_MIN;
     p->scan.end_ns = t->time_col >= 0 ? b->qend : INT64_MAX;
+    if (p->scan.begin_ns != INT64_MIN || p->scan.end_ns != INT64_MAX) {
+        /* the query's time range is a predicate like any other (EXPLAIN shows it): rows
+         * whose time is in [begin, end), spans whose [begin, end] meets it */
+        sql_expr *conj[2];
+        int nc = 0;
+        int lo_col = t->end_col >= 0 ? t->end_col : t->time_col;
+        int64_t bounds[2] = {p->scan.begin_ns, p->scan.end_ns};
+        const char *ops[2] = {">=", "<"};
+        int cols[2] = {lo_col, t->time_col};
+        for (int k = 0; k < 2; k++) {
+            if (bounds[k] == (k ? INT64_MAX : INT64_MIN))
+                continue;
+            sql_datum d = sql_datum_null();
+            d.null = false;
+            d.i = bounds[k];
+            sql_expr *args[2] = {mk_col(b, cols[k], t->coltypes[cols[k]], -1),
+                                 mk_const(b, t->coltypes[cols[k]], &d, -1)};
+            if (!args[0] || !args[1] || !(conj[nc] = resolve_func(b, ops[k], args, 2, -1, true)))
+                return NULL;
+            nc++;
+        }
+        if (nc == 2) {
+            sql_expr *a = mk_expr(b, SE_AND, sql_type_of(ST_BOOL), -1, 2);
+            if (!a)
+                return NULL;
+            a->args[0] = conj[0];
+            a->args[1] = conj[1];
+            p->scan.filter = a;
+        } else {
+            p->scan.filter = conj[0];
+        }
+    }
     sql_scan_req req = {0};
     req.begin_ns = p->scan.begin_ns;
     req.end_ns = p->scan.end_ns;

@@ -287,6 +287,8 @@ static void use_conjunct(opt *o, sql_plan *s, const sql_expr *c)
     /* time >= x: rows begin at x or later, so they overlap [x, ...); end >= x
      * likewise (the lake keeps spans whose [begin, end] meets the range).
      * time < y: rows begin before y; end < y: they also begin before y. */
+    if (is_time && s->scan.table->end_col >= 0 && lo > s->scan.key_lo)
+        s->scan.key_lo = lo; /* begin >= x: no span that began earlier */
     if (lo > s->scan.begin_ns)
         s->scan.begin_ns = lo;
     if (hi < s->scan.end_ns)

@@ -71,6 +71,7 @@ struct sql_plan {
             int *cols;             /* table columns in output order */
             sql_expr *filter;      /* over the output columns, evaluated by scan workers */
             int64_t begin_ns, end_ns; /* pushed time range on the table's time column */
+            int64_t key_lo;        /* spans: a lower bound on begin itself (begin >= x) */
             const char *id_eq;     /* pushed equality on the table's id column */
             uint64_t pruned_hint;  /* EXPLAIN: partitions the range leaves out */
         } scan;
