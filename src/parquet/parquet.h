@@ -37,7 +37,7 @@
 
 /* Version of what the writer produces and the reader accepts, as laid out in
  * docs/internals/parquet.md; bumped with that document. */
-#define PQ_LAYOUT_VERSION 2
+#define PQ_LAYOUT_VERSION 3
 
 /* --- writer ---------------------------------------------------------------- */
 
@@ -64,6 +64,11 @@ typedef struct pq_write_opts {
     bool ts_utc;              /* TIMESTAMP isAdjustedToUTC; default true.  DuckDB 1.5
                                * reads UTC-adjusted NANOS as microsecond TIMESTAMPTZ,
                                * so false keeps nanoseconds for DuckDB readers. */
+    /* 64-bit integer and timestamp columns written with DELTA_BINARY_PACKED (then
+     * compressed): sorted or nearly sorted times shrink to a few bits a value and
+     * decode without the codec doing most of the work.  NULL: none. */
+    const char *const *delta_columns;
+    int ndelta_columns;
 } pq_write_opts;
 
 void pq_write_opts_default(pq_write_opts *o);

@@ -108,6 +108,7 @@ typedef struct wcol {
     size_t nidx, idx_cap;
     dbuf defs; /* validity bits of the page's rows */
     int64_t page_rows, page_nulls, page_bool_bits;
+    bool delta;      /* DELTA_BINARY_PACKED pages (pq_write_opts.delta_columns) */
     /* dictionary */
     bool dict_on, dict_used;
     dbuf dict; /* PLAIN-encoded entries = the dictionary page body */
@@ -450,6 +451,10 @@ static int flush_page(pq_writer *w, wcol *c)
         if (!rc)
             rc = pq_rle_encode(c->idx, c->nidx, bw, &w->page);
         c->dict_used = true;
+    } else if (!rc && c->delta) {
+        /* the page's non-null values, as 64-bit integers (vals is 8-byte aligned) */
+        rc = pq_delta_encode((const int64_t *)(const void *)c->vals.p, c->vals.len / 8,
+                             &w->page);
     } else if (!rc) {
         rc = dbuf_append(&w->page, c->vals.p, c->vals.len);
     }
@@ -457,7 +462,9 @@ static int flush_page(pq_writer *w, wcol *c)
         return rc;
     pq_page_header h = {.type = PQ_PAGE_DATA,
                         .num_values = (int32_t)c->page_rows,
-                        .encoding = dict_page ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN,
+                        .encoding = dict_page ? PQ_ENC_RLE_DICTIONARY
+                                    : c->delta ? PQ_ENC_DELTA_BINARY_PACKED
+                                               : PQ_ENC_PLAIN,
                         .def_encoding = PQ_ENC_RLE,
                         .rep_encoding = PQ_ENC_RLE};
     rc = emit_page(w, &w->page, &h, &c->chunk, &c->chunk_uncompressed);
@@ -887,8 +894,15 @@ int pq_writer_open(pq_sink *sink, col_schema *s, const pq_write_opts *opts, pq_w
         pq_writer_free(w);
         return SL_ENOMEM;
     }
-    for (int i = 0; i < w->ncols; i++)
+    for (int i = 0; i < w->ncols; i++) {
         col_init(&w->cols[i], &s->fields[i], &w->o);
+        col_type t = s->fields[i].type;
+        for (int k = 0; k < o.ndelta_columns && (t == COL_INT64 || t == COL_TS_NS); k++)
+            if (!strcmp(o.delta_columns[k], s->fields[i].name))
+                w->cols[i].delta = true;
+    }
+    w->o.delta_columns = NULL; /* the names were the caller's */
+    w->o.ndelta_columns = 0;
     rc = out_write(w, "PAR1", 4);
     if (rc) {
         pq_writer_free(w);

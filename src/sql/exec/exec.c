@@ -123,6 +123,60 @@ int sql_cmp_rows(const sql_type *types, const col_vec *a, int64_t ra, const col_
     return 0;
 }
 
+/* ---- sort keys ------------------------------------------------------------ */
+
+uint64_t sql_sort_prefix(const col_vec *v, sql_type t, int64_t r, bool desc, bool nulls_first)
+{
+    uint64_t p;
+    if (!col_vec_is_valid(v, r))
+        return nulls_first ? 0 : UINT64_MAX;
+    switch (v->type) {
+    case COL_INT32:
+        p = (uint64_t)(int64_t)col_vec_i32(v, r) ^ (1ull << 63);
+        break;
+    case COL_INT64:
+    case COL_TS_NS:
+        p = (uint64_t)col_vec_i64(v, r) ^ (1ull << 63);
+        break;
+    case COL_DOUBLE: {
+        double f = col_vec_f64(v, r);
+        if (f != f) {
+            p = UINT64_MAX - 1; /* NaN above every number */
+            break;
+        }
+        if (f == 0)
+            f = 0;
+        uint64_t u;
+        memcpy(&u, &f, 8);
+        p = (u >> 63) ? ~u : u ^ (1ull << 63);
+        break;
+    }
+    case COL_BOOL:
+        p = col_vec_bool(v, r);
+        break;
+    case COL_STRING:
+    case COL_BINARY:
+    case COL_DICT: {
+        size_t l;
+        const uint8_t *s = col_vec_str(v, r, &l);
+        p = 0;
+        for (size_t i = 0; i < 8; i++)
+            p = (p << 8) | (i < l ? s[i] : 0);
+        break;
+    }
+    default:
+        (void)t;
+        p = 1ull << 63; /* numeric, interval: the full comparison decides */
+        break;
+    }
+    /* keep 0 and UINT64_MAX for nulls */
+    if (p == 0)
+        p = 1;
+    if (p == UINT64_MAX)
+        p = UINT64_MAX - 1;
+    return desc ? UINT64_MAX - p : p;
+}
+
 /* ---- memory, errors, cancel --------------------------------------------- */
 
 static void raise_peak(_Atomic int64_t *peak, int64_t now)

@@ -134,6 +134,14 @@ int64_t sql_batch_bytes(const sql_batch *b);
 /* Concatenates every batch into one (dictionary columns expanded to strings). */
 int sql_rows_concat(sql_rows *r, sql_batch **out);
 
+/*
+ * An 8-byte prefix of row r of a sort key in an order-preserving encoding
+ * (integers and times sign-flipped, floats by their bits, strings by their first
+ * 8 bytes; inverted for DESC; NULLs at 0 or UINT64_MAX): unequal prefixes order
+ * rows, equal ones leave it to the full comparison.
+ */
+uint64_t sql_sort_prefix(const col_vec *v, sql_type t, int64_t r, bool desc, bool nulls_first);
+
 /* Comparing rows by sort keys (evaluated key vectors). */
 int sql_cmp_rows(const sql_type *types, const col_vec *a, int64_t ra, const col_vec *b,
                  int64_t rb, int nkeys, const bool *desc, const bool *nulls_first);

@@ -57,58 +57,6 @@ typedef struct sctx {
     col_vec *kv;             /* evaluated keys over `all` */
 } sctx;
 
-static uint64_t prefix_of(const col_vec *v, sql_type t, int64_t r, bool desc, bool nulls_first)
-{
-    uint64_t p;
-    if (!col_vec_is_valid(v, r))
-        return nulls_first ? 0 : UINT64_MAX;
-    switch (v->type) {
-    case COL_INT32:
-        p = (uint64_t)(int64_t)col_vec_i32(v, r) ^ (1ull << 63);
-        break;
-    case COL_INT64:
-    case COL_TS_NS:
-        p = (uint64_t)col_vec_i64(v, r) ^ (1ull << 63);
-        break;
-    case COL_DOUBLE: {
-        double f = col_vec_f64(v, r);
-        if (f != f) {
-            p = UINT64_MAX - 1; /* NaN above every number */
-            break;
-        }
-        if (f == 0)
-            f = 0;
-        uint64_t u;
-        memcpy(&u, &f, 8);
-        p = (u >> 63) ? ~u : u ^ (1ull << 63);
-        break;
-    }
-    case COL_BOOL:
-        p = col_vec_bool(v, r);
-        break;
-    case COL_STRING:
-    case COL_BINARY:
-    case COL_DICT: {
-        size_t l;
-        const uint8_t *s = col_vec_str(v, r, &l);
-        p = 0;
-        for (size_t i = 0; i < 8; i++)
-            p = (p << 8) | (i < l ? s[i] : 0);
-        break;
-    }
-    default:
-        (void)t;
-        p = 1ull << 63; /* numeric, interval: the full comparison decides */
-        break;
-    }
-    /* keep 0 and UINT64_MAX for nulls */
-    if (p == 0)
-        p = 1;
-    if (p == UINT64_MAX)
-        p = UINT64_MAX - 1;
-    return desc ? UINT64_MAX - p : p;
-}
-
 static int cmp_items(const void *x, const void *y, void *arg)
 {
     const item *a = x, *b = y;
@@ -144,7 +92,7 @@ static int sort_batch(op_sort *s, sql_batch *all, uint32_t **order_out)
     }
     if (!rc) {
         for (int64_t i = 0; i < n; i++)
-            it[i] = (item){prefix_of(&kv[0], s->ktypes[0], i, s->desc[0], s->nulls_first[0]),
+            it[i] = (item){sql_sort_prefix(&kv[0], s->ktypes[0], i, s->desc[0], s->nulls_first[0]),
                            (uint32_t)i};
         sctx c = {s, kv};
         qsort_r(it, (size_t)n, sizeof *it, cmp_items, &c);
@@ -195,7 +143,7 @@ static int compact(op_sort *s)
         arena_reset(&s->scratch);
         top->types = s->op.p->types;
         if (!(rc = sql_eval(&s->cx, s->keys[0].e, top, NULL, &v))) {
-            s->thr = prefix_of(&v.v, s->ktypes[0], v.is_const ? 0 : keep - 1, s->desc[0],
+            s->thr = sql_sort_prefix(&v.v, s->ktypes[0], v.is_const ? 0 : keep - 1, s->desc[0],
                                s->nulls_first[0]);
             s->have_thr = true;
             sql_vec_release(&v);
@@ -231,7 +179,7 @@ static int admit(op_sort *s, sql_batch *b, sql_batch **out)
     }
     int64_t k = 0;
     for (int64_t i = 0; i < b->n; i++) {
-        uint64_t p = prefix_of(&v.v, s->ktypes[0], v.is_const ? 0 : i, s->desc[0],
+        uint64_t p = sql_sort_prefix(&v.v, s->ktypes[0], v.is_const ? 0 : i, s->desc[0],
                                s->nulls_first[0]);
         if (p <= s->thr) /* equal prefixes: the full keys decide later */
             s->sel[k++] = (uint32_t)i;

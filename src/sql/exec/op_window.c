@@ -14,6 +14,7 @@
 #include "sql/exec/exec.h"
 
 #include "base/alloc.h"
+#include "sql/exec/hashtab.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -41,12 +42,76 @@ typedef struct wsort {
     bool *desc, *nf;
 } wsort;
 
-static int cmp_rows(const void *x, const void *y, void *arg)
+/*
+ * The window order without comparing partition keys: each row's partition is
+ * a dense id from a hash table of the PARTITION BY values, and the first ORDER
+ * BY key has an 8-byte prefix; rows sort by (partition id, prefix), and only
+ * equal prefixes compare the ORDER BY keys.  Partitions come out in the order
+ * they were first seen (SQL gives them no order).
+ */
+typedef struct witem {
+    uint32_t pid;
+    uint32_t row;
+    uint64_t prefix;
+} witem;
+
+typedef struct wsort2 {
+    const wsort *ws;
+    int npart;
+} wsort2;
+
+static int cmp_witems(const void *x, const void *y, void *arg)
 {
-    const wsort *w = arg;
-    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
-    int c = sql_cmp_rows(w->types, w->kv, a, w->kv, b, w->nkeys, w->desc, w->nf);
-    return c ? c : (a < b ? -1 : a > b);
+    const witem *a = x, *b = y;
+    if (a->pid != b->pid)
+        return a->pid < b->pid ? -1 : 1;
+    if (a->prefix != b->prefix)
+        return a->prefix < b->prefix ? -1 : 1;
+    const wsort2 *c = arg;
+    const wsort *w = c->ws;
+    int k0 = c->npart;
+    int r = sql_cmp_rows(w->types + k0, w->kv + k0, a->row, w->kv + k0, b->row, w->nkeys - k0,
+                         w->desc + k0, w->nf + k0);
+    return r ? r : (a->row < b->row ? -1 : a->row > b->row);
+}
+
+static int fast_order(const wsort *ws, int npart, int64_t n, uint32_t *order)
+{
+    witem *it = sl_malloc(sizeof *it * (size_t)(n ? n : 1));
+    uint32_t *ids = npart ? sl_malloc(sizeof *ids * (size_t)(n ? n : 1)) : NULL;
+    if (!it || (npart && !ids)) {
+        sl_free(it);
+        sl_free(ids);
+        return SL_ENOMEM;
+    }
+    int rc = SL_OK;
+    if (npart) {
+        sql_ht ht;
+        sql_vec *kv = sl_calloc((size_t)npart, sizeof *kv);
+        rc = kv ? sql_ht_init(&ht, npart, ws->types, true) : SL_ENOMEM;
+        if (!rc) {
+            for (int k = 0; k < npart; k++)
+                kv[k].v = ws->kv[k];
+            rc = sql_ht_lookup(&ht, kv, n, NULL, true, ids);
+            sql_ht_free(&ht);
+        }
+        sl_free(kv);
+    }
+    int ko = npart;
+    for (int64_t i = 0; !rc && i < n; i++)
+        it[i] = (witem){npart ? ids[i] : 0, (uint32_t)i,
+                        ws->nkeys > ko ? sql_sort_prefix(&ws->kv[ko], ws->types[ko], i, ws->desc[ko],
+                                                         ws->nf[ko])
+                                       : 0};
+    if (!rc) {
+        wsort2 c = {ws, npart};
+        qsort_r(it, (size_t)n, sizeof *it, cmp_witems, &c);
+        for (int64_t i = 0; i < n; i++)
+            order[i] = it[i].row;
+    }
+    sl_free(it);
+    sl_free(ids);
+    return rc;
 }
 
 static int eval_full(op_win *w, const sql_expr *e, col_vec *out)
@@ -154,9 +219,8 @@ static int compute(op_win *w)
     }
     if (rc)
         goto out;
-    for (int64_t i = 0; i < n; i++)
-        w->order[i] = (uint32_t)i;
-    qsort_r(w->order, (size_t)n, sizeof *w->order, cmp_rows, &ws);
+    if ((rc = fast_order(&ws, win->npart, n, w->order)))
+        goto out;
     col_type rt = sql_type_phys(e->type);
     col_vec_init(&w->result, rt == COL_DICT ? COL_STRING : rt, 0);
     if (e->agg && !(state = sl_calloc(1, e->agg->state_size)))

@@ -928,8 +928,65 @@ static int prune(opt *o, sql_plan *p, const bool *needed, int **map)
     }
     case SP_SORT:
     case SP_LIMIT:
+    case SP_WINDOW: {
+        /* output = the input's columns (then the window functions): what is needed
+         * above, plus what the node itself reads, and the rest is dropped below */
+        int cn = p->child->ncols;
+        bool *m = arena_zalloc(o->a, (size_t)cn + 1);
+        if (!m)
+            return SL_ENOMEM;
+        for (int c = 0; c < cn; c++)
+            m[c] = needed[c];
+        if (p->kind == SP_SORT)
+            for (int k = 0; k < p->sort.nkeys; k++)
+                need_expr(p->sort.keys[k].e, m);
+        if (p->kind == SP_WINDOW)
+            for (int k = 0; k < p->window.nfuncs; k++)
+                need_expr(p->window.funcs[k], m);
+        if (p->kind == SP_LIMIT && (info(p->limit.count).max >= 0 || info(p->limit.offset).max >= 0))
+            memset(m, 1, (size_t)cn);
+        int *cm;
+        int rc = prune(o, p->child, m, &cm);
+        if (rc || !cm)
+            return rc;
+        int ncn = p->child->ncols, extra = n - cn;
+        int *mp = arena_alloc(o->a, sizeof *mp * ((size_t)n + 1));
+        sql_type *types = arena_alloc(o->a, sizeof *types * ((size_t)(ncn + extra) + 1));
+        const char **names = arena_alloc(o->a, sizeof *names * ((size_t)(ncn + extra) + 1));
+        if (!mp || !types || !names)
+            return SL_ENOMEM;
+        for (int c = 0; c < cn; c++)
+            mp[c] = cm[c];
+        for (int k = 0; k < extra; k++)
+            mp[cn + k] = ncn + k;
+        memcpy(types, p->child->types, sizeof *types * (size_t)ncn);
+        memcpy(names, p->child->names, sizeof *names * (size_t)ncn);
+        for (int k = 0; k < extra; k++) {
+            types[ncn + k] = p->types[cn + k];
+            names[ncn + k] = p->names[cn + k];
+        }
+        if (p->kind == SP_SORT) {
+            sql_sortkey *keys = arena_alloc(o->a, sizeof *keys * ((size_t)p->sort.nkeys + 1));
+            if (!keys)
+                return SL_ENOMEM;
+            for (int k = 0; k < p->sort.nkeys; k++) {
+                keys[k] = p->sort.keys[k];
+                if (!(keys[k].e = copy_expr(o, keys[k].e)))
+                    return SL_ENOMEM;
+                map_cols(keys[k].e, cm);
+            }
+            p->sort.keys = keys;
+        }
+        if (p->kind == SP_WINDOW &&
+            (rc = remap_node_exprs(p->window.funcs, p->window.nfuncs, cm, o)))
+            return rc;
+        p->types = types;
+        p->names = names;
+        p->ncols = ncn + extra;
+        *map = mp;
+        return SL_OK;
+    }
     case SP_DISTINCT:
-    case SP_WINDOW:
     case SP_SETOP:
         /* these keep every column of their input (outputs and keys by position) */
         if (p->child && prune_all(o, p->child))
