@@ -297,6 +297,7 @@ typedef struct csv_scan {
     ftab *f;
     const sql_scan_req *req;
     const char *p, *end;     /* the unit's lines */
+    const char *released;    /* pages before this were given back to the kernel */
     int out_of[FTAB_MAXCOLS];/* table column -> output column, -1: skipped */
     dbuf field;              /* a quoted field, unescaped */
     arena scratch;
@@ -514,6 +515,15 @@ static int csv_next(sql_scan *s, sql_batch **out, sql_err *e)
         rows++;
     }
     c->p = p;
+    /* the bytes parsed are copied into the batch: their pages leave the process's
+     * memory (they stay in the page cache), so a file of any size keeps the resident
+     * memory to the units being read */
+    uintptr_t pg = 4096, from = ((uintptr_t)c->released + pg - 1) & ~(pg - 1),
+              to = (uintptr_t)p & ~(pg - 1);
+    if (to > from && (to - from >= ((uintptr_t)4 << 20) || p >= c->end)) {
+        madvise((void *)from, to - from, MADV_DONTNEED);
+        c->released = (const char *)to;
+    }
     if (rc || !rows) {
         sql_batch_free(b);
         return rc;
@@ -577,6 +587,7 @@ static int csv_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_sca
                                       : ci->data_start + (size_t)(unit + 1) * (body / (size_t)ci->nunits);
     c->p = ci->map + line_start(ci, a);
     c->end = ci->map + line_start(ci, b);
+    c->released = c->p;
     *out = &c->base;
     return SL_OK;
 }

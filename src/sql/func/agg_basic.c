@@ -414,6 +414,36 @@ static int mm_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql_
             return mm_store(cx, t, m, &d);
         return SL_OK;
     }
+    /* grouped fast paths: the state's fixed bytes compared as numbers */
+    col_type vt = a[0].v.type;
+    if (!a[0].is_const && (vt == COL_INT64 || vt == COL_TS_NS || vt == COL_DOUBLE)) {
+        for (int64_t i = 0; i < n; i++) {
+            if (SKIP(gids, i) || !col_vec_is_valid(&a[0].v, i))
+                continue;
+            mm *m = STATE(mm, st, GID(gids, i), sizeof(mm));
+            if (vt == COL_DOUBLE) {
+                double v = col_vec_f64(&a[0].v, i), cur;
+                memcpy(&cur, m->fixed, 8);
+                /* NaN sorts above every number, as in PostgreSQL */
+                int c = !m->set ? 1
+                        : v != v ? (cur != cur ? 0 : 1)
+                        : cur != cur ? -1
+                                     : (v > cur) - (v < cur);
+                if (!m->set || sign * c > 0) {
+                    memcpy(m->fixed, &v, 8);
+                    m->set = 1;
+                }
+            } else {
+                int64_t v = col_vec_i64(&a[0].v, i), cur;
+                memcpy(&cur, m->fixed, 8);
+                if (!m->set || (sign > 0 ? v > cur : v < cur)) {
+                    memcpy(m->fixed, &v, 8);
+                    m->set = 1;
+                }
+            }
+        }
+        return SL_OK;
+    }
     for (int64_t i = 0; i < n; i++) {
         if (SKIP(gids, i) || !sql_vec_valid(&a[0], i))
             continue;
