@@ -22,6 +22,7 @@
 #include "meta/meta.h"
 #include "objstore/objstore.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct lake lake;
@@ -127,6 +128,11 @@ typedef struct lake_scan_opts {
     /* Intervals: a lower bound on the time column itself (begin >= key_min), so row
      * groups that end before it are skipped; INT64_MIN: none. */
     int64_t key_min;
+    /* A bound that tightens while the scan runs (a top-N's threshold on a column):
+     * row groups whose statistics put all of dyn_column below *dyn_lo or above
+     * *dyn_hi are skipped as they are reached (parquet.h).  NULL: none. */
+    const char *dyn_column;
+    _Atomic int64_t *dyn_lo, *dyn_hi;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);

@@ -74,6 +74,8 @@ void lake_scan_opts_init(lake_scan_opts *o)
     o->nsplits = 0;
     o->prune_only = 0;
     o->key_min = INT64_MIN;
+    o->dyn_column = NULL;
+    o->dyn_lo = o->dyn_hi = NULL;
 }
 
 static int ranged(const lake_scan_opts *o)
@@ -244,6 +246,9 @@ static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg 
     if (sc->o.key_min > o.range_min)
         o.range_min = sc->o.key_min;
     o.range_max = sc->o.end_ns == INT64_MIN ? INT64_MIN : sc->o.end_ns - 1;
+    o.dyn_column = sc->o.dyn_column;
+    o.dyn_lo = sc->o.dyn_lo;
+    o.dyn_hi = sc->o.dyn_hi;
     return pq_scan_open(s->r, &o, &s->s, e);
 }
 

@@ -32,6 +32,7 @@
 #include "col/col.h"
 #include "parquet/meta.h"
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -145,6 +146,11 @@ typedef struct pq_scan_opts {
      * (rg_base + g) % rg_mod == rg_rem (rg_base: row groups of earlier files). */
     int rg_mod, rg_rem;
     int64_t rg_base;
+    /* A bound that tightens while the scan runs (a top-N's threshold): a row group
+     * reached later is skipped when its statistics put every value of dyn_column
+     * below *dyn_lo or above *dyn_hi and it has no nulls.  NULL pointers: none. */
+    const char *dyn_column;
+    _Atomic int64_t *dyn_lo, *dyn_hi;
 } pq_scan_opts;
 
 typedef struct pq_scan pq_scan;

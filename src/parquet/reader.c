@@ -82,6 +82,8 @@ struct pq_scan {
     int *rgs;
     int nrgs, irg;
     int64_t rg_left;
+    int dyn_col;                      /* leaf of the dynamic bound's column, -1 none */
+    _Atomic int64_t *dyn_lo, *dyn_hi;
     rcol *cols;
     int ncols;
     col_schema *schema;
@@ -989,7 +991,25 @@ static int prune(pq_scan *s, const pq_scan_opts *o, errmsg *e)
             continue;
         s->rgs[s->nrgs++] = g;
     }
+    s->dyn_col = -1;
+    if (o && o->dyn_column && (o->dyn_lo || o->dyn_hi)) {
+        if ((s->dyn_col = col_schema_find(f->schema, o->dyn_column)) < 0)
+            return errmsg_set(e, SL_ENOTFOUND, "parquet: no column \"%s\"", o->dyn_column);
+        s->dyn_lo = o->dyn_lo;
+        s->dyn_hi = o->dyn_hi;
+    }
     return SL_OK;
+}
+
+/* Whether the dynamic bound, as it stands now, leaves nothing of row group g. */
+static bool dyn_skip(const pq_scan *s, int g)
+{
+    int64_t lo, hi, nulls;
+    if (s->dyn_col < 0 || pq_footer_stats_i64(s->f, g, s->dyn_col, &lo, &hi) != SL_OK ||
+        pq_footer_null_count(s->f, g, s->dyn_col, &nulls) != SL_OK || nulls)
+        return false;
+    return (s->dyn_lo && hi < atomic_load_explicit(s->dyn_lo, memory_order_relaxed)) ||
+           (s->dyn_hi && lo > atomic_load_explicit(s->dyn_hi, memory_order_relaxed));
 }
 
 static int pq_scan_open_impl(pq_reader *r, const pq_scan_opts *opts, pq_scan **out, errmsg *e)
@@ -1032,6 +1052,10 @@ static int pq_scan_next_impl(pq_scan *s, col_batch **out, errmsg *e)
     while (s->rg_left == 0) {
         if (s->irg >= s->nrgs)
             return SL_OK;
+        if (dyn_skip(s, s->rgs[s->irg])) {
+            s->irg++;
+            continue;
+        }
         if ((rc = start_row_group(s, s->rgs[s->irg++], e)))
             return rc;
     }

@@ -182,6 +182,24 @@ class Tables(unittest.TestCase):
                         expect=400)
         self.assertIn("thread", text)
 
+    def test_top_n_is_the_head_of_the_full_sort(self):
+        # ORDER BY ... LIMIT runs on the scan's workers and skips row groups by a
+        # bound from the rows kept; the rows must be the full sort's first ones
+        for order, where in (("duration DESC", ""), ("duration", ""), ("begin DESC", ""),
+                             ("duration DESC", "WHERE depth > 1"), ("\"end\"", "WHERE depth = 0")):
+            base = ("SELECT stream_id, begin, duration FROM process_spans($1, 'thread') %s "
+                    "ORDER BY %s, stream_id, begin" % (where, order))
+            _, full = rows(base, params=[Lake.pid])
+            self.assertGreater(len(full), 40, base)
+            for k in (1, 10, 500):
+                _, top = rows(base + " LIMIT %d" % k, params=[Lake.pid])
+                self.assertEqual(top, full[:k], (order, where, k))
+        _, off = rows("SELECT begin, duration FROM process_spans($1, 'thread') "
+                      "ORDER BY duration DESC, begin OFFSET 7 LIMIT 3", params=[Lake.pid])
+        _, full = rows("SELECT begin, duration FROM process_spans($1, 'thread') "
+                       "ORDER BY duration DESC, begin", params=[Lake.pid])
+        self.assertEqual(off, full[7:10])
+
     def test_perfetto_trace_chunks_are_the_trace(self):
         st, _, trace = Lake.srv.get("/api/processes/%s/trace.pftrace" % Lake.pid, timeout=600)
         self.assertEqual(st, 200)

@@ -28,10 +28,21 @@
 #include "sql/front/error.h"
 #include "sql/types/value.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 struct lake;
 struct sql_engine;
+
+/* A bound that tightens while a scan runs: a top-N over the scan publishes the key
+ * its worst kept row has, and rows beyond it can no longer enter.  A table may skip
+ * stored row groups whose statistics put every value of output column `col` below
+ * lo or above hi (and hold no nulls); the rows it does return are still filtered
+ * above, so a table that ignores the bound is correct too. */
+typedef struct sql_scan_bound {
+    int col;                /* the scan's output column (an integer or time column) */
+    _Atomic int64_t lo, hi; /* INT64_MIN / INT64_MAX: no bound yet */
+} sql_scan_bound;
 
 typedef struct sql_scan_req {
     int ncols;              /* columns wanted, by table column index, in output order */
@@ -48,6 +59,7 @@ typedef struct sql_scan_req {
     int workers;            /* the scan's workers: a table may cut its units finer for them */
     sql_err *warn;          /* not used yet */
     uint64_t pruned;        /* units or partitions the range and id left out (EXPLAIN) */
+    sql_scan_bound *bound;  /* NULL: none */
 } sql_scan_req;
 
 typedef struct sql_scan sql_scan;

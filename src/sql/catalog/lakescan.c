@@ -316,6 +316,15 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
     so.nsplits = o->nsplits;
     so.prune_only = 1;
     so.key_min = o->key_lo;
+    /* a top-N's threshold skips row groups by their statistics: only on a column the
+     * lake stores as the SQL value (no conversion) */
+    const sql_scan_bound *bd = o->bound;
+    if (bd && bd->col >= 0 && bd->col < o->ncols && o->cols[bd->col].src >= 0 &&
+        o->cols[bd->col].conv == LC_SHARE && sql_type_phys(o->cols[bd->col].type) == COL_INT64) {
+        so.dyn_column = schema->fields[o->cols[bd->col].src].name;
+        so.dyn_lo = &o->bound->lo;
+        so.dyn_hi = &o->bound->hi;
+    }
     errmsg em = {0};
     int rc = lake_scan_open(l, o->view, o->instance, &so, NULL, &ls->ls, &em);
     if (rc) {

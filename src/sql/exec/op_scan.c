@@ -416,6 +416,12 @@ int sql_op_scan_workers(const sql_op *op)
     return ((const op_scan *)op)->nworkers;
 }
 
+void sql_op_scan_set_bound(sql_op *op, sql_scan_bound *bound)
+{
+    if (op && op->p->kind == SP_SCAN)
+        ((op_scan *)op)->req.bound = bound;
+}
+
 static int put_sink(worker *w, int64_t u, sql_batch *b)
 {
     (void)u;

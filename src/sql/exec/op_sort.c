@@ -7,11 +7,15 @@
  * floats by their IEEE bits, strings by their first 8 bytes, inverted for
  * DESC, nulls first or last), so most comparisons are one integer compare;
  * equal prefixes fall back to comparing the keys.  Top-N (ORDER BY ...
- * LIMIT n) keeps at most about 2n rows at any time: whenever the buffer
+ * LIMIT n) keeps at most about 2n + 1024 rows at any time: whenever the buffer
  * passes that, it is sorted and cut to n, and the n-th row's prefix becomes a
  * threshold: a later row whose first key's prefix is above it cannot enter
  * and is dropped as it arrives, so a top-N over millions of rows sorts a few
- * thousand.  Memory counts against work_mem;
+ * thousand.  A top-N straight over a parallel scan runs on the scan's workers,
+ * each with its own buffer (merged at the end), sharing the best threshold;
+ * when its first key is a stored integer or time column, the key of the worst
+ * row kept also goes down to the scan as a bound (sql_scan_bound), and row
+ * groups whose statistics cannot beat it are never read.  Memory counts against work_mem;
  * a sort that does not fit fails with SQLSTATE 53200 (no spilling to disk
  * yet: docs/sql.md).
  */
@@ -29,9 +33,24 @@ typedef struct item {
     uint32_t row;
 } item;
 
+/* A top-N buffer: the rows that may still enter, and their threshold. */
+typedef struct topn {
+    sql_rows in;
+    int64_t held;
+    /* the prefix of the worst row kept; rows whose prefix is above it cannot
+     * enter, and are dropped as they arrive (one integer compare) */
+    bool have_thr;
+    uint64_t thr;
+    uint32_t *sel;
+    int64_t sel_cap;
+    sql_ectx cx;
+    arena scratch;
+    sql_err err;
+} topn;
+
 typedef struct op_sort {
     sql_op op;
-    sql_rows in;
+    topn main;
     sql_batch *all;          /* sorted input, when built */
     uint32_t *order;
     int64_t n, emitted;
@@ -40,16 +59,13 @@ typedef struct op_sort {
     sql_type *ktypes;
     bool *desc, *nulls_first;
     int64_t limit;           /* rows to keep; -1 all */
-    sql_ectx cx;
-    arena scratch;
     bool built;
-    int64_t held;
-    /* top-N: the prefix of the worst row kept; rows whose prefix is above it
-     * cannot enter, and are dropped as they arrive (one integer compare) */
-    bool have_thr;
-    uint64_t thr;
-    uint32_t *sel;
-    int64_t sel_cap;
+    /* parallel top-N: per-worker buffers; the best threshold of all of them */
+    topn *part;
+    int nparts;
+    _Atomic uint64_t gthr;
+    pthread_mutex_t mu;      /* memory accounting from workers */
+    sql_scan_bound *bound;   /* the scan's, when the first key is one of its columns */
 } op_sort;
 
 typedef struct sctx {
@@ -71,7 +87,7 @@ static int cmp_items(const void *x, const void *y, void *arg)
 }
 
 /* Sorts `all` by the keys into order[0..n) (only the first `keep` need be right). */
-static int sort_batch(op_sort *s, sql_batch *all, uint32_t **order_out)
+static int sort_batch(op_sort *s, topn *t, sql_batch *all, uint32_t **order_out)
 {
     int64_t n = all->n;
     col_vec *kv = sl_calloc((size_t)s->nkeys, sizeof *kv);
@@ -80,8 +96,8 @@ static int sort_batch(op_sort *s, sql_batch *all, uint32_t **order_out)
     int rc = kv && it && order ? SL_OK : SL_ENOMEM;
     for (int k = 0; !rc && k < s->nkeys; k++) {
         sql_vec v;
-        arena_reset(&s->scratch);
-        if ((rc = sql_eval(&s->cx, s->keys[k].e, all, NULL, &v)))
+        arena_reset(&t->scratch);
+        if ((rc = sql_eval(&t->cx, s->keys[k].e, all, NULL, &v)))
             break;
         if (v.is_const) {
             rc = sql_vec_expand(&v, n, &kv[k]);
@@ -111,24 +127,42 @@ static int sort_batch(op_sort *s, sql_batch *all, uint32_t **order_out)
     return SL_OK;
 }
 
-static int hold(op_sort *s, int64_t bytes)
+static int hold(op_sort *s, topn *t, int64_t bytes)
 {
-    int rc = sql_exec_mem(s->op.x, &s->op, bytes - s->held);
-    s->held = bytes;
+    if (s->nparts)
+        pthread_mutex_lock(&s->mu);
+    int rc = sql_exec_mem(s->op.x, &s->op, bytes - t->held);
+    t->held = bytes;
+    if (s->nparts)
+        pthread_mutex_unlock(&s->mu);
     return rc;
 }
 
+/* The worst kept row's key (row `at` of v) as the scan's bound: rows beyond it cannot enter. */
+static void publish(op_sort *s, const sql_vec *v, int64_t at)
+{
+    sql_scan_bound *bd = s->bound;
+    if (!bd || sql_type_phys(s->ktypes[0]) != COL_INT64 || !sql_vec_valid(v, at))
+        return;
+    int64_t k = ((const int64_t *)v->v.values->p)[v->is_const ? 0 : at];
+    _Atomic int64_t *side = s->desc[0] ? &bd->lo : &bd->hi;
+    int64_t cur = atomic_load(side);
+    while (s->desc[0] ? k > cur : k < cur)
+        if (atomic_compare_exchange_weak(side, &cur, k))
+            break;
+}
+
 /* Top-N: the buffered rows sorted and cut to the limit, as one batch. */
-static int compact(op_sort *s)
+static int compact(op_sort *s, topn *t)
 {
     sql_batch *all;
-    int rc = sql_rows_concat(&s->in, &all);
+    int rc = sql_rows_concat(&t->in, &all);
     if (rc)
         return rc;
-    sql_rows_free(&s->in);
-    sql_rows_init(&s->in, s->op.p->ncols, s->op.p->types);
+    sql_rows_free(&t->in);
+    sql_rows_init(&t->in, s->op.p->ncols, s->op.p->types);
     uint32_t *order;
-    if ((rc = sort_batch(s, all, &order))) {
+    if ((rc = sort_batch(s, t, all, &order))) {
         sql_batch_free(all);
         return rc;
     }
@@ -140,39 +174,46 @@ static int compact(op_sort *s)
     if (!rc && keep == s->limit && keep > 0) {
         /* the worst row kept (the last, sorted) sets the threshold */
         sql_vec v;
-        arena_reset(&s->scratch);
+        arena_reset(&t->scratch);
         top->types = s->op.p->types;
-        if (!(rc = sql_eval(&s->cx, s->keys[0].e, top, NULL, &v))) {
-            s->thr = sql_sort_prefix(&v.v, s->ktypes[0], v.is_const ? 0 : keep - 1, s->desc[0],
-                               s->nulls_first[0]);
-            s->have_thr = true;
+        if (!(rc = sql_eval(&t->cx, s->keys[0].e, top, NULL, &v))) {
+            t->thr = sql_sort_prefix(&v.v, s->ktypes[0], v.is_const ? 0 : keep - 1, s->desc[0],
+                                     s->nulls_first[0]);
+            t->have_thr = true;
+            uint64_t g = atomic_load(&s->gthr);
+            while (t->thr < g && !atomic_compare_exchange_weak(&s->gthr, &g, t->thr))
+                ;
+            publish(s, &v, keep - 1);
             sql_vec_release(&v);
         }
     }
     if (!rc)
-        rc = sql_rows_add(&s->in, top);
+        rc = sql_rows_add(&t->in, top);
     else
         sql_batch_free(top);
-    return rc ? rc : hold(s, s->in.mem);
+    return rc ? rc : hold(s, t, t->in.mem);
 }
 
 /* Top-N with a threshold: the rows of b that may still enter (b itself, a copy, or NULL). */
-static int admit(op_sort *s, sql_batch *b, sql_batch **out)
+static int admit(op_sort *s, topn *t, sql_batch *b, sql_batch **out)
 {
     *out = b;
-    if (!s->have_thr || !b->n)
+    uint64_t thr = atomic_load_explicit(&s->gthr, memory_order_relaxed);
+    if (t->have_thr && t->thr < thr)
+        thr = t->thr;
+    if (thr == UINT64_MAX || !b->n)
         return SL_OK;
     sql_vec v;
-    arena_reset(&s->scratch);
+    arena_reset(&t->scratch);
     b->types = s->op.p->types;
-    int rc = sql_eval(&s->cx, s->keys[0].e, b, NULL, &v);
+    int rc = sql_eval(&t->cx, s->keys[0].e, b, NULL, &v);
     if (rc)
         return rc;
-    if (b->n > s->sel_cap) {
-        sl_free(s->sel);
-        s->sel_cap = b->n;
-        if (!(s->sel = sl_malloc(sizeof *s->sel * (size_t)s->sel_cap))) {
-            s->sel_cap = 0;
+    if (b->n > t->sel_cap) {
+        sl_free(t->sel);
+        t->sel_cap = b->n;
+        if (!(t->sel = sl_malloc(sizeof *t->sel * (size_t)t->sel_cap))) {
+            t->sel_cap = 0;
             sql_vec_release(&v);
             return SL_ENOMEM;
         }
@@ -180,45 +221,131 @@ static int admit(op_sort *s, sql_batch *b, sql_batch **out)
     int64_t k = 0;
     for (int64_t i = 0; i < b->n; i++) {
         uint64_t p = sql_sort_prefix(&v.v, s->ktypes[0], v.is_const ? 0 : i, s->desc[0],
-                               s->nulls_first[0]);
-        if (p <= s->thr) /* equal prefixes: the full keys decide later */
-            s->sel[k++] = (uint32_t)i;
+                                     s->nulls_first[0]);
+        if (p <= thr) /* equal prefixes: the full keys decide later */
+            t->sel[k++] = (uint32_t)i;
     }
     sql_vec_release(&v);
     if (k == b->n)
         return SL_OK;
     *out = NULL;
     if (k)
-        rc = sql_batch_take(b, s->sel, k, out);
+        rc = sql_batch_take(b, t->sel, k, out);
     sql_batch_free(b);
+    return rc;
+}
+
+/* One batch into a buffer: admitted, kept, compacted when it passes about 2n rows. */
+static int add(op_sort *s, topn *t, sql_batch *b)
+{
+    int rc;
+    if (s->limit >= 0 && (rc = admit(s, t, b, &b)))
+        return rc;
+    if (!b)
+        return SL_OK;
+    if ((rc = sql_rows_add(&t->in, b)) || (rc = hold(s, t, t->in.mem)))
+        return rc;
+    /* compacting often keeps the threshold (and the scan's bound) tight: the rows
+     * sorted each time are about 2n + 1024, so the cost per row stays small */
+    if (s->limit >= 0 && t->in.nrows > 2 * s->limit + 1024)
+        rc = compact(s, t);
+    return rc;
+}
+
+static void topn_init(op_sort *s, topn *t, sql_err *err)
+{
+    memset(t, 0, sizeof *t);
+    sql_rows_init(&t->in, s->op.p->ncols, s->op.p->types);
+    arena_init(&t->scratch, 4096, 64u << 20);
+    sql_exec_ectx(s->op.x, &t->cx, err ? err : &t->err, &t->scratch);
+}
+
+static void topn_free(op_sort *s, topn *t)
+{
+    if (t->held)
+        hold(s, t, 0);
+    sql_rows_free(&t->in);
+    sl_free(t->sel);
+    t->sel = NULL;
+    t->sel_cap = 0;
+    arena_destroy(&t->scratch);
+}
+
+static int sink(void *arg, int worker, sql_batch *b, sql_err *e)
+{
+    op_sort *s = arg;
+    topn *t = &s->part[worker];
+    int rc = add(s, t, b);
+    if (rc)
+        *e = t->err.state[0] ? t->err : *s->op.x->e;
+    return rc;
+}
+
+/* Whether the top-N runs on the scan's workers: straight over a parallel scan, keys
+ * free of subqueries. */
+static bool can_parallel(op_sort *s)
+{
+    if (s->limit < 0 || !sql_op_scan_can_sink(s->op.child) || s->op.x->workers < 2 ||
+        sql_op_scan_workers(s->op.child) < 2)
+        return false;
+    for (int k = 0; k < s->nkeys; k++)
+        if (sql_expr_has_subquery(s->keys[k].e))
+            return false;
+    return true;
+}
+
+static int build_parallel(op_sort *s)
+{
+    int nw = sql_op_scan_workers(s->op.child);
+    if (!(s->part = sl_calloc((size_t)nw, sizeof *s->part)))
+        return SL_ENOMEM;
+    s->nparts = nw;
+    for (int i = 0; i < nw; i++)
+        topn_init(s, &s->part[i], NULL);
+    int used;
+    int rc = sql_op_scan_run_sink(s->op.child, &used, sink, s);
+    for (int i = 0; i < nw && !rc; i++) {
+        sql_batch *b;
+        if (!(rc = sql_rows_concat(&s->part[i].in, &b))) {
+            sql_rows_free(&s->part[i].in);
+            sql_rows_init(&s->part[i].in, s->op.p->ncols, s->op.p->types);
+            rc = add(s, &s->main, b);
+        }
+    }
+    for (int i = 0; i < nw; i++)
+        topn_free(s, &s->part[i]);
+    sl_free(s->part);
+    s->part = NULL;
+    s->nparts = 0;
     return rc;
 }
 
 static int build(op_sort *s)
 {
-    int rc;
-    for (;;) {
-        sql_batch *b;
-        if ((rc = sql_op_next(s->op.child, &b)) || !b)
-            break;
-        if (s->limit >= 0 && (rc = admit(s, b, &b)))
-            break;
-        if (!b)
-            continue;
-        if ((rc = sql_rows_add(&s->in, b)) || (rc = hold(s, s->in.mem)))
-            break;
-        if (s->limit >= 0 && s->in.nrows > 2 * s->limit + 8192 && (rc = compact(s)))
-            break;
+    int rc = SL_OK;
+    topn *t = &s->main;
+    if (s->bound)
+        sql_op_scan_set_bound(s->op.child, s->bound);
+    if (can_parallel(s)) {
+        rc = build_parallel(s);
+    } else {
+        for (;;) {
+            sql_batch *b;
+            if ((rc = sql_op_next(s->op.child, &b)) || !b)
+                break;
+            if ((rc = add(s, t, b)))
+                break;
+        }
     }
     if (rc)
         return rc;
-    if ((rc = sql_rows_concat(&s->in, &s->all)))
+    if ((rc = sql_rows_concat(&t->in, &s->all)))
         return rc;
-    sql_rows_free(&s->in);
+    sql_rows_free(&t->in);
     s->all->types = s->op.p->types;
-    if ((rc = hold(s, sql_batch_bytes(s->all) + 16 * s->all->n)))
+    if ((rc = hold(s, t, sql_batch_bytes(s->all) + 16 * s->all->n)))
         return rc;
-    if ((rc = sort_batch(s, s->all, &s->order)))
+    if ((rc = sort_batch(s, t, s->all, &s->order)))
         return rc;
     s->n = s->limit >= 0 && s->limit < s->all->n ? s->limit : s->all->n;
     return SL_OK;
@@ -244,13 +371,18 @@ static int sort_next(sql_op *op, sql_batch **out)
 static void sort_close(sql_op *op)
 {
     op_sort *s = (op_sort *)op;
-    sql_rows_free(&s->in);
+    for (int i = 0; i < s->nparts; i++)
+        topn_free(s, &s->part[i]);
+    sl_free(s->part);
+    s->part = NULL;
+    s->nparts = 0;
+    sql_rows_free(&s->main.in);
+    sl_free(s->main.sel);
+    s->main.sel = NULL;
+    s->main.sel_cap = 0;
+    arena_destroy(&s->main.scratch);
     sql_batch_free(s->all);
     sl_free(s->order);
-    sl_free(s->sel);
-    s->sel = NULL;
-    s->sel_cap = 0;
-    arena_destroy(&s->scratch);
     s->all = NULL;
     s->order = NULL;
 }
@@ -263,6 +395,8 @@ sql_op *sql_op_sort_new(sql_exec *x, const sql_plan *p)
     if (!s)
         return NULL;
     s->op.vt = &g_sort;
+    s->op.x = x;
+    s->op.p = p;
     s->nkeys = p->sort.nkeys;
     s->keys = p->sort.keys;
     s->limit = p->sort.limit;
@@ -276,8 +410,17 @@ sql_op *sql_op_sort_new(sql_exec *x, const sql_plan *p)
         s->desc[k] = p->sort.keys[k].desc;
         s->nulls_first[k] = p->sort.keys[k].nulls_first;
     }
-    sql_rows_init(&s->in, p->ncols, p->types);
-    arena_init(&s->scratch, 4096, 64u << 20);
-    sql_exec_ectx(x, &s->cx, x->e, &s->scratch);
+    atomic_init(&s->gthr, UINT64_MAX);
+    pthread_mutex_init(&s->mu, NULL);
+    /* a top-N whose first key is a column of the scan right below gives the scan a bound */
+    if (s->limit >= 0 && s->nkeys > 0 && p->child && p->child->kind == SP_SCAN &&
+        s->keys[0].e->kind == SE_COL && sql_type_phys(s->ktypes[0]) == COL_INT64) {
+        if (!(s->bound = arena_zalloc(x->a, sizeof *s->bound)))
+            return NULL;
+        s->bound->col = s->keys[0].e->col;
+        atomic_init(&s->bound->lo, INT64_MIN);
+        atomic_init(&s->bound->hi, INT64_MAX);
+    }
+    topn_init(s, &s->main, x->e);
     return &s->op;
 }

@@ -1062,6 +1062,59 @@ static bool plan_correlated(const sql_plan *p)
     return plan_correlated(p->child) || plan_correlated(p->right);
 }
 
+/* A projection of plain columns straight over a scan (after pruning, usually a
+ * reordering) becomes the scan's own column order: one operator less, and the
+ * operators above (a top-N) see the scan itself. */
+static sql_plan *absorb_one(opt *o, sql_plan *p)
+{
+    if (p->kind != SP_PROJECT || p->child->kind != SP_SCAN || p->ncols < 1 || p->ncols > MAXC)
+        return p;
+    sql_plan *sc = p->child;
+    int map[MAXC];
+    for (int k = 0; k < sc->ncols && k < MAXC; k++)
+        map[k] = -1;
+    if (sc->ncols > MAXC)
+        return p;
+    for (int i = 0; i < p->ncols; i++) {
+        const sql_expr *x = p->project.exprs[i];
+        if (x->kind != SE_COL || x->col < 0 || x->col >= sc->ncols)
+            return p;
+        if (map[x->col] < 0)
+            map[x->col] = i;
+    }
+    if (sc->scan.filter)
+        for (int k = 0; k < sc->ncols; k++)
+            if (map[k] < 0 && sql_expr_uses_col(sc->scan.filter, k))
+                return p;
+    int *cols = arena_alloc(o->a, sizeof *cols * (size_t)p->ncols);
+    if (!cols)
+        return NULL;
+    for (int i = 0; i < p->ncols; i++)
+        cols[i] = sc->scan.cols[p->project.exprs[i]->col];
+    if (sc->scan.filter)
+        map_cols(sc->scan.filter, map);
+    sc->scan.cols = cols;
+    sc->ncols = p->ncols;
+    sc->types = p->types;
+    sc->names = p->names;
+    return sc;
+}
+
+static int absorb(opt *o, sql_plan *p)
+{
+    if (!p || p->kind == SP_CTE_REF)
+        return SL_OK;
+    if (p->child && p->kind != SP_SCAN) {
+        if (!(p->child = absorb_one(o, p->child)) || absorb(o, p->child))
+            return SL_ENOMEM;
+    }
+    if (p->right) {
+        if (!(p->right = absorb_one(o, p->right)) || absorb(o, p->right))
+            return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
 int sql_optimize(arena *a, sql_ectx *cx, sql_plan **p, sql_err *e)
 {
     opt o = {a, cx, e, true};
@@ -1078,6 +1131,8 @@ int sql_optimize(arena *a, sql_ectx *cx, sql_plan **p, sql_err *e)
         if (prune(&o, r, m, &map))
             return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         /* the root's columns are the result's: a scan at the root keeps them all */
+        if (!(r = absorb_one(&o, r)) || absorb(&o, r))
+            return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     *p = r;
     return SL_OK;
