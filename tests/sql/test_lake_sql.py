@@ -200,6 +200,33 @@ class Tables(unittest.TestCase):
                        "ORDER BY duration DESC, begin", params=[Lake.pid])
         self.assertEqual(off, full[7:10])
 
+    def test_distinct_aggregates_on_parallel_workers(self):
+        # DISTINCT aggregates run on the scan's workers and merge their (group, value)
+        # pairs: the same answers as the plain formulation over SELECT DISTINCT
+        _, got = rows("SELECT thread_name, count(DISTINCT name), count(DISTINCT depth), "
+                      "sum(DISTINCT depth), count(DISTINCT name) FILTER (WHERE depth > 2), "
+                      "count(*) FROM process_spans($1, 'thread') GROUP BY 1 ORDER BY 1",
+                      params=[Lake.pid])
+        _, names = rows("SELECT thread_name, count(*) FROM (SELECT DISTINCT thread_name, name "
+                        "FROM process_spans($1, 'thread')) s GROUP BY 1 ORDER BY 1",
+                        params=[Lake.pid])
+        _, depths = rows("SELECT thread_name, count(*), sum(depth) FROM (SELECT DISTINCT "
+                         "thread_name, depth FROM process_spans($1, 'thread')) s "
+                         "GROUP BY 1 ORDER BY 1", params=[Lake.pid])
+        _, deep = rows("SELECT thread_name, count(*) FROM (SELECT DISTINCT thread_name, name "
+                       "FROM process_spans($1, 'thread') WHERE depth > 2) s GROUP BY 1 "
+                       "ORDER BY 1", params=[Lake.pid])
+        self.assertEqual(len(got), THREADS)
+        for g, n, d, dd in zip(got, names, depths, deep):
+            self.assertEqual([g[0], g[1]], n)
+            self.assertEqual([g[0], g[2], g[3]], d)
+            self.assertEqual([g[0], g[4]], dd)
+            self.assertEqual(g[5], SPANS)
+        self.assertEqual(scalar("SELECT count(DISTINCT name) FROM process_spans($1, 'thread')",
+                                params=[Lake.pid]),
+                         scalar("SELECT count(*) FROM (SELECT DISTINCT name FROM "
+                                "process_spans($1, 'thread')) s", params=[Lake.pid]))
+
     def test_perfetto_trace_chunks_are_the_trace(self):
         st, _, trace = Lake.srv.get("/api/processes/%s/trace.pftrace" % Lake.pid, timeout=600)
         self.assertEqual(st, 200)

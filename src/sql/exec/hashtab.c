@@ -43,6 +43,8 @@ void sql_ht_free(sql_ht *h)
     sl_free(h->types);
     sl_free(h->hashes);
     sl_free(h->slots);
+    sl_free(h->dmap);
+    col_dict_unref(h->dict);
     memset(h, 0, sizeof *h);
 }
 
@@ -243,8 +245,76 @@ static int rehash(sql_ht *h)
     return SL_OK;
 }
 
+#define DMAP_UNKNOWN (SQL_HT_NONE - 1)
+
+static int lookup_rows(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes,
+                       bool add, uint32_t *ids);
+
+/* One dictionary key without nulls: each entry used looked up once, rows by the entry's id. */
+static int lookup_dict(sql_ht *h, const sql_vec *kv, int64_t n, bool add, uint32_t *ids)
+{
+    const col_vec *v = &kv->v;
+    col_dict *d = v->dict;
+    int64_t nd = d->strings.len;
+    if (h->dict != d || h->dmap_n != nd) {
+        uint32_t *m = sl_realloc(h->dmap, sizeof *m * (size_t)(nd ? nd : 1));
+        if (!m)
+            return SL_ENOMEM;
+        h->dmap = m;
+        col_dict_unref(h->dict);
+        h->dict = col_dict_ref(d);
+        h->dmap_n = nd;
+        for (int64_t k = 0; k < nd; k++)
+            m[k] = DMAP_UNKNOWN;
+    }
+    uint32_t *m = h->dmap;
+    uint32_t *ent = NULL;
+    int64_t ne = 0;
+    for (int64_t i = 0; i < n; i++) {
+        uint64_t k = col_vec_key(v, i);
+        if (m[k] != DMAP_UNKNOWN)
+            continue;
+        if (!ent && !(ent = sl_malloc(sizeof *ent * (size_t)(nd ? nd : 1))))
+            return SL_ENOMEM;
+        m[k] = SQL_HT_NONE; /* pending, once in ent */
+        ent[ne++] = (uint32_t)k;
+    }
+    int rc = SL_OK;
+    if (ne) {
+        /* the new entries, in the order of their first rows: new ids come in row order */
+        sql_sel sel = {ent, ne};
+        sql_vec strs;
+        memset(&strs, 0, sizeof strs);
+        uint32_t *eid = sl_malloc(sizeof *eid * (size_t)ne);
+        rc = eid ? sql_vec_gather(&d->strings, &sel, &strs.v) : SL_ENOMEM;
+        if (!rc)
+            rc = lookup_rows(h, &strs, ne, NULL, add, eid);
+        for (int64_t j = 0; j < ne; j++)
+            m[ent[j]] = rc || eid[j] == SQL_HT_NONE ? DMAP_UNKNOWN : eid[j];
+        col_vec_release(&strs.v);
+        sl_free(eid);
+        sl_free(ent);
+        if (rc)
+            return rc;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t id = m[col_vec_key(v, i)];
+        ids[i] = id == DMAP_UNKNOWN ? SQL_HT_NONE : id;
+    }
+    return SL_OK;
+}
+
 int sql_ht_lookup(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes, bool add,
                   uint32_t *ids)
+{
+    if (!hashes && h->nkeys == 1 && !keys[0].is_const && keys[0].v.type == COL_DICT &&
+        keys[0].v.null_count == 0 && n > 32 && keys[0].v.dict->strings.len <= 4 * n)
+        return lookup_dict(h, &keys[0], n, add, ids);
+    return lookup_rows(h, keys, n, hashes, add, ids);
+}
+
+static int lookup_rows(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes,
+                       bool add, uint32_t *ids)
 {
     uint64_t *own = NULL;
     if (!hashes) {

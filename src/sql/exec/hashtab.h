@@ -7,7 +7,8 @@
  * columnar form (one col_vec per key column, the id being the row), so a
  * GROUP BY's output keys are those vectors as they are.  Lookups are
  * vectorized: hashes of a whole batch first (a dictionary column hashes each
- * of its entries once), then probing; open addressing with linear probing
+ * of its entries once), then probing; a single dictionary key column looks up
+ * each entry once and keeps the ids while the same dictionary comes back; open addressing with linear probing
  * over slots holding (id + 1), rehashing at 50% load.
  *
  * NULL keys: by default NULL equals NULL (GROUP BY, DISTINCT, set operations);
@@ -34,6 +35,11 @@ typedef struct sql_ht {
     size_t hashes_cap;
     int64_t mem_bytes;
     bool nulls_match;    /* NULL keys equal each other (else: never found, never added) */
+    /* one dictionary key column: the id of each entry of the last dictionary seen
+     * (a reference is held), so its rows cost one load each */
+    col_dict *dict;
+    uint32_t *dmap;
+    int64_t dmap_n;
 } sql_ht;
 
 int sql_ht_init(sql_ht *h, int nkeys, const sql_type *types, bool nulls_match);

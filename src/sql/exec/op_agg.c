@@ -464,6 +464,63 @@ static int sink(void *arg, int worker, sql_batch *b, sql_err *e)
     return rc;
 }
 
+/* A DISTINCT aggregate of a worker: its (group, value) pairs that the main table has
+ * not seen yet feed the main state (states of different workers cannot be added:
+ * a value both saw would count twice).  gmap: the worker's group ids to the main's. */
+static int combine_distinct(aggtab *t, aggstate *d, aggstate *s, const uint32_t *gmap)
+{
+    uint32_t n = s->distinct.n;
+    if (!n)
+        return SL_OK;
+    int nargs = d->call->nargs;
+    if (nargs > 4)
+        return SL_EUNSUPPORTED;
+    sql_vec keys[5], args[4], gv;
+    memset(keys, 0, sizeof keys);
+    memset(args, 0, sizeof args);
+    uint32_t *ids = sl_malloc(sizeof *ids * n), *pick = sl_malloc(sizeof *pick * n),
+             *gids = sl_malloc(sizeof *gids * n);
+    int rc = ids && pick && gids ? sql_vec_alloc(&gv, sql_type_of(ST_INT8), n) : SL_ENOMEM;
+    if (rc) {
+        sl_free(ids);
+        sl_free(pick);
+        sl_free(gids);
+        return rc;
+    }
+    const col_vec *sg = &s->distinct.keys[0];
+    for (uint32_t j = 0; j < n; j++) {
+        int64_t g = gmap[col_vec_i64(sg, j)];
+        memcpy(gv.v.values->p + 8 * j, &g, 8);
+    }
+    keys[0] = gv;
+    for (int k = 0; k < nargs; k++)
+        keys[k + 1].v = s->distinct.keys[k + 1];
+    uint32_t next_new = d->distinct.n;
+    rc = sql_ht_lookup(&d->distinct, keys, n, NULL, true, ids);
+    int64_t m = 0;
+    for (uint32_t j = 0; !rc && j < n; j++) {
+        if (ids[j] < next_new)
+            continue; /* the main table has this pair already */
+        next_new = ids[j] + 1;
+        gids[m] = (uint32_t)col_vec_i64(&gv.v, j);
+        pick[m++] = j;
+    }
+    sql_sel sel = {pick, m};
+    for (int k = 0; !rc && k < nargs; k++)
+        rc = sql_vec_gather(&s->distinct.keys[k + 1], &sel, &args[k].v);
+    if (!rc && m) {
+        sql_agg_ctx ax = agg_ctx(t, d);
+        rc = d->agg->update(&ax, d->states, gids, d->call->agg_star ? NULL : args, m);
+    }
+    for (int k = 0; k < nargs; k++)
+        col_vec_release(&args[k].v);
+    sql_vec_release(&gv);
+    sl_free(ids);
+    sl_free(pick);
+    sl_free(gids);
+    return rc;
+}
+
 /* Adds worker table src's groups and states into the main table. */
 static int combine(op_agg *g, aggtab *src)
 {
@@ -493,6 +550,10 @@ static int combine(op_agg *g, aggtab *src)
     }
     for (int i = 0; !rc && i < t->naggs; i++) {
         aggstate *d = &t->a[i], *s = &src->a[i];
+        if (d->has_distinct) {
+            rc = combine_distinct(t, d, s, ids);
+            continue;
+        }
         sql_agg_ctx ax = agg_ctx(t, d);
         size_t sz = d->agg->state_size;
         for (uint32_t gi = 0; gi < n && !rc; gi++)
@@ -511,7 +572,7 @@ static bool can_parallel(op_agg *g)
         return false;
     for (int i = 0; i < p->agg.naggs; i++) {
         const sql_expr *c = p->agg.aggs[i];
-        if (c->agg_distinct || c->norder || c->agg->ordered)
+        if (c->norder || c->agg->ordered || (c->agg_distinct && c->nargs > 4))
             return false;
         for (int k = 0; k < c->nargs; k++)
             if (sql_expr_has_subquery(c->args[k]))

@@ -36,6 +36,25 @@ KERNEL(current_date_k)
 KERNEL(date_trunc_k)
 {
     char unit[32];
+    if (a[0].is_const && sql_vec_valid(&a[0], 0)) {
+        /* a constant unit of fixed length: rounding down to a multiple, no calendar */
+        size_t l;
+        const char *u = ka_str(&a[0], 0, &l);
+        snprintf(unit, sizeof unit, "%.*s", (int)(l < 31 ? l : 31), u);
+        int64_t step = dt_trunc_fixed(unit);
+        if (step) {
+            bool nulls = a[1].v.null_count > 0;
+            for (int64_t i = 0; i < n; i++) {
+                if (nulls && !sql_vec_valid(&a[1], i))
+                    continue;
+                int64_t t = ka_i64(&a[1], i);
+                int64_t q = t / step;
+                q -= (t % step < 0);
+                ko_i64(o, i, t == TS_INFINITY || t == TS_NINFINITY ? t : q * step);
+            }
+            return SL_OK;
+        }
+    }
     for (int64_t i = 0; i < n; i++) {
         if (ka_null(a, 2, i))
             continue;

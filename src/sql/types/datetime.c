@@ -577,6 +577,23 @@ double dt_interval_epoch(const sql_interval *a)
            (double)a->ns / 1e9;
 }
 
+int64_t dt_trunc_fixed(const char *unit)
+{
+    static const struct {
+        const char *u;
+        int64_t ns;
+    } small[] = {{"microseconds", NS_PER_US}, {"microsecond", NS_PER_US},
+                 {"milliseconds", NS_PER_MS}, {"millisecond", NS_PER_MS},
+                 {"second", NS_PER_S},        {"seconds", NS_PER_S},
+                 {"minute", NS_PER_MIN},      {"minutes", NS_PER_MIN},
+                 {"hour", NS_PER_HOUR},       {"hours", NS_PER_HOUR},
+                 {"day", NS_PER_DAY},         {"days", NS_PER_DAY}};
+    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++)
+        if (!strcasecmp(unit, small[i].u))
+            return small[i].ns;
+    return 0;
+}
+
 int dt_trunc(const char *unit, int64_t ts, int64_t *out)
 {
     if (ts == TS_INFINITY || ts == TS_NINFINITY) {
@@ -587,20 +604,10 @@ int dt_trunc(const char *unit, int64_t ts, int64_t *out)
     int64_t tod = ts - days * NS_PER_DAY, y;
     int m, d;
     dt_civil_from_days(days, &y, &m, &d);
-    static const struct {
-        const char *u;
-        int64_t ns;
-    } small[] = {{"microseconds", NS_PER_US}, {"microsecond", NS_PER_US},
-                 {"milliseconds", NS_PER_MS}, {"millisecond", NS_PER_MS},
-                 {"second", NS_PER_S},        {"seconds", NS_PER_S},
-                 {"minute", NS_PER_MIN},      {"minutes", NS_PER_MIN},
-                 {"hour", NS_PER_HOUR},       {"hours", NS_PER_HOUR},
-                 {"day", NS_PER_DAY},         {"days", NS_PER_DAY}};
-    for (size_t i = 0; i < sizeof small / sizeof small[0]; i++) {
-        if (!strcasecmp(unit, small[i].u)) {
-            *out = days * NS_PER_DAY + tod / small[i].ns * small[i].ns;
-            return 0;
-        }
+    int64_t fixed = dt_trunc_fixed(unit);
+    if (fixed) {
+        *out = days * NS_PER_DAY + tod / fixed * fixed;
+        return 0;
     }
     int64_t ny = y;
     int nm = m, nd = d;

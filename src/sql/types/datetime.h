@@ -64,6 +64,9 @@ double dt_interval_epoch(const sql_interval *a);
 
 /* date_trunc(unit, ts) for the units year..microsecond; -1 for an unknown unit. */
 int dt_trunc(const char *unit, int64_t ts, int64_t *out);
+/* The length in ns of a unit that divides a day (microseconds ... day), 0 otherwise:
+ * date_trunc to it is rounding down to a multiple (times are UTC). */
+int64_t dt_trunc_fixed(const char *unit);
 /* extract(field from ts); -1 for an unknown field.  Result in *out as a double
  * (epoch and second have fractions). */
 int dt_extract(const char *field, int64_t ts, double *out);
