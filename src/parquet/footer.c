@@ -194,6 +194,8 @@ static int pq_footer_parse_impl(const uint8_t *file, size_t len, pq_footer **out
         rc = check_schema(f, e);
     if (!rc)
         rc = check_row_groups(f, e);
+    if (!rc && !(f->crc_done = arena_zalloc(&f->a, (size_t)f->m.nrgs * (size_t)f->nleaves + 1)))
+        rc = SL_ENOMEM;
     if (rc) {
         if (rc == SL_ENOMEM && e && !e->text[0])
             errmsg_set(e, rc, "parquet: footer needs more memory than its cap");

@@ -43,6 +43,10 @@ struct pq_footer {
     pq_leaf *leaves;
     int nleaves;
     col_schema *schema;
+    /* per (row group, leaf): every page of the chunk passed its CRC once already; the
+     * bytes a footer serves are immutable (a footer is reused only for its own file),
+     * so later scans skip the check */
+    _Atomic uint8_t *crc_done;
 };
 
 struct pq_reader {

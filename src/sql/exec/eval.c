@@ -750,9 +750,67 @@ static int eval_node(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const
                        e->kind);
 }
 
+/* An integer or time column compared with a constant, straight into a selection:
+ * 1 done, 0 not this shape. */
+static int filter_col_const(const sql_expr *e, const sql_batch *in, const sql_sel *sel,
+                            uint32_t *sel_out, int64_t *n_out)
+{
+    if (e->kind != SE_FUNC || e->nargs != 2 || !e->fn || !in)
+        return 0;
+    const sql_expr *c = e->args[0], *k = e->args[1];
+    bool flip = false;
+    if (c->kind == SE_CONST && k->kind == SE_COL) {
+        const sql_expr *t = c;
+        c = k;
+        k = t;
+        flip = true;
+    }
+    if (c->kind != SE_COL || k->kind != SE_CONST || k->c.null || c->col < 0 || c->col >= in->ncols)
+        return 0;
+    col_type pt = sql_type_phys(c->type);
+    const col_vec *v = &in->cols[c->col];
+    if ((pt != COL_INT32 && pt != COL_INT64) || sql_type_phys(k->type) != pt || v->type != pt ||
+        v->len < rows_of(in, NULL))
+        return 0;
+    const char *n = e->fn->name;
+    int op; /* 0 =, 1 <>, 2 <, 3 <=, 4 >, 5 >= (column on the left) */
+    if (!strcmp(n, "="))
+        op = 0;
+    else if (!strcmp(n, "<>"))
+        op = 1;
+    else if (!strcmp(n, "<"))
+        op = flip ? 4 : 2;
+    else if (!strcmp(n, "<="))
+        op = flip ? 5 : 3;
+    else if (!strcmp(n, ">"))
+        op = flip ? 2 : 4;
+    else if (!strcmp(n, ">="))
+        op = flip ? 3 : 5;
+    else
+        return 0;
+    int64_t x = k->c.i, m = 0, cnt = rows_of(in, sel);
+    const int32_t *a32 = (const int32_t *)v->values->p;
+    const int64_t *a64 = (const int64_t *)v->values->p;
+    bool nulls = v->validity && v->null_count > 0;
+    for (int64_t i = 0; i < cnt; i++) {
+        int64_t r = sel ? sql_sel_row(sel, i) : i;
+        int64_t y = pt == COL_INT32 ? a32[r] : a64[r];
+        bool ok = op == 0 ? y == x : op == 1 ? y != x : op == 2 ? y < x : op == 3 ? y <= x
+                : op == 4 ? y > x : y >= x;
+        if (nulls && !col_vec_is_valid(v, r))
+            ok = false;
+        sel_out[m] = (uint32_t)r;
+        m += ok;
+    }
+    *n_out = m;
+    return 1;
+}
+
 int sql_eval_filter(sql_ectx *cx, const sql_expr *e, const sql_batch *in, const sql_sel *sel,
                     uint32_t *sel_out, int64_t *n_out)
 {
+    if (filter_col_const(e, in, sel, sel_out, n_out))
+        return SL_OK;
     if (e->kind == SE_AND) {
         /* each conjunct narrows what the next one sees */
         sql_sel cur = sel ? *sel : (sql_sel){NULL, in->n};

@@ -114,6 +114,9 @@ typedef int (*sql_sink_fn)(void *arg, int worker, sql_batch *b, sql_err *e);
 bool sql_op_scan_can_sink(const sql_op *op);
 int sql_op_scan_run_sink(sql_op *op, int *nworkers, sql_sink_fn fn, void *arg);
 int sql_op_scan_workers(const sql_op *op);
+/* The consumer keeps every row before it answers: batches may come in any order
+ * (call before the first batch). */
+void sql_op_scan_any_order(sql_op *op);
 /* A top-N's bound handed to the scan's table before the scan reads (catalog.h). */
 void sql_op_scan_set_bound(sql_op *op, sql_scan_bound *bound);
 

@@ -72,6 +72,7 @@ static int build(op_join *j)
     sql_rows rows;
     const sql_plan *rp = j->op.p->right;
     sql_rows_init(&rows, rp->ncols, rp->types);
+    sql_op_scan_any_order(j->op.right); /* the build side is kept whole: any order */
     int rc;
     for (;;) {
         sql_batch *b;

@@ -12,7 +12,11 @@
  *                  the consumer drains unit k before k+1, workers run ahead
  *                  on at most `window` units and wait when their queue is
  *                  full, so memory is bounded by the window, not the table;
- *   sink           (aggregation) each worker hands its batches to its own
+ *   any order      (a consumer that keeps everything before it answers: a window,
+ *                  a full sort) one queue of at most QUEUE_BATCHES per worker,
+ *                  filled by whichever worker has a batch, so no worker waits
+ *                  for a slow unit ahead of it;
+ *   sink           (aggregation, top-N) each worker hands its batches to its own
  *                  consumer state, in no particular order, no queue at all.
  *
  * One unit, or one worker, runs inline on the caller's thread.
@@ -26,6 +30,7 @@
 #include <string.h>
 
 #define QUEUE_BATCHES 4
+#define SMALL_BATCH 2048
 
 typedef struct bnode {
     struct bnode *next;
@@ -66,6 +71,10 @@ struct op_scan {
     int64_t claim;          /* next unit to claim */
     int64_t cur;            /* unit the consumer drains */
     int64_t window;
+    bool any_order;         /* one queue (q[0]) for every unit */
+    int work_waiters;       /* threads in a wait (a signal only when someone waits) */
+    int data_waiters;
+    int64_t units_done;
     bool stopping;
     bool threads_on;
     /* inline mode */
@@ -124,11 +133,29 @@ static int apply_filter(worker *w, sql_batch *in, sql_batch **out)
     return rc;
 }
 
-/* Reads one unit through the filter, handing batches to put(arg, b). */
+static int put_sink(worker *w, int64_t u, sql_batch *b);
+
+/* The small batches a selective filter leaves, handed over as one. */
+static int flush_small(worker *w, int64_t u, sql_rows *pend,
+                       int (*put)(worker *w, int64_t u, sql_batch *b))
+{
+    sql_batch *b;
+    int rc = sql_rows_concat(pend, &b);
+    sql_rows_free(pend);
+    sql_rows_init(pend, w->s->op.p->ncols, w->s->op.p->types);
+    return rc ? rc : put(w, u, b);
+}
+
+/* Reads one unit through the filter, handing batches to put(arg, b).  Through a queue,
+ * batches under SMALL_BATCH rows are gathered first (in order): each hand-over costs a
+ * lock and perhaps a wake-up. */
 static int run_unit(worker *w, int64_t u, int (*put)(worker *w, int64_t u, sql_batch *b))
 {
     op_scan *s = w->s;
-    sql_scan *sc;
+    sql_scan *sc = NULL;
+    sql_rows pend;
+    sql_rows_init(&pend, s->op.p->ncols, s->op.p->types);
+    bool gather = put != put_sink;
     int rc = s->t->ops->open(s->t, &s->req, u, &sc, &w->err);
     while (!rc) {
         if (atomic_load(&s->op.x->root->cancel))
@@ -140,8 +167,20 @@ static int run_unit(worker *w, int64_t u, int (*put)(worker *w, int64_t u, sql_b
         sql_batch *f;
         if ((rc = apply_filter(w, b, &f)) || !f)
             continue;
+        if (gather && f->n < SMALL_BATCH) {
+            if (!(rc = sql_rows_add(&pend, f)) && pend.nrows >= SMALL_BATCH)
+                rc = flush_small(w, u, &pend, put);
+            continue;
+        }
+        if (pend.nrows && (rc = flush_small(w, u, &pend, put))) {
+            sql_batch_free(f);
+            break;
+        }
         rc = put(w, u, f);
     }
+    if (!rc && pend.nrows)
+        rc = flush_small(w, u, &pend, put);
+    sql_rows_free(&pend);
     if (sc)
         sc->ops->close(sc);
     if (rc && !w->err.state[0])
@@ -151,6 +190,14 @@ static int run_unit(worker *w, int64_t u, int (*put)(worker *w, int64_t u, sql_b
 }
 
 /* ---- ordered queue mode -------------------------------------------------- */
+
+/* A wait that others can see: a wake-up (a system call) only when someone waits. */
+static void wait_counted(pthread_cond_t *cv, pthread_mutex_t *mu, int *waiters)
+{
+    (*waiters)++;
+    pthread_cond_wait(cv, mu);
+    (*waiters)--;
+}
 
 static int put_queue(worker *w, int64_t u, sql_batch *b)
 {
@@ -162,23 +209,26 @@ static int put_queue(worker *w, int64_t u, sql_batch *b)
     }
     n->next = NULL;
     n->b = b;
+    int64_t qi = s->any_order ? 0 : u, cap = s->any_order ? QUEUE_BATCHES * s->nworkers
+                                                                 : QUEUE_BATCHES;
     pthread_mutex_lock(&s->mu);
-    while (s->q[u].n >= QUEUE_BATCHES && !s->stopping)
-        pthread_cond_wait(&s->cv_work, &s->mu);
+    while (s->q[qi].n >= cap && !s->stopping)
+        wait_counted(&s->cv_work, &s->mu, &s->work_waiters);
     if (s->stopping) {
         pthread_mutex_unlock(&s->mu);
         sql_batch_free(b);
         sl_free(n);
         return SL_ECANCELED;
     }
-    unitq *q = &s->q[u];
+    unitq *q = &s->q[qi];
     if (q->tail)
         q->tail->next = n;
     else
         q->head = n;
     q->tail = n;
     q->n++;
-    pthread_cond_broadcast(&s->cv_data);
+    if (s->data_waiters)
+        pthread_cond_broadcast(&s->cv_data);
     pthread_mutex_unlock(&s->mu);
     return SL_OK;
 }
@@ -189,8 +239,9 @@ static void *worker_main(void *arg)
     op_scan *s = w->s;
     for (;;) {
         pthread_mutex_lock(&s->mu);
-        while (!s->stopping && s->claim < s->nunits && s->claim >= s->cur + s->window)
-            pthread_cond_wait(&s->cv_work, &s->mu);
+        while (!s->stopping && s->claim < s->nunits && !s->any_order &&
+               s->claim >= s->cur + s->window)
+            wait_counted(&s->cv_work, &s->mu, &s->work_waiters);
         if (s->stopping || s->claim >= s->nunits) {
             pthread_mutex_unlock(&s->mu);
             break;
@@ -200,6 +251,7 @@ static void *worker_main(void *arg)
         int rc = run_unit(w, u, put_queue);
         pthread_mutex_lock(&s->mu);
         s->q[u].done = true;
+        s->units_done++;
         pthread_cond_broadcast(&s->cv_data);
         pthread_mutex_unlock(&s->mu);
         if (rc && rc != SL_ECANCELED) {
@@ -334,29 +386,35 @@ static int scan_next(sql_op *op, sql_batch **out)
             pthread_mutex_unlock(&s->mu);
             return SL_OK;
         }
-        unitq *q = &s->q[s->cur];
+        unitq *q = &s->q[s->any_order ? 0 : s->cur];
+        if (s->any_order && !q->head && s->units_done == s->nunits) {
+            s->cur = s->nunits;
+            continue;
+        }
         if (q->head) {
             bnode *n = q->head;
             q->head = n->next;
             if (!q->head)
                 q->tail = NULL;
             q->n--;
-            pthread_cond_broadcast(&s->cv_work);
+            if (s->work_waiters)
+                pthread_cond_broadcast(&s->cv_work);
             pthread_mutex_unlock(&s->mu);
             *out = n->b;
             sl_free(n);
             return SL_OK;
         }
-        if (q->done) {
+        if (q->done && !s->any_order) {
             s->cur++;
-            pthread_cond_broadcast(&s->cv_work);
+            if (s->work_waiters)
+                pthread_cond_broadcast(&s->cv_work);
             continue;
         }
         if (s->stopping) {
             pthread_mutex_unlock(&s->mu);
             return sql_exec_check(op->x) ? op->x->e->code : SL_ECANCELED;
         }
-        pthread_cond_wait(&s->cv_data, &s->mu);
+        wait_counted(&s->cv_data, &s->mu, &s->data_waiters);
     }
 }
 
@@ -414,6 +472,12 @@ bool sql_op_scan_can_sink(const sql_op *op)
 int sql_op_scan_workers(const sql_op *op)
 {
     return ((const op_scan *)op)->nworkers;
+}
+
+void sql_op_scan_any_order(sql_op *op)
+{
+    if (op && op->p->kind == SP_SCAN && !((op_scan *)op)->threads_on)
+        ((op_scan *)op)->any_order = true;
 }
 
 void sql_op_scan_set_bound(sql_op *op, sql_scan_bound *bound)

@@ -329,6 +329,7 @@ static int build(op_sort *s)
     if (can_parallel(s)) {
         rc = build_parallel(s);
     } else {
+        sql_op_scan_any_order(s->op.child); /* sorted here: any input order */
         for (;;) {
             sql_batch *b;
             if ((rc = sql_op_next(s->op.child, &b)) || !b)

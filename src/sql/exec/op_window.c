@@ -395,6 +395,7 @@ static int win_next(sql_op *op, sql_batch **out)
         w->built = true;
         sql_rows rows;
         sql_rows_init(&rows, op->p->child->ncols, op->p->child->types);
+        sql_op_scan_any_order(op->child); /* partitions are made here: any input order */
         for (;;) {
             sql_batch *b;
             if ((rc = sql_op_next(op->child, &b)) || !b)
