@@ -13,6 +13,10 @@
  *   bench_sql DATA_DIR --setup [--reps N]
  *       the end-to-end time of a trivial query (SELECT 1) and of a point lookup
  *       on processes, open -> rows -> close, in process: median and p99 in us.
+ *   bench_sql --setup-http HOST:PORT PROCESS_ID [--reps N]
+ *       the same two queries through a running server's POST /api/query on
+ *       loopback, the whole exchange: on one kept-alive connection, then on a
+ *       new connection per query: median and p99 in us.
  *
  * The data directory is opened as `streamlake sql --data` does (no server may
  * use it).  Nothing here is a test; bench/RESULTS.md keeps the figures.
@@ -22,7 +26,12 @@
 #include "objstore/objstore.h"
 #include "sql/sql.h"
 
+#include <arpa/inet.h>
 #include <limits.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,11 +163,106 @@ static void setup_bench(sql_session *s, int reps)
     free(t);
 }
 
+static int http_connect(const struct sockaddr_in *sa)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0), one = 1;
+    if (fd < 0)
+        return -1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    if (connect(fd, (const struct sockaddr *)sa, sizeof *sa)) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+/* One POST /api/query: on *fd (kept open: keep-alive) or, with *fd < 0, on a new
+ * connection closed after it.  The rows the answer reports, -1 on failure. */
+static int http_query(const struct sockaddr_in *sa, int *fd, const char *sql)
+{
+    char body[1024], req[2048], buf[16384];
+    bool keep = *fd >= 0;
+    int bl = snprintf(body, sizeof body, "{\"sql\": \"%s\"}", sql);
+    int rl = snprintf(req, sizeof req,
+                      "POST /api/query HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+                      "application/json\r\nContent-Length: %d\r\n%s\r\n%s",
+                      bl, keep ? "" : "Connection: close\r\n", body);
+    int c = keep ? *fd : http_connect(sa);
+    if (c < 0 || write(c, req, (size_t)rl) != rl) {
+        if (c >= 0 && !keep)
+            close(c);
+        return -1;
+    }
+    /* the answer is chunked: it ends with the empty chunk (or the connection) */
+    size_t got = 0;
+    ssize_t n;
+    while (got < sizeof buf - 1 && (n = read(c, buf + got, sizeof buf - 1 - got)) > 0) {
+        got += (size_t)n;
+        if (got >= 5 && !memcmp(buf + got - 5, "0\r\n\r\n", 5))
+            break;
+    }
+    if (!keep)
+        close(c);
+    buf[got] = 0;
+    if (strncmp(buf, "HTTP/1.1 200", 12))
+        return -1;
+    /* the last JSON line says how many rows went out: {"end":{"tag":..,"rows":N,..}} */
+    const char *end = strstr(buf, "{\"end\":");
+    const char *r = end ? strstr(end, "\"rows\":") : NULL;
+    return r ? atoi(r + 7) : -1;
+}
+
+static int setup_http(const char *hostport, const char *pid, int reps)
+{
+    struct sockaddr_in sa = {.sin_family = AF_INET};
+    const char *colon = strrchr(hostport, ':');
+    char host[64];
+    if (!colon || (size_t)(colon - hostport) >= sizeof host)
+        return 2;
+    snprintf(host, sizeof host, "%.*s", (int)(colon - hostport), hostport);
+    sa.sin_port = htons((uint16_t)atoi(colon + 1));
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1)
+        return 2;
+    char point[256];
+    snprintf(point, sizeof point, "SELECT * FROM processes WHERE process_id = '%s'", pid);
+    const char *names[2] = {"trivial (SELECT 1)", "point lookup on processes"};
+    const char *sqls[2] = {"SELECT 1", point};
+    int64_t *t = malloc(sizeof *t * (size_t)reps);
+    for (int keep = 1; keep >= 0; keep--) {
+        int fd = keep ? http_connect(&sa) : -1;
+        for (int k = 0; k < 2; k++) {
+            for (int i = 0; i < 50; i++)
+                http_query(&sa, &fd, sqls[k]);
+            for (int i = 0; i < reps; i++) {
+                int64_t t0 = now_ns();
+                if (http_query(&sa, &fd, sqls[k]) != 1) {
+                    fprintf(stderr, "bench_sql: %s did not return one row\n", names[k]);
+                    return 1;
+                }
+                t[i] = now_ns() - t0;
+            }
+            qsort(t, (size_t)reps, sizeof *t, cmp_i64);
+            printf("setup\t%s, HTTP %s\t%.1f\t%.1f\n", names[k],
+                   keep ? "keep-alive" : "new connection", (double)t[reps / 2] / 1e3,
+                   (double)t[reps * 99 / 100] / 1e3);
+        }
+        if (fd >= 0)
+            close(fd);
+    }
+    free(t);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
+    if (argc >= 4 && !strcmp(argv[1], "--setup-http")) {
+        int reps = argc >= 6 && !strcmp(argv[4], "--reps") ? atoi(argv[5]) : 2000;
+        return setup_http(argv[2], argv[3], reps > 0 ? reps : 2000);
+    }
     if (argc < 3) {
         fprintf(stderr, "usage: bench_sql DATA_DIR QUERIES.tsv [--workers N] [--reps N]\n"
-                        "       bench_sql DATA_DIR --setup [--reps N]\n");
+                        "       bench_sql DATA_DIR --setup [--reps N]\n"
+                        "       bench_sql --setup-http HOST:PORT PROCESS_ID [--reps N]\n");
         return 2;
     }
     /* the allocator as the streamlake binary sets it (src/cli/main.c): batches and

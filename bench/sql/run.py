@@ -14,7 +14,8 @@ same Parquet files, the same thread count, in the same run.
    (bench/sql/duckdb_suite.mjs), each with 2 workers, then 1.
 3. Prints per query: both times, the ratio (ours / DuckDB; below 1 is faster),
    our 1 -> 2 worker speedup, our peak memory; then the geometric mean of the
-   ratios, and the query setup costs (bench_sql --setup).
+   ratios, and the query setup costs: in process (bench_sql --setup) and
+   through a server started on the lake for it (bench_sql --setup-http).
 
 The machine's load is printed first: a figure taken while something else used
 a core is not a figure.  Nothing here is a test.
@@ -169,6 +170,18 @@ def main():
               % (gm, len(ratios), max(ratios)))
     print("\nquery setup, in process (median, p99 in us):")
     print(sh([BENCH, data, "--setup", "--reps", "5000"]))
+    # the same through a server's POST /api/query (a new connection per query)
+    log = open(os.path.join(prep, "server.log"), "w")
+    srv = subprocess.Popen([BIN, "serve", "--data", data, "--listen", "127.0.0.1:0"],
+                           stdout=subprocess.PIPE, stderr=log, text=True)
+    try:
+        url = srv.stdout.readline().strip().split()[-1]
+        hostport = url.split("://")[1].rstrip("/")
+        print("query setup, over HTTP on loopback (median, p99 in us):")
+        print(sh([BENCH, "--setup-http", hostport, pid, "--reps", "2000"]))
+    finally:
+        srv.terminate()  # never leave a server on the directory
+        srv.wait()
 
 
 if __name__ == "__main__":

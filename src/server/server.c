@@ -933,9 +933,12 @@ int server_start(const server_config *c, server **out, errmsg *e)
      * A fixed mmap threshold: glibc's sliding one climbs after large frees, and
      * then large buffers come from arenas that never shrink.  With it fixed, a
      * buffer of 1 MiB or more is its own mapping and goes back to the system
-     * when freed; the rest is trimmed when the budget goes idle.
+     * when freed; the rest is trimmed when the budget goes idle.  Not on every
+     * free: glibc's default (128 KiB past the top) would give pages back and
+     * fault them in again on each request (a query's arenas and batches).
      */
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
+    mallopt(M_TRIM_THRESHOLD, 64 << 20);
     s->listen_fd = -1;
     int rc = bind_listener(s, e);
     if (!rc)

@@ -60,6 +60,7 @@ typedef struct sql_scan_req {
     sql_err *warn;          /* not used yet */
     uint64_t pruned;        /* units or partitions the range and id left out (EXPLAIN) */
     sql_scan_bound *bound;  /* NULL: none */
+    _Atomic uint64_t *built;/* partitions built just in time are added here (EXPLAIN; may be NULL) */
 } sql_scan_req;
 
 typedef struct sql_scan sql_scan;

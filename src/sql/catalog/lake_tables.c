@@ -249,6 +249,7 @@ static int lt_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan
                        .begin_ns = req->begin_ns,
                        .key_lo = req->key_lo,
                        .bound = req->bound,
+                       .built = req->built,
                        .end_ns = req->end_ns,
                        .ncols = req->ncols,
                        .cols = cols,

@@ -326,7 +326,10 @@ int lakescan_open(lake *l, const lakescan_opts *o, sql_scan **out, sql_err *e)
         so.dyn_hi = &o->bound->hi;
     }
     errmsg em = {0};
-    int rc = lake_scan_open(l, o->view, o->instance, &so, NULL, &ls->ls, &em);
+    lake_mat_stats st = {0};
+    int rc = lake_scan_open(l, o->view, o->instance, &so, &st, &ls->ls, &em);
+    if (o->built && st.built)
+        atomic_fetch_add(o->built, st.built);
     if (rc) {
         ls_close(&ls->base);
         return lakescan_fail(e, rc, em.text);

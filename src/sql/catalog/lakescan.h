@@ -56,6 +56,7 @@ typedef struct lakescan_opts {
     bool materialize;     /* build what is missing first (true for every SQL read) */
     int split, nsplits;   /* one of nsplits parallel readers of the instance (0, 0: all) */
     sql_scan_bound *bound;/* a top-N's threshold on an output column (NULL: none) */
+    _Atomic uint64_t *built; /* partitions the lake built for this scan are added here */
 } lakescan_opts;
 
 /* Opens the scan (materializing first).  Lake errors become SQL errors. */

@@ -31,6 +31,7 @@ typedef struct sql_opstats {
     int64_t mem_peak;        /* bytes this node held at most */
     uint64_t units, workers; /* scans: units read, workers used */
     uint64_t pruned;         /* scans: units or partitions left out by time and id */
+    _Atomic uint64_t built;  /* scans: partitions the lake built just in time for them */
 } sql_opstats;
 
 typedef struct sql_exec sql_exec;

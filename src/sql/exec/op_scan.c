@@ -318,6 +318,7 @@ static int scan_open(sql_op *op)
     s->req.batch_rows = 8192;
     s->req.workers = op->x->workers < 1 ? 1 : op->x->workers;
     s->req.cancel = (const uint8_t *)&op->x->root->cancel;
+    s->req.built = &op->st->built;
     int rc = s->t->ops->units(s->t, &s->req, &s->nunits, op->x->e);
     if (rc)
         return rc;

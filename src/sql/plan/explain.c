@@ -131,8 +131,9 @@ static void node(dbuf *out, const sql_plan *p, int depth, const sql_opstats *con
             dbuf_append_byte(out, '\n');
         }
         if (s)
-            dbuf_printf(out, "%sUnits: %llu read, %llu pruned; workers: %llu\n", pad,
-                        (unsigned long long)s->units, (unsigned long long)s->pruned,
+            dbuf_printf(out, "%sUnits: %llu read, %llu pruned; partitions built: %llu; workers: %llu\n",
+                        pad, (unsigned long long)s->units, (unsigned long long)s->pruned,
+                        (unsigned long long)atomic_load(&s->built),
                         (unsigned long long)s->workers);
         break;
     }
