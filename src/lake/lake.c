@@ -445,6 +445,69 @@ int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, i
     return SL_OK;
 }
 
+typedef struct retire_ctx {
+    int64_t begin_ns, end_ns;
+    dbuf paths;              /* NUL-terminated file paths to retire */
+    dbuf rows;               /* their times and row counts (retire_row), in the same order */
+} retire_ctx;
+
+typedef struct retire_row {
+    int64_t begin_ins, end_ins, min_ev, max_ev;
+    uint64_t rows;
+} retire_row;
+
+static int retire_pick(void *arg, const meta_partition *p)
+{
+    retire_ctx *c = arg;
+    if (!lake_part_overlaps(p, c->begin_ns, c->end_ns))
+        return 0;
+    retire_row r = {p->begin_insert_time_ns, p->end_insert_time_ns, p->min_event_time_ns,
+                    p->max_event_time_ns, p->row_count};
+    return dbuf_append(&c->paths, p->file_path, strlen(p->file_path) + 1) ||
+                   dbuf_append(&c->rows, &r, sizeof r)
+               ? SL_ENOMEM
+               : 0;
+}
+
+int lake_retire_partitions(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
+                           int64_t end_ns, meta_partition_fn fn, void *arg, errmsg *e)
+{
+    const lake_view_def *vd = lake_view_get(v);
+    if (!vd || !vd->partitioned)
+        return errmsg_set(e, SL_EINVAL, "view %s has no partitions", vd ? vd->name : "?");
+    char canon[LAKE_INSTANCE_MAX];
+    int rc = lake_instance_canon(vd, instance, canon, e);
+    if (rc)
+        return rc;
+    retire_ctx c;
+    memset(&c, 0, sizeof c);
+    c.begin_ns = begin_ns;
+    c.end_ns = end_ns;
+    dbuf_init(&c.paths, (size_t)1 << 30);
+    dbuf_init(&c.rows, (size_t)1 << 30);
+    rc = meta_partitions_list(l->m, vd->name, canon, retire_pick, &c, e);
+    /* one partition at a time: each is retired or not, a failure keeps the rest */
+    size_t k = 0;
+    for (size_t at = 0; !rc && at < c.paths.len; k++) {
+        const char *path = (const char *)c.paths.p + at;
+        at += strlen(path) + 1;
+        int done = 0;
+        if ((rc = meta_partition_retire(l->m, path, &done, e)) || !done || !fn)
+            continue;
+        retire_row r;
+        memcpy(&r, c.rows.p + k * sizeof r, sizeof r);
+        meta_partition p = {.view_set_name = vd->name, .view_instance_id = canon,
+                            .begin_insert_time_ns = r.begin_ins, .end_insert_time_ns = r.end_ins,
+                            .min_event_time_ns = r.min_ev, .max_event_time_ns = r.max_ev,
+                            .file_path = path, .row_count = r.rows, .retired = 1};
+        rc = fn(arg, &p);
+    }
+    lake_parts_forget(l, v, canon);
+    dbuf_free(&c.paths);
+    dbuf_free(&c.rows);
+    return rc;
+}
+
 void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance)
 {
     char canon[LAKE_INSTANCE_MAX];

@@ -165,6 +165,15 @@ void lake_scan_close(lake_scan *s);
  */
 int lake_partitions_overlapping(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
                                 int64_t end_ns, size_t *count, errmsg *e);
+/*
+ * Retires the current partitions of (view, instance) holding events in [begin,
+ * end): the next read builds their ranges again from the blocks (a fix after a
+ * bug, a changed view), the janitor deletes their files after the grace
+ * period.  fn (may be NULL) sees each partition retired.  SL_EINVAL for a view
+ * that is not partitioned or a malformed instance.
+ */
+int lake_retire_partitions(lake *l, lake_view_id v, const char *instance, int64_t begin_ns,
+                           int64_t end_ns, meta_partition_fn fn, void *arg, errmsg *e);
 /* Drops the cached partition index of an instance (benchmarks: a cold lookup). */
 void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance);
 

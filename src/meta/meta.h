@@ -75,6 +75,8 @@ typedef struct meta_process_summary {
     uint64_t block_count;
     uint64_t event_count;   /* sum of the blocks' nb_objects */
     uint64_t payload_bytes; /* sum of the blocks' payload_size */
+    int64_t first_time_ns;  /* the blocks' earliest begin and latest end (0: no block) */
+    int64_t last_time_ns;
 } meta_process_summary;
 
 /* One row of a process's stream list with its aggregates. */
@@ -149,6 +151,7 @@ typedef struct meta_ops {
     int (*list_retired)(meta *m, int64_t retired_before_ns, meta_partition_fn fn, void *arg,
                         errmsg *e);
     int (*forget_partition)(meta *m, const char *file_path, errmsg *e);
+    int (*retire_partition)(meta *m, const char *file_path, int *retired, errmsg *e);
     int (*list_partition_files)(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
     int (*sql_table_put)(meta *m, const char *name, int64_t expect_version, const char *def,
                          int64_t *new_version, errmsg *e);
@@ -254,6 +257,17 @@ static inline int meta_partitions_retired(meta *m, int64_t retired_before_ns,
 static inline int meta_partition_forget(meta *m, const char *file_path, errmsg *e)
 {
     return m->ops->forget_partition(m, file_path, e);
+}
+
+/*
+ * Retires the current partition stored in file_path (an administrator's
+ * retire_partitions): the lake builds its range again when it is next read,
+ * and the janitor deletes the file after the grace period.  *retired: 1 if
+ * this call retired it, 0 if it was not current.
+ */
+static inline int meta_partition_retire(meta *m, const char *file_path, int *retired, errmsg *e)
+{
+    return m->ops->retire_partition(m, file_path, retired, e);
 }
 
 /* Every partition row, current and retired (for orphan-file detection). */

@@ -51,8 +51,10 @@ static const char *g_schema =
     /* Covering indexes: the API's aggregates read only these, never the rows. */
     "CREATE INDEX IF NOT EXISTS blocks_by_stream ON blocks(stream_id, object_offset,"
     " nb_objects, payload_size);"
-    "CREATE INDEX IF NOT EXISTS blocks_by_process ON blocks(process_id, nb_objects,"
-    " payload_size);";
+    /* the process list's aggregates, times included (replaces blocks_by_process) */
+    "DROP INDEX IF EXISTS blocks_by_process;"
+    "CREATE INDEX IF NOT EXISTS blocks_by_process_times ON blocks(process_id, nb_objects,"
+    " payload_size, begin_time, end_time);";
 
 static const char *g_wsql[W_N] = {
     [W_GET_PROCESS] = "SELECT content_hash FROM processes WHERE process_id = ?1",
@@ -262,6 +264,8 @@ static int apply(sqlite_meta *m, wreq *r, int64_t now)
         return msq_apply_part_replace(m, r->rec, r->e, now);
     case REQ_PART_FORGET:
         return msq_apply_part_forget(m, r->rec, r->e);
+    case REQ_PART_RETIRE:
+        return msq_apply_part_retire(m, r->rec, r->existed, r->e, now);
     case REQ_SQL_PUT:
         return msq_apply_sql_put(m, r->rec, r->e, now);
     case REQ_PROCESS:
@@ -470,9 +474,11 @@ static const char *g_list_processes_sql =
     " (SELECT count(*) FROM streams s WHERE s.process_id = p.process_id),"
     " (SELECT count(*) FROM streams s WHERE s.process_id = p.process_id AND"
     "   EXISTS (SELECT 1 FROM json_each(s.tags) WHERE json_each.value = 'cpu')),"
-    " coalesce(b.n, 0), coalesce(b.ev, 0), coalesce(b.bytes, 0)"
+    " coalesce(b.n, 0), coalesce(b.ev, 0), coalesce(b.bytes, 0),"
+    " coalesce(b.first, 0), coalesce(b.last, 0)"
     " FROM processes p LEFT JOIN (SELECT process_id, count(*) AS n, sum(nb_objects) AS ev,"
-    "   sum(payload_size) AS bytes FROM blocks GROUP BY process_id) b"
+    "   sum(payload_size) AS bytes, min(begin_time) AS first, max(end_time) AS last"
+    "   FROM blocks GROUP BY process_id) b"
     " ON b.process_id = p.process_id"
     " ORDER BY p.start_time DESC, p.process_id";
 
@@ -499,6 +505,8 @@ void msq_read_process_row(sqlite3_stmt *st, meta_process_summary *row)
     row->block_count = (uint64_t)sqlite3_column_int64(st, 16);
     row->event_count = (uint64_t)sqlite3_column_int64(st, 17);
     row->payload_bytes = (uint64_t)sqlite3_column_int64(st, 18);
+    row->first_time_ns = sqlite3_column_int64(st, 19);
+    row->last_time_ns = sqlite3_column_int64(st, 20);
 }
 
 /*
@@ -673,6 +681,7 @@ static const meta_ops g_sqlite_ops = {
     .replace_partition = msq_replace_partition,
     .list_retired = msq_list_retired,
     .forget_partition = msq_forget_partition,
+    .retire_partition = msq_retire_partition,
     .list_partition_files = msq_list_partition_files,
     .sql_table_put = msq_sql_table_put,
     .sql_table_list = msq_sql_table_list,

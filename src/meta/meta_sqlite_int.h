@@ -14,7 +14,8 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET, REQ_SQL_PUT };
+enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET, REQ_SQL_PUT,
+       REQ_PART_RETIRE };
 
 typedef struct wreq wreq;
 struct wreq {
@@ -106,6 +107,8 @@ extern const char *const msq_lake_schema;
 /* Applies REQ_PART_REPLACE / REQ_PART_FORGET inside the writer's transaction. */
 int msq_apply_part_replace(sqlite_meta *m, const meta_partition *p, errmsg *e, int64_t now);
 int msq_apply_part_forget(sqlite_meta *m, const char *file_path, errmsg *e);
+int msq_apply_part_retire(sqlite_meta *m, const char *file_path, int *existed, errmsg *e,
+                          int64_t now);
 int msq_find_process(meta *m, const sl_uuid *process_id, meta_process_fn fn, void *arg,
                      errmsg *e);
 int msq_list_partitions(meta *m, const char *view, const char *instance, meta_partition_fn fn,
@@ -114,6 +117,7 @@ int msq_replace_partition(meta *m, const meta_partition *p, errmsg *e);
 int msq_list_retired(meta *m, int64_t retired_before_ns, meta_partition_fn fn, void *arg,
                      errmsg *e);
 int msq_forget_partition(meta *m, const char *file_path, errmsg *e);
+int msq_retire_partition(meta *m, const char *file_path, int *retired, errmsg *e);
 int msq_list_partition_files(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
 
 /* SQL user tables (meta_sqlite_sql.c). */

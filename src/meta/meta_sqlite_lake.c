@@ -125,6 +125,25 @@ int msq_apply_part_forget(sqlite_meta *m, const char *file_path, errmsg *e)
     return rc;
 }
 
+int msq_apply_part_retire(sqlite_meta *m, const char *file_path, int *existed, errmsg *e,
+                          int64_t now)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_write(m,
+                           "UPDATE lakehouse_partitions SET retired = 1, retired_time = ?2"
+                           " WHERE file_path = ?1 AND retired = 0",
+                           &st, e);
+    if (rc)
+        return rc;
+    msq_bind_text(st, 1, file_path);
+    sqlite3_bind_int64(st, 2, now);
+    rc = msq_step_done(m->wdb, st, e, "retire partition");
+    sqlite3_finalize(st);
+    if (!rc)
+        *existed = sqlite3_changes(m->wdb) > 0; /* 1: this call retired it */
+    return rc;
+}
+
 int msq_replace_partition(meta *mm, const meta_partition *p, errmsg *e)
 {
     return msq_submit((sqlite_meta *)mm, REQ_PART_REPLACE, p, NULL, e);
@@ -133,6 +152,11 @@ int msq_replace_partition(meta *mm, const meta_partition *p, errmsg *e)
 int msq_forget_partition(meta *mm, const char *file_path, errmsg *e)
 {
     return msq_submit((sqlite_meta *)mm, REQ_PART_FORGET, file_path, NULL, e);
+}
+
+int msq_retire_partition(meta *mm, const char *file_path, int *retired, errmsg *e)
+{
+    return msq_submit((sqlite_meta *)mm, REQ_PART_RETIRE, file_path, retired, e);
 }
 
 typedef struct part_ctx {

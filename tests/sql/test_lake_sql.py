@@ -227,6 +227,45 @@ class Tables(unittest.TestCase):
                          scalar("SELECT count(*) FROM (SELECT DISTINCT name FROM "
                                 "process_spans($1, 'thread')) s", params=[Lake.pid]))
 
+    def test_admin_materialize_and_retire(self):
+        pid = Lake.pid
+        _, built = rows("SELECT view_set_name, view_instance_id, partitions, error FROM "
+                        "materialize_partitions('log_entries', NULL, NULL)")
+        self.assertIn(["log_entries", pid, 1, None], [r[:2] + [min(r[2], 1), r[3]] for r in built])
+        _, threads = rows("SELECT count(*), sum(partitions), count(error) FROM "
+                          "materialize_partitions('thread_spans', '2000-01-01', '2100-01-01')")
+        self.assertEqual(threads[0][0], THREADS)
+        self.assertGreaterEqual(threads[0][1], THREADS)
+        self.assertEqual(threads[0][2], 0)
+        # a range with no events selects no process
+        self.assertEqual(scalar("SELECT count(*) FROM materialize_partitions('measures', "
+                                "'2100-01-01', NULL)"), 0)
+        want = scalar("SELECT count(*) FROM log_entries WHERE process_id = $1", params=[pid])
+        _, gone = rows("SELECT file_path, row_count FROM retire_partitions('log_entries', $1, "
+                       "NULL, NULL)", params=[pid])
+        self.assertGreaterEqual(len(gone), 1)
+        self.assertEqual(sum(r[1] for r in gone), want)
+        retired = scalar("SELECT count(*) FROM list_partitions() WHERE retired AND "
+                         "file_path = ANY($1)", params=["{%s}" % ",".join(r[0] for r in gone)])
+        self.assertEqual(retired, len(gone))
+        # the next read builds them again, and says so; the one after reuses them
+        _, text = query("EXPLAIN ANALYZE SELECT count(*) FROM log_entries WHERE process_id = $1",
+                        params=[pid], fmt="csv")
+        self.assertRegex(text, r"partitions built: [1-9]")
+        _, text = query("EXPLAIN ANALYZE SELECT count(*) FROM log_entries WHERE process_id = $1",
+                        params=[pid], fmt="csv")
+        self.assertIn("partitions built: 0", text)
+        self.assertEqual(scalar("SELECT count(*) FROM log_entries WHERE process_id = $1",
+                                params=[pid]), want)
+        # nothing left to retire in an empty range; views without partitions are refused
+        self.assertEqual(scalar("SELECT count(*) FROM retire_partitions('log_entries', $1, "
+                                "'2100-01-01', NULL)", params=[pid]), 0)
+        for sql in ("SELECT * FROM materialize_partitions('processes')",
+                    "SELECT * FROM retire_partitions('nope', 'x')",
+                    "SELECT * FROM retire_partitions('thread_spans', 'not-a-stream')"):
+            _, text = query(sql, expect=400)
+            self.assertIn("22023", text, sql)
+
     def test_perfetto_trace_chunks_are_the_trace(self):
         st, _, trace = Lake.srv.get("/api/processes/%s/trace.pftrace" % Lake.pid, timeout=600)
         self.assertEqual(st, 200)

@@ -41,6 +41,15 @@ sql_batch *ftab_batch(ftab *f);
 int ftab_flush(ftab *f);
 void sql_rows_free_batches(sql_batch **b, int n);
 
+/* tf_admin.c */
+bool sql_materialize_partitions_args(const sql_type *given, int nargs, sql_type *want);
+int sql_materialize_partitions_bind(struct sql_engine *eng, const sql_datum *args,
+                                    const sql_type *types, int nargs, sql_table **out,
+                                    sql_err *e);
+bool sql_retire_partitions_args(const sql_type *given, int nargs, sql_type *want);
+int sql_retire_partitions_bind(struct sql_engine *eng, const sql_datum *args,
+                               const sql_type *types, int nargs, sql_table **out, sql_err *e);
+
 /* tf_files.c */
 bool sql_read_csv_args(const sql_type *given, int nargs, sql_type *want);
 int sql_read_csv_bind(struct sql_engine *eng, const sql_datum *args, const sql_type *types,
