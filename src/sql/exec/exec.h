@@ -32,6 +32,8 @@ typedef struct sql_opstats {
     uint64_t units, workers; /* scans: units read, workers used */
     uint64_t pruned;         /* scans: units or partitions left out by time and id */
     _Atomic uint64_t built;  /* scans: partitions the lake built just in time for them */
+    uint64_t spill_runs;     /* sorts: sorted runs written to a temporary file */
+    uint64_t spill_bytes;
 } sql_opstats;
 
 typedef struct sql_exec sql_exec;

@@ -11,15 +11,17 @@
  * passes that, it is sorted and cut to n, and the n-th row's prefix becomes a
  * threshold: a later row whose first key's prefix is above it cannot enter
  * and is dropped as it arrives, so a top-N over millions of rows sorts a few
- * thousand.  A top-N straight over a parallel scan runs on the scan's workers,
+ * thousand.  A full sort past a third of work_mem writes what it holds as a
+ * sorted run to a temporary file (spill.h) and goes on; at the end the runs
+ * are merged a chunk of each at a time.  A top-N straight over a parallel scan runs on the scan's workers,
  * each with its own buffer (merged at the end), sharing the best threshold;
  * when its first key is a stored integer or time column, the key of the worst
  * row kept also goes down to the scan as a bound (sql_scan_bound), and row
  * groups whose statistics cannot beat it are never read.  Memory counts against work_mem;
- * a sort that does not fit fails with SQLSTATE 53200 (no spilling to disk
- * yet: docs/sql.md).
+ * a merge whose chunks (one per run) do not fit fails with SQLSTATE 53200.
  */
 #include "sql/exec/exec.h"
+#include "sql/exec/spill.h"
 
 #include "base/alloc.h"
 
@@ -27,6 +29,7 @@
 #include <string.h>
 
 #define OUT_BATCH 8192
+#define RUN_CHUNK 1024 /* rows per batch of a sorted run on disk: the merge holds one per run */
 
 typedef struct item {
     uint64_t prefix;
@@ -66,7 +69,22 @@ typedef struct op_sort {
     _Atomic uint64_t gthr;
     pthread_mutex_t mu;      /* memory accounting from workers */
     sql_scan_bound *bound;   /* the scan's, when the first key is one of its columns */
+    /* external sort: sorted runs in a temporary file, merged as rows are asked for */
+    sql_spill sp;
+    bool spilling;
+    struct run *runs;
+    int nruns, runs_cap;
+    int *heap;               /* runs with rows left, the next row to emit first */
+    int nheap;
 } op_sort;
+
+/* A sorted run in the spill file: [at, end), its current chunk and that chunk's keys. */
+typedef struct run {
+    uint64_t at, end;
+    sql_batch *b;
+    col_vec *kv;
+    int64_t pos;
+} run;
 
 typedef struct sctx {
     op_sort *s;
@@ -86,6 +104,26 @@ static int cmp_items(const void *x, const void *y, void *arg)
     return a->row < b->row ? -1 : a->row > b->row; /* stable */
 }
 
+/* The sort keys of b, evaluated into kv (owned by the caller). */
+static int eval_keys(op_sort *s, topn *t, sql_batch *b, col_vec *kv)
+{
+    int rc = SL_OK;
+    b->types = s->op.p->types;
+    for (int k = 0; !rc && k < s->nkeys; k++) {
+        sql_vec v;
+        arena_reset(&t->scratch);
+        if ((rc = sql_eval(&t->cx, s->keys[k].e, b, NULL, &v)))
+            break;
+        if (v.is_const) {
+            rc = sql_vec_expand(&v, b->n, &kv[k]);
+            sql_vec_release(&v);
+        } else {
+            kv[k] = v.v;
+        }
+    }
+    return rc;
+}
+
 /* Sorts `all` by the keys into order[0..n) (only the first `keep` need be right). */
 static int sort_batch(op_sort *s, topn *t, sql_batch *all, uint32_t **order_out)
 {
@@ -93,19 +131,7 @@ static int sort_batch(op_sort *s, topn *t, sql_batch *all, uint32_t **order_out)
     col_vec *kv = sl_calloc((size_t)s->nkeys, sizeof *kv);
     item *it = sl_malloc(sizeof *it * (size_t)(n ? n : 1));
     uint32_t *order = sl_malloc(sizeof *order * (size_t)(n ? n : 1));
-    int rc = kv && it && order ? SL_OK : SL_ENOMEM;
-    for (int k = 0; !rc && k < s->nkeys; k++) {
-        sql_vec v;
-        arena_reset(&t->scratch);
-        if ((rc = sql_eval(&t->cx, s->keys[k].e, all, NULL, &v)))
-            break;
-        if (v.is_const) {
-            rc = sql_vec_expand(&v, n, &kv[k]);
-            sql_vec_release(&v);
-        } else {
-            kv[k] = v.v;
-        }
-    }
+    int rc = kv && it && order ? eval_keys(s, t, all, kv) : SL_ENOMEM;
     if (!rc) {
         for (int64_t i = 0; i < n; i++)
             it[i] = (item){sql_sort_prefix(&kv[0], s->ktypes[0], i, s->desc[0], s->nulls_first[0]),
@@ -152,15 +178,25 @@ static void publish(op_sort *s, const sql_vec *v, int64_t at)
             break;
 }
 
-/* Top-N: the buffered rows sorted and cut to the limit, as one batch. */
-static int compact(op_sort *s, topn *t)
+/* The buffered rows as one batch; the buffer starts empty again. */
+static int take_buffer(op_sort *s, topn *t, sql_batch **all)
 {
-    sql_batch *all;
-    int rc = sql_rows_concat(&t->in, &all);
+    int rc = sql_rows_concat(&t->in, all);
     if (rc)
         return rc;
     sql_rows_free(&t->in);
     sql_rows_init(&t->in, s->op.p->ncols, s->op.p->types);
+    (*all)->types = s->op.p->types;
+    return SL_OK;
+}
+
+/* Top-N: the buffered rows sorted and cut to the limit, as one batch. */
+static int compact(op_sort *s, topn *t)
+{
+    sql_batch *all;
+    int rc = take_buffer(s, t, &all);
+    if (rc)
+        return rc;
     uint32_t *order;
     if ((rc = sort_batch(s, t, all, &order))) {
         sql_batch_free(all);
@@ -235,6 +271,8 @@ static int admit(op_sort *s, topn *t, sql_batch *b, sql_batch **out)
     return rc;
 }
 
+static int spill_run(op_sort *s, topn *t);
+
 /* One batch into a buffer: admitted, kept, compacted when it passes about 2n rows. */
 static int add(op_sort *s, topn *t, sql_batch *b)
 {
@@ -243,13 +281,209 @@ static int add(op_sort *s, topn *t, sql_batch *b)
         return rc;
     if (!b)
         return SL_OK;
-    if ((rc = sql_rows_add(&t->in, b)) || (rc = hold(s, t, t->in.mem)))
+    if ((rc = sql_rows_add(&t->in, b)))
+        return rc;
+    /* a full sort past a third of work_mem (sorting needs about as much again)
+     * writes what it holds as a sorted run and goes on */
+    int64_t wm = s->op.x->root->mem_limit;
+    if (s->limit < 0 && !s->nparts && wm > 0 && t->in.mem > wm / 3)
+        return spill_run(s, t);
+    if ((rc = hold(s, t, t->in.mem)))
         return rc;
     /* compacting often keeps the threshold (and the scan's bound) tight: the rows
      * sorted each time are about 2n + 1024, so the cost per row stays small */
     if (s->limit >= 0 && t->in.nrows > 2 * s->limit + 1024)
         rc = compact(s, t);
     return rc;
+}
+
+/* ---- external sort ---- */
+
+/* The buffered rows, sorted, written as one more run; the memory they held is given back. */
+static int spill_run(op_sort *s, topn *t)
+{
+    sql_batch *all;
+    int rc = take_buffer(s, t, &all);
+    if (rc)
+        return rc;
+    uint32_t *order = NULL;
+    if (!s->spilling) {
+        if ((rc = sql_spill_open(&s->sp, s->op.x->e))) {
+            sql_batch_free(all);
+            return rc;
+        }
+        s->spilling = true;
+    }
+    if (s->nruns == s->runs_cap) {
+        int cap = s->runs_cap ? s->runs_cap * 2 : 16;
+        run *nr = sl_realloc(s->runs, sizeof *nr * (size_t)cap);
+        if (!nr) {
+            sql_batch_free(all);
+            return SL_ENOMEM;
+        }
+        s->runs = nr;
+        s->runs_cap = cap;
+    }
+    run *r = &s->runs[s->nruns];
+    memset(r, 0, sizeof *r);
+    r->at = s->sp.end;
+    rc = sort_batch(s, t, all, &order);
+    for (int64_t i = 0; !rc && i < all->n; i += RUN_CHUNK) {
+        sql_batch *c;
+        int64_t m = all->n - i < RUN_CHUNK ? all->n - i : RUN_CHUNK;
+        if (!(rc = sql_batch_take(all, order + i, m, &c))) {
+            rc = sql_spill_write(&s->sp, c, s->op.x->e);
+            sql_batch_free(c);
+        }
+    }
+    r->end = s->sp.end;
+    if (!rc) {
+        s->nruns++;
+        s->op.st->spill_runs++;
+        s->op.st->spill_bytes += r->end - r->at;
+    }
+    sl_free(order);
+    sql_batch_free(all);
+    return rc ? rc : hold(s, t, 0);
+}
+
+/* The next chunk of run i (its keys evaluated), or none when the run is done. */
+static int run_load(op_sort *s, int i)
+{
+    run *r = &s->runs[i];
+    sql_batch_free(r->b);
+    r->b = NULL;
+    for (int k = 0; r->kv && k < s->nkeys; k++)
+        col_vec_release(&r->kv[k]);
+    r->pos = 0;
+    if (r->at >= r->end)
+        return SL_OK;
+    if (!r->kv && !(r->kv = sl_calloc((size_t)s->nkeys, sizeof *r->kv)))
+        return SL_ENOMEM;
+    int rc = sql_spill_read(&s->sp, &r->at, s->op.p->ncols, s->op.p->types, &r->b, s->op.x->e);
+    return rc ? rc : eval_keys(s, &s->main, r->b, r->kv);
+}
+
+/* Whether run a's current row comes before run b's (ties: the earlier run, as input came). */
+static bool run_before(op_sort *s, int a, int b)
+{
+    run *x = &s->runs[a], *y = &s->runs[b];
+    int c = sql_cmp_rows(s->ktypes, x->kv, x->pos, y->kv, y->pos, s->nkeys, s->desc,
+                         s->nulls_first);
+    return c < 0 || (c == 0 && a < b);
+}
+
+static void sift_down(op_sort *s, int i)
+{
+    for (;;) {
+        int l = 2 * i + 1, r = l + 1, m = i;
+        if (l < s->nheap && run_before(s, s->heap[l], s->heap[m]))
+            m = l;
+        if (r < s->nheap && run_before(s, s->heap[r], s->heap[m]))
+            m = r;
+        if (m == i)
+            return;
+        int t = s->heap[i];
+        s->heap[i] = s->heap[m];
+        s->heap[m] = t;
+        i = m;
+    }
+}
+
+/* After the input: the rest as a last run, every run's first chunk, the heap. */
+static int merge_start(op_sort *s)
+{
+    topn *t = &s->main;
+    int rc = t->in.nrows ? spill_run(s, t) : SL_OK;
+    if (!rc && !(s->heap = sl_malloc(sizeof *s->heap * (size_t)(s->nruns ? s->nruns : 1))))
+        rc = SL_ENOMEM;
+    int64_t held = 0;
+    for (int i = 0; !rc && i < s->nruns; i++) {
+        if ((rc = run_load(s, i)) || !s->runs[i].b)
+            continue;
+        held += sql_batch_bytes(s->runs[i].b) * 2; /* the chunk and its keys */
+        s->heap[s->nheap++] = i;
+    }
+    /* a chunk of every run at once: within work_mem, or 53200 */
+    if (!rc)
+        rc = hold(s, t, held);
+    for (int i = s->nheap / 2 - 1; !rc && i >= 0; i--)
+        sift_down(s, i);
+    return rc;
+}
+
+/* One row of v (a spilled chunk's column: never a dictionary) appended to o. */
+static int append_row(col_vec *o, const col_vec *v, int64_t r)
+{
+    if (!col_vec_is_valid(v, r))
+        return col_vec_append_null(o);
+    const uint8_t *p = v->values->p;
+    switch (v->type) {
+    case COL_BOOL: return col_vec_append_bool(o, col_vec_bool(v, r));
+    case COL_INT32: return col_vec_append_i32(o, ((const int32_t *)(const void *)p)[r]);
+    case COL_UINT32: return col_vec_append_u32(o, ((const uint32_t *)(const void *)p)[r]);
+    case COL_INT64:
+    case COL_TS_NS: return col_vec_append_i64(o, ((const int64_t *)(const void *)p)[r]);
+    case COL_UINT64: return col_vec_append_u64(o, ((const uint64_t *)(const void *)p)[r]);
+    case COL_DOUBLE: return col_vec_append_f64(o, ((const double *)(const void *)p)[r]);
+    case COL_FIXED16: return col_vec_append_fixed16(o, p + 16 * r);
+    case COL_STRING:
+    case COL_BINARY: {
+        size_t n;
+        const uint8_t *sp = col_vec_str(v, r, &n);
+        return col_vec_append_str(o, sp, n);
+    }
+    default: return SL_EINVAL;
+    }
+}
+
+/* The next rows of the merge, in order. */
+static int merge_next(op_sort *s, sql_batch **out)
+{
+    *out = NULL;
+    if (!s->nheap)
+        return SL_OK;
+    sql_batch *b;
+    int rc = sql_batch_new(s->op.p->ncols, s->op.p->types, &b);
+    if (rc)
+        return rc;
+    const sql_batch *first = s->runs[s->heap[0]].b;
+    for (int c = 0; c < b->ncols; c++)
+        col_vec_init(&b->cols[c], first->cols[c].type, 0);
+    while (!rc && b->n < OUT_BATCH && s->nheap) {
+        run *r = &s->runs[s->heap[0]];
+        for (int c = 0; !rc && c < b->ncols; c++)
+            rc = append_row(&b->cols[c], &r->b->cols[c], r->pos);
+        b->n++;
+        if (!rc && ++r->pos == r->b->n && !(rc = run_load(s, s->heap[0])) && !r->b)
+            s->heap[0] = s->heap[--s->nheap];
+        if (!rc && s->nheap)
+            sift_down(s, 0);
+    }
+    if (rc) {
+        sql_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return SL_OK;
+}
+
+static void runs_free(op_sort *s)
+{
+    for (int i = 0; i < s->nruns; i++) {
+        sql_batch_free(s->runs[i].b);
+        for (int k = 0; s->runs[i].kv && k < s->nkeys; k++)
+            col_vec_release(&s->runs[i].kv[k]);
+        sl_free(s->runs[i].kv);
+    }
+    sl_free(s->runs);
+    sl_free(s->heap);
+    s->runs = NULL;
+    s->heap = NULL;
+    s->nruns = s->nheap = 0;
+    if (s->spilling)
+        sql_spill_close(&s->sp);
+    s->spilling = false;
 }
 
 static void topn_init(op_sort *s, topn *t, sql_err *err)
@@ -340,6 +574,8 @@ static int build(op_sort *s)
     }
     if (rc)
         return rc;
+    if (s->spilling)
+        return merge_start(s);
     if ((rc = sql_rows_concat(&t->in, &s->all)))
         return rc;
     sql_rows_free(&t->in);
@@ -361,6 +597,8 @@ static int sort_next(sql_op *op, sql_batch **out)
         if (rc)
             return rc;
     }
+    if (s->spilling)
+        return merge_next(s, out);
     if (s->emitted >= s->n)
         return SL_OK;
     int64_t m = s->n - s->emitted > OUT_BATCH ? OUT_BATCH : s->n - s->emitted;
@@ -377,6 +615,7 @@ static void sort_close(sql_op *op)
     sl_free(s->part);
     s->part = NULL;
     s->nparts = 0;
+    runs_free(s);
     sql_rows_free(&s->main.in);
     sl_free(s->main.sel);
     s->main.sel = NULL;

@@ -130,11 +130,15 @@ static void node(dbuf *out, const sql_plan *p, int depth, const sql_opstats *con
             put_expr(out, p->scan.filter, p->names);
             dbuf_append_byte(out, '\n');
         }
-        if (s)
-            dbuf_printf(out, "%sUnits: %llu read, %llu pruned; partitions built: %llu; workers: %llu\n",
-                        pad, (unsigned long long)s->units, (unsigned long long)s->pruned,
-                        (unsigned long long)atomic_load(&s->built),
-                        (unsigned long long)s->workers);
+        if (s) {
+            /* the just-in-time builds of lake tables (and of functions that read the lake) */
+            uint64_t built = atomic_load(&s->built);
+            dbuf_printf(out, "%sUnits: %llu read, %llu pruned; ", pad, (unsigned long long)s->units,
+                        (unsigned long long)s->pruned);
+            if (built || p->scan.table->kind == TABLE_LAKE)
+                dbuf_printf(out, "partitions built: %llu; ", (unsigned long long)built);
+            dbuf_printf(out, "workers: %llu\n", (unsigned long long)s->workers);
+        }
         break;
     }
     case SP_FILTER:
@@ -206,6 +210,10 @@ static void node(dbuf *out, const sql_plan *p, int depth, const sql_opstats *con
                 dbuf_append_str(out, " DESC");
         }
         dbuf_append_byte(out, '\n');
+        if (s && s->spill_runs)
+            dbuf_printf(out, "%sSort Method: external merge of %llu runs, %llu kB on disk\n", pad,
+                        (unsigned long long)s->spill_runs,
+                        (unsigned long long)((s->spill_bytes + 1023) >> 10));
         break;
     default: break;
     }
