@@ -2,10 +2,10 @@
 # Runs every benchmark with the commands recorded in bench/RESULTS.md and prints
 # their figures.  Nothing here is a test: numbers depend on the machine and its
 # load.  Copy the figures you want to keep into bench/RESULTS.md by hand.
-#   BENCH_ONLY="record capture"   run only some (record capture ingest lake trace parquet perfetto)
+#   BENCH_ONLY="record capture"   run only some (record capture ingest lake trace parquet perfetto sql)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${BENCH_ONLY:-"record capture ingest lake trace parquet perfetto"}
+only=${BENCH_ONLY:-"record capture ingest lake trace parquet perfetto sql"}
 want() { [[ " $only " == *" $1 "* ]]; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 
@@ -63,4 +63,12 @@ if want perfetto; then
   build/bench/perfetto_writer
   echo; echo "== perfetto generate: trace generation from the synthetic source (build/bench/perfetto_generate)"
   build/bench/perfetto_generate
+fi
+
+if want sql; then
+  echo; echo "== sql: the telemetry query suite against DuckDB, query setup (bench/sql/run.py)"
+  scripts/deps.sh test >/dev/null
+  /usr/bin/python3 bench/sql/run.py --reps 3
+  echo; echo "== sql: 1BRC-style read_csv aggregation against DuckDB (bench/sql/brc.py)"
+  /usr/bin/python3 bench/sql/brc.py --rows 100000000 --reps 3
 fi

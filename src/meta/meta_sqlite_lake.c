@@ -247,7 +247,7 @@ int msq_find_process(meta *mm, const sl_uuid *process_id, meta_process_fn fn, vo
     int rc = msq_query_rows((sqlite_meta *)mm,
                             "SELECT process_id, parent_process_id, exe, username, realname,"
                             " computer, distro, cpu_brand, tsc_frequency, start_time,"
-                            " start_ticks, properties, insert_time, content_hash, 0, 0, 0, 0, 0"
+                            " start_ticks, properties, insert_time, content_hash, 0, 0, 0, 0, 0, 0, 0"
                             " FROM processes WHERE process_id = ?1",
                             process_id, process_row, &c, e);
     if (!rc && !c.found) {
