@@ -5,7 +5,7 @@
 //
 // PREP_DIR (written by run.py from the metadata) holds spans.txt, logs.txt,
 // measures.txt (current partition files, relative to DATA_DIR), threads.csv
-// (stream_id, thread_name) and processes.csv (process_id, exe).  Views over
+// (stream_id, process_id, thread_name) and processes.csv (process_id, exe).  Views over
 // them stand for our tables: spans (every thread's thread_spans, with the
 // stream id taken from the file's path), threads, log_entries, measures,
 // processes.  Each query (the third field of QUERIES.tsv) runs once to warm

@@ -81,9 +81,9 @@ def prepare(data, prep):
             f.write("".join(r[0] + "\n" for r in rows))
     with open(os.path.join(prep, "threads.csv"), "w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["stream_id", "thread_name"])
-        for sid, props in con.execute("SELECT stream_id, properties FROM streams"):
-            w.writerow([sid, json.loads(props or "{}").get("thread-name", "")])
+        w.writerow(["stream_id", "process_id", "thread_name"])
+        for sid, p, props in con.execute("SELECT stream_id, process_id, properties FROM streams"):
+            w.writerow([sid, p, json.loads(props or "{}").get("thread-name", "")])
     with open(os.path.join(prep, "processes.csv"), "w", newline="") as f:
         w = csv.writer(f)
         w.writerow(["process_id", "exe"])

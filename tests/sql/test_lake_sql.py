@@ -266,6 +266,44 @@ class Tables(unittest.TestCase):
             _, text = query(sql, expect=400)
             self.assertIn("22023", text, sql)
 
+    def test_joins_on_parallel_workers(self):
+        # filters, projections and hash-join probes between a parallel scan and an
+        # aggregation or a top-N run on the scan's workers: the answers must be the
+        # ones the same data gives without joins
+        pid = Lake.pid
+        total = scalar("SELECT sum(duration) FROM process_spans($1, 'thread')", params=[pid])
+        _, by_exe = rows("SELECT p.exe, count(*), sum(s.duration) FROM process_spans($1, 'thread') s "
+                         "JOIN streams st ON s.stream_id = st.stream_id "
+                         "JOIN processes p ON st.process_id = p.process_id GROUP BY 1", params=[pid])
+        self.assertEqual(len(by_exe), 1)
+        self.assertEqual(by_exe[0][1:], [THREADS * SPANS, total])
+        _, per_thread = rows("SELECT thread_name, count(*), sum(duration) FROM "
+                             "process_spans($1, 'thread') WHERE depth > 0 GROUP BY 1 ORDER BY 1",
+                             params=[pid])
+        _, joined = rows("SELECT st.properties->>'thread-name', count(*), sum(s.d2) / 2 FROM "
+                         "(SELECT stream_id, duration * 2 AS d2 FROM process_spans($1, 'thread') "
+                         "WHERE depth > 0) s LEFT JOIN streams st ON s.stream_id = st.stream_id "
+                         "GROUP BY 1 ORDER BY 1", params=[pid])
+        self.assertEqual([[r[0], r[1], int(r[2])] for r in joined],
+                         [[r[0], r[1], int(r[2])] for r in per_thread])
+        # semi and anti joins; a build side with every key twice (pairs, not the direct path)
+        self.assertEqual(scalar("SELECT count(*) FROM process_spans($1, 'thread') s WHERE "
+                                "s.stream_id IN (SELECT stream_id FROM streams)", params=[pid]),
+                         THREADS * SPANS)
+        self.assertEqual(scalar("SELECT count(*) FROM process_spans($1, 'thread') s WHERE NOT "
+                                "EXISTS (SELECT 1 FROM streams st WHERE st.stream_id = s.stream_id "
+                                "AND st.process_id = $1)", params=[pid]), 0)
+        self.assertEqual(scalar("SELECT count(*), sum(s.depth) FROM process_spans($1, 'thread') s "
+                                "JOIN (SELECT stream_id FROM streams UNION ALL SELECT stream_id "
+                                "FROM streams) d ON s.stream_id = d.stream_id", params=[pid]),
+                         2 * THREADS * SPANS)
+        # a top-N over a join: the head of the full sort
+        q = ("SELECT s.begin, s.duration, st.stream_id FROM process_spans($1, 'thread') s JOIN "
+             "streams st ON s.stream_id = st.stream_id ORDER BY s.duration DESC, s.begin")
+        _, full = rows(q, params=[pid])
+        _, top = rows(q + " LIMIT 25", params=[pid])
+        self.assertEqual(top, full[:25])
+
     def test_perfetto_trace_chunks_are_the_trace(self):
         st, _, trace = Lake.srv.get("/api/processes/%s/trace.pftrace" % Lake.pid, timeout=600)
         self.assertEqual(st, 200)

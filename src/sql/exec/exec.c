@@ -624,3 +624,29 @@ void sql_exec_free_subqueries(sql_exec *x)
     }
     x->subqs = NULL;
 }
+
+int sql_filter_batch(sql_ectx *cx, arena *scratch, const sql_expr *pred, uint32_t **sel,
+                     int64_t *sel_cap, sql_batch *in, sql_batch **out)
+{
+    *out = NULL;
+    if (in->n > *sel_cap) {
+        sl_free(*sel);
+        *sel_cap = in->n;
+        if (!(*sel = sl_malloc(sizeof **sel * (size_t)*sel_cap))) {
+            *sel_cap = 0;
+            sql_batch_free(in);
+            return SL_ENOMEM;
+        }
+    }
+    int64_t n = 0;
+    arena_reset(scratch);
+    int rc = sql_eval_filter(cx, pred, in, NULL, *sel, &n);
+    if (!rc && n == in->n) {
+        *out = in; /* every row passes: the batch as it is */
+        return SL_OK;
+    }
+    if (!rc && n > 0)
+        rc = sql_batch_take(in, *sel, n, out);
+    sql_batch_free(in);
+    return rc;
+}

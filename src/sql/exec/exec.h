@@ -43,6 +43,13 @@ typedef struct sql_op_vt {
     int (*open)(sql_op *op);
     int (*next)(sql_op *op, sql_batch **out);
     void (*close)(sql_op *op);
+    /* Pipelines (pipe.c): an operator that can work a batch at a time on a scan's
+     * workers gets per-worker state, then batches on worker w, emitting what it
+     * makes of each; NULL for the others. */
+    int (*stream_prepare)(sql_op *op, int nworkers);
+    int (*stream)(sql_op *op, int w, sql_batch *b,
+                  int (*emit)(void *arg, int w, sql_batch *b, sql_err *e), void *arg, sql_err *e);
+    void (*stream_finish)(sql_op *op);
 } sql_op_vt;
 
 struct sql_op {
@@ -111,6 +118,27 @@ sql_op *sql_op_join_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_setop_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_window_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_cte_new(sql_exec *x, const sql_plan *p);
+
+/*
+ * Pipelines: filters, projections and hash-join probes between a parallel scan
+ * and a consumer that takes batches on the scan's workers (an aggregation, a
+ * top-N) run on those workers too, a batch at a time (pipe.c).  can_run: op is
+ * such a chain down to a scan; run: builds what the chain needs (join build
+ * sides, on this thread), then drives the scan's workers through it into fn.
+ */
+bool sql_pipe_can_run(const sql_op *op);
+int sql_pipe_workers(const sql_op *op);
+int sql_pipe_run(sql_op *op, int *nworkers, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
+                 void *arg);
+/*
+ * The rows of `in` that pred keeps: in itself (all of them), a copy, or NULL
+ * (none); in is taken.  sel / sel_cap: the caller's selection buffer, grown
+ * here; scratch is reset for the evaluation.
+ */
+int sql_filter_batch(sql_ectx *cx, arena *scratch, const sql_expr *pred, uint32_t **sel,
+                     int64_t *sel_cap, sql_batch *in, sql_batch **out);
+/* Adds rows and a batch to an operator's figures from any thread (pipelines). */
+void sql_opstats_add(sql_op *op, int64_t rows);
 
 /* A parallel scan driving a per-worker sink instead of a queue (aggregation). */
 typedef int (*sql_sink_fn)(void *arg, int worker, sql_batch *b, sql_err *e);

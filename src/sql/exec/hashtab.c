@@ -43,8 +43,7 @@ void sql_ht_free(sql_ht *h)
     sl_free(h->types);
     sl_free(h->hashes);
     sl_free(h->slots);
-    sl_free(h->dmap);
-    col_dict_unref(h->dict);
+    sql_ht_dcache_free(&h->dc);
     memset(h, 0, sizeof *h);
 }
 
@@ -250,34 +249,60 @@ static int rehash(sql_ht *h)
 static int lookup_rows(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes,
                        bool add, uint32_t *ids);
 
-/* One dictionary key without nulls: each entry used looked up once, rows by the entry's id. */
-static int lookup_dict(sql_ht *h, const sql_vec *kv, int64_t n, bool add, uint32_t *ids)
+void sql_ht_dcache_free(sql_ht_dcache *c)
+{
+    sl_free(c->map);
+    col_dict_unref(c->dict);
+    memset(c, 0, sizeof *c);
+}
+
+/* One dictionary key without nulls: each entry used looked up once (through the
+ * cache c), rows by the entry's id.  add: new entries get ids (h is written). */
+static int lookup_dict(sql_ht *h, sql_ht_dcache *c, const sql_vec *kv, int64_t n, bool add,
+                       uint32_t *ids)
 {
     const col_vec *v = &kv->v;
     col_dict *d = v->dict;
     int64_t nd = d->strings.len;
-    if (h->dict != d || h->dmap_n != nd) {
-        uint32_t *m = sl_realloc(h->dmap, sizeof *m * (size_t)(nd ? nd : 1));
+    if (c->dict != d || c->n != nd) {
+        uint32_t *m = sl_realloc(c->map, sizeof *m * (size_t)(nd ? nd : 1));
         if (!m)
             return SL_ENOMEM;
-        h->dmap = m;
-        col_dict_unref(h->dict);
-        h->dict = col_dict_ref(d);
-        h->dmap_n = nd;
+        c->map = m;
+        col_dict_unref(c->dict);
+        c->dict = col_dict_ref(d);
+        c->n = nd;
         for (int64_t k = 0; k < nd; k++)
             m[k] = DMAP_UNKNOWN;
     }
-    uint32_t *m = h->dmap;
+    uint32_t *m = c->map;
     uint32_t *ent = NULL;
     int64_t ne = 0;
+    /* the keys as 32-bit values once (a dictionary of a batch has fewer entries) */
+    uint32_t *keys = v->key_bytes == 4 ? (uint32_t *)(void *)v->values->p
+                                       : sl_malloc(sizeof *keys * (size_t)(n ? n : 1));
+    if (!keys)
+        return SL_ENOMEM;
+    if (v->key_bytes == 1)
+        for (int64_t i = 0; i < n; i++)
+            keys[i] = v->values->p[i];
+    else if (v->key_bytes == 2)
+        for (int64_t i = 0; i < n; i++)
+            keys[i] = ((const uint16_t *)(const void *)v->values->p)[i];
+    else if (v->key_bytes != 4)
+        for (int64_t i = 0; i < n; i++)
+            keys[i] = (uint32_t)col_vec_key(v, i);
     for (int64_t i = 0; i < n; i++) {
-        uint64_t k = col_vec_key(v, i);
+        uint32_t k = keys[i];
         if (m[k] != DMAP_UNKNOWN)
             continue;
-        if (!ent && !(ent = sl_malloc(sizeof *ent * (size_t)(nd ? nd : 1))))
+        if (!ent && !(ent = sl_malloc(sizeof *ent * (size_t)(nd ? nd : 1)))) {
+            if (keys != (uint32_t *)(void *)v->values->p)
+                sl_free(keys);
             return SL_ENOMEM;
+        }
         m[k] = SQL_HT_NONE; /* pending, once in ent */
-        ent[ne++] = (uint32_t)k;
+        ent[ne++] = k;
     }
     int rc = SL_OK;
     if (ne) {
@@ -294,23 +319,37 @@ static int lookup_dict(sql_ht *h, const sql_vec *kv, int64_t n, bool add, uint32
         col_vec_release(&strs.v);
         sl_free(eid);
         sl_free(ent);
-        if (rc)
-            return rc;
     }
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t id = m[col_vec_key(v, i)];
+    for (int64_t i = 0; !rc && i < n; i++) {
+        uint32_t id = m[keys[i]];
         ids[i] = id == DMAP_UNKNOWN ? SQL_HT_NONE : id;
     }
-    return SL_OK;
+    if (keys != (uint32_t *)(void *)v->values->p)
+        sl_free(keys);
+    return rc;
+}
+
+static bool dict_key(const sql_ht *h, const sql_vec *keys, int64_t n)
+{
+    return h->nkeys == 1 && !keys[0].is_const && keys[0].v.type == COL_DICT &&
+           keys[0].v.null_count == 0 && n > 32 && keys[0].v.dict->strings.len <= 4 * n;
 }
 
 int sql_ht_lookup(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes, bool add,
                   uint32_t *ids)
 {
-    if (!hashes && h->nkeys == 1 && !keys[0].is_const && keys[0].v.type == COL_DICT &&
-        keys[0].v.null_count == 0 && n > 32 && keys[0].v.dict->strings.len <= 4 * n)
-        return lookup_dict(h, &keys[0], n, add, ids);
+    if (!hashes && add && dict_key(h, keys, n))
+        return lookup_dict(h, &h->dc, &keys[0], n, add, ids);
     return lookup_rows(h, keys, n, hashes, add, ids);
+}
+
+int sql_ht_probe(const sql_ht *h, sql_ht_dcache *c, const sql_vec *keys, int64_t n,
+                 uint32_t *ids)
+{
+    /* lookup_rows without add only reads the table */
+    if (c && dict_key(h, keys, n))
+        return lookup_dict((sql_ht *)h, c, &keys[0], n, false, ids);
+    return lookup_rows((sql_ht *)h, keys, n, NULL, false, ids);
 }
 
 static int lookup_rows(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes,

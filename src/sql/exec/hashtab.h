@@ -24,6 +24,16 @@
 
 #define SQL_HT_NONE UINT32_MAX
 
+/* The ids of a dictionary's entries, kept while the same dictionary comes back
+ * (a reference is held): its rows then cost one load each. */
+typedef struct sql_ht_dcache {
+    col_dict *dict;
+    uint32_t *map;
+    int64_t n;
+} sql_ht_dcache;
+
+void sql_ht_dcache_free(sql_ht_dcache *c);
+
 typedef struct sql_ht {
     int nkeys;
     sql_type *types;
@@ -35,11 +45,7 @@ typedef struct sql_ht {
     size_t hashes_cap;
     int64_t mem_bytes;
     bool nulls_match;    /* NULL keys equal each other (else: never found, never added) */
-    /* one dictionary key column: the id of each entry of the last dictionary seen
-     * (a reference is held), so its rows cost one load each */
-    col_dict *dict;
-    uint32_t *dmap;
-    int64_t dmap_n;
+    sql_ht_dcache dc;    /* one dictionary key column, when adding (the table's writer) */
 } sql_ht;
 
 int sql_ht_init(sql_ht *h, int nkeys, const sql_type *types, bool nulls_match);
@@ -55,5 +61,12 @@ int sql_ht_hash(const sql_ht *h, const sql_vec *keys, int64_t n, uint64_t *out);
  */
 int sql_ht_lookup(sql_ht *h, const sql_vec *keys, int64_t n, const uint64_t *hashes, bool add,
                   uint32_t *ids);
+/*
+ * Lookup without adding, with the caller's dictionary cache: the table is only
+ * read, so several threads may probe it at once, a cache each (hash joins on
+ * the scan's workers).
+ */
+int sql_ht_probe(const sql_ht *h, sql_ht_dcache *c, const sql_vec *keys, int64_t n,
+                 uint32_t *ids);
 
 #endif

@@ -568,7 +568,7 @@ static int combine(op_agg *g, aggtab *src)
 static bool can_parallel(op_agg *g)
 {
     const sql_plan *p = g->op.p;
-    if (!sql_op_scan_can_sink(g->op.child) || g->op.x->workers < 2 || g->distinct_node)
+    if (!sql_pipe_can_run(g->op.child) || g->op.x->workers < 2 || g->distinct_node)
         return false;
     for (int i = 0; i < p->agg.naggs; i++) {
         const sql_expr *c = p->agg.aggs[i];
@@ -589,8 +589,8 @@ static int build(op_agg *g)
     int rc = tab_init(g, &g->main, -1);
     if (rc)
         return rc;
-    if (can_parallel(g) && sql_op_scan_workers(g->op.child) > 1) {
-        int nw = sql_op_scan_workers(g->op.child);
+    if (can_parallel(g) && sql_pipe_workers(g->op.child) > 1) {
+        int nw = sql_pipe_workers(g->op.child);
         g->part = sl_calloc((size_t)nw, sizeof *g->part);
         if (!g->part)
             return SL_ENOMEM;
@@ -600,7 +600,7 @@ static int build(op_agg *g)
         sinkctx sc = {g, PTHREAD_MUTEX_INITIALIZER};
         int used;
         if (!rc)
-            rc = sql_op_scan_run_sink(g->op.child, &used, sink, &sc);
+            rc = sql_pipe_run(g->op.child, &used, sink, &sc);
         for (int i = 0; i < nw && !rc; i++)
             rc = combine(g, &g->part[i]);
         for (int i = 0; i < nw; i++)
@@ -697,7 +697,7 @@ static void agg_close(sql_op *op)
     tab_free(&g->main);
 }
 
-static const sql_op_vt g_agg = {NULL, agg_next, agg_close};
+static const sql_op_vt g_agg = {NULL, agg_next, agg_close, NULL, NULL, NULL};
 
 sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p)
 {
@@ -760,7 +760,7 @@ static int distinct_next(sql_op *op, sql_batch **out)
     }
 }
 
-static const sql_op_vt g_distinct = {NULL, distinct_next, agg_close};
+static const sql_op_vt g_distinct = {NULL, distinct_next, agg_close, NULL, NULL, NULL};
 
 sql_op *sql_op_distinct_new(sql_exec *x, const sql_plan *p)
 {

@@ -18,13 +18,50 @@ typedef struct op_simple {
     int64_t skip, left;      /* LIMIT: rows to skip, rows still to hand out (-1: all) */
     uint32_t *sel;
     int64_t sel_cap;
+    struct op_simple *ws;    /* pipelines: a state per worker (their own scratch and errors) */
+    int nws;
 } op_simple;
+
+static void stream_finish(sql_op *op)
+{
+    op_simple *s = (op_simple *)op;
+    for (int i = 0; i < s->nws; i++) {
+        arena_destroy(&s->ws[i].scratch);
+        sl_free(s->ws[i].sel);
+    }
+    sl_free(s->ws);
+    s->ws = NULL;
+    s->nws = 0;
+}
 
 static void simple_close(sql_op *op)
 {
     op_simple *s = (op_simple *)op;
+    stream_finish(op);
     arena_destroy(&s->scratch);
     sl_free(s->sel);
+}
+
+/* Pipelines (pipe.c): FILTER and PROJECT on the scan's workers, a state each. */
+static int stream_prepare(sql_op *op, int nworkers)
+{
+    op_simple *s = (op_simple *)op;
+    if (!(s->ws = sl_calloc((size_t)nworkers, sizeof *s->ws)))
+        return SL_ENOMEM;
+    s->nws = nworkers;
+    for (int i = 0; i < nworkers; i++) {
+        arena_init(&s->ws[i].scratch, 4096, 64u << 20);
+        sql_exec_ectx(op->x, &s->ws[i].cx, &s->ws[i].err, &s->ws[i].scratch);
+    }
+    return SL_OK;
+}
+
+/* A worker's failure as the sink's error. */
+static int stream_fail(op_simple *w, int rc, sql_err *e)
+{
+    if (w->err.state[0])
+        *e = w->err;
+    return rc;
 }
 
 static op_simple *simple_new(sql_exec *x, const sql_op_vt *vt)
@@ -79,7 +116,7 @@ static int values_next(sql_op *op, sql_batch **out)
     return SL_OK;
 }
 
-static const sql_op_vt g_values = {NULL, values_next, simple_close};
+static const sql_op_vt g_values = {NULL, values_next, simple_close, NULL, NULL, NULL};
 
 sql_op *sql_op_values_new(sql_exec *x, const sql_plan *p)
 {
@@ -89,6 +126,12 @@ sql_op *sql_op_values_new(sql_exec *x, const sql_plan *p)
 
 /* ---- FILTER ------------------------------------------------------------- */
 
+/* The rows of `in` that pass, with s's state: in itself, a copy, or NULL (in is taken). */
+static int filter_batch(op_simple *s, const sql_plan *p, sql_batch *in, sql_batch **out)
+{
+    return sql_filter_batch(&s->cx, &s->scratch, p->filter.pred, &s->sel, &s->sel_cap, in, out);
+}
+
 static int filter_next(sql_op *op, sql_batch **out)
 {
     op_simple *s = (op_simple *)op;
@@ -97,31 +140,28 @@ static int filter_next(sql_op *op, sql_batch **out)
         int rc = sql_op_next(op->child, &in);
         if (rc || !in)
             return rc;
-        if (in->n > s->sel_cap) {
-            sl_free(s->sel);
-            s->sel_cap = in->n;
-            if (!(s->sel = sl_malloc(sizeof *s->sel * (size_t)s->sel_cap))) {
-                s->sel_cap = 0;
-                sql_batch_free(in);
-                return SL_ENOMEM;
-            }
-        }
-        int64_t n = 0;
-        arena_reset(&s->scratch);
-        rc = sql_eval_filter(&s->cx, op->p->filter.pred, in, NULL, s->sel, &n);
-        if (!rc && n == in->n) {
-            *out = in; /* every row passes: hand the batch over as it is */
-            return SL_OK;
-        }
-        if (!rc && n > 0)
-            rc = sql_batch_take(in, s->sel, n, out);
-        sql_batch_free(in);
-        if (rc || n > 0)
+        if ((rc = filter_batch(s, op->p, in, out)) || *out)
             return rc;
     }
 }
 
-static const sql_op_vt g_filter = {NULL, filter_next, simple_close};
+static int filter_stream(sql_op *op, int w, sql_batch *b,
+                         int (*emit)(void *arg, int w, sql_batch *b, sql_err *e), void *arg,
+                         sql_err *e)
+{
+    op_simple *ws = &((op_simple *)op)->ws[w];
+    sql_batch *out;
+    int rc = filter_batch(ws, op->p, b, &out);
+    if (rc)
+        return stream_fail(ws, rc, e);
+    if (!out)
+        return SL_OK;
+    sql_opstats_add(op, out->n);
+    return emit(arg, w, out, e);
+}
+
+static const sql_op_vt g_filter = {NULL,           filter_next,   simple_close,
+                                   stream_prepare, filter_stream, stream_finish};
 
 sql_op *sql_op_filter_new(sql_exec *x, const sql_plan *p)
 {
@@ -177,7 +217,22 @@ static int project_next(sql_op *op, sql_batch **out)
     return rc;
 }
 
-static const sql_op_vt g_project = {NULL, project_next, simple_close};
+static int project_stream(sql_op *op, int w, sql_batch *b,
+                          int (*emit)(void *arg, int w, sql_batch *b, sql_err *e), void *arg,
+                          sql_err *e)
+{
+    op_simple *ws = &((op_simple *)op)->ws[w];
+    sql_batch *out;
+    int rc = project(ws, op->p, b, &out);
+    sql_batch_free(b);
+    if (rc)
+        return stream_fail(ws, rc, e);
+    sql_opstats_add(op, out->n);
+    return emit(arg, w, out, e);
+}
+
+static const sql_op_vt g_project = {NULL,           project_next,   simple_close,
+                                    stream_prepare, project_stream, stream_finish};
 
 sql_op *sql_op_project_new(sql_exec *x, const sql_plan *p)
 {
@@ -252,7 +307,7 @@ static int limit_next(sql_op *op, sql_batch **out)
     return SL_OK;
 }
 
-static const sql_op_vt g_limit = {limit_open, limit_next, simple_close};
+static const sql_op_vt g_limit = {limit_open, limit_next, simple_close, NULL, NULL, NULL};
 
 sql_op *sql_op_limit_new(sql_exec *x, const sql_plan *p)
 {

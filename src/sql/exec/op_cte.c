@@ -205,7 +205,7 @@ static int cte_next(sql_op *op, sql_batch **out)
     return SL_OK;
 }
 
-static const sql_op_vt g_cte = {cte_open, cte_next, NULL};
+static const sql_op_vt g_cte = {cte_open, cte_next, NULL, NULL, NULL, NULL};
 
 sql_op *sql_op_cte_new(sql_exec *x, const sql_plan *p)
 {

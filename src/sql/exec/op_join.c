@@ -21,6 +21,20 @@
 
 #define OUT_PAIRS 8192
 
+/* The state of probing: one for the operator's own thread, one per worker in a pipeline. */
+typedef struct probe {
+    sql_batch *L;            /* the probe batch */
+    uint32_t *lids;          /* its key ids */
+    int64_t li;              /* next probe row */
+    uint32_t lj;             /* next chain row of li (UINT32_MAX: start) */
+    int64_t rj_nl;           /* nested loop: next build row for li */
+    bool li_matched;
+    sql_ectx cx;
+    arena scratch;
+    sql_err err;
+    sql_ht_dcache dc;        /* the ids of the probe's dictionary entries */
+} probe;
+
 typedef struct op_join {
     sql_op op;
     uint8_t type;            /* sql_jtype */
@@ -30,17 +44,13 @@ typedef struct op_join {
     bool ht_on;
     uint32_t *first, *next;  /* chains: first row of each key id, next row of a row */
     uint8_t *matched;        /* RIGHT/FULL: build rows that found a partner */
-    /* probe state */
-    sql_batch *L;
-    uint32_t *lids;          /* the probe batch's key ids */
-    int64_t li;              /* next probe row */
-    uint32_t lj;             /* next chain row of li (UINT32_MAX: start) */
-    int64_t rj_nl;           /* nested loop: next build row for li */
-    bool li_matched;
+    probe pr;                /* probing on the operator's own thread */
+    probe *wp;               /* pipelines: a probe per worker */
+    int nwp;
     bool left_done, built, tail_done;
+    bool direct;             /* unique build keys (or semi / anti) and no residual condition:
+                              * at most one partner a probe row, no pairs to form */
     int64_t tail_pos;
-    sql_ectx cx;
-    arena scratch;
     int64_t held;
     int lw, rw;              /* column counts */
     sql_type *pair_types;    /* left columns then right columns */
@@ -64,6 +74,31 @@ static int nulls(sql_type t, int64_t n, col_vec *out)
         if (rc)
             return rc;
     }
+    return SL_OK;
+}
+
+/*
+ * Build-side string column c as a dictionary (made when the build side is, so
+ * probes on several workers only read it): the output of a join holds build
+ * rows as its keys, four bytes a row, not a copy of the strings.
+ */
+static int right_dict(op_join *j, int c)
+{
+    const col_vec *src = &j->R->cols[c];
+    if (src->type != COL_STRING || j->R->n >= UINT32_MAX || j->rdict[c])
+        return SL_OK;
+    col_dict *d = col_dict_new();
+    if (!d)
+        return SL_ENOMEM;
+    col_vec_release(&d->strings);
+    sql_vec_share(src, &d->strings);
+    /* a dictionary holds no NULLs: NULL rows stay NULL through the keys' validity */
+    if (d->strings.validity) {
+        col_buf_unref(d->strings.validity);
+        d->strings.validity = NULL;
+        d->strings.null_count = 0;
+    }
+    j->rdict[c] = d;
     return SL_OK;
 }
 
@@ -91,8 +126,10 @@ static int build(op_join *j)
     if (j->type == SJ_RIGHT || j->type == SJ_FULL)
         if (!(j->matched = sl_calloc((size_t)(n ? n : 1), 1)))
             return SL_ENOMEM;
+    for (int c = 0; !j->hash && !rc && c < j->rw; c++)
+        rc = right_dict(j, c);
     if (!j->hash)
-        return hold(j, sql_batch_bytes(j->R));
+        return rc ? rc : hold(j, sql_batch_bytes(j->R));
     const sql_plan *p = j->op.p;
     sql_type *kt = arena_alloc(j->op.x->a, sizeof *kt * (size_t)p->join.nkeys);
     sql_vec *kv = sl_calloc((size_t)p->join.nkeys, sizeof *kv);
@@ -105,7 +142,7 @@ static int build(op_join *j)
     int nk = 0;
     for (; !rc && nk < p->join.nkeys; nk++) {
         kt[nk] = p->join.rkeys[nk]->type;
-        rc = sql_eval(&j->cx, p->join.rkeys[nk], j->R, NULL, &kv[nk]);
+        rc = sql_eval(&j->pr.cx, p->join.rkeys[nk], j->R, NULL, &kv[nk]);
     }
     if (!rc && !(rc = sql_ht_init(&j->ht, p->join.nkeys, kt, false))) {
         j->ht_on = true;
@@ -134,44 +171,51 @@ static int build(op_join *j)
         sql_vec_release(&kv[k]);
     sl_free(kv);
     sl_free(ids);
+    for (int c = 0; !rc && c < j->rw; c++)
+        rc = right_dict(j, c);
+    bool unique = true;
+    for (uint32_t i = 0; !rc && unique && i < j->ht.n; i++)
+        unique = j->next[j->first[i]] == UINT32_MAX;
+    bool plain = !p->join.cond || (p->join.cond->kind == SE_CONST && !p->join.cond->c.null &&
+                                   p->join.cond->c.b);
+    j->direct = !rc && plain &&
+                (j->type == SJ_SEMI || j->type == SJ_ANTI ||
+                 (unique && (j->type == SJ_INNER || j->type == SJ_LEFT)));
     return rc ? rc : hold(j, sql_batch_bytes(j->R) + j->ht.mem_bytes + 8 * n);
 }
 
 /* Probes a new left batch: its key ids. */
-static int start_probe(op_join *j)
+static int start_probe(op_join *j, probe *q)
 {
     const sql_plan *p = j->op.p;
-    j->li = 0;
-    j->lj = UINT32_MAX;
-    j->rj_nl = 0;
-    j->li_matched = false;
+    q->li = 0;
+    q->lj = UINT32_MAX;
+    q->rj_nl = 0;
+    q->li_matched = false;
     if (!j->hash)
         return SL_OK;
-    int64_t n = j->L->n;
+    int64_t n = q->L->n;
     sql_vec *kv = sl_calloc((size_t)p->join.nkeys, sizeof *kv);
-    sl_free(j->lids);
-    j->lids = sl_malloc(sizeof *j->lids * (size_t)(n ? n : 1));
-    int rc = kv && j->lids ? SL_OK : SL_ENOMEM, nk = 0;
-    arena_reset(&j->scratch);
+    sl_free(q->lids);
+    q->lids = sl_malloc(sizeof *q->lids * (size_t)(n ? n : 1));
+    int rc = kv && q->lids ? SL_OK : SL_ENOMEM, nk = 0;
+    arena_reset(&q->scratch);
     for (; !rc && nk < p->join.nkeys; nk++)
-        rc = sql_eval(&j->cx, p->join.lkeys[nk], j->L, NULL, &kv[nk]);
+        rc = sql_eval(&q->cx, p->join.lkeys[nk], q->L, NULL, &kv[nk]);
     if (!rc)
-        rc = sql_ht_lookup(&j->ht, kv, n, NULL, false, j->lids);
+        rc = sql_ht_probe(&j->ht, &q->dc, kv, n, q->lids);
     for (int k = 0; k < nk; k++)
         sql_vec_release(&kv[k]);
     sl_free(kv);
     return rc;
 }
 
-/*
- * Column c of the build side for the given build rows.  Strings are not
- * copied: the build column becomes a dictionary (once) and the output holds
- * the row numbers as its keys, so a small table joined to millions of rows
- * costs four bytes a row, not a copy of its strings.  UINT32_MAX: a NULL row.
- */
+/* Column c of the build side for the given build rows (strings: as keys of its
+ * dictionary, right_dict).  UINT32_MAX: a NULL row. */
 static int gather_right(op_join *j, int c, const uint32_t *rows, int64_t n, col_vec *out)
 {
     const col_vec *src = &j->R->cols[c];
+    int rc0;
     bool missing = false;
     for (int64_t i = 0; i < n && !missing; i++)
         missing = rows[i] == UINT32_MAX;
@@ -197,20 +241,8 @@ static int gather_right(op_join *j, int c, const uint32_t *rows, int64_t n, col_
         }
         return rc;
     }
-    if (!j->rdict[c]) {
-        col_dict *d = col_dict_new();
-        if (!d)
-            return SL_ENOMEM;
-        col_vec_release(&d->strings);
-        sql_vec_share(src, &d->strings);
-        /* a dictionary holds no NULLs: NULL rows stay NULL through the keys' validity */
-        if (d->strings.validity) {
-            col_buf_unref(d->strings.validity);
-            d->strings.validity = NULL;
-            d->strings.null_count = 0;
-        }
-        j->rdict[c] = d;
-    }
+    if (!j->rdict[c] && (rc0 = right_dict(j, c)))
+        return rc0;
     col_vec_init(out, COL_DICT, 4);
     int rc = col_vec_reserve(out, n, 0);
     if (rc)
@@ -234,7 +266,8 @@ static int gather_right(op_join *j, int c, const uint32_t *rows, int64_t n, col_
 }
 
 /* The (left row, right row) pairs as one batch of left + right columns. */
-static int pair_batch(op_join *j, const uint32_t *l, const uint32_t *r, int64_t n, sql_batch **out)
+static int pair_batch(op_join *j, probe *q, const uint32_t *l, const uint32_t *r, int64_t n,
+                      sql_batch **out)
 {
     const sql_plan *p = j->op.p;
     (void)p;
@@ -244,7 +277,7 @@ static int pair_batch(op_join *j, const uint32_t *l, const uint32_t *r, int64_t 
         return rc;
     sql_sel ls = {l, n}, rs = {r, n};
     for (int c = 0; c < j->lw && !rc; c++)
-        rc = sql_vec_gather(&j->L->cols[c], &ls, &b->cols[c]);
+        rc = sql_vec_gather(&q->L->cols[c], &ls, &b->cols[c]);
     (void)rs;
     for (int c = 0; c < j->rw && !rc; c++) {
         col_vec_release(&b->cols[j->lw + c]);
@@ -264,43 +297,76 @@ static int pair_batch(op_join *j, const uint32_t *l, const uint32_t *r, int64_t 
  * resuming where the last call stopped.  Rows that end with no candidate are
  * noted in done_rows (for LEFT/ANTI).
  */
-static int64_t collect(op_join *j, uint32_t *pl, uint32_t *pr, int64_t cap)
+static int64_t collect(op_join *j, probe *q, uint32_t *pl, uint32_t *pr, int64_t cap)
 {
     int64_t m = 0;
     int64_t rn = j->R->n;
-    while (j->li < j->L->n && m < cap) {
+    while (q->li < q->L->n && m < cap) {
         if (j->hash) {
-            uint32_t id = j->lids[j->li];
-            uint32_t r = j->lj == UINT32_MAX ? (id == SQL_HT_NONE ? UINT32_MAX : j->first[id]) : j->lj;
+            uint32_t id = q->lids[q->li];
+            uint32_t r = q->lj == UINT32_MAX ? (id == SQL_HT_NONE ? UINT32_MAX : j->first[id]) : q->lj;
             while (r != UINT32_MAX && m < cap) {
-                pl[m] = (uint32_t)j->li;
+                pl[m] = (uint32_t)q->li;
                 pr[m++] = r;
                 r = j->next[r];
             }
             if (r != UINT32_MAX) {
-                j->lj = r; /* resume inside this row's chain */
+                q->lj = r; /* resume inside this row's chain */
                 return m;
             }
         } else {
-            while (j->rj_nl < rn && m < cap) {
-                pl[m] = (uint32_t)j->li;
-                pr[m++] = (uint32_t)j->rj_nl++;
+            while (q->rj_nl < rn && m < cap) {
+                pl[m] = (uint32_t)q->li;
+                pr[m++] = (uint32_t)q->rj_nl++;
             }
-            if (j->rj_nl < rn)
+            if (q->rj_nl < rn)
                 return m;
         }
         /* this left row has no more candidates */
-        pl[m] = (uint32_t)j->li | 0x80000000u; /* a row-end marker (never a pair) */
+        pl[m] = (uint32_t)q->li | 0x80000000u; /* a row-end marker (never a pair) */
         pr[m++] = UINT32_MAX;
-        j->li++;
-        j->lj = UINT32_MAX;
-        j->rj_nl = 0;
+        q->li++;
+        q->lj = UINT32_MAX;
+        q->rj_nl = 0;
     }
     return m;
 }
 
+/*
+ * Output rows: probe rows l[i] beside build rows r[i] (UINT32_MAX: NULLs).  The
+ * first lw columns come from the probe batch (all of them for semi and anti
+ * joins); with `whole` l is every probe row in order, and those columns are
+ * shared rather than copied.
+ */
+static int out_rows(op_join *j, probe *q, const uint32_t *l, const uint32_t *r, int64_t n, int lw,
+                    bool whole, sql_batch **out)
+{
+    const sql_plan *p = j->op.p;
+    sql_batch *b;
+    int rc = sql_batch_new(p->ncols, p->types, &b);
+    if (rc)
+        return rc;
+    sql_sel ls = {l, n};
+    for (int c = 0; c < p->ncols && !rc; c++) {
+        col_vec_release(&b->cols[c]);
+        if (c >= lw)
+            rc = gather_right(j, c - lw, r, n, &b->cols[c]);
+        else if (whole)
+            sql_vec_share(&q->L->cols[c], &b->cols[c]);
+        else
+            rc = sql_vec_gather(&q->L->cols[c], &ls, &b->cols[c]);
+    }
+    b->n = n;
+    if (rc) {
+        sql_batch_free(b);
+        return rc;
+    }
+    *out = b;
+    return SL_OK;
+}
+
 /* Builds the output batch for one round of pairs (with their row-end markers). */
-static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int64_t m,
+static int round_output(op_join *j, probe *q, const uint32_t *pl, const uint32_t *pr, int64_t m,
                         sql_batch **out)
 {
     const sql_plan *p = j->op.p;
@@ -320,7 +386,7 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
                                       p->join.cond->c.b);
     /* the pairs as rows only when a residual condition must see them */
     if (!rc && np && has_cond)
-        rc = pair_batch(j, rl, rr, np, &pairs);
+        rc = pair_batch(j, q, rl, rr, np, &pairs);
     if (!rc && np) {
         memset(ok, 1, (size_t)np);
         if (has_cond) {
@@ -329,8 +395,8 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
             if (!sel)
                 rc = SL_ENOMEM;
             else {
-                arena_reset(&j->scratch);
-                rc = sql_eval_filter(&j->cx, p->join.cond, pairs, NULL, sel, &ns);
+                arena_reset(&q->scratch);
+                rc = sql_eval_filter(&q->cx, p->join.cond, pairs, NULL, sel, &ns);
             }
             if (!rc) {
                 memset(ok, 0, (size_t)np);
@@ -350,15 +416,15 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
     for (int64_t i = 0, pi = 0; !rc && i < m; i++) {
         if (pr[i] == UINT32_MAX) {
             uint32_t lrow = pl[i] & 0x7FFFFFFFu;
-            if (!j->li_matched && (j->type == SJ_LEFT || j->type == SJ_FULL || j->type == SJ_ANTI))
+            if (!q->li_matched && (j->type == SJ_LEFT || j->type == SJ_FULL || j->type == SJ_ANTI))
                 lonely[nlonely++] = lrow;
-            j->li_matched = false;
+            q->li_matched = false;
             continue;
         }
         if (!ok[pi++])
             continue;
         if (j->type == SJ_SEMI) {
-            if (!j->li_matched)
+            if (!q->li_matched)
                 lonely[nlonely++] = pl[i]; /* semi: the left row, once */
         } else if (j->type != SJ_ANTI) {
             kl[nk] = (uint32_t)(pi - 1);
@@ -366,14 +432,14 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
             if (j->matched)
                 j->matched[pr[i]] = 1;
         }
-        j->li_matched = true;
+        q->li_matched = true;
     }
     if (rc)
         goto out;
     sql_batch *b = NULL;
     if (j->type == SJ_SEMI || j->type == SJ_ANTI) {
         if (nlonely)
-            rc = sql_batch_take(j->L, lonely, nlonely, &b);
+            rc = sql_batch_take(q->L, lonely, nlonely, &b);
     } else if (nk + nlonely) {
         /* the output rows: matched pairs, then the lonely left rows (right side NULL),
          * gathered straight from the probe batch and the build side */
@@ -390,15 +456,7 @@ static int round_output(op_join *j, const uint32_t *pl, const uint32_t *pr, int6
             orr[nk + i] = UINT32_MAX;
         }
         if (!rc)
-            rc = sql_batch_new(p->ncols, p->types, &b);
-        sql_sel ls = {ol, no};
-        for (int c = 0; c < p->ncols && !rc; c++) {
-            col_vec_release(&b->cols[c]);
-            rc = c < j->lw ? sql_vec_gather(&j->L->cols[c], &ls, &b->cols[c])
-                           : gather_right(j, c - j->lw, orr, no, &b->cols[c]);
-        }
-        if (b)
-            b->n = no;
+            rc = out_rows(j, q, ol, orr, no, j->lw, false, &b);
         sl_free(ol);
         sl_free(orr);
     }
@@ -456,15 +514,51 @@ static int tail(op_join *j, sql_batch **out)
     return SL_OK;
 }
 
+/*
+ * A probe batch with at most one partner a row and no condition to check (see
+ * `direct`): the output is the probe batch itself (whole, or the rows that
+ * stay) beside the partners' build columns; no pairs are formed.
+ */
+static int probe_direct(op_join *j, probe *q, sql_batch **out)
+{
+    const sql_plan *p = j->op.p;
+    int64_t n = q->L->n, m = 0;
+    *out = NULL;
+    q->li = n;
+    uint32_t *rr = sl_malloc(sizeof *rr * (size_t)(n ? n : 1));
+    uint32_t *sel = sl_malloc(sizeof *sel * (size_t)(n ? n : 1));
+    int rc = rr && sel ? SL_OK : SL_ENOMEM;
+    for (int64_t i = 0; !rc && i < n; i++) {
+        uint32_t id = q->lids[i];
+        uint32_t r = id == SQL_HT_NONE ? UINT32_MAX : j->first[id];
+        bool keep = j->type == SJ_LEFT || (j->type == SJ_ANTI ? r == UINT32_MAX : r != UINT32_MAX);
+        sel[m] = (uint32_t)i;
+        rr[m] = r;
+        m += keep;
+    }
+    int lw = j->type == SJ_SEMI || j->type == SJ_ANTI ? p->ncols : j->lw;
+    if (!rc && m)
+        rc = out_rows(j, q, sel, rr, m, lw, m == n, out);
+    sl_free(rr);
+    sl_free(sel);
+    return rc;
+}
+
+/* The build side, once. */
+static int built(op_join *j)
+{
+    if (j->built)
+        return SL_OK;
+    j->built = true;
+    return build(j);
+}
+
 static int join_next(sql_op *op, sql_batch **out)
 {
     op_join *j = (op_join *)op;
     int rc;
-    if (!j->built) {
-        j->built = true;
-        if ((rc = build(j)))
-            return rc;
-    }
+    if ((rc = built(j)))
+        return rc;
     uint32_t *pl = sl_malloc(sizeof *pl * (OUT_PAIRS + 1)), *pr = sl_malloc(sizeof *pr * (OUT_PAIRS + 1));
     if (!pl || !pr) {
         sl_free(pl);
@@ -473,17 +567,22 @@ static int join_next(sql_op *op, sql_batch **out)
     }
     rc = SL_OK;
     while (!rc && !*out) {
-        if (!j->left_done && (!j->L || j->li >= j->L->n)) {
-            sql_batch_free(j->L);
-            j->L = NULL;
-            if ((rc = sql_op_next(op->child, &j->L)))
+        probe *q = &j->pr;
+        if (!j->left_done && (!q->L || q->li >= q->L->n)) {
+            sql_batch_free(q->L);
+            q->L = NULL;
+            if ((rc = sql_op_next(op->child, &q->L)))
                 break;
-            if (!j->L) {
+            if (!q->L) {
                 j->left_done = true;
                 continue;
             }
-            if ((rc = start_probe(j)))
+            if ((rc = start_probe(j, q)))
                 break;
+            if (j->direct) {
+                rc = probe_direct(j, q, out);
+                continue;
+            }
         }
         if (j->left_done) {
             if (j->matched && !j->tail_done) {
@@ -492,37 +591,116 @@ static int join_next(sql_op *op, sql_batch **out)
             }
             break;
         }
-        int64_t m = collect(j, pl, pr, OUT_PAIRS);
-        rc = round_output(j, pl, pr, m, out);
+        int64_t m = collect(j, &j->pr, pl, pr, OUT_PAIRS);
+        rc = round_output(j, &j->pr, pl, pr, m, out);
     }
     sl_free(pl);
     sl_free(pr);
     return rc;
 }
 
+/* ---- pipelines: probes on the scan's workers ---- */
+
+static void probe_init(sql_exec *x, probe *q, sql_err *err)
+{
+    memset(q, 0, sizeof *q);
+    arena_init(&q->scratch, 4096, 64u << 20);
+    sql_exec_ectx(x, &q->cx, err ? err : &q->err, &q->scratch);
+}
+
+static void probe_free(probe *q)
+{
+    sql_batch_free(q->L);
+    sl_free(q->lids);
+    sql_ht_dcache_free(&q->dc);
+    arena_destroy(&q->scratch);
+    q->L = NULL;
+    q->lids = NULL;
+}
+
+static void join_stream_finish(sql_op *op)
+{
+    op_join *j = (op_join *)op;
+    for (int i = 0; i < j->nwp; i++)
+        probe_free(&j->wp[i]);
+    sl_free(j->wp);
+    j->wp = NULL;
+    j->nwp = 0;
+}
+
+/* The build side first (on this thread), then a probe state per worker. */
+static int join_stream_prepare(sql_op *op, int nworkers)
+{
+    op_join *j = (op_join *)op;
+    int rc;
+    if ((rc = built(j)))
+        return rc;
+    if (!(j->wp = sl_calloc((size_t)nworkers, sizeof *j->wp)))
+        return SL_ENOMEM;
+    j->nwp = nworkers;
+    for (int i = 0; i < nworkers; i++)
+        probe_init(op->x, &j->wp[i], NULL);
+    return SL_OK;
+}
+
+/* One probe batch on worker w: every round of pairs it makes goes up as it is made. */
+static int join_stream(sql_op *op, int w, sql_batch *b,
+                       int (*emit)(void *arg, int w, sql_batch *b, sql_err *e), void *arg,
+                       sql_err *e)
+{
+    op_join *j = (op_join *)op;
+    probe *q = &j->wp[w];
+    sql_batch_free(q->L);
+    q->L = b;
+    uint32_t *pl = sl_malloc(sizeof *pl * (OUT_PAIRS + 1)), *pr = sl_malloc(sizeof *pr * (OUT_PAIRS + 1));
+    int rc = pl && pr ? start_probe(j, q) : SL_ENOMEM;
+    if (!rc && j->direct) {
+        sql_batch *out = NULL;
+        if (!(rc = probe_direct(j, q, &out)) && out) {
+            sql_opstats_add(op, out->n);
+            rc = emit(arg, w, out, e);
+        }
+    }
+    while (!rc && q->li < q->L->n) {
+        sql_batch *out = NULL;
+        int64_t m = collect(j, q, pl, pr, OUT_PAIRS);
+        if ((rc = round_output(j, q, pl, pr, m, &out)) || !out)
+            continue;
+        sql_opstats_add(op, out->n);
+        rc = emit(arg, w, out, e);
+    }
+    sl_free(pl);
+    sl_free(pr);
+    sql_batch_free(q->L);
+    q->L = NULL;
+    if (rc && q->err.state[0] && !e->state[0])
+        *e = q->err;
+    return rc;
+}
+
 static void join_close(sql_op *op)
 {
     op_join *j = (op_join *)op;
+    join_stream_finish(op);
     sql_batch_free(j->R);
-    sql_batch_free(j->L);
+    probe_free(&j->pr);
     if (j->ht_on)
         sql_ht_free(&j->ht);
     sl_free(j->first);
     sl_free(j->next);
     sl_free(j->matched);
-    sl_free(j->lids);
     for (int c = 0; j->rdict && c < j->rw; c++) {
         col_dict_unref(j->rdict[c]);
         j->rdict[c] = NULL;
     }
-    arena_destroy(&j->scratch);
-    j->R = j->L = NULL;
-    j->first = j->next = j->lids = NULL;
+    j->R = NULL;
+    j->first = j->next = NULL;
     j->matched = NULL;
     j->ht_on = false;
 }
 
-static const sql_op_vt g_join = {NULL, join_next, join_close};
+static const sql_op_vt g_join = {NULL,         join_next,           join_close, join_stream_prepare,
+                                 join_stream, join_stream_finish};
 
 sql_op *sql_op_join_new(sql_exec *x, const sql_plan *p)
 {
@@ -542,7 +720,6 @@ sql_op *sql_op_join_new(sql_exec *x, const sql_plan *p)
     j->rdict = arena_zalloc(x->a, sizeof *j->rdict * (size_t)(j->rw + 1));
     if (!j->rdict)
         return NULL;
-    arena_init(&j->scratch, 4096, 64u << 20);
-    sql_exec_ectx(x, &j->cx, x->e, &j->scratch);
+    probe_init(x, &j->pr, x->e);
     return &j->op;
 }

@@ -111,26 +111,7 @@ static int apply_filter(worker *w, sql_batch *in, sql_batch **out)
         *out = in;
         return SL_OK;
     }
-    if (in->n > w->sel_cap) {
-        sl_free(w->sel);
-        w->sel_cap = in->n;
-        if (!(w->sel = sl_malloc(sizeof *w->sel * (size_t)w->sel_cap))) {
-            w->sel_cap = 0;
-            sql_batch_free(in);
-            return SL_ENOMEM;
-        }
-    }
-    int64_t n = 0;
-    arena_reset(&w->scratch);
-    int rc = sql_eval_filter(&w->cx, f, in, NULL, w->sel, &n);
-    if (!rc && n == in->n) {
-        *out = in;
-        return SL_OK;
-    }
-    if (!rc && n)
-        rc = sql_batch_take(in, w->sel, n, out);
-    sql_batch_free(in);
-    return rc;
+    return sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, in, out);
 }
 
 static int put_sink(worker *w, int64_t u, sql_batch *b);
@@ -451,7 +432,7 @@ static void scan_close(sql_op *op)
     s->inl = NULL;
 }
 
-static const sql_op_vt g_scan = {scan_open, scan_next, scan_close};
+static const sql_op_vt g_scan = {scan_open, scan_next, scan_close, NULL, NULL, NULL};
 
 sql_op *sql_op_scan_new(sql_exec *x, const sql_plan *p)
 {

@@ -165,7 +165,7 @@ static void setop_close(sql_op *op)
     s->built = false;
 }
 
-static const sql_op_vt g_setop = {NULL, setop_next, setop_close};
+static const sql_op_vt g_setop = {NULL, setop_next, setop_close, NULL, NULL, NULL};
 
 sql_op *sql_op_setop_new(sql_exec *x, const sql_plan *p)
 {

@@ -519,8 +519,8 @@ static int sink(void *arg, int worker, sql_batch *b, sql_err *e)
  * free of subqueries. */
 static bool can_parallel(op_sort *s)
 {
-    if (s->limit < 0 || !sql_op_scan_can_sink(s->op.child) || s->op.x->workers < 2 ||
-        sql_op_scan_workers(s->op.child) < 2)
+    if (s->limit < 0 || !sql_pipe_can_run(s->op.child) || s->op.x->workers < 2 ||
+        sql_pipe_workers(s->op.child) < 2)
         return false;
     for (int k = 0; k < s->nkeys; k++)
         if (sql_expr_has_subquery(s->keys[k].e))
@@ -530,14 +530,14 @@ static bool can_parallel(op_sort *s)
 
 static int build_parallel(op_sort *s)
 {
-    int nw = sql_op_scan_workers(s->op.child);
+    int nw = sql_pipe_workers(s->op.child);
     if (!(s->part = sl_calloc((size_t)nw, sizeof *s->part)))
         return SL_ENOMEM;
     s->nparts = nw;
     for (int i = 0; i < nw; i++)
         topn_init(s, &s->part[i], NULL);
     int used;
-    int rc = sql_op_scan_run_sink(s->op.child, &used, sink, s);
+    int rc = sql_pipe_run(s->op.child, &used, sink, s);
     for (int i = 0; i < nw && !rc; i++) {
         sql_batch *b;
         if (!(rc = sql_rows_concat(&s->part[i].in, &b))) {
@@ -627,7 +627,7 @@ static void sort_close(sql_op *op)
     s->order = NULL;
 }
 
-static const sql_op_vt g_sort = {NULL, sort_next, sort_close};
+static const sql_op_vt g_sort = {NULL, sort_next, sort_close, NULL, NULL, NULL};
 
 sql_op *sql_op_sort_new(sql_exec *x, const sql_plan *p)
 {

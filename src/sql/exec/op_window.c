@@ -466,7 +466,7 @@ static void win_close(sql_op *op)
     w->order = NULL;
 }
 
-static const sql_op_vt g_win = {NULL, win_next, win_close};
+static const sql_op_vt g_win = {NULL, win_next, win_close, NULL, NULL, NULL};
 
 sql_op *sql_op_window_new(sql_exec *x, const sql_plan *p)
 {
