@@ -17,7 +17,7 @@ spans=${DEMO_SPANS:-20000}
 rm -rf "$data"
 mkdir -p "$data"
 log="$data/server.log"
-"$bin" serve --data "$data" --listen 127.0.0.1:0 >"$log" 2>&1 &
+"$bin" serve --data "$data" --listen 127.0.0.1:0 --pg-listen 127.0.0.1:0 >"$log" 2>&1 &
 server_pid=$!
 stop_server() { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
 trap stop_server EXIT
@@ -70,9 +70,15 @@ FROM log_entries WHERE process_id = '$pid' GROUP BY level ORDER BY level;
 SELECT thread_name, count(*) AS spans, round(sum(duration) / 1e6, 1) AS busy_ms
 FROM process_spans('$pid', 'thread') WHERE depth = 0
 GROUP BY thread_name ORDER BY busy_ms DESC LIMIT 5"
+pg_port=$(sed -n 's/^streamlake: postgres on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
+echo "== psql, through the PostgreSQL protocol (port $pg_port): spans per thread"
+psql -X -h 127.0.0.1 -p "$pg_port" -U demo -d lake -c "SELECT thread_name, count(*) AS spans,
+       max(duration) / 1000 AS longest_us
+FROM process_spans('$pid', 'thread') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"
 echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
 echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
+echo "     psql -h 127.0.0.1 -p $pg_port -U you -d lake   (any PostgreSQL client: docs/pgwire.md)"
 echo "     docs/sql.md: the tables, functions and settings"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then

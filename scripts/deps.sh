@@ -4,7 +4,7 @@
 # missing); npm packages come from the lock files with `npm ci`.
 #
 # Usage: scripts/deps.sh [build|test]
-#   build: compilers and libraries (what `make demo` needs)
+#   build: compilers and libraries, and psql (what `make demo` needs)
 #   test:  build + test peers (protoc, python3, node packages for interop tests)
 set -euo pipefail
 what=${1:-build}
@@ -12,7 +12,7 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
       libzstd-dev liblz4-dev libsnappy-dev libxxhash-dev zlib1g-dev
-      libpg-query-dev libprotobuf-c-dev libedit-dev)
+      libpg-query-dev libprotobuf-c-dev libedit-dev postgresql-client)
 if [ "$what" = test ]; then
   pkgs+=(protobuf-compiler python3 jq nodejs npm clang
          postgresql postgresql-client python3-psycopg2 python3-pandas python3-sqlalchemy)

@@ -30,7 +30,9 @@ static void usage(FILE *f)
             "                        [--max-response-mb N] [--max-workers N]\n"
             "                        [--max-request-jobs N] [--client-timeout S]\n"
             "                        [--work-mem-mb N] [--sql-memory-mb N]\n"
-            "                        [--statement-timeout-ms N] [--files DIR]\n\n"
+            "                        [--statement-timeout-ms N] [--files DIR]\n"
+            "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
+            "                        [--pg-idle-timeout S]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -60,8 +62,17 @@ static void usage(FILE *f)
             "                        query that would pass it fails with SQLSTATE 53200\n"
             "  --statement-timeout-ms N  default statement_timeout (default 0: none)\n"
             "  --files DIR           read_parquet() and read_csv() may read files under DIR\n"
-            "                        (repeat for several; default: none, both refused)\n\n"
-            "Prints \"streamlake: listening on http://HOST:PORT\" once ready.\n"
+            "                        (repeat for several; default: none, both refused)\n"
+            "  --pg-listen HOST:PORT the PostgreSQL protocol (psql, psycopg, node-postgres;\n"
+            "                        docs/pgwire.md); default 127.0.0.1:5433, skipped with a\n"
+            "                        warning if that is taken; port 0 picks a free one\n"
+            "  --no-pg               no PostgreSQL protocol\n"
+            "  --pg-max-connections N  PostgreSQL connections at once (default 100; past it\n"
+            "                        SQLSTATE 53300)\n"
+            "  --pg-idle-timeout S   close a PostgreSQL connection idle this long (default 0:\n"
+            "                        never)\n\n"
+            "Prints \"streamlake: listening on http://HOST:PORT\" once ready, then\n"
+            "\"streamlake: postgres on HOST:PORT\" when the PostgreSQL protocol listens.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
 }
 
@@ -127,7 +138,10 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         {"--work-mem-mb", 1, 1u << 20, 1u << 20, AS_SIZE, &c->sql_work_mem_bytes},
         {"--sql-memory-mb", 16, 1u << 20, 1u << 20, AS_SIZE, &c->sql_memory_bytes},
         {"--statement-timeout-ms", 0, 86400000, 1, AS_U64, &c->sql_timeout_ms},
+        {"--pg-max-connections", 1, 10000, 1, AS_INT, &c->pg_max_conns},
+        {"--pg-idle-timeout", 0, 86400 * 7, 1, AS_INT, &c->pg_idle_timeout_s},
     };
+    static char pg_host[256];
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -151,6 +165,17 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
             if (r < 0 || parse_listen(v, host, host_size, &c->port) != 0)
                 return 2;
             c->host = host;
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--pg-listen", &v))) {
+            if (r < 0 || parse_listen(v, pg_host, sizeof pg_host, &c->pg_port) != 0)
+                return 2;
+            c->pg_host = pg_host;
+            c->pg_mode = 2;
+            continue;
+        }
+        if (!strcmp(argv[i], "--no-pg")) {
+            c->pg_mode = 0;
             continue;
         }
         size_t k = 0;
@@ -199,6 +224,8 @@ int cmd_serve(int argc, char **argv)
         return 1;
     }
     printf("streamlake: listening on http://%s:%u\n", c.host, server_port(s));
+    if (server_pg_port(s))
+        printf("streamlake: postgres on %s:%u\n", c.pg_host, server_pg_port(s));
     fflush(stdout);
     log_info("serve", "data in %s, %d threads, bodies up to %zu bytes; responses: %zu MiB, "
              "%d workers (%d a request), client timeout %d s", c.data_dir, c.threads,

@@ -34,6 +34,7 @@
 #include "server/api_sql.h"
 #include "server/api_trace.h"
 #include "server/ingest.h"
+#include "server/pgwire.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -60,6 +61,7 @@ struct server {
     ingest *g;
     lake *lake;
     sql_engine *sql;
+    pgwire *pg;
     struct MHD_Daemon *d;
     api_trace_stats tstats;
     pthread_t janitor;
@@ -134,6 +136,32 @@ void server_config_defaults(server_config *c)
     c->client_timeout_s = 30;
     c->sql_work_mem_bytes = (size_t)64 << 20;
     c->sql_memory_bytes = (size_t)1 << 30;
+    c->pg_mode = 1;
+    c->pg_host = "127.0.0.1";
+    c->pg_port = 5433;
+}
+
+/* The PostgreSQL listener: a default address that is taken is a warning, not a failure. */
+static int start_pg(server *s, errmsg *e)
+{
+    if (!s->cfg.pg_mode)
+        return SL_OK;
+    pgwire_config pc = {.host = s->cfg.pg_host, .port = s->cfg.pg_port,
+                        .max_conns = s->cfg.pg_max_conns,
+                        .idle_timeout_s = s->cfg.pg_idle_timeout_s};
+    errmsg pe = {0};
+    int rc = pgwire_start(&pc, s->sql, &s->pg, &pe);
+    if (rc && s->cfg.pg_mode == 1) {
+        log_warn("pgwire", "%s; the PostgreSQL protocol is off (--pg-listen HOST:PORT picks "
+                 "another address)", errmsg_str(&pe));
+        return SL_OK;
+    }
+    return rc ? errmsg_set(e, rc, "%s", errmsg_str(&pe)) : SL_OK;
+}
+
+uint16_t server_pg_port(const server *s)
+{
+    return s->pg ? pgwire_port(s->pg) : 0;
 }
 
 /*
@@ -945,6 +973,8 @@ int server_start(const server_config *c, server **out, errmsg *e)
         rc = open_stores(s, e);
     if (!rc)
         rc = start_daemon(s, e);
+    if (!rc)
+        rc = start_pg(s, e);
     if (!rc && pthread_create(&s->janitor, NULL, janitor_main, s) == 0)
         s->janitor_started = 1;
     if (rc) {
@@ -971,6 +1001,7 @@ void server_stop(server *s)
         pthread_mutex_unlock(&s->stop_mu);
         pthread_join(s->janitor, NULL);
     }
+    pgwire_stop(s->pg);
     if (s->d)
         MHD_stop_daemon(s->d);
     if (s->listen_fd >= 0)

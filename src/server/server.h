@@ -36,10 +36,17 @@ typedef struct server_config {
     int64_t sql_timeout_ms;      /* statement_timeout's default (0: none) */
     const char *files_dirs[8];   /* read_parquet / read_csv may read under these (--files) */
     int nfiles_dirs;
+    /* The PostgreSQL protocol (docs/pgwire.md) */
+    int pg_mode;                 /* 0 off; 1 on its default address (if that is taken: a
+                                  * warning, the server goes on); 2 on an address given */
+    const char *pg_host;
+    uint16_t pg_port;
+    int pg_max_conns;            /* 0: 100 */
+    int pg_idle_timeout_s;       /* 0: never */
 } server_config;
 
 /*
- * Defaults: data "streamlake-data", 127.0.0.1:8080, 8 threads, the wire format's block
+ * Defaults: data "streamlake-data", 127.0.0.1:8080 (PostgreSQL protocol on 127.0.0.1:5433), 8 threads, the wire format's block
  * cap per body, 1 GiB of bodies in flight; responses: 256 MiB, 8 workers per core,
  * requests' jobs capped at the number of cores (at least 2), clients timed out after
  * 30 s without progress.
@@ -52,6 +59,8 @@ typedef struct server server;
 int server_start(const server_config *c, server **out, errmsg *e);
 /* The port actually bound. */
 uint16_t server_port(const server *s);
+/* The PostgreSQL protocol's port, 0 when it does not listen. */
+uint16_t server_pg_port(const server *s);
 /* Stops accepting, finishes requests in flight, closes the stores, frees s. */
 void server_stop(server *s);
 

@@ -240,6 +240,10 @@ class Server:
                                      "sl-e2e-%d-%d.log" % (os.getpid(), time.monotonic_ns()))
         self.log = open(self.log_path, "wb")
         cmd = [binary(), "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0"]
+        # the PostgreSQL protocol on a free port too (its default one would be shared)
+        pg = "--no-pg" not in self.args
+        if pg and not any(a.startswith("--pg-listen") for a in self.args):
+            cmd += ["--pg-listen", "127.0.0.1:0"]
         self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
                                      stderr=self.log, stdin=subprocess.DEVNULL)
         line = self._read_line(self.ready_timeout)
@@ -248,6 +252,14 @@ class Server:
             self.kill()
             raise RuntimeError("server did not start: %r; log:\n%s" % (line, self.log_text()))
         self.host, self.port = m.group(1), int(m.group(2))
+        self.pg_port = None
+        if pg:
+            line = self._read_line(self.ready_timeout)
+            m = re.match(r"streamlake: postgres on ([0-9.]+):(\d+)$", line)
+            if not m:
+                self.kill()
+                raise RuntimeError("no PostgreSQL listener: %r; log:\n%s" % (line, self.log_text()))
+            self.pg_port = int(m.group(2))
 
     def _read_line(self, timeout):
         fd = self.proc.stdout.fileno()

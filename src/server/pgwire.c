@@ -1,0 +1,613 @@
+/*
+ * pgwire.c - the PostgreSQL protocol listener: connections, startup, the
+ * simple query protocol (see pgwire.h; messages in pgwire_msg.c).
+ *
+ * Each connection has its own thread and its own SQL session.  The first
+ * packet may ask for SSL or GSS encryption: both are answered 'N' (the client
+ * goes on in the clear, as libpq does by default).  Authentication is trust
+ * (loopback by default).  A query's rows go out as DataRows in text format as
+ * they come from the engine, batch by batch; the output is written whenever
+ * 64 KiB are pending, so memory per connection stays bounded whatever the
+ * result's size.  A client that goes away mid-result cancels its query.
+ * CancelRequest on another connection finds the query by (pid, secret key).
+ */
+#include "server/pgwire.h"
+
+#include "base/alloc.h"
+#include "base/dbuf.h"
+#include "base/log.h"
+#include "server/pgwire_msg.h"
+#include "sql/sql.h"
+#include "sql/types/value.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#define OUT_FLUSH (64u << 10)
+#define STARTUP_MAX 10000
+
+typedef struct pgconn pgconn;
+
+struct pgwire {
+    pgwire_config cfg;
+    struct sql_engine *eng;
+    int lfd;
+    uint16_t port;
+    pthread_t accept_th;
+    bool accept_on;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;       /* a connection ended */
+    pgconn *conns;
+    int nconns;
+    bool stopping;
+    int32_t next_pid;
+};
+
+struct pgconn {
+    pgwire *pw;
+    int fd;
+    int32_t pid, secret;
+    sql_session *s;
+    _Atomic uint8_t cancel;
+    dbuf out;                /* backend messages not written yet */
+    dbuf msg;                /* the frontend message being read */
+    dbuf val;                /* a value's text */
+    dbuf stmt;               /* one statement of a simple query, NUL-terminated */
+    bool gone;               /* the socket failed: stop at once */
+    bool skip_to_sync;       /* an extended-protocol error: ignore until Sync */
+    pgconn *next;
+};
+
+/* ---- socket I/O ---- */
+
+static int flush_out(pgconn *c)
+{
+    size_t off = 0;
+    while (!c->gone && off < c->out.len) {
+        ssize_t w = send(c->fd, c->out.p + off, c->out.len - off, MSG_NOSIGNAL);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            c->gone = true;
+            break;
+        }
+        off += (size_t)w;
+    }
+    dbuf_reset(&c->out);
+    return c->gone ? SL_EIO : SL_OK;
+}
+
+/* Reads exactly n bytes; idle_ms > 0: gives up when nothing comes for that long. */
+static int read_full(pgconn *c, void *p, size_t n, int idle_ms)
+{
+    uint8_t *b = p;
+    while (n) {
+        if (idle_ms > 0) {
+            struct pollfd pf = {c->fd, POLLIN, 0};
+            int pr = poll(&pf, 1, idle_ms);
+            if (pr == 0)
+                return SL_EAGAIN;
+            if (pr < 0 && errno == EINTR)
+                continue;
+        }
+        ssize_t r = recv(c->fd, b, n, 0);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            c->gone = true;
+            return SL_EIO;
+        }
+        b += r;
+        n -= (size_t)r;
+    }
+    return SL_OK;
+}
+
+static int32_t be32(const uint8_t *p)
+{
+    return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
+}
+
+/* A FATAL error sent at once (the connection closes after it). */
+static void fatal(pgconn *c, const char *state, const char *fmt, const char *arg)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    sql_err_set(&e, state, -1, fmt, arg);
+    pg_error(&c->out, "FATAL", &e, 0, false);
+    flush_out(c);
+}
+
+/* ---- results ---- */
+
+static void row_description(pgconn *c, sql_query *q)
+{
+    int n = sql_query_ncols(q);
+    size_t at = pg_msg_begin(&c->out, 'T');
+    pg_put_i16(&c->out, (int16_t)n);
+    for (int i = 0; i < n; i++) {
+        sql_type t = sql_query_coltype(q, i);
+        pg_put_str(&c->out, sql_query_colname(q, i));
+        pg_put_i32(&c->out, 0);  /* table oid */
+        pg_put_i16(&c->out, 0);  /* column number */
+        pg_put_i32(&c->out, (int32_t)sql_type_oid(t));
+        pg_put_i16(&c->out, sql_type_len(t));
+        pg_put_i32(&c->out, t.mod ? t.mod : -1);
+        pg_put_i16(&c->out, 0);  /* text */
+    }
+    pg_msg_end(&c->out, at);
+}
+
+static int data_rows(pgconn *c, sql_query *q, const sql_batch *b)
+{
+    int n = sql_query_ncols(q);
+    for (int64_t r = 0; r < b->n; r++) {
+        size_t at = pg_msg_begin(&c->out, 'D');
+        pg_put_i16(&c->out, (int16_t)n);
+        for (int i = 0; i < n; i++) {
+            if (!col_vec_is_valid(&b->cols[i], r)) {
+                pg_put_i32(&c->out, -1);
+                continue;
+            }
+            dbuf_reset(&c->val);
+            int rc = sql_vec_text(sql_query_coltype(q, i), &b->cols[i], r, &c->val);
+            if (rc)
+                return rc;
+            pg_put_i32(&c->out, (int32_t)c->val.len);
+            dbuf_append(&c->out, c->val.p, c->val.len);
+        }
+        pg_msg_end(&c->out, at);
+        if (c->out.len >= OUT_FLUSH && flush_out(c))
+            return SL_EIO;
+    }
+    return SL_OK;
+}
+
+/* Characters (not bytes) in text[0, n): positions in errors count characters. */
+static int chars(const char *text, size_t n)
+{
+    int k = 0;
+    for (size_t i = 0; i < n; i++)
+        k += ((uint8_t)text[i] & 0xC0) != 0x80;
+    return k;
+}
+
+/* Runs one statement: its rows and CommandComplete, or an ErrorResponse (1 then). */
+static int run_stmt(pgconn *c, const char *text, int pos_offset)
+{
+    sql_query_opts o = {.begin_ns = INT64_MIN, .end_ns = INT64_MAX, .cancel = &c->cancel};
+    atomic_store(&c->cancel, 0);
+    sql_query *q;
+    sql_err e;
+    sql_err_clear(&e);
+    int rc = sql_query_open(c->s, text, &o, &q, &e);
+    if (rc) {
+        pg_error(&c->out, "ERROR", &e, e.position ? e.position + pos_offset : 0, false);
+        return 1;
+    }
+    if (sql_query_has_rows(q))
+        row_description(c, q);
+    for (;;) {
+        const sql_batch *b;
+        if ((rc = sql_query_next(q, &b, &e))) {
+            pg_error(&c->out, "ERROR", &e, e.position ? e.position + pos_offset : 0, false);
+            sql_query_close(q);
+            return 1;
+        }
+        if (!b)
+            break;
+        if ((rc = data_rows(c, q, b))) {
+            sql_query_cancel(q);
+            sql_query_close(q);
+            if (c->gone)
+                return 1;
+            sql_err_set(&e, "XX000", -1, "cannot format a value: %s", sl_strerror(rc));
+            pg_error(&c->out, "ERROR", &e, 0, false);
+            return 1;
+        }
+    }
+    pg_command_complete(&c->out, sql_query_tag(q));
+    sql_query_close(q);
+    return 0;
+}
+
+typedef struct split_ctx {
+    const char *text;
+    const char **s;
+    size_t *n;
+    int count, cap;
+} split_ctx;
+
+static int take_stmt(void *arg, const char *stmt, size_t n)
+{
+    split_ctx *x = arg;
+    if (x->count == x->cap) {
+        int cap = x->cap ? x->cap * 2 : 8;
+        const char **s = sl_realloc(x->s, sizeof *s * (size_t)cap);
+        size_t *l = s ? sl_realloc(x->n, sizeof *l * (size_t)cap) : NULL;
+        if (s)
+            x->s = s;
+        if (!s || !l)
+            return SL_ENOMEM;
+        x->n = l;
+        x->cap = cap;
+    }
+    x->s[x->count] = stmt;
+    x->n[x->count++] = n;
+    return SL_OK;
+}
+
+static char tx_status(pgconn *c)
+{
+    return sql_session_in_tx(c->s) ? 'T' : 'I';
+}
+
+/* 'Q': one or more statements; the first error ends the string's run. */
+static void simple_query(pgconn *c, const char *text)
+{
+    split_ctx x = {text, NULL, NULL, 0, 0};
+    sql_err e;
+    sql_err_clear(&e);
+    int rc = sql_split(text, take_stmt, &x, &e);
+    if (rc) {
+        if (!e.state[0])
+            sql_err_set(&e, rc == SL_ENOMEM ? "53200" : "42601", -1, "%s", sl_strerror(rc));
+        pg_error(&c->out, "ERROR", &e, e.position, false);
+    } else if (!x.count) {
+        pg_empty_query(&c->out);
+    }
+    for (int i = 0; !rc && i < x.count && !c->gone; i++) {
+        dbuf_reset(&c->stmt);
+        dbuf_append(&c->stmt, x.s[i], x.n[i]);
+        dbuf_append_byte(&c->stmt, 0);
+        if (run_stmt(c, (const char *)c->stmt.p, chars(text, (size_t)(x.s[i] - text))))
+            break;
+    }
+    sl_free(x.s);
+    sl_free(x.n);
+    pg_ready(&c->out, tx_status(c));
+    flush_out(c);
+}
+
+/* ---- connections ---- */
+
+static void unregister(pgconn *c)
+{
+    pgwire *pw = c->pw;
+    pthread_mutex_lock(&pw->mu);
+    for (pgconn **p = &pw->conns; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    pw->nconns--;
+    pthread_cond_broadcast(&pw->cv);
+    pthread_mutex_unlock(&pw->mu);
+}
+
+/* CancelRequest: the connection with this key stops its query (nothing is answered). */
+static void cancel_by_key(pgwire *pw, int32_t pid, int32_t secret)
+{
+    pthread_mutex_lock(&pw->mu);
+    for (pgconn *c = pw->conns; c; c = c->next)
+        if (c->pid == pid && c->secret == secret)
+            atomic_store(&c->cancel, 1);
+    pthread_mutex_unlock(&pw->mu);
+}
+
+/* The first packets: SSL / GSS requests answered 'N', then a StartupMessage or a
+ * CancelRequest.  1: go on with the session; 0: done (cancel, refusal, error). */
+static int startup(pgconn *c)
+{
+    for (int tries = 0; tries < 3; tries++) {
+        uint8_t len4[4];
+        if (read_full(c, len4, 4, 30000))
+            return 0;
+        int32_t len = be32(len4);
+        if (len < 8 || len > STARTUP_MAX) {
+            fatal(c, "08P01", "invalid length of startup packet%s", "");
+            return 0;
+        }
+        dbuf_reset(&c->msg);
+        if (dbuf_reserve(&c->msg, (size_t)len) || read_full(c, c->msg.p, (size_t)len - 4, 30000))
+            return 0;
+        pg_startup st;
+        errmsg em = {0};
+        if (pg_parse_startup(c->msg.p, (size_t)len - 4, &st, &em)) {
+            fatal(c, "08P01", "%s", em.text);
+            return 0;
+        }
+        if (st.code == PG_SSL_REQUEST || st.code == PG_GSSENC_REQUEST) {
+            dbuf_append_byte(&c->out, 'N');
+            if (flush_out(c))
+                return 0;
+            continue;
+        }
+        if (st.code == PG_CANCEL_REQUEST) {
+            cancel_by_key(c->pw, st.pid, st.secret);
+            return 0;
+        }
+        if (st.code != PG_PROTOCOL_3) {
+            char v[32];
+            snprintf(v, sizeof v, "%d.%d", st.code >> 16, st.code & 0xFFFF);
+            fatal(c, "0A000", "unsupported frontend protocol %s: server supports 3.0", v);
+            return 0;
+        }
+        pthread_mutex_lock(&c->pw->mu);
+        bool full = c->pw->nconns > c->pw->cfg.max_conns;
+        pthread_mutex_unlock(&c->pw->mu);
+        if (full) {
+            fatal(c, "53300", "sorry, too many clients already%s", "");
+            return 0;
+        }
+        if (sql_session_new(c->pw->eng, &c->s)) {
+            fatal(c, "53200", "out of memory%s", "");
+            return 0;
+        }
+        const char *app = pg_startup_get(&st, "application_name");
+        sql_err e;
+        sql_err_clear(&e);
+        if (app)
+            sql_session_set(c->s, "application_name", app, &e);
+        pg_auth_ok(&c->out);
+        static const char *const params[][2] = {
+            {"server_version", "15.0"},         {"server_encoding", "UTF8"},
+            {"client_encoding", "UTF8"},        {"DateStyle", "ISO, MDY"},
+            {"IntervalStyle", "postgres"},      {"TimeZone", "UTC"},
+            {"integer_datetimes", "on"},        {"standard_conforming_strings", "on"},
+            {"is_superuser", "on"},             {"session_authorization", "streamlake"},
+        };
+        for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+            pg_parameter_status(&c->out, params[i][0], params[i][1]);
+        pg_parameter_status(&c->out, "application_name", app ? app : "");
+        pg_backend_key(&c->out, c->pid, c->secret);
+        pg_ready(&c->out, 'I');
+        return flush_out(c) ? 0 : 1;
+    }
+    return 0;
+}
+
+static void serve_conn(pgconn *c)
+{
+    if (!startup(c))
+        return;
+    int idle_ms = c->pw->cfg.idle_timeout_s > 0 ? c->pw->cfg.idle_timeout_s * 1000 : 0;
+    while (!c->gone) {
+        uint8_t head[5];
+        int rc = read_full(c, head, 5, idle_ms);
+        if (rc == SL_EAGAIN) {
+            fatal(c, "57P05", "terminating connection due to idle-session timeout%s", "");
+            return;
+        }
+        if (rc)
+            return;
+        int32_t len = be32(head + 1);
+        if (len < 4 || (size_t)len - 4 > c->pw->cfg.max_msg) {
+            char what[64];
+            snprintf(what, sizeof what, "%d bytes", len);
+            fatal(c, "08P01", "invalid message length: %s", what);
+            return;
+        }
+        dbuf_reset(&c->msg);
+        if (dbuf_reserve(&c->msg, (size_t)len - 4 + 1)) {
+            fatal(c, "53200", "out of memory for a message%s", "");
+            return;
+        }
+        if (read_full(c, c->msg.p, (size_t)len - 4, 0))
+            return;
+        c->msg.len = (size_t)len - 4;
+        pg_rd r;
+        pg_rd_init(&r, c->msg.p, c->msg.len);
+        char type = (char)head[0];
+        if (c->skip_to_sync && type != 'S' && type != 'X')
+            continue;
+        switch (type) {
+        case 'Q': {
+            const char *text = pg_rd_str(&r);
+            if (r.bad) {
+                fatal(c, "08P01", "invalid query message: the text has no terminator%s", "");
+                return;
+            }
+            simple_query(c, text);
+            break;
+        }
+        case 'X':
+            return;
+        case 'S':
+            c->skip_to_sync = false;
+            pg_ready(&c->out, tx_status(c));
+            flush_out(c);
+            break;
+        case 'H':
+            flush_out(c);
+            break;
+        case 'P':
+        case 'B':
+        case 'D':
+        case 'E':
+        case 'C': {
+            sql_err e;
+            sql_err_clear(&e);
+            sql_err_set(&e, "0A000", -1, "the extended query protocol is not supported yet");
+            sql_err_hint(&e, "Use the simple query protocol (psql, psycopg2 do).");
+            pg_error(&c->out, "ERROR", &e, 0, false);
+            c->skip_to_sync = true;
+            flush_out(c);
+            break;
+        }
+        case 'd':
+        case 'c':
+        case 'f':
+            break; /* copy data outside a copy: ignored, as PostgreSQL does */
+        default: {
+            char t[8];
+            snprintf(t, sizeof t, "%d", (uint8_t)type);
+            fatal(c, "08P01", "invalid frontend message type %s", t);
+            return;
+        }
+        }
+    }
+}
+
+static void *conn_main(void *arg)
+{
+    pgconn *c = arg;
+    serve_conn(c);
+    unregister(c);
+    if (c->s)
+        sql_session_free(c->s);
+    close(c->fd);
+    dbuf_free(&c->out);
+    dbuf_free(&c->msg);
+    dbuf_free(&c->val);
+    dbuf_free(&c->stmt);
+    sl_free(c);
+    return NULL;
+}
+
+static void *accept_main(void *arg)
+{
+    pgwire *pw = arg;
+    for (;;) {
+        int fd = accept(pw->lfd, NULL, NULL);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            pthread_mutex_lock(&pw->mu);
+            bool stop = pw->stopping;
+            pthread_mutex_unlock(&pw->mu);
+            if (stop)
+                break;
+            if (errno == EMFILE || errno == ENFILE || errno == ENOMEM) {
+                usleep(10000);
+                continue;
+            }
+            break;
+        }
+        int one = 1;
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+        pgconn *c = sl_calloc(1, sizeof *c);
+        if (!c) {
+            close(fd);
+            continue;
+        }
+        c->pw = pw;
+        c->fd = fd;
+        dbuf_init(&c->out, (size_t)1 << 30);
+        dbuf_init(&c->msg, pw->cfg.max_msg + 16);
+        dbuf_init(&c->val, (size_t)1 << 30);
+        dbuf_init(&c->stmt, pw->cfg.max_msg + 16);
+        if (getrandom(&c->secret, sizeof c->secret, 0) != sizeof c->secret)
+            c->secret = (int32_t)(uintptr_t)c ^ (int32_t)time(NULL);
+        pthread_mutex_lock(&pw->mu);
+        if (pw->stopping) {
+            pthread_mutex_unlock(&pw->mu);
+            close(fd);
+            sl_free(c);
+            break;
+        }
+        c->pid = ++pw->next_pid;
+        c->next = pw->conns;
+        pw->conns = c;
+        pw->nconns++;
+        pthread_mutex_unlock(&pw->mu);
+        pthread_t th;
+        pthread_attr_t at;
+        pthread_attr_init(&at);
+        pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+        if (pthread_create(&th, &at, conn_main, c) != 0)
+            conn_main(c); /* no thread: refuse by closing (it reads nothing) */
+        pthread_attr_destroy(&at);
+    }
+    return NULL;
+}
+
+int pgwire_start(const pgwire_config *cfg, struct sql_engine *eng, pgwire **out, errmsg *e)
+{
+    *out = NULL;
+    pgwire *pw = sl_calloc(1, sizeof *pw);
+    if (!pw)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    pw->cfg = *cfg;
+    if (pw->cfg.max_conns <= 0)
+        pw->cfg.max_conns = 100;
+    if (!pw->cfg.max_msg)
+        pw->cfg.max_msg = (size_t)64 << 20;
+    pw->eng = eng;
+    pw->next_pid = 10000 + (int32_t)(getpid() % 1000) * 1000;
+    pthread_mutex_init(&pw->mu, NULL);
+    pthread_cond_init(&pw->cv, NULL);
+    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons(cfg->port)};
+    const char *host = cfg->host && *cfg->host ? cfg->host : "127.0.0.1";
+    if (!strcmp(host, "localhost"))
+        host = "127.0.0.1";
+    if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) {
+        sl_free(pw);
+        return errmsg_set(e, SL_EINVAL, "--pg-listen: '%s' is not an IPv4 address", host);
+    }
+    pw->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (pw->lfd >= 0)
+        setsockopt(pw->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (pw->lfd < 0 || bind(pw->lfd, (struct sockaddr *)&sa, sizeof sa) || listen(pw->lfd, 128)) {
+        int err = errno;
+        if (pw->lfd >= 0)
+            close(pw->lfd);
+        sl_free(pw);
+        return errmsg_set(e, SL_EIO, "PostgreSQL listener on %s:%u: %s", host, cfg->port,
+                          strerror(err));
+    }
+    socklen_t sl = sizeof sa;
+    getsockname(pw->lfd, (struct sockaddr *)&sa, &sl);
+    pw->port = ntohs(sa.sin_port);
+    if (pthread_create(&pw->accept_th, NULL, accept_main, pw) != 0) {
+        close(pw->lfd);
+        sl_free(pw);
+        return errmsg_set(e, SL_ENOMEM, "cannot start the PostgreSQL listener's thread");
+    }
+    pw->accept_on = true;
+    *out = pw;
+    return SL_OK;
+}
+
+uint16_t pgwire_port(const pgwire *p)
+{
+    return p->port;
+}
+
+void pgwire_stop(pgwire *pw)
+{
+    if (!pw)
+        return;
+    pthread_mutex_lock(&pw->mu);
+    pw->stopping = true;
+    /* wake every connection: running queries stop, blocked reads return */
+    for (pgconn *c = pw->conns; c; c = c->next) {
+        atomic_store(&c->cancel, 1);
+        shutdown(c->fd, SHUT_RDWR);
+    }
+    pthread_mutex_unlock(&pw->mu);
+    shutdown(pw->lfd, SHUT_RDWR);
+    if (pw->accept_on)
+        pthread_join(pw->accept_th, NULL);
+    close(pw->lfd);
+    pthread_mutex_lock(&pw->mu);
+    while (pw->nconns > 0)
+        pthread_cond_wait(&pw->cv, &pw->mu);
+    pthread_mutex_unlock(&pw->mu);
+    pthread_mutex_destroy(&pw->mu);
+    pthread_cond_destroy(&pw->cv);
+    sl_free(pw);
+}

@@ -1,0 +1,310 @@
+#!/usr/bin/python3
+"""The PostgreSQL wire protocol with real clients against a real `streamlake serve`.
+
+  * psql (Debian's postgresql-client) runs a script: queries, several statements in
+    one string, \\x, an error with its caret; its output is compared to the text
+    expected.
+  * psycopg2: every type the engine has comes back as the Python value PostgreSQL's
+    would give; parameters; a server-side error leaves the connection usable;
+    transactions report their status; a long query is cancelled (57014).
+  * The same query gives the same rows through pgwire, HTTP and the CLI.
+  * Bad input: a malformed or oversized message gets an ErrorResponse (08P01) and
+    the connection closes; the extended protocol (not yet) answers 0A000 and the
+    connection goes on after Sync; past --pg-max-connections: 53300.
+  * The server answers after all of it and (under the sanitizers) exits clean.
+"""
+
+import json
+import os
+import socket
+import struct
+import subprocess
+import sys
+import threading
+import time
+import unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
+import sltest  # noqa: E402
+
+import psycopg2  # noqa: E402
+import psycopg2.errors  # noqa: E402
+
+
+class Pg:
+    srv = None
+
+
+def setUpModule():
+    Pg.srv = sltest.Server(args=["--pg-max-connections", "8"])
+
+
+def tearDownModule():
+    code = Pg.srv.stop()
+    log = Pg.srv.log_text()
+    Pg.srv.cleanup()
+    assert code == 0, "server exit %r:\n%s" % (code, log[-4000:])
+
+
+def connect(**kw):
+    c = psycopg2.connect(host="127.0.0.1", port=Pg.srv.pg_port, user="tester", dbname="lake",
+                         connect_timeout=10, **kw)
+    return c
+
+
+def psql(script, *extra):
+    return subprocess.run(["psql", "-X", "-h", "127.0.0.1", "-p", str(Pg.srv.pg_port), "-U",
+                           "tester", "-d", "lake", "-v", "ON_ERROR_STOP=0", *extra],
+                          input=script, capture_output=True, text=True, timeout=120)
+
+
+def raw(first=None):
+    """A raw socket past the startup (or, with first, sending those bytes first)."""
+    s = socket.create_connection(("127.0.0.1", Pg.srv.pg_port), timeout=10)
+    if first is not None:
+        s.sendall(first)
+        return s
+    params = b"user\x00tester\x00database\x00lake\x00\x00"
+    s.sendall(struct.pack("!ii", 8 + len(params), 196608) + params)
+    read_until(s, b"Z")
+    return s
+
+
+def read_msgs(s, stop=b"Z"):
+    """Backend messages as (type, body) until one of type `stop` (or the end)."""
+    out, buf = [], b""
+    while True:
+        while len(buf) >= 5:
+            t, n = buf[:1], struct.unpack("!i", buf[1:5])[0]
+            if len(buf) < 1 + n:
+                break
+            out.append((t, buf[5:1 + n]))
+            buf = buf[1 + n:]
+            if t == stop:
+                return out
+        try:
+            chunk = s.recv(65536)
+        except (ConnectionResetError, socket.timeout):
+            chunk = b""
+        if not chunk:
+            return out
+        buf += chunk
+
+
+def read_until(s, t):
+    return read_msgs(s, t)
+
+
+def error_fields(body):
+    f = {}
+    for part in body.split(b"\x00"):
+        if part:
+            f[chr(part[0])] = part[1:].decode()
+    return f
+
+
+class Clients(unittest.TestCase):
+    def test_psql_script(self):
+        out = psql("SELECT 1 AS one, 'x' AS two;\n"
+                   "SELECT 2 AS a; SELECT 3 AS b;\n"
+                   "\\x on\n"
+                   "SELECT 4 AS four, NULL::text AS nothing;\n"
+                   "\\x off\n"
+                   "SELECT nme FROM (SELECT 1 AS name) s;\n"
+                   "SELECT 'still here' AS after;\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn(" one | two \n-----+-----\n   1 | x\n(1 row)", out.stdout)
+        self.assertIn(" a \n---\n 2\n(1 row)", out.stdout)
+        self.assertIn(" b \n---\n 3\n(1 row)", out.stdout)
+        self.assertIn("-[ RECORD 1 ]\nfour    | 4\nnothing | \n", out.stdout)
+        self.assertIn('ERROR:  column "nme" does not exist', out.stderr)
+        self.assertIn("LINE 1: SELECT nme FROM (SELECT 1 AS name) s;\n               ^",
+                      out.stderr)
+        self.assertIn("still here", out.stdout)
+
+    def test_psycopg2_types_params_errors(self):
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("SELECT %s::int + 1, %s::text, %s::float8, %s::bool, %s::date, %s::int8",
+                    (41, "héllo ✓", 1.5, True, "2024-02-29", 2**40))
+        self.assertEqual(cur.fetchone(), (42, "héllo ✓", 1.5, True,
+                                          __import__("datetime").date(2024, 2, 29), 2**40))
+        cur.execute("SELECT '2024-01-02 03:04:05.123456+00'::timestamptz AS tz, "
+                    "'2024-01-02 03:04:05'::timestamp AS ts, interval '1 day 2 hours' AS iv, "
+                    "'\\x0102ff'::bytea AS by, 12.50::numeric(6,2) AS nu, '{a,b}'::text[] AS ar, "
+                    "'{\"k\": [1, null]}'::jsonb AS js, "
+                    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid AS id, 7::int2 AS sm, "
+                    "2.5::float4 AS f4")
+        import datetime
+        import decimal
+        row = cur.fetchone()
+        self.assertEqual(row[0], datetime.datetime(2024, 1, 2, 3, 4, 5, 123456,
+                                                   tzinfo=datetime.timezone.utc))
+        self.assertEqual(row[1], datetime.datetime(2024, 1, 2, 3, 4, 5))
+        self.assertEqual(row[2], datetime.timedelta(days=1, hours=2))
+        self.assertEqual(bytes(row[3]), b"\x01\x02\xff")
+        self.assertEqual(row[4], decimal.Decimal("12.50"))
+        self.assertEqual(row[5], ["a", "b"])
+        self.assertEqual(row[6], {"k": [1, None]})
+        self.assertEqual(row[7], "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11")
+        self.assertEqual(row[8:], (7, 2.5))
+        # the type OIDs PostgreSQL gives
+        self.assertEqual([d.type_code for d in cur.description],
+                         [1184, 1114, 1186, 17, 1700, 1009, 3802, 2950, 21, 700])
+        # an error, then the connection goes on
+        with self.assertRaises(psycopg2.errors.DivisionByZero):
+            cur.execute("SELECT 1 / 0")
+        cur.execute("SELECT 'ok'")
+        self.assertEqual(cur.fetchone(), ("ok",))
+        # commands and their tags
+        cur.execute("CREATE TABLE pg_t (a int, b text)")
+        cur.execute("INSERT INTO pg_t VALUES (1, 'x'), (2, NULL), (3, 'it''s')")
+        self.assertEqual((cur.rowcount, cur.statusmessage), (3, "INSERT 0 3"))
+        cur.execute("SELECT * FROM pg_t WHERE a >= %s ORDER BY a", (2,))
+        self.assertEqual(cur.fetchall(), [(2, None), (3, "it's")])
+        c.close()
+
+    def test_transactions_report_their_status(self):
+        c = connect()  # psycopg2 opens a transaction block before the first statement
+        cur = c.cursor()
+        cur.execute("SELECT 1")
+        self.assertEqual(c.get_transaction_status(),
+                         psycopg2.extensions.TRANSACTION_STATUS_INTRANS)
+        c.commit()
+        self.assertEqual(c.get_transaction_status(), psycopg2.extensions.TRANSACTION_STATUS_IDLE)
+        c.close()
+
+    def test_cancel_a_long_query(self):
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        done = {}
+
+        def run():
+            try:
+                cur.execute("SELECT count(*) FROM generate_series(1, 2000000000) g "
+                            "WHERE g % 7 = 3")
+                done["rows"] = cur.fetchall()
+            except Exception as e:  # noqa: BLE001
+                done["error"] = e
+        t = threading.Thread(target=run)
+        t.start()
+        time.sleep(0.5)
+        t0 = time.time()
+        c.cancel()
+        t.join(60)
+        self.assertFalse(t.is_alive())
+        self.assertIsInstance(done.get("error"), psycopg2.errors.QueryCanceled, done)
+        self.assertLess(time.time() - t0, 30)
+        cur.execute("SELECT 'after'")
+        self.assertEqual(cur.fetchone(), ("after",))
+        c.close()
+
+    def test_same_rows_through_pgwire_http_and_cli(self):
+        q = ("SELECT g, g * 1.5 AS h, 'v' || g AS s, (g % 3 = 0) AS b FROM "
+             "generate_series(1, 2000) g ORDER BY g")
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute(q)
+        via_pg = [[str(v).lower() if isinstance(v, bool) else str(v) for v in r]
+                  for r in cur.fetchall()]
+        c.close()
+        st, _, data = Pg.srv.post("/api/query?format=csv", json.dumps({"sql": q}).encode())
+        self.assertEqual(st, 200)
+        via_http = [line.split(",") for line in data.decode().splitlines()[1:]]
+        cli = subprocess.run([sltest.binary(), "sql", "--server", Pg.srv.url, "--format", "csv",
+                              q], capture_output=True, text=True, timeout=120)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        via_cli = [line.split(",") for line in cli.stdout.splitlines()[1:]]
+        norm = [[r[0], r[1], r[2], "true" if r[3] == "t" else "false" if r[3] == "f" else r[3]]
+                for r in via_http]
+        self.assertEqual(len(via_pg), 2000)
+        self.assertEqual(via_pg, norm)
+        self.assertEqual(via_http, via_cli)
+
+
+class Protocol(unittest.TestCase):
+    def test_ssl_request_is_answered_n(self):
+        s = raw(struct.pack("!ii", 8, 80877103))
+        self.assertEqual(s.recv(1), b"N")
+        s.close()
+
+    def test_malformed_messages_close_with_08P01(self):
+        for name, data in (("huge length", b"Q" + struct.pack("!i", 0x7FFFFFF0)),
+                           ("negative length", b"Q" + struct.pack("!i", -5)),
+                           ("unterminated query", b"Q" + struct.pack("!i", 8) + b"abcd"),
+                           ("unknown type", b"\x01" + struct.pack("!i", 4))):
+            s = raw()
+            s.sendall(data)
+            msgs = read_msgs(s, b"never")
+            errs = [error_fields(b) for t, b in msgs if t == b"E"]
+            self.assertTrue(errs, name)
+            self.assertEqual(errs[0]["C"], "08P01", (name, errs))
+            self.assertEqual(errs[0]["S"], "FATAL", name)
+            s.close()
+        for name, data in (("short startup", struct.pack("!i", 4)),
+                           ("unterminated startup", struct.pack("!ii", 12, 196608) + b"user")):
+            s = raw(data)
+            msgs = read_msgs(s, b"never")
+            self.assertTrue(any(t == b"E" for t, _ in msgs), name)
+            s.close()
+        # truncated: the client goes away mid-message; the server goes on
+        s = raw()
+        s.sendall(b"Q" + struct.pack("!i", 100) + b"SELECT")
+        s.close()
+        c = connect()
+        c.cursor().execute("SELECT 1")
+        c.close()
+
+    def test_extended_protocol_is_refused_until_sync(self):
+        s = raw()
+        parse = b"\x00SELECT 1\x00" + struct.pack("!h", 0)
+        bind = b"\x00\x00" + struct.pack("!hhh", 0, 0, 0)
+        s.sendall(b"P" + struct.pack("!i", 4 + len(parse)) + parse +
+                  b"B" + struct.pack("!i", 4 + len(bind)) + bind + b"S" + struct.pack("!i", 4))
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"E", b"Z"])
+        self.assertEqual(error_fields(msgs[0][1])["C"], "0A000")
+        q = b"SELECT 7\x00"
+        s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"T", b"D", b"C", b"Z"])
+        s.close()
+
+    def test_empty_query_and_several_statements(self):
+        s = raw()
+        for q, want in ((b"  \x00", [b"I", b"Z"]),
+                        (b"SELECT 1; SELECT 2\x00", [b"T", b"D", b"C", b"T", b"D", b"C", b"Z"]),
+                        (b"SELECT 1; SELECT 1/0; SELECT 3\x00", [b"T", b"D", b"C", b"E", b"Z"])):
+            s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+            self.assertEqual([t for t, _ in read_msgs(s)], want, q)
+        s.close()
+
+    def test_error_positions_count_from_the_whole_string(self):
+        s = raw()
+        q = "SELECT 1; SELECT nme".encode() + b"\x00"
+        s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+        errs = [error_fields(b) for t, b in read_msgs(s) if t == b"E"]
+        self.assertEqual(errs[0]["C"], "42703")
+        self.assertEqual(errs[0]["P"], "18")  # as PostgreSQL: 1-based, in the whole string
+        s.close()
+
+    def test_connection_limit(self):
+        time.sleep(0.5)  # the connections of earlier tests are gone
+        held = [connect() for _ in range(8)]
+        try:
+            with self.assertRaises(psycopg2.OperationalError) as cm:
+                connect()
+            self.assertIn("too many clients", str(cm.exception))
+        finally:
+            for c in held:
+                c.close()
+        time.sleep(0.2)
+        c = connect()
+        c.close()
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=1)
