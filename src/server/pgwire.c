@@ -30,6 +30,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -39,6 +40,33 @@
 #define STARTUP_MAX 10000
 
 typedef struct pgconn pgconn;
+
+#define MAX_STMTS 256
+#define MAX_PORTALS 64
+
+/* A prepared statement of the extended protocol (Parse). */
+typedef struct pgstmt {
+    char *name;
+    char *text;              /* one statement, or empty */
+    int nparams;
+    uint32_t *oids;          /* the types Parse gave (0: to be inferred) */
+} pgstmt;
+
+/* A portal (Bind): a statement with its parameters, and its query once it runs. */
+typedef struct pgportal {
+    char *name;
+    char *text;
+    int nparams;
+    sql_datum *vals;         /* text of each parameter (NULL: SQL NULL) */
+    sql_type *types;         /* ST_UNKNOWN: inferred from the text */
+    dbuf pbytes;             /* the parameters' bytes */
+    sql_params params;
+    sql_query *q;
+    const sql_batch *b;      /* the batch being sent, and its next row */
+    int64_t brow;
+    uint64_t rows;
+    bool done, failed_open;
+} pgportal;
 
 struct pgwire {
     pgwire_config cfg;
@@ -67,6 +95,10 @@ struct pgconn {
     dbuf stmt;               /* one statement of a simple query, NUL-terminated */
     bool gone;               /* the socket failed: stop at once */
     bool skip_to_sync;       /* an extended-protocol error: ignore until Sync */
+    pgstmt stmts[MAX_STMTS];
+    int nstmts;
+    pgportal portals[MAX_PORTALS];
+    int nportals;
     pgconn *next;
 };
 
@@ -150,10 +182,11 @@ static void row_description(pgconn *c, sql_query *q)
     pg_msg_end(&c->out, at);
 }
 
-static int data_rows(pgconn *c, sql_query *q, const sql_batch *b)
+/* DataRows for rows [from, to) of b. */
+static int data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to)
 {
     int n = sql_query_ncols(q);
-    for (int64_t r = 0; r < b->n; r++) {
+    for (int64_t r = from; r < to; r++) {
         size_t at = pg_msg_begin(&c->out, 'D');
         pg_put_i16(&c->out, (int16_t)n);
         for (int i = 0; i < n; i++) {
@@ -208,7 +241,7 @@ static int run_stmt(pgconn *c, const char *text, int pos_offset)
         }
         if (!b)
             break;
-        if ((rc = data_rows(c, q, b))) {
+        if ((rc = data_rows(c, q, b, 0, b->n))) {
             sql_query_cancel(q);
             sql_query_close(q);
             if (c->gone)
@@ -279,6 +312,508 @@ static void simple_query(pgconn *c, const char *text)
     sl_free(x.n);
     pg_ready(&c->out, tx_status(c));
     flush_out(c);
+}
+
+/* ---- the extended query protocol ---- */
+
+static void ext_error(pgconn *c, const char *state, const char *fmt, const char *arg)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    sql_err_set(&e, state, -1, fmt, arg);
+    pg_error(&c->out, "ERROR", &e, 0, false);
+    c->skip_to_sync = true;
+}
+
+static void short_msg(dbuf *out, char type)
+{
+    size_t at = pg_msg_begin(out, type);
+    pg_msg_end(out, at);
+}
+
+static char *dup_str(const char *s)
+{
+    size_t n = strlen(s);
+    char *d = sl_malloc(n + 1);
+    if (d)
+        memcpy(d, s, n + 1);
+    return d;
+}
+
+static pgstmt *find_stmt(pgconn *c, const char *name)
+{
+    for (int i = 0; i < c->nstmts; i++)
+        if (!strcmp(c->stmts[i].name, name))
+            return &c->stmts[i];
+    return NULL;
+}
+
+static pgportal *find_portal(pgconn *c, const char *name)
+{
+    for (int i = 0; i < c->nportals; i++)
+        if (!strcmp(c->portals[i].name, name))
+            return &c->portals[i];
+    return NULL;
+}
+
+static void stmt_drop(pgconn *c, pgstmt *st)
+{
+    sl_free(st->name);
+    sl_free(st->text);
+    sl_free(st->oids);
+    *st = c->stmts[--c->nstmts];
+}
+
+static void portal_drop(pgconn *c, pgportal *p)
+{
+    if (p->q)
+        sql_query_close(p->q);
+    sl_free(p->name);
+    sl_free(p->text);
+    sl_free(p->vals);
+    sl_free(p->types);
+    dbuf_free(&p->pbytes);
+    *p = c->portals[--c->nportals];
+}
+
+typedef struct count_ctx {
+    int n;
+} count_ctx;
+
+static int count_stmt(void *arg, const char *stmt, size_t n)
+{
+    (void)stmt;
+    (void)n;
+    ((count_ctx *)arg)->n++;
+    return SL_OK;
+}
+
+/* 'P': name, text, parameter types. */
+static void ext_parse(pgconn *c, pg_rd *r)
+{
+    const char *name = pg_rd_str(r), *text = pg_rd_str(r);
+    int16_t n = pg_rd_i16(r);
+    if (n < 0 || r->bad) {
+        ext_error(c, "08P01", "invalid Parse message%s", "");
+        return;
+    }
+    uint32_t *oids = sl_calloc((size_t)n + 1, sizeof *oids);
+    for (int i = 0; oids && i < n; i++)
+        oids[i] = (uint32_t)pg_rd_i32(r);
+    if (r->bad || !oids) {
+        sl_free(oids);
+        ext_error(c, r->bad ? "08P01" : "53200", "invalid Parse message%s", "");
+        return;
+    }
+    count_ctx cc = {0};
+    sql_err e;
+    sql_err_clear(&e);
+    if (sql_split(text, count_stmt, &cc, &e)) {
+        sl_free(oids);
+        pg_error(&c->out, "ERROR", &e, e.position, false);
+        c->skip_to_sync = true;
+        return;
+    }
+    if (cc.n > 1) {
+        sl_free(oids);
+        ext_error(c, "42601", "cannot insert multiple commands into a prepared statement%s", "");
+        return;
+    }
+    pgstmt *old = find_stmt(c, name);
+    if (old && *name) {
+        sl_free(oids);
+        ext_error(c, "42P05", "prepared statement \"%s\" already exists", name);
+        return;
+    }
+    if (old)
+        stmt_drop(c, old);
+    if (c->nstmts == MAX_STMTS) {
+        sl_free(oids);
+        ext_error(c, "53400", "more than 256 prepared statements on one connection%s", "");
+        return;
+    }
+    pgstmt *st = &c->stmts[c->nstmts];
+    st->name = dup_str(name);
+    st->text = dup_str(text);
+    st->nparams = n;
+    st->oids = oids;
+    if (!st->name || !st->text) {
+        sl_free(st->name);
+        sl_free(st->text);
+        sl_free(oids);
+        ext_error(c, "53200", "out of memory%s", "");
+        return;
+    }
+    c->nstmts++;
+    short_msg(&c->out, '1');
+}
+
+/* A binary parameter of a known type as the text the engine reads (0: done). */
+static int binary_param(uint32_t oid, const uint8_t *p, int32_t n, dbuf *out)
+{
+    char t[64];
+    int64_t v;
+    switch (oid) {
+    case 16:
+        return n == 1 ? dbuf_append_str(out, p[0] ? "t" : "f") : -1;
+    case 21:
+    case 23:
+    case 20:
+        if (n != 2 && n != 4 && n != 8)
+            return -1;
+        v = 0;
+        for (int i = 0; i < n; i++)
+            v = (int64_t)((uint64_t)v << 8 | p[i]);
+        if (n == 2)
+            v = (int16_t)v;
+        else if (n == 4)
+            v = (int32_t)v;
+        snprintf(t, sizeof t, "%lld", (long long)v);
+        return dbuf_append_str(out, t);
+    case 700:
+    case 701: {
+        if (n != 4 && n != 8)
+            return -1;
+        uint64_t u = 0;
+        for (int i = 0; i < n; i++)
+            u = u << 8 | p[i];
+        double d;
+        if (n == 4) {
+            uint32_t u32 = (uint32_t)u;
+            float f;
+            memcpy(&f, &u32, 4);
+            d = f;
+        } else {
+            memcpy(&d, &u, 8);
+        }
+        snprintf(t, sizeof t, "%.17g", d);
+        return dbuf_append_str(out, t);
+    }
+    case 25:
+    case 1043:
+    case 19:
+        return dbuf_append(out, p, (size_t)n);
+    case 17:
+        dbuf_append_str(out, "\\x");
+        for (int32_t i = 0; i < n; i++) {
+            snprintf(t, sizeof t, "%02x", p[i]);
+            dbuf_append_str(out, t);
+        }
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* 'B': portal, statement, parameter formats and values, result formats. */
+static void ext_bind(pgconn *c, pg_rd *r)
+{
+    const char *pname = pg_rd_str(r), *sname = pg_rd_str(r);
+    int16_t nf = pg_rd_i16(r);
+    if (r->bad || nf < 0) {
+        ext_error(c, "08P01", "invalid Bind message%s", "");
+        return;
+    }
+    int16_t fmts[64];
+    for (int i = 0; i < nf; i++) {
+        int16_t f = pg_rd_i16(r);
+        if (i < 64)
+            fmts[i] = f;
+    }
+    int16_t np = pg_rd_i16(r);
+    pgstmt *st = find_stmt(c, sname);
+    if (r->bad || np < 0 || nf > 64) {
+        ext_error(c, "08P01", "invalid Bind message%s", "");
+        return;
+    }
+    if (!st) {
+        ext_error(c, "26000", "prepared statement \"%s\" does not exist", sname);
+        return;
+    }
+    if (nf > 1 && nf != np) {
+        ext_error(c, "08P01", "bind message has a format for some parameters only%s", "");
+        return;
+    }
+    pgportal *old = find_portal(c, pname);
+    if (old && *pname) {
+        ext_error(c, "42P03", "cursor \"%s\" already exists", pname);
+        return;
+    }
+    if (old)
+        portal_drop(c, old);
+    if (c->nportals == MAX_PORTALS) {
+        ext_error(c, "53400", "more than 64 portals on one connection%s", "");
+        return;
+    }
+    pgportal *p = &c->portals[c->nportals];
+    memset(p, 0, sizeof *p);
+    dbuf_init(&p->pbytes, c->pw->cfg.max_msg + 16);
+    p->nparams = np;
+    p->vals = sl_calloc((size_t)np + 1, sizeof *p->vals);
+    p->types = sl_calloc((size_t)np + 1, sizeof *p->types);
+    p->name = dup_str(pname);
+    p->text = dup_str(st->text);
+    c->nportals++;
+    if (!p->vals || !p->types || !p->name || !p->text) {
+        portal_drop(c, p);
+        ext_error(c, "53200", "out of memory%s", "");
+        return;
+    }
+    size_t *offs = sl_calloc((size_t)np + 1, sizeof *offs);
+    for (int i = 0; offs && i < np && !r->bad; i++) {
+        int32_t len = pg_rd_i32(r);
+        p->types[i] = sql_type_of(ST_UNKNOWN);
+        if (len == -1) {
+            p->vals[i].null = true;
+            offs[i] = SIZE_MAX;
+            continue;
+        }
+        const uint8_t *v = pg_rd_bytes(r, len);
+        if (!v)
+            break;
+        int16_t f = nf == 0 ? 0 : nf == 1 ? fmts[0] : fmts[i];
+        offs[i] = p->pbytes.len;
+        if (f == 0) {
+            dbuf_append(&p->pbytes, v, (size_t)len);
+        } else if (binary_param(i < st->nparams ? st->oids[i] : 0, v, len, &p->pbytes)) {
+            sl_free(offs);
+            portal_drop(c, p);
+            char num[16];
+            snprintf(num, sizeof num, "%d", i + 1);
+            ext_error(c, "0A000", "binary format of parameter $%s (its type) is not supported yet",
+                      num);
+            return;
+        }
+        dbuf_append_byte(&p->pbytes, 0);
+    }
+    int16_t nr = pg_rd_i16(r);
+    bool binary = false;
+    for (int i = 0; i < nr && !r->bad; i++)
+        binary |= pg_rd_i16(r) != 0;
+    if (r->bad || !offs) {
+        sl_free(offs);
+        portal_drop(c, p);
+        ext_error(c, r->bad ? "08P01" : "53200", "invalid Bind message%s", "");
+        return;
+    }
+    if (binary) {
+        sl_free(offs);
+        portal_drop(c, p);
+        ext_error(c, "0A000", "binary result format is not supported yet%s", "");
+        return;
+    }
+    /* the values point into pbytes now that it stops growing */
+    for (int i = 0; i < np; i++) {
+        if (offs[i] == SIZE_MAX)
+            continue;
+        p->vals[i].s.p = p->pbytes.p + offs[i];
+        p->vals[i].s.n = (uint32_t)strlen((const char *)p->pbytes.p + offs[i]);
+    }
+    sl_free(offs);
+    p->params = (sql_params){np, p->types, p->vals};
+    short_msg(&c->out, '2');
+}
+
+/* Opens a portal's query (once). 0 on success; an ErrorResponse otherwise. */
+static int portal_open(pgconn *c, pgportal *p)
+{
+    if (p->q || p->done)
+        return 0;
+    if (p->failed_open)
+        return 1;
+    sql_query_opts o = {.params = &p->params, .begin_ns = INT64_MIN, .end_ns = INT64_MAX,
+                        .cancel = &c->cancel};
+    atomic_store(&c->cancel, 0);
+    sql_err e;
+    sql_err_clear(&e);
+    if (!p->text[strspn(p->text, " \t\r\n;")]) {
+        p->done = true; /* an empty statement */
+        return 0;
+    }
+    if (sql_query_open(c->s, p->text, &o, &p->q, &e)) {
+        p->failed_open = true;
+        pg_error(&c->out, "ERROR", &e, e.position, false);
+        c->skip_to_sync = true;
+        return 1;
+    }
+    return 0;
+}
+
+/* Whether a statement's text returns rows, judged by its first word (for Describe of
+ * a statement, before any parameter is known). */
+static bool returns_rows(const char *text)
+{
+    static const char *const words[] = {"select", "with", "values", "show", "explain", "table"};
+    text += strspn(text, " \t\r\n(");
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        size_t n = strlen(words[i]);
+        if (!strncasecmp(text, words[i], n) && !((text[n] | 0x20) >= 'a' && (text[n] | 0x20) <= 'z'))
+            return true;
+    }
+    return false;
+}
+
+/* The body of Describe and Close: 'S' (statement) or 'P' (portal), and a name; 0 when bad. */
+static char target(pgconn *c, pg_rd *r, const char *what, const char **name)
+{
+    const uint8_t *kind = pg_rd_bytes(r, 1);
+    *name = pg_rd_str(r);
+    if (r->bad || (kind[0] != 'S' && kind[0] != 'P')) {
+        ext_error(c, "08P01", "invalid %s message", what);
+        return 0;
+    }
+    return (char)kind[0];
+}
+
+/* 'D': 'S' statement (ParameterDescription, then RowDescription or NoData) or 'P' portal. */
+static void ext_describe(pgconn *c, pg_rd *r)
+{
+    const char *name;
+    char kind = target(c, r, "Describe", &name);
+    if (!kind)
+        return;
+    if (kind == 'P') {
+        pgportal *p = find_portal(c, name);
+        if (!p) {
+            ext_error(c, "34000", "portal \"%s\" does not exist", name);
+            return;
+        }
+        if (portal_open(c, p))
+            return;
+        if (p->q && sql_query_has_rows(p->q))
+            row_description(c, p->q);
+        else
+            short_msg(&c->out, 'n');
+        return;
+    }
+    pgstmt *st = find_stmt(c, name);
+    if (!st) {
+        ext_error(c, "26000", "prepared statement \"%s\" does not exist", name);
+        return;
+    }
+    size_t at = pg_msg_begin(&c->out, 't');
+    pg_put_i16(&c->out, (int16_t)st->nparams);
+    for (int i = 0; i < st->nparams; i++)
+        pg_put_i32(&c->out, (int32_t)(st->oids[i] ? st->oids[i] : 25));
+    pg_msg_end(&c->out, at);
+    if (!returns_rows(st->text)) {
+        short_msg(&c->out, 'n');
+        return;
+    }
+    /* the columns: the statement planned with NULL parameters, not run */
+    sql_datum *vals = sl_calloc((size_t)st->nparams + 1, sizeof *vals);
+    sql_type *types = sl_calloc((size_t)st->nparams + 1, sizeof *types);
+    for (int i = 0; vals && types && i < st->nparams; i++) {
+        vals[i].null = true;
+        types[i] = sql_type_of(ST_UNKNOWN);
+    }
+    sql_params pp = {st->nparams, types, vals};
+    sql_query_opts o = {.params = &pp, .begin_ns = INT64_MIN, .end_ns = INT64_MAX,
+                        .cancel = &c->cancel};
+    sql_query *q = NULL;
+    sql_err e;
+    sql_err_clear(&e);
+    if (!vals || !types || sql_query_open(c->s, st->text, &o, &q, &e)) {
+        if (!vals || !types)
+            sql_err_set(&e, "53200", -1, "out of memory");
+        pg_error(&c->out, "ERROR", &e, e.position, false);
+        c->skip_to_sync = true;
+    } else {
+        if (sql_query_has_rows(q))
+            row_description(c, q);
+        else
+            short_msg(&c->out, 'n');
+        sql_query_close(q);
+    }
+    sl_free(vals);
+    sl_free(types);
+}
+
+/* 'E': portal, row limit (0: all).  PortalSuspended when rows are left. */
+static void ext_execute(pgconn *c, pg_rd *r)
+{
+    const char *name = pg_rd_str(r);
+    int32_t limit = pg_rd_i32(r);
+    if (r->bad) {
+        ext_error(c, "08P01", "invalid Execute message%s", "");
+        return;
+    }
+    pgportal *p = find_portal(c, name);
+    if (!p) {
+        ext_error(c, "34000", "portal \"%s\" does not exist", name);
+        return;
+    }
+    if (portal_open(c, p))
+        return;
+    if (!p->q) {
+        if (p->done && !p->rows)
+            pg_empty_query(&c->out);
+        return;
+    }
+    sql_err e;
+    sql_err_clear(&e);
+    int64_t sent = 0;
+    for (;;) {
+        if (!p->b || p->brow >= p->b->n) {
+            p->brow = 0;
+            if (sql_query_next(p->q, &p->b, &e)) {
+                pg_error(&c->out, "ERROR", &e, e.position, false);
+                c->skip_to_sync = true;
+                sql_query_close(p->q);
+                p->q = NULL;
+                p->done = true;
+                return;
+            }
+            if (!p->b)
+                break;
+        }
+        int64_t to = p->b->n;
+        if (limit > 0 && to - p->brow > limit - sent)
+            to = p->brow + (limit - sent);
+        if (data_rows(c, p->q, p->b, p->brow, to)) {
+            sql_query_cancel(p->q);
+            return;
+        }
+        sent += to - p->brow;
+        p->rows += (uint64_t)(to - p->brow);
+        p->brow = to;
+        if (limit > 0 && sent >= limit) {
+            short_msg(&c->out, 's'); /* PortalSuspended */
+            return;
+        }
+    }
+    pg_command_complete(&c->out, sql_query_tag(p->q));
+    sql_query_close(p->q);
+    p->q = NULL;
+    p->b = NULL;
+    p->done = true;
+}
+
+/* 'C': close a statement or a portal (closing what does not exist is no error). */
+static void ext_close(pgconn *c, pg_rd *r)
+{
+    const char *name;
+    char kind = target(c, r, "Close", &name);
+    if (!kind)
+        return;
+    if (kind == 'S') {
+        pgstmt *st = find_stmt(c, name);
+        if (st)
+            stmt_drop(c, st);
+    } else {
+        pgportal *p = find_portal(c, name);
+        if (p)
+            portal_drop(c, p);
+    }
+    short_msg(&c->out, '3');
+}
+
+static void ext_free(pgconn *c)
+{
+    while (c->nportals)
+        portal_drop(c, &c->portals[0]);
+    while (c->nstmts)
+        stmt_drop(c, &c->stmts[0]);
 }
 
 /* ---- connections ---- */
@@ -425,28 +960,33 @@ static void serve_conn(pgconn *c)
         }
         case 'X':
             return;
-        case 'S':
+        case 'S': {
             c->skip_to_sync = false;
+            pgportal *un = find_portal(c, "");
+            if (un)
+                portal_drop(c, un); /* the unnamed portal ends with its implicit transaction */
             pg_ready(&c->out, tx_status(c));
             flush_out(c);
             break;
+        }
         case 'H':
             flush_out(c);
             break;
         case 'P':
-        case 'B':
-        case 'D':
-        case 'E':
-        case 'C': {
-            sql_err e;
-            sql_err_clear(&e);
-            sql_err_set(&e, "0A000", -1, "the extended query protocol is not supported yet");
-            sql_err_hint(&e, "Use the simple query protocol (psql, psycopg2 do).");
-            pg_error(&c->out, "ERROR", &e, 0, false);
-            c->skip_to_sync = true;
-            flush_out(c);
+            ext_parse(c, &r);
             break;
-        }
+        case 'B':
+            ext_bind(c, &r);
+            break;
+        case 'D':
+            ext_describe(c, &r);
+            break;
+        case 'E':
+            ext_execute(c, &r);
+            break;
+        case 'C':
+            ext_close(c, &r);
+            break;
         case 'd':
         case 'c':
         case 'f':
@@ -465,6 +1005,7 @@ static void *conn_main(void *arg)
 {
     pgconn *c = arg;
     serve_conn(c);
+    ext_free(c);
     unregister(c);
     if (c->s)
         sql_session_free(c->s);

@@ -91,6 +91,10 @@ def read_msgs(s, stop=b"Z"):
         buf += chunk
 
 
+def msg(t, body):
+    return t + struct.pack("!i", 4 + len(body)) + body
+
+
 def read_until(s, t):
     return read_msgs(s, t)
 
@@ -258,20 +262,62 @@ class Protocol(unittest.TestCase):
         c.cursor().execute("SELECT 1")
         c.close()
 
-    def test_extended_protocol_is_refused_until_sync(self):
+    def test_extended_protocol_with_row_limits(self):
         s = raw()
-        parse = b"\x00SELECT 1\x00" + struct.pack("!h", 0)
-        bind = b"\x00\x00" + struct.pack("!hhh", 0, 0, 0)
-        s.sendall(b"P" + struct.pack("!i", 4 + len(parse)) + parse +
-                  b"B" + struct.pack("!i", 4 + len(bind)) + bind + b"S" + struct.pack("!i", 4))
+        parse = b"q1\x00SELECT g FROM generate_series(1, $1::int) g ORDER BY g\x00" + \
+            struct.pack("!hi", 1, 0)
+        bind = b"p1\x00q1\x00" + struct.pack("!hhi", 0, 1, 1) + b"5" + struct.pack("!h", 0)
+        s.sendall(msg(b"P", parse) + msg(b"D", b"Sq1\x00") + msg(b"B", bind) +
+                  msg(b"D", b"Pp1\x00") + msg(b"E", b"p1\x00" + struct.pack("!i", 2)) +
+                  msg(b"E", b"p1\x00" + struct.pack("!i", 2)) +
+                  msg(b"E", b"p1\x00" + struct.pack("!i", 0)) + msg(b"S", b""))
         msgs = read_msgs(s)
-        self.assertEqual([t for t, _ in msgs], [b"E", b"Z"])
-        self.assertEqual(error_fields(msgs[0][1])["C"], "0A000")
+        self.assertEqual([t for t, _ in msgs],
+                         [b"1", b"t", b"T", b"2", b"T", b"D", b"D", b"s", b"D", b"D", b"s",
+                          b"D", b"C", b"Z"])
+        rows = [struct.unpack("!hi", b[:6])[1:] + (b[6:],) for t, b in msgs if t == b"D"]
+        self.assertEqual([r[1] for r in rows], [b"1", b"2", b"3", b"4", b"5"])
+        self.assertEqual(msgs[-2][1], b"SELECT 5\x00")
+        # an error in the middle: the rest up to Sync is skipped, then the connection goes on
+        s.sendall(msg(b"P", b"\x00SELECT 1/$1::int\x00" + struct.pack("!h", 0)) +
+                  msg(b"B", b"\x00\x00" + struct.pack("!hhi", 0, 1, 1) + b"0" +
+                      struct.pack("!h", 0)) +
+                  msg(b"E", b"\x00" + struct.pack("!i", 0)) +
+                  msg(b"E", b"\x00" + struct.pack("!i", 0)) + msg(b"S", b""))
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"1", b"2", b"E", b"Z"])
+        self.assertEqual(error_fields(msgs[2][1])["C"], "22012")
+        # a missing statement, two statements in one Parse, binary results: refused
+        for m, code in ((msg(b"B", b"\x00nope\x00" + struct.pack("!hhh", 0, 0, 0)), "26000"),
+                        (msg(b"P", b"\x00SELECT 1; SELECT 2\x00" + struct.pack("!h", 0)),
+                         "42601"),
+                        (msg(b"P", b"\x00SELECT 1\x00" + struct.pack("!h", 0)) +
+                         msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 1)), "0A000")):
+            s.sendall(m + msg(b"S", b""))
+            errs = [error_fields(b) for t, b in read_msgs(s) if t == b"E"]
+            self.assertEqual([e["C"] for e in errs], [code])
         q = b"SELECT 7\x00"
         s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
-        msgs = read_msgs(s)
-        self.assertEqual([t for t, _ in msgs], [b"T", b"D", b"C", b"Z"])
+        self.assertEqual([t for t, _ in read_msgs(s)], [b"T", b"D", b"C", b"Z"])
         s.close()
+
+    def test_node_clients(self):
+        out = subprocess.run(["node", "pg_clients.mjs", str(Pg.srv.pg_port)],
+                             cwd=os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                              "node"),
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        got = json.loads(out.stdout)
+        self.assertEqual(got["simple"], [{"one": 1, "two": "two"}])
+        self.assertEqual(got["params"], [{"n": 42, "t": "héllo", "b": True}])
+        self.assertEqual(got["named1"], [{"g": 1, "d": 2}, {"g": 2, "d": 4}, {"g": 3, "d": 6}])
+        self.assertEqual(got["named2"], [{"g": 1, "d": 2}, {"g": 2, "d": 4}])
+        self.assertEqual(got["error"]["code"], "22012")
+        self.assertEqual(got["after"], [{"still": "here"}])
+        self.assertEqual(got["nulls"], [{"a": None, "b": None}])
+        self.assertEqual(got["insert"], {"command": "INSERT", "rowCount": 2})
+        self.assertEqual(got["rows"], [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
+        self.assertEqual(got["postgres"], [{"n": 6, "t": "xy", "f": 2.5}])
 
     def test_empty_query_and_several_statements(self):
         s = raw()
