@@ -34,8 +34,8 @@ out.insert = { command: ins.command, rowCount: ins.rowCount };
 out.rows = (await client.query('SELECT a, b FROM node_t WHERE a >= $1 ORDER BY a', [1])).rows;
 await client.end();
 
-// fetch_types off: it asks pg_catalog.pg_type, which is not there yet
-const sql = postgres({ host: '127.0.0.1', port, user: 'node', database: 'lake', max: 1, fetch_types: false });
+
+const sql = postgres({ host: '127.0.0.1', port, user: 'node', database: 'lake', max: 1 });
 out.postgres = await sql`SELECT ${5}::int + 1 AS n, ${'x'}::text || 'y' AS t, ${2.5}::float8 AS f`;
 out.postgres = out.postgres.map((r) => ({ ...r }));
 await sql.end();

@@ -126,6 +126,26 @@ class Clients(unittest.TestCase):
                       out.stderr)
         self.assertIn("still here", out.stdout)
 
+    def test_psql_lists_tables(self):
+        out = psql("\\dt\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for t in ("log_entries", "measures", "processes", "streams", "blocks"):
+            self.assertRegex(out.stdout, r"\n public \| %s +\| table \| streamlake\n" % t)
+
+    def test_sqlalchemy_and_pandas(self):
+        import pandas as pd
+        import sqlalchemy as sa
+        eng = sa.create_engine("postgresql+psycopg2://tester@127.0.0.1:%d/lake" % Pg.srv.pg_port)
+        with eng.connect() as c:
+            df = pd.read_sql(sa.text("SELECT g, g * 0.5 AS h, 'r' || g AS s FROM "
+                                     "generate_series(1, 100) g ORDER BY g"), c)
+            self.assertEqual(list(df.columns), ["g", "h", "s"])
+            self.assertEqual(len(df), 100)
+            self.assertEqual(df["g"].sum(), 5050)
+            self.assertEqual(df["s"].iloc[-1], "r100")
+            self.assertIn("log_entries", sa.inspect(c).get_table_names())
+        eng.dispose()
+
     def test_psycopg2_types_params_errors(self):
         c = connect()
         c.autocommit = True
@@ -167,6 +187,29 @@ class Clients(unittest.TestCase):
         self.assertEqual((cur.rowcount, cur.statusmessage), (3, "INSERT 0 3"))
         cur.execute("SELECT * FROM pg_t WHERE a >= %s ORDER BY a", (2,))
         self.assertEqual(cur.fetchall(), [(2, None), (3, "it's")])
+        c.close()
+
+    def test_regex_operators_and_client_functions(self):
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("SELECT 'pg_toast_1' ~ '^pg_toast', 'log_entries' ~ '^(log_entries)$', "
+                    "'LOG' ~* '^log', 'abc' !~ 'b', 'ABC' !~* 'x', NULL::text ~ 'a', "
+                    "version() LIKE 'PostgreSQL 15%', current_database(), current_schema(), "
+                    "format_type(1184, -1), pg_table_is_visible(16384)")
+        self.assertEqual(cur.fetchone(), (True, True, True, False, True, None, True, "lake",
+                                          "public", "timestamp with time zone", True))
+        with self.assertRaises(psycopg2.errors.InvalidRegularExpression):
+            cur.execute("SELECT 'a' ~ '('")
+        cur.execute("SELECT t.typname FROM pg_type t JOIN pg_namespace n ON t.typnamespace = "
+                    "n.oid WHERE n.nspname = 'pg_catalog' AND t.oid IN (23, 1009, 3802) "
+                    "ORDER BY t.oid")
+        self.assertEqual(cur.fetchall(), [("int4",), ("_text",), ("jsonb",)])
+        cur.execute("SELECT a.attname, format_type(a.atttypid, a.atttypmod) FROM pg_attribute a "
+                    "JOIN pg_class c ON a.attrelid = c.oid WHERE c.relname = 'log_entries' "
+                    "AND a.attname IN ('time', 'level') ORDER BY a.attnum")
+        self.assertEqual(cur.fetchall(), [("time", "timestamp with time zone"),
+                                          ("level", "integer")])
         c.close()
 
     def test_transactions_report_their_status(self):

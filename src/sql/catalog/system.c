@@ -8,7 +8,7 @@
  *
  * They list the lake's tables, the built-in views and the user tables and
  * views, made for each query from the catalog as it is then.  pg_catalog's
- * tables come with the wire protocol (docs/sql.md says which exist).
+ * tables are in pg_catalog.c.
  */
 #include "sql/catalog/tfuncs.h"
 
@@ -74,6 +74,8 @@ static void free_table(void *t)
 sql_table *sql_system_table(struct sql_engine *eng, const char *schema, const char *name,
                             arena *a)
 {
+    if (a && schema && !strcmp(schema, "pg_catalog"))
+        return sql_pg_catalog_table(eng, name, a);
     if (!a || !schema || strcmp(schema, "information_schema"))
         return NULL;
     bool columns = !strcmp(name, "columns");

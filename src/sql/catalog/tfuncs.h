@@ -41,6 +41,9 @@ sql_batch *ftab_batch(ftab *f);
 int ftab_flush(ftab *f);
 void sql_rows_free_batches(sql_batch **b, int n);
 
+/* pg_catalog.c: a pg_catalog table made for one query in a (NULL: no such table) */
+sql_table *sql_pg_catalog_table(struct sql_engine *eng, const char *name, arena *a);
+
 /* tf_admin.c */
 bool sql_materialize_partitions_args(const sql_type *given, int nargs, sql_type *want);
 int sql_materialize_partitions_bind(struct sql_engine *eng, const sql_datum *args,

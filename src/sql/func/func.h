@@ -119,6 +119,7 @@ sql_func_table sql_funcs_string(void);
 sql_func_table sql_funcs_time(void);
 sql_func_table sql_funcs_json(void);
 sql_func_table sql_funcs_math(void);
+sql_func_table sql_funcs_pgcompat(void);
 
 typedef struct sql_agg_table {
     const sql_agg *a;

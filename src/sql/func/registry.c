@@ -49,6 +49,7 @@ static void build(void)
     add_funcs(sql_funcs_compare());
     add_funcs(sql_funcs_string());
     add_funcs(sql_funcs_time());
+    add_funcs(sql_funcs_pgcompat());
     add_funcs(sql_funcs_json());
     add_funcs(sql_funcs_math());
     /* a stable sort keeps each table's order among equal names: it is the

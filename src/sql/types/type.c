@@ -39,6 +39,16 @@ static const type_info g_info[ST_COUNT] = {
     [ST_OID] = {"oid", 26, 4, COL_INT64, SC_NUMERIC, false},
 };
 
+bool sql_type_by_oid(uint32_t oid, sql_type *out)
+{
+    for (int i = 0; i < ST_COUNT; i++)
+        if (g_info[i].oid == oid && g_info[i].name && i != ST_NULL) {
+            *out = sql_type_of((sql_tid)i);
+            return true;
+        }
+    return false;
+}
+
 col_type sql_type_phys(sql_type t)
 {
     return t.id < ST_COUNT ? g_info[t.id].phys : COL_STRING;

@@ -92,6 +92,8 @@ int16_t sql_type_len(sql_type t);
 const char *sql_type_name(sql_type t, char *buf, size_t n);
 /* The type for a name as SQL spells it ("int", "double precision", "timestamptz"...)
  * with optional modifier values; false if unknown or the modifiers are invalid. */
+/* The type with PostgreSQL's pg_type.oid `oid` (false: none of ours). */
+bool sql_type_by_oid(uint32_t oid, sql_type *out);
 bool sql_type_lookup(const char *name, const int32_t *mods, int nmods, bool array,
                      sql_type *out);
 /* Text-like: text, varchar, unknown (string category, stored as strings). */
