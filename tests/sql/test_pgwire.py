@@ -212,6 +212,57 @@ class Clients(unittest.TestCase):
                                           ("level", "integer")])
         c.close()
 
+    def test_copy_to_stdout(self):
+        import io
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        buf = io.StringIO()
+        cur.copy_expert("COPY (SELECT g, 'v' || g AS s, CASE WHEN g = 2 THEN NULL ELSE g * 0.5 "
+                        "END AS h, E'tab\\there' AS t FROM generate_series(1, 3) g ORDER BY g) "
+                        "TO STDOUT", buf)
+        self.assertEqual(buf.getvalue(), "1\tv1\t0.5\ttab\\there\n2\tv2\t\\N\ttab\\there\n"
+                         "3\tv3\t1.5\ttab\\there\n")
+        buf = io.StringIO()
+        cur.copy_expert("COPY (SELECT 1 AS a, 'x,\"y' AS b, NULL AS c) TO STDOUT WITH (FORMAT csv, "
+                        "HEADER)", buf)
+        self.assertEqual(buf.getvalue(), 'a,b,c\n1,"x,""y",\n')
+        cur.execute("CREATE TABLE cp_t (a int, b text)")
+        cur.execute("INSERT INTO cp_t VALUES (1, 'one'), (2, NULL)")
+        buf = io.StringIO()
+        cur.copy_expert("COPY cp_t (b, a) TO STDOUT CSV", buf)
+        self.assertEqual(sorted(buf.getvalue().splitlines()), [",2", "one,1"])
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+            cur.copy_expert("COPY cp_t FROM STDIN", io.StringIO("3\tthree\n"))
+        cur.execute("SELECT count(*) FROM cp_t")
+        self.assertEqual(cur.fetchone(), (2,))
+        c.close()
+
+    def test_session_time_range(self):
+        # SET streamlake.begin / end apply to every lake table, as a Grafana range would
+        out = subprocess.run([sltest.binary(), "loadgen", "--server", Pg.srv.url, "--threads",
+                              "1", "--spans", "50", "--logs", "20", "--metrics", "0"],
+                             capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("SELECT count(*) FROM log_entries")
+        (total,) = cur.fetchone()
+        self.assertGreaterEqual(total, 20)
+        cur.execute("SET streamlake.begin = '2100-01-01T00:00:00Z'")
+        cur.execute("SELECT count(*) FROM log_entries")
+        self.assertEqual(cur.fetchone(), (0,))
+        cur.execute("RESET streamlake.begin")
+        # END is a reserved word: PostgreSQL's grammar wants it quoted here too
+        cur.execute("SET streamlake.\"end\" = '2000-01-01T00:00:00Z'")
+        cur.execute("SELECT count(*) FROM log_entries")
+        self.assertEqual(cur.fetchone(), (0,))
+        cur.execute("RESET streamlake.\"end\"")
+        cur.execute("SELECT count(*) FROM log_entries")
+        self.assertEqual(cur.fetchone(), (total,))
+        c.close()
+
     def test_transactions_report_their_status(self):
         c = connect()  # psycopg2 opens a transaction block before the first statement
         cur = c.cursor()
