@@ -487,9 +487,14 @@ static int chars(const char *text, size_t n)
     return k;
 }
 
+static int cursor_stmt(pgconn *c, const char *text);
+
 /* Runs one statement: its rows and CommandComplete, or an ErrorResponse (1 then). */
 static int run_stmt(pgconn *c, const char *text, int pos_offset)
 {
+    int cur = cursor_stmt(c, text);
+    if (cur)
+        return cur - 1;
     copy_spec cs;
     if (parse_copy(text, &cs)) {
         int r = run_copy(c, &cs);
@@ -1005,6 +1010,47 @@ static void ext_describe(pgconn *c, pg_rd *r)
     sl_free(types);
 }
 
+/* Up to limit rows of p (0: all) as DataRows; *more when rows are left.  1: the query
+ * failed (answered, the portal is done) or the client left. */
+static int portal_send(pgconn *c, pgportal *p, int64_t limit, int64_t *sent, bool *more)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    *sent = 0;
+    *more = false;
+    while (p->q) {
+        if (!p->b || p->brow >= p->b->n) {
+            p->brow = 0;
+            if (sql_query_next(p->q, &p->b, &e)) {
+                pg_error(&c->out, "ERROR", &e, e.position, false);
+                c->skip_to_sync = true;
+                sql_query_close(p->q);
+                p->q = NULL;
+                p->b = NULL;
+                p->done = true;
+                return 1;
+            }
+            if (!p->b)
+                return 0;
+        }
+        int64_t to = p->b->n;
+        if (limit > 0 && to - p->brow > limit - *sent)
+            to = p->brow + (limit - *sent);
+        if (data_rows(c, p->q, p->b, p->brow, to)) {
+            sql_query_cancel(p->q);
+            return 1;
+        }
+        *sent += to - p->brow;
+        p->rows += (uint64_t)(to - p->brow);
+        p->brow = to;
+        if (limit > 0 && *sent >= limit) {
+            *more = true;
+            return 0;
+        }
+    }
+    return 0;
+}
+
 /* 'E': portal, row limit (0: all).  PortalSuspended when rows are left. */
 static void ext_execute(pgconn *c, pg_rd *r)
 {
@@ -1026,43 +1072,171 @@ static void ext_execute(pgconn *c, pg_rd *r)
             pg_empty_query(&c->out);
         return;
     }
-    sql_err e;
-    sql_err_clear(&e);
-    int64_t sent = 0;
-    for (;;) {
-        if (!p->b || p->brow >= p->b->n) {
-            p->brow = 0;
-            if (sql_query_next(p->q, &p->b, &e)) {
-                pg_error(&c->out, "ERROR", &e, e.position, false);
-                c->skip_to_sync = true;
-                sql_query_close(p->q);
-                p->q = NULL;
-                p->done = true;
-                return;
-            }
-            if (!p->b)
-                break;
-        }
-        int64_t to = p->b->n;
-        if (limit > 0 && to - p->brow > limit - sent)
-            to = p->brow + (limit - sent);
-        if (data_rows(c, p->q, p->b, p->brow, to)) {
-            sql_query_cancel(p->q);
-            return;
-        }
-        sent += to - p->brow;
-        p->rows += (uint64_t)(to - p->brow);
-        p->brow = to;
-        if (limit > 0 && sent >= limit) {
-            short_msg(&c->out, 's'); /* PortalSuspended */
-            return;
-        }
+    int64_t sent;
+    bool more;
+    if (portal_send(c, p, limit, &sent, &more))
+        return;
+    if (more) {
+        short_msg(&c->out, 's'); /* PortalSuspended */
+        return;
     }
     pg_command_complete(&c->out, sql_query_tag(p->q));
     sql_query_close(p->q);
     p->q = NULL;
     p->b = NULL;
     p->done = true;
+}
+
+/* ---- cursors: DECLARE, FETCH, CLOSE (portals of the simple protocol) ---- */
+
+/* A cursor name at p (plain or double-quoted, at most 63 bytes) into name; the text after. */
+static const char *cursor_name(const char *p, char *name)
+{
+    p = skip_ws(p);
+    size_t n = 0;
+    if (*p == '"') {
+        p++;
+        while (*p && *p != '"' && n < 63)
+            name[n++] = *p++;
+        if (*p != '"')
+            return NULL;
+        p++;
+    } else {
+        while (((*p | 0x20) >= 'a' && (*p | 0x20) <= 'z') || (*p >= '0' && *p <= '9') ||
+               *p == '_') {
+            if (n < 63)
+                name[n++] = (char)(*p >= 'A' && *p <= 'Z' ? *p + 32 : *p);
+            p++;
+        }
+    }
+    name[n] = 0;
+    return n ? p : NULL;
+}
+
+static int cursor_fail(pgconn *c, const char *state, const char *fmt, const char *arg)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    sql_err_set(&e, state, -1, fmt, arg);
+    pg_error(&c->out, "ERROR", &e, 0, false);
+    return 2;
+}
+
+/* 0: not a cursor command; 1: done; 2: done with an error answered. */
+static int cursor_stmt(pgconn *c, const char *text)
+{
+    char name[64];
+    const char *p, *q;
+    if ((p = word(text, "DECLARE"))) {
+        if (!(p = cursor_name(p, name)))
+            return 0;
+        if (word(p, "BINARY"))
+            return cursor_fail(c, "0A000", "binary cursors are not supported yet%s", "");
+        const char *opts[] = {"ASENSITIVE", "INSENSITIVE", "NO", "SCROLL"};
+        for (bool again = true; again;) {
+            again = false;
+            for (size_t i = 0; i < 4; i++)
+                if ((q = word(p, opts[i]))) {
+                    p = q;
+                    again = true;
+                }
+        }
+        if (!(p = word(p, "CURSOR")))
+            return 0;
+        if ((q = word(p, "WITH")) || (q = word(p, "WITHOUT")))
+            if ((q = word(q, "HOLD")))
+                p = q;
+        if (!(p = word(p, "FOR")))
+            return 0;
+        if (find_portal(c, name))
+            return cursor_fail(c, "42P03", "cursor \"%s\" already exists", name);
+        if (c->nportals == MAX_PORTALS)
+            return cursor_fail(c, "53400", "more than 64 cursors on one connection%s", "");
+        pgportal *pt = &c->portals[c->nportals];
+        memset(pt, 0, sizeof *pt);
+        dbuf_init(&pt->pbytes, 16);
+        pt->name = dup_str(name);
+        pt->text = dup_str(skip_ws(p));
+        pt->vals = sl_calloc(1, sizeof *pt->vals);
+        pt->types = sl_calloc(1, sizeof *pt->types);
+        c->nportals++;
+        if (!pt->name || !pt->text || !pt->vals || !pt->types) {
+            portal_drop(c, pt);
+            return cursor_fail(c, "53200", "out of memory%s", "");
+        }
+        pt->params = (sql_params){0, pt->types, pt->vals};
+        /* planned now, so that a wrong query fails at DECLARE as in PostgreSQL */
+        if (portal_open(c, pt)) {
+            c->skip_to_sync = false;
+            portal_drop(c, pt);
+            return 2;
+        }
+        pg_command_complete(&c->out, "DECLARE CURSOR");
+        return 1;
+    }
+    if ((p = word(text, "FETCH"))) {
+        int64_t count = 1;
+        if ((q = word(p, "NEXT"))) {
+            p = q;
+        } else if ((q = word(p, "ALL"))) {
+            count = 0;
+            p = q;
+        } else if ((q = word(p, "FORWARD"))) {
+            p = q;
+            if ((q = word(p, "ALL"))) {
+                count = 0;
+                p = q;
+            } else {
+                const char *d = skip_ws(p);
+                if (*d >= '0' && *d <= '9' && !(count = strtoll(d, (char **)&p, 10)))
+                    count = -1; /* FETCH FORWARD 0: no row */
+            }
+        } else {
+            const char *d = skip_ws(p);
+            if (*d >= '0' && *d <= '9') {
+                if (!(count = strtoll(d, (char **)&p, 10)))
+                    count = -1;
+            } else if ((*d | 0x20) >= 'a' && (*d | 0x20) <= 'z' && !word(d, "FROM") && !word(d, "IN") &&
+                     !cursor_name(d, name))
+                return 0;
+        }
+        if ((q = word(p, "FROM")) || (q = word(p, "IN")))
+            p = q;
+        if (!(p = cursor_name(p, name)) || (*skip_ws(p) && *skip_ws(p) != ';'))
+            return cursor_fail(c, "0A000", "this form of FETCH is not supported: %.80s", text);
+        pgportal *pt = find_portal(c, name);
+        if (!pt)
+            return cursor_fail(c, "34000", "cursor \"%s\" does not exist", name);
+        if (pt->q && sql_query_has_rows(pt->q))
+            row_description(c, pt->q);
+        int64_t sent = 0;
+        bool more;
+        if (pt->q && count >= 0 && portal_send(c, pt, count, &sent, &more)) {
+            c->skip_to_sync = false;
+            return 2;
+        }
+        char tag[32];
+        snprintf(tag, sizeof tag, "FETCH %lld", (long long)sent);
+        pg_command_complete(&c->out, tag);
+        return 1;
+    }
+    if ((p = word(text, "CLOSE"))) {
+        if ((q = word(p, "ALL"))) {
+            for (int i = c->nportals - 1; i >= 0; i--)
+                if (c->portals[i].name[0])
+                    portal_drop(c, &c->portals[i]);
+        } else {
+            if (!(p = cursor_name(p, name)))
+                return 0;
+            pgportal *pt = find_portal(c, name);
+            if (!pt)
+                return cursor_fail(c, "34000", "cursor \"%s\" does not exist", name);
+            portal_drop(c, pt);
+        }
+        pg_command_complete(&c->out, "CLOSE CURSOR");
+        return 1;
+    }
+    return 0;
 }
 
 /* 'C': close a statement or a portal (closing what does not exist is no error). */

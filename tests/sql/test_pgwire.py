@@ -212,6 +212,32 @@ class Clients(unittest.TestCase):
                                           ("level", "integer")])
         c.close()
 
+    def test_named_cursors_fetch_in_pages(self):
+        c = connect()
+        cur = c.cursor(name="big")  # DECLARE "big" CURSOR ... FOR; FETCH FORWARD n
+        cur.itersize = 1000
+        cur.execute("SELECT g, 'v' || g FROM generate_series(1, 5500) g ORDER BY g")
+        rows = list(cur)
+        self.assertEqual(len(rows), 5500)
+        self.assertEqual(rows[0], (1, "v1"))
+        self.assertEqual(rows[-1], (5500, "v5500"))
+        cur.close()
+        few = c.cursor(name="few")
+        few.execute("SELECT g FROM generate_series(1, 10) g ORDER BY g")
+        self.assertEqual(few.fetchmany(3), [(1,), (2,), (3,)])
+        self.assertEqual(few.fetchmany(3), [(4,), (5,), (6,)])
+        self.assertEqual(few.fetchall(), [(7,), (8,), (9,), (10,)])
+        few.close()
+        c.commit()
+        plain = c.cursor()
+        for sql, code in (("FETCH 1 FROM nope", "34000"),
+                          ("DECLARE bad CURSOR FOR SELECT nme", "42703")):
+            with self.assertRaises(psycopg2.Error) as cm:
+                plain.execute(sql)
+            self.assertEqual(cm.exception.pgcode, code, sql)
+            c.rollback()
+        c.close()
+
     def test_copy_to_stdout(self):
         import io
         c = connect()
