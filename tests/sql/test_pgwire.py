@@ -11,6 +11,8 @@
   * Bad input: a malformed or oversized message gets an ErrorResponse (08P01) and
     the connection closes; the extended protocol (not yet) answers 0A000 and the
     connection goes on after Sync; past --pg-max-connections: 53300.
+  * Load: 100 connections at once for seconds, every answer checked, the 101st
+    refused with 53300, peak memory bounded.
   * The server answers after all of it and (under the sanitizers) exits clean.
 """
 
@@ -347,6 +349,63 @@ class Clients(unittest.TestCase):
         self.assertEqual(len(via_pg), 2000)
         self.assertEqual(via_pg, norm)
         self.assertEqual(via_http, via_cli)
+
+
+class Load(unittest.TestCase):
+    def test_hundred_connections(self):
+        # 100 clients at once for a few seconds, each checking every answer; one more
+        # past the limit is refused with 53300; the server's memory stays bounded
+        srv = sltest.Server(args=["--pg-max-connections", "100"])
+        try:
+            port = srv.pg_port
+            errors, counts = [], []
+            start = threading.Barrier(101)
+
+            def client(k):
+                try:
+                    c = psycopg2.connect(host="127.0.0.1", port=port, user="u%d" % k,
+                                         dbname="lake", connect_timeout=30)
+                    c.autocommit = True
+                    cur = c.cursor()
+                    start.wait(60)
+                    n, deadline = 0, time.time() + 4
+                    while time.time() < deadline:
+                        m = 1000 + (k * 7919 + n) % 5000
+                        cur.execute("SELECT sum(g), count(*) FROM generate_series(1, %s) g", (m,))
+                        if cur.fetchone() != (m * (m + 1) // 2, m):
+                            errors.append("wrong answer for %d" % m)
+                        n += 1
+                    counts.append(n)
+                    c.close()
+                except Exception as e:  # noqa: BLE001
+                    errors.append(repr(e))
+                    try:
+                        start.abort()
+                    except threading.BrokenBarrierError:
+                        pass
+            ts = [threading.Thread(target=client, args=(k,)) for k in range(100)]
+            for t in ts:
+                t.start()
+            start.wait(60)
+            with self.assertRaises(psycopg2.OperationalError) as cm:
+                psycopg2.connect(host="127.0.0.1", port=port, user="extra", dbname="lake")
+            self.assertIn("too many clients", str(cm.exception))
+            for t in ts:
+                t.join(120)
+            self.assertEqual(errors, [])
+            self.assertEqual(len(counts), 100)
+            self.assertGreater(min(counts), 0)
+            peak_mb = 0
+            with open("/proc/%d/status" % srv.proc.pid) as f:
+                for line in f:
+                    if line.startswith("VmHWM:"):
+                        peak_mb = int(line.split()[1]) // 1024
+            self.assertLess(peak_mb, 1024, "peak RSS %d MB" % peak_mb)
+        finally:
+            code = srv.stop()
+            log = srv.log_text()
+            srv.cleanup()
+        self.assertEqual(code, 0, log[-3000:])
 
 
 class Protocol(unittest.TestCase):
