@@ -2,10 +2,10 @@
 # Runs every benchmark with the commands recorded in bench/RESULTS.md and prints
 # their figures.  Nothing here is a test: numbers depend on the machine and its
 # load.  Copy the figures you want to keep into bench/RESULTS.md by hand.
-#   BENCH_ONLY="record capture"   run only some (record capture ingest lake trace parquet perfetto sql)
+#   BENCH_ONLY="record capture"   run only some (record capture ingest lake trace parquet perfetto sql pgwire)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-only=${BENCH_ONLY:-"record capture ingest lake trace parquet perfetto sql"}
+only=${BENCH_ONLY:-"record capture ingest lake trace parquet perfetto sql pgwire"}
 want() { [[ " $only " == *" $1 "* ]]; }
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs), $(date -u +%F)"
 
@@ -71,4 +71,10 @@ if want sql; then
   /usr/bin/python3 bench/sql/run.py --reps 3
   echo; echo "== sql: 1BRC-style read_csv aggregation against DuckDB (bench/sql/brc.py)"
   /usr/bin/python3 bench/sql/brc.py --rows 100000000 --reps 3
+fi
+
+if want pgwire; then
+  echo; echo "== pgwire: the PostgreSQL protocol against PostgreSQL 15 (bench/pgwire/run.py)"
+  scripts/deps.sh test >/dev/null
+  /usr/bin/python3 bench/pgwire/run.py --rows 10000000 --iters 10000
 fi
