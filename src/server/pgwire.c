@@ -383,17 +383,19 @@ static void copy_value(dbuf *out, const copy_spec *cs, const uint8_t *v, size_t 
         dbuf_append_byte(out, '"');
         return;
     }
+    size_t run = 0; /* bytes that need no escape go out in runs */
     for (size_t i = 0; i < n; i++) {
         uint8_t ch = v[i];
         char esc = ch == '\\' ? '\\' : ch == '\n' ? 'n' : ch == '\r' ? 'r' : ch == '\t' ? 't'
                  : ch == (uint8_t)cs->delim ? (char)ch : 0;
-        if (esc) {
-            dbuf_append_byte(out, '\\');
-            dbuf_append_byte(out, (uint8_t)esc);
-        } else {
-            dbuf_append_byte(out, ch);
-        }
+        if (!esc)
+            continue;
+        dbuf_append(out, v + run, i - run);
+        dbuf_append_byte(out, '\\');
+        dbuf_append_byte(out, (uint8_t)esc);
+        run = i + 1;
     }
+    dbuf_append(out, v + run, n - run);
 }
 
 /* COPY ... TO STDOUT: CopyOutResponse, a CopyData per row, CopyDone, "COPY n". */
