@@ -66,6 +66,8 @@ typedef struct pgportal {
     int64_t brow;
     uint64_t rows;
     bool done, failed_open;
+    int nrfmt;               /* result formats of Bind: 0 all text, 1 one for all, or n */
+    int16_t rfmt[64];
 } pgportal;
 
 struct pgwire {
@@ -164,7 +166,20 @@ static void fatal(pgconn *c, const char *state, const char *fmt, const char *arg
 
 /* ---- results ---- */
 
+/* The format of result column i: Bind's (0 text, 1 binary). */
+static int16_t col_format(int nfmt, const int16_t *fmt, int i)
+{
+    return nfmt == 0 ? 0 : nfmt == 1 ? fmt[0] : i < nfmt && i < 64 ? fmt[i] : 0;
+}
+
+static void row_description_fmt(pgconn *c, sql_query *q, int nfmt, const int16_t *fmt);
+
 static void row_description(pgconn *c, sql_query *q)
+{
+    row_description_fmt(c, q, 0, NULL);
+}
+
+static void row_description_fmt(pgconn *c, sql_query *q, int nfmt, const int16_t *fmt)
 {
     int n = sql_query_ncols(q);
     size_t at = pg_msg_begin(&c->out, 'T');
@@ -177,13 +192,23 @@ static void row_description(pgconn *c, sql_query *q)
         pg_put_i32(&c->out, (int32_t)sql_type_oid(t));
         pg_put_i16(&c->out, sql_type_len(t));
         pg_put_i32(&c->out, t.mod ? t.mod : -1);
-        pg_put_i16(&c->out, 0);  /* text */
+        pg_put_i16(&c->out, col_format(nfmt, fmt, i));
     }
     pg_msg_end(&c->out, at);
 }
 
-/* DataRows for rows [from, to) of b. */
+static int data_rows_fmt(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to,
+                         int nfmt, const int16_t *fmt);
+
+/* DataRows for rows [from, to) of b, text. */
 static int data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to)
+{
+    return data_rows_fmt(c, q, b, from, to, 0, NULL);
+}
+
+/* DataRows for rows [from, to) of b in the columns' formats. */
+static int data_rows_fmt(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to,
+                         int nfmt, const int16_t *fmt)
 {
     int n = sql_query_ncols(q);
     for (int64_t r = from; r < to; r++) {
@@ -195,7 +220,9 @@ static int data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, 
                 continue;
             }
             dbuf_reset(&c->val);
-            int rc = sql_vec_text(sql_query_coltype(q, i), &b->cols[i], r, &c->val);
+            sql_type t = sql_query_coltype(q, i);
+            int rc = col_format(nfmt, fmt, i) ? pg_binary_value(t, &b->cols[i], r, &c->val)
+                                              : sql_vec_text(t, &b->cols[i], r, &c->val);
             if (rc)
                 return rc;
             pg_put_i32(&c->out, (int32_t)c->val.len);
@@ -491,6 +518,21 @@ static int chars(const char *text, size_t n)
 
 static int cursor_stmt(pgconn *c, const char *text);
 
+/* After SET / RESET of a setting the client tracks: ParameterStatus with its value now. */
+static void report_settings(pgconn *c, const char *text)
+{
+    static const char *const tracked[] = {"application_name", "client_encoding", "DateStyle",
+                                          "IntervalStyle", "TimeZone",
+                                          "standard_conforming_strings"};
+    for (size_t i = 0; i < sizeof tracked / sizeof tracked[0]; i++) {
+        if (!strcasestr(text, tracked[i]))
+            continue;
+        char buf[256];
+        const char *v = sql_session_get(c->s, tracked[i], buf, sizeof buf);
+        pg_parameter_status(&c->out, tracked[i], v ? v : "");
+    }
+}
+
 /* Runs one statement: its rows and CommandComplete, or an ErrorResponse (1 then). */
 static int run_stmt(pgconn *c, const char *text, int pos_offset)
 {
@@ -534,7 +576,10 @@ static int run_stmt(pgconn *c, const char *text, int pos_offset)
             return 1;
         }
     }
-    pg_command_complete(&c->out, sql_query_tag(q));
+    const char *tag = sql_query_tag(q);
+    pg_command_complete(&c->out, tag);
+    if (!strcmp(tag, "SET") || !strcmp(tag, "RESET"))
+        report_settings(c, text);
     sql_query_close(q);
     return 0;
 }
@@ -870,19 +915,16 @@ static void ext_bind(pgconn *c, pg_rd *r)
         dbuf_append_byte(&p->pbytes, 0);
     }
     int16_t nr = pg_rd_i16(r);
-    bool binary = false;
-    for (int i = 0; i < nr && !r->bad; i++)
-        binary |= pg_rd_i16(r) != 0;
-    if (r->bad || !offs) {
-        sl_free(offs);
-        portal_drop(c, p);
-        ext_error(c, r->bad ? "08P01" : "53200", "invalid Bind message%s", "");
-        return;
+    bool bad_fmt = nr < 0 || nr > 64;
+    for (int i = 0; i < nr && !r->bad && !bad_fmt; i++) {
+        p->rfmt[i] = pg_rd_i16(r);
+        bad_fmt |= p->rfmt[i] != 0 && p->rfmt[i] != 1;
     }
-    if (binary) {
+    p->nrfmt = bad_fmt ? 0 : nr;
+    if (r->bad || !offs || bad_fmt) {
         sl_free(offs);
         portal_drop(c, p);
-        ext_error(c, "0A000", "binary result format is not supported yet%s", "");
+        ext_error(c, r->bad || bad_fmt ? "08P01" : "53200", "invalid Bind message%s", "");
         return;
     }
     /* the values point into pbytes now that it stops growing */
@@ -964,7 +1006,7 @@ static void ext_describe(pgconn *c, pg_rd *r)
         if (portal_open(c, p))
             return;
         if (p->q && sql_query_has_rows(p->q))
-            row_description(c, p->q);
+            row_description_fmt(c, p->q, p->nrfmt, p->rfmt);
         else
             short_msg(&c->out, 'n');
         return;
@@ -1038,7 +1080,7 @@ static int portal_send(pgconn *c, pgportal *p, int64_t limit, int64_t *sent, boo
         int64_t to = p->b->n;
         if (limit > 0 && to - p->brow > limit - *sent)
             to = p->brow + (limit - *sent);
-        if (data_rows(c, p->q, p->b, p->brow, to)) {
+        if (data_rows_fmt(c, p->q, p->b, p->brow, to, p->nrfmt, p->rfmt)) {
             sql_query_cancel(p->q);
             return 1;
         }

@@ -204,3 +204,193 @@ void pg_error(dbuf *b, const char *severity, const sql_err *e, int position, boo
     dbuf_append_byte(b, 0);
     pg_msg_end(b, at);
 }
+
+/* ---- binary values ---- */
+
+static void be16(dbuf *b, uint16_t v)
+{
+    uint8_t x[2] = {(uint8_t)(v >> 8), (uint8_t)v};
+    dbuf_append(b, x, 2);
+}
+
+static void be32u(dbuf *b, uint32_t v)
+{
+    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
+    dbuf_append(b, x, 4);
+}
+
+static void be64(dbuf *b, uint64_t v)
+{
+    be32u(b, (uint32_t)(v >> 32));
+    be32u(b, (uint32_t)v);
+}
+
+#define PG_EPOCH_DAYS 10957                      /* 1970-01-01 to 2000-01-01 */
+#define PG_EPOCH_US (10957LL * 86400 * 1000000)
+
+static int64_t floor_div(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return q - ((a % b) < 0);
+}
+
+/* numeric from its text ("-12.3400", "NaN"): sign, weight and base-10000 digits. */
+static int numeric_binary(const char *s, size_t n, dbuf *out)
+{
+    if (n == 3 && !memcmp(s, "NaN", 3)) {
+        be16(out, 0);
+        be16(out, 0);
+        be16(out, 0xC000);
+        be16(out, 0);
+        return SL_OK;
+    }
+    bool neg = n && s[0] == '-';
+    if (neg || (n && s[0] == '+')) {
+        s++;
+        n--;
+    }
+    const char *dot = memchr(s, '.', n);
+    size_t il = dot ? (size_t)(dot - s) : n, fl = dot ? n - il - 1 : 0;
+    const char *fs = dot ? dot + 1 : s + n;
+    /* integer groups from the right, fraction groups from the left */
+    size_t ig = (il + 3) / 4, fg = (fl + 3) / 4;
+    uint16_t d[160];
+    if (ig + fg > sizeof d / sizeof d[0])
+        return SL_EINVAL;
+    for (size_t g = 0; g < ig; g++) {
+        int64_t end = (int64_t)il - (int64_t)(ig - 1 - g) * 4, start = end - 4;
+        uint16_t v = 0;
+        for (int64_t k = start < 0 ? 0 : start; k < end; k++)
+            v = (uint16_t)(v * 10 + (s[k] - '0'));
+        d[g] = v;
+    }
+    for (size_t g = 0; g < fg; g++) {
+        uint16_t v = 0;
+        for (size_t k = g * 4; k < g * 4 + 4; k++)
+            v = (uint16_t)(v * 10 + (k < fl ? fs[k] - '0' : 0));
+        d[ig + g] = v;
+    }
+    size_t first = 0, last = ig + fg;
+    int weight = (int)ig - 1;
+    while (first < last && d[first] == 0) {
+        first++;
+        weight--;
+    }
+    while (last > first && d[last - 1] == 0)
+        last--;
+    if (first == last)
+        weight = 0;
+    be16(out, (uint16_t)(last - first));
+    be16(out, (uint16_t)(int16_t)weight);
+    be16(out, neg && first < last ? 0x4000 : 0);
+    be16(out, (uint16_t)fl);
+    for (size_t g = first; g < last; g++)
+        be16(out, d[g]);
+    return SL_OK;
+}
+
+static int hexval(int c)
+{
+    return c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+           : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+}
+
+int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
+{
+    sql_datum d = sql_datum_get(t, v, r);
+    switch (t.id) {
+    case ST_BOOL:
+        return dbuf_append_byte(out, d.b ? 1 : 0);
+    case ST_INT2:
+        be16(out, (uint16_t)(int16_t)d.i);
+        return SL_OK;
+    case ST_INT4:
+    case ST_OID:
+        be32u(out, (uint32_t)d.i);
+        return SL_OK;
+    case ST_INT8:
+        be64(out, (uint64_t)d.i);
+        return SL_OK;
+    case ST_FLOAT4: {
+        float f = (float)d.f;
+        uint32_t u;
+        memcpy(&u, &f, 4);
+        be32u(out, u);
+        return SL_OK;
+    }
+    case ST_FLOAT8: {
+        uint64_t u;
+        memcpy(&u, &d.f, 8);
+        be64(out, u);
+        return SL_OK;
+    }
+    case ST_DATE:
+        be32u(out, (uint32_t)(int32_t)(d.i - PG_EPOCH_DAYS));
+        return SL_OK;
+    case ST_TIMESTAMP:
+    case ST_TIMESTAMPTZ:
+        be64(out, (uint64_t)(floor_div(d.i, 1000) - PG_EPOCH_US));
+        return SL_OK;
+    case ST_INTERVAL:
+        be64(out, (uint64_t)floor_div(d.iv.ns, 1000));
+        be32u(out, (uint32_t)d.iv.days);
+        be32u(out, (uint32_t)d.iv.months);
+        return SL_OK;
+    case ST_UUID: {
+        uint8_t u[16];
+        int k = 0;
+        for (uint32_t i = 0; i < d.s.n && k < 32; i++) {
+            int h = hexval(d.s.p[i]);
+            if (h < 0)
+                continue;
+            if (k % 2 == 0)
+                u[k / 2] = (uint8_t)(h << 4);
+            else
+                u[k / 2] |= (uint8_t)h;
+            k++;
+        }
+        return k == 32 ? dbuf_append(out, u, 16) : SL_EINVAL;
+    }
+    case ST_JSONB:
+        dbuf_append_byte(out, 1); /* jsonb's binary version */
+        return dbuf_append(out, d.s.p, d.s.n);
+    case ST_NUMERIC: {
+        dbuf txt;
+        dbuf_init(&txt, 1024);
+        int rc = sql_vec_text(t, v, r, &txt);
+        if (!rc)
+            rc = numeric_binary((const char *)txt.p, txt.len, out);
+        dbuf_free(&txt);
+        return rc;
+    }
+    case ST_TEXTARR: {
+        uint32_t cnt = sql_textarr_count(d.s.p, d.s.n);
+        bool nulls = false;
+        for (uint32_t k = 0; k < cnt; k++) {
+            const uint8_t *el;
+            uint32_t en;
+            nulls |= !sql_textarr_get(d.s.p, d.s.n, k, &el, &en);
+        }
+        be32u(out, cnt ? 1 : 0);  /* dimensions */
+        be32u(out, nulls ? 1 : 0);
+        be32u(out, 25);           /* element type: text */
+        if (cnt) {
+            be32u(out, cnt);
+            be32u(out, 1);        /* lower bound */
+        }
+        for (uint32_t k = 0; k < cnt; k++) {
+            const uint8_t *el;
+            uint32_t en;
+            if (!sql_textarr_get(d.s.p, d.s.n, k, &el, &en)) {
+                be32u(out, UINT32_MAX);
+                continue;
+            }
+            be32u(out, en);
+            dbuf_append(out, el, en);
+        }
+        return SL_OK;
+    }
+    default: /* text, varchar, bytea, unknown: their bytes */
+        return dbuf_append(out, d.s.p, d.s.n);
+    }
+}

@@ -13,6 +13,7 @@
 #include "base/dbuf.h"
 #include "base/err.h"
 #include "sql/front/error.h"
+#include "sql/types/value.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -62,6 +63,11 @@ void pg_msg_end(dbuf *b, size_t at);
 void pg_put_i16(dbuf *b, int16_t v);
 void pg_put_i32(dbuf *b, int32_t v);
 void pg_put_str(dbuf *b, const char *s);
+
+/* A value in PostgreSQL's binary format (the DataRow bytes, without the length):
+ * bool, int2/4/8, oid, float4/8, numeric, text, varchar, bytea, date, timestamp,
+ * timestamptz, interval, uuid, jsonb, text[] (docs/internals/pgwire.md). */
+int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out);
 
 /* Whole backend messages. */
 void pg_auth_ok(dbuf *b);

@@ -466,18 +466,80 @@ class Protocol(unittest.TestCase):
         msgs = read_msgs(s)
         self.assertEqual([t for t, _ in msgs], [b"1", b"2", b"E", b"Z"])
         self.assertEqual(error_fields(msgs[2][1])["C"], "22012")
-        # a missing statement, two statements in one Parse, binary results: refused
+        # a missing statement, two statements in one Parse, a result format 2: refused
         for m, code in ((msg(b"B", b"\x00nope\x00" + struct.pack("!hhh", 0, 0, 0)), "26000"),
                         (msg(b"P", b"\x00SELECT 1; SELECT 2\x00" + struct.pack("!h", 0)),
                          "42601"),
                         (msg(b"P", b"\x00SELECT 1\x00" + struct.pack("!h", 0)) +
-                         msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 1)), "0A000")):
+                         msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 2)), "08P01")):
             s.sendall(m + msg(b"S", b""))
             errs = [error_fields(b) for t, b in read_msgs(s) if t == b"E"]
             self.assertEqual([e["C"] for e in errs], [code])
         q = b"SELECT 7\x00"
         s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
         self.assertEqual([t for t, _ in read_msgs(s)], [b"T", b"D", b"C", b"Z"])
+        s.close()
+
+    def test_binary_results(self):
+        import datetime
+        import decimal
+        import uuid
+        s = raw()
+        q = (b"SELECT true, 7::int2, -5::int4, 1099511627776::int8, 1.5::float4, -2.25::float8, "
+             b"'-1234.0500'::numeric, 0.0005::numeric, 'h\xc3\xa9'::text, '\\x00ff'::bytea, "
+             b"'2024-02-29'::date, '2024-01-02 03:04:05.123456+00'::timestamptz, "
+             b"'1969-12-31 23:59:59.5'::timestamp, interval '1 month 2 days 3 seconds', "
+             b"'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11'::uuid, '{\"k\": 1}'::jsonb, "
+             b"'{a,NULL,c}'::text[], NULL::int4")
+        s.sendall(msg(b"P", b"\x00" + q + b"\x00" + struct.pack("!h", 0)) +
+                  msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 1)) +
+                  msg(b"D", b"P\x00") + msg(b"E", b"\x00" + struct.pack("!i", 0)) +
+                  msg(b"S", b""))
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"1", b"2", b"T", b"D", b"C", b"Z"], msgs)
+        body = msgs[3][1]
+        n = struct.unpack("!h", body[:2])[0]
+        vals, at = [], 2
+        for _ in range(n):
+            ln = struct.unpack("!i", body[at:at + 4])[0]
+            at += 4
+            vals.append(None if ln < 0 else body[at:at + ln])
+            at += max(ln, 0)
+
+        def numeric(b):
+            nd, weight, sign, dscale = struct.unpack("!hhHh", b[:8])
+            digits = struct.unpack("!%dh" % nd, b[8:8 + 2 * nd])
+            v = sum(decimal.Decimal(d) * decimal.Decimal(10000) ** (weight - i)
+                    for i, d in enumerate(digits))
+            return (-v if sign == 0x4000 else v).quantize(decimal.Decimal(1).scaleb(-dscale))
+        epoch = datetime.datetime(2000, 1, 1)
+        self.assertEqual(vals[0], b"\x01")
+        self.assertEqual(struct.unpack("!h", vals[1])[0], 7)
+        self.assertEqual(struct.unpack("!i", vals[2])[0], -5)
+        self.assertEqual(struct.unpack("!q", vals[3])[0], 2 ** 40)
+        self.assertEqual(struct.unpack("!f", vals[4])[0], 1.5)
+        self.assertEqual(struct.unpack("!d", vals[5])[0], -2.25)
+        self.assertEqual(numeric(vals[6]), decimal.Decimal("-1234.0500"))
+        self.assertEqual(numeric(vals[7]), decimal.Decimal("0.0005"))
+        self.assertEqual(vals[8].decode(), "hé")
+        self.assertEqual(vals[9], b"\x00\xff")
+        self.assertEqual(epoch.date() + datetime.timedelta(days=struct.unpack("!i", vals[10])[0]),
+                         datetime.date(2024, 2, 29))
+        self.assertEqual(epoch + datetime.timedelta(microseconds=struct.unpack("!q", vals[11])[0]),
+                         datetime.datetime(2024, 1, 2, 3, 4, 5, 123456))
+        self.assertEqual(epoch + datetime.timedelta(microseconds=struct.unpack("!q", vals[12])[0]),
+                         datetime.datetime(1969, 12, 31, 23, 59, 59, 500000))
+        self.assertEqual(struct.unpack("!qii", vals[13]), (3000000, 2, 1))
+        self.assertEqual(uuid.UUID(bytes=vals[14]), uuid.UUID("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"))
+        self.assertEqual(vals[15], b'\x01{"k": 1}')
+        ndim, hasnull, elem, dim, lb = struct.unpack("!iiiii", vals[16][:20])
+        self.assertEqual((ndim, hasnull, elem, dim, lb), (1, 1, 25, 3, 1))
+        self.assertEqual(vals[16][20:], struct.pack("!i", 1) + b"a" + struct.pack("!i", -1) +
+                         struct.pack("!i", 1) + b"c")
+        self.assertIsNone(vals[17])
+        # the RowDescription says binary for every column
+        t = msgs[2][1]
+        self.assertEqual(t[-2:], b"\x00\x01")
         s.close()
 
     def test_node_clients(self):
@@ -497,6 +559,15 @@ class Protocol(unittest.TestCase):
         self.assertEqual(got["insert"], {"command": "INSERT", "rowCount": 2})
         self.assertEqual(got["rows"], [{"a": 1, "b": "x"}, {"a": 2, "b": "y"}])
         self.assertEqual(got["postgres"], [{"n": 6, "t": "xy", "f": 2.5}])
+
+    def test_set_reports_parameter_status(self):
+        s = raw()
+        q = b"SET application_name = 'dash'\x00"
+        s.sendall(b"Q" + struct.pack("!i", 4 + len(q)) + q)
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"C", b"S", b"Z"])
+        self.assertEqual(msgs[1][1], b"application_name\x00dash\x00")
+        s.close()
 
     def test_empty_query_and_several_statements(self):
         s = raw()
