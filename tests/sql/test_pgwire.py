@@ -266,6 +266,37 @@ class Clients(unittest.TestCase):
         self.assertEqual(cur.fetchone(), (2,))
         c.close()
 
+    def test_dataframe_of_thread_spans_equals_the_cli(self):
+        # pandas through SQLAlchemy over pgwire, and `streamlake sql --format csv` over
+        # HTTP: the same thread spans, value for value
+        import pandas as pd
+        import sqlalchemy as sa
+        out = subprocess.run([sltest.binary(), "loadgen", "--json", "--server", Pg.srv.url,
+                              "--threads", "2", "--spans", "300", "--depth", "4", "--logs", "0",
+                              "--metrics", "0"], capture_output=True, text=True, timeout=120)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        pid = json.loads(out.stdout.strip().splitlines()[-1])["process_id"]
+        q = ("SELECT stream_id, thread_name, id, parent, depth, begin, \"end\", duration, name, "
+             "target FROM process_spans('%s', 'thread') ORDER BY stream_id, begin, id" % pid)
+        eng = sa.create_engine("postgresql+psycopg2://tester@127.0.0.1:%d/lake" % Pg.srv.pg_port)
+        with eng.connect() as c:
+            df = pd.read_sql(sa.text(q), c)
+        eng.dispose()
+        cli = subprocess.run([sltest.binary(), "sql", "--server", Pg.srv.url, "--format", "csv",
+                              q], capture_output=True, text=True, timeout=120)
+        self.assertEqual(cli.returncode, 0, cli.stderr)
+        import io
+        ref = pd.read_csv(io.StringIO(cli.stdout), keep_default_na=False, na_values=[""])
+        self.assertEqual(len(df), 600)
+        self.assertEqual(list(df.columns), list(ref.columns))
+        for col in ("stream_id", "thread_name", "name", "target"):
+            self.assertEqual(df[col].astype(str).tolist(), ref[col].astype(str).tolist(), col)
+        for col in ("id", "depth", "duration"):
+            self.assertEqual(df[col].tolist(), ref[col].tolist(), col)
+        for col in ("begin", "end"):
+            self.assertEqual(pd.to_datetime(df[col], utc=True).tolist(),
+                             pd.to_datetime(ref[col], utc=True).tolist(), col)
+
     def test_session_time_range(self):
         # SET streamlake.begin / end apply to every lake table, as a Grafana range would
         out = subprocess.run([sltest.binary(), "loadgen", "--server", Pg.srv.url, "--threads",
