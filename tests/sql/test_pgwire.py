@@ -129,10 +129,15 @@ class Clients(unittest.TestCase):
         self.assertIn("still here", out.stdout)
 
     def test_psql_lists_tables(self):
-        out = psql("\\dt\n")
+        out = psql("\\dt\n\\dv\n\\dn\n\\l\n\\df\n")
         self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stderr, "")
         for t in ("log_entries", "measures", "processes", "streams", "blocks"):
             self.assertRegex(out.stdout, r"\n public \| %s +\| table \| streamlake\n" % t)
+        self.assertRegex(out.stdout, r"\n public \| log_stats \| view \| streamlake\n")
+        self.assertRegex(out.stdout, r"\n public \| streamlake\n")
+        self.assertRegex(out.stdout, r"\n lake +\| streamlake \| UTF8 ")
+        self.assertIn("List of functions", out.stdout)
 
     def test_sqlalchemy_and_pandas(self):
         import pandas as pd

@@ -116,7 +116,8 @@ static const pgcol c_database[] = {
     {"oid", ST_OID},          {"datname", ST_TEXT},       {"datdba", ST_OID},
     {"encoding", ST_INT4},    {"datcollate", ST_TEXT},    {"datctype", ST_TEXT},
     {"datistemplate", ST_BOOL}, {"datallowconn", ST_BOOL}, {"datconnlimit", ST_INT4},
-    {"datacl", ST_TEXT}};
+    {"datacl", ST_TEXTARR}, {"datlocprovider", ST_TEXT}, {"daticulocale", ST_TEXT},
+    {"datcollversion", ST_TEXT}, {"dattablespace", ST_OID}};
 
 static void fill_database(rowb *r)
 {
@@ -131,6 +132,10 @@ static void fill_database(rowb *r)
     v_bool(r, true);
     v_int(r, -1);
     v_text(r, NULL);
+    v_text(r, "c");
+    v_text(r, NULL);
+    v_text(r, NULL);
+    v_int(r, 1663);
     row_end(r);
 }
 
@@ -339,8 +344,15 @@ static const pgcol c_inherits[] = {
 static const pgcol c_attrdef[] = {
     {"oid", ST_OID}, {"adrelid", ST_OID}, {"adnum", ST_INT2}, {"adbin", ST_TEXT}};
 static const pgcol c_proc[] = {
-    {"oid", ST_OID}, {"proname", ST_TEXT}, {"pronamespace", ST_OID}, {"prorettype", ST_OID},
-    {"prokind", ST_TEXT}, {"proargtypes", ST_TEXT}};
+    {"oid", ST_OID},         {"proname", ST_TEXT},       {"pronamespace", ST_OID},
+    {"prorettype", ST_OID},  {"prokind", ST_TEXT},       {"proargtypes", ST_TEXT},
+    {"proretset", ST_BOOL},  {"provolatile", ST_TEXT},   {"proparallel", ST_TEXT},
+    {"prosecdef", ST_BOOL},  {"proleakproof", ST_BOOL},  {"proowner", ST_OID},
+    {"prolang", ST_OID},     {"prosrc", ST_TEXT},        {"proacl", ST_TEXTARR}};
+
+static const pgcol c_auth_members[] = {
+    {"oid", ST_OID}, {"roleid", ST_OID}, {"member", ST_OID}, {"grantor", ST_OID},
+    {"admin_option", ST_BOOL}};
 
 static const pgcol c_am[] = {
     {"oid", ST_OID}, {"amname", ST_TEXT}, {"amhandler", ST_TEXT}, {"amtype", ST_TEXT}};
@@ -410,6 +422,7 @@ static const pgtable g_tables[] = {
     T("pg_attrdef", c_attrdef, fill_none),
     T("pg_proc", c_proc, fill_none),
     T("pg_am", c_am, fill_am),
+    T("pg_auth_members", c_auth_members, fill_none),
     T("pg_collation", c_collation, fill_none),
     T("pg_policy", c_policy, fill_none),
     T("pg_statistic_ext", c_statistic_ext, fill_none),
