@@ -1,6 +1,6 @@
 /*
- * user.c - user tables and views: CREATE/DROP TABLE, CREATE TABLE AS,
- * INSERT, UPDATE, DELETE, TRUNCATE, CREATE/DROP VIEW, CREATE INDEX.
+ * user.c - user tables and views: their definitions, segments, and reading
+ * and writing them (the statements are in user_stmt.c).
  *
  * A table is a list of immutable Parquet segments in the object store
  * (sql/tables/{uid}/{segment}.parquet) and one row of the metadata store's
@@ -25,8 +25,7 @@
  * JSON and the segment layout; numeric and interval columns are 16-byte
  * binary values in the segments (the engine's own representation).
  */
-#include "sql/query_int.h"
-#include "sql/catalog/lakescan.h"
+#include "sql/catalog/user_int.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -44,44 +43,10 @@
 #define RETIRE_GRACE_NS ((int64_t)60 * 1000000000)
 #define ORPHAN_GRACE_NS ((int64_t)600 * 1000000000)
 #define TABLES_PREFIX "sql/tables/"
-#define USER_MAX_COLS 256
 
 int sql_user_open(sql_engine *eng, errmsg *e);
 void sql_user_close(sql_engine *eng);
 struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a, sql_err *e);
-
-enum { UK_TABLE = 1, UK_VIEW };
-
-typedef struct useg {
-    const char *key;
-    int64_t rows;
-    int64_t bytes;
-} useg;
-
-/* A definition, parsed (strings in an arena). */
-typedef struct udef {
-    int kind;
-    const char *uid;           /* the table's directory: unique per CREATE */
-    int ncols;
-    const char **names;
-    sql_type *types;
-    int nseg;
-    useg *segs;
-    const char *view_sql;
-    int64_t version;
-} udef;
-
-typedef struct retired {
-    struct retired *next;
-    int64_t at;
-    char key[];
-} retired;
-
-typedef struct sql_user_catalog {
-    pthread_mutex_t write_mu;  /* writers of user tables take turns on this server */
-    pthread_mutex_t retire_mu;
-    retired *retired;
-} sql_user_catalog;
 
 /* ---- types as text ---- */
 
@@ -236,7 +201,7 @@ static int got_row(void *arg, const meta_sql_table *row)
 }
 
 /* The current definition of name: 1 found, 0 absent, negative on failure (e set). */
-static int def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err *e)
+int user_def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err *e)
 {
     get_ctx g = {a, d, 0, false};
     errmsg em = {0};
@@ -250,7 +215,7 @@ static int def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err
 }
 
 /* Stores d as name's definition (expect: its current version, 0 to create). */
-static int def_put(sql_engine *eng, const char *name, const udef *d, int64_t expect, sql_err *e)
+int user_def_put(sql_engine *eng, const char *name, const udef *d, int64_t expect, sql_err *e)
 {
     dbuf j;
     dbuf_init(&j, (size_t)64 << 20);
@@ -273,7 +238,7 @@ static int def_put(sql_engine *eng, const char *name, const udef *d, int64_t exp
 
 /* ---- retiring segments ---- */
 
-static void retire_later(sql_user_catalog *uc, const char *key)
+void user_retire_later(sql_user_catalog *uc, const char *key)
 {
     size_t n = strlen(key) + 1;
     retired *r = sl_malloc(sizeof *r + n);
@@ -288,7 +253,7 @@ static void retire_later(sql_user_catalog *uc, const char *key)
 }
 
 /* Deletes retired segments older than the grace period (all of them at close). */
-static void retire_sweep(sql_engine *eng, bool all)
+void user_retire_sweep(sql_engine *eng, bool all)
 {
     sql_user_catalog *uc = eng->users;
     int64_t now = clock_mono_ns();
@@ -408,7 +373,7 @@ void sql_user_close(sql_engine *eng)
     if (!uc)
         return;
     if (eng->os)
-        retire_sweep(eng, true);
+        user_retire_sweep(eng, true);
     pthread_mutex_destroy(&uc->write_mu);
     pthread_mutex_destroy(&uc->retire_mu);
     sl_free(uc);
@@ -416,13 +381,6 @@ void sql_user_close(sql_engine *eng)
 }
 
 /* ---- reading a table ---- */
-
-typedef struct utab {
-    sql_table t;
-    sql_engine *eng;
-    udef d;
-    int only_seg;            /* >= 0: this segment alone (UPDATE/DELETE work per segment) */
-} utab;
 
 typedef struct useg_scan {
     sql_scan base;
@@ -539,7 +497,7 @@ static void ut_free(sql_table *t)
 
 static const sql_table_ops g_ut_ops = {ut_units, NULL, ut_open, ut_estimate, ut_free};
 
-static sql_table *table_of(sql_engine *eng, const char *name, const udef *d, arena *a)
+sql_table *user_table_of(sql_engine *eng, const char *name, const udef *d, arena *a)
 {
     utab *u = arena_zalloc(a, sizeof *u);
     if (!u)
@@ -565,26 +523,13 @@ struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a, s
     if (!eng->m)
         return NULL;
     udef d;
-    int rc = def_get(eng, name, a, &d, e);
+    int rc = user_def_get(eng, name, a, &d, e);
     if (rc <= 0)
         return NULL;
-    return table_of(eng, name, &d, a);
+    return user_table_of(eng, name, &d, a);
 }
 
 /* ---- writing segments ---- */
-
-typedef struct segw {
-    sql_engine *eng;
-    const udef *d;
-    arena *a;
-    col_schema *schema;
-    pq_writer *w;
-    dbuf buf;
-    int64_t rows;
-    useg *out;               /* segments written */
-    int nout, cap;
-    sql_err *e;
-} segw;
 
 static col_type seg_col_type(sql_type t)
 {
@@ -592,7 +537,7 @@ static col_type seg_col_type(sql_type t)
     return p == COL_FIXED16 ? COL_BINARY : p;
 }
 
-static int segw_init(segw *s, sql_engine *eng, const udef *d, arena *a, sql_err *e)
+int user_segw_init(segw *s, sql_engine *eng, const udef *d, arena *a, sql_err *e)
 {
     memset(s, 0, sizeof *s);
     s->eng = eng;
@@ -611,7 +556,7 @@ static int segw_init(segw *s, sql_engine *eng, const udef *d, arena *a, sql_err 
 }
 
 /* Closes the segment being written and stores it. */
-static int segw_flush(segw *s)
+int user_segw_flush(segw *s)
 {
     if (!s->w)
         return SL_OK;
@@ -654,7 +599,7 @@ static int segw_flush(segw *s)
 }
 
 /* Adds rows (the table's columns, in order) to the segment being written. */
-static int segw_add(segw *s, const sql_batch *b)
+int user_segw_add(segw *s, const sql_batch *b)
 {
     if (!b->n)
         return SL_OK;
@@ -697,10 +642,10 @@ static int segw_add(segw *s, const sql_batch *b)
     if (rc)
         return rc;
     s->rows += b->n;
-    return s->rows >= SEGMENT_ROWS ? segw_flush(s) : SL_OK;
+    return s->rows >= SEGMENT_ROWS ? user_segw_flush(s) : SL_OK;
 }
 
-static void segw_abort(segw *s)
+void user_segw_abort(segw *s)
 {
     if (s->w)
         pq_writer_free(s->w);
@@ -708,800 +653,22 @@ static void segw_abort(segw *s)
     dbuf_free(&s->buf);
     /* segments already stored are orphans: removed when no definition names them */
     for (int i = 0; i < s->nout; i++)
-        retire_later(s->eng->users, s->out[i].key);
+        user_retire_later(s->eng->users, s->out[i].key);
     col_schema_unref(s->schema);
     s->schema = NULL;
 }
 
-static void segw_done(segw *s)
+void user_segw_done(segw *s)
 {
     col_schema_unref(s->schema);
     s->schema = NULL;
 }
 
-static int write_rows(void *arg, const sql_batch *b)
+int user_write_rows(void *arg, const sql_batch *b)
 {
-    return segw_add(arg, b);
+    return user_segw_add(arg, b);
 }
 
-/* ---- statements ---- */
-
-static bool builtin_name(sql_engine *eng, const char *name)
-{
-    return sql_builtin_table(eng, NULL, name, NULL) != NULL;
-}
-
-static const char *rel_name(sql_query *q, const PgQuery__RangeVar *rv)
-{
-    const char *schema = pstr(rv->schemaname);
-    if (schema && strcmp(schema, "public")) {
-        sql_err_set(q->e, "3F000", rv->location, "schema \"%s\" does not exist (user tables "
-                                                 "live in public)", schema);
-        return NULL;
-    }
-    if (strlen(rv->relname) > 63) {
-        sql_err_set(q->e, "42622", rv->location, "identifier \"%.20s...\" is too long",
-                    rv->relname);
-        return NULL;
-    }
-    return rv->relname;
-}
-
-static char *new_uid(arena *a)
-{
-    sl_uuid id;
-    uuid_v4(&id);
-    char t[UUID_STR_LEN];
-    uuid_format(&id, t);
-    return arena_strndup(a, t, strlen(t));
-}
-
-static int create_table(sql_query *q, binder *b, const PgQuery__CreateStmt *c)
-{
-    snprintf(q->tag, sizeof q->tag, "CREATE TABLE");
-    const char *name = rel_name(q, c->relation);
-    if (!name)
-        return SL_EINVAL;
-    if ((c->relation->relpersistence && c->relation->relpersistence[0] == 't') || c->n_inh_relations || c->partspec || c->of_typename)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, c->relation->location, "temporary, inherited, "
-                                                                        "partitioned and typed "
-                                                                        "tables are not supported");
-    if (builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, c->relation->location,
-                           "relation \"%s\" already exists (a lake table)", name);
-    udef d = {.kind = UK_TABLE, .uid = new_uid(&q->a)};
-    int n = (int)c->n_table_elts;
-    d.names = arena_zalloc(&q->a, sizeof *d.names * (size_t)(n + 1));
-    d.types = arena_zalloc(&q->a, sizeof *d.types * (size_t)(n + 1));
-    if (!d.names || !d.types || !d.uid)
-        return oom(q->e);
-    for (int i = 0; i < n; i++) {
-        const PgQuery__Node *el = c->table_elts[i];
-        if (el->node_case != PG_QUERY__NODE__NODE_COLUMN_DEF) {
-            if (el->node_case == PG_QUERY__NODE__NODE_CONSTRAINT)
-                continue; /* PRIMARY KEY (...), UNIQUE (...): accepted, not enforced */
-            return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "this table element is not supported");
-        }
-        const PgQuery__ColumnDef *cd = el->column_def;
-        for (int k = 0; k < d.ncols; k++)
-            if (!strcmp(d.names[k], cd->colname))
-                return sql_err_set(q->e, "42701", cd->location, "column \"%s\" specified more "
-                                                                 "than once", cd->colname);
-        if (!bind_typename(b, cd->type_name, &d.types[d.ncols]))
-            return q->e->code ? q->e->code : SL_EINVAL;
-        if (d.types[d.ncols].id == ST_UNKNOWN || d.types[d.ncols].id == ST_NULL)
-            return sql_err_set(q->e, SQLSTATE_FEATURE, cd->location, "column \"%s\" needs a "
-                                                                     "type", cd->colname);
-        d.names[d.ncols++] = cd->colname;
-    }
-    if (d.ncols > USER_MAX_COLS)
-        return sql_err_set(q->e, "54011", -1, "tables can have at most %d columns", USER_MAX_COLS);
-    int rc = def_put(q->s->eng, name, &d, 0, q->e);
-    if (rc && c->if_not_exists && !strcmp(q->e->state, SQLSTATE_DUPLICATE_TABLE)) {
-        sql_err_clear(q->e);
-        return SL_OK;
-    }
-    return rc;
-}
-
-/* Writes every row of plan p into new segments of table d (columns already coerced). */
-static int fill(sql_query *q, sql_plan *p, const udef *d, segw *w, uint64_t *rows)
-{
-    int rc = segw_init(w, q->s->eng, d, &q->a, q->e);
-    uint64_t before = q->nrows;
-    if (!rc)
-        rc = sql_run_plan_all(q, p, false, write_rows, w);
-    if (!rc)
-        rc = segw_flush(w);
-    *rows = q->nrows - before;
-    return rc;
-}
-
-static int create_table_as(sql_query *q, binder *b, const PgQuery__CreateTableAsStmt *c)
-{
-    snprintf(q->tag, sizeof q->tag, "SELECT");
-    if (c->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "CREATE MATERIALIZED VIEW is not "
-                                                       "supported; use CREATE TABLE AS");
-    const PgQuery__IntoClause *into = c->into;
-    const char *name = rel_name(q, into->rel);
-    if (!name)
-        return SL_EINVAL;
-    if (builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, into->rel->location,
-                           "relation \"%s\" already exists (a lake table)", name);
-    if (!c->query || c->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "CREATE TABLE AS needs a SELECT");
-    udef exist;
-    int ex = def_get(q->s->eng, name, &q->a, &exist, q->e);
-    if (ex < 0)
-        return ex;
-    if (ex) {
-        if (c->if_not_exists) {
-            snprintf(q->tag, sizeof q->tag, "CREATE TABLE AS");
-            return SL_OK;
-        }
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, into->rel->location,
-                           "relation \"%s\" already exists", name);
-    }
-    sql_plan *p = bind_select(b, NULL, c->query->select_stmt);
-    if (!p)
-        return q->e->code ? q->e->code : SL_EINVAL;
-    if ((int)into->n_col_names > p->ncols)
-        return sql_err_set(q->e, "42601", -1, "CREATE TABLE AS specifies too many column names");
-    udef d = {.kind = UK_TABLE, .uid = new_uid(&q->a), .ncols = p->ncols,
-              .names = arena_zalloc(&q->a, sizeof(char *) * (size_t)(p->ncols + 1)),
-              .types = arena_zalloc(&q->a, sizeof(sql_type) * (size_t)(p->ncols + 1))};
-    if (!d.names || !d.types || !d.uid)
-        return oom(q->e);
-    for (int i = 0; i < p->ncols; i++) {
-        d.names[i] = i < (int)into->n_col_names ? node_str(into->col_names[i]) : p->names[i];
-        d.types[i] = p->types[i].id == ST_UNKNOWN || p->types[i].id == ST_NULL
-                         ? sql_type_of(ST_TEXT) : p->types[i];
-        for (int k = 0; k < i; k++)
-            if (!strcmp(d.names[k], d.names[i]))
-                return sql_err_set(q->e, "42701", -1, "column \"%s\" specified more than once",
-                                   d.names[i]);
-    }
-    if (d.ncols > USER_MAX_COLS)
-        return sql_err_set(q->e, "54011", -1, "tables can have at most %d columns", USER_MAX_COLS);
-    segw w;
-    uint64_t rows = 0;
-    int rc = into->skip_data ? segw_init(&w, q->s->eng, &d, &q->a, q->e)
-                             : fill(q, p, &d, &w, &rows);
-    if (!rc) {
-        d.segs = w.out;
-        d.nseg = w.nout;
-        rc = def_put(q->s->eng, name, &d, 0, q->e);
-    }
-    if (rc)
-        segw_abort(&w);
-    else
-        segw_done(&w);
-    q->nrows = rows;
-    snprintf(q->tag, sizeof q->tag, "SELECT %llu", (unsigned long long)rows);
-    return rc;
-}
-
-/* A projection casting p's columns to the table's (assignment casts), in table order. */
-static sql_plan *to_table_row(binder *b, sql_plan *p, const udef *d, const int *target, int nt)
-{
-    sql_plan *pr = mk_plan(b, SP_PROJECT, d->ncols);
-    if (!pr)
-        return NULL;
-    pr->child = p;
-    pr->est_rows = p->est_rows;
-    for (int c = 0; c < d->ncols; c++) {
-        int src = -1;
-        for (int k = 0; k < nt; k++)
-            if (target[k] == c)
-                src = k;
-        sql_expr *e;
-        if (src < 0) {
-            sql_datum nd = sql_datum_null();
-            e = mk_const(b, d->types[c], &nd, -1);
-        } else {
-            e = mk_col(b, src, p->types[src], -1);
-            char what[96];
-            snprintf(what, sizeof what, "column \"%s\"", d->names[c]);
-            if (e && !sql_type_eq(e->type, d->types[c]))
-                e = coerce(b, e, d->types[c], 'a', what);
-        }
-        if (!e)
-            return NULL;
-        pr->project.exprs[c] = e;
-        pr->types[c] = d->types[c];
-        pr->names[c] = d->names[c];
-    }
-    return pr;
-}
-
-/* INSERT ... VALUES: each value bound with its target column's type in view. */
-static sql_plan *insert_values(binder *b, const PgQuery__SelectStmt *s, const udef *d,
-                               const int *target, int nt)
-{
-    int nrows = (int)s->n_values_lists;
-    sql_plan *v = mk_plan(b, SP_VALUES, nt);
-    if (!v)
-        return NULL;
-    v->values.nrows = nrows;
-    v->values.rows = arena_zalloc(b->a, sizeof *v->values.rows * (size_t)nrows);
-    if (!v->values.rows)
-        return NULL;
-    bind_scope sc = {0};
-    for (int r = 0; r < nrows; r++) {
-        const PgQuery__List *l = s->values_lists[r]->list;
-        if ((int)l->n_items != nt) {
-            bind_fail(b, "42601", -1, (int)l->n_items > nt
-                                          ? "INSERT has more expressions than target columns"
-                                          : "INSERT has more target columns than expressions");
-            return NULL;
-        }
-        if (!(v->values.rows[r] = arena_zalloc(b->a, sizeof(sql_expr *) * (size_t)nt)))
-            return NULL;
-        for (int k = 0; k < nt; k++) {
-            const PgQuery__Node *n = l->items[k];
-            sql_type t = d->types[target[k]];
-            sql_expr *e;
-            if (n->node_case == PG_QUERY__NODE__NODE_SET_TO_DEFAULT) {
-                sql_datum nd = sql_datum_null();
-                e = mk_const(b, t, &nd, -1);
-            } else {
-                e = bind_expr(b, &sc, n);
-                char what[96];
-                snprintf(what, sizeof what, "column \"%s\"", d->names[target[k]]);
-                if (e && e->kind == SE_PARAM && e->type.id == ST_UNKNOWN)
-                    param_infer(b, e->col, t);
-                if (e && !sql_type_eq(e->type, t))
-                    e = coerce(b, e, t, 'a', what);
-            }
-            if (!e)
-                return NULL;
-            v->values.rows[r][k] = e;
-            v->types[k] = t;
-            v->names[k] = d->names[target[k]];
-        }
-    }
-    v->est_rows = nrows;
-    return v;
-}
-
-static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
-{
-    snprintf(q->tag, sizeof q->tag, "INSERT 0 0");
-    if (s->n_returning_list || s->on_conflict_clause || s->with_clause)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "INSERT with RETURNING, ON CONFLICT or "
-                                                       "WITH is not supported");
-    const char *name = rel_name(q, s->relation);
-    if (!name)
-        return SL_EINVAL;
-    udef d;
-    int ex = def_get(q->s->eng, name, &q->a, &d, q->e);
-    if (ex < 0)
-        return ex;
-    if (!ex || d.kind != UK_TABLE)
-        return sql_err_set(q->e, builtin_name(q->s->eng, name) || ex ? "42809"
-                                                                     : SQLSTATE_UNDEFINED_TABLE,
-                           s->relation->location,
-                           builtin_name(q->s->eng, name) || ex
-                               ? "cannot insert into \"%s\": it is not a user table"
-                               : "relation \"%s\" does not exist",
-                           name);
-    int nt = s->n_cols ? (int)s->n_cols : d.ncols;
-    int *target = arena_zalloc(&q->a, sizeof *target * (size_t)(nt + 1));
-    if (!target)
-        return oom(q->e);
-    for (int k = 0; k < nt; k++) {
-        if (!s->n_cols) {
-            target[k] = k;
-            continue;
-        }
-        const PgQuery__ResTarget *rt = s->cols[k]->res_target;
-        target[k] = -1;
-        for (int c = 0; c < d.ncols; c++)
-            if (!strcmp(d.names[c], rt->name))
-                target[k] = c;
-        if (target[k] < 0)
-            return sql_err_set(q->e, SQLSTATE_UNDEFINED_COLUMN, rt->location, "column \"%s\" "
-                               "of relation \"%s\" does not exist", rt->name, name);
-        for (int j = 0; j < k; j++)
-            if (target[j] == target[k])
-                return sql_err_set(q->e, "42701", rt->location, "column \"%s\" specified more "
-                                                                "than once", rt->name);
-    }
-    sql_plan *p;
-    const PgQuery__SelectStmt *sel = s->select_stmt ? s->select_stmt->select_stmt : NULL;
-    if (!sel) {
-        /* INSERT ... DEFAULT VALUES */
-        p = mk_plan(b, SP_RESULT, 0);
-        nt = 0;
-        if (p)
-            p->est_rows = 1;
-    } else if (sel->n_values_lists && !sel->n_sort_clause && !sel->limit_count) {
-        p = insert_values(b, sel, &d, target, nt);
-    } else {
-        p = bind_select(b, NULL, sel);
-        if (p && p->ncols != nt)
-            return sql_err_set(q->e, "42601", -1, p->ncols > nt
-                                   ? "INSERT has more expressions than target columns"
-                                   : "INSERT has more target columns than expressions");
-    }
-    if (!p || !(p = to_table_row(b, p, &d, target, nt)))
-        return q->e->code ? q->e->code : SL_EINVAL;
-    sql_user_catalog *uc = q->s->eng->users;
-    pthread_mutex_lock(&uc->write_mu);
-    segw w;
-    uint64_t rows = 0;
-    int rc = fill(q, p, &d, &w, &rows);
-    if (!rc && w.nout) {
-        /* the definition as it is now (another statement may have added segments) */
-        udef cur;
-        int cx = def_get(q->s->eng, name, &q->a, &cur, q->e);
-        rc = cx < 0 ? cx : !cx || strcmp(cur.uid ? cur.uid : "", d.uid ? d.uid : "")
-                                 ? sql_err_set(q->e, "40001", -1, "could not serialize access: "
-                                               "\"%s\" was dropped or replaced", name)
-                                 : SL_OK;
-        if (!rc) {
-            useg *all = arena_alloc(&q->a, sizeof *all * (size_t)(cur.nseg + w.nout + 1));
-            if (!all)
-                rc = oom(q->e);
-            else {
-                if (cur.nseg)
-                    memcpy(all, cur.segs, sizeof *all * (size_t)cur.nseg);
-                memcpy(all + cur.nseg, w.out, sizeof *all * (size_t)w.nout);
-                cur.segs = all;
-                cur.nseg += w.nout;
-                rc = def_put(q->s->eng, name, &cur, cur.version, q->e);
-            }
-        }
-    }
-    pthread_mutex_unlock(&uc->write_mu);
-    if (rc)
-        segw_abort(&w);
-    else
-        segw_done(&w);
-    q->nrows = rc ? 0 : rows;
-    snprintf(q->tag, sizeof q->tag, "INSERT 0 %llu", (unsigned long long)(rc ? 0 : rows));
-    return rc;
-}
-
-/* UPDATE and DELETE: every segment read once, rewritten only if a row changes. */
-typedef struct rewrite {
-    segw w;
-    int ncols;               /* the table's columns; a batch may carry one more (the flag) */
-    uint64_t changed;
-    bool flag;               /* the batch's last column says whether the row changed */
-} rewrite;
-
-static int rewrite_rows(void *arg, const sql_batch *b)
-{
-    rewrite *r = arg;
-    if (r->flag) {
-        const col_vec *f = &b->cols[r->ncols];
-        for (int64_t i = 0; i < b->n; i++)
-            r->changed += col_vec_is_valid(f, i) && col_vec_bool(f, i);
-    }
-    sql_batch t = *b;
-    t.ncols = r->ncols;
-    return segw_add(&r->w, &t);
-}
-
-static int update_or_delete(sql_query *q, binder *b, const PgQuery__RangeVar *rel,
-                            const PgQuery__Node *where, PgQuery__Node **set, int nset,
-                            bool is_delete)
-{
-    const char *name = rel_name(q, rel);
-    if (!name)
-        return SL_EINVAL;
-    udef d;
-    int ex = def_get(q->s->eng, name, &q->a, &d, q->e);
-    if (ex < 0)
-        return ex;
-    bool builtin = builtin_name(q->s->eng, name);
-    if (!ex || d.kind != UK_TABLE)
-        return sql_err_set(q->e, builtin || ex ? "42809" : SQLSTATE_UNDEFINED_TABLE, rel->location,
-                           builtin || ex ? "cannot change \"%s\": it is not a user table"
-                                         : "relation \"%s\" does not exist",
-                           name);
-    sql_table *t = table_of(q->s->eng, name, &d, &q->a);
-    if (!t)
-        return oom(q->e);
-    const char *alias = rel->alias && pstr(rel->alias->aliasname) ? rel->alias->aliasname : name;
-    /* the expressions: SET values (by column), then WHERE */
-    const PgQuery__Node **nodes = arena_zalloc(&q->a, sizeof *nodes * (size_t)(d.ncols + 1));
-    sql_expr **ex_out = arena_zalloc(&q->a, sizeof *ex_out * (size_t)(d.ncols + 1));
-    if (!nodes || !ex_out)
-        return oom(q->e);
-    for (int i = 0; i < nset; i++) {
-        const PgQuery__ResTarget *rt = set[i]->res_target;
-        int c = -1;
-        for (int k = 0; k < d.ncols; k++)
-            if (!strcmp(d.names[k], rt->name))
-                c = k;
-        if (c < 0)
-            return sql_err_set(q->e, SQLSTATE_UNDEFINED_COLUMN, rt->location, "column \"%s\" of "
-                               "relation \"%s\" does not exist", rt->name, name);
-        if (rt->n_indirection)
-            return sql_err_set(q->e, SQLSTATE_FEATURE, rt->location, "assigning to a part of a "
-                                                                     "column is not supported");
-        if (nodes[c])
-            return sql_err_set(q->e, "42601", rt->location, "multiple assignments to same column "
-                                                            "\"%s\"", rt->name);
-        nodes[c] = rt->val;
-    }
-    nodes[d.ncols] = where;
-    sql_plan *scan = bind_table_exprs(b, t, alias, nodes, d.ncols + 1, true, ex_out);
-    if (!scan)
-        return q->e->code ? q->e->code : SL_EINVAL;
-    sql_expr *cond = ex_out[d.ncols];
-    /* the flag: the condition is true (a NULL condition changes nothing) */
-    sql_expr *flag;
-    if (cond) {
-        flag = mk_expr(b, SE_BOOLTEST, sql_type_of(ST_BOOL), -1, 1);
-        if (!flag)
-            return oom(q->e);
-        flag->test = 1;
-        flag->args[0] = cond;
-    } else {
-        flag = mk_bool_const(b, true);
-    }
-    sql_user_catalog *uc = q->s->eng->users;
-    pthread_mutex_lock(&uc->write_mu);
-    int rc = SL_OK;
-    uint64_t changed = 0;
-    useg *segs = arena_alloc(&q->a, sizeof *segs * (size_t)(d.nseg * 2 + 1));
-    int nseg = 0;
-    bool any = false;
-    char **replaced = arena_zalloc(&q->a, sizeof *replaced * (size_t)(d.nseg + 1));
-    if (!segs || !replaced)
-        rc = oom(q->e);
-    segw all = {0};
-    if (!rc)
-        rc = segw_init(&all, q->s->eng, &d, &q->a, q->e);
-    for (int sgi = 0; sgi < d.nseg && !rc; sgi++) {
-        ((utab *)t)->only_seg = sgi;
-        /* the per-segment plan: the scan, then the new row and the flag */
-        sql_plan *p = mk_plan(b, SP_PROJECT, d.ncols + 1);
-        if (!p) {
-            rc = oom(q->e);
-            break;
-        }
-        sql_plan *sc = mk_plan(b, SP_SCAN, scan->ncols);
-        if (!sc) {
-            rc = oom(q->e);
-            break;
-        }
-        *sc = *scan; /* a fresh node: the optimizer rewrites plans in place */
-        sc->types = scan->types;
-        sc->names = scan->names;
-        int *cols = arena_alloc(&q->a, sizeof *cols * (size_t)(d.ncols + 1));
-        if (!cols) {
-            rc = oom(q->e);
-            break;
-        }
-        memcpy(cols, scan->scan.cols, sizeof *cols * (size_t)d.ncols);
-        sc->scan.cols = cols;
-        sc->scan.filter = NULL;
-        p->child = sc;
-        if (is_delete) {
-            /* survivors: rows whose condition is not true */
-            sql_plan *f = mk_plan(b, SP_FILTER, d.ncols);
-            sql_expr *keep = mk_expr(b, SE_NOT, sql_type_of(ST_BOOL), -1, 1);
-            if (!f || !keep) {
-                rc = oom(q->e);
-                break;
-            }
-            keep->args[0] = flag;
-            f->child = sc;
-            f->filter.pred = keep;
-            memcpy(f->types, d.types, sizeof *d.types * (size_t)d.ncols);
-            memcpy(f->names, d.names, sizeof *d.names * (size_t)d.ncols);
-            p->child = f;
-        }
-        for (int c = 0; c < d.ncols; c++) {
-            sql_expr *col = mk_col(b, c, d.types[c], -1), *e = col;
-            if (!is_delete && ex_out[c]) {
-                char what[96];
-                snprintf(what, sizeof what, "column \"%s\"", d.names[c]);
-                sql_expr *nv = ex_out[c];
-                if (nv->kind == SE_PARAM && nv->type.id == ST_UNKNOWN)
-                    param_infer(b, nv->col, d.types[c]);
-                if (!sql_type_eq(nv->type, d.types[c]) && !(nv = coerce(b, nv, d.types[c], 'a', what))) {
-                    rc = q->e->code ? q->e->code : SL_EINVAL;
-                    break;
-                }
-                /* CASE WHEN flag THEN new ELSE old END */
-                e = mk_expr(b, SE_CASE, d.types[c], -1, 3);
-                if (!e) {
-                    rc = oom(q->e);
-                    break;
-                }
-                e->has_else = 1;
-                e->args[0] = flag;
-                e->args[1] = nv;
-                e->args[2] = col;
-            }
-            p->project.exprs[c] = e;
-            p->types[c] = d.types[c];
-            p->names[c] = d.names[c];
-        }
-        if (rc)
-            break;
-        p->project.exprs[d.ncols] = is_delete ? mk_bool_const(b, false) : flag;
-        p->types[d.ncols] = sql_type_of(ST_BOOL);
-        p->names[d.ncols] = "?changed?";
-        rewrite r = {.ncols = d.ncols, .flag = !is_delete};
-        if ((rc = segw_init(&r.w, q->s->eng, &d, &q->a, q->e)))
-            break;
-        uint64_t before = q->nrows;
-        rc = sql_run_plan_all(q, p, false, rewrite_rows, &r);
-        /* the plan ran in q's executor: free its operators before the next segment */
-        if (q->root) {
-            sql_op_close(q->root);
-            q->root = NULL;
-        }
-        if (q->x_on) {
-            void sql_exec_free_ctes(sql_exec * x);
-            void sql_exec_free_subqueries(sql_exec * x);
-            sql_exec_free_ctes(&q->x);
-            sql_exec_free_subqueries(&q->x);
-            pthread_mutex_destroy(&q->x.mu);
-            q->x_on = false;
-        }
-        uint64_t kept = q->nrows - before;
-        uint64_t seg_changed = is_delete ? (uint64_t)d.segs[sgi].rows - kept : r.changed;
-        if (!rc && seg_changed == 0) {
-            /* nothing changed here: the segment stays, what was written goes */
-            if (r.w.w) {
-                pq_writer_free(r.w.w);
-                r.w.w = NULL;
-                dbuf_free(&r.w.buf);
-            }
-            segw_done(&r.w);
-            segs[nseg++] = d.segs[sgi];
-            continue;
-        }
-        if (!rc)
-            rc = segw_flush(&r.w);
-        if (rc) {
-            segw_abort(&r.w);
-            break;
-        }
-        changed += seg_changed;
-        any = true;
-        replaced[sgi] = (char *)d.segs[sgi].key;
-        for (int k = 0; k < r.w.nout; k++)
-            segs[nseg++] = r.w.out[k];
-        /* keep track of the new segments for an abort */
-        for (int k = 0; k < r.w.nout; k++) {
-            if (all.nout == all.cap) {
-                int nc = all.cap ? all.cap * 2 : 8;
-                useg *nn = arena_alloc(&q->a, sizeof *nn * (size_t)nc);
-                if (!nn) {
-                    rc = oom(q->e);
-                    break;
-                }
-                if (all.out)
-                    memcpy(nn, all.out, sizeof *nn * (size_t)all.nout);
-                all.out = nn;
-                all.cap = nc;
-            }
-            all.out[all.nout++] = r.w.out[k];
-        }
-        segw_done(&r.w);
-    }
-    if (!rc && any) {
-        udef nd = d;
-        nd.segs = segs;
-        nd.nseg = nseg;
-        rc = def_put(q->s->eng, name, &nd, d.version, q->e);
-    }
-    pthread_mutex_unlock(&uc->write_mu);
-    if (rc) {
-        segw_abort(&all);
-        q->nrows = 0;
-        return rc;
-    }
-    segw_done(&all);
-    for (int i = 0; i < d.nseg; i++)
-        if (replaced[i])
-            retire_later(uc, replaced[i]);
-    retire_sweep(q->s->eng, false);
-    q->nrows = changed;
-    snprintf(q->tag, sizeof q->tag, "%s %llu", is_delete ? "DELETE" : "UPDATE",
-             (unsigned long long)changed);
-    return SL_OK;
-}
-
-static int truncate_tables(sql_query *q, const PgQuery__TruncateStmt *t)
-{
-    snprintf(q->tag, sizeof q->tag, "TRUNCATE TABLE");
-    sql_user_catalog *uc = q->s->eng->users;
-    for (size_t i = 0; i < t->n_relations; i++) {
-        const PgQuery__RangeVar *rv = t->relations[i]->range_var;
-        const char *name = rel_name(q, rv);
-        if (!name)
-            return SL_EINVAL;
-        udef d;
-        int ex = def_get(q->s->eng, name, &q->a, &d, q->e);
-        if (ex < 0)
-            return ex;
-        if (!ex || d.kind != UK_TABLE)
-            return sql_err_set(q->e, ex ? "42809" : SQLSTATE_UNDEFINED_TABLE, rv->location,
-                               ex ? "\"%s\" is not a table" : "relation \"%s\" does not exist",
-                               name);
-        udef nd = d;
-        nd.nseg = 0;
-        pthread_mutex_lock(&uc->write_mu);
-        int rc = def_put(q->s->eng, name, &nd, d.version, q->e);
-        pthread_mutex_unlock(&uc->write_mu);
-        if (rc)
-            return rc;
-        for (int k = 0; k < d.nseg; k++)
-            retire_later(uc, d.segs[k].key);
-    }
-    return SL_OK;
-}
-
-static int drop(sql_query *q, const PgQuery__DropStmt *ds)
-{
-    bool view = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_VIEW;
-    bool index = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_INDEX;
-    snprintf(q->tag, sizeof q->tag, view ? "DROP VIEW" : index ? "DROP INDEX" : "DROP TABLE");
-    if (index)
-        return SL_OK; /* indexes are not kept: dropping one changes nothing */
-    if (!view && ds->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "only DROP TABLE, DROP VIEW and DROP "
-                                                       "INDEX are supported");
-    sql_user_catalog *uc = q->s->eng->users;
-    for (size_t i = 0; i < ds->n_objects; i++) {
-        const PgQuery__List *l = ds->objects[i]->list;
-        const char *name = l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
-        if (!name)
-            return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "DROP: unsupported object name");
-        udef d;
-        int ex = def_get(q->s->eng, name, &q->a, &d, q->e);
-        if (ex < 0)
-            return ex;
-        if (!ex) {
-            if (ds->missing_ok)
-                continue;
-            if (builtin_name(q->s->eng, name))
-                return sql_err_set(q->e, "42809", -1, "\"%s\" is a lake table; it cannot be "
-                                                      "dropped", name);
-            return sql_err_set(q->e, SQLSTATE_UNDEFINED_TABLE, -1, "%s \"%s\" does not exist",
-                               view ? "view" : "table", name);
-        }
-        if ((d.kind == UK_VIEW) != view)
-            return sql_err_set(q->e, "42809", -1, "\"%s\" is not a %s", name,
-                               view ? "view" : "table");
-        pthread_mutex_lock(&uc->write_mu);
-        int rc = def_put(q->s->eng, name, NULL, d.version, q->e);
-        pthread_mutex_unlock(&uc->write_mu);
-        if (rc)
-            return rc;
-        for (int k = 0; k < d.nseg; k++)
-            retire_later(uc, d.segs[k].key);
-    }
-    retire_sweep(q->s->eng, false);
-    return SL_OK;
-}
-
-/* The SELECT of a view as text: PostgreSQL's own deparser over its parse tree. */
-static char *deparse_select(arena *a, PgQuery__Node *query)
-{
-    PgQuery__RawStmt raw = PG_QUERY__RAW_STMT__INIT;
-    raw.stmt = query;
-    PgQuery__RawStmt *rp = &raw;
-    PgQuery__ParseResult pr = PG_QUERY__PARSE_RESULT__INIT;
-    pr.version = PG_VERSION_NUM;
-    pr.n_stmts = 1;
-    pr.stmts = &rp;
-    size_t n = pg_query__parse_result__get_packed_size(&pr);
-    uint8_t *buf = sl_malloc(n ? n : 1);
-    if (!buf)
-        return NULL;
-    pg_query__parse_result__pack(&pr, buf);
-    PgQueryProtobuf pb = {n, (char *)buf};
-    PgQueryDeparseResult r = pg_query_deparse_protobuf(pb);
-    sl_free(buf);
-    char *out = NULL;
-    if (!r.error && r.query)
-        out = arena_strndup(a, r.query, strlen(r.query));
-    pg_query_free_deparse_result(r);
-    return out;
-}
-
-static int create_view(sql_query *q, binder *b, PgQuery__ViewStmt *v)
-{
-    snprintf(q->tag, sizeof q->tag, "CREATE VIEW");
-    const char *name = rel_name(q, v->view);
-    if (!name)
-        return SL_EINVAL;
-    if (builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, v->view->location,
-                           "relation \"%s\" already exists (a lake table)", name);
-    if (!v->query || v->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "a view is a SELECT");
-    /* bound now, so a wrong view is refused when created */
-    sql_plan *p = bind_select(b, NULL, v->query->select_stmt);
-    if (!p)
-        return q->e->code ? q->e->code : SL_EINVAL;
-    if ((int)v->n_aliases > p->ncols)
-        return sql_err_set(q->e, "42601", -1, "CREATE VIEW specifies more column names than "
-                                              "columns");
-    udef d = {.kind = UK_VIEW, .ncols = p->ncols,
-              .names = arena_zalloc(&q->a, sizeof(char *) * (size_t)(p->ncols + 1)),
-              .view_sql = deparse_select(&q->a, v->query)};
-    if (!d.names || !d.view_sql)
-        return sql_err_set(q->e, SQLSTATE_INTERNAL, -1, "the view's query cannot be stored");
-    for (int i = 0; i < p->ncols; i++)
-        d.names[i] = i < (int)v->n_aliases ? node_str(v->aliases[i]) : p->names[i];
-    udef old;
-    int ex = def_get(q->s->eng, name, &q->a, &old, q->e);
-    if (ex < 0)
-        return ex;
-    if (ex && (!v->replace || old.kind != UK_VIEW))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, v->view->location,
-                           "relation \"%s\" already exists", name);
-    sql_user_catalog *uc = q->s->eng->users;
-    pthread_mutex_lock(&uc->write_mu);
-    int rc = def_put(q->s->eng, name, &d, ex ? old.version : 0, q->e);
-    pthread_mutex_unlock(&uc->write_mu);
-    return rc;
-}
-
-static int create_index(sql_query *q, const PgQuery__IndexStmt *ix)
-{
-    snprintf(q->tag, sizeof q->tag, "CREATE INDEX");
-    const char *name = rel_name(q, ix->relation);
-    if (!name)
-        return SL_EINVAL;
-    udef d;
-    int ex = def_get(q->s->eng, name, &q->a, &d, q->e);
-    if (ex < 0)
-        return ex;
-    if (!ex && !builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_UNDEFINED_TABLE, ix->relation->location,
-                           "relation \"%s\" does not exist", name);
-    return SL_OK; /* accepted: scans are columnar and parallel; no index is kept */
-}
-
-int sql_user_statement(sql_query *q, binder *b, const PgQuery__Node *st)
-{
-    if (!q->s->eng->m || !q->s->eng->os)
-        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "user tables need a data directory");
-    switch (st->node_case) {
-    case PG_QUERY__NODE__NODE_CREATE_STMT: return create_table(q, b, st->create_stmt);
-    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
-        return create_table_as(q, b, st->create_table_as_stmt);
-    case PG_QUERY__NODE__NODE_INSERT_STMT: return insert(q, b, st->insert_stmt);
-    case PG_QUERY__NODE__NODE_UPDATE_STMT: {
-        const PgQuery__UpdateStmt *u = st->update_stmt;
-        snprintf(q->tag, sizeof q->tag, "UPDATE 0");
-        if (u->n_from_clause || u->n_returning_list || u->with_clause)
-            return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "UPDATE with FROM, RETURNING or WITH "
-                                                           "is not supported");
-        return update_or_delete(q, b, u->relation, u->where_clause, u->target_list,
-                                (int)u->n_target_list, false);
-    }
-    case PG_QUERY__NODE__NODE_DELETE_STMT: {
-        const PgQuery__DeleteStmt *d = st->delete_stmt;
-        snprintf(q->tag, sizeof q->tag, "DELETE 0");
-        if (d->n_using_clause || d->n_returning_list || d->with_clause)
-            return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "DELETE with USING, RETURNING or WITH "
-                                                           "is not supported");
-        return update_or_delete(q, b, d->relation, d->where_clause, NULL, 0, true);
-    }
-    case PG_QUERY__NODE__NODE_DROP_STMT: return drop(q, st->drop_stmt);
-    case PG_QUERY__NODE__NODE_VIEW_STMT: return create_view(q, b, st->view_stmt);
-    case PG_QUERY__NODE__NODE_INDEX_STMT: return create_index(q, st->index_stmt);
-    case PG_QUERY__NODE__NODE_TRUNCATE_STMT: return truncate_tables(q, st->truncate_stmt);
-    default: return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "this statement is not supported");
-    }
-}
-
-/* Every user table and view (for information_schema): fn(arg, name, def) per row. */
 typedef struct each_ctx {
     sql_engine *eng;
     arena *a;
@@ -1515,7 +682,7 @@ static int each_user(void *arg, const meta_sql_table *row)
     udef d;
     if (def_parse(c->a, row->def, row->version, &d))
         return 0;
-    sql_table *t = table_of(c->eng, row->name, &d, c->a);
+    sql_table *t = user_table_of(c->eng, row->name, &d, c->a);
     return t ? c->fn(c->arg, t) : SL_ENOMEM;
 }
 
