@@ -40,6 +40,37 @@ static const char *rel_name(sql_query *q, const PgQuery__RangeVar *rv)
     return rv->relname;
 }
 
+/* The name of a relation to create: NULL (q->e set) when malformed or a lake table's. */
+static const char *new_rel_name(sql_query *q, const PgQuery__RangeVar *rv)
+{
+    const char *name = rel_name(q, rv);
+    if (name && builtin_name(q->s->eng, name)) {
+        sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, rv->location,
+                    "relation \"%s\" already exists (a lake table)", name);
+        return NULL;
+    }
+    return name;
+}
+
+/* The user table a statement writes (d, its name in *name): 0, or the error (42809 for a
+ * lake table or a view, 42P01 when nothing has the name).  verb: "insert into", "change". */
+static int writable_table(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
+                          const char **name, udef *d)
+{
+    if (!(*name = rel_name(q, rv)))
+        return SL_EINVAL;
+    int ex = user_def_get(q->s->eng, *name, &q->a, d, q->e);
+    if (ex < 0)
+        return ex;
+    if (ex && d->kind == UK_TABLE)
+        return SL_OK;
+    if (ex || builtin_name(q->s->eng, *name))
+        return sql_err_set(q->e, "42809", rv->location, "cannot %s \"%s\": it is not a user table",
+                           verb, *name);
+    return sql_err_set(q->e, SQLSTATE_UNDEFINED_TABLE, rv->location,
+                       "relation \"%s\" does not exist", *name);
+}
+
 static char *new_uid(arena *a)
 {
     sl_uuid id;
@@ -117,12 +148,9 @@ static int create_table_as(sql_query *q, binder *b, const PgQuery__CreateTableAs
         return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "CREATE MATERIALIZED VIEW is not "
                                                        "supported; use CREATE TABLE AS");
     const PgQuery__IntoClause *into = c->into;
-    const char *name = rel_name(q, into->rel);
+    const char *name = new_rel_name(q, into->rel);
     if (!name)
-        return SL_EINVAL;
-    if (builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, into->rel->location,
-                           "relation \"%s\" already exists (a lake table)", name);
+        return q->e->code ? q->e->code : SL_EINVAL;
     if (!c->query || c->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
         return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "CREATE TABLE AS needs a SELECT");
     udef exist;
@@ -265,21 +293,11 @@ static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
     if (s->n_returning_list || s->on_conflict_clause || s->with_clause)
         return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "INSERT with RETURNING, ON CONFLICT or "
                                                        "WITH is not supported");
-    const char *name = rel_name(q, s->relation);
-    if (!name)
-        return SL_EINVAL;
+    const char *name;
     udef d;
-    int ex = user_def_get(q->s->eng, name, &q->a, &d, q->e);
-    if (ex < 0)
-        return ex;
-    if (!ex || d.kind != UK_TABLE)
-        return sql_err_set(q->e, builtin_name(q->s->eng, name) || ex ? "42809"
-                                                                     : SQLSTATE_UNDEFINED_TABLE,
-                           s->relation->location,
-                           builtin_name(q->s->eng, name) || ex
-                               ? "cannot insert into \"%s\": it is not a user table"
-                               : "relation \"%s\" does not exist",
-                           name);
+    int rc0 = writable_table(q, s->relation, "insert into", &name, &d);
+    if (rc0)
+        return rc0;
     int nt = s->n_cols ? (int)s->n_cols : d.ncols;
     int *target = arena_zalloc(&q->a, sizeof *target * (size_t)(nt + 1));
     if (!target)
@@ -383,19 +401,11 @@ static int update_or_delete(sql_query *q, binder *b, const PgQuery__RangeVar *re
                             const PgQuery__Node *where, PgQuery__Node **set, int nset,
                             bool is_delete)
 {
-    const char *name = rel_name(q, rel);
-    if (!name)
-        return SL_EINVAL;
+    const char *name;
     udef d;
-    int ex = user_def_get(q->s->eng, name, &q->a, &d, q->e);
-    if (ex < 0)
-        return ex;
-    bool builtin = builtin_name(q->s->eng, name);
-    if (!ex || d.kind != UK_TABLE)
-        return sql_err_set(q->e, builtin || ex ? "42809" : SQLSTATE_UNDEFINED_TABLE, rel->location,
-                           builtin || ex ? "cannot change \"%s\": it is not a user table"
-                                         : "relation \"%s\" does not exist",
-                           name);
+    int rc0 = writable_table(q, rel, "change", &name, &d);
+    if (rc0)
+        return rc0;
     sql_table *t = user_table_of(q->s->eng, name, &d, &q->a);
     if (!t)
         return oom(q->e);
@@ -708,12 +718,9 @@ static char *deparse_select(arena *a, PgQuery__Node *query)
 static int create_view(sql_query *q, binder *b, PgQuery__ViewStmt *v)
 {
     snprintf(q->tag, sizeof q->tag, "CREATE VIEW");
-    const char *name = rel_name(q, v->view);
+    const char *name = new_rel_name(q, v->view);
     if (!name)
-        return SL_EINVAL;
-    if (builtin_name(q->s->eng, name))
-        return sql_err_set(q->e, SQLSTATE_DUPLICATE_TABLE, v->view->location,
-                           "relation \"%s\" already exists (a lake table)", name);
+        return q->e->code ? q->e->code : SL_EINVAL;
     if (!v->query || v->query->node_case != PG_QUERY__NODE__NODE_SELECT_STMT)
         return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "a view is a SELECT");
     /* bound now, so a wrong view is refused when created */
