@@ -1,7 +1,8 @@
 /*
  * pgwire.c - the PostgreSQL protocol listener: connections, startup, the
- * simple query protocol and result rows (see pgwire.h; the extended protocol
- * and cursors in pgwire_ext.c, COPY in pgwire_copy.c, messages in pgwire_msg.c).
+ * simple query protocol (see pgwire.h; the extended protocol and cursors in
+ * pgwire_ext.c, COPY in pgwire_copy.c, result rows in pgwire_out.c, messages in
+ * pgwire_msg.c).
  *
  * Each connection has its own thread and its own SQL session.  The first
  * packet may ask for SSL or GSS encryption: both are answered 'N' (the client
@@ -42,24 +43,6 @@
 
 /* ---- socket I/O ---- */
 
-int pgw_flush(pgconn *c)
-{
-    size_t off = 0;
-    while (!c->gone && off < c->out.len) {
-        ssize_t w = send(c->fd, c->out.p + off, c->out.len - off, MSG_NOSIGNAL);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            c->gone = true;
-            break;
-        }
-        off += (size_t)w;
-    }
-    dbuf_reset(&c->out);
-    return c->gone ? SL_EIO : SL_OK;
-}
-
-/* Reads exactly n bytes; idle_ms > 0: gives up when nothing comes for that long. */
 static int read_full(pgconn *c, void *p, size_t n, int idle_ms)
 {
     uint8_t *b = p;
@@ -98,100 +81,6 @@ static void fatal(pgconn *c, const char *state, const char *fmt, const char *arg
     sql_err_set(&e, state, -1, fmt, arg);
     pg_error(&c->out, "FATAL", &e, 0, false);
     pgw_flush(c);
-}
-
-/* ---- results ---- */
-
-/* The format of result column i: Bind's (0 text, 1 binary). */
-static int16_t col_format(int nfmt, const int16_t *fmt, int i)
-{
-    return nfmt == 0 ? 0 : nfmt == 1 ? fmt[0] : i < nfmt && i < 64 ? fmt[i] : 0;
-}
-
-void pgw_row_description(pgconn *c, sql_query *q)
-{
-    pgw_row_description_fmt(c, q, 0, NULL);
-}
-
-void pgw_row_description_fmt(pgconn *c, sql_query *q, int nfmt, const int16_t *fmt)
-{
-    int n = sql_query_ncols(q);
-    size_t at = pg_msg_begin(&c->out, 'T');
-    pg_put_i16(&c->out, (int16_t)n);
-    for (int i = 0; i < n; i++) {
-        sql_type t = sql_query_coltype(q, i);
-        pg_put_str(&c->out, sql_query_colname(q, i));
-        pg_put_i32(&c->out, 0);  /* table oid */
-        pg_put_i16(&c->out, 0);  /* column number */
-        pg_put_i32(&c->out, (int32_t)sql_type_oid(t));
-        pg_put_i16(&c->out, sql_type_len(t));
-        pg_put_i32(&c->out, t.mod ? t.mod : -1);
-        pg_put_i16(&c->out, col_format(nfmt, fmt, i));
-    }
-    pg_msg_end(&c->out, at);
-}
-
-/* DataRows for rows [from, to) of b, text. */
-int pgw_data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to)
-{
-    return pgw_data_rows_fmt(c, q, b, from, to, 0, NULL);
-}
-
-/* DataRows for rows [from, to) of b in the columns' formats. */
-int pgw_data_rows_fmt(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to,
-                         int nfmt, const int16_t *fmt)
-{
-    int n = sql_query_ncols(q);
-    for (int64_t r = from; r < to; r++) {
-        size_t at = pg_msg_begin(&c->out, 'D');
-        pg_put_i16(&c->out, (int16_t)n);
-        for (int i = 0; i < n; i++) {
-            if (!col_vec_is_valid(&b->cols[i], r)) {
-                pg_put_i32(&c->out, -1);
-                continue;
-            }
-            dbuf_reset(&c->val);
-            sql_type t = sql_query_coltype(q, i);
-            int rc = col_format(nfmt, fmt, i) ? pg_binary_value(t, &b->cols[i], r, &c->val)
-                                              : sql_vec_text(t, &b->cols[i], r, &c->val);
-            if (rc)
-                return rc;
-            pg_put_i32(&c->out, (int32_t)c->val.len);
-            dbuf_append(&c->out, c->val.p, c->val.len);
-        }
-        pg_msg_end(&c->out, at);
-        if (c->out.len >= OUT_FLUSH && pgw_flush(c))
-            return SL_EIO;
-    }
-    return SL_OK;
-}
-
-/* ---- text scanning (COPY, cursors) ---- */
-
-const char *pgw_skip_ws(const char *p)
-{
-    while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
-        p++;
-    return p;
-}
-
-/* Matches keyword k (case-insensitive, whole word) at p: the text after it, or NULL. */
-const char *pgw_word(const char *p, const char *k)
-{
-    p = pgw_skip_ws(p);
-    size_t n = strlen(k);
-    if (strncasecmp(p, k, n))
-        return NULL;
-    char c = p[n];
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_')
-        return NULL;
-    return p + n;
-}
-
-void pgw_short_msg(dbuf *out, char type)
-{
-    size_t at = pg_msg_begin(out, type);
-    pg_msg_end(out, at);
 }
 
 /* Characters (not bytes) in text[0, n): positions in errors count characters. */

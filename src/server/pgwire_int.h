@@ -3,9 +3,10 @@
  * a connection's state, its prepared statements and portals, and the helpers
  * that write results.
  *
- *   pgwire.c       listener, connections, startup, the simple query protocol, results
+ *   pgwire.c       listener, connections, startup, the simple query protocol
  *   pgwire_ext.c   the extended query protocol (Parse, Bind, ...) and cursors
  *   pgwire_copy.c  COPY ... TO STDOUT
+ *   pgwire_out.c   output to the client: writing, result rows, text scanning
  *   pgwire_msg.c   messages in and out (pure, fuzzed)
  */
 #ifndef SL_SERVER_PGWIRE_INT_H
@@ -88,8 +89,10 @@ struct pgconn {
 };
 
 /* pgwire.c */
-int pgw_flush(pgconn *c);
 char pgw_tx_status(pgconn *c);
+
+/* pgwire_out.c */
+int pgw_flush(pgconn *c);
 void pgw_short_msg(dbuf *out, char type);
 /* RowDescription and DataRows, text or in Bind's per-column formats */
 void pgw_row_description(pgconn *c, sql_query *q);
