@@ -75,6 +75,17 @@ echo "== psql, through the PostgreSQL protocol (port $pg_port): spans per thread
 psql -X -h 127.0.0.1 -p "$pg_port" -U demo -d lake -c "SELECT thread_name, count(*) AS spans,
        max(duration) / 1000 AS longest_us
 FROM process_spans('$pid', 'thread') GROUP BY 1 ORDER BY 2 DESC, 1 LIMIT 5"
+echo "== psql: the slowest spans exported with \\copy, loaded back into a table, queried"
+demo_csv=$(mktemp /tmp/streamlake-demo-XXXXXX.csv)
+psql -X -q -h 127.0.0.1 -p "$pg_port" -U demo -d lake <<SQL
+\\copy (SELECT thread_name, name, duration FROM process_spans('$pid', 'thread') ORDER BY duration DESC LIMIT 1000) to '$demo_csv' with (format csv, header)
+DROP TABLE IF EXISTS demo_slowest;
+CREATE TABLE demo_slowest (thread_name text, name text, duration int8);
+\\copy demo_slowest from '$demo_csv' with (format csv, header)
+SELECT name, count(*) AS spans, max(duration) / 1000 AS longest_us
+FROM demo_slowest GROUP BY 1 ORDER BY 3 DESC LIMIT 3;
+SQL
+rm -f "$demo_csv"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"
 echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
 echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"

@@ -63,7 +63,7 @@ int dbuf_reserve_exact(dbuf *b, size_t n)
     return reserve(b, n, 1);
 }
 
-int dbuf_append(dbuf *b, const void *data, size_t n)
+int dbuf_append_grow(dbuf *b, const void *data, size_t n)
 {
     int rc = dbuf_reserve(b, n);
     if (rc)
@@ -78,11 +78,6 @@ int dbuf_append(dbuf *b, const void *data, size_t n)
 int dbuf_append_str(dbuf *b, const char *s)
 {
     return dbuf_append(b, s, strlen(s));
-}
-
-int dbuf_append_byte(dbuf *b, uint8_t c)
-{
-    return dbuf_append(b, &c, 1);
 }
 
 int dbuf_vprintf(dbuf *b, const char *fmt, va_list ap)

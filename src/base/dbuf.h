@@ -13,6 +13,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct dbuf {
     uint8_t *p;
@@ -30,9 +31,30 @@ void dbuf_reset(dbuf *b);
 int dbuf_reserve(dbuf *b, size_t n);
 /* The same, but room for exactly n more bytes (no doubling): for a known size. */
 int dbuf_reserve_exact(dbuf *b, size_t n);
-int dbuf_append(dbuf *b, const void *data, size_t n);
+/* Appends with room to spare are inline (the hot path of every encoder); the rest grow
+ * the buffer in dbuf_append_grow. */
+int dbuf_append_grow(dbuf *b, const void *data, size_t n);
+static inline int dbuf_append(dbuf *b, const void *data, size_t n)
+{
+    if (b->p && n <= b->cap - b->len) {
+        if (n)
+            memcpy(b->p + b->len, data, n);
+        b->len += n;
+        b->p[b->len] = 0;
+        return 0;
+    }
+    return dbuf_append_grow(b, data, n);
+}
+static inline int dbuf_append_byte(dbuf *b, uint8_t c)
+{
+    if (b->p && b->len < b->cap) {
+        b->p[b->len++] = c;
+        b->p[b->len] = 0;
+        return 0;
+    }
+    return dbuf_append_grow(b, &c, 1);
+}
 int dbuf_append_str(dbuf *b, const char *s);
-int dbuf_append_byte(dbuf *b, uint8_t c);
 int dbuf_printf(dbuf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int dbuf_vprintf(dbuf *b, const char *fmt, va_list ap);
 /* Hand the bytes to the caller (who frees them with sl_free); buffer becomes empty. */

@@ -32,7 +32,8 @@ static void usage(FILE *f)
             "                        [--work-mem-mb N] [--sql-memory-mb N]\n"
             "                        [--statement-timeout-ms N] [--files DIR]\n"
             "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
-            "                        [--pg-idle-timeout S]\n\n"
+            "                        [--pg-idle-timeout S] [--tls-cert FILE --tls-key FILE]\n"
+            "                        [--pg-require-tls] [--keys FILE]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -70,7 +71,14 @@ static void usage(FILE *f)
             "  --pg-max-connections N  PostgreSQL connections at once (default 100; past it\n"
             "                        SQLSTATE 53300)\n"
             "  --pg-idle-timeout S   close a PostgreSQL connection idle this long (default 0:\n"
-            "                        never)\n\n"
+            "                        never)\n"
+            "  --tls-cert FILE       PEM certificate (chain) of the PostgreSQL listener: clients\n"
+            "                        asking for SSL get TLS (sslmode=require); needs --tls-key\n"
+            "  --tls-key FILE        PEM private key of --tls-cert\n"
+            "  --pg-require-tls      refuse PostgreSQL connections that are not TLS (28000)\n"
+            "  --keys FILE           PostgreSQL clients authenticate with SCRAM-SHA-256: user =\n"
+            "                        a key's name, password = its secret (`streamlake keys add`);\n"
+            "                        without it any user is trusted\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready, then\n"
             "\"streamlake: postgres on HOST:PORT\" when the PostgreSQL protocol listens.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
@@ -121,6 +129,23 @@ static int set_num(const num_opt *o, const char *v)
     return 0;
 }
 
+/* An option whose value is a path (--data, --tls-cert, --tls-key, --keys): 1 taken, 0 not
+ * one of them, -1 its value is missing. */
+static int path_opt(int argc, char **argv, int *i, server_config *c)
+{
+    static const char *const names[] = {"--data", "--tls-cert", "--tls-key", "--keys"};
+    const char **dst[] = {&c->data_dir, &c->pg_tls_cert, &c->pg_tls_key, &c->keys_file};
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        const char *v;
+        int r = cli_opt(argc, argv, i, names[k], &v);
+        if (r > 0)
+            *dst[k] = v;
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
 /* Parses argv into c (host text goes into host); 0, or an exit code. */
 static int parse_args(int argc, char **argv, server_config *c, char *host, size_t host_size)
 {
@@ -145,12 +170,6 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
-        if ((r = cli_opt(argc, argv, &i, "--data", &v))) {
-            if (r < 0)
-                return 2;
-            c->data_dir = v;
-            continue;
-        }
         if ((r = cli_opt(argc, argv, &i, "--files", &v))) {
             if (r < 0)
                 return 2;
@@ -176,6 +195,15 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         }
         if (!strcmp(argv[i], "--no-pg")) {
             c->pg_mode = 0;
+            continue;
+        }
+        if (!strcmp(argv[i], "--pg-require-tls")) {
+            c->pg_require_tls = 1;
+            continue;
+        }
+        if ((r = path_opt(argc, argv, &i, c))) {
+            if (r < 0)
+                return 2;
             continue;
         }
         size_t k = 0;

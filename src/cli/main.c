@@ -25,6 +25,7 @@ static const command g_commands[] = {
     {"trace", cmd_trace, "write the Perfetto trace of a process"},
     {"sql", cmd_sql, "run SQL over the lake, or open a SQL shell"},
     {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
+    {"keys", cmd_keys, "add and list the keys of `serve --keys` (PostgreSQL SCRAM logins)"},
 };
 
 static void usage(FILE *f)

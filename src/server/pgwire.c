@@ -5,10 +5,12 @@
  * pgwire_msg.c).
  *
  * Each connection has its own thread and its own SQL session.  The first
- * packet may ask for SSL or GSS encryption: both are answered 'N' (the client
- * goes on in the clear, as libpq does by default).  Authentication is trust
- * (loopback by default).  A query's rows go out as DataRows (text, or binary as
- * Bind asks) as
+ * packet may ask for SSL or GSS encryption: GSS is answered 'N', SSL too unless
+ * the listener has a certificate (--tls-cert), when it is answered 'S' and the
+ * TLS handshake follows (pgwire_io.c); the client goes on in the clear after
+ * an 'N', as libpq does by default, unless --pg-require-tls refuses it.
+ * Authentication is trust, or SCRAM-SHA-256 with a keys file (pgwire_auth.c).
+ * A query's rows go out as DataRows (text, or binary as Bind asks) as
  * they come from the engine, batch by batch; the output is written whenever
  * 64 KiB are pending, so memory per connection stays bounded whatever the
  * result's size.  A client that goes away mid-result cancels its query.
@@ -27,8 +29,8 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
-#include <poll.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -41,33 +43,6 @@
 
 #define STARTUP_MAX 10000
 
-/* ---- socket I/O ---- */
-
-static int read_full(pgconn *c, void *p, size_t n, int idle_ms)
-{
-    uint8_t *b = p;
-    while (n) {
-        if (idle_ms > 0) {
-            struct pollfd pf = {c->fd, POLLIN, 0};
-            int pr = poll(&pf, 1, idle_ms);
-            if (pr == 0)
-                return SL_EAGAIN;
-            if (pr < 0 && errno == EINTR)
-                continue;
-        }
-        ssize_t r = recv(c->fd, b, n, 0);
-        if (r < 0 && errno == EINTR)
-            continue;
-        if (r <= 0) {
-            c->gone = true;
-            return SL_EIO;
-        }
-        b += r;
-        n -= (size_t)r;
-    }
-    return SL_OK;
-}
-
 static int32_t be32(const uint8_t *p)
 {
     return (int32_t)(((uint32_t)p[0] << 24) | ((uint32_t)p[1] << 16) | ((uint32_t)p[2] << 8) | p[3]);
@@ -76,11 +51,9 @@ static int32_t be32(const uint8_t *p)
 /* A FATAL error sent at once (the connection closes after it). */
 static void fatal(pgconn *c, const char *state, const char *fmt, const char *arg)
 {
-    sql_err e;
-    sql_err_clear(&e);
-    sql_err_set(&e, state, -1, fmt, arg);
-    pg_error(&c->out, "FATAL", &e, 0, false);
-    pgw_flush(c);
+    char msg[512];
+    snprintf(msg, sizeof msg, fmt, arg);
+    pgw_fatal(c, state, msg, NULL);
 }
 
 /* Characters (not bytes) in text[0, n): positions in errors count characters. */
@@ -109,7 +82,7 @@ static void report_settings(pgconn *c, const char *text)
 }
 
 /* Runs one statement: its rows and CommandComplete, or an ErrorResponse (1 then). */
-static int run_stmt(pgconn *c, const char *text, int pos_offset)
+static int run_stmt(pgconn *c, const char *text, int pos_offset, sql_parsed_text *pt)
 {
     int cur = pgw_cursor_stmt(c, text);
     if (cur)
@@ -117,7 +90,8 @@ static int run_stmt(pgconn *c, const char *text, int pos_offset)
     int copied = pgw_copy(c, text);
     if (copied >= 0)
         return copied;
-    sql_query_opts o = {.begin_ns = INT64_MIN, .end_ns = INT64_MAX, .cancel = &c->cancel};
+    sql_query_opts o = {.parsed = pt, .begin_ns = INT64_MIN, .end_ns = INT64_MAX,
+                        .cancel = &c->cancel};
     atomic_store(&c->cancel, 0);
     sql_query *q;
     sql_err e;
@@ -190,6 +164,16 @@ char pgw_tx_status(pgconn *c)
 /* 'Q': one or more statements; the first error ends the string's run. */
 static void simple_query(pgconn *c, const char *text)
 {
+    sql_parsed_text *pt = sql_parsed_text_new(text);
+    if (pt && sql_parsed_text_count(pt) == 1) {
+        /* the usual case, one statement: parsed once, not split first */
+        run_stmt(c, text, 0, pt);
+        sql_parsed_text_unref(pt);
+        pg_ready(&c->out, pgw_tx_status(c));
+        pgw_flush(c);
+        return;
+    }
+    sql_parsed_text_unref(pt);
     split_ctx x = {text, NULL, NULL, 0, 0};
     sql_err e;
     sql_err_clear(&e);
@@ -205,7 +189,7 @@ static void simple_query(pgconn *c, const char *text)
         dbuf_reset(&c->stmt);
         dbuf_append(&c->stmt, x.s[i], x.n[i]);
         dbuf_append_byte(&c->stmt, 0);
-        if (run_stmt(c, (const char *)c->stmt.p, chars(text, (size_t)(x.s[i] - text))))
+        if (run_stmt(c, (const char *)c->stmt.p, chars(text, (size_t)(x.s[i] - text)), NULL))
             break;
     }
     sl_free(x.s);
@@ -240,13 +224,68 @@ static void cancel_by_key(pgwire *pw, int32_t pid, int32_t secret)
     pthread_mutex_unlock(&pw->mu);
 }
 
-/* The first packets: SSL / GSS requests answered 'N', then a StartupMessage or a
+/*
+ * After a StartupMessage: TLS when it is required, authentication, the session,
+ * then the parameters and ReadyForQuery.  1: go on; 0: refused (answered).
+ */
+static int begin_session(pgconn *c, const pg_startup *st)
+{
+    if (c->pw->cfg.require_tls && !c->ssl) {
+        pgw_fatal(c, "28000", "this server accepts only TLS connections",
+                  "connect with sslmode=require (or verify-ca, verify-full)");
+        return 0;
+    }
+    pthread_mutex_lock(&c->pw->mu);
+    bool full = c->pw->nconns > c->pw->cfg.max_conns;
+    pthread_mutex_unlock(&c->pw->mu);
+    if (full) {
+        fatal(c, "53300", "sorry, too many clients already%s", "");
+        return 0;
+    }
+    /* st points into c->msg, which authentication reads into: keep what is needed */
+    const char *u = pg_startup_get(st, "user"), *a = pg_startup_get(st, "application_name");
+    char *user = sl_strdup(u ? u : ""), *app = sl_strdup(a ? a : "");
+    int ok = user && app;
+    if (!ok)
+        fatal(c, "53200", "out of memory%s", "");
+    else
+        ok = pgw_authenticate(c, user);
+    if (ok && sql_session_new(c->pw->eng, &c->s)) {
+        fatal(c, "53200", "out of memory%s", "");
+        ok = 0;
+    }
+    if (ok) {
+        sql_err e;
+        sql_err_clear(&e);
+        if (a)
+            sql_session_set(c->s, "application_name", app, &e);
+        static const char *const params[][2] = {
+            {"server_version", "15.0"},         {"server_encoding", "UTF8"},
+            {"client_encoding", "UTF8"},        {"DateStyle", "ISO, MDY"},
+            {"IntervalStyle", "postgres"},      {"TimeZone", "UTC"},
+            {"integer_datetimes", "on"},        {"standard_conforming_strings", "on"},
+            {"is_superuser", "on"},             {"session_authorization", "streamlake"},
+        };
+        for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
+            pg_parameter_status(&c->out, params[i][0], params[i][1]);
+        pg_parameter_status(&c->out, "application_name", app);
+        pg_backend_key(&c->out, c->pid, c->secret);
+        pg_ready(&c->out, 'I');
+        ok = !pgw_flush(c);
+    }
+    sl_free(user);
+    sl_free(app);
+    return ok;
+}
+
+/* The first packets: an SSLRequest answered 'S' (then the TLS handshake) when the
+ * listener has a certificate, else 'N' as a GSSENCRequest, then a StartupMessage or a
  * CancelRequest.  1: go on with the session; 0: done (cancel, refusal, error). */
 static int startup(pgconn *c)
 {
     for (int tries = 0; tries < 3; tries++) {
         uint8_t len4[4];
-        if (read_full(c, len4, 4, 30000))
+        if (pgw_read(c, len4, 4, 30000))
             return 0;
         int32_t len = be32(len4);
         if (len < 8 || len > STARTUP_MAX) {
@@ -254,7 +293,7 @@ static int startup(pgconn *c)
             return 0;
         }
         dbuf_reset(&c->msg);
-        if (dbuf_reserve(&c->msg, (size_t)len) || read_full(c, c->msg.p, (size_t)len - 4, 30000))
+        if (dbuf_reserve(&c->msg, (size_t)len) || pgw_read(c, c->msg.p, (size_t)len - 4, 30000))
             return 0;
         pg_startup st;
         errmsg em = {0};
@@ -263,8 +302,9 @@ static int startup(pgconn *c)
             return 0;
         }
         if (st.code == PG_SSL_REQUEST || st.code == PG_GSSENC_REQUEST) {
-            dbuf_append_byte(&c->out, 'N');
-            if (pgw_flush(c))
+            bool tls = st.code == PG_SSL_REQUEST && c->pw->cfg.tls && !c->ssl;
+            dbuf_append_byte(&c->out, tls ? 'S' : 'N');
+            if (pgw_flush(c) || (tls && pgw_tls_accept(c)))
                 return 0;
             continue;
         }
@@ -278,38 +318,25 @@ static int startup(pgconn *c)
             fatal(c, "0A000", "unsupported frontend protocol %s: server supports 3.0", v);
             return 0;
         }
-        pthread_mutex_lock(&c->pw->mu);
-        bool full = c->pw->nconns > c->pw->cfg.max_conns;
-        pthread_mutex_unlock(&c->pw->mu);
-        if (full) {
-            fatal(c, "53300", "sorry, too many clients already%s", "");
-            return 0;
-        }
-        if (sql_session_new(c->pw->eng, &c->s)) {
-            fatal(c, "53200", "out of memory%s", "");
-            return 0;
-        }
-        const char *app = pg_startup_get(&st, "application_name");
-        sql_err e;
-        sql_err_clear(&e);
-        if (app)
-            sql_session_set(c->s, "application_name", app, &e);
-        pg_auth_ok(&c->out);
-        static const char *const params[][2] = {
-            {"server_version", "15.0"},         {"server_encoding", "UTF8"},
-            {"client_encoding", "UTF8"},        {"DateStyle", "ISO, MDY"},
-            {"IntervalStyle", "postgres"},      {"TimeZone", "UTC"},
-            {"integer_datetimes", "on"},        {"standard_conforming_strings", "on"},
-            {"is_superuser", "on"},             {"session_authorization", "streamlake"},
-        };
-        for (size_t i = 0; i < sizeof params / sizeof params[0]; i++)
-            pg_parameter_status(&c->out, params[i][0], params[i][1]);
-        pg_parameter_status(&c->out, "application_name", app ? app : "");
-        pg_backend_key(&c->out, c->pid, c->secret);
-        pg_ready(&c->out, 'I');
-        return pgw_flush(c) ? 0 : 1;
+        return begin_session(c, &st);
     }
     return 0;
+}
+
+/* The next frontend message into c->msg: 0 and its type, SL_EAGAIN after idle_ms (> 0)
+ * without one, or another failure (the connection is answered and over). */
+int pgw_next_msg(pgconn *c, char *type, int idle_ms)
+{
+    int32_t len = 0;
+    int rc = pgw_read_msg(c, c->pw->cfg.max_msg, idle_ms, 0, type, &len);
+    if (rc == SL_ETOOBIG) {
+        char what[64];
+        snprintf(what, sizeof what, "%d bytes", len);
+        fatal(c, "08P01", "invalid message length: %s", what);
+    } else if (rc == SL_ENOMEM) {
+        fatal(c, "53200", "out of memory for a message%s", "");
+    }
+    return rc;
 }
 
 static void serve_conn(pgconn *c)
@@ -318,32 +345,16 @@ static void serve_conn(pgconn *c)
         return;
     int idle_ms = c->pw->cfg.idle_timeout_s > 0 ? c->pw->cfg.idle_timeout_s * 1000 : 0;
     while (!c->gone) {
-        uint8_t head[5];
-        int rc = read_full(c, head, 5, idle_ms);
+        char type;
+        int rc = pgw_next_msg(c, &type, idle_ms);
         if (rc == SL_EAGAIN) {
             fatal(c, "57P05", "terminating connection due to idle-session timeout%s", "");
             return;
         }
         if (rc)
             return;
-        int32_t len = be32(head + 1);
-        if (len < 4 || (size_t)len - 4 > c->pw->cfg.max_msg) {
-            char what[64];
-            snprintf(what, sizeof what, "%d bytes", len);
-            fatal(c, "08P01", "invalid message length: %s", what);
-            return;
-        }
-        dbuf_reset(&c->msg);
-        if (dbuf_reserve(&c->msg, (size_t)len - 4 + 1)) {
-            fatal(c, "53200", "out of memory for a message%s", "");
-            return;
-        }
-        if (read_full(c, c->msg.p, (size_t)len - 4, 0))
-            return;
-        c->msg.len = (size_t)len - 4;
         pg_rd r;
         pg_rd_init(&r, c->msg.p, c->msg.len);
-        char type = (char)head[0];
         if (c->skip_to_sync && type != 'S' && type != 'X')
             continue;
         switch (type) {
@@ -402,11 +413,18 @@ static void serve_conn(pgconn *c)
 static void *conn_main(void *arg)
 {
     pgconn *c = arg;
+    /* OpenSSL writes with write(2): a client that left must not raise SIGPIPE (a pending
+     * SIGPIPE of this thread is dropped with it) */
+    sigset_t pipe;
+    sigemptyset(&pipe);
+    sigaddset(&pipe, SIGPIPE);
+    pthread_sigmask(SIG_BLOCK, &pipe, NULL);
     serve_conn(c);
     pgw_ext_free(c);
     unregister(c);
     if (c->s)
         sql_session_free(c->s);
+    pgw_io_close(c);
     close(c->fd);
     dbuf_free(&c->out);
     dbuf_free(&c->msg);

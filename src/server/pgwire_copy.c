@@ -1,11 +1,13 @@
 /*
  * pgwire_copy.c - COPY (query) TO STDOUT and COPY table [(columns)] TO STDOUT in
- * text or CSV format: recognized by the listener, rows streamed as CopyData
+ * text or CSV format: recognized by the listener, rows streamed as CopyData;
+ * COPY table FROM STDIN: CopyData handed to the engine, which loads the rows
  * (docs/internals/pgwire.md).
  */
 #include "server/pgwire_int.h"
 
 #include "base/alloc.h"
+#include "base/numtext.h"
 #include "sql/types/value.h"
 
 #include <stdio.h>
@@ -15,7 +17,7 @@
 
 typedef struct copy_spec {
     char *query;             /* the rows: a query, or SELECT ... FROM the table */
-    bool csv, header;
+    bool csv, header, binary;
     char delim;
     bool from_stdin;
 } copy_spec;
@@ -65,11 +67,16 @@ static bool copy_options(const char *p, copy_spec *cs)
             p = pgw_skip_ws(q);
             if ((q = pgw_word(p, "csv")))
                 cs->csv = true;
+            else if ((q = pgw_word(p, "binary")))
+                cs->binary = true;
             else if (!(q = pgw_word(p, "text")))
                 return false;
             p = q;
         } else if ((q = pgw_word(p, "CSV"))) {
             cs->csv = true;
+            p = q;
+        } else if ((q = pgw_word(p, "BINARY"))) {
+            cs->binary = true;
             p = q;
         } else if ((q = pgw_word(p, "HEADER"))) {
             cs->header = true;
@@ -140,8 +147,6 @@ static bool parse_copy(const char *text, copy_spec *cs)
     }
     dbuf_append_byte(&q, 0);
     cs->query = (char *)q.p; /* owned by the caller now */
-    if (!cs->delim)
-        cs->delim = cs->csv ? ',' : '\t';
     return true;
 }
 
@@ -179,14 +184,71 @@ static void copy_value(dbuf *out, const copy_spec *cs, const uint8_t *v, size_t 
     dbuf_append(out, v + run, n - run);
 }
 
+/* Whether a type's text never holds a tab, comma, quote, backslash or line end: it goes
+ * out as it is with the default delimiters. */
+static bool plain_text_type(sql_type t)
+{
+    switch (t.id) {
+    case ST_BOOL: case ST_INT2: case ST_INT4: case ST_INT8: case ST_OID: case ST_FLOAT4:
+    case ST_FLOAT8: case ST_NUMERIC: case ST_DATE: case ST_TIMESTAMP: case ST_TIMESTAMPTZ:
+    case ST_UUID:
+        return true;
+    default:
+        return false;
+    }
+}
+
+/* One non-NULL field of a text or CSV row. */
+static int copy_field(pgconn *c, const copy_spec *cs, sql_type t, const col_vec *v, int64_t r)
+{
+    bool plain = plain_text_type(t) && cs->delim == (cs->csv ? ',' : '\t');
+    if (plain && (t.id == ST_INT8 || t.id == ST_INT4 || t.id == ST_INT2) &&
+        (v->type == COL_INT64 || v->type == COL_INT32)) {
+        char num[SL_I64_TEXT_MAX];
+        int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
+        return dbuf_append(&c->out, num, (size_t)sl_i64_text(x, num));
+    }
+    if (plain)
+        return sql_vec_text(t, v, r, &c->out);
+    if (t.id == ST_TEXT && v->type == COL_STRING) {
+        size_t n;
+        const uint8_t *p = col_vec_str(v, r, &n);
+        copy_value(&c->out, cs, p, n);
+        return SL_OK;
+    }
+    dbuf_reset(&c->val);
+    int rc = sql_vec_text(t, v, r, &c->val);
+    if (!rc)
+        copy_value(&c->out, cs, c->val.p, c->val.len);
+    return rc;
+}
+
+/* One row of binary COPY: the field count, then each field's length (-1: NULL) and bytes. */
+static int binary_row(pgconn *c, sql_query *q, const sql_batch *b, int64_t r, int n)
+{
+    pg_put_i16(&c->out, (int16_t)n);
+    for (int i = 0; i < n; i++) {
+        if (!col_vec_is_valid(&b->cols[i], r)) {
+            pg_put_i32(&c->out, -1);
+            continue;
+        }
+        dbuf_reset(&c->val);
+        int rc = pg_binary_value(sql_query_coltype(q, i), &b->cols[i], r, &c->val);
+        if (rc)
+            return rc;
+        pg_put_i32(&c->out, (int32_t)c->val.len);
+        dbuf_append(&c->out, c->val.p, c->val.len);
+    }
+    return SL_OK;
+}
+
 /* COPY ... TO STDOUT: CopyOutResponse, a CopyData per row, CopyDone, "COPY n". */
-static int run_copy(pgconn *c, const copy_spec *cs)
+static int run_copy(pgconn *c, copy_spec *cs)
 {
     sql_err e;
     sql_err_clear(&e);
-    if (cs->from_stdin) {
-        sql_err_set(&e, "0A000", -1, "COPY FROM STDIN is not supported yet");
-        sql_err_hint(&e, "INSERT ... VALUES, or read_csv() over a file under --files.");
+    if (cs->binary && (cs->csv || cs->header || cs->delim)) {
+        sql_err_set(&e, "42601", -1, "COPY in binary format takes no CSV, HEADER or DELIMITER");
         pg_error(&c->out, "ERROR", &e, 0, false);
         return 1;
     }
@@ -197,14 +259,24 @@ static int run_copy(pgconn *c, const copy_spec *cs)
         pg_error(&c->out, "ERROR", &e, 0, false);
         return 1;
     }
+    if (!cs->delim)
+        cs->delim = cs->csv ? ',' : '\t';
     int n = sql_query_ncols(q);
     size_t at = pg_msg_begin(&c->out, 'H');
-    dbuf_append_byte(&c->out, 0); /* text (CSV is text too) */
+    dbuf_append_byte(&c->out, cs->binary); /* 0: text (CSV is text too), 1: binary */
     pg_put_i16(&c->out, (int16_t)n);
     for (int i = 0; i < n; i++)
-        pg_put_i16(&c->out, 0);
+        pg_put_i16(&c->out, cs->binary);
     pg_msg_end(&c->out, at);
-    if (cs->header) {
+    if (cs->binary) {
+        /* the file header: signature, flags, no extension */
+        static const uint8_t sig[11] = {'P', 'G', 'C', 'O', 'P', 'Y', '\n', 0xff, '\r', '\n', 0};
+        at = pg_msg_begin(&c->out, 'd');
+        dbuf_append(&c->out, sig, sizeof sig);
+        pg_put_i32(&c->out, 0);
+        pg_put_i32(&c->out, 0);
+        pg_msg_end(&c->out, at);
+    } else if (cs->header) {
         at = pg_msg_begin(&c->out, 'd');
         for (int i = 0; i < n; i++) {
             if (i)
@@ -228,6 +300,14 @@ static int run_copy(pgconn *c, const copy_spec *cs)
             break;
         for (int64_t r = 0; r < b->n && !rc; r++) {
             at = pg_msg_begin(&c->out, 'd');
+            if (cs->binary) {
+                rc = binary_row(c, q, b, r, n);
+                pg_msg_end(&c->out, at);
+                rows++;
+                if (!rc && c->out.len >= OUT_FLUSH && pgw_flush(c))
+                    rc = SL_EIO;
+                continue;
+            }
             for (int i = 0; i < n && !rc; i++) {
                 if (i)
                     dbuf_append_byte(&c->out, (uint8_t)cs->delim);
@@ -236,10 +316,7 @@ static int run_copy(pgconn *c, const copy_spec *cs)
                         dbuf_append_str(&c->out, "\\N");
                     continue;
                 }
-                dbuf_reset(&c->val);
-                if ((rc = sql_vec_text(sql_query_coltype(q, i), &b->cols[i], r, &c->val)))
-                    break;
-                copy_value(&c->out, cs, c->val.p, c->val.len);
+                rc = copy_field(c, cs, sql_query_coltype(q, i), &b->cols[i], r);
             }
             dbuf_append_byte(&c->out, '\n');
             pg_msg_end(&c->out, at);
@@ -250,10 +327,20 @@ static int run_copy(pgconn *c, const copy_spec *cs)
         if (rc) {
             sql_query_cancel(q);
             sql_query_close(q);
+            if (rc != SL_EIO) { /* the client is still there: it hears why */
+                sql_err_set(&e, rc == SL_ENOMEM ? "53200" : "XX000", -1, "COPY stopped: %s",
+                            sl_strerror(rc));
+                pg_error(&c->out, "ERROR", &e, 0, false);
+            }
             return 1;
         }
     }
     sql_query_close(q);
+    if (cs->binary) {
+        at = pg_msg_begin(&c->out, 'd');
+        pg_put_i16(&c->out, -1); /* the file trailer */
+        pg_msg_end(&c->out, at);
+    }
     pgw_short_msg(&c->out, 'c');
     char tag[32];
     snprintf(tag, sizeof tag, "COPY %llu", (unsigned long long)rows);
@@ -261,11 +348,74 @@ static int run_copy(pgconn *c, const copy_spec *cs)
     return 0;
 }
 
+/* COPY ... FROM STDIN: the engine opens it (checks the table, the columns, the options);
+ * CopyInResponse; CopyData pieces go to the engine as they come; CopyDone commits, CopyFail
+ * or an error changes nothing.  After an error the client may still be sending: the
+ * listener ignores CopyData, CopyDone and CopyFail outside a copy, as PostgreSQL does. */
+static int copy_in(pgconn *c, const char *text)
+{
+    sql_query_opts o = {.begin_ns = INT64_MIN, .end_ns = INT64_MAX, .cancel = &c->cancel};
+    atomic_store(&c->cancel, 0);
+    sql_query *q;
+    sql_err e;
+    sql_err_clear(&e);
+    if (sql_query_open(c->s, text, &o, &q, &e)) {
+        pg_error(&c->out, "ERROR", &e, e.position, false);
+        return 1;
+    }
+    int n = sql_query_copy_in(q);
+    size_t at = pg_msg_begin(&c->out, 'G');
+    dbuf_append_byte(&c->out, 0);
+    pg_put_i16(&c->out, (int16_t)n);
+    for (int i = 0; i < n; i++)
+        pg_put_i16(&c->out, 0);
+    pg_msg_end(&c->out, at);
+    if (pgw_flush(c)) {
+        sql_query_close(q);
+        return 1;
+    }
+    for (;;) {
+        char type;
+        if (pgw_next_msg(c, &type, 0)) {
+            sql_query_close(q); /* the client went away: nothing is kept */
+            return 1;
+        }
+        int rc = SL_OK;
+        if (type == 'd') {
+            rc = sql_query_copy_data(q, c->msg.p, c->msg.len, &e);
+        } else if (type == 'c') {
+            if (!(rc = sql_query_copy_end(q, &e))) {
+                pg_command_complete(&c->out, sql_query_tag(q));
+                sql_query_close(q);
+                return 0;
+            }
+        } else if (type == 'f') {
+            pg_rd r;
+            pg_rd_init(&r, c->msg.p, c->msg.len);
+            const char *why = pg_rd_str(&r);
+            rc = sql_err_set(&e, "57014", -1, "COPY from stdin failed: %s",
+                             r.bad ? "(no reason given)" : why);
+        } else if (type != 'H' && type != 'S') {
+            rc = sql_err_set(&e, "08P01", -1, "unexpected message type 0x%02X during COPY from "
+                             "stdin", (unsigned)(uint8_t)type);
+        }
+        if (rc) {
+            pg_error(&c->out, "ERROR", &e, 0, false);
+            sql_query_close(q);
+            return 1;
+        }
+    }
+}
+
 int pgw_copy(pgconn *c, const char *text)
 {
     copy_spec cs;
     if (!parse_copy(text, &cs))
         return -1;
+    if (cs.from_stdin) {
+        sl_free(cs.query);
+        return copy_in(c, text);
+    }
     int r = run_copy(c, &cs);
     sl_free(cs.query);
     return r;

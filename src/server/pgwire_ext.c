@@ -52,6 +52,7 @@ static void stmt_drop(pgconn *c, pgstmt *st)
     sl_free(st->name);
     sl_free(st->text);
     sl_free(st->oids);
+    sql_parsed_text_unref(st->parsed);
     *st = c->stmts[--c->nstmts];
 }
 
@@ -61,6 +62,7 @@ void pgw_portal_drop(pgconn *c, pgportal *p)
         sql_query_close(p->q);
     sl_free(p->name);
     sl_free(p->text);
+    sql_parsed_text_unref(p->parsed);
     sl_free(p->vals);
     sl_free(p->types);
     dbuf_free(&p->pbytes);
@@ -128,7 +130,9 @@ void pgw_ext_parse(pgconn *c, pg_rd *r)
     st->text = dup_str(text);
     st->nparams = n;
     st->oids = oids;
+    st->parsed = st->text ? sql_parsed_text_new(st->text) : NULL;
     if (!st->name || !st->text) {
+        sql_parsed_text_unref(st->parsed);
         sl_free(st->name);
         sl_free(st->text);
         sl_free(oids);
@@ -244,6 +248,7 @@ void pgw_ext_bind(pgconn *c, pg_rd *r)
     p->types = sl_calloc((size_t)np + 1, sizeof *p->types);
     p->name = dup_str(pname);
     p->text = dup_str(st->text);
+    p->parsed = sql_parsed_text_ref(st->parsed);
     c->nportals++;
     if (!p->vals || !p->types || !p->name || !p->text) {
         pgw_portal_drop(c, p);
@@ -309,8 +314,8 @@ static int portal_open(pgconn *c, pgportal *p)
         return 0;
     if (p->failed_open)
         return 1;
-    sql_query_opts o = {.params = &p->params, .begin_ns = INT64_MIN, .end_ns = INT64_MAX,
-                        .cancel = &c->cancel};
+    sql_query_opts o = {.params = &p->params, .parsed = p->parsed, .begin_ns = INT64_MIN,
+                        .end_ns = INT64_MAX, .cancel = &c->cancel};
     atomic_store(&c->cancel, 0);
     sql_err e;
     sql_err_clear(&e);
@@ -318,7 +323,13 @@ static int portal_open(pgconn *c, pgportal *p)
         p->done = true; /* an empty statement */
         return 0;
     }
-    if (sql_query_open(c->s, p->text, &o, &p->q, &e)) {
+    if (!sql_query_open(c->s, p->text, &o, &p->q, &e) && sql_query_copy_in(p->q) >= 0) {
+        sql_query_close(p->q); /* nothing written yet */
+        p->q = NULL;
+        sql_err_set(&e, "0A000", -1, "COPY FROM STDIN runs through the simple query protocol "
+                                     "only");
+    }
+    if (!p->q) {
         p->failed_open = true;
         pg_error(&c->out, "ERROR", &e, e.position, false);
         c->skip_to_sync = true;
@@ -396,8 +407,8 @@ void pgw_ext_describe(pgconn *c, pg_rd *r)
         types[i] = sql_type_of(ST_UNKNOWN);
     }
     sql_params pp = {st->nparams, types, vals};
-    sql_query_opts o = {.params = &pp, .begin_ns = INT64_MIN, .end_ns = INT64_MAX,
-                        .cancel = &c->cancel};
+    sql_query_opts o = {.params = &pp, .parsed = st->parsed, .begin_ns = INT64_MIN,
+                        .end_ns = INT64_MAX, .cancel = &c->cancel};
     sql_query *q = NULL;
     sql_err e;
     sql_err_clear(&e);

@@ -6,7 +6,9 @@
  *   pgwire.c       listener, connections, startup, the simple query protocol
  *   pgwire_ext.c   the extended query protocol (Parse, Bind, ...) and cursors
  *   pgwire_copy.c  COPY ... TO STDOUT
+ *   pgwire_auth.c  authentication: trust, or SCRAM-SHA-256 against the keys file
  *   pgwire_out.c   output to the client: writing, result rows, text scanning
+ *   pgwire_io.c    the transport: the socket, or TLS over it
  *   pgwire_msg.c   messages in and out (pure, fuzzed)
  */
 #ifndef SL_SERVER_PGWIRE_INT_H
@@ -20,6 +22,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <sys/types.h>
 
 #define OUT_FLUSH (64u << 10)
 
@@ -34,12 +37,14 @@ typedef struct pgstmt {
     char *text;              /* one statement, or empty */
     int nparams;
     uint32_t *oids;          /* the types Parse gave (0: to be inferred) */
+    sql_parsed_text *parsed; /* the text parsed once (NULL: it does not parse) */
 } pgstmt;
 
 /* A portal (Bind): a statement with its parameters, and its query once it runs. */
 typedef struct pgportal {
     char *name;
     char *text;
+    sql_parsed_text *parsed; /* its statement's, shared (NULL: parse the text) */
     int nparams;
     sql_datum *vals;         /* text of each parameter (NULL: SQL NULL) */
     sql_type *types;         /* ST_UNKNOWN: inferred from the text */
@@ -72,6 +77,9 @@ struct pgwire {
 struct pgconn {
     pgwire *pw;
     int fd;
+    struct ssl_st *ssl;      /* TLS once an SSLRequest was answered 'S', else NULL */
+    uint8_t in[8192];        /* bytes read ahead (pgwire_io.c): a recv takes a pipeline */
+    uint32_t in_at, in_len;
     int32_t pid, secret;
     sql_session *s;
     _Atomic uint8_t cancel;
@@ -90,9 +98,32 @@ struct pgconn {
 
 /* pgwire.c */
 char pgw_tx_status(pgconn *c);
+/* The next frontend message into c->msg: 0 and its type, SL_EAGAIN after idle_ms (> 0)
+ * without one, or another failure (answered; the connection is over). */
+int pgw_next_msg(pgconn *c, char *type, int idle_ms);
+
+/* pgwire_io.c: the transport.  Reads set gone when the client left. */
+/* Reads exactly n bytes; idle_ms > 0: SL_EAGAIN when nothing comes for that long. */
+int pgw_read(pgconn *c, void *p, size_t n, int idle_ms);
+/* One write as send(2) does it (plain or TLS): bytes written, or -1 with errno. */
+ssize_t pgw_send(pgconn *c, const void *p, size_t n);
+/* A frontend message into c->msg: SL_OK with its type and length; SL_EAGAIN when nothing
+ * comes in head_ms (> 0); SL_ETOOBIG when its length is under 4 or its body over max;
+ * SL_ENOMEM; SL_EIO (gone).  Nothing is answered: the caller says what went wrong. */
+int pgw_read_msg(pgconn *c, size_t max, int head_ms, int body_ms, char *type, int32_t *len);
+/* After 'S' was sent: the TLS handshake (30 s at most). */
+int pgw_tls_accept(pgconn *c);
+/* Ends TLS (close_notify unless gone) and frees it; the socket stays open. */
+void pgw_io_close(pgconn *c);
+
+/* pgwire_auth.c: authenticates user as the listener is configured to (AuthenticationOk
+ * written, not flushed: 1), or refuses with a FATAL error sent (0). */
+int pgw_authenticate(pgconn *c, const char *user);
 
 /* pgwire_out.c */
 int pgw_flush(pgconn *c);
+/* A FATAL ErrorResponse (detail may be NULL), sent at once; the connection closes after it. */
+void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail);
 void pgw_short_msg(dbuf *out, char type);
 /* RowDescription and DataRows, text or in Bind's per-column formats */
 void pgw_row_description(pgconn *c, sql_query *q);

@@ -136,10 +136,45 @@ void pg_put_str(dbuf *b, const char *s)
     dbuf_append(b, s, strlen(s) + 1);
 }
 
+int pg_parse_sasl_initial(const uint8_t *body, size_t n, pg_sasl_initial *out, errmsg *e)
+{
+    memset(out, 0, sizeof *out);
+    pg_rd r;
+    pg_rd_init(&r, body, n);
+    out->mechanism = pg_rd_str(&r);
+    int32_t len = pg_rd_i32(&r);
+    if (r.bad)
+        return errmsg_set(e, SL_ECORRUPT, "SASLInitialResponse: no mechanism and length");
+    size_t left = (size_t)(r.end - r.p);
+    if (len < 0 || (size_t)len != left)
+        return errmsg_set(e, SL_ECORRUPT, "SASLInitialResponse: the length (%d) is not that of "
+                          "the data (%zu bytes)", (int)len, left);
+    out->data = r.p;
+    out->len = left;
+    return SL_OK;
+}
+
 void pg_auth_ok(dbuf *b)
 {
     size_t at = pg_msg_begin(b, 'R');
-    pg_put_i32(b, 0);
+    pg_put_i32(b, PG_AUTH_OK);
+    pg_msg_end(b, at);
+}
+
+void pg_auth_sasl(dbuf *b, const char *mechanism)
+{
+    size_t at = pg_msg_begin(b, 'R');
+    pg_put_i32(b, PG_AUTH_SASL);
+    pg_put_str(b, mechanism);
+    dbuf_append_byte(b, 0); /* the list's end */
+    pg_msg_end(b, at);
+}
+
+void pg_auth_sasl_data(dbuf *b, int32_t code, const char *data, size_t n)
+{
+    size_t at = pg_msg_begin(b, 'R');
+    pg_put_i32(b, code);
+    dbuf_append(b, data, n);
     pg_msg_end(b, at);
 }
 
@@ -196,6 +231,7 @@ void pg_error(dbuf *b, const char *severity, const sql_err *e, int position, boo
     field(b, 'M', e->msg[0] ? e->msg : "internal error");
     field(b, 'D', e->detail);
     field(b, 'H', e->hint);
+    field(b, 'W', e->context);
     if (position > 0) {
         char pos[16];
         snprintf(pos, sizeof pos, "%d", position);
@@ -355,15 +391,14 @@ int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
         dbuf_append_byte(out, 1); /* jsonb's binary version */
         return dbuf_append(out, d.s.p, d.s.n);
     case ST_NUMERIC: {
-        dbuf txt;
-        dbuf_init(&txt, 1024);
-        int rc = sql_vec_text(t, v, r, &txt);
-        if (!rc)
-            rc = numeric_binary((const char *)txt.p, txt.len, out);
-        dbuf_free(&txt);
-        return rc;
+        char txt[80];
+        int n = dec_to_text(d.d, txt);
+        return numeric_binary(txt, (size_t)n, out);
     }
-    case ST_TEXTARR: {
+    case ST_TEXTARR:
+    case ST_INT2ARR: {
+        /* int2[] elements are canonical decimal text: sent as int16 */
+        bool i2 = t.id == ST_INT2ARR;
         uint32_t cnt = sql_textarr_count(d.s.p, d.s.n);
         bool nulls = false;
         for (uint32_t k = 0; k < cnt; k++) {
@@ -373,7 +408,7 @@ int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
         }
         be32u(out, cnt ? 1 : 0);  /* dimensions */
         be32u(out, nulls ? 1 : 0);
-        be32u(out, 25);           /* element type: text */
+        be32u(out, i2 ? 21 : 25); /* element type: int2 or text */
         if (cnt) {
             be32u(out, cnt);
             be32u(out, 1);        /* lower bound */
@@ -381,12 +416,16 @@ int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
         for (uint32_t k = 0; k < cnt; k++) {
             const uint8_t *el;
             uint32_t en;
+            int32_t num;
             if (!sql_textarr_get(d.s.p, d.s.n, k, &el, &en)) {
                 be32u(out, UINT32_MAX);
-                continue;
+            } else if (i2 && sql_int2arr_get(d.s.p, d.s.n, k, &num)) {
+                be32u(out, 2);
+                be16(out, (uint16_t)(int16_t)num);
+            } else {
+                be32u(out, en);
+                dbuf_append(out, el, en);
             }
-            be32u(out, en);
-            dbuf_append(out, el, en);
         }
         return SL_OK;
     }

@@ -69,8 +69,30 @@ void pg_put_str(dbuf *b, const char *s);
  * timestamptz, interval, uuid, jsonb, text[] (docs/internals/pgwire.md). */
 int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out);
 
+/* Authentication request codes (the int32 after 'R'). */
+#define PG_AUTH_OK 0
+#define PG_AUTH_SASL 10
+#define PG_AUTH_SASL_CONTINUE 11
+#define PG_AUTH_SASL_FINAL 12
+
+/* SASLInitialResponse ('p' after AuthenticationSASL): the mechanism the client chose
+ * and its first message (pointers into the body). */
+typedef struct pg_sasl_initial {
+    const char *mechanism;
+    const uint8_t *data;
+    size_t len;
+} pg_sasl_initial;
+
+/* SL_ECORRUPT with e set when the body is not a mechanism, an int32 length (not -1:
+ * SCRAM always sends a first message) and exactly that many bytes. */
+int pg_parse_sasl_initial(const uint8_t *body, size_t n, pg_sasl_initial *out, errmsg *e);
+
 /* Whole backend messages. */
 void pg_auth_ok(dbuf *b);
+/* AuthenticationSASL with one mechanism. */
+void pg_auth_sasl(dbuf *b, const char *mechanism);
+/* AuthenticationSASLContinue (PG_AUTH_SASL_CONTINUE) or AuthenticationSASLFinal: data. */
+void pg_auth_sasl_data(dbuf *b, int32_t code, const char *data, size_t n);
 void pg_parameter_status(dbuf *b, const char *name, const char *value);
 void pg_backend_key(dbuf *b, int32_t pid, int32_t secret);
 void pg_ready(dbuf *b, char status);

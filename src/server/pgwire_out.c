@@ -1,21 +1,24 @@
 /*
  * pgwire_out.c - what goes to a PostgreSQL client: the pending output written
- * to its socket, RowDescription and DataRows in text or binary formats, and
- * the text scanning the listener's own statements (COPY, cursors) need.
+ * to its socket (or TLS, pgwire_io.c), FATAL errors, RowDescription and
+ * DataRows in text or binary formats, and the text scanning the listener's
+ * own statements (COPY, cursors) need.
  * Below pgwire.c, pgwire_ext.c and pgwire_copy.c, which all write results.
  */
 #include "server/pgwire_int.h"
 
+#include "base/numtext.h"
+
+#include <arpa/inet.h>
 #include <errno.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/socket.h>
 
 int pgw_flush(pgconn *c)
 {
     size_t off = 0;
     while (!c->gone && off < c->out.len) {
-        ssize_t w = send(c->fd, c->out.p + off, c->out.len - off, MSG_NOSIGNAL);
+        ssize_t w = pgw_send(c, c->out.p + off, c->out.len - off);
         if (w < 0 && errno == EINTR)
             continue;
         if (w <= 0) {
@@ -28,7 +31,16 @@ int pgw_flush(pgconn *c)
     return c->gone ? SL_EIO : SL_OK;
 }
 
-/* Reads exactly n bytes; idle_ms > 0: gives up when nothing comes for that long. */
+void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    sql_err_set(&e, state, -1, "%s", msg);
+    if (detail && *detail)
+        sql_err_detail(&e, "%s", detail);
+    pg_error(&c->out, "FATAL", &e, 0, false);
+    pgw_flush(c);
+}
 
 /* ---- results ---- */
 
@@ -67,6 +79,32 @@ int pgw_data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int
     return pgw_data_rows_fmt(c, q, b, from, to, 0, NULL);
 }
 
+/* A value's length (int32) and bytes, straight into out: text (binary 0) or binary. */
+static int put_value(dbuf *out, sql_type t, const col_vec *v, int64_t r, int binary)
+{
+    size_t at = out->len;
+    char num[SL_I64_TEXT_MAX];
+    int rc = dbuf_append(out, "\0\0\0\0", 4);
+    if (rc)
+        return rc;
+    if (binary) {
+        rc = pg_binary_value(t, v, r, out);
+    } else if ((t.id == ST_INT8 || t.id == ST_INT4 || t.id == ST_INT2) &&
+               (v->type == COL_INT64 || v->type == COL_INT32)) {
+        int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
+        rc = dbuf_append(out, num, (size_t)sl_i64_text(x, num));
+    } else if (t.id == ST_TEXT && v->type == COL_STRING) {
+        size_t n;
+        const uint8_t *p = col_vec_str(v, r, &n);
+        rc = dbuf_append(out, p, n);
+    } else {
+        rc = sql_vec_text(t, v, r, out);
+    }
+    uint32_t n = htonl((uint32_t)(out->len - at - 4));
+    memcpy(out->p + at, &n, 4);
+    return rc;
+}
+
 /* DataRows for rows [from, to) of b in the columns' formats. */
 int pgw_data_rows_fmt(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int64_t to,
                          int nfmt, const int16_t *fmt)
@@ -80,14 +118,10 @@ int pgw_data_rows_fmt(pgconn *c, sql_query *q, const sql_batch *b, int64_t from,
                 pg_put_i32(&c->out, -1);
                 continue;
             }
-            dbuf_reset(&c->val);
-            sql_type t = sql_query_coltype(q, i);
-            int rc = col_format(nfmt, fmt, i) ? pg_binary_value(t, &b->cols[i], r, &c->val)
-                                              : sql_vec_text(t, &b->cols[i], r, &c->val);
+            int rc = put_value(&c->out, sql_query_coltype(q, i), &b->cols[i], r,
+                               col_format(nfmt, fmt, i));
             if (rc)
                 return rc;
-            pg_put_i32(&c->out, (int32_t)c->val.len);
-            dbuf_append(&c->out, c->val.p, c->val.len);
         }
         pg_msg_end(&c->out, at);
         if (c->out.len >= OUT_FLUSH && pgw_flush(c))

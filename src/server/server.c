@@ -34,6 +34,7 @@
 #include "server/api_sql.h"
 #include "server/api_trace.h"
 #include "server/ingest.h"
+#include "server/keys.h"
 #include "server/pgwire.h"
 #include "wire/wire.h"
 
@@ -48,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <errno.h>
 #include <unistd.h>
@@ -62,6 +64,8 @@ struct server {
     lake *lake;
     sql_engine *sql;
     pgwire *pg;
+    pgwire_tls *pg_tls;          /* --tls-cert / --tls-key, NULL without */
+    keyset *keys;                /* --keys, NULL without */
     struct MHD_Daemon *d;
     api_trace_stats tstats;
     pthread_t janitor;
@@ -148,7 +152,8 @@ static int start_pg(server *s, errmsg *e)
         return SL_OK;
     pgwire_config pc = {.host = s->cfg.pg_host, .port = s->cfg.pg_port,
                         .max_conns = s->cfg.pg_max_conns,
-                        .idle_timeout_s = s->cfg.pg_idle_timeout_s};
+                        .idle_timeout_s = s->cfg.pg_idle_timeout_s, .tls = s->pg_tls,
+                        .require_tls = s->cfg.pg_require_tls, .keys = s->keys};
     errmsg pe = {0};
     int rc = pgwire_start(&pc, s->sql, &s->pg, &pe);
     if (rc && s->cfg.pg_mode == 1) {
@@ -157,6 +162,31 @@ static int start_pg(server *s, errmsg *e)
         return SL_OK;
     }
     return rc ? errmsg_set(e, rc, "%s", errmsg_str(&pe)) : SL_OK;
+}
+
+/*
+ * The TLS certificate and the keys file, read before the stores open: a wrong
+ * path, a certificate without its key, a malformed line stop the start-up.
+ */
+static int load_credentials(server *s, errmsg *e)
+{
+    const server_config *c = &s->cfg;
+    if (!c->pg_tls_cert != !c->pg_tls_key)
+        return errmsg_set(e, SL_EINVAL, "--tls-cert and --tls-key go together");
+    if (c->pg_require_tls && !c->pg_tls_cert)
+        return errmsg_set(e, SL_EINVAL, "--pg-require-tls needs --tls-cert and --tls-key");
+    int rc = c->pg_tls_cert ? pgwire_tls_new(c->pg_tls_cert, c->pg_tls_key, &s->pg_tls, e) : 0;
+    if (rc || !c->keys_file)
+        return rc;
+    if ((rc = keys_load(c->keys_file, &s->keys, e)))
+        return rc;
+    struct stat st;
+    if (!stat(c->keys_file, &st) && (st.st_mode & 077))
+        log_warn("serve", "keys file %s can be read by other users (mode %03o): chmod 600 it",
+                 c->keys_file, (unsigned)(st.st_mode & 0777));
+    log_info("serve", "%d keys from %s: PostgreSQL clients authenticate with SCRAM-SHA-256",
+             keys_count(s->keys), c->keys_file);
+    return SL_OK;
 }
 
 uint16_t server_pg_port(const server *s)
@@ -970,6 +1000,8 @@ int server_start(const server_config *c, server **out, errmsg *e)
     s->listen_fd = -1;
     int rc = bind_listener(s, e);
     if (!rc)
+        rc = load_credentials(s, e);
+    if (!rc)
         rc = open_stores(s, e);
     if (!rc)
         rc = start_daemon(s, e);
@@ -1002,6 +1034,8 @@ void server_stop(server *s)
         pthread_join(s->janitor, NULL);
     }
     pgwire_stop(s->pg);
+    pgwire_tls_free(s->pg_tls);
+    keys_free(s->keys);
     if (s->d)
         MHD_stop_daemon(s->d);
     if (s->listen_fd >= 0)

@@ -43,6 +43,11 @@ typedef struct server_config {
     uint16_t pg_port;
     int pg_max_conns;            /* 0: 100 */
     int pg_idle_timeout_s;       /* 0: never */
+    const char *pg_tls_cert;     /* PEM certificate (chain) and key: TLS on SSLRequest */
+    const char *pg_tls_key;
+    int pg_require_tls;          /* refuse PostgreSQL startups outside TLS (28000) */
+    const char *keys_file;       /* keys (server/keys.h): SCRAM for PostgreSQL clients;
+                                  * NULL: trust */
 } server_config;
 
 /*

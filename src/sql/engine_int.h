@@ -43,6 +43,7 @@ typedef struct sql_prepared {
     char *text;
     int ntypes;
     sql_type *types;         /* declared parameter types (ST_UNKNOWN: inferred) */
+    struct sql_parsed_text *parsed; /* text parsed at the first EXECUTE */
 } sql_prepared;
 
 struct sql_session {

@@ -41,6 +41,45 @@ sql_prepared *sql_prepared_find(sql_session *s, const char *name)
     return NULL;
 }
 
+/* ---- texts parsed once ---- */
+
+struct sql_parsed_text {
+    _Atomic int64_t refs;
+    sql_parsed ps;
+};
+
+sql_parsed_text *sql_parsed_text_new(const char *text)
+{
+    sql_parsed_text *p = sl_calloc(1, sizeof *p);
+    sql_err e;
+    if (!p || sql_parse(text, &p->ps, &e)) {
+        sl_free(p);
+        return NULL;
+    }
+    atomic_init(&p->refs, 1);
+    return p;
+}
+
+size_t sql_parsed_text_count(const sql_parsed_text *p)
+{
+    return p->ps.n_stmts;
+}
+
+sql_parsed_text *sql_parsed_text_ref(sql_parsed_text *p)
+{
+    if (p)
+        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+    return p;
+}
+
+void sql_parsed_text_unref(sql_parsed_text *p)
+{
+    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
+        sql_parsed_free(&p->ps);
+        sl_free(p);
+    }
+}
+
 int sql_prepared_add(sql_session *s, const char *name, const char *text, const sql_type *types,
                      int ntypes, sql_err *e)
 {
@@ -77,6 +116,7 @@ void sql_prepared_drop(sql_session *s, sql_prepared *p)
             sl_free(p->name);
             sl_free(p->text);
             sl_free(p->types);
+            sql_parsed_text_unref(p->parsed);
             sl_free(p);
             return;
         }
@@ -499,10 +539,15 @@ static int run_execute(sql_query *q, binder *b, const PgQuery__ExecuteStmt *x)
     q->params = vals;
     q->ptypes = types;
     q->nparams = n;
-    sql_parsed ps;
-    if (sql_parse(p->text, &ps, q->e))
-        return SL_EINVAL;
-    q->parsed_inner = ps;
+    if (!p->parsed && !(p->parsed = sql_parsed_text_new(p->text))) {
+        sql_parsed ps; /* the parser's error */
+        if (sql_parse(p->text, &ps, q->e))
+            return SL_EINVAL;
+        sql_parsed_free(&ps);
+        return sql_err_set(q->e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    q->pt_inner = sql_parsed_text_ref(p->parsed);
+    const sql_parsed ps = p->parsed->ps;
     if (ps.n_stmts != 1) {
         return sql_err_set(q->e, SQLSTATE_SYNTAX, -1, "prepared statement \"%s\" holds %zu "
                            "statements", x->name, ps.n_stmts);
@@ -534,6 +579,7 @@ static int dispatch(sql_query *q, const PgQuery__Node *st, const char *text)
     case PG_QUERY__NODE__NODE_VIEW_STMT:
     case PG_QUERY__NODE__NODE_INDEX_STMT:
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
+    case PG_QUERY__NODE__NODE_COPY_STMT:
         rc = sql_user_statement(q, &b, st);
         break;
     case PG_QUERY__NODE__NODE_DISCARD_STMT:
@@ -595,7 +641,14 @@ int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sq
         sql_parsed_free(&ps);
     }
     q->text = text;
-    int rc = sql_parse(text, &q->parsed, q->e);
+    int rc;
+    if (o && o->parsed) {
+        q->pt = sql_parsed_text_ref(o->parsed);
+        q->parsed = o->parsed->ps;
+        rc = SL_OK;
+    } else {
+        rc = sql_parse(text, &q->parsed, q->e);
+    }
     if (!rc && q->parsed.n_stmts != 1)
         rc = q->parsed.n_stmts == 0
                  ? (snprintf(q->tag, sizeof q->tag, "EMPTY"), q->empty = true, SL_OK)
@@ -696,10 +749,16 @@ void sql_query_cancel(sql_query *q)
     atomic_store(&q->x.cancel, 1);
 }
 
+int sql_query_copy_in(const sql_query *q)
+{
+    return q->copy ? q->copy_cols : -1;
+}
+
 void sql_query_close(sql_query *q)
 {
     if (!q)
         return;
+    sql_user_copy_abort(q);
     if (q->root)
         sql_op_close(q->root);
     if (q->x_on) {
@@ -714,8 +773,14 @@ void sql_query_close(sql_query *q)
     atomic_fetch_add(&eng->query_ns, clock_mono_ns() - q->t0);
     arena_destroy(&q->a);
     arena_destroy(&q->scratch);
-    sql_parsed_free(&q->parsed);
-    sql_parsed_free(&q->parsed_inner);
+    if (q->pt)
+        sql_parsed_text_unref(q->pt);
+    else
+        sql_parsed_free(&q->parsed);
+    if (q->pt_inner)
+        sql_parsed_text_unref(q->pt_inner);
+    else
+        sql_parsed_free(&q->parsed_inner);
     sl_free(q);
 }
 

@@ -16,6 +16,7 @@ struct sql_query {
     arena a;                    /* the plan, expressions, names */
     arena scratch;              /* the evaluation context of the root */
     sql_parsed parsed, parsed_inner;
+    struct sql_parsed_text *pt, *pt_inner; /* borrowed trees (parsed, parsed_inner) */
     int64_t t0, now_ns;
     int64_t begin_ns, end_ns;   /* the time range every lake table gets */
     const _Atomic uint8_t *ext_cancel;
@@ -39,7 +40,13 @@ struct sql_query {
     bool has_rows;              /* a result with columns (SELECT, EXPLAIN, SHOW) */
     char tag[64];
     char tagbuf[96];
+    struct user_copy *copy;     /* COPY ... FROM STDIN waiting for its rows */
+    int copy_cols;
 };
+
+typedef struct user_copy user_copy;
+/* catalog/user_copy.c: a COPY that did not end frees what it wrote. */
+void sql_user_copy_abort(sql_query *q);
 
 void sql_binder_init(binder *b, sql_query *q, const char *text);
 void sql_binder_done(binder *b);

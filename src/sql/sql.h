@@ -64,8 +64,19 @@ typedef struct sql_params {
     const sql_datum *vals;   /* values, of types[i] (text for ST_UNKNOWN) */
 } sql_params;
 
+/* A statement's text parsed once (the wire protocol's prepared statements): queries
+ * opened with it skip the parser.  Refcounted, immutable once made, shared by threads. */
+typedef struct sql_parsed_text sql_parsed_text;
+/* The parsed text, or NULL when it does not parse (opening the query reports why). */
+sql_parsed_text *sql_parsed_text_new(const char *text);
+/* How many statements the text holds. */
+size_t sql_parsed_text_count(const sql_parsed_text *p);
+sql_parsed_text *sql_parsed_text_ref(sql_parsed_text *p);
+void sql_parsed_text_unref(sql_parsed_text *p);
+
 typedef struct sql_query_opts {
     const sql_params *params;
+    sql_parsed_text *parsed;   /* the statement's text parsed already (NULL: parse it) */
     int64_t begin_ns, end_ns;  /* a time range for every lake table (HTTP "begin"/"end");
                                 * INT64_MIN/INT64_MAX: none (the session's applies) */
     const _Atomic uint8_t *cancel; /* the caller's cancel flag (client gone, Ctrl-C) */
@@ -88,6 +99,13 @@ sql_type sql_query_coltype(const sql_query *q, int i);
 int sql_query_next(sql_query *q, const sql_batch **out, sql_err *e);
 /* The command tag once finished: "SELECT 42", "INSERT 0 3", "CREATE TABLE"... */
 const char *sql_query_tag(const sql_query *q);
+/* COPY table FROM STDIN: once open, the query waits for rows.  sql_query_copy_in gives the
+ * number of fields per line (-1: not such a query); the rows come in pieces of any size
+ * (text or CSV as the statement said); copy_end adds them all to the table at once (tag
+ * "COPY n").  After an error, or a close without copy_end, the table is as it was. */
+int sql_query_copy_in(const sql_query *q);
+int sql_query_copy_data(sql_query *q, const void *data, size_t n, sql_err *e);
+int sql_query_copy_end(sql_query *q, sql_err *e);
 /* Asks a running query to stop (any thread). */
 void sql_query_cancel(sql_query *q);
 void sql_query_close(sql_query *q);

@@ -4,12 +4,15 @@
  * The input is what a client could send: a first packet (length, code, body)
  * and then frontend messages (type, length, body).  Each is decoded as the
  * listener does (src/server/pgwire_msg.c): the startup parameters, a Query's
- * text, and the fields of Parse, Bind, Execute, Describe and Close, with the
- * message length checked against the cap.  Errors are answered the way the
+ * text, the fields of Parse, Bind, Execute, Describe and Close, and a SASL
+ * message ('p': SASLInitialResponse, else SASLResponse, their SCRAM messages
+ * parsed as src/server/pgwire_auth.c does), with the message length checked
+ * against the cap.  Errors are answered the way the
  * listener would (an ErrorResponse is written).  A crash, an out-of-bounds
  * read or a hang is a bug.
  */
 #include "server/pgwire_msg.h"
+#include "server/scram.h"
 
 #include <stdint.h>
 #include <stdio.h>
@@ -77,6 +80,19 @@ static void message(char type, const uint8_t *body, size_t n, dbuf *out)
         pg_rd_bytes(&r, 1);
         pg_rd_str(&r);
         break;
+    case 'p': {
+        pg_sasl_initial in;
+        errmsg e = {0};
+        scram_client_first cf;
+        scram_client_final ff;
+        if (!pg_parse_sasl_initial(body, n, &in, &e)) {
+            if (scram_parse_client_first((const char *)in.data, in.len, &cf, &e))
+                answer(out, "08P01", e.text);
+        } else if (scram_parse_client_final((const char *)body, n, &ff, &e)) {
+            answer(out, "08P01", e.text);
+        }
+        break;
+    }
     default:
         break;
     }

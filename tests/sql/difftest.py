@@ -401,8 +401,13 @@ class Gen:
         else:
             w = "t1.a >= ALL (SELECT t2.a FROM t2 WHERE t2.a IS NOT NULL AND t2.e = t1.e)"
         sl = self.select_list(cols, 2)
-        if self.r.random() < 0.3:
+        x = self.r.random()
+        if x < 0.2:
             sl.append(("(SELECT count(*) FROM t2 WHERE t2.e = t1.e) AS s", "int"))
+        elif x < 0.3:
+            # ARRAY(subquery), correlated; as text: an int4[] or text[] reads the same
+            sl.append(("ARRAY(SELECT t2.%s FROM t2 WHERE t2.a = t1.a ORDER BY t2.id)::text AS s"
+                       % ("e" if x < 0.25 else "x"), "text"))
         q = "SELECT %s FROM t1 WHERE %s" % (", ".join(s for s, _ in sl), w)
         return q, False, [t for _, t in sl]
 

@@ -25,6 +25,7 @@ import sys
 import threading
 import time
 import unittest
+import warnings
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "e2e"))
 import sltest  # noqa: E402
@@ -219,6 +220,146 @@ class Clients(unittest.TestCase):
                                           ("level", "integer")])
         c.close()
 
+    def sample_table(self, name, rows=""):
+        """A user table of several types (and, given as VALUES text, rows)."""
+        c = connect()
+        c.autocommit = True
+        c.cursor().execute("DROP TABLE IF EXISTS %s; CREATE TABLE %s (id bigint, name varchar(20), "
+                           "price numeric(10,2), tags text[], at timestamptz, ok boolean)%s"
+                           % (name, name, "; INSERT INTO %s VALUES %s" % (name, rows) if rows else ""))
+        c.close()
+
+    def test_psql_describes_tables_and_roles(self):
+        # psql's \d asks pg_catalog with ARRAY(subquery), unnest() of a column of an
+        # enclosing query, int2[] subscripts (the publications of the table) and more
+        self.sample_table("described")
+        out = psql("\\d processes\n\\d described\n\\d+ described\n\\du\n\\d thread_spans\n")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        # PostgreSQL 15 prints the same for the same table (tables have no indexes,
+        # constraints, rules, triggers or publications: those sections are absent)
+        self.assertIn(
+            '                           Table "public.processes"\n'
+            "      Column       |           Type           | Collation | Nullable | Default \n"
+            "-------------------+--------------------------+-----------+----------+---------\n"
+            " process_id        | uuid                     |           |          | \n"
+            " exe               | text                     |           |          | \n"
+            " username          | text                     |           |          | \n"
+            " realname          | text                     |           |          | \n"
+            " computer          | text                     |           |          | \n"
+            " distro            | text                     |           |          | \n"
+            " cpu_brand         | text                     |           |          | \n"
+            " tsc_frequency     | bigint                   |           |          | \n"
+            " start_time        | timestamp with time zone |           |          | \n"
+            " start_ticks       | bigint                   |           |          | \n"
+            " parent_process_id | uuid                     |           |          | \n"
+            " properties        | jsonb                    |           |          | \n"
+            " insert_time       | timestamp with time zone |           |          | \n\n", out.stdout)
+        self.assertIn(
+            '                      Table "public.described"\n'
+            " Column |           Type           | Collation | Nullable | Default \n"
+            "--------+--------------------------+-----------+----------+---------\n"
+            " id     | bigint                   |           |          | \n"
+            " name   | character varying(20)    |           |          | \n"
+            " price  | numeric(10,2)            |           |          | \n"
+            " tags   | text[]                   |           |          | \n"
+            " at     | timestamp with time zone |           |          | \n"
+            " ok     | boolean                  |           |          | \n\n", out.stdout)
+        self.assertIn(
+            " Column |           Type           | Collation | Nullable | Default | Storage  | "
+            "Compression | Stats target | Description \n"
+            "--------+--------------------------+-----------+----------+---------+----------+"
+            "-------------+--------------+-------------\n"
+            " id     | bigint                   |           |          |         | plain    | "
+            "            |              | \n"
+            " name   | character varying(20)    |           |          |         | extended | "
+            "            |              | \n"
+            " price  | numeric(10,2)            |           |          |         | main     | "
+            "            |              | \n", out.stdout)
+        self.assertIn("Access method: heap\n", out.stdout)
+        self.assertIn(
+            "                             List of roles\n"
+            " Role name  |                  Attributes                   | Member of \n"
+            "------------+-----------------------------------------------+-----------\n"
+            " streamlake | Superuser, Create role, Create DB, Bypass RLS | {}\n", out.stdout)
+        # thread_spans is a view of one stream (view_instance), not a relation
+        self.assertEqual(out.stderr, 'Did not find any relation named "thread_spans".\n')
+
+    def test_array_subquery_and_set_returning_functions(self):
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("SELECT ARRAY(SELECT g FROM generate_series(1, 4) g WHERE g <> 2 ORDER BY g "
+                    "DESC), ARRAY(SELECT 'x' WHERE false), ARRAY(SELECT NULL::text), "
+                    "array_to_string(ARRAY(SELECT rolname FROM pg_roles), ',')")
+        self.assertEqual(cur.fetchone(), (["4", "3", "1"], [], [None], "streamlake"))
+        # correlated: one array per row of the enclosing query
+        cur.execute("SELECT x, ARRAY(SELECT y || '.' || x FROM generate_series(1, 2) y) "
+                    "FROM generate_series(1, 2) x ORDER BY x")
+        self.assertEqual(cur.fetchall(), [(1, ["1.1", "2.1"]), (2, ["1.2", "2.2"])])
+        with self.assertRaises(psycopg2.errors.SyntaxError):
+            cur.execute("SELECT ARRAY(SELECT 1, 2)")
+        cur.execute("SELECT unnest('{3,1,NULL}'::int2[]) AS k, "
+                    "generate_subscripts('{3,1,NULL}'::int2[], 1) AS i")
+        self.assertEqual(cur.fetchall(), [(3, 1), (1, 2), (None, 3)])
+        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
+            cur.execute("SELECT 1 WHERE unnest(ARRAY['a']) = 'a'")
+        c.close()
+
+    def test_int2_array_in_binary(self):
+        # the catalog's int2vector columns are int2[]: oid 1005, int16 elements
+        s = raw()
+        q = b"SELECT '{7,NULL,-3}'::int2[] AS k"
+        s.sendall(msg(b"P", b"\x00" + q + b"\x00" + struct.pack("!h", 0)) +
+                  msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 1)) +
+                  msg(b"D", b"P\x00") + msg(b"E", b"\x00" + struct.pack("!i", 0)) +
+                  msg(b"S", b""))
+        msgs = read_msgs(s)
+        self.assertEqual([t for t, _ in msgs], [b"1", b"2", b"T", b"D", b"C", b"Z"], msgs)
+        self.assertEqual(struct.unpack("!i", msgs[2][1][2 + 2 + 6:2 + 2 + 10])[0], 1005)
+        body = msgs[3][1]
+        self.assertEqual(body[:6], struct.pack("!hi", 1, len(body) - 6))
+        self.assertEqual(body[6:], struct.pack("!iiiii", 1, 1, 21, 3, 1) +
+                         struct.pack("!ih", 2, 7) + struct.pack("!i", -1) +
+                         struct.pack("!ih", 2, -3))
+        s.close()
+
+    def test_sqlalchemy_reflects_columns(self):
+        import pandas as pd
+        import sqlalchemy as sa
+        self.sample_table("reflected", "(1, 'a', 1.50, '{x,y}', '2026-01-02 03:04:05+00', true), "
+                                       "(2, NULL, NULL, NULL, NULL, false)")
+        eng = sa.create_engine("postgresql+psycopg2://tester@127.0.0.1:%d/streamlake"
+                               % Pg.srv.pg_port)
+        insp = sa.inspect(eng)
+        cols = cols_p = insp.get_columns("processes")
+        self.assertEqual([(x["name"], type(x["type"]).__name__, x["nullable"]) for x in cols], [
+            ("process_id", "UUID", True), ("exe", "TEXT", True), ("username", "TEXT", True),
+            ("realname", "TEXT", True), ("computer", "TEXT", True), ("distro", "TEXT", True),
+            ("cpu_brand", "TEXT", True), ("tsc_frequency", "BIGINT", True),
+            ("start_time", "TIMESTAMP", True), ("start_ticks", "BIGINT", True),
+            ("parent_process_id", "UUID", True), ("properties", "JSONB", True),
+            ("insert_time", "TIMESTAMP", True)])
+        self.assertTrue(cols[8]["type"].timezone)
+        cols = insp.get_columns("reflected")
+        self.assertEqual([x["type"].compile(dialect=eng.dialect) for x in cols],
+                         ["BIGINT", "VARCHAR(20)", "NUMERIC(10, 2)", "TEXT[]",
+                          "TIMESTAMP WITH TIME ZONE", "BOOLEAN"])
+        for t in ("processes", "reflected"):
+            self.assertEqual(insp.get_pk_constraint(t), {"constrained_columns": [], "name": None})
+            self.assertEqual(insp.get_indexes(t), [])
+            self.assertEqual(insp.get_foreign_keys(t), [])
+            self.assertEqual(insp.get_unique_constraints(t), [])
+            self.assertEqual(insp.get_check_constraints(t), [])
+        with warnings.catch_warnings():  # pandas' use of SQLAlchemy 1.4 warns of 2.0
+            warnings.simplefilter("ignore")
+            df = pd.read_sql_table("processes", eng)
+            self.assertEqual(list(df.columns), [x["name"] for x in cols_p])
+            df = pd.read_sql_table("reflected", eng).sort_values("id")
+        self.assertEqual(list(df["name"]), ["a", None])
+        self.assertEqual(list(df["tags"]), [["x", "y"], None])
+        self.assertEqual(str(df["at"].iloc[0]), "2026-01-02 03:04:05+00:00")
+        eng.dispose()
+
     def test_named_cursors_fetch_in_pages(self):
         c = connect()
         cur = c.cursor(name="big")  # DECLARE "big" CURSOR ... FOR; FETCH FORWARD n
@@ -265,9 +406,137 @@ class Clients(unittest.TestCase):
         buf = io.StringIO()
         cur.copy_expert("COPY cp_t (b, a) TO STDOUT CSV", buf)
         self.assertEqual(sorted(buf.getvalue().splitlines()), [",2", "one,1"])
-        with self.assertRaises(psycopg2.errors.FeatureNotSupported):
-            cur.copy_expert("COPY cp_t FROM STDIN", io.StringIO("3\tthree\n"))
-        cur.execute("SELECT count(*) FROM cp_t")
+        buf = io.BytesIO()
+        cur.copy_expert("COPY (SELECT a, b FROM cp_t ORDER BY a) TO STDOUT (FORMAT binary)", buf)
+        data = buf.getvalue()
+        self.assertEqual(data[:19], b"PGCOPY\n\xff\r\n\x00" + b"\x00" * 8)
+        rows, at = [], 19
+        while True:
+            (n,) = struct.unpack("!h", data[at:at + 2])
+            at += 2
+            if n == -1:
+                break
+            row = []
+            for _ in range(n):
+                (ln,) = struct.unpack("!i", data[at:at + 4])
+                at += 4
+                row.append(None if ln < 0 else data[at:at + ln])
+                at += max(ln, 0)
+            rows.append(row)
+        self.assertEqual(at, len(data))
+        self.assertEqual(rows, [[struct.pack("!i", 1), b"one"], [struct.pack("!i", 2), None]])
+        c.close()
+
+    def test_psql_copy_to_and_from_files(self):
+        import tempfile
+        d = tempfile.mkdtemp(prefix="sl-psql-copy-")
+        out = psql("CREATE TABLE pc_t (id int, name text);\n"
+                   "\\copy (SELECT g AS id, 'n' || g AS name FROM generate_series(1, 5) g) "
+                   "to '%s/a.csv' with (format csv, header)\n"
+                   "\\copy pc_t from '%s/a.csv' with (format csv, header)\n"
+                   "SELECT count(*), max(name) FROM pc_t;\n"
+                   "\\copy pc_t to '%s/b.txt'\n" % (d, d, d))
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(out.stderr, "")
+        self.assertIn("COPY 5", out.stdout)
+        self.assertIn(" count | max \n-------+-----\n     5 | n5\n", out.stdout)
+        with open(os.path.join(d, "a.csv")) as f:
+            self.assertEqual(f.read(), "id,name\n1,n1\n2,n2\n3,n3\n4,n4\n5,n5\n")
+        with open(os.path.join(d, "b.txt")) as f:
+            self.assertEqual(sorted(f.read().splitlines()), ["%d\tn%d" % (i, i) for i in range(1, 6)])
+
+    def test_copy_from_stdin(self):
+        import io
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE TABLE ci_t (id int8, name text, v float8, d date, ok bool)")
+        # text: escapes, NULLs, a line end of \r\n, and the end marker
+        cur.copy_expert("COPY ci_t FROM STDIN", io.StringIO(
+            "1\ta\\tb\t1.5\t2026-01-02\tt\n2\t\\N\t\\N\t\\N\tf\r\n"
+            "3\tx\\ny\\101\\x42\t3\t2026-03-04\t\\N\n\\.\nignored\n"))
+        self.assertEqual(cur.rowcount, 3)
+        # CSV with a header, quotes, a quoted newline, and a column list
+        cur.copy_expert("COPY ci_t (name, id) FROM STDIN WITH (FORMAT csv, HEADER true)",
+                        io.StringIO('name,id\n"he said ""hi""",4\n,5\n"two\nlines",6\n"",7\n'))
+        cur.execute("SELECT id, name, v, d::text, ok FROM ci_t ORDER BY id")
+        self.assertEqual(cur.fetchall(), [
+            (1, "a\tb", 1.5, "2026-01-02", True), (2, None, None, None, False),
+            (3, "x\nyAB", 3.0, "2026-03-04", None), (4, 'he said "hi"', None, None, None),
+            (5, None, None, None, None), (6, "two\nlines", None, None, None),
+            (7, "", None, None, None)])
+        # many rows in pieces that do not end on lines (psycopg2 sends 8 KB at a time)
+        big = "".join("%d\tname %d\t%d.25\t2026-01-01\tt\n" % (i, i, i)
+                      for i in range(100, 200100))
+        cur.copy_expert("COPY ci_t FROM STDIN", io.StringIO(big), size=1000)
+        self.assertEqual(cur.rowcount, 200000)
+        cur.execute("SELECT count(*), sum(id), sum(v) FROM ci_t WHERE id >= 100")
+        self.assertEqual(cur.fetchone(), (200000, sum(range(100, 200100)),
+                                          sum(range(100, 200100)) + 0.25 * 200000))
+        # a round trip: COPY TO STDOUT of the table, COPY FROM STDIN into a copy of it
+        for fmt in ("", " WITH (FORMAT csv)"):
+            cur.execute("DROP TABLE IF EXISTS ci_u")
+            cur.execute("CREATE TABLE ci_u (id int8, name text, v float8, d date, ok bool)")
+            out = io.StringIO()
+            cur.copy_expert("COPY ci_t TO STDOUT" + fmt, out)
+            out.seek(0)
+            cur.copy_expert("COPY ci_u FROM STDIN" + fmt, out)
+            cur.execute("SELECT count(*) FROM (SELECT * FROM ci_t EXCEPT SELECT * FROM ci_u) x")
+            self.assertEqual(cur.fetchone(), (0,), fmt)
+            cur.execute("SELECT count(*) FROM ci_u")
+            self.assertEqual(cur.fetchone(), (200007,), fmt)
+        c.close()
+
+    def test_copy_from_stdin_bad_input_changes_nothing(self):
+        import io
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE TABLE cb_t (id int4, name text)")
+        cur.execute("INSERT INTO cb_t VALUES (1, 'kept')")
+        good = "".join("%d\tn\n" % i for i in range(2, 150000))
+        cases = [
+            (good + "x\tbad\n", psycopg2.errors.InvalidTextRepresentation,
+             'invalid input syntax for type integer: "x"',
+             'COPY cb_t, line 149999, column id: "x"'),
+            ("1\tone\textra\n", psycopg2.errors.BadCopyFileFormat,
+             "extra data after last expected column", "line 1"),
+            ("1\n", psycopg2.errors.BadCopyFileFormat,
+             'missing data for column "name"', "line 1"),
+            ("99999999999\tbig\n", psycopg2.errors.NumericValueOutOfRange,
+             'value "99999999999" is out of range for type integer', "column id"),
+        ]
+        for data, exc, message, context in cases:
+            with self.assertRaises(exc) as cm:
+                cur.copy_expert("COPY cb_t FROM STDIN", io.StringIO(data))
+            self.assertIn(message, cm.exception.diag.message_primary)
+            self.assertIn(context, cm.exception.diag.context)
+            cur.execute("SELECT count(*), min(name) FROM cb_t")
+            self.assertEqual(cur.fetchone(), (1, "kept"))
+        with self.assertRaises(psycopg2.errors.WrongObjectType):
+            cur.copy_expert("COPY processes FROM STDIN", io.StringIO(""))
+        with self.assertRaises(psycopg2.errors.UndefinedColumn):
+            cur.copy_expert("COPY cb_t (nope) FROM STDIN", io.StringIO(""))
+        with self.assertRaises(psycopg2.errors.UndefinedTable):
+            cur.copy_expert("COPY nowhere FROM STDIN", io.StringIO(""))
+        # the client gives up (CopyFail), or goes away mid-copy: nothing is kept
+        s = raw()
+        s.sendall(msg(b"Q", b"COPY cb_t FROM STDIN\x00"))
+        self.assertEqual(read_until(s, b"G")[-1][0], b"G")
+        s.sendall(msg(b"d", b"7\tseven\n8\tei") + msg(b"d", b"ght\n") + msg(b"f", b"user said no\x00"))
+        got = read_until(s, b"Z")
+        err = error_fields([b for t, b in got if t == b"E"][0])
+        self.assertEqual((err["C"], err["M"]), ("57014", "COPY from stdin failed: user said no"))
+        s.sendall(msg(b"Q", b"COPY cb_t FROM STDIN\x00"))
+        read_until(s, b"G")
+        s.sendall(msg(b"d", good.encode()))
+        s.close()
+        time.sleep(0.3)
+        cur.execute("SELECT count(*) FROM cb_t")
+        self.assertEqual(cur.fetchone(), (1,))
+        # and a good copy after all that
+        cur.copy_expert("COPY cb_t FROM STDIN", io.StringIO("2\ttwo\n"))
+        cur.execute("SELECT count(*) FROM cb_t")
         self.assertEqual(cur.fetchone(), (2,))
         c.close()
 

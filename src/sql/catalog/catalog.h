@@ -119,6 +119,10 @@ typedef struct sql_tfunc {
     bool (*arg_types)(const sql_type *given, int nargs, sql_type *want);
     int (*bind)(struct sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                 sql_table **out, sql_err *e);
+    /* Its result's columns depend on the argument types only (bound with NULL
+     * arguments they are known), so its arguments may name columns of enclosing
+     * queries: a correlated subquery binds it again at each run. */
+    bool outer_args;
 } sql_tfunc;
 
 const sql_tfunc *sql_tfunc_find(const char *name);

@@ -1,8 +1,8 @@
 /*
  * pg_catalog.c - the pg_catalog tables PostgreSQL clients read to learn what
  * exists: pg_namespace, pg_type, pg_class, pg_attribute, pg_database,
- * pg_roles (and pg_authid), pg_am, and the empty pg_index, pg_description,
- * pg_constraint, pg_inherits, pg_attrdef, pg_proc.
+ * pg_roles (and pg_authid), pg_am, and empty ones with their columns (pg_index,
+ * pg_constraint, pg_description, pg_sequence, pg_proc, ... : g_tables below).
  *
  * Made for each query from the catalog as it is then (like information_schema,
  * system.c).  Every table of ours is a relation of schema `public` (oid 2200);
@@ -243,11 +243,13 @@ static const pgcol c_class[] = {
     {"reltablespace", ST_OID},    {"reloftype", ST_OID},        {"relreplident", ST_TEXT}};
 
 static const pgcol c_attribute[] = {
-    {"attrelid", ST_OID},     {"attname", ST_TEXT},     {"atttypid", ST_OID},
-    {"attnum", ST_INT2},      {"attlen", ST_INT2},      {"atttypmod", ST_INT4},
-    {"attndims", ST_INT4},    {"attnotnull", ST_BOOL},  {"atthasdef", ST_BOOL},
-    {"attisdropped", ST_BOOL}, {"attidentity", ST_TEXT}, {"attgenerated", ST_TEXT},
-    {"attcollation", ST_OID}};
+    {"attrelid", ST_OID},       {"attname", ST_TEXT},         {"atttypid", ST_OID},
+    {"attnum", ST_INT2},        {"attlen", ST_INT2},          {"atttypmod", ST_INT4},
+    {"attndims", ST_INT4},      {"attnotnull", ST_BOOL},      {"atthasdef", ST_BOOL},
+    {"attisdropped", ST_BOOL},  {"attidentity", ST_TEXT},     {"attgenerated", ST_TEXT},
+    {"attcollation", ST_OID},   {"attstattarget", ST_INT4},   {"attstorage", ST_TEXT},
+    {"attcompression", ST_TEXT}, {"attislocal", ST_BOOL},     {"attinhcount", ST_INT4},
+    {"attacl", ST_TEXTARR},     {"attoptions", ST_TEXTARR},   {"attfdwoptions", ST_TEXTARR}};
 
 typedef struct rel_ctx {
     rowb *r;
@@ -266,7 +268,7 @@ static int add_rel(void *arg, sql_table *t)
         v_int(r, NS_PUBLIC);
         v_int(r, 0);
         v_int(r, OWNER);
-        v_int(r, 0);
+        v_int(r, t->kind == TABLE_VIEW ? 0 : 2); /* tables: pg_am's heap, as \d+ shows */
         v_f64(r, -1);
         v_bool(r, false);
         v_text(r, "p");
@@ -287,20 +289,29 @@ static int add_rel(void *arg, sql_table *t)
     }
     for (int i = 0; i < t->ncols && !r->rc; i++) {
         sql_type ty = t->coltypes[i];
+        int len = sql_type_len(ty);
         row_begin(r);
         v_int(r, oid);
         v_text(r, t->colnames[i]);
         v_int(r, sql_type_oid(ty));
         v_int(r, i + 1);
-        v_int(r, sql_type_len(ty));
+        v_int(r, len);
         v_int(r, ty.mod ? ty.mod : -1);
-        v_int(r, ty.id == ST_TEXTARR);
+        v_int(r, sql_type_category(ty) == SC_ARRAY);
         v_bool(r, false);
         v_bool(r, false);
         v_bool(r, false);
         v_text(r, "");
         v_text(r, "");
         v_int(r, 0);
+        v_int(r, -1);
+        /* PostgreSQL's storage: fixed-length plain, numeric main, other varlena extended */
+        v_text(r, len >= 0 ? "p" : ty.id == ST_NUMERIC ? "m" : "x");
+        v_text(r, "");
+        v_bool(r, true);
+        v_int(r, 0);
+        for (int k = 0; k < 3; k++)
+            v_text(r, NULL);
         row_end(r);
     }
     return r->rc;
@@ -331,16 +342,39 @@ static void fill_attribute(rowb *r)
 
 /* ---- empty tables with the columns clients name ---- */
 
+/* int2vector and int2[] columns are int2[]; oidvector and oid[] ones text[] (the
+ * engine's oid = ANY (text[]) reads them). */
 static const pgcol c_index[] = {
-    {"indexrelid", ST_OID}, {"indrelid", ST_OID}, {"indisprimary", ST_BOOL},
-    {"indisunique", ST_BOOL}, {"indkey", ST_TEXT}, {"indisvalid", ST_BOOL}};
+    {"indexrelid", ST_OID},     {"indrelid", ST_OID},          {"indnatts", ST_INT2},
+    {"indnkeyatts", ST_INT2},   {"indisunique", ST_BOOL},      {"indnullsnotdistinct", ST_BOOL},
+    {"indisprimary", ST_BOOL},  {"indisexclusion", ST_BOOL},   {"indimmediate", ST_BOOL},
+    {"indisclustered", ST_BOOL}, {"indisvalid", ST_BOOL},      {"indcheckxmin", ST_BOOL},
+    {"indisready", ST_BOOL},    {"indislive", ST_BOOL},        {"indisreplident", ST_BOOL},
+    {"indkey", ST_INT2ARR},     {"indcollation", ST_TEXTARR},  {"indclass", ST_TEXTARR},
+    {"indoption", ST_INT2ARR},  {"indexprs", ST_TEXT},         {"indpred", ST_TEXT}};
 static const pgcol c_description[] = {
     {"objoid", ST_OID}, {"classoid", ST_OID}, {"objsubid", ST_INT4}, {"description", ST_TEXT}};
 static const pgcol c_constraint[] = {
-    {"oid", ST_OID}, {"conname", ST_TEXT}, {"connamespace", ST_OID}, {"contype", ST_TEXT},
-    {"conrelid", ST_OID}, {"confrelid", ST_OID}, {"conkey", ST_TEXT}, {"confkey", ST_TEXT}};
+    {"oid", ST_OID},              {"conname", ST_TEXT},         {"connamespace", ST_OID},
+    {"contype", ST_TEXT},         {"condeferrable", ST_BOOL},   {"condeferred", ST_BOOL},
+    {"convalidated", ST_BOOL},    {"conrelid", ST_OID},         {"contypid", ST_OID},
+    {"conindid", ST_OID},         {"conparentid", ST_OID},      {"confrelid", ST_OID},
+    {"confupdtype", ST_TEXT},     {"confdeltype", ST_TEXT},     {"confmatchtype", ST_TEXT},
+    {"conislocal", ST_BOOL},      {"coninhcount", ST_INT4},     {"connoinherit", ST_BOOL},
+    {"conkey", ST_INT2ARR},       {"confkey", ST_INT2ARR},      {"conpfeqop", ST_TEXTARR},
+    {"conppeqop", ST_TEXTARR},    {"conffeqop", ST_TEXTARR},    {"confdelsetcols", ST_INT2ARR},
+    {"conexclop", ST_TEXTARR},    {"conbin", ST_TEXT}};
 static const pgcol c_inherits[] = {
-    {"inhrelid", ST_OID}, {"inhparent", ST_OID}, {"inhseqno", ST_INT4}};
+    {"inhrelid", ST_OID}, {"inhparent", ST_OID}, {"inhseqno", ST_INT4},
+    {"inhdetachpending", ST_BOOL}};
+static const pgcol c_sequence[] = {
+    {"seqrelid", ST_OID}, {"seqtypid", ST_OID}, {"seqstart", ST_INT8}, {"seqincrement", ST_INT8},
+    {"seqmax", ST_INT8}, {"seqmin", ST_INT8}, {"seqcache", ST_INT8}, {"seqcycle", ST_BOOL}};
+static const pgcol c_enum[] = {
+    {"oid", ST_OID}, {"enumtypid", ST_OID}, {"enumsortorder", ST_FLOAT4}, {"enumlabel", ST_TEXT}};
+static const pgcol c_depend[] = {
+    {"classid", ST_OID}, {"objid", ST_OID}, {"objsubid", ST_INT4}, {"refclassid", ST_OID},
+    {"refobjid", ST_OID}, {"refobjsubid", ST_INT4}, {"deptype", ST_TEXT}};
 static const pgcol c_attrdef[] = {
     {"oid", ST_OID}, {"adrelid", ST_OID}, {"adnum", ST_INT2}, {"adbin", ST_TEXT}};
 static const pgcol c_proc[] = {
@@ -376,23 +410,28 @@ static const pgcol c_policy[] = {
     {"polwithcheck", ST_TEXT}};
 static const pgcol c_statistic_ext[] = {
     {"oid", ST_OID}, {"stxrelid", ST_OID}, {"stxname", ST_TEXT}, {"stxnamespace", ST_OID},
-    {"stxowner", ST_OID}, {"stxstattarget", ST_INT4}, {"stxkeys", ST_TEXT}, {"stxkind", ST_TEXT},
-    {"stxexprs", ST_TEXT}};
+    {"stxowner", ST_OID}, {"stxstattarget", ST_INT4}, {"stxkeys", ST_INT2ARR},
+    {"stxkind", ST_TEXTARR}, {"stxexprs", ST_TEXT}};
 static const pgcol c_publication[] = {
     {"oid", ST_OID}, {"pubname", ST_TEXT}, {"pubowner", ST_OID}, {"puballtables", ST_BOOL},
     {"pubinsert", ST_BOOL}, {"pubupdate", ST_BOOL}, {"pubdelete", ST_BOOL},
     {"pubtruncate", ST_BOOL}, {"pubviaroot", ST_BOOL}};
 static const pgcol c_publication_rel[] = {
     {"oid", ST_OID}, {"prpubid", ST_OID}, {"prrelid", ST_OID}, {"prqual", ST_TEXT},
-    {"prattrs", ST_TEXT}};
+    {"prattrs", ST_INT2ARR}};
 static const pgcol c_publication_ns[] = {
     {"oid", ST_OID}, {"pnpubid", ST_OID}, {"pnnspid", ST_OID}};
 static const pgcol c_trigger[] = {
-    {"oid", ST_OID}, {"tgrelid", ST_OID}, {"tgparentid", ST_OID}, {"tgname", ST_TEXT},
-    {"tgfoid", ST_OID}, {"tgenabled", ST_TEXT}, {"tgisinternal", ST_BOOL}};
+    {"oid", ST_OID},            {"tgrelid", ST_OID},         {"tgparentid", ST_OID},
+    {"tgname", ST_TEXT},        {"tgfoid", ST_OID},          {"tgtype", ST_INT2},
+    {"tgenabled", ST_TEXT},     {"tgisinternal", ST_BOOL},   {"tgconstrrelid", ST_OID},
+    {"tgconstrindid", ST_OID},  {"tgconstraint", ST_OID},    {"tgdeferrable", ST_BOOL},
+    {"tginitdeferred", ST_BOOL}, {"tgnargs", ST_INT2},       {"tgattr", ST_INT2ARR},
+    {"tgargs", ST_BYTEA},       {"tgqual", ST_TEXT},         {"tgoldtable", ST_TEXT},
+    {"tgnewtable", ST_TEXT}};
 static const pgcol c_rewrite[] = {
     {"oid", ST_OID}, {"rulename", ST_TEXT}, {"ev_class", ST_OID}, {"ev_type", ST_TEXT},
-    {"is_instead", ST_BOOL}};
+    {"ev_enabled", ST_TEXT}, {"is_instead", ST_BOOL}, {"ev_qual", ST_TEXT}, {"ev_action", ST_TEXT}};
 
 static void fill_none(rowb *r)
 {
@@ -431,6 +470,9 @@ static const pgtable g_tables[] = {
     T("pg_publication_namespace", c_publication_ns, fill_none),
     T("pg_trigger", c_trigger, fill_none),
     T("pg_rewrite", c_rewrite, fill_none),
+    T("pg_sequence", c_sequence, fill_none),
+    T("pg_enum", c_enum, fill_none),
+    T("pg_depend", c_depend, fill_none),
 };
 #undef T
 

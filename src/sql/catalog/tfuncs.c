@@ -959,21 +959,22 @@ static int gs_bind(sql_engine *eng, const sql_datum *args, const sql_type *types
 static bool unnest_args(const sql_type *given, int nargs, sql_type *want)
 {
     (void)nargs;
-    if (given[0].id != ST_TEXTARR && given[0].id != ST_UNKNOWN && given[0].id != ST_NULL)
+    if (given[0].id != ST_TEXTARR && given[0].id != ST_INT2ARR && given[0].id != ST_UNKNOWN &&
+        given[0].id != ST_NULL)
         return false;
-    want[0] = sql_type_of(ST_TEXTARR);
+    want[0] = sql_type_of(given[0].id == ST_INT2ARR ? ST_INT2ARR : ST_TEXTARR);
     return true;
 }
 
 static int unnest_bind(sql_engine *eng, const sql_datum *args, const sql_type *types, int nargs,
                        sql_table **out, sql_err *e)
 {
-    (void)types;
     (void)nargs;
+    bool ints = types[0].id == ST_INT2ARR;
     ftab *f = ftab_new(eng, "unnest", 1, &ftab_rows_ops);
     if (!f)
         return oom(e);
-    ftab_col(f, 0, "unnest", ST_TEXT);
+    ftab_col(f, 0, "unnest", ints ? ST_INT2 : ST_TEXT);
     int rc = SL_OK;
     if (!args[0].null) {
         uint32_t n = sql_textarr_count(args[0].s.p, args[0].s.n);
@@ -985,9 +986,15 @@ static int unnest_bind(sql_engine *eng, const sql_datum *args, const sql_type *t
             }
             const uint8_t *el;
             uint32_t en;
-            rc = sql_textarr_get(args[0].s.p, args[0].s.n, i, &el, &en)
-                     ? col_vec_append_str(&b->cols[0], el, en)
-                     : col_vec_append_null(&b->cols[0]);
+            int32_t v;
+            if (ints)
+                rc = sql_int2arr_get(args[0].s.p, args[0].s.n, i, &v)
+                         ? col_vec_append_i32(&b->cols[0], v)
+                         : col_vec_append_null(&b->cols[0]);
+            else
+                rc = sql_textarr_get(args[0].s.p, args[0].s.n, i, &el, &en)
+                         ? col_vec_append_str(&b->cols[0], el, en)
+                         : col_vec_append_null(&b->cols[0]);
             b->n++;
         }
     }
@@ -1005,18 +1012,18 @@ static int unnest_bind(sql_engine *eng, const sql_datum *args, const sql_type *t
 /* ---- the registry ---- */
 
 static const sql_tfunc g_tfuncs[] = {
-    {"view_instance", 2, 2, text_args, vi_bind},
-    {"process_spans", 1, 2, ps_args, ps_bind},
-    {"perfetto_trace_chunks", 1, 4, tc_args, tc_bind},
-    {"list_partitions", 0, 0, any_args, lp_bind},
-    {"list_view_sets", 0, 0, any_args, lv_bind},
+    {"view_instance", 2, 2, text_args, vi_bind, false},
+    {"process_spans", 1, 2, ps_args, ps_bind, false},
+    {"perfetto_trace_chunks", 1, 4, tc_args, tc_bind, false},
+    {"list_partitions", 0, 0, any_args, lp_bind, false},
+    {"list_view_sets", 0, 0, any_args, lv_bind, false},
     {"materialize_partitions", 1, 3, sql_materialize_partitions_args,
-     sql_materialize_partitions_bind},
-    {"retire_partitions", 2, 4, sql_retire_partitions_args, sql_retire_partitions_bind},
-    {"generate_series", 2, 3, gs_args, gs_bind},
-    {"unnest", 1, 1, unnest_args, unnest_bind},
-    {"read_parquet", 1, 1, text_args, sql_read_parquet_bind},
-    {"read_csv", 1, 4, sql_read_csv_args, sql_read_csv_bind},
+     sql_materialize_partitions_bind, false},
+    {"retire_partitions", 2, 4, sql_retire_partitions_args, sql_retire_partitions_bind, false},
+    {"generate_series", 2, 3, gs_args, gs_bind, true},
+    {"unnest", 1, 1, unnest_args, unnest_bind, true},
+    {"read_parquet", 1, 1, text_args, sql_read_parquet_bind, false},
+    {"read_csv", 1, 4, sql_read_csv_args, sql_read_csv_bind, false},
 };
 
 const sql_tfunc *sql_tfunc_find(const char *name)

@@ -200,12 +200,88 @@ static int got_row(void *arg, const meta_sql_table *row)
     return 0;
 }
 
+static void defs_clear(sql_user_catalog *uc)
+{
+    pthread_mutex_lock(&uc->def_mu);
+    for (int i = 0; i < uc->ndefs; i++) {
+        sl_free(uc->defs[i].name);
+        sl_free(uc->defs[i].def);
+    }
+    uc->ndefs = 0;
+    uc->def_gen++;
+    pthread_mutex_unlock(&uc->def_mu);
+}
+
+/* The cached definition of name into g (1), or 0 when it is not cached. */
+static int defs_get(sql_user_catalog *uc, const char *name, get_ctx *g)
+{
+    int hit = 0;
+    pthread_mutex_lock(&uc->def_mu);
+    for (int i = 0; i < uc->ndefs && !hit; i++) {
+        if (strcmp(uc->defs[i].name, name))
+            continue;
+        hit = 1;
+        if (uc->defs[i].def) {
+            meta_sql_table row = {.name = name, .def = uc->defs[i].def,
+                                  .version = uc->defs[i].version};
+            got_row(g, &row);
+        }
+    }
+    pthread_mutex_unlock(&uc->def_mu);
+    return hit;
+}
+
+static int remember_row(void *arg, const meta_sql_table *row)
+{
+    struct def_ent *d = arg;
+    sl_free(d->def);
+    d->def = sl_strdup(row->def);
+    d->version = row->version;
+    return 0;
+}
+
+/* Reads name's definition from the catalog and keeps it (absent too). */
+static int defs_load(sql_engine *eng, const char *name, get_ctx *g, errmsg *em)
+{
+    struct def_ent d = {0};
+    sql_user_catalog *uc = eng->users;
+    pthread_mutex_lock(&uc->def_mu);
+    uint64_t gen = uc->def_gen;
+    pthread_mutex_unlock(&uc->def_mu);
+    int rc = meta_sql_table_list(eng->m, name, remember_row, &d, em);
+    if (!rc && d.version && !d.def)
+        rc = errmsg_set(em, SL_ENOMEM, "out of memory");
+    if (!rc && d.def) {
+        meta_sql_table row = {.name = name, .def = d.def, .version = d.version};
+        got_row(g, &row);
+    }
+    if (!rc && (d.name = sl_strdup(name))) {
+        pthread_mutex_lock(&uc->def_mu);
+        if (gen != uc->def_gen) { /* changed meanwhile: not kept */
+            pthread_mutex_unlock(&uc->def_mu);
+            sl_free(d.name);
+            sl_free(d.def);
+            return rc;
+        }
+        if (uc->ndefs == (int)(sizeof uc->defs / sizeof uc->defs[0])) {
+            sl_free(uc->defs[0].name);
+            sl_free(uc->defs[0].def);
+            uc->defs[0] = uc->defs[--uc->ndefs];
+        }
+        uc->defs[uc->ndefs++] = d;
+        pthread_mutex_unlock(&uc->def_mu);
+    } else {
+        sl_free(d.def);
+    }
+    return rc;
+}
+
 /* The current definition of name: 1 found, 0 absent, negative on failure (e set). */
 int user_def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err *e)
 {
     get_ctx g = {a, d, 0, false};
     errmsg em = {0};
-    int rc = meta_sql_table_list(eng->m, name, got_row, &g, &em);
+    int rc = defs_get(eng->users, name, &g) ? SL_OK : defs_load(eng, name, &g, &em);
     if (rc)
         return sql_err_set(e, "58030", -1, "catalog: %s", em.text);
     if (g.found && g.rc)
@@ -222,8 +298,10 @@ int user_def_put(sql_engine *eng, const char *name, const udef *d, int64_t expec
     int rc = d ? def_json(d, &j) : SL_OK;
     errmsg em = {0};
     int64_t nv;
+    defs_clear(eng->users); /* before and after: a reader in between reads the catalog */
     if (!rc)
         rc = meta_sql_table_put(eng->m, name, expect, d ? (const char *)j.p : NULL, &nv, &em);
+    defs_clear(eng->users);
     dbuf_free(&j);
     if (rc == SL_EEXIST)
         return sql_err_set(e, SQLSTATE_DUPLICATE_TABLE, -1, "relation \"%s\" already exists",
@@ -244,6 +322,7 @@ void user_retire_later(sql_user_catalog *uc, const char *key)
     retired *r = sl_malloc(sizeof *r + n);
     if (!r)
         return; /* the orphan sweep at the next start removes it */
+    user_cache_drop(uc->cache, key);
     r->at = clock_mono_ns();
     memcpy(r->key, key, n);
     pthread_mutex_lock(&uc->retire_mu);
@@ -349,7 +428,10 @@ int sql_user_open(sql_engine *eng, errmsg *e)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     pthread_mutex_init(&uc->write_mu, NULL);
     pthread_mutex_init(&uc->retire_mu, NULL);
+    pthread_mutex_init(&uc->def_mu, NULL);
     eng->users = uc;
+    if (user_cache_new(&uc->cache))
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
     if (!eng->m || !eng->os)
         return SL_OK;
     refs r = {0};
@@ -376,6 +458,9 @@ void sql_user_close(sql_engine *eng)
         user_retire_sweep(eng, true);
     pthread_mutex_destroy(&uc->write_mu);
     pthread_mutex_destroy(&uc->retire_mu);
+    defs_clear(uc);
+    pthread_mutex_destroy(&uc->def_mu);
+    user_cache_free(uc->cache);
     sl_free(uc);
     eng->users = NULL;
 }
@@ -389,6 +474,7 @@ typedef struct useg_scan {
     dbuf bytes;
     pq_reader *r;
     pq_scan *s;
+    sql_batch *cached;       /* a small segment's rows, from the cache */
 } useg_scan;
 
 static int oom(sql_err *e)
@@ -400,6 +486,11 @@ static int us_next(sql_scan *s, sql_batch **out, sql_err *e)
 {
     useg_scan *u = (useg_scan *)s;
     *out = NULL;
+    if (u->cached || !u->s) {
+        *out = u->cached; /* the whole segment at once, then the end */
+        u->cached = NULL;
+        return SL_OK;
+    }
     for (;;) {
         if (u->req->cancel && *u->req->cancel)
             return sql_err_set(e, SQLSTATE_CANCELED, -1,
@@ -433,6 +524,7 @@ static void us_close(sql_scan *s)
         pq_scan_close(u->s);
     if (u->r)
         pq_reader_close(u->r);
+    sql_batch_free(u->cached);
     dbuf_free(&u->bytes);
     sl_free(u);
 }
@@ -448,6 +540,61 @@ static int ut_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
     return SL_OK;
 }
 
+/* Opens the Parquet reader of a segment for columns cols[0..n) (the table's indexes). */
+static int seg_open(useg_scan *s, const useg *sg, const int *cols, int n, int batch_rows,
+                    errmsg *em)
+{
+    char names[USER_MAX_COLS][12];
+    const char *np[USER_MAX_COLS];
+    for (int i = 0; i < n && i < USER_MAX_COLS; i++) {
+        snprintf(names[i], sizeof names[i], "c%d", cols[i]);
+        np[i] = names[i];
+    }
+    pq_scan_opts so = {.columns = np, .ncolumns = n, .batch_rows = batch_rows};
+    return objstore_get(s->u->eng->os, sg->key, &s->bytes, em) ||
+           pq_reader_open(s->bytes.p, s->bytes.len, NULL, &s->r, em) ||
+           pq_scan_open(s->r, &so, &s->s, em);
+}
+
+/* A small segment (one batch): every column decoded into the cache, then this scan's
+ * columns shared from it.  0 when it worked, else the caller reads it the usual way. */
+static int cache_small(useg_scan *s, const useg *sg)
+{
+    utab *u = s->u;
+    int all[USER_MAX_COLS];
+    lakescan_col cols[USER_MAX_COLS];
+    for (int i = 0; i < u->d.ncols; i++) {
+        all[i] = i;
+        memset(&cols[i], 0, sizeof cols[i]);
+        cols[i].type = u->d.types[i];
+        cols[i].conv = sql_type_phys(cols[i].type) == COL_FIXED16 ? LC_BIN16 : LC_SHARE;
+    }
+    errmsg em = {0};
+    col_batch *cb = NULL, *more = NULL;
+    sql_batch *b = NULL;
+    sql_err ce;
+    int rc = seg_open(s, sg, all, u->d.ncols, (int)sg->rows, &em) ||
+             pq_scan_next(s->s, &cb, &em) || !cb || cb->nrows != sg->rows ||
+             pq_scan_next(s->s, &more, &em) || more ||
+             lakescan_convert(cb, NULL, cols, u->d.ncols, NULL, &b, &ce);
+    col_batch_release(cb);
+    col_batch_release(more);
+    if (s->s)
+        pq_scan_close(s->s);
+    if (s->r)
+        pq_reader_close(s->r);
+    s->s = NULL;
+    s->r = NULL;
+    dbuf_free(&s->bytes);
+    if (rc) {
+        sql_batch_free(b);
+        return -1;
+    }
+    user_cache_put(u->eng->users->cache, sg->key, b);
+    return user_cache_get(u->eng->users->cache, sg->key, s->req->cols, s->req->ncols,
+                          &s->cached) ? 0 : -1;
+}
+
 static int ut_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out,
                    sql_err *e)
 {
@@ -460,18 +607,16 @@ static int ut_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan
     s->u = u;
     s->req = req;
     dbuf_init(&s->bytes, SEGMENT_MAX_BYTES);
-    errmsg em = {0};
-    char names[USER_MAX_COLS][12];
-    const char *np[USER_MAX_COLS];
-    for (int i = 0; i < req->ncols && i < USER_MAX_COLS; i++) {
-        snprintf(names[i], sizeof names[i], "c%d", req->cols[i]);
-        np[i] = names[i];
+    int batch = req->batch_rows > 0 ? req->batch_rows : 8192;
+    if (sg->rows > 0 && sg->rows <= batch &&
+        (user_cache_get(u->eng->users->cache, sg->key, req->cols, req->ncols, &s->cached) ||
+         !cache_small(s, sg))) {
+        *out = &s->base;
+        return SL_OK;
     }
-    pq_scan_opts so = {.columns = np, .ncolumns = req->ncols,
-                       .batch_rows = req->batch_rows > 0 ? req->batch_rows : 8192};
-    if (objstore_get(u->eng->os, sg->key, &s->bytes, &em) ||
-        pq_reader_open(s->bytes.p, s->bytes.len, NULL, &s->r, &em) ||
-        pq_scan_open(s->r, &so, &s->s, &em)) {
+    dbuf_init(&s->bytes, SEGMENT_MAX_BYTES);
+    errmsg em = {0};
+    if (seg_open(s, sg, req->cols, req->ncols, batch, &em)) {
         us_close(&s->base);
         return sql_err_set(e, "58030", -1, "table \"%s\": segment %s: %s", t->name, sg->key,
                            em.text);

@@ -41,10 +41,33 @@ typedef struct retired {
     char key[];
 } retired;
 
+/* user_cache.c: small segments kept decoded (every column, shared by scans). */
+typedef struct user_seg_cache user_seg_cache;
+int user_cache_new(user_seg_cache **out);
+void user_cache_free(user_seg_cache *c);
+/* 1 and a new batch sharing columns cols[0..ncols) when key is cached, else 0. */
+int user_cache_get(user_seg_cache *c, const char *key, const int *cols, int ncols,
+                   sql_batch **out);
+/* Keeps b (every column of segment key; taken) within the budget. */
+void user_cache_put(user_seg_cache *c, const char *key, sql_batch *b);
+void user_cache_drop(user_seg_cache *c, const char *key);
+
 typedef struct sql_user_catalog {
     pthread_mutex_t write_mu;  /* writers of user tables take turns on this server */
     pthread_mutex_t retire_mu;
     retired *retired;
+    user_seg_cache *cache;
+    /* Definitions as last read (name, JSON, version; def NULL: absent).  One process owns
+     * the data directory (the object store's lock) and every change goes through
+     * user_def_put, which empties this; a metadata store shared by servers must not
+     * use it. */
+    pthread_mutex_t def_mu;
+    struct def_ent {
+        char *name, *def;
+        int64_t version;
+    } defs[64];
+    int ndefs;
+    uint64_t def_gen;          /* +1 at every clear: a read that saw an older one is not kept */
 } sql_user_catalog;
 
 typedef struct utab {
@@ -82,6 +105,16 @@ int user_segw_add(segw *s, const sql_batch *b);
 int user_segw_flush(segw *s);
 void user_segw_abort(segw *s);
 void user_segw_done(segw *s);
+/* The user table a statement writes (d, its name in *name): 0, or the error (42809 for a
+ * lake table or a view, 42P01 when nothing has the name).  verb: "insert into", ... */
+int sql_user_writable(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
+                      const char **name, udef *d);
+/* Adds segments written for d to the table's definition as it is now, under the writers'
+ * lock (40001 when the table was dropped or replaced meanwhile). */
+int sql_user_add_segments(sql_query *q, const char *name, const udef *d, const useg *segs,
+                          int n);
+/* user_copy.c: COPY table FROM STDIN, opened as a statement (q->copy set). */
+int sql_user_copy_open(sql_query *q, const PgQuery__CopyStmt *c);
 /* A sink for a query's batches into a segment writer (arg: segw). */
 int user_write_rows(void *arg, const sql_batch *b);
 

@@ -52,10 +52,9 @@ static const char *new_rel_name(sql_query *q, const PgQuery__RangeVar *rv)
     return name;
 }
 
-/* The user table a statement writes (d, its name in *name): 0, or the error (42809 for a
- * lake table or a view, 42P01 when nothing has the name).  verb: "insert into", "change". */
-static int writable_table(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
-                          const char **name, udef *d)
+/* (user_int.h) */
+int sql_user_writable(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
+                      const char **name, udef *d)
 {
     if (!(*name = rel_name(q, rv)))
         return SL_EINVAL;
@@ -287,6 +286,35 @@ static sql_plan *insert_values(binder *b, const PgQuery__SelectStmt *s, const ud
     return v;
 }
 
+int sql_user_add_segments(sql_query *q, const char *name, const udef *d, const useg *segs,
+                          int n)
+{
+    sql_user_catalog *uc = q->s->eng->users;
+    pthread_mutex_lock(&uc->write_mu);
+    /* the definition as it is now (another statement may have added segments) */
+    udef cur;
+    int cx = user_def_get(q->s->eng, name, &q->a, &cur, q->e);
+    int rc = cx < 0 ? cx : !cx || strcmp(cur.uid ? cur.uid : "", d->uid ? d->uid : "")
+                               ? sql_err_set(q->e, "40001", -1, "could not serialize access: "
+                                             "\"%s\" was dropped or replaced", name)
+                               : SL_OK;
+    if (!rc) {
+        useg *all = arena_alloc(&q->a, sizeof *all * (size_t)(cur.nseg + n + 1));
+        if (!all)
+            rc = oom(q->e);
+        else {
+            if (cur.nseg)
+                memcpy(all, cur.segs, sizeof *all * (size_t)cur.nseg);
+            memcpy(all + cur.nseg, segs, sizeof *all * (size_t)n);
+            cur.segs = all;
+            cur.nseg += n;
+            rc = user_def_put(q->s->eng, name, &cur, cur.version, q->e);
+        }
+    }
+    pthread_mutex_unlock(&uc->write_mu);
+    return rc;
+}
+
 static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
 {
     snprintf(q->tag, sizeof q->tag, "INSERT 0 0");
@@ -295,7 +323,7 @@ static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
                                                        "WITH is not supported");
     const char *name;
     udef d;
-    int rc0 = writable_table(q, s->relation, "insert into", &name, &d);
+    int rc0 = sql_user_writable(q, s->relation, "insert into", &name, &d);
     if (rc0)
         return rc0;
     int nt = s->n_cols ? (int)s->n_cols : d.ncols;
@@ -339,34 +367,11 @@ static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
     }
     if (!p || !(p = to_table_row(b, p, &d, target, nt)))
         return q->e->code ? q->e->code : SL_EINVAL;
-    sql_user_catalog *uc = q->s->eng->users;
-    pthread_mutex_lock(&uc->write_mu);
     segw w;
     uint64_t rows = 0;
     int rc = fill(q, p, &d, &w, &rows);
-    if (!rc && w.nout) {
-        /* the definition as it is now (another statement may have added segments) */
-        udef cur;
-        int cx = user_def_get(q->s->eng, name, &q->a, &cur, q->e);
-        rc = cx < 0 ? cx : !cx || strcmp(cur.uid ? cur.uid : "", d.uid ? d.uid : "")
-                                 ? sql_err_set(q->e, "40001", -1, "could not serialize access: "
-                                               "\"%s\" was dropped or replaced", name)
-                                 : SL_OK;
-        if (!rc) {
-            useg *all = arena_alloc(&q->a, sizeof *all * (size_t)(cur.nseg + w.nout + 1));
-            if (!all)
-                rc = oom(q->e);
-            else {
-                if (cur.nseg)
-                    memcpy(all, cur.segs, sizeof *all * (size_t)cur.nseg);
-                memcpy(all + cur.nseg, w.out, sizeof *all * (size_t)w.nout);
-                cur.segs = all;
-                cur.nseg += w.nout;
-                rc = user_def_put(q->s->eng, name, &cur, cur.version, q->e);
-            }
-        }
-    }
-    pthread_mutex_unlock(&uc->write_mu);
+    if (!rc && w.nout)
+        rc = sql_user_add_segments(q, name, &d, w.out, w.nout);
     if (rc)
         user_segw_abort(&w);
     else
@@ -403,7 +408,7 @@ static int update_or_delete(sql_query *q, binder *b, const PgQuery__RangeVar *re
 {
     const char *name;
     udef d;
-    int rc0 = writable_table(q, rel, "change", &name, &d);
+    int rc0 = sql_user_writable(q, rel, "change", &name, &d);
     if (rc0)
         return rc0;
     sql_table *t = user_table_of(q->s->eng, name, &d, &q->a);
@@ -797,6 +802,7 @@ int sql_user_statement(sql_query *q, binder *b, const PgQuery__Node *st)
     case PG_QUERY__NODE__NODE_VIEW_STMT: return create_view(q, b, st->view_stmt);
     case PG_QUERY__NODE__NODE_INDEX_STMT: return create_index(q, st->index_stmt);
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT: return truncate_tables(q, st->truncate_stmt);
+    case PG_QUERY__NODE__NODE_COPY_STMT: return sql_user_copy_open(q, st->copy_stmt);
     default: return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "this statement is not supported");
     }
 }

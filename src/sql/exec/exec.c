@@ -289,7 +289,9 @@ int sql_op_build(sql_exec *x, const sql_plan *p, sql_op **out)
     case SP_VALUES:
     case SP_RESULT: op = sql_op_values_new(x, p); break;
     case SP_FILTER: op = sql_op_filter_new(x, p); break;
-    case SP_PROJECT: op = sql_op_project_new(x, p); break;
+    case SP_PROJECT:
+        op = p->project.srf ? sql_op_project_set_new(x, p) : sql_op_project_new(x, p);
+        break;
     case SP_LIMIT: op = sql_op_limit_new(x, p); break;
     case SP_AGG: op = sql_op_agg_new(x, p); break;
     case SP_DISTINCT: op = sql_op_distinct_new(x, p); break;
@@ -363,8 +365,10 @@ void sql_op_close(sql_op *op)
 typedef struct subq_cache {
     struct subq_cache *next;
     const sql_expr *e;
-    sql_datum val;           /* SQ_SCALAR, SQ_EXISTS */
+    sql_datum val;           /* SQ_SCALAR, SQ_EXISTS, SQ_ARRAY */
     arena mem;               /* the scalar's bytes */
+    dbuf arr;                /* SQ_ARRAY: the encoded text[] (val points into it) */
+    int64_t narr;            /* SQ_ARRAY: its elements */
     sql_ht ht;               /* SQ_ANY / SQ_ALL with = or <>: the values */
     bool ht_on;
     bool has_null, empty;
@@ -375,7 +379,7 @@ typedef struct subq_cache {
 /* Accounts what the cache holds now (its hash table and rows) against work_mem. */
 static int subq_account(sql_exec *x, subq_cache *c)
 {
-    int64_t now = (c->ht_on ? c->ht.mem_bytes : 0) + c->rows.mem;
+    int64_t now = (c->ht_on ? c->ht.mem_bytes : 0) + c->rows.mem + (int64_t)c->arr.cap;
     int rc = sql_exec_mem(x, NULL, now - c->held);
     if (!rc)
         c->held = now;
@@ -390,6 +394,7 @@ static void subq_free(sql_exec *x, subq_cache *c)
         sql_ht_free(&c->ht);
     sql_rows_free(&c->rows);
     arena_destroy(&c->mem);
+    dbuf_free(&c->arr);
     sl_free(c);
 }
 
@@ -488,6 +493,44 @@ static int take_any(void *arg, sql_batch *b)
     return rc2 ? rc2 : subq_account(a->x, c);
 }
 
+/* ARRAY(SELECT ...): each batch's values (text, the binder cast them) appended to
+ * the encoded text[] of sql_textarr_parse, its count patched in at the end. */
+static int take_array(void *arg, sql_batch *b)
+{
+    any_acc *a = arg;
+    subq_cache *c = a->c;
+    int rc = SL_OK;
+    for (int64_t i = 0; i < b->n && !rc; i++) {
+        sql_datum d = sql_datum_get(sql_type_of(ST_TEXT), &b->cols[0], i);
+        uint32_t len = d.null ? UINT32_MAX : d.s.n;
+        rc = dbuf_append(&c->arr, &len, 4);
+        if (!rc && !d.null)
+            rc = dbuf_append(&c->arr, d.s.p, d.s.n);
+    }
+    c->narr += b->n;
+    sql_batch_free(b);
+    if (rc == SL_ETOOBIG || (!rc && c->narr >= UINT32_MAX))
+        return sql_err_set(a->x->e, "54000", c->e->loc, "array size exceeds the maximum "
+                           "allowed (1 GB)");
+    return rc ? rc : subq_account(a->x, c);
+}
+
+static int run_array(sql_exec *x, sql_ectx *cx, subq_cache *c)
+{
+    uint32_t n = 0;
+    dbuf_init(&c->arr, (size_t)1 << 30);
+    int rc = dbuf_append(&c->arr, &n, 4);
+    any_acc a = {c, x};
+    if (!rc)
+        rc = run_plan(x, cx, c->e->sub, take_array, &a);
+    if (!rc) {
+        n = (uint32_t)c->narr;
+        memcpy(c->arr.p, &n, 4);
+        c->val = (sql_datum){.s = {c->arr.p, (uint32_t)c->arr.len}};
+    }
+    return rc;
+}
+
 /* left op v for the ANY/ALL comparison function, three-valued. */
 static int cmp_one(sql_ectx *cx, const sql_expr *e, const sql_datum *l, const sql_datum *r)
 {
@@ -527,6 +570,8 @@ int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datu
             scalar_acc s = {x, e, 0, sql_datum_null(), &c->mem, false};
             rc = run_plan(x, cx, e->sub, take_scalar, &s);
             c->val = e->subkind == SQ_EXISTS ? (sql_datum){.b = s.rows > 0} : s.v;
+        } else if (e->subkind == SQ_ARRAY) {
+            rc = run_array(x, cx, c);
         } else {
             const char *op = e->name ? e->name : "=";
             c->ht_on = (!strcmp(op, "=") && e->subkind == SQ_ANY) ||
@@ -550,9 +595,9 @@ int sql_exec_subquery(void *arg, sql_ectx *cx, const sql_expr *e, const sql_datu
         }
     }
     int rc = SL_OK;
-    if (e->subkind == SQ_SCALAR || e->subkind == SQ_EXISTS) {
+    if (e->subkind == SQ_SCALAR || e->subkind == SQ_EXISTS || e->subkind == SQ_ARRAY) {
         *out = c->val;
-        if (e->correlated && !out->null && e->subkind == SQ_SCALAR) {
+        if (e->correlated && !out->null && e->subkind != SQ_EXISTS) {
             /* the value's bytes live in c, freed below: copy them out */
             if (e->type.id != ST_NUMERIC && e->type.id != ST_INTERVAL &&
                 sql_type_phys(e->type) >= COL_STRING) {

@@ -110,6 +110,7 @@ sql_op *sql_op_scan_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_values_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_filter_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_project_new(sql_exec *x, const sql_plan *p);
+sql_op *sql_op_project_set_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_limit_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p);
 sql_op *sql_op_distinct_new(sql_exec *x, const sql_plan *p);

@@ -60,6 +60,7 @@ typedef struct worker {
 struct op_scan {
     sql_op op;
     sql_table *t;
+    sql_table *own;         /* t when bound for this run (a correlated table function) */
     sql_scan_req req;
     int64_t nunits;
     int nworkers;
@@ -284,11 +285,45 @@ static int start_threads(op_scan *s)
 
 /* ---- open / next / close ------------------------------------------------ */
 
+/*
+ * A table function whose arguments name an enclosing query's columns (in a
+ * correlated subquery, which runs once per outer row, each run building its
+ * operators): bound again with this run's values.  The values are copied into
+ * the run's arena, which outlives the scan.
+ */
+static int scan_rebind(op_scan *s)
+{
+    const sql_plan *p = s->op.p;
+    sql_exec *x = s->op.x;
+    sql_datum args[8];
+    sql_type types[8];
+    arena scratch;
+    arena_init(&scratch, 1024, 64u << 20);
+    sql_ectx cx;
+    sql_exec_ectx(x, &cx, x->e, &scratch);
+    int rc = SL_OK, n = p->scan.tf_nargs < 8 ? p->scan.tf_nargs : 8;
+    for (int i = 0; i < n && !rc; i++) {
+        types[i] = p->scan.tf_args[i]->type;
+        rc = sql_eval_const(&cx, p->scan.tf_args[i], x->a, &args[i]);
+    }
+    arena_destroy(&scratch);
+    if (!rc)
+        rc = p->scan.tf->bind(x->root->eng, args, types, n, &s->own, x->e);
+    if (!rc)
+        s->t = s->own;
+    return rc;
+}
+
 static int scan_open(sql_op *op)
 {
     op_scan *s = (op_scan *)op;
     const sql_plan *p = op->p;
     s->t = p->scan.table;
+    if (p->scan.tf) {
+        int rc = scan_rebind(s);
+        if (rc)
+            return rc;
+    }
     s->req.ncols = p->ncols;
     s->req.cols = p->scan.cols;
     s->req.begin_ns = p->scan.begin_ns;
@@ -426,6 +461,9 @@ static void scan_close(sql_op *op)
     worker_free(&s->inl_w);
     if (s->t && s->t->ops->release)
         s->t->ops->release(s->t, &s->req);
+    if (s->own)
+        sql_table_free(s->own);
+    s->own = NULL;
     s->req.state = NULL;
     s->q = NULL;
     s->w = NULL;

@@ -45,24 +45,30 @@ int sql_err_set(sql_err *e, const char *state, int byte_pos, const char *fmt, ..
     return code;
 }
 
+/* detail, hint and context: the same formatting into a field of e */
+#define SET_FIELD(e, field, fmt)                                                              \
+    do {                                                                                      \
+        if (!(e))                                                                             \
+            return;                                                                           \
+        va_list ap;                                                                           \
+        va_start(ap, fmt);                                                                    \
+        vsnprintf((e)->field, sizeof(e)->field, fmt, ap);                                     \
+        va_end(ap);                                                                           \
+    } while (0)
+
 void sql_err_detail(sql_err *e, const char *fmt, ...)
 {
-    if (!e)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->detail, sizeof e->detail, fmt, ap);
-    va_end(ap);
+    SET_FIELD(e, detail, fmt);
 }
 
 void sql_err_hint(sql_err *e, const char *fmt, ...)
 {
-    if (!e)
-        return;
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(e->hint, sizeof e->hint, fmt, ap);
-    va_end(ap);
+    SET_FIELD(e, hint, fmt);
+}
+
+void sql_err_context(sql_err *e, const char *fmt, ...)
+{
+    SET_FIELD(e, context, fmt);
 }
 
 void sql_err_fix_position(sql_err *e, const char *text)

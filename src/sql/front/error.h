@@ -29,6 +29,7 @@ typedef struct sql_err {
     char msg[512];
     char detail[256];
     char hint[256];
+    char context[256]; /* where it happened (PostgreSQL's CONTEXT), e.g. a COPY line */
 } sql_err;
 
 void sql_err_clear(sql_err *e);
@@ -39,6 +40,7 @@ int sql_err_set(sql_err *e, const char *state, int byte_pos, const char *fmt, ..
     __attribute__((format(printf, 4, 5)));
 void sql_err_detail(sql_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sql_err_hint(sql_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void sql_err_context(sql_err *e, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The SL_E* code for a SQLSTATE ("53200": SL_ENOMEM, "57014": SL_ECANCELED, ...). */
 int sql_state_code(const char *state);
 

@@ -46,6 +46,11 @@ enum {
     FN_VOLATILE = 2,   /* random(), now(): never folded */
     FN_VARIADIC = 4,   /* the last argument type repeats */
     FN_ANYARG = 8,     /* arguments of any type, not coerced (format_type-like) */
+    /* A set-returning function (unnest, generate_subscripts), allowed only as a
+     * whole item of a select list (the ProjectSet operator, exec/op_srf.c).  Its
+     * kernel is called for one row at a time (n = 1) with an empty `out` and
+     * appends that row's results, any number of them. */
+    FN_SRF = 16,
 };
 
 #define SQL_FUNC_MAXARGS 4

@@ -1,6 +1,7 @@
 /*
  * json.c - jsonb operators and functions: -> ->> ? @> jsonb_typeof,
- * jsonb_array_length, jsonb_extract_path(_text), property_get.
+ * jsonb_array_length, jsonb_extract_path(_text), property_get, json_build_object
+ * (and jsonb_build_object: json is jsonb in this engine).
  *
  * jsonb values are canonical text (types/jsonb.h), so the operators walk the
  * text of each row; `properties->>'key'` on a lake column costs one scan of
@@ -8,6 +9,9 @@
  */
 #include "sql/func/kern.h"
 
+#include "base/json.h"
+
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -163,6 +167,98 @@ static int extract_path(const sql_expr *e, const sql_vec *a, int64_t n, sql_vec 
 KERNEL(extract_path_k) { (void)cx; return extract_path(e, a, n, o, false); }
 KERNEL(extract_path_text_k) { (void)cx; return extract_path(e, a, n, o, true); }
 
+/* Row i of v as to_json() writes it: numbers and booleans bare, jsonb as it is,
+ * arrays as JSON arrays, times in ISO 8601 ("T", a "+00:00" offset), everything
+ * else as a JSON string of its text; t is scratch. */
+static int to_json(sql_type ty, const sql_vec *v, int64_t i, dbuf *t, dbuf *out)
+{
+    int64_t r = sql_vec_row(v, i);
+    if (!col_vec_is_valid(&v->v, r))
+        return dbuf_append_str(out, "null");
+    if (ty.id == ST_TEXTARR || ty.id == ST_INT2ARR) {
+        sql_datum d = sql_datum_get(ty, &v->v, r);
+        uint32_t cnt = sql_textarr_count(d.s.p, d.s.n);
+        int rc = dbuf_append_byte(out, '[');
+        for (uint32_t k = 0; k < cnt && !rc; k++) {
+            const uint8_t *el;
+            uint32_t en;
+            if (k)
+                rc = dbuf_append_str(out, ", ");
+            if (rc)
+                break;
+            if (!sql_textarr_get(d.s.p, d.s.n, k, &el, &en))
+                rc = dbuf_append_str(out, "null");
+            else
+                rc = ty.id == ST_INT2ARR ? dbuf_append(out, el, en)
+                                         : json_escape(out, (const char *)el, en);
+        }
+        return rc ? rc : dbuf_append_byte(out, ']');
+    }
+    dbuf_reset(t);
+    int rc = sql_vec_text(ty, &v->v, r, t);
+    if (rc)
+        return rc;
+    const char *s = t->p ? (const char *)t->p : "";
+    bool finite = t->len && (isdigit((unsigned char)s[t->len - 1]) || s[t->len - 1] == '.');
+    if (ty.id == ST_BOOL)
+        return dbuf_append_str(out, s[0] == 't' ? "true" : "false");
+    if (ty.id == ST_JSONB || (sql_type_category(ty) == SC_NUMERIC && finite))
+        return dbuf_append(out, s, t->len);
+    if (ty.id == ST_TIMESTAMP || ty.id == ST_TIMESTAMPTZ) {
+        char *sp = memchr(t->p, ' ', t->len);
+        if (sp)
+            *sp = 'T';
+        if (ty.id == ST_TIMESTAMPTZ)
+            rc = dbuf_append_str(t, ":00");
+    }
+    return rc ? rc : json_escape(out, (const char *)t->p, t->len);
+}
+
+/* json_build_object(key, value, ...): the pairs as an object (a jsonb here, so
+ * keys come out in jsonb's order and a repeated key keeps its last value). */
+KERNEL(build_object_k)
+{
+    if (e->nargs % 2)
+        return sql_fail(cx, e, "22023", "argument list must have even number of elements");
+    dbuf b, t, c;
+    dbuf_init(&b, (size_t)1 << 30);
+    dbuf_init(&t, (size_t)1 << 30);
+    dbuf_init(&c, (size_t)1 << 30);
+    int rc = SL_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        dbuf_reset(&b);
+        rc = dbuf_append_byte(&b, '{');
+        for (int k = 0; k + 1 < e->nargs && !rc; k += 2) {
+            sql_type kt = e->args[k]->type;
+            if (!sql_vec_valid(&a[k], i)) {
+                rc = sql_fail(cx, e, "22023", "argument %d cannot be null", k + 1);
+                break;
+            }
+            dbuf_reset(&t);
+            rc = k ? dbuf_append_str(&b, ", ") : SL_OK;
+            if (!rc)
+                rc = sql_vec_text(kt, &a[k].v, sql_vec_row(&a[k], i), &t);
+            if (!rc)
+                rc = json_escape(&b, t.p ? (const char *)t.p : "", t.len);
+            if (!rc)
+                rc = dbuf_append_str(&b, ": ");
+            if (!rc)
+                rc = to_json(e->args[k + 1]->type, &a[k + 1], i, &t, &b);
+        }
+        if (!rc)
+            rc = dbuf_append_byte(&b, '}');
+        dbuf_reset(&c);
+        if (!rc)
+            rc = sql_jsonb_canon((const char *)b.p, b.len, &c);
+        if (!rc)
+            rc = col_vec_append_str(&o->v, c.p ? (const char *)c.p : "", c.len);
+    }
+    dbuf_free(&b);
+    dbuf_free(&t);
+    dbuf_free(&c);
+    return rc;
+}
+
 #define J ST_JSONB
 static const sql_func g_json[] = {
     {"->", 2, {J, ST_TEXT}, J, 0, get_key, NULL},
@@ -176,6 +272,10 @@ static const sql_func g_json[] = {
     {"jsonb_extract_path", 2, {J, ST_TEXT}, J, FN_VARIADIC, extract_path_k, NULL},
     {"jsonb_extract_path_text", 2, {J, ST_TEXT}, ST_TEXT, FN_VARIADIC, extract_path_text_k, NULL},
     {"property_get", 2, {J, ST_TEXT}, ST_TEXT, 0, get_key_text, NULL},
+    {"json_build_object", 1, {ST_NULL}, J, FN_ANYARG | FN_VARIADIC | FN_NONSTRICT, build_object_k,
+     NULL},
+    {"jsonb_build_object", 1, {ST_NULL}, J, FN_ANYARG | FN_VARIADIC | FN_NONSTRICT,
+     build_object_k, NULL},
 };
 #undef J
 

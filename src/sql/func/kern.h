@@ -92,6 +92,14 @@ static inline int ko_null(sql_vec *o, int64_t i)
         sql_vec_set_null(o, i);
     return rc;
 }
+/* A three-valued boolean result: 0 false, 1 true, 2 null. */
+static inline int ko_tri(sql_vec *o, int64_t i, int t)
+{
+    if (t == 2)
+        return ko_null(o, i);
+    ko_bool(o, i, t == 1);
+    return SL_OK;
+}
 /* Writes an integer result into int32 or int64 storage, as the result type says. */
 static inline void ko_int(sql_vec *o, int64_t i, int64_t v)
 {

@@ -3,8 +3,9 @@
  * and its catalog: version(), current_database(), current_schema(),
  * pg_backend_pid(), format_type(), pg_table_is_visible(), has_*_privilege(),
  * pg_get_userbyid(), obj_description(), col_description(), pg_get_expr(),
- * pg_encoding_to_char().  They answer as PostgreSQL would for a single-user
- * server whose tables all live in `public` (docs/pgwire.md).
+ * pg_encoding_to_char(), and the pg_get_*def() of objects the catalog has none
+ * of.  They answer as PostgreSQL would for a single-user server whose tables
+ * all live in `public` (docs/pgwire.md).
  */
 #include "sql/func/kern.h"
 
@@ -177,8 +178,9 @@ KERNEL(nrei_k)
     return regex_match(cx, e, a, n, o, true, true);
 }
 
-/* oid = ANY (text[]): the catalog's oid arrays are text arrays here (pg_policy.polroles). */
-KERNEL(oid_any_k)
+/* integer = ANY (array of decimal elements): int2[] (pg_index.indkey), and the
+ * catalog's oid arrays, which are text arrays here (pg_policy.polroles). */
+KERNEL(int_any_k)
 {
     (void)cx;
     (void)e;
@@ -189,22 +191,17 @@ KERNEL(oid_any_k)
         int xn = snprintf(num, sizeof num, "%lld", (long long)ka_int(&a[0], i));
         size_t an;
         const uint8_t *arr = (const uint8_t *)ka_str(&a[1], i, &an);
-        uint32_t cnt = sql_textarr_count(arr, an);
-        bool found = false;
-        for (uint32_t k = 0; k < cnt && !found; k++) {
-            const uint8_t *el;
-            uint32_t el_n;
-            found = sql_textarr_get(arr, an, k, &el, &el_n) && el_n == (uint32_t)xn &&
-                    !memcmp(el, num, (size_t)xn);
-        }
-        ko_bool(o, i, found);
+        int rc = ko_tri(o, i, sql_textarr_find(arr, an, num, (size_t)xn));
+        if (rc)
+            return rc;
     }
     return SL_OK;
 }
 
 #define T ST_TEXT
 static const sql_func g_pg[] = {
-    {"= any", 2, {ST_OID, ST_TEXTARR}, ST_BOOL, 0, oid_any_k, NULL},
+    {"= any", 2, {ST_OID, ST_TEXTARR}, ST_BOOL, 0, int_any_k, NULL},
+    {"= any", 2, {ST_INT8, ST_INT2ARR}, ST_BOOL, 0, int_any_k, NULL},
     {"~", 2, {T, T}, ST_BOOL, 0, re_k, NULL},
     {"!~", 2, {T, T}, ST_BOOL, 0, nre_k, NULL},
     {"~*", 2, {T, T}, ST_BOOL, 0, rei_k, NULL},
@@ -231,9 +228,28 @@ static const sql_func g_pg[] = {
     {"obj_description", 2, {ST_OID, T}, T, FN_NONSTRICT, null_text_k, NULL},
     {"obj_description", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
     {"col_description", 2, {ST_OID, ST_INT4}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"shobj_description", 2, {ST_OID, T}, T, FN_NONSTRICT, null_text_k, NULL},
     {"pg_get_expr", 2, {T, ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
     {"pg_get_expr", 3, {T, ST_OID, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
     {"format_type", 2, {ST_OID, ST_INT4}, T, FN_NONSTRICT, format_type_k, NULL},
+    /* definitions of what the catalog has none of (constraints, indexes, sequences,
+     * rules, triggers, partitions, extended statistics): NULL, as for a missing oid */
+    {"pg_get_statisticsobjdef_columns", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_constraintdef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_constraintdef", 2, {ST_OID, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_indexdef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_indexdef", 3, {ST_OID, ST_INT4, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_serial_sequence", 2, {T, T}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_ruledef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_ruledef", 2, {ST_OID, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_triggerdef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_triggerdef", 2, {ST_OID, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_partkeydef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_viewdef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_viewdef", 2, {ST_OID, ST_BOOL}, T, FN_NONSTRICT, null_text_k, NULL},
+    {"pg_get_partition_constraintdef", 1, {ST_OID}, T, FN_NONSTRICT, null_text_k, NULL},
+    /* every table of ours is an ordinary one: publishable, as PostgreSQL says of those */
+    {"pg_relation_is_publishable", 1, {ST_OID}, ST_BOOL, 0, true_k, NULL},
 };
 #undef T
 

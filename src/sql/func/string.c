@@ -794,35 +794,23 @@ KERNEL(any_eq_textarr)
         size_t xn, an2;
         const char *x = ka_str(&a[0], i, &xn);
         const uint8_t *arr = (const uint8_t *)ka_str(&a[1], i, &an2);
-        uint32_t cnt = sql_textarr_count(arr, an2);
-        int found = 0, nulls = 0;
-        for (uint32_t k = 0; k < cnt && !found; k++) {
-            const uint8_t *el;
-            uint32_t el_n;
-            if (!sql_textarr_get(arr, an2, k, &el, &el_n))
-                nulls = 1;
-            else
-                found = el_n == xn && !memcmp(el, x, xn);
-        }
-        if (!found && nulls) {
-            int rc = ko_null(o, i);
-            if (rc)
-                return rc;
-        } else {
-            ko_bool(o, i, found);
-        }
+        int rc = ko_tri(o, i, sql_textarr_find(arr, an2, x, xn));
+        if (rc)
+            return rc;
     }
     return SL_OK;
 }
 
-/* arr[i]: the 1-based element, NULL out of range (as PostgreSQL). */
+/* arr[i]: the 1-based element, NULL out of range (as PostgreSQL); of int2[], a
+ * number. */
 KERNEL(array_element)
 {
     (void)cx;
+    bool ints = e->type.id == ST_INT2;
     int rc = SL_OK;
     for (int64_t i = 0; i < n && !rc; i++) {
         if (!sql_vec_valid(o, i)) {
-            rc = put_empty(o);
+            rc = ints ? SL_OK : put_empty(o);
             continue;
         }
         size_t l;
@@ -830,16 +818,113 @@ KERNEL(array_element)
         int64_t k = ka_int(&a[1], i);
         const uint8_t *el;
         uint32_t en;
-        if (k >= 1 && k <= UINT32_MAX && sql_textarr_get(arr, l, (uint32_t)(k - 1), &el, &en)) {
+        int32_t v;
+        bool in = k >= 1 && k <= UINT32_MAX;
+        if (ints && in && sql_int2arr_get(arr, l, (uint32_t)(k - 1), &v)) {
+            ko_i32(o, i, v);
+            continue;
+        }
+        if (!ints && in && sql_textarr_get(arr, l, (uint32_t)(k - 1), &el, &en)) {
             rc = put(o, (const char *)el, en);
             continue;
         }
-        rc = put_empty(o);
-        if (!rc && (rc = sql_vec_need_validity(o)) == 0)
-            sql_vec_set_null(o, i);
+        rc = ints ? SL_OK : put_empty(o);
+        if (!rc)
+            rc = ko_null(o, i);
     }
-    (void)e;
     return rc;
+}
+
+/* text[] || text[]: the elements of both, in order (the encodings' bodies joined). */
+KERNEL(array_cat)
+{
+    (void)cx;
+    (void)e;
+    dbuf b;
+    dbuf_init(&b, (size_t)1 << 30);
+    int rc = SL_OK;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        if (!sql_vec_valid(o, i)) {
+            rc = put_empty(o);
+            continue;
+        }
+        size_t l1, l2;
+        const uint8_t *a1 = (const uint8_t *)ka_str(&a[0], i, &l1);
+        const uint8_t *a2 = (const uint8_t *)ka_str(&a[1], i, &l2);
+        uint32_t cnt = sql_textarr_count(a1, l1) + sql_textarr_count(a2, l2);
+        dbuf_reset(&b);
+        rc = dbuf_append(&b, &cnt, 4);
+        if (!rc && l1 > 4)
+            rc = dbuf_append(&b, a1 + 4, l1 - 4);
+        if (!rc && l2 > 4)
+            rc = dbuf_append(&b, a2 + 4, l2 - 4);
+        if (!rc)
+            rc = put(o, (const char *)b.p, b.len);
+    }
+    dbuf_free(&b);
+    return rc;
+}
+
+/* ---- set-returning (FN_SRF: one row in, its results appended) ------------ */
+
+/* unnest(arr): the elements (of int2[], numbers). */
+KERNEL(unnest_srf)
+{
+    (void)cx;
+    (void)n;
+    bool ints = e->type.id == ST_INT2;
+    size_t l;
+    const uint8_t *arr = (const uint8_t *)ka_str(&a[0], 0, &l);
+    uint32_t cnt = sql_textarr_count(arr, l);
+    int rc = SL_OK;
+    for (uint32_t k = 0; k < cnt && !rc; k++) {
+        const uint8_t *el;
+        uint32_t en;
+        int32_t v;
+        if (ints)
+            rc = sql_int2arr_get(arr, l, k, &v) ? col_vec_append_i32(&o->v, v)
+                                                : col_vec_append_null(&o->v);
+        else
+            rc = sql_textarr_get(arr, l, k, &el, &en) ? col_vec_append_str(&o->v, el, en)
+                                                      : col_vec_append_null(&o->v);
+    }
+    return rc;
+}
+
+/* generate_subscripts(arr, dim): 1 .. the length of the one dimension. */
+KERNEL(generate_subscripts_srf)
+{
+    (void)cx;
+    (void)e;
+    (void)n;
+    size_t l;
+    const uint8_t *arr = (const uint8_t *)ka_str(&a[0], 0, &l);
+    uint32_t cnt = ka_int(&a[1], 0) == 1 ? sql_textarr_count(arr, l) : 0;
+    int rc = SL_OK;
+    for (uint32_t k = 1; k <= cnt && !rc; k++)
+        rc = col_vec_append_i32(&o->v, (int32_t)k);
+    return rc;
+}
+
+/* array_lower(arr, dim): 1 for the one dimension of a non-empty array, else NULL. */
+KERNEL(array_lower)
+{
+    (void)cx;
+    (void)e;
+    for (int64_t i = 0; i < n; i++) {
+        if (ka_null(a, 2, i))
+            continue;
+        size_t l;
+        const uint8_t *arr = (const uint8_t *)ka_str(&a[0], i, &l);
+        if (sql_textarr_count(arr, l) && ka_int(&a[1], i) == 1) {
+            ko_i32(o, i, 1);
+            continue;
+        }
+        int rc = ko_null(o, i);
+        if (rc)
+            return rc;
+    }
+    return SL_OK;
 }
 
 KERNEL(array_length)
@@ -994,6 +1079,22 @@ static const sql_func g_string[] = {
     {"array_element", 2, {ST_TEXTARR, I}, T, 0, array_element, NULL},
     {"array_to_string", 2, {ST_TEXTARR, T}, T, 0, array_to_string, NULL},
     {"string_to_array", 2, {T, T}, ST_TEXTARR, 0, string_to_array, NULL},
+    {"||", 2, {ST_TEXTARR, ST_TEXTARR}, ST_TEXTARR, 0, array_cat, NULL},
+    {"array_cat", 2, {ST_TEXTARR, ST_TEXTARR}, ST_TEXTARR, 0, array_cat, NULL},
+    /* arrays have one dimension and start at 1: array_upper is array_length */
+    {"array_upper", 2, {ST_TEXTARR, I}, I, 0, array_length, NULL},
+    {"array_lower", 2, {ST_TEXTARR, I}, I, 0, array_lower, NULL},
+    /* int2[] keeps text[]'s encoding (decimal elements): the same kernels */
+    {"array_length", 2, {ST_INT2ARR, I}, I, 0, array_length, NULL},
+    {"array_upper", 2, {ST_INT2ARR, I}, I, 0, array_length, NULL},
+    {"array_lower", 2, {ST_INT2ARR, I}, I, 0, array_lower, NULL},
+    {"cardinality", 1, {ST_INT2ARR}, I, 0, cardinality, NULL},
+    {"array_element", 2, {ST_INT2ARR, I}, ST_INT2, 0, array_element, NULL},
+    {"array_to_string", 2, {ST_INT2ARR, T}, T, 0, array_to_string, NULL},
+    {"unnest", 1, {ST_TEXTARR}, T, FN_SRF, unnest_srf, NULL},
+    {"unnest", 1, {ST_INT2ARR}, ST_INT2, FN_SRF, unnest_srf, NULL},
+    {"generate_subscripts", 2, {ST_TEXTARR, I}, I, FN_SRF, generate_subscripts_srf, NULL},
+    {"generate_subscripts", 2, {ST_INT2ARR, I}, I, FN_SRF, generate_subscripts_srf, NULL},
 };
 #undef T
 #undef I

@@ -247,23 +247,25 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
     return scan_of(b, t);
 }
 
-/* Computable without a row: constants, parameters and functions of them. */
-static bool input_free(const sql_expr *e)
+/* Computable without a row of this query: constants, parameters and functions of
+ * them, now (per_run false); or each time the query runs, which may also use the
+ * enclosing queries' columns (SE_OUTER) and volatile functions (per_run true). */
+static bool rowless(const sql_expr *e, bool per_run)
 {
     if (!e)
         return true;
     switch ((sql_ekind)e->kind) {
     case SE_COL:
-    case SE_OUTER:
     case SE_SUBQUERY:
     case SE_AGG:
     case SE_WINDOW: return false;
+    case SE_OUTER: return per_run;
     default: break;
     }
-    if (e->volatile_)
+    if (e->volatile_ && !per_run)
         return false;
     for (int i = 0; i < e->nargs; i++)
-        if (!input_free(e->args[i]))
+        if (!rowless(e->args[i], per_run))
             return false;
     return true;
 }
@@ -315,20 +317,28 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
                            "need to add explicit type casts.");
         return NULL;
     }
+    bool per_run = false;
     for (int i = 0; i < nargs && i < 8; i++) {
         sql_expr *e = ae[i];
         if (want[i].id != ST_NULL && !sql_type_eq(want[i], e->type) &&
             !(e = coerce(b, e, want[i], 'i', name)))
             return NULL;
-        if (!input_free(e)) {
-            bind_fail(b, SQLSTATE_FEATURE, e->loc, "arguments of %s must be constants or "
-                      "parameters", name);
+        bool now = rowless(e, false);
+        if (!now && (!tf->outer_args || !rowless(e, true))) {
+            bind_fail(b, SQLSTATE_FEATURE, e->loc, "arguments of %s must be constants, "
+                      "parameters or columns of an enclosing query", name);
             return NULL;
         }
-        if (e->kind != SE_CONST && !(e = fold(b, e)))
-            return NULL;
-        args[i] = e->c;
+        if (!now) {
+            per_run = true; /* bound with NULL here, with the value at each run */
+            args[i] = sql_datum_null();
+        } else {
+            if (e->kind != SE_CONST && !(e = fold(b, e)))
+                return NULL;
+            args[i] = e->c;
+        }
         types[i] = e->type;
+        ae[i] = e;
     }
     sql_table *t;
     sql_err te;
@@ -342,6 +352,13 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
     arena_on_cleanup(b->a, (void (*)(void *))sql_table_free, t);
     *alias = rf->alias && pstr(rf->alias->aliasname) ? rf->alias->aliasname : name;
     sql_plan *p = scan_of(b, t);
+    if (p && per_run) {
+        p->scan.tf = tf;
+        p->scan.tf_nargs = nargs;
+        if (!(p->scan.tf_args = arena_alloc(b->a, sizeof *ae * (size_t)nargs)))
+            return NULL;
+        memcpy(p->scan.tf_args, ae, sizeof *ae * (size_t)nargs);
+    }
     /* a function returning one column is named after its alias, as in PostgreSQL */
     if (p && p->ncols == 1 && rf->alias && !rf->alias->n_colnames && !strcmp(t->colnames[0], name))
         p->names[0] = *alias;
@@ -870,7 +887,57 @@ static int expand_star(binder *b, bind_scope *sc, const PgQuery__ColumnRef *cr, 
     return 0;
 }
 
+static bool is_srf(const sql_expr *e)
+{
+    return e && e->kind == SE_FUNC && e->fn && (e->fn->flags & FN_SRF);
+}
+
+static bool has_srf(const sql_expr *e)
+{
+    if (!e)
+        return false;
+    if (is_srf(e))
+        return true;
+    for (int i = 0; i < e->nargs; i++)
+        if (has_srf(e->args[i]))
+            return true;
+    return has_srf(e->filter);
+}
+
+/* A select-list item: a set-returning call may be its whole value (the
+ * projection then expands rows: ProjectSet), not a part of it. */
+static sql_expr *bind_target(binder *b, bind_scope *sc, const PgQuery__Node *v)
+{
+    b->srf_ok = true;
+    sql_expr *e = bind_expr(b, sc, v);
+    b->srf_ok = false;
+    if (!e)
+        return NULL;
+    bool nested = false;
+    for (int i = 0; i < e->nargs && is_srf(e); i++)
+        nested |= has_srf(e->args[i]);
+    if (nested || (!is_srf(e) && has_srf(e))) {
+        bind_fail(b, SQLSTATE_FEATURE, e->loc, "set-returning functions are supported only as "
+                  "whole items of a select list");
+        return NULL;
+    }
+    return e;
+}
+
+static sql_plan *bind_select_level(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s);
+
+/* A SELECT: its clauses see no set-returning functions but in its select list
+ * (an enclosing select list's permission does not reach inside). */
 sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s)
+{
+    bool saved = b->srf_ok;
+    b->srf_ok = false;
+    sql_plan *p = bind_select_level(b, outer, s);
+    b->srf_ok = saved;
+    return p;
+}
+
+static sql_plan *bind_select_level(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s)
 {
     if (s->op != PG_QUERY__SET_OPERATION__SETOP_NONE &&
         s->op != PG_QUERY__SET_OPERATION__SET_OPERATION_UNDEFINED) {
@@ -937,7 +1004,7 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
             bind_fail(b, SQLSTATE_INTERNAL, -1, "select list grew past its room");
             return NULL;
         }
-        if (!(tl[n] = bind_expr(b, &sc, v)))
+        if (!(tl[n] = bind_target(b, &sc, v)))
             return NULL;
         if (tl[n]->type.id == ST_UNKNOWN && !(tl[n] = coerce(b, tl[n], sql_type_of(ST_TEXT), 'i', NULL)))
             return NULL;
@@ -993,6 +1060,12 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
         if (!(groups[i] = bind_expr(b, &sc, g)))
             return NULL;
     }
+    for (int i = 0; i < ng; i++)
+        if (has_srf(groups[i])) {
+            bind_fail(b, SQLSTATE_FEATURE, groups[i]->loc, "set-returning functions in GROUP BY "
+                      "are not supported");
+            return NULL;
+        }
     ac.allowed = true;
     ac.win_allowed = true;
     /* ORDER BY keys bound now (over the FROM row), matched to the select list later */
@@ -1088,6 +1161,7 @@ sql_plan *bind_select(binder *b, bind_scope *outer, const PgQuery__SelectStmt *s
         pr->project.exprs[i] = tl[i];
         pr->types[i] = tl[i]->type;
         pr->names[i] = names[i];
+        pr->project.srf |= is_srf(tl[i]);
     }
     for (int i = 0, h = n; i < nsort; i++)
         if (sref[i] < 0) {

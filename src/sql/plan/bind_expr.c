@@ -349,9 +349,9 @@ static sql_expr *bind_any_all(binder *b, bind_scope *sc, const PgQuery__AExpr *x
         rv = coerce(b, rv, sql_type_of(ST_TEXTARR), 'i', NULL);
     if (!rv)
         return NULL;
-    if (rv->type.id != ST_TEXTARR || strcmp(op, "=") || all) {
+    if ((rv->type.id != ST_TEXTARR && rv->type.id != ST_INT2ARR) || strcmp(op, "=") || all) {
         bind_fail(b, SQLSTATE_FEATURE, x->location, "op ANY/ALL (array) supports only = ANY "
-                  "over text[]");
+                  "over text[] and int2[]");
         return NULL;
     }
     sql_expr *args[2] = {l, rv};
@@ -701,6 +701,45 @@ static sql_expr *bind_sqlvalue(binder *b, const PgQuery__SQLValueFunction *x)
 
 /* ---- subqueries --------------------------------------------------------- */
 
+/* Plan p (one column) with its column cast to t (ctx and what as for coerce()):
+ * a projection on top of it when the types differ, p itself when they do not. */
+static sql_plan *cast_sub_column(binder *b, sql_plan *p, sql_type t, char ctx, const char *what)
+{
+    if (p->types[0].id == t.id)
+        return p;
+    sql_plan *pr = mk_plan(b, SP_PROJECT, 1);
+    sql_expr *c = pr ? mk_col(b, 0, p->types[0], -1) : NULL;
+    if (!c || !(c = coerce(b, c, t, ctx, what)))
+        return NULL;
+    pr->child = p;
+    pr->names[0] = p->names[0];
+    pr->project.exprs[0] = c;
+    pr->types[0] = t;
+    return pr;
+}
+
+/* ARRAY(SELECT x ...): the column's values in the subquery's order, as text[]
+ * (the one array type of the engine; other element types become their text, as
+ * in ARRAY[...]). */
+static bool bind_array_sublink(binder *b, sql_expr *e, int loc)
+{
+    if (e->sub->ncols != 1) {
+        bind_fail(b, SQLSTATE_SYNTAX, loc, "subquery must return only one column");
+        return false;
+    }
+    if (e->sub->types[0].id == ST_TEXTARR || e->sub->types[0].id == ST_INT2ARR) {
+        bind_fail(b, SQLSTATE_FEATURE, loc, "ARRAY(subquery) of array values (a "
+                  "two-dimensional array) is not supported");
+        return false;
+    }
+    sql_type t = e->sub->types[0];
+    bool text = sql_type_is_text(t) || t.id == ST_NULL || t.id == ST_UNKNOWN;
+    e->subkind = SQ_ARRAY;
+    e->type = sql_type_of(ST_TEXTARR);
+    e->sub = cast_sub_column(b, e->sub, sql_type_of(ST_TEXT), text ? 'i' : 'e', "array element");
+    return e->sub != NULL;
+}
+
 static sql_expr *bind_sublink(binder *b, bind_scope *sc, const PgQuery__SubLink *x)
 {
     if (x->subselect->node_case != PG_QUERY__NODE__NODE_SELECT_STMT) {
@@ -760,22 +799,9 @@ static sql_expr *bind_sublink(binder *b, bind_scope *sc, const PgQuery__SubLink 
         sql_type t;
         if (!r || !common_type(b, ts, 2, "subquery comparison", &t))
             return NULL;
-        if (!(left = coerce(b, left, t, 'i', NULL)))
+        if (!(left = coerce(b, left, t, 'i', NULL)) ||
+            !(e->sub = p = cast_sub_column(b, p, t, 'i', NULL)))
             return NULL;
-        if (p->types[0].id != t.id) {
-            /* cast the subquery's output: a projection on top of it */
-            sql_plan *pr = mk_plan(b, SP_PROJECT, 1);
-            if (!pr)
-                return NULL;
-            pr->child = p;
-            pr->names[0] = p->names[0];
-            sql_expr *c = coerce(b, mk_col(b, 0, p->types[0], -1), t, 'i', NULL);
-            if (!c)
-                return NULL;
-            pr->project.exprs[0] = c;
-            pr->types[0] = t;
-            e->sub = p = pr;
-        }
         sql_expr *l2 = left, *r2 = mk_col(b, 0, t, -1);
         if (!eq_fn(b, &l2, &r2, op, x->location, &e->fn))
             return NULL;
@@ -783,6 +809,10 @@ static sql_expr *bind_sublink(binder *b, bind_scope *sc, const PgQuery__SubLink 
         e->name = op;
         break;
     }
+    case PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK:
+        if (!bind_array_sublink(b, e, x->location))
+            return NULL;
+        break;
     default:
         bind_fail(b, SQLSTATE_FEATURE, x->location, "this kind of subquery is not supported");
         return NULL;
@@ -864,15 +894,16 @@ sql_expr *bind_expr(binder *b, bind_scope *sc, const PgQuery__Node *n)
     case PG_QUERY__NODE__NODE_COLLATE_CLAUSE:
         return bind_expr(b, sc, n->collate_clause->arg); /* one collation: C */
     case PG_QUERY__NODE__NODE_A_INDIRECTION: {
-        /* (text[])[i]: 1-based element */
+        /* (text[] or int2[])[i]: 1-based element */
         const PgQuery__AIndirection *x = n->a_indirection;
         sql_expr *a = bind_expr(b, sc, x->arg);
         if (!a)
             return NULL;
-        if (a->type.id != ST_TEXTARR || x->n_indirection != 1 ||
+        if ((a->type.id != ST_TEXTARR && a->type.id != ST_INT2ARR) || x->n_indirection != 1 ||
             x->indirection[0]->node_case != PG_QUERY__NODE__NODE_A_INDICES ||
             x->indirection[0]->a_indices->is_slice) {
-            bind_fail(b, SQLSTATE_FEATURE, -1, "only one subscript of a text[] value is supported");
+            bind_fail(b, SQLSTATE_FEATURE, -1, "only one subscript of a text[] or int2[] value "
+                      "is supported");
             return NULL;
         }
         sql_expr *i = bind_expr(b, sc, x->indirection[0]->a_indices->uidx);
@@ -952,6 +983,8 @@ const char *expr_colname(const PgQuery__Node *n)
     case PG_QUERY__NODE__NODE_SUB_LINK:
         if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXISTS_SUBLINK)
             return "exists";
+        if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__ARRAY_SUBLINK)
+            return "array";
         if (n->sub_link->sub_link_type == PG_QUERY__SUB_LINK_TYPE__EXPR_SUBLINK &&
             n->sub_link->subselect->node_case == PG_QUERY__NODE__NODE_SELECT_STMT) {
             const PgQuery__SelectStmt *s = n->sub_link->subselect->select_stmt;

@@ -60,6 +60,8 @@ typedef struct binder {
     int depth;
     /* aggregates and window functions collected while binding one query level */
     struct agg_collect *agg;
+    /* binding a select-list item: a set-returning function may be its whole value */
+    bool srf_ok;
 } binder;
 
 /* ---- errors ---- */

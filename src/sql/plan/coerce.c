@@ -294,12 +294,18 @@ sql_expr *resolve_func(binder *b, const char *name, sql_expr **args, int nargs, 
     if (k < 0)
         return no_match(b, name, args, nargs, loc, is_op, k == -2);
     const sql_func *f = &fs[k];
+    if ((f->flags & FN_SRF) && !b->srf_ok) {
+        bind_fail(b, SQLSTATE_FEATURE, loc, "set-returning function %s() is supported only as "
+                  "a whole item of a select list", name);
+        return NULL;
+    }
     sql_expr *e = mk_expr(b, SE_FUNC, sql_type_of((sql_tid)f->ret), loc, nargs);
     if (!e)
         return NULL;
     e->fn = f;
     e->name = name;
-    e->volatile_ = (f->flags & FN_VOLATILE) != 0;
+    /* volatile: never folded, never moved (one row in gives any number out) */
+    e->volatile_ = (f->flags & (FN_VOLATILE | FN_SRF)) != 0;
     bool all_const = true;
     sql_type ats[SQL_FUNC_MAXARGS];
     for (int i = 0; i < nargs; i++) {

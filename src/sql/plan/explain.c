@@ -40,7 +40,7 @@ static const char *kind_name(const sql_plan *p)
     case SP_VALUES: return "Values";
     case SP_RESULT: return "Result";
     case SP_FILTER: return "Filter";
-    case SP_PROJECT: return "Project";
+    case SP_PROJECT: return p->project.srf ? "ProjectSet" : "Project";
     case SP_AGG: return p->agg.nkeys ? "HashAggregate" : "Aggregate";
     case SP_JOIN: {
         static const char *j[] = {"Inner", "Left", "Right", "Full", "Semi", "Anti", "Cross"};

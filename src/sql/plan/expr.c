@@ -176,7 +176,9 @@ int sql_expr_text(const sql_expr *e, const char *const *colnames, dbuf *out)
             rc = dbuf_append_str(out, " OVER (...)");
         return rc;
     case SE_SUBQUERY:
-        return dbuf_append_str(out, e->subkind == SQ_EXISTS ? "EXISTS(SubPlan)" : "(SubPlan)");
+        return dbuf_append_str(out, e->subkind == SQ_EXISTS  ? "EXISTS(SubPlan)"
+                                    : e->subkind == SQ_ARRAY ? "ARRAY(SubPlan)"
+                                                             : "(SubPlan)");
     case SE_IN:
         rc = sql_expr_text(e->args[0], colnames, out);
         rc = rc ? rc : dbuf_append_str(out, e->negated ? " NOT IN (" : " IN (");

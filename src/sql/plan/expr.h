@@ -47,6 +47,7 @@ typedef enum sql_subkind {
     SQ_EXISTS,    /* EXISTS (SELECT ...) */
     SQ_ANY,       /* args[0] op ANY (SELECT ...): IN is = ANY */
     SQ_ALL,       /* args[0] op ALL (SELECT ...) */
+    SQ_ARRAY,     /* ARRAY(SELECT x ...): text[] of the rows' values, in their order */
 } sql_subkind;
 
 typedef struct sql_expr sql_expr;

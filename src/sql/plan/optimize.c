@@ -693,8 +693,9 @@ static sql_plan *rewrite(opt *o, sql_plan *p)
         int64_t n = const_int(o, p->limit.count, &ok1);
         int64_t off = p->limit.offset ? const_int(o, p->limit.offset, &ok2) : 0;
         sql_plan *s = p->child;
-        /* LIMIT over ORDER BY (possibly under the projection dropping hidden keys) */
-        if (s->kind == SP_PROJECT && s->child->kind == SP_SORT)
+        /* LIMIT over ORDER BY (possibly under the projection dropping hidden keys; not
+         * under a ProjectSet, whose rows are not its input's) */
+        if (s->kind == SP_PROJECT && !s->project.srf && s->child->kind == SP_SORT)
             s = s->child;
         if (ok1 && ok2 && s->kind == SP_SORT && n + off >= 0 && n + off < (int64_t)1 << 40)
             s->sort.limit = n + off;

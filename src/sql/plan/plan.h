@@ -74,6 +74,12 @@ struct sql_plan {
             int64_t key_lo;        /* spans: a lower bound on begin itself (begin >= x) */
             const char *id_eq;     /* pushed equality on the table's id column */
             uint64_t pruned_hint;  /* EXPLAIN: partitions the range leaves out */
+            /* a table function with arguments from enclosing queries (SE_OUTER):
+             * `table` is its binding with NULLs for them, the scan binds it again
+             * with tf_args' values at each run */
+            const struct sql_tfunc *tf;
+            sql_expr **tf_args;
+            int tf_nargs;
         } scan;
         struct {
             int nrows;
@@ -84,6 +90,7 @@ struct sql_plan {
         } filter;
         struct {
             sql_expr **exprs;      /* ncols of them */
+            bool srf;              /* some are set-returning calls (ProjectSet) */
         } project;
         struct {
             int nkeys;

@@ -9,6 +9,7 @@
 #include "sql/types/numeric.h"
 
 #include "base/hash.h"
+#include "base/numtext.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -180,21 +181,35 @@ int dec_to_text(sql_dec d, char *buf)
     __int128 m = dec_mant(d);
     int s = dec_scale(d);
     char digits[48];
-    int n = 0;
+    int n;
     u128 v = uabs(m);
-    do {
-        digits[n++] = (char)('0' + (int)(v % 10));
-        v /= 10;
-    } while (v);
+    if (v <= UINT64_MAX) {
+        /* the usual case: 64-bit arithmetic, digits written most significant first */
+        char t[24];
+        int k = sl_u64_text((uint64_t)v, t);
+        for (n = 0; n < k; n++)
+            digits[n] = t[k - 1 - n];
+    } else {
+        n = 0;
+        do {
+            digits[n++] = (char)('0' + (int)(v % 10));
+            v /= 10;
+        } while (v);
+    }
     while (n <= s)
         digits[n++] = '0';
     int o = 0;
     if (m < 0)
         buf[o++] = '-';
-    for (int i = n - 1; i >= 0; i--) {
-        buf[o++] = digits[i];
-        if (i == s && s > 0)
-            buf[o++] = '.';
+    if (s <= 0) {
+        for (int i = n - 1; i >= 0; i--)
+            buf[o++] = digits[i];
+    } else {
+        for (int i = n - 1; i >= s; i--)
+            buf[o++] = digits[i];
+        buf[o++] = '.';
+        for (int i = s - 1; i >= 0; i--)
+            buf[o++] = digits[i];
     }
     buf[o] = 0;
     return o;

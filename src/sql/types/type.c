@@ -37,6 +37,7 @@ static const type_info g_info[ST_COUNT] = {
     [ST_JSONB] = {"jsonb", 3802, -1, COL_STRING, SC_USER, false},
     [ST_TEXTARR] = {"text[]", 1009, -1, COL_BINARY, SC_ARRAY, false},
     [ST_OID] = {"oid", 26, 4, COL_INT64, SC_NUMERIC, false},
+    [ST_INT2ARR] = {"smallint[]", 1005, -1, COL_BINARY, SC_ARRAY, false},
 };
 
 bool sql_type_by_oid(uint32_t oid, sql_type *out)
@@ -111,15 +112,18 @@ bool sql_type_lookup(const char *name, const int32_t *mods, int nmods, bool arra
         {"jsonb", ST_JSONB},        {"json", ST_JSONB},
         {"oid", ST_OID},            {"regclass", ST_OID},
         {"regtype", ST_OID},        {"regproc", ST_OID},
+        {"regnamespace", ST_OID},   {"regrole", ST_OID},
+        {"regprocedure", ST_OID},   {"int2vector", ST_INT2ARR},
     };
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
         if (strcasecmp(name, names[i].name) != 0)
             continue;
         sql_type t = sql_type_of(names[i].id);
         if (array) {
-            if (!sql_type_is_text(t))
-                return false; /* the one array type: text[] */
-            *out = sql_type_of(ST_TEXTARR);
+            /* the array types: text[] (of any text type) and int2[] */
+            if (!sql_type_is_text(t) && t.id != ST_INT2)
+                return false;
+            *out = sql_type_of(t.id == ST_INT2 ? ST_INT2ARR : ST_TEXTARR);
             return true;
         }
         if (t.id == ST_NUMERIC && nmods) {

@@ -15,6 +15,8 @@
  *                                       whose byte order is the uuid order
  *   bytea                  COL_BINARY
  *   text[]                 COL_BINARY   an encoded array (textarr.h)
+ *   int2[]                 COL_BINARY   the same encoding, elements in canonical
+ *                                       decimal text (the catalog's int2vector)
  *   date                   COL_INT32    days since 1970-01-01
  *   timestamp, timestamptz COL_TS_NS    ns since 1970-01-01 (UTC for timestamptz)
  *   interval               COL_FIXED16  months, days, ns (interval.h)
@@ -55,6 +57,7 @@ typedef enum sql_tid {
     ST_JSONB,
     ST_TEXTARR,
     ST_OID,        /* pg_catalog's oid: an unsigned 4-byte integer, stored as int8 */
+    ST_INT2ARR,    /* int2[] (and int2vector): column numbers in pg_index, pg_constraint */
     ST_COUNT
 } sql_tid;
 

@@ -5,6 +5,7 @@
 
 #include "base/err.h"
 #include "base/hash.h"
+#include "base/numtext.h"
 #include "sql/types/jsonb.h"
 
 #include <ctype.h>
@@ -185,6 +186,34 @@ int sql_textarr_get(const uint8_t *p, size_t n, uint32_t i, const uint8_t **e, u
     return 0;
 }
 
+int sql_textarr_find(const uint8_t *p, size_t n, const void *x, size_t xn)
+{
+    uint32_t c = sql_textarr_count(p, n);
+    int nulls = 0;
+    for (uint32_t k = 0; k < c; k++) {
+        const uint8_t *e;
+        uint32_t en;
+        if (!sql_textarr_get(p, n, k, &e, &en))
+            nulls = 1;
+        else if (en == xn && (!xn || !memcmp(e, x, xn)))
+            return 1;
+    }
+    return nulls ? 2 : 0;
+}
+
+int sql_int2arr_get(const uint8_t *p, size_t n, uint32_t i, int32_t *v)
+{
+    const uint8_t *e;
+    uint32_t en;
+    char num[8];
+    if (!sql_textarr_get(p, n, i, &e, &en) || en >= sizeof num)
+        return 0;
+    memcpy(num, e, en);
+    num[en] = 0;
+    *v = (int32_t)strtol(num, NULL, 10);
+    return 1;
+}
+
 static int put_u32(dbuf *b, uint32_t v)
 {
     return dbuf_append(b, &v, 4);
@@ -352,7 +381,7 @@ int sql_datum_text(sql_type t, const sql_datum *d, dbuf *b)
     case ST_INT4:
     case ST_INT8:
     case ST_OID:
-        return dbuf_printf(b, "%lld", (long long)d->i);
+        return dbuf_append(b, buf, (size_t)sl_i64_text(d->i, buf));
     case ST_FLOAT4:
     case ST_FLOAT8: {
         int n = sql_float_text(d->f, t.id == ST_FLOAT4, buf, sizeof buf);
@@ -377,6 +406,7 @@ int sql_datum_text(sql_type t, const sql_datum *d, dbuf *b)
         return rc;
     }
     case ST_TEXTARR:
+    case ST_INT2ARR:
         return sql_textarr_text(d->s.p, d->s.n, b);
     case ST_NULL:
     case ST_TEXT:
@@ -562,6 +592,41 @@ static int parse_bytea(const char *s, size_t n, arena *a, sql_datum *out)
     return 0;
 }
 
+/* int2[]: the parsed elements of b (sql_textarr_parse) each read as int2 and
+ * rewritten in their canonical decimal text, so that equal arrays have equal
+ * bytes; -1 with *state set for an element that is not an int2. */
+static int int2arr_canon(dbuf *b, const char **state)
+{
+    uint32_t n = sql_textarr_count(b->p, b->len);
+    dbuf out;
+    dbuf_init(&out, b->max);
+    int rc = put_u32(&out, n);
+    for (uint32_t k = 0; k < n && !rc; k++) {
+        const uint8_t *e;
+        uint32_t en;
+        if (!sql_textarr_get(b->p, b->len, k, &e, &en)) {
+            rc = put_u32(&out, UINT32_MAX);
+            continue;
+        }
+        int64_t v;
+        char num[8];
+        if (parse_int((const char *)e, en, INT16_MIN, INT16_MAX, &v, state)) {
+            rc = -1;
+            break;
+        }
+        int l = snprintf(num, sizeof num, "%d", (int)v);
+        if (!(rc = put_u32(&out, (uint32_t)l)))
+            rc = dbuf_append(&out, num, (size_t)l);
+    }
+    if (!rc) {
+        dbuf_free(b);
+        *b = out;
+    } else {
+        dbuf_free(&out);
+    }
+    return rc ? -1 : 0;
+}
+
 int sql_datum_parse(sql_type t, const char *s, size_t n, arena *a, sql_datum *out,
                     const char **state)
 {
@@ -633,10 +698,13 @@ int sql_datum_parse(sql_type t, const char *s, size_t n, arena *a, sql_datum *ou
         dbuf_free(&b);
         break;
     }
-    case ST_TEXTARR: {
+    case ST_TEXTARR:
+    case ST_INT2ARR: {
         dbuf b;
         dbuf_init(&b, (size_t)1 << 30);
         rc = sql_textarr_parse(s, n, &b);
+        if (!rc && t.id == ST_INT2ARR)
+            rc = int2arr_canon(&b, state);
         if (!rc) {
             uint8_t *p = arena_alloc(a, b.len ? b.len : 1);
             if (!p) {

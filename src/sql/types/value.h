@@ -77,6 +77,11 @@ int sql_textarr_text(const uint8_t *p, size_t n, dbuf *b);
 /* The i-th element (0-based): 1 found, 0 null or absent. */
 int sql_textarr_get(const uint8_t *p, size_t n, uint32_t i, const uint8_t **e, uint32_t *en);
 uint32_t sql_textarr_count(const uint8_t *p, size_t n);
+/* Whether the element bytes x are in the array: 1 yes, 0 no, 2 not found but the
+ * array has a null (x = ANY(array) is then null). */
+int sql_textarr_find(const uint8_t *p, size_t n, const void *x, size_t xn);
+/* int2[] element i (0-based) as a number: 1 found, 0 null or absent. */
+int sql_int2arr_get(const uint8_t *p, size_t n, uint32_t i, int32_t *v);
 
 /* uuid text (any case, with or without hyphens, optional braces) to canonical. */
 int sql_uuid_canon(const char *s, size_t n, char out[37]);

@@ -1,11 +1,12 @@
 /*
  * test_base.c - base module: buffers with caps, arenas, varints, the bounded
- * reader, uuids, time text and JSON.
+ * reader, uuids, time text, JSON and base64.
  */
 #include "test.h"
 
 #include "base/alloc.h"
 #include "base/arena.h"
+#include "base/base64.h"
 #include "base/budget.h"
 #include "base/bytes.h"
 #include "base/clock.h"
@@ -323,4 +324,23 @@ TEST(json_numbers_follow_the_grammar)
             TEST_FAIL("'%s' was taken as a number", bad[i]);
     }
     arena_destroy(&a);
+}
+
+TEST(base64_strict)
+{
+    uint8_t b[16];
+    size_t n;
+    char t[32];
+    CHECK_OK(b64_decode("Zm9vYg==", 8, b, sizeof b, &n));
+    CHECK_EQ(n, 4);
+    CHECK(!memcmp(b, "foob", 4));
+    CHECK_EQ(b64_encode((const uint8_t *)"foob", 4, t, sizeof t, false), 8);
+    CHECK_STR(t, "Zm9vYg==");
+    CHECK_EQ(b64_encode((const uint8_t *)"\xfb\xff", 2, t, sizeof t, true), 3);
+    CHECK_STR(t, "-_8");
+    CHECK_EQ(b64_encode((const uint8_t *)"foob", 4, t, 8, false), 0);
+    const char *bad[] = {"Zm9vYg=", "Zm9vYh==", "Zm9v Yg=", "Zm=vYg==", "====", "Zg==Zg=="};
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        CHECK_EQ(b64_decode(bad[i], strlen(bad[i]), b, sizeof b, &n), SL_ECORRUPT);
+    CHECK_EQ(b64_decode("Zm9vYmFy", 8, b, 5, &n), SL_ETOOBIG);
 }

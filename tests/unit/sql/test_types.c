@@ -153,3 +153,24 @@ TEST(text_arrays_and_uuids)
     CHECK_STR(out_of(ST_UUID, "xyz"), "ERR 22P02");
     CHECK_STR(out_of(ST_BYTEA, "\\x0aFF"), "\\x0aff");
 }
+
+TEST(int2_arrays_are_canonical)
+{
+    /* equal arrays get equal bytes: elements are read as int2 and written back */
+    CHECK_STR(out_of(ST_INT2ARR, "{1, 002,-3 ,NULL,+4}"), "{1,2,-3,NULL,4}");
+    CHECK_STR(out_of(ST_INT2ARR, "{}"), "{}");
+    CHECK_STR(out_of(ST_INT2ARR, "{1,x}"), "ERR 22P02");
+    CHECK_STR(out_of(ST_INT2ARR, "{32768}"), "ERR 22003");
+    CHECK_STR(out_of(ST_INT2ARR, "1,2"), "ERR 22P02");
+    dbuf b;
+    dbuf_init(&b, 1 << 20);
+    CHECK_OK(sql_textarr_parse("{7,NULL,-9}", 11, &b));
+    int32_t v = 0;
+    CHECK(sql_int2arr_get(b.p, b.len, 2, &v));
+    CHECK_EQ(v, -9);
+    CHECK(!sql_int2arr_get(b.p, b.len, 1, &v));
+    CHECK(!sql_int2arr_get(b.p, b.len, 3, &v));
+    CHECK_EQ(sql_textarr_find(b.p, b.len, "-9", 2), 1);
+    CHECK_EQ(sql_textarr_find(b.p, b.len, "8", 1), 2); /* not there, but a NULL is */
+    dbuf_free(&b);
+}
