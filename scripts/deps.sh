@@ -5,7 +5,8 @@
 #
 # Usage: scripts/deps.sh [build|test]
 #   build: compilers and libraries, and psql (what `make demo` needs)
-#   test:  build + test peers (protoc, python3, node packages for interop tests)
+#   test:  build + test peers (protoc, python3, node packages for interop tests, pgjdbc
+#          and a JDK for the JDBC test)
 set -euo pipefail
 what=${1:-build}
 
@@ -15,7 +16,8 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libpg-query-dev libprotobuf-c-dev libedit-dev libssl-dev postgresql-client)
 if [ "$what" = test ]; then
   pkgs+=(protobuf-compiler python3 jq nodejs npm clang openssl
-         postgresql postgresql-client python3-psycopg2 python3-pandas python3-sqlalchemy)
+         postgresql postgresql-client python3-psycopg2 python3-pandas python3-sqlalchemy
+         libpostgresql-jdbc-java openjdk-17-jdk-headless)
 fi
 
 missing=()

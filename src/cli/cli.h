@@ -21,6 +21,7 @@ int cmd_view(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);
 int cmd_trace(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
+int cmd_run(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
 
 /*

@@ -196,7 +196,7 @@ static int binary_param(uint32_t oid, const uint8_t *p, int32_t n, dbuf *out)
         }
         return 0;
     default:
-        return -1;
+        return pg_binary_param_text(oid, p, n, out) ? -1 : 0;
     }
 }
 

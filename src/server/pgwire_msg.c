@@ -251,14 +251,14 @@ static void be16(dbuf *b, uint16_t v)
 
 static void be32u(dbuf *b, uint32_t v)
 {
-    uint8_t x[4] = {(uint8_t)(v >> 24), (uint8_t)(v >> 16), (uint8_t)(v >> 8), (uint8_t)v};
-    dbuf_append(b, x, 4);
+    uint32_t x = htonl(v);
+    dbuf_append(b, &x, 4);
 }
 
 static void be64(dbuf *b, uint64_t v)
 {
-    be32u(b, (uint32_t)(v >> 32));
-    be32u(b, (uint32_t)v);
+    uint64_t x = ((uint64_t)htonl((uint32_t)v) << 32) | htonl((uint32_t)(v >> 32));
+    dbuf_append(b, &x, 8);
 }
 
 #define PG_EPOCH_DAYS 10957                      /* 1970-01-01 to 2000-01-01 */
@@ -331,8 +331,168 @@ static int hexval(int c)
            : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 }
 
+static uint64_t rd_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = v << 8 | p[i];
+    return v;
+}
+
+/* numeric's binary form (int16 digits, weight, sign, scale, base-10000 digits) as
+ * text: "-12.3400", "NaN".  At most 1000 digits, scale 1000: PostgreSQL's limits. */
+static int numeric_text(const uint8_t *p, int32_t n, dbuf *out)
+{
+    if (n < 8)
+        return SL_EINVAL;
+    int nd = (int16_t)rd_be(p, 2), weight = (int16_t)rd_be(p + 2, 2);
+    uint16_t sign = (uint16_t)rd_be(p + 4, 2);
+    int scale = (int16_t)rd_be(p + 6, 2);
+    if (sign == 0xC000)
+        return dbuf_append_str(out, "NaN");
+    if (nd < 0 || nd > 1000 || n != 8 + 2 * nd || scale < 0 || scale > 1000 ||
+        weight < -1000 || weight > 1000 || (sign != 0 && sign != 0x4000))
+        return SL_EINVAL;
+    int rc = sign == 0x4000 && nd ? dbuf_append_byte(out, '-') : SL_OK;
+    char g[8];
+    /* the integer part: groups weight .. 0, the first without leading zeros */
+    if (weight < 0 || nd == 0)
+        rc |= dbuf_append_byte(out, '0');
+    for (int k = 0; k <= weight && !rc; k++) {
+        int d = k < nd ? (int)rd_be(p + 8 + 2 * k, 2) : 0;
+        if (d > 9999)
+            return SL_EINVAL;
+        snprintf(g, sizeof g, k ? "%04d" : "%d", d);
+        rc = dbuf_append_str(out, g);
+    }
+    /* the fraction: scale digits, from group weight + 1 on */
+    for (int i = 0; i < scale && !rc; i++) {
+        if (i == 0)
+            rc = dbuf_append_byte(out, '.');
+        int k = weight + 1 + i / 4, d = k >= 0 && k < nd ? (int)rd_be(p + 8 + 2 * k, 2) : 0;
+        if (d > 9999)
+            return SL_EINVAL;
+        static const int div[4] = {1000, 100, 10, 1};
+        rc |= dbuf_append_byte(out, (char)('0' + d / div[i % 4] % 10));
+    }
+    return rc;
+}
+
+int pg_binary_param_text(uint32_t oid, const uint8_t *p, int32_t n, dbuf *out)
+{
+    sql_datum d;
+    memset(&d, 0, sizeof d);
+    sql_tid t;
+    switch (oid) {
+    case 26: /* oid */
+        if (n != 4)
+            return SL_EINVAL;
+        d.i = (int64_t)rd_be(p, 4);
+        t = ST_INT8;
+        break;
+    case 1082: /* date */
+        if (n != 4)
+            return SL_EINVAL;
+        d.i = (int64_t)(int32_t)rd_be(p, 4) + PG_EPOCH_DAYS;
+        t = ST_DATE;
+        break;
+    case 1114: /* timestamp, timestamptz: microseconds since 2000 */
+    case 1184: {
+        if (n != 8)
+            return SL_EINVAL;
+        int64_t us = (int64_t)rd_be(p, 8);
+        if (us > INT64_MAX / 1000 - PG_EPOCH_US || us < INT64_MIN / 1000 + PG_EPOCH_US)
+            return SL_EINVAL;
+        d.i = (us + PG_EPOCH_US) * 1000;
+        t = oid == 1114 ? ST_TIMESTAMP : ST_TIMESTAMPTZ;
+        break;
+    }
+    case 1186: { /* interval: int64 microseconds, int32 days, int32 months */
+        if (n != 16)
+            return SL_EINVAL;
+        int64_t us = (int64_t)rd_be(p, 8);
+        if (us > INT64_MAX / 1000 || us < INT64_MIN / 1000)
+            return SL_EINVAL;
+        d.iv.ns = us * 1000;
+        d.iv.days = (int32_t)rd_be(p + 8, 4);
+        d.iv.months = (int32_t)rd_be(p + 12, 4);
+        t = ST_INTERVAL;
+        break;
+    }
+    case 2950: { /* uuid: 16 bytes */
+        if (n != 16)
+            return SL_EINVAL;
+        char u[40];
+        int k = 0;
+        for (int i = 0; i < 16; i++)
+            k += snprintf(u + k, sizeof u - (size_t)k, "%s%02x",
+                          i == 4 || i == 6 || i == 8 || i == 10 ? "-" : "", p[i]);
+        return dbuf_append_str(out, u);
+    }
+    case 114: /* json: its text; jsonb: a version byte 1, then the text */
+        return dbuf_append(out, p, (size_t)n);
+    case 3802:
+        return n >= 1 && p[0] == 1 ? dbuf_append(out, p + 1, (size_t)n - 1) : SL_EINVAL;
+    case 1700:
+        return numeric_text(p, n, out);
+    default:
+        return SL_EINVAL;
+    }
+    return sql_datum_text(sql_type_of(t), &d, out);
+}
+
+/* numeric straight from its mantissa and scale when they are small (the usual case):
+ * base-10000 groups with the fraction padded to whole groups.  -1: use the text path. */
+static int numeric_binary_dec(sql_dec dv, dbuf *out)
+{
+    __int128 m = dec_mant(dv);
+    int s = dec_scale(dv);
+    if (s < 0 || s > 60)
+        return -1;
+    uint64_t a;
+    if (m > (__int128)(UINT64_MAX / 1000) || m < -(__int128)(UINT64_MAX / 1000))
+        return -1;
+    a = (uint64_t)(m < 0 ? -m : m);
+    int pad = (4 - s % 4) % 4;
+    for (int i = 0; i < pad; i++)
+        a *= 10;
+    uint16_t g[8]; /* least significant first; 2^64 < 10000^5 */
+    int ng = 0;
+    while (a) {
+        g[ng++] = (uint16_t)(a % 10000);
+        a /= 10000;
+    }
+    int frac = (s + pad) / 4, lo = 0;
+    while (lo < ng && g[lo] == 0)
+        lo++;                     /* trailing zero groups are not sent */
+    int weight = ng - 1 - frac;
+    if (lo == ng)
+        weight = 0;
+    be16(out, (uint16_t)(ng - lo));
+    be16(out, (uint16_t)(int16_t)weight);
+    be16(out, m < 0 && lo < ng ? 0x4000 : 0);
+    be16(out, (uint16_t)s);
+    for (int i = ng - 1; i >= lo; i--)
+        be16(out, g[i]);
+    return SL_OK;
+}
+
 int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
 {
+    /* the common columns without the general datum */
+    if (t.id == ST_INT8 && v->type == COL_INT64) {
+        be64(out, (uint64_t)col_vec_i64(v, r));
+        return SL_OK;
+    }
+    if (t.id == ST_INT4 && v->type == COL_INT32) {
+        be32u(out, (uint32_t)col_vec_i32(v, r));
+        return SL_OK;
+    }
+    if (t.id == ST_TEXT && v->type == COL_STRING) {
+        size_t n;
+        const uint8_t *p = col_vec_str(v, r, &n);
+        return dbuf_append(out, p, n);
+    }
     sql_datum d = sql_datum_get(t, v, r);
     switch (t.id) {
     case ST_BOOL:
@@ -391,6 +551,8 @@ int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out)
         dbuf_append_byte(out, 1); /* jsonb's binary version */
         return dbuf_append(out, d.s.p, d.s.n);
     case ST_NUMERIC: {
+        if (!numeric_binary_dec(d.d, out))
+            return SL_OK;
         char txt[80];
         int n = dec_to_text(d.d, txt);
         return numeric_binary(txt, (size_t)n, out);

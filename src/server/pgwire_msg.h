@@ -69,6 +69,11 @@ void pg_put_str(dbuf *b, const char *s);
  * timestamptz, interval, uuid, jsonb, text[] (docs/internals/pgwire.md). */
 int pg_binary_value(sql_type t, const col_vec *v, int64_t r, dbuf *out);
 
+/* A parameter sent in binary (Bind's format 1) as the text the engine reads: oid,
+ * numeric, date, timestamp, timestamptz, interval, uuid, json, jsonb (their send
+ * formats above, read back).  SL_EINVAL for another type or malformed bytes. */
+int pg_binary_param_text(uint32_t oid, const uint8_t *p, int32_t n, dbuf *out);
+
 /* Authentication request codes (the int32 after 'R'). */
 #define PG_AUTH_OK 0
 #define PG_AUTH_SASL 10

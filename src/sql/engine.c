@@ -128,6 +128,7 @@ static const setting_def g_defaults[] = {
     {"lc_collate", "C"},
     {"lc_ctype", "C"},
     {"max_identifier_length", "63"},
+    {"max_index_keys", "32"},
     {"work_mem", NULL},
     {"statement_timeout", "0"},
     {"streamlake.begin", ""},
@@ -165,6 +166,16 @@ int sql_session_new(sql_engine *eng, sql_session **out)
     s->random_state = (uint64_t)clock_mono_ns() | 1;
     *out = s;
     return SL_OK;
+}
+
+void sql_session_set_backend_pid(sql_session *s, int32_t pid)
+{
+    s->backend_pid = pid;
+}
+
+void sql_session_set_catalog_hook(sql_session *s, const struct sql_catalog_hook *h)
+{
+    s->hook = h;
 }
 
 void sql_session_free(sql_session *s)
@@ -308,7 +319,8 @@ int sql_session_set(sql_session *s, const char *name, const char *value, sql_err
     } else if (!strcasecmp(canon, "server_version") || !strcasecmp(canon, "server_encoding") ||
                !strcasecmp(canon, "server_version_num") ||
                !strcasecmp(canon, "integer_datetimes") || !strcasecmp(canon, "lc_collate") ||
-               !strcasecmp(canon, "lc_ctype") || !strcasecmp(canon, "max_identifier_length")) {
+               !strcasecmp(canon, "lc_ctype") || !strcasecmp(canon, "max_identifier_length") ||
+               !strcasecmp(canon, "max_index_keys")) {
         return sql_err_set(e, "55P02", -1, "parameter \"%s\" cannot be changed", canon);
     }
     sql_setting *st = stored(s, canon);

@@ -58,6 +58,8 @@ struct sql_session {
     int nsettings;
     sql_setting settings[SQL_MAX_SETTINGS]; /* other SET values, as SHOW prints them */
     uint64_t random_state;
+    const struct sql_catalog_hook *hook; /* names another driver adds (catalog.h); NULL none */
+    int32_t backend_pid;             /* pg_backend_pid() */
 };
 
 /* Settings every session starts with, and what SHOW prints for them. */

@@ -235,7 +235,7 @@ static int start_plan(sql_query *q, sql_plan *plan, bool analyze)
         return SL_ENOMEM;
     q->plan = plan;
     int rc = sql_op_build(x, plan, &q->root);
-    if (!rc)
+    if (!rc && !q->plan_only)
         rc = sql_op_open(q->root);
     return rc;
 }
@@ -556,11 +556,30 @@ static int run_execute(sql_query *q, binder *b, const PgQuery__ExecuteStmt *x)
     return dispatch(q, ps.tree->stmts[0]->stmt, p->text);
 }
 
+/* sql_query_open_plan: the SELECT inside a statement, NULL if it has none. */
+static const PgQuery__Node *select_of(const PgQuery__Node *st)
+{
+    switch (st->node_case) {
+    case PG_QUERY__NODE__NODE_SELECT_STMT: return st;
+    case PG_QUERY__NODE__NODE_INSERT_STMT: return st->insert_stmt->select_stmt;
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: return st->create_table_as_stmt->query;
+    default: return NULL;
+    }
+}
+
 static int dispatch(sql_query *q, const PgQuery__Node *st, const char *text)
 {
     binder b;
     sql_binder_init(&b, q, text);
     int rc;
+    if (q->plan_only) {
+        const PgQuery__Node *sel = select_of(st);
+        rc = sel && sel->node_case == PG_QUERY__NODE__NODE_SELECT_STMT
+                 ? sql_run_select(q, &b, sel->select_stmt)
+                 : sql_err_set(q->e, SQLSTATE_FEATURE, -1, "the statement has no SELECT to run");
+        sql_binder_done(&b);
+        return rc;
+    }
     switch (st->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT: rc = sql_run_select(q, &b, st->select_stmt); break;
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT: rc = run_explain(q, &b, st->explain_stmt); break;
@@ -595,8 +614,8 @@ static int dispatch(sql_query *q, const PgQuery__Node *st, const char *text)
     return rc;
 }
 
-int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sql_query **out,
-                   sql_err *e)
+static int open_query(sql_session *s, const char *text, const sql_query_opts *o, bool plan_only,
+                      sql_query **out, sql_err *e)
 {
     *out = NULL;
     sql_err_clear(e);
@@ -604,6 +623,7 @@ int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sq
     if (!q)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     q->s = s;
+    q->plan_only = plan_only;
     q->e = &q->err;
     q->t0 = clock_mono_ns();
     q->now_ns = clock_wall_ns();
@@ -670,6 +690,39 @@ int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sq
     }
     *out = q;
     return SL_OK;
+}
+
+int sql_query_open(sql_session *s, const char *text, const sql_query_opts *o, sql_query **out,
+                   sql_err *e)
+{
+    return open_query(s, text, o, false, out, e);
+}
+
+int sql_query_open_plan(sql_session *s, const char *text, sql_query **out, sql_err *e)
+{
+    return open_query(s, text, NULL, true, out, e);
+}
+
+int sql_session_typename(sql_session *s, const char *text, const PgQuery__TypeName *tn,
+                         sql_type *out, sql_err *e)
+{
+    sql_query q;
+    memset(&q, 0, sizeof q);
+    q.s = s;
+    q.e = &q.err;
+    q.begin_ns = INT64_MIN;
+    q.end_ns = INT64_MAX;
+    arena_init(&q.a, 4096, 1u << 20);
+    binder b;
+    sql_binder_init(&b, &q, text);
+    int rc = bind_typename(&b, tn, out) ? SL_OK : SL_EINVAL;
+    sql_binder_done(&b);
+    arena_destroy(&q.a);
+    if (rc) {
+        sql_err_fix_position(q.e, text);
+        *e = *q.e;
+    }
+    return rc;
 }
 
 bool sql_query_has_rows(const sql_query *q)

@@ -42,7 +42,20 @@ struct sql_query {
     char tagbuf[96];
     struct user_copy *copy;     /* COPY ... FROM STDIN waiting for its rows */
     int copy_cols;
+    bool plan_only;             /* sql_query_open_plan: operators built, not opened */
 };
+
+/*
+ * Another driver's entry (continuous jobs, src/stream): the SELECT of one
+ * statement (a SELECT, the query of INSERT ... SELECT or of CREATE TABLE /
+ * MATERIALIZED VIEW ... AS) parsed, bound, optimized and built into operators
+ * (q->plan, q->root, q->x) that are not opened: the caller drives them (their
+ * stream callbacks, sql_aggtab) and closes the query as usual.
+ */
+int sql_query_open_plan(sql_session *s, const char *text, sql_query **out, sql_err *e);
+/* The type a TypeName names, as CREATE TABLE binds it (text: the statement's). */
+int sql_session_typename(sql_session *s, const char *text, const PgQuery__TypeName *tn,
+                         sql_type *out, sql_err *e);
 
 typedef struct user_copy user_copy;
 /* catalog/user_copy.c: a COPY that did not end frees what it wrote. */

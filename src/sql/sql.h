@@ -54,6 +54,9 @@ void sql_session_free(sql_session *s);
 /* A session setting (SET name = value), as SHOW would print it; NULL if unknown. */
 const char *sql_session_get(sql_session *s, const char *name, char *buf, size_t n);
 int sql_session_set(sql_session *s, const char *name, const char *value, sql_err *e);
+/* The connection's process id as the client knows it (the PostgreSQL protocol's
+ * BackendKeyData): what pg_backend_pid() answers.  0 until set. */
+void sql_session_set_backend_pid(sql_session *s, int32_t pid);
 /* Inside an explicit transaction block (BEGIN ... COMMIT): for ReadyForQuery. */
 bool sql_session_in_tx(const sql_session *s);
 

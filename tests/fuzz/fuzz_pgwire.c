@@ -4,7 +4,8 @@
  * The input is what a client could send: a first packet (length, code, body)
  * and then frontend messages (type, length, body).  Each is decoded as the
  * listener does (src/server/pgwire_msg.c): the startup parameters, a Query's
- * text, the fields of Parse, Bind, Execute, Describe and Close, and a SASL
+ * text, the fields of Parse, Bind (its values read as binary parameters of each
+ * type), Execute, Describe and Close, and a SASL
  * message ('p': SASLInitialResponse, else SASLResponse, their SCRAM messages
  * parsed as src/server/pgwire_auth.c does), with the message length checked
  * against the cap.  Errors are answered the way the
@@ -63,8 +64,13 @@ static void message(char type, const uint8_t *body, size_t n, dbuf *out)
         int16_t np = pg_rd_i16(&r);
         for (int i = 0; i < np && !r.bad; i++) {
             int32_t len = pg_rd_i32(&r);
-            if (len >= 0)
-                pg_rd_bytes(&r, len);
+            const uint8_t *v = len >= 0 ? pg_rd_bytes(&r, len) : NULL;
+            /* a binary parameter, read as each type the listener decodes */
+            static const uint32_t oids[] = {26, 114, 1082, 1114, 1184, 1186, 1700, 2950, 3802};
+            for (size_t k = 0; v && k < sizeof oids / sizeof oids[0]; k++) {
+                dbuf_reset(out);
+                pg_binary_param_text(oids[k], v, len, out);
+            }
         }
         int16_t nr = pg_rd_i16(&r);
         for (int i = 0; i < nr && !r.bad; i++)

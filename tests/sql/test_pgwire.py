@@ -785,6 +785,79 @@ class Protocol(unittest.TestCase):
         self.assertEqual([t for t, _ in read_msgs(s)], [b"T", b"D", b"C", b"Z"])
         s.close()
 
+    def test_catalog_functions_and_information_schema(self):
+        c = connect()
+        c.autocommit = True
+        cur = c.cursor()
+        cur.execute("CREATE TABLE cat_t (a int, b text)")
+        cur.execute("CREATE VIEW cat_v AS SELECT a FROM cat_t WHERE a > 1")
+        cur.execute("SELECT version() LIKE 'PostgreSQL 15%%', current_database(), "
+                    "current_schema(), current_setting('server_version_num'), "
+                    "pg_backend_pid() = %s, format_type(1700, 655366), "
+                    "format_type('int4'::regtype, NULL), pg_get_expr(NULL, 0), "
+                    "has_table_privilege('cat_t', 'SELECT'), "
+                    "has_schema_privilege('public', 'USAGE'), "
+                    "has_database_privilege(current_database(), 'CONNECT'), "
+                    "pg_table_is_visible('cat_t'::regclass)", (c.get_backend_pid(),))
+        self.assertEqual(cur.fetchone(), (True, "lake", "public", "150000", True,
+                                          "numeric(10,2)", "integer", None, True, True, True,
+                                          True))
+        cur.execute("SELECT schema_name FROM information_schema.schemata ORDER BY 1")
+        self.assertEqual([r[0] for r in cur.fetchall()],
+                         ["information_schema", "pg_catalog", "public"])
+        cur.execute("SELECT table_name, table_type FROM information_schema.tables "
+                    "WHERE table_name LIKE 'cat_%' ORDER BY 1")
+        self.assertEqual(cur.fetchall(), [("cat_t", "BASE TABLE"), ("cat_v", "VIEW")])
+        cur.execute("SELECT table_schema, table_name, view_definition ILIKE '%%a > 1%%', "
+                    "check_option, is_updatable FROM information_schema.views "
+                    "WHERE table_name = 'cat_v'")
+        self.assertEqual(cur.fetchall(), [("public", "cat_v", True, "NONE", "NO")])
+        cur.execute("SELECT column_name, data_type FROM information_schema.columns "
+                    "WHERE table_name = 'cat_t' ORDER BY ordinal_position")
+        self.assertEqual(cur.fetchall(), [("a", "integer"), ("b", "text")])
+        cur.execute("SELECT count(*) > 10 FROM pg_settings")
+        self.assertEqual(cur.fetchone(), (True,))
+        c.close()
+
+    def test_binary_numerics_byte_for_byte(self):
+        """numeric in binary as PostgreSQL's numeric_send writes it: base-10000 digit
+        groups, weight, sign, display scale, no leading or trailing zero groups."""
+        def pg_bytes(text):
+            neg = text.startswith("-")
+            t = text.lstrip("-")
+            ip, _, fp = t.partition(".")
+            dscale = len(fp)
+            ip = ip.lstrip("0")
+            ip = "0" * (-len(ip) % 4) + ip
+            fp = fp + "0" * (-len(fp) % 4)
+            groups = [int(ip[i:i + 4]) for i in range(0, len(ip), 4)]
+            weight = len(groups) - 1
+            groups += [int(fp[i:i + 4]) for i in range(0, len(fp), 4)]
+            while groups and groups[0] == 0:
+                groups.pop(0)
+                weight -= 1
+            while groups and groups[-1] == 0:
+                groups.pop()
+            if not groups:
+                weight, neg = 0, False
+            return struct.pack("!hhHh", len(groups), weight, 0x4000 if neg else 0, dscale) + \
+                struct.pack("!%dh" % len(groups), *groups)
+        texts = ["0", "0.00", "12345.67", "-0.000005", "100000000", "0.25", "-1", "9999.9999",
+                 "123456789012345678901234567890.5", "-98765432109876.54321", "1.000000000001"]
+        s = raw()
+        q = ("SELECT " + ", ".join("'%s'::numeric" % t for t in texts)).encode()
+        s.sendall(msg(b"P", b"\x00" + q + b"\x00" + struct.pack("!h", 0)) +
+                  msg(b"B", b"\x00\x00" + struct.pack("!hhhh", 0, 0, 1, 1)) +
+                  msg(b"E", b"\x00" + struct.pack("!i", 0)) + msg(b"S", b""))
+        msgs = read_msgs(s)
+        body = [b for t, b in msgs if t == b"D"][0]
+        at = 2
+        for t in texts:
+            ln = struct.unpack("!i", body[at:at + 4])[0]
+            self.assertEqual(body[at + 4:at + 4 + ln], pg_bytes(t), t)
+            at += 4 + ln
+        s.close()
+
     def test_binary_results(self):
         import datetime
         import decimal

@@ -127,6 +127,35 @@ typedef struct sql_tfunc {
 
 const sql_tfunc *sql_tfunc_find(const char *name);
 
+/*
+ * Names another driver adds to one session's catalog (continuous jobs: their
+ * sources, materialized views and window functions; src/stream fills it, this
+ * engine never depends on it).  Looked up before the built-in and user tables;
+ * NULL: not one of the hook's.  The hook owns the tables `table` returns (they
+ * must outlive the session's queries); tables its functions bind are freed with
+ * the query as usual.
+ */
+/* A table function of a hook: tf's name, arity and arg_types apply (its bind is
+ * not used); bind_arg binds it with the hook's context. */
+typedef struct sql_hook_tfunc {
+    sql_tfunc tf;
+    /* The first name_args arguments may be bare names (`tumble(bids, ts, ...)`:
+     * a relation, a column), which reach bind_arg as text constants. */
+    int name_args;
+    int (*bind_arg)(void *arg, const sql_datum *args, const sql_type *types, int nargs,
+                    sql_table **out, sql_err *e);
+} sql_hook_tfunc;
+
+typedef struct sql_catalog_hook {
+    void *arg;
+    sql_table *(*table)(void *arg, const char *name);
+    const sql_hook_tfunc *(*tfunc)(void *arg, const char *name);
+} sql_catalog_hook;
+
+struct sql_session;
+/* Sets (NULL: clears) a session's hook; h must outlive its use. */
+void sql_session_set_catalog_hook(struct sql_session *s, const struct sql_catalog_hook *h);
+
 /* The built-in tables: lake tables, and system tables when a is given (they are made
  * for the query); by name; NULL if none. */
 sql_table *sql_builtin_table(struct sql_engine *eng, const char *schema, const char *name,

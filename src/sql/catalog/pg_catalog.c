@@ -1,8 +1,10 @@
 /*
  * pg_catalog.c - the pg_catalog tables PostgreSQL clients read to learn what
  * exists: pg_namespace, pg_type, pg_class, pg_attribute, pg_database,
- * pg_roles (and pg_authid), pg_am, and empty ones with their columns (pg_index,
- * pg_constraint, pg_description, pg_sequence, pg_proc, ... : g_tables below).
+ * pg_roles (and pg_authid), pg_am, pg_settings, and empty ones with their
+ * columns (pg_index, pg_constraint, pg_description, pg_sequence, pg_proc,
+ * pg_extension, ... : g_tables below); and the oids ::regclass and its kin
+ * read from names (sql_pg_reg_oid).
  *
  * Made for each query from the catalog as it is then (like information_schema,
  * system.c).  Every table of ours is a relation of schema `public` (oid 2200);
@@ -17,9 +19,11 @@
 #include "base/alloc.h"
 #include "sql/engine_int.h"
 
+#include <stdio.h>
 #include <string.h>
 
 int sql_user_each(sql_engine *eng, arena *a, int (*fn)(void *arg, sql_table *t), void *arg);
+struct sql_table *sql_user_lookup(sql_engine *eng, const char *name, arena *a, sql_err *e);
 
 #define NS_CATALOG 11
 #define NS_PUBLIC 2200
@@ -157,6 +161,50 @@ static void fill_roles(rowb *r)
         r->rc = col_vec_append_null(&r->b->cols[r->col++]);
     v_bool(r, true);
     row_end(r);
+}
+
+/* pg_settings: the server's settings as a session starts with them (SHOW and
+ * current_setting() give the session's own, after its SETs). */
+static const pgcol c_settings[] = {
+    {"name", ST_TEXT},       {"setting", ST_TEXT},     {"unit", ST_TEXT},
+    {"category", ST_TEXT},   {"short_desc", ST_TEXT},  {"extra_desc", ST_TEXT},
+    {"context", ST_TEXT},    {"vartype", ST_TEXT},     {"source", ST_TEXT},
+    {"min_val", ST_TEXT},    {"max_val", ST_TEXT},     {"enumvals", ST_TEXTARR},
+    {"boot_val", ST_TEXT},   {"reset_val", ST_TEXT},   {"sourcefile", ST_TEXT},
+    {"sourceline", ST_INT4}, {"pending_restart", ST_BOOL}};
+
+static void fill_settings(rowb *r)
+{
+    sql_session *s = NULL;
+    if (sql_session_new(r->f->eng, &s)) {
+        r->rc = SL_ENOMEM;
+        return;
+    }
+    char buf[256];
+    const char *name;
+    for (int i = 0; !r->rc && (name = sql_setting_name_at(s, i)); i++) {
+        const char *v = sql_session_get(s, name, buf, sizeof buf);
+        row_begin(r);
+        v_text(r, name);
+        v_text(r, v);
+        v_text(r, NULL);
+        v_text(r, "Ungrouped");
+        v_text(r, NULL);
+        v_text(r, NULL);
+        v_text(r, "user");
+        v_text(r, "string");
+        v_text(r, "default");
+        for (int k = 0; k < 3; k++)
+            v_text(r, NULL);
+        v_text(r, v);
+        v_text(r, v);
+        v_text(r, NULL);
+        if (!r->rc)
+            r->rc = col_vec_append_null(&r->b->cols[r->col++]);
+        v_bool(r, false);
+        row_end(r);
+    }
+    sql_session_free(s);
 }
 
 /* ---- pg_type ---- */
@@ -354,6 +402,12 @@ static const pgcol c_index[] = {
     {"indoption", ST_INT2ARR},  {"indexprs", ST_TEXT},         {"indpred", ST_TEXT}};
 static const pgcol c_description[] = {
     {"objoid", ST_OID}, {"classoid", ST_OID}, {"objsubid", ST_INT4}, {"description", ST_TEXT}};
+static const pgcol c_shdescription[] = {
+    {"objoid", ST_OID}, {"classoid", ST_OID}, {"description", ST_TEXT}};
+static const pgcol c_extension[] = {
+    {"oid", ST_OID},          {"extname", ST_TEXT},       {"extowner", ST_OID},
+    {"extnamespace", ST_OID}, {"extrelocatable", ST_BOOL}, {"extversion", ST_TEXT},
+    {"extconfig", ST_TEXTARR}, {"extcondition", ST_TEXTARR}};
 static const pgcol c_constraint[] = {
     {"oid", ST_OID},              {"conname", ST_TEXT},         {"connamespace", ST_OID},
     {"contype", ST_TEXT},         {"condeferrable", ST_BOOL},   {"condeferred", ST_BOOL},
@@ -382,7 +436,13 @@ static const pgcol c_proc[] = {
     {"prorettype", ST_OID},  {"prokind", ST_TEXT},       {"proargtypes", ST_TEXT},
     {"proretset", ST_BOOL},  {"provolatile", ST_TEXT},   {"proparallel", ST_TEXT},
     {"prosecdef", ST_BOOL},  {"proleakproof", ST_BOOL},  {"proowner", ST_OID},
-    {"prolang", ST_OID},     {"prosrc", ST_TEXT},        {"proacl", ST_TEXTARR}};
+    {"prolang", ST_OID},     {"prosrc", ST_TEXT},        {"proacl", ST_TEXTARR},
+    {"procost", ST_FLOAT4},  {"prorows", ST_FLOAT4},     {"provariadic", ST_OID},
+    {"prosupport", ST_TEXT}, {"proisstrict", ST_BOOL},   {"pronargs", ST_INT2},
+    {"pronargdefaults", ST_INT2}, {"proallargtypes", ST_TEXTARR},
+    {"proargmodes", ST_TEXTARR}, {"proargnames", ST_TEXTARR}, {"proargdefaults", ST_TEXT},
+    {"protrftypes", ST_TEXTARR}, {"probin", ST_TEXT},     {"prosqlbody", ST_TEXT},
+    {"proconfig", ST_TEXTARR}};
 
 static const pgcol c_auth_members[] = {
     {"oid", ST_OID}, {"roleid", ST_OID}, {"member", ST_OID}, {"grantor", ST_OID},
@@ -456,6 +516,9 @@ static const pgtable g_tables[] = {
     T("pg_attribute", c_attribute, fill_attribute),
     T("pg_index", c_index, fill_none),
     T("pg_description", c_description, fill_none),
+    T("pg_shdescription", c_shdescription, fill_none),
+    T("pg_settings", c_settings, fill_settings),
+    T("pg_extension", c_extension, fill_none),
     T("pg_constraint", c_constraint, fill_none),
     T("pg_inherits", c_inherits, fill_none),
     T("pg_attrdef", c_attrdef, fill_none),
@@ -506,4 +569,93 @@ sql_table *sql_pg_catalog_table(struct sql_engine *eng, const char *name, arena 
         return NULL;
     }
     return &f->t;
+}
+
+/* PostgreSQL's oids of the catalog tables clients name in ::regclass casts (the
+ * others of ours get the hash of their name, as every table does). */
+static int64_t catalog_rel_oid(const char *name)
+{
+    static const struct {
+        const char *name;
+        int64_t oid;
+    } known[] = {{"pg_type", 1247},        {"pg_attribute", 1249}, {"pg_proc", 1255},
+                 {"pg_class", 1259},       {"pg_authid", 1260},    {"pg_database", 1262},
+                 {"pg_am", 2601},          {"pg_attrdef", 2604},   {"pg_constraint", 2606},
+                 {"pg_depend", 2608},      {"pg_description", 2609}, {"pg_index", 2610},
+                 {"pg_inherits", 2611},    {"pg_namespace", 2615}, {"pg_rewrite", 2618},
+                 {"pg_trigger", 2620},     {"pg_enum", 3501},      {"pg_extension", 3079},
+                 {"pg_shdescription", 2396}, {"pg_collation", 3456}, {"pg_sequence", 2224}};
+    for (size_t i = 0; i < sizeof known / sizeof known[0]; i++)
+        if (!strcmp(known[i].name, name))
+            return known[i].oid;
+    return rel_oid(name);
+}
+
+/* A name as an identifier of SQL: "Quoted" as written, unquoted folded to lower
+ * case; the text after a schema qualifier when schema is given. */
+static bool ident(const char *s, char *out, size_t n, char *schema, size_t sn)
+{
+    char part[2][128];
+    int np = 0;
+    while (*s && np < 2) {
+        size_t k = 0;
+        if (*s == '"') {
+            for (s++; *s && !(s[0] == '"' && s[1] != '"'); s++) {
+                s += s[0] == '"';
+                if (k + 1 < sizeof part[0])
+                    part[np][k++] = *s;
+            }
+            if (*s++ != '"')
+                return false;
+        } else {
+            for (; *s && *s != '.'; s++)
+                if (k + 1 < sizeof part[0])
+                    part[np][k++] = *s >= 'A' && *s <= 'Z' ? (char)(*s + 32) : *s;
+        }
+        part[np++][k] = 0;
+        if (*s && *s++ != '.')
+            return false;
+    }
+    if (*s || !np)
+        return false;
+    snprintf(out, n, "%s", part[np - 1]);
+    snprintf(schema, sn, "%s", np == 2 ? part[0] : "");
+    return true;
+}
+
+int sql_pg_reg_oid(struct sql_engine *eng, const char *kind, const char *text, arena *a,
+                   int64_t *oid)
+{
+    char name[128], schema[128];
+    if (!ident(text, name, sizeof name, schema, sizeof schema))
+        return -1;
+    if (!strcmp(kind, "regnamespace")) {
+        static const char *const ns[] = {"pg_catalog", "public", "information_schema"};
+        static const int64_t ns_oid[] = {NS_CATALOG, NS_PUBLIC, NS_INFO};
+        for (int i = 0; i < 3; i++)
+            if (!*schema && !strcmp(name, ns[i]))
+                return *oid = ns_oid[i], 0;
+        return -1;
+    }
+    if (!strcmp(kind, "regrole"))
+        return !*schema && !strcmp(name, "streamlake") ? (*oid = OWNER, 0) : -1;
+    if (!strcmp(kind, "regtype")) {
+        sql_type t;
+        if (*schema && strcmp(schema, "pg_catalog"))
+            return -1;
+        return sql_type_lookup(name, NULL, 0, false, &t) ? (*oid = sql_type_oid(t), 0) : -1;
+    }
+    /* regclass: a catalog table, a lake table or a user table */
+    bool in_catalog = !strcmp(schema, "pg_catalog"), in_public = !*schema ||
+                      !strcmp(schema, "public");
+    for (size_t i = 0; (in_catalog || !*schema) && i < sizeof g_tables / sizeof g_tables[0]; i++)
+        if (!strcmp(g_tables[i].name, name))
+            return *oid = catalog_rel_oid(name), 0;
+    if (!in_public)
+        return -1;
+    sql_err e;
+    sql_err_clear(&e);
+    if (sql_builtin_table(eng, NULL, name, NULL) || sql_user_lookup(eng, name, a, &e))
+        return *oid = rel_oid(name), 0;
+    return -1;
 }

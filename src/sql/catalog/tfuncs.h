@@ -43,6 +43,10 @@ void sql_rows_free_batches(sql_batch **b, int n);
 
 /* pg_catalog.c: a pg_catalog table made for one query in a (NULL: no such table) */
 sql_table *sql_pg_catalog_table(struct sql_engine *eng, const char *name, arena *a);
+/* The oid a ::regclass, ::regtype, ::regnamespace or ::regrole cast of the
+ * constant `text` names (kind: the type's name); -1 when nothing has that name. */
+int sql_pg_reg_oid(struct sql_engine *eng, const char *kind, const char *text, arena *a,
+                   int64_t *oid);
 
 /* tf_admin.c */
 bool sql_materialize_partitions_args(const sql_type *given, int nargs, sql_type *want);

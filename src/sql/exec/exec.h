@@ -132,6 +132,13 @@ int sql_pipe_workers(const sql_op *op);
 int sql_pipe_run(sql_op *op, int *nworkers, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
                  void *arg);
 /*
+ * Another driver's pipeline (continuous jobs): b (taken) up through the
+ * streaming operators stages[0..n) (bottom to top, each prepared with
+ * stream_prepare) as worker w, into fn.
+ */
+int sql_pipe_push(sql_op *const *stages, int n, int w, sql_batch *b,
+                  int (*fn)(void *arg, int w, sql_batch *b, sql_err *e), void *arg, sql_err *e);
+/*
  * The rows of `in` that pred keeps: in itself (all of them), a copy, or NULL
  * (none); in is taken.  sel / sel_cap: the caller's selection buffer, grown
  * here; scratch is reset for the evaluation.
@@ -151,6 +158,22 @@ int sql_op_scan_workers(const sql_op *op);
 void sql_op_scan_any_order(sql_op *op);
 /* A top-N's bound handed to the scan's table before the scan reads (catalog.h). */
 void sql_op_scan_set_bound(sql_op *op, sql_scan_bound *bound);
+
+/*
+ * The groups and aggregate states of an SP_AGG operator as a value that another
+ * driver feeds and reads when it decides (continuous jobs: one per open window,
+ * read when the window closes).  op: the aggregation operator, built and not
+ * opened, which lends its plan and evaluation context.  Everything the batch
+ * GROUP BY does applies: FILTER, DISTINCT, ORDER BY inside a call.  next hands
+ * out the result (keys, then aggregates) a batch at a time after the last add,
+ * NULL at the end.  The caller accounts sql_aggtab_mem against work_mem.
+ */
+typedef struct sql_aggtab sql_aggtab;
+int sql_aggtab_new(sql_op *op, sql_aggtab **out, sql_err *e);
+int sql_aggtab_add(sql_aggtab *t, const sql_batch *b, sql_err *e);
+int sql_aggtab_next(sql_aggtab *t, sql_batch **out, sql_err *e);
+int64_t sql_aggtab_mem(const sql_aggtab *t);
+void sql_aggtab_free(sql_aggtab *t);
 
 /* Batches in memory: a growable list (sort input, join build side, CTEs). */
 typedef struct sql_rows {

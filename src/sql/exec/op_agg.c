@@ -638,20 +638,16 @@ static int build(op_agg *g)
     return rc;
 }
 
-static int agg_next(sql_op *op, sql_batch **out)
+/* The next batch (at most OUT_BATCH groups) of t's finished groups from *emitted on:
+ * the keys, then every aggregate's result; nothing once all are out. */
+static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
 {
-    op_agg *g = (op_agg *)op;
+    sql_op *op = &g->op;
     int rc;
-    if (!g->built) {
-        g->built = true;
-        if ((rc = build(g)))
-            return rc;
-    }
-    aggtab *t = &g->main;
     uint32_t total = g->nkeys ? t->ht.n : t->ngroups;
-    if (g->emitted >= total)
+    if (*emitted >= total)
         return SL_OK;
-    uint32_t n = total - g->emitted > OUT_BATCH ? OUT_BATCH : total - g->emitted;
+    uint32_t n = total - *emitted > OUT_BATCH ? OUT_BATCH : total - *emitted;
     const sql_plan *p = op->p;
     sql_batch *b;
     if ((rc = sql_batch_new(p->ncols, p->types, &b)))
@@ -662,7 +658,7 @@ static int agg_next(sql_op *op, sql_batch **out)
         return SL_ENOMEM;
     }
     for (uint32_t i = 0; i < n; i++)
-        rows[i] = g->emitted + i;
+        rows[i] = *emitted + i;
     sql_sel sel = {rows, n};
     for (int k = 0; k < g->nkeys && !rc; k++) {
         col_vec_release(&b->cols[k]);
@@ -673,7 +669,7 @@ static int agg_next(sql_op *op, sql_batch **out)
         sql_agg_ctx ax = agg_ctx(t, s);
         col_vec *o = &b->cols[g->nkeys + i];
         for (uint32_t k = 0; k < n && !rc; k++)
-            rc = s->agg->finalize(&ax, s->states + (size_t)(g->emitted + k) * s->agg->state_size, o);
+            rc = s->agg->finalize(&ax, s->states + (size_t)(*emitted + k) * s->agg->state_size, o);
     }
     sl_free(rows);
     if (rc) {
@@ -683,9 +679,21 @@ static int agg_next(sql_op *op, sql_batch **out)
         return rc;
     }
     b->n = n;
-    g->emitted += n;
+    *emitted += n;
     *out = b;
     return SL_OK;
+}
+
+static int agg_next(sql_op *op, sql_batch **out)
+{
+    op_agg *g = (op_agg *)op;
+    if (!g->built) {
+        g->built = true;
+        int rc = build(g);
+        if (rc)
+            return rc;
+    }
+    return emit_groups(g, &g->main, &g->emitted, out);
 }
 
 static void agg_close(sql_op *op)
@@ -698,6 +706,80 @@ static void agg_close(sql_op *op)
 }
 
 static const sql_op_vt g_agg = {NULL, agg_next, agg_close, NULL, NULL, NULL};
+
+/* ---- tables fed by another driver (exec.h: sql_aggtab) -------------------- */
+
+struct sql_aggtab {
+    op_agg *g;
+    aggtab t;
+    uint32_t emitted;
+    bool finished;
+};
+
+/* The table's failure into e (its own error, else the query's). */
+static int aggtab_fail(sql_aggtab *a, int rc, sql_err *e)
+{
+    if (a->t.err.state[0])
+        *e = a->t.err;
+    else if (a->g->op.x->e->state[0])
+        *e = *a->g->op.x->e;
+    else
+        sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "%s", sl_strerror(rc));
+    return rc;
+}
+
+int sql_aggtab_new(sql_op *op, sql_aggtab **out, sql_err *e)
+{
+    *out = NULL;
+    sql_aggtab *a = sl_calloc(1, sizeof *a);
+    if (!a)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    a->g = (op_agg *)op;
+    int rc = tab_init(a->g, &a->t, -1);
+    if (rc) {
+        aggtab_fail(a, rc, e);
+        sql_aggtab_free(a);
+        return rc;
+    }
+    *out = a;
+    return SL_OK;
+}
+
+int sql_aggtab_add(sql_aggtab *a, const sql_batch *b, sql_err *e)
+{
+    int rc = consume(a->g, &a->t, b);
+    return rc ? aggtab_fail(a, rc, e) : SL_OK;
+}
+
+int sql_aggtab_next(sql_aggtab *a, sql_batch **out, sql_err *e)
+{
+    *out = NULL;
+    int rc = SL_OK;
+    if (!a->finished) {
+        a->finished = true;
+        for (int i = 0; !rc && i < a->t.naggs; i++)
+            if (a->t.a[i].call->norder)
+                rc = feed_ordered(&a->t, &a->t.a[i]);
+        if (!rc && a->g->nkeys == 0 && a->t.ngroups == 0)
+            rc = grow_states(&a->t, 1);
+    }
+    if (!rc)
+        rc = emit_groups(a->g, &a->t, &a->emitted, out);
+    return rc ? aggtab_fail(a, rc, e) : SL_OK;
+}
+
+int64_t sql_aggtab_mem(const sql_aggtab *a)
+{
+    return tab_mem(&a->t);
+}
+
+void sql_aggtab_free(sql_aggtab *a)
+{
+    if (!a)
+        return;
+    tab_free(&a->t);
+    sl_free(a);
+}
 
 sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p)
 {

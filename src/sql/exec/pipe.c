@@ -113,6 +113,22 @@ static int push(void *arg, int w, sql_batch *b, sql_err *e)
     return op->vt->stream(op, w, b, push, &r->levels[l->at + 1], e);
 }
 
+int sql_pipe_push(sql_op *const *stages, int n, int w, sql_batch *b,
+                  int (*fn)(void *arg, int w, sql_batch *b, sql_err *e), void *arg, sql_err *e)
+{
+    if (n > PIPE_MAX) {
+        sql_batch_free(b);
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "more than %d streaming operators in a row",
+                           PIPE_MAX);
+    }
+    pipe_run r = {.nstages = n, .fn = fn, .arg = arg};
+    for (int i = 0; i < n; i++)
+        r.stages[i] = stages[i];
+    for (int i = 0; i <= n; i++)
+        r.levels[i] = (level){&r, i};
+    return push(&r.levels[0], w, b, e);
+}
+
 int sql_pipe_run(sql_op *op, int *nworkers, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
                  void *arg)
 {

@@ -227,7 +227,10 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
             return p;
         }
     }
-    sql_table *t = sql_builtin_table(b->s->eng, schema, rv->relname, b->a);
+    const sql_catalog_hook *h = b->s->hook;
+    sql_table *t = h && h->table && !schema ? h->table(h->arg, rv->relname) : NULL;
+    if (!t)
+        t = sql_builtin_table(b->s->eng, schema, rv->relname, b->a);
     if (!t && (!schema || !strcmp(schema, "public"))) {
         sql_err ue;
         sql_err_clear(&ue);
@@ -270,6 +273,25 @@ static bool rowless(const sql_expr *e, bool per_run)
     return true;
 }
 
+/* A scalar function in FROM (`string_to_array(...) s`): one row, its one column
+ * named after the alias, as PostgreSQL does. */
+static sql_plan *scalar_in_from(binder *b, bind_scope *sc, const PgQuery__RangeFunction *rf,
+                                const PgQuery__Node *call, const char *name, const char **alias)
+{
+    sql_plan *p = mk_plan(b, SP_VALUES, 1);
+    sql_expr **row = p ? arena_zalloc(b->a, sizeof *row) : NULL;
+    if (!row || !(p->values.rows = arena_zalloc(b->a, sizeof row)) ||
+        !(row[0] = bind_expr(b, sc, call)))
+        return NULL;
+    p->values.rows[0] = row;
+    p->values.nrows = 1;
+    p->types[0] = row[0]->type;
+    *alias = rf->alias && pstr(rf->alias->aliasname) ? rf->alias->aliasname : name;
+    p->names[0] = *alias;
+    p->est_rows = 1;
+    return p;
+}
+
 static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeFunction *rf,
                                 const char **alias)
 {
@@ -284,7 +306,12 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
         return NULL;
     }
     const char *name = node_str(f->funcname[f->n_funcname - 1]);
-    const sql_tfunc *tf = sql_tfunc_find(name);
+    const sql_catalog_hook *h = b->s->hook;
+    const sql_hook_tfunc *ht = h && h->tfunc ? h->tfunc(h->arg, name) : NULL;
+    const sql_tfunc *tf = ht ? &ht->tf : sql_tfunc_find(name);
+    int nscalar = 0;
+    if (!tf && sql_func_candidates(name, &nscalar) && nscalar)
+        return scalar_in_from(b, sc, rf, l->items[0], name, alias);
     if (!tf) {
         bind_fail(b, SQLSTATE_UNDEFINED_FUNCTION, f->location, "function %s(...) does not exist "
                   "as a table function", name);
@@ -300,7 +327,20 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
     sql_type types[8], want[8];
     sql_expr *ae[8];
     for (int i = 0; i < nargs && i < 8; i++) {
-        if (!(ae[i] = bind_expr(b, sc, f->args[i])))
+        const PgQuery__Node *an = f->args[i];
+        if (ht && i < ht->name_args && an->node_case == PG_QUERY__NODE__NODE_COLUMN_REF &&
+            an->column_ref->n_fields == 1 && node_str(an->column_ref->fields[0])) {
+            /* a bare name (a relation, a column) is its text */
+            const char *nm = node_str(an->column_ref->fields[0]);
+            sql_datum d = sql_datum_null();
+            d.null = false;
+            d.s.p = (const uint8_t *)nm;
+            d.s.n = (uint32_t)strlen(nm);
+            ae[i] = mk_const(b, sql_type_of(ST_TEXT), &d, an->column_ref->location);
+        } else {
+            ae[i] = bind_expr(b, sc, an);
+        }
+        if (!ae[i])
             return NULL;
         types[i] = ae[i]->type;
     }
@@ -343,7 +383,8 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
     sql_table *t;
     sql_err te;
     sql_err_clear(&te);
-    if (tf->bind(b->s->eng, args, types, nargs, &t, &te)) {
+    if (ht ? ht->bind_arg(h->arg, args, types, nargs, &t, &te)
+           : tf->bind(b->s->eng, args, types, nargs, &t, &te)) {
         *b->e = te;
         if (!b->e->position)
             b->e->position = f->location + 1;
@@ -850,6 +891,22 @@ static sql_plan *order_limit(binder *b, bind_scope *sc, sql_plan *p, const PgQue
     return p;
 }
 
+/* A select list's room doubled (the n items kept). */
+static int grow_list(binder *b, sql_expr ***ex, const char ***nm, int n, int *cap)
+{
+    int nc = *cap * 2;
+    sql_expr **e2 = arena_alloc(b->a, sizeof *e2 * (size_t)nc);
+    const char **n2 = arena_alloc(b->a, sizeof *n2 * (size_t)nc);
+    if (!e2 || !n2)
+        return -1;
+    memcpy(e2, *ex, sizeof *e2 * (size_t)n);
+    memcpy(n2, *nm, sizeof *n2 * (size_t)n);
+    *ex = e2;
+    *nm = n2;
+    *cap = nc;
+    return 0;
+}
+
 /* Expands `*` and `t.*` into column references; appends to exprs/names. */
 static int expand_star(binder *b, bind_scope *sc, const PgQuery__ColumnRef *cr, sql_expr ***ex,
                        const char ***nm, int *n, int *cap)
@@ -864,18 +921,8 @@ static int expand_star(binder *b, bind_scope *sc, const PgQuery__ColumnRef *cr, 
         for (int k = 0; k < r->ncols; k++) {
             if (!qual && r->hidden && r->hidden[k])
                 continue;
-            if (*n == *cap) {
-                int nc = *cap * 2;
-                sql_expr **e2 = arena_alloc(b->a, sizeof *e2 * (size_t)nc);
-                const char **n2 = arena_alloc(b->a, sizeof *n2 * (size_t)nc);
-                if (!e2 || !n2)
-                    return -1;
-                memcpy(e2, *ex, sizeof *e2 * (size_t)*n);
-                memcpy(n2, *nm, sizeof *n2 * (size_t)*n);
-                *ex = e2;
-                *nm = n2;
-                *cap = nc;
-            }
+            if (*n == *cap && grow_list(b, ex, nm, *n, cap))
+                return -1;
             (*ex)[*n] = mk_col(b, r->offset + k, r->types[k], cr->location);
             (*nm)[(*n)++] = r->names[k];
         }
@@ -1000,10 +1047,8 @@ static sql_plan *bind_select_level(binder *b, bind_scope *outer, const PgQuery__
                 return NULL;
             continue;
         }
-        if (n == cap) {
-            bind_fail(b, SQLSTATE_INTERNAL, -1, "select list grew past its room");
+        if (n == cap && grow_list(b, &tl, &names, n, &cap))
             return NULL;
-        }
         if (!(tl[n] = bind_target(b, &sc, v)))
             return NULL;
         if (tl[n]->type.id == ST_UNKNOWN && !(tl[n] = coerce(b, tl[n], sql_type_of(ST_TEXT), 'i', NULL)))

@@ -10,6 +10,7 @@
 #include "sql/plan/bind_int.h"
 
 #include "base/alloc.h"
+#include "sql/catalog/tfuncs.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -567,6 +568,42 @@ static sql_expr *bind_list_same_type(binder *b, bind_scope *sc, sql_ekind k, PgQ
 
 /* ---- casts -------------------------------------------------------------- */
 
+/* The text of a constant string (of a text type or unknown); NULL otherwise. */
+static const char *const_text(binder *b, const sql_expr *a)
+{
+    if (a->kind != SE_CONST || a->c.null ||
+        (a->type.id != ST_UNKNOWN && !sql_type_is_text(a->type)))
+        return NULL;
+    return arena_strndup(b->a, (const char *)a->c.s.p, a->c.s.n);
+}
+
+/* 'name'::regclass (regtype, regnamespace, regrole): the oid of what the constant
+ * names, looked up now as PostgreSQL does; 'name'::regproc: the function's name,
+ * as pg_type's typinput and kin hold it here.  NULL with *done false: not such a
+ * cast, the usual coercion applies. */
+static sql_expr *reg_cast(binder *b, const char *type, const sql_expr *a, int loc, bool *done)
+{
+    const char *v = const_text(b, a);
+    *done = v && !strncmp(type, "reg", 3);
+    if (!*done)
+        return NULL;
+    sql_datum d;
+    memset(&d, 0, sizeof d);
+    if (!strcmp(type, "regproc") || !strcmp(type, "regprocedure")) {
+        const char *dot = strrchr(v, '.');
+        d.s.p = (const uint8_t *)(dot ? dot + 1 : v);
+        d.s.n = (uint32_t)strcspn((const char *)d.s.p, "(");
+        return mk_const(b, sql_type_of(ST_TEXT), &d, loc);
+    }
+    if (!sql_pg_reg_oid(b->s->eng, type, v, b->a, &d.i))
+        return mk_const(b, sql_type_of(ST_OID), &d, loc);
+    bool cls = !strcmp(type, "regclass"), ns = !strcmp(type, "regnamespace");
+    bind_fail(b, cls ? SQLSTATE_UNDEFINED_TABLE : ns ? "3F000" : "42704", loc,
+              "%s \"%s\" does not exist",
+              cls ? "relation" : ns ? "schema" : !strcmp(type, "regrole") ? "role" : "type", v);
+    return NULL;
+}
+
 static sql_expr *bind_typecast(binder *b, bind_scope *sc, const PgQuery__TypeCast *x)
 {
     sql_type t;
@@ -575,6 +612,12 @@ static sql_expr *bind_typecast(binder *b, bind_scope *sc, const PgQuery__TypeCas
     sql_expr *a = bind_expr(b, sc, x->arg);
     if (!a)
         return NULL;
+    const PgQuery__TypeName *tn = x->type_name;
+    const char *tname = tn->n_names ? node_str(tn->names[tn->n_names - 1]) : NULL;
+    bool done = false;
+    sql_expr *r = tname && !tn->n_array_bounds ? reg_cast(b, tname, a, x->location, &done) : NULL;
+    if (done)
+        return r;
     if (a->kind == SE_PARAM && a->type.id == ST_UNKNOWN)
         param_infer(b, a->col, t);
     sql_expr *c = coerce(b, a, t, 'e', NULL);
@@ -632,6 +675,33 @@ static sql_expr *bind_func(binder *b, bind_scope *sc, const PgQuery__FuncCall *f
     }
     if (!strcmp(name, "mod") && nargs == 2)
         return resolve_func(b, "%", args, 2, f->location, true);
+    /* current_setting('name' [, missing_ok]): the session's value, read now */
+    const char *setting = !strcmp(name, "current_setting") && (nargs == 1 || nargs == 2)
+                              ? const_text(b, args[0]) : NULL;
+    if (setting) {
+        char buf[256];
+        const char *v = sql_session_get(b->s, setting, buf, sizeof buf);
+        bool missing_ok = nargs == 2 && args[1]->kind == SE_CONST && !args[1]->c.null &&
+                          args[1]->type.id == ST_BOOL && args[1]->c.b;
+        if (!v && !missing_ok) {
+            bind_fail(b, "42704", f->location, "unrecognized configuration parameter \"%s\"",
+                      setting);
+            return NULL;
+        }
+        sql_datum d;
+        memset(&d, 0, sizeof d);
+        d.null = !v;
+        d.s.p = (const uint8_t *)(v ? arena_strndup(b->a, v, strlen(v)) : "");
+        d.s.n = v ? (uint32_t)strlen(v) : 0;
+        return d.s.p ? mk_const(b, sql_type_of(ST_TEXT), &d, f->location) : NULL;
+    }
+    if (!strcmp(name, "pg_backend_pid") && nargs == 0) {
+        /* the connection's, as BackendKeyData told the client */
+        sql_datum d;
+        memset(&d, 0, sizeof d);
+        d.i = b->s->backend_pid;
+        return mk_const(b, sql_type_of(ST_INT4), &d, f->location);
+    }
     if (!strcmp(name, "pg_typeof") && nargs == 1) {
         char t[64];
         type_name(args[0]->type, t);
@@ -683,7 +753,7 @@ static sql_expr *bind_sqlvalue(binder *b, const PgQuery__SQLValueFunction *x)
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG:
     case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA: {
-        const char *v = x->op == PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG ? "streamlake"
+        const char *v = x->op == PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG ? "lake"
                         : x->op == PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA ? "public"
                                                                                       : "streamlake";
         sql_datum d;
@@ -1000,6 +1070,13 @@ const char *expr_colname(const PgQuery__Node *n)
         case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP:
         case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_TIMESTAMP_N: return "current_timestamp";
         case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_USER: return "current_user";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_ROLE: return "current_role";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_SESSION_USER: return "session_user";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_USER: return "user";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_CATALOG: return "current_catalog";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_CURRENT_SCHEMA: return "current_schema";
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP:
+        case PG_QUERY__SQLVALUE_FUNCTION_OP__SVFOP_LOCALTIMESTAMP_N: return "localtimestamp";
         default: return "?column?";
         }
     case PG_QUERY__NODE__NODE_A_ARRAY_EXPR:

@@ -1,0 +1,264 @@
+/*
+ * sink.c - where a job's rows go.
+ *
+ *   file (csv)          the rows as `streamlake sql --format csv` prints them
+ *                       (the same formatter: NULL an empty field, the empty
+ *                       string ""), a header line unless header = false.  They
+ *                       are written to PATH.part, renamed to PATH when the job
+ *                       ends well (the commit); a job that fails leaves PATH as
+ *                       it was and no part file.
+ *   materialized view   the rows kept in memory as the view's contents.
+ *
+ * A job's columns become the sink's as INSERT makes them: by position, or by
+ * the INSERT's column list (the others NULL), with assignment casts (an
+ * implicit or assignment cast of the SQL engine; anything else is refused
+ * with 42804 before a row is read).  The casts run through the evaluator.
+ */
+#include "stream/stream_int.h"
+
+#include "base/alloc.h"
+#include "sql/exec/eval.h"
+#include "sql/func/func.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+struct stream_sink {
+    stream_table *t;
+    stream_view *v;
+    int ncols;
+    const sql_type *types;   /* the sink's columns */
+    sql_expr **exprs;        /* per sink column over the job's row; NULL: a NULL column */
+    arena mem;               /* the expressions */
+    arena scratch;
+    sql_err err;
+    sql_ectx cx;
+    /* file */
+    FILE *fp;
+    char part[4200];
+    sql_fmt *fmt;
+    bool skip_header;        /* header = false: the formatter's first line is dropped */
+    int io_errno;
+    bool committed;
+};
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+static int write_file(void *arg, const void *p, size_t n)
+{
+    stream_sink *k = arg;
+    if (k->skip_header) {
+        const char *nl = memchr(p, '\n', n);
+        if (!nl)
+            return 0;
+        k->skip_header = false;
+        n -= (size_t)(nl + 1 - (const char *)p);
+        p = nl + 1;
+    }
+    if (n && fwrite(p, 1, n, k->fp) != n) {
+        k->io_errno = errno ? errno : EIO;
+        return -1;
+    }
+    return 0;
+}
+
+/* The expression feeding sink column i from job column c (of type from). */
+static int column_expr(stream_sink *k, int i, int c, sql_type from, const char *name,
+                       sql_err *e)
+{
+    sql_expr *col = arena_zalloc(&k->mem, sizeof *col);
+    if (!col)
+        return oom(e);
+    col->kind = SE_COL;
+    col->col = c;
+    col->type = from;
+    col->loc = -1;
+    sql_type to = k->types[i];
+    if (sql_type_eq(from, to)) {
+        k->exprs[i] = col;
+        return SL_OK;
+    }
+    char ctx = sql_cast_context(from, to);
+    if (ctx != 'i' && ctx != 'a') {
+        char fn[64], tn[64];
+        sql_type_name(from, fn, sizeof fn);
+        sql_type_name(to, tn, sizeof tn);
+        return sql_err_set(e, SQLSTATE_DATATYPE_MISMATCH, -1, "column \"%s\" is of type %s but "
+                           "expression is of type %s", name, tn, fn);
+    }
+    sql_expr *cast = arena_zalloc(&k->mem, sizeof *cast);
+    sql_expr **args = arena_zalloc(&k->mem, sizeof *args);
+    if (!cast || !args)
+        return oom(e);
+    args[0] = col;
+    cast->kind = SE_CAST;
+    cast->type = to;
+    cast->loc = -1;
+    cast->nargs = 1;
+    cast->args = args;
+    k->exprs[i] = cast;
+    return SL_OK;
+}
+
+static int open_file(stream_sink *k, sql_err *e)
+{
+    stream_table *t = k->t;
+    snprintf(k->part, sizeof k->part, "%s.part", t->path);
+    if (!(k->fp = fopen(k->part, "w")))
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
+                           t->path, strerror(errno));
+    k->skip_header = !t->header;
+    if (sql_fmt_new(SQL_FMT_CSV, false, write_file, k, &k->fmt))
+        return oom(e);
+    if (sql_fmt_begin(k->fmt, t->ncols, t->names, t->types))
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
+                           k->part, strerror(k->io_errno ? k->io_errno : ENOMEM));
+    return SL_OK;
+}
+
+int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *map,
+                     const sql_type *in_types, int nin, stream_sink **out, sql_err *e)
+{
+    (void)nin;
+    (void)r;
+    *out = NULL;
+    stream_sink *k = sl_calloc(1, sizeof *k);
+    if (!k)
+        return oom(e);
+    k->t = t;
+    k->v = v;
+    k->ncols = t ? t->ncols : v->f->t.ncols;
+    k->types = t ? t->types : v->f->types;
+    arena_init(&k->mem, 1024, 16u << 20);
+    arena_init(&k->scratch, 4096, 64u << 20);
+    k->cx.f.err = &k->err;
+    k->cx.f.scratch = &k->scratch;
+    int rc = (k->exprs = arena_zalloc(&k->mem, sizeof *k->exprs * (size_t)k->ncols)) ? SL_OK
+                                                                                  : oom(e);
+    for (int i = 0; i < k->ncols && !rc; i++)
+        if (map[i] >= 0)
+            rc = column_expr(k, i, map[i], in_types[map[i]],
+                             t ? t->names[i] : v->f->names[i], e);
+    if (!rc && t)
+        rc = open_file(k, e);
+    if (rc) {
+        stream_sink_close(k);
+        return rc;
+    }
+    *out = k;
+    return SL_OK;
+}
+
+/* b's rows as the sink's columns (b is taken). */
+static int to_sink_row(stream_sink *k, sql_batch *b, sql_batch **out, sql_err *e)
+{
+    sql_batch *o;
+    int rc = sql_batch_new(k->ncols, k->types, &o);
+    if (rc) {
+        sql_batch_free(b);
+        return oom(e);
+    }
+    arena_reset(&k->scratch);
+    for (int i = 0; i < k->ncols && !rc; i++) {
+        sql_vec v;
+        if (!k->exprs[i]) {
+            rc = sql_vec_const_null(&v, k->types[i]);
+        } else {
+            sql_err_clear(&k->err);
+            rc = sql_eval(&k->cx, k->exprs[i], b, NULL, &v);
+            if (rc)
+                *e = k->err.state[0] ? k->err : *e;
+        }
+        if (rc)
+            break;
+        col_vec_release(&o->cols[i]);
+        if (v.is_const) {
+            rc = sql_vec_expand(&v, b->n, &o->cols[i]);
+            sql_vec_release(&v);
+        } else {
+            o->cols[i] = v.v;
+        }
+    }
+    o->n = b->n;
+    sql_batch_free(b);
+    if (rc) {
+        sql_batch_free(o);
+        return e->state[0] ? rc : oom(e);
+    }
+    *out = o;
+    return SL_OK;
+}
+
+int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
+{
+    if (!b->n) {
+        sql_batch_free(b);
+        return SL_OK;
+    }
+    sql_batch *o = NULL;
+    int rc = to_sink_row(k, b, &o, e);
+    if (rc)
+        return rc;
+    uint64_t n = (uint64_t)o->n;
+    if (k->v) {
+        ftab *f = k->v->f;
+        f->cur = o;
+        if (ftab_flush(f)) {
+            f->cur = NULL;
+            sql_batch_free(o);
+            return oom(e);
+        }
+        k->v->rows_written += n;
+        return SL_OK;
+    }
+    rc = sql_fmt_batch(k->fmt, o);
+    sql_batch_free(o);
+    if (rc)
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", k->t->name,
+                           k->part, strerror(k->io_errno ? k->io_errno : ENOMEM));
+    k->t->rows_written += n;
+    return SL_OK;
+}
+
+int stream_sink_commit(stream_sink *k, sql_err *e)
+{
+    if (!k->t) {
+        k->committed = true;
+        return SL_OK;
+    }
+    stream_table *t = k->t;
+    int rc = sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0);
+    if (!rc && fflush(k->fp))
+        rc = SL_EINVAL;
+    if (rc || fclose(k->fp)) {
+        k->fp = NULL;
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
+                           k->part, strerror(k->io_errno ? k->io_errno : errno));
+    }
+    k->fp = NULL;
+    if (rename(k->part, t->path))
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot rename \"%s\" to \"%s\": %s",
+                           t->name, k->part, t->path, strerror(errno));
+    k->committed = true;
+    t->written = true;
+    return SL_OK;
+}
+
+void stream_sink_close(stream_sink *k)
+{
+    if (!k)
+        return;
+    if (k->fp)
+        fclose(k->fp);
+    if (k->t && !k->committed && k->part[0])
+        unlink(k->part);
+    sql_fmt_free(k->fmt);
+    arena_destroy(&k->mem);
+    arena_destroy(&k->scratch);
+    sl_free(k);
+}

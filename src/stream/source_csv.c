@@ -1,0 +1,325 @@
+/*
+ * source_csv.c - the file connector's reader (csv): a bounded file read in
+ * line order, a batch at a time, with the watermark and lateness applied at
+ * the source (window.h has the rules).
+ *
+ * A record is one line, or more when a quoted field holds a line break
+ * (RFC 4180: fields in double quotes, a doubled quote inside is a quote).
+ * An empty unquoted field is NULL, a quoted one the empty string, and values
+ * are read by the SQL engine's own text input functions (sql_datum_parse), so
+ * a row means here exactly what read_csv makes of it.  Blank lines are
+ * skipped.  A record is checked whole before any of it is kept: a wrong field
+ * count or a value its column's type refuses fails the job with the source,
+ * the line and the column, or with on_error = 'skip' is counted as bad and
+ * left out.  Then, if the table has an event time: a row that is late under
+ * the watermark in force is dropped and counted (late = 'error': fails),
+ * else it moves the watermark.  Every record costs no allocation beyond its
+ * values (a scratch arena reset per record, one buffer for quoted fields).
+ *
+ * The file is mapped; pages already parsed are given back as in read_csv.
+ */
+#include "stream/stream_int.h"
+
+#include "base/alloc.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define BATCH_ROWS 8192
+#define MAX_FIELDS 1024
+
+typedef struct field {
+    size_t off, len;         /* in the map, or in `quoted` when q */
+    bool q;
+} field;
+
+struct stream_reader {
+    stream_table *t;
+    const char *map;
+    size_t size;
+    const char *p, *released;
+    int64_t line;            /* the line p is on (1-based) */
+    bool header_done;
+    stream_wm wm;
+    dbuf quoted;             /* unescaped quoted fields of the current record */
+    field f[MAX_FIELDS];
+    sql_datum *vals;         /* the current record's values */
+    arena scratch;
+    uint64_t rows_read, late, bad;
+};
+
+int stream_reader_open(stream_table *t, stream_reader **out, sql_err *e)
+{
+    *out = NULL;
+    if (t->ncols > MAX_FIELDS)
+        return sql_err_set(e, "54011", -1, "source \"%s\": at most %d columns", t->name,
+                           MAX_FIELDS);
+    int fd = open(t->path, O_RDONLY | O_CLOEXEC);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st)) {
+        int err = errno;
+        if (fd >= 0)
+            close(fd);
+        return sql_err_set(e, "58P01", -1, "source \"%s\": could not open file \"%s\": %s",
+                           t->name, t->path, strerror(err));
+    }
+    if (!S_ISREG(st.st_mode)) {
+        close(fd);
+        return sql_err_set(e, "58P01", -1, "source \"%s\": \"%s\" is not a file", t->name,
+                           t->path);
+    }
+    stream_reader *r = sl_calloc(1, sizeof *r);
+    if (!r || !(r->vals = sl_calloc((size_t)t->ncols, sizeof *r->vals))) {
+        sl_free(r);
+        close(fd);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    r->t = t;
+    r->size = (size_t)st.st_size;
+    if (r->size) {
+        void *m = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (m == MAP_FAILED) {
+            int err = errno;
+            close(fd);
+            sl_free(r->vals);
+            sl_free(r);
+            return sql_err_set(e, "58030", -1, "source \"%s\": could not map \"%s\": %s",
+                               t->name, t->path, strerror(err));
+        }
+        r->map = m;
+    }
+    close(fd);
+    r->p = r->released = r->map;
+    r->line = 1;
+    stream_wm_init(&r->wm, t->delay_ns);
+    dbuf_init(&r->quoted, 256u << 20);
+    arena_init(&r->scratch, 4096, 256u << 20);
+    *out = r;
+    return SL_OK;
+}
+
+void stream_reader_close(stream_reader *r)
+{
+    if (!r)
+        return;
+    if (r->map)
+        munmap((void *)r->map, r->size);
+    dbuf_free(&r->quoted);
+    arena_destroy(&r->scratch);
+    sl_free(r->vals);
+    sl_free(r);
+}
+
+void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late, uint64_t *bad)
+{
+    *read = r->rows_read;
+    *late = r->late;
+    *bad = r->bad;
+}
+
+/* A quoted field at p (after its opening quote): unescaped into r->quoted; the
+ * position after the closing quote, NULL if the file ends first. */
+static const char *quoted_field(stream_reader *r, const char *p, const char *end, field *f)
+{
+    f->q = true;
+    f->off = r->quoted.len;
+    for (;;) {
+        const char *q = memchr(p, '"', (size_t)(end - p));
+        if (!q)
+            return NULL;
+        for (const char *c = p; c < q; c++)
+            r->line += *c == '\n';
+        if (dbuf_append(&r->quoted, p, (size_t)(q - p)))
+            return NULL;
+        p = q + 1;
+        if (p < end && *p == '"') {
+            if (dbuf_append_byte(&r->quoted, '"'))
+                return NULL;
+            p++;
+            continue;
+        }
+        f->len = r->quoted.len - f->off;
+        return p;
+    }
+}
+
+/*
+ * Splits the record at r->p into fields: how many (more than MAX_FIELDS counts as
+ * MAX_FIELDS + 1), or -1 for an unterminated quote.  r->p moves past the record.
+ */
+static int split_record(stream_reader *r)
+{
+    const char *p = r->p, *end = r->map + r->size;
+    char delim = r->t->delim;
+    int n = 0;
+    dbuf_reset(&r->quoted);
+    for (;;) {
+        field tmp, *f = n < MAX_FIELDS ? &r->f[n] : &tmp;
+        n += n <= MAX_FIELDS;
+        if (p < end && *p == '"') {
+            if (!(p = quoted_field(r, p + 1, end, f)))
+                return -1;
+            while (p < end && *p != delim && *p != '\n')
+                p++; /* after the closing quote, up to the delimiter: ignored */
+        } else {
+            const char *s = p;
+            while (p < end && *p != delim && *p != '\n')
+                p++;
+            f->q = false;
+            f->off = (size_t)(s - r->map);
+            f->len = (size_t)(p - s);
+        }
+        if (p >= end || *p == '\n') {
+            if (!f->q && f->len && r->map[f->off + f->len - 1] == '\r')
+                f->len--;
+            if (p < end)
+                p++;
+            r->line++;
+            break;
+        }
+        p++; /* the delimiter */
+    }
+    r->p = p;
+    return n;
+}
+
+static const char *field_ptr(const stream_reader *r, const field *f)
+{
+    return f->q ? (const char *)r->quoted.p + f->off : r->map + f->off;
+}
+
+/* A bad record: fails the job, or counts it (on_error = 'skip'). */
+static int bad_record(stream_reader *r, sql_err *e, const char *state, int64_t line,
+                      const char *fmt, const char *detail)
+{
+    if (r->t->skip_bad) {
+        r->bad++;
+        return SL_OK;
+    }
+    return sql_err_set(e, state, -1, fmt, r->t->name, r->t->path_opt, (long long)line, detail);
+}
+
+/* The record's values into r->vals: 1 when it is good, 0 when it was skipped. */
+static int parse_record(stream_reader *r, int nf, int64_t line, sql_err *e)
+{
+    stream_table *t = r->t;
+    char msg[512];
+    if (nf != t->ncols) {
+        snprintf(msg, sizeof msg, "%d field%s, expected %d", nf > MAX_FIELDS ? MAX_FIELDS : nf,
+                 nf == 1 ? "" : "s", t->ncols);
+        int rc = bad_record(r, e, SQLSTATE_INVALID_TEXT, line,
+                            "source \"%s\": %s line %lld: %s", msg);
+        return rc ? rc : 0;
+    }
+    arena_reset(&r->scratch);
+    for (int c = 0; c < t->ncols; c++) {
+        const field *f = &r->f[c];
+        const char *s = field_ptr(r, f);
+        if (!f->len && !f->q) {
+            r->vals[c] = sql_datum_null();
+            continue;
+        }
+        const char *state = NULL;
+        if (!sql_datum_parse(t->types[c], s, f->len, &r->scratch, &r->vals[c], &state))
+            continue;
+        char tn[64];
+        sql_type_name(t->types[c], tn, sizeof tn);
+        snprintf(msg, sizeof msg, "column \"%s\": invalid input for type %s: \"%.*s\"",
+                 t->names[c], tn, (int)(f->len > 64 ? 64 : f->len), s);
+        int rc = bad_record(r, e, state && !strcmp(state, "22003") ? SQLSTATE_OUT_OF_RANGE
+                                                                   : SQLSTATE_INVALID_TEXT,
+                            line, "source \"%s\": %s line %lld, %s", msg);
+        return rc ? rc : 0;
+    }
+    return 1;
+}
+
+/* Lateness and the watermark for a good record: 1 keep it, 0 dropped late. */
+static int admit(stream_reader *r, int64_t line, sql_err *e)
+{
+    stream_table *t = r->t;
+    r->rows_read++;
+    if (t->time_col < 0 || r->vals[t->time_col].null)
+        return 1;
+    int64_t ts = r->vals[t->time_col].i;
+    if (stream_wm_late(&r->wm, ts)) {
+        if (t->late_error)
+            return sql_err_set(e, "22000", -1, "source \"%s\": %s line %lld: late row (event "
+                               "time before the watermark, max_delay exceeded)", t->name,
+                               t->path_opt, (long long)line);
+        r->late++;
+        return 0;
+    }
+    stream_wm_observe(&r->wm, ts);
+    return 1;
+}
+
+static void release_pages(stream_reader *r)
+{
+    uintptr_t pg = 4096, from = ((uintptr_t)r->released + pg - 1) & ~(pg - 1),
+              to = (uintptr_t)r->p & ~(pg - 1);
+    if (to > from && to - from >= ((uintptr_t)4 << 20)) {
+        madvise((void *)from, to - from, MADV_DONTNEED);
+        r->released = (const char *)to;
+    }
+}
+
+int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
+{
+    stream_table *t = r->t;
+    *out = NULL;
+    sql_batch *b;
+    if (sql_batch_new(t->ncols, t->types, &b))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    const char *end = r->map + r->size;
+    int rc = SL_OK;
+    while (r->p < end && b->n < BATCH_ROWS && !rc) {
+        if (*r->p == '\n' || (*r->p == '\r' && r->p + 1 < end && r->p[1] == '\n')) {
+            r->p += *r->p == '\n' ? 1 : 2; /* a blank line */
+            r->line++;
+            continue;
+        }
+        int64_t line = r->line;
+        int nf = split_record(r);
+        if (nf < 0) {
+            rc = sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s line %lld: "
+                             "unterminated quoted field", t->name, t->path_opt,
+                             (long long)line);
+            break;
+        }
+        if (t->header && !r->header_done) {
+            r->header_done = true;
+            continue;
+        }
+        int good = parse_record(r, nf, line, e);
+        if (good > 0)
+            good = admit(r, line, e);
+        if (good < 0) {
+            rc = good;
+            break;
+        }
+        for (int c = 0; good && c < t->ncols && !rc; c++)
+            rc = sql_datum_append(t->types[c], &r->vals[c], &b->cols[c]);
+        if (rc > 0) /* unreachable: appends return 0 or a negative code */
+            rc = SL_EINVAL;
+        if (rc && !e->state[0])
+            sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        b->n += good && !rc;
+    }
+    release_pages(r);
+    if (rc || !b->n) {
+        sql_batch_free(b);
+        if (!rc && r->p >= end)
+            stream_wm_end(&r->wm);
+        *wm = stream_wm_value(&r->wm);
+        return rc;
+    }
+    *wm = stream_wm_value(&r->wm);
+    *out = b;
+    return SL_OK;
+}

@@ -1,0 +1,133 @@
+/*
+ * stream_int.h - what the files of src/stream share.
+ *
+ *   catalog.c     CREATE TABLE ... WITH (connector = ...) and materialized views
+ *                 as names of the SQL session (the binder's catalog hook), and the
+ *                 window table functions tumble and hop
+ *   source_csv.c  the file connector's reader: rows in line order, lateness and
+ *                 the watermark applied at the source
+ *   sink.c        where a job's rows go: a file (csv), a materialized view
+ *   job.c         one continuous statement: its plan taken apart into the
+ *                 stateless chains and the windowed aggregation, and run
+ *   script.c      a file of statements, the figures, the stats file
+ *   window.c      watermark and window arithmetic (window.h)
+ *
+ * src/stream sits above src/sql and uses its binder, plans, evaluator,
+ * operators and aggregates; src/sql knows nothing of it (ARCHITECTURE.md 6).
+ */
+#ifndef SL_STREAM_STREAM_INT_H
+#define SL_STREAM_STREAM_INT_H
+
+#include "sql/catalog/tfuncs.h"
+#include "sql/query_int.h"
+#include "stream/stream.h"
+#include "stream/window.h"
+
+enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
+
+typedef struct stream_run stream_run;
+
+/* A table with a connector: a source when read, a sink when written. */
+typedef struct stream_table {
+    sql_table t;             /* first: what the binder sees (columns of the table) */
+    stream_run *run;
+    const char *name;
+    int ncols;
+    const char **names;
+    sql_type *types;
+    char path[4096];         /* resolved against --input-dir / --output-dir when used */
+    const char *path_opt;    /* the path option as written */
+    int format;              /* STREAM_FMT_* */
+    bool header;             /* csv: a header line (default true) */
+    char delim;
+    int time_col;            /* event_time's column; -1: a static (lookup) table */
+    int64_t delay_ns;        /* max_delay */
+    bool late_error;         /* late = 'error' (default 'drop') */
+    bool skip_bad;           /* on_error = 'skip' (default 'fail') */
+    /* figures (rows_read etc.: of the last complete read, the same for every job) */
+    bool read_once, written;
+    uint64_t rows_read, late_dropped, bad_rows, rows_written;
+    int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
+} stream_table;
+
+/* A materialized view: its contents, readable by the session's later SELECTs. */
+typedef struct stream_view {
+    const char *name;
+    ftab *f;                 /* the rows (ftab_rows_ops); f->t is the table */
+    uint64_t rows_written;
+    bool emit_on_close;
+} stream_view;
+
+/* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size): the
+ * source's columns, then window_start and window_end (of ts's type). */
+typedef struct stream_wtab {
+    sql_table t;
+    stream_table *src;
+    stream_win win;
+    const char **names;
+    sql_type *types;
+} stream_wtab;
+
+struct stream_run {
+    const stream_opts *o;
+    sql_engine *eng;
+    sql_session *s;
+    arena a;                 /* names, definitions: everything of the run */
+    stream_table **tables;
+    int ntables, tables_cap;
+    stream_view **views;
+    int nviews, views_cap;
+    sql_catalog_hook hook;
+    sql_hook_tfunc tumble, hop;
+};
+
+/* catalog.c */
+void stream_catalog_init(stream_run *r);
+void stream_catalog_free(stream_run *r);
+stream_table *stream_table_find(stream_run *r, const char *name);
+stream_view *stream_view_find(stream_run *r, const char *name);
+/* CREATE TABLE with a connector option: 1 (registered), 0 (not a connector table:
+ * the SQL engine's), or a negative code with e set. */
+int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateStmt *cs,
+                        sql_err *e);
+/* A new materialized view of the given columns (names and types copied). */
+int stream_view_new(stream_run *r, const char *name, int ncols, const char *const *names,
+                    const sql_type *types, stream_view **out, sql_err *e);
+/* Whether a table is one of a run's sources, or a window over one (*win set). */
+stream_table *stream_scan_source(const sql_table *t, const stream_win **win);
+/* An option's value as text (strings, numbers, true/false), NULL if none. */
+const char *stream_opt_text(const PgQuery__DefElem *d, char *buf, size_t n);
+/* max_delay / window sizes: an interval's text to ns (no months), with e set. */
+int stream_interval_ns(const char *what, const char *text, int64_t *out, sql_err *e);
+
+/* source_csv.c */
+typedef struct stream_reader stream_reader;
+int stream_reader_open(stream_table *t, stream_reader **out, sql_err *e);
+/* The next batch of on-time rows (the table's columns), NULL at the end; *wm is the
+ * watermark after its last row (STREAM_WM_END once the input ended). */
+int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+/* Rows read, dropped late, skipped bad so far. */
+void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late,
+                          uint64_t *bad);
+void stream_reader_close(stream_reader *r);
+
+/* sink.c */
+typedef struct stream_sink stream_sink;
+/*
+ * A sink for rows of the job's columns (ncols of in_types): a connector table
+ * (to its file, through a part file renamed at commit) or a view.  map[i]: the job
+ * column feeding sink column i, -1 for NULL; assignment casts as INSERT makes them.
+ */
+int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *map,
+                     const sql_type *in_types, int nin, stream_sink **out, sql_err *e);
+/* Writes the rows of b (taken). */
+int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
+int stream_sink_commit(stream_sink *k, sql_err *e);
+/* Frees the sink; a file sink not committed leaves no file behind. */
+void stream_sink_close(stream_sink *k);
+
+/* job.c: INSERT INTO sink SELECT ... or CREATE MATERIALIZED VIEW ... AS SELECT ...,
+ * run until its bounded sources end. */
+int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql_err *e);
+
+#endif
