@@ -86,6 +86,11 @@ SELECT name, count(*) AS spans, max(duration) / 1000 AS longest_us
 FROM demo_slowest GROUP BY 1 ORDER BY 3 DESC LIMIT 3;
 SQL
 rm -f "$demo_csv"
+echo "== where the loadgen process's time went: streamlake analyze"
+report_dir=$(mktemp -d /tmp/streamlake-report-XXXXXX)
+build/streamlake analyze "$pid" --server "$url" -o "$report_dir/report.md"
+sed -n '1,12p' "$report_dir/report.md"
+echo "analysis report: $report_dir/report.md (flame graph: $report_dir/report.flame.html, .svg, .folded)"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"
 echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
 echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"

@@ -504,3 +504,24 @@ const json_val *json_get(const json_val *obj, const char *key)
             return &obj->items[k];
     return NULL;
 }
+
+void jw_kv_str(jw *w, const char *k, const char *v)
+{
+    jw_key(w, k);
+    if (v)
+        jw_str(w, v);
+    else
+        jw_null(w);
+}
+
+void jw_kv_int(jw *w, const char *k, int64_t v)
+{
+    jw_key(w, k);
+    jw_int(w, v);
+}
+
+void jw_kv_uint(jw *w, const char *k, uint64_t v)
+{
+    jw_key(w, k);
+    jw_uint(w, v);
+}

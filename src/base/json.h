@@ -39,6 +39,10 @@ void jw_uint(jw *w, uint64_t v);
 void jw_double(jw *w, double v);
 void jw_bool(jw *w, int v);
 void jw_null(jw *w);
+/* A key and its value: a string (null when v is NULL), an integer, an unsigned. */
+void jw_kv_str(jw *w, const char *k, const char *v);
+void jw_kv_int(jw *w, const char *k, int64_t v);
+void jw_kv_uint(jw *w, const char *k, uint64_t v);
 /* A value that is already JSON text, written as it is (null when empty or NULL). */
 void jw_raw(jw *w, const char *json);
 /* As jw_raw, for n bytes of JSON text that need not end in NUL. */

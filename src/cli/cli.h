@@ -23,6 +23,7 @@ int cmd_trace(int argc, char **argv);
 int cmd_sql(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_keys(int argc, char **argv);
+int cmd_analyze(int argc, char **argv);
 
 /*
  * Option parsing shared by subcommands: `--name value` or `--name=value`.

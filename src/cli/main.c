@@ -24,6 +24,7 @@ static const command g_commands[] = {
     {"materialize", cmd_materialize, "build view partitions ahead of time"},
     {"trace", cmd_trace, "write the Perfetto trace of a process"},
     {"sql", cmd_sql, "run SQL over the lake, or open a SQL shell"},
+    {"analyze", cmd_analyze, "report where a process's time went (and its flame graphs)"},
     {"run", cmd_run, "run a file of continuous SQL jobs over files (no server)"},
     {"decode", cmd_decode, "check and print wire messages and payload files as JSON"},
     {"keys", cmd_keys, "add and list the keys of `serve --keys` (PostgreSQL SCRAM logins)"},

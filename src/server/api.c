@@ -36,45 +36,30 @@ static void uuid_field(jw *w, const char *name, const sl_uuid *u)
     jw_str(w, s);
 }
 
-static void str_field(jw *w, const char *name, const char *v)
-{
-    jw_key(w, name);
-    if (v)
-        jw_str(w, v);
-    else
-        jw_null(w);
-}
-
-static void uint_field(jw *w, const char *name, uint64_t v)
-{
-    jw_key(w, name);
-    jw_uint(w, v);
-}
-
 static int process_row(void *arg, const meta_process_summary *r)
 {
     jw *w = arg;
     const meta_process *p = &r->p;
     jw_obj_begin(w);
     uuid_field(w, "process_id", &p->process_id);
-    str_field(w, "exe", p->exe);
-    str_field(w, "computer", p->computer);
-    str_field(w, "username", p->username);
-    str_field(w, "realname", p->realname);
-    str_field(w, "distro", p->distro);
-    str_field(w, "cpu_brand", p->cpu_brand);
+    jw_kv_str(w, "exe", p->exe);
+    jw_kv_str(w, "computer", p->computer);
+    jw_kv_str(w, "username", p->username);
+    jw_kv_str(w, "realname", p->realname);
+    jw_kv_str(w, "distro", p->distro);
+    jw_kv_str(w, "cpu_brand", p->cpu_brand);
     time_fields(w, "start_time", p->start_time_ns);
-    uint_field(w, "start_ticks", p->start_ticks);
-    uint_field(w, "tsc_frequency", p->tsc_frequency);
+    jw_kv_uint(w, "start_ticks", p->start_ticks);
+    jw_kv_uint(w, "tsc_frequency", p->tsc_frequency);
     uuid_field(w, "parent_process_id", &p->parent_process_id);
     jw_key(w, "properties");
     jw_raw(w, p->properties_json);
     time_fields(w, "insert_time", p->insert_time_ns);
-    uint_field(w, "thread_count", r->thread_count);
-    uint_field(w, "stream_count", r->stream_count);
-    uint_field(w, "block_count", r->block_count);
-    uint_field(w, "event_count", r->event_count);
-    uint_field(w, "payload_bytes", r->payload_bytes);
+    jw_kv_uint(w, "thread_count", r->thread_count);
+    jw_kv_uint(w, "stream_count", r->stream_count);
+    jw_kv_uint(w, "block_count", r->block_count);
+    jw_kv_uint(w, "event_count", r->event_count);
+    jw_kv_uint(w, "payload_bytes", r->payload_bytes);
     jw_obj_end(w);
     return w->err;
 }
@@ -107,14 +92,14 @@ static int stream_row(void *arg, const meta_stream_summary *r)
     uuid_field(w, "process_id", &r->s.process_id);
     jw_key(w, "tags");
     jw_raw(w, r->s.tags_json);
-    str_field(w, "thread_id", r->thread_id);
-    str_field(w, "thread_name", r->thread_name);
+    jw_kv_str(w, "thread_id", r->thread_id);
+    jw_kv_str(w, "thread_name", r->thread_name);
     jw_key(w, "properties");
     jw_raw(w, r->s.properties_json);
     time_fields(w, "insert_time", r->s.insert_time_ns);
-    uint_field(w, "block_count", r->block_count);
-    uint_field(w, "event_count", r->event_count);
-    uint_field(w, "payload_bytes", r->payload_bytes);
+    jw_kv_uint(w, "block_count", r->block_count);
+    jw_kv_uint(w, "event_count", r->event_count);
+    jw_kv_uint(w, "payload_bytes", r->payload_bytes);
     jw_obj_end(w);
     return w->err;
 }

@@ -30,6 +30,7 @@
 #include "lake/lake.h"
 #include "perfetto/pf_gen.h"
 #include "server/api.h"
+#include "server/api_analyze.h"
 #include "server/api_lake.h"
 #include "server/api_sql.h"
 #include "server/api_trace.h"
@@ -96,6 +97,7 @@ enum route {
     R_API_STATS,
     R_API_VIEW,
     R_API_TRACE,
+    R_API_ANALYZE,
 };
 
 typedef struct req {
@@ -312,7 +314,8 @@ static int route_of(const server *s, const char *method, const char *url, req *q
             wants_post = fixed[i].post;
         }
     }
-    /* /api/processes/{id}/streams, /api/processes/{id}/trace.pftrace, /api/perfetto/{id}/generate */
+    /* /api/processes/{id}/streams, /api/processes/{id}/trace.pftrace, /api/perfetto/{id}/generate,
+     * /api/analyze/{id} */
     static const struct {
         const char *prefix, *suffix;
         int route, post;
@@ -320,6 +323,7 @@ static int route_of(const server *s, const char *method, const char *url, req *q
         {"/api/processes/", "/streams", R_API_STREAMS, 0},
         {"/api/processes/", "/trace.pftrace", R_API_TRACE, 0},
         {"/api/perfetto/", "/generate", R_API_PERFETTO, 1},
+        {"/api/analyze/", "", R_API_ANALYZE, 0},
     };
     size_t n = strlen(url);
     for (size_t i = 0; route == R_NONE && i < sizeof with_id / sizeof with_id[0]; i++) {
@@ -525,8 +529,34 @@ static enum MHD_Result run_trace(server *s, struct MHD_Connection *c, const req 
                         rq.frames ? NULL : disp);
 }
 
+/* GET /api/analyze/{id}: the report's JSON, computed before the status line. */
+static enum MHD_Result run_analyze(server *s, struct MHD_Connection *c, const req *q)
+{
+    char pid[UUID_STR_LEN];
+    uuid_format(&q->id, pid);
+    api_analyze_req rq = {pid, NULL, NULL, NULL, NULL, NULL};
+    const char *names[5] = {"begin", "end", "kinds", "top", "max_spans"};
+    const char **vals[5] = {&rq.begin, &rq.end, &rq.kinds, &rq.top, &rq.max_spans};
+    for (int i = 0; i < 5; i++)
+        *vals[i] = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, names[i]);
+    dbuf b;
+    dbuf_init(&b, API_REPLY_MAX);
+    errmsg e;
+    errmsg_clear(&e);
+    int status = 500;
+    enum MHD_Result ok;
+    if (api_analyze_json(s->sql, &rq, &b, &status, &e) == SL_OK)
+        ok = send_json_buf(c, 200, &b);
+    else
+        ok = send_error(c, status, errmsg_str(&e), status == 503 ? 1 : 0, NULL);
+    dbuf_free(&b);
+    return ok;
+}
+
 static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q)
 {
+    if (q->route == R_API_ANALYZE)
+        return run_analyze(s, c, q);
     if (q->route == R_API_VIEW)
         return run_view(s, c, q);
     if (q->route == R_API_TRACE)
