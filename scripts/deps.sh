@@ -50,8 +50,10 @@ fi
 
 if [ "$what" = test ]; then
   # Node packages used only by tests (DuckDB as a Parquet peer) are pinned in
-  # tests/node/package-lock.json; install them once.
-  if [ -f tests/node/package-lock.json ] && [ ! -d tests/node/node_modules ]; then
+  # tests/node/package-lock.json; install them once, and again when the lock file
+  # changed since (npm keeps its own copy in node_modules/.package-lock.json).
+  if [ -f tests/node/package-lock.json ] && { [ ! -d tests/node/node_modules ] ||
+     [ tests/node/package-lock.json -nt tests/node/node_modules/.package-lock.json ]; }; then
     (cd tests/node && npm ci --no-audit --no-fund --loglevel=error)
   fi
 fi

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void usage(FILE *f)
 {
@@ -24,12 +25,14 @@ static void usage(FILE *f)
             "connector (CREATE TABLE t (...) WITH (connector = 'file', path = 'x.csv',\n"
             "format = 'csv', event_time = 'ts', max_delay = '2 seconds')), jobs\n"
             "(INSERT INTO sink SELECT ..., CREATE MATERIALIZED VIEW v AS SELECT ...) with\n"
-            "tumble(src, ts, size) and hop(src, ts, slide, size) windows, run until their\n"
-            "bounded files end; a SELECT after them prints its rows.\n\n"
+            "tumble(src, ts, size), hop(src, ts, slide, size) and session(src, ts, gap)\n"
+            "windows, run until their bounded files end; a SELECT after them prints its\n"
+            "rows.\n\n"
             "  FILE.sql         the statements ('-': standard input)\n"
             "  --input-dir DIR  relative source paths resolve here (default: .)\n"
             "  --output-dir DIR relative sink paths resolve here (default: .)\n"
-            "  --workers N      partitioned workers; this version runs 1 (N > 1 is refused)\n"
+            "  --workers N      partitioned workers (default: the number of cores); the\n"
+            "                   results are the same for any N\n"
             "  --stats FILE     write rows read, late and bad per source and rows written per\n"
             "                   sink as JSON when the run ends\n"
             "  --format F       how SELECT results print: table (default), csv, json\n\n"
@@ -121,7 +124,8 @@ int cmd_run(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    uint64_t nw = 1;
+    long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+    uint64_t nw = ncpu < 1 ? 1 : ncpu > 64 ? 64 : (uint64_t)ncpu;
     if (workers && (cli_parse_u64("--workers", workers, &nw) || nw == 0 || nw > 1024)) {
         fprintf(stderr, "streamlake run: --workers must be between 1 and 1024\n");
         return 2;

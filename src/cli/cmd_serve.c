@@ -33,10 +33,19 @@ static void usage(FILE *f)
             "                        [--statement-timeout-ms N] [--files DIR]\n"
             "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
             "                        [--pg-idle-timeout S] [--tls-cert FILE --tls-key FILE]\n"
-            "                        [--pg-require-tls] [--keys FILE]\n\n"
+            "                        [--pg-require-tls] [--keys FILE]\n"
+            "                        [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]\n"
+            "                        [--s3-region REGION]]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
+            "  --objects s3://BUCKET/PREFIX  payloads and partitions in S3 (or a compatible\n"
+            "                        server) instead of --data, which keeps the metadata;\n"
+            "                        keys from AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and\n"
+            "                        AWS_SESSION_TOKEN), never from the command line\n"
+            "  --s3-endpoint URL     http(s)://HOST[:PORT] of the S3 server, path-style\n"
+            "                        (default: AWS_ENDPOINT_URL, else AWS for the region)\n"
+            "  --s3-region REGION    signing region (default: AWS_REGION, else us-east-1)\n"
             "  --listen HOST:PORT    IPv4 address and port (default 127.0.0.1:8080;\n"
             "                        port 0 picks a free one)\n"
             "  --threads N           HTTP worker threads (default 8)\n"
@@ -129,12 +138,16 @@ static int set_num(const num_opt *o, const char *v)
     return 0;
 }
 
-/* An option whose value is a path (--data, --tls-cert, --tls-key, --keys): 1 taken, 0 not
- * one of them, -1 its value is missing. */
+/* An option whose value is a path or a URL (--data, --tls-cert, --tls-key, --keys,
+ * --objects, --s3-endpoint, --s3-region): 1 taken, 0 not one of them, -1 its value is
+ * missing. */
 static int path_opt(int argc, char **argv, int *i, server_config *c)
 {
-    static const char *const names[] = {"--data", "--tls-cert", "--tls-key", "--keys"};
-    const char **dst[] = {&c->data_dir, &c->pg_tls_cert, &c->pg_tls_key, &c->keys_file};
+    static const char *const names[] = {"--data",    "--tls-cert",    "--tls-key",
+                                        "--keys",    "--objects",     "--s3-endpoint",
+                                        "--s3-region"};
+    const char **dst[] = {&c->data_dir,    &c->pg_tls_cert, &c->pg_tls_key, &c->keys_file,
+                          &c->objects_url, &c->s3_endpoint, &c->s3_region};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         const char *v;
         int r = cli_opt(argc, argv, i, names[k], &v);
@@ -222,6 +235,15 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         usage(stderr);
         return 2;
     }
+    if (c->objects_url && strncmp(c->objects_url, "s3://", 5) != 0) {
+        fprintf(stderr, "streamlake serve: --objects wants s3://BUCKET/PREFIX, got '%s' (local "
+                "objects live in --data)\n", c->objects_url);
+        return 2;
+    }
+    if ((c->s3_endpoint || c->s3_region) && !c->objects_url) {
+        fprintf(stderr, "streamlake serve: --s3-endpoint and --s3-region need --objects\n");
+        return 2;
+    }
     return 0;
 }
 
@@ -255,8 +277,9 @@ int cmd_serve(int argc, char **argv)
     if (server_pg_port(s))
         printf("streamlake: postgres on %s:%u\n", c.pg_host, server_pg_port(s));
     fflush(stdout);
-    log_info("serve", "data in %s, %d threads, bodies up to %zu bytes; responses: %zu MiB, "
-             "%d workers (%d a request), client timeout %d s", c.data_dir, c.threads,
+    log_info("serve", "data in %s%s%s, %d threads, bodies up to %zu bytes; responses: %zu MiB, "
+             "%d workers (%d a request), client timeout %d s", c.data_dir,
+             c.objects_url ? ", objects in " : "", c.objects_url ? c.objects_url : "", c.threads,
              c.max_body_bytes, c.max_response_bytes >> 20, c.max_workers, c.max_request_jobs,
              c.client_timeout_s);
     int sig = 0;

@@ -210,5 +210,8 @@ void lcache_stats_json(lcache *c, jw *w)
     }
     jw_key(w, "max_bytes");
     jw_uint(w, c->max_bytes);
+    /* hits / lookups, 0 before the first lookup */
+    jw_key(w, "hit_rate");
+    jw_double(w, v[2] + v[3] ? (double)v[2] / (double)(v[2] + v[3]) : 0.0);
     jw_obj_end(w);
 }

@@ -72,12 +72,20 @@ static void footer_free(void *v)
     pq_footer_unref(v);
 }
 
-/* A partition file's bytes in the cache: mapped from the object store when it
- * can, else read into memory. */
+/*
+ * A partition file's bytes in the cache: mapped from the object store when it
+ * can, else read into memory.  From a store that cannot map (S3) the image is
+ * sparse: a zeroed buffer of the file's size holding the footer, into which
+ * lake_file_fetch reads column chunks as scans need them (ranged GETs), so a
+ * query of three columns never downloads the other ten.
+ */
 typedef struct file_bytes {
     lake_bytes b;
     objstore *os;      /* mapped: unmap through it */
     uint8_t *owned;    /* read: free */
+    int sparse;        /* only the footer and the chunks flagged in have are in */
+    pthread_mutex_t mu; /* sparse: held while fetching, so one chunk is fetched once */
+    uint8_t *have;     /* sparse: a flag per (row group, column), allocated on first fetch */
 } file_bytes;
 
 static void bytes_free(void *v)
@@ -87,6 +95,9 @@ static void bytes_free(void *v)
         sl_free(f->owned);
     else
         objstore_unmap(f->os, f->b.p, f->b.len);
+    if (f->sparse)
+        pthread_mutex_destroy(&f->mu);
+    sl_free(f->have);
     sl_free(f);
 }
 
@@ -518,8 +529,177 @@ void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance)
 
 /* ------------------------------------------------------------ files */
 
-int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
-                   errmsg *e)
+/* Largest partition file the lake reads (the whole-file path's cap too). */
+#define LAKE_FILE_MAX ((uint64_t)4 << 30)
+/* Bytes read from the end of a file for its footer in one ranged read. */
+#define LAKE_TAIL_BYTES ((uint64_t)64 << 10)
+/* Chunks of one row group closer than this are fetched in one ranged read. */
+#define LAKE_FETCH_GAP ((uint64_t)256 << 10)
+
+/* Appends [off, off+n) of the object into dst (which has room for it). */
+static int read_range_into(lake *l, const char *path, uint64_t off, uint64_t n, uint8_t *dst,
+                           errmsg *e)
+{
+    dbuf d;
+    dbuf_init(&d, (size_t)n);
+    int rc = objstore_get_range(l->os, path, off, (size_t)n, &d, e);
+    if (!rc)
+        memcpy(dst, d.p, (size_t)n);
+    dbuf_free(&d);
+    return rc;
+}
+
+/*
+ * Reads the footer end of a file that cannot be mapped into a zeroed image of
+ * its size; a file no larger than the tail read is read whole (not sparse).
+ */
+static int read_sparse(lake *l, const char *path, uint64_t size, file_bytes *fb, errmsg *e)
+{
+    int rc;
+    if (!size) {
+        objstore_stat st;
+        if ((rc = objstore_stat_get(l->os, path, &st, e)))
+            return rc;
+        size = st.size_bytes;
+    }
+    if (size > LAKE_FILE_MAX)
+        return errmsg_set(e, SL_ETOOBIG, "partition file %s: %llu bytes", path,
+                          (unsigned long long)size);
+    if (!(fb->owned = sl_calloc(1, (size_t)size + 1)))
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    fb->b.p = fb->owned;
+    fb->b.len = (size_t)size;
+    uint64_t tail = size < LAKE_TAIL_BYTES ? size : LAKE_TAIL_BYTES;
+    if ((rc = read_range_into(l, path, size - tail, tail, fb->owned + size - tail, e)))
+        return rc;
+    if (tail == size || size < 12)
+        return SL_OK; /* whole; the footer parser judges it */
+    uint64_t flen = (uint64_t)fb->owned[size - 8] | (uint64_t)fb->owned[size - 7] << 8 |
+                    (uint64_t)fb->owned[size - 6] << 16 | (uint64_t)fb->owned[size - 5] << 24;
+    if (flen + 12 <= size && flen + 8 > tail &&
+        (rc = read_range_into(l, path, size - 8 - flen, flen + 8 - tail,
+                              fb->owned + size - 8 - flen, e)))
+        return rc;
+    /*
+     * The leading magic is not fetched (a round trip for four bytes no reader
+     * uses); the footer parser checks it as a file-type test, which the trailing
+     * magic just read makes already.
+     */
+    if (!memcmp(fb->owned + size - 4, "PAR1", 4))
+        memcpy(fb->owned, "PAR1", 4);
+    fb->sparse = 1;
+    pthread_mutex_init(&fb->mu, NULL);
+    return SL_OK;
+}
+
+/* The byte range [*a, *b) of a column chunk (its dictionary page first, if any). */
+static void chunk_range(const pq_chunk *c, uint64_t *a, uint64_t *b)
+{
+    int64_t start = c->data_page_offset;
+    if (c->dictionary_page_offset > 0 && c->dictionary_page_offset < start)
+        start = c->dictionary_page_offset;
+    *a = start > 0 ? (uint64_t)start : 0;
+    *b = *a + (c->total_compressed > 0 ? (uint64_t)c->total_compressed : 0);
+}
+
+/* Whether the scan reads column c (NULL projection: every column). */
+static int wanted_col(const pq_footer *f, const pq_scan_opts *o, int c)
+{
+    if (!o || !o->columns)
+        return 1;
+    const col_schema *s = pq_footer_schema(f);
+    for (int i = 0; i < o->ncolumns; i++)
+        if (col_schema_find(s, o->columns[i]) == c)
+            return 1;
+    return 0;
+}
+
+/* Whether the scan reads row group g: the reader's own pruning (reader.c prune). */
+static int wanted_rg(const pq_footer *f, const pq_scan_opts *o, int g, int range_col)
+{
+    const pq_file_meta *m = pq_footer_meta(f);
+    int64_t lo, hi;
+    if (m->rgs[g].num_rows == 0)
+        return 0;
+    if (o && o->rg_mod > 1 && (o->rg_base + g) % o->rg_mod != o->rg_rem)
+        return 0;
+    return !(range_col >= 0 && pq_footer_stats_i64(f, g, range_col, &lo, &hi) == SL_OK &&
+             (hi < o->range_min || lo > o->range_max));
+}
+
+/*
+ * Fetches the missing wanted chunks of row group g; chunks closer than LAKE_FETCH_GAP
+ * (with the unfetched bytes between them) in one read.  A run never spans a chunk
+ * fetched before: other threads may be reading it, and must not see it rewritten.
+ */
+static int fetch_rg(lake *l, const char *path, file_bytes *fb, const pq_footer *f,
+                    const pq_scan_opts *o, int g, errmsg *e)
+{
+    const pq_row_group *rg = &pq_footer_meta(f)->rgs[g];
+    uint8_t *have = fb->have + (size_t)g * (size_t)rg->ncols;
+    uint64_t lo = 0, hi = 0;
+    int first = -1;
+    for (int c = 0; c <= rg->ncols; c++) {
+        int end = c == rg->ncols, present = !end && have[c];
+        int want = !end && !present && wanted_col(f, o, c);
+        if (!end && !want && !present)
+            continue;
+        uint64_t a = 0, b = 0;
+        if (want)
+            chunk_range(&rg->cols[c], &a, &b);
+        if (b > fb->b.len)
+            return errmsg_set(e, SL_ECORRUPT, "partition file %s: column chunk past its end",
+                              path);
+        if (first >= 0 && (end || present || a > hi + LAKE_FETCH_GAP || a < lo)) {
+            int rc = hi > lo ? read_range_into(l, path, lo, hi - lo, fb->owned + lo, e) : SL_OK;
+            if (rc)
+                return rc;
+            for (int k = first; k < c; k++)
+                have[k] = have[k] || wanted_col(f, o, k);
+            first = -1;
+        }
+        if (end)
+            break;
+        if (present)
+            continue;
+        if (first < 0) {
+            first = c;
+            lo = a;
+            hi = b;
+        } else if (b > hi) {
+            hi = b;
+        }
+    }
+    return SL_OK;
+}
+
+int lake_file_fetch(lake *l, const char *path, lcache_entry *bytes, const pq_footer *footer,
+                    const pq_scan_opts *o, errmsg *e)
+{
+    file_bytes *fb = bytes->val;
+    if (!fb->sparse)
+        return SL_OK;
+    const pq_file_meta *m = pq_footer_meta(footer);
+    int ncols = m->nrgs ? m->rgs[0].ncols : 0;
+    int range_col = o && o->range_column
+                        ? col_schema_find(pq_footer_schema(footer), o->range_column)
+                        : -1;
+    int rc = SL_OK;
+    pthread_mutex_lock(&fb->mu);
+    if (!fb->have && !(fb->have = sl_calloc((size_t)m->nrgs * (size_t)ncols + 1, 1)))
+        rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+    for (int g = 0; !rc && g < m->nrgs; g++) {
+        if (m->rgs[g].ncols != ncols)
+            rc = errmsg_set(e, SL_ECORRUPT, "partition file %s: row groups differ", path);
+        else if (wanted_rg(footer, o, g, range_col))
+            rc = fetch_rg(l, path, fb, footer, o, g, e);
+    }
+    pthread_mutex_unlock(&fb->mu);
+    return rc;
+}
+
+int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry **bytes,
+                   lcache_entry **footer, errmsg *e)
 {
     lcache_entry *b = lcache_get(&l->bytes, path);
     if (!b) {
@@ -534,19 +714,10 @@ int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry
             return errmsg_set(e, SL_ENOMEM, "out of memory");
         fb->os = l->os;
         int rc = objstore_map(l->os, path, &fb->b.p, &fb->b.len, e);
-        if (rc == SL_EUNSUPPORTED) {
-            dbuf d;
-            dbuf_init(&d, (size_t)4 << 30);
-            if ((rc = objstore_get(l->os, path, &d, e))) {
-                dbuf_free(&d);
-            } else {
-                fb->b.len = d.len;
-                fb->owned = dbuf_take(&d, NULL);
-                fb->b.p = fb->owned;
-            }
-        }
+        if (rc == SL_EUNSUPPORTED)
+            rc = read_sparse(l, path, size_hint, fb, e);
         if (rc) {
-            sl_free(fb);
+            bytes_free(fb);
             return rc;
         }
         if (!(b = lcache_put(&l->bytes, path, fb, fb->b.len ? fb->b.len : 1)))

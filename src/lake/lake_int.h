@@ -72,8 +72,20 @@ typedef struct lake_bytes {
     size_t len;
 } lake_bytes;
 
-int lake_file_open(lake *l, const char *path, lcache_entry **bytes, lcache_entry **footer,
-                   errmsg *e);
+/*
+ * size_hint: the file's size when known (the partition row's file_size), else 0.  A
+ * store that cannot map (S3) gives a sparse image: the footer's bytes only, until
+ * lake_file_fetch brings in the column chunks a scan will read.
+ */
+int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry **bytes,
+                   lcache_entry **footer, errmsg *e);
+/*
+ * Makes sure the column chunks that a scan with opts (projection, row-group split,
+ * range pruning, as the reader applies them) will read are in the image, fetching
+ * the missing ones with ranged reads; nothing to do for a mapped or whole file.
+ */
+int lake_file_fetch(lake *l, const char *path, lcache_entry *bytes, const pq_footer *footer,
+                    const pq_scan_opts *opts, errmsg *e);
 
 /* metaview.c: processes, streams, blocks as one batch. */
 int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);

@@ -224,7 +224,7 @@ static void src_close(lake *l, src *s)
 
 static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg *e)
 {
-    int rc = lake_file_open(sc->l, p->file_path, &s->bytes, &s->footer, e);
+    int rc = lake_file_open(sc->l, p->file_path, p->file_size, &s->bytes, &s->footer, e);
     if (rc)
         return rc;
     const lake_bytes *b = s->bytes->val;
@@ -249,6 +249,8 @@ static int src_open_file(lake_scan *sc, src *s, const meta_partition *p, errmsg 
     o.dyn_column = sc->o.dyn_column;
     o.dyn_lo = sc->o.dyn_lo;
     o.dyn_hi = sc->o.dyn_hi;
+    if ((rc = lake_file_fetch(sc->l, p->file_path, s->bytes, s->footer->val, &o, e)))
+        return rc;
     return pq_scan_open(s->r, &o, &s->s, e);
 }
 

@@ -3,9 +3,9 @@
  *
  * Payloads (and later Parquet partitions) live in an object store addressed by
  * keys such as "blobs/{process_id}/{stream_id}/{block_id}".  The interface is
- * a table of function pointers so that the local-directory backend of today
- * and an S3 backend later are interchangeable; nothing above this layer knows
- * which one it talks to.
+ * a table of function pointers so that the local-directory backend
+ * (objstore_local.c) and the S3 backend (objstore_s3.c) are interchangeable;
+ * nothing above this layer knows which one it talks to.
  *
  * Contract every backend keeps:
  *   - put is atomic and durable: once it returns 0, a reader sees the whole
@@ -42,6 +42,7 @@ typedef struct objstore_stat {
 } objstore_stat;
 
 typedef struct objstore objstore;
+struct jw;
 
 /* Called once per listed key; a non-zero return stops the listing and is returned. */
 typedef int (*objstore_list_fn)(void *arg, const char *key, const objstore_stat *st);
@@ -59,6 +60,8 @@ typedef struct objstore_ops {
     /* Optional (NULL: not offered): the object's bytes mapped read-only. */
     int (*map)(objstore *os, const char *key, const uint8_t **p, size_t *len, errmsg *e);
     void (*unmap)(objstore *os, const uint8_t *p, size_t len);
+    /* Optional (NULL: none): the backend's request and byte counters as JSON members. */
+    void (*stats_json)(objstore *os, struct jw *w);
 } objstore_ops;
 
 /* Every backend's handle starts with this; backends extend it. */
@@ -144,6 +147,16 @@ static inline void objstore_close(objstore *os)
         os->ops->close(os);
 }
 
+/*
+ * Writes the backend's figures (requests by kind, bytes, retries, errors) as
+ * members of the JSON object being written; nothing for a backend without them.
+ */
+static inline void objstore_stats_json(objstore *os, struct jw *w)
+{
+    if (os && os->ops->stats_json)
+        os->ops->stats_json(os, w);
+}
+
 /* 0 if key follows the key rules above, else SL_EINVAL with a message. */
 int objstore_key_check(const char *key, errmsg *e);
 
@@ -156,5 +169,32 @@ int objstore_local_open(const char *dir, objstore **out, errmsg *e);
 
 /* The local backend's directory for temp files, relative to its root. */
 #define OBJSTORE_LOCAL_TMP ".tmp"
+
+/*
+ * The S3 backend (objstore_s3.c; docs/internals/storage.md "S3").  Fields left
+ * NULL or 0 take the environment or the default named beside them.  Keys come
+ * from the environment only (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and
+ * AWS_SESSION_TOKEN when set), never from a command line.
+ */
+typedef struct objstore_s3_opts {
+    const char *url;          /* "s3://bucket" or "s3://bucket/prefix" (required) */
+    const char *endpoint;     /* AWS_ENDPOINT_URL, else https://s3.REGION.amazonaws.com */
+    const char *region;       /* AWS_REGION, else us-east-1 */
+    size_t part_bytes;        /* multipart above this, in parts of this size;
+                               * SL_S3_PART_BYTES, else 16 MiB */
+    int max_attempts;         /* tries per request (5) */
+    int64_t max_retry_ms;     /* retries of one request stop after this long (30000) */
+} objstore_s3_opts;
+
+/*
+ * Opens the bucket and checks it can be used: a probe object is written, written
+ * again conditionally (to learn whether the server honours If-None-Match on
+ * PUT) and deleted, so wrong credentials or a missing bucket fail here with the
+ * server's error code and message, not at the first ingestion.
+ */
+int objstore_s3_open(const objstore_s3_opts *o, objstore **out, errmsg *e);
+
+/* 1 if url names an S3 store ("s3://..."), else 0. */
+int objstore_is_s3_url(const char *url);
 
 #endif

@@ -10,6 +10,7 @@
 #include "base/json.h"
 #include "base/log.h"
 #include "lake/rows.h"
+#include "objstore/objstore.h"
 #include "server/api.h"
 #include "server/api_trace.h"
 
@@ -251,7 +252,7 @@ int api_materialize_json(lake *l, meta *m, budget *bud, const char *process_id, 
 }
 
 int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, struct sql_engine *sql,
-                   dbuf *out, errmsg *e)
+                   struct objstore *os, dbuf *out, errmsg *e)
 {
     (void)e;
     jw w;
@@ -284,6 +285,12 @@ int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, struct sql_eng
             jw_raw(&w, traces->last);
         }
         pthread_mutex_unlock(&traces->mu);
+    }
+    if (os) {
+        jw_key(&w, "objstore");
+        jw_obj_begin(&w);
+        objstore_stats_json(os, &w);
+        jw_obj_end(&w);
     }
     if (sql) {
         jw_key(&w, "sql");

@@ -49,9 +49,10 @@ int api_materialize_json(lake *l, meta *m, budget *bud, const char *process_id, 
 
 struct api_trace_stats;
 struct sql_engine;
-/* GET /api/stats: the lake's caches and builds, the traces, SQL (sql may be NULL), and
- * the process's memory. */
+struct objstore;
+/* GET /api/stats: the lake's caches and builds, the traces, SQL (sql may be NULL), the
+ * object store's requests (os may be NULL) and the process's memory. */
 int api_stats_json(lake *l, struct api_trace_stats *traces, budget *bud, struct sql_engine *sql,
-                   dbuf *out, errmsg *e);
+                   struct objstore *os, dbuf *out, errmsg *e);
 
 #endif

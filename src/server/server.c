@@ -571,7 +571,7 @@ static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q
     else if (q->route == R_API_PROCESSES)
         rc = api_processes_json(s->m, &b, &e);
     else if (q->route == R_API_STATS)
-        rc = api_stats_json(s->lake, &s->tstats, &s->bud, s->sql, &b, &e);
+        rc = api_stats_json(s->lake, &s->tstats, &s->bud, s->sql, s->os, &b, &e);
     else
         rc = api_streams_json(s->m, &q->id, &b, &e);
     enum MHD_Result ok;
@@ -819,9 +819,25 @@ static void on_stored(void *arg, int kind, const sl_uuid *process_id, const sl_u
         lake_notify_block(s->lake, stream_id);
 }
 
+/*
+ * Objects in the data directory, or in S3 (--objects s3://...): then the
+ * directory holds only the metadata, and is created here since no local
+ * object store does it.
+ */
+static int open_objects(server *s, errmsg *e)
+{
+    if (!s->cfg.objects_url)
+        return objstore_local_open(s->cfg.data_dir, &s->os, e);
+    if (mkdir(s->cfg.data_dir, 0755) != 0 && errno != EEXIST)
+        return errmsg_set(e, SL_EIO, "cannot create %s: %s", s->cfg.data_dir, strerror(errno));
+    objstore_s3_opts o = {.url = s->cfg.objects_url, .endpoint = s->cfg.s3_endpoint,
+                          .region = s->cfg.s3_region};
+    return objstore_s3_open(&o, &s->os, e);
+}
+
 static int open_stores(server *s, errmsg *e)
 {
-    int rc = objstore_local_open(s->cfg.data_dir, &s->os, e);
+    int rc = open_objects(s, e);
     if (rc)
         return rc;
     char path[PATH_MAX];

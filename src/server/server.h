@@ -16,6 +16,9 @@
 
 typedef struct server_config {
     const char *data_dir;    /* metadata and objects live here (created if missing) */
+    const char *objects_url; /* "s3://bucket/prefix": objects in S3 instead (docs/serve.md) */
+    const char *s3_endpoint; /* NULL: AWS_ENDPOINT_URL, else AWS's for the region */
+    const char *s3_region;   /* NULL: AWS_REGION, else us-east-1 */
     const char *host;        /* IPv4 address to bind ("127.0.0.1"; "localhost" accepted) */
     uint16_t port;           /* 0: any free port (read it back with server_port) */
     int threads;             /* HTTP worker threads */

@@ -10,7 +10,8 @@
  *                        its columns, bound like a table; a job's plan has it
  *                        as a scan leaf, which the job's driver feeds (a batch
  *                        query cannot scan it: a clear error says so)
- *   tumble / hop         tumble(src, ts, size), hop(src, ts, slide, size): the
+ *   tumble / hop /       tumble(src, ts, size), hop(src, ts, slide, size),
+ *   session              session(src, ts, gap): the
  *                        source's columns and window_start, window_end; bare
  *                        names for src and ts (the hook's name arguments)
  *   a materialized view  its final contents: an in-memory table of batches
@@ -324,9 +325,6 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     if (!t->path_opt)
         return sql_err_set(e, "22023", -1, "table \"%s\": the file connector needs a path",
                            name);
-    if (t->format == STREAM_FMT_JSONL)
-        return sql_err_set(e, SQLSTATE_FEATURE, -1, "table \"%s\": format 'jsonl' is not "
-                           "supported yet (this version reads and writes csv)", name);
     if (t->delay_ns && t->time_col < 0)
         return sql_err_set(e, "22023", -1, "table \"%s\": max_delay needs event_time", name);
     table_init(&t->t, t->name, t->ncols, t->names, t->types, &g_source_ops, t);
@@ -396,12 +394,11 @@ static int interval_arg(const char *fn, const char *what, const sql_datum *d, in
     return SL_OK;
 }
 
-static int win_bind(void *arg, const sql_datum *args, const sql_type *types, int nargs,
-                    sql_table **out, sql_err *e)
+/* tumble, hop or session (fn) bound to its arguments. */
+static int win_bind_fn(stream_run *r, const char *fn, const sql_datum *args, int nargs,
+                       sql_table **out, sql_err *e)
 {
-    (void)types;
-    stream_run *r = arg;
-    const char *fn = nargs == 3 ? "tumble" : "hop";
+    bool session = !strcmp(fn, "session");
     char src_name[256], col[256];
     for (int i = 0; i < 2; i++) {
         if (args[i].null || args[i].s.n >= sizeof src_name)
@@ -421,8 +418,9 @@ static int win_bind(void *arg, const sql_datum *args, const sql_type *types, int
         return sql_err_set(e, "22023", -1, "%s: windows of \"%s\" are over its event_time "
                            "column \"%s\", not \"%s\"", fn, src_name,
                            src->names[src->time_col], col);
-    stream_win win;
-    int rc = interval_arg(fn, nargs == 3 ? "size" : "slide", &args[2], &win.slide_ns, e);
+    stream_win win = {.session = session};
+    int rc = interval_arg(fn, session ? "gap" : nargs == 3 ? "size" : "slide", &args[2],
+                          &win.slide_ns, e);
     if (!rc)
         rc = nargs == 3 ? (win.size_ns = win.slide_ns, SL_OK)
                         : interval_arg(fn, "size", &args[3], &win.size_ns, e);
@@ -452,6 +450,20 @@ static int win_bind(void *arg, const sql_datum *args, const sql_type *types, int
     return SL_OK;
 }
 
+static int win_bind(void *arg, const sql_datum *args, const sql_type *types, int nargs,
+                    sql_table **out, sql_err *e)
+{
+    (void)types;
+    return win_bind_fn(arg, nargs == 3 ? "tumble" : "hop", args, nargs, out, e);
+}
+
+static int session_bind(void *arg, const sql_datum *args, const sql_type *types, int nargs,
+                        sql_table **out, sql_err *e)
+{
+    (void)types;
+    return win_bind_fn(arg, "session", args, nargs, out, e);
+}
+
 static const sql_hook_tfunc *hook_tfunc(void *arg, const char *name)
 {
     stream_run *r = arg;
@@ -459,6 +471,8 @@ static const sql_hook_tfunc *hook_tfunc(void *arg, const char *name)
         return &r->tumble;
     if (!strcmp(name, "hop"))
         return &r->hop;
+    if (!strcmp(name, "session"))
+        return &r->session;
     return NULL;
 }
 
@@ -466,6 +480,8 @@ void stream_catalog_init(stream_run *r)
 {
     r->tumble = (sql_hook_tfunc){{"tumble", 3, 3, win_arg_types, NULL, false}, 2, win_bind};
     r->hop = (sql_hook_tfunc){{"hop", 4, 4, win_arg_types, NULL, false}, 2, win_bind};
+    r->session = (sql_hook_tfunc){{"session", 3, 3, win_arg_types, NULL, false}, 2,
+                                  session_bind};
     r->hook = (sql_catalog_hook){r, hook_table, hook_tfunc};
     sql_session_set_catalog_hook(r->s, &r->hook);
 }

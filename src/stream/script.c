@@ -195,10 +195,6 @@ int stream_run_script(const stream_opts *o, const char *text, sql_fmt *out, sql_
 {
     *failed_text = NULL;
     sql_err_clear(e);
-    if (o->workers > 1)
-        return sql_err_set(e, SQLSTATE_FEATURE, -1, "--workers %d: this version runs one "
-                           "worker (--workers 1); partitioned workers are designed "
-                           "(docs/internals/stream.md) but not built yet", o->workers);
     stream_run r;
     memset(&r, 0, sizeof r);
     r.o = o;

@@ -7,7 +7,9 @@
  *                       are written to PATH.part, renamed to PATH when the job
  *                       ends well (the commit); a job that fails leaves PATH as
  *                       it was and no part file.
- *   materialized view   the rows kept in memory as the view's contents.
+ *   materialized view   the rows kept in memory as the view's contents (with
+ *                       emit = 'on_update', the final row of each group: the
+ *                       upsert log's updates are counted, not kept).
  *
  * A job's columns become the sink's as INSERT makes them: by position, or by
  * the INSERT's column list (the others NULL), with assignment casts (an
@@ -213,7 +215,8 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
             sql_batch_free(o);
             return oom(e);
         }
-        k->v->rows_written += n;
+        if (k->v->emit_on_close)
+            k->v->rows_written += n;
         return SL_OK;
     }
     rc = sql_fmt_batch(k->fmt, o);
@@ -223,6 +226,12 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
                            k->part, strerror(k->io_errno ? k->io_errno : ENOMEM));
     k->t->rows_written += n;
     return SL_OK;
+}
+
+void stream_sink_count(stream_sink *k, uint64_t n)
+{
+    if (k->v)
+        k->v->rows_written += n;
 }
 
 int stream_sink_commit(stream_sink *k, sql_err *e)

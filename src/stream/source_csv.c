@@ -1,7 +1,8 @@
 /*
- * source_csv.c - the file connector's reader (csv): a bounded file read in
- * line order, a batch at a time, with the watermark and lateness applied at
- * the source (window.h has the rules).
+ * source_csv.c - the file connector's reader (csv, and jsonl: one JSON
+ * object per line, its keys the column names): a bounded file read in line
+ * order, a batch at a time, with the watermark and lateness applied at the
+ * source (window.h has the rules).
  *
  * A record is one line, or more when a quoted field holds a line break
  * (RFC 4180: fields in double quotes, a doubled quote inside is a quote).
@@ -16,11 +17,22 @@
  * else it moves the watermark.  Every record costs no allocation beyond its
  * values (a scratch arena reset per record, one buffer for quoted fields).
  *
- * The file is mapped; pages already parsed are given back as in read_csv.
+ * The file is mapped once (stream_file) and read by one reader per split:
+ * byte ranges that start after a line break, so that partitioned workers
+ * each read their own (docs/internals/stream.md).  A reader of a split that
+ * is not the first starts with the largest event time of the splits before
+ * it (found by a first pass, stream_reader_scan_max, and a prefix maximum),
+ * so its watermark and its lateness decisions are exactly those of one
+ * reader going through the file in line order.  A file with a double quote
+ * anywhere is one split: a quoted field may hold a line break, and a byte
+ * offset alone cannot tell whether it starts a record.
+ *
+ * Pages already parsed are given back as in read_csv.
  */
 #include "stream/stream_int.h"
 
 #include "base/alloc.h"
+#include "base/json.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -32,19 +44,28 @@
 
 #define BATCH_ROWS 8192
 #define MAX_FIELDS 1024
+#define SPLIT_MIN ((size_t)16 << 10) /* bytes of a chunk, at least / at most */
+#define SPLIT_MAX ((size_t)8 << 20)
+#define SPLIT_MAX_N 4096
 
 typedef struct field {
     size_t off, len;         /* in the map, or in `quoted` when q */
     bool q;
 } field;
 
-struct stream_reader {
+struct stream_file {
     stream_table *t;
     const char *map;
     size_t size;
+};
+
+struct stream_reader {
+    stream_table *t;
+    const char *map;         /* the whole file's */
+    size_t size;             /* the end of this reader's range */
     const char *p, *released;
     int64_t line;            /* the line p is on (1-based) */
-    bool header_done;
+    bool header_done;        /* (or: the range does not start the file) */
     stream_wm wm;
     dbuf quoted;             /* unescaped quoted fields of the current record */
     field f[MAX_FIELDS];
@@ -53,7 +74,7 @@ struct stream_reader {
     uint64_t rows_read, late, bad;
 };
 
-int stream_reader_open(stream_table *t, stream_reader **out, sql_err *e)
+int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
     *out = NULL;
     if (t->ncols > MAX_FIELDS)
@@ -73,30 +94,105 @@ int stream_reader_open(stream_table *t, stream_reader **out, sql_err *e)
         return sql_err_set(e, "58P01", -1, "source \"%s\": \"%s\" is not a file", t->name,
                            t->path);
     }
-    stream_reader *r = sl_calloc(1, sizeof *r);
-    if (!r || !(r->vals = sl_calloc((size_t)t->ncols, sizeof *r->vals))) {
-        sl_free(r);
+    stream_file *f = sl_calloc(1, sizeof *f);
+    if (!f) {
         close(fd);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
-    r->t = t;
-    r->size = (size_t)st.st_size;
-    if (r->size) {
-        void *m = mmap(NULL, r->size, PROT_READ, MAP_PRIVATE, fd, 0);
+    f->t = t;
+    f->size = (size_t)st.st_size;
+    if (f->size) {
+        void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
             int err = errno;
             close(fd);
-            sl_free(r->vals);
-            sl_free(r);
+            sl_free(f);
             return sql_err_set(e, "58030", -1, "source \"%s\": could not map \"%s\": %s",
                                t->name, t->path, strerror(err));
         }
-        r->map = m;
+        f->map = m;
     }
     close(fd);
-    r->p = r->released = r->map;
-    r->line = 1;
+    *out = f;
+    return SL_OK;
+}
+
+void stream_file_close(stream_file *f)
+{
+    if (!f)
+        return;
+    if (f->map)
+        munmap((void *)f->map, f->size);
+    sl_free(f);
+}
+
+int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
+                      const char **why)
+{
+    *out = NULL;
+    *n = 0;
+    *why = NULL;
+    int want = 1;
+    if (nworkers > 1 && f->size) {
+        /* a few chunks per worker, so that a pass-through job's output (kept in
+         * line order) lets workers run ahead of each other */
+        size_t chunk = f->size / ((size_t)nworkers * 8);
+        chunk = chunk < SPLIT_MIN ? SPLIT_MIN : chunk > SPLIT_MAX ? SPLIT_MAX : chunk;
+        want = (int)((f->size + chunk - 1) / chunk);
+        if (want > SPLIT_MAX_N)
+            want = SPLIT_MAX_N;
+        if (want > 1 && f->t->format == STREAM_FMT_CSV && memchr(f->map, '"', f->size)) {
+            *why = "a quoted field may hold a line break, so a byte offset cannot tell where "
+                  "a record starts";
+            want = 1;
+        }
+    }
+    stream_split *s = sl_calloc((size_t)want, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    size_t at = 0;
+    int k = 0;
+    for (int i = 0; i < want && at < f->size; i++) {
+        size_t end = i == want - 1 ? f->size : (size_t)((unsigned __int128)f->size * (i + 1) / want);
+        if (end <= at)
+            continue;
+        const char *nl = end < f->size ? memchr(f->map + end - 1, '\n', f->size - end + 1) : NULL;
+        end = nl ? (size_t)(nl - f->map) + 1 : f->size;
+        s[k].begin = at;
+        s[k].end = end;
+        s[k].line = 1;
+        k++;
+        at = end;
+    }
+    if (!k) { /* an empty file: one empty split */
+        s[0].begin = s[0].end = 0;
+        s[0].line = 1;
+        k = 1;
+    }
+    *out = s;
+    *n = k;
+    return SL_OK;
+}
+
+int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **out,
+                       sql_err *e)
+{
+    *out = NULL;
+    stream_table *t = f->t;
+    stream_reader *r = sl_calloc(1, sizeof *r);
+    if (!r || !(r->vals = sl_calloc((size_t)t->ncols, sizeof *r->vals))) {
+        sl_free(r);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    r->t = t;
+    r->map = f->map;
+    r->size = sp->end;
+    r->p = r->released = f->map + sp->begin;
+    r->line = sp->line;
+    r->header_done = sp->begin > 0;
     stream_wm_init(&r->wm, t->delay_ns);
+    if (sp->start_seen)
+        stream_wm_observe(&r->wm, sp->start_max_ns);
     dbuf_init(&r->quoted, 256u << 20);
     arena_init(&r->scratch, 4096, 256u << 20);
     *out = r;
@@ -107,8 +203,6 @@ void stream_reader_close(stream_reader *r)
 {
     if (!r)
         return;
-    if (r->map)
-        munmap((void *)r->map, r->size);
     dbuf_free(&r->quoted);
     arena_destroy(&r->scratch);
     sl_free(r->vals);
@@ -239,6 +333,100 @@ static int parse_record(stream_reader *r, int nf, int64_t line, sql_err *e)
     return 1;
 }
 
+/* A JSON value's text for its column's input function (in r->scratch), NULL for a
+ * JSON null; *bad: an array or object, which no column type reads. */
+static const char *json_text(stream_reader *r, const json_val *v, size_t *len, bool *bad)
+{
+    *bad = false;
+    switch (v->type) {
+    case JSON_NULL: return NULL;
+    case JSON_STR: *len = v->len; return v->str;
+    case JSON_BOOL: *len = v->b ? 4 : 5; return v->b ? "true" : "false";
+    case JSON_NUM: {
+        char *buf = arena_alloc(&r->scratch, 40);
+        if (!buf)
+            return NULL;
+        int n = v->is_int ? snprintf(buf, 40, "%lld", (long long)v->i)
+                          : snprintf(buf, 40, "%.17g", v->num);
+        *len = (size_t)n;
+        return buf;
+    }
+    default: *bad = true; return NULL;
+    }
+}
+
+/*
+ * The JSON line at r->p (one object; keys are column names, a missing key or null
+ * is NULL, other keys are ignored) into r->vals: 1 good, 0 skipped as bad.
+ */
+static int json_record(stream_reader *r, int64_t line, sql_err *e)
+{
+    stream_table *t = r->t;
+    const char *end = r->map + r->size, *p = r->p;
+    const char *nl = memchr(p, '\n', (size_t)(end - p));
+    size_t n = (size_t)((nl ? nl : end) - p);
+    r->p = nl ? nl + 1 : end;
+    r->line++;
+    if (n && p[n - 1] == '\r')
+        n--;
+    arena_reset(&r->scratch);
+    json_val *v = NULL;
+    errmsg em;
+    errmsg_clear(&em);
+    char msg[512];
+    if (json_parse(&r->scratch, p, n, &v, &em) || v->type != JSON_OBJ) {
+        snprintf(msg, sizeof msg, "not a JSON object: %s", v ? "another JSON value"
+                                                             : errmsg_str(&em));
+        int rc = bad_record(r, e, SQLSTATE_INVALID_TEXT, line,
+                            "source \"%s\": %s line %lld: %s", msg);
+        return rc ? rc : 0;
+    }
+    for (int c = 0; c < t->ncols; c++) {
+        const json_val *jv = json_get(v, t->names[c]);
+        size_t len = 0;
+        bool bad = false;
+        const char *txt = jv ? json_text(r, jv, &len, &bad) : NULL;
+        const char *state = NULL;
+        char tn[64];
+        sql_type_name(t->types[c], tn, sizeof tn);
+        if (!txt && !bad) {
+            r->vals[c] = sql_datum_null();
+            continue;
+        }
+        if (!bad && !sql_datum_parse(t->types[c], txt, len, &r->scratch, &r->vals[c], &state))
+            continue;
+        if (bad)
+            snprintf(msg, sizeof msg, "column \"%s\": a JSON %s is not a value of type %s",
+                     t->names[c], jv->type == JSON_ARR ? "array" : "object", tn);
+        else
+            snprintf(msg, sizeof msg, "column \"%s\": invalid input for type %s: \"%.*s\"",
+                     t->names[c], tn, (int)(len > 64 ? 64 : len), txt);
+        int rc = bad_record(r, e, state && !strcmp(state, "22003") ? SQLSTATE_OUT_OF_RANGE
+                                                                   : SQLSTATE_INVALID_TEXT,
+                            line, "source \"%s\": %s line %lld, %s", msg);
+        return rc ? rc : 0;
+    }
+    return 1;
+}
+
+/* The record at r->p into r->vals (r->p moves past it): 1 good, 0 skipped (the
+ * header, a bad record with on_error = 'skip'), or a negative code with e set. */
+static int read_record(stream_reader *r, int64_t line, sql_err *e)
+{
+    stream_table *t = r->t;
+    if (t->format == STREAM_FMT_JSONL)
+        return json_record(r, line, e);
+    int nf = split_record(r);
+    if (nf < 0)
+        return sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s line %lld: "
+                           "unterminated quoted field", t->name, t->path_opt, (long long)line);
+    if (t->header && !r->header_done) {
+        r->header_done = true;
+        return 0;
+    }
+    return parse_record(r, nf, line, e);
+}
+
 /* Lateness and the watermark for a good record: 1 keep it, 0 dropped late. */
 static int admit(stream_reader *r, int64_t line, sql_err *e)
 {
@@ -269,6 +457,75 @@ static void release_pages(stream_reader *r)
     }
 }
 
+/* A blank line at r->p: skipped (1), or not one (0). */
+static int skip_blank(stream_reader *r, const char *end)
+{
+    if (*r->p == '\n' || (*r->p == '\r' && r->p + 1 < end && r->p[1] == '\n')) {
+        r->p += *r->p == '\n' ? 1 : 2;
+        r->line++;
+        return 1;
+    }
+    return 0;
+}
+
+int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines)
+{
+    stream_table *t = r->t;
+    const char *end = r->map + r->size;
+    int64_t line0 = r->line;
+    int tc = t->time_col;
+    stream_wm w;
+    stream_wm_init(&w, 0);
+    while (r->p < end) {
+        if (skip_blank(r, end))
+            continue;
+        int64_t line = r->line;
+        if (t->format == STREAM_FMT_JSONL) {
+            /* the whole record: a JSON line is parsed whole anyway */
+            sql_err e;
+            if (read_record(r, line, &e) > 0 && tc >= 0 && !r->vals[tc].null)
+                stream_wm_observe(&w, r->vals[tc].i);
+            continue;
+        }
+        int nf = split_record(r);
+        if (nf < 0)
+            break; /* the reading pass reports it */
+        if (t->header && !r->header_done) {
+            r->header_done = true;
+            continue;
+        }
+        if (tc < 0 || nf <= tc)
+            continue;
+        if (t->skip_bad) {
+            /* a bad record must not move the watermark: the whole record is checked */
+            sql_err e;
+            if (parse_record(r, nf, line, &e) > 0 && !r->vals[tc].null)
+                stream_wm_observe(&w, r->vals[tc].i);
+            continue;
+        }
+        /* on_error = 'fail': a bad record fails the job in the reading pass, so the
+         * event time alone is enough here */
+        const field *f = &r->f[tc];
+        const char *state = NULL;
+        arena_reset(&r->scratch);
+        if ((f->len || f->q) && !sql_datum_parse(t->types[tc], field_ptr(r, f), f->len,
+                                                 &r->scratch, &r->vals[tc], &state))
+            stream_wm_observe(&w, r->vals[tc].i);
+    }
+    release_pages(r);
+    *seen = w.seen;
+    *max_ns = w.max_ns;
+    *lines = r->line - line0;
+    r->bad = 0;
+    return SL_OK;
+}
+
+void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns)
+{
+    *seen = r->wm.seen;
+    *max_ns = r->wm.max_ns;
+}
+
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {
     stream_table *t = r->t;
@@ -279,24 +536,10 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
     const char *end = r->map + r->size;
     int rc = SL_OK;
     while (r->p < end && b->n < BATCH_ROWS && !rc) {
-        if (*r->p == '\n' || (*r->p == '\r' && r->p + 1 < end && r->p[1] == '\n')) {
-            r->p += *r->p == '\n' ? 1 : 2; /* a blank line */
-            r->line++;
+        if (skip_blank(r, end))
             continue;
-        }
         int64_t line = r->line;
-        int nf = split_record(r);
-        if (nf < 0) {
-            rc = sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s line %lld: "
-                             "unterminated quoted field", t->name, t->path_opt,
-                             (long long)line);
-            break;
-        }
-        if (t->header && !r->header_done) {
-            r->header_done = true;
-            continue;
-        }
-        int good = parse_record(r, nf, line, e);
+        int good = read_record(r, line, e);
         if (good > 0)
             good = admit(r, line, e);
         if (good < 0) {
@@ -314,8 +557,6 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
     release_pages(r);
     if (rc || !b->n) {
         sql_batch_free(b);
-        if (!rc && r->p >= end)
-            stream_wm_end(&r->wm);
         *wm = stream_wm_value(&r->wm);
         return rc;
     }

@@ -20,7 +20,7 @@
 typedef struct stream_opts {
     const char *input_dir;   /* relative source paths resolve here (NULL: ".") */
     const char *output_dir;  /* relative sink paths resolve here (NULL: ".") */
-    int workers;             /* 1 in this version */
+    int workers;             /* partitioned workers (< 1: one) */
     int64_t work_mem_bytes;  /* state of one job (0: the engine's default) */
     const char *stats_path;  /* the JSON figures written at the end (NULL: none) */
 } stream_opts;

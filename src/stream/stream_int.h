@@ -4,11 +4,14 @@
  *   catalog.c     CREATE TABLE ... WITH (connector = ...) and materialized views
  *                 as names of the SQL session (the binder's catalog hook), and the
  *                 window table functions tumble and hop
- *   source_csv.c  the file connector's reader: rows in line order, lateness and
- *                 the watermark applied at the source
+ *   source_csv.c  the file connector: a file cut into splits, a reader per
+ *                 split (rows in line order, lateness and the watermark
+ *                 applied at the source), the first pass over a split
  *   sink.c        where a job's rows go: a file (csv), a materialized view
  *   job.c         one continuous statement: its plan taken apart into the
- *                 stateless chains and the windowed aggregation, and run
+ *                 stateless chains and the aggregation (job.h)
+ *   worker.c      the statement run on partitioned workers, merged into its sink
+ *   ring.c        single-producer rings and doorbells between workers (ring.h)
  *   script.c      a file of statements, the figures, the stats file
  *   window.c      watermark and window arithmetic (window.h)
  *
@@ -58,7 +61,8 @@ typedef struct stream_view {
     bool emit_on_close;
 } stream_view;
 
-/* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size): the
+/* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
+ * session(src, ts, gap): the
  * source's columns, then window_start and window_end (of ts's type). */
 typedef struct stream_wtab {
     sql_table t;
@@ -78,7 +82,7 @@ struct stream_run {
     stream_view **views;
     int nviews, views_cap;
     sql_catalog_hook hook;
-    sql_hook_tfunc tumble, hop;
+    sql_hook_tfunc tumble, hop, session;
 };
 
 /* catalog.c */
@@ -100,15 +104,49 @@ const char *stream_opt_text(const PgQuery__DefElem *d, char *buf, size_t n);
 /* max_delay / window sizes: an interval's text to ns (no months), with e set. */
 int stream_interval_ns(const char *what, const char *text, int64_t *out, sql_err *e);
 
-/* source_csv.c */
+/* source_csv.c: a file mapped once, read by one reader per split (a byte range
+ * starting after a line break). */
+typedef struct stream_file stream_file;
 typedef struct stream_reader stream_reader;
-int stream_reader_open(stream_table *t, stream_reader **out, sql_err *e);
-/* The next batch of on-time rows (the table's columns), NULL at the end; *wm is the
- * watermark after its last row (STREAM_WM_END once the input ended). */
+typedef struct stream_split {
+    size_t begin, end;       /* bytes of the file */
+    int64_t line;            /* the line begin is on (1-based) */
+    bool seen;               /* first pass: the split's largest event time */
+    int64_t max_ns;
+    int64_t nlines;          /* first pass: line breaks in the split */
+    bool start_seen;         /* the largest event time before the split */
+    int64_t start_max_ns;
+} stream_split;
+
+int stream_file_open(stream_table *t, stream_file **out, sql_err *e);
+void stream_file_close(stream_file *f);
+/*
+ * The file's splits for nworkers: byte ranges ending at line breaks, a few per
+ * worker (one for one worker or a small file).  A file holding a double quote is
+ * one split, with the reason in *why (a quoted field may span lines).
+ */
+int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
+                      const char **why);
+/* A reader of one split; sp->line and sp->start_* must be set (the header is the
+ * first record of the split that begins the file). */
+int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **out,
+                       sql_err *e);
+/*
+ * The first pass over a split: the largest event time of its good records (with
+ * on_error = 'fail' only the event-time field is parsed: a bad record fails the
+ * job in the reading pass anyway) and how many lines it holds.  The reader is
+ * used up.
+ */
+int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines);
+/* The next batch of on-time rows (the table's columns), NULL at the end of the
+ * split; *wm is the watermark after its last row (never STREAM_WM_END: the
+ * caller knows when the whole input ended). */
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
 /* Rows read, dropped late, skipped bad so far. */
 void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late,
                           uint64_t *bad);
+/* The largest event time seen (the split's start included). */
+void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns);
 void stream_reader_close(stream_reader *r);
 
 /* sink.c */
@@ -122,6 +160,9 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
                      const sql_type *in_types, int nin, stream_sink **out, sql_err *e);
 /* Writes the rows of b (taken). */
 int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
+/* A view with emit = 'on_update': n rows of its upsert log went by (the figures
+ * count them; its contents are the final rows, written with stream_sink_write). */
+void stream_sink_count(stream_sink *k, uint64_t n);
 int stream_sink_commit(stream_sink *k, sql_err *e);
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);

@@ -16,7 +16,8 @@
  * hop(slide = size, size).  hop(slide, size) puts a row in every window
  * [k*slide, k*slide + size) that contains it: ceil(size / slide) windows when
  * slide divides size, fewer (possibly none) when size < slide.  A window
- * closes when the watermark >= its end.
+ * closes when the watermark >= its end; a session window (session.c) when
+ * the watermark > its end.
  */
 #ifndef SL_STREAM_WINDOW_H
 #define SL_STREAM_WINDOW_H
@@ -45,8 +46,9 @@ void stream_wm_observe(stream_wm *w, int64_t ts_ns);
 void stream_wm_end(stream_wm *w);
 
 typedef struct stream_win {
-    int64_t size_ns;         /* > 0 */
+    int64_t size_ns;         /* > 0; the gap of a session window */
     int64_t slide_ns;        /* > 0; == size_ns for tumble */
+    bool session;            /* session(src, ts, gap): per key, rows at most gap apart */
 } stream_win;
 
 /* The most windows a row can be in (bounds the work per row). */
@@ -63,6 +65,13 @@ int stream_win_assign(const stream_win *w, int64_t ts_ns, int64_t *first);
 static inline bool stream_win_closed(int64_t end_ns, int64_t wm)
 {
     return wm != STREAM_WM_NONE && wm >= end_ns;
+}
+
+/* Whether the session window ending at end_ns closes under watermark wm (rule 6:
+ * strictly after its end, since a row exactly gap after its last one joins it). */
+static inline bool stream_session_closed(int64_t end_ns, int64_t wm)
+{
+    return wm != STREAM_WM_NONE && wm > end_ns;
 }
 
 #endif

@@ -9,7 +9,11 @@ batch query over read_csv(...) of it (tumble -> date_bin, hop -> a cross join
 with the window offsets).  Results must be equal value for value, the sink's
 rows in non-decreasing window_end order, and the --stats figures exact.
 Also: the examples of docs/streaming.md, bad input (wrong field count, bad
-value, on_error = 'skip', late = 'error'), unwritable sinks, --workers 2.
+value, on_error = 'skip', late = 'error'), unwritable sinks.  Every oracle test runs
+with --workers 1, 2 and 4, whose outputs must be identical (within one window_end
+the rows are compared in key order: the semantics fix only window_end's order);
+larger inputs check what a later split must get right (its watermark, its line
+numbers, the first error in line order, quoted files read by one reader).
 
 The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
 """
@@ -109,6 +113,15 @@ def write_csv(path, rows, header=True):
                         "" if t is None else ts_text(t)])
 
 
+def make_input(d, seed, n, delay_ms):
+    """bids.csv (every row) and keep.csv (the non-late ones, for the oracle) in d."""
+    rows = gen_rows(seed, n, delay_ms)
+    keep, late = split_late(rows, delay_ms)
+    write_csv(os.path.join(d, "bids.csv"), rows)
+    write_csv(os.path.join(d, "keep.csv"), keep)
+    return rows, keep, late
+
+
 COLS = "auction bigint, bidder text, price bigint, ts timestamp"
 
 
@@ -136,13 +149,28 @@ AGG_TYPES = ("n bigint, total numeric, lo bigint, hi bigint, mean numeric, aucti
              "big bigint, who text, med double precision, any90 boolean")
 
 
-def test_windows(seed, n, delay_ms):
+def sorted_within_end(rows, end_col):
+    """Rows of a windowed sink with the order inside one window_end normalized: the
+    semantics fix the order of window_end only."""
+    return sorted(rows, key=lambda r: (r[end_col], r))
+
+
+RESULTS = {}  # (seed, what) -> the first worker count's output, to compare others with
+
+
+def same_across_workers(seed, workers, what, got):
+    key = (seed, what)
+    if key not in RESULTS:
+        RESULTS[key] = (workers, got)
+        return
+    w0, want = RESULTS[key]
+    check(got == want, "seed %d: %s with --workers %d == with --workers %d" % (seed, what, workers, w0))
+
+
+def test_windows(seed, n, delay_ms, workers=1):
     d = tempfile.mkdtemp(prefix="sl-stream-")
     try:
-        rows = gen_rows(seed, n, delay_ms)
-        keep, late = split_late(rows, delay_ms)
-        write_csv(os.path.join(d, "bids.csv"), rows)
-        write_csv(os.path.join(d, "keep.csv"), keep)
+        rows, keep, late = make_input(d, seed, n, delay_ms)
         check(late > 0 and late < len(rows), "seed %d: the input has late rows (%d)" % (seed, late))
         delay = "%d milliseconds" % delay_ms
         job = source_sql(delay) + (
@@ -165,8 +193,9 @@ def test_windows(seed, n, delay_ms):
         out_dir = os.path.join(d, "out")
         os.mkdir(out_dir)
         rc, out, err = run(["run", os.path.join(d, "job.sql"), "--input-dir", d, "--output-dir",
-                            out_dir, "--format", "csv", "--stats", os.path.join(d, "stats.json")])
-        check(rc == 0, "seed %d: streamlake run succeeds %s" % (seed, err.strip()[:300]))
+                            out_dir, "--format", "csv", "--stats", os.path.join(d, "stats.json"),
+                            "--workers", str(workers)])
+        check(rc == 0, "seed %d, %d workers: streamlake run succeeds %s" % (seed, workers, err.strip()[:300]))
         if rc:
             return
         src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), COLS)
@@ -183,6 +212,7 @@ def test_windows(seed, n, delay_ms):
               "seed %d: tumble job == batch query over the non-late rows" % seed)
         ends = [r[1] for r in got[1:]]
         check(ends == sorted(ends), "seed %d: rows leave in non-decreasing window_end" % seed)
+        same_across_workers(seed, workers, "tumble sink", sorted_within_end(got[1:], 1))
         check(any(r[2] == "" for r in got[1:]), "seed %d: a NULL key group is there" % seed)
         # hop: a row in each of the 3 windows holding it
         want = oracle(d, "SELECT ws, ws + INTERVAL '15 seconds' AS we, auction %% 3 AS k, count(*) AS n, "
@@ -193,6 +223,7 @@ def test_windows(seed, n, delay_ms):
         got = csv_rows(out)
         check(got[1:] == want[1:] and len(got) > 10,
               "seed %d: hop view (SELECT * FROM hv) == batch query" % seed)
+        same_across_workers(seed, workers, "hop view", got)
         # filter and projection: append-only, in line order
         want = oracle(d, "SELECT auction, upper(bidder), price * 2, ts FROM %s "
                       "WHERE price IS NULL OR price > 40" % src)
@@ -205,8 +236,10 @@ def test_windows(seed, n, delay_ms):
                        else ts_text(t)]
                       for a, b, p, t in keep if p is None or p > 40]
         check(got[1:] == line_order, "seed %d: filter/projection rows in line order" % seed)
+        same_across_workers(seed, workers, "filter sink", got)
         with open(os.path.join(d, "stats.json")) as f:
             st = json.load(f)
+        same_across_workers(seed, workers, "stats", st)
         s = st["sources"]["bids"]
         check(s["rows_read"] == len(rows) and s["late_dropped"] == late and s["bad_rows"] == 0,
               "seed %d: stats of the source %s (want %d read, %d late)" % (seed, s, len(rows), late))
@@ -260,15 +293,330 @@ def test_bad_input():
         rc, out, err = run_text(d, job.replace("path = 'o.csv'", "path = 'no/such/dir/o.csv'"))
         check(rc == 1 and 'sink "o"' in err and "cannot write" in err,
               "an unwritable sink is a clear error: " + err.strip()[:200])
-        rc, out, err = run_text(d, job, ["--workers", "2"])
-        check(rc == 1 and "--workers 2" in err and "one worker" in err,
-              "--workers 2 is refused clearly: " + err.strip()[:200])
+        rc, out, err = run_text(d, job, ["--workers", "0"])
+        check(rc == 2 and "--workers" in err, "--workers 0 is refused: " + err.strip()[:200])
         rc, out, err = run_text(d, source_sql("1 second") +
-                                "CREATE TABLE o (n bigint) WITH (connector = 'file', path = 'o.csv');\n"
-                                "INSERT INTO o SELECT count(*) FROM bids;\n")
-        check(rc == 1 and "without a window" in err, "GROUP BY without a window is refused: " + err.strip()[:200])
+                                "CREATE MATERIALIZED VIEW v WITH (emit = 'on_window_close') AS "
+                                "SELECT bidder, count(*) FROM bids GROUP BY bidder;\n")
+        check(rc == 1 and "on_update" in err,
+              "GROUP BY without a window and emit = 'on_window_close' is refused: " + err.strip()[:200])
+        rc, out, err = run_text(d, source_sql("1 second") +
+                                "CREATE MATERIALIZED VIEW v WITH (emit = 'on_update') AS SELECT "
+                                "string_agg(bidder, ',' ORDER BY bidder) FROM bids GROUP BY auction;\n")
+        check(rc == 1 and "ORDER BY inside the call" in err,
+              "ordered aggregates with on_update are refused: " + err.strip()[:200])
+        for sel, what in (("* FROM session(bids, ts, INTERVAL '1 second')", "without GROUP BY"),
+                          ("window_start, auction % 2, count(*) FROM session(bids, ts, INTERVAL "
+                           "'1 second') GROUP BY 1, 2", "grouped by expressions")):
+            rc, out, err = run_text(d, source_sql("1 second") +
+                                    "CREATE MATERIALIZED VIEW v AS SELECT %s;\n" % sel)
+            check(rc == 1 and what in err, "session windows %s are refused: %s" % (what, err.strip()[:200]))
         rc, out, _ = run(["run", "--help"])
         check(rc == 0 and "--input-dir" in out and "--stats" in out, "run --help")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- emit = 'on_update': upsert logs and final contents ------------------------
+
+def last_per_key(rows, nkeys):
+    last = {}
+    for r in rows:
+        last[tuple(r[:nkeys])] = r
+    return sorted(last.values())
+
+
+def test_updates(seed, n, delay_ms, workers):
+    d = tempfile.mkdtemp(prefix="sl-stream-upd-")
+    try:
+        make_input(d, seed, n, delay_ms)
+        job = source_sql("%d milliseconds" % delay_ms) + (
+            "CREATE TABLE log (bidder text, n bigint, total numeric, hi bigint, auctions bigint) "
+            "WITH (connector = 'file', path = 'log.csv');\n"
+            "INSERT INTO log SELECT bidder, count(*), sum(price), max(price), "
+            "count(DISTINCT auction) FROM bids WHERE auction <> 7 GROUP BY bidder;\n"
+            "CREATE MATERIALIZED VIEW byk WITH (emit = 'on_update') AS SELECT auction % 3 AS k, "
+            "bidder, count(*) AS n, avg(price) AS mean, count(*) FILTER (WHERE price > 50) AS big "
+            "FROM bids GROUP BY auction % 3, bidder;\n"
+            "CREATE MATERIALIZED VIEW wu WITH (emit = 'on_update') AS SELECT window_start, "
+            "window_end, bidder, count(*) AS n, sum(price) AS total FROM tumble(bids, ts, "
+            "INTERVAL '10 seconds') GROUP BY window_start, window_end, bidder;\n"
+            "SELECT 'byk' AS v, k, bidder, n, mean, big FROM byk ORDER BY k, bidder;\n"
+            "SELECT window_start, window_end, bidder, n, total FROM wu "
+            "ORDER BY window_start, bidder;\n")
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        rc, out, err = run(["run", "job.sql", "--format", "csv", "--stats", "stats.json",
+                            "--workers", str(workers)], cwd=d)
+        check(rc == 0, "on_update seed %d, %d workers: run succeeds %s" % (seed, workers, err.strip()[:300]))
+        if rc:
+            return
+        src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), COLS)
+        # the upsert log: the last row of each key is the batch GROUP BY's
+        log = csv_rows(open(os.path.join(d, "log.csv")).read())[1:]
+        want = oracle(d, "SELECT bidder, count(*), sum(price), max(price), count(DISTINCT auction) "
+                      "FROM %s WHERE auction <> 7 GROUP BY bidder" % src)
+        check(last_per_key(log, 1) == sorted(want[1:]),
+              "on_update seed %d, %d workers: the log's last row per key == batch GROUP BY"
+              % (seed, workers))
+        counts = {}
+        mono = True
+        for r in log:
+            mono &= int(r[1]) > counts.get(r[0], 0)
+            counts[r[0]] = int(r[1])
+        check(mono, "on_update seed %d: a key's updates follow its changes (count rises)" % seed)
+        check(len(log) > len(want) - 1, "on_update seed %d: keys are updated more than once "
+              "(%d updates, %d keys)" % (seed, len(log), len(want) - 1))
+        st = json.load(open(os.path.join(d, "stats.json")))
+        check(st["sinks"]["log"]["rows_written"] == len(log), "on_update: the log's rows are counted")
+        # the views' final contents
+        res = csv_rows(out)
+        cut = next(i for i, r in enumerate(res) if r and r[0] == "window_start")
+        byk, wu = res[:cut], res[cut:]
+        want = oracle(d, "SELECT 'byk' AS v, auction %% 3 AS k, bidder, count(*) AS n, avg(price) "
+                      "AS mean, count(*) FILTER (WHERE price > 50) AS big FROM %s "
+                      "GROUP BY 2, 3 ORDER BY 2, 3" % src)
+        check(byk == want, "on_update seed %d, %d workers: SELECT * FROM view == batch GROUP BY"
+              % (seed, workers))
+        want = oracle(d, "SELECT date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') AS ws, "
+                      "date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') + INTERVAL "
+                      "'10 seconds' AS we, bidder, count(*) AS n, sum(price) AS total FROM %s "
+                      "WHERE ts IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3" % src)
+        check(wu[1:] == want[1:] and len(wu) > 10,
+              "on_update seed %d, %d workers: a windowed view's final contents == batch query"
+              % (seed, workers))
+        same_across_workers(seed, workers, "on_update contents", (last_per_key(log, 1), byk, wu))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- session windows ------------------------------------------------------------
+
+def pg_time(text):
+    """A timestamp as the engine prints it: trailing zeros of the fraction dropped."""
+    return text.rstrip("0").rstrip(".") if re.match(r".* \d\d:\d\d:\d\d\.\d+$", text) else text
+
+
+def sessions(keep, gap_ms, key):
+    """Rule 5 computed here: per key, rows sorted by time, a new session when the
+    next row is more than gap after the last; (start, end, key) -> rows."""
+    by_key = {}
+    for r in keep:
+        if r[3] is not None:
+            by_key.setdefault(key(r), []).append(r)
+    out = {}
+    for k, rows in by_key.items():
+        rows.sort(key=lambda r: r[3])
+        cur = []
+        for r in rows + [None]:
+            if cur and (r is None or r[3] - cur[-1][3] > gap_ms):
+                out[(cur[0][3], cur[-1][3] + gap_ms, k)] = cur
+                cur = []
+            if r is not None:
+                cur.append(r)
+    return out
+
+
+def test_sessions(seed, n, delay_ms, gap_ms, workers):
+    d = tempfile.mkdtemp(prefix="sl-stream-sess-")
+    try:
+        rows, keep, late = make_input(d, seed, n, delay_ms)
+        job = source_sql("%d milliseconds" % delay_ms) + (
+            "CREATE TABLE s (window_start timestamp, window_end timestamp, bidder text, n bigint, "
+            "total bigint, auctions bigint) WITH (connector = 'file', path = 's.csv');\n"
+            "INSERT INTO s SELECT window_start, window_end, bidder, count(*), sum(price), "
+            "count(DISTINCT auction) FROM session(bids, ts, INTERVAL '%d milliseconds') "
+            "WHERE auction <> 7 GROUP BY window_start, window_end, bidder;\n"
+            "CREATE MATERIALIZED VIEW g AS SELECT window_start, window_end, count(*) AS n "
+            "FROM session(bids, ts, INTERVAL '%d milliseconds') GROUP BY window_start, window_end;\n"
+            "SELECT * FROM g ORDER BY window_start;\n") % (gap_ms, gap_ms)
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        rc, out, err = run(["run", "job.sql", "--format", "csv", "--workers", str(workers)], cwd=d)
+        check(rc == 0, "sessions seed %d, %d workers: run succeeds %s" % (seed, workers, err.strip()[:300]))
+        if rc:
+            return
+        got = csv_rows(open(os.path.join(d, "s.csv")).read())[1:]
+        # WHERE applies to the rows of sessions formed over every row (the window
+        # table function comes before WHERE, as in batch SQL)
+        want = []
+        for (st, en, k), rs in sessions(keep, gap_ms, lambda r: r[1]).items():
+            rs = [r for r in rs if r[0] != 7]
+            if rs:
+                prices = [r[2] for r in rs if r[2] is not None]
+                want.append([ts_text(st), ts_text(en), k or "", str(len(rs)),
+                             str(sum(prices)) if prices else "", str(len({r[0] for r in rs}))])
+        norm = lambda rows: sorted([[pg_time(c) for c in r] for r in rows])
+        check(norm(got) == norm(want) and len(got) > 20,
+              "sessions seed %d, %d workers: per-key sessions == computed from the non-late rows "
+              "(%d sessions)" % (seed, workers, len(got)))
+        ends = [r[1] for r in got]
+        check(ends == sorted(ends), "sessions: rows leave in non-decreasing window_end")
+        merged = sessions(keep, gap_ms, lambda r: 0)
+        want = sorted([pg_time(ts_text(st)), pg_time(ts_text(en)), str(len(rs))]
+                      for (st, en, _), rs in merged.items())
+        check(csv_rows(out)[1:] == want, "sessions seed %d, %d workers: one sequence without keys "
+              "(%d sessions)" % (seed, workers, len(want)))
+        same_across_workers(seed, workers, "sessions", (sorted_within_end(got, 1), csv_rows(out)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_session_merge():
+    """A row arriving late (but on time) bridges two sessions of its key into one;
+    another extends a session backwards; a session closes only when the watermark
+    is past its end."""
+    d = tempfile.mkdtemp(prefix="sl-stream-merge-")
+    try:
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("auction,bidder,price,ts\n"
+                    "1,a,1,2024-01-01 00:00:10\n"
+                    "1,a,2,2024-01-01 00:00:16\n"   # a: [10,13) and [16,19)
+                    "1,b,3,2024-01-01 00:00:12\n"
+                    "1,a,4,2024-01-01 00:00:13\n"   # bridges a's two: [10,19)
+                    "1,b,5,2024-01-01 00:00:10\n"   # extends b backwards: [10,15)
+                    "1,a,6,2024-01-01 00:00:40\n")  # a: [40,43)
+        job = source_sql("10 seconds") + (
+            "CREATE TABLE s (ws timestamp, we timestamp, bidder text, n bigint, total bigint) "
+            "WITH (connector = 'file', path = 's.csv');\n"
+            "INSERT INTO s SELECT window_start, window_end, bidder, count(*), sum(price) "
+            "FROM session(bids, ts, INTERVAL '3 seconds') GROUP BY window_start, window_end, bidder;\n")
+        for workers in (1, 2):
+            rc, out, err = run_text(d, job, ["--workers", str(workers)])
+            got = open(os.path.join(d, "s.csv")).read() if rc == 0 else err
+            check(got == "ws,we,bidder,n,total\n"
+                  "2024-01-01 00:00:10,2024-01-01 00:00:15,b,2,8\n"
+                  "2024-01-01 00:00:10,2024-01-01 00:00:19,a,3,7\n"
+                  "2024-01-01 00:00:40,2024-01-01 00:00:43,a,1,6\n",
+                  "sessions merge and extend (%d workers): %s" % (workers, got))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- jsonl sources ------------------------------------------------------------------
+
+def test_jsonl(seed, n, delay_ms):
+    """The same rows as JSON lines give what the CSV file gives, for 1, 2 and 4
+    workers; a line that is not a JSON object is a bad record."""
+    d = tempfile.mkdtemp(prefix="sl-stream-jsonl-")
+    try:
+        rows, keep, late = make_input(d, seed, n, delay_ms)
+        with open(os.path.join(d, "bids.jsonl"), "w") as f:
+            for a, b, p, t in rows:
+                obj = {"auction": a, "price": p, "ts": None if t is None else ts_text(t)}
+                if b is not None:
+                    obj["bidder"] = b  # a missing key is NULL too
+                f.write(json.dumps(obj) + "\n")
+        job = ("CREATE TABLE bids (%s) WITH (connector = 'file', path = '%%s', format = '%%s', "
+               "event_time = 'ts', max_delay = '%d milliseconds');\n"
+               "CREATE TABLE o (ws timestamp, bidder text, n bigint, total numeric) "
+               "WITH (connector = 'file', path = 'o.csv');\n"
+               "INSERT INTO o SELECT window_start, bidder, count(*), sum(price) FROM "
+               "tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, bidder;\n") % (COLS, delay_ms)
+        outs = []
+        for path, fmt, workers in (("bids.csv", "csv", 1), ("bids.jsonl", "jsonl", 1),
+                                   ("bids.jsonl", "jsonl", 2), ("bids.jsonl", "jsonl", 4)):
+            rc, out, err = run_text(d, job % (path, fmt), ["--workers", str(workers)])
+            st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+            check(rc == 0 and st["sources"]["bids"]["late_dropped"] == late,
+                  "jsonl seed %d (%s, %d workers): runs, %d late %s" % (seed, fmt, workers, late,
+                                                                        err.strip()[:200]))
+            outs.append(sorted_within_end(csv_rows(open(os.path.join(d, "o.csv")).read()), 0)
+                        if rc == 0 else None)
+        check(outs[0] and all(o == outs[0] for o in outs), "jsonl: the same rows as from csv")
+        with open(os.path.join(d, "bids.jsonl"), "a") as f:
+            f.write('{"auction": 1, "price": [1], "ts": "2024-01-01"}\nnot json\n')
+        rc, out, err = run_text(d, job % ("bids.jsonl", "jsonl"), ["--workers", "2"])
+        check(rc == 1 and "line %d" % (n + 1) in err and "JSON array" in err,
+              "jsonl: an array for a bigint names the line and the column: " + err.strip()[:200])
+        rc, out, err = run_text(d, (job % ("bids.jsonl", "jsonl")).replace(
+            "max_delay", "on_error = 'skip', max_delay"), ["--workers", "2"])
+        st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+        check(rc == 0 and st["sources"]["bids"]["bad_rows"] == 2,
+              "jsonl: bad lines skipped with on_error = 'skip' %s %s" % (st, err.strip()[:200]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- partitioned reading: what a later split must get right ---------------------
+
+def big_input(n, bad_at=None, late_at=None, quote=False):
+    """Rows whose event time goes up a second per row; a row far in the past at
+    late_at, a bad price at bad_at, a quoted bidder somewhere when quote."""
+    lines = ["auction,bidder,price,ts"]
+    for i in range(n):
+        ms = i * 1000
+        if i == late_at:
+            ms = 0
+        price = "six" if i == bad_at else str(i % 50)
+        bidder = '"b,%d"' % (i % 5) if quote and i == n // 2 else "b%d" % (i % 5)
+        lines.append("%d,%s,%s,%s" % (i % 7, bidder, price, ts_text(ms)))
+    return "\n".join(lines) + "\n"
+
+
+def test_splits():
+    d = tempfile.mkdtemp(prefix="sl-stream-split-")
+    try:
+        n = 6000  # about 250 KB: several splits per worker
+        job = source_sql("2 seconds") + (
+            "CREATE TABLE o (ws timestamp, bidder text, n bigint, total bigint) "
+            "WITH (connector = 'file', path = 'o.csv');\n"
+            "INSERT INTO o SELECT window_start, bidder, count(*), sum(price) "
+            "FROM tumble(bids, ts, INTERVAL '1 minute') GROUP BY window_start, bidder;\n")
+        outs = {}
+        for quote in (False, True):
+            with open(os.path.join(d, "bids.csv"), "w") as f:
+                f.write(big_input(n, late_at=4000, quote=quote))
+            for workers in (1, 3):
+                rc, out, err = run_text(d, job, ["--workers", str(workers)])
+                st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+                check(rc == 0 and st["sources"]["bids"]["late_dropped"] == 1 and
+                      st["sources"]["bids"]["rows_read"] == n,
+                      "split input (quotes %s), %d workers: one late row in a later split %s %s"
+                      % (quote, workers, st, err.strip()[:200]))
+                got = csv_rows(open(os.path.join(d, "o.csv")).read()) if rc == 0 else []
+                ends = [r[0] for r in got[1:]]
+                check(ends == sorted(ends), "split input: rows in non-decreasing window order")
+                outs[(quote, workers)] = sorted_within_end(got[1:], 0)
+        check(outs[(False, 1)] == outs[(False, 3)] and outs[(False, 1)],
+              "split input: 1 and 3 workers write the same file")
+        check(outs[(True, 1)] == outs[(True, 3)] and outs[(True, 1)],
+              "a file with quotes (one reader, rows still exchanged): the same file")
+        # a bad row in a later split: the error names its line, as one reader would
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write(big_input(n, bad_at=5000))
+        rc, out, err = run_text(d, job, ["--workers", "4"])
+        check(rc == 1 and "line 5002" in err and 'column "price"' in err,
+              "a bad value in a later split names its line: " + err.strip()[:200])
+        # two bad rows in different splits: the first in line order is reported
+        lines = big_input(n, bad_at=5000).split("\n")
+        lines[1001] = lines[1001].replace(",1,", ",one,", 1) if ",1," in lines[1001] else \
+            lines[1001].split(",")[0] + ",x,bad," + lines[1001].split(",")[3]
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("\n".join(lines))
+        rc, out, err = run_text(d, job, ["--workers", "4"])
+        check(rc == 1 and "line 1002" in err, "of two bad rows, the first in line order: " + err.strip()[:200])
+        # on_error = 'skip': a bad row with a far-future time must not move the watermark
+        lines = big_input(n).split("\n")
+        lines[3001] = "1,bx,oops,%s" % ts_text(10**9)
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("\n".join(lines))
+        rc, out, err = run_text(d, job.replace("max_delay = '2 seconds'",
+                                               "max_delay = '2 seconds', on_error = 'skip'"),
+                                ["--workers", "4"])
+        st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+        check(rc == 0 and st["sources"]["bids"]["late_dropped"] == 0 and
+              st["sources"]["bids"]["bad_rows"] == 1,
+              "a skipped bad row in one split does not make the next splits late: %s %s"
+              % (st, err.strip()[:200]))
+        # late = 'error' in a later split
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write(big_input(n, late_at=4500))
+        rc, out, err = run_text(d, job.replace("max_delay = '2 seconds'",
+                                               "max_delay = '2 seconds', late = 'error'"),
+                                ["--workers", "4"])
+        check(rc == 1 and "line 4502" in err and "late" in err,
+              "late = 'error' in a later split names its line: " + err.strip()[:200])
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -304,9 +652,17 @@ def test_docs():
 
 
 def main():
-    test_windows(7, 1500, 3000)
-    test_windows(11, 600, 0)
-    test_windows(3, 2500, 12000)
+    for workers in (1, 2, 4):
+        test_windows(7, 1500, 3000, workers)
+        test_windows(11, 600, 0, workers)
+        test_windows(3, 2500, 12000, workers)
+    for workers in (1, 2, 4):
+        test_updates(5, 20000, 3000, workers)
+    for workers in (1, 2, 4):
+        test_sessions(13, 3000, 4000, 2500, workers)
+    test_session_merge()
+    test_jsonl(17, 3000, 3000)
+    test_splits()
     test_bad_input()
     test_docs()
     if FAILS:

@@ -173,6 +173,15 @@ int sql_aggtab_new(sql_op *op, sql_aggtab **out, sql_err *e);
 int sql_aggtab_add(sql_aggtab *t, const sql_batch *b, sql_err *e);
 int sql_aggtab_next(sql_aggtab *t, sql_batch **out, sql_err *e);
 int64_t sql_aggtab_mem(const sql_aggtab *t);
+/*
+ * Continuous updates (emit = 'on_update'): add_ids is add that also gives each
+ * row's group id (ids: b->n entries; UINT32_MAX for none); peek reads the
+ * current results of the groups gids[0..n) (keys, then aggregates, as next does)
+ * without ending the table, so adds may follow.  peek refuses aggregates with
+ * ORDER BY inside the call (their rows are only fed at the end) with 0A000.
+ */
+int sql_aggtab_add_ids(sql_aggtab *t, const sql_batch *b, uint32_t *ids, sql_err *e);
+int sql_aggtab_peek(sql_aggtab *t, const uint32_t *gids, int64_t n, sql_batch **out, sql_err *e);
 void sql_aggtab_free(sql_aggtab *t);
 
 /* Batches in memory: a growable list (sort input, join build side, CTEs). */

@@ -319,8 +319,8 @@ out:
     return rc;
 }
 
-/* Groups and aggregates one input batch into t. */
-static int consume(op_agg *g, aggtab *t, const sql_batch *in)
+/* Groups and aggregates one input batch into t; ids_out (optional): each row's group. */
+static int consume_ids(op_agg *g, aggtab *t, const sql_batch *in, uint32_t *ids_out)
 {
     int64_t n = in->n;
     if (!n)
@@ -343,12 +343,19 @@ static int consume(op_agg *g, aggtab *t, const sql_batch *in)
     }
     for (int i = 0; !rc && i < t->naggs; i++)
         rc = feed(t, &t->a[i], in, gids, n);
+    if (!rc && ids_out)
+        memcpy(ids_out, gids, sizeof *gids * (size_t)n);
     for (int k = 0; k < nk; k++)
         sql_vec_release(&kv[k]);
     if (kv != keys)
         sl_free(kv);
     sl_free(gids);
     return rc;
+}
+
+static int consume(op_agg *g, aggtab *t, const sql_batch *in)
+{
+    return consume_ids(g, t, in, NULL);
 }
 
 /* ---- ordered aggregates at the end ------------------------------------- */
@@ -638,27 +645,15 @@ static int build(op_agg *g)
     return rc;
 }
 
-/* The next batch (at most OUT_BATCH groups) of t's finished groups from *emitted on:
- * the keys, then every aggregate's result; nothing once all are out. */
-static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
+/* The results of groups rows[0..n) of t: the keys, then every aggregate's result. */
+static int emit_rows(op_agg *g, aggtab *t, const uint32_t *rows, uint32_t n, sql_batch **out)
 {
     sql_op *op = &g->op;
-    int rc;
-    uint32_t total = g->nkeys ? t->ht.n : t->ngroups;
-    if (*emitted >= total)
-        return SL_OK;
-    uint32_t n = total - *emitted > OUT_BATCH ? OUT_BATCH : total - *emitted;
     const sql_plan *p = op->p;
     sql_batch *b;
-    if ((rc = sql_batch_new(p->ncols, p->types, &b)))
+    int rc = sql_batch_new(p->ncols, p->types, &b);
+    if (rc)
         return rc;
-    uint32_t *rows = sl_malloc(sizeof *rows * n);
-    if (!rows) {
-        sql_batch_free(b);
-        return SL_ENOMEM;
-    }
-    for (uint32_t i = 0; i < n; i++)
-        rows[i] = *emitted + i;
     sql_sel sel = {rows, n};
     for (int k = 0; k < g->nkeys && !rc; k++) {
         col_vec_release(&b->cols[k]);
@@ -669,9 +664,8 @@ static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
         sql_agg_ctx ax = agg_ctx(t, s);
         col_vec *o = &b->cols[g->nkeys + i];
         for (uint32_t k = 0; k < n && !rc; k++)
-            rc = s->agg->finalize(&ax, s->states + (size_t)(*emitted + k) * s->agg->state_size, o);
+            rc = s->agg->finalize(&ax, s->states + (size_t)rows[k] * s->agg->state_size, o);
     }
-    sl_free(rows);
     if (rc) {
         if (t->err.state[0] && !op->x->e->state[0])
             *op->x->e = t->err;
@@ -679,9 +673,28 @@ static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
         return rc;
     }
     b->n = n;
-    *emitted += n;
     *out = b;
     return SL_OK;
+}
+
+/* The next batch (at most OUT_BATCH groups) of t's finished groups from *emitted on:
+ * the keys, then every aggregate's result; nothing once all are out. */
+static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
+{
+    uint32_t total = g->nkeys ? t->ht.n : t->ngroups;
+    if (*emitted >= total)
+        return SL_OK;
+    uint32_t n = total - *emitted > OUT_BATCH ? OUT_BATCH : total - *emitted;
+    uint32_t *rows = sl_malloc(sizeof *rows * n);
+    if (!rows)
+        return SL_ENOMEM;
+    for (uint32_t i = 0; i < n; i++)
+        rows[i] = *emitted + i;
+    int rc = emit_rows(g, t, rows, n, out);
+    sl_free(rows);
+    if (!rc)
+        *emitted += n;
+    return rc;
 }
 
 static int agg_next(sql_op *op, sql_batch **out)
@@ -748,6 +761,25 @@ int sql_aggtab_new(sql_op *op, sql_aggtab **out, sql_err *e)
 int sql_aggtab_add(sql_aggtab *a, const sql_batch *b, sql_err *e)
 {
     int rc = consume(a->g, &a->t, b);
+    return rc ? aggtab_fail(a, rc, e) : SL_OK;
+}
+
+int sql_aggtab_add_ids(sql_aggtab *a, const sql_batch *b, uint32_t *ids, sql_err *e)
+{
+    int rc = consume_ids(a->g, &a->t, b, ids);
+    return rc ? aggtab_fail(a, rc, e) : SL_OK;
+}
+
+int sql_aggtab_peek(sql_aggtab *a, const uint32_t *gids, int64_t n, sql_batch **out, sql_err *e)
+{
+    *out = NULL;
+    for (int i = 0; i < a->t.naggs; i++)
+        if (a->t.a[i].call->norder)
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "reading groups before the end is not "
+                               "supported for aggregates with ORDER BY inside the call");
+    int rc = SL_EINVAL; /* after next, the table has ended */
+    if (!a->finished && n <= UINT32_MAX)
+        rc = emit_rows(a->g, &a->t, gids, (uint32_t)n, out);
     return rc ? aggtab_fail(a, rc, e) : SL_OK;
 }
 

@@ -68,7 +68,7 @@ TEST(huge_delay_saturates)
 
 TEST(tumble_is_epoch_aligned_and_end_exclusive)
 {
-    stream_win t = {10 * S, 10 * S};
+    stream_win t = {10 * S, 10 * S, false};
     int64_t first;
     CHECK_EQ(stream_win_assign(&t, 0, &first), 1);
     CHECK_EQ(first, 0);
@@ -82,7 +82,7 @@ TEST(tumble_is_epoch_aligned_and_end_exclusive)
 
 TEST(negative_times_floor)
 {
-    stream_win t = {10 * S, 10 * S};
+    stream_win t = {10 * S, 10 * S, false};
     int64_t first;
     CHECK_EQ(stream_win_assign(&t, -1, &first), 1);
     CHECK_EQ(first, -10 * S);
@@ -92,7 +92,7 @@ TEST(negative_times_floor)
 
 TEST(hop_overlaps)
 {
-    stream_win h = {10 * S, 5 * S}; /* size 10 s, slide 5 s */
+    stream_win h = {10 * S, 5 * S, false}; /* size 10 s, slide 5 s */
     int64_t first;
     CHECK_EQ(stream_win_assign(&h, 12 * S, &first), 2); /* [5, 15) and [10, 20) */
     CHECK_EQ(first, 5 * S);
@@ -100,14 +100,14 @@ TEST(hop_overlaps)
     CHECK_EQ(first, 5 * S);
     CHECK_EQ(stream_win_assign(&h, 0, &first), 2); /* [-5, 5), [0, 10) */
     CHECK_EQ(first, -5 * S);
-    stream_win h3 = {30 * S, 10 * S};
+    stream_win h3 = {30 * S, 10 * S, false};
     CHECK_EQ(stream_win_assign(&h3, 25 * S, &first), 3); /* [0,30) [10,40) [20,50) */
     CHECK_EQ(first, 0);
 }
 
 TEST(hop_with_gaps)
 {
-    stream_win g = {2 * S, 5 * S}; /* size 2 s every 5 s: [0,2) [5,7) ... */
+    stream_win g = {2 * S, 5 * S, false}; /* size 2 s every 5 s: [0,2) [5,7) ... */
     int64_t first;
     CHECK_EQ(stream_win_assign(&g, 1 * S, &first), 1);
     CHECK_EQ(first, 0);
@@ -125,8 +125,15 @@ TEST(window_closes_when_watermark_reaches_its_end)
 
 TEST(far_times_do_not_wrap)
 {
-    stream_win t = {10 * S, 10 * S};
+    stream_win t = {10 * S, 10 * S, false};
     int64_t first;
     CHECK_EQ(stream_win_assign(&t, INT64_MAX - 1, &first), 0); /* its end is past the range */
     CHECK(stream_win_assign(&t, INT64_MIN + 1, &first) >= 0);
+}
+
+TEST(a_session_closes_when_the_watermark_passes_its_end)
+{
+    CHECK(!stream_session_closed(10 * S, STREAM_WM_NONE));
+    CHECK(!stream_session_closed(10 * S, 10 * S)); /* a row at the end still joins it */
+    CHECK(stream_session_closed(10 * S, 10 * S + 1));
 }

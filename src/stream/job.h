@@ -1,0 +1,111 @@
+/*
+ * job.h - one continuous statement being run: what job.c (the plan taken
+ * apart, the sink) and worker.c (partitioned workers, exchange, merge) share.
+ *
+ * Threads: N workers (worker.c) and the calling thread, which merges what
+ * the workers emit and writes the sink.  Fields above "running" are set
+ * before the workers start and only read after; a stream_wk belongs to its
+ * worker alone (the merger reads its counters after joining it).
+ */
+#ifndef SL_STREAM_JOB_H
+#define SL_STREAM_JOB_H
+
+#include "sql/exec/hashtab.h"
+#include "stream/ring.h"
+#include "stream/session.h"
+#include "stream/stream_int.h"
+
+#include <pthread.h>
+
+#define STREAM_MAX_CHAIN 16
+#define STREAM_MAX_KEYS 64
+
+typedef struct stream_job stream_job;
+
+typedef struct open_win {
+    int64_t start, end;
+    sql_aggtab *t;
+} open_win;
+
+/* What one worker owns: its reading state (splits, the stateless part) and its
+ * share of the keys (open windows). */
+typedef struct stream_wk {
+    stream_job *j;
+    int id;
+    pthread_t th;
+    bool started;
+    stream_bell bell;        /* rung when its inputs get a message or its outputs room */
+    /* reading */
+    sql_ectx cx;             /* the scan's pushed filter, partition keys */
+    sql_err err;
+    arena scratch, pscratch;
+    uint32_t *sel;
+    int64_t sel_cap;
+    uint32_t *rows;          /* window assignment: source row of each output row */
+    int64_t *starts;
+    int64_t rows_cap;
+    sql_ht hk;               /* only its hash function: the partition keys' types */
+    bool hk_on;
+    int chunk;               /* the split being read */
+    int64_t wm;              /* the reader's watermark after its last batch */
+    uint64_t rows_read, late, bad;
+    bool max_seen;
+    int64_t max_ns;
+    /* owning */
+    open_win *wins;          /* sorted by start (and so by end) */
+    int nwins, wins_cap;
+    int64_t *in_wm;          /* per producer: its last watermark */
+    int ndone;               /* producers done */
+    int64_t owner_wm;        /* windows ending at or before it are closed */
+    int64_t closing_end;     /* the window being read out */
+    int64_t mem;             /* its windows' state, accounted in j->state_mem */
+    stream_sessions *ss;     /* session windows: its keys' open sessions */
+    sql_aggtab *cur;         /* the closing session's table */
+    sql_err oerr;            /* a closing session's failure */
+} stream_wk;
+
+struct stream_job {
+    stream_run *r;
+    sql_query *q;
+    sql_err *e;
+    stream_table *src;
+    const stream_win *win;
+    sql_op *scan;
+    sql_op *pre[STREAM_MAX_CHAIN], *post[STREAM_MAX_CHAIN]; /* bottom to top */
+    int npre, npost;
+    sql_op *agg;
+    int win_col;             /* the aggregation's input column holding the window */
+    bool win_is_end;         /* ... its window_end (else window_start) */
+    int pkeys[STREAM_MAX_KEYS]; /* aggregation keys that pick a row's owner */
+    int src_keys[STREAM_MAX_KEYS]; /* ... the source columns they are (sessions) */
+    int npkeys;
+    bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
+    bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
+    stream_sink *sink;
+    /* running */
+    int nw;
+    stream_wk *w;
+    stream_ring *x;          /* nw * nw: x[p * nw + o] from producer p to owner o */
+    stream_ring *out;        /* nw: worker to the merger */
+    stream_bell bell;        /* the merger's */
+    stream_file *file;
+    stream_split *splits;
+    int nsplits;
+    pthread_mutex_t mu;      /* new window tables (the query's arena); the first failure;
+                                the first pass's barrier */
+    pthread_cond_t first_done;
+    int first_arrived;       /* workers done with the first pass */
+    _Atomic int failed;
+    int fail_chunk;          /* the failure's split (line order decides which is reported) */
+    sql_err ferr;
+    _Atomic int64_t state_mem;
+};
+
+/* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
+int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
+
+/* worker.c: reads the source on nw workers and writes the sink; j is analysed
+ * and its sink open. */
+int stream_job_exec(stream_job *j, int nw);
+
+#endif

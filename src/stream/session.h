@@ -1,0 +1,28 @@
+/*
+ * session.h - session windows of one owner (session.c has the algorithm).
+ */
+#ifndef SL_STREAM_SESSION_H
+#define SL_STREAM_SESSION_H
+
+#include "sql/exec/vec.h"
+#include "stream/window.h"
+
+#define STREAM_SESSION_MAX_KEYS 64
+
+typedef struct stream_sessions stream_sessions;
+
+/* Sessions of gap_ns over rows of batches whose event time is column time_col,
+ * per key of the columns key_cols (types key_types). */
+int stream_sessions_new(int64_t gap_ns, int time_col, const int *key_cols, int nkeys,
+                        const sql_type *key_types, stream_sessions **out);
+void stream_sessions_free(stream_sessions *ss);
+/* Rows (b taken) into their keys' sessions (rows without an event time dropped). */
+int stream_sessions_add(stream_sessions *ss, sql_batch *b);
+/* A closed session: its start, end and rows (rows taken). */
+typedef int (*stream_session_fn)(void *arg, int64_t start_ns, int64_t end_ns, sql_batch *rows);
+/* Hands out every session the watermark closed (wm > end), in order of end. */
+int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn, void *arg);
+/* Bytes held (kept rows, the key table). */
+int64_t stream_sessions_mem(const stream_sessions *ss);
+
+#endif

@@ -1,0 +1,1036 @@
+/*
+ * worker.c - a job on partitioned workers (ARCHITECTURE.md 4 and 5): each
+ * worker reads its own splits of the file, runs the stateless part of the
+ * plan, and hands rows to the worker owning their key through per-pair
+ * single-producer rings; the calling thread merges what the owners emit
+ * into the sink.  docs/internals/stream.md has the picture.
+ *
+ *   1. First pass (several splits only): every worker scans its splits for
+ *      their largest event time and line count (stream_reader_scan_max);
+ *      after a barrier each split starts with the prefix maximum of the
+ *      splits before it and its first line number, so watermarks and
+ *      lateness are those of one reader in line order (rule 1).
+ *   2. Reading: splits are dealt round-robin (split c to worker c mod N).  A
+ *      batch of on-time rows goes through the scan's work (window
+ *      assignment, the pushed filter) and the pre chain as worker w, then
+ *      (with an aggregation) is cut by the hash of its partition keys into
+ *      one batch per owner and pushed to ring x[w][o] with the reader's
+ *      watermark; after every batch each owner gets the watermark.  The
+ *      worker's own share goes straight to its owning half.  A producer
+ *      finding a ring full drains its own inputs while it waits, so two
+ *      workers filling each other's rings cannot deadlock.
+ *   3. Owning: an owner adds rows to its open windows (one sql_aggtab each),
+ *      and when the minimum of its producers' watermarks rises closes the
+ *      windows ending at or before it: rows through the post chain (as
+ *      worker o) to ring out[o] for the merger, then that watermark.  A
+ *      window closed that way receives no row later: a producer's later
+ *      rows are on time under a watermark at least the one it sent.
+ *   4. Merging (the calling thread): results of closed windows wait until
+ *      every owner's watermark reached their window_end, then leave in
+ *      non-decreasing window_end order (k-way merge of the owners' ordered
+ *      queues); within one window_end, owner by owner.  A job without an
+ *      aggregation has no exchange: the merger takes each split's rows in
+ *      split order, so they leave in line order, and the bounded rings keep
+ *      a worker at most a ring ahead of the split being written.
+ *
+ * Failures: the first (in line order of the split where it happened) is
+ * kept; every wait wakes up and stops; readers of earlier splits go on
+ * checking their rows (without passing them on) so that the error reported
+ * is the one a single reader would have met first.
+ *
+ * State memory is counted per owner into one atomic total checked against
+ * work_mem (53200 past it).
+ */
+#include "stream/job.h"
+
+#include "base/alloc.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define RING_CAP 64
+
+typedef stream_job job;
+typedef stream_wk wk;
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+static bool failed(const job *j)
+{
+    return atomic_load_explicit(&j->failed, memory_order_acquire) != 0;
+}
+
+/* Records a failure of split `chunk` (INT32_MAX: not a reader's) and wakes every
+ * waiter; the earliest split's failure is the one reported. */
+static void fail(job *j, int chunk, const sql_err *e)
+{
+    pthread_mutex_lock(&j->mu);
+    if (!failed(j) || chunk < j->fail_chunk) {
+        j->ferr = *e;
+        j->fail_chunk = chunk;
+    }
+    atomic_store_explicit(&j->failed, 1, memory_order_release);
+    pthread_cond_broadcast(&j->first_done);
+    pthread_mutex_unlock(&j->mu);
+    for (int i = 0; i < j->nw; i++)
+        stream_bell_ring(&j->w[i].bell);
+    stream_bell_ring(&j->bell);
+}
+
+/* ---- waiting ------------------------------------------------------------- */
+
+typedef struct wait_arg {
+    wk *w;
+    stream_ring *room;       /* a ring the waiter produces into, or NULL */
+    bool inputs;             /* also wake for a message on its input rings */
+} wait_arg;
+
+static bool inputs_ready(wk *w)
+{
+    job *j = w->j;
+    for (int p = 0; p < j->nw; p++)
+        if (p != w->id && stream_ring_ready(&j->x[p * j->nw + w->id]))
+            return true;
+    return false;
+}
+
+static bool wake_ready(void *arg)
+{
+    wait_arg *a = arg;
+    return failed(a->w->j) || (a->room && stream_ring_room(a->room)) ||
+           (a->inputs && inputs_ready(a->w));
+}
+
+static void wait_for(wk *w, stream_ring *room, bool inputs)
+{
+    wait_arg a = {w, room, inputs};
+    stream_bell_wait(&w->bell, wake_ready, &a);
+}
+
+/* A message to the merger (blocks while its ring is full: the merger always
+ * drains, so this wait ends). */
+static int to_merger(wk *w, const stream_msg *m)
+{
+    stream_ring *r = &w->j->out[w->id];
+    while (!stream_ring_push(r, m)) {
+        if (failed(w->j)) {
+            sql_batch_free(m->b);
+            return SL_ECANCELED;
+        }
+        wait_for(w, r, false);
+    }
+    return SL_OK;
+}
+
+/* ---- owning: open windows ------------------------------------------------ */
+
+static int account(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int64_t m = w->ss ? stream_sessions_mem(w->ss) : 0;
+    for (int i = 0; i < w->nwins; i++)
+        m += sql_aggtab_mem(w->wins[i].t);
+    int64_t d = m - w->mem, limit = j->q->x.mem_limit;
+    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    w->mem = m;
+    if (d > 0 && limit > 0 && all > limit) {
+        sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        sql_err_detail(e, "The query needs more than work_mem (%lld kB) for aggregation.",
+                       (long long)(limit >> 10));
+        sql_err_hint(e, "Raise work_mem (SET work_mem = '1GB'), or narrow the windows.");
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+/* The open window starting at start (made if new); NULL with e set. */
+static open_win *window_at(wk *w, int64_t start, sql_err *e)
+{
+    job *j = w->j;
+    int lo = 0, hi = w->nwins;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        if (w->wins[mid].start < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    if (lo < w->nwins && w->wins[lo].start == start)
+        return &w->wins[lo];
+    if (w->nwins == w->wins_cap) {
+        int nc = w->wins_cap ? w->wins_cap * 2 : 16;
+        open_win *nw = sl_realloc(w->wins, sizeof *nw * (size_t)nc);
+        if (!nw) {
+            oom(e);
+            return NULL;
+        }
+        w->wins = nw;
+        w->wins_cap = nc;
+    }
+    /* without a window: one table, closed by the end of the input only */
+    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, NULL};
+    /* a new table takes a little of the query's arena: one lock per window */
+    pthread_mutex_lock(&j->mu);
+    int rc = sql_aggtab_new(j->agg, &ow.t, e);
+    pthread_mutex_unlock(&j->mu);
+    if (rc)
+        return NULL;
+    memmove(&w->wins[lo + 1], &w->wins[lo], sizeof *w->wins * (size_t)(w->nwins - lo));
+    w->wins[lo] = ow;
+    w->nwins++;
+    return &w->wins[lo];
+}
+
+static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
+{
+    (void)wid;
+    (void)e;
+    stream_msg m = {b, 0, 0, STREAM_MSG_UPDATE};
+    return to_merger(arg, &m);
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Rows of one window into its table; with emit = 'on_update' the new results of
+ * the groups they changed go to the merger (through the post chain). */
+static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
+{
+    job *j = w->j;
+    if (!j->on_update)
+        return sql_aggtab_add(ow->t, b, e);
+    int64_t n = b->n, m = 0;
+    uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+    if (!ids)
+        return oom(e);
+    int rc = sql_aggtab_add_ids(ow->t, b, ids, e);
+    if (!rc) {
+        qsort(ids, (size_t)n, sizeof *ids, cmp_u32);
+        for (int64_t i = 0; i < n; i++)
+            if (ids[i] != UINT32_MAX && (!m || ids[m - 1] != ids[i]))
+                ids[m++] = ids[i];
+    }
+    sql_batch *res = NULL;
+    if (!rc && m && !(rc = sql_aggtab_peek(ow->t, ids, m, &res, e)))
+        rc = sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
+    sl_free(ids);
+    return rc;
+}
+
+/* Rows at the aggregation's input (b taken): into their windows' tables (the
+ * whole batch when it holds one window, else each window's rows taken apart). */
+static int to_windows(wk *w, sql_batch *b, sql_err *e)
+{
+    job *j = w->j;
+    const col_vec *wc = j->win_col >= 0 ? &b->cols[j->win_col] : NULL;
+    int64_t off = j->win_is_end ? j->win->size_ns : 0, n = b->n, nseen = 0;
+    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)(n ? n : 1));
+    int64_t *seen = sl_malloc(sizeof *seen * (size_t)(n ? n : 1));
+    int rc = pick && seen ? SL_OK : oom(e);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        int64_t start = wc ? col_vec_i64(wc, i) - off : 0;
+        bool done = false;
+        for (int64_t k = nseen - 1; k >= 0 && !done; k--)
+            done = seen[k] == start;
+        if (done)
+            continue;
+        seen[nseen++] = start;
+        open_win *ow = window_at(w, start, e);
+        if (!ow) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        int64_t m = 0;
+        for (int64_t k = i; k < n; k++)
+            if (!wc || col_vec_i64(wc, k) - off == start)
+                pick[m++] = (uint32_t)k;
+        if (m == n) {
+            rc = add_rows(w, ow, b, e);
+            continue;
+        }
+        sql_batch *part;
+        if ((rc = sql_batch_take(b, pick, m, &part))) {
+            oom(e);
+            break;
+        }
+        rc = add_rows(w, ow, part, e);
+        sql_batch_free(part);
+    }
+    sl_free(pick);
+    sl_free(seen);
+    sql_batch_free(b);
+    return rc ? rc : account(w, e);
+}
+
+static int result_out(void *arg, int wid, sql_batch *b, sql_err *e)
+{
+    (void)wid;
+    (void)e;
+    wk *w = arg;
+    stream_msg m = {b, 0, w->closing_end, STREAM_MSG_RESULT};
+    return to_merger(w, &m);
+}
+
+/* Closes the windows whose end wm reached, in order of their end. */
+static int close_windows(wk *w, int64_t wm, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK, done = 0;
+    for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].end, wm); done++) {
+        w->closing_end = w->wins[done].end;
+        for (; !j->log_to_sink;) { /* a file's upsert log has every final row already */
+            sql_batch *b;
+            if ((rc = sql_aggtab_next(w->wins[done].t, &b, e)) || !b)
+                break;
+            if ((rc = sql_pipe_push(j->post, j->npost, w->id, b, result_out, w, e)))
+                break;
+        }
+        sql_aggtab_free(w->wins[done].t);
+        w->wins[done].t = NULL;
+    }
+    if (done) {
+        memmove(w->wins, w->wins + done, sizeof *w->wins * (size_t)(w->nwins - done));
+        w->nwins -= done;
+    }
+    return rc ? rc : account(w, e);
+}
+
+static int scan_taken(wk *w, sql_batch *in, const int64_t *session, sql_batch **out,
+                      sql_err *e);
+static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
+                     sql_err *e);
+
+static int to_session_tab(void *arg, int wid, sql_batch *b, sql_err *e)
+{
+    (void)wid;
+    int rc = sql_aggtab_add(((wk *)arg)->cur, b, e);
+    sql_batch_free(b);
+    return rc;
+}
+
+/* A closed session (rows taken): its rows as the scan's, with window_start and
+ * window_end, through the stateless part into a table of its own, read out
+ * through the post chain to the merger. */
+static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
+{
+    wk *w = arg;
+    job *j = w->j;
+    sql_err *e = &w->oerr;
+    int64_t se[2] = {start, end};
+    sql_batch *b;
+    int rc = scan_taken(w, rows, se, &b, e);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&j->mu);
+    rc = sql_aggtab_new(j->agg, &w->cur, e);
+    pthread_mutex_unlock(&j->mu);
+    if (rc) {
+        sql_batch_free(b);
+        return rc;
+    }
+    rc = stateless(w, b, to_session_tab, e);
+    w->closing_end = end;
+    while (!rc) {
+        sql_batch *o;
+        if ((rc = sql_aggtab_next(w->cur, &o, e)) || !o)
+            break;
+        rc = sql_pipe_push(j->post, j->npost, w->id, o, result_out, w, e);
+    }
+    sql_aggtab_free(w->cur);
+    w->cur = NULL;
+    return rc;
+}
+
+/* A message from producer p to this owner (its batch taken). */
+static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    if (m->kind == STREAM_MSG_DONE) {
+        w->in_wm[p] = STREAM_WM_END;
+        w->ndone++;
+    } else {
+        if (m->b && w->ss)
+            rc = stream_sessions_add(w->ss, m->b) ? oom(e) : account(w, e);
+        else if (m->b)
+            rc = to_windows(w, m->b, e);
+        if (m->wm > w->in_wm[p])
+            w->in_wm[p] = m->wm;
+    }
+    if (rc)
+        return rc;
+    int64_t mn = STREAM_WM_END;
+    for (int i = 0; i < j->nw; i++)
+        mn = w->in_wm[i] < mn ? w->in_wm[i] : mn;
+    if (mn > w->owner_wm) {
+        w->owner_wm = mn;
+        if (w->ss) {
+            sql_err_clear(&w->oerr);
+            rc = stream_sessions_close(w->ss, mn, session_out, w);
+            if (rc && w->oerr.state[0])
+                *e = w->oerr;
+        } else
+            rc = close_windows(w, mn, e);
+        if (!rc && w->ss)
+            rc = account(w, e);
+        if (rc)
+            return rc;
+        stream_msg wmm = {NULL, mn, 0, STREAM_MSG_ROWS};
+        rc = to_merger(w, &wmm);
+    }
+    if (!rc && w->ndone == j->nw) {
+        stream_msg d = {NULL, STREAM_WM_END, 0, STREAM_MSG_DONE};
+        rc = to_merger(w, &d);
+    }
+    return rc;
+}
+
+/* Everything waiting on this owner's input rings. */
+static int drain(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    for (int p = 0; p < j->nw && !rc; p++) {
+        if (p == w->id)
+            continue;
+        stream_msg m;
+        while (!rc && stream_ring_pop(&j->x[p * j->nw + w->id], &m))
+            rc = owner_take(w, p, &m, e);
+    }
+    return rc;
+}
+
+/* ---- reading: the stateless part ------------------------------------------ */
+
+/* A message from this worker's reading half to owner o. */
+static int to_owner(wk *w, int o, const stream_msg *m, sql_err *e)
+{
+    job *j = w->j;
+    if (o == w->id)
+        return owner_take(w, o, m, e);
+    stream_ring *r = &j->x[w->id * j->nw + o];
+    while (!stream_ring_push(r, m)) {
+        int rc = drain(w, e);
+        if (!rc && failed(j))
+            rc = SL_ECANCELED;
+        if (rc) {
+            sql_batch_free(m->b);
+            return rc;
+        }
+        if (!stream_ring_room(r))
+            wait_for(w, r, true);
+    }
+    return SL_OK;
+}
+
+/* Rows at the aggregation's input (b taken): cut by the hash of the partition
+ * keys, one batch to each owner holding some. */
+static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
+{
+    (void)wid;
+    wk *w = arg;
+    job *j = w->j;
+    int nw = j->nw, rc = SL_OK;
+    if (nw == 1 || !j->npkeys || !b->n) { /* no keys: one group, owned by worker 0 */
+        stream_msg m = {b, w->wm, 0, STREAM_MSG_ROWS};
+        return b->n ? to_owner(w, 0, &m, e) : (sql_batch_free(b), SL_OK);
+    }
+    int64_t n = b->n;
+    const sql_plan *p = j->agg->p;
+    sql_vec kv[STREAM_MAX_KEYS];
+    int nk = 0;
+    uint64_t *h = sl_malloc(sizeof *h * (size_t)n);
+    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)n);
+    uint32_t *own = sl_malloc(sizeof *own * (size_t)n);
+    rc = h && pick && own ? SL_OK : oom(e);
+    arena_reset(&w->pscratch);
+    sql_err_clear(&w->err);
+    w->cx.f.scratch = &w->pscratch;
+    bool src_cols = j->win && j->win->session; /* b: the source's rows */
+    for (int k = 0; src_cols && k < j->npkeys; k++)
+        kv[k] = (sql_vec){b->cols[j->src_keys[k]], false}; /* borrowed */
+    for (; !rc && !src_cols && nk < j->npkeys; nk++)
+        if ((rc = sql_eval(&w->cx, p->agg.keys[j->pkeys[nk]], b, NULL, &kv[nk])))
+            *e = w->err.state[0] ? w->err : (oom(e), *e);
+    w->cx.f.scratch = &w->scratch;
+    if (!rc && (rc = sql_ht_hash(&w->hk, kv, n, h)))
+        oom(e);
+    for (int64_t i = 0; !rc && i < n; i++)
+        own[i] = (uint32_t)((h[i] >> 40) % (uint64_t)nw); /* high bits: the owner's own
+                                                           table uses the low ones */
+    for (int o = 0; o < nw && !rc; o++) {
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            if (own[i] == (uint32_t)o)
+                pick[m++] = (uint32_t)i;
+        if (!m)
+            continue;
+        sql_batch *part = NULL;
+        if (m < n && sql_batch_take(b, pick, m, &part)) {
+            rc = oom(e);
+            break;
+        }
+        stream_msg msg = {m < n ? part : b, w->wm, 0, STREAM_MSG_ROWS};
+        if (m == n)
+            b = NULL;
+        rc = to_owner(w, o, &msg, e);
+    }
+    for (int k = 0; k < nk; k++)
+        sql_vec_release(&kv[k]);
+    sl_free(h);
+    sl_free(pick);
+    sl_free(own);
+    sql_batch_free(b);
+    return rc;
+}
+
+static int rows_out(void *arg, int wid, sql_batch *b, sql_err *e)
+{
+    (void)wid;
+    (void)e;
+    stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
+    return to_merger(arg, &m);
+}
+
+/* Room for n window rows. */
+static int grow_rows(wk *w, int64_t n)
+{
+    if (n <= w->rows_cap)
+        return SL_OK;
+    int64_t cap = w->rows_cap ? w->rows_cap : 8192;
+    while (cap < n)
+        cap *= 2;
+    uint32_t *r = sl_realloc(w->rows, sizeof *r * (size_t)cap);
+    if (r)
+        w->rows = r;
+    int64_t *s = r ? sl_realloc(w->starts, sizeof *s * (size_t)cap) : NULL;
+    if (s)
+        w->starts = s;
+    if (!r || !s)
+        return SL_ENOMEM;
+    w->rows_cap = cap;
+    return SL_OK;
+}
+
+/* The source's rows as the scan's: with a window, one row per window holding it
+ * (rows without an event time are in none); the scan's columns only. */
+static int scan_rows(wk *w, sql_batch *in, const int64_t *session, sql_batch **out)
+{
+    job *j = w->j;
+    const sql_plan *p = j->scan->p;
+    int nsrc = j->src->ncols, rc = sql_batch_new(p->ncols, p->types, out);
+    if (rc)
+        return rc;
+    sql_batch *o = *out;
+    if (!j->win || session) { /* a session's rows: its start and end as they are */
+        for (int c = 0; c < p->ncols && !rc; c++) {
+            int tc = p->scan.cols[c];
+            if (tc < nsrc) {
+                col_vec_release(&o->cols[c]);
+                sql_vec_share(&in->cols[tc], &o->cols[c]);
+                continue;
+            }
+            for (int64_t r = 0; r < in->n && !rc; r++)
+                rc = col_vec_append_i64(&o->cols[c], session[tc - nsrc]);
+        }
+        o->n = in->n;
+        return rc;
+    }
+    const col_vec *ts = &in->cols[j->src->time_col];
+    int64_t m = 0;
+    for (int64_t i = 0; i < in->n && !rc; i++) {
+        if (!col_vec_is_valid(ts, i))
+            continue;
+        int64_t first;
+        int k = stream_win_assign(j->win, col_vec_i64(ts, i), &first);
+        if ((rc = grow_rows(w, m + k)))
+            break;
+        for (int x = 0; x < k; x++, m++) {
+            w->rows[m] = (uint32_t)i;
+            w->starts[m] = first + x * j->win->slide_ns;
+        }
+    }
+    sql_sel sel = {w->rows, m};
+    for (int c = 0; c < p->ncols && !rc; c++) {
+        int tc = p->scan.cols[c];
+        if (tc < nsrc) {
+            col_vec_release(&o->cols[c]);
+            rc = sql_vec_gather(&in->cols[tc], &sel, &o->cols[c]);
+            continue;
+        }
+        int64_t add = tc == nsrc ? 0 : j->win->size_ns;
+        for (int64_t r = 0; r < m && !rc; r++)
+            rc = col_vec_append_i64(&o->cols[c], w->starts[r] + add);
+    }
+    o->n = m;
+    return rc;
+}
+
+/* scan_rows with in taken: *out only on success. */
+static int scan_taken(wk *w, sql_batch *in, const int64_t *session, sql_batch **out,
+                      sql_err *e)
+{
+    *out = NULL;
+    int rc = scan_rows(w, in, session, out);
+    sql_batch_free(in);
+    if (rc) {
+        sql_batch_free(*out);
+        *out = NULL;
+        return oom(e);
+    }
+    return SL_OK;
+}
+
+/* Scan rows through the scan's pushed filter and the pre chain into fn (b taken). */
+static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
+                     sql_err *e)
+{
+    job *j = w->j;
+    int rc;
+    const sql_expr *f = j->scan->p->scan.filter;
+    if (f) {
+        sql_batch *kept;
+        sql_err_clear(&w->err);
+        if ((rc = sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, b, &kept)))
+            return w->err.state[0] ? (*e = w->err, rc) : oom(e);
+        b = kept;
+    }
+    if (!b || !b->n) {
+        sql_batch_free(b);
+        return SL_OK;
+    }
+    return sql_pipe_push(j->pre, j->npre, w->id, b, fn, w, e);
+}
+
+/* One batch of the source's on-time rows through the stateless part (in taken).
+ * Session windows are known only when they close: their rows go to their owner
+ * as read, and the stateless part runs there (session_out). */
+static int push_batch(wk *w, sql_batch *in, sql_err *e)
+{
+    job *j = w->j;
+    if (j->win && j->win->session)
+        return exchange(w, w->id, in, e);
+    sql_batch *b;
+    int rc = scan_taken(w, in, NULL, &b, e);
+    return rc ? rc : stateless(w, b, j->agg ? exchange : rows_out, e);
+}
+
+/* After a batch: every owner learns the reader's watermark. */
+static int send_watermark(wk *w, int kind, sql_err *e)
+{
+    int rc = SL_OK;
+    for (int o = 0; o < w->j->nw && !rc; o++) {
+        stream_msg m = {NULL, kind == STREAM_MSG_DONE ? STREAM_WM_END : w->wm, 0, kind};
+        rc = to_owner(w, o, &m, e);
+    }
+    return rc;
+}
+
+/* ---- a worker ---------------------------------------------------------------- */
+
+/* Reads split c; with check_only (another split failed later in line order) the
+ * rows are only checked, so that an earlier error is found. */
+static int read_split(wk *w, int c, sql_err *e)
+{
+    job *j = w->j;
+    stream_reader *rd;
+    int rc = stream_reader_open(j->file, &j->splits[c], &rd, e);
+    bool check_only = false;
+    while (!rc) {
+        sql_batch *b;
+        if (failed(j)) {
+            pthread_mutex_lock(&j->mu);
+            check_only = c < j->fail_chunk;
+            pthread_mutex_unlock(&j->mu);
+            if (!check_only)
+                break;
+        }
+        if ((rc = stream_reader_next(rd, &b, &w->wm, e)) || !b)
+            break;
+        if (check_only) {
+            sql_batch_free(b);
+            continue;
+        }
+        rc = push_batch(w, b, e);
+        if (!rc && j->agg)
+            rc = send_watermark(w, STREAM_MSG_ROWS, e);
+        if (!rc && j->agg)
+            rc = drain(w, e);
+        if (rc == SL_ECANCELED) { /* a failure elsewhere: keep checking this split */
+            sql_err_clear(e);
+            rc = SL_OK;
+            check_only = true;
+        }
+    }
+    if (!rc && !j->agg && !failed(j)) {
+        stream_msg m = {NULL, 0, c, STREAM_MSG_CHUNK_END};
+        rc = to_merger(w, &m);
+    }
+    if (rd) {
+        uint64_t r, l, b;
+        stream_reader_counts(rd, &r, &l, &b);
+        w->rows_read += r;
+        w->late += l;
+        w->bad += b;
+        bool seen;
+        int64_t mx;
+        stream_reader_final_max(rd, &seen, &mx);
+        if (seen && (!w->max_seen || mx > w->max_ns))
+            w->max_ns = mx;
+        w->max_seen |= seen;
+    }
+    stream_reader_close(rd);
+    return rc;
+}
+
+/* The first pass over this worker's splits, then (after every worker's) where
+ * each of them starts: line and largest event time before it. */
+static int first_pass(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    for (int c = w->id; c < j->nsplits && !rc; c += j->nw) {
+        stream_split *s = &j->splits[c];
+        stream_reader *rd;
+        if (!(rc = stream_reader_open(j->file, s, &rd, e)))
+            rc = stream_reader_scan_max(rd, &s->seen, &s->max_ns, &s->nlines);
+        stream_reader_close(rd);
+    }
+    /* every worker's figures before anyone reads them (the mutex orders them) */
+    pthread_mutex_lock(&j->mu);
+    j->first_arrived++;
+    pthread_cond_broadcast(&j->first_done);
+    while (j->first_arrived < j->nw && !failed(j))
+        pthread_cond_wait(&j->first_done, &j->mu);
+    pthread_mutex_unlock(&j->mu);
+    if (rc || failed(j))
+        return rc ? rc : SL_ECANCELED;
+    for (int c = w->id; c < j->nsplits; c += j->nw) {
+        stream_split *s = &j->splits[c];
+        s->line = 1;
+        for (int k = 0; k < c; k++) {
+            const stream_split *b = &j->splits[k];
+            s->line += b->nlines;
+            if (b->seen && (!s->start_seen || b->max_ns > s->start_max_ns))
+                s->start_max_ns = b->max_ns;
+            s->start_seen |= b->seen;
+        }
+    }
+    return SL_OK;
+}
+
+static void *worker_main(void *arg)
+{
+    wk *w = arg;
+    job *j = w->j;
+    sql_err e;
+    sql_err_clear(&e);
+    int rc = SL_OK, c = w->id;
+    if (j->nsplits > 1)
+        rc = first_pass(w, &e);
+    for (; c < j->nsplits && !rc; c += j->nw) {
+        w->chunk = c;
+        rc = read_split(w, c, &e);
+    }
+    if (!rc && j->agg)
+        rc = send_watermark(w, STREAM_MSG_DONE, &e);
+    while (!rc && j->agg && w->ndone < j->nw && !failed(j)) {
+        rc = drain(w, &e);
+        if (!rc && w->ndone < j->nw)
+            wait_for(w, NULL, true);
+    }
+    if (rc && rc != SL_ECANCELED) {
+        if (!e.state[0])
+            sql_err_set(&e, SQLSTATE_INTERNAL, -1, "%s", sl_strerror(rc));
+        fail(j, c < j->nsplits ? c : INT32_MAX, &e);
+    }
+    return NULL;
+}
+
+/* ---- the merger (the calling thread) ------------------------------------------- */
+
+typedef struct pending {
+    stream_msg *m;           /* results of closed windows in window_end order */
+    int64_t head, n, cap;
+    int64_t wm;              /* the owner's closing watermark */
+    bool done;
+} pending;
+
+static bool merger_ready(void *arg)
+{
+    job *j = arg;
+    if (failed(j))
+        return true;
+    for (int o = 0; o < j->nw; o++)
+        if (stream_ring_ready(&j->out[o]))
+            return true;
+    return false;
+}
+
+static int queue_add(pending *q, const stream_msg *m)
+{
+    if (q->n == q->cap) {
+        if (q->head) {
+            memmove(q->m, q->m + q->head, sizeof *q->m * (size_t)(q->n - q->head));
+            q->n -= q->head;
+            q->head = 0;
+        }
+        if (q->n == q->cap) {
+            int64_t nc = q->cap ? q->cap * 2 : 64;
+            stream_msg *nm = sl_realloc(q->m, sizeof *nm * (size_t)nc);
+            if (!nm)
+                return SL_ENOMEM;
+            q->m = nm;
+            q->cap = nc;
+        }
+    }
+    q->m[q->n++] = *m;
+    return SL_OK;
+}
+
+/* Writes every queued result whose window_end all owners have passed, smallest
+ * window_end first. */
+static int release(job *j, pending *q, sql_err *e)
+{
+    int64_t g = STREAM_WM_END;
+    for (int o = 0; o < j->nw; o++)
+        g = q[o].wm < g ? q[o].wm : g;
+    for (;;) {
+        int best = -1;
+        for (int o = 0; o < j->nw; o++)
+            if (q[o].head < q[o].n &&
+                (best < 0 || q[o].m[q[o].head].end < q[best].m[q[best].head].end))
+                best = o;
+        int64_t end = best < 0 ? 0 : q[best].m[q[best].head].end;
+        if (best < 0 || !(j->win && j->win->session ? stream_session_closed(end, g)
+                                                    : stream_win_closed(end, g)))
+            return SL_OK;
+        sql_batch *b = q[best].m[q[best].head++].b;
+        int rc = stream_sink_write(j->sink, b, e);
+        if (rc)
+            return rc;
+    }
+}
+
+/* An update of the upsert log: to a file sink as it comes (a key's updates come
+ * from its one owner, in order); a view counts it and keeps the final rows. */
+static int update_in(job *j, sql_batch *b, sql_err *e)
+{
+    if (j->log_to_sink)
+        return stream_sink_write(j->sink, b, e);
+    stream_sink_count(j->sink, (uint64_t)b->n);
+    sql_batch_free(b);
+    return SL_OK;
+}
+
+static int merge_windows(job *j, sql_err *e)
+{
+    pending *q = sl_calloc((size_t)j->nw, sizeof *q);
+    int rc = q ? SL_OK : oom(e), ndone = 0;
+    for (int o = 0; q && o < j->nw; o++)
+        q[o].wm = STREAM_WM_NONE;
+    while (!rc && ndone < j->nw && !failed(j)) {
+        bool got = false;
+        for (int o = 0; o < j->nw && !rc; o++) {
+            stream_msg m;
+            while (!rc && stream_ring_pop(&j->out[o], &m)) {
+                got = true;
+                if (m.kind == STREAM_MSG_RESULT)
+                    rc = queue_add(&q[o], &m) ? (sql_batch_free(m.b), oom(e)) : SL_OK;
+                else if (m.kind == STREAM_MSG_UPDATE)
+                    rc = update_in(j, m.b, e);
+                else if (m.kind == STREAM_MSG_DONE)
+                    ndone++;
+                if (m.kind != STREAM_MSG_RESULT)
+                    q[o].wm = m.wm;
+            }
+        }
+        if (!rc && got)
+            rc = release(j, q, e);
+        else if (!rc)
+            stream_bell_wait(&j->bell, merger_ready, j);
+    }
+    for (int o = 0; q && o < j->nw; o++) {
+        for (int64_t i = q[o].head; i < q[o].n; i++)
+            sql_batch_free(q[o].m[i].b);
+        sl_free(q[o].m);
+    }
+    sl_free(q);
+    return rc;
+}
+
+/* Without an aggregation: each split's rows in split order, so in line order. */
+static int merge_splits(job *j, sql_err *e)
+{
+    int rc = SL_OK;
+    for (int c = 0; c < j->nsplits && !rc && !failed(j);) {
+        stream_msg m;
+        if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
+            stream_bell_wait(&j->bell, merger_ready, j);
+            continue;
+        }
+        if (m.kind == STREAM_MSG_CHUNK_END)
+            c++;
+        else if (m.b)
+            rc = stream_sink_write(j->sink, m.b, e);
+    }
+    return rc;
+}
+
+/* ---- setting up --------------------------------------------------------------- */
+
+static int wk_init(job *j, wk *w, int id)
+{
+    w->j = j;
+    w->id = id;
+    stream_bell_init(&w->bell);
+    arena_init(&w->scratch, 4096, 64u << 20);
+    arena_init(&w->pscratch, 4096, 64u << 20);
+    sql_exec_ectx(&j->q->x, &w->cx, &w->err, &w->scratch);
+    w->wm = w->owner_wm = STREAM_WM_NONE;
+    if (!(w->in_wm = sl_malloc(sizeof *w->in_wm * (size_t)j->nw)))
+        return SL_ENOMEM;
+    for (int p = 0; p < j->nw; p++)
+        w->in_wm[p] = STREAM_WM_NONE;
+    bool session = j->agg && j->win && j->win->session;
+    sql_type ty[STREAM_MAX_KEYS] = {sql_type_of(ST_INT8)};
+    for (int k = 0; k < j->npkeys; k++)
+        ty[k] = session ? j->src->types[j->src_keys[k]] : j->agg->p->agg.keys[j->pkeys[k]]->type;
+    if (j->agg && j->nw > 1 && j->npkeys) {
+        if (sql_ht_init(&w->hk, j->npkeys, ty, true))
+            return SL_ENOMEM;
+        w->hk_on = true;
+    }
+    if (session && stream_sessions_new(j->win->size_ns, j->src->time_col, j->src_keys,
+                                       j->npkeys, ty, &w->ss))
+        return SL_ENOMEM;
+    return SL_OK;
+}
+
+static void wk_free(wk *w)
+{
+    stream_sessions_free(w->ss);
+    sql_aggtab_free(w->cur);
+    for (int i = 0; i < w->nwins; i++)
+        sql_aggtab_free(w->wins[i].t);
+    sl_free(w->wins);
+    sl_free(w->in_wm);
+    sl_free(w->sel);
+    sl_free(w->rows);
+    sl_free(w->starts);
+    if (w->hk_on)
+        sql_ht_free(&w->hk);
+    arena_destroy(&w->scratch);
+    arena_destroy(&w->pscratch);
+}
+
+static int setup(job *j, int nw, sql_err *e)
+{
+    j->nw = nw;
+    stream_bell_init(&j->bell);
+    pthread_mutex_init(&j->mu, NULL);
+    pthread_cond_init(&j->first_done, NULL);
+    atomic_init(&j->failed, 0);
+    atomic_init(&j->state_mem, 0);
+    j->w = sl_calloc((size_t)nw, sizeof *j->w);
+    j->out = sl_calloc((size_t)nw, sizeof *j->out);
+    j->x = j->agg ? sl_calloc((size_t)nw * (size_t)nw, sizeof *j->x) : NULL;
+    if (!j->w || !j->out || (j->agg && !j->x))
+        return oom(e);
+    for (int i = 0; i < nw; i++) {
+        if (wk_init(j, &j->w[i], i) ||
+            stream_ring_init(&j->out[i], RING_CAP, &j->bell, &j->w[i].bell))
+            return oom(e);
+    }
+    for (int p = 0; j->x && p < nw; p++)
+        for (int o = 0; o < nw; o++)
+            if (p != o && stream_ring_init(&j->x[p * nw + o], RING_CAP, &j->w[o].bell,
+                                           &j->w[p].bell))
+                return oom(e);
+    const char *why;
+    if (stream_file_split(j->file, nw, &j->splits, &j->nsplits, &why))
+        return oom(e);
+    (void)why; /* documented: docs/internals/stream.md */
+    return SL_OK;
+}
+
+static void teardown(job *j)
+{
+    for (int i = 0; j->out && i < j->nw; i++)
+        stream_ring_free(&j->out[i]);
+    for (int i = 0; j->x && i < j->nw * j->nw; i++)
+        stream_ring_free(&j->x[i]);
+    for (int i = 0; j->w && i < j->nw; i++)
+        wk_free(&j->w[i]);
+    sl_free(j->w);
+    sl_free(j->out);
+    sl_free(j->x);
+    sl_free(j->splits);
+    pthread_cond_destroy(&j->first_done);
+    pthread_mutex_destroy(&j->mu);
+    stream_file_close(j->file);
+}
+
+/* The source's figures: summed over workers; the watermark the last one a single
+ * reader would have had (the largest event time of the file minus the delay). */
+static void figures(job *j)
+{
+    stream_table *src = j->src;
+    stream_wm all;
+    stream_wm_init(&all, src->delay_ns);
+    src->rows_read = src->late_dropped = src->bad_rows = 0;
+    for (int i = 0; i < j->nw; i++) {
+        const wk *w = &j->w[i];
+        src->rows_read += w->rows_read;
+        src->late_dropped += w->late;
+        src->bad_rows += w->bad;
+        if (w->max_seen)
+            stream_wm_observe(&all, w->max_ns);
+    }
+    src->watermark_ns = stream_wm_value(&all);
+    src->read_once = true;
+}
+
+int stream_job_exec(stream_job *j, int nw)
+{
+    sql_err *e = j->e;
+    stream_table *src = j->src;
+    if (stream_path_resolve(src->path, sizeof src->path, j->r->o->input_dir, src->path_opt))
+        return sql_err_set(e, "22023", -1, "source \"%s\": path too long", src->name);
+    int rc = stream_file_open(src, &j->file, e);
+    if (!rc)
+        rc = setup(j, nw, e);
+    int started = 0;
+    for (; !rc && started < nw; started++)
+        if (pthread_create(&j->w[started].th, NULL, worker_main, &j->w[started]))
+            break;
+    if (!rc && started < nw) {
+        sql_err fe;
+        sql_err_set(&fe, "53000", -1, "could not start %d worker threads", nw);
+        fail(j, -1, &fe); /* wakes the started ones, the first pass's wait too */
+    }
+    if (!rc && !failed(j)) {
+        sql_err me;
+        sql_err_clear(&me);
+        int mrc = j->agg ? merge_windows(j, &me) : merge_splits(j, &me);
+        if (mrc)
+            fail(j, INT32_MAX, me.state[0] ? &me : (oom(&me), &me));
+    }
+    for (int i = 0; i < started; i++)
+        pthread_join(j->w[i].th, NULL);
+    if (!rc && failed(j)) {
+        *e = j->ferr;
+        rc = SL_EINVAL;
+    }
+    if (!rc)
+        figures(j);
+    teardown(j);
+    return rc;
+}
