@@ -200,13 +200,46 @@ static int got_row(void *arg, const meta_sql_table *row)
     return 0;
 }
 
+static void def_ent_free(struct def_ent *d)
+{
+    sl_free(d->name);
+    sl_free(d->def);
+    if (d->parsed)
+        arena_destroy(&d->pa);
+    d->parsed = false;
+}
+
+/* A copy of s in a (the strings and arrays too): a query keeps it after the cache moves on. */
+static int udef_copy(arena *a, const udef *s, udef *d)
+{
+    *d = *s;
+    d->uid = s->uid ? arena_strndup(a, s->uid, strlen(s->uid)) : NULL;
+    d->view_sql = s->view_sql ? arena_strndup(a, s->view_sql, strlen(s->view_sql)) : NULL;
+    d->names = arena_alloc(a, sizeof *d->names * (size_t)(s->ncols + 1));
+    d->types = arena_alloc(a, sizeof *d->types * (size_t)(s->ncols + 1));
+    d->segs = arena_alloc(a, sizeof *d->segs * (size_t)(s->nseg + 1));
+    if ((s->uid && !d->uid) || (s->view_sql && !d->view_sql) || !d->names || !d->types ||
+        !d->segs)
+        return SL_ENOMEM;
+    for (int i = 0; i < s->ncols; i++) {
+        d->names[i] = arena_strndup(a, s->names[i], strlen(s->names[i]));
+        d->types[i] = s->types[i];
+        if (!d->names[i])
+            return SL_ENOMEM;
+    }
+    for (int i = 0; i < s->nseg; i++) {
+        d->segs[i] = s->segs[i];
+        if (!(d->segs[i].key = arena_strndup(a, s->segs[i].key, strlen(s->segs[i].key))))
+            return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
 static void defs_clear(sql_user_catalog *uc)
 {
     pthread_mutex_lock(&uc->def_mu);
-    for (int i = 0; i < uc->ndefs; i++) {
-        sl_free(uc->defs[i].name);
-        sl_free(uc->defs[i].def);
-    }
+    for (int i = 0; i < uc->ndefs; i++)
+        def_ent_free(&uc->defs[i]);
     uc->ndefs = 0;
     uc->def_gen++;
     pthread_mutex_unlock(&uc->def_mu);
@@ -221,9 +254,22 @@ static int defs_get(sql_user_catalog *uc, const char *name, get_ctx *g)
         if (strcmp(uc->defs[i].name, name))
             continue;
         hit = 1;
-        if (uc->defs[i].def) {
-            meta_sql_table row = {.name = name, .def = uc->defs[i].def,
-                                  .version = uc->defs[i].version};
+        struct def_ent *d = &uc->defs[i];
+        if (!d->def)
+            break;
+        if (!d->parsed) { /* parsed once, then copied: no JSON per query */
+            arena_init(&d->pa, 4096, (size_t)64 << 20);
+            d->parsed = true;
+            if (def_parse(&d->pa, d->def, d->version, &d->ud)) {
+                arena_destroy(&d->pa);
+                d->parsed = false;
+            }
+        }
+        if (d->parsed) {
+            g->found = true;
+            g->rc = udef_copy(g->a, &d->ud, g->d);
+        } else {
+            meta_sql_table row = {.name = name, .def = d->def, .version = d->version};
             got_row(g, &row);
         }
     }
@@ -264,8 +310,7 @@ static int defs_load(sql_engine *eng, const char *name, get_ctx *g, errmsg *em)
             return rc;
         }
         if (uc->ndefs == (int)(sizeof uc->defs / sizeof uc->defs[0])) {
-            sl_free(uc->defs[0].name);
-            sl_free(uc->defs[0].def);
+            def_ent_free(&uc->defs[0]);
             uc->defs[0] = uc->defs[--uc->ndefs];
         }
         uc->defs[uc->ndefs++] = d;

@@ -65,6 +65,9 @@ typedef struct sql_user_catalog {
     struct def_ent {
         char *name, *def;
         int64_t version;
+        bool parsed;           /* ud holds def parsed (in pa), copied out on a hit */
+        arena pa;
+        udef ud;
     } defs[64];
     int ndefs;
     uint64_t def_gen;          /* +1 at every clear: a read that saw an older one is not kept */
