@@ -23,6 +23,7 @@
 #include "base/alloc.h"
 #include "base/hash.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,21 @@ int analyze_flame_json(const an_flame *f, dbuf *out)
 /* ---- SVG ---- */
 
 /* Text for XML (element content and attribute values): escaped, control bytes as '?'. */
+void an_fmt_ns(double ns, char *out, size_t n)
+{
+    double a = fabs(ns);
+    if (!isfinite(ns))
+        snprintf(out, n, "-");
+    else if (a < 1e3)
+        snprintf(out, n, "%.0f ns", ns);
+    else if (a < 1e6)
+        snprintf(out, n, "%.2f us", ns / 1e3);
+    else if (a < 1e9)
+        snprintf(out, n, "%.2f ms", ns / 1e6);
+    else
+        snprintf(out, n, "%.3f s", ns / 1e9);
+}
+
 int an_xml_text(dbuf *b, const char *s, size_t n)
 {
     int rc = SL_OK;

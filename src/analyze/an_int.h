@@ -52,7 +52,7 @@ void an_col_cache_free(an_col_cache *c);
 
 /* ---- shared by the renderings ---- */
 
-/* A duration for people: "812 ns", "3.41 us", "12.07 ms", "1.204 s" (an_render.c). */
+/* A duration for people: "812 ns", "3.41 us", "12.07 ms", "1.204 s" (an_flame.c). */
 void an_fmt_ns(double ns, char *out, size_t n);
 /* s escaped for XML and HTML text and attribute values (an_flame.c). */
 int an_xml_text(dbuf *b, const char *s, size_t n);

@@ -18,21 +18,6 @@
 
 #define MAX_TABLE_ROWS 50
 
-void an_fmt_ns(double ns, char *out, size_t n)
-{
-    double a = fabs(ns);
-    if (!isfinite(ns))
-        snprintf(out, n, "-");
-    else if (a < 1e3)
-        snprintf(out, n, "%.0f ns", ns);
-    else if (a < 1e6)
-        snprintf(out, n, "%.2f us", ns / 1e3);
-    else if (a < 1e9)
-        snprintf(out, n, "%.2f ms", ns / 1e6);
-    else
-        snprintf(out, n, "%.3f s", ns / 1e9);
-}
-
 /* ------------------------------------------------------------ the document */
 
 typedef struct doc {

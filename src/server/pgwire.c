@@ -324,22 +324,6 @@ static int startup(pgconn *c)
     return 0;
 }
 
-/* The next frontend message into c->msg: 0 and its type, SL_EAGAIN after idle_ms (> 0)
- * without one, or another failure (the connection is answered and over). */
-int pgw_next_msg(pgconn *c, char *type, int idle_ms)
-{
-    int32_t len = 0;
-    int rc = pgw_read_msg(c, c->pw->cfg.max_msg, idle_ms, 0, type, &len);
-    if (rc == SL_ETOOBIG) {
-        char what[64];
-        snprintf(what, sizeof what, "%d bytes", len);
-        fatal(c, "08P01", "invalid message length: %s", what);
-    } else if (rc == SL_ENOMEM) {
-        fatal(c, "53200", "out of memory for a message%s", "");
-    }
-    return rc;
-}
-
 static void serve_conn(pgconn *c)
 {
     if (!startup(c))

@@ -7,7 +7,6 @@
 #include "server/pgwire_int.h"
 
 #include "base/alloc.h"
-#include "base/numtext.h"
 #include "sql/types/value.h"
 
 #include <stdio.h>
@@ -201,19 +200,11 @@ static bool plain_text_type(sql_type t)
 /* One non-NULL field of a text or CSV row. */
 static int copy_field(pgconn *c, const copy_spec *cs, sql_type t, const col_vec *v, int64_t r)
 {
-    bool plain = plain_text_type(t) && cs->delim == (cs->csv ? ',' : '\t');
-    if (plain && (t.id == ST_INT8 || t.id == ST_INT4 || t.id == ST_INT2) &&
-        (v->type == COL_INT64 || v->type == COL_INT32)) {
-        char num[SL_I64_TEXT_MAX];
-        int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
-        return dbuf_append(&c->out, num, (size_t)sl_i64_text(x, num));
-    }
-    if (plain)
+    if (plain_text_type(t) && cs->delim == (cs->csv ? ',' : '\t'))
         return sql_vec_text(t, v, r, &c->out);
-    if (t.id == ST_TEXT && v->type == COL_STRING) {
-        size_t n;
-        const uint8_t *p = col_vec_str(v, r, &n);
-        copy_value(&c->out, cs, p, n);
+    if (t.id == ST_TEXT) { /* escaped straight from the column */
+        sql_datum d = sql_datum_get(t, v, r);
+        copy_value(&c->out, cs, d.s.p, d.s.n);
         return SL_OK;
     }
     dbuf_reset(&c->val);

@@ -7,8 +7,8 @@
  *   pgwire_ext.c   the extended query protocol (Parse, Bind, ...) and cursors
  *   pgwire_copy.c  COPY ... TO STDOUT
  *   pgwire_auth.c  authentication: trust, or SCRAM-SHA-256 against the keys file
- *   pgwire_out.c   output to the client: writing, result rows, text scanning
- *   pgwire_io.c    the transport: the socket, or TLS over it
+ *   pgwire_out.c   result rows to the client, text scanning
+ *   pgwire_io.c    the transport: the socket, or TLS over it; messages in, output out
  *   pgwire_msg.c   messages in and out (pure, fuzzed)
  */
 #ifndef SL_SERVER_PGWIRE_INT_H
@@ -98,11 +98,15 @@ struct pgconn {
 
 /* pgwire.c */
 char pgw_tx_status(pgconn *c);
+
+/* pgwire_io.c: the transport.  Reads set gone when the client left. */
 /* The next frontend message into c->msg: 0 and its type, SL_EAGAIN after idle_ms (> 0)
  * without one, or another failure (answered; the connection is over). */
 int pgw_next_msg(pgconn *c, char *type, int idle_ms);
-
-/* pgwire_io.c: the transport.  Reads set gone when the client left. */
+/* Writes the pending output (c->out); SL_EIO when the client is gone. */
+int pgw_flush(pgconn *c);
+/* A FATAL ErrorResponse (detail may be NULL), sent at once; the connection closes after it. */
+void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail);
 /* Reads exactly n bytes; idle_ms > 0: SL_EAGAIN when nothing comes for that long. */
 int pgw_read(pgconn *c, void *p, size_t n, int idle_ms);
 /* One write as send(2) does it (plain or TLS): bytes written, or -1 with errno. */
@@ -121,9 +125,6 @@ void pgw_io_close(pgconn *c);
 int pgw_authenticate(pgconn *c, const char *user);
 
 /* pgwire_out.c */
-int pgw_flush(pgconn *c);
-/* A FATAL ErrorResponse (detail may be NULL), sent at once; the connection closes after it. */
-void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail);
 void pgw_short_msg(dbuf *out, char type);
 /* RowDescription and DataRows, text or in Bind's per-column formats */
 void pgw_row_description(pgconn *c, sql_query *q);

@@ -1,8 +1,8 @@
 /*
  * pgwire_io.c - a PostgreSQL connection's transport: the socket as it is, or
- * TLS over it once an SSLRequest was answered 'S' (OpenSSL).  Below every
- * other file of the listener: reads for pgwire.c and pgwire_auth.c, writes
- * for pgw_flush (pgwire_out.c).
+ * TLS over it once an SSLRequest was answered 'S' (OpenSSL): frontend messages
+ * in, the pending output written, a FATAL error sent when the connection ends
+ * on one.  Below every other file of the listener.
  *
  * The socket stays blocking, under TLS too, so SSL_read and SSL_write are
  * plain calls that return when done.  Waiting with a timeout is a poll before
@@ -262,4 +262,46 @@ int pgw_read_msg(pgconn *c, size_t max, int head_ms, int body_ms, char *type, in
         return rc == SL_EAGAIN ? SL_EIO : rc;
     c->msg.len = (size_t)*len - 4;
     return SL_OK;
+}
+
+int pgw_flush(pgconn *c)
+{
+    size_t off = 0;
+    while (!c->gone && off < c->out.len) {
+        ssize_t w = pgw_send(c, c->out.p + off, c->out.len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            c->gone = true;
+            break;
+        }
+        off += (size_t)w;
+    }
+    dbuf_reset(&c->out);
+    return c->gone ? SL_EIO : SL_OK;
+}
+
+void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail)
+{
+    sql_err e;
+    sql_err_clear(&e);
+    sql_err_set(&e, state, -1, "%s", msg);
+    if (detail && *detail)
+        sql_err_detail(&e, "%s", detail);
+    pg_error(&c->out, "FATAL", &e, 0, false);
+    pgw_flush(c);
+}
+
+int pgw_next_msg(pgconn *c, char *type, int idle_ms)
+{
+    int32_t len = 0;
+    int rc = pgw_read_msg(c, c->pw->cfg.max_msg, idle_ms, 0, type, &len);
+    if (rc == SL_ETOOBIG) {
+        char msg[64];
+        snprintf(msg, sizeof msg, "invalid message length: %d bytes", len);
+        pgw_fatal(c, "08P01", msg, NULL);
+    } else if (rc == SL_ENOMEM) {
+        pgw_fatal(c, "53200", "out of memory for a message", NULL);
+    }
+    return rc;
 }

@@ -1,46 +1,16 @@
 /*
- * pgwire_out.c - what goes to a PostgreSQL client: the pending output written
- * to its socket (or TLS, pgwire_io.c), FATAL errors, RowDescription and
- * DataRows in text or binary formats, and the text scanning the listener's
- * own statements (COPY, cursors) need.
+ * pgwire_out.c - results for a PostgreSQL client: RowDescription and DataRows
+ * in text or binary formats (into the connection's pending output, which
+ * pgwire_io.c writes), and the text scanning the listener's own statements
+ * (COPY, cursors) need.
  * Below pgwire.c, pgwire_ext.c and pgwire_copy.c, which all write results.
  */
 #include "server/pgwire_int.h"
 
-#include "base/numtext.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <string.h>
 #include <strings.h>
-
-int pgw_flush(pgconn *c)
-{
-    size_t off = 0;
-    while (!c->gone && off < c->out.len) {
-        ssize_t w = pgw_send(c, c->out.p + off, c->out.len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            c->gone = true;
-            break;
-        }
-        off += (size_t)w;
-    }
-    dbuf_reset(&c->out);
-    return c->gone ? SL_EIO : SL_OK;
-}
-
-void pgw_fatal(pgconn *c, const char *state, const char *msg, const char *detail)
-{
-    sql_err e;
-    sql_err_clear(&e);
-    sql_err_set(&e, state, -1, "%s", msg);
-    if (detail && *detail)
-        sql_err_detail(&e, "%s", detail);
-    pg_error(&c->out, "FATAL", &e, 0, false);
-    pgw_flush(c);
-}
 
 /* ---- results ---- */
 
@@ -83,23 +53,10 @@ int pgw_data_rows(pgconn *c, sql_query *q, const sql_batch *b, int64_t from, int
 static int put_value(dbuf *out, sql_type t, const col_vec *v, int64_t r, int binary)
 {
     size_t at = out->len;
-    char num[SL_I64_TEXT_MAX];
     int rc = dbuf_append(out, "\0\0\0\0", 4);
     if (rc)
         return rc;
-    if (binary) {
-        rc = pg_binary_value(t, v, r, out);
-    } else if ((t.id == ST_INT8 || t.id == ST_INT4 || t.id == ST_INT2) &&
-               (v->type == COL_INT64 || v->type == COL_INT32)) {
-        int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
-        rc = dbuf_append(out, num, (size_t)sl_i64_text(x, num));
-    } else if (t.id == ST_TEXT && v->type == COL_STRING) {
-        size_t n;
-        const uint8_t *p = col_vec_str(v, r, &n);
-        rc = dbuf_append(out, p, n);
-    } else {
-        rc = sql_vec_text(t, v, r, out);
-    }
+    rc = binary ? pg_binary_value(t, v, r, out) : sql_vec_text(t, v, r, out);
     uint32_t n = htonl((uint32_t)(out->len - at - 4));
     memcpy(out->p + at, &n, 4);
     return rc;

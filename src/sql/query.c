@@ -31,103 +31,6 @@
 void sql_exec_free_ctes(sql_exec *x);
 void sql_exec_free_subqueries(sql_exec *x);
 
-/* ---- prepared statements ---- */
-
-sql_prepared *sql_prepared_find(sql_session *s, const char *name)
-{
-    for (sql_prepared *p = s->prepared; p; p = p->next)
-        if (!strcmp(p->name, name))
-            return p;
-    return NULL;
-}
-
-/* ---- texts parsed once ---- */
-
-struct sql_parsed_text {
-    _Atomic int64_t refs;
-    sql_parsed ps;
-};
-
-sql_parsed_text *sql_parsed_text_new(const char *text)
-{
-    sql_parsed_text *p = sl_calloc(1, sizeof *p);
-    sql_err e;
-    if (!p || sql_parse(text, &p->ps, &e)) {
-        sl_free(p);
-        return NULL;
-    }
-    atomic_init(&p->refs, 1);
-    return p;
-}
-
-size_t sql_parsed_text_count(const sql_parsed_text *p)
-{
-    return p->ps.n_stmts;
-}
-
-sql_parsed_text *sql_parsed_text_ref(sql_parsed_text *p)
-{
-    if (p)
-        atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-    return p;
-}
-
-void sql_parsed_text_unref(sql_parsed_text *p)
-{
-    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1) {
-        sql_parsed_free(&p->ps);
-        sl_free(p);
-    }
-}
-
-int sql_prepared_add(sql_session *s, const char *name, const char *text, const sql_type *types,
-                     int ntypes, sql_err *e)
-{
-    if (sql_prepared_find(s, name))
-        return sql_err_set(e, "42P05", -1, "prepared statement \"%s\" already exists", name);
-    sql_prepared *p = sl_calloc(1, sizeof *p);
-    if (p) {
-        p->name = sl_strdup(name);
-        p->text = sl_strdup(text);
-        p->types = ntypes ? sl_calloc((size_t)ntypes, sizeof *p->types) : NULL;
-    }
-    if (!p || !p->name || !p->text || (ntypes && !p->types)) {
-        if (p) {
-            sl_free(p->name);
-            sl_free(p->text);
-            sl_free(p->types);
-            sl_free(p);
-        }
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    }
-    if (ntypes)
-        memcpy(p->types, types, sizeof *types * (size_t)ntypes);
-    p->ntypes = ntypes;
-    p->next = s->prepared;
-    s->prepared = p;
-    return SL_OK;
-}
-
-void sql_prepared_drop(sql_session *s, sql_prepared *p)
-{
-    for (sql_prepared **pp = &s->prepared; *pp; pp = &(*pp)->next)
-        if (*pp == p) {
-            *pp = p->next;
-            sl_free(p->name);
-            sl_free(p->text);
-            sl_free(p->types);
-            sql_parsed_text_unref(p->parsed);
-            sl_free(p);
-            return;
-        }
-}
-
-void sql_prepared_clear(sql_session *s)
-{
-    while (s->prepared)
-        sql_prepared_drop(s, s->prepared);
-}
-
 /* ---- results made of text rows (EXPLAIN, SHOW) ---- */
 
 int sql_query_set_columns(sql_query *q, int n, const char *const *names, const sql_type *types)
@@ -598,9 +501,9 @@ static int dispatch(sql_query *q, const PgQuery__Node *st, const char *text)
     case PG_QUERY__NODE__NODE_VIEW_STMT:
     case PG_QUERY__NODE__NODE_INDEX_STMT:
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT:
-    case PG_QUERY__NODE__NODE_COPY_STMT:
         rc = sql_user_statement(q, &b, st);
         break;
+    case PG_QUERY__NODE__NODE_COPY_STMT: rc = sql_user_copy_open(q, st->copy_stmt); break;
     case PG_QUERY__NODE__NODE_DISCARD_STMT:
         snprintf(q->tag, sizeof q->tag, "DISCARD ALL");
         sql_prepared_clear(q->s);

@@ -58,7 +58,9 @@ int sql_session_typename(sql_session *s, const char *text, const PgQuery__TypeNa
                          sql_type *out, sql_err *e);
 
 typedef struct user_copy user_copy;
-/* catalog/user_copy.c: a COPY that did not end frees what it wrote. */
+/* catalog/user_copy.c: COPY table FROM STDIN, opened as a statement (q->copy set); a
+ * COPY that did not end frees what it wrote. */
+int sql_user_copy_open(sql_query *q, const PgQuery__CopyStmt *c);
 void sql_user_copy_abort(sql_query *q);
 
 void sql_binder_init(binder *b, sql_query *q, const char *text);

@@ -27,7 +27,7 @@
  * The aggregation keys other than the window columns are the partition key
  * that gives each row its owner among the workers.
  *
- * worker.c runs what this file took apart on --workers threads (the scan
+ * worker.c runs what this file took apart (stream_job_plan) on --workers threads (the scan
  * and the pre chain where rows are read, the windows and the post chain
  * where their key is owned) and merges what they emit into the sink, in
  * non-decreasing window_end order.
@@ -331,7 +331,7 @@ static void finish_ops(sql_op **ops, int n)
             ops[i]->vt->stream_finish(ops[i]);
 }
 
-static void job_free(job *j)
+void stream_job_free(job *j)
 {
     finish_ops(j->pre, j->npre);
     finish_ops(j->post, j->npost);
@@ -339,42 +339,34 @@ static void job_free(job *j)
     sql_query_close(j->q);
 }
 
-int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql_err *e)
+int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, job *j, int *nw,
+                    sql_err *e)
 {
-    job j;
-    memset(&j, 0, sizeof j);
-    j.r = r;
-    j.e = e;
-    int rc = sql_query_open_plan(r->s, text, &j.q, e);
+    memset(j, 0, sizeof *j);
+    j->r = r;
+    j->e = e;
+    *nw = r->o->workers < 1 ? 1 : r->o->workers;
+    int rc = sql_query_open_plan(r->s, text, &j->q, e);
     if (rc)
         return rc;
-    rc = analyse(&j);
+    rc = analyse(j);
     int map[FTAB_MAXCOLS > 1024 ? FTAB_MAXCOLS : 1024];
     if (!rc && st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
-        if (j.src && j.src->ncols > 1024)
+        if (j->src && j->src->ncols > 1024)
             rc = sql_err_set(e, "54011", -1, "too many columns");
         else
-            rc = insert_sink(&j, st->insert_stmt, map);
+            rc = insert_sink(j, st->insert_stmt, map);
     } else if (!rc) {
-        rc = j.q->ncols > FTAB_MAXCOLS ? sql_err_set(e, "54011", -1, "too many columns")
-                                       : view_sink(&j, st->create_table_as_stmt, map);
+        rc = j->q->ncols > FTAB_MAXCOLS ? sql_err_set(e, "54011", -1, "too many columns")
+                                        : view_sink(j, st->create_table_as_stmt, map);
     }
-    int nw = r->o->workers < 1 ? 1 : r->o->workers;
-    if (!rc && j.on_update && j.win && j.win->session)
-        rc = unsupported(&j, "emit = 'on_update' with session windows");
-    if (!rc && j.on_update)
-        rc = check_updates(&j);
+    if (!rc && j->on_update && j->win && j->win->session)
+        rc = unsupported(j, "emit = 'on_update' with session windows");
+    if (!rc && j->on_update)
+        rc = check_updates(j);
     if (!rc)
-        rc = prepare_ops(&j, j.pre, j.npre, nw);
+        rc = prepare_ops(j, j->pre, j->npre, *nw);
     if (!rc)
-        rc = prepare_ops(&j, j.post, j.npost, nw);
-    if (!rc)
-        rc = stream_job_exec(&j, nw);
-    if (!rc)
-        rc = stream_sink_commit(j.sink, e);
-    if (rc && !e->state[0])
-        *e = j.q->e->state[0] ? *j.q->e : (sql_err_set(e, SQLSTATE_INTERNAL, -1, "%s",
-                                                       sl_strerror(rc)), *e);
-    job_free(&j);
+        rc = prepare_ops(j, j->post, j->npost, *nw);
     return rc;
 }

@@ -104,8 +104,10 @@ struct stream_job {
 /* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
 int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
 
-/* worker.c: reads the source on nw workers and writes the sink; j is analysed
- * and its sink open. */
-int stream_job_exec(stream_job *j, int nw);
+/* job.c: the statement planned and taken apart, its sink open and its operators
+ * prepared for *nw workers (j filled even on failure: stream_job_free it). */
+int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, stream_job *j,
+                    int *nw, sql_err *e);
+void stream_job_free(stream_job *j);
 
 #endif

@@ -167,7 +167,7 @@ int stream_sink_commit(stream_sink *k, sql_err *e);
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);
 
-/* job.c: INSERT INTO sink SELECT ... or CREATE MATERIALIZED VIEW ... AS SELECT ...,
+/* worker.c: INSERT INTO sink SELECT ... or CREATE MATERIALIZED VIEW ... AS SELECT ...,
  * run until its bounded sources end. */
 int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql_err *e);
 

@@ -998,7 +998,8 @@ static void figures(job *j)
     src->read_once = true;
 }
 
-int stream_job_exec(stream_job *j, int nw)
+/* Reads the source on nw workers and writes the sink; j is planned and its sink open. */
+static int stream_job_exec(stream_job *j, int nw)
 {
     sql_err *e = j->e;
     stream_table *src = j->src;
@@ -1032,5 +1033,22 @@ int stream_job_exec(stream_job *j, int nw)
     if (!rc)
         figures(j);
     teardown(j);
+    return rc;
+}
+
+int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql_err *e)
+{
+    job j;
+    int nw;
+    int rc = stream_job_plan(r, text, st, &j, &nw, e);
+    if (!rc)
+        rc = stream_job_exec(&j, nw);
+    if (!rc)
+        rc = stream_sink_commit(j.sink, e);
+    if (rc && !e->state[0])
+        *e = j.q && j.q->e->state[0] ? *j.q->e
+                                      : (sql_err_set(e, SQLSTATE_INTERNAL, -1, "%s",
+                                                     sl_strerror(rc)), *e);
+    stream_job_free(&j);
     return rc;
 }

@@ -203,10 +203,7 @@ static int got_row(void *arg, const meta_sql_table *row)
 static void def_ent_free(struct def_ent *d)
 {
     sl_free(d->name);
-    sl_free(d->def);
-    if (d->parsed)
-        arena_destroy(&d->pa);
-    d->parsed = false;
+    arena_destroy(&d->pa);
 }
 
 /* A copy of s in a (the strings and arrays too): a query keeps it after the cache moves on. */
@@ -254,70 +251,43 @@ static int defs_get(sql_user_catalog *uc, const char *name, get_ctx *g)
         if (strcmp(uc->defs[i].name, name))
             continue;
         hit = 1;
-        struct def_ent *d = &uc->defs[i];
-        if (!d->def)
-            break;
-        if (!d->parsed) { /* parsed once, then copied: no JSON per query */
-            arena_init(&d->pa, 4096, (size_t)64 << 20);
-            d->parsed = true;
-            if (def_parse(&d->pa, d->def, d->version, &d->ud)) {
-                arena_destroy(&d->pa);
-                d->parsed = false;
-            }
-        }
-        if (d->parsed) {
-            g->found = true;
-            g->rc = udef_copy(g->a, &d->ud, g->d);
-        } else {
-            meta_sql_table row = {.name = name, .def = d->def, .version = d->version};
-            got_row(g, &row);
-        }
+        if ((g->found = uc->defs[i].found))
+            g->rc = udef_copy(g->a, &uc->defs[i].ud, g->d);
     }
     pthread_mutex_unlock(&uc->def_mu);
     return hit;
 }
 
-static int remember_row(void *arg, const meta_sql_table *row)
-{
-    struct def_ent *d = arg;
-    sl_free(d->def);
-    d->def = sl_strdup(row->def);
-    d->version = row->version;
-    return 0;
-}
-
-/* Reads name's definition from the catalog and keeps it (absent too). */
+/* Reads name's definition from the catalog, parsed once into an entry that is kept (absent
+ * too) unless a change came meanwhile; g gets a copy. */
 static int defs_load(sql_engine *eng, const char *name, get_ctx *g, errmsg *em)
 {
     struct def_ent d = {0};
+    arena_init(&d.pa, 4096, (size_t)64 << 20);
+    get_ctx lg = {&d.pa, &d.ud, 0, false};
     sql_user_catalog *uc = eng->users;
     pthread_mutex_lock(&uc->def_mu);
     uint64_t gen = uc->def_gen;
     pthread_mutex_unlock(&uc->def_mu);
-    int rc = meta_sql_table_list(eng->m, name, remember_row, &d, em);
-    if (!rc && d.version && !d.def)
-        rc = errmsg_set(em, SL_ENOMEM, "out of memory");
-    if (!rc && d.def) {
-        meta_sql_table row = {.name = name, .def = d.def, .version = d.version};
-        got_row(g, &row);
-    }
-    if (!rc && (d.name = sl_strdup(name))) {
+    int rc = meta_sql_table_list(eng->m, name, got_row, &lg, em);
+    d.found = lg.found;
+    g->found = lg.found;
+    g->rc = lg.rc ? lg.rc : lg.found ? udef_copy(g->a, &d.ud, g->d) : SL_OK;
+    bool kept = false;
+    if (!rc && !lg.rc && (d.name = sl_strdup(name))) {
         pthread_mutex_lock(&uc->def_mu);
-        if (gen != uc->def_gen) { /* changed meanwhile: not kept */
-            pthread_mutex_unlock(&uc->def_mu);
-            sl_free(d.name);
-            sl_free(d.def);
-            return rc;
+        if (gen == uc->def_gen) { /* else changed meanwhile: not kept */
+            if (uc->ndefs == (int)(sizeof uc->defs / sizeof uc->defs[0])) {
+                def_ent_free(&uc->defs[0]);
+                uc->defs[0] = uc->defs[--uc->ndefs];
+            }
+            uc->defs[uc->ndefs++] = d;
+            kept = true;
         }
-        if (uc->ndefs == (int)(sizeof uc->defs / sizeof uc->defs[0])) {
-            def_ent_free(&uc->defs[0]);
-            uc->defs[0] = uc->defs[--uc->ndefs];
-        }
-        uc->defs[uc->ndefs++] = d;
         pthread_mutex_unlock(&uc->def_mu);
-    } else {
-        sl_free(d.def);
     }
+    if (!kept)
+        def_ent_free(&d);
     return rc;
 }
 
@@ -659,7 +629,6 @@ static int ut_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan
         *out = &s->base;
         return SL_OK;
     }
-    dbuf_init(&s->bytes, SEGMENT_MAX_BYTES);
     errmsg em = {0};
     if (seg_open(s, sg, req->cols, req->ncols, batch, &em)) {
         us_close(&s->base);

@@ -32,6 +32,8 @@ struct user_copy {
     const char *name;
     int nin;                 /* fields per line */
     int *map;                /* field i -> the table's column */
+    int *absent;             /* the table's columns no field fills (NULL in every row) */
+    int nabsent;
     bool csv, header;
     char delim;
     const char *null_s;      /* the text of NULL */
@@ -139,6 +141,8 @@ int sql_user_copy_open(sql_query *q, const PgQuery__CopyStmt *c)
                            "protocol, and files are read with read_csv()");
     if (c->where_clause)
         return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "COPY FROM with WHERE is not supported");
+    if (!q->s->eng->m || !q->s->eng->os)
+        return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "user tables need a data directory");
     user_copy *uc = arena_zalloc(&q->a, sizeof *uc);
     if (!uc)
         return oom(q->e);
@@ -172,6 +176,15 @@ int sql_user_copy_open(sql_query *q, const PgQuery__CopyStmt *c)
             if (uc->map[j] == uc->map[k])
                 return sql_err_set(q->e, "42701", -1, "column \"%s\" specified more than once",
                                    col);
+    }
+    if (!(uc->absent = arena_zalloc(&q->a, sizeof *uc->absent * (size_t)(uc->d.ncols + 1))))
+        return oom(q->e);
+    for (int col = 0; col < uc->d.ncols; col++) {
+        bool given = false;
+        for (int f = 0; f < uc->nin; f++)
+            given |= uc->map[f] == col;
+        if (!given)
+            uc->absent[uc->nabsent++] = col;
     }
     if ((rc = user_segw_init(&uc->w, q->s->eng, &uc->d, &q->a, q->e)))
         return rc;
@@ -344,14 +357,23 @@ static int put_value(sql_query *q, user_copy *uc, int f)
     return sql_datum_append(t, &d, v) ? oom(q->e) : SL_OK;
 }
 
-static int flush_batch(sql_query *q, user_copy *uc)
+static int flush_batch(user_copy *uc)
 {
     if (!uc->b->n)
         return SL_OK;
     int rc = user_segw_add(&uc->w, uc->b);
     sql_batch_clear(uc->b);
-    (void)q;
     return rc;
+}
+
+/* The copy's buffers, and q's hold on it. */
+static void copy_free(sql_query *q, user_copy *uc)
+{
+    sql_batch_free(uc->b);
+    dbuf_free(&uc->rec);
+    dbuf_free(&uc->vals);
+    arena_destroy(&uc->scratch);
+    q->copy = NULL;
 }
 
 /* One record (without its line end). */
@@ -384,18 +406,12 @@ static int record(sql_query *q, user_copy *uc, const uint8_t *p, size_t n)
         rc = put_value(q, uc, f);
     if (rc)
         return rc;
-    if (uc->nin < uc->d.ncols) {
-        for (int c = 0; c < uc->d.ncols; c++) {
-            bool given = false;
-            for (int f = 0; f < uc->nin; f++)
-                given |= uc->map[f] == c;
-            if (!given && col_vec_append_null(&uc->b->cols[c]))
-                return oom(q->e);
-        }
-    }
+    for (int k = 0; k < uc->nabsent; k++)
+        if (col_vec_append_null(&uc->b->cols[uc->absent[k]]))
+            return oom(q->e);
     uc->b->n++;
     uc->rows++;
-    return uc->b->n >= COPY_BATCH_ROWS ? flush_batch(q, uc) : SL_OK;
+    return uc->b->n >= COPY_BATCH_ROWS ? flush_batch(uc) : SL_OK;
 }
 
 /* The end of the record starting at p[0..n) given the CSV quote state; updates it. */
@@ -453,7 +469,7 @@ int sql_query_copy_end(sql_query *q, sql_err *e)
             rc = record(q, uc, uc->rec.p, uc->rec.len);
     }
     if (!rc)
-        rc = flush_batch(q, uc);
+        rc = flush_batch(uc);
     if (!rc)
         rc = user_segw_flush(&uc->w);
     if (!rc && uc->w.nout)
@@ -464,11 +480,7 @@ int sql_query_copy_end(sql_query *q, sql_err *e)
         return rc;
     }
     user_segw_done(&uc->w);
-    q->copy = NULL;
-    sql_batch_free(uc->b);
-    dbuf_free(&uc->rec);
-    dbuf_free(&uc->vals);
-    arena_destroy(&uc->scratch);
+    copy_free(q, uc);
     q->nrows = uc->rows;
     snprintf(q->tag, sizeof q->tag, "COPY %llu", (unsigned long long)uc->rows);
     return SL_OK;
@@ -480,9 +492,5 @@ void sql_user_copy_abort(sql_query *q)
     if (!uc)
         return;
     user_segw_abort(&uc->w);
-    sql_batch_free(uc->b);
-    dbuf_free(&uc->rec);
-    dbuf_free(&uc->vals);
-    arena_destroy(&uc->scratch);
-    q->copy = NULL;
+    copy_free(q, uc);
 }

@@ -57,17 +57,16 @@ typedef struct sql_user_catalog {
     pthread_mutex_t retire_mu;
     retired *retired;
     user_seg_cache *cache;
-    /* Definitions as last read (name, JSON, version; def NULL: absent).  One process owns
+    /* Definitions as last read (absent ones too).  One process owns
      * the data directory (the object store's lock) and every change goes through
      * user_def_put, which empties this; a metadata store shared by servers must not
      * use it. */
     pthread_mutex_t def_mu;
     struct def_ent {
-        char *name, *def;
-        int64_t version;
-        bool parsed;           /* ud holds def parsed (in pa), copied out on a hit */
+        char *name;
+        bool found;            /* else the name has no definition */
         arena pa;
-        udef ud;
+        udef ud;               /* parsed once (in pa), copied out on a hit */
     } defs[64];
     int ndefs;
     uint64_t def_gen;          /* +1 at every clear: a read that saw an older one is not kept */
@@ -116,8 +115,6 @@ int sql_user_writable(sql_query *q, const PgQuery__RangeVar *rv, const char *ver
  * lock (40001 when the table was dropped or replaced meanwhile). */
 int sql_user_add_segments(sql_query *q, const char *name, const udef *d, const useg *segs,
                           int n);
-/* user_copy.c: COPY table FROM STDIN, opened as a statement (q->copy set). */
-int sql_user_copy_open(sql_query *q, const PgQuery__CopyStmt *c);
 /* A sink for a query's batches into a segment writer (arg: segw). */
 int user_write_rows(void *arg, const sql_batch *b);
 

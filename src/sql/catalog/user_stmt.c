@@ -802,7 +802,6 @@ int sql_user_statement(sql_query *q, binder *b, const PgQuery__Node *st)
     case PG_QUERY__NODE__NODE_VIEW_STMT: return create_view(q, b, st->view_stmt);
     case PG_QUERY__NODE__NODE_INDEX_STMT: return create_index(q, st->index_stmt);
     case PG_QUERY__NODE__NODE_TRUNCATE_STMT: return truncate_tables(q, st->truncate_stmt);
-    case PG_QUERY__NODE__NODE_COPY_STMT: return sql_user_copy_open(q, st->copy_stmt);
     default: return sql_err_set(q->e, SQLSTATE_FEATURE, -1, "this statement is not supported");
     }
 }

@@ -12,6 +12,9 @@
 
 #include "sql/front/error.h"
 
+#include <stdatomic.h>
+#include <stdint.h>
+
 #include <pg_query.h>
 #include <pg_query/pg_query.pb-c.h>
 
@@ -19,6 +22,12 @@ typedef struct sql_parsed {
     PgQuery__ParseResult *tree;  /* tree->stmts[i]->stmt, ->stmt_location, ->stmt_len */
     size_t n_stmts;
 } sql_parsed;
+
+/* A text parsed once and shared (sql.h's sql_parsed_text; session.c makes them). */
+struct sql_parsed_text {
+    _Atomic int64_t refs;
+    sql_parsed ps;
+};
 
 /* protobuf leaves an absent string field as "", not NULL: this gives NULL for both. */
 static inline const char *pstr(const char *s)

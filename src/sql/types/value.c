@@ -422,6 +422,13 @@ int sql_datum_text(sql_type t, const sql_datum *d, dbuf *b)
 
 int sql_vec_text(sql_type t, const col_vec *v, int64_t r, dbuf *b)
 {
+    /* the commonest columns of a result without the general datum (DataRows, COPY) */
+    if ((t.id == ST_INT8 || t.id == ST_INT4 || t.id == ST_INT2) &&
+        (v->type == COL_INT64 || v->type == COL_INT32) && col_vec_is_valid(v, r)) {
+        char num[SL_I64_TEXT_MAX];
+        int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
+        return dbuf_append(b, num, (size_t)sl_i64_text(x, num));
+    }
     sql_datum d = sql_datum_get(t, v, r);
     return sql_datum_text(t, &d, b);
 }
