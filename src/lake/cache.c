@@ -115,7 +115,15 @@ lcache_entry *lcache_get(lcache *c, const char *key)
     return en;
 }
 
-lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size)
+uint64_t lcache_epoch(lcache *c)
+{
+    pthread_mutex_lock(&c->mu);
+    uint64_t ep = c->epoch;
+    pthread_mutex_unlock(&c->mu);
+    return ep;
+}
+
+lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size, uint64_t epoch)
 {
     lcache_entry *en = sl_calloc(1, sizeof *en);
     char *k = sl_strdup(key);
@@ -141,7 +149,7 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size)
         entry_free(c, en);
         return old;
     }
-    if (size <= c->max_bytes) {
+    if (size <= c->max_bytes && epoch == c->epoch) {
         /* Make room first, from the least recently used end. */
         while (c->tail && (c->count + 1 > c->max_count || c->bytes + size > c->max_bytes)) {
             c->evictions++;
@@ -191,6 +199,7 @@ void lcache_remove(lcache *c, const char *key)
     pthread_mutex_lock(&c->mu);
     lcache_entry *en = find(c, key, h);
     lcache_entry *gone = en ? evict(c, en) : NULL;
+    c->epoch++;
     pthread_mutex_unlock(&c->mu);
     if (gone)
         entry_free(c, gone);

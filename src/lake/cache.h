@@ -40,6 +40,7 @@ typedef struct lcache {
     size_t count, bytes, max_count, max_bytes;
     void (*free_val)(void *val);
     uint64_t hits, misses, evictions;
+    uint64_t epoch;            /* bumped by every lcache_remove */
 } lcache;
 
 int lcache_init(lcache *c, const char *name, size_t max_count, size_t max_bytes,
@@ -48,12 +49,21 @@ void lcache_destroy(lcache *c);
 /* The entry of key with a reference taken, or NULL (a miss). */
 lcache_entry *lcache_get(lcache *c, const char *key);
 /*
+ * The cache's epoch: read it before loading a value that lcache_put will insert.
+ * A removal while the value was loaded may mean the value is already out of date
+ * (it was read before the change the removal announces); such a value is handed
+ * back to its loader but not kept, so no later lookup sees it.
+ */
+uint64_t lcache_epoch(lcache *c);
+/*
  * Inserts val under key and returns its entry with a reference taken (NULL on
  * ENOMEM, val freed).  If key is present already, the existing entry wins: val
- * is freed and the existing entry returned (two builders raced; both are equal).
- * A value larger than the byte bound is returned but not kept.
+ * is freed and the existing entry returned (two loaders raced; the kept entry is
+ * current, since a removal after it was inserted would have dropped it).  A value
+ * larger than the byte bound, or loaded in an epoch that has since ended, is
+ * returned but not kept.
  */
-lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size);
+lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size, uint64_t epoch);
 void lcache_release(lcache *c, lcache_entry *en);
 /* Drops key from the cache (holders keep their value until they release it). */
 void lcache_remove(lcache *c, const char *key);

@@ -249,6 +249,7 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
 {
     char k[UUID_STR_LEN];
     uuid_format(process_id, k);
+    uint64_t procs_epoch = lcache_epoch(&l->procs);
     lcache_entry *en = lcache_get(&l->procs, k);
     if (!en) {
         proc_load ld = {sl_calloc(1, sizeof(proc_val)), 0, 0};
@@ -264,7 +265,7 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
             return rc;
         }
         en = lcache_put(&l->procs, k, ld.pv, sizeof(proc_val) +
-                        ld.pv->p.n_streams * sizeof(lake_stream_info));
+                        ld.pv->p.n_streams * sizeof(lake_stream_info), procs_epoch);
         if (!en)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
@@ -286,6 +287,7 @@ int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, 
 {
     char k[UUID_STR_LEN];
     uuid_format(stream_id, k);
+    uint64_t stream_of_epoch = lcache_epoch(&l->stream_of);
     lcache_entry *en = lcache_get(&l->stream_of, k);
     if (!en) {
         meta_stream s;
@@ -296,7 +298,7 @@ int lake_stream_process(lake *l, const sl_uuid *stream_id, sl_uuid *process_id, 
         if (!v)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
         *v = s.process_id;
-        if (!(en = lcache_put(&l->stream_of, k, v, sizeof *v)))
+        if (!(en = lcache_put(&l->stream_of, k, v, sizeof *v, stream_of_epoch)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     *process_id = *(sl_uuid *)en->val;
@@ -341,6 +343,7 @@ int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errms
 {
     char k[UUID_STR_LEN];
     uuid_format(stream_id, k);
+    uint64_t blocks_epoch = lcache_epoch(&l->blocks);
     lcache_entry *en = lcache_get(&l->blocks, k);
     if (!en) {
         block_load ld = {sl_calloc(1, sizeof(lake_blocks)), 0, 0};
@@ -356,7 +359,7 @@ int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errms
         if (ld.b->n > 1)
             qsort(ld.b->b, ld.b->n, sizeof(meta_block), cmp_block);
         if (!(en = lcache_put(&l->blocks, k, ld.b, sizeof(lake_blocks) +
-                              ld.b->n * sizeof(meta_block))))
+                              ld.b->n * sizeof(meta_block), blocks_epoch)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     *out = en;
@@ -405,6 +408,7 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
 {
     char k[128];
     parts_key(k, sizeof k, v, instance);
+    uint64_t parts_epoch = lcache_epoch(&l->parts);
     lcache_entry *en = lcache_get(&l->parts, k);
     if (!en) {
         parts_load ld = {sl_calloc(1, sizeof(lake_parts)), 0, 0};
@@ -420,7 +424,7 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
         size_t size = sizeof(lake_parts) + ld.ps->n * (sizeof(meta_partition) + 128);
         for (size_t i = 0; i < ld.ps->n; i++)
             size += ld.ps->p[i].state_len;
-        if (!(en = lcache_put(&l->parts, k, ld.ps, size)))
+        if (!(en = lcache_put(&l->parts, k, ld.ps, size, parts_epoch)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     *out = en;
@@ -701,6 +705,7 @@ int lake_file_fetch(lake *l, const char *path, lcache_entry *bytes, const pq_foo
 int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry **bytes,
                    lcache_entry **footer, errmsg *e)
 {
+    uint64_t bytes_epoch = lcache_epoch(&l->bytes);
     lcache_entry *b = lcache_get(&l->bytes, path);
     if (!b) {
         /*
@@ -720,9 +725,10 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
             bytes_free(fb);
             return rc;
         }
-        if (!(b = lcache_put(&l->bytes, path, fb, fb->b.len ? fb->b.len : 1)))
+        if (!(b = lcache_put(&l->bytes, path, fb, fb->b.len ? fb->b.len : 1, bytes_epoch)))
             return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
+    uint64_t footers_epoch = lcache_epoch(&l->footers);
     lcache_entry *f = lcache_get(&l->footers, path);
     if (!f) {
         const lake_bytes *cb = b->val;
@@ -732,7 +738,7 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
             lcache_release(&l->bytes, b);
             return rc;
         }
-        if (!(f = lcache_put(&l->footers, path, pf, 4096))) {
+        if (!(f = lcache_put(&l->footers, path, pf, 4096, footers_epoch))) {
             lcache_release(&l->bytes, b);
             return errmsg_set(e, SL_ENOMEM, "out of memory");
         }
