@@ -180,6 +180,8 @@ typedef struct objstore_s3_opts {
     const char *url;          /* "s3://bucket" or "s3://bucket/prefix" (required) */
     const char *endpoint;     /* AWS_ENDPOINT_URL, else https://s3.REGION.amazonaws.com */
     const char *region;       /* AWS_REGION, else us-east-1 */
+    const char *addressing;   /* "path" or "virtual"; SL_S3_ADDRESSING, else virtual
+                               * without an endpoint (AWS), path with one */
     size_t part_bytes;        /* multipart above this, in parts of this size;
                                * SL_S3_PART_BYTES, else 16 MiB */
     int max_attempts;         /* tries per request (5) */

@@ -3,8 +3,12 @@
  * server), over libcurl with our own SigV4 signing (s3_sign.c).
  *
  * Key "a/b/c" of a store opened on s3://bucket/pfx is the object "pfx/a/b/c"
- * of bucket, addressed path-style (ENDPOINT/bucket/pfx/a/b/c), which every
- * S3-compatible server and AWS itself accept.  How each operation maps onto S3
+ * of bucket.  With an endpoint given (a local or compatible server) it is
+ * addressed path-style (ENDPOINT/bucket/pfx/a/b/c), which every S3-compatible
+ * server accepts; against AWS itself (no endpoint) it is addressed
+ * virtual-hosted style (https://bucket.s3.REGION.amazonaws.com/pfx/a/b/c), the
+ * style AWS recommends, when the bucket name is a valid host label.
+ * SL_S3_ADDRESSING=path|virtual overrides the choice.  How each operation maps onto S3
  * (docs/internals/storage.md "S3" has the same table for users):
  *
  *   put      PUT, or above part_bytes a multipart upload (POST ?uploads, PUT
@@ -77,6 +81,7 @@ typedef struct s3_store {
     char *endpoint; /* "http://127.0.0.1:4568": scheme, host, port; no slash */
     char *host;     /* the Host header: "127.0.0.1:4568" */
     char *bucket;
+    int vhost;      /* virtual-hosted: the bucket is in the host, not the path */
     char *prefix; /* "" or "pfx/" */
     char *region;
     char *access_key, *secret_key, *session_token;
@@ -332,9 +337,10 @@ static size_t on_header(char *p, size_t size, size_t n, void *arg)
 /* The canonical (and sent) path: /bucket/prefix+key, encoded once. */
 static int build_path(const s3_store *st, const char *key, dbuf *path)
 {
-    int rc = dbuf_append_byte(path, '/') || s3_uri_encode(path, st->bucket, strlen(st->bucket), 0);
+    int rc = dbuf_append_byte(path, '/') ||
+             (!st->vhost && s3_uri_encode(path, st->bucket, strlen(st->bucket), 0));
     if (!rc && key) {
-        rc = dbuf_append_byte(path, '/') ||
+        rc = (!st->vhost && dbuf_append_byte(path, '/')) ||
              s3_uri_encode(path, st->prefix, strlen(st->prefix), 1) ||
              s3_uri_encode(path, key, strlen(key), 1);
     }
@@ -1063,6 +1069,49 @@ static int parse_endpoint(s3_store *st, const char *ep, errmsg *e)
     return SL_OK;
 }
 
+/*
+ * A bucket name usable as a host label under https: 3 to 63 lowercase letters,
+ * digits and hyphens, starting and ending with a letter or digit (dots would
+ * break the certificate's wildcard, so they go path-style).
+ */
+static int bucket_is_host_label(const char *b)
+{
+    size_t n = strlen(b);
+    if (n < 3 || n > 63 || b[0] == '-' || b[n - 1] == '-')
+        return 0;
+    for (size_t i = 0; i < n; i++)
+        if (!((b[i] >= 'a' && b[i] <= 'z') || (b[i] >= '0' && b[i] <= '9') || b[i] == '-'))
+            return 0;
+    return 1;
+}
+
+/* Addressing style into st->vhost; with it, the bucket joins the endpoint's host. */
+static int choose_addressing(s3_store *st, const char *style, int endpoint_given, errmsg *e)
+{
+    if (style && style[0] && strcmp(style, "path") && strcmp(style, "virtual"))
+        return errmsg_set(e, SL_EINVAL, "S3 addressing '%s' must be path or virtual", style);
+    if (style && style[0])
+        st->vhost = !strcmp(style, "virtual");
+    else
+        st->vhost = !endpoint_given && bucket_is_host_label(st->bucket);
+    if (!st->vhost)
+        return SL_OK;
+    if (!bucket_is_host_label(st->bucket))
+        return errmsg_set(e, SL_EINVAL,
+                          "S3 bucket '%s' cannot be addressed virtual-hosted style (3 to 63 "
+                          "lowercase letters, digits and hyphens): use SL_S3_ADDRESSING=path",
+                          st->bucket);
+    const char *hs = strstr(st->endpoint, "://") + 3;
+    char host[512], ep[600];
+    snprintf(host, sizeof host, "%s.%s", st->bucket, st->host);
+    snprintf(ep, sizeof ep, "%.*s%s", (int)(hs - st->endpoint), st->endpoint, host);
+    sl_free(st->host);
+    sl_free(st->endpoint);
+    st->host = sl_strdup(host);
+    st->endpoint = sl_strdup(ep);
+    return st->host && st->endpoint ? SL_OK : errmsg_set(e, SL_ENOMEM, "out of memory");
+}
+
 static char *dup_env(const char *name)
 {
     const char *v = getenv(name);
@@ -1082,11 +1131,14 @@ static int configure(s3_store *st, const objstore_s3_opts *o, errmsg *e)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     char aws[300];
     const char *ep = o->endpoint ? o->endpoint : getenv("AWS_ENDPOINT_URL");
-    if (!ep || !ep[0]) {
+    int endpoint_given = ep && ep[0];
+    if (!endpoint_given) {
         snprintf(aws, sizeof aws, "https://s3.%s.amazonaws.com", st->region);
         ep = aws;
     }
-    if ((rc = parse_endpoint(st, ep, e)))
+    if ((rc = parse_endpoint(st, ep, e)) ||
+        (rc = choose_addressing(st, o->addressing ? o->addressing : getenv("SL_S3_ADDRESSING"),
+                                endpoint_given, e)))
         return rc;
     st->access_key = dup_env("AWS_ACCESS_KEY_ID");
     st->secret_key = dup_env("AWS_SECRET_ACCESS_KEY");

@@ -28,6 +28,8 @@ const srv = new S3rver({
   port: Number(process.env.S3RVER_PORT || 0),
   directory: dir,
   silent: true,
+  // virtual-hosted requests: BUCKET.s3.localhost (curl resolves *.localhost to loopback)
+  serviceEndpoint: 'localhost',
   configureBuckets: buckets.map((name) => ({ name, configs: [] })),
 });
 const addr = await srv.run();
