@@ -4,18 +4,20 @@
 # missing); npm packages come from the lock files with `npm ci`.
 #
 # Usage: scripts/deps.sh [build|test]
-#   build: compilers and libraries, and psql (what `make demo` needs)
+#   build: compilers and libraries, nodejs and npm (the web app, web/, is built by
+#          `make`), and psql (what `make demo` needs)
 #   test:  build + test peers (protoc, python3, node packages for interop tests, pgjdbc
-#          and a JDK for the JDBC test)
+#          and a JDK for the JDBC test, chromium for the web app's browser test)
 set -euo pipefail
 what=${1:-build}
 
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
       libzstd-dev liblz4-dev libsnappy-dev libxxhash-dev zlib1g-dev
-      libpg-query-dev libprotobuf-c-dev libedit-dev libssl-dev postgresql-client)
+      libpg-query-dev libprotobuf-c-dev libedit-dev libssl-dev postgresql-client
+      nodejs npm)
 if [ "$what" = test ]; then
-  pkgs+=(protobuf-compiler python3 jq nodejs npm clang openssl
+  pkgs+=(protobuf-compiler python3 jq clang openssl chromium
          postgresql postgresql-client python3-psycopg2 python3-pandas python3-sqlalchemy
          libpostgresql-jdbc-java openjdk-17-jdk-headless)
 fi

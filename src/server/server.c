@@ -34,6 +34,7 @@
 #include "server/api_lake.h"
 #include "server/api_sql.h"
 #include "server/api_trace.h"
+#include "server/api_web.h"
 #include "server/ingest.h"
 #include "server/keys.h"
 #include "server/pgwire.h"
@@ -91,6 +92,7 @@ enum route {
     R_API_MATERIALIZE,
     R_API_PERFETTO,
     R_API_QUERY,
+    R_WEB,       /* the web app and /api/saved-queries (api_web.c): any method it takes */
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
@@ -353,8 +355,10 @@ static int route_of(const server *s, const char *method, const char *url, req *q
     if (route == R_DISCARD && !s->cfg.discard_route)
         route = R_NONE;
     *status = 404;
-    if (route == R_NONE)
-        return R_NONE;
+    if (route == R_NONE) {
+        int web = api_web_route(method, url, status, allow);
+        return web > 0 ? R_WEB : R_NONE;
+    }
     if ((wants_post && !is_post) || (!wants_post && !is_get)) {
         *status = 405;
         *allow = wants_post ? "POST" : "GET, HEAD";
@@ -786,7 +790,9 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return send_error(c, 413, msg, 0, NULL);
     }
     int64_t t0 = clock_mono_ns();
-    enum MHD_Result ok = q->route >= R_HEALTH ? run_get(s, c, q) : run_post(s, c, q);
+    enum MHD_Result ok =
+        q->route == R_WEB ? api_web_run(c, s->cfg.data_dir, method, url, q->body.p, q->body.len)
+        : q->route >= R_HEALTH ? run_get(s, c, q) : run_post(s, c, q);
     if (clock_mono_ns() - t0 > SLOW_CALLBACK_NS)
         touch_connection(c, (unsigned)s->cfg.client_timeout_s); /* see stream_resp */
     return ok;
