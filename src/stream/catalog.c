@@ -39,14 +39,23 @@ static int stream_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
                        "over a source is not supported yet)", t->name);
 }
 
-static const sql_table_ops g_source_ops = {stream_units, NULL, NULL, NULL, NULL};
+/* A stream is unbounded: the planner keeps it on the probe side of a join (a
+ * lookup table is the build side, lookup.c). */
+static double stream_estimate(sql_table *t, const sql_scan_req *req)
+{
+    (void)t;
+    (void)req;
+    return 1e15;
+}
+
+static const sql_table_ops g_source_ops = {stream_units, NULL, NULL, stream_estimate, NULL};
 
 static void wtab_free(sql_table *t)
 {
     sl_free(t);
 }
 
-static const sql_table_ops g_wtab_ops = {stream_units, NULL, NULL, NULL, wtab_free};
+static const sql_table_ops g_wtab_ops = {stream_units, NULL, NULL, stream_estimate, wtab_free};
 
 /* What the binder sees of a connector or window table: columns, no time range. */
 static void table_init(sql_table *t, const char *name, int ncols, const char **names,
@@ -327,7 +336,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                            name);
     if (t->delay_ns && t->time_col < 0)
         return sql_err_set(e, "22023", -1, "table \"%s\": max_delay needs event_time", name);
-    table_init(&t->t, t->name, t->ncols, t->names, t->types, &g_source_ops, t);
+    table_init(&t->t, t->name, t->ncols, t->names, t->types,
+               t->time_col < 0 ? &stream_lookup_ops : &g_source_ops, t);
     if (add_ptr((void ***)&r->tables, &r->ntables, &r->tables_cap, t))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     return 1;

@@ -4,6 +4,8 @@
  *   catalog.c     CREATE TABLE ... WITH (connector = ...) and materialized views
  *                 as names of the SQL session (the binder's catalog hook), and the
  *                 window table functions tumble and hop
+ *   lookup.c      static (lookup) tables: a connector table without
+ *                 event_time, scanned whole as a bounded table
  *   source_csv.c  the file connector: a file cut into splits, a reader per
  *                 split (rows in line order, lateness and the watermark
  *                 applied at the source), the first pass over a split
@@ -103,6 +105,9 @@ stream_table *stream_scan_source(const sql_table *t, const stream_win **win);
 const char *stream_opt_text(const PgQuery__DefElem *d, char *buf, size_t n);
 /* max_delay / window sizes: an interval's text to ns (no months), with e set. */
 int stream_interval_ns(const char *what, const char *text, int64_t *out, sql_err *e);
+
+/* lookup.c: the table operations of a connector table without event_time. */
+extern const sql_table_ops stream_lookup_ops;
 
 /* source_csv.c: a file mapped once, read by one reader per split (a byte range
  * starting after a line break). */

@@ -652,13 +652,21 @@ static int read_split(wk *w, int c, sql_err *e)
             if (!check_only)
                 break;
         }
-        if ((rc = stream_reader_next(rd, &b, &w->wm, e)) || !b)
+        /* the batch's rows go with the watermark before it: a batch may reach an
+         * owner as several messages (a join's rounds), and none may close a
+         * window that a later one adds rows to */
+        int64_t wm;
+        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b) {
+            w->wm = rc ? w->wm : wm;
             break;
+        }
         if (check_only) {
+            w->wm = wm;
             sql_batch_free(b);
             continue;
         }
         rc = push_batch(w, b, e);
+        w->wm = wm;
         if (!rc && j->agg)
             rc = send_watermark(w, STREAM_MSG_ROWS, e);
         if (!rc && j->agg)
