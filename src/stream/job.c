@@ -59,17 +59,6 @@ static int unsupported(job *j, const char *what)
 
 /* ---- the plan taken apart ------------------------------------------------ */
 
-/* Whether a plan reads a stream (a source, or a window over one). */
-static bool reads_stream(const sql_plan *p)
-{
-    const stream_win *win;
-    if (!p)
-        return false;
-    if (p->kind == SP_SCAN && stream_scan_source(p->scan.table, &win))
-        return true;
-    return reads_stream(p->child) || reads_stream(p->right);
-}
-
 /* A lookup join: a hash join whose build side (right) is static, probed by the
  * stream's rows on each worker (lookup.c). */
 static bool lookup_join(const sql_plan *p)
@@ -77,7 +66,7 @@ static bool lookup_join(const sql_plan *p)
     uint8_t t = p->join.type;
     if (!p->join.nkeys || (t != SJ_INNER && t != SJ_LEFT && t != SJ_SEMI && t != SJ_ANTI))
         return false;
-    if (reads_stream(p->right) || (p->join.cond && sql_expr_has_subquery(p->join.cond)))
+    if (stream_plan_reads_stream(p->right) || (p->join.cond && sql_expr_has_subquery(p->join.cond)))
         return false;
     for (int k = 0; k < p->join.nkeys; k++)
         if (sql_expr_has_subquery(p->join.lkeys[k]) || sql_expr_has_subquery(p->join.rkeys[k]))
@@ -111,8 +100,9 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
                    (*op)->p->kind == SP_JOIN)) {
         if ((*op)->p->kind == SP_JOIN && !streams(*op))
             return unsupported(j, "this join (this version: a stream joined with a static "
-                               "table on equality keys, inner or left, the stream on the left; "
-                               "no joins of two streams)");
+                               "table on equality keys, the stream on the left, or windowed "
+                               "streams joined on window_start or window_end; no interval "
+                               "joins)");
         if (!streams(*op))
             return unsupported(j, "subqueries and set-returning functions");
         if (k == MAX_CHAIN)
@@ -317,6 +307,10 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
         on_close = !strcmp(v, "on_window_close");
         given = true;
     }
+    if (given && !on_close && j->winjoin)
+        return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a join of windows "
+                           "emits each window once, when it closes: emit = 'on_update' is not "
+                           "supported for it", name);
     if (given && on_close && j->agg && j->win_col < 0)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a GROUP BY without "
                            "a window has no window to close: use emit = 'on_update'", name);
@@ -393,6 +387,20 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     if (rc)
         return rc;
     rc = analyse(j);
+    const char *why;
+    if (rc && rc != SL_ENOMEM) {
+        /* not taken apart: maybe local to windows (winjoin.c), run window by window */
+        if (j->q->root && stream_winjoin_fits(j->q->root->p, &why)) {
+            sql_err_clear(e);
+            j->npre = j->npost = 0;
+            j->agg = j->scan = NULL;
+            j->src = NULL;
+            j->win = NULL;
+            j->winjoin = true;
+            rc = SL_OK;
+        }
+    }
+    j->text = text;
     int map[FTAB_MAXCOLS > 1024 ? FTAB_MAXCOLS : 1024];
     if (!rc && st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
         if (j->src && j->src->ncols > 1024)

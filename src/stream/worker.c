@@ -151,14 +151,7 @@ static int account(wk *w, sql_err *e)
 static open_win *window_at(wk *w, int64_t start, sql_err *e)
 {
     job *j = w->j;
-    int lo = 0, hi = w->nwins;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (w->wins[mid].start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = stream_win_lower_bound(w->wins, w->nwins, sizeof *w->wins, start);
     if (lo < w->nwins && w->wins[lo].start == start)
         return &w->wins[lo];
     if (w->nwins == w->wins_cap) {
@@ -1050,7 +1043,7 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     int nw;
     int rc = stream_job_plan(r, text, st, &j, &nw, e);
     if (!rc)
-        rc = stream_job_exec(&j, nw);
+        rc = j.winjoin ? stream_winjoin_exec(&j) : stream_job_exec(&j, nw);
     if (!rc)
         rc = stream_sink_commit(j.sink, e);
     if (rc && !e->state[0])
