@@ -39,14 +39,39 @@ static int stream_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
                        "over a source is not supported yet)", t->name);
 }
 
-static const sql_table_ops g_source_ops = {stream_units, NULL, NULL, NULL, NULL};
+/* A stream is unbounded: the planner keeps it on the probe side of a join (a
+ * lookup table is the build side, lookup.c). */
+static double stream_estimate(sql_table *t, const sql_scan_req *req)
+{
+    (void)t;
+    (void)req;
+    return 1e15;
+}
+
+static const sql_table_ops g_source_ops = {stream_units, NULL, NULL, stream_estimate, NULL};
 
 static void wtab_free(sql_table *t)
 {
     sl_free(t);
 }
 
-static const sql_table_ops g_wtab_ops = {stream_units, NULL, NULL, NULL, wtab_free};
+/* A window table is read by a window-local job's runs, one window at a time. */
+static int wtab_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
+{
+    if (!((stream_wtab *)t)->src->run->serving)
+        return stream_units(t, req, n, e);
+    *n = 1;
+    return SL_OK;
+}
+
+static int wtab_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out,
+                     sql_err *e)
+{
+    (void)unit;
+    return stream_serving_open((stream_wtab *)t, req, out, e);
+}
+
+static const sql_table_ops g_wtab_ops = {wtab_units, NULL, wtab_open, stream_estimate, wtab_free};
 
 /* What the binder sees of a connector or window table: columns, no time range. */
 static void table_init(sql_table *t, const char *name, int ncols, const char **names,
@@ -291,9 +316,10 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     const char *name = cs->relation->relname;
     char buf[64];
     const char *cv = stream_opt_text(conn, buf, sizeof buf);
-    if (!cv || strcmp(cv, "file"))
+    bool nexmark = cv && !strcmp(cv, "nexmark");
+    if (!cv || (strcmp(cv, "file") && !nexmark))
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
-                           "is not supported yet (this version has 'file')", name,
+                           "is not supported yet (this version has 'file' and 'nexmark')", name,
                            cv ? cv : "?");
     int rc = name_taken(r, name, e);
     if (rc)
@@ -310,6 +336,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     t->watermark_ns = STREAM_WM_NONE;
     if ((rc = table_columns(r, t, text, cs, e)))
         return rc;
+    if (nexmark && stream_nexmark_new(t))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     for (size_t i = 0; i < cs->n_options; i++) {
         const PgQuery__DefElem *d = cs->options[i]->def_elem;
         if (!d || d == conn)
@@ -318,16 +346,24 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
         if (!v)
             return sql_err_set(e, "22023", d->location, "table \"%s\": option %s needs a value",
                                name, d->defname);
+        if (nexmark && (rc = stream_nexmark_option(t, d->defname, v, d->location, e)) != 1) {
+            if (rc)
+                return rc;
+            continue;
+        }
         if ((rc = table_option(t, d->defname, v, d->location, e)))
             return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                                    : rc;
     }
+    if (nexmark && (rc = stream_nexmark_check(t, e)))
+        return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory") : rc;
     if (!t->path_opt)
         return sql_err_set(e, "22023", -1, "table \"%s\": the file connector needs a path",
                            name);
     if (t->delay_ns && t->time_col < 0)
         return sql_err_set(e, "22023", -1, "table \"%s\": max_delay needs event_time", name);
-    table_init(&t->t, t->name, t->ncols, t->names, t->types, &g_source_ops, t);
+    table_init(&t->t, t->name, t->ncols, t->names, t->types,
+               t->time_col < 0 ? &stream_lookup_ops : &g_source_ops, t);
     if (add_ptr((void ***)&r->tables, &r->ntables, &r->tables_cap, t))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     return 1;

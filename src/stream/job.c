@@ -22,8 +22,11 @@
  *                 window holding it), keeps the scan's columns and applies
  *                 the filter the optimizer pushed into it
  *
- * Anything else (joins, sorts, DISTINCT, window functions, subqueries) is
- * refused with 0A000 before a row is read.
+ * A hash join in the pre chain whose build side is static (a connector
+ * table without event_time, a user table) is a lookup join: its build side is
+ * read whole when the job is prepared and each worker probes it (lookup.c).
+ * Anything else (joins of two streams, sorts, DISTINCT, window functions,
+ * subqueries) is refused with 0A000 before a row is read.
  * The aggregation keys other than the window columns are the partition key
  * that gives each row its owner among the workers.
  *
@@ -56,11 +59,28 @@ static int unsupported(job *j, const char *what)
 
 /* ---- the plan taken apart ------------------------------------------------ */
 
+/* A lookup join: a hash join whose build side (right) is static, probed by the
+ * stream's rows on each worker (lookup.c). */
+static bool lookup_join(const sql_plan *p)
+{
+    uint8_t t = p->join.type;
+    if (!p->join.nkeys || (t != SJ_INNER && t != SJ_LEFT && t != SJ_SEMI && t != SJ_ANTI))
+        return false;
+    if (stream_plan_reads_stream(p->right) || (p->join.cond && sql_expr_has_subquery(p->join.cond)))
+        return false;
+    for (int k = 0; k < p->join.nkeys; k++)
+        if (sql_expr_has_subquery(p->join.lkeys[k]) || sql_expr_has_subquery(p->join.rkeys[k]))
+            return false;
+    return true;
+}
+
 static bool streams(const sql_op *op)
 {
     const sql_plan *p = op->p;
     if (!op->vt->stream || !op->vt->stream_prepare)
         return false;
+    if (p->kind == SP_JOIN)
+        return lookup_join(p);
     if (p->kind == SP_FILTER)
         return !sql_expr_has_subquery(p->filter.pred);
     if (p->kind != SP_PROJECT || p->project.srf)
@@ -76,7 +96,13 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
 {
     sql_op *top[MAX_CHAIN];
     int k = 0;
-    while (*op && ((*op)->p->kind == SP_FILTER || (*op)->p->kind == SP_PROJECT)) {
+    while (*op && ((*op)->p->kind == SP_FILTER || (*op)->p->kind == SP_PROJECT ||
+                   (*op)->p->kind == SP_JOIN)) {
+        if ((*op)->p->kind == SP_JOIN && !streams(*op))
+            return unsupported(j, "this join (this version: a stream joined with a static "
+                               "table on equality keys, the stream on the left, or windowed "
+                               "streams joined on window_start or window_end; no interval "
+                               "joins)");
         if (!streams(*op))
             return unsupported(j, "subqueries and set-returning functions");
         if (k == MAX_CHAIN)
@@ -93,7 +119,7 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
 static const char *kind_name(int k)
 {
     switch (k) {
-    case SP_JOIN: return "joins";
+    case SP_JOIN: return "joins of two streams";
     case SP_SORT: return "ORDER BY";
     case SP_LIMIT: return "LIMIT";
     case SP_DISTINCT: return "DISTINCT";
@@ -111,6 +137,8 @@ static int trace_col(const job *j, int col)
 {
     for (int i = j->npre - 1; i >= 0; i--) {
         const sql_plan *p = j->pre[i]->p;
+        if (p->kind == SP_JOIN && col >= p->child->ncols)
+            return -1; /* a lookup table's column */
         if (p->kind == SP_PROJECT) {
             const sql_expr *x = p->project.exprs[col];
             if (x->kind != SE_COL)
@@ -186,14 +214,14 @@ static int analyse(job *j)
         return unsupported(j, op ? kind_name(op->p->kind) : "this query");
     j->scan = op;
     j->src = stream_scan_source(op->p->scan.table, &j->win);
+    if (!j->src && op->p->scan.table->ops == &stream_lookup_ops)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
+                           "a static (lookup) table; a job reads a stream, which may join it",
+                           op->p->scan.table->name);
     if (!j->src)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a continuous job reads a source table "
                            "(CREATE TABLE ... WITH (connector = ...)); \"%s\" is not one",
                            op->p->scan.table->name);
-    if (j->src->time_col < 0)
-        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
-                           "a static (lookup) table, and lookup joins are not supported yet",
-                           j->src->name);
     if (op->p->scan.filter && sql_expr_has_subquery(op->p->scan.filter))
         return unsupported(j, "subqueries");
     if (!j->agg && j->win && j->win->session)
@@ -279,6 +307,10 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
         on_close = !strcmp(v, "on_window_close");
         given = true;
     }
+    if (given && !on_close && j->winjoin)
+        return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a join of windows "
+                           "emits each window once, when it closes: emit = 'on_update' is not "
+                           "supported for it", name);
     if (given && on_close && j->agg && j->win_col < 0)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a GROUP BY without "
                            "a window has no window to close: use emit = 'on_update'", name);
@@ -318,9 +350,14 @@ static int check_updates(job *j)
 
 static int prepare_ops(job *j, sql_op **ops, int n, int nw)
 {
-    for (int i = 0; i < n; i++)
-        if (ops[i]->vt->stream_prepare(ops[i], nw))
-            return oom(j->e);
+    for (int i = 0; i < n; i++) {
+        /* a lookup join reads its static side whole here, before any stream row */
+        int rc = ops[i]->right ? sql_op_open(ops[i]->right) : SL_OK;
+        if (!rc)
+            rc = ops[i]->vt->stream_prepare(ops[i], nw);
+        if (rc)
+            return j->q->e->state[0] ? (*j->e = *j->q->e, rc) : oom(j->e);
+    }
     return SL_OK;
 }
 
@@ -350,6 +387,20 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     if (rc)
         return rc;
     rc = analyse(j);
+    const char *why;
+    if (rc && rc != SL_ENOMEM) {
+        /* not taken apart: maybe local to windows (winjoin.c), run window by window */
+        if (j->q->root && stream_winjoin_fits(j->q->root->p, &why)) {
+            sql_err_clear(e);
+            j->npre = j->npost = 0;
+            j->agg = j->scan = NULL;
+            j->src = NULL;
+            j->win = NULL;
+            j->winjoin = true;
+            rc = SL_OK;
+        }
+    }
+    j->text = text;
     int map[FTAB_MAXCOLS > 1024 ? FTAB_MAXCOLS : 1024];
     if (!rc && st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT) {
         if (j->src && j->src->ncols > 1024)

@@ -82,6 +82,8 @@ struct stream_job {
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
     stream_sink *sink;
+    bool winjoin;            /* local to windows: run window by window (winjoin.c) */
+    const char *text;        /* the statement */
     /* running */
     int nw;
     stream_wk *w;
@@ -109,5 +111,7 @@ int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
 int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, stream_job *j,
                     int *nw, sql_err *e);
 void stream_job_free(stream_job *j);
+/* winjoin.c: a job with winjoin set, run until its bounded sources end. */
+int stream_winjoin_exec(stream_job *j);
 
 #endif

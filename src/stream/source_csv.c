@@ -72,11 +72,18 @@ struct stream_reader {
     sql_datum *vals;         /* the current record's values */
     arena scratch;
     uint64_t rows_read, late, bad;
+    stream_nexmark_reader *nx; /* a nexmark table's: everything goes to it */
 };
 
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
     *out = NULL;
+    if (t->nx) { /* a generator: nothing to open (source_nexmark.c) */
+        if (!(*out = sl_calloc(1, sizeof **out)))
+            return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        (*out)->t = t;
+        return SL_OK;
+    }
     if (t->ncols > MAX_FIELDS)
         return sql_err_set(e, "54011", -1, "source \"%s\": at most %d columns", t->name,
                            MAX_FIELDS);
@@ -132,6 +139,8 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
     *out = NULL;
     *n = 0;
     *why = NULL;
+    if (f->t->nx)
+        return stream_nexmark_split(f->t, nworkers, out, n);
     int want = 1;
     if (nworkers > 1 && f->size) {
         /* a few chunks per worker, so that a pass-through job's output (kept in
@@ -185,6 +194,11 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     r->t = t;
+    if (t->nx && stream_nexmark_reader_open(t, sp, &r->nx)) {
+        sl_free(r->vals);
+        sl_free(r);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
     r->map = f->map;
     r->size = sp->end;
     r->p = r->released = f->map + sp->begin;
@@ -203,6 +217,7 @@ void stream_reader_close(stream_reader *r)
 {
     if (!r)
         return;
+    stream_nexmark_reader_close(r->nx);
     dbuf_free(&r->quoted);
     arena_destroy(&r->scratch);
     sl_free(r->vals);
@@ -211,6 +226,13 @@ void stream_reader_close(stream_reader *r)
 
 void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late, uint64_t *bad)
 {
+    if (r->nx) {
+        bool seen;
+        int64_t mx;
+        stream_nexmark_counts(r->nx, read, &seen, &mx);
+        *late = *bad = 0;
+        return;
+    }
     *read = r->rows_read;
     *late = r->late;
     *bad = r->bad;
@@ -470,6 +492,10 @@ static int skip_blank(stream_reader *r, const char *end)
 
 int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines)
 {
+    if (r->nx) {
+        stream_nexmark_scan_max(r->nx, seen, max_ns, lines);
+        return SL_OK;
+    }
     stream_table *t = r->t;
     const char *end = r->map + r->size;
     int64_t line0 = r->line;
@@ -522,12 +548,19 @@ int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_
 
 void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns)
 {
+    if (r->nx) {
+        uint64_t read;
+        stream_nexmark_counts(r->nx, &read, seen, max_ns);
+        return;
+    }
     *seen = r->wm.seen;
     *max_ns = r->wm.max_ns;
 }
 
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {
+    if (r->nx)
+        return stream_nexmark_next(r->nx, out, wm, e);
     stream_table *t = r->t;
     *out = NULL;
     sql_batch *b;

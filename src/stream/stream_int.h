@@ -4,6 +4,11 @@
  *   catalog.c     CREATE TABLE ... WITH (connector = ...) and materialized views
  *                 as names of the SQL session (the binder's catalog hook), and the
  *                 window table functions tumble and hop
+ *   lookup.c      static (lookup) tables: a connector table without
+ *                 event_time, scanned whole as a bounded table
+ *   source_nexmark.c  the nexmark connector: a generator of the benchmark's
+ *                 person, auction and bid streams, read through the file
+ *                 connector's interface (splits are ranges of event numbers)
  *   source_csv.c  the file connector: a file cut into splits, a reader per
  *                 split (rows in line order, lateness and the watermark
  *                 applied at the source), the first pass over a split
@@ -14,6 +19,8 @@
  *   ring.c        single-producer rings and doorbells between workers (ring.h)
  *   script.c      a file of statements, the figures, the stats file
  *   window.c      watermark and window arithmetic (window.h)
+ *   winjoin.c     jobs local to windows (joins on window columns, aggregates
+ *                 of aggregates): the batch query run over each window's rows
  *
  * src/stream sits above src/sql and uses its binder, plans, evaluator,
  * operators and aggregates; src/sql knows nothing of it (ARCHITECTURE.md 6).
@@ -29,6 +36,8 @@
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
 
 typedef struct stream_run stream_run;
+typedef struct stream_nexmark stream_nexmark;
+typedef struct stream_serving stream_serving;
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -51,6 +60,7 @@ typedef struct stream_table {
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
+    stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
 } stream_table;
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
@@ -83,6 +93,8 @@ struct stream_run {
     int nviews, views_cap;
     sql_catalog_hook hook;
     sql_hook_tfunc tumble, hop, session;
+    stream_serving *serving; /* a window-local job running a window (winjoin.c): window
+                                tables read its rows */
 };
 
 /* catalog.c */
@@ -103,6 +115,9 @@ stream_table *stream_scan_source(const sql_table *t, const stream_win **win);
 const char *stream_opt_text(const PgQuery__DefElem *d, char *buf, size_t n);
 /* max_delay / window sizes: an interval's text to ns (no months), with e set. */
 int stream_interval_ns(const char *what, const char *text, int64_t *out, sql_err *e);
+
+/* lookup.c: the table operations of a connector table without event_time. */
+extern const sql_table_ops stream_lookup_ops;
 
 /* source_csv.c: a file mapped once, read by one reader per split (a byte range
  * starting after a line break). */
@@ -148,6 +163,31 @@ void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late
 /* The largest event time seen (the split's start included). */
 void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns);
 void stream_reader_close(stream_reader *r);
+
+/* source_nexmark.c: what the file connector's functions hand over for a
+ * nexmark table (t->nx set).  Options: new, then each option (1: not one of
+ * its own), then check (columns, event time). */
+typedef struct stream_nexmark_reader stream_nexmark_reader;
+int stream_nexmark_new(stream_table *t);
+int stream_nexmark_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e);
+int stream_nexmark_check(stream_table *t, sql_err *e);
+int stream_nexmark_split(const stream_table *t, int nworkers, stream_split **out, int *n);
+int stream_nexmark_reader_open(stream_table *t, const stream_split *sp,
+                               stream_nexmark_reader **out);
+void stream_nexmark_reader_close(stream_nexmark_reader *r);
+void stream_nexmark_scan_max(stream_nexmark_reader *r, bool *seen, int64_t *max_ns,
+                             int64_t *lines);
+int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+/* Rows made so far, and the largest event time. */
+void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool *seen,
+                           int64_t *max_ns);
+
+/* winjoin.c: whether a plan is local to windows (why not in *why), and the
+ * scan of a window table while a window is served (r->serving set). */
+bool stream_winjoin_fits(const sql_plan *root, const char **why);
+/* Whether a plan reads a stream (a source, or a window over one). */
+bool stream_plan_reads_stream(const sql_plan *p);
+int stream_serving_open(stream_wtab *w, const sql_scan_req *req, sql_scan **out, sql_err *e);
 
 /* sink.c */
 typedef struct stream_sink stream_sink;

@@ -7,6 +7,8 @@
  */
 #include "stream/window.h"
 
+#include <string.h>
+
 static int64_t sub_sat(int64_t a, int64_t b)
 {
     int64_t r;
@@ -77,4 +79,19 @@ int stream_win_assign(const stream_win *w, int64_t ts_ns, int64_t *first)
             break;
     }
     return n;
+}
+
+int stream_win_lower_bound(const void *base, int n, size_t stride, int64_t start)
+{
+    int lo = 0, hi = n;
+    while (lo < hi) {
+        int mid = (lo + hi) / 2;
+        int64_t s;
+        memcpy(&s, (const char *)base + (size_t)mid * stride, sizeof s);
+        if (s < start)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
 }

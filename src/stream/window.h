@@ -23,6 +23,7 @@
 #define SL_STREAM_WINDOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define STREAM_WM_NONE INT64_MIN /* no watermark yet: nothing is late */
@@ -61,6 +62,10 @@ typedef struct stream_win {
  * representable).
  */
 int stream_win_assign(const stream_win *w, int64_t ts_ns, int64_t *first);
+/* In an array of n elements of stride bytes, each beginning with its int64_t
+ * start and sorted by it: the index of the first whose start is not less than
+ * start (n if none). */
+int stream_win_lower_bound(const void *base, int n, size_t stride, int64_t start);
 /* Whether the window ending at end_ns closes under watermark wm. */
 static inline bool stream_win_closed(int64_t end_ns, int64_t wm)
 {

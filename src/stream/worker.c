@@ -151,14 +151,7 @@ static int account(wk *w, sql_err *e)
 static open_win *window_at(wk *w, int64_t start, sql_err *e)
 {
     job *j = w->j;
-    int lo = 0, hi = w->nwins;
-    while (lo < hi) {
-        int mid = (lo + hi) / 2;
-        if (w->wins[mid].start < start)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
+    int lo = stream_win_lower_bound(w->wins, w->nwins, sizeof *w->wins, start);
     if (lo < w->nwins && w->wins[lo].start == start)
         return &w->wins[lo];
     if (w->nwins == w->wins_cap) {
@@ -652,13 +645,21 @@ static int read_split(wk *w, int c, sql_err *e)
             if (!check_only)
                 break;
         }
-        if ((rc = stream_reader_next(rd, &b, &w->wm, e)) || !b)
+        /* the batch's rows go with the watermark before it: a batch may reach an
+         * owner as several messages (a join's rounds), and none may close a
+         * window that a later one adds rows to */
+        int64_t wm;
+        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b) {
+            w->wm = rc ? w->wm : wm;
             break;
+        }
         if (check_only) {
+            w->wm = wm;
             sql_batch_free(b);
             continue;
         }
         rc = push_batch(w, b, e);
+        w->wm = wm;
         if (!rc && j->agg)
             rc = send_watermark(w, STREAM_MSG_ROWS, e);
         if (!rc && j->agg)
@@ -1042,7 +1043,7 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     int nw;
     int rc = stream_job_plan(r, text, st, &j, &nw, e);
     if (!rc)
-        rc = stream_job_exec(&j, nw);
+        rc = j.winjoin ? stream_winjoin_exec(&j) : stream_job_exec(&j, nw);
     if (!rc)
         rc = stream_sink_commit(j.sink, e);
     if (rc && !e->state[0])

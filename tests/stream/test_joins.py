@@ -1,0 +1,393 @@
+"""test_joins.py - joins in continuous jobs against the oracle: the batch engine over
+the non-late rows.
+
+A stream joined with a static table (a connector table without event_time, read
+whole before the stream's rows): inner and left, on an integer key with
+duplicates, missing keys and a NULL key in the table, and on a text key that is
+NULL in the stream (NULL never matches); into a pass-through sink and into a
+tumbling GROUP BY over the joined rows.  Inputs have out-of-order rows, rows on
+the watermark and late rows (test_stream.gen_rows).  Empty inputs on either
+side.  Every case runs with --workers 1, 2 and 4, whose outputs must be identical
+(an inner join's rows in line order); joins that this version
+does not run are refused with a clear error.
+
+The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
+"""
+
+import json
+import os
+import shutil
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_stream as ts  # noqa: E402  (the generator, the oracle, the runner)
+
+check = ts.check
+ITEMS = "id bigint, name text, category text"
+PEOPLE = "who text, city text"
+
+
+def write_static(d):
+    with open(os.path.join(d, "items.csv"), "w") as f:
+        f.write("id,name,category\n1,lamp,home\n2,book,media\n3,pen,office\n3,pen2,office\n"
+                "4,chair,home\n5,,media\n6,cup,\n,ghost,home\n")  # 7, 8, 9: no item
+    with open(os.path.join(d, "people.csv"), "w") as f:
+        f.write("who,city\nalice,Paris\nbob,Oslo\ncarol,Rome\ncarol,Lima\n,Nowhere\n")
+
+
+def static_sql(extra=""):
+    return ("CREATE TABLE items (%s) WITH (connector = 'file', path = 'items.csv'%s);\n"
+            "CREATE TABLE people (%s) WITH (connector = 'file', path = 'people.csv');\n"
+            % (ITEMS, extra, PEOPLE))
+
+
+JOB = (
+    "CREATE TABLE o1 (auction bigint, name text, category text, price bigint, ts timestamp) "
+    "WITH (connector = 'file', path = 'o1.csv', format = 'csv');\n"
+    "INSERT INTO o1 SELECT b.auction, i.name, i.category, b.price, b.ts FROM bids b "
+    "JOIN items i ON b.auction = i.id WHERE b.price > 10;\n"
+    "CREATE TABLE o2 (bidder text, city text, price bigint) "
+    "WITH (connector = 'file', path = 'o2.csv', format = 'csv');\n"
+    "INSERT INTO o2 SELECT b.bidder, p.city, b.price FROM bids b LEFT JOIN people p "
+    "ON b.bidder = p.who;\n"
+    "CREATE MATERIALIZED VIEW v AS SELECT window_start, window_end, i.category, count(*) AS n, "
+    "sum(b.price) AS total, count(DISTINCT i.name) AS names "
+    "FROM tumble(bids, ts, INTERVAL '10 seconds') b LEFT JOIN items i ON b.auction = i.id "
+    "GROUP BY window_start, window_end, i.category;\n"
+    "SELECT * FROM v ORDER BY window_start, category;\n")
+
+
+def read_sink(path):
+    with open(path) as f:
+        return ts.csv_rows(f.read())
+
+
+def oracles(d):
+    src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+    items = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "items.csv"), ITEMS)
+    people = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "people.csv"), PEOPLE)
+    o1 = ts.oracle(d, "SELECT b.auction, i.name, i.category, b.price, b.ts FROM %s b JOIN %s i "
+                   "ON b.auction = i.id WHERE b.price > 10" % (src, items))
+    o2 = ts.oracle(d, "SELECT b.bidder, p.city, b.price FROM %s b LEFT JOIN %s p "
+                   "ON b.bidder = p.who" % (src, people))
+    v = ts.oracle(d, "SELECT date_bin(INTERVAL '10 seconds', b.ts, TIMESTAMP '1970-01-01') AS ws, "
+                  "date_bin(INTERVAL '10 seconds', b.ts, TIMESTAMP '1970-01-01') + "
+                  "INTERVAL '10 seconds' AS we, i.category, count(*) AS n, sum(b.price) AS total, "
+                  "count(DISTINCT i.name) AS names FROM %s b LEFT JOIN %s i ON b.auction = i.id "
+                  "WHERE b.ts IS NOT NULL GROUP BY 1, 2, 3 ORDER BY 1, 3" % (src, items))
+    return o1, o2, v
+
+
+def run_job(d, workers, sql):
+    with open(os.path.join(d, "job.sql"), "w") as f:
+        f.write(sql)
+    out_dir = os.path.join(d, "out")
+    shutil.rmtree(out_dir, ignore_errors=True)
+    os.mkdir(out_dir)
+    return ts.run(["run", "job.sql", "--input-dir", d, "--output-dir", out_dir, "--format",
+                   "csv", "--stats", os.path.join(d, "stats.json"), "--workers", str(workers)],
+                  cwd=d)
+
+
+def test_lookup(seed, n, delay_ms):
+    d = tempfile.mkdtemp(prefix="sl-join-")
+    try:
+        rows, keep, late = ts.make_input(d, seed, n, delay_ms)
+        write_static(d)
+        check(late > 0, "seed %d: the input has late rows (%d)" % (seed, late))
+        o1, o2, v = oracles(d)
+        check(len(o1) > 10 and len(o2) > 10 and len(v) > 5, "seed %d: the oracles have rows" % seed)
+        job = ts.source_sql("%d milliseconds" % delay_ms) + static_sql() + JOB
+        first = None
+        for workers in (1, 2, 4):
+            rc, out, err = run_job(d, workers, job)
+            check(rc == 0, "seed %d, %d workers: the join job runs %s" % (seed, workers, err.strip()[:300]))
+            if rc:
+                continue
+            got1 = read_sink(os.path.join(d, "out", "o1.csv"))
+            got2 = read_sink(os.path.join(d, "out", "o2.csv"))
+            check(sorted(got1[1:]) == sorted(o1[1:]),
+                  "seed %d, %d workers: stream JOIN static == batch join over the non-late rows"
+                  % (seed, workers))
+            check(sorted(got2[1:]) == sorted(o2[1:]),
+                  "seed %d, %d workers: stream LEFT JOIN static on a text key with NULLs == batch"
+                  % (seed, workers))
+            check(any(r[0] == "" and r[1] == "" for r in got2[1:]),
+                  "seed %d: a NULL bidder finds no partner (not the NULL person)" % seed)
+            check(ts.csv_rows(out)[1:] == v[1:],
+                  "seed %d, %d workers: tumble over a LEFT JOIN == batch" % (seed, workers))
+            st = json.load(open(os.path.join(d, "stats.json")))
+            check(st["sources"]["items"]["rows_read"] == 8 and st["sources"]["bids"]["late_dropped"] == late,
+                  "seed %d: stats of the static table and the stream %s" % (seed, st["sources"]))
+            # a left join's unmatched rows may leave after the matched ones of their
+            # batch: the order of the rows of one batch is not part of the semantics
+            now = (got1, sorted(got2), out)
+            if first is None:
+                first = now
+            else:
+                check(now == first, "seed %d: --workers %d gives the same output as --workers 1"
+                      % (seed, workers))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_empty_and_bad():
+    d = tempfile.mkdtemp(prefix="sl-join-empty-")
+    try:
+        rows, keep, late = ts.make_input(d, 3, 300, 2000)
+        write_static(d)
+        with open(os.path.join(d, "items.csv"), "w") as f:
+            f.write("id,name,category\n")
+        job = ts.source_sql("2 seconds") + static_sql() + JOB
+        for workers in (1, 2):
+            rc, out, err = run_job(d, workers, job)
+            got1 = read_sink(os.path.join(d, "out", "o1.csv")) if rc == 0 else []
+            check(rc == 0 and got1 == [["auction", "name", "category", "price", "ts"]],
+                  "%d workers: an empty static table: an inner join has no rows %s" % (workers, err[:200]))
+            v = ts.csv_rows(out)
+            check(rc == 0 and len(v) > 2 and all(r[2] == "" for r in v[1:]),
+                  "%d workers: ... and a left join keeps every row, NULL-extended" % workers)
+        write_static(d)
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("auction,bidder,price,ts\n")
+        rc, out, err = run_job(d, 2, job)
+        check(rc == 0 and read_sink(os.path.join(d, "out", "o1.csv"))[1:] == [] and
+              ts.csv_rows(out)[1:] == [], "an empty stream joined: no rows " + err[:200])
+        # bad input in the static table: named, or skipped and counted
+        with open(os.path.join(d, "items.csv"), "a") as f:
+            f.write("x7,bad,home\n")
+        rc, out, err = run_job(d, 1, job)
+        check(rc == 1 and 'source "items"' in err and "line 10" in err and 'column "id"' in err,
+              "a bad value in a static table names it, the line and the column: " + err.strip()[:200])
+        rc, out, err = run_job(d, 1, ts.source_sql("2 seconds") + static_sql(", on_error = 'skip'") + JOB)
+        st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+        check(rc == 0 and st["sources"]["items"]["bad_rows"] == 1 and st["sources"]["items"]["rows_read"] == 8,
+              "on_error = 'skip' on a static table counts the bad row %s %s" % (st, err[:200]))
+        # refused shapes
+        for sql, what in (
+                ("INSERT INTO o1 SELECT b.auction, c.bidder, b.price, b.price, b.ts FROM bids b "
+                 "JOIN bids c ON b.auction = c.auction;\n", "no interval joins"),
+                ("INSERT INTO o1 SELECT i.id, i.name, i.category, 1, TIMESTAMP '2024-01-01' "
+                 "FROM items i;\n", "static (lookup) table"),
+                ("INSERT INTO o1 SELECT b.auction, i.name, i.category, b.price, b.ts FROM items i "
+                 "LEFT JOIN bids b ON b.auction = i.id;\n", "join")):
+            rc, out, err = run_job(d, 1, ts.source_sql("2 seconds") + static_sql() +
+                                   JOB.split(";\n")[0] + ";\n" + sql)
+            check(rc == 1 and what in err, "refused with a clear error (%s): %s" % (what, err.strip()[:200]))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- joins local to windows (two streams, aggregates of aggregates) -------------
+
+def hop_src(src, slide_s, size_s):
+    """The batch equivalent of hop(src, ts, slide, size): a row per window holding it."""
+    k = size_s // slide_s
+    return ("(SELECT *, ws + INTERVAL '%d seconds' AS we FROM (SELECT *, date_bin(INTERVAL '%d seconds', "
+            "ts, TIMESTAMP '1970-01-01') - g * INTERVAL '%d seconds' AS ws FROM %s CROSS JOIN "
+            "generate_series(0, %d) AS g WHERE ts IS NOT NULL) h0)" % (size_s, slide_s, slide_s, src, k - 1)).replace(") h0)", ") h)")
+
+
+def tumble_src(src, size_s):
+    return ("(SELECT *, date_bin(INTERVAL '%d seconds', ts, TIMESTAMP '1970-01-01') AS ws, "
+            "date_bin(INTERVAL '%d seconds', ts, TIMESTAMP '1970-01-01') + INTERVAL '%d seconds' "
+            "AS we FROM %s WHERE ts IS NOT NULL)" % (size_s, size_s, size_s, src))
+
+
+WJOB = (
+    "CREATE TABLE w1 (window_start timestamp, auction bigint, bp bigint, ap bigint, bidder text) "
+    "WITH (connector = 'file', path = 'w1.csv', format = 'csv');\n"
+    "INSERT INTO w1 SELECT b.window_start, b.auction, b.price, a.price, a.bidder "
+    "FROM tumble(bids, ts, INTERVAL '10 seconds') b JOIN tumble(asks, ts, INTERVAL '10 seconds') a "
+    "ON b.auction = a.auction AND b.window_start = a.window_start AND b.window_end = a.window_end "
+    "AND b.bidder = a.bidder;\n"
+    "CREATE TABLE w2 (auction bigint, price bigint, window_end timestamp) "
+    "WITH (connector = 'file', path = 'w2.csv', format = 'csv');\n"
+    "INSERT INTO w2 SELECT b.auction, b.price, b.window_end FROM tumble(bids, ts, INTERVAL '10 seconds') b "
+    "JOIN (SELECT max(price) AS mp, window_start, window_end FROM tumble(bids, ts, INTERVAL '10 seconds') "
+    "GROUP BY window_start, window_end) m ON b.window_start = m.window_start "
+    "AND b.window_end = m.window_end AND b.price = m.mp;\n"
+    "CREATE TABLE w3 (auction bigint, num bigint, window_start timestamp, window_end timestamp) "
+    "WITH (connector = 'file', path = 'w3.csv', format = 'csv');\n"
+    "INSERT INTO w3 SELECT a.auction, a.num, a.window_start, a.window_end FROM "
+    "(SELECT auction, count(*) AS num, window_start, window_end FROM hop(bids, ts, INTERVAL '5 seconds', "
+    "INTERVAL '15 seconds') GROUP BY auction, window_start, window_end) a JOIN "
+    "(SELECT max(num) AS maxn, window_start, window_end FROM (SELECT auction, count(*) AS num, "
+    "window_start, window_end FROM hop(bids, ts, INTERVAL '5 seconds', INTERVAL '15 seconds') "
+    "GROUP BY auction, window_start, window_end) c GROUP BY window_start, window_end) m "
+    "ON a.window_start = m.window_start AND a.window_end = m.window_end AND a.num >= m.maxn;\n")
+
+
+def test_window_joins(seed, n):
+    d = tempfile.mkdtemp(prefix="sl-wjoin-")
+    try:
+        rows, keep, late = ts.make_input(d, seed, n, 3000)
+        d2 = os.path.join(d, "asks")
+        os.mkdir(d2)
+        rows2, keep2, late2 = ts.make_input(d2, seed + 100, n, 8000)
+        os.rename(os.path.join(d2, "bids.csv"), os.path.join(d, "asks.csv"))
+        os.rename(os.path.join(d2, "keep.csv"), os.path.join(d, "keep_asks.csv"))
+        check(late > 0 and late2 > 0, "seed %d: both streams have late rows" % seed)
+        job = (ts.source_sql("3 seconds") + ts.source_sql("8 seconds").replace("bids", "asks") + WJOB)
+        b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+        a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_asks.csv"), ts.COLS)
+        want1 = ts.oracle(d, "SELECT b.ws, b.auction, b.price, a.price, a.bidder FROM %s b JOIN %s a "
+                          "ON b.auction = a.auction AND b.ws = a.ws AND b.bidder = a.bidder"
+                          % (tumble_src(b, 10), tumble_src(a, 10).replace("t0", "t1")))
+        want2 = ts.oracle(d, "SELECT b.auction, b.price, b.we FROM %s b JOIN (SELECT max(price) AS mp, ws "
+                          "FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp"
+                          % (tumble_src(b, 10), tumble_src(b, 10).replace("t0", "t1")))
+        cnt = "(SELECT auction, count(*) AS num, ws, we FROM %s x GROUP BY auction, ws, we)"
+        want3 = ts.oracle(d, "SELECT a.auction, a.num, a.ws, a.we FROM %s a JOIN (SELECT max(num) AS maxn, "
+                          "ws FROM %s c GROUP BY ws) m ON a.ws = m.ws AND a.num >= m.maxn"
+                          % (cnt % hop_src(b, 5, 15), cnt % hop_src(b, 5, 15).replace("h0", "h1")))
+        check(len(want1) > 5 and len(want2) > 5 and len(want3) > 5, "seed %d: the oracles have rows" % seed)
+        first = None
+        for workers in (1, 2, 4):
+            rc, out, err = run_job(d, workers, job)
+            check(rc == 0, "seed %d, %d workers: window joins run %s" % (seed, workers, err.strip()[:300]))
+            if rc:
+                continue
+            got = [read_sink(os.path.join(d, "out", f)) for f in ("w1.csv", "w2.csv", "w3.csv")]
+            check(sorted(got[0][1:]) == sorted(want1[1:]),
+                  "seed %d, %d workers: two windowed streams joined on the window == batch "
+                  "(NULL bidders never match)" % (seed, workers))
+            check(sorted(got[1][1:]) == sorted(want2[1:]),
+                  "seed %d, %d workers: rows joined with their window's max (q7 shape) == batch" % (seed, workers))
+            check(sorted(got[2][1:]) == sorted(want3[1:]),
+                  "seed %d, %d workers: hop counts joined with their max (q5 shape) == batch" % (seed, workers))
+            ends = [r[2] for r in got[1][1:]]
+            check(ends == sorted(ends), "seed %d: window results leave in window_end order" % seed)
+            st = json.load(open(os.path.join(d, "stats.json")))
+            check(st["sources"]["bids"]["late_dropped"] == late and st["sources"]["asks"]["late_dropped"] == late2,
+                  "seed %d: late rows of each stream counted %s" % (seed, st["sources"]))
+            now = [sorted(g) for g in got]
+            if first is None:
+                first = now
+            else:
+                check(now == first, "seed %d: --workers %d == --workers 1" % (seed, workers))
+        # an interval join (no window equality) is refused with a clear error
+        rc, out, err = run_job(d, 1, ts.source_sql("3 seconds") + ts.source_sql("8 seconds").replace("bids", "asks") +
+                               WJOB.split(";\n")[0] + ";\nINSERT INTO w1 SELECT b.window_start, b.auction, "
+                               "b.price, a.price, a.bidder FROM tumble(bids, ts, INTERVAL '10 seconds') b "
+                               "JOIN asks a ON b.auction = a.auction;\n")
+        check(rc == 1 and "interval" in err, "a join of streams not on the window is refused: " + err.strip()[:200])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+# ---- the nexmark generator and the Nexmark queries --------------------------------
+
+NEXMARK = os.path.join(ts.ROOT, "bench", "nexmark")
+DUMP = ("CREATE TABLE bid_out (auction bigint, bidder bigint, price bigint, channel text, url text, "
+        "date_time timestamp, extra text) WITH (connector = 'file', path = 'bid.csv', format = 'csv');\n"
+        "INSERT INTO bid_out SELECT * FROM bid;\n"
+        "CREATE TABLE person_out (id bigint, name text, email_address text, credit_card text, city text, "
+        "state text, date_time timestamp, extra text) WITH (connector = 'file', path = 'person.csv');\n"
+        "INSERT INTO person_out SELECT * FROM person;\n"
+        "CREATE TABLE auction_out (id bigint, item_name text, description text, initial_bid bigint, "
+        "reserve bigint, date_time timestamp, expires timestamp, seller bigint, category bigint, extra text) "
+        "WITH (connector = 'file', path = 'auction.csv');\n"
+        "INSERT INTO auction_out SELECT * FROM auction;\n")
+
+
+def nexmark_tables(events, seed, rate=1000):
+    t = open(os.path.join(NEXMARK, "tables.sql")).read()
+    return (t.replace("events = 1000000", "events = %d, rate = %d" % (events, rate))
+             .replace("seed = 1", "seed = %d" % seed))
+
+
+def test_nexmark():
+    d = tempfile.mkdtemp(prefix="sl-nexmark-")
+    try:
+        events = 60000
+        dumps = {}
+        for workers, seed in ((1, 5), (2, 5), (4, 5), (1, 6)):
+            rc, out, err = run_job(d, workers, nexmark_tables(events, seed) + DUMP)
+            check(rc == 0, "nexmark dump runs %s" % err.strip()[:200])
+            dumps[(workers, seed)] = [open(os.path.join(d, "out", f + ".csv")).read()
+                                      for f in ("bid", "person", "auction")]
+            if (workers, seed) == (1, 5):
+                for f in ("bid", "person", "auction"):
+                    shutil.copy(os.path.join(d, "out", f + ".csv"), os.path.join(d, f + ".csv"))
+                st = json.load(open(os.path.join(d, "stats.json")))["sources"]
+                check(st["person"]["rows_read"] == events // 50 and st["auction"]["rows_read"] == events // 50 * 3
+                      and st["bid"]["rows_read"] == events // 50 * 46,
+                      "nexmark: 1 person, 3 auctions, 46 bids in 50 events %s" % st)
+        check(dumps[(1, 5)] == dumps[(2, 5)] == dumps[(4, 5)],
+              "nexmark: the same seed gives the same streams with 1, 2 and 4 workers")
+        check(dumps[(1, 6)] != dumps[(1, 5)], "nexmark: another seed, other streams")
+        bid = ("read_csv('%s', true, ',', 'auction bigint, bidder bigint, price bigint, channel text, "
+               "url text, ts timestamp, extra text')" % os.path.join(d, "bid.csv"))
+        person = ("read_csv('%s', true, ',', 'id bigint, name text, email_address text, credit_card text, "
+                  "city text, state text, ts timestamp, extra text')" % os.path.join(d, "person.csv"))
+        auction = ("read_csv('%s', true, ',', 'id bigint, item_name text, description text, initial_bid "
+                   "bigint, reserve bigint, ts timestamp, expires timestamp, seller bigint, category bigint, "
+                   "extra text')" % os.path.join(d, "auction.csv"))
+        cnt = "(SELECT auction, count(*) AS num, ws, we FROM %s x GROUP BY auction, ws, we)"
+        oracles = {
+            "q0": "SELECT auction, bidder, price, ts, extra FROM %s" % bid,
+            "q1": "SELECT auction, bidder, 0.908 * price, ts, extra FROM %s" % bid,
+            "q2": "SELECT auction, price FROM %s WHERE auction %% 123 = 0" % bid,
+            "q5": ("SELECT a.auction, a.num, a.ws, a.we FROM %s a JOIN (SELECT max(num) AS maxn, ws FROM %s c "
+                   "GROUP BY ws) m ON a.ws = m.ws AND a.num >= m.maxn"
+                   % (cnt % hop_src(bid, 2, 10), cnt % hop_src(bid, 2, 10).replace("h0", "h1"))),
+            "q7": ("SELECT b.auction, b.price, b.bidder, b.ts, b.extra FROM %s b JOIN (SELECT max(price) AS mp, "
+                   "ws FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp"
+                   % (tumble_src(bid, 10), tumble_src(bid, 10).replace("t0", "t1"))),
+            "q8": ("SELECT DISTINCT p.id, p.name, p.ws FROM %s p JOIN %s a ON p.id = a.seller AND p.ws = a.ws"
+                   % (tumble_src(person, 10), tumble_src(auction, 10).replace("t0", "t1"))),
+        }
+        for q, sql in sorted(oracles.items()):
+            want = ts.oracle(d, sql)
+            for workers in (1, 2):
+                rc, out, err = run_job(d, workers, nexmark_tables(events, 5) +
+                                       open(os.path.join(NEXMARK, q + ".sql")).read())
+                got = read_sink(os.path.join(d, "out", q + ".csv")) if rc == 0 else []
+                check(rc == 0 and len(got) > 1 and sorted(got[1:]) == sorted(want[1:]),
+                      "nexmark %s with %d workers == the batch query over the generated streams (%d rows) %s"
+                      % (q, workers, len(got) - 1, err.strip()[:200]))
+        rc, out, err = run_job(d, 1, nexmark_tables(events, 5).replace("kind = 'bid'", "kind = 'bids'"))
+        check(rc == 1 and "kind must be" in err, "a bad nexmark option is named: " + err.strip()[:200])
+        rc, out, err = run_job(d, 1, "CREATE TABLE b (auction bigint, cost bigint, date_time timestamp) WITH "
+                               "(connector = 'nexmark', kind = 'bid', events = 10);\n")
+        check(rc == 1 and 'no field "cost"' in err, "an unknown nexmark field is named: " + err.strip()[:200])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_docs():
+    """The joins example of docs/streaming.md: joins.sql over bids.csv and items.csv
+    prints the block named joins_output."""
+    import re
+    with open(os.path.join(ts.ROOT, "docs", "streaming.md")) as f:
+        blocks = {name: body for _, name, body in re.findall(r"```(\w+) ([\w.]+)\n(.*?)```", f.read(), re.S)}
+    d = tempfile.mkdtemp(prefix="sl-join-doc-")
+    try:
+        for name in ("bids.csv", "items.csv", "joins.sql"):
+            with open(os.path.join(d, name), "w") as f:
+                f.write(blocks[name])
+        rc, out, err = ts.run(["run", "joins.sql"], cwd=d)
+        check(rc == 0 and out == blocks["joins_output"], "docs joins example output" +
+              ("" if rc == 0 and out == blocks["joins_output"] else ":\n%s%s" % (out, err)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def main():
+    test_lookup(7, 1500, 3000)
+    test_lookup(3, 6000, 12000)
+    test_empty_and_bad()
+    test_window_joins(21, 3000)
+    test_window_joins(22, 9000)
+    test_nexmark()
+    test_docs()
+    if ts.FAILS:
+        print("%d failure(s)" % len(ts.FAILS))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
