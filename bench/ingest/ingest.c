@@ -20,6 +20,14 @@
  *
  *   bench_ingest [--connections 8] [--blocks 320] [--events 32768]
  *                [--codec none|lz4|zstd] [--server-threads 8] [--url URL]
+ *                [--self-trace]
+ *
+ * --self-trace adds two measurements: the same blocks into two more servers,
+ * each in a fresh data directory, the first plain, the second recording its
+ * own work as `serve` does by default (server/self_trace.h); it prints the
+ * second's throughput as a ratio of the first's (the target: a cost under
+ * 2%).  The tracing library runs once per process, so the self-traced server
+ * always comes last; run the benchmark several times to see the spread.
  */
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -48,6 +56,7 @@ typedef struct opts {
     int codec;
     int server_threads;
     const char *url;
+    int self_trace;
 } opts;
 
 typedef struct blk {
@@ -315,6 +324,49 @@ static int send_meta(bench *b)
 }
 
 static void report(const bench *b, const char *name, double secs, double ref_secs,
+                   const char *ref_name);
+
+/* The blocks into a fresh server (data under dir/name): seconds, or -1 on a failure. */
+static double fresh_server(bench *b, const char *dir, const char *name, int self_trace)
+{
+    char sdir[300];
+    snprintf(sdir, sizeof sdir, "%s/%s", dir, name);
+    server_config c;
+    server_config_defaults(&c);
+    c.data_dir = sdir;
+    c.port = 0;
+    c.threads = b->o.server_threads;
+    c.pg_mode = 0;
+    c.self_trace = self_trace;
+    server *srv;
+    errmsg e;
+    if (server_start(&c, &srv, &e)) {
+        fprintf(stderr, "bench_ingest: %s\n", e.text);
+        return -1;
+    }
+    snprintf(b->base_url, sizeof b->base_url, "http://127.0.0.1:%u", server_port(srv));
+    double t = send_meta(b) ? -1 : run_phase(b, 2, NULL);
+    server_stop(srv);
+    return t;
+}
+
+/*
+ * --self-trace: the blocks into two more fresh servers, the same but for
+ * recording themselves, and the ratio.  0 when every request succeeded.
+ */
+static int self_traced(bench *b, const char *dir)
+{
+    double plain = fresh_server(b, dir, "plain", 0);
+    double traced = plain > 0 ? fresh_server(b, dir, "self-traced", 1) : -1;
+    report(b, "plain", plain, 0, NULL);
+    report(b, "self-traced", traced, 0, NULL);
+    if (traced > 0)
+        printf("  %-12s %.4f of the plain server's throughput (cost %.2f%%)\n", "",
+               plain / traced, 100.0 * (1.0 - plain / traced));
+    return traced > 0 ? 0 : 1;
+}
+
+static void report(const bench *b, const char *name, double secs, double ref_secs,
                    const char *ref_name)
 {
     if (secs < 0) {
@@ -334,6 +386,10 @@ static int parse(int argc, char **argv, opts *o)
                 .server_threads = 8};
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+        if (!strcmp(a, "--self-trace")) {
+            o->self_trace = 1;
+            continue;
+        }
         if (!v)
             return -1;
         i++;
@@ -362,7 +418,8 @@ int main(int argc, char **argv)
     memset(&b, 0, sizeof b);
     if (parse(argc, argv, &b.o)) {
         fprintf(stderr, "usage: bench_ingest [--connections N] [--blocks N] [--events N]\n"
-                        "       [--codec none|lz4|zstd] [--server-threads N] [--url URL]\n");
+                        "       [--codec none|lz4|zstd] [--server-threads N] [--url URL]\n"
+                        "       [--self-trace]\n");
         return 2;
     }
     static const char *codecs[] = {"none", "zstd", "lz4"};
@@ -419,6 +476,8 @@ int main(int argc, char **argv)
     if (discard > 0 && t_ingest > 0)
         printf("  %-12s ingest runs at %.2fx of the http floor\n", "", discard / t_ingest);
     server_stop(srv);
+    if (b.o.self_trace && !b.o.url && t_ingest > 0 && self_traced(&b, dir))
+        t_ingest = -1;
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     for (int i = 0; i < b.o.blocks; i++)
         dbuf_free(&b.blocks[i].msg);

@@ -12,6 +12,12 @@
 #include <unistd.h>
 
 static _Atomic int g_level = LOG_INFO;
+static _Atomic(log_hook_fn) g_hook;
+
+void log_set_hook(log_hook_fn fn)
+{
+    atomic_store(&g_hook, fn);
+}
 
 void log_set_level(int level)
 {
@@ -47,4 +53,9 @@ void log_msg(int level, const char *subsystem, const char *fmt, ...)
     line[len++] = '\n';
     ssize_t w = write(2, line, len);
     (void)w;
+    log_hook_fn hook = atomic_load_explicit(&g_hook, memory_order_acquire);
+    if (hook) {
+        line[len - 1] = 0;
+        hook(level, subsystem, line + n);
+    }
 }

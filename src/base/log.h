@@ -14,6 +14,15 @@ int log_get_level(void);
 void log_msg(int level, const char *subsystem, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/*
+ * A second destination for every line that passes the level: fn gets the
+ * level, the subsystem and the message (without time and level).  `serve`
+ * uses it to record its log lines in its own lake (server/self_trace.c).
+ * NULL removes it.  Set it while no other thread logs.
+ */
+typedef void (*log_hook_fn)(int level, const char *subsystem, const char *message);
+void log_set_hook(log_hook_fn fn);
+
 #define log_error(sub, ...) log_msg(LOG_ERROR, sub, __VA_ARGS__)
 #define log_warn(sub, ...) log_msg(LOG_WARN, sub, __VA_ARGS__)
 #define log_info(sub, ...) log_msg(LOG_INFO, sub, __VA_ARGS__)

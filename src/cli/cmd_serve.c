@@ -33,7 +33,7 @@ static void usage(FILE *f)
             "                        [--statement-timeout-ms N] [--files DIR]\n"
             "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
             "                        [--pg-idle-timeout S] [--tls-cert FILE --tls-key FILE]\n"
-            "                        [--pg-require-tls] [--keys FILE]\n"
+            "                        [--pg-require-tls] [--keys FILE] [--no-self-trace]\n"
             "                        [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]\n"
             "                        [--s3-region REGION]]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
@@ -87,7 +87,12 @@ static void usage(FILE *f)
             "  --pg-require-tls      refuse PostgreSQL connections that are not TLS (28000)\n"
             "  --keys FILE           PostgreSQL clients authenticate with SCRAM-SHA-256: user =\n"
             "                        a key's name, password = its secret (`streamlake keys add`);\n"
-            "                        without it any user is trusted\n\n"
+            "                        without it any user is trusted\n"
+            "  --no-self-trace       do not record the server's own work (spans of ingestion,\n"
+            "                        builds, lookups, queries and traces; its log lines; its\n"
+            "                        /api/stats figures as metrics) in its own lake, where it\n"
+            "                        appears as a process (exe streamlake, property\n"
+            "                        streamlake.role = server)\n\n"
             "Prints \"streamlake: listening on http://HOST:PORT\" once ready, then\n"
             "\"streamlake: postgres on HOST:PORT\" when the PostgreSQL protocol listens.\n"
             "SIGINT or SIGTERM stop it cleanly.\n");
@@ -206,6 +211,10 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
             c->pg_mode = 2;
             continue;
         }
+        if (!strcmp(argv[i], "--no-self-trace")) {
+            c->self_trace = 0;
+            continue;
+        }
         if (!strcmp(argv[i], "--no-pg")) {
             c->pg_mode = 0;
             continue;
@@ -255,6 +264,7 @@ int cmd_serve(int argc, char **argv)
     }
     server_config c;
     server_config_defaults(&c);
+    c.self_trace = 1;
     char host[256];
     int rc = parse_args(argc, argv, &c, host, sizeof host);
     if (rc)

@@ -131,7 +131,21 @@ struct cl_sink {
 };
 
 int cl_sink_http_new(const char *url, cl_sink **out, errmsg *e);
+/* The HTTP sink adds "Authorization: Bearer KEY" when STREAMLAKE_API_KEY is set. */
+#define CL_API_KEY_ENV "STREAMLAKE_API_KEY"
 int cl_sink_dir_new(const char *dir, const char *process_id, cl_sink **out, errmsg *e);
+
+/*
+ * In-process delivery (sink_fn.c), for a program that stores its own events:
+ * `streamlake serve` hands them straight to its ingestion path instead of
+ * sending them to itself over HTTP.  fn returns what cl_sink.send returns.
+ * Not part of the public API (exports.txt): the library shipped to users
+ * keeps only the HTTP and directory sinks.
+ */
+typedef int (*cl_sink_fn)(void *arg, int kind, const uint8_t *msg, size_t len, errmsg *e);
+int cl_sink_fn_new(cl_sink_fn fn, void *arg, cl_sink **out);
+/* sl_init with that sink (cfg's server_url and directory are ignored). */
+int cl_init_in_process(const sl_config *cfg, cl_sink_fn fn, void *arg);
 
 /* Everything the library holds, one instance. */
 typedef struct cl_global {

@@ -44,17 +44,19 @@ static void free_config(void)
 }
 
 /* Copies the user's configuration, filling defaults and the environment. */
-static int take_config(const sl_config *in, errmsg *e)
+static int take_config(const sl_config *in, int in_process, errmsg *e)
 {
     sl_config c;
     memset(&c, 0, sizeof c);
     if (in)
         c = *in;
-    if (!c.server_url && !c.directory) {
+    if (in_process)
+        c.server_url = c.directory = NULL;
+    if (!in_process && !c.server_url && !c.directory) {
         c.server_url = getenv("STREAMLAKE_SERVER");
         c.directory = getenv("STREAMLAKE_DIR");
     }
-    if (!c.server_url && !c.directory)
+    if (!in_process && !c.server_url && !c.directory)
         return errmsg_set(e, SL_EINVAL, "no sink: set sl_config.server_url or .directory, "
                           "or STREAMLAKE_SERVER or STREAMLAKE_DIR");
     if (!c.max_memory_bytes)
@@ -95,14 +97,15 @@ static int take_config(const sl_config *in, errmsg *e)
     return SL_OK;
 }
 
-int sl_init(const sl_config *cfg)
+/* sl_init, with the sink from the configuration or (fn not NULL) the in-process one. */
+static int start(const sl_config *cfg, cl_sink_fn fn, void *fn_arg)
 {
     int expected = 0;
     if (!atomic_compare_exchange_strong(&g_cl.state, &expected, 2))
         return SL_ESTATE; /* started before */
     errmsg e;
     errmsg_clear(&e);
-    int rc = take_config(cfg, &e);
+    int rc = take_config(cfg, fn != NULL, &e);
     if (rc)
         goto fail;
     uuid_v4(&g_cl.process_id);
@@ -119,7 +122,10 @@ int sl_init(const sl_config *cfg)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&g_cl.q_cv, &ca);
     pthread_condattr_destroy(&ca);
-    if (g_cl.cfg.server_url) {
+    if (fn) {
+        if ((rc = cl_sink_fn_new(fn, fn_arg, &g_cl.sink)))
+            errmsg_set(&e, rc, "out of memory");
+    } else if (g_cl.cfg.server_url) {
         curl_global_init(CURL_GLOBAL_DEFAULT);
         rc = cl_sink_http_new(g_cl.cfg.server_url, &g_cl.sink, &e);
     } else {
@@ -136,6 +142,16 @@ fail:
     fprintf(stderr, "streamlake: not started: %s\n", errmsg_str(&e));
     atomic_store(&g_cl.state, 3);
     return rc;
+}
+
+int sl_init(const sl_config *cfg)
+{
+    return start(cfg, NULL, NULL);
+}
+
+int cl_init_in_process(const sl_config *cfg, cl_sink_fn fn, void *arg)
+{
+    return fn ? start(cfg, fn, arg) : SL_EINVAL;
 }
 
 int sl_flush(uint32_t timeout_ms)

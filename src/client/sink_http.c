@@ -5,6 +5,7 @@
  *   'S' -> POST {url}/ingestion/insert_stream
  *   'B' -> POST {url}/ingestion/insert_block
  *
+ * With STREAMLAKE_API_KEY set, every request carries "Authorization: Bearer KEY".
  * One easy handle, reused, so the connection stays open between blocks.
  * Status mapping (docs/internals/http-api.md): 2xx stored; 409 the server lacks
  * the process or stream (SL_EAGAIN: resend them); 408, 429 and 5xx, or no
@@ -16,6 +17,7 @@
 
 #include <curl/curl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef struct http_sink {
@@ -92,6 +94,12 @@ int cl_sink_http_new(const char *url, cl_sink **out, errmsg *e)
     h->curl = curl_easy_init();
     h->headers = curl_slist_append(NULL, "Content-Type: application/octet-stream");
     h->headers = curl_slist_append(h->headers, "Expect:");
+    const char *key = getenv(CL_API_KEY_ENV);
+    if (h->headers && key && *key) {
+        char auth[512];
+        if (snprintf(auth, sizeof auth, "Authorization: Bearer %s", key) < (int)sizeof auth)
+            h->headers = curl_slist_append(h->headers, auth);
+    }
     if (!h->curl || !h->headers) {
         http_destroy(&h->base);
         return SL_ENOMEM;

@@ -20,6 +20,7 @@
  * transaction.  A crash between the put and the row leaves an unreferenced
  * file for the janitor; never a row without its file.
  */
+#define SL_TARGET "streamlake.lake"
 #include "lake/lake_int.h"
 
 #include "base/alloc.h"
@@ -27,6 +28,7 @@
 #include "base/hash.h"
 #include "base/log.h"
 #include "base/pool.h"
+#include "streamlake/trace.h"
 #include "wire/wire.h"
 
 #include <stdio.h>
@@ -274,11 +276,13 @@ typedef struct build_job {
     const void *prev_state;
     size_t prev_len;
     dbuf *state_out;         /* receives the new partition's state */
+    const sl_async_span *lookup; /* the request's lookup span (serve records itself) */
 } build_job;
 
 static int build_partition(build_job *j, errmsg *e)
 {
     lake *l = j->l;
+    sl_async_span sp = SL_ASYNC_BEGIN("lake.jit_build", j->lookup);
     int64_t t0 = clock_mono_ns();
     lake_src_block *src = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *src);
     dbuf *bufs = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *bufs);
@@ -338,6 +342,7 @@ static int build_partition(build_job *j, errmsg *e)
     sl_free(src);
     lake_build_out_free(&out);
     dbuf_free(&file);
+    sl_async_end(&sp);
     return rc;
 }
 
@@ -447,9 +452,12 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
     const lake_view_def *vd = lake_view_get(v);
     meta_block *blocks = NULL;
     size_t nb = 0;
+    sl_async_span sp = SL_ASYNC_BEGIN("lake.partition_lookup", NULL);
     int rc = instance_blocks(l, vd, instance, proc, &blocks, &nb, e);
-    if (rc)
+    if (rc) {
+        sl_async_end(&sp);
         return rc;
+    }
     if (nb > 1 && vd->instance == LAKE_INSTANCE_PROCESS)
         qsort(blocks, nb, sizeof *blocks, cmp_insert);
     lcache_entry *pen = NULL;
@@ -474,7 +482,7 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
         pe->token = entry_token(vd, pe, blocks, prev_token);
         prev_token = pe->token;
         /* The previous partition's state is read by the build before it is replaced. */
-        build_job j = {l, vd, instance, &proc->proc, blocks, pe, state.p, state.len, &state};
+        build_job j = {l, vd, instance, &proc->proc, blocks, pe, state.p, state.len, &state, &sp};
         rc = ensure_partition(&j, &local, e);
     }
     if (pen)
@@ -488,6 +496,7 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
     dbuf_free(&state);
     sl_free(pl.e);
     sl_free(blocks);
+    sl_async_end(&sp);
     return rc;
 }
 

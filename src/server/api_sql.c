@@ -10,6 +10,7 @@
  * format's error line.  Rows are produced only as fast as the client reads
  * them: one batch is formatted at a time.
  */
+#define SL_TARGET "streamlake.server"
 #include "server/api_sql.h"
 
 #include "base/alloc.h"
@@ -18,6 +19,7 @@
 #include "server/api.h"
 #include "sql/format.h"
 #include "sql/front/parse.h"
+#include "streamlake/trace.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -43,6 +45,7 @@ struct api_query {
     uint64_t rows;
     int64_t t0;
     bool failed, done;
+    sl_async_span span;        /* open to close (serve records itself) */
     sql_fmt_kind kind;
     _Atomic uint8_t cancel;
 };
@@ -157,6 +160,7 @@ int api_query_open(sql_engine *eng, budget *bud, const char *body, size_t len,
     }
     a->eng = eng;
     a->bud = bud;
+    a->span = SL_ASYNC_BEGIN("sql.query.http", NULL);
     arena_init(&a->mem, 4096, len * 4 + (1u << 20));
     dbuf_init(&a->out, (size_t)64 << 20);
     a->o.begin_ns = INT64_MIN;
@@ -327,5 +331,6 @@ void api_query_close(api_query *a)
     dbuf_free(&a->out);
     arena_destroy(&a->mem);
     budget_give(a->bud, &a->grant);
+    sl_async_end(&a->span);
     sl_free(a);
 }

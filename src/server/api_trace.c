@@ -12,6 +12,7 @@
  * the client goes away the server frees the response, which closes the
  * generator: the workers are cancelled and joined, nothing leaks.
  */
+#define SL_TARGET "streamlake.server"
 #include "server/api_trace.h"
 
 #include "base/alloc.h"
@@ -22,6 +23,7 @@
 #include "perfetto/pf_frames.h"
 #include "perfetto/pf_lake.h"
 #include "server/api.h"
+#include "streamlake/trace.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -41,6 +43,7 @@ struct api_trace {
     size_t chunk_len, chunk_off;
     int done;
     char process_id[UUID_STR_LEN];
+    sl_async_span span;     /* open to close (serve records itself) */
 };
 
 static int out_sink(void *ctx, const uint8_t *p, size_t n)
@@ -62,6 +65,7 @@ int api_trace_open(lake *l, budget *bud, api_trace_stats *stats, const char *pro
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     }
     t->stats = stats;
+    t->span = SL_ASYNC_BEGIN("trace.generate", NULL);
     t->frames = rq->frames;
     snprintf(t->process_id, sizeof t->process_id, "%s", process_id);
     dbuf_init(&t->out, PF_FRAME_MAX_PAYLOAD + (1u << 20));
@@ -192,6 +196,7 @@ void api_trace_close(api_trace *t)
     dbuf_free(&t->out);
     if (t->bud)
         budget_give(t->bud, &t->grant);
+    sl_async_end(&t->span);
     sl_free(t);
 }
 

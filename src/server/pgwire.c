@@ -16,6 +16,7 @@
  * result's size.  A client that goes away mid-result cancels its query.
  * CancelRequest on another connection finds the query by (pid, secret key).
  */
+#define SL_TARGET "streamlake.server"
 #include "server/pgwire_int.h"
 
 #include "base/alloc.h"
@@ -24,6 +25,7 @@
 #include "server/pgwire_msg.h"
 #include "sql/sql.h"
 #include "sql/types/value.h"
+#include "streamlake/trace.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -82,7 +84,7 @@ static void report_settings(pgconn *c, const char *text)
 }
 
 /* Runs one statement: its rows and CommandComplete, or an ErrorResponse (1 then). */
-static int run_stmt(pgconn *c, const char *text, int pos_offset, sql_parsed_text *pt)
+static int run_stmt_inner(pgconn *c, const char *text, int pos_offset, sql_parsed_text *pt)
 {
     int cur = pgw_cursor_stmt(c, text);
     if (cur)
@@ -128,6 +130,15 @@ static int run_stmt(pgconn *c, const char *text, int pos_offset, sql_parsed_text
         report_settings(c, text);
     sql_query_close(q);
     return 0;
+}
+
+/* run_stmt_inner inside a span (serve records itself: server/self_trace.h). */
+static int run_stmt(pgconn *c, const char *text, int pos_offset, sql_parsed_text *pt)
+{
+    sl_async_span sp = SL_ASYNC_BEGIN("sql.query.pgwire", NULL);
+    int rc = run_stmt_inner(c, text, pos_offset, pt);
+    sl_async_end(&sp);
+    return rc;
 }
 
 typedef struct split_ctx {

@@ -3,10 +3,12 @@
  * Close) and cursors (DECLARE, FETCH, CLOSE), which are portals of the simple
  * protocol (docs/internals/pgwire.md).
  */
+#define SL_TARGET "streamlake.server"
 #include "server/pgwire_int.h"
 
 #include "base/alloc.h"
 #include "sql/types/value.h"
+#include "streamlake/trace.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -470,7 +472,17 @@ static int portal_send(pgconn *c, pgportal *p, int64_t limit, int64_t *sent, boo
 }
 
 /* 'E': portal, row limit (0: all).  PortalSuspended when rows are left. */
+static void execute(pgconn *c, pg_rd *r);
+
+/* Each Execute inside a span (serve records itself: server/self_trace.h). */
 void pgw_ext_execute(pgconn *c, pg_rd *r)
+{
+    sl_async_span sp = SL_ASYNC_BEGIN("sql.query.pgwire", NULL);
+    execute(c, r);
+    sl_async_end(&sp);
+}
+
+static void execute(pgconn *c, pg_rd *r)
 {
     const char *name = pg_rd_str(r);
     int32_t limit = pg_rd_i32(r);

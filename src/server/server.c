@@ -17,6 +17,7 @@
  * delays only those.  The request context is freed by the completion callback,
  * whatever way the request ended.
  */
+#define SL_TARGET "streamlake.server"
 #include "server/server.h"
 
 #include "base/alloc.h"
@@ -38,6 +39,8 @@
 #include "server/ingest.h"
 #include "server/keys.h"
 #include "server/pgwire.h"
+#include "server/self_trace.h"
+#include "streamlake/trace.h"
 #include "wire/wire.h"
 
 #include <arpa/inet.h>
@@ -68,6 +71,7 @@ struct server {
     pgwire *pg;
     pgwire_tls *pg_tls;          /* --tls-cert / --tls-key, NULL without */
     keyset *keys;                /* --keys, NULL without */
+    int self_traced;             /* this server started the tracing library (self_trace.h) */
     struct MHD_Daemon *d;
     api_trace_stats tstats;
     pthread_t janitor;
@@ -549,7 +553,10 @@ static enum MHD_Result run_analyze(server *s, struct MHD_Connection *c, const re
     errmsg_clear(&e);
     int status = 500;
     enum MHD_Result ok;
-    if (api_analyze_json(s->sql, &rq, &b, &status, &e) == SL_OK)
+    sl_async_span sp = SL_ASYNC_BEGIN("analyze", NULL);
+    int arc = api_analyze_json(s->sql, &rq, &b, &status, &e);
+    sl_async_end(&sp);
+    if (arc == SL_OK)
         ok = send_json_buf(c, 200, &b);
     else
         ok = send_error(c, status, errmsg_str(&e), status == 503 ? 1 : 0, NULL);
@@ -660,12 +667,19 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
         int n = snprintf(ok, sizeof ok, "{\"status\":\"discarded\",\"bytes\":%zu}", q->body.len);
         return send_buf(c, 200, "application/json", ok, (size_t)n, 0);
     }
-    if (q->route == R_PROCESS)
+    /* Only here, never on the server's own in-process path (self_trace.h). */
+    sl_async_span sp;
+    if (q->route == R_PROCESS) {
+        sp = SL_ASYNC_BEGIN("ingest.process", NULL);
         ingest_process(s->g, q->body.p, q->body.len, &r);
-    else if (q->route == R_STREAM)
+    } else if (q->route == R_STREAM) {
+        sp = SL_ASYNC_BEGIN("ingest.stream", NULL);
         ingest_stream(s->g, q->body.p, q->body.len, &r);
-    else
+    } else {
+        sp = SL_ASYNC_BEGIN("ingest.block", NULL);
         ingest_block(s->g, q->body.p, q->body.len, &r);
+    }
+    sl_async_end(&sp);
     /* The body is not needed any more; free it before the reply is sent. */
     dbuf_free(&q->body);
     inflight_give(s, q);
@@ -872,8 +886,21 @@ static int open_stores(server *s, errmsg *e)
     return SL_OK;
 }
 
+/* The figures of /api/stats, as metrics of the server's own process. */
+static void record_stats(server *s)
+{
+    dbuf b;
+    dbuf_init(&b, API_REPLY_MAX);
+    errmsg e;
+    errmsg_clear(&e);
+    if (api_stats_json(s->lake, &s->tstats, &s->bud, s->sql, s->os, &b, &e) == SL_OK)
+        self_trace_metrics((const char *)b.p, b.len);
+    dbuf_free(&b);
+}
+
 /*
- * Background work: every second, give freed heap back to the system once the
+ * Background work: every second, record the figures when the server traces
+ * itself, give freed heap back to the system once the
  * response budget has gone idle (budget_trim_if_idle); every minute, delete
  * retired partitions' files and old orphans.
  */
@@ -891,6 +918,8 @@ static void *janitor_main(void *arg)
             break;
         pthread_mutex_unlock(&s->stop_mu);
         budget_trim_if_idle(&s->bud);
+        if (s->self_traced)
+            record_stats(s);
         if (++ticks == 60) {
             ticks = 0;
             errmsg e;
@@ -1016,6 +1045,22 @@ static int start_daemon(server *s, errmsg *e)
     return SL_OK;
 }
 
+/* Not fatal: the server serves without recording itself (self_trace.h). */
+static void start_self_trace(server *s)
+{
+    char listen[96];
+    snprintf(listen, sizeof listen, "%s:%u", s->cfg.host, s->port);
+    errmsg e;
+    errmsg_clear(&e);
+    if (self_trace_start(s->g, listen, &e)) {
+        log_warn("serve", "not recording itself: %s", errmsg_str(&e));
+        return;
+    }
+    s->self_traced = 1;
+    log_info("serve", "recording itself as process %s (--no-self-trace turns it off)",
+             sl_process_id());
+}
+
 int server_start(const server_config *c, server **out, errmsg *e)
 {
     server *s = sl_calloc(1, sizeof *s);
@@ -1059,6 +1104,8 @@ int server_start(const server_config *c, server **out, errmsg *e)
         rc = start_daemon(s, e);
     if (!rc)
         rc = start_pg(s, e);
+    if (!rc && s->cfg.self_trace)
+        start_self_trace(s);
     if (!rc && pthread_create(&s->janitor, NULL, janitor_main, s) == 0)
         s->janitor_started = 1;
     if (rc) {
@@ -1092,6 +1139,8 @@ void server_stop(server *s)
         MHD_stop_daemon(s->d);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    if (s->self_traced)
+        self_trace_stop(); /* stores what is recorded, before the stores close */
     sql_engine_close(s->sql);
     lake_close(s->lake);
     ingest_free(s->g);

@@ -51,6 +51,8 @@ typedef struct server_config {
     int pg_require_tls;          /* refuse PostgreSQL startups outside TLS (28000) */
     const char *keys_file;       /* keys (server/keys.h): SCRAM for PostgreSQL clients;
                                   * NULL: trust */
+    int self_trace;              /* record the server's own work in its lake
+                                  * (server/self_trace.h); `serve` turns it on */
 } server_config;
 
 /*
