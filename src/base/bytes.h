@@ -79,6 +79,17 @@ static inline size_t uvarint_len(uint64_t v)
     return n;
 }
 
+/* n bytes as lower-case hex into out (2n characters and a NUL). */
+static inline void bytes_hex(const uint8_t *p, size_t n, char *out)
+{
+    static const char digits[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        out[2 * i] = digits[p[i] >> 4];
+        out[2 * i + 1] = digits[p[i] & 15];
+    }
+    out[2 * n] = 0;
+}
+
 typedef struct rd {
     const uint8_t *base;
     const uint8_t *p;

@@ -101,6 +101,10 @@ int lake_build_measures(const lake_proc *p, const lake_src_block *blocks, size_t
                         errmsg *e);
 
 /* The builder of a partitioned view, or NULL. */
+int lake_build_otel_spans(const lake_proc *p, const lake_src_block *blocks, size_t n,
+                          const void *prev_state, size_t prev_len, lake_build_out *out,
+                          errmsg *e);
+
 lake_builder_fn lake_builder_of(lake_view_id v);
 
 /*

@@ -38,6 +38,7 @@ lake_builder_fn lake_builder_of(lake_view_id v)
     case LAKE_ASYNC_EVENTS: return lake_build_async_events;
     case LAKE_LOG_ENTRIES: return lake_build_log_entries;
     case LAKE_MEASURES: return lake_build_measures;
+    case LAKE_OTEL_SPANS: return lake_build_otel_spans;
     default: return NULL;
     }
 }

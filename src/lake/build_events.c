@@ -11,6 +11,7 @@
 #include "lake/build.h"
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -309,13 +310,15 @@ static int common_row(etable *t, const lake_proc *p, const lake_src_block *b,
 static int log_row(etable *t, const lake_proc *p, const lake_src_block *b, const wire_payload *pl,
                    const wire_event *ev)
 {
-    if (ev->type != WIRE_EV_LOG && ev->type != WIRE_EV_LOG_FMT)
+    if (ev->type != WIRE_EV_LOG && ev->type != WIRE_EV_LOG_FMT && ev->type != WIRE_EV_LOG_ATTRS)
         return SL_OK;
     const wire_desc *d = &pl->descs[ev->desc];
     const wire_str msg = ev->type == WIRE_EV_LOG ? d->name : ev->name;
     TRY(common_row(t, p, b, d, ev));
     TRY(put_u32(t, LE_LEVEL, d->level));
     TRY(put_str(t, LE_MSG, msg.p, msg.len));
+    if (ev->type == WIRE_EV_LOG_ATTRS)
+        return put_str(t, LE_PROPERTIES, ev->props.p, ev->props.len);
     return put_str(t, LE_PROPERTIES, "{}", 2);
 }
 
@@ -331,7 +334,8 @@ int lake_build_log_entries(const lake_proc *p, const lake_src_block *blocks, siz
 static int measure_row(etable *t, const lake_proc *p, const lake_src_block *b,
                        const wire_payload *pl, const wire_event *ev)
 {
-    if (ev->type != WIRE_EV_METRIC_INT && ev->type != WIRE_EV_METRIC_FLOAT)
+    if (ev->type != WIRE_EV_METRIC_INT && ev->type != WIRE_EV_METRIC_FLOAT &&
+        ev->type != WIRE_EV_METRIC_ATTRS)
         return SL_OK;
     const wire_desc *d = &pl->descs[ev->desc];
     TRY(common_row(t, p, b, d, ev));
@@ -339,6 +343,8 @@ static int measure_row(etable *t, const lake_proc *p, const lake_src_block *b,
     TRY(put_dict(t, ME_UNIT, d->unit.p, d->unit.len));
     TRY(put_f64(t, ME_VALUE,
                 ev->type == WIRE_EV_METRIC_INT ? (double)ev->value_i : ev->value_f));
+    if (ev->type == WIRE_EV_METRIC_ATTRS)
+        return put_str(t, ME_PROPERTIES, ev->props.p, ev->props.len);
     return put_str(t, ME_PROPERTIES, "{}", 2);
 }
 
@@ -348,4 +354,48 @@ int lake_build_measures(const lake_proc *p, const lake_src_block *blocks, size_t
     (void)prev_state;
     (void)prev_len;
     return build(LAKE_MEASURES, measure_row, p, blocks, n, out, e);
+}
+
+/* ------------------------------------------------------------ otel_spans */
+
+static int otel_span_row(etable *t, const lake_proc *p, const lake_src_block *b,
+                         const wire_payload *pl, const wire_event *ev)
+{
+    static const char *const kinds[] = {"unspecified", "internal", "server",
+                                        "client",      "producer", "consumer"};
+    static const char *const statuses[] = {"unset", "ok", "error"};
+    static const uint8_t zero[WIRE_SPAN_ID_BYTES];
+    if (ev->type != WIRE_EV_OTEL_SPAN)
+        return SL_OK;
+    const wire_desc *d = &pl->descs[ev->desc];
+    char hex[2 * WIRE_TRACE_ID_BYTES + 1];
+    int has_parent = memcmp(ev->otel_parent_id, zero, sizeof zero) != 0;
+    int64_t begin = lake_ticks_to_ns(p, ev->ticks), end = lake_ticks_to_ns(p, ev->end_ticks);
+    TRY(put_dict(t, OS_PROCESS_ID, p->process_id_str, 36));
+    TRY(put_uuid(t, OS_STREAM_ID, &b->stream_id));
+    bytes_hex(ev->trace_id, WIRE_TRACE_ID_BYTES, hex);
+    TRY(put_str(t, OS_TRACE_ID, hex, 2 * WIRE_TRACE_ID_BYTES));
+    bytes_hex(ev->otel_span_id, WIRE_SPAN_ID_BYTES, hex);
+    TRY(put_str(t, OS_SPAN_ID, hex, 2 * WIRE_SPAN_ID_BYTES));
+    bytes_hex(ev->otel_parent_id, WIRE_SPAN_ID_BYTES, hex);
+    TRY(put_str(t, OS_PARENT_SPAN_ID, hex, has_parent ? 2 * WIRE_SPAN_ID_BYTES : 0));
+    TRY(put_dict(t, OS_NAME, d->name.p, d->name.len));
+    TRY(put_dict(t, OS_SCOPE, d->target.p, d->target.len));
+    TRY(put_dict(t, OS_KIND, kinds[ev->span_kind], strlen(kinds[ev->span_kind])));
+    TRY(put_i64(t, OS_START, begin));
+    TRY(put_i64(t, OS_END, end));
+    TRY(put_i64(t, OS_DURATION, end - begin));
+    TRY(put_dict(t, OS_STATUS, statuses[ev->status_code], strlen(statuses[ev->status_code])));
+    TRY(put_str(t, OS_STATUS_MESSAGE, ev->status_msg.p, ev->status_msg.len));
+    TRY(put_str(t, OS_ATTRIBUTES, ev->props.p, ev->props.len));
+    return put_str(t, OS_EVENTS, ev->events_json.p, ev->events_json.len);
+}
+
+int lake_build_otel_spans(const lake_proc *p, const lake_src_block *blocks, size_t n,
+                          const void *prev_state, size_t prev_len, lake_build_out *out,
+                          errmsg *e)
+{
+    (void)prev_state;
+    (void)prev_len;
+    return build(LAKE_OTEL_SPANS, otel_span_row, p, blocks, n, out, e);
 }

@@ -393,6 +393,7 @@ static int instance_blocks(lake *l, const lake_view_def *vd, const char *instanc
         int want = vd->instance == LAKE_INSTANCE_STREAM ? !strcmp(s->stream_id_str, instance)
                    : !strcmp(vd->stream_tag, "cpu")   ? s->is_cpu
                    : !strcmp(vd->stream_tag, "log")   ? s->is_log
+                   : !strcmp(vd->stream_tag, "otel_spans") ? s->is_otel_spans
                                                       : s->is_metrics;
         if (!want)
             continue;
@@ -568,7 +569,7 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, unsigned jobs,
     if (rc)
         return rc;
     /* One task per thread stream (thread_spans) and one per event view. */
-    size_t n = 3;
+    size_t n = 4;
     for (size_t i = 0; i < proc->n_streams; i++)
         n += proc->streams[i].is_cpu;
     mat_task *tasks = sl_calloc(n, sizeof *tasks);
@@ -585,8 +586,8 @@ int lake_materialize_process(lake *l, const sl_uuid *process_id, unsigned jobs,
         tasks[k].v = LAKE_THREAD_SPANS;
         snprintf(tasks[k++].instance, UUID_STR_LEN, "%s", proc->streams[i].stream_id_str);
     }
-    lake_view_id ev[3] = {LAKE_ASYNC_EVENTS, LAKE_LOG_ENTRIES, LAKE_MEASURES};
-    for (int i = 0; i < 3; i++) {
+    lake_view_id ev[4] = {LAKE_ASYNC_EVENTS, LAKE_LOG_ENTRIES, LAKE_MEASURES, LAKE_OTEL_SPANS};
+    for (int i = 0; i < 4; i++) {
         tasks[k].v = ev[i];
         snprintf(tasks[k++].instance, UUID_STR_LEN, "%s", proc->proc.process_id_str);
     }

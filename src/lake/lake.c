@@ -240,6 +240,7 @@ static int take_stream(void *arg, const meta_stream_summary *row)
     s->is_cpu = has_tag(row->s.tags_json, "cpu");
     s->is_log = has_tag(row->s.tags_json, "log");
     s->is_metrics = has_tag(row->s.tags_json, "metrics");
+    s->is_otel_spans = has_tag(row->s.tags_json, "otel_spans");
     s->thread_id = row->thread_id ? atoll(row->thread_id) : 0;
     snprintf(s->thread_name, sizeof s->thread_name, "%s", row->thread_name ? row->thread_name : "");
     return 0;

@@ -52,7 +52,7 @@ void lake_notify_block(lake *l, const sl_uuid *stream_id);
 typedef struct lake_stream_info {
     sl_uuid stream_id;
     char stream_id_str[UUID_STR_LEN];
-    int is_cpu, is_log, is_metrics;
+    int is_cpu, is_log, is_metrics, is_otel_spans;
     int64_t thread_id;          /* the "thread-id" property, or 0 */
     char thread_name[64];
 } lake_stream_info;

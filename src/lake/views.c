@@ -22,6 +22,7 @@ static const lake_view_def g_views[LAKE_VIEW_COUNT] = {
     {LAKE_PROCESSES, "processes", LAKE_INSTANCE_GLOBAL, 1, 0, NULL, "start_time", NULL},
     {LAKE_STREAMS, "streams", LAKE_INSTANCE_GLOBAL, 1, 0, NULL, "insert_time", NULL},
     {LAKE_BLOCKS, "blocks", LAKE_INSTANCE_GLOBAL, 1, 0, NULL, "begin_time", NULL},
+    {LAKE_OTEL_SPANS, "otel_spans", LAKE_INSTANCE_PROCESS, 1, 1, "otel_spans", "start", "end"},
 };
 
 typedef struct col_spec {
@@ -60,6 +61,11 @@ static const col_spec g_blocks[] = {
     {"begin_time", COL_TS_NS},  {"end_time", COL_TS_NS},     {"begin_ticks", COL_INT64},
     {"end_ticks", COL_INT64},   {"nb_objects", COL_INT64},   {"object_offset", COL_INT64},
     {"payload_size", COL_INT64}, {"insert_time", COL_TS_NS}};
+static const col_spec g_otel_spans[] = {
+    {"process_id", D}, {"stream_id", D}, {"trace_id", COL_STRING}, {"span_id", COL_STRING},
+    {"parent_span_id", COL_STRING}, {"name", D}, {"scope", D}, {"kind", D},
+    {"start", COL_TS_NS}, {"end", COL_TS_NS}, {"duration", COL_INT64}, {"status", D},
+    {"status_message", COL_STRING}, {"attributes", COL_STRING}, {"events", COL_STRING}};
 #undef D
 
 static const struct {
@@ -73,6 +79,7 @@ static const struct {
     {g_processes, (int)(sizeof g_processes / sizeof g_processes[0])},
     {g_streams, (int)(sizeof g_streams / sizeof g_streams[0])},
     {g_blocks, (int)(sizeof g_blocks / sizeof g_blocks[0])},
+    {g_otel_spans, OS_NCOLS},
 };
 
 static col_schema *g_schemas[LAKE_VIEW_COUNT];
@@ -86,7 +93,7 @@ static void build_schemas(void)
             const col_spec *c = &g_specs[v].cols[i];
             /* Dictionary columns are strings carried by COL_DICT vectors. */
             col_schema_set(s, i, c->name, c->type == COL_DICT ? COL_STRING : c->type, 0,
-                           c->type == COL_STRING && v >= LAKE_PROCESSES);
+                           c->type == COL_STRING && !g_views[v].partitioned);
         }
         g_schemas[v] = s;
     }

@@ -20,6 +20,7 @@ typedef enum lake_view_id {
     LAKE_PROCESSES,
     LAKE_STREAMS,
     LAKE_BLOCKS,
+    LAKE_OTEL_SPANS,   /* spans received over OTLP (docs/internals/otlp.md) */
     LAKE_VIEW_COUNT
 } lake_view_id;
 
@@ -85,6 +86,12 @@ enum {
 enum {
     ME_PROCESS_ID, ME_STREAM_ID, ME_BLOCK_ID, ME_INSERT_TIME, ME_EXE, ME_USERNAME,
     ME_COMPUTER, ME_TIME, ME_TARGET, ME_NAME, ME_UNIT, ME_VALUE, ME_PROPERTIES, ME_NCOLS
+};
+/* otel_spans */
+enum {
+    OS_PROCESS_ID, OS_STREAM_ID, OS_TRACE_ID, OS_SPAN_ID, OS_PARENT_SPAN_ID, OS_NAME, OS_SCOPE,
+    OS_KIND, OS_START, OS_END, OS_DURATION, OS_STATUS, OS_STATUS_MESSAGE, OS_ATTRIBUTES,
+    OS_EVENTS, OS_NCOLS
 };
 
 #endif

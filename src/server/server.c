@@ -33,6 +33,7 @@
 #include "server/api.h"
 #include "server/api_analyze.h"
 #include "server/api_lake.h"
+#include "server/api_otlp.h"
 #include "server/api_sql.h"
 #include "server/api_trace.h"
 #include "server/api_web.h"
@@ -97,6 +98,9 @@ enum route {
     R_API_PERFETTO,
     R_API_QUERY,
     R_WEB,       /* the web app and /api/saved-queries (api_web.c): any method it takes */
+    R_OTLP_LOGS,   /* the three OTLP routes, in otlp_signal order */
+    R_OTLP_METRICS,
+    R_OTLP_TRACES,
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
@@ -307,6 +311,9 @@ static int route_of(const server *s, const char *method, const char *url, req *q
         {"/bench/discard", R_DISCARD, 1},
         {"/api/materialize", R_API_MATERIALIZE, 1},
         {"/api/query", R_API_QUERY, 1},
+        {"/v1/logs", R_OTLP_LOGS, 1},
+        {"/v1/metrics", R_OTLP_METRICS, 1},
+        {"/v1/traces", R_OTLP_TRACES, 1},
         {"/health", R_HEALTH, 0},
         {"/api/processes", R_API_PROCESSES, 0},
         {"/api/stats", R_API_STATS, 0},
@@ -646,9 +653,26 @@ static enum MHD_Result run_query(server *s, struct MHD_Connection *c, req *q)
     return queue_stream(s, c, a, query_read, query_close, api_query_content_type(a), NULL);
 }
 
+/* POST /v1/{logs,metrics,traces}: api_otlp.c does the work. */
+static enum MHD_Result run_otlp(server *s, struct MHD_Connection *c, req *q)
+{
+    api_otlp_reply r;
+    api_otlp_handle(s->g, (otlp_signal)(q->route - R_OTLP_LOGS), q->body.p, q->body.len,
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE),
+                    MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding"), &r);
+    dbuf_free(&q->body);
+    inflight_give(s, q);
+    enum MHD_Result ok = send_buf(c, r.status, r.content_type, r.body.p ? r.body.p : (void *)"",
+                                  r.body.len, 0);
+    dbuf_free(&r.body);
+    return ok;
+}
+
 static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
 {
     ingest_reply r;
+    if (q->route >= R_OTLP_LOGS && q->route <= R_OTLP_TRACES)
+        return run_otlp(s, c, q);
     if (q->route == R_API_QUERY)
         return run_query(s, c, q);
     if (q->route == R_API_MATERIALIZE) {

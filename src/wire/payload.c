@@ -39,10 +39,11 @@ int wire_payload_hdr_decode(const void *data, size_t len, wire_payload_hdr *out,
                           (unsigned)WIRE_MAX_PAYLOAD);
     if (memcmp(p, "SLPL", 4) != 0)
         return errmsg_set(e, SL_EINVAL, "payload: bad magic at byte 0 (expected \"SLPL\")");
-    if (ld_u16le(p + 4) != WIRE_VERSION)
-        return errmsg_set(e, SL_EVERSION, "payload: unsupported version %u at byte 4",
-                          ld_u16le(p + 4));
+    uint16_t version = ld_u16le(p + 4);
+    if (version != WIRE_VERSION && version != WIRE_PAYLOAD_VERSION_OTEL)
+        return errmsg_set(e, SL_EVERSION, "payload: unsupported version %u at byte 4", version);
     memset(out, 0, sizeof *out);
+    out->version = (uint8_t)version;
     out->codec = p[6];
     if (out->codec > WIRE_CODEC_LZ4)
         return errmsg_set(e, SL_EINVAL, "payload: unknown codec %u at byte 6", out->codec);
@@ -273,6 +274,56 @@ static int ev_desc(wire_payload *pl, rd *r, uint8_t kind, wire_event *ev, errmsg
     return SL_OK;
 }
 
+/* A string index of an event (range-checked). */
+static int ev_str(wire_payload *pl, rd *r, wire_str *out, errmsg *e)
+{
+    uint64_t s = rd_uvarint(r);
+    if (r->err || s >= pl->n_strings)
+        return ev_fail(pl, r, "string index out of range", e);
+    *out = pl->strings[s];
+    return SL_OK;
+}
+
+/* The fields of the version 2 event types (after type and tick delta). */
+static int otel_fields(wire_payload *pl, rd *r, wire_event *ev, errmsg *e)
+{
+    int rc;
+    if (ev->type == WIRE_EV_LOG_ATTRS) {
+        if ((rc = ev_desc(pl, r, WIRE_DESC_LOG, ev, e)) || (rc = ev_str(pl, r, &ev->name, e)))
+            return rc;
+        return ev_str(pl, r, &ev->props, e);
+    }
+    if (ev->type == WIRE_EV_METRIC_ATTRS) {
+        if ((rc = ev_desc(pl, r, WIRE_DESC_METRIC, ev, e)))
+            return rc;
+        ev->value_f = rd_f64(r);
+        if (r->err)
+            return ev_fail(pl, r, "truncated value", e);
+        return ev_str(pl, r, &ev->props, e);
+    }
+    if ((rc = ev_desc(pl, r, WIRE_DESC_SPAN, ev, e)))
+        return rc;
+    uint64_t dur = rd_uvarint(r);
+    const uint8_t *ids = rd_bytes(r, WIRE_TRACE_ID_BYTES + 2 * WIRE_SPAN_ID_BYTES);
+    uint8_t kind = rd_u8(r), status = rd_u8(r);
+    if (r->err)
+        return ev_fail(pl, r, "span truncated", e);
+    if (dur > INT64_MAX)
+        return ev_fail(pl, r, "span duration out of range", e);
+    if (kind > 5 || status > 2)
+        return ev_fail(pl, r, "span kind above 5 or status above 2", e);
+    memcpy(ev->trace_id, ids, WIRE_TRACE_ID_BYTES);
+    memcpy(ev->otel_span_id, ids + WIRE_TRACE_ID_BYTES, WIRE_SPAN_ID_BYTES);
+    memcpy(ev->otel_parent_id, ids + WIRE_TRACE_ID_BYTES + WIRE_SPAN_ID_BYTES,
+           WIRE_SPAN_ID_BYTES);
+    ev->span_kind = kind;
+    ev->status_code = status;
+    ev->end_ticks = (int64_t)dur; /* made absolute once the tick is known */
+    if ((rc = ev_str(pl, r, &ev->status_msg, e)) || (rc = ev_str(pl, r, &ev->props, e)))
+        return rc;
+    return ev_str(pl, r, &ev->events_json, e);
+}
+
 static int ev_fields(wire_payload *pl, rd *r, wire_event *ev, errmsg *e)
 {
     int rc;
@@ -329,6 +380,12 @@ static int ev_fields(wire_payload *pl, rd *r, wire_event *ev, errmsg *e)
             return rc;
         ev->value_f = rd_f64(r);
         return r->err ? ev_fail(pl, r, "truncated value", e) : SL_OK;
+    case WIRE_EV_LOG_ATTRS:
+    case WIRE_EV_METRIC_ATTRS:
+    case WIRE_EV_OTEL_SPAN:
+        if (pl->hdr.version < WIRE_PAYLOAD_VERSION_OTEL)
+            return ev_fail(pl, r, "event type 11..13 in a version 1 payload", e);
+        return otel_fields(pl, r, ev, e);
     default:
         return ev_fail(pl, r, "unknown event type", e);
     }
@@ -362,6 +419,12 @@ int wire_payload_next(wire_payload *pl, wire_event *ev, errmsg *e)
     int64_t t = (int64_t)((uint64_t)pl->ev_ticks + (uint64_t)delta);
     if (t < pl->hdr.begin_ticks || t > pl->hdr.end_ticks)
         return ev_fail(pl, &r, "tick outside the block's begin/end range", e);
+    if (ev->type == WIRE_EV_OTEL_SPAN) {
+        /* the end too lies in the block's range (end - begin >= duration, no overflow) */
+        if ((uint64_t)ev->end_ticks > (uint64_t)pl->hdr.end_ticks - (uint64_t)t)
+            return ev_fail(pl, &r, "span end outside the block's range", e);
+        ev->end_ticks = t + ev->end_ticks;
+    }
     pl->ev_ticks = t;
     ev->ticks = t;
     pl->ev_p = r.p;
@@ -393,6 +456,7 @@ struct wire_pb {
     uint32_t *str_len;   /* and its length */
     uint32_t str_off_cap;
     int64_t prev_ticks, min_ticks, max_ticks;
+    uint16_t version;    /* WIRE_VERSION, or WIRE_PAYLOAD_VERSION_OTEL after a version 2 event */
     ZSTD_CCtx *zc;
 };
 
@@ -442,6 +506,7 @@ void wire_pb_reset(wire_pb *pb)
     pb->prev_ticks = 0;
     pb->min_ticks = INT64_MAX;
     pb->max_ticks = INT64_MIN;
+    pb->version = WIRE_VERSION;
 }
 
 uint32_t wire_pb_count(const wire_pb *pb)
@@ -555,9 +620,50 @@ int wire_pb_desc(wire_pb *pb, uint64_t key, uint8_t kind, uint8_t level, const c
     return SL_OK;
 }
 
+/* Writes the fields of a version 2 event after its descriptor into t; returns their size. */
+static int otel_event_fields(wire_pb *pb, const wire_event *ev, uint8_t *t, size_t *n)
+{
+    const wire_str *strs[3];
+    int ns = 0;
+    if (ev->type == WIRE_EV_LOG_ATTRS) {
+        strs[ns++] = &ev->name;
+    } else if (ev->type == WIRE_EV_METRIC_ATTRS) {
+        uint64_t u;
+        memcpy(&u, &ev->value_f, 8);
+        st_u64le(t + *n, u);
+        *n += 8;
+    } else {
+        if (ev->end_ticks < ev->ticks)
+            return SL_EINVAL;
+        *n += uvarint_put(t + *n, (uint64_t)ev->end_ticks - (uint64_t)ev->ticks);
+        memcpy(t + *n, ev->trace_id, WIRE_TRACE_ID_BYTES);
+        memcpy(t + *n + WIRE_TRACE_ID_BYTES, ev->otel_span_id, WIRE_SPAN_ID_BYTES);
+        memcpy(t + *n + WIRE_TRACE_ID_BYTES + WIRE_SPAN_ID_BYTES, ev->otel_parent_id,
+               WIRE_SPAN_ID_BYTES);
+        *n += WIRE_TRACE_ID_BYTES + 2 * WIRE_SPAN_ID_BYTES;
+        t[(*n)++] = ev->span_kind;
+        t[(*n)++] = ev->status_code;
+        strs[ns++] = &ev->status_msg;
+    }
+    strs[ns++] = &ev->props;
+    if (ev->type == WIRE_EV_OTEL_SPAN)
+        strs[ns++] = &ev->events_json;
+    for (int i = 0; i < ns; i++) {
+        uint32_t si;
+        if (strs[i]->len > WIRE_MAX_INLINE)
+            return SL_ETOOBIG;
+        int rc = wire_pb_string(pb, strs[i]->p ? strs[i]->p : "", strs[i]->len, &si);
+        if (rc)
+            return rc;
+        *n += uvarint_put(t + *n, si);
+    }
+    pb->version = WIRE_PAYLOAD_VERSION_OTEL;
+    return SL_OK;
+}
+
 int wire_pb_event(wire_pb *pb, const wire_event *ev)
 {
-    uint8_t t[64];
+    uint8_t t[128];
     size_t n = 0;
     t[n++] = ev->type;
     n += uvarint_put(t + n, zigzag_enc((int64_t)((uint64_t)ev->ticks - (uint64_t)pb->prev_ticks)));
@@ -593,6 +699,14 @@ int wire_pb_event(wire_pb *pb, const wire_event *ev)
         n += 8;
         break;
     }
+    case WIRE_EV_LOG_ATTRS:
+    case WIRE_EV_METRIC_ATTRS:
+    case WIRE_EV_OTEL_SPAN: {
+        int rc = otel_event_fields(pb, ev, t, &n);
+        if (rc)
+            return rc;
+        break;
+    }
     default:
         break;
     }
@@ -608,6 +722,8 @@ int wire_pb_event(wire_pb *pb, const wire_event *ev)
         pb->min_ticks = ev->ticks;
     if (ev->ticks > pb->max_ticks)
         pb->max_ticks = ev->ticks;
+    if (ev->type == WIRE_EV_OTEL_SPAN && ev->end_ticks > pb->max_ticks)
+        pb->max_ticks = ev->end_ticks;
     pb->n_events++;
     return SL_OK;
 }
@@ -682,7 +798,7 @@ int wire_pb_finish(wire_pb *pb, int codec, const sl_uuid *block_id, const sl_uui
     }
     uint8_t *h = out->p + start;
     memcpy(h, "SLPL", 4);
-    st_u16le(h + 4, WIRE_VERSION);
+    st_u16le(h + 4, pb->version);
     h[6] = (uint8_t)codec;
     h[7] = 0;
     memcpy(h + 8, block_id->b, 16);

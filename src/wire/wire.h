@@ -33,6 +33,12 @@
 #include <stdint.h>
 
 #define WIRE_VERSION 1
+/*
+ * Payloads that carry OpenTelemetry events (types 11..13, written by the OTLP
+ * routes) say version 2 at byte 4; everything else in them is as in version 1.
+ * Readers take both; the tracing library keeps writing 1.
+ */
+#define WIRE_PAYLOAD_VERSION_OTEL 2
 
 /* Caps. A message over a cap is rejected as a whole (SL_ETOOBIG). */
 #define WIRE_MAX_STRING 4096            /* bytes in one metadata string (message fields) */
@@ -69,8 +75,16 @@ enum wire_event_type {
     WIRE_EV_LOG_FMT = 8,
     WIRE_EV_METRIC_INT = 9,
     WIRE_EV_METRIC_FLOAT = 10,
-    WIRE_EV_MAX_ = 10
+    /* Payload version 2 only (OpenTelemetry data, docs/internals/otlp.md): */
+    WIRE_EV_LOG_ATTRS = 11,     /* a log with its message and attributes (JSON) */
+    WIRE_EV_METRIC_ATTRS = 12,  /* a float metric point with its attributes (JSON) */
+    WIRE_EV_OTEL_SPAN = 13,     /* a complete span with trace ids, status, attributes, events */
+    WIRE_EV_MAX_ = 13
 };
+
+/* Sizes of the fixed-width ids of an OpenTelemetry span event. */
+#define WIRE_TRACE_ID_BYTES 16
+#define WIRE_SPAN_ID_BYTES 8
 
 /* A length-delimited string that points into a message or a body (no NUL). */
 typedef struct wire_str {
@@ -165,11 +179,22 @@ typedef struct wire_event {
     uint64_t parent_span_id;
     uint32_t depth;
     int64_t value_i;       /* METRIC_INT */
-    double value_f;        /* METRIC_FLOAT */
+    double value_f;        /* METRIC_FLOAT, METRIC_ATTRS */
+    /* version 2 events (LOG_ATTRS: name is the message) */
+    wire_str props;        /* attributes as a JSON object */
+    int64_t end_ticks;     /* OTEL_SPAN: its end, >= ticks */
+    uint8_t trace_id[WIRE_TRACE_ID_BYTES];
+    uint8_t otel_span_id[WIRE_SPAN_ID_BYTES];
+    uint8_t otel_parent_id[WIRE_SPAN_ID_BYTES]; /* all zero: a root span */
+    uint8_t span_kind;     /* 0 unspecified .. 5 consumer (OTLP SpanKind) */
+    uint8_t status_code;   /* 0 unset, 1 ok, 2 error */
+    wire_str status_msg;
+    wire_str events_json;  /* the span's events as a JSON array */
 } wire_event;
 
 /* The fixed header of a payload. */
 typedef struct wire_payload_hdr {
+    uint8_t version;   /* 1, or WIRE_PAYLOAD_VERSION_OTEL */
     uint8_t codec;
     sl_uuid block_id, stream_id, process_id;
     int64_t begin_ticks, end_ticks;
@@ -242,7 +267,10 @@ int wire_pb_string(wire_pb *pb, const char *s, size_t len, uint32_t *index);
 int wire_pb_desc(wire_pb *pb, uint64_t key, uint8_t kind, uint8_t level, const char *name,
                  const char *target, const char *file, uint32_t line, const char *unit,
                  uint32_t *index);
-/* Appends one event (fields per ev->type; ev->ticks relative to the process start). */
+/*
+ * Appends one event (fields per ev->type; ev->ticks relative to the process start).
+ * A version 2 event type makes the payload a version 2 one.
+ */
 int wire_pb_event(wire_pb *pb, const wire_event *ev);
 uint32_t wire_pb_count(const wire_pb *pb);
 size_t wire_pb_body_bytes(const wire_pb *pb);

@@ -58,6 +58,12 @@ static const lake_coldef c_async_events[] = {
     T("event_type", ST_TEXT), T("span_id", ST_INT8), T("parent_span_id", ST_INT8),
     {"depth", ST_INT4, LC_U32_I4}, {"hash", ST_INT8, LC_U32_I8}, T("name", ST_TEXT),
     T("filename", ST_TEXT), T("target", ST_TEXT), {"line", ST_INT4, LC_U32_I4}};
+static const lake_coldef c_otel_spans[] = {
+    T("process_id", ST_UUID), T("stream_id", ST_UUID), T("trace_id", ST_TEXT),
+    T("span_id", ST_TEXT), T("parent_span_id", ST_TEXT), T("name", ST_TEXT), T("scope", ST_TEXT),
+    T("kind", ST_TEXT), T("start", ST_TIMESTAMPTZ), T("end", ST_TIMESTAMPTZ),
+    T("duration", ST_INT8), T("status", ST_TEXT), T("status_message", ST_TEXT),
+    {"attributes", ST_JSONB, LC_JSONB}, {"events", ST_JSONB, LC_JSONB}};
 #undef T
 
 #define N(a) (int)(sizeof a / sizeof a[0])
@@ -71,13 +77,14 @@ const lake_coldef *lake_coldefs(lake_view_id v, int *n)
     case LAKE_PROCESSES: *n = N(c_processes); return c_processes;
     case LAKE_STREAMS: *n = N(c_streams); return c_streams;
     case LAKE_BLOCKS: *n = N(c_blocks); return c_blocks;
+    case LAKE_OTEL_SPANS: *n = N(c_otel_spans); return c_otel_spans;
     default: *n = 0; return NULL;
     }
 }
 #undef N
 
 enum { U_ONE, U_PROCESS };
-enum { TAG_NONE, TAG_LOG, TAG_METRICS };
+enum { TAG_NONE, TAG_LOG, TAG_METRICS, TAG_OTEL_SPANS };
 
 typedef struct ltab {
     const char *name;
@@ -102,6 +109,8 @@ static const ltab g_ltabs[] = {
      "time", "process_id", 1e6},
     {"measures", LAKE_MEASURES, U_PROCESS, TAG_METRICS, c_measures, N(c_measures), "time",
      "process_id", 1e6},
+    {"otel_spans", LAKE_OTEL_SPANS, U_PROCESS, TAG_OTEL_SPANS, c_otel_spans, N(c_otel_spans),
+     "start", "process_id", 1e6},
 };
 #undef N
 
@@ -179,7 +188,9 @@ static int prune_by_tag(lake *l, const ltab *d, units_state *u, uint64_t *pruned
         if (!uuid_parse(u->ids[i], &id) && !lake_process_get(l, &id, &p, &em)) {
             keep = false;
             for (size_t s = 0; s < p->n_streams && !keep; s++)
-                keep = d->tag == TAG_LOG ? p->streams[s].is_log : p->streams[s].is_metrics;
+                keep = d->tag == TAG_LOG           ? p->streams[s].is_log
+                       : d->tag == TAG_OTEL_SPANS ? p->streams[s].is_otel_spans
+                                                  : p->streams[s].is_metrics;
             lake_process_release(l, p);
         }
         if (keep)
