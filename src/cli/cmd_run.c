@@ -20,7 +20,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: streamlake run FILE.sql [--input-dir DIR] [--output-dir DIR]\n"
-            "                      [--workers N] [--stats FILE] [--format csv|json|table]\n\n"
+            "                      [--workers N] [--stats FILE] [--format csv|json|table]\n"
+            "                      [--checkpoint-dir DIR [--checkpoint-interval SECONDS]]\n\n"
             "Runs a file of continuous SQL statements without a server: tables with a\n"
             "connector (CREATE TABLE t (...) WITH (connector = 'file', path = 'x.csv',\n"
             "format = 'csv', event_time = 'ts', max_delay = '2 seconds')), jobs\n"
@@ -35,7 +36,14 @@ static void usage(FILE *f)
             "                   results are the same for any N\n"
             "  --stats FILE     write rows read, late and bad per source and rows written per\n"
             "                   sink as JSON when the run ends\n"
-            "  --format F       how SELECT results print: table (default), csv, json\n\n"
+            "  --format F       how SELECT results print: table (default), csv, json\n"
+            "  --checkpoint-dir DIR\n"
+            "                   take checkpoints of each job in DIR (an object store\n"
+            "                   directory) and, when DIR holds one of the same statement,\n"
+            "                   resume from it: after a crash, running the same file again\n"
+            "                   gives the output of an uninterrupted run\n"
+            "  --checkpoint-interval SECONDS\n"
+            "                   between two checkpoints (default 2; fractions allowed)\n\n"
             "docs/streaming.md is the reference: the language, the semantics, connectors.\n");
 }
 
@@ -94,7 +102,7 @@ int cmd_run(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    const char *file = NULL, *workers = NULL, *format = "table";
+    const char *file = NULL, *workers = NULL, *format = "table", *interval = NULL;
     stream_opts o = {.workers = 1};
     for (int i = 1; i < argc; i++) {
         const char *v;
@@ -103,6 +111,8 @@ int cmd_run(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--output-dir", &o.output_dir)) ||
             (r = cli_opt(argc, argv, &i, "--workers", &workers)) ||
             (r = cli_opt(argc, argv, &i, "--stats", &o.stats_path)) ||
+            (r = cli_opt(argc, argv, &i, "--checkpoint-dir", &o.checkpoint_dir)) ||
+            (r = cli_opt(argc, argv, &i, "--checkpoint-interval", &interval)) ||
             (r = cli_opt(argc, argv, &i, "--format", &format))) {
             if (r < 0)
                 return 2;
@@ -131,6 +141,16 @@ int cmd_run(int argc, char **argv)
         return 2;
     }
     o.workers = (int)nw;
+    if (interval) {
+        char *end;
+        double sec = strtod(interval, &end);
+        if (end == interval || *end || !(sec >= 0.001 && sec <= 86400)) {
+            fprintf(stderr, "streamlake run: --checkpoint-interval must be between 0.001 and "
+                            "86400 seconds\n");
+            return 2;
+        }
+        o.checkpoint_interval_ms = (int64_t)(sec * 1000 + 0.5);
+    }
     int fk = sql_fmt_parse(format);
     if (fk < 0) {
         fprintf(stderr, "streamlake run: --format must be table, csv or json\n");

@@ -62,6 +62,17 @@ typedef struct stream_wk {
     stream_sessions *ss;     /* session windows: its keys' open sessions */
     sql_aggtab *cur;         /* the closing session's table */
     sql_err oerr;            /* a closing session's failure */
+    /* checkpoints (ckpt_job.c): the barrier protocol of worker.c */
+    uint64_t ck_sent;        /* reading half: the last barrier it sent */
+    int32_t ck_chunk;        /* ... the split it was reading then (>= splits: none) */
+    bool ck_has_pos;
+    stream_reader_pos ck_pos; /* ... and where */
+    uint64_t *bar_in;        /* owning half: per producer, its last barrier */
+    bool *p_done;            /* ... producers done */
+    uint64_t ck_align;       /* the barrier being aligned (0: none) */
+    int32_t rs_chunk;        /* recovery: the split to go on from, and where in it */
+    bool rs_has_pos;
+    stream_reader_pos rs_pos;
 } stream_wk;
 
 struct stream_job {
@@ -101,6 +112,17 @@ struct stream_job {
     int fail_chunk;          /* the failure's split (line order decides which is reported) */
     sql_err ferr;
     _Atomic int64_t state_mem;
+    /* checkpoints (NULL ckpt: none) */
+    struct stream_ckpt *ckpt;
+    uint64_t ckpt_hash;
+    int64_t ckpt_interval_ms;
+    int64_t ckpt_next_ms;    /* merger: when to ask for the next */
+    _Atomic uint64_t ckpt_req; /* the checkpoint asked for (the merger's) */
+    uint64_t ckpt_done;      /* merger: the last one finished (taken or given up) */
+    int ckpt_barriers;       /* merger: owners whose barrier ckpt_req arrived */
+    bool *ckpt_held;         /* merger: per owner, its ring held until the rest arrive */
+    bool resuming;
+    struct stream_ckpt_manifest *resume; /* the manifest recovered from */
 };
 
 /* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
@@ -113,5 +135,26 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, st
 void stream_job_free(stream_job *j);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
 int stream_winjoin_exec(stream_job *j);
+
+/* ckpt_job.c: checkpoints of a job (docs/internals/stream.md "Checkpoints"). */
+/* Before planning: the store opened (*ck; NULL when no directory is configured)
+ * and the newest checkpoint of this statement read into *m (*found; then
+ * r->sink_resume is set from it). */
+int stream_ckpt_job_open(stream_run *r, const char *text, struct stream_ckpt **ck,
+                         struct stream_ckpt_manifest *m, bool *found, sql_err *e);
+/* After planning: whether the plan can be checkpointed (else checkpoints are
+ * off for this job, with a notice on stderr), the file's shape checked against
+ * the checkpoint's. */
+int stream_ckpt_job_check(stream_job *j, sql_err *e);
+/* Worker setup on recovery: its part read back into its windows and position. */
+int stream_ckpt_worker_restore(stream_wk *w, sql_err *e);
+/* A worker aligned on barrier seq: its part written. */
+int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e);
+/* Merger: checkpoint seq committed (sink synced, manifest published). */
+int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,
+                           const stream_reader_pos *pos, sql_err *e);
+/* After the job: the checkpoints removed when it ended well; the store closed. */
+void stream_ckpt_job_close(stream_job *j, bool ok);
+int64_t stream_ckpt_now_ms(void);
 
 #endif

@@ -51,6 +51,7 @@ enum {
     STREAM_MSG_DONE,         /* the producer is done: nothing follows */
     STREAM_MSG_RESULT,       /* b: rows of closed windows ending at `end` */
     STREAM_MSG_UPDATE,       /* b: the new rows of groups that changed (on_update) */
+    STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
 };
 
 typedef struct stream_msg {

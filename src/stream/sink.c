@@ -24,6 +24,7 @@
 
 #include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -44,6 +45,7 @@ struct stream_sink {
     bool skip_header;        /* header = false: the formatter's first line is dropped */
     int io_errno;
     bool committed;
+    bool keep_part;          /* a checkpoint committed some of it: recovery needs it */
 };
 
 static int oom(sql_err *e)
@@ -107,14 +109,40 @@ static int column_expr(stream_sink *k, int i, int c, sql_type from, const char *
     return SL_OK;
 }
 
-static int open_file(stream_sink *k, sql_err *e)
+/* Recovery: the part file cut back to the bytes a checkpoint committed. */
+static int resume_part(stream_sink *k, uint64_t bytes, sql_err *e)
+{
+    stream_table *t = k->t;
+    struct stat st;
+    /* the run that took the checkpoint may have ended and renamed the part */
+    if (stat(k->part, &st) && !stat(t->path, &st) && (uint64_t)st.st_size >= bytes)
+        rename(t->path, k->part);
+    if (stat(k->part, &st) || (uint64_t)st.st_size < bytes)
+        return sql_err_set(e, "58030", -1, "sink \"%s\": \"%s\" holds less than the %llu bytes "
+                           "the checkpoint committed", t->name, k->part,
+                           (unsigned long long)bytes);
+    k->keep_part = true;
+    if (truncate(k->part, (off_t)bytes) || !(k->fp = fopen(k->part, "a")))
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
+                           k->part, strerror(errno));
+    k->skip_header = bytes > 0 || !t->header; /* the header is in the committed bytes */
+    return SL_OK;
+}
+
+static int open_file(stream_sink *k, const stream_run *r, sql_err *e)
 {
     stream_table *t = k->t;
     snprintf(k->part, sizeof k->part, "%s.part", t->path);
-    if (!(k->fp = fopen(k->part, "w")))
+    if (r->sink_resume) {
+        int rc = resume_part(k, r->sink_resume_bytes, e);
+        if (rc)
+            return rc;
+    } else if (!(k->fp = fopen(k->part, "w"))) {
         return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
                            t->path, strerror(errno));
-    k->skip_header = !t->header;
+    } else {
+        k->skip_header = !t->header;
+    }
     if (sql_fmt_new(SQL_FMT_CSV, false, write_file, k, &k->fmt))
         return oom(e);
     if (sql_fmt_begin(k->fmt, t->ncols, t->names, t->types))
@@ -127,7 +155,6 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
                      const sql_type *in_types, int nin, stream_sink **out, sql_err *e)
 {
     (void)nin;
-    (void)r;
     *out = NULL;
     stream_sink *k = sl_calloc(1, sizeof *k);
     if (!k)
@@ -147,7 +174,7 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
             rc = column_expr(k, i, map[i], in_types[map[i]],
                              t ? t->names[i] : v->f->names[i], e);
     if (!rc && t)
-        rc = open_file(k, e);
+        rc = open_file(k, r, e);
     if (rc) {
         stream_sink_close(k);
         return rc;
@@ -258,13 +285,32 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
     return SL_OK;
 }
 
+bool stream_sink_is_file(const stream_sink *k)
+{
+    return k->t != NULL;
+}
+
+int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
+{
+    *bytes = 0;
+    if (!k->t)
+        return SL_OK;
+    long at;
+    if (fflush(k->fp) || fsync(fileno(k->fp)) || (at = ftell(k->fp)) < 0)
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", k->t->name,
+                           k->part, strerror(errno));
+    *bytes = (uint64_t)at;
+    k->keep_part = true;
+    return SL_OK;
+}
+
 void stream_sink_close(stream_sink *k)
 {
     if (!k)
         return;
     if (k->fp)
         fclose(k->fp);
-    if (k->t && !k->committed && k->part[0])
+    if (k->t && !k->committed && !k->keep_part && k->part[0])
         unlink(k->part);
     sql_fmt_free(k->fmt);
     arena_destroy(&k->mem);

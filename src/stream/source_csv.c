@@ -213,6 +213,38 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
     return SL_OK;
 }
 
+void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
+{
+    p->offset = (uint64_t)(r->p - r->map);
+    p->line = r->line;
+    p->header_done = r->header_done;
+    p->seen = r->wm.seen;
+    p->max_ns = r->wm.max_ns;
+    p->rows_read = r->rows_read;
+    p->late = r->late;
+    p->bad = r->bad;
+}
+
+int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream_reader_pos *p)
+{
+    if (p->offset < sp->begin || p->offset > sp->end || p->line < sp->line)
+        return SL_EINVAL;
+    r->p = r->released = r->map + p->offset;
+    r->line = p->line;
+    r->header_done = p->header_done || sp->begin > 0;
+    r->wm.seen = p->seen;
+    r->wm.max_ns = p->max_ns;
+    r->rows_read = p->rows_read;
+    r->late = p->late;
+    r->bad = p->bad;
+    return SL_OK;
+}
+
+uint64_t stream_file_size(const stream_file *f)
+{
+    return f->size;
+}
+
 void stream_reader_close(stream_reader *r)
 {
     if (!r)

@@ -23,6 +23,8 @@ typedef struct stream_opts {
     int workers;             /* partitioned workers (< 1: one) */
     int64_t work_mem_bytes;  /* state of one job (0: the engine's default) */
     const char *stats_path;  /* the JSON figures written at the end (NULL: none) */
+    const char *checkpoint_dir; /* checkpoints of the jobs (NULL: none) */
+    int64_t checkpoint_interval_ms; /* between two (<= 0: 2000) */
 } stream_opts;
 
 /*

@@ -95,6 +95,11 @@ struct stream_run {
     sql_hook_tfunc tumble, hop, session;
     stream_serving *serving; /* a window-local job running a window (winjoin.c): window
                                 tables read its rows */
+    /* checkpoints (worker.c): continuous statements run so far; a file sink
+     * opened while sink_resume is set goes on from a checkpoint's bytes */
+    int njobs;
+    bool sink_resume;
+    uint64_t sink_resume_bytes;
 };
 
 /* catalog.c */
@@ -163,6 +168,20 @@ void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late
 /* The largest event time seen (the split's start included). */
 void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns);
 void stream_reader_close(stream_reader *r);
+/* Where a reader is (checkpoints): what a reader of the same split opened
+ * later needs to go on exactly as this one would. */
+typedef struct stream_reader_pos {
+    uint64_t offset;         /* byte of the file at the next record */
+    int64_t line;
+    bool header_done, seen;
+    int64_t max_ns;
+    uint64_t rows_read, late, bad;
+} stream_reader_pos;
+void stream_reader_save(const stream_reader *r, stream_reader_pos *p);
+/* SL_EINVAL when p is not inside the reader's split (nothing changed). */
+int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream_reader_pos *p);
+/* The mapped file's size in bytes. */
+uint64_t stream_file_size(const stream_file *f);
 
 /* source_nexmark.c: what the file connector's functions hand over for a
  * nexmark table (t->nx set).  Options: new, then each option (1: not one of
@@ -204,6 +223,11 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
  * count them; its contents are the final rows, written with stream_sink_write). */
 void stream_sink_count(stream_sink *k, uint64_t n);
 int stream_sink_commit(stream_sink *k, sql_err *e);
+/* Checkpoints (file sinks; a view: 0 bytes): what was written flushed to disk,
+ * *bytes its length; from then on a failed job keeps the part file. */
+int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e);
+bool stream_sink_is_file(const stream_sink *k);
+
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);
 

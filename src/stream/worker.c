@@ -41,6 +41,7 @@
  * State memory is counted per owner into one atomic total checked against
  * work_mem (53200 past it).
  */
+#include "stream/checkpoint.h"
 #include "stream/job.h"
 
 #include "base/alloc.h"
@@ -89,11 +90,18 @@ typedef struct wait_arg {
     bool inputs;             /* also wake for a message on its input rings */
 } wait_arg;
 
+/* Checkpoints: producer p's ring waits while this owner aligns on a barrier p
+ * already sent (what follows it belongs after the checkpoint). */
+static bool held(const wk *w, int p)
+{
+    return w->ck_align && w->bar_in[p] >= w->ck_align;
+}
+
 static bool inputs_ready(wk *w)
 {
     job *j = w->j;
     for (int p = 0; p < j->nw; p++)
-        if (p != w->id && stream_ring_ready(&j->x[p * j->nw + w->id]))
+        if (p != w->id && !held(w, p) && stream_ring_ready(&j->x[p * j->nw + w->id]))
             return true;
     return false;
 }
@@ -341,12 +349,41 @@ static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
     return rc;
 }
 
+/*
+ * Checkpoints: once every producer's barrier (or its end) arrived, this
+ * worker's part is written (its reading half stopped at the barrier it sent)
+ * and the barrier goes on to the merger behind everything emitted before it.
+ */
+static int try_align(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    if (!w->ck_align)
+        return SL_OK;
+    for (int p = 0; p < j->nw; p++)
+        if (!w->p_done[p] && w->bar_in[p] < w->ck_align)
+            return SL_OK;
+    uint64_t seq = w->ck_align;
+    w->ck_align = 0;
+    int rc = stream_ckpt_worker_save(w, seq, e);
+    stream_msg m = {NULL, w->owner_wm, (int64_t)seq, STREAM_MSG_BARRIER};
+    return rc ? rc : to_merger(w, &m);
+}
+
 /* A message from producer p to this owner (its batch taken). */
 static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
 {
     job *j = w->j;
     int rc = SL_OK;
+    if (m->kind == STREAM_MSG_BARRIER) {
+        w->bar_in[p] = (uint64_t)m->end;
+        if (!w->ck_align)
+            w->ck_align = (uint64_t)m->end;
+        return try_align(w, e);
+    }
     if (m->kind == STREAM_MSG_DONE) {
+        w->p_done[p] = true;
+        if ((rc = try_align(w, e))) /* the part is taken before the end's effects */
+            return rc;
         w->in_wm[p] = STREAM_WM_END;
         w->ndone++;
     } else {
@@ -394,7 +431,7 @@ static int drain(wk *w, sql_err *e)
         if (p == w->id)
             continue;
         stream_msg m;
-        while (!rc && stream_ring_pop(&j->x[p * j->nw + w->id], &m))
+        while (!rc && !held(w, p) && stream_ring_pop(&j->x[p * j->nw + w->id], &m))
             rc = owner_take(w, p, &m, e);
     }
     return rc;
@@ -626,6 +663,36 @@ static int send_watermark(wk *w, int kind, sql_err *e)
     return rc;
 }
 
+/* Checkpoints: after a batch, the barrier asked for (if new) goes to every owner
+ * (to the merger without an aggregation) with where this reader stands; the
+ * reading half then waits until its owning half aligned and wrote its part. */
+static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
+{
+    job *j = w->j;
+    uint64_t req = j->ckpt ? atomic_load_explicit(&j->ckpt_req, memory_order_acquire) : 0;
+    if (req <= w->ck_sent)
+        return SL_OK;
+    w->ck_sent = req;
+    w->ck_chunk = c;
+    w->ck_has_pos = true;
+    stream_reader_save(rd, &w->ck_pos);
+    if (!j->agg) {
+        stream_msg m = {NULL, 0, (int64_t)req, STREAM_MSG_BARRIER};
+        return to_merger(w, &m);
+    }
+    int rc = SL_OK;
+    for (int o = 0; o < j->nw && !rc; o++) {
+        stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
+        rc = to_owner(w, o, &m, e);
+    }
+    while (!rc && w->ck_align && !failed(j)) {
+        rc = drain(w, e);
+        if (!rc && w->ck_align)
+            wait_for(w, NULL, true);
+    }
+    return rc;
+}
+
 /* ---- a worker ---------------------------------------------------------------- */
 
 /* Reads split c; with check_only (another split failed later in line order) the
@@ -636,6 +703,9 @@ static int read_split(wk *w, int c, sql_err *e)
     stream_reader *rd;
     int rc = stream_reader_open(j->file, &j->splits[c], &rd, e);
     bool check_only = false;
+    if (!rc && j->resuming && c == w->rs_chunk && w->rs_has_pos &&
+        stream_reader_restore(rd, &j->splits[c], &w->rs_pos))
+        rc = sql_err_set(e, "XX001", -1, "checkpoint: a reading position outside its split");
     while (!rc) {
         sql_batch *b;
         if (failed(j)) {
@@ -664,6 +734,8 @@ static int read_split(wk *w, int c, sql_err *e)
             rc = send_watermark(w, STREAM_MSG_ROWS, e);
         if (!rc && j->agg)
             rc = drain(w, e);
+        if (!rc)
+            rc = barrier_out(w, c, rd, e);
         if (rc == SL_ECANCELED) { /* a failure elsewhere: keep checking this split */
             sql_err_clear(e);
             rc = SL_OK;
@@ -736,10 +808,14 @@ static void *worker_main(void *arg)
     int rc = SL_OK, c = w->id;
     if (j->nsplits > 1)
         rc = first_pass(w, &e);
+    while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
+        c += j->nw;
     for (; c < j->nsplits && !rc; c += j->nw) {
         w->chunk = c;
         rc = read_split(w, c, &e);
     }
+    w->ck_chunk = j->nsplits; /* a checkpoint from now on: nothing left to read */
+    w->ck_has_pos = false;
     if (!rc && j->agg)
         rc = send_watermark(w, STREAM_MSG_DONE, &e);
     while (!rc && j->agg && w->ndone < j->nw && !failed(j)) {
@@ -770,7 +846,7 @@ static bool merger_ready(void *arg)
     if (failed(j))
         return true;
     for (int o = 0; o < j->nw; o++)
-        if (stream_ring_ready(&j->out[o]))
+        if (!(j->ckpt_held && j->ckpt_held[o]) && stream_ring_ready(&j->out[o]))
             return true;
     return false;
 }
@@ -831,6 +907,36 @@ static int update_in(job *j, sql_batch *b, sql_err *e)
     return SL_OK;
 }
 
+/* Checkpoints: the next one asked for when its time came and none is under way. */
+static void ckpt_tick(job *j)
+{
+    if (!j->ckpt || atomic_load_explicit(&j->ckpt_req, memory_order_relaxed) != j->ckpt_done)
+        return;
+    int64_t now = stream_ckpt_now_ms();
+    if (now < j->ckpt_next_ms)
+        return;
+    atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
+}
+
+/* Every owner's barrier arrived: with the windows they closed before it released
+ * (their watermarks are then equal, so none waits), the checkpoint is committed. */
+static int ckpt_aligned(job *j, pending *q, sql_err *e)
+{
+    uint64_t seq = atomic_load_explicit(&j->ckpt_req, memory_order_relaxed);
+    int rc = release(j, q, e);
+    bool empty = true;
+    for (int o = 0; o < j->nw; o++) {
+        empty &= q[o].head == q[o].n;
+        j->ckpt_held[o] = false;
+    }
+    if (!rc && empty) /* (never not empty; if it were, this checkpoint is skipped) */
+        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
+    j->ckpt_barriers = 0;
+    j->ckpt_done = seq;
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+    return rc;
+}
+
 static int merge_windows(job *j, sql_err *e)
 {
     pending *q = sl_calloc((size_t)j->nw, sizeof *q);
@@ -839,10 +945,19 @@ static int merge_windows(job *j, sql_err *e)
         q[o].wm = STREAM_WM_NONE;
     while (!rc && ndone < j->nw && !failed(j)) {
         bool got = false;
+        ckpt_tick(j);
         for (int o = 0; o < j->nw && !rc; o++) {
             stream_msg m;
-            while (!rc && stream_ring_pop(&j->out[o], &m)) {
+            while (!rc && !(j->ckpt_held && j->ckpt_held[o]) && stream_ring_pop(&j->out[o], &m)) {
                 got = true;
+                if (m.kind == STREAM_MSG_BARRIER) {
+                    if ((uint64_t)m.end != atomic_load(&j->ckpt_req) || m.end <= (int64_t)j->ckpt_done)
+                        continue; /* (never: one barrier at a time) */
+                    j->ckpt_held[o] = true;
+                    if (++j->ckpt_barriers == j->nw)
+                        rc = ckpt_aligned(j, q, e);
+                    continue;
+                }
                 if (m.kind == STREAM_MSG_RESULT)
                     rc = queue_add(&q[o], &m) ? (sql_batch_free(m.b), oom(e)) : SL_OK;
                 else if (m.kind == STREAM_MSG_UPDATE)
@@ -871,13 +986,20 @@ static int merge_windows(job *j, sql_err *e)
 static int merge_splits(job *j, sql_err *e)
 {
     int rc = SL_OK;
-    for (int c = 0; c < j->nsplits && !rc && !failed(j);) {
+    for (int c = j->resuming ? j->resume->chunk : 0; c < j->nsplits && !rc && !failed(j);) {
         stream_msg m;
+        ckpt_tick(j);
         if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
             stream_bell_wait(&j->bell, merger_ready, j);
             continue;
         }
-        if (m.kind == STREAM_MSG_CHUNK_END)
+        const wk *w = &j->w[c % j->nw];
+        if (m.kind == STREAM_MSG_BARRIER && (uint64_t)m.end > j->ckpt_done && w->ck_chunk == c) {
+            /* the output so far is the input up to this reader's position */
+            rc = stream_ckpt_job_commit(j, (uint64_t)m.end, c, true, &w->ck_pos, e);
+            j->ckpt_done = (uint64_t)m.end;
+            j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+        } else if (m.kind == STREAM_MSG_CHUNK_END)
             c++;
         else if (m.b)
             rc = stream_sink_write(j->sink, m.b, e);
@@ -896,7 +1018,10 @@ static int wk_init(job *j, wk *w, int id)
     arena_init(&w->pscratch, 4096, 64u << 20);
     sql_exec_ectx(&j->q->x, &w->cx, &w->err, &w->scratch);
     w->wm = w->owner_wm = STREAM_WM_NONE;
-    if (!(w->in_wm = sl_malloc(sizeof *w->in_wm * (size_t)j->nw)))
+    w->in_wm = sl_malloc(sizeof *w->in_wm * (size_t)j->nw);
+    w->bar_in = sl_calloc((size_t)j->nw, sizeof *w->bar_in);
+    w->p_done = sl_calloc((size_t)j->nw, sizeof *w->p_done);
+    if (!w->in_wm || !w->bar_in || !w->p_done)
         return SL_ENOMEM;
     for (int p = 0; p < j->nw; p++)
         w->in_wm[p] = STREAM_WM_NONE;
@@ -923,6 +1048,8 @@ static void wk_free(wk *w)
         sql_aggtab_free(w->wins[i].t);
     sl_free(w->wins);
     sl_free(w->in_wm);
+    sl_free(w->bar_in);
+    sl_free(w->p_done);
     sl_free(w->sel);
     sl_free(w->rows);
     sl_free(w->starts);
@@ -930,6 +1057,30 @@ static void wk_free(wk *w)
         sql_ht_free(&w->hk);
     arena_destroy(&w->scratch);
     arena_destroy(&w->pscratch);
+}
+
+/* Checkpoints: the merger's state; on recovery every worker's part read back. */
+static int ckpt_setup(job *j, sql_err *e)
+{
+    if (!j->ckpt)
+        return SL_OK;
+    if (!(j->ckpt_held = sl_calloc((size_t)j->nw, sizeof *j->ckpt_held)))
+        return oom(e);
+    j->ckpt_done = j->resuming ? j->resume->seq : 0;
+    atomic_init(&j->ckpt_req, j->ckpt_done);
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+    for (int i = 0; i < j->nw; i++)
+        j->w[i].ck_sent = j->ckpt_done;
+    if (!j->resuming)
+        return SL_OK;
+    if (j->resume->file_size != stream_file_size(j->file) ||
+        j->resume->nsplits != (uint32_t)j->nsplits)
+        return sql_err_set(e, "55000", -1, "checkpoint %llu: source \"%s\" is not the file it "
+                           "was taken over", (unsigned long long)j->resume->seq, j->src->name);
+    int rc = SL_OK;
+    for (int i = 0; i < j->nw && !rc; i++)
+        rc = stream_ckpt_worker_restore(&j->w[i], e);
+    return rc;
 }
 
 static int setup(job *j, int nw, sql_err *e)
@@ -959,7 +1110,7 @@ static int setup(job *j, int nw, sql_err *e)
     if (stream_file_split(j->file, nw, &j->splits, &j->nsplits, &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
-    return SL_OK;
+    return ckpt_setup(j, e);
 }
 
 static void teardown(job *j)
@@ -974,6 +1125,7 @@ static void teardown(job *j)
     sl_free(j->out);
     sl_free(j->x);
     sl_free(j->splits);
+    sl_free(j->ckpt_held);
     pthread_cond_destroy(&j->first_done);
     pthread_mutex_destroy(&j->mu);
     stream_file_close(j->file);
@@ -1041,11 +1193,28 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
 {
     job j;
     int nw;
-    int rc = stream_job_plan(r, text, st, &j, &nw, e);
+    stream_ckpt *ck;
+    stream_ckpt_manifest man;
+    bool found;
+    int rc = stream_ckpt_job_open(r, text, &ck, &man, &found, e);
+    if (rc) {
+        stream_ckpt_close(ck);
+        return rc;
+    }
+    rc = stream_job_plan(r, text, st, &j, &nw, e);
+    r->sink_resume = false;
+    j.ckpt = ck;
+    j.ckpt_hash = stream_ckpt_hash(text);
+    j.ckpt_interval_ms = r->o->checkpoint_interval_ms > 0 ? r->o->checkpoint_interval_ms : 2000;
+    j.resuming = found;
+    j.resume = &man;
+    if (!rc)
+        rc = stream_ckpt_job_check(&j, e);
     if (!rc)
         rc = j.winjoin ? stream_winjoin_exec(&j) : stream_job_exec(&j, nw);
     if (!rc)
         rc = stream_sink_commit(j.sink, e);
+    stream_ckpt_job_close(&j, !rc);
     if (rc && !e->state[0])
         *e = j.q && j.q->e->state[0] ? *j.q->e
                                       : (sql_err_set(e, SQLSTATE_INTERNAL, -1, "%s",

@@ -183,6 +183,16 @@ int64_t sql_aggtab_mem(const sql_aggtab *t);
 int sql_aggtab_add_ids(sql_aggtab *t, const sql_batch *b, uint32_t *ids, sql_err *e);
 int sql_aggtab_peek(sql_aggtab *t, const uint32_t *gids, int64_t n, sql_batch **out, sql_err *e);
 void sql_aggtab_free(sql_aggtab *t);
+/*
+ * Checkpoints (docs/internals/stream.md, "aggregation table"): whether the
+ * tables of an aggregation can be saved (NULL), else why not; a table's groups
+ * (keys as text) and states appended to out; and a new, empty table filled
+ * from such bytes (0, or a negative code with e set: bytes that are not a
+ * table of this aggregation change nothing the caller keeps).
+ */
+const char *sql_aggtab_unsavable(sql_op *op);
+int sql_aggtab_save(sql_aggtab *t, dbuf *out);
+int sql_aggtab_load(sql_aggtab *t, const uint8_t *p, size_t n, sql_err *e);
 
 /* Batches in memory: a growable list (sort input, join build side, CTEs). */
 typedef struct sql_rows {

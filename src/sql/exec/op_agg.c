@@ -23,6 +23,7 @@
 
 #include "base/alloc.h"
 #include "sql/exec/hashtab.h"
+#include "sql/types/value.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -811,6 +812,185 @@ void sql_aggtab_free(sql_aggtab *a)
         return;
     tab_free(&a->t);
     sl_free(a);
+}
+
+/* ---- checkpoints: a table as bytes ----------------------------------------- */
+
+/*
+ * Layout (little-endian): u32 groups, then per group per key a u8 (1: NULL) and,
+ * when not NULL, u32 length + the value's text (the type's output function,
+ * read back by its input function: exact for every type); then per aggregate
+ * per group u32 length + the state's bytes (sql_agg save, or the state as it is).
+ */
+const char *sql_aggtab_unsavable(sql_op *op)
+{
+    const sql_plan *p = op->p;
+    for (int i = 0; i < p->agg.naggs; i++) {
+        const sql_expr *c = p->agg.aggs[i];
+        if (c->agg_distinct || c->norder)
+            return "aggregates with DISTINCT or ORDER BY inside the call";
+        if (c->agg->destroy && !c->agg->save)
+            return c->agg->name;
+    }
+    return NULL;
+}
+
+static int put_u32(dbuf *o, uint32_t v)
+{
+    uint8_t b[4] = {(uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24)};
+    return dbuf_append(o, b, 4);
+}
+
+int sql_aggtab_save(sql_aggtab *a, dbuf *out)
+{
+    aggtab *t = &a->t;
+    op_agg *g = a->g;
+    uint32_t n = g->nkeys ? t->ht.n : t->ngroups;
+    int rc = put_u32(out, n);
+    dbuf txt;
+    dbuf_init(&txt, 1u << 30);
+    for (uint32_t r = 0; r < n && !rc && g->nkeys; r++)
+        for (int k = 0; k < g->nkeys && !rc; k++) {
+            const col_vec *v = &t->ht.keys[k];
+            bool null = sql_datum_get(g->key_types[k], v, r).null;
+            dbuf_reset(&txt);
+            if ((rc = dbuf_append_byte(out, null)) || null)
+                continue;
+            if (!(rc = sql_vec_text(g->key_types[k], v, r, &txt)) &&
+                !(rc = put_u32(out, (uint32_t)txt.len)))
+                rc = dbuf_append(out, txt.p, txt.len);
+        }
+    dbuf_free(&txt);
+    for (int i = 0; i < t->naggs && !rc; i++) {
+        const aggstate *s = &t->a[i];
+        size_t sz = s->agg->state_size;
+        for (uint32_t gi = 0; gi < n && !rc; gi++) {
+            const uint8_t *st = s->states + (size_t)gi * sz;
+            if (!s->agg->save) {
+                if (!(rc = put_u32(out, (uint32_t)sz)))
+                    rc = dbuf_append(out, st, sz);
+                continue;
+            }
+            size_t at = out->len;
+            if (!(rc = put_u32(out, 0)) && !(rc = s->agg->save(st, out))) {
+                uint32_t len = (uint32_t)(out->len - at - 4);
+                uint8_t *lp = out->p + at;
+                lp[0] = (uint8_t)len, lp[1] = (uint8_t)(len >> 8), lp[2] = (uint8_t)(len >> 16),
+                lp[3] = (uint8_t)(len >> 24);
+            }
+        }
+    }
+    return rc;
+}
+
+typedef struct rd {
+    const uint8_t *p;
+    size_t n;
+} rd;
+
+static bool get_bytes(rd *r, size_t n, const uint8_t **out)
+{
+    if (r->n < n)
+        return false;
+    *out = r->p;
+    r->p += n;
+    r->n -= n;
+    return true;
+}
+
+static bool get_u32(rd *r, uint32_t *v)
+{
+    const uint8_t *b;
+    if (!get_bytes(r, 4, &b))
+        return false;
+    *v = (uint32_t)b[0] | (uint32_t)b[1] << 8 | (uint32_t)b[2] << 16 | (uint32_t)b[3] << 24;
+    return true;
+}
+
+static int damaged(sql_err *e, const char *what)
+{
+    return sql_err_set(e, "XX001", -1, "checkpoint: aggregation state damaged (%s)", what);
+}
+
+/* The keys of n groups into the (empty) table: ids 0 .. n-1 in order. */
+static int load_keys(sql_aggtab *a, rd *r, uint32_t n, sql_err *e)
+{
+    aggtab *t = &a->t;
+    op_agg *g = a->g;
+    sql_batch *b;
+    if (sql_batch_new(g->nkeys, g->key_types, &b))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    int rc = SL_OK;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        arena_reset(&t->scratch);
+        for (int k = 0; k < g->nkeys && !rc; k++) {
+            const uint8_t *nb, *tp;
+            uint32_t len;
+            sql_datum d = sql_datum_null();
+            const char *state = NULL;
+            if (!get_bytes(r, 1, &nb) || nb[0] > 1)
+                rc = damaged(e, "key");
+            else if (!nb[0] && (!get_u32(r, &len) || !get_bytes(r, len, &tp)))
+                rc = damaged(e, "key");
+            else if (!nb[0] && sql_datum_parse(g->key_types[k], (const char *)tp, len,
+                                               &t->scratch, &d, &state))
+                rc = damaged(e, "key value");
+            if (!rc && sql_datum_append(g->key_types[k], &d, &b->cols[k]))
+                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        }
+        b->n += !rc;
+    }
+    sql_vec kv[64];
+    uint32_t *ids = rc || g->nkeys > 64 ? NULL : sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+    if (!rc && !ids)
+        rc = g->nkeys > 64 ? damaged(e, "keys") : sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1,
+                                                               "out of memory");
+    for (int k = 0; !rc && k < g->nkeys; k++)
+        kv[k] = (sql_vec){b->cols[k], false};
+    if (!rc && n && sql_ht_lookup(&t->ht, kv, n, NULL, true, ids))
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    for (uint32_t i = 0; !rc && i < n; i++)
+        if (ids[i] != i)
+            rc = damaged(e, "a key twice");
+    sl_free(ids);
+    sql_batch_free(b);
+    return rc;
+}
+
+int sql_aggtab_load(sql_aggtab *a, const uint8_t *p, size_t n, sql_err *e)
+{
+    aggtab *t = &a->t;
+    op_agg *g = a->g;
+    rd r = {p, n};
+    uint32_t ng;
+    if (!get_u32(&r, &ng) || (!g->nkeys && ng > 1) || ng > r.n)
+        return damaged(e, "groups");
+    int rc = g->nkeys ? load_keys(a, &r, ng, e) : SL_OK;
+    if (!rc && ng && grow_states(t, ng))
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    for (int i = 0; i < t->naggs && !rc; i++) {
+        aggstate *s = &t->a[i];
+        size_t sz = s->agg->state_size;
+        for (uint32_t gi = 0; gi < ng && !rc; gi++) {
+            uint32_t len;
+            const uint8_t *b;
+            uint8_t *st = s->states + (size_t)gi * sz;
+            if (!get_u32(&r, &len) || !get_bytes(&r, len, &b))
+                rc = damaged(e, "state");
+            else if (!s->agg->save && len != sz)
+                rc = damaged(e, "state size");
+            else if (!s->agg->save)
+                memcpy(st, b, sz);
+            else {
+                sql_agg_ctx cx = agg_ctx(t, s);
+                if ((rc = s->agg->load(&cx, st, b, len)))
+                    *e = t->err;
+            }
+        }
+    }
+    if (!rc && r.n)
+        rc = damaged(e, "trailing bytes");
+    return rc;
 }
 
 sql_op *sql_op_agg_new(sql_exec *x, const sql_plan *p)

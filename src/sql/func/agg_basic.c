@@ -317,6 +317,37 @@ static void mm_destroy(void *s)
     memset(m, 0, sizeof *m);
 }
 
+/* Checkpoints: set, owned, then the owned bytes or the 16 fixed ones. */
+static int mm_save(const void *s, dbuf *out)
+{
+    const mm *m = s;
+    uint8_t h[2] = {m->set, m->owned};
+    int rc = dbuf_append(out, h, 2);
+    if (!rc)
+        rc = m->owned ? dbuf_append(out, m->p, m->n) : dbuf_append(out, m->fixed, 16);
+    return rc;
+}
+
+static int mm_load(sql_agg_ctx *cx, void *s, const uint8_t *p, size_t n)
+{
+    mm *m = s;
+    if (n < 2 || p[0] > 1 || p[1] > 1 || (!p[1] && n != 18) || n - 2 > UINT32_MAX)
+        return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad min/max state");
+    m->set = p[0];
+    if (!p[1]) {
+        memcpy(m->fixed, p + 2, 16);
+        return SL_OK;
+    }
+    if (!(m->p = sl_malloc(n - 2 ? n - 2 : 1)))
+        return sql_err_set(cx->err, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    memcpy(m->p, p + 2, n - 2);
+    m->n = (uint32_t)(n - 2);
+    m->owned = 1;
+    if (cx->mem_bytes)
+        *cx->mem_bytes += (int64_t)m->n;
+    return SL_OK;
+}
+
 static sql_datum mm_datum(sql_type t, const mm *m)
 {
     sql_datum d;
@@ -685,51 +716,51 @@ static int string_agg_combine(sql_agg_ctx *cx, void *d, const void *s)
 
 static const sql_agg g_basic[] = {
     {"count", 0, {0}, ST_INT8, sizeof(int64_t), false, NULL, count_init, count_update,
-     count_combine, count_final, NULL},
+     count_combine, count_final, NULL, NULL, NULL},
     {"count", 1, {ST_NULL}, ST_INT8, sizeof(int64_t), false, NULL, count_init, count_update,
-     count_combine, count_final, NULL},
+     count_combine, count_final, NULL, NULL, NULL},
     {"sum", 1, {ST_INT2}, ST_INT8, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, sum_int_to_int8, NULL},
+     isum_combine, sum_int_to_int8, NULL, NULL, NULL},
     {"sum", 1, {ST_INT4}, ST_INT8, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, sum_int_to_int8, NULL},
+     isum_combine, sum_int_to_int8, NULL, NULL, NULL},
     {"sum", 1, {ST_INT8}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, sum_int_to_num, NULL},
+     isum_combine, sum_int_to_num, NULL, NULL, NULL},
     {"sum", 1, {ST_FLOAT4}, ST_FLOAT4, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, sum_flt, NULL},
+     fsum_combine, sum_flt, NULL, NULL, NULL},
     {"sum", 1, {ST_FLOAT8}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, sum_flt, NULL},
+     fsum_combine, sum_flt, NULL, NULL, NULL},
     {"sum", 1, {ST_NUMERIC}, ST_NUMERIC, sizeof(nsum), false, NULL, nsum_init, nsum_update,
-     nsum_combine, sum_num, NULL},
+     nsum_combine, sum_num, NULL, NULL, NULL},
     {"sum", 1, {ST_INTERVAL}, ST_INTERVAL, sizeof(ivsum), false, NULL, ivsum_init, ivsum_update,
-     ivsum_combine, sum_iv, NULL},
+     ivsum_combine, sum_iv, NULL, NULL, NULL},
     {"avg", 1, {ST_INT2}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, avg_int, NULL},
+     isum_combine, avg_int, NULL, NULL, NULL},
     {"avg", 1, {ST_INT4}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, avg_int, NULL},
+     isum_combine, avg_int, NULL, NULL, NULL},
     {"avg", 1, {ST_INT8}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
-     isum_combine, avg_int, NULL},
+     isum_combine, avg_int, NULL, NULL, NULL},
     {"avg", 1, {ST_FLOAT4}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, avg_flt, NULL},
+     fsum_combine, avg_flt, NULL, NULL, NULL},
     {"avg", 1, {ST_FLOAT8}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, avg_flt, NULL},
+     fsum_combine, avg_flt, NULL, NULL, NULL},
     {"avg", 1, {ST_NUMERIC}, ST_NUMERIC, sizeof(nsum), false, NULL, nsum_init, nsum_update,
-     nsum_combine, avg_num, NULL},
+     nsum_combine, avg_num, NULL, NULL, NULL},
     {"avg", 1, {ST_INTERVAL}, ST_INTERVAL, sizeof(ivsum), false, NULL, ivsum_init, ivsum_update,
-     ivsum_combine, avg_iv, NULL},
+     ivsum_combine, avg_iv, NULL, NULL, NULL},
     {"max", 1, {ST_NULL}, ST_NULL, sizeof(mm), false, same_as_arg, mm_init, max_update,
-     max_combine, mm_final, mm_destroy},
+     max_combine, mm_final, mm_destroy, mm_save, mm_load},
     {"min", 1, {ST_NULL}, ST_NULL, sizeof(mm), false, same_as_arg, mm_init, min_update,
-     min_combine, mm_final, mm_destroy},
+     min_combine, mm_final, mm_destroy, mm_save, mm_load},
     {"bool_and", 1, {ST_BOOL}, ST_BOOL, 1, false, NULL, b_init, and_update, and_combine,
-     b_final, NULL},
+     b_final, NULL, NULL, NULL},
     {"every", 1, {ST_BOOL}, ST_BOOL, 1, false, NULL, b_init, and_update, and_combine, b_final,
-     NULL},
+     NULL, NULL, NULL},
     {"bool_or", 1, {ST_BOOL}, ST_BOOL, 1, false, NULL, b_init, or_update, or_combine, b_final,
-     NULL},
+     NULL, NULL, NULL},
     {"string_agg", 2, {ST_TEXT, ST_TEXT}, ST_TEXT, sizeof(sagg), true, NULL, sagg_init,
-     string_agg_update, string_agg_combine, string_agg_final, sagg_destroy},
+     string_agg_update, string_agg_combine, string_agg_final, sagg_destroy, NULL, NULL},
     {"array_agg", 1, {ST_TEXT}, ST_TEXTARR, sizeof(sagg), true, NULL, sagg_init,
-     array_agg_update, string_agg_combine, string_agg_final, sagg_destroy},
+     array_agg_update, string_agg_combine, string_agg_final, sagg_destroy, NULL, NULL},
 };
 
 sql_agg_table sql_aggs_basic(void)

@@ -678,7 +678,7 @@ static int approx_final(sql_agg_ctx *cx, const void *st, col_vec *out)
 }
 
 #define VAR(name, arg, ret, size, ini, upd, comb, fin)                                          \
-    {name, 1, {arg}, ret, size, false, NULL, ini, upd, comb, fin, NULL}
+    {name, 1, {arg}, ret, size, false, NULL, ini, upd, comb, fin, NULL, NULL, NULL}
 #define VARS_F(name, fin)                                                                       \
     VAR(name, ST_FLOAT8, ST_FLOAT8, sizeof(yc), yc_init, yc_update, yc_combine, fin),           \
         VAR(name, ST_FLOAT4, ST_FLOAT8, sizeof(yc), yc_init, yc_update, yc_combine, fin),       \
@@ -696,13 +696,13 @@ static const sql_agg g_stats[] = {
     VARS_F("stddev", sd_samp_f),      VARS_I("stddev", sd_samp_i),
     VARS_F("stddev_pop", sd_pop_f),   VARS_I("stddev_pop", sd_pop_i),
     {"percentile_cont", 2, {ST_FLOAT8, ST_FLOAT8}, ST_FLOAT8, sizeof(pct), false, NULL, pct_init,
-     pct_update, pct_combine, cont_final, pct_destroy},
+     pct_update, pct_combine, cont_final, pct_destroy, NULL, NULL},
     {"percentile_cont", 2, {ST_FLOAT8, ST_INTERVAL}, ST_INTERVAL, sizeof(pct), false, NULL,
-     pct_init, pct_update, pct_combine, cont_final, pct_destroy},
+     pct_init, pct_update, pct_combine, cont_final, pct_destroy, NULL, NULL},
     {"percentile_disc", 2, {ST_FLOAT8, ST_NULL}, ST_NULL, sizeof(pct), false, disc_type,
-     pct_init, pct_update, pct_combine, disc_final, pct_destroy},
+     pct_init, pct_update, pct_combine, disc_final, pct_destroy, NULL, NULL},
     {"approx_percentile", 2, {ST_FLOAT8, ST_FLOAT8}, ST_FLOAT8, sizeof(approx), false, NULL,
-     approx_init, approx_update, approx_combine, approx_final, approx_destroy},
+     approx_init, approx_update, approx_combine, approx_final, approx_destroy, NULL, NULL},
 };
 
 sql_agg_table sql_aggs_stats(void)

@@ -18,6 +18,7 @@
 #define SL_SQL_FUNC_FUNC_H
 
 #include "base/arena.h"
+#include "base/dbuf.h"
 #include "sql/exec/vec.h"
 #include "sql/front/error.h"
 #include "sql/plan/expr.h"
@@ -99,6 +100,15 @@ struct sql_agg {
     /* appends the group's result to out (of the aggregate's result type) */
     int (*finalize)(sql_agg_ctx *cx, const void *state, col_vec *out);
     void (*destroy)(void *state); /* optional: states holding outside memory */
+    /*
+     * Checkpoints (optional): a state holding outside memory written as bytes
+     * (appended to out) and read back into an initialized state (0, or a
+     * negative code with cx->err set for bytes that are not one).  Without them
+     * a state with no destroy is its state_size bytes as they are (no pointers
+     * in it), and one with destroy cannot be checkpointed.
+     */
+    int (*save)(const void *state, dbuf *out);
+    int (*load)(sql_agg_ctx *cx, void *state, const uint8_t *p, size_t n);
 };
 
 /* The functions named name (lower case), and how many: candidates for resolution. */

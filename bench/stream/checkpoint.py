@@ -1,0 +1,112 @@
+"""checkpoint.py - what checkpoints cost a continuous job, and how long a
+restart after kill -9 takes.
+
+In one run, alternating round by round on the same generated CSV:
+  none   streamlake run (a tumbling GROUP BY into a file sink), no checkpoints
+  every  the same with --checkpoint-dir and --checkpoint-interval 1
+and reports rows/s of each (median over rounds) and the ratio.  Then
+recovery: the job is started with checkpoints, killed with SIGKILL right
+after its first checkpoint is published, and restarted; the figure is the
+time from the restart to its end, next to a full run's time.
+
+  python3 bench/stream/checkpoint.py [--rows N] [--rounds R] [--workers W]
+                                     [--build DIR]
+
+Defaults are small (a smoke run); the lead runs it large on a quiet machine.
+"""
+
+import argparse
+import datetime
+import os
+import random
+import shutil
+import statistics
+import subprocess
+import tempfile
+import time
+
+SQL = """
+CREATE TABLE bids (auction bigint, bidder text, price bigint, ts timestamp)
+  WITH (connector = 'file', path = 'bids.csv', format = 'csv', event_time = 'ts',
+        max_delay = '1 second');
+CREATE TABLE out (window_end timestamp, auction bigint, n bigint, total bigint, top bigint)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT window_end, auction, count(*), sum(price), max(price)
+  FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
+"""
+
+
+def gen(path, n):
+    rnd = random.Random(1)
+    base = datetime.datetime(2024, 1, 1)
+    t = 0
+    with open(path, "w") as f:
+        f.write("auction,bidder,price,ts\n")
+        for _ in range(n):
+            t += rnd.randint(0, 20)
+            d = base + datetime.timedelta(milliseconds=max(0, t - rnd.randint(0, 1500)))
+            f.write("%d,b%d,%d,%s\n" % (rnd.randint(1, 1000), rnd.randint(1, 500),
+                                        rnd.randint(1, 1000), d.strftime("%Y-%m-%d %H:%M:%S.%f")))
+
+
+def run(bin_, cwd, workers, ck=None, interval="1"):
+    args = [bin_, "run", "job.sql", "--workers", str(workers)]
+    if ck:
+        shutil.rmtree(ck, ignore_errors=True)
+        args += ["--checkpoint-dir", ck, "--checkpoint-interval", interval]
+    t = time.monotonic()
+    subprocess.run(args, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+    return time.monotonic() - t
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--rows", type=int, default=200000)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--workers", type=int, default=2)
+    ap.add_argument("--build", default=os.path.join(os.getcwd(), "build"))
+    a = ap.parse_args()
+    bin_ = os.path.join(a.build, "streamlake")
+    tmp = tempfile.mkdtemp(prefix="sl-bench-ckpt-")
+    try:
+        gen(os.path.join(tmp, "bids.csv"), a.rows)
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(SQL)
+        ck = os.path.join(tmp, "ck")
+        none, every = [], []
+        for _ in range(a.rounds):
+            none.append(run(bin_, tmp, a.workers))
+            every.append(run(bin_, tmp, a.workers, ck))
+        n, e = statistics.median(none), statistics.median(every)
+        print("rows %d, workers %d, rounds %d" % (a.rows, a.workers, a.rounds))
+        print("no checkpoints        %10.0f rows/s  (%.3f s)" % (a.rows / n, n))
+        print("checkpoint every 1 s  %10.0f rows/s  (%.3f s)" % (a.rows / e, e))
+        print("throughput with checkpoints: %.1f %% of without" % (100 * n / e))
+
+        # recovery: kill -9 right after the first checkpoint, then restart
+        shutil.rmtree(ck, ignore_errors=True)
+        man = os.path.join(ck, "job-0")
+        p = subprocess.Popen([bin_, "run", "job.sql", "--workers", str(a.workers),
+                              "--checkpoint-dir", ck, "--checkpoint-interval", "0.2"],
+                             cwd=tmp, stdout=subprocess.DEVNULL)
+        while p.poll() is None and not (os.path.isdir(man) and
+                                        any(x.startswith("manifest-") for x in os.listdir(man))):
+            time.sleep(0.002)
+        killed = p.poll() is None
+        if killed:
+            p.kill()
+            p.wait()
+        t = time.monotonic()
+        subprocess.run([bin_, "run", "job.sql", "--workers", str(a.workers), "--checkpoint-dir",
+                        ck, "--checkpoint-interval", "0.2"], cwd=tmp, check=True,
+                       stdout=subprocess.DEVNULL)
+        r = time.monotonic() - t
+        print("restart after kill -9 to the end: %.3f s (%s; a full run: %.3f s)" %
+              (r, "resumed from the first checkpoint" if killed else "ended before a checkpoint",
+               n))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

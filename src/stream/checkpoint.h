@@ -1,0 +1,89 @@
+/*
+ * checkpoint.h - a job's checkpoints in an object store: what every worker
+ * held at an aligned barrier (its reading position, its open windows' state)
+ * and the manifest that makes them one checkpoint, with the sink's committed
+ * length.  docs/internals/stream.md ("Checkpoints") has the byte tables; this
+ * file's encoders and decoders are their only implementation.
+ *
+ * Objects (keys relative to the store, J the job's number in its script):
+ *   job-J/S/worker-I      worker I's part of checkpoint S (20 digits)
+ *   job-J/manifest-S      the commit: written last, create-only; recovery
+ *                         reads the newest manifest, and parts without one are
+ *                         garbage (replaced when the same S is taken again)
+ */
+#ifndef SL_STREAM_CHECKPOINT_H
+#define SL_STREAM_CHECKPOINT_H
+
+#include "base/dbuf.h"
+#include "stream/stream_int.h"
+
+#define STREAM_CKPT_VERSION 1
+#define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
+
+typedef struct stream_ckpt_manifest {
+    uint64_t seq;
+    uint64_t job_hash;       /* FNV-1a 64 of the statement's text */
+    uint64_t file_size;      /* the source file's bytes */
+    uint32_t nworkers, nsplits;
+    uint64_t sink_bytes;     /* the sink's part file: bytes committed */
+    int32_t chunk;           /* no aggregation: the split of the merger's cut; else -1 */
+    bool has_pos;            /* ... and the reader's position in it */
+    stream_reader_pos pos;
+} stream_ckpt_manifest;
+
+typedef struct stream_ckpt_win {
+    int64_t start, end;
+    const uint8_t *state;    /* sql_aggtab_save's bytes (into the decoded object) */
+    uint32_t len;
+} stream_ckpt_win;
+
+/* A worker's part: its reading half at the barrier, its owning half after it. */
+typedef struct stream_ckpt_worker {
+    uint64_t seq;
+    uint32_t worker;
+    int32_t chunk;           /* the split it was reading (>= splits: none left) */
+    bool has_pos;
+    stream_reader_pos pos;
+    uint64_t rows_read, late, bad; /* of its splits before chunk */
+    bool max_seen;
+    int64_t max_ns;
+    int64_t wm;              /* its reader's last watermark */
+    int64_t owner_wm;
+    uint32_t nprod;
+    int64_t *in_wm;          /* nprod (allocated) */
+    uint32_t nwins;
+    stream_ckpt_win *wins;   /* nwins (allocated) */
+} stream_ckpt_worker;
+
+int stream_ckpt_manifest_encode(const stream_ckpt_manifest *m, dbuf *out);
+/* 0, or SL_EINVAL for bytes that are not a manifest of this version. */
+int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest *m);
+/* The part with no windows; then stream_ckpt_worker_add_win per window (its state
+ * appended by the caller after it), then stream_ckpt_worker_finish. */
+int stream_ckpt_worker_begin(const stream_ckpt_worker *w, dbuf *out);
+int stream_ckpt_worker_win(dbuf *out, int64_t start, int64_t end, size_t *len_at);
+void stream_ckpt_worker_win_done(dbuf *out, size_t len_at);
+int stream_ckpt_worker_finish(dbuf *out, size_t nwins_at, uint32_t nwins);
+/* Where begin left the window count (for finish). */
+size_t stream_ckpt_worker_nwins_at(uint32_t nprod);
+/* 0, SL_EINVAL (not a part), SL_ENOMEM; w points into p; free with ..._free. */
+int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w);
+void stream_ckpt_worker_free(stream_ckpt_worker *w);
+
+uint64_t stream_ckpt_hash(const char *text);
+
+/* A job's checkpoints in a local directory (created if missing). */
+typedef struct stream_ckpt stream_ckpt;
+int stream_ckpt_open(const char *dir, int job, stream_ckpt **out, sql_err *e);
+void stream_ckpt_close(stream_ckpt *c);
+/* The newest manifest (*found false: none). */
+int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql_err *e);
+int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e);
+/* Reads worker w's part of seq into out (decode it from there). */
+int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e);
+/* Publishes the manifest (create-only), then removes the checkpoints before it. */
+int stream_ckpt_commit(stream_ckpt *c, const stream_ckpt_manifest *m, sql_err *e);
+/* Removes every object of the job (it ended well). */
+void stream_ckpt_clear(stream_ckpt *c);
+
+#endif

@@ -1,0 +1,181 @@
+/*
+ * ckpt_job.c - checkpoints of a running job: what a worker's part holds and
+ * how it is put back, what the merger commits (docs/internals/stream.md,
+ * "Checkpoints").  The barrier protocol itself is in worker.c; the objects'
+ * bytes in checkpoint.c.
+ *
+ * A worker's part is written by the worker when it is aligned on a barrier:
+ * its reading half stopped right after the barrier it sent (ck_chunk,
+ * ck_pos), and its owning half has every producer's rows before their
+ * barriers and none after.  The manifest is written by the merger once
+ * every owner's barrier arrived and the sink's bytes up to there are on
+ * disk, so a manifest names a state that is consistent: source positions,
+ * window tables and committed output all cut at the same barrier.
+ */
+#include "stream/checkpoint.h"
+#include "stream/job.h"
+
+#include "base/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+int64_t stream_ckpt_now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int stream_ckpt_job_open(stream_run *r, const char *text, stream_ckpt **ck,
+                         stream_ckpt_manifest *m, bool *found, sql_err *e)
+{
+    int job = r->njobs++;
+    *ck = NULL;
+    *found = false;
+    r->sink_resume = false;
+    if (!r->o->checkpoint_dir)
+        return SL_OK;
+    int rc = stream_ckpt_open(r->o->checkpoint_dir, job, ck, e);
+    if (!rc)
+        rc = stream_ckpt_latest(*ck, m, found, e);
+    if (!rc && *found && m->job_hash != stream_ckpt_hash(text))
+        rc = sql_err_set(e, "55000", -1, "checkpoint %llu in \"%s\" belongs to another statement",
+                         (unsigned long long)m->seq, r->o->checkpoint_dir);
+    if (!rc && *found) {
+        r->sink_resume = true;
+        r->sink_resume_bytes = m->sink_bytes;
+    }
+    int nw = r->o->workers < 1 ? 1 : r->o->workers;
+    if (!rc && *found && m->nworkers != (uint32_t)nw)
+        rc = sql_err_set(e, "55000", -1, "checkpoint %llu was taken with %u workers: run with "
+                         "--workers %u to resume it", (unsigned long long)m->seq, m->nworkers,
+                         m->nworkers);
+    return rc;
+}
+
+int stream_ckpt_job_check(stream_job *j, sql_err *e)
+{
+    if (!j->ckpt)
+        return SL_OK;
+    const char *why = NULL;
+    if (j->win && j->win->session)
+        why = "session windows";
+    else if (j->agg)
+        why = sql_aggtab_unsavable(j->agg);
+    if (!why && !stream_sink_is_file(j->sink))
+        why = "a materialized view sink";
+    if (why) {
+        if (j->resuming)
+            return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);
+        fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n", j->src->name, why);
+        stream_ckpt_close(j->ckpt);
+        j->ckpt = NULL;
+    }
+    return SL_OK;
+}
+
+static int damaged(sql_err *e, int w)
+{
+    return sql_err_set(e, "XX001", -1, "checkpoint: the part of worker %d is damaged", w);
+}
+
+int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
+{
+    stream_job *j = w->j;
+    const stream_ckpt_manifest *m = j->resume;
+    w->rs_chunk = m->chunk;  /* no aggregation: the merger's cut, the same for all */
+    w->rs_has_pos = m->has_pos;
+    w->rs_pos = m->pos;
+    if (!j->agg)
+        return SL_OK;
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    stream_ckpt_worker p;
+    memset(&p, 0, sizeof p);
+    int rc = stream_ckpt_get_worker(j->ckpt, m->seq, w->id, &b, e);
+    if (!rc && stream_ckpt_worker_decode(b.p, b.len, &p))
+        rc = damaged(e, w->id);
+    if (!rc && (p.seq != m->seq || p.worker != (uint32_t)w->id || p.nprod != (uint32_t)j->nw ||
+                (p.nwins && !(w->wins = sl_calloc(p.nwins, sizeof *w->wins)))))
+        rc = p.seq != m->seq || p.worker != (uint32_t)w->id || p.nprod != (uint32_t)j->nw
+                 ? damaged(e, w->id)
+                 : sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    if (!rc) {
+        w->wins_cap = (int)p.nwins;
+        w->rs_chunk = p.chunk;
+        w->rs_has_pos = p.has_pos;
+        w->rs_pos = p.pos;
+        w->rows_read = p.rows_read;
+        w->late = p.late;
+        w->bad = p.bad;
+        w->max_seen = p.max_seen;
+        w->max_ns = p.max_ns;
+        w->wm = p.wm;
+        w->owner_wm = p.owner_wm;
+        memcpy(w->in_wm, p.in_wm, sizeof *w->in_wm * (size_t)j->nw);
+    }
+    for (uint32_t i = 0; !rc && i < p.nwins; i++) {
+        open_win *ow = &w->wins[i];
+        ow->start = p.wins[i].start;
+        ow->end = p.wins[i].end;
+        if (!(rc = sql_aggtab_new(j->agg, &ow->t, e))) {
+            w->nwins++;
+            rc = sql_aggtab_load(ow->t, p.wins[i].state, p.wins[i].len, e);
+        }
+    }
+    stream_ckpt_worker_free(&p);
+    dbuf_free(&b);
+    return rc;
+}
+
+int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
+{
+    stream_job *j = w->j;
+    stream_ckpt_worker p = {
+        .seq = seq, .worker = (uint32_t)w->id, .chunk = w->ck_chunk, .has_pos = w->ck_has_pos,
+        .pos = w->ck_pos, .rows_read = w->rows_read, .late = w->late, .bad = w->bad,
+        .max_seen = w->max_seen, .max_ns = w->max_ns, .wm = w->wm, .owner_wm = w->owner_wm,
+        .nprod = (uint32_t)j->nw, .in_wm = w->in_wm};
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    size_t nwins_at = stream_ckpt_worker_nwins_at(p.nprod), len_at;
+    int rc = stream_ckpt_worker_begin(&p, &b);
+    for (int i = 0; i < w->nwins && !rc; i++) {
+        if (!(rc = stream_ckpt_worker_win(&b, w->wins[i].start, w->wins[i].end, &len_at)) &&
+            !(rc = sql_aggtab_save(w->wins[i].t, &b)))
+            stream_ckpt_worker_win_done(&b, len_at);
+    }
+    if (!rc)
+        rc = stream_ckpt_worker_finish(&b, nwins_at, (uint32_t)w->nwins);
+    if (rc)
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    else
+        rc = stream_ckpt_put_worker(j->ckpt, seq, w->id, &b, e);
+    dbuf_free(&b);
+    return rc;
+}
+
+int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,
+                           const stream_reader_pos *pos, sql_err *e)
+{
+    stream_ckpt_manifest m = {.seq = seq, .job_hash = j->ckpt_hash,
+                              .file_size = stream_file_size(j->file),
+                              .nworkers = (uint32_t)j->nw, .nsplits = (uint32_t)j->nsplits,
+                              .chunk = chunk, .has_pos = has_pos};
+    if (pos)
+        m.pos = *pos;
+    int rc = stream_sink_sync(j->sink, &m.sink_bytes, e);
+    return rc ? rc : stream_ckpt_commit(j->ckpt, &m, e);
+}
+
+void stream_ckpt_job_close(stream_job *j, bool ok)
+{
+    if (!j->ckpt)
+        return;
+    if (ok)
+        stream_ckpt_clear(j->ckpt);
+    stream_ckpt_close(j->ckpt);
+    j->ckpt = NULL;
+}
