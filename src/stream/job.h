@@ -99,6 +99,10 @@ struct stream_job {
     int fail_chunk;          /* the failure's split (line order decides which is reported) */
     sql_err ferr;
     _Atomic int64_t state_mem;
+    /* on a server (jobs.c): a telemetry source's subscription (read instead of a file),
+     * and a flag that ends the input early (a stopped job ends as if its input had) */
+    stream_live *live;
+    _Atomic int *stop;
 };
 
 /* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
@@ -109,5 +113,8 @@ int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
 int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, stream_job *j,
                     int *nw, sql_err *e);
 void stream_job_free(stream_job *j);
+/* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
+ * open); the sink is not committed. */
+int stream_job_exec(stream_job *j, int nw);
 
 #endif

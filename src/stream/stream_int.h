@@ -26,9 +26,14 @@
 #include "stream/stream.h"
 #include "stream/window.h"
 
+#include <pthread.h>
+
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
+enum { STREAM_CONN_FILE = 0, STREAM_CONN_TELEMETRY, STREAM_CONN_WEBHOOK, STREAM_CONN_METRICS };
 
 typedef struct stream_run stream_run;
+typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
+typedef struct stream_live stream_live; /* one job's subscription to it */
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -51,6 +56,13 @@ typedef struct stream_table {
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
+    int connector;           /* STREAM_CONN_* */
+    int tel_view;            /* telemetry: the lake view (lake_view_id) */
+    int tel_src[64];         /* telemetry: the view's column of each column (-1: none) */
+    int64_t idle_ns;         /* telemetry: idle_timeout */
+    const char *url;         /* webhook */
+    int64_t queue_rows;      /* webhook: queue_size */
+    int retries;             /* webhook */
 } stream_table;
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
@@ -59,6 +71,7 @@ typedef struct stream_view {
     ftab *f;                 /* the rows (ftab_rows_ops); f->t is the table */
     uint64_t rows_written;
     bool emit_on_close;
+    pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
 } stream_view;
 
 /* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
@@ -83,6 +96,7 @@ struct stream_run {
     int nviews, views_cap;
     sql_catalog_hook hook;
     sql_hook_tfunc tumble, hop, session;
+    stream_hub *hub;         /* a server's live telemetry; NULL for `streamlake run` */
 };
 
 /* catalog.c */
