@@ -16,6 +16,7 @@ int cmd_serve(int argc, char **argv);
 int cmd_import(int argc, char **argv);
 int cmd_loadgen(int argc, char **argv);
 int cmd_processes(int argc, char **argv);
+int cmd_job(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_view(int argc, char **argv);
 int cmd_materialize(int argc, char **argv);

@@ -28,7 +28,7 @@ static void usage(FILE *f)
             "                        [--max-body-bytes N] [--max-inflight-bytes N]\n"
             "                        [--cache-mb N] [--jobs N] [--partition-events N]\n"
             "                        [--max-response-mb N] [--max-workers N]\n"
-            "                        [--max-request-jobs N] [--client-timeout S]\n"
+            "                        [--max-request-jobs N] [--client-timeout S] [--workers N]\n"
             "                        [--work-mem-mb N] [--sql-memory-mb N]\n"
             "                        [--statement-timeout-ms N] [--files DIR]\n"
             "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
@@ -64,6 +64,8 @@ static void usage(FILE *f)
             "                        8 per core); past it requests get 503\n"
             "  --max-request-jobs N  worker threads of one request, whatever it asks\n"
             "                        (default: the number of cores, at least 2)\n"
+            "  --workers N           workers of each continuous job (default: the number of\n"
+            "                        cores; docs/streaming.md, \"Jobs on a server\")\n"
             "  --client-timeout S    a connection that sends nothing and reads nothing\n"
             "                        this long is closed and its resources freed (default 30)\n"
             "  --work-mem-mb N       memory of one SQL query for sorts, aggregations and\n"
@@ -178,6 +180,7 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         {"--max-workers", 1, 4096, 1, AS_INT, &c->max_workers},
         {"--max-request-jobs", 1, 256, 1, AS_INT, &c->max_request_jobs},
         {"--client-timeout", 1, 86400, 1, AS_INT, &c->client_timeout_s},
+        {"--workers", 1, 256, 1, AS_INT, &c->stream_workers},
         {"--work-mem-mb", 1, 1u << 20, 1u << 20, AS_SIZE, &c->sql_work_mem_bytes},
         {"--sql-memory-mb", 16, 1u << 20, 1u << 20, AS_SIZE, &c->sql_memory_bytes},
         {"--statement-timeout-ms", 0, 86400000, 1, AS_U64, &c->sql_timeout_ms},

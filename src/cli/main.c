@@ -18,6 +18,7 @@ typedef struct command {
 static const command g_commands[] = {
     {"serve", cmd_serve, "run the server (ingestion, JSON API)"},
     {"processes", cmd_processes, "list the processes a server holds"},
+    {"job", cmd_job, "list, describe, stop or start a server's continuous jobs"},
     {"loadgen", cmd_loadgen, "run an instrumented load generator against a server"},
     {"import", cmd_import, "send an offline capture directory to a server"},
     {"view", cmd_view, "print the rows of a view (thread_spans, log_entries, ...)"},

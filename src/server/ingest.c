@@ -44,7 +44,15 @@ struct ingest {
     int n_claims;
     ingest_hook hook;
     void *hook_arg;
+    ingest_block_hook block_hook;
+    void *block_hook_arg;
 };
+
+void ingest_set_block_hook(ingest *g, ingest_block_hook fn, void *arg)
+{
+    g->block_hook = fn;
+    g->block_hook_arg = arg;
+}
 
 void ingest_set_hook(ingest *g, ingest_hook fn, void *arg)
 {
@@ -429,6 +437,8 @@ static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *ex
     rc = meta_block_insert(g->m, &row, existed, e);
     if (!rc && !*existed && g->hook)
         g->hook(g->hook_arg, 'B', &b.process_id, &b.stream_id);
+    if (!rc && !*existed && g->block_hook)
+        g->block_hook(g->block_hook_arg, &row, payload, b.payload_size);
     if (rc == SL_EMISMATCH)
         rc = SL_EEXIST; /* the stream belongs to another process: a conflict, not bad bytes */
 out:

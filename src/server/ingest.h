@@ -44,11 +44,22 @@ typedef struct ingest_reply {
 typedef void (*ingest_hook)(void *arg, int kind, const sl_uuid *process_id,
                             const sl_uuid *stream_id);
 
+/*
+ * Called after a new block is committed (not for idempotent re-sends), on the
+ * request's thread, with its row and its stored payload (valid during the call
+ * only): continuous jobs over live telemetry (src/stream/source_telemetry.c).
+ * It must not block: the request waits for it.
+ */
+typedef void (*ingest_block_hook)(void *arg, const meta_block *row, const void *payload,
+                                  size_t len);
+
 /* Uses (does not own) the stores; they must outlive the ingest handle. */
 int ingest_new(meta *m, objstore *os, ingest **out, errmsg *e);
 void ingest_free(ingest *g);
 /* Sets the hook (NULL: none). Set it before the handle is used. */
 void ingest_set_hook(ingest *g, ingest_hook fn, void *arg);
+/* Sets the block hook (NULL: none). Set it before the handle is used. */
+void ingest_set_block_hook(ingest *g, ingest_block_hook fn, void *arg);
 
 /*
  * Each takes one whole request body (len bytes, possibly 0) and always fills *r:

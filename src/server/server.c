@@ -32,6 +32,7 @@
 #include "perfetto/pf_gen.h"
 #include "server/api.h"
 #include "server/api_analyze.h"
+#include "server/api_jobs.h"
 #include "server/api_lake.h"
 #include "server/api_otlp.h"
 #include "server/api_sql.h"
@@ -69,6 +70,7 @@ struct server {
     ingest *g;
     lake *lake;
     sql_engine *sql;
+    stream_server *jobs;         /* continuous jobs (src/stream/jobs.c) */
     pgwire *pg;
     pgwire_tls *pg_tls;          /* --tls-cert / --tls-key, NULL without */
     keyset *keys;                /* --keys, NULL without */
@@ -101,6 +103,7 @@ enum route {
     R_OTLP_LOGS,   /* the three OTLP routes, in otlp_signal order */
     R_OTLP_METRICS,
     R_OTLP_TRACES,
+    R_JOBS_POST,  /* POST /api/jobs/{name}/stop|start (api_jobs.h) */
     R_HEALTH,
     R_API_PROCESSES,
     R_API_STREAMS,
@@ -108,6 +111,7 @@ enum route {
     R_API_VIEW,
     R_API_TRACE,
     R_API_ANALYZE,
+    R_JOBS,       /* GET /api/jobs[/{name}], /metrics */
 };
 
 typedef struct req {
@@ -120,6 +124,8 @@ typedef struct req {
     sl_uuid id;  /* R_API_STREAMS: the process */
     char view[64], instance[64]; /* R_API_VIEW */
     char refusal[128];           /* R_REFUSED: why */
+    char job[128];               /* R_JOBS, R_JOBS_POST: the job's name */
+    int job_op;                  /* ... API_JOBS_* */
 } req;
 
 /*
@@ -363,6 +369,12 @@ static int route_of(const server *s, const char *method, const char *url, req *q
             route = R_API_VIEW;
         }
     }
+    int op = route == R_NONE ? api_jobs_match(url, q->job, sizeof q->job) : -1;
+    if (op >= 0) {
+        q->job_op = op;
+        wants_post = api_jobs_post(op);
+        route = wants_post ? R_JOBS_POST : R_JOBS;
+    }
     if (route == R_DISCARD && !s->cfg.discard_route)
         route = R_NONE;
     *status = 404;
@@ -571,8 +583,23 @@ static enum MHD_Result run_analyze(server *s, struct MHD_Connection *c, const re
     return ok;
 }
 
+static enum MHD_Result run_jobs(server *s, struct MHD_Connection *c, const req *q)
+{
+    dbuf b;
+    dbuf_init(&b, API_REPLY_MAX);
+    int status;
+    const char *ctype;
+    api_jobs_reply(s->jobs, q->job_op, q->job, &b, &status, &ctype);
+    size_t len;
+    uint8_t *p = dbuf_take(&b, &len);
+    dbuf_free(&b);
+    return p ? send_buf(c, status, ctype, p, len, 1) : send_error(c, 500, "out of memory", 0, NULL);
+}
+
 static enum MHD_Result run_get(server *s, struct MHD_Connection *c, const req *q)
 {
+    if (q->route == R_JOBS)
+        return run_jobs(s, c, q);
     if (q->route == R_API_ANALYZE)
         return run_analyze(s, c, q);
     if (q->route == R_API_VIEW)
@@ -673,6 +700,8 @@ static enum MHD_Result run_post(server *s, struct MHD_Connection *c, req *q)
     ingest_reply r;
     if (q->route >= R_OTLP_LOGS && q->route <= R_OTLP_TRACES)
         return run_otlp(s, c, q);
+    if (q->route == R_JOBS_POST)
+        return run_jobs(s, c, q);
     if (q->route == R_API_QUERY)
         return run_query(s, c, q);
     if (q->route == R_API_MATERIALIZE) {
@@ -854,6 +883,12 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 /* ------------------------------------------------------------ start / stop */
 
 /* New streams and blocks change what the lake caches about their process and stream. */
+static void on_block(void *arg, const meta_block *row, const void *payload, size_t len)
+{
+    server *s = arg;
+    stream_hub_block(stream_server_hub(s->jobs), row, payload, len);
+}
+
 static void on_stored(void *arg, int kind, const sl_uuid *process_id, const sl_uuid *stream_id)
 {
     server *s = arg;
@@ -907,6 +942,11 @@ static int open_stores(server *s, errmsg *e)
     if ((rc = sql_engine_open(s->lake, s->m, s->os, &so, &s->sql, e)))
         return rc;
     ingest_set_hook(s->g, on_stored, s);
+    stream_server_opts jo = {.eng = s->sql, .l = s->lake, .m = s->m,
+                             .workers = s->cfg.stream_workers, .output_dir = s->cfg.data_dir};
+    if ((rc = stream_server_open(&jo, &s->jobs, e)))
+        return rc;
+    ingest_set_block_hook(s->g, on_block, s);
     return SL_OK;
 }
 
@@ -1163,6 +1203,7 @@ void server_stop(server *s)
         MHD_stop_daemon(s->d);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
+    stream_server_close(s->jobs);
     if (s->self_traced)
         self_trace_stop(); /* stores what is recorded, before the stores close */
     sql_engine_close(s->sql);

@@ -21,6 +21,8 @@ struct sql_engine {
     struct sql_user_catalog *users;
     struct sql_table **builtin;      /* lake tables and built-in views (lake_tables.c) */
     int nbuiltin;
+    const struct sql_catalog_hook *default_hook; /* every new session's (catalog.h) */
+    const struct sql_stmt_hook *stmt_hook;
     /* figures */
     _Atomic int64_t mem_used;        /* what running queries hold (work_mem accounting) */
     _Atomic int64_t mem_peak;

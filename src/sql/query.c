@@ -483,6 +483,11 @@ static int dispatch(sql_query *q, const PgQuery__Node *st, const char *text)
         sql_binder_done(&b);
         return rc;
     }
+    const sql_stmt_hook *sh = q->s->eng->stmt_hook;
+    if (sh && (rc = sh->run(sh->arg, q, st, text)) != 0) {
+        sql_binder_done(&b);
+        return rc < 0 ? rc : SL_OK;
+    }
     switch (st->node_case) {
     case PG_QUERY__NODE__NODE_SELECT_STMT: rc = sql_run_select(q, &b, st->select_stmt); break;
     case PG_QUERY__NODE__NODE_EXPLAIN_STMT: rc = run_explain(q, &b, st->explain_stmt); break;

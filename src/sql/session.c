@@ -12,6 +12,7 @@
  * UTC, DateStyle ISO, client_encoding UTF8): docs/sql.md lists them.
  */
 #include "sql/engine_int.h"
+#include "sql/catalog/catalog.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -84,6 +85,7 @@ int sql_session_new(sql_engine *eng, sql_session **out)
     s->timeout_ms = eng->o.statement_timeout_ms;
     s->workers = eng->o.workers;
     s->random_state = (uint64_t)clock_mono_ns() | 1;
+    s->hook = eng->default_hook;
     *out = s;
     return SL_OK;
 }
@@ -96,6 +98,13 @@ void sql_session_set_backend_pid(sql_session *s, int32_t pid)
 void sql_session_set_catalog_hook(sql_session *s, const struct sql_catalog_hook *h)
 {
     s->hook = h;
+}
+
+void sql_engine_set_hooks(struct sql_engine *eng, const sql_catalog_hook *h,
+                          const sql_stmt_hook *sh)
+{
+    eng->default_hook = h;
+    eng->stmt_hook = sh;
 }
 
 void sql_session_free(sql_session *s)

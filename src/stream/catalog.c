@@ -20,7 +20,7 @@
  * Options of the file connector (docs/streaming.md has the table): connector,
  * path, format, header, delimiter, event_time, max_delay, late, on_error.
  */
-#include "stream/stream_int.h"
+#include "stream/live.h"
 
 #include "base/alloc.h"
 
@@ -316,11 +316,19 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     const char *name = cs->relation->relname;
     char buf[64];
     const char *cv = stream_opt_text(conn, buf, sizeof buf);
-    bool nexmark = cv && !strcmp(cv, "nexmark");
-    if (!cv || (strcmp(cv, "file") && !nexmark))
+    int kind = !cv ? -1 : !strcmp(cv, "file") ? STREAM_CONN_FILE
+                        : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY
+                        : !strcmp(cv, "nexmark")   ? STREAM_CONN_NEXMARK
+                                                   : -1;
+    bool nexmark = kind == STREAM_CONN_NEXMARK;
+    if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
-                           "is not supported yet (this version has 'file' and 'nexmark')", name,
-                           cv ? cv : "?");
+                           "is not supported yet (this version has 'file', 'telemetry' and "
+                           "'nexmark')", name, cv ? cv : "?");
+    if (kind == STREAM_CONN_TELEMETRY && !r->hub)
+        return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
+                           "connector reads what a server ingests: run the statement on a "
+                           "server (streamlake sql, pgwire or POST /api/query)", name);
     int rc = name_taken(r, name, e);
     if (rc)
         return rc;
@@ -334,6 +342,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     t->delim = ',';
     t->time_col = -1;
     t->watermark_ns = STREAM_WM_NONE;
+    t->connector = kind;
+    t->tel_view = -1;
     if ((rc = table_columns(r, t, text, cs, e)))
         return rc;
     if (nexmark && stream_nexmark_new(t))
@@ -351,13 +361,18 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                 return rc;
             continue;
         }
-        if ((rc = table_option(t, d->defname, v, d->location, e)))
+        bool tel = kind == STREAM_CONN_TELEMETRY && strcmp(d->defname, "event_time") &&
+                   strcmp(d->defname, "max_delay") && strcmp(d->defname, "late");
+        if ((rc = tel ? stream_telemetry_option(t, d->defname, v, d->location, e)
+                      : table_option(t, d->defname, v, d->location, e)))
             return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                                    : rc;
     }
     if (nexmark && (rc = stream_nexmark_check(t, e)))
         return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory") : rc;
-    if (!t->path_opt)
+    if (kind == STREAM_CONN_TELEMETRY && (rc = stream_telemetry_check(t, e)))
+        return rc;
+    if (!t->path_opt && kind == STREAM_CONN_FILE)
         return sql_err_set(e, "22023", -1, "table \"%s\": the file connector needs a path",
                            name);
     if (t->delay_ns && t->time_col < 0)
@@ -518,7 +533,7 @@ void stream_catalog_init(stream_run *r)
     r->hop = (sql_hook_tfunc){{"hop", 4, 4, win_arg_types, NULL, false}, 2, win_bind};
     r->session = (sql_hook_tfunc){{"session", 3, 3, win_arg_types, NULL, false}, 2,
                                   session_bind};
-    r->hook = (sql_catalog_hook){r, hook_table, hook_tfunc};
+    r->hook = (sql_catalog_hook){r, hook_table, hook_tfunc, NULL};
     sql_session_set_catalog_hook(r->s, &r->hook);
 }
 

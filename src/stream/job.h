@@ -123,6 +123,10 @@ struct stream_job {
     bool *ckpt_held;         /* merger: per owner, its ring held until the rest arrive */
     bool resuming;
     struct stream_ckpt_manifest *resume; /* the manifest recovered from */
+    /* on a server (jobs.c): a telemetry source's subscription (read instead of a file),
+     * and a flag that ends the input early (a stopped job ends as if its input had) */
+    stream_live *live;
+    _Atomic int *stop;
 };
 
 /* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
@@ -156,5 +160,8 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
 /* After the job: the checkpoints removed when it ended well; the store closed. */
 void stream_ckpt_job_close(stream_job *j, bool ok);
 int64_t stream_ckpt_now_ms(void);
+/* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
+ * open); the sink is not committed. */
+int stream_job_exec(stream_job *j, int nw);
 
 #endif

@@ -236,9 +236,15 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
     uint64_t n = (uint64_t)o->n;
     if (k->v) {
         ftab *f = k->v->f;
+        if (k->v->mu) /* a server's view: read by other sessions meanwhile */
+            pthread_mutex_lock(k->v->mu);
         f->cur = o;
-        if (ftab_flush(f)) {
+        int frc = ftab_flush(f);
+        if (frc)
             f->cur = NULL;
+        if (k->v->mu)
+            pthread_mutex_unlock(k->v->mu);
+        if (frc) {
             sql_batch_free(o);
             return oom(e);
         }

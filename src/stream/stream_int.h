@@ -33,11 +33,17 @@
 #include "stream/stream.h"
 #include "stream/window.h"
 
+#include <pthread.h>
+
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
+enum { STREAM_CONN_FILE = 0, STREAM_CONN_TELEMETRY, STREAM_CONN_WEBHOOK, STREAM_CONN_METRICS,
+       STREAM_CONN_NEXMARK };
 
 typedef struct stream_run stream_run;
 typedef struct stream_nexmark stream_nexmark;
 typedef struct stream_serving stream_serving;
+typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
+typedef struct stream_live stream_live; /* one job's subscription to it */
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -61,6 +67,13 @@ typedef struct stream_table {
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
     stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
+    int connector;           /* STREAM_CONN_* */
+    int tel_view;            /* telemetry: the lake view (lake_view_id) */
+    int tel_src[64];         /* telemetry: the view's column of each column (-1: none) */
+    int64_t idle_ns;         /* telemetry: idle_timeout */
+    const char *url;         /* webhook */
+    int64_t queue_rows;      /* webhook: queue_size */
+    int retries;             /* webhook */
 } stream_table;
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
@@ -69,6 +82,7 @@ typedef struct stream_view {
     ftab *f;                 /* the rows (ftab_rows_ops); f->t is the table */
     uint64_t rows_written;
     bool emit_on_close;
+    pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
 } stream_view;
 
 /* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
@@ -100,6 +114,7 @@ struct stream_run {
     int njobs;
     bool sink_resume;
     uint64_t sink_resume_bytes;
+    stream_hub *hub;         /* a server's live telemetry; NULL for `streamlake run` */
 };
 
 /* catalog.c */

@@ -43,6 +43,7 @@
  */
 #include "stream/checkpoint.h"
 #include "stream/job.h"
+#include "stream/live.h"
 
 #include "base/alloc.h"
 
@@ -715,6 +716,8 @@ static int read_split(wk *w, int c, sql_err *e)
             if (!check_only)
                 break;
         }
+        if (j->stop && atomic_load_explicit(j->stop, memory_order_relaxed))
+            break; /* stopped: the input ends here */
         /* the batch's rows go with the watermark before it: a batch may reach an
          * owner as several messages (a join's rounds), and none may close a
          * window that a later one adds rows to */
@@ -799,6 +802,28 @@ static int first_pass(wk *w, sql_err *e)
     return SL_OK;
 }
 
+/* A live source (source_telemetry.c): this worker's queue until the job stops;
+ * an idle tick moves the watermark only. */
+static int read_live(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    sql_batch *b;
+    while (!rc && !failed(j) && stream_live_next(j->live, w->id, &b, &w->wm)) {
+        if (b)
+            rc = push_batch(w, b, e);
+        if (!rc && j->agg)
+            rc = send_watermark(w, STREAM_MSG_ROWS, e);
+        if (!rc && j->agg)
+            rc = drain(w, e);
+    }
+    if (!rc && !j->agg && !failed(j)) {
+        stream_msg m = {NULL, 0, w->id, STREAM_MSG_CHUNK_END};
+        rc = to_merger(w, &m);
+    }
+    return rc;
+}
+
 static void *worker_main(void *arg)
 {
     wk *w = arg;
@@ -806,7 +831,11 @@ static void *worker_main(void *arg)
     sql_err e;
     sql_err_clear(&e);
     int rc = SL_OK, c = w->id;
-    if (j->nsplits > 1)
+    if (j->live) {
+        rc = read_live(w, &e);
+        c = j->nsplits;
+    }
+    if (j->nsplits > 1 && !j->live)
         rc = first_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
@@ -986,7 +1015,23 @@ static int merge_windows(job *j, sql_err *e)
 static int merge_splits(job *j, sql_err *e)
 {
     int rc = SL_OK;
-    for (int c = j->resuming ? j->resume->chunk : 0; c < j->nsplits && !rc && !failed(j);) {
+    for (int ended = 0; j->live && ended < j->nw && !rc && !failed(j);) {
+        bool got = false; /* live rows: in no order but their worker's */
+        for (int o = 0; o < j->nw && !rc; o++) {
+            stream_msg m;
+            while (!rc && stream_ring_pop(&j->out[o], &m)) {
+                got = true;
+                if (m.kind == STREAM_MSG_CHUNK_END)
+                    ended++;
+                else if (m.b)
+                    rc = stream_sink_write(j->sink, m.b, e);
+            }
+        }
+        if (!got)
+            stream_bell_wait(&j->bell, merger_ready, j);
+    }
+    for (int c = j->resuming ? j->resume->chunk : 0; !j->live && c < j->nsplits && !rc &&
+                                                   !failed(j);) {
         stream_msg m;
         ckpt_tick(j);
         if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
@@ -1107,6 +1152,8 @@ static int setup(job *j, int nw, sql_err *e)
                                            &j->w[p].bell))
                 return oom(e);
     const char *why;
+    if (j->live)
+        return SL_OK;
     if (stream_file_split(j->file, nw, &j->splits, &j->nsplits, &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
@@ -1136,6 +1183,8 @@ static void teardown(job *j)
 static void figures(job *j)
 {
     stream_table *src = j->src;
+    if (j->live)
+        return; /* the subscription's (jobs.c) */
     stream_wm all;
     stream_wm_init(&all, src->delay_ns);
     src->rows_read = src->late_dropped = src->bad_rows = 0;
@@ -1151,14 +1200,14 @@ static void figures(job *j)
     src->read_once = true;
 }
 
-/* Reads the source on nw workers and writes the sink; j is planned and its sink open. */
-static int stream_job_exec(stream_job *j, int nw)
+int stream_job_exec(stream_job *j, int nw)
 {
     sql_err *e = j->e;
     stream_table *src = j->src;
-    if (stream_path_resolve(src->path, sizeof src->path, j->r->o->input_dir, src->path_opt))
+    if (!j->live && stream_path_resolve(src->path, sizeof src->path, j->r->o->input_dir,
+                                        src->path_opt))
         return sql_err_set(e, "22023", -1, "source \"%s\": path too long", src->name);
-    int rc = stream_file_open(src, &j->file, e);
+    int rc = j->live ? SL_OK : stream_file_open(src, &j->file, e);
     if (!rc)
         rc = setup(j, nw, e);
     int started = 0;

@@ -150,11 +150,37 @@ typedef struct sql_catalog_hook {
     void *arg;
     sql_table *(*table)(void *arg, const char *name);
     const sql_hook_tfunc *(*tfunc)(void *arg, const char *name);
+    /* Optional, asked after `table`: a table made for one query, freed with the
+     * query's arena a (the hook registers its cleanup there): a snapshot of
+     * something another thread changes (a server's materialized views). */
+    sql_table *(*table_for)(void *arg, const char *name, arena *a);
 } sql_catalog_hook;
 
 struct sql_session;
 /* Sets (NULL: clears) a session's hook; h must outlive its use. */
 void sql_session_set_catalog_hook(struct sql_session *s, const struct sql_catalog_hook *h);
+
+/*
+ * Statements another driver runs itself (a server's continuous jobs: CREATE
+ * TABLE ... WITH (connector ...), CREATE MATERIALIZED VIEW, SHOW JOBS ...).
+ * run is asked first for every statement a session runs (not for plans taken
+ * apart by that driver): 1 when it ran it (q's tag or rows set), 0 when it is
+ * the engine's, or a negative code with q's error set.
+ */
+struct sql_query;
+struct PgQuery__Node;
+typedef struct sql_stmt_hook {
+    void *arg;
+    int (*run)(void *arg, struct sql_query *q, const struct PgQuery__Node *st,
+               const char *text);
+} sql_stmt_hook;
+
+struct sql_engine;
+/* Hooks of every session made from now on (h: their catalog hook unless a
+ * session sets its own) and the statement hook; both must outlive the engine's
+ * sessions.  Set them before sessions are made. */
+void sql_engine_set_hooks(struct sql_engine *eng, const sql_catalog_hook *h,
+                          const sql_stmt_hook *sh);
 
 /* The built-in tables: lake tables, and system tables when a is given (they are made
  * for the query); by name; NULL if none. */

@@ -229,6 +229,8 @@ static sql_plan *bind_rangevar(binder *b, bind_scope *sc, const PgQuery__RangeVa
     }
     const sql_catalog_hook *h = b->s->hook;
     sql_table *t = h && h->table && !schema ? h->table(h->arg, rv->relname) : NULL;
+    if (!t && h && h->table_for && !schema)
+        t = h->table_for(h->arg, rv->relname, b->a);
     if (!t)
         t = sql_builtin_table(b->s->eng, schema, rv->relname, b->a);
     if (!t && (!schema || !strcmp(schema, "public"))) {

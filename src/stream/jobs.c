@@ -1,0 +1,1092 @@
+/*
+ * jobs.c - continuous jobs on a server: the registry of connector tables,
+ * materialized views and running jobs, reached through SQL (every session of
+ * the server's engine: HTTP, pgwire, `streamlake sql`) and the HTTP API.
+ *
+ *   CREATE TABLE ... WITH (connector = ...)   registered, its definition kept
+ *   INSERT INTO <connector table> SELECT ...  a job, started on its own threads
+ *   CREATE MATERIALIZED VIEW v AS SELECT ...  (--workers of them), definition kept
+ *   DROP MATERIALIZED VIEW v                  its job stopped, view and definition gone
+ *   DROP TABLE t (a connector table)          when no job uses it
+ *   SHOW JOBS, SELECT * FROM jobs             the jobs and their figures
+ *   SELECT ... FROM v                         a snapshot of v's current rows
+ *
+ * The engine's statement hook sends those statements here; its catalog hook
+ * lets every session name the connector tables, the views and `jobs`.  A view
+ * is read as a snapshot: its batches are shared (refcounted, immutable) into
+ * a table made for the query while the views' mutex is held, so a job
+ * appending rows never races a reader.
+ *
+ * Definitions persist in the metadata store as rows of the SQL table
+ * catalogue named "stream:NNNNNNNNNN" (a sequence number: creation order),
+ * whose definition is {"stream_sql": TEXT, "stopped": BOOL}; the user-table
+ * code ignores them (no "columns").  At startup they are replayed in order:
+ * tables registered, jobs started again (stopped ones stay stopped, without
+ * a view until started).  Without checkpoints a restarted job starts over:
+ * file sources from their first line, telemetry from the rows ingested after
+ * the restart.
+ *
+ * Threads: one per job runs the job's merger (stream_job_exec), which starts
+ * the workers; a ticker samples the figures every second (records in and
+ * out per second) and joins jobs that finished.  The registry mutex covers
+ * the lists and planning (in the registry's own SQL session); the views'
+ * mutex only view rows.  A job thread takes neither of the first, so the
+ * registry may join it while holding its mutex.
+ */
+#include "stream/job.h"
+#include "stream/live.h"
+
+#include "base/alloc.h"
+#include "base/clock.h"
+#include "base/json.h"
+#include "base/log.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { J_RUNNING = 0, J_STOPPED, J_FINISHED, J_FAILED };
+static const char *const g_state_names[] = {"running", "stopped", "finished", "failed"};
+
+#define KEY_PREFIX "stream:"
+
+typedef struct sjob {
+    char name[128];
+    char *sql;
+    char key[40];            /* its definition's row (meta) */
+    int64_t ver;
+    _Atomic int state;
+    char error[512];
+    int64_t started_ns;
+    stream_job j;
+    bool planned;
+    int nw;
+    sql_err err;
+    pthread_t th;
+    bool th_on;
+    _Atomic int stop;
+    _Atomic int done;
+    stream_live *live;
+    stream_view *view;       /* a view job's */
+    stream_table *sink;      /* an INSERT job's */
+    stream_table *src;
+    /* figures */
+    uint64_t prev_in, prev_out;
+    int64_t prev_ns;
+    double in_rate, out_rate;
+    struct sjob *next;
+} sjob;
+
+typedef struct tdef {        /* a connector table's definition row */
+    char name[128];
+    char key[40];
+} tdef;
+
+struct stream_server {
+    stream_server_opts o;
+    stream_opts so;
+    stream_run r;
+    pthread_mutex_t mu;
+    pthread_mutex_t vmu;     /* rows of every view */
+    sjob *jobs;
+    tdef *tdefs;
+    int ntdefs;
+    int64_t seq;
+    sql_catalog_hook hook;
+    sql_stmt_hook sh;
+    pthread_t ticker;
+    bool ticker_on, closing;
+    pthread_cond_t cv;
+};
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+/* ---- definitions in the metadata store -------------------------------------- */
+
+static int def_json(const char *sql, bool stopped, dbuf *b)
+{
+    jw w;
+    jw_init(&w, b);
+    jw_obj_begin(&w);
+    jw_kv_str(&w, "stream_sql", sql);
+    jw_key(&w, "stopped");
+    jw_bool(&w, stopped);
+    jw_obj_end(&w);
+    return w.err ? SL_ENOMEM : SL_OK;
+}
+
+/* Keeps a new definition (key filled); nothing without a metadata store. */
+static int def_put(stream_server *ss, const char *sql, bool stopped, char key[40], int64_t *ver,
+                   sql_err *e)
+{
+    snprintf(key, 40, KEY_PREFIX "%010lld", (long long)++ss->seq);
+    *ver = 0;
+    if (!ss->o.m)
+        return SL_OK;
+    dbuf b;
+    dbuf_init(&b, 16u << 20);
+    errmsg em;
+    errmsg_clear(&em);
+    int rc = def_json(sql, stopped, &b);
+    if (!rc)
+        rc = meta_sql_table_put(ss->o.m, key, 0, (const char *)b.p, ver, &em);
+    dbuf_free(&b);
+    if (rc)
+        return sql_err_set(e, "58030", -1, "cannot keep the definition: %s", errmsg_str(&em));
+    return SL_OK;
+}
+
+static void def_update(stream_server *ss, sjob *jb, bool stopped)
+{
+    if (!ss->o.m || !jb->key[0])
+        return;
+    dbuf b;
+    dbuf_init(&b, 16u << 20);
+    errmsg em;
+    errmsg_clear(&em);
+    int64_t nv;
+    if (!def_json(jb->sql, stopped, &b) &&
+        !meta_sql_table_put(ss->o.m, jb->key, jb->ver, (const char *)b.p, &nv, &em))
+        jb->ver = nv;
+    else
+        log_warn("stream", "job %s: cannot keep its state: %s", jb->name, errmsg_str(&em));
+    dbuf_free(&b);
+}
+
+static void def_drop(stream_server *ss, const char *key, int64_t ver)
+{
+    if (!ss->o.m || !key[0])
+        return;
+    errmsg em;
+    errmsg_clear(&em);
+    int64_t nv;
+    if (meta_sql_table_put(ss->o.m, key, ver, NULL, &nv, &em))
+        log_warn("stream", "cannot forget definition %s: %s", key, errmsg_str(&em));
+}
+
+/* ---- jobs ------------------------------------------------------------------------ */
+
+static sjob *job_find(stream_server *ss, const char *name)
+{
+    for (sjob *jb = ss->jobs; jb; jb = jb->next)
+        if (!strcmp(jb->name, name))
+            return jb;
+    return NULL;
+}
+
+static void *job_main(void *arg)
+{
+    sjob *jb = arg;
+    int rc = stream_job_exec(&jb->j, jb->nw);
+    if (!rc)
+        rc = stream_sink_commit(jb->j.sink, &jb->err);
+    if (rc) {
+        snprintf(jb->error, sizeof jb->error, "%s", jb->err.msg[0] ? jb->err.msg
+                                                                    : sl_strerror(rc));
+        log_warn("stream", "job %s failed: %s", jb->name, jb->error);
+    }
+    int st = rc ? J_FAILED : atomic_load(&jb->stop) ? J_STOPPED : J_FINISHED;
+    atomic_store(&jb->state, st);
+    atomic_store_explicit(&jb->done, 1, memory_order_release);
+    return NULL;
+}
+
+/* Joins the job's thread and frees its plan (the view stays). */
+static void job_reap(sjob *jb)
+{
+    if (jb->th_on) {
+        pthread_join(jb->th, NULL);
+        jb->th_on = false;
+    }
+    if (jb->planned) {
+        stream_job_free(&jb->j);
+        jb->planned = false;
+    }
+    stream_live_close(jb->live);
+    jb->live = NULL;
+}
+
+static void job_halt(sjob *jb)
+{
+    atomic_store(&jb->stop, 1);
+    if (jb->live)
+        stream_live_stop(jb->live);
+    job_reap(jb);
+}
+
+static int view_remove(stream_server *ss, stream_view *v)
+{
+    stream_run *r = &ss->r;
+    for (int i = 0; i < r->nviews; i++)
+        if (r->views[i] == v) {
+            pthread_mutex_lock(&ss->vmu);
+            r->views[i] = r->views[--r->nviews];
+            pthread_mutex_unlock(&ss->vmu);
+            sql_table_free(&v->f->t);
+            return SL_OK;
+        }
+    return SL_ENOTFOUND;
+}
+
+/* Plans jb's statement and starts its thread (ss->mu held). */
+static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_err *e)
+{
+    stream_run *r = &ss->r;
+    sql_err_clear(&jb->err);
+    atomic_store(&jb->stop, 0);
+    atomic_store(&jb->done, 0);
+    jb->error[0] = 0;
+    int nw;
+    int rc = stream_job_plan(r, jb->sql, st, &jb->j, &nw, &jb->err);
+    jb->planned = true;
+    jb->nw = nw;
+    jb->src = jb->j.src;
+    bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
+    if (!rc && !ins)
+        jb->view = stream_view_find(r, st->create_table_as_stmt->into->rel->relname);
+    if (!rc && ins)
+        jb->sink = stream_table_find(r, st->insert_stmt->relation->relname);
+    if (jb->view)
+        jb->view->mu = &ss->vmu;
+    if (!rc && jb->src->connector == STREAM_CONN_TELEMETRY &&
+        stream_live_open(r->hub, jb->src, nw, &jb->live))
+        rc = oom(&jb->err);
+    jb->j.live = jb->live;
+    jb->j.stop = &jb->stop;
+    jb->j.e = &jb->err;
+    if (!rc && pthread_create(&jb->th, NULL, job_main, jb))
+        rc = sql_err_set(&jb->err, "53000", -1, "could not start the job's thread");
+    if (rc) {
+        *e = jb->err.state[0] ? jb->err : (oom(e), *e);
+        if (jb->view)
+            view_remove(ss, jb->view);
+        jb->view = NULL;
+        job_reap(jb);
+        return rc;
+    }
+    jb->th_on = true;
+    jb->started_ns = clock_wall_ns();
+    jb->prev_ns = clock_mono_ns();
+    jb->prev_in = jb->prev_out = 0;
+    atomic_store(&jb->state, J_RUNNING);
+    return SL_OK;
+}
+
+static void job_free(sjob *jb)
+{
+    free(jb->sql);
+    sl_free(jb);
+}
+
+/* A continuous statement: a new job (persist: keep its definition). */
+static int job_create(stream_server *ss, const char *text, const PgQuery__Node *st, bool persist,
+                      bool stopped, sql_err *e)
+{
+    bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
+    const char *name = ins ? st->insert_stmt->relation->relname
+                           : st->create_table_as_stmt->into->rel->relname;
+    if (job_find(ss, name))
+        return sql_err_set(e, "42P07", -1, "a job named \"%s\" exists already (one job per sink: "
+                           "DROP MATERIALIZED VIEW or stop it first)", name);
+    sjob *jb = sl_calloc(1, sizeof *jb);
+    if (!jb || !(jb->sql = strdup(text))) {
+        sl_free(jb);
+        return oom(e);
+    }
+    snprintf(jb->name, sizeof jb->name, "%s", name);
+    int rc = stopped ? SL_OK : job_start(ss, jb, st, e);
+    if (stopped)
+        atomic_store(&jb->state, J_STOPPED);
+    if (!rc && persist)
+        rc = def_put(ss, text, false, jb->key, &jb->ver, e);
+    if (rc) {
+        job_halt(jb);
+        if (jb->view)
+            view_remove(ss, jb->view);
+        job_free(jb);
+        return rc;
+    }
+    jb->next = ss->jobs;
+    ss->jobs = jb;
+    return SL_OK;
+}
+
+static int job_drop(stream_server *ss, sjob *jb)
+{
+    job_halt(jb);
+    if (jb->view)
+        view_remove(ss, jb->view);
+    def_drop(ss, jb->key, jb->ver);
+    for (sjob **p = &ss->jobs; *p; p = &(*p)->next)
+        if (*p == jb) {
+            *p = jb->next;
+            break;
+        }
+    job_free(jb);
+    return SL_OK;
+}
+
+/* ---- figures ------------------------------------------------------------------- */
+
+typedef struct figs {
+    uint64_t rows_read, late, overflow, written;
+    int64_t wm;
+    int64_t state_bytes;
+    bool live;
+} figs;
+
+static void job_figs(sjob *jb, figs *f)
+{
+    memset(f, 0, sizeof *f);
+    f->wm = STREAM_WM_NONE;
+    if (jb->live) {
+        stream_live_figures lf;
+        stream_live_figures_get(jb->live, &lf);
+        f->rows_read = lf.rows_read;
+        f->late = lf.late_dropped;
+        f->overflow = lf.overflow_dropped;
+        f->wm = lf.watermark_ns;
+        f->live = true;
+    } else if (jb->src && atomic_load_explicit(&jb->done, memory_order_acquire)) {
+        f->rows_read = jb->src->rows_read;
+        f->late = jb->src->late_dropped;
+        f->wm = jb->src->watermark_ns;
+    }
+    f->written = jb->view ? jb->view->rows_written : jb->sink ? jb->sink->rows_written : 0;
+    if (jb->planned)
+        f->state_bytes = atomic_load(&jb->j.state_mem);
+}
+
+static void *ticker_main(void *arg)
+{
+    stream_server *ss = arg;
+    pthread_mutex_lock(&ss->mu);
+    while (!ss->closing) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&ss->cv, &ss->mu, &ts);
+        int64_t now = clock_mono_ns();
+        for (sjob *jb = ss->jobs; jb && !ss->closing; jb = jb->next) {
+            if (jb->th_on && atomic_load_explicit(&jb->done, memory_order_acquire))
+                job_reap(jb);
+            figs f;
+            job_figs(jb, &f);
+            double dt = (double)(now - jb->prev_ns) / 1e9;
+            if (dt > 0 && atomic_load(&jb->state) == J_RUNNING) {
+                jb->in_rate = (double)(f.rows_read - jb->prev_in) / dt;
+                jb->out_rate = (double)(f.written - jb->prev_out) / dt;
+            } else {
+                jb->in_rate = jb->out_rate = 0;
+            }
+            jb->prev_in = f.rows_read;
+            jb->prev_out = f.written;
+            jb->prev_ns = now;
+        }
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return NULL;
+}
+
+static double lag_s(const figs *f, sjob *jb)
+{
+    if (!f->live || f->wm == STREAM_WM_NONE || atomic_load(&jb->state) != J_RUNNING)
+        return -1;
+    return (double)(clock_wall_ns() - f->wm) / 1e9;
+}
+
+/* ---- the jobs table ------------------------------------------------------------ */
+
+enum {
+    JC_NAME, JC_STATE, JC_SQL, JC_STARTED, JC_SOURCE, JC_ROWS_READ, JC_LATE, JC_OVERFLOW,
+    JC_SINK, JC_ROWS_WRITTEN, JC_WATERMARK, JC_STATE_BYTES, JC_LAG, JC_IN, JC_OUT, JC_ERROR,
+    JC_N
+};
+
+static void free_table(void *t)
+{
+    sql_table_free(t);
+}
+
+static int put_str(col_vec *v, const char *s)
+{
+    return s ? col_vec_append_str(v, s, strlen(s)) : col_vec_append_null(v);
+}
+
+static int job_row(sjob *jb, sql_batch *b)
+{
+    figs f;
+    job_figs(jb, &f);
+    col_vec *c = b->cols;
+    int st = atomic_load(&jb->state);
+    double lag = lag_s(&f, jb);
+    int rc = put_str(&c[JC_NAME], jb->name) | put_str(&c[JC_STATE], g_state_names[st]) |
+             put_str(&c[JC_SQL], jb->sql) |
+             (jb->started_ns ? col_vec_append_i64(&c[JC_STARTED], jb->started_ns)
+                             : col_vec_append_null(&c[JC_STARTED])) |
+             put_str(&c[JC_SOURCE], jb->src ? jb->src->name : NULL) |
+             col_vec_append_i64(&c[JC_ROWS_READ], (int64_t)f.rows_read) |
+             col_vec_append_i64(&c[JC_LATE], (int64_t)f.late) |
+             col_vec_append_i64(&c[JC_OVERFLOW], (int64_t)f.overflow) |
+             put_str(&c[JC_SINK], jb->name) |
+             col_vec_append_i64(&c[JC_ROWS_WRITTEN], (int64_t)f.written) |
+             (f.wm == STREAM_WM_NONE || f.wm == STREAM_WM_END
+                  ? col_vec_append_null(&c[JC_WATERMARK])
+                  : col_vec_append_i64(&c[JC_WATERMARK], f.wm)) |
+             col_vec_append_i64(&c[JC_STATE_BYTES], f.state_bytes) |
+             (lag < 0 ? col_vec_append_null(&c[JC_LAG]) : col_vec_append_f64(&c[JC_LAG], lag)) |
+             col_vec_append_f64(&c[JC_IN], jb->in_rate) |
+             col_vec_append_f64(&c[JC_OUT], jb->out_rate) |
+             put_str(&c[JC_ERROR], jb->error[0] ? jb->error : NULL);
+    if (!rc)
+        b->n++;
+    return rc ? SL_ENOMEM : SL_OK;
+}
+
+static sql_table *jobs_table(stream_server *ss, arena *a)
+{
+    static const char *const names[JC_N] = {
+        "name", "state", "sql", "started", "source", "rows_read", "late_dropped",
+        "overflow_dropped", "sink", "rows_written", "watermark", "state_bytes", "lag_seconds",
+        "records_in_per_second", "records_out_per_second", "error"};
+    static const sql_tid types[JC_N] = {
+        ST_TEXT, ST_TEXT, ST_TEXT, ST_TIMESTAMPTZ, ST_TEXT, ST_INT8, ST_INT8, ST_INT8,
+        ST_TEXT, ST_INT8, ST_TIMESTAMPTZ, ST_INT8, ST_FLOAT8, ST_FLOAT8, ST_FLOAT8, ST_TEXT};
+    ftab *f = ftab_new(ss->o.eng, "jobs", JC_N, &ftab_rows_ops);
+    if (!f)
+        return NULL;
+    for (int i = 0; i < JC_N; i++)
+        ftab_col(f, i, names[i], types[i]);
+    int rc = SL_OK;
+    for (sjob *jb = ss->jobs; jb && !rc; jb = jb->next) {
+        sql_batch *b = ftab_batch(f);
+        rc = b ? job_row(jb, b) : SL_ENOMEM;
+    }
+    if (!rc)
+        rc = ftab_flush(f);
+    if (rc || arena_on_cleanup(a, free_table, &f->t)) {
+        sql_batch_free(f->cur);
+        f->cur = NULL;
+        sql_table_free(&f->t);
+        return NULL;
+    }
+    return &f->t;
+}
+
+/* A view's rows now, as a table of the query (its batches shared). */
+static sql_table *view_snapshot(stream_server *ss, stream_view *v, arena *a)
+{
+    ftab *src = v->f;
+    ftab *f = ftab_new(ss->o.eng, v->name, src->t.ncols, &ftab_rows_ops);
+    if (!f)
+        return NULL;
+    for (int i = 0; i < src->t.ncols; i++) {
+        f->names[i] = src->names[i];
+        f->types[i] = src->types[i];
+    }
+    int rc = SL_OK;
+    pthread_mutex_lock(&ss->vmu);
+    for (int i = 0; i < src->nrows_batches && !rc; i++) {
+        const sql_batch *sb = src->rows[i];
+        sql_batch *nb;
+        if ((rc = sql_batch_new(sb->ncols, sb->types, &nb)))
+            break;
+        for (int c = 0; c < sb->ncols; c++) {
+            col_vec_release(&nb->cols[c]);
+            sql_vec_share(&sb->cols[c], &nb->cols[c]);
+        }
+        nb->n = sb->n;
+        f->cur = nb;
+        if ((rc = ftab_flush(f))) {
+            sql_batch_free(nb);
+            f->cur = NULL;
+        }
+    }
+    pthread_mutex_unlock(&ss->vmu);
+    if (rc || arena_on_cleanup(a, free_table, &f->t)) {
+        sql_table_free(&f->t);
+        return NULL;
+    }
+    return &f->t;
+}
+
+static sql_table *hook_table_for(void *arg, const char *name, arena *a)
+{
+    stream_server *ss = arg;
+    sql_table *t = NULL;
+    pthread_mutex_lock(&ss->mu);
+    stream_table *st = stream_table_find(&ss->r, name);
+    stream_view *v = st ? NULL : stream_view_find(&ss->r, name);
+    if (st)
+        t = &st->t;
+    else if (v)
+        t = view_snapshot(ss, v, a);
+    else if (!strcmp(name, "jobs"))
+        t = jobs_table(ss, a);
+    pthread_mutex_unlock(&ss->mu);
+    return t;
+}
+
+/* ---- statements ------------------------------------------------------------------ */
+
+static bool has_connector(const PgQuery__CreateStmt *cs)
+{
+    for (size_t i = 0; i < cs->n_options; i++) {
+        const PgQuery__DefElem *d = cs->options[i]->def_elem;
+        if (d && d->defname && !strcmp(d->defname, "connector"))
+            return true;
+    }
+    return false;
+}
+
+static bool table_in_use(stream_server *ss, const stream_table *t)
+{
+    for (sjob *jb = ss->jobs; jb; jb = jb->next)
+        if (jb->src == t || jb->sink == t)
+            return true;
+    return false;
+}
+
+/* DROP MATERIALIZED VIEW / DROP TABLE of the registry's names: 1, 0 (not ours), < 0. */
+static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds)
+{
+    bool mv = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;
+    if (!mv && ds->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
+        return 0;
+    for (size_t i = 0; i < ds->n_objects; i++) {
+        const PgQuery__List *l = ds->objects[i]->list;
+        const char *name = l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
+        stream_table *t = name && !mv ? stream_table_find(&ss->r, name) : NULL;
+        sjob *jb = name && mv ? job_find(ss, name) : NULL;
+        if (!mv && !t)
+            return 0; /* a user table: the engine's */
+        if (mv && !jb && !ds->missing_ok)
+            return sql_err_set(q->e, SQLSTATE_UNDEFINED_TABLE, -1, "materialized view \"%s\" "
+                               "does not exist", name ? name : "?");
+        if (jb)
+            job_drop(ss, jb);
+        if (t && table_in_use(ss, t))
+            return sql_err_set(q->e, "2BP01", -1, "cannot drop table \"%s\": a job uses it "
+                               "(stop and drop the job first)", t->name);
+        if (t) {
+            stream_run *r = &ss->r;
+            for (int k = 0; k < r->ntables; k++)
+                if (r->tables[k] == t)
+                    r->tables[k] = r->tables[--r->ntables];
+            for (int k = 0; k < ss->ntdefs; k++)
+                if (!strcmp(ss->tdefs[k].name, t->name)) {
+                    def_drop(ss, ss->tdefs[k].key, 1);
+                    ss->tdefs[k] = ss->tdefs[--ss->ntdefs];
+                }
+            /* t's memory is the registry's arena: kept until the server stops */
+        }
+    }
+    snprintf(q->tag, sizeof q->tag, mv ? "DROP MATERIALIZED VIEW" : "DROP TABLE");
+    return 1;
+}
+
+static int run_show_jobs(stream_server *ss, sql_query *q)
+{
+    static const char *const names[] = {"name", "state", "source", "rows_read", "late_dropped",
+                                        "rows_written", "watermark", "sql"};
+    sql_type types[8];
+    for (int i = 0; i < 8; i++)
+        types[i] = sql_type_of(ST_TEXT);
+    if (sql_query_set_columns(q, 8, names, types))
+        return oom(q->e);
+    for (sjob *jb = ss->jobs; jb; jb = jb->next) {
+        figs f;
+        job_figs(jb, &f);
+        char rr[24], ld[24], rw[24], wm[64] = "";
+        snprintf(rr, sizeof rr, "%llu", (unsigned long long)f.rows_read);
+        snprintf(ld, sizeof ld, "%llu", (unsigned long long)f.late);
+        snprintf(rw, sizeof rw, "%llu", (unsigned long long)f.written);
+        if (f.wm != STREAM_WM_NONE && f.wm != STREAM_WM_END) {
+            time_t s = (time_t)(f.wm / NS_PER_S);
+            struct tm tm;
+            gmtime_r(&s, &tm);
+            strftime(wm, sizeof wm, "%Y-%m-%d %H:%M:%S", &tm);
+        }
+        const char *row[8] = {jb->name, g_state_names[atomic_load(&jb->state)],
+                              jb->src ? jb->src->name : NULL, rr, ld, rw, wm[0] ? wm : NULL,
+                              jb->sql};
+        if (sql_query_add_text_row(q, row))
+            return oom(q->e);
+    }
+    snprintf(q->tag, sizeof q->tag, "SHOW");
+    return 1;
+}
+
+/* A statement of the registry's: 1 when run here, 0 for the engine, < 0 failed. */
+static int run_stmt(stream_server *ss, sql_query *q, const PgQuery__Node *st, const char *text,
+                    bool persist, bool stopped)
+{
+    stream_run *r = &ss->r;
+    switch (st->node_case) {
+    case PG_QUERY__NODE__NODE_CREATE_STMT: {
+        if (!has_connector(st->create_stmt))
+            return 0;
+        int rc = stream_create_table(r, text, st->create_stmt, q->e);
+        if (rc < 0)
+            return rc;
+        if (persist) {
+            tdef *nt = sl_realloc(ss->tdefs, sizeof *nt * (size_t)(ss->ntdefs + 1));
+            if (!nt)
+                return oom(q->e);
+            ss->tdefs = nt;
+            tdef *d = &ss->tdefs[ss->ntdefs++];
+            snprintf(d->name, sizeof d->name, "%s", st->create_stmt->relation->relname);
+            int64_t ver;
+            if ((rc = def_put(ss, text, false, d->key, &ver, q->e)))
+                return rc;
+        }
+        snprintf(q->tag, sizeof q->tag, "CREATE TABLE");
+        return 1;
+    }
+    case PG_QUERY__NODE__NODE_INSERT_STMT: {
+        const PgQuery__InsertStmt *ins = st->insert_stmt;
+        if (!ins->relation || !stream_table_find(r, ins->relation->relname) ||
+            !ins->select_stmt || ins->select_stmt->select_stmt->n_values_lists)
+            return 0;
+        int rc = job_create(ss, text, st, persist, stopped, q->e);
+        if (rc)
+            return rc;
+        snprintf(q->tag, sizeof q->tag, "INSERT 0 0");
+        return 1;
+    }
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT: {
+        if (st->create_table_as_stmt->objtype != PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW)
+            return 0;
+        int rc = job_create(ss, text, st, persist, stopped, q->e);
+        if (rc)
+            return rc;
+        snprintf(q->tag, sizeof q->tag, "CREATE MATERIALIZED VIEW");
+        return 1;
+    }
+    case PG_QUERY__NODE__NODE_DROP_STMT: return run_drop(ss, q, st->drop_stmt);
+    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT:
+        if (!st->variable_show_stmt->name || strcmp(st->variable_show_stmt->name, "jobs"))
+            return 0;
+        return run_show_jobs(ss, q);
+    default: return 0;
+    }
+}
+
+static int stmt_hook(void *arg, sql_query *q, const PgQuery__Node *st, const char *text)
+{
+    stream_server *ss = arg;
+    switch (st->node_case) {
+    case PG_QUERY__NODE__NODE_CREATE_STMT:
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+    case PG_QUERY__NODE__NODE_DROP_STMT:
+    case PG_QUERY__NODE__NODE_VARIABLE_SHOW_STMT: break;
+    default: return 0;
+    }
+    pthread_mutex_lock(&ss->mu);
+    int rc = run_stmt(ss, q, st, text, true, false);
+    pthread_mutex_unlock(&ss->mu);
+    return rc;
+}
+
+/* ---- restart ---------------------------------------------------------------------- */
+
+typedef struct saved {
+    char key[40];
+    int64_t ver;
+    char *sql;
+    bool stopped;
+} saved;
+
+typedef struct saved_list {
+    saved *s;
+    int n, cap;
+    int rc;
+} saved_list;
+
+static int take_def(void *arg, const meta_sql_table *row)
+{
+    saved_list *l = arg;
+    if (strncmp(row->name, KEY_PREFIX, sizeof KEY_PREFIX - 1))
+        return 0;
+    arena a;
+    arena_init(&a, 4096, 64u << 20);
+    json_val *j;
+    errmsg e;
+    const json_val *sq = NULL, *so = NULL;
+    if (!json_parse(&a, row->def, strlen(row->def), &j, &e) && j->type == JSON_OBJ) {
+        sq = json_get(j, "stream_sql");
+        so = json_get(j, "stopped");
+    }
+    if (sq && sq->type == JSON_STR) {
+        if (l->n == l->cap) {
+            int nc = l->cap ? l->cap * 2 : 16;
+            saved *ns = sl_realloc(l->s, sizeof *ns * (size_t)nc);
+            if (!ns) {
+                arena_destroy(&a);
+                return l->rc = SL_ENOMEM;
+            }
+            l->s = ns;
+            l->cap = nc;
+        }
+        saved *s = &l->s[l->n++];
+        snprintf(s->key, sizeof s->key, "%s", row->name);
+        s->ver = row->version;
+        s->sql = strdup(sq->str);
+        s->stopped = so && so->type == JSON_BOOL && so->b;
+    }
+    arena_destroy(&a);
+    return 0;
+}
+
+static int cmp_saved(const void *a, const void *b)
+{
+    return strcmp(((const saved *)a)->key, ((const saved *)b)->key);
+}
+
+/* One kept definition run again (its key and version kept). */
+static void replay(stream_server *ss, sql_session *s, const saved *d)
+{
+    sql_query q;
+    memset(&q, 0, sizeof q);
+    q.s = s;
+    q.e = &q.err;
+    arena_init(&q.a, 4096, 1u << 20);
+    sql_parsed ps;
+    int rc = d->sql ? sql_parse(d->sql, &ps, q.e) : SL_ENOMEM;
+    if (!rc && ps.n_stmts == 1) {
+        const PgQuery__Node *st = ps.tree->stmts[0]->stmt;
+        rc = run_stmt(ss, &q, st, d->sql, false, d->stopped);
+        if (rc == 1 && st->node_case == PG_QUERY__NODE__NODE_CREATE_STMT) {
+            tdef *nt = sl_realloc(ss->tdefs, sizeof *nt * (size_t)(ss->ntdefs + 1));
+            if (nt) {
+                ss->tdefs = nt;
+                tdef *td = &ss->tdefs[ss->ntdefs++];
+                snprintf(td->name, sizeof td->name, "%s", st->create_stmt->relation->relname);
+                snprintf(td->key, sizeof td->key, "%s", d->key);
+            }
+        } else if (rc == 1 || rc < 0) {
+            const char *name = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT
+                                   ? st->insert_stmt->relation->relname
+                                   : st->create_table_as_stmt->into->rel->relname;
+            sjob *jb = job_find(ss, name);
+            if (!jb && rc < 0 && (jb = sl_calloc(1, sizeof *jb)) && (jb->sql = strdup(d->sql))) {
+                /* kept, marked failed: its definition is not lost */
+                snprintf(jb->name, sizeof jb->name, "%s", name);
+                atomic_store(&jb->state, J_FAILED);
+                snprintf(jb->error, sizeof jb->error, "restart: %.480s", q.err.msg);
+                jb->next = ss->jobs;
+                ss->jobs = jb;
+            }
+            if (jb) {
+                snprintf(jb->key, sizeof jb->key, "%s", d->key);
+                jb->ver = d->ver;
+            }
+        }
+    }
+    if (rc < 0)
+        log_warn("stream", "definition %s: %s", d->key, q.err.msg);
+    if (d->sql)
+        sql_parsed_free(&ps);
+    arena_destroy(&q.a);
+}
+
+static void restart_all(stream_server *ss)
+{
+    if (!ss->o.m)
+        return;
+    saved_list l = {0};
+    errmsg em;
+    errmsg_clear(&em);
+    if (meta_sql_table_list(ss->o.m, NULL, take_def, &l, &em))
+        log_warn("stream", "cannot read the kept jobs: %s", errmsg_str(&em));
+    if (l.n)
+        qsort(l.s, (size_t)l.n, sizeof *l.s, cmp_saved);
+    sql_session *s = NULL;
+    if (l.n && sql_session_new(ss->o.eng, &s) == SL_OK) {
+        pthread_mutex_lock(&ss->mu);
+        for (int i = 0; i < l.n; i++) {
+            long long seq = atoll(l.s[i].key + sizeof KEY_PREFIX - 1);
+            ss->seq = seq > ss->seq ? seq : ss->seq;
+            replay(ss, s, &l.s[i]);
+        }
+        pthread_mutex_unlock(&ss->mu);
+    }
+    sql_session_free(s);
+    for (int i = 0; i < l.n; i++)
+        free(l.s[i].sql);
+    sl_free(l.s);
+}
+
+/* ---- the registry ------------------------------------------------------------------- */
+
+int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg *e)
+{
+    stream_server *ss = sl_calloc(1, sizeof *ss);
+    if (!ss)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    ss->o = *o;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    ss->so.workers = o->workers > 0 ? o->workers : cores > 0 ? (int)cores : 1;
+    ss->so.output_dir = o->output_dir;
+    ss->so.input_dir = o->input_dir;
+    pthread_mutex_init(&ss->mu, NULL);
+    pthread_mutex_init(&ss->vmu, NULL);
+    pthread_cond_init(&ss->cv, NULL);
+    stream_run *r = &ss->r;
+    r->o = &ss->so;
+    r->eng = o->eng;
+    arena_init(&r->a, 16384, 256u << 20);
+    if (stream_hub_new(o->l, &r->hub) || sql_session_new(o->eng, &r->s)) {
+        stream_server_close(ss);
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
+    stream_catalog_init(r);
+    ss->hook = (sql_catalog_hook){ss, NULL, NULL, hook_table_for};
+    ss->sh = (sql_stmt_hook){ss, stmt_hook};
+    sql_engine_set_hooks(o->eng, &ss->hook, &ss->sh);
+    restart_all(ss);
+    if (pthread_create(&ss->ticker, NULL, ticker_main, ss) == 0)
+        ss->ticker_on = true;
+    *out = ss;
+    return SL_OK;
+}
+
+void stream_server_close(stream_server *ss)
+{
+    if (!ss)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    ss->closing = true;
+    pthread_cond_broadcast(&ss->cv);
+    pthread_mutex_unlock(&ss->mu);
+    if (ss->ticker_on)
+        pthread_join(ss->ticker, NULL);
+    for (sjob *jb = ss->jobs, *nx; jb; jb = nx) {
+        nx = jb->next;
+        job_halt(jb);
+        job_free(jb);
+    }
+    if (ss->r.eng)
+        sql_engine_set_hooks(ss->r.eng, NULL, NULL);
+    if (ss->r.s)
+        stream_catalog_free(&ss->r);
+    sql_session_free(ss->r.s);
+    stream_hub_free(ss->r.hub);
+    arena_destroy(&ss->r.a);
+    sl_free(ss->tdefs);
+    pthread_mutex_destroy(&ss->mu);
+    pthread_mutex_destroy(&ss->vmu);
+    pthread_cond_destroy(&ss->cv);
+    sl_free(ss);
+}
+
+stream_hub *stream_server_hub(stream_server *ss)
+{
+    return ss ? ss->r.hub : NULL;
+}
+
+/* ---- the HTTP API ------------------------------------------------------------------- */
+
+static void time_json(jw *w, int64_t ns)
+{
+    if (ns == STREAM_WM_NONE || ns == STREAM_WM_END || !ns) {
+        jw_null(w);
+        return;
+    }
+    char buf[64];
+    time_t s = (time_t)(ns / NS_PER_S);
+    struct tm tm;
+    gmtime_r(&s, &tm);
+    size_t k = strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(buf + k, sizeof buf - k, ".%03dZ", (int)((ns % NS_PER_S) / 1000000));
+    jw_str(w, buf);
+}
+
+static void job_json(sjob *jb, jw *w)
+{
+    figs f;
+    job_figs(jb, &f);
+    jw_obj_begin(w);
+    jw_kv_str(w, "name", jb->name);
+    jw_kv_str(w, "state", g_state_names[atomic_load(&jb->state)]);
+    jw_kv_str(w, "sql", jb->sql);
+    jw_key(w, "started");
+    time_json(w, jb->started_ns);
+    jw_key(w, "workers");
+    jw_int(w, jb->nw);
+    jw_key(w, "sources");
+    jw_obj_begin(w);
+    if (jb->src) {
+        jw_key(w, jb->src->name);
+        jw_obj_begin(w);
+        jw_kv_uint(w, "rows_read", f.rows_read);
+        jw_kv_uint(w, "late_dropped", f.late);
+        jw_kv_uint(w, "overflow_dropped", f.overflow);
+        jw_obj_end(w);
+    }
+    jw_obj_end(w);
+    jw_key(w, "sinks");
+    jw_obj_begin(w);
+    jw_key(w, jb->name);
+    jw_obj_begin(w);
+    jw_kv_uint(w, "rows_written", f.written);
+    jw_obj_end(w);
+    jw_obj_end(w);
+    jw_key(w, "watermark");
+    time_json(w, f.wm);
+    jw_kv_int(w, "state_bytes", f.state_bytes);
+    jw_key(w, "lag_seconds");
+    double lag = lag_s(&f, jb);
+    if (lag < 0)
+        jw_null(w);
+    else
+        jw_double(w, lag);
+    jw_key(w, "records_in_per_second");
+    jw_double(w, jb->in_rate);
+    jw_key(w, "records_out_per_second");
+    jw_double(w, jb->out_rate);
+    jw_key(w, "error");
+    if (jb->error[0])
+        jw_str(w, jb->error);
+    else
+        jw_null(w);
+    jw_obj_end(w);
+}
+
+int stream_server_jobs_json(stream_server *ss, const char *name, dbuf *out, errmsg *e)
+{
+    jw w;
+    jw_init(&w, out);
+    pthread_mutex_lock(&ss->mu);
+    int rc = SL_OK;
+    if (name) {
+        sjob *jb = job_find(ss, name);
+        if (jb)
+            job_json(jb, &w);
+        else
+            rc = errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
+    } else {
+        jw_arr_begin(&w);
+        for (sjob *jb = ss->jobs; jb; jb = jb->next)
+            job_json(jb, &w);
+        jw_arr_end(&w);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    if (!rc && w.err)
+        rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+    return rc;
+}
+
+int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e)
+{
+    pthread_mutex_lock(&ss->mu);
+    sjob *jb = job_find(ss, name);
+    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
+    if (jb && atomic_load(&jb->state) == J_RUNNING) {
+        job_halt(jb);
+        atomic_store(&jb->state, J_STOPPED);
+        def_update(ss, jb, true);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return rc;
+}
+
+int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
+{
+    pthread_mutex_lock(&ss->mu);
+    sjob *jb = job_find(ss, name);
+    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
+    if (jb && atomic_load(&jb->state) != J_RUNNING) {
+        job_reap(jb);
+        if (jb->view)
+            view_remove(ss, jb->view); /* started over: a new view */
+        jb->view = NULL;
+        sql_parsed ps;
+        sql_err se;
+        sql_err_clear(&se);
+        rc = sql_parse(jb->sql, &ps, &se);
+        if (!rc && ps.n_stmts == 1 && !(rc = job_start(ss, jb, ps.tree->stmts[0]->stmt, &se))) {
+            jb->error[0] = 0;
+            def_update(ss, jb, false);
+        }
+        if (rc)
+            errmsg_set(e, SL_EINVAL, "%s", se.msg);
+        sql_parsed_free(&ps);
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return rc;
+}
+
+/* ---- /metrics ------------------------------------------------------------------------ */
+
+static void metric(dbuf *b, const char *name, const char *help, const char *type)
+{
+    dbuf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+int stream_server_metrics(stream_server *ss, dbuf *b)
+{
+    static const struct {
+        const char *name, *help, *type, *label;
+    } m[] = {
+        {"streamlake_source_rows_read", "Rows a job read from its source.", "counter", "source"},
+        {"streamlake_source_late_dropped", "Rows dropped as late at the source.", "counter",
+         "source"},
+        {"streamlake_source_overflow_dropped", "Telemetry rows dropped: the job's queue was "
+         "full.", "counter", "source"},
+        {"streamlake_sink_rows_written", "Rows a job wrote to its sink.", "counter", "sink"},
+        {"streamlake_job_watermark_seconds", "The job's watermark (seconds since the epoch).",
+         "gauge", NULL},
+        {"streamlake_job_state_bytes", "Bytes of the job's window state.", "gauge", NULL},
+        {"streamlake_job_lag_seconds", "How far the watermark trails the wall clock.", "gauge",
+         NULL},
+        {"streamlake_job_records_in_per_second", "Rows read per second (last second).",
+         "gauge", NULL},
+        {"streamlake_job_records_out_per_second", "Rows written per second (last second).",
+         "gauge", NULL},
+        {"streamlake_job_running", "1 while the job runs.", "gauge", NULL},
+    };
+    pthread_mutex_lock(&ss->mu);
+    for (size_t k = 0; k < sizeof m / sizeof m[0]; k++) {
+        metric(b, m[k].name, m[k].help, m[k].type);
+        for (sjob *jb = ss->jobs; jb; jb = jb->next) {
+            figs f;
+            job_figs(jb, &f);
+            double v;
+            switch (k) {
+            case 0: v = (double)f.rows_read; break;
+            case 1: v = (double)f.late; break;
+            case 2: v = (double)f.overflow; break;
+            case 3: v = (double)f.written; break;
+            case 4:
+                if (f.wm == STREAM_WM_NONE || f.wm == STREAM_WM_END)
+                    continue;
+                v = (double)f.wm / 1e9;
+                break;
+            case 5: v = (double)f.state_bytes; break;
+            case 6:
+                if ((v = lag_s(&f, jb)) < 0)
+                    continue;
+                break;
+            case 7: v = jb->in_rate; break;
+            case 8: v = jb->out_rate; break;
+            default: v = atomic_load(&jb->state) == J_RUNNING; break;
+            }
+            const char *lv = !m[k].label ? NULL
+                             : !strcmp(m[k].label, "source") ? (jb->src ? jb->src->name : "")
+                                                             : jb->name;
+            if (lv)
+                dbuf_printf(b, "%s{job=\"%s\",%s=\"%s\"} %.17g\n", m[k].name, jb->name,
+                            m[k].label, lv, v);
+            else
+                dbuf_printf(b, "%s{job=\"%s\"} %.17g\n", m[k].name, jb->name, v);
+        }
+    }
+    pthread_mutex_unlock(&ss->mu);
+    return SL_OK;
+}

@@ -1,0 +1,45 @@
+/*
+ * jobs.h - continuous jobs on a server (jobs.c): what the server sees of the
+ * registry.  It includes nothing of the stream module's internals.
+ */
+#ifndef SL_STREAM_JOBS_H
+#define SL_STREAM_JOBS_H
+
+#include "base/dbuf.h"
+#include "base/err.h"
+#include "lake/lake.h"
+#include "meta/meta.h"
+#include "sql/sql.h"
+
+typedef struct stream_hub stream_hub;
+
+typedef struct stream_server stream_server;
+
+typedef struct stream_server_opts {
+    sql_engine *eng;
+    lake *l;
+    meta *m;                 /* definitions are kept here (NULL: not kept) */
+    int workers;             /* per job (< 1: the number of cores) */
+    const char *output_dir;  /* relative file sink paths (NULL: the working directory) */
+    const char *input_dir;   /* relative file source paths */
+} stream_server_opts;
+
+/* Opens the registry, hooks it into the engine and restarts the jobs the
+ * metadata store keeps (a job that fails to start is kept, marked failed). */
+int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg *e);
+/* Stops every job (their definitions stay) and frees the registry. */
+void stream_server_close(stream_server *ss);
+stream_hub *stream_server_hub(stream_server *ss);
+
+/* GET /api/jobs: [job, ...]; GET /api/jobs/{name}: one job (SL_ENOTFOUND). */
+int stream_server_jobs_json(stream_server *ss, const char *name, dbuf *out, errmsg *e);
+/* POST /api/jobs/{name}/stop and /start. */
+int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e);
+int stream_server_job_start(stream_server *ss, const char *name, errmsg *e);
+/* GET /metrics: the figures in Prometheus text format (and the metrics sinks' gauges). */
+int stream_server_metrics(stream_server *ss, dbuf *out);
+
+/* source_telemetry.c: the ingest block hook's work (live.h has the rest). */
+void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len);
+
+#endif

@@ -1,0 +1,168 @@
+"""Continuous jobs on a server (docs/streaming.md, "Jobs on a server").
+
+A real server on a free loopback port; jobs are defined through POST /api/query
+and the PostgreSQL protocol (psycopg2), fed by `streamlake loadgen`, and read
+back through SQL, GET /api/jobs, /metrics and `streamlake job`.  Checks:
+  * a telemetry job (error logs per minute per process) equals the batch query
+    over log_entries once the input stops (the idle rule closes the windows);
+  * SHOW JOBS, SELECT * FROM jobs, /metrics and `streamlake job list` show the
+    figures (rows read = the rows of log_entries, none late);
+  * definitions survive a restart, stop/start and DROP MATERIALIZED VIEW work,
+    and bad statements are clear errors that change nothing.
+"""
+import json
+import os
+import subprocess
+import sys
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(__file__))
+import sltest  # noqa: E402
+
+try:
+    import psycopg2
+except ImportError:  # pragma: no cover
+    psycopg2 = None
+
+ERRS = ("CREATE TABLE errs (process_id uuid, time timestamptz, level int, msg text) "
+        "WITH (connector = 'telemetry', view = 'log_entries', event_time = 'time', "
+        "max_delay = '5 seconds', idle_timeout = '1 second')")
+PER_MIN = ("CREATE MATERIALIZED VIEW errors_per_minute AS "
+           "SELECT process_id, window_start, count(*) AS errors "
+           "FROM tumble(errs, time, INTERVAL '1 minute') WHERE level <= 3 "
+           "GROUP BY process_id, window_start")
+BATCH = ("SELECT process_id, date_trunc('minute', time) AS window_start, count(*) AS errors "
+         "FROM log_entries WHERE level <= 3 GROUP BY 1, 2 ORDER BY 1, 2")
+
+
+def query(srv, sql, status=200):
+    st, _, data = srv.post("/api/query?format=json", json.dumps({"sql": sql}).encode(),
+                           timeout=120)
+    assert st == status, (st, data[:2000])
+    if status != 200:
+        return json.loads(data)
+    lines = [json.loads(line) for line in data.decode().splitlines()]
+    return [r for r in lines[1:] if not (isinstance(r, dict) and "end" in r)]
+
+
+def loadgen(url, *args):
+    out = subprocess.run([sltest.binary(), "loadgen", "--json", "--server", url] + list(args),
+                         capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def cli(*args):
+    return subprocess.run([sltest.binary()] + list(args), capture_output=True, text=True,
+                          timeout=60)
+
+
+class StreamJobs(unittest.TestCase):
+    def setUp(self):
+        self.srv = sltest.Server(args=["--workers", "2"])
+
+    def tearDown(self):
+        self.srv.cleanup()
+
+    def wait_equal(self, sql_a, sql_b, timeout=150):
+        deadline = time.monotonic() + timeout
+        while True:
+            a, b = query(self.srv, sql_a), query(self.srv, sql_b)
+            if a == b or time.monotonic() > deadline:
+                return a, b
+            time.sleep(1)
+
+    def test_telemetry_errors_per_minute(self):
+        query(self.srv, ERRS)
+        query(self.srv, PER_MIN)
+        for _ in range(2):
+            loadgen(self.srv.url, "--threads", "2", "--spans", "50", "--logs", "400",
+                    "--metrics", "5", "--async", "5")
+        view = "SELECT * FROM errors_per_minute ORDER BY 1, 2"
+        got, want = self.wait_equal(view, BATCH)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
+        jobs = query(self.srv, "SELECT name, state, source, rows_read, late_dropped, "
+                     "rows_written, watermark IS NOT NULL FROM jobs")
+        self.assertEqual(jobs, [["errors_per_minute", "running", "errs", total, 0, len(want),
+                                 True]])
+        st, _, body = self.srv.get("/metrics")
+        self.assertEqual(st, 200)
+        text = body.decode()
+        self.assertIn('streamlake_source_rows_read{job="errors_per_minute",source="errs"} %d'
+                      % total, text)
+        self.assertIn('streamlake_source_late_dropped{job="errors_per_minute",source="errs"} 0',
+                      text)
+        self.assertIn('streamlake_sink_rows_written{job="errors_per_minute",'
+                      'sink="errors_per_minute"} %d' % len(want), text)
+        out = cli("job", "list", "--server", self.srv.url)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertRegex(out.stdout, r"errors_per_minute\s+running\s+%d\s+0\s+%d"
+                         % (total, len(want)))
+        out = cli("job", "describe", "errors_per_minute", "--server", self.srv.url)
+        self.assertEqual(json.loads(out.stdout)["sources"]["errs"]["rows_read"], total)
+
+    def test_lifecycle_and_restart(self):
+        query(self.srv, ERRS)
+        if psycopg2:
+            con = psycopg2.connect(host="127.0.0.1", port=self.srv.pg_port, user="streamlake",
+                                   dbname="streamlake")
+            con.autocommit = True
+            cur = con.cursor()
+            cur.execute(PER_MIN)
+            cur.execute("SHOW JOBS")
+            rows = cur.fetchall()
+            self.assertEqual([(r[0], r[1], r[2]) for r in rows],
+                             [("errors_per_minute", "running", "errs")])
+            con.close()
+        else:
+            query(self.srv, PER_MIN)
+        # a second job of the same name, a job over a missing source: errors, nothing changes
+        err = query(self.srv, PER_MIN, status=400)
+        self.assertIn("exists already", json.dumps(err))
+        err = query(self.srv, "CREATE MATERIALIZED VIEW x AS SELECT count(*) FROM nosuch",
+                    status=400)
+        self.assertIn("nosuch", json.dumps(err))
+        err = query(self.srv, "CREATE TABLE t2 (time timestamptz) WITH (connector = "
+                    "'telemetry', view = 'nosuch')", status=400)
+        self.assertIn("view must be", json.dumps(err))
+        err = query(self.srv, "DROP TABLE errs", status=400)
+        self.assertIn("a job uses it", json.dumps(err))
+        self.assertEqual(len(self.srv.get_json("/api/jobs")), 1)
+
+        # definitions survive a restart; a restarted telemetry job reads from now on
+        self.srv.restart()
+        jobs = self.srv.get_json("/api/jobs")
+        self.assertEqual([(j["name"], j["state"]) for j in jobs],
+                         [("errors_per_minute", "running")])
+        loadgen(self.srv.url, "--threads", "1", "--spans", "20", "--logs", "100",
+                "--metrics", "5", "--async", "5")
+        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
+        self.assertEqual(got, want)
+
+        # stop keeps the view's rows; start starts it over
+        st, _, body = self.srv.post("/api/jobs/errors_per_minute/stop", b"")
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["state"], "stopped")
+        self.assertEqual(query(self.srv, "SELECT * FROM errors_per_minute ORDER BY 1, 2"), want)
+        self.srv.restart()
+        self.assertEqual(self.srv.get_json("/api/jobs/errors_per_minute")["state"], "stopped")
+        out = cli("job", "start", "errors_per_minute", "--server", self.srv.url)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(json.loads(out.stdout)["state"], "running")
+        st, _, _ = self.srv.get("/api/jobs/nosuch")
+        self.assertEqual(st, 404)
+
+        # DROP MATERIALIZED VIEW stops and forgets the job, for good
+        query(self.srv, "DROP MATERIALIZED VIEW errors_per_minute")
+        self.assertEqual(self.srv.get_json("/api/jobs"), [])
+        query(self.srv, "DROP TABLE errs")
+        self.srv.restart()
+        self.assertEqual(self.srv.get_json("/api/jobs"), [])
+        query(self.srv, ERRS)  # the name is free again
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
