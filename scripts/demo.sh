@@ -96,6 +96,7 @@ echo "     build/streamlake view log_entries $pid --server $url --format csv | h
 echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
 echo "     psql -h 127.0.0.1 -p $pg_port -U you -d lake   (any PostgreSQL client: docs/pgwire.md)"
 echo "     docs/sql.md: the tables, functions and settings"
+echo "web app: $url/  (this process: $url/process/$pid; docs/web.md)"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then
   exit 0

@@ -266,10 +266,12 @@ int savedq_check_body(const char *body, size_t len, errmsg *e)
     if (len > SAVEDQ_BODY_MAX)
         return errmsg_set(e, SL_ETOOBIG, "body over %u bytes", SAVEDQ_BODY_MAX);
     arena a;
-    arena_init(&a, 16 << 10, SAVEDQ_BODY_MAX * 8);
+    arena_init(&a, 16 << 10, SAVEDQ_BODY_MAX * 64);
     json_val *root = NULL;
     entry q = {0};
     int rc = json_parse(&a, body, len, &root, e);
+    if (rc == SL_ENOMEM) /* a small body of many tiny values */
+        rc = errmsg_set(e, SL_ETOOBIG, "body has too many JSON values");
     if (!rc)
         rc = read_entry(root, &q, e);
     arena_destroy(&a);

@@ -59,7 +59,7 @@ class WebApp(unittest.TestCase):
         out = cli("loadgen", "--json", "--server", cls.srv.url, "--threads", "4", "--spans",
                   "20000", "--async", "200", "--logs", "100", "--metrics", "100")
         cls.pid = json.loads(out.strip().splitlines()[-1])["process_id"]
-        cls.art = os.path.join(sltest.build_dir(), "web-artifacts")
+        cls.art = os.path.abspath(os.path.join(sltest.build_dir(), "web-artifacts"))
         shutil.rmtree(cls.art, ignore_errors=True)
         os.makedirs(cls.art)
 
@@ -189,6 +189,7 @@ class WebApp(unittest.TestCase):
         # metrics: points and a drawn series
         self.assertGreater(r["metric_points"], 1)
         self.assertGreater(r["metric_painted_pixels"], 50)
+        self.assertRegex(r["metric_zoom_begin"], r"^\d{4}-\d\d-\d\dT")
 
         # flame graph of thread spans: its root is the root spans' total time
         total = sum(self.sql("SELECT coalesce(sum(duration), 0) FROM view_instance('thread_spans', "
@@ -200,6 +201,7 @@ class WebApp(unittest.TestCase):
 
         # SQL
         self.assertEqual(r["sql_value"], n("true"))
+        self.assertEqual(r["sql_csv"], "n\r\n%d\r\n" % n("true"))
         self.assertGreater(r["plan_nodes"], 1)
         self.assertEqual((r["sql_error_position"], r["sql_error_char"]), (8, "n"))
         self.assertIn('column "nme" does not exist', r["sql_error_text"])

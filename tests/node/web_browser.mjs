@@ -127,10 +127,21 @@ try {
     return n;
   });
   await shot("metrics");
+  // Dragging across the chart zooms: the range becomes that interval and the chart is redrawn.
+  const box = await page.locator("#metric-chart .u-over").boundingBox();
+  await page.mouse.move(box.x + box.width * 0.3, box.y + box.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(box.x + box.width * 0.7, box.y + box.height / 2, { steps: 5 });
+  await page.mouse.up();
+  await page.waitForSelector("text=Reset zoom");
+  await page.waitForSelector("#metric-chart canvas");
+  out.metric_zoom_begin = await page.inputValue(".range-begin");
 
   // Flame graph of the thread spans: its root's value.
   await page.goto(`${url}/flame?process=${pid}`);
+  await page.waitForSelector('#flame-total[data-kinds="both"]');
   await page.selectOption("#flame-kinds", "thread");
+  await page.waitForSelector('#flame-total[data-kinds="thread"]');
   await page.waitForSelector("#flame svg g");
   out.flame_root_ns = Number(await page.getAttribute("#flame-total", "data-ns"));
   const frame = page.locator("#flame svg g").nth(1);
@@ -152,6 +163,8 @@ try {
   await page.click("#sql-run");
   await page.waitForSelector(".sql-result tbody td");
   out.sql_value = Number(await page.locator(".sql-result tbody td").first().innerText());
+  const [csv] = await Promise.all([page.waitForEvent("download"), page.click("text=Download CSV")]);
+  out.sql_csv = fs.readFileSync(await csv.path(), "utf8");
   await page.click("text=EXPLAIN ANALYZE");
   await page.waitForSelector("#plan-tree li");
   out.plan_nodes = await page.locator("#plan-tree li").count();

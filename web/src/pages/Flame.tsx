@@ -28,7 +28,7 @@ export function treeOf(folded: string[]): Node {
 export function FlamePage() {
   const [proc, setProc] = useState(useQueryParam("process") ?? "");
   const [thread, setThread] = useState(useQueryParam("thread") ?? "");
-  const [kinds, setKinds] = useState(useQueryParam("thread") ? "thread" : "both");
+  const [kinds, setKinds] = useState(useQueryParam("kinds") ?? (useQueryParam("thread") ? "thread" : "both"));
   const [range, setRange] = useState(rangeFromPreset("all"));
   const [term, setTerm] = useState("");
   const [detail, setDetail] = useState("");
@@ -40,7 +40,7 @@ export function FlamePage() {
     const r = resolveRange(range);
     if (r.begin) q.set("begin", r.begin);
     if (r.end) q.set("end", r.end);
-    return getJson<{ flame: { total_ns: number; folded: string[] } }>(`/api/analyze/${proc}?${q}`, s);
+    return getJson<{ kinds: string; flame: { total_ns: number; folded: string[] } }>(`/api/analyze/${proc}?${q}`, s);
   }, [proc, kinds, range]);
   const tname = threads.data?.find((t) => t.stream_id === thread);
   const tlabel = tname ? (tname.thread_name ?? tname.thread_id ?? "") : "";
@@ -85,7 +85,7 @@ export function FlamePage() {
       <Status loading={rep.loading && !!proc} error={rep.error} />
       {rep.data && <>
         <div class="toolbar">
-          <span id="flame-total" data-ns={tree.value}>Total: {fmtNs(tree.value)} in {folded.length} stacks</span>
+          <span id="flame-total" data-ns={tree.value} data-kinds={rep.data.kinds}>Total: {fmtNs(tree.value)} in {folded.length} stacks</span>
           <button onClick={() => download(`${base}.folded`, folded.join("\n") + "\n", "text/plain")}>Export folded</button>
           <button onClick={() => download(`${base}.flame.json`, JSON.stringify(tree), "application/json")}>Export JSON</button>
           <button onClick={() => {

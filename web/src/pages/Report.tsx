@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { getJson, processes } from "../api";
-import { fmtNs, Link, ProcessPicker, RangePicker, rangeFromPreset, resolveRange, Status, useLoad, useQueryParam } from "../util";
+import { fmtNs, fmtTime, Link, ProcessPicker, RangePicker, rangeFromPreset, resolveRange, Status, useLoad, useQueryParam } from "../util";
 
 type J = null | boolean | number | string | J[] | { [k: string]: J };
 
@@ -9,6 +9,8 @@ const isNs = (k: string) => /(_ns|^mean|^min|^max|^p\d+|^stddev|^total|^self)$/.
 
 function cell(k: string, v: J): string {
   if (v === null) return "";
+  if (typeof v === "number" && /_ns$/.test(k) && v > 1e17) return fmtTime(v); // a time, not a duration
+  if (typeof v === "number" && /share$/.test(k)) return (v * 100).toFixed(2) + " %";
   if (typeof v === "number") return isNs(k) && Math.abs(v) >= 1000 ? `${fmtNs(v)}` : v.toLocaleString("en-US", { maximumFractionDigits: 4 });
   if (typeof v === "object") return JSON.stringify(v);
   return String(v);
