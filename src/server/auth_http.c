@@ -144,13 +144,15 @@ int http_auth_check(http_auth *a, const char *authorization, unsigned need, unsi
     return 0;
 }
 
-/* 127.0.0.0/8 or "localhost"; anything else (0.0.0.0 included) is exposed. */
+/*
+ * An IPv4 address outside 127.0.0.0/8 (0.0.0.0 included) is exposed; "localhost"
+ * is not, and what is not an address is left to the bind to refuse with its own
+ * message.
+ */
 static int loopback(const char *host)
 {
     struct in_addr a;
-    if (!strcmp(host, "localhost"))
-        return 1;
-    return inet_pton(AF_INET, host, &a) == 1 && (ntohl(a.s_addr) >> 24) == 127;
+    return inet_pton(AF_INET, host, &a) != 1 || (ntohl(a.s_addr) >> 24) == 127;
 }
 
 int http_auth_exposure_check(const char *http_host, const char *pg_host, int have_keys,
