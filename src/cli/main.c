@@ -38,7 +38,9 @@ static void usage(FILE *f)
                "instrumented programs and query them.\n\ncommands:\n");
     for (size_t i = 0; i < sizeof g_commands / sizeof g_commands[0]; i++)
         fprintf(f, "  %-10s %s\n", g_commands[i].name, g_commands[i].summary);
-    fprintf(f, "\nRun `streamlake <command> --help` for a command's options.\n");
+    fprintf(f, "\nRun `streamlake <command> --help` for a command's options.\n"
+               "Commands that talk to a server started with --keys send the key in\n"
+               "STREAMLAKE_API_KEY (Authorization: Bearer KEY).\n");
 }
 
 /*

@@ -1,6 +1,9 @@
 /*
  * httpc.c - see httpc.h.  libcurl's global init runs once (pthread_once);
- * each handle keeps its easy handle, so connections are reused.
+ * each handle keeps its easy handle, so connections are reused.  With
+ * STREAMLAKE_API_KEY set, every request carries "Authorization: Bearer KEY"
+ * (the server's keys: docs/serve.md), so every command that talks to a server
+ * takes its key from there.
  */
 #include "net/httpc.h"
 
@@ -118,17 +121,23 @@ static int perform(httpc *c, const char *url, const void *body, size_t body_len,
     curl_easy_setopt(h, CURLOPT_WRITEDATA, s);
     curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(h, CURLOPT_HEADERDATA, s);
+    const char *key = getenv("STREAMLAKE_API_KEY");
+    char auth[512];
+    if (key && *key && snprintf(auth, sizeof auth, "Authorization: Bearer %s", key) <
+                           (int)sizeof auth)
+        hdrs = curl_slist_append(hdrs, auth);
     if (is_post) {
         snprintf(ct, sizeof ct, "Content-Type: %s",
                  content_type ? content_type : "application/octet-stream");
         hdrs = curl_slist_append(hdrs, ct);
         /* No "Expect: 100-continue" round trip: the body follows the headers at once. */
         hdrs = curl_slist_append(hdrs, "Expect:");
-        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
         curl_easy_setopt(h, CURLOPT_POST, 1L);
         curl_easy_setopt(h, CURLOPT_POSTFIELDS, body ? body : "");
         curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
     }
+    if (hdrs)
+        curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
     CURLcode cc = curl_easy_perform(h);
     if (cc != CURLE_OK) {
         rc = s->too_big ? errmsg_set(e, SL_ETOOBIG, "%s: response larger than %zu bytes", url,

@@ -145,8 +145,8 @@ static int parse_params(api_query *a, const json_val *p, errmsg *em)
 }
 
 int api_query_open(sql_engine *eng, budget *bud, const char *body, size_t len,
-                   const char *format, const char *accept, bool expanded, api_query **out,
-                   int *status, dbuf *errbody)
+                   const char *format, const char *accept, bool expanded, bool admin,
+                   api_query **out, int *status, dbuf *errbody)
 {
     *status = 400;
     errmsg em;
@@ -243,7 +243,9 @@ int api_query_open(sql_engine *eng, budget *bud, const char *body, size_t len,
         api_query_close(a);
         return SL_EBUSY;
     }
-    if (sql_session_new(eng, &a->s) || sql_fmt_new(a->kind, expanded, to_out, a, &a->f)) {
+    if (!sql_session_new(eng, &a->s) && !admin)
+        sql_session_deny_admin(a->s);
+    if (!a->s || sql_fmt_new(a->kind, expanded, to_out, a, &a->f)) {
         *status = 500;
         sql_err_set(&se, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         error_json(&se, errbody);

@@ -269,6 +269,8 @@ static int begin_session(pgconn *c, const pg_startup *st)
         sql_err e;
         sql_err_clear(&e);
         sql_session_set_backend_pid(c->s, c->pid);
+        if (c->no_admin)
+            sql_session_deny_admin(c->s);
         if (a)
             sql_session_set(c->s, "application_name", app, &e);
         static const char *const params[][2] = {

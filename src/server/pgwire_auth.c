@@ -117,6 +117,7 @@ static int sasl_final(pgconn *c, scram_server *s, const key_entry *k, const char
         return refuse(c, "28000", msg, "SQL over the PostgreSQL protocol needs the query or "
                       "admin scope");
     }
+    c->no_admin = !(k->scopes & KEY_SCOPE_ADMIN);
     pg_auth_sasl_data(&c->out, PG_AUTH_SASL_FINAL, final, strlen(final));
     return 1;
 }

@@ -76,6 +76,7 @@ struct pgwire {
 
 struct pgconn {
     pgwire *pw;
+    bool no_admin;           /* its key lacks the admin scope (sql_session_deny_admin) */
     int fd;
     struct ssl_st *ssl;      /* TLS once an SSLRequest was answered 'S', else NULL */
     uint8_t in[8192];        /* bytes read ahead (pgwire_io.c): a recv takes a pipeline */

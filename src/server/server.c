@@ -38,6 +38,7 @@
 #include "server/api_sql.h"
 #include "server/api_trace.h"
 #include "server/api_web.h"
+#include "server/auth_http.h"
 #include "server/ingest.h"
 #include "server/keys.h"
 #include "server/pgwire.h"
@@ -75,6 +76,7 @@ struct server {
     pgwire_tls *pg_tls;          /* --tls-cert / --tls-key, NULL without */
     keyset *keys;                /* --keys, NULL without */
     int self_traced;             /* this server started the tracing library (self_trace.h) */
+    http_auth *auth;             /* --keys: Bearer keys on HTTP; NULL without */
     struct MHD_Daemon *d;
     api_trace_stats tstats;
     pthread_t janitor;
@@ -126,6 +128,9 @@ typedef struct req {
     char refusal[128];           /* R_REFUSED: why */
     char job[128];               /* R_JOBS, R_JOBS_POST: the job's name */
     int job_op;                  /* ... API_JOBS_* */
+    char refusal[128];           /* R_REFUSED, deny: why */
+    int deny;                    /* 401 or 403 (auth_http.h): drain the body, answer that */
+    unsigned scopes;             /* the key's (all without keys) */
 } req;
 
 /*
@@ -196,14 +201,15 @@ static int load_credentials(server *s, errmsg *e)
     int rc = c->pg_tls_cert ? pgwire_tls_new(c->pg_tls_cert, c->pg_tls_key, &s->pg_tls, e) : 0;
     if (rc || !c->keys_file)
         return rc;
-    if ((rc = keys_load(c->keys_file, &s->keys, e)))
+    if ((rc = keys_load(c->keys_file, &s->keys, e)) || (rc = http_auth_new(s->keys, &s->auth, e)))
         return rc;
     struct stat st;
     if (!stat(c->keys_file, &st) && (st.st_mode & 077))
         log_warn("serve", "keys file %s can be read by other users (mode %03o): chmod 600 it",
                  c->keys_file, (unsigned)(st.st_mode & 0777));
-    log_info("serve", "%d keys from %s: PostgreSQL clients authenticate with SCRAM-SHA-256",
-             keys_count(s->keys), c->keys_file);
+    log_info("serve", "%d keys from %s: HTTP requests need Authorization: Bearer KEY, "
+             "PostgreSQL clients authenticate with SCRAM-SHA-256", keys_count(s->keys),
+             c->keys_file);
     return SL_OK;
 }
 
@@ -261,9 +267,9 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, int status, const char
     return ok;
 }
 
-/* A one-line text reply: the reason, newlines flattened, then "\n". */
-static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *reason,
-                                  int retry_after, const char *allow)
+/* A one-line text reply: the reason, newlines flattened, then "\n"; one extra header. */
+static enum MHD_Result send_error_hdr(struct MHD_Connection *c, int status, const char *reason,
+                                      int retry_after, const char *hname, const char *hval)
 {
     char line[320];
     snprintf(line, sizeof line, "%s", reason);
@@ -281,11 +287,46 @@ static enum MHD_Result send_error(struct MHD_Connection *c, int status, const ch
         snprintf(v, sizeof v, "%d", retry_after);
         MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, v);
     }
-    if (allow)
-        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    if (hval)
+        MHD_add_response_header(r, hname, hval);
     enum MHD_Result ok = MHD_queue_response(c, (unsigned)status, r);
     MHD_destroy_response(r);
     return ok;
+}
+
+static enum MHD_Result send_error(struct MHD_Connection *c, int status, const char *reason,
+                                  int retry_after, const char *allow)
+{
+    return send_error_hdr(c, status, reason, retry_after, MHD_HTTP_HEADER_ALLOW, allow);
+}
+
+/* 401 (with its challenge) or 403 for a request refused by http_auth_check. */
+static enum MHD_Result send_denied(struct MHD_Connection *c, int status, const char *reason)
+{
+    return send_error_hdr(c, status, reason, 0, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                          status == 401 ? HTTP_AUTH_CHALLENGE : NULL);
+}
+
+/*
+ * The scope a route needs when keys are configured (docs/internals/http-api.md,
+ * "Keys").  A route not listed needs admin: a new route is closed until placed.
+ */
+static unsigned route_scope(int route, const char *url)
+{
+    switch (route) {
+    case R_PROCESS: case R_STREAM: case R_BLOCK: case R_DISCARD:
+    case R_OTLP_LOGS: case R_OTLP_METRICS: case R_OTLP_TRACES:
+        return KEY_SCOPE_INGEST;
+    case R_HEALTH:
+        return 0;
+    case R_WEB: /* the app's files are public; its saved queries are data */
+        return strncmp(url, "/api/", 5) ? 0 : KEY_SCOPE_QUERY;
+    case R_API_PERFETTO: case R_API_QUERY: case R_API_PROCESSES: case R_API_STREAMS:
+    case R_API_STATS: case R_API_VIEW: case R_API_TRACE: case R_API_ANALYZE: case R_JOBS:
+        return KEY_SCOPE_QUERY;
+    default: /* R_API_MATERIALIZE, R_JOBS_POST */
+        return KEY_SCOPE_ADMIN;
+    }
 }
 
 static enum MHD_Result send_json_buf(struct MHD_Connection *c, int status, dbuf *b)
@@ -667,7 +708,8 @@ static enum MHD_Result run_query(server *s, struct MHD_Connection *c, req *q)
     dbuf err;
     dbuf_init(&err, 64 * 1024);
     int rc = api_query_open(s->sql, &s->bud, (const char *)q->body.p, q->body.len, format,
-                            accept, expanded && !strcmp(expanded, "1"), &a, &status, &err);
+                            accept, expanded && !strcmp(expanded, "1"),
+                            (q->scopes & KEY_SCOPE_ADMIN) != 0, &a, &status, &err);
     dbuf_free(&q->body);
     inflight_give(s, q);
     if (rc) {
@@ -761,6 +803,7 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
 {
     req probe;
     memset(&probe, 0, sizeof probe);
+    probe.scopes = KEY_SCOPE_INGEST | KEY_SCOPE_QUERY | KEY_SCOPE_ADMIN;
     int status = 404;
     const char *allow = NULL;
     int route = route_of(s, method, url, &probe, &status, &allow);
@@ -775,6 +818,15 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     unsigned long long len = cl ? strtoull(cl, NULL, 10) : 0;
     /* GET routes take no body: their cap is zero. */
     size_t cap = route >= R_HEALTH ? 0 : s->cfg.max_body_bytes;
+    /* Keys: a refusal with a body to come drains it first, as 413 does (below). */
+    if (s->auth && (probe.deny = http_auth_check(
+                        s->auth, MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+                                                             MHD_HTTP_HEADER_AUTHORIZATION),
+                        route_scope(route, url), &probe.scopes, probe.refusal,
+                        sizeof probe.refusal)) &&
+        (!len || MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_EXPECT) ||
+         len > drain_limit(s)))
+        return send_denied(c, probe.deny, probe.refusal);
     /*
      * Over the cap: answering at once closes the connection while the client may
      * still be sending, and the reset can destroy the 413 before the client reads
@@ -795,7 +847,7 @@ static enum MHD_Result on_headers(server *s, struct MHD_Connection *c, const cha
     *q = probe;
     q->route = route;
     dbuf_init(&q->body, cap);
-    if (len > cap) {
+    if (len > cap || q->deny) {
         q->over_cap = 1;
         *con_cls = q;
         return MHD_YES;
@@ -849,6 +901,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         return MHD_YES;
     }
+    if (q->deny)
+        return send_denied(c, q->deny, q->refusal);
     if (q->busy)
         return send_busy(s, c);
     if (q->over_cap) {
@@ -1159,7 +1213,11 @@ int server_start(const server_config *c, server **out, errmsg *e)
     mallopt(M_MMAP_THRESHOLD, 1 << 20);
     mallopt(M_TRIM_THRESHOLD, 64 << 20);
     s->listen_fd = -1;
-    int rc = bind_listener(s, e);
+    /* Before anything is bound: an exposed listener without keys never listens. */
+    int rc = http_auth_exposure_check(s->cfg.host, s->cfg.pg_mode ? s->cfg.pg_host : NULL,
+                                      s->cfg.keys_file != NULL, e);
+    if (!rc)
+        rc = bind_listener(s, e);
     if (!rc)
         rc = load_credentials(s, e);
     if (!rc)
@@ -1198,9 +1256,10 @@ void server_stop(server *s)
     }
     pgwire_stop(s->pg);
     pgwire_tls_free(s->pg_tls);
-    keys_free(s->keys);
     if (s->d)
         MHD_stop_daemon(s->d);
+    http_auth_free(s->auth);
+    keys_free(s->keys);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
     stream_server_close(s->jobs);

@@ -62,6 +62,7 @@ struct sql_session {
     uint64_t random_state;
     const struct sql_catalog_hook *hook; /* names another driver adds (catalog.h); NULL none */
     int32_t backend_pid;             /* pg_backend_pid() */
+    bool no_admin;                   /* admin table functions refused (42501) */
 };
 
 /* Settings every session starts with, and what SHOW prints for them. */

@@ -95,6 +95,11 @@ void sql_session_set_backend_pid(sql_session *s, int32_t pid)
     s->backend_pid = pid;
 }
 
+void sql_session_deny_admin(sql_session *s)
+{
+    s->no_admin = true;
+}
+
 void sql_session_set_catalog_hook(sql_session *s, const struct sql_catalog_hook *h)
 {
     s->hook = h;

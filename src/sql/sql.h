@@ -57,6 +57,12 @@ int sql_session_set(sql_session *s, const char *name, const char *value, sql_err
 /* The connection's process id as the client knows it (the PostgreSQL protocol's
  * BackendKeyData): what pg_backend_pid() answers.  0 until set. */
 void sql_session_set_backend_pid(sql_session *s, int32_t pid);
+/*
+ * The session's user lacks the admin scope (server/keys.h): table functions
+ * that build or delete (materialize_partitions, retire_partitions) fail with
+ * SQLSTATE 42501.  No SQL statement can undo it.
+ */
+void sql_session_deny_admin(sql_session *s);
 /* Inside an explicit transaction block (BEGIN ... COMMIT): for ReadyForQuery. */
 bool sql_session_in_tx(const sql_session *s);
 

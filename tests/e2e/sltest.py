@@ -225,10 +225,12 @@ class Block:
 class Server:
     """A `streamlake serve` child process on a free loopback port."""
 
-    def __init__(self, data_dir=None, args=(), ready_timeout=30):
+    def __init__(self, data_dir=None, args=(), ready_timeout=30, self_trace=False):
         self.owns_dir = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sl-e2e-")
-        self.args = list(args)
+        # Tests count what they store: the server's own process (on by default in
+        # `serve`) only where a test asks for it.
+        self.args = list(args) + ([] if self_trace else ["--no-self-trace"])
         self.ready_timeout = ready_timeout
         self.proc = None
         self.port = None

@@ -64,7 +64,7 @@ def loadgen(url, env=None):
 class SelfTrace(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.srv = Server()
+        cls.srv = Server(self_trace=True)
         cls.lg = loadgen(cls.srv.url)
         for i in range(HTTP_QUERIES):
             sql(cls.srv, "SELECT count(*) AS n FROM process_spans('%s') WHERE depth >= %d"

@@ -125,6 +125,9 @@ typedef struct sql_tfunc {
     bool outer_args;
 } sql_tfunc;
 
+/* It builds or deletes: refused in sessions without the admin scope (sql_session_deny_admin). */
+bool sql_tfunc_is_admin(const sql_tfunc *tf);
+
 const sql_tfunc *sql_tfunc_find(const char *name);
 
 /*

@@ -1026,6 +1026,11 @@ static const sql_tfunc g_tfuncs[] = {
     {"read_csv", 1, 4, sql_read_csv_args, sql_read_csv_bind, false},
 };
 
+bool sql_tfunc_is_admin(const sql_tfunc *tf)
+{
+    return tf->bind == sql_materialize_partitions_bind || tf->bind == sql_retire_partitions_bind;
+}
+
 const sql_tfunc *sql_tfunc_find(const char *name)
 {
     for (size_t i = 0; i < sizeof g_tfuncs / sizeof g_tfuncs[0]; i++)

@@ -319,6 +319,11 @@ static sql_plan *bind_rangefunc(binder *b, bind_scope *sc, const PgQuery__RangeF
                   "as a table function", name);
         return NULL;
     }
+    if (b->s->no_admin && sql_tfunc_is_admin(tf)) {
+        bind_fail(b, "42501", f->location, "permission denied for function %s: it needs a key "
+                  "with the admin scope", name);
+        return NULL;
+    }
     int nargs = (int)f->n_args;
     if (nargs < tf->min_args || nargs > tf->max_args) {
         bind_fail(b, SQLSTATE_UNDEFINED_FUNCTION, f->location, "function %s takes %d to %d arguments",
