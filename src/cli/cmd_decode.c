@@ -9,6 +9,7 @@
  */
 #include "cli/cli.h"
 
+#include "base/bytes.h"
 #include "base/json.h"
 #include "wire/wire.h"
 
@@ -44,7 +45,9 @@ static void put_kvs(jw *w, const wire_kv *kv, uint32_t n)
 
 static const char *const g_types[] = {"?", "span_begin", "span_end", "named_span_begin",
                                       "named_span_end", "async_begin", "async_end", "log",
-                                      "log_fmt", "metric_int", "metric_float"};
+                                      "log_fmt", "metric_int", "metric_float", "log_attrs",
+                                      "metric_attrs", "otel_span"};
+_Static_assert(sizeof g_types / sizeof g_types[0] == WIRE_EV_MAX_ + 1, "a name per event type");
 
 static void put_event(jw *w, const wire_payload *pl, const wire_event *ev)
 {
@@ -75,10 +78,32 @@ static void put_event(jw *w, const wire_payload *pl, const wire_event *ev)
         put_wstr(w, "unit", d->unit);
         jw_key(w, "value");
         jw_int(w, ev->value_i);
-    } else if (ev->type == WIRE_EV_METRIC_FLOAT) {
+    } else if (ev->type == WIRE_EV_METRIC_FLOAT || ev->type == WIRE_EV_METRIC_ATTRS) {
         put_wstr(w, "unit", d->unit);
         jw_key(w, "value");
         jw_double(w, ev->value_f);
+    } else if (ev->type == WIRE_EV_LOG_ATTRS) {
+        jw_key(w, "level");
+        jw_uint(w, d->level);
+        put_wstr(w, "msg", ev->name);
+    } else if (ev->type == WIRE_EV_OTEL_SPAN) {
+        char hex[2 * WIRE_TRACE_ID_BYTES + 1];
+        bytes_hex(ev->trace_id, WIRE_TRACE_ID_BYTES, hex);
+        jw_kv_str(w, "trace_id", hex);
+        bytes_hex(ev->otel_span_id, WIRE_SPAN_ID_BYTES, hex);
+        jw_kv_str(w, "span_id", hex);
+        bytes_hex(ev->otel_parent_id, WIRE_SPAN_ID_BYTES, hex);
+        jw_kv_str(w, "parent_span_id", hex);
+        jw_kv_int(w, "end_ticks", ev->end_ticks);
+        jw_kv_uint(w, "kind", ev->span_kind);
+        jw_kv_uint(w, "status", ev->status_code);
+        put_wstr(w, "status_message", ev->status_msg);
+        jw_key(w, "events");
+        jw_rawn(w, ev->events_json.p, ev->events_json.len);
+    }
+    if (ev->type >= WIRE_EV_LOG_ATTRS) {
+        jw_key(w, "attributes");
+        jw_rawn(w, ev->props.p, ev->props.len);
     }
     jw_obj_end(w);
 }

@@ -33,6 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The version of the mapping that docs/internals/otlp.md specifies. */
+#define OTLP_MAPPING_VERSION 1
+
 #define OTLP_MAX_BODY (64u << 20)       /* a decompressed request body */
 #define OTLP_MAX_DEPTH 32               /* nested messages (AnyValue in AnyValue ...) */
 #define OTLP_ARENA_MAX (512u << 20)     /* the decoded tree of one request */

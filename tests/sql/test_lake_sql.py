@@ -320,8 +320,8 @@ class Tables(unittest.TestCase):
         scalar("SELECT count(*) FROM process_spans($1)", params=[Lake.pid])  # builds partitions
         _, vs = rows("SELECT view_set_name FROM list_view_sets() ORDER BY 1")
         self.assertEqual([x[0] for x in vs], sorted(["async_events", "blocks", "log_entries",
-                                                     "measures", "processes", "streams",
-                                                     "thread_spans"]))
+                                                     "measures", "otel_spans", "processes",
+                                                     "streams", "thread_spans"]))
         n = scalar("SELECT count(*) FROM list_partitions() WHERE view_set_name = 'thread_spans' "
                    "AND NOT retired")
         self.assertGreaterEqual(n, THREADS)
