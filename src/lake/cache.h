@@ -29,6 +29,7 @@ struct lcache_entry {
     int in_cache;
     lcache_entry *prev, *next; /* LRU list, most recent first */
     lcache_entry *chain;       /* hash bucket */
+    int64_t born_ns;           /* monotonic time of the put */
 };
 
 typedef struct lcache {
@@ -40,12 +41,16 @@ typedef struct lcache {
     size_t count, bytes, max_count, max_bytes;
     void (*free_val)(void *val);
     uint64_t hits, misses, evictions;
+    int64_t max_age_ns;        /* 0: entries stay until evicted; else older ones are misses */
 } lcache;
 
 int lcache_init(lcache *c, const char *name, size_t max_count, size_t max_bytes,
                 void (*free_val)(void *val));
 void lcache_destroy(lcache *c);
-/* The entry of key with a reference taken, or NULL (a miss). */
+/*
+ * The entry of key with a reference taken, or NULL (a miss).  An entry older
+ * than max_age_ns (when set) is dropped and is a miss.
+ */
 lcache_entry *lcache_get(lcache *c, const char *key);
 /*
  * Inserts val under key and returns its entry with a reference taken (NULL on
@@ -57,6 +62,8 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size);
 void lcache_release(lcache *c, lcache_entry *en);
 /* Drops key from the cache (holders keep their value until they release it). */
 void lcache_remove(lcache *c, const char *key);
+/* Drops every entry (holders keep their values until they release them). */
+void lcache_clear(lcache *c);
 /* {"entries":..,"bytes":..,"hits":..,"misses":..,"evictions":..} as member `name`. */
 void lcache_stats_json(lcache *c, jw *w);
 

@@ -51,6 +51,10 @@ typedef struct server_config {
     int pg_require_tls;          /* refuse PostgreSQL startups outside TLS (28000) */
     const char *keys_file;       /* keys (server/keys.h): SCRAM for PostgreSQL clients;
                                   * NULL: trust */
+    /* Several servers on one lake (docs/internals/meta-postgres.md) */
+    const char *meta_url;        /* "postgres://...": shared metadata; NULL: SQLite in data_dir */
+    int64_t retention_ns;        /* 0: keep everything; else the leader deletes older data */
+    int64_t materialize_ns;      /* 0: off; else the leader keeps global views built this far */
 } server_config;
 
 /*
