@@ -324,7 +324,8 @@ class Server:
             cmd += ["--pg-listen", "127.0.0.1:0"]
         extra = [] if "--meta" in self.args or "--objects" in self.args else \
             store_args(self.data_dir)
-        env = dict(os.environ, **S3_KEYS) if "--objects" in self.args + extra else None
+        # s3rver's keys unless the environment names others (a test may, on purpose)
+        env = dict(S3_KEYS, **os.environ) if "--objects" in extra else None
         self.proc = subprocess.Popen(cmd + self.args + extra, stdout=subprocess.PIPE,
                                      stderr=self.log, stdin=subprocess.DEVNULL, env=env)
         line = self._read_line(self.ready_timeout)

@@ -28,7 +28,7 @@ def free_port():
 
 
 class PgCluster:
-    def __init__(self, max_connections=20):
+    def __init__(self, max_connections=20, durable=False):
         self.dir = tempfile.mkdtemp(prefix="sl-pg-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -44,9 +44,11 @@ class PgCluster:
         self._run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "--locale=C",
                    "--encoding=UTF8", "--auth=trust", "--username=postgres", "-N"])
         log = os.path.join(self.dir, "postgres.log")
+        # durable: fsync'd commits (benchmarks against fsync'd SQLite); tests skip them
+        fast = [] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                   "-c", "full_page_writes=off"]
         cmd = [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
-               "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-               "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
+               "-k", self.sock, "-c", "listen_addresses=127.0.0.1"] + fast + [
                "-c", "timezone=UTC", "-c", "max_connections=%d" % max_connections,
                "-c", "shared_buffers=64MB"]
         self.logf = open(log, "w")
