@@ -14,7 +14,9 @@
  *   ingest       the block messages POSTed to /ingestion/insert_block: full
  *                validation, durable object, group-committed metadata row.
  *
- * It prints events/s and MB/s for each and the ratios ingest / floor.  The
+ * It prints events/s and MB/s for each and the ratios ingest / floor, and the
+ * acknowledgement latency of the ingest requests (p50, p99: from sending a
+ * block to its 200).  The
  * server runs in this process on 127.0.0.1 (started with the discard route on)
  * unless --url names another one, in which case the floors are skipped.
  *
@@ -72,6 +74,7 @@ typedef struct bench {
     sl_uuid *streams;
     char base_url[256];
     uint64_t total_events, total_bytes;
+    int64_t *ack_ns;    /* per block: the ingest request's round trip */
 } bench;
 
 static uint64_t rng_next(uint64_t *s)
@@ -209,8 +212,11 @@ static void post_all(worker *w, const char *path)
     for (int i = w->index; i < b->o.blocks; i += b->o.connections) {
         int status = 0;
         dbuf_reset(&resp);
-        if (httpc_post(c, url, b->blocks[i].msg.p, b->blocks[i].msg.len, &status, &resp, &e) ||
-            status != 200) {
+        int64_t t0 = clock_mono_ns();
+        int rc = httpc_post(c, url, b->blocks[i].msg.p, b->blocks[i].msg.len, &status, &resp, &e);
+        if (b->ack_ns)
+            b->ack_ns[i] = clock_mono_ns() - t0;
+        if (rc || status != 200) {
             w->failures++;
             snprintf(w->last_error, sizeof w->last_error, "%d %.200s", status,
                      status ? (const char *)resp.p : e.text);
@@ -412,6 +418,22 @@ static int parse(int argc, char **argv, opts *o)
     return o->connections > 0 && o->blocks > 0 && o->events > 16 ? 0 : -1;
 }
 
+static int cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* p50 and p99 of the ingest requests' acknowledgement times. */
+static void report_acks(bench *b)
+{
+    qsort(b->ack_ns, (size_t)b->o.blocks, sizeof *b->ack_ns, cmp_i64);
+    int n = b->o.blocks;
+    printf("  %-12s ack latency p50 %.2f ms  p99 %.2f ms  (%d requests)\n", "",
+           (double)b->ack_ns[n / 2] / 1e6, (double)b->ack_ns[(n * 99) / 100 < n ? (n * 99) / 100
+                                                                              : n - 1] / 1e6, n);
+}
+
 int main(int argc, char **argv)
 {
     bench b;
@@ -467,6 +489,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "bench_ingest: cannot insert the process and its streams\n");
         return 1;
     }
+    b.ack_ns = sl_calloc((size_t)b.o.blocks, sizeof *b.ack_ns);
     double t_ingest = run_phase(&b, 2, NULL);
     if (disk > -2)
         report(&b, "disk floor", disk, 0, NULL);
@@ -475,6 +498,9 @@ int main(int argc, char **argv)
     report(&b, "ingest", t_ingest, disk, "disk floor");
     if (discard > 0 && t_ingest > 0)
         printf("  %-12s ingest runs at %.2fx of the http floor\n", "", discard / t_ingest);
+    if (t_ingest > 0 && b.ack_ns)
+        report_acks(&b);
+    sl_free(b.ack_ns);
     server_stop(srv);
     if (b.o.self_trace && !b.o.url && t_ingest > 0 && self_traced(&b, dir))
         t_ingest = -1;

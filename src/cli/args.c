@@ -47,6 +47,26 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out)
     return 0;
 }
 
+int cli_parse_duration(const char *opt, const char *s, int64_t *ns)
+{
+    static const struct { char unit; int64_t ns; } units[] = {
+        {'s', 1000000000LL}, {'m', 60000000000LL}, {'h', 3600000000000LL},
+        {'d', 86400000000000LL}};
+    size_t n = 0;
+    uint64_t v = 0;
+    while (s[n] >= '0' && s[n] <= '9' && n < 12)
+        v = v * 10 + (uint64_t)(s[n++] - '0');
+    for (size_t k = 0; n && s[n] && !s[n + 1] && k < sizeof units / sizeof units[0]; k++) {
+        if (s[n] == units[k].unit && v > 0 && v <= (uint64_t)(INT64_MAX / units[k].ns)) {
+            *ns = (int64_t)v * units[k].ns;
+            return 0;
+        }
+    }
+    fprintf(stderr, "option %s: '%s' is not a duration (a positive integer and one unit: "
+            "s, m, h or d, e.g. 30d)\n", opt, s);
+    return -1;
+}
+
 int cli_parse_time(const char *opt, const char *s, int64_t *ns)
 {
     if (!s || clock_parse_time(s, ns) == 0)

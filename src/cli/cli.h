@@ -41,6 +41,11 @@ int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
  * an error naming the option and returns -1 if the text is not a valid time.
  */
 int cli_parse_time(const char *opt, const char *s, int64_t *ns);
+/*
+ * Parses a duration: a positive integer and one unit, s, m, h or d ("30d"), with
+ * nothing else (no sign, space or fraction).  Prints an error and returns -1 if bad.
+ */
+int cli_parse_duration(const char *opt, const char *s, int64_t *ns);
 /* True if argv contains -h or --help. */
 int cli_wants_help(int argc, char **argv);
 

@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "                        [--pg-idle-timeout S] [--tls-cert FILE --tls-key FILE]\n"
             "                        [--pg-require-tls] [--keys FILE] [--no-self-trace]\n"
             "                        [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]\n"
-            "                        [--s3-region REGION]]\n\n"
+            "                        [--s3-region REGION]] [--meta postgres://...]\n"
+            "                        [--retention DURATION]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -46,6 +47,12 @@ static void usage(FILE *f)
             "  --s3-endpoint URL     http(s)://HOST[:PORT] of the S3 server, path-style\n"
             "                        (default: AWS_ENDPOINT_URL, else AWS for the region)\n"
             "  --s3-region REGION    signing region (default: AWS_REGION, else us-east-1)\n"
+            "  --meta postgres://USER@HOST:PORT/DB  metadata in PostgreSQL instead of SQLite,\n"
+            "                        shared by every server started with the same URL (and one\n"
+            "                        --objects bucket): docs/internals/meta-postgres.md\n"
+            "  --retention DURATION  delete blocks, payloads and partitions older than this\n"
+            "                        (e.g. 30d, 12h, 90m, 3600s; default: keep everything);\n"
+            "                        done by the leading server, in small batches\n"
             "  --listen HOST:PORT    IPv4 address and port (default 127.0.0.1:8080;\n"
             "                        port 0 picks a free one)\n"
             "  --threads N           HTTP worker threads (default 8)\n"
@@ -151,15 +158,15 @@ static int set_num(const num_opt *o, const char *v)
 }
 
 /* An option whose value is a path or a URL (--data, --tls-cert, --tls-key, --keys,
- * --objects, --s3-endpoint, --s3-region): 1 taken, 0 not one of them, -1 its value is
+ * --objects, --s3-endpoint, --s3-region, --meta): 1 taken, 0 not one of them, -1 its value is
  * missing. */
 static int path_opt(int argc, char **argv, int *i, server_config *c)
 {
     static const char *const names[] = {"--data",    "--tls-cert",    "--tls-key",
                                         "--keys",    "--objects",     "--s3-endpoint",
-                                        "--s3-region"};
+                                        "--s3-region", "--meta"};
     const char **dst[] = {&c->data_dir,    &c->pg_tls_cert, &c->pg_tls_key, &c->keys_file,
-                          &c->objects_url, &c->s3_endpoint, &c->s3_region};
+                          &c->objects_url, &c->s3_endpoint, &c->s3_region, &c->meta_url};
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
         const char *v;
         int r = cli_opt(argc, argv, i, names[k], &v);
@@ -227,6 +234,11 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
             c->pg_mode = 0;
             continue;
         }
+        if ((r = cli_opt(argc, argv, &i, "--retention", &v))) {
+            if (r < 0 || cli_parse_duration("--retention", v, &c->retention_ns) != 0)
+                return 2;
+            continue;
+        }
         if (!strcmp(argv[i], "--pg-require-tls")) {
             c->pg_require_tls = 1;
             continue;
@@ -255,6 +267,12 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
     if (c->objects_url && strncmp(c->objects_url, "s3://", 5) != 0) {
         fprintf(stderr, "streamlake serve: --objects wants s3://BUCKET/PREFIX, got '%s' (local "
                 "objects live in --data)\n", c->objects_url);
+        return 2;
+    }
+    if (c->meta_url && strncmp(c->meta_url, "postgres://", 11) != 0 &&
+        strncmp(c->meta_url, "postgresql://", 13) != 0) {
+        fprintf(stderr, "streamlake serve: --meta wants postgres://USER@HOST:PORT/DB, got '%s' "
+                "(SQLite metadata lives in --data)\n", c->meta_url);
         return 2;
     }
     if ((c->s3_endpoint || c->s3_region) && !c->objects_url) {

@@ -4,6 +4,7 @@
 #include "lake/cache.h"
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/err.h"
 #include "base/hash.h"
 
@@ -99,11 +100,22 @@ static void to_front(lcache *c, lcache_entry *en)
     c->head = en;
 }
 
+/* Is en past the cache's max age?  (Mutex held.) */
+static int stale(const lcache *c, const lcache_entry *en)
+{
+    return c->max_age_ns && clock_mono_ns() - en->born_ns >= c->max_age_ns;
+}
+
 lcache_entry *lcache_get(lcache *c, const char *key)
 {
     uint64_t h = hash64(key, strlen(key));
     pthread_mutex_lock(&c->mu);
     lcache_entry *en = find(c, key, h);
+    lcache_entry *gone = NULL;
+    if (en && stale(c, en)) {
+        gone = evict(c, en);
+        en = NULL;
+    }
     if (en) {
         en->refs++;
         to_front(c, en);
@@ -112,6 +124,8 @@ lcache_entry *lcache_get(lcache *c, const char *key)
         c->misses++;
     }
     pthread_mutex_unlock(&c->mu);
+    if (gone)
+        entry_free(c, gone);
     return en;
 }
 
@@ -139,9 +153,15 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size, uin
     en->val = val;
     en->size = size;
     en->refs = 1;
+    en->born_ns = clock_mono_ns();
     lcache_entry *to_free = NULL; /* evicted entries nobody holds, chained through `chain` */
     pthread_mutex_lock(&c->mu);
     lcache_entry *old = find(c, key, en->hash);
+    if (old && stale(c, old)) {
+        if ((to_free = evict(c, old)))
+            to_free->chain = NULL;
+        old = NULL;
+    }
     if (old) {
         old->refs++;
         to_front(c, old);
@@ -203,6 +223,25 @@ void lcache_remove(lcache *c, const char *key)
     pthread_mutex_unlock(&c->mu);
     if (gone)
         entry_free(c, gone);
+}
+
+void lcache_clear(lcache *c)
+{
+    lcache_entry *to_free = NULL;
+    pthread_mutex_lock(&c->mu);
+    while (c->head) {
+        lcache_entry *gone = evict(c, c->head);
+        if (gone) {
+            gone->chain = to_free;
+            to_free = gone;
+        }
+    }
+    pthread_mutex_unlock(&c->mu);
+    while (to_free) {
+        lcache_entry *next = to_free->chain;
+        entry_free(c, to_free);
+        to_free = next;
+    }
 }
 
 void lcache_stats_json(lcache *c, jw *w)

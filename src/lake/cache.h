@@ -29,6 +29,7 @@ struct lcache_entry {
     int in_cache;
     lcache_entry *prev, *next; /* LRU list, most recent first */
     lcache_entry *chain;       /* hash bucket */
+    int64_t born_ns;           /* monotonic time of the put */
 };
 
 typedef struct lcache {
@@ -41,12 +42,16 @@ typedef struct lcache {
     void (*free_val)(void *val);
     uint64_t hits, misses, evictions;
     uint64_t epoch;            /* bumped by every lcache_remove */
+    int64_t max_age_ns;        /* 0: entries stay until evicted; else older ones are misses */
 } lcache;
 
 int lcache_init(lcache *c, const char *name, size_t max_count, size_t max_bytes,
                 void (*free_val)(void *val));
 void lcache_destroy(lcache *c);
-/* The entry of key with a reference taken, or NULL (a miss). */
+/*
+ * The entry of key with a reference taken, or NULL (a miss).  An entry older
+ * than max_age_ns (when set) is dropped and is a miss.
+ */
 lcache_entry *lcache_get(lcache *c, const char *key);
 /*
  * The cache's epoch: read it before loading a value that lcache_put will insert.
@@ -67,6 +72,8 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size, uin
 void lcache_release(lcache *c, lcache_entry *en);
 /* Drops key from the cache (holders keep their value until they release it). */
 void lcache_remove(lcache *c, const char *key);
+/* Drops every entry (holders keep their values until they release them). */
+void lcache_clear(lcache *c);
 /* {"entries":..,"bytes":..,"hits":..,"misses":..,"evictions":..} as member `name`. */
 void lcache_stats_json(lcache *c, jw *w);
 

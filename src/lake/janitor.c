@@ -8,7 +8,9 @@
  *     between writing a partition's file and committing its row leaves one.
  *     At startup every orphan goes (no build can be running yet); later only
  *     orphans older than the orphan grace period, so a build that has written
- *     its file and is about to commit its row is never robbed.
+ *     its file and is about to commit its row is never robbed.  With a shared
+ *     metadata store another server may be building at our startup: the grace
+ *     period always applies.
  */
 #include "lake/lake_int.h"
 
@@ -106,7 +108,7 @@ int lake_janitor(lake *l, int startup, errmsg *e)
         return rc;
     u64map refs;
     u64map_init(&refs);
-    orphan_ctx oc = {&refs, startup ? INT64_MAX : now - l->o.orphan_grace_ns, {0}};
+    orphan_ctx oc = {&refs, startup && !l->m->shared ? INT64_MAX : now - l->o.orphan_grace_ns, {0}};
     rc = meta_partition_files(l->m, take_ref, &refs, e);
     if (!rc)
         rc = objstore_list(l->os, "views/", take_object, &oc, e);

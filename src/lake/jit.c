@@ -12,7 +12,9 @@
  *
  * Build.  Partitions of one instance are handled in order (thread_spans needs
  * the previous partition's state).  A stale or missing one is built under the
- * lock of its key (view, instance, begin): after getting the lock the builder
+ * lock of its key (view, instance, begin): this process's lock, then the
+ * metadata store's (a PostgreSQL advisory lock when servers share the store),
+ * both taken before the file is written: after getting them the builder
  * reads the metadata again, and if another request committed the same token
  * meanwhile it reuses that partition.  Otherwise it fetches the payloads,
  * runs the view's builder, writes the Parquet file to the object store
@@ -360,6 +362,11 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
     int rc = lock_key(j->l, key);
     if (rc)
         return errmsg_set(e, rc, "out of memory");
+    void *hold = NULL;
+    if ((rc = meta_partition_lock(j->l->m, key, &hold, e))) {
+        unlock_key(j->l, key);
+        return rc;
+    }
     fresh_row f = {.begin = pe->begin};
     dbuf_init(&f.state, 64u << 20); /* as lake_build_out's state */
     rc = meta_partitions_list(j->l->m, j->vd->name, j->instance, take_fresh, &f, e);
@@ -377,6 +384,7 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
         }
     }
     dbuf_free(&f.state);
+    meta_partition_unlock(j->l->m, key, hold);
     unlock_key(j->l, key);
     return rc;
 }

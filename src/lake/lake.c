@@ -8,6 +8,13 @@
  * stream lists grow, so ingestion calls lake_notify_* and the entry is dropped
  * (the next request reads it again).  Partition indexes are dropped by the
  * builder after it commits a partition.
+ *
+ * A shared metadata store (several servers on one PostgreSQL) changes behind
+ * our back: another server's ingestion and builds never notify us.  Then the
+ * process, block-list and partition-index entries serve only the request that
+ * read them (max age 1 ns: every later lookup reads the store again), so every
+ * server answers from the committed state.  Files never change once written
+ * and stay cached.
  */
 #include "lake/lake_int.h"
 
@@ -141,6 +148,8 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
         lake_close(l);
         return errmsg_set(e, rc, "out of memory");
     }
+    if (m->shared)
+        l->procs.max_age_ns = l->blocks.max_age_ns = l->parts.max_age_ns = 1;
     if ((rc = lake_janitor(l, 1, e))) {
         lake_close(l);
         return rc;
@@ -801,5 +810,26 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->scans));
     jw_key(w, "rows");
     jw_uint(w, atomic_load(&l->scan_rows));
+    jw_obj_end(w);
+    jw_key(w, "background");
+    jw_obj_begin(w);
+    jw_key(w, "leader");
+    jw_bool(w, atomic_load(&l->leader) != 0);
+    jw_key(w, "shared_metadata");
+    jw_bool(w, l->m->shared != 0);
+    jw_obj_end(w);
+    jw_key(w, "retention");
+    jw_obj_begin(w);
+    const char *names[] = {"runs", "blocks_deleted", "payload_bytes_deleted", "payloads_deleted",
+                           "partitions_retired"};
+    uint64_t v[] = {atomic_load(&l->ret_runs), atomic_load(&l->ret_blocks),
+                    atomic_load(&l->ret_bytes), atomic_load(&l->ret_payloads),
+                    atomic_load(&l->ret_parts)};
+    for (int i = 0; i < 5; i++) {
+        jw_key(w, names[i]);
+        jw_uint(w, v[i]);
+    }
+    jw_key(w, "horizon_ns");
+    jw_int(w, atomic_load(&l->ret_horizon_ns));
     jw_obj_end(w);
 }

@@ -185,6 +185,26 @@ void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance);
  */
 int lake_janitor(lake *l, int startup, errmsg *e);
 
+/* What one retention pass removed. */
+typedef struct lake_retention_report {
+    uint64_t blocks, payload_bytes, payloads, partitions;
+} lake_retention_report;
+
+/*
+ * Retention (retention.c): deletes the blocks whose end_time is before
+ * horizon_ns in batches of `batch` rows (each a short transaction; ingestion
+ * goes on between them), then each one's payload, then retires the partitions
+ * built from insert times up to the newest deleted block (the next read builds
+ * what is left; the janitor deletes the files).  Streams and processes left
+ * without blocks go too.  Stops after max_batches batches (the next pass goes
+ * on).  Never touches a block that ends at or after the horizon.
+ */
+int lake_retention(lake *l, int64_t horizon_ns, int batch, int max_batches,
+                   lake_retention_report *r, errmsg *e);
+
+/* Whether this server leads background work now (for /api/stats). */
+void lake_set_leader(lake *l, int leader);
+
 /* Writes the lake's counters (caches, builds) as the members of a JSON object. */
 void lake_stats_json(lake *l, jw *w);
 

@@ -50,6 +50,11 @@ struct lake {
     _Atomic uint64_t janitor_deleted;
     _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
     _Atomic uint64_t spans_resorted;  /* thread_spans partitions whose ticks went back */
+
+    /* Background work (retention.c): leadership and what retention removed. */
+    _Atomic int leader;
+    _Atomic uint64_t ret_runs, ret_blocks, ret_bytes, ret_payloads, ret_parts;
+    _Atomic int64_t ret_horizon_ns;
 };
 
 /* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */

@@ -157,12 +157,21 @@ typedef struct meta_ops {
                          int64_t *new_version, errmsg *e);
     int (*sql_table_list)(meta *m, const char *name, meta_sql_table_fn fn, void *arg,
                           errmsg *e);
+    int (*expire_blocks)(meta *m, int64_t before_ns, int limit, meta_block_fn fn, void *arg,
+                         errmsg *e);
+    int (*expire_partitions)(meta *m, int64_t insert_before_ns, int limit, int *retired,
+                             errmsg *e);
+    /* Shared stores only (NULL otherwise): cross-process locks and leadership. */
+    int (*lock_partition)(meta *m, uint64_t key, void **hold, errmsg *e);
+    void (*unlock_partition)(meta *m, uint64_t key, void *hold);
+    int (*leader_poll)(meta *m, int *is_leader, errmsg *e);
     void (*close)(meta *m);
 } meta_ops;
 
 /* Every backend's handle starts with this. */
 struct meta {
     const meta_ops *ops;
+    int shared; /* other servers write the same store: nothing read may be cached for long */
 };
 
 /* 0 (inserted, or *existed = 1 when identical), SL_EEXIST, SL_EIO. */
@@ -295,6 +304,63 @@ static inline int meta_sql_table_list(meta *m, const char *name, meta_sql_table_
     return m->ops->sql_table_list(m, name, fn, arg, e);
 }
 
+/*
+ * Retention: deletes up to limit blocks whose end_time is before before_ns (in
+ * one short transaction) and then gives each deleted row to fn (to delete its
+ * payload: the row goes first, so a row never lacks its payload).  When fewer
+ * than limit blocks were left, also deletes the streams and processes inserted
+ * before before_ns that no block references any more.  Returns the number of
+ * blocks deleted (>= 0), or a negative error.
+ */
+static inline int meta_blocks_expire(meta *m, int64_t before_ns, int limit, meta_block_fn fn,
+                                     void *arg, errmsg *e)
+{
+    return m->ops->expire_blocks(m, before_ns, limit, fn, arg, e);
+}
+
+/*
+ * Retires up to limit current partitions whose begin_insert_time is before
+ * insert_before_ns (their source blocks may be gone: the next read builds what
+ * is left, the janitor deletes the files).  *retired: how many.
+ */
+static inline int meta_partitions_expire(meta *m, int64_t insert_before_ns, int limit,
+                                         int *retired, errmsg *e)
+{
+    return m->ops->expire_partitions(m, insert_before_ns, limit, retired, e);
+}
+
+/*
+ * Takes the store-wide lock of a partition key (view, instance, begin hashed),
+ * waiting for another server that holds it; *hold is given back to unlock.  A
+ * store used by one process only has no such lock (returns 0 at once).
+ */
+static inline int meta_partition_lock(meta *m, uint64_t key, void **hold, errmsg *e)
+{
+    *hold = NULL;
+    return m->ops->lock_partition ? m->ops->lock_partition(m, key, hold, e) : SL_OK;
+}
+
+static inline void meta_partition_unlock(meta *m, uint64_t key, void *hold)
+{
+    if (m->ops->unlock_partition)
+        m->ops->unlock_partition(m, key, hold);
+}
+
+/*
+ * Leadership of background work (janitor, retention, materializer): *is_leader
+ * 1 if this process leads now.  Called periodically; it takes the lead when the
+ * previous leader is gone, and confirms the lead is still held.  A store used by
+ * one process only always leads.
+ */
+static inline int meta_leader_poll(meta *m, int *is_leader, errmsg *e)
+{
+    if (!m->ops->leader_poll) {
+        *is_leader = 1;
+        return SL_OK;
+    }
+    return m->ops->leader_poll(m, is_leader, e);
+}
+
 /* Finishes pending commits and releases the handle (NULL is fine). */
 static inline void meta_close(meta *m)
 {
@@ -317,5 +383,21 @@ typedef struct meta_sqlite_opts {
 int meta_sqlite_open(const char *path, const meta_sqlite_opts *opts, meta **out, errmsg *e);
 
 #define META_SQLITE_SCHEMA_VERSION 3
+
+typedef struct meta_pg_opts {
+    int n_readers;          /* reader connections (0: 4) */
+    int max_batch;          /* inserts per group commit (0: 256) */
+    int max_lockers;        /* connections holding partition locks at once (0: 16) */
+} meta_pg_opts;
+
+/*
+ * Connects to PostgreSQL (conninfo: a postgres:// URL or key=value pairs),
+ * creates or migrates the schema (docs/internals/meta-postgres.md) and starts the
+ * writer thread.  Refuses a schema newer than this build's with SL_EVERSION.
+ * The store is shared: several servers may use it at once.
+ */
+int meta_pg_open(const char *conninfo, const meta_pg_opts *opts, meta **out, errmsg *e);
+
+#define META_PG_SCHEMA_VERSION 1
 
 #endif

@@ -49,6 +49,8 @@ static const char *g_schema =
     " payload_size INTEGER NOT NULL, insert_time INTEGER NOT NULL,"
     " content_hash INTEGER NOT NULL) WITHOUT ROWID;"
     /* Covering indexes: the API's aggregates read only these, never the rows. */
+    /* retention deletes by end time */
+    "CREATE INDEX IF NOT EXISTS blocks_by_end_time ON blocks(end_time);"
     "CREATE INDEX IF NOT EXISTS blocks_by_stream ON blocks(stream_id, object_offset,"
     " nb_objects, payload_size);"
     /* the process list's aggregates, times included (replaces blocks_by_process) */
@@ -256,6 +258,8 @@ static int apply_block(sqlite_meta *m, const meta_block *b, int *existed, errmsg
     return msq_step_done(m->wdb, st, e, "insert block");
 }
 
+static int apply_expire_blocks(sqlite_meta *m, void *rec, errmsg *e);
+
 static int apply(sqlite_meta *m, wreq *r, int64_t now)
 {
     *r->existed = 0;
@@ -268,6 +272,10 @@ static int apply(sqlite_meta *m, wreq *r, int64_t now)
         return msq_apply_part_retire(m, r->rec, r->existed, r->e, now);
     case REQ_SQL_PUT:
         return msq_apply_sql_put(m, r->rec, r->e, now);
+    case REQ_EXPIRE_BLOCKS:
+        return apply_expire_blocks(m, (void *)r->rec, r->e);
+    case REQ_EXPIRE_PARTS:
+        return msq_apply_expire_parts(m, r->rec, r->existed, r->e, now);
     case REQ_PROCESS:
         return apply_process(m, r->rec, r->existed, r->e, now);
     case REQ_STREAM:
@@ -282,8 +290,9 @@ static int apply(sqlite_meta *m, wreq *r, int64_t now)
 /* ------------------------------------------------------------ writer thread */
 
 /* Applies one batch in one transaction; sets every request's rc. */
-static void run_batch(sqlite_meta *m, wreq *batch)
+static void run_batch(void *ctx, wreq *batch)
 {
+    sqlite_meta *m = ctx;
     errmsg te;
     int rc = msq_step_done(m->wdb, m->w[W_BEGIN], &te, "begin");
     int64_t now = clock_wall_ns();
@@ -308,56 +317,9 @@ static void run_batch(sqlite_meta *m, wreq *batch)
         r->rc = errmsg_set(r->e, SL_EIO, "%s", te.text);
 }
 
-static void *writer_main(void *arg)
-{
-    sqlite_meta *m = arg;
-    pthread_mutex_lock(&m->mu);
-    for (;;) {
-        while (!m->head && !m->stop)
-            pthread_cond_wait(&m->req_cv, &m->mu);
-        if (!m->head && m->stop)
-            break;
-        /* Take up to max_batch requests; the rest wait for the next commit. */
-        wreq *batch = m->head, *last = m->head;
-        for (int n = 1; n < m->max_batch && last->next; n++)
-            last = last->next;
-        m->head = last->next;
-        if (!m->head)
-            m->tail = NULL;
-        last->next = NULL;
-        pthread_mutex_unlock(&m->mu);
-        run_batch(m, batch);
-        pthread_mutex_lock(&m->mu);
-        for (wreq *r = batch, *nx; r; r = nx) {
-            nx = r->next; /* r belongs to its requester once done is set */
-            r->done = 1;
-        }
-        pthread_cond_broadcast(&m->done_cv);
-    }
-    pthread_mutex_unlock(&m->mu);
-    return NULL;
-}
-
-/* Queues one request and waits for the commit that carries it. */
 int msq_submit(sqlite_meta *m, int kind, const void *rec, int *existed, errmsg *e)
 {
-    int dummy = 0;
-    wreq r = {kind, rec, existed ? existed : &dummy, e, 0, 0, NULL};
-    pthread_mutex_lock(&m->mu);
-    if (m->stop) {
-        pthread_mutex_unlock(&m->mu);
-        return errmsg_set(e, SL_ESTATE, "metadata store is closing");
-    }
-    if (m->tail)
-        m->tail->next = &r;
-    else
-        m->head = &r;
-    m->tail = &r;
-    pthread_cond_signal(&m->req_cv);
-    while (!r.done)
-        pthread_cond_wait(&m->done_cv, &m->mu);
-    pthread_mutex_unlock(&m->mu);
-    return r.rc;
+    return mqueue_submit(&m->q, kind, rec, existed, e);
 }
 
 static int sq_insert_process(meta *mm, const meta_process *p, int *existed, errmsg *e)
@@ -379,25 +341,12 @@ static int sq_insert_block(meta *mm, const meta_block *b, int *existed, errmsg *
 
 reader *msq_reader_take(sqlite_meta *m)
 {
-    pthread_mutex_lock(&m->rmu);
-    for (;;) {
-        for (int i = 0; i < m->n_readers; i++) {
-            if (!m->readers[i].busy) {
-                m->readers[i].busy = 1;
-                pthread_mutex_unlock(&m->rmu);
-                return &m->readers[i];
-            }
-        }
-        pthread_cond_wait(&m->rcv, &m->rmu);
-    }
+    return &m->readers[mslots_take(&m->rslots)];
 }
 
 void msq_reader_give(sqlite_meta *m, reader *r)
 {
-    pthread_mutex_lock(&m->rmu);
-    r->busy = 0;
-    pthread_cond_signal(&m->rcv);
-    pthread_mutex_unlock(&m->rmu);
+    mslots_give(&m->rslots, (int)(r - m->readers));
 }
 
 static void read_block_row(sqlite3_stmt *st, meta_block *b)
@@ -638,18 +587,70 @@ static int sq_list_blocks(meta *mm, const sl_uuid *stream_id, meta_block_fn fn, 
                       stream_id, block_row, &c, e);
 }
 
+/* ------------------------------------------------------------ retention */
+
+/* What one expiry request deleted (rows copied in the writer, handed out after the commit). */
+typedef struct expire_req {
+    int64_t before;
+    int limit;
+    meta_block *rows;
+    int n;
+} expire_req;
+
+static int apply_expire_blocks(sqlite_meta *m, void *rec, errmsg *e)
+{
+    expire_req *x = rec;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(m->wdb, "DELETE FROM blocks WHERE block_id IN (SELECT block_id FROM"
+                           " blocks WHERE end_time < ?1 LIMIT ?2) RETURNING *", -1, &st,
+                           NULL) != SQLITE_OK)
+        return msq_db_fail(m->wdb, e, "prepare");
+    sqlite3_bind_int64(st, 1, x->before);
+    sqlite3_bind_int64(st, 2, x->limit);
+    int s;
+    while ((s = sqlite3_step(st)) == SQLITE_ROW && x->n < x->limit)
+        read_block_row(st, &x->rows[x->n++]);
+    int rc = s == SQLITE_DONE || s == SQLITE_ROW ? SL_OK : msq_db_fail(m->wdb, e, "expire");
+    sqlite3_finalize(st);
+    if (rc || x->n == x->limit)
+        return rc;
+    /* Nothing older left among the blocks: streams and processes left empty go too. */
+    static const char *const sweep[] = {
+        "DELETE FROM streams WHERE insert_time < ?1 AND NOT EXISTS (SELECT 1 FROM blocks b"
+        " WHERE b.stream_id = streams.stream_id)",
+        "DELETE FROM processes WHERE insert_time < ?1 AND NOT EXISTS (SELECT 1 FROM streams s"
+        " WHERE s.process_id = processes.process_id)"};
+    for (int i = 0; i < 2 && !rc; i++) {
+        if (sqlite3_prepare_v2(m->wdb, sweep[i], -1, &st, NULL) != SQLITE_OK)
+            return msq_db_fail(m->wdb, e, "prepare");
+        sqlite3_bind_int64(st, 1, x->before);
+        rc = msq_step_done(m->wdb, st, e, "expire");
+        sqlite3_finalize(st);
+    }
+    return rc;
+}
+
+static int sq_expire_blocks(meta *mm, int64_t before_ns, int limit, meta_block_fn fn, void *arg,
+                            errmsg *e)
+{
+    if (limit < 1)
+        limit = 1;
+    expire_req x = {before_ns, limit, sl_calloc((size_t)limit, sizeof(meta_block)), 0};
+    if (!x.rows)
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    int rc = msq_submit((sqlite_meta *)mm, REQ_EXPIRE_BLOCKS, &x, NULL, e);
+    for (int i = 0; !rc && i < x.n; i++)
+        rc = fn(arg, &x.rows[i]);
+    sl_free(x.rows);
+    return rc ? rc : x.n;
+}
+
 /* ------------------------------------------------------------ open / close */
 
 static void sq_close(meta *mm)
 {
     sqlite_meta *m = (sqlite_meta *)mm;
-    if (m->writer_started) {
-        pthread_mutex_lock(&m->mu);
-        m->stop = 1;
-        pthread_cond_signal(&m->req_cv);
-        pthread_mutex_unlock(&m->mu);
-        pthread_join(m->writer, NULL);
-    }
+    mqueue_stop(&m->q);
     for (int i = 0; i < W_N; i++)
         sqlite3_finalize(m->w[i]);
     sqlite3_close(m->wdb);
@@ -659,11 +660,8 @@ static void sq_close(meta *mm)
         sqlite3_close(m->readers[i].db);
     }
     sl_free(m->readers);
-    pthread_mutex_destroy(&m->mu);
-    pthread_cond_destroy(&m->req_cv);
-    pthread_cond_destroy(&m->done_cv);
-    pthread_mutex_destroy(&m->rmu);
-    pthread_cond_destroy(&m->rcv);
+    mqueue_destroy(&m->q);
+    mslots_destroy(&m->rslots);
     sl_free(m);
 }
 
@@ -685,6 +683,8 @@ static const meta_ops g_sqlite_ops = {
     .list_partition_files = msq_list_partition_files,
     .sql_table_put = msq_sql_table_put,
     .sql_table_list = msq_sql_table_list,
+    .expire_blocks = sq_expire_blocks,
+    .expire_partitions = msq_expire_partitions,
     .close = sq_close,
 };
 
@@ -778,23 +778,22 @@ int meta_sqlite_open(const char *path, const meta_sqlite_opts *opts, meta **out,
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     m->base.ops = &g_sqlite_ops;
     m->n_readers = opts && opts->n_readers > 0 ? opts->n_readers : 4;
-    m->max_batch = opts && opts->max_batch > 0 ? opts->max_batch : 256;
+    mqueue_init(&m->q, opts ? opts->max_batch : 0, run_batch, m);
     int sync_full = !(opts && opts->relaxed_sync);
-    pthread_mutex_init(&m->mu, NULL);
-    pthread_cond_init(&m->req_cv, NULL);
-    pthread_cond_init(&m->done_cv, NULL);
-    pthread_mutex_init(&m->rmu, NULL);
-    pthread_cond_init(&m->rcv, NULL);
+    if (mslots_init(&m->rslots, m->n_readers)) {
+        mqueue_destroy(&m->q);
+        sl_free(m);
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
     int rc = open_writer(m, path, sync_full, e);
     if (!rc)
         rc = open_readers(m, path, e);
-    if (!rc && pthread_create(&m->writer, NULL, writer_main, m) != 0)
-        rc = errmsg_set(e, SL_EINTERNAL, "metadata: cannot start the writer thread");
+    if (!rc)
+        rc = mqueue_start(&m->q, e);
     if (rc) {
         sq_close(&m->base);
         return rc;
     }
-    m->writer_started = 1;
     *out = &m->base;
     return SL_OK;
 }

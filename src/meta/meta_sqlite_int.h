@@ -10,23 +10,13 @@
 #define SL_META_SQLITE_INT_H
 
 #include "meta/meta.h"
+#include "meta/meta_queue.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
 
 enum { REQ_PROCESS = 1, REQ_STREAM, REQ_BLOCK, REQ_PART_REPLACE, REQ_PART_FORGET, REQ_SQL_PUT,
-       REQ_PART_RETIRE };
-
-typedef struct wreq wreq;
-struct wreq {
-    int kind;
-    const void *rec;
-    int *existed;
-    errmsg *e;
-    int rc;
-    int done;
-    wreq *next;
-};
+       REQ_PART_RETIRE, REQ_EXPIRE_BLOCKS, REQ_EXPIRE_PARTS };
 
 /* Statements of the write connection. */
 enum {
@@ -48,27 +38,17 @@ enum {
 typedef struct reader {
     sqlite3 *db;
     sqlite3_stmt *find_stream, *find_block;
-    int busy;
 } reader;
 
 typedef struct sqlite_meta {
     meta base;
     sqlite3 *wdb;
     sqlite3_stmt *w[W_N];
-    int max_batch;
-
-    pthread_t writer;
-    int writer_started;
-    pthread_mutex_t mu;
-    pthread_cond_t req_cv;   /* writer waits for requests */
-    pthread_cond_t done_cv;  /* requesters wait for their batch */
-    wreq *head, *tail;
-    int stop;
+    mqueue q;
 
     reader *readers;
     int n_readers;
-    pthread_mutex_t rmu;
-    pthread_cond_t rcv;
+    mslots rslots;
 } sqlite_meta;
 
 
@@ -118,6 +98,9 @@ int msq_list_retired(meta *m, int64_t retired_before_ns, meta_partition_fn fn, v
                      errmsg *e);
 int msq_forget_partition(meta *m, const char *file_path, errmsg *e);
 int msq_retire_partition(meta *m, const char *file_path, int *retired, errmsg *e);
+int msq_apply_expire_parts(sqlite_meta *m, const void *rec, int *n, errmsg *e, int64_t now);
+int msq_expire_partitions(meta *m, int64_t insert_before_ns, int limit, int *retired,
+                          errmsg *e);
 int msq_list_partition_files(meta *m, meta_partition_fn fn, void *arg, errmsg *e);
 
 /* SQL user tables (meta_sqlite_sql.c). */

@@ -144,6 +144,39 @@ int msq_apply_part_retire(sqlite_meta *m, const char *file_path, int *existed, e
     return rc;
 }
 
+typedef struct expire_parts {
+    int64_t before;
+    int limit;
+} expire_parts;
+
+int msq_apply_expire_parts(sqlite_meta *m, const void *rec, int *n, errmsg *e, int64_t now)
+{
+    const expire_parts *x = rec;
+    sqlite3_stmt *st = NULL;
+    int rc = prepare_write(m,
+                           "UPDATE lakehouse_partitions SET retired = 1, retired_time = ?3"
+                           " WHERE file_path IN (SELECT file_path FROM lakehouse_partitions"
+                           " WHERE retired = 0 AND begin_insert_time < ?1 LIMIT ?2)",
+                           &st, e);
+    if (rc)
+        return rc;
+    sqlite3_bind_int64(st, 1, x->before);
+    sqlite3_bind_int64(st, 2, x->limit);
+    sqlite3_bind_int64(st, 3, now);
+    rc = msq_step_done(m->wdb, st, e, "expire partitions");
+    sqlite3_finalize(st);
+    if (!rc)
+        *n = sqlite3_changes(m->wdb);
+    return rc;
+}
+
+int msq_expire_partitions(meta *mm, int64_t insert_before_ns, int limit, int *retired,
+                          errmsg *e)
+{
+    expire_parts x = {insert_before_ns, limit > 0 ? limit : 1};
+    return msq_submit((sqlite_meta *)mm, REQ_EXPIRE_PARTS, &x, retired, e);
+}
+
 int msq_replace_partition(meta *mm, const meta_partition *p, errmsg *e)
 {
     return msq_submit((sqlite_meta *)mm, REQ_PART_REPLACE, p, NULL, e);

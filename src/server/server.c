@@ -39,6 +39,7 @@
 #include "server/api_trace.h"
 #include "server/api_web.h"
 #include "server/auth_http.h"
+#include "server/background.h"
 #include "server/ingest.h"
 #include "server/keys.h"
 #include "server/pgwire.h"
@@ -81,6 +82,7 @@ struct server {
     api_trace_stats tstats;
     pthread_t janitor;
     int janitor_started;
+    background bg;
     pthread_mutex_t stop_mu;
     pthread_cond_t stop_cv;
     int stopping;
@@ -976,8 +978,7 @@ static int open_stores(server *s, errmsg *e)
     char path[PATH_MAX];
     if (snprintf(path, sizeof path, "%s/meta.sqlite", s->cfg.data_dir) >= (int)sizeof path)
         return errmsg_set(e, SL_EINVAL, "data directory path too long");
-    meta_sqlite_opts mo = {.n_readers = s->cfg.threads + 2};
-    if ((rc = meta_sqlite_open(path, &mo, &s->m, e)))
+    if ((rc = background_open_meta(&s->cfg, path, &s->m, e)))
         return rc;
     if ((rc = ingest_new(s->m, s->os, &s->g, e)))
         return rc;
@@ -1018,9 +1019,9 @@ static void record_stats(server *s)
 
 /*
  * Background work: every second, record the figures when the server traces
- * itself, give freed heap back to the system once the
- * response budget has gone idle (budget_trim_if_idle); every minute, delete
- * retired partitions' files and old orphans.
+ * itself, give freed heap back to the system once the response budget has gone
+ * idle (budget_trim_if_idle), and the leader's work (background.c: janitor,
+ * retention).
  */
 static void *janitor_main(void *arg)
 {
@@ -1038,13 +1039,7 @@ static void *janitor_main(void *arg)
         budget_trim_if_idle(&s->bud);
         if (s->self_traced)
             record_stats(s);
-        if (++ticks == 60) {
-            ticks = 0;
-            errmsg e;
-            errmsg_clear(&e);
-            if (lake_janitor(s->lake, 0, &e))
-                log_warn("lake", "cleanup: %s", errmsg_str(&e));
-        }
+        background_tick(&s->bg, &s->cfg, s->m, s->lake, ++ticks);
         pthread_mutex_lock(&s->stop_mu);
     }
     pthread_mutex_unlock(&s->stop_mu);

@@ -54,6 +54,10 @@ typedef struct server_config {
                                   * NULL: trust */
     int self_trace;              /* record the server's own work in its lake
                                   * (server/self_trace.h); `serve` turns it on */
+    /* Several servers on one lake (docs/internals/meta-postgres.md) */
+    const char *meta_url;        /* "postgres://...": shared metadata; NULL: SQLite in data_dir */
+    int64_t retention_ns;        /* 0: keep everything; else the leader deletes older data */
+    int64_t materialize_ns;      /* 0: off; else the leader keeps global views built this far */
 } server_config;
 
 /*

@@ -15,6 +15,7 @@ The build directory under test comes from the SL_BUILD_DIR environment variable
 (ctest sets it for each build), else ./build.
 """
 
+import atexit
 import ctypes
 import ctypes.util
 import http.client
@@ -25,6 +26,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import tempfile
 import time
 import uuid
@@ -220,6 +222,82 @@ class Block:
         return "blobs/%s/%s/%s" % (self.process_id, self.stream_id, self.block_id)
 
 
+# ------------------------------------------------------------------ shared stores
+
+# SL_TEST_META=postgres runs every Server on a throwaway PostgreSQL 15 (one database
+# per data directory, so servers of one test stay apart as with SQLite);
+# SL_TEST_OBJECTS=s3 puts their objects in s3rver (one prefix per data directory).
+_shared = {"pg": None, "s3": None, "stores": {}}
+
+
+def test_meta():
+    return os.environ.get("SL_TEST_META", "sqlite")
+
+
+def test_objects():
+    return os.environ.get("SL_TEST_OBJECTS", "local")
+
+
+def store_shared():
+    """True when servers run on shared metadata (several servers could use it)."""
+    return test_meta() == "postgres"
+
+
+def local_stores():
+    """True when metadata is the data directory's SQLite and objects its files."""
+    return test_meta() == "sqlite" and test_objects() == "local"
+
+
+def _stop_shared():
+    for k in ("pg", "s3"):
+        if _shared[k]:
+            _shared[k].stop()
+            if hasattr(_shared[k], "cleanup"):
+                _shared[k].cleanup()
+            _shared[k] = None
+
+
+def pg_cluster():
+    """The process's throwaway PostgreSQL (started on first use, stopped at exit)."""
+    if not _shared["pg"]:
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sql"))
+        from pgcluster import PgCluster
+        _shared["pg"] = PgCluster(max_connections=200)
+        atexit.register(_stop_shared)
+    return _shared["pg"]
+
+
+def s3_server():
+    """The process's s3rver (started on first use, stopped at exit)."""
+    if not _shared["s3"]:
+        from test_s3 import S3rver
+        _shared["s3"] = S3rver()
+        atexit.register(_stop_shared)
+    return _shared["s3"]
+
+
+S3_KEYS = {"AWS_ACCESS_KEY_ID": "S3RVER", "AWS_SECRET_ACCESS_KEY": "S3RVER",
+           "AWS_REGION": "us-east-1"}
+
+
+def store_args(data_dir):
+    """serve arguments for the configured stores; the same ones for the same data_dir."""
+    if local_stores():
+        return []
+    name = _shared["stores"].get(data_dir)
+    if not name:
+        name = "sl_%d_%d" % (os.getpid(), len(_shared["stores"]))
+        _shared["stores"][data_dir] = name
+        if test_meta() == "postgres":
+            pg_cluster().psql("CREATE DATABASE %s" % name)
+    args = []
+    if test_meta() == "postgres":
+        args += ["--meta", pg_cluster().url(name)]
+    if test_objects() == "s3":
+        args += ["--objects", "s3://lake/" + name, "--s3-endpoint", s3_server().endpoint]
+    return args
+
+
 # ------------------------------------------------------------------ server
 
 class Server:
@@ -246,8 +324,12 @@ class Server:
         pg = "--no-pg" not in self.args
         if pg and not any(a.startswith("--pg-listen") for a in self.args):
             cmd += ["--pg-listen", "127.0.0.1:0"]
-        self.proc = subprocess.Popen(cmd + self.args, stdout=subprocess.PIPE,
-                                     stderr=self.log, stdin=subprocess.DEVNULL)
+        extra = [] if "--meta" in self.args or "--objects" in self.args else \
+            store_args(self.data_dir)
+        # s3rver's keys unless the environment names others (a test may, on purpose)
+        env = dict(S3_KEYS, **os.environ) if "--objects" in extra else None
+        self.proc = subprocess.Popen(cmd + self.args + extra, stdout=subprocess.PIPE,
+                                     stderr=self.log, stdin=subprocess.DEVNULL, env=env)
         line = self._read_line(self.ready_timeout)
         m = re.match(r"streamlake: listening on http://([0-9.]+):(\d+)$", line)
         if not m:
@@ -374,13 +456,25 @@ def temp_files(data_dir):
     return sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
 
 
+def pg_rows(data_dir, sql):
+    """Rows (dicts) of a query on the PostgreSQL database of data_dir (SL_TEST_META=postgres)."""
+    import json as _json
+    out = pg_cluster().psql("SELECT coalesce(json_agg(q), '[]') FROM (%s) q" % sql,
+                            _shared["stores"][data_dir])
+    return _json.loads(out)
+
+
 def partition_rows(data_dir, current_only=True):
     """(view, instance, file_path) of the lake's partition rows (current ones by default)."""
+    where = " WHERE retired = 0" if current_only else ""
+    if test_meta() == "postgres":
+        return [(r["view_set_name"], r["view_instance_id"], r["file_path"]) for r in pg_rows(
+            data_dir, "SELECT view_set_name, view_instance_id, file_path FROM "
+            "lakehouse_partitions" + where)]
     import sqlite3
     path = os.path.join(data_dir, "meta.sqlite")
     con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)
     try:
-        where = " WHERE retired = 0" if current_only else ""
         return con.execute("SELECT view_set_name, view_instance_id, file_path FROM "
                            "lakehouse_partitions" + where).fetchall()
     finally:
@@ -388,7 +482,10 @@ def partition_rows(data_dir, current_only=True):
 
 
 def rows(data_dir, table):
-    """Every row of a metadata table, read with Python's own sqlite3 (read-only)."""
+    """Every row of a metadata table, read with Python's own sqlite3 (read-only), or from
+    PostgreSQL (uuids as text, as SQLite stores them)."""
+    if test_meta() == "postgres":
+        return pg_rows(data_dir, "SELECT * FROM %s" % table)
     import sqlite3
     path = os.path.join(data_dir, "meta.sqlite")
     con = sqlite3.connect("file:%s?mode=ro" % path, uri=True)

@@ -293,6 +293,7 @@ class InterruptTest(unittest.TestCase):
         root = os.path.join(self.srv.data_dir, "views", "thread_spans")
         return sum(len(f) for _, _, f in os.walk(root)) if os.path.isdir(root) else 0
 
+    @unittest.skipUnless(sltest.local_stores(), "`trace --data` reads a local SQLite store")
     def test_ctrl_c_with_data_dir_cancels_the_workers(self):
         self.assertEqual(self.srv.stop(), 0)
         self.interrupt(["--data", self.srv.data_dir, "--jobs", "2"],

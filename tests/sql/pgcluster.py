@@ -28,7 +28,7 @@ def free_port():
 
 
 class PgCluster:
-    def __init__(self):
+    def __init__(self, max_connections=20, durable=False):
         self.dir = tempfile.mkdtemp(prefix="sl-pg-")
         os.chmod(self.dir, 0o755)
         self.data = os.path.join(self.dir, "data")
@@ -44,10 +44,12 @@ class PgCluster:
         self._run([os.path.join(PG_BIN, "initdb"), "-D", self.data, "--locale=C",
                    "--encoding=UTF8", "--auth=trust", "--username=postgres", "-N"])
         log = os.path.join(self.dir, "postgres.log")
+        # durable: fsync'd commits (benchmarks against fsync'd SQLite); tests skip them
+        fast = [] if durable else ["-c", "fsync=off", "-c", "synchronous_commit=off",
+                                   "-c", "full_page_writes=off"]
         cmd = [os.path.join(PG_BIN, "postgres"), "-D", self.data, "-p", str(self.port),
-               "-k", self.sock, "-c", "listen_addresses=127.0.0.1", "-c", "fsync=off",
-               "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-               "-c", "timezone=UTC", "-c", "max_connections=20",
+               "-k", self.sock, "-c", "listen_addresses=127.0.0.1"] + fast + [
+               "-c", "timezone=UTC", "-c", "max_connections=%d" % max_connections,
                "-c", "shared_buffers=64MB"]
         self.logf = open(log, "w")
         self.proc = subprocess.Popen(self._wrap(cmd), stdout=self.logf, stderr=subprocess.STDOUT)
@@ -77,6 +79,17 @@ class PgCluster:
 
     def dsn(self):
         return "host=127.0.0.1 port=%d user=postgres dbname=postgres" % self.port
+
+    def url(self, dbname="postgres"):
+        return "postgres://postgres@127.0.0.1:%d/%s" % (self.port, dbname)
+
+    def psql(self, sql, dbname="postgres"):
+        """Runs sql with psql; its unaligned, tuples-only output."""
+        r = subprocess.run(["psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+                            self.url(dbname), "-c", sql], capture_output=True, text=True)
+        if r.returncode != 0:
+            raise RuntimeError("psql: " + r.stderr)
+        return r.stdout
 
     def stop(self):
         if self.proc and self.proc.poll() is None:

@@ -296,7 +296,9 @@ int user_def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err *
 {
     get_ctx g = {a, d, 0, false};
     errmsg em = {0};
-    int rc = defs_get(eng->users, name, &g) ? SL_OK : defs_load(eng, name, &g, &em);
+    /* A shared store (several servers) is changed by others: read it every time. */
+    int rc = !eng->m->shared && defs_get(eng->users, name, &g) ? SL_OK
+                                                                : defs_load(eng, name, &g, &em);
     if (rc)
         return sql_err_set(e, "58030", -1, "catalog: %s", em.text);
     if (g.found && g.rc)

@@ -1,0 +1,278 @@
+"""End-to-end: several servers on one PostgreSQL and one S3 bucket, and retention.
+
+A throwaway PostgreSQL 15 (tests/sql/pgcluster.py) and s3rver run on 127.0.0.1; each
+test creates its own database and bucket prefix and starts two or three
+`streamlake serve --meta postgres://... --objects s3://...` processes on them:
+
+  * loadgen sends one process to each server; every server answers the same rows to
+    the same SQL and the same bytes for each process's Perfetto trace;
+  * concurrent first reads of one partition through three servers build it exactly
+    once (the servers' build counters and the partition rows in PostgreSQL agree);
+  * a server killed with SIGKILL between a partition's file and its row leaves no
+    row without its file, and another server completes the build;
+  * the leader of background work is killed: another server takes over;
+  * retention (--retention) with PostgreSQL and with SQLite: blocks older than the
+    horizon disappear from SQL and from the object store, recent ones stay, and
+    ingestion goes on.
+
+Only 127.0.0.1 is used; every process started here is stopped by its PID.
+"""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import unittest
+import uuid
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import sltest  # noqa: E402
+from sltest import Server  # noqa: E402
+from test_s3 import BUCKET, KEYS, S3rver, cli, query  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "sql"))
+from pgcluster import PgCluster  # noqa: E402
+
+
+def loadgen(srv, threads=2, spans=3000):
+    out = cli("loadgen", "--server", srv.url, "--json", "--threads", str(threads), "--spans",
+              str(spans), "--async", "20", "--logs", "30", "--metrics", "20")
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout.strip().splitlines()[-1])["process_id"]
+
+
+def stats(srv):
+    return srv.get_json("/api/stats")["lake"]
+
+
+def wait_for(pred, what, timeout=120):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = pred()
+        if v:
+            return v
+        time.sleep(0.2)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Shared(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.pg = PgCluster(max_connections=200)
+        cls.s3 = S3rver()
+        cls.saved_env = {k: os.environ.get(k) for k in KEYS}
+        os.environ.update(KEYS)
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.s3.stop()
+        cls.s3.cleanup()
+        cls.pg.stop()
+        for k, v in cls.saved_env.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+    def setUp(self):
+        self.db = "m_" + uuid.uuid4().hex[:12]
+        self.pg.psql("CREATE DATABASE " + self.db)
+        self.servers = []
+
+    def tearDown(self):
+        for s in self.servers:
+            s.cleanup()
+
+    def args(self):
+        return ["--no-pg", "--meta", self.pg.url(self.db), "--objects",
+                "s3://%s/%s" % (BUCKET, self.db), "--s3-endpoint", self.s3.endpoint]
+
+    def start(self, n, env=None, extra=()):
+        saved = {k: os.environ.get(k) for k in (env or {})}
+        os.environ.update(env or {})
+        try:
+            new = [Server(args=self.args() + list(extra)) for _ in range(n)]
+        finally:
+            for k, v in saved.items():
+                if v is None:
+                    os.environ.pop(k, None)
+                else:
+                    os.environ[k] = v
+        self.servers += new
+        return new
+
+    def sql(self, q):
+        return self.pg.psql(q, self.db).strip()
+
+    def object_keys(self, prefix):
+        """Keys under the test's bucket prefix, as s3rver stores them on disk."""
+        root = os.path.join(self.s3.dir, BUCKET, self.db, prefix)
+        out = []
+        for dirpath, _, files in os.walk(root):
+            for f in files:
+                if f.endswith("._S3rver_object"):
+                    rel = os.path.relpath(os.path.join(dirpath, f), os.path.join(
+                        self.s3.dir, BUCKET, self.db))
+                    out.append(rel[:-len("._S3rver_object")])
+        return out
+
+    def assert_rows_have_files(self):
+        """Every partition row's file exists in the bucket."""
+        paths = [p for p in self.sql("SELECT file_path FROM lakehouse_partitions").split("\n")
+                 if p]
+        keys = set(self.object_keys("views"))
+        self.assertTrue(paths)
+        for p in paths:
+            self.assertIn(p, keys)
+
+
+class MultiServer(Shared):
+    def test_servers_answer_the_same(self):
+        servers = self.start(3)
+        pids = [loadgen(s) for s in servers]
+        sqls = ["SELECT count(*), sum(duration) FROM view_instance('thread_spans', '%s')",
+                "SELECT time, level, target, msg FROM log_entries ORDER BY time, msg",
+                "SELECT time, name, value FROM measures ORDER BY time, name, value",
+                "SELECT process_id, exe FROM processes ORDER BY process_id"]
+        for pid in pids:
+            streams = servers[0].get_json("/api/processes/%s/streams" % pid)
+            sid = sorted(s["stream_id"] for s in streams if "cpu" in s["tags"])[0]
+            for q in sqls:
+                q = q % sid if "%s" in q else q
+                got = [query(s, q) for s in servers]
+                self.assertTrue(got[0], q)
+                self.assertEqual(got[0], got[1], q)
+                self.assertEqual(got[0], got[2], q)
+            traces = []
+            for s in servers:
+                st, _, body = s.get("/api/processes/%s/trace.pftrace" % pid, timeout=600)
+                self.assertEqual(st, 200)
+                traces.append(body)
+            self.assertGreater(len(traces[0]), 1000)
+            self.assertEqual(traces[0], traces[1])
+            self.assertEqual(traces[0], traces[2])
+        self.assertEqual(self.sql("SELECT count(*) FROM processes"), "3")
+        # one leader among the three
+        leaders = [stats(s)["background"]["leader"] for s in servers]
+        wait_for(lambda: sum(stats(s)["background"]["leader"] for s in servers) == 1,
+                 "one leader")
+        del leaders
+        self.assert_rows_have_files()
+
+    def test_concurrent_first_reads_build_once(self):
+        # every build holds its lock 300 ms between file and row: the reads overlap
+        servers = self.start(3, env={"SL_LAKE_TEST_DELAY_MS": "300"})
+        pid = loadgen(servers[0], threads=1)
+        streams = servers[0].get_json("/api/processes/%s/streams" % pid)
+        sid = [s["stream_id"] for s in streams if "cpu" in s["tags"]][0]
+        before = sum(stats(s)["partitions"]["built"] for s in servers)
+        results = [None] * 3
+
+        def read(i):
+            results[i] = query(servers[i], "SELECT count(*) FROM view_instance('thread_spans',"
+                                           " '%s')" % sid)
+
+        ts = [threading.Thread(target=read, args=(i,)) for i in range(3)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        self.assertEqual(results[0], results[1])
+        self.assertEqual(results[0], results[2])
+        built = sum(stats(s)["partitions"]["built"] for s in servers) - before
+        rows = int(self.sql("SELECT count(*) FROM lakehouse_partitions WHERE view_instance_id"
+                            " = '%s'" % sid))
+        self.assertEqual(rows, 1)  # one partition, never retired nor built twice
+        self.assertEqual(built, 1)
+        self.assert_rows_have_files()
+
+    def test_sigkill_mid_build_leaves_no_row_without_file(self):
+        (crashy,) = self.start(1, env={"SL_LAKE_CRASH": "after_put"})
+        (good,) = self.start(1)
+        pid = loadgen(good, threads=1)
+        streams = good.get_json("/api/processes/%s/streams" % pid)
+        sid = [s["stream_id"] for s in streams if "cpu" in s["tags"]][0]
+        q = "SELECT count(*) FROM view_instance('thread_spans', '%s')" % sid
+        try:
+            crashy.post("/api/query?format=json", json.dumps({"sql": q}).encode(), timeout=120)
+        except Exception:
+            pass  # the server died mid-request, as intended
+        wait_for(lambda: crashy.proc.poll() is not None, "the crash")
+        self.assertEqual(self.sql("SELECT count(*) FROM lakehouse_partitions"), "0")
+        self.assertEqual(len(self.object_keys("views")), 1)  # the file without its row
+        self.assertEqual(query(good, q), [[3000]])
+        self.assert_rows_have_files()
+
+    def test_leader_killed_another_takes_over(self):
+        servers = self.start(2)
+        leader = wait_for(lambda: [s for s in servers if stats(s)["background"]["leader"]],
+                          "a leader")
+        self.assertEqual(len(leader), 1)
+        other = [s for s in servers if s is not leader[0]][0]
+        leader[0].kill()
+        wait_for(lambda: stats(other)["background"]["leader"], "the takeover", timeout=60)
+        self.assertIn("leads background work now", other.log_text())
+
+
+class Retention(Shared):
+    DAY = 86400 * 10**9
+
+    def ingest(self, srv, end_time_ns):
+        """One process, stream and block whose events end at end_time_ns."""
+        pid, sid = uuid.uuid4(), uuid.uuid4()
+        for path, msg in (("/ingestion/insert_process", sltest.process_msg(pid)),
+                          ("/ingestion/insert_stream", sltest.stream_msg(sid, pid))):
+            st, _, body = srv.post(path, msg)
+            self.assertEqual(st, 200, body)
+        body = sltest.span_body(50)
+        blk = sltest.Block(sid, pid, body)
+        blk.msg = sltest.block_msg(blk.block_id, sid, pid, blk.payload, body.n_events,
+                                   body.min_ticks, body.max_ticks,
+                                   begin_time_ns=end_time_ns - 10**9, end_time_ns=end_time_ns)
+        st, _, out = srv.post("/ingestion/insert_block", blk.msg)
+        self.assertEqual(st, 200, out)
+        return str(pid), str(sid), blk
+
+    def check(self, srv, payload_keys):
+        now = time.time_ns()
+        old = self.ingest(srv, now - 10 * self.DAY)
+        new = self.ingest(srv, now + self.DAY)
+        q = "SELECT count(*) FROM view_instance('thread_spans', '%s')"
+        self.assertEqual(query(srv, q % old[1]), [[50]])  # built before it expires
+        wait_for(lambda: stats(srv)["retention"]["blocks_deleted"] >= 1, "retention")
+        # ingestion goes on meanwhile
+        newer = self.ingest(srv, now + self.DAY)
+        st = stats(srv)["retention"]
+        self.assertEqual(st["blocks_deleted"], 1)
+        self.assertEqual(st["payloads_deleted"], 1)
+        keys = payload_keys()
+        self.assertNotIn(old[2].key(), keys)
+        self.assertIn(new[2].key(), keys)
+        self.assertIn(newer[2].key(), keys)
+        self.assertEqual(query(srv, q % new[1]), [[50]])
+        self.assertEqual(query(srv, q % newer[1]), [[50]])
+        self.assertEqual(query(srv, q % old[1]), [[0]])
+        self.assertIn("retention: removed 1 blocks", srv.log_text())
+
+    def test_postgres_and_s3(self):
+        (srv,) = self.start(1, extra=["--retention", "5d"])
+        self.check(srv, lambda: self.object_keys("blobs"))
+
+    def test_sqlite_and_local(self):
+        srv = Server(args=["--no-pg", "--retention", "5d"])
+        self.servers.append(srv)
+        self.check(srv, lambda: sltest.blob_files(srv.data_dir))
+
+    def test_bad_durations_are_refused(self):
+        for bad in ("30", "30x", "-1d", "+1d", "1.5d", " 1d", "0d", "d", "99999999999999d"):
+            out = subprocess.run([sltest.binary(), "serve", "--retention", bad],
+                                 capture_output=True, text=True, timeout=60)
+            self.assertEqual(out.returncode, 2, bad)
+            self.assertIn("is not a duration", out.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main()
