@@ -687,10 +687,12 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
         stream_msg m = {NULL, 0, (int64_t)req, STREAM_MSG_BARRIER};
         return to_merger(w, &m);
     }
+    /* its own owning half last: aligned, it may emit past the barrier, which the
+     * merger holds; by then every other owner must have this barrier */
     int rc = SL_OK;
-    for (int o = 0; o < j->nw && !rc; o++) {
+    for (int k = 1; k <= j->nw && !rc; k++) {
         stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
-        rc = to_owner(w, o, &m, e);
+        rc = to_owner(w, (w->id + k) % j->nw, &m, e);
     }
     while (!rc && w->ck_align && !failed(j)) {
         rc = drain(w, e);
