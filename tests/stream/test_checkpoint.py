@@ -58,10 +58,10 @@ SOURCE = ("CREATE TABLE bids (auction bigint, bidder text, price bigint, ts time
 JOBS = {
     "tumble": SOURCE + """
 CREATE TABLE out (window_start timestamp, window_end timestamp, auction bigint, n bigint,
-  total bigint, top bigint, mean numeric, first_bidder text, last_bidder text)
+  total bigint, top bigint, mean numeric, first_bidder text, last_bidder text, chars int)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
 INSERT INTO out SELECT window_start, window_end, auction, count(*), sum(price), max(price),
-  avg(price), min(bidder), max(bidder)
+  avg(price), min(bidder), max(bidder), length(string_agg(bidder, ''))
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end, auction;
 """,
     "hop": SOURCE + """
