@@ -211,6 +211,22 @@ def main():
                   "a refused resume leaves the committed part file alone")
         else:
             check(False, "the job was still running when its first checkpoint appeared")
+        # what cannot be saved yet runs without checkpoints, saying so
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(SOURCE + """
+CREATE MATERIALIZED VIEW v AS SELECT window_end, auction, count(*) AS n
+  FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
+CREATE TABLE out (window_end timestamp, auction bigint, n bigint)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT window_end, auction, count(*)
+  FROM session(bids, ts, INTERVAL '1 second') GROUP BY window_end, auction;
+SELECT count(*) FROM v;
+""")
+        r = run(tmp, 2, os.path.join(tmp, "ck-notice"))
+        check(r.returncode == 0 and "no checkpoints for a materialized view sink" in r.stderr
+              and "no checkpoints for session windows" in r.stderr,
+              "a view sink and session windows run without checkpoints, with a notice (%s)" %
+              r.stderr.strip())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d failures" % len(FAILS))
