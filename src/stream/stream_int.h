@@ -14,6 +14,8 @@
  *   ring.c        single-producer rings and doorbells between workers (ring.h)
  *   script.c      a file of statements, the figures, the stats file
  *   window.c      watermark and window arithmetic (window.h)
+ *   checkpoint.c  checkpoint objects' bytes and store (checkpoint.h)
+ *   ckpt_job.c    what a checkpoint saves of a job, and recovery (job.h)
  *
  * src/stream sits above src/sql and uses its binder, plans, evaluator,
  * operators and aggregates; src/sql knows nothing of it (ARCHITECTURE.md 6).
