@@ -43,15 +43,15 @@ int stream_ckpt_job_open(stream_run *r, const char *text, stream_ckpt **ck,
     if (!rc && *found && m->job_hash != stream_ckpt_hash(text))
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu in \"%s\" belongs to another statement",
                          (unsigned long long)m->seq, r->o->checkpoint_dir);
-    if (!rc && *found) {
-        r->sink_resume = true;
-        r->sink_resume_bytes = m->sink_bytes;
-    }
     int nw = r->o->workers < 1 ? 1 : r->o->workers;
     if (!rc && *found && m->nworkers != (uint32_t)nw)
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu was taken with %u workers: run with "
                          "--workers %u to resume it", (unsigned long long)m->seq, m->nworkers,
                          m->nworkers);
+    if (!rc && *found) {
+        r->sink_resume = true;
+        r->sink_resume_bytes = m->sink_bytes;
+    }
     return rc;
 }
 

@@ -21,6 +21,8 @@
  *   window.c      watermark and window arithmetic (window.h)
  *   winjoin.c     jobs local to windows (joins on window columns, aggregates
  *                 of aggregates): the batch query run over each window's rows
+ *   checkpoint.c  checkpoint objects' bytes and store (checkpoint.h)
+ *   ckpt_job.c    what a checkpoint saves of a job, and recovery (job.h)
  *
  * src/stream sits above src/sql and uses its binder, plans, evaluator,
  * operators and aggregates; src/sql knows nothing of it (ARCHITECTURE.md 6).

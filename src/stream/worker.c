@@ -33,6 +33,14 @@
  *      split order, so they leave in line order, and the bounded rings keep
  *      a worker at most a ring ahead of the split being written.
  *
+ * Checkpoints (--checkpoint-dir): the merger asks for one; each reading half
+ * sends a barrier in-band to every owner after its next batch and stops; an
+ * owner holds each producer's ring past its barrier until all arrived, then
+ * writes its part (ckpt_job.c) and passes the barrier to the merger, which
+ * holds owners' rings the same way and commits when all arrived.  Without an
+ * aggregation the first barrier the merger meets in split order is the cut.
+ * docs/internals/stream.md "Checkpoints" has the argument.
+ *
  * Failures: the first (in line order of the split where it happened) is
  * kept; every wait wakes up and stops; readers of earlier splits go on
  * checking their rows (without passing them on) so that the error reported
@@ -681,10 +689,12 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
         stream_msg m = {NULL, 0, (int64_t)req, STREAM_MSG_BARRIER};
         return to_merger(w, &m);
     }
+    /* its own owning half last: aligned, it may emit past the barrier, which the
+     * merger holds; by then every other owner must have this barrier */
     int rc = SL_OK;
-    for (int o = 0; o < j->nw && !rc; o++) {
+    for (int k = 1; k <= j->nw && !rc; k++) {
         stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
-        rc = to_owner(w, o, &m, e);
+        rc = to_owner(w, (w->id + k) % j->nw, &m, e);
     }
     while (!rc && w->ck_align && !failed(j)) {
         rc = drain(w, e);
@@ -843,8 +853,11 @@ static void *worker_main(void *arg)
         w->chunk = c;
         rc = read_split(w, c, &e);
     }
-    w->ck_chunk = j->nsplits; /* a checkpoint from now on: nothing left to read */
-    w->ck_has_pos = false;
+    if (j->agg) { /* its part from now on: nothing left to read (without an
+                     aggregation the merger reads ck_*: they stay as sent) */
+        w->ck_chunk = j->nsplits;
+        w->ck_has_pos = false;
+    }
     if (!rc && j->agg)
         rc = send_watermark(w, STREAM_MSG_DONE, &e);
     while (!rc && j->agg && w->ndone < j->nw && !failed(j)) {

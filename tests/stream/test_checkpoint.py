@@ -6,8 +6,9 @@ was published, so that every restart resumes from a checkpoint) and run again
 with the same file and directory until it ends.  The final sink output must
 equal an uninterrupted run's: no row lost, none duplicated (jobs without an
 aggregation byte for byte, in line order; windowed ones as the same rows with
-window_end non-decreasing, since the semantics fix only that order), with 1
-and 2 workers.  Also: what cannot be resumed is refused with a clear error.
+window_end non-decreasing, since the semantics fix only that order; an
+upsert log by each key's last row, since how updates are batched may differ
+after a resume), with 1 and 2 workers.  Also: what cannot be resumed is refused with a clear error.
 
 The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
 """
@@ -51,21 +52,32 @@ SOURCE = ("CREATE TABLE bids (auction bigint, bidder text, price bigint, ts time
           "WITH (connector = 'file', path = 'bids.csv', format = 'csv', event_time = 'ts', "
           "max_delay = '1 second');\n")
 
+# Exact aggregates only: a float sum's last digits depend on the order in which
+# a key's rows from different producers reach its owner, which no run fixes
+# (checkpoints or not).
 JOBS = {
     "tumble": SOURCE + """
 CREATE TABLE out (window_start timestamp, window_end timestamp, auction bigint, n bigint,
-  total bigint, top bigint, mean numeric, first_bidder text, last_bidder text)
+  total bigint, top bigint, mean numeric, first_bidder text, last_bidder text, chars int)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
 INSERT INTO out SELECT window_start, window_end, auction, count(*), sum(price), max(price),
-  avg(price), min(bidder), max(bidder)
+  avg(price), min(bidder), max(bidder), length(string_agg(bidder, ''))
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end, auction;
 """,
     "hop": SOURCE + """
-CREATE TABLE out (window_end timestamp, bidder text, n bigint, low bigint)
+CREATE TABLE out (window_end timestamp, bidder text, n bigint, low bigint, sd numeric,
+  vp numeric, anybig boolean, exact numeric, span interval)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
-INSERT INTO out SELECT window_end, bidder, count(*) FILTER (WHERE price > 500), min(price)
+INSERT INTO out SELECT window_end, bidder, count(*) FILTER (WHERE price > 500), min(price),
+  stddev(price), var_pop(price), bool_or(price > 990), sum(price::numeric) / 3,
+  max(ts) - min(ts)
   FROM hop(bids, ts, INTERVAL '5 seconds', INTERVAL '20 seconds')
   GROUP BY window_end, bidder;
+""",
+    "upsert": SOURCE + """
+CREATE TABLE out (auction bigint, n bigint, total bigint, top text)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT auction, count(*), sum(price), max(bidder) FROM bids GROUP BY auction;
 """,
     "filter": SOURCE + """
 CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
@@ -118,6 +130,13 @@ def sorted_rows(text):
     return lines[:1] + sorted(lines[1:])
 
 
+def last_per_key(text):
+    rows = {}
+    for line in text.splitlines()[1:]:
+        rows[line.split(",")[0]] = line
+    return sorted(rows.values())
+
+
 def window_ends_ordered(text, col):
     ends = [l.split(",")[col] for l in text.splitlines()[1:]]
     return all(a <= b for a, b in zip(ends, ends[1:]))
@@ -149,7 +168,13 @@ def main():
                       "%s, %d workers: no part file left" % (name, workers))
                 with open(os.path.join(tmp, "out.csv")) as f:
                     got = f.read()
-                if name == "filter":
+                if name == "upsert":
+                    # an upsert log: how updates are batched may differ after a resume;
+                    # each key's last row is the result
+                    check(last_per_key(got) == last_per_key(want),
+                          "%s, %d workers: every key's last row equals the uninterrupted "
+                          "run's" % (name, workers))
+                elif name == "filter":
                     check(got == want, "%s, %d workers: output equals the uninterrupted run's, "
                           "byte for byte" % (name, workers))
                 else:
@@ -186,6 +211,22 @@ def main():
                   "a refused resume leaves the committed part file alone")
         else:
             check(False, "the job was still running when its first checkpoint appeared")
+        # what cannot be saved yet runs without checkpoints, saying so
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(SOURCE + """
+CREATE MATERIALIZED VIEW v AS SELECT window_end, auction, count(*) AS n
+  FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
+CREATE TABLE out (window_end timestamp, auction bigint, n bigint)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT window_end, auction, count(*)
+  FROM session(bids, ts, INTERVAL '1 second') GROUP BY window_end, auction;
+SELECT count(*) FROM v;
+""")
+        r = run(tmp, 2, os.path.join(tmp, "ck-notice"))
+        check(r.returncode == 0 and "no checkpoints for a materialized view sink" in r.stderr
+              and "no checkpoints for session windows" in r.stderr,
+              "a view sink and session windows run without checkpoints, with a notice (%s)" %
+              r.stderr.strip())
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print("%d failures" % len(FAILS))

@@ -644,6 +644,26 @@ static int sagg_put(sql_agg_ctx *cx, sagg *s, const void *p, size_t n)
     return SL_OK;
 }
 
+/* Checkpoints: any, count (u32), then the bytes so far. */
+static int sagg_save(const void *st, dbuf *out)
+{
+    const sagg *s = st;
+    uint8_t h[5] = {s->any, (uint8_t)s->count, (uint8_t)(s->count >> 8),
+                    (uint8_t)(s->count >> 16), (uint8_t)(s->count >> 24)};
+    int rc = dbuf_append(out, h, 5);
+    return rc || !s->n ? rc : dbuf_append(out, s->p, s->n);
+}
+
+static int sagg_load(sql_agg_ctx *cx, void *st, const uint8_t *p, size_t n)
+{
+    sagg *s = st;
+    if (n < 5 || p[0] > 1)
+        return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad string_agg state");
+    s->any = p[0];
+    s->count = (uint32_t)p[1] | (uint32_t)p[2] << 8 | (uint32_t)p[3] << 16 | (uint32_t)p[4] << 24;
+    return sagg_put(cx, s, p + 5, n - 5);
+}
+
 static int string_agg_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql_vec *a,
                              int64_t n)
 {
@@ -758,9 +778,9 @@ static const sql_agg g_basic[] = {
     {"bool_or", 1, {ST_BOOL}, ST_BOOL, 1, false, NULL, b_init, or_update, or_combine, b_final,
      NULL, NULL, NULL},
     {"string_agg", 2, {ST_TEXT, ST_TEXT}, ST_TEXT, sizeof(sagg), true, NULL, sagg_init,
-     string_agg_update, string_agg_combine, string_agg_final, sagg_destroy, NULL, NULL},
+     string_agg_update, string_agg_combine, string_agg_final, sagg_destroy, sagg_save, sagg_load},
     {"array_agg", 1, {ST_TEXT}, ST_TEXTARR, sizeof(sagg), true, NULL, sagg_init,
-     array_agg_update, string_agg_combine, string_agg_final, sagg_destroy, NULL, NULL},
+     array_agg_update, string_agg_combine, string_agg_final, sagg_destroy, sagg_save, sagg_load},
 };
 
 sql_agg_table sql_aggs_basic(void)
