@@ -219,6 +219,12 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
         t->path_opt = arena_strndup(&t->run->a, v, strlen(v));
         return t->path_opt ? SL_OK : SL_ENOMEM;
     }
+    if (!strcmp(k, "follow")) {
+        if (!opt_bool(v, &t->follow))
+            return sql_err_set(e, "22023", loc, "table \"%s\": follow must be true or false",
+                               t->name);
+        return SL_OK;
+    }
     if (!strcmp(k, "header")) {
         if (!opt_bool(v, &t->header))
             return sql_err_set(e, "22023", loc, "table \"%s\": header must be true or false",
@@ -250,7 +256,7 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
     }
     return sql_err_set(e, "22023", loc, "table \"%s\": unknown option \"%s\" (the file "
                        "connector takes path, format, header, delimiter, event_time, "
-                       "max_delay, late, on_error)", t->name, k);
+                       "max_delay, late, on_error, follow)", t->name, k);
 }
 
 static int add_ptr(void ***arr, int *n, int *cap, void *p)

@@ -25,6 +25,10 @@ typedef struct stream_opts {
     const char *stats_path;  /* the JSON figures written at the end (NULL: none) */
 } stream_opts;
 
+/* Asks every following source (follow = true) to end: async-signal-safe, so a
+ * SIGINT handler may call it.  Their jobs then end as at the end of a file. */
+void stream_request_stop(void);
+
 /*
  * Runs every statement of text in order; results of row-returning statements
  * go to out.  0, or the first failure's code with e set (its position relative

@@ -56,6 +56,7 @@ typedef struct stream_table {
     int64_t delay_ns;        /* max_delay */
     bool late_error;         /* late = 'error' (default 'drop') */
     bool skip_bad;           /* on_error = 'skip' (default 'fail') */
+    bool follow;             /* follow = true: tail the growing file until a stop */
     /* figures (rows_read etc.: of the last complete read, the same for every job) */
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
