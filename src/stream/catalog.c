@@ -68,7 +68,8 @@ static int wtab_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_sc
                      sql_err *e)
 {
     (void)unit;
-    return stream_serving_open((stream_wtab *)t, req, out, e);
+    stream_wtab *w = (stream_wtab *)t;
+    return stream_serving_open(w->src, w->types, req, out, e);
 }
 
 static const sql_table_ops g_wtab_ops = {wtab_units, NULL, wtab_open, stream_estimate, wtab_free};
