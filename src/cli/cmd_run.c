@@ -10,11 +10,21 @@
 
 #include "stream/stream.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Ctrl-C ends the sources that follow a file (follow = true) as if they had
+ * ended; a second one kills the run. */
+static void on_sigint(int sig)
+{
+    (void)sig;
+    stream_request_stop();
+    signal(SIGINT, SIG_DFL);
+}
 
 static void usage(FILE *f)
 {
@@ -27,8 +37,8 @@ static void usage(FILE *f)
             "format = 'csv', event_time = 'ts', max_delay = '2 seconds')), jobs\n"
             "(INSERT INTO sink SELECT ..., CREATE MATERIALIZED VIEW v AS SELECT ...) with\n"
             "tumble(src, ts, size), hop(src, ts, slide, size) and session(src, ts, gap)\n"
-            "windows, run until their bounded files end; a SELECT after them prints its\n"
-            "rows.\n\n"
+            "windows, run until their bounded files end (a source with follow = true\n"
+            "tails its file until Ctrl-C); a SELECT after them prints its rows.\n\n"
             "  FILE.sql         the statements ('-': standard input)\n"
             "  --input-dir DIR  relative source paths resolve here (default: .)\n"
             "  --output-dir DIR relative sink paths resolve here (default: .)\n"
@@ -171,6 +181,7 @@ int cmd_run(int argc, char **argv)
     }
     sql_err e;
     char *failed = NULL;
+    signal(SIGINT, on_sigint);
     int rc = stream_run_script(&o, text, out, &e, &failed);
     fflush(stdout);
     if (rc) {

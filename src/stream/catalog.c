@@ -68,7 +68,8 @@ static int wtab_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_sc
                      sql_err *e)
 {
     (void)unit;
-    return stream_serving_open((stream_wtab *)t, req, out, e);
+    stream_wtab *w = (stream_wtab *)t;
+    return stream_serving_open(w->src, w->types, req, out, e);
 }
 
 static const sql_table_ops g_wtab_ops = {wtab_units, NULL, wtab_open, stream_estimate, wtab_free};
@@ -219,6 +220,12 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
         t->path_opt = arena_strndup(&t->run->a, v, strlen(v));
         return t->path_opt ? SL_OK : SL_ENOMEM;
     }
+    if (!strcmp(k, "follow")) {
+        if (!opt_bool(v, &t->follow))
+            return sql_err_set(e, "22023", loc, "table \"%s\": follow must be true or false",
+                               t->name);
+        return SL_OK;
+    }
     if (!strcmp(k, "header")) {
         if (!opt_bool(v, &t->header))
             return sql_err_set(e, "22023", loc, "table \"%s\": header must be true or false",
@@ -250,7 +257,7 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
     }
     return sql_err_set(e, "22023", loc, "table \"%s\": unknown option \"%s\" (the file "
                        "connector takes path, format, header, delimiter, event_time, "
-                       "max_delay, late, on_error)", t->name, k);
+                       "max_delay, late, on_error, follow)", t->name, k);
 }
 
 static int add_ptr(void ***arr, int *n, int *cap, void *p)

@@ -139,6 +139,19 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, st
 void stream_job_free(stream_job *j);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
 int stream_winjoin_exec(stream_job *j);
+/* What the scans of sources and window tables read while a driver runs the
+ * statement's SELECT over rows it chose (r->serving): source src[i]'s rows are
+ * cur[i] (batches of its columns, then window_start and window_end for a
+ * window table). */
+#define STREAM_SERVE_MAX 8
+struct stream_serving {
+    stream_table *src[STREAM_SERVE_MAX];
+    int nsrc;
+    const sql_rows *cur[STREAM_SERVE_MAX];
+};
+/* The statement's SELECT run by the batch engine over the served rows, into the
+ * sink. */
+int stream_serve_query(stream_job *j, sql_err *e);
 
 /* ckpt_job.c: checkpoints of a job (docs/internals/stream.md "Checkpoints"). */
 /* Before planning: the store opened (*ck; NULL when no directory is configured)

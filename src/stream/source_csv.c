@@ -38,6 +38,9 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <poll.h>
+#include <stdatomic.h>
+#include <sys/inotify.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -73,7 +76,18 @@ struct stream_reader {
     arena scratch;
     uint64_t rows_read, late, bad;
     stream_nexmark_reader *nx; /* a nexmark table's: everything goes to it */
+    /* follow = true: the reader maps the grown file itself */
+    bool own_map;
+    size_t mapped;
+    int notify;              /* inotify descriptor (-1: none, wait by timeout) */
 };
+
+static _Atomic int g_stop;
+
+void stream_request_stop(void)
+{
+    atomic_store(&g_stop, 1);
+}
 
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
@@ -142,7 +156,7 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
     if (f->t->nx)
         return stream_nexmark_split(f->t, nworkers, out, n);
     int want = 1;
-    if (nworkers > 1 && f->size) {
+    if (nworkers > 1 && f->size && !f->t->follow) {
         /* a few chunks per worker, so that a pass-through job's output (kept in
          * line order) lets workers run ahead of each other */
         size_t chunk = f->size / ((size_t)nworkers * 8);
@@ -173,6 +187,10 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
         k++;
         at = end;
     }
+    if (f->t->follow && k) { /* a growing file: complete lines only, the rest later */
+        const char *nl = memrchr(f->map, '\n', f->size);
+        s[0].end = nl ? (size_t)(nl - f->map) + 1 : 0;
+    }
     if (!k) { /* an empty file: one empty split */
         s[0].begin = s[0].end = 0;
         s[0].line = 1;
@@ -194,6 +212,7 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     r->t = t;
+    r->notify = -2;
     if (t->nx && stream_nexmark_reader_open(t, sp, &r->nx)) {
         sl_free(r->vals);
         sl_free(r);
@@ -249,6 +268,10 @@ void stream_reader_close(stream_reader *r)
 {
     if (!r)
         return;
+    if (r->own_map && r->map)
+        munmap((void *)r->map, r->mapped);
+    if (r->notify >= 0)
+        close(r->notify);
     stream_nexmark_reader_close(r->nx);
     dbuf_free(&r->quoted);
     arena_destroy(&r->scratch);
@@ -589,10 +612,81 @@ void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns
     *max_ns = r->wm.max_ns;
 }
 
+/* follow = true: the file grown past what is mapped is mapped again, and the
+ * reader's end moves to after its last complete line; whether it moved. */
+static bool grow(stream_reader *r)
+{
+    struct stat st;
+    if (stat(r->t->path, &st) || (size_t)st.st_size <= r->mapped)
+        return false;
+    int fd = open(r->t->path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return false;
+    size_t n = (size_t)st.st_size;
+    void *m = mmap(NULL, n, PROT_READ, MAP_PRIVATE, fd, 0);
+    close(fd);
+    if (m == MAP_FAILED)
+        return false;
+    size_t at = r->map ? (size_t)(r->p - r->map) : 0;
+    size_t rel = r->map ? (size_t)(r->released - r->map) : 0;
+    if (r->own_map && r->map)
+        munmap((void *)r->map, r->mapped);
+    r->map = m;
+    r->mapped = n;
+    r->own_map = true;
+    r->p = r->map + at;
+    r->released = r->map + rel;
+    const char *nl = memrchr(r->map + r->size, '\n', n - r->size);
+    if (!nl)
+        return false;
+    r->size = (size_t)(nl - r->map) + 1;
+    return true;
+}
+
+/* follow = true: waits until the file changes or a short time passed (to see a
+ * stop request): inotify, or a plain timeout without it. */
+static void wait_change(stream_reader *r)
+{
+    if (r->notify == -2) { /* the first wait */
+        r->notify = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+        if (r->notify >= 0 && inotify_add_watch(r->notify, r->t->path, IN_MODIFY) < 0) {
+            close(r->notify);
+            r->notify = -1;
+        }
+    }
+    struct pollfd pf = {r->notify, POLLIN, 0};
+    if (poll(r->notify >= 0 ? &pf : NULL, r->notify >= 0 ? 1 : 0, 100) > 0) {
+        char buf[4096];
+        while (read(r->notify, buf, sizeof buf) > 0)
+            ;
+    }
+}
+
+static int read_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {
     if (r->nx)
         return stream_nexmark_next(r->nx, out, wm, e);
+    if (!r->t->follow)
+        return read_next(r, out, wm, e);
+    if (!r->mapped)
+        r->mapped = r->size; /* the split's end: the file as the job found it (or less) */
+    for (;;) {
+        int rc = read_next(r, out, wm, e);
+        if (rc || *out)
+            return rc;
+        if (grow(r))
+            continue;
+        if (atomic_load(&g_stop))
+            return SL_OK; /* the end, as for a bounded file */
+        wait_change(r);
+    }
+}
+
+/* The next batch of what is mapped. */
+static int read_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
+{
     stream_table *t = r->t;
     *out = NULL;
     sql_batch *b;

@@ -27,6 +27,10 @@ typedef struct stream_opts {
     int64_t checkpoint_interval_ms; /* between two (<= 0: 2000) */
 } stream_opts;
 
+/* Asks every following source (follow = true) to end: async-signal-safe, so a
+ * SIGINT handler may call it.  Their jobs then end as at the end of a file. */
+void stream_request_stop(void);
+
 /*
  * Runs every statement of text in order; results of row-returning statements
  * go to out.  0, or the first failure's code with e set (its position relative

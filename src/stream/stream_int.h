@@ -64,6 +64,7 @@ typedef struct stream_table {
     int64_t delay_ns;        /* max_delay */
     bool late_error;         /* late = 'error' (default 'drop') */
     bool skip_bad;           /* on_error = 'skip' (default 'fail') */
+    bool follow;             /* follow = true: tail the growing file until a stop */
     /* figures (rows_read etc.: of the last complete read, the same for every job) */
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
@@ -223,7 +224,8 @@ void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool 
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
 /* Whether a plan reads a stream (a source, or a window over one). */
 bool stream_plan_reads_stream(const sql_plan *p);
-int stream_serving_open(stream_wtab *w, const sql_scan_req *req, sql_scan **out, sql_err *e);
+int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
+                        sql_scan **out, sql_err *e);
 
 /* sink.c */
 typedef struct stream_sink stream_sink;

@@ -38,12 +38,7 @@ typedef struct wj_win {
     sql_rows rows[MAX_SRC];  /* per source: its rows with window_start and window_end */
 } wj_win;
 
-struct stream_serving {
-    stream_table *src[MAX_SRC];
-    int nsrc;
-    stream_win win;
-    wj_win *cur;             /* the window being run (scans read its rows) */
-};
+
 
 /* ---- which plans are local to windows ---------------------------------- */
 
@@ -196,27 +191,29 @@ static void wj_close(sql_scan *s)
 
 static const sql_scan_ops g_wj_scan = {wj_next, wj_close};
 
-int stream_serving_open(stream_wtab *w, const sql_scan_req *req, sql_scan **out, sql_err *e)
+int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
+                        sql_scan **out, sql_err *e)
 {
-    stream_serving *sv = w->src->run->serving;
+    stream_serving *sv = src->run->serving;
     int i = 0;
-    while (i < sv->nsrc && sv->src[i] != w->src)
+    while (i < sv->nsrc && sv->src[i] != src)
         i++;
+    if (i == sv->nsrc || !sv->cur[i])
+        return sql_err_set(e, SQLSTATE_INTERNAL, -1, "\"%s\" is not served", src->name);
     wj_scan *s = sl_calloc(1, sizeof *s);
     if (!s)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     s->s.ops = &g_wj_scan;
-    s->rows = &sv->cur->rows[i];
+    s->rows = sv->cur[i];
     s->ncols = req->ncols;
     s->cols = req->cols;
-    s->types = w->types; /* by table column; fixed below per output column */
     sql_type *ty = NULL;
-    if (req->ncols && !(ty = arena_alloc(&w->src->run->a, sizeof *ty * (size_t)req->ncols))) {
+    if (req->ncols && !(ty = arena_alloc(&src->run->a, sizeof *ty * (size_t)req->ncols))) {
         sl_free(s);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     for (int c = 0; c < req->ncols; c++)
-        ty[c] = w->types[req->cols[c]];
+        ty[c] = types[req->cols[c]];
     s->types = ty;
     *out = &s->s;
     return SL_OK;
@@ -227,6 +224,7 @@ int stream_serving_open(stream_wtab *w, const sql_scan_req *req, sql_scan **out,
 typedef struct wj {
     stream_job *j;
     stream_serving sv;
+    stream_win win;
     stream_file *f[MAX_SRC];
     stream_reader *rd[MAX_SRC];
     int64_t wm[MAX_SRC];
@@ -285,7 +283,7 @@ static int window_rows(wj *w, int i, const sql_batch *b, const uint32_t *rows, i
     }
     for (int c = 0; !rc && c < 2; c++)
         for (int64_t q = 0; q < m && !rc; q++)
-            rc = col_vec_append_i64(&(*out)->cols[t->ncols + c], s + (c ? w->sv.win.size_ns : 0));
+            rc = col_vec_append_i64(&(*out)->cols[t->ncols + c], s + (c ? w->win.size_ns : 0));
     if (!rc)
         (*out)->n = m;
     return rc;
@@ -296,7 +294,7 @@ static int assign(wj *w, int i, const sql_batch *b, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
     const col_vec *ts = &b->cols[t->time_col];
-    int64_t per = w->sv.win.size_ns / w->sv.win.slide_ns + 1, np = 0, nd = 0;
+    int64_t per = w->win.size_ns / w->win.slide_ns + 1, np = 0, nd = 0;
     int64_t *ps = sl_malloc(sizeof *ps * (size_t)(b->n * per + 1));
     int64_t *dist = sl_malloc(sizeof *dist * (size_t)(b->n * per + 1));
     uint32_t *pr = sl_malloc(sizeof *pr * (size_t)(b->n * per + 1));
@@ -304,10 +302,10 @@ static int assign(wj *w, int i, const sql_batch *b, sql_err *e)
     int rc = ps && dist && pr && pick ? SL_OK : oom(e);
     for (int64_t r = 0; !rc && r < b->n; r++) {
         int64_t first;
-        int k = col_vec_is_valid(ts, r) ? stream_win_assign(&w->sv.win, col_vec_i64(ts, r), &first)
+        int k = col_vec_is_valid(ts, r) ? stream_win_assign(&w->win, col_vec_i64(ts, r), &first)
                                         : 0;
         for (int x = 0; x < k; x++, np++) {
-            ps[np] = first + x * w->sv.win.slide_ns;
+            ps[np] = first + x * w->win.slide_ns;
             pr[np] = (uint32_t)r;
         }
     }
@@ -342,8 +340,16 @@ static int assign(wj *w, int i, const sql_batch *b, sql_err *e)
 static int run_window(wj *w, wj_win *win, sql_err *e)
 {
     stream_job *j = w->j;
+    for (int i = 0; i < w->sv.nsrc; i++)
+        w->sv.cur[i] = &win->rows[i];
+    int rc = stream_serve_query(j, e);
+    memset(w->sv.cur, 0, sizeof w->sv.cur);
+    return rc;
+}
+
+int stream_serve_query(stream_job *j, sql_err *e)
+{
     sql_query *q;
-    w->sv.cur = win;
     int rc = sql_query_open_plan(j->r->s, j->text, &q, e);
     if (!rc && !(rc = sql_op_open(q->root))) {
         for (;;) {
@@ -359,7 +365,6 @@ static int run_window(wj *w, wj_win *win, sql_err *e)
         *e = *q->e;
     if (q)
         sql_query_close(q);
-    w->sv.cur = NULL;
     return rc;
 }
 
@@ -367,7 +372,7 @@ static int run_window(wj *w, wj_win *win, sql_err *e)
 static int close_windows(wj *w, int64_t wm, sql_err *e)
 {
     int done = 0, rc = SL_OK;
-    for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].start + w->sv.win.size_ns, wm);
+    for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].start + w->win.size_ns, wm);
          done++) {
         rc = run_window(w, &w->wins[done], e);
         window_free(&w->wins[done], w->sv.nsrc);
@@ -468,7 +473,7 @@ int stream_winjoin_exec(stream_job *j)
     check(&s, j->q->root->p);
     memcpy(w.sv.src, s.src, sizeof s.src);
     w.sv.nsrc = s.nsrc;
-    w.sv.win = s.win;
+    w.win = s.win;
     int rc = SL_OK;
     for (int i = 0; i < w.sv.nsrc && !rc; i++)
         rc = open_source(&w, i, e);

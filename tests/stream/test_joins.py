@@ -375,6 +375,49 @@ def test_docs():
         shutil.rmtree(d, ignore_errors=True)
 
 
+# ---- follow = true: a growing file, stopped by SIGINT ---------------------------
+
+def test_follow():
+    import signal
+    import subprocess
+    import time
+    d = tempfile.mkdtemp(prefix="sl-follow-")
+    try:
+        with open(os.path.join(d, "t.csv"), "w") as f:
+            f.write("id,v,ts\n1,10,2024-01-01 00:00:01\n2,20,2024-01-01 00:00:02\n3,3")  # a partial line
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write("CREATE TABLE t (id bigint, v bigint, ts timestamp) WITH (connector = 'file', "
+                    "path = 't.csv', event_time = 'ts', max_delay = '1 second', follow = true);\n"
+                    "CREATE TABLE o (id bigint, v bigint) WITH (connector = 'file', path = 'o.csv');\n"
+                    "INSERT INTO o SELECT id, v FROM t WHERE v > 5;\n")
+        p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", "2"], cwd=d,
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(600):  # the job has started when its sink's part file is there
+            if os.path.exists(os.path.join(d, "o.csv.part")) or p.poll() is not None:
+                break
+            time.sleep(0.05)
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write("0,2024-01-01 00:00:03\n4,40,2024-01-01 00:00:04\n")
+        time.sleep(0.3)
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write("5,50,2024-01-01 00:00:06\n6,60,2024-01-01 00:00:04\n7,70,2024-01-01 00:00:07\n")
+        time.sleep(0.5)
+        still = p.poll() is None
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        check(still, "follow = true: the job waits for more lines instead of ending")
+        got = read_sink(os.path.join(d, "o.csv")) if p.returncode == 0 else []
+        check(p.returncode == 0 and got == [["id", "v"], ["1", "10"], ["2", "20"], ["3", "30"], ["4", "40"],
+                                            ["5", "50"], ["7", "70"]],
+              "follow = true: lines appended while the job runs are read (a partial line once "
+              "complete, a late one dropped) until SIGINT: %s %s" % (got, err.strip()[:200]))
+        st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
+        check(st.get("sources", {}).get("t", {}).get("rows_read") == 7 and st["sources"]["t"]["late_dropped"] == 1,
+              "follow = true: rows seen and late rows counted %s" % st)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     test_lookup(7, 1500, 3000)
     test_lookup(3, 6000, 12000)
@@ -383,6 +426,7 @@ def main():
     test_window_joins(22, 9000)
     test_nexmark()
     test_docs()
+    test_follow()
     if ts.FAILS:
         print("%d failure(s)" % len(ts.FAILS))
         sys.exit(1)

@@ -1,0 +1,121 @@
+#!/usr/bin/env python3
+"""run.py - continuous jobs over a CSV file: pass-through cost, scaling, DuckDB.
+
+    bench/stream/run.py [--rows N] [--reps R] [--build DIR] [--skip-duckdb]
+
+On one generated file t.csv (id bigint, value bigint 0-99, ts timestamp, in
+order, 1 ms apart), each figure the best wall time of R runs of
+`streamlake run` (startup included, so use a large N):
+
+  1. floor      a job reading every row and keeping none
+                (SELECT id, value FROM t WHERE value > 1000): reading and
+                parsing alone
+     pass       SELECT id, value FROM t WHERE value > 50 into a CSV sink,
+                --workers 1: records/s per core; (pass - floor) / rows is
+                what the job adds per record over reading it (the target is
+                at most 50 ns/record; it includes formatting the output)
+  2. tumble     SELECT window_start, sum(value), count(*) ... GROUP BY
+                tumble(t, ts, 10 s) with --workers 1 and 2: the speedup
+                (target >= 1.8x)
+  3. duckdb     the same tumbling GROUP BY as a batch query in DuckDB
+                (tests/node's @duckdb/node-api, 2 threads) over the same file:
+                rows/s of each
+
+Smoke run: bench/stream/run.py --rows 200000 --reps 1
+"""
+import argparse
+import datetime
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(os.path.dirname(HERE))
+SRC = ("CREATE TABLE t (id bigint, value bigint, ts timestamp) WITH (connector = 'file', "
+       "path = 't.csv', event_time = 'ts', max_delay = '1 second');\n")
+SINK = "CREATE TABLE out (%s) WITH (connector = 'file', path = 'out.csv');\n"
+FLOOR = SRC + SINK % "id bigint, value bigint" + "INSERT INTO out SELECT id, value FROM t WHERE value > 1000;\n"
+PASS = SRC + SINK % "id bigint, value bigint" + "INSERT INTO out SELECT id, value FROM t WHERE value > 50;\n"
+TUMBLE = (SRC + SINK % "window_start timestamp, total numeric, n bigint" +
+          "INSERT INTO out SELECT window_start, sum(value), count(*) FROM tumble(t, ts, INTERVAL '10 seconds') "
+          "GROUP BY window_start, window_end;\n")
+DUCK = ("SELECT time_bucket(INTERVAL '10 seconds', ts) AS ws, sum(value), count(*) FROM "
+        "read_csv('%s', header = true, columns = {'id': 'BIGINT', 'value': 'BIGINT', 'ts': 'TIMESTAMP'}) "
+        "GROUP BY ws")
+
+
+def make_file(path, rows):
+    t0 = datetime.datetime(2024, 1, 1)
+    with open(path, "w") as f:
+        f.write("id,value,ts\n")
+        step = 100000
+        for lo in range(0, rows, step):
+            f.write("".join("%d,%d,%s\n" % (i, (i * 7919) % 100,
+                                           (t0 + datetime.timedelta(milliseconds=i)).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3])
+                            for i in range(lo, min(rows, lo + step))))
+
+
+def best(binary, d, sql, workers, reps):
+    path = os.path.join(d, "job.sql")
+    with open(path, "w") as f:
+        f.write(sql)
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        p = subprocess.run([binary, "run", path, "--input-dir", d, "--output-dir", os.path.join(d, "o"),
+                            "--workers", str(workers)], capture_output=True, text=True)
+        times.append(time.perf_counter() - t0)
+        if p.returncode:
+            sys.exit("streamlake run failed:\n" + p.stderr)
+    return min(times)
+
+
+def duckdb(path, reps):
+    js = os.path.join(HERE, "duckdb_tumble.mjs")
+    p = subprocess.run(["node", js, DUCK % path, str(reps)], capture_output=True, text=True)
+    if p.returncode:
+        print("duckdb: not run (%s)" % p.stderr.strip()[:200])
+        return None
+    return float(p.stdout.split()[0])
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--rows", type=int, default=20000000)
+    ap.add_argument("--reps", type=int, default=3)
+    ap.add_argument("--build", default=os.path.join(ROOT, "build"))
+    ap.add_argument("--skip-duckdb", action="store_true")
+    a = ap.parse_args()
+    binary = os.path.join(a.build, "streamlake")
+    d = tempfile.mkdtemp(prefix="sl-stream-bench-")
+    try:
+        os.mkdir(os.path.join(d, "o"))
+        csv = os.path.join(d, "t.csv")
+        make_file(csv, a.rows)
+        n = a.rows
+        print("%d rows, %.1f MB, %d cores here" % (n, os.path.getsize(csv) / 1e6, os.cpu_count()))
+        floor = best(binary, d, FLOOR, 1, a.reps)
+        pas = best(binary, d, PASS, 1, a.reps)
+        print("floor (read, keep none), 1 worker: %8.3f s  %10.0f records/s" % (floor, n / floor))
+        print("pass-through value > 50, 1 worker: %8.3f s  %10.0f records/s per core" % (pas, n / pas))
+        print("job over reading: %.1f ns/record (target <= 50)" % ((pas - floor) / n * 1e9))
+        t1 = best(binary, d, TUMBLE, 1, a.reps)
+        t2 = best(binary, d, TUMBLE, 2, a.reps)
+        print("tumble GROUP BY SUM, 1 worker:  %8.3f s  %10.0f records/s" % (t1, n / t1))
+        print("tumble GROUP BY SUM, 2 workers: %8.3f s  %10.0f records/s  speedup %.2fx (target >= 1.8x)"
+              % (t2, n / t2, t1 / t2))
+        if not a.skip_duckdb:
+            dk = duckdb(csv, a.reps)
+            if dk:
+                print("DuckDB batch tumble (2 threads): %8.3f s  %10.0f rows/s; ours with 2 workers / DuckDB "
+                      "= %.2fx" % (dk, n / dk, (n / t2) / (n / dk)))
+        print("wall times of `streamlake run`, best of %d, startup included" % a.reps)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
