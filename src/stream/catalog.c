@@ -292,10 +292,13 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     char buf[64];
     const char *cv = stream_opt_text(conn, buf, sizeof buf);
     int kind = !cv ? -1 : !strcmp(cv, "file") ? STREAM_CONN_FILE
-                        : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY : -1;
+                        : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY
+                        : !strcmp(cv, "webhook")   ? STREAM_CONN_WEBHOOK
+                        : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS : -1;
     if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
-                           "is not supported yet (this version has 'file' and 'telemetry')",
+                           "is not supported yet (this version has 'file', 'telemetry', 'webhook' and "
+                           "'metrics')",
                            name, cv ? cv : "?");
     if (kind == STREAM_CONN_TELEMETRY && !r->hub)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
@@ -316,6 +319,7 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     t->watermark_ns = STREAM_WM_NONE;
     t->connector = kind;
     t->tel_view = -1;
+    t->retries = 3;
     if ((rc = table_columns(r, t, text, cs, e)))
         return rc;
     for (size_t i = 0; i < cs->n_options; i++) {
@@ -328,12 +332,17 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                                name, d->defname);
         bool tel = kind == STREAM_CONN_TELEMETRY && strcmp(d->defname, "event_time") &&
                    strcmp(d->defname, "max_delay") && strcmp(d->defname, "late");
-        if ((rc = tel ? stream_telemetry_option(t, d->defname, v, d->location, e)
-                      : table_option(t, d->defname, v, d->location, e)))
+        bool ext = kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS;
+        if ((rc = tel   ? stream_telemetry_option(t, d->defname, v, d->location, e)
+                  : ext ? stream_sinkext_option(t, d->defname, v, d->location, e)
+                        : table_option(t, d->defname, v, d->location, e)))
             return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                                    : rc;
     }
     if (kind == STREAM_CONN_TELEMETRY && (rc = stream_telemetry_check(t, e)))
+        return rc;
+    if ((kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS) &&
+        (rc = stream_sinkext_check(t, e)))
         return rc;
     if (!t->path_opt && kind == STREAM_CONN_FILE)
         return sql_err_set(e, "22023", -1, "table \"%s\": the file connector needs a path",

@@ -190,6 +190,9 @@ static int analyse(job *j)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a continuous job reads a source table "
                            "(CREATE TABLE ... WITH (connector = ...)); \"%s\" is not one",
                            op->p->scan.table->name);
+    if (j->src->connector == STREAM_CONN_WEBHOOK || j->src->connector == STREAM_CONN_METRICS)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook or "
+                           "metrics): a job cannot read it", j->src->name);
     if (j->src->time_col < 0)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
                            "a static (lookup) table, and lookup joins are not supported yet",
@@ -255,7 +258,11 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     if (ins->n_cols && (int)ins->n_cols != nsel)
         return sql_err_set(j->e, SQLSTATE_SYNTAX, -1, "INSERT has %s expressions than target "
                            "columns", nsel > (int)ins->n_cols ? "more" : "fewer");
-    if (stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
+    if (t->connector == STREAM_CONN_TELEMETRY)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "INSERT INTO \"%s\": a telemetry table "
+                           "is a source", name);
+    if (t->connector == STREAM_CONN_FILE &&
+        stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
     j->on_update = j->log_to_sink = j->agg && j->win_col < 0;
     return stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);

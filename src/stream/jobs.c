@@ -582,6 +582,8 @@ static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds
                     def_drop(ss, ss->tdefs[k].key, 1);
                     ss->tdefs[k] = ss->tdefs[--ss->ntdefs];
                 }
+            stream_gauges_free(t->gauges);
+            t->gauges = NULL;
             /* t's memory is the registry's arena: kept until the server stops */
         }
     }
@@ -873,6 +875,8 @@ void stream_server_close(stream_server *ss)
     }
     if (ss->r.eng)
         sql_engine_set_hooks(ss->r.eng, NULL, NULL);
+    for (int i = 0; i < ss->r.ntables; i++)
+        stream_gauges_free(ss->r.tables[i]->gauges);
     if (ss->r.s)
         stream_catalog_free(&ss->r);
     sql_session_free(ss->r.s);
@@ -1087,6 +1091,9 @@ int stream_server_metrics(stream_server *ss, dbuf *b)
                 dbuf_printf(b, "%s{job=\"%s\"} %.17g\n", m[k].name, jb->name, v);
         }
     }
+    for (int i = 0; i < ss->r.ntables; i++) /* metrics sinks: their gauges */
+        if (ss->r.tables[i]->gauges)
+            stream_gauges_text(ss->r.tables[i]->gauges, b);
     pthread_mutex_unlock(&ss->mu);
     return SL_OK;
 }

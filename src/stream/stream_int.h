@@ -34,6 +34,7 @@ enum { STREAM_CONN_FILE = 0, STREAM_CONN_TELEMETRY, STREAM_CONN_WEBHOOK, STREAM_
 typedef struct stream_run stream_run;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
+typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -63,6 +64,7 @@ typedef struct stream_table {
     const char *url;         /* webhook */
     int64_t queue_rows;      /* webhook: queue_size */
     int retries;             /* webhook */
+    stream_gauges *gauges;   /* metrics: its gauges (made by its first job) */
 } stream_table;
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
