@@ -294,11 +294,12 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     int kind = !cv ? -1 : !strcmp(cv, "file") ? STREAM_CONN_FILE
                         : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY
                         : !strcmp(cv, "webhook")   ? STREAM_CONN_WEBHOOK
-                        : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS : -1;
+                        : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS
+                        : !strcmp(cv, "table")     ? STREAM_CONN_TABLE : -1;
     if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
-                           "is not supported yet (this version has 'file', 'telemetry', 'webhook' and "
-                           "'metrics')",
+                           "is not supported yet (this version has 'file', 'telemetry', 'webhook', "
+                           "'metrics' and 'table')",
                            name, cv ? cv : "?");
     if (kind == STREAM_CONN_TELEMETRY && !r->hub)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
@@ -332,7 +333,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                                name, d->defname);
         bool tel = kind == STREAM_CONN_TELEMETRY && strcmp(d->defname, "event_time") &&
                    strcmp(d->defname, "max_delay") && strcmp(d->defname, "late");
-        bool ext = kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS;
+        bool ext = kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
+                   kind == STREAM_CONN_TABLE;
         if ((rc = tel   ? stream_telemetry_option(t, d->defname, v, d->location, e)
                   : ext ? stream_sinkext_option(t, d->defname, v, d->location, e)
                         : table_option(t, d->defname, v, d->location, e)))
@@ -341,7 +343,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     }
     if (kind == STREAM_CONN_TELEMETRY && (rc = stream_telemetry_check(t, e)))
         return rc;
-    if ((kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS) &&
+    if ((kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
+         kind == STREAM_CONN_TABLE) &&
         (rc = stream_sinkext_check(t, e)))
         return rc;
     if (!t->path_opt && kind == STREAM_CONN_FILE)

@@ -190,9 +190,10 @@ static int analyse(job *j)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a continuous job reads a source table "
                            "(CREATE TABLE ... WITH (connector = ...)); \"%s\" is not one",
                            op->p->scan.table->name);
-    if (j->src->connector == STREAM_CONN_WEBHOOK || j->src->connector == STREAM_CONN_METRICS)
-        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook or "
-                           "metrics): a job cannot read it", j->src->name);
+    if (j->src->connector == STREAM_CONN_WEBHOOK || j->src->connector == STREAM_CONN_METRICS ||
+        j->src->connector == STREAM_CONN_TABLE)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook, "
+                           "metrics or table): a job cannot read it", j->src->name);
     if (j->src->time_col < 0)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
                            "a static (lookup) table, and lookup joins are not supported yet",

@@ -521,7 +521,7 @@ static sql_table *hook_table_for(void *arg, const char *name, arena *a)
     pthread_mutex_lock(&ss->mu);
     stream_table *st = stream_table_find(&ss->r, name);
     stream_view *v = st ? NULL : stream_view_find(&ss->r, name);
-    if (st)
+    if (st && st->connector != STREAM_CONN_TABLE) /* a table sink: its user table */
         t = &st->t;
     else if (v)
         t = view_snapshot(ss, v, a);
@@ -681,6 +681,8 @@ static int run_stmt(stream_server *ss, sql_query *q, const PgQuery__Node *st, co
 static int stmt_hook(void *arg, sql_query *q, const PgQuery__Node *st, const char *text)
 {
     stream_server *ss = arg;
+    if (q->s->hook != &ss->hook)
+        return 0; /* a session with names of its own (a table sink's): not the registry's */
     switch (st->node_case) {
     case PG_QUERY__NODE__NODE_CREATE_STMT:
     case PG_QUERY__NODE__NODE_INSERT_STMT:

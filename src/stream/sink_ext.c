@@ -1,6 +1,6 @@
 /*
- * sink_ext.c - sinks that are not files: webhook and metrics (sink.c hands
- * them the rows, already cast to the sink's columns).
+ * sink_ext.c - sinks that are not files: webhook, metrics and table (sink.c
+ * hands them the rows, already cast to the sink's columns).
  *
  *   webhook   each row POSTed as one JSON object ({"column": value, ...};
  *             numbers and jsonb as JSON, NULL as null, the rest as strings)
@@ -17,6 +17,12 @@
  *             (an upsert log of emit = 'on_update' keeps them current).  At
  *             most MAX_SERIES label sets per table (more are dropped and
  *             counted).
+ *   table     rows appended to the user table of the sink's name (made with
+ *             the sink's columns if missing): each write is one INSERT ...
+ *             SELECT through the SQL engine's own user-table code, in a
+ *             session of the sink whose catalog hook names the rows being
+ *             written.  Batch queries name the user table (the server's
+ *             catalog hook hides the connector table from them).
  */
 #include "stream/live.h"
 
@@ -339,6 +345,131 @@ int stream_gauges_text(stream_gauges *g, dbuf *out)
     return SL_OK;
 }
 
+/* ---- table: a user table of the same name ------------------------------------------ */
+
+#define TSINK_ROWS "__stream_sink_rows"
+
+typedef struct tsink {
+    stream_table *t;
+    sql_session *s;          /* the sink's own: its hook names the rows being written */
+    sql_catalog_hook hook;
+    ftab *rows;
+} tsink;
+
+static sql_table *tsink_table(void *arg, const char *name)
+{
+    tsink *ts = arg;
+    return strcmp(name, TSINK_ROWS) ? NULL : &ts->rows->t;
+}
+
+/* Runs one statement of the sink's session to its end. */
+static int tsink_run(tsink *ts, const char *sql, sql_err *e)
+{
+    sql_query *q;
+    int rc = sql_query_open(ts->s, sql, NULL, &q, e);
+    while (!rc) {
+        const sql_batch *b;
+        if ((rc = sql_query_next(q, &b, e)) || !b)
+            break;
+    }
+    sql_query_close(q);
+    return rc;
+}
+
+static void quoted(dbuf *b, const char *name)
+{
+    dbuf_append_byte(b, '"');
+    for (const char *p = name; *p; p++) {
+        if (*p == '"')
+            dbuf_append_byte(b, '"');
+        dbuf_append_byte(b, (uint8_t)*p);
+    }
+    dbuf_append_byte(b, '"');
+}
+
+static void tsink_close(tsink *ts)
+{
+    if (ts->rows)
+        sql_table_free(&ts->rows->t);
+    sql_session_free(ts->s);
+    sl_free(ts);
+}
+
+/* The user table is made if missing (CREATE TABLE IF NOT EXISTS, the sink's columns). */
+static int tsink_open(stream_table *t, void **out, sql_err *e)
+{
+    tsink *ts = sl_calloc(1, sizeof *ts);
+    if (!ts || sql_session_new(t->run->eng, &ts->s) ||
+        !(ts->rows = ftab_new(t->run->eng, TSINK_ROWS, t->ncols, &ftab_rows_ops))) {
+        if (ts)
+            tsink_close(ts);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    ts->t = t;
+    for (int i = 0; i < t->ncols; i++) {
+        ts->rows->names[i] = t->names[i];
+        ts->rows->types[i] = t->types[i];
+    }
+    ts->hook = (sql_catalog_hook){ts, tsink_table, NULL, NULL};
+    sql_session_set_catalog_hook(ts->s, &ts->hook);
+    dbuf b;
+    dbuf_init(&b, 1u << 20);
+    dbuf_append_str(&b, "CREATE TABLE IF NOT EXISTS ");
+    quoted(&b, t->name);
+    for (int i = 0; i < t->ncols; i++) {
+        char tn[64];
+        sql_type_name(t->types[i], tn, sizeof tn);
+        dbuf_append_str(&b, i ? ", " : " (");
+        quoted(&b, t->names[i]);
+        dbuf_printf(&b, " %s", tn);
+    }
+    dbuf_append_str(&b, ")");
+    dbuf_append_byte(&b, 0);
+    int rc = tsink_run(ts, (const char *)b.p, e);
+    dbuf_free(&b);
+    if (rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%.390s", e->msg);
+        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", t->name, msg);
+        tsink_close(ts);
+        return rc;
+    }
+    *out = ts;
+    return SL_OK;
+}
+
+/* Rows appended to the user table: one INSERT (one segment) per write. */
+static int tsink_write(tsink *ts, const sql_batch *b, sql_err *e)
+{
+    sql_batch *nb;
+    if (sql_batch_new(b->ncols, b->types, &nb))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    for (int c = 0; c < b->ncols; c++) {
+        col_vec_release(&nb->cols[c]);
+        sql_vec_share(&b->cols[c], &nb->cols[c]);
+    }
+    nb->n = b->n;
+    ts->rows->cur = nb;
+    if (ftab_flush(ts->rows)) {
+        ts->rows->cur = NULL;
+        sql_batch_free(nb);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    dbuf q;
+    dbuf_init(&q, 1u << 20);
+    dbuf_append_str(&q, "INSERT INTO ");
+    quoted(&q, ts->t->name);
+    dbuf_append_str(&q, " SELECT * FROM " TSINK_ROWS);
+    dbuf_append_byte(&q, 0);
+    int rc = tsink_run(ts, (const char *)q.p, e);
+    dbuf_free(&q);
+    sql_rows_free_batches(ts->rows->rows, ts->rows->nrows_batches);
+    ts->rows->nrows_batches = 0;
+    if (!rc)
+        ts->t->rows_written += (uint64_t)b->n;
+    return rc;
+}
+
 /* ---- what sink.c calls ----------------------------------------------------------- */
 
 int stream_sink_ext_open(stream_table *t, void **out, sql_err *e)
@@ -346,6 +477,8 @@ int stream_sink_ext_open(stream_table *t, void **out, sql_err *e)
     *out = NULL;
     if (t->connector == STREAM_CONN_WEBHOOK)
         return webhook_open(t, out, e);
+    if (t->connector == STREAM_CONN_TABLE)
+        return tsink_open(t, out, e);
     if (!t->gauges && stream_gauges_new(t->name, t->ncols, t->names, t->types, &t->gauges))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     return SL_OK;
@@ -355,6 +488,8 @@ int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err
 {
     if (t->connector == STREAM_CONN_WEBHOOK)
         return webhook_write(st, b, e);
+    if (t->connector == STREAM_CONN_TABLE)
+        return tsink_write(st, b, e);
     if (stream_gauges_set(t->gauges, b))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     t->rows_written += (uint64_t)b->n;
@@ -371,6 +506,8 @@ void stream_sink_ext_close(stream_table *t, void *st)
 {
     if (t->connector == STREAM_CONN_WEBHOOK && st)
         webhook_close(st);
+    if (t->connector == STREAM_CONN_TABLE && st)
+        tsink_close(st);
 }
 
 int stream_sinkext_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e)
@@ -397,7 +534,8 @@ int stream_sinkext_option(stream_table *t, const char *k, const char *v, int loc
     }
     return sql_err_set(e, "22023", loc, "table \"%s\": unknown option \"%s\" (%s)", t->name, k,
                        t->connector == STREAM_CONN_WEBHOOK ? "the webhook connector takes url, "
-                       "queue_size, retries" : "the metrics connector takes no options");
+                       "queue_size, retries" : "the metrics and table connectors take no "
+                       "options");
 }
 
 int stream_sinkext_check(stream_table *t, sql_err *e)

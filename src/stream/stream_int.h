@@ -29,7 +29,13 @@
 #include <pthread.h>
 
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
-enum { STREAM_CONN_FILE = 0, STREAM_CONN_TELEMETRY, STREAM_CONN_WEBHOOK, STREAM_CONN_METRICS };
+enum {
+    STREAM_CONN_FILE = 0,
+    STREAM_CONN_TELEMETRY,
+    STREAM_CONN_WEBHOOK,
+    STREAM_CONN_METRICS,
+    STREAM_CONN_TABLE
+};
 
 typedef struct stream_run stream_run;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */

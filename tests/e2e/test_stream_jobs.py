@@ -233,6 +233,31 @@ class StreamJobs(unittest.TestCase):
             hs.shutdown()
             hs.server_close()
 
+    def test_table_sink(self):
+        query(self.srv, "CREATE TABLE lg (process_id uuid, time timestamptz, level int) WITH "
+              "(connector = 'telemetry', view = 'log_entries', event_time = 'time', "
+              "max_delay = '5 seconds')")
+        query(self.srv, "CREATE TABLE levels_10s (process_id uuid, window_start timestamptz, "
+              "level int, n bigint) WITH (connector = 'table')")
+        query(self.srv, "INSERT INTO levels_10s SELECT process_id, window_start, level, count(*) "
+              "FROM tumble(lg, time, INTERVAL '10 seconds') GROUP BY process_id, window_start, "
+              "level")
+        loadgen(self.srv.url, "--threads", "2", "--spans", "20", "--logs", "150",
+                "--metrics", "5", "--async", "5")
+        got, want = self.wait_equal(
+            "SELECT process_id, window_start, level, n FROM levels_10s ORDER BY 1, 2, 3",
+            "SELECT process_id, date_bin(INTERVAL '10 seconds', time, "
+            "TIMESTAMPTZ '1970-01-01 00:00:00+00'), level, count(*) FROM log_entries "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", timeout=90)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        # a user table like any other: it stays after the job and the server stop
+        query(self.srv, "DROP TABLE levels_10s", status=400)  # the job still writes it
+        self.srv.post("/api/jobs/levels_10s/stop", b"")
+        self.srv.restart()
+        self.assertEqual(query(self.srv, "SELECT sum(n) FROM levels_10s"),
+                         query(self.srv, "SELECT count(*) FROM log_entries"))
+
 
 if __name__ == "__main__":
     unittest.main(verbosity=2)
