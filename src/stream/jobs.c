@@ -988,26 +988,23 @@ int stream_server_jobs_json(stream_server *ss, const char *name, dbuf *out, errm
     return rc;
 }
 
-int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e)
+/* Stops a running job (its state kept). */
+static int job_stop(stream_server *ss, sjob *jb, errmsg *e)
 {
-    pthread_mutex_lock(&ss->mu);
-    sjob *jb = job_find(ss, name);
-    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
-    if (jb && atomic_load(&jb->state) == J_RUNNING) {
+    (void)e;
+    if (atomic_load(&jb->state) == J_RUNNING) {
         job_halt(jb);
         atomic_store(&jb->state, J_STOPPED);
         def_update(ss, jb, true);
     }
-    pthread_mutex_unlock(&ss->mu);
-    return rc;
+    return SL_OK;
 }
 
-int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
+/* Starts a job that is not running over (a new view). */
+static int job_restart(stream_server *ss, sjob *jb, errmsg *e)
 {
-    pthread_mutex_lock(&ss->mu);
-    sjob *jb = job_find(ss, name);
-    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
-    if (jb && atomic_load(&jb->state) != J_RUNNING) {
+    int rc = SL_OK;
+    if (atomic_load(&jb->state) != J_RUNNING) {
         job_reap(jb);
         if (jb->view)
             view_remove(ss, jb->view); /* started over: a new view */
@@ -1024,8 +1021,27 @@ int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
             errmsg_set(e, SL_EINVAL, "%s", se.msg);
         sql_parsed_free(&ps);
     }
+    return rc;
+}
+
+static int job_control(stream_server *ss, const char *name,
+                       int (*fn)(stream_server *ss, sjob *jb, errmsg *e), errmsg *e)
+{
+    pthread_mutex_lock(&ss->mu);
+    sjob *jb = job_find(ss, name);
+    int rc = jb ? fn(ss, jb, e) : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
     pthread_mutex_unlock(&ss->mu);
     return rc;
+}
+
+int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e)
+{
+    return job_control(ss, name, job_stop, e);
+}
+
+int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
+{
+    return job_control(ss, name, job_restart, e);
 }
 
 /* ---- /metrics ------------------------------------------------------------------------ */

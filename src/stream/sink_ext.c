@@ -39,15 +39,7 @@
 
 static bool numeric(sql_type t)
 {
-    switch (t.id) {
-    case ST_INT2:
-    case ST_INT4:
-    case ST_INT8:
-    case ST_FLOAT4:
-    case ST_FLOAT8:
-    case ST_NUMERIC: return true;
-    default: return false;
-    }
+    return sql_type_is_int(t) || sql_type_is_float(t) || t.id == ST_NUMERIC;
 }
 
 /* Row r's column c as text into b (false: NULL). */
