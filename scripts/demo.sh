@@ -32,12 +32,29 @@ done
 [ -n "$url" ] || { echo "demo: the server did not start" >&2; cat "$log" >&2; exit 1; }
 echo "== server on $url, data in $data/"
 
+echo "== a continuous job over the live telemetry: span counts and p99 per name per 10 s window"
+"$bin" sql --server "$url" "CREATE TABLE live_spans (name text, \"end\" timestamptz, duration bigint)
+  WITH (connector = 'telemetry', view = 'thread_spans', event_time = 'end',
+        max_delay = '2 seconds', idle_timeout = '1 second');
+CREATE MATERIALIZED VIEW span_stats AS
+  SELECT name, window_start, count(*) AS spans,
+         round((approx_percentile(duration, 0.99) / 1000)::numeric, 1) AS p99_us
+  FROM tumble(live_spans, \"end\", INTERVAL '10 seconds') GROUP BY name, window_start"
 echo "== loadgen: $threads threads, $spans spans each"
 "$bin" loadgen --server "$url" --threads "$threads" --spans "$spans" --depth 6 \
   --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}" \
   | tee "$data/loadgen.txt"
 pid=$(awk '/^process_id/ {print $2}' "$data/loadgen.txt")
 
+loadgen_end=$(date -u +%s)
+echo "== the continuous job: its windows close once the telemetry stops (idle rule, docs/streaming.md)"
+for _ in $(seq 1 40); do
+  closed=$("$bin" sql --server "$url" --format csv "SELECT coalesce(extract(epoch FROM watermark) >= $loadgen_end + 10, false) FROM jobs WHERE name = 'span_stats'" | tail -1)
+  [ "$closed" = "t" ] && break
+  sleep 0.5
+done
+"$bin" job list --server "$url"
+"$bin" sql --server "$url" "SELECT * FROM span_stats ORDER BY window_start, spans DESC LIMIT 12"
 echo "== what the server holds"
 "$bin" processes --server "$url"
 blob_bytes=$(du -sb "$data/blobs" | cut -f1)

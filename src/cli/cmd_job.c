@@ -29,11 +29,7 @@ static void usage(FILE *f)
                "  --json         list: print the server's JSON instead of a table\n");
 }
 
-static const char *str_of(const json_val *o, const char *k)
-{
-    const json_val *v = json_get(o, k);
-    return v && v->type == JSON_STR ? v->str : "";
-}
+#define str_of cli_json_str
 
 /* The first source's (or sink's) figure k. */
 static long long first_num(const json_val *o, const char *group, const char *k)
@@ -109,30 +105,16 @@ int cmd_job(int argc, char **argv)
         return 2;
     }
     server = cli_default_server(server);
-    char url[2048];
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/')
-        sl--;
+    char path[512];
     if (list)
-        snprintf(url, sizeof url, "%.*s/api/jobs", (int)sl, server);
+        snprintf(path, sizeof path, "/api/jobs");
     else
-        snprintf(url, sizeof url, "%.*s/api/jobs/%s%s%s", (int)sl, server, name, post ? "/" : "",
-                 post ? verb : "");
-    httpc *c = NULL;
-    errmsg e;
+        snprintf(path, sizeof path, "/api/jobs/%s%s%s", name, post ? "/" : "", post ? verb : "");
     dbuf b;
     dbuf_init(&b, JOB_REPLY_MAX);
-    int status = 0, rc = 1;
-    if (httpc_new(30000, &c, &e) != 0 ||
-        (post ? httpc_post(c, url, "", 0, &status, &b, &e) : httpc_get(c, url, &status, &b, &e))) {
-        fprintf(stderr, "streamlake job: %s\n", errmsg_str(&e));
+    int rc = 1;
+    if (cli_api_fetch("job", server, path, post, &b))
         goto out;
-    }
-    if (status != 200) {
-        fprintf(stderr, "streamlake job %s: %s answered %d: %.300s\n", verb, url, status,
-                b.len ? (const char *)b.p : "");
-        goto out;
-    }
     if (list && !as_json) {
         rc = print_list((const char *)b.p, b.len);
         goto out;
@@ -141,7 +123,6 @@ int cmd_job(int argc, char **argv)
     printf("\n");
     rc = 0;
 out:
-    httpc_free(c);
     dbuf_free(&b);
     return rc;
 }

@@ -25,11 +25,7 @@ static void usage(FILE *f)
                "  --json         print the server's JSON instead of a table\n");
 }
 
-static const char *str_of(const json_val *o, const char *k)
-{
-    const json_val *v = json_get(o, k);
-    return v && v->type == JSON_STR ? v->str : "";
-}
+#define str_of cli_json_str
 
 static unsigned long long num_of(const json_val *o, const char *k)
 {
@@ -115,25 +111,11 @@ int cmd_processes(int argc, char **argv)
         }
     }
     server = cli_default_server(server);
-    char url[2048];
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/')
-        sl--;
-    snprintf(url, sizeof url, "%.*s/api/processes", (int)sl, server);
-    httpc *c = NULL;
-    errmsg e;
     dbuf b;
     dbuf_init(&b, REPLY_MAX);
-    int status = 0, rc = 1;
-    if (httpc_new(30000, &c, &e) != 0 || httpc_get(c, url, &status, &b, &e) != 0) {
-        fprintf(stderr, "streamlake processes: %s\n", errmsg_str(&e));
+    int rc = 1;
+    if (cli_api_fetch("processes", server, "/api/processes", 0, &b))
         goto out;
-    }
-    if (status != 200) {
-        fprintf(stderr, "streamlake processes: %s answered %d: %.200s\n", url, status,
-                b.len ? (const char *)b.p : "");
-        goto out;
-    }
     if (as_json) {
         fwrite(b.p, 1, b.len, stdout);
         printf("\n");
@@ -142,7 +124,6 @@ int cmd_processes(int argc, char **argv)
         rc = print_table((const char *)b.p, b.len);
     }
 out:
-    httpc_free(c);
     dbuf_free(&b);
     return rc;
 }

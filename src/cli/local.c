@@ -3,6 +3,9 @@
  */
 #include "cli/local.h"
 
+#include "base/json.h"
+#include "net/httpc.h"
+
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,4 +68,33 @@ const char *cli_default_server(const char *given)
         return given;
     const char *env = getenv("STREAMLAKE_SERVER");
     return env && *env ? env : "http://127.0.0.1:8080";
+}
+
+int cli_api_fetch(const char *prog, const char *server, const char *path, int post, dbuf *out)
+{
+    char url[2048];
+    size_t sl = strlen(server);
+    while (sl && server[sl - 1] == '/')
+        sl--;
+    snprintf(url, sizeof url, "%.*s%s", (int)sl, server, path);
+    httpc *c = NULL;
+    errmsg e;
+    errmsg_clear(&e);
+    int status = 0, rc = 1;
+    if (httpc_new(30000, &c, &e) != 0 ||
+        (post ? httpc_post(c, url, "", 0, &status, out, &e) : httpc_get(c, url, &status, out, &e)))
+        fprintf(stderr, "streamlake %s: %s\n", prog, errmsg_str(&e));
+    else if (status != 200)
+        fprintf(stderr, "streamlake %s: %s answered %d: %.300s\n", prog, url, status,
+                out->len ? (const char *)out->p : "");
+    else
+        rc = 0;
+    httpc_free(c);
+    return rc;
+}
+
+const char *cli_json_str(const json_val *o, const char *k)
+{
+    const json_val *v = json_get(o, k);
+    return v && v->type == JSON_STR ? v->str : "";
 }

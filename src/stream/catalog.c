@@ -326,12 +326,15 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     int kind = !cv ? -1 : !strcmp(cv, "file") ? STREAM_CONN_FILE
                         : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY
                         : !strcmp(cv, "nexmark")   ? STREAM_CONN_NEXMARK
-                                                   : -1;
+                        : !strcmp(cv, "webhook")   ? STREAM_CONN_WEBHOOK
+                        : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS
+                        : !strcmp(cv, "table")     ? STREAM_CONN_TABLE : -1;
     bool nexmark = kind == STREAM_CONN_NEXMARK;
     if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
-                           "is not supported yet (this version has 'file', 'telemetry' and "
-                           "'nexmark')", name, cv ? cv : "?");
+                           "is not supported yet (this version has 'file', 'telemetry', "
+                           "'nexmark', 'webhook', 'metrics' and 'table')",
+                           name, cv ? cv : "?");
     if (kind == STREAM_CONN_TELEMETRY && !r->hub)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
                            "connector reads what a server ingests: run the statement on a "
@@ -351,6 +354,7 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     t->watermark_ns = STREAM_WM_NONE;
     t->connector = kind;
     t->tel_view = -1;
+    t->retries = 3;
     if ((rc = table_columns(r, t, text, cs, e)))
         return rc;
     if (nexmark && stream_nexmark_new(t))
@@ -370,14 +374,21 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
         }
         bool tel = kind == STREAM_CONN_TELEMETRY && strcmp(d->defname, "event_time") &&
                    strcmp(d->defname, "max_delay") && strcmp(d->defname, "late");
-        if ((rc = tel ? stream_telemetry_option(t, d->defname, v, d->location, e)
-                      : table_option(t, d->defname, v, d->location, e)))
+        bool ext = kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
+                   kind == STREAM_CONN_TABLE;
+        if ((rc = tel   ? stream_telemetry_option(t, d->defname, v, d->location, e)
+                  : ext ? stream_sinkext_option(t, d->defname, v, d->location, e)
+                        : table_option(t, d->defname, v, d->location, e)))
             return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                                    : rc;
     }
     if (nexmark && (rc = stream_nexmark_check(t, e)))
         return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory") : rc;
     if (kind == STREAM_CONN_TELEMETRY && (rc = stream_telemetry_check(t, e)))
+        return rc;
+    if ((kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
+         kind == STREAM_CONN_TABLE) &&
+        (rc = stream_sinkext_check(t, e)))
         return rc;
     if (!t->path_opt && kind == STREAM_CONN_FILE)
         return sql_err_set(e, "22023", -1, "table \"%s\": the file connector needs a path",

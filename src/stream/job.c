@@ -214,6 +214,10 @@ static int analyse(job *j)
         return unsupported(j, op ? kind_name(op->p->kind) : "this query");
     j->scan = op;
     j->src = stream_scan_source(op->p->scan.table, &j->win);
+    if (!j->src && op->p->scan.table->ops == &stream_lookup_ops &&
+        stream_table_is_sink((const stream_table *)op->p->scan.table))
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook, "
+                           "metrics or table): a job cannot read it", op->p->scan.table->name);
     if (!j->src && op->p->scan.table->ops == &stream_lookup_ops)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
                            "a static (lookup) table; a job reads a stream, which may join it",
@@ -283,7 +287,11 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     if (ins->n_cols && (int)ins->n_cols != nsel)
         return sql_err_set(j->e, SQLSTATE_SYNTAX, -1, "INSERT has %s expressions than target "
                            "columns", nsel > (int)ins->n_cols ? "more" : "fewer");
-    if (stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
+    if (t->connector == STREAM_CONN_TELEMETRY)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "INSERT INTO \"%s\": a telemetry table "
+                           "is a source", name);
+    if (t->connector == STREAM_CONN_FILE &&
+        stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
     j->on_update = j->log_to_sink = j->agg && j->win_col < 0;
     return stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);

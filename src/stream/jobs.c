@@ -521,7 +521,7 @@ static sql_table *hook_table_for(void *arg, const char *name, arena *a)
     pthread_mutex_lock(&ss->mu);
     stream_table *st = stream_table_find(&ss->r, name);
     stream_view *v = st ? NULL : stream_view_find(&ss->r, name);
-    if (st)
+    if (st && st->connector != STREAM_CONN_TABLE) /* a table sink: its user table */
         t = &st->t;
     else if (v)
         t = view_snapshot(ss, v, a);
@@ -582,6 +582,8 @@ static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds
                     def_drop(ss, ss->tdefs[k].key, 1);
                     ss->tdefs[k] = ss->tdefs[--ss->ntdefs];
                 }
+            stream_gauges_free(t->gauges);
+            t->gauges = NULL;
             /* t's memory is the registry's arena: kept until the server stops */
         }
     }
@@ -679,6 +681,8 @@ static int run_stmt(stream_server *ss, sql_query *q, const PgQuery__Node *st, co
 static int stmt_hook(void *arg, sql_query *q, const PgQuery__Node *st, const char *text)
 {
     stream_server *ss = arg;
+    if (q->s->hook != &ss->hook)
+        return 0; /* a session with names of its own (a table sink's): not the registry's */
     switch (st->node_case) {
     case PG_QUERY__NODE__NODE_CREATE_STMT:
     case PG_QUERY__NODE__NODE_INSERT_STMT:
@@ -873,6 +877,8 @@ void stream_server_close(stream_server *ss)
     }
     if (ss->r.eng)
         sql_engine_set_hooks(ss->r.eng, NULL, NULL);
+    for (int i = 0; i < ss->r.ntables; i++)
+        stream_gauges_free(ss->r.tables[i]->gauges);
     if (ss->r.s)
         stream_catalog_free(&ss->r);
     sql_session_free(ss->r.s);
@@ -982,26 +988,23 @@ int stream_server_jobs_json(stream_server *ss, const char *name, dbuf *out, errm
     return rc;
 }
 
-int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e)
+/* Stops a running job (its state kept). */
+static int job_stop(stream_server *ss, sjob *jb, errmsg *e)
 {
-    pthread_mutex_lock(&ss->mu);
-    sjob *jb = job_find(ss, name);
-    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
-    if (jb && atomic_load(&jb->state) == J_RUNNING) {
+    (void)e;
+    if (atomic_load(&jb->state) == J_RUNNING) {
         job_halt(jb);
         atomic_store(&jb->state, J_STOPPED);
         def_update(ss, jb, true);
     }
-    pthread_mutex_unlock(&ss->mu);
-    return rc;
+    return SL_OK;
 }
 
-int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
+/* Starts a job that is not running over (a new view). */
+static int job_restart(stream_server *ss, sjob *jb, errmsg *e)
 {
-    pthread_mutex_lock(&ss->mu);
-    sjob *jb = job_find(ss, name);
-    int rc = jb ? SL_OK : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
-    if (jb && atomic_load(&jb->state) != J_RUNNING) {
+    int rc = SL_OK;
+    if (atomic_load(&jb->state) != J_RUNNING) {
         job_reap(jb);
         if (jb->view)
             view_remove(ss, jb->view); /* started over: a new view */
@@ -1018,8 +1021,27 @@ int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
             errmsg_set(e, SL_EINVAL, "%s", se.msg);
         sql_parsed_free(&ps);
     }
+    return rc;
+}
+
+static int job_control(stream_server *ss, const char *name,
+                       int (*fn)(stream_server *ss, sjob *jb, errmsg *e), errmsg *e)
+{
+    pthread_mutex_lock(&ss->mu);
+    sjob *jb = job_find(ss, name);
+    int rc = jb ? fn(ss, jb, e) : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
     pthread_mutex_unlock(&ss->mu);
     return rc;
+}
+
+int stream_server_job_stop(stream_server *ss, const char *name, errmsg *e)
+{
+    return job_control(ss, name, job_stop, e);
+}
+
+int stream_server_job_start(stream_server *ss, const char *name, errmsg *e)
+{
+    return job_control(ss, name, job_restart, e);
 }
 
 /* ---- /metrics ------------------------------------------------------------------------ */
@@ -1087,6 +1109,9 @@ int stream_server_metrics(stream_server *ss, dbuf *b)
                 dbuf_printf(b, "%s{job=\"%s\"} %.17g\n", m[k].name, jb->name, v);
         }
     }
+    for (int i = 0; i < ss->r.ntables; i++) /* metrics sinks: their gauges */
+        if (ss->r.tables[i]->gauges)
+            stream_gauges_text(ss->r.tables[i]->gauges, b);
     pthread_mutex_unlock(&ss->mu);
     return SL_OK;
 }

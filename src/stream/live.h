@@ -52,4 +52,23 @@ typedef struct stream_live_figures {
 } stream_live_figures;
 void stream_live_figures_get(stream_live *l, stream_live_figures *f);
 
+/* ---- sink_ext.c: webhook and metrics sinks ----------------------------------- */
+
+/* An option of a webhook table (url, queue_size, retries); metrics takes none. */
+int stream_sinkext_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e);
+int stream_sinkext_check(stream_table *t, sql_err *e);
+int stream_sink_ext_open(stream_table *t, void **out, sql_err *e);
+/* Rows of the sink's columns (not taken). */
+int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err *e);
+/* Waits until what was written is delivered (webhook). */
+void stream_sink_ext_commit(stream_table *t, void *st);
+void stream_sink_ext_close(stream_table *t, void *st);
+
+int stream_gauges_new(const char *name, int ncols, const char *const *names,
+                      const sql_type *types, stream_gauges **out);
+void stream_gauges_free(stream_gauges *g);
+int stream_gauges_set(stream_gauges *g, const sql_batch *b);
+/* The gauges in the Prometheus text format. */
+int stream_gauges_text(stream_gauges *g, dbuf *out);
+
 #endif

@@ -35,6 +35,9 @@ typedef struct lookup_scan {
 
 static int resolve(stream_table *t, sql_err *e)
 {
+    if (stream_table_is_sink(t))
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook, metrics "
+                           "or table): a query cannot read it", t->name);
     if (stream_path_resolve(t->path, sizeof t->path, t->run->o->input_dir, t->path_opt))
         return sql_err_set(e, "22023", -1, "table \"%s\": path too long", t->name);
     return SL_OK;

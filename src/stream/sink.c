@@ -16,7 +16,7 @@
  * implicit or assignment cast of the SQL engine; anything else is refused
  * with 42804 before a row is read).  The casts run through the evaluator.
  */
-#include "stream/stream_int.h"
+#include "stream/live.h"
 
 #include "base/alloc.h"
 #include "sql/exec/eval.h"
@@ -46,6 +46,7 @@ struct stream_sink {
     int io_errno;
     bool committed;
     bool keep_part;          /* a checkpoint committed some of it: recovery needs it */
+    void *ext;               /* webhook, metrics (sink_ext.c) */
 };
 
 static int oom(sql_err *e)
@@ -174,7 +175,8 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
             rc = column_expr(k, i, map[i], in_types[map[i]],
                              t ? t->names[i] : v->f->names[i], e);
     if (!rc && t)
-        rc = open_file(k, r, e);
+        rc = t->connector == STREAM_CONN_FILE ? open_file(k, r, e)
+                                              : stream_sink_ext_open(t, &k->ext, e);
     if (rc) {
         stream_sink_close(k);
         return rc;
@@ -252,6 +254,11 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
             k->v->rows_written += n;
         return SL_OK;
     }
+    if (k->t->connector != STREAM_CONN_FILE) {
+        rc = stream_sink_ext_write(k->t, k->ext, o, e);
+        sql_batch_free(o);
+        return rc;
+    }
     rc = sql_fmt_batch(k->fmt, o);
     sql_batch_free(o);
     if (rc)
@@ -274,6 +281,11 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
         return SL_OK;
     }
     stream_table *t = k->t;
+    if (t->connector != STREAM_CONN_FILE) {
+        stream_sink_ext_commit(t, k->ext);
+        k->committed = t->written = true;
+        return SL_OK;
+    }
     int rc = sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0);
     if (!rc && fflush(k->fp))
         rc = SL_EINVAL;
@@ -293,13 +305,13 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
 
 bool stream_sink_is_file(const stream_sink *k)
 {
-    return k->t != NULL;
+    return k->t != NULL && k->t->connector == STREAM_CONN_FILE;
 }
 
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
 {
     *bytes = 0;
-    if (!k->t)
+    if (!stream_sink_is_file(k))
         return SL_OK;
     long at;
     if (fflush(k->fp) || fsync(fileno(k->fp)) || (at = ftell(k->fp)) < 0)
@@ -316,6 +328,8 @@ void stream_sink_close(stream_sink *k)
         return;
     if (k->fp)
         fclose(k->fp);
+    if (k->t && k->ext)
+        stream_sink_ext_close(k->t, k->ext);
     if (k->t && !k->committed && !k->keep_part && k->part[0])
         unlink(k->part);
     sql_fmt_free(k->fmt);

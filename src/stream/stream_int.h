@@ -38,14 +38,21 @@
 #include <pthread.h>
 
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
-enum { STREAM_CONN_FILE = 0, STREAM_CONN_TELEMETRY, STREAM_CONN_WEBHOOK, STREAM_CONN_METRICS,
-       STREAM_CONN_NEXMARK };
+enum {
+    STREAM_CONN_FILE = 0,
+    STREAM_CONN_TELEMETRY,
+    STREAM_CONN_WEBHOOK,
+    STREAM_CONN_METRICS,
+    STREAM_CONN_TABLE,
+    STREAM_CONN_NEXMARK
+};
 
 typedef struct stream_run stream_run;
 typedef struct stream_nexmark stream_nexmark;
 typedef struct stream_serving stream_serving;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
+typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -77,7 +84,15 @@ typedef struct stream_table {
     const char *url;         /* webhook */
     int64_t queue_rows;      /* webhook: queue_size */
     int retries;             /* webhook */
+    stream_gauges *gauges;   /* metrics: its gauges (made by its first job) */
 } stream_table;
+
+/* A table only jobs write into (webhook, metrics, table): nothing reads it as a source. */
+static inline bool stream_table_is_sink(const stream_table *t)
+{
+    return t->connector == STREAM_CONN_WEBHOOK || t->connector == STREAM_CONN_METRICS ||
+           t->connector == STREAM_CONN_TABLE;
+}
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
 typedef struct stream_view {

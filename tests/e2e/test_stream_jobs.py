@@ -10,10 +10,13 @@ back through SQL, GET /api/jobs, /metrics and `streamlake job`.  Checks:
   * definitions survive a restart, stop/start and DROP MATERIALIZED VIEW work,
     and bad statements are clear errors that change nothing.
 """
+import http.server
 import json
 import os
+import re
 import subprocess
 import sys
+import threading
 import time
 import unittest
 
@@ -162,6 +165,98 @@ class StreamJobs(unittest.TestCase):
         self.srv.restart()
         self.assertEqual(self.srv.get_json("/api/jobs"), [])
         query(self.srv, ERRS)  # the name is free again
+
+    def test_webhook_and_metrics_sinks(self):
+        got, lock = [], threading.Lock()
+        fails = [1]  # the first POST is answered 500: the sink tries it again
+
+        class Hook(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                with lock:
+                    bad = fails[0] > 0
+                    fails[0] -= 1
+                    if not bad:
+                        got.append(json.loads(body))
+                self.send_response(500 if bad else 204)
+                self.end_headers()
+
+            def log_message(self, *a):
+                pass
+
+        hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+        threading.Thread(target=hs.serve_forever, daemon=True).start()
+        try:
+            query(self.srv, "CREATE TABLE logs (process_id uuid, time timestamptz, level int, "
+                  "target text) WITH (connector = 'telemetry', view = 'log_entries', "
+                  "event_time = 'time', max_delay = '5 seconds')")
+            query(self.srv, "CREATE TABLE alerts (process_id uuid, window_start timestamptz, "
+                  "errors bigint) WITH (connector = 'webhook', url = 'http://127.0.0.1:%d/hook', "
+                  "retries = 2)" % hs.server_address[1])
+            query(self.srv, "INSERT INTO alerts SELECT process_id, window_start, count(*) "
+                  "FROM tumble(logs, time, INTERVAL '10 seconds') WHERE level <= 3 "
+                  "GROUP BY process_id, window_start")
+            query(self.srv, "CREATE TABLE per_target (target text, lines bigint) "
+                  "WITH (connector = 'metrics')")
+            query(self.srv, "INSERT INTO per_target SELECT target, count(*) FROM logs "
+                  "GROUP BY target")
+            err = query(self.srv, "CREATE TABLE w2 (a int) WITH (connector = 'webhook')", 400)
+            self.assertIn("needs a url", json.dumps(err))
+            loadgen(self.srv.url, "--threads", "2", "--spans", "20", "--logs", "200",
+                    "--metrics", "5", "--async", "5")
+            want = query(self.srv, "SELECT process_id::text, date_bin(INTERVAL '10 seconds', "
+                         "time, TIMESTAMPTZ '1970-01-01 00:00:00+00')::text, count(*) "
+                         "FROM log_entries WHERE level <= 3 GROUP BY 1, 2 ORDER BY 1, 2")
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                with lock:
+                    rows = sorted([r["process_id"], r["window_start"], r["errors"]] for r in got)
+                if rows == want:
+                    break
+                time.sleep(1)
+            self.assertTrue(want)
+            self.assertEqual(rows, want)
+            per_target = query(self.srv, "SELECT target, count(*) FROM log_entries GROUP BY 1")
+            deadline = time.monotonic() + 60
+            while True:
+                text = self.srv.get("/metrics")[2].decode()
+                seen = {m.group(1): int(float(m.group(2))) for m in re.finditer(
+                    r'^per_target_lines\{target="([^"]*)"\} (\S+)$', text, re.M)}
+                if seen == dict(per_target) or time.monotonic() > deadline:
+                    break
+                time.sleep(1)
+            self.assertEqual(seen, dict(per_target))
+            self.assertIn("# TYPE per_target_lines gauge", text)
+            jobs = {j["name"]: j for j in self.srv.get_json("/api/jobs")}
+            self.assertEqual(jobs["alerts"]["sinks"]["alerts"]["rows_written"], len(want))
+        finally:
+            hs.shutdown()
+            hs.server_close()
+
+    def test_table_sink(self):
+        query(self.srv, "CREATE TABLE lg (process_id uuid, time timestamptz, level int) WITH "
+              "(connector = 'telemetry', view = 'log_entries', event_time = 'time', "
+              "max_delay = '5 seconds')")
+        query(self.srv, "CREATE TABLE levels_10s (process_id uuid, window_start timestamptz, "
+              "level int, n bigint) WITH (connector = 'table')")
+        query(self.srv, "INSERT INTO levels_10s SELECT process_id, window_start, level, count(*) "
+              "FROM tumble(lg, time, INTERVAL '10 seconds') GROUP BY process_id, window_start, "
+              "level")
+        loadgen(self.srv.url, "--threads", "2", "--spans", "20", "--logs", "150",
+                "--metrics", "5", "--async", "5")
+        got, want = self.wait_equal(
+            "SELECT process_id, window_start, level, n FROM levels_10s ORDER BY 1, 2, 3",
+            "SELECT process_id, date_bin(INTERVAL '10 seconds', time, "
+            "TIMESTAMPTZ '1970-01-01 00:00:00+00'), level, count(*) FROM log_entries "
+            "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3", timeout=90)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        # a user table like any other: it stays after the job and the server stop
+        query(self.srv, "DROP TABLE levels_10s", status=400)  # the job still writes it
+        self.srv.post("/api/jobs/levels_10s/stop", b"")
+        self.srv.restart()
+        self.assertEqual(query(self.srv, "SELECT sum(n) FROM levels_10s"),
+                         query(self.srv, "SELECT count(*) FROM log_entries"))
 
 
 if __name__ == "__main__":
