@@ -127,7 +127,6 @@ typedef struct req {
     uint64_t reserved; /* bytes of the in-flight budget this request holds */
     sl_uuid id;  /* R_API_STREAMS: the process */
     char view[64], instance[64]; /* R_API_VIEW */
-    char refusal[128];           /* R_REFUSED: why */
     char job[128];               /* R_JOBS, R_JOBS_POST: the job's name */
     int job_op;                  /* ... API_JOBS_* */
     char refusal[128];           /* R_REFUSED, deny: why */
