@@ -161,7 +161,8 @@ static int by_name(const void *a, const void *b)
 
 static int render(store *s, dbuf *out)
 {
-    qsort(s->q, s->n, sizeof *s->q, by_name);
+    if (s->n)
+        qsort(s->q, s->n, sizeof *s->q, by_name);
     jw w;
     jw_init(&w, out);
     jw_obj_begin(&w);
