@@ -349,7 +349,7 @@ static int run_window(wj *w, wj_win *win, sql_err *e)
 
 int stream_serve_query(stream_job *j, sql_err *e)
 {
-    sql_query *q;
+    sql_query *q = NULL;
     int rc = sql_query_open_plan(j->r->s, j->text, &q, e);
     if (!rc && !(rc = sql_op_open(q->root))) {
         for (;;) {
