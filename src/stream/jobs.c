@@ -484,11 +484,13 @@ static sql_table *view_snapshot(stream_server *ss, stream_view *v, arena *a)
     ftab *f = ftab_new(ss->o.eng, v->name, src->t.ncols, &ftab_rows_ops);
     if (!f)
         return NULL;
-    for (int i = 0; i < src->t.ncols; i++) {
-        f->names[i] = src->names[i];
-        f->types[i] = src->types[i];
-    }
     int rc = SL_OK;
+    for (int i = 0; i < src->t.ncols && !rc; i++) {
+        /* copied: a DROP may free the view while this query runs */
+        f->names[i] = arena_strndup(&f->mem, src->names[i], strlen(src->names[i]));
+        f->types[i] = src->types[i];
+        rc = f->names[i] ? SL_OK : SL_ENOMEM;
+    }
     pthread_mutex_lock(&ss->vmu);
     for (int i = 0; i < src->nrows_batches && !rc; i++) {
         const sql_batch *sb = src->rows[i];
