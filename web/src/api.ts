@@ -24,6 +24,28 @@ export class HttpError extends Error {
   constructor(public status: number, message: string, public sql?: SqlError) { super(message); }
 }
 
+// API keys (docs/web.md): when the server has keys (serve --keys), every data route wants
+// "Authorization: Bearer KEY". The key is asked once, on the first 401, and kept for the
+// browser tab's session only (sessionStorage), never in the page's URL or on disk.
+const KEY_ITEM = "streamlake.key";
+
+function withKey(init: RequestInit): RequestInit {
+  const key = sessionStorage.getItem(KEY_ITEM);
+  if (!key) return init;
+  const headers = new Headers(init.headers);
+  headers.set("Authorization", `Bearer ${key}`);
+  return { ...init, headers };
+}
+
+export async function apiFetch(path: string, init: RequestInit = {}): Promise<Response> {
+  const r = await fetch(path, withKey(init));
+  if (r.status !== 401 || typeof init.body === "object" && init.body !== null) return r;
+  const key = window.prompt("This server wants an API key (streamlake keys add ...):");
+  if (!key) return r;
+  sessionStorage.setItem(KEY_ITEM, key.trim());
+  return fetch(path, withKey(init));
+}
+
 async function check(r: Response): Promise<Response> {
   if (r.ok) return r;
   const text = await r.text();
@@ -33,7 +55,7 @@ async function check(r: Response): Promise<Response> {
 }
 
 export async function getJson<T>(path: string, signal?: AbortSignal): Promise<T> {
-  return (await check(await fetch(path, { signal }))).json();
+  return (await check(await apiFetch(path, { signal }))).json();
 }
 
 export const processes = (s?: AbortSignal) => getJson<Process[]>("/api/processes", s);
@@ -45,7 +67,7 @@ export async function query(sql: string, opts: { params?: unknown[]; range?: Ran
   if (opts.params) body.params = opts.params;
   if (opts.range?.begin) body.begin = opts.range.begin;
   if (opts.range?.end) body.end = opts.range.end;
-  const r = await check(await fetch("/api/query?format=json", {
+  const r = await check(await apiFetch("/api/query?format=json", {
     method: "POST", body: JSON.stringify(body), signal: opts.signal,
     headers: { "Content-Type": "application/json" },
   }));
@@ -87,14 +109,14 @@ export async function savedQueries(): Promise<SavedQuery[]> {
 export async function saveQuery(q: { name: string; sql: string; description?: string; range?: string }, createOnly: boolean): Promise<SavedQuery> {
   const headers: Record<string, string> = { "Content-Type": "application/json" };
   if (createOnly) headers["If-None-Match"] = "*";
-  const r = await check(await fetch(`/api/saved-queries/${encodeURIComponent(q.name)}`, {
+  const r = await check(await apiFetch(`/api/saved-queries/${encodeURIComponent(q.name)}`, {
     method: "PUT", headers, body: JSON.stringify({ sql: q.sql, description: q.description ?? "", range: q.range ?? "" }),
   }));
   return r.json();
 }
 
 export async function deleteQuery(name: string): Promise<void> {
-  await check(await fetch(`/api/saved-queries/${encodeURIComponent(name)}`, { method: "DELETE" }));
+  await check(await apiFetch(`/api/saved-queries/${encodeURIComponent(name)}`, { method: "DELETE" }));
 }
 
 // POST /api/perfetto/{id}/generate: the frame stream (docs/internals/perfetto.md section 10).
@@ -120,7 +142,7 @@ export async function generateTrace(id: string, t: TraceRequest): Promise<TraceR
     time_range: t.range.begin || t.range.end ? { begin: rangeValue(t.range.begin), end: rangeValue(t.range.end) } : null,
     include_thread_spans: t.thread, include_async_spans: t.async,
   };
-  const r = await check(await fetch(`/api/perfetto/${id}/generate`, {
+  const r = await check(await apiFetch(`/api/perfetto/${id}/generate`, {
     method: "POST", body: JSON.stringify(body), signal: t.signal,
     headers: { "Content-Type": "application/json" },
   }));

@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { processes, Process } from "../api";
+import { apiFetch, processes, Process } from "../api";
 import { fmtBytes, fmtInt, fmtTime, Link, RangePicker, rangeFromPreset, resolveRange, Status, useLoad } from "../util";
 
 type Key = "exe" | "computer" | "username" | "start_time_ns" | "last_ns" | "thread_count" | "event_count";
@@ -13,7 +13,7 @@ export function ProcessesPage() {
     // Last activity: the newest block end per process (GET /api/processes has none).
     const last = new Map<string, number>();
     try {
-      const res = await fetch("/api/query?format=json", {
+      const res = await apiFetch("/api/query?format=json", {
         method: "POST", signal: s, headers: { "Content-Type": "application/json" },
         body: JSON.stringify({ sql: "SELECT process_id, max(end_time) AS last FROM blocks GROUP BY process_id" }),
       });
