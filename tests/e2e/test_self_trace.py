@@ -125,12 +125,18 @@ class SelfTrace(unittest.TestCase):
         self.assertGreaterEqual(c.get("ingest.block", 0), self.lg["library"]["blocks"], c)
 
     def test_logs_and_metrics(self):
-        logs = sql(self.srv, "SELECT target, msg FROM log_entries WHERE process_id = '%s'"
-                   % self.pid)
+        # metrics are recorded every second and flushed within the next: wait for them
+        deadline = time.monotonic() + 60
+        while True:
+            logs = sql(self.srv, "SELECT target, msg FROM log_entries WHERE process_id = '%s'"
+                       % self.pid)
+            names = {r["name"] for r in sql(self.srv, "SELECT DISTINCT name FROM measures "
+                                            "WHERE process_id = '%s'" % self.pid)}
+            if "traces.count" in names or time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
         self.assertTrue(any(r["target"] == "serve" and "recording itself" in r["msg"]
                             for r in logs), logs)
-        names = {r["name"] for r in sql(self.srv, "SELECT DISTINCT name FROM measures WHERE "
-                                        "process_id = '%s'" % self.pid)}
         self.assertIn("lake.partitions.built", names)
         self.assertIn("traces.count", names)
 
