@@ -43,7 +43,6 @@ static void answer_status(api_otlp_reply *r, otlp_encoding enc, int status, cons
                : status >= 500 ? GRPC_INTERNAL
                                : GRPC_INVALID_ARGUMENT;
     r->status = status;
-    r->retry_after = status == 503 ? 1 : 0;
     r->content_type = enc == OTLP_JSON ? "application/json" : "application/x-protobuf";
     dbuf_reset(&r->body);
     if (otlp_status(enc, code, msg, &r->body)) {

@@ -15,7 +15,6 @@
 
 typedef struct api_otlp_reply {
     int status;                 /* HTTP status */
-    int retry_after;            /* seconds for Retry-After, 0 for none */
     const char *content_type;   /* of body */
     dbuf body;                  /* the answer (the caller frees it with dbuf_free) */
 } api_otlp_reply;
