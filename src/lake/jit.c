@@ -411,7 +411,7 @@ static int instance_blocks(lake *l, const lake_view_def *vd, const char *instanc
             else
                 all = nb;
         }
-        if (!rc) {
+        if (!rc && bl->n) { /* a stream whose blocks all expired has none */
             memcpy(all + n, bl->b, bl->n * sizeof *bl->b);
             n += bl->n;
         }
