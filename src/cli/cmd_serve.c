@@ -36,7 +36,7 @@ static void usage(FILE *f)
             "                        [--pg-require-tls] [--keys FILE] [--no-self-trace]\n"
             "                        [--objects s3://BUCKET/PREFIX [--s3-endpoint URL]\n"
             "                        [--s3-region REGION]] [--meta postgres://...]\n"
-            "                        [--retention DURATION]\n\n"
+            "                        [--retention DURATION] [--materialize DURATION]\n\n"
             "Runs the ingestion server, the lake's views, SQL and the JSON API.\n\n"
             "  --data DIR            metadata (SQLite) and payload objects (default\n"
             "                        ./streamlake-data, created if missing)\n"
@@ -53,6 +53,9 @@ static void usage(FILE *f)
             "  --retention DURATION  delete blocks, payloads and partitions older than this\n"
             "                        (e.g. 30d, 12h, 90m, 3600s; default: keep everything);\n"
             "                        done by the leading server, in small batches\n"
+            "  --materialize DURATION  keep log_entries, measures and log_stats built for\n"
+            "                        the processes active this recent (e.g. 6h): the leading\n"
+            "                        server builds them every 5 s (default: off, built on read)\n"
             "  --listen HOST:PORT    IPv4 address and port (default 127.0.0.1:8080;\n"
             "                        port 0 picks a free one)\n"
             "  --threads N           HTTP worker threads (default 8)\n"
@@ -236,6 +239,11 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         }
         if ((r = cli_opt(argc, argv, &i, "--retention", &v))) {
             if (r < 0 || cli_parse_duration("--retention", v, &c->retention_ns) != 0)
+                return 2;
+            continue;
+        }
+        if ((r = cli_opt(argc, argv, &i, "--materialize", &v))) {
+            if (r < 0 || cli_parse_duration("--materialize", v, &c->materialize_ns) != 0)
                 return 2;
             continue;
         }

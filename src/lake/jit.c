@@ -417,7 +417,7 @@ static int instance_blocks(lake *l, const lake_view_def *vd, const char *instanc
             else
                 all = nb;
         }
-        if (!rc && bl->n) { /* a stream without blocks yet has none to copy (b is NULL) */
+        if (!rc && bl->n) { /* no blocks yet, or all expired: none to copy (b is NULL) */
             memcpy(all + n, bl->b, bl->n * sizeof *bl->b);
             n += bl->n;
         }

@@ -777,6 +777,21 @@ uint64_t lake_builds_total(lake *l)
     return atomic_load(&l->builds);
 }
 
+/* Member `name`: an object of n counters, then one time (tname: tv). */
+static void figures_json(jw *w, const char *name, const char *const *names, const uint64_t *v,
+                         int n, const char *tname, int64_t tv)
+{
+    jw_key(w, name);
+    jw_obj_begin(w);
+    for (int i = 0; i < n; i++) {
+        jw_key(w, names[i]);
+        jw_uint(w, v[i]);
+    }
+    jw_key(w, tname);
+    jw_int(w, tv);
+    jw_obj_end(w);
+}
+
 void lake_stats_json(lake *l, jw *w)
 {
     jw_key(w, "caches");
@@ -818,18 +833,14 @@ void lake_stats_json(lake *l, jw *w)
     jw_key(w, "shared_metadata");
     jw_bool(w, l->m->shared != 0);
     jw_obj_end(w);
-    jw_key(w, "retention");
-    jw_obj_begin(w);
-    const char *names[] = {"runs", "blocks_deleted", "payload_bytes_deleted", "payloads_deleted",
-                           "partitions_retired"};
-    uint64_t v[] = {atomic_load(&l->ret_runs), atomic_load(&l->ret_blocks),
-                    atomic_load(&l->ret_bytes), atomic_load(&l->ret_payloads),
-                    atomic_load(&l->ret_parts)};
-    for (int i = 0; i < 5; i++) {
-        jw_key(w, names[i]);
-        jw_uint(w, v[i]);
-    }
-    jw_key(w, "horizon_ns");
-    jw_int(w, atomic_load(&l->ret_horizon_ns));
-    jw_obj_end(w);
+    const char *rnames[] = {"runs", "blocks_deleted", "payload_bytes_deleted",
+                            "payloads_deleted", "partitions_retired"};
+    uint64_t rv[] = {atomic_load(&l->ret_runs), atomic_load(&l->ret_blocks),
+                     atomic_load(&l->ret_bytes), atomic_load(&l->ret_payloads),
+                     atomic_load(&l->ret_parts)};
+    figures_json(w, "retention", rnames, rv, 5, "horizon_ns", atomic_load(&l->ret_horizon_ns));
+    const char *mnames[] = {"runs", "instances", "partitions_built", "failed"};
+    uint64_t mv[] = {atomic_load(&l->mat_runs), atomic_load(&l->mat_instances),
+                     atomic_load(&l->mat_built), atomic_load(&l->mat_failed)};
+    figures_json(w, "materializer", mnames, mv, 4, "since_ns", atomic_load(&l->mat_since_ns));
 }

@@ -202,6 +202,14 @@ typedef struct lake_retention_report {
 int lake_retention(lake *l, int64_t horizon_ns, int batch, int max_batches,
                    lake_retention_report *r, errmsg *e);
 
+/*
+ * The global views' materializer (recent.c): builds the log_entries and measures
+ * partitions of every process (at most max_processes) whose blocks end at or
+ * after since_ns, so queries over all processes find them built.  Failures of one
+ * instance are logged and counted, never returned.
+ */
+int lake_materialize_recent(lake *l, int64_t since_ns, size_t max_processes, errmsg *e);
+
 /* Whether this server leads background work now (for /api/stats). */
 void lake_set_leader(lake *l, int leader);
 

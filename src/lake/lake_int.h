@@ -55,6 +55,9 @@ struct lake {
     _Atomic int leader;
     _Atomic uint64_t ret_runs, ret_blocks, ret_bytes, ret_payloads, ret_parts;
     _Atomic int64_t ret_horizon_ns;
+    /* The global views' materializer (recent.c). */
+    _Atomic uint64_t mat_runs, mat_instances, mat_built, mat_failed;
+    _Atomic int64_t mat_since_ns;
 };
 
 /* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */

@@ -75,4 +75,10 @@ void background_tick(background *bg, const server_config *c, meta *m, lake *l, i
         bg->last_retention_tick = tick;
         run_retention(c, l);
     }
+    /* The global views kept built for the recent horizon, every 5 s. */
+    if (c->materialize_ns && tick - bg->last_materialize_tick >= 5) {
+        bg->last_materialize_tick = tick;
+        if (lake_materialize_recent(l, clock_wall_ns() - c->materialize_ns, 10000, &e))
+            log_warn("lake", "materializer: %s", errmsg_str(&e));
+    }
 }

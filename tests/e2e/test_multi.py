@@ -11,6 +11,8 @@ test creates its own database and bucket prefix and starts two or three
   * a server killed with SIGKILL between a partition's file and its row leaves no
     row without its file, and another server completes the build;
   * the leader of background work is killed: another server takes over;
+  * --materialize: the leader builds the global views' partitions of recent
+    processes before any query asks;
   * retention (--retention) with PostgreSQL and with SQLite: blocks older than the
     horizon disappear from SQL and from the object store, recent ones stay, and
     ingestion goes on.
@@ -215,6 +217,29 @@ class MultiServer(Shared):
         leader[0].kill()
         wait_for(lambda: stats(other)["background"]["leader"], "the takeover", timeout=60)
         self.assertIn("leads background work now", other.log_text())
+
+
+class Materializer(Shared):
+    def test_leader_keeps_global_views_built(self):
+        servers = self.start(2, extra=["--materialize", "1h"])
+        pid = loadgen(servers[1], threads=1)
+        q = ("SELECT view_set_name FROM lakehouse_partitions WHERE view_instance_id = '%s'"
+             " AND retired = 0 ORDER BY 1" % pid)
+        # built by the leader in the background: no query asked for them
+        wait_for(lambda: self.sql(q) == "log_entries\nmeasures", "the materializer")
+        # the materializer may have run while loadgen was still sending: wait for the
+        # partitions of everything sent, then nothing is left for queries to build
+        wait_for(lambda: self.sql("SELECT sum(row_count) FROM lakehouse_partitions WHERE"
+                                  " view_instance_id = '%s' AND retired = 0" % pid) == "50",
+                 "the partitions of every row")
+        figures = [stats(s)["materializer"] for s in servers]
+        self.assertGreaterEqual(sum(f["partitions_built"] for f in figures), 2)
+        self.assertGreater(sum(f["runs"] for f in figures), 0)
+        built = sum(stats(s)["partitions"]["built"] for s in servers)
+        got = [query(s, "SELECT count(*) FROM log_entries") for s in servers]
+        self.assertEqual(got[0], [[30]])
+        self.assertEqual(got[1], got[0])
+        self.assertEqual(sum(stats(s)["partitions"]["built"] for s in servers), built)
 
 
 class Retention(Shared):
