@@ -22,7 +22,7 @@
 #define SAVED_PREFIX "/api/saved-queries"
 
 /* First path segments that are pages of the app (web/src/main.tsx's router). */
-static const char *const app_routes[] = {"processes", "process", "logs", "metrics",
+static const char *const app_routes[] = {"processes", "process", "logs", "charts",
                                          "flame",     "report",  "sql",  "jobs"};
 
 static const char *content_type(const char *path)

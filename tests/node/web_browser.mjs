@@ -117,7 +117,7 @@ try {
   await shot("logs");
 
   // Metrics: the chart's canvas is drawn with the first metric's points.
-  await page.goto(`${url}/metrics?process=${pid}`);
+  await page.goto(`${url}/charts?process=${pid}`);
   await page.waitForSelector("#metric-chart canvas");
   out.metric_points = Number(await page.getAttribute("#metric-chart", "data-points"));
   out.metric_painted_pixels = await page.$eval("#metric-chart canvas", (c) => {

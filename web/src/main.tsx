@@ -14,7 +14,7 @@ import { JobsPage } from "./pages/Jobs";
 // The app's routes; the server answers index.html for each first segment here
 // (src/server/api_web.c's app_routes), so links and reloads open the right page.
 const nav: [string, string][] = [
-  ["/processes", "Processes"], ["/logs", "Logs"], ["/metrics", "Metrics"], ["/flame", "Flame graph"],
+  ["/processes", "Processes"], ["/logs", "Logs"], ["/charts", "Metrics"], ["/flame", "Flame graph"],
   ["/report", "Report"], ["/sql", "SQL"], ["/jobs", "Jobs"],
 ];
 
@@ -24,7 +24,7 @@ function Page(p: { path: string }) {
     case "processes": return <ProcessesPage />;
     case "process": return <ProcessPage id={seg[1] ?? ""} />;
     case "logs": return <LogsPage />;
-    case "metrics": return <MetricsPage />;
+    case "charts": return <MetricsPage />;
     case "flame": return <FlamePage />;
     case "report": return <ReportPage />;
     case "sql": return <SqlPage />;

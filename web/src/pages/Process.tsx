@@ -50,7 +50,7 @@ export function ProcessPage(p: { id: string }) {
       <h1>{proc.exe.split("/").pop()} <span class="muted small">{proc.process_id}</span></h1>
       <div class="links">
         <Link href={`/logs?process=${proc.process_id}`}>Logs</Link>
-        <Link href={`/metrics?process=${proc.process_id}`}>Metrics</Link>
+        <Link href={`/charts?process=${proc.process_id}`}>Metrics</Link>
         <Link href={`/flame?process=${proc.process_id}`}>Flame graph</Link>
         <Link href={`/report?process=${proc.process_id}`}>Report</Link>
       </div>
