@@ -500,10 +500,10 @@ int main(int argc, char **argv)
         printf("  %-12s ingest runs at %.2fx of the http floor\n", "", discard / t_ingest);
     if (t_ingest > 0 && b.ack_ns)
         report_acks(&b);
-    sl_free(b.ack_ns);
     server_stop(srv);
     if (b.o.self_trace && !b.o.url && t_ingest > 0 && self_traced(&b, dir))
         t_ingest = -1;
+    sl_free(b.ack_ns); /* the self-traced run records its acknowledgements here too */
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     for (int i = 0; i < b.o.blocks; i++)
         dbuf_free(&b.blocks[i].msg);

@@ -65,7 +65,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     else if (j->agg)
         why = sql_aggtab_unsavable(j->agg);
     if (!why && !stream_sink_is_file(j->sink))
-        why = "a sink other than a file";
+        why = "a materialized view sink";
     if (why) {
         if (j->resuming)
             return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);
