@@ -208,6 +208,9 @@ class WebApp(unittest.TestCase):
         saved = json.loads(self.srv.request("GET", "/api/saved-queries/browser-test")[2])
         self.assertIn("date_bin", saved["sql"])
         self.assertTrue(r["jobs_state"])
+        # A job over the live telemetry was stopped and started again from the jobs page.
+        self.assertTrue(r.get("job_stopped"), r)
+        self.assertTrue(r.get("job_restarted"), r)
         self.assertEqual(len(r["screenshots"]), 11)
 
         self.write_figures(r)

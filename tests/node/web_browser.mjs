@@ -183,11 +183,25 @@ try {
   await page.waitForSelector(".sql-result tbody td");
   await shot("sql");
 
-  // Jobs: a table, or a clear state when there are none or the server has no jobs table.
+  // Jobs: a clear state when there are none; then a job over the live telemetry,
+  // stopped and started again from its row.
   await page.goto(`${url}/jobs`);
   await page.waitForSelector("#jobs, #jobs-state");
   out.jobs_state = (await page.locator("#jobs-state").count()) ? await page.locator("#jobs-state").innerText() : "table";
+  const made = await fetch(`${url}/api/query?format=json`, {
+    method: "POST", headers: { "Content-Type": "application/json" },
+    body: JSON.stringify({ sql: "CREATE TABLE web_spans (name text, \"end\" timestamptz) WITH (connector = 'telemetry', view = 'thread_spans', event_time = 'end', max_delay = '1 second'); CREATE MATERIALIZED VIEW web_counts AS SELECT name, window_start, count(*) AS n FROM tumble(web_spans, \"end\", INTERVAL '10 seconds') GROUP BY name, window_start" }),
+  });
+  check(made.ok, `job created: ${made.status} ${await made.text()}`);
+  const row = 'tr[data-job="web_counts"]';
+  await page.waitForSelector(`${row}[data-state="running"]`);
   await shot("jobs");
+  await page.click(`${row} .job-stop`);
+  await page.waitForSelector(`${row}[data-state="stopped"]`);
+  out.job_stopped = true;
+  await page.click(`${row} .job-start`);
+  await page.waitForSelector(`${row}[data-state="running"]`);
+  out.job_restarted = true;
   check(out.errors.length === 0, `no page errors: ${out.errors.join("; ")}`);
 } catch (e) {
   // Keep what the page showed when a step failed.
