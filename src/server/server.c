@@ -1256,9 +1256,10 @@ void server_stop(server *s)
     keys_free(s->keys);
     if (s->listen_fd >= 0)
         close(s->listen_fd);
-    stream_server_close(s->jobs);
     if (s->self_traced)
-        self_trace_stop(); /* stores what is recorded, before the stores close */
+        self_trace_stop(); /* stores what is recorded (ingestion still feeds the jobs'
+                            * telemetry), before the jobs and the stores close */
+    stream_server_close(s->jobs);
     sql_engine_close(s->sql);
     lake_close(s->lake);
     ingest_free(s->g);
