@@ -21,8 +21,12 @@
  * unless --url names another one, in which case the floors are skipped.
  *
  *   bench_ingest [--connections 8] [--blocks 320] [--events 32768]
- *                [--codec none|lz4|zstd] [--server-threads 8] [--url URL]
+ *                [--codec none|lz4|zstd] [--server-threads 8] [--url URL[,URL...]]
  *                [--self-trace]
+ *
+ * --url takes several servers separated by commas (servers sharing one
+ * PostgreSQL and one bucket): connection i sends to server i modulo their
+ * number, and the process and its streams are announced to each.
  *
  * --self-trace adds two measurements: the same blocks into two more servers,
  * each in a fresh data directory, the first plain, the second recording its
@@ -51,6 +55,7 @@
 #define N_DESCS 48
 #define MAX_DEPTH 12
 #define TSC_HZ 1000000000ull
+#define MAX_URLS 16
 
 typedef struct opts {
     int connections;
@@ -74,6 +79,8 @@ typedef struct bench {
     sl_uuid process_id;
     sl_uuid *streams;
     char base_url[256];
+    char urls[MAX_URLS][256]; /* --url's servers, connection i sends to i % n_urls */
+    int n_urls;
     uint64_t total_events, total_bytes;
     int64_t *ack_ns;    /* per block: the ingest request's round trip */
 } bench;
@@ -207,7 +214,8 @@ static void post_all(worker *w, const char *path)
         return;
     }
     char url[512];
-    snprintf(url, sizeof url, "%s%s", b->base_url, path);
+    snprintf(url, sizeof url, "%s%s", b->n_urls ? b->urls[w->index % b->n_urls] : b->base_url,
+             path);
     dbuf resp;
     dbuf_init(&resp, 1 << 16);
     for (int i = w->index; i < b->o.blocks; i += b->o.connections) {
@@ -465,7 +473,8 @@ int main(int argc, char **argv)
     memset(&b, 0, sizeof b);
     if (parse(argc, argv, &b.o)) {
         fprintf(stderr, "usage: bench_ingest [--connections N] [--blocks N] [--events N]\n"
-                        "       [--codec none|lz4|zstd] [--server-threads N] [--url URL]\n"
+                        "       [--codec none|lz4|zstd] [--server-threads N]\n"
+                        "       [--url URL[,URL...]]\n"
                         "       [--self-trace]\n");
         return 2;
     }
@@ -508,11 +517,20 @@ int main(int argc, char **argv)
         objstore_close(os);
         discard = run_phase(&b, 1, NULL);
     } else {
-        snprintf(b.base_url, sizeof b.base_url, "%s", b.o.url);
+        for (const char *u = b.o.url; *u && b.n_urls < MAX_URLS;) {
+            size_t n = strcspn(u, ",");
+            snprintf(b.urls[b.n_urls++], sizeof b.urls[0], "%.*s", (int)n, u);
+            u += n + (u[n] == ',');
+        }
     }
-    if (send_meta(&b)) {
-        fprintf(stderr, "bench_ingest: cannot insert the process and its streams\n");
-        return 1;
+    for (int i = 0; i < (b.n_urls ? b.n_urls : 1); i++) {
+        if (b.n_urls)
+            snprintf(b.base_url, sizeof b.base_url, "%s", b.urls[i]);
+        if (send_meta(&b)) {
+            fprintf(stderr, "bench_ingest: cannot insert the process and its streams into %s\n",
+                    b.base_url);
+            return 1;
+        }
     }
     b.ack_ns = sl_calloc((size_t)b.o.blocks, sizeof *b.ack_ns);
     double t_ingest = run_phase(&b, 2, NULL);
