@@ -11,6 +11,9 @@
  *     its file and is about to commit its row is never robbed.  With a shared
  *     metadata store another server may be building at our startup: the grace
  *     period always applies.
+ * And, less often (lake_janitor_payloads), payloads under blobs/ whose block row
+ * is gone: retention deletes rows before payloads, and ingestion writes the
+ * payload before the row, so a crash in either leaves such a payload.
  */
 #include "lake/lake_int.h"
 
@@ -77,11 +80,19 @@ static int take_object(void *arg, const char *key, const objstore_stat *st)
     return add_path(&c->doomed, key);
 }
 
+/*
+ * The row goes first, then the file: a crash in between leaves a file no row
+ * references, which the orphan sweep deletes later, never a row without its file.
+ */
 static void delete_all(lake *l, const retired_list *rl, int forget_rows, const char *why)
 {
     for (size_t i = 0; i < rl->n; i++) {
         errmsg e;
         errmsg_clear(&e);
+        if (forget_rows && meta_partition_forget(l->m, rl->paths[i], &e)) {
+            log_warn("lake", "cannot forget %s: %s", rl->paths[i], errmsg_str(&e));
+            continue;
+        }
         int rc = objstore_delete(l->os, rl->paths[i], &e);
         if (rc && rc != SL_ENOTFOUND) {
             log_warn("lake", "cannot delete %s: %s", rl->paths[i], errmsg_str(&e));
@@ -89,8 +100,6 @@ static void delete_all(lake *l, const retired_list *rl, int forget_rows, const c
         }
         lcache_remove(&l->bytes, rl->paths[i]);
         lcache_remove(&l->footers, rl->paths[i]);
-        if (forget_rows && meta_partition_forget(l->m, rl->paths[i], &e))
-            log_warn("lake", "cannot forget %s: %s", rl->paths[i], errmsg_str(&e));
         atomic_fetch_add(&l->janitor_deleted, 1);
         log_debug("lake", "deleted %s file %s", why, rl->paths[i]);
     }
@@ -119,5 +128,84 @@ int lake_janitor(lake *l, int startup, errmsg *e)
     }
     list_free(&oc.doomed);
     u64map_free(&refs);
+    return rc;
+}
+
+/*
+ * Orphan payloads.  Keys are blobs/PROCESS/STREAM/BLOCK and both stores list a
+ * stream's keys together, so the block ids of one stream at a time are held (as
+ * hashes: a collision keeps an orphan, never deletes a payload with a row).
+ * Payloads younger than the orphan grace are left alone: an ingestion may have
+ * written one and not yet committed its row.
+ */
+typedef struct payload_ctx {
+    lake *l;
+    int64_t older_than_ns;
+    sl_uuid stream;
+    int have_stream;
+    u64map ids;
+    retired_list doomed;
+    uint64_t seen;
+    errmsg *e;
+} payload_ctx;
+
+static int take_block_id(void *arg, const meta_block *b)
+{
+    return u64map_put(arg, hash64(&b->block_id, sizeof b->block_id), 1);
+}
+
+static int take_payload(void *arg, const char *key, const objstore_stat *st)
+{
+    payload_ctx *c = arg;
+    c->seen++;
+    if (st->mtime_ns > c->older_than_ns)
+        return 0;
+    /* blobs/ + 36 + / + 36 + / + 36 */
+    char sid_s[UUID_STR_LEN], bid_s[UUID_STR_LEN];
+    sl_uuid sid, bid;
+    if (strlen(key) != 6 + 36 * 3 + 2 || key[42] != '/' || key[79] != '/')
+        return 0;
+    memcpy(sid_s, key + 43, 36);
+    sid_s[36] = 0;
+    memcpy(bid_s, key + 80, 36);
+    bid_s[36] = 0;
+    if (uuid_parse(sid_s, &sid) || uuid_parse(bid_s, &bid))
+        return 0; /* not a payload of ours: left alone */
+    if (!c->have_stream || memcmp(&sid, &c->stream, sizeof sid) != 0) {
+        u64map_free(&c->ids);
+        u64map_init(&c->ids);
+        int rc = meta_blocks_list(c->l->m, &sid, take_block_id, &c->ids, c->e);
+        if (rc)
+            return rc;
+        c->stream = sid;
+        c->have_stream = 1;
+    }
+    if (u64map_get(&c->ids, hash64(&bid, sizeof bid)) >= 0)
+        return 0;
+    int rc = add_path(&c->doomed, key);
+    if (!rc && c->doomed.n >= 1024) { /* bounded: delete as the listing goes */
+        delete_all(c->l, &c->doomed, 0, "orphan payload");
+        list_free(&c->doomed);
+        memset(&c->doomed, 0, sizeof c->doomed);
+    }
+    return rc;
+}
+
+int lake_janitor_payloads(lake *l, uint64_t *deleted, errmsg *e)
+{
+    payload_ctx c = {.l = l, .older_than_ns = clock_wall_ns() - l->o.orphan_grace_ns, .e = e};
+    u64map_init(&c.ids);
+    uint64_t before = atomic_load(&l->janitor_deleted);
+    int rc = objstore_list(l->os, "blobs/", take_payload, &c, e);
+    if (!rc)
+        delete_all(l, &c.doomed, 0, "orphan payload");
+    list_free(&c.doomed);
+    u64map_free(&c.ids);
+    uint64_t n = atomic_load(&l->janitor_deleted) - before;
+    if (n)
+        log_info("lake", "removed %llu payload(s) without a block row (of %llu listed)",
+                 (unsigned long long)n, (unsigned long long)c.seen);
+    if (deleted)
+        *deleted = n;
     return rc;
 }

@@ -185,6 +185,14 @@ void lake_partition_index_drop(lake *l, lake_view_id v, const char *instance);
  */
 int lake_janitor(lake *l, int startup, errmsg *e);
 
+/*
+ * Deletes payloads (blobs/) whose block row is gone and that are older than the
+ * orphan grace: left by a crash between retention's row deletes and its payload
+ * deletes, or between an ingestion's payload and its row.  Lists every payload,
+ * so the leader runs it rarely (background.c); *deleted (may be NULL) counts them.
+ */
+int lake_janitor_payloads(lake *l, uint64_t *deleted, errmsg *e);
+
 /* What one retention pass removed. */
 typedef struct lake_retention_report {
     uint64_t blocks, payload_bytes, payloads, partitions;

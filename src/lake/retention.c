@@ -5,7 +5,8 @@
  *   1. block rows, a small batch per transaction (the metadata store's short
  *      DELETE ... RETURNING; ingestion commits between batches);
  *   2. each deleted block's payload (a crash in between leaves an unreferenced
- *      payload, never a row without its payload);
+ *      payload, never a row without its payload; the leader's payload sweep,
+ *      lake_janitor_payloads, deletes it later);
  *   3. the partitions that began at or before the newest deleted block's insert
  *      time are retired: their source blocks may be gone, so the next read
  *      plans and builds what is left, and the janitor deletes the old files
@@ -18,6 +19,9 @@
 #include "base/log.h"
 
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 typedef struct expire_ctx {
     lake *l;
@@ -28,6 +32,12 @@ typedef struct expire_ctx {
 static int drop_payload(void *arg, const meta_block *b)
 {
     expire_ctx *c = arg;
+    /* For crash tests: die with the rows deleted and their payloads not yet. */
+    const char *crash = getenv("SL_LAKE_CRASH");
+    if (crash && !strcmp(crash, "retention_after_rows")) {
+        log_warn("lake", "SL_LAKE_CRASH=%s: exiting as if killed", crash);
+        _exit(137);
+    }
     char key[160], pid[UUID_STR_LEN], sid[UUID_STR_LEN], bid[UUID_STR_LEN];
     uuid_format(&b->process_id, pid);
     uuid_format(&b->stream_id, sid);

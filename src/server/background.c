@@ -59,8 +59,9 @@ void background_tick(background *bg, const server_config *c, meta *m, lake *l, i
         log_info("background", leader ? "this server leads background work now"
                                       : "this server no longer leads background work");
     if (leader && !bg->leader) {
-        /* A new leader starts its periods now. */
+        /* A new leader starts its periods now; it sweeps orphan payloads first. */
         bg->last_janitor_tick = bg->last_retention_tick = bg->last_materialize_tick = tick;
+        bg->last_payload_sweep_tick = tick - 3600;
     }
     bg->leader = leader;
     lake_set_leader(l, leader);
@@ -70,6 +71,12 @@ void background_tick(background *bg, const server_config *c, meta *m, lake *l, i
         bg->last_janitor_tick = tick;
         if (lake_janitor(l, 0, &e))
             log_warn("lake", "cleanup: %s", errmsg_str(&e));
+    }
+    /* Payloads without a block row (a crash mid-retention or mid-ingestion): hourly. */
+    if (tick - bg->last_payload_sweep_tick >= 3600) {
+        bg->last_payload_sweep_tick = tick;
+        if (lake_janitor_payloads(l, NULL, &e))
+            log_warn("lake", "payload cleanup: %s", errmsg_str(&e));
     }
     if (c->retention_ns && tick - bg->last_retention_tick >= retention_period_s(c->retention_ns)) {
         bg->last_retention_tick = tick;

@@ -4,7 +4,8 @@
  * Once a second the server's background thread calls background_tick: it asks
  * the metadata store who leads (always this server with SQLite; with
  * PostgreSQL, whoever holds the leader's advisory lock), and the leader alone
- * runs the janitor (every minute), retention (--retention) and the global-view
+ * runs the janitor (every minute; orphan payloads when it becomes leader, then
+ * hourly), retention (--retention) and the global-view
  * materializer.  docs/internals/meta-postgres.md describes the protocol.
  */
 #ifndef SL_SERVER_BACKGROUND_H
@@ -19,6 +20,7 @@ typedef struct background {
     int last_janitor_tick;
     int last_retention_tick;
     int last_materialize_tick;
+    int last_payload_sweep_tick;
 } background;
 
 /* Opens the metadata store: PostgreSQL if c->meta_url is set, else SQLite at sqlite_path. */

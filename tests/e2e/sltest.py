@@ -440,20 +440,114 @@ class Server:
 
 # ------------------------------------------------------------------ storage inspection
 
+# The object store of a data directory, as the tests see it: the directory's own files,
+# or (SL_TEST_OBJECTS=s3) what s3rver answers through the S3 API under the directory's
+# prefix: ListObjectsV2, GetObject and PutObject requests on its HTTP port.  s3rver
+# takes unsigned requests as anonymous ones, so these need no signing of their own and
+# do not go through streamlake's S3 client.
+
+def _s3_prefix(data_dir):
+    return _shared["stores"][data_dir] + "/"
+
+
+def _s3_request(method, path, body=None):
+    import urllib.parse
+    s3 = s3_server()
+    conn = http.client.HTTPConnection("127.0.0.1", s3.port, timeout=60)
+    try:
+        conn.request(method, "/lake" + urllib.parse.quote(path, safe="/?=&-_.~%"), body=body)
+        r = conn.getresponse()
+        data = r.read()
+        if r.status // 100 != 2:
+            raise AssertionError("s3rver: %s %s: %d %r" % (method, path, r.status, data[:300]))
+        return data
+    finally:
+        conn.close()
+
+
+def object_keys(data_dir, prefix=""):
+    """Sorted keys (relative to the store's root) of every object whose key starts with prefix."""
+    if test_objects() != "s3":
+        out = []
+        root = os.path.join(data_dir, prefix.rstrip("/")) if prefix else data_dir
+        for dirpath, dirs, files in os.walk(root):
+            if dirpath == data_dir:
+                dirs[:] = [d for d in dirs if d in ("blobs", "views")]
+                continue
+            out.extend(os.path.relpath(os.path.join(dirpath, f), data_dir) for f in files)
+        return sorted(k for k in out if k.startswith(prefix))
+    import urllib.parse
+    import xml.etree.ElementTree as ET
+    base = _s3_prefix(data_dir)
+    out, token = [], None
+    while True:
+        q = "?list-type=2&max-keys=1000&prefix=" + urllib.parse.quote(base + prefix, safe="")
+        if token:
+            q += "&continuation-token=" + urllib.parse.quote(token, safe="")
+        root = ET.fromstring(_s3_request("GET", q))
+        for el in root.iter():  # element names without their namespace (s3rver's differs)
+            el.tag = el.tag.rsplit("}", 1)[-1]
+        out.extend(c.findtext("Key")[len(base):] for c in root.iter("Contents"))
+        if root.findtext("IsTruncated") != "true":
+            return sorted(out)
+        token = root.findtext("NextContinuationToken")
+
+
+def read_object(data_dir, key):
+    """The stored bytes of one object."""
+    if test_objects() != "s3":
+        with open(os.path.join(data_dir, key), "rb") as f:
+            return f.read()
+    return _s3_request("GET", "/" + _s3_prefix(data_dir) + key)
+
+
+def overwrite_object(data_dir, key, data):
+    """Replaces an object's bytes behind the server's back (tests of damaged storage)."""
+    if test_objects() != "s3":
+        with open(os.path.join(data_dir, key), "r+b") as f:
+            f.truncate(0)
+            f.write(data)
+        return
+    _s3_request("PUT", "/" + _s3_prefix(data_dir) + key, data)
+
+
+def object_file(data_dir, key):
+    """A local file with the object's bytes, for tools that read files (DuckDB): the
+    object itself in a local store, else a copy removed at exit."""
+    if test_objects() != "s3":
+        return os.path.join(data_dir, key)
+    fd, path = tempfile.mkstemp(prefix="sl-obj-", suffix=os.path.splitext(key)[1])
+    with os.fdopen(fd, "wb") as f:
+        f.write(read_object(data_dir, key))
+    atexit.register(lambda: os.path.exists(path) and os.unlink(path))
+    return path
+
+
 def blob_files(data_dir):
-    """Relative paths of every payload object under data_dir/blobs."""
-    out = []
-    root = os.path.join(data_dir, "blobs")
-    for dirpath, _, files in os.walk(root):
-        for f in files:
-            out.append(os.path.relpath(os.path.join(dirpath, f), data_dir))
-    return sorted(out)
+    """Keys of every payload object (blobs/PROCESS/STREAM/BLOCK)."""
+    return object_keys(data_dir, "blobs/")
 
 
 def temp_files(data_dir):
-    """Leftover temp files of object puts (the store's .lock file is not one)."""
-    d = os.path.join(data_dir, ".tmp")
-    return sorted(f for f in os.listdir(d) if not f.startswith(".")) if os.path.isdir(d) else []
+    """Leftovers of unfinished puts: the local store's temp files (its .lock file is not
+    one), or in s3rver the multipart uploads begun under the directory's prefix and
+    neither completed nor aborted (s3rver keeps each in BUCKET/._S3rver_uploads/ID/key;
+    it does not answer ListMultipartUploads)."""
+    if test_objects() != "s3":
+        d = os.path.join(data_dir, ".tmp")
+        return sorted(f for f in os.listdir(d) if not f.startswith(".")) \
+            if os.path.isdir(d) else []
+    up = os.path.join(s3_server().dir, "lake", "._S3rver_uploads")
+    out = []
+    for upload in sorted(os.listdir(up)) if os.path.isdir(up) else []:
+        try:
+            with open(os.path.join(up, upload, "key")) as f:
+                key = f.read()
+        except OSError:
+            continue
+        if key.startswith(_s3_prefix(data_dir)):
+            out.append(key)
+    return out
 
 
 def pg_rows(data_dir, sql):

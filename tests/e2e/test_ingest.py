@@ -70,8 +70,8 @@ class IngestTest(unittest.TestCase):
         blocks = sltest.rows(self.srv.data_dir, "blocks")
         self.assertEqual(len(blocks), 1)
         self.assertEqual(sltest.blob_files(self.srv.data_dir), [blk.key()])
-        with open(os.path.join(self.srv.data_dir, blk.key()), "rb") as f:
-            self.assertEqual(f.read(), blk.payload)  # stored verbatim
+        self.assertEqual(sltest.read_object(self.srv.data_dir, blk.key()),
+                         blk.payload)  # stored verbatim
         # Process and stream re-sends are idempotent as well.
         status, _, _ = self.srv.post("/ingestion/insert_process", sltest.process_msg(pid))
         self.assertEqual(status, 200)
@@ -157,8 +157,7 @@ class IngestTest(unittest.TestCase):
         # Same id, different content: 422, the stored block is untouched.
         other = Block(sid, pid, sltest.span_body(101), block_id=first.block_id)
         self.assert_refused("/ingestion/insert_block", other.msg, 422, "different content")
-        with open(os.path.join(self.srv.data_dir, first.key()), "rb") as f:
-            self.assertEqual(f.read(), first.payload)
+        self.assertEqual(sltest.read_object(self.srv.data_dir, first.key()), first.payload)
         self.assert_refused("/ingestion/insert_process",
                             sltest.process_msg(pid, exe="/other"), 422, "different content")
         self.assert_refused("/ingestion/insert_stream",
@@ -365,12 +364,10 @@ class CrashTest(unittest.TestCase):
         stored = {r["block_id"]: r for r in sltest.rows(d, "blocks")}
         for blk in acked:
             self.assertIn(str(blk.block_id), stored)
-            with open(os.path.join(d, blk.key()), "rb") as f:
-                self.assertEqual(f.read(), blk.payload)
-        # Every object on disk is whole: its size is what its header says.
+            self.assertEqual(sltest.read_object(d, blk.key()), blk.payload)
+        # Every stored object is whole: its size is what its header says.
         for rel in sltest.blob_files(d):
-            with open(os.path.join(d, rel), "rb") as f:
-                data = f.read()
+            data = sltest.read_object(d, rel)
             stored_size = int.from_bytes(data[80:84], "little")
             self.assertEqual(len(data), sltest.PAYLOAD_HDR + stored_size, rel)
             self.assertEqual(sltest.xxh3_64(data[96:]), int.from_bytes(data[88:96], "little"))

@@ -66,11 +66,7 @@ def partitions(data_dir):
 
 
 def view_files(data_dir):
-    out = []
-    root = os.path.join(data_dir, "views")
-    for d, _, files in os.walk(root):
-        out.extend(os.path.relpath(os.path.join(d, f), data_dir) for f in files)
-    return sorted(out)
+    return sltest.object_keys(data_dir, "views/")
 
 
 def ns(rfc3339):
@@ -158,7 +154,7 @@ class LakeTest(unittest.TestCase):
         files = [p[2] for p in partitions(self.srv.data_dir)
                  if p[0] == "thread_spans" and p[1] == sid and not p[3]]
         self.assertEqual(len(files), 1)
-        path = os.path.join(self.srv.data_dir, files[0])
+        path = sltest.object_file(self.srv.data_dir, files[0])
         sql = ("SELECT id, parent, depth, \"begin\", \"end\", duration, name, target, filename, "
                "line FROM read_parquet('%s') ORDER BY \"begin\", id" % path)
         out = subprocess.run(["node", "duckdb_rows.mjs", sql], cwd=NODE_DIR,

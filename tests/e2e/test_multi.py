@@ -291,6 +291,46 @@ class Retention(Shared):
         self.servers.append(srv)
         self.check(srv, lambda: sltest.blob_files(srv.data_dir))
 
+    def crash_mid_retention(self, srv, payload_keys, block_rows):
+        """The server dies once retention has deleted a block's row and before its payload
+        (SL_LAKE_CRASH): no row is left without its payload, and the next leader's sweep
+        deletes the payload left without a row; the recent block keeps both."""
+        now = time.time_ns()
+        keep = self.ingest(srv, now + self.DAY)
+        old = self.ingest(srv, now - 10 * self.DAY)
+        self.assertEqual(srv.proc.wait(120), 137)  # the first retention pass, within 10 s
+        srv.kill()
+        self.assertIn("SL_LAKE_CRASH=retention_after_rows", srv.log_text())
+        self.assertEqual(block_rows(), {str(keep[2].block_id)})
+        self.assertIn(old[2].key(), payload_keys())
+        os.environ["SL_LAKE_TEST_ORPHAN_GRACE_MS"] = "1000"
+        try:
+            srv.start()
+        finally:
+            del os.environ["SL_LAKE_TEST_ORPHAN_GRACE_MS"]
+        wait_for(lambda: old[2].key() not in payload_keys(), "the payload sweep")
+        self.assertIn(keep[2].key(), payload_keys())
+        self.assertIn("removed 1 payload(s) without a block row", srv.log_text())
+        q = "SELECT count(*) FROM view_instance('thread_spans', '%s')"
+        self.assertEqual(query(srv, q % keep[1]), [[50]])
+        self.assertEqual(query(srv, q % old[1]), [[0]])
+
+    def test_crash_mid_retention_postgres_and_s3(self):
+        (srv,) = self.start(1, env={"SL_LAKE_CRASH": "retention_after_rows"},
+                            extra=["--retention", "5d"])
+        self.crash_mid_retention(srv, lambda: self.object_keys("blobs"), lambda: set(
+            self.sql("SELECT block_id FROM blocks").split()))
+
+    def test_crash_mid_retention_sqlite_and_local(self):
+        os.environ["SL_LAKE_CRASH"] = "retention_after_rows"
+        try:
+            srv = Server(args=["--no-pg", "--retention", "5d"])
+        finally:
+            del os.environ["SL_LAKE_CRASH"]
+        self.servers.append(srv)
+        self.crash_mid_retention(srv, lambda: sltest.blob_files(srv.data_dir), lambda: {
+            r["block_id"] for r in sltest.rows(srv.data_dir, "blocks")})
+
     def test_bad_durations_are_refused(self):
         for bad in ("30", "30x", "-1d", "+1d", "1.5d", " 1d", "0d", "d", "99999999999999d"):
             out = subprocess.run([sltest.binary(), "serve", "--retention", bad],

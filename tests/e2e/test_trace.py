@@ -157,11 +157,10 @@ class TraceTest(unittest.TestCase):
         pid, _ = self.process(threads=3, spans=2000, asyncs=0)
         bad = cpu_streams(self.srv, pid)[1]
         # Damage that thread's stored payload before anything reads it.
-        d = os.path.join(self.srv.data_dir, "blobs", pid, bad["stream_id"])
-        blob = os.path.join(d, sorted(os.listdir(d))[0])
-        with open(blob, "r+b") as f:
-            f.seek(-2, os.SEEK_END)
-            f.write(b"\xff\xff")
+        key = sltest.object_keys(self.srv.data_dir,
+                                 "blobs/%s/%s/" % (pid, bad["stream_id"]))[0]
+        data = sltest.read_object(self.srv.data_dir, key)
+        sltest.overwrite_object(self.srv.data_dir, key, data[:-2] + b"\xff\xff")
         code, data, err = trace_cli(self.srv, pid)
         self.assertEqual(code, 3, err)  # written, but incomplete: says so
         self.assertIn("could not be read", err)
@@ -290,8 +289,7 @@ class InterruptTest(unittest.TestCase):
         return err
 
     def built_files(self):
-        root = os.path.join(self.srv.data_dir, "views", "thread_spans")
-        return sum(len(f) for _, _, f in os.walk(root)) if os.path.isdir(root) else 0
+        return len(sltest.object_keys(self.srv.data_dir, "views/thread_spans/"))
 
     @unittest.skipUnless(sltest.local_stores(), "`trace --data` reads a local SQLite store")
     def test_ctrl_c_with_data_dir_cancels_the_workers(self):

@@ -407,10 +407,9 @@ class Interfaces(unittest.TestCase):
         scalar("SELECT count(*) FROM process_spans($1)", params=[Lake.pid])
         _, parts = rows("SELECT file_path, row_count FROM list_partitions() WHERE "
                         "view_set_name = 'thread_spans' AND NOT retired LIMIT 1")
-        src = os.path.join(Lake.srv.data_dir, parts[0][0])
         dst = os.path.join(Lake.files, "part.parquet")
-        with open(src, "rb") as a, open(dst, "wb") as b:
-            b.write(a.read())
+        with open(dst, "wb") as b:
+            b.write(sltest.read_object(Lake.srv.data_dir, parts[0][0]))
         self.assertEqual(scalar("SELECT count(*) FROM read_parquet($1)", params=[dst]),
                          parts[0][1])
 
@@ -422,8 +421,8 @@ class Interfaces(unittest.TestCase):
         paths = []
         for i, (p,) in enumerate(parts):
             dst = os.path.join(Lake.files, "ts-%d.parquet" % i)
-            with open(os.path.join(Lake.srv.data_dir, p), "rb") as a, open(dst, "wb") as b:
-                b.write(a.read())
+            with open(dst, "wb") as b:
+                b.write(sltest.read_object(Lake.srv.data_dir, p))
             paths.append(dst)
         glob = os.path.join(Lake.files, "ts-*.parquet")
         queries = [
