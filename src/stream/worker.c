@@ -815,6 +815,42 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
 
 /* ---- a worker ---------------------------------------------------------------- */
 
+/* Open windows an owner may hold while its own reader is ahead of the other
+ * producers (their watermarks close them) before that reader waits. */
+#define MAX_AHEAD_WINS 64
+
+static bool ahead_ready(void *arg)
+{
+    wk *w = arg;
+    job *j = w->j;
+    return failed(j) || inputs_ready(w) ||
+           (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent);
+}
+
+/*
+ * Bounded state: a reader that got ahead of another producer (its watermark
+ * above the minimum its owning half has) while that half holds many open
+ * windows waits, doing its owner work, until the others catch up.  Rows it
+ * sends wait in bounded rings anyway; partial tables and its own share do not,
+ * so without this a fast reader could open every window of the file.  The
+ * slowest producer never waits (the minimum is its own watermark once its
+ * inputs are drained), nor does anyone while a checkpoint it has not joined is
+ * asked for (ckpt_tick rings every worker).
+ */
+static int hold_back(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !failed(j)) {
+        if (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent)
+            break;
+        rc = drain(w, e);
+        if (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm)
+            stream_bell_wait(&w->bell, ahead_ready, w);
+    }
+    return rc;
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
@@ -858,6 +894,8 @@ static int read_split(wk *w, int c, sql_err *e)
             rc = drain(w, e);
         if (!rc)
             rc = barrier_out(w, c, rd, e);
+        if (!rc && j->agg && !(j->win && j->win->session))
+            rc = hold_back(w, e);
         if (rc == SL_ECANCELED) { /* a failure elsewhere: keep checking this split */
             sql_err_clear(e);
             rc = SL_OK;
@@ -1067,6 +1105,8 @@ static void ckpt_tick(job *j)
     if (now < j->ckpt_next_ms)
         return;
     atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++) /* a reader holding back (hold_back) joins it */
+        stream_bell_ring(&j->w[i].bell);
 }
 
 /* Every owner's barrier arrived: with the windows they closed before it released

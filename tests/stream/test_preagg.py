@@ -169,7 +169,58 @@ def test_exchanged_rows(seed, n, delay_ms):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_first_pass_layouts(seed, n):
+    """The first pass compares timestamps of one fixed layout as bytes: event times
+    written in several layouts (separator T or space, 0 to 6 fractional digits,
+    24:00:00), out of order, over many splits, must give the lateness of one reader
+    in line order."""
+    import datetime
+    import random
+    rng = random.Random(seed)
+    d = tempfile.mkdtemp(prefix="sl-preagg-")
+    try:
+        base = datetime.datetime(2024, 1, 1)
+        now, mx, late, lines = 0, None, 0, ["auction,bidder,price,ts"]
+        for i in range(n):
+            now += rng.choice([0, 1, 7, 250, 999])
+            us = now * 1000 - (rng.randint(0, 3000000) if rng.random() < 0.3 else 0)
+            t = base + datetime.timedelta(microseconds=us)
+            sep = rng.choice([" ", "T"])
+            frac = rng.choice([0, 1, 3, 6])
+            text = t.strftime("%Y-%m-%d" + sep + "%H:%M:%S")
+            if frac:
+                text += "." + ("%06d" % t.microsecond)[:frac]
+            if t.hour == 0 and t.minute == 0 and t.second == 0 and rng.random() < 0.5:
+                text = (t - datetime.timedelta(days=1)).strftime("%Y-%m-%d" + sep) + "24:00:00"
+                us = (t.replace(microsecond=0) - base) // datetime.timedelta(microseconds=1)
+            else:
+                us = (datetime.datetime.strptime(text.replace("T", " "),
+                                                 "%Y-%m-%d %H:%M:%S" + (".%f" if frac else ""))
+                      - base) // datetime.timedelta(microseconds=1)
+            if mx is not None and us < mx - 1000000:
+                late += 1
+            else:
+                mx = us if mx is None else max(mx, us)
+            lines.append("%d,x,%d,%s" % (i % 9, i % 100, text))
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        job = ts.source_sql("1 second") + sink("n bigint") + (
+            "INSERT INTO out SELECT count(*) FROM tumble(bids, ts, INTERVAL '1 minute') "
+            "GROUP BY window_start;\n")
+        for workers in (1, 2, 4):
+            got, st = run_job(d, job, workers)
+            if got is None:
+                continue
+            ts.check(st["rows_read"] == n and st["late_dropped"] == late and
+                     sum(int(r[0]) for r in got[1:]) == n - late,
+                     "timestamp layouts, %d workers: %d late of %d as one reader (%s)" %
+                     (workers, late, n, st))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
+    test_first_pass_layouts(4, 40000)
     for seed, n, delay in ((1, 3000, 2000), (2, 60000, 5000)):
         test_tumble_hop(seed, n, delay)
     test_exchanged_rows(3, 20000, 3000)
