@@ -48,6 +48,10 @@ typedef struct stream_wk {
     bool hk_on;
     int chunk;               /* the split being read */
     int64_t wm;              /* the reader's watermark after its last batch */
+    open_win *lwins;         /* local-global aggregation (j->preagg): its own rows'
+                                partial tables per window, sorted by start */
+    int nlwins, lwins_cap;
+    uint64_t rows_x, parts_x; /* rows and partial tables sent to other owners */
     uint64_t rows_read, late, bad;
     bool max_seen;
     int64_t max_ns;
@@ -92,6 +96,9 @@ struct stream_job {
     int npkeys;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
+    bool preagg;             /* every key a window column, the aggregates combine: each
+                                worker aggregates its rows into partial tables and ships
+                                them (STREAM_MSG_PARTIAL) to the window's owner */
     stream_sink *sink;
     bool winjoin;            /* local to windows: run window by window (winjoin.c) */
     const char *text;        /* the statement */

@@ -6,6 +6,7 @@
 
 #include "base/alloc.h"
 #include "base/err.h"
+#include "sql/exec/exec.h"
 
 #include <limits.h>
 #include <linux/futex.h>
@@ -66,11 +67,19 @@ int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream
     return r->slots ? SL_OK : SL_ENOMEM;
 }
 
+void stream_msg_free(const stream_msg *m)
+{
+    if (m->kind == STREAM_MSG_PARTIAL)
+        sql_aggtab_free(stream_msg_table(m));
+    else
+        sql_batch_free(m->b);
+}
+
 void stream_ring_free(stream_ring *r)
 {
     stream_msg m;
     while (r->slots && stream_ring_pop(r, &m))
-        sql_batch_free(m.b);
+        stream_msg_free(&m);
     sl_free(r->slots);
     r->slots = NULL;
 }

@@ -52,14 +52,26 @@ enum {
     STREAM_MSG_RESULT,       /* b: rows of closed windows ending at `end` */
     STREAM_MSG_UPDATE,       /* b: the new rows of groups that changed (on_update) */
     STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
+    STREAM_MSG_PARTIAL,      /* b: a producer's partial table of the window starting
+                                at `end` (local-global aggregation) */
 };
 
+struct sql_aggtab;
+
 typedef struct stream_msg {
-    sql_batch *b;            /* taken by the consumer; NULL for none */
+    sql_batch *b;            /* taken by the consumer; NULL for none; PARTIAL: the
+                                table (stream_msg_table) */
     int64_t wm;              /* the producer's watermark after b */
-    int64_t end;             /* RESULT: window_end of b's rows; CHUNK_END: the chunk */
+    int64_t end;             /* RESULT: window_end of b's rows; CHUNK_END: the chunk;
+                                PARTIAL: the window's start */
     int kind;                /* STREAM_MSG_* */
 } stream_msg;
+
+/* A PARTIAL message's table: carried in b (one pointer slot; the kind tells). */
+static inline struct sql_aggtab *stream_msg_table(const stream_msg *m)
+{
+    return (struct sql_aggtab *)(void *)m->b;
+}
 
 typedef struct stream_bell {
     _Atomic uint32_t seq;
@@ -90,6 +102,8 @@ typedef struct stream_ring {
 int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream_bell *producer);
 /* Frees the ring and the batches still in it (after both threads are done). */
 void stream_ring_free(stream_ring *r);
+/* What a message holds (its batch or partial table) freed. */
+void stream_msg_free(const stream_msg *m);
 /* Producer: false when full (nothing done). */
 bool stream_ring_push(stream_ring *r, const stream_msg *m);
 /* Consumer: false when empty. */

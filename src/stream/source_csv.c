@@ -545,6 +545,87 @@ static int skip_blank(stream_reader *r, const char *end)
     return 0;
 }
 
+/* Whether s is a timestamp of the fixed layout YYYY-MM-DD HH:MM:SS[.f...] (a space
+ * or T between): two such texts of one length and separator are in time order
+ * as bytes, when both are valid. */
+static bool iso_layout(const char *s, size_t n)
+{
+    static const char pat[] = "dddd-dd-dd?dd:dd:dd";
+    if (n < 19 || (n > 19 && (n == 20 || s[19] != '.')))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        char c = i < 19 ? pat[i] : i == 19 ? '.' : 'd';
+        bool ok = c == 'd' ? s[i] >= '0' && s[i] <= '9' : c == '?' ? s[i] == ' ' || s[i] == 'T'
+                                                                     : s[i] == c;
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
+/* The first pass's largest event time so far as its text (a timestamp of the
+ * fixed layout), so that smaller or equal ones are skipped without parsing. */
+typedef struct scan_best {
+    const char *s;           /* NULL: none yet */
+    size_t n;
+    int64_t ns;              /* its value (at most the largest seen) */
+} scan_best;
+
+/*
+ * The first pass over one line of a range without a quote (CSV, on_error =
+ * 'fail', a timestamp event time): the event-time field found by walking to
+ * its delimiter, skipped when its text is not above the best's, else parsed.
+ * r->p moves past the line.
+ */
+static void scan_line(stream_reader *r, const char *end, stream_wm *w, scan_best *b)
+{
+    const char *p = r->p, *s = NULL, *fe = NULL;
+    char delim = r->t->delim;
+    int k = 0, tc = r->t->time_col;
+    for (const char *c = p;; c++) {
+        if (c == end || *c == '\n' || *c == delim) {
+            if (k == tc) {
+                s = k ? s : p;
+                fe = c;
+                break;
+            }
+            if (c == end || *c == '\n')
+                break; /* too few fields: the reading pass reports it */
+            k++;
+            s = c + 1;
+        }
+    }
+    const char *eol = fe && fe < end && *fe == '\n' ? fe : memchr(fe ? fe : p, '\n',
+                                                                  (size_t)(end - (fe ? fe : p)));
+    r->p = eol ? eol + 1 : end;
+    r->line++;
+    if (r->t->header && !r->header_done) {
+        r->header_done = true;
+        return;
+    }
+    if (!fe)
+        return;
+    if ((fe == end || *fe == '\n') && fe > s && fe[-1] == '\r')
+        fe--;
+    size_t n = (size_t)(fe - s);
+    if (!n)
+        return;
+    bool iso = iso_layout(s, n);
+    if (iso && b->s && n == b->n && s[10] == b->s[10] && memcmp(s, b->s, n) <= 0)
+        return;
+    sql_datum v;
+    const char *state = NULL;
+    arena_reset(&r->scratch);
+    if (sql_datum_parse(r->t->types[tc], s, n, &r->scratch, &v, &state))
+        return; /* a bad value: the reading pass fails on it */
+    stream_wm_observe(w, v.i);
+    if (iso && (!b->s || v.i > b->ns)) {
+        b->s = s;
+        b->n = n;
+        b->ns = v.i;
+    }
+}
+
 int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines)
 {
     if (r->nx) {
@@ -557,10 +638,17 @@ int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_
     int tc = t->time_col;
     stream_wm w;
     stream_wm_init(&w, 0);
+    bool fast = t->format != STREAM_FMT_JSONL && !t->skip_bad && tc >= 0 &&
+                t->types[tc].id == ST_TIMESTAMP && !memchr(r->p, '"', (size_t)(end - r->p));
+    scan_best best = {NULL, 0, 0};
     while (r->p < end) {
         if (skip_blank(r, end))
             continue;
         int64_t line = r->line;
+        if (fast) {
+            scan_line(r, end, &w, &best);
+            continue;
+        }
         if (t->format == STREAM_FMT_JSONL) {
             /* the whole record: a JSON line is parsed whole anyway */
             sql_err e;

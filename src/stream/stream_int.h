@@ -75,6 +75,8 @@ typedef struct stream_table {
     /* figures (rows_read etc.: of the last complete read, the same for every job) */
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
+    uint64_t rows_exchanged, partials_exchanged; /* the last job's: rows and partial
+                                                    tables sent between workers */
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
     stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
     int connector;           /* STREAM_CONN_* */

@@ -135,7 +135,7 @@ static int to_merger(wk *w, const stream_msg *m)
     stream_ring *r = &w->j->out[w->id];
     while (!stream_ring_push(r, m)) {
         if (failed(w->j)) {
-            sql_batch_free(m->b);
+            stream_msg_free(m);
             return SL_ECANCELED;
         }
         wait_for(w, r, false);
@@ -151,6 +151,8 @@ static int account(wk *w, sql_err *e)
     int64_t m = w->ss ? stream_sessions_mem(w->ss) : 0;
     for (int i = 0; i < w->nwins; i++)
         m += sql_aggtab_mem(w->wins[i].t);
+    for (int i = 0; i < w->nlwins; i++)
+        m += sql_aggtab_mem(w->lwins[i].t);
     int64_t d = m - w->mem, limit = j->q->x.mem_limit;
     int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
     w->mem = m;
@@ -164,35 +166,64 @@ static int account(wk *w, sql_err *e)
     return SL_OK;
 }
 
-/* The open window starting at start (made if new); NULL with e set. */
-static open_win *window_at(wk *w, int64_t start, sql_err *e)
+/* A worker's windows: those it owns, or (local) its partial tables. */
+typedef struct winset {
+    open_win **wins;
+    int *n, *cap;
+} winset;
+
+static winset owned(wk *w)
+{
+    return (winset){&w->wins, &w->nwins, &w->wins_cap};
+}
+
+static winset local(wk *w)
+{
+    return (winset){&w->lwins, &w->nlwins, &w->lwins_cap};
+}
+
+/* The open window of set s starting at start: made if new, with table t when
+ * given (taken; else a new one), and *fresh set; NULL with e set. */
+static open_win *window_in(wk *w, winset s, int64_t start, sql_aggtab *t, bool *fresh,
+                           sql_err *e)
 {
     job *j = w->j;
-    int lo = stream_win_lower_bound(w->wins, w->nwins, sizeof *w->wins, start);
-    if (lo < w->nwins && w->wins[lo].start == start)
-        return &w->wins[lo];
-    if (w->nwins == w->wins_cap) {
-        int nc = w->wins_cap ? w->wins_cap * 2 : 16;
-        open_win *nw = sl_realloc(w->wins, sizeof *nw * (size_t)nc);
+    int lo = stream_win_lower_bound(*s.wins, *s.n, sizeof **s.wins, start);
+    *fresh = false;
+    if (lo < *s.n && (*s.wins)[lo].start == start)
+        return &(*s.wins)[lo];
+    if (*s.n == *s.cap) {
+        int nc = *s.cap ? *s.cap * 2 : 16;
+        open_win *nw = sl_realloc(*s.wins, sizeof *nw * (size_t)nc);
         if (!nw) {
             oom(e);
             return NULL;
         }
-        w->wins = nw;
-        w->wins_cap = nc;
+        *s.wins = nw;
+        *s.cap = nc;
     }
     /* without a window: one table, closed by the end of the input only */
-    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, NULL};
-    /* a new table takes a little of the query's arena: one lock per window */
-    pthread_mutex_lock(&j->mu);
-    int rc = sql_aggtab_new(j->agg, &ow.t, e);
-    pthread_mutex_unlock(&j->mu);
-    if (rc)
-        return NULL;
-    memmove(&w->wins[lo + 1], &w->wins[lo], sizeof *w->wins * (size_t)(w->nwins - lo));
-    w->wins[lo] = ow;
-    w->nwins++;
-    return &w->wins[lo];
+    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, t};
+    if (!t) {
+        /* a new table takes a little of the query's arena: one lock per window */
+        pthread_mutex_lock(&j->mu);
+        int rc = sql_aggtab_new(j->agg, &ow.t, e);
+        pthread_mutex_unlock(&j->mu);
+        if (rc)
+            return NULL;
+    }
+    open_win *a = *s.wins;
+    memmove(&a[lo + 1], &a[lo], sizeof *a * (size_t)(*s.n - lo));
+    a[lo] = ow;
+    (*s.n)++;
+    *fresh = true;
+    return &a[lo];
+}
+
+static open_win *window_at(wk *w, winset s, int64_t start, sql_err *e)
+{
+    bool fresh;
+    return window_in(w, s, start, NULL, &fresh, e);
 }
 
 static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
@@ -234,9 +265,10 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
     return rc;
 }
 
-/* Rows at the aggregation's input (b taken): into their windows' tables (the
- * whole batch when it holds one window, else each window's rows taken apart). */
-static int to_windows(wk *w, sql_batch *b, sql_err *e)
+/* Rows at the aggregation's input (b taken): into their windows' tables of set s
+ * (the whole batch when it holds one window, else each window's rows taken
+ * apart). */
+static int to_windows(wk *w, winset s, sql_batch *b, sql_err *e)
 {
     job *j = w->j;
     const col_vec *wc = j->win_col >= 0 ? &b->cols[j->win_col] : NULL;
@@ -252,7 +284,7 @@ static int to_windows(wk *w, sql_batch *b, sql_err *e)
         if (done)
             continue;
         seen[nseen++] = start;
-        open_win *ow = window_at(w, start, e);
+        open_win *ow = window_at(w, s, start, e);
         if (!ow) {
             rc = SL_ENOMEM;
             break;
@@ -378,6 +410,20 @@ static int try_align(wk *w, sql_err *e)
     return rc ? rc : to_merger(w, &m);
 }
 
+/* A producer's partial table of the window starting at start (t taken): the
+ * window's table if it has none yet, else combined into it. */
+static int take_partial(wk *w, int64_t start, sql_aggtab *t, sql_err *e)
+{
+    bool fresh;
+    open_win *ow = window_in(w, owned(w), start, t, &fresh, e);
+    int rc = ow ? SL_OK : SL_ENOMEM;
+    if (ow && !fresh)
+        rc = sql_aggtab_combine(ow->t, t, e);
+    if (!ow || !fresh)
+        sql_aggtab_free(t);
+    return rc ? rc : account(w, e);
+}
+
 /* A message from producer p to this owner (its batch taken). */
 static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
 {
@@ -398,8 +444,10 @@ static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
     } else {
         if (m->b && w->ss)
             rc = stream_sessions_add(w->ss, m->b) ? oom(e) : account(w, e);
+        else if (m->kind == STREAM_MSG_PARTIAL)
+            rc = take_partial(w, m->end, stream_msg_table(m), e);
         else if (m->b)
-            rc = to_windows(w, m->b, e);
+            rc = to_windows(w, owned(w), m->b, e);
         if (m->wm > w->in_wm[p])
             w->in_wm[p] = m->wm;
     }
@@ -460,7 +508,7 @@ static int to_owner(wk *w, int o, const stream_msg *m, sql_err *e)
         if (!rc && failed(j))
             rc = SL_ECANCELED;
         if (rc) {
-            sql_batch_free(m->b);
+            stream_msg_free(m);
             return rc;
         }
         if (!stream_ring_room(r))
@@ -477,6 +525,8 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
     wk *w = arg;
     job *j = w->j;
     int nw = j->nw, rc = SL_OK;
+    if (j->preagg) /* into this worker's partial tables, shipped as windows pass */
+        return to_windows(w, local(w), b, e);
     if (nw == 1 || !j->npkeys || !b->n) { /* no keys: one group, owned by worker 0 */
         stream_msg m = {b, w->wm, 0, STREAM_MSG_ROWS};
         return b->n ? to_owner(w, 0, &m, e) : (sql_batch_free(b), SL_OK);
@@ -519,6 +569,8 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
         stream_msg msg = {m < n ? part : b, w->wm, 0, STREAM_MSG_ROWS};
         if (m == n)
             b = NULL;
+        if (o != w->id)
+            w->rows_x += (uint64_t)m;
         rc = to_owner(w, o, &msg, e);
     }
     for (int k = 0; k < nk; k++)
@@ -661,10 +713,65 @@ static int push_batch(wk *w, sql_batch *in, sql_err *e)
     return rc ? rc : stateless(w, b, j->agg ? exchange : rows_out, e);
 }
 
-/* After a batch: every owner learns the reader's watermark. */
+/* The owner of the window starting at start: the worker its rows would go to (the
+ * hash of its keys, every one a window column), so a job's windows have the same
+ * owners with partial tables as with rows. */
+static int win_owner(wk *w, int64_t start, int *owner)
+{
+    job *j = w->j;
+    if (j->nw == 1)
+        return *owner = 0, SL_OK;
+    const sql_plan *p = j->agg->p;
+    sql_vec kv[STREAM_MAX_KEYS];
+    memset(kv, 0, sizeof kv);
+    int rc = SL_OK, nk = 0;
+    for (; nk < j->npkeys && !rc; nk++) {
+        memset(&kv[nk], 0, sizeof kv[nk]);
+        col_vec_init(&kv[nk].v, sql_type_phys(p->agg.keys[j->pkeys[nk]]->type), 0);
+        int64_t v = start + (j->src_keys[nk] == j->src->ncols ? 0 : j->win->size_ns);
+        rc = col_vec_append_i64(&kv[nk].v, v);
+    }
+    uint64_t h = 0;
+    if (!rc)
+        rc = sql_ht_hash(&w->hk, kv, 1, &h);
+    for (int k = 0; k < nk; k++)
+        sql_vec_release(&kv[k]);
+    *owner = (int)((h >> 40) % (uint64_t)j->nw); /* as exchange picks */
+    return rc;
+}
+
+/* Local-global aggregation: this worker's partial tables of the windows ending at
+ * or before upto (all: STREAM_WM_END) to their owners, in order of start; before
+ * the watermark that would let an owner close them, so none closes early. */
+static int ship_partials(wk *w, int64_t upto, sql_err *e)
+{
+    int rc = SL_OK;
+    while (!rc && w->nlwins && (upto == STREAM_WM_END || stream_win_closed(w->lwins[0].end, upto))) {
+        open_win ow = w->lwins[0];
+        memmove(w->lwins, w->lwins + 1, sizeof *w->lwins * (size_t)(w->nlwins - 1));
+        w->nlwins--;
+        int o;
+        if (win_owner(w, ow.start, &o)) {
+            sql_aggtab_free(ow.t);
+            return oom(e);
+        }
+        if (o != w->id)
+            w->parts_x++;
+        /* no watermark: the owner may close nothing before the last of them */
+        stream_msg m = {(sql_batch *)(void *)ow.t, STREAM_WM_NONE, ow.start, STREAM_MSG_PARTIAL};
+        rc = to_owner(w, o, &m, e);
+    }
+    return rc ? rc : account(w, e);
+}
+
+/* After a batch: every owner learns the reader's watermark (with local-global
+ * aggregation, after the partial tables of the windows it passed). */
 static int send_watermark(wk *w, int kind, sql_err *e)
 {
     int rc = SL_OK;
+    if (w->j->preagg && (rc = ship_partials(w, kind == STREAM_MSG_DONE ? STREAM_WM_END : w->wm,
+                                            e)))
+        return rc;
     for (int o = 0; o < w->j->nw && !rc; o++) {
         stream_msg m = {NULL, kind == STREAM_MSG_DONE ? STREAM_WM_END : w->wm, 0, kind};
         rc = to_owner(w, o, &m, e);
@@ -689,9 +796,11 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
         stream_msg m = {NULL, 0, (int64_t)req, STREAM_MSG_BARRIER};
         return to_merger(w, &m);
     }
+    /* its partial tables first, so the owners' parts hold all its rows so far and
+     * it keeps nothing of its own in a checkpoint */
+    int rc = j->preagg ? ship_partials(w, STREAM_WM_END, e) : SL_OK;
     /* its own owning half last: aligned, it may emit past the barrier, which the
      * merger holds; by then every other owner must have this barrier */
-    int rc = SL_OK;
     for (int k = 1; k <= j->nw && !rc; k++) {
         stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
         rc = to_owner(w, (w->id + k) % j->nw, &m, e);
@@ -705,6 +814,42 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
 }
 
 /* ---- a worker ---------------------------------------------------------------- */
+
+/* Open windows an owner may hold while its own reader is ahead of the other
+ * producers (their watermarks close them) before that reader waits. */
+#define MAX_AHEAD_WINS 64
+
+static bool ahead_ready(void *arg)
+{
+    wk *w = arg;
+    job *j = w->j;
+    return failed(j) || inputs_ready(w) ||
+           (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent);
+}
+
+/*
+ * Bounded state: a reader that got ahead of another producer (its watermark
+ * above the minimum its owning half has) while that half holds many open
+ * windows waits, doing its owner work, until the others catch up.  Rows it
+ * sends wait in bounded rings anyway; partial tables and its own share do not,
+ * so without this a fast reader could open every window of the file.  The
+ * slowest producer never waits (the minimum is its own watermark once its
+ * inputs are drained), nor does anyone while a checkpoint it has not joined is
+ * asked for (ckpt_tick rings every worker).
+ */
+static int hold_back(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !failed(j)) {
+        if (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent)
+            break;
+        rc = drain(w, e);
+        if (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm)
+            stream_bell_wait(&w->bell, ahead_ready, w);
+    }
+    return rc;
+}
 
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
@@ -749,6 +894,8 @@ static int read_split(wk *w, int c, sql_err *e)
             rc = drain(w, e);
         if (!rc)
             rc = barrier_out(w, c, rd, e);
+        if (!rc && j->agg && !(j->win && j->win->session))
+            rc = hold_back(w, e);
         if (rc == SL_ECANCELED) { /* a failure elsewhere: keep checking this split */
             sql_err_clear(e);
             rc = SL_OK;
@@ -958,6 +1105,8 @@ static void ckpt_tick(job *j)
     if (now < j->ckpt_next_ms)
         return;
     atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++) /* a reader holding back (hold_back) joins it */
+        stream_bell_ring(&j->w[i].bell);
 }
 
 /* Every owner's barrier arrived: with the windows they closed before it released
@@ -1001,7 +1150,7 @@ static int merge_windows(job *j, sql_err *e)
                     continue;
                 }
                 if (m.kind == STREAM_MSG_RESULT)
-                    rc = queue_add(&q[o], &m) ? (sql_batch_free(m.b), oom(e)) : SL_OK;
+                    rc = queue_add(&q[o], &m) ? (stream_msg_free(&m), oom(e)) : SL_OK;
                 else if (m.kind == STREAM_MSG_UPDATE)
                     rc = update_in(j, m.b, e);
                 else if (m.kind == STREAM_MSG_DONE)
@@ -1105,6 +1254,9 @@ static void wk_free(wk *w)
     for (int i = 0; i < w->nwins; i++)
         sql_aggtab_free(w->wins[i].t);
     sl_free(w->wins);
+    for (int i = 0; i < w->nlwins; i++)
+        sql_aggtab_free(w->lwins[i].t);
+    sl_free(w->lwins);
     sl_free(w->in_wm);
     sl_free(w->bar_in);
     sl_free(w->p_done);
@@ -1141,9 +1293,24 @@ static int ckpt_setup(job *j, sql_err *e)
     return rc;
 }
 
+/* Local-global aggregation fits when every partition key is a window column (all
+ * of a window's rows would go to one owner), windows close (no updates), and the
+ * aggregates combine. */
+static bool preagg_fits(const job *j, int nw)
+{
+    if (nw < 2 || !j->agg || !j->win || j->win->session || j->on_update || j->win_col < 0 ||
+        !j->npkeys || !sql_aggtab_can_combine(j->agg))
+        return false;
+    for (int k = 0; k < j->npkeys; k++)
+        if (j->src_keys[k] != j->src->ncols && j->src_keys[k] != j->src->ncols + 1)
+            return false;
+    return true;
+}
+
 static int setup(job *j, int nw, sql_err *e)
 {
     j->nw = nw;
+    j->preagg = preagg_fits(j, nw);
     stream_bell_init(&j->bell);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->first_done, NULL);
@@ -1201,11 +1368,14 @@ static void figures(job *j)
     stream_wm all;
     stream_wm_init(&all, src->delay_ns);
     src->rows_read = src->late_dropped = src->bad_rows = 0;
+    src->rows_exchanged = src->partials_exchanged = 0;
     for (int i = 0; i < j->nw; i++) {
         const wk *w = &j->w[i];
         src->rows_read += w->rows_read;
         src->late_dropped += w->late;
         src->bad_rows += w->bad;
+        src->rows_exchanged += w->rows_x;
+        src->partials_exchanged += w->parts_x;
         if (w->max_seen)
             stream_wm_observe(&all, w->max_ns);
     }

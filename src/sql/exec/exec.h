@@ -184,6 +184,17 @@ int sql_aggtab_add_ids(sql_aggtab *t, const sql_batch *b, uint32_t *ids, sql_err
 int sql_aggtab_peek(sql_aggtab *t, const uint32_t *gids, int64_t n, sql_batch **out, sql_err *e);
 void sql_aggtab_free(sql_aggtab *t);
 /*
+ * Local-global aggregation (continuous jobs: each worker's partial table of a
+ * window, combined at the window's owner): whether the aggregation's tables can
+ * be combined (what the parallel batch GROUP BY requires: no ORDER BY inside a
+ * call, no ordered-set aggregate, no subquery; DISTINCT adds the pairs dst has
+ * not seen), and src's groups and states added into dst with the aggregates'
+ * combine (src is left as it was; free it after).  Neither table may have
+ * been read with next.
+ */
+bool sql_aggtab_can_combine(sql_op *op);
+int sql_aggtab_combine(sql_aggtab *dst, sql_aggtab *src, sql_err *e);
+/*
  * Checkpoints (docs/internals/stream.md, "aggregation table"): whether the
  * tables of an aggregation can be saved (NULL), else why not; a table's groups
  * (keys as text) and states appended to out; and a new, empty table filled

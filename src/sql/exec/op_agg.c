@@ -529,10 +529,10 @@ static int combine_distinct(aggtab *t, aggstate *d, aggstate *s, const uint32_t 
     return rc;
 }
 
-/* Adds worker table src's groups and states into the main table. */
-static int combine(op_agg *g, aggtab *src)
+/* Adds table src's groups and states into table t (a worker's into the main, or a
+ * continuous job's partial table into its window's). */
+static int combine_into(op_agg *g, aggtab *t, aggtab *src)
 {
-    aggtab *t = &g->main;
     if (!src->ngroups && !src->ht.n)
         return SL_OK;
     uint32_t n = g->nkeys ? src->ht.n : src->ngroups;
@@ -568,15 +568,23 @@ static int combine(op_agg *g, aggtab *src)
             rc = d->agg->combine(&ax, d->states + (size_t)ids[gi] * sz, s->states + (size_t)gi * sz);
     }
     sl_free(ids);
-    if (rc && t->err.state[0])
-        *g->op.x->e = t->err;
     return rc;
 }
 
-static bool can_parallel(op_agg *g)
+static int combine(op_agg *g, aggtab *src)
+{
+    int rc = combine_into(g, &g->main, src);
+    if (rc && g->main.err.state[0])
+        *g->op.x->e = g->main.err;
+    return rc;
+}
+
+/* Whether tables of this aggregation can be built apart and combined: no ORDER BY
+ * inside a call, no ordered-set aggregate, no subquery. */
+static bool can_combine(op_agg *g)
 {
     const sql_plan *p = g->op.p;
-    if (!sql_pipe_can_run(g->op.child) || g->op.x->workers < 2 || g->distinct_node)
+    if (g->distinct_node)
         return false;
     for (int i = 0; i < p->agg.naggs; i++) {
         const sql_expr *c = p->agg.aggs[i];
@@ -590,6 +598,11 @@ static bool can_parallel(op_agg *g)
         if (sql_expr_has_subquery(g->keys[k]))
             return false;
     return true;
+}
+
+static bool can_parallel(op_agg *g)
+{
+    return sql_pipe_can_run(g->op.child) && g->op.x->workers >= 2 && can_combine(g);
 }
 
 static int build(op_agg *g)
@@ -804,6 +817,19 @@ int sql_aggtab_next(sql_aggtab *a, sql_batch **out, sql_err *e)
 int64_t sql_aggtab_mem(const sql_aggtab *a)
 {
     return tab_mem(&a->t);
+}
+
+bool sql_aggtab_can_combine(sql_op *op)
+{
+    return can_combine((op_agg *)op);
+}
+
+int sql_aggtab_combine(sql_aggtab *dst, sql_aggtab *src, sql_err *e)
+{
+    if (dst->finished || src->finished)
+        return sql_err_set(e, SQLSTATE_INTERNAL, -1, "combining a table that has ended");
+    int rc = combine_into(dst->g, &dst->t, &src->t);
+    return rc ? aggtab_fail(dst, rc, e) : SL_OK;
 }
 
 void sql_aggtab_free(sql_aggtab *a)

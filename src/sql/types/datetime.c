@@ -172,19 +172,20 @@ int dt_parse_timestamp(const char *s, size_t n, bool with_tz, int64_t *out)
 {
     cur c = {s, s + n};
     skip_sp(&c);
-    if (word(&c, "infinity") || word(&c, "+infinity")) {
+    bool digit = c.p < c.end && isdigit((unsigned char)*c.p); /* no special word */
+    if (!digit && (word(&c, "infinity") || word(&c, "+infinity"))) {
         *out = TS_INFINITY;
         return at_end(&c) ? 0 : -1;
     }
-    if (word(&c, "-infinity")) {
+    if (!digit && word(&c, "-infinity")) {
         *out = TS_NINFINITY;
         return at_end(&c) ? 0 : -1;
     }
-    if (word(&c, "epoch")) {
+    if (!digit && word(&c, "epoch")) {
         *out = 0;
         return at_end(&c) ? 0 : -1;
     }
-    if (word(&c, "now")) {
+    if (!digit && word(&c, "now")) {
         struct timespec ts;
         clock_gettime(CLOCK_REALTIME, &ts);
         *out = (int64_t)ts.tv_sec * NS_PER_S + ts.tv_nsec;

@@ -450,6 +450,24 @@ static int parse_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *o
                      const char **state)
 {
     s = trim(s, &n);
+    /* the common case without strtoll: an optional sign and at most 18 digits
+     * (no overflow), the same value strtoll gives */
+    size_t i = n && (s[0] == '-' || s[0] == '+');
+    if (n > i && n - i <= 18) {
+        int64_t v = 0;
+        size_t k = i;
+        for (; k < n && s[k] >= '0' && s[k] <= '9'; k++)
+            v = v * 10 + (s[k] - '0');
+        if (k == n) {
+            v = s[0] == '-' ? -v : v;
+            if (v < lo || v > hi) {
+                *state = "22003";
+                return -1;
+            }
+            *out = v;
+            return 0;
+        }
+    }
     char t[32];
     if (n == 0 || n >= sizeof t) {
         *state = n >= sizeof t ? "22003" : "22P02";
