@@ -66,11 +66,20 @@ int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream
     return r->slots ? SL_OK : SL_ENOMEM;
 }
 
+void stream_msg_free(stream_msg *m)
+{
+    if (m->kind == STREAM_MSG_BYTES)
+        sl_free(stream_msg_bytes(m));
+    else
+        sql_batch_free(m->b);
+    m->b = NULL;
+}
+
 void stream_ring_free(stream_ring *r)
 {
     stream_msg m;
     while (r->slots && stream_ring_pop(r, &m))
-        sql_batch_free(m.b);
+        stream_msg_free(&m);
     sl_free(r->slots);
     r->slots = NULL;
 }

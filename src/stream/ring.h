@@ -52,14 +52,28 @@ enum {
     STREAM_MSG_RESULT,       /* b: rows of closed windows ending at `end` */
     STREAM_MSG_UPDATE,       /* b: the new rows of groups that changed (on_update) */
     STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
+    STREAM_MSG_BYTES,        /* bytes: `wm` bytes of sink output holding `end` rows */
 };
 
 typedef struct stream_msg {
-    sql_batch *b;            /* taken by the consumer; NULL for none */
+    sql_batch *b;            /* taken by the consumer; NULL for none (BYTES: the bytes,
+                                sl_malloc'd: stream_msg_bytes) */
     int64_t wm;              /* the producer's watermark after b */
     int64_t end;             /* RESULT: window_end of b's rows; CHUNK_END: the chunk */
     int kind;                /* STREAM_MSG_* */
 } stream_msg;
+
+/* A BYTES message's bytes (carried in b), and b made from them. */
+static inline uint8_t *stream_msg_bytes(const stream_msg *m)
+{
+    return (uint8_t *)(void *)m->b;
+}
+static inline sql_batch *stream_bytes_ref(uint8_t *p)
+{
+    return (sql_batch *)(void *)p;
+}
+/* Frees what a message carries (a batch, or bytes). */
+void stream_msg_free(stream_msg *m);
 
 typedef struct stream_bell {
     _Atomic uint32_t seq;
@@ -88,7 +102,7 @@ typedef struct stream_ring {
 
 /* cap: a power of two >= 2.  The bells belong to the two threads. */
 int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream_bell *producer);
-/* Frees the ring and the batches still in it (after both threads are done). */
+/* Frees the ring and the batches (and bytes) still in it (after both threads are done). */
 void stream_ring_free(stream_ring *r);
 /* Producer: false when full (nothing done). */
 bool stream_ring_push(stream_ring *r, const stream_msg *m);
