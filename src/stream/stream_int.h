@@ -44,7 +44,8 @@ enum {
     STREAM_CONN_WEBHOOK,
     STREAM_CONN_METRICS,
     STREAM_CONN_TABLE,
-    STREAM_CONN_NEXMARK
+    STREAM_CONN_NEXMARK,
+    STREAM_CONN_BLACKHOLE    /* a sink that counts its rows and keeps none (benchmarks) */
 };
 
 typedef struct stream_run stream_run;
@@ -87,11 +88,12 @@ typedef struct stream_table {
     stream_gauges *gauges;   /* metrics: its gauges (made by its first job) */
 } stream_table;
 
-/* A table only jobs write into (webhook, metrics, table): nothing reads it as a source. */
+/* A table only jobs write into (webhook, metrics, table, blackhole): nothing reads it as a
+ * source. */
 static inline bool stream_table_is_sink(const stream_table *t)
 {
     return t->connector == STREAM_CONN_WEBHOOK || t->connector == STREAM_CONN_METRICS ||
-           t->connector == STREAM_CONN_TABLE;
+           t->connector == STREAM_CONN_TABLE || t->connector == STREAM_CONN_BLACKHOLE;
 }
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */

@@ -3,8 +3,6 @@
  */
 #include "sql/types/datetime.h"
 
-#include "base/numtext.h"
-
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
@@ -405,16 +403,13 @@ int dt_parse_interval(const char *s, size_t n, sql_interval *out)
  * printf: dates and times are the hot path of every text result). */
 static char *put_pad(char *p, uint64_t v, int width)
 {
-    if (width == 2 && v < 100) {
-        p[0] = (char)('0' + v / 10);
-        p[1] = (char)('0' + v % 10);
-        return p + 2;
-    }
-    char t[SL_I64_TEXT_MAX];
-    int n = sl_u64_text(v, t);
-    for (; n < width; width--)
-        *p++ = '0';
-    memcpy(p, t, (size_t)n);
+    int n = 1;
+    for (uint64_t x = v; x >= 10; x /= 10)
+        n++;
+    if (n < width)
+        n = width;
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
     return p + n;
 }
 
@@ -442,18 +437,19 @@ int dt_format_date(int32_t days, dbuf *b)
     return dbuf_append(b, t, (size_t)(p - t));
 }
 
-/* Seconds and a fraction of ns, trailing zeros dropped (AppendSeconds). */
+/* Seconds and a fraction of ns (0 <= frac_ns < 10^9), trailing zeros dropped
+ * (AppendSeconds). */
 static char *put_seconds(char *p, uint64_t sec, int64_t frac_ns)
 {
     p = put_pad(p, sec, 2);
     if (frac_ns) {
-        char t[16];
-        put_pad(t, (uint64_t)frac_ns, 9);
+        uint32_t f = (uint32_t)frac_ns;
         int n = 9;
-        while (n > 0 && t[n - 1] == '0')
+        for (; f % 10 == 0; f /= 10)
             n--;
         *p++ = '.';
-        memcpy(p, t, (size_t)n);
+        for (int i = n - 1; i >= 0; i--, f /= 10)
+            p[i] = (char)('0' + f % 10);
         p += n;
     }
     return p;
@@ -465,11 +461,19 @@ int dt_format_timestamp(int64_t ns, bool with_tz, dbuf *b)
         return dbuf_append_str(b, "infinity");
     if (ns == TS_NINFINITY)
         return dbuf_append_str(b, "-infinity");
-    int64_t days = ns >= 0 ? ns / NS_PER_DAY : -((-ns + NS_PER_DAY - 1) / NS_PER_DAY);
+    /* floor division (-ns + a day would overflow near the smallest timestamp) */
+    int64_t days = ns / NS_PER_DAY - (ns % NS_PER_DAY < 0);
     int64_t tod = ns - days * NS_PER_DAY;
-    int64_t y;
-    int m, d;
-    dt_civil_from_days(days, &y, &m, &d);
+    /* the civil date of the last day printed on this thread (rows of a result
+     * are often of one day) */
+    static _Thread_local int64_t last_days = INT64_MIN, last_y;
+    static _Thread_local int last_m, last_d;
+    if (days != last_days) {
+        dt_civil_from_days(days, &last_y, &last_m, &last_d);
+        last_days = days;
+    }
+    int64_t y = last_y;
+    int m = last_m, d = last_d;
     int64_t h = tod / NS_PER_HOUR, mi = tod / NS_PER_MIN % 60, s = tod / NS_PER_S % 60;
     char t[80], *p = put_ymd(t, y, m, d);
     *p++ = ' ';
