@@ -195,71 +195,113 @@ int sql_fmt_begin(sql_fmt *f, int ncols, const char *const *names, const sql_typ
 
 /* ---- csv and json rows ---- */
 
-static int csv_row(sql_fmt *f, const sql_batch *b, int64_t r)
+/* Bytes that make a CSV field quoted. */
+static const uint8_t g_csv_special[256] = {[','] = 1, ['"'] = 1, ['\n'] = 1, ['\r'] = 1};
+
+/* The text just appended to out at `at` as a CSV field: quoted (and its quotes
+ * doubled) when it is empty or holds a comma, a quote or a line break. */
+static int csv_quote_tail(dbuf *out, size_t at)
 {
-    int rc = SL_OK;
-    for (int i = 0; i < f->ncols && !rc; i++) {
-        if (i)
-            dbuf_append_byte(&f->line, ',');
-        if (!col_vec_is_valid(&b->cols[i], r))
-            continue;
-        dbuf_reset(&f->val);
-        if ((rc = sql_vec_text(f->types[i], &b->cols[i], r, &f->val)))
-            break;
-        const char *s = f->val.p ? (const char *)f->val.p : "";
-        size_t n = f->val.len;
-        bool q = n == 0 || memchr(s, ',', n) || memchr(s, '"', n) || memchr(s, '\n', n) ||
-                 memchr(s, '\r', n);
-        if (!q) {
-            rc = dbuf_append(&f->line, s, n);
-            continue;
+    size_t n = out->len - at, nq = 0;
+    const uint8_t *s = out->p ? out->p + at : NULL;
+    bool q = n == 0;
+    for (size_t k = 0; k < n; k++)
+        if (g_csv_special[s[k]]) {
+            q = true;
+            nq += s[k] == '"';
         }
-        dbuf_append_byte(&f->line, '"');
-        for (size_t k = 0; k < n; k++) {
-            if (s[k] == '"')
-                dbuf_append_byte(&f->line, '"');
-            dbuf_append_byte(&f->line, (uint8_t)s[k]);
-        }
-        rc = dbuf_append_byte(&f->line, '"');
+    if (!q)
+        return SL_OK;
+    int rc = dbuf_reserve(out, nq + 2);
+    if (rc)
+        return rc;
+    /* moved right from the end: each quote doubled, the field in quotes */
+    uint8_t *p = out->p + at;
+    size_t w = n + nq + 2;
+    p[--w] = '"';
+    for (size_t k = n; k-- > 0;) {
+        p[--w] = p[k];
+        if (p[k] == '"')
+            p[--w] = '"';
     }
-    return rc ? rc : dbuf_append_byte(&f->line, '\n');
+    p[0] = '"';
+    out->len += nq + 2;
+    out->p[out->len] = 0;
+    return SL_OK;
 }
 
-static int json_row(sql_fmt *f, const sql_batch *b, int64_t r)
+/* Row r of b as a CSV line. */
+static int csv_row(int ncols, const sql_type *types, const sql_batch *b, int64_t r, dbuf *out)
+{
+    int rc = SL_OK;
+    for (int i = 0; i < ncols && !rc; i++) {
+        if (i && (rc = dbuf_append_byte(out, ',')))
+            break;
+        if (!col_vec_is_valid(&b->cols[i], r))
+            continue;
+        size_t at = out->len;
+        if (!(rc = sql_vec_text(types[i], &b->cols[i], r, out)))
+            rc = csv_quote_tail(out, at);
+    }
+    return rc ? rc : dbuf_append_byte(out, '\n');
+}
+
+/* Row r of b as a JSON array line (val: scratch for a value's text). */
+static int json_row(int ncols, const sql_type *types, const sql_batch *b, int64_t r, dbuf *out,
+                    dbuf *val)
 {
     jw w;
-    jw_init(&w, &f->line);
+    jw_init(&w, out);
     jw_arr_begin(&w);
     int rc = SL_OK;
-    for (int i = 0; i < f->ncols && !rc; i++) {
+    for (int i = 0; i < ncols && !rc; i++) {
         const col_vec *v = &b->cols[i];
         if (!col_vec_is_valid(v, r)) {
             jw_null(&w);
             continue;
         }
-        sql_type t = f->types[i];
-        dbuf_reset(&f->val);
+        sql_type t = types[i];
         switch (t.id) {
         case ST_BOOL: jw_bool(&w, col_vec_bool(v, r)); continue;
         case ST_INT2:
         case ST_INT4: jw_int(&w, col_vec_i32(v, r)); continue;
         case ST_INT8:
         case ST_OID: jw_int(&w, col_vec_i64(v, r)); continue;
+        case ST_TEXT:
+        case ST_VARCHAR:
+            if (v->type == COL_STRING) { /* the vector's bytes, escaped as they are */
+                size_t n;
+                const uint8_t *s = col_vec_str(v, r, &n);
+                jw_strn(&w, (const char *)s, n);
+                continue;
+            }
+            break;
         default: break;
         }
-        if ((rc = sql_vec_text(t, v, r, &f->val)))
+        dbuf_reset(val);
+        if ((rc = sql_vec_text(t, v, r, val)))
             break;
-        const char *s = f->val.p ? (const char *)f->val.p : "";
+        const char *s = val->p ? (const char *)val->p : "";
         bool raw = t.id == ST_JSONB || t.id == ST_NUMERIC ||
                    ((t.id == ST_FLOAT8 || t.id == ST_FLOAT4) && strcmp(s, "NaN") &&
                     !strstr(s, "Infinity"));
         if (raw)
-            jw_rawn(&w, s, f->val.len);
+            jw_rawn(&w, s, val->len);
         else
-            jw_strn(&w, s, f->val.len);
+            jw_strn(&w, s, val->len);
     }
     jw_arr_end(&w);
-    return rc ? rc : dbuf_append_byte(&f->line, '\n');
+    return rc ? rc : dbuf_append_byte(out, '\n');
+}
+
+int sql_fmt_rows(sql_fmt_kind k, int ncols, const sql_type *types, const sql_batch *b,
+                 dbuf *out, dbuf *val)
+{
+    int rc = k == SQL_FMT_TABLE ? SL_EINVAL : SL_OK;
+    for (int64_t r = 0; r < b->n && !rc; r++)
+        rc = k == SQL_FMT_CSV ? csv_row(ncols, types, b, r, out)
+                              : json_row(ncols, types, b, r, out, val);
+    return rc;
 }
 
 /* ---- tables ---- */
@@ -423,8 +465,8 @@ int sql_fmt_batch(sql_fmt *f, const sql_batch *b)
     for (int64_t r = 0; r < b->n && !rc; r++) {
         f->rows++;
         switch (f->k) {
-        case SQL_FMT_CSV: rc = csv_row(f, b, r); break;
-        case SQL_FMT_JSON: rc = json_row(f, b, r); break;
+        case SQL_FMT_CSV: rc = csv_row(f->ncols, f->types, b, r, &f->line); break;
+        case SQL_FMT_JSON: rc = json_row(f->ncols, f->types, b, r, &f->line, &f->val); break;
         case SQL_FMT_TABLE: rc = table_row(f, b, r); break;
         }
         if (!rc && f->line.len >= 65536)

@@ -34,6 +34,13 @@ int sql_fmt_new(sql_fmt_kind k, bool expanded, sql_fmt_write w, void *arg, sql_f
 /* A result's columns (before its rows).  Commands without rows skip this. */
 int sql_fmt_begin(sql_fmt *f, int ncols, const char *const *names, const sql_type *types);
 int sql_fmt_batch(sql_fmt *f, const sql_batch *b);
+/*
+ * The row lines sql_fmt_batch writes for csv or json (no header, nothing
+ * written), appended to out: for a writer that formats rows on several threads
+ * and writes the bytes on one.  val is scratch for a value's text (json).
+ */
+int sql_fmt_rows(sql_fmt_kind k, int ncols, const sql_type *types, const sql_batch *b,
+                 dbuf *out, dbuf *val);
 /* The end of one statement's result: the footer (table), the end line (json). */
 int sql_fmt_end(sql_fmt *f, const char *tag, uint64_t rows, double ms);
 /* A failure (of the statement, or mid-stream): psql's text, or the json error line. */

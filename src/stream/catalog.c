@@ -328,12 +328,13 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                         : !strcmp(cv, "nexmark")   ? STREAM_CONN_NEXMARK
                         : !strcmp(cv, "webhook")   ? STREAM_CONN_WEBHOOK
                         : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS
-                        : !strcmp(cv, "table")     ? STREAM_CONN_TABLE : -1;
+                        : !strcmp(cv, "table")     ? STREAM_CONN_TABLE
+                        : !strcmp(cv, "blackhole") ? STREAM_CONN_BLACKHOLE : -1;
     bool nexmark = kind == STREAM_CONN_NEXMARK;
     if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
                            "is not supported yet (this version has 'file', 'telemetry', "
-                           "'nexmark', 'webhook', 'metrics' and 'table')",
+                           "'nexmark', 'webhook', 'metrics', 'table' and 'blackhole')",
                            name, cv ? cv : "?");
     if (kind == STREAM_CONN_TELEMETRY && !r->hub)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
@@ -367,6 +368,9 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
         if (!v)
             return sql_err_set(e, "22023", d->location, "table \"%s\": option %s needs a value",
                                name, d->defname);
+        if (kind == STREAM_CONN_BLACKHOLE)
+            return sql_err_set(e, "22023", d->location, "table \"%s\": the blackhole "
+                               "connector takes no options (not %s)", name, d->defname);
         if (nexmark && (rc = stream_nexmark_option(t, d->defname, v, d->location, e)) != 1) {
             if (rc)
                 return rc;

@@ -217,7 +217,8 @@ static int analyse(job *j)
     if (!j->src && op->p->scan.table->ops == &stream_lookup_ops &&
         stream_table_is_sink((const stream_table *)op->p->scan.table))
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" is a sink (webhook, "
-                           "metrics or table): a job cannot read it", op->p->scan.table->name);
+                           "metrics, table or blackhole): a job cannot read it",
+                           op->p->scan.table->name);
     if (!j->src && op->p->scan.table->ops == &stream_lookup_ops)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
                            "a static (lookup) table; a job reads a stream, which may join it",

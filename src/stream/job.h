@@ -55,6 +55,8 @@ typedef struct stream_wk {
     uint64_t rows_read, late, bad;
     bool max_seen;
     int64_t max_ns;
+    stream_sink_fmt *sfmt;   /* append-only job, file sink: its rows formatted here */
+    size_t fmt_row_bytes;    /* ... bytes a row in the last batch (the next one's guess) */
     /* owning */
     open_win *wins;          /* sorted by start (and so by end) */
     int nwins, wins_cap;

@@ -67,12 +67,15 @@ int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream
     return r->slots ? SL_OK : SL_ENOMEM;
 }
 
-void stream_msg_free(const stream_msg *m)
+void stream_msg_free(stream_msg *m)
 {
     if (m->kind == STREAM_MSG_PARTIAL)
         sql_aggtab_free(stream_msg_table(m));
+    else if (m->kind == STREAM_MSG_BYTES)
+        sl_free(stream_msg_bytes(m));
     else
         sql_batch_free(m->b);
+    m->b = NULL;
 }
 
 void stream_ring_free(stream_ring *r)

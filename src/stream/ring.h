@@ -54,13 +54,15 @@ enum {
     STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
     STREAM_MSG_PARTIAL,      /* b: a producer's partial table of the window starting
                                 at `end` (local-global aggregation) */
+    STREAM_MSG_BYTES,        /* bytes: `wm` bytes of sink output holding `end` rows */
 };
 
 struct sql_aggtab;
 
 typedef struct stream_msg {
     sql_batch *b;            /* taken by the consumer; NULL for none; PARTIAL: the
-                                table (stream_msg_table) */
+                                table (stream_msg_table); BYTES: the bytes, sl_malloc'd
+                                (stream_msg_bytes) */
     int64_t wm;              /* the producer's watermark after b */
     int64_t end;             /* RESULT: window_end of b's rows; CHUNK_END: the chunk;
                                 PARTIAL: the window's start */
@@ -72,6 +74,17 @@ static inline struct sql_aggtab *stream_msg_table(const stream_msg *m)
 {
     return (struct sql_aggtab *)(void *)m->b;
 }
+/* A BYTES message's bytes (carried in b), and b made from them. */
+static inline uint8_t *stream_msg_bytes(const stream_msg *m)
+{
+    return (uint8_t *)(void *)m->b;
+}
+static inline sql_batch *stream_bytes_ref(uint8_t *p)
+{
+    return (sql_batch *)(void *)p;
+}
+/* Frees what a message carries (a batch, a partial table, or bytes). */
+void stream_msg_free(stream_msg *m);
 
 typedef struct stream_bell {
     _Atomic uint32_t seq;
@@ -100,10 +113,8 @@ typedef struct stream_ring {
 
 /* cap: a power of two >= 2.  The bells belong to the two threads. */
 int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream_bell *producer);
-/* Frees the ring and the batches still in it (after both threads are done). */
+/* Frees the ring and the batches (and bytes) still in it (after both threads are done). */
 void stream_ring_free(stream_ring *r);
-/* What a message holds (its batch or partial table) freed. */
-void stream_msg_free(const stream_msg *m);
 /* Producer: false when full (nothing done). */
 bool stream_ring_push(stream_ring *r, const stream_msg *m);
 /* Consumer: false when empty. */

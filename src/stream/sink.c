@@ -6,7 +6,12 @@
  *                       string ""), a header line unless header = false.  They
  *                       are written to PATH.part, renamed to PATH when the job
  *                       ends well (the commit); a job that fails leaves PATH as
- *                       it was and no part file.
+ *                       it was and no part file.  An append-only job formats
+ *                       its rows on the workers (stream_sink_format, in
+ *                       parallel) and the merger only writes the bytes
+ *                       (stream_sink_write_bytes).
+ *   blackhole           the rows counted, nothing kept (a benchmark's sink, as the
+ *                       published Nexmark figures use; casts are not evaluated)
  *   materialized view   the rows kept in memory as the view's contents (with
  *                       emit = 'on_update', the final row of each group: the
  *                       upsert log's updates are counted, not kept).
@@ -174,7 +179,7 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
         if (map[i] >= 0)
             rc = column_expr(k, i, map[i], in_types[map[i]],
                              t ? t->names[i] : v->f->names[i], e);
-    if (!rc && t)
+    if (!rc && t && t->connector != STREAM_CONN_BLACKHOLE)
         rc = t->connector == STREAM_CONN_FILE ? open_file(k, r, e)
                                               : stream_sink_ext_open(t, &k->ext, e);
     if (rc) {
@@ -185,8 +190,10 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
     return SL_OK;
 }
 
-/* b's rows as the sink's columns (b is taken). */
-static int to_sink_row(stream_sink *k, sql_batch *b, sql_batch **out, sql_err *e)
+/* b's rows as the sink's columns (b is taken), the casts evaluated with cx (whose
+ * error is *cerr and scratch arena *scratch: the sink's, or a worker's). */
+static int to_sink_row(const stream_sink *k, sql_ectx *cx, sql_err *cerr, arena *scratch,
+                       sql_batch *b, sql_batch **out, sql_err *e)
 {
     sql_batch *o;
     int rc = sql_batch_new(k->ncols, k->types, &o);
@@ -194,16 +201,16 @@ static int to_sink_row(stream_sink *k, sql_batch *b, sql_batch **out, sql_err *e
         sql_batch_free(b);
         return oom(e);
     }
-    arena_reset(&k->scratch);
+    arena_reset(scratch);
     for (int i = 0; i < k->ncols && !rc; i++) {
         sql_vec v;
         if (!k->exprs[i]) {
             rc = sql_vec_const_null(&v, k->types[i]);
         } else {
-            sql_err_clear(&k->err);
-            rc = sql_eval(&k->cx, k->exprs[i], b, NULL, &v);
+            sql_err_clear(cerr);
+            rc = sql_eval(cx, k->exprs[i], b, NULL, &v);
             if (rc)
-                *e = k->err.state[0] ? k->err : *e;
+                *e = cerr->state[0] ? *cerr : *e;
         }
         if (rc)
             break;
@@ -227,12 +234,14 @@ static int to_sink_row(stream_sink *k, sql_batch *b, sql_batch **out, sql_err *e
 
 int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
 {
-    if (!b->n) {
+    if (!b->n || (k->t && k->t->connector == STREAM_CONN_BLACKHOLE)) {
+        if (k->t)
+            k->t->rows_written += (uint64_t)b->n;
         sql_batch_free(b);
         return SL_OK;
     }
     sql_batch *o = NULL;
-    int rc = to_sink_row(k, b, &o, e);
+    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, b, &o, e);
     if (rc)
         return rc;
     uint64_t n = (uint64_t)o->n;
@@ -268,6 +277,64 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
     return SL_OK;
 }
 
+/* ---- formatting on workers ---------------------------------------------- */
+
+struct stream_sink_fmt {
+    const stream_sink *k;
+    sql_ectx cx;
+    sql_err err;
+    arena scratch;
+    dbuf val;
+};
+
+bool stream_sink_preformat(const stream_sink *k)
+{
+    return stream_sink_is_file(k);
+}
+
+int stream_sink_fmt_new(const stream_sink *k, stream_sink_fmt **out)
+{
+    stream_sink_fmt *f = sl_calloc(1, sizeof *f);
+    if (!(*out = f))
+        return SL_ENOMEM;
+    f->k = k;
+    arena_init(&f->scratch, 4096, 64u << 20);
+    dbuf_init(&f->val, (size_t)1 << 31);
+    f->cx.f.err = &f->err;
+    f->cx.f.scratch = &f->scratch;
+    return SL_OK;
+}
+
+void stream_sink_fmt_free(stream_sink_fmt *f)
+{
+    if (!f)
+        return;
+    arena_destroy(&f->scratch);
+    dbuf_free(&f->val);
+    sl_free(f);
+}
+
+int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e)
+{
+    const stream_sink *k = f->k;
+    sql_batch *o = NULL;
+    int rc = to_sink_row(k, &f->cx, &f->err, &f->scratch, b, &o, e);
+    if (rc)
+        return rc;
+    rc = sql_fmt_rows(SQL_FMT_CSV, k->ncols, k->types, o, out, &f->val);
+    sql_batch_free(o);
+    return rc ? oom(e) : SL_OK;
+}
+
+int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t rows, sql_err *e)
+{
+    if (n && fwrite(p, 1, n, k->fp) != n)
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", k->t->name,
+                           k->part, strerror(errno ? errno : EIO));
+    k->t->rows_written += rows;
+    return SL_OK;
+}
+
 void stream_sink_count(stream_sink *k, uint64_t n)
 {
     if (k->v)
@@ -282,7 +349,8 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
     }
     stream_table *t = k->t;
     if (t->connector != STREAM_CONN_FILE) {
-        stream_sink_ext_commit(t, k->ext);
+        if (t->connector != STREAM_CONN_BLACKHOLE)
+            stream_sink_ext_commit(t, k->ext);
         k->committed = t->written = true;
         return SL_OK;
     }

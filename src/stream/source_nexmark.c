@@ -414,6 +414,10 @@ int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, 
     if (sql_batch_new(t->ncols, t->types, &b))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     int rc = SL_OK;
+    /* room for a batch at once (text: a URL's length a row), not grown row by row */
+    for (int c = 0; c < t->ncols && !rc; c++)
+        rc = col_vec_reserve(&b->cols[c], BATCH_ROWS,
+                             g_fields[r->x->field[c]].type == F_TEXT ? BATCH_ROWS * 40 : 0);
     nx_event ev;
     while (!rc && b->n < BATCH_ROWS && (r->n = next_of(r->x->kind, r->n)) < r->end) {
         ev.n = r->n++;

@@ -44,7 +44,8 @@ enum {
     STREAM_CONN_WEBHOOK,
     STREAM_CONN_METRICS,
     STREAM_CONN_TABLE,
-    STREAM_CONN_NEXMARK
+    STREAM_CONN_NEXMARK,
+    STREAM_CONN_BLACKHOLE    /* a sink that counts its rows and keeps none (benchmarks) */
 };
 
 typedef struct stream_run stream_run;
@@ -89,11 +90,12 @@ typedef struct stream_table {
     stream_gauges *gauges;   /* metrics: its gauges (made by its first job) */
 } stream_table;
 
-/* A table only jobs write into (webhook, metrics, table): nothing reads it as a source. */
+/* A table only jobs write into (webhook, metrics, table, blackhole): nothing reads it as a
+ * source. */
 static inline bool stream_table_is_sink(const stream_table *t)
 {
     return t->connector == STREAM_CONN_WEBHOOK || t->connector == STREAM_CONN_METRICS ||
-           t->connector == STREAM_CONN_TABLE;
+           t->connector == STREAM_CONN_TABLE || t->connector == STREAM_CONN_BLACKHOLE;
 }
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
@@ -263,6 +265,18 @@ int stream_sink_commit(stream_sink *k, sql_err *e);
  * *bytes its length; from then on a failed job keeps the part file. */
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e);
 bool stream_sink_is_file(const stream_sink *k);
+/*
+ * Formatting on workers: whether the sink takes bytes (a file), a worker's
+ * context for it, the rows of b (taken) cast to the sink's columns and
+ * appended to out as the file's lines (the engine's formatter, sql_fmt_rows),
+ * and the merger's write of such bytes (n bytes holding rows rows).
+ */
+typedef struct stream_sink_fmt stream_sink_fmt;
+bool stream_sink_preformat(const stream_sink *k);
+int stream_sink_fmt_new(const stream_sink *k, stream_sink_fmt **out);
+void stream_sink_fmt_free(stream_sink_fmt *f);
+int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e);
+int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t rows, sql_err *e);
 
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);

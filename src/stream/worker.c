@@ -135,7 +135,8 @@ static int to_merger(wk *w, const stream_msg *m)
     stream_ring *r = &w->j->out[w->id];
     while (!stream_ring_push(r, m)) {
         if (failed(w->j)) {
-            stream_msg_free(m);
+            stream_msg c = *m;
+            stream_msg_free(&c);
             return SL_ECANCELED;
         }
         wait_for(w, r, false);
@@ -508,7 +509,8 @@ static int to_owner(wk *w, int o, const stream_msg *m, sql_err *e)
         if (!rc && failed(j))
             rc = SL_ECANCELED;
         if (rc) {
-            stream_msg_free(m);
+            stream_msg c = *m;
+            stream_msg_free(&c);
             return rc;
         }
         if (!stream_ring_room(r))
@@ -582,12 +584,33 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
     return rc;
 }
 
+/* Rows of an append-only job (b taken) to the merger: formatted here, in
+ * parallel with the other workers, when the sink takes bytes (the merger then
+ * only writes them), else as the batch. */
 static int rows_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
-    (void)e;
-    stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
-    return to_merger(arg, &m);
+    wk *w = arg;
+    if (!w->sfmt) {
+        stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
+        return to_merger(w, &m);
+    }
+    int64_t n = b->n;
+    dbuf out;
+    dbuf_init(&out, (size_t)1 << 31);
+    /* room for as many bytes a row as the last batch had: one allocation */
+    int rc = dbuf_reserve_exact(&out, (size_t)n * w->fmt_row_bytes + 4096) ? oom(e) : SL_OK;
+    if (!rc)
+        rc = stream_sink_format(w->sfmt, b, &out, e);
+    if (rc) {
+        dbuf_free(&out);
+        return rc;
+    }
+    if (n)
+        w->fmt_row_bytes = out.len / (size_t)n + 1;
+    size_t len;
+    stream_msg m = {stream_bytes_ref(dbuf_take(&out, &len)), (int64_t)len, n, STREAM_MSG_BYTES};
+    return to_merger(w, &m);
 }
 
 /* Room for n window rows. */
@@ -1173,6 +1196,18 @@ static int merge_windows(job *j, sql_err *e)
     return rc;
 }
 
+/* Rows of an append-only job into the sink: a batch, or bytes formatted by the
+ * worker (rows_out). */
+static int write_rows(job *j, stream_msg *m, sql_err *e)
+{
+    if (m->kind != STREAM_MSG_BYTES)
+        return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
+    int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m), (size_t)m->wm,
+                                     (uint64_t)m->end, e);
+    stream_msg_free(m);
+    return rc;
+}
+
 /* Without an aggregation: each split's rows in split order, so in line order. */
 static int merge_splits(job *j, sql_err *e)
 {
@@ -1185,8 +1220,8 @@ static int merge_splits(job *j, sql_err *e)
                 got = true;
                 if (m.kind == STREAM_MSG_CHUNK_END)
                     ended++;
-                else if (m.b)
-                    rc = stream_sink_write(j->sink, m.b, e);
+                else
+                    rc = write_rows(j, &m, e);
             }
         }
         if (!got)
@@ -1208,8 +1243,8 @@ static int merge_splits(job *j, sql_err *e)
             j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
         } else if (m.kind == STREAM_MSG_CHUNK_END)
             c++;
-        else if (m.b)
-            rc = stream_sink_write(j->sink, m.b, e);
+        else
+            rc = write_rows(j, &m, e);
     }
     return rc;
 }
@@ -1244,11 +1279,15 @@ static int wk_init(job *j, wk *w, int id)
     if (session && stream_sessions_new(j->win->size_ns, j->src->time_col, j->src_keys,
                                        j->npkeys, ty, &w->ss))
         return SL_ENOMEM;
+    if (!j->agg && stream_sink_preformat(j->sink) && stream_sink_fmt_new(j->sink, &w->sfmt))
+        return SL_ENOMEM;
+    w->fmt_row_bytes = 64;
     return SL_OK;
 }
 
 static void wk_free(wk *w)
 {
+    stream_sink_fmt_free(w->sfmt);
     stream_sessions_free(w->ss);
     sql_aggtab_free(w->cur);
     for (int i = 0; i < w->nwins; i++)

@@ -400,29 +400,60 @@ int dt_parse_interval(const char *s, size_t n, sql_interval *out)
 
 /* ---- formatting --------------------------------------------------------- */
 
+/* v in decimal, zero-padded to at least width digits (printf's %0*llu without
+ * printf: dates and times are the hot path of every text result). */
+static char *put_pad(char *p, uint64_t v, int width)
+{
+    int n = 1;
+    for (uint64_t x = v; x >= 10; x /= 10)
+        n++;
+    if (n < width)
+        n = width;
+    for (int i = n - 1; i >= 0; i--, v /= 10)
+        p[i] = (char)('0' + v % 10);
+    return p + n;
+}
+
+/* YYYY-MM-DD of the proleptic Gregorian year y (years <= 0 as 1 - y, " BC" added
+ * by the caller). */
+static char *put_ymd(char *p, int64_t y, int m, int d)
+{
+    p = put_pad(p, (uint64_t)(y <= 0 ? 1 - y : y), 4);
+    *p++ = '-';
+    p = put_pad(p, (uint64_t)m, 2);
+    *p++ = '-';
+    return put_pad(p, (uint64_t)d, 2);
+}
+
 int dt_format_date(int32_t days, dbuf *b)
 {
     int64_t y;
     int m, d;
     dt_civil_from_days(days, &y, &m, &d);
-    if (y <= 0)
-        return dbuf_printf(b, "%04lld-%02d-%02d BC", (long long)(1 - y), m, d);
-    return dbuf_printf(b, "%04lld-%02d-%02d", (long long)y, m, d);
+    char t[48], *p = put_ymd(t, y, m, d);
+    if (y <= 0) {
+        memcpy(p, " BC", 3);
+        p += 3;
+    }
+    return dbuf_append(b, t, (size_t)(p - t));
 }
 
-/* Seconds and a fraction of ns, trailing zeros dropped (AppendSeconds). */
-static int put_seconds(dbuf *b, int64_t sec, int64_t frac_ns)
+/* Seconds and a fraction of ns (0 <= frac_ns < 10^9), trailing zeros dropped
+ * (AppendSeconds). */
+static char *put_seconds(char *p, uint64_t sec, int64_t frac_ns)
 {
-    int rc = dbuf_printf(b, "%02lld", (long long)sec);
-    if (!rc && frac_ns) {
-        char t[16];
-        snprintf(t, sizeof t, "%09lld", (long long)frac_ns);
+    p = put_pad(p, sec, 2);
+    if (frac_ns) {
+        uint32_t f = (uint32_t)frac_ns;
         int n = 9;
-        while (n > 0 && t[n - 1] == '0')
+        for (; f % 10 == 0; f /= 10)
             n--;
-        rc = dbuf_printf(b, ".%.*s", n, t);
+        *p++ = '.';
+        for (int i = n - 1; i >= 0; i--, f /= 10)
+            p[i] = (char)('0' + f % 10);
+        p += n;
     }
-    return rc;
+    return p;
 }
 
 int dt_format_timestamp(int64_t ns, bool with_tz, dbuf *b)
@@ -431,23 +462,38 @@ int dt_format_timestamp(int64_t ns, bool with_tz, dbuf *b)
         return dbuf_append_str(b, "infinity");
     if (ns == TS_NINFINITY)
         return dbuf_append_str(b, "-infinity");
-    int64_t days = ns >= 0 ? ns / NS_PER_DAY : -((-ns + NS_PER_DAY - 1) / NS_PER_DAY);
+    /* floor division (-ns + a day would overflow near the smallest timestamp) */
+    int64_t days = ns / NS_PER_DAY - (ns % NS_PER_DAY < 0);
     int64_t tod = ns - days * NS_PER_DAY;
-    int64_t y;
-    int m, d;
-    dt_civil_from_days(days, &y, &m, &d);
+    /* the civil date of the last day printed on this thread (rows of a result
+     * are often of one day) */
+    static _Thread_local int64_t last_days = INT64_MIN, last_y;
+    static _Thread_local int last_m, last_d;
+    if (days != last_days) {
+        dt_civil_from_days(days, &last_y, &last_m, &last_d);
+        last_days = days;
+    }
+    int64_t y = last_y;
+    int m = last_m, d = last_d;
     int64_t h = tod / NS_PER_HOUR, mi = tod / NS_PER_MIN % 60, s = tod / NS_PER_S % 60;
-    int rc = dbuf_printf(b, "%04lld-%02d-%02d %02lld:%02lld:", (long long)(y <= 0 ? 1 - y : y),
-                         m, d, (long long)h, (long long)mi);
+    char t[80], *p = put_ymd(t, y, m, d);
+    *p++ = ' ';
+    p = put_pad(p, (uint64_t)h, 2);
+    *p++ = ':';
+    p = put_pad(p, (uint64_t)mi, 2);
+    *p++ = ':';
     /* PostgreSQL shows microseconds: nanoseconds below them are kept in the value
      * (comparisons, arithmetic, extract) but not printed (docs/sql.md) */
-    if (!rc)
-        rc = put_seconds(b, s, tod % NS_PER_S / 1000 * 1000);
-    if (!rc && with_tz)
-        rc = dbuf_append_str(b, "+00");
-    if (!rc && y <= 0)
-        rc = dbuf_append_str(b, " BC");
-    return rc;
+    p = put_seconds(p, (uint64_t)s, tod % NS_PER_S / 1000 * 1000);
+    if (with_tz) {
+        memcpy(p, "+00", 3);
+        p += 3;
+    }
+    if (y <= 0) {
+        memcpy(p, " BC", 3);
+        p += 3;
+    }
+    return dbuf_append(b, t, (size_t)(p - t));
 }
 
 /* AddPostgresIntPart of PostgreSQL's interval output. */
@@ -477,11 +523,17 @@ int dt_format_interval(const sql_interval *iv, dbuf *b)
         uint64_t a = minus ? (uint64_t)0 - (uint64_t)t : (uint64_t)t;
         uint64_t h = a / (uint64_t)NS_PER_HOUR, mi = a / (uint64_t)NS_PER_MIN % 60,
                  s = a / (uint64_t)NS_PER_S % 60, f = a % (uint64_t)NS_PER_S;
-        rc = dbuf_printf(b, "%s%s%02llu:%02llu:", is_zero ? "" : " ",
-                         minus ? "-" : (is_before ? "+" : ""), (unsigned long long)h,
-                         (unsigned long long)mi);
-        if (!rc)
-            rc = put_seconds(b, (int64_t)s, (int64_t)(f / 1000 * 1000));
+        char buf[80], *p = buf;
+        if (!is_zero)
+            *p++ = ' ';
+        if (minus || is_before)
+            *p++ = minus ? '-' : '+';
+        p = put_pad(p, h, 2);
+        *p++ = ':';
+        p = put_pad(p, mi, 2);
+        *p++ = ':';
+        p = put_seconds(p, s, (int64_t)(f / 1000 * 1000));
+        rc = dbuf_append(b, buf, (size_t)(p - buf));
     }
     return rc;
 }

@@ -429,6 +429,16 @@ int sql_vec_text(sql_type t, const col_vec *v, int64_t r, dbuf *b)
         int64_t x = v->type == COL_INT64 ? col_vec_i64(v, r) : col_vec_i32(v, r);
         return dbuf_append(b, num, (size_t)sl_i64_text(x, num));
     }
+    if (!col_vec_is_valid(v, r))
+        return 0;
+    if ((t.id == ST_TIMESTAMP || t.id == ST_TIMESTAMPTZ) &&
+        (v->type == COL_INT64 || v->type == COL_TS_NS))
+        return dt_format_timestamp(col_vec_i64(v, r), t.id == ST_TIMESTAMPTZ, b);
+    if ((t.id == ST_TEXT || t.id == ST_VARCHAR) && v->type == COL_STRING) {
+        size_t n;
+        const uint8_t *s = col_vec_str(v, r, &n);
+        return dbuf_append(b, s, n);
+    }
     sql_datum d = sql_datum_get(t, v, r);
     return sql_datum_text(t, &d, b);
 }
