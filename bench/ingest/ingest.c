@@ -705,6 +705,14 @@ static void report_acks(bench *b)
                                                                               : n - 1] / 1e6, n);
 }
 
+static void free_blocks(bench *b)
+{
+    for (int i = 0; b->blocks && i < b->o.blocks; i++)
+        dbuf_free(&b->blocks[i].msg);
+    sl_free(b->blocks);
+    sl_free(b->streams);
+}
+
 int main(int argc, char **argv)
 {
     bench b;
@@ -745,6 +753,7 @@ int main(int argc, char **argv)
     if (b.o.round) {
         int rc = one_round(&b, dir);
         nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free_blocks(&b);
         return rc;
     }
     server *srv = NULL;
@@ -794,9 +803,6 @@ int main(int argc, char **argv)
         t_ingest = -1;
     sl_free(b.ack_ns); /* the self-traced run records its acknowledgements here too */
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (int i = 0; i < b.o.blocks; i++)
-        dbuf_free(&b.blocks[i].msg);
-    sl_free(b.blocks);
-    sl_free(b.streams);
+    free_blocks(&b);
     return t_ingest > 0 ? 0 : 1;
 }
