@@ -107,13 +107,13 @@ echo "== where the loadgen process's time went: streamlake analyze"
 report_dir=$(mktemp -d /tmp/streamlake-report-XXXXXX)
 build/streamlake analyze "$pid" --server "$url" -o "$report_dir/report.md"
 sed -n '1,12p' "$report_dir/report.md"
-echo "analysis report: $report_dir/report.md (flame graph: $report_dir/report.flame.html, .svg, .folded)"
 echo "try: build/streamlake view thread_spans $sid --server $url | head"
 echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
 echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
 echo "     psql -h 127.0.0.1 -p $pg_port -U you -d lake   (any PostgreSQL client: docs/pgwire.md)"
 echo "     docs/sql.md: the tables, functions and settings"
 echo "web app: $url/  (this process: $url/process/$pid; docs/web.md)"
+echo "analysis report: $report_dir/report.md (flame graph next to it: report.flame.html, .flame.svg, .flame.json, .folded)"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then
   exit 0

@@ -22,7 +22,7 @@
  *
  *   bench_ingest [--connections 8] [--blocks 320] [--events 32768]
  *                [--codec none|lz4|zstd] [--server-threads 8] [--url URL[,URL...]]
- *                [--self-trace]
+ *                [--self-trace [--rounds N]]
  *
  * --url takes several servers separated by commas (servers sharing one
  * PostgreSQL and one bucket): connection i sends to server i modulo their
@@ -30,10 +30,27 @@
  *
  * --self-trace adds two measurements: the same blocks into two more servers,
  * each in a fresh data directory, the first plain, the second recording its
- * own work as `serve` does by default (server/self_trace.h); it prints the
- * second's throughput as a ratio of the first's (the target: a cost under
- * 2%).  The tracing library runs once per process, so the self-traced server
- * always comes last; run the benchmark several times to see the spread.
+ * own work as `serve` does by default (server/self_trace.h).  The target is a
+ * cost under 2 %, which wall times on a shared machine cannot resolve (their
+ * spread is tens of percent), so the benchmark reports three figures:
+ *
+ *   accounted    the self-trace's own CPU time as a share of the server's CPU
+ *                time over the same run: the library's collector and sender
+ *                threads (pthread_getcpuclockid; the sender also stores the
+ *                server's own blocks), turning /api/stats into metrics every
+ *                second, and the recording calls made inline by the server's
+ *                threads (events recorded x a cost per event measured in this
+ *                process right after the run); the server's CPU is the
+ *                process's minus the client threads'.  Also the self-trace's
+ *                events and bytes as a share of the ingested ones.
+ *   wall, CPU    plain vs self-traced throughput and CPU per event.
+ *
+ * The tracing library runs once per process, so in one process the
+ * self-traced server always comes last.  --rounds N runs N pairs of short
+ * rounds instead, each server in its own process (this program, re-run with
+ * --round plain|traced), in the order plain, traced, traced, plain, ... so
+ * that a drift of the machine falls on both; it prints the median and the
+ * spread (min, max) of each figure over the rounds.
  */
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -41,15 +58,20 @@
 #include "net/httpc.h"
 #include "objstore/objstore.h"
 #include "server/ingest.h"
+#include "server/self_trace.h"
 #include "server/server.h"
+#include "streamlake/trace.h"
 #include "wire/wire.h"
 
 #include <ftw.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define N_DESCS 48
@@ -65,6 +87,9 @@ typedef struct opts {
     int server_threads;
     const char *url;
     int self_trace;
+    int rounds;           /* --rounds N: N pairs of rounds, each server in its own process */
+    int round;            /* --round plain|traced (internal): one server, one result line */
+    const char *self_exe; /* argv[0], re-run by --rounds */
 } opts;
 
 typedef struct blk {
@@ -83,6 +108,7 @@ typedef struct bench {
     int n_urls;
     uint64_t total_events, total_bytes;
     int64_t *ack_ns;    /* per block: the ingest request's round trip */
+    _Atomic int64_t client_cpu_ns; /* CPU of the client threads of the last phase */
 } bench;
 
 static uint64_t rng_next(uint64_t *s)
@@ -251,6 +277,13 @@ static void write_all(worker *w)
     }
 }
 
+static int64_t thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
 static void *worker_main(void *arg)
 {
     worker *w = arg;
@@ -258,6 +291,7 @@ static void *worker_main(void *arg)
         write_all(w);
     else
         post_all(w, w->mode == 1 ? "/bench/discard" : "/ingestion/insert_block");
+    atomic_fetch_add(&w->b->client_cpu_ns, thread_cpu_ns());
     return NULL;
 }
 
@@ -350,14 +384,61 @@ static double cpu_seconds(void)
            (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-/*
- * The blocks into a fresh server (data under dir/name): seconds, or -1 on a
- * failure; *cpu gets the CPU seconds the process spent from the first request
- * to the server's stop (its last self-recorded events stored).
- */
-static double fresh_server(bench *b, const char *dir, const char *name, int self_trace,
-                           double *cpu)
+/* One server's run: wall time, CPU, and for a self-traced server what tracing cost. */
+typedef struct round_res {
+    double secs;            /* wall, first request to last acknowledgement; < 0: failed */
+    double server_cpu_s;    /* the process's CPU minus the client threads' */
+    double threads_s;       /* the library's collector and sender threads */
+    double sender_s;        /* the sender's part (it stores the server's own blocks) */
+    double metrics_s;       /* /api/stats into metrics */
+    double inline_s;        /* events recorded x inline_ns */
+    double inline_ns;       /* measured cost of one recorded event */
+    uint64_t self_events, self_bytes, self_blocks, self_dropped;
+} round_res;
+
+static double self_s(const round_res *r)
 {
+    return r->threads_s + r->metrics_s + r->inline_s;
+}
+
+/*
+ * The CPU cost of one event recorded inline, as the server's threads record
+ * them (an async span's begin or end), measured on this thread: the median
+ * of 21 batches of 2,000 spans, each batch flushed before the next so that
+ * no ring fills (a full ring drops, which costs less than recording).
+ */
+static double calibrate_event_ns(void)
+{
+    enum { BATCHES = 21, PAIRS = 2000 };
+    double ns[BATCHES];
+    for (int k = 0; k < BATCHES; k++) {
+        sl_flush(10000);
+        int64_t c0 = thread_cpu_ns();
+        for (int i = 0; i < PAIRS; i++) {
+            sl_async_span sp = SL_ASYNC_BEGIN("bench.calibrate", NULL);
+            sl_async_end(&sp);
+        }
+        ns[k] = (double)(thread_cpu_ns() - c0) / (2.0 * PAIRS);
+    }
+    for (int i = 1; i < BATCHES; i++) /* insertion sort: 21 values */
+        for (int j = i; j > 0 && ns[j] < ns[j - 1]; j--) {
+            double t = ns[j];
+            ns[j] = ns[j - 1];
+            ns[j - 1] = t;
+        }
+    return ns[BATCHES / 2];
+}
+
+/*
+ * The blocks into a fresh server (data under dir/name).  The window runs
+ * from the first request to the last acknowledgement and, for a self-traced
+ * server, until what it recorded during the run is stored (sl_flush).
+ */
+static void fresh_server(bench *b, const char *dir, const char *name, int self_trace,
+                         round_res *r)
+{
+    memset(r, 0, sizeof *r);
+    r->secs = -1;
     char sdir[300];
     snprintf(sdir, sizeof sdir, "%s/%s", dir, name);
     server_config c;
@@ -371,38 +452,189 @@ static double fresh_server(bench *b, const char *dir, const char *name, int self
     errmsg e;
     if (server_start(&c, &srv, &e)) {
         fprintf(stderr, "bench_ingest: %s\n", e.text);
-        return -1;
+        return;
     }
     snprintf(b->base_url, sizeof b->base_url, "http://127.0.0.1:%u", server_port(srv));
+    self_trace_cost k0, k1;
+    int have = self_trace && self_trace_cost_get(&k0) == SL_OK;
+    atomic_store(&b->client_cpu_ns, 0);
     double c0 = cpu_seconds();
-    double t = send_meta(b) ? -1 : run_phase(b, 2, NULL);
+    int64_t mine0 = thread_cpu_ns();
+    r->secs = send_meta(b) ? -1 : run_phase(b, 2, NULL);
+    if (have)
+        sl_flush(30000);
+    have = have && self_trace_cost_get(&k1) == SL_OK;
+    /* this thread only waits (and encodes the metadata): not the server's */
+    r->server_cpu_s = cpu_seconds() - c0 - (double)atomic_load(&b->client_cpu_ns) / 1e9 -
+                      (double)(thread_cpu_ns() - mine0) / 1e9;
+    if (have) {
+        r->threads_s = (double)(k1.collector_ns - k0.collector_ns + k1.sender_ns -
+                                k0.sender_ns) / 1e9;
+        r->sender_s = (double)(k1.sender_ns - k0.sender_ns) / 1e9;
+        r->metrics_s = (double)(k1.metrics_ns - k0.metrics_ns) / 1e9;
+        r->self_events = k1.events_recorded - k0.events_recorded;
+        r->self_bytes = k1.bytes_delivered - k0.bytes_delivered;
+        r->self_blocks = k1.blocks_delivered - k0.blocks_delivered;
+        r->self_dropped = k1.events_dropped - k0.events_dropped;
+        r->inline_ns = calibrate_event_ns();
+        r->inline_s = (double)r->self_events * r->inline_ns / 1e9;
+    } else if (self_trace) {
+        fprintf(stderr, "bench_ingest: the server does not record itself\n");
+        r->secs = -1;
+    }
     server_stop(srv);
-    *cpu = cpu_seconds() - c0;
-    return t;
+}
+
+static void report_self(const bench *b, const round_res *r)
+{
+    double srv = r->server_cpu_s > 0 ? r->server_cpu_s : 1e-9;
+    printf("  %-12s accounted: collector %.1f ms + sender %.1f ms + metrics %.1f ms + inline %"
+           PRIu64 " events x %.1f ns = %.1f ms of the server's %.1f ms CPU: %.2f%%\n", "",
+           (r->threads_s - r->sender_s) * 1e3, r->sender_s * 1e3, r->metrics_s * 1e3,
+           r->self_events, r->inline_ns,
+           self_s(r) * 1e3, srv * 1e3, 100.0 * self_s(r) / srv);
+    printf("  %-12s self-trace data: %" PRIu64 " events (%.3f%% of the ingested), %" PRIu64
+           " bytes (%.3f%%) in %" PRIu64 " blocks, %" PRIu64 " dropped\n", "", r->self_events,
+           100.0 * (double)r->self_events / (double)b->total_events, r->self_bytes,
+           100.0 * (double)r->self_bytes / (double)b->total_bytes, r->self_blocks,
+           r->self_dropped);
 }
 
 /*
- * --self-trace: the blocks into two more fresh servers, the same but for
- * recording themselves, and the ratio.  0 when every request succeeded.
+ * --self-trace in one process: the blocks into two more fresh servers, the
+ * same but for recording themselves.  0 when every request succeeded.
  */
 static int self_traced(bench *b, const char *dir)
 {
-    double cpu_plain = 0, cpu_traced = 0;
-    double plain = fresh_server(b, dir, "plain", 0, &cpu_plain);
-    double traced = plain > 0 ? fresh_server(b, dir, "self-traced", 1, &cpu_traced) : -1;
-    report(b, "plain", plain, 0, NULL);
-    report(b, "self-traced", traced, 0, NULL);
-    if (traced > 0) {
-        printf("  %-12s %.4f of the plain server's throughput (cost %.2f%%)\n", "",
-               plain / traced, 100.0 * (1.0 - plain / traced));
-        /* CPU per event: steadier than wall time, which the disk's fsyncs dominate;
-         * the client threads of this process count in both, the same work */
-        double ev = (double)b->total_events;
-        printf("  %-12s CPU %.1f ns/event plain, %.1f ns/event self-traced (cost %.2f%% "
-               "of the process's CPU)\n", "", cpu_plain / ev * 1e9, cpu_traced / ev * 1e9,
-               100.0 * (cpu_traced / cpu_plain - 1.0));
+    round_res p, t;
+    fresh_server(b, dir, "plain", 0, &p);
+    if (p.secs > 0)
+        fresh_server(b, dir, "self-traced", 1, &t);
+    else
+        t.secs = -1;
+    report(b, "plain", p.secs, 0, NULL);
+    report(b, "self-traced", t.secs, 0, NULL);
+    if (t.secs <= 0)
+        return 1;
+    double ev = (double)b->total_events;
+    printf("  %-12s wall: %.4f of the plain server's throughput (cost %.2f%%)\n", "",
+           p.secs / t.secs, 100.0 * (1.0 - p.secs / t.secs));
+    printf("  %-12s server CPU %.1f ns/event plain, %.1f ns/event self-traced (cost %.2f%%)\n",
+           "", p.server_cpu_s / ev * 1e9, t.server_cpu_s / ev * 1e9,
+           100.0 * (t.server_cpu_s / p.server_cpu_s - 1.0));
+    report_self(b, &t);
+    return 0;
+}
+
+/* --round MODE: one server, one line for the parent (--rounds) to read. */
+static int one_round(bench *b, const char *dir)
+{
+    round_res r;
+    fresh_server(b, dir, b->o.round == 2 ? "traced" : "plain", b->o.round == 2, &r);
+    if (r.secs <= 0)
+        return 1;
+    printf("round %s %.6f %.6f %.6f %.6f %.6f %.3f %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
+           PRIu64 "\n", b->o.round == 2 ? "traced" : "plain", r.secs, r.server_cpu_s,
+           r.threads_s, r.metrics_s, r.inline_s, r.inline_ns, r.self_events, r.self_bytes,
+           b->total_events, b->total_bytes);
+    return 0;
+}
+
+static int cmp_dbl(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Prints "median (min .. max)" of v[0..n), sorted in place. */
+static void print_spread(const char *what, double *v, int n, const char *unit)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_dbl);
+    double med = n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+    printf("  %-44s median %9.3f%s  (min %.3f, max %.3f, %d rounds)\n", what, med, unit, v[0],
+           v[n - 1], n);
+}
+
+/*
+ * --rounds N: N pairs of rounds, each in its own process, alternating
+ * plain, traced, traced, plain, ...; the median and spread of each figure.
+ */
+static int rounds(const opts *o)
+{
+    int n = o->rounds;
+    double *wall[2], *cpu[2], *share = sl_calloc((size_t)n, sizeof(double));
+    double *ev_share = sl_calloc((size_t)n, sizeof(double)), *by_share = sl_calloc((size_t)n,
+                                                                                   sizeof(double));
+    double *ratio = sl_calloc((size_t)n, sizeof(double)), *cratio = sl_calloc((size_t)n,
+                                                                              sizeof(double));
+    for (int k = 0; k < 2; k++) {
+        wall[k] = sl_calloc((size_t)n, sizeof(double));
+        cpu[k] = sl_calloc((size_t)n, sizeof(double));
     }
-    return traced > 0 ? 0 : 1;
+    int failed = 0;
+    for (int i = 0; i < 2 * n && !failed; i++) {
+        int traced = (i % 4 == 1 || i % 4 == 2); /* p t t p  p t t p ... */
+        char cmd[1024];
+        snprintf(cmd, sizeof cmd, "'%s' --connections %d --blocks %d --events %d --codec %s "
+                 "--server-threads %d --round %s", o->self_exe, o->connections, o->blocks,
+                 o->events, o->codec == WIRE_CODEC_ZSTD ? "zstd" : o->codec == WIRE_CODEC_LZ4
+                 ? "lz4" : "none", o->server_threads, traced ? "traced" : "plain");
+        FILE *f = popen(cmd, "r");
+        char line[512], mode[16];
+        double secs = 0, scpu = 0, th = 0, me = 0, inl = 0, ins = 0;
+        uint64_t sev = 0, sby = 0, tev = 0, tby = 0;
+        int got = 0;
+        while (f && fgets(line, sizeof line, f))
+            if (sscanf(line, "round %15s %lf %lf %lf %lf %lf %lf %" SCNu64 " %" SCNu64
+                       " %" SCNu64 " %" SCNu64, mode, &secs, &scpu, &th, &me, &inl, &ins,
+                       &sev, &sby, &tev, &tby) == 11)
+                got = 1;
+        if (!f || pclose(f) != 0 || !got) {
+            fprintf(stderr, "bench_ingest: round %d (%s) failed\n", i + 1,
+                    traced ? "traced" : "plain");
+            failed = 1;
+            break;
+        }
+        int pair = i / 2;
+        wall[traced][pair] = (double)tev / secs / 1e6;
+        cpu[traced][pair] = scpu / (double)tev * 1e9;
+        if (traced) {
+            share[pair] = 100.0 * (th + me + inl) / scpu;
+            ev_share[pair] = 100.0 * (double)sev / (double)tev;
+            by_share[pair] = 100.0 * (double)sby / (double)tby;
+        }
+        printf("  round %2d %-7s %8.2f M events/s  server CPU %7.1f ns/event\n", i + 1,
+               traced ? "traced" : "plain", wall[traced][pair], cpu[traced][pair]);
+        if (traced)
+            printf("  %-16s accounted self-trace CPU %.2f%% (threads %.1f ms, metrics %.1f ms, "
+                   "inline %.1f ms at %.1f ns/event)\n", "", share[pair], th * 1e3, me * 1e3,
+                   inl * 1e3, ins);
+        fflush(stdout);
+    }
+    if (!failed) {
+        for (int i = 0; i < n; i++) {
+            ratio[i] = 100.0 * (1.0 - wall[1][i] / wall[0][i]);
+            cratio[i] = 100.0 * (cpu[1][i] / cpu[0][i] - 1.0);
+        }
+        printf("self-trace over %d pairs of rounds (each server in its own process):\n", n);
+        print_spread("accounted self-trace CPU / server CPU", share, n, " %");
+        print_spread("self-trace events / ingested events", ev_share, n, " %");
+        print_spread("self-trace bytes / ingested bytes", by_share, n, " %");
+        print_spread("wall cost (1 - traced/plain, same pair)", ratio, n, " %");
+        print_spread("CPU cost (traced/plain - 1, same pair)", cratio, n, " %");
+        print_spread("plain throughput", wall[0], n, " M ev/s");
+        print_spread("traced throughput", wall[1], n, " M ev/s");
+    }
+    for (int k = 0; k < 2; k++) {
+        sl_free(wall[k]);
+        sl_free(cpu[k]);
+    }
+    sl_free(share);
+    sl_free(ev_share);
+    sl_free(by_share);
+    sl_free(ratio);
+    sl_free(cratio);
+    return failed;
 }
 
 static void report(const bench *b, const char *name, double secs, double ref_secs,
@@ -432,6 +664,18 @@ static int parse(int argc, char **argv, opts *o)
         if (!v)
             return -1;
         i++;
+        if (!strcmp(a, "--rounds")) {
+            o->rounds = atoi(v);
+            if (o->rounds < 1)
+                return -1;
+            continue;
+        }
+        if (!strcmp(a, "--round")) {
+            o->round = !strcmp(v, "plain") ? 1 : !strcmp(v, "traced") ? 2 : -1;
+            if (o->round < 0)
+                return -1;
+            continue;
+        }
         if (!strcmp(a, "--connections"))
             o->connections = atoi(v);
         else if (!strcmp(a, "--blocks"))
@@ -448,6 +692,8 @@ static int parse(int argc, char **argv, opts *o)
         else
             return -1;
     }
+    if (o->rounds && !o->self_trace)
+        return -1;
     return o->connections > 0 && o->blocks > 0 && o->events > 16 ? 0 : -1;
 }
 
@@ -467,6 +713,14 @@ static void report_acks(bench *b)
                                                                               : n - 1] / 1e6, n);
 }
 
+static void free_blocks(bench *b)
+{
+    for (int i = 0; b->blocks && i < b->o.blocks; i++)
+        dbuf_free(&b->blocks[i].msg);
+    sl_free(b->blocks);
+    sl_free(b->streams);
+}
+
 int main(int argc, char **argv)
 {
     bench b;
@@ -475,8 +729,21 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_ingest [--connections N] [--blocks N] [--events N]\n"
                         "       [--codec none|lz4|zstd] [--server-threads N]\n"
                         "       [--url URL[,URL...]]\n"
-                        "       [--self-trace]\n");
+                        "       [--self-trace [--rounds N]]\n");
         return 2;
+    }
+    b.o.self_exe = "/proc/self/exe";
+    if (b.o.rounds) {
+        char exe[512];
+        ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+        if (n <= 0)
+            return 1;
+        exe[n] = 0;
+        b.o.self_exe = exe;
+        printf("bench_ingest --self-trace --rounds %d: %d blocks x ~%d events, %d connections, "
+               "order plain traced traced plain ...\n", b.o.rounds, b.o.blocks, b.o.events,
+               b.o.connections);
+        return rounds(&b.o);
     }
     static const char *codecs[] = {"none", "zstd", "lz4"};
     int64_t t0 = clock_mono_ns();
@@ -492,6 +759,12 @@ int main(int argc, char **argv)
     snprintf(dir, sizeof dir, "%s/sl-bench-ingest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(dir))
         return 1;
+    if (b.o.round) {
+        int rc = one_round(&b, dir);
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        free_blocks(&b);
+        return rc;
+    }
     server *srv = NULL;
     errmsg e;
     double disk = -2, discard = -2;
@@ -548,9 +821,6 @@ int main(int argc, char **argv)
         t_ingest = -1;
     sl_free(b.ack_ns); /* the self-traced run records its acknowledgements here too */
     nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-    for (int i = 0; i < b.o.blocks; i++)
-        dbuf_free(&b.blocks[i].msg);
-    sl_free(b.blocks);
-    sl_free(b.streams);
+    free_blocks(&b);
     return t_ingest > 0 ? 0 : 1;
 }

@@ -146,6 +146,12 @@ typedef int (*cl_sink_fn)(void *arg, int kind, const uint8_t *msg, size_t len, e
 int cl_sink_fn_new(cl_sink_fn fn, void *arg, cl_sink **out);
 /* sl_init with that sink (cfg's server_url and directory are ignored). */
 int cl_init_in_process(const sl_config *cfg, cl_sink_fn fn, void *arg);
+/*
+ * CPU time (ns) the library's collector and sender threads have used so far
+ * (pthread_getcpuclockid): what recording costs besides the recording calls
+ * themselves.  SL_ESTATE unless the library runs.  Not part of the public API.
+ */
+int cl_thread_cpu_ns(int64_t *collector_ns, int64_t *sender_ns);
 
 /* Everything the library holds, one instance. */
 typedef struct cl_global {

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 cl_global g_cl;
 
@@ -204,6 +205,24 @@ void sl_shutdown(void)
 const char *sl_process_id(void)
 {
     return g_cl.process_id_str;
+}
+
+static int64_t thread_cpu_ns(pthread_t th)
+{
+    clockid_t id;
+    struct timespec ts;
+    if (pthread_getcpuclockid(th, &id) || clock_gettime(id, &ts))
+        return -1;
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+int cl_thread_cpu_ns(int64_t *collector_ns, int64_t *sender_ns)
+{
+    if (atomic_load(&g_cl.state) != 1)
+        return SL_ESTATE;
+    *collector_ns = thread_cpu_ns(g_cl.collector_th);
+    *sender_ns = thread_cpu_ns(g_cl.sender_th);
+    return *collector_ns < 0 || *sender_ns < 0 ? SL_ESTATE : SL_OK;
 }
 
 void sl_stats_get(sl_stats *out)

@@ -274,6 +274,10 @@ int api_stats_json(lake *l, api_trace_stats *traces, budget *bud, struct sql_eng
         jw_obj_begin(&w);
         jw_key(&w, "count");
         jw_uint(&w, traces->count);
+        jw_key(&w, "running");
+        jw_uint(&w, traces->running);
+        jw_key(&w, "cancelled");
+        jw_uint(&w, traces->cancelled);
         jw_key(&w, "total_ms");
         jw_double(&w, (double)traces->total_ns / 1e6);
         jw_key(&w, "jit_ms");

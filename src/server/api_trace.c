@@ -42,6 +42,7 @@ struct api_trace {
     const uint8_t *chunk; /* plain mode: the current chunk */
     size_t chunk_len, chunk_off;
     int done;
+    int counted;            /* in stats->running */
     char process_id[UUID_STR_LEN];
     sl_async_span span;     /* open to close (serve records itself) */
 };
@@ -100,6 +101,12 @@ int api_trace_open(lake *l, budget *bud, api_trace_stats *stats, const char *pro
         *status = api_http_status(rc);
         api_trace_close(t);
         return rc;
+    }
+    if (stats) {
+        pthread_mutex_lock(&stats->mu);
+        stats->running++;
+        pthread_mutex_unlock(&stats->mu);
+        t->counted = 1;
     }
     *out = t;
     return SL_OK;
@@ -190,6 +197,12 @@ void api_trace_close(api_trace *t)
     if (!t)
         return;
     pf_gen_close(t->g); /* cancels and joins the workers if the client left early */
+    if (t->counted) {
+        pthread_mutex_lock(&t->stats->mu);
+        t->stats->running--;
+        t->stats->cancelled += !t->done;
+        pthread_mutex_unlock(&t->stats->mu);
+    }
     pf_lake_source_free(&t->src);
     if (t->frames)
         pf_frame_writer_free(&t->fw);

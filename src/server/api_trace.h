@@ -34,7 +34,9 @@ typedef struct api_trace_req {
 /* Figures of the traces a server generated, for GET /api/stats. */
 typedef struct api_trace_stats {
     pthread_mutex_t mu;
-    uint64_t count;
+    uint64_t count;          /* traces served to their end */
+    uint64_t running;        /* generators open now */
+    uint64_t cancelled;      /* closed before their end (the client went away) */
     int64_t total_ns, jit_ns;
     char last[2048];         /* the last trace's summary JSON ("" before the first) */
 } api_trace_stats;

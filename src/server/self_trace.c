@@ -27,10 +27,12 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #define LOG_DESCS 128
 #define METRIC_DESCS 512
 #define NAME_MAX_BYTES 96
+#define SELF_TRACE_FLUSH_MS 5000
 
 typedef struct log_slot {
     sl_log_desc d;
@@ -44,6 +46,7 @@ typedef struct metric_slot {
 
 static ingest *g_ingest;
 static _Atomic int g_on;
+static _Atomic int64_t g_metrics_ns;
 static pthread_mutex_t g_mu = PTHREAD_MUTEX_INITIALIZER;
 static log_slot g_logs[LOG_DESCS];
 static int g_nlogs;
@@ -151,7 +154,11 @@ int self_trace_start(ingest *g, const char *listen, errmsg *e)
     g_ingest = g;
     sl_property props[] = {{"program", "streamlake serve"}, {"streamlake.role", "server"},
                            {"streamlake.listen", listen}};
-    sl_config cfg = {.properties = props, .n_properties = 3};
+    /* Storing a block costs the same CPU however small it is (an object and a
+     * metadata row): five seconds per block instead of the library's one keep
+     * the server's own blocks few (docs/internals/self-trace.md, "Cost"). */
+    sl_config cfg = {.properties = props, .n_properties = 3,
+                     .flush_period_ms = SELF_TRACE_FLUSH_MS};
     int rc = cl_init_in_process(&cfg, deliver, NULL);
     if (rc)
         return errmsg_set(e, rc, rc == SL_ESTATE ? "the tracing library already ran in this "
@@ -174,4 +181,33 @@ void self_trace_stop(void)
 int self_trace_on(void)
 {
     return atomic_load(&g_on);
+}
+
+int64_t self_trace_thread_cpu_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+void self_trace_charge_metrics(int64_t t0)
+{
+    atomic_fetch_add(&g_metrics_ns, self_trace_thread_cpu_ns() - t0);
+}
+
+int self_trace_cost_get(self_trace_cost *out)
+{
+    memset(out, 0, sizeof *out);
+    if (!atomic_load(&g_on))
+        return SL_ESTATE;
+    int rc = cl_thread_cpu_ns(&out->collector_ns, &out->sender_ns);
+    out->metrics_ns = atomic_load(&g_metrics_ns);
+    sl_stats st;
+    sl_stats_get(&st);
+    out->events_recorded = st.events_recorded;
+    out->events_delivered = st.events_delivered;
+    out->blocks_delivered = st.blocks_delivered;
+    out->bytes_delivered = st.bytes_delivered;
+    out->events_dropped = st.events_dropped;
+    return rc;
 }

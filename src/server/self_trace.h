@@ -38,4 +38,24 @@ void self_trace_stop(void);
 /* 1 while the server records itself. */
 int self_trace_on(void);
 
+/*
+ * What recording itself has cost the server so far, for the benchmark that
+ * shows it (bench/ingest, --self-trace): the CPU time of the library's two
+ * threads (the sender's includes storing the server's own blocks: the
+ * ingestion functions run on it), the CPU time spent turning /api/stats into
+ * metrics, and the library's counters.  The recording calls made inline by
+ * the server's threads are not timed one by one (that would cost more than
+ * they do): events_recorded times a measured cost per event accounts for
+ * them.  SL_ESTATE when the server does not record itself.
+ */
+typedef struct self_trace_cost {
+    int64_t collector_ns, sender_ns;
+    int64_t metrics_ns;
+    uint64_t events_recorded, events_delivered, blocks_delivered, bytes_delivered, events_dropped;
+} self_trace_cost;
+int self_trace_cost_get(self_trace_cost *out);
+/* The calling thread's CPU time (ns); charge_metrics adds what passed since t0. */
+int64_t self_trace_thread_cpu_ns(void);
+void self_trace_charge_metrics(int64_t t0);
+
 #endif

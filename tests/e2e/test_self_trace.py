@@ -78,7 +78,7 @@ class SelfTrace(unittest.TestCase):
         cls.trace_file = tempfile.mktemp(suffix=".pftrace")
         out = run("trace", cls.lg["process_id"], "-o", cls.trace_file, "--server", cls.srv.url)
         assert out.returncode == 0, out.stderr
-        # The server's events reach its lake within its flush period (1 s): wait for them.
+        # The server's events reach its lake within its flush period (5 s): wait for them.
         deadline = time.monotonic() + 60
         cls.counts = {}
         while time.monotonic() < deadline:
@@ -152,7 +152,7 @@ class SelfTrace(unittest.TestCase):
         before = span_counts(self.srv, self.pid)
         blocks_before = sql(self.srv, "SELECT count(*) AS n FROM blocks WHERE process_id = '%s'"
                             % self.pid)[0]["n"]
-        time.sleep(3.5)  # metrics every second: the server's own blocks keep arriving
+        time.sleep(6.5)  # metrics every second, sealed every 5 s: own blocks keep arriving
         after = span_counts(self.srv, self.pid)
         blocks_after = sql(self.srv, "SELECT count(*) AS n FROM blocks WHERE process_id = '%s'"
                            % self.pid)[0]["n"]

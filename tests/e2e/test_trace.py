@@ -239,7 +239,8 @@ class TraceTest(unittest.TestCase):
 
     def test_client_disconnect_stops_the_work(self):
         pid, _ = self.process(threads=8, spans=50000, asyncs=0, depth=6)
-        before = self.srv.get_json("/api/stats")["traces"]["count"]
+        stats = self.srv.get_json("/api/stats")["traces"]
+        before = stats["count"]
         s = socket.create_connection((self.srv.host, self.srv.port), timeout=60)
         req = ("POST /api/perfetto/%s/generate HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
                % pid).encode()
@@ -250,6 +251,15 @@ class TraceTest(unittest.TestCase):
         time.sleep(0.5)
         self.assertEqual(self.srv.get("/health")[0], 200)
         self.assertEqual(self.srv.get_json("/api/stats")["traces"]["count"], before)
+        # The generator was closed before its end: counted as cancelled, none running.
+        deadline = time.monotonic() + 60
+        while True:
+            t = self.srv.get_json("/api/stats")["traces"]
+            if t["running"] == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
+        self.assertEqual((t["running"], t["cancelled"], t["count"]),
+                         (0, stats["cancelled"] + 1, before))
         # The server still serves traces, and stops cleanly without leaks (ASan build).
         code, data, err = trace_cli(self.srv, pid, "--kinds", "thread")
         self.assertEqual(code, 0, err)

@@ -6,14 +6,21 @@
     replaced, listed, deleted, survive a restart, and bad names and bodies are 400/413
     changing nothing.
   * Chromium (Debian's, driven by npm playwright-core; tests/node/web_browser.mjs)
-    goes through every page: the process list shows the loadgen process; the process
-    page's Download trace gives files byte-identical to `streamlake trace` for the
-    same process, kinds and range, with progress frames shown before completion; the
-    logs page's level, text and target filters give SQL's counts; the metrics chart
-    draws its points on a canvas; the flame graph's root equals the total time of the
-    root thread spans computed in SQL; the SQL page runs a query, shows EXPLAIN
-    ANALYZE as a tree, marks the position of a bad query's error and saves a query
-    on the server; the jobs page shows its table or a clear state.
+    goes through every page: the process list shows the loadgen process; the logs
+    page's live tail shows new rows of a second loadgen process while it runs; the
+    process page's Download trace gives files byte-identical to `streamlake trace` for
+    the same process, kinds and range, with progress frames shown before completion;
+    Open in Perfetto hands the same bytes to a stand-in for ui.perfetto.dev (served
+    by playwright's route(), speaking the PING/PONG postMessage handshake) and, when
+    a pop-up blocker refuses the tab (window.open answering null), the page says so; Cancel during a
+    large trace's generation makes the server close its generator (/api/stats:
+    cancelled, nothing served); no request leaves loopback; the logs page's level,
+    text and target filters give SQL's counts; the metrics chart draws its points
+    on a canvas; the flame graph's root equals the total time of the root thread
+    spans computed in SQL, and its folded, JSON and SVG exports agree; the SQL page
+    runs a query, shows EXPLAIN ANALYZE as a tree, marks the position of a bad
+    query's error and saves a query on the server; the jobs page shows its table or
+    a clear state and stops and starts a job.
 
 Screenshots and downloaded traces go to BUILD/web-artifacts (printed); the first
 useful paint of the process page and the time to a trace download are printed and
@@ -26,7 +33,10 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
+import time
 import unittest
+import xml.etree.ElementTree as ET
 from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -140,13 +150,42 @@ class WebApp(unittest.TestCase):
                                    "WHERE process_id = $1", self.pid)
         t0, t1 = ns_of(first), ns_of(last)
         begin, end = t0 + (t1 - t0) // 4, t0 + 3 * (t1 - t0) // 4
-        out = subprocess.run(["node", "web_browser.mjs", self.srv.url, self.pid, self.art,
-                              str(begin), str(end)], cwd=NODE_DIR, capture_output=True,
-                             text=True, timeout=900)
+        # A process whose trace (~20 MB) is large enough to cancel while it is generated.
+        out = cli("loadgen", "--json", "--server", self.srv.url, "--threads", "4", "--spans",
+                  "150000", "--async", "0", "--logs", "0", "--metrics", "0", "--work", "0")
+        big = json.loads(out.strip().splitlines()[-1])["process_id"]
+        # A loadgen still running while the browser watches its logs (live tail): one span
+        # about every 10 ms, a log line every 10 spans, for half a minute or more.
+        live = subprocess.Popen([sltest.binary(), "loadgen", "--json", "--server", self.srv.url,
+                                 "--threads", "1", "--spans", "3000", "--depth", "1", "--work",
+                                 "3000000", "--async", "0", "--logs", "300", "--metrics", "0"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        ended = {}
+
+        def wait_live():
+            ended["out"] = live.communicate()
+            ended["t"] = time.time()
+        waiter = threading.Thread(target=wait_live)
+        waiter.start()
+        try:
+            out = subprocess.run(["node", "web_browser.mjs", self.srv.url, self.pid, self.art,
+                                  str(begin), str(end), big], cwd=NODE_DIR,
+                                 capture_output=True, text=True, timeout=900)
+        finally:
+            waiter.join(600)
         print("web artifacts (screenshots, traces): %s" % self.art)
         self.assertEqual(out.returncode, 0, out.stderr + out.stdout)
         r = json.loads(out.stdout.strip().splitlines()[-1])
         self.assertEqual(r["errors"], [])
+        self.assertEqual(r["outside_requests"], [])
+
+        # logs, live tail: new rows of the live process appeared before it exited
+        self.assertEqual(live.returncode, 0, ended.get("out"))
+        live_pid = json.loads(ended["out"][0].strip().splitlines()[-1])["process_id"]
+        self.assertEqual(r["tail_process"], live_pid)
+        self.assertGreater(r["tail_second"], r["tail_first"])
+        self.assertTrue(r["tail_newest_changed"], r)
+        self.assertLess(r["tail_grew_at"] / 1000.0, ended["t"])
 
         # the process list and the process page
         self.assertIn("loadgen", self.srv.get_json("/api/processes")[0]["properties"]["program"])
@@ -175,6 +214,30 @@ class WebApp(unittest.TestCase):
         self.assertLess(os.path.getsize(r["download_range"]["file"]),
                         os.path.getsize(r["download_all"]["file"]))
 
+        # Open in Perfetto: the stand-in tab got exactly `streamlake trace`'s bytes for the
+        # same kinds and range, after the handshake, from the server's origin
+        p = r["perfetto"]
+        with open(p["file"], "rb") as a, open(os.path.join(self.art, "cli-download_range.pftrace"),
+                                              "rb") as b:
+            self.assertEqual(a.read(), b.read())
+        self.assertEqual(p["origin"], self.srv.url.rstrip("/"))
+        self.assertEqual(p["title"], "%s.pftrace" % self.pid)
+        self.assertTrue(p["url"].startswith("https://ui.perfetto.dev/"), p)
+        self.assertGreaterEqual(p["pings"], 1)
+        self.assertGreaterEqual(r["perfetto_requests"], 1)
+        self.assertIn("Sent", p["done_text"])
+        self.assertIn("blocked the Perfetto tab", r["popup_blocked_text"])
+        self.assertEqual(r["popup_blocked_tabs"], 0)
+
+        # cancel: the server closed the generator before its end, served nothing, and the
+        # page got no progress after
+        self.assertIn("Cancelled", r["cancel_text"])
+        self.assertTrue(r["cancel_running_seen"])
+        c = r["cancel"]
+        self.assertEqual((c["cancelled"], c["served"]), (1, 0), c)
+        self.assertEqual(c["frames_later"], c["frames_at_cancel"], c)
+        self.assertEqual(self.srv.get_json("/api/stats")["traces"]["running"], 0)
+
         # logs
         n = lambda where: self.sql(  # noqa: E731
             "SELECT count(*) FROM log_entries WHERE process_id = $1 AND " + where, self.pid)[0][0]
@@ -196,6 +259,21 @@ class WebApp(unittest.TestCase):
                              "$1) WHERE depth = 0", s)[0][0] for s in sids)
         self.assertEqual(r["flame_root_ns"], total)
         self.assertRegex(r["flame_hover"], r"total .* self ")
+        # its exports: the folded lines sum to the root, the JSON's root is the same, the
+        # SVG is well-formed XML with a frame per stack at least
+        ex = r["flame_exports"]
+        with open(ex["folded"]["file"]) as f:
+            lines = f.read().splitlines()
+        self.assertEqual(sum(int(x.rsplit(" ", 1)[1]) for x in lines), total)
+        self.assertTrue(all(";" in x or " " in x for x in lines))
+        with open(ex["json"]["file"]) as f:
+            self.assertEqual(json.load(f)["value"], total)
+        svg = ET.parse(ex["svg"]["file"]).getroot()
+        self.assertTrue(svg.tag.endswith("svg"), svg.tag)
+        self.assertGreater(sum(1 for el in svg.iter() if el.tag.rsplit("}", 1)[-1] == "g"), 1)
+        self.assertEqual((ex["folded"]["name"], ex["json"]["name"], ex["svg"]["name"]),
+                         ("%s.folded" % self.pid, "%s.flame.json" % self.pid,
+                          "%s.flame.svg" % self.pid))
 
         self.assertGreater(r["report_sections"], 3)
 
@@ -211,7 +289,7 @@ class WebApp(unittest.TestCase):
         # A job over the live telemetry was stopped and started again from the jobs page.
         self.assertTrue(r.get("job_stopped"), r)
         self.assertTrue(r.get("job_restarted"), r)
-        self.assertEqual(len(r["screenshots"]), 11)
+        self.assertEqual(len(r["screenshots"]), 16)
 
         self.write_figures(r)
 

@@ -3,11 +3,14 @@
 // figures this prints (one JSON object on stdout) against the CLI and SQL.
 //
 // usage: node web_browser.mjs SERVER_URL PROCESS_ID ARTIFACTS_DIR RANGE_BEGIN_NS RANGE_END_NS
+//            BIG_PROCESS_ID
+// BIG_PROCESS_ID: a process whose trace is large enough to cancel mid-generation.  While
+// this runs, another loadgen process is writing log lines slowly (the logs page's live tail).
 import { chromium } from "playwright-core";
 import fs from "node:fs";
 import path from "node:path";
 
-const [url, pid, outDir, rangeBegin, rangeEnd] = process.argv.slice(2);
+const [url, pid, outDir, rangeBegin, rangeEnd, bigPid] = process.argv.slice(2);
 const chromiumPath = process.env.SL_CHROMIUM ?? "/usr/bin/chromium";
 fs.mkdirSync(outDir, { recursive: true });
 const out = { screenshots: [], errors: [] };
@@ -17,13 +20,55 @@ function check(cond, what) {
   if (!cond) throw new Error(`check failed: ${what}`);
 }
 
+const logCountOf = async (pg) => Number((await pg.locator("#log-count").innerText()).split(" ")[0]);
+
+async function traceStats() {
+  const st = await (await fetch(`${url}/api/stats`)).json();
+  return st.traces;
+}
+
+async function until(what, fn) {
+  const end = Date.now() + T;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const browser = await chromium.launch({
   executablePath: chromiumPath,
   headless: true,
   args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"],
 });
+
+// A stand-in for ui.perfetto.dev that speaks its postMessage protocol: it answers PING
+// with PONG to the sender, then keeps the {perfetto: {buffer, title}} message it gets.
+const FAKE_PERFETTO = `<!doctype html><title>Perfetto UI (test stand-in)</title><body><p id="state">waiting</p><script>
+window.__pings = 0; window.__got = null;
+addEventListener("message", (e) => {
+  if (e.data === "PING") { window.__pings++; e.source.postMessage("PONG", e.origin); return; }
+  const p = e.data && e.data.perfetto;
+  if (!p || !(p.buffer instanceof ArrayBuffer)) return;
+  const u8 = new Uint8Array(p.buffer);
+  let bin = "";
+  for (let i = 0; i < u8.length; i += 32768) bin += String.fromCharCode.apply(null, u8.subarray(i, i + 32768));
+  window.__got = { title: p.title, origin: e.origin, size: u8.length, b64: btoa(bin) };
+  document.getElementById("state").textContent = "received " + u8.length + " bytes: " + p.title;
+});
+</script></body>`;
 try {
   const context = await browser.newContext({ acceptDownloads: true, viewport: { width: 1400, height: 900 } });
+  // Nothing leaves loopback: ui.perfetto.dev is served by the stand-in above, anything
+  // else outside the server is aborted and reported.  (The later route wins.)
+  const outside = [];
+  out.perfetto_requests = 0;
+  await context.route((u) => !u.href.startsWith(url), (route) => { outside.push(route.request().url()); return route.abort("blockedbyclient"); });
+  await context.route((u) => u.hostname === "ui.perfetto.dev", (route) => {
+    out.perfetto_requests++;
+    return route.fulfill({ status: 200, contentType: "text/html; charset=utf-8", body: FAKE_PERFETTO });
+  });
   const page = await context.newPage();
   page.setDefaultTimeout(T);
   page.on("pageerror", (e) => out.errors.push(`pageerror: ${e.message}`));
@@ -47,6 +92,29 @@ try {
   await page.fill('input[type="search"]', pid.slice(0, 13));
   await page.waitForSelector(`#process-list a[href="/process/${pid}"]`);
   await shot("processes");
+
+  // Logs, live tail: a loadgen process still running writes a log line every few ms; with
+  // live tail on, the page shows new rows without anything being clicked.
+  const deadline = Date.now() + T;
+  let live = null;
+  while (!live && Date.now() < deadline) {
+    const ps = await (await fetch(`${url}/api/processes`)).json();
+    live = ps.find((p) => p.process_id !== pid && p.process_id !== bigPid && /loadgen/.test(p.properties?.program ?? ""));
+    if (!live) await new Promise((r) => setTimeout(r, 200));
+  }
+  check(live, "the live loadgen process is listed");
+  out.tail_process = live.process_id;
+  await page.goto(`${url}/logs?process=${live.process_id}`);
+  await page.waitForFunction(() => /entries/.test(document.querySelector("#log-count")?.textContent ?? ""));
+  out.tail_first = await logCountOf(page);
+  const newest0 = await page.locator("#logs tbody tr td").first().innerText().catch(() => "");
+  await page.check("#log-tail");
+  await page.waitForFunction((n) => Number(document.querySelector("#log-count").textContent.split(" ")[0]) > n, out.tail_first);
+  out.tail_grew_at = Date.now();
+  out.tail_second = await logCountOf(page);
+  out.tail_newest_changed = (await page.locator("#logs tbody tr td").first().innerText()) !== newest0;
+  await shot("logs-tail");
+  await page.uncheck("#log-tail");
 
   // Process: first useful paint = properties and the thread rows drawn, from navigation start.
   await page.goto(`${url}/process/${pid}`);
@@ -93,8 +161,65 @@ try {
   await page.press(".panel .range-end", "Tab");
   out.download_range = await downloadTrace(path.join(outDir, "web-range-thread.pftrace"));
 
+  // Open in Perfetto, same kinds and range: a new tab (the stand-in) gets the PING/PONG
+  // handshake and then the trace's bytes.
+  const [tab] = await Promise.all([context.waitForEvent("page"), page.click("#open-perfetto")]);
+  await tab.waitForFunction(() => window.__got !== null, null, { timeout: T });
+  const got = await tab.evaluate(() => window.__got);
+  out.perfetto = { file: path.join(outDir, "web-perfetto.pftrace"), title: got.title, origin: got.origin,
+    size: got.size, pings: await tab.evaluate(() => window.__pings), url: tab.url() };
+  fs.writeFileSync(out.perfetto.file, Buffer.from(got.b64, "base64"));
+  await page.waitForSelector('#trace-progress[data-state="done"]');
+  out.perfetto.done_text = await page.locator("#trace-progress").innerText();
+  await tab.screenshot({ path: path.join(outDir, "perfetto-tab.png") });
+  out.screenshots.push(path.join(outDir, "perfetto-tab.png"));
+  await tab.close();
+  await page.bringToFront(); // a tab in the background is not painted: no screenshot
+  await shot("process-perfetto");
+
+  // A pop-up blocker refusing the tab: window.open answers null, as it does when a
+  // browser blocks it (headless Chromium under playwright lets every tab open); the page
+  // says what happened and what to do, and opens nothing.
+  const pagesBefore = context.pages().length;
+  await page.evaluate(() => { window.__open = window.open; window.open = () => null; });
+  await page.click("#open-perfetto");
+  await page.waitForSelector('#trace-progress[data-state="error"]');
+  out.popup_blocked_text = await page.locator("#trace-progress .error").innerText();
+  out.popup_blocked_tabs = context.pages().length - pagesBefore;
+  await shot("process-popup-blocked");
+  await page.evaluate(() => { window.open = window.__open; });
+
+  // Cancel: a large trace, read slowly (the network throttled to 64 KB/s, so the server's
+  // generator waits on the connection), cancelled from the page after its first progress
+  // frames; the server closes the generator (running back to 0, cancelled + 1, no trace
+  // counted as served) and no progress arrives after.
+  const before = await traceStats();
+  await page.goto(`${url}/process/${bigPid}`);
+  await page.waitForSelector("#download-trace");
+  const cdp = await context.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: 65536, uploadThroughput: -1 });
+  await page.click("#download-trace");
+  await page.waitForFunction(() => Number(document.querySelector("#trace-progress")?.dataset.frames ?? 0) > 0);
+  out.cancel_running_seen = (await until("the generator running on the server", async () => (await traceStats()).running >= 1 && true)) === true;
+  await page.click("#cancel-trace");
+  await page.waitForSelector('#trace-progress[data-state="error"]');
+  out.cancel_text = await page.locator("#trace-progress .error").innerText();
+  const frames0 = Number(await page.getAttribute("#trace-progress", "data-frames"));
+  const after = await until("the server to close the generator", async () => {
+    const t = await traceStats();
+    return t.running === 0 && t.cancelled > before.cancelled ? t : null;
+  });
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 0, downloadThroughput: -1, uploadThroughput: -1 });
+  await page.waitForTimeout(1500);
+  out.cancel = { cancelled: after.cancelled - before.cancelled, served: after.count - before.count,
+    frames_at_cancel: frames0, frames_later: Number(await page.getAttribute("#trace-progress", "data-frames")),
+    mb_shown: await page.locator("#trace-progress").innerText() };
+  await shot("process-cancelled");
+  await cdp.detach();
+
   // Logs: all, then error and above, then a target and a text filter.
-  const logCount = async () => Number((await page.locator("#log-count").innerText()).split(" ")[0]);
+  const logCount = () => logCountOf(page);
   await page.goto(`${url}/logs?process=${pid}`);
   await page.waitForFunction(() => /entries/.test(document.querySelector("#log-count")?.textContent ?? ""));
   out.logs_all = await logCount();
@@ -150,6 +275,14 @@ try {
   await frame.click();
   await page.fill("#flame-search", "step");
   await shot("flame");
+  // Its exports: folded text, d3-flame-graph JSON and the SVG drawn.
+  out.flame_exports = {};
+  for (const [key, label] of [["folded", "Export folded"], ["json", "Export JSON"], ["svg", "Export SVG"]]) {
+    const [dl] = await Promise.all([page.waitForEvent("download"), page.click(`text=${label}`)]);
+    const file = path.join(outDir, `web-flame.${key}`);
+    await dl.saveAs(file);
+    out.flame_exports[key] = { file, name: dl.suggestedFilename() };
+  }
 
   // Report.
   await page.goto(`${url}/report?process=${pid}`);
@@ -202,6 +335,7 @@ try {
   await page.click(`${row} .job-start`);
   await page.waitForSelector(`${row}[data-state="running"]`);
   out.job_restarted = true;
+  out.outside_requests = outside;
   check(out.errors.length === 0, `no page errors: ${out.errors.join("; ")}`);
 } catch (e) {
   // Keep what the page showed when a step failed.
