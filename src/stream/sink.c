@@ -7,6 +7,8 @@
  *                       are written to PATH.part, renamed to PATH when the job
  *                       ends well (the commit); a job that fails leaves PATH as
  *                       it was and no part file.
+ *   kafka, webhook,     sink_ext.c (kafka: source_kafka.c); a checkpoint of a
+ *   metrics, table      job writing kafka waits for every delivery report
  *   materialized view   the rows kept in memory as the view's contents (with
  *                       emit = 'on_update', the final row of each group: the
  *                       upsert log's updates are counted, not kept).
@@ -282,9 +284,9 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
     }
     stream_table *t = k->t;
     if (t->connector != STREAM_CONN_FILE) {
-        stream_sink_ext_commit(t, k->ext);
-        k->committed = t->written = true;
-        return SL_OK;
+        int rc = stream_sink_ext_commit(t, k->ext, e);
+        k->committed = t->written = !rc;
+        return rc;
     }
     int rc = sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0);
     if (!rc && fflush(k->fp))
@@ -308,9 +310,16 @@ bool stream_sink_is_file(const stream_sink *k)
     return k->t != NULL && k->t->connector == STREAM_CONN_FILE;
 }
 
+bool stream_sink_resumable(const stream_sink *k)
+{
+    return stream_sink_is_file(k) || (k->t && k->t->connector == STREAM_CONN_KAFKA);
+}
+
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
 {
     *bytes = 0;
+    if (k->t && k->t->connector == STREAM_CONN_KAFKA)
+        return stream_sink_ext_commit(k->t, k->ext, e); /* every delivery reported */
     if (!stream_sink_is_file(k))
         return SL_OK;
     long at;
