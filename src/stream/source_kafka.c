@@ -66,7 +66,7 @@ struct stream_kafka {
     int keys[16];
     /* of the running job (stream_kafka_start) */
     int nparts;
-    int64_t *hi;             /* bounded: each partition's end offset */
+    int64_t *lo, *hi;        /* bounded: each partition's first and end offsets */
 };
 
 /* ---- the table ---------------------------------------------------------- */
@@ -190,13 +190,15 @@ int stream_kafka_start(stream_table *t, sql_err *e)
                                                           : RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC));
     if (!rc) {
         x->nparts = md->topics[0].partition_cnt;
+        sl_free(x->lo);
         sl_free(x->hi);
-        if (!(x->hi = sl_calloc((size_t)x->nparts, sizeof *x->hi)))
+        x->lo = sl_calloc((size_t)x->nparts, sizeof *x->lo);
+        x->hi = sl_calloc((size_t)x->nparts, sizeof *x->hi);
+        if (!x->lo || !x->hi)
             rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     for (int p = 0; !rc && x->bounded && p < x->nparts; p++) {
-        int64_t lo;
-        err = rd_kafka_query_watermark_offsets(rk, x->topic, p, &lo, &x->hi[p], META_MS);
+        err = rd_kafka_query_watermark_offsets(rk, x->topic, p, &x->lo[p], &x->hi[p], META_MS);
         if (err)
             rc = sql_err_set(e, "08001", -1, "source \"%s\": kafka topic \"%s\" partition %d: "
                              "%s", t->name, x->topic, p, rd_kafka_err2str(err));
@@ -211,8 +213,9 @@ int stream_kafka_start(stream_table *t, sql_err *e)
 
 void stream_kafka_stop(stream_table *t)
 {
+    sl_free(t->kf->lo);
     sl_free(t->kf->hi);
-    t->kf->hi = NULL;
+    t->kf->lo = t->kf->hi = NULL;
 }
 
 int stream_kafka_nparts(const stream_table *t)
@@ -262,6 +265,11 @@ int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
     stream_kafka_reader *r = sl_calloc(1, sizeof *r);
     int stride = (int)sp->end, first = (int)sp->begin;
     int n = first < x->nparts ? (x->nparts - first + stride - 1) / stride : 0;
+    if (n > STREAM_POS_MAX_PARTS) {
+        sl_free(r);
+        return sql_err_set(e, "54000", -1, "source \"%s\": %d partitions for one worker (at "
+                           "most %d: use more --workers)", t->name, n, STREAM_POS_MAX_PARTS);
+    }
     if (!r || !(r->parts = sl_calloc((size_t)(n ? n : 1), sizeof *r->parts))) {
         sl_free(r);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
@@ -273,8 +281,10 @@ int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
         p->id = first + i * stride;
         p->next = x->latest ? RD_KAFKA_OFFSET_END : RD_KAFKA_OFFSET_BEGINNING;
         p->end = x->bounded ? x->hi[p->id] : -1;
+        if (x->bounded) /* a logical start resolved: what is there when the job starts */
+            p->next = x->latest ? x->hi[p->id] : x->lo[p->id];
         stream_wm_init(&p->wm, t->delay_ns);
-        p->done = x->bounded && p->end <= 0;
+        p->done = x->bounded && p->next >= p->end;
     }
     if (n && !(r->rk = client(t, false, e))) {
         stream_kafka_reader_close(r);
@@ -481,9 +491,11 @@ int stream_kafka_restore(stream_kafka_reader *r, const stream_reader_pos *pos)
         if (q->partition != p->id)
             return SL_EINVAL;
         p->next = q->next;
+        if (p->end >= 0 && p->next < 0) /* nothing read then: a logical start, resolved */
+            p->next = q->next == RD_KAFKA_OFFSET_BEGINNING ? r->t->kf->lo[p->id] : p->end;
         p->wm.seen = q->seen;
         p->wm.max_ns = q->max_ns;
-        p->done = p->end >= 0 && p->next >= 0 && p->next >= p->end;
+        p->done = p->end >= 0 && p->next >= p->end;
     }
     r->rows_read = pos->rows_read;
     r->late = pos->late;

@@ -252,6 +252,33 @@ def test_bad(cl, d):
     check(rc != 0 and "needs topic and bootstrap_servers" in err, "a missing option: %s" % err.strip())
 
 
+def test_ends(cl, d):
+    """Bounded sources end at once with nothing to read; Ctrl-C ends an unbounded one."""
+    sink = ("CREATE TABLE o (auction bigint, bidder text, price bigint, ts timestamp) WITH "
+            "(connector = 'file', path = 'end_out.csv', format = 'csv');\n"
+            "INSERT INTO o SELECT * FROM bids;\n")
+    for topic, extra, what in (("bids", ", start_offset = 'latest'", "start_offset = 'latest'"),
+                               ("empty", "", "an empty topic")):
+        with open(os.path.join(d, "end.sql"), "w") as f:
+            f.write(source(cl.bootstrap, topic, "1 second", ", bounded = true" + extra) + sink)
+        rc, _, err = ts.run(["run", os.path.join(d, "end.sql"), "--output-dir", d,
+                             "--workers", "2"])
+        rows = ts.csv_rows(open(os.path.join(d, "end_out.csv")).read()) if rc == 0 else None
+        check(rows == [["auction", "bidder", "price", "ts"]],
+              "bounded, %s: the job ends with no rows %s" % (what, err.strip()[:200]))
+    with open(os.path.join(d, "end.sql"), "w") as f:
+        f.write(source(cl.bootstrap, "bad", "1 second", ", on_error = 'skip'") + sink)
+    p = subprocess.Popen([ts.BIN, "run", os.path.join(d, "end.sql"), "--output-dir", d],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    still = p.poll() is None
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    rows = ts.csv_rows(open(os.path.join(d, "end_out.csv")).read()) if p.returncode == 0 else []
+    check(still and p.returncode == 0 and len(rows) <= 3 and rows[0][0] == "auction",
+          "unbounded: runs until Ctrl-C, then commits its sink %s" % err.strip()[:200])
+
+
 def test_docs(cl, d):
     """The ```kafka-sql block of docs/streaming.md, with the cluster's address."""
     doc = open(os.path.join(ts.ROOT, "docs", "streaming.md")).read()
@@ -272,7 +299,7 @@ def test_docs(cl, d):
 
 def main():
     cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1:3", "live2:3", "bad:1",
-                  "bids_doc:2", "counts_doc:1"])
+                  "bids_doc:2", "counts_doc:1", "empty:2"])
     d = tempfile.mkdtemp(prefix="sl-kafka-")
     try:
         rows = ts.gen_rows(7, 1500, 3000)
@@ -288,6 +315,7 @@ def main():
         for workers in (1, 2):
             test_restart(cl, d, workers)
         test_bad(cl, d)
+        test_ends(cl, d)
         test_docs(cl, d)
     finally:
         cl.stop()
