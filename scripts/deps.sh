@@ -15,6 +15,7 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
       libzstd-dev liblz4-dev libsnappy-dev libxxhash-dev zlib1g-dev
       libpg-query-dev libpq-dev libprotobuf-c-dev libedit-dev libssl-dev postgresql-client
+      librdkafka-dev
       nodejs npm)
 if [ "$what" = test ]; then
   pkgs+=(protobuf-compiler python3 jq clang openssl chromium

@@ -326,6 +326,7 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     int kind = !cv ? -1 : !strcmp(cv, "file") ? STREAM_CONN_FILE
                         : !strcmp(cv, "telemetry") ? STREAM_CONN_TELEMETRY
                         : !strcmp(cv, "nexmark")   ? STREAM_CONN_NEXMARK
+                        : !strcmp(cv, "kafka")     ? STREAM_CONN_KAFKA
                         : !strcmp(cv, "webhook")   ? STREAM_CONN_WEBHOOK
                         : !strcmp(cv, "metrics")   ? STREAM_CONN_METRICS
                         : !strcmp(cv, "table")     ? STREAM_CONN_TABLE
@@ -334,7 +335,7 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     if (kind < 0)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": connector '%s' "
                            "is not supported yet (this version has 'file', 'telemetry', "
-                           "'nexmark', 'webhook', 'metrics', 'table' and 'blackhole')",
+                           "'nexmark', 'kafka', 'webhook', 'metrics', 'table' and 'blackhole')",
                            name, cv ? cv : "?");
     if (kind == STREAM_CONN_TELEMETRY && !r->hub)
         return sql_err_set(e, SQLSTATE_FEATURE, conn->location, "table \"%s\": the telemetry "
@@ -360,6 +361,9 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
         return rc;
     if (nexmark && stream_nexmark_new(t))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    bool kafka = kind == STREAM_CONN_KAFKA;
+    if (kafka && stream_kafka_new(t))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     for (size_t i = 0; i < cs->n_options; i++) {
         const PgQuery__DefElem *d = cs->options[i]->def_elem;
         if (!d || d == conn)
@@ -376,6 +380,12 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
                 return rc;
             continue;
         }
+        if (kafka && (rc = stream_kafka_option(t, d->defname, v, d->location, e)) != 1) {
+            if (rc)
+                return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1,
+                                                     "out of memory") : rc;
+            continue;
+        }
         bool tel = kind == STREAM_CONN_TELEMETRY && strcmp(d->defname, "event_time") &&
                    strcmp(d->defname, "max_delay") && strcmp(d->defname, "late");
         bool ext = kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
@@ -389,6 +399,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     if (nexmark && (rc = stream_nexmark_check(t, e)))
         return rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory") : rc;
     if (kind == STREAM_CONN_TELEMETRY && (rc = stream_telemetry_check(t, e)))
+        return rc;
+    if (kafka && (rc = stream_kafka_check(t, e)))
         return rc;
     if ((kind == STREAM_CONN_WEBHOOK || kind == STREAM_CONN_METRICS ||
          kind == STREAM_CONN_TABLE) &&

@@ -22,7 +22,7 @@
 
 #define MAGIC "SLCK"
 enum { KIND_MANIFEST = 1, KIND_WORKER = 2 };
-#define POS_BYTES 50
+#define PART_POS_BYTES 21 /* a kafka partition's position (version 2) */
 #define HEAD_BYTES 16 /* magic, version, kind, seq */
 
 /* ---- bytes ------------------------------------------------------------------ */
@@ -57,6 +57,7 @@ typedef struct cur {
     const uint8_t *p;
     size_t n;
     bool bad;
+    int version;             /* the object's */
 } cur;
 
 static const uint8_t *take(cur *c, size_t n)
@@ -111,11 +112,12 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
 /* The object's body (header checked) between the header and the CRC. */
 static int open_obj(const uint8_t *p, size_t n, int kind, cur *c, uint64_t *seq)
 {
-    if (n < HEAD_BYTES + 4 || memcmp(p, MAGIC, 4) || ld_u16le(p + 4) != STREAM_CKPT_VERSION ||
-        ld_u16le(p + 6) != kind || crc_of(p, n - 4) != ld_u32le(p + n - 4))
+    if (n < HEAD_BYTES + 4 || memcmp(p, MAGIC, 4) || ld_u16le(p + 4) < 1 ||
+        ld_u16le(p + 4) > STREAM_CKPT_VERSION || ld_u16le(p + 6) != kind ||
+        crc_of(p, n - 4) != ld_u32le(p + n - 4))
         return SL_EINVAL;
     *seq = ld_u64le(p + 8);
-    *c = (cur){p + HEAD_BYTES, n - HEAD_BYTES - 4, false};
+    *c = (cur){p + HEAD_BYTES, n - HEAD_BYTES - 4, false, ld_u16le(p + 4)};
     return SL_OK;
 }
 
@@ -143,7 +145,16 @@ static int put_pos(dbuf *o, const stream_reader_pos *p)
     rc = rc ? rc : put_u64(o, (uint64_t)p->max_ns);
     rc = rc ? rc : put_u64(o, p->rows_read);
     rc = rc ? rc : put_u64(o, p->late);
-    return rc ? rc : put_u64(o, p->bad);
+    rc = rc ? rc : put_u64(o, p->bad);
+    rc = rc ? rc : put_u32(o, p->nparts);
+    for (uint32_t i = 0; i < p->nparts && i < STREAM_POS_MAX_PARTS && !rc; i++) {
+        const stream_part_pos *q = &p->parts[i];
+        rc = put_u32(o, (uint32_t)q->partition);
+        rc = rc ? rc : put_u64(o, (uint64_t)q->next);
+        rc = rc ? rc : put_u8(o, q->seen);
+        rc = rc ? rc : put_u64(o, (uint64_t)q->max_ns);
+    }
+    return rc;
 }
 
 static void get_pos(cur *c, stream_reader_pos *p)
@@ -156,6 +167,19 @@ static void get_pos(cur *c, stream_reader_pos *p)
     p->rows_read = get_u64(c);
     p->late = get_u64(c);
     p->bad = get_u64(c);
+    p->nparts = c->version >= 2 ? get_u32(c) : 0;
+    if (p->nparts > STREAM_POS_MAX_PARTS || (size_t)p->nparts * PART_POS_BYTES > c->n) {
+        c->bad = true;
+        p->nparts = 0;
+    }
+    for (uint32_t i = 0; i < p->nparts; i++) {
+        stream_part_pos *q = &p->parts[i];
+        q->partition = (int32_t)get_u32(c);
+        q->next = (int64_t)get_u64(c);
+        q->seen = get_bool(c);
+        q->max_ns = (int64_t)get_u64(c);
+        c->bad |= q->partition < 0;
+    }
 }
 
 /* ---- the manifest -------------------------------------------------------------- */
@@ -195,11 +219,6 @@ int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest
 }
 
 /* ---- a worker's part -------------------------------------------------------------- */
-
-size_t stream_ckpt_worker_nwins_at(uint32_t nprod)
-{
-    return HEAD_BYTES + 4 + 4 + 1 + POS_BYTES + 24 + 1 + 8 + 8 + 8 + 4 + (size_t)nprod * 8;
-}
 
 int stream_ckpt_worker_begin(const stream_ckpt_worker *w, dbuf *o)
 {

@@ -17,7 +17,7 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 1
+#define STREAM_CKPT_VERSION 2 /* 2: kafka partitions in a position; 1 is still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {
@@ -64,8 +64,6 @@ int stream_ckpt_worker_begin(const stream_ckpt_worker *w, dbuf *out);
 int stream_ckpt_worker_win(dbuf *out, int64_t start, int64_t end, size_t *len_at);
 void stream_ckpt_worker_win_done(dbuf *out, size_t len_at);
 int stream_ckpt_worker_finish(dbuf *out, size_t nwins_at, uint32_t nwins);
-/* Where begin left the window count (for finish). */
-size_t stream_ckpt_worker_nwins_at(uint32_t nprod);
 /* 0, SL_EINVAL (not a part), SL_ENOMEM; w points into p; free with ..._free. */
 int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w);
 void stream_ckpt_worker_free(stream_ckpt_worker *w);

@@ -64,7 +64,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         why = "session windows";
     else if (j->agg)
         why = sql_aggtab_unsavable(j->agg);
-    if (!why && !stream_sink_is_file(j->sink))
+    if (!why && !stream_sink_resumable(j->sink))
         why = "a materialized view sink";
     if (why) {
         if (j->resuming)
@@ -140,8 +140,9 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
         .nprod = (uint32_t)j->nw, .in_wm = w->in_wm};
     dbuf b;
     dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
-    size_t nwins_at = stream_ckpt_worker_nwins_at(p.nprod), len_at;
+    size_t len_at;
     int rc = stream_ckpt_worker_begin(&p, &b);
+    size_t nwins_at = b.len - 4; /* begin ends with the window count */
     for (int i = 0; i < w->nwins && !rc; i++) {
         if (!(rc = stream_ckpt_worker_win(&b, w->wins[i].start, w->wins[i].end, &len_at)) &&
             !(rc = sql_aggtab_save(w->wins[i].t, &b)))

@@ -61,7 +61,7 @@ int stream_sink_ext_open(stream_table *t, void **out, sql_err *e);
 /* Rows of the sink's columns (not taken). */
 int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err *e);
 /* Waits until what was written is delivered (webhook). */
-void stream_sink_ext_commit(stream_table *t, void *st);
+int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e);
 void stream_sink_ext_close(stream_table *t, void *st);
 
 int stream_gauges_new(const char *name, int ncols, const char *const *names,

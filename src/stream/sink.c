@@ -12,6 +12,8 @@
  *                       (stream_sink_write_bytes).
  *   blackhole           the rows counted, nothing kept (a benchmark's sink, as the
  *                       published Nexmark figures use; casts are not evaluated)
+ *   kafka, webhook,     sink_ext.c (kafka: source_kafka.c); a checkpoint of a
+ *   metrics, table      job writing kafka waits for every delivery report
  *   materialized view   the rows kept in memory as the view's contents (with
  *                       emit = 'on_update', the final row of each group: the
  *                       upsert log's updates are counted, not kept).
@@ -349,10 +351,9 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
     }
     stream_table *t = k->t;
     if (t->connector != STREAM_CONN_FILE) {
-        if (t->connector != STREAM_CONN_BLACKHOLE)
-            stream_sink_ext_commit(t, k->ext);
-        k->committed = t->written = true;
-        return SL_OK;
+        int rc = t->connector == STREAM_CONN_BLACKHOLE ? SL_OK : stream_sink_ext_commit(t, k->ext, e);
+        k->committed = t->written = !rc;
+        return rc;
     }
     int rc = sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0);
     if (!rc && fflush(k->fp))
@@ -376,9 +377,16 @@ bool stream_sink_is_file(const stream_sink *k)
     return k->t != NULL && k->t->connector == STREAM_CONN_FILE;
 }
 
+bool stream_sink_resumable(const stream_sink *k)
+{
+    return stream_sink_is_file(k) || (k->t && (k->t->connector == STREAM_CONN_KAFKA || k->t->connector == STREAM_CONN_BLACKHOLE));
+}
+
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
 {
     *bytes = 0;
+    if (k->t && k->t->connector == STREAM_CONN_KAFKA)
+        return stream_sink_ext_commit(k->t, k->ext, e); /* every delivery reported */
     if (!stream_sink_is_file(k))
         return SL_OK;
     long at;

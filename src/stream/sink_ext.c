@@ -23,6 +23,7 @@
  *             session of the sink whose catalog hook names the rows being
  *             written.  Batch queries name the user table (the server's
  *             catalog hook hides the connector table from them).
+ *   kafka     each row one message (source_kafka.c; the commit flushes).
  */
 #include "stream/live.h"
 
@@ -42,14 +43,33 @@ static bool numeric(sql_type t)
     return sql_type_is_int(t) || sql_type_is_float(t) || t.id == ST_NUMERIC;
 }
 
-/* Row r's column c as text into b (false: NULL). */
-static bool cell(const sql_batch *b, int c, int64_t r, dbuf *out)
+bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out)
 {
     dbuf_reset(out);
     if (!col_vec_is_valid(&b->cols[c], r))
         return false;
     sql_vec_text(b->types[c], &b->cols[c], r, out);
     return true;
+}
+
+int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body, dbuf *v)
+{
+    dbuf_reset(body);
+    jw j;
+    jw_init(&j, body);
+    jw_obj_begin(&j);
+    for (int c = 0; c < t->ncols; c++) {
+        jw_key(&j, t->names[c]);
+        if (!stream_cell_text(b, c, r, v))
+            jw_null(&j);
+        else if ((numeric(t->types[c]) || t->types[c].id == ST_JSONB) &&
+                 !memchr(v->p, 'N', v->len) && !memchr(v->p, 'I', v->len))
+            jw_rawn(&j, (const char *)v->p, v->len);
+        else
+            jw_strn(&j, v->len ? (const char *)v->p : "", v->len);
+    }
+    jw_obj_end(&j);
+    return j.err ? SL_ENOMEM : SL_OK;
 }
 
 /* ---- webhook ------------------------------------------------------------------ */
@@ -139,22 +159,8 @@ static int webhook_write(webhook *w, const sql_batch *b, sql_err *e)
     dbuf_init(&v, 16u << 20);
     int rc = SL_OK;
     for (int64_t r = 0; r < b->n && !rc; r++) {
-        dbuf_reset(&body);
-        jw j;
-        jw_init(&j, &body);
-        jw_obj_begin(&j);
-        for (int c = 0; c < t->ncols; c++) {
-            jw_key(&j, t->names[c]);
-            if (!cell(b, c, r, &v))
-                jw_null(&j);
-            else if ((numeric(t->types[c]) || t->types[c].id == ST_JSONB) &&
-                     !memchr(v.p, 'N', v.len) && !memchr(v.p, 'I', v.len))
-                jw_rawn(&j, (const char *)v.p, v.len);
-            else
-                jw_strn(&j, v.len ? (const char *)v.p : "", v.len);
-        }
-        jw_obj_end(&j);
-        char *s = j.err ? NULL : strndup((const char *)body.p, body.len);
+        char *s = stream_row_json(t, b, r, &body, &v) ? NULL
+                                                       : strndup((const char *)body.p, body.len);
         if (!s) {
             rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
             break;
@@ -281,7 +287,7 @@ int stream_gauges_set(stream_gauges *g, const sql_batch *b)
         for (int c = 0; c < g->ncols; c++) {
             if (numeric(g->types[c]))
                 continue;
-            bool has = cell(b, c, r, &v);
+            bool has = stream_cell_text(b, c, r, &v);
             dbuf_printf(&lab, "%s%s=\"", first ? "" : ",", g->names[c]);
             if (has)
                 label_value(&lab, &v);
@@ -313,7 +319,7 @@ int stream_gauges_set(stream_gauges *g, const sql_batch *b)
         }
         for (int c = 0; c < g->ncols; c++)
             if (numeric(g->types[c]))
-                g->s[k].vals[c] = cell(b, c, r, &v) ? strtod((const char *)v.p, NULL) : 0.0 / 0.0;
+                g->s[k].vals[c] = stream_cell_text(b, c, r, &v) ? strtod((const char *)v.p, NULL) : 0.0 / 0.0;
     }
     pthread_mutex_unlock(&g->mu);
     dbuf_free(&lab);
@@ -471,6 +477,8 @@ int stream_sink_ext_open(stream_table *t, void **out, sql_err *e)
         return webhook_open(t, out, e);
     if (t->connector == STREAM_CONN_TABLE)
         return tsink_open(t, out, e);
+    if (t->connector == STREAM_CONN_KAFKA)
+        return stream_kafka_sink_open(t, (stream_kafka_sink **)out, e);
     if (!t->gauges && stream_gauges_new(t->name, t->ncols, t->names, t->types, &t->gauges))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     return SL_OK;
@@ -482,16 +490,21 @@ int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err
         return webhook_write(st, b, e);
     if (t->connector == STREAM_CONN_TABLE)
         return tsink_write(st, b, e);
+    if (t->connector == STREAM_CONN_KAFKA)
+        return stream_kafka_sink_write(st, b, e);
     if (stream_gauges_set(t->gauges, b))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     t->rows_written += (uint64_t)b->n;
     return SL_OK;
 }
 
-void stream_sink_ext_commit(stream_table *t, void *st)
+int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e)
 {
     if (t->connector == STREAM_CONN_WEBHOOK)
         webhook_drain(st);
+    if (t->connector == STREAM_CONN_KAFKA)
+        return stream_kafka_sink_flush(st, e);
+    return SL_OK;
 }
 
 void stream_sink_ext_close(stream_table *t, void *st)
@@ -500,6 +513,8 @@ void stream_sink_ext_close(stream_table *t, void *st)
         webhook_close(st);
     if (t->connector == STREAM_CONN_TABLE && st)
         tsink_close(st);
+    if (t->connector == STREAM_CONN_KAFKA && st)
+        stream_kafka_sink_close(st);
 }
 
 int stream_sinkext_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e)

@@ -35,6 +35,7 @@
 #include "base/json.h"
 
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
@@ -76,6 +77,8 @@ struct stream_reader {
     arena scratch;
     uint64_t rows_read, late, bad;
     stream_nexmark_reader *nx; /* a nexmark table's: everything goes to it */
+    stream_kafka_reader *kf; /* a kafka table's: it reads, this parses (parse_msg) */
+    const char *where;       /* a message's place, named in errors instead of a line */
     /* follow = true: the reader maps the grown file itself */
     bool own_map;
     size_t mapped;
@@ -89,14 +92,21 @@ void stream_request_stop(void)
     atomic_store(&g_stop, 1);
 }
 
+bool stream_stop_requested(void)
+{
+    return atomic_load(&g_stop) != 0;
+}
+
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
     *out = NULL;
-    if (t->nx) { /* a generator: nothing to open (source_nexmark.c) */
-        if (!(*out = sl_calloc(1, sizeof **out)))
-            return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-        (*out)->t = t;
-        return SL_OK;
+    if (t->nx || t->kf) { /* a generator, a topic: no file (source_nexmark.c, _kafka.c) */
+        int rc = t->kf ? stream_kafka_start(t, e) : SL_OK;
+        if (!rc && !(*out = sl_calloc(1, sizeof **out)))
+            rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        if (!rc)
+            (*out)->t = t;
+        return rc;
     }
     if (t->ncols > MAX_FIELDS)
         return sql_err_set(e, "54011", -1, "source \"%s\": at most %d columns", t->name,
@@ -142,6 +152,8 @@ void stream_file_close(stream_file *f)
 {
     if (!f)
         return;
+    if (f->t->kf)
+        stream_kafka_stop(f->t);
     if (f->map)
         munmap((void *)f->map, f->size);
     sl_free(f);
@@ -155,6 +167,8 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
     *why = NULL;
     if (f->t->nx)
         return stream_nexmark_split(f->t, nworkers, out, n);
+    if (f->t->kf)
+        return stream_kafka_split(f->t, nworkers, out, n);
     int want = 1;
     if (nworkers > 1 && f->size && !f->t->follow) {
         /* a few chunks per worker, so that a pass-through job's output (kept in
@@ -218,6 +232,12 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
         sl_free(r);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
+    int rc = t->kf ? stream_kafka_reader_open(t, sp, &r->kf, e) : SL_OK;
+    if (rc) {
+        sl_free(r->vals);
+        sl_free(r);
+        return rc;
+    }
     r->map = f->map;
     r->size = sp->end;
     r->p = r->released = f->map + sp->begin;
@@ -234,6 +254,11 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
 
 void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
 {
+    memset(p, 0, offsetof(stream_reader_pos, parts));
+    if (r->kf) {
+        stream_kafka_save(r->kf, p);
+        return;
+    }
     p->offset = (uint64_t)(r->p - r->map);
     p->line = r->line;
     p->header_done = r->header_done;
@@ -246,6 +271,8 @@ void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
 
 int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream_reader_pos *p)
 {
+    if (r->kf)
+        return stream_kafka_restore(r->kf, p);
     if (p->offset < sp->begin || p->offset > sp->end || p->line < sp->line)
         return SL_EINVAL;
     r->p = r->released = r->map + p->offset;
@@ -261,6 +288,8 @@ int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream
 
 uint64_t stream_file_size(const stream_file *f)
 {
+    if (f->t->kf) /* a topic: its partition count stands for the shape */
+        return (uint64_t)stream_kafka_nparts(f->t);
     return f->size;
 }
 
@@ -273,6 +302,7 @@ void stream_reader_close(stream_reader *r)
     if (r->notify >= 0)
         close(r->notify);
     stream_nexmark_reader_close(r->nx);
+    stream_kafka_reader_close(r->kf);
     dbuf_free(&r->quoted);
     arena_destroy(&r->scratch);
     sl_free(r->vals);
@@ -286,6 +316,11 @@ void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late
         int64_t mx;
         stream_nexmark_counts(r->nx, read, &seen, &mx);
         *late = *bad = 0;
+        return;
+    }
+    if (r->kf) {
+        stream_kafka_counts(r->kf, read, late);
+        *bad = r->bad;
         return;
     }
     *read = r->rows_read;
@@ -371,6 +406,11 @@ static int bad_record(stream_reader *r, sql_err *e, const char *state, int64_t l
     if (r->t->skip_bad) {
         r->bad++;
         return SL_OK;
+    }
+    if (r->where) { /* "... line %lld: ..." or "... line %lld, column ...": the same mark */
+        const char *l = strstr(fmt, "%lld");
+        return sql_err_set(e, state, -1, "source \"%s\": %s%c %s", r->t->name, r->where,
+                           l && l[4] == ',' ? ',' : ':', detail);
     }
     return sql_err_set(e, state, -1, fmt, r->t->name, r->t->path_opt, (long long)line, detail);
 }
@@ -494,6 +534,9 @@ static int read_record(stream_reader *r, int64_t line, sql_err *e)
     if (t->format == STREAM_FMT_JSONL)
         return json_record(r, line, e);
     int nf = split_record(r);
+    if (nf < 0 && r->where)
+        return sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s: unterminated "
+                           "quoted field", t->name, r->where);
     if (nf < 0)
         return sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s line %lld: "
                            "unterminated quoted field", t->name, t->path_opt, (long long)line);
@@ -626,8 +669,26 @@ static void scan_line(stream_reader *r, const char *end, stream_wm *w, scan_best
     }
 }
 
+int stream_reader_parse_msg(stream_reader *r, const char *p, size_t n, const char *where,
+                            sql_datum **vals, sql_err *e)
+{
+    r->map = r->p = r->released = p;
+    r->size = n;
+    r->header_done = true;
+    r->where = where;
+    int rc = read_record(r, 0, e);
+    r->where = NULL;
+    *vals = r->vals;
+    return rc;
+}
+
 int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines)
 {
+    if (r->kf) { /* not used: partitions have no first pass */
+        *seen = false;
+        *max_ns = *lines = 0;
+        return SL_OK;
+    }
     if (r->nx) {
         stream_nexmark_scan_max(r->nx, seen, max_ns, lines);
         return SL_OK;
@@ -696,6 +757,10 @@ void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns
         stream_nexmark_counts(r->nx, &read, seen, max_ns);
         return;
     }
+    if (r->kf) {
+        stream_kafka_final_max(r->kf, seen, max_ns);
+        return;
+    }
     *seen = r->wm.seen;
     *max_ns = r->wm.max_ns;
 }
@@ -756,6 +821,8 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
 {
     if (r->nx)
         return stream_nexmark_next(r->nx, out, wm, e);
+    if (r->kf)
+        return stream_kafka_next(r->kf, r, out, wm, e);
     if (!r->t->follow)
         return read_next(r, out, wm, e);
     if (!r->mapped)

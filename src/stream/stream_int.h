@@ -9,6 +9,9 @@
  *   source_nexmark.c  the nexmark connector: a generator of the benchmark's
  *                 person, auction and bid streams, read through the file
  *                 connector's interface (splits are ranges of event numbers)
+ *   source_kafka.c  the kafka connector (librdkafka): partitions are the
+ *                 splits, read through the file connector's interface, and
+ *                 the kafka sink
  *   source_csv.c  the file connector: a file cut into splits, a reader per
  *                 split (rows in line order, lateness and the watermark
  *                 applied at the source), the first pass over a split
@@ -45,11 +48,13 @@ enum {
     STREAM_CONN_METRICS,
     STREAM_CONN_TABLE,
     STREAM_CONN_NEXMARK,
+    STREAM_CONN_KAFKA,
     STREAM_CONN_BLACKHOLE    /* a sink that counts its rows and keeps none (benchmarks) */
 };
 
 typedef struct stream_run stream_run;
 typedef struct stream_nexmark stream_nexmark;
+typedef struct stream_kafka stream_kafka;
 typedef struct stream_serving stream_serving;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
@@ -80,6 +85,7 @@ typedef struct stream_table {
                                                     tables sent between workers */
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
     stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
+    stream_kafka *kf;        /* connector = 'kafka': topic, cluster, offsets (else NULL) */
     int connector;           /* STREAM_CONN_* */
     int tel_view;            /* telemetry: the lake view (lake_view_id) */
     int tel_src[64];         /* telemetry: the view's column of each column (-1: none) */
@@ -207,12 +213,22 @@ void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns
 void stream_reader_close(stream_reader *r);
 /* Where a reader is (checkpoints): what a reader of the same split opened
  * later needs to go on exactly as this one would. */
+#define STREAM_POS_MAX_PARTS 256 /* kafka partitions one reader (worker) holds */
+typedef struct stream_part_pos {
+    int32_t partition;
+    bool seen;               /* an event time seen in it */
+    int64_t next;            /* the offset of the next message (< 0: librdkafka's logical
+                                start, nothing read yet) */
+    int64_t max_ns;
+} stream_part_pos;
 typedef struct stream_reader_pos {
     uint64_t offset;         /* byte of the file at the next record */
     int64_t line;
     bool header_done, seen;
     int64_t max_ns;
     uint64_t rows_read, late, bad;
+    uint32_t nparts;         /* kafka: each partition of the reader (else 0) */
+    stream_part_pos parts[STREAM_POS_MAX_PARTS];
 } stream_reader_pos;
 void stream_reader_save(const stream_reader *r, stream_reader_pos *p);
 /* SL_EINVAL when p is not inside the reader's split (nothing changed). */
@@ -237,6 +253,53 @@ int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, 
 /* Rows made so far, and the largest event time. */
 void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool *seen,
                            int64_t *max_ns);
+
+/* source_kafka.c: what the file connector's functions hand over for a kafka
+ * table (t->kf set).  Options: new, then each option (1: not one of its own),
+ * then check.  start (when a job opens the source: partitions, and the end
+ * offsets of a bounded source) and stop around a job. */
+typedef struct stream_kafka_reader stream_kafka_reader;
+typedef struct stream_kafka_sink stream_kafka_sink;
+int stream_kafka_new(stream_table *t);
+int stream_kafka_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e);
+int stream_kafka_check(stream_table *t, sql_err *e);
+int stream_kafka_start(stream_table *t, sql_err *e);
+void stream_kafka_stop(stream_table *t);
+int stream_kafka_nparts(const stream_table *t);
+/* One split per worker: split i holds the partitions p with p mod nworkers = i. */
+int stream_kafka_split(const stream_table *t, int nworkers, stream_split **out, int *n);
+int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
+                             stream_kafka_reader **out, sql_err *e);
+void stream_kafka_reader_close(stream_kafka_reader *r);
+/* The next batch (an empty one after a quiet poll interval, so that a checkpoint
+ * barrier can pass), NULL at the end; rd parses the messages. */
+int stream_kafka_next(stream_kafka_reader *r, stream_reader *rd, sql_batch **out, int64_t *wm,
+                      sql_err *e);
+void stream_kafka_counts(const stream_kafka_reader *r, uint64_t *read, uint64_t *late);
+void stream_kafka_final_max(const stream_kafka_reader *r, bool *seen, int64_t *max_ns);
+void stream_kafka_save(const stream_kafka_reader *r, stream_reader_pos *pos);
+/* SL_EINVAL when pos is not about this reader's partitions. */
+int stream_kafka_restore(stream_kafka_reader *r, const stream_reader_pos *pos);
+int stream_kafka_sink_open(stream_table *t, stream_kafka_sink **out, sql_err *e);
+int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, sql_err *e);
+/* Every message produced so far delivered (a checkpoint, the end), or an error. */
+int stream_kafka_sink_flush(stream_kafka_sink *k, sql_err *e);
+void stream_kafka_sink_close(stream_kafka_sink *k);
+
+/* source_csv.c, for message sources: one record in p (n bytes, no header)
+ * parsed as the table's format; 1 good (*vals its values, valid until the next
+ * call), 0 bad and skipped (on_error = 'skip'), or a negative code with e set,
+ * the message naming `where` in place of a file's line. */
+int stream_reader_parse_msg(stream_reader *r, const char *p, size_t n, const char *where,
+                            sql_datum **vals, sql_err *e);
+/* Whether stream_request_stop was called. */
+bool stream_stop_requested(void);
+
+/* sink_ext.c: row r of b as text (false: NULL), and as a JSON object of the
+ * table's columns (numbers as numbers, NULL as null, the rest as strings). */
+bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out);
+int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body,
+                    dbuf *v);
 
 /* winjoin.c: whether a plan is local to windows (why not in *why), and the
  * scan of a window table while a window is served (r->serving set). */
@@ -277,6 +340,9 @@ int stream_sink_fmt_new(const stream_sink *k, stream_sink_fmt **out);
 void stream_sink_fmt_free(stream_sink_fmt *f);
 int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e);
 int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t rows, sql_err *e);
+/* Whether a checkpoint can cover the sink's output: a file (exactly once), kafka
+ * (at least once: messages after the checkpoint are sent again on resume). */
+bool stream_sink_resumable(const stream_sink *k);
 
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);

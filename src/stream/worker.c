@@ -904,6 +904,23 @@ static int read_split(wk *w, int c, sql_err *e)
             w->wm = rc ? w->wm : wm;
             break;
         }
+        if (!b->n) { /* a quiet topic: the watermark (a partition may have ended) and a
+                        checkpoint barrier may still pass */
+            sql_batch_free(b);
+            w->wm = wm;
+            if (!check_only && j->agg)
+                rc = send_watermark(w, STREAM_MSG_ROWS, e);
+            if (!rc && !check_only && j->agg)
+                rc = drain(w, e);
+            if (!rc && !check_only)
+                rc = barrier_out(w, c, rd, e);
+            if (rc == SL_ECANCELED) {
+                sql_err_clear(e);
+                rc = SL_OK;
+                check_only = true;
+            }
+            continue;
+        }
         if (check_only) {
             w->wm = wm;
             sql_batch_free(b);
@@ -1015,7 +1032,7 @@ static void *worker_main(void *arg)
         rc = read_live(w, &e);
         c = j->nsplits;
     }
-    if (j->nsplits > 1 && !j->live)
+    if (j->nsplits > 1 && !j->live && !j->src->kf) /* (partitions: no first pass) */
         rc = first_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
@@ -1373,7 +1390,10 @@ static int setup(job *j, int nw, sql_err *e)
     const char *why;
     if (j->live)
         return SL_OK;
-    if (stream_file_split(j->file, nw, &j->splits, &j->nsplits, &why))
+    /* kafka without an aggregation: one reader of every partition, as the merger
+     * writes splits one after the other and an unbounded split never ends */
+    if (stream_file_split(j->file, j->src->kf && !j->agg ? 1 : nw, &j->splits, &j->nsplits,
+                          &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
     return ckpt_setup(j, e);

@@ -21,9 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static void one(const uint8_t *data, size_t size)
 {
     stream_ckpt_manifest m;
-    stream_ckpt_manifest_decode(data, size, &m);
+    if (!stream_ckpt_manifest_decode(data, size, &m) && m.pos.nparts > STREAM_POS_MAX_PARTS)
+        abort(); /* kafka partitions of a position: never more than the array holds */
     stream_ckpt_worker w;
     if (!stream_ckpt_worker_decode(data, size, &w)) {
+        if (w.pos.nparts > STREAM_POS_MAX_PARTS)
+            abort();
         /* every window's bytes lie inside the input */
         for (uint32_t i = 0; i < w.nwins; i++)
             if (w.wins[i].len && (w.wins[i].state < data ||

@@ -1,0 +1,330 @@
+"""test_kafka.py - the kafka connector against librdkafka's mock cluster: a real
+Kafka protocol endpoint on 127.0.0.1, started by kafka_mock (built next to
+the tests) for the length of the test and stopped by its PID.
+
+- Rows with out-of-order and late event times go to a 3-partition topic.
+  Which are late is computed here, partition by partition (arrival order is
+  offset order within a partition, docs/streaming.md "Kafka"); a job reading
+  the topic (bounded = true) runs a tumbling GROUP BY with a filter into a
+  file sink and into a kafka sink topic, and a filter into a file sink.  Both
+  must equal the batch engine's query over the non-late rows, the sink topic
+  read back must hold the same rows (keyed by the key columns), and --workers
+  1, 2 and 4 must give the same results.
+- Restart: an unbounded job with --checkpoint-dir is killed with SIGKILL after
+  checkpoints were taken; more rows are produced; the job is started again
+  with start_offset = 'latest' and bounded = true.  Only offsets restored from
+  the checkpoint make its output equal the oracle over every row: starting at
+  the latest offset would lose the first rows, at the earliest count them twice.
+- Bad input: a message that is not JSON fails the job naming the topic,
+  partition and offset, or is counted and skipped with on_error = 'skip'.
+- The kafka example of docs/streaming.md runs.
+"""
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import test_stream as ts  # noqa: E402  (its helpers: data, oracle, checks)
+
+BUILD = ts.BUILD
+MOCK = os.environ.get("SL_KAFKA_MOCK") or os.path.join(BUILD, "tests", "stream", "kafka_mock")
+check = ts.check
+COLS = ts.COLS
+
+
+class Cluster:
+    def __init__(self, topics):
+        self.p = subprocess.Popen([MOCK, "serve"] + topics, stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        self.bootstrap = self.p.stdout.readline().strip()
+        if not self.bootstrap.startswith("127.0.0.1:"):
+            raise RuntimeError("mock cluster did not start: %r" % self.bootstrap)
+
+    def stop(self):
+        self.p.stdin.close()
+        try:
+            self.p.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.kill(self.p.pid, signal.SIGKILL)
+            self.p.wait()
+
+    def produce(self, topic, msgs):
+        """msgs: (partition, value) in order."""
+        text = "".join("%d\t%s\n" % (p, v) for p, v in msgs)
+        r = subprocess.run([MOCK, "produce", self.bootstrap, topic], input=text, text=True,
+                           capture_output=True, timeout=120)
+        if r.returncode:
+            raise RuntimeError("produce failed: " + r.stderr)
+
+    def consume(self, topic):
+        r = subprocess.run([MOCK, "consume", self.bootstrap, topic], text=True,
+                           capture_output=True, timeout=120)
+        if r.returncode:
+            raise RuntimeError("consume failed: " + r.stderr)
+        return [line.split("\t", 3) for line in r.stdout.splitlines()]
+
+
+def message(row):
+    a, b, p, t = row
+    return json.dumps({"auction": a, "bidder": b, "price": p,
+                       "ts": None if t is None else ts.ts_text(t)})
+
+
+def partitioned(rows, nparts, delay_ms):
+    """Each row's partition, and the non-late rows under per-partition watermarks."""
+    msgs, keep, late = [], [], 0
+    per = [[] for _ in range(nparts)]
+    for i, r in enumerate(rows):
+        p = (i * 7 + i // 5) % nparts
+        msgs.append((p, message(r)))
+        per[p].append(r)
+    for p in range(nparts):
+        k, n = ts.split_late(per[p], delay_ms)
+        keep += k
+        late += n
+    return msgs, keep, late
+
+
+def source(bootstrap, topic, delay, extra=""):
+    return ("CREATE TABLE bids (%s) WITH (connector = 'kafka', topic = '%s', "
+            "bootstrap_servers = '%s', format = 'jsonl', event_time = 'ts', "
+            "max_delay = '%s'%s);\n" % (COLS, topic, bootstrap, delay, extra))
+
+
+TUMBLE = ("SELECT window_start, window_end, bidder, count(*), sum(price) "
+          "FROM tumble(bids, ts, INTERVAL '10 seconds') WHERE auction <> 7 "
+          "GROUP BY window_start, window_end, bidder")
+TUMBLE_ORACLE = ("SELECT date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') AS ws, "
+                 "date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') + "
+                 "INTERVAL '10 seconds' AS we, bidder, count(*), sum(price) FROM %s "
+                 "WHERE auction <> 7 AND ts IS NOT NULL GROUP BY 1, 2, 3")
+WIN_COLS = "window_start timestamp, window_end timestamp, bidder text, n bigint, total bigint"
+
+
+def json_row(v):
+    o = json.loads(v)
+    return ["" if o[k] is None else str(o[k])
+            for k in ("window_start", "window_end", "bidder", "n", "total")]
+
+
+def test_jobs(cl, d, rows, keep, late, workers):
+    job = source(cl.bootstrap, "bids", "3 seconds", ", bounded = true") + (
+        "CREATE TABLE out1 (%s) WITH (connector = 'file', path = 'out1.csv', format = 'csv');\n"
+        "INSERT INTO out1 %s;\n"
+        "CREATE TABLE outk (%s) WITH (connector = 'kafka', topic = 'out%d', "
+        "bootstrap_servers = '%s', key = 'window_start,bidder');\n"
+        "INSERT INTO outk %s;\n"
+        "CREATE TABLE out3 (auction bigint, bidder text, price bigint, ts timestamp) "
+        "WITH (connector = 'file', path = 'out3.csv', format = 'csv');\n"
+        "INSERT INTO out3 SELECT auction, bidder, price, ts FROM bids WHERE price > 40;\n"
+        % (WIN_COLS, TUMBLE, WIN_COLS, workers, cl.bootstrap, TUMBLE))
+    out = os.path.join(d, "out%d" % workers)
+    os.mkdir(out)
+    with open(os.path.join(d, "job.sql"), "w") as f:
+        f.write(job)
+    stats = os.path.join(d, "stats%d.json" % workers)
+    rc, _, err = ts.run(["run", os.path.join(d, "job.sql"), "--output-dir", out,
+                         "--workers", str(workers), "--stats", stats])
+    check(rc == 0, "%d workers: the kafka job runs %s" % (workers, err.strip()[:400]))
+    if rc:
+        return None
+    src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), COLS)
+    want = ts.oracle(d, TUMBLE_ORACLE % src)
+    got = ts.csv_rows(open(os.path.join(out, "out1.csv")).read())
+    check(len(got) > 10 and sorted(got[1:]) == sorted(want[1:]),
+          "%d workers: tumble over the topic == batch query over the non-late rows (%d rows)"
+          % (workers, len(got) - 1))
+    ends = [r[1] for r in got[1:]]
+    check(ends == sorted(ends), "%d workers: windows leave in window_end order" % workers)
+    msgs = cl.consume("out%d" % workers)
+    back = [json_row(m[3]) for m in msgs]
+    check(sorted(back) == sorted(got[1:]),
+          "%d workers: the kafka sink topic holds the file sink's rows (%d messages)"
+          % (workers, len(back)))
+    check(all(m[2] == "%s,%s" % (json.loads(m[3])["window_start"],
+                                 json.loads(m[3])["bidder"] or "") for m in msgs),
+          "%d workers: messages are keyed by window_start,bidder" % workers)
+    want3 = ts.oracle(d, "SELECT auction, bidder, price, ts FROM %s WHERE price > 40" % src)
+    got3 = ts.csv_rows(open(os.path.join(out, "out3.csv")).read())
+    check(len(got3) > 10 and sorted(got3[1:]) == sorted(want3[1:]),
+          "%d workers: filter over the topic == batch query" % workers)
+    st = json.load(open(stats))
+    s = st["sources"]["bids"]
+    check(s["rows_read"] == len(rows) and s["late_dropped"] == late,
+          "%d workers: stats %s (want %d read, %d late)" % (workers, s, len(rows), late))
+    return (sorted(got[1:]), sorted(got3[1:]), sorted(back))
+
+
+def manifests(ckdir):
+    d = os.path.join(ckdir, "job-0")
+    return [x for x in os.listdir(d) if x.startswith("manifest-")] if os.path.isdir(d) else []
+
+
+def test_restart(cl, d, workers):
+    rows = ts.gen_rows(29, 1800, 2000)
+    msgs, keep, late = partitioned(rows, 3, 2000)
+    first = len(msgs) * 3 // 5
+    topic = "live%d" % workers
+    cl.produce(topic, msgs[:first])
+    ts.write_csv(os.path.join(d, "keep_r.csv"), keep)
+    ins = ("CREATE TABLE out (%s) WITH (connector = 'file', path = 'out_r%d.csv', format = 'csv');\n"
+           "INSERT INTO out %s;\n" % (WIN_COLS, workers, TUMBLE))
+    ck = os.path.join(d, "ck%d" % workers)
+    with open(os.path.join(d, "live.sql"), "w") as f:
+        f.write(source(cl.bootstrap, topic, "2 seconds") + ins)
+    args = [ts.BIN, "run", os.path.join(d, "live.sql"), "--output-dir", d, "--workers",
+            str(workers), "--checkpoint-dir", ck, "--checkpoint-interval", "0.05"]
+    p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.time() + 120
+    # a few checkpoints, so that one is taken after the first rows were read
+    while time.time() < deadline and p.poll() is None:
+        m = manifests(ck)
+        if m and int(max(m)[len("manifest-"):]) >= 20:
+            break
+        time.sleep(0.05)
+    running = p.poll() is None
+    os.kill(p.pid, signal.SIGKILL)
+    _, err = p.communicate()
+    check(running and manifests(ck), "%d workers: the unbounded job took checkpoints before "
+          "SIGKILL %s" % (workers, err.strip()[:300]))
+    part = os.path.join(d, "out_r%d.csv.part" % workers)
+    check(os.path.exists(part) and len(open(part).read().splitlines()) > 10,
+          "%d workers: the killed job left its part file with closed windows" % workers)
+    cl.produce(topic, msgs[first:])
+    # resumed: 'latest' would skip the first rows, 'earliest' count them twice
+    with open(os.path.join(d, "live.sql"), "w") as f:
+        f.write(source(cl.bootstrap, topic, "2 seconds",
+                       ", start_offset = 'latest', bounded = true") + ins)
+    stats = os.path.join(d, "stats_r%d.json" % workers)
+    rc, _, err = ts.run(args[1:] + ["--stats", stats])
+    check(rc == 0, "%d workers: the job resumes from its checkpoint %s" % (workers, err.strip()[:400]))
+    if rc:
+        return
+    src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_r.csv"), COLS)
+    want = ts.oracle(d, TUMBLE_ORACLE % src)
+    got = ts.csv_rows(open(os.path.join(d, "out_r%d.csv" % workers)).read())
+    check(len(got) > 10 and sorted(got[1:]) == sorted(want[1:]),
+          "%d workers: after kill -9 and restart the output == batch query over every "
+          "non-late row (no row lost, none twice: offsets restored)" % workers)
+    st = json.load(open(stats))["sources"]["bids"]
+    check(st["rows_read"] == len(rows) and st["late_dropped"] == late,
+          "%d workers: figures carried over the restart %s (want %d, %d)"
+          % (workers, st, len(rows), late))
+
+
+def test_bad(cl, d):
+    good = [(1, "ann", 10, 1000), (2, "bob", 20, 2000)]
+    cl.produce("bad", [(0, message(good[0])), (0, "{not json"), (0, message(good[1]))])
+    for skip in (False, True):
+        job = (source(cl.bootstrap, "bad", "1 second",
+                      ", bounded = true" + (", on_error = 'skip'" if skip else "")) +
+               "CREATE TABLE o (auction bigint, bidder text, price bigint, ts timestamp) WITH "
+               "(connector = 'file', path = 'bad_out.csv', format = 'csv');\n"
+               "INSERT INTO o SELECT * FROM bids;\n")
+        with open(os.path.join(d, "bad.sql"), "w") as f:
+            f.write(job)
+        stats = os.path.join(d, "bad_stats.json")
+        rc, _, err = ts.run(["run", os.path.join(d, "bad.sql"), "--output-dir", d, "--stats",
+                             stats])
+        if not skip:
+            check(rc != 0 and 'topic "bad" partition 0 offset 1' in err and "JSON" in err,
+                  "a bad message fails the job naming topic, partition, offset: %s" % err.strip())
+            check(not os.path.exists(os.path.join(d, "bad_out.csv")), "... and writes no sink")
+        else:
+            st = json.load(open(stats))["sources"]["bids"] if rc == 0 else {}
+            rows = ts.csv_rows(open(os.path.join(d, "bad_out.csv")).read()) if rc == 0 else []
+            check(rc == 0 and st.get("bad_rows") == 1 and len(rows) == 3,
+                  "on_error = 'skip': the bad message is counted and skipped %s %s" % (st, err))
+    # options checked before anything runs
+    job = ("CREATE TABLE k (a bigint) WITH (connector = 'kafka', topic = 't');\n"
+           "CREATE TABLE o (a bigint) WITH (connector = 'file', path = 'o.csv');\n"
+           "INSERT INTO o SELECT a FROM k;\n")
+    with open(os.path.join(d, "opt.sql"), "w") as f:
+        f.write(job)
+    rc, _, err = ts.run(["run", os.path.join(d, "opt.sql"), "--output-dir", d])
+    check(rc != 0 and "needs topic and bootstrap_servers" in err, "a missing option: %s" % err.strip())
+
+
+def test_ends(cl, d):
+    """Bounded sources end at once with nothing to read; Ctrl-C ends an unbounded one."""
+    sink = ("CREATE TABLE o (auction bigint, bidder text, price bigint, ts timestamp) WITH "
+            "(connector = 'file', path = 'end_out.csv', format = 'csv');\n"
+            "INSERT INTO o SELECT * FROM bids;\n")
+    for topic, extra, what in (("bids", ", start_offset = 'latest'", "start_offset = 'latest'"),
+                               ("empty", "", "an empty topic")):
+        with open(os.path.join(d, "end.sql"), "w") as f:
+            f.write(source(cl.bootstrap, topic, "1 second", ", bounded = true" + extra) + sink)
+        rc, _, err = ts.run(["run", os.path.join(d, "end.sql"), "--output-dir", d,
+                             "--workers", "2"])
+        rows = ts.csv_rows(open(os.path.join(d, "end_out.csv")).read()) if rc == 0 else None
+        check(rows == [["auction", "bidder", "price", "ts"]],
+              "bounded, %s: the job ends with no rows %s" % (what, err.strip()[:200]))
+    with open(os.path.join(d, "end.sql"), "w") as f:
+        f.write(source(cl.bootstrap, "bad", "1 second", ", on_error = 'skip'") + sink)
+    p = subprocess.Popen([ts.BIN, "run", os.path.join(d, "end.sql"), "--output-dir", d],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    time.sleep(3)
+    still = p.poll() is None
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=60)
+    rows = ts.csv_rows(open(os.path.join(d, "end_out.csv")).read()) if p.returncode == 0 else []
+    check(still and p.returncode == 0 and len(rows) <= 3 and rows[0][0] == "auction",
+          "unbounded: runs until Ctrl-C, then commits its sink %s" % err.strip()[:200])
+
+
+def test_docs(cl, d):
+    """The ```kafka-sql block of docs/streaming.md, with the cluster's address."""
+    doc = open(os.path.join(ts.ROOT, "docs", "streaming.md")).read()
+    m = re.search(r"```kafka-sql\n(.*?)```", doc, re.S)
+    check(m is not None, "docs/streaming.md has a kafka example")
+    if not m:
+        return
+    cl.produce("bids_doc", [(0, '{"auction": 1, "price": 30, "ts": "2024-01-01 00:00:01"}'),
+                            (1, '{"auction": 2, "price": 50, "ts": "2024-01-01 00:00:04"}'),
+                            (0, '{"auction": 1, "price": 70, "ts": "2024-01-01 00:00:12"}')])
+    with open(os.path.join(d, "doc.sql"), "w") as f:
+        f.write(m.group(1).replace("127.0.0.1:9092", cl.bootstrap))
+    rc, out, err = ts.run(["run", os.path.join(d, "doc.sql"), "--output-dir", d])
+    check(rc == 0, "the docs' kafka example runs %s" % err.strip()[:300])
+    back = sorted(json.loads(x[3])["n"] for x in cl.consume("counts_doc"))
+    check(back == [1, 2], "the docs' kafka example writes its windows to a topic: %s" % back)
+
+
+def main():
+    cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1:3", "live2:3", "bad:1",
+                  "bids_doc:2", "counts_doc:1", "empty:2"])
+    d = tempfile.mkdtemp(prefix="sl-kafka-")
+    try:
+        rows = ts.gen_rows(7, 1500, 3000)
+        msgs, keep, late = partitioned(rows, 3, 3000)
+        check(0 < late < len(rows), "the input has late rows (%d)" % late)
+        cl.produce("bids", msgs)
+        ts.write_csv(os.path.join(d, "keep.csv"), keep)
+        results = {}
+        for workers in (1, 2, 4):
+            results[workers] = test_jobs(cl, d, rows, keep, late, workers)
+        check(results[1] is not None and results[1] == results[2] == results[4],
+              "--workers 1, 2 and 4 give the same results")
+        for workers in (1, 2):
+            test_restart(cl, d, workers)
+        test_bad(cl, d)
+        test_ends(cl, d)
+        test_docs(cl, d)
+    finally:
+        cl.stop()
+        shutil.rmtree(d, ignore_errors=True)
+    if ts.FAILS:
+        print("%d failure(s)" % len(ts.FAILS))
+        sys.exit(1)
+    print("all passed")
+
+
+if __name__ == "__main__":
+    main()
