@@ -379,7 +379,8 @@ bool stream_sink_is_file(const stream_sink *k)
 
 bool stream_sink_resumable(const stream_sink *k)
 {
-    return stream_sink_is_file(k) || (k->t && (k->t->connector == STREAM_CONN_KAFKA || k->t->connector == STREAM_CONN_BLACKHOLE));
+    int c = k->t ? k->t->connector : -1;
+    return stream_sink_is_file(k) || c == STREAM_CONN_KAFKA || c == STREAM_CONN_BLACKHOLE;
 }
 
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
