@@ -308,6 +308,11 @@ bool stream_sink_is_file(const stream_sink *k)
     return k->t != NULL && k->t->connector == STREAM_CONN_FILE;
 }
 
+stream_view *stream_sink_view(const stream_sink *k)
+{
+    return k->v;
+}
+
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
 {
     *bytes = 0;

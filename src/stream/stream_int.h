@@ -261,6 +261,8 @@ int stream_sink_commit(stream_sink *k, sql_err *e);
  * *bytes its length; from then on a failed job keeps the part file. */
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e);
 bool stream_sink_is_file(const stream_sink *k);
+/* The view a sink writes (NULL: a table with a connector). */
+stream_view *stream_sink_view(const stream_sink *k);
 
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);

@@ -1,5 +1,6 @@
 """gen_checkpoint_corpus.py - seed corpus for fuzz_checkpoint: manifests and
-worker parts as docs/internals/stream.md lays them out (version 1), valid and
+worker parts as docs/internals/stream.md lays them out (versions 1 and 2, the
+session state of version 2's parts in rows of (bigint, text, timestamp)), valid and
 a few nasty ones.  Run by hand: python3 tests/fuzz/gen_checkpoint_corpus.py"""
 
 import os
@@ -9,8 +10,8 @@ import zlib
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "checkpoint")
 
 
-def obj(kind, seq, body):
-    b = b"SLCK" + struct.pack("<HHQ", 1, kind, seq) + body
+def obj(kind, seq, body, version=2):
+    b = b"SLCK" + struct.pack("<HHQ", version, kind, seq) + body
     return b + struct.pack("<I", zlib.crc32(b))
 
 
@@ -23,14 +24,37 @@ def manifest(seq=3, workers=2, splits=8, chunk=-1, has_pos=0):
                                    has_pos) + pos())
 
 
-def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x00" * 8),)):
+def cell(v):
+    if v is None:
+        return b"\x01"
+    return b"\x00" + struct.pack("<I", len(v)) + v
+
+
+def sessions(rows):
+    if not rows:
+        return struct.pack("<II", 0, 0)
+    b = struct.pack("<II", len(rows), 3)
+    for r in rows:
+        b += b"".join(cell(v) for v in r)
+    return b
+
+
+ROWS = [(b"1", b"x", b"2024-01-01 00:00:01"), (b"1", None, b"2024-01-01 00:00:01.5"),
+        (None, b"y", b"2024-01-01 00:00:09")]
+
+
+def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x00" * 8),),
+         sess=None, version=2):
     body = struct.pack("<IiB", worker, 2, 1) + pos()
     body += struct.pack("<QQQBqqqI", 39, 1, 0, 1, 10**18, 10**18 - 5, 10**18 - 10, nprod)
     body += b"".join(struct.pack("<q", 10**18 - 10) for _ in range(nprod))
     body += struct.pack("<I", len(wins))
     for s, e, st in wins:
         body += struct.pack("<qqI", s, e, len(st)) + st
-    return obj(2, seq, body)
+    if version >= 2:
+        st = b"" if sess is None else sess
+        body += struct.pack("<I", len(st)) + st
+    return obj(2, seq, body, version)
 
 
 def main():
@@ -45,6 +69,11 @@ def main():
         "part_unsorted": part(wins=((20, 30, b""), (10, 20, b""))),
         "part_len_past_end": part()[:-9] + b"\xff\xff\xff\xff" + part()[-5:],
         "truncated": manifest()[:30],
+        "part_v1": part(version=1),
+        "part_sessions": part(wins=(), sess=sessions(ROWS)),
+        "part_sessions_none": part(wins=(), sess=sessions([])),
+        "part_sessions_bad_time": part(wins=(), sess=sessions([(b"1", b"x", b"yesterday!")])),
+        "part_sessions_many_rows": part(wins=(), sess=struct.pack("<II", 1 << 30, 3) + b"\x01" * 9),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
