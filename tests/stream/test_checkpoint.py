@@ -131,9 +131,12 @@ def crash_run(cwd, workers, ckdir, kills, seed):
     done = 0
     for _ in range(kills + 20):
         seen = manifests(ckdir)
-        p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
-                              "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"],
-                             cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        # stdout into a file: a pipe nobody reads while waiting would stall the run
+        out_path = os.path.join(cwd, "stdout.txt")
+        with open(out_path, "w") as out_f:
+            p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
+                                  "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"],
+                                 cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True)
         if done < kills:
             # wait for a checkpoint this run published, then kill at a random moment after it
             while p.poll() is None and not (manifests(ckdir) - seen):
@@ -144,8 +147,9 @@ def crash_run(cwd, workers, ckdir, kills, seed):
                 p.communicate()
                 done += 1
                 continue
-        out, err = p.communicate()
-        LAST_STDOUT[0] = out
+        err = p.communicate()[1]
+        with open(out_path) as f:
+            LAST_STDOUT[0] = f.read()
         return done, p.returncode, err
     return done, -1, "did not end"
 
