@@ -29,6 +29,7 @@ static void usage(FILE *f)
             "                        [--cache-mb N] [--jobs N] [--partition-events N]\n"
             "                        [--max-response-mb N] [--max-workers N]\n"
             "                        [--max-request-jobs N] [--client-timeout S] [--workers N]\n"
+            "                        [--checkpoint-interval-ms N]\n"
             "                        [--work-mem-mb N] [--sql-memory-mb N]\n"
             "                        [--statement-timeout-ms N] [--files DIR]\n"
             "                        [--pg-listen HOST:PORT | --no-pg] [--pg-max-connections N]\n"
@@ -76,6 +77,10 @@ static void usage(FILE *f)
             "                        (default: the number of cores, at least 2)\n"
             "  --workers N           workers of each continuous job (default: the number of\n"
             "                        cores; docs/streaming.md, \"Jobs on a server\")\n"
+            "  --checkpoint-interval-ms N\n"
+            "                        between two checkpoints of each continuous job, kept in\n"
+            "                        the server's object store (default 2000): after a crash\n"
+            "                        a job over a file resumes from its last one\n"
             "  --client-timeout S    a connection that sends nothing and reads nothing\n"
             "                        this long is closed and its resources freed (default 30)\n"
             "  --work-mem-mb N       memory of one SQL query for sorts, aggregations and\n"
@@ -196,6 +201,7 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         {"--max-request-jobs", 1, 256, 1, AS_INT, &c->max_request_jobs},
         {"--client-timeout", 1, 86400, 1, AS_INT, &c->client_timeout_s},
         {"--workers", 1, 256, 1, AS_INT, &c->stream_workers},
+        {"--checkpoint-interval-ms", 10, 3600000, 1, AS_INT, &c->stream_checkpoint_ms},
         {"--work-mem-mb", 1, 1u << 20, 1u << 20, AS_SIZE, &c->sql_work_mem_bytes},
         {"--sql-memory-mb", 16, 1u << 20, 1u << 20, AS_SIZE, &c->sql_memory_bytes},
         {"--statement-timeout-ms", 0, 86400000, 1, AS_U64, &c->sql_timeout_ms},

@@ -997,7 +997,8 @@ static int open_stores(server *s, errmsg *e)
         return rc;
     ingest_set_hook(s->g, on_stored, s);
     stream_server_opts jo = {.eng = s->sql, .l = s->lake, .m = s->m,
-                             .workers = s->cfg.stream_workers, .output_dir = s->cfg.data_dir};
+                             .workers = s->cfg.stream_workers, .output_dir = s->cfg.data_dir,
+                             .os = s->os, .checkpoint_ms = s->cfg.stream_checkpoint_ms};
     if ((rc = stream_server_open(&jo, &s->jobs, e)))
         return rc;
     ingest_set_block_hook(s->g, on_block, s);

@@ -40,6 +40,7 @@ typedef struct server_config {
     const char *files_dirs[8];   /* read_parquet / read_csv may read under these (--files) */
     int nfiles_dirs;
     int stream_workers;          /* workers of each continuous job (0: cores; docs/streaming.md) */
+    int stream_checkpoint_ms;    /* between two checkpoints of a continuous job (0: 2000) */
     /* The PostgreSQL protocol (docs/pgwire.md) */
     int pg_mode;                 /* 0 off; 1 on its default address (if that is taken: a
                                   * warning, the server goes on); 2 on an address given */

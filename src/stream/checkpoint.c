@@ -13,6 +13,7 @@
 #include "base/alloc.h"
 #include "base/bytes.h"
 #include "objstore/objstore.h"
+#include "sql/types/value.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -110,13 +111,15 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
 }
 
 /* The object's body (header checked) between the header and the CRC. */
-static int open_obj(const uint8_t *p, size_t n, int kind, cur *c, uint64_t *seq)
+static int open_obj(const uint8_t *p, size_t n, int kind, cur *c, uint64_t *seq,
+                    unsigned *version)
 {
     if (n < HEAD_BYTES + 4 || memcmp(p, MAGIC, 4) || ld_u16le(p + 4) < 1 ||
         ld_u16le(p + 4) > STREAM_CKPT_VERSION || ld_u16le(p + 6) != kind ||
         crc_of(p, n - 4) != ld_u32le(p + n - 4))
         return SL_EINVAL;
     *seq = ld_u64le(p + 8);
+    *version = ld_u16le(p + 4);
     *c = (cur){p + HEAD_BYTES, n - HEAD_BYTES - 4, false, ld_u16le(p + 4)};
     return SL_OK;
 }
@@ -201,8 +204,9 @@ int stream_ckpt_manifest_encode(const stream_ckpt_manifest *m, dbuf *o)
 int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest *m)
 {
     cur c;
+    unsigned version;
     memset(m, 0, sizeof *m);
-    if (open_obj(p, n, KIND_MANIFEST, &c, &m->seq))
+    if (open_obj(p, n, KIND_MANIFEST, &c, &m->seq, &version))
         return SL_EINVAL;
     m->job_hash = get_u64(&c);
     m->file_size = get_u64(&c);
@@ -253,17 +257,24 @@ void stream_ckpt_worker_win_done(dbuf *o, size_t len_at)
     st_u32le(o->p + len_at, (uint32_t)(o->len - len_at - 4));
 }
 
-int stream_ckpt_worker_finish(dbuf *o, size_t nwins_at, uint32_t nwins)
+int stream_ckpt_worker_sessions(dbuf *o, size_t nwins_at, uint32_t nwins, size_t *len_at)
 {
     st_u32le(o->p + nwins_at, nwins);
+    *len_at = o->len;
+    return put_u32(o, 0);
+}
+
+int stream_ckpt_worker_finish(dbuf *o)
+{
     return put_crc(o);
 }
 
 int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w)
 {
     cur c;
+    unsigned version;
     memset(w, 0, sizeof *w);
-    if (open_obj(p, n, KIND_WORKER, &c, &w->seq))
+    if (open_obj(p, n, KIND_WORKER, &c, &w->seq, &version))
         return SL_EINVAL;
     w->worker = get_u32(&c);
     w->chunk = (int32_t)get_u32(&c);
@@ -301,6 +312,10 @@ int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w)
         if (i && x->start <= w->wins[i - 1].start) /* sorted by start, as kept */
             c.bad = true;
     }
+    if (version >= 2) {
+        w->sessions_len = get_u32(&c);
+        w->sessions = take(&c, w->sessions_len);
+    }
     if (c.bad || c.n) {
         stream_ckpt_worker_free(w);
         return SL_EINVAL;
@@ -324,11 +339,90 @@ uint64_t stream_ckpt_hash(const char *text)
     return h;
 }
 
+/* ---- rows ----------------------------------------------------------------------- */
+
+#define ROWS_BATCH 8192 /* rows handed back per batch */
+
+int stream_ckpt_rows_head(dbuf *o, uint32_t nrows, uint32_t ncols)
+{
+    int rc = put_u32(o, nrows);
+    return rc ? rc : put_u32(o, ncols);
+}
+
+int stream_ckpt_row(dbuf *o, const sql_batch *b, int64_t r, dbuf *txt)
+{
+    int rc = SL_OK;
+    for (int c = 0; c < b->ncols && !rc; c++) {
+        bool null = !col_vec_is_valid(&b->cols[c], r);
+        dbuf_reset(txt);
+        if ((rc = put_u8(o, null)) || null)
+            continue;
+        if (!(rc = sql_vec_text(b->types[c], &b->cols[c], r, txt)) &&
+            !(rc = put_u32(o, (uint32_t)txt->len)))
+            rc = dbuf_append(o, txt->p, txt->len);
+    }
+    return rc;
+}
+
+static int rows_damaged(sql_err *e, const char *what)
+{
+    return sql_err_set(e, "XX001", -1, "checkpoint: rows damaged (%s)", what);
+}
+
+int stream_ckpt_rows_read(const uint8_t *p, size_t n, int ncols, const sql_type *types,
+                          int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e)
+{
+    cur c = {p, n, false};
+    uint32_t nrows = get_u32(&c), nc = get_u32(&c);
+    if (c.bad)
+        return rows_damaged(e, "header");
+    if (nrows && (nc != (uint32_t)ncols || !nc || nrows > c.n / nc))
+        return rows_damaged(e, "row count");
+    if (!nrows && nc)
+        return rows_damaged(e, "column count");
+    arena a;
+    arena_init(&a, 16384, (size_t)1 << 30);
+    sql_batch *b = NULL;
+    int rc = SL_OK;
+    for (uint32_t i = 0; i < nrows && !rc; i++) {
+        if (!b && sql_batch_new(ncols, types, &b)) {
+            rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+            break;
+        }
+        arena_reset(&a);
+        for (int k = 0; k < ncols && !rc; k++) {
+            sql_datum d = sql_datum_null();
+            const char *state = NULL;
+            bool null = get_bool(&c);
+            uint32_t len = null ? 0 : get_u32(&c);
+            const uint8_t *tp = null ? NULL : take(&c, len);
+            if (c.bad)
+                rc = rows_damaged(e, "value");
+            else if (!null && sql_datum_parse(types[k], (const char *)tp, len, &a, &d, &state))
+                rc = rows_damaged(e, "value text");
+            else if (sql_datum_append(types[k], &d, &b->cols[k]))
+                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        }
+        if (!rc && (++b->n == ROWS_BATCH || i + 1 == nrows)) {
+            sql_batch *full = b;
+            b = NULL;
+            if (fn(arg, full))
+                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        }
+    }
+    if (!rc && c.n)
+        rc = rows_damaged(e, "trailing bytes");
+    sql_batch_free(b);
+    arena_destroy(&a);
+    return rc;
+}
+
 /* ---- a job's objects ------------------------------------------------------------ */
 
 struct stream_ckpt {
     objstore *os;
-    char job[32];            /* "job-J" */
+    bool own;                /* os opened here (a local directory) */
+    char job[200];           /* "job-J", or a server job's prefix */
 };
 
 static int store_err(sql_err *e, const char *what, const errmsg *m)
@@ -349,6 +443,22 @@ int stream_ckpt_open(const char *dir, int job, stream_ckpt **out, sql_err *e)
         sl_free(c);
         return sql_err_set(e, "58030", -1, "checkpoint directory \"%s\": %s", dir, m.text);
     }
+    c->own = true;
+    *out = c;
+    return SL_OK;
+}
+
+int stream_ckpt_open_store(objstore *os, const char *prefix, stream_ckpt **out, sql_err *e)
+{
+    *out = NULL;
+    stream_ckpt *c = sl_calloc(1, sizeof *c);
+    if (!c)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    if ((size_t)snprintf(c->job, sizeof c->job, "%s", prefix) >= sizeof c->job) {
+        sl_free(c);
+        return sql_err_set(e, "42622", -1, "checkpoint: the name \"%s\" is too long", prefix);
+    }
+    c->os = os;
     *out = c;
     return SL_OK;
 }
@@ -357,7 +467,8 @@ void stream_ckpt_close(stream_ckpt *c)
 {
     if (!c)
         return;
-    objstore_close(c->os);
+    if (c->own)
+        objstore_close(c->os);
     sl_free(c);
 }
 
@@ -387,7 +498,7 @@ static int on_manifest(void *arg, const char *key, const objstore_stat *st)
 
 int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql_err *e)
 {
-    char prefix[64];
+    char prefix[256];
     snprintf(prefix, sizeof prefix, "%s/manifest-", c->job);
     newest n = {prefix, strlen(prefix), 0, false};
     errmsg em = {0};
@@ -396,7 +507,7 @@ int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql
         return store_err(e, "list", &em);
     if (!n.found)
         return SL_OK;
-    char key[96];
+    char key[300];
     snprintf(key, sizeof key, "%s%020" PRIu64, prefix, n.seq);
     dbuf b;
     dbuf_init(&b, 4096);
@@ -410,30 +521,45 @@ int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql
     return rc;
 }
 
-static void part_key(const stream_ckpt *c, uint64_t seq, int w, char *key, size_t n)
+static void obj_key(const stream_ckpt *c, uint64_t seq, const char *name, char *key, size_t n)
 {
-    snprintf(key, n, "%s/%020" PRIu64 "/worker-%d", c->job, seq, w);
+    snprintf(key, n, "%s/%020" PRIu64 "/%s", c->job, seq, name);
 }
 
-int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e)
+int stream_ckpt_put_obj(stream_ckpt *c, uint64_t seq, const char *name, const dbuf *b,
+                        sql_err *e)
 {
-    char key[96];
-    part_key(c, seq, w, key, sizeof key);
+    char key[300];
+    obj_key(c, seq, name, key, sizeof key);
     errmsg em = {0};
-    /* a part of an unpublished checkpoint (a crash before its manifest) is garbage */
+    /* an object of an unpublished checkpoint (a crash before its manifest) is garbage */
     if (objstore_put(c->os, key, b->p, b->len, OBJSTORE_PUT_REPLACE, &em))
         return store_err(e, key, &em);
     return SL_OK;
 }
 
-int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e)
+int stream_ckpt_get_obj(stream_ckpt *c, uint64_t seq, const char *name, dbuf *out, sql_err *e)
 {
-    char key[96];
-    part_key(c, seq, w, key, sizeof key);
+    char key[300];
+    obj_key(c, seq, name, key, sizeof key);
     errmsg em = {0};
     if (objstore_get(c->os, key, out, &em))
         return store_err(e, key, &em);
     return SL_OK;
+}
+
+int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e)
+{
+    char name[32];
+    snprintf(name, sizeof name, "worker-%d", w);
+    return stream_ckpt_put_obj(c, seq, name, b, e);
+}
+
+int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e)
+{
+    char name[32];
+    snprintf(name, sizeof name, "worker-%d", w);
+    return stream_ckpt_get_obj(c, seq, name, out, e);
 }
 
 typedef struct dels {
@@ -458,7 +584,7 @@ int stream_ckpt_commit(stream_ckpt *c, const stream_ckpt_manifest *m, sql_err *e
 {
     dbuf b;
     dbuf_init(&b, 4096);
-    char key[96], parts[96], prefix[40];
+    char key[300], parts[300], prefix[256];
     snprintf(key, sizeof key, "%s/manifest-%020" PRIu64, c->job, m->seq);
     snprintf(parts, sizeof parts, "%s/%020" PRIu64 "/", c->job, m->seq);
     snprintf(prefix, sizeof prefix, "%s/", c->job);
@@ -478,7 +604,7 @@ int stream_ckpt_commit(stream_ckpt *c, const stream_ckpt_manifest *m, sql_err *e
 
 void stream_ckpt_clear(stream_ckpt *c)
 {
-    char prefix[40];
+    char prefix[256];
     snprintf(prefix, sizeof prefix, "%s/", c->job);
     dels d = {c->os, NULL, NULL};
     errmsg em = {0};

@@ -7,6 +7,7 @@
  *
  * Objects (keys relative to the store, J the job's number in its script):
  *   job-J/S/worker-I      worker I's part of checkpoint S (20 digits)
+ *   job-J/S/view          a materialized view's contents at S (rows)
  *   job-J/manifest-S      the commit: written last, create-only; recovery
  *                         reads the newest manifest, and parts without one are
  *                         garbage (replaced when the same S is taken again)
@@ -17,7 +18,8 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 2 /* 2: kafka partitions in a position; 1 is still read */
+#define STREAM_CKPT_VERSION 2 /* 2: kafka partitions in a position, a worker part's
+                                 sessions; 1 is still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {
@@ -53,32 +55,59 @@ typedef struct stream_ckpt_worker {
     int64_t *in_wm;          /* nprod (allocated) */
     uint32_t nwins;
     stream_ckpt_win *wins;   /* nwins (allocated) */
+    const uint8_t *sessions; /* version 2: stream_sessions_save's bytes (into the object) */
+    uint32_t sessions_len;   /* 0: the job has no session windows */
 } stream_ckpt_worker;
 
 int stream_ckpt_manifest_encode(const stream_ckpt_manifest *m, dbuf *out);
 /* 0, or SL_EINVAL for bytes that are not a manifest of this version. */
 int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest *m);
-/* The part with no windows; then stream_ckpt_worker_add_win per window (its state
- * appended by the caller after it), then stream_ckpt_worker_finish. */
+/* The part with no windows; then stream_ckpt_worker_win per window (its state
+ * appended by the caller after it, then stream_ckpt_worker_win_done), then
+ * stream_ckpt_worker_sessions (the session state appended after it, then
+ * stream_ckpt_worker_win_done with its len_at), then stream_ckpt_worker_finish. */
 int stream_ckpt_worker_begin(const stream_ckpt_worker *w, dbuf *out);
 int stream_ckpt_worker_win(dbuf *out, int64_t start, int64_t end, size_t *len_at);
 void stream_ckpt_worker_win_done(dbuf *out, size_t len_at);
-int stream_ckpt_worker_finish(dbuf *out, size_t nwins_at, uint32_t nwins);
+int stream_ckpt_worker_sessions(dbuf *out, size_t nwins_at, uint32_t nwins, size_t *len_at);
+int stream_ckpt_worker_finish(dbuf *out);
 /* 0, SL_EINVAL (not a part), SL_ENOMEM; w points into p; free with ..._free. */
 int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w);
 void stream_ckpt_worker_free(stream_ckpt_worker *w);
 
 uint64_t stream_ckpt_hash(const char *text);
 
+/* Rows in a checkpoint (session state, a view's contents; docs/internals/stream.md
+ * "Rows"): u32 rows, u32 columns, then per row and column a byte 1 (NULL) or 0,
+ * u32 length and the value's text (its type's output function). */
+int stream_ckpt_rows_head(dbuf *out, uint32_t nrows, uint32_t ncols);
+/* Row r of b (txt: scratch). */
+int stream_ckpt_row(dbuf *out, const sql_batch *b, int64_t r, dbuf *txt);
+/* Rows of ncols columns (types) read back, handed to fn in batches (taken by fn,
+ * which returns 0 or SL_ENOMEM).  0, or e set (XX001 for bytes that are not
+ * such rows: a count past the bytes, another column count, a value that does
+ * not parse, trailing bytes). */
+int stream_ckpt_rows_read(const uint8_t *p, size_t n, int ncols, const sql_type *types,
+                          int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e);
+
 /* A job's checkpoints in a local directory (created if missing). */
 typedef struct stream_ckpt stream_ckpt;
 int stream_ckpt_open(const char *dir, int job, stream_ckpt **out, sql_err *e);
+/* A server job's checkpoints: keys under prefix ("stream/checkpoints/NAME", in
+ * place of "job-J") of a store the caller keeps open (the server's). */
+struct objstore;
+int stream_ckpt_open_store(struct objstore *os, const char *prefix, stream_ckpt **out,
+                           sql_err *e);
 void stream_ckpt_close(stream_ckpt *c);
 /* The newest manifest (*found false: none). */
 int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql_err *e);
 int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e);
 /* Reads worker w's part of seq into out (decode it from there). */
 int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e);
+/* Another object of checkpoint seq ("view"), written before its manifest. */
+int stream_ckpt_put_obj(stream_ckpt *c, uint64_t seq, const char *name, const dbuf *b,
+                        sql_err *e);
+int stream_ckpt_get_obj(stream_ckpt *c, uint64_t seq, const char *name, dbuf *out, sql_err *e);
 /* Publishes the manifest (create-only), then removes the checkpoints before it. */
 int stream_ckpt_commit(stream_ckpt *c, const stream_ckpt_manifest *m, sql_err *e);
 /* Removes every object of the job (it ended well). */

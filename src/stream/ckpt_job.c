@@ -28,21 +28,15 @@ int64_t stream_ckpt_now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-int stream_ckpt_job_open(stream_run *r, const char *text, stream_ckpt **ck,
-                         stream_ckpt_manifest *m, bool *found, sql_err *e)
+/* The newest manifest of ck, checked against the statement and worker count
+ * (where: how the error names the store). */
+static int newest(stream_run *r, const char *text, const char *where, stream_ckpt *ck,
+                  stream_ckpt_manifest *m, bool *found, sql_err *e)
 {
-    int job = r->njobs++;
-    *ck = NULL;
-    *found = false;
-    r->sink_resume = false;
-    if (!r->o->checkpoint_dir)
-        return SL_OK;
-    int rc = stream_ckpt_open(r->o->checkpoint_dir, job, ck, e);
-    if (!rc)
-        rc = stream_ckpt_latest(*ck, m, found, e);
+    int rc = stream_ckpt_latest(ck, m, found, e);
     if (!rc && *found && m->job_hash != stream_ckpt_hash(text))
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu in \"%s\" belongs to another statement",
-                         (unsigned long long)m->seq, r->o->checkpoint_dir);
+                         (unsigned long long)m->seq, where);
     int nw = r->o->workers < 1 ? 1 : r->o->workers;
     if (!rc && *found && m->nworkers != (uint32_t)nw)
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu was taken with %u workers: run with "
@@ -55,25 +49,127 @@ int stream_ckpt_job_open(stream_run *r, const char *text, stream_ckpt **ck,
     return rc;
 }
 
+int stream_ckpt_job_open(stream_run *r, const char *text, stream_ckpt **ck,
+                         stream_ckpt_manifest *m, bool *found, sql_err *e)
+{
+    int job = r->njobs++;
+    *ck = NULL;
+    *found = false;
+    r->sink_resume = false;
+    if (!r->o->checkpoint_dir)
+        return SL_OK;
+    int rc = stream_ckpt_open(r->o->checkpoint_dir, job, ck, e);
+    return rc ? rc : newest(r, text, r->o->checkpoint_dir, *ck, m, found, e);
+}
+
+int stream_ckpt_server_open(stream_run *r, struct objstore *os, const char *name,
+                            const char *text, stream_ckpt **ck, stream_ckpt_manifest *m,
+                            bool *found, sql_err *e)
+{
+    *ck = NULL;
+    *found = false;
+    r->sink_resume = false;
+    char prefix[200];
+    if ((size_t)snprintf(prefix, sizeof prefix, STREAM_CKPT_SERVER_PREFIX "%s", name) >=
+        sizeof prefix)
+        return sql_err_set(e, "42622", -1, "checkpoint: the name \"%s\" is too long", name);
+    int rc = stream_ckpt_open_store(os, prefix, ck, e);
+    return rc ? rc : newest(r, text, prefix, *ck, m, found, e);
+}
+
+void stream_ckpt_server_clear(struct objstore *os, const char *name)
+{
+    sql_err e;
+    stream_ckpt *ck;
+    char prefix[200];
+    if ((size_t)snprintf(prefix, sizeof prefix, STREAM_CKPT_SERVER_PREFIX "%s", name) >=
+            sizeof prefix ||
+        stream_ckpt_open_store(os, prefix, &ck, &e))
+        return;
+    stream_ckpt_clear(ck);
+    stream_ckpt_close(ck);
+}
+
+/* ---- a materialized view's contents ------------------------------------------------ */
+
+#define VIEW_OBJ "view"
+
+/* The view's rows (every batch it holds) as checkpoint rows. */
+static int view_save(stream_job *j, stream_view *v, uint64_t seq, sql_err *e)
+{
+    ftab *f = v->f;
+    dbuf b, txt;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    dbuf_init(&txt, 1u << 30);
+    uint64_t n = 0;
+    for (int i = 0; i < f->nrows_batches; i++)
+        n += (uint64_t)f->rows[i]->n;
+    int rc = n > UINT32_MAX ? SL_ENOMEM
+                            : stream_ckpt_rows_head(&b, (uint32_t)n, n ? (uint32_t)f->t.ncols : 0);
+    for (int i = 0; i < f->nrows_batches && !rc; i++)
+        for (int64_t r = 0; r < f->rows[i]->n && !rc; r++)
+            rc = stream_ckpt_row(&b, f->rows[i], r, &txt);
+    rc = rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
+            : stream_ckpt_put_obj(j->ckpt, seq, VIEW_OBJ, &b, e);
+    dbuf_free(&txt);
+    dbuf_free(&b);
+    return rc;
+}
+
+static int view_add(void *arg, sql_batch *b)
+{
+    stream_view *v = arg;
+    int64_t n = b->n;
+    if (v->mu) /* a server's view: read by other sessions meanwhile */
+        pthread_mutex_lock(v->mu);
+    v->f->cur = b;
+    int rc = ftab_flush(v->f);
+    if (rc)
+        v->f->cur = NULL;
+    if (v->mu)
+        pthread_mutex_unlock(v->mu);
+    if (rc) {
+        sql_batch_free(b);
+        return SL_ENOMEM;
+    }
+    if (v->emit_on_close)
+        v->rows_written += (uint64_t)n;
+    return SL_OK;
+}
+
+/* The contents the checkpoint saved put back into the (empty) view. */
+static int view_restore(stream_job *j, stream_view *v, sql_err *e)
+{
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    int rc = stream_ckpt_get_obj(j->ckpt, j->resume->seq, VIEW_OBJ, &b, e);
+    if (!rc)
+        rc = stream_ckpt_rows_read(b.p, b.len, v->f->t.ncols, v->f->types, view_add, v, e);
+    dbuf_free(&b);
+    return rc;
+}
+
 int stream_ckpt_job_check(stream_job *j, sql_err *e)
 {
     if (!j->ckpt)
         return SL_OK;
     const char *why = NULL;
-    if (j->win && j->win->session)
-        why = "session windows";
-    else if (j->agg)
+    if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
-    if (!why && !stream_sink_resumable(j->sink))
-        why = "a materialized view sink";
+    stream_view *v = stream_sink_view(j->sink);
+    if (!why && !v && !stream_sink_resumable(j->sink))
+        why = "a table, webhook or metrics sink";
+    if (!why && j->live)
+        why = "a telemetry source";
     if (why) {
         if (j->resuming)
             return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);
         fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n", j->src->name, why);
         stream_ckpt_close(j->ckpt);
         j->ckpt = NULL;
+        return SL_OK;
     }
-    return SL_OK;
+    return j->resuming && v ? view_restore(j, v, e) : SL_OK;
 }
 
 static int damaged(sql_err *e, int w)
@@ -116,6 +212,11 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
         w->owner_wm = p.owner_wm;
         memcpy(w->in_wm, p.in_wm, sizeof *w->in_wm * (size_t)j->nw);
     }
+    if (!rc && w->ss && !p.sessions_len)
+        rc = damaged(e, w->id);
+    if (!rc && w->ss)
+        rc = stream_sessions_load(w->ss, p.sessions, p.sessions_len, j->src->ncols,
+                                  j->src->types, e);
     for (uint32_t i = 0; !rc && i < p.nwins; i++) {
         open_win *ow = &w->wins[i];
         ow->start = p.wins[i].start;
@@ -148,8 +249,11 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
             !(rc = sql_aggtab_save(w->wins[i].t, &b)))
             stream_ckpt_worker_win_done(&b, len_at);
     }
+    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, (uint32_t)w->nwins, &len_at)) &&
+        w->ss && !(rc = stream_sessions_save(w->ss, &b)))
+        stream_ckpt_worker_win_done(&b, len_at);
     if (!rc)
-        rc = stream_ckpt_worker_finish(&b, nwins_at, (uint32_t)w->nwins);
+        rc = stream_ckpt_worker_finish(&b);
     if (rc)
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
     else
@@ -168,6 +272,9 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
     if (pos)
         m.pos = *pos;
     int rc = stream_sink_sync(j->sink, &m.sink_bytes, e);
+    stream_view *v = stream_sink_view(j->sink);
+    if (!rc && v) /* its only writer is this thread: read without the view's mutex */
+        rc = view_save(j, v, seq, e);
     return rc ? rc : stream_ckpt_commit(j->ckpt, &m, e);
 }
 

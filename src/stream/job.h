@@ -168,9 +168,18 @@ int stream_serve_query(stream_job *j, sql_err *e);
  * r->sink_resume is set from it). */
 int stream_ckpt_job_open(stream_run *r, const char *text, struct stream_ckpt **ck,
                          struct stream_ckpt_manifest *m, bool *found, sql_err *e);
+/* A server job's checkpoints in the server's store, under
+ * STREAM_CKPT_SERVER_PREFIX + its name (its view's or sink's). */
+#define STREAM_CKPT_SERVER_PREFIX "stream/checkpoints/"
+struct objstore;
+int stream_ckpt_server_open(stream_run *r, struct objstore *os, const char *name,
+                            const char *text, struct stream_ckpt **ck,
+                            struct stream_ckpt_manifest *m, bool *found, sql_err *e);
+/* Removes a server job's checkpoints (it was dropped). */
+void stream_ckpt_server_clear(struct objstore *os, const char *name);
 /* After planning: whether the plan can be checkpointed (else checkpoints are
- * off for this job, with a notice on stderr), the file's shape checked against
- * the checkpoint's. */
+ * off for this job, with a notice on stderr); resuming, a view sink gets the
+ * contents the checkpoint saved back. */
 int stream_ckpt_job_check(stream_job *j, sql_err *e);
 /* Worker setup on recovery: its part read back into its windows and position. */
 int stream_ckpt_worker_restore(stream_wk *w, sql_err *e);

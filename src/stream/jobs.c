@@ -22,9 +22,12 @@
  * whose definition is {"stream_sql": TEXT, "stopped": BOOL}; the user-table
  * code ignores them (no "columns").  At startup they are replayed in order:
  * tables registered, jobs started again (stopped ones stay stopped, without
- * a view until started).  Without checkpoints a restarted job starts over:
- * file sources from their first line, telemetry from the rows ingested after
- * the restart.
+ * a view until started).  A job takes checkpoints in the server's object
+ * store (STREAM_CKPT_SERVER_PREFIX + its name, ckpt_job.c): after a crash a
+ * job over a file resumes from its last one, exactly; a job that ends, is
+ * stopped or dropped removes them, so starting it again starts over.  Jobs
+ * over telemetry take none (a restarted one reads the rows ingested after
+ * the restart).
  *
  * Threads: one per job runs the job's merger (stream_job_exec), which starts
  * the workers; a ticker samples the figures every second (records in and
@@ -33,6 +36,7 @@
  * mutex only view rows.  A job thread takes neither of the first, so the
  * registry may join it while holding its mutex.
  */
+#include "stream/checkpoint.h"
 #include "stream/job.h"
 #include "stream/live.h"
 
@@ -60,6 +64,7 @@ typedef struct sjob {
     char error[512];
     int64_t started_ns;
     stream_job j;
+    stream_ckpt_manifest man; /* the checkpoint it resumed from */
     bool planned;
     int nw;
     sql_err err;
@@ -184,6 +189,7 @@ static void *job_main(void *arg)
     int rc = stream_job_exec(&jb->j, jb->nw);
     if (!rc)
         rc = stream_sink_commit(jb->j.sink, &jb->err);
+    stream_ckpt_job_close(&jb->j, !rc); /* a failed job keeps them: a restart resumes */
     if (rc) {
         snprintf(jb->error, sizeof jb->error, "%s", jb->err.msg[0] ? jb->err.msg
                                                                     : sl_strerror(rc));
@@ -240,9 +246,24 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     atomic_store(&jb->stop, 0);
     atomic_store(&jb->done, 0);
     jb->error[0] = 0;
-    int nw;
-    int rc = stream_job_plan(r, jb->sql, st, &jb->j, &nw, &jb->err);
-    jb->planned = true;
+    int nw = 0;
+    stream_ckpt *ck = NULL;
+    bool found = false;
+    int rc = ss->o.os ? stream_ckpt_server_open(r, ss->o.os, jb->name, jb->sql, &ck, &jb->man,
+                                                &found, &jb->err)
+                      : SL_OK;
+    if (!rc) {
+        rc = stream_job_plan(r, jb->sql, st, &jb->j, &nw, &jb->err);
+        jb->planned = true;
+        jb->j.ckpt = ck;
+        jb->j.ckpt_hash = stream_ckpt_hash(jb->sql);
+        jb->j.ckpt_interval_ms = ss->o.checkpoint_ms > 0 ? ss->o.checkpoint_ms : 2000;
+        jb->j.resuming = found;
+        jb->j.resume = &jb->man;
+    } else {
+        stream_ckpt_close(ck);
+    }
+    r->sink_resume = false;
     jb->nw = nw;
     jb->src = jb->j.src;
     bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
@@ -258,6 +279,11 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     jb->j.live = jb->live;
     jb->j.stop = &jb->stop;
     jb->j.e = &jb->err;
+    if (!rc) /* a view gets its saved contents back here */
+        rc = stream_ckpt_job_check(&jb->j, &jb->err);
+    if (!rc && jb->j.ckpt && found)
+        log_info("stream", "job %s: resuming from checkpoint %llu", jb->name,
+                 (unsigned long long)jb->man.seq);
     if (!rc && pthread_create(&jb->th, NULL, job_main, jb))
         rc = sql_err_set(&jb->err, "53000", -1, "could not start the job's thread");
     if (rc) {
@@ -265,6 +291,8 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         if (jb->view)
             view_remove(ss, jb->view);
         jb->view = NULL;
+        stream_ckpt_close(jb->j.ckpt);
+        jb->j.ckpt = NULL;
         job_reap(jb);
         return rc;
     }
@@ -318,6 +346,8 @@ static int job_create(stream_server *ss, const char *text, const PgQuery__Node *
 static int job_drop(stream_server *ss, sjob *jb)
 {
     job_halt(jb);
+    if (ss->o.os)
+        stream_ckpt_server_clear(ss->o.os, jb->name);
     if (jb->view)
         view_remove(ss, jb->view);
     def_drop(ss, jb->key, jb->ver);

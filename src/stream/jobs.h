@@ -22,6 +22,8 @@ typedef struct stream_server_opts {
     int workers;             /* per job (< 1: the number of cores) */
     const char *output_dir;  /* relative file sink paths (NULL: the working directory) */
     const char *input_dir;   /* relative file source paths */
+    objstore *os;            /* jobs' checkpoints are kept here (NULL: none) */
+    int checkpoint_ms;       /* between two checkpoints of a job (< 1: 2000) */
 } stream_server_opts;
 
 /* Opens the registry, hooks it into the engine and restarts the jobs the

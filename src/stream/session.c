@@ -20,6 +20,7 @@
  * the key count.
  */
 #include "stream/session.h"
+#include "stream/checkpoint.h"
 
 #include "base/alloc.h"
 #include "sql/exec/exec.h"
@@ -310,4 +311,47 @@ int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn,
     }
     sl_free(cl);
     return rc;
+}
+
+/* ---- checkpoints ---------------------------------------------------------------- */
+
+int stream_sessions_save(stream_sessions *ss, dbuf *out)
+{
+    int64_t n = 0, cap = 0;
+    uint64_t *refs = NULL;
+    int rc = SL_OK;
+    for (uint32_t k = 0; k < ss->nk && !rc; k++)
+        for (int i = 0; i < ss->keys[k].n && !rc; i++) {
+            const sess *s = &ss->keys[k].s[i];
+            if (!(rc = grow((void **)&refs, &cap, n + s->nrefs, sizeof *refs))) {
+                memcpy(refs + n, s->refs, sizeof *refs * (size_t)s->nrefs);
+                n += s->nrefs;
+            }
+        }
+    /* kept batches in slot order, rows in batch order: what session_rows sorts by */
+    if (!rc && n)
+        qsort(refs, (size_t)n, sizeof *refs, cmp_u64);
+    int ncols = n ? ss->batches[refs[0] >> 32].b->ncols : 0;
+    if (!rc && n > UINT32_MAX)
+        rc = SL_ENOMEM;
+    if (!rc)
+        rc = stream_ckpt_rows_head(out, (uint32_t)n, (uint32_t)ncols);
+    dbuf txt;
+    dbuf_init(&txt, 1u << 30);
+    for (int64_t i = 0; i < n && !rc; i++)
+        rc = stream_ckpt_row(out, ss->batches[refs[i] >> 32].b, (int64_t)(uint32_t)refs[i], &txt);
+    dbuf_free(&txt);
+    sl_free(refs);
+    return rc;
+}
+
+static int load_batch(void *arg, sql_batch *b)
+{
+    return stream_sessions_add(arg, b);
+}
+
+int stream_sessions_load(stream_sessions *ss, const uint8_t *p, size_t n, int ncols,
+                         const sql_type *types, sql_err *e)
+{
+    return stream_ckpt_rows_read(p, n, ncols, types, load_batch, ss, e);
 }

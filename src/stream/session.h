@@ -4,7 +4,9 @@
 #ifndef SL_STREAM_SESSION_H
 #define SL_STREAM_SESSION_H
 
+#include "base/dbuf.h"
 #include "sql/exec/vec.h"
+#include "sql/front/error.h"
 #include "stream/window.h"
 
 #define STREAM_SESSION_MAX_KEYS 64
@@ -22,6 +24,13 @@ int stream_sessions_add(stream_sessions *ss, sql_batch *b);
 typedef int (*stream_session_fn)(void *arg, int64_t start_ns, int64_t end_ns, sql_batch *rows);
 /* Hands out every session the watermark closed (wm > end), in order of end. */
 int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn, void *arg);
+/* Checkpoints: the rows of the open sessions, each once, in the order closing
+ * would hand them out, as checkpoint rows (stream_ckpt_rows_head/row). */
+int stream_sessions_save(stream_sessions *ss, dbuf *out);
+/* Saved rows (of ncols columns of types) put back into empty sessions: the same
+ * open sessions as when saved.  0, or e set (XX001: damaged bytes). */
+int stream_sessions_load(stream_sessions *ss, const uint8_t *p, size_t n, int ncols,
+                         const sql_type *types, sql_err *e);
 /* Bytes held (kept rows, the key table). */
 int64_t stream_sessions_mem(const stream_sessions *ss);
 

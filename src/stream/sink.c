@@ -383,6 +383,11 @@ bool stream_sink_resumable(const stream_sink *k)
     return stream_sink_is_file(k) || c == STREAM_CONN_KAFKA || c == STREAM_CONN_BLACKHOLE;
 }
 
+stream_view *stream_sink_view(const stream_sink *k)
+{
+    return k->v;
+}
+
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
 {
     *bytes = 0;

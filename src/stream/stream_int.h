@@ -343,6 +343,8 @@ int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t ro
 /* Whether a checkpoint can cover the sink's output: a file (exactly once), kafka
  * (at least once: messages after the checkpoint are sent again on resume). */
 bool stream_sink_resumable(const stream_sink *k);
+/* The view a sink writes (NULL: a table with a connector). */
+stream_view *stream_sink_view(const stream_sink *k);
 
 /* Frees the sink; a file sink not committed leaves no file behind. */
 void stream_sink_close(stream_sink *k);

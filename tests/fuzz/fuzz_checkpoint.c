@@ -1,6 +1,7 @@
 /*
  * fuzz_checkpoint.c - fuzz target for the checkpoint decoders (a manifest and
- * a worker's part: src/stream/checkpoint.c, docs/internals/stream.md).
+ * a worker's part: src/stream/checkpoint.c, docs/internals/stream.md), and a
+ * part's session state loaded into sessions (src/stream/session.c).
  *
  * Recovery reads these objects back from a directory anyone may have
  * damaged; a decoder must refuse what is not an object of its version and
@@ -9,6 +10,7 @@
  * mutations reach the field checks.
  */
 #include "stream/checkpoint.h"
+#include "stream/session.h"
 
 #include "base/bytes.h"
 
@@ -32,6 +34,18 @@ static void one(const uint8_t *data, size_t size)
             if (w.wins[i].len && (w.wins[i].state < data ||
                                   w.wins[i].state + w.wins[i].len > data + size))
                 abort();
+        if (w.sessions_len && (w.sessions < data || w.sessions + w.sessions_len > data + size))
+            abort();
+        /* the session state's rows: (bigint key, text, timestamp event time) */
+        sql_type ty[3] = {sql_type_of(ST_INT8), sql_type_of(ST_TEXT), sql_type_of(ST_TIMESTAMP)};
+        int keys[1] = {0};
+        stream_sessions *ss;
+        if (w.sessions_len && !stream_sessions_new(1000000000, 2, keys, 1, ty, &ss)) {
+            sql_err e;
+            sql_err_clear(&e);
+            stream_sessions_load(ss, w.sessions, w.sessions_len, 3, ty, &e);
+            stream_sessions_free(ss);
+        }
         stream_ckpt_worker_free(&w);
     }
 }

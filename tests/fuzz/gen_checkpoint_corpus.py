@@ -1,6 +1,8 @@
 """gen_checkpoint_corpus.py - seed corpus for fuzz_checkpoint: manifests and
-worker parts as docs/internals/stream.md lays them out (versions 1 and 2: kafka
-partitions in a position), valid and a few nasty ones.  Run by hand: python3 tests/fuzz/gen_checkpoint_corpus.py"""
+worker parts as docs/internals/stream.md lays them out (versions 1 and 2; version 2:
+kafka partitions in a position, the session state of a worker part in rows of
+(bigint, text, timestamp)), valid and a few nasty ones.  Run by hand:
+python3 tests/fuzz/gen_checkpoint_corpus.py"""
 
 import os
 import struct
@@ -9,7 +11,7 @@ import zlib
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "checkpoint")
 
 
-def obj(kind, seq, body, version=1):
+def obj(kind, seq, body, version=2):
     b = b"SLCK" + struct.pack("<HHQ", version, kind, seq) + body
     return b + struct.pack("<I", zlib.crc32(b))
 
@@ -26,31 +28,47 @@ def parts(k, count=None):
     return b
 
 
-def manifest_v2(k=2, count=None, chunk=-1):
-    return obj(1, 4, struct.pack("<QQIIQiB", 0xABCDEF, 3, 2, 2, 0, chunk, 1) + pos() +
-               parts(k, count), version=2)
+def tail(version, k, count):
+    """A position's partitions: none in version 1."""
+    return parts(k, count) if version >= 2 else b""
 
 
-def part_v2(k=3, count=None):
-    body = struct.pack("<IiB", 0, 0, 1) + pos() + parts(k, count)
-    body += struct.pack("<QQQBqqqI", 39, 1, 0, 1, 10**18, 10**18 - 5, 10**18 - 10, 1)
-    body += struct.pack("<q", 10**18 - 10) + struct.pack("<I", 0)
-    return obj(2, 4, body, version=2)
-
-
-def manifest(seq=3, workers=2, splits=8, chunk=-1, has_pos=0):
+def manifest(seq=3, workers=2, splits=8, chunk=-1, has_pos=0, k=0, count=None, version=2):
     return obj(1, seq, struct.pack("<QQIIQiB", 0xABCDEF, 1 << 20, workers, splits, 4096, chunk,
-                                   has_pos) + pos())
+                                   has_pos) + pos() + tail(version, k, count), version)
 
 
-def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x00" * 8),)):
-    body = struct.pack("<IiB", worker, 2, 1) + pos()
+def cell(v):
+    if v is None:
+        return b"\x01"
+    return b"\x00" + struct.pack("<I", len(v)) + v
+
+
+def sessions(rows):
+    if not rows:
+        return struct.pack("<II", 0, 0)
+    b = struct.pack("<II", len(rows), 3)
+    for r in rows:
+        b += b"".join(cell(v) for v in r)
+    return b
+
+
+ROWS = [(b"1", b"x", b"2024-01-01 00:00:01"), (b"1", None, b"2024-01-01 00:00:01.5"),
+        (None, b"y", b"2024-01-01 00:00:09")]
+
+
+def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x00" * 8),),
+         sess=None, version=2, k=0, count=None):
+    body = struct.pack("<IiB", worker, 2, 1) + pos() + tail(version, k, count)
     body += struct.pack("<QQQBqqqI", 39, 1, 0, 1, 10**18, 10**18 - 5, 10**18 - 10, nprod)
     body += b"".join(struct.pack("<q", 10**18 - 10) for _ in range(nprod))
     body += struct.pack("<I", len(wins))
     for s, e, st in wins:
         body += struct.pack("<qqI", s, e, len(st)) + st
-    return obj(2, seq, body)
+    if version >= 2:
+        st = b"" if sess is None else sess
+        body += struct.pack("<I", len(st)) + st
+    return obj(2, seq, body, version)
 
 
 def main():
@@ -65,12 +83,18 @@ def main():
         "part_unsorted": part(wins=((20, 30, b""), (10, 20, b""))),
         "part_len_past_end": part()[:-9] + b"\xff\xff\xff\xff" + part()[-5:],
         "truncated": manifest()[:30],
-        "v2_manifest_kafka": manifest_v2(),
-        "v2_manifest_no_parts": manifest_v2(0),
-        "v2_part_kafka": part_v2(),
-        "v2_part_count_past_end": part_v2(2, 1 << 30),
-        "v2_part_too_many": part_v2(1, 257),
+        "manifest_v1": manifest(version=1),
+        "v2_manifest_kafka": manifest(has_pos=1, k=2),
+        "v2_part_kafka": part(k=3),
+        "v2_part_count_past_end": part(k=2, count=1 << 30),
+        "v2_part_too_many": part(k=1, count=257),
         "v3_unknown_version": obj(1, 4, b"", version=3),
+        "part_v1": part(version=1),
+        "part_sessions": part(wins=(), sess=sessions(ROWS)),
+        "part_sessions_none": part(wins=(), sess=sessions([])),
+        "part_sessions_bad_time": part(wins=(), sess=sessions([(b"1", b"x", b"yesterday!")])),
+        "part_sessions_many_rows": part(wins=(), sess=struct.pack("<II", 1 << 30, 3) + b"\x01" * 9),
+        "part_kafka_sessions": part(k=2, sess=sessions(ROWS)),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
