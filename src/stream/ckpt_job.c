@@ -60,7 +60,9 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     if (!j->ckpt)
         return SL_OK;
     const char *why = NULL;
-    if (j->win && j->win->session)
+    if (j->ijoin)
+        why = "interval joins";
+    else if (j->win && j->win->session)
         why = "session windows";
     else if (j->agg)
         why = sql_aggtab_unsavable(j->agg);
@@ -69,7 +71,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     if (why) {
         if (j->resuming)
             return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);
-        fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n", j->src->name, why);
+        fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n",
+                j->src ? j->src->name : "(a join of streams)", why);
         stream_ckpt_close(j->ckpt);
         j->ckpt = NULL;
     }
