@@ -48,31 +48,49 @@ static double stream_estimate(sql_table *t, const sql_scan_req *req)
     return 1e15;
 }
 
-static const sql_table_ops g_source_ops = {stream_units, NULL, NULL, stream_estimate, NULL};
-
 static void wtab_free(sql_table *t)
 {
     sl_free(t);
 }
 
-/* A window table is read by a window-local job's runs, one window at a time. */
-static int wtab_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
+static const sql_table_ops g_source_ops, g_wtab_ops;
+
+/* The source a source or window table reads, and the table's column types. */
+static stream_table *served(sql_table *t, const sql_type **types)
 {
-    if (!((stream_wtab *)t)->src->run->serving)
+    if (t->ops == &g_wtab_ops) {
+        stream_wtab *w = (stream_wtab *)t;
+        *types = w->types;
+        return w->src;
+    }
+    *types = ((stream_table *)t)->types;
+    return (stream_table *)t;
+}
+
+/* A window table (a window-local job's runs, one window at a time) or a source
+ * (an interval join's runs, ijoin.c) is read by a batch query only while a
+ * driver serves it chosen rows. */
+static int serve_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
+{
+    const sql_type *ty;
+    if (!served(t, &ty)->run->serving)
         return stream_units(t, req, n, e);
     *n = 1;
     return SL_OK;
 }
 
-static int wtab_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out,
-                     sql_err *e)
+static int serve_open(sql_table *t, const sql_scan_req *req, int64_t unit, sql_scan **out,
+                      sql_err *e)
 {
     (void)unit;
-    stream_wtab *w = (stream_wtab *)t;
-    return stream_serving_open(w->src, w->types, req, out, e);
+    const sql_type *ty;
+    stream_table *src = served(t, &ty);
+    return stream_serving_open(src, ty, req, out, e);
 }
 
-static const sql_table_ops g_wtab_ops = {wtab_units, NULL, wtab_open, stream_estimate, wtab_free};
+static const sql_table_ops g_source_ops = {serve_units, NULL, serve_open, stream_estimate, NULL};
+static const sql_table_ops g_wtab_ops = {serve_units, NULL, serve_open, stream_estimate,
+                                         wtab_free};
 
 /* What the binder sees of a connector or window table: columns, no time range. */
 static void table_init(sql_table *t, const char *name, int ncols, const char **names,

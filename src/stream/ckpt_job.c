@@ -154,7 +154,9 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     if (!j->ckpt)
         return SL_OK;
     const char *why = NULL;
-    if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
+    if (j->ijoin)
+        why = "interval joins";
+    else if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
@@ -164,7 +166,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     if (why) {
         if (j->resuming)
             return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);
-        fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n", j->src->name, why);
+        fprintf(stderr, "streamlake: job %s: no checkpoints for %s\n",
+                j->src ? j->src->name : "(a join of streams)", why);
         stream_ckpt_close(j->ckpt);
         j->ckpt = NULL;
         return SL_OK;

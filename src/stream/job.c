@@ -25,7 +25,8 @@
  * A hash join in the pre chain whose build side is static (a connector
  * table without event_time, a user table) is a lookup join: its build side is
  * read whole when the job is prepared and each worker probes it (lookup.c).
- * Anything else (joins of two streams, sorts, DISTINCT, window functions,
+ * Joins of two streams go to winjoin.c (on window columns) or ijoin.c
+ * (interval joins).  Anything else (sorts, DISTINCT, window functions,
  * subqueries) is refused with 0A000 before a row is read.
  * The aggregation keys other than the window columns are the partition key
  * that gives each row its owner among the workers.
@@ -100,9 +101,9 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
                    (*op)->p->kind == SP_JOIN)) {
         if ((*op)->p->kind == SP_JOIN && !streams(*op))
             return unsupported(j, "this join (this version: a stream joined with a static "
-                               "table on equality keys, the stream on the left, or windowed "
-                               "streams joined on window_start or window_end; no interval "
-                               "joins)");
+                               "table on equality keys, the stream on the left, windowed "
+                               "streams joined on window_start or window_end, or an inner "
+                               "interval join of two streams)");
         if (!streams(*op))
             return unsupported(j, "subqueries and set-returning functions");
         if (k == MAX_CHAIN)
@@ -399,14 +400,21 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     const char *why;
     if (rc && rc != SL_ENOMEM) {
         /* not taken apart: maybe local to windows (winjoin.c), run window by window */
-        if (j->q->root && stream_winjoin_fits(j->q->root->p, &why)) {
+        /* ... or an interval join of two streams (ijoin.c) */
+        bool wj = j->q->root && stream_winjoin_fits(j->q->root->p, &why);
+        bool ij = !wj && j->q->root && stream_ijoin_fits(j->q->root->p, &why);
+        if (wj || ij) {
             sql_err_clear(e);
             j->npre = j->npost = 0;
             j->agg = j->scan = NULL;
             j->src = NULL;
             j->win = NULL;
-            j->winjoin = true;
+            j->winjoin = wj;
+            j->ijoin = ij;
             rc = SL_OK;
+        } else if (j->q->root && why) {
+            rc = sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support %s yet",
+                             why);
         }
     }
     j->text = text;

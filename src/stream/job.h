@@ -103,6 +103,7 @@ struct stream_job {
                                 them (STREAM_MSG_PARTIAL) to the window's owner */
     stream_sink *sink;
     bool winjoin;            /* local to windows: run window by window (winjoin.c) */
+    bool ijoin;              /* an interval join of two streams (ijoin.c) */
     const char *text;        /* the statement */
     /* running */
     int nw;
@@ -148,6 +149,26 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, st
 void stream_job_free(stream_job *j);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
 int stream_winjoin_exec(stream_job *j);
+/* ijoin.c: a job with ijoin set, run until its bounded sources end. */
+int stream_ijoin_exec(stream_job *j);
+/* winjoin.c: a file (or nexmark) source read whole by one reader, in line order,
+ * for the drivers that run on the calling thread (winjoin.c, ijoin.c). */
+typedef struct stream_source {
+    stream_table *t;
+    stream_file *f;
+    stream_reader *rd;
+    int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
+    bool ended;
+} stream_source;
+int stream_source_open(stream_job *j, stream_table *t, stream_source *s, sql_err *e);
+/* The next batch of on-time rows (NULL at the end: then ended is set). */
+int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
+/* The source's figures (rows read, late, bad, watermark) from its reader. */
+void stream_source_figures(stream_source *s);
+void stream_source_close(stream_source *s);
+/* A driver's state of mem bytes against work_mem: 53200 (detail: what needs more)
+ * past it. */
+int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e);
 /* What the scans of sources and window tables read while a driver runs the
  * statement's SELECT over rows it chose (r->serving): source src[i]'s rows are
  * cur[i] (batches of its columns, then window_start and window_end for a

@@ -266,6 +266,9 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     r->sink_resume = false;
     jb->nw = nw;
     jb->src = jb->j.src;
+    if (!rc && !jb->src) /* winjoin.c and ijoin.c read files on the calling thread only */
+        rc = sql_err_set(&jb->err, SQLSTATE_FEATURE, -1, "joins of two streams do not run on a "
+                         "server yet (streamlake run runs them)");
     bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
     if (!rc && !ins)
         jb->view = stream_view_find(r, st->create_table_as_stmt->into->rel->relname);

@@ -22,6 +22,8 @@
  *   ring.c        single-producer rings and doorbells between workers (ring.h)
  *   script.c      a file of statements, the figures, the stats file
  *   window.c      watermark and window arithmetic (window.h)
+ *   ijoin.c       interval joins of two streams: kept rows of both sides,
+ *                 trimmed by the other side's watermark
  *   winjoin.c     jobs local to windows (joins on window columns, aggregates
  *                 of aggregates): the batch query run over each window's rows
  *   checkpoint.c  checkpoint objects' bytes and store (checkpoint.h)
@@ -304,6 +306,9 @@ int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *
 /* winjoin.c: whether a plan is local to windows (why not in *why), and the
  * scan of a window table while a window is served (r->serving set). */
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
+/* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
+ * NULL when the plan is no join of two streams at all). */
+bool stream_ijoin_fits(const sql_plan *root, const char **why);
 /* Whether a plan reads a stream (a source, or a window over one). */
 bool stream_plan_reads_stream(const sql_plan *p);
 int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,

@@ -225,10 +225,7 @@ typedef struct wj {
     stream_job *j;
     stream_serving sv;
     stream_win win;
-    stream_file *f[MAX_SRC];
-    stream_reader *rd[MAX_SRC];
-    int64_t wm[MAX_SRC];
-    bool ended[MAX_SRC];
+    stream_source s[MAX_SRC];
     wj_win *wins;            /* open windows by start */
     int nwins, cap;
     int64_t mem;
@@ -395,71 +392,101 @@ static int64_t state_mem(const wj *w)
 static int step(wj *w, int i, sql_err *e)
 {
     sql_batch *b;
-    int64_t wm;
-    int rc = stream_reader_next(w->rd[i], &b, &wm, e);
-    if (rc)
+    int rc = stream_source_next(&w->s[i], &b, e);
+    if (rc || !b)
         return rc;
-    if (!b) {
-        w->ended[i] = true;
-        w->wm[i] = STREAM_WM_END;
-        return SL_OK;
-    }
     rc = assign(w, i, b, e);
     sql_batch_free(b);
-    w->wm[i] = wm;
-    int64_t limit = w->j->q->x.mem_limit;
-    if (!rc && limit > 0 && state_mem(w) > limit) {
-        sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-        sql_err_detail(e, "The open windows' rows need more than work_mem (%lld kB).",
-                       (long long)(limit >> 10));
-        return SL_ENOMEM;
+    return rc ? rc : stream_state_check(w->j, state_mem(w), "The open windows' rows", e);
+}
+
+int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e)
+{
+    int64_t limit = j->q->x.mem_limit;
+    if (limit <= 0 || mem <= limit)
+        return SL_OK;
+    sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    sql_err_detail(e, "%s need more than work_mem (%lld kB).", what, (long long)(limit >> 10));
+    return SL_ENOMEM;
+}
+
+/* ---- a source read whole, in line order (shared with ijoin.c) ------------ */
+
+int stream_source_open(stream_job *j, stream_table *t, stream_source *s, sql_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->wm = STREAM_WM_NONE;
+    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
+                           "nexmark sources only", t->name);
+    if (stream_path_resolve(t->path, sizeof t->path, j->r->o->input_dir, t->path_opt))
+        return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
+    int rc = stream_file_open(t, &s->f, e);
+    stream_split *sp = NULL;
+    int n = 0;
+    const char *why;
+    if (!rc && stream_file_split(s->f, 1, &sp, &n, &why))
+        rc = oom(e);
+    if (!rc) {
+        stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
+        rc = stream_reader_open(s->f, &whole, &s->rd, e);
     }
+    sl_free(sp);
     return rc;
+}
+
+int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
+{
+    int64_t wm;
+    int rc = stream_reader_next(s->rd, out, &wm, e);
+    if (rc)
+        return rc;
+    if (!*out) {
+        s->ended = true;
+        s->wm = STREAM_WM_END;
+    } else {
+        s->wm = wm;
+    }
+    return SL_OK;
+}
+
+void stream_source_figures(stream_source *s)
+{
+    stream_table *t = s->t;
+    uint64_t rd, late, bad;
+    stream_reader_counts(s->rd, &rd, &late, &bad);
+    t->rows_read = rd;
+    t->late_dropped = late;
+    t->bad_rows = bad;
+    bool seen;
+    int64_t mx;
+    stream_reader_final_max(s->rd, &seen, &mx);
+    stream_wm all;
+    stream_wm_init(&all, t->delay_ns);
+    if (seen)
+        stream_wm_observe(&all, mx);
+    t->watermark_ns = stream_wm_value(&all);
+    t->read_once = true;
+}
+
+void stream_source_close(stream_source *s)
+{
+    stream_reader_close(s->rd);
+    stream_file_close(s->f);
+    s->rd = NULL;
+    s->f = NULL;
 }
 
 static int open_source(wj *w, int i, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
-    if (stream_path_resolve(t->path, sizeof t->path, w->j->r->o->input_dir, t->path_opt))
-        return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
-    int rc = stream_file_open(t, &w->f[i], e);
-    stream_split *sp = NULL;
-    int n = 0;
-    const char *why;
-    if (!rc && stream_file_split(w->f[i], 1, &sp, &n, &why))
-        rc = oom(e);
-    if (!rc) {
-        stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
-        rc = stream_reader_open(w->f[i], &whole, &w->rd[i], e);
-    }
-    sl_free(sp);
+    int rc = stream_source_open(w->j, t, &w->s[i], e);
     if (!rc && !(w->types[i] = sl_calloc((size_t)t->ncols + 2, sizeof *w->types[i])))
         rc = oom(e);
     for (int c = 0; !rc && c < t->ncols + 2; c++)
         w->types[i][c] = c < t->ncols ? t->types[c] : t->types[t->time_col];
-    w->wm[i] = STREAM_WM_NONE;
     return rc;
-}
-
-static void figures(wj *w)
-{
-    for (int i = 0; i < w->sv.nsrc; i++) {
-        stream_table *t = w->sv.src[i];
-        uint64_t rd, late, bad;
-        stream_reader_counts(w->rd[i], &rd, &late, &bad);
-        t->rows_read = rd;
-        t->late_dropped = late;
-        t->bad_rows = bad;
-        bool seen;
-        int64_t mx;
-        stream_reader_final_max(w->rd[i], &seen, &mx);
-        stream_wm all;
-        stream_wm_init(&all, t->delay_ns);
-        if (seen)
-            stream_wm_observe(&all, mx);
-        t->watermark_ns = stream_wm_value(&all);
-        t->read_once = true;
-    }
 }
 
 int stream_winjoin_exec(stream_job *j)
@@ -481,25 +508,24 @@ int stream_winjoin_exec(stream_job *j)
     for (int live = w.sv.nsrc; !rc && live;) {
         live = 0;
         for (int i = 0; i < w.sv.nsrc && !rc; i++)
-            if (!w.ended[i]) {
+            if (!w.s[i].ended) {
                 rc = step(&w, i, e);
-                live += !w.ended[i];
+                live += !w.s[i].ended;
             }
         int64_t mn = STREAM_WM_END;
         for (int i = 0; i < w.sv.nsrc; i++)
-            mn = w.wm[i] < mn ? w.wm[i] : mn;
+            mn = w.s[i].wm < mn ? w.s[i].wm : mn;
         if (!rc)
             rc = close_windows(&w, mn, e);
     }
     j->r->serving = NULL;
-    if (!rc)
-        figures(&w);
     for (int k = 0; k < w.nwins; k++)
         window_free(&w.wins[k], w.sv.nsrc);
     sl_free(w.wins);
     for (int i = 0; i < w.sv.nsrc; i++) {
-        stream_reader_close(w.rd[i]);
-        stream_file_close(w.f[i]);
+        if (!rc)
+            stream_source_figures(&w.s[i]);
+        stream_source_close(&w.s[i]);
         sl_free(w.types[i]);
     }
     return rc;

@@ -167,7 +167,7 @@ def test_empty_and_bad():
         # refused shapes
         for sql, what in (
                 ("INSERT INTO o1 SELECT b.auction, c.bidder, b.price, b.price, b.ts FROM bids b "
-                 "JOIN bids c ON b.auction = c.auction;\n", "no interval joins"),
+                 "JOIN bids c ON b.auction = c.auction;\n", "a source with itself"),
                 ("INSERT INTO o1 SELECT i.id, i.name, i.category, 1, TIMESTAMP '2024-01-01' "
                  "FROM items i;\n", "static (lookup) table"),
                 ("INSERT INTO o1 SELECT b.auction, i.name, i.category, b.price, b.ts FROM items i "
