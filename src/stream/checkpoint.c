@@ -372,7 +372,7 @@ static int rows_damaged(sql_err *e, const char *what)
 int stream_ckpt_rows_read(const uint8_t *p, size_t n, int ncols, const sql_type *types,
                           int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e)
 {
-    cur c = {p, n, false};
+    cur c = {p, n, false, STREAM_CKPT_VERSION};
     uint32_t nrows = get_u32(&c), nc = get_u32(&c);
     if (c.bad)
         return rows_damaged(e, "header");
