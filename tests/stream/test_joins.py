@@ -427,10 +427,7 @@ def main():
     test_nexmark()
     test_docs()
     test_follow()
-    if ts.FAILS:
-        print("%d failure(s)" % len(ts.FAILS))
-        sys.exit(1)
-    print("all passed")
+    ts.finish()
 
 
 if __name__ == "__main__":

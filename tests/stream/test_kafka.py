@@ -320,10 +320,7 @@ def main():
     finally:
         cl.stop()
         shutil.rmtree(d, ignore_errors=True)
-    if ts.FAILS:
-        print("%d failure(s)" % len(ts.FAILS))
-        sys.exit(1)
-    print("all passed")
+    ts.finish()
 
 
 if __name__ == "__main__":

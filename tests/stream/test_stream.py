@@ -37,6 +37,14 @@ EPOCH = datetime.datetime(2024, 1, 1)
 FAILS = []
 
 
+def finish():
+    """Ends a test script: exit status 1 and the count when a check failed."""
+    if FAILS:
+        print("%d failure(s)" % len(FAILS))
+        sys.exit(1)
+    print("all passed")
+
+
 def check(cond, what):
     if not cond:
         FAILS.append(what)
@@ -672,10 +680,7 @@ def main():
     test_splits()
     test_bad_input()
     test_docs()
-    if FAILS:
-        print("%d failure(s)" % len(FAILS))
-        sys.exit(1)
-    print("all passed")
+    finish()
 
 
 if __name__ == "__main__":
