@@ -58,6 +58,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #define RING_CAP 64
 
@@ -874,11 +875,22 @@ static int hold_back(wk *w, sql_err *e)
     return rc;
 }
 
+/* For kill tests on fast machines: SL_STREAM_TEST_BATCH_DELAY_US=N makes a reader
+ * sleep N microseconds after each batch it reads, so that a job lasts long enough to
+ * be killed between checkpoints.  0 (unset) in normal use. */
+static long test_batch_delay(void)
+{
+    const char *v = getenv("SL_STREAM_TEST_BATCH_DELAY_US");
+    long n = v ? strtol(v, NULL, 10) : 0;
+    return n > 0 && n < 1000000 ? n : 0;
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
 {
     job *j = w->j;
+    long delay = test_batch_delay();
     stream_reader *rd;
     int rc = stream_reader_open(j->file, &j->splits[c], &rd, e);
     bool check_only = false;
@@ -904,6 +916,8 @@ static int read_split(wk *w, int c, sql_err *e)
             w->wm = rc ? w->wm : wm;
             break;
         }
+        if (delay)
+            nanosleep(&(struct timespec){0, delay * 1000}, NULL);
         if (!b->n) { /* a quiet topic: the watermark (a partition may have ended) and a
                         checkpoint barrier may still pass */
             sql_batch_free(b);

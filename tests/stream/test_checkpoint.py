@@ -144,9 +144,12 @@ def crash_run(cwd, workers, ckdir, kills, seed):
         # stdout into a file: a pipe nobody reads while waiting would stall the run
         out_path = os.path.join(cwd, "stdout.txt")
         with open(out_path, "w") as out_f:
+            # each batch read sleeps 2 ms (a test switch of the reader): on a fast
+            # machine a job would otherwise end before a kill could land after a checkpoint
             p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
                                   "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"],
-                                 cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True)
+                                 cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True,
+                                 env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
         if done < kills:
             # wait for a checkpoint this run published, then kill at a random moment after it
             while p.poll() is None and not (manifests(ckdir) - seen):
