@@ -111,15 +111,13 @@ static uint32_t crc_of(const uint8_t *p, size_t n)
 }
 
 /* The object's body (header checked) between the header and the CRC. */
-static int open_obj(const uint8_t *p, size_t n, int kind, cur *c, uint64_t *seq,
-                    unsigned *version)
+static int open_obj(const uint8_t *p, size_t n, int kind, cur *c, uint64_t *seq)
 {
     if (n < HEAD_BYTES + 4 || memcmp(p, MAGIC, 4) || ld_u16le(p + 4) < 1 ||
         ld_u16le(p + 4) > STREAM_CKPT_VERSION || ld_u16le(p + 6) != kind ||
         crc_of(p, n - 4) != ld_u32le(p + n - 4))
         return SL_EINVAL;
     *seq = ld_u64le(p + 8);
-    *version = ld_u16le(p + 4);
     *c = (cur){p + HEAD_BYTES, n - HEAD_BYTES - 4, false, ld_u16le(p + 4)};
     return SL_OK;
 }
@@ -204,9 +202,8 @@ int stream_ckpt_manifest_encode(const stream_ckpt_manifest *m, dbuf *o)
 int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest *m)
 {
     cur c;
-    unsigned version;
     memset(m, 0, sizeof *m);
-    if (open_obj(p, n, KIND_MANIFEST, &c, &m->seq, &version))
+    if (open_obj(p, n, KIND_MANIFEST, &c, &m->seq))
         return SL_EINVAL;
     m->job_hash = get_u64(&c);
     m->file_size = get_u64(&c);
@@ -272,9 +269,8 @@ int stream_ckpt_worker_finish(dbuf *o)
 int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w)
 {
     cur c;
-    unsigned version;
     memset(w, 0, sizeof *w);
-    if (open_obj(p, n, KIND_WORKER, &c, &w->seq, &version))
+    if (open_obj(p, n, KIND_WORKER, &c, &w->seq))
         return SL_EINVAL;
     w->worker = get_u32(&c);
     w->chunk = (int32_t)get_u32(&c);
@@ -312,7 +308,7 @@ int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w)
         if (i && x->start <= w->wins[i - 1].start) /* sorted by start, as kept */
             c.bad = true;
     }
-    if (version >= 2) {
+    if (c.version >= 2) {
         w->sessions_len = get_u32(&c);
         w->sessions = take(&c, w->sessions_len);
     }
