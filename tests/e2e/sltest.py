@@ -303,8 +303,9 @@ def store_args(data_dir):
 class Server:
     """A `streamlake serve` child process on a free loopback port."""
 
-    def __init__(self, data_dir=None, args=(), ready_timeout=30, self_trace=False):
+    def __init__(self, data_dir=None, args=(), ready_timeout=30, self_trace=False, env=None):
         self.owns_dir = data_dir is None
+        self.env = env  # extra environment variables for the server (test switches)
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="sl-e2e-")
         # Tests count what they store: the server's own process (on by default in
         # `serve`) only where a test asks for it.
@@ -328,6 +329,8 @@ class Server:
             store_args(self.data_dir)
         # s3rver's keys unless the environment names others (a test may, on purpose)
         env = dict(S3_KEYS, **os.environ) if "--objects" in extra else None
+        if self.env:
+            env = dict(env or os.environ, **self.env)
         self.proc = subprocess.Popen(cmd + self.args + extra, stdout=subprocess.PIPE,
                                      stderr=self.log, stdin=subprocess.DEVNULL, env=env)
         line = self._read_line(self.ready_timeout)

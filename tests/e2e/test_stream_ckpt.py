@@ -75,7 +75,10 @@ class StreamCheckpoints(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="sl-e2e-ck-")
         self.src = os.path.join(self.tmp, "bids.csv")
         make_input(self.src, ROWS, 11)
-        self.srv = sltest.Server(args=["--workers", "2", "--checkpoint-interval-ms", "50"])
+        # readers pause 20 ms a batch (a test switch), so that the job outlives a few
+        # checkpoints even on a fast, quiet machine
+        self.srv = sltest.Server(args=["--workers", "2", "--checkpoint-interval-ms", "50"],
+                                 env={"SL_STREAM_TEST_BATCH_DELAY_US": "20000"})
 
     def tearDown(self):
         self.srv.cleanup()
@@ -98,7 +101,7 @@ class StreamCheckpoints(unittest.TestCase):
             query(self.srv, st)
         rnd = random.Random(5)
         local = sltest.local_stores()
-        kills = 0
+        kills = resumed = 0
         for _ in range(3):
             seen = manifests(self.srv.data_dir, "out")
             deadline = time.monotonic() + 60
@@ -106,15 +109,21 @@ class StreamCheckpoints(unittest.TestCase):
                 if not local or manifests(self.srv.data_dir, "out") - seen:
                     break
                 time.sleep(0.01)
+            time.sleep(rnd.uniform(0, 0.1) if local else 0.3)
             if self.job_state("out") != "running":
                 break
-            time.sleep(rnd.uniform(0, 0.1) if local else 0.3)
             self.srv.kill()
             kills += 1
             self.srv.start()
-            if local:  # the job resumed (its restart would give the same output too)
-                self.assertIn("job out: resuming from checkpoint", self.srv.log_text())
+            # A finished job's checkpoints are gone and a restart starts it over
+            # (docs/streaming.md), so a job that ended in the moment between the
+            # state read and the kill does not resume: count the resumes.
+            if "job out: resuming from checkpoint" in self.srv.log_text():
+                resumed += 1
+        print("%d kills, %d resumed from a checkpoint" % (kills, resumed), file=sys.stderr)
         self.assertGreaterEqual(kills, 1, "the job ended before the first kill")
+        if local:
+            self.assertGreaterEqual(resumed, 1, "no restart resumed from a checkpoint")
         self.wait_finished(["out", "per_bidder"])
         # the reference: the same jobs, run after the last restart without interruption
         ref = os.path.join(self.tmp, "ref.csv")
