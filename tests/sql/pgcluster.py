@@ -91,9 +91,19 @@ class PgCluster:
             raise RuntimeError("psql: " + r.stderr)
         return r.stdout
 
+    def postmaster_signal(self, sig):
+        try:
+            with open(os.path.join(self.data, "postmaster.pid")) as f:
+                pid = int(f.readline())
+            os.kill(pid, sig)
+        except (OSError, ValueError):
+            self.proc.send_signal(sig)
+
     def stop(self):
         if self.proc and self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGINT)  # fast shutdown
+            # fast shutdown, sent to the postmaster itself: runuser (as root) does
+            # not pass SIGINT on, and the wait below would run out
+            self.postmaster_signal(signal.SIGINT)
             try:
                 self.proc.wait(timeout=60)
             except subprocess.TimeoutExpired:
