@@ -63,6 +63,7 @@
 #include "streamlake/trace.h"
 #include "wire/wire.h"
 
+#include <dirent.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
@@ -393,8 +394,41 @@ typedef struct round_res {
     double metrics_s;       /* /api/stats into metrics */
     double inline_s;        /* events recorded x inline_ns */
     double inline_ns;       /* measured cost of one recorded event */
+    double http_s;          /* the HTTP worker threads (the ingestion path itself) */
     uint64_t self_events, self_bytes, self_blocks, self_dropped;
 } round_res;
+
+/*
+ * CPU seconds of this process's live threads named MHD-worker (the server's
+ * HTTP threads, where every ingest request runs), from each thread's
+ * schedstat (ns): where a cost the accounting misses would show first.
+ */
+static double http_threads_s(void)
+{
+    DIR *d = opendir("/proc/self/task");
+    struct dirent *de;
+    double sum = 0;
+    while (d && (de = readdir(d))) {
+        if (de->d_name[0] == '.')
+            continue;
+        char path[300], comm[32] = "";
+        unsigned long long run = 0;
+        snprintf(path, sizeof path, "/proc/self/task/%s/comm", de->d_name);
+        FILE *f = fopen(path, "r");
+        int ok = f && fgets(comm, sizeof comm, f) && !strncmp(comm, "MHD-worker", 10);
+        if (f)
+            fclose(f);
+        snprintf(path, sizeof path, "/proc/self/task/%s/schedstat", de->d_name);
+        if (ok && (f = fopen(path, "r"))) {
+            if (fscanf(f, "%llu", &run) == 1)
+                sum += (double)run / 1e9;
+            fclose(f);
+        }
+    }
+    if (d)
+        closedir(d);
+    return sum;
+}
 
 static double self_s(const round_res *r)
 {
@@ -458,7 +492,7 @@ static void fresh_server(bench *b, const char *dir, const char *name, int self_t
     self_trace_cost k0, k1;
     int have = self_trace && self_trace_cost_get(&k0) == SL_OK;
     atomic_store(&b->client_cpu_ns, 0);
-    double c0 = cpu_seconds();
+    double c0 = cpu_seconds(), h0 = http_threads_s();
     int64_t mine0 = thread_cpu_ns();
     r->secs = send_meta(b) ? -1 : run_phase(b, 2, NULL);
     if (have)
@@ -467,6 +501,7 @@ static void fresh_server(bench *b, const char *dir, const char *name, int self_t
     /* this thread only waits (and encodes the metadata): not the server's */
     r->server_cpu_s = cpu_seconds() - c0 - (double)atomic_load(&b->client_cpu_ns) / 1e9 -
                       (double)(thread_cpu_ns() - mine0) / 1e9;
+    r->http_s = http_threads_s() - h0;
     if (have) {
         r->threads_s = (double)(k1.collector_ns - k0.collector_ns + k1.sender_ns -
                                 k0.sender_ns) / 1e9;
@@ -534,9 +569,9 @@ static int one_round(bench *b, const char *dir)
     if (r.secs <= 0)
         return 1;
     printf("round %s %.6f %.6f %.6f %.6f %.6f %.3f %" PRIu64 " %" PRIu64 " %" PRIu64 " %"
-           PRIu64 "\n", b->o.round == 2 ? "traced" : "plain", r.secs, r.server_cpu_s,
+           PRIu64 " %.6f\n", b->o.round == 2 ? "traced" : "plain", r.secs, r.server_cpu_s,
            r.threads_s, r.metrics_s, r.inline_s, r.inline_ns, r.self_events, r.self_bytes,
-           b->total_events, b->total_bytes);
+           b->total_events, b->total_bytes, r.http_s);
     return 0;
 }
 
@@ -555,22 +590,38 @@ static void print_spread(const char *what, double *v, int n, const char *unit)
            v[n - 1], n);
 }
 
+/* The 1-minute load average, or -1: printed so a noisy machine shows in the output. */
+static double loadavg1(void)
+{
+    double l = -1;
+    FILE *f = fopen("/proc/loadavg", "r");
+    if (f) {
+        if (fscanf(f, "%lf", &l) != 1)
+            l = -1;
+        fclose(f);
+    }
+    return l;
+}
+
+/* The figures of --rounds, one array of n pairs each. */
+enum { F_WALL_P, F_WALL_T, F_CPU_P, F_CPU_T, F_HTTP_P, F_HTTP_T, F_REST_P, F_REST_T, F_SHARE,
+       F_EV_SHARE, F_BY_SHARE, F_WALL_COST, F_CPU_COST, F_HTTP_COST, F_REST_COST, F_COUNT };
+
 /*
  * --rounds N: N pairs of rounds, each in its own process, alternating
  * plain, traced, traced, plain, ...; the median and spread of each figure.
+ * Server CPU per event is split into the HTTP worker threads (the ingestion
+ * path, where the inline recording calls run) and the rest (the metadata
+ * writer, the janitor, the library's threads): a cost the accounting misses
+ * shows in the part it falls on.
  */
 static int rounds(const opts *o)
 {
     int n = o->rounds;
-    double *wall[2], *cpu[2], *share = sl_calloc((size_t)n, sizeof(double));
-    double *ev_share = sl_calloc((size_t)n, sizeof(double)), *by_share = sl_calloc((size_t)n,
-                                                                                   sizeof(double));
-    double *ratio = sl_calloc((size_t)n, sizeof(double)), *cratio = sl_calloc((size_t)n,
-                                                                              sizeof(double));
-    for (int k = 0; k < 2; k++) {
-        wall[k] = sl_calloc((size_t)n, sizeof(double));
-        cpu[k] = sl_calloc((size_t)n, sizeof(double));
-    }
+    double *f[F_COUNT];
+    for (int k = 0; k < F_COUNT; k++)
+        f[k] = sl_calloc((size_t)n, sizeof(double));
+    double load0 = loadavg1();
     int failed = 0;
     for (int i = 0; i < 2 * n && !failed; i++) {
         int traced = (i % 4 == 1 || i % 4 == 2); /* p t t p  p t t p ... */
@@ -579,61 +630,70 @@ static int rounds(const opts *o)
                  "--server-threads %d --round %s", o->self_exe, o->connections, o->blocks,
                  o->events, o->codec == WIRE_CODEC_ZSTD ? "zstd" : o->codec == WIRE_CODEC_LZ4
                  ? "lz4" : "none", o->server_threads, traced ? "traced" : "plain");
-        FILE *f = popen(cmd, "r");
+        FILE *fp = popen(cmd, "r");
         char line[512], mode[16];
-        double secs = 0, scpu = 0, th = 0, me = 0, inl = 0, ins = 0;
+        double secs = 0, scpu = 0, th = 0, me = 0, inl = 0, ins = 0, http = 0;
         uint64_t sev = 0, sby = 0, tev = 0, tby = 0;
         int got = 0;
-        while (f && fgets(line, sizeof line, f))
+        while (fp && fgets(line, sizeof line, fp))
             if (sscanf(line, "round %15s %lf %lf %lf %lf %lf %lf %" SCNu64 " %" SCNu64
-                       " %" SCNu64 " %" SCNu64, mode, &secs, &scpu, &th, &me, &inl, &ins,
-                       &sev, &sby, &tev, &tby) == 11)
+                       " %" SCNu64 " %" SCNu64 " %lf", mode, &secs, &scpu, &th, &me, &inl,
+                       &ins, &sev, &sby, &tev, &tby, &http) == 12)
                 got = 1;
-        if (!f || pclose(f) != 0 || !got) {
+        if (!fp || pclose(fp) != 0 || !got) {
             fprintf(stderr, "bench_ingest: round %d (%s) failed\n", i + 1,
                     traced ? "traced" : "plain");
             failed = 1;
             break;
         }
         int pair = i / 2;
-        wall[traced][pair] = (double)tev / secs / 1e6;
-        cpu[traced][pair] = scpu / (double)tev * 1e9;
+        f[F_WALL_P + traced][pair] = (double)tev / secs / 1e6;
+        f[F_CPU_P + traced][pair] = scpu / (double)tev * 1e9;
+        f[F_HTTP_P + traced][pair] = http / (double)tev * 1e9;
+        f[F_REST_P + traced][pair] = (scpu - http) / (double)tev * 1e9;
         if (traced) {
-            share[pair] = 100.0 * (th + me + inl) / scpu;
-            ev_share[pair] = 100.0 * (double)sev / (double)tev;
-            by_share[pair] = 100.0 * (double)sby / (double)tby;
+            f[F_SHARE][pair] = 100.0 * (th + me + inl) / scpu;
+            f[F_EV_SHARE][pair] = 100.0 * (double)sev / (double)tev;
+            f[F_BY_SHARE][pair] = 100.0 * (double)sby / (double)tby;
         }
-        printf("  round %2d %-7s %8.2f M events/s  server CPU %7.1f ns/event\n", i + 1,
-               traced ? "traced" : "plain", wall[traced][pair], cpu[traced][pair]);
+        printf("  round %2d %-7s %8.2f M events/s  server CPU %7.1f ns/event (HTTP threads "
+               "%.1f, rest %.1f)  load %.2f\n", i + 1, traced ? "traced" : "plain",
+               f[F_WALL_P + traced][pair], f[F_CPU_P + traced][pair],
+               f[F_HTTP_P + traced][pair], f[F_REST_P + traced][pair], loadavg1());
         if (traced)
             printf("  %-16s accounted self-trace CPU %.2f%% (threads %.1f ms, metrics %.1f ms, "
-                   "inline %.1f ms at %.1f ns/event)\n", "", share[pair], th * 1e3, me * 1e3,
-                   inl * 1e3, ins);
+                   "inline %.1f ms at %.1f ns/event)\n", "", f[F_SHARE][pair], th * 1e3,
+                   me * 1e3, inl * 1e3, ins);
         fflush(stdout);
     }
     if (!failed) {
+        int dearer = 0;
         for (int i = 0; i < n; i++) {
-            ratio[i] = 100.0 * (1.0 - wall[1][i] / wall[0][i]);
-            cratio[i] = 100.0 * (cpu[1][i] / cpu[0][i] - 1.0);
+            f[F_WALL_COST][i] = 100.0 * (1.0 - f[F_WALL_T][i] / f[F_WALL_P][i]);
+            f[F_CPU_COST][i] = 100.0 * (f[F_CPU_T][i] / f[F_CPU_P][i] - 1.0);
+            /* the parts' costs in points of the plain server's total */
+            f[F_HTTP_COST][i] = 100.0 * (f[F_HTTP_T][i] - f[F_HTTP_P][i]) / f[F_CPU_P][i];
+            f[F_REST_COST][i] = 100.0 * (f[F_REST_T][i] - f[F_REST_P][i]) / f[F_CPU_P][i];
+            dearer += f[F_CPU_COST][i] > 0;
         }
-        printf("self-trace over %d pairs of rounds (each server in its own process):\n", n);
-        print_spread("accounted self-trace CPU / server CPU", share, n, " %");
-        print_spread("self-trace events / ingested events", ev_share, n, " %");
-        print_spread("self-trace bytes / ingested bytes", by_share, n, " %");
-        print_spread("wall cost (1 - traced/plain, same pair)", ratio, n, " %");
-        print_spread("CPU cost (traced/plain - 1, same pair)", cratio, n, " %");
-        print_spread("plain throughput", wall[0], n, " M ev/s");
-        print_spread("traced throughput", wall[1], n, " M ev/s");
+        printf("self-trace over %d pairs of rounds (each server in its own process; load "
+               "average %.2f before, %.2f after):\n", n, load0, loadavg1());
+        print_spread("accounted self-trace CPU / server CPU", f[F_SHARE], n, " %");
+        print_spread("self-trace events / ingested events", f[F_EV_SHARE], n, " %");
+        print_spread("self-trace bytes / ingested bytes", f[F_BY_SHARE], n, " %");
+        print_spread("plain server CPU per event", f[F_CPU_P], n, " ns");
+        print_spread("traced server CPU per event", f[F_CPU_T], n, " ns");
+        print_spread("CPU cost (traced/plain - 1, same pair)", f[F_CPU_COST], n, " %");
+        print_spread("  of which HTTP threads (points)", f[F_HTTP_COST], n, " %");
+        print_spread("  of which the rest (points)", f[F_REST_COST], n, " %");
+        printf("  %-44s %d of %d pairs\n", "pairs where the traced server used more CPU",
+               dearer, n);
+        print_spread("plain throughput", f[F_WALL_P], n, " M ev/s");
+        print_spread("traced throughput", f[F_WALL_T], n, " M ev/s");
+        print_spread("wall cost (1 - traced/plain, same pair)", f[F_WALL_COST], n, " %");
     }
-    for (int k = 0; k < 2; k++) {
-        sl_free(wall[k]);
-        sl_free(cpu[k]);
-    }
-    sl_free(share);
-    sl_free(ev_share);
-    sl_free(by_share);
-    sl_free(ratio);
-    sl_free(cratio);
+    for (int k = 0; k < F_COUNT; k++)
+        sl_free(f[k]);
     return failed;
 }
 
