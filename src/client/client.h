@@ -165,6 +165,7 @@ typedef struct cl_global {
     int64_t start_time_ns;
     int64_t start_mono_ns;
     _Atomic uint64_t tsc_frequency;   /* set by the sender before anything is sent */
+    int codec;                        /* of sealed blocks: zstd, or lz4 in process (init.c) */
 
     /* memory accounting: rings may hold at most ring_cap of mem_cap, so that
      * blocks waiting for the sink always have room */

@@ -114,7 +114,7 @@ static void seal_block(cl_stream *st, const char *tag, const cl_thread *t, int r
     int64_t b = wire_pb_min_ticks(C.pb), e = wire_pb_max_ticks(C.pb);
     dbuf_reset(&C.payload);
     int64_t s0 = clock_mono_ns();
-    int rc = wire_pb_finish(C.pb, WIRE_CODEC_ZSTD, &block_id, &st->id, &g_cl.process_id, b, e,
+    int rc = wire_pb_finish(C.pb, g_cl.codec, &block_id, &st->id, &g_cl.process_id, b, e,
                             &C.payload);
     atomic_fetch_add(&g_cl.dbg_seal_ns_total, (uint64_t)(clock_mono_ns() - s0));
     cl_msg *m = rc ? NULL : cl_msg_new('B', NULL, WIRE_BLOCK_HDR + C.payload.len, report);

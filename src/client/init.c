@@ -11,6 +11,7 @@
 
 #include "base/alloc.h"
 #include "base/clock.h"
+#include "wire/wire.h"
 
 #include <curl/curl.h>
 #include <stdio.h>
@@ -109,6 +110,13 @@ static int start(const sl_config *cfg, cl_sink_fn fn, void *fn_arg)
     int rc = take_config(cfg, fn != NULL, &e);
     if (rc)
         goto fail;
+    /*
+     * Blocks for a network or a directory are compressed hard (zstd); the
+     * in-process sink hands them straight to a server in this process, which
+     * decompresses each one to validate it: lz4 costs a fraction of zstd on
+     * both sides, for somewhat larger objects (docs/internals/self-trace.md).
+     */
+    g_cl.codec = fn ? WIRE_CODEC_LZ4 : WIRE_CODEC_ZSTD;
     uuid_v4(&g_cl.process_id);
     uuid_format(&g_cl.process_id, g_cl.process_id_str);
     uuid_v4(&g_cl.log_stream_id);
