@@ -50,7 +50,11 @@
  * rounds instead, each server in its own process (this program, re-run with
  * --round plain|traced), in the order plain, traced, traced, plain, ... so
  * that a drift of the machine falls on both; it prints the median and the
- * spread (min, max) of each figure over the rounds.
+ * spread (min, max) of each figure over the rounds: the server's CPU per
+ * event on each side and its cost per pair, split into the HTTP threads
+ * (where the recording calls run) and the rest (the metadata writer, the
+ * janitor, the library's threads), events/s, the accounted share, and the
+ * load average (a loaded machine cannot resolve a few percent).
  */
 #include "base/alloc.h"
 #include "base/clock.h"
