@@ -3,7 +3,7 @@
 `--meta postgres://... --objects s3://...` a command runs beside the servers of that
 lake (a throwaway PostgreSQL 15 and s3rver here), builds what it reads under the same
 advisory locks, and answers what the servers answer: `sql` the same rows, `trace` the
-same bytes as the server's trace download.  Layouts that a running server could be
+same bytes as the server's trace download, `view` the same rows.  Layouts that a running server could be
 using unprotected are refused with exit code 2.
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
@@ -68,6 +68,13 @@ class CliOnSharedStores(Shared):
         self.assertEqual(st, 200)
         self.assertTrue(cli_trace)
         self.assertEqual(cli_trace, served)
+        # view and materialize take the same options.
+        out = cli("view", "thread_spans", sid, "--format", "csv", *self.stores())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertEqual(len(out.stdout.splitlines()), 1 + 2000)
+        out = cli("materialize", pid, *self.stores())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("1 process:", out.stdout)
         self.assertEqual(srv.get("/health")[0], 200)
         self.assertEqual(srv.stop(), 0)
 
