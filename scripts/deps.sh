@@ -14,7 +14,7 @@ what=${1:-build}
 pkgs=(build-essential cmake pkg-config git curl ca-certificates
       libmicrohttpd-dev libcurl4-openssl-dev libsqlite3-dev
       libzstd-dev liblz4-dev libsnappy-dev libxxhash-dev zlib1g-dev
-      libpg-query-dev libpq-dev libprotobuf-c-dev libedit-dev libssl-dev postgresql-client
+      libpg-query-dev libpq-dev libprotobuf-c-dev protobuf-c-compiler libedit-dev libssl-dev postgresql-client
       librdkafka-dev
       nodejs npm)
 if [ "$what" = test ]; then

@@ -30,6 +30,20 @@ int cli_opt(int argc, char **argv, int *i, const char *name, const char **value)
     return 1;
 }
 
+int cli_opt_any(int argc, char **argv, int *i, const char *const *names, const char **const *dst,
+                size_t n)
+{
+    for (size_t k = 0; k < n; k++) {
+        const char *v;
+        int r = cli_opt(argc, argv, i, names[k], &v);
+        if (r > 0)
+            *dst[k] = v;
+        if (r)
+            return r;
+    }
+    return 0;
+}
+
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out)
 {
     char *end;

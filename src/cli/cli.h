@@ -33,6 +33,9 @@ int cmd_analyze(int argc, char **argv);
  * an error) when the value is missing.
  */
 int cli_opt(int argc, char **argv, int *i, const char *name, const char **value);
+/* cli_opt for any of n options: names[k]'s value goes to *dst[k]. */
+int cli_opt_any(int argc, char **argv, int *i, const char *const *names, const char **const *dst,
+                size_t n);
 /* Parses a non-negative integer option value; prints an error and returns -1 if bad. */
 int cli_parse_u64(const char *opt, const char *s, uint64_t *out);
 /*

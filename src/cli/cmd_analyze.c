@@ -35,7 +35,8 @@ static void usage(FILE *f)
             "usage: streamlake analyze PROCESS_ID [--begin T] [--end T]\n"
             "                          [--kinds async|thread|both] [--format md|json|html]\n"
             "                          [-o FILE] [--flame-dir DIR] [--no-flame] [--top N]\n"
-            "                          [--max-spans N] [--data DIR | --server URL]\n\n"
+            "                          [--max-spans N]\n"
+            "                          [--server URL | " CLI_STORE_SYNOPSIS "]\n\n"
             "Writes a report on where a process's time went: dataset, durations (quantiles,\n"
             "histogram), the longest spans, figures per name and per target (with self\n"
             "time), concurrency, hierarchy, and sentences only where a stated rule holds.\n\n"
@@ -53,12 +54,15 @@ static void usage(FILE *f)
             "                   64 bytes of memory a span)\n"
             "  --server URL     ask this server (default $STREAMLAKE_SERVER or\n"
             "                   http://127.0.0.1:8080)\n"
-            "  --data DIR       open a data directory directly (no server may be using it)\n\n"
-            "docs/analyze.md defines every figure and rule.\n");
+            "\nOr the CLI opens the lake itself:\n");
+    cli_store_usage(f, 19);
+    fprintf(f, "\ndocs/analyze.md defines every figure and rule.\n");
 }
 
 typedef struct aopts {
-    const char *pid, *begin, *end, *kinds, *format, *out, *flame_dir, *server, *data;
+    const char *pid, *begin, *end, *kinds, *format, *out, *flame_dir, *server;
+    cli_store_opts so;
+    int direct; /* the store options were given: the CLI opens the lake */
     int no_flame;
     analyze_opts ao;
     analyze_timing timing;
@@ -82,7 +86,7 @@ static int parse(int argc, char **argv, aopts *a)
             (r = cli_opt(argc, argv, &i, "--top", &top)) ||
             (r = cli_opt(argc, argv, &i, "--max-spans", &max)) ||
             (r = cli_opt(argc, argv, &i, "--server", &a->server)) ||
-            (r = cli_opt(argc, argv, &i, "--data", &a->data))) {
+            (r = cli_store_opt(argc, argv, &i, &a->so))) {
             if (r < 0)
                 return 2;
         } else if (!strcmp(argv[i], "--no-flame")) {
@@ -133,10 +137,14 @@ static int parse(int argc, char **argv, aopts *a)
         fprintf(stderr, "streamlake analyze: --begin must come before --end\n");
         return 2;
     }
-    if (a->server && a->data) {
-        fprintf(stderr, "streamlake analyze: give --server or --data, not both\n");
+    a->direct = cli_store_given(&a->so);
+    if (a->server && a->direct) {
+        fprintf(stderr, "streamlake analyze: give --server or the stores (--data, --meta, "
+                        "--objects), not both\n");
         return 2;
     }
+    if (a->direct && cli_store_check("analyze", &a->so, 1))
+        return 2;
     if (a->no_flame && a->flame_dir) {
         fprintf(stderr, "streamlake analyze: --no-flame and --flame-dir contradict\n");
         return 2;
@@ -150,10 +158,10 @@ static int parse(int argc, char **argv, aopts *a)
 static int local_report(aopts *a, dbuf *json)
 {
     cli_local loc;
-    if (cli_local_open(a->data, &loc))
+    if (cli_local_open("analyze", &a->so, &loc))
         return 1;
     sql_engine_opts eo = {0};
-    eo.data_dir = a->data;
+    eo.data_dir = a->so.data;
     sql_engine *eng = NULL;
     sql_session *s = NULL;
     errmsg e;
@@ -328,7 +336,7 @@ int cmd_analyze(int argc, char **argv)
     dbuf json;
     dbuf_init(&json, REPORT_MAX_BYTES);
     int64_t t0 = clock_mono_ns();
-    rc = a.data ? local_report(&a, &json) : remote_report(&a, &json);
+    rc = a.direct ? local_report(&a, &json) : remote_report(&a, &json);
     double secs = (double)(clock_mono_ns() - t0) / 1e9;
     arena mem;
     arena_init(&mem, 1 << 20, (size_t)8 << 30);
@@ -353,7 +361,7 @@ int cmd_analyze(int argc, char **argv)
                 n && n->type == JSON_NUM ? n->num : 0, secs, a.out ? "; wrote " : "",
                 a.out ? a.out : "", base[0] ? "; flame graph: " : "",
                 base[0] ? base : "", base[0] ? ".flame.html" : "");
-        if (a.data)
+        if (a.direct)
             fprintf(stderr, "analyze: aggregates %.2f s, span links %.2f s (query and "
                     "loading), parent-link pass %.2f s, JSON %.2f s\n",
                     (double)a.timing.aggregates_ns / 1e9, (double)a.timing.links_ns / 1e9,

@@ -18,12 +18,14 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: streamlake materialize [PROCESS_ID | --all] [--server URL | --data DIR]\n\n"
+    fprintf(f, "usage: streamlake materialize [PROCESS_ID | --all]\n"
+               "                              [--server URL | " CLI_STORE_SYNOPSIS "]\n\n"
                "Builds the partitions of every view of a process (or of every process\n"
                "with --all, the default) that are missing or stale.\n\n"
                "  --server URL   ask this server (default $STREAMLAKE_SERVER or\n"
                "                 http://127.0.0.1:8080)\n"
-               "  --data DIR     open a data directory directly (no server may be using it)\n");
+               "\nOr the CLI opens the lake itself:\n");
+    cli_store_usage(f, 17);
 }
 
 static void print_summary(uint64_t processes, const lake_mat_stats *st, double secs)
@@ -56,10 +58,10 @@ static int take_id(void *arg, const meta_process_summary *row)
     return dbuf_append(b, &row->p.process_id, sizeof row->p.process_id);
 }
 
-static int via_data(const char *dir, const char *pid)
+static int via_data(const cli_store_opts *so, const char *pid)
 {
     cli_local loc;
-    if (cli_local_open(dir, &loc))
+    if (cli_local_open("materialize", so, &loc))
         return 1;
     errmsg e;
     errmsg_clear(&e);
@@ -162,11 +164,12 @@ int cmd_materialize(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    const char *pid = NULL, *server = NULL, *data = NULL;
+    const char *pid = NULL, *server = NULL;
+    cli_store_opts so = {0};
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = cli_opt(argc, argv, &i, "--server", &server)) ||
-            (r = cli_opt(argc, argv, &i, "--data", &data))) {
+            (r = cli_store_opt(argc, argv, &i, &so))) {
             if (r < 0)
                 return 2;
         } else if (!strcmp(argv[i], "--all")) {
@@ -178,9 +181,12 @@ int cmd_materialize(int argc, char **argv)
             return 2;
         }
     }
-    if (server && data) {
-        fprintf(stderr, "streamlake materialize: give --server or --data, not both\n");
+    if (server && cli_store_given(&so)) {
+        fprintf(stderr, "streamlake materialize: give --server or the stores (--data, --meta, "
+                        "--objects), not both\n");
         return 2;
     }
-    return data ? via_data(data, pid) : via_server(cli_default_server(server), pid);
+    if (cli_store_given(&so) && cli_store_check("materialize", &so, 1))
+        return 2;
+    return cli_store_given(&so) ? via_data(&so, pid) : via_server(cli_default_server(server), pid);
 }

@@ -10,6 +10,7 @@
  * printed on stdout and flushed; tests and scripts read the port from it.
  */
 #include "cli/cli.h"
+#include "cli/local.h"
 
 #include "base/err.h"
 #include "base/log.h"
@@ -165,25 +166,13 @@ static int set_num(const num_opt *o, const char *v)
     return 0;
 }
 
-/* An option whose value is a path or a URL (--data, --tls-cert, --tls-key, --keys,
- * --objects, --s3-endpoint, --s3-region, --meta): 1 taken, 0 not one of them, -1 its value is
- * missing. */
+/* An option whose value is a path (--tls-cert, --tls-key, --keys): 1 taken, 0 not one of
+ * them, -1 its value is missing.  The stores' options are cli_store_opt's (cli/local.h). */
 static int path_opt(int argc, char **argv, int *i, server_config *c)
 {
-    static const char *const names[] = {"--data",    "--tls-cert",    "--tls-key",
-                                        "--keys",    "--objects",     "--s3-endpoint",
-                                        "--s3-region", "--meta"};
-    const char **dst[] = {&c->data_dir,    &c->pg_tls_cert, &c->pg_tls_key, &c->keys_file,
-                          &c->objects_url, &c->s3_endpoint, &c->s3_region, &c->meta_url};
-    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
-        const char *v;
-        int r = cli_opt(argc, argv, i, names[k], &v);
-        if (r > 0)
-            *dst[k] = v;
-        if (r)
-            return r;
-    }
-    return 0;
+    static const char *const names[] = {"--tls-cert", "--tls-key", "--keys"};
+    const char **const dst[] = {&c->pg_tls_cert, &c->pg_tls_key, &c->keys_file};
+    return cli_opt_any(argc, argv, i, names, dst, sizeof names / sizeof names[0]);
 }
 
 /* Parses argv into c (host text goes into host); 0, or an exit code. */
@@ -209,6 +198,7 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         {"--pg-idle-timeout", 0, 86400 * 7, 1, AS_INT, &c->pg_idle_timeout_s},
     };
     static char pg_host[256];
+    cli_store_opts so = {0};
     for (int i = 1; i < argc; i++) {
         const char *v = NULL;
         int r;
@@ -257,7 +247,7 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
             c->pg_require_tls = 1;
             continue;
         }
-        if ((r = path_opt(argc, argv, &i, c))) {
+        if ((r = path_opt(argc, argv, &i, c)) || (r = cli_store_opt(argc, argv, &i, &so))) {
             if (r < 0)
                 return 2;
             continue;
@@ -278,21 +268,14 @@ static int parse_args(int argc, char **argv, server_config *c, char *host, size_
         usage(stderr);
         return 2;
     }
-    if (c->objects_url && strncmp(c->objects_url, "s3://", 5) != 0) {
-        fprintf(stderr, "streamlake serve: --objects wants s3://BUCKET/PREFIX, got '%s' (local "
-                "objects live in --data)\n", c->objects_url);
+    if (cli_store_check("serve", &so, 0))
         return 2;
-    }
-    if (c->meta_url && strncmp(c->meta_url, "postgres://", 11) != 0 &&
-        strncmp(c->meta_url, "postgresql://", 13) != 0) {
-        fprintf(stderr, "streamlake serve: --meta wants postgres://USER@HOST:PORT/DB, got '%s' "
-                "(SQLite metadata lives in --data)\n", c->meta_url);
-        return 2;
-    }
-    if ((c->s3_endpoint || c->s3_region) && !c->objects_url) {
-        fprintf(stderr, "streamlake serve: --s3-endpoint and --s3-region need --objects\n");
-        return 2;
-    }
+    if (so.data)
+        c->data_dir = so.data;
+    c->meta_url = so.meta_url;
+    c->objects_url = so.objects_url;
+    c->s3_endpoint = so.s3_endpoint;
+    c->s3_region = so.s3_region;
     return 0;
 }
 

@@ -6,7 +6,8 @@
  * editing and history (~/.streamlake_history), psql-style continuation
  * lines, and backslash commands (\timing, \x, \dt, \d TABLE, \q, \?).
  * With --server the server runs the statements (POST /api/query); with
- * --data DIR the CLI opens the data directory itself.  Ctrl-C stops the
+ * --data DIR (or --meta and --objects, the stores servers share) the CLI
+ * opens the lake itself (cli/local.h).  Ctrl-C stops the
  * running statement (the shell keeps going).
  */
 #include "cli/cli.h"
@@ -28,7 +29,8 @@
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: streamlake sql [QUERY] [-f FILE] [--server URL | --data DIR]\n"
+            "usage: streamlake sql [QUERY] [-f FILE]\n"
+            "                      [--server URL | " CLI_STORE_SYNOPSIS "]\n"
             "                      [--format table|csv|json] [--begin T] [--end T]\n"
             "                      [--files DIR] [--work-mem SIZE] [--timing]\n\n"
             "Runs SQL (PostgreSQL's dialect) over the lake: the tables processes, streams,\n"
@@ -44,11 +46,14 @@ static void usage(FILE *f)
             "  --server URL     ask this server (default $STREAMLAKE_SERVER or\n"
             "                   http://127.0.0.1:8080); its key, if it has --keys,\n"
             "                   from STREAMLAKE_API_KEY\n"
-            "  --data DIR       open a data directory directly (no server may be using it)\n"
-            "  --files DIR      (with --data) read_parquet and read_csv may read files under\n"
-            "                   DIR; repeat for several\n"
-            "  --work-mem SIZE  (with --data) memory per query, e.g. 256MB (the default)\n"
-            "  --timing         print each statement's time (\\timing in the shell)\n\n"
+            "  --timing         print each statement's time (\\timing in the shell)\n"
+            "\nOr the CLI opens the lake itself:\n");
+    cli_store_usage(f, 19);
+    fprintf(f,
+            "  --files DIR      (opening the lake itself) read_parquet and read_csv may read\n"
+            "                   files under DIR; repeat for several\n"
+            "  --work-mem SIZE  (opening the lake itself) memory per query, e.g. 256MB (the\n"
+            "                   default)\n\n"
             "docs/sql.md is the reference: tables, columns, functions, settings.\n");
 }
 
@@ -329,10 +334,11 @@ int cmd_sql(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    const char *query = NULL, *file = NULL, *format = "table", *server = NULL, *data = NULL,
+    const char *query = NULL, *file = NULL, *format = "table", *server = NULL,
                *begin = NULL, *end = NULL, *work_mem = NULL, *files[8];
     int nfiles = 0;
     bool timing = false;
+    cli_store_opts so = {0};
     for (int i = 1; i < argc; i++) {
         int r;
         const char *fd = NULL;
@@ -340,7 +346,7 @@ int cmd_sql(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--end", &end)) ||
             (r = cli_opt(argc, argv, &i, "--format", &format)) ||
             (r = cli_opt(argc, argv, &i, "--server", &server)) ||
-            (r = cli_opt(argc, argv, &i, "--data", &data)) ||
+            (r = cli_store_opt(argc, argv, &i, &so)) ||
             (r = cli_opt(argc, argv, &i, "--work-mem", &work_mem)) ||
             (r = cli_opt(argc, argv, &i, "-f", &file))) {
             if (r < 0)
@@ -368,16 +374,21 @@ int cmd_sql(int argc, char **argv)
                 format);
         return 2;
     }
-    if (server && data) {
-        fprintf(stderr, "streamlake sql: give --server or --data, not both\n");
+    int direct = cli_store_given(&so);
+    if (server && direct) {
+        fprintf(stderr, "streamlake sql: give --server or the stores (--data, --meta, "
+                        "--objects), not both\n");
         return 2;
     }
+    if (direct && cli_store_check("sql", &so, 1))
+        return 2;
     if (query && file) {
         fprintf(stderr, "streamlake sql: give QUERY or -f FILE, not both\n");
         return 2;
     }
-    if (!data && (nfiles || work_mem)) {
-        fprintf(stderr, "streamlake sql: --files and --work-mem apply with --data (a server "
+    if (!direct && (nfiles || work_mem)) {
+        fprintf(stderr, "streamlake sql: --files and --work-mem apply when the CLI opens the "
+                        "lake itself (--data, or --meta and --objects; a server "
                         "has its own: streamlake serve --files)\n");
         return 2;
     }
@@ -407,19 +418,19 @@ int cmd_sql(int argc, char **argv)
     int rc = 0;
     errmsg e;
     errmsg_clear(&e);
-    if (data) {
+    if (direct) {
         sql_engine_opts eo = {0};
         for (int i = 0; i < nfiles; i++)
             eo.files_dirs[i] = files[i];
         eo.nfiles_dirs = nfiles;
-        eo.data_dir = data;
+        eo.data_dir = so.data; /* user tables; with --meta and --objects: in memory */
         if (work_mem && parse_size(work_mem, &eo.work_mem_bytes)) {
             fprintf(stderr, "streamlake sql: --work-mem wants a size such as 256MB, not '%s'\n",
                     work_mem);
             free(text);
             return 2;
         }
-        if (cli_local_open(data, &sh.loc)) {
+        if (cli_local_open("sql", &so, &sh.loc)) {
             free(text);
             return 1;
         }

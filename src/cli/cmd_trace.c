@@ -4,8 +4,9 @@
  * With --server the server generates and streams the progress frame stream
  * (POST /api/perfetto/{id}/generate); this command decodes it as it arrives:
  * DATA frames go to the file, PROGRESS frames to the progress bar, and the
- * final SUMMARY or ERROR decides the outcome.  With --data DIR the generator
- * runs here over the data directory's lake.  Either way the file is written
+ * final SUMMARY or ERROR decides the outcome.  With --data DIR (or --meta
+ * and --objects, the stores servers share) the generator runs here over the
+ * lake it opens (cli/local.h).  Either way the file is written
  * under a temporary name and renamed when complete, so FILE is never a
  * partial trace.
  *
@@ -15,7 +16,7 @@
  * not be read (reported above the summary), 130 interrupted.
  *
  * Ctrl-C (SIGINT) and SIGTERM: the signals are blocked before any thread
- * starts and one watcher thread waits for them.  With --data it cancels the
+ * starts and one watcher thread waits for them.  Locally it cancels the
  * generator, whose workers stop between batches; the command then removes
  * its temporary file, closes the lake and exits 130.  With --server nothing
  * here holds work worth stopping cleanly: the watcher removes the temporary
@@ -60,7 +61,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: streamlake trace PROCESS_ID -o FILE [--kinds thread|async|both]\n"
-            "                        [--begin T] [--end T] [--server URL | --data DIR] [--jobs N]\n\n"
+            "                        [--begin T] [--end T] [--jobs N]\n"
+            "                        [--server URL | " CLI_STORE_SYNOPSIS "]\n\n"
             "Writes the Perfetto trace of a process: one track per thread with its spans,\n"
             "and async spans on as many lanes as their concurrency needs.  Open it at\n"
             "ui.perfetto.dev (Open trace file).\n\n"
@@ -70,8 +72,10 @@ static void usage(FILE *f)
             "                     integer ns since the epoch\n"
             "  --server URL       ask this server (default $STREAMLAKE_SERVER or\n"
             "                     http://127.0.0.1:8080)\n"
-            "  --data DIR         work on a data directory directly (no server may use it)\n"
-            "  --jobs N           threads read and encoded in parallel (default: cores)\n\n"
+            "  --jobs N           threads read and encoded in parallel (default: cores)\n"
+            "\nOr the CLI opens the lake itself:\n");
+    cli_store_usage(f, 21);
+    fprintf(f, "\n"
             "Exit status: 0 written, 1 failed (nothing written), 3 written but some\n"
             "threads could not be read (named on stderr), 130 interrupted (Ctrl-C).\n");
 }
@@ -367,7 +371,7 @@ static int via_server(tctx *t, const char *server, const char *pid, unsigned kin
 
 /* ------------------------------------------------------------ local mode */
 
-static int via_data(tctx *t, const char *dir, const char *pid, unsigned kinds, const char *begin,
+static int via_data(tctx *t, const cli_store_opts *so, const char *pid, unsigned kinds, const char *begin,
                     const char *end, unsigned jobs)
 {
     sl_uuid id;
@@ -389,7 +393,7 @@ static int via_data(tctx *t, const char *dir, const char *pid, unsigned kinds, c
     cfg.has_begin = begin != NULL;
     cfg.has_end = end != NULL;
     cli_local loc;
-    if (cli_local_open(dir, &loc))
+    if (cli_local_open("trace", so, &loc))
         return 1;
     pf_lake_source src;
     pf_lake_source_init(&src, loc.l, &id);
@@ -421,7 +425,8 @@ int cmd_trace(int argc, char **argv)
         return 0;
     }
     const char *pid = NULL, *out = NULL, *kinds_s = "both", *begin = NULL, *end = NULL,
-               *server = NULL, *data = NULL, *jobs_s = NULL;
+               *server = NULL, *jobs_s = NULL;
+    cli_store_opts so = {0};
     for (int i = 1; i < argc; i++) {
         int r;
         if ((r = cli_opt(argc, argv, &i, "-o", &out)) ||
@@ -430,7 +435,7 @@ int cmd_trace(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--begin", &begin)) ||
             (r = cli_opt(argc, argv, &i, "--end", &end)) ||
             (r = cli_opt(argc, argv, &i, "--server", &server)) ||
-            (r = cli_opt(argc, argv, &i, "--data", &data)) ||
+            (r = cli_store_opt(argc, argv, &i, &so)) ||
             (r = cli_opt(argc, argv, &i, "--jobs", &jobs_s))) {
             if (r < 0)
                 return 2;
@@ -449,11 +454,13 @@ int cmd_trace(int argc, char **argv)
     }
     if (pf_gen_kinds_parse(kinds_s, &kinds) ||
         (jobs_s && (cli_parse_u64("--jobs", jobs_s, &jobs) || jobs < 1 || jobs > 64)) ||
-        (server && data)) {
+        (server && cli_store_given(&so))) {
         fprintf(stderr, "streamlake trace: --kinds is thread, async or both; --jobs 1..64; "
-                        "--server or --data, not both\n");
+                        "--server or the stores (--data, --meta, --objects), not both\n");
         return 2;
     }
+    if (cli_store_given(&so) && cli_store_check("trace", &so, 1))
+        return 2;
     int64_t ns;
     if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
         return 2;
@@ -465,7 +472,7 @@ int cmd_trace(int argc, char **argv)
     if (open_out(&t, out))
         return 1;
     intr_start(t.tmp);
-    int rc = data ? via_data(&t, data, pid, kinds, begin, end, (unsigned)jobs)
+    int rc = cli_store_given(&so) ? via_data(&t, &so, pid, kinds, begin, end, (unsigned)jobs)
                   : via_server(&t, cli_default_server(server), pid, kinds, begin, end,
                                (unsigned)jobs);
     int interrupted = intr_stop();

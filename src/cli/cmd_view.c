@@ -4,8 +4,8 @@
  * Materializes what is missing (just in time, as any reader does) and prints
  * the rows overlapping [--begin, --end) as a table, CSV (with a header row) or
  * JSON lines.  With --server the server does the work and its response is
- * streamed to stdout; with --data DIR the CLI opens the data directory itself
- * (only while no server uses it).
+ * streamed to stdout; with --data DIR (only while no server uses it) or --meta
+ * and --objects (the stores servers share) the CLI opens the lake itself.
  */
 #include "cli/cli.h"
 #include "cli/local.h"
@@ -21,7 +21,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: streamlake view VIEW INSTANCE [--begin T] [--end T]\n"
-            "                       [--format table|csv|json] [--server URL | --data DIR]\n\n"
+            "                       [--format table|csv|json]\n"
+            "                       [--server URL | " CLI_STORE_SYNOPSIS "]\n\n"
             "Prints the rows of a view instance, building its partitions if needed.\n\n"
             "views and their instances:\n"
             "  thread_spans   a thread's stream id    one row per span of the thread\n"
@@ -37,7 +38,8 @@ static void usage(FILE *f)
             "                      object per line)\n"
             "  --server URL        ask this server (default $STREAMLAKE_SERVER or\n"
             "                      http://127.0.0.1:8080)\n"
-            "  --data DIR          open a data directory directly (no server may be using it)\n");
+            "\nOr the CLI opens the lake itself:\n");
+    cli_store_usage(f, 22);
 }
 
 static int write_stdout(void *arg, const void *p, size_t n)
@@ -77,8 +79,8 @@ static int via_server(const char *server, const char *view, const char *instance
     return rc || status != 200;
 }
 
-static int via_data(const char *dir, const char *view, const char *instance, const char *begin,
-                    const char *end, const char *format)
+static int via_data(const cli_store_opts *so, const char *view, const char *instance,
+                    const char *begin, const char *end, const char *format)
 {
     const lake_view_def *vd = lake_view_find(view);
     rows_format f;
@@ -94,7 +96,7 @@ static int via_data(const char *dir, const char *view, const char *instance, con
         return 2;
     }
     cli_local loc;
-    if (cli_local_open(dir, &loc))
+    if (cli_local_open("view", so, &loc))
         return 1;
     lake_scan *sc = NULL;
     errmsg e;
@@ -131,7 +133,8 @@ int cmd_view(int argc, char **argv)
         return 0;
     }
     const char *pos[2] = {NULL, NULL}, *begin = NULL, *end = NULL, *format = "table",
-               *server = NULL, *data = NULL;
+               *server = NULL;
+    cli_store_opts so = {0};
     int np = 0;
     for (int i = 1; i < argc; i++) {
         int r;
@@ -139,7 +142,7 @@ int cmd_view(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--end", &end)) ||
             (r = cli_opt(argc, argv, &i, "--format", &format)) ||
             (r = cli_opt(argc, argv, &i, "--server", &server)) ||
-            (r = cli_opt(argc, argv, &i, "--data", &data))) {
+            (r = cli_store_opt(argc, argv, &i, &so))) {
             if (r < 0)
                 return 2;
         } else if (argv[i][0] != '-' && np < 2) {
@@ -153,14 +156,17 @@ int cmd_view(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (server && data) {
-        fprintf(stderr, "streamlake view: give --server or --data, not both\n");
+    if (server && cli_store_given(&so)) {
+        fprintf(stderr, "streamlake view: give --server or the stores (--data, --meta, "
+                        "--objects), not both\n");
         return 2;
     }
+    if (cli_store_given(&so) && cli_store_check("view", &so, 1))
+        return 2;
     int64_t ns;
     if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
         return 2;
-    if (data)
-        return via_data(data, pos[0], pos[1], begin, end, format);
+    if (cli_store_given(&so))
+        return via_data(&so, pos[0], pos[1], begin, end, format);
     return via_server(cli_default_server(server), pos[0], pos[1], begin, end, format);
 }

@@ -1,35 +1,129 @@
 /*
- * local.c - opening a data directory from the CLI (see local.h).
+ * local.c - the store options and opening a lake from the CLI (see local.h).
  */
 #include "cli/local.h"
 
+#include "cli/cli.h"
 #include "base/json.h"
 #include "net/httpc.h"
+#include "server/background.h"
+#include "server/server.h"
 
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-int cli_local_open(const char *dir, cli_local *c)
+int cli_store_opt(int argc, char **argv, int *i, cli_store_opts *o)
+{
+    static const char *const names[] = {"--data", "--meta", "--objects", "--s3-endpoint",
+                                        "--s3-region"};
+    const char **const dst[] = {&o->data, &o->meta_url, &o->objects_url, &o->s3_endpoint,
+                                &o->s3_region};
+    return cli_opt_any(argc, argv, i, names, dst, sizeof names / sizeof names[0]);
+}
+
+int cli_store_given(const cli_store_opts *o)
+{
+    return o->data || o->meta_url || o->objects_url || o->s3_endpoint || o->s3_region;
+}
+
+int cli_store_check(const char *prog, const cli_store_opts *o, int direct)
+{
+    if (o->objects_url && strncmp(o->objects_url, "s3://", 5) != 0) {
+        fprintf(stderr, "streamlake %s: --objects wants s3://BUCKET/PREFIX, got '%s' (local "
+                "objects live in --data)\n", prog, o->objects_url);
+        return 2;
+    }
+    if (o->meta_url && strncmp(o->meta_url, "postgres://", 11) != 0 &&
+        strncmp(o->meta_url, "postgresql://", 13) != 0) {
+        fprintf(stderr, "streamlake %s: --meta wants postgres://USER@HOST:PORT/DB, got '%s' "
+                "(SQLite metadata lives in --data)\n", prog, o->meta_url);
+        return 2;
+    }
+    if ((o->s3_endpoint || o->s3_region) && !o->objects_url) {
+        fprintf(stderr, "streamlake %s: --s3-endpoint and --s3-region need --objects\n", prog);
+        return 2;
+    }
+    if (!direct)
+        return 0;
+    /* serve keeps local state in --data whatever the stores; a command does not. */
+    if (o->objects_url && !o->meta_url) {
+        fprintf(stderr, "streamlake %s: --objects needs --meta postgres://...: with SQLite "
+                "metadata nothing keeps a server from using the same file, so ask the "
+                "server (--server URL)\n", prog);
+        return 2;
+    }
+    if (o->meta_url && !o->objects_url && !o->data) {
+        fprintf(stderr, "streamlake %s: --meta needs --objects s3://BUCKET/PREFIX (or --data DIR "
+                "when the objects are in a directory)\n", prog);
+        return 2;
+    }
+    if (o->meta_url && o->objects_url && o->data) {
+        fprintf(stderr, "streamlake %s: with --meta and --objects nothing is in --data; leave "
+                "it out\n", prog);
+        return 2;
+    }
+    return 0;
+}
+
+void cli_store_usage(FILE *f, int col)
+{
+    static const char *const text[][4] = {
+        {"--data DIR", "open a data directory directly (no server may be", "using it)", NULL},
+        {"--meta URL", "metadata in PostgreSQL (postgres://USER@HOST:PORT/DB);",
+         "with --objects, a lake shared by servers, opened", "directly while they run"},
+        {"--objects s3://BUCKET/PREFIX", "objects in S3; keys from AWS_ACCESS_KEY_ID and",
+         "AWS_SECRET_ACCESS_KEY", NULL},
+        {"--s3-endpoint URL", "the S3 server, path-style (default: AWS_ENDPOINT_URL)", NULL,
+         NULL},
+        {"--s3-region REGION", "signing region (default: AWS_REGION, else us-east-1)", NULL,
+         NULL},
+    };
+    for (size_t k = 0; k < sizeof text / sizeof text[0]; k++) {
+        int n = (int)strlen(text[k][0]) + 2;
+        if (n < col)
+            fprintf(f, "  %s%*s%s\n", text[k][0], col - n, "", text[k][1]);
+        else
+            fprintf(f, "  %s\n%*s%s\n", text[k][0], col, "", text[k][1]);
+        for (int j = 2; j < 4 && text[k][j]; j++)
+            fprintf(f, "%*s%s\n", col, "", text[k][j]);
+    }
+}
+
+int cli_local_open(const char *prog, const cli_store_opts *o, cli_local *c)
 {
     memset(c, 0, sizeof *c);
+    server_config sc;
+    server_config_defaults(&sc);
+    sc.data_dir = o->data;
+    sc.objects_url = o->objects_url;
+    sc.s3_endpoint = o->s3_endpoint;
+    sc.s3_region = o->s3_region;
+    sc.meta_url = o->meta_url;
     errmsg e;
     errmsg_clear(&e);
-    int rc = objstore_local_open(dir, &c->os, &e);
+    const char *where = o->objects_url ? "the objects (--objects)" : o->data;
+    int rc = server_open_objects(&sc, &c->os, &e);
     if (rc == SL_ESTATE) {
-        fprintf(stderr, "streamlake: %s is in use by a running server; ask it with "
-                        "--server URL instead (%s)\n", dir, errmsg_str(&e));
+        fprintf(stderr, "streamlake %s: %s is in use by a running server; ask it with "
+                "--server URL instead (%s)\n", prog, o->data, errmsg_str(&e));
         return 1;
     }
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/meta.sqlite", dir);
-    if (!rc)
-        rc = meta_sqlite_open(path, NULL, &c->m, &e);
-    if (!rc)
+    char path[PATH_MAX] = "";
+    if (!rc && !o->meta_url &&
+        snprintf(path, sizeof path, "%s/meta.sqlite", o->data) >= (int)sizeof path)
+        rc = errmsg_set(&e, SL_EINVAL, "data directory path too long");
+    if (!rc) {
+        where = o->meta_url ? "the metadata (--meta)" : path;
+        rc = background_open_meta(&sc, path, &c->m, &e);
+    }
+    if (!rc) {
+        where = "the lake";
         rc = lake_open(c->m, c->os, NULL, &c->l, &e);
+    }
     if (rc) {
-        fprintf(stderr, "streamlake: cannot open %s: %s\n", dir, errmsg_str(&e));
+        fprintf(stderr, "streamlake %s: cannot open %s: %s\n", prog, where, errmsg_str(&e));
         cli_local_close(c);
         return 1;
     }
@@ -70,13 +164,13 @@ const char *cli_default_server(const char *given)
     return env && *env ? env : "http://127.0.0.1:8080";
 }
 
-int cli_api_fetch(const char *prog, const char *server, const char *path, int post, dbuf *out)
+int cli_api_fetch(const char *prog, const char *srv, const char *path, int post, dbuf *out)
 {
     char url[2048];
-    size_t sl = strlen(server);
-    while (sl && server[sl - 1] == '/')
+    size_t sl = strlen(srv);
+    while (sl && srv[sl - 1] == '/')
         sl--;
-    snprintf(url, sizeof url, "%.*s%s", (int)sl, server, path);
+    snprintf(url, sizeof url, "%.*s%s", (int)sl, srv, path);
     httpc *c = NULL;
     errmsg e;
     errmsg_clear(&e);

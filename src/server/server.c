@@ -953,20 +953,25 @@ static void on_stored(void *arg, int kind, const sl_uuid *process_id, const sl_u
         lake_notify_block(s->lake, stream_id);
 }
 
+int server_open_objects(const server_config *c, objstore **out, errmsg *e)
+{
+    if (!c->objects_url)
+        return objstore_local_open(c->data_dir, out, e);
+    objstore_s3_opts o = {.url = c->objects_url, .endpoint = c->s3_endpoint,
+                          .region = c->s3_region};
+    return objstore_s3_open(&o, out, e);
+}
+
 /*
- * Objects in the data directory, or in S3 (--objects s3://...): then the
- * directory holds only the metadata, and is created here since no local
- * object store does it.
+ * With objects in S3 (--objects s3://...) the data directory holds only the
+ * metadata and local state, and is created here since no local object store
+ * does it.
  */
 static int open_objects(server *s, errmsg *e)
 {
-    if (!s->cfg.objects_url)
-        return objstore_local_open(s->cfg.data_dir, &s->os, e);
-    if (mkdir(s->cfg.data_dir, 0755) != 0 && errno != EEXIST)
+    if (s->cfg.objects_url && mkdir(s->cfg.data_dir, 0755) != 0 && errno != EEXIST)
         return errmsg_set(e, SL_EIO, "cannot create %s: %s", s->cfg.data_dir, strerror(errno));
-    objstore_s3_opts o = {.url = s->cfg.objects_url, .endpoint = s->cfg.s3_endpoint,
-                          .region = s->cfg.s3_region};
-    return objstore_s3_open(&o, &s->os, e);
+    return server_open_objects(&s->cfg, &s->os, e);
 }
 
 static int open_stores(server *s, errmsg *e)

@@ -69,6 +69,14 @@ typedef struct server_config {
  */
 void server_config_defaults(server_config *c);
 
+struct objstore;
+/*
+ * Opens c's object store: S3 when c->objects_url is set, else the directory
+ * c->data_dir (SL_ESTATE while another process has it open).  The CLI opens a
+ * lake with it too (cli/local.c), so both read the same objects the same way.
+ */
+int server_open_objects(const server_config *c, struct objstore **out, errmsg *e);
+
 typedef struct server server;
 
 /* Opens the stores and starts listening; on return requests are being served. */
