@@ -762,6 +762,27 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
     return SL_OK;
 }
 
+void lake_file_keep(lake *l, const char *path, dbuf *file)
+{
+    if (l->os->ops->map || !file->len || file->len > l->o.cache_bytes)
+        return;
+    uint64_t epoch = lcache_epoch(&l->bytes);
+    file_bytes *fb = sl_calloc(1, sizeof *fb);
+    if (!fb)
+        return;
+    fb->os = l->os;
+    fb->b.len = file->len;
+    uint8_t *p = dbuf_take(file, NULL);
+    /* the buffer grew by doubling: give back its slack, the cache charges len */
+    uint8_t *fit = sl_realloc(p, fb->b.len + 1);
+    fb->owned = fit ? fit : p;
+    fb->b.p = fb->owned;
+    lcache_entry *en = lcache_put(&l->bytes, path, fb, fb->b.len, epoch);
+    if (en)
+        lcache_release(&l->bytes, en);
+    atomic_fetch_add(&l->files_kept, 1);
+}
+
 /* ------------------------------------------------------------ figures */
 
 void lake_cache_counters(lake *l, uint64_t *hits, uint64_t *misses)
@@ -814,6 +835,8 @@ void lake_stats_json(lake *l, jw *w)
     jw_double(w, (double)atomic_load(&l->build_ns) / 1e6);
     jw_key(w, "source_events");
     jw_uint(w, atomic_load(&l->build_events));
+    jw_key(w, "files_kept_in_cache");
+    jw_uint(w, atomic_load(&l->files_kept));
     jw_key(w, "files_deleted");
     jw_uint(w, atomic_load(&l->janitor_deleted));
     jw_key(w, "spans_closed_by_parent");
