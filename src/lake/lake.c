@@ -36,6 +36,7 @@ typedef struct proc_val {
      * it is atomic: the stores race, harmlessly but not silently. */
     _Atomic(lcache_entry *) entry;
     char *exe, *username, *computer;
+    uint64_t stamp; /* shared metadata: the change stamp of the process's streams */
 } proc_val;
 
 static void proc_free(void *v)
@@ -108,6 +109,41 @@ static void bytes_free(void *v)
     sl_free(f);
 }
 
+static uint64_t proc_stamp(const void *v)
+{
+    return ((const proc_val *)v)->stamp;
+}
+
+static uint64_t blocks_stamp(const void *v)
+{
+    return ((const lake_blocks *)v)->stamp;
+}
+
+static uint64_t parts_stamp(const void *v)
+{
+    return ((const lake_parts *)v)->stamp;
+}
+
+/*
+ * The store's change stamp of a list a cache holds, read before the cache is
+ * looked at (and so before a reload): *check is 0, and nothing is read, for a
+ * store whose caches are told of every change (SQLite, one server).
+ */
+static int read_stamp(lake *l, int what, const sl_uuid *id, const char *view,
+                      const char *instance, int *check, uint64_t *stamp, errmsg *e)
+{
+    *check = 0;
+    *stamp = 0;
+    if (!l->m->shared)
+        return SL_OK;
+    int rc = meta_change_stamp(l->m, what, id, view, instance, stamp, e);
+    if (rc == SL_EUNSUPPORTED)
+        return SL_OK;
+    if (!rc)
+        *check = 1;
+    return rc;
+}
+
 /* ------------------------------------------------------------ open / close */
 
 int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
@@ -152,8 +188,15 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
         lake_close(l);
         return errmsg_set(e, rc, "out of memory");
     }
-    if (m->shared)
+    if (m->shared && m->ops->change_stamp) {
+        /* other servers add streams, blocks and partitions: every use of a cached list
+         * first checks the store's change stamp (docs/internals/lake.md) */
+        l->procs.stamp_of = proc_stamp;
+        l->blocks.stamp_of = blocks_stamp;
+        l->parts.stamp_of = parts_stamp;
+    } else if (m->shared) {
         l->procs.max_age_ns = l->blocks.max_age_ns = l->parts.max_age_ns = 1;
+    }
     if ((rc = lake_janitor(l, 1, e))) {
         lake_close(l);
         return rc;
@@ -263,12 +306,18 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
 {
     char k[UUID_STR_LEN];
     uuid_format(process_id, k);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_STREAMS, process_id, NULL, NULL, &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t procs_epoch = lcache_epoch(&l->procs);
-    lcache_entry *en = lcache_get(&l->procs, k);
+    lcache_entry *en = lcache_get_stamped(&l->procs, k, check, stamp);
     if (!en) {
         proc_load ld = {sl_calloc(1, sizeof(proc_val)), 0, 0};
         if (!ld.pv)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.pv->stamp = stamp;
         int rc = meta_process_find(l->m, process_id, take_process, &ld, e);
         if (!rc)
             rc = meta_streams_list(l->m, process_id, take_stream, &ld, e);
@@ -357,12 +406,18 @@ int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errms
 {
     char k[UUID_STR_LEN];
     uuid_format(stream_id, k);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_BLOCKS, stream_id, NULL, NULL, &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t blocks_epoch = lcache_epoch(&l->blocks);
-    lcache_entry *en = lcache_get(&l->blocks, k);
+    lcache_entry *en = lcache_get_stamped(&l->blocks, k, check, stamp);
     if (!en) {
         block_load ld = {sl_calloc(1, sizeof(lake_blocks)), 0, 0};
         if (!ld.b)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.b->stamp = stamp;
         int rc = meta_blocks_list(l->m, stream_id, take_block, &ld, e);
         if (!rc && ld.rc)
             rc = errmsg_set(e, ld.rc, "out of memory");
@@ -422,12 +477,19 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
 {
     char k[128];
     parts_key(k, sizeof k, v, instance);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_PARTITIONS, NULL, lake_view_get(v)->name, instance,
+                         &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t parts_epoch = lcache_epoch(&l->parts);
-    lcache_entry *en = lcache_get(&l->parts, k);
+    lcache_entry *en = lcache_get_stamped(&l->parts, k, check, stamp);
     if (!en) {
         parts_load ld = {sl_calloc(1, sizeof(lake_parts)), 0, 0};
         if (!ld.ps)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.ps->stamp = stamp;
         int rc = meta_partitions_list(l->m, lake_view_get(v)->name, instance, take_part, &ld, e);
         if (!rc && ld.rc)
             rc = errmsg_set(e, ld.rc, "out of memory");

@@ -20,12 +20,14 @@
 typedef struct lake_blocks {
     size_t n;
     meta_block *b;
+    uint64_t stamp; /* shared metadata: the change stamp read before the list */
 } lake_blocks;
 
 /* A view instance's current partitions, sorted by begin_insert_time (owned copies). */
 typedef struct lake_parts {
     size_t n;
     meta_partition *p;
+    uint64_t stamp; /* shared metadata: the change stamp read before the list */
 } lake_parts;
 
 struct lake {
