@@ -106,13 +106,27 @@ static int stale(const lcache *c, const lcache_entry *en)
     return c->max_age_ns && clock_mono_ns() - en->born_ns >= c->max_age_ns;
 }
 
+/* Does en's value carry another stamp than the one the caller read?  (Mutex held.) */
+static int changed(const lcache *c, const lcache_entry *en, uint64_t stamp)
+{
+    return c->stamp_of && c->stamp_of(en->val) != stamp;
+}
+
 lcache_entry *lcache_get(lcache *c, const char *key)
+{
+    return lcache_get_stamped(c, key, 0, 0);
+}
+
+lcache_entry *lcache_get_stamped(lcache *c, const char *key, int check, uint64_t stamp)
 {
     uint64_t h = hash64(key, strlen(key));
     pthread_mutex_lock(&c->mu);
     lcache_entry *en = find(c, key, h);
     lcache_entry *gone = NULL;
-    if (en && stale(c, en)) {
+    int drop = en && (stale(c, en) || (check && changed(c, en, stamp)));
+    if (drop && !stale(c, en))
+        c->changed++;
+    if (drop) {
         gone = evict(c, en);
         en = NULL;
     }
@@ -157,7 +171,9 @@ lcache_entry *lcache_put(lcache *c, const char *key, void *val, size_t size, uin
     lcache_entry *to_free = NULL; /* evicted entries nobody holds, chained through `chain` */
     pthread_mutex_lock(&c->mu);
     lcache_entry *old = find(c, key, en->hash);
-    if (old && stale(c, old)) {
+    /* a value loaded under another stamp than the kept one is the newer reading, or
+     * will be found out of date at its next lookup: either way the last loader wins */
+    if (old && (stale(c, old) || (c->stamp_of && changed(c, old, c->stamp_of(val))))) {
         if ((to_free = evict(c, old)))
             to_free->chain = NULL;
         old = NULL;
@@ -247,12 +263,12 @@ void lcache_clear(lcache *c)
 void lcache_stats_json(lcache *c, jw *w)
 {
     pthread_mutex_lock(&c->mu);
-    uint64_t v[] = {c->count, c->bytes, c->hits, c->misses, c->evictions};
+    uint64_t v[] = {c->count, c->bytes, c->hits, c->misses, c->evictions, c->changed};
     pthread_mutex_unlock(&c->mu);
-    static const char *names[] = {"entries", "bytes", "hits", "misses", "evictions"};
+    static const char *names[] = {"entries", "bytes", "hits", "misses", "evictions", "changed"};
     jw_key(w, c->name);
     jw_obj_begin(w);
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 6; i++) {
         jw_key(w, names[i]);
         jw_uint(w, v[i]);
     }

@@ -43,6 +43,9 @@ typedef struct lcache {
     uint64_t hits, misses, evictions;
     uint64_t epoch;            /* bumped by every lcache_remove */
     int64_t max_age_ns;        /* 0: entries stay until evicted; else older ones are misses */
+    /* Optional: the change stamp a value was loaded under (see lcache_get_stamped). */
+    uint64_t (*stamp_of)(const void *val);
+    uint64_t changed;          /* entries dropped because the source's stamp moved on */
 } lcache;
 
 int lcache_init(lcache *c, const char *name, size_t max_count, size_t max_bytes,
@@ -53,6 +56,14 @@ void lcache_destroy(lcache *c);
  * than max_age_ns (when set) is dropped and is a miss.
  */
 lcache_entry *lcache_get(lcache *c, const char *key);
+/*
+ * As lcache_get; with check set (and the cache's stamp_of), an entry whose value
+ * was loaded under another stamp than `stamp` (the source's current one, read by
+ * the caller) is dropped and is a miss, counted in `changed`.  lcache_put then
+ * lets a value replace a kept one of another stamp, so the caller that loads
+ * after such a miss gets its own, current, value back.
+ */
+lcache_entry *lcache_get_stamped(lcache *c, const char *key, int check, uint64_t stamp);
 /*
  * The cache's epoch: read it before loading a value that lcache_put will insert.
  * A removal while the value was loaded may mean the value is already out of date
@@ -74,7 +85,10 @@ void lcache_release(lcache *c, lcache_entry *en);
 void lcache_remove(lcache *c, const char *key);
 /* Drops every entry (holders keep their values until they release them). */
 void lcache_clear(lcache *c);
-/* {"entries":..,"bytes":..,"hits":..,"misses":..,"evictions":..} as member `name`. */
+/*
+ * {"entries":..,"bytes":..,"hits":..,"misses":..,"evictions":..,"changed":..,
+ *  "max_bytes":..,"hit_rate":..} as member `name`.
+ */
 void lcache_stats_json(lcache *c, jw *w);
 
 #endif

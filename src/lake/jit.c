@@ -187,19 +187,36 @@ static int take_fresh(void *arg, const meta_partition *p)
     return dbuf_append(&f->state, p->state, p->state_len);
 }
 
+/* "blobs/{process}/{stream}/{block}": three UUIDs and their separators */
+#define LAKE_BLOB_KEY 128
+
 static int fetch_payloads(lake *l, const lake_proc *proc, const meta_block *blocks,
                           const plan_entry *pe, lake_src_block *src, dbuf *bufs, errmsg *e)
 {
+    /* keys first, then one batch: a store across a network overlaps the GETs */
+    char (*keys)[LAKE_BLOB_KEY] = sl_calloc(pe->n ? pe->n : 1, sizeof *keys);
+    const char **kp = sl_calloc(pe->n ? pe->n : 1, sizeof *kp);
+    if (!keys || !kp) {
+        sl_free(keys);
+        sl_free(kp);
+        return errmsg_set(e, SL_ENOMEM, "out of memory");
+    }
     for (size_t i = 0; i < pe->n; i++) {
         const meta_block *b = &blocks[pe->first + i];
-        char key[160], bid[UUID_STR_LEN], sid[UUID_STR_LEN];
+        char bid[UUID_STR_LEN], sid[UUID_STR_LEN];
         uuid_format(&b->block_id, bid);
         uuid_format(&b->stream_id, sid);
-        snprintf(key, sizeof key, "blobs/%s/%s/%s", proc->process_id_str, sid, bid);
+        snprintf(keys[i], sizeof keys[i], "blobs/%s/%s/%s", proc->process_id_str, sid, bid);
+        kp[i] = keys[i];
         dbuf_init(&bufs[i], WIRE_MAX_PAYLOAD);
-        int rc = objstore_get(l->os, key, &bufs[i], e);
-        if (rc)
-            return rc;
+    }
+    int rc = objstore_get_many(l->os, kp, pe->n, bufs, e);
+    sl_free(keys);
+    sl_free(kp);
+    if (rc)
+        return rc;
+    for (size_t i = 0; i < pe->n; i++) {
+        const meta_block *b = &blocks[pe->first + i];
         src[i] = (lake_src_block){.block_id = b->block_id, .stream_id = b->stream_id,
                                   .insert_time_ns = b->insert_time_ns,
                                   .object_offset = b->object_offset,
@@ -320,6 +337,10 @@ static int build_partition(build_job *j, errmsg *e)
             .source_token = j->pe->token, .row_count = (uint64_t)out.batch->nrows,
             .event_count = out.events, .state = out.state.p, .state_len = out.state.len};
         rc = meta_partition_replace(l->m, &row, e);
+        /* the reader of this build (the trace, the query) finds the file in the cache,
+         * not behind ranged GETs of what this server has just uploaded */
+        if (!rc)
+            lake_file_keep(l, path, &file);
     }
     if (!rc)
         rc = set_state(j->state_out, out.state.p, out.state.len, e);

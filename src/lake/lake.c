@@ -36,6 +36,7 @@ typedef struct proc_val {
      * it is atomic: the stores race, harmlessly but not silently. */
     _Atomic(lcache_entry *) entry;
     char *exe, *username, *computer;
+    uint64_t stamp; /* shared metadata: the change stamp of the process's streams */
 } proc_val;
 
 static void proc_free(void *v)
@@ -108,6 +109,41 @@ static void bytes_free(void *v)
     sl_free(f);
 }
 
+static uint64_t proc_stamp(const void *v)
+{
+    return ((const proc_val *)v)->stamp;
+}
+
+static uint64_t blocks_stamp(const void *v)
+{
+    return ((const lake_blocks *)v)->stamp;
+}
+
+static uint64_t parts_stamp(const void *v)
+{
+    return ((const lake_parts *)v)->stamp;
+}
+
+/*
+ * The store's change stamp of a list a cache holds, read before the cache is
+ * looked at (and so before a reload): *check is 0, and nothing is read, for a
+ * store whose caches are told of every change (SQLite, one server).
+ */
+static int read_stamp(lake *l, int what, const sl_uuid *id, const char *view,
+                      const char *instance, int *check, uint64_t *stamp, errmsg *e)
+{
+    *check = 0;
+    *stamp = 0;
+    if (!l->m->shared)
+        return SL_OK;
+    int rc = meta_change_stamp(l->m, what, id, view, instance, stamp, e);
+    if (rc == SL_EUNSUPPORTED)
+        return SL_OK;
+    if (!rc)
+        *check = 1;
+    return rc;
+}
+
 /* ------------------------------------------------------------ open / close */
 
 int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
@@ -152,8 +188,15 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
         lake_close(l);
         return errmsg_set(e, rc, "out of memory");
     }
-    if (m->shared)
+    if (m->shared && m->ops->change_stamp) {
+        /* other servers add streams, blocks and partitions: every use of a cached list
+         * first checks the store's change stamp (docs/internals/lake.md) */
+        l->procs.stamp_of = proc_stamp;
+        l->blocks.stamp_of = blocks_stamp;
+        l->parts.stamp_of = parts_stamp;
+    } else if (m->shared) {
         l->procs.max_age_ns = l->blocks.max_age_ns = l->parts.max_age_ns = 1;
+    }
     if ((rc = lake_janitor(l, 1, e))) {
         lake_close(l);
         return rc;
@@ -263,12 +306,18 @@ int lake_process_get(lake *l, const sl_uuid *process_id, const lake_process **ou
 {
     char k[UUID_STR_LEN];
     uuid_format(process_id, k);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_STREAMS, process_id, NULL, NULL, &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t procs_epoch = lcache_epoch(&l->procs);
-    lcache_entry *en = lcache_get(&l->procs, k);
+    lcache_entry *en = lcache_get_stamped(&l->procs, k, check, stamp);
     if (!en) {
         proc_load ld = {sl_calloc(1, sizeof(proc_val)), 0, 0};
         if (!ld.pv)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.pv->stamp = stamp;
         int rc = meta_process_find(l->m, process_id, take_process, &ld, e);
         if (!rc)
             rc = meta_streams_list(l->m, process_id, take_stream, &ld, e);
@@ -357,12 +406,18 @@ int lake_blocks_get(lake *l, const sl_uuid *stream_id, lcache_entry **out, errms
 {
     char k[UUID_STR_LEN];
     uuid_format(stream_id, k);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_BLOCKS, stream_id, NULL, NULL, &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t blocks_epoch = lcache_epoch(&l->blocks);
-    lcache_entry *en = lcache_get(&l->blocks, k);
+    lcache_entry *en = lcache_get_stamped(&l->blocks, k, check, stamp);
     if (!en) {
         block_load ld = {sl_calloc(1, sizeof(lake_blocks)), 0, 0};
         if (!ld.b)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.b->stamp = stamp;
         int rc = meta_blocks_list(l->m, stream_id, take_block, &ld, e);
         if (!rc && ld.rc)
             rc = errmsg_set(e, ld.rc, "out of memory");
@@ -422,12 +477,19 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
 {
     char k[128];
     parts_key(k, sizeof k, v, instance);
+    int check;
+    uint64_t stamp;
+    int rc0 = read_stamp(l, META_STAMP_PARTITIONS, NULL, lake_view_get(v)->name, instance,
+                         &check, &stamp, e);
+    if (rc0)
+        return rc0;
     uint64_t parts_epoch = lcache_epoch(&l->parts);
-    lcache_entry *en = lcache_get(&l->parts, k);
+    lcache_entry *en = lcache_get_stamped(&l->parts, k, check, stamp);
     if (!en) {
         parts_load ld = {sl_calloc(1, sizeof(lake_parts)), 0, 0};
         if (!ld.ps)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
+        ld.ps->stamp = stamp;
         int rc = meta_partitions_list(l->m, lake_view_get(v)->name, instance, take_part, &ld, e);
         if (!rc && ld.rc)
             rc = errmsg_set(e, ld.rc, "out of memory");
@@ -762,6 +824,27 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
     return SL_OK;
 }
 
+void lake_file_keep(lake *l, const char *path, dbuf *file)
+{
+    if (l->os->ops->map || !file->len || file->len > l->o.cache_bytes)
+        return;
+    uint64_t epoch = lcache_epoch(&l->bytes);
+    file_bytes *fb = sl_calloc(1, sizeof *fb);
+    if (!fb)
+        return;
+    fb->os = l->os;
+    fb->b.len = file->len;
+    uint8_t *p = dbuf_take(file, NULL);
+    /* the buffer grew by doubling: give back its slack, the cache charges len */
+    uint8_t *fit = sl_realloc(p, fb->b.len + 1);
+    fb->owned = fit ? fit : p;
+    fb->b.p = fb->owned;
+    lcache_entry *en = lcache_put(&l->bytes, path, fb, fb->b.len, epoch);
+    if (en)
+        lcache_release(&l->bytes, en);
+    atomic_fetch_add(&l->files_kept, 1);
+}
+
 /* ------------------------------------------------------------ figures */
 
 void lake_cache_counters(lake *l, uint64_t *hits, uint64_t *misses)
@@ -814,6 +897,8 @@ void lake_stats_json(lake *l, jw *w)
     jw_double(w, (double)atomic_load(&l->build_ns) / 1e6);
     jw_key(w, "source_events");
     jw_uint(w, atomic_load(&l->build_events));
+    jw_key(w, "files_kept_in_cache");
+    jw_uint(w, atomic_load(&l->files_kept));
     jw_key(w, "files_deleted");
     jw_uint(w, atomic_load(&l->janitor_deleted));
     jw_key(w, "spans_closed_by_parent");

@@ -20,12 +20,14 @@
 typedef struct lake_blocks {
     size_t n;
     meta_block *b;
+    uint64_t stamp; /* shared metadata: the change stamp read before the list */
 } lake_blocks;
 
 /* A view instance's current partitions, sorted by begin_insert_time (owned copies). */
 typedef struct lake_parts {
     size_t n;
     meta_partition *p;
+    uint64_t stamp; /* shared metadata: the change stamp read before the list */
 } lake_parts;
 
 struct lake {
@@ -46,7 +48,7 @@ struct lake {
     uint64_t *busy;
     size_t n_busy, cap_busy;
 
-    _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows;
+    _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows, files_kept;
     _Atomic uint64_t janitor_deleted;
     _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
     _Atomic uint64_t spans_resorted;  /* thread_spans partitions whose ticks went back */
@@ -87,6 +89,15 @@ typedef struct lake_bytes {
  */
 int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry **bytes,
                    lcache_entry **footer, errmsg *e);
+/*
+ * A partition file this server has just written under path (a fresh, never
+ * reused name): when the store cannot map files (S3), its bytes move from file
+ * into the file cache whole, so lake_file_open finds them without a request;
+ * file is left empty then.  Nothing happens for a mappable store (the mapping
+ * is free and shares the kernel's page cache) or when the file is larger than
+ * the cache; nothing fails: the reader falls back to ranged reads.
+ */
+void lake_file_keep(lake *l, const char *path, dbuf *file);
 /*
  * Makes sure the column chunks that a scan with opts (projection, row-group split,
  * range pruning, as the reader applies them) will read are in the image, fetching

@@ -166,6 +166,9 @@ typedef struct meta_ops {
     void (*unlock_partition)(meta *m, uint64_t key, void *hold);
     int (*leader_poll)(meta *m, int *is_leader, errmsg *e);
     void (*close)(meta *m);
+    /* Shared stores only (NULL otherwise): see meta_change_stamp. */
+    int (*change_stamp)(meta *m, int what, const sl_uuid *id, const char *view,
+                        const char *instance, uint64_t *stamp, errmsg *e);
 } meta_ops;
 
 /* Every backend's handle starts with this. */
@@ -173,6 +176,30 @@ struct meta {
     const meta_ops *ops;
     int shared; /* other servers write the same store: nothing read may be cached for long */
 };
+
+/* What a change stamp summarises (meta_change_stamp). */
+enum meta_stamp_of {
+    META_STAMP_STREAMS = 1,    /* the streams of process id */
+    META_STAMP_BLOCKS = 2,     /* the blocks of stream id */
+    META_STAMP_PARTITIONS = 3, /* the current partitions of (view, instance) */
+};
+
+/*
+ * A 64-bit summary of a set of rows (enum meta_stamp_of) that changes when a row
+ * is added, removed or replaced (the count and a sum of the rows' hashed keys), read
+ * with one small aggregate query instead of the rows.  A server caching the list of
+ * a shared store reads the stamp before it loads the list and keeps it with the
+ * list; the list is still current while the stamp is the same
+ * (docs/internals/lake.md "Caches over shared metadata").  SL_EUNSUPPORTED for a
+ * store no other server writes (SQLite): its caches are told of every change.
+ */
+static inline int meta_change_stamp(meta *m, int what, const sl_uuid *id, const char *view,
+                                    const char *instance, uint64_t *stamp, errmsg *e)
+{
+    if (!m->ops->change_stamp)
+        return SL_EUNSUPPORTED;
+    return m->ops->change_stamp(m, what, id, view, instance, stamp, e);
+}
 
 /* 0 (inserted, or *existed = 1 when identical), SL_EEXIST, SL_EIO. */
 static inline int meta_process_insert(meta *m, const meta_process *p, int *existed, errmsg *e)

@@ -673,6 +673,45 @@ static int pg_list_blocks(meta *mm, const sl_uuid *stream_id, meta_block_fn fn, 
     return mpg_query((pg_meta *)mm, sql, &a, block_row, &c, e);
 }
 
+/* ------------------------------------------------------------ change stamps */
+
+/* the rows' 64-bit key hashes summed (numeric, folded into int8): any added, removed
+ * or replaced row changes it, but for a 1-in-2^64 coincidence */
+#define STAMP_SUM(key) "coalesce(sum(hashtextextended(" key ", 0)) % 9223372036854775807, 0)::int8"
+
+static int stamp_row(PGresult *r, int row, void *ctx)
+{
+    /* count and the sum of the rows' hashed keys, mixed so neither cancels the other */
+    uint64_t n = (uint64_t)mpg_i64(r, row, 0), sum = (uint64_t)mpg_i64(r, row, 1);
+    *(uint64_t *)ctx = n * 0x9e3779b97f4a7c15ull ^ sum;
+    return 0;
+}
+
+static int pg_change_stamp(meta *mm, int what, const sl_uuid *id, const char *view,
+                           const char *instance, uint64_t *stamp, errmsg *e)
+{
+    pgargs a = {0};
+    const char *sql;
+    if (what == META_STAMP_STREAMS || what == META_STAMP_BLOCKS) {
+        pga_uuid(&a, id);
+        sql = what == META_STAMP_STREAMS
+                  ? "SELECT count(*), " STAMP_SUM("stream_id::text")
+                    " FROM streams WHERE process_id = $1::uuid"
+                  : "SELECT count(*), " STAMP_SUM("block_id::text")
+                    " FROM blocks WHERE stream_id = $1::uuid";
+    } else if (what == META_STAMP_PARTITIONS) {
+        pga_text(&a, view);
+        pga_text(&a, instance);
+        sql = "SELECT count(*), " STAMP_SUM("file_path")
+              " FROM lakehouse_partitions"
+              " WHERE view_set_name = $1 AND view_instance_id = $2 AND retired = 0";
+    } else {
+        return errmsg_set(e, SL_EINVAL, "change stamp of unknown kind %d", what);
+    }
+    *stamp = 0;
+    return mpg_query((pg_meta *)mm, sql, &a, stamp_row, stamp, e);
+}
+
 /* ------------------------------------------------------------ partition locks */
 
 static int pg_lock_partition(meta *mm, uint64_t key, void **hold, errmsg *e)
@@ -796,6 +835,7 @@ static const meta_ops g_pg_ops = {
     .sql_table_list = mpg_sql_table_list,
     .expire_blocks = mpg_expire_blocks,
     .expire_partitions = mpg_expire_partitions,
+    .change_stamp = pg_change_stamp,
     .lock_partition = pg_lock_partition,
     .unlock_partition = pg_unlock_partition,
     .leader_poll = pg_leader_poll,

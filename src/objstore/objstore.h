@@ -62,6 +62,12 @@ typedef struct objstore_ops {
     void (*unmap)(objstore *os, const uint8_t *p, size_t len);
     /* Optional (NULL: none): the backend's request and byte counters as JSON members. */
     void (*stats_json)(objstore *os, struct jw *w);
+    /*
+     * GETs objstore_get_many keeps in flight at once for this backend: a store
+     * across a network (S3) hides its round trips behind each other; 0 or 1 (a
+     * local directory): one after another.
+     */
+    int parallel_gets;
 } objstore_ops;
 
 /* Every backend's handle starts with this; backends extend it. */
@@ -95,6 +101,18 @@ static inline int objstore_get_range(objstore *os, const char *key, uint64_t off
 {
     return os->ops->get_range(os, key, offset, len, out, e);
 }
+
+/*
+ * Reads n whole objects: outs[i] gets keys[i] (each bounded by its own
+ * outs[i].max, as objstore_get), with at most the backend's parallel_gets
+ * requests in flight (OBJSTORE_MAX_PARALLEL at most), so a batch of small
+ * objects costs about n / parallel_gets round trips instead of n.  Memory is
+ * the callers' buffers only.  The first failure (in key order among those
+ * tried) is returned, and no request starts after a failure; the buffers of
+ * keys not read are left as they were.
+ */
+#define OBJSTORE_MAX_PARALLEL 16
+int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e);
 
 /* Size and time of an object; SL_ENOTFOUND if absent (that is the `exists` test). */
 static inline int objstore_stat_get(objstore *os, const char *key, objstore_stat *out,

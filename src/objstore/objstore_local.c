@@ -478,7 +478,7 @@ static void local_close(objstore *os)
 
 static const objstore_ops g_local_ops = {local_put,  local_get,  local_get_range, local_stat,
                                          local_del,  local_list, local_close,     local_map,
-                                         local_unmap, NULL};
+                                         local_unmap, NULL,       1};
 
 /* Removes every leftover temp file (puts interrupted by a crash). */
 static int clean_tmp(local_store *ls, errmsg *e)

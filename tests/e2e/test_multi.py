@@ -11,6 +11,8 @@ test creates its own database and bucket prefix and starts two or three
   * a server killed with SIGKILL between a partition's file and its row leaves no
     row without its file, and another server completes the build;
   * the leader of background work is killed: another server takes over;
+  * a server's cached block and partition lists are reused while PostgreSQL's change
+    stamps say nothing changed, and reloaded as soon as another server adds blocks;
   * --materialize: the leader builds the global views' partitions of recent
     processes before any query asks;
   * retention (--retention) with PostgreSQL and with SQLite: blocks older than the
@@ -22,9 +24,11 @@ Only 127.0.0.1 is used; every process started here is stopped by its PID.
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -207,6 +211,49 @@ class MultiServer(Shared):
         self.assertEqual(len(self.object_keys("views")), 1)  # the file without its row
         self.assertEqual(query(good, q), [[3000]])
         self.assert_rows_have_files()
+
+    def test_cached_lists_follow_blocks_another_server_adds(self):
+        """A server's cached block and partition lists are checked against PostgreSQL's
+        change stamps at every use: reused while nothing changed (hits), reloaded as
+        soon as another server adds blocks (no missing rows)."""
+        a, b = self.start(2)
+        cap = tempfile.mkdtemp(prefix="sl-multi-cap-")
+        self.addCleanup(shutil.rmtree, cap, True)
+        out = cli("loadgen", "--dir", cap, "--json", "--threads", "1", "--spans", "40000",
+                  "--async", "5", "--logs", "5", "--metrics", "5")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        pid = json.loads(out.stdout.strip().splitlines()[-1])["process_id"]
+        # the first half of the thread stream's blocks now, the rest later through the other
+        # server (capture files: a stream's id at byte 16, a block's stream id at byte 32)
+        first = os.path.join(cap, "first")
+        shutil.copytree(os.path.join(cap, pid), os.path.join(first, pid))
+        names = sorted(os.listdir(os.path.join(first, pid)))
+
+        def head(f):
+            with open(os.path.join(first, pid, f), "rb") as fh:
+                return fh.read(4096)
+        cpu_id = [head(f)[16:32] for f in names if f.endswith(".stream") and b"cpu" in head(f)]
+        self.assertEqual(len(cpu_id), 1)
+        blocks = [f for f in names if f.endswith(".block") and head(f)[32:48] == cpu_id[0]]
+        self.assertGreaterEqual(len(blocks), 2)
+        for f in blocks[(len(blocks) + 1) // 2:]:
+            os.remove(os.path.join(first, pid, f))
+        self.assertEqual(cli("import", first, "--server", a.url).returncode, 0)
+        streams = b.get_json("/api/processes/%s/streams" % pid)
+        sid = [s["stream_id"] for s in streams if "cpu" in s["tags"]][0]
+        q = "SELECT count(*) FROM view_instance('thread_spans', '%s')" % sid
+        partial = query(b, q)[0][0]
+        self.assertLess(partial, 40000)
+        hits = {k: v["hits"] for k, v in stats(b)["caches"].items()}
+        self.assertEqual(query(b, q), [[partial]])
+        caches = stats(b)["caches"]
+        for name in ("block_lists", "partition_index"):
+            self.assertGreater(caches[name]["hits"], hits[name], name)  # nothing changed
+        self.assertEqual(cli("import", os.path.join(cap, pid), "--server", a.url).returncode,
+                         0)
+        self.assertEqual(query(b, q), [[40000]])  # at once: no stale list is used
+        self.assertGreater(stats(b)["caches"]["block_lists"]["changed"], 0)
+        self.assertEqual(query(a, q), [[40000]])
 
     def test_leader_killed_another_takes_over(self):
         servers = self.start(2)

@@ -199,6 +199,13 @@ class EndToEnd(S3Env):
             st, _, body = srv.post("/api/materialize?process_id=%s" % self.pid, b"",
                                    timeout=600)
             self.assertEqual(st, 200, body[:300])
+        # The cold build fetched each partition's payloads with GETs in flight together
+        # and kept the files it wrote in its cache: no ranged GET of what it just put.
+        built = self.s3srv.get_json("/api/stats")
+        self.assertGreater(built["objstore"]["gets_in_flight_max"], 1)
+        self.assertGreater(built["lake"]["partitions"]["files_kept_in_cache"], 0)
+        self.assertEqual(built["objstore"]["requests"]["get_range"], 0)
+        self.s3srv.restart()  # empty caches: the query below reads from the bucket
         before = self.s3srv.get_json("/api/stats")["objstore"]
         sql = "SELECT max(depth) AS d, count(*) AS n FROM view_instance('thread_spans', '%s')"
         self.assertEqual(query(self.s3srv, sql % cpu[0]), [[4, 40000]])

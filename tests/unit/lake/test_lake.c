@@ -12,6 +12,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <time.h>
 
 typedef struct fixture {
     char dir[256];
@@ -512,6 +513,8 @@ typedef struct nomap_store {
     objstore *in;
     _Atomic int gets, ranges;
     _Atomic uint64_t range_bytes;
+    int slow_gets;                  /* a store across a network: every GET takes 2 ms */
+    _Atomic int in_flight, in_flight_max;
 } nomap_store;
 
 static int nm_put(objstore *os, const char *k, const void *d, size_t n, int mode, errmsg *e)
@@ -520,8 +523,19 @@ static int nm_put(objstore *os, const char *k, const void *d, size_t n, int mode
 }
 static int nm_get(objstore *os, const char *k, dbuf *out, errmsg *e)
 {
-    atomic_fetch_add(&((nomap_store *)os)->gets, 1);
-    return objstore_get(((nomap_store *)os)->in, k, out, e);
+    nomap_store *nm = (nomap_store *)os;
+    atomic_fetch_add(&nm->gets, 1);
+    int now = atomic_fetch_add(&nm->in_flight, 1) + 1;
+    int top = atomic_load(&nm->in_flight_max);
+    while (now > top && !atomic_compare_exchange_weak(&nm->in_flight_max, &top, now))
+        ;
+    if (nm->slow_gets) {
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    int rc = objstore_get(nm->in, k, out, e);
+    atomic_fetch_sub(&nm->in_flight, 1);
+    return rc;
 }
 static int nm_range(objstore *os, const char *k, uint64_t off, size_t n, dbuf *out, errmsg *e)
 {
@@ -546,7 +560,7 @@ static void nm_close(objstore *os)
     (void)os;
 }
 static const objstore_ops g_nomap_ops = {nm_put, nm_get, nm_range, nm_stat, nm_del, nm_list,
-                                         nm_close, NULL, NULL, NULL};
+                                         nm_close, NULL, NULL, NULL, 4};
 
 typedef struct sized {
     uint64_t bytes;
@@ -603,6 +617,34 @@ TEST(unmappable_store_reads_footers_and_chunks_by_range)
     CHECK_EQ(all.rows, want.rows);
     CHECK_EQ(all.ids_sum, want.ids_sum);
     CHECK(all.sorted);
+    lake_close(f.l);
+    f.l = mapped;
+    f.os = nm.in;
+    fx_free(&f);
+}
+
+/*
+ * A cold build over a store that cannot map: the payloads of a partition are read
+ * with several GETs in flight (objstore_get_many), and the files the build wrote
+ * are read back from the file cache, not with ranged GETs of what was just put.
+ */
+TEST(cold_build_over_unmappable_store_overlaps_gets_and_reads_no_range)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 16, 2000); /* 16 blocks of one stream: one partition */
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    lake *mapped = f.l;
+    f.os = &nm.base;
+    fx_open_lake(&f, 0);
+    lake_mat_stats st = {0};
+    scanned got = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    CHECK_EQ(got.rows, 16 * 2000);
+    CHECK(got.sorted);
+    CHECK_EQ(atomic_load(&nm.gets), 16);        /* each payload once */
+    CHECK(atomic_load(&nm.in_flight_max) > 1);  /* ... and not one after another */
+    CHECK(atomic_load(&nm.in_flight_max) <= 4); /* ... within the store's bound */
+    CHECK_EQ(atomic_load(&nm.ranges), 0);       /* the new file came from the cache */
     lake_close(f.l);
     f.l = mapped;
     f.os = nm.in;
