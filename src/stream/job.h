@@ -216,4 +216,34 @@ int64_t stream_ckpt_now_ms(void);
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
 
+static inline bool stream_job_failed(const stream_job *j)
+{
+    return atomic_load_explicit(&j->failed, memory_order_acquire) != 0;
+}
+
+/* wintab.c: a worker's window tables.  Its windows' state into j->state_mem
+ * (53200 past work_mem). */
+int stream_wk_account(stream_wk *w, sql_err *e);
+/* The open window starting at start among its own (local: its partial tables):
+ * made if new, with table t when given (taken; else a new one), and *fresh set;
+ * NULL with e set. */
+open_win *stream_wk_window(stream_wk *w, bool local, int64_t start, sql_aggtab *t, bool *fresh,
+                           sql_err *e);
+/* A producer's partial table of the window starting at start (t taken): the
+ * window's table if it has none yet, else combined into it. */
+int stream_wk_take_partial(stream_wk *w, int64_t start, sql_aggtab *t, sql_err *e);
+/* The owner of the window starting at start: the worker its rows would go to (the
+ * hash of its keys, every one a window column), so a job's windows have the same
+ * owners with partial tables as with rows. */
+int stream_wk_win_owner(stream_wk *w, int64_t start, int *owner);
+/* Local-global aggregation fits when every partition key is a window column (all
+ * of a window's rows would go to one owner), windows close (no updates), and the
+ * aggregates combine. */
+bool stream_preagg_fits(const stream_job *j, int nw);
+
+/* merge.c: the merger, on the calling thread: closed windows' results in
+ * window_end order, or an append-only job's rows in split order, into the sink. */
+int stream_merge_windows(stream_job *j, sql_err *e);
+int stream_merge_splits(stream_job *j, sql_err *e);
+
 #endif
