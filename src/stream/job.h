@@ -55,6 +55,15 @@ typedef struct stream_wk {
     uint64_t rows_read, late, bad;
     bool max_seen;
     int64_t max_ns;
+    sql_batch **ahead;       /* a split read ahead: its batches, late rows kept */
+    int nahead, ahead_cap, ahead_at;
+    bool ahead_on;           /* ... being served (ahead_next) */
+    uint32_t *keep;          /* ... the on-time rows of one batch */
+    int64_t keep_cap;
+    int prefix;              /* splits before it published: their largest event time */
+    bool pre_seen;
+    int64_t pre_max;
+    stream_wm lw;            /* ... the watermark of the split read ahead */
     stream_sink_fmt *sfmt;   /* append-only job, file sink: its rows formatted here */
     size_t fmt_row_bytes;    /* ... bytes a row in the last batch (the next one's guess) */
     /* owning */
@@ -98,6 +107,8 @@ struct stream_job {
     int npkeys;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
+    bool ahead;              /* splits read ahead (no first pass, line numbers counted
+                                from each split's start; see read_ahead) */
     bool preagg;             /* every key a window column, the aggregates combine: each
                                 worker aggregates its rows into partial tables and ships
                                 them (STREAM_MSG_PARTIAL) to the window's owner */

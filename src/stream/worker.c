@@ -5,11 +5,16 @@
  * single-producer rings; the calling thread merges what the owners emit
  * into the sink.  docs/internals/stream.md has the picture.
  *
- *   1. First pass (several splits only): every worker scans its splits for
- *      their largest event time and line count (stream_reader_scan_max);
- *      after a barrier each split starts with the prefix maximum of the
- *      splits before it and its first line number, so watermarks and
- *      lateness are those of one reader in line order (rule 1).
+ *   1. The event time before a split (several splits only), so that
+ *      watermarks and lateness are those of one reader in line order (rule
+ *      1).  A file's split is read ahead (read_ahead): parsed whole, late
+ *      rows kept, its largest event time published; once every split before
+ *      it is published, the prefix maximum starts its watermark and the kept
+ *      batches are filtered for lateness as one reader would have (the file
+ *      is parsed once).  With checkpoints, late = 'error' or a stop flag, a
+ *      first pass instead: every worker scans its splits for their largest
+ *      event time and line count (stream_reader_scan_max); after a barrier
+ *      each split starts with the prefix maximum and its first line number.
  *   2. Reading: splits are dealt round-robin (split c to worker c mod N).  A
  *      batch of on-time rows goes through the scan's work (window
  *      assignment, the pushed filter) and the pre chain as worker w, then
@@ -759,6 +764,149 @@ static long test_batch_delay(void)
     return n > 0 && n < 1000000 ? n : 0;
 }
 
+/* ---- reading a split ahead ------------------------------------------------------ */
+
+/* Whether every split before c is published (read ahead); the prefix maximum of
+ * their largest event times is gathered as they come. */
+static bool prefix_ready(wk *w, int c)
+{
+    job *j = w->j;
+    for (; w->prefix < c; w->prefix++) {
+        const stream_split *s = &j->splits[w->prefix];
+        if (!atomic_load_explicit(&s->parsed, memory_order_acquire))
+            return false;
+        if (s->seen && (!w->pre_seen || s->max_ns > w->pre_max))
+            w->pre_max = s->max_ns;
+        w->pre_seen |= s->seen;
+    }
+    return true;
+}
+
+typedef struct prefix_arg {
+    wk *w;
+    int c;
+} prefix_arg;
+
+static bool prefix_wake(void *arg)
+{
+    prefix_arg *a = arg;
+    return stream_job_failed(a->w->j) || prefix_ready(a->w, a->c) ||
+           (a->w->j->agg && inputs_ready(a->w));
+}
+
+static void ahead_free(wk *w)
+{
+    for (int i = w->ahead_at; i < w->nahead; i++)
+        sql_batch_free(w->ahead[i]);
+    w->nahead = w->ahead_at = 0;
+    w->ahead_on = false;
+}
+
+/*
+ * Split c read ahead: every batch of its good rows, late ones too, kept (at most
+ * a split: 8 MiB of text); its largest event time published for the splits
+ * after it; then, doing its owner work meanwhile, the wait until every split
+ * before it is published (the slowest reader never waits: each split before
+ * its next one is one another worker already read).  The watermark then starts
+ * from their maximum, as one reader's would (ahead_next applies it).
+ */
+static int read_ahead(wk *w, int c, stream_reader *rd, sql_err *e)
+{
+    job *j = w->j;
+    stream_reader_defer_late(rd);
+    int rc = SL_OK;
+    for (;;) {
+        sql_batch *b;
+        int64_t wm;
+        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b)
+            break;
+        if (w->nahead == w->ahead_cap) {
+            int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
+            sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
+            if (!na) {
+                sql_batch_free(b);
+                rc = oom(e);
+                break;
+            }
+            w->ahead = na;
+            w->ahead_cap = nc;
+        }
+        w->ahead[w->nahead++] = b;
+    }
+    w->ahead_on = true;
+    if (rc)
+        return rc;
+    stream_split *s = &j->splits[c];
+    stream_reader_final_max(rd, &s->seen, &s->max_ns);
+    atomic_store_explicit(&s->parsed, 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++)
+        if (i != w->id)
+            stream_bell_ring(&j->w[i].bell);
+    prefix_arg a = {w, c};
+    while (!rc && !prefix_ready(w, c) && !stream_job_failed(j)) {
+        if (j->agg)
+            rc = drain(w, e);
+        if (!rc)
+            stream_bell_wait(&w->bell, prefix_wake, &a);
+    }
+    stream_wm_init(&w->lw, j->src->delay_ns);
+    if (w->pre_seen)
+        stream_wm_observe(&w->lw, w->pre_max);
+    return rc;
+}
+
+/* The next kept batch of a split read ahead, its late rows dropped and counted
+ * (rule 3, under the watermark one reader in line order has); NULL at the end. */
+static int ahead_next(wk *w, sql_batch **out, int64_t *wm, sql_err *e)
+{
+    job *j = w->j;
+    int tc = j->src->time_col;
+    *out = NULL;
+    while (w->ahead_at < w->nahead) {
+        sql_batch *b = w->ahead[w->ahead_at++];
+        if (b->n > w->keep_cap) {
+            uint32_t *k = sl_realloc(w->keep, sizeof *k * (size_t)b->n);
+            if (!k) {
+                sql_batch_free(b);
+                return oom(e);
+            }
+            w->keep = k;
+            w->keep_cap = b->n;
+        }
+        const col_vec *ts = &b->cols[tc];
+        int64_t m = 0;
+        for (int64_t i = 0; i < b->n; i++) {
+            if (col_vec_is_valid(ts, i)) {
+                int64_t v = col_vec_i64(ts, i);
+                if (stream_wm_late(&w->lw, v)) {
+                    w->late++;
+                    continue;
+                }
+                stream_wm_observe(&w->lw, v);
+            }
+            w->keep[m++] = (uint32_t)i;
+        }
+        *wm = stream_wm_value(&w->lw);
+        if (m == b->n) {
+            *out = b;
+            return SL_OK;
+        }
+        sql_batch *part = NULL;
+        int rc = m ? sql_batch_take(b, w->keep, m, &part) : SL_OK;
+        sql_batch_free(b);
+        if (rc)
+            return oom(e);
+        if (part) {
+            *out = part;
+            return SL_OK;
+        }
+    }
+    *wm = stream_wm_value(&w->lw);
+    w->ahead_on = false;
+    w->nahead = w->ahead_at = 0;
+    return SL_OK;
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
@@ -771,6 +919,16 @@ static int read_split(wk *w, int c, sql_err *e)
     if (!rc && j->resuming && c == w->rs_chunk && w->rs_has_pos &&
         stream_reader_restore(rd, &j->splits[c], &w->rs_pos))
         rc = sql_err_set(e, "XX001", -1, "checkpoint: a reading position outside its split");
+    if (!rc && j->ahead && j->src->time_col >= 0) {
+        bool skip = false;
+        if (stream_job_failed(j)) { /* a later split failed: read this one only to check it */
+            pthread_mutex_lock(&j->mu);
+            skip = c > j->fail_chunk;
+            pthread_mutex_unlock(&j->mu);
+        }
+        if (!skip)
+            rc = read_ahead(w, c, rd, e);
+    }
     while (!rc) {
         sql_batch *b;
         if (stream_job_failed(j)) {
@@ -786,7 +944,8 @@ static int read_split(wk *w, int c, sql_err *e)
          * owner as several messages (a join's rounds), and none may close a
          * window that a later one adds rows to */
         int64_t wm;
-        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b) {
+        if ((rc = w->ahead_on ? ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e)) ||
+            !b) {
             w->wm = rc ? w->wm : wm;
             break;
         }
@@ -848,6 +1007,7 @@ static int read_split(wk *w, int c, sql_err *e)
         w->max_seen |= seen;
     }
     stream_reader_close(rd);
+    ahead_free(w);
     return rc;
 }
 
@@ -920,7 +1080,7 @@ static void *worker_main(void *arg)
         rc = read_live(w, &e);
         c = j->nsplits;
     }
-    if (j->nsplits > 1 && !j->live && !j->src->kf) /* (partitions: no first pass) */
+    if (j->nsplits > 1 && !j->live && !j->src->kf && !j->ahead) /* (partitions: none) */
         rc = first_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
@@ -1001,6 +1161,9 @@ static void wk_free(wk *w)
     sl_free(w->sel);
     sl_free(w->rows);
     sl_free(w->starts);
+    ahead_free(w);
+    sl_free(w->ahead);
+    sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);
     arena_destroy(&w->scratch);
@@ -1064,6 +1227,13 @@ static int setup(job *j, int nw, sql_err *e)
                           &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
+    /* a file's splits read ahead, with no first pass: not with checkpoints (a
+     * reading position holds its line), late = 'error' (its line), or a stop flag
+     * (a reader waiting for the splits before it would not see it) */
+    j->ahead = j->nsplits > 1 && !j->src->kf && !j->src->nx && !j->src->late_error &&
+               !j->ckpt && !j->stop;
+    for (int c = 0; j->ahead && c < j->nsplits; c++)
+        j->splits[c].line = 0; /* counted from the split's start (an error's line: later) */
     return ckpt_setup(j, e);
 }
 
