@@ -406,6 +406,27 @@ static const char *quoted_field(stream_reader *r, const char *p, const char *end
     }
 }
 
+/* The first delimiter or line break at or after p (end if none): eight bytes a
+ * step (a byte equal to either leaves a zero byte in one of the words below; the
+ * lowest flagged byte is the first such, the ones above it may be false). */
+static const char *field_end(const char *p, const char *end, char delim)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t dl = ones * (uint8_t)delim, nl = ones * (uint8_t)'\n';
+    for (; end - p >= 8; p += 8) {
+        uint64_t w, a, b;
+        memcpy(&w, p, 8);
+        a = w ^ dl;
+        b = w ^ nl;
+        uint64_t z = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (z)
+            return p + (__builtin_ctzll(z) >> 3);
+    }
+    while (p < end && *p != delim && *p != '\n')
+        p++;
+    return p;
+}
+
 /*
  * Splits the record at r->p into fields: how many (more than MAX_FIELDS counts as
  * MAX_FIELDS + 1), or -1 for an unterminated quote.  r->p moves past the record.
@@ -426,8 +447,7 @@ static int split_record(stream_reader *r)
                 p++; /* after the closing quote, up to the delimiter: ignored */
         } else {
             const char *s = p;
-            while (p < end && *p != delim && *p != '\n')
-                p++;
+            p = field_end(p, end, delim);
             f->q = false;
             f->off = (size_t)(s - r->map);
             f->len = (size_t)(p - s);
