@@ -55,6 +55,15 @@ typedef struct stream_wk {
     uint64_t rows_read, late, bad;
     bool max_seen;
     int64_t max_ns;
+    sql_batch **ahead;       /* a split read ahead: its batches, late rows kept */
+    int nahead, ahead_cap, ahead_at;
+    bool ahead_on;           /* ... being served (ahead_next) */
+    uint32_t *keep;          /* ... the on-time rows of one batch */
+    int64_t keep_cap;
+    int prefix;              /* splits before it published: their largest event time */
+    bool pre_seen;
+    int64_t pre_max;
+    stream_wm lw;            /* ... the watermark of the split read ahead */
     stream_sink_fmt *sfmt;   /* append-only job, file sink: its rows formatted here */
     size_t fmt_row_bytes;    /* ... bytes a row in the last batch (the next one's guess) */
     /* owning */
@@ -98,6 +107,8 @@ struct stream_job {
     int npkeys;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
+    bool ahead;              /* splits read ahead (no first pass, line numbers counted
+                                from each split's start; see read_ahead) */
     bool preagg;             /* every key a window column, the aggregates combine: each
                                 worker aggregates its rows into partial tables and ships
                                 them (STREAM_MSG_PARTIAL) to the window's owner */
@@ -215,5 +226,35 @@ int64_t stream_ckpt_now_ms(void);
 /* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
+
+static inline bool stream_job_failed(const stream_job *j)
+{
+    return atomic_load_explicit(&j->failed, memory_order_acquire) != 0;
+}
+
+/* wintab.c: a worker's window tables.  Its windows' state into j->state_mem
+ * (53200 past work_mem). */
+int stream_wk_account(stream_wk *w, sql_err *e);
+/* The open window starting at start among its own (local: its partial tables):
+ * made if new, with table t when given (taken; else a new one), and *fresh set;
+ * NULL with e set. */
+open_win *stream_wk_window(stream_wk *w, bool local, int64_t start, sql_aggtab *t, bool *fresh,
+                           sql_err *e);
+/* A producer's partial table of the window starting at start (t taken): the
+ * window's table if it has none yet, else combined into it. */
+int stream_wk_take_partial(stream_wk *w, int64_t start, sql_aggtab *t, sql_err *e);
+/* The owner of the window starting at start: the worker its rows would go to (the
+ * hash of its keys, every one a window column), so a job's windows have the same
+ * owners with partial tables as with rows. */
+int stream_wk_win_owner(stream_wk *w, int64_t start, int *owner);
+/* Local-global aggregation fits when every partition key is a window column (all
+ * of a window's rows would go to one owner), windows close (no updates), and the
+ * aggregates combine. */
+bool stream_preagg_fits(const stream_job *j, int nw);
+
+/* merge.c: the merger, on the calling thread: closed windows' results in
+ * window_end order, or an append-only job's rows in split order, into the sink. */
+int stream_merge_windows(stream_job *j, sql_err *e);
+int stream_merge_splits(stream_job *j, sql_err *e);
 
 #endif

@@ -23,7 +23,10 @@
  * is not the first starts with the largest event time of the splits before
  * it (found by a first pass, stream_reader_scan_max, and a prefix maximum),
  * so its watermark and its lateness decisions are exactly those of one
- * reader going through the file in line order.  A file with a double quote
+ * reader going through the file in line order; or it keeps late rows
+ * (stream_reader_defer_late) for the worker to decide once that maximum is
+ * known, and counts lines from the split's start (split.line 0: the lines
+ * before it are counted for an error's message only).  A file with a double quote
  * anywhere is one split: a quoted field may hold a line break, and a byte
  * offset alone cannot tell whether it starts a record.
  *
@@ -68,7 +71,11 @@ struct stream_reader {
     const char *map;         /* the whole file's */
     size_t size;             /* the end of this reader's range */
     const char *p, *released;
-    int64_t line;            /* the line p is on (1-based) */
+    int64_t line;            /* the line p is on (1-based; from the split's start when
+                                line_rel: the lines before it counted on an error) */
+    bool line_rel;
+    size_t begin;            /* the start of this reader's range */
+    bool defer_late;         /* every good row kept: the caller decides lateness */
     bool header_done;        /* (or: the range does not start the file) */
     stream_wm wm;
     dbuf quoted;             /* unescaped quoted fields of the current record */
@@ -159,6 +166,44 @@ void stream_file_close(stream_file *f)
     sl_free(f);
 }
 
+typedef struct quote_scan {
+    pthread_t th;
+    const char *p;
+    size_t n;
+    bool found, started;
+} quote_scan;
+
+static void *quote_main(void *arg)
+{
+    quote_scan *q = arg;
+    q->found = memchr(q->p, '"', q->n) != NULL;
+    return NULL;
+}
+
+/* Whether the file holds a double quote: one byte range per worker looked at in
+ * parallel (the first touch of every page of the map, before the workers start,
+ * costs as much as the search). */
+static bool has_quote(const stream_file *f, int nthreads)
+{
+    quote_scan q[64];
+    int n = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    bool found = false;
+    for (int i = 0; i < n; i++) {
+        size_t a = (size_t)((unsigned __int128)f->size * i / n),
+               b = (size_t)((unsigned __int128)f->size * (i + 1) / n);
+        q[i] = (quote_scan){.p = f->map + a, .n = b - a};
+        q[i].started = i > 0 && !pthread_create(&q[i].th, NULL, quote_main, &q[i]);
+    }
+    for (int i = 0; i < n; i++) {
+        if (!q[i].started)
+            quote_main(&q[i]); /* the calling thread's share, or a thread not started */
+        else
+            pthread_join(q[i].th, NULL);
+        found |= q[i].found;
+    }
+    return found;
+}
+
 int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
                       const char **why)
 {
@@ -178,7 +223,7 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
         want = (int)((f->size + chunk - 1) / chunk);
         if (want > SPLIT_MAX_N)
             want = SPLIT_MAX_N;
-        if (want > 1 && f->t->format == STREAM_FMT_CSV && memchr(f->map, '"', f->size)) {
+        if (want > 1 && f->t->format == STREAM_FMT_CSV && has_quote(f, nworkers)) {
             *why = "a quoted field may hold a line break, so a byte offset cannot tell where "
                   "a record starts";
             want = 1;
@@ -241,7 +286,9 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
     r->map = f->map;
     r->size = sp->end;
     r->p = r->released = f->map + sp->begin;
-    r->line = sp->line;
+    r->line = sp->line ? sp->line : 1;
+    r->line_rel = !sp->line;
+    r->begin = sp->begin;
     r->header_done = sp->begin > 0;
     stream_wm_init(&r->wm, t->delay_ns);
     if (sp->start_seen)
@@ -250,6 +297,11 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
     arena_init(&r->scratch, 4096, 256u << 20);
     *out = r;
     return SL_OK;
+}
+
+void stream_reader_defer_late(stream_reader *r)
+{
+    r->defer_late = true;
 }
 
 void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
@@ -354,6 +406,27 @@ static const char *quoted_field(stream_reader *r, const char *p, const char *end
     }
 }
 
+/* The first delimiter or line break at or after p (end if none): eight bytes a
+ * step (a byte equal to either leaves a zero byte in one of the words below; the
+ * lowest flagged byte is the first such, the ones above it may be false). */
+static const char *field_end(const char *p, const char *end, char delim)
+{
+    const uint64_t ones = 0x0101010101010101ull, highs = 0x8080808080808080ull;
+    const uint64_t dl = ones * (uint8_t)delim, nl = ones * (uint8_t)'\n';
+    for (; end - p >= 8; p += 8) {
+        uint64_t w, a, b;
+        memcpy(&w, p, 8);
+        a = w ^ dl;
+        b = w ^ nl;
+        uint64_t z = ((a - ones) & ~a & highs) | ((b - ones) & ~b & highs);
+        if (z)
+            return p + (__builtin_ctzll(z) >> 3);
+    }
+    while (p < end && *p != delim && *p != '\n')
+        p++;
+    return p;
+}
+
 /*
  * Splits the record at r->p into fields: how many (more than MAX_FIELDS counts as
  * MAX_FIELDS + 1), or -1 for an unterminated quote.  r->p moves past the record.
@@ -374,8 +447,7 @@ static int split_record(stream_reader *r)
                 p++; /* after the closing quote, up to the delimiter: ignored */
         } else {
             const char *s = p;
-            while (p < end && *p != delim && *p != '\n')
-                p++;
+            p = field_end(p, end, delim);
             f->q = false;
             f->off = (size_t)(s - r->map);
             f->len = (size_t)(p - s);
@@ -399,6 +471,19 @@ static const char *field_ptr(const stream_reader *r, const field *f)
     return f->q ? (const char *)r->quoted.p + f->off : r->map + f->off;
 }
 
+/* The file's line a line of this reader is on: with lines counted from the split's
+ * start (no first pass), the line breaks before the split are counted now (an
+ * error's message only). */
+static int64_t file_line(const stream_reader *r, int64_t line)
+{
+    if (!r->line_rel)
+        return line;
+    for (const char *p = r->map, *end = r->map + r->begin;
+         p < end && (p = memchr(p, '\n', (size_t)(end - p))); p++)
+        line++;
+    return line;
+}
+
 /* A bad record: fails the job, or counts it (on_error = 'skip'). */
 static int bad_record(stream_reader *r, sql_err *e, const char *state, int64_t line,
                       const char *fmt, const char *detail)
@@ -407,6 +492,7 @@ static int bad_record(stream_reader *r, sql_err *e, const char *state, int64_t l
         r->bad++;
         return SL_OK;
     }
+    line = file_line(r, line);
     if (r->where) { /* "... line %lld: ..." or "... line %lld, column ...": the same mark */
         const char *l = strstr(fmt, "%lld");
         return sql_err_set(e, state, -1, "source \"%s\": %s%c %s", r->t->name, r->where,
@@ -539,7 +625,8 @@ static int read_record(stream_reader *r, int64_t line, sql_err *e)
                            "quoted field", t->name, r->where);
     if (nf < 0)
         return sql_err_set(e, SQLSTATE_INVALID_TEXT, -1, "source \"%s\": %s line %lld: "
-                           "unterminated quoted field", t->name, t->path_opt, (long long)line);
+                           "unterminated quoted field", t->name, t->path_opt,
+                           (long long)file_line(r, line));
     if (t->header && !r->header_done) {
         r->header_done = true;
         return 0;
@@ -555,11 +642,11 @@ static int admit(stream_reader *r, int64_t line, sql_err *e)
     if (t->time_col < 0 || r->vals[t->time_col].null)
         return 1;
     int64_t ts = r->vals[t->time_col].i;
-    if (stream_wm_late(&r->wm, ts)) {
+    if (!r->defer_late && stream_wm_late(&r->wm, ts)) {
         if (t->late_error)
             return sql_err_set(e, "22000", -1, "source \"%s\": %s line %lld: late row (event "
                                "time before the watermark, max_delay exceeded)", t->name,
-                               t->path_opt, (long long)line);
+                               t->path_opt, (long long)file_line(r, line));
         r->late++;
         return 0;
     }

@@ -41,6 +41,7 @@
 #include "stream/window.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
 enum {
@@ -175,12 +176,15 @@ typedef struct stream_file stream_file;
 typedef struct stream_reader stream_reader;
 typedef struct stream_split {
     size_t begin, end;       /* bytes of the file */
-    int64_t line;            /* the line begin is on (1-based) */
+    int64_t line;            /* the line begin is on (1-based; 0: not known, lines are
+                                counted from the split's start and the lines before
+                                it only for an error's message) */
     bool seen;               /* first pass: the split's largest event time */
     int64_t max_ns;
     int64_t nlines;          /* first pass: line breaks in the split */
     bool start_seen;         /* the largest event time before the split */
     int64_t start_max_ns;
+    _Atomic int parsed;      /* read ahead (worker.c): seen and max_ns are set */
 } stream_split;
 
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e);
@@ -207,6 +211,10 @@ int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_
  * split; *wm is the watermark after its last row (never STREAM_WM_END: the
  * caller knows when the whole input ended). */
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+/* Every good row is returned, late or not, and moves the reader's largest event
+ * time: the caller applies the watermark (worker.c reads a split ahead before the
+ * largest event time before it is known).  Not with late = 'error'. */
+void stream_reader_defer_late(stream_reader *r);
 /* Rows read, dropped late, skipped bad so far. */
 void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late,
                           uint64_t *bad);

@@ -5,11 +5,16 @@
  * single-producer rings; the calling thread merges what the owners emit
  * into the sink.  docs/internals/stream.md has the picture.
  *
- *   1. First pass (several splits only): every worker scans its splits for
- *      their largest event time and line count (stream_reader_scan_max);
- *      after a barrier each split starts with the prefix maximum of the
- *      splits before it and its first line number, so watermarks and
- *      lateness are those of one reader in line order (rule 1).
+ *   1. The event time before a split (several splits only), so that
+ *      watermarks and lateness are those of one reader in line order (rule
+ *      1).  A file's split is read ahead (read_ahead): parsed whole, late
+ *      rows kept, its largest event time published; once every split before
+ *      it is published, the prefix maximum starts its watermark and the kept
+ *      batches are filtered for lateness as one reader would have (the file
+ *      is parsed once).  With checkpoints, late = 'error' or a stop flag, a
+ *      first pass instead: every worker scans its splits for their largest
+ *      event time and line count (stream_reader_scan_max); after a barrier
+ *      each split starts with the prefix maximum and its first line number.
  *   2. Reading: splits are dealt round-robin (split c to worker c mod N).  A
  *      batch of on-time rows goes through the scan's work (window
  *      assignment, the pushed filter) and the pre chain as worker w, then
@@ -70,17 +75,12 @@ static int oom(sql_err *e)
     return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
 }
 
-static bool failed(const job *j)
-{
-    return atomic_load_explicit(&j->failed, memory_order_acquire) != 0;
-}
-
 /* Records a failure of split `chunk` (INT32_MAX: not a reader's) and wakes every
  * waiter; the earliest split's failure is the one reported. */
 static void fail(job *j, int chunk, const sql_err *e)
 {
     pthread_mutex_lock(&j->mu);
-    if (!failed(j) || chunk < j->fail_chunk) {
+    if (!stream_job_failed(j) || chunk < j->fail_chunk) {
         j->ferr = *e;
         j->fail_chunk = chunk;
     }
@@ -119,7 +119,7 @@ static bool inputs_ready(wk *w)
 static bool wake_ready(void *arg)
 {
     wait_arg *a = arg;
-    return failed(a->w->j) || (a->room && stream_ring_room(a->room)) ||
+    return stream_job_failed(a->w->j) || (a->room && stream_ring_room(a->room)) ||
            (a->inputs && inputs_ready(a->w));
 }
 
@@ -135,7 +135,7 @@ static int to_merger(wk *w, const stream_msg *m)
 {
     stream_ring *r = &w->j->out[w->id];
     while (!stream_ring_push(r, m)) {
-        if (failed(w->j)) {
+        if (stream_job_failed(w->j)) {
             stream_msg c = *m;
             stream_msg_free(&c);
             return SL_ECANCELED;
@@ -146,87 +146,6 @@ static int to_merger(wk *w, const stream_msg *m)
 }
 
 /* ---- owning: open windows ------------------------------------------------ */
-
-static int account(wk *w, sql_err *e)
-{
-    job *j = w->j;
-    int64_t m = w->ss ? stream_sessions_mem(w->ss) : 0;
-    for (int i = 0; i < w->nwins; i++)
-        m += sql_aggtab_mem(w->wins[i].t);
-    for (int i = 0; i < w->nlwins; i++)
-        m += sql_aggtab_mem(w->lwins[i].t);
-    int64_t d = m - w->mem, limit = j->q->x.mem_limit;
-    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
-    w->mem = m;
-    if (d > 0 && limit > 0 && all > limit) {
-        sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-        sql_err_detail(e, "The query needs more than work_mem (%lld kB) for aggregation.",
-                       (long long)(limit >> 10));
-        sql_err_hint(e, "Raise work_mem (SET work_mem = '1GB'), or narrow the windows.");
-        return SL_ENOMEM;
-    }
-    return SL_OK;
-}
-
-/* A worker's windows: those it owns, or (local) its partial tables. */
-typedef struct winset {
-    open_win **wins;
-    int *n, *cap;
-} winset;
-
-static winset owned(wk *w)
-{
-    return (winset){&w->wins, &w->nwins, &w->wins_cap};
-}
-
-static winset local(wk *w)
-{
-    return (winset){&w->lwins, &w->nlwins, &w->lwins_cap};
-}
-
-/* The open window of set s starting at start: made if new, with table t when
- * given (taken; else a new one), and *fresh set; NULL with e set. */
-static open_win *window_in(wk *w, winset s, int64_t start, sql_aggtab *t, bool *fresh,
-                           sql_err *e)
-{
-    job *j = w->j;
-    int lo = stream_win_lower_bound(*s.wins, *s.n, sizeof **s.wins, start);
-    *fresh = false;
-    if (lo < *s.n && (*s.wins)[lo].start == start)
-        return &(*s.wins)[lo];
-    if (*s.n == *s.cap) {
-        int nc = *s.cap ? *s.cap * 2 : 16;
-        open_win *nw = sl_realloc(*s.wins, sizeof *nw * (size_t)nc);
-        if (!nw) {
-            oom(e);
-            return NULL;
-        }
-        *s.wins = nw;
-        *s.cap = nc;
-    }
-    /* without a window: one table, closed by the end of the input only */
-    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, t};
-    if (!t) {
-        /* a new table takes a little of the query's arena: one lock per window */
-        pthread_mutex_lock(&j->mu);
-        int rc = sql_aggtab_new(j->agg, &ow.t, e);
-        pthread_mutex_unlock(&j->mu);
-        if (rc)
-            return NULL;
-    }
-    open_win *a = *s.wins;
-    memmove(&a[lo + 1], &a[lo], sizeof *a * (size_t)(*s.n - lo));
-    a[lo] = ow;
-    (*s.n)++;
-    *fresh = true;
-    return &a[lo];
-}
-
-static open_win *window_at(wk *w, winset s, int64_t start, sql_err *e)
-{
-    bool fresh;
-    return window_in(w, s, start, NULL, &fresh, e);
-}
 
 static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
@@ -270,7 +189,7 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
 /* Rows at the aggregation's input (b taken): into their windows' tables of set s
  * (the whole batch when it holds one window, else each window's rows taken
  * apart). */
-static int to_windows(wk *w, winset s, sql_batch *b, sql_err *e)
+static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
 {
     job *j = w->j;
     const col_vec *wc = j->win_col >= 0 ? &b->cols[j->win_col] : NULL;
@@ -286,7 +205,8 @@ static int to_windows(wk *w, winset s, sql_batch *b, sql_err *e)
         if (done)
             continue;
         seen[nseen++] = start;
-        open_win *ow = window_at(w, s, start, e);
+        bool fresh;
+        open_win *ow = stream_wk_window(w, local, start, NULL, &fresh, e);
         if (!ow) {
             rc = SL_ENOMEM;
             break;
@@ -310,7 +230,7 @@ static int to_windows(wk *w, winset s, sql_batch *b, sql_err *e)
     sl_free(pick);
     sl_free(seen);
     sql_batch_free(b);
-    return rc ? rc : account(w, e);
+    return rc ? rc : stream_wk_account(w, e);
 }
 
 static int result_out(void *arg, int wid, sql_batch *b, sql_err *e)
@@ -343,7 +263,7 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
         memmove(w->wins, w->wins + done, sizeof *w->wins * (size_t)(w->nwins - done));
         w->nwins -= done;
     }
-    return rc ? rc : account(w, e);
+    return rc ? rc : stream_wk_account(w, e);
 }
 
 static int scan_taken(wk *w, sql_batch *in, const int64_t *session, sql_batch **out,
@@ -412,20 +332,6 @@ static int try_align(wk *w, sql_err *e)
     return rc ? rc : to_merger(w, &m);
 }
 
-/* A producer's partial table of the window starting at start (t taken): the
- * window's table if it has none yet, else combined into it. */
-static int take_partial(wk *w, int64_t start, sql_aggtab *t, sql_err *e)
-{
-    bool fresh;
-    open_win *ow = window_in(w, owned(w), start, t, &fresh, e);
-    int rc = ow ? SL_OK : SL_ENOMEM;
-    if (ow && !fresh)
-        rc = sql_aggtab_combine(ow->t, t, e);
-    if (!ow || !fresh)
-        sql_aggtab_free(t);
-    return rc ? rc : account(w, e);
-}
-
 /* A message from producer p to this owner (its batch taken). */
 static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
 {
@@ -445,11 +351,11 @@ static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
         w->ndone++;
     } else {
         if (m->b && w->ss)
-            rc = stream_sessions_add(w->ss, m->b) ? oom(e) : account(w, e);
+            rc = stream_sessions_add(w->ss, m->b) ? oom(e) : stream_wk_account(w, e);
         else if (m->kind == STREAM_MSG_PARTIAL)
-            rc = take_partial(w, m->end, stream_msg_table(m), e);
+            rc = stream_wk_take_partial(w, m->end, stream_msg_table(m), e);
         else if (m->b)
-            rc = to_windows(w, owned(w), m->b, e);
+            rc = to_windows(w, false, m->b, e);
         if (m->wm > w->in_wm[p])
             w->in_wm[p] = m->wm;
     }
@@ -468,7 +374,7 @@ static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
         } else
             rc = close_windows(w, mn, e);
         if (!rc && w->ss)
-            rc = account(w, e);
+            rc = stream_wk_account(w, e);
         if (rc)
             return rc;
         stream_msg wmm = {NULL, mn, 0, STREAM_MSG_ROWS};
@@ -507,7 +413,7 @@ static int to_owner(wk *w, int o, const stream_msg *m, sql_err *e)
     stream_ring *r = &j->x[w->id * j->nw + o];
     while (!stream_ring_push(r, m)) {
         int rc = drain(w, e);
-        if (!rc && failed(j))
+        if (!rc && stream_job_failed(j))
             rc = SL_ECANCELED;
         if (rc) {
             stream_msg c = *m;
@@ -529,7 +435,7 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
     job *j = w->j;
     int nw = j->nw, rc = SL_OK;
     if (j->preagg) /* into this worker's partial tables, shipped as windows pass */
-        return to_windows(w, local(w), b, e);
+        return to_windows(w, true, b, e);
     if (nw == 1 || !j->npkeys || !b->n) { /* no keys: one group, owned by worker 0 */
         stream_msg m = {b, w->wm, 0, STREAM_MSG_ROWS};
         return b->n ? to_owner(w, 0, &m, e) : (sql_batch_free(b), SL_OK);
@@ -737,33 +643,6 @@ static int push_batch(wk *w, sql_batch *in, sql_err *e)
     return rc ? rc : stateless(w, b, j->agg ? exchange : rows_out, e);
 }
 
-/* The owner of the window starting at start: the worker its rows would go to (the
- * hash of its keys, every one a window column), so a job's windows have the same
- * owners with partial tables as with rows. */
-static int win_owner(wk *w, int64_t start, int *owner)
-{
-    job *j = w->j;
-    if (j->nw == 1)
-        return *owner = 0, SL_OK;
-    const sql_plan *p = j->agg->p;
-    sql_vec kv[STREAM_MAX_KEYS];
-    memset(kv, 0, sizeof kv);
-    int rc = SL_OK, nk = 0;
-    for (; nk < j->npkeys && !rc; nk++) {
-        memset(&kv[nk], 0, sizeof kv[nk]);
-        col_vec_init(&kv[nk].v, sql_type_phys(p->agg.keys[j->pkeys[nk]]->type), 0);
-        int64_t v = start + (j->src_keys[nk] == j->src->ncols ? 0 : j->win->size_ns);
-        rc = col_vec_append_i64(&kv[nk].v, v);
-    }
-    uint64_t h = 0;
-    if (!rc)
-        rc = sql_ht_hash(&w->hk, kv, 1, &h);
-    for (int k = 0; k < nk; k++)
-        sql_vec_release(&kv[k]);
-    *owner = (int)((h >> 40) % (uint64_t)j->nw); /* as exchange picks */
-    return rc;
-}
-
 /* Local-global aggregation: this worker's partial tables of the windows ending at
  * or before upto (all: STREAM_WM_END) to their owners, in order of start; before
  * the watermark that would let an owner close them, so none closes early. */
@@ -775,7 +654,7 @@ static int ship_partials(wk *w, int64_t upto, sql_err *e)
         memmove(w->lwins, w->lwins + 1, sizeof *w->lwins * (size_t)(w->nlwins - 1));
         w->nlwins--;
         int o;
-        if (win_owner(w, ow.start, &o)) {
+        if (stream_wk_win_owner(w, ow.start, &o)) {
             sql_aggtab_free(ow.t);
             return oom(e);
         }
@@ -785,7 +664,7 @@ static int ship_partials(wk *w, int64_t upto, sql_err *e)
         stream_msg m = {(sql_batch *)(void *)ow.t, STREAM_WM_NONE, ow.start, STREAM_MSG_PARTIAL};
         rc = to_owner(w, o, &m, e);
     }
-    return rc ? rc : account(w, e);
+    return rc ? rc : stream_wk_account(w, e);
 }
 
 /* After a batch: every owner learns the reader's watermark (with local-global
@@ -829,7 +708,7 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
         stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
         rc = to_owner(w, (w->id + k) % j->nw, &m, e);
     }
-    while (!rc && w->ck_align && !failed(j)) {
+    while (!rc && w->ck_align && !stream_job_failed(j)) {
         rc = drain(w, e);
         if (!rc && w->ck_align)
             wait_for(w, NULL, true);
@@ -847,7 +726,7 @@ static bool ahead_ready(void *arg)
 {
     wk *w = arg;
     job *j = w->j;
-    return failed(j) || inputs_ready(w) ||
+    return stream_job_failed(j) || inputs_ready(w) ||
            (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent);
 }
 
@@ -865,7 +744,7 @@ static int hold_back(wk *w, sql_err *e)
 {
     job *j = w->j;
     int rc = SL_OK;
-    while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !failed(j)) {
+    while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !stream_job_failed(j)) {
         if (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent)
             break;
         rc = drain(w, e);
@@ -885,6 +764,149 @@ static long test_batch_delay(void)
     return n > 0 && n < 1000000 ? n : 0;
 }
 
+/* ---- reading a split ahead ------------------------------------------------------ */
+
+/* Whether every split before c is published (read ahead); the prefix maximum of
+ * their largest event times is gathered as they come. */
+static bool prefix_ready(wk *w, int c)
+{
+    job *j = w->j;
+    for (; w->prefix < c; w->prefix++) {
+        const stream_split *s = &j->splits[w->prefix];
+        if (!atomic_load_explicit(&s->parsed, memory_order_acquire))
+            return false;
+        if (s->seen && (!w->pre_seen || s->max_ns > w->pre_max))
+            w->pre_max = s->max_ns;
+        w->pre_seen |= s->seen;
+    }
+    return true;
+}
+
+typedef struct prefix_arg {
+    wk *w;
+    int c;
+} prefix_arg;
+
+static bool prefix_wake(void *arg)
+{
+    prefix_arg *a = arg;
+    return stream_job_failed(a->w->j) || prefix_ready(a->w, a->c) ||
+           (a->w->j->agg && inputs_ready(a->w));
+}
+
+static void ahead_free(wk *w)
+{
+    for (int i = w->ahead_at; i < w->nahead; i++)
+        sql_batch_free(w->ahead[i]);
+    w->nahead = w->ahead_at = 0;
+    w->ahead_on = false;
+}
+
+/*
+ * Split c read ahead: every batch of its good rows, late ones too, kept (at most
+ * a split: 8 MiB of text); its largest event time published for the splits
+ * after it; then, doing its owner work meanwhile, the wait until every split
+ * before it is published (the slowest reader never waits: each split before
+ * its next one is one another worker already read).  The watermark then starts
+ * from their maximum, as one reader's would (ahead_next applies it).
+ */
+static int read_ahead(wk *w, int c, stream_reader *rd, sql_err *e)
+{
+    job *j = w->j;
+    stream_reader_defer_late(rd);
+    int rc = SL_OK;
+    for (;;) {
+        sql_batch *b;
+        int64_t wm;
+        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b)
+            break;
+        if (w->nahead == w->ahead_cap) {
+            int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
+            sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
+            if (!na) {
+                sql_batch_free(b);
+                rc = oom(e);
+                break;
+            }
+            w->ahead = na;
+            w->ahead_cap = nc;
+        }
+        w->ahead[w->nahead++] = b;
+    }
+    w->ahead_on = true;
+    if (rc)
+        return rc;
+    stream_split *s = &j->splits[c];
+    stream_reader_final_max(rd, &s->seen, &s->max_ns);
+    atomic_store_explicit(&s->parsed, 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++)
+        if (i != w->id)
+            stream_bell_ring(&j->w[i].bell);
+    prefix_arg a = {w, c};
+    while (!rc && !prefix_ready(w, c) && !stream_job_failed(j)) {
+        if (j->agg)
+            rc = drain(w, e);
+        if (!rc)
+            stream_bell_wait(&w->bell, prefix_wake, &a);
+    }
+    stream_wm_init(&w->lw, j->src->delay_ns);
+    if (w->pre_seen)
+        stream_wm_observe(&w->lw, w->pre_max);
+    return rc;
+}
+
+/* The next kept batch of a split read ahead, its late rows dropped and counted
+ * (rule 3, under the watermark one reader in line order has); NULL at the end. */
+static int ahead_next(wk *w, sql_batch **out, int64_t *wm, sql_err *e)
+{
+    job *j = w->j;
+    int tc = j->src->time_col;
+    *out = NULL;
+    while (w->ahead_at < w->nahead) {
+        sql_batch *b = w->ahead[w->ahead_at++];
+        if (b->n > w->keep_cap) {
+            uint32_t *k = sl_realloc(w->keep, sizeof *k * (size_t)b->n);
+            if (!k) {
+                sql_batch_free(b);
+                return oom(e);
+            }
+            w->keep = k;
+            w->keep_cap = b->n;
+        }
+        const col_vec *ts = &b->cols[tc];
+        int64_t m = 0;
+        for (int64_t i = 0; i < b->n; i++) {
+            if (col_vec_is_valid(ts, i)) {
+                int64_t v = col_vec_i64(ts, i);
+                if (stream_wm_late(&w->lw, v)) {
+                    w->late++;
+                    continue;
+                }
+                stream_wm_observe(&w->lw, v);
+            }
+            w->keep[m++] = (uint32_t)i;
+        }
+        *wm = stream_wm_value(&w->lw);
+        if (m == b->n) {
+            *out = b;
+            return SL_OK;
+        }
+        sql_batch *part = NULL;
+        int rc = m ? sql_batch_take(b, w->keep, m, &part) : SL_OK;
+        sql_batch_free(b);
+        if (rc)
+            return oom(e);
+        if (part) {
+            *out = part;
+            return SL_OK;
+        }
+    }
+    *wm = stream_wm_value(&w->lw);
+    w->ahead_on = false;
+    w->nahead = w->ahead_at = 0;
+    return SL_OK;
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
@@ -897,9 +919,19 @@ static int read_split(wk *w, int c, sql_err *e)
     if (!rc && j->resuming && c == w->rs_chunk && w->rs_has_pos &&
         stream_reader_restore(rd, &j->splits[c], &w->rs_pos))
         rc = sql_err_set(e, "XX001", -1, "checkpoint: a reading position outside its split");
+    if (!rc && j->ahead && j->src->time_col >= 0) {
+        bool skip = false;
+        if (stream_job_failed(j)) { /* a later split failed: read this one only to check it */
+            pthread_mutex_lock(&j->mu);
+            skip = c > j->fail_chunk;
+            pthread_mutex_unlock(&j->mu);
+        }
+        if (!skip)
+            rc = read_ahead(w, c, rd, e);
+    }
     while (!rc) {
         sql_batch *b;
-        if (failed(j)) {
+        if (stream_job_failed(j)) {
             pthread_mutex_lock(&j->mu);
             check_only = c < j->fail_chunk;
             pthread_mutex_unlock(&j->mu);
@@ -912,7 +944,8 @@ static int read_split(wk *w, int c, sql_err *e)
          * owner as several messages (a join's rounds), and none may close a
          * window that a later one adds rows to */
         int64_t wm;
-        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b) {
+        if ((rc = w->ahead_on ? ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e)) ||
+            !b) {
             w->wm = rc ? w->wm : wm;
             break;
         }
@@ -956,7 +989,7 @@ static int read_split(wk *w, int c, sql_err *e)
             check_only = true;
         }
     }
-    if (!rc && !j->agg && !failed(j)) {
+    if (!rc && !j->agg && !stream_job_failed(j)) {
         stream_msg m = {NULL, 0, c, STREAM_MSG_CHUNK_END};
         rc = to_merger(w, &m);
     }
@@ -974,6 +1007,7 @@ static int read_split(wk *w, int c, sql_err *e)
         w->max_seen |= seen;
     }
     stream_reader_close(rd);
+    ahead_free(w);
     return rc;
 }
 
@@ -994,10 +1028,10 @@ static int first_pass(wk *w, sql_err *e)
     pthread_mutex_lock(&j->mu);
     j->first_arrived++;
     pthread_cond_broadcast(&j->first_done);
-    while (j->first_arrived < j->nw && !failed(j))
+    while (j->first_arrived < j->nw && !stream_job_failed(j))
         pthread_cond_wait(&j->first_done, &j->mu);
     pthread_mutex_unlock(&j->mu);
-    if (rc || failed(j))
+    if (rc || stream_job_failed(j))
         return rc ? rc : SL_ECANCELED;
     for (int c = w->id; c < j->nsplits; c += j->nw) {
         stream_split *s = &j->splits[c];
@@ -1020,7 +1054,7 @@ static int read_live(wk *w, sql_err *e)
     job *j = w->j;
     int rc = SL_OK;
     sql_batch *b;
-    while (!rc && !failed(j) && stream_live_next(j->live, w->id, &b, &w->wm)) {
+    while (!rc && !stream_job_failed(j) && stream_live_next(j->live, w->id, &b, &w->wm)) {
         if (b)
             rc = push_batch(w, b, e);
         if (!rc && j->agg)
@@ -1028,7 +1062,7 @@ static int read_live(wk *w, sql_err *e)
         if (!rc && j->agg)
             rc = drain(w, e);
     }
-    if (!rc && !j->agg && !failed(j)) {
+    if (!rc && !j->agg && !stream_job_failed(j)) {
         stream_msg m = {NULL, 0, w->id, STREAM_MSG_CHUNK_END};
         rc = to_merger(w, &m);
     }
@@ -1046,7 +1080,7 @@ static void *worker_main(void *arg)
         rc = read_live(w, &e);
         c = j->nsplits;
     }
-    if (j->nsplits > 1 && !j->live && !j->src->kf) /* (partitions: no first pass) */
+    if (j->nsplits > 1 && !j->live && !j->src->kf && !j->ahead) /* (partitions: none) */
         rc = first_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
@@ -1061,7 +1095,7 @@ static void *worker_main(void *arg)
     }
     if (!rc && j->agg)
         rc = send_watermark(w, STREAM_MSG_DONE, &e);
-    while (!rc && j->agg && w->ndone < j->nw && !failed(j)) {
+    while (!rc && j->agg && w->ndone < j->nw && !stream_job_failed(j)) {
         rc = drain(w, &e);
         if (!rc && w->ndone < j->nw)
             wait_for(w, NULL, true);
@@ -1072,212 +1106,6 @@ static void *worker_main(void *arg)
         fail(j, c < j->nsplits ? c : INT32_MAX, &e);
     }
     return NULL;
-}
-
-/* ---- the merger (the calling thread) ------------------------------------------- */
-
-typedef struct pending {
-    stream_msg *m;           /* results of closed windows in window_end order */
-    int64_t head, n, cap;
-    int64_t wm;              /* the owner's closing watermark */
-    bool done;
-} pending;
-
-static bool merger_ready(void *arg)
-{
-    job *j = arg;
-    if (failed(j))
-        return true;
-    for (int o = 0; o < j->nw; o++)
-        if (!(j->ckpt_held && j->ckpt_held[o]) && stream_ring_ready(&j->out[o]))
-            return true;
-    return false;
-}
-
-static int queue_add(pending *q, const stream_msg *m)
-{
-    if (q->n == q->cap) {
-        if (q->head) {
-            memmove(q->m, q->m + q->head, sizeof *q->m * (size_t)(q->n - q->head));
-            q->n -= q->head;
-            q->head = 0;
-        }
-        if (q->n == q->cap) {
-            int64_t nc = q->cap ? q->cap * 2 : 64;
-            stream_msg *nm = sl_realloc(q->m, sizeof *nm * (size_t)nc);
-            if (!nm)
-                return SL_ENOMEM;
-            q->m = nm;
-            q->cap = nc;
-        }
-    }
-    q->m[q->n++] = *m;
-    return SL_OK;
-}
-
-/* Writes every queued result whose window_end all owners have passed, smallest
- * window_end first. */
-static int release(job *j, pending *q, sql_err *e)
-{
-    int64_t g = STREAM_WM_END;
-    for (int o = 0; o < j->nw; o++)
-        g = q[o].wm < g ? q[o].wm : g;
-    for (;;) {
-        int best = -1;
-        for (int o = 0; o < j->nw; o++)
-            if (q[o].head < q[o].n &&
-                (best < 0 || q[o].m[q[o].head].end < q[best].m[q[best].head].end))
-                best = o;
-        int64_t end = best < 0 ? 0 : q[best].m[q[best].head].end;
-        if (best < 0 || !(j->win && j->win->session ? stream_session_closed(end, g)
-                                                    : stream_win_closed(end, g)))
-            return SL_OK;
-        sql_batch *b = q[best].m[q[best].head++].b;
-        int rc = stream_sink_write(j->sink, b, e);
-        if (rc)
-            return rc;
-    }
-}
-
-/* An update of the upsert log: to a file sink as it comes (a key's updates come
- * from its one owner, in order); a view counts it and keeps the final rows. */
-static int update_in(job *j, sql_batch *b, sql_err *e)
-{
-    if (j->log_to_sink)
-        return stream_sink_write(j->sink, b, e);
-    stream_sink_count(j->sink, (uint64_t)b->n);
-    sql_batch_free(b);
-    return SL_OK;
-}
-
-/* Checkpoints: the next one asked for when its time came and none is under way. */
-static void ckpt_tick(job *j)
-{
-    if (!j->ckpt || atomic_load_explicit(&j->ckpt_req, memory_order_relaxed) != j->ckpt_done)
-        return;
-    int64_t now = stream_ckpt_now_ms();
-    if (now < j->ckpt_next_ms)
-        return;
-    atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
-    for (int i = 0; i < j->nw; i++) /* a reader holding back (hold_back) joins it */
-        stream_bell_ring(&j->w[i].bell);
-}
-
-/* Every owner's barrier arrived: with the windows they closed before it released
- * (their watermarks are then equal, so none waits), the checkpoint is committed. */
-static int ckpt_aligned(job *j, pending *q, sql_err *e)
-{
-    uint64_t seq = atomic_load_explicit(&j->ckpt_req, memory_order_relaxed);
-    int rc = release(j, q, e);
-    bool empty = true;
-    for (int o = 0; o < j->nw; o++) {
-        empty &= q[o].head == q[o].n;
-        j->ckpt_held[o] = false;
-    }
-    if (!rc && empty) /* (never not empty; if it were, this checkpoint is skipped) */
-        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
-    j->ckpt_barriers = 0;
-    j->ckpt_done = seq;
-    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
-    return rc;
-}
-
-static int merge_windows(job *j, sql_err *e)
-{
-    pending *q = sl_calloc((size_t)j->nw, sizeof *q);
-    int rc = q ? SL_OK : oom(e), ndone = 0;
-    for (int o = 0; q && o < j->nw; o++)
-        q[o].wm = STREAM_WM_NONE;
-    while (!rc && ndone < j->nw && !failed(j)) {
-        bool got = false;
-        ckpt_tick(j);
-        for (int o = 0; o < j->nw && !rc; o++) {
-            stream_msg m;
-            while (!rc && !(j->ckpt_held && j->ckpt_held[o]) && stream_ring_pop(&j->out[o], &m)) {
-                got = true;
-                if (m.kind == STREAM_MSG_BARRIER) {
-                    if ((uint64_t)m.end != atomic_load(&j->ckpt_req) || m.end <= (int64_t)j->ckpt_done)
-                        continue; /* (never: one barrier at a time) */
-                    j->ckpt_held[o] = true;
-                    if (++j->ckpt_barriers == j->nw)
-                        rc = ckpt_aligned(j, q, e);
-                    continue;
-                }
-                if (m.kind == STREAM_MSG_RESULT)
-                    rc = queue_add(&q[o], &m) ? (stream_msg_free(&m), oom(e)) : SL_OK;
-                else if (m.kind == STREAM_MSG_UPDATE)
-                    rc = update_in(j, m.b, e);
-                else if (m.kind == STREAM_MSG_DONE)
-                    ndone++;
-                if (m.kind != STREAM_MSG_RESULT)
-                    q[o].wm = m.wm;
-            }
-        }
-        if (!rc && got)
-            rc = release(j, q, e);
-        else if (!rc)
-            stream_bell_wait(&j->bell, merger_ready, j);
-    }
-    for (int o = 0; q && o < j->nw; o++) {
-        for (int64_t i = q[o].head; i < q[o].n; i++)
-            sql_batch_free(q[o].m[i].b);
-        sl_free(q[o].m);
-    }
-    sl_free(q);
-    return rc;
-}
-
-/* Rows of an append-only job into the sink: a batch, or bytes formatted by the
- * worker (rows_out). */
-static int write_rows(job *j, stream_msg *m, sql_err *e)
-{
-    if (m->kind != STREAM_MSG_BYTES)
-        return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
-    int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m), (size_t)m->wm,
-                                     (uint64_t)m->end, e);
-    stream_msg_free(m);
-    return rc;
-}
-
-/* Without an aggregation: each split's rows in split order, so in line order. */
-static int merge_splits(job *j, sql_err *e)
-{
-    int rc = SL_OK;
-    for (int ended = 0; j->live && ended < j->nw && !rc && !failed(j);) {
-        bool got = false; /* live rows: in no order but their worker's */
-        for (int o = 0; o < j->nw && !rc; o++) {
-            stream_msg m;
-            while (!rc && stream_ring_pop(&j->out[o], &m)) {
-                got = true;
-                if (m.kind == STREAM_MSG_CHUNK_END)
-                    ended++;
-                else
-                    rc = write_rows(j, &m, e);
-            }
-        }
-        if (!got)
-            stream_bell_wait(&j->bell, merger_ready, j);
-    }
-    for (int c = j->resuming ? j->resume->chunk : 0; !j->live && c < j->nsplits && !rc &&
-                                                   !failed(j);) {
-        stream_msg m;
-        ckpt_tick(j);
-        if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
-            stream_bell_wait(&j->bell, merger_ready, j);
-            continue;
-        }
-        const wk *w = &j->w[c % j->nw];
-        if (m.kind == STREAM_MSG_BARRIER && (uint64_t)m.end > j->ckpt_done && w->ck_chunk == c) {
-            /* the output so far is the input up to this reader's position */
-            rc = stream_ckpt_job_commit(j, (uint64_t)m.end, c, true, &w->ck_pos, e);
-            j->ckpt_done = (uint64_t)m.end;
-            j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
-        } else if (m.kind == STREAM_MSG_CHUNK_END)
-            c++;
-        else
-            rc = write_rows(j, &m, e);
-    }
-    return rc;
 }
 
 /* ---- setting up --------------------------------------------------------------- */
@@ -1333,6 +1161,9 @@ static void wk_free(wk *w)
     sl_free(w->sel);
     sl_free(w->rows);
     sl_free(w->starts);
+    ahead_free(w);
+    sl_free(w->ahead);
+    sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);
     arena_destroy(&w->scratch);
@@ -1363,24 +1194,10 @@ static int ckpt_setup(job *j, sql_err *e)
     return rc;
 }
 
-/* Local-global aggregation fits when every partition key is a window column (all
- * of a window's rows would go to one owner), windows close (no updates), and the
- * aggregates combine. */
-static bool preagg_fits(const job *j, int nw)
-{
-    if (nw < 2 || !j->agg || !j->win || j->win->session || j->on_update || j->win_col < 0 ||
-        !j->npkeys || !sql_aggtab_can_combine(j->agg))
-        return false;
-    for (int k = 0; k < j->npkeys; k++)
-        if (j->src_keys[k] != j->src->ncols && j->src_keys[k] != j->src->ncols + 1)
-            return false;
-    return true;
-}
-
 static int setup(job *j, int nw, sql_err *e)
 {
     j->nw = nw;
-    j->preagg = preagg_fits(j, nw);
+    j->preagg = stream_preagg_fits(j, nw);
     stream_bell_init(&j->bell);
     pthread_mutex_init(&j->mu, NULL);
     pthread_cond_init(&j->first_done, NULL);
@@ -1410,6 +1227,13 @@ static int setup(job *j, int nw, sql_err *e)
                           &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
+    /* a file's splits read ahead, with no first pass: not with checkpoints (a
+     * reading position holds its line), late = 'error' (its line), or a stop flag
+     * (a reader waiting for the splits before it would not see it) */
+    j->ahead = j->nsplits > 1 && !j->src->kf && !j->src->nx && !j->src->late_error &&
+               !j->ckpt && !j->stop;
+    for (int c = 0; j->ahead && c < j->nsplits; c++)
+        j->splits[c].line = 0; /* counted from the split's start (an error's line: later) */
     return ckpt_setup(j, e);
 }
 
@@ -1475,16 +1299,16 @@ int stream_job_exec(stream_job *j, int nw)
         sql_err_set(&fe, "53000", -1, "could not start %d worker threads", nw);
         fail(j, -1, &fe); /* wakes the started ones, the first pass's wait too */
     }
-    if (!rc && !failed(j)) {
+    if (!rc && !stream_job_failed(j)) {
         sql_err me;
         sql_err_clear(&me);
-        int mrc = j->agg ? merge_windows(j, &me) : merge_splits(j, &me);
+        int mrc = j->agg ? stream_merge_windows(j, &me) : stream_merge_splits(j, &me);
         if (mrc)
             fail(j, INT32_MAX, me.state[0] ? &me : (oom(&me), &me));
     }
     for (int i = 0; i < started; i++)
         pthread_join(j->w[i].th, NULL);
-    if (!rc && failed(j)) {
+    if (!rc && stream_job_failed(j)) {
         *e = j->ferr;
         rc = SL_EINVAL;
     }

@@ -1,0 +1,224 @@
+/*
+ * merge.c - the merger (the calling thread of a job on workers): what the
+ * owners emit into the sink.  Closed windows' results wait per owner until
+ * every owner's watermark reached their window_end and leave in
+ * non-decreasing window_end order; an append-only job's rows (batches, or
+ * bytes the workers formatted) are written split by split, in line order.
+ * It asks for checkpoints and commits them when every barrier arrived
+ * (worker.c has the protocol).  docs/internals/stream.md "Merging".
+ */
+#include "stream/checkpoint.h"
+#include "stream/job.h"
+
+#include "base/alloc.h"
+
+#include <string.h>
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+typedef struct pending {
+    stream_msg *m;           /* results of closed windows in window_end order */
+    int64_t head, n, cap;
+    int64_t wm;              /* the owner's closing watermark */
+    bool done;
+} pending;
+
+static bool merger_ready(void *arg)
+{
+    stream_job *j = arg;
+    if (stream_job_failed(j))
+        return true;
+    for (int o = 0; o < j->nw; o++)
+        if (!(j->ckpt_held && j->ckpt_held[o]) && stream_ring_ready(&j->out[o]))
+            return true;
+    return false;
+}
+
+static int queue_add(pending *q, const stream_msg *m)
+{
+    if (q->n == q->cap) {
+        if (q->head) {
+            memmove(q->m, q->m + q->head, sizeof *q->m * (size_t)(q->n - q->head));
+            q->n -= q->head;
+            q->head = 0;
+        }
+        if (q->n == q->cap) {
+            int64_t nc = q->cap ? q->cap * 2 : 64;
+            stream_msg *nm = sl_realloc(q->m, sizeof *nm * (size_t)nc);
+            if (!nm)
+                return SL_ENOMEM;
+            q->m = nm;
+            q->cap = nc;
+        }
+    }
+    q->m[q->n++] = *m;
+    return SL_OK;
+}
+
+/* Writes every queued result whose window_end all owners have passed, smallest
+ * window_end first. */
+static int release(stream_job *j, pending *q, sql_err *e)
+{
+    int64_t g = STREAM_WM_END;
+    for (int o = 0; o < j->nw; o++)
+        g = q[o].wm < g ? q[o].wm : g;
+    for (;;) {
+        int best = -1;
+        for (int o = 0; o < j->nw; o++)
+            if (q[o].head < q[o].n &&
+                (best < 0 || q[o].m[q[o].head].end < q[best].m[q[best].head].end))
+                best = o;
+        int64_t end = best < 0 ? 0 : q[best].m[q[best].head].end;
+        if (best < 0 || !(j->win && j->win->session ? stream_session_closed(end, g)
+                                                    : stream_win_closed(end, g)))
+            return SL_OK;
+        sql_batch *b = q[best].m[q[best].head++].b;
+        int rc = stream_sink_write(j->sink, b, e);
+        if (rc)
+            return rc;
+    }
+}
+
+/* An update of the upsert log: to a file sink as it comes (a key's updates come
+ * from its one owner, in order); a view counts it and keeps the final rows. */
+static int update_in(stream_job *j, sql_batch *b, sql_err *e)
+{
+    if (j->log_to_sink)
+        return stream_sink_write(j->sink, b, e);
+    stream_sink_count(j->sink, (uint64_t)b->n);
+    sql_batch_free(b);
+    return SL_OK;
+}
+
+/* Checkpoints: the next one asked for when its time came and none is under way. */
+static void ckpt_tick(stream_job *j)
+{
+    if (!j->ckpt || atomic_load_explicit(&j->ckpt_req, memory_order_relaxed) != j->ckpt_done)
+        return;
+    int64_t now = stream_ckpt_now_ms();
+    if (now < j->ckpt_next_ms)
+        return;
+    atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++) /* a reader holding back (hold_back) joins it */
+        stream_bell_ring(&j->w[i].bell);
+}
+
+/* Every owner's barrier arrived: with the windows they closed before it released
+ * (their watermarks are then equal, so none waits), the checkpoint is committed. */
+static int ckpt_aligned(stream_job *j, pending *q, sql_err *e)
+{
+    uint64_t seq = atomic_load_explicit(&j->ckpt_req, memory_order_relaxed);
+    int rc = release(j, q, e);
+    bool empty = true;
+    for (int o = 0; o < j->nw; o++) {
+        empty &= q[o].head == q[o].n;
+        j->ckpt_held[o] = false;
+    }
+    if (!rc && empty) /* (never not empty; if it were, this checkpoint is skipped) */
+        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
+    j->ckpt_barriers = 0;
+    j->ckpt_done = seq;
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+    return rc;
+}
+
+int stream_merge_windows(stream_job *j, sql_err *e)
+{
+    pending *q = sl_calloc((size_t)j->nw, sizeof *q);
+    int rc = q ? SL_OK : oom(e), ndone = 0;
+    for (int o = 0; q && o < j->nw; o++)
+        q[o].wm = STREAM_WM_NONE;
+    while (!rc && ndone < j->nw && !stream_job_failed(j)) {
+        bool got = false;
+        ckpt_tick(j);
+        for (int o = 0; o < j->nw && !rc; o++) {
+            stream_msg m;
+            while (!rc && !(j->ckpt_held && j->ckpt_held[o]) && stream_ring_pop(&j->out[o], &m)) {
+                got = true;
+                if (m.kind == STREAM_MSG_BARRIER) {
+                    if ((uint64_t)m.end != atomic_load(&j->ckpt_req) || m.end <= (int64_t)j->ckpt_done)
+                        continue; /* (never: one barrier at a time) */
+                    j->ckpt_held[o] = true;
+                    if (++j->ckpt_barriers == j->nw)
+                        rc = ckpt_aligned(j, q, e);
+                    continue;
+                }
+                if (m.kind == STREAM_MSG_RESULT)
+                    rc = queue_add(&q[o], &m) ? (stream_msg_free(&m), oom(e)) : SL_OK;
+                else if (m.kind == STREAM_MSG_UPDATE)
+                    rc = update_in(j, m.b, e);
+                else if (m.kind == STREAM_MSG_DONE)
+                    ndone++;
+                if (m.kind != STREAM_MSG_RESULT)
+                    q[o].wm = m.wm;
+            }
+        }
+        if (!rc && got)
+            rc = release(j, q, e);
+        else if (!rc)
+            stream_bell_wait(&j->bell, merger_ready, j);
+    }
+    for (int o = 0; q && o < j->nw; o++) {
+        for (int64_t i = q[o].head; i < q[o].n; i++)
+            sql_batch_free(q[o].m[i].b);
+        sl_free(q[o].m);
+    }
+    sl_free(q);
+    return rc;
+}
+
+/* Rows of an append-only job into the sink: a batch, or bytes formatted by the
+ * worker (rows_out). */
+static int write_rows(stream_job *j, stream_msg *m, sql_err *e)
+{
+    if (m->kind != STREAM_MSG_BYTES)
+        return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
+    int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m), (size_t)m->wm,
+                                     (uint64_t)m->end, e);
+    stream_msg_free(m);
+    return rc;
+}
+
+/* Without an aggregation: each split's rows in split order, so in line order. */
+int stream_merge_splits(stream_job *j, sql_err *e)
+{
+    int rc = SL_OK;
+    for (int ended = 0; j->live && ended < j->nw && !rc && !stream_job_failed(j);) {
+        bool got = false; /* live rows: in no order but their worker's */
+        for (int o = 0; o < j->nw && !rc; o++) {
+            stream_msg m;
+            while (!rc && stream_ring_pop(&j->out[o], &m)) {
+                got = true;
+                if (m.kind == STREAM_MSG_CHUNK_END)
+                    ended++;
+                else
+                    rc = write_rows(j, &m, e);
+            }
+        }
+        if (!got)
+            stream_bell_wait(&j->bell, merger_ready, j);
+    }
+    for (int c = j->resuming ? j->resume->chunk : 0; !j->live && c < j->nsplits && !rc &&
+                                                   !stream_job_failed(j);) {
+        stream_msg m;
+        ckpt_tick(j);
+        if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
+            stream_bell_wait(&j->bell, merger_ready, j);
+            continue;
+        }
+        const stream_wk *w = &j->w[c % j->nw];
+        if (m.kind == STREAM_MSG_BARRIER && (uint64_t)m.end > j->ckpt_done && w->ck_chunk == c) {
+            /* the output so far is the input up to this reader's position */
+            rc = stream_ckpt_job_commit(j, (uint64_t)m.end, c, true, &w->ck_pos, e);
+            j->ckpt_done = (uint64_t)m.end;
+            j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+        } else if (m.kind == STREAM_MSG_CHUNK_END)
+            c++;
+        else
+            rc = write_rows(j, &m, e);
+    }
+    return rc;
+}

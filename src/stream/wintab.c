@@ -1,0 +1,140 @@
+/*
+ * wintab.c - a worker's window tables (docs/internals/stream.md "Local-global
+ * aggregation"): the open windows it owns and, with local-global aggregation,
+ * its partial tables of its own rows; a window's table found or made, a
+ * producer's partial table taken in or combined, the owner a partial table
+ * goes to, whether a job pre-aggregates, and the tables' memory accounted
+ * against work_mem.  What rows go into them and when they close is worker.c's.
+ */
+#include "stream/job.h"
+
+#include "base/alloc.h"
+
+#include <string.h>
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+int stream_wk_account(stream_wk *w, sql_err *e)
+{
+    stream_job *j = w->j;
+    int64_t m = w->ss ? stream_sessions_mem(w->ss) : 0;
+    for (int i = 0; i < w->nwins; i++)
+        m += sql_aggtab_mem(w->wins[i].t);
+    for (int i = 0; i < w->nlwins; i++)
+        m += sql_aggtab_mem(w->lwins[i].t);
+    int64_t d = m - w->mem, limit = j->q->x.mem_limit;
+    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    w->mem = m;
+    if (d > 0 && limit > 0 && all > limit) {
+        sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        sql_err_detail(e, "The query needs more than work_mem (%lld kB) for aggregation.",
+                       (long long)(limit >> 10));
+        sql_err_hint(e, "Raise work_mem (SET work_mem = '1GB'), or narrow the windows.");
+        return SL_ENOMEM;
+    }
+    return SL_OK;
+}
+
+/* A worker's windows: those it owns, or (local) its partial tables. */
+typedef struct winset {
+    open_win **wins;
+    int *n, *cap;
+} winset;
+
+static winset owned(stream_wk *w)
+{
+    return (winset){&w->wins, &w->nwins, &w->wins_cap};
+}
+
+static winset local(stream_wk *w)
+{
+    return (winset){&w->lwins, &w->nlwins, &w->lwins_cap};
+}
+
+open_win *stream_wk_window(stream_wk *w, bool loc, int64_t start, sql_aggtab *t, bool *fresh,
+                           sql_err *e)
+{
+    stream_job *j = w->j;
+    winset s = loc ? local(w) : owned(w);
+    int lo = stream_win_lower_bound(*s.wins, *s.n, sizeof **s.wins, start);
+    *fresh = false;
+    if (lo < *s.n && (*s.wins)[lo].start == start)
+        return &(*s.wins)[lo];
+    if (*s.n == *s.cap) {
+        int nc = *s.cap ? *s.cap * 2 : 16;
+        open_win *nw = sl_realloc(*s.wins, sizeof *nw * (size_t)nc);
+        if (!nw) {
+            oom(e);
+            return NULL;
+        }
+        *s.wins = nw;
+        *s.cap = nc;
+    }
+    /* without a window: one table, closed by the end of the input only */
+    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, t};
+    if (!t) {
+        /* a new table takes a little of the query's arena: one lock per window */
+        pthread_mutex_lock(&j->mu);
+        int rc = sql_aggtab_new(j->agg, &ow.t, e);
+        pthread_mutex_unlock(&j->mu);
+        if (rc)
+            return NULL;
+    }
+    open_win *a = *s.wins;
+    memmove(&a[lo + 1], &a[lo], sizeof *a * (size_t)(*s.n - lo));
+    a[lo] = ow;
+    (*s.n)++;
+    *fresh = true;
+    return &a[lo];
+}
+
+
+int stream_wk_take_partial(stream_wk *w, int64_t start, sql_aggtab *t, sql_err *e)
+{
+    bool fresh;
+    open_win *ow = stream_wk_window(w, false, start, t, &fresh, e);
+    int rc = ow ? SL_OK : SL_ENOMEM;
+    if (ow && !fresh)
+        rc = sql_aggtab_combine(ow->t, t, e);
+    if (!ow || !fresh)
+        sql_aggtab_free(t);
+    return rc ? rc : stream_wk_account(w, e);
+}
+
+int stream_wk_win_owner(stream_wk *w, int64_t start, int *owner)
+{
+    stream_job *j = w->j;
+    if (j->nw == 1)
+        return *owner = 0, SL_OK;
+    const sql_plan *p = j->agg->p;
+    sql_vec kv[STREAM_MAX_KEYS];
+    memset(kv, 0, sizeof kv);
+    int rc = SL_OK, nk = 0;
+    for (; nk < j->npkeys && !rc; nk++) {
+        memset(&kv[nk], 0, sizeof kv[nk]);
+        col_vec_init(&kv[nk].v, sql_type_phys(p->agg.keys[j->pkeys[nk]]->type), 0);
+        int64_t v = start + (j->src_keys[nk] == j->src->ncols ? 0 : j->win->size_ns);
+        rc = col_vec_append_i64(&kv[nk].v, v);
+    }
+    uint64_t h = 0;
+    if (!rc)
+        rc = sql_ht_hash(&w->hk, kv, 1, &h);
+    for (int k = 0; k < nk; k++)
+        sql_vec_release(&kv[k]);
+    *owner = (int)((h >> 40) % (uint64_t)j->nw); /* as exchange picks */
+    return rc;
+}
+
+bool stream_preagg_fits(const stream_job *j, int nw)
+{
+    if (nw < 2 || !j->agg || !j->win || j->win->session || j->on_update || j->win_col < 0 ||
+        !j->npkeys || !sql_aggtab_can_combine(j->agg))
+        return false;
+    for (int k = 0; k < j->npkeys; k++)
+        if (j->src_keys[k] != j->src->ncols && j->src_keys[k] != j->src->ncols + 1)
+            return false;
+    return true;
+}
