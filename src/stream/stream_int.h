@@ -330,8 +330,15 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
 void stream_sink_count(stream_sink *k, uint64_t n);
 int stream_sink_commit(stream_sink *k, sql_err *e);
 /* Checkpoints (file sinks; a view: 0 bytes): what was written flushed to disk,
- * *bytes its length; from then on a failed job keeps the part file. */
-int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e);
+ * *bytes its length; from then on a failed job keeps the part file.  A table
+ * sink publishes its staged rows: *bytes the segments published, *run its run
+ * (0 for other sinks); kafka waits for every delivery report. */
+int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e);
+/* Checkpoints are on for the job (before any row): a table sink stages its rows
+ * from then on, for a new run, or (resume) for the checkpoint's run, its segments
+ * past the first pos published ones removed first. */
+int stream_sink_ckpt_start(stream_sink *k, bool resume, uint64_t run, uint64_t pos,
+                           sql_err *e);
 bool stream_sink_is_file(const stream_sink *k);
 /*
  * Formatting on workers: whether the sink takes bytes (a file), a worker's
