@@ -295,6 +295,13 @@ def main():
                   "(%d rows, %d in the table)" % (workers, len(want) - 4, len(got) - 4))
             check(not manifests(ck), "table sink, %d workers: checkpoints removed at the end" %
                   workers)
+        # the file run again starts over: it replaces the rows its earlier run published
+        again = run(tmp, 2, ck, extra=["--data", data, "--format", "csv"])
+        check(again.returncode == 0 and
+              sorted(l for l in again.stdout.splitlines() if not l.startswith("INSERT")) ==
+              sorted(l for l in ref.stdout.splitlines() if not l.startswith("INSERT")),
+              "table sink: a run that starts over replaces its earlier rows (%s)" %
+              again.stderr.strip())
 
         # refusals: another worker count, another statement
         with open(os.path.join(tmp, "job.sql"), "w") as f:
