@@ -176,7 +176,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         return view_restore(j, v, e);
     /* a table sink stages its rows from now on, tagged: recovery first cuts back what
      * the job published after the checkpoint, a new run what earlier runs published */
-    return stream_sink_ckpt_start(j->sink, j->resuming,
+    bool keep = j->src && stream_kafka_from_latest(j->src); /* not read again */
+    return stream_sink_ckpt_start(j->sink, j->resuming, keep,
                                   j->resuming ? j->resume->sink_run : j->sink_tag,
                                   j->resuming ? j->resume->sink_bytes : 0, e);
 }

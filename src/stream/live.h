@@ -66,7 +66,7 @@ int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e);
 /* Checkpoints (sink.c's stream_sink_ckpt_start and stream_sink_sync): a table sink
  * stages its rows from then on; at a checkpoint it publishes them (*pos: segments
  * published, *run: its run), kafka waits for its delivery reports. */
-int stream_sink_ext_stage(stream_table *t, void *st, bool resume, uint64_t run,
+int stream_sink_ext_stage(stream_table *t, void *st, bool resume, bool keep, uint64_t run,
                           uint64_t published, sql_err *e);
 int stream_sink_ext_sync(stream_table *t, void *st, uint64_t *pos, uint64_t *run, sql_err *e);
 void stream_sink_ext_close(stream_table *t, void *st);

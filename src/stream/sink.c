@@ -389,10 +389,11 @@ stream_view *stream_sink_view(const stream_sink *k)
     return k->v;
 }
 
-int stream_sink_ckpt_start(stream_sink *k, bool resume, uint64_t run, uint64_t pos,
+int stream_sink_ckpt_start(stream_sink *k, bool resume, bool keep, uint64_t run, uint64_t pos,
                            sql_err *e)
 {
-    return k->t && k->ext ? stream_sink_ext_stage(k->t, k->ext, resume, run, pos, e) : SL_OK;
+    return k->t && k->ext ? stream_sink_ext_stage(k->t, k->ext, resume, keep, run, pos, e)
+                          : SL_OK;
 }
 
 int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e)

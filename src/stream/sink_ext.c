@@ -498,9 +498,10 @@ static void tag_of(uint64_t run, char tag[24])
 
 /* Checkpoints on: the segments tagged run and numbered `published` or more are
  * removed (a new run: published 0, every row an earlier run of the job wrote, since
- * it starts over; a resume: what it published after the checkpoint), and staging
- * goes on from there. */
-static int tsink_stage(tsink *ts, bool resume, uint64_t run, uint64_t published, sql_err *e)
+ * it starts over, unless keep; a resume: what it published after the checkpoint),
+ * and staging goes on from there. */
+static int tsink_stage(tsink *ts, bool resume, bool keep, uint64_t run, uint64_t published,
+                       sql_err *e)
 {
     stream_table *t = ts->t;
     char tag[24];
@@ -511,7 +512,9 @@ static int tsink_stage(tsink *ts, bool resume, uint64_t run, uint64_t published,
                            t->name);
     }
     tag_of(run, tag);
-    int rc = sql_user_stage_truncate(t->run->eng, t->name, tag, (int64_t)published, e);
+    int rc = resume || !keep
+                 ? sql_user_stage_truncate(t->run->eng, t->name, tag, (int64_t)published, e)
+                 : SL_OK;
     if (!rc)
         rc = sql_user_stage_open(t->run->eng, t->name, tag, (int64_t)published, t->ncols,
                                  t->types, &ts->stage, e);
@@ -572,10 +575,10 @@ int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err
     return SL_OK;
 }
 
-int stream_sink_ext_stage(stream_table *t, void *st, bool resume, uint64_t run,
+int stream_sink_ext_stage(stream_table *t, void *st, bool resume, bool keep, uint64_t run,
                           uint64_t published, sql_err *e)
 {
-    return t->connector == STREAM_CONN_TABLE ? tsink_stage(st, resume, run, published, e)
+    return t->connector == STREAM_CONN_TABLE ? tsink_stage(st, resume, keep, run, published, e)
                                              : SL_OK;
 }
 
