@@ -7,6 +7,7 @@
  * view prints its rows in --format).  docs/streaming.md is the reference.
  */
 #include "cli/cli.h"
+#include "cli/local.h"
 
 #include "stream/stream.h"
 
@@ -31,7 +32,8 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: streamlake run FILE.sql [--input-dir DIR] [--output-dir DIR]\n"
             "                      [--workers N] [--stats FILE] [--format csv|json|table]\n"
-            "                      [--checkpoint-dir DIR [--checkpoint-interval SECONDS]]\n\n"
+            "                      [--checkpoint-dir DIR [--checkpoint-interval SECONDS]]\n"
+            "                      [--data DIR]\n\n"
             "Runs a file of continuous SQL statements without a server: tables with a\n"
             "connector (CREATE TABLE t (...) WITH (connector = 'file', path = 'x.csv',\n"
             "format = 'csv', event_time = 'ts', max_delay = '2 seconds')), jobs\n"
@@ -55,7 +57,10 @@ static void usage(FILE *f)
             "                   resume from it: after a crash, running the same file again\n"
             "                   gives the output of an uninterrupted run\n"
             "  --checkpoint-interval SECONDS\n"
-            "                   between two checkpoints (default 2; fractions allowed)\n\n"
+            "                   between two checkpoints (default 2; fractions allowed)\n"
+            "  --data DIR       a data directory (as streamlake serve's; no server may be\n"
+            "                   using it): its user tables, which table sinks\n"
+            "                   (connector = 'table') append to and the statements may read\n\n"
             "docs/streaming.md is the reference: the language, the semantics, connectors.\n");
 }
 
@@ -125,6 +130,7 @@ int cmd_run(int argc, char **argv)
             (r = cli_opt(argc, argv, &i, "--stats", &o.stats_path)) ||
             (r = cli_opt(argc, argv, &i, "--checkpoint-dir", &o.checkpoint_dir)) ||
             (r = cli_opt(argc, argv, &i, "--checkpoint-interval", &interval)) ||
+            (r = cli_opt(argc, argv, &i, "--data", &o.data_dir)) ||
             (r = cli_opt(argc, argv, &i, "--format", &format))) {
             if (r < 0)
                 return 2;
@@ -181,10 +187,22 @@ int cmd_run(int argc, char **argv)
         free(text);
         return 1;
     }
+    cli_local loc = {0};
+    if (o.data_dir && cli_local_open(o.data_dir, &loc)) {
+        sql_fmt_free(out);
+        sql_fmt_free(errf);
+        free(text);
+        return 1;
+    }
+    o.lake = loc.l;
+    o.meta = loc.m;
+    o.os = loc.os;
     sql_err e;
     char *failed = NULL;
     signal(SIGINT, on_sigint);
     int rc = stream_run_script(&o, text, out, &e, &failed);
+    if (o.data_dir)
+        cli_local_close(&loc);
     fflush(stdout);
     if (rc) {
         fprintf(stderr, "streamlake run: %s: ", file);

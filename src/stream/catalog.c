@@ -142,6 +142,8 @@ static sql_table *hook_table(void *arg, const char *name)
 {
     stream_run *r = arg;
     stream_table *t = stream_table_find(r, name);
+    if (t && t->connector == STREAM_CONN_TABLE)
+        return NULL; /* a table sink: queries read its user table (--data), as on a server */
     if (t)
         return &t->t;
     stream_view *v = stream_view_find(r, name);

@@ -196,6 +196,7 @@ int stream_ckpt_manifest_encode(const stream_ckpt_manifest *m, dbuf *o)
     rc = rc ? rc : put_u32(o, (uint32_t)m->chunk);
     rc = rc ? rc : put_u8(o, m->has_pos);
     rc = rc ? rc : put_pos(o, &m->pos);
+    rc = rc ? rc : put_u64(o, m->sink_run);
     return rc ? rc : put_crc(o);
 }
 
@@ -213,6 +214,7 @@ int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest
     m->chunk = (int32_t)get_u32(&c);
     m->has_pos = get_bool(&c);
     get_pos(&c, &m->pos);
+    m->sink_run = c.version >= 3 ? get_u64(&c) : 0;
     if (c.bad || c.n || !m->nworkers || m->nworkers > 1024 || !m->nsplits || m->chunk < -1 ||
         m->chunk >= (int64_t)m->nsplits)
         return SL_EINVAL;
@@ -562,6 +564,7 @@ typedef struct dels {
     objstore *os;
     const char *keep;        /* a key prefix kept (NULL: none) */
     const char *keep2;
+    const char *only;        /* only keys holding this (NULL: any) */
 } dels;
 
 static int on_delete(void *arg, const char *key, const objstore_stat *st)
@@ -569,7 +572,7 @@ static int on_delete(void *arg, const char *key, const objstore_stat *st)
     (void)st;
     dels *d = arg;
     if ((d->keep && !strncmp(key, d->keep, strlen(d->keep))) ||
-        (d->keep2 && !strcmp(key, d->keep2)))
+        (d->keep2 && !strcmp(key, d->keep2)) || (d->only && !strstr(key, d->only)))
         return 0;
     errmsg em = {0};
     objstore_delete(d->os, key, &em); /* best effort: a leftover is garbage, not state */
@@ -592,7 +595,7 @@ int stream_ckpt_commit(stream_ckpt *c, const stream_ckpt_manifest *m, sql_err *e
         rc = store_err(e, key, &em);
     dbuf_free(&b);
     if (!rc) {
-        dels d = {c->os, parts, key};
+        dels d = {c->os, parts, key, NULL};
         objstore_list(c->os, prefix, on_delete, &d, &em);
     }
     return rc;
@@ -602,7 +605,11 @@ void stream_ckpt_clear(stream_ckpt *c)
 {
     char prefix[256];
     snprintf(prefix, sizeof prefix, "%s/", c->job);
-    dels d = {c->os, NULL, NULL};
+    /* the manifests first: a crash part way leaves garbage, never a manifest whose
+     * parts are gone */
+    dels d = {c->os, NULL, NULL, "/manifest-"};
     errmsg em = {0};
+    objstore_list(c->os, prefix, on_delete, &d, &em);
+    d.only = NULL;
     objstore_list(c->os, prefix, on_delete, &d, &em);
 }

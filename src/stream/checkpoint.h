@@ -18,8 +18,9 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 2 /* 2: kafka partitions in a position, a worker part's
-                                 sessions; 1 is still read */
+#define STREAM_CKPT_VERSION 3 /* 3: the manifest's sink run (table sinks); 2: kafka
+                                 partitions in a position, a worker part's sessions;
+                                 1 and 2 are still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {
@@ -27,10 +28,12 @@ typedef struct stream_ckpt_manifest {
     uint64_t job_hash;       /* FNV-1a 64 of the statement's text */
     uint64_t file_size;      /* the source file's bytes */
     uint32_t nworkers, nsplits;
-    uint64_t sink_bytes;     /* the sink's part file: bytes committed */
+    uint64_t sink_bytes;     /* the sink's part file: bytes committed; a table sink: the
+                                segments it published (numbered 0 .. sink_bytes - 1) */
     int32_t chunk;           /* no aggregation: the split of the merger's cut; else -1 */
     bool has_pos;            /* ... and the reader's position in it */
     stream_reader_pos pos;
+    uint64_t sink_run;       /* version 3: a table sink's run (its segments' tag); else 0 */
 } stream_ckpt_manifest;
 
 typedef struct stream_ckpt_win {

@@ -160,7 +160,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
-        why = "a table, webhook or metrics sink";
+        why = "a webhook or metrics sink";
     if (!why && j->live)
         why = "a telemetry source";
     if (why) {
@@ -172,7 +172,14 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         j->ckpt = NULL;
         return SL_OK;
     }
-    return j->resuming && v ? view_restore(j, v, e) : SL_OK;
+    if (j->resuming && v)
+        return view_restore(j, v, e);
+    /* a table sink stages its rows from now on, tagged: recovery first cuts back what
+     * the job published after the checkpoint, a new run what earlier runs published */
+    bool keep = j->src && stream_kafka_from_latest(j->src); /* not read again */
+    return stream_sink_ckpt_start(j->sink, j->resuming, keep,
+                                  j->resuming ? j->resume->sink_run : j->sink_tag,
+                                  j->resuming ? j->resume->sink_bytes : 0, e);
 }
 
 static int damaged(sql_err *e, int w)
@@ -274,7 +281,7 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
                               .chunk = chunk, .has_pos = has_pos};
     if (pos)
         m.pos = *pos;
-    int rc = stream_sink_sync(j->sink, &m.sink_bytes, e);
+    int rc = stream_sink_sync(j->sink, &m.sink_bytes, &m.sink_run, e);
     stream_view *v = stream_sink_view(j->sink);
     if (!rc && v) /* its only writer is this thread: read without the view's mutex */
         rc = view_save(j, v, seq, e);

@@ -136,6 +136,8 @@ struct stream_job {
     /* checkpoints (NULL ckpt: none) */
     struct stream_ckpt *ckpt;
     uint64_t ckpt_hash;
+    uint64_t sink_tag;       /* a table sink's rows: tagged with it (non-zero; the same for
+                                every run of the statement as this job) */
     int64_t ckpt_interval_ms;
     int64_t ckpt_next_ms;    /* merger: when to ask for the next */
     _Atomic uint64_t ckpt_req; /* the checkpoint asked for (the merger's) */

@@ -257,6 +257,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         jb->planned = true;
         jb->j.ckpt = ck;
         jb->j.ckpt_hash = stream_ckpt_hash(jb->sql);
+        jb->j.sink_tag = jb->j.ckpt_hash | 1; /* one job per sink on a server */
         jb->j.ckpt_interval_ms = ss->o.checkpoint_ms > 0 ? ss->o.checkpoint_ms : 2000;
         jb->j.resuming = found;
         jb->j.resume = &jb->man;

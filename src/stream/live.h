@@ -60,8 +60,15 @@ int stream_sinkext_check(stream_table *t, sql_err *e);
 int stream_sink_ext_open(stream_table *t, void **out, sql_err *e);
 /* Rows of the sink's columns (not taken). */
 int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err *e);
-/* Waits until what was written is delivered (webhook). */
+/* Waits until what was written is delivered (webhook, kafka); a staged table sink
+ * publishes its rows. */
 int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e);
+/* Checkpoints (sink.c's stream_sink_ckpt_start and stream_sink_sync): a table sink
+ * stages its rows from then on; at a checkpoint it publishes them (*pos: segments
+ * published, *run: its run), kafka waits for its delivery reports. */
+int stream_sink_ext_stage(stream_table *t, void *st, bool resume, bool keep, uint64_t run,
+                          uint64_t published, sql_err *e);
+int stream_sink_ext_sync(stream_table *t, void *st, uint64_t *pos, uint64_t *run, sql_err *e);
 void stream_sink_ext_close(stream_table *t, void *st);
 
 int stream_gauges_new(const char *name, int ncols, const char *const *names,

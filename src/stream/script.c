@@ -1,8 +1,8 @@
 /*
  * script.c - a file of statements (stream_run_script, stream.h).
  *
- * Statements run in order in one SQL session of an engine without a data
- * directory:
+ * Statements run in order in one SQL session of an engine (over the data
+ * directory of --data when given: user tables, so table sinks; else none):
  *
  *   CREATE TABLE ... WITH (connector = ...)   registered (catalog.c)
  *   INSERT INTO <connector table> SELECT ...  a job, run to the end of its
@@ -186,9 +186,10 @@ static int open_engine(stream_run *r, sql_err *e)
      * output directories */
     eo.files_dirs[eo.nfiles_dirs++] = r->o->input_dir ? r->o->input_dir : ".";
     eo.files_dirs[eo.nfiles_dirs++] = r->o->output_dir ? r->o->output_dir : ".";
+    eo.data_dir = r->o->data_dir;
     errmsg em;
     errmsg_clear(&em);
-    if (sql_engine_open(NULL, NULL, NULL, &eo, &r->eng, &em))
+    if (sql_engine_open(r->o->lake, r->o->meta, r->o->os, &eo, &r->eng, &em))
         return sql_err_set(e, "58030", -1, "%s", errmsg_str(&em));
     if (sql_session_new(r->eng, &r->s))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");

@@ -380,7 +380,8 @@ bool stream_sink_is_file(const stream_sink *k)
 bool stream_sink_resumable(const stream_sink *k)
 {
     int c = k->t ? k->t->connector : -1;
-    return stream_sink_is_file(k) || c == STREAM_CONN_KAFKA || c == STREAM_CONN_BLACKHOLE;
+    return stream_sink_is_file(k) || c == STREAM_CONN_KAFKA || c == STREAM_CONN_BLACKHOLE ||
+           c == STREAM_CONN_TABLE;
 }
 
 stream_view *stream_sink_view(const stream_sink *k)
@@ -388,11 +389,18 @@ stream_view *stream_sink_view(const stream_sink *k)
     return k->v;
 }
 
-int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e)
+int stream_sink_ckpt_start(stream_sink *k, bool resume, bool keep, uint64_t run, uint64_t pos,
+                           sql_err *e)
 {
-    *bytes = 0;
-    if (k->t && k->t->connector == STREAM_CONN_KAFKA)
-        return stream_sink_ext_commit(k->t, k->ext, e); /* every delivery reported */
+    return k->t && k->ext ? stream_sink_ext_stage(k->t, k->ext, resume, keep, run, pos, e)
+                          : SL_OK;
+}
+
+int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e)
+{
+    *bytes = *run = 0;
+    if (k->t && k->ext)
+        return stream_sink_ext_sync(k->t, k->ext, bytes, run, e);
     if (!stream_sink_is_file(k))
         return SL_OK;
     long at;

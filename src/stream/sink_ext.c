@@ -18,11 +18,21 @@
  *             most MAX_SERIES label sets per table (more are dropped and
  *             counted).
  *   table     rows appended to the user table of the sink's name (made with
- *             the sink's columns if missing): each write is one INSERT ...
- *             SELECT through the SQL engine's own user-table code, in a
- *             session of the sink whose catalog hook names the rows being
- *             written.  Batch queries name the user table (the server's
- *             catalog hook hides the connector table from them).
+ *             the sink's columns if missing).  Without checkpoints each
+ *             write is one INSERT ... SELECT through the SQL engine's own
+ *             user-table code, in a session of the sink whose catalog hook
+ *             names the rows being written.  With checkpoints the rows are
+ *             staged (sql/catalog/user_stage.h) into segments tagged with
+ *             the job (its statement, and its place in a script), and
+ *             published at each checkpoint before its manifest and at the
+ *             end: the manifest records how many segments were published,
+ *             and recovery removes those published after it (a crash
+ *             between a publication and its manifest, or after the end's),
+ *             as a file sink is cut back to its committed bytes.  A job
+ *             that starts over (no checkpoint) removes every row an earlier
+ *             run of it published, as a file sink rewrites its file.
+ *             Batch queries name the user table (the server's catalog hook
+ *             hides the connector table from them).
  *   kafka     each row one message (source_kafka.c; the commit flushes).
  */
 #include "stream/live.h"
@@ -30,6 +40,7 @@
 #include "base/alloc.h"
 #include "base/json.h"
 #include "net/httpc.h"
+#include "sql/catalog/user_stage.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -352,6 +363,8 @@ typedef struct tsink {
     sql_session *s;          /* the sink's own: its hook names the rows being written */
     sql_catalog_hook hook;
     ftab *rows;
+    sql_user_stage *stage;   /* with checkpoints: rows staged until the next one */
+    uint64_t run;            /* ... tagged with this run */
 } tsink;
 
 static sql_table *tsink_table(void *arg, const char *name)
@@ -387,6 +400,7 @@ static void quoted(dbuf *b, const char *name)
 
 static void tsink_close(tsink *ts)
 {
+    sql_user_stage_close(ts->stage);
     if (ts->rows)
         sql_table_free(&ts->rows->t);
     sql_session_free(ts->s);
@@ -396,6 +410,9 @@ static void tsink_close(tsink *ts)
 /* The user table is made if missing (CREATE TABLE IF NOT EXISTS, the sink's columns). */
 static int tsink_open(stream_table *t, void **out, sql_err *e)
 {
+    if (!t->run->hub && !t->run->o->meta) /* streamlake run without --data */
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "sink \"%s\": a table sink needs a data "
+                           "directory (streamlake run --data DIR, or a server)", t->name);
     tsink *ts = sl_calloc(1, sizeof *ts);
     if (!ts || sql_session_new(t->run->eng, &ts->s) ||
         !(ts->rows = ftab_new(t->run->eng, TSINK_ROWS, t->ncols, &ftab_rows_ops))) {
@@ -436,9 +453,15 @@ static int tsink_open(stream_table *t, void **out, sql_err *e)
     return SL_OK;
 }
 
-/* Rows appended to the user table: one INSERT (one segment) per write. */
+/* Rows appended to the user table: one INSERT (one segment) per write, or staged. */
 static int tsink_write(tsink *ts, const sql_batch *b, sql_err *e)
 {
+    if (ts->stage) {
+        int src = sql_user_stage_add(ts->stage, b, e);
+        if (!src)
+            ts->t->rows_written += (uint64_t)b->n;
+        return src;
+    }
     sql_batch *nb;
     if (sql_batch_new(b->ncols, b->types, &nb))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
@@ -466,6 +489,60 @@ static int tsink_write(tsink *ts, const sql_batch *b, sql_err *e)
     if (!rc)
         ts->t->rows_written += (uint64_t)b->n;
     return rc;
+}
+
+static void tag_of(uint64_t run, char tag[24])
+{
+    snprintf(tag, 24, "r%016llx", (unsigned long long)run);
+}
+
+/* Checkpoints on: the segments tagged run and numbered `published` or more are
+ * removed (a new run: published 0, every row an earlier run of the job wrote, since
+ * it starts over, unless keep; a resume: what it published after the checkpoint),
+ * and staging goes on from there. */
+static int tsink_stage(tsink *ts, bool resume, bool keep, uint64_t run, uint64_t published,
+                       sql_err *e)
+{
+    stream_table *t = ts->t;
+    char tag[24];
+    if (!resume)
+        published = 0;
+    if (!run) {
+        return sql_err_set(e, "55000", -1, "checkpoint: it holds no state of table sink \"%s\"",
+                           t->name);
+    }
+    tag_of(run, tag);
+    int rc = resume || !keep
+                 ? sql_user_stage_truncate(t->run->eng, t->name, tag, (int64_t)published, e)
+                 : SL_OK;
+    if (!rc)
+        rc = sql_user_stage_open(t->run->eng, t->name, tag, (int64_t)published, t->ncols,
+                                 t->types, &ts->stage, e);
+    if (rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%.390s", e->msg);
+        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", t->name, msg);
+        return rc;
+    }
+    ts->run = run;
+    return SL_OK;
+}
+
+/* Every staged row published; *published: the segments published so far. */
+static int tsink_publish(tsink *ts, uint64_t *published, uint64_t *run, sql_err *e)
+{
+    int64_t next = 0;
+    int rc = sql_user_stage_publish(ts->stage, &next, e);
+    if (rc) {
+        char msg[400];
+        snprintf(msg, sizeof msg, "%.390s", e->msg);
+        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", ts->t->name,
+                    msg);
+        return rc;
+    }
+    *published = (uint64_t)next;
+    *run = ts->run;
+    return SL_OK;
 }
 
 /* ---- what sink.c calls ----------------------------------------------------------- */
@@ -498,8 +575,28 @@ int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err
     return SL_OK;
 }
 
+int stream_sink_ext_stage(stream_table *t, void *st, bool resume, bool keep, uint64_t run,
+                          uint64_t published, sql_err *e)
+{
+    return t->connector == STREAM_CONN_TABLE ? tsink_stage(st, resume, keep, run, published, e)
+                                             : SL_OK;
+}
+
+int stream_sink_ext_sync(stream_table *t, void *st, uint64_t *pos, uint64_t *run, sql_err *e)
+{
+    *pos = *run = 0;
+    if (t->connector == STREAM_CONN_KAFKA)
+        return stream_kafka_sink_flush(st, e); /* every delivery reported */
+    if (t->connector == STREAM_CONN_TABLE && ((tsink *)st)->stage)
+        return tsink_publish(st, pos, run, e);
+    return SL_OK;
+}
+
 int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e)
 {
+    uint64_t pos, run;
+    if (t->connector == STREAM_CONN_TABLE && ((tsink *)st)->stage)
+        return tsink_publish(st, &pos, &run, e);
     if (t->connector == STREAM_CONN_WEBHOOK)
         webhook_drain(st);
     if (t->connector == STREAM_CONN_KAFKA)

@@ -218,6 +218,11 @@ void stream_kafka_stop(stream_table *t)
     t->kf->lo = t->kf->hi = NULL;
 }
 
+bool stream_kafka_from_latest(const stream_table *t)
+{
+    return t->kf && t->kf->latest;
+}
+
 int stream_kafka_nparts(const stream_table *t)
 {
     return t->kf->nparts;

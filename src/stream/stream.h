@@ -17,6 +17,10 @@
 #include "sql/format.h"
 #include "sql/sql.h"
 
+struct lake;
+struct meta;
+struct objstore;
+
 typedef struct stream_opts {
     const char *input_dir;   /* relative source paths resolve here (NULL: ".") */
     const char *output_dir;  /* relative sink paths resolve here (NULL: ".") */
@@ -25,6 +29,12 @@ typedef struct stream_opts {
     const char *stats_path;  /* the JSON figures written at the end (NULL: none) */
     const char *checkpoint_dir; /* checkpoints of the jobs (NULL: none) */
     int64_t checkpoint_interval_ms; /* between two (<= 0: 2000) */
+    /* a data directory opened by the caller (--data): user tables, so table sinks
+     * (all NULL: none; the engine then has no user tables) */
+    struct lake *lake;
+    struct meta *meta;
+    struct objstore *os;
+    const char *data_dir;
 } stream_opts;
 
 /* Asks every following source (follow = true) to end: async-signal-safe, so a

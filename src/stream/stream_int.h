@@ -276,6 +276,8 @@ int stream_kafka_check(stream_table *t, sql_err *e);
 int stream_kafka_start(stream_table *t, sql_err *e);
 void stream_kafka_stop(stream_table *t);
 int stream_kafka_nparts(const stream_table *t);
+/* start_offset = 'latest': a job starting over does not read the topic again. */
+bool stream_kafka_from_latest(const stream_table *t);
 /* One split per worker: split i holds the partitions p with p mod nworkers = i. */
 int stream_kafka_split(const stream_table *t, int nworkers, stream_split **out, int *n);
 int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
@@ -338,8 +340,16 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
 void stream_sink_count(stream_sink *k, uint64_t n);
 int stream_sink_commit(stream_sink *k, sql_err *e);
 /* Checkpoints (file sinks; a view: 0 bytes): what was written flushed to disk,
- * *bytes its length; from then on a failed job keeps the part file. */
-int stream_sink_sync(stream_sink *k, uint64_t *bytes, sql_err *e);
+ * *bytes its length; from then on a failed job keeps the part file.  A table
+ * sink publishes its staged rows: *bytes the segments published, *run its run
+ * (0 for other sinks); kafka waits for every delivery report. */
+int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e);
+/* Checkpoints are on for the job (before any row): a table sink stages its rows
+ * tagged run from then on; first it removes the segments of the tag published at
+ * or past pos (resume: after the checkpoint; a new run: pos 0, every earlier run's
+ * rows, unless keep: its source does not read again what they came from). */
+int stream_sink_ckpt_start(stream_sink *k, bool resume, bool keep, uint64_t run, uint64_t pos,
+                           sql_err *e);
 bool stream_sink_is_file(const stream_sink *k);
 /*
  * Formatting on workers: whether the sink takes bytes (a file), a worker's

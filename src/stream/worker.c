@@ -1334,6 +1334,8 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     r->sink_resume = false;
     j.ckpt = ck;
     j.ckpt_hash = stream_ckpt_hash(text);
+    /* the statement and its place in the script: the same job in every run of the file */
+    j.sink_tag = (j.ckpt_hash ^ ((uint64_t)r->njobs * 0x9E3779B97F4A7C15ull)) | 1;
     j.ckpt_interval_ms = r->o->checkpoint_interval_ms > 0 ? r->o->checkpoint_interval_ms : 2000;
     j.resuming = found;
     j.resume = &man;

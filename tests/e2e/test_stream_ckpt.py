@@ -1,14 +1,14 @@
 """Checkpoints of continuous jobs on a server (docs/streaming.md, "Jobs on a
 server").
 
-A real server on a free loopback port, with a checkpoint every 50 ms, runs two
-jobs over one CSV file: a tumbling aggregation into a file sink and one into a
-materialized view.  The server is killed with SIGKILL a few times (seeded,
+A real server on a free loopback port, with a checkpoint every 50 ms, runs three
+jobs over one CSV file: tumbling aggregations into a file sink, into a
+materialized view and into a table sink (a user table).  The server is killed with SIGKILL a few times (seeded,
 each time shortly after a new checkpoint of the file job was published, when
 the stores are local) and started again on the same data directory; the jobs
-resume from their checkpoints.  Once they finish, the file sink's rows and the
-view's contents must equal those of copies of the two jobs started after the
-last restart (uninterrupted): no row lost, none twice.  Also: a dropped
+resume from their checkpoints.  Once they finish, the file sink's rows, the
+view's contents and the user table's rows must equal those of copies of the
+jobs started after the last restart (uninterrupted): no row lost, none twice.  Also: a dropped
 job's checkpoints are removed.
 """
 import json
@@ -42,10 +42,15 @@ def statements(src, out, suffix=""):
         "CREATE MATERIALIZED VIEW per_bidder%s AS SELECT window_end, bidder, count(*) AS n, "
         "min(price) AS low FROM tumble(bids, ts, INTERVAL '10 seconds') "
         "GROUP BY window_end, bidder" % suffix,
+        "CREATE TABLE tout%s (window_end timestamp, auction bigint, n bigint, low bigint) "
+        "WITH (connector = 'table')" % suffix,
+        "INSERT INTO tout%s SELECT window_end, auction, count(*), min(price) "
+        "FROM tumble(bids, ts, INTERVAL '5 seconds') GROUP BY window_end, auction" % suffix,
     ]
 
 
 VIEW_SELECT = "SELECT * FROM per_bidder%s ORDER BY window_end, bidder"
+TABLE_SELECT = "SELECT * FROM tout%s ORDER BY window_end, auction"
 
 
 def query(srv, sql, status=200):
@@ -124,12 +129,12 @@ class StreamCheckpoints(unittest.TestCase):
         self.assertGreaterEqual(kills, 1, "the job ended before the first kill")
         if local:
             self.assertGreaterEqual(resumed, 1, "no restart resumed from a checkpoint")
-        self.wait_finished(["out", "per_bidder"])
+        self.wait_finished(["out", "per_bidder", "tout"])
         # the reference: the same jobs, run after the last restart without interruption
         ref = os.path.join(self.tmp, "ref.csv")
         for st in statements(self.src, ref, "_ref"):
             query(self.srv, st)
-        self.wait_finished(["out_ref", "per_bidder_ref"])
+        self.wait_finished(["out_ref", "per_bidder_ref", "tout_ref"])
         with open(out) as f:
             got_out = f.read()
         with open(ref) as f:
@@ -143,6 +148,12 @@ class StreamCheckpoints(unittest.TestCase):
         want_view = query(self.srv, VIEW_SELECT % "_ref")
         self.assertGreater(len(want_view), 1000)
         self.assertEqual(got_view, want_view, "the view's contents after %d kills" % kills)
+        # the table sink: its user table holds each row once (a sink ignoring checkpoints
+        # would start over after a kill and append its rows again)
+        got_table = query(self.srv, TABLE_SELECT % "")
+        want_table = query(self.srv, TABLE_SELECT % "_ref")
+        self.assertGreater(len(want_table), 1000)
+        self.assertEqual(got_table, want_table, "the table sink's rows after %d kills" % kills)
         if local:
             self.assertFalse(manifests(self.srv.data_dir, "out"),
                              "a finished job's checkpoints are removed")

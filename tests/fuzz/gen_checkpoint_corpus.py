@@ -1,7 +1,8 @@
 """gen_checkpoint_corpus.py - seed corpus for fuzz_checkpoint: manifests and
-worker parts as docs/internals/stream.md lays them out (versions 1 and 2; version 2:
+worker parts as docs/internals/stream.md lays them out (versions 1 to 3; version 2:
 kafka partitions in a position, the session state of a worker part in rows of
-(bigint, text, timestamp)), valid and a few nasty ones.  Run by hand:
+(bigint, text, timestamp); version 3: the manifest's sink run), valid and a few
+nasty ones.  Run by hand:
 python3 tests/fuzz/gen_checkpoint_corpus.py"""
 
 import os
@@ -11,7 +12,7 @@ import zlib
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "checkpoint")
 
 
-def obj(kind, seq, body, version=2):
+def obj(kind, seq, body, version=3):
     b = b"SLCK" + struct.pack("<HHQ", version, kind, seq) + body
     return b + struct.pack("<I", zlib.crc32(b))
 
@@ -33,9 +34,13 @@ def tail(version, k, count):
     return parts(k, count) if version >= 2 else b""
 
 
-def manifest(seq=3, workers=2, splits=8, chunk=-1, has_pos=0, k=0, count=None, version=2):
-    return obj(1, seq, struct.pack("<QQIIQiB", 0xABCDEF, 1 << 20, workers, splits, 4096, chunk,
-                                   has_pos) + pos() + tail(version, k, count), version)
+def manifest(seq=3, workers=2, splits=8, chunk=-1, has_pos=0, k=0, count=None, version=3,
+             run=0):
+    body = struct.pack("<QQIIQiB", 0xABCDEF, 1 << 20, workers, splits, 4096, chunk, has_pos)
+    body += pos() + tail(version, k, count)
+    if version >= 3:
+        body += struct.pack("<Q", run)
+    return obj(1, seq, body, version)
 
 
 def cell(v):
@@ -58,7 +63,7 @@ ROWS = [(b"1", b"x", b"2024-01-01 00:00:01"), (b"1", None, b"2024-01-01 00:00:01
 
 
 def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x00" * 8),),
-         sess=None, version=2, k=0, count=None):
+         sess=None, version=3, k=0, count=None):
     body = struct.pack("<IiB", worker, 2, 1) + pos() + tail(version, k, count)
     body += struct.pack("<QQQBqqqI", 39, 1, 0, 1, 10**18, 10**18 - 5, 10**18 - 10, nprod)
     body += b"".join(struct.pack("<q", 10**18 - 10) for _ in range(nprod))
@@ -88,7 +93,11 @@ def main():
         "v2_part_kafka": part(k=3),
         "v2_part_count_past_end": part(k=2, count=1 << 30),
         "v2_part_too_many": part(k=1, count=257),
-        "v3_unknown_version": obj(1, 4, b"", version=3),
+        "v4_unknown_version": obj(1, 4, b"", version=4),
+        "v2_manifest": manifest(version=2),
+        "v2_part": part(version=2),
+        "v3_manifest_table": manifest(run=0x1234ABCD5678EF01),
+        "v3_manifest_run_cut": manifest(run=7)[:-8] + manifest(run=7)[-4:],
         "part_v1": part(version=1),
         "part_sessions": part(wins=(), sess=sessions(ROWS)),
         "part_sessions_none": part(wins=(), sess=sessions([])),

@@ -11,7 +11,8 @@ upsert log by each key's last row, since how updates are batched may differ
 after a resume), with 1 and 2 workers, for tumble, hop and session windows; a job
 grouping by the window only (its workers' partial tables shipped to the window's
 owner before each barrier); materialized views (their contents printed by a SELECT
-after the jobs).  Also: what cannot be resumed is refused with a clear error.
+after the jobs); a table sink (the user table's rows, printed by a SELECT after the
+job).  Also: what cannot be resumed is refused with a clear error.
 
 The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
 """
@@ -121,8 +122,19 @@ SELECT * FROM per_auction ORDER BY auction;
 """
 
 
-def run(cwd, workers, ckdir=None, interval="0.02"):
-    args = [BIN, "run", "job.sql", "--workers", str(workers)]
+# a table sink (a user table of the data directory given by --data): its rows, read by
+# the SELECT after the job, are what an uninterrupted run leaves in a new directory
+TABLE_JOB = SOURCE + """
+CREATE TABLE out (window_end timestamp, auction bigint, n bigint, total bigint, top text)
+  WITH (connector = 'table');
+INSERT INTO out SELECT window_end, auction, count(*), sum(price), max(bidder)
+  FROM tumble(bids, ts, INTERVAL '2 seconds') GROUP BY window_end, auction;
+SELECT * FROM out ORDER BY window_end, auction;
+"""
+
+
+def run(cwd, workers, ckdir=None, interval="0.02", extra=()):
+    args = [BIN, "run", "job.sql", "--workers", str(workers)] + list(extra)
     if ckdir:
         args += ["--checkpoint-dir", ckdir, "--checkpoint-interval", interval]
     return subprocess.run(args, cwd=cwd, capture_output=True, text=True, timeout=600)
@@ -135,7 +147,7 @@ def manifests(ckdir):
     return {f for f in os.listdir(d) if f.startswith("manifest-")}
 
 
-def crash_run(cwd, workers, ckdir, kills, seed):
+def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
     """Runs the job to its end, killing it `kills` times; returns (kills done, rc, stderr)."""
     rnd = random.Random(seed)
     done = 0
@@ -147,7 +159,8 @@ def crash_run(cwd, workers, ckdir, kills, seed):
             # each batch read sleeps 2 ms (a test switch of the reader): on a fast
             # machine a job would otherwise end before a kill could land after a checkpoint
             p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
-                                  "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"],
+                                  "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"] +
+                                 list(extra),
                                  cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True,
                                  env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
         if done < kills:
@@ -254,6 +267,41 @@ def main():
                   workers)
             check(not manifests(ck), "views, %d workers: checkpoints removed at the end" %
                   workers)
+
+        # a table sink: rows staged between checkpoints, published with each one; after
+        # kills the table holds each row once (a sink ignoring checkpoints starts over and
+        # appends its rows again)
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(TABLE_JOB)
+        data = os.path.join(tmp, "data-ref")
+        os.mkdir(data)
+        ref = run(tmp, 1, extra=["--data", data, "--format", "csv"])
+        check(ref.returncode == 0 and len(ref.stdout.splitlines()) > 1000,
+              "table sink: uninterrupted run (%s)" % ref.stderr.strip())
+        for workers in (1, 2):
+            data = os.path.join(tmp, "data-%d" % workers)
+            os.mkdir(data)
+            ck = os.path.join(tmp, "ck-table-%d" % workers)
+            done, rc, err = crash_run(tmp, workers, ck, 4, seed=workers * 17,
+                                      extra=["--data", data, "--format", "csv"])
+            check(rc == 0 and done >= 1, "table sink, %d workers: ends after %d kills (%s)" %
+                  (workers, done, err.strip()))
+            got = LAST_STDOUT[0].splitlines()
+            want = ref.stdout.splitlines()
+            # the job's tag ("INSERT 0 n") counts the rows of the last run only
+            check(sorted(l for l in got if not l.startswith("INSERT")) ==
+                  sorted(l for l in want if not l.startswith("INSERT")),
+                  "table sink, %d workers: the table's rows equal the uninterrupted run's "
+                  "(%d rows, %d in the table)" % (workers, len(want) - 4, len(got) - 4))
+            check(not manifests(ck), "table sink, %d workers: checkpoints removed at the end" %
+                  workers)
+        # the file run again starts over: it replaces the rows its earlier run published
+        again = run(tmp, 2, ck, extra=["--data", data, "--format", "csv"])
+        check(again.returncode == 0 and
+              sorted(l for l in again.stdout.splitlines() if not l.startswith("INSERT")) ==
+              sorted(l for l in ref.stdout.splitlines() if not l.startswith("INSERT")),
+              "table sink: a run that starts over replaces its earlier rows (%s)" %
+              again.stderr.strip())
 
         # refusals: another worker count, another statement
         with open(os.path.join(tmp, "job.sql"), "w") as f:

@@ -42,7 +42,7 @@
 #define SEGMENT_MAX_BYTES ((size_t)1 << 30)
 #define RETIRE_GRACE_NS ((int64_t)60 * 1000000000)
 #define ORPHAN_GRACE_NS ((int64_t)600 * 1000000000)
-#define TABLES_PREFIX "sql/tables/"
+#define TABLES_PREFIX USER_TABLES_PREFIX
 
 int sql_user_open(sql_engine *eng, errmsg *e);
 void sql_user_close(sql_engine *eng);
@@ -729,10 +729,14 @@ int user_segw_flush(segw *s)
         dbuf_free(&s->buf);
         return sql_err_set(s->e, "58030", -1, "writing a segment: %s", em.text);
     }
-    sl_uuid id;
-    uuid_v4(&id);
-    char uid[UUID_STR_LEN], key[256];
-    uuid_format(&id, uid);
+    char uid[UUID_STR_LEN + 32], key[300];
+    if (s->tag) { /* a staged append's (user_stage.c): numbered, so it can be found again */
+        snprintf(uid, sizeof uid, "%s-%010lld", s->tag, (long long)s->next_k++);
+    } else {
+        sl_uuid id;
+        uuid_v4(&id);
+        uuid_format(&id, uid);
+    }
     snprintf(key, sizeof key, TABLES_PREFIX "%s/%s.parquet", s->d->uid, uid);
     rc = objstore_put(s->eng->os, key, s->buf.p, s->buf.len, OBJSTORE_PUT_ONCE, &em);
     size_t len = s->buf.len;

@@ -13,6 +13,7 @@
 #include <pthread.h>
 
 #define USER_MAX_COLS 256
+#define USER_TABLES_PREFIX "sql/tables/"
 
 enum { UK_TABLE = 1, UK_VIEW };
 
@@ -90,6 +91,8 @@ typedef struct segw {
     useg *out;               /* segments written */
     int nout, cap;
     sql_err *e;
+    const char *tag;         /* NULL: segments keyed by a new uuid; else {tag}-{next_k} */
+    int64_t next_k;
 } segw;
 
 /* A definition: 1 found (d set), 0 none, or an error (e set). */
