@@ -188,7 +188,8 @@ int cmd_run(int argc, char **argv)
         return 1;
     }
     cli_local loc = {0};
-    if (o.data_dir && cli_local_open(o.data_dir, &loc)) {
+    cli_store_opts so = {.data = o.data_dir};
+    if (o.data_dir && cli_local_open("run", &so, &loc)) {
         sql_fmt_free(out);
         sql_fmt_free(errf);
         free(text);
