@@ -42,7 +42,6 @@
 #define SEGMENT_MAX_BYTES ((size_t)1 << 30)
 #define RETIRE_GRACE_NS ((int64_t)60 * 1000000000)
 #define ORPHAN_GRACE_NS ((int64_t)600 * 1000000000)
-#define TABLES_PREFIX USER_TABLES_PREFIX
 
 int sql_user_open(sql_engine *eng, errmsg *e);
 void sql_user_close(sql_engine *eng);
@@ -458,7 +457,7 @@ int sql_user_open(sql_engine *eng, errmsg *e)
             qsort(r.keys, r.n, sizeof *r.keys, cmp_str);
         sweep s = {eng, &r, clock_wall_ns()};
         errmsg le;
-        objstore_list(eng->os, TABLES_PREFIX, maybe_orphan, &s, &le);
+        objstore_list(eng->os, USER_TABLES_PREFIX, maybe_orphan, &s, &le);
     }
     for (size_t i = 0; i < r.n; i++)
         sl_free(r.keys[i]);
@@ -737,7 +736,7 @@ int user_segw_flush(segw *s)
         uuid_v4(&id);
         uuid_format(&id, uid);
     }
-    snprintf(key, sizeof key, TABLES_PREFIX "%s/%s.parquet", s->d->uid, uid);
+    snprintf(key, sizeof key, USER_TABLES_PREFIX "%s/%s.parquet", s->d->uid, uid);
     rc = objstore_put(s->eng->os, key, s->buf.p, s->buf.len, OBJSTORE_PUT_ONCE, &em);
     size_t len = s->buf.len;
     dbuf_free(&s->buf);

@@ -473,7 +473,8 @@ int sql_query_copy_end(sql_query *q, sql_err *e)
     if (!rc)
         rc = user_segw_flush(&uc->w);
     if (!rc && uc->w.nout)
-        rc = sql_user_add_segments(q, uc->name, &uc->d, uc->w.out, uc->w.nout);
+        rc = sql_user_add_segments(q->s->eng, uc->name, &uc->d, uc->w.out, uc->w.nout, &q->a,
+                                   q->e);
     if (rc) {
         uc->failed = true;
         *e = *q->e;

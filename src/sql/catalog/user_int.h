@@ -114,10 +114,15 @@ void user_segw_done(segw *s);
  * lake table or a view, 42P01 when nothing has the name).  verb: "insert into", ... */
 int sql_user_writable(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
                       const char **name, udef *d);
-/* Adds segments written for d to the table's definition as it is now, under the writers'
- * lock (40001 when the table was dropped or replaced meanwhile). */
-int sql_user_add_segments(sql_query *q, const char *name, const udef *d, const useg *segs,
-                          int n);
+/* The definition of table name as it is now, under the writers' lock, changed by fn
+ * and stored back if fn says it changed it (40001 when the table was dropped, or
+ * replaced: its uid is no longer uid, when uid is given).  a holds the change. */
+int user_def_change(sql_engine *eng, const char *name, const char *uid,
+                    int (*fn)(void *arg, udef *d, arena *a, bool *changed), void *arg,
+                    arena *a, sql_err *e);
+/* Adds segments written for d to the table's definition as it is now (user_def_change). */
+int sql_user_add_segments(sql_engine *eng, const char *name, const udef *d, const useg *segs,
+                          int n, arena *a, sql_err *e);
 /* A sink for a query's batches into a segment writer (arg: segw). */
 int user_write_rows(void *arg, const sql_batch *b);
 

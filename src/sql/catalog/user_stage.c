@@ -139,51 +139,6 @@ int sql_user_stage_add(sql_user_stage *s, const sql_batch *b, sql_err *e)
     return rc;
 }
 
-/* The definition of name as it is now, changed by fn under the writers' lock and put
- * back if fn changed it (then done is called, the change's arena still there). */
-static int change_def(sql_engine *eng, const char *name, const char *uid,
-                      int (*fn)(void *arg, udef *d, arena *a, bool *changed),
-                      void (*done)(void *arg), void *arg, sql_err *e)
-{
-    sql_user_catalog *uc = eng->users;
-    arena a;
-    arena_init(&a, 4096, (size_t)256 << 20);
-    pthread_mutex_lock(&uc->write_mu);
-    udef cur;
-    int cx = user_def_get(eng, name, &a, &cur, e);
-    int rc = cx < 0 ? cx
-             : !cx || cur.kind != UK_TABLE ||
-                     (uid && strcmp(cur.uid ? cur.uid : "", uid))
-                 ? sql_err_set(e, "40001", -1, "could not serialize access: \"%s\" was dropped "
-                               "or replaced", name)
-                 : SL_OK;
-    bool changed = false;
-    if (!rc)
-        rc = fn(arg, &cur, &a, &changed);
-    if (!rc && changed)
-        rc = user_def_put(eng, name, &cur, cur.version, e);
-    if (!rc && changed && done)
-        done(arg);
-    pthread_mutex_unlock(&uc->write_mu);
-    arena_destroy(&a);
-    return rc;
-}
-
-static int add_segs(void *arg, udef *d, arena *a, bool *changed)
-{
-    const segw *w = arg;
-    useg *all = arena_alloc(a, sizeof *all * (size_t)(d->nseg + w->nout + 1));
-    if (!all)
-        return SL_ENOMEM;
-    if (d->nseg)
-        memcpy(all, d->segs, sizeof *all * (size_t)d->nseg);
-    memcpy(all + d->nseg, w->out, sizeof *all * (size_t)w->nout);
-    d->segs = all;
-    d->nseg += w->nout;
-    *changed = true;
-    return SL_OK;
-}
-
 int sql_user_stage_publish(sql_user_stage *s, int64_t *next, sql_err *e)
 {
     sql_err_clear(&s->err);
@@ -193,9 +148,10 @@ int sql_user_stage_publish(sql_user_stage *s, int64_t *next, sql_err *e)
         return rc;
     }
     if (s->w.nout) {
-        rc = change_def(s->eng, s->name, s->d.uid, add_segs, NULL, &s->w, e);
-        if (rc == SL_ENOMEM && !e->state[0])
-            oom(e);
+        arena a;
+        arena_init(&a, 4096, (size_t)256 << 20);
+        rc = sql_user_add_segments(s->eng, s->name, &s->d, s->w.out, s->w.nout, &a, e);
+        arena_destroy(&a);
         if (rc)
             return rc;
     }
@@ -207,7 +163,6 @@ int sql_user_stage_publish(sql_user_stage *s, int64_t *next, sql_err *e)
 }
 
 typedef struct cut {
-    sql_engine *eng;
     const char *tag;
     int64_t keep_below;
     const char **gone;       /* keys removed (in the change's arena) */
@@ -248,14 +203,6 @@ static int drop_segs(void *arg, udef *d, arena *a, bool *changed)
     return SL_OK;
 }
 
-/* After the definition without them is stored: the files go after the grace period. */
-static void retire_gone(void *arg)
-{
-    cut *c = arg;
-    for (int i = 0; i < c->ngone; i++)
-        user_retire_later(c->eng->users, c->gone[i]);
-}
-
 int sql_user_stage_truncate(sql_engine *eng, const char *name, const char *tag,
                             int64_t keep_below, sql_err *e)
 {
@@ -263,7 +210,13 @@ int sql_user_stage_truncate(sql_engine *eng, const char *name, const char *tag,
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "user tables need a data directory");
     if (!tag_ok(tag))
         return sql_err_set(e, SQLSTATE_INTERNAL, -1, "staged append: bad tag \"%s\"", tag);
-    cut c = {.eng = eng, .tag = tag, .keep_below = keep_below};
-    int rc = change_def(eng, name, NULL, drop_segs, retire_gone, &c, e);
-    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+    cut c = {.tag = tag, .keep_below = keep_below};
+    arena a;
+    arena_init(&a, 4096, (size_t)256 << 20);
+    int rc = user_def_change(eng, name, NULL, drop_segs, &c, &a, e);
+    /* the definition without them stored: the files go after the grace period */
+    for (int i = 0; !rc && i < c.ngone; i++)
+        user_retire_later(eng->users, c.gone[i]);
+    arena_destroy(&a);
+    return rc;
 }
