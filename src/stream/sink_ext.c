@@ -407,6 +407,15 @@ static void tsink_close(tsink *ts)
     sl_free(ts);
 }
 
+/* e, which failed with rc, names the sink. */
+static int named(const stream_table *t, sql_err *e, int rc)
+{
+    char msg[400];
+    snprintf(msg, sizeof msg, "%.390s", e->msg);
+    sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", t->name, msg);
+    return rc;
+}
+
 /* The user table is made if missing (CREATE TABLE IF NOT EXISTS, the sink's columns). */
 static int tsink_open(stream_table *t, void **out, sql_err *e)
 {
@@ -443,11 +452,8 @@ static int tsink_open(stream_table *t, void **out, sql_err *e)
     int rc = tsink_run(ts, (const char *)b.p, e);
     dbuf_free(&b);
     if (rc) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%.390s", e->msg);
-        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", t->name, msg);
         tsink_close(ts);
-        return rc;
+        return named(t, e, rc);
     }
     *out = ts;
     return SL_OK;
@@ -505,12 +511,9 @@ static int tsink_stage(tsink *ts, bool resume, bool keep, uint64_t run, uint64_t
 {
     stream_table *t = ts->t;
     char tag[24];
-    if (!resume)
-        published = 0;
-    if (!run) {
+    if (!run)
         return sql_err_set(e, "55000", -1, "checkpoint: it holds no state of table sink \"%s\"",
                            t->name);
-    }
     tag_of(run, tag);
     int rc = resume || !keep
                  ? sql_user_stage_truncate(t->run->eng, t->name, tag, (int64_t)published, e)
@@ -518,12 +521,8 @@ static int tsink_stage(tsink *ts, bool resume, bool keep, uint64_t run, uint64_t
     if (!rc)
         rc = sql_user_stage_open(t->run->eng, t->name, tag, (int64_t)published, t->ncols,
                                  t->types, &ts->stage, e);
-    if (rc) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%.390s", e->msg);
-        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", t->name, msg);
-        return rc;
-    }
+    if (rc)
+        return named(t, e, rc);
     ts->run = run;
     return SL_OK;
 }
@@ -533,13 +532,8 @@ static int tsink_publish(tsink *ts, uint64_t *published, uint64_t *run, sql_err 
 {
     int64_t next = 0;
     int rc = sql_user_stage_publish(ts->stage, &next, e);
-    if (rc) {
-        char msg[400];
-        snprintf(msg, sizeof msg, "%.390s", e->msg);
-        sql_err_set(e, e->state[0] ? e->state : "58030", -1, "sink \"%s\": %s", ts->t->name,
-                    msg);
-        return rc;
-    }
+    if (rc)
+        return named(ts->t, e, rc);
     *published = (uint64_t)next;
     *run = ts->run;
     return SL_OK;
