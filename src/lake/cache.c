@@ -123,10 +123,10 @@ lcache_entry *lcache_get_stamped(lcache *c, const char *key, int check, uint64_t
     pthread_mutex_lock(&c->mu);
     lcache_entry *en = find(c, key, h);
     lcache_entry *gone = NULL;
-    int drop = en && (stale(c, en) || (check && changed(c, en, stamp)));
-    if (drop && !stale(c, en))
-        c->changed++;
-    if (drop) {
+    int old = en && stale(c, en);
+    int moved = en && !old && check && changed(c, en, stamp);
+    c->changed += (uint64_t)moved;
+    if (old || moved) {
         gone = evict(c, en);
         en = NULL;
     }

@@ -2,56 +2,46 @@
  * get_many.c - objstore_get_many: a batch of whole-object reads with a fixed
  * number of requests in flight.
  *
- * Each request runs on its own short-lived worker thread through the backend's
- * ordinary get, so retries, backoff and error messages are the backend's own;
- * workers take the next key from a shared counter, which keeps every worker
- * busy whatever the sizes.  Results land in the caller's buffer of the same
- * index, so their order is the keys' order.  Threads are per batch: a batch is
- * one partition build's payloads (tens of objects), next to which a thread's
- * start is noise, and nothing stays running between builds.
+ * The reads are tasks of the project's ordered pool (base/pool.h), one per
+ * key, on the backend's parallel_gets threads; each runs the backend's
+ * ordinary get, so retries, backoff and error messages are the backend's own.
+ * Results land in the caller's buffer of the same index and are collected in
+ * key order, so the first failure met is the first in key order; it cancels
+ * the reads not started.  The pool is per batch: a batch is one partition
+ * build's payloads (tens of objects), next to which starting its threads is
+ * noise, and nothing stays running between builds.
  */
 #include "objstore/objstore.h"
 
-#include <pthread.h>
-#include <stdatomic.h>
+#include "base/alloc.h"
+#include "base/pool.h"
 
-typedef struct many {
+typedef struct get_task {
+    pool_task t;             /* first: the pool hands this back */
     objstore *os;
-    const char *const *keys;
-    size_t n;
-    dbuf *outs;
-    _Atomic size_t next;
-    _Atomic int failed;
-    pthread_mutex_t mu; /* guards first_bad and err */
-    size_t first_bad;   /* index of the lowest failed key; n: none */
-    errmsg err;
-} many;
+    const char *key;
+    dbuf *out;
+    errmsg e;
+} get_task;
 
-static void *worker(void *arg)
+static void get_run(pool_task *pt)
 {
-    many *m = arg;
-    for (;;) {
-        if (atomic_load(&m->failed))
-            break;
-        size_t i = atomic_fetch_add(&m->next, 1);
-        if (i >= m->n)
-            break;
-        errmsg e = {0};
-        int rc = m->os->ops->get(m->os, m->keys[i], &m->outs[i], &e);
-        if (rc) {
-            if (!e.code)
-                errmsg_set(&e, rc, "object %s: read failed", m->keys[i]);
-            pthread_mutex_lock(&m->mu);
-            if (i < m->first_bad) {
-                m->first_bad = i;
-                m->err = e;
-                m->err.code = rc;
-            }
-            pthread_mutex_unlock(&m->mu);
-            atomic_store(&m->failed, 1);
-        }
+    get_task *g = (get_task *)pt;
+    pt->rc = objstore_get(g->os, g->key, g->out, &g->e);
+    if (pt->rc && !g->e.code)
+        errmsg_set(&g->e, pt->rc, "object %s: read failed", g->key);
+    if (pt->rc)
+        g->e.code = pt->rc;
+}
+
+static int one_by_one(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e)
+{
+    for (size_t i = 0; i < n; i++) {
+        int rc = objstore_get(os, keys[i], &outs[i], e);
+        if (rc)
+            return rc;
     }
-    return NULL;
+    return SL_OK;
 }
 
 int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e)
@@ -61,31 +51,30 @@ int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *out
         par = OBJSTORE_MAX_PARALLEL;
     if ((size_t)par > n)
         par = (int)n;
-    if (par <= 1) {
-        for (size_t i = 0; i < n; i++) {
-            int rc = objstore_get(os, keys[i], &outs[i], e);
-            if (rc)
-                return rc;
+    get_task *ts = par > 1 ? sl_calloc(n, sizeof *ts) : NULL;
+    pool p;
+    errmsg pe = {0};
+    if (!ts || pool_init(&p, (unsigned)par, n, &pe)) {
+        sl_free(ts); /* no threads (or a batch of one): one after another */
+        return one_by_one(os, keys, n, outs, e);
+    }
+    size_t queued = 0;
+    for (; queued < n; queued++) {
+        ts[queued] = (get_task){.t = {.run = get_run}, .os = os, .key = keys[queued],
+                                .out = &outs[queued]};
+        if (pool_submit(&p, &ts[queued].t))
+            break;
+    }
+    int rc = SL_OK;
+    pool_task *t;
+    while (pool_next(&p, &t) == SL_OK)
+        if (!rc && t->rc) {
+            rc = t->rc;
+            if (e)
+                *e = ((get_task *)t)->e;
+            pool_cancel(&p);
         }
-        return SL_OK;
-    }
-    many m = {.os = os, .keys = keys, .n = n, .outs = outs, .first_bad = n};
-    atomic_init(&m.next, 0);
-    atomic_init(&m.failed, 0);
-    pthread_mutex_init(&m.mu, NULL);
-    pthread_t th[OBJSTORE_MAX_PARALLEL];
-    int started = 0;
-    for (; started < par - 1; started++)
-        if (pthread_create(&th[started], NULL, worker, &m))
-            break; /* fewer helpers: the calling thread works too, so it still finishes */
-    worker(&m);
-    for (int t = 0; t < started; t++)
-        pthread_join(th[t], NULL);
-    pthread_mutex_destroy(&m.mu);
-    if (m.first_bad < n) {
-        if (e)
-            *e = m.err;
-        return m.err.code;
-    }
-    return SL_OK;
+    pool_destroy(&p);
+    sl_free(ts);
+    return rc;
 }

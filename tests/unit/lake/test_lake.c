@@ -651,6 +651,42 @@ TEST(cold_build_over_unmappable_store_overlaps_gets_and_reads_no_range)
     fx_free(&f);
 }
 
+/*
+ * objstore_get_many over a store with GETs in flight: every buffer holds its own
+ * key's object, and with keys missing the error is the first missing one's in key
+ * order (whichever GET failed first in time).
+ */
+TEST(get_many_keeps_key_order_and_reports_the_first_missing_key)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    enum { N = 12 };
+    char names[N][16];
+    const char *keys[N];
+    dbuf outs[N];
+    for (int i = 0; i < N; i++) {
+        snprintf(names[i], sizeof names[i], "many/k%02d", i);
+        keys[i] = names[i];
+        dbuf_init(&outs[i], 1 << 20);
+        errmsg e = {0};
+        if (i != 5 && i != 9) /* two keys missing */
+            CHECK_OK(objstore_put(f.os, names[i], names[i], strlen(names[i]),
+                                  OBJSTORE_PUT_ONCE, &e));
+    }
+    errmsg e = {0};
+    CHECK_EQ(objstore_get_many(&nm.base, keys, 5, outs, &e), SL_OK);
+    for (int i = 0; i < 5; i++)
+        CHECK(outs[i].len == strlen(names[i]) && !memcmp(outs[i].p, names[i], outs[i].len));
+    CHECK(atomic_load(&nm.in_flight_max) > 1);
+    CHECK_EQ(objstore_get_many(&nm.base, keys, N, outs, &e), SL_ENOTFOUND);
+    CHECK(strstr(e.text, "many/k05") != NULL);
+    CHECK(strstr(e.text, "many/k09") == NULL);
+    for (int i = 0; i < N; i++)
+        dbuf_free(&outs[i]);
+    fx_free(&f);
+}
+
 #include "lake/cache.h"
 
 static void free_int(void *v) { free(v); }
