@@ -137,13 +137,7 @@ static int parse(int argc, char **argv, aopts *a)
         fprintf(stderr, "streamlake analyze: --begin must come before --end\n");
         return 2;
     }
-    a->direct = cli_store_given(&a->so);
-    if (a->server && a->direct) {
-        fprintf(stderr, "streamlake analyze: give --server or the stores (--data, --meta, "
-                        "--objects), not both\n");
-        return 2;
-    }
-    if (a->direct && cli_store_check("analyze", &a->so, 1))
+    if (cli_store_pick("analyze", a->server, &a->so, &a->direct))
         return 2;
     if (a->no_flame && a->flame_dir) {
         fprintf(stderr, "streamlake analyze: --no-flame and --flame-dir contradict\n");

@@ -181,12 +181,8 @@ int cmd_materialize(int argc, char **argv)
             return 2;
         }
     }
-    if (server && cli_store_given(&so)) {
-        fprintf(stderr, "streamlake materialize: give --server or the stores (--data, --meta, "
-                        "--objects), not both\n");
+    int direct;
+    if (cli_store_pick("materialize", server, &so, &direct))
         return 2;
-    }
-    if (cli_store_given(&so) && cli_store_check("materialize", &so, 1))
-        return 2;
-    return cli_store_given(&so) ? via_data(&so, pid) : via_server(cli_default_server(server), pid);
+    return direct ? via_data(&so, pid) : via_server(cli_default_server(server), pid);
 }

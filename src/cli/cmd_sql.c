@@ -374,13 +374,8 @@ int cmd_sql(int argc, char **argv)
                 format);
         return 2;
     }
-    int direct = cli_store_given(&so);
-    if (server && direct) {
-        fprintf(stderr, "streamlake sql: give --server or the stores (--data, --meta, "
-                        "--objects), not both\n");
-        return 2;
-    }
-    if (direct && cli_store_check("sql", &so, 1))
+    int direct;
+    if (cli_store_pick("sql", server, &so, &direct))
         return 2;
     if (query && file) {
         fprintf(stderr, "streamlake sql: give QUERY or -f FILE, not both\n");

@@ -453,13 +453,12 @@ int cmd_trace(int argc, char **argv)
         return 2;
     }
     if (pf_gen_kinds_parse(kinds_s, &kinds) ||
-        (jobs_s && (cli_parse_u64("--jobs", jobs_s, &jobs) || jobs < 1 || jobs > 64)) ||
-        (server && cli_store_given(&so))) {
-        fprintf(stderr, "streamlake trace: --kinds is thread, async or both; --jobs 1..64; "
-                        "--server or the stores (--data, --meta, --objects), not both\n");
+        (jobs_s && (cli_parse_u64("--jobs", jobs_s, &jobs) || jobs < 1 || jobs > 64))) {
+        fprintf(stderr, "streamlake trace: --kinds is thread, async or both; --jobs 1..64\n");
         return 2;
     }
-    if (cli_store_given(&so) && cli_store_check("trace", &so, 1))
+    int direct;
+    if (cli_store_pick("trace", server, &so, &direct))
         return 2;
     int64_t ns;
     if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
@@ -472,9 +471,9 @@ int cmd_trace(int argc, char **argv)
     if (open_out(&t, out))
         return 1;
     intr_start(t.tmp);
-    int rc = cli_store_given(&so) ? via_data(&t, &so, pid, kinds, begin, end, (unsigned)jobs)
-                  : via_server(&t, cli_default_server(server), pid, kinds, begin, end,
-                               (unsigned)jobs);
+    int rc = direct ? via_data(&t, &so, pid, kinds, begin, end, (unsigned)jobs)
+                    : via_server(&t, cli_default_server(server), pid, kinds, begin, end,
+                                 (unsigned)jobs);
     int interrupted = intr_stop();
     if (finish_out(&t, rc == 0 && !interrupted))
         rc = 1;

@@ -156,17 +156,13 @@ int cmd_view(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    if (server && cli_store_given(&so)) {
-        fprintf(stderr, "streamlake view: give --server or the stores (--data, --meta, "
-                        "--objects), not both\n");
-        return 2;
-    }
-    if (cli_store_given(&so) && cli_store_check("view", &so, 1))
+    int direct;
+    if (cli_store_pick("view", server, &so, &direct))
         return 2;
     int64_t ns;
     if (cli_parse_time("--begin", begin, &ns) || cli_parse_time("--end", end, &ns))
         return 2;
-    if (cli_store_given(&so))
+    if (direct)
         return via_data(&so, pos[0], pos[1], begin, end, format);
     return via_server(cli_default_server(server), pos[0], pos[1], begin, end, format);
 }

@@ -67,6 +67,17 @@ int cli_store_check(const char *prog, const cli_store_opts *o, int direct)
     return 0;
 }
 
+int cli_store_pick(const char *prog, const char *srv, const cli_store_opts *o, int *direct)
+{
+    *direct = cli_store_given(o);
+    if (srv && *direct) {
+        fprintf(stderr, "streamlake %s: give --server or the stores (--data, --meta, "
+                "--objects), not both\n", prog);
+        return 2;
+    }
+    return *direct ? cli_store_check(prog, o, 1) : 0;
+}
+
 void cli_store_usage(FILE *f, int col)
 {
     static const char *const text[][4] = {

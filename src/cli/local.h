@@ -43,8 +43,14 @@ int cli_store_opt(int argc, char **argv, int *i, cli_store_opts *o);
  * after "streamlake PROG: ".
  */
 int cli_store_check(const char *prog, const cli_store_opts *o, int direct);
-/* 1 if any of --data, --meta, --objects was given: the command opens the lake itself. */
+/* 1 if any store option was given: the command opens the lake itself. */
 int cli_store_given(const cli_store_opts *o);
+/*
+ * A command that asks a server (srv: --server URL, or NULL) or opens the
+ * lake itself: *direct is cli_store_given(o); refuses both at once, and checks
+ * the store options (cli_store_check, direct).  0, or 2 after printing why.
+ */
+int cli_store_pick(const char *prog, const char *srv, const cli_store_opts *o, int *direct);
 /*
  * The store options' usage lines, option names indented by 2 and their
  * explanations starting at column col (as the command's other options).
