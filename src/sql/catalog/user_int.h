@@ -99,6 +99,15 @@ typedef struct segw {
 int user_def_get(sql_engine *eng, const char *name, arena *a, udef *d, sql_err *e);
 /* Creates (expect 0), replaces (expect: the version read) or drops (d NULL) a definition. */
 int user_def_put(sql_engine *eng, const char *name, const udef *d, int64_t expect, sql_err *e);
+/* The definition of table name as it is now, under the writers' lock, changed by fn
+ * and stored back if fn says it changed it (40001 when the table was dropped, or
+ * replaced: its uid is no longer uid, when uid is given).  a holds the change. */
+int user_def_change(sql_engine *eng, const char *name, const char *uid,
+                    int (*fn)(void *arg, udef *d, arena *a, bool *changed), void *arg,
+                    arena *a, sql_err *e);
+/* Adds segments written for d to the table's definition as it is now (user_def_change). */
+int sql_user_add_segments(sql_engine *eng, const char *name, const udef *d, const useg *segs,
+                          int n, arena *a, sql_err *e);
 /* Replaced segments: deleted a grace period later (queries in flight still read them). */
 void user_retire_later(sql_user_catalog *uc, const char *key);
 void user_retire_sweep(sql_engine *eng, bool all);
@@ -114,15 +123,6 @@ void user_segw_done(segw *s);
  * lake table or a view, 42P01 when nothing has the name).  verb: "insert into", ... */
 int sql_user_writable(sql_query *q, const PgQuery__RangeVar *rv, const char *verb,
                       const char **name, udef *d);
-/* The definition of table name as it is now, under the writers' lock, changed by fn
- * and stored back if fn says it changed it (40001 when the table was dropped, or
- * replaced: its uid is no longer uid, when uid is given).  a holds the change. */
-int user_def_change(sql_engine *eng, const char *name, const char *uid,
-                    int (*fn)(void *arg, udef *d, arena *a, bool *changed), void *arg,
-                    arena *a, sql_err *e);
-/* Adds segments written for d to the table's definition as it is now (user_def_change). */
-int sql_user_add_segments(sql_engine *eng, const char *name, const udef *d, const useg *segs,
-                          int n, arena *a, sql_err *e);
 /* A sink for a query's batches into a segment writer (arg: segw). */
 int user_write_rows(void *arg, const sql_batch *b);
 

@@ -286,56 +286,6 @@ static sql_plan *insert_values(binder *b, const PgQuery__SelectStmt *s, const ud
     return v;
 }
 
-int user_def_change(sql_engine *eng, const char *name, const char *uid,
-                    int (*fn)(void *arg, udef *d, arena *a, bool *changed), void *arg,
-                    arena *a, sql_err *e)
-{
-    sql_user_catalog *uc = eng->users;
-    pthread_mutex_lock(&uc->write_mu);
-    /* the definition as it is now (another statement may have changed it) */
-    udef cur;
-    int cx = user_def_get(eng, name, a, &cur, e);
-    int rc = cx < 0 ? cx
-             : !cx || cur.kind != UK_TABLE || (uid && strcmp(cur.uid ? cur.uid : "", uid))
-                 ? sql_err_set(e, "40001", -1, "could not serialize access: \"%s\" was dropped "
-                               "or replaced", name)
-                 : SL_OK;
-    bool changed = false;
-    if (!rc && (rc = fn(arg, &cur, a, &changed)) == SL_ENOMEM && !e->state[0])
-        oom(e);
-    if (!rc && changed)
-        rc = user_def_put(eng, name, &cur, cur.version, e);
-    pthread_mutex_unlock(&uc->write_mu);
-    return rc;
-}
-
-typedef struct seg_list {
-    const useg *segs;
-    int n;
-} seg_list;
-
-static int append_segs(void *arg, udef *d, arena *a, bool *changed)
-{
-    const seg_list *l = arg;
-    useg *all = arena_alloc(a, sizeof *all * (size_t)(d->nseg + l->n + 1));
-    if (!all)
-        return SL_ENOMEM;
-    if (d->nseg)
-        memcpy(all, d->segs, sizeof *all * (size_t)d->nseg);
-    memcpy(all + d->nseg, l->segs, sizeof *all * (size_t)l->n);
-    d->segs = all;
-    d->nseg += l->n;
-    *changed = true;
-    return SL_OK;
-}
-
-int sql_user_add_segments(sql_engine *eng, const char *name, const udef *d, const useg *segs,
-                          int n, arena *a, sql_err *e)
-{
-    seg_list l = {segs, n};
-    return user_def_change(eng, name, d->uid ? d->uid : "", append_segs, &l, a, e);
-}
-
 static int insert(sql_query *q, binder *b, const PgQuery__InsertStmt *s)
 {
     snprintf(q->tag, sizeof q->tag, "INSERT 0 0");
