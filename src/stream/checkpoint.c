@@ -215,6 +215,7 @@ int stream_ckpt_manifest_decode(const uint8_t *p, size_t n, stream_ckpt_manifest
     m->has_pos = get_bool(&c);
     get_pos(&c, &m->pos);
     m->sink_run = c.version >= 3 ? get_u64(&c) : 0;
+    m->version = (uint16_t)c.version;
     if (c.bad || c.n || !m->nworkers || m->nworkers > 1024 || !m->nsplits || m->chunk < -1 ||
         m->chunk >= (int64_t)m->nsplits)
         return SL_EINVAL;

@@ -18,9 +18,10 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 3 /* 3: the manifest's sink run (table sinks); 2: kafka
-                                 partitions in a position, a worker part's sessions;
-                                 1 and 2 are still read */
+#define STREAM_CKPT_VERSION 4 /* 4: a view with emit = 'on_update' saves its rows with
+                                 their keys; 3: the manifest's sink run (table sinks);
+                                 2: kafka partitions in a position, a worker part's
+                                 sessions; 1 to 3 are still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {
@@ -34,6 +35,7 @@ typedef struct stream_ckpt_manifest {
     bool has_pos;            /* ... and the reader's position in it */
     stream_reader_pos pos;
     uint64_t sink_run;       /* version 3: a table sink's run (its segments' tag); else 0 */
+    uint16_t version;        /* the manifest's (decoded; encoding writes the current one) */
 } stream_ckpt_manifest;
 
 typedef struct stream_ckpt_win {

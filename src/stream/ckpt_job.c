@@ -14,6 +14,7 @@
  */
 #include "stream/checkpoint.h"
 #include "stream/job.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 
@@ -94,7 +95,22 @@ void stream_ckpt_server_clear(struct objstore *os, const char *name)
 
 #define VIEW_OBJ "view"
 
-/* The view's rows (every batch it holds) as checkpoint rows. */
+typedef struct rows_out {
+    dbuf *b, *txt;
+} rows_out;
+
+static int save_rows(void *arg, sql_batch *batch)
+{
+    rows_out *o = arg;
+    int rc = SL_OK;
+    for (int64_t r = 0; r < batch->n && !rc; r++)
+        rc = stream_ckpt_row(o->b, batch, r, o->txt);
+    sql_batch_free(batch);
+    return rc;
+}
+
+/* The view's rows (every batch it holds; with an upsert log, its live rows with
+ * their keys) as checkpoint rows. */
 static int view_save(stream_job *j, stream_view *v, uint64_t seq, sql_err *e)
 {
     ftab *f = v->f;
@@ -102,11 +118,19 @@ static int view_save(stream_job *j, stream_view *v, uint64_t seq, sql_err *e)
     dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
     dbuf_init(&txt, 1u << 30);
     uint64_t n = 0;
-    for (int i = 0; i < f->nrows_batches; i++)
+    int nc = f->t.ncols;
+    if (v->log) {
+        n = (uint64_t)stream_ulog_rows(v->log);
+        stream_ulog_types(v->log, &nc);
+    }
+    for (int i = 0; i < f->nrows_batches && !v->log; i++)
         n += (uint64_t)f->rows[i]->n;
     int rc = n > UINT32_MAX ? SL_ENOMEM
-                            : stream_ckpt_rows_head(&b, (uint32_t)n, n ? (uint32_t)f->t.ncols : 0);
-    for (int i = 0; i < f->nrows_batches && !rc; i++)
+                            : stream_ckpt_rows_head(&b, (uint32_t)n, n ? (uint32_t)nc : 0);
+    rows_out ro = {&b, &txt};
+    if (!rc && v->log)
+        rc = stream_ulog_read(v->log, true, save_rows, &ro);
+    for (int i = 0; i < f->nrows_batches && !rc && !v->log; i++)
         for (int64_t r = 0; r < f->rows[i]->n && !rc; r++)
             rc = stream_ckpt_row(&b, f->rows[i], r, &txt);
     rc = rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
@@ -137,13 +161,27 @@ static int view_add(void *arg, sql_batch *b)
     return SL_OK;
 }
 
+/* A saved row with its key into the view's upsert log. */
+static int view_upsert(void *arg, sql_batch *b)
+{
+    stream_view *v = arg;
+    sql_batch *rows, *keys;
+    if (stream_ulog_split(b, v->f->t.ncols, &rows, &keys))
+        return SL_ENOMEM;
+    return stream_ulog_upsert(v->log, rows, keys, v->mu);
+}
+
 /* The contents the checkpoint saved put back into the (empty) view. */
 static int view_restore(stream_job *j, stream_view *v, sql_err *e)
 {
     dbuf b;
     dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
     int rc = stream_ckpt_get_obj(j->ckpt, j->resume->seq, VIEW_OBJ, &b, e);
-    if (!rc)
+    int nc;
+    const sql_type *lt = v->log ? stream_ulog_types(v->log, &nc) : NULL;
+    if (!rc && v->log)
+        rc = stream_ckpt_rows_read(b.p, b.len, nc, lt, view_upsert, v, e);
+    else if (!rc)
         rc = stream_ckpt_rows_read(b.p, b.len, v->f->t.ncols, v->f->types, view_add, v, e);
     dbuf_free(&b);
     return rc;
@@ -170,6 +208,15 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
                 j->src ? j->src->name : "(a join of streams)", why);
         stream_ckpt_close(j->ckpt);
         j->ckpt = NULL;
+        return SL_OK;
+    }
+    if (j->resuming && v && v->log && j->resume->version < 4) {
+        /* an upsert log saved before version 4 has no keys: start over (the source
+         * is read again from its start, so the view ends up the same) */
+        fprintf(stderr, "streamlake: job %s: checkpoint %llu predates keyed views: starting "
+                "over\n", j->src ? j->src->name : "?", (unsigned long long)j->resume->seq);
+        stream_ckpt_clear(j->ckpt);
+        j->resuming = false;
         return SL_OK;
     }
     if (j->resuming && v)

@@ -37,6 +37,7 @@
  * non-decreasing window_end order.
  */
 #include "stream/job.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 
@@ -340,6 +341,10 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
     if (!rc) {
         v->emit_on_close = on_close;
         rc = stream_sink_open(j->r, NULL, v, map, j->q->types, n, &j->sink, j->e);
+    }
+    if (!rc && j->on_update) { /* its contents: an upsert log, current while it runs */
+        j->ulog = true;
+        rc = stream_ulog_prepare(j, v, j->e);
     }
     return rc;
 }

@@ -106,7 +106,13 @@ struct stream_job {
     int src_keys[STREAM_MAX_KEYS]; /* ... the source columns they are (sessions) */
     int npkeys;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
-    bool log_to_sink;        /* ... written to the sink (a file); a view keeps the final rows */
+    bool log_to_sink;        /* ... written to the sink (a file, a table, ...) */
+    bool ulog;               /* ... into a view's upsert log, keyed (ulog.c): */
+    int ukeys;               /* ... key columns (the GROUP BY's; 1 for none: a constant) */
+    bool ukey_const;         /* ... a GROUP BY of no column */
+    sql_type *ustage[STREAM_MAX_CHAIN + 1]; /* ... the aggregation's and each post stage's
+                                               columns, and a row number after them */
+    sql_type *uout;          /* ... an update's columns: the view's, then the key's */
     bool ahead;              /* splits read ahead (no first pass, line numbers counted
                                 from each split's start; see read_ahead) */
     bool preagg;             /* every key a window column, the aggregates combine: each

@@ -15,7 +15,8 @@
  * lets every session name the connector tables, the views and `jobs`.  A view
  * is read as a snapshot: its batches are shared (refcounted, immutable) into
  * a table made for the query while the views' mutex is held, so a job
- * appending rows never races a reader.
+ * appending rows never races a reader (a view with emit = 'on_update': its
+ * upsert log's live rows, one per group, current while the job runs).
  *
  * Definitions persist in the metadata store as rows of the SQL table
  * catalogue named "stream:NNNNNNNNNN" (a sequence number: creation order),
@@ -39,6 +40,7 @@
 #include "stream/checkpoint.h"
 #include "stream/job.h"
 #include "stream/live.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
@@ -511,7 +513,8 @@ static sql_table *jobs_table(stream_server *ss, arena *a)
     return &f->t;
 }
 
-/* A view's rows now, as a table of the query (its batches shared). */
+/* A view's rows now, as a table of the query (its batches shared; an upsert
+ * log's live rows, shared or copied). */
 static sql_table *view_snapshot(stream_server *ss, stream_view *v, arena *a)
 {
     ftab *src = v->f;
@@ -526,7 +529,9 @@ static sql_table *view_snapshot(stream_server *ss, stream_view *v, arena *a)
         rc = f->names[i] ? SL_OK : SL_ENOMEM;
     }
     pthread_mutex_lock(&ss->vmu);
-    for (int i = 0; i < src->nrows_batches && !rc; i++) {
+    if (!rc && v->log) /* emit = 'on_update': each group's newest row, copied */
+        rc = stream_ulog_read(v->log, false, stream_ulog_into_ftab, f);
+    for (int i = 0; i < src->nrows_batches && !rc && !v->log; i++) {
         const sql_batch *sb = src->rows[i];
         sql_batch *nb;
         if ((rc = sql_batch_new(sb->ncols, sb->types, &nb)))

@@ -82,15 +82,13 @@ static int release(stream_job *j, pending *q, sql_err *e)
     }
 }
 
-/* An update of the upsert log: to a file sink as it comes (a key's updates come
- * from its one owner, in order); a view counts it and keeps the final rows. */
-static int update_in(stream_job *j, sql_batch *b, sql_err *e)
+/* An update of the upsert log, as it comes (a key's updates come from its one
+ * owner, in order): to a sink, or into a view's log (kind: ulog.h). */
+static int update_in(stream_job *j, sql_batch *b, int64_t kind, sql_err *e)
 {
     if (j->log_to_sink)
         return stream_sink_write(j->sink, b, e);
-    stream_sink_count(j->sink, (uint64_t)b->n);
-    sql_batch_free(b);
-    return SL_OK;
+    return stream_sink_ulog(j->sink, b, (int)kind, e);
 }
 
 /* Checkpoints: the next one asked for when its time came and none is under way. */
@@ -149,7 +147,7 @@ int stream_merge_windows(stream_job *j, sql_err *e)
                 if (m.kind == STREAM_MSG_RESULT)
                     rc = queue_add(&q[o], &m) ? (stream_msg_free(&m), oom(e)) : SL_OK;
                 else if (m.kind == STREAM_MSG_UPDATE)
-                    rc = update_in(j, m.b, e);
+                    rc = update_in(j, m.b, m.end, e);
                 else if (m.kind == STREAM_MSG_DONE)
                     ndone++;
                 if (m.kind != STREAM_MSG_RESULT)

@@ -50,7 +50,8 @@ enum {
     STREAM_MSG_CHUNK_END,    /* the producer finished input chunk `end` */
     STREAM_MSG_DONE,         /* the producer is done: nothing follows */
     STREAM_MSG_RESULT,       /* b: rows of closed windows ending at `end` */
-    STREAM_MSG_UPDATE,       /* b: the new rows of groups that changed (on_update) */
+    STREAM_MSG_UPDATE,       /* b: the new rows of groups that changed (on_update); into
+                                a view's log, end says what b is (STREAM_ULOG_*) */
     STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
     STREAM_MSG_PARTIAL,      /* b: a producer's partial table of the window starting
                                 at `end` (local-global aggregation) */

@@ -15,8 +15,8 @@
  *   kafka, webhook,     sink_ext.c (kafka: source_kafka.c); a checkpoint of a
  *   metrics, table      job writing kafka waits for every delivery report
  *   materialized view   the rows kept in memory as the view's contents (with
- *                       emit = 'on_update', the final row of each group: the
- *                       upsert log's updates are counted, not kept).
+ *                       emit = 'on_update', its upsert log, ulog.c: each
+ *                       group's newest row, current while the job runs).
  *
  * A job's columns become the sink's as INSERT makes them: by position, or by
  * the INSERT's column list (the others NULL), with assignment casts (an
@@ -24,6 +24,7 @@
  * with 42804 before a row is read).  The casts run through the evaluator.
  */
 #include "stream/live.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 #include "sql/exec/eval.h"
@@ -337,15 +338,32 @@ int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t ro
     return SL_OK;
 }
 
-void stream_sink_count(stream_sink *k, uint64_t n)
+int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e)
 {
-    if (k->v)
-        k->v->rows_written += n;
+    stream_view *v = k->v;
+    if (kind == STREAM_ULOG_DELETE)
+        return stream_ulog_delete(v->log, b, v->mu) ? oom(e) : SL_OK;
+    sql_batch *rows, *keys, *o = NULL;
+    if (stream_ulog_split(b, k->ncols, &rows, &keys))
+        return oom(e);
+    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, rows, &o, e);
+    if (rc) {
+        sql_batch_free(keys);
+        return rc;
+    }
+    if (kind == STREAM_ULOG_UPSERT)
+        v->rows_written += (uint64_t)o->n;
+    return stream_ulog_upsert(v->log, o, keys, v->mu) ? oom(e) : SL_OK;
 }
 
 int stream_sink_commit(stream_sink *k, sql_err *e)
 {
     if (!k->t) {
+        /* a run's view is read after its job, as a table of rows: its log's rows
+         * (a server's view is read through the log, under its mutex) */
+        stream_view *v = k->v;
+        if (v->log && !v->mu && stream_ulog_read(v->log, false, stream_ulog_into_ftab, v->f))
+            return oom(e);
         k->committed = true;
         return SL_OK;
     }

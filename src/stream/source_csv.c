@@ -90,6 +90,7 @@ struct stream_reader {
     bool own_map;
     size_t mapped;
     int notify;              /* inotify descriptor (-1: none, wait by timeout) */
+    _Atomic int *stop;       /* its job's stop flag (a server's job), or NULL */
 };
 
 static _Atomic int g_stop;
@@ -102,6 +103,11 @@ void stream_request_stop(void)
 bool stream_stop_requested(void)
 {
     return atomic_load(&g_stop) != 0;
+}
+
+void stream_reader_set_stop(stream_reader *r, _Atomic int *stop)
+{
+    r->stop = stop;
 }
 
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
@@ -920,7 +926,7 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
             return rc;
         if (grow(r))
             continue;
-        if (atomic_load(&g_stop))
+        if (atomic_load(&g_stop) || (r->stop && atomic_load(r->stop)))
             return SL_OK; /* the end, as for a bounded file */
         wait_change(r);
     }

@@ -16,6 +16,7 @@
  *                 split (rows in line order, lateness and the watermark
  *                 applied at the source), the first pass over a split
  *   sink.c        where a job's rows go: a file (csv), a materialized view
+ *   ulog.c        the upsert log of a view with emit = 'on_update' (ulog.h)
  *   job.c         one continuous statement: its plan taken apart into the
  *                 stateless chains and the aggregation (job.h)
  *   worker.c      the statement run on partitioned workers, merged into its sink
@@ -107,10 +108,15 @@ static inline bool stream_table_is_sink(const stream_table *t)
            t->connector == STREAM_CONN_TABLE || t->connector == STREAM_CONN_BLACKHOLE;
 }
 
+struct stream_ulog;
+
 /* A materialized view: its contents, readable by the session's later SELECTs. */
 typedef struct stream_view {
     const char *name;
     ftab *f;                 /* the rows (ftab_rows_ops); f->t is the table */
+    struct stream_ulog *log; /* emit = 'on_update': the contents, one row per group (ulog.h;
+                                owned by f); f's rows are filled from it when a run's job
+                                ends */
     uint64_t rows_written;
     bool emit_on_close;
     pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
@@ -200,6 +206,9 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
  * first record of the split that begins the file). */
 int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **out,
                        sql_err *e);
+/* follow = true: the reader also ends its input when *stop is set (a server's job
+ * being stopped), as it does on stream_request_stop. */
+void stream_reader_set_stop(stream_reader *r, _Atomic int *stop);
 /*
  * The first pass over a split: the largest event time of its good records (with
  * on_error = 'fail' only the event-time field is parsed: a bad record fails the
@@ -335,9 +344,9 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
                      const sql_type *in_types, int nin, stream_sink **out, sql_err *e);
 /* Writes the rows of b (taken). */
 int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
-/* A view with emit = 'on_update': n rows of its upsert log went by (the figures
- * count them; its contents are the final rows, written with stream_sink_write). */
-void stream_sink_count(stream_sink *k, uint64_t n);
+/* A view with emit = 'on_update': an update of its upsert log (b taken; kind: a
+ * STREAM_ULOG_* of ulog.h), applied under the view's mutex; upserts are counted. */
+int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e);
 int stream_sink_commit(stream_sink *k, sql_err *e);
 /* Checkpoints (file sinks; a view: 0 bytes): what was written flushed to disk,
  * *bytes its length; from then on a failed job keeps the part file.  A table

@@ -57,6 +57,7 @@
 #include "stream/checkpoint.h"
 #include "stream/job.h"
 #include "stream/live.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 
@@ -155,6 +156,13 @@ static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
     return to_merger(arg, &m);
 }
 
+/* An update of a view's log (kind: STREAM_ULOG_*, ulog.h). */
+static int ulog_out(void *arg, sql_batch *b, int kind)
+{
+    stream_msg m = {b, 0, kind, STREAM_MSG_UPDATE};
+    return to_merger(arg, &m);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -181,7 +189,8 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
     }
     sql_batch *res = NULL;
     if (!rc && m && !(rc = sql_aggtab_peek(ow->t, ids, m, &res, e)))
-        rc = sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
+        rc = j->ulog ? stream_ulog_post(j, w->id, res, STREAM_ULOG_UPSERT, ulog_out, w, e)
+                     : sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
     sl_free(ids);
     return rc;
 }
@@ -249,11 +258,14 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
     int rc = SL_OK, done = 0;
     for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].end, wm); done++) {
         w->closing_end = w->wins[done].end;
-        for (; !j->log_to_sink;) { /* a file's upsert log has every final row already */
+        /* a sink's upsert log has every final row already; a view's log gets them
+         * once more, keyed, so that what it holds at the end is what closing gives */
+        for (; !j->log_to_sink;) {
             sql_batch *b;
             if ((rc = sql_aggtab_next(w->wins[done].t, &b, e)) || !b)
                 break;
-            if ((rc = sql_pipe_push(j->post, j->npost, w->id, b, result_out, w, e)))
+            if ((rc = j->ulog ? stream_ulog_post(j, w->id, b, STREAM_ULOG_FINAL, ulog_out, w, e)
+                              : sql_pipe_push(j->post, j->npost, w->id, b, result_out, w, e)))
                 break;
         }
         sql_aggtab_free(w->wins[done].t);
@@ -915,6 +927,8 @@ static int read_split(wk *w, int c, sql_err *e)
     long delay = test_batch_delay();
     stream_reader *rd;
     int rc = stream_reader_open(j->file, &j->splits[c], &rd, e);
+    if (!rc)
+        stream_reader_set_stop(rd, j->stop);
     bool check_only = false;
     if (!rc && j->resuming && c == w->rs_chunk && w->rs_has_pos &&
         stream_reader_restore(rd, &j->splits[c], &w->rs_pos))

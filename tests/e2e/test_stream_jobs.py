@@ -14,8 +14,10 @@ import http.server
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import unittest
@@ -68,13 +70,13 @@ class StreamJobs(unittest.TestCase):
     def tearDown(self):
         self.srv.cleanup()
 
-    def wait_equal(self, sql_a, sql_b, timeout=150):
+    def wait_equal(self, sql_a, sql_b, timeout=150, pause=1.0):
         deadline = time.monotonic() + timeout
         while True:
             a, b = query(self.srv, sql_a), query(self.srv, sql_b)
             if a == b or time.monotonic() > deadline:
                 return a, b
-            time.sleep(1)
+            time.sleep(pause)
 
     def test_telemetry_errors_per_minute(self):
         query(self.srv, ERRS)
@@ -257,6 +259,61 @@ class StreamJobs(unittest.TestCase):
         self.srv.restart()
         self.assertEqual(query(self.srv, "SELECT sum(n) FROM levels_10s"),
                          query(self.srv, "SELECT count(*) FROM log_entries"))
+
+    def test_on_update_views_while_running(self):
+        """Views with emit = 'on_update' over a followed file show their current
+        rows while the job runs (equal to the batch query over the lines so far,
+        HAVING included: a group that stops passing leaves the view), and the
+        final rows once it is stopped."""
+        d = tempfile.mkdtemp(prefix="sl-e2e-onupd-")
+        self.addCleanup(shutil.rmtree, d, True)
+        self.srv.cleanup()
+        self.srv = sltest.Server(args=["--workers", "2", "--files", d])
+        path = os.path.join(d, "bids.csv")
+        with open(path, "w") as f:
+            f.write("bidder,price,ts\n")
+        query(self.srv, "CREATE TABLE fbids (bidder text, price bigint, ts timestamp) WITH "
+              "(connector = 'file', path = '%s', format = 'csv', event_time = 'ts', "
+              "max_delay = '10 minutes', follow = true)" % path)
+        # a GROUP BY without a window (on_update by default), with a HAVING a group
+        # leaves and passes again; a windowed view whose window stays open
+        query(self.srv, "CREATE MATERIALIZED VIEW per_bidder AS SELECT bidder, count(*) AS n, "
+              "sum(price) AS total FROM fbids GROUP BY bidder HAVING count(*) <> 2")
+        query(self.srv, "CREATE MATERIALIZED VIEW per_hour WITH (emit = 'on_update') AS "
+              "SELECT window_start, bidder, count(*) AS n, max(price) AS top "
+              "FROM tumble(fbids, ts, INTERVAL '1 hour') GROUP BY window_start, bidder")
+        src = ("read_csv('%s', true, ',', 'bidder text, price bigint, ts timestamp')" % path)
+        batch_bidder = ("SELECT bidder, count(*), sum(price) FROM %s GROUP BY bidder "
+                        "HAVING count(*) <> 2 ORDER BY 1" % src)
+        batch_hour = ("SELECT date_trunc('hour', ts), bidder, count(*), max(price) FROM %s "
+                      "GROUP BY 1, 2 ORDER BY 1, 2" % src)
+        view_bidder = "SELECT * FROM per_bidder ORDER BY 1"
+        view_hour = "SELECT * FROM per_hour ORDER BY 1, 2"
+
+        steps = [
+            # every row on time (event times rise), all within 00:00 .. 00:40 until the
+            # last step, so the first hour's window is open while the job runs
+            [("ann", 5, "00:00:01"), ("bob", 7, "00:00:02"), ("cy", 1, "00:00:03")],
+            [("ann", 9, "00:10:00"), ("bob", 2, "00:11:00"), ("dee", 4, "00:12:00")],
+            [("ann", 3, "00:20:00"), ("cy", 8, "00:21:00"), ("eve", 6, "00:22:00"),
+             ("eve", 1, "00:23:00")],
+            [("bob", 5, "00:40:00"), ("ann", 2, "01:05:00"), ("dee", 9, "01:06:00")],
+        ]
+        for i, rows in enumerate(steps):
+            with open(path, "a") as f:
+                f.write("".join("%s,%d,2024-03-01 %s\n" % r for r in rows))
+            for view, batch in ((view_bidder, batch_bidder), (view_hour, batch_hour)):
+                got, want = self.wait_equal(view, batch, timeout=60, pause=0.2)
+                self.assertTrue(want, (i, view))
+                self.assertEqual(got, want, "step %d: %s" % (i, view))
+            jobs = query(self.srv, "SELECT name, state FROM jobs ORDER BY 1")
+            self.assertEqual(jobs, [["per_bidder", "running"], ["per_hour", "running"]])
+        # stopped: the input ends, windows close; the views hold the final rows
+        for name in ("per_bidder", "per_hour"):
+            st, _, body = self.srv.post("/api/jobs/%s/stop" % name, b"")
+            self.assertEqual(st, 200, body)
+        self.assertEqual(query(self.srv, view_bidder), query(self.srv, batch_bidder))
+        self.assertEqual(query(self.srv, view_hour), query(self.srv, batch_hour))
 
 
 if __name__ == "__main__":

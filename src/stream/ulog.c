@@ -1,0 +1,682 @@
+/*
+ * ulog.c - the upsert log of a materialized view with emit = 'on_update'
+ * (ulog.h; docs/internals/stream.md, "The upsert log of a view").
+ *
+ * The log is a list of batches as they came (one per UPDATE message), each
+ * row with its key's id (a sql_ht over the key columns: the GROUP BY values)
+ * and a live bit.  loc[id] is where the key's newest row is; an upsert clears
+ * the live bit of the row it replaces, a delete the key's row.  So the live
+ * rows are exactly one per key that has a row, and what a reader copies is the
+ * view's current contents.
+ *
+ * Bounds: superseded rows are dropped by compaction, which rewrites batches
+ * with their live rows only, about 8192 rows a batch:
+ *   - every batch, when the superseded rows outnumber the live ones (and are
+ *     at least 1024): the log holds at most about twice its live rows;
+ *   - the batches since the last compaction, when there are more than 32 of
+ *     them (small updates are merged: the batch count stays bounded), then
+ *     every batch if the compacted ones average under 1024 rows.
+ * Each compaction copies at most the rows it keeps and runs after at least as
+ * many updates, so its cost per update is bounded.  Memory: the live rows,
+ * as many dead ones, and the key table (every key that ever had a row: the
+ * number of groups).
+ *
+ * Invariants: bs[i].nlive is the count of set bits of bs[i].live; nlive and
+ * ndead are the sums over batches; loc[id] != 0 iff the key's row is live,
+ * and then points at it.  Only the writer changes anything; it takes the
+ * view's mutex around each change readers can see (batch list, live bits),
+ * and builds compacted batches outside it.
+ */
+#include "stream/ulog.h"
+
+#include "stream/job.h"
+
+#include "base/alloc.h"
+
+#include <string.h>
+
+#define COMPACT_ROWS 8192    /* rows of a compacted batch */
+#define RECENT_MAX 32        /* batches since the last compaction before merging them */
+
+typedef struct ubatch {
+    sql_batch *b;            /* the view's columns */
+    uint32_t *ids;           /* each row's key id */
+    uint64_t *live;          /* a bit per row */
+    int64_t nlive;
+} ubatch;
+
+struct stream_ulog {
+    int ncols, nkeys;
+    sql_type *types;         /* ncols + nkeys */
+    sql_ht ht;               /* key -> id */
+    uint64_t *loc;           /* per id: ((batch << 32) | row) + 1; 0: no row */
+    uint32_t loc_cap;
+    ubatch *bs;
+    int nb, cap;
+    int sealed;              /* bs[0 .. sealed) came out of a compaction */
+    int64_t nlive, ndead;
+};
+
+int stream_ulog_new(int ncols, const sql_type *types, int nkeys, const sql_type *ktypes,
+                    stream_ulog **out)
+{
+    stream_ulog *l = sl_calloc(1, sizeof *l);
+    if (!l)
+        return SL_ENOMEM;
+    l->ncols = ncols;
+    l->nkeys = nkeys;
+    l->types = sl_malloc(sizeof *l->types * (size_t)(ncols + nkeys));
+    if (!l->types || sql_ht_init(&l->ht, nkeys, ktypes, true)) {
+        sl_free(l->types);
+        sl_free(l);
+        return SL_ENOMEM;
+    }
+    memcpy(l->types, types, sizeof *types * (size_t)ncols);
+    memcpy(l->types + ncols, ktypes, sizeof *ktypes * (size_t)nkeys);
+    *out = l;
+    return SL_OK;
+}
+
+static void ubatch_free(ubatch *u)
+{
+    sql_batch_free(u->b);
+    sl_free(u->ids);
+    sl_free(u->live);
+}
+
+void stream_ulog_free(stream_ulog *l)
+{
+    if (!l)
+        return;
+    for (int i = 0; i < l->nb; i++)
+        ubatch_free(&l->bs[i]);
+    sl_free(l->bs);
+    sl_free(l->loc);
+    sql_ht_free(&l->ht);
+    sl_free(l->types);
+    sl_free(l);
+}
+
+const sql_type *stream_ulog_types(const stream_ulog *l, int *n)
+{
+    *n = l->ncols + l->nkeys;
+    return l->types;
+}
+
+int64_t stream_ulog_rows(const stream_ulog *l)
+{
+    return l->nlive;
+}
+
+/* ---- batches -------------------------------------------------------------------- */
+
+/* A new batch of the given types sharing n columns of src from column `from`. */
+static int share_cols(const sql_batch *src, int from, int n, const sql_type *types,
+                      sql_batch **out)
+{
+    if (sql_batch_new(n, types, out))
+        return SL_ENOMEM;
+    for (int c = 0; c < n; c++) {
+        col_vec_release(&(*out)->cols[c]);
+        sql_vec_share(&src->cols[from + c], &(*out)->cols[c]);
+    }
+    (*out)->n = src->n;
+    return SL_OK;
+}
+
+int stream_ulog_split(sql_batch *b, int ncols, sql_batch **rows, sql_batch **keys)
+{
+    *rows = *keys = NULL;
+    int rc = share_cols(b, 0, ncols, b->types, rows);
+    if (!rc)
+        rc = share_cols(b, ncols, b->ncols - ncols, b->types + ncols, keys);
+    sql_batch_free(b);
+    if (rc) {
+        sql_batch_free(*rows);
+        *rows = NULL;
+    }
+    return rc;
+}
+
+/* A batch's live bits, all set. */
+static uint64_t *all_live(int64_t n)
+{
+    size_t words = (size_t)(n + 63) / 64;
+    uint64_t *live = sl_malloc(sizeof *live * (words ? words : 1));
+    if (!live)
+        return NULL;
+    memset(live, 0xff, sizeof *live * words);
+    if (n % 64)
+        live[words - 1] = (UINT64_C(1) << (n % 64)) - 1;
+    return live;
+}
+
+static bool is_live(const ubatch *u, int64_t r)
+{
+    return (u->live[r / 64] >> (r % 64)) & 1;
+}
+
+/* The rows of u that are live, into idx (u->nlive of them). */
+static void live_rows(const ubatch *u, uint32_t *idx)
+{
+    int64_t k = 0;
+    for (int64_t r = 0; r < u->b->n; r++)
+        if (is_live(u, r))
+            idx[k++] = (uint32_t)r;
+}
+
+/* The row at loc (not 0) is superseded (view's mutex held). */
+static void supersede(stream_ulog *l, uint64_t loc)
+{
+    ubatch *u = &l->bs[(loc - 1) >> 32];
+    uint32_t r = (uint32_t)(loc - 1);
+    u->live[r / 64] &= ~(UINT64_C(1) << (r % 64));
+    u->nlive--;
+    l->nlive--;
+    l->ndead++;
+}
+
+/* ids of keys' rows (add: new keys get ids); loc grown to every id. */
+static int key_ids(stream_ulog *l, const sql_batch *keys, bool add, uint32_t *ids)
+{
+    sql_vec kv[STREAM_MAX_KEYS];
+    for (int k = 0; k < l->nkeys; k++)
+        kv[k] = (sql_vec){keys->cols[k], false}; /* borrowed */
+    if (sql_ht_lookup(&l->ht, kv, keys->n, NULL, add, ids))
+        return SL_ENOMEM;
+    if (l->ht.n <= l->loc_cap)
+        return SL_OK;
+    uint32_t nc = l->loc_cap ? l->loc_cap : 1024;
+    while (nc < l->ht.n)
+        nc *= 2;
+    uint64_t *nl = sl_realloc(l->loc, sizeof *nl * nc);
+    if (!nl)
+        return SL_ENOMEM;
+    memset(nl + l->loc_cap, 0, sizeof *nl * (nc - l->loc_cap));
+    l->loc = nl;
+    l->loc_cap = nc;
+    return SL_OK;
+}
+
+/* Room for one more batch (the list is read by readers: grown under mu). */
+static int room(stream_ulog *l, pthread_mutex_t *mu)
+{
+    if (l->nb < l->cap)
+        return SL_OK;
+    int nc = l->cap ? l->cap * 2 : 16;
+    if (mu)
+        pthread_mutex_lock(mu);
+    ubatch *n = sl_realloc(l->bs, sizeof *n * (size_t)nc);
+    if (n) {
+        l->bs = n;
+        l->cap = nc;
+    }
+    if (mu)
+        pthread_mutex_unlock(mu);
+    return n ? SL_OK : SL_ENOMEM;
+}
+
+/* ---- compaction ------------------------------------------------------------------- */
+
+typedef struct cbuild {      /* compacted batches being built */
+    const stream_ulog *l;
+    ubatch *out;
+    int nout, cap;
+    sql_rows acc;            /* small pieces, concatenated when about COMPACT_ROWS */
+    uint32_t *acc_ids;
+    int64_t acc_cap;
+} cbuild;
+
+static int push_out(cbuild *c, sql_batch *b, uint32_t *ids)
+{
+    uint64_t *live = NULL;
+    if (c->nout == c->cap) {
+        int nc = c->cap ? c->cap * 2 : 16;
+        ubatch *n = sl_realloc(c->out, sizeof *n * (size_t)nc);
+        if (n) {
+            c->out = n;
+            c->cap = nc;
+        }
+    }
+    if (c->nout == c->cap || !(live = all_live(b->n))) {
+        sql_batch_free(b);
+        sl_free(ids);
+        return SL_ENOMEM;
+    }
+    c->out[c->nout++] = (ubatch){b, ids, live, b->n};
+    return SL_OK;
+}
+
+/* The accumulated small pieces as one batch. */
+static int flush_acc(cbuild *c)
+{
+    if (!c->acc.nb)
+        return SL_OK;
+    sql_batch *b = NULL;
+    int rc = SL_OK;
+    if (c->acc.nb == 1) {
+        b = c->acc.b[0];
+        c->acc.nb = 0;
+    } else {
+        rc = sql_rows_concat(&c->acc, &b);
+    }
+    uint32_t *ids = rc ? NULL : sl_malloc(sizeof *ids * (size_t)(b->n ? b->n : 1));
+    if (!rc && ids)
+        memcpy(ids, c->acc_ids, sizeof *ids * (size_t)b->n);
+    sql_rows_free(&c->acc);
+    sql_rows_init(&c->acc, c->l->ncols, c->l->types);
+    if (rc || !ids) {
+        sql_batch_free(b);
+        return SL_ENOMEM;
+    }
+    return push_out(c, b, ids);
+}
+
+/* u's live rows into the batches being built. */
+static int add_piece(cbuild *c, const ubatch *u)
+{
+    const stream_ulog *l = c->l;
+    int64_t n = u->nlive;
+    uint32_t *idx = sl_malloc(sizeof *idx * (size_t)n), *ids = sl_malloc(sizeof *ids * (size_t)n);
+    sql_batch *piece = NULL;
+    int rc = idx && ids ? SL_OK : SL_ENOMEM;
+    if (!rc) {
+        live_rows(u, idx);
+        for (int64_t k = 0; k < n; k++)
+            ids[k] = u->ids[idx[k]];
+        rc = n == u->b->n ? share_cols(u->b, 0, l->ncols, l->types, &piece)
+                          : sql_batch_take(u->b, idx, n, &piece);
+    }
+    sl_free(idx);
+    if (!rc && n >= COMPACT_ROWS / 2 && !(rc = flush_acc(c))) /* big enough alone */
+        return push_out(c, piece, ids);
+    if (!rc && c->acc.nrows + n > c->acc_cap) {
+        int64_t nc = (c->acc.nrows + n) * 2;
+        uint32_t *na = sl_realloc(c->acc_ids, sizeof *na * (size_t)nc);
+        rc = na ? SL_OK : SL_ENOMEM;
+        if (na) {
+            c->acc_ids = na;
+            c->acc_cap = nc;
+        }
+    }
+    if (!rc)
+        memcpy(c->acc_ids + c->acc.nrows, ids, sizeof *ids * (size_t)n);
+    sl_free(ids);
+    if (!rc)
+        rc = sql_rows_add(&c->acc, piece); /* takes piece */
+    else
+        sql_batch_free(piece);
+    return !rc && c->acc.nrows >= COMPACT_ROWS ? flush_acc(c) : rc;
+}
+
+/* Batches [from, nb) replaced by their live rows in batches of about COMPACT_ROWS;
+ * on failure the log is as it was. */
+static int compact(stream_ulog *l, int from, pthread_mutex_t *mu)
+{
+    cbuild c = {.l = l};
+    sql_rows_init(&c.acc, l->ncols, l->types);
+    int rc = SL_OK;
+    int64_t dead = 0;
+    for (int i = from; i < l->nb && !rc; i++) {
+        dead += l->bs[i].b->n - l->bs[i].nlive;
+        if (l->bs[i].nlive)
+            rc = add_piece(&c, &l->bs[i]);
+    }
+    if (!rc)
+        rc = flush_acc(&c);
+    sql_rows_free(&c.acc);
+    sl_free(c.acc_ids);
+    if (!rc && from + c.nout > l->cap) /* (never: compaction does not add batches) */
+        rc = SL_ENOMEM;
+    if (rc) {
+        for (int i = 0; i < c.nout; i++)
+            ubatch_free(&c.out[i]);
+        sl_free(c.out);
+        return rc;
+    }
+    int old = l->nb;
+    ubatch *gone = sl_malloc(sizeof *gone * (size_t)(old - from + 1));
+    if (mu)
+        pthread_mutex_lock(mu);
+    if (gone)
+        memcpy(gone, l->bs + from, sizeof *gone * (size_t)(old - from));
+    else /* freed under the mutex instead */
+        for (int i = from; i < old; i++)
+            ubatch_free(&l->bs[i]);
+    memcpy(l->bs + from, c.out, sizeof *c.out * (size_t)c.nout);
+    l->nb = from + c.nout;
+    l->sealed = l->nb;
+    l->ndead -= dead;
+    if (mu)
+        pthread_mutex_unlock(mu);
+    for (int i = 0; gone && i < old - from; i++)
+        ubatch_free(&gone[i]);
+    sl_free(gone);
+    sl_free(c.out);
+    for (int i = from; i < l->nb; i++) /* the moved rows' places */
+        for (int64_t r = 0; r < l->bs[i].b->n; r++)
+            l->loc[l->bs[i].ids[r]] = (((uint64_t)i << 32) | (uint64_t)r) + 1;
+    return SL_OK;
+}
+
+static int maybe_compact(stream_ulog *l, pthread_mutex_t *mu)
+{
+    if (l->ndead > l->nlive && l->ndead >= 1024)
+        return compact(l, 0, mu);
+    if (l->nb - l->sealed <= RECENT_MAX)
+        return SL_OK;
+    int rc = compact(l, l->sealed, mu);
+    if (!rc && l->nb > 64 + l->nlive / 1024)
+        rc = compact(l, 0, mu);
+    return rc;
+}
+
+/* ---- the writer ------------------------------------------------------------------ */
+
+int stream_ulog_upsert(stream_ulog *l, sql_batch *rows, sql_batch *keys, pthread_mutex_t *mu)
+{
+    int64_t n = rows->n;
+    ubatch u = {rows, NULL, NULL, n};
+    int rc = SL_OK;
+    if (n && n <= UINT32_MAX) {
+        u.ids = sl_malloc(sizeof *u.ids * (size_t)n);
+        u.live = all_live(n);
+        rc = u.ids && u.live ? key_ids(l, keys, true, u.ids) : SL_ENOMEM;
+        rc = rc ? rc : room(l, mu);
+    }
+    sql_batch_free(keys);
+    if (rc || !n || n > UINT32_MAX) {
+        ubatch_free(&u);
+        return rc ? rc : n ? SL_ENOMEM : SL_OK;
+    }
+    if (mu)
+        pthread_mutex_lock(mu);
+    int bi = l->nb++;
+    l->bs[bi] = u;
+    l->nlive += n;
+    for (int64_t r = 0; r < n; r++) {
+        uint64_t *at = &l->loc[u.ids[r]];
+        if (*at) /* a key twice in one batch: the later row wins */
+            supersede(l, *at);
+        *at = (((uint64_t)bi << 32) | (uint64_t)r) + 1;
+    }
+    if (mu)
+        pthread_mutex_unlock(mu);
+    return maybe_compact(l, mu);
+}
+
+int stream_ulog_delete(stream_ulog *l, sql_batch *keys, pthread_mutex_t *mu)
+{
+    int64_t n = keys->n;
+    uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+    int rc = ids ? key_ids(l, keys, false, ids) : SL_ENOMEM;
+    sql_batch_free(keys);
+    if (!rc) {
+        if (mu)
+            pthread_mutex_lock(mu);
+        for (int64_t r = 0; r < n; r++)
+            if (ids[r] != SQL_HT_NONE && l->loc[ids[r]]) {
+                supersede(l, l->loc[ids[r]]);
+                l->loc[ids[r]] = 0;
+            }
+        if (mu)
+            pthread_mutex_unlock(mu);
+    }
+    sl_free(ids);
+    return rc ? rc : maybe_compact(l, mu);
+}
+
+/* ---- readers ------------------------------------------------------------------- */
+
+/* u's live rows (idx: scratch of u's rows), with their keys when keys is set. */
+static int live_batch(const stream_ulog *l, const ubatch *u, bool keys, uint32_t *idx,
+                      sql_batch **out)
+{
+    int64_t n = u->nlive;
+    live_rows(u, idx);
+    sql_batch view = *u->b;
+    view.ncols = l->ncols;
+    view.types = l->types;
+    int rc = n == u->b->n ? share_cols(&view, 0, l->ncols, l->types, out)
+                          : sql_batch_take(&view, idx, n, out);
+    if (rc || !keys)
+        return rc;
+    for (int64_t k = 0; k < n; k++)
+        idx[k] = u->ids[idx[k]];
+    sql_batch stored = {l->nkeys, l->ht.n, l->ht.keys, l->types + l->ncols};
+    sql_batch *kb = NULL, *o = NULL;
+    if (sql_batch_take(&stored, idx, n, &kb) ||
+        sql_batch_new(l->ncols + l->nkeys, l->types, &o)) {
+        sql_batch_free(kb);
+        sql_batch_free(*out);
+        *out = NULL;
+        return SL_ENOMEM;
+    }
+    for (int c = 0; c < l->ncols + l->nkeys; c++) {
+        col_vec_release(&o->cols[c]);
+        sql_vec_share(c < l->ncols ? &(*out)->cols[c] : &kb->cols[c - l->ncols], &o->cols[c]);
+    }
+    o->n = n;
+    sql_batch_free(kb);
+    sql_batch_free(*out);
+    *out = o;
+    return SL_OK;
+}
+
+int stream_ulog_read(const stream_ulog *l, bool keys, int (*fn)(void *arg, sql_batch *b),
+                     void *arg)
+{
+    int rc = SL_OK;
+    for (int i = 0; i < l->nb && !rc; i++) {
+        const ubatch *u = &l->bs[i];
+        if (!u->nlive)
+            continue;
+        uint32_t *idx = sl_malloc(sizeof *idx * (size_t)u->b->n);
+        sql_batch *b = NULL;
+        rc = idx ? live_batch(l, u, keys, idx, &b) : SL_ENOMEM;
+        sl_free(idx);
+        if (!rc)
+            rc = fn(arg, b);
+    }
+    return rc;
+}
+
+int stream_ulog_into_ftab(void *arg, sql_batch *b)
+{
+    ftab *f = arg;
+    f->cur = b;
+    if (!ftab_flush(f))
+        return SL_OK;
+    f->cur = NULL;
+    sql_batch_free(b);
+    return SL_ENOMEM;
+}
+
+/* ---- the owners' half ------------------------------------------------------------- */
+
+static const sql_type g_zero_key[1] = {{ST_INT8, -1}};
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+/* t's n types and one bigint after them (the row number a post chain carries), in a. */
+static sql_type *with_rownum(arena *a, const sql_type *t, int n)
+{
+    sql_type *o = arena_zalloc(a, sizeof *o * (size_t)(n + 1));
+    if (o) {
+        memcpy(o, t, sizeof *t * (size_t)n);
+        o[n] = sql_type_of(ST_INT8);
+    }
+    return o;
+}
+
+static void free_view_log(ftab *f)
+{
+    stream_ulog_free(f->impl);
+    f->impl = NULL;
+}
+
+int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
+{
+    const sql_plan *ap = j->agg->p;
+    int nk = ap->agg.nkeys;
+    if (nk > STREAM_MAX_KEYS)
+        return sql_err_set(e, "54011", -1, "emit = 'on_update': at most %d GROUP BY keys",
+                           STREAM_MAX_KEYS);
+    for (int i = 0; i < j->npost; i++)
+        if (j->post[i]->p->kind != SP_FILTER && j->post[i]->p->kind != SP_PROJECT)
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support a join "
+                               "after the GROUP BY with emit = 'on_update' yet");
+    arena *a = &j->q->a;
+    j->ustage[0] = with_rownum(a, ap->types, ap->ncols);
+    for (int i = 0; i < j->npost && j->ustage[i]; i++)
+        j->ustage[i + 1] = with_rownum(a, j->post[i]->p->types, j->post[i]->p->ncols);
+    /* a GROUP BY of no column (one group) is keyed by a constant */
+    j->ukey_const = nk == 0;
+    j->ukeys = nk ? nk : 1;
+    const sql_type *kt = nk ? ap->types : g_zero_key;
+    int nv = v->f->t.ncols;
+    j->uout = arena_zalloc(a, sizeof *j->uout * (size_t)(nv + j->ukeys));
+    if (!j->ustage[j->npost] || !j->uout)
+        return oom(e);
+    memcpy(j->uout, v->f->types, sizeof *j->uout * (size_t)nv);
+    memcpy(j->uout + nv, kt, sizeof *kt * (size_t)j->ukeys);
+    if (stream_ulog_new(nv, v->f->types, j->ukeys, kt, &v->log))
+        return oom(e);
+    v->f->impl = v->log;
+    v->f->on_free = free_view_log;
+    return SL_OK;
+}
+
+static int catch_one(void *arg, int w, sql_batch *b, sql_err *e)
+{
+    (void)w;
+    (void)e;
+    sql_batch **slot = arg;
+    sql_batch_free(*slot); /* (never: FILTER and PROJECT emit at most once a batch) */
+    *slot = b;
+    return SL_OK;
+}
+
+/* b's columns (b taken) and `extra` (moved in) as a batch of types t. */
+static int widen(sql_batch *b, const sql_type *t, col_vec *extra, sql_batch **out)
+{
+    int rc = sql_batch_new(b->ncols + 1, t, out);
+    for (int c = 0; !rc && c < b->ncols; c++) {
+        col_vec_release(&(*out)->cols[c]);
+        sql_vec_share(&b->cols[c], &(*out)->cols[c]);
+    }
+    if (!rc) {
+        col_vec_release(&(*out)->cols[b->ncols]);
+        (*out)->cols[b->ncols] = *extra;
+        (*out)->n = b->n;
+    } else {
+        col_vec_release(extra);
+        *out = NULL;
+    }
+    sql_batch_free(b);
+    return rc;
+}
+
+/* The post chain's output (cur: its columns, then each row's number in res) to
+ * out: the rows with their keys, then the keys of res's rows it dropped. */
+static int emit_keyed(stream_job *j, const sql_batch *cur, const sql_batch *keys, int64_t m,
+                      int kind, int (*out)(void *arg, sql_batch *b, int kind), void *arg)
+{
+    int64_t n = cur ? cur->n : 0;
+    int nv = cur ? cur->ncols - 1 : 0;
+    uint32_t *idx = sl_malloc(sizeof *idx * (size_t)m);
+    uint8_t *kept = sl_calloc((size_t)m, 1);
+    int rc = idx && kept ? SL_OK : SL_ENOMEM;
+    for (int64_t r = 0; r < n && !rc; r++) {
+        int64_t x = col_vec_i64(&cur->cols[nv], r);
+        idx[r] = (uint32_t)x;
+        kept[x] = 1;
+    }
+    sql_batch *kt = NULL, *o = NULL;
+    if (!rc && n && !(rc = sql_batch_take(keys, idx, n, &kt)) &&
+        !(rc = sql_batch_new(nv + j->ukeys, j->uout, &o))) {
+        for (int c = 0; c < nv + j->ukeys; c++) {
+            col_vec_release(&o->cols[c]);
+            sql_vec_share(c < nv ? &cur->cols[c] : &kt->cols[c - nv], &o->cols[c]);
+        }
+        o->n = n;
+        rc = out(arg, o, kind);
+    }
+    sql_batch_free(kt);
+    int64_t d = 0;
+    for (int64_t r = 0; r < m && !rc; r++)
+        if (!kept[r])
+            idx[d++] = (uint32_t)r;
+    if (!rc && d && !(rc = sql_batch_take(keys, idx, d, &kt)))
+        rc = out(arg, kt, STREAM_ULOG_DELETE);
+    sl_free(idx);
+    sl_free(kept);
+    return rc;
+}
+
+/* res's keys (shared), or the constant key of a GROUP BY of no column. */
+static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
+{
+    if (!j->ukey_const)
+        return share_cols(res, 0, j->ukeys, j->agg->p->types, keys);
+    sql_vec z;
+    if (sql_vec_alloc(&z, g_zero_key[0], res->n))
+        return SL_ENOMEM;
+    if (sql_batch_new(1, g_zero_key, keys)) {
+        sql_vec_release(&z);
+        return SL_ENOMEM;
+    }
+    memset(z.v.values->p, 0, sizeof(int64_t) * (size_t)res->n);
+    col_vec_release(&(*keys)->cols[0]);
+    (*keys)->cols[0] = z.v;
+    (*keys)->n = res->n;
+    return SL_OK;
+}
+
+int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
+{
+    int64_t m = res->n;
+    if (!m || m > UINT32_MAX) {
+        sql_batch_free(res);
+        return m ? oom(e) : SL_OK;
+    }
+    sql_batch *keys = NULL, *cur = NULL;
+    sql_vec rn;
+    memset(&rn, 0, sizeof rn);
+    int rc = res_keys(j, res, &keys);
+    if (!rc && !(rc = sql_vec_alloc(&rn, sql_type_of(ST_INT8), m))) {
+        for (int64_t r = 0; r < m; r++)
+            memcpy(rn.v.values->p + 8 * r, &r, 8);
+        rc = widen(res, j->ustage[0], &rn.v, &cur);
+        res = NULL;
+    }
+    sql_batch_free(res);
+    for (int i = 0; i < j->npost && cur && !rc; i++) {
+        bool proj = j->post[i]->p->kind == SP_PROJECT;
+        col_vec hid;
+        if (proj)
+            sql_vec_share(&cur->cols[cur->ncols - 1], &hid);
+        sql_batch *o = NULL;
+        rc = sql_pipe_push(&j->post[i], 1, w, cur, catch_one, &o, e);
+        cur = NULL;
+        if (!rc && o && proj) {
+            rc = widen(o, j->ustage[i + 1], &hid, &cur);
+        } else {
+            if (proj)
+                col_vec_release(&hid);
+            if (rc)
+                sql_batch_free(o);
+            else
+                cur = o;
+        }
+    }
+    if (!rc)
+        rc = emit_keyed(j, cur, keys, m, kind, out, arg);
+    sql_batch_free(cur);
+    sql_batch_free(keys);
+    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}

@@ -1,0 +1,127 @@
+/*
+ * test_ulog.c - the upsert log of a view with emit = 'on_update'
+ * (stream/ulog.c): a key's newest row replaces the older one, deletions,
+ * a key twice in one batch, and the bounds compaction keeps (rows held and
+ * batches stay proportional to the keys, however many updates come).
+ */
+#include "test.h"
+
+#include "stream/ulog.c" /* the file under test, statics included */
+
+static const sql_type g_t2[2] = {{ST_INT8, -1}, {ST_INT8, -1}};
+
+/* A batch of (key, value) rows, and one of the keys alone. */
+static void make(const int64_t *k, const int64_t *v, int n, sql_batch **rows, sql_batch **keys)
+{
+    sql_batch_new(2, g_t2, rows);
+    sql_batch_new(1, g_t2, keys);
+    for (int i = 0; i < n; i++) {
+        col_vec_append_i64(&(*rows)->cols[0], k[i]);
+        col_vec_append_i64(&(*rows)->cols[1], v ? v[i] : 0);
+        col_vec_append_i64(&(*keys)->cols[0], k[i]);
+    }
+    (*rows)->n = (*keys)->n = n;
+}
+
+#define NK 100
+
+typedef struct seen {
+    int64_t val[NK];
+    int count[NK];
+    int64_t rows;
+    bool with_keys_ok;
+} seen;
+
+static int collect(void *arg, sql_batch *b)
+{
+    seen *s = arg;
+    for (int64_t r = 0; r < b->n; r++) {
+        int64_t k = col_vec_i64(&b->cols[0], r);
+        s->count[k]++;
+        s->val[k] = col_vec_i64(&b->cols[1], r);
+        if (b->ncols == 3 && col_vec_i64(&b->cols[2], r) != k)
+            s->with_keys_ok = false;
+        s->rows++;
+    }
+    sql_batch_free(b);
+    return SL_OK;
+}
+
+static seen read_all(const stream_ulog *l, bool keys)
+{
+    seen s;
+    memset(&s, 0, sizeof s);
+    s.with_keys_ok = true;
+    CHECK_OK(stream_ulog_read(l, keys, collect, &s));
+    return s;
+}
+
+TEST(newest_row_per_key_and_deletes)
+{
+    stream_ulog *l;
+    CHECK_OK(stream_ulog_new(2, g_t2, 1, g_t2, &l));
+    sql_batch *r, *k;
+    int64_t k1[] = {1, 2, 3}, v1[] = {10, 20, 30};
+    make(k1, v1, 3, &r, &k);
+    CHECK_OK(stream_ulog_upsert(l, r, k, NULL));
+    int64_t k2[] = {2, 4, 4}, v2[] = {21, 40, 41}; /* 4 twice: the later row wins */
+    make(k2, v2, 3, &r, &k);
+    CHECK_OK(stream_ulog_upsert(l, r, k, NULL));
+    CHECK_EQ(stream_ulog_rows(l), 4);
+    seen s = read_all(l, false);
+    CHECK_EQ(s.rows, 4);
+    CHECK_EQ(s.val[1], 10);
+    CHECK_EQ(s.val[2], 21);
+    CHECK_EQ(s.val[4], 41);
+    CHECK_EQ(s.count[2], 1);
+    CHECK_EQ(s.count[4], 1);
+    int64_t kd[] = {3, 7}; /* 7 never had a row */
+    make(kd, NULL, 2, &r, &k);
+    sql_batch_free(r);
+    CHECK_OK(stream_ulog_delete(l, k, NULL));
+    s = read_all(l, true);
+    CHECK_EQ(s.rows, 3);
+    CHECK_EQ(s.count[3], 0);
+    CHECK(s.with_keys_ok);
+    /* a deleted key comes back */
+    int64_t k3[] = {3}, v3[] = {33};
+    make(k3, v3, 1, &r, &k);
+    CHECK_OK(stream_ulog_upsert(l, r, k, NULL));
+    s = read_all(l, false);
+    CHECK_EQ(s.rows, 4);
+    CHECK_EQ(s.val[3], 33);
+    stream_ulog_free(l);
+}
+
+TEST(compaction_bounds_rows_and_batches)
+{
+    pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+    stream_ulog *l;
+    CHECK_OK(stream_ulog_new(2, g_t2, 1, g_t2, &l));
+    int64_t held_max = 0, nb_max = 0;
+    for (int64_t i = 0; i < 20000; i++) {
+        /* one- to three-row updates cycling over NK keys, some deletions */
+        sql_batch *r, *k;
+        int64_t ks[3] = {i % NK, (i * 7) % NK, (i * 13) % NK}, vs[3] = {i, i, i};
+        make(ks, vs, 1 + (int)(i % 3), &r, &k);
+        CHECK_OK(stream_ulog_upsert(l, r, k, &mu));
+        if (i % 50 == 0) {
+            int64_t kd[1] = {(i / 50) % NK};
+            make(kd, NULL, 1, &r, &k);
+            sql_batch_free(r);
+            CHECK_OK(stream_ulog_delete(l, k, &mu));
+        }
+        int64_t held = l->nlive + l->ndead;
+        held_max = held > held_max ? held : held_max;
+        nb_max = l->nb > nb_max ? l->nb : nb_max;
+    }
+    CHECK(stream_ulog_rows(l) <= NK);
+    CHECK(held_max <= 2 * NK + 1024 + 3);   /* superseded rows dropped */
+    CHECK(nb_max <= RECENT_MAX + 64 + 2);   /* small updates merged */
+    seen s = read_all(l, true);
+    CHECK(s.with_keys_ok);
+    CHECK_EQ(s.rows, stream_ulog_rows(l));
+    for (int k = 0; k < NK; k++)
+        CHECK(s.count[k] <= 1);
+    stream_ulog_free(l);
+}
