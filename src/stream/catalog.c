@@ -107,6 +107,11 @@ static void table_init(sql_table *t, const char *name, int ncols, const char **n
     t->impl = impl;
 }
 
+void stream_table_init_source(stream_table *t)
+{
+    table_init(&t->t, t->name, t->ncols, t->names, t->types, &g_source_ops, t);
+}
+
 stream_table *stream_scan_source(const sql_table *t, const stream_win **win)
 {
     *win = NULL;
@@ -147,6 +152,12 @@ static sql_table *hook_table(void *arg, const char *name)
     if (t)
         return &t->t;
     stream_view *v = stream_view_find(r, name);
+    stream_table *vs = NULL;
+    sql_err e;
+    /* a job reads a view as a stream (source_view.c); one that cannot be read is
+     * bound as its contents, and the job's planning says why (job.c) */
+    if (v && r->binding_job && !stream_view_source(v, NULL, NULL, &vs, &e))
+        return &vs->t;
     return v ? &v->f->t : NULL;
 }
 
@@ -513,6 +524,15 @@ static int win_bind_fn(stream_run *r, const char *fn, const sql_datum *args, int
         (i ? col : src_name)[args[i].s.n] = 0;
     }
     stream_table *src = stream_table_find(r, src_name);
+    stream_view *v = src ? NULL : stream_view_find(r, src_name);
+    int rc = v ? stream_view_source(v, fn, col, &src, e) : SL_OK;
+    if (rc)
+        return rc;
+    for (int i = 0; v && i < src->ncols; i++) /* the window adds its own */
+        if (!strcmp(src->names[i], "window_start") || !strcmp(src->names[i], "window_end"))
+            return sql_err_set(e, "42701", -1, "%s: materialized view \"%s\" has a column "
+                               "named %s, which the window adds: name it otherwise in the "
+                               "view (%s AS ...)", fn, v->name, src->names[i], src->names[i]);
     if (!src)
         return sql_err_set(e, SQLSTATE_UNDEFINED_TABLE, -1, "%s: \"%s\" is not a source table "
                            "(CREATE TABLE ... WITH (connector = ...))", fn, src_name);
@@ -524,7 +544,7 @@ static int win_bind_fn(stream_run *r, const char *fn, const sql_datum *args, int
                            "column \"%s\", not \"%s\"", fn, src_name,
                            src->names[src->time_col], col);
     stream_win win = {.session = session};
-    int rc = interval_arg(fn, session ? "gap" : nargs == 3 ? "size" : "slide", &args[2],
+    rc = interval_arg(fn, session ? "gap" : nargs == 3 ? "size" : "slide", &args[2],
                           &win.slide_ns, e);
     if (!rc)
         rc = nargs == 3 ? (win.size_ns = win.slide_ns, SL_OK)

@@ -201,6 +201,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         why = "a webhook or metrics sink";
     if (!why && j->live)
         why = "a telemetry source";
+    if (!why && j->src && j->src->vw) /* the view is whole when it starts: it starts over */
+        why = "a materialized view as its source";
     if (why) {
         if (j->resuming)
             return sql_err_set(e, "55000", -1, "checkpoint: the job cannot be resumed (%s)", why);

@@ -225,6 +225,13 @@ static int analyse(job *j)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "table \"%s\" has no event_time: it is "
                            "a static (lookup) table; a job reads a stream, which may join it",
                            op->p->scan.table->name);
+    stream_view *v = j->src ? NULL : stream_view_find(j->r, op->p->scan.table->name);
+    if (v && op->p->scan.table == &v->f->t) { /* a view no job can read (source_view.c) */
+        stream_table *vs;
+        int vrc = stream_view_source(v, "", NULL, &vs, j->e);
+        return vrc ? vrc : sql_err_set(j->e, SQLSTATE_INTERNAL, -1, "materialized view \"%s\" "
+                                     "bound as its contents", v->name);
+    }
     if (!j->src)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a continuous job reads a source table "
                            "(CREATE TABLE ... WITH (connector = ...)); \"%s\" is not one",
@@ -300,6 +307,64 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     return stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
 }
 
+/* The source column that job output column c carries (of a window table:
+ * src->ncols is window_start, src->ncols + 1 window_end), -1 if computed. */
+static int out_source_col(const job *j, int c)
+{
+    for (int i = j->npost - 1; i >= 0; i--) {
+        const sql_plan *p = j->post[i]->p;
+        if (p->kind == SP_JOIN && c >= p->child->ncols)
+            return -1;
+        if (p->kind == SP_PROJECT) {
+            const sql_expr *x = p->project.exprs[c];
+            if (x->kind != SE_COL)
+                return -1;
+            c = x->col;
+        }
+    }
+    if (j->agg) { /* its output: the keys, then the aggregates */
+        const sql_plan *p = j->agg->p;
+        if (c >= p->agg.nkeys || p->agg.keys[c]->kind != SE_COL)
+            return -1;
+        c = p->agg.keys[c]->col;
+    }
+    return trace_col(j, c);
+}
+
+/* Which of a view's columns a later job may read it by, as event time
+ * (source_view.c has why these keep every row on time). */
+static int view_as_source(job *j, stream_view *v)
+{
+    int cols[2], n = 0;
+    int64_t delay[2] = {0, 0};
+    const char *why = "its select list carries neither window_start nor window_end of its "
+                      "window (nor, without an aggregation, its source's event time)";
+    if (j->winjoin || j->ijoin)
+        why = "it joins two streams (reading such a view is not supported yet)";
+    else if (j->on_update)
+        why = "it emits updates (emit = 'on_update'), and keeps only each group's last row, "
+              "not the log of its updates (reading it is not supported yet)";
+    int start = -1, end = -1, ev = -1;
+    for (int c = 0; c < j->q->ncols && !j->winjoin && !j->ijoin && !j->on_update; c++) {
+        int sc = out_source_col(j, c);
+        if (j->agg && j->win && sc == j->src->ncols && !j->win->session && start < 0)
+            start = c;
+        else if (j->agg && j->win && sc == j->src->ncols + 1 && end < 0)
+            end = c;
+        else if (!j->agg && sc >= 0 && sc == j->src->time_col && ev < 0)
+            ev = c;
+    }
+    if (ev >= 0) {
+        cols[n] = ev;
+        delay[n++] = j->src->delay_ns;
+    }
+    if (start >= 0)
+        cols[n++] = start;
+    if (end >= 0)
+        cols[n++] = end;
+    return stream_view_source_setup(j->r, v, cols, delay, n, why);
+}
+
 static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
 {
     const PgQuery__IntoClause *into = ct->into;
@@ -346,6 +411,8 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
         j->ulog = true;
         rc = stream_ulog_prepare(j, v, j->e);
     }
+    if (!rc && view_as_source(j, v))
+        rc = oom(j->e);
     return rc;
 }
 
@@ -398,7 +465,9 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     j->r = r;
     j->e = e;
     *nw = r->o->workers < 1 ? 1 : r->o->workers;
+    r->binding_job = true; /* a view's name: the view read as a stream */
     int rc = sql_query_open_plan(r->s, text, &j->q, e);
+    r->binding_job = false;
     if (rc)
         return rc;
     rc = analyse(j);

@@ -96,6 +96,7 @@ struct stream_server {
     stream_run r;
     pthread_mutex_t mu;
     pthread_mutex_t vmu;     /* rows of every view */
+    pthread_cond_t vgrown;   /* a view got rows or its job ended (source_view.c waits) */
     sjob *jobs;
     tdef *tdefs;
     int ntdefs;
@@ -191,6 +192,12 @@ static void *job_main(void *arg)
     int rc = stream_job_exec(&jb->j, jb->nw);
     if (!rc)
         rc = stream_sink_commit(jb->j.sink, &jb->err);
+    if (jb->view && jb->view->grown) { /* jobs reading the view reach its end */
+        pthread_mutex_lock(jb->view->mu);
+        jb->view->growing = false;
+        pthread_cond_broadcast(jb->view->grown);
+        pthread_mutex_unlock(jb->view->mu);
+    }
     stream_ckpt_job_close(&jb->j, !rc); /* a failed job keeps them: a restart resumes */
     if (rc) {
         snprintf(jb->error, sizeof jb->error, "%s", jb->err.msg[0] ? jb->err.msg
@@ -277,8 +284,13 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         jb->view = stream_view_find(r, st->create_table_as_stmt->into->rel->relname);
     if (!rc && ins)
         jb->sink = stream_table_find(r, st->insert_stmt->relation->relname);
-    if (jb->view)
+    if (jb->view) {
+        pthread_mutex_lock(&ss->vmu);
         jb->view->mu = &ss->vmu;
+        jb->view->grown = &ss->vgrown;
+        jb->view->growing = !rc;
+        pthread_mutex_unlock(&ss->vmu);
+    }
     if (!rc && jb->src->connector == STREAM_CONN_TELEMETRY &&
         stream_live_open(r->hub, jb->src, nw, &jb->live))
         rc = oom(&jb->err);
@@ -584,6 +596,16 @@ static bool has_connector(const PgQuery__CreateStmt *cs)
     return false;
 }
 
+/* A running job reading view v as a stream (source_view.c): v must not be freed
+ * under it. */
+static sjob *view_reader(stream_server *ss, const stream_view *v)
+{
+    for (sjob *jb = ss->jobs; v && jb; jb = jb->next)
+        if (jb->src && jb->src->vw == v && atomic_load(&jb->state) == J_RUNNING)
+            return jb;
+    return NULL;
+}
+
 static bool table_in_use(stream_server *ss, const stream_table *t)
 {
     for (sjob *jb = ss->jobs; jb; jb = jb->next)
@@ -608,6 +630,10 @@ static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds
         if (mv && !jb && !ds->missing_ok)
             return sql_err_set(q->e, SQLSTATE_UNDEFINED_TABLE, -1, "materialized view \"%s\" "
                                "does not exist", name ? name : "?");
+        sjob *rd = jb ? view_reader(ss, jb->view) : NULL;
+        if (rd)
+            return sql_err_set(q->e, "2BP01", -1, "cannot drop materialized view \"%s\": job "
+                               "\"%s\" reads it (stop or drop that job first)", name, rd->name);
         if (jb)
             job_drop(ss, jb);
         if (t && table_in_use(ss, t))
@@ -881,6 +907,7 @@ int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg 
     ss->so.input_dir = o->input_dir;
     pthread_mutex_init(&ss->mu, NULL);
     pthread_mutex_init(&ss->vmu, NULL);
+    pthread_cond_init(&ss->vgrown, NULL);
     pthread_cond_init(&ss->cv, NULL);
     stream_run *r = &ss->r;
     r->o = &ss->so;
@@ -928,6 +955,7 @@ void stream_server_close(stream_server *ss)
     sl_free(ss->tdefs);
     pthread_mutex_destroy(&ss->mu);
     pthread_mutex_destroy(&ss->vmu);
+    pthread_cond_destroy(&ss->vgrown);
     pthread_cond_destroy(&ss->cv);
     sl_free(ss);
 }
@@ -1045,6 +1073,10 @@ static int job_stop(stream_server *ss, sjob *jb, errmsg *e)
 static int job_restart(stream_server *ss, sjob *jb, errmsg *e)
 {
     int rc = SL_OK;
+    sjob *rd = atomic_load(&jb->state) != J_RUNNING ? view_reader(ss, jb->view) : NULL;
+    if (rd) /* starting over makes a new view */
+        return errmsg_set(e, SL_EINVAL, "job \"%s\" reads the view of \"%s\": stop it first",
+                          rd->name, jb->name);
     if (atomic_load(&jb->state) != J_RUNNING) {
         job_reap(jb);
         if (jb->view)

@@ -256,6 +256,8 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
         int frc = ftab_flush(f);
         if (frc)
             f->cur = NULL;
+        else if (k->v->grown) /* jobs reading the view (source_view.c) */
+            pthread_cond_broadcast(k->v->grown);
         if (k->v->mu)
             pthread_mutex_unlock(k->v->mu);
         if (frc) {

@@ -85,6 +85,7 @@ struct stream_reader {
     uint64_t rows_read, late, bad;
     stream_nexmark_reader *nx; /* a nexmark table's: everything goes to it */
     stream_kafka_reader *kf; /* a kafka table's: it reads, this parses (parse_msg) */
+    stream_view_reader *vw;  /* a materialized view's (source_view.c) */
     const char *where;       /* a message's place, named in errors instead of a line */
     /* follow = true: the reader maps the grown file itself */
     bool own_map;
@@ -113,7 +114,8 @@ void stream_reader_set_stop(stream_reader *r, _Atomic int *stop)
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
     *out = NULL;
-    if (t->nx || t->kf) { /* a generator, a topic: no file (source_nexmark.c, _kafka.c) */
+    if (t->nx || t->kf || t->vw) { /* a generator, a topic, a view: no file
+                                      (source_nexmark.c, _kafka.c, _view.c) */
         int rc = t->kf ? stream_kafka_start(t, e) : SL_OK;
         if (!rc && !(*out = sl_calloc(1, sizeof **out)))
             rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
@@ -218,6 +220,8 @@ int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
     *why = NULL;
     if (f->t->nx)
         return stream_nexmark_split(f->t, nworkers, out, n);
+    if (f->t->vw)
+        return stream_view_split(out, n);
     if (f->t->kf)
         return stream_kafka_split(f->t, nworkers, out, n);
     int want = 1;
@@ -284,6 +288,8 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     int rc = t->kf ? stream_kafka_reader_open(t, sp, &r->kf, e) : SL_OK;
+    if (!rc && t->vw && stream_view_reader_open(t, &r->vw))
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     if (rc) {
         sl_free(r->vals);
         sl_free(r);
@@ -361,6 +367,7 @@ void stream_reader_close(stream_reader *r)
         close(r->notify);
     stream_nexmark_reader_close(r->nx);
     stream_kafka_reader_close(r->kf);
+    stream_view_reader_close(r->vw);
     dbuf_free(&r->quoted);
     arena_destroy(&r->scratch);
     sl_free(r->vals);
@@ -369,10 +376,13 @@ void stream_reader_close(stream_reader *r)
 
 void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late, uint64_t *bad)
 {
-    if (r->nx) {
+    if (r->nx || r->vw) {
         bool seen;
         int64_t mx;
-        stream_nexmark_counts(r->nx, read, &seen, &mx);
+        if (r->nx)
+            stream_nexmark_counts(r->nx, read, &seen, &mx);
+        else
+            stream_view_counts(r->vw, read, &seen, &mx);
         *late = *bad = 0;
         return;
     }
@@ -777,7 +787,7 @@ int stream_reader_parse_msg(stream_reader *r, const char *p, size_t n, const cha
 
 int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines)
 {
-    if (r->kf) { /* not used: partitions have no first pass */
+    if (r->kf || r->vw) { /* not used: partitions and views have no first pass */
         *seen = false;
         *max_ns = *lines = 0;
         return SL_OK;
@@ -845,9 +855,12 @@ int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_
 
 void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns)
 {
-    if (r->nx) {
+    if (r->nx || r->vw) {
         uint64_t read;
-        stream_nexmark_counts(r->nx, &read, seen, max_ns);
+        if (r->nx)
+            stream_nexmark_counts(r->nx, &read, seen, max_ns);
+        else
+            stream_view_counts(r->vw, &read, seen, max_ns);
         return;
     }
     if (r->kf) {
@@ -914,6 +927,8 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
 {
     if (r->nx)
         return stream_nexmark_next(r->nx, out, wm, e);
+    if (r->vw)
+        return stream_view_next(r->vw, out, wm, e);
     if (r->kf)
         return stream_kafka_next(r->kf, r, out, wm, e);
     if (!r->t->follow)

@@ -25,7 +25,13 @@
  * seeds and rates agree (which joins between them need).
  *
  * Options: kind = 'person' | 'auction' | 'bid' (required), events (how many
- * events of the sequence: the source is bounded), rate, seed.  The table's
+ * events of the sequence: the source is bounded), rate, seed.  Without
+ * events the source is unbounded and paced: one split, whose reader makes
+ * event n once the wall clock is n / rate past its first batch (a batch of
+ * the events due, at most BATCH_ROWS; nothing due: it waits for the next one,
+ * at most PACE_WAIT_MS, and returns an empty batch so that a job's stop flag
+ * and checkpoint barriers pass), until a stop (Ctrl-C of `streamlake run`,
+ * stream_request_stop; a server's job stop) ends it as an input ends.  The table's
  * columns are any of the kind's fields, by name, with their types; the event
  * time is date_time (event_time may name it; max_delay applies as usual).
  */
@@ -38,11 +44,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define BATCH_ROWS 8192
 #define EPOCH_EVENTS 50
 #define FIRST_ID 1000
 #define BASE_NS 1704067200000000000LL /* 2024-01-01 00:00:00 */
+#define PACE_WAIT_MS 50
 
 enum { NX_PERSON, NX_AUCTION, NX_BID };
 enum { F_I64, F_TEXT, F_TIME };
@@ -168,9 +176,7 @@ int stream_nexmark_check(stream_table *t, sql_err *e)
         return sql_err_set(e, "22023", -1, "table \"%s\": the nexmark connector needs kind = "
                            "'person', 'auction' or 'bid'", t->name);
     if (!x->has_events)
-        return sql_err_set(e, "22023", -1, "table \"%s\": the nexmark connector needs events "
-                           "(how many events of the sequence; unbounded runs are not supported "
-                           "yet)", t->name);
+        x->events = INT64_MAX; /* unbounded, paced by rate */
     if (!(x->field = arena_zalloc(&t->run->a, sizeof *x->field * (size_t)t->ncols)))
         return SL_ENOMEM;
     int tc = -1;
@@ -266,6 +272,8 @@ struct stream_nexmark_reader {
     stream_table *t;
     const stream_nexmark *x;
     int64_t n, end;          /* next event, end of the split */
+    bool paced;              /* unbounded: event n made at start_ns + n * step_ns */
+    int64_t start_ns;        /* CLOCK_MONOTONIC of the first batch (0: none yet) */
     stream_wm wm;
     uint64_t rows_read;
     char buf[128];
@@ -281,6 +289,9 @@ int stream_nexmark_reader_open(stream_table *t, const stream_split *sp,
     r->x = t->nx;
     r->n = (int64_t)sp->begin;
     r->end = (int64_t)sp->end;
+    r->paced = !t->nx->has_events;
+    if (r->paced)
+        r->end = INT64_MAX;
     stream_wm_init(&r->wm, t->delay_ns);
     if (sp->start_seen)
         stream_wm_observe(&r->wm, sp->start_max_ns);
@@ -296,7 +307,7 @@ void stream_nexmark_reader_close(stream_nexmark_reader *r)
 int stream_nexmark_split(const stream_table *t, int nworkers, stream_split **out, int *n)
 {
     int64_t ev = t->nx->events;
-    int64_t want = nworkers > 1 ? (int64_t)nworkers * 8 : 1;
+    int64_t want = nworkers > 1 && t->nx->has_events ? (int64_t)nworkers * 8 : 1;
     if (want > ev / 4096 + 1)
         want = ev / 4096 + 1; /* not less than a few thousand events a split */
     stream_split *s = sl_calloc((size_t)want, sizeof *s);
@@ -406,10 +417,42 @@ static int field_value(stream_nexmark_reader *r, int f, const nx_event *ev, col_
     }
 }
 
+static int64_t mono_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/* Unbounded: the end of the events due now (waiting up to PACE_WAIT_MS for the
+ * next one when none is), or -1 once a stop was asked for. */
+static int64_t paced_end(stream_nexmark_reader *r)
+{
+    if (stream_stop_requested())
+        return -1;
+    int64_t now = mono_ns();
+    if (!r->start_ns)
+        r->start_ns = now;
+    int64_t step = r->x->step_ns, due = (now - r->start_ns) / step + 1;
+    if (due <= r->n) {
+        int64_t wait = (r->n - due + 1) * step;
+        if (wait > PACE_WAIT_MS * 1000000LL)
+            wait = PACE_WAIT_MS * 1000000LL;
+        nanosleep(&(struct timespec){wait / 1000000000, wait % 1000000000}, NULL);
+        due = (mono_ns() - r->start_ns) / step + 1;
+    }
+    return due;
+}
+
 int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {
     stream_table *t = r->t;
     *out = NULL;
+    int64_t end = r->end;
+    if (r->paced && (end = paced_end(r)) < 0) {
+        *wm = stream_wm_value(&r->wm);
+        return SL_OK; /* stopped: the input ends here */
+    }
     sql_batch *b;
     if (sql_batch_new(t->ncols, t->types, &b))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
@@ -419,7 +462,7 @@ int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, 
         rc = col_vec_reserve(&b->cols[c], BATCH_ROWS,
                              g_fields[r->x->field[c]].type == F_TEXT ? BATCH_ROWS * 40 : 0);
     nx_event ev;
-    while (!rc && b->n < BATCH_ROWS && (r->n = next_of(r->x->kind, r->n)) < r->end) {
+    while (!rc && b->n < BATCH_ROWS && (r->n = next_of(r->x->kind, r->n)) < end) {
         ev.n = r->n++;
         ev.epoch = ev.n / EPOCH_EVENTS;
         ev.ts = BASE_NS + ev.n * r->x->step_ns;
@@ -430,9 +473,13 @@ int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, 
         stream_wm_observe(&r->wm, ev.ts); /* in order: never late */
         b->n++;
     }
-    if (r->n > r->end)
-        r->n = r->end;
+    if (r->n > end)
+        r->n = end;
     *wm = stream_wm_value(&r->wm);
+    if (!rc && !b->n && r->paced) { /* nothing due yet: an empty batch */
+        *out = b;
+        return SL_OK;
+    }
     if (rc || !b->n) {
         sql_batch_free(b);
         return rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory") : SL_OK;

@@ -12,6 +12,10 @@
  *   source_kafka.c  the kafka connector (librdkafka): partitions are the
  *                 splits, read through the file connector's interface, and
  *                 the kafka sink
+ *   source_view.c  a materialized view read as a stream by a later job
+ *                 (INSERT INTO sink SELECT ... FROM mv), through the file
+ *                 connector's interface (one split: the view's rows in the
+ *                 order its job emitted them)
  *   source_csv.c  the file connector: a file cut into splits, a reader per
  *                 split (rows in line order, lateness and the watermark
  *                 applied at the source), the first pass over a split
@@ -53,7 +57,8 @@ enum {
     STREAM_CONN_TABLE,
     STREAM_CONN_NEXMARK,
     STREAM_CONN_KAFKA,
-    STREAM_CONN_BLACKHOLE    /* a sink that counts its rows and keeps none (benchmarks) */
+    STREAM_CONN_BLACKHOLE,   /* a sink that counts its rows and keeps none (benchmarks) */
+    STREAM_CONN_VIEW         /* a materialized view read as a source (source_view.c) */
 };
 
 typedef struct stream_run stream_run;
@@ -63,6 +68,7 @@ typedef struct stream_serving stream_serving;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
 typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
+typedef struct stream_view stream_view;
 
 /* A table with a connector: a source when read, a sink when written. */
 typedef struct stream_table {
@@ -90,6 +96,7 @@ typedef struct stream_table {
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
     stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
     stream_kafka *kf;        /* connector = 'kafka': topic, cluster, offsets (else NULL) */
+    stream_view *vw;         /* a materialized view read as a stream (else NULL) */
     int connector;           /* STREAM_CONN_* */
     int tel_view;            /* telemetry: the lake view (lake_view_id) */
     int tel_src[64];         /* telemetry: the view's column of each column (-1: none) */
@@ -111,7 +118,7 @@ static inline bool stream_table_is_sink(const stream_table *t)
 struct stream_ulog;
 
 /* A materialized view: its contents, readable by the session's later SELECTs. */
-typedef struct stream_view {
+struct stream_view {
     const char *name;
     ftab *f;                 /* the rows (ftab_rows_ops); f->t is the table */
     struct stream_ulog *log; /* emit = 'on_update': the contents, one row per group (ulog.h;
@@ -120,7 +127,14 @@ typedef struct stream_view {
     uint64_t rows_written;
     bool emit_on_close;
     pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
-} stream_view;
+    pthread_cond_t *grown;   /* on a server: broadcast (mu held) when rows are added or
+                                growing turns false */
+    bool growing;            /* on a server: its job runs (a reader at its end waits) */
+    /* read as a stream by later jobs (source_view.c): the view as a source table
+     * over each column that may be its event time (NULL: none), or why not */
+    stream_table *as_src[2];
+    char src_why[200];
+};
 
 /* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
  * session(src, ts, gap): the
@@ -152,6 +166,8 @@ struct stream_run {
     bool sink_resume;
     uint64_t sink_resume_bytes;
     stream_hub *hub;         /* a server's live telemetry; NULL for `streamlake run` */
+    bool binding_job;        /* a job's statement is being bound: a view's name is the
+                                view read as a stream (source_view.c) */
 };
 
 /* catalog.c */
@@ -166,6 +182,8 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
 /* A new materialized view of the given columns (names and types copied). */
 int stream_view_new(stream_run *r, const char *name, int ncols, const char *const *names,
                     const sql_type *types, stream_view **out, sql_err *e);
+/* t (name, columns, time_col set) made a source table the binder sees. */
+void stream_table_init_source(stream_table *t);
 /* Whether a table is one of a run's sources, or a window over one (*win set). */
 stream_table *stream_scan_source(const sql_table *t, const stream_win **win);
 /* An option's value as text (strings, numbers, true/false), NULL if none. */
@@ -272,6 +290,24 @@ int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, 
 /* Rows made so far, and the largest event time. */
 void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool *seen,
                            int64_t *max_ns);
+
+/* source_view.c: a materialized view read as a stream (t->vw set), through the
+ * file connector's functions.  Setup: after the view's job is planned, the view's
+ * columns a later job may take as event time (cols[i], with max_delay
+ * delay_ns[i]; n <= 2), or why none (n = 0). */
+typedef struct stream_view_reader stream_view_reader;
+int stream_view_source_setup(stream_run *r, stream_view *v, const int *cols,
+                             const int64_t *delay_ns, int n, const char *why);
+/* The view as a source whose event time is column col (NULL: the first one), or
+ * a negative code with e set (the view cannot be read, or not over col). */
+int stream_view_source(stream_view *v, const char *fn, const char *col, stream_table **out,
+                       sql_err *e);
+int stream_view_split(stream_split **out, int *n);
+int stream_view_reader_open(stream_table *t, stream_view_reader **out);
+void stream_view_reader_close(stream_view_reader *r);
+int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+void stream_view_counts(const stream_view_reader *r, uint64_t *read, bool *seen,
+                        int64_t *max_ns);
 
 /* source_kafka.c: what the file connector's functions hand over for a kafka
  * table (t->kf set).  Options: new, then each option (1: not one of its own),

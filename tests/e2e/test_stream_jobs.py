@@ -9,6 +9,9 @@ back through SQL, GET /api/jobs, /metrics and `streamlake job`.  Checks:
     figures (rows read = the rows of log_entries, none late);
   * definitions survive a restart, stop/start and DROP MATERIALIZED VIEW work,
     and bad statements are clear errors that change nothing.
+  * a view is a stream: a job over a file-fed view gives the batch query's
+    result, a filter over a telemetry view receives its windows while both
+    run, a view a running job reads cannot be dropped, and the reader stops.
 """
 import http.server
 import json
@@ -314,6 +317,69 @@ class StreamJobs(unittest.TestCase):
             self.assertEqual(st, 200, body)
         self.assertEqual(query(self.srv, view_bidder), query(self.srv, batch_bidder))
         self.assertEqual(query(self.srv, view_hour), query(self.srv, batch_hour))
+
+    def test_view_as_stream(self):
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "stream"))
+        import test_stream as ts  # the generated bids and the batch oracle
+        d = tempfile.mkdtemp(prefix="sl-viewsrc-")
+        self.addCleanup(shutil.rmtree, d, True)
+        ts.make_input(d, 5, 6000, 3000)
+        # a chain over a file: per-10-second counts, then their per-minute maximum
+        query(self.srv, "CREATE TABLE bids (%s) WITH (connector = 'file', path = '%s', "
+              "event_time = 'ts', max_delay = '3 seconds')" % (ts.COLS, os.path.join(d, "bids.csv")))
+        query(self.srv, "CREATE MATERIALIZED VIEW per10 AS SELECT window_start AS ws, "
+              "window_end AS we, auction, count(*) AS n FROM tumble(bids, ts, INTERVAL '10 seconds') "
+              "GROUP BY window_start, window_end, auction")
+        query(self.srv, "CREATE MATERIALIZED VIEW per_min AS SELECT window_start, max(n) AS most, "
+              "sum(n) AS n FROM tumble(per10, ws, INTERVAL '1 minute') "
+              "GROUP BY window_start, window_end")
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+            if states.get("per_min") != "running":
+                break
+            time.sleep(0.2)
+        self.assertEqual(states, {"per10": "finished", "per_min": "finished"})
+        src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+        inner = ("SELECT date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') AS ws, "
+                 "auction, count(*) AS n FROM %s WHERE ts IS NOT NULL GROUP BY 1, 2" % src)
+        want = ts.oracle(d, "SELECT date_bin(INTERVAL '1 minute', ws, TIMESTAMP '1970-01-01')::text, "
+                         "max(n)::text, sum(n)::text FROM (%s) v GROUP BY 1 ORDER BY 1" % inner)[1:]
+        got = query(self.srv, "SELECT window_start::text, most::text, n::text FROM per_min "
+                    "ORDER BY window_start")
+        self.assertTrue(len(want) > 10)
+        self.assertEqual(got, want)
+
+        # a filter over a live telemetry view receives its windows as they close
+        query(self.srv, ERRS)
+        query(self.srv, "CREATE MATERIALIZED VIEW per10s AS SELECT process_id, window_start, "
+              "count(*) AS n FROM tumble(errs, time, INTERVAL '10 seconds') "
+              "GROUP BY process_id, window_start")
+        query(self.srv, "CREATE MATERIALIZED VIEW busy AS SELECT process_id, window_start, n "
+              "FROM per10s WHERE n >= 2")
+        loadgen(self.srv.url, "--threads", "2", "--spans", "20", "--logs", "300",
+                "--metrics", "5", "--async", "5")
+        deadline = time.monotonic() + 90
+        while True:  # until windows closed (the idle rule) and reached the reader
+            got, want = self.wait_equal("SELECT * FROM busy ORDER BY 1, 2",
+                                        "SELECT process_id, window_start, n FROM per10s "
+                                        "WHERE n >= 2 ORDER BY 1, 2", timeout=90)
+            if want or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+        self.assertEqual((states["per10s"], states["busy"]), ("running", "running"))
+        err = query(self.srv, "DROP MATERIALIZED VIEW per10s", status=400)
+        self.assertIn("reads it", json.dumps(err))
+        out = cli("job", "stop", "busy", "--server", self.srv.url)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+        self.assertEqual(states["busy"], "stopped")
+        query(self.srv, "DROP MATERIALIZED VIEW busy")
+        query(self.srv, "DROP MATERIALIZED VIEW per10s")
 
 
 if __name__ == "__main__":

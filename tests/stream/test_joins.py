@@ -377,9 +377,22 @@ def test_docs():
 
 # ---- follow = true: a growing file, stopped by SIGINT ---------------------------
 
+def start_run(d):
+    """`streamlake run job.sql` in d on 2 workers, once its job started (its sink
+    o.csv has its part file) or ended."""
+    import subprocess
+    import time
+    p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", "2"], cwd=d,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    for _ in range(600):
+        if os.path.exists(os.path.join(d, "o.csv.part")) or p.poll() is not None:
+            break
+        time.sleep(0.05)
+    return p
+
+
 def test_follow():
     import signal
-    import subprocess
     import time
     d = tempfile.mkdtemp(prefix="sl-follow-")
     try:
@@ -390,12 +403,7 @@ def test_follow():
                     "path = 't.csv', event_time = 'ts', max_delay = '1 second', follow = true);\n"
                     "CREATE TABLE o (id bigint, v bigint) WITH (connector = 'file', path = 'o.csv');\n"
                     "INSERT INTO o SELECT id, v FROM t WHERE v > 5;\n")
-        p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", "2"], cwd=d,
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(600):  # the job has started when its sink's part file is there
-            if os.path.exists(os.path.join(d, "o.csv.part")) or p.poll() is not None:
-                break
-            time.sleep(0.05)
+        p = start_run(d)
         with open(os.path.join(d, "t.csv"), "a") as f:
             f.write("0,2024-01-01 00:00:03\n4,40,2024-01-01 00:00:04\n")
         time.sleep(0.3)
@@ -418,6 +426,41 @@ def test_follow():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_nexmark_unbounded():
+    """A nexmark source without events: paced by rate, generated until SIGINT, which
+    ends it as an input ends (open windows close, the sink is committed)."""
+    import signal
+    import time
+    d = tempfile.mkdtemp(prefix="sl-nexmark-live-")
+    try:
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write("CREATE TABLE bid (auction bigint, price bigint, date_time timestamp) "
+                    "WITH (connector = 'nexmark', kind = 'bid', rate = 2000);\n"
+                    "CREATE TABLE o (ws timestamp, n bigint) WITH (connector = 'file', path = 'o.csv');\n"
+                    "INSERT INTO o SELECT window_start, count(*) FROM tumble(bid, date_time, "
+                    "INTERVAL '1 second') GROUP BY window_start, window_end;\n")
+        p = start_run(d)
+        time.sleep(2.5)  # a few thousand events of a paced, unbounded source
+        still = p.poll() is None
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+        check(still, "nexmark without events: the job runs until it is stopped")
+        got = read_sink(os.path.join(d, "o.csv")) if p.returncode == 0 else []
+        n = [int(r[1]) for r in got[1:]]
+        starts = [r[0] for r in got[1:]]
+        want = ["2024-01-01 00:00:%02d" % i for i in range(len(n))]
+        # 2000 events a second of event time: 40 runs of 50 events, 46 bids each
+        check(p.returncode == 0 and len(n) >= 2 and starts == want and
+              all(c == 1840 for c in n[:-1]) and 0 < n[-1] <= 1840,
+              "nexmark rate = 2000: every closed second has 1840 bids, SIGINT closes the "
+              "last: %s %s" % (got[:4], err.strip()[:200]))
+        st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
+        check(st.get("sources", {}).get("bid", {}).get("rows_read") == sum(n),
+              "nexmark without events: rows read = rows counted %s" % st)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def main():
     test_lookup(7, 1500, 3000)
     test_lookup(3, 6000, 12000)
@@ -427,6 +470,7 @@ def main():
     test_nexmark()
     test_docs()
     test_follow()
+    test_nexmark_unbounded()
     ts.finish()
 
 

@@ -1,0 +1,208 @@
+/*
+ * source_view.c - a materialized view read as a stream: INSERT INTO sink
+ * SELECT ... FROM mv (or a view over a view) receives the rows the view's
+ * job emitted, in the order it emitted them (docs/streaming.md rule 7).
+ *
+ * A view keeps what its job emits (sink.c): with emit = 'on_window_close'
+ * each closed window's rows, in non-decreasing window_end order (merge.c);
+ * without an aggregation its rows in arrival order.  `streamlake run` runs a
+ * file's statements one after the other, so a job reading the view starts
+ * when the view's job has ended and every row is there: this reader walks
+ * the view's batches in order, sharing their columns (no copy: no memory
+ * beyond the view's own, which holds them anyway), and the source ends after
+ * the last one.  The view is one split, read by one worker in that order;
+ * the other workers own their share of the keys as usual.
+ *
+ * On a server the view's job runs on: a reader at the view's last batch waits
+ * for the next (the view's condition variable, broadcast by the view sink),
+ * returning an empty batch every WAIT_MS so that a stop or a checkpoint
+ * barrier passes; the source ends when the view's job ends (finished,
+ * stopped or failed).  A job reading a view starts at its first row.  The
+ * registry refuses to drop or start over a view a running job reads (its
+ * rows would be freed under the reader).
+ *
+ * Event time and watermark.  The view as a source has an event-time column,
+ * chosen when the view's job is planned (job.c, stream_view_source_setup),
+ * for which rule 2 with a fixed max_delay makes no row of the view late, so
+ * the downstream job's result is the batch query over the view's rows:
+ *
+ *   windowed, on close   window_start (tumble, hop) and window_end (also
+ *                        sessions), max_delay 0: windows leave in
+ *                        non-decreasing window_end order, and with a fixed
+ *                        size window_start follows it; after a row of
+ *                        window_end e no later row ends before e.  One source
+ *                        table per column, so tumble(mv, window_start, ...)
+ *                        and tumble(mv, window_end, ...) both bind.
+ *   append-only          the source's event-time column passed through, with
+ *                        the source's max_delay: each row of the view was on
+ *                        time under the source's watermark, which is at least
+ *                        the one the view's earlier rows give.
+ *
+ * Not readable (an error names the reason when a job reads the view): emit =
+ * 'on_update' (the view keeps each group's last row, not the log of its
+ * updates), joins of windows or interval joins, and views whose select list
+ * carries no such column.
+ */
+#include "stream/stream_int.h"
+
+#include "base/alloc.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#define WAIT_MS 100
+
+struct stream_view_reader {
+    stream_table *t;
+    stream_view *v;
+    int next;                /* the view's next batch */
+    stream_wm wm;
+    uint64_t rows_read;
+};
+
+/* The view as a source table over column col with max_delay delay_ns. */
+static stream_table *view_table(stream_run *r, stream_view *v, int col, int64_t delay_ns)
+{
+    const ftab *f = v->f;
+    int n = f->t.ncols;
+    stream_table *t = arena_zalloc(&r->a, sizeof *t);
+    const char **names = arena_zalloc(&r->a, sizeof *names * (size_t)n);
+    sql_type *types = arena_zalloc(&r->a, sizeof *types * (size_t)n);
+    if (!t || !names || !types)
+        return NULL;
+    for (int i = 0; i < n; i++) {
+        if (!(names[i] = arena_strndup(&r->a, f->names[i], strlen(f->names[i]))))
+            return NULL;
+        types[i] = f->types[i];
+    }
+    *t = (stream_table){.run = r, .name = v->name, .ncols = n, .names = names, .types = types,
+                        .path_opt = v->name, /* no file: what messages name */
+                        .format = STREAM_FMT_CSV, .delim = ',', .time_col = col,
+                        .delay_ns = delay_ns, .watermark_ns = STREAM_WM_NONE,
+                        .connector = STREAM_CONN_VIEW, .tel_view = -1, .vw = v};
+    stream_table_init_source(t);
+    return t;
+}
+
+int stream_view_source_setup(stream_run *r, stream_view *v, const int *cols,
+                             const int64_t *delay_ns, int n, const char *why)
+{
+    v->as_src[0] = v->as_src[1] = NULL;
+    snprintf(v->src_why, sizeof v->src_why, "%s", n ? "" : why);
+    for (int i = 0; i < n && i < 2; i++)
+        if (!(v->as_src[i] = view_table(r, v, cols[i], delay_ns[i])))
+            return SL_ENOMEM;
+    return SL_OK;
+}
+
+int stream_view_source(stream_view *v, const char *fn, const char *col, stream_table **out,
+                       sql_err *e)
+{
+    *out = NULL;
+    if (!v->as_src[0])
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "materialized view \"%s\" cannot be read "
+                           "by a job: %s", v->name, v->src_why);
+    for (int i = 0; i < 2 && v->as_src[i]; i++) {
+        stream_table *t = v->as_src[i];
+        if (!col || !strcmp(t->names[t->time_col], col)) {
+            *out = t;
+            return SL_OK;
+        }
+    }
+    const stream_table *a = v->as_src[0], *b = v->as_src[1];
+    char alt[160] = "";
+    if (b)
+        snprintf(alt, sizeof alt, " or \"%s\"", b->names[b->time_col]);
+    return sql_err_set(e, "22023", -1, "%s: the rows of materialized view \"%s\" leave in the "
+                       "order of \"%s\"%s, the time a window over it takes; not \"%s\"", fn,
+                       v->name, a->names[a->time_col], alt, col);
+}
+
+/* One split: the view's rows in the order they were emitted. */
+int stream_view_split(stream_split **out, int *n)
+{
+    stream_split *s = sl_calloc(1, sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    s->line = 1;
+    *out = s;
+    *n = 1;
+    return SL_OK;
+}
+
+int stream_view_reader_open(stream_table *t, stream_view_reader **out)
+{
+    stream_view_reader *r = sl_calloc(1, sizeof *r);
+    if (!(*out = r))
+        return SL_ENOMEM;
+    r->t = t;
+    r->v = t->vw;
+    stream_wm_init(&r->wm, t->delay_ns);
+    return SL_OK;
+}
+
+void stream_view_reader_close(stream_view_reader *r)
+{
+    sl_free(r);
+}
+
+int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
+{
+    *out = NULL;
+    stream_table *t = r->t;
+    const ftab *f = r->v->f;
+    sql_batch *b = NULL;
+    int rc = SL_OK;
+    bool quiet = false;
+    if (r->v->mu)
+        pthread_mutex_lock(r->v->mu);
+    if (r->next >= f->nrows_batches && r->v->growing) {
+        /* a server's view whose job runs: wait for rows, at most WAIT_MS so that the
+         * job's stop flag and checkpoint barriers are seen (an empty batch) */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += WAIT_MS * 1000000L;
+        ts.tv_sec += ts.tv_nsec / 1000000000L;
+        ts.tv_nsec %= 1000000000L;
+        pthread_cond_timedwait(r->v->grown, r->v->mu, &ts);
+        quiet = r->next >= f->nrows_batches && r->v->growing;
+    }
+    if (r->next < f->nrows_batches) {
+        const sql_batch *src = f->rows[r->next++];
+        rc = sql_batch_new(t->ncols, t->types, &b);
+        for (int c = 0; !rc && c < t->ncols; c++) {
+            col_vec_release(&b->cols[c]);
+            sql_vec_share(&src->cols[c], &b->cols[c]);
+        }
+        if (!rc)
+            b->n = src->n;
+    }
+    if (r->v->mu)
+        pthread_mutex_unlock(r->v->mu);
+    if (quiet)
+        rc = sql_batch_new(t->ncols, t->types, &b);
+    if (rc) {
+        sql_batch_free(b);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
+    if (b && b->n) {
+        /* never late (above): the rows only move the watermark */
+        const col_vec *ts = &b->cols[t->time_col];
+        for (int64_t i = 0; i < b->n; i++)
+            if (col_vec_is_valid(ts, i))
+                stream_wm_observe(&r->wm, col_vec_i64(ts, i));
+        r->rows_read += (uint64_t)b->n;
+    }
+    *wm = stream_wm_value(&r->wm);
+    *out = b;
+    return SL_OK;
+}
+
+void stream_view_counts(const stream_view_reader *r, uint64_t *read, bool *seen,
+                        int64_t *max_ns)
+{
+    *read = r->rows_read;
+    *seen = r->wm.seen;
+    *max_ns = r->wm.max_ns;
+}
