@@ -97,6 +97,16 @@ def stats(srv):
     return srv.get_json("/api/stats")
 
 
+def cpu_seconds(pid):
+    """User + system CPU seconds a process has used so far (/proc/PID/stat), 0 if gone."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError):
+        return 0.0
+
+
 def counters(st):
     """The figures compared before/after: cache hits and misses, store requests and bytes."""
     out = {}
@@ -110,6 +120,9 @@ def counters(st):
         if k in ob:
             out["s3." + k] = ob[k]
     out["partitions.built"] = st["lake"]["partitions"]["built"]
+    out["payloads_waited_for"] = st["lake"]["partitions"].get("payloads_waited_for", 0)
+    for k, v in st["lake"]["partitions"].get("build_phases_ms", {}).items():
+        out["phase." + k] = v
     return out
 
 

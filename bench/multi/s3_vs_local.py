@@ -4,7 +4,7 @@ directory, in the same run.
 
   /usr/bin/python3 bench/multi/s3_vs_local.py [--build build] [--reps 3]
       [--threads 8] [--spans 50000] [--sql-reps 3] [--stores local,s3,pg+s3]
-      [--cache-mb 0]
+      [--cache-mb 0] [--no-sql]
 
 Stores (each a `streamlake serve` on 127.0.0.1 with a free port):
   local   SQLite metadata and objects in the data directory (the default setup);
@@ -18,7 +18,9 @@ Stores (each a `streamlake serve` on 127.0.0.1 with a free port):
    server is restarted (its caches empty) and GET /api/processes/{id}/trace.pftrace
    of a process no store has traced yet is timed to its last byte: the partitions
    are built from the raw blocks (the JIT) during the trace.  The traces of one
-   process must be byte-identical on every store.
+   process must be byte-identical on every store.  The CPU seconds the server and
+   s3rver used during each trace (/proc/PID/stat) say where the time went: wall
+   time above their sum over two cores is waiting.
 3. The SQL suite (bench/sql/queries.tsv, streamlake's column, on the first process
    after POST /api/materialize): servers restarted, each query once with cold
    caches, then --sql-reps warm runs (median), stores alternating per query.
@@ -51,6 +53,7 @@ def main():
     ap.add_argument("--sql-reps", type=int, default=3)
     ap.add_argument("--stores", default="local,s3,pg+s3")
     ap.add_argument("--cache-mb", type=int, default=0, help="serve --cache-mb (0: default)")
+    ap.add_argument("--no-sql", action="store_true", help="cold traces only (step 3 skipped)")
     a = ap.parse_args()
     stores = a.stores.split(",")
     for s in stores:
@@ -77,8 +80,9 @@ def main():
             c.import_capture(binary, capture, srv)
             srv.stop()
         print("imported into %s" % ", ".join(stores), flush=True)
-        trace_phase(a, stores, servers, pids)
-        sql_phase(a, stores, servers, pids[0])
+        trace_phase(a, stores, servers, pids, s3)
+        if not a.no_sql:
+            sql_phase(a, stores, servers, pids[0])
     finally:
         for srv in servers.values():
             srv.stop()
@@ -93,9 +97,10 @@ def main():
     print("load average after: %s" % c.loadavg())
 
 
-def trace_phase(a, stores, servers, pids):
+def trace_phase(a, stores, servers, pids, s3):
     times = {k: [] for k in stores}
     deltas = {k: [] for k in stores}
+    cpus = {k: [] for k in stores}
     print("\ncold traces (server restarted before each; seconds to the last byte):", flush=True)
     for r, pid in enumerate(pids):
         order = stores if r % 2 == 0 else stores[::-1]
@@ -104,35 +109,52 @@ def trace_phase(a, stores, servers, pids):
             srv = servers[kind]
             srv.start()
             before = c.counters(c.stats(srv))
+            cpu0 = (c.cpu_seconds(srv.proc.pid), c.cpu_seconds(s3.proc.pid) if s3 else 0)
             secs, first, n, digest = c.cold_trace(srv, pid)
+            cpu = (c.cpu_seconds(srv.proc.pid) - cpu0[0],
+                   (c.cpu_seconds(s3.proc.pid) if s3 else 0) - cpu0[1] if "s3" in kind else 0)
             d = c.delta(c.counters(c.stats(srv)), before)
             srv.stop()
             times[kind].append(secs)
             deltas[kind].append(d)
+            cpus[kind].append(cpu)
             digests[kind] = digest
             print("  rep %d %-6s %7.3f s  first byte %6.3f s  %6.1f MB  built %d partitions"
-                  "  GETs %d  %s" % (r + 1, kind, secs, first, n / 1e6, d["partitions.built"],
-                                     d.get("s3.get", 0) + d.get("s3.get_range", 0),
-                                     "load %s" % c.loadavg()), flush=True)
+                  "  GETs %d  CPU server %.3f s s3rver %.3f s  %s" % (
+                      r + 1, kind, secs, first, n / 1e6, d["partitions.built"],
+                      d.get("s3.get", 0) + d.get("s3.get_range", 0), cpu[0], cpu[1],
+                      "load %s" % c.loadavg()), flush=True)
         if len(set(digests.values())) != 1:
             raise SystemExit("traces of %s differ between stores: %r" % (pid, digests))
     base = c.median(times["local"]) if "local" in times else None
     print("\n| store | cold trace median s (range) | vs local | file_bytes hit | footers hit "
-          "| S3 GETs / ranged GETs per trace | MB downloaded per trace |")
-    print("|---|---|---|---|---|---|---|")
+          "| S3 GETs / ranged GETs / PUTs / HEADs per trace | MB downloaded per trace "
+          "| CPU s server / s3rver (median) |")
+    print("|---|---|---|---|---|---|---|---|")
     for kind in stores:
         m = c.median(times[kind])
         ds = deltas[kind]
         tot = {k: sum(d.get(k, 0) for d in ds) for k in ds[0]}
         n = len(ds)
-        print("| %s | %.3f (%.3f-%.3f) | %s | %s | %s | %s | %s |" % (
+        print("| %s | %.3f (%.3f-%.3f) | %s | %s | %s | %s | %s | %.3f / %.3f |" % (
             kind, m, min(times[kind]), max(times[kind]),
             "%.2fx" % (m / base) if base else "-",
             c.hit_rate(tot, "file_bytes"), c.hit_rate(tot, "parquet_footers"),
-            "%d / %d" % (tot.get("s3.get", 0) // n, tot.get("s3.get_range", 0) // n)
+            "%d / %d / %d / %d" % tuple(tot.get("s3." + k, 0) // n
+                                        for k in ("get", "get_range", "put", "head"))
             if "s3.get" in tot or "s3.get_range" in tot else "-",
             "%.1f" % (tot.get("s3.bytes_downloaded", 0) / n / 1e6)
-            if "s3.bytes_downloaded" in tot else "-"))
+            if "s3.bytes_downloaded" in tot else "-",
+            c.median([x[0] for x in cpus[kind]]), c.median([x[1] for x in cpus[kind]])))
+    print("\nbuild phases per trace (ms summed over the builds, which run in parallel; "
+          "lake.partitions.build_phases_ms):")
+    for kind in stores:
+        ds = deltas[kind]
+        keys = sorted(k for k in ds[0] if k.startswith("phase."))
+        if keys:
+            print("  %-6s %s  payloads waited for %d" % (kind, "  ".join(
+                "%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds)) for k in keys),
+                sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds)))
     if base:
         for kind in stores:
             if kind != "local":

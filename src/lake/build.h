@@ -55,6 +55,17 @@ static inline int64_t lake_ticks_to_ns(const lake_proc *p, int64_t ticks)
     return (int64_t)t;
 }
 
+/*
+ * Payloads still arriving (a build over S3 decodes its first blocks while the
+ * GETs of the next ones are in flight, jit.c): lake_build_each_block calls wait
+ * for block i before it reads it, and wait points payload and len at block i's
+ * bytes, or fails (then the walk ends with wait's error).
+ */
+typedef struct lake_src_feed {
+    int (*wait)(void *arg, size_t i, const uint8_t **payload, size_t *len, errmsg *e);
+    void *arg;
+} lake_src_feed;
+
 /* One source block: its metadata and its stored payload. */
 typedef struct lake_src_block {
     sl_uuid block_id, stream_id;
@@ -62,6 +73,8 @@ typedef struct lake_src_block {
     uint64_t object_offset, nb_objects;
     const uint8_t *payload;
     size_t payload_len;
+    const lake_src_feed *feed; /* NULL: payload is in place; else where it comes from,
+                                * as the i-th block of the array the builder walks */
 } lake_src_block;
 
 typedef struct lake_build_out {

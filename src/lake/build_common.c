@@ -54,7 +54,12 @@ int lake_build_each_block(const lake_src_block *blocks, size_t n, lake_block_fn 
     for (size_t i = 0; i < n && !rc; i++) {
         arena_reset(&a);
         wire_payload pl;
-        rc = wire_payload_open(blocks[i].payload, blocks[i].payload_len, &scratch, &a, &pl, e);
+        const uint8_t *payload = blocks[i].payload;
+        size_t len = blocks[i].payload_len;
+        if (blocks[i].feed)
+            rc = blocks[i].feed->wait(blocks[i].feed->arg, i, &payload, &len, e);
+        if (!rc)
+            rc = wire_payload_open(payload, len, &scratch, &a, &pl, e);
         if (!rc)
             rc = fn(arg, &blocks[i], &pl, &a, e);
         if (rc) {

@@ -119,40 +119,48 @@ static uint64_t entry_token(const lake_view_def *vd, const plan_entry *pe,
 
 /* ------------------------------------------------------------ locks */
 
-static int busy_find(lake *l, uint64_t key)
+int lake_busy_has(const lake_busy *b, uint64_t key)
 {
-    for (size_t i = 0; i < l->n_busy; i++)
-        if (l->busy[i] == key)
-            return (int)i;
-    return -1;
+    const uint64_t *k = (const uint64_t *)(const void *)b->keys.p;
+    for (size_t i = 0; i < b->keys.len / sizeof *k; i++)
+        if (k[i] == key)
+            return 1;
+    return 0;
+}
+
+int lake_busy_add(lake_busy *b, uint64_t key)
+{
+    if (!b->keys.max)
+        dbuf_init(&b->keys, LAKE_BUSY_MAX * sizeof key);
+    return dbuf_append(&b->keys, &key, sizeof key);
+}
+
+void lake_busy_del(lake_busy *b, uint64_t key)
+{
+    uint64_t *k = (uint64_t *)(void *)b->keys.p;
+    size_t n = b->keys.len / sizeof *k;
+    for (size_t i = 0; i < n; i++)
+        if (k[i] == key) {
+            k[i] = k[n - 1];
+            b->keys.len -= sizeof *k;
+            return;
+        }
 }
 
 static int lock_key(lake *l, uint64_t key)
 {
     pthread_mutex_lock(&l->lock_mu);
-    while (busy_find(l, key) >= 0)
+    while (lake_busy_has(&l->busy, key))
         pthread_cond_wait(&l->lock_cv, &l->lock_mu);
-    if (l->n_busy == l->cap_busy) {
-        size_t ncap = l->cap_busy ? l->cap_busy * 2 : 16;
-        uint64_t *n = sl_realloc(l->busy, sizeof *n * ncap);
-        if (!n) {
-            pthread_mutex_unlock(&l->lock_mu);
-            return SL_ENOMEM;
-        }
-        l->busy = n;
-        l->cap_busy = ncap;
-    }
-    l->busy[l->n_busy++] = key;
+    int rc = lake_busy_add(&l->busy, key);
     pthread_mutex_unlock(&l->lock_mu);
-    return SL_OK;
+    return rc;
 }
 
 static void unlock_key(lake *l, uint64_t key)
 {
     pthread_mutex_lock(&l->lock_mu);
-    int i = busy_find(l, key);
-    if (i >= 0)
-        l->busy[i] = l->busy[--l->n_busy];
+    lake_busy_del(&l->busy, key);
     pthread_cond_broadcast(&l->lock_cv);
     pthread_mutex_unlock(&l->lock_mu);
 }
@@ -190,40 +198,72 @@ static int take_fresh(void *arg, const meta_partition *p)
 /* "blobs/{process}/{stream}/{block}": three UUIDs and their separators */
 #define LAKE_BLOB_KEY 128
 
-static int fetch_payloads(lake *l, const lake_proc *proc, const meta_block *blocks,
-                          const plan_entry *pe, lake_src_block *src, dbuf *bufs, errmsg *e)
+/* A build's source blocks: their keys, the payloads read for them and what builders read. */
+typedef struct build_src {
+    char (*keys)[LAKE_BLOB_KEY];
+    const char **kp;
+    lake_payload *pls;
+    lake_src_block *src;
+    lake_payload_feed *feed; /* payloads still arriving (S3), or NULL */
+    size_t n;
+} build_src;
+
+/*
+ * Starts reading the payloads of the partition's blocks (keys first, then one
+ * batch: a store across a network overlaps the GETs, and over S3 the builder
+ * decodes the first blocks while the next ones arrive).
+ */
+static int src_start(lake *l, const lake_proc *proc, const meta_block *blocks,
+                     const plan_entry *pe, build_src *s, errmsg *e)
 {
-    /* keys first, then one batch: a store across a network overlaps the GETs */
-    char (*keys)[LAKE_BLOB_KEY] = sl_calloc(pe->n ? pe->n : 1, sizeof *keys);
-    const char **kp = sl_calloc(pe->n ? pe->n : 1, sizeof *kp);
-    if (!keys || !kp) {
-        sl_free(keys);
-        sl_free(kp);
+    size_t n = pe->n ? pe->n : 1;
+    s->n = pe->n;
+    s->keys = sl_calloc(n, sizeof *s->keys);
+    s->kp = sl_calloc(n, sizeof *s->kp);
+    s->pls = sl_calloc(n, sizeof *s->pls);
+    s->src = sl_calloc(n, sizeof *s->src);
+    if (!s->keys || !s->kp || !s->pls || !s->src)
         return errmsg_set(e, SL_ENOMEM, "out of memory");
-    }
     for (size_t i = 0; i < pe->n; i++) {
         const meta_block *b = &blocks[pe->first + i];
         char bid[UUID_STR_LEN], sid[UUID_STR_LEN];
         uuid_format(&b->block_id, bid);
         uuid_format(&b->stream_id, sid);
-        snprintf(keys[i], sizeof keys[i], "blobs/%s/%s/%s", proc->process_id_str, sid, bid);
-        kp[i] = keys[i];
-        dbuf_init(&bufs[i], WIRE_MAX_PAYLOAD);
+        snprintf(s->keys[i], sizeof s->keys[i], "blobs/%s/%s/%s", proc->process_id_str, sid,
+                 bid);
+        s->kp[i] = s->keys[i];
     }
-    int rc = objstore_get_many(l->os, kp, pe->n, bufs, e);
-    sl_free(keys);
-    sl_free(kp);
+    int rc = lake_payloads_start(l, s->kp, pe->n, s->pls, &s->feed, e);
     if (rc)
         return rc;
+    const lake_src_feed *feed = s->feed ? lake_payloads_feed_src(s->feed) : NULL;
     for (size_t i = 0; i < pe->n; i++) {
         const meta_block *b = &blocks[pe->first + i];
-        src[i] = (lake_src_block){.block_id = b->block_id, .stream_id = b->stream_id,
-                                  .insert_time_ns = b->insert_time_ns,
-                                  .object_offset = b->object_offset,
-                                  .nb_objects = b->nb_objects, .payload = bufs[i].p,
-                                  .payload_len = bufs[i].len};
+        s->src[i] = (lake_src_block){.block_id = b->block_id, .stream_id = b->stream_id,
+                                     .insert_time_ns = b->insert_time_ns,
+                                     .object_offset = b->object_offset,
+                                     .nb_objects = b->nb_objects,
+                                     .payload = feed ? NULL : s->pls[i].p,
+                                     .payload_len = feed ? 0 : s->pls[i].len, .feed = feed};
     }
     return SL_OK;
+}
+
+/*
+ * Waits for reads still running (after a failed build too), then frees everything;
+ * *waited_ns: the builder's time waiting for payloads still arriving.
+ */
+static int src_end(lake *l, build_src *s, int64_t *waited_ns, errmsg *e)
+{
+    int rc = lake_payloads_finish(s->feed, waited_ns, e);
+    s->feed = NULL;
+    lake_payloads_release(l, s->pls, s->pls ? s->n : 0);
+    sl_free(s->pls);
+    sl_free(s->src);
+    sl_free(s->kp);
+    sl_free(s->keys);
+    memset(s, 0, sizeof *s);
+    return rc;
 }
 
 /* Writes the batch as Parquet into out with the lake's options and metadata. */
@@ -303,20 +343,24 @@ static int build_partition(build_job *j, errmsg *e)
     lake *l = j->l;
     sl_async_span sp = SL_ASYNC_BEGIN("lake.jit_build", j->lookup);
     int64_t t0 = clock_mono_ns();
-    lake_src_block *src = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *src);
-    dbuf *bufs = sl_calloc(j->pe->n ? j->pe->n : 1, sizeof *bufs);
+    build_src bs = {0};
     lake_build_out out;
     lake_build_out_init(&out);
     dbuf file;
     dbuf_init(&file, (size_t)4 << 30);
-    int rc = src && bufs ? SL_OK : errmsg_set(e, SL_ENOMEM, "out of memory");
+    int rc = src_start(l, j->proc, j->blocks, j->pe, &bs, e);
+    int64_t t1 = clock_mono_ns(), waited = 0;
     if (!rc)
-        rc = fetch_payloads(l, j->proc, j->blocks, j->pe, src, bufs, e);
-    if (!rc)
-        rc = lake_builder_of(j->vd->id)(j->proc, src, j->pe->n, j->prev_state, j->prev_len,
+        rc = lake_builder_of(j->vd->id)(j->proc, bs.src, j->pe->n, j->prev_state, j->prev_len,
                                         &out, e);
+    int64_t t2 = clock_mono_ns();
+    /* the payloads go before the file is written: the build has read them all */
+    int rc2 = src_end(l, &bs, &waited, rc ? NULL : e);
+    if (!rc)
+        rc = rc2;
     if (!rc)
         rc = write_parquet(j->vd, j->instance, out.batch, &file, e);
+    int64_t t3 = clock_mono_ns();
     char path[256];
     uint64_t rnd = 0;
     if (getrandom(&rnd, sizeof rnd, 0) != sizeof rnd)
@@ -325,7 +369,8 @@ static int build_partition(build_job *j, errmsg *e)
              j->instance, (long long)j->pe->begin, (unsigned long long)j->pe->token,
              (unsigned long long)rnd);
     if (!rc)
-        rc = objstore_put(l->os, path, file.p, file.len, OBJSTORE_PUT_ONCE, e);
+        rc = objstore_put(l->os, path, file.p, file.len, OBJSTORE_PUT_NEW, e);
+    int64_t t4 = clock_mono_ns();
     if (!rc) {
         crash_point("after_put");
         meta_partition row = {
@@ -345,6 +390,11 @@ static int build_partition(build_job *j, errmsg *e)
     if (!rc)
         rc = set_state(j->state_out, out.state.p, out.state.len, e);
     if (!rc) {
+        atomic_fetch_add(&l->phase_wait_ns, (uint64_t)(t1 - t0 + waited));
+        atomic_fetch_add(&l->phase_decode_ns, (uint64_t)(t2 - t1 - waited));
+        atomic_fetch_add(&l->phase_write_ns, (uint64_t)(t3 - t2));
+        atomic_fetch_add(&l->phase_put_ns, (uint64_t)(t4 - t3));
+        atomic_fetch_add(&l->phase_commit_ns, (uint64_t)(clock_mono_ns() - t4));
         atomic_fetch_add(&l->builds, 1);
         atomic_fetch_add(&l->build_events, out.events);
         atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
@@ -359,10 +409,6 @@ static int build_partition(build_job *j, errmsg *e)
                      "without a begin", j->vd->name, j->instance,
                      (unsigned long long)out.unclosed, (unsigned long long)out.orphan_ends);
     }
-    for (size_t i = 0; bufs && i < j->pe->n; i++)
-        dbuf_free(&bufs[i]);
-    sl_free(bufs);
-    sl_free(src);
     lake_build_out_free(&out);
     dbuf_free(&file);
     sl_async_end(&sp);

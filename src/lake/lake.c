@@ -173,6 +173,8 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
         l->o.orphan_grace_ns = atoll(grace) * 1000000ll;
     pthread_mutex_init(&l->lock_mu, NULL);
     pthread_cond_init(&l->lock_cv, NULL);
+    pthread_mutex_init(&l->pl_mu, NULL);
+    pthread_cond_init(&l->pl_cv, NULL);
     int rc = lcache_init(&l->procs, "processes", 100000, SIZE_MAX, proc_free);
     if (!rc)
         rc = lcache_init(&l->stream_of, "streams", 100000, SIZE_MAX, sl_free);
@@ -184,6 +186,9 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
         rc = lcache_init(&l->footers, "parquet_footers", 10000, (size_t)256 << 20, footer_free);
     if (!rc)
         rc = lcache_init(&l->bytes, "file_bytes", 100000, l->o.cache_bytes, bytes_free);
+    if (!rc) /* only filled over a store that cannot map (payloads.c) */
+        rc = lcache_init(&l->payloads, "payloads", 100000, l->o.cache_bytes / 2,
+                         lake_payload_val_free);
     if (rc) {
         lake_close(l);
         return errmsg_set(e, rc, "out of memory");
@@ -215,9 +220,13 @@ void lake_close(lake *l)
     lcache_destroy(&l->parts);
     lcache_destroy(&l->footers);
     lcache_destroy(&l->bytes);
+    lcache_destroy(&l->payloads);
     pthread_mutex_destroy(&l->lock_mu);
     pthread_cond_destroy(&l->lock_cv);
-    sl_free(l->busy);
+    pthread_mutex_destroy(&l->pl_mu);
+    pthread_cond_destroy(&l->pl_cv);
+    dbuf_free(&l->busy.keys);
+    dbuf_free(&l->pl_busy.keys);
     sl_free(l);
 }
 
@@ -849,7 +858,8 @@ void lake_file_keep(lake *l, const char *path, dbuf *file)
 
 void lake_cache_counters(lake *l, uint64_t *hits, uint64_t *misses)
 {
-    lcache *caches[] = {&l->procs, &l->stream_of, &l->blocks, &l->parts, &l->footers, &l->bytes};
+    lcache *caches[] = {&l->procs,   &l->stream_of, &l->blocks,  &l->parts,
+                        &l->footers, &l->bytes,     &l->payloads};
     *hits = *misses = 0;
     for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++) {
         pthread_mutex_lock(&caches[i]->mu);
@@ -883,7 +893,8 @@ void lake_stats_json(lake *l, jw *w)
 {
     jw_key(w, "caches");
     jw_obj_begin(w);
-    lcache *caches[] = {&l->procs, &l->stream_of, &l->blocks, &l->parts, &l->footers, &l->bytes};
+    lcache *caches[] = {&l->procs,   &l->stream_of, &l->blocks,  &l->parts,
+                        &l->footers, &l->bytes,     &l->payloads};
     for (size_t i = 0; i < sizeof caches / sizeof caches[0]; i++)
         lcache_stats_json(caches[i], w);
     jw_obj_end(w);
@@ -899,6 +910,20 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->build_events));
     jw_key(w, "files_kept_in_cache");
     jw_uint(w, atomic_load(&l->files_kept));
+    jw_key(w, "payloads_waited_for");
+    jw_uint(w, atomic_load(&l->pl_waited));
+    /* where the builds' time went, summed over builds (they run in parallel) */
+    const char *pnames[] = {"wait_payloads", "decode", "write_parquet", "put", "commit"};
+    uint64_t pv[] = {atomic_load(&l->phase_wait_ns), atomic_load(&l->phase_decode_ns),
+                     atomic_load(&l->phase_write_ns), atomic_load(&l->phase_put_ns),
+                     atomic_load(&l->phase_commit_ns)};
+    jw_key(w, "build_phases_ms");
+    jw_obj_begin(w);
+    for (int i = 0; i < 5; i++) {
+        jw_key(w, pnames[i]);
+        jw_double(w, (double)pv[i] / 1e6);
+    }
+    jw_obj_end(w);
     jw_key(w, "files_deleted");
     jw_uint(w, atomic_load(&l->janitor_deleted));
     jw_key(w, "spans_closed_by_parent");

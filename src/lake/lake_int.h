@@ -9,6 +9,7 @@
 #ifndef SL_LAKE_INT_H
 #define SL_LAKE_INT_H
 
+#include "lake/build.h"
 #include "lake/cache.h"
 #include "lake/lake.h"
 #include "parquet/parquet.h"
@@ -30,6 +31,18 @@ typedef struct lake_parts {
     uint64_t stamp; /* shared metadata: the change stamp read before the list */
 } lake_parts;
 
+/*
+ * Keys being worked on (partitions being built, payloads being read), as 64-bit
+ * hashes; the owner's mutex guards it.  A handful at a time: a plain list.
+ */
+typedef struct lake_busy {
+    dbuf keys; /* uint64_t each; zeroed: empty */
+} lake_busy;
+#define LAKE_BUSY_MAX 65536 /* keys at once: builds and reads in flight, far fewer */
+int lake_busy_has(const lake_busy *b, uint64_t key);
+int lake_busy_add(lake_busy *b, uint64_t key); /* SL_ENOMEM, SL_ETOOBIG: not added */
+void lake_busy_del(lake_busy *b, uint64_t key);
+
 struct lake {
     meta *m;
     objstore *os;
@@ -41,13 +54,23 @@ struct lake {
     lcache parts;     /* "view/instance" -> lake_parts */
     lcache footers;   /* file path -> pq_footer */
     lcache bytes;     /* file path -> col_buf of the whole file */
+    lcache payloads;  /* payload key -> its bytes (payloads.c; stores that cannot map) */
 
     /* Per-partition build locks: keys being built (hashes); waiters sleep on cv. */
     pthread_mutex_t lock_mu;
     pthread_cond_t lock_cv;
-    uint64_t *busy;
-    size_t n_busy, cap_busy;
+    lake_busy busy;
 
+    /* payloads.c: keys being fetched (hashes); builds needing them sleep on pl_cv */
+    pthread_mutex_t pl_mu;
+    pthread_cond_t pl_cv;
+    lake_busy pl_busy;
+    _Atomic uint64_t pl_waited; /* payloads a build waited for instead of reading */
+
+    /* Where builds' time went: waiting for payloads, decoding (the builder's own
+     * time), writing Parquet, putting the file, committing the row. */
+    _Atomic uint64_t phase_wait_ns, phase_decode_ns, phase_write_ns, phase_put_ns,
+        phase_commit_ns;
     _Atomic uint64_t builds, build_ns, build_events, reused, scans, scan_rows, files_kept;
     _Atomic uint64_t janitor_deleted;
     _Atomic uint64_t spans_unclosed, spans_orphan_ends; /* thread_spans repairs, all builds */
@@ -105,6 +128,40 @@ void lake_file_keep(lake *l, const char *path, dbuf *file);
  */
 int lake_file_fetch(lake *l, const char *path, lcache_entry *bytes, const pq_footer *footer,
                     const pq_scan_opts *opts, errmsg *e);
+
+/*
+ * payloads.c: the payloads a build reads.  out[i] gets keys[i]'s bytes (p, len),
+ * held until lake_payloads_release, from the payload cache, from a read another
+ * build has in flight, or read now (several in flight); see payloads.c.  On a
+ * failure the payloads already held must still be released.
+ */
+typedef struct lake_payload {
+    const uint8_t *p;
+    size_t len;
+    int have;         /* p and len hold the payload */
+    lcache_entry *en; /* the cache's entry, or NULL */
+    dbuf buf;         /* the bytes when not in the cache */
+} lake_payload;
+int lake_payloads_get(lake *l, const char *const *keys, size_t n, lake_payload *out,
+                      errmsg *e);
+/*
+ * As lake_payloads_get, but returns at once when the lake caches payloads (S3) and
+ * n > 1: a thread reads them and *feed tells the builder (lake_src_block.feed =
+ * lake_payloads_feed_src) of each payload as it comes in, so decoding overlaps the
+ * GETs.  *feed is NULL when the payloads are in out already.  keys and out must
+ * outlive lake_payloads_finish, which waits for the reads to end (also after the
+ * builder gave up) and returns their result and the time the builder spent
+ * waiting for payloads (*waited_ns); release out after it.
+ */
+typedef struct lake_payload_feed lake_payload_feed;
+int lake_payloads_start(lake *l, const char *const *keys, size_t n, lake_payload *out,
+                        lake_payload_feed **feed, errmsg *e);
+const lake_src_feed *lake_payloads_feed_src(lake_payload_feed *f);
+int lake_payloads_finish(lake_payload_feed *f, int64_t *waited_ns, errmsg *e);
+void lake_payloads_release(lake *l, lake_payload *ps, size_t n);
+/* Whether the lake caches payloads (a store that cannot map files) */
+int lake_payloads_cached(const lake *l);
+void lake_payload_val_free(void *v);
 
 /* metaview.c: processes, streams, blocks as one batch. */
 int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);

@@ -21,6 +21,9 @@ typedef struct get_task {
     objstore *os;
     const char *key;
     dbuf *out;
+    size_t i;
+    objstore_got_fn got;
+    void *got_arg;
     errmsg e;
 } get_task;
 
@@ -32,19 +35,30 @@ static void get_run(pool_task *pt)
         errmsg_set(&g->e, pt->rc, "object %s: read failed", g->key);
     if (pt->rc)
         g->e.code = pt->rc;
+    else if (g->got)
+        g->got(g->got_arg, g->i);
 }
 
-static int one_by_one(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e)
+static int one_by_one(objstore *os, const char *const *keys, size_t n, dbuf *outs,
+                      objstore_got_fn got, void *got_arg, errmsg *e)
 {
     for (size_t i = 0; i < n; i++) {
         int rc = objstore_get(os, keys[i], &outs[i], e);
         if (rc)
             return rc;
+        if (got)
+            got(got_arg, i);
     }
     return SL_OK;
 }
 
 int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e)
+{
+    return objstore_get_many_cb(os, keys, n, outs, NULL, NULL, e);
+}
+
+int objstore_get_many_cb(objstore *os, const char *const *keys, size_t n, dbuf *outs,
+                         objstore_got_fn got, void *got_arg, errmsg *e)
 {
     int par = os->ops->parallel_gets;
     if (par > OBJSTORE_MAX_PARALLEL)
@@ -56,12 +70,13 @@ int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *out
     errmsg pe = {0};
     if (!ts || pool_init(&p, (unsigned)par, n, &pe)) {
         sl_free(ts); /* no threads (or a batch of one): one after another */
-        return one_by_one(os, keys, n, outs, e);
+        return one_by_one(os, keys, n, outs, got, got_arg, e);
     }
     size_t queued = 0;
     for (; queued < n; queued++) {
         ts[queued] = (get_task){.t = {.run = get_run}, .os = os, .key = keys[queued],
-                                .out = &outs[queued]};
+                                .out = &outs[queued], .i = queued, .got = got,
+                                .got_arg = got_arg};
         if (pool_submit(&p, &ts[queued].t))
             break;
     }

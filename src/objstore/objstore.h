@@ -17,6 +17,11 @@
  *     different bytes with SL_EEXIST.  OBJSTORE_PUT_REPLACE exists for the one
  *     caller that knows an object is unreferenced (an orphan left by a crash
  *     between the object write and its metadata commit) and may be replaced.
+ *     OBJSTORE_PUT_NEW is OBJSTORE_PUT_ONCE for a key its caller made unique
+ *     (a random part, as partition files have): a backend that cannot write
+ *     conditionally skips the look it would take first (S3 without
+ *     If-None-Match: a HEAD), since nothing can be there; one that can still
+ *     writes conditionally.
  *   - Keys are relative paths of segments [A-Za-z0-9._-], separated by '/',
  *     no segment empty or starting with '.', at most OBJSTORE_MAX_KEY bytes.
  *     Invalid keys are refused with SL_EINVAL, so no key escapes the store.
@@ -34,7 +39,7 @@
 
 #define OBJSTORE_MAX_KEY 1024
 
-enum objstore_put_mode { OBJSTORE_PUT_ONCE = 0, OBJSTORE_PUT_REPLACE = 1 };
+enum objstore_put_mode { OBJSTORE_PUT_ONCE = 0, OBJSTORE_PUT_REPLACE = 1, OBJSTORE_PUT_NEW = 2 };
 
 typedef struct objstore_stat {
     uint64_t size_bytes;
@@ -113,6 +118,16 @@ static inline int objstore_get_range(objstore *os, const char *key, uint64_t off
  */
 #define OBJSTORE_MAX_PARALLEL 16
 int objstore_get_many(objstore *os, const char *const *keys, size_t n, dbuf *outs, errmsg *e);
+
+/*
+ * As objstore_get_many, and got(got_arg, i) runs as soon as keys[i] is read
+ * whole into outs[i] (on the thread that read it, possibly while other reads
+ * are in flight), so a caller can hand each object on without waiting for the
+ * batch.  got may take outs[i]'s bytes; it is not called for a failed read.
+ */
+typedef void (*objstore_got_fn)(void *got_arg, size_t i);
+int objstore_get_many_cb(objstore *os, const char *const *keys, size_t n, dbuf *outs,
+                         objstore_got_fn got, void *got_arg, errmsg *e);
 
 /* Size and time of an object; SL_ENOTFOUND if absent (that is the `exists` test). */
 static inline int objstore_stat_get(objstore *os, const char *key, objstore_stat *out,

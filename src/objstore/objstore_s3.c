@@ -24,7 +24,8 @@
  *            and the last wins.  Streamlake never writes different bytes under
  *            one key on purpose (payload keys are block ids claimed by one
  *            server, partition keys carry a random part), so the window only
- *            matters for a bug, and conditional-write servers close it.
+ *            matters for a bug, and conditional-write servers close it.  A put
+ *            with OBJSTORE_PUT_NEW (a key with a random part) skips that HEAD.
  *   get      GET; a Content-Length past the caller's cap is SL_ETOOBIG before
  *            any body byte is read, and a body without one is cut at the cap.
  *   range    GET with Range: bytes=a-b (206); 416 or a short answer: SL_EINVAL.
@@ -876,8 +877,9 @@ static int s3_put(objstore *os, const char *key, const void *data, size_t len, i
     if (rc)
         return rc;
     int once = mode != OBJSTORE_PUT_REPLACE;
-    if (once && !st->cond_put) {
-        /* No conditional writes on this server: look first (see the race above). */
+    if (once && !st->cond_put && mode != OBJSTORE_PUT_NEW) {
+        /* No conditional writes on this server: look first (see the race above); not
+         * for a key made unique by its caller, which nothing can hold yet. */
         rc = compare_existing(st, key, data, len, e);
         if (rc)
             return rc < 0 ? rc : SL_OK; /* 1: the same bytes are there already */

@@ -3,8 +3,9 @@
 `--meta postgres://... --objects s3://...` a command runs beside the servers of that
 lake (a throwaway PostgreSQL 15 and s3rver here), builds what it reads under the same
 advisory locks, and answers what the servers answer: `sql` the same rows, `trace` the
-same bytes as the server's trace download, `view` the same rows.  Layouts that a running server could be
-using unprotected are refused with exit code 2.
+same bytes as the server's trace download, `view` the same rows, `analyze` the server's
+report (its counts and sums also those `sql` finds).  Layouts that a running server
+could be using unprotected are refused with exit code 2.
 
 Only 127.0.0.1 is used; every process started here is stopped by its PID.
 """
@@ -76,6 +77,44 @@ class CliOnSharedStores(Shared):
         self.assertEqual(out.returncode, 0, out.stderr)
         self.assertIn("1 process:", out.stdout)
         self.assertEqual(srv.get("/health")[0], 200)
+        self.assertEqual(srv.stop(), 0)
+
+    def analyze_cli(self, pid, *args):
+        out = cli("analyze", pid, "--format", "json", "--no-flame", *args, *self.stores())
+        self.assertEqual(out.returncode, 0, out.stderr)
+        return json.loads(out.stdout)
+
+    def test_analyze_on_the_shared_stores(self):
+        (srv,) = self.start(1)
+        pid = loadgen(srv, threads=3, spans=2000)
+        sids = [s["stream_id"] for s in srv.get_json("/api/processes/%s/streams" % pid)
+                if "cpu" in s["tags"]]
+        self.assertEqual(len(sids), 3)
+        # Cold: the CLI builds the partitions its report reads, on the shared stores.
+        built = stats(srv)["partitions"]["built"]
+        mine = self.analyze_cli(pid)
+        self.assertEqual(stats(srv)["partitions"]["built"], built)
+        self.assertGreater(int(self.sql("SELECT count(*) FROM lakehouse_partitions")), 0)
+        self.assert_rows_have_files()
+        # The server reads the same lake: the same report, figure for figure.
+        st, _, body = srv.get("/api/analyze/%s" % pid, timeout=600)
+        self.assertEqual(st, 200, body[:300])
+        self.assertEqual(mine, json.loads(body))
+        # And the figures are those `streamlake sql` finds on the same stores.
+        ds = mine["dataset"]
+        thread = [self.sql_cli("SELECT count(*), sum(duration) FROM view_instance("
+                               "'thread_spans', '%s')" % sid)[0] for sid in sids]
+        self.assertEqual(ds["thread_spans"], sum(int(n) for n, _ in thread))
+        self.assertEqual(ds["thread_spans"], 3 * 2000)
+        begins = self.sql_cli("SELECT count(*) FROM view_instance('async_events', '%s') "
+                              "WHERE event_type = 'begin'" % pid)
+        self.assertEqual(ds["unmatched_async_begins"] + ds["unmatched_async_ends"], 0)
+        self.assertEqual(ds["async_spans"], int(begins[0][0]))
+        self.assertGreater(ds["async_spans"], 0)
+        self.assertEqual(ds["spans"], ds["thread_spans"] + ds["async_spans"])
+        du = self.analyze_cli(pid, "--kinds", "thread")["durations"]
+        self.assertEqual(du["count"], 3 * 2000)
+        self.assertEqual(du["sum_ns"], sum(int(s) for _, s in thread))
         self.assertEqual(srv.stop(), 0)
 
     def test_layouts_a_server_could_share_unprotected_are_refused(self):

@@ -195,6 +195,7 @@ class EndToEnd(S3Env):
         cpu = sorted(s["stream_id"] for s in streams if "cpu" in s["tags"])
         self.assertEqual(len(cpu), 3)
         # Built ahead, not read: what the query below downloads is its own reading.
+        gets0 = self.s3srv.get_json("/api/stats")["objstore"]["requests"]["get"]
         for srv in (self.local, self.s3srv):
             st, _, body = srv.post("/api/materialize?process_id=%s" % self.pid, b"",
                                    timeout=600)
@@ -205,6 +206,13 @@ class EndToEnd(S3Env):
         self.assertGreater(built["objstore"]["gets_in_flight_max"], 1)
         self.assertGreater(built["lake"]["partitions"]["files_kept_in_cache"], 0)
         self.assertEqual(built["objstore"]["requests"]["get_range"], 0)
+        # Each payload was downloaded once, though async_events reads every thread block
+        # its threads' thread_spans read too: the builds shared them.
+        blocks = query(self.local, "SELECT count(*) FROM blocks WHERE process_id = '%s'"
+                       % self.pid)[0][0]
+        self.assertEqual(built["objstore"]["requests"]["get"] - gets0, int(blocks))
+        self.assertGreater(built["lake"]["caches"]["payloads"]["hits"] +
+                           built["lake"]["partitions"]["payloads_waited_for"], 0)
         self.s3srv.restart()  # empty caches: the query below reads from the bucket
         before = self.s3srv.get_json("/api/stats")["objstore"]
         sql = "SELECT max(depth) AS d, count(*) AS n FROM view_instance('thread_spans', '%s')"

@@ -331,6 +331,7 @@ TEST(damaged_state_is_refused)
 static void event_block(lake_src_block *b, dbuf *out, const sl_uuid *stream,
                         const wire_event *evs, int n, wire_pb *pb)
 {
+    memset(b, 0, sizeof *b);
     dbuf_init(out, 1 << 20);
     uuid_v4(&b->block_id);
     b->stream_id = *stream;

@@ -652,6 +652,103 @@ TEST(cold_build_over_unmappable_store_overlaps_gets_and_reads_no_range)
 }
 
 /*
+ * Builds of one request over a store that cannot map share their payloads: a
+ * process's async_events partition reads every thread block that its threads'
+ * thread_spans partitions read too, and with the builds running at once each
+ * payload is still read once (from the payload cache, or by waiting for the
+ * GET another build has in flight).  Over the mapped store each is read twice.
+ */
+TEST(builds_over_unmappable_store_read_each_payload_once)
+{
+    fixture f;
+    fx_init(&f, 3, 0);
+    for (int s = 0; s < 3; s++)
+        frames(&f, s, 6, 500);
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    lake *mapped = f.l;
+    f.os = &nm.base;
+    fx_open_lake(&f, 0);
+    lake_mat_stats st = {0};
+    errmsg e;
+    CHECK_OK(lake_materialize_process(f.l, &f.process_id, 2, &st, NULL, NULL, &e));
+    CHECK_EQ(st.failed, 0);
+    CHECK(st.built >= 4);                /* 3 thread_spans and async_events */
+    CHECK_EQ(atomic_load(&nm.gets), 18); /* 3 streams x 6 blocks, each read once */
+    for (int s = 0; s < 3; s++) {
+        scanned got = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[s], INT64_MIN, INT64_MAX,
+                               &st);
+        CHECK_EQ(got.rows, 6 * 500);
+        CHECK(got.sorted);
+    }
+    CHECK_EQ(atomic_load(&nm.gets), 18);
+    lake_close(f.l);
+    f.l = mapped;
+    f.os = nm.in;
+    fx_free(&f);
+}
+
+typedef struct failures {
+    const char *victim;
+    int n, named;
+} failures;
+
+static void count_failure(void *arg, const sl_uuid *process_id, const char *view,
+                          const char *instance, int rc, const char *msg)
+{
+    (void)process_id;
+    (void)view;
+    (void)instance;
+    failures *fl = arg;
+    fl->n++;
+    fl->named += rc == SL_ENOTFOUND && strstr(msg, fl->victim) != NULL;
+}
+
+static int drop_one_payload(void *arg, const char *key, const objstore_stat *st)
+{
+    (void)st;
+    snprintf(arg, OBJSTORE_MAX_KEY, "%s", key);
+    return 1; /* the first listed is enough */
+}
+
+/*
+ * A payload missing from the store fails every build that needs it, with its
+ * key, whichever build was reading it and whichever waited: no build hangs on a
+ * read that failed, and a later request reads the key again.
+ */
+TEST(a_missing_payload_fails_every_build_that_needs_it)
+{
+    fixture f;
+    fx_init(&f, 2, 0);
+    for (int s = 0; s < 2; s++)
+        frames(&f, s, 4, 200);
+    char victim[OBJSTORE_MAX_KEY + 1] = "";
+    errmsg e;
+    char prefix[200];
+    snprintf(prefix, sizeof prefix, "blobs/%s/%s/", f.process_str, f.stream_str[0]);
+    CHECK_EQ(objstore_list(f.os, prefix, drop_one_payload, victim, &e), 1);
+    CHECK_OK(objstore_delete(f.os, victim, &e));
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    lake *mapped = f.l;
+    f.os = &nm.base;
+    fx_open_lake(&f, 0);
+    for (int round = 0; round < 2; round++) {
+        lake_mat_stats st = {0};
+        failures fl = {.victim = victim};
+        CHECK_OK(lake_materialize_process(f.l, &f.process_id, 2, &st, count_failure, &fl, &e));
+        /* stream 0's thread_spans and the process's async_events need it */
+        CHECK_EQ(fl.n, 2);
+        CHECK_EQ(fl.named, 2);
+        CHECK_EQ(st.failed, 2);
+        /* stream 1's thread_spans does not */
+        CHECK_OK(lake_materialize(f.l, LAKE_THREAD_SPANS, f.stream_str[1], &st, &e));
+    }
+    lake_close(f.l);
+    f.l = mapped;
+    f.os = nm.in;
+    fx_free(&f);
+}
+
+/*
  * objstore_get_many over a store with GETs in flight: every buffer holds its own
  * key's object, and with keys missing the error is the first missing one's in key
  * order (whichever GET failed first in time).
