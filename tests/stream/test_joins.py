@@ -234,14 +234,14 @@ def test_window_joins(seed, n):
         a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_asks.csv"), ts.COLS)
         want1 = ts.oracle(d, "SELECT b.ws, b.auction, b.price, a.price, a.bidder FROM %s b JOIN %s a "
                           "ON b.auction = a.auction AND b.ws = a.ws AND b.bidder = a.bidder"
-                          % (tumble_src(b, 10), tumble_src(a, 10).replace("t0", "t1")))
+                          % (tumble_src(b, 10), tumble_src(a, 10)))
         want2 = ts.oracle(d, "SELECT b.auction, b.price, b.we FROM %s b JOIN (SELECT max(price) AS mp, ws "
                           "FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp"
-                          % (tumble_src(b, 10), tumble_src(b, 10).replace("t0", "t1")))
+                          % (tumble_src(b, 10), tumble_src(b, 10)))
         cnt = "(SELECT auction, count(*) AS num, ws, we FROM %s x GROUP BY auction, ws, we)"
         want3 = ts.oracle(d, "SELECT a.auction, a.num, a.ws, a.we FROM %s a JOIN (SELECT max(num) AS maxn, "
                           "ws FROM %s c GROUP BY ws) m ON a.ws = m.ws AND a.num >= m.maxn"
-                          % (cnt % hop_src(b, 5, 15), cnt % hop_src(b, 5, 15).replace("h0", "h1")))
+                          % (cnt % hop_src(b, 5, 15), cnt % hop_src(b, 5, 15)))
         check(len(want1) > 5 and len(want2) > 5 and len(want3) > 5, "seed %d: the oracles have rows" % seed)
         first = None
         for workers in (1, 2, 4):
@@ -332,12 +332,12 @@ def test_nexmark():
             "q2": "SELECT auction, price FROM %s WHERE auction %% 123 = 0" % bid,
             "q5": ("SELECT a.auction, a.num, a.ws, a.we FROM %s a JOIN (SELECT max(num) AS maxn, ws FROM %s c "
                    "GROUP BY ws) m ON a.ws = m.ws AND a.num >= m.maxn"
-                   % (cnt % hop_src(bid, 2, 10), cnt % hop_src(bid, 2, 10).replace("h0", "h1"))),
+                   % (cnt % hop_src(bid, 2, 10), cnt % hop_src(bid, 2, 10))),
             "q7": ("SELECT b.auction, b.price, b.bidder, b.ts, b.extra FROM %s b JOIN (SELECT max(price) AS mp, "
                    "ws FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp"
-                   % (tumble_src(bid, 10), tumble_src(bid, 10).replace("t0", "t1"))),
+                   % (tumble_src(bid, 10), tumble_src(bid, 10))),
             "q8": ("SELECT DISTINCT p.id, p.name, p.ws FROM %s p JOIN %s a ON p.id = a.seller AND p.ws = a.ws"
-                   % (tumble_src(person, 10), tumble_src(auction, 10).replace("t0", "t1"))),
+                   % (tumble_src(person, 10), tumble_src(auction, 10))),
         }
         for q, sql in sorted(oracles.items()):
             want = ts.oracle(d, sql)
