@@ -139,6 +139,7 @@ struct stream_job {
     int fail_chunk;          /* the failure's split (line order decides which is reported) */
     sql_err ferr;
     _Atomic int64_t state_mem;
+    int64_t ulog_mem;        /* merger: the view's upsert log's part of state_mem */
     /* checkpoints (NULL ckpt: none) */
     struct stream_ckpt *ckpt;
     uint64_t ckpt_hash;

@@ -9,6 +9,7 @@
  */
 #include "stream/checkpoint.h"
 #include "stream/job.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 
@@ -88,7 +89,14 @@ static int update_in(stream_job *j, sql_batch *b, int64_t kind, sql_err *e)
 {
     if (j->log_to_sink)
         return stream_sink_write(j->sink, b, e);
-    return stream_sink_ulog(j->sink, b, (int)kind, e);
+    int rc = stream_sink_ulog(j->sink, b, (int)kind, e);
+    if (rc)
+        return rc;
+    /* the log is the job's state too: counted with the windows', against work_mem */
+    int64_t m = stream_ulog_mem(stream_sink_view(j->sink)->log), d = m - j->ulog_mem;
+    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    j->ulog_mem = m;
+    return d > 0 ? stream_state_check(j, all, "The view's rows (its upsert log)", e) : SL_OK;
 }
 
 /* Checkpoints: the next one asked for when its time came and none is under way. */

@@ -108,6 +108,17 @@ int64_t stream_ulog_rows(const stream_ulog *l)
     return l->nlive;
 }
 
+int64_t stream_ulog_mem(const stream_ulog *l)
+{
+    int64_t m = (int64_t)sizeof *l + l->ht.mem_bytes + (int64_t)l->loc_cap * 8 +
+                (int64_t)l->cap * (int64_t)sizeof(ubatch);
+    for (int i = 0; i < l->nb; i++) {
+        const sql_batch *b = l->bs[i].b;
+        m += sql_batch_bytes(b) + b->n * 4 + (b->n + 63) / 64 * 8;
+    }
+    return m;
+}
+
 /* ---- batches -------------------------------------------------------------------- */
 
 /* A new batch of the given types sharing n columns of src from column `from`. */

@@ -40,6 +40,9 @@ void stream_ulog_free(stream_ulog *l);
 const sql_type *stream_ulog_types(const stream_ulog *l, int *n);
 /* Live rows. */
 int64_t stream_ulog_rows(const stream_ulog *l);
+/* Bytes the log holds: its batches (live and superseded rows), key table and
+ * row index (counted in the job's state, against work_mem). */
+int64_t stream_ulog_mem(const stream_ulog *l);
 
 /*
  * Writer (one thread).  upsert: rows (the view's columns) and keys (the same

@@ -1217,6 +1217,7 @@ static int setup(job *j, int nw, sql_err *e)
     pthread_cond_init(&j->first_done, NULL);
     atomic_init(&j->failed, 0);
     atomic_init(&j->state_mem, 0);
+    j->ulog_mem = 0;
     j->w = sl_calloc((size_t)nw, sizeof *j->w);
     j->out = sl_calloc((size_t)nw, sizeof *j->out);
     j->x = j->agg ? sl_calloc((size_t)nw * (size_t)nw, sizeof *j->x) : NULL;

@@ -401,6 +401,42 @@ def test_updates(seed, n, delay_ms, workers):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_update_log_memory():
+    """A view's upsert log is state: counted with the aggregation's against work_mem.
+    The smallest work_mem the same GROUP BY into a file sink (no log) runs in is too
+    small for the view, which also keeps a row per group."""
+    d = tempfile.mkdtemp(prefix="sl-stream-ulogmem-")
+    try:
+        with open(os.path.join(d, "k.csv"), "w") as f:
+            f.write("k,v,ts\n")
+            f.write("".join("key-%06d,%d,2024-01-01 00:%02d:%02d\n" % (i, i % 7, i // 3600 % 60,
+                                                                      i // 60 % 60)
+                            for i in range(30000)))
+        src = ("CREATE TABLE ks (k text, v bigint, ts timestamp) WITH (connector = 'file', "
+               "path = 'k.csv', event_time = 'ts', max_delay = '1 hour');\n")
+        to_file = (src + "CREATE TABLE o (k text, n bigint, s bigint) WITH (connector = 'file', "
+                   "path = 'o.csv');\nINSERT INTO o SELECT k, count(*), sum(v) FROM ks GROUP BY k;\n")
+        to_view = (src + "CREATE MATERIALIZED VIEW v AS SELECT k, count(*) AS n, sum(v) AS s "
+                   "FROM ks GROUP BY k;\nSELECT count(*) FROM v;\n")
+
+        def runs(job, kb):
+            rc, out, err = run_text(d, "SET work_mem = '%dkB';\n" % kb + job, ["--workers", "1"])
+            return rc == 0, err
+        lo, hi = 64, 1 << 20  # the file job fails at lo, runs at hi
+        check(not runs(to_file, lo)[0] and runs(to_file, hi)[0],
+              "upsert log memory: the GROUP BY needs between 64 kB and 1 GB")
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            lo, hi = (lo, mid) if runs(to_file, mid)[0] else (mid, hi)
+        ok, err = runs(to_view, hi)
+        check(not ok and "upsert log" in err and "work_mem" in err,
+              "the view's upsert log counts against work_mem: at the %d kB the same GROUP BY "
+              "into a file runs in, the view fails: %s" % (hi, err.strip()[:200]))
+        check(runs(to_view, 4 * hi)[0], "... and runs with more work_mem")
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---- session windows ------------------------------------------------------------
 
 def pg_time(text):
@@ -673,6 +709,7 @@ def main():
         test_windows(3, 2500, 12000, workers)
     for workers in (1, 2, 4):
         test_updates(5, 20000, 3000, workers)
+    test_update_log_memory()
     for workers in (1, 2, 4):
         test_sessions(13, 3000, 4000, 2500, workers)
     test_session_merge()
