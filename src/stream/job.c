@@ -341,9 +341,10 @@ static int view_as_source(job *j, stream_view *v)
                       "window (nor, without an aggregation, its source's event time)";
     if (j->winjoin || j->ijoin)
         why = "it joins two streams (reading such a view is not supported yet)";
-    else if (j->on_update)
-        why = "it emits updates (emit = 'on_update'), and keeps only each group's last row, "
-              "not the log of its updates (reading it is not supported yet)";
+    else if (j->on_update) { /* its updates, with no event time (source_view.c) */
+        cols[0] = -1;
+        return stream_view_source_setup(j->r, v, cols, delay, 1, "");
+    }
     int start = -1, end = -1, ev = -1;
     for (int c = 0; c < j->q->ncols && !j->winjoin && !j->ijoin && !j->on_update; c++) {
         int sc = out_source_col(j, c);

@@ -38,12 +38,22 @@
  *                        time under the source's watermark, which is at least
  *                        the one the view's earlier rows give.
  *
- * Not readable (an error names the reason when a job reads the view): emit =
- * 'on_update' (the view keeps each group's last row, not the log of its
- * updates), joins of windows or interval joins, and views whose select list
- * carries no such column.
+ * A view with emit = 'on_update' is read as the stream of its updates, with
+ * no event time (no window reads it; its rows carry no time that orders
+ * them): in `streamlake run` its job has ended, so a reader gets its final
+ * rows (the log's live rows, which the view's table holds by then); on a
+ * server a reader follows the upsert log (ulog.h): the live rows when it
+ * opens, then each upsert as the view's job publishes it, ending when that
+ * job ends.  A reader that falls behind by more than the log keeps takes the
+ * live rows again (a key's current row at least once); deletions (a group
+ * HAVING drops) are not passed on.
+ *
+ * Not readable (an error names the reason when a job reads the view): joins
+ * of windows or interval joins, and views whose select list carries no such
+ * column.
  */
 #include "stream/stream_int.h"
+#include "stream/ulog.h"
 
 #include "base/alloc.h"
 
@@ -59,6 +69,11 @@ struct stream_view_reader {
     int next;                /* the view's next batch */
     stream_wm wm;
     uint64_t rows_read;
+    /* following a server's upsert log (emit = 'on_update') */
+    bool follow;
+    int64_t pos;             /* the place in the log's tail */
+    sql_batch **snap;        /* the live rows taken when following began, to return */
+    int nsnap, snap_at, snap_cap;
 };
 
 /* The view as a source table over column col with max_delay delay_ns. */
@@ -103,6 +118,15 @@ int stream_view_source(stream_view *v, const char *fn, const char *col, stream_t
     if (!v->as_src[0])
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "materialized view \"%s\" cannot be read "
                            "by a job: %s", v->name, v->src_why);
+    if (v->as_src[0]->time_col < 0) { /* updates: no event time */
+        if (!col) {
+            *out = v->as_src[0];
+            return SL_OK;
+        }
+        return sql_err_set(e, "22023", -1, "%s: materialized view \"%s\" emits updates "
+                           "(emit = 'on_update'), which carry no event time: a window cannot "
+                           "read it", fn, v->name);
+    }
     for (int i = 0; i < 2 && v->as_src[i]; i++) {
         stream_table *t = v->as_src[i];
         if (!col || !strcmp(t->names[t->time_col], col)) {
@@ -131,6 +155,31 @@ int stream_view_split(stream_split **out, int *n)
     return SL_OK;
 }
 
+/* A stream_ulog_follow callback: b kept to be returned. */
+static int keep_snap(void *arg, sql_batch *b)
+{
+    stream_view_reader *r = arg;
+    if (r->nsnap == r->snap_cap) {
+        int nc = r->snap_cap ? r->snap_cap * 2 : 16;
+        sql_batch **n = sl_realloc(r->snap, sizeof *n * (size_t)nc);
+        if (!n) {
+            sql_batch_free(b);
+            return SL_ENOMEM;
+        }
+        r->snap = n;
+        r->snap_cap = nc;
+    }
+    r->snap[r->nsnap++] = b;
+    return SL_OK;
+}
+
+static void drop_snap(stream_view_reader *r)
+{
+    for (int i = r->snap_at; i < r->nsnap; i++)
+        sql_batch_free(r->snap[i]);
+    r->nsnap = r->snap_at = 0;
+}
+
 int stream_view_reader_open(stream_table *t, stream_view_reader **out)
 {
     stream_view_reader *r = sl_calloc(1, sizeof *r);
@@ -139,12 +188,60 @@ int stream_view_reader_open(stream_table *t, stream_view_reader **out)
     r->t = t;
     r->v = t->vw;
     stream_wm_init(&r->wm, t->delay_ns);
-    return SL_OK;
+    int rc = SL_OK;
+    if (r->v->log && r->v->mu) { /* a server's upsert log: follow it */
+        pthread_mutex_lock(r->v->mu);
+        rc = stream_ulog_follow(r->v->log, &r->pos, false, keep_snap, r);
+        r->follow = true;
+        pthread_mutex_unlock(r->v->mu);
+    }
+    return rc;
 }
 
 void stream_view_reader_close(stream_view_reader *r)
 {
+    if (!r)
+        return;
+    if (r->follow) {
+        pthread_mutex_lock(r->v->mu);
+        stream_ulog_unfollow(r->v->log, r->pos);
+        pthread_mutex_unlock(r->v->mu);
+    }
+    drop_snap(r);
+    sl_free(r->snap);
     sl_free(r);
+}
+
+/* The next rows of a followed upsert log (view's mutex held): the snapshot's, then
+ * each upsert; NULL when there is none now. */
+static int follow_next(stream_view_reader *r, sql_batch **out)
+{
+    *out = NULL;
+    if (r->snap_at < r->nsnap) {
+        *out = r->snap[r->snap_at++];
+        return SL_OK;
+    }
+    drop_snap(r);
+    bool overrun;
+    int rc = stream_ulog_follow_next(r->v->log, &r->pos, out, &overrun);
+    if (!rc && overrun) { /* fell behind: the current rows again */
+        rc = stream_ulog_follow(r->v->log, &r->pos, true, keep_snap, r);
+        if (!rc && r->snap_at < r->nsnap)
+            *out = r->snap[r->snap_at++];
+    }
+    return rc;
+}
+
+/* A server's view whose job runs: wait for rows (mutex held), at most WAIT_MS so
+ * that the job's stop flag and checkpoint barriers are seen (an empty batch). */
+static void wait_grown(stream_view *v)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    ts.tv_nsec += WAIT_MS * 1000000L;
+    ts.tv_sec += ts.tv_nsec / 1000000000L;
+    ts.tv_nsec %= 1000000000L;
+    pthread_cond_timedwait(v->grown, v->mu, &ts);
 }
 
 int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
@@ -157,18 +254,18 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
     bool quiet = false;
     if (r->v->mu)
         pthread_mutex_lock(r->v->mu);
-    if (r->next >= f->nrows_batches && r->v->growing) {
-        /* a server's view whose job runs: wait for rows, at most WAIT_MS so that the
-         * job's stop flag and checkpoint barriers are seen (an empty batch) */
-        struct timespec ts;
-        clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_nsec += WAIT_MS * 1000000L;
-        ts.tv_sec += ts.tv_nsec / 1000000000L;
-        ts.tv_nsec %= 1000000000L;
-        pthread_cond_timedwait(r->v->grown, r->v->mu, &ts);
+    if (r->follow) {
+        rc = follow_next(r, &b);
+        if (!rc && !b && r->v->growing) {
+            wait_grown(r->v);
+            rc = follow_next(r, &b);
+            quiet = !rc && !b && r->v->growing;
+        }
+    } else if (r->next >= f->nrows_batches && r->v->growing) {
+        wait_grown(r->v);
         quiet = r->next >= f->nrows_batches && r->v->growing;
     }
-    if (r->next < f->nrows_batches) {
+    if (!r->follow && r->next < f->nrows_batches) {
         const sql_batch *src = f->rows[r->next++];
         rc = sql_batch_new(t->ncols, t->types, &b);
         for (int c = 0; !rc && c < t->ncols; c++) {
@@ -186,14 +283,15 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
         sql_batch_free(b);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
-    if (b && b->n) {
+    if (b && b->n && t->time_col >= 0) {
         /* never late (above): the rows only move the watermark */
         const col_vec *ts = &b->cols[t->time_col];
         for (int64_t i = 0; i < b->n; i++)
             if (col_vec_is_valid(ts, i))
                 stream_wm_observe(&r->wm, col_vec_i64(ts, i));
-        r->rows_read += (uint64_t)b->n;
     }
+    if (b)
+        r->rows_read += (uint64_t)b->n;
     *wm = stream_wm_value(&r->wm);
     *out = b;
     return SL_OK;

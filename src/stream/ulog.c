@@ -21,6 +21,15 @@
  * as many dead ones, and the key table (every key that ever had a row: the
  * number of groups).
  *
+ * Followers: a job reading the view as a stream (source_view.c) takes the
+ * live rows and, in the same critical section, its place at the end of the
+ * tail; each upsert published while someone follows is appended to the tail
+ * (its rows shared, not copied) in the section that publishes it to the log,
+ * so a follower gets every upsert after its snapshot exactly once.  The tail
+ * keeps at most TAIL_MAX batches: a follower that falls that far behind is
+ * overrun and takes the live rows again (each key's current row: at least
+ * once, never missing a key's latest row).  Deletions are not followed.
+ *
  * Invariants: bs[i].nlive is the count of set bits of bs[i].live; nlive and
  * ndead are the sums over batches; loc[id] != 0 iff the key's row is live,
  * and then points at it.  Only the writer changes anything; it takes the
@@ -37,6 +46,7 @@
 
 #define COMPACT_ROWS 8192    /* rows of a compacted batch */
 #define RECENT_MAX 32        /* batches since the last compaction before merging them */
+#define TAIL_MAX 256         /* upserts kept for followers */
 
 typedef struct ubatch {
     sql_batch *b;            /* the view's columns */
@@ -44,6 +54,11 @@ typedef struct ubatch {
     uint64_t *live;          /* a bit per row */
     int64_t nlive;
 } ubatch;
+
+typedef struct utail {
+    sql_batch *b;
+    int left;
+} utail;
 
 struct stream_ulog {
     int ncols, nkeys;
@@ -55,6 +70,13 @@ struct stream_ulog {
     int nb, cap;
     int sealed;              /* bs[0 .. sealed) came out of a compaction */
     int64_t nlive, ndead;
+    /* followers (jobs reading the view as a stream on a server): the upserts
+     * published since the oldest follower's place, each a batch sharing the
+     * log's columns, with how many followers have yet to pass it */
+    utail *tail;
+    int ntail, tail_cap;
+    int64_t tail_base;       /* the place of tail[0] */
+    int nfollow;
 };
 
 int stream_ulog_new(int ncols, const sql_type *types, int nkeys, const sql_type *ktypes,
@@ -91,6 +113,9 @@ void stream_ulog_free(stream_ulog *l)
     for (int i = 0; i < l->nb; i++)
         ubatch_free(&l->bs[i]);
     sl_free(l->bs);
+    for (int i = 0; i < l->ntail; i++)
+        sql_batch_free(l->tail[i].b);
+    sl_free(l->tail);
     sl_free(l->loc);
     sql_ht_free(&l->ht);
     sl_free(l->types);
@@ -382,6 +407,82 @@ static int maybe_compact(stream_ulog *l, pthread_mutex_t *mu)
     return rc;
 }
 
+/* ---- followers ------------------------------------------------------------------- */
+
+/* The oldest tail entries every follower passed (or, past TAIL_MAX, the oldest
+ * one anyway) leave. */
+static void tail_trim(stream_ulog *l)
+{
+    int k = 0;
+    while (k < l->ntail && (l->tail[k].left <= 0 || l->ntail - k > TAIL_MAX))
+        sql_batch_free(l->tail[k++].b);
+    if (!k)
+        return;
+    memmove(l->tail, l->tail + k, sizeof *l->tail * (size_t)(l->ntail - k));
+    l->ntail -= k;
+    l->tail_base += k;
+}
+
+/* An upsert's rows for the followers (view's mutex held). */
+static int follow_add(stream_ulog *l, const sql_batch *rows)
+{
+    if (l->ntail == l->tail_cap) {
+        int nc = l->tail_cap ? l->tail_cap * 2 : 16;
+        utail *t = sl_realloc(l->tail, sizeof *t * (size_t)nc);
+        if (!t)
+            return SL_ENOMEM;
+        l->tail = t;
+        l->tail_cap = nc;
+    }
+    sql_batch *b;
+    if (share_cols(rows, 0, l->ncols, l->types, &b))
+        return SL_ENOMEM;
+    l->tail[l->ntail++] = (utail){b, l->nfollow};
+    tail_trim(l);
+    return SL_OK;
+}
+
+/* A follower at *pos leaves the entries from there to the end behind. */
+static void follow_pass(stream_ulog *l, int64_t pos)
+{
+    for (int64_t i = pos > l->tail_base ? pos - l->tail_base : 0; i < l->ntail; i++)
+        l->tail[i].left--;
+}
+
+int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again,
+                       int (*fn)(void *arg, sql_batch *b), void *arg)
+{
+    if (again)
+        follow_pass(l, *pos);
+    else
+        l->nfollow++;
+    *pos = l->tail_base + l->ntail;
+    tail_trim(l);
+    return stream_ulog_read(l, false, fn, arg);
+}
+
+int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, sql_batch **out, bool *overrun)
+{
+    *out = NULL;
+    *overrun = *pos < l->tail_base;
+    if (*overrun || *pos >= l->tail_base + l->ntail)
+        return SL_OK;
+    utail *t = &l->tail[*pos - l->tail_base];
+    if (share_cols(t->b, 0, l->ncols, l->types, out))
+        return SL_ENOMEM;
+    t->left--;
+    (*pos)++;
+    tail_trim(l);
+    return SL_OK;
+}
+
+void stream_ulog_unfollow(stream_ulog *l, int64_t pos)
+{
+    follow_pass(l, pos);
+    l->nfollow--;
+    tail_trim(l);
+}
+
 /* ---- the writer ------------------------------------------------------------------ */
 
 int stream_ulog_upsert(stream_ulog *l, sql_batch *rows, sql_batch *keys, pthread_mutex_t *mu)
@@ -411,9 +512,11 @@ int stream_ulog_upsert(stream_ulog *l, sql_batch *rows, sql_batch *keys, pthread
             supersede(l, *at);
         *at = (((uint64_t)bi << 32) | (uint64_t)r) + 1;
     }
+    if (l->nfollow)
+        rc = follow_add(l, rows);
     if (mu)
         pthread_mutex_unlock(mu);
-    return maybe_compact(l, mu);
+    return rc ? rc : maybe_compact(l, mu);
 }
 
 int stream_ulog_delete(stream_ulog *l, sql_batch *keys, pthread_mutex_t *mu)

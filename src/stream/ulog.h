@@ -59,6 +59,19 @@ int stream_ulog_delete(stream_ulog *l, sql_batch *keys, pthread_mutex_t *mu);
 int stream_ulog_read(const stream_ulog *l, bool keys, int (*fn)(void *arg, sql_batch *b),
                      void *arg);
 
+/*
+ * Followers (a job reading the view as a stream; the caller holds the view's
+ * mutex for each call).  follow: the live rows to fn, and *pos set after them
+ * (again: a follower that was overrun takes them again from its old *pos).
+ * follow_next: the next upsert's rows after *pos (shared; NULL: none yet), or
+ * *overrun when the log dropped upserts the follower had not read (call follow
+ * again).  unfollow: the follower at pos leaves.
+ */
+int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again,
+                       int (*fn)(void *arg, sql_batch *b), void *arg);
+int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, sql_batch **out, bool *overrun);
+void stream_ulog_unfollow(stream_ulog *l, int64_t pos);
+
 /* A stream_ulog_read callback: b appended to the rows of arg (an ftab). */
 int stream_ulog_into_ftab(void *arg, sql_batch *b);
 

@@ -263,12 +263,10 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(query(self.srv, "SELECT sum(n) FROM levels_10s"),
                          query(self.srv, "SELECT count(*) FROM log_entries"))
 
-    def test_on_update_views_while_running(self):
-        """Views with emit = 'on_update' over a followed file show their current
-        rows while the job runs (equal to the batch query over the lines so far,
-        HAVING included: a group that stops passing leaves the view), and the
-        final rows once it is stopped."""
-        d = tempfile.mkdtemp(prefix="sl-e2e-onupd-")
+    def followed_bids(self, prefix, delay):
+        """A server of 2 workers over a new directory holding bids.csv (a header only),
+        and fbids, a source following it with max_delay delay: the file's path."""
+        d = tempfile.mkdtemp(prefix=prefix)
         self.addCleanup(shutil.rmtree, d, True)
         self.srv.cleanup()
         self.srv = sltest.Server(args=["--workers", "2", "--files", d])
@@ -277,7 +275,15 @@ class StreamJobs(unittest.TestCase):
             f.write("bidder,price,ts\n")
         query(self.srv, "CREATE TABLE fbids (bidder text, price bigint, ts timestamp) WITH "
               "(connector = 'file', path = '%s', format = 'csv', event_time = 'ts', "
-              "max_delay = '10 minutes', follow = true)" % path)
+              "max_delay = '%s', follow = true)" % (path, delay))
+        return path
+
+    def test_on_update_views_while_running(self):
+        """Views with emit = 'on_update' over a followed file show their current
+        rows while the job runs (equal to the batch query over the lines so far,
+        HAVING included: a group that stops passing leaves the view), and the
+        final rows once it is stopped."""
+        path = self.followed_bids("sl-e2e-onupd-", "10 minutes")
         # a GROUP BY without a window (on_update by default), with a HAVING a group
         # leaves and passes again; a windowed view whose window stays open
         query(self.srv, "CREATE MATERIALIZED VIEW per_bidder AS SELECT bidder, count(*) AS n, "
@@ -317,6 +323,60 @@ class StreamJobs(unittest.TestCase):
             self.assertEqual(st, 200, body)
         self.assertEqual(query(self.srv, view_bidder), query(self.srv, batch_bidder))
         self.assertEqual(query(self.srv, view_hour), query(self.srv, batch_hour))
+
+    def test_job_follows_an_on_update_view(self):
+        """A job reading a view that emits updates, on a server: it gets the view's rows
+        when it starts, then each update as the view's job publishes it, so the newest
+        row it has of each group is the view's current row while both run; it ends
+        when the view's job ends."""
+        path = self.followed_bids("sl-e2e-follow-", "1 hour")
+
+        def append(rows):
+            with open(path, "a") as f:
+                f.write("".join("%s,%d,2024-03-01 00:%02d:00\n" % r for r in rows))
+        query(self.srv, "CREATE MATERIALIZED VIEW per_bidder AS SELECT bidder, count(*) AS n, "
+              "sum(price) AS total FROM fbids GROUP BY bidder")
+        current = "SELECT bidder, n, total FROM per_bidder ORDER BY 1"
+        append([("ann", 5, 1), ("bob", 7, 2), ("cy", 1, 3), ("ann", 2, 4)])
+        got, want = self.wait_equal(current, "SELECT 'ann', 2, 7 UNION ALL SELECT 'bob', 1, 7 "
+                                    "UNION ALL SELECT 'cy', 1, 1 ORDER BY 1", timeout=60, pause=0.2)
+        self.assertEqual(got, want)
+        # started after the view has rows: it gets them first, then the updates
+        query(self.srv, "CREATE MATERIALIZED VIEW seen AS SELECT bidder, n, total FROM per_bidder")
+        newest = "SELECT bidder, max(n), max(total) FROM seen GROUP BY bidder ORDER BY 1"
+        steps = [[("bob", 4, 10), ("dee", 9, 11)],
+                 [("ann", 1, 20), ("ann", 3, 21), ("eve", 6, 22)],
+                 [("cy", 8, 30)], [("bob", 2, 40), ("dee", 1, 41), ("ann", 4, 42)]]
+        acc = {"ann": [2, 7], "bob": [1, 7], "cy": [1, 1]}
+        for i, rows in enumerate([[]] + steps):
+            append(rows)
+            for b, price, _ in rows:
+                acc.setdefault(b, [0, 0])
+                acc[b] = [acc[b][0] + 1, acc[b][1] + price]
+            expect = sorted([b, n, t] for b, (n, t) in acc.items())
+            for sql in (current, newest):  # the view, then the job reading it
+                deadline = time.monotonic() + 60
+                while query(self.srv, sql) != expect and time.monotonic() < deadline:
+                    time.sleep(0.2)
+                self.assertEqual(query(self.srv, sql), expect, "step %d: %s" % (i, sql))
+            states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+            self.assertEqual(states, {"per_bidder": "running", "seen": "running"})
+        # every update passed on, not only the last: the 3 groups at the start, then
+        # the groups each append changed (2, 2, 1, 3), each at least once
+        n = query(self.srv, "SELECT count(*) FROM seen")[0][0]
+        self.assertGreaterEqual(int(n), 3 + 8, query(self.srv, "SELECT * FROM seen"))
+        err = query(self.srv, "DROP MATERIALIZED VIEW per_bidder", status=400)
+        self.assertIn("reads it", json.dumps(err))
+        st, _, body = self.srv.post("/api/jobs/per_bidder/stop", b"")
+        self.assertEqual(st, 200, body)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+            if states["seen"] != "running":
+                break
+            time.sleep(0.2)
+        self.assertEqual(states["seen"], "finished")
+        self.assertEqual(query(self.srv, newest), query(self.srv, current))
 
     def test_view_as_stream(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
