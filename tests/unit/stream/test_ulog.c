@@ -125,3 +125,78 @@ TEST(compaction_bounds_rows_and_batches)
         CHECK(s.count[k] <= 1);
     stream_ulog_free(l);
 }
+
+/* One upsert of key k to value v. */
+static void upsert1(stream_ulog *l, int64_t k, int64_t v)
+{
+    sql_batch *r, *kb;
+    make(&k, &v, 1, &r, &kb);
+    CHECK_OK(stream_ulog_upsert(l, r, kb, NULL));
+}
+
+/* The upserts after a follower's place, into s, until none is left; whether it
+ * was overrun. */
+static bool drain(stream_ulog *l, int64_t *pos, seen *s)
+{
+    for (;;) {
+        sql_batch *b;
+        bool over;
+        CHECK_OK(stream_ulog_follow_next(l, pos, &b, &over));
+        if (over)
+            return true;
+        if (!b)
+            return false;
+        collect(s, b);
+    }
+}
+
+TEST(followers_get_each_upsert_once_and_the_tail_is_bounded)
+{
+    stream_ulog *l;
+    CHECK_OK(stream_ulog_new(2, g_t2, 1, g_t2, &l));
+    upsert1(l, 1, 10);
+    upsert1(l, 2, 20);
+    upsert1(l, 1, 11);
+    CHECK_EQ(l->ntail, 0); /* nobody follows: nothing kept */
+    /* a follower: the live rows first, then only what comes after */
+    int64_t pos;
+    seen a;
+    memset(&a, 0, sizeof a);
+    CHECK_OK(stream_ulog_follow(l, &pos, false, collect, &a));
+    CHECK_EQ(a.rows, 2);
+    CHECK_EQ(a.val[1], 11);
+    upsert1(l, 3, 30);
+    upsert1(l, 1, 12);
+    CHECK(!drain(l, &pos, &a));
+    CHECK_EQ(a.rows, 4);
+    CHECK_EQ(a.count[1], 2); /* its snapshot row, then the upsert */
+    CHECK_EQ(a.val[1], 12);
+    CHECK_EQ(a.count[3], 1);
+    CHECK_EQ(l->ntail, 0); /* every follower passed: the tail is empty */
+    /* a second follower that falls behind: the tail stays bounded, it is overrun,
+     * and following again gives each key's newest row */
+    int64_t pos2;
+    seen b;
+    memset(&b, 0, sizeof b);
+    CHECK_OK(stream_ulog_follow(l, &pos2, false, collect, &b));
+    for (int64_t i = 0; i < 3 * TAIL_MAX; i++) {
+        upsert1(l, i % NK, 1000 + i);
+        CHECK(l->ntail <= TAIL_MAX);
+        CHECK(!drain(l, &pos, &a)); /* the first one keeps up */
+    }
+    CHECK_EQ(a.val[(3 * TAIL_MAX - 1) % NK], 1000 + 3 * TAIL_MAX - 1);
+    CHECK(drain(l, &pos2, &b));
+    memset(&b, 0, sizeof b);
+    CHECK_OK(stream_ulog_follow(l, &pos2, true, collect, &b));
+    CHECK_EQ(b.rows, stream_ulog_rows(l));
+    for (int k = 0; k < NK; k++)
+        CHECK(b.count[k] == 1 && b.val[k] == a.val[k]);
+    upsert1(l, 5, 5);
+    CHECK(!drain(l, &pos2, &b));
+    CHECK_EQ(b.val[5], 5);
+    stream_ulog_unfollow(l, pos2);
+    stream_ulog_unfollow(l, pos);
+    upsert1(l, 6, 6);
+    CHECK_EQ(l->ntail, 0);
+    stream_ulog_free(l);
+}
