@@ -30,6 +30,18 @@
  * its partition is at or above that partition's watermark, hence above the
  * minimum, so a window closed by the minimum never receives a row later.
  *
+ * Idle partitions (idle_timeout = D, off by default).  A partition from which
+ * no message came for D of wall-clock time (since the reader started, or its
+ * last message) does not hold the minimum back; when every partition of a
+ * reader is idle, the reader hands on the largest of their watermarks.  The
+ * watermark a reader hands on never decreases, and it is also a floor for
+ * lateness: a row below it is late whatever its partition's own watermark,
+ * so a partition coming back from idleness with old rows cannot reopen a
+ * closed window.  Without idleness the floor never bites (a row on time in
+ * its partition is at or above the minimum).  With it, which rows are late
+ * depends on timing: that is the price of closing windows while a partition
+ * is quiet.
+ *
  * Sink.  Each row becomes one message: a JSON object (format = 'jsonl', the
  * default for a kafka table) or one CSV record, with the message key made of
  * the columns named by `key` (their text joined by ','), else no key.
@@ -42,6 +54,7 @@
 #include "stream/stream_int.h"
 
 #include "base/alloc.h"
+#include "base/clock.h"
 #include "base/dbuf.h"
 
 #include <librdkafka/rdkafka.h>
@@ -61,6 +74,7 @@ struct stream_kafka {
     const char *group;
     bool latest;             /* start_offset = 'latest' */
     bool bounded;
+    int64_t idle_ns;         /* idle_timeout (0: off) */
     const char *key_opt;     /* sink: key = 'a,b' */
     int nkeys;
     int keys[16];
@@ -114,11 +128,20 @@ int stream_kafka_option(stream_table *t, const char *k, const char *v, int loc, 
                                t->name);
         return SL_OK;
     }
+    if (!strcmp(k, "idle_timeout")) {
+        char what[200];
+        snprintf(what, sizeof what, "table \"%s\": idle_timeout", t->name);
+        int rc = stream_interval_ns(what, v, &x->idle_ns, e);
+        if (!rc && x->idle_ns <= 0)
+            return sql_err_set(e, "22023", loc, "table \"%s\": idle_timeout must be positive",
+                               t->name);
+        return rc;
+    }
     if (!strcmp(k, "path") || !strcmp(k, "follow"))
         return sql_err_set(e, "22023", loc, "table \"%s\": unknown option \"%s\" (the kafka "
                            "connector takes topic, bootstrap_servers, group_id, start_offset, "
-                           "bounded, key, format, delimiter, event_time, max_delay, late, "
-                           "on_error)", t->name, k);
+                           "bounded, idle_timeout, key, format, delimiter, event_time, "
+                           "max_delay, late, on_error)", t->name, k);
     return 1;
 }
 
@@ -252,6 +275,7 @@ typedef struct part {
     int64_t end;             /* bounded: where it ends; -1 unbounded */
     stream_wm wm;            /* rule 2 over this partition's rows */
     bool done;
+    int64_t last_mono;       /* idle_timeout: when its last message came (or the start) */
 } part;
 
 struct stream_kafka_reader {
@@ -261,6 +285,7 @@ struct stream_kafka_reader {
     int nparts;
     bool assigned;
     uint64_t rows_read, late;
+    int64_t floor;           /* the largest watermark handed on (STREAM_WM_NONE: none) */
 };
 
 int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
@@ -281,6 +306,8 @@ int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
     }
     r->t = t;
     r->nparts = n;
+    r->floor = STREAM_WM_NONE;
+    int64_t now = clock_mono_ns();
     for (int i = 0; i < n; i++) {
         part *p = &r->parts[i];
         p->id = first + i * stride;
@@ -290,6 +317,7 @@ int stream_kafka_reader_open(stream_table *t, const stream_split *sp,
             p->next = x->latest ? x->hi[p->id] : x->lo[p->id];
         stream_wm_init(&p->wm, t->delay_ns);
         p->done = x->bounded && p->next >= p->end;
+        p->last_mono = now;
     }
     if (n && !(r->rk = client(t, false, e))) {
         stream_kafka_reader_close(r);
@@ -343,14 +371,43 @@ static part *find_part(stream_kafka_reader *r, int32_t id)
     return NULL;
 }
 
-/* The minimum watermark over the partitions not ended; STREAM_WM_END when all did. */
-static int64_t reader_wm(const stream_kafka_reader *r)
+static bool all_done(const stream_kafka_reader *r)
 {
-    int64_t m = STREAM_WM_END;
+    for (int i = 0; i < r->nparts; i++)
+        if (!r->parts[i].done)
+            return false;
+    return true;
+}
+
+/* The minimum watermark over the partitions not ended and not idle; the largest
+ * over the idle ones when all are; STREAM_WM_END when all ended.  Never below
+ * what was handed on before (r->floor, which it moves). */
+static int64_t reader_wm(stream_kafka_reader *r)
+{
+    int64_t m = STREAM_WM_END, idle_max = STREAM_WM_NONE, now = 0, idle_ns = r->t->kf->idle_ns;
+    bool active = false;
+    if (idle_ns)
+        now = clock_mono_ns();
     for (int i = 0; i < r->nparts; i++) {
-        int64_t w = r->parts[i].done ? STREAM_WM_END : stream_wm_value(&r->parts[i].wm);
+        const part *p = &r->parts[i];
+        if (p->done)
+            continue;
+        int64_t w = stream_wm_value(&p->wm);
+        if (idle_ns && now - p->last_mono >= idle_ns) {
+            idle_max = idle_max == STREAM_WM_NONE || w > idle_max ? w : idle_max;
+            continue;
+        }
+        active = true;
         m = w < m ? w : m;
     }
+    if (!active && idle_max != STREAM_WM_NONE)
+        m = idle_max;
+    else if (!active && !all_done(r))
+        m = STREAM_WM_NONE;
+    if (r->floor != STREAM_WM_NONE && (m == STREAM_WM_NONE || m < r->floor))
+        m = r->floor;
+    if (m != STREAM_WM_END && m != STREAM_WM_NONE)
+        r->floor = m;
     return m;
 }
 
@@ -365,14 +422,6 @@ static int64_t last_wm(const stream_kafka_reader *r)
     return m;
 }
 
-static bool all_done(const stream_kafka_reader *r)
-{
-    for (int i = 0; i < r->nparts; i++)
-        if (!r->parts[i].done)
-            return false;
-    return true;
-}
-
 /* One message: parsed, judged late under its partition's watermark, appended to b. */
 static int take_msg(stream_kafka_reader *r, stream_reader *rd, part *p,
                     const rd_kafka_message_t *m, sql_batch *b, sql_err *e)
@@ -385,6 +434,7 @@ static int take_msg(stream_kafka_reader *r, stream_reader *rd, part *p,
     int good = stream_reader_parse_msg(rd, m->payload ? m->payload : "", m->len, where, &vals,
                                        e);
     p->next = m->offset + 1;
+    p->last_mono = clock_mono_ns();
     if (p->end >= 0 && p->next >= p->end)
         p->done = true;
     if (good <= 0)
@@ -392,7 +442,7 @@ static int take_msg(stream_kafka_reader *r, stream_reader *rd, part *p,
     r->rows_read++;
     if (t->time_col >= 0 && !vals[t->time_col].null) {
         int64_t ts = vals[t->time_col].i;
-        if (stream_wm_late(&p->wm, ts)) {
+        if (stream_wm_late(&p->wm, ts) || (r->floor != STREAM_WM_NONE && ts < r->floor)) {
             if (t->late_error)
                 return sql_err_set(e, "22000", -1, "source \"%s\": %s: late row (event time "
                                    "before the watermark, max_delay exceeded)", t->name, where);

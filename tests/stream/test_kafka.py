@@ -280,6 +280,58 @@ def test_ends(cl, d):
           "unbounded: runs until Ctrl-C, then commits its sink %s" % err.strip()[:200])
 
 
+def test_idle(cl, d):
+    """idle_timeout: a partition with no messages stops holding the watermark back, so an
+    unbounded job closes windows while it runs (seen in its output topic before Ctrl-C);
+    rows that come back to that partition below the watermark handed on are late.
+    Without the option the empty partition holds every window open until the end."""
+    rows = [(1, "ann", 10 + i, 1000 * i) for i in range(45)]  # 00:00:00 .. 00:00:44
+    cl.produce("quiet", [(0, message(r)) for r in rows])
+    # the watermark: 00:00:44 - 2 s = 00:00:42, so the windows ending by 00:00:40 close
+    want = sorted([ts.ts_text(10000 * w), 10, sum(10 + i for i in range(10 * w, 10 * w + 10))]
+                  for w in range(4))
+    for extra, expect, what, out in (("", [], "without", "idle_out1"),
+                                     (", idle_timeout = '300 milliseconds'", want, "with",
+                                      "idle_out2")):
+        with open(os.path.join(d, "idle.sql"), "w") as f:
+            f.write(source(cl.bootstrap, "quiet", "2 seconds", extra) +
+                    "CREATE TABLE o (window_start timestamp, n bigint, total bigint) WITH "
+                    "(connector = 'kafka', topic = '%s', bootstrap_servers = '%s');\n"
+                    "INSERT INTO o SELECT window_start, count(*), sum(price) FROM "
+                    "tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end;\n"
+                    % (out, cl.bootstrap))
+        p = subprocess.Popen([ts.BIN, "run", os.path.join(d, "idle.sql"), "--output-dir", d,
+                              "--workers", "1", "--stats", os.path.join(d, "idle.json")],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        got = []
+        while time.monotonic() < deadline and p.poll() is None:
+            time.sleep(1)
+            got = sorted([o["window_start"], o["n"], o["total"]]
+                         for o in (json.loads(m[3]) for m in cl.consume(out)))
+            if got == want or (not expect and time.monotonic() > deadline - 25):
+                break
+        running = p.poll() is None
+        if what == "with":  # partition 1 wakes up: an old row (late) and a new one
+            cl.produce("quiet", [(1, message((2, "bob", 1, 5000))),
+                                 (1, message((2, "bob", 2, 46000)))])
+            time.sleep(1)
+        p.send_signal(signal.SIGINT)
+        _, err = p.communicate(timeout=60)
+        check(running and got == expect, "%s idle_timeout, an empty partition: the windows "
+              "closed while the job runs %s (want %s) %s" % (what, got, expect, err.strip()[:200]))
+        if what == "with":
+            st = json.load(open(os.path.join(d, "idle.json")))["sources"]["bids"]
+            check(p.returncode == 0 and st["rows_read"] == 47 and st["late_dropped"] == 1,
+                  "a row below the watermark from a partition back from idleness is late: %s"
+                  % st)
+    with open(os.path.join(d, "idle.sql"), "w") as f:
+        f.write(source(cl.bootstrap, "quiet", "2 seconds", ", idle_timeout = '0 seconds'"))
+    rc, _, err = ts.run(["run", os.path.join(d, "idle.sql"), "--output-dir", d])
+    check(rc != 0 and "idle_timeout must be positive" in err, "idle_timeout 0 is refused: " +
+          err.strip()[:200])
+
+
 def test_docs(cl, d):
     """The ```kafka-sql block of docs/streaming.md, with the cluster's address."""
     doc = open(os.path.join(ts.ROOT, "docs", "streaming.md")).read()
@@ -300,7 +352,8 @@ def test_docs(cl, d):
 
 def main():
     cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1:3", "live2:3", "bad:1",
-                  "bids_doc:2", "counts_doc:1", "empty:2"])
+                  "bids_doc:2", "counts_doc:1", "empty:2", "quiet:2",
+                  "idle_out1:1", "idle_out2:1"])
     d = tempfile.mkdtemp(prefix="sl-kafka-")
     try:
         rows = ts.gen_rows(7, 1500, 3000)
@@ -317,6 +370,7 @@ def main():
             test_restart(cl, d, workers)
         test_bad(cl, d)
         test_ends(cl, d)
+        test_idle(cl, d)
         test_docs(cl, d)
     finally:
         cl.stop()
