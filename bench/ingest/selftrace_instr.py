@@ -159,11 +159,13 @@ def one_run(a, self_trace, tool, tmp, tag):
     try:
         url = read_until(srv, re.compile(r"listening on (http://\S+)"), 300).group(1)
         # Warm-up, outside the window: each HTTP thread's first recording allocates and
-        # zeroes its ring, once in the life of the thread, not per block.
+        # zeroes its ring, once in the life of the thread, not per block.  Many
+        # connections at once, so that every HTTP thread takes some.
         if a.warmup:
             subprocess.check_call([a.bench_ingest, "--url", url, "--blocks", str(a.warmup),
                                    "--events", str(a.events), "--connections",
-                                   str(a.connections)], stdout=subprocess.DEVNULL)
+                                   str(min(a.warmup, 4 * a.server_threads))],
+                                  stdout=subprocess.DEVNULL)
         cli = subprocess.Popen([a.bench_ingest, "--url", url, "--blocks", str(a.blocks),
                                 "--events", str(a.events), "--connections", str(a.connections),
                                 "--pause"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
@@ -265,12 +267,12 @@ def main():
                                 formatter_class=argparse.RawDescriptionHelpFormatter,
                                 epilog="\n\n".join(__doc__.split("\n\n")[1:]))
     p.add_argument("--build", default="build", help="build directory (default build)")
-    p.add_argument("--blocks", type=int, default=96, help="blocks ingested per run (96)")
+    p.add_argument("--blocks", type=int, default=192, help="blocks ingested per run (192)")
     p.add_argument("--events", type=int, default=32768, help="events per block (32768)")
     p.add_argument("--connections", type=int, default=8, help="client connections (8)")
     p.add_argument("--server-threads", type=int, default=8, help="serve --threads (8)")
-    p.add_argument("--warmup", type=int, default=32,
-                   help="blocks sent before the window opens (32)")
+    p.add_argument("--warmup", type=int, default=64,
+                   help="blocks sent before the window opens (64)")
     p.add_argument("--repeats", type=int, default=2, help="pairs of valgrind runs (2)")
     p.add_argument("--native-runs", type=int, default=3,
                    help="native self-traced runs for T_real, the median (3)")
@@ -325,6 +327,16 @@ def main():
                                           fmt(off["threads"].get("janitor", 0) / n),
                                           fmt(th.get("other", 0) / n),
                                           fmt(off["threads"].get("other", 0) / n)))
+            k = t_real / on["secs"]
+            cs_up = up_on - (th.get("other", 0) + th.get("janitor", 0) * k)
+            inl = sum(on["funcs"][x][1] for x in ("sl_async_begin", "sl_async_end"))
+            print("  self-trace per block at native speed (upper bound): metrics step (janitor, "
+                  "x %.4f) %s + collector and sender %s + other threads' difference %s "
+                  "(measured: own blocks' metadata rows, inline calls %s, noise) = %s" % (
+                      k, fmt((th.get("janitor", 0) * k - off["threads"].get("janitor", 0) *
+                              t_real / off["secs"]) / n), fmt(cs_up / n),
+                      fmt((th.get("other", 0) - off["threads"].get("other", 0)) / n),
+                      fmt(inl / n), fmt((up_on - c_off) / n)))
             f = on["funcs"]
             print("  own events recorded in the window: %d (metrics %d, async span ends %d); "
                   "janitor ticks %d on, %d off" % (
