@@ -7,16 +7,17 @@ ratio of instructions per ingested block.  Needs valgrind (Debian package
 Method (docs/internals/self-trace.md, "Cost in instructions"):
 
   * Each run starts a fresh `streamlake serve` under callgrind with
-    instrumentation off, lets bench_ingest (--url, --pause) build its blocks,
-    turns instrumentation on (callgrind_control -i on), lets the client send
-    them, and turns it off once the client has its last acknowledgement: the
+    instrumentation off, sends it --warmup blocks (each HTTP thread's first
+    recorded event allocates its ring), lets bench_ingest (--url, --pause)
+    build its blocks, turns instrumentation on (callgrind_control -i on), lets
+    the client send them, and turns it off after its last acknowledgement: the
     window holds the ingestion and nothing of start-up or shutdown.  Threads
     are counted separately (--separate-threads=yes).
-  * Under valgrind the server runs ~50x slower, so work done per unit of wall
+  * Under valgrind the server runs 10-50x slower, so work done per unit of wall
     time (the janitor's tick every second, with the /api/stats metrics when
     self-traced; the library's collector passes and its 5 s flushes, whose
-    blocks the sender stores) happens ~50x more often per ingested block than
-    at full speed.  The same workload is also run natively (self-traced, same
+    blocks the sender stores) happens that much more often per ingested block
+    than at full speed.  The same workload is also run natively (self-traced, same
     window) to get T_real; each run's window lasted T_vg.  The janitor's
     thread is time-driven: scaled by T_real / T_vg.  The collector's and the
     sender's threads do work per own block (time-driven) and per own event
