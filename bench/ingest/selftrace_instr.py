@@ -48,11 +48,14 @@ import sys
 import tempfile
 import time
 
-ROLE_FUNCS = {  # a thread's role, from a function only that thread runs
+ROLE_FUNCS = {  # a thread's role: the first whose functions it ran (the sender also ingests)
     "collector": ("collector_main", "pass"),
     "sender": ("sender_main", "send_one"),
     "janitor": ("janitor_main", "background_tick", "record_stats"),
+    "writer": ("writer_main", "run_batch"),  # the metadata writer (counted as measured)
+    "http": ("run_post", "ingest_block", "ingest_process", "ingest_stream"),  # HTTP workers
 }
+MEASURED = ("writer", "http", "other")
 SELF_RE = re.compile(r"^(sl_|cl_|self_trace|record_stats|record_numbers|metric_desc|log_desc|"
                      r"on_log|deliver|collector_main|sender_main|seal|drain|pass$|emit|"
                      r"reserve|add_ring_event|send_one|api_stats_json|LZ4)")
@@ -214,7 +217,7 @@ def one_run(a, self_trace, tool, tmp, tag):
             total, fs = parse_callgrind(p)
             role = role_of(fs)
             threads[role] += total
-            if role == "other":
+            if role in MEASURED:
                 for k, v in fs.items():
                     other[k] += v[0]
             for k, v in fs.items():
@@ -248,7 +251,7 @@ def corrected(r, t_real):
     """Instructions of run r with its time-driven work at the real speed: (upper, lower)."""
     k = t_real / r["secs"]
     th = r["threads"]
-    base = th.get("other", 0) + th.get("janitor", 0) * k
+    base = sum(th.get(x, 0) for x in MEASURED) + th.get("janitor", 0) * k
     cs = th.get("collector", 0) + th.get("sender", 0)
     if not cs:
         return base, base
@@ -321,22 +324,22 @@ def main():
                   "lower bound %+.2f %%)" % (fmt(c_off / n), fmt(up_on / n), up_on / c_off,
                                             100 * (up_on / c_off - 1),
                                             100 * (lo_on / c_off - 1)))
-            print("  threads on (Ir/block): collector %s, sender %s, janitor %s (off %s), "
-                  "others %s (off %s)" % (fmt(th.get("collector", 0) / n),
-                                          fmt(th.get("sender", 0) / n),
-                                          fmt(th.get("janitor", 0) / n),
-                                          fmt(off["threads"].get("janitor", 0) / n),
-                                          fmt(th.get("other", 0) / n),
-                                          fmt(off["threads"].get("other", 0) / n)))
+            tf = off["threads"]
+            print("  threads (Ir/block, on - off): collector %s, sender %s, janitor %s; "
+                  "counted as measured: HTTP workers %s, metadata writer %s, others %s" % tuple(
+                      fmt((th.get(x, 0) - tf.get(x, 0)) / n)
+                      for x in ("collector", "sender", "janitor", "http", "writer", "other")))
             k = t_real / on["secs"]
-            cs_up = up_on - (th.get("other", 0) + th.get("janitor", 0) * k)
+            measured = sum(th.get(x, 0) - tf.get(x, 0) for x in MEASURED)
+            cs_up = up_on - c_off - measured - (th.get("janitor", 0) * k -
+                                                tf.get("janitor", 0) * t_real / off["secs"])
             inl = sum(on["funcs"][x][1] for x in ("sl_async_begin", "sl_async_end"))
             print("  self-trace per block at native speed (upper bound): metrics step (janitor, "
                   "x %.4f) %s + collector and sender %s + other threads' difference %s "
                   "(measured: own blocks' metadata rows, inline calls %s, noise) = %s" % (
                       k, fmt((th.get("janitor", 0) * k - off["threads"].get("janitor", 0) *
                               t_real / off["secs"]) / n), fmt(cs_up / n),
-                      fmt((th.get("other", 0) - off["threads"].get("other", 0)) / n),
+                      fmt(measured / n),
                       fmt(inl / n), fmt((up_on - c_off) / n)))
             f = on["funcs"]
             print("  own events recorded in the window: %d (metrics %d, async span ends %d); "
