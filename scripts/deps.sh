@@ -7,7 +7,8 @@
 #   build: compilers and libraries, nodejs and npm (the web app, web/, is built by
 #          `make`), and psql (what `make demo` needs)
 #   test:  build + test peers (protoc, python3, node packages for interop tests, pgjdbc
-#          and a JDK for the JDBC test, chromium for the web app's browser test)
+#          and a JDK for the JDBC test, chromium for the web app's browser test,
+#          valgrind for the self-trace's instruction count, bench/ingest/selftrace_instr.py)
 set -euo pipefail
 what=${1:-build}
 
@@ -20,7 +21,7 @@ pkgs=(build-essential cmake pkg-config git curl ca-certificates
 if [ "$what" = test ]; then
   pkgs+=(protobuf-compiler python3 jq clang openssl chromium
          postgresql postgresql-client python3-psycopg2 python3-pandas python3-sqlalchemy
-         libpostgresql-jdbc-java openjdk-17-jdk-headless)
+         libpostgresql-jdbc-java openjdk-17-jdk-headless valgrind)
 fi
 
 missing=()

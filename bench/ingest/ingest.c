@@ -22,7 +22,11 @@
  *
  *   bench_ingest [--connections 8] [--blocks 320] [--events 32768]
  *                [--codec none|lz4|zstd] [--server-threads 8] [--url URL[,URL...]]
- *                [--self-trace [--rounds N]]
+ *                [--self-trace [--rounds N]] [--pause]
+ *
+ * --pause waits, once the blocks are built, for a line on standard input
+ * before sending anything: a driver measuring the server (valgrind, strace;
+ * bench/ingest/selftrace_instr.py) starts its window then.
  *
  * --url takes several servers separated by commas (servers sharing one
  * PostgreSQL and one bucket): connection i sends to server i modulo their
@@ -94,6 +98,7 @@ typedef struct opts {
     int self_trace;
     int rounds;           /* --rounds N: N pairs of rounds, each server in its own process */
     int round;            /* --round plain|traced (internal): one server, one result line */
+    int pause;            /* --pause: wait for a line on stdin between building and sending */
     const char *self_exe; /* argv[0], re-run by --rounds */
 } opts;
 
@@ -725,6 +730,10 @@ static int parse(int argc, char **argv, opts *o)
             o->self_trace = 1;
             continue;
         }
+        if (!strcmp(a, "--pause")) {
+            o->pause = 1;
+            continue;
+        }
         if (!v)
             return -1;
         i++;
@@ -793,7 +802,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "usage: bench_ingest [--connections N] [--blocks N] [--events N]\n"
                         "       [--codec none|lz4|zstd] [--server-threads N]\n"
                         "       [--url URL[,URL...]]\n"
-                        "       [--self-trace [--rounds N]]\n");
+                        "       [--self-trace [--rounds N]] [--pause]\n");
         return 2;
     }
     b.o.self_exe = "/proc/self/exe";
@@ -818,6 +827,14 @@ int main(int argc, char **argv)
     printf("bench_ingest: %d blocks x ~%d events (codec %s), %.1f MB of block messages, "
            "%d connections, built in %.1f s\n", b.o.blocks, b.o.events, codecs[b.o.codec],
            (double)b.total_bytes / 1e6, b.o.connections, (double)(clock_mono_ns() - t0) / 1e9);
+    if (b.o.pause) {
+        /* A driver (selftrace_instr.py) starts measuring the server, then lets us go. */
+        char go[16];
+        printf("bench_ingest: ready\n");
+        fflush(stdout);
+        if (!fgets(go, sizeof go, stdin))
+            return 1;
+    }
 
     char dir[256];
     snprintf(dir, sizeof dir, "%s/sl-bench-ingest-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
