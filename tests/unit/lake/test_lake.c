@@ -514,6 +514,9 @@ typedef struct nomap_store {
     _Atomic int gets, ranges;
     _Atomic uint64_t range_bytes;
     int slow_gets;                  /* a store across a network: every GET takes 2 ms */
+    bool await_overlap;             /* ... and, until two GETs were in flight at once, a
+                                       GET waits (up to 5 s) for a second one: whether
+                                       GETs overlap does not depend on the scheduler */
     _Atomic int in_flight, in_flight_max;
 } nomap_store;
 
@@ -532,6 +535,11 @@ static int nm_get(objstore *os, const char *k, dbuf *out, errmsg *e)
     if (nm->slow_gets) {
         struct timespec ts = {0, 2000000};
         nanosleep(&ts, NULL);
+        for (int i = 0; nm->await_overlap && i < 5000 && atomic_load(&nm->in_flight_max) < 2;
+             i++) {
+            struct timespec ms = {0, 1000000};
+            nanosleep(&ms, NULL);
+        }
     }
     int rc = objstore_get(nm->in, k, out, e);
     atomic_fetch_sub(&nm->in_flight, 1);
@@ -633,7 +641,8 @@ TEST(cold_build_over_unmappable_store_overlaps_gets_and_reads_no_range)
     fixture f;
     fx_init(&f, 1, 0);
     frames(&f, 0, 16, 2000); /* 16 blocks of one stream: one partition */
-    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1,
+                      .await_overlap = true};
     lake *mapped = f.l;
     f.os = &nm.base;
     fx_open_lake(&f, 0);
@@ -757,7 +766,8 @@ TEST(get_many_keeps_key_order_and_reports_the_first_missing_key)
 {
     fixture f;
     fx_init(&f, 1, 0);
-    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1};
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os, .slow_gets = 1,
+                      .await_overlap = true};
     enum { N = 12 };
     char names[N][16];
     const char *keys[N];
