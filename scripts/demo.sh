@@ -39,7 +39,11 @@ echo "== a continuous job over the live telemetry: span counts and p99 per name 
 CREATE MATERIALIZED VIEW span_stats AS
   SELECT name, window_start, count(*) AS spans,
          round((approx_percentile(duration, 0.99) / 1000)::numeric, 1) AS p99_us
-  FROM tumble(live_spans, \"end\", INTERVAL '10 seconds') GROUP BY name, window_start"
+  FROM tumble(live_spans, \"end\", INTERVAL '10 seconds') GROUP BY name, window_start;
+CREATE MATERIALIZED VIEW span_totals AS
+  SELECT name, sum(spans) AS spans, max(p99_us) AS worst_p99_us
+  FROM span_stats GROUP BY name"
+echo "   (span_totals reads the view span_stats as a stream: its rows, updated as each window closes)"
 echo "== loadgen: $threads threads, $spans spans each"
 "$bin" loadgen --server "$url" --threads "$threads" --spans "$spans" --depth 6 \
   --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}" \
@@ -53,8 +57,14 @@ for _ in $(seq 1 40); do
   [ "$closed" = "t" ] && break
   sleep 0.5
 done
+for _ in $(seq 1 40); do # the job reading the view catches up with its last windows
+  same=$("$bin" sql --server "$url" --format csv "SELECT (SELECT sum(spans) FROM span_totals) = (SELECT sum(spans) FROM span_stats)" | tail -1)
+  [ "$same" = "t" ] && break
+  sleep 0.25
+done
 "$bin" job list --server "$url"
-"$bin" sql --server "$url" "SELECT * FROM span_stats ORDER BY window_start, spans DESC LIMIT 12"
+"$bin" sql --server "$url" "SELECT * FROM span_stats ORDER BY window_start, spans DESC LIMIT 12;
+SELECT * FROM span_totals ORDER BY spans DESC, name LIMIT 6"
 echo "== what the server holds"
 "$bin" processes --server "$url"
 blob_bytes=$(du -sb "$data/blobs" | cut -f1)

@@ -457,6 +457,9 @@ void stream_job_free(job *j)
     finish_ops(j->post, j->npost);
     stream_sink_close(j->sink);
     sql_query_close(j->q);
+    atomic_store(&j->pub_nw, 0);
+    sl_free(j->pub);
+    j->pub = NULL;
 }
 
 int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, job *j, int *nw,

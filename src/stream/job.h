@@ -140,6 +140,11 @@ struct stream_job {
     sql_err ferr;
     _Atomic int64_t state_mem;
     int64_t ulog_mem;        /* merger: the view's upsert log's part of state_mem */
+    /* figures while it runs (a server's jobs table): each worker's rows read and late
+     * so far and its reader's watermark, published once a batch; pub_nw is set
+     * (release) once they exist.  Freed with the job (stream_job_free). */
+    struct stream_pub *pub;
+    _Atomic int pub_nw;
     /* checkpoints (NULL ckpt: none) */
     struct stream_ckpt *ckpt;
     uint64_t ckpt_hash;
@@ -235,6 +240,10 @@ int64_t stream_ckpt_now_ms(void);
 /* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
+/* The figures of a running job (its workers' published ones): rows read and late
+ * so far, and the smallest watermark of the workers still reading (STREAM_WM_NONE:
+ * none yet).  Zeros before its workers start. */
+void stream_job_live_figures(stream_job *j, uint64_t *read, uint64_t *late, int64_t *wm);
 
 static inline bool stream_job_failed(const stream_job *j)
 {

@@ -403,6 +403,8 @@ static void job_figs(sjob *jb, figs *f)
         f->rows_read = jb->src->rows_read;
         f->late = jb->src->late_dropped;
         f->wm = jb->src->watermark_ns;
+    } else if (jb->src && jb->planned) { /* running: what its workers published */
+        stream_job_live_figures(&jb->j, &f->rows_read, &f->late, &f->wm);
     }
     f->written = jb->view ? jb->view->rows_written : jb->sink ? jb->sink->rows_written : 0;
     if (jb->planned)

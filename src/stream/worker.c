@@ -919,6 +919,41 @@ static int ahead_next(wk *w, sql_batch **out, int64_t *wm, sql_err *e)
     return SL_OK;
 }
 
+/* ---- figures while running ------------------------------------------------------ */
+
+struct stream_pub {
+    _Atomic uint64_t read, late;
+    _Atomic int64_t wm;
+};
+
+/* Worker w's figures so far for the jobs table: its finished splits' and those of
+ * the reader rd (NULL: none open), and its watermark. */
+static void publish(wk *w, stream_reader *rd, int64_t wm)
+{
+    uint64_t r = 0, l = 0, b = 0;
+    if (rd)
+        stream_reader_counts(rd, &r, &l, &b);
+    struct stream_pub *p = &w->j->pub[w->id];
+    atomic_store_explicit(&p->read, w->rows_read + r, memory_order_relaxed);
+    atomic_store_explicit(&p->late, w->late + l, memory_order_relaxed);
+    atomic_store_explicit(&p->wm, wm, memory_order_relaxed);
+}
+
+void stream_job_live_figures(stream_job *j, uint64_t *read, uint64_t *late, int64_t *wm)
+{
+    int n = atomic_load_explicit(&j->pub_nw, memory_order_acquire);
+    *read = *late = 0;
+    *wm = STREAM_WM_END;
+    for (int i = 0; i < n; i++) {
+        *read += atomic_load_explicit(&j->pub[i].read, memory_order_relaxed);
+        *late += atomic_load_explicit(&j->pub[i].late, memory_order_relaxed);
+        int64_t w = atomic_load_explicit(&j->pub[i].wm, memory_order_relaxed);
+        *wm = w < *wm ? w : *wm; /* a worker done reading has STREAM_WM_END */
+    }
+    if (*wm == STREAM_WM_END)
+        *wm = STREAM_WM_NONE;
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
@@ -965,6 +1000,7 @@ static int read_split(wk *w, int c, sql_err *e)
         }
         if (delay)
             nanosleep(&(struct timespec){0, delay * 1000}, NULL);
+        publish(w, rd, wm);
         if (!b->n) { /* a quiet topic: the watermark (a partition may have ended) and a
                         checkpoint barrier may still pass */
             sql_batch_free(b);
@@ -1102,6 +1138,8 @@ static void *worker_main(void *arg)
         w->chunk = c;
         rc = read_split(w, c, &e);
     }
+    if (!j->live)
+        publish(w, NULL, STREAM_WM_END);
     if (j->agg) { /* its part from now on: nothing left to read (without an
                      aggregation the merger reads ck_*: they stay as sent) */
         w->ck_chunk = j->nsplits;
@@ -1228,6 +1266,11 @@ static int setup(job *j, int nw, sql_err *e)
             stream_ring_init(&j->out[i], RING_CAP, &j->bell, &j->w[i].bell))
             return oom(e);
     }
+    if (!(j->pub = sl_calloc((size_t)nw, sizeof *j->pub)))
+        return oom(e);
+    for (int i = 0; i < nw; i++)
+        atomic_init(&j->pub[i].wm, STREAM_WM_NONE);
+    atomic_store_explicit(&j->pub_nw, nw, memory_order_release);
     for (int p = 0; j->x && p < nw; p++)
         for (int o = 0; o < nw; o++)
             if (p != o && stream_ring_init(&j->x[p * nw + o], RING_CAP, &j->w[o].bell,

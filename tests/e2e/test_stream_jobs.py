@@ -365,6 +365,12 @@ class StreamJobs(unittest.TestCase):
         # the groups each append changed (2, 2, 1, 3), each at least once
         n = query(self.srv, "SELECT count(*) FROM seen")[0][0]
         self.assertGreaterEqual(int(n), 3 + 8, query(self.srv, "SELECT * FROM seen"))
+        # the jobs table counts the rows read while the jobs run: the file's lines, and
+        # the view's rows the reading job got
+        lines = 4 + sum(len(rows) for rows in steps)
+        self.assertEqual(query(self.srv, "SELECT name, rows_read, watermark IS NOT NULL "
+                               "FROM jobs ORDER BY 1"),
+                         [["per_bidder", lines, True], ["seen", int(n), False]])
         err = query(self.srv, "DROP MATERIALIZED VIEW per_bidder", status=400)
         self.assertIn("reads it", json.dumps(err))
         st, _, body = self.srv.post("/api/jobs/per_bidder/stop", b"")
