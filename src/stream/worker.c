@@ -76,7 +76,9 @@ static int oom(sql_err *e)
 }
 
 /* Records a failure of split `chunk` (INT32_MAX: not a reader's) and wakes every
- * waiter; the earliest split's failure is the one reported. */
+ * waiter; the earliest split's failure is the one reported.  chunk must be the
+ * split that failed: a reader waiting in read_ahead for the splits before its
+ * own stops only for a failure in one of them (failed_before). */
 static void fail(job *j, int chunk, const sql_err *e)
 {
     pthread_mutex_lock(&j->mu);
@@ -1129,7 +1131,8 @@ static void *worker_main(void *arg)
         c += j->nw;
     for (; c < j->nsplits && !rc; c += j->nw) {
         w->chunk = c;
-        rc = read_split(w, c, &e);
+        if ((rc = read_split(w, c, &e)))
+            break; /* c stays the failed split (fail: line order, and who waits) */
     }
     if (j->agg) { /* its part from now on: nothing left to read (without an
                      aggregation the merger reads ck_*: they stay as sent) */
