@@ -185,7 +185,8 @@ static int64_t fixed_digits(const char *s, int n)
  * The common layout YYYY-MM-DD HH:MM:SS[.f...] (T or space between, 1 to 9
  * fraction digits, nothing around it): 1 parsed into *out, 0 not that layout or
  * out of its plain ranges (hour 24, second 60, a year beyond the range: the
- * general parser below decides those).  The same value the general parser gives.
+ * general parser below decides those).  The same value the general parser gives
+ * (tests/unit/sql/test_datetime.c compares the two).
  */
 static int fast_timestamp(const char *s, size_t n, int64_t *out)
 {
@@ -221,10 +222,9 @@ static int fast_timestamp(const char *s, size_t n, int64_t *out)
     return 1;
 }
 
-int dt_parse_timestamp(const char *s, size_t n, bool with_tz, int64_t *out)
+/* Every form a timestamp's text may take (fast_timestamp is a shortcut of it). */
+static int general_timestamp(const char *s, size_t n, bool with_tz, int64_t *out)
 {
-    if (fast_timestamp(s, n, out))
-        return 0;
     cur c = {s, s + n};
     skip_sp(&c);
     bool digit = c.p < c.end && isdigit((unsigned char)*c.p); /* no special word */
@@ -270,6 +270,11 @@ int dt_parse_timestamp(const char *s, size_t n, bool with_tz, int64_t *out)
         return -1;
     *out = (int64_t)v;
     return 0;
+}
+
+int dt_parse_timestamp(const char *s, size_t n, bool with_tz, int64_t *out)
+{
+    return fast_timestamp(s, n, out) ? 0 : general_timestamp(s, n, with_tz, out);
 }
 
 /* Unit of an interval number, in months, days or ns per unit. */
