@@ -287,9 +287,20 @@ int col_vec_append_bool(col_vec *v, bool x)
     return SL_OK;
 }
 
+/* The common case first: no validity buffer yet and room for one more value (a
+ * batch's rows are appended one at a time, so the reserve chain below is the
+ * exception: the buffer doubles when it grows). */
 #define APPEND_FIXED(fn, ctype)                                                                    \
     int fn(col_vec *v, ctype x)                                                                    \
     {                                                                                              \
+        col_buf *b = v->values;                                                                    \
+        size_t at = sizeof x * (size_t)v->len;                                                     \
+        if (b && !v->validity && at + sizeof x <= b->cap_bytes && v->len < INT32_MAX) {            \
+            memcpy(b->p + at, &x, sizeof x);                                                       \
+            v->len++;                                                                              \
+            b->len_bytes = at + sizeof x;                                                          \
+            return SL_OK;                                                                          \
+        }                                                                                          \
         int rc = grow_one(v, 0);                                                                   \
         if (rc)                                                                                    \
             return rc;                                                                             \

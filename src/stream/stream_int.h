@@ -208,17 +208,22 @@ typedef struct stream_split {
     int64_t nlines;          /* first pass: line breaks in the split */
     bool start_seen;         /* the largest event time before the split */
     int64_t start_max_ns;
-    _Atomic int parsed;      /* read ahead (worker.c): seen and max_ns are set */
+    _Atomic int parsed;      /* read ahead (worker.c): seen, max_ns and next are set */
+    size_t next;             /* read ahead: where its reading stopped, the start of the
+                                next split's first record (its end unless a quoted
+                                field held the line break it was cut at) */
 } stream_split;
 
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e);
 void stream_file_close(stream_file *f);
 /*
  * The file's splits for nworkers: byte ranges ending at line breaks, a few per
- * worker (one for one worker or a small file).  A file holding a double quote is
- * one split, with the reason in *why (a quoted field may span lines).
+ * worker (one for one worker or a small file).  A CSV file holding a double quote
+ * is one split, with the reason in *why (a quoted field may span lines), unless
+ * the caller checks where each split really starts (checked: each split is read
+ * after the one before it stopped, see stream_reader_stop).
  */
-int stream_file_split(stream_file *f, int nworkers, stream_split **out, int *n,
+int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n,
                       const char **why);
 /* A reader of one split; sp->line and sp->start_* must be set (the header is the
  * first record of the split that begins the file). */
@@ -247,6 +252,9 @@ void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late
                           uint64_t *bad);
 /* The largest event time seen (the split's start included). */
 void stream_reader_final_max(const stream_reader *r, bool *seen, int64_t *max_ns);
+/* Where a file reader stopped: past the last record it read, which may lie beyond
+ * its split's end when a quoted field holds a line break. */
+size_t stream_reader_stop(const stream_reader *r);
 void stream_reader_close(stream_reader *r);
 /* Where a reader is (checkpoints): what a reader of the same split opened
  * later needs to go on exactly as this one would. */

@@ -426,7 +426,7 @@ int stream_source_open(stream_job *j, stream_table *t, stream_source *s, sql_err
     stream_split *sp = NULL;
     int n = 0;
     const char *why;
-    if (!rc && stream_file_split(s->f, 1, &sp, &n, &why))
+    if (!rc && stream_file_split(s->f, 1, false, &sp, &n, &why))
         rc = oom(e);
     if (!rc) {
         stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};

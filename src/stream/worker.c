@@ -77,7 +77,9 @@ static int oom(sql_err *e)
 }
 
 /* Records a failure of split `chunk` (INT32_MAX: not a reader's) and wakes every
- * waiter; the earliest split's failure is the one reported. */
+ * waiter; the earliest split's failure is the one reported.  chunk must be the
+ * split that failed: a reader waiting in read_ahead for the splits before its
+ * own stops only for a failure in one of them (failed_before). */
 static void fail(job *j, int chunk, const sql_err *e)
 {
     pthread_mutex_lock(&j->mu);
@@ -799,13 +801,6 @@ typedef struct prefix_arg {
     int c;
 } prefix_arg;
 
-static bool prefix_wake(void *arg)
-{
-    prefix_arg *a = arg;
-    return stream_job_failed(a->w->j) || prefix_ready(a->w, a->c) ||
-           (a->w->j->agg && inputs_ready(a->w));
-}
-
 static void ahead_free(wk *w)
 {
     for (int i = w->ahead_at; i < w->nahead; i++)
@@ -814,57 +809,107 @@ static void ahead_free(wk *w)
     w->ahead_on = false;
 }
 
-/*
- * Split c read ahead: every batch of its good rows, late ones too, kept (at most
- * a split: 8 MiB of text); its largest event time published for the splits
- * after it; then, doing its owner work meanwhile, the wait until every split
- * before it is published (the slowest reader never waits: each split before
- * its next one is one another worker already read).  The watermark then starts
- * from their maximum, as one reader's would (ahead_next applies it).
- */
-static int read_ahead(wk *w, int c, stream_reader *rd, sql_err *e)
+/* Whether the job failed in a split before c (so that c's own findings no
+ * longer matter: the first failure in line order is the one kept). */
+static bool failed_before(job *j, int c)
 {
-    job *j = w->j;
-    stream_reader_defer_late(rd);
-    int rc = SL_OK;
+    if (!stream_job_failed(j))
+        return false;
+    pthread_mutex_lock(&j->mu);
+    bool before = j->fail_chunk < c;
+    pthread_mutex_unlock(&j->mu);
+    return before;
+}
+
+static bool prefix_wake(void *arg)
+{
+    prefix_arg *a = arg;
+    return failed_before(a->w->j, a->c) || prefix_ready(a->w, a->c) ||
+           (a->w->j->agg && inputs_ready(a->w));
+}
+
+/* Every batch of the split rd reads kept (late ones too): the parse's result. */
+static int keep_all(wk *w, stream_reader *rd, sql_err *e)
+{
     for (;;) {
         sql_batch *b;
         int64_t wm;
-        if ((rc = stream_reader_next(rd, &b, &wm, e)) || !b)
-            break;
+        int rc = stream_reader_next(rd, &b, &wm, e);
+        if (rc || !b)
+            return rc;
         if (w->nahead == w->ahead_cap) {
             int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
             sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
             if (!na) {
                 sql_batch_free(b);
-                rc = oom(e);
-                break;
+                return oom(e);
             }
             w->ahead = na;
             w->ahead_cap = nc;
         }
         w->ahead[w->nahead++] = b;
     }
-    w->ahead_on = true;
-    if (rc)
-        return rc;
+}
+
+/*
+ * Split c read ahead: every batch of its good rows, late ones too, kept (at most
+ * a split: 8 MiB of text); then, doing its owner work meanwhile, the wait until
+ * every split before it is published (the slowest reader never waits: each
+ * split before its next one is one another worker already read).  A split cut
+ * at a line break inside a quoted field (the splits were cut without looking
+ * for quotes) starts where the split before it stopped reading instead: it is
+ * parsed again from there, errors of the first parse forgotten.  Then its
+ * largest event time and where it stopped are published for the splits after
+ * it, and the watermark starts from the prefix maximum, as one reader's would
+ * (ahead_next applies it).  *rdp may be replaced.
+ */
+static int read_ahead(wk *w, int c, stream_reader **rdp, sql_err *e)
+{
+    job *j = w->j;
     stream_split *s = &j->splits[c];
-    stream_reader_final_max(rd, &s->seen, &s->max_ns);
-    atomic_store_explicit(&s->parsed, 1, memory_order_release);
-    for (int i = 0; i < j->nw; i++)
-        if (i != w->id)
-            stream_bell_ring(&j->w[i].bell);
+    stream_reader_defer_late(*rdp);
+    int prc = keep_all(w, *rdp, e), rc = SL_OK;
+    w->ahead_on = true;
     prefix_arg a = {w, c};
-    while (!rc && !prefix_ready(w, c) && !stream_job_failed(j)) {
+    while (!rc && !prefix_ready(w, c) && !failed_before(j, c)) {
         if (j->agg)
             rc = drain(w, e);
         if (!rc)
             stream_bell_wait(&w->bell, prefix_wake, &a);
     }
+    if (rc || !prefix_ready(w, c))
+        return rc ? rc : prc; /* a failure before c: c's own is not the first */
+    size_t from = c ? j->splits[c - 1].next : s->begin;
+    if (from != s->begin) { /* cut inside a quoted field: parse again from the record's end */
+        ahead_free(w);
+        sql_err_clear(e);
+        stream_split sp = *s;
+        sp.begin = from;
+        sp.end = sp.end < from ? from : sp.end;
+        sp.line = 0;
+        stream_reader *nr;
+        if ((rc = stream_reader_open(j->file, &sp, &nr, e)))
+            return rc;
+        stream_reader_close(*rdp);
+        *rdp = nr;
+        s->begin = sp.begin;
+        s->end = sp.end;
+        stream_reader_defer_late(nr);
+        prc = keep_all(w, nr, e);
+        w->ahead_on = true;
+    }
+    if (prc)
+        return prc;
+    stream_reader_final_max(*rdp, &s->seen, &s->max_ns);
+    s->next = stream_reader_stop(*rdp);
+    atomic_store_explicit(&s->parsed, 1, memory_order_release);
+    for (int i = 0; i < j->nw; i++)
+        if (i != w->id)
+            stream_bell_ring(&j->w[i].bell);
     stream_wm_init(&w->lw, j->src->delay_ns);
     if (w->pre_seen)
         stream_wm_observe(&w->lw, w->pre_max);
-    return rc;
+    return SL_OK;
 }
 
 /* The next kept batch of a split read ahead, its late rows dropped and counted
@@ -976,7 +1021,7 @@ static int read_split(wk *w, int c, sql_err *e)
             pthread_mutex_unlock(&j->mu);
         }
         if (!skip)
-            rc = read_ahead(w, c, rd, e);
+            rc = read_ahead(w, c, &rd, e);
     }
     while (!rc) {
         sql_batch *b;
@@ -1136,7 +1181,8 @@ static void *worker_main(void *arg)
         c += j->nw;
     for (; c < j->nsplits && !rc; c += j->nw) {
         w->chunk = c;
-        rc = read_split(w, c, &e);
+        if ((rc = read_split(w, c, &e)))
+            break; /* c stays the failed split (fail: line order, and who waits) */
     }
     if (!j->live)
         publish(w, NULL, STREAM_WM_END);
@@ -1281,8 +1327,11 @@ static int setup(job *j, int nw, sql_err *e)
         return SL_OK;
     /* kafka without an aggregation: one reader of every partition, as the merger
      * writes splits one after the other and an unbounded split never ends */
-    if (stream_file_split(j->file, j->src->kf && !j->agg ? 1 : nw, &j->splits, &j->nsplits,
-                          &why))
+    /* read ahead, each split checks where it starts (read_ahead): no scan for quotes */
+    bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
+                   !j->stop && j->src->time_col >= 0;
+    if (stream_file_split(j->file, j->src->kf && !j->agg ? 1 : nw, checked, &j->splits,
+                          &j->nsplits, &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
     /* a file's splits read ahead, with no first pass: not with checkpoints (a

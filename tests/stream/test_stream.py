@@ -668,6 +668,98 @@ def test_splits():
         shutil.rmtree(d, ignore_errors=True)
 
 
+def run_bounded(d, sql, extra=()):
+    """run_text with a hang detector: None for the exit status when the run did
+    not end within 120 s (a generous bound: the runs here take well under a second)."""
+    with open(os.path.join(d, "job.sql"), "w") as f:
+        f.write(sql)
+    try:
+        p = subprocess.run([BIN, "run", "job.sql", "--stats", "stats.json"] + list(extra), cwd=d,
+                           capture_output=True, text=True, timeout=120)
+    except subprocess.TimeoutExpired:
+        return None, "", "(hung: killed after 120 s)"
+    return p.returncode, p.stdout, p.stderr
+
+
+def split_input(n, quote_every):
+    """Rows a second apart; every quote_every-th bidder a quoted field holding a
+    line break and a comma, so that splits cut at byte offsets often start inside
+    one (each split then starts where the one before it stopped reading)."""
+    lines = ["auction,bidder,price,ts"]
+    for i in range(n):
+        bidder = '"b\n,%d"' % (i % 5) if quote_every and i % quote_every == 0 else "b%d" % (i % 5)
+        lines.append("%d,%s,%d,%s" % (i % 7, bidder, i % 50, ts_text(i * 1000)))
+    return lines
+
+
+def test_split_errors():
+    """A bad record in a later split read by 2 or 4 workers: the same error (source,
+    line, column) and exit status as one reader, and no hang, wherever it falls
+    (a worker's first, middle or last split); on_error = 'skip' gives the same
+    output and figures as one reader."""
+    d = tempfile.mkdtemp(prefix="sl-stream-splerr-")
+    try:
+        n = 20000  # about 800 KB: several splits per worker with 4 workers
+        agg = ("CREATE TABLE o (ws timestamp, bidder text, n bigint, total bigint) "
+               "WITH (connector = 'file', path = 'o.csv');\n"
+               "INSERT INTO o SELECT window_start, bidder, count(*), sum(price) "
+               "FROM tumble(bids, ts, INTERVAL '1 minute') GROUP BY window_start, bidder;\n")
+        plain = ("CREATE TABLE o (auction bigint, bidder text, price bigint, ts timestamp) "
+                 "WITH (connector = 'file', path = 'o.csv');\n"
+                 "INSERT INTO o SELECT * FROM bids WHERE price >= 0;\n")
+        bads = (("field count", lambda l: l.rsplit(",", 1)[0], "3 fields, expected 4"),
+                ("bad value", lambda l: re.sub(r",(\d+),(2024-)", r",x\1,\2", l), 'column "price"'))
+        for quote_every in (0, 3):
+            for what, spoil, says in bads:
+                for at in (n * 3 // 10, n * 6 // 10, n - 40):
+                    lines = split_input(n, quote_every)
+                    lines[1 + at] = spoil(lines[1 + at])
+                    with open(os.path.join(d, "bids.csv"), "w") as f:
+                        f.write("\n".join(lines) + "\n")
+                    for kind, tail in (("aggregation", agg), ("pass-through", plain)):
+                        job = source_sql("2 seconds") + tail
+                        want = None
+                        for workers in (1, 2, 4):
+                            rc, out, err = run_bounded(d, job, ["--workers", str(workers)])
+                            got = (rc, [l for l in err.splitlines() if "ERROR" in l])
+                            if workers == 1:
+                                want = got
+                                check(rc == 1 and 'source "bids"' in err and "line " in err and
+                                      says in err, "%s at row %d (quotes every %d, %s), 1 worker: "
+                                      "a clear error %s" % (what, at, quote_every, kind,
+                                                            err.strip()[:200]))
+                            else:
+                                check(got == want, "%s at row %d (quotes every %d, %s), %d workers:"
+                                      " ends with the error and status of 1 worker%s"
+                                      % (what, at, quote_every, kind, workers,
+                                         "" if got == want else ": %s, not %s" % (got, want)))
+                    # skipped: the same output and figures as one reader
+                    job = source_sql("2 seconds", ", on_error = 'skip'") + agg
+                    want = None
+                    for workers in (1, 2, 4):
+                        rc, out, err = run_bounded(d, job, ["--workers", str(workers)])
+                        st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+                        src = st.get("sources", {}).get("bids", {})
+                        for f in ("rows_exchanged", "partials_exchanged"):
+                            src.pop(f, None)
+                        res = open(os.path.join(d, "o.csv")).read() if rc == 0 else ""
+                        got = (rc, src, sorted_within_end(csv_rows(res)[1:], 0))
+                        if workers == 1:
+                            want = got
+                            check(rc == 0 and src.get("bad_rows") == 1 and
+                                  src.get("rows_read") == n - 1,
+                                  "on_error = 'skip', %s at row %d (quotes every %d), 1 worker: "
+                                  "%s %s" % (what, at, quote_every, src, err.strip()[:200]))
+                        else:
+                            check(got == want, "on_error = 'skip', %s at row %d (quotes every %d), "
+                                  "%d workers: the output and figures of 1 worker%s"
+                                  % (what, at, quote_every, workers,
+                                     "" if got == want else ": %s, not %s %s" % (got[:2], want[:2],
+                                                                                 err.strip()[:200])))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---- the examples of docs/streaming.md -------------------------------------------
 
 def test_docs():
@@ -715,6 +807,7 @@ def main():
     test_session_merge()
     test_jsonl(17, 3000, 3000)
     test_splits()
+    test_split_errors()
     test_bad_input()
     test_docs()
     finish()

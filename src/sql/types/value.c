@@ -459,7 +459,8 @@ static const char *trim(const char *s, size_t *n)
 static int parse_int(const char *s, size_t n, int64_t lo, int64_t hi, int64_t *out,
                      const char **state)
 {
-    s = trim(s, &n);
+    if (n && (isspace((unsigned char)s[0]) || isspace((unsigned char)s[n - 1])))
+        s = trim(s, &n);
     /* the common case without strtoll: an optional sign and at most 18 digits
      * (no overflow), the same value strtoll gives */
     size_t i = n && (s[0] == '-' || s[0] == '+');
