@@ -722,9 +722,12 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
         stream_msg m = {NULL, w->wm, (int64_t)req, STREAM_MSG_BARRIER};
         rc = to_owner(w, (w->id + k) % j->nw, &m, e);
     }
-    while (!rc && w->ck_align && !stream_job_failed(j)) {
+    /* until its owning half is past this barrier: it may already align the next
+     * one (another reader sent it), which this reader sends only after its next
+     * batch, so waiting on that one would wait for itself */
+    while (!rc && w->ck_align && w->ck_align <= req && !stream_job_failed(j)) {
         rc = drain(w, e);
-        if (!rc && w->ck_align)
+        if (!rc && w->ck_align && w->ck_align <= req)
             wait_for(w, NULL, true);
     }
     return rc;
