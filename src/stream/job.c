@@ -271,9 +271,10 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     if (t == j->src)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "INSERT INTO \"%s\": a job cannot "
                            "write the source it reads", name);
-    if (t->format == STREAM_FMT_JSONL && t->connector != STREAM_CONN_KAFKA)
-        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "INSERT INTO \"%s\": jsonl sinks are "
-                           "not supported yet (this version reads jsonl and writes csv)", name);
+    if (t->format == STREAM_FMT_JSONL && t->connector != STREAM_CONN_KAFKA &&
+        t->connector != STREAM_CONN_FILE)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "INSERT INTO \"%s\": format = 'jsonl' "
+                           "is for file and kafka sinks", name);
     int nsel = j->q->ncols;
     for (int i = 0; i < t->ncols; i++)
         map[i] = -1;

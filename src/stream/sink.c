@@ -3,7 +3,10 @@
  *
  *   file (csv)          the rows as `streamlake sql --format csv` prints them
  *                       (the same formatter: NULL an empty field, the empty
- *                       string ""), a header line unless header = false.  They
+ *                       string ""), a header line unless header = false;
+ *   file (jsonl)        one JSON object a line, as the kafka and webhook sinks
+ *                       make them (stream_row_json: numbers and jsonb as JSON,
+ *                       NULL as null, other values as strings).  They
  *                       are written to PATH.part, renamed to PATH when the job
  *                       ends well (the commit); a job that fails leaves PATH as
  *                       it was and no part file.  An append-only job formats
@@ -49,7 +52,8 @@ struct stream_sink {
     /* file */
     FILE *fp;
     char part[4200];
-    sql_fmt *fmt;
+    sql_fmt *fmt;            /* csv (NULL: jsonl) */
+    dbuf jrow, jval, jout;   /* jsonl: a row's object, a value's text, a batch's lines */
     bool skip_header;        /* header = false: the formatter's first line is dropped */
     int io_errno;
     bool committed;
@@ -152,6 +156,8 @@ static int open_file(stream_sink *k, const stream_run *r, sql_err *e)
     } else {
         k->skip_header = !t->header;
     }
+    if (t->format == STREAM_FMT_JSONL) /* no header */
+        return SL_OK;
     if (sql_fmt_new(SQL_FMT_CSV, false, write_file, k, &k->fmt))
         return oom(e);
     if (sql_fmt_begin(k->fmt, t->ncols, t->names, t->types))
@@ -174,6 +180,9 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
     k->types = t ? t->types : v->f->types;
     arena_init(&k->mem, 1024, 16u << 20);
     arena_init(&k->scratch, 4096, 64u << 20);
+    dbuf_init(&k->jrow, (size_t)1 << 31);
+    dbuf_init(&k->jval, (size_t)1 << 31);
+    dbuf_init(&k->jout, (size_t)1 << 31);
     k->cx.f.err = &k->err;
     k->cx.f.scratch = &k->scratch;
     int rc = (k->exprs = arena_zalloc(&k->mem, sizeof *k->exprs * (size_t)k->ncols)) ? SL_OK
@@ -190,6 +199,17 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
         return rc;
     }
     *out = k;
+    return SL_OK;
+}
+
+/* The rows of b as JSON lines (a file sink with format = 'jsonl'), appended to out;
+ * row and v: scratch. */
+static int json_lines(const stream_table *t, const sql_batch *b, dbuf *out, dbuf *row, dbuf *v)
+{
+    for (int64_t r = 0; r < b->n; r++)
+        if (stream_row_json(t, b, r, row, v) || dbuf_append(out, row->p, row->len) ||
+            dbuf_append_byte(out, '\n'))
+            return SL_ENOMEM;
     return SL_OK;
 }
 
@@ -273,6 +293,12 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
         sql_batch_free(o);
         return rc;
     }
+    if (!k->fmt) { /* jsonl */
+        dbuf_reset(&k->jout);
+        rc = json_lines(k->t, o, &k->jout, &k->jrow, &k->jval);
+        sql_batch_free(o);
+        return rc ? oom(e) : stream_sink_write_bytes(k, k->jout.p, k->jout.len, n, e);
+    }
     rc = sql_fmt_batch(k->fmt, o);
     sql_batch_free(o);
     if (rc)
@@ -289,7 +315,7 @@ struct stream_sink_fmt {
     sql_ectx cx;
     sql_err err;
     arena scratch;
-    dbuf val;
+    dbuf val, row;           /* row: jsonl */
 };
 
 bool stream_sink_preformat(const stream_sink *k)
@@ -305,6 +331,7 @@ int stream_sink_fmt_new(const stream_sink *k, stream_sink_fmt **out)
     f->k = k;
     arena_init(&f->scratch, 4096, 64u << 20);
     dbuf_init(&f->val, (size_t)1 << 31);
+    dbuf_init(&f->row, (size_t)1 << 31);
     f->cx.f.err = &f->err;
     f->cx.f.scratch = &f->scratch;
     return SL_OK;
@@ -316,6 +343,7 @@ void stream_sink_fmt_free(stream_sink_fmt *f)
         return;
     arena_destroy(&f->scratch);
     dbuf_free(&f->val);
+    dbuf_free(&f->row);
     sl_free(f);
 }
 
@@ -326,7 +354,8 @@ int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e)
     int rc = to_sink_row(k, &f->cx, &f->err, &f->scratch, b, &o, e);
     if (rc)
         return rc;
-    rc = sql_fmt_rows(SQL_FMT_CSV, k->ncols, k->types, o, out, &f->val);
+    rc = k->fmt ? sql_fmt_rows(SQL_FMT_CSV, k->ncols, k->types, o, out, &f->val)
+                : json_lines(k->t, o, out, &f->row, &f->val);
     sql_batch_free(o);
     return rc ? oom(e) : SL_OK;
 }
@@ -375,7 +404,7 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
         k->committed = t->written = !rc;
         return rc;
     }
-    int rc = sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0);
+    int rc = k->fmt ? sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0) : SL_OK;
     if (!rc && fflush(k->fp))
         rc = SL_EINVAL;
     if (rc || fclose(k->fp)) {
@@ -443,6 +472,9 @@ void stream_sink_close(stream_sink *k)
     if (k->t && !k->committed && !k->keep_part && k->part[0])
         unlink(k->part);
     sql_fmt_free(k->fmt);
+    dbuf_free(&k->jrow);
+    dbuf_free(&k->jval);
+    dbuf_free(&k->jout);
     arena_destroy(&k->mem);
     arena_destroy(&k->scratch);
     sl_free(k);

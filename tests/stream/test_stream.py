@@ -572,6 +572,25 @@ def test_jsonl(seed, n, delay_ms):
             outs.append(sorted_within_end(csv_rows(open(os.path.join(d, "o.csv")).read()), 0)
                         if rc == 0 else None)
         check(outs[0] and all(o == outs[0] for o in outs), "jsonl: the same rows as from csv")
+        # a jsonl file sink: the same rows, an object a line (NULL as null, numbers as
+        # numbers), for an aggregation and for a pass-through (formatted on the workers)
+        sinks = job.replace("'o.csv'", "'o.jsonl', format = 'jsonl'") + (
+            "CREATE TABLE p (auction bigint, bidder text, price bigint, ts timestamp) WITH "
+            "(connector = 'file', path = 'p.jsonl', format = 'jsonl');\n"
+            "INSERT INTO p SELECT * FROM bids;\n")
+        want_p = [[a, b, p, None if t is None else pg_time(ts_text(t))] for a, b, p, t in keep]
+        for workers in (1, 2, 4):
+            rc, out, err = run_text(d, sinks % ("bids.csv", "csv"), ["--workers", str(workers)])
+            got = [json.loads(x) for x in open(os.path.join(d, "o.jsonl"))] if rc == 0 else []
+            got = [["" if o[k] is None else str(o[k]) for k in ("ws", "bidder", "n", "total")]
+                   for o in got]
+            check(rc == 0 and sorted_within_end(got, 0) == [r for r in outs[0] if r[0] != "ws"],
+                  "jsonl sink, %d workers: the aggregation's rows == the csv sink's %s"
+                  % (workers, err.strip()[:200]))
+            got = [json.loads(x) for x in open(os.path.join(d, "p.jsonl"))] if rc == 0 else []
+            check([[o["auction"], o["bidder"], o["price"], o["ts"]] for o in got] == want_p,
+                  "jsonl sink, %d workers: a pass-through writes the on-time rows in line "
+                  "order, NULL as null" % workers)
         with open(os.path.join(d, "bids.jsonl"), "a") as f:
             f.write('{"auction": 1, "price": [1], "ts": "2024-01-01"}\nnot json\n')
         rc, out, err = run_text(d, job % ("bids.jsonl", "jsonl"), ["--workers", "2"])
