@@ -337,14 +337,14 @@ static int out_source_col(const job *j, int c)
 static int view_as_source(job *j, stream_view *v)
 {
     int cols[2], n = 0;
-    int64_t delay[2] = {0, 0};
+    int64_t delay[2] = {0, 0}, lag[2] = {-1, -1};
     const char *why = "its select list carries neither window_start nor window_end of its "
                       "window (nor, without an aggregation, its source's event time)";
     if (j->winjoin || j->ijoin)
         why = "it joins two streams (reading such a view is not supported yet)";
     else if (j->on_update) { /* its updates, with no event time (source_view.c) */
         cols[0] = -1;
-        return stream_view_source_setup(j->r, v, cols, delay, 1, "");
+        return stream_view_source_setup(j->r, v, cols, delay, lag, 1, "");
     }
     int start = -1, end = -1, ev = -1;
     for (int c = 0; c < j->q->ncols && !j->winjoin && !j->ijoin && !j->on_update; c++) {
@@ -360,11 +360,16 @@ static int view_as_source(job *j, stream_view *v)
         cols[n] = ev;
         delay[n++] = j->src->delay_ns;
     }
-    if (start >= 0)
+    if (start >= 0) { /* a window not yet emitted ends after closed_wm: starts after it
+                         minus the size */
+        lag[n] = j->win->size_ns;
         cols[n++] = start;
-    if (end >= 0)
+    }
+    if (end >= 0) {
+        lag[n] = 0;
         cols[n++] = end;
-    return stream_view_source_setup(j->r, v, cols, delay, n, why);
+    }
+    return stream_view_source_setup(j->r, v, cols, delay, lag, n, why);
 }
 
 static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)

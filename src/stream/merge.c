@@ -74,8 +74,12 @@ static int release(stream_job *j, pending *q, sql_err *e)
                 best = o;
         int64_t end = best < 0 ? 0 : q[best].m[q[best].head].end;
         if (best < 0 || !(j->win && j->win->session ? stream_session_closed(end, g)
-                                                    : stream_win_closed(end, g)))
+                                                    : stream_win_closed(end, g))) {
+            stream_view *v = stream_sink_view(j->sink);
+            if (v && v->mu && g != STREAM_WM_NONE) /* after its rows (source_view.c) */
+                atomic_store(&v->closed_wm, g);
             return SL_OK;
+        }
         sql_batch *b = q[best].m[q[best].head++].b;
         int rc = stream_sink_write(j->sink, b, e);
         if (rc)

@@ -68,6 +68,7 @@ struct stream_view_reader {
     stream_view *v;
     int next;                /* the view's next batch */
     stream_wm wm;
+    int64_t closed;          /* the view's closed_wm less the lag, when last at its end */
     uint64_t rows_read;
     /* following a server's upsert log (emit = 'on_update') */
     bool follow;
@@ -77,7 +78,8 @@ struct stream_view_reader {
 };
 
 /* The view as a source table over column col with max_delay delay_ns. */
-static stream_table *view_table(stream_run *r, stream_view *v, int col, int64_t delay_ns)
+static stream_table *view_table(stream_run *r, stream_view *v, int col, int64_t delay_ns,
+                                int64_t lag_ns)
 {
     const ftab *f = v->f;
     int n = f->t.ncols;
@@ -95,18 +97,21 @@ static stream_table *view_table(stream_run *r, stream_view *v, int col, int64_t 
                         .path_opt = v->name, /* no file: what messages name */
                         .format = STREAM_FMT_CSV, .delim = ',', .time_col = col,
                         .delay_ns = delay_ns, .watermark_ns = STREAM_WM_NONE,
-                        .connector = STREAM_CONN_VIEW, .tel_view = -1, .vw = v};
+                        .connector = STREAM_CONN_VIEW, .tel_view = -1, .vw = v,
+                        .vw_lag_ns = lag_ns};
     stream_table_init_source(t);
     return t;
 }
 
 int stream_view_source_setup(stream_run *r, stream_view *v, const int *cols,
-                             const int64_t *delay_ns, int n, const char *why)
+                             const int64_t *delay_ns, const int64_t *lag_ns, int n,
+                             const char *why)
 {
+    atomic_store(&v->closed_wm, STREAM_WM_NONE);
     v->as_src[0] = v->as_src[1] = NULL;
     snprintf(v->src_why, sizeof v->src_why, "%s", n ? "" : why);
     for (int i = 0; i < n && i < 2; i++)
-        if (!(v->as_src[i] = view_table(r, v, cols[i], delay_ns[i])))
+        if (!(v->as_src[i] = view_table(r, v, cols[i], delay_ns[i], lag_ns[i])))
             return SL_ENOMEM;
     return SL_OK;
 }
@@ -188,6 +193,7 @@ int stream_view_reader_open(stream_table *t, stream_view_reader **out)
     r->t = t;
     r->v = t->vw;
     stream_wm_init(&r->wm, t->delay_ns);
+    r->closed = STREAM_WM_NONE;
     int rc = SL_OK;
     if (r->v->log && r->v->mu) { /* a server's upsert log: follow it */
         pthread_mutex_lock(r->v->mu);
@@ -265,6 +271,13 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
         wait_grown(r->v);
         quiet = r->next >= f->nrows_batches && r->v->growing;
     }
+    if (!r->follow && r->next >= f->nrows_batches && r->v->mu && t->vw_lag_ns >= 0) {
+        /* at the view's end: every window ending by closed_wm is in the rows read, so
+         * a later row ends after it (starts after it minus the size) */
+        int64_t cw = atomic_load(&r->v->closed_wm);
+        if (cw != STREAM_WM_NONE && cw - t->vw_lag_ns > r->closed)
+            r->closed = cw - t->vw_lag_ns;
+    }
     if (!r->follow && r->next < f->nrows_batches) {
         const sql_batch *src = f->rows[r->next++];
         rc = sql_batch_new(t->ncols, t->types, &b);
@@ -293,6 +306,8 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
     if (b)
         r->rows_read += (uint64_t)b->n;
     *wm = stream_wm_value(&r->wm);
+    if (r->closed != STREAM_WM_NONE && (*wm == STREAM_WM_NONE || r->closed > *wm))
+        *wm = r->closed;
     *out = b;
     return SL_OK;
 }

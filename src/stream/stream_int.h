@@ -97,6 +97,9 @@ typedef struct stream_table {
     stream_nexmark *nx;      /* connector = 'nexmark': the generator's options (else NULL) */
     stream_kafka *kf;        /* connector = 'kafka': topic, cluster, offsets (else NULL) */
     stream_view *vw;         /* a materialized view read as a stream (else NULL) */
+    int64_t vw_lag_ns;       /* ... over its window_end (0) or window_start (the window's
+                                size): its rows' event time is at least the view's
+                                closed_wm minus this; -1: not over a window column */
     int connector;           /* STREAM_CONN_* */
     int tel_view;            /* telemetry: the lake view (lake_view_id) */
     int tel_src[64];         /* telemetry: the view's column of each column (-1: none) */
@@ -134,6 +137,10 @@ struct stream_view {
      * over each column that may be its event time (NULL: none), or why not */
     stream_table *as_src[2];
     char src_why[200];
+    /* on a server, a windowed view emitted on close: every window ending at or before
+     * it has been emitted (STREAM_WM_NONE: none yet); merge.c stores it after the rows,
+     * a reader (source_view.c) at the view's end moves its watermark with it */
+    _Atomic int64_t closed_wm;
 };
 
 /* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
@@ -305,7 +312,8 @@ void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool 
  * delay_ns[i]; n <= 2), or why none (n = 0). */
 typedef struct stream_view_reader stream_view_reader;
 int stream_view_source_setup(stream_run *r, stream_view *v, const int *cols,
-                             const int64_t *delay_ns, int n, const char *why);
+                             const int64_t *delay_ns, const int64_t *lag_ns, int n,
+                             const char *why);
 /* The view as a source whose event time is column col (NULL: the first one), or
  * a negative code with e set (the view cannot be read, or not over col). */
 int stream_view_source(stream_view *v, const char *fn, const char *col, stream_table **out,

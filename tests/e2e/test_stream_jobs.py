@@ -384,6 +384,32 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(states["seen"], "finished")
         self.assertEqual(query(self.srv, newest), query(self.srv, current))
 
+    def test_window_over_a_view_closes_with_the_views_watermark(self):
+        """On a server, a window over a windowed view closes when the view's job has
+        closed every window up to its end, even when those windows were empty: the
+        view's rows alone (the last one ends at 00:00:10) would hold it open until the
+        view's next row."""
+        path = self.followed_bids("sl-e2e-viewwm-", "0 seconds")
+        query(self.srv, "CREATE MATERIALIZED VIEW per10 AS SELECT window_end AS we, "
+              "count(*) AS n FROM tumble(fbids, ts, INTERVAL '10 seconds') "
+              "GROUP BY window_start, window_end")
+        query(self.srv, "CREATE MATERIALIZED VIEW per_min AS SELECT window_start, sum(n) AS n "
+              "FROM tumble(per10, we, INTERVAL '1 minute') GROUP BY window_start, window_end")
+        with open(path, "a") as f:
+            f.write("ann,1,2024-03-01 00:00:01\nbob,2,2024-03-01 00:00:05\n"
+                    "cy,3,2024-03-01 00:05:00\n")
+        want = [["2024-03-01 00:00:00", 2]]
+        deadline = time.monotonic() + 60  # (a hang detector: it closes within a second)
+        got = None
+        while time.monotonic() < deadline:
+            got = query(self.srv, "SELECT window_start::text, n FROM per_min ORDER BY 1")
+            if got == want:
+                break
+            time.sleep(0.2)
+        self.assertEqual(got, want)
+        self.assertEqual(query(self.srv, "SELECT we::text, n FROM per10 ORDER BY 1"),
+                         [["2024-03-01 00:00:10", 2]])
+
     def test_view_as_stream(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "stream"))
