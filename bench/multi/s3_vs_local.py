@@ -147,14 +147,16 @@ def trace_phase(a, stores, servers, pids, s3):
             if "s3.bytes_downloaded" in tot else "-",
             c.median([x[0] for x in cpus[kind]]), c.median([x[1] for x in cpus[kind]])))
     print("\nbuild phases per trace (ms summed over the builds, which run in parallel; "
-          "lake.partitions.build_phases_ms):")
+          "lake.partitions.build_phases_ms; put and commit of deferred commits are "
+          "counted when they end, off the trace's path, maybe after the trace):")
     for kind in stores:
         ds = deltas[kind]
         keys = sorted(k for k in ds[0] if k.startswith("phase."))
         if keys:
-            print("  %-6s %s  payloads waited for %d" % (kind, "  ".join(
+            print("  %-6s %s  payloads waited for %d  deferred commits %d" % (kind, "  ".join(
                 "%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds)) for k in keys),
-                sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds)))
+                sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds),
+                sum(d.get("deferred_commits", 0) for d in ds) // len(ds)))
     if base:
         for kind in stores:
             if kind != "local":

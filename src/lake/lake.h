@@ -86,6 +86,13 @@ typedef struct lake_mat_stats {
  */
 int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
                      errmsg *e);
+/*
+ * As lake_materialize, for a caller that reads the partitions right after (a
+ * trace): as lake_scan_opts.defer_commit, the uploads and rows of what it builds
+ * are committed in the background while the caller reads them from memory.
+ */
+int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
+                              lake_mat_stats *st, errmsg *e);
 
 /* One view instance that could not be built: what and why. */
 typedef void (*lake_failure_fn)(void *arg, const sl_uuid *process_id, const char *view,
@@ -133,6 +140,10 @@ typedef struct lake_scan_opts {
      * *dyn_hi are skipped as they are reached (parquet.h).  NULL: none. */
     const char *dyn_column;
     _Atomic int64_t *dyn_lo, *dyn_hi;
+    /* Partitions built for this scan are read from memory at once: on a store that
+     * cannot map files (S3) their upload and row are committed in the background,
+     * under their locks (docs/internals/lake.md "Deferred commits").  Default 0. */
+    int defer_commit;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);

@@ -203,6 +203,7 @@ static int open_scan(pf_lake_source *s, lake_view_id v, const char *instance,
     o.end_ns = req->end_ns == INT64_MAX ? INT64_MAX : req->end_ns + 1;
     o.columns = v == LAKE_THREAD_SPANS ? g_thread_cols : g_async_cols;
     o.ncolumns = v == LAKE_THREAD_SPANS ? P_NTHREAD : Q_NASYNC;
+    o.defer_commit = 1; /* read at once: uploads and rows off the trace's path */
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
     int rc = lake_scan_open(s->l, v, instance, &o, &st, &r->sc, e);
@@ -339,7 +340,8 @@ static int lk_thread_prepare(void *ctx, size_t i, errmsg *e)
         return errmsg_set(e, SL_EINVAL, "no thread %zu", i);
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
-    int rc = lake_materialize(s->l, LAKE_THREAD_SPANS, s->threads[i].stream_id, &st, e);
+    int rc =
+        lake_materialize_for_read(s->l, LAKE_THREAD_SPANS, s->threads[i].stream_id, &st, e);
     if (st.built)
         atomic_fetch_add(&s->jit_ns, clock_mono_ns() - t0);
     return rc;
