@@ -122,6 +122,7 @@ def counters(st):
     out["partitions.built"] = st["lake"]["partitions"]["built"]
     out["payloads_waited_for"] = st["lake"]["partitions"].get("payloads_waited_for", 0)
     out["deferred_commits"] = st["lake"]["partitions"].get("deferred_commits", 0)
+    out["payloads_prefetched"] = st["lake"]["partitions"].get("payloads_prefetched", 0)
     for k, v in st["lake"]["partitions"].get("build_phases_ms", {}).items():
         out["phase." + k] = v
     return out

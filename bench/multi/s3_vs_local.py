@@ -153,9 +153,11 @@ def trace_phase(a, stores, servers, pids, s3):
         ds = deltas[kind]
         keys = sorted(k for k in ds[0] if k.startswith("phase."))
         if keys:
-            print("  %-6s %s  payloads waited for %d  deferred commits %d" % (kind, "  ".join(
-                "%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds)) for k in keys),
+            print("  %-6s %s  payloads waited for %d  prefetched %d  deferred commits %d" % (
+                kind, "  ".join("%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds))
+                                for k in keys),
                 sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds),
+                sum(d.get("payloads_prefetched", 0) for d in ds) // len(ds),
                 sum(d.get("deferred_commits", 0) for d in ds) // len(ds)))
     if base:
         for kind in stores:

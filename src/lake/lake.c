@@ -974,6 +974,8 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->files_kept));
     jw_key(w, "payloads_waited_for");
     jw_uint(w, atomic_load(&l->pl_waited));
+    jw_key(w, "payloads_prefetched");
+    jw_uint(w, atomic_load(&l->pl_prefetched));
     /* builds whose upload and row were committed in the background (commit.c) */
     jw_key(w, "deferred_commits");
     jw_uint(w, atomic_load(&l->deferred));

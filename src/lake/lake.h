@@ -94,6 +94,19 @@ int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_sta
 int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
                               lake_mat_stats *st, errmsg *e);
 
+/*
+ * Reads ahead, on a thread of its own, the payloads of the given thread streams'
+ * blocks that no current partition covers, in that order, into the payload cache
+ * (bounded: a quarter of the file cache), so that the builds a cold trace runs
+ * next find them there (src/lake/prefetch.c).  NULL when there is nothing to do
+ * (a store that maps files) or it could not start; both are fine.  Stop it (and
+ * free it) with lake_prefetch_stop before the lake is closed.
+ */
+typedef struct lake_prefetch lake_prefetch;
+lake_prefetch *lake_prefetch_start(lake *l, const char *process_id, const char *const *streams,
+                                   size_t n);
+void lake_prefetch_stop(lake_prefetch *p);
+
 /* One view instance that could not be built: what and why. */
 typedef void (*lake_failure_fn)(void *arg, const sl_uuid *process_id, const char *view,
                                 const char *instance, int code, const char *message);

@@ -66,6 +66,7 @@ struct lake {
     pthread_cond_t pl_cv;
     lake_busy pl_busy;
     _Atomic uint64_t pl_waited; /* payloads a build waited for instead of reading */
+    _Atomic uint64_t pl_prefetched; /* payloads read ahead for a trace (prefetch.c) */
 
     /* Where builds' time went: waiting for payloads, decoding (the builder's own
      * time), writing Parquet, putting the file, committing the row. */

@@ -168,6 +168,13 @@ static int lk_resolve(void *ctx, pf_process_info *out, errmsg *e)
         t->stream_id = si->stream_id_str;
     }
     qsort(s->threads, s->n_threads, sizeof *s->threads, cmp_thread);
+    /* the builds go in thread order; their payloads are read ahead in that order */
+    const char **ids = sl_calloc(s->n_threads ? s->n_threads : 1, sizeof *ids);
+    for (size_t i = 0; ids && i < s->n_threads; i++)
+        ids[i] = s->threads[i].stream_id;
+    if (ids)
+        s->prefetch = lake_prefetch_start(s->l, s->proc->proc.process_id_str, ids, s->n_threads);
+    sl_free(ids);
     const char *exe = s->proc->proc.exe;
     const char *slash = strrchr(exe, '/');
     out->pid = s->proc->pid;
@@ -369,6 +376,7 @@ pf_source pf_lake_source_get(pf_lake_source *s)
 
 void pf_lake_source_free(pf_lake_source *s)
 {
+    lake_prefetch_stop(s->prefetch);
     lake_process_release(s->l, s->proc);
     sl_free(s->threads);
     memset(s, 0, sizeof *s);
