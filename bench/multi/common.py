@@ -84,9 +84,15 @@ def store_args(kind, pg, s3, name):
     if kind == "pg+s3":
         pg.psql("CREATE DATABASE " + name)
         args += ["--meta", pg.url(name)]
-    if kind in ("s3", "pg+s3"):
+    if kind in ("s3", "pg+s3", "s3-seq"):
         args += ["--objects", "s3://%s/%s" % (BUCKET, name), "--s3-endpoint", s3.endpoint]
     return args
+
+
+def store_env(kind):
+    """s3-seq: the s3 store with a trace's commits and payload reads in sequence
+    (SL_LAKE_TRACE_OVERLAP=0), for a same-run comparison of the overlap."""
+    return {"SL_LAKE_TRACE_OVERLAP": "0"} if kind == "s3-seq" else None
 
 
 def unique(tag):

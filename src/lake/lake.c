@@ -176,6 +176,8 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
     pthread_mutex_init(&l->pl_mu, NULL);
     pthread_cond_init(&l->pl_cv, NULL);
     lake_commit_init(l);
+    const char *ov = getenv("SL_LAKE_TRACE_OVERLAP");
+    l->trace_overlap = !(ov && !strcmp(ov, "0"));
     int rc = lcache_init(&l->procs, "processes", 100000, SIZE_MAX, proc_free);
     if (!rc)
         rc = lcache_init(&l->stream_of, "streams", 100000, SIZE_MAX, sl_free);

@@ -93,6 +93,9 @@ struct lake {
     int cm_n, cm_stop, cm_threads;
     pthread_t cm_tid[4];
     _Atomic uint64_t deferred, deferred_done, deferred_failed;
+    /* SL_LAKE_TRACE_OVERLAP=0 (benchmarks, diagnosis): traces neither defer their
+     * commits nor read payloads ahead, as before those existed. */
+    int trace_overlap;
 };
 
 /* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */

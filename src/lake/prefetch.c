@@ -108,7 +108,7 @@ static void *prefetch_run(void *arg)
 lake_prefetch *lake_prefetch_start(lake *l, const char *process_id, const char *const *streams,
                                    size_t n)
 {
-    if (!lake_payloads_cached(l) || !n)
+    if (!lake_payloads_cached(l) || !l->trace_overlap || !n)
         return NULL;
     lake_prefetch *p = sl_calloc(1, sizeof *p);
     if (p)
