@@ -387,7 +387,8 @@ static int build_partition(build_job *j, errmsg *e)
     lcache_entry *kept = NULL;
     /* A reader waits: the file goes into the cache for it, and the upload and the
      * row to the committers with the locks (commit.c), unless they are full. */
-    if (!rc && j->defer && l->trace_overlap && (kept = lake_file_keep_ref(l, path, &file))) {
+    if (!rc && j->defer && (l->trace_overlap & LAKE_OVERLAP_DEFER) &&
+        (kept = lake_file_keep_ref(l, path, &file))) {
         fp = ((const lake_bytes *)kept->val)->p;
         if (lake_commit_defer(l, j->vd->id, j->key, j->hold, &row, kept) == SL_OK) {
             j->handed = 1;

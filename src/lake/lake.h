@@ -99,7 +99,8 @@ int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
  * blocks that no current partition covers, in that order, into the payload cache
  * (bounded: a quarter of the file cache), so that the builds a cold trace runs
  * next find them there (src/lake/prefetch.c).  NULL when there is nothing to do
- * (a store that maps files) or it could not start; both are fine.  Stop it (and
+ * (a store that maps files, or not asked for: SL_LAKE_TRACE_OVERLAP=all) or it
+ * could not start; all are fine.  Stop it (and
  * free it) with lake_prefetch_stop before the lake is closed.
  */
 typedef struct lake_prefetch lake_prefetch;

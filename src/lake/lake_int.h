@@ -93,8 +93,9 @@ struct lake {
     int cm_n, cm_stop, cm_threads;
     pthread_t cm_tid[4];
     _Atomic uint64_t deferred, deferred_done, deferred_failed;
-    /* SL_LAKE_TRACE_OVERLAP=0 (benchmarks, diagnosis): traces neither defer their
-     * commits nor read payloads ahead, as before those existed. */
+    /* SL_LAKE_TRACE_OVERLAP (benchmarks, diagnosis): what a trace overlaps, bits of
+     * LAKE_OVERLAP_*: unset or "defer" deferred commits, "all" also the read-ahead,
+     * "prefetch" the read-ahead only, "0" neither (as before those existed). */
     int trace_overlap;
 };
 
@@ -185,6 +186,8 @@ void lake_payload_val_free(void *v);
  * bytes pinned in the file cache (the reference moves).  SL_EAGAIN: not taken
  * (queue full, closing), the caller commits synchronously and keeps everything.
  */
+#define LAKE_OVERLAP_DEFER 1    /* deferred commits (commit.c) */
+#define LAKE_OVERLAP_PREFETCH 2 /* payload read-ahead (prefetch.c) */
 #define LAKE_PENDING_MAX 32 /* commits waiting at once */
 #define LAKE_COMMITTERS 2   /* threads uploading and committing (at most 4: cm_tid) */
 #define LAKE_PATH_MAX 256   /* a partition file's key */

@@ -19,6 +19,10 @@
  * files (a read there is a copy from the page cache), nor for a stream whose
  * partitions are current (a warm trace reads no payload).  Failures are
  * ignored: a build reads what it lacks itself and reports the error.
+ *
+ * Opt-in (SL_LAKE_TRACE_OVERLAP=all): against s3rver on loopback on two cores a
+ * GET costs CPU, not a round trip, and reading ahead did not shorten the trace
+ * (docs/internals/lake.md); it is meant for stores with real round trips.
  */
 #define SL_TARGET "streamlake.lake"
 #include "lake/lake_int.h"
@@ -108,7 +112,7 @@ static void *prefetch_run(void *arg)
 lake_prefetch *lake_prefetch_start(lake *l, const char *process_id, const char *const *streams,
                                    size_t n)
 {
-    if (!lake_payloads_cached(l) || !l->trace_overlap || !n)
+    if (!lake_payloads_cached(l) || !(l->trace_overlap & LAKE_OVERLAP_PREFETCH) || !n)
         return NULL;
     lake_prefetch *p = sl_calloc(1, sizeof *p);
     if (p)

@@ -191,10 +191,12 @@ class EndToEnd(S3Env):
             con.close()
 
     def test_cold_trace_reads_ahead_and_commits_in_the_background(self):
-        """A cold trace over S3 reads its payloads ahead (each still downloaded once) and
-        hands its partitions' uploads and rows to the background committers; once those
-        are done, a restarted server reads the partitions from the bucket and needs no
-        payload (a warm trace reads nothing ahead)."""
+        """A cold trace over S3 reads its payloads ahead when asked (each still downloaded
+        once) and hands its partitions' uploads and rows to the background committers;
+        once those are done, a restarted server reads the partitions from the bucket and
+        needs no payload (a warm trace reads nothing ahead)."""
+        self.s3srv.env = {"SL_LAKE_TRACE_OVERLAP": "all"}  # the read-ahead is opt-in
+        self.s3srv.restart()
         streams = self.local.get_json("/api/processes/%s/streams" % self.pid)
         cpu = [s["stream_id"] for s in streams if "cpu" in s["tags"]]
         blocks = sum(int(query(self.local, "SELECT count(*) FROM blocks WHERE stream_id = '%s'"
