@@ -84,9 +84,15 @@ def store_args(kind, pg, s3, name):
     if kind == "pg+s3":
         pg.psql("CREATE DATABASE " + name)
         args += ["--meta", pg.url(name)]
-    if kind in ("s3", "pg+s3"):
+    if kind in ("s3", "pg+s3", "s3-seq"):
         args += ["--objects", "s3://%s/%s" % (BUCKET, name), "--s3-endpoint", s3.endpoint]
     return args
+
+
+def store_env(kind):
+    """s3-seq: the s3 store with a trace's commits and payload reads in sequence
+    (SL_LAKE_TRACE_OVERLAP=0), for a same-run comparison of the overlap."""
+    return {"SL_LAKE_TRACE_OVERLAP": "0"} if kind == "s3-seq" else None
 
 
 def unique(tag):
@@ -121,6 +127,8 @@ def counters(st):
             out["s3." + k] = ob[k]
     out["partitions.built"] = st["lake"]["partitions"]["built"]
     out["payloads_waited_for"] = st["lake"]["partitions"].get("payloads_waited_for", 0)
+    out["deferred_commits"] = st["lake"]["partitions"].get("deferred_commits", 0)
+    out["payloads_prefetched"] = st["lake"]["partitions"].get("payloads_prefetched", 0)
     for k, v in st["lake"]["partitions"].get("build_phases_ms", {}).items():
         out["phase." + k] = v
     return out

@@ -10,7 +10,10 @@ Stores (each a `streamlake serve` on 127.0.0.1 with a free port):
   local   SQLite metadata and objects in the data directory (the default setup);
   s3      SQLite metadata, objects in s3rver (npm, tests/e2e/test_s3.py) on loopback;
   pg+s3   a throwaway PostgreSQL 15 (tests/sql/pgcluster.py) and s3rver: what
-          several servers share.
+          several servers share;
+  s3-seq  (only when asked) s3 with SL_LAKE_TRACE_OVERLAP=0: a trace's uploads and
+          rows on its path and no payload read-ahead, to measure the overlap in
+          the same run (--stores local,s3,s3-seq).
 
 1. One loadgen capture of --reps processes (--threads x --spans thread spans each,
    plus async spans, logs and metrics) is imported into every store.
@@ -57,8 +60,8 @@ def main():
     a = ap.parse_args()
     stores = a.stores.split(",")
     for s in stores:
-        if s not in ("local", "s3", "pg+s3"):
-            sys.exit("unknown store %r (local, s3, pg+s3)" % s)
+        if s not in ("local", "s3", "pg+s3", "s3-seq"):
+            sys.exit("unknown store %r (local, s3, pg+s3, s3-seq)" % s)
     binary = c.set_build(a.build)
     c.machine_note("a 2-core machine runs the server, s3rver (node) and PostgreSQL at once: "
                    "the S3 figures include s3rver's CPU, and other work on the machine "
@@ -75,7 +78,8 @@ def main():
         for kind in stores:
             d = tempfile.mkdtemp(prefix="sl-bench-multi-")
             dirs.append(d)
-            srv = c.Server(data_dir=d, args=c.store_args(kind, pg, s3, c.unique(kind)) + extra)
+            srv = c.Server(data_dir=d, args=c.store_args(kind, pg, s3, c.unique(kind)) + extra,
+                           env=c.store_env(kind))
             servers[kind] = srv
             c.import_capture(binary, capture, srv)
             srv.stop()
@@ -147,14 +151,18 @@ def trace_phase(a, stores, servers, pids, s3):
             if "s3.bytes_downloaded" in tot else "-",
             c.median([x[0] for x in cpus[kind]]), c.median([x[1] for x in cpus[kind]])))
     print("\nbuild phases per trace (ms summed over the builds, which run in parallel; "
-          "lake.partitions.build_phases_ms):")
+          "lake.partitions.build_phases_ms; put and commit of deferred commits are "
+          "counted when they end, off the trace's path, maybe after the trace):")
     for kind in stores:
         ds = deltas[kind]
         keys = sorted(k for k in ds[0] if k.startswith("phase."))
         if keys:
-            print("  %-6s %s  payloads waited for %d" % (kind, "  ".join(
-                "%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds)) for k in keys),
-                sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds)))
+            print("  %-6s %s  payloads waited for %d  prefetched %d  deferred commits %d" % (
+                kind, "  ".join("%s %.1f" % (k[6:], sum(d.get(k, 0) for d in ds) / len(ds))
+                                for k in keys),
+                sum(d.get("payloads_waited_for", 0) for d in ds) // len(ds),
+                sum(d.get("payloads_prefetched", 0) for d in ds) // len(ds),
+                sum(d.get("deferred_commits", 0) for d in ds) // len(ds)))
     if base:
         for kind in stores:
             if kind != "local":

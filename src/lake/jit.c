@@ -20,7 +20,10 @@
  * runs the view's builder, writes the Parquet file to the object store
  * (atomic put), then records the row (retiring the old one) in one
  * transaction.  A crash between the put and the row leaves an unreferenced
- * file for the janitor; never a row without its file.
+ * file for the janitor; never a row without its file.  For a reader that reads
+ * at once over a store that cannot map (a trace over S3), the put and the row
+ * are handed with the locks to the background committers once the file is
+ * written and kept in the file cache (commit.c: same order, same locks).
  */
 #define SL_TARGET "streamlake.lake"
 #include "lake/lake_int.h"
@@ -157,7 +160,7 @@ static int lock_key(lake *l, uint64_t key)
     return rc;
 }
 
-static void unlock_key(lake *l, uint64_t key)
+void lake_key_unlock(lake *l, uint64_t key)
 {
     pthread_mutex_lock(&l->lock_mu);
     lake_busy_del(&l->busy, key);
@@ -303,7 +306,7 @@ static int write_parquet(const lake_view_def *vd, const char *instance, const co
  * partition's file and its row; SL_LAKE_TEST_DELAY_MS=N holds every build N ms
  * in that window, so a test can kill -9 the server with builds half done.
  */
-static void crash_point(const char *where)
+void lake_crash_point(const char *where)
 {
     const char *c = getenv("SL_LAKE_CRASH");
     if (c && !strcmp(c, where)) {
@@ -336,6 +339,10 @@ typedef struct build_job {
     size_t prev_len;
     dbuf *state_out;         /* receives the new partition's state */
     const sl_async_span *lookup; /* the request's lookup span (serve records itself) */
+    int defer;               /* may hand the upload and row to the committers */
+    uint64_t key;            /* the partition's lock key ... */
+    void *hold;              /* ... and the store's lock, both held by ensure_partition */
+    int handed;              /* set: the committers have the locks now (commit.c) */
 } build_job;
 
 static int build_partition(build_job *j, errmsg *e)
@@ -368,33 +375,49 @@ static int build_partition(build_job *j, errmsg *e)
     snprintf(path, sizeof path, "views/%s/%s/%lld-%016llx-%016llx.parquet", j->vd->name,
              j->instance, (long long)j->pe->begin, (unsigned long long)j->pe->token,
              (unsigned long long)rnd);
-    if (!rc)
-        rc = objstore_put(l->os, path, file.p, file.len, OBJSTORE_PUT_NEW, e);
+    meta_partition row = {
+        .view_set_name = j->vd->name, .view_instance_id = j->instance,
+        .begin_insert_time_ns = j->pe->begin, .end_insert_time_ns = j->pe->end,
+        .min_event_time_ns = !rc && out.batch->nrows ? out.min_event_ns : 0,
+        .max_event_time_ns = !rc && out.batch->nrows ? out.max_event_ns : 0,
+        .file_path = path, .file_size = file.len, .schema_version = j->vd->schema_version,
+        .source_token = j->pe->token, .row_count = rc ? 0 : (uint64_t)out.batch->nrows,
+        .event_count = out.events, .state = out.state.p, .state_len = out.state.len};
+    const uint8_t *fp = file.p;
+    lcache_entry *kept = NULL;
+    /* A reader waits: the file goes into the cache for it, and the upload and the
+     * row to the committers with the locks (commit.c), unless they are full. */
+    if (!rc && j->defer && (l->trace_overlap & LAKE_OVERLAP_DEFER) &&
+        (kept = lake_file_keep_ref(l, path, &file))) {
+        fp = ((const lake_bytes *)kept->val)->p;
+        if (lake_commit_defer(l, j->vd->id, j->key, j->hold, &row, kept) == SL_OK) {
+            j->handed = 1;
+            kept = NULL;
+        }
+    }
+    if (!rc && !j->handed)
+        rc = objstore_put(l->os, path, fp, (size_t)row.file_size, OBJSTORE_PUT_NEW, e);
     int64_t t4 = clock_mono_ns();
-    if (!rc) {
-        crash_point("after_put");
-        meta_partition row = {
-            .view_set_name = j->vd->name, .view_instance_id = j->instance,
-            .begin_insert_time_ns = j->pe->begin, .end_insert_time_ns = j->pe->end,
-            .min_event_time_ns = out.batch->nrows ? out.min_event_ns : 0,
-            .max_event_time_ns = out.batch->nrows ? out.max_event_ns : 0,
-            .file_path = path, .file_size = file.len, .schema_version = j->vd->schema_version,
-            .source_token = j->pe->token, .row_count = (uint64_t)out.batch->nrows,
-            .event_count = out.events, .state = out.state.p, .state_len = out.state.len};
+    if (!rc && !j->handed) {
+        lake_crash_point("after_put");
         rc = meta_partition_replace(l->m, &row, e);
         /* the reader of this build (the trace, the query) finds the file in the cache,
          * not behind ranged GETs of what this server has just uploaded */
-        if (!rc)
+        if (!rc && !kept)
             lake_file_keep(l, path, &file);
     }
+    if (kept)
+        lcache_release(&l->bytes, kept);
     if (!rc)
         rc = set_state(j->state_out, out.state.p, out.state.len, e);
     if (!rc) {
         atomic_fetch_add(&l->phase_wait_ns, (uint64_t)(t1 - t0 + waited));
         atomic_fetch_add(&l->phase_decode_ns, (uint64_t)(t2 - t1 - waited));
         atomic_fetch_add(&l->phase_write_ns, (uint64_t)(t3 - t2));
-        atomic_fetch_add(&l->phase_put_ns, (uint64_t)(t4 - t3));
-        atomic_fetch_add(&l->phase_commit_ns, (uint64_t)(clock_mono_ns() - t4));
+        if (!j->handed) { /* else the committer counts them */
+            atomic_fetch_add(&l->phase_put_ns, (uint64_t)(t4 - t3));
+            atomic_fetch_add(&l->phase_commit_ns, (uint64_t)(clock_mono_ns() - t4));
+        }
         atomic_fetch_add(&l->builds, 1);
         atomic_fetch_add(&l->build_events, out.events);
         atomic_fetch_add(&l->build_ns, (uint64_t)(clock_mono_ns() - t0));
@@ -431,7 +454,7 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
         return errmsg_set(e, rc, "out of memory");
     void *hold = NULL;
     if ((rc = meta_partition_lock(j->l->m, key, &hold, e))) {
-        unlock_key(j->l, key);
+        lake_key_unlock(j->l, key);
         return rc;
     }
     fresh_row f = {.begin = pe->begin};
@@ -444,6 +467,8 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
         if (st)
             st->reused++;
     } else if (!rc) {
+        j->key = key;
+        j->hold = hold;
         rc = build_partition(j, e);
         if (!rc && st) {
             st->built++;
@@ -451,8 +476,10 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
         }
     }
     dbuf_free(&f.state);
-    meta_partition_unlock(j->l->m, key, hold);
-    unlock_key(j->l, key);
+    if (!j->handed) { /* else released by the committer after the row */
+        meta_partition_unlock(j->l->m, key, hold);
+        lake_key_unlock(j->l, key);
+    }
     return rc;
 }
 
@@ -523,7 +550,7 @@ static void mat_stats_add(lake_mat_stats *to, const lake_mat_stats *from)
 }
 
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
-                      lake_mat_stats *st, errmsg *e)
+                      int defer, lake_mat_stats *st, errmsg *e)
 {
     const lake_view_def *vd = lake_view_get(v);
     meta_block *blocks = NULL;
@@ -558,7 +585,10 @@ int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_
         pe->token = entry_token(vd, pe, blocks, prev_token);
         prev_token = pe->token;
         /* The previous partition's state is read by the build before it is replaced. */
-        build_job j = {l, vd, instance, &proc->proc, blocks, pe, state.p, state.len, &state, &sp};
+        build_job j = {.l = l, .vd = vd, .instance = instance, .proc = &proc->proc,
+                       .blocks = blocks, .pe = pe, .prev_state = state.p,
+                       .prev_len = state.len, .state_out = &state, .lookup = &sp,
+                       .defer = defer};
         rc = ensure_partition(&j, &local, e);
     }
     if (pen)
@@ -593,8 +623,8 @@ int lake_instance_process(lake *l, const lake_view_def *vd, const char *instance
     return rc ? rc : lake_process_get(l, &pid, proc, e);
 }
 
-int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
-                     errmsg *e)
+static int materialize(lake *l, lake_view_id v, const char *instance, int defer,
+                       lake_mat_stats *st, errmsg *e)
 {
     const lake_view_def *vd = lake_view_get(v);
     if (!vd || !vd->partitioned)
@@ -607,11 +637,23 @@ int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_sta
     int rc = lake_instance_process(l, vd, canon, &proc, e);
     if (rc)
         return rc;
-    rc = lake_jit_instance(l, v, canon, proc, st, e);
+    rc = lake_jit_instance(l, v, canon, proc, defer, st, e);
     if (rc && e && !e->text[0])
         errmsg_set(e, rc, "%s %s: %s", vd->name, canon, sl_strerror(rc));
     lake_process_release(l, proc);
     return rc;
+}
+
+int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
+                     errmsg *e)
+{
+    return materialize(l, v, instance, 0, st, e);
+}
+
+int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
+                              lake_mat_stats *st, errmsg *e)
+{
+    return materialize(l, v, instance, 1, st, e);
 }
 
 typedef struct mat_task {
@@ -628,7 +670,7 @@ static void run_mat(pool_task *t)
 {
     mat_task *m = (mat_task *)t;
     errmsg_clear(&m->e);
-    t->rc = lake_jit_instance(m->l, m->v, m->instance, m->proc, &m->st, &m->e);
+    t->rc = lake_jit_instance(m->l, m->v, m->instance, m->proc, 0, &m->st, &m->e);
     if (t->rc && !m->e.text[0])
         errmsg_set(&m->e, t->rc, "%s", sl_strerror(t->rc)); /* never a failure without a reason */
 }

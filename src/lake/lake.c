@@ -175,6 +175,15 @@ int lake_open(meta *m, objstore *os, const lake_opts *o, lake **out, errmsg *e)
     pthread_cond_init(&l->lock_cv, NULL);
     pthread_mutex_init(&l->pl_mu, NULL);
     pthread_cond_init(&l->pl_cv, NULL);
+    lake_commit_init(l);
+    const char *ov = getenv("SL_LAKE_TRACE_OVERLAP");
+    /* the read-ahead is off unless asked for: against s3rver on two cores it did not
+     * pay (docs/internals/lake.md) */
+    l->trace_overlap = !ov                     ? LAKE_OVERLAP_DEFER
+                       : !strcmp(ov, "all")      ? LAKE_OVERLAP_DEFER | LAKE_OVERLAP_PREFETCH
+                       : !strcmp(ov, "prefetch") ? LAKE_OVERLAP_PREFETCH
+                       : !strcmp(ov, "0")        ? 0
+                                                 : LAKE_OVERLAP_DEFER;
     int rc = lcache_init(&l->procs, "processes", 100000, SIZE_MAX, proc_free);
     if (!rc)
         rc = lcache_init(&l->stream_of, "streams", 100000, SIZE_MAX, sl_free);
@@ -214,6 +223,7 @@ void lake_close(lake *l)
 {
     if (!l)
         return;
+    lake_commit_close(l); /* pending commits hold cache entries and locks */
     lcache_destroy(&l->procs);
     lcache_destroy(&l->stream_of);
     lcache_destroy(&l->blocks);
@@ -477,6 +487,39 @@ static int take_part(void *arg, const meta_partition *row)
     return 0;
 }
 
+static int cmp_begin(const void *a, const void *b)
+{
+    const meta_partition *x = a, *y = b;
+    return x->begin_insert_time_ns < y->begin_insert_time_ns   ? -1
+           : x->begin_insert_time_ns > y->begin_insert_time_ns ? 1
+                                                               : 0;
+}
+
+/*
+ * Puts the pending rows of pend into ld (their strings move), each replacing the
+ * listed row of its begin (the one its commit retires), and sorts by begin.
+ */
+static void parts_merge(parts_load *ld, lake_parts *pend)
+{
+    for (size_t i = 0; i < pend->n && !ld->rc; i++) {
+        meta_partition *q = &pend->p[i], *to = NULL;
+        for (size_t k = 0; k < ld->ps->n && !to; k++)
+            if (ld->ps->p[k].begin_insert_time_ns == q->begin_insert_time_ns)
+                to = &ld->ps->p[k];
+        if (!to && take_part(ld, q) == 0 && !ld->rc)
+            to = &ld->ps->p[ld->ps->n - 1]; /* a new slot: its copies are replaced below */
+        if (!to)
+            break;
+        sl_free((void *)to->view_set_name);
+        sl_free((void *)to->view_instance_id);
+        sl_free((void *)to->file_path);
+        sl_free((void *)to->state);
+        *to = *q;
+        memset(q, 0, sizeof *q); /* moved: parts_free of pend skips it */
+    }
+    qsort(ld->ps->p, ld->ps->n, sizeof *ld->ps->p, cmp_begin);
+}
+
 static void parts_key(char *k, size_t n, lake_view_id v, const char *instance)
 {
     snprintf(k, n, "%s/%s", lake_view_get(v)->name, instance);
@@ -499,9 +542,21 @@ int lake_parts_get(lake *l, lake_view_id v, const char *instance, lcache_entry *
         if (!ld.ps)
             return errmsg_set(e, SL_ENOMEM, "out of memory");
         ld.ps->stamp = stamp;
-        int rc = meta_partitions_list(l->m, lake_view_get(v)->name, instance, take_part, &ld, e);
-        if (!rc && ld.rc)
-            rc = errmsg_set(e, ld.rc, "out of memory");
+        /* Pending rows (deferred commits) are taken before the list: a commit that
+         * ends in between is in the list then (parts_merge keeps one per begin). */
+        parts_load pend = {sl_calloc(1, sizeof(lake_parts)), 0, 0};
+        int rc = SL_OK;
+        if (!pend.ps)
+            pend.rc = SL_ENOMEM;
+        else
+            lake_pending_overlay(l, v, instance, take_part, &pend);
+        if (!pend.rc)
+            rc = meta_partitions_list(l->m, lake_view_get(v)->name, instance, take_part, &ld, e);
+        if (!rc && !pend.rc && !ld.rc && pend.ps->n)
+            parts_merge(&ld, pend.ps);
+        if (!rc && (ld.rc || pend.rc))
+            rc = errmsg_set(e, SL_ENOMEM, "out of memory");
+        parts_free(pend.ps);
         if (rc) {
             parts_free(ld.ps);
             return rc;
@@ -579,6 +634,7 @@ int lake_retire_partitions(lake *l, lake_view_id v, const char *instance, int64_
     int rc = lake_instance_canon(vd, instance, canon, e);
     if (rc)
         return rc;
+    lake_pending_drain(l); /* a pending row would come in after the retirement */
     retire_ctx c;
     memset(&c, 0, sizeof c);
     c.begin_ns = begin_ns;
@@ -792,6 +848,13 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
 {
     uint64_t bytes_epoch = lcache_epoch(&l->bytes);
     lcache_entry *b = lcache_get(&l->bytes, path);
+    if (!b && !l->os->ops->map) {
+        /* a partition committed in the background whose bytes left the cache: its
+         * object exists once the commit is done (commit.c) */
+        lake_pending_wait_path(l, path);
+        bytes_epoch = lcache_epoch(&l->bytes);
+        b = lcache_get(&l->bytes, path);
+    }
     if (!b) {
         /*
          * Mapped when the store can (the local directory): no copy, and the pages
@@ -835,12 +898,19 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
 
 void lake_file_keep(lake *l, const char *path, dbuf *file)
 {
+    lcache_entry *en = lake_file_keep_ref(l, path, file);
+    if (en)
+        lcache_release(&l->bytes, en);
+}
+
+lcache_entry *lake_file_keep_ref(lake *l, const char *path, dbuf *file)
+{
     if (l->os->ops->map || !file->len || file->len > l->o.cache_bytes)
-        return;
+        return NULL;
     uint64_t epoch = lcache_epoch(&l->bytes);
     file_bytes *fb = sl_calloc(1, sizeof *fb);
     if (!fb)
-        return;
+        return NULL;
     fb->os = l->os;
     fb->b.len = file->len;
     uint8_t *p = dbuf_take(file, NULL);
@@ -850,8 +920,8 @@ void lake_file_keep(lake *l, const char *path, dbuf *file)
     fb->b.p = fb->owned;
     lcache_entry *en = lcache_put(&l->bytes, path, fb, fb->b.len, epoch);
     if (en)
-        lcache_release(&l->bytes, en);
-    atomic_fetch_add(&l->files_kept, 1);
+        atomic_fetch_add(&l->files_kept, 1);
+    return en;
 }
 
 /* ------------------------------------------------------------ figures */
@@ -912,6 +982,15 @@ void lake_stats_json(lake *l, jw *w)
     jw_uint(w, atomic_load(&l->files_kept));
     jw_key(w, "payloads_waited_for");
     jw_uint(w, atomic_load(&l->pl_waited));
+    jw_key(w, "payloads_prefetched");
+    jw_uint(w, atomic_load(&l->pl_prefetched));
+    /* builds whose upload and row were committed in the background (commit.c) */
+    jw_key(w, "deferred_commits");
+    jw_uint(w, atomic_load(&l->deferred));
+    jw_key(w, "deferred_done");
+    jw_uint(w, atomic_load(&l->deferred_done));
+    jw_key(w, "deferred_failed");
+    jw_uint(w, atomic_load(&l->deferred_failed));
     /* where the builds' time went, summed over builds (they run in parallel) */
     const char *pnames[] = {"wait_payloads", "decode", "write_parquet", "put", "commit"};
     uint64_t pv[] = {atomic_load(&l->phase_wait_ns), atomic_load(&l->phase_decode_ns),

@@ -86,6 +86,27 @@ typedef struct lake_mat_stats {
  */
 int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_stats *st,
                      errmsg *e);
+/*
+ * As lake_materialize, for a caller that reads the partitions right after (a
+ * trace): as lake_scan_opts.defer_commit, the uploads and rows of what it builds
+ * are committed in the background while the caller reads them from memory.
+ */
+int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
+                              lake_mat_stats *st, errmsg *e);
+
+/*
+ * Reads ahead, on a thread of its own, the payloads of the given thread streams'
+ * blocks that no current partition covers, in that order, into the payload cache
+ * (bounded: a quarter of the file cache), so that the builds a cold trace runs
+ * next find them there (src/lake/prefetch.c).  NULL when there is nothing to do
+ * (a store that maps files, or not asked for: SL_LAKE_TRACE_OVERLAP=all) or it
+ * could not start; all are fine.  Stop it (and
+ * free it) with lake_prefetch_stop before the lake is closed.
+ */
+typedef struct lake_prefetch lake_prefetch;
+lake_prefetch *lake_prefetch_start(lake *l, const char *process_id, const char *const *streams,
+                                   size_t n);
+void lake_prefetch_stop(lake_prefetch *p);
 
 /* One view instance that could not be built: what and why. */
 typedef void (*lake_failure_fn)(void *arg, const sl_uuid *process_id, const char *view,
@@ -133,6 +154,10 @@ typedef struct lake_scan_opts {
      * *dyn_hi are skipped as they are reached (parquet.h).  NULL: none. */
     const char *dyn_column;
     _Atomic int64_t *dyn_lo, *dyn_hi;
+    /* Partitions built for this scan are read from memory at once: on a store that
+     * cannot map files (S3) their upload and row are committed in the background,
+     * under their locks (docs/internals/lake.md "Deferred commits").  Default 0. */
+    int defer_commit;
 } lake_scan_opts;
 
 void lake_scan_opts_init(lake_scan_opts *o);

@@ -66,6 +66,7 @@ struct lake {
     pthread_cond_t pl_cv;
     lake_busy pl_busy;
     _Atomic uint64_t pl_waited; /* payloads a build waited for instead of reading */
+    _Atomic uint64_t pl_prefetched; /* payloads read ahead for a trace (prefetch.c) */
 
     /* Where builds' time went: waiting for payloads, decoding (the builder's own
      * time), writing Parquet, putting the file, committing the row. */
@@ -83,6 +84,19 @@ struct lake {
     /* The global views' materializer (recent.c). */
     _Atomic uint64_t mat_runs, mat_instances, mat_built, mat_failed;
     _Atomic int64_t mat_since_ns;
+
+    /* Deferred commits (commit.c): pending partitions, newest first, and their
+     * committers; cm_mu guards the list, cm_done_cv announces each commit's end. */
+    pthread_mutex_t cm_mu;
+    pthread_cond_t cm_cv, cm_done_cv;
+    struct lake_pending *cm_head;
+    int cm_n, cm_stop, cm_threads;
+    pthread_t cm_tid[4];
+    _Atomic uint64_t deferred, deferred_done, deferred_failed;
+    /* SL_LAKE_TRACE_OVERLAP (benchmarks, diagnosis): what a trace overlaps, bits of
+     * LAKE_OVERLAP_*: unset or "defer" deferred commits, "all" also the read-ahead,
+     * "prefetch" the read-ahead only, "0" neither (as before those existed). */
+    int trace_overlap;
 };
 
 /* Does partition p hold rows whose event time meets [begin_ns, end_ns)? */
@@ -121,6 +135,9 @@ int lake_file_open(lake *l, const char *path, uint64_t size_hint, lcache_entry *
  * the cache; nothing fails: the reader falls back to ranged reads.
  */
 void lake_file_keep(lake *l, const char *path, dbuf *file);
+/* As lake_file_keep, and returns the cache's entry with a reference taken (or NULL:
+ * not kept, file untouched). */
+lcache_entry *lake_file_keep_ref(lake *l, const char *path, dbuf *file);
 /*
  * Makes sure the column chunks that a scan with opts (projection, row-group split,
  * range pruning, as the reader applies them) will read are in the image, fetching
@@ -163,6 +180,30 @@ void lake_payloads_release(lake *l, lake_payload *ps, size_t n);
 int lake_payloads_cached(const lake *l);
 void lake_payload_val_free(void *v);
 
+/*
+ * commit.c: deferred partition commits (see its essay).  lake_commit_defer hands
+ * a built partition over: its locks (key, hold), its row (copied) and its file's
+ * bytes pinned in the file cache (the reference moves).  SL_EAGAIN: not taken
+ * (queue full, closing), the caller commits synchronously and keeps everything.
+ */
+#define LAKE_OVERLAP_DEFER 1    /* deferred commits (commit.c) */
+#define LAKE_OVERLAP_PREFETCH 2 /* payload read-ahead (prefetch.c) */
+#define LAKE_PENDING_MAX 32 /* commits waiting at once */
+#define LAKE_COMMITTERS 2   /* threads uploading and committing (at most 4: cm_tid) */
+#define LAKE_PATH_MAX 256   /* a partition file's key */
+typedef struct lake_pending lake_pending;
+void lake_commit_init(lake *l);
+void lake_commit_close(lake *l); /* waits for every pending commit */
+int lake_commit_defer(lake *l, lake_view_id v, uint64_t key, void *hold,
+                      const meta_partition *row, lcache_entry *bytes);
+/* Gives fn the pending rows of (v, instance) (under the list's mutex). */
+int lake_pending_overlay(lake *l, lake_view_id v, const char *instance, meta_partition_fn fn,
+                         void *arg);
+/* Returns once path is no longer pending (committed or failed). */
+void lake_pending_wait_path(lake *l, const char *path);
+/* Returns once no commit is pending. */
+void lake_pending_drain(lake *l);
+
 /* metaview.c: processes, streams, blocks as one batch. */
 int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);
 
@@ -171,7 +212,13 @@ int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **o
  * release it with lake_process_release. */
 int lake_instance_process(lake *l, const lake_view_def *vd, const char *instance,
                           const lake_process **proc, errmsg *e);
+/* defer: hand the upload and row of each build to the committers (commit.c) when the
+ * store cannot map files; the caller reads the partitions right away. */
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
-                      lake_mat_stats *st, errmsg *e);
+                      int defer, lake_mat_stats *st, errmsg *e);
+/* Releases this process's lock of a partition key. */
+void lake_key_unlock(lake *l, uint64_t key);
+/* Crash tests (SL_LAKE_CRASH, SL_LAKE_TEST_DELAY_MS): see jit.c. */
+void lake_crash_point(const char *where);
 
 #endif

@@ -76,6 +76,7 @@ void lake_scan_opts_init(lake_scan_opts *o)
     o->key_min = INT64_MIN;
     o->dyn_column = NULL;
     o->dyn_lo = o->dyn_hi = NULL;
+    o->defer_commit = 0;
 }
 
 static int ranged(const lake_scan_opts *o)
@@ -282,7 +283,7 @@ static int resolve_and_materialize(lake *l, const lake_view_def *vd, const char 
     if (rc)
         return rc;
     if (o->materialize)
-        rc = lake_jit_instance(l, vd->id, instance, proc, st, e);
+        rc = lake_jit_instance(l, vd->id, instance, proc, o->defer_commit, st, e);
     lake_process_release(l, proc);
     return rc;
 }

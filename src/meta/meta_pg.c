@@ -38,6 +38,7 @@
 #define LEADER_A 0x534c4b45 /* "SLKE" */
 #define LEADER_B 1
 #define SCHEMA_LOCK_B 2
+#define PG_LOCKERS_WARM 4 /* partition-lock sessions opened with the store */
 
 /* Migrations: g_migrations[v - 1] takes the schema from version v - 1 to v. */
 static const char *const g_migrations[META_PG_SCHEMA_VERSION] = {
@@ -907,6 +908,18 @@ int meta_pg_open(const char *conninfo, const meta_pg_opts *opts, meta **out, err
         rc = connect_one(conninfo, &m->readers[i].c, e);
     if (!rc)
         rc = connect_one(conninfo, &m->leader, e);
+    /* Partition-lock sessions are opened when builds need them; a few are opened
+     * now, so the first builds (a cold trace's, whose locks stay with their deferred
+     * commits: docs/internals/lake.md) do not each wait for a new session.  A
+     * failure here is not one: the builds connect then. */
+    for (int i = 0; !rc && i < PG_LOCKERS_WARM && i < m->max_lockers; i++) {
+        errmsg ignored;
+        PGconn *c;
+        if (connect_one(conninfo, &c, &ignored))
+            break;
+        m->idle_lockers[m->n_idle++] = c;
+        m->n_lockers++;
+    }
     if (!rc)
         rc = mqueue_start(&m->q, e);
     if (rc) {

@@ -168,6 +168,13 @@ static int lk_resolve(void *ctx, pf_process_info *out, errmsg *e)
         t->stream_id = si->stream_id_str;
     }
     qsort(s->threads, s->n_threads, sizeof *s->threads, cmp_thread);
+    /* the builds go in thread order; their payloads are read ahead in that order */
+    const char **ids = sl_calloc(s->n_threads ? s->n_threads : 1, sizeof *ids);
+    for (size_t i = 0; ids && i < s->n_threads; i++)
+        ids[i] = s->threads[i].stream_id;
+    if (ids)
+        s->prefetch = lake_prefetch_start(s->l, s->proc->proc.process_id_str, ids, s->n_threads);
+    sl_free(ids);
     const char *exe = s->proc->proc.exe;
     const char *slash = strrchr(exe, '/');
     out->pid = s->proc->pid;
@@ -203,6 +210,7 @@ static int open_scan(pf_lake_source *s, lake_view_id v, const char *instance,
     o.end_ns = req->end_ns == INT64_MAX ? INT64_MAX : req->end_ns + 1;
     o.columns = v == LAKE_THREAD_SPANS ? g_thread_cols : g_async_cols;
     o.ncolumns = v == LAKE_THREAD_SPANS ? P_NTHREAD : Q_NASYNC;
+    o.defer_commit = 1; /* read at once: uploads and rows off the trace's path */
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
     int rc = lake_scan_open(s->l, v, instance, &o, &st, &r->sc, e);
@@ -339,7 +347,8 @@ static int lk_thread_prepare(void *ctx, size_t i, errmsg *e)
         return errmsg_set(e, SL_EINVAL, "no thread %zu", i);
     lake_mat_stats st = {0};
     int64_t t0 = clock_mono_ns();
-    int rc = lake_materialize(s->l, LAKE_THREAD_SPANS, s->threads[i].stream_id, &st, e);
+    int rc =
+        lake_materialize_for_read(s->l, LAKE_THREAD_SPANS, s->threads[i].stream_id, &st, e);
     if (st.built)
         atomic_fetch_add(&s->jit_ns, clock_mono_ns() - t0);
     return rc;
@@ -367,6 +376,7 @@ pf_source pf_lake_source_get(pf_lake_source *s)
 
 void pf_lake_source_free(pf_lake_source *s)
 {
+    lake_prefetch_stop(s->prefetch);
     lake_process_release(s->l, s->proc);
     sl_free(s->threads);
     memset(s, 0, sizeof *s);

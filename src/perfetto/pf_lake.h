@@ -29,6 +29,7 @@ typedef struct pf_lake_source {
     size_t n_threads;
     _Atomic int64_t jit_ns;
     uint64_t hits0, misses0;
+    lake_prefetch *prefetch; /* the threads' payloads read ahead (S3), or NULL */
 } pf_lake_source;
 
 void pf_lake_source_init(pf_lake_source *s, lake *l, const sl_uuid *process_id);

@@ -10,6 +10,9 @@ test creates its own database and bucket prefix and starts two or three
     once (the servers' build counters and the partition rows in PostgreSQL agree);
   * a server killed with SIGKILL between a partition's file and its row leaves no
     row without its file, and another server completes the build;
+  * a trace's deferred commits (upload and row in the background) keep the
+    partitions' locks until done: another server waits, then reuses the rows; killed
+    with commits pending, a server leaves no row and another builds them again;
   * the leader of background work is killed: another server takes over;
   * a server's cached block and partition lists are reused while PostgreSQL's change
     stamps say nothing changed, and reloaded as soon as another server adds blocks;
@@ -210,6 +213,74 @@ class MultiServer(Shared):
         self.assertEqual(self.sql("SELECT count(*) FROM lakehouse_partitions"), "0")
         self.assertEqual(len(self.object_keys("views")), 1)  # the file without its row
         self.assertEqual(query(good, q), [[3000]])
+        self.assert_rows_have_files()
+
+    def gated(self):
+        """A server whose deferred commits wait at a gate file (SL_LAKE_TEST_COMMIT_GATE)
+        until the test creates it, and a plain one; a process loaded through the latter."""
+        gdir = tempfile.mkdtemp(prefix="sl-multi-gate-")
+        self.addCleanup(shutil.rmtree, gdir, True)
+        gate = os.path.join(gdir, "open")
+        (held,) = self.start(1, env={"SL_LAKE_TEST_COMMIT_GATE": gate})
+        (other,) = self.start(1)
+        pid = loadgen(other, threads=2)
+        return held, other, pid, gate
+
+    def partition_rows(self):
+        return int(self.sql("SELECT count(*) FROM lakehouse_partitions"))
+
+    def test_deferred_commit_is_seen_by_another_server_once_done(self):
+        """A trace reads its JIT partitions from memory while their uploads and rows are
+        committed in the background, under the partitions' locks: another server asking
+        for them meanwhile waits for the locks and then reuses the committed rows."""
+        held, other, pid, gate = self.gated()
+        path = "/api/processes/%s/trace.pftrace" % pid
+        st, _, trace = held.get(path, timeout=600)
+        self.assertEqual(st, 200)
+        pending = stats(held)["partitions"]
+        self.assertGreater(pending["deferred_commits"], 0)
+        self.assertEqual(pending["deferred_done"], 0)
+        self.assertEqual(self.partition_rows(), 0)  # no row before its commit
+        self.assertEqual(self.object_keys("views"), [])  # nor a file (the gate is first)
+        built0 = stats(other)["partitions"]["built"]
+        got = {}
+
+        def read():
+            got["r"] = other.get(path, timeout=600)
+
+        t = threading.Thread(target=read)
+        t.start()
+        t.join(2)
+        self.assertTrue(t.is_alive())  # waiting for the locks the committers hold
+        open(gate, "w").close()
+        t.join()
+        self.assertEqual(got["r"][0], 200)
+        self.assertEqual(got["r"][2], trace)
+        self.assertEqual(stats(other)["partitions"]["built"], built0)  # built once, by held
+        wait_for(lambda: stats(held)["partitions"]["deferred_done"] ==
+                 pending["deferred_commits"], "the commits")
+        self.assertEqual(self.partition_rows(), pending["deferred_commits"])
+        self.assertEqual(stats(held)["partitions"]["deferred_failed"], 0)
+        self.assert_rows_have_files()
+
+    def test_sigkill_with_commits_pending_leaves_no_row(self):
+        """A server killed with SIGKILL while its deferred commits wait leaves no row (and
+        no row without its file); its locks die with its sessions, and another server
+        builds the partitions again."""
+        held, other, pid, gate = self.gated()
+        path = "/api/processes/%s/trace.pftrace" % pid
+        st, _, trace = held.get(path, timeout=600)
+        self.assertEqual(st, 200)
+        n = stats(held)["partitions"]["deferred_commits"]
+        self.assertGreater(n, 0)
+        held.kill()
+        self.assertEqual(self.partition_rows(), 0)
+        built0 = stats(other)["partitions"]["built"]
+        st, _, again = other.get(path, timeout=600)
+        self.assertEqual(st, 200)
+        self.assertEqual(again, trace)
+        self.assertEqual(stats(other)["partitions"]["built"] - built0, n)
+        self.assertEqual(self.partition_rows(), n)
         self.assert_rows_have_files()
 
     def test_cached_lists_follow_blocks_another_server_adds(self):

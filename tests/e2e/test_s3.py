@@ -190,6 +190,43 @@ class EndToEnd(S3Env):
         finally:
             con.close()
 
+    def test_cold_trace_reads_ahead_and_commits_in_the_background(self):
+        """A cold trace over S3 reads its payloads ahead when asked (each still downloaded
+        once) and hands its partitions' uploads and rows to the background committers;
+        once those are done, a restarted server reads the partitions from the bucket and
+        needs no payload (a warm trace reads nothing ahead)."""
+        self.s3srv.env = {"SL_LAKE_TRACE_OVERLAP": "all"}  # the read-ahead is opt-in
+        self.s3srv.restart()
+        streams = self.local.get_json("/api/processes/%s/streams" % self.pid)
+        cpu = [s["stream_id"] for s in streams if "cpu" in s["tags"]]
+        blocks = sum(int(query(self.local, "SELECT count(*) FROM blocks WHERE stream_id = '%s'"
+                               % sid)[0][0]) for sid in cpu)
+        gets0 = self.s3srv.get_json("/api/stats")["objstore"]["requests"]["get"]
+        ta, tb = self.both("/api/processes/%s/trace.pftrace" % self.pid)
+        self.assertEqual(ta, tb)
+        st = self.s3srv.get_json("/api/stats")
+        parts = st["lake"]["partitions"]
+        self.assertGreater(parts["payloads_prefetched"], 0)
+        self.assertEqual(st["objstore"]["requests"]["get"] - gets0, blocks)  # each once
+        self.assertGreater(parts["deferred_commits"], 0)
+        deadline = time.monotonic() + 120
+        while (self.s3srv.get_json("/api/stats")["lake"]["partitions"]["deferred_done"] <
+               parts["deferred_commits"]):
+            self.assertLess(time.monotonic(), deadline, "deferred commits never ended")
+            time.sleep(0.1)
+        self.assertEqual(self.s3srv.get_json("/api/stats")["lake"]["partitions"]
+                         ["deferred_failed"], 0)
+        self.s3srv.restart()
+        gets0 = self.s3srv.get_json("/api/stats")["objstore"]["requests"]["get"]
+        st, _, again = self.s3srv.get("/api/processes/%s/trace.pftrace" % self.pid,
+                                      timeout=600)
+        self.assertEqual(st, 200)
+        self.assertEqual(again, ta)
+        warm = self.s3srv.get_json("/api/stats")
+        self.assertEqual(warm["lake"]["partitions"]["built"], 0)
+        self.assertEqual(warm["lake"]["partitions"]["payloads_prefetched"], 0)
+        self.assertEqual(warm["objstore"]["requests"]["get"], gets0)  # no payload
+
     def test_views_sql_and_trace_match_the_local_store(self):
         streams = self.local.get_json("/api/processes/%s/streams" % self.pid)
         cpu = sorted(s["stream_id"] for s in streams if "cpu" in s["tags"])
