@@ -31,6 +31,14 @@
  *     and reads the object.
  *   - Bounded: at most LAKE_PENDING_MAX commits wait; beyond, the build commits
  *     synchronously.  lake_close waits for every pending commit.
+ *   - While a trace that defers commits runs (lake_commit_hold), the committers
+ *     wait, up to LAKE_HOLD_MS after a commit was handed over: the uploads and
+ *     rows then do not compete with the trace's builds for the cores (and, with
+ *     a local S3 emulator, neither does the emulator's work for the PUTs).  Not
+ *     with a shared metadata store (PostgreSQL): there the partition locks are
+ *     other servers' to wait on, and each is held on a session of a bounded
+ *     pool (8 on a server) that the trace's next builds need.  A request of this
+ *     process waiting for a held commit's key or file urges it (not held).
  *
  * A failed upload or commit is logged and counted (partitions.deferred_failed):
  * the request was served already, and the next reader builds the partition.
@@ -59,6 +67,8 @@ struct lake_pending {
     void *state;           /* the row's state (owned) */
     lcache_entry *bytes;   /* the file's bytes, pinned in the file cache */
     int busy;              /* a committer is working on it */
+    int64_t since_ns;      /* when it was handed over (monotonic) */
+    int urgent;            /* a request of this process waits for its lock */
 };
 
 /* Tests: SL_LAKE_TEST_COMMIT_GATE=FILE holds every deferred commit until FILE exists. */
@@ -110,6 +120,21 @@ static void *committer(void *arg)
             if (l->cm_stop)
                 break;
             pthread_cond_wait(&l->cm_cv, &l->cm_mu);
+            continue;
+        }
+        int64_t due = p->since_ns + (int64_t)LAKE_HOLD_MS * 1000000;
+        if (l->cm_readers > 0 && !l->m->shared && !l->cm_stop && !p->urgent &&
+            clock_mono_ns() < due) {
+            /* held while traces run (lake_commit_hold), until due at the latest */
+            struct timespec ts;
+            clock_gettime(CLOCK_REALTIME, &ts);
+            int64_t left = due - clock_mono_ns();
+            left = left < 1000000 ? 1000000 : left;
+            ts.tv_sec += (time_t)(left / 1000000000);
+            ts.tv_nsec += (long)(left % 1000000000);
+            ts.tv_sec += ts.tv_nsec / 1000000000L;
+            ts.tv_nsec %= 1000000000L;
+            pthread_cond_timedwait(&l->cm_cv, &l->cm_mu, &ts);
             continue;
         }
         p->busy = 1;
@@ -183,6 +208,7 @@ int lake_commit_defer(lake *l, lake_view_id v, uint64_t key, void *hold,
     p->v = v;
     p->key = key;
     p->hold = hold;
+    p->since_ns = clock_mono_ns();
     p->bytes = bytes;
     p->state = st;
     snprintf(p->instance, sizeof p->instance, "%s", row->view_instance_id);
@@ -219,6 +245,26 @@ int lake_commit_defer(lake *l, lake_view_id v, uint64_t key, void *hold,
     return SL_OK;
 }
 
+void lake_commit_hold(lake *l, int delta)
+{
+    pthread_mutex_lock(&l->cm_mu);
+    l->cm_readers += delta;
+    if (l->cm_readers <= 0) /* the held commits go now */
+        pthread_cond_broadcast(&l->cm_cv);
+    pthread_mutex_unlock(&l->cm_mu);
+}
+
+void lake_commit_urge(lake *l, uint64_t key)
+{
+    pthread_mutex_lock(&l->cm_mu);
+    for (lake_pending *p = l->cm_head; p; p = p->next)
+        if (p->key == key && !p->urgent) {
+            p->urgent = 1;
+            pthread_cond_broadcast(&l->cm_cv);
+        }
+    pthread_mutex_unlock(&l->cm_mu);
+}
+
 int lake_pending_overlay(lake *l, lake_view_id v, const char *instance, meta_partition_fn fn,
                          void *arg)
 {
@@ -242,6 +288,10 @@ static int path_pending(lake *l, const char *path)
 void lake_pending_wait_path(lake *l, const char *path)
 {
     pthread_mutex_lock(&l->cm_mu);
+    for (lake_pending *p = l->cm_head; p; p = p->next)
+        if (!strcmp(p->path, path))
+            p->urgent = 1; /* not held for the traces running */
+    pthread_cond_broadcast(&l->cm_cv);
     while (path_pending(l, path))
         pthread_cond_wait(&l->cm_done_cv, &l->cm_mu);
     pthread_mutex_unlock(&l->cm_mu);

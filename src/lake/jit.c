@@ -152,6 +152,7 @@ void lake_busy_del(lake_busy *b, uint64_t key)
 
 static int lock_key(lake *l, uint64_t key)
 {
+    lake_commit_urge(l, key); /* a held commit of it goes now (commit.c) */
     pthread_mutex_lock(&l->lock_mu);
     while (lake_busy_has(&l->busy, key))
         pthread_cond_wait(&l->lock_cv, &l->lock_mu);

@@ -93,6 +93,12 @@ int lake_materialize(lake *l, lake_view_id v, const char *instance, lake_mat_sta
  */
 int lake_materialize_for_read(lake *l, lake_view_id v, const char *instance,
                               lake_mat_stats *st, errmsg *e);
+/*
+ * A reader that defers commits (a trace) holds them while it runs (+1 when it
+ * starts, -1 when it ends): the background uploads and rows then wait, each at
+ * most a second after its build, so that they do not compete with its builds.
+ */
+void lake_commit_hold(lake *l, int delta);
 
 /*
  * Reads ahead, on a thread of its own, the payloads of the given thread streams'

@@ -91,6 +91,7 @@ struct lake {
     pthread_cond_t cm_cv, cm_done_cv;
     struct lake_pending *cm_head;
     int cm_n, cm_stop, cm_threads;
+    int cm_readers;          /* traces running that defer commits (lake_commit_hold) */
     pthread_t cm_tid[4];
     _Atomic uint64_t deferred, deferred_done, deferred_failed;
     /* SL_LAKE_TRACE_OVERLAP (benchmarks, diagnosis): what a trace overlaps, bits of
@@ -189,6 +190,7 @@ void lake_payload_val_free(void *v);
 #define LAKE_OVERLAP_DEFER 1    /* deferred commits (commit.c) */
 #define LAKE_OVERLAP_PREFETCH 2 /* payload read-ahead (prefetch.c) */
 #define LAKE_PENDING_MAX 32 /* commits waiting at once */
+#define LAKE_HOLD_MS 1000   /* longest a commit waits for the traces to end */
 #define LAKE_COMMITTERS 2   /* threads uploading and committing (at most 4: cm_tid) */
 #define LAKE_PATH_MAX 256   /* a partition file's key */
 typedef struct lake_pending lake_pending;
@@ -203,6 +205,9 @@ int lake_pending_overlay(lake *l, lake_view_id v, const char *instance, meta_par
 void lake_pending_wait_path(lake *l, const char *path);
 /* Returns once no commit is pending. */
 void lake_pending_drain(lake *l);
+/* A request of this process is about to wait for key's lock: a pending commit of
+ * it is not held for the traces running (lake_commit_hold). */
+void lake_commit_urge(lake *l, uint64_t key);
 
 /* metaview.c: processes, streams, blocks as one batch. */
 int lake_meta_batch(lake *l, lake_view_id v, const char *instance, col_batch **out, errmsg *e);

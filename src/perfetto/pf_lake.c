@@ -367,6 +367,7 @@ void pf_lake_source_init(pf_lake_source *s, lake *l, const sl_uuid *process_id)
     memset(s, 0, sizeof *s);
     s->l = l;
     s->process_id = *process_id;
+    lake_commit_hold(l, 1); /* its builds' uploads wait until it ends (commit.c) */
 }
 
 pf_source pf_lake_source_get(pf_lake_source *s)
@@ -376,6 +377,8 @@ pf_source pf_lake_source_get(pf_lake_source *s)
 
 void pf_lake_source_free(pf_lake_source *s)
 {
+    if (s->l)
+        lake_commit_hold(s->l, -1);
     lake_prefetch_stop(s->prefetch);
     lake_process_release(s->l, s->proc);
     sl_free(s->threads);

@@ -899,3 +899,37 @@ TEST(deferred_commits_are_read_at_once_and_committed_after_their_files)
     f.os = nm.in;
     fx_free(&f);
 }
+
+/*
+ * While a trace runs (lake_commit_hold), the deferred commits of its builds wait
+ * (a second at most after their build), so that uploads do not compete with its
+ * builds; when it ends they go.
+ */
+TEST(deferred_commits_wait_for_the_trace_to_end)
+{
+    fixture f;
+    fx_init(&f, 1, 0);
+    frames(&f, 0, 6, 2000); /* 3 partitions */
+    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os};
+    lake *mapped = f.l;
+    f.os = &nm.base;
+    fx_open_lake(&f, 8000);
+    lake_commit_hold(f.l, 1); /* a trace starts */
+    lake_mat_stats st = {0};
+    g_defer_scans = 1;
+    scanned a = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
+    g_defer_scans = 0;
+    CHECK_EQ(a.rows, 12000);
+    CHECK_EQ(st.built, 3);
+    struct timespec pause = {0, 300 * 1000000L};
+    nanosleep(&pause, NULL);
+    CHECK_EQ(atomic_load(&nm.puts), 0); /* held while the trace runs */
+    CHECK_EQ(partition_rows(&f, f.stream_str[0]), 0);
+    lake_commit_hold(f.l, -1); /* it ended */
+    lake_close(f.l);           /* (waits for the commits) */
+    CHECK_EQ(atomic_load(&nm.puts), 3);
+    CHECK_EQ(partition_rows(&f, f.stream_str[0]), 3);
+    f.l = mapped;
+    f.os = nm.in;
+    fx_free(&f);
+}
