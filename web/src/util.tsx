@@ -78,19 +78,21 @@ export function CommitInput(p: { id?: string; class?: string; placeholder?: stri
     onChange={(e) => p.onCommit((e.target as HTMLInputElement).value)} />;
 }
 
-export function RangePicker(p: { value: RangeState; onChange: (r: RangeState) => void }) {
+/** onChange is a state setter: each edit is applied to the newest range (an updater),
+ * so two edits before a re-render (begin, then end) both stay. */
+export function RangePicker(p: { value: RangeState; onChange: (f: (r: RangeState) => RangeState) => void }) {
   const v = p.value;
   return (
     <span class="range">
-      <label>Time <select class="range-preset" value={v.preset} onChange={(e) => p.onChange({ ...v, preset: (e.target as HTMLSelectElement).value })}>
+      <label>Time <select class="range-preset" value={v.preset} onChange={(e) => { const preset = (e.target as HTMLSelectElement).value; p.onChange((r) => ({ ...r, preset })); }}>
         {presets.map(([k]) => <option value={k}>{k === "all" ? "all time" : "last " + k}</option>)}
         <option value="custom">custom</option>
       </select></label>
       {v.preset === "custom" && <>
         <CommitInput class="time range-begin" placeholder="begin (RFC 3339 or ns)" value={v.begin}
-          onCommit={(begin) => p.onChange({ ...v, begin })} />
+          onCommit={(begin) => p.onChange((r) => ({ ...r, begin }))} />
         <CommitInput class="time range-end" placeholder="end" value={v.end}
-          onCommit={(end) => p.onChange({ ...v, end })} />
+          onCommit={(end) => p.onChange((r) => ({ ...r, end }))} />
       </>}
     </span>
   );
