@@ -71,6 +71,25 @@ struct lake_pending {
     int urgent;            /* a request of this process waits for its lock */
 };
 
+/*
+ * For crash tests: SL_LAKE_CRASH=after_put makes the process die between a
+ * partition's file and its row; SL_LAKE_TEST_DELAY_MS=N holds every build N ms
+ * in that window, so a test can kill -9 the server with builds half done.
+ */
+void lake_crash_point(const char *where)
+{
+    const char *c = getenv("SL_LAKE_CRASH");
+    if (c && !strcmp(c, where)) {
+        log_warn("lake", "SL_LAKE_CRASH=%s: exiting as if killed", where);
+        _exit(137);
+    }
+    const char *d = getenv("SL_LAKE_TEST_DELAY_MS");
+    if (d && atoi(d) > 0) {
+        struct timespec ts = {atoi(d) / 1000, (long)(atoi(d) % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+    }
+}
+
 /* Tests: SL_LAKE_TEST_COMMIT_GATE=FILE holds every deferred commit until FILE exists. */
 static void test_gate(void)
 {

@@ -120,55 +120,6 @@ static uint64_t entry_token(const lake_view_def *vd, const plan_entry *pe,
     return XXH3_64bits_digest(&st);
 }
 
-/* ------------------------------------------------------------ locks */
-
-int lake_busy_has(const lake_busy *b, uint64_t key)
-{
-    const uint64_t *k = (const uint64_t *)(const void *)b->keys.p;
-    for (size_t i = 0; i < b->keys.len / sizeof *k; i++)
-        if (k[i] == key)
-            return 1;
-    return 0;
-}
-
-int lake_busy_add(lake_busy *b, uint64_t key)
-{
-    if (!b->keys.max)
-        dbuf_init(&b->keys, LAKE_BUSY_MAX * sizeof key);
-    return dbuf_append(&b->keys, &key, sizeof key);
-}
-
-void lake_busy_del(lake_busy *b, uint64_t key)
-{
-    uint64_t *k = (uint64_t *)(void *)b->keys.p;
-    size_t n = b->keys.len / sizeof *k;
-    for (size_t i = 0; i < n; i++)
-        if (k[i] == key) {
-            k[i] = k[n - 1];
-            b->keys.len -= sizeof *k;
-            return;
-        }
-}
-
-static int lock_key(lake *l, uint64_t key)
-{
-    lake_commit_urge(l, key); /* a held commit of it goes now (commit.c) */
-    pthread_mutex_lock(&l->lock_mu);
-    while (lake_busy_has(&l->busy, key))
-        pthread_cond_wait(&l->lock_cv, &l->lock_mu);
-    int rc = lake_busy_add(&l->busy, key);
-    pthread_mutex_unlock(&l->lock_mu);
-    return rc;
-}
-
-void lake_key_unlock(lake *l, uint64_t key)
-{
-    pthread_mutex_lock(&l->lock_mu);
-    lake_busy_del(&l->busy, key);
-    pthread_cond_broadcast(&l->lock_cv);
-    pthread_mutex_unlock(&l->lock_mu);
-}
-
 static uint64_t partition_key(const lake_view_def *vd, const char *instance, int64_t begin)
 {
     char k[160];
@@ -302,25 +253,6 @@ static int write_parquet(const lake_view_def *vd, const char *instance, const co
     return pq_writer_close(w, NULL, e);
 }
 
-/*
- * For crash tests: SL_LAKE_CRASH=after_put makes the process die between a
- * partition's file and its row; SL_LAKE_TEST_DELAY_MS=N holds every build N ms
- * in that window, so a test can kill -9 the server with builds half done.
- */
-void lake_crash_point(const char *where)
-{
-    const char *c = getenv("SL_LAKE_CRASH");
-    if (c && !strcmp(c, where)) {
-        log_warn("lake", "SL_LAKE_CRASH=%s: exiting as if killed", where);
-        _exit(137);
-    }
-    const char *d = getenv("SL_LAKE_TEST_DELAY_MS");
-    if (d && atoi(d) > 0) {
-        struct timespec ts = {atoi(d) / 1000, (long)(atoi(d) % 1000) * 1000000L};
-        nanosleep(&ts, NULL);
-    }
-}
-
 /* Makes a partition's state the one the next partition continues from. */
 static int set_state(dbuf *to, const void *state, size_t len, errmsg *e)
 {
@@ -450,7 +382,8 @@ static int ensure_partition(build_job *j, lake_mat_stats *st, errmsg *e)
         pe->cur->schema_version == j->vd->schema_version)
         return set_state(j->state_out, pe->cur->state, pe->cur->state_len, e);
     uint64_t key = partition_key(j->vd, j->instance, pe->begin);
-    int rc = lock_key(j->l, key);
+    lake_commit_urge(j->l, key); /* a held commit of it goes now (commit.c) */
+    int rc = lake_key_lock(j->l, key);
     if (rc)
         return errmsg_set(e, rc, "out of memory");
     void *hold = NULL;

@@ -39,6 +39,7 @@ typedef struct lake_busy {
     dbuf keys; /* uint64_t each; zeroed: empty */
 } lake_busy;
 #define LAKE_BUSY_MAX 65536 /* keys at once: builds and reads in flight, far fewer */
+/* keys.c */
 int lake_busy_has(const lake_busy *b, uint64_t key);
 int lake_busy_add(lake_busy *b, uint64_t key); /* SL_ENOMEM, SL_ETOOBIG: not added */
 void lake_busy_del(lake_busy *b, uint64_t key);
@@ -221,9 +222,11 @@ int lake_instance_process(lake *l, const lake_view_def *vd, const char *instance
  * store cannot map files; the caller reads the partitions right away. */
 int lake_jit_instance(lake *l, lake_view_id v, const char *instance, const lake_process *proc,
                       int defer, lake_mat_stats *st, errmsg *e);
-/* Releases this process's lock of a partition key. */
+/* keys.c: this process's lock of a partition key (waits while another request of
+ * the process holds it; SL_ENOMEM), and its release. */
+int lake_key_lock(lake *l, uint64_t key);
 void lake_key_unlock(lake *l, uint64_t key);
-/* Crash tests (SL_LAKE_CRASH, SL_LAKE_TEST_DELAY_MS): see jit.c. */
+/* Crash tests (SL_LAKE_CRASH, SL_LAKE_TEST_DELAY_MS): see commit.c. */
 void lake_crash_point(const char *where);
 
 #endif
