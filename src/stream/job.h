@@ -18,7 +18,6 @@
 #include <pthread.h>
 
 #define STREAM_MAX_CHAIN 16
-#define STREAM_MAX_KEYS 64
 
 typedef struct stream_job stream_job;
 
@@ -240,6 +239,16 @@ int64_t stream_ckpt_now_ms(void);
 /* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
+/* upost.c: a job into view v with emit = 'on_update': the types its owners need,
+ * and v's log (ulog.h; freed with the view); 0A000 for a post chain that is not
+ * FILTER / PROJECT.  post: res (taken), the aggregation's output rows of some
+ * groups (keys, then the aggregates; sql_aggtab_peek or _next), through the post
+ * chain as worker w; the rows that pass go to out with their keys as `kind`
+ * (STREAM_ULOG_UPSERT or _FINAL), the keys of those HAVING dropped as
+ * STREAM_ULOG_DELETE. */
+int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e);
+int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e);
 /* The figures of a running job (its workers' published ones): rows read and late
  * so far, and the smallest watermark of the workers still reading (STREAM_WM_NONE:
  * none yet).  Zeros before its workers start. */

@@ -394,7 +394,7 @@ static int64_t reader_wm(stream_kafka_reader *r)
             continue;
         int64_t w = stream_wm_value(&p->wm);
         if (idle_ns && now - p->last_mono >= idle_ns) {
-            idle_max = idle_max == STREAM_WM_NONE || w > idle_max ? w : idle_max;
+            idle_max = w > idle_max ? w : idle_max; /* (STREAM_WM_NONE is the smallest) */
             continue;
         }
         active = true;

@@ -73,8 +73,8 @@ struct stream_view_reader {
     /* following a server's upsert log (emit = 'on_update') */
     bool follow;
     int64_t pos;             /* the place in the log's tail */
-    sql_batch **snap;        /* the live rows taken when following began, to return */
-    int nsnap, snap_at, snap_cap;
+    sql_rows snap;           /* the live rows taken when following began, to return */
+    int snap_at;             /* ... the next of them */
 };
 
 /* The view as a source table over column col with max_delay delay_ns. */
@@ -163,26 +163,22 @@ int stream_view_split(stream_split **out, int *n)
 /* A stream_ulog_follow callback: b kept to be returned. */
 static int keep_snap(void *arg, sql_batch *b)
 {
-    stream_view_reader *r = arg;
-    if (r->nsnap == r->snap_cap) {
-        int nc = r->snap_cap ? r->snap_cap * 2 : 16;
-        sql_batch **n = sl_realloc(r->snap, sizeof *n * (size_t)nc);
-        if (!n) {
-            sql_batch_free(b);
-            return SL_ENOMEM;
-        }
-        r->snap = n;
-        r->snap_cap = nc;
-    }
-    r->snap[r->nsnap++] = b;
-    return SL_OK;
+    return sql_rows_add(&((stream_view_reader *)arg)->snap, b);
 }
 
-static void drop_snap(stream_view_reader *r)
+/* The snapshot's next batch (taken); NULL after its last, which empties it. */
+static sql_batch *snap_next(stream_view_reader *r)
 {
-    for (int i = r->snap_at; i < r->nsnap; i++)
-        sql_batch_free(r->snap[i]);
-    r->nsnap = r->snap_at = 0;
+    sql_rows *s = &r->snap;
+    if (r->snap_at < s->nb) {
+        sql_batch *b = s->b[r->snap_at];
+        s->b[r->snap_at++] = NULL;
+        return b;
+    }
+    sql_rows_free(s);
+    sql_rows_init(s, r->t->ncols, r->t->types);
+    r->snap_at = 0;
+    return NULL;
 }
 
 int stream_view_reader_open(stream_table *t, stream_view_reader **out)
@@ -194,6 +190,7 @@ int stream_view_reader_open(stream_table *t, stream_view_reader **out)
     r->v = t->vw;
     stream_wm_init(&r->wm, t->delay_ns);
     r->closed = STREAM_WM_NONE;
+    sql_rows_init(&r->snap, t->ncols, t->types);
     int rc = SL_OK;
     if (r->v->log && r->v->mu) { /* a server's upsert log: follow it */
         pthread_mutex_lock(r->v->mu);
@@ -213,8 +210,7 @@ void stream_view_reader_close(stream_view_reader *r)
         stream_ulog_unfollow(r->v->log, r->pos);
         pthread_mutex_unlock(r->v->mu);
     }
-    drop_snap(r);
-    sl_free(r->snap);
+    sql_rows_free(&r->snap);
     sl_free(r);
 }
 
@@ -222,18 +218,13 @@ void stream_view_reader_close(stream_view_reader *r)
  * each upsert; NULL when there is none now. */
 static int follow_next(stream_view_reader *r, sql_batch **out)
 {
-    *out = NULL;
-    if (r->snap_at < r->nsnap) {
-        *out = r->snap[r->snap_at++];
+    if ((*out = snap_next(r)))
         return SL_OK;
-    }
-    drop_snap(r);
     bool overrun;
     int rc = stream_ulog_follow_next(r->v->log, &r->pos, out, &overrun);
     if (!rc && overrun) { /* fell behind: the current rows again */
         rc = stream_ulog_follow(r->v->log, &r->pos, true, keep_snap, r);
-        if (!rc && r->snap_at < r->nsnap)
-            *out = r->snap[r->snap_at++];
+        *out = rc ? NULL : snap_next(r);
     }
     return rc;
 }

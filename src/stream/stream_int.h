@@ -48,6 +48,8 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
+#define STREAM_MAX_KEYS 64 /* GROUP BY keys of a job (and of a view's upsert log) */
+
 enum { STREAM_FMT_CSV = 1, STREAM_FMT_JSONL };
 enum {
     STREAM_CONN_FILE = 0,

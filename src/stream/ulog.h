@@ -5,8 +5,8 @@
  * "The upsert log of a view", has the design and its bounds.
  *
  * Two halves:
- *   owners (worker.c)  stream_ulog_post: the new results of the groups a
- *                      batch changed (or a closing window's final results)
+ *   owners (upost.c;   stream_ulog_post: the new results of the groups a
+ *   job.h)             batch changed (or a closing window's final results)
  *                      through the post chain, each row leaving with its
  *                      group's key (the GROUP BY values, window columns
  *                      included); groups HAVING drops leave as deletions
@@ -75,22 +75,10 @@ void stream_ulog_unfollow(stream_ulog *l, int64_t pos);
 /* A stream_ulog_read callback: b appended to the rows of arg (an ftab). */
 int stream_ulog_into_ftab(void *arg, sql_batch *b);
 
+/* A new batch of n columns of the given types sharing src's from column `from`. */
+int stream_ulog_share(const sql_batch *src, int from, int n, const sql_type *types,
+                      sql_batch **out);
 /* b (taken) cut after column ncols: the row's columns and the key's. */
 int stream_ulog_split(sql_batch *b, int ncols, sql_batch **rows, sql_batch **keys);
-
-/* ---- the owners' half ---------------------------------------------------------- */
-
-struct stream_job;
-/* A job into view v with emit = 'on_update': the types its owners need, and v's
- * log (freed with the view).  0A000 for a post chain that is not FILTER / PROJECT. */
-int stream_ulog_prepare(struct stream_job *j, stream_view *v, sql_err *e);
-/*
- * res (taken): the aggregation's output rows of some groups (keys, then the
- * aggregates; sql_aggtab_peek or _next) through the post chain as worker w;
- * the rows that pass go to out with their keys as `kind` (STREAM_ULOG_UPSERT or
- * _FINAL), the keys of those HAVING dropped as STREAM_ULOG_DELETE.
- */
-int stream_ulog_post(struct stream_job *j, int w, sql_batch *res, int kind,
-                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e);
 
 #endif

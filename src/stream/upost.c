@@ -1,0 +1,200 @@
+/*
+ * upost.c - the owners' half of a view's upsert log (ulog.h has the log):
+ * a job into a view with emit = 'on_update' sends, from each group's owner,
+ * the new rows of the groups a batch changed through the post chain, each
+ * with its group's key, and the keys of the groups HAVING dropped
+ * (docs/internals/stream.md, "The upsert log of a view").
+ */
+#include "stream/job.h"
+#include "stream/ulog.h"
+
+#include "base/alloc.h"
+
+#include <string.h>
+
+static const sql_type g_zero_key[1] = {{ST_INT8, -1}};
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+/* t's n types and one bigint after them (the row number a post chain carries), in a. */
+static sql_type *with_rownum(arena *a, const sql_type *t, int n)
+{
+    sql_type *o = arena_zalloc(a, sizeof *o * (size_t)(n + 1));
+    if (o) {
+        memcpy(o, t, sizeof *t * (size_t)n);
+        o[n] = sql_type_of(ST_INT8);
+    }
+    return o;
+}
+
+static void free_view_log(ftab *f)
+{
+    stream_ulog_free(f->impl);
+    f->impl = NULL;
+}
+
+int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
+{
+    const sql_plan *ap = j->agg->p;
+    int nk = ap->agg.nkeys;
+    if (nk > STREAM_MAX_KEYS)
+        return sql_err_set(e, "54011", -1, "emit = 'on_update': at most %d GROUP BY keys",
+                           STREAM_MAX_KEYS);
+    for (int i = 0; i < j->npost; i++)
+        if (j->post[i]->p->kind != SP_FILTER && j->post[i]->p->kind != SP_PROJECT)
+            return sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support a join "
+                               "after the GROUP BY with emit = 'on_update' yet");
+    arena *a = &j->q->a;
+    j->ustage[0] = with_rownum(a, ap->types, ap->ncols);
+    for (int i = 0; i < j->npost && j->ustage[i]; i++)
+        j->ustage[i + 1] = with_rownum(a, j->post[i]->p->types, j->post[i]->p->ncols);
+    /* a GROUP BY of no column (one group) is keyed by a constant */
+    j->ukey_const = nk == 0;
+    j->ukeys = nk ? nk : 1;
+    const sql_type *kt = nk ? ap->types : g_zero_key;
+    int nv = v->f->t.ncols;
+    j->uout = arena_zalloc(a, sizeof *j->uout * (size_t)(nv + j->ukeys));
+    if (!j->ustage[j->npost] || !j->uout)
+        return oom(e);
+    memcpy(j->uout, v->f->types, sizeof *j->uout * (size_t)nv);
+    memcpy(j->uout + nv, kt, sizeof *kt * (size_t)j->ukeys);
+    if (stream_ulog_new(nv, v->f->types, j->ukeys, kt, &v->log))
+        return oom(e);
+    v->f->impl = v->log;
+    v->f->on_free = free_view_log;
+    return SL_OK;
+}
+
+static int catch_one(void *arg, int w, sql_batch *b, sql_err *e)
+{
+    (void)w;
+    (void)e;
+    sql_batch **slot = arg;
+    sql_batch_free(*slot); /* (never: FILTER and PROJECT emit at most once a batch) */
+    *slot = b;
+    return SL_OK;
+}
+
+/* b's columns (b taken) and `extra` (moved in) as a batch of types t. */
+static int widen(sql_batch *b, const sql_type *t, col_vec *extra, sql_batch **out)
+{
+    int rc = sql_batch_new(b->ncols + 1, t, out);
+    for (int c = 0; !rc && c < b->ncols; c++) {
+        col_vec_release(&(*out)->cols[c]);
+        sql_vec_share(&b->cols[c], &(*out)->cols[c]);
+    }
+    if (!rc) {
+        col_vec_release(&(*out)->cols[b->ncols]);
+        (*out)->cols[b->ncols] = *extra;
+        (*out)->n = b->n;
+    } else {
+        col_vec_release(extra);
+        *out = NULL;
+    }
+    sql_batch_free(b);
+    return rc;
+}
+
+/* The post chain's output (cur: its columns, then each row's number in res) to
+ * out: the rows with their keys, then the keys of res's rows it dropped. */
+static int emit_keyed(stream_job *j, const sql_batch *cur, const sql_batch *keys, int64_t m,
+                      int kind, int (*out)(void *arg, sql_batch *b, int kind), void *arg)
+{
+    int64_t n = cur ? cur->n : 0;
+    int nv = cur ? cur->ncols - 1 : 0;
+    uint32_t *idx = sl_malloc(sizeof *idx * (size_t)m);
+    uint8_t *kept = sl_calloc((size_t)m, 1);
+    int rc = idx && kept ? SL_OK : SL_ENOMEM;
+    for (int64_t r = 0; r < n && !rc; r++) {
+        int64_t x = col_vec_i64(&cur->cols[nv], r);
+        idx[r] = (uint32_t)x;
+        kept[x] = 1;
+    }
+    sql_batch *kt = NULL, *o = NULL;
+    if (!rc && n && !(rc = sql_batch_take(keys, idx, n, &kt)) &&
+        !(rc = sql_batch_new(nv + j->ukeys, j->uout, &o))) {
+        for (int c = 0; c < nv + j->ukeys; c++) {
+            col_vec_release(&o->cols[c]);
+            sql_vec_share(c < nv ? &cur->cols[c] : &kt->cols[c - nv], &o->cols[c]);
+        }
+        o->n = n;
+        rc = out(arg, o, kind);
+    }
+    sql_batch_free(kt);
+    int64_t d = 0;
+    for (int64_t r = 0; r < m && !rc; r++)
+        if (!kept[r])
+            idx[d++] = (uint32_t)r;
+    if (!rc && d && !(rc = sql_batch_take(keys, idx, d, &kt)))
+        rc = out(arg, kt, STREAM_ULOG_DELETE);
+    sl_free(idx);
+    sl_free(kept);
+    return rc;
+}
+
+/* res's keys (shared), or the constant key of a GROUP BY of no column. */
+static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
+{
+    if (!j->ukey_const)
+        return stream_ulog_share(res, 0, j->ukeys, j->agg->p->types, keys);
+    sql_vec z;
+    if (sql_vec_alloc(&z, g_zero_key[0], res->n))
+        return SL_ENOMEM;
+    if (sql_batch_new(1, g_zero_key, keys)) {
+        sql_vec_release(&z);
+        return SL_ENOMEM;
+    }
+    memset(z.v.values->p, 0, sizeof(int64_t) * (size_t)res->n);
+    col_vec_release(&(*keys)->cols[0]);
+    (*keys)->cols[0] = z.v;
+    (*keys)->n = res->n;
+    return SL_OK;
+}
+
+int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
+{
+    int64_t m = res->n;
+    if (!m || m > UINT32_MAX) {
+        sql_batch_free(res);
+        return m ? oom(e) : SL_OK;
+    }
+    sql_batch *keys = NULL, *cur = NULL;
+    sql_vec rn;
+    memset(&rn, 0, sizeof rn);
+    int rc = res_keys(j, res, &keys);
+    if (!rc && !(rc = sql_vec_alloc(&rn, sql_type_of(ST_INT8), m))) {
+        for (int64_t r = 0; r < m; r++)
+            memcpy(rn.v.values->p + 8 * r, &r, 8);
+        rc = widen(res, j->ustage[0], &rn.v, &cur);
+        res = NULL;
+    }
+    sql_batch_free(res);
+    for (int i = 0; i < j->npost && cur && !rc; i++) {
+        bool proj = j->post[i]->p->kind == SP_PROJECT;
+        col_vec hid;
+        if (proj)
+            sql_vec_share(&cur->cols[cur->ncols - 1], &hid);
+        sql_batch *o = NULL;
+        rc = sql_pipe_push(&j->post[i], 1, w, cur, catch_one, &o, e);
+        cur = NULL;
+        if (!rc && o && proj) {
+            rc = widen(o, j->ustage[i + 1], &hid, &cur);
+        } else {
+            if (proj)
+                col_vec_release(&hid);
+            if (rc)
+                sql_batch_free(o);
+            else
+                cur = o;
+        }
+    }
+    if (!rc)
+        rc = emit_keyed(j, cur, keys, m, kind, out, arg);
+    sql_batch_free(cur);
+    sql_batch_free(keys);
+    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}
