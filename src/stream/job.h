@@ -239,9 +239,9 @@ int64_t stream_ckpt_now_ms(void);
 /* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
-/* upost.c: a job into view v with emit = 'on_update': the types its owners need,
+/* job.c: a job into view v with emit = 'on_update': the types its owners need,
  * and v's log (ulog.h; freed with the view); 0A000 for a post chain that is not
- * FILTER / PROJECT.  post: res (taken), the aggregation's output rows of some
+ * FILTER / PROJECT.  upost.c: res (taken), the aggregation's output rows of some
  * groups (keys, then the aggregates; sql_aggtab_peek or _next), through the post
  * chain as worker w; the rows that pass go to out with their keys as `kind`
  * (STREAM_ULOG_UPSERT or _FINAL), the keys of those HAVING dropped as

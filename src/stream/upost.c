@@ -1,6 +1,7 @@
 /*
- * upost.c - the owners' half of a view's upsert log (ulog.h has the log):
- * a job into a view with emit = 'on_update' sends, from each group's owner,
+ * upost.c - the owners' half of a view's upsert log (ulog.h has the log;
+ * job.c's stream_ulog_prepare sets a job up for it): a job into a view with
+ * emit = 'on_update' sends, from each group's owner,
  * the new rows of the groups a batch changed through the post chain, each
  * with its group's key, and the keys of the groups HAVING dropped
  * (docs/internals/stream.md, "The upsert log of a view").
@@ -12,60 +13,9 @@
 
 #include <string.h>
 
-static const sql_type g_zero_key[1] = {{ST_INT8, -1}};
-
 static int oom(sql_err *e)
 {
     return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-}
-
-/* t's n types and one bigint after them (the row number a post chain carries), in a. */
-static sql_type *with_rownum(arena *a, const sql_type *t, int n)
-{
-    sql_type *o = arena_zalloc(a, sizeof *o * (size_t)(n + 1));
-    if (o) {
-        memcpy(o, t, sizeof *t * (size_t)n);
-        o[n] = sql_type_of(ST_INT8);
-    }
-    return o;
-}
-
-static void free_view_log(ftab *f)
-{
-    stream_ulog_free(f->impl);
-    f->impl = NULL;
-}
-
-int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
-{
-    const sql_plan *ap = j->agg->p;
-    int nk = ap->agg.nkeys;
-    if (nk > STREAM_MAX_KEYS)
-        return sql_err_set(e, "54011", -1, "emit = 'on_update': at most %d GROUP BY keys",
-                           STREAM_MAX_KEYS);
-    for (int i = 0; i < j->npost; i++)
-        if (j->post[i]->p->kind != SP_FILTER && j->post[i]->p->kind != SP_PROJECT)
-            return sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support a join "
-                               "after the GROUP BY with emit = 'on_update' yet");
-    arena *a = &j->q->a;
-    j->ustage[0] = with_rownum(a, ap->types, ap->ncols);
-    for (int i = 0; i < j->npost && j->ustage[i]; i++)
-        j->ustage[i + 1] = with_rownum(a, j->post[i]->p->types, j->post[i]->p->ncols);
-    /* a GROUP BY of no column (one group) is keyed by a constant */
-    j->ukey_const = nk == 0;
-    j->ukeys = nk ? nk : 1;
-    const sql_type *kt = nk ? ap->types : g_zero_key;
-    int nv = v->f->t.ncols;
-    j->uout = arena_zalloc(a, sizeof *j->uout * (size_t)(nv + j->ukeys));
-    if (!j->ustage[j->npost] || !j->uout)
-        return oom(e);
-    memcpy(j->uout, v->f->types, sizeof *j->uout * (size_t)nv);
-    memcpy(j->uout + nv, kt, sizeof *kt * (size_t)j->ukeys);
-    if (stream_ulog_new(nv, v->f->types, j->ukeys, kt, &v->log))
-        return oom(e);
-    v->f->impl = v->log;
-    v->f->on_free = free_view_log;
-    return SL_OK;
 }
 
 static int catch_one(void *arg, int w, sql_batch *b, sql_err *e)
@@ -140,10 +90,11 @@ static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
 {
     if (!j->ukey_const)
         return stream_ulog_share(res, 0, j->ukeys, j->agg->p->types, keys);
+    const sql_type *kt = j->uout + j->q->ncols; /* (the view's columns come first) */
     sql_vec z;
-    if (sql_vec_alloc(&z, g_zero_key[0], res->n))
+    if (sql_vec_alloc(&z, kt[0], res->n))
         return SL_ENOMEM;
-    if (sql_batch_new(1, g_zero_key, keys)) {
+    if (sql_batch_new(1, kt, keys)) {
         sql_vec_release(&z);
         return SL_ENOMEM;
     }
