@@ -12,6 +12,7 @@
 
 #include "base/alloc.h"
 
+#include <stdbool.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -107,7 +108,7 @@ out:
     return rc;
 }
 
-int pool_next(pool *p, pool_task **out)
+static int next(pool *p, pool_task **out, bool wait)
 {
     int rc = SL_OK;
     pthread_mutex_lock(&p->mu);
@@ -115,8 +116,12 @@ int pool_next(pool *p, pool_task **out)
         rc = SL_ENOTFOUND;
         goto out;
     }
-    while (p->o_head->state != T_DONE)
+    while (wait && p->o_head->state != T_DONE)
         pthread_cond_wait(&p->cv_done, &p->mu);
+    if (p->o_head->state != T_DONE) {
+        rc = SL_EAGAIN;
+        goto out;
+    }
     pool_task *t = p->o_head;
     p->o_head = t->o_next;
     if (!p->o_head)
@@ -128,6 +133,16 @@ int pool_next(pool *p, pool_task **out)
 out:
     pthread_mutex_unlock(&p->mu);
     return rc;
+}
+
+int pool_next(pool *p, pool_task **out)
+{
+    return next(p, out, true);
+}
+
+int pool_try_next(pool *p, pool_task **out)
+{
+    return next(p, out, false);
 }
 
 size_t pool_in_flight(pool *p)

@@ -84,6 +84,8 @@ int pool_submit(pool *p, pool_task *t);
  * SL_ECANCELED), so the caller can release what it tied to them.
  */
 int pool_next(pool *p, pool_task **out);
+/* pool_next without the wait: SL_EAGAIN while the oldest task is not done. */
+int pool_try_next(pool *p, pool_task **out);
 
 /* Tasks submitted and not yet collected. */
 size_t pool_in_flight(pool *p);

@@ -90,6 +90,19 @@ int sql_session_new(sql_engine *eng, sql_session **out)
     return SL_OK;
 }
 
+int sql_session_new_like(const sql_session *from, sql_session **out)
+{
+    sql_session *s = sl_malloc(sizeof *s);
+    if (!s)
+        return SL_ENOMEM;
+    *s = *from;
+    s->prepared = NULL;
+    s->in_tx = s->tx_failed = false;
+    s->random_state = (uint64_t)clock_mono_ns() | 1;
+    *out = s;
+    return SL_OK;
+}
+
 void sql_session_set_backend_pid(sql_session *s, int32_t pid)
 {
     s->backend_pid = pid;

@@ -50,6 +50,10 @@ void sql_engine_close(sql_engine *eng);
 
 int sql_session_new(sql_engine *eng, sql_session **out);
 void sql_session_free(sql_session *s);
+/* A session with from's settings and catalog hook (no prepared statements, no
+ * transaction): a driver's own session for one of its threads, since a session
+ * is used by one thread at a time. */
+int sql_session_new_like(const sql_session *from, sql_session **out);
 
 /* A session setting (SET name = value), as SHOW would print it; NULL if unknown. */
 const char *sql_session_get(sql_session *s, const char *name, char *buf, size_t n);

@@ -69,11 +69,10 @@ static stream_table *served(sql_table *t, const sql_type **types)
 
 /* A window table (a window-local job's runs, one window at a time) or a source
  * (an interval join's runs, ijoin.c) is read by a batch query only while a
- * driver serves it chosen rows. */
+ * driver serves it chosen rows (on the thread running that query). */
 static int serve_units(sql_table *t, sql_scan_req *req, int64_t *n, sql_err *e)
 {
-    const sql_type *ty;
-    if (!served(t, &ty)->run->serving)
+    if (!stream_serving_active())
         return stream_units(t, req, n, e);
     *n = 1;
     return SL_OK;

@@ -17,18 +17,23 @@
  * sides: lo <= ta - tb <= hi.  Strict comparisons are taken as non-strict,
  * which only keeps rows a little longer.
  *
- * Running (stream_ijoin_exec), on the calling thread:
+ * Running (stream_ijoin_exec):
  *
  *   reading   each source in line order through the file connector's
- *             reader (lateness and watermarks as for any source), a batch
- *             of each in turn
- *   joining   a new batch of a is joined with the kept rows of b by the
- *             statement's SELECT itself: planned again and run by the batch
- *             engine, with a's scan reading the new rows and b's the kept
- *             ones (r->serving); then the new rows join a's kept rows.  A
- *             pair is thus produced exactly once, by the batch of whichever
- *             of its rows came second, and every expression, NULL and type
- *             rule is the batch engine's (NULL keys never match)
+ *             reader (lateness and watermarks as for any source; wholesrc.c,
+ *             read ahead with more than one worker), a batch of each in turn
+ *   routing   with N > 1 workers and an equality key that is a plain column
+ *             of each source, a batch is cut by the key's hash into N
+ *             partitions, each joining and keeping its own rows on a thread
+ *             of its own (see "Partitions" below); else one partition on the
+ *             calling thread
+ *   joining   a partition's new rows of a are joined with its kept rows of b
+ *             by the statement's SELECT itself: planned again and run by the
+ *             batch engine, with a's scan reading the new rows and b's the
+ *             kept ones (stream_serve_query); then the new rows join a's kept
+ *             rows.  A pair is thus produced exactly once, by the batch of
+ *             whichever of its rows came second, and every expression, NULL
+ *             and type rule is the batch engine's (NULL keys never match)
  *   trimming  a future row of b has tb >= wm_b (it would be late otherwise,
  *             and the watermark never decreases), so a kept row of a can
  *             still match one only if ta - lo >= wm_b: rows of a with
@@ -36,14 +41,17 @@
  *             Rows with a NULL event time match nothing and are not kept.
  *
  * State is the kept rows, bounded by the watermarks' progress (max_delay
- * plus the band), counted against work_mem (53200 past it).  --workers does
- * not change the job: it runs on one thread (this version does not partition
- * it by the equality keys).
+ * plus the band), summed over the partitions and counted against work_mem
+ * (53200 past it).
  */
 #include "stream/job.h"
 
 #include "base/alloc.h"
+#include "sql/exec/hashtab.h"
 #include "sql/types/datetime.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
 
 #include <string.h>
 
@@ -83,6 +91,21 @@ static bool is_time_col(const sql_plan *p, int col)
     }
     const stream_win *w;
     return p->scan.cols[col] == stream_scan_source(p->scan.table, &w)->time_col;
+}
+
+/* The source column under output column col of a chain (-1: computed). */
+static int source_col(const sql_plan *p, int col)
+{
+    while (p->kind != SP_SCAN) {
+        if (p->kind == SP_PROJECT) {
+            const sql_expr *x = p->project.exprs[col];
+            if (x->kind != SE_COL)
+                return -1;
+            col = x->col;
+        }
+        p = p->child;
+    }
+    return p->scan.cols[col];
 }
 
 /* An interval constant as ns (no months: they have no fixed length). */
@@ -256,13 +279,58 @@ bool stream_ijoin_fits(const sql_plan *root, const char **why)
 
 /* ---- running ------------------------------------------------------------- */
 
-typedef struct ij {
+/*
+ * Partitions.  With more than one worker and an equality key that is a plain
+ * column of each source, of one type that hashes alike on both sides, the
+ * calling thread reads the sources and cuts each batch by the hash of that
+ * key into one partition per worker; each partition joins and keeps its own
+ * rows on its own thread.  Rows of the two sides that match agree on the key,
+ * so they meet in one partition, and a pair is still produced once, by the
+ * batch of its second row.  A message carries the sources' watermarks after
+ * its batch was read: a partition trims with them after joining it, as one
+ * partition would.  Output rows go to the sink under a mutex, a batch at a
+ * time (the job is append-only: rows of different partitions interleave).
+ * Otherwise one partition runs on the calling thread.
+ */
+#define QCAP 8
+
+typedef struct ij_msg {
+    int side;                /* the source of b; -1: no more messages */
+    sql_batch *b;            /* this partition's rows of the batch (NULL: none) */
+    int64_t wm[2];           /* the sources' watermarks once the batch was read */
+} ij_msg;
+
+typedef struct ij ij;
+
+typedef struct part {
+    ij *w;
+    stream_serving sv;       /* src[0], src[1]: the join's left and right source */
+    sql_session *s;          /* its own on a thread of its own; else the job's */
+    sql_rows kept[2];
+    int64_t mem;             /* kept rows' bytes, as last counted in w->mem */
+    sql_err e;
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;       /* a message queued, or one taken */
+    ij_msg q[QCAP];
+    int qhead, qn;
+} part;
+
+struct ij {
     stream_job *j;
     band bd;
-    stream_serving sv;       /* src[0], src[1]: the join's left and right source */
     stream_source src[2];
-    sql_rows kept[2];
-} ij;
+    part *parts;
+    int nparts;
+    bool threaded;
+    int kcol[2];             /* the partition key: a column of each source */
+    sql_ht hk;               /* hashes that key */
+    pthread_mutex_t mu;      /* the sink, err */
+    atomic_llong mem;        /* all partitions' kept rows */
+    atomic_int failed;
+    sql_err err;             /* the first partition's error */
+};
 
 static int oom(sql_err *e)
 {
@@ -314,43 +382,43 @@ static int trim(sql_rows *rs, int tc, int64_t bound)
 }
 
 /* The statement's SELECT with source i's scan reading fresh and the other's
- * its kept rows, into the sink. */
-static int join_fresh(ij *w, int i, const sql_rows *fresh, sql_err *e)
+ * the partition's kept rows, into the sink. */
+static int join_fresh(part *p, int i, const sql_rows *fresh)
 {
-    w->sv.cur[i] = fresh;
-    w->sv.cur[1 - i] = &w->kept[1 - i];
-    int rc = w->kept[1 - i].nrows ? stream_serve_query(w->j, e) : SL_OK;
-    memset(w->sv.cur, 0, sizeof w->sv.cur);
-    return rc;
-}
-
-/* One batch of source i: joined with the other side's kept rows, then kept. */
-static int step(ij *w, int i, sql_err *e)
-{
-    sql_batch *b;
-    int rc = stream_source_next(&w->src[i], &b, e);
-    if (rc || !b)
-        return rc;
-    sql_rows fresh;
-    sql_rows_init(&fresh, w->kept[i].ncols, w->kept[i].types);
-    b->types = w->kept[i].types;
-    if (sql_rows_add(&fresh, b))
-        return oom(e);
-    rc = join_fresh(w, i, &fresh, e);
-    for (int k = 0; !rc && k < fresh.nb; k++) {
-        if (sql_rows_add(&w->kept[i], fresh.b[k]))
-            rc = oom(e);
-        fresh.b[k] = NULL;
+    ij *w = p->w;
+    stream_job *j = w->j;
+    if (!p->kept[1 - i].nrows)
+        return SL_OK;
+    p->sv.cur[i] = fresh;
+    p->sv.cur[1 - i] = &p->kept[1 - i];
+    int rc;
+    if (!w->threaded) {
+        rc = stream_serve_query(j, p->s, &p->sv, NULL, &p->e);
+    } else {
+        sql_rows out;
+        sql_rows_init(&out, j->q->ncols, j->q->types);
+        rc = stream_serve_query(j, p->s, &p->sv, &out, &p->e);
+        pthread_mutex_lock(&w->mu);
+        for (int k = 0; k < out.nb; k++) {
+            if (!rc)
+                rc = stream_sink_write(j->sink, out.b[k], &p->e);
+            else
+                sql_batch_free(out.b[k]);
+            out.b[k] = NULL;
+        }
+        pthread_mutex_unlock(&w->mu);
+        out.nb = 0;
+        sql_rows_free(&out);
     }
-    fresh.nb = 0;
-    sql_rows_free(&fresh);
+    memset(p->sv.cur, 0, sizeof p->sv.cur);
     return rc;
 }
 
 /* Drops the rows no future row of the other side can match (see the top). */
-static int trim_both(ij *w, sql_err *e)
+static int trim_both(part *p, const int64_t wm[2])
 {
-    int64_t wl = w->src[0].wm, wr = w->src[1].wm, bl, br;
+    ij *w = p->w;
+    int64_t wl = wm[0], wr = wm[1], bl, br;
     /* left rows need t_left - lo >= wm_right; right rows t_right + hi >= wm_left */
     bl = wr == STREAM_WM_NONE ? INT64_MIN : __builtin_add_overflow(wr, w->bd.lo, &bl)
                                             ? (w->bd.lo > 0 ? INT64_MAX : INT64_MIN) : bl;
@@ -360,45 +428,242 @@ static int trim_both(ij *w, sql_err *e)
         bl = INT64_MAX;
     if (wl == STREAM_WM_END)
         br = INT64_MAX;
-    int rc = trim(&w->kept[0], w->src[0].t->time_col, bl);
+    int rc = trim(&p->kept[0], w->src[0].t->time_col, bl);
     if (!rc)
-        rc = trim(&w->kept[1], w->src[1].t->time_col, br);
-    if (rc)
-        return oom(e);
-    return stream_state_check(w->j, w->kept[0].mem + w->kept[1].mem,
-                              "The interval join's kept rows", e);
+        rc = trim(&p->kept[1], w->src[1].t->time_col, br);
+    return rc ? oom(&p->e) : SL_OK;
 }
 
-int stream_ijoin_exec(stream_job *j)
+/* A message: its rows joined with the other side's kept ones, then kept; then
+ * the trim by the watermarks, and the state counted against work_mem. */
+static int apply(part *p, ij_msg *m)
+{
+    int rc = SL_OK, i = m->side;
+    if (m->b) {
+        sql_rows fresh;
+        sql_rows_init(&fresh, p->kept[i].ncols, p->kept[i].types);
+        m->b->types = p->kept[i].types;
+        if (sql_rows_add(&fresh, m->b))
+            rc = oom(&p->e);
+        m->b = NULL;
+        if (!rc)
+            rc = join_fresh(p, i, &fresh);
+        for (int k = 0; !rc && k < fresh.nb; k++) {
+            if (sql_rows_add(&p->kept[i], fresh.b[k]))
+                rc = oom(&p->e);
+            fresh.b[k] = NULL;
+        }
+        sql_rows_free(&fresh);
+    }
+    if (!rc)
+        rc = trim_both(p, m->wm);
+    if (rc)
+        return rc;
+    int64_t now = p->kept[0].mem + p->kept[1].mem;
+    int64_t all = atomic_fetch_add(&p->w->mem, now - p->mem) + (now - p->mem);
+    p->mem = now;
+    return stream_state_check(p->w->j, all, "The interval join's kept rows", &p->e);
+}
+
+/* The first failure of a partition stops the job (the others drain). */
+static void fail(part *p)
+{
+    ij *w = p->w;
+    pthread_mutex_lock(&w->mu);
+    if (!atomic_load(&w->failed))
+        w->err = p->e;
+    atomic_store(&w->failed, 1);
+    pthread_mutex_unlock(&w->mu);
+}
+
+static void *part_main(void *arg)
+{
+    part *p = arg;
+    for (;;) {
+        pthread_mutex_lock(&p->mu);
+        while (!p->qn)
+            pthread_cond_wait(&p->cv, &p->mu);
+        ij_msg m = p->q[p->qhead];
+        p->qhead = (p->qhead + 1) % QCAP;
+        p->qn--;
+        pthread_cond_signal(&p->cv);
+        pthread_mutex_unlock(&p->mu);
+        if (m.side < 0)
+            break;
+        if (atomic_load(&p->w->failed))
+            sql_batch_free(m.b);
+        else if (apply(p, &m))
+            fail(p);
+    }
+    return NULL;
+}
+
+/* Hands m to partition p: applied at once on the calling thread, else queued
+ * (waiting while the partition's queue is full: memory stays bounded). */
+static int post(part *p, ij_msg *m)
+{
+    if (!p->w->threaded) {
+        int rc = apply(p, m);
+        if (rc)
+            fail(p);
+        return rc;
+    }
+    pthread_mutex_lock(&p->mu);
+    while (p->qn == QCAP)
+        pthread_cond_wait(&p->cv, &p->mu);
+    p->q[(p->qhead + p->qn) % QCAP] = *m;
+    p->qn++;
+    pthread_cond_signal(&p->cv);
+    pthread_mutex_unlock(&p->mu);
+    return SL_OK;
+}
+
+/* Source i's batch b (taken; NULL at its end) cut by its key's hash, one
+ * message to each partition (an empty one still carries the watermarks). */
+static int route(ij *w, int i, sql_batch *b, sql_err *e)
+{
+    int np = w->nparts, rc = SL_OK;
+    int64_t n = b ? b->n : 0;
+    ij_msg m = {i, NULL, {w->src[0].wm, w->src[1].wm}};
+    if (np == 1 || !n) {
+        m.b = n ? b : (sql_batch_free(b), NULL);
+        return post(&w->parts[0], &m);
+    }
+    uint64_t *h = sl_malloc(sizeof *h * (size_t)n);
+    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)n);
+    sql_vec kv = {b->cols[w->kcol[i]], false}; /* borrowed */
+    rc = h && pick && !sql_ht_hash(&w->hk, &kv, n, h) ? SL_OK : oom(e);
+    for (int o = 0; o < np && !rc; o++) {
+        int64_t k = 0;
+        for (int64_t r = 0; r < n; r++)
+            if ((h[r] >> 40) % (uint64_t)np == (uint64_t)o)
+                pick[k++] = (uint32_t)r;
+        m.b = NULL;
+        if (k && sql_batch_take(b, pick, k, &m.b))
+            rc = oom(e);
+        else
+            rc = post(&w->parts[o], &m);
+    }
+    sl_free(h);
+    sl_free(pick);
+    sql_batch_free(b);
+    return rc;
+}
+
+static bool hashes_alike(sql_type a, sql_type b)
+{
+    switch (a.id) {
+    case ST_BOOL: case ST_INT2: case ST_INT4: case ST_INT8: case ST_TEXT: case ST_VARCHAR:
+    case ST_DATE: case ST_TIMESTAMP: case ST_TIMESTAMPTZ: case ST_UUID:
+        return a.id == b.id;
+    default: return false;
+    }
+}
+
+/* An equality key of the join that is a plain column of each source, of a type
+ * that hashes alike on both sides: the partition key (false: none). */
+static bool find_key(ij *w)
+{
+    const sql_plan *jp = w->bd.join;
+    for (int k = 0; k < jp->join.nkeys; k++) {
+        const sql_expr *l = jp->join.lkeys[k], *r = jp->join.rkeys[k];
+        if (l->kind != SE_COL || r->kind != SE_COL)
+            continue;
+        int a = source_col(jp->child, l->col), b = source_col(jp->right, r->col);
+        if (a < 0 || b < 0 || a >= w->src[0].t->ncols || b >= w->src[1].t->ncols ||
+            !hashes_alike(w->src[0].t->types[a], w->src[1].t->types[b]))
+            continue;
+        w->kcol[0] = a;
+        w->kcol[1] = b;
+        return true;
+    }
+    return false;
+}
+
+static int parts_open(ij *w, int nw, sql_err *e)
+{
+    stream_job *j = w->j;
+    w->threaded = nw > 1 && find_key(w) && !sql_ht_init(&w->hk, 1, &w->src[0].t->types[w->kcol[0]], true);
+    w->nparts = w->threaded ? nw : 1;
+    if (!(w->parts = sl_calloc((size_t)w->nparts, sizeof *w->parts)))
+        return oom(e);
+    for (int k = 0; k < w->nparts; k++) {
+        part *p = &w->parts[k];
+        p->w = w;
+        p->sv.nsrc = 2;
+        for (int i = 0; i < 2; i++) {
+            p->sv.src[i] = w->src[i].t;
+            sql_rows_init(&p->kept[i], w->src[i].t->ncols, w->src[i].t->types);
+        }
+        p->s = j->r->s;
+        if (!w->threaded)
+            continue;
+        if (sql_session_new_like(j->r->s, &p->s)) {
+            p->s = NULL;
+            return oom(e);
+        }
+        pthread_mutex_init(&p->mu, NULL);
+        pthread_cond_init(&p->cv, NULL);
+        if (pthread_create(&p->th, NULL, part_main, p))
+            return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "cannot start a join thread");
+        p->started = true;
+    }
+    return SL_OK;
+}
+
+/* Ends the partitions' threads (their queues drained) and frees them. */
+static void parts_close(ij *w)
+{
+    for (int k = 0; w->parts && k < w->nparts; k++) {
+        part *p = &w->parts[k];
+        if (p->started) {
+            ij_msg end = {-1, NULL, {0, 0}};
+            post(p, &end);
+            pthread_join(p->th, NULL);
+        }
+        if (w->threaded) {
+            sql_session_free(p->s);
+            pthread_mutex_destroy(&p->mu);
+            pthread_cond_destroy(&p->cv);
+        }
+        for (int i = 0; i < 2; i++)
+            sql_rows_free(&p->kept[i]);
+    }
+    sl_free(w->parts);
+    if (w->threaded)
+        sql_ht_free(&w->hk);
+}
+
+int stream_ijoin_exec(stream_job *j, int nw)
 {
     sql_err *e = j->e;
     ij w;
     memset(&w, 0, sizeof w);
     w.j = j;
+    pthread_mutex_init(&w.mu, NULL);
     find(&w.bd, j->q->root->p);
-    w.sv.nsrc = 2;
     int rc = SL_OK;
-    for (int i = 0; i < 2; i++) {
-        stream_table *t = w.bd.src[i];
-        w.sv.src[i] = t;
-        sql_rows_init(&w.kept[i], t->ncols, t->types);
-        if (!rc)
-            rc = stream_source_open(j, t, &w.src[i], e);
+    for (int i = 0; i < 2 && !rc; i++)
+        rc = stream_source_open(j, w.bd.src[i], &w.src[i], nw > 1 ? nw : 0, e);
+    if (!rc)
+        rc = parts_open(&w, nw, e);
+    while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed)) {
+        for (int i = 0; i < 2 && !rc; i++) {
+            sql_batch *b;
+            if (!w.src[i].ended && !(rc = stream_source_next(&w.src[i], &b, e)))
+                rc = route(&w, i, b, e);
+        }
     }
-    j->r->serving = &w.sv;
-    while (!rc && !(w.src[0].ended && w.src[1].ended)) {
-        for (int i = 0; i < 2 && !rc; i++)
-            if (!w.src[i].ended)
-                rc = step(&w, i, e);
-        if (!rc)
-            rc = trim_both(&w, e);
+    parts_close(&w);
+    if (atomic_load(&w.failed)) {
+        *e = w.err;
+        rc = rc ? rc : SL_EINVAL;
     }
-    j->r->serving = NULL;
     for (int i = 0; i < 2; i++) {
         if (!rc)
             stream_source_figures(&w.src[i]);
         stream_source_close(&w.src[i]);
-        sql_rows_free(&w.kept[i]);
     }
+    pthread_mutex_destroy(&w.mu);
     return rc;
 }

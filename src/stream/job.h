@@ -172,19 +172,24 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, st
                     int *nw, sql_err *e);
 void stream_job_free(stream_job *j);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
-int stream_winjoin_exec(stream_job *j);
+int stream_winjoin_exec(stream_job *j, int nw);
 /* ijoin.c: a job with ijoin set, run until its bounded sources end. */
-int stream_ijoin_exec(stream_job *j);
-/* winjoin.c: a file (or nexmark) source read whole by one reader, in line order,
- * for the drivers that run on the calling thread (winjoin.c, ijoin.c). */
+int stream_ijoin_exec(stream_job *j, int nw);
+/* wholesrc.c: a file (or nexmark) source read whole, in line order, for the
+ * drivers that choose the rows a job's SELECT runs over (winjoin.c, ijoin.c);
+ * with ahead (the job's workers, 0: none) a few batches ahead on a thread of its
+ * own, or a bounded nexmark source in chunks made on ahead threads. */
+typedef struct stream_ahead stream_ahead;
 typedef struct stream_source {
     stream_table *t;
     stream_file *f;
     stream_reader *rd;
     int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
     bool ended;
+    stream_ahead *ah;        /* the read-ahead thread (NULL: read by the caller) */
 } stream_source;
-int stream_source_open(stream_job *j, stream_table *t, stream_source *s, sql_err *e);
+int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahead,
+                       sql_err *e);
 /* The next batch of on-time rows (NULL at the end: then ended is set). */
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
 /* The source's figures (rows read, late, bad, watermark) from its reader. */
@@ -194,18 +199,21 @@ void stream_source_close(stream_source *s);
  * past it. */
 int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e);
 /* What the scans of sources and window tables read while a driver runs the
- * statement's SELECT over rows it chose (r->serving): source src[i]'s rows are
- * cur[i] (batches of its columns, then window_start and window_end for a
- * window table). */
+ * statement's SELECT over rows it chose (stream_serve_query, on the thread that
+ * calls it): source src[i]'s rows are cur[i] (batches of its columns); a window
+ * table adds window_start and window_end, the same on every row. */
 #define STREAM_SERVE_MAX 8
 struct stream_serving {
     stream_table *src[STREAM_SERVE_MAX];
     int nsrc;
     const sql_rows *cur[STREAM_SERVE_MAX];
+    int64_t win_start, win_end;
 };
-/* The statement's SELECT run by the batch engine over the served rows, into the
- * sink. */
-int stream_serve_query(stream_job *j, sql_err *e);
+/* The statement's SELECT planned in session s and run by the batch engine over
+ * the rows sv serves, its rows added to out (NULL: written to the sink).  Each
+ * thread running it at once needs a session of its own. */
+int stream_serve_query(stream_job *j, sql_session *s, const stream_serving *sv, sql_rows *out,
+                       sql_err *e);
 
 /* ckpt_job.c: checkpoints of a job (docs/internals/stream.md "Checkpoints"). */
 /* Before planning: the store opened (*ck; NULL when no directory is configured)

@@ -303,6 +303,14 @@ void stream_nexmark_reader_close(stream_nexmark_reader *r)
     sl_free(r);
 }
 
+int64_t stream_nexmark_rows(const stream_table *t)
+{
+    if (!t->nx || !t->nx->has_events)
+        return -1;
+    static const int share[] = {1, 3, 46}; /* of every EPOCH_EVENTS events */
+    return t->nx->events / EPOCH_EVENTS * share[t->nx->kind] + EPOCH_EVENTS;
+}
+
 /* Contiguous ranges of event numbers, a few per worker. */
 int stream_nexmark_split(const stream_table *t, int nworkers, stream_split **out, int *n)
 {

@@ -28,9 +28,12 @@
  *   script.c      a file of statements, the figures, the stats file
  *   window.c      watermark and window arithmetic (window.h)
  *   ijoin.c       interval joins of two streams: kept rows of both sides,
- *                 trimmed by the other side's watermark
+ *                 trimmed by the other side's watermark, partitioned by an
+ *                 equality key over threads
  *   winjoin.c     jobs local to windows (joins on window columns, aggregates
- *                 of aggregates): the batch query run over each window's rows
+ *                 of aggregates): the batch query run over each window's rows,
+ *                 windows side by side on a pool, written in order
+ *   wholesrc.c    a source read whole in line order for those two, read ahead
  *   checkpoint.c  checkpoint objects' bytes and store (checkpoint.h)
  *   ckpt_job.c    what a checkpoint saves of a job, and recovery (job.h)
  *
@@ -167,8 +170,6 @@ struct stream_run {
     int nviews, views_cap;
     sql_catalog_hook hook;
     sql_hook_tfunc tumble, hop, session;
-    stream_serving *serving; /* a window-local job running a window (winjoin.c): window
-                                tables read its rows */
     /* checkpoints (worker.c): continuous statements run so far; a file sink
      * opened while sink_resume is set goes on from a checkpoint's bytes */
     int njobs;
@@ -298,6 +299,9 @@ int stream_nexmark_new(stream_table *t);
 int stream_nexmark_option(stream_table *t, const char *k, const char *v, int loc, sql_err *e);
 int stream_nexmark_check(stream_table *t, sql_err *e);
 int stream_nexmark_split(const stream_table *t, int nworkers, stream_split **out, int *n);
+/* About the rows of a bounded nexmark source (a little more; -1: unbounded, or
+ * not nexmark). */
+int64_t stream_nexmark_rows(const stream_table *t);
 int stream_nexmark_reader_open(stream_table *t, const stream_split *sp,
                                stream_nexmark_reader **out);
 void stream_nexmark_reader_close(stream_nexmark_reader *r);
@@ -376,14 +380,17 @@ bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out);
 int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body,
                     dbuf *v);
 
-/* winjoin.c: whether a plan is local to windows (why not in *why), and the
- * scan of a window table while a window is served (r->serving set). */
+/* winjoin.c: whether a plan is local to windows (why not in *why), whether the
+ * calling thread serves chosen rows to the scans of sources and window tables
+ * (a driver running the statement's SELECT over them: stream_serve_query), and
+ * such a scan. */
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
 /* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
  * NULL when the plan is no join of two streams at all). */
 bool stream_ijoin_fits(const sql_plan *root, const char **why);
 /* Whether a plan reads a stream (a source, or a window over one). */
 bool stream_plan_reads_stream(const sql_plan *p);
+bool stream_serving_active(void);
 int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
                         sql_scan **out, sql_err *e);
 

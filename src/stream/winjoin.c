@@ -11,31 +11,44 @@
  * rows.  This driver does exactly that:
  *
  *   reading   each source in line order through the file connector's reader
- *             (lateness and watermarks as everywhere), a batch of each in
- *             turn; every on-time row is copied into the window(s) holding
- *             it, kept per window and per source
+ *             (lateness and watermarks as everywhere; wholesrc.c), a batch of
+ *             each in turn; every on-time row is kept in its pane (panes are
+ *             gcd(size, slide) wide: every window is a run of whole panes),
+ *             per source, a batch whose rows share a pane without a copy
  *   closing   when the minimum of the sources' watermarks reaches a window's
- *             end (rule 6), the statement's SELECT is planned again and run by
- *             the batch engine with each windowed scan reading only that
- *             window's rows (a static table is read whole, as in a lookup);
- *             its rows go to the sink, window after window in window_end
- *             order, and the window's rows are freed
+ *             end (rule 6), the window is handed over with its panes' rows
+ *             shared, and the panes no later window covers are freed
+ *   running   the statement's SELECT is planned again and run by the batch
+ *             engine with each windowed scan reading only that window's rows
+ *             (a static table is read whole), at once with one worker, else
+ *             on a pool of --workers threads; the calling thread writes the
+ *             results to the sink window after window, in window_end order
  *
- * State is the rows of open windows (bounded by the watermark's progress and
- * counted against work_mem).  The job runs on the calling thread: --workers
- * does not change it (this version does not spread windows over workers).
+ * State is the rows of held panes (bounded by the watermark's progress and
+ * counted against work_mem); windows in flight are at most twice the
+ * workers.
  */
 #include "stream/job.h"
 
 #include "base/alloc.h"
+#include "base/dbuf.h"
+#include "base/pool.h"
 
 #include <string.h>
 
 #define MAX_SRC 8
 
+/* A pane: the on-time rows of [start, start + pane width) of each source (the
+ * source's columns).  Panes tile time; a window is the panes it covers. */
+typedef struct wj_pane {
+    int64_t start;
+    sql_rows rows[MAX_SRC];
+} wj_pane;
+
+/* A closed window's rows: its panes' batches, shared (refcounted buffers). */
 typedef struct wj_win {
     int64_t start;
-    sql_rows rows[MAX_SRC];  /* per source: its rows with window_start and window_end */
+    sql_rows rows[MAX_SRC];
 } wj_win;
 
 
@@ -165,7 +178,9 @@ typedef struct wj_scan {
     int next;
     int ncols;
     const int *cols;
-    const sql_type *types;
+    int src_ncols;           /* past them: window_start, window_end (a window table) */
+    int64_t win[2];          /* the served window's start and end */
+    sql_type types[];        /* ncols */
 } wj_scan;
 
 static int wj_next(sql_scan *s, sql_batch **out, sql_err *e)
@@ -175,12 +190,27 @@ static int wj_next(sql_scan *s, sql_batch **out, sql_err *e)
     if (w->next >= w->rows->nb)
         return SL_OK;
     const sql_batch *in = w->rows->b[w->next++];
-    if (sql_batch_new(w->ncols, NULL, out))
+    if (sql_batch_new(w->ncols, w->types, out))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    (*out)->types = w->types;
-    for (int c = 0; c < w->ncols; c++)
-        sql_vec_share(&in->cols[w->cols[c]], &(*out)->cols[c]);
+    int rc = SL_OK;
+    for (int c = 0; c < w->ncols && !rc; c++) {
+        int k = w->cols[c] - w->src_ncols;
+        if (k < 0) {
+            col_vec_release(&(*out)->cols[c]);
+            sql_vec_share(&in->cols[w->cols[c]], &(*out)->cols[c]);
+            continue;
+        }
+        col_vec *v = &(*out)->cols[c]; /* the window's bounds, on every row */
+        rc = col_vec_reserve(v, in->n, 0);
+        for (int64_t r = 0; r < in->n && !rc; r++)
+            rc = col_vec_append_i64(v, w->win[k]);
+    }
     (*out)->n = in->n;
+    if (rc) {
+        sql_batch_free(*out);
+        *out = NULL;
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    }
     return SL_OK;
 }
 
@@ -191,30 +221,37 @@ static void wj_close(sql_scan *s)
 
 static const sql_scan_ops g_wj_scan = {wj_next, wj_close};
 
+/* The rows the calling thread serves (stream_serve_query), NULL when none: per
+ * thread, since a driver's threads run windows (or batches) side by side. */
+static _Thread_local const stream_serving *t_serving;
+
+bool stream_serving_active(void)
+{
+    return t_serving != NULL;
+}
+
 int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
                         sql_scan **out, sql_err *e)
 {
-    stream_serving *sv = src->run->serving;
+    const stream_serving *sv = t_serving;
     int i = 0;
-    while (i < sv->nsrc && sv->src[i] != src)
+    while (sv && i < sv->nsrc && sv->src[i] != src)
         i++;
-    if (i == sv->nsrc || !sv->cur[i])
+    if (!sv || i == sv->nsrc || !sv->cur[i])
         return sql_err_set(e, SQLSTATE_INTERNAL, -1, "\"%s\" is not served", src->name);
-    wj_scan *s = sl_calloc(1, sizeof *s);
+    /* the scan's column types live with it: nothing is taken from a shared arena */
+    wj_scan *s = sl_calloc(1, sizeof *s + sizeof(sql_type) * (size_t)req->ncols);
     if (!s)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     s->s.ops = &g_wj_scan;
     s->rows = sv->cur[i];
     s->ncols = req->ncols;
     s->cols = req->cols;
-    sql_type *ty = NULL;
-    if (req->ncols && !(ty = arena_alloc(&src->run->a, sizeof *ty * (size_t)req->ncols))) {
-        sl_free(s);
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    }
+    s->src_ncols = src->ncols;
+    s->win[0] = sv->win_start;
+    s->win[1] = sv->win_end;
     for (int c = 0; c < req->ncols; c++)
-        ty[c] = types[req->cols[c]];
-    s->types = ty;
+        s->types[c] = types[req->cols[c]];
     *out = &s->s;
     return SL_OK;
 }
@@ -223,138 +260,172 @@ int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan
 
 typedef struct wj {
     stream_job *j;
-    stream_serving sv;
+    stream_serving sv;       /* the sources (cur[] is set per window, on a copy) */
     stream_win win;
+    int64_t pane_ns;         /* gcd(size, slide): a row is in one pane */
     stream_source s[MAX_SRC];
-    wj_win *wins;            /* open windows by start */
-    int nwins, cap;
-    int64_t mem;
-    sql_type *types[MAX_SRC]; /* a source's columns, window_start, window_end */
+    wj_pane *panes;          /* held panes by start */
+    int npanes, cap;
+    int64_t next_start;      /* windows starting before it are handed over */
+    bool any_closed;
+    pool pool;               /* closed windows run side by side (more than one worker) */
+    bool pooled;
+    size_t max_busy;         /* windows handed over and not yet written, at most */
+    bool preformat;          /* the sink takes bytes: a window formats its own rows */
 } wj;
+
+/* A closed window on its way to the sink: run (on a pool thread, or on the
+ * calling thread with one worker), then written in window order. */
+typedef struct wj_task {
+    pool_task t;
+    wj *w;
+    wj_win win;              /* its rows, shared with the panes */
+    sql_rows out;            /* the result rows (a sink taking batches) */
+    dbuf bytes;              /* ... or their lines (a sink taking bytes) */
+    uint64_t nrows;
+    sql_err e;
+} wj_task;
 
 static int oom(sql_err *e)
 {
     return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
 }
 
-static wj_win *window_at(wj *w, int64_t start)
+/* floor(a / b) for b > 0. */
+static int64_t floor_div(int64_t a, int64_t b)
 {
-    int lo = stream_win_lower_bound(w->wins, w->nwins, sizeof *w->wins, start);
-    if (lo < w->nwins && w->wins[lo].start == start)
-        return &w->wins[lo];
-    if (w->nwins == w->cap) {
+    int64_t q = a / b;
+    return q - (a % b != 0 && a < 0);
+}
+
+static int64_t gcd(int64_t a, int64_t b)
+{
+    while (b) {
+        int64_t t = a % b;
+        a = b;
+        b = t;
+    }
+    return a;
+}
+
+static wj_pane *pane_at(wj *w, int64_t start)
+{
+    int lo = stream_win_lower_bound(w->panes, w->npanes, sizeof *w->panes, start);
+    if (lo < w->npanes && w->panes[lo].start == start)
+        return &w->panes[lo];
+    if (w->npanes == w->cap) {
         int nc = w->cap ? w->cap * 2 : 16;
-        wj_win *n = sl_realloc(w->wins, sizeof *n * (size_t)nc);
+        wj_pane *n = sl_realloc(w->panes, sizeof *n * (size_t)nc);
         if (!n)
             return NULL;
-        w->wins = n;
+        w->panes = n;
         w->cap = nc;
     }
-    memmove(&w->wins[lo + 1], &w->wins[lo], sizeof *w->wins * (size_t)(w->nwins - lo));
-    wj_win *nw = &w->wins[lo];
-    memset(nw, 0, sizeof *nw);
-    nw->start = start;
+    memmove(&w->panes[lo + 1], &w->panes[lo], sizeof *w->panes * (size_t)(w->npanes - lo));
+    wj_pane *np = &w->panes[lo];
+    memset(np, 0, sizeof *np);
+    np->start = start;
     for (int i = 0; i < w->sv.nsrc; i++)
-        sql_rows_init(&nw->rows[i], w->sv.src[i]->ncols + 2, w->types[i]);
-    w->nwins++;
-    return nw;
+        sql_rows_init(&np->rows[i], w->sv.src[i]->ncols, w->sv.src[i]->types);
+    w->npanes++;
+    return np;
 }
 
-static void window_free(wj_win *win, int nsrc)
+static void rows_free(sql_rows *rows, int nsrc)
 {
     for (int i = 0; i < nsrc; i++)
-        sql_rows_free(&win->rows[i]);
+        sql_rows_free(&rows[i]);
 }
 
-/* Rows rows[0..m) of b, with window_start s and window_end, as a batch of the
- * window table's columns. */
-static int window_rows(wj *w, int i, const sql_batch *b, const uint32_t *rows, int64_t m,
-                       int64_t s, sql_batch **out)
-{
-    stream_table *t = w->sv.src[i];
-    int rc = sql_batch_new(t->ncols + 2, w->types[i], out);
-    sql_sel sel = {(uint32_t *)rows, m};
-    for (int c = 0; !rc && c < t->ncols; c++) {
-        col_vec_release(&(*out)->cols[c]);
-        rc = sql_vec_gather(&b->cols[c], &sel, &(*out)->cols[c]);
-    }
-    for (int c = 0; !rc && c < 2; c++)
-        for (int64_t q = 0; q < m && !rc; q++)
-            rc = col_vec_append_i64(&(*out)->cols[t->ncols + c], s + (c ? w->win.size_ns : 0));
-    if (!rc)
-        (*out)->n = m;
-    return rc;
-}
-
-/* The rows of source i's batch b into the windows holding them (b kept). */
-static int assign(wj *w, int i, const sql_batch *b, sql_err *e)
+/*
+ * The on-time rows of source i's batch b (taken) into their panes: the batch
+ * itself when its rows share one pane (the usual case: a batch spans less
+ * time than a pane), else one part per pane.  Rows with a NULL event time are
+ * in no window.
+ */
+static int assign(wj *w, int i, sql_batch *b, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
     const col_vec *ts = &b->cols[t->time_col];
-    int64_t per = w->win.size_ns / w->win.slide_ns + 1, np = 0, nd = 0;
-    int64_t *ps = sl_malloc(sizeof *ps * (size_t)(b->n * per + 1));
-    int64_t *dist = sl_malloc(sizeof *dist * (size_t)(b->n * per + 1));
-    uint32_t *pr = sl_malloc(sizeof *pr * (size_t)(b->n * per + 1));
-    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)(b->n + 1));
-    int rc = ps && dist && pr && pick ? SL_OK : oom(e);
-    for (int64_t r = 0; !rc && r < b->n; r++) {
-        int64_t first;
-        int k = col_vec_is_valid(ts, r) ? stream_win_assign(&w->win, col_vec_i64(ts, r), &first)
-                                        : 0;
-        for (int x = 0; x < k; x++, np++) {
-            ps[np] = first + x * w->win.slide_ns;
-            pr[np] = (uint32_t)r;
-        }
-    }
-    for (int64_t q = 0; !rc && q < np; q++) {
-        bool seen = false;
-        for (int64_t d = nd - 1; d >= 0 && !seen; d--)
-            seen = dist[d] == ps[q];
-        if (seen)
+    int64_t n = b->n, lo = INT64_MAX, hi = INT64_MIN;
+    int64_t *pn = sl_malloc(sizeof *pn * (size_t)(n + 1));
+    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)(n + 1));
+    int rc = pn && pick ? SL_OK : oom(e);
+    bool nulls = false;
+    for (int64_t r = 0; !rc && r < n; r++) {
+        if (!col_vec_is_valid(ts, r)) {
+            pn[r] = INT64_MIN;
+            nulls = true;
             continue;
-        dist[nd++] = ps[q];
-        int64_t m = 0;
-        for (int64_t x = q; x < np; x++)
-            if (ps[x] == ps[q])
-                pick[m++] = pr[x];
-        wj_win *win = window_at(w, ps[q]);
+        }
+        pn[r] = floor_div(col_vec_i64(ts, r), w->pane_ns);
+        lo = pn[r] < lo ? pn[r] : lo;
+        hi = pn[r] > hi ? pn[r] : hi;
+    }
+    while (!rc && lo <= hi) {
+        int64_t m = 0, next = INT64_MAX;
+        for (int64_t r = 0; r < n; r++) {
+            if (pn[r] == lo)
+                pick[m++] = (uint32_t)r;
+            else if (pn[r] > lo && pn[r] < next)
+                next = pn[r];
+        }
+        wj_pane *p = pane_at(w, lo * w->pane_ns);
         sql_batch *part = NULL;
-        if (!win || window_rows(w, i, b, pick, m, ps[q], &part)) {
-            sql_batch_free(part);
+        if (!p) {
             rc = oom(e);
-        } else if (sql_rows_add(&win->rows[i], part)) {
+        } else if (m == n && !nulls) {
+            part = b;
+            b = NULL;
+        } else if (sql_batch_take(b, pick, m, &part)) {
             rc = oom(e);
         }
+        if (part) {
+            part->types = t->types;
+            if (sql_rows_add(&p->rows[i], part))
+                rc = oom(e);
+        }
+        lo = next;
     }
-    sl_free(ps);
-    sl_free(dist);
-    sl_free(pr);
+    sql_batch_free(b);
+    sl_free(pn);
     sl_free(pick);
     return rc;
 }
 
-/* The statement's SELECT over window win's rows, into the sink. */
-static int run_window(wj *w, wj_win *win, sql_err *e)
+/* rows shared into *out (batches of their own over the same buffers). */
+static int share_rows(const sql_rows *rows, sql_rows *out)
 {
-    stream_job *j = w->j;
-    for (int i = 0; i < w->sv.nsrc; i++)
-        w->sv.cur[i] = &win->rows[i];
-    int rc = stream_serve_query(j, e);
-    memset(w->sv.cur, 0, sizeof w->sv.cur);
-    return rc;
+    for (int k = 0; k < rows->nb; k++) {
+        const sql_batch *in = rows->b[k];
+        sql_batch *c;
+        if (sql_batch_new(in->ncols, in->types, &c))
+            return SL_ENOMEM;
+        for (int x = 0; x < in->ncols; x++) {
+            col_vec_release(&c->cols[x]);
+            sql_vec_share(&in->cols[x], &c->cols[x]);
+        }
+        c->n = in->n;
+        if (sql_rows_add(out, c))
+            return SL_ENOMEM;
+    }
+    return SL_OK;
 }
 
-int stream_serve_query(stream_job *j, sql_err *e)
+int stream_serve_query(stream_job *j, sql_session *s, const stream_serving *sv, sql_rows *out,
+                       sql_err *e)
 {
     sql_query *q = NULL;
-    int rc = sql_query_open_plan(j->r->s, j->text, &q, e);
+    t_serving = sv;
+    int rc = sql_query_open_plan(s, j->text, &q, e);
     if (!rc && !(rc = sql_op_open(q->root))) {
         for (;;) {
             sql_batch *b;
             if ((rc = sql_op_next(q->root, &b)) || !b)
                 break;
             b->types = j->q->types;
-            if ((rc = stream_sink_write(j->sink, b, e)))
+            if (out ? (sql_rows_add(out, b) ? (rc = oom(e)) : 0)
+                    : (rc = stream_sink_write(j->sink, b, e)))
                 break;
         }
     }
@@ -362,29 +433,173 @@ int stream_serve_query(stream_job *j, sql_err *e)
         *e = *q->e;
     if (q)
         sql_query_close(q);
+    t_serving = NULL;
     return rc;
 }
 
-/* Runs and frees the windows the watermark closed, in order of their end. */
+static void task_free(wj_task *tk)
+{
+    rows_free(tk->win.rows, tk->w->sv.nsrc);
+    sql_rows_free(&tk->out);
+    dbuf_free(&tk->bytes);
+    sl_free(tk);
+}
+
+/* A window's result rows as the sink's lines (rows taken). */
+static int format_rows(wj_task *tk)
+{
+    stream_sink_fmt *f;
+    if (stream_sink_fmt_new(tk->w->j->sink, &f))
+        return oom(&tk->e);
+    int rc = SL_OK;
+    for (int k = 0; k < tk->out.nb; k++) {
+        sql_batch *b = tk->out.b[k];
+        tk->out.b[k] = NULL;
+        tk->nrows += (uint64_t)b->n;
+        if (!rc)
+            rc = stream_sink_format(f, b, &tk->bytes, &tk->e);
+        else
+            sql_batch_free(b);
+    }
+    tk->out.nb = 0;
+    stream_sink_fmt_free(f);
+    return rc;
+}
+
+/* The statement's SELECT over the task's window, into its result; run on a pool
+ * thread with a session of its own (a session serves one thread at a time). */
+static void run_task(pool_task *pt)
+{
+    wj_task *tk = pt->arg;
+    wj *w = tk->w;
+    stream_job *j = w->j;
+    stream_serving sv = w->sv;
+    for (int i = 0; i < sv.nsrc; i++)
+        sv.cur[i] = &tk->win.rows[i];
+    sv.win_start = tk->win.start;
+    sv.win_end = tk->win.start + w->win.size_ns;
+    sql_session *s = NULL;
+    int rc = w->pooled && sql_session_new_like(j->r->s, &s) ? oom(&tk->e) : SL_OK;
+    if (!rc)
+        rc = stream_serve_query(j, s ? s : j->r->s, &sv, &tk->out, &tk->e);
+    sql_session_free(s);
+    rows_free(tk->win.rows, sv.nsrc);
+    if (!rc && w->preformat)
+        rc = format_rows(tk);
+    pt->rc = rc;
+}
+
+/* Writes a run window's result to the sink (or, after a failure, only frees it). */
+static int collect(wj *w, wj_task *tk, int failed, sql_err *e)
+{
+    int rc = failed ? failed : tk->t.rc;
+    if (!failed && rc)
+        *e = tk->e;
+    if (!rc && w->preformat && tk->bytes.len)
+        rc = stream_sink_write_bytes(w->j->sink, tk->bytes.p, tk->bytes.len, tk->nrows, e);
+    for (int k = 0; k < tk->out.nb; k++) {
+        if (!rc)
+            rc = stream_sink_write(w->j->sink, tk->out.b[k], e);
+        else
+            sql_batch_free(tk->out.b[k]);
+        tk->out.b[k] = NULL;
+    }
+    tk->out.nb = 0;
+    task_free(tk);
+    return failed ? failed : rc;
+}
+
+/* Writes the handed-over windows that are done, in order (wait: all of them). */
+static int drain(wj *w, bool wait, int failed, sql_err *e)
+{
+    pool_task *t;
+    int rc = failed;
+    while (w->pooled && (wait ? pool_next(&w->pool, &t) : pool_try_next(&w->pool, &t)) == SL_OK)
+        rc = collect(w, t->arg, rc, e);
+    return rc;
+}
+
+/* Runs the window starting at start over the panes it covers: at once with one
+ * worker, else on the pool, first writing the oldest handed-over window while
+ * max_busy are. */
+static int hand_over(wj *w, int64_t start, sql_err *e)
+{
+    wj_task *tk = sl_calloc(1, sizeof *tk);
+    if (!tk)
+        return oom(e);
+    tk->w = w;
+    tk->win.start = start;
+    tk->t.run = run_task;
+    tk->t.arg = tk;
+    sql_rows_init(&tk->out, w->j->q->ncols, w->j->q->types);
+    dbuf_init(&tk->bytes, (size_t)1 << 31);
+    int rc = SL_OK;
+    for (int i = 0; i < w->sv.nsrc; i++)
+        sql_rows_init(&tk->win.rows[i], w->sv.src[i]->ncols, w->sv.src[i]->types);
+    for (int k = 0; k < w->npanes && !rc && w->panes[k].start < start + w->win.size_ns; k++)
+        for (int i = 0; i < w->sv.nsrc && !rc && w->panes[k].start >= start; i++)
+            rc = share_rows(&w->panes[k].rows[i], &tk->win.rows[i]) ? oom(e) : SL_OK;
+    if (rc) {
+        task_free(tk);
+        return rc;
+    }
+    if (!w->pooled) {
+        run_task(&tk->t);
+        return collect(w, tk, SL_OK, e);
+    }
+    pool_task *t;
+    while (!rc && pool_in_flight(&w->pool) >= w->max_busy && pool_next(&w->pool, &t) == SL_OK)
+        rc = collect(w, t->arg, SL_OK, e);
+    if (rc || pool_submit(&w->pool, &tk->t)) {
+        task_free(tk);
+        return rc ? rc : sql_err_set(e, SQLSTATE_INTERNAL, -1, "window pool cancelled");
+    }
+    return drain(w, false, SL_OK, e);
+}
+
+/*
+ * Hands over the windows the watermark closed, in order of their end: the
+ * first window holding the oldest pane (not one handed over already), while it
+ * is closed; then the panes no later window covers are dropped.  A window is
+ * run only if it holds rows, as when windows were kept one by one.
+ */
 static int close_windows(wj *w, int64_t wm, sql_err *e)
 {
-    int done = 0, rc = SL_OK;
-    for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].start + w->win.size_ns, wm);
-         done++) {
-        rc = run_window(w, &w->wins[done], e);
-        window_free(&w->wins[done], w->sv.nsrc);
+    int rc = SL_OK;
+    int64_t size = w->win.size_ns, slide = w->win.slide_ns;
+    while (!rc && w->npanes) {
+        int64_t p0 = w->panes[0].start;
+        /* the smallest k * slide with k * slide + size > p0 */
+        int64_t start = (floor_div(p0 - size, slide) + 1) * slide;
+        if (w->any_closed && start < w->next_start)
+            start = w->next_start;
+        int64_t keep_from;
+        if (start > p0) { /* in no window (a hop whose slide exceeds its size) */
+            keep_from = p0 + 1;
+        } else if (stream_win_closed(start + size, wm)) {
+            rc = hand_over(w, start, e);
+            w->any_closed = true;
+            w->next_start = keep_from = start + slide;
+        } else {
+            break;
+        }
+        int drop = 0;
+        while (drop < w->npanes && w->panes[drop].start < keep_from) {
+            rows_free(w->panes[drop].rows, w->sv.nsrc);
+            drop++;
+        }
+        memmove(w->panes, w->panes + drop, sizeof *w->panes * (size_t)(w->npanes - drop));
+        w->npanes -= drop;
     }
-    memmove(w->wins, w->wins + done, sizeof *w->wins * (size_t)(w->nwins - done));
-    w->nwins -= done;
     return rc;
 }
 
 static int64_t state_mem(const wj *w)
 {
     int64_t m = 0;
-    for (int k = 0; k < w->nwins; k++)
+    for (int k = 0; k < w->npanes; k++)
         for (int i = 0; i < w->sv.nsrc; i++)
-            m += w->wins[k].rows[i].mem;
+            m += w->panes[k].rows[i].mem;
     return m;
 }
 
@@ -396,7 +611,6 @@ static int step(wj *w, int i, sql_err *e)
     if (rc || !b)
         return rc;
     rc = assign(w, i, b, e);
-    sql_batch_free(b);
     return rc ? rc : stream_state_check(w->j, state_mem(w), "The open windows' rows", e);
 }
 
@@ -410,86 +624,13 @@ int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e)
     return SL_ENOMEM;
 }
 
-/* ---- a source read whole, in line order (shared with ijoin.c) ------------ */
-
-int stream_source_open(stream_job *j, stream_table *t, stream_source *s, sql_err *e)
-{
-    memset(s, 0, sizeof *s);
-    s->t = t;
-    s->wm = STREAM_WM_NONE;
-    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
-        return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
-                           "nexmark sources only", t->name);
-    if (stream_path_resolve(t->path, sizeof t->path, j->r->o->input_dir, t->path_opt))
-        return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
-    int rc = stream_file_open(t, &s->f, e);
-    stream_split *sp = NULL;
-    int n = 0;
-    const char *why;
-    if (!rc && stream_file_split(s->f, 1, false, &sp, &n, &why))
-        rc = oom(e);
-    if (!rc) {
-        stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
-        rc = stream_reader_open(s->f, &whole, &s->rd, e);
-    }
-    sl_free(sp);
-    return rc;
-}
-
-int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
-{
-    int64_t wm;
-    int rc = stream_reader_next(s->rd, out, &wm, e);
-    if (rc)
-        return rc;
-    if (!*out) {
-        s->ended = true;
-        s->wm = STREAM_WM_END;
-    } else {
-        s->wm = wm;
-    }
-    return SL_OK;
-}
-
-void stream_source_figures(stream_source *s)
-{
-    stream_table *t = s->t;
-    uint64_t rd, late, bad;
-    stream_reader_counts(s->rd, &rd, &late, &bad);
-    t->rows_read = rd;
-    t->late_dropped = late;
-    t->bad_rows = bad;
-    bool seen;
-    int64_t mx;
-    stream_reader_final_max(s->rd, &seen, &mx);
-    stream_wm all;
-    stream_wm_init(&all, t->delay_ns);
-    if (seen)
-        stream_wm_observe(&all, mx);
-    t->watermark_ns = stream_wm_value(&all);
-    t->read_once = true;
-}
-
-void stream_source_close(stream_source *s)
-{
-    stream_reader_close(s->rd);
-    stream_file_close(s->f);
-    s->rd = NULL;
-    s->f = NULL;
-}
-
-static int open_source(wj *w, int i, sql_err *e)
+static int open_source(wj *w, int i, int ahead, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
-    int rc = stream_source_open(w->j, t, &w->s[i], e);
-    if (!rc && !(w->types[i] = sl_calloc((size_t)t->ncols + 2, sizeof *w->types[i])))
-        rc = oom(e);
-    for (int c = 0; !rc && c < t->ncols + 2; c++)
-        w->types[i][c] = c < t->ncols ? t->types[c] : t->types[t->time_col];
-    return rc;
+    return stream_source_open(w->j, t, &w->s[i], ahead, e);
 }
 
-int stream_winjoin_exec(stream_job *j)
+int stream_winjoin_exec(stream_job *j, int nw)
 {
     sql_err *e = j->e;
     wj w;
@@ -501,10 +642,19 @@ int stream_winjoin_exec(stream_job *j)
     memcpy(w.sv.src, s.src, sizeof s.src);
     w.sv.nsrc = s.nsrc;
     w.win = s.win;
+    w.pane_ns = gcd(w.win.size_ns, w.win.slide_ns);
+    w.preformat = stream_sink_preformat(j->sink);
     int rc = SL_OK;
     for (int i = 0; i < w.sv.nsrc && !rc; i++)
-        rc = open_source(&w, i, e);
-    j->r->serving = &w.sv;
+        rc = open_source(&w, i, nw > 1 ? (nw / w.sv.nsrc > 1 ? nw / w.sv.nsrc : 1) : 0, e);
+    if (!rc && nw > 1) {
+        errmsg em;
+        errmsg_clear(&em);
+        w.max_busy = 2 * (size_t)nw;
+        if (pool_init(&w.pool, (unsigned)nw, w.max_busy, &em))
+            rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "%s", errmsg_str(&em));
+        w.pooled = !rc;
+    }
     for (int live = w.sv.nsrc; !rc && live;) {
         live = 0;
         for (int i = 0; i < w.sv.nsrc && !rc; i++)
@@ -518,15 +668,18 @@ int stream_winjoin_exec(stream_job *j)
         if (!rc)
             rc = close_windows(&w, mn, e);
     }
-    j->r->serving = NULL;
-    for (int k = 0; k < w.nwins; k++)
-        window_free(&w.wins[k], w.sv.nsrc);
-    sl_free(w.wins);
+    if (rc && w.pooled)
+        pool_cancel(&w.pool);
+    rc = drain(&w, true, rc, e);
+    if (w.pooled)
+        pool_destroy(&w.pool);
+    for (int k = 0; k < w.npanes; k++)
+        rows_free(w.panes[k].rows, w.sv.nsrc);
+    sl_free(w.panes);
     for (int i = 0; i < w.sv.nsrc; i++) {
         if (!rc)
             stream_source_figures(&w.s[i]);
         stream_source_close(&w.s[i]);
-        sl_free(w.types[i]);
     }
     return rc;
 }

@@ -1452,8 +1452,8 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     if (!rc)
         rc = stream_ckpt_job_check(&j, e);
     if (!rc)
-        rc = j.winjoin ? stream_winjoin_exec(&j)
-             : j.ijoin ? stream_ijoin_exec(&j)
+        rc = j.winjoin ? stream_winjoin_exec(&j, nw)
+             : j.ijoin ? stream_ijoin_exec(&j, nw)
                        : stream_job_exec(&j, nw);
     if (!rc)
         rc = stream_sink_commit(j.sink, e);

@@ -189,6 +189,16 @@ def hop_src(src, slide_s, size_s):
             "generate_series(0, %d) AS g WHERE ts IS NOT NULL) h0)" % (size_s, slide_s, slide_s, src, k - 1)).replace(") h0)", ") h)")
 
 
+def hop_any_src(src, slide_s, size_s):
+    """hop(src, ts, slide, size) for any slide and size (a size that is no multiple of
+    the slide, or a slide past the size: rows in the gaps are in no window)."""
+    k = -(-size_s // slide_s)
+    return ("(SELECT *, ws + INTERVAL '%d seconds' AS we FROM (SELECT *, date_bin(INTERVAL '%d seconds', "
+            "ts, TIMESTAMP '1970-01-01') - g * INTERVAL '%d seconds' AS ws FROM %s CROSS JOIN "
+            "generate_series(0, %d) AS g WHERE ts IS NOT NULL) h WHERE ts < ws + INTERVAL '%d seconds')"
+            % (size_s, slide_s, slide_s, src, k - 1, size_s))
+
+
 def tumble_src(src, size_s):
     return ("(SELECT *, date_bin(INTERVAL '%d seconds', ts, TIMESTAMP '1970-01-01') AS ws, "
             "date_bin(INTERVAL '%d seconds', ts, TIMESTAMP '1970-01-01') + INTERVAL '%d seconds' "
@@ -217,6 +227,17 @@ WJOB = (
     "window_start, window_end FROM hop(bids, ts, INTERVAL '5 seconds', INTERVAL '15 seconds') "
     "GROUP BY auction, window_start, window_end) c GROUP BY window_start, window_end) m "
     "ON a.window_start = m.window_start AND a.window_end = m.window_end AND a.num >= m.maxn;\n")
+# hops whose size is no multiple of the slide (a row in 2 or 3 windows), and whose
+# slide exceeds the size (rows between windows are in none): rows with their window's max
+WJOB_HOPS = "".join(
+    "CREATE TABLE w%d (auction bigint, price bigint, window_start timestamp, window_end timestamp) "
+    "WITH (connector = 'file', path = 'w%d.csv', format = 'csv');\n"
+    "INSERT INTO w%d SELECT b.auction, b.price, b.window_start, b.window_end "
+    "FROM hop(bids, ts, INTERVAL '%d seconds', INTERVAL '%d seconds') b "
+    "JOIN (SELECT max(price) AS mp, window_start, window_end FROM hop(bids, ts, INTERVAL '%d seconds', "
+    "INTERVAL '%d seconds') GROUP BY window_start, window_end) m ON b.window_start = m.window_start "
+    "AND b.window_end = m.window_end AND b.price = m.mp;\n" % (n, n, n, sl, sz, sl, sz)
+    for n, sl, sz in ((4, 4, 10), (5, 10, 4)))
 
 
 def test_window_joins(seed, n):
@@ -229,7 +250,8 @@ def test_window_joins(seed, n):
         os.rename(os.path.join(d2, "bids.csv"), os.path.join(d, "asks.csv"))
         os.rename(os.path.join(d2, "keep.csv"), os.path.join(d, "keep_asks.csv"))
         check(late > 0 and late2 > 0, "seed %d: both streams have late rows" % seed)
-        job = (ts.source_sql("3 seconds") + ts.source_sql("8 seconds").replace("bids", "asks") + WJOB)
+        job = (ts.source_sql("3 seconds") + ts.source_sql("8 seconds").replace("bids", "asks") + WJOB +
+               WJOB_HOPS)
         b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
         a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_asks.csv"), ts.COLS)
         want1 = ts.oracle(d, "SELECT b.ws, b.auction, b.price, a.price, a.bidder FROM %s b JOIN %s a "
@@ -242,14 +264,19 @@ def test_window_joins(seed, n):
         want3 = ts.oracle(d, "SELECT a.auction, a.num, a.ws, a.we FROM %s a JOIN (SELECT max(num) AS maxn, "
                           "ws FROM %s c GROUP BY ws) m ON a.ws = m.ws AND a.num >= m.maxn"
                           % (cnt % hop_src(b, 5, 15), cnt % hop_src(b, 5, 15)))
-        check(len(want1) > 5 and len(want2) > 5 and len(want3) > 5, "seed %d: the oracles have rows" % seed)
+        want45 = [ts.oracle(d, "SELECT b.auction, b.price, b.ws, b.we FROM %s b JOIN (SELECT max(price) AS mp, "
+                            "ws FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp"
+                            % (hop_any_src(b, sl, sz), hop_any_src(b, sl, sz))) for sl, sz in ((4, 10), (10, 4))]
+        check(len(want1) > 5 and len(want2) > 5 and len(want3) > 5 and all(len(w) > 5 for w in want45),
+              "seed %d: the oracles have rows" % seed)
         first = None
         for workers in (1, 2, 4):
             rc, out, err = run_job(d, workers, job)
             check(rc == 0, "seed %d, %d workers: window joins run %s" % (seed, workers, err.strip()[:300]))
             if rc:
                 continue
-            got = [read_sink(os.path.join(d, "out", f)) for f in ("w1.csv", "w2.csv", "w3.csv")]
+            got = [read_sink(os.path.join(d, "out", f)) for f in ("w1.csv", "w2.csv", "w3.csv", "w4.csv",
+                                                                   "w5.csv")]
             check(sorted(got[0][1:]) == sorted(want1[1:]),
                   "seed %d, %d workers: two windowed streams joined on the window == batch "
                   "(NULL bidders never match)" % (seed, workers))
@@ -257,6 +284,10 @@ def test_window_joins(seed, n):
                   "seed %d, %d workers: rows joined with their window's max (q7 shape) == batch" % (seed, workers))
             check(sorted(got[2][1:]) == sorted(want3[1:]),
                   "seed %d, %d workers: hop counts joined with their max (q5 shape) == batch" % (seed, workers))
+            for k, (sl, sz) in enumerate(((4, 10), (10, 4))):
+                check(sorted(got[3 + k][1:]) == sorted(want45[k][1:]),
+                      "seed %d, %d workers: rows with their hop(%ds, %ds) window's max == batch"
+                      % (seed, workers, sl, sz))
             ends = [r[2] for r in got[1][1:]]
             check(ends == sorted(ends), "seed %d: window results leave in window_end order" % seed)
             st = json.load(open(os.path.join(d, "stats.json")))

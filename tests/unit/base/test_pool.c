@@ -151,6 +151,42 @@ TEST(submit_blocks_at_the_in_flight_bound)
     pool_destroy(&p);
 }
 
+/* pool_try_next never waits: SL_EAGAIN while the oldest task runs (even when a
+ * later one is done), SL_ENOTFOUND with nothing in flight, then the tasks in
+ * order once they are done. */
+TEST(try_next_does_not_wait_and_keeps_the_order)
+{
+    pool p;
+    errmsg e;
+    pool_task *t;
+    CHECK_OK(pool_init(&p, 2, 4, &e));
+    CHECK_EQ(pool_try_next(&p, &t), SL_ENOTFOUND);
+    gate gt;
+    item it[2];
+    gate_init(&gt, it, 1); /* it[0] waits for the gate, it[1] is done at once */
+    it[1] = (item){.t = {.run = work_reverse, .arg = &it[1]}, .idx = 63};
+    CHECK_OK(pool_submit(&p, &it[0].t));
+    CHECK_OK(pool_submit(&p, &it[1].t));
+    while (!__atomic_load_n(&it[1].ran, __ATOMIC_ACQUIRE))
+        sched_yield();
+    CHECK_EQ(pool_try_next(&p, &t), SL_EAGAIN);
+    CHECK_EQ(pool_in_flight(&p), 2);
+    gate_open(&gt);
+    int got = 0;
+    while (got < 2) {
+        int rc = pool_try_next(&p, &t);
+        if (rc == SL_EAGAIN) {
+            sched_yield();
+            continue;
+        }
+        CHECK_OK(rc);
+        CHECK(t == &it[got].t);
+        got++;
+    }
+    CHECK_EQ(pool_try_next(&p, &t), SL_ENOTFOUND);
+    pool_destroy(&p);
+}
+
 TEST(cancel_skips_queued_tasks_and_wakes_a_blocked_submitter)
 {
     pool p;

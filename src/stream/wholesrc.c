@@ -1,0 +1,399 @@
+/*
+ * wholesrc.c - a file (or nexmark) source read whole by one reader, in line
+ * order, for the drivers that run a job's SELECT over rows they choose
+ * (winjoin.c, ijoin.c).
+ *
+ * The reader applies lateness and watermarks exactly as a worker's reader does
+ * (rule 2: a row's watermark comes from every line before it), so the batches
+ * and their watermarks are a function of the file alone.  Read ahead (the
+ * driver has more than one worker), the reader runs on a thread of its own and
+ * hands its batches over through a small bounded queue: the driver sees the
+ * same batches with the same watermarks in the same order, and an error at
+ * the same place, while it joins or assigns the batches before them.  Reading
+ * is then overlapped with the driver's work and with the other sources'
+ * readers; a file is not split.
+ *
+ * A bounded nexmark source, read ahead, is made in chunks of about CHUNK_ROWS
+ * rows on a pool of nw threads and taken in order (base/pool.h).  Any range
+ * of events can be made alone, and the largest event time before a chunk is
+ * known without making it (stream_reader_scan_max is O(1) there), so each
+ * chunk's reader starts with the watermark the whole reader would have: the
+ * rows, the late ones and every watermark are the whole reader's.  Only the
+ * batch boundaries differ (a chunk's last batch may be short), which the
+ * drivers do not depend on: a window's rows and an interval join's pairs are
+ * functions of the rows alone.
+ */
+#include "stream/job.h"
+
+#include "base/alloc.h"
+#include "base/pool.h"
+
+#include <pthread.h>
+#include <string.h>
+
+#define AHEAD 4 /* batches read and not yet taken, at most */
+#define CHUNK_ROWS 32768
+
+/* A chunk of a nexmark source made on the pool: its batches and figures. */
+typedef struct chunk {
+    pool_task t;
+    stream_source *s;
+    stream_split sp;
+    sql_rows rows;
+    int next;                /* the next batch the driver takes */
+    uint64_t read, late, bad;
+    bool seen;
+    int64_t max_ns;
+    int64_t *wm;             /* each batch's watermark */
+    int wcap;
+    sql_err e;
+} chunk;
+
+typedef struct ahead_item {
+    sql_batch *b;            /* NULL: the end (or, with rc, an error) */
+    int64_t wm;
+    int rc;
+} ahead_item;
+
+struct stream_ahead {
+    stream_source *s;
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;       /* an item queued, one taken, or stop */
+    ahead_item q[AHEAD];
+    int head, n;
+    bool started;            /* the reader thread runs */
+    bool stop;               /* the driver is done with the source */
+    sql_err e;               /* the reader's error (the last item's rc) */
+    /* chunks (a bounded nexmark source) */
+    pool pool;
+    bool pooled;
+    stream_split *sp;
+    int nsp, submitted;
+    chunk *cur;              /* the chunk the driver takes batches from */
+    uint64_t read, late, bad; /* the figures of the chunks taken */
+    bool seen;
+    int64_t max_ns;
+};
+
+static int oom(sql_err *e)
+{
+    return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+}
+
+static void *ahead_main(void *arg)
+{
+    stream_ahead *a = arg;
+    for (bool last = false; !last;) {
+        ahead_item it = {NULL, 0, SL_OK};
+        it.rc = stream_reader_next(a->s->rd, &it.b, &it.wm, &a->e);
+        last = it.rc || !it.b;
+        pthread_mutex_lock(&a->mu);
+        while (a->n == AHEAD && !a->stop)
+            pthread_cond_wait(&a->cv, &a->mu);
+        if (a->stop) {
+            pthread_mutex_unlock(&a->mu);
+            sql_batch_free(it.b);
+            break;
+        }
+        a->q[(a->head + a->n) % AHEAD] = it;
+        a->n++;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+    }
+    return NULL;
+}
+
+/* Makes a chunk's batches (on a pool thread). */
+static void chunk_run(pool_task *pt)
+{
+    chunk *c = pt->arg;
+    stream_reader *rd = NULL;
+    int rc = stream_reader_open(c->s->f, &c->sp, &rd, &c->e);
+    while (!rc) {
+        sql_batch *b;
+        int64_t wm;
+        if ((rc = stream_reader_next(rd, &b, &wm, &c->e)) || !b)
+            break;
+        if (c->rows.nb == c->wcap) {
+            int nc = c->wcap ? 2 * c->wcap : 8;
+            int64_t *n = sl_realloc(c->wm, sizeof *n * (size_t)nc);
+            if (!n) {
+                sql_batch_free(b);
+                rc = oom(&c->e);
+                break;
+            }
+            c->wm = n;
+            c->wcap = nc;
+        }
+        c->wm[c->rows.nb] = wm;
+        if (sql_rows_add(&c->rows, b))
+            rc = oom(&c->e);
+    }
+    if (!rc) {
+        stream_reader_counts(rd, &c->read, &c->late, &c->bad);
+        stream_reader_final_max(rd, &c->seen, &c->max_ns);
+    }
+    if (rd)
+        stream_reader_close(rd);
+    pt->rc = rc;
+}
+
+static void chunk_free(chunk *c)
+{
+    if (!c)
+        return;
+    sql_rows_free(&c->rows);
+    sl_free(c->wm);
+    sl_free(c);
+}
+
+/* Queues the next chunks while fewer than the pool's bound are in flight. */
+static int chunk_submit(stream_ahead *a, sql_err *e)
+{
+    while (a->submitted < a->nsp && pool_in_flight(&a->pool) < a->pool.max_in_flight) {
+        chunk *c = sl_calloc(1, sizeof *c);
+        if (!c)
+            return oom(e);
+        c->s = a->s;
+        c->sp = a->sp[a->submitted++];
+        c->t.run = chunk_run;
+        c->t.arg = c;
+        stream_table *t = a->s->t;
+        sql_rows_init(&c->rows, t->ncols, t->types);
+        if (pool_submit(&a->pool, &c->t)) {
+            chunk_free(c);
+            return sql_err_set(e, SQLSTATE_INTERNAL, -1, "source \"%s\": reading cancelled",
+                               t->name);
+        }
+    }
+    return SL_OK;
+}
+
+/* The next batch of the chunks, in order (NULL after the last chunk). */
+static int chunk_next(stream_ahead *a, sql_batch **out, int64_t *wm, sql_err *e)
+{
+    *out = NULL;
+    for (;;) {
+        chunk *c = a->cur;
+        if (c && c->next < c->rows.nb) {
+            *wm = c->wm[c->next];
+            *out = c->rows.b[c->next];
+            c->rows.b[c->next++] = NULL;
+            return SL_OK;
+        }
+        if (c) {
+            a->read += c->read;
+            a->late += c->late;
+            a->bad += c->bad;
+            if (c->seen && (!a->seen || c->max_ns > a->max_ns))
+                a->max_ns = c->max_ns;
+            a->seen |= c->seen;
+            chunk_free(c);
+            a->cur = NULL;
+        }
+        int rc = chunk_submit(a, e);
+        pool_task *t;
+        if (rc || pool_next(&a->pool, &t))
+            return rc;
+        a->cur = t->arg;
+        if (a->cur->t.rc) {
+            *e = a->cur->e;
+            return a->cur->t.rc;
+        }
+    }
+}
+
+/*
+ * Chunks of a bounded nexmark source: the ranges of events, each with the
+ * largest event time before it (the first pass, O(1) a chunk), and the pool.
+ */
+static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
+{
+    /* the connector cuts a few ranges a worker: as many workers as make ranges of
+     * about CHUNK_ROWS rows of the kind */
+    int64_t rows = stream_nexmark_rows(s->t);
+    const char *why;
+    int rc = stream_file_split(s->f, (int)(rows / (8 * CHUNK_ROWS)) + 2, false, &a->sp, &a->nsp,
+                               &why) ? oom(e) : SL_OK;
+    bool seen = false;
+    int64_t mx = 0;
+    for (int k = 0; k < a->nsp && !rc; k++) {
+        a->sp[k].start_seen = seen;
+        a->sp[k].start_max_ns = mx;
+        stream_reader *rd = NULL;
+        bool ks = false;
+        int64_t kmax = 0, lines;
+        if (!(rc = stream_reader_open(s->f, &a->sp[k], &rd, e)))
+            rc = stream_reader_scan_max(rd, &ks, &kmax, &lines);
+        if (rd)
+            stream_reader_close(rd);
+        if (!rc && ks && (!seen || kmax > mx))
+            mx = kmax;
+        seen |= !rc && ks;
+    }
+    errmsg em;
+    errmsg_clear(&em);
+    if (!rc && pool_init(&a->pool, (unsigned)nw, 2 * (size_t)nw, &em))
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "%s", errmsg_str(&em));
+    a->pooled = !rc;
+    return rc;
+}
+
+int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahead, sql_err *e)
+{
+    memset(s, 0, sizeof *s);
+    s->t = t;
+    s->wm = STREAM_WM_NONE;
+    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
+                           "nexmark sources only", t->name);
+    if (stream_path_resolve(t->path, sizeof t->path, j->r->o->input_dir, t->path_opt))
+        return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
+    int rc = stream_file_open(t, &s->f, e);
+    if (!rc && ahead && stream_nexmark_rows(t) >= 0) {
+        stream_ahead *a = sl_calloc(1, sizeof *a);
+        if (!a)
+            return oom(e);
+        a->s = s;
+        s->ah = a;
+        return chunks_open(s, a, ahead, e);
+    }
+    stream_split *sp = NULL;
+    int n = 0;
+    const char *why;
+    if (!rc && stream_file_split(s->f, 1, false, &sp, &n, &why))
+        rc = oom(e);
+    if (!rc) {
+        stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
+        rc = stream_reader_open(s->f, &whole, &s->rd, e);
+    }
+    sl_free(sp);
+    if (rc || !ahead)
+        return rc;
+    stream_ahead *a = sl_calloc(1, sizeof *a);
+    if (!a)
+        return oom(e);
+    a->s = s;
+    pthread_mutex_init(&a->mu, NULL);
+    pthread_cond_init(&a->cv, NULL);
+    if (pthread_create(&a->th, NULL, ahead_main, a)) {
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+        sl_free(a);
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "source \"%s\": cannot start its "
+                           "reader thread", t->name);
+    }
+    a->started = true;
+    s->ah = a;
+    return SL_OK;
+}
+
+/* The next item of the read-ahead queue (waiting for it). */
+static ahead_item take(stream_ahead *a)
+{
+    pthread_mutex_lock(&a->mu);
+    while (!a->n)
+        pthread_cond_wait(&a->cv, &a->mu);
+    ahead_item it = a->q[a->head];
+    a->head = (a->head + 1) % AHEAD;
+    a->n--;
+    pthread_cond_broadcast(&a->cv);
+    pthread_mutex_unlock(&a->mu);
+    return it;
+}
+
+int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
+{
+    int64_t wm;
+    int rc;
+    if (s->ah && s->ah->sp) {
+        rc = chunk_next(s->ah, out, &wm, e);
+    } else if (s->ah) {
+        ahead_item it = take(s->ah);
+        *out = it.b;
+        wm = it.wm;
+        if ((rc = it.rc))
+            *e = s->ah->e;
+    } else {
+        rc = stream_reader_next(s->rd, out, &wm, e);
+    }
+    if (rc)
+        return rc;
+    if (!*out) {
+        s->ended = true;
+        s->wm = STREAM_WM_END;
+    } else {
+        s->wm = wm;
+    }
+    return SL_OK;
+}
+
+/* Stops and joins the reader thread, or the chunks' pool; batches read and not
+ * taken are freed. */
+static void ahead_end(stream_source *s)
+{
+    stream_ahead *a = s->ah;
+    if (!a)
+        return;
+    if (a->pooled) {
+        pool_task *t;
+        pool_cancel(&a->pool);
+        while (pool_next(&a->pool, &t) == SL_OK)
+            chunk_free(t->arg);
+        pool_destroy(&a->pool);
+    }
+    chunk_free(a->cur);
+    sl_free(a->sp);
+    if (a->started) {
+        pthread_mutex_lock(&a->mu);
+        a->stop = true;
+        pthread_cond_broadcast(&a->cv);
+        pthread_mutex_unlock(&a->mu);
+        pthread_join(a->th, NULL);
+        for (; a->n; a->n--, a->head = (a->head + 1) % AHEAD)
+            sql_batch_free(a->q[a->head].b);
+        pthread_mutex_destroy(&a->mu);
+        pthread_cond_destroy(&a->cv);
+    }
+    sl_free(a);
+    s->ah = NULL;
+}
+
+void stream_source_figures(stream_source *s)
+{
+    stream_table *t = s->t;
+    uint64_t rd, late, bad;
+    bool seen;
+    int64_t mx;
+    if (s->ah && s->ah->sp) { /* chunks: the sums of those taken (all, at the end) */
+        rd = s->ah->read;
+        late = s->ah->late;
+        bad = s->ah->bad;
+        seen = s->ah->seen;
+        mx = s->ah->max_ns;
+    } else {
+        ahead_end(s); /* the reader's counters are the thread's until it is joined */
+        stream_reader_counts(s->rd, &rd, &late, &bad);
+        stream_reader_final_max(s->rd, &seen, &mx);
+    }
+    t->rows_read = rd;
+    t->late_dropped = late;
+    t->bad_rows = bad;
+    stream_wm all;
+    stream_wm_init(&all, t->delay_ns);
+    if (seen)
+        stream_wm_observe(&all, mx);
+    t->watermark_ns = stream_wm_value(&all);
+    t->read_once = true;
+}
+
+void stream_source_close(stream_source *s)
+{
+    ahead_end(s);
+    if (s->rd)
+        stream_reader_close(s->rd);
+    stream_file_close(s->f);
+    s->rd = NULL;
+    s->f = NULL;
+}
