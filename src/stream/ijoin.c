@@ -647,7 +647,8 @@ int stream_ijoin_exec(stream_job *j, int nw)
         rc = stream_source_open(j, w.bd.src[i], &w.src[i], nw > 1 ? nw : 0, e);
     if (!rc)
         rc = parts_open(&w, nw, e);
-    while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed)) {
+    while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&
+           !(j->stop && atomic_load_explicit(j->stop, memory_order_relaxed))) {
         for (int i = 0; i < 2 && !rc; i++) {
             sql_batch *b;
             if (!w.src[i].ended && !(rc = stream_source_next(&w.src[i], &b, e)))

@@ -78,6 +78,8 @@ typedef struct sjob {
     stream_view *view;       /* a view job's */
     stream_table *sink;      /* an INSERT job's */
     stream_table *src;
+    stream_table *srcs[STREAM_SERVE_MAX]; /* a join of two streams: the streams it reads */
+    int nsrcs;
     /* figures */
     uint64_t prev_in, prev_out;
     int64_t prev_ns;
@@ -189,7 +191,10 @@ static sjob *job_find(stream_server *ss, const char *name)
 static void *job_main(void *arg)
 {
     sjob *jb = arg;
-    int rc = stream_job_exec(&jb->j, jb->nw);
+    /* a join of two streams (no single source) runs its own driver on this thread */
+    int rc = jb->j.winjoin ? stream_winjoin_exec(&jb->j, jb->nw)
+             : jb->j.ijoin ? stream_ijoin_exec(&jb->j, jb->nw)
+                           : stream_job_exec(&jb->j, jb->nw);
     if (!rc)
         rc = stream_sink_commit(jb->j.sink, &jb->err);
     if (jb->view && jb->view->grown) { /* jobs reading the view reach its end */
@@ -276,9 +281,8 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     r->sink_resume = false;
     jb->nw = nw;
     jb->src = jb->j.src;
-    if (!rc && !jb->src) /* winjoin.c and ijoin.c read files on the calling thread only */
-        rc = sql_err_set(&jb->err, SQLSTATE_FEATURE, -1, "joins of two streams do not run on a "
-                         "server yet (streamlake run runs them)");
+    jb->nsrcs = !rc && !jb->src ? stream_plan_sources(jb->j.q->root->p, jb->srcs, STREAM_SERVE_MAX)
+                                : 0;
     bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
     if (!rc && !ins)
         jb->view = stream_view_find(r, st->create_table_as_stmt->into->rel->relname);
@@ -291,7 +295,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         jb->view->growing = !rc;
         pthread_mutex_unlock(&ss->vmu);
     }
-    if (!rc && jb->src->connector == STREAM_CONN_TELEMETRY &&
+    if (!rc && jb->src && jb->src->connector == STREAM_CONN_TELEMETRY &&
         stream_live_open(r->hub, jb->src, nw, &jb->live))
         rc = oom(&jb->err);
     jb->j.live = jb->live;
@@ -610,9 +614,13 @@ static sjob *view_reader(stream_server *ss, const stream_view *v)
 
 static bool table_in_use(stream_server *ss, const stream_table *t)
 {
-    for (sjob *jb = ss->jobs; jb; jb = jb->next)
+    for (sjob *jb = ss->jobs; jb; jb = jb->next) {
         if (jb->src == t || jb->sink == t)
             return true;
+        for (int i = 0; i < jb->nsrcs; i++)
+            if (jb->srcs[i] == t)
+                return true;
+    }
     return false;
 }
 

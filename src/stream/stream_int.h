@@ -390,6 +390,8 @@ bool stream_winjoin_fits(const sql_plan *root, const char **why);
 bool stream_ijoin_fits(const sql_plan *root, const char **why);
 /* Whether a plan reads a stream (a source, or a window over one). */
 bool stream_plan_reads_stream(const sql_plan *p);
+/* The streams (sources, also under window tables) a plan reads, at most max. */
+int stream_plan_sources(const sql_plan *p, stream_table **out, int max);
 bool stream_serving_active(void);
 int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
                         sql_scan **out, sql_err *e);

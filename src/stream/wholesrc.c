@@ -269,7 +269,10 @@ int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahe
         rc = stream_reader_open(s->f, &whole, &s->rd, e);
     }
     sl_free(sp);
-    if (rc || !ahead)
+    if (!rc && j->stop)
+        stream_reader_set_stop(s->rd, j->stop); /* a followed file ends on a job stop */
+    /* a followed file or an unbounded generator is read as it comes, by the caller */
+    if (rc || !ahead || t->follow || t->connector == STREAM_CONN_NEXMARK)
         return rc;
     stream_ahead *a = sl_calloc(1, sizeof *a);
     if (!a)

@@ -37,6 +37,10 @@
 #include <string.h>
 
 #define MAX_SRC 8
+/* A batch at least this long whose rows share a pane is kept as it is; a shorter
+ * one (a paced generator's few due events, in buffers sized for a full batch) is
+ * copied down to its rows, so that kept bytes follow kept rows. */
+#define KEEP_WHOLE_ROWS 1024
 
 /* A pane: the on-time rows of [start, start + pane width) of each source (the
  * source's columns).  Panes tile time; a window is the panes it covers. */
@@ -74,6 +78,28 @@ bool stream_plan_reads_stream(const sql_plan *p)
 }
 
 #define reads_stream stream_plan_reads_stream
+
+static void add_sources(const sql_plan *p, stream_table **out, int max, int *n)
+{
+    const stream_win *w;
+    if (!p)
+        return;
+    stream_table *t = p->kind == SP_SCAN ? stream_scan_source(p->scan.table, &w) : NULL;
+    bool seen = !t;
+    for (int i = 0; i < *n && !seen; i++)
+        seen = out[i] == t;
+    if (!seen && *n < max)
+        out[(*n)++] = t;
+    add_sources(p->child, out, max, n);
+    add_sources(p->right, out, max, n);
+}
+
+int stream_plan_sources(const sql_plan *p, stream_table **out, int max)
+{
+    int n = 0;
+    add_sources(p, out, max, &n);
+    return n;
+}
 
 /* Output column col of p: 1 a window_start, 2 a window_end, 0 anything else. */
 static int win_col(const sql_plan *p, int col)
@@ -340,7 +366,7 @@ static void rows_free(sql_rows *rows, int nsrc)
 /*
  * The on-time rows of source i's batch b (taken) into their panes: the batch
  * itself when its rows share one pane (the usual case: a batch spans less
- * time than a pane), else one part per pane.  Rows with a NULL event time are
+ * time than a pane) and it is not short, else one part per pane.  Rows with a NULL event time are
  * in no window.
  */
 static int assign(wj *w, int i, sql_batch *b, sql_err *e)
@@ -374,7 +400,7 @@ static int assign(wj *w, int i, sql_batch *b, sql_err *e)
         sql_batch *part = NULL;
         if (!p) {
             rc = oom(e);
-        } else if (m == n && !nulls) {
+        } else if (m == n && !nulls && n >= KEEP_WHOLE_ROWS) {
             part = b;
             b = NULL;
         } else if (sql_batch_take(b, pick, m, &part)) {
@@ -655,7 +681,10 @@ int stream_winjoin_exec(stream_job *j, int nw)
             rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "%s", errmsg_str(&em));
         w.pooled = !rc;
     }
-    for (int live = w.sv.nsrc; !rc && live;) {
+    bool stopped = false;
+    for (int live = w.sv.nsrc; !rc && live && !stopped;) {
+        /* a server's job stop ends the job as if its inputs ended */
+        stopped = j->stop && atomic_load_explicit(j->stop, memory_order_relaxed);
         live = 0;
         for (int i = 0; i < w.sv.nsrc && !rc; i++)
             if (!w.s[i].ended) {
@@ -666,7 +695,7 @@ int stream_winjoin_exec(stream_job *j, int nw)
         for (int i = 0; i < w.sv.nsrc; i++)
             mn = w.s[i].wm < mn ? w.s[i].wm : mn;
         if (!rc)
-            rc = close_windows(&w, mn, e);
+            rc = close_windows(&w, stopped ? STREAM_WM_END : mn, e);
     }
     if (rc && w.pooled)
         pool_cancel(&w.pool);

@@ -410,6 +410,79 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(query(self.srv, "SELECT we::text, n FROM per10 ORDER BY 1"),
                          [["2024-03-01 00:00:10", 2]])
 
+    def test_joins_of_two_streams(self):
+        """Joins of two streams run on a server as with `streamlake run`: a window join
+        and an interval join of two files into views equal the batch joins over the
+        non-late rows; the sources of a join cannot be dropped under it; a job over an
+        unbounded generator stops when asked."""
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                        "stream"))
+        import test_stream as ts  # the generated bids and the batch oracle
+        d = tempfile.mkdtemp(prefix="sl-e2e-joins-")
+        self.addCleanup(shutil.rmtree, d, True)
+        ts.make_input(d, 7, 6000, 3000)
+        d2 = os.path.join(d, "asks")
+        os.mkdir(d2)
+        ts.make_input(d2, 107, 6000, 8000)
+        for name, delay, path in (("bids", "3 seconds", os.path.join(d, "bids.csv")),
+                                  ("asks", "8 seconds", os.path.join(d2, "bids.csv"))):
+            query(self.srv, "CREATE TABLE %s (%s) WITH (connector = 'file', path = '%s', "
+                  "event_time = 'ts', max_delay = '%s')" % (name, ts.COLS, path, delay))
+        query(self.srv, "CREATE MATERIALIZED VIEW wj AS SELECT b.window_start, b.auction, "
+              "b.price AS bp, a.price AS ap, a.bidder FROM tumble(bids, ts, INTERVAL '10 seconds') b "
+              "JOIN tumble(asks, ts, INTERVAL '10 seconds') a ON b.auction = a.auction "
+              "AND b.window_start = a.window_start AND b.window_end = a.window_end "
+              "AND b.bidder = a.bidder")
+        query(self.srv, "CREATE MATERIALIZED VIEW ij AS SELECT b.auction, b.bidder, b.price AS bp, "
+              "a.price AS ap, b.ts AS bts, a.ts AS ats FROM bids b JOIN asks a "
+              "ON b.auction = a.auction AND a.ts BETWEEN b.ts AND b.ts + INTERVAL '20 seconds'")
+        err = query(self.srv, "DROP TABLE asks", status=400)  # both jobs read it
+        self.assertIn("asks", json.dumps(err))
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+            if "running" not in states.values():
+                break
+            time.sleep(0.2)
+        self.assertEqual(states, {"wj": "finished", "ij": "finished"})
+        b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+        a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d2, "keep.csv"), ts.COLS)
+        t = "coalesce(%s::text, '-')"
+        cols = lambda *c: ", ".join(t % x for x in c)  # noqa: E731
+        want_wj = ts.oracle(d, "SELECT %s FROM (SELECT *, date_bin(INTERVAL '10 seconds', ts, "
+                            "TIMESTAMP '1970-01-01') AS ws FROM %s WHERE ts IS NOT NULL) b JOIN "
+                            "(SELECT *, date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') "
+                            "AS ws FROM %s WHERE ts IS NOT NULL) a ON b.auction = a.auction AND "
+                            "b.ws = a.ws AND b.bidder = a.bidder"
+                            % (cols("b.ws", "b.auction", "b.price", "a.price", "a.bidder"), b, a))[1:]
+        want_ij = ts.oracle(d, "SELECT %s FROM %s b JOIN %s a ON b.auction = a.auction AND a.ts "
+                            "BETWEEN b.ts AND b.ts + INTERVAL '20 seconds'"
+                            % (cols("b.auction", "b.bidder", "b.price", "a.price", "b.ts", "a.ts"),
+                               b, a))[1:]
+        got_wj = query(self.srv, "SELECT %s FROM wj" % cols("window_start", "auction", "bp", "ap",
+                                                             "bidder"))
+        got_ij = query(self.srv, "SELECT %s FROM ij" % cols("auction", "bidder", "bp", "ap", "bts",
+                                                             "ats"))
+        self.assertTrue(len(want_wj) > 5 and len(want_ij) > 5)
+        self.assertEqual(sorted(got_wj), sorted(want_wj))
+        self.assertEqual(sorted(got_ij), sorted(want_ij))
+        # an unbounded generator: the job runs until stopped, then ends as an input ends
+        query(self.srv, "CREATE TABLE nbid (auction bigint, price bigint, date_time timestamp) "
+              "WITH (connector = 'nexmark', kind = 'bid', rate = '20000')")
+        query(self.srv, "CREATE MATERIALIZED VIEW top AS SELECT b.auction, b.price, b.window_end "
+              "FROM tumble(nbid, date_time, INTERVAL '1 second') b JOIN (SELECT max(price) AS mp, "
+              "window_start, window_end FROM tumble(nbid, date_time, INTERVAL '1 second') "
+              "GROUP BY window_start, window_end) m ON b.window_start = m.window_start "
+              "AND b.window_end = m.window_end AND b.price = m.mp")
+        time.sleep(1.5)
+        states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+        self.assertEqual(states["top"], "running", self.srv.get_json("/api/jobs"))
+        st, _, body = self.srv.post("/api/jobs/top/stop", b"")
+        self.assertEqual(st, 200, body)
+        states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
+        self.assertEqual(states["top"], "stopped")
+        self.assertGreater(query(self.srv, "SELECT count(*) FROM top")[0][0], 0)
+
     def test_view_as_stream(self):
         sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
                                         "stream"))
