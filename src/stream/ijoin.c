@@ -644,7 +644,7 @@ int stream_ijoin_exec(stream_job *j, int nw)
     find(&w.bd, j->q->root->p);
     int rc = SL_OK;
     for (int i = 0; i < 2 && !rc; i++)
-        rc = stream_source_open(j, w.bd.src[i], &w.src[i], nw > 1 ? nw : 0, e);
+        rc = stream_source_open(j, w.bd.src[i], &w.src[i], nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0, e);
     if (!rc)
         rc = parts_open(&w, nw, e);
     while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&
