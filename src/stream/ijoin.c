@@ -393,11 +393,11 @@ static int join_fresh(part *p, int i, const sql_rows *fresh)
     p->sv.cur[1 - i] = &p->kept[1 - i];
     int rc;
     if (!w->threaded) {
-        rc = stream_serve_query(j, p->s, &p->sv, NULL, &p->e);
+        rc = stream_serve_query(p->s, j->text, j->q->types, j->sink, &p->sv, NULL, &p->e);
     } else {
         sql_rows out;
         sql_rows_init(&out, j->q->ncols, j->q->types);
-        rc = stream_serve_query(j, p->s, &p->sv, &out, &p->e);
+        rc = stream_serve_query(p->s, j->text, j->q->types, j->sink, &p->sv, &out, &p->e);
         pthread_mutex_lock(&w->mu);
         for (int k = 0; k < out.nb; k++) {
             if (!rc)

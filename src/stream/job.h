@@ -198,22 +198,7 @@ void stream_source_close(stream_source *s);
 /* A driver's state of mem bytes against work_mem: 53200 (detail: what needs more)
  * past it. */
 int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e);
-/* What the scans of sources and window tables read while a driver runs the
- * statement's SELECT over rows it chose (stream_serve_query, on the thread that
- * calls it): source src[i]'s rows are cur[i] (batches of its columns); a window
- * table adds window_start and window_end, the same on every row. */
-#define STREAM_SERVE_MAX 8
-struct stream_serving {
-    stream_table *src[STREAM_SERVE_MAX];
-    int nsrc;
-    const sql_rows *cur[STREAM_SERVE_MAX];
-    int64_t win_start, win_end;
-};
-/* The statement's SELECT planned in session s and run by the batch engine over
- * the rows sv serves, its rows added to out (NULL: written to the sink).  Each
- * thread running it at once needs a session of its own. */
-int stream_serve_query(stream_job *j, sql_session *s, const stream_serving *sv, sql_rows *out,
-                       sql_err *e);
+
 
 /* ckpt_job.c: checkpoints of a job (docs/internals/stream.md "Checkpoints"). */
 /* Before planning: the store opened (*ck; NULL when no directory is configured)

@@ -34,6 +34,7 @@
  *                 of aggregates): the batch query run over each window's rows,
  *                 windows side by side on a pool, written in order
  *   wholesrc.c    a source read whole in line order for those two, read ahead
+ *   serve.c       the rows those two choose, served to the batch engine's scans
  *   checkpoint.c  checkpoint objects' bytes and store (checkpoint.h)
  *   ckpt_job.c    what a checkpoint saves of a job, and recovery (job.h)
  *
@@ -70,6 +71,7 @@ typedef struct stream_run stream_run;
 typedef struct stream_nexmark stream_nexmark;
 typedef struct stream_kafka stream_kafka;
 typedef struct stream_serving stream_serving;
+typedef struct stream_sink stream_sink;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
 typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
@@ -380,10 +382,7 @@ bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out);
 int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body,
                     dbuf *v);
 
-/* winjoin.c: whether a plan is local to windows (why not in *why), whether the
- * calling thread serves chosen rows to the scans of sources and window tables
- * (a driver running the statement's SELECT over them: stream_serve_query), and
- * such a scan. */
+/* winjoin.c: whether a plan is local to windows (why not in *why). */
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
 /* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
  * NULL when the plan is no join of two streams at all). */
@@ -392,12 +391,30 @@ bool stream_ijoin_fits(const sql_plan *root, const char **why);
 bool stream_plan_reads_stream(const sql_plan *p);
 /* The streams (sources, also under window tables) a plan reads, at most max. */
 int stream_plan_sources(const sql_plan *p, stream_table **out, int max);
+
+/* serve.c: what the scans of sources and window tables read while a driver runs
+ * a job's SELECT over rows it chose (on the thread that calls stream_serve_query):
+ * source src[i]'s rows are cur[i] (batches of its columns); a window table adds
+ * window_start and window_end, the same on every row. */
+#define STREAM_SERVE_MAX 8
+struct stream_serving {
+    stream_table *src[STREAM_SERVE_MAX];
+    int nsrc;
+    const sql_rows *cur[STREAM_SERVE_MAX];
+    int64_t win_start, win_end;
+};
+/* The statement text planned in session s and run by the batch engine over the
+ * rows sv serves, its rows (of the given types) added to out (NULL: written to
+ * sink).  Each thread running it at once needs a session of its own. */
+int stream_serve_query(sql_session *s, const char *text, const sql_type *types, stream_sink *sink,
+                       const stream_serving *sv, sql_rows *out, sql_err *e);
+/* Whether the calling thread serves rows (catalog.c: then a source's or window
+ * table's scan is one unit, opened by stream_serving_open). */
 bool stream_serving_active(void);
 int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
                         sql_scan **out, sql_err *e);
 
 /* sink.c */
-typedef struct stream_sink stream_sink;
 /*
  * A sink for rows of the job's columns (ncols of in_types): a connector table
  * (to its file, through a part file renamed at commit) or a view.  map[i]: the job

@@ -196,92 +196,6 @@ bool stream_winjoin_fits(const sql_plan *root, const char **why)
     return !s.why && s.nsrc > 0;
 }
 
-/* ---- the scans of a window's run ----------------------------------------- */
-
-typedef struct wj_scan {
-    sql_scan s;
-    const sql_rows *rows;
-    int next;
-    int ncols;
-    const int *cols;
-    int src_ncols;           /* past them: window_start, window_end (a window table) */
-    int64_t win[2];          /* the served window's start and end */
-    sql_type types[];        /* ncols */
-} wj_scan;
-
-static int wj_next(sql_scan *s, sql_batch **out, sql_err *e)
-{
-    wj_scan *w = (wj_scan *)s;
-    *out = NULL;
-    if (w->next >= w->rows->nb)
-        return SL_OK;
-    const sql_batch *in = w->rows->b[w->next++];
-    if (sql_batch_new(w->ncols, w->types, out))
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    int rc = SL_OK;
-    for (int c = 0; c < w->ncols && !rc; c++) {
-        int k = w->cols[c] - w->src_ncols;
-        if (k < 0) {
-            col_vec_release(&(*out)->cols[c]);
-            sql_vec_share(&in->cols[w->cols[c]], &(*out)->cols[c]);
-            continue;
-        }
-        col_vec *v = &(*out)->cols[c]; /* the window's bounds, on every row */
-        rc = col_vec_reserve(v, in->n, 0);
-        for (int64_t r = 0; r < in->n && !rc; r++)
-            rc = col_vec_append_i64(v, w->win[k]);
-    }
-    (*out)->n = in->n;
-    if (rc) {
-        sql_batch_free(*out);
-        *out = NULL;
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    }
-    return SL_OK;
-}
-
-static void wj_close(sql_scan *s)
-{
-    sl_free(s);
-}
-
-static const sql_scan_ops g_wj_scan = {wj_next, wj_close};
-
-/* The rows the calling thread serves (stream_serve_query), NULL when none: per
- * thread, since a driver's threads run windows (or batches) side by side. */
-static _Thread_local const stream_serving *t_serving;
-
-bool stream_serving_active(void)
-{
-    return t_serving != NULL;
-}
-
-int stream_serving_open(stream_table *src, const sql_type *types, const sql_scan_req *req,
-                        sql_scan **out, sql_err *e)
-{
-    const stream_serving *sv = t_serving;
-    int i = 0;
-    while (sv && i < sv->nsrc && sv->src[i] != src)
-        i++;
-    if (!sv || i == sv->nsrc || !sv->cur[i])
-        return sql_err_set(e, SQLSTATE_INTERNAL, -1, "\"%s\" is not served", src->name);
-    /* the scan's column types live with it: nothing is taken from a shared arena */
-    wj_scan *s = sl_calloc(1, sizeof *s + sizeof(sql_type) * (size_t)req->ncols);
-    if (!s)
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    s->s.ops = &g_wj_scan;
-    s->rows = sv->cur[i];
-    s->ncols = req->ncols;
-    s->cols = req->cols;
-    s->src_ncols = src->ncols;
-    s->win[0] = sv->win_start;
-    s->win[1] = sv->win_end;
-    for (int c = 0; c < req->ncols; c++)
-        s->types[c] = types[req->cols[c]];
-    *out = &s->s;
-    return SL_OK;
-}
-
 /* ---- running ------------------------------------------------------------- */
 
 typedef struct wj {
@@ -438,31 +352,6 @@ static int share_rows(const sql_rows *rows, sql_rows *out)
     return SL_OK;
 }
 
-int stream_serve_query(stream_job *j, sql_session *s, const stream_serving *sv, sql_rows *out,
-                       sql_err *e)
-{
-    sql_query *q = NULL;
-    t_serving = sv;
-    int rc = sql_query_open_plan(s, j->text, &q, e);
-    if (!rc && !(rc = sql_op_open(q->root))) {
-        for (;;) {
-            sql_batch *b;
-            if ((rc = sql_op_next(q->root, &b)) || !b)
-                break;
-            b->types = j->q->types;
-            if (out ? (sql_rows_add(out, b) ? (rc = oom(e)) : 0)
-                    : (rc = stream_sink_write(j->sink, b, e)))
-                break;
-        }
-    }
-    if (rc && !e->state[0] && q && q->e->state[0])
-        *e = *q->e;
-    if (q)
-        sql_query_close(q);
-    t_serving = NULL;
-    return rc;
-}
-
 static void task_free(wj_task *tk)
 {
     rows_free(tk->win.rows, tk->w->sv.nsrc);
@@ -507,7 +396,8 @@ static void run_task(pool_task *pt)
     sql_session *s = NULL;
     int rc = w->pooled && sql_session_new_like(j->r->s, &s) ? oom(&tk->e) : SL_OK;
     if (!rc)
-        rc = stream_serve_query(j, s ? s : j->r->s, &sv, &tk->out, &tk->e);
+        rc = stream_serve_query(s ? s : j->r->s, j->text, j->q->types, j->sink, &sv, &tk->out,
+                                &tk->e);
     sql_session_free(s);
     rows_free(tk->win.rows, sv.nsrc);
     if (!rc && w->preformat)
