@@ -65,6 +65,23 @@ done
 "$bin" job list --server "$url"
 "$bin" sql --server "$url" "SELECT * FROM span_stats ORDER BY window_start, spans DESC LIMIT 12;
 SELECT * FROM span_totals ORDER BY spans DESC, name LIMIT 6"
+
+echo "== a join of two streams on the server's workers: Nexmark q7, each 10 s window's highest bids"
+"$bin" sql --server "$url" "CREATE TABLE bid (auction bigint, bidder bigint, price bigint, date_time timestamp)
+  WITH (connector = 'nexmark', kind = 'bid', events = 2000000);
+CREATE MATERIALIZED VIEW highest_bid AS
+  SELECT b.auction, b.price, b.bidder, b.window_end
+  FROM tumble(bid, date_time, INTERVAL '10 seconds') b
+  JOIN (SELECT max(price) AS top, window_start, window_end
+        FROM tumble(bid, date_time, INTERVAL '10 seconds') GROUP BY window_start, window_end) m
+    ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.top"
+for _ in $(seq 1 120); do # the generator's 2 M events are bounded: the job finishes
+  state=$("$bin" sql --server "$url" --format csv "SELECT state FROM jobs WHERE name = 'highest_bid'" | tail -1)
+  [ "$state" != "running" ] && break
+  sleep 0.25
+done
+"$bin" sql --server "$url" "SELECT name, state, rows_written FROM jobs WHERE name = 'highest_bid';
+SELECT * FROM highest_bid ORDER BY window_end LIMIT 5"
 echo "== what the server holds"
 "$bin" processes --server "$url"
 blob_bytes=$(du -sb "$data/blobs" | cut -f1)
