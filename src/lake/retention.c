@@ -10,7 +10,10 @@
  *   3. the partitions that began at or before the newest deleted block's insert
  *      time are retired: their source blocks may be gone, so the next read
  *      plans and builds what is left, and the janitor deletes the old files
- *      after its grace period (readers that opened them keep them that long).
+ *      after its grace period (readers that opened them keep them that long);
+ *      first this server's deferred commits are let in (commit.c), so that none
+ *      puts a partition's row in after the retirement.  A pending commit of
+ *      another server on the same metadata store is not waited for.
  * Only blocks whose end_time is before the horizon go: a block that ends inside
  * it stays whole.  Called by the leader only (server background thread).
  */
@@ -74,6 +77,9 @@ int lake_retention(lake *l, int64_t horizon_ns, int batch, int max_batches,
             break;
     }
     if (c.max_insert != INT64_MIN) {
+        /* a deferred commit still pending would put its row in after the retirement:
+         * a current partition built from blocks just deleted */
+        lake_pending_drain(l);
         for (int i = 0; !rc && i < max_batches; i++) {
             int n = 0;
             rc = meta_partitions_expire(l->m, c.max_insert + 1, batch, &n, e);
