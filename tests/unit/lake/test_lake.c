@@ -900,6 +900,26 @@ TEST(deferred_commits_are_read_at_once_and_committed_after_their_files)
     fx_free(&f);
 }
 
+/* A lake of 3 partitions over a store that cannot map reads, built by a scan with
+ * deferred commits while a trace holds them (f->l the new lake; *mapped the
+ * fixture's own). */
+static void held_builds(fixture *f, nomap_store *nm, lake **mapped)
+{
+    fx_init(f, 1, 0);
+    frames(f, 0, 6, 2000);
+    *nm = (nomap_store){.base = {&g_nomap_ops}, .in = f->os};
+    *mapped = f->l;
+    f->os = &nm->base;
+    fx_open_lake(f, 8000);
+    lake_commit_hold(f->l, 1); /* a trace starts */
+    lake_mat_stats st = {0};
+    g_defer_scans = 1;
+    scanned a = scan_all(f, LAKE_THREAD_SPANS, f->stream_str[0], INT64_MIN, INT64_MAX, &st);
+    g_defer_scans = 0;
+    CHECK_EQ(st.built, 3);
+    CHECK_EQ(a.rows, 12000);
+}
+
 /*
  * Retention retires the partitions built from the blocks it deletes, also those
  * whose deferred commit was still pending (held by a trace): the row goes in
@@ -909,19 +929,9 @@ TEST(deferred_commits_are_read_at_once_and_committed_after_their_files)
 TEST(retention_retires_partitions_whose_commit_was_pending)
 {
     fixture f;
-    fx_init(&f, 1, 0);
-    frames(&f, 0, 6, 2000); /* 3 partitions */
-    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os};
-    lake *mapped = f.l;
-    f.os = &nm.base;
-    fx_open_lake(&f, 8000);
-    lake_commit_hold(f.l, 1);
-    lake_mat_stats st = {0};
-    g_defer_scans = 1;
-    scanned a = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
-    g_defer_scans = 0;
-    CHECK_EQ(st.built, 3);
-    CHECK_EQ(a.rows, 12000);
+    nomap_store nm;
+    lake *mapped;
+    held_builds(&f, &nm, &mapped);
     CHECK_EQ(partition_rows(&f, f.stream_str[0]), 0); /* pending */
     lake_retention_report r = {0};
     errmsg e;
@@ -944,19 +954,9 @@ TEST(retention_retires_partitions_whose_commit_was_pending)
 TEST(deferred_commits_wait_for_the_trace_to_end)
 {
     fixture f;
-    fx_init(&f, 1, 0);
-    frames(&f, 0, 6, 2000); /* 3 partitions */
-    nomap_store nm = {.base = {&g_nomap_ops}, .in = f.os};
-    lake *mapped = f.l;
-    f.os = &nm.base;
-    fx_open_lake(&f, 8000);
-    lake_commit_hold(f.l, 1); /* a trace starts */
-    lake_mat_stats st = {0};
-    g_defer_scans = 1;
-    scanned a = scan_all(&f, LAKE_THREAD_SPANS, f.stream_str[0], INT64_MIN, INT64_MAX, &st);
-    g_defer_scans = 0;
-    CHECK_EQ(a.rows, 12000);
-    CHECK_EQ(st.built, 3);
+    nomap_store nm;
+    lake *mapped;
+    held_builds(&f, &nm, &mapped);
     struct timespec pause = {0, 300 * 1000000L};
     nanosleep(&pause, NULL);
     CHECK_EQ(atomic_load(&nm.puts), 0); /* held while the trace runs */
