@@ -45,6 +45,7 @@
  * (53200 past it).
  */
 #include "stream/job.h"
+#include "stream/ring.h"
 
 #include "base/alloc.h"
 #include "sql/exec/hashtab.h"
@@ -286,19 +287,15 @@ bool stream_ijoin_fits(const sql_plan *root, const char **why)
  * key into one partition per worker; each partition joins and keeps its own
  * rows on its own thread.  Rows of the two sides that match agree on the key,
  * so they meet in one partition, and a pair is still produced once, by the
- * batch of its second row.  A message carries the sources' watermarks after
- * its batch was read: a partition trims with them after joining it, as one
- * partition would.  Output rows go to the sink under a mutex, a batch at a
- * time (the job is append-only: rows of different partitions interleave).
- * Otherwise one partition runs on the calling thread.
+ * batch of its second row.  Messages go through a single-producer ring per
+ * partition (ring.h): the partition's rows of a batch of one source (or none)
+ * with that source's watermark after it.  Every batch sends every partition a
+ * message, so a partition knows both watermarks as one partition would and
+ * trims with them after joining each message.  Output rows go to the sink
+ * under a mutex, a batch at a time (the job is append-only: rows of different
+ * partitions interleave).  Otherwise one partition runs on the calling thread.
  */
-#define QCAP 8
-
-typedef struct ij_msg {
-    int side;                /* the source of b; -1: no more messages */
-    sql_batch *b;            /* this partition's rows of the batch (NULL: none) */
-    int64_t wm[2];           /* the sources' watermarks once the batch was read */
-} ij_msg;
+#define RING_CAP 8
 
 typedef struct ij ij;
 
@@ -307,14 +304,13 @@ typedef struct part {
     stream_serving sv;       /* src[0], src[1]: the join's left and right source */
     sql_session *s;          /* its own on a thread of its own; else the job's */
     sql_rows kept[2];
+    int64_t wm[2];           /* each source's watermark after its last message */
     int64_t mem;             /* kept rows' bytes, as last counted in w->mem */
     sql_err e;
     pthread_t th;
     bool started;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;       /* a message queued, or one taken */
-    ij_msg q[QCAP];
-    int qhead, qn;
+    stream_ring ring;        /* from the calling thread (threaded) */
+    stream_bell bell;        /* the partition sleeps on it */
 } part;
 
 struct ij {
@@ -327,6 +323,7 @@ struct ij {
     int kcol[2];             /* the partition key: a column of each source */
     sql_ht hk;               /* hashes that key */
     pthread_mutex_t mu;      /* the sink, err */
+    stream_bell bell;        /* the calling thread sleeps on it (a ring full) */
     atomic_llong mem;        /* all partitions' kept rows */
     atomic_int failed;
     sql_err err;             /* the first partition's error */
@@ -434,11 +431,13 @@ static int trim_both(part *p, const int64_t wm[2])
     return rc ? oom(&p->e) : SL_OK;
 }
 
-/* A message: its rows joined with the other side's kept ones, then kept; then
- * the trim by the watermarks, and the state counted against work_mem. */
-static int apply(part *p, ij_msg *m)
+/* A message (rows of source m->end, and its watermark): its rows joined with the
+ * other side's kept ones, then kept; then the trim by the watermarks, and the
+ * state counted against work_mem. */
+static int apply(part *p, stream_msg *m)
 {
-    int rc = SL_OK, i = m->side;
+    int rc = SL_OK, i = (int)m->end;
+    p->wm[i] = m->wm;
     if (m->b) {
         sql_rows fresh;
         sql_rows_init(&fresh, p->kept[i].ncols, p->kept[i].types);
@@ -456,7 +455,7 @@ static int apply(part *p, ij_msg *m)
         sql_rows_free(&fresh);
     }
     if (!rc)
-        rc = trim_both(p, m->wm);
+        rc = trim_both(p, p->wm);
     if (rc)
         return rc;
     int64_t now = p->kept[0].mem + p->kept[1].mem;
@@ -476,31 +475,39 @@ static void fail(part *p)
     pthread_mutex_unlock(&w->mu);
 }
 
+static bool ring_ready(void *arg)
+{
+    return stream_ring_ready(arg);
+}
+
+static bool ring_room(void *arg)
+{
+    return stream_ring_room(arg);
+}
+
 static void *part_main(void *arg)
 {
     part *p = arg;
     for (;;) {
-        pthread_mutex_lock(&p->mu);
-        while (!p->qn)
-            pthread_cond_wait(&p->cv, &p->mu);
-        ij_msg m = p->q[p->qhead];
-        p->qhead = (p->qhead + 1) % QCAP;
-        p->qn--;
-        pthread_cond_signal(&p->cv);
-        pthread_mutex_unlock(&p->mu);
-        if (m.side < 0)
+        stream_msg m;
+        if (!stream_ring_pop(&p->ring, &m)) {
+            stream_bell_wait(&p->bell, ring_ready, &p->ring);
+            continue;
+        }
+        if (m.kind == STREAM_MSG_DONE)
             break;
         if (atomic_load(&p->w->failed))
-            sql_batch_free(m.b);
+            stream_msg_free(&m);
         else if (apply(p, &m))
             fail(p);
     }
     return NULL;
 }
 
-/* Hands m to partition p: applied at once on the calling thread, else queued
- * (waiting while the partition's queue is full: memory stays bounded). */
-static int post(part *p, ij_msg *m)
+/* Hands m to partition p: applied at once on the calling thread, else pushed
+ * onto its ring (waiting while it is full: memory stays bounded; a partition
+ * always drains, even after a failure). */
+static int post(part *p, stream_msg *m)
 {
     if (!p->w->threaded) {
         int rc = apply(p, m);
@@ -508,13 +515,8 @@ static int post(part *p, ij_msg *m)
             fail(p);
         return rc;
     }
-    pthread_mutex_lock(&p->mu);
-    while (p->qn == QCAP)
-        pthread_cond_wait(&p->cv, &p->mu);
-    p->q[(p->qhead + p->qn) % QCAP] = *m;
-    p->qn++;
-    pthread_cond_signal(&p->cv);
-    pthread_mutex_unlock(&p->mu);
+    while (!stream_ring_push(&p->ring, m))
+        stream_bell_wait(&p->w->bell, ring_room, &p->ring);
     return SL_OK;
 }
 
@@ -524,10 +526,15 @@ static int route(ij *w, int i, sql_batch *b, sql_err *e)
 {
     int np = w->nparts, rc = SL_OK;
     int64_t n = b ? b->n : 0;
-    ij_msg m = {i, NULL, {w->src[0].wm, w->src[1].wm}};
+    stream_msg m = {NULL, w->src[i].wm, i, STREAM_MSG_ROWS};
+    if (!n)
+        sql_batch_free(b);
     if (np == 1 || !n) {
-        m.b = n ? b : (sql_batch_free(b), NULL);
-        return post(&w->parts[0], &m);
+        for (int o = 0; o < np && !rc; o++) {
+            m.b = o == 0 && n ? b : NULL;
+            rc = post(&w->parts[o], &m);
+        }
+        return rc;
     }
     uint64_t *h = sl_malloc(sizeof *h * (size_t)n);
     uint32_t *pick = sl_malloc(sizeof *pick * (size_t)n);
@@ -536,13 +543,17 @@ static int route(ij *w, int i, sql_batch *b, sql_err *e)
     for (int o = 0; o < np && !rc; o++) {
         int64_t k = 0;
         for (int64_t r = 0; r < n; r++)
-            if ((h[r] >> 40) % (uint64_t)np == (uint64_t)o)
+            if (stream_owner_of(h[r], np) == o)
                 pick[k++] = (uint32_t)r;
         m.b = NULL;
-        if (k && sql_batch_take(b, pick, k, &m.b))
+        if (k == n) { /* every row: the batch itself */
+            m.b = b;
+            b = NULL;
+        } else if (k && sql_batch_take(b, pick, k, &m.b)) {
             rc = oom(e);
-        else
-            rc = post(&w->parts[o], &m);
+            break;
+        }
+        rc = post(&w->parts[o], &m);
     }
     sl_free(h);
     sl_free(pick);
@@ -590,6 +601,7 @@ static int parts_open(ij *w, int nw, sql_err *e)
     for (int k = 0; k < w->nparts; k++) {
         part *p = &w->parts[k];
         p->w = w;
+        p->wm[0] = p->wm[1] = STREAM_WM_NONE;
         p->sv.nsrc = 2;
         for (int i = 0; i < 2; i++) {
             p->sv.src[i] = w->src[i].t;
@@ -602,8 +614,9 @@ static int parts_open(ij *w, int nw, sql_err *e)
             p->s = NULL;
             return oom(e);
         }
-        pthread_mutex_init(&p->mu, NULL);
-        pthread_cond_init(&p->cv, NULL);
+        stream_bell_init(&p->bell);
+        if (stream_ring_init(&p->ring, RING_CAP, &p->bell, &w->bell))
+            return oom(e);
         if (pthread_create(&p->th, NULL, part_main, p))
             return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "cannot start a join thread");
         p->started = true;
@@ -617,14 +630,13 @@ static void parts_close(ij *w)
     for (int k = 0; w->parts && k < w->nparts; k++) {
         part *p = &w->parts[k];
         if (p->started) {
-            ij_msg end = {-1, NULL, {0, 0}};
+            stream_msg end = {NULL, 0, 0, STREAM_MSG_DONE};
             post(p, &end);
             pthread_join(p->th, NULL);
         }
         if (w->threaded) {
             sql_session_free(p->s);
-            pthread_mutex_destroy(&p->mu);
-            pthread_cond_destroy(&p->cv);
+            stream_ring_free(&p->ring); /* what a failed partition left */
         }
         for (int i = 0; i < 2; i++)
             sql_rows_free(&p->kept[i]);
@@ -641,10 +653,12 @@ int stream_ijoin_exec(stream_job *j, int nw)
     memset(&w, 0, sizeof w);
     w.j = j;
     pthread_mutex_init(&w.mu, NULL);
+    stream_bell_init(&w.bell);
     find(&w.bd, j->q->root->p);
     int rc = SL_OK;
     for (int i = 0; i < 2 && !rc; i++)
-        rc = stream_source_open(j, w.bd.src[i], &w.src[i], nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0, e);
+        rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop,
+                                nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0, &w.src[i], e);
     if (!rc)
         rc = parts_open(&w, nw, e);
     while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&

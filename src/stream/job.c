@@ -246,13 +246,6 @@ static int analyse(job *j)
 
 /* ---- the sink ------------------------------------------------------------- */
 
-int stream_path_resolve(char *out, size_t n, const char *dir, const char *path)
-{
-    int k = path[0] == '/' || !dir ? snprintf(out, n, "%s", path)
-                                   : snprintf(out, n, "%s/%s", dir, path);
-    return k < 0 || (size_t)k >= n ? SL_EINVAL : SL_OK;
-}
-
 /* INSERT INTO sink [(cols)] SELECT: the sink and which job column feeds each of its
  * columns. */
 static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)

@@ -163,8 +163,6 @@ struct stream_job {
     _Atomic int *stop;
 };
 
-/* job.c: path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
-int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
 
 /* job.c: the statement planned and taken apart, its sink open and its operators
  * prepared for *nw workers (j filled even on failure: stream_job_free it). */
@@ -175,26 +173,6 @@ void stream_job_free(stream_job *j);
 int stream_winjoin_exec(stream_job *j, int nw);
 /* ijoin.c: a job with ijoin set, run until its bounded sources end. */
 int stream_ijoin_exec(stream_job *j, int nw);
-/* wholesrc.c: a file (or nexmark) source read whole, in line order, for the
- * drivers that choose the rows a job's SELECT runs over (winjoin.c, ijoin.c);
- * with ahead (the job's workers, 0: none) a few batches ahead on a thread of its
- * own, or a bounded nexmark source in chunks made on ahead threads. */
-typedef struct stream_ahead stream_ahead;
-typedef struct stream_source {
-    stream_table *t;
-    stream_file *f;
-    stream_reader *rd;
-    int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
-    bool ended;
-    stream_ahead *ah;        /* the read-ahead thread (NULL: read by the caller) */
-} stream_source;
-int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahead,
-                       sql_err *e);
-/* The next batch of on-time rows (NULL at the end: then ended is set). */
-int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
-/* The source's figures (rows read, late, bad, watermark) from its reader. */
-void stream_source_figures(stream_source *s);
-void stream_source_close(stream_source *s);
 /* A driver's state of mem bytes against work_mem: 53200 (detail: what needs more)
  * past it. */
 int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e);

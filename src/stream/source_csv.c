@@ -112,6 +112,13 @@ void stream_reader_set_stop(stream_reader *r, _Atomic int *stop)
     r->stop = stop;
 }
 
+int stream_path_resolve(char *out, size_t n, const char *dir, const char *path)
+{
+    int k = path[0] == '/' || !dir ? snprintf(out, n, "%s", path)
+                                   : snprintf(out, n, "%s/%s", dir, path);
+    return k < 0 || (size_t)k >= n ? SL_EINVAL : SL_OK;
+}
+
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
 {
     *out = NULL;

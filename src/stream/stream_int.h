@@ -226,6 +226,8 @@ typedef struct stream_split {
                                 field held the line break it was cut at) */
 } stream_split;
 
+/* A path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */
+int stream_path_resolve(char *out, size_t n, const char *dir, const char *path);
 int stream_file_open(stream_table *t, stream_file **out, sql_err *e);
 void stream_file_close(stream_file *f);
 /*
@@ -382,6 +384,13 @@ bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out);
 int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body,
                     dbuf *v);
 
+/* The owner (0..n-1) of a row whose partition key hashes to h: the high bits, as
+ * an owner's own hash table uses the low ones (worker.c's exchange, ijoin.c). */
+static inline int stream_owner_of(uint64_t h, int n)
+{
+    return (int)((h >> 40) % (uint64_t)n);
+}
+
 /* winjoin.c: whether a plan is local to windows (why not in *why). */
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
 /* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
@@ -391,6 +400,28 @@ bool stream_ijoin_fits(const sql_plan *root, const char **why);
 bool stream_plan_reads_stream(const sql_plan *p);
 /* The streams (sources, also under window tables) a plan reads, at most max. */
 int stream_plan_sources(const sql_plan *p, stream_table **out, int max);
+
+/* wholesrc.c: a file (or nexmark) source read whole, in line order, for the
+ * drivers that choose the rows a job's SELECT runs over (winjoin.c, ijoin.c):
+ * relative paths resolve against input_dir, a followed file ends when *stop is
+ * set (stop may be NULL); with ahead threads (0: none) a few batches ahead on a
+ * thread of its own, or in chunks on a pool of that many. */
+typedef struct stream_ahead stream_ahead;
+typedef struct stream_source {
+    stream_table *t;
+    stream_file *f;
+    stream_reader *rd;
+    int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
+    bool ended;
+    stream_ahead *ah;        /* the read-ahead thread or chunks (NULL: read by the caller) */
+} stream_source;
+int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
+                       stream_source *s, sql_err *e);
+/* The next batch of on-time rows (NULL at the end: then ended is set). */
+int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
+/* The source's figures (rows read, late, bad, watermark) from its reader. */
+void stream_source_figures(stream_source *s);
+void stream_source_close(stream_source *s);
 
 /* serve.c: what the scans of sources and window tables read while a driver runs
  * a job's SELECT over rows it chose (on the thread that calls stream_serve_query):

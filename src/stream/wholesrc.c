@@ -26,19 +26,22 @@
  * last batch may be short), which the drivers do not depend on: a window's
  * rows and an interval join's pairs are functions of the rows alone.
  */
-#include "stream/job.h"
+#include "stream/stream_int.h"
+#include "stream/ring.h"
 
 #include "base/alloc.h"
 #include "base/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <string.h>
 
 #define AHEAD 4 /* batches read and not yet taken, at most */
 #define CHUNK_ROWS 32768
 #define FILE_CHUNK_THREADS 4 /* a file is read in chunks from this many threads on */
 
-/* A chunk of a nexmark source made on the pool: its batches and figures. */
+/* A chunk of a source made on the pool: its batches and figures (for the first
+ * pass, only its split's figures). */
 typedef struct chunk {
     pool_task t;
     stream_source *s;
@@ -53,23 +56,18 @@ typedef struct chunk {
     sql_err e;
 } chunk;
 
-typedef struct ahead_item {
-    sql_batch *b;            /* NULL: the end (or, with rc, an error) */
-    int64_t wm;
-    int rc;
-} ahead_item;
-
 struct stream_ahead {
     stream_source *s;
+    /* one reader thread: batches through a single-producer ring (ring.h): ROWS
+     * (b, the watermark after it), then DONE (end: the reader's rc) */
     pthread_t th;
-    pthread_mutex_t mu;
-    pthread_cond_t cv;       /* an item queued, one taken, or stop */
-    ahead_item q[AHEAD];
-    int head, n;
     bool started;            /* the reader thread runs */
-    bool stop;               /* the driver is done with the source */
-    sql_err e;               /* the reader's error (the last item's rc) */
-    /* chunks (a bounded nexmark source) */
+    stream_ring ring;
+    stream_bell reader_bell; /* the reader sleeps on it (ring full) */
+    stream_bell driver_bell; /* the driver sleeps on it (ring empty) */
+    atomic_bool stop;        /* the driver is done with the source */
+    sql_err e;               /* the reader's error (DONE's rc) */
+    /* chunks (a file or a bounded nexmark source) */
     pool pool;
     bool pooled;
     stream_split *sp;
@@ -85,25 +83,34 @@ static int oom(sql_err *e)
     return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
 }
 
+static bool room_or_stop(void *arg)
+{
+    stream_ahead *a = arg;
+    return atomic_load(&a->stop) || stream_ring_room(&a->ring);
+}
+
+static bool ring_ready(void *arg)
+{
+    return stream_ring_ready(arg);
+}
+
 static void *ahead_main(void *arg)
 {
     stream_ahead *a = arg;
     for (bool last = false; !last;) {
-        ahead_item it = {NULL, 0, SL_OK};
-        it.rc = stream_reader_next(a->s->rd, &it.b, &it.wm, &a->e);
-        last = it.rc || !it.b;
-        pthread_mutex_lock(&a->mu);
-        while (a->n == AHEAD && !a->stop)
-            pthread_cond_wait(&a->cv, &a->mu);
-        if (a->stop) {
-            pthread_mutex_unlock(&a->mu);
-            sql_batch_free(it.b);
-            break;
+        stream_msg m = {NULL, 0, SL_OK, STREAM_MSG_ROWS};
+        int rc = stream_reader_next(a->s->rd, &m.b, &m.wm, &a->e);
+        if ((last = rc || !m.b)) {
+            sql_batch_free(m.b);
+            m = (stream_msg){NULL, 0, rc, STREAM_MSG_DONE};
         }
-        a->q[(a->head + a->n) % AHEAD] = it;
-        a->n++;
-        pthread_cond_broadcast(&a->cv);
-        pthread_mutex_unlock(&a->mu);
+        while (!stream_ring_push(&a->ring, &m)) {
+            if (atomic_load(&a->stop)) {
+                stream_msg_free(&m);
+                return NULL;
+            }
+            stream_bell_wait(&a->reader_bell, room_or_stop, a);
+        }
     }
     return NULL;
 }
@@ -290,7 +297,8 @@ static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
     return first_pass(a, e);
 }
 
-int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahead, sql_err *e)
+int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
+                       stream_source *s, sql_err *e)
 {
     memset(s, 0, sizeof *s);
     s->t = t;
@@ -298,7 +306,7 @@ int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahe
     if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
                            "nexmark sources only", t->name);
-    if (stream_path_resolve(t->path, sizeof t->path, j->r->o->input_dir, t->path_opt))
+    if (stream_path_resolve(t->path, sizeof t->path, input_dir, t->path_opt))
         return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
     int rc = stream_file_open(t, &s->f, e);
     /* chunks when they pay: a file's first pass costs a pass over its event times
@@ -326,8 +334,8 @@ int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahe
         rc = stream_reader_open(s->f, &whole, &s->rd, e);
     }
     sl_free(sp);
-    if (!rc && j->stop)
-        stream_reader_set_stop(s->rd, j->stop); /* a followed file ends on a job stop */
+    if (!rc && stop)
+        stream_reader_set_stop(s->rd, stop); /* a followed file ends on a job stop */
     /* a followed file or an unbounded generator is read as it comes, by the caller */
     if (rc || !ahead || t->follow || t->connector == STREAM_CONN_NEXMARK)
         return rc;
@@ -335,32 +343,25 @@ int stream_source_open(stream_job *j, stream_table *t, stream_source *s, int ahe
     if (!a)
         return oom(e);
     a->s = s;
-    pthread_mutex_init(&a->mu, NULL);
-    pthread_cond_init(&a->cv, NULL);
-    if (pthread_create(&a->th, NULL, ahead_main, a)) {
-        pthread_mutex_destroy(&a->mu);
-        pthread_cond_destroy(&a->cv);
-        sl_free(a);
+    s->ah = a;
+    stream_bell_init(&a->reader_bell);
+    stream_bell_init(&a->driver_bell);
+    if (stream_ring_init(&a->ring, AHEAD, &a->driver_bell, &a->reader_bell))
+        return oom(e);
+    if (pthread_create(&a->th, NULL, ahead_main, a))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "source \"%s\": cannot start its "
                            "reader thread", t->name);
-    }
     a->started = true;
-    s->ah = a;
     return SL_OK;
 }
 
-/* The next item of the read-ahead queue (waiting for it). */
-static ahead_item take(stream_ahead *a)
+/* The next message of the reader thread (waiting for it). */
+static stream_msg take(stream_ahead *a)
 {
-    pthread_mutex_lock(&a->mu);
-    while (!a->n)
-        pthread_cond_wait(&a->cv, &a->mu);
-    ahead_item it = a->q[a->head];
-    a->head = (a->head + 1) % AHEAD;
-    a->n--;
-    pthread_cond_broadcast(&a->cv);
-    pthread_mutex_unlock(&a->mu);
-    return it;
+    stream_msg m;
+    while (!stream_ring_pop(&a->ring, &m))
+        stream_bell_wait(&a->driver_bell, ring_ready, &a->ring);
+    return m;
 }
 
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
@@ -370,10 +371,10 @@ int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
     if (s->ah && s->ah->pooled) {
         rc = chunk_next(s->ah, out, &wm, e);
     } else if (s->ah) {
-        ahead_item it = take(s->ah);
-        *out = it.b;
-        wm = it.wm;
-        if ((rc = it.rc))
+        stream_msg m = take(s->ah);
+        *out = m.b;
+        wm = m.wm;
+        if ((rc = m.kind == STREAM_MSG_DONE ? (int)m.end : SL_OK))
             *e = s->ah->e;
     } else {
         rc = stream_reader_next(s->rd, out, &wm, e);
@@ -406,16 +407,11 @@ static void ahead_end(stream_source *s)
     chunk_free(a->cur);
     sl_free(a->sp);
     if (a->started) {
-        pthread_mutex_lock(&a->mu);
-        a->stop = true;
-        pthread_cond_broadcast(&a->cv);
-        pthread_mutex_unlock(&a->mu);
+        atomic_store(&a->stop, true);
+        stream_bell_ring(&a->reader_bell);
         pthread_join(a->th, NULL);
-        for (; a->n; a->n--, a->head = (a->head + 1) % AHEAD)
-            sql_batch_free(a->q[a->head].b);
-        pthread_mutex_destroy(&a->mu);
-        pthread_cond_destroy(&a->cv);
     }
+    stream_ring_free(&a->ring); /* batches read and not taken */
     sl_free(a);
     s->ah = NULL;
 }

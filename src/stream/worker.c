@@ -475,8 +475,7 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
     if (!rc && (rc = sql_ht_hash(&w->hk, kv, n, h)))
         oom(e);
     for (int64_t i = 0; !rc && i < n; i++)
-        own[i] = (uint32_t)((h[i] >> 40) % (uint64_t)nw); /* high bits: the owner's own
-                                                           table uses the low ones */
+        own[i] = (uint32_t)stream_owner_of(h[i], nw);
     for (int o = 0; o < nw && !rc; o++) {
         int64_t m = 0;
         for (int64_t i = 0; i < n; i++)
