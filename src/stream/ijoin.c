@@ -624,7 +624,7 @@ static int parts_open(ij *w, int nw, sql_err *e)
     return SL_OK;
 }
 
-/* Ends the partitions' threads (their queues drained) and frees them. */
+/* Ends the partitions' threads (their rings drained) and frees them. */
 static void parts_close(ij *w)
 {
     for (int k = 0; w->parts && k < w->nparts; k++) {

@@ -7,7 +7,7 @@
  * (rule 2: a row's watermark comes from every line before it), so the batches
  * and their watermarks are a function of the file alone.  Read ahead (the
  * driver has more than one worker), the reader runs on a thread of its own and
- * hands its batches over through a small bounded queue: the driver sees the
+ * hands its batches over through a ring of AHEAD (ring.h): the driver sees the
  * same batches with the same watermarks in the same order, and an error at
  * the same place, while it joins or assigns the batches before them.  Reading
  * is then overlapped with the driver's work and with the other sources'
