@@ -55,6 +55,8 @@ typedef struct stream_wk {
     bool max_seen;
     int64_t max_ns;
     sql_batch **ahead;       /* a split read ahead: its batches, late rows kept */
+    struct ahead_pos *ahead_pos; /* ... with checkpoints: where the reader was after
+                                each (worker.c) */
     int nahead, ahead_cap, ahead_at;
     bool ahead_on;           /* ... being served (ahead_next) */
     uint32_t *keep;          /* ... the on-time rows of one batch */
@@ -63,6 +65,7 @@ typedef struct stream_wk {
     bool pre_seen;
     int64_t pre_max;
     stream_wm lw;            /* ... the watermark of the split read ahead */
+    uint64_t split_late;     /* ... its late rows so far (into late at its end) */
     stream_sink_fmt *sfmt;   /* append-only job, file sink: its rows formatted here */
     size_t fmt_row_bytes;    /* ... bytes a row in the last batch (the next one's guess) */
     /* owning */

@@ -211,6 +211,9 @@ int stream_merge_splits(stream_job *j, sql_err *e)
         if (!got)
             stream_bell_wait(&j->bell, merger_ready, j);
     }
+    /* the splits written since the start (or the checkpoint resumed, whose reading
+     * position counts everything before it): a checkpoint's position adds them */
+    uint64_t before_read = 0, before_late = 0, before_bad = 0;
     for (int c = j->resuming ? j->resume->chunk : 0; !j->live && c < j->nsplits && !rc &&
                                                    !stream_job_failed(j);) {
         stream_msg m;
@@ -221,12 +224,21 @@ int stream_merge_splits(stream_job *j, sql_err *e)
         }
         const stream_wk *w = &j->w[c % j->nw];
         if (m.kind == STREAM_MSG_BARRIER && (uint64_t)m.end > j->ckpt_done && w->ck_chunk == c) {
-            /* the output so far is the input up to this reader's position */
-            rc = stream_ckpt_job_commit(j, (uint64_t)m.end, c, true, &w->ck_pos, e);
+            /* the output so far is the input up to this reader's position; its counts
+             * are the whole input's before it (a resumed reader of c starts from them) */
+            stream_reader_pos pos = w->ck_pos;
+            pos.rows_read += before_read;
+            pos.late += before_late;
+            pos.bad += before_bad;
+            rc = stream_ckpt_job_commit(j, (uint64_t)m.end, c, true, &pos, e);
             j->ckpt_done = (uint64_t)m.end;
             j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
-        } else if (m.kind == STREAM_MSG_CHUNK_END)
+        } else if (m.kind == STREAM_MSG_CHUNK_END) {
+            before_read += j->splits[c].rows_read;
+            before_late += j->splits[c].late;
+            before_bad += j->splits[c].bad;
             c++;
+        }
         else
             rc = write_rows(j, &m, e);
     }

@@ -224,6 +224,9 @@ typedef struct stream_split {
     size_t next;             /* read ahead: where its reading stopped, the start of the
                                 next split's first record (its end unless a quoted
                                 field held the line break it was cut at) */
+    uint64_t rows_read, late, bad; /* counted when its reader ended (worker.c: for
+                                the merger's checkpoints of a job without an
+                                aggregation) */
 } stream_split;
 
 /* A path relative to dir (NULL: as it is) into out; SL_EINVAL if too long. */

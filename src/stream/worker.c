@@ -695,19 +695,62 @@ static int send_watermark(wk *w, int kind, sql_err *e)
     return rc;
 }
 
+/* Checkpoints of a split read ahead: where its reader was after a kept batch.
+ * Its watermark fields are not kept: a barrier takes the worker's (lw), which
+ * is one reader's in line order. */
+struct ahead_pos {
+    uint64_t offset, rows_read, bad;
+    int64_t line;
+    bool header_done;
+};
+
+/* Whether a checkpoint is asked for that this worker's reading half has not
+ * joined yet. */
+static bool ckpt_asked(const wk *w)
+{
+    return w->j->ckpt &&
+           atomic_load_explicit(&w->j->ckpt_req, memory_order_acquire) > w->ck_sent;
+}
+
+/* Where the reader of split c stands after the batch it passed on last: the
+ * reader's own place, or for a split read ahead the place after the last kept
+ * batch served, with the watermark one reader in line order has there (lw).
+ * Either way a resumed reader decides lateness itself from there on. */
+static void reading_pos(const wk *w, const stream_reader *rd, stream_reader_pos *p)
+{
+    if (!w->ahead_on) {
+        stream_reader_save(rd, p);
+        return;
+    }
+    const struct ahead_pos *a = &w->ahead_pos[w->ahead_at - 1];
+    memset(p, 0, offsetof(stream_reader_pos, parts));
+    p->offset = a->offset;
+    p->line = a->line;
+    p->header_done = a->header_done;
+    p->rows_read = a->rows_read;
+    p->bad = a->bad;
+    p->late = w->split_late;
+    p->seen = w->lw.seen;
+    p->max_ns = w->lw.max_ns;
+}
+
 /* Checkpoints: after a batch, the barrier asked for (if new) goes to every owner
- * (to the merger without an aggregation) with where this reader stands; the
- * reading half then waits until its owning half aligned and wrote its part. */
+ * (to the merger without an aggregation) with where this reader stands (rd NULL:
+ * at the start of split c, every split of its before c done); the reading half
+ * then waits until its owning half aligned and wrote its part. */
 static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
 {
     job *j = w->j;
-    uint64_t req = j->ckpt ? atomic_load_explicit(&j->ckpt_req, memory_order_acquire) : 0;
-    if (req <= w->ck_sent)
+    if (!ckpt_asked(w))
         return SL_OK;
+    uint64_t req = atomic_load_explicit(&j->ckpt_req, memory_order_acquire);
     w->ck_sent = req;
     w->ck_chunk = c;
-    w->ck_has_pos = true;
-    stream_reader_save(rd, &w->ck_pos);
+    w->ck_has_pos = rd && !(w->ahead_on && !w->ahead_at);
+    if (w->ck_has_pos)
+        reading_pos(w, rd, &w->ck_pos);
+    else
+        memset(&w->ck_pos, 0, offsetof(stream_reader_pos, parts));
     if (!j->agg) {
         stream_msg m = {NULL, 0, (int64_t)req, STREAM_MSG_BARRIER};
         return to_merger(w, &m);
@@ -742,8 +785,7 @@ static bool ahead_ready(void *arg)
 {
     wk *w = arg;
     job *j = w->j;
-    return stream_job_failed(j) || inputs_ready(w) ||
-           (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent);
+    return stream_job_failed(j) || inputs_ready(w) || ckpt_asked(w);
 }
 
 /*
@@ -761,7 +803,7 @@ static int hold_back(wk *w, sql_err *e)
     job *j = w->j;
     int rc = SL_OK;
     while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !stream_job_failed(j)) {
-        if (j->ckpt && atomic_load_explicit(&j->ckpt_req, memory_order_acquire) > w->ck_sent)
+        if (ckpt_asked(w))
             break;
         rc = drain(w, e);
         if (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm)
@@ -827,7 +869,23 @@ static bool prefix_wake(void *arg)
 {
     prefix_arg *a = arg;
     return failed_before(a->w->j, a->c) || prefix_ready(a->w, a->c) ||
-           (a->w->j->agg && inputs_ready(a->w));
+           (a->w->j->agg && (inputs_ready(a->w) || ckpt_asked(a->w)));
+}
+
+static bool grow_ahead(wk *w)
+{
+    int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
+    sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
+    if (na)
+        w->ahead = na;
+    struct ahead_pos *np = na && w->j->ckpt
+                               ? sl_realloc(w->ahead_pos, sizeof *np * (size_t)nc) : NULL;
+    if (np)
+        w->ahead_pos = np;
+    if (!na || (w->j->ckpt && !np))
+        return false;
+    w->ahead_cap = nc;
+    return true;
 }
 
 /* Every batch of the split rd reads kept (late ones too): the parse's result. */
@@ -839,15 +897,15 @@ static int keep_all(wk *w, stream_reader *rd, sql_err *e)
         int rc = stream_reader_next(rd, &b, &wm, e);
         if (rc || !b)
             return rc;
-        if (w->nahead == w->ahead_cap) {
-            int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
-            sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
-            if (!na) {
-                sql_batch_free(b);
-                return oom(e);
-            }
-            w->ahead = na;
-            w->ahead_cap = nc;
+        if (w->nahead == w->ahead_cap && !grow_ahead(w)) {
+            sql_batch_free(b);
+            return oom(e);
+        }
+        if (w->j->ckpt) {
+            stream_reader_pos p;
+            stream_reader_save(rd, &p);
+            w->ahead_pos[w->nahead] = (struct ahead_pos){p.offset, p.rows_read, p.bad, p.line,
+                                                         p.header_done};
         }
         w->ahead[w->nahead++] = b;
     }
@@ -876,6 +934,18 @@ static int read_ahead(wk *w, int c, stream_reader **rdp, sql_err *e)
     while (!rc && !prefix_ready(w, c) && !failed_before(j, c)) {
         if (j->agg)
             rc = drain(w, e);
+        if (!rc && j->agg && ckpt_asked(w)) {
+            /* its owning half cannot align without this reader's barrier, and the
+             * splits it waits for may be behind a producer that ring holds: the
+             * barrier goes at c's start (c's rows are not served yet) */
+            sql_err be;
+            sql_err_clear(&be);
+            rc = barrier_out(w, c, NULL, &be);
+            if (rc == SL_ECANCELED) /* a failure elsewhere: c's own findings still count */
+                rc = SL_OK;
+            else if (rc)
+                *e = be;
+        }
         if (!rc)
             stream_bell_wait(&w->bell, prefix_wake, &a);
     }
@@ -938,7 +1008,7 @@ static int ahead_next(wk *w, sql_batch **out, int64_t *wm, sql_err *e)
             if (col_vec_is_valid(ts, i)) {
                 int64_t v = col_vec_i64(ts, i);
                 if (stream_wm_late(&w->lw, v)) {
-                    w->late++;
+                    w->split_late++;
                     continue;
                 }
                 stream_wm_observe(&w->lw, v);
@@ -982,7 +1052,7 @@ static void publish(wk *w, stream_reader *rd, int64_t wm)
         stream_reader_counts(rd, &r, &l, &b);
     struct stream_pub *p = &w->j->pub[w->id];
     atomic_store_explicit(&p->read, w->rows_read + r, memory_order_relaxed);
-    atomic_store_explicit(&p->late, w->late + l, memory_order_relaxed);
+    atomic_store_explicit(&p->late, w->late + w->split_late + l, memory_order_relaxed);
     atomic_store_explicit(&p->wm, wm, memory_order_relaxed);
 }
 
@@ -1012,10 +1082,12 @@ static int read_split(wk *w, int c, sql_err *e)
     if (!rc)
         stream_reader_set_stop(rd, j->stop);
     bool check_only = false;
-    if (!rc && j->resuming && c == w->rs_chunk && w->rs_has_pos &&
-        stream_reader_restore(rd, &j->splits[c], &w->rs_pos))
+    /* resumed inside c: its reader goes on from the watermark saved with the place
+     * (its split and those before it were published by resume_pass) */
+    bool restored = j->resuming && c == w->rs_chunk && w->rs_has_pos;
+    if (!rc && restored && stream_reader_restore(rd, &j->splits[c], &w->rs_pos))
         rc = sql_err_set(e, "XX001", -1, "checkpoint: a reading position outside its split");
-    if (!rc && j->ahead && j->src->time_col >= 0) {
+    if (!rc && j->ahead && j->src->time_col >= 0 && !restored) {
         bool skip = false;
         if (stream_job_failed(j)) { /* a later split failed: read this one only to check it */
             pthread_mutex_lock(&j->mu);
@@ -1086,13 +1158,14 @@ static int read_split(wk *w, int c, sql_err *e)
             check_only = true;
         }
     }
-    if (!rc && !j->agg && !stream_job_failed(j)) {
-        stream_msg m = {NULL, 0, c, STREAM_MSG_CHUNK_END};
-        rc = to_merger(w, &m);
-    }
     if (rd) {
         uint64_t r, l, b;
         stream_reader_counts(rd, &r, &l, &b);
+        l += w->split_late;
+        w->split_late = 0;
+        j->splits[c].rows_read = r;
+        j->splits[c].late = l;
+        j->splits[c].bad = b;
         w->rows_read += r;
         w->late += l;
         w->bad += b;
@@ -1102,6 +1175,10 @@ static int read_split(wk *w, int c, sql_err *e)
         if (seen && (!w->max_seen || mx > w->max_ns))
             w->max_ns = mx;
         w->max_seen |= seen;
+    }
+    if (!rc && !j->agg && !stream_job_failed(j)) { /* (its counts above: the merger's) */
+        stream_msg m = {NULL, 0, c, STREAM_MSG_CHUNK_END};
+        rc = to_merger(w, &m);
     }
     stream_reader_close(rd);
     ahead_free(w);
@@ -1144,6 +1221,32 @@ static int first_pass(wk *w, sql_err *e)
     return SL_OK;
 }
 
+/* Recovery of a job reading splits ahead: this worker's splits that are not read
+ * again (before the one it resumes, and that one when it resumes inside it) are
+ * scanned for their largest event time and published, as read_ahead would have,
+ * for the splits after them. */
+static int resume_pass(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    int rc = SL_OK;
+    for (int c = w->id; c < j->nsplits && !rc && (c < w->rs_chunk ||
+                                                   (c == w->rs_chunk && w->rs_has_pos));
+         c += j->nw) {
+        stream_split *s = &j->splits[c];
+        stream_reader *rd;
+        int64_t lines;
+        if (!(rc = stream_reader_open(j->file, s, &rd, e)))
+            rc = stream_reader_scan_max(rd, &s->seen, &s->max_ns, &lines);
+        stream_reader_close(rd);
+        s->next = s->end; /* not cut inside a quoted field (checkpoints: not checked) */
+        atomic_store_explicit(&s->parsed, 1, memory_order_release);
+    }
+    for (int i = 0; i < j->nw; i++)
+        if (i != w->id)
+            stream_bell_ring(&j->w[i].bell);
+    return rc;
+}
+
 /* A live source (source_telemetry.c): this worker's queue until the job stops;
  * an idle tick moves the watermark only. */
 static int read_live(wk *w, sql_err *e)
@@ -1179,6 +1282,8 @@ static void *worker_main(void *arg)
     }
     if (j->nsplits > 1 && !j->live && !j->src->kf && !j->ahead) /* (partitions: none) */
         rc = first_pass(w, &e);
+    else if (j->ahead && j->resuming)
+        rc = resume_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
     for (; c < j->nsplits && !rc; c += j->nw) {
@@ -1263,6 +1368,7 @@ static void wk_free(wk *w)
     sl_free(w->starts);
     ahead_free(w);
     sl_free(w->ahead);
+    sl_free(w->ahead_pos);
     sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);
@@ -1329,18 +1435,21 @@ static int setup(job *j, int nw, sql_err *e)
         return SL_OK;
     /* kafka without an aggregation: one reader of every partition, as the merger
      * writes splits one after the other and an unbounded split never ends */
-    /* read ahead, each split checks where it starts (read_ahead): no scan for quotes */
+    /* read ahead, each split checks where it starts (read_ahead): no scan for quotes
+     * (with checkpoints there is one: a resumed job publishes splits it does not read
+     * again from their own start, resume_pass) */
     bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
                    !j->stop && j->src->time_col >= 0;
     if (stream_file_split(j->file, j->src->kf && !j->agg ? 1 : nw, checked, &j->splits,
                           &j->nsplits, &why))
         return oom(e);
     (void)why; /* documented: docs/internals/stream.md */
-    /* a file's splits read ahead, with no first pass: not with checkpoints (a
-     * reading position holds its line), late = 'error' (its line), or a stop flag
-     * (a reader waiting for the splits before it would not see it) */
+    /* a file's splits read ahead, with no first pass: not with late = 'error' (its
+     * line), a stop flag (a reader waiting for the splits before it would not see
+     * it), or when resuming a checkpoint older than version 5 (its positions' lines
+     * count from the file's start) */
     j->ahead = j->nsplits > 1 && !j->src->kf && !j->src->nx && !j->src->late_error &&
-               !j->ckpt && !j->stop;
+               !j->stop && !(j->resuming && j->resume->version < 5);
     for (int c = 0; j->ahead && c < j->nsplits; c++)
         j->splits[c].line = 0; /* counted from the split's start (an error's line: later) */
     return ckpt_setup(j, e);

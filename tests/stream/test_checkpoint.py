@@ -18,6 +18,7 @@ The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
 """
 
 import datetime
+import json
 import os
 import random
 import shutil
@@ -180,6 +181,16 @@ def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
     return done, -1, "did not end"
 
 
+def source_stats(cwd):
+    """The source's figures in the --stats file of the last run that ended."""
+    try:
+        with open(os.path.join(cwd, "stats.json")) as f:
+            src = json.load(f)["sources"]["bids"]
+    except (OSError, ValueError, KeyError) as e:
+        return "no stats (%s)" % e
+    return (src.get("rows_read"), src.get("late_dropped"))
+
+
 def sorted_rows(text):
     lines = text.splitlines()
     return lines[:1] + sorted(lines[1:])
@@ -212,19 +223,27 @@ def main():
         for name, sql in JOBS.items():
             with open(os.path.join(tmp, "job.sql"), "w") as f:
                 f.write(sql)
-            ref = run(tmp, 1)
+            ref = run(tmp, 1, extra=("--stats", "stats.json"))
             check(ref.returncode == 0, "%s: uninterrupted run (%s)" % (name, ref.stderr.strip()))
             with open(os.path.join(tmp, "out.csv")) as f:
                 want = f.read()
+            want_stats = source_stats(tmp)
             for workers in (1, 2):
                 for f in ("out.csv", "out.csv.part"):
                     if os.path.exists(os.path.join(tmp, f)):
                         os.remove(os.path.join(tmp, f))
                 ck = os.path.join(tmp, "ck-%s-%d" % (name, workers))
                 kills = 6 if name in ("tumble", "session") else 3
-                done, rc, err = crash_run(tmp, workers, ck, kills, seed=workers * 100 + len(name))
+                os.remove(os.path.join(tmp, "stats.json"))
+                done, rc, err = crash_run(tmp, workers, ck, kills, seed=workers * 100 + len(name),
+                                          extra=("--stats", "stats.json"))
                 check(rc == 0, "%s, %d workers: ends after %d kills (%s)" %
                       (name, workers, done, err.strip()))
+                got_stats = source_stats(tmp)
+                check(got_stats == want_stats,
+                      "%s, %d workers: rows read and late rows dropped after the resumes equal "
+                      "the uninterrupted run's (%s, want %s)" % (name, workers, got_stats,
+                                                                 want_stats))
                 check(done >= 1, "%s, %d workers: killed at least once after a checkpoint" %
                       (name, workers))
                 check(not os.path.exists(os.path.join(tmp, "out.csv.part")),
