@@ -547,17 +547,15 @@ int stream_ckpt_get_obj(stream_ckpt *c, uint64_t seq, const char *name, dbuf *ou
     return SL_OK;
 }
 
-int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e)
+void stream_ckpt_worker_obj(int w, char name[32])
 {
-    char name[32];
-    snprintf(name, sizeof name, "worker-%d", w);
-    return stream_ckpt_put_obj(c, seq, name, b, e);
+    snprintf(name, 32, "worker-%d", w);
 }
 
 int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e)
 {
     char name[32];
-    snprintf(name, sizeof name, "worker-%d", w);
+    stream_ckpt_worker_obj(w, name);
     return stream_ckpt_get_obj(c, seq, name, out, e);
 }
 

@@ -108,7 +108,8 @@ int stream_ckpt_open_store(struct objstore *os, const char *prefix, stream_ckpt 
 void stream_ckpt_close(stream_ckpt *c);
 /* The newest manifest (*found false: none). */
 int stream_ckpt_latest(stream_ckpt *c, stream_ckpt_manifest *m, bool *found, sql_err *e);
-int stream_ckpt_put_worker(stream_ckpt *c, uint64_t seq, int w, const dbuf *b, sql_err *e);
+/* The object name of worker w's part (put with stream_ckpt_put_obj). */
+void stream_ckpt_worker_obj(int w, char name[32]);
 /* Reads worker w's part of seq into out (decode it from there). */
 int stream_ckpt_get_worker(stream_ckpt *c, uint64_t seq, int w, dbuf *out, sql_err *e);
 /* Another object of checkpoint seq ("view"), written before its manifest. */

@@ -18,6 +18,8 @@
 
 #include "base/alloc.h"
 
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +93,166 @@ void stream_ckpt_server_clear(struct objstore *os, const char *name)
     stream_ckpt_close(ck);
 }
 
+/* ---- the writer: the store's waits off the readers, owners and merger ---------- */
+
+typedef struct ckw_task {
+    struct ckw_task *next;
+    bool commit;             /* else a put of b under name */
+    uint64_t seq;
+    char name[32];
+    dbuf b;
+    int fd;                  /* commit: the sink's descriptor to flush first (-1: none) */
+    stream_ckpt_manifest m;
+} ckw_task;
+
+struct stream_ckpt_writer {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    ckw_task *head, *tail;
+    bool stop;
+    int commits;             /* handed over, not done */
+    _Atomic int failed;
+    sql_err err;             /* its first failure (read once failed is set) */
+};
+
+static void ckw_free(ckw_task *t)
+{
+    dbuf_free(&t->b);
+    sl_free(t);
+}
+
+static int ckw_run(stream_job *j, ckw_task *t, sql_err *e)
+{
+    if (!t->commit)
+        return stream_ckpt_put_obj(j->ckpt, t->seq, t->name, &t->b, e);
+    int rc = stream_sink_sync_wait(j->sink, t->fd, e);
+    return rc ? rc : stream_ckpt_commit(j->ckpt, &t->m, e);
+}
+
+static void *ckw_main(void *arg)
+{
+    stream_job *j = arg;
+    struct stream_ckpt_writer *k = j->ckw;
+    pthread_mutex_lock(&k->mu);
+    for (;;) {
+        while (!k->head && !k->stop)
+            pthread_cond_wait(&k->cv, &k->mu);
+        ckw_task *t = k->head;
+        if (!t)
+            break;
+        if (!(k->head = t->next))
+            k->tail = NULL;
+        pthread_mutex_unlock(&k->mu);
+        sql_err e;
+        sql_err_clear(&e);
+        /* after a failure nothing more: a later manifest would name lost parts */
+        if (!atomic_load_explicit(&k->failed, memory_order_acquire) && ckw_run(j, t, &e)) {
+            k->err = e;
+            atomic_store_explicit(&k->failed, 1, memory_order_release);
+        }
+        pthread_mutex_lock(&k->mu);
+        k->commits -= t->commit;
+        if (t->commit || atomic_load_explicit(&k->failed, memory_order_relaxed))
+            stream_bell_ring(&j->bell); /* the merger: the next may be asked for (or stop) */
+        ckw_free(t);
+    }
+    pthread_mutex_unlock(&k->mu);
+    return NULL;
+}
+
+int stream_ckpt_writer_start(stream_job *j, sql_err *e)
+{
+    struct stream_ckpt_writer *k = sl_calloc(1, sizeof *k);
+    if (!k)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    pthread_mutex_init(&k->mu, NULL);
+    pthread_cond_init(&k->cv, NULL);
+    atomic_init(&k->failed, 0);
+    j->ckw = k;
+    if (pthread_create(&k->th, NULL, ckw_main, j)) {
+        pthread_mutex_destroy(&k->mu);
+        pthread_cond_destroy(&k->cv);
+        sl_free(k);
+        j->ckw = NULL;
+        return sql_err_set(e, "53000", -1, "checkpoint: could not start its writer thread");
+    }
+    return SL_OK;
+}
+
+int stream_ckpt_writer_stop(stream_job *j, sql_err *e)
+{
+    struct stream_ckpt_writer *k = j->ckw;
+    if (!k)
+        return SL_OK;
+    pthread_mutex_lock(&k->mu);
+    k->stop = true;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    pthread_join(k->th, NULL);
+    int rc = stream_ckpt_writer_failed(j, e);
+    pthread_mutex_destroy(&k->mu);
+    pthread_cond_destroy(&k->cv);
+    sl_free(k);
+    j->ckw = NULL;
+    return rc;
+}
+
+int stream_ckpt_writer_failed(stream_job *j, sql_err *e)
+{
+    struct stream_ckpt_writer *k = j->ckw;
+    if (!k || !atomic_load_explicit(&k->failed, memory_order_acquire))
+        return SL_OK;
+    *e = k->err;
+    return SL_EIO;
+}
+
+bool stream_ckpt_writer_idle(stream_job *j)
+{
+    struct stream_ckpt_writer *k = j->ckw;
+    if (!k)
+        return true;
+    pthread_mutex_lock(&k->mu);
+    bool idle = !k->commits;
+    pthread_mutex_unlock(&k->mu);
+    return idle;
+}
+
+/* Hands t over (taken), or without a writer runs it here. */
+static int ckw_give(stream_job *j, ckw_task *t, sql_err *e)
+{
+    struct stream_ckpt_writer *k = j->ckw;
+    if (!k) {
+        int rc = ckw_run(j, t, e);
+        ckw_free(t);
+        return rc;
+    }
+    pthread_mutex_lock(&k->mu);
+    t->next = NULL;
+    if (k->tail)
+        k->tail->next = t;
+    else
+        k->head = t;
+    k->tail = t;
+    k->commits += t->commit;
+    pthread_cond_signal(&k->cv);
+    pthread_mutex_unlock(&k->mu);
+    return SL_OK;
+}
+
+/* A put of b's bytes (taken: b is left empty) as object name of checkpoint seq. */
+static int ckw_put(stream_job *j, uint64_t seq, const char *name, dbuf *b, sql_err *e)
+{
+    ckw_task *t = sl_calloc(1, sizeof *t);
+    if (!t)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    t->seq = seq;
+    snprintf(t->name, sizeof t->name, "%s", name);
+    t->b = *b;
+    dbuf_init(b, STREAM_CKPT_MAX_BYTES);
+    return ckw_give(j, t, e);
+}
+
 /* ---- a materialized view's contents ------------------------------------------------ */
 
 #define VIEW_OBJ "view"
@@ -134,7 +296,7 @@ static int view_save(stream_job *j, stream_view *v, uint64_t seq, sql_err *e)
         for (int64_t r = 0; r < f->rows[i]->n && !rc; r++)
             rc = stream_ckpt_row(&b, f->rows[i], r, &txt);
     rc = rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
-            : stream_ckpt_put_obj(j->ckpt, seq, VIEW_OBJ, &b, e);
+            : ckw_put(j, seq, VIEW_OBJ, &b, e);
     dbuf_free(&txt);
     dbuf_free(&b);
     return rc;
@@ -313,10 +475,12 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
         stream_ckpt_worker_win_done(&b, len_at);
     if (!rc)
         rc = stream_ckpt_worker_finish(&b);
+    char name[32];
+    stream_ckpt_worker_obj(w->id, name);
     if (rc)
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
     else
-        rc = stream_ckpt_put_worker(j->ckpt, seq, w->id, &b, e);
+        rc = ckw_put(j, seq, name, &b, e);
     dbuf_free(&b);
     return rc;
 }
@@ -330,11 +494,22 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
                               .chunk = chunk, .has_pos = has_pos};
     if (pos)
         m.pos = *pos;
-    int rc = stream_sink_sync(j->sink, &m.sink_bytes, &m.sink_run, e);
+    ckw_task *t = sl_calloc(1, sizeof *t);
+    if (!t)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    int rc = stream_sink_sync_begin(j->sink, &m.sink_bytes, &m.sink_run, &t->fd, e);
     stream_view *v = stream_sink_view(j->sink);
     if (!rc && v) /* its only writer is this thread: read without the view's mutex */
         rc = view_save(j, v, seq, e);
-    return rc ? rc : stream_ckpt_commit(j->ckpt, &m, e);
+    if (rc) {
+        sl_free(t);
+        return rc;
+    }
+    /* the writer flushes the sink and publishes the manifest after the parts */
+    t->commit = true;
+    t->seq = seq;
+    t->m = m;
+    return ckw_give(j, t, e);
 }
 
 void stream_ckpt_job_close(stream_job *j, bool ok)

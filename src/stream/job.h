@@ -158,6 +158,7 @@ struct stream_job {
     uint64_t ckpt_done;      /* merger: the last one finished (taken or given up) */
     int ckpt_barriers;       /* merger: owners whose barrier ckpt_req arrived */
     bool *ckpt_held;         /* merger: per owner, its ring held until the rest arrive */
+    struct stream_ckpt_writer *ckw; /* the thread that writes them (NULL: written in place) */
     bool resuming;
     struct stream_ckpt_manifest *resume; /* the manifest recovered from */
     /* on a server (jobs.c): a telemetry source's subscription (read instead of a file),
@@ -205,6 +206,17 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e);
 /* A worker aligned on barrier seq: its part written. */
 int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e);
 /* Merger: checkpoint seq committed (sink synced, manifest published). */
+/* The checkpoint writer: one thread per job with checkpoints that puts the
+ * workers' parts and the view's rows and then commits (the sink flushed to disk,
+ * the manifest published) in the order they were handed over, so that no reader,
+ * owner or merger waits for the store.  The merger asks for the next checkpoint
+ * only when the writer is idle (no commit pending); a failure of the writer fails
+ * the job (stream_ckpt_writer_failed: 0, or SL_EIO with its error).  stop drains
+ * it and must come before the sink closes. */
+int stream_ckpt_writer_start(stream_job *j, sql_err *e);
+int stream_ckpt_writer_stop(stream_job *j, sql_err *e);
+int stream_ckpt_writer_failed(stream_job *j, sql_err *e);
+bool stream_ckpt_writer_idle(stream_job *j);
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,
                            const stream_reader_pos *pos, sql_err *e);
 /* After the job: the checkpoints removed when it ended well; the store closed. */

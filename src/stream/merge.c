@@ -103,17 +103,23 @@ static int update_in(stream_job *j, sql_batch *b, int64_t kind, sql_err *e)
     return d > 0 ? stream_state_check(j, all, "The view's rows (its upsert log)", e) : SL_OK;
 }
 
-/* Checkpoints: the next one asked for when its time came and none is under way. */
-static void ckpt_tick(stream_job *j)
+/* Checkpoints: the next one asked for when its time came and none is under way
+ * (nor being written: the writer's commit of one deletes every other's objects);
+ * a failure of the writer fails the job. */
+static int ckpt_tick(stream_job *j, sql_err *e)
 {
-    if (!j->ckpt || atomic_load_explicit(&j->ckpt_req, memory_order_relaxed) != j->ckpt_done)
-        return;
+    if (!j->ckpt)
+        return SL_OK;
+    int rc = stream_ckpt_writer_failed(j, e);
+    if (rc || atomic_load_explicit(&j->ckpt_req, memory_order_relaxed) != j->ckpt_done)
+        return rc;
     int64_t now = stream_ckpt_now_ms();
-    if (now < j->ckpt_next_ms)
-        return;
+    if (now < j->ckpt_next_ms || !stream_ckpt_writer_idle(j))
+        return SL_OK;
     atomic_store_explicit(&j->ckpt_req, j->ckpt_done + 1, memory_order_release);
     for (int i = 0; i < j->nw; i++) /* a reader holding back (hold_back) joins it */
         stream_bell_ring(&j->w[i].bell);
+    return SL_OK;
 }
 
 /* Every owner's barrier arrived: with the windows they closed before it released
@@ -143,7 +149,7 @@ int stream_merge_windows(stream_job *j, sql_err *e)
         q[o].wm = STREAM_WM_NONE;
     while (!rc && ndone < j->nw && !stream_job_failed(j)) {
         bool got = false;
-        ckpt_tick(j);
+        rc = ckpt_tick(j, e);
         for (int o = 0; o < j->nw && !rc; o++) {
             stream_msg m;
             while (!rc && !(j->ckpt_held && j->ckpt_held[o]) && stream_ring_pop(&j->out[o], &m)) {
@@ -217,7 +223,8 @@ int stream_merge_splits(stream_job *j, sql_err *e)
     for (int c = j->resuming ? j->resume->chunk : 0; !j->live && c < j->nsplits && !rc &&
                                                    !stream_job_failed(j);) {
         stream_msg m;
-        ckpt_tick(j);
+        if ((rc = ckpt_tick(j, e)))
+            break;
         if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
             stream_bell_wait(&j->bell, merger_ready, j);
             continue;

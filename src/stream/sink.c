@@ -467,21 +467,32 @@ int stream_sink_ckpt_start(stream_sink *k, bool resume, bool keep, uint64_t run,
                           : SL_OK;
 }
 
-int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e)
+int stream_sink_sync_begin(stream_sink *k, uint64_t *bytes, uint64_t *run, int *fd, sql_err *e)
 {
     *bytes = *run = 0;
+    *fd = -1;
     if (k->t && k->ext)
         return stream_sink_ext_sync(k->t, k->ext, bytes, run, e);
     if (!stream_sink_is_file(k))
         return SL_OK;
     long at;
-    if (fflush(k->fp) || fsync(fileno(k->fp)) || (at = ftell(k->fp)) < 0)
+    if (fflush(k->fp) || (at = ftell(k->fp)) < 0)
         return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", k->t->name,
                            k->part, strerror(errno));
     *bytes = (uint64_t)at;
+    *fd = fileno(k->fp);
     k->keep_part = true;
     return SL_OK;
 }
+
+int stream_sink_sync_wait(const stream_sink *k, int fd, sql_err *e)
+{
+    if (fd >= 0 && fsync(fd))
+        return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", k->t->name,
+                           k->part, strerror(errno));
+    return SL_OK;
+}
+
 
 void stream_sink_close(stream_sink *k)
 {

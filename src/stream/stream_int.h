@@ -462,11 +462,16 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
  * STREAM_ULOG_* of ulog.h), applied under the view's mutex; upserts are counted. */
 int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e);
 int stream_sink_commit(stream_sink *k, sql_err *e);
-/* Checkpoints (file sinks; a view: 0 bytes): what was written flushed to disk,
- * *bytes its length; from then on a failed job keeps the part file.  A table
- * sink publishes its staged rows: *bytes the segments published, *run its run
- * (0 for other sinks); kafka waits for every delivery report. */
-int stream_sink_sync(stream_sink *k, uint64_t *bytes, uint64_t *run, sql_err *e);
+/* Checkpoints (file sinks; a view: 0 bytes), in two steps so that the wait for
+ * the disk can be left to another thread: begin hands what was written to the
+ * kernel, *bytes its length, and sets *fd to the descriptor to flush (-1:
+ * nothing left to do); from then on a failed job keeps the part file.  wait (any
+ * thread, while the sink is open) makes those bytes durable (rows written
+ * meanwhile maybe too).  A table sink publishes its staged rows in begin:
+ * *bytes the segments published, *run its run (0 for other sinks); kafka waits
+ * for every delivery report there. */
+int stream_sink_sync_begin(stream_sink *k, uint64_t *bytes, uint64_t *run, int *fd, sql_err *e);
+int stream_sink_sync_wait(const stream_sink *k, int fd, sql_err *e);
 /* Checkpoints are on for the job (before any row): a table sink stages its rows
  * tagged run from then on; first it removes the segments of the tag published at
  * or past pos (resume: after the checkpoint; a new run: pos 0, every earlier run's

@@ -1388,13 +1388,13 @@ static int ckpt_setup(job *j, sql_err *e)
     j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
     for (int i = 0; i < j->nw; i++)
         j->w[i].ck_sent = j->ckpt_done;
-    if (!j->resuming)
-        return SL_OK;
+    int rc = stream_ckpt_writer_start(j, e);
+    if (rc || !j->resuming)
+        return rc;
     if (j->resume->file_size != stream_file_size(j->file) ||
         j->resume->nsplits != (uint32_t)j->nsplits)
         return sql_err_set(e, "55000", -1, "checkpoint %llu: source \"%s\" is not the file it "
                            "was taken over", (unsigned long long)j->resume->seq, j->src->name);
-    int rc = SL_OK;
     for (int i = 0; i < j->nw && !rc; i++)
         rc = stream_ckpt_worker_restore(&j->w[i], e);
     return rc;
@@ -1526,6 +1526,10 @@ int stream_job_exec(stream_job *j, int nw)
     }
     for (int i = 0; i < started; i++)
         pthread_join(j->w[i].th, NULL);
+    sql_err we;
+    sql_err_clear(&we);
+    if (stream_ckpt_writer_stop(j, &we) && !stream_job_failed(j))
+        fail(j, INT32_MAX, &we); /* a checkpoint not written: the job fails as it would have */
     if (!rc && stream_job_failed(j)) {
         *e = j->ferr;
         rc = SL_EINVAL;
