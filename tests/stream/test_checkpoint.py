@@ -346,6 +346,34 @@ def main():
                   "a refused resume leaves the committed part file alone")
         else:
             check(False, "the job was still running when its first checkpoint appeared")
+
+        # a checkpoint that cannot be written (its store's job directory replaced by a
+        # file once the first one is published) fails the job, naming the object; the
+        # part file the first one committed is kept
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(JOBS["tumble"])
+        for workers in (1, 2):
+            ck = os.path.join(tmp, "ck-broken-%d" % workers)
+            p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
+                                  "--checkpoint-dir", ck, "--checkpoint-interval", "0.02"],
+                                 cwd=tmp, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                                 text=True,
+                                 env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
+            while p.poll() is None and not manifests(ck):
+                time.sleep(0.002)
+            if p.poll() is not None:
+                check(False, "%d workers: the job was still running at its first checkpoint" %
+                      workers)
+                continue
+            shutil.rmtree(os.path.join(ck, "job-0"))
+            open(os.path.join(ck, "job-0"), "w").close()
+            err = p.communicate(timeout=600)[1]
+            check(p.returncode != 0 and "checkpoint: job-0/" in err,
+                  "%d workers: a checkpoint that cannot be written fails the job, naming it "
+                  "(%s)" % (workers, err.strip()))
+            check(os.path.exists(os.path.join(tmp, "out.csv.part")),
+                  "%d workers: the failed job keeps its committed part file" % workers)
+
         # what cannot be saved yet runs without checkpoints, saying so
         with open(os.path.join(tmp, "job.sql"), "w") as f:
             f.write(SOURCE + """
