@@ -356,6 +356,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     const char *why = NULL;
     if (j->ijoin)
         why = "interval joins";
+    else if (j->winjoin)
+        why = "window joins of two streams";
     else if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
