@@ -658,7 +658,8 @@ int stream_ijoin_exec(stream_job *j, int nw)
     int rc = SL_OK;
     for (int i = 0; i < 2 && !rc; i++)
         rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop,
-                                nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0, &w.src[i], e);
+                                nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0,
+                                stream_job_src_pub(j, w.bd.src[i]), &w.src[i], e);
     if (!rc)
         rc = parts_open(&w, nw, e);
     while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&

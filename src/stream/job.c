@@ -503,6 +503,20 @@ static void finish_ops(sql_op **ops, int n)
             ops[i]->vt->stream_finish(ops[i]);
 }
 
+stream_src_pub *stream_job_src_pub(stream_job *j, const stream_table *t)
+{
+    int n = atomic_load_explicit(&j->nsrc_pub, memory_order_relaxed); /* (its one writer) */
+    if (n >= STREAM_SERVE_MAX)
+        return NULL;
+    stream_src_pub *p = &j->src_pub[n];
+    p->t = t;
+    atomic_init(&p->read, 0);
+    atomic_init(&p->late, 0);
+    atomic_init(&p->wm, STREAM_WM_NONE);
+    atomic_store_explicit(&j->nsrc_pub, n + 1, memory_order_release);
+    return p;
+}
+
 void stream_job_free(job *j)
 {
     finish_ops(j->pre, j->npre);

@@ -165,6 +165,10 @@ struct stream_job {
      * and a flag that ends the input early (a stopped job ends as if its input had) */
     stream_live *live;
     _Atomic int *stop;
+    /* a join of two streams: each source's figures while it runs (jobs.c reads
+     * the first nsrc_pub, published with release) */
+    stream_src_pub src_pub[STREAM_SERVE_MAX];
+    _Atomic int nsrc_pub;
 };
 
 
@@ -173,6 +177,9 @@ struct stream_job {
 int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, stream_job *j,
                     int *nw, sql_err *e);
 void stream_job_free(stream_job *j);
+/* A new slot of j->src_pub for source t (NULL when they are all taken: its
+ * figures are then not shown while it runs), published for jobs.c. */
+stream_src_pub *stream_job_src_pub(stream_job *j, const stream_table *t);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
 int stream_winjoin_exec(stream_job *j, int nw);
 /* ijoin.c: a job with ijoin set, run until its bounded sources end. */

@@ -389,7 +389,45 @@ typedef struct figs {
     int64_t wm;
     int64_t state_bytes;
     bool live;
+    /* a join of two streams: per source (rows_read and late their sums, wm the least) */
+    int nsrc;
+    const char *src_name[STREAM_SERVE_MAX];
+    uint64_t src_read[STREAM_SERVE_MAX], src_late[STREAM_SERVE_MAX];
+    char names[256];         /* "a, b": the source column */
 } figs;
+
+/* A join's sources as its driver published them; a source read twice (a
+ * self-join) counts once. */
+static void join_figs(sjob *jb, figs *f)
+{
+    int n = atomic_load_explicit(&jb->j.nsrc_pub, memory_order_acquire);
+    f->wm = STREAM_WM_END;
+    size_t at = 0;
+    for (int i = 0; i < n; i++) {
+        const stream_src_pub *p = &jb->j.src_pub[i];
+        uint64_t r = atomic_load_explicit(&p->read, memory_order_relaxed),
+                 l = atomic_load_explicit(&p->late, memory_order_relaxed);
+        int64_t w = atomic_load_explicit(&p->wm, memory_order_relaxed);
+        f->wm = w < f->wm ? w : f->wm;
+        int k = 0;
+        while (k < f->nsrc && strcmp(f->src_name[k], p->t->name))
+            k++;
+        if (k == f->nsrc) {
+            f->src_name[f->nsrc++] = p->t->name;
+            f->src_read[k] = f->src_late[k] = 0;
+            at += (size_t)snprintf(f->names + at, at < sizeof f->names ? sizeof f->names - at : 0,
+                                   "%s%s", k ? ", " : "", p->t->name);
+        }
+        f->src_read[k] = r > f->src_read[k] ? r : f->src_read[k];
+        f->src_late[k] = l > f->src_late[k] ? l : f->src_late[k];
+    }
+    for (int k = 0; k < f->nsrc; k++) {
+        f->rows_read += f->src_read[k];
+        f->late += f->src_late[k];
+    }
+    if (!n)
+        f->wm = STREAM_WM_NONE;
+}
 
 static void job_figs(sjob *jb, figs *f)
 {
@@ -409,6 +447,8 @@ static void job_figs(sjob *jb, figs *f)
         f->wm = jb->src->watermark_ns;
     } else if (jb->src && jb->planned) { /* running: what its workers published */
         stream_job_live_figures(&jb->j, &f->rows_read, &f->late, &f->wm);
+    } else if (jb->nsrcs && jb->planned) {
+        join_figs(jb, f);
     }
     f->written = jb->view ? jb->view->rows_written : jb->sink ? jb->sink->rows_written : 0;
     if (jb->planned)
@@ -482,7 +522,7 @@ static int job_row(sjob *jb, sql_batch *b)
              put_str(&c[JC_SQL], jb->sql) |
              (jb->started_ns ? col_vec_append_i64(&c[JC_STARTED], jb->started_ns)
                              : col_vec_append_null(&c[JC_STARTED])) |
-             put_str(&c[JC_SOURCE], jb->src ? jb->src->name : NULL) |
+             put_str(&c[JC_SOURCE], jb->src ? jb->src->name : f.nsrc ? f.names : NULL) |
              col_vec_append_i64(&c[JC_ROWS_READ], (int64_t)f.rows_read) |
              col_vec_append_i64(&c[JC_LATE], (int64_t)f.late) |
              col_vec_append_i64(&c[JC_OVERFLOW], (int64_t)f.overflow) |
@@ -691,7 +731,8 @@ static int run_show_jobs(stream_server *ss, sql_query *q)
             strftime(wm, sizeof wm, "%Y-%m-%d %H:%M:%S", &tm);
         }
         const char *row[8] = {jb->name, g_state_names[atomic_load(&jb->state)],
-                              jb->src ? jb->src->name : NULL, rr, ld, rw, wm[0] ? wm : NULL,
+                              jb->src ? jb->src->name : f.nsrc ? f.names : NULL, rr, ld, rw,
+                              wm[0] ? wm : NULL,
                               jb->sql};
         if (sql_query_add_text_row(q, row))
             return oom(q->e);
@@ -1014,6 +1055,14 @@ static void job_json(sjob *jb, jw *w)
         jw_kv_uint(w, "overflow_dropped", f.overflow);
         jw_obj_end(w);
     }
+    for (int k = 0; k < f.nsrc; k++) {
+        jw_key(w, f.src_name[k]);
+        jw_obj_begin(w);
+        jw_kv_uint(w, "rows_read", f.src_read[k]);
+        jw_kv_uint(w, "late_dropped", f.src_late[k]);
+        jw_kv_uint(w, "overflow_dropped", 0);
+        jw_obj_end(w);
+    }
     jw_obj_end(w);
     jw_key(w, "sinks");
     jw_obj_begin(w);
@@ -1185,7 +1234,12 @@ int stream_server_metrics(stream_server *ss, dbuf *b)
             const char *lv = !m[k].label ? NULL
                              : !strcmp(m[k].label, "source") ? (jb->src ? jb->src->name : "")
                                                              : jb->name;
-            if (lv)
+            if (lv && !jb->src && f.nsrc && k <= 2) { /* a join: a series per source */
+                for (int x = 0; x < f.nsrc; x++)
+                    dbuf_printf(b, "%s{job=\"%s\",source=\"%s\"} %.17g\n", m[k].name, jb->name,
+                                f.src_name[x],
+                                k == 0 ? (double)f.src_read[x] : k == 1 ? (double)f.src_late[x] : 0.0);
+            } else if (lv)
                 dbuf_printf(b, "%s{job=\"%s\",%s=\"%s\"} %.17g\n", m[k].name, jb->name,
                             m[k].label, lv, v);
             else

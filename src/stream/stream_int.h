@@ -410,8 +410,18 @@ int stream_plan_sources(const sql_plan *p, stream_table **out, int max);
  * set (stop may be NULL); with ahead threads (0: none) a few batches ahead on a
  * thread of its own, or in chunks on a pool of that many. */
 typedef struct stream_ahead stream_ahead;
+/* What a source of a join of two streams read so far, for the jobs table and
+ * /metrics while the job runs: stored by whichever thread reads the source
+ * (relaxed: figures, not state), final once the source's figures are taken. */
+typedef struct stream_src_pub {
+    const stream_table *t;
+    _Atomic uint64_t read, late;
+    _Atomic int64_t wm;
+} stream_src_pub;
+
 typedef struct stream_source {
     stream_table *t;
+    stream_src_pub *pub;     /* NULL: nobody reads its figures while it runs */
     stream_file *f;
     stream_reader *rd;
     int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
@@ -419,7 +429,7 @@ typedef struct stream_source {
     stream_ahead *ah;        /* the read-ahead thread or chunks (NULL: read by the caller) */
 } stream_source;
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
-                       stream_source *s, sql_err *e);
+                       stream_src_pub *pub, stream_source *s, sql_err *e);
 /* The next batch of on-time rows (NULL at the end: then ended is set). */
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
 /* The source's figures (rows read, late, bad, watermark) from its reader. */

@@ -94,12 +94,24 @@ static bool ring_ready(void *arg)
     return stream_ring_ready(arg);
 }
 
+/* The figures of the reader rd so far into pub (if any): on the thread reading it. */
+static void pub_reader(stream_src_pub *pub, const stream_reader *rd)
+{
+    if (!pub)
+        return;
+    uint64_t r, l, b;
+    stream_reader_counts(rd, &r, &l, &b);
+    atomic_store_explicit(&pub->read, r, memory_order_relaxed);
+    atomic_store_explicit(&pub->late, l, memory_order_relaxed);
+}
+
 static void *ahead_main(void *arg)
 {
     stream_ahead *a = arg;
     for (bool last = false; !last;) {
         stream_msg m = {NULL, 0, SL_OK, STREAM_MSG_ROWS};
         int rc = stream_reader_next(a->s->rd, &m.b, &m.wm, &a->e);
+        pub_reader(a->s->pub, a->s->rd);
         if ((last = rc || !m.b)) {
             sql_batch_free(m.b);
             m = (stream_msg){NULL, 0, rc, STREAM_MSG_DONE};
@@ -204,6 +216,10 @@ static int chunk_next(stream_ahead *a, sql_batch **out, int64_t *wm, sql_err *e)
             a->seen |= c->seen;
             chunk_free(c);
             a->cur = NULL;
+            if (a->s->pub) {
+                atomic_store_explicit(&a->s->pub->read, a->read, memory_order_relaxed);
+                atomic_store_explicit(&a->s->pub->late, a->late, memory_order_relaxed);
+            }
         }
         int rc = chunk_submit(a, e);
         pool_task *t;
@@ -298,10 +314,11 @@ static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
 }
 
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
-                       stream_source *s, sql_err *e)
+                       stream_src_pub *pub, stream_source *s, sql_err *e)
 {
     memset(s, 0, sizeof *s);
     s->t = t;
+    s->pub = pub;
     s->wm = STREAM_WM_NONE;
     if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
@@ -378,6 +395,7 @@ int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
             *e = s->ah->e;
     } else {
         rc = stream_reader_next(s->rd, out, &wm, e);
+        pub_reader(s->pub, s->rd);
     }
     if (rc)
         return rc;
@@ -387,6 +405,8 @@ int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
     } else {
         s->wm = wm;
     }
+    if (s->pub)
+        atomic_store_explicit(&s->pub->wm, s->wm, memory_order_relaxed);
     return SL_OK;
 }
 
@@ -442,6 +462,11 @@ void stream_source_figures(stream_source *s)
         stream_wm_observe(&all, mx);
     t->watermark_ns = stream_wm_value(&all);
     t->read_once = true;
+    if (s->pub) {
+        atomic_store_explicit(&s->pub->read, rd, memory_order_relaxed);
+        atomic_store_explicit(&s->pub->late, late, memory_order_relaxed);
+        atomic_store_explicit(&s->pub->wm, t->watermark_ns, memory_order_relaxed);
+    }
 }
 
 void stream_source_close(stream_source *s)

@@ -543,7 +543,8 @@ int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e)
 static int open_source(wj *w, int i, int ahead, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
-    return stream_source_open(t, w->j->r->o->input_dir, w->j->stop, ahead, &w->s[i], e);
+    return stream_source_open(t, w->j->r->o->input_dir, w->j->stop, ahead,
+                              stream_job_src_pub(w->j, t), &w->s[i], e);
 }
 
 int stream_winjoin_exec(stream_job *j, int nw)

@@ -420,10 +420,10 @@ class StreamJobs(unittest.TestCase):
         import test_stream as ts  # the generated bids and the batch oracle
         d = tempfile.mkdtemp(prefix="sl-e2e-joins-")
         self.addCleanup(shutil.rmtree, d, True)
-        ts.make_input(d, 7, 6000, 3000)
+        rows_b, _, late_b = ts.make_input(d, 7, 6000, 3000)
         d2 = os.path.join(d, "asks")
         os.mkdir(d2)
-        ts.make_input(d2, 107, 6000, 8000)
+        rows_a, _, late_a = ts.make_input(d2, 107, 6000, 8000)
         for name, delay, path in (("bids", "3 seconds", os.path.join(d, "bids.csv")),
                                   ("asks", "8 seconds", os.path.join(d2, "bids.csv"))):
             query(self.srv, "CREATE TABLE %s (%s) WITH (connector = 'file', path = '%s', "
@@ -445,6 +445,24 @@ class StreamJobs(unittest.TestCase):
                 break
             time.sleep(0.2)
         self.assertEqual(states, {"wj": "finished", "ij": "finished"})
+        # each source's figures: in the jobs table (summed, the sources named), in the
+        # job's JSON and in /metrics (a series per source)
+        want_src = {"bids": (len(rows_b), late_b), "asks": (len(rows_a), late_a)}
+        for name in ("wj", "ij"):
+            row = query(self.srv, "SELECT source, rows_read, late_dropped FROM jobs WHERE name = "
+                        "'%s'" % name)[0]
+            self.assertEqual(sorted(row[0].split(", ")), ["asks", "bids"], row)
+            self.assertEqual((int(row[1]), int(row[2])),
+                             (len(rows_b) + len(rows_a), late_b + late_a), row)
+            js = self.srv.get_json("/api/jobs/%s" % name)
+            self.assertEqual({k: (v["rows_read"], v["late_dropped"])
+                              for k, v in js["sources"].items()}, want_src, js)
+        metrics = self.srv.get("/metrics")[2].decode()
+        for src, (n, late) in want_src.items():
+            self.assertIn('streamlake_source_rows_read{job="ij",source="%s"} %d' % (src, n),
+                          metrics)
+            self.assertIn('streamlake_source_late_dropped{job="wj",source="%s"} %d' % (src, late),
+                          metrics)
         b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
         a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d2, "keep.csv"), ts.COLS)
         t = "coalesce(%s::text, '-')"
