@@ -18,7 +18,8 @@
  *                        that later SELECTs of the run read
  *
  * Options of the file connector (docs/streaming.md has the table): connector,
- * path, format, header, delimiter, event_time, max_delay, late, on_error.
+ * path, format, header, delimiter, event_time, max_delay, late, on_error,
+ * op_column (a sink's).
  */
 #include "stream/live.h"
 
@@ -280,6 +281,17 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
         t->time_col = c;
         return SL_OK;
     }
+    if (!strcmp(k, "op_column")) {
+        int c = col_index(t, v);
+        if (c < 0)
+            return sql_err_set(e, SQLSTATE_UNDEFINED_COLUMN, loc, "table \"%s\": op_column "
+                               "column \"%s\" does not exist", t->name, v);
+        if (t->types[c].id != ST_TEXT)
+            return sql_err_set(e, SQLSTATE_DATATYPE_MISMATCH, loc, "table \"%s\": op_column "
+                               "column \"%s\" must be of type text", t->name, v);
+        t->op_col = c;
+        return SL_OK;
+    }
     if (!strcmp(k, "max_delay")) {
         char what[160];
         snprintf(what, sizeof what, "table \"%s\": max_delay", t->name);
@@ -287,7 +299,7 @@ static int table_option(stream_table *t, const char *k, const char *v, int loc, 
     }
     return sql_err_set(e, "22023", loc, "table \"%s\": unknown option \"%s\" (the file "
                        "connector takes path, format, header, delimiter, event_time, "
-                       "max_delay, late, on_error, follow)", t->name, k);
+                       "max_delay, late, on_error, follow, op_column)", t->name, k);
 }
 
 static int add_ptr(void ***arr, int *n, int *cap, void *p)
@@ -383,6 +395,7 @@ int stream_create_table(stream_run *r, const char *text, const PgQuery__CreateSt
     t->header = true;
     t->delim = ',';
     t->time_col = -1;
+    t->op_col = -1;
     t->watermark_ns = STREAM_WM_NONE;
     t->connector = kind;
     t->tel_view = -1;

@@ -433,6 +433,7 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
         w->max_ns = p.max_ns;
         w->wm = p.wm;
         w->owner_wm = p.owner_wm;
+        w->ukept.assume_in = j->sink_deletes; /* which groups its log holds: not saved */
         memcpy(w->in_wm, p.in_wm, sizeof *w->in_wm * (size_t)j->nw);
     }
     if (!rc && w->ss && !p.sessions_len)

@@ -246,6 +246,8 @@ static int analyse(job *j)
 
 /* ---- the sink ------------------------------------------------------------- */
 
+static int sink_deletes_prepare(job *j);
+
 /* INSERT INTO sink [(cols)] SELECT: the sink and which job column feeds each of its
  * columns. */
 static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
@@ -271,11 +273,16 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     int nsel = j->q->ncols;
     for (int i = 0; i < t->ncols; i++)
         map[i] = -1;
-    if (!ins->n_cols && nsel > t->ncols)
+    /* op_column is the sink's own: the SELECT fills the other columns */
+    int nfill = t->ncols - (t->op_col >= 0);
+    if (!ins->n_cols && nsel > nfill)
         return sql_err_set(j->e, SQLSTATE_SYNTAX, -1, "INSERT has more expressions than "
                            "target columns");
-    for (int i = 0; !ins->n_cols && i < nsel; i++)
-        map[i] = i;
+    for (int i = 0, c = 0; !ins->n_cols && i < nsel; i++, c++) {
+        if (c == t->op_col)
+            c++;
+        map[c] = i;
+    }
     for (size_t i = 0; i < ins->n_cols; i++) {
         const char *cn = ins->cols[i]->res_target->name;
         int c = -1;
@@ -285,6 +292,9 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
         if (c < 0)
             return sql_err_set(j->e, SQLSTATE_UNDEFINED_COLUMN, -1, "column \"%s\" of relation "
                                "\"%s\" does not exist", cn, name);
+        if (c == t->op_col)
+            return sql_err_set(j->e, SQLSTATE_SYNTAX, -1, "INSERT INTO \"%s\": column \"%s\" "
+                               "is its op_column, which the job fills", name, cn);
         if ((int)i < nsel)
             map[c] = (int)i;
     }
@@ -298,7 +308,11 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
         stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
     j->on_update = j->log_to_sink = j->agg && j->win_col < 0;
-    return stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
+    int rc = stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
+    /* with op_column, the groups a HAVING stops keeping are deleted from the log */
+    if (!rc && j->log_to_sink && t->op_col >= 0)
+        rc = sink_deletes_prepare(j);
+    return rc;
 }
 
 /* The source column that job output column c carries (of a window table:
@@ -346,7 +360,10 @@ static void free_view_log(ftab *f)
     f->impl = NULL;
 }
 
-int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
+/* The owners' keyed emission (upost.c) of updates of nv columns of types vt:
+ * each post stage's columns with a row number after them, and an update's
+ * columns (vt's, then the group's key). */
+static int keyed_stages(stream_job *j, int nv, const sql_type *vt, sql_err *e)
 {
     const sql_plan *ap = j->agg->p;
     int nk = ap->agg.nkeys;
@@ -365,16 +382,58 @@ int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
     j->ukey_const = nk == 0;
     j->ukeys = nk ? nk : 1;
     const sql_type *kt = nk ? ap->types : g_zero_key;
-    int nv = v->f->t.ncols;
     j->uout = arena_zalloc(a, sizeof *j->uout * (size_t)(nv + j->ukeys));
     if (!j->ustage[j->npost] || !j->uout)
         return oom(e);
-    memcpy(j->uout, v->f->types, sizeof *j->uout * (size_t)nv);
+    memcpy(j->uout, vt, sizeof *j->uout * (size_t)nv);
     memcpy(j->uout + nv, kt, sizeof *kt * (size_t)j->ukeys);
-    if (stream_ulog_new(nv, v->f->types, j->ukeys, kt, &v->log))
+    return SL_OK;
+}
+
+int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
+{
+    int nv = v->f->t.ncols;
+    int rc = keyed_stages(j, nv, v->f->types, e);
+    if (rc)
+        return rc;
+    if (stream_ulog_new(nv, v->f->types, j->ukeys, j->uout + nv, &v->log))
         return oom(e);
     v->f->impl = v->log;
     v->f->on_free = free_view_log;
+    return SL_OK;
+}
+
+/* The GROUP BY key that job output column c carries (through the post chain's
+ * projections), or -1. */
+static int out_key(const job *j, int c)
+{
+    for (int i = j->npost - 1; i >= 0; i--) {
+        const sql_plan *p = j->post[i]->p;
+        if (p->kind == SP_PROJECT) {
+            const sql_expr *x = p->project.exprs[c];
+            if (x->kind != SE_COL)
+                return -1;
+            c = x->col;
+        } else if (p->kind != SP_FILTER) {
+            return -1;
+        }
+    }
+    return c < j->agg->p->agg.nkeys ? c : -1;
+}
+
+/* A GROUP BY without a window into a sink with op_column: updates keyed as a
+ * view's are, so that a group its HAVING stops keeping is deleted (a row with
+ * op 'delete', its key in the columns that carry it, the rest NULL). */
+static int sink_deletes_prepare(job *j)
+{
+    int rc = keyed_stages(j, j->q->ncols, j->q->types, j->e);
+    if (rc)
+        return rc;
+    if (!(j->ukey_out = arena_zalloc(&j->q->a, sizeof *j->ukey_out * (size_t)j->q->ncols)))
+        return oom(j->e);
+    for (int c = 0; c < j->q->ncols; c++)
+        j->ukey_out[c] = j->ukey_const ? -1 : out_key(j, c);
+    j->sink_deletes = true;
     return SL_OK;
 }
 

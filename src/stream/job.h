@@ -26,6 +26,14 @@ typedef struct open_win {
     sql_aggtab *t;
 } open_win;
 
+/* Which groups of an owner's table a sink's log holds (a bit per group id): a
+ * group HAVING drops is deleted only if the log may have it. */
+typedef struct stream_kept {
+    uint8_t *bits;
+    size_t cap;              /* bytes */
+    bool assume_in;          /* resumed: any group may be in the log (bits unknown) */
+} stream_kept;
+
 /* What one worker owns: its reading state (splits, the stateless part) and its
  * share of the keys (open windows). */
 typedef struct stream_wk {
@@ -77,6 +85,7 @@ typedef struct stream_wk {
     int64_t closing_end;     /* the window being read out */
     int64_t mem;             /* its windows' state, accounted in j->state_mem */
     stream_sessions *ss;     /* session windows: its keys' open sessions */
+    stream_kept ukept;       /* a sink's log with op_column: the groups it holds */
     sql_aggtab *cur;         /* the closing session's table */
     sql_err oerr;            /* a closing session's failure */
     /* checkpoints (ckpt_job.c): the barrier protocol of worker.c */
@@ -115,6 +124,9 @@ struct stream_job {
     sql_type *ustage[STREAM_MAX_CHAIN + 1]; /* ... the aggregation's and each post stage's
                                                columns, and a row number after them */
     sql_type *uout;          /* ... an update's columns: the view's, then the key's */
+    bool sink_deletes;       /* a sink's log with op_column: keyed the same way, and a
+                                group its HAVING stops keeping is deleted */
+    int *ukey_out;           /* ... per output column, the key it carries (-1: none) */
     bool ahead;              /* splits read ahead (no first pass, line numbers counted
                                 from each split's start; see read_ahead) */
     bool preagg;             /* every key a window column, the aggregates combine: each
@@ -242,6 +254,11 @@ int stream_job_exec(stream_job *j, int nw);
 int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e);
 int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
                      int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e);
+/* stream_ulog_post for a sink's log: gids[i] is the group id of res's row i;
+ * deletions only of the groups kb says the log holds (kb is kept up to date). */
+int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *gids,
+                          stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
+                          void *arg, sql_err *e);
 /* The figures of a running job (its workers' published ones): rows read and late
  * so far, and the smallest watermark of the workers still reading (STREAM_WM_NONE:
  * none yet).  Zeros before its workers start. */

@@ -396,36 +396,43 @@ typedef struct figs {
     char names[256];         /* "a, b": the source column */
 } figs;
 
-/* A join's sources as its driver published them; a source read twice (a
- * self-join) counts once. */
-static void join_figs(sjob *jb, figs *f)
+/* One source's figures into a join's (a source read twice, a self-join, counts once). */
+static void join_src(figs *f, const char *name, uint64_t r, uint64_t l, int64_t w)
 {
-    int n = atomic_load_explicit(&jb->j.nsrc_pub, memory_order_acquire);
+    f->wm = w < f->wm ? w : f->wm;
+    int k = 0;
+    while (k < f->nsrc && strcmp(f->src_name[k], name))
+        k++;
+    if (k == f->nsrc) {
+        size_t at = strlen(f->names);
+        snprintf(f->names + at, sizeof f->names - at, "%s%s", k ? ", " : "", name);
+        f->src_name[f->nsrc++] = name;
+        f->src_read[k] = f->src_late[k] = 0;
+    }
+    f->src_read[k] = r > f->src_read[k] ? r : f->src_read[k];
+    f->src_late[k] = l > f->src_late[k] ? l : f->src_late[k];
+}
+
+/* A join of two streams: each source's figures, as its readers publish them while
+ * it runs (jb->j, planned), or from the source tables once it has ended. */
+static void join_figs(sjob *jb, figs *f, bool done)
+{
     f->wm = STREAM_WM_END;
-    size_t at = 0;
+    int n = done || !jb->planned ? 0 : atomic_load_explicit(&jb->j.nsrc_pub, memory_order_acquire);
     for (int i = 0; i < n; i++) {
         const stream_src_pub *p = &jb->j.src_pub[i];
-        uint64_t r = atomic_load_explicit(&p->read, memory_order_relaxed),
-                 l = atomic_load_explicit(&p->late, memory_order_relaxed);
-        int64_t w = atomic_load_explicit(&p->wm, memory_order_relaxed);
-        f->wm = w < f->wm ? w : f->wm;
-        int k = 0;
-        while (k < f->nsrc && strcmp(f->src_name[k], p->t->name))
-            k++;
-        if (k == f->nsrc) {
-            f->src_name[f->nsrc++] = p->t->name;
-            f->src_read[k] = f->src_late[k] = 0;
-            at += (size_t)snprintf(f->names + at, at < sizeof f->names ? sizeof f->names - at : 0,
-                                   "%s%s", k ? ", " : "", p->t->name);
-        }
-        f->src_read[k] = r > f->src_read[k] ? r : f->src_read[k];
-        f->src_late[k] = l > f->src_late[k] ? l : f->src_late[k];
+        join_src(f, p->t->name, atomic_load_explicit(&p->read, memory_order_relaxed),
+                 atomic_load_explicit(&p->late, memory_order_relaxed),
+                 atomic_load_explicit(&p->wm, memory_order_relaxed));
     }
+    for (int i = 0; done && i < jb->nsrcs; i++)
+        join_src(f, jb->srcs[i]->name, jb->srcs[i]->rows_read, jb->srcs[i]->late_dropped,
+                 jb->srcs[i]->watermark_ns);
     for (int k = 0; k < f->nsrc; k++) {
         f->rows_read += f->src_read[k];
         f->late += f->src_late[k];
     }
-    if (!n)
+    if (!f->nsrc)
         f->wm = STREAM_WM_NONE;
 }
 
@@ -447,8 +454,8 @@ static void job_figs(sjob *jb, figs *f)
         f->wm = jb->src->watermark_ns;
     } else if (jb->src && jb->planned) { /* running: what its workers published */
         stream_job_live_figures(&jb->j, &f->rows_read, &f->late, &f->wm);
-    } else if (jb->nsrcs && jb->planned) {
-        join_figs(jb, f);
+    } else if (jb->nsrcs) {
+        join_figs(jb, f, atomic_load_explicit(&jb->done, memory_order_acquire));
     }
     f->written = jb->view ? jb->view->rows_written : jb->sink ? jb->sink->rows_written : 0;
     if (jb->planned)

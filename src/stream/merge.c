@@ -92,7 +92,8 @@ static int release(stream_job *j, pending *q, sql_err *e)
 static int update_in(stream_job *j, sql_batch *b, int64_t kind, sql_err *e)
 {
     if (j->log_to_sink)
-        return stream_sink_write(j->sink, b, e);
+        return stream_sink_write_op(j->sink, b, kind == STREAM_ULOG_DELETE ? STREAM_OP_DELETE
+                                                                          : STREAM_OP_UPSERT, e);
     int rc = stream_sink_ulog(j->sink, b, (int)kind, e);
     if (rc)
         return rc;

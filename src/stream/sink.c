@@ -46,6 +46,7 @@ struct stream_sink {
     int ncols;
     const sql_type *types;   /* the sink's columns */
     sql_expr **exprs;        /* per sink column over the job's row; NULL: a NULL column */
+    int op_col;              /* op_column: each row's operation (-1: none) */
     arena mem;               /* the expressions */
     arena scratch;
     sql_err err;
@@ -198,6 +199,7 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
     k->t = t;
     k->v = v;
     k->ncols = t ? t->ncols : v->f->t.ncols;
+    k->op_col = t ? t->op_col : -1;
     k->types = t ? t->types : v->f->types;
     arena_init(&k->mem, 1024, 16u << 20);
     arena_init(&k->scratch, 4096, 64u << 20);
@@ -237,7 +239,7 @@ static int json_lines(const stream_table *t, const sql_batch *b, dbuf *out, dbuf
 /* b's rows as the sink's columns (b is taken), the casts evaluated with cx (whose
  * error is *cerr and scratch arena *scratch: the sink's, or a worker's). */
 static int to_sink_row(const stream_sink *k, sql_ectx *cx, sql_err *cerr, arena *scratch,
-                       sql_batch *b, sql_batch **out, sql_err *e)
+                       sql_batch *b, const char *op, sql_batch **out, sql_err *e)
 {
     sql_batch *o;
     int rc = sql_batch_new(k->ncols, k->types, &o);
@@ -248,6 +250,12 @@ static int to_sink_row(const stream_sink *k, sql_ectx *cx, sql_err *cerr, arena 
     arena_reset(scratch);
     for (int i = 0; i < k->ncols && !rc; i++) {
         sql_vec v;
+        if (i == k->op_col) { /* each row's operation */
+            size_t n = strlen(op);
+            for (int64_t r = 0; r < b->n && !rc; r++)
+                rc = col_vec_append_str(&o->cols[i], op, n);
+            continue;
+        }
         if (!k->exprs[i]) {
             rc = sql_vec_const_null(&v, k->types[i]);
         } else {
@@ -278,6 +286,11 @@ static int to_sink_row(const stream_sink *k, sql_ectx *cx, sql_err *cerr, arena 
 
 int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
 {
+    return stream_sink_write_op(k, b, STREAM_OP_INSERT, e);
+}
+
+int stream_sink_write_op(stream_sink *k, sql_batch *b, const char *op, sql_err *e)
+{
     if (!b->n || (k->t && k->t->connector == STREAM_CONN_BLACKHOLE)) {
         if (k->t)
             k->t->rows_written += (uint64_t)b->n;
@@ -285,7 +298,7 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
         return SL_OK;
     }
     sql_batch *o = NULL;
-    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, b, &o, e);
+    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, b, op, &o, e);
     if (rc)
         return rc;
     uint64_t n = (uint64_t)o->n;
@@ -372,7 +385,7 @@ int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e)
 {
     const stream_sink *k = f->k;
     sql_batch *o = NULL;
-    int rc = to_sink_row(k, &f->cx, &f->err, &f->scratch, b, &o, e);
+    int rc = to_sink_row(k, &f->cx, &f->err, &f->scratch, b, STREAM_OP_INSERT, &o, e);
     if (rc)
         return rc;
     rc = k->fmt ? sql_fmt_rows(SQL_FMT_CSV, k->ncols, k->types, o, out, &f->val)
@@ -399,7 +412,7 @@ int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e)
     sql_batch *rows, *keys, *o = NULL;
     if (stream_ulog_split(b, k->ncols, &rows, &keys))
         return oom(e);
-    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, rows, &o, e);
+    int rc = to_sink_row(k, &k->cx, &k->err, &k->scratch, rows, STREAM_OP_UPSERT, &o, e);
     if (rc) {
         sql_batch_free(keys);
         return rc;

@@ -91,6 +91,7 @@ typedef struct stream_table {
     bool header;             /* csv: a header line (default true) */
     char delim;
     int time_col;            /* event_time's column; -1: a static (lookup) table */
+    int op_col;              /* a file sink's op_column: each row's operation (-1: none) */
     int64_t delay_ns;        /* max_delay */
     bool late_error;         /* late = 'error' (default 'drop') */
     bool skip_bad;           /* on_error = 'skip' (default 'fail') */
@@ -468,6 +469,14 @@ int stream_sink_open(stream_run *r, stream_table *t, stream_view *v, const int *
                      const sql_type *in_types, int nin, stream_sink **out, sql_err *e);
 /* Writes the rows of b (taken). */
 int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e);
+/* The values of a sink's op_column (docs/streaming.md): rows of append-only jobs
+ * and closed windows are inserts, a GROUP BY's updates upserts, and the groups its
+ * HAVING stops keeping deletes. */
+#define STREAM_OP_INSERT "insert"
+#define STREAM_OP_UPSERT "upsert"
+#define STREAM_OP_DELETE "delete"
+/* stream_sink_write with op as the rows' op_column (if it has one). */
+int stream_sink_write_op(stream_sink *k, sql_batch *b, const char *op, sql_err *e);
 /* A view with emit = 'on_update': an update of its upsert log (b taken; kind: a
  * STREAM_ULOG_* of ulog.h), applied under the view's mutex; upserts are counted. */
 int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e);

@@ -51,7 +51,8 @@ static int widen(sql_batch *b, const sql_type *t, col_vec *extra, sql_batch **ou
 /* The post chain's output (cur: its columns, then each row's number in res) to
  * out: the rows with their keys, then the keys of res's rows it dropped. */
 static int emit_keyed(stream_job *j, const sql_batch *cur, const sql_batch *keys, int64_t m,
-                      int kind, int (*out)(void *arg, sql_batch *b, int kind), void *arg)
+                      int kind, const uint32_t *gids, stream_kept *kb,
+                      int (*out)(void *arg, sql_batch *b, int kind), void *arg)
 {
     int64_t n = cur ? cur->n : 0;
     int nv = cur ? cur->ncols - 1 : 0;
@@ -75,9 +76,32 @@ static int emit_keyed(stream_job *j, const sql_batch *cur, const sql_batch *keys
     }
     sql_batch_free(kt);
     int64_t d = 0;
-    for (int64_t r = 0; r < m && !rc; r++)
-        if (!kept[r])
-            idx[d++] = (uint32_t)r;
+    for (int64_t r = 0; r < m && !rc; r++) {
+        if (kb) { /* a sink's log: a group in, or out only if it was in */
+            size_t g = gids[r], byte = g / 8;
+            if (byte >= kb->cap) {
+                size_t nc = kb->cap ? kb->cap : 64;
+                while (nc <= byte)
+                    nc *= 2;
+                uint8_t *nb = sl_realloc(kb->bits, nc);
+                if (!nb) {
+                    rc = SL_ENOMEM;
+                    break;
+                }
+                memset(nb + kb->cap, 0, nc - kb->cap);
+                kb->bits = nb;
+                kb->cap = nc;
+            }
+            uint8_t bit = (uint8_t)(1u << (g % 8));
+            bool was = kb->assume_in || (kb->bits[byte] & bit);
+            kb->bits[byte] = kept[r] ? kb->bits[byte] | bit : kb->bits[byte] & (uint8_t)~bit;
+            if (kept[r] || !was)
+                continue;
+        } else if (kept[r]) {
+            continue;
+        }
+        idx[d++] = (uint32_t)r;
+    }
     if (!rc && d && !(rc = sql_batch_take(keys, idx, d, &kt)))
         rc = out(arg, kt, STREAM_ULOG_DELETE);
     sl_free(idx);
@@ -105,8 +129,9 @@ static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
     return SL_OK;
 }
 
-int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
-                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
+static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint32_t *gids,
+                      stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
+                      void *arg, sql_err *e)
 {
     int64_t m = res->n;
     if (!m || m > UINT32_MAX) {
@@ -144,8 +169,21 @@ int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
         }
     }
     if (!rc)
-        rc = emit_keyed(j, cur, keys, m, kind, out, arg);
+        rc = emit_keyed(j, cur, keys, m, kind, gids, kb, out, arg);
     sql_batch_free(cur);
     sql_batch_free(keys);
     return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}
+
+int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
+{
+    return post_keyed(j, w, res, kind, NULL, NULL, out, arg, e);
+}
+
+int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *gids,
+                          stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
+                          void *arg, sql_err *e)
+{
+    return post_keyed(j, w, res, STREAM_ULOG_UPSERT, gids, kb, out, arg, e);
 }

@@ -165,6 +165,43 @@ static int ulog_out(void *arg, sql_batch *b, int kind)
     return to_merger(arg, &m);
 }
 
+/* An update of a sink's log with op_column (kind: STREAM_ULOG_UPSERT, its row
+ * with its key after it; or STREAM_ULOG_DELETE, the key only) as the job's
+ * columns: the key dropped, or put in the columns that carry it (the rest NULL). */
+static int sink_log_out(void *arg, sql_batch *b, int kind)
+{
+    wk *w = arg;
+    job *j = w->j;
+    int nv = j->q->ncols;
+    sql_batch *o;
+    if (sql_batch_new(nv, j->q->types, &o)) {
+        sql_batch_free(b);
+        return SL_ENOMEM;
+    }
+    int rc = SL_OK;
+    for (int c = 0; c < nv && !rc; c++) {
+        col_vec_release(&o->cols[c]);
+        int k = kind == STREAM_ULOG_DELETE ? j->ukey_out[c] : c;
+        if (k >= 0) {
+            sql_vec_share(&b->cols[k], &o->cols[c]);
+            continue;
+        }
+        sql_vec v;
+        if (!(rc = sql_vec_const_null(&v, j->q->types[c]))) {
+            rc = sql_vec_expand(&v, b->n, &o->cols[c]);
+            sql_vec_release(&v);
+        }
+    }
+    o->n = b->n;
+    sql_batch_free(b);
+    if (rc) {
+        sql_batch_free(o);
+        return SL_ENOMEM;
+    }
+    stream_msg m = {o, 0, kind, STREAM_MSG_UPDATE};
+    return to_merger(w, &m);
+}
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -192,7 +229,9 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
     sql_batch *res = NULL;
     if (!rc && m && !(rc = sql_aggtab_peek(ow->t, ids, m, &res, e)))
         rc = j->ulog ? stream_ulog_post(j, w->id, res, STREAM_ULOG_UPSERT, ulog_out, w, e)
-                     : sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
+             : j->sink_deletes
+                 ? stream_ulog_post_kept(j, w->id, res, ids, &w->ukept, sink_log_out, w, e)
+                 : sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
     sl_free(ids);
     return rc;
 }
@@ -1369,6 +1408,7 @@ static void wk_free(wk *w)
     ahead_free(w);
     sl_free(w->ahead);
     sl_free(w->ahead_pos);
+    sl_free(w->ukept.bits);
     sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);

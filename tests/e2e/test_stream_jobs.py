@@ -446,7 +446,9 @@ class StreamJobs(unittest.TestCase):
             time.sleep(0.2)
         self.assertEqual(states, {"wj": "finished", "ij": "finished"})
         # each source's figures: in the jobs table (summed, the sources named), in the
-        # job's JSON and in /metrics (a series per source)
+        # job's JSON and in /metrics (a series per source); after the server's ticker
+        # reaped the ended jobs (once a second), from the source tables
+        time.sleep(1.5)
         want_src = {"bids": (len(rows_b), late_b), "asks": (len(rows_a), late_a)}
         for name in ("wj", "ij"):
             row = query(self.srv, "SELECT source, rows_read, late_dropped FROM jobs WHERE name = "

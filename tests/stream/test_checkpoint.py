@@ -102,6 +102,14 @@ INSERT INTO out SELECT window_start, window_end, auction, count(*), sum(price),
   count(DISTINCT bidder), min(bidder)
   FROM session(bids, ts, INTERVAL '400 milliseconds') GROUP BY window_start, window_end, auction;
 """,
+    # a HAVING a group passes and fails by turns, into a log with op_column: applied
+    # (upsert, delete) it leaves the uninterrupted run's rows
+    "deletes": SOURCE + """
+CREATE TABLE out (op text, auction bigint, n bigint, total bigint)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv', op_column = 'op');
+INSERT INTO out SELECT auction, count(*), sum(price) FROM bids GROUP BY auction
+  HAVING count(*) % 2 = 0;
+""",
     "filter": SOURCE + """
 CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
@@ -191,6 +199,19 @@ def source_stats(cwd):
     return (src.get("rows_read"), src.get("late_dropped"))
 
 
+def applied(text):
+    """An upsert log with its operation first: the rows it leaves (a delete after a
+    resume may name a group the log does not hold: the resumed job cannot know)."""
+    state = {}
+    for r in text.splitlines()[1:]:
+        f = r.split(",")
+        if f[0] == "delete":
+            state.pop(f[1], None)
+        else:
+            state[f[1]] = f[1:]
+    return sorted(state.values())
+
+
 def sorted_rows(text):
     lines = text.splitlines()
     return lines[:1] + sorted(lines[1:])
@@ -256,6 +277,10 @@ def main():
                     check(last_per_key(got) == last_per_key(want),
                           "%s, %d workers: every key's last row equals the uninterrupted "
                           "run's" % (name, workers))
+                elif name == "deletes":
+                    check(applied(got) == applied(want) and "delete" in got,
+                          "%s, %d workers: the log applied leaves the uninterrupted run's rows" %
+                          (name, workers))
                 elif name == "filter":
                     check(got == want, "%s, %d workers: output equals the uninterrupted run's, "
                           "byte for byte" % (name, workers))
@@ -326,9 +351,12 @@ def main():
         with open(os.path.join(tmp, "job.sql"), "w") as f:
             f.write(JOBS["tumble"])
         ck = os.path.join(tmp, "ck-refuse")
+        # (each batch read sleeps 2 ms: killed after its first checkpoint, the job must
+        # not have ended already)
         p = subprocess.Popen([BIN, "run", "job.sql", "--workers", "2", "--checkpoint-dir", ck,
                               "--checkpoint-interval", "0.02"], cwd=tmp,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                             env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
         while p.poll() is None and not manifests(ck):
             time.sleep(0.005)
         if p.poll() is None:
@@ -373,6 +401,57 @@ def main():
                   "(%s)" % (workers, err.strip()))
             check(os.path.exists(os.path.join(tmp, "out.csv.part")),
                   "%d workers: the failed job keeps its committed part file" % workers)
+
+        # a bad value three quarters into the file fails the job after checkpoints, naming
+        # its line and column, and keeps what they committed; with the value fixed (the
+        # same size), the run resumes from the last checkpoint and ends as an
+        # uninterrupted run over the fixed file does
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(JOBS["tumble"])
+        src = os.path.join(tmp, "bids.csv")
+        for f in ("out.csv", "out.csv.part"):
+            if os.path.exists(os.path.join(tmp, f)):
+                os.remove(os.path.join(tmp, f))
+        ref = run(tmp, 2)
+        with open(os.path.join(tmp, "out.csv")) as f:
+            want = f.read()
+        os.remove(os.path.join(tmp, "out.csv"))
+        with open(src) as f:
+            lines = f.readlines()
+        at = len(lines) * 3 // 4
+        good = lines[at]
+        fields = good.split(",")  # auction, bidder, price, ts
+        lines[at] = ",".join(fields[:2] + ["x" * len(fields[2])] + fields[3:])
+        for workers in (1, 2):
+            with open(src, "w") as f:
+                f.writelines(lines)
+            ck = os.path.join(tmp, "ck-badline-%d" % workers)
+            bad = subprocess.run([BIN, "run", "job.sql", "--workers", str(workers),
+                                  "--checkpoint-dir", ck, "--checkpoint-interval", "0.02"],
+                                 cwd=tmp, capture_output=True, text=True, timeout=600,
+                                 env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
+            check(ref.returncode == 0 and bad.returncode != 0 and
+                  "line %d" % (at + 1) in bad.stderr and 'column "price"' in bad.stderr,
+                  "%d workers: a bad value fails the job naming its line %d and column (%s)" %
+                  (workers, at + 1, bad.stderr.strip()))
+            check(manifests(ck), "%d workers: checkpoints were taken before the bad line" %
+                  workers)
+            part = os.path.join(tmp, "out.csv.part")
+            kept = open(part).read().splitlines() if os.path.exists(part) else []
+            check(len(kept) > 1 and set(kept) <= set(want.splitlines()),
+                  "%d workers: the failed job keeps its part file, rows of the uninterrupted "
+                  "run only (%d lines)" % (workers, len(kept)))
+            lines_fixed = lines[:at] + [good] + lines[at + 1:]
+            with open(src, "w") as f:
+                f.writelines(lines_fixed)
+            again = run(tmp, workers, ck)
+            got = open(os.path.join(tmp, "out.csv")).read() if again.returncode == 0 else ""
+            check(again.returncode == 0 and sorted_rows(got) == sorted_rows(want),
+                  "%d workers: fixed, the run resumes and ends with the uninterrupted run's rows "
+                  "(%s)" % (workers, again.stderr.strip()))
+            check(not manifests(ck), "%d workers: checkpoints removed at the end" % workers)
+            if os.path.exists(os.path.join(tmp, "out.csv")):
+                os.remove(os.path.join(tmp, "out.csv"))
 
         # what cannot be saved yet runs without checkpoints, saying so
         with open(os.path.join(tmp, "job.sql"), "w") as f:

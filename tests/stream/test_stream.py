@@ -401,6 +401,79 @@ def test_updates(seed, n, delay_ms, workers):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def apply_log(rows, nkeys):
+    """An upsert log with its operation first (op_column): the rows it leaves, and
+    whether every delete named a key the log held."""
+    state, ok, deletes = {}, True, 0
+    for r in rows:
+        key = tuple(r[1:1 + nkeys])
+        if r[0] == "upsert":
+            state[key] = r[1:]
+        elif r[0] == "delete":
+            ok &= state.pop(key, None) is not None
+            deletes += 1
+        else:
+            ok = False
+    return sorted(state.values()), ok, deletes
+
+
+def test_update_deletes(seed, n, delay_ms, workers):
+    """A GROUP BY whose HAVING a group passes and fails by turns (an even count), into
+    sinks with op_column: applying the log (upsert, delete) leaves the batch query's
+    rows, every delete names a group the log holds, and a jsonl sink says the same."""
+    d = tempfile.mkdtemp(prefix="sl-stream-del-")
+    try:
+        make_input(d, seed, n, delay_ms)
+        sel = ("SELECT auction, bidder, count(*), sum(price) FROM bids GROUP BY auction, bidder "
+               "HAVING count(*) %% 2 = 0")
+        job = source_sql("%d milliseconds" % delay_ms) + (
+            "CREATE TABLE log (op text, auction bigint, bidder text, n bigint, total numeric) "
+            "WITH (connector = 'file', path = 'log.csv', op_column = 'op');\n"
+            "INSERT INTO log " + sel % () + ";\n"
+            "CREATE TABLE jlog (auction bigint, bidder text, n bigint, total numeric, op text) "
+            "WITH (connector = 'file', path = 'log.jsonl', format = 'jsonl', op_column = 'op');\n"
+            "INSERT INTO jlog " + sel % () + ";\n")
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        rc, out, err = run(["run", "job.sql", "--workers", str(workers)], cwd=d)
+        check(rc == 0, "deletes seed %d, %d workers: run succeeds %s" % (seed, workers,
+                                                                      err.strip()[:300]))
+        if rc:
+            return
+        src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), COLS)
+        want = oracle(d, "SELECT auction, coalesce(bidder, ''), count(*), sum(price) FROM %s "
+                      "GROUP BY auction, bidder HAVING count(*) %% 2 = 0" % src)[1:]
+        log = csv_rows(open(os.path.join(d, "log.csv")).read())
+        check(log[0] == ["op", "auction", "bidder", "n", "total"], "deletes: the csv header")
+        got, ok, deletes = apply_log(log[1:], 2)
+        check(got == sorted(want) and ok and deletes > 10,
+              "deletes seed %d, %d workers: applying the log leaves the batch query's rows, "
+              "each delete of a group it held (%d deletes, %d rows, want %d)"
+              % (seed, workers, deletes, len(got), len(want)))
+        js = [json.loads(x) for x in open(os.path.join(d, "log.jsonl"))]
+        rows = [[o["op"], str(o["auction"]), o.get("bidder") or "", str(o["n"]) if o["n"] is not
+                 None else "", str(o["total"]) if o["total"] is not None else ""] for o in js]
+        got_j, ok_j, deletes_j = apply_log(rows, 2)
+        dels = [o for o in js if o["op"] == "delete"]
+        # (another job: how many updates and deletes it writes depends on its batches)
+        check(got_j == got and ok_j and deletes_j > 0 and
+              all(o["n"] is None and o["total"] is None for o in dels),
+              "deletes seed %d, %d workers: the jsonl sink's log applied leaves the same rows, "
+              "a delete with its key only" % (seed, workers))
+        same_across_workers(seed, workers, "deletes", got)
+        if workers == 1:  # op_column's refusals
+            for bad, msg in (("op_column = 'n'", 'op_column column "n" must be of type text'),
+                             ("op_column = 'nope'", 'op_column column "nope" does not exist')):
+                rc, out, err = run_text(d, job.replace("op_column = 'op'", bad, 1))
+                check(rc != 0 and msg in err, "op_column: %s is refused: %s" % (bad, err.strip()))
+            rc, out, err = run_text(d, job.replace(
+                "INSERT INTO log ", "INSERT INTO log (op, auction, bidder, n) ", 1))
+            check(rc != 0 and "is its op_column" in err,
+                  "op_column: an INSERT naming it is refused: " + err.strip())
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_update_log_memory():
     """A view's upsert log is state: counted with the aggregation's against work_mem.
     The smallest work_mem the same GROUP BY into a file sink (no log) runs in is too
@@ -601,6 +674,14 @@ def test_jsonl(seed, n, delay_ms):
         st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
         check(rc == 0 and st["sources"]["bids"]["bad_rows"] == 2,
               "jsonl: bad lines skipped with on_error = 'skip' %s %s" % (st, err.strip()[:200]))
+        # a line that is not JSON at all fails the job (on_error = 'fail'), naming its line
+        with open(os.path.join(d, "bids.jsonl")) as f:
+            lines = f.readlines()
+        with open(os.path.join(d, "bids.jsonl"), "w") as f:
+            f.writelines(lines[:n] + ["not json\n"])
+        rc, out, err = run_text(d, job % ("bids.jsonl", "jsonl"), ["--workers", "2"])
+        check(rc == 1 and "line %d" % (n + 1) in err and "JSON" in err,
+              "jsonl: a line that does not parse names the line: " + err.strip()[:200])
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -821,6 +902,8 @@ def main():
         test_windows(3, 2500, 12000, workers)
     for workers in (1, 2, 4):
         test_updates(5, 20000, 3000, workers)
+    for workers in (1, 2, 4):
+        test_update_deletes(9, 20000, 3000, workers)
     test_update_log_memory()
     for workers in (1, 2, 4):
         test_sessions(13, 3000, 4000, 2500, workers)
