@@ -84,6 +84,15 @@ class StreamJobs(unittest.TestCase):
     def test_telemetry_errors_per_minute(self):
         query(self.srv, ERRS)
         query(self.srv, PER_MIN)
+        # a second job over the metrics (measures), defined with `streamlake sql`
+        out = cli("sql", "--server", self.srv.url,
+                  "CREATE TABLE ms (process_id uuid, time timestamptz, name text, "
+                  "value double precision) WITH (connector = 'telemetry', view = 'measures', "
+                  "event_time = 'time', max_delay = '5 seconds', idle_timeout = '1 second'); "
+                  "CREATE MATERIALIZED VIEW metrics_per_minute AS SELECT process_id, name, "
+                  "window_start, count(*) AS n, max(value) AS hi FROM tumble(ms, time, "
+                  "INTERVAL '1 minute') GROUP BY process_id, name, window_start")
+        self.assertEqual(out.returncode, 0, out.stderr)
         for _ in range(2):
             loadgen(self.srv.url, "--threads", "2", "--spans", "50", "--logs", "400",
                     "--metrics", "5", "--async", "5")
@@ -91,9 +100,16 @@ class StreamJobs(unittest.TestCase):
         got, want = self.wait_equal(view, BATCH)
         self.assertTrue(want)
         self.assertEqual(got, want)
+        got_m, want_m = self.wait_equal(
+            "SELECT * FROM metrics_per_minute ORDER BY 1, 2, 3",
+            "SELECT process_id, name, date_trunc('minute', time), count(*), max(value) "
+            "FROM measures GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
+        self.assertTrue(want_m)
+        self.assertEqual(got_m, want_m)
         total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
         jobs = query(self.srv, "SELECT name, state, source, rows_read, late_dropped, "
-                     "rows_written, watermark IS NOT NULL FROM jobs")
+                     "rows_written, watermark IS NOT NULL FROM jobs "
+                     "WHERE name = 'errors_per_minute'")
         self.assertEqual(jobs, [["errors_per_minute", "running", "errs", total, 0, len(want),
                                  True]])
         st, _, body = self.srv.get("/metrics")
