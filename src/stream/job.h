@@ -192,6 +192,16 @@ void stream_job_free(stream_job *j);
 /* A new slot of j->src_pub for source t (NULL when they are all taken: its
  * figures are then not shown while it runs), published for jobs.c. */
 stream_src_pub *stream_job_src_pub(stream_job *j, const stream_table *t);
+/* splits.c: where each split of a worker starts (its essay has the stages). */
+bool stream_prefix_ready(stream_wk *w, int c);       /* every split before c published */
+int stream_keep_all(stream_wk *w, stream_reader *rd, sql_err *e); /* rd's batches kept */
+void stream_ahead_free(stream_wk *w);                /* the kept batches not served */
+/* The next kept batch, its late rows dropped and counted; NULL at the end. */
+int stream_ahead_next(stream_wk *w, sql_batch **out, int64_t *wm, sql_err *e);
+void stream_ahead_place(const stream_wk *w, stream_reader_pos *p); /* for a barrier */
+void stream_split_publish(stream_wk *w, int c, size_t next); /* seen, max_ns set */
+int stream_first_pass(stream_wk *w, sql_err *e);
+int stream_resume_pass(stream_wk *w, sql_err *e);
 /* winjoin.c: a job with winjoin set, run until its bounded sources end. */
 int stream_winjoin_exec(stream_job *j, int nw);
 /* ijoin.c: a job with ijoin set, run until its bounded sources end. */

@@ -7,8 +7,8 @@
  *
  *   1. The event time before a split (several splits only), so that
  *      watermarks and lateness are those of one reader in line order (rule
- *      1).  A file's split is read ahead (read_ahead): parsed whole, late
- *      rows kept, its largest event time published; once every split before
+ *      1; splits.c keeps that state).  A file's split is read ahead
+ *      (read_ahead): parsed whole, late rows kept, its largest event time published; once every split before
  *      it is published, the prefix maximum starts its watermark and the kept
  *      batches are filtered for lateness as one reader would have (the file
  *      is parsed once).  With checkpoints, late = 'error' or a stop flag, a
@@ -734,15 +734,6 @@ static int send_watermark(wk *w, int kind, sql_err *e)
     return rc;
 }
 
-/* Checkpoints of a split read ahead: where its reader was after a kept batch.
- * Its watermark fields are not kept: a barrier takes the worker's (lw), which
- * is one reader's in line order. */
-struct ahead_pos {
-    uint64_t offset, rows_read, bad;
-    int64_t line;
-    bool header_done;
-};
-
 /* Whether a checkpoint is asked for that this worker's reading half has not
  * joined yet. */
 static bool ckpt_asked(const wk *w)
@@ -757,20 +748,10 @@ static bool ckpt_asked(const wk *w)
  * Either way a resumed reader decides lateness itself from there on. */
 static void reading_pos(const wk *w, const stream_reader *rd, stream_reader_pos *p)
 {
-    if (!w->ahead_on) {
+    if (w->ahead_on)
+        stream_ahead_place(w, p);
+    else
         stream_reader_save(rd, p);
-        return;
-    }
-    const struct ahead_pos *a = &w->ahead_pos[w->ahead_at - 1];
-    memset(p, 0, offsetof(stream_reader_pos, parts));
-    p->offset = a->offset;
-    p->line = a->line;
-    p->header_done = a->header_done;
-    p->rows_read = a->rows_read;
-    p->bad = a->bad;
-    p->late = w->split_late;
-    p->seen = w->lw.seen;
-    p->max_ns = w->lw.max_ns;
 }
 
 /* Checkpoints: after a batch, the barrier asked for (if new) goes to every owner
@@ -863,34 +844,10 @@ static long test_batch_delay(void)
 
 /* ---- reading a split ahead ------------------------------------------------------ */
 
-/* Whether every split before c is published (read ahead); the prefix maximum of
- * their largest event times is gathered as they come. */
-static bool prefix_ready(wk *w, int c)
-{
-    job *j = w->j;
-    for (; w->prefix < c; w->prefix++) {
-        const stream_split *s = &j->splits[w->prefix];
-        if (!atomic_load_explicit(&s->parsed, memory_order_acquire))
-            return false;
-        if (s->seen && (!w->pre_seen || s->max_ns > w->pre_max))
-            w->pre_max = s->max_ns;
-        w->pre_seen |= s->seen;
-    }
-    return true;
-}
-
 typedef struct prefix_arg {
     wk *w;
     int c;
 } prefix_arg;
-
-static void ahead_free(wk *w)
-{
-    for (int i = w->ahead_at; i < w->nahead; i++)
-        sql_batch_free(w->ahead[i]);
-    w->nahead = w->ahead_at = 0;
-    w->ahead_on = false;
-}
 
 /* Whether the job failed in a split before c (so that c's own findings no
  * longer matter: the first failure in line order is the one kept). */
@@ -907,47 +864,8 @@ static bool failed_before(job *j, int c)
 static bool prefix_wake(void *arg)
 {
     prefix_arg *a = arg;
-    return failed_before(a->w->j, a->c) || prefix_ready(a->w, a->c) ||
+    return failed_before(a->w->j, a->c) || stream_prefix_ready(a->w, a->c) ||
            (a->w->j->agg && (inputs_ready(a->w) || ckpt_asked(a->w)));
-}
-
-static bool grow_ahead(wk *w)
-{
-    int nc = w->ahead_cap ? w->ahead_cap * 2 : 64;
-    sql_batch **na = sl_realloc(w->ahead, sizeof *na * (size_t)nc);
-    if (na)
-        w->ahead = na;
-    struct ahead_pos *np = na && w->j->ckpt
-                               ? sl_realloc(w->ahead_pos, sizeof *np * (size_t)nc) : NULL;
-    if (np)
-        w->ahead_pos = np;
-    if (!na || (w->j->ckpt && !np))
-        return false;
-    w->ahead_cap = nc;
-    return true;
-}
-
-/* Every batch of the split rd reads kept (late ones too): the parse's result. */
-static int keep_all(wk *w, stream_reader *rd, sql_err *e)
-{
-    for (;;) {
-        sql_batch *b;
-        int64_t wm;
-        int rc = stream_reader_next(rd, &b, &wm, e);
-        if (rc || !b)
-            return rc;
-        if (w->nahead == w->ahead_cap && !grow_ahead(w)) {
-            sql_batch_free(b);
-            return oom(e);
-        }
-        if (w->j->ckpt) {
-            stream_reader_pos p;
-            stream_reader_save(rd, &p);
-            w->ahead_pos[w->nahead] = (struct ahead_pos){p.offset, p.rows_read, p.bad, p.line,
-                                                         p.header_done};
-        }
-        w->ahead[w->nahead++] = b;
-    }
 }
 
 /*
@@ -967,10 +885,10 @@ static int read_ahead(wk *w, int c, stream_reader **rdp, sql_err *e)
     job *j = w->j;
     stream_split *s = &j->splits[c];
     stream_reader_defer_late(*rdp);
-    int prc = keep_all(w, *rdp, e), rc = SL_OK;
+    int prc = stream_keep_all(w, *rdp, e), rc = SL_OK;
     w->ahead_on = true;
     prefix_arg a = {w, c};
-    while (!rc && !prefix_ready(w, c) && !failed_before(j, c)) {
+    while (!rc && !stream_prefix_ready(w, c) && !failed_before(j, c)) {
         if (j->agg)
             rc = drain(w, e);
         if (!rc && j->agg && ckpt_asked(w)) {
@@ -988,11 +906,11 @@ static int read_ahead(wk *w, int c, stream_reader **rdp, sql_err *e)
         if (!rc)
             stream_bell_wait(&w->bell, prefix_wake, &a);
     }
-    if (rc || !prefix_ready(w, c))
+    if (rc || !stream_prefix_ready(w, c))
         return rc ? rc : prc; /* a failure before c: c's own is not the first */
     size_t from = c ? j->splits[c - 1].next : s->begin;
     if (from != s->begin) { /* cut inside a quoted field: parse again from the record's end */
-        ahead_free(w);
+        stream_ahead_free(w);
         sql_err_clear(e);
         stream_split sp = *s;
         sp.begin = from;
@@ -1006,72 +924,16 @@ static int read_ahead(wk *w, int c, stream_reader **rdp, sql_err *e)
         s->begin = sp.begin;
         s->end = sp.end;
         stream_reader_defer_late(nr);
-        prc = keep_all(w, nr, e);
+        prc = stream_keep_all(w, nr, e);
         w->ahead_on = true;
     }
     if (prc)
         return prc;
     stream_reader_final_max(*rdp, &s->seen, &s->max_ns);
-    s->next = stream_reader_stop(*rdp);
-    atomic_store_explicit(&s->parsed, 1, memory_order_release);
-    for (int i = 0; i < j->nw; i++)
-        if (i != w->id)
-            stream_bell_ring(&j->w[i].bell);
+    stream_split_publish(w, c, stream_reader_stop(*rdp));
     stream_wm_init(&w->lw, j->src->delay_ns);
     if (w->pre_seen)
         stream_wm_observe(&w->lw, w->pre_max);
-    return SL_OK;
-}
-
-/* The next kept batch of a split read ahead, its late rows dropped and counted
- * (rule 3, under the watermark one reader in line order has); NULL at the end. */
-static int ahead_next(wk *w, sql_batch **out, int64_t *wm, sql_err *e)
-{
-    job *j = w->j;
-    int tc = j->src->time_col;
-    *out = NULL;
-    while (w->ahead_at < w->nahead) {
-        sql_batch *b = w->ahead[w->ahead_at++];
-        if (b->n > w->keep_cap) {
-            uint32_t *k = sl_realloc(w->keep, sizeof *k * (size_t)b->n);
-            if (!k) {
-                sql_batch_free(b);
-                return oom(e);
-            }
-            w->keep = k;
-            w->keep_cap = b->n;
-        }
-        const col_vec *ts = &b->cols[tc];
-        int64_t m = 0;
-        for (int64_t i = 0; i < b->n; i++) {
-            if (col_vec_is_valid(ts, i)) {
-                int64_t v = col_vec_i64(ts, i);
-                if (stream_wm_late(&w->lw, v)) {
-                    w->split_late++;
-                    continue;
-                }
-                stream_wm_observe(&w->lw, v);
-            }
-            w->keep[m++] = (uint32_t)i;
-        }
-        *wm = stream_wm_value(&w->lw);
-        if (m == b->n) {
-            *out = b;
-            return SL_OK;
-        }
-        sql_batch *part = NULL;
-        int rc = m ? sql_batch_take(b, w->keep, m, &part) : SL_OK;
-        sql_batch_free(b);
-        if (rc)
-            return oom(e);
-        if (part) {
-            *out = part;
-            return SL_OK;
-        }
-    }
-    *wm = stream_wm_value(&w->lw);
-    w->ahead_on = false;
-    w->nahead = w->ahead_at = 0;
     return SL_OK;
 }
 
@@ -1151,7 +1013,7 @@ static int read_split(wk *w, int c, sql_err *e)
          * owner as several messages (a join's rounds), and none may close a
          * window that a later one adds rows to */
         int64_t wm;
-        if ((rc = w->ahead_on ? ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e)) ||
+        if ((rc = w->ahead_on ? stream_ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e)) ||
             !b) {
             w->wm = rc ? w->wm : wm;
             break;
@@ -1220,69 +1082,7 @@ static int read_split(wk *w, int c, sql_err *e)
         rc = to_merger(w, &m);
     }
     stream_reader_close(rd);
-    ahead_free(w);
-    return rc;
-}
-
-/* The first pass over this worker's splits, then (after every worker's) where
- * each of them starts: line and largest event time before it. */
-static int first_pass(wk *w, sql_err *e)
-{
-    job *j = w->j;
-    int rc = SL_OK;
-    for (int c = w->id; c < j->nsplits && !rc; c += j->nw) {
-        stream_split *s = &j->splits[c];
-        stream_reader *rd;
-        if (!(rc = stream_reader_open(j->file, s, &rd, e)))
-            rc = stream_reader_scan_max(rd, &s->seen, &s->max_ns, &s->nlines);
-        stream_reader_close(rd);
-    }
-    /* every worker's figures before anyone reads them (the mutex orders them) */
-    pthread_mutex_lock(&j->mu);
-    j->first_arrived++;
-    pthread_cond_broadcast(&j->first_done);
-    while (j->first_arrived < j->nw && !stream_job_failed(j))
-        pthread_cond_wait(&j->first_done, &j->mu);
-    pthread_mutex_unlock(&j->mu);
-    if (rc || stream_job_failed(j))
-        return rc ? rc : SL_ECANCELED;
-    for (int c = w->id; c < j->nsplits; c += j->nw) {
-        stream_split *s = &j->splits[c];
-        s->line = 1;
-        for (int k = 0; k < c; k++) {
-            const stream_split *b = &j->splits[k];
-            s->line += b->nlines;
-            if (b->seen && (!s->start_seen || b->max_ns > s->start_max_ns))
-                s->start_max_ns = b->max_ns;
-            s->start_seen |= b->seen;
-        }
-    }
-    return SL_OK;
-}
-
-/* Recovery of a job reading splits ahead: this worker's splits that are not read
- * again (before the one it resumes, and that one when it resumes inside it) are
- * scanned for their largest event time and published, as read_ahead would have,
- * for the splits after them. */
-static int resume_pass(wk *w, sql_err *e)
-{
-    job *j = w->j;
-    int rc = SL_OK;
-    for (int c = w->id; c < j->nsplits && !rc && (c < w->rs_chunk ||
-                                                   (c == w->rs_chunk && w->rs_has_pos));
-         c += j->nw) {
-        stream_split *s = &j->splits[c];
-        stream_reader *rd;
-        int64_t lines;
-        if (!(rc = stream_reader_open(j->file, s, &rd, e)))
-            rc = stream_reader_scan_max(rd, &s->seen, &s->max_ns, &lines);
-        stream_reader_close(rd);
-        s->next = s->end; /* not cut inside a quoted field (checkpoints: not checked) */
-        atomic_store_explicit(&s->parsed, 1, memory_order_release);
-    }
-    for (int i = 0; i < j->nw; i++)
-        if (i != w->id)
-            stream_bell_ring(&j->w[i].bell);
+    stream_ahead_free(w);
     return rc;
 }
 
@@ -1320,9 +1120,9 @@ static void *worker_main(void *arg)
         c = j->nsplits;
     }
     if (j->nsplits > 1 && !j->live && !j->src->kf && !j->ahead) /* (partitions: none) */
-        rc = first_pass(w, &e);
+        rc = stream_first_pass(w, &e);
     else if (j->ahead && j->resuming)
-        rc = resume_pass(w, &e);
+        rc = stream_resume_pass(w, &e);
     while (j->resuming && c < w->rs_chunk) /* splits before the checkpoint's are done */
         c += j->nw;
     for (; c < j->nsplits && !rc; c += j->nw) {
@@ -1405,7 +1205,7 @@ static void wk_free(wk *w)
     sl_free(w->sel);
     sl_free(w->rows);
     sl_free(w->starts);
-    ahead_free(w);
+    stream_ahead_free(w);
     sl_free(w->ahead);
     sl_free(w->ahead_pos);
     sl_free(w->ukept.bits);
