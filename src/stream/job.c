@@ -183,6 +183,8 @@ static int find_window_key(job *j)
     j->win_col = -1;
     for (int k = 0; k < p->agg.nkeys; k++) {
         const sql_expr *x = p->agg.keys[k];
+        if (k < STREAM_MAX_KEYS)
+            j->key_src[k] = x->kind == SE_COL ? trace_col(j, x->col) : -1;
         if (x->kind != SE_COL)
             continue;
         int tc = trace_col(j, x->col);
@@ -631,9 +633,8 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
         rc = j->q->ncols > FTAB_MAXCOLS ? sql_err_set(e, "54011", -1, "too many columns")
                                         : view_sink(j, st->create_table_as_stmt, map);
     }
-    if (!rc && j->on_update && j->win && j->win->session)
-        rc = unsupported(j, "emit = 'on_update' with session windows");
-    if (!rc && j->on_update)
+    /* a session's update is computed again from its rows: any aggregate serves */
+    if (!rc && j->on_update && !(j->win && j->win->session))
         rc = check_updates(j);
     if (!rc)
         rc = prepare_ops(j, j->pre, j->npre, *nw);

@@ -115,6 +115,8 @@ struct stream_job {
     bool win_is_end;         /* ... its window_end (else window_start) */
     int pkeys[STREAM_MAX_KEYS]; /* aggregation keys that pick a row's owner */
     int src_keys[STREAM_MAX_KEYS]; /* ... the source columns they are (sessions) */
+    int key_src[STREAM_MAX_KEYS]; /* per aggregation key, the source column it is (src->ncols:
+                                     window_start, + 1: window_end; -1: computed) */
     int npkeys;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file, a table, ...) */
@@ -269,6 +271,10 @@ int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
 int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *gids,
                           stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
                           void *arg, sql_err *e);
+/* Session windows: the upsert log keys (the GROUP BY's values) of sessions given
+ * by a source row of each (rows) and each one's start and end (se, 2 a row). */
+int stream_ulog_session_keys(const stream_job *j, const sql_batch *rows, const int64_t *se,
+                             sql_batch **keys);
 /* The figures of a running job (its workers' published ones): rows read and late
  * so far, and the smallest watermark of the workers still reading (STREAM_WM_NONE:
  * none yet).  Zeros before its workers start. */

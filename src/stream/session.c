@@ -16,6 +16,15 @@
  * two (merged).  Closing takes every session whose end the watermark passed,
  * in order of end, and hands its rows out as one batch.
  *
+ * With emit = 'on_update' (stream_sessions_track), a session that a batch
+ * created, extended or merged is "dirty": stream_sessions_updates hands out
+ * the rows of every dirty session (its new result is computed from them) and,
+ * before them, one row of each session whose emitted identity (start, end) no
+ * longer exists (its key is deleted from the upsert log): a session's old
+ * identity when it grew, and the identity of a session merged into another.
+ * An update costs the session's rows so far (a session's result is computed
+ * again from its rows, so every aggregate stays exact).
+ *
  * What it holds is bounded by the open sessions: by max_delay, the gap and
  * the key count.
  */
@@ -33,12 +42,22 @@ typedef struct sess {
     int64_t first, last;     /* event times of its first and last row */
     uint64_t *refs;          /* batch index << 32 | row */
     int64_t nrefs, cap;
+    int64_t em_first, em_last; /* tracked: the identity last handed out as an update */
+    bool em;                 /* ... one was */
+    bool dirty;              /* ... it changed since */
 } sess;
 
 typedef struct key_sessions {
     sess *s;                 /* sorted by first, disjoint */
     int n, cap;
+    bool touched;            /* tracked: in ss->touched */
 } key_sessions;
+
+/* A row of the kept batches with a session identity (start, end). */
+typedef struct ref_se {
+    uint64_t ref;
+    int64_t start, end;
+} ref_se;
 
 typedef struct kept {
     sql_batch *b;
@@ -59,6 +78,11 @@ struct stream_sessions {
     uint32_t *free_slots;    /* released slots */
     int64_t nfree, free_cap;
     int64_t mem;             /* kept batches' bytes */
+    bool track;              /* emit = 'on_update' (stream_sessions_track) */
+    uint32_t *touched;       /* ... keys a batch touched since the last updates */
+    int64_t ntouched, touched_cap;
+    ref_se *gone;            /* ... identities merged away (a row of each) */
+    int64_t ngone, gone_cap;
 };
 
 int stream_sessions_new(int64_t gap_ns, int time_col, const int *key_cols, int nkeys,
@@ -96,6 +120,8 @@ void stream_sessions_free(stream_sessions *ss)
         sql_batch_free(ss->batches[i].b);
     sl_free(ss->batches);
     sl_free(ss->free_slots);
+    sl_free(ss->touched);
+    sl_free(ss->gone);
     sql_ht_free(&ss->ht);
     sl_free(ss);
 }
@@ -143,11 +169,12 @@ static int assign(stream_sessions *ss, key_sessions *ks, int64_t t, uint64_t ref
             return SL_ENOMEM;
         ks->cap = (int)c;
         memmove(&ks->s[i + 1], &ks->s[i], sizeof *ks->s * (size_t)(ks->n - i));
-        ks->s[i] = (sess){t, t, NULL, 0, 0};
+        ks->s[i] = (sess){.first = t, .last = t, .dirty = true};
         ks->n++;
         return add_ref(&ks->s[i], ref);
     }
     sess *s = &ks->s[i];
+    s->dirty = true;
     s->first = t < s->first ? t : s->first;
     s->last = t > s->last ? t : s->last;
     int rc = add_ref(s, ref);
@@ -157,6 +184,11 @@ static int assign(stream_sessions *ss, key_sessions *ks, int64_t t, uint64_t ref
     sess *nx = &ks->s[i + 1];
     if (grow((void **)&s->refs, &s->cap, s->nrefs + nx->nrefs, sizeof *s->refs))
         return SL_ENOMEM;
+    if (ss->track && nx->em) { /* its identity is gone: deleted before the updates */
+        if (grow((void **)&ss->gone, &ss->gone_cap, ss->ngone + 1, sizeof *ss->gone))
+            return SL_ENOMEM;
+        ss->gone[ss->ngone++] = (ref_se){nx->refs[0], nx->em_first, nx->em_last + gap};
+    }
     memcpy(s->refs + s->nrefs, nx->refs, sizeof *nx->refs * (size_t)nx->nrefs);
     s->nrefs += nx->nrefs;
     s->last = nx->last > s->last ? nx->last : s->last;
@@ -204,8 +236,15 @@ int stream_sessions_add(stream_sessions *ss, sql_batch *b)
     for (int64_t i = 0; i < n && !rc; i++) {
         if (!col_vec_is_valid(ts, i))
             continue; /* no event time: in no session */
-        rc = assign(ss, &ss->keys[ids[i]], col_vec_i64(ts, i), (uint64_t)bi << 32 | (uint64_t)i);
+        key_sessions *ks = &ss->keys[ids[i]];
+        rc = assign(ss, ks, col_vec_i64(ts, i), (uint64_t)bi << 32 | (uint64_t)i);
         live++;
+        if (!rc && ss->track && !ks->touched &&
+            !(rc = grow((void **)&ss->touched, &ss->touched_cap, ss->ntouched + 1,
+                        sizeof *ss->touched))) {
+            ks->touched = true;
+            ss->touched[ss->ntouched++] = ids[i];
+        }
     }
     sl_free(ids);
     if (rc || !live) {
@@ -241,37 +280,64 @@ static int cmp_u64(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* The rows of s as one batch (in arrival order); their kept batches released. */
-static int session_rows(stream_sessions *ss, sess *s, sql_batch **out)
+/* A kept row's batch is done with m more of its rows: released when none is left. */
+static int release_rows(stream_sessions *ss, uint32_t bi, int64_t m)
 {
-    qsort(s->refs, (size_t)s->nrefs, sizeof *s->refs, cmp_u64);
-    const sql_batch *b0 = ss->batches[s->refs[0] >> 32].b;
+    kept *k = &ss->batches[bi];
+    if ((k->live -= m) > 0)
+        return SL_OK;
+    ss->mem -= sql_batch_bytes(k->b);
+    sql_batch_free(k->b);
+    k->b = NULL;
+    int rc = grow((void **)&ss->free_slots, &ss->free_cap, ss->nfree + 1, sizeof *ss->free_slots);
+    if (!rc)
+        ss->free_slots[ss->nfree++] = bi;
+    return rc;
+}
+
+/* The kept rows refs (n, sorted) as one batch, in that order; with release, the
+ * kept batches are done with them. */
+static int gather(stream_sessions *ss, const uint64_t *refs, int64_t n, bool release,
+                  sql_batch **out)
+{
+    const sql_batch *b0 = ss->batches[refs[0] >> 32].b;
     sql_rows acc;
     sql_rows_init(&acc, b0->ncols, b0->types);
-    uint32_t *rows = sl_malloc(sizeof *rows * (size_t)s->nrefs);
+    uint32_t *rows = sl_malloc(sizeof *rows * (size_t)n);
     int rc = rows ? SL_OK : SL_ENOMEM;
-    for (int64_t i = 0; i < s->nrefs && !rc;) {
-        uint32_t bi = (uint32_t)(s->refs[i] >> 32);
+    for (int64_t i = 0; i < n && !rc;) {
+        uint32_t bi = (uint32_t)(refs[i] >> 32);
         int64_t m = 0;
-        for (; i < s->nrefs && (uint32_t)(s->refs[i] >> 32) == bi; i++)
-            rows[m++] = (uint32_t)s->refs[i];
-        kept *k = &ss->batches[bi];
+        for (; i < n && (uint32_t)(refs[i] >> 32) == bi; i++)
+            rows[m++] = (uint32_t)refs[i];
         sql_batch *part;
-        if (!(rc = sql_batch_take(k->b, rows, m, &part)))
+        if (!(rc = sql_batch_take(ss->batches[bi].b, rows, m, &part)))
             rc = sql_rows_add(&acc, part);
-        if ((k->live -= m) == 0 && !rc) {
-            ss->mem -= sql_batch_bytes(k->b);
-            sql_batch_free(k->b);
-            k->b = NULL;
-            if (!(rc = grow((void **)&ss->free_slots, &ss->free_cap, ss->nfree + 1,
-                            sizeof *ss->free_slots)))
-                ss->free_slots[ss->nfree++] = bi;
-        }
+        if (!rc && release)
+            rc = release_rows(ss, bi, m);
     }
     if (!rc)
         rc = sql_rows_concat(&acc, out);
     sql_rows_free(&acc);
     sl_free(rows);
+    return rc;
+}
+
+/* The rows of s as one batch (in the order of their places; out NULL: none
+ * built); their kept batches released. */
+static int session_rows(stream_sessions *ss, sess *s, sql_batch **out)
+{
+    qsort(s->refs, (size_t)s->nrefs, sizeof *s->refs, cmp_u64);
+    if (out)
+        return gather(ss, s->refs, s->nrefs, true, out);
+    int rc = SL_OK;
+    for (int64_t i = 0; i < s->nrefs && !rc;) {
+        uint32_t bi = (uint32_t)(s->refs[i] >> 32);
+        int64_t m = 0;
+        for (; i < s->nrefs && (uint32_t)(s->refs[i] >> 32) == bi; i++)
+            m++;
+        rc = release_rows(ss, bi, m);
+    }
     return rc;
 }
 
@@ -294,8 +360,8 @@ int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn,
         qsort(cl, (size_t)ncl, sizeof *cl, cmp_closing);
     for (int64_t c = 0; c < ncl && !rc; c++) {
         sess *s = &ss->keys[cl[c].key].s[cl[c].idx];
-        sql_batch *b;
-        if (!(rc = session_rows(ss, s, &b)))
+        sql_batch *b = NULL;
+        if (!(rc = session_rows(ss, s, fn ? &b : NULL)) && fn)
             rc = fn(arg, s->first, cl[c].end, b);
     }
     /* the closed sessions are a prefix of each key's list */
@@ -311,6 +377,105 @@ int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn,
     }
     sl_free(cl);
     return rc;
+}
+
+/* ---- emit = 'on_update' ------------------------------------------------------ */
+
+void stream_sessions_track(stream_sessions *ss)
+{
+    ss->track = true;
+}
+
+static int cmp_ref_se(const void *a, const void *b)
+{
+    const ref_se *x = a, *y = b;
+    return x->ref < y->ref ? -1 : x->ref > y->ref;
+}
+
+/* The rows of the n entries of v (sorted here) with their identities to fn. */
+static int hand_out(stream_sessions *ss, ref_se *v, int64_t n, stream_session_rows_fn fn,
+                    void *arg)
+{
+    if (!n)
+        return SL_OK;
+    qsort(v, (size_t)n, sizeof *v, cmp_ref_se);
+    uint64_t *refs = sl_malloc(sizeof *refs * (size_t)n);
+    int64_t *se = sl_malloc(sizeof *se * 2 * (size_t)n);
+    int rc = refs && se ? SL_OK : SL_ENOMEM;
+    for (int64_t i = 0; i < n && !rc; i++) {
+        refs[i] = v[i].ref;
+        se[2 * i] = v[i].start;
+        se[2 * i + 1] = v[i].end;
+    }
+    sql_batch *b = NULL;
+    if (!rc && !(rc = gather(ss, refs, n, false, &b)))
+        rc = fn(arg, b, se);
+    sl_free(refs);
+    sl_free(se);
+    return rc;
+}
+
+int stream_sessions_updates(stream_sessions *ss, stream_session_rows_fn gone,
+                            stream_session_rows_fn changed, void *arg)
+{
+    int64_t gap = ss->gap_ns, nup = 0, upcap = 0;
+    ref_se *up = NULL;
+    int rc = SL_OK;
+    /* identities that grew: gone too (one row of each) */
+    for (int64_t t = 0; t < ss->ntouched && !rc; t++) {
+        key_sessions *ks = &ss->keys[ss->touched[t]];
+        for (int i = 0; i < ks->n && !rc; i++) {
+            sess *s = &ks->s[i];
+            if (!s->dirty || !s->em || (s->em_first == s->first && s->em_last == s->last))
+                continue;
+            if (!(rc = grow((void **)&ss->gone, &ss->gone_cap, ss->ngone + 1,
+                            sizeof *ss->gone)))
+                ss->gone[ss->ngone++] = (ref_se){s->refs[0], s->em_first, s->em_last + gap};
+        }
+    }
+    if (!rc)
+        rc = hand_out(ss, ss->gone, ss->ngone, gone, arg);
+    ss->ngone = 0;
+    /* every row of every changed session, with its new identity */
+    for (int64_t t = 0; t < ss->ntouched && !rc; t++) {
+        key_sessions *ks = &ss->keys[ss->touched[t]];
+        for (int i = 0; i < ks->n && !rc; i++) {
+            sess *s = &ks->s[i];
+            if (!s->dirty)
+                continue;
+            if ((rc = grow((void **)&up, &upcap, nup + s->nrefs, sizeof *up)))
+                break;
+            for (int64_t r = 0; r < s->nrefs; r++)
+                up[nup++] = (ref_se){s->refs[r], s->first, s->last + gap};
+            s->em = true;
+            s->dirty = false;
+            s->em_first = s->first;
+            s->em_last = s->last;
+        }
+        ks->touched = false;
+    }
+    ss->ntouched = 0;
+    if (!rc)
+        rc = hand_out(ss, up, nup, changed, arg);
+    sl_free(up);
+    return rc;
+}
+
+/* After a checkpoint's rows were put back: every session's identity was handed
+ * out before the checkpoint (updates follow each batch), none is changed. */
+static void settle(stream_sessions *ss)
+{
+    for (uint32_t k = 0; k < ss->nk; k++) {
+        for (int i = 0; i < ss->keys[k].n; i++) {
+            sess *s = &ss->keys[k].s[i];
+            s->em = true;
+            s->dirty = false;
+            s->em_first = s->first;
+            s->em_last = s->last;
+        }
+        ss->keys[k].touched = false;
+    }
+    ss->ntouched = ss->ngone = 0;
 }
 
 /* ---- checkpoints ---------------------------------------------------------------- */
@@ -353,5 +518,8 @@ static int load_batch(void *arg, sql_batch *b)
 int stream_sessions_load(stream_sessions *ss, const uint8_t *p, size_t n, int ncols,
                          const sql_type *types, sql_err *e)
 {
-    return stream_ckpt_rows_read(p, n, ncols, types, load_batch, ss, e);
+    int rc = stream_ckpt_rows_read(p, n, ncols, types, load_batch, ss, e);
+    if (!rc)
+        settle(ss);
+    return rc;
 }

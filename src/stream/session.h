@@ -22,8 +22,21 @@ void stream_sessions_free(stream_sessions *ss);
 int stream_sessions_add(stream_sessions *ss, sql_batch *b);
 /* A closed session: its start, end and rows (rows taken). */
 typedef int (*stream_session_fn)(void *arg, int64_t start_ns, int64_t end_ns, sql_batch *rows);
-/* Hands out every session the watermark closed (wm > end), in order of end. */
+/* Hands out every session the watermark closed (wm > end), in order of end (fn
+ * NULL: they are only dropped). */
 int stream_sessions_close(stream_sessions *ss, int64_t wm, stream_session_fn fn, void *arg);
+/*
+ * emit = 'on_update': track makes the sessions remember what changed since the
+ * last updates.  updates hands out, first, one row of each session identity
+ * that no longer exists (grown or merged away) to gone, then every row of each
+ * session a batch created, extended or merged to changed, each row with its
+ * session's (start, end) in se (2 values a row); neither called when it has no
+ * row.  Rows are copies (the sessions keep theirs), taken by fn.
+ */
+typedef int (*stream_session_rows_fn)(void *arg, sql_batch *rows, const int64_t *se);
+void stream_sessions_track(stream_sessions *ss);
+int stream_sessions_updates(stream_sessions *ss, stream_session_rows_fn gone,
+                            stream_session_rows_fn changed, void *arg);
 /* Checkpoints: the rows of the open sessions, each once, in the order closing
  * would hand them out, as checkpoint rows (stream_ckpt_rows_head/row). */
 int stream_sessions_save(stream_sessions *ss, dbuf *out);

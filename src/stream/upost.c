@@ -187,3 +187,29 @@ int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *
 {
     return post_keyed(j, w, res, STREAM_ULOG_UPSERT, gids, kb, out, arg, e);
 }
+
+int stream_ulog_session_keys(const stream_job *j, const sql_batch *rows, const int64_t *se,
+                             sql_batch **keys)
+{
+    const sql_plan *ap = j->agg->p;
+    int nk = ap->agg.nkeys, nsrc = j->src->ncols;
+    int rc = sql_batch_new(nk, ap->types, keys);
+    for (int k = 0; k < nk && !rc; k++) {
+        col_vec *o = &(*keys)->cols[k];
+        int sc = j->key_src[k];
+        if (sc < nsrc) { /* (every key of sessions is a source or window column) */
+            col_vec_release(o);
+            sql_vec_share(&rows->cols[sc], o);
+            continue;
+        }
+        for (int64_t r = 0; r < rows->n && !rc; r++)
+            rc = col_vec_append_i64(o, se[2 * r + sc - nsrc]);
+    }
+    if (rc) {
+        sql_batch_free(*keys);
+        *keys = NULL;
+        return rc;
+    }
+    (*keys)->n = rows->n;
+    return SL_OK;
+}

@@ -319,8 +319,8 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
     return rc ? rc : stream_wk_account(w, e);
 }
 
-static int scan_taken(wk *w, sql_batch *in, const int64_t *session, sql_batch **out,
-                      sql_err *e);
+static int scan_taken(wk *w, sql_batch *in, const int64_t *session, bool per_row,
+                      sql_batch **out, sql_err *e);
 static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch *b, sql_err *e),
                      sql_err *e);
 
@@ -332,17 +332,16 @@ static int to_session_tab(void *arg, int wid, sql_batch *b, sql_err *e)
     return rc;
 }
 
-/* A closed session (rows taken): its rows as the scan's, with window_start and
- * window_end, through the stateless part into a table of its own, read out
- * through the post chain to the merger. */
-static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
+/* Session rows (taken; se: start and end, for each row with per_row, else one
+ * pair) as the scan's rows, through the stateless part into one table, whose
+ * groups (a session each) are read out to emit (the job's, the worker's, e). */
+static int session_groups(wk *w, sql_batch *rows, const int64_t *se, bool per_row,
+                          int (*emit)(job *j, wk *w, sql_batch *o, sql_err *e))
 {
-    wk *w = arg;
     job *j = w->j;
     sql_err *e = &w->oerr;
-    int64_t se[2] = {start, end};
     sql_batch *b;
-    int rc = scan_taken(w, rows, se, &b, e);
+    int rc = scan_taken(w, rows, se, per_row, &b, e);
     if (rc)
         return rc;
     pthread_mutex_lock(&j->mu);
@@ -353,16 +352,51 @@ static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
         return rc;
     }
     rc = stateless(w, b, to_session_tab, e);
-    w->closing_end = end;
     while (!rc) {
         sql_batch *o;
         if ((rc = sql_aggtab_next(w->cur, &o, e)) || !o)
             break;
-        rc = sql_pipe_push(j->post, j->npost, w->id, o, result_out, w, e);
+        rc = emit(j, w, o, e);
     }
     sql_aggtab_free(w->cur);
     w->cur = NULL;
     return rc;
+}
+
+static int closed_session_emit(job *j, wk *w, sql_batch *o, sql_err *e)
+{
+    return sql_pipe_push(j->post, j->npost, w->id, o, result_out, w, e);
+}
+
+/* A closed session (rows taken), through the post chain to the merger. */
+static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
+{
+    wk *w = arg;
+    int64_t se[2] = {start, end};
+    w->closing_end = end;
+    return session_groups(w, rows, se, false, closed_session_emit);
+}
+
+static int update_emit(job *j, wk *w, sql_batch *o, sql_err *e)
+{
+    return stream_ulog_post(j, w->id, o, STREAM_ULOG_UPSERT, ulog_out, w, e);
+}
+
+/* emit = 'on_update': the rows of the sessions a batch changed (taken; se: each
+ * row's session start and end) to the view's log as upserts. */
+static int session_changed(void *arg, sql_batch *rows, const int64_t *se)
+{
+    return session_groups(arg, rows, se, true, update_emit);
+}
+
+/* ... a row of each session identity that is gone (taken): its key deleted. */
+static int session_gone(void *arg, sql_batch *rows, const int64_t *se)
+{
+    wk *w = arg;
+    sql_batch *keys;
+    int rc = stream_ulog_session_keys(w->j, rows, se, &keys);
+    sql_batch_free(rows);
+    return rc ? oom(&w->oerr) : ulog_out(w, keys, STREAM_ULOG_DELETE);
 }
 
 /*
@@ -403,8 +437,15 @@ static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
         w->in_wm[p] = STREAM_WM_END;
         w->ndone++;
     } else {
-        if (m->b && w->ss)
-            rc = stream_sessions_add(w->ss, m->b) ? oom(e) : stream_wk_account(w, e);
+        if (m->b && w->ss) {
+            rc = stream_sessions_add(w->ss, m->b) ? oom(e) : SL_OK;
+            sql_err_clear(&w->oerr);
+            if (!rc && j->on_update &&
+                (rc = stream_sessions_updates(w->ss, session_gone, session_changed, w)))
+                rc = w->oerr.state[0] ? (*e = w->oerr, rc) : oom(e);
+            if (!rc)
+                rc = stream_wk_account(w, e);
+        }
         else if (m->kind == STREAM_MSG_PARTIAL)
             rc = stream_wk_take_partial(w, m->end, stream_msg_table(m), e);
         else if (m->b)
@@ -421,7 +462,8 @@ static int owner_take(wk *w, int p, const stream_msg *m, sql_err *e)
         w->owner_wm = mn;
         if (w->ss) {
             sql_err_clear(&w->oerr);
-            rc = stream_sessions_close(w->ss, mn, session_out, w);
+            /* with updates, a closing session's row is already its last update */
+            rc = stream_sessions_close(w->ss, mn, j->on_update ? NULL : session_out, w);
             if (rc && w->oerr.state[0])
                 *e = w->oerr;
         } else
@@ -594,7 +636,8 @@ static int grow_rows(wk *w, int64_t n)
 
 /* The source's rows as the scan's: with a window, one row per window holding it
  * (rows without an event time are in none); the scan's columns only. */
-static int scan_rows(wk *w, sql_batch *in, const int64_t *session, sql_batch **out)
+static int scan_rows(wk *w, sql_batch *in, const int64_t *session, bool per_row,
+                     sql_batch **out)
 {
     job *j = w->j;
     const sql_plan *p = j->scan->p;
@@ -611,7 +654,7 @@ static int scan_rows(wk *w, sql_batch *in, const int64_t *session, sql_batch **o
                 continue;
             }
             for (int64_t r = 0; r < in->n && !rc; r++)
-                rc = col_vec_append_i64(&o->cols[c], session[tc - nsrc]);
+                rc = col_vec_append_i64(&o->cols[c], session[(per_row ? 2 * r : 0) + tc - nsrc]);
         }
         o->n = in->n;
         return rc;
@@ -647,11 +690,11 @@ static int scan_rows(wk *w, sql_batch *in, const int64_t *session, sql_batch **o
 }
 
 /* scan_rows with in taken: *out only on success. */
-static int scan_taken(wk *w, sql_batch *in, const int64_t *session, sql_batch **out,
-                      sql_err *e)
+static int scan_taken(wk *w, sql_batch *in, const int64_t *session, bool per_row,
+                      sql_batch **out, sql_err *e)
 {
     *out = NULL;
-    int rc = scan_rows(w, in, session, out);
+    int rc = scan_rows(w, in, session, per_row, out);
     sql_batch_free(in);
     if (rc) {
         sql_batch_free(*out);
@@ -691,7 +734,7 @@ static int push_batch(wk *w, sql_batch *in, sql_err *e)
     if (j->win && j->win->session)
         return exchange(w, w->id, in, e);
     sql_batch *b;
-    int rc = scan_taken(w, in, NULL, &b, e);
+    int rc = scan_taken(w, in, NULL, false, &b, e);
     return rc ? rc : stateless(w, b, j->agg ? exchange : rows_out, e);
 }
 
@@ -1182,6 +1225,8 @@ static int wk_init(job *j, wk *w, int id)
     if (session && stream_sessions_new(j->win->size_ns, j->src->time_col, j->src_keys,
                                        j->npkeys, ty, &w->ss))
         return SL_ENOMEM;
+    if (session && j->on_update)
+        stream_sessions_track(w->ss);
     if (!j->agg && stream_sink_preformat(j->sink) && stream_sink_fmt_new(j->sink, &w->sfmt))
         return SL_ENOMEM;
     w->fmt_row_bytes = 64;

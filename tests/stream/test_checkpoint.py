@@ -118,16 +118,21 @@ INSERT INTO out SELECT auction, upper(bidder), price * 2, ts FROM bids WHERE pri
 }
 
 
-# two views (windows closed once; an upsert GROUP BY whose final rows the view keeps) and
-# a SELECT over them after the jobs
+# three views (windows closed once; an upsert GROUP BY whose final rows the view keeps;
+# session windows with updates, each grown or merged session's old row deleted) and a
+# SELECT over them after the jobs
 VIEWS = SOURCE + """
 CREATE MATERIALIZED VIEW per_window AS SELECT window_end, auction, count(*) AS n,
   sum(price) AS total, max(bidder) AS top
   FROM tumble(bids, ts, INTERVAL '5 seconds') GROUP BY window_end, auction;
 CREATE MATERIALIZED VIEW per_auction WITH (emit = 'on_update') AS
   SELECT auction, count(*) AS n, min(bidder) AS low FROM bids GROUP BY auction;
+CREATE MATERIALIZED VIEW per_session WITH (emit = 'on_update') AS
+  SELECT window_start, window_end, auction, count(*) AS n, count(DISTINCT bidder) AS bidders
+  FROM session(bids, ts, INTERVAL '300 milliseconds') GROUP BY window_start, window_end, auction;
 SELECT * FROM per_window ORDER BY window_end, auction;
 SELECT * FROM per_auction ORDER BY auction;
+SELECT * FROM per_session ORDER BY window_start, auction;
 """
 
 
@@ -225,11 +230,11 @@ def last_per_key(text):
 
 
 def without_log_count(text):
-    """The output of VIEWS without the on_update view job's tag (its third line,
-    "SELECT n"): n counts the upsert log's updates, whose batching depends on the
-    worker count and on resumes; the view's contents do not."""
+    """The output of VIEWS without the on_update view jobs' tags (its third and
+    fourth lines, "SELECT n"): n counts the upsert log's updates, whose batching
+    depends on the worker count and on resumes; the views' contents do not."""
     lines = text.splitlines()
-    return lines[:2] + lines[3:] if len(lines) > 2 and lines[2].startswith("SELECT ") else lines
+    return lines[:2] + [l for l in lines[2:4] if not l.startswith("SELECT ")] + lines[4:]
 
 
 def window_ends_ordered(text, col):

@@ -538,6 +538,24 @@ def sessions(keep, gap_ms, key):
     return out
 
 
+def bidder_sessions(keep, gap_ms, having):
+    """The rows of `SELECT window_start, window_end, bidder, count(*), sum(price),
+    count(DISTINCT auction) FROM session(...) WHERE auction <> 7 GROUP BY ...`
+    with a HAVING on count(*)."""
+    want = []
+    for (st, en, k), rs in sessions(keep, gap_ms, lambda r: r[1]).items():
+        rs = [r for r in rs if r[0] != 7]
+        if rs and having(len(rs)):
+            prices = [r[2] for r in rs if r[2] is not None]
+            want.append([ts_text(st), ts_text(en), k or "", str(len(rs)),
+                         str(sum(prices)) if prices else "", str(len({r[0] for r in rs}))])
+    return want
+
+
+def norm_times(rows):
+    return sorted([[pg_time(c) for c in r] for r in rows])
+
+
 def test_sessions(seed, n, delay_ms, gap_ms, workers):
     d = tempfile.mkdtemp(prefix="sl-stream-sess-")
     try:
@@ -560,15 +578,8 @@ def test_sessions(seed, n, delay_ms, gap_ms, workers):
         got = csv_rows(open(os.path.join(d, "s.csv")).read())[1:]
         # WHERE applies to the rows of sessions formed over every row (the window
         # table function comes before WHERE, as in batch SQL)
-        want = []
-        for (st, en, k), rs in sessions(keep, gap_ms, lambda r: r[1]).items():
-            rs = [r for r in rs if r[0] != 7]
-            if rs:
-                prices = [r[2] for r in rs if r[2] is not None]
-                want.append([ts_text(st), ts_text(en), k or "", str(len(rs)),
-                             str(sum(prices)) if prices else "", str(len({r[0] for r in rs}))])
-        norm = lambda rows: sorted([[pg_time(c) for c in r] for r in rows])
-        check(norm(got) == norm(want) and len(got) > 20,
+        want = bidder_sessions(keep, gap_ms, lambda n: True)
+        check(norm_times(got) == norm_times(want) and len(got) > 20,
               "sessions seed %d, %d workers: per-key sessions == computed from the non-late rows "
               "(%d sessions)" % (seed, workers, len(got)))
         ends = [r[1] for r in got]
@@ -579,6 +590,77 @@ def test_sessions(seed, n, delay_ms, gap_ms, workers):
         check(csv_rows(out)[1:] == want, "sessions seed %d, %d workers: one sequence without keys "
               "(%d sessions)" % (seed, workers, len(want)))
         same_across_workers(seed, workers, "sessions", (sorted_within_end(got, 1), csv_rows(out)))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_session_updates(seed, n, delay_ms, gap_ms, workers):
+    """emit = 'on_update' with session windows: a view's contents after the run are
+    the sessions of the non-late rows (computed here), so every session a later
+    batch grew or merged into another left the log (its old key deleted), and a
+    HAVING that stops keeping a session deletes it.  Many batches (8,192 rows
+    each), so that sessions grow and merge across them."""
+    d = tempfile.mkdtemp(prefix="sl-stream-sessupd-")
+    try:
+        rows, keep, late = make_input(d, seed, n, delay_ms)
+        job = source_sql("%d milliseconds" % delay_ms) + (
+            "CREATE MATERIALIZED VIEW u WITH (emit = 'on_update') AS SELECT window_start, "
+            "window_end, bidder, count(*) AS n, sum(price) AS total, count(DISTINCT auction) AS a "
+            "FROM session(bids, ts, INTERVAL '%d milliseconds') WHERE auction <> 7 "
+            "GROUP BY window_start, window_end, bidder HAVING count(*) %% 3 <> 1;\n"
+            "CREATE TABLE ups (ws timestamp, we timestamp, bidder text, n bigint, total bigint, "
+            "a bigint) WITH (connector = 'file', path = 'ups.csv');\n"
+            "INSERT INTO ups SELECT * FROM u;\n"
+            "SELECT * FROM u ORDER BY window_start, bidder;\n") % gap_ms
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        rc, out, err = run(["run", "job.sql", "--format", "csv", "--workers", str(workers)], cwd=d)
+        check(rc == 0, "session updates seed %d, %d workers: run succeeds %s"
+              % (seed, workers, err.strip()[:300]))
+        if rc:
+            return
+        want = bidder_sessions(keep, gap_ms, lambda n: n % 3 != 1)
+        got = csv_rows(out)[1:]
+        check(norm_times(got) == norm_times(want) and len(got) > 50,
+              "session updates seed %d, %d workers: the view holds the sessions of the non-late "
+              "rows, no grown or merged one twice (%d rows, %d expected)"
+              % (seed, workers, len(got), len(want)))
+        # in `streamlake run` a job reading an on_update view gets its final rows
+        ups = csv_rows(open(os.path.join(d, "ups.csv")).read())[1:]
+        check(norm_times(ups) == norm_times(got), "session updates seed %d, %d workers: a job reading the "
+              "view gets its rows" % (seed, workers))
+        same_across_workers(seed, workers, "session updates", norm_times(got))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_session_update_merge():
+    """emit = 'on_update': a's two sessions and b's one are handed out as updates
+    with the first batch (8,192 rows); in a later batch a row bridges a's two
+    into one and another extends b backwards, so the view drops their old rows."""
+    d = tempfile.mkdtemp(prefix="sl-stream-sessupd2-")
+    try:
+        lines = ["auction,bidder,price,ts",
+                 "1,a,1,2024-01-01 00:00:10",
+                 "1,a,2,2024-01-01 00:00:16",   # a: [10,13) and [16,19)
+                 "1,b,3,2024-01-01 00:00:12"]   # b: [12,15)
+        lines += ["2,f%d,1,2024-01-01 00:00:%02d" % (i % 40, 10 + i % 9) for i in range(9000)]
+        lines += ["1,a,4,2024-01-01 00:00:13",  # bridges a's two: [10,19)
+                  "1,b,5,2024-01-01 00:00:10"]  # extends b backwards: [10,15)
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("\n".join(lines) + "\n")
+        job = source_sql("10 seconds") + (
+            "CREATE MATERIALIZED VIEW u WITH (emit = 'on_update') AS SELECT window_start, "
+            "window_end, bidder, count(*) AS n, sum(price) AS total FROM session(bids, ts, "
+            "INTERVAL '3 seconds') GROUP BY window_start, window_end, bidder;\n"
+            "SELECT * FROM u WHERE bidder IN ('a', 'b') ORDER BY bidder, window_start;\n")
+        for workers in (1, 2, 4):
+            rc, out, err = run_text(d, job, ["--workers", str(workers), "--format", "csv"])
+            check(rc == 0 and out == "window_start,window_end,bidder,n,total\n"
+                  "2024-01-01 00:00:10,2024-01-01 00:00:19,a,3,7\n"
+                  "2024-01-01 00:00:10,2024-01-01 00:00:15,b,2,8\n",
+                  "on_update sessions merge and extend across batches (%d workers): %s"
+                  % (workers, out if rc == 0 else err))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -907,6 +989,9 @@ def main():
     test_update_log_memory()
     for workers in (1, 2, 4):
         test_sessions(13, 3000, 4000, 2500, workers)
+    for workers in (1, 2, 4):
+        test_session_updates(19, 60000, 4000, 2500, workers)
+    test_session_update_merge()
     test_session_merge()
     test_jsonl(17, 3000, 3000)
     test_splits()
