@@ -447,9 +447,27 @@ static int view_as_source(job *j, stream_view *v)
     int64_t delay[2] = {0, 0}, lag[2] = {-1, -1};
     const char *why = "its select list carries neither window_start nor window_end of its "
                       "window (nor, without an aggregation, its source's event time)";
-    if (j->winjoin || j->ijoin)
-        why = "it joins two streams (reading such a view is not supported yet)";
-    else if (j->on_update) { /* its updates, with no event time (source_view.c) */
+    if (j->ijoin)
+        why = "it is an interval join of two streams (reading such a view is not supported "
+              "yet)";
+    if (j->winjoin) { /* its windows' rows, written in order of window_end */
+        stream_win win;
+        int start = -1, end = -1;
+        for (int c = 0; c < j->q->ncols; c++) {
+            int wc = stream_winjoin_out_col(j->q->root->p, c, &win);
+            start = wc == 1 && start < 0 ? c : start;
+            end = wc == 2 && end < 0 ? c : end;
+        }
+        if (start >= 0) {
+            lag[n] = win.size_ns;
+            cols[n++] = start;
+        }
+        if (end >= 0) {
+            lag[n] = 0;
+            cols[n++] = end;
+        }
+        return stream_view_source_setup(j->r, v, cols, delay, lag, n, why);
+    } else if (j->on_update) { /* its updates, with no event time (source_view.c) */
         cols[0] = -1;
         return stream_view_source_setup(j->r, v, cols, delay, lag, 1, "");
     }

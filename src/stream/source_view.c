@@ -48,9 +48,12 @@
  * live rows again (a key's current row at least once); deletions (a group
  * HAVING drops) are not passed on.
  *
- * Not readable (an error names the reason when a job reads the view): joins
- * of windows or interval joins, and views whose select list carries no such
- * column.
+ * A view of a join of windows (winjoin.c) is read as a windowed view: its
+ * rows come window by window in window_end order, and its job publishes
+ * closed_wm as it writes them.
+ *
+ * Not readable (an error names the reason when a job reads the view):
+ * interval joins, and views whose select list carries no such column.
  */
 #include "stream/stream_int.h"
 #include "stream/ulog.h"

@@ -397,6 +397,9 @@ static inline int stream_owner_of(uint64_t h, int n)
 
 /* winjoin.c: whether a plan is local to windows (why not in *why). */
 bool stream_winjoin_fits(const sql_plan *root, const char **why);
+/* Of a plan that fits: which window column its output column col is (1:
+ * window_start, 2: window_end, 0: neither), and its window (*win). */
+int stream_winjoin_out_col(const sql_plan *root, int col, stream_win *win);
 /* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
  * NULL when the plan is no join of two streams at all). */
 bool stream_ijoin_fits(const sql_plan *root, const char **why);

@@ -196,6 +196,15 @@ bool stream_winjoin_fits(const sql_plan *root, const char **why)
     return !s.why && s.nsrc > 0;
 }
 
+int stream_winjoin_out_col(const sql_plan *root, int col, stream_win *win)
+{
+    shape s;
+    memset(&s, 0, sizeof s);
+    check(&s, root);
+    *win = s.win;
+    return win_col(root, col);
+}
+
 /* ---- running ------------------------------------------------------------- */
 
 typedef struct wj {
@@ -405,6 +414,15 @@ static void run_task(pool_task *pt)
     pt->rc = rc;
 }
 
+/* Into a view: every window ending by g is in its rows (a job reading the view
+ * moves its watermark with it; source_view.c). */
+static void publish_closed(wj *w, int64_t g)
+{
+    stream_view *v = stream_sink_view(w->j->sink);
+    if (v && v->mu && g != STREAM_WM_NONE && g > atomic_load(&v->closed_wm))
+        atomic_store(&v->closed_wm, g);
+}
+
 /* Writes a run window's result to the sink (or, after a failure, only frees it). */
 static int collect(wj *w, wj_task *tk, int failed, sql_err *e)
 {
@@ -421,6 +439,8 @@ static int collect(wj *w, wj_task *tk, int failed, sql_err *e)
         tk->out.b[k] = NULL;
     }
     tk->out.nb = 0;
+    if (!rc) /* windows are written in order of end */
+        publish_closed(w, tk->win.start + w->win.size_ns);
     task_free(tk);
     return failed ? failed : rc;
 }
@@ -573,20 +593,30 @@ int stream_winjoin_exec(stream_job *j, int nw)
         w.pooled = !rc;
     }
     bool stopped = false;
+    int64_t handed = STREAM_WM_NONE; /* the windows it closed are handed over */
     for (int live = w.sv.nsrc; !rc && live && !stopped;) {
         /* a server's job stop ends the job as if its inputs ended */
         stopped = j->stop && atomic_load_explicit(j->stop, memory_order_relaxed);
         live = 0;
         for (int i = 0; i < w.sv.nsrc && !rc; i++)
             if (!w.s[i].ended) {
-                rc = step(&w, i, e);
+                /* a followed file's read waits for its next line: the windows
+                 * closed so far are written first, not after that line */
+                if (w.pooled && w.s[i].t->follow && pool_in_flight(&w.pool) &&
+                    !(rc = drain(&w, true, SL_OK, e)))
+                    publish_closed(&w, handed);
+                if (!rc)
+                    rc = step(&w, i, e);
                 live += !w.s[i].ended;
             }
         int64_t mn = STREAM_WM_END;
         for (int i = 0; i < w.sv.nsrc; i++)
             mn = w.s[i].wm < mn ? w.s[i].wm : mn;
         if (!rc)
-            rc = close_windows(&w, stopped ? STREAM_WM_END : mn, e);
+            rc = close_windows(&w, handed = stopped ? STREAM_WM_END : mn, e);
+        /* none in flight: every window the watermark closed is written */
+        if (!rc && (!w.pooled || !pool_in_flight(&w.pool)))
+            publish_closed(&w, handed);
     }
     if (rc && w.pooled)
         pool_cancel(&w.pool);

@@ -81,6 +81,18 @@ class StreamJobs(unittest.TestCase):
                 return a, b
             time.sleep(pause)
 
+    def wait_rows(self, sql, want, timeout=60):
+        """The rows of sql once they are want, or what they were at the timeout (a
+        hang detector, not a timing threshold)."""
+        deadline = time.monotonic() + timeout
+        got = None
+        while time.monotonic() < deadline:
+            got = query(self.srv, sql)
+            if got == want:
+                break
+            time.sleep(0.2)
+        return got
+
     def test_telemetry_errors_per_minute(self):
         query(self.srv, ERRS)
         query(self.srv, PER_MIN)
@@ -415,16 +427,32 @@ class StreamJobs(unittest.TestCase):
             f.write("ann,1,2024-03-01 00:00:01\nbob,2,2024-03-01 00:00:05\n"
                     "cy,3,2024-03-01 00:05:00\n")
         want = [["2024-03-01 00:00:00", 2]]
-        deadline = time.monotonic() + 60  # (a hang detector: it closes within a second)
-        got = None
-        while time.monotonic() < deadline:
-            got = query(self.srv, "SELECT window_start::text, n FROM per_min ORDER BY 1")
-            if got == want:
-                break
-            time.sleep(0.2)
-        self.assertEqual(got, want)
+        self.assertEqual(self.wait_rows("SELECT window_start::text, n FROM per_min ORDER BY 1",
+                                        want), want)
         self.assertEqual(query(self.srv, "SELECT we::text, n FROM per10 ORDER BY 1"),
                          [["2024-03-01 00:00:10", 2]])
+
+    def test_window_over_a_join_view_closes_with_its_watermark(self):
+        """On a server, a view of a window join (each row with its window's highest
+        price) is read by a job as a stream, and a window over it closes once the
+        join has closed every window up to its end: its one row (of 00:00:10)
+        alone would hold the minute open until the join's next row."""
+        path = self.followed_bids("sl-e2e-joinview-", "0 seconds")
+        query(self.srv, "CREATE MATERIALIZED VIEW top10 AS SELECT b.bidder, b.price, "
+              "b.window_end AS we FROM tumble(fbids, ts, INTERVAL '10 seconds') b JOIN "
+              "(SELECT max(price) AS mp, window_start FROM tumble(fbids, ts, INTERVAL '10 seconds') "
+              "GROUP BY window_start) m ON b.window_start = m.window_start AND b.price = m.mp")
+        query(self.srv, "CREATE MATERIALIZED VIEW top_min AS SELECT window_start, max(price) AS top, "
+              "count(*) AS n FROM tumble(top10, we, INTERVAL '1 minute') "
+              "GROUP BY window_start, window_end")
+        with open(path, "a") as f:
+            f.write("ann,1,2024-03-01 00:00:01\nbob,2,2024-03-01 00:00:05\n"
+                    "cy,3,2024-03-01 00:05:00\n")
+        want = [["2024-03-01 00:00:00", 2, 1]]
+        self.assertEqual(self.wait_rows("SELECT window_start::text, top, n FROM top_min "
+                                        "ORDER BY 1", want), want)
+        self.assertEqual(query(self.srv, "SELECT bidder, price, we::text FROM top10"),
+                         [["bob", 2, "2024-03-01 00:00:10"]])
 
     def test_joins_of_two_streams(self):
         """Joins of two streams run on a server as with `streamlake run`: a window join

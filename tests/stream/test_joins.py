@@ -308,6 +308,70 @@ def test_window_joins(seed, n):
         shutil.rmtree(d, ignore_errors=True)
 
 
+def test_window_join_view(seed, n):
+    """A view of a window join (each bid with its window's highest price, q7's shape)
+    is a stream: a job reads it, in window_end order, with a coarser tumble over its
+    window_end (named `we`) and a filter, and a second job passes its rows on; each
+    equals the batch query over the view's rows (the oracle composes the two)."""
+    d = tempfile.mkdtemp(prefix="sl-wjview-")
+    try:
+        ts.make_input(d, seed, n, 3000)
+        job = ts.source_sql("3 seconds") + (
+            "CREATE MATERIALIZED VIEW hb AS SELECT b.auction, b.price, b.bidder, "
+            "b.window_start AS ws, b.window_end AS we FROM tumble(bids, ts, INTERVAL '10 seconds') b "
+            "JOIN (SELECT max(price) AS mp, window_start, window_end FROM tumble(bids, ts, "
+            "INTERVAL '10 seconds') GROUP BY window_start, window_end) m "
+            "ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.mp;\n"
+            "CREATE TABLE per_min (window_end timestamp, n bigint, top bigint, bidders bigint) "
+            "WITH (connector = 'file', path = 'per_min.csv', format = 'csv');\n"
+            "INSERT INTO per_min SELECT window_end, count(*), max(price), count(DISTINCT bidder) "
+            "FROM tumble(hb, we, INTERVAL '60 seconds') WHERE auction <> 3 "
+            "GROUP BY window_start, window_end;\n"
+            "CREATE TABLE rows_out (auction bigint, price bigint, we timestamp) "
+            "WITH (connector = 'file', path = 'rows.csv', format = 'csv');\n"
+            "INSERT INTO rows_out SELECT auction, price, we FROM hb;\n")
+        b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+        hb = ("(SELECT b.auction, b.price, b.bidder, b.ws, b.we FROM %s b JOIN (SELECT max(price) "
+              "AS mp, ws FROM %s x GROUP BY ws) m ON b.ws = m.ws AND b.price = m.mp)"
+              % (tumble_src(b, 10), tumble_src(b, 10)))
+        want_rows = ts.oracle(d, "SELECT auction, price, we FROM %s h" % hb)
+        want_min = ts.oracle(d, "SELECT date_bin(INTERVAL '60 seconds', we, TIMESTAMP '1970-01-01') "
+                             "+ INTERVAL '60 seconds' AS e, count(*), max(price), "
+                             "count(DISTINCT bidder) FROM %s h WHERE auction <> 3 GROUP BY 1 "
+                             "ORDER BY 1" % hb)
+        check(len(want_rows) > 20 and len(want_min) > 3, "seed %d: the oracles have rows" % seed)
+        for workers in (1, 2, 4):
+            rc, out, err = run_job(d, workers, job)
+            check(rc == 0, "seed %d, %d workers: jobs reading a window join's view run %s"
+                  % (seed, workers, err.strip()[:300]))
+            if rc:
+                continue
+            got_rows = read_sink(os.path.join(d, "out", "rows.csv"))
+            got_min = read_sink(os.path.join(d, "out", "per_min.csv"))
+            check(sorted(got_rows[1:]) == sorted(want_rows[1:]),
+                  "seed %d, %d workers: a job reading the join's view gets its rows (%d)"
+                  % (seed, workers, len(got_rows) - 1))
+            ends = [r[2] for r in got_rows[1:]]
+            check(ends == sorted(ends), "seed %d, %d workers: ... in window_end order"
+                  % (seed, workers))
+            check(got_min[1:] == want_min[1:],
+                  "seed %d, %d workers: a tumble over the join's view == batch over its rows "
+                  "(%d windows)" % (seed, workers, len(got_min) - 1))
+        # an interval join's view is refused with the reason
+        shutil.copy(os.path.join(d, "bids.csv"), os.path.join(d, "asks.csv"))
+        rc, out, err = run_job(d, 1, ts.source_sql("3 seconds") +
+                               ts.source_sql("8 seconds").replace("bids", "asks") +
+                               "CREATE MATERIALIZED VIEW ij AS SELECT b.auction, a.price FROM bids b "
+                               "JOIN asks a ON b.auction = a.auction AND a.ts BETWEEN b.ts AND "
+                               "b.ts + INTERVAL '5 seconds';\n"
+                               "CREATE TABLE o (auction bigint) WITH (connector = 'file', path = "
+                               "'o.csv');\nINSERT INTO o SELECT auction FROM ij;\n")
+        check(rc == 1 and "interval join" in err,
+              "a job reading an interval join's view is refused with the reason: " + err.strip()[:200])
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 # ---- the nexmark generator and the Nexmark queries --------------------------------
 
 NEXMARK = os.path.join(ts.ROOT, "bench", "nexmark")
@@ -498,6 +562,7 @@ def main():
     test_empty_and_bad()
     test_window_joins(21, 3000)
     test_window_joins(22, 9000)
+    test_window_join_view(23, 6000)
     test_nexmark()
     test_docs()
     test_follow()
