@@ -253,6 +253,13 @@ static int ckw_put(stream_job *j, uint64_t seq, const char *name, dbuf *b, sql_e
     return ckw_give(j, t, e);
 }
 
+int stream_ckpt_put_part(stream_job *j, uint64_t seq, int i, dbuf *b, sql_err *e)
+{
+    char name[32];
+    stream_ckpt_worker_obj(i, name);
+    return ckw_put(j, seq, name, b, e);
+}
+
 /* ---- a materialized view's contents ------------------------------------------------ */
 
 #define VIEW_OBJ "view"
@@ -356,8 +363,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     const char *why = NULL;
     if (j->ijoin)
         why = "interval joins";
-    else if (j->winjoin)
-        why = "window joins of two streams";
+    else if (j->winjoin && !stream_winjoin_resumable(j))
+        why = "window joins of other sources than files";
     else if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
@@ -492,7 +499,7 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
                            const stream_reader_pos *pos, sql_err *e)
 {
     stream_ckpt_manifest m = {.seq = seq, .job_hash = j->ckpt_hash,
-                              .file_size = stream_file_size(j->file),
+                              .file_size = j->file ? stream_file_size(j->file) : 0,
                               .nworkers = (uint32_t)j->nw, .nsplits = (uint32_t)j->nsplits,
                               .chunk = chunk, .has_pos = has_pos};
     if (pos)

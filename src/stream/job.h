@@ -244,6 +244,12 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e);
  * only when the writer is idle (no commit pending); a failure of the writer fails
  * the job (stream_ckpt_writer_failed: 0, or SL_EIO with its error).  stop drains
  * it and must come before the sink closes. */
+/* A part of checkpoint seq other than a worker's (b taken): a join of windows
+ * saves each source's as part i (winjoin.c). */
+int stream_ckpt_put_part(stream_job *j, uint64_t seq, int i, dbuf *b, sql_err *e);
+/* winjoin.c: whether a join of windows can take checkpoints (its sources are
+ * files that are not followed). */
+bool stream_winjoin_resumable(const stream_job *j);
 int stream_ckpt_writer_start(stream_job *j, sql_err *e);
 int stream_ckpt_writer_stop(stream_job *j, sql_err *e);
 int stream_ckpt_writer_failed(stream_job *j, sql_err *e);

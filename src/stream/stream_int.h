@@ -431,6 +431,7 @@ typedef struct stream_source {
     int64_t wm;              /* after the last batch; STREAM_WM_END once ended */
     bool ended;
     stream_ahead *ah;        /* the read-ahead thread or chunks (NULL: read by the caller) */
+    stream_split whole;      /* the reader's split (the whole file) */
 } stream_source;
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
                        stream_src_pub *pub, stream_source *s, sql_err *e);
@@ -438,6 +439,10 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
 /* The source's figures (rows read, late, bad, watermark) from its reader. */
 void stream_source_figures(stream_source *s);
+/* Checkpoints (a source opened with ahead 0): the reader's place after the last
+ * batch, and a new source put back there (SL_EINVAL: p is not inside the file). */
+void stream_source_save(const stream_source *s, stream_reader_pos *p);
+int stream_source_restore(stream_source *s, const stream_reader_pos *p);
 void stream_source_close(stream_source *s);
 
 /* serve.c: what the scans of sources and window tables read while a driver runs

@@ -347,8 +347,8 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     if (!rc && stream_file_split(s->f, 1, false, &sp, &n, &why))
         rc = oom(e);
     if (!rc) {
-        stream_split whole = {.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
-        rc = stream_reader_open(s->f, &whole, &s->rd, e);
+        s->whole = (stream_split){.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
+        rc = stream_reader_open(s->f, &s->whole, &s->rd, e);
     }
     sl_free(sp);
     if (!rc && stop)
@@ -467,6 +467,18 @@ void stream_source_figures(stream_source *s)
         atomic_store_explicit(&s->pub->late, late, memory_order_relaxed);
         atomic_store_explicit(&s->pub->wm, t->watermark_ns, memory_order_relaxed);
     }
+}
+
+void stream_source_save(const stream_source *s, stream_reader_pos *p)
+{
+    stream_reader_save(s->rd, p);
+}
+
+int stream_source_restore(stream_source *s, const stream_reader_pos *p)
+{
+    if (s->ah || !s->rd)
+        return SL_EINVAL;
+    return stream_reader_restore(s->rd, &s->whole, p);
 }
 
 void stream_source_close(stream_source *s)

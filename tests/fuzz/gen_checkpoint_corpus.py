@@ -104,6 +104,11 @@ def main():
         "part_sessions_bad_time": part(wins=(), sess=sessions([(b"1", b"x", b"yesterday!")])),
         "part_sessions_many_rows": part(wins=(), sess=struct.pack("<II", 1 << 30, 3) + b"\x01" * 9),
         "part_kafka_sessions": part(k=2, sess=sessions(ROWS)),
+        # version 6: a join of windows' part per source (no producers, no windows,
+        # the held rows in the session section)
+        "v6_part_join": part(nprod=0, wins=(), sess=sessions(ROWS), version=6),
+        "v6_manifest_join": manifest(splits=2, version=6),
+        "v7_unknown_version": obj(1, 4, b"", version=7),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
