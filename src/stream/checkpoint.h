@@ -18,7 +18,7 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 6 /* 6: a join of windows writes a part per source (no byte
+#define STREAM_CKPT_VERSION 6 /* 6: a join of two streams writes a part per source (no byte
                                  changed: docs/internals/stream.md); 5: a file position of a job reading splits ahead counts
                                  lines from its split's start (no byte changed); 4: a
                                  view with emit = 'on_update' saves its rows with their

@@ -253,11 +253,102 @@ static int ckw_put(stream_job *j, uint64_t seq, const char *name, dbuf *b, sql_e
     return ckw_give(j, t, e);
 }
 
-int stream_ckpt_put_part(stream_job *j, uint64_t seq, int i, dbuf *b, sql_err *e)
+/* Part i of checkpoint seq, encoded in b (freed) unless rc (out of memory). */
+static int put_part(stream_job *j, uint64_t seq, int i, int rc, dbuf *b, sql_err *e)
 {
     char name[32];
     stream_ckpt_worker_obj(i, name);
-    return ckw_put(j, seq, name, b, e);
+    if (rc)
+        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    else
+        rc = ckw_put(j, seq, name, b, e);
+    dbuf_free(b);
+    return rc;
+}
+
+/* ---- a join of two streams: a part per source (winjoin.c, ijoin.c) ------------------ */
+
+void stream_ckpt_join_begin(stream_job *j, int nw, int nsrc)
+{
+    j->nw = nw;
+    j->nsplits = nsrc;
+    j->ckpt_done = j->resuming ? j->resume->seq : 0;
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+}
+
+bool stream_ckpt_join_due(const stream_job *j)
+{
+    return j->ckpt && stream_ckpt_now_ms() >= j->ckpt_next_ms;
+}
+
+int stream_ckpt_join_commit(stream_job *j, uint64_t seq, int rc, sql_err *e)
+{
+    if (!rc)
+        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
+    j->ckpt_done = seq;
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+    return rc;
+}
+
+int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_source *s,
+                            int64_t next, int nsets, stream_rows_at at, void *arg, sql_err *e)
+{
+    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)i, .has_pos = true, .wm = s->wm,
+                            .owner_wm = next};
+    stream_source_save(s, &p.pos);
+    int64_t n = 0;
+    for (int k = 0; k < nsets; k++)
+        n += at(arg, k)->nrows;
+    dbuf b, txt;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    dbuf_init(&txt, 1u << 30);
+    size_t len_at;
+    int rc = n > UINT32_MAX ? SL_ENOMEM : stream_ckpt_worker_begin(&p, &b);
+    size_t nwins_at = b.len - 4; /* begin ends with the window count (0) */
+    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at)))
+        rc = stream_ckpt_rows_head(&b, (uint32_t)n, n ? (uint32_t)s->t->ncols : 0);
+    for (int k = 0; k < nsets && !rc; k++) {
+        const sql_rows *rs = at(arg, k);
+        for (int x = 0; x < rs->nb && !rc; x++)
+            for (int64_t r = 0; r < rs->b[x]->n && !rc; r++)
+                rc = stream_ckpt_row(&b, rs->b[x], r, &txt);
+    }
+    if (!rc) {
+        stream_ckpt_worker_win_done(&b, len_at);
+        rc = stream_ckpt_worker_finish(&b);
+    }
+    dbuf_free(&txt);
+    return put_part(j, seq, i, rc, &b, e);
+}
+
+int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *next,
+                               int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e)
+{
+    uint64_t seq = j->resume->seq;
+    stream_table *t = s->t;
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    stream_ckpt_worker p;
+    memset(&p, 0, sizeof p);
+    int rc = stream_ckpt_get_worker(j->ckpt, seq, i, &b, e);
+    if (!rc && (stream_ckpt_worker_decode(b.p, b.len, &p) || p.seq != seq ||
+                p.worker != (uint32_t)i || !p.has_pos))
+        rc = sql_err_set(e, "XX001", -1, "checkpoint: the part of source \"%s\" is damaged",
+                         t->name);
+    if (!rc && stream_source_restore(s, &p.pos))
+        rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (its "
+                         "file is shorter than the place saved)", (unsigned long long)seq,
+                         t->name);
+    if (!rc) {
+        s->wm = p.wm;
+        *next = p.owner_wm;
+        if (p.sessions_len)
+            rc = stream_ckpt_rows_read(p.sessions, p.sessions_len, t->ncols, t->types, fn, arg,
+                                       e);
+    }
+    stream_ckpt_worker_free(&p);
+    dbuf_free(&b);
+    return rc;
 }
 
 /* ---- a materialized view's contents ------------------------------------------------ */
@@ -361,10 +452,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     if (!j->ckpt)
         return SL_OK;
     const char *why = NULL;
-    if (j->ijoin)
-        why = "interval joins";
-    else if (j->winjoin && !stream_winjoin_resumable(j))
-        why = "window joins of other sources than files";
+    if ((j->ijoin || j->winjoin) && !stream_join_resumable(j))
+        why = "joins of two streams over other sources than files";
     else if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
@@ -485,14 +574,7 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
         stream_ckpt_worker_win_done(&b, len_at);
     if (!rc)
         rc = stream_ckpt_worker_finish(&b);
-    char name[32];
-    stream_ckpt_worker_obj(w->id, name);
-    if (rc)
-        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
-    else
-        rc = ckw_put(j, seq, name, &b, e);
-    dbuf_free(&b);
-    return rc;
+    return put_part(j, seq, w->id, rc, &b, e);
 }
 
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,

@@ -43,6 +43,15 @@
  * State is the kept rows, bounded by the watermarks' progress (max_delay
  * plus the band), summed over the partitions and counted against work_mem
  * (53200 past it).
+ *
+ * Checkpoints (sources that are files, not followed): the sources are read
+ * by the calling thread (no reader ahead).  Every interval, between two
+ * rounds of reading, a barrier goes to every partition; once each has
+ * applied what came before it (its pairs written), each source's part (its
+ * reader's place and watermark, and the kept rows of its side in every
+ * partition) and the commit (the sink's length) go to the store.  A resumed
+ * job puts the readers back and each kept row into its partition (by its
+ * key's hash, as routing would), with the watermarks it had.
  */
 #include "stream/job.h"
 #include "stream/ring.h"
@@ -325,6 +334,7 @@ struct ij {
     pthread_mutex_t mu;      /* the sink, err */
     stream_bell bell;        /* the calling thread sleeps on it (a ring full) */
     atomic_llong mem;        /* all partitions' kept rows */
+    atomic_int at_barrier;   /* partitions that applied a checkpoint's barrier */
     atomic_int failed;
     sql_err err;             /* the first partition's error */
 };
@@ -496,7 +506,10 @@ static void *part_main(void *arg)
         }
         if (m.kind == STREAM_MSG_DONE)
             break;
-        if (atomic_load(&p->w->failed))
+        if (m.kind == STREAM_MSG_BARRIER) { /* all before it applied: the driver saves */
+            atomic_fetch_add(&p->w->at_barrier, 1);
+            stream_bell_ring(&p->w->bell);
+        } else if (atomic_load(&p->w->failed))
             stream_msg_free(&m);
         else if (apply(p, &m))
             fail(p);
@@ -646,6 +659,111 @@ static void parts_close(ij *w)
         sql_ht_free(&w->hk);
 }
 
+/* ---- checkpoints ----------------------------------------------------------- */
+
+static bool all_at_barrier(void *arg)
+{
+    ij *w = arg;
+    return atomic_load(&w->at_barrier) == w->nparts || atomic_load(&w->failed);
+}
+
+/* Source i's row sets: the rows its side keeps in each partition. */
+typedef struct kept_rows {
+    ij *w;
+    int i;
+} kept_rows;
+
+static const sql_rows *kept_rows_at(void *arg, int k)
+{
+    kept_rows *kr = arg;
+    return &kr->w->parts[k].kept[kr->i];
+}
+
+/* Takes a checkpoint when one is due: every partition first applies what it was
+ * sent (a barrier through each ring; with one partition, nothing is pending). */
+static int ckpt_tick(ij *w, sql_err *e)
+{
+    stream_job *j = w->j;
+    if (!stream_ckpt_join_due(j))
+        return SL_OK;
+    uint64_t seq = j->ckpt_done + 1;
+    int rc = SL_OK;
+    if (w->threaded) {
+        atomic_store(&w->at_barrier, 0);
+        stream_msg m = {NULL, 0, (int64_t)seq, STREAM_MSG_BARRIER};
+        for (int k = 0; k < w->nparts && !rc; k++)
+            rc = post(&w->parts[k], &m);
+        while (!all_at_barrier(w))
+            stream_bell_wait(&w->bell, all_at_barrier, w);
+    }
+    if (atomic_load(&w->failed))
+        return SL_EINVAL; /* (the partition's error is reported) */
+    for (int i = 0; i < 2 && !rc; i++) {
+        kept_rows kr = {w, i};
+        rc = stream_ckpt_source_save(j, seq, i, &w->src[i], STREAM_WM_NONE, w->nparts,
+                                     kept_rows_at, &kr, e);
+    }
+    return stream_ckpt_join_commit(j, seq, rc, e);
+}
+
+typedef struct load_ctx {
+    ij *w;
+    int i;
+    sql_err *e;
+} load_ctx;
+
+/* Saved kept rows of side i (b taken) into their partitions, as routing cuts
+ * them; no partition has started reading its ring yet. */
+static int load_kept(void *arg, sql_batch *b)
+{
+    load_ctx *c = arg;
+    ij *w = c->w;
+    int i = c->i, np = w->nparts;
+    int64_t n = b->n;
+    uint64_t *h = np > 1 ? sl_malloc(sizeof *h * (size_t)(n ? n : 1)) : NULL;
+    uint32_t *pick = np > 1 ? sl_malloc(sizeof *pick * (size_t)(n ? n : 1)) : NULL;
+    sql_vec kv = {b->cols[w->kcol[i]], false}; /* borrowed */
+    int rc = np == 1 || (h && pick && !sql_ht_hash(&w->hk, &kv, n, h)) ? SL_OK : SL_ENOMEM;
+    for (int o = 0; o < np && !rc; o++) {
+        part *p = &w->parts[o];
+        sql_batch *mine = NULL;
+        int64_t k = 0;
+        for (int64_t r = 0; np > 1 && r < n; r++)
+            if (stream_owner_of(h[r], np) == o)
+                pick[k++] = (uint32_t)r;
+        if (np == 1)
+            mine = b, b = NULL;
+        else if (k && sql_batch_take(b, pick, k, &mine))
+            rc = SL_ENOMEM;
+        if (mine) {
+            mine->types = p->kept[i].types;
+            int64_t before = p->kept[i].mem;
+            if (sql_rows_add(&p->kept[i], mine))
+                rc = SL_ENOMEM;
+            p->mem += p->kept[i].mem - before;
+            atomic_fetch_add(&w->mem, p->kept[i].mem - before);
+        }
+    }
+    sl_free(h);
+    sl_free(pick);
+    sql_batch_free(b);
+    return rc;
+}
+
+/* A resumed job: each source's reader and watermark, each kept row put back. */
+static int restore(ij *w, sql_err *e)
+{
+    int rc = SL_OK;
+    for (int i = 0; i < 2 && !rc; i++) {
+        load_ctx c = {w, i, e};
+        int64_t next;
+        rc = stream_ckpt_source_restore(w->j, i, &w->src[i], &next, load_kept, &c, e);
+        for (int k = 0; k < w->nparts && !rc; k++)
+            w->parts[k].wm[i] = w->src[i].wm;
+    }
+    return rc;
+}
+
 int stream_ijoin_exec(stream_job *j, int nw)
 {
     sql_err *e = j->e;
@@ -656,14 +774,22 @@ int stream_ijoin_exec(stream_job *j, int nw)
     stream_bell_init(&w.bell);
     find(&w.bd, j->q->root->p);
     int rc = SL_OK;
+    /* with checkpoints, read here: a reader's place is then that of the rows taken */
+    int ahead = j->ckpt || nw < 2 ? 0 : nw / 2 > 1 ? nw / 2 : 1;
     for (int i = 0; i < 2 && !rc; i++)
-        rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop,
-                                nw > 1 ? (nw / 2 > 1 ? nw / 2 : 1) : 0,
+        rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop, ahead,
                                 stream_job_src_pub(j, w.bd.src[i]), &w.src[i], e);
     if (!rc)
         rc = parts_open(&w, nw, e);
+    if (!rc && j->ckpt) {
+        stream_ckpt_join_begin(j, nw, 2);
+        if (j->resuming)
+            rc = restore(&w, e);
+    }
     while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&
            !(j->stop && atomic_load_explicit(j->stop, memory_order_relaxed))) {
+        if ((rc = ckpt_tick(&w, e)))
+            break;
         for (int i = 0; i < 2 && !rc; i++) {
             sql_batch *b;
             if (!w.src[i].ended && !(rc = stream_source_next(&w.src[i], &b, e)))

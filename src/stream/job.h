@@ -244,12 +244,26 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e);
  * only when the writer is idle (no commit pending); a failure of the writer fails
  * the job (stream_ckpt_writer_failed: 0, or SL_EIO with its error).  stop drains
  * it and must come before the sink closes. */
-/* A part of checkpoint seq other than a worker's (b taken): a join of windows
- * saves each source's as part i (winjoin.c). */
-int stream_ckpt_put_part(stream_job *j, uint64_t seq, int i, dbuf *b, sql_err *e);
-/* winjoin.c: whether a join of windows can take checkpoints (its sources are
- * files that are not followed). */
-bool stream_winjoin_resumable(const stream_job *j);
+/*
+ * A join of two streams (winjoin.c, ijoin.c): source i's part of checkpoint seq
+ * (its reader's place, its watermark, next: what the join keeps with it, and
+ * the rows of nsets row sets, at(arg, k) the k-th); and, resuming, the part put
+ * back: the reader at its place, s->wm and *next set, the rows handed to fn (a
+ * batch at a time, taken).
+ */
+typedef const sql_rows *(*stream_rows_at)(void *arg, int k);
+/* The join's checkpoints: begin (nw workers, nsrc sources, each a part), due
+ * (one is due), commit (after the parts, unless rc: the manifest). */
+void stream_ckpt_join_begin(stream_job *j, int nw, int nsrc);
+bool stream_ckpt_join_due(const stream_job *j);
+int stream_ckpt_join_commit(stream_job *j, uint64_t seq, int rc, sql_err *e);
+int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_source *s,
+                            int64_t next, int nsets, stream_rows_at at, void *arg, sql_err *e);
+int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *next,
+                               int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e);
+/* winjoin.c: whether a join of two streams (of windows, or an interval join)
+ * can take checkpoints: its sources are files that are not followed. */
+bool stream_join_resumable(const stream_job *j);
 int stream_ckpt_writer_start(stream_job *j, sql_err *e);
 int stream_ckpt_writer_stop(stream_job *j, sql_err *e);
 int stream_ckpt_writer_failed(stream_job *j, sql_err *e);

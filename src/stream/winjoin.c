@@ -36,7 +36,6 @@
  * (the sink's length, the view's rows) go to the store.  A resumed job puts
  * the readers back, the rows into their panes, and goes on.
  */
-#include "stream/checkpoint.h"
 #include "stream/job.h"
 
 #include "base/alloc.h"
@@ -571,7 +570,7 @@ int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e)
 
 /* ---- checkpoints ----------------------------------------------------------- */
 
-bool stream_winjoin_resumable(const stream_job *j)
+bool stream_join_resumable(const stream_job *j)
 {
     stream_table *src[MAX_SRC];
     int n = stream_plan_sources(j->q->root->p, src, MAX_SRC);
@@ -581,43 +580,16 @@ bool stream_winjoin_resumable(const stream_job *j)
     return n > 0;
 }
 
-/* Source i's part of checkpoint seq: its reader's place and watermark, the next
- * window to hand over (owner_wm; none before the first), its held rows. */
-static int save_part(wj *w, uint64_t seq, int i, sql_err *e)
+/* Source i's row sets: its rows in each held pane. */
+typedef struct pane_rows {
+    wj *w;
+    int i;
+} pane_rows;
+
+static const sql_rows *pane_rows_at(void *arg, int k)
 {
-    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)i, .has_pos = true,
-                            .wm = w->s[i].wm,
-                            .owner_wm = w->any_closed ? w->next_start : STREAM_WM_NONE};
-    stream_source_save(&w->s[i], &p.pos);
-    int64_t n = 0;
-    for (int k = 0; k < w->npanes; k++)
-        for (int x = 0; x < w->panes[k].rows[i].nb; x++)
-            n += w->panes[k].rows[i].b[x]->n;
-    dbuf b, txt;
-    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
-    dbuf_init(&txt, 1u << 30);
-    size_t len_at;
-    int rc = n > UINT32_MAX ? SL_ENOMEM : stream_ckpt_worker_begin(&p, &b);
-    size_t nwins_at = b.len - 4;
-    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at)))
-        rc = stream_ckpt_rows_head(&b, (uint32_t)n, (uint32_t)w->sv.src[i]->ncols);
-    for (int k = 0; k < w->npanes && !rc; k++)
-        for (int x = 0; x < w->panes[k].rows[i].nb && !rc; x++) {
-            const sql_batch *bt = w->panes[k].rows[i].b[x];
-            for (int64_t r = 0; r < bt->n && !rc; r++)
-                rc = stream_ckpt_row(&b, bt, r, &txt);
-        }
-    if (!rc) {
-        stream_ckpt_worker_win_done(&b, len_at);
-        rc = stream_ckpt_worker_finish(&b);
-    }
-    dbuf_free(&txt);
-    if (rc)
-        rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
-    else
-        rc = stream_ckpt_put_part(w->j, seq, i, &b, e);
-    dbuf_free(&b);
-    return rc;
+    pane_rows *pr = arg;
+    return &pr->w->panes[k].rows[pr->i];
 }
 
 static int drain(wj *w, bool wait, int failed, sql_err *e);
@@ -627,19 +599,20 @@ static void publish_closed(wj *w, int64_t g);
 static int ckpt_tick(wj *w, int64_t handed, sql_err *e)
 {
     stream_job *j = w->j;
-    if (!j->ckpt || stream_ckpt_now_ms() < j->ckpt_next_ms)
+    if (!stream_ckpt_join_due(j))
         return SL_OK;
     int rc = drain(w, true, SL_OK, e);
     if (!rc)
         publish_closed(w, handed);
     uint64_t seq = j->ckpt_done + 1;
-    for (int i = 0; i < w->sv.nsrc && !rc; i++)
-        rc = save_part(w, seq, i, e);
-    if (!rc)
-        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
-    j->ckpt_done = seq;
-    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
-    return rc;
+    /* with each source, the next window to hand over (none before the first) */
+    int64_t next = w->any_closed ? w->next_start : STREAM_WM_NONE;
+    for (int i = 0; i < w->sv.nsrc && !rc; i++) {
+        pane_rows pr = {w, i};
+        rc = stream_ckpt_source_save(j, seq, i, &w->s[i], next, w->npanes, pane_rows_at, &pr,
+                                     e);
+    }
+    return stream_ckpt_join_commit(j, seq, rc, e);
 }
 
 typedef struct load_ctx {
@@ -659,35 +632,14 @@ static int load_rows(void *arg, sql_batch *b)
 /* A resumed job: each source's reader, watermark and held rows put back. */
 static int restore(wj *w, sql_err *e)
 {
-    stream_job *j = w->j;
-    uint64_t seq = j->resume->seq;
     int rc = SL_OK;
     for (int i = 0; i < w->sv.nsrc && !rc; i++) {
-        stream_table *t = w->sv.src[i];
-        dbuf b;
-        dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
-        stream_ckpt_worker p;
-        memset(&p, 0, sizeof p);
-        rc = stream_ckpt_get_worker(j->ckpt, seq, i, &b, e);
-        if (!rc && (stream_ckpt_worker_decode(b.p, b.len, &p) || p.seq != seq ||
-                    p.worker != (uint32_t)i || !p.has_pos))
-            rc = sql_err_set(e, "XX001", -1, "checkpoint: the part of source \"%s\" is damaged",
-                             t->name);
-        if (!rc && stream_source_restore(&w->s[i], &p.pos))
-            rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (its "
-                             "file is shorter than the place saved)", (unsigned long long)seq,
-                             t->name);
-        if (!rc) {
-            w->s[i].wm = p.wm;
-            w->any_closed = p.owner_wm != STREAM_WM_NONE;
-            w->next_start = w->any_closed ? p.owner_wm : 0;
-            load_ctx c = {w, i, e};
-            if (p.sessions_len)
-                rc = stream_ckpt_rows_read(p.sessions, p.sessions_len, t->ncols, t->types,
-                                           load_rows, &c, e);
+        load_ctx c = {w, i, e};
+        int64_t next;
+        if (!(rc = stream_ckpt_source_restore(w->j, i, &w->s[i], &next, load_rows, &c, e))) {
+            w->any_closed = next != STREAM_WM_NONE;
+            w->next_start = w->any_closed ? next : 0;
         }
-        stream_ckpt_worker_free(&p);
-        dbuf_free(&b);
     }
     return rc;
 }
@@ -719,10 +671,7 @@ int stream_winjoin_exec(stream_job *j, int nw)
     for (int i = 0; i < w.sv.nsrc && !rc; i++)
         rc = open_source(&w, i, ahead, e);
     if (!rc && j->ckpt) {
-        j->nw = nw; /* the manifest's: a part per source */
-        j->nsplits = w.sv.nsrc;
-        j->ckpt_done = j->resuming ? j->resume->seq : 0;
-        j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+        stream_ckpt_join_begin(j, nw, w.sv.nsrc);
         if (j->resuming)
             rc = restore(&w, e);
     }
