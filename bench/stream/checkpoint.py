@@ -11,7 +11,11 @@ past half of a full run's time, and restarted; the figure is the
 time from the restart to its end, next to a full run's time.
 
   python3 bench/stream/checkpoint.py [--rows N] [--rounds R] [--workers W]
-                                     [--build DIR] [--data-dir DIR]
+                                     [--build DIR] [--data-dir DIR] [--job agg|q7]
+
+--job q7 runs a join of windows instead (each bid with its window's highest
+price, Nexmark q7's shape), whose checkpoints save its sources' places and
+the rows of its open windows.
 
 A third variant, checkpoints on with an interval no run reaches, separates what
 taking checkpoints costs from what enabling them costs (a part file for the
@@ -30,15 +34,27 @@ import subprocess
 import tempfile
 import time
 
-SQL = """
+SOURCE = """
 CREATE TABLE bids (auction bigint, bidder text, price bigint, ts timestamp)
   WITH (connector = 'file', path = 'bids.csv', format = 'csv', event_time = 'ts',
         max_delay = '1 second');
+"""
+JOBS = {
+    "agg": SOURCE + """
 CREATE TABLE out (window_end timestamp, auction bigint, n bigint, total bigint, top bigint)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
 INSERT INTO out SELECT window_end, auction, count(*), sum(price), max(price)
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
-"""
+""",
+    "q7": SOURCE + """
+CREATE TABLE out (auction bigint, price bigint, window_end timestamp)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT b.auction, b.price, b.window_end FROM tumble(bids, ts, INTERVAL '10 seconds') b
+  JOIN (SELECT max(price) AS mp, window_start, window_end FROM tumble(bids, ts,
+        INTERVAL '10 seconds') GROUP BY window_start, window_end) m
+  ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.mp;
+""",
+}
 
 
 def gen(path, n):
@@ -71,6 +87,8 @@ def main():
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--build", default=os.path.join(os.getcwd(), "build"))
     ap.add_argument("--data-dir", help="keep the generated file here (reused when present)")
+    ap.add_argument("--job", choices=sorted(JOBS), default="agg",
+                    help="agg: a tumbling GROUP BY; q7: a join of windows")
     a = ap.parse_args()
     bin_ = os.path.join(os.path.abspath(a.build), "streamlake")
     tmp = a.data_dir or tempfile.mkdtemp(prefix="sl-bench-ckpt-")
@@ -81,7 +99,7 @@ def main():
             gen(os.path.join(tmp, "bids.csv"), a.rows)
             open(tag, "w").close()
         with open(os.path.join(tmp, "job.sql"), "w") as f:
-            f.write(SQL)
+            f.write(JOBS[a.job])
         ck = os.path.join(tmp, "ck")
         none, idle, every = [], [], []
         for _ in range(a.rounds):
@@ -89,7 +107,7 @@ def main():
             idle.append(run(bin_, tmp, a.workers, ck, "86400"))
             every.append(run(bin_, tmp, a.workers, ck))
         n, i, e = statistics.median(none), statistics.median(idle), statistics.median(every)
-        print("rows %d, workers %d, rounds %d" % (a.rows, a.workers, a.rounds))
+        print("job %s, rows %d, workers %d, rounds %d" % (a.job, a.rows, a.workers, a.rounds))
         print("no checkpoints            %10.0f rows/s  (%.3f s)" % (a.rows / n, n))
         print("checkpoints on, none due  %10.0f rows/s  (%.3f s)" % (a.rows / i, i))
         print("checkpoint every 1 s      %10.0f rows/s  (%.3f s)" % (a.rows / e, e))

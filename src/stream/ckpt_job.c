@@ -335,10 +335,13 @@ int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *
                 p.worker != (uint32_t)i || !p.has_pos))
         rc = sql_err_set(e, "XX001", -1, "checkpoint: the part of source \"%s\" is damaged",
                          t->name);
-    if (!rc && stream_source_restore(s, &p.pos))
+    int src = rc ? SL_OK : stream_source_restore(s, &p.pos, e);
+    if (src == SL_EINVAL)
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (its "
                          "file is shorter than the place saved)", (unsigned long long)seq,
                          t->name);
+    else
+        rc = rc ? rc : src;
     if (!rc) {
         s->wm = p.wm;
         *next = p.owner_wm;

@@ -44,8 +44,9 @@
  * plus the band), summed over the partitions and counted against work_mem
  * (53200 past it).
  *
- * Checkpoints (sources that are files, not followed): the sources are read
- * by the calling thread (no reader ahead).  Every interval, between two
+ * Checkpoints (sources that are files, not followed): each source's reader
+ * keeps its place after every batch it hands over (wholesrc.c).  Every
+ * interval, between two
  * rounds of reading, a barrier goes to every partition; once each has
  * applied what came before it (its pairs written), each source's part (its
  * reader's place and watermark, and the kept rows of its side in every
@@ -774,10 +775,9 @@ int stream_ijoin_exec(stream_job *j, int nw)
     stream_bell_init(&w.bell);
     find(&w.bd, j->q->root->p);
     int rc = SL_OK;
-    /* with checkpoints, read here: a reader's place is then that of the rows taken */
-    int ahead = j->ckpt || nw < 2 ? 0 : nw / 2 > 1 ? nw / 2 : 1;
+    int ahead = nw < 2 ? 0 : nw / 2 > 1 ? nw / 2 : 1;
     for (int i = 0; i < 2 && !rc; i++)
-        rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop, ahead,
+        rc = stream_source_open(w.bd.src[i], j->r->o->input_dir, j->stop, ahead, j->ckpt != NULL,
                                 stream_job_src_pub(j, w.bd.src[i]), &w.src[i], e);
     if (!rc)
         rc = parts_open(&w, nw, e);

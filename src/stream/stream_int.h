@@ -432,17 +432,23 @@ typedef struct stream_source {
     bool ended;
     stream_ahead *ah;        /* the read-ahead thread or chunks (NULL: read by the caller) */
     stream_split whole;      /* the reader's split (the whole file) */
+    bool positions;          /* checkpoints: the reader's place after each batch kept */
+    stream_reader_pos pos0;  /* ... where it started */
+    const stream_reader_pos *pos_at; /* ... after the last batch taken (read ahead) */
 } stream_source;
+/* A source read whole by one reader: ahead > 0, on threads of its own (ahead of
+ * the caller); positions: each batch's place is kept (checkpoints; no chunks). */
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
-                       stream_src_pub *pub, stream_source *s, sql_err *e);
+                       bool positions, stream_src_pub *pub, stream_source *s, sql_err *e);
 /* The next batch of on-time rows (NULL at the end: then ended is set). */
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
 /* The source's figures (rows read, late, bad, watermark) from its reader. */
 void stream_source_figures(stream_source *s);
-/* Checkpoints (a source opened with ahead 0): the reader's place after the last
- * batch, and a new source put back there (SL_EINVAL: p is not inside the file). */
+/* Checkpoints (a source opened with positions): the reader's place after the
+ * last batch taken, and a new source put back there, before any batch is taken
+ * (SL_EINVAL: p is not inside the file; else e set on failure). */
 void stream_source_save(const stream_source *s, stream_reader_pos *p);
-int stream_source_restore(stream_source *s, const stream_reader_pos *p);
+int stream_source_restore(stream_source *s, const stream_reader_pos *p, sql_err *e);
 void stream_source_close(stream_source *s);
 
 /* serve.c: what the scans of sources and window tables read while a driver runs

@@ -25,6 +25,10 @@
  * line are the whole reader's.  Only the batch boundaries differ (a chunk's
  * last batch may be short), which the drivers do not depend on: a window's
  * rows and an interval join's pairs are functions of the rows alone.
+ *
+ * With checkpoints (positions), a source is never read in chunks, and a
+ * reader ahead saves its place after each batch before handing it over, so
+ * the driver can save the place of the last batch it took.
  */
 #include "stream/stream_int.h"
 #include "stream/ring.h"
@@ -37,6 +41,7 @@
 #include <string.h>
 
 #define AHEAD 4 /* batches read and not yet taken, at most */
+#define POS_SLOTS (AHEAD + 2) /* places kept (see stream_ahead) */
 #define CHUNK_ROWS 32768
 #define FILE_CHUNK_THREADS 4 /* a file is read in chunks from this many threads on */
 
@@ -67,6 +72,14 @@ struct stream_ahead {
     stream_bell driver_bell; /* the driver sleeps on it (ring empty) */
     atomic_bool stop;        /* the driver is done with the source */
     sql_err e;               /* the reader's error (DONE's rc) */
+    /* positions (checkpoints): the reader's place after each message, in slot
+     * (its number % POS_SLOTS), saved before the message is pushed: with the
+     * ring full behind the message the driver took last (AHEAD more), the
+     * reader fills the slot after them, and the driver's is rewritten only
+     * once it took the next one */
+    stream_reader_pos *pos;
+    uint64_t pushed;         /* the reader's */
+    uint64_t taken;          /* the driver's */
     /* chunks (a file or a bounded nexmark source) */
     pool pool;
     bool pooled;
@@ -112,6 +125,8 @@ static void *ahead_main(void *arg)
         stream_msg m = {NULL, 0, SL_OK, STREAM_MSG_ROWS};
         int rc = stream_reader_next(a->s->rd, &m.b, &m.wm, &a->e);
         pub_reader(a->s->pub, a->s->rd);
+        if (a->pos) /* before the push, which publishes it */
+            stream_reader_save(a->s->rd, &a->pos[a->pushed++ % POS_SLOTS]);
         if ((last = rc || !m.b)) {
             sql_batch_free(m.b);
             m = (stream_msg){NULL, 0, rc, STREAM_MSG_DONE};
@@ -313,13 +328,34 @@ static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
     return first_pass(a, e);
 }
 
+/* The reader thread, reading ahead from where s's reader is. */
+static int ahead_start(stream_source *s, sql_err *e)
+{
+    stream_ahead *a = sl_calloc(1, sizeof *a);
+    if (!a)
+        return oom(e);
+    a->s = s;
+    s->ah = a;
+    stream_bell_init(&a->reader_bell);
+    stream_bell_init(&a->driver_bell);
+    if (stream_ring_init(&a->ring, AHEAD, &a->driver_bell, &a->reader_bell) ||
+        (s->positions && !(a->pos = sl_malloc(sizeof *a->pos * POS_SLOTS))))
+        return oom(e);
+    if (pthread_create(&a->th, NULL, ahead_main, a))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "source \"%s\": cannot start its "
+                           "reader thread", s->t->name);
+    a->started = true;
+    return SL_OK;
+}
+
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
-                       stream_src_pub *pub, stream_source *s, sql_err *e)
+                       bool positions, stream_src_pub *pub, stream_source *s, sql_err *e)
 {
     memset(s, 0, sizeof *s);
     s->t = t;
     s->pub = pub;
     s->wm = STREAM_WM_NONE;
+    s->positions = positions;
     if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
                            "nexmark sources only", t->name);
@@ -330,7 +366,8 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
      * (with 2 threads for a source, a window join over a 2 M-row file took 0.35 s
      * in chunks against 0.29 s read by one thread ahead, on 2 cores); the
      * generator's first pass is free */
-    if (!rc && !t->follow && ((t->connector == STREAM_CONN_FILE && ahead >= FILE_CHUNK_THREADS) ||
+    if (!rc && !t->follow && !positions &&
+        ((t->connector == STREAM_CONN_FILE && ahead >= FILE_CHUNK_THREADS) ||
                               (ahead >= 1 && stream_nexmark_rows(t) >= 0))) {
         stream_ahead *a = sl_calloc(1, sizeof *a);
         if (!a)
@@ -353,23 +390,12 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     sl_free(sp);
     if (!rc && stop)
         stream_reader_set_stop(s->rd, stop); /* a followed file ends on a job stop */
+    if (!rc && positions)
+        stream_reader_save(s->rd, &s->pos0);
     /* a followed file or an unbounded generator is read as it comes, by the caller */
     if (rc || !ahead || t->follow || t->connector == STREAM_CONN_NEXMARK)
         return rc;
-    stream_ahead *a = sl_calloc(1, sizeof *a);
-    if (!a)
-        return oom(e);
-    a->s = s;
-    s->ah = a;
-    stream_bell_init(&a->reader_bell);
-    stream_bell_init(&a->driver_bell);
-    if (stream_ring_init(&a->ring, AHEAD, &a->driver_bell, &a->reader_bell))
-        return oom(e);
-    if (pthread_create(&a->th, NULL, ahead_main, a))
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "source \"%s\": cannot start its "
-                           "reader thread", t->name);
-    a->started = true;
-    return SL_OK;
+    return ahead_start(s, e);
 }
 
 /* The next message of the reader thread (waiting for it). */
@@ -389,6 +415,8 @@ int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
         rc = chunk_next(s->ah, out, &wm, e);
     } else if (s->ah) {
         stream_msg m = take(s->ah);
+        if (s->ah->pos) /* its place: that message's slot */
+            s->pos_at = &s->ah->pos[s->ah->taken++ % POS_SLOTS];
         *out = m.b;
         wm = m.wm;
         if ((rc = m.kind == STREAM_MSG_DONE ? (int)m.end : SL_OK))
@@ -432,8 +460,10 @@ static void ahead_end(stream_source *s)
         pthread_join(a->th, NULL);
     }
     stream_ring_free(&a->ring); /* batches read and not taken */
+    sl_free(a->pos);
     sl_free(a);
     s->ah = NULL;
+    s->pos_at = NULL;
 }
 
 void stream_source_figures(stream_source *s)
@@ -471,14 +501,22 @@ void stream_source_figures(stream_source *s)
 
 void stream_source_save(const stream_source *s, stream_reader_pos *p)
 {
-    stream_reader_save(s->rd, p);
+    if (s->ah) /* read ahead: the place after the last batch taken (none: the start) */
+        *p = s->pos_at ? *s->pos_at : s->pos0;
+    else
+        stream_reader_save(s->rd, p);
 }
 
-int stream_source_restore(stream_source *s, const stream_reader_pos *p)
+int stream_source_restore(stream_source *s, const stream_reader_pos *p, sql_err *e)
 {
-    if (s->ah || !s->rd)
+    if (!s->positions || !s->rd || (s->ah && s->ah->pooled))
         return SL_EINVAL;
-    return stream_reader_restore(s->rd, &s->whole, p);
+    bool ahead = s->ah != NULL;
+    ahead_end(s); /* the reader thread stopped, what it read dropped */
+    if (stream_reader_restore(s->rd, &s->whole, p))
+        return SL_EINVAL;
+    s->pos0 = *p;
+    return ahead ? ahead_start(s, e) : SL_OK;
 }
 
 void stream_source_close(stream_source *s)

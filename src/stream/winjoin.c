@@ -28,9 +28,9 @@
  * counted against work_mem); windows in flight are at most twice the
  * workers.
  *
- * Checkpoints (sources that are files, not followed): the sources are read by
- * this thread (no reader ahead), so a reader's place is that of the rows
- * taken.  Every interval, between two steps, the windows in flight are
+ * Checkpoints (sources that are files, not followed): each source's reader
+ * keeps its place after every batch it hands over (wholesrc.c), so the place
+ * saved is that of the rows taken.  Every interval, between two steps, the windows in flight are
  * written, then each source's part (its reader's place, its watermark, the
  * next window to hand over and its rows in the held panes) and the commit
  * (the sink's length, the view's rows) go to the store.  A resumed job puts
@@ -647,7 +647,7 @@ static int restore(wj *w, sql_err *e)
 static int open_source(wj *w, int i, int ahead, sql_err *e)
 {
     stream_table *t = w->sv.src[i];
-    return stream_source_open(t, w->j->r->o->input_dir, w->j->stop, ahead,
+    return stream_source_open(t, w->j->r->o->input_dir, w->j->stop, ahead, w->j->ckpt != NULL,
                               stream_job_src_pub(w->j, t), &w->s[i], e);
 }
 
@@ -666,8 +666,7 @@ int stream_winjoin_exec(stream_job *j, int nw)
     w.pane_ns = gcd(w.win.size_ns, w.win.slide_ns);
     w.preformat = stream_sink_preformat(j->sink);
     int rc = SL_OK;
-    /* with checkpoints, read here: a reader's place is then that of the rows taken */
-    int ahead = j->ckpt || nw < 2 ? 0 : nw / w.sv.nsrc > 1 ? nw / w.sv.nsrc : 1;
+    int ahead = nw < 2 ? 0 : nw / w.sv.nsrc > 1 ? nw / w.sv.nsrc : 1;
     for (int i = 0; i < w.sv.nsrc && !rc; i++)
         rc = open_source(&w, i, ahead, e);
     if (!rc && j->ckpt) {
