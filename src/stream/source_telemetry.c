@@ -33,6 +33,7 @@
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/hash.h"
+#include "base/uuid.h"
 #include "sql/catalog/lakescan.h"
 
 #include <stdio.h>
@@ -313,7 +314,10 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
     stream_table *t = l->t;
     lakescan_col cols[64];
     int in_col[64];
+    char ids[2][UUID_STR_LEN]; /* process_id, stream_id: as SQL holds a uuid, its text */
     sql_err e;
+    uuid_format(&row->process_id, ids[0]);
+    uuid_format(&row->stream_id, ids[1]);
     for (int i = 0; i < t->ncols; i++) {
         int c = t->tel_src[i];
         memset(&cols[i], 0, sizeof cols[i]);
@@ -325,8 +329,8 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
             continue;
         }
         cols[i].fill.null = false;
-        cols[i].fill.s.p = c == FILL_PROCESS ? row->process_id.b : row->stream_id.b;
-        cols[i].fill.s.n = 16;
+        cols[i].fill.s.p = (const uint8_t *)ids[c == FILL_PROCESS ? 0 : 1];
+        cols[i].fill.s.n = 36;
     }
     sql_batch *b;
     if (lakescan_convert(cb, in_col, cols, t->ncols, t->types, &b, &e))

@@ -105,6 +105,14 @@ class StreamJobs(unittest.TestCase):
                   "window_start, count(*) AS n, max(value) AS hi FROM tumble(ms, time, "
                   "INTERVAL '1 minute') GROUP BY process_id, name, window_start")
         self.assertEqual(out.returncode, 0, out.stderr)
+        # a third over the async events, whose process and stream ids the source fills
+        query(self.srv, "CREATE TABLE ae (process_id uuid, stream_id uuid, time timestamptz, "
+              "event_type text, name text) WITH (connector = 'telemetry', view = 'async_events', "
+              "event_time = 'time', max_delay = '5 seconds', idle_timeout = '1 second')")
+        query(self.srv, "CREATE MATERIALIZED VIEW async_per_minute AS SELECT process_id, name, "
+              "event_type, window_start, count(*) AS n, count(DISTINCT stream_id) AS streams "
+              "FROM tumble(ae, time, INTERVAL '1 minute') "
+              "GROUP BY process_id, name, event_type, window_start")
         for _ in range(2):
             loadgen(self.srv.url, "--threads", "2", "--spans", "50", "--logs", "400",
                     "--metrics", "5", "--async", "5")
@@ -118,6 +126,20 @@ class StreamJobs(unittest.TestCase):
             "FROM measures GROUP BY 1, 2, 3 ORDER BY 1, 2, 3")
         self.assertTrue(want_m)
         self.assertEqual(got_m, want_m)
+
+        def async_batch():  # async_events is a view per process
+            out = []
+            for (pid,) in query(self.srv, "SELECT process_id FROM processes ORDER BY 1"):
+                out += [[pid] + r for r in query(
+                    self.srv, "SELECT name, event_type, date_trunc('minute', time), count(*), "
+                    "count(DISTINCT stream_id) FROM view_instance('async_events', '%s') "
+                    "GROUP BY 1, 2, 3 ORDER BY 1, 2, 3" % pid)]
+            return out
+        want_a = async_batch()
+        self.assertTrue(want_a)
+        got_a = self.wait_rows("SELECT * FROM async_per_minute ORDER BY 1, 2, 3, 4", want_a,
+                               timeout=150)
+        self.assertEqual(got_a, want_a)
         total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
         jobs = query(self.srv, "SELECT name, state, source, rows_read, late_dropped, "
                      "rows_written, watermark IS NOT NULL FROM jobs "
