@@ -435,6 +435,7 @@ typedef struct stream_source {
     bool positions;          /* checkpoints: the reader's place after each batch kept */
     stream_reader_pos pos0;  /* ... where it started */
     const stream_reader_pos *pos_at; /* ... after the last batch taken (read ahead) */
+    long delay_us;           /* stream_test_batch_delay */
 } stream_source;
 /* A source read whole by one reader: ahead > 0, on threads of its own (ahead of
  * the caller); positions: each batch's place is kept (checkpoints; no chunks). */
@@ -444,6 +445,11 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
 int stream_source_next(stream_source *s, sql_batch **out, sql_err *e);
 /* The source's figures (rows read, late, bad, watermark) from its reader. */
 void stream_source_figures(stream_source *s);
+/* For kill tests on fast machines: SL_STREAM_TEST_BATCH_DELAY_US=N makes a reader
+ * (a worker's, or a join's) sleep N microseconds after each batch it reads, so that
+ * a job lasts long enough to be killed between checkpoints.  0 (unset) in normal
+ * use. */
+long stream_test_batch_delay(void);
 /* Checkpoints (a source opened with positions): the reader's place after the
  * last batch taken, and a new source put back there, before any batch is taken
  * (SL_EINVAL: p is not inside the file; else e set on failure). */

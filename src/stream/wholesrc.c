@@ -39,6 +39,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <string.h>
+#include <unistd.h>
 
 #define AHEAD 4 /* batches read and not yet taken, at most */
 #define POS_SLOTS (AHEAD + 2) /* places kept (see stream_ahead) */
@@ -356,6 +357,7 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     s->pub = pub;
     s->wm = STREAM_WM_NONE;
     s->positions = positions;
+    s->delay_us = stream_test_batch_delay();
     if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
                            "nexmark sources only", t->name);
@@ -411,6 +413,8 @@ int stream_source_next(stream_source *s, sql_batch **out, sql_err *e)
 {
     int64_t wm;
     int rc;
+    if (s->delay_us)
+        usleep((useconds_t)s->delay_us);
     if (s->ah && s->ah->pooled) {
         rc = chunk_next(s->ah, out, &wm, e);
     } else if (s->ah) {

@@ -875,10 +875,7 @@ static int hold_back(wk *w, sql_err *e)
     return rc;
 }
 
-/* For kill tests on fast machines: SL_STREAM_TEST_BATCH_DELAY_US=N makes a reader
- * sleep N microseconds after each batch it reads, so that a job lasts long enough to
- * be killed between checkpoints.  0 (unset) in normal use. */
-static long test_batch_delay(void)
+long stream_test_batch_delay(void)
 {
     const char *v = getenv("SL_STREAM_TEST_BATCH_DELAY_US");
     long n = v ? strtol(v, NULL, 10) : 0;
@@ -1020,7 +1017,7 @@ void stream_job_live_figures(stream_job *j, uint64_t *read, uint64_t *late, int6
 static int read_split(wk *w, int c, sql_err *e)
 {
     job *j = w->j;
-    long delay = test_batch_delay();
+    long delay = stream_test_batch_delay();
     stream_reader *rd;
     int rc = stream_reader_open(j->file, &j->splits[c], &rd, e);
     if (!rc)

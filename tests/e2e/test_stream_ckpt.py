@@ -46,11 +46,17 @@ def statements(src, out, suffix=""):
         "WITH (connector = 'table')" % suffix,
         "INSERT INTO tout%s SELECT window_end, auction, count(*), min(price) "
         "FROM tumble(bids, ts, INTERVAL '5 seconds') GROUP BY window_end, auction" % suffix,
+        # a join of windows: each window's highest bids (q7's shape)
+        "CREATE MATERIALIZED VIEW top%s AS SELECT b.window_end, b.auction, b.price "
+        "FROM tumble(bids, ts, INTERVAL '2 seconds') b JOIN (SELECT max(price) AS mp, "
+        "window_start FROM tumble(bids, ts, INTERVAL '2 seconds') GROUP BY window_start) m "
+        "ON b.window_start = m.window_start AND b.price = m.mp" % suffix,
     ]
 
 
 VIEW_SELECT = "SELECT * FROM per_bidder%s ORDER BY window_end, bidder"
 TABLE_SELECT = "SELECT * FROM tout%s ORDER BY window_end, auction"
+JOIN_SELECT = "SELECT * FROM top%s ORDER BY window_end, auction, price"
 
 
 def query(srv, sql, status=200):
@@ -107,6 +113,7 @@ class StreamCheckpoints(unittest.TestCase):
         rnd = random.Random(5)
         local = sltest.local_stores()
         kills = resumed = 0
+        join_resumed = False
         for _ in range(3):
             seen = manifests(self.srv.data_dir, "out")
             deadline = time.monotonic() + 60
@@ -125,16 +132,20 @@ class StreamCheckpoints(unittest.TestCase):
             # state read and the kill does not resume: count the resumes.
             if "job out: resuming from checkpoint" in self.srv.log_text():
                 resumed += 1
-        print("%d kills, %d resumed from a checkpoint" % (kills, resumed), file=sys.stderr)
+            if "job top: resuming from checkpoint" in self.srv.log_text():
+                join_resumed = True
+        print("%d kills, %d resumed from a checkpoint, the join resumed: %s"
+              % (kills, resumed, join_resumed), file=sys.stderr)
         self.assertGreaterEqual(kills, 1, "the job ended before the first kill")
         if local:
             self.assertGreaterEqual(resumed, 1, "no restart resumed from a checkpoint")
-        self.wait_finished(["out", "per_bidder", "tout"])
+            self.assertTrue(join_resumed, "no restart resumed the join from a checkpoint")
+        self.wait_finished(["out", "per_bidder", "tout", "top"])
         # the reference: the same jobs, run after the last restart without interruption
         ref = os.path.join(self.tmp, "ref.csv")
         for st in statements(self.src, ref, "_ref"):
             query(self.srv, st)
-        self.wait_finished(["out_ref", "per_bidder_ref", "tout_ref"])
+        self.wait_finished(["out_ref", "per_bidder_ref", "tout_ref", "top_ref"])
         with open(out) as f:
             got_out = f.read()
         with open(ref) as f:
@@ -154,6 +165,11 @@ class StreamCheckpoints(unittest.TestCase):
         want_table = query(self.srv, TABLE_SELECT % "_ref")
         self.assertGreater(len(want_table), 1000)
         self.assertEqual(got_table, want_table, "the table sink's rows after %d kills" % kills)
+        # the join of windows: its view holds each window's highest bids once
+        got_join = query(self.srv, JOIN_SELECT % "")
+        want_join = query(self.srv, JOIN_SELECT % "_ref")
+        self.assertGreater(len(want_join), 100)
+        self.assertEqual(got_join, want_join, "the join's view after %d kills" % kills)
         if local:
             self.assertFalse(manifests(self.srv.data_dir, "out"),
                              "a finished job's checkpoints are removed")
