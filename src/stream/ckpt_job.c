@@ -266,6 +266,33 @@ static int put_part(stream_job *j, uint64_t seq, int i, int rc, dbuf *b, sql_err
     return rc;
 }
 
+int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
+                            const stream_reader_pos *pos, sql_err *e)
+{
+    int64_t *in_wm = sl_malloc(sizeof *in_wm * (size_t)j->nw);
+    if (!in_wm)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    for (int i = 0; i < j->nw; i++)
+        in_wm[i] = STREAM_WM_NONE;
+    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)w, .chunk = chunk,
+                            .has_pos = has_pos, .wm = STREAM_WM_NONE,
+                            .owner_wm = STREAM_WM_NONE, .nprod = (uint32_t)j->nw,
+                            .in_wm = in_wm};
+    if (has_pos)
+        p.pos = *pos;
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    size_t len_at;
+    int rc = stream_ckpt_worker_begin(&p, &b);
+    size_t nwins_at = b.len - 4;
+    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at))) {
+        stream_ckpt_worker_win_done(&b, len_at);
+        rc = stream_ckpt_worker_finish(&b);
+    }
+    sl_free(in_wm);
+    return put_part(j, seq, w, rc, &b, e);
+}
+
 /* ---- a join of two streams: a part per source (winjoin.c, ijoin.c) ------------------ */
 
 void stream_ckpt_join_begin(stream_job *j, int nw, int nsrc)
@@ -506,7 +533,7 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
     w->rs_chunk = m->chunk;  /* no aggregation: the merger's cut, the same for all */
     w->rs_has_pos = m->has_pos;
     w->rs_pos = m->pos;
-    if (!j->agg)
+    if (!j->agg && !j->interleave) /* one cut for all: the manifest's */
         return SL_OK;
     dbuf b;
     dbuf_init(&b, STREAM_CKPT_MAX_BYTES);

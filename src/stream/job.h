@@ -129,6 +129,9 @@ struct stream_job {
     bool sink_deletes;       /* a sink's log with op_column: keyed the same way, and a
                                 group its HAVING stops keeping is deleted */
     int *ukey_out;           /* ... per output column, the key it carries (-1: none) */
+    bool interleave;         /* kafka without an aggregation on several workers: each
+                                reads its partitions, the merger writes rows as they
+                                come (a partition's in order), checkpoints aligned */
     bool ahead;              /* splits read ahead (no first pass, line numbers counted
                                 from each split's start; see read_ahead) */
     bool preagg;             /* every key a window column, the aggregates combine: each
@@ -257,6 +260,11 @@ typedef const sql_rows *(*stream_rows_at)(void *arg, int k);
 void stream_ckpt_join_begin(stream_job *j, int nw, int nsrc);
 bool stream_ckpt_join_due(const stream_job *j);
 int stream_ckpt_join_commit(stream_job *j, uint64_t seq, int rc, sql_err *e);
+/* An interleaved job (kafka without an aggregation): reader w's part of checkpoint
+ * seq, written by the merger once every reader's barrier arrived (chunk: the split
+ * it was reading, >= splits: none left; pos where it stood). */
+int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
+                            const stream_reader_pos *pos, sql_err *e);
 int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_source *s,
                             int64_t next, int nsets, stream_rows_at at, void *arg, sql_err *e);
 int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *next,

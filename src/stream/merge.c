@@ -199,9 +199,91 @@ static int write_rows(stream_job *j, stream_msg *m, sql_err *e)
     return rc;
 }
 
+/* Interleaved (kafka without an aggregation on several workers): every barrier
+ * of checkpoint seq arrived (or its reader is done): each reader's place is saved,
+ * then the commit, then the readers' rings flow again. */
+static int interleave_commit(stream_job *j, uint64_t seq, const bool *done, sql_err *e)
+{
+    int rc = SL_OK;
+    for (int o = 0; o < j->nw && !rc; o++) {
+        const stream_wk *w = &j->w[o];
+        rc = done[o] ? stream_ckpt_reader_save(j, seq, o, j->nsplits, false, NULL, e)
+                     : stream_ckpt_reader_save(j, seq, o, w->ck_chunk, w->ck_has_pos,
+                                               &w->ck_pos, e);
+    }
+    if (!rc)
+        rc = stream_ckpt_job_commit(j, seq, -1, false, NULL, e);
+    for (int o = 0; o < j->nw; o++)
+        j->ckpt_held[o] = false;
+    j->ckpt_barriers = 0;
+    j->ckpt_done = seq;
+    j->ckpt_next_ms = stream_ckpt_now_ms() + j->ckpt_interval_ms;
+    return rc;
+}
+
+/* Interleaved: rows as they come from each reader (its own in order); a reader is
+ * done once its last split ended. */
+static int merge_interleaved(stream_job *j, sql_err *e)
+{
+    bool *done = sl_calloc((size_t)j->nw, sizeof *done);
+    int *left = sl_calloc((size_t)j->nw, sizeof *left); /* splits still to end */
+    int rc = done && left ? SL_OK : oom(e), ndone = 0;
+    for (int o = 0; o < j->nw && !rc; o++) {
+        int from = j->resuming ? j->w[o].rs_chunk : o;
+        for (int c = from; c < j->nsplits; c += j->nw)
+            left[o]++;
+        if (!left[o]) {
+            done[o] = true;
+            ndone++;
+        }
+    }
+    while (!rc && ndone < j->nw && !stream_job_failed(j)) {
+        if ((rc = ckpt_tick(j, e)))
+            break;
+        bool got = false;
+        for (int o = 0; o < j->nw && !rc; o++) {
+            stream_msg m;
+            while (!rc && !(j->ckpt_held && j->ckpt_held[o]) && stream_ring_pop(&j->out[o], &m)) {
+                got = true;
+                if (m.kind == STREAM_MSG_BARRIER) {
+                    if ((uint64_t)m.end == atomic_load(&j->ckpt_req) &&
+                        (uint64_t)m.end > j->ckpt_done) {
+                        j->ckpt_held[o] = true;
+                        j->ckpt_barriers++;
+                    }
+                } else if (m.kind == STREAM_MSG_CHUNK_END) {
+                    if (--left[o] == 0) {
+                        done[o] = true;
+                        ndone++;
+                    }
+                } else {
+                    rc = write_rows(j, &m, e);
+                }
+            }
+        }
+        uint64_t req = j->ckpt ? atomic_load(&j->ckpt_req) : 0;
+        if (!rc && req > j->ckpt_done && j->ckpt_barriers) {
+            int in = 0;
+            for (int o = 0; o < j->nw; o++)
+                in += j->ckpt_held[o] || done[o];
+            if (in == j->nw) {
+                rc = interleave_commit(j, req, done, e);
+                got = true;
+            }
+        }
+        if (!rc && !got)
+            stream_bell_wait(&j->bell, merger_ready, j);
+    }
+    sl_free(done);
+    sl_free(left);
+    return rc;
+}
+
 /* Without an aggregation: each split's rows in split order, so in line order. */
 int stream_merge_splits(stream_job *j, sql_err *e)
 {
+    if (j->interleave)
+        return merge_interleaved(j, e);
     int rc = SL_OK;
     for (int ended = 0; j->live && ended < j->nw && !rc && !stream_job_failed(j);) {
         bool got = false; /* live rows: in no order but their worker's */

@@ -1315,16 +1315,16 @@ static int setup(job *j, int nw, sql_err *e)
     const char *why;
     if (j->live)
         return SL_OK;
-    /* kafka without an aggregation: one reader of every partition, as the merger
-     * writes splits one after the other and an unbounded split never ends */
+    /* kafka without an aggregation: each worker reads its partitions and the
+     * merger writes rows as they come (interleaved: a partition's rows in order) */
     /* read ahead, each split checks where it starts (read_ahead): no scan for quotes
      * (with checkpoints there is one: a resumed job publishes splits it does not read
      * again from their own start, resume_pass) */
     bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
                    !j->stop && j->src->time_col >= 0;
-    if (stream_file_split(j->file, j->src->kf && !j->agg ? 1 : nw, checked, &j->splits,
-                          &j->nsplits, &why))
+    if (stream_file_split(j->file, nw, checked, &j->splits, &j->nsplits, &why))
         return oom(e);
+    j->interleave = j->src->kf && !j->agg && j->nsplits > 1;
     (void)why; /* documented: docs/internals/stream.md */
     /* a file's splits read ahead, with no first pass: not with late = 'error' (its
      * line), a stop flag (a reader waiting for the splits before it would not see

@@ -167,16 +167,29 @@ def manifests(ckdir):
     return [x for x in os.listdir(d) if x.startswith("manifest-")] if os.path.isdir(d) else []
 
 
-def test_restart(cl, d, workers):
+FILTER = "SELECT auction, bidder, price, ts FROM bids WHERE price > 40"
+
+
+def test_restart(cl, d, workers, job="tumble"):
+    """A job over an unbounded topic with checkpoints, killed with SIGKILL, resumed
+    with more messages: its output is the batch query's over every non-late row.
+    job: "tumble" (an aggregation) or "filter" (none: with several workers each
+    reads its partitions and the merger aligns their barriers)."""
     rows = ts.gen_rows(29, 1800, 2000)
     msgs, keep, late = partitioned(rows, 3, 2000)
     first = len(msgs) * 3 // 5
-    topic = "live%d" % workers
+    topic = "live%d%s" % (workers, job)
     cl.produce(topic, msgs[:first])
     ts.write_csv(os.path.join(d, "keep_r.csv"), keep)
-    ins = ("CREATE TABLE out (%s) WITH (connector = 'file', path = 'out_r%d.csv', format = 'csv');\n"
-           "INSERT INTO out %s;\n" % (WIN_COLS, workers, TUMBLE))
-    ck = os.path.join(d, "ck%d" % workers)
+    if job == "tumble":
+        ins = ("CREATE TABLE out (%s) WITH (connector = 'file', path = 'out_r%d.csv', "
+               "format = 'csv');\nINSERT INTO out %s;\n" % (WIN_COLS, workers, TUMBLE))
+    else:
+        ins = ("CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp) "
+               "WITH (connector = 'file', path = 'out_r%d.csv', format = 'csv');\n"
+               "INSERT INTO out %s;\n" % (workers, FILTER))
+    ck = os.path.join(d, "ck%d%s" % (workers, job))
+    shutil.rmtree(ck, ignore_errors=True)
     with open(os.path.join(d, "live.sql"), "w") as f:
         f.write(source(cl.bootstrap, topic, "2 seconds") + ins)
     args = [ts.BIN, "run", os.path.join(d, "live.sql"), "--output-dir", d, "--workers",
@@ -209,11 +222,12 @@ def test_restart(cl, d, workers):
     if rc:
         return
     src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_r.csv"), COLS)
-    want = ts.oracle(d, TUMBLE_ORACLE % src)
+    want = ts.oracle(d, TUMBLE_ORACLE % src if job == "tumble"
+                     else FILTER.replace("FROM bids", "FROM %s") % src)
     got = ts.csv_rows(open(os.path.join(d, "out_r%d.csv" % workers)).read())
     check(len(got) > 10 and sorted(got[1:]) == sorted(want[1:]),
-          "%d workers: after kill -9 and restart the output == batch query over every "
-          "non-late row (no row lost, none twice: offsets restored)" % workers)
+          "%s, %d workers: after kill -9 and restart the output == batch query over every "
+          "non-late row (no row lost, none twice: offsets restored)" % (job, workers))
     st = json.load(open(stats))["sources"]["bids"]
     check(st["rows_read"] == len(rows) and st["late_dropped"] == late,
           "%d workers: figures carried over the restart %s (want %d, %d)"
@@ -351,7 +365,7 @@ def test_docs(cl, d):
 
 
 def main():
-    cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1:3", "live2:3", "bad:1",
+    cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1tumble:3", "live2tumble:3", "live1filter:3", "live2filter:3", "live3filter:3", "bad:1",
                   "bids_doc:2", "counts_doc:1", "empty:2", "quiet:2",
                   "idle_out1:1", "idle_out2:1"])
     d = tempfile.mkdtemp(prefix="sl-kafka-")
@@ -368,6 +382,8 @@ def main():
               "--workers 1, 2 and 4 give the same results")
         for workers in (1, 2):
             test_restart(cl, d, workers)
+        for workers in (1, 2, 3):
+            test_restart(cl, d, workers, "filter")
         test_bad(cl, d)
         test_ends(cl, d)
         test_idle(cl, d)
