@@ -610,6 +610,8 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,
                            const stream_reader_pos *pos, sql_err *e)
 {
+    if (j->abort && atomic_load(j->abort)) /* the state may hold the input's early end */
+        return SL_OK;
     stream_ckpt_manifest m = {.seq = seq, .job_hash = j->ckpt_hash,
                               .file_size = j->file ? stream_file_size(j->file) : 0,
                               .nworkers = (uint32_t)j->nw, .nsplits = (uint32_t)j->nsplits,

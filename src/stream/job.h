@@ -182,6 +182,10 @@ struct stream_job {
      * and a flag that ends the input early (a stopped job ends as if its input had) */
     stream_live *live;
     _Atomic int *stop;
+    /* a server shutting down (set before stop): the job ends as after a crash, no
+     * checkpoint committed from then on (its end would count as the input's) and
+     * the sink left uncommitted, so a restart resumes from the last one */
+    _Atomic int *abort;
     /* a join of two streams: each source's figures while it runs (jobs.c reads
      * the first nsrc_pub, published with release) */
     stream_src_pub src_pub[STREAM_SERVE_MAX];

@@ -73,6 +73,7 @@ typedef struct sjob {
     pthread_t th;
     bool th_on;
     _Atomic int stop;
+    _Atomic int abort;       /* the server shuts down: end as after a crash */
     _Atomic int done;
     stream_live *live;
     stream_view *view;       /* a view job's */
@@ -195,6 +196,9 @@ static void *job_main(void *arg)
     int rc = jb->j.winjoin ? stream_winjoin_exec(&jb->j, jb->nw)
              : jb->j.ijoin ? stream_ijoin_exec(&jb->j, jb->nw)
                            : stream_job_exec(&jb->j, jb->nw);
+    if (!rc && atomic_load(&jb->abort)) /* its checkpoints and part file stay */
+        rc = sql_err_set(&jb->err, "57P01", -1, "the server shut down: the job resumes from "
+                         "its last checkpoint when it starts again");
     if (!rc)
         rc = stream_sink_commit(jb->j.sink, &jb->err);
     if (jb->view && jb->view->grown) { /* jobs reading the view reach its end */
@@ -207,7 +211,11 @@ static void *job_main(void *arg)
     if (rc) {
         snprintf(jb->error, sizeof jb->error, "%s", jb->err.msg[0] ? jb->err.msg
                                                                     : sl_strerror(rc));
-        log_warn("stream", "job %s failed: %s", jb->name, jb->error);
+        if (atomic_load(&jb->abort))
+            log_info("stream", "job %s: ended for the shutdown, its checkpoints kept",
+                     jb->name);
+        else
+            log_warn("stream", "job %s failed: %s", jb->name, jb->error);
     }
     int st = rc ? J_FAILED : atomic_load(&jb->stop) ? J_STOPPED : J_FINISHED;
     atomic_store(&jb->state, st);
@@ -230,8 +238,13 @@ static void job_reap(sjob *jb)
     jb->live = NULL;
 }
 
-static void job_halt(sjob *jb)
+/* Ends a job's thread: as if its inputs ended (stop, drop), or, when the server
+ * shuts down, a job that takes checkpoints ends as after a crash (its last
+ * checkpoint and part file kept: a restart resumes it). */
+static void job_halt(sjob *jb, bool shutdown)
 {
+    if (shutdown && jb->planned && jb->j.ckpt && atomic_load(&jb->state) == J_RUNNING)
+        atomic_store(&jb->abort, 1);
     atomic_store(&jb->stop, 1);
     if (jb->live)
         stream_live_stop(jb->live);
@@ -258,6 +271,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     stream_run *r = &ss->r;
     sql_err_clear(&jb->err);
     atomic_store(&jb->stop, 0);
+    atomic_store(&jb->abort, 0);
     atomic_store(&jb->done, 0);
     jb->error[0] = 0;
     int nw = 0;
@@ -300,6 +314,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         rc = oom(&jb->err);
     jb->j.live = jb->live;
     jb->j.stop = &jb->stop;
+    jb->j.abort = &jb->abort;
     jb->j.e = &jb->err;
     if (!rc) /* a view gets its saved contents back here */
         rc = stream_ckpt_job_check(&jb->j, &jb->err);
@@ -354,7 +369,7 @@ static int job_create(stream_server *ss, const char *text, const PgQuery__Node *
     if (!rc && persist)
         rc = def_put(ss, text, false, jb->key, &jb->ver, e);
     if (rc) {
-        job_halt(jb);
+        job_halt(jb, false);
         if (jb->view)
             view_remove(ss, jb->view);
         job_free(jb);
@@ -367,7 +382,7 @@ static int job_create(stream_server *ss, const char *text, const PgQuery__Node *
 
 static int job_drop(stream_server *ss, sjob *jb)
 {
-    job_halt(jb);
+    job_halt(jb, false);
     if (ss->o.os)
         stream_ckpt_server_clear(ss->o.os, jb->name);
     if (jb->view)
@@ -998,7 +1013,7 @@ void stream_server_close(stream_server *ss)
         pthread_join(ss->ticker, NULL);
     for (sjob *jb = ss->jobs, *nx; jb; jb = nx) {
         nx = jb->next;
-        job_halt(jb);
+        job_halt(jb, true);
         job_free(jb);
     }
     if (ss->r.eng)
@@ -1128,7 +1143,7 @@ static int job_stop(stream_server *ss, sjob *jb, errmsg *e)
 {
     (void)e;
     if (atomic_load(&jb->state) == J_RUNNING) {
-        job_halt(jb);
+        job_halt(jb, false);
         atomic_store(&jb->state, J_STOPPED);
         def_update(ss, jb, true);
     }

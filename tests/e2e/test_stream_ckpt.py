@@ -1,15 +1,18 @@
 """Checkpoints of continuous jobs on a server (docs/streaming.md, "Jobs on a
 server").
 
-A real server on a free loopback port, with a checkpoint every 50 ms, runs three
+A real server on a free loopback port, with a checkpoint every 50 ms, runs four
 jobs over one CSV file: tumbling aggregations into a file sink, into a
-materialized view and into a table sink (a user table).  The server is killed with SIGKILL a few times (seeded,
-each time shortly after a new checkpoint of the file job was published, when
-the stores are local) and started again on the same data directory; the jobs
-resume from their checkpoints.  Once they finish, the file sink's rows, the
-view's contents and the user table's rows must equal those of copies of the
-jobs started after the last restart (uninterrupted): no row lost, none twice.  Also: a dropped
-job's checkpoints are removed.
+materialized view and into a table sink (a user table), and a join of windows
+into a materialized view.  The server is killed with SIGKILL a few times
+(seeded, each time shortly after a new checkpoint of the file job was
+published, when the stores are local) and started again on the same data
+directory; the jobs resume from their checkpoints.  The same with an orderly
+shutdown (SIGTERM) in place of the kill: jobs that take checkpoints end as
+after a crash and resume after the restart.  Once they finish, the file sink's
+rows, the views' contents and the user table's rows must equal those of
+copies of the jobs started after the last restart (uninterrupted): no row
+lost, none twice.  Also: a dropped job's checkpoints are removed.
 """
 import json
 import os
@@ -107,6 +110,17 @@ class StreamCheckpoints(unittest.TestCase):
             self.assertEqual(self.job_state(n), "finished", n)
 
     def test_kill_and_resume(self):
+        self.interrupted(self.srv.kill, "kills")
+
+    def test_shutdown_and_resume(self):
+        """An orderly shutdown (SIGTERM) ends the jobs that take checkpoints as a
+        crash would: their checkpoints and part files stay, and after the restart
+        they resume rather than start over."""
+        self.interrupted(self.srv.stop, "shutdowns")
+
+    def interrupted(self, interrupt, what):
+        """The jobs interrupted (interrupt: the server killed or shut down) a few
+        times, each time restarted; then their outputs against uninterrupted copies."""
         out = os.path.join(self.tmp, "out.csv")
         for st in statements(self.src, out):
             query(self.srv, st)
@@ -124,7 +138,7 @@ class StreamCheckpoints(unittest.TestCase):
             time.sleep(rnd.uniform(0, 0.1) if local else 0.3)
             if self.job_state("out") != "running":
                 break
-            self.srv.kill()
+            interrupt()
             kills += 1
             self.srv.start()
             # A finished job's checkpoints are gone and a restart starts it over
@@ -134,9 +148,9 @@ class StreamCheckpoints(unittest.TestCase):
                 resumed += 1
             if "job top: resuming from checkpoint" in self.srv.log_text():
                 join_resumed = True
-        print("%d kills, %d resumed from a checkpoint, the join resumed: %s"
-              % (kills, resumed, join_resumed), file=sys.stderr)
-        self.assertGreaterEqual(kills, 1, "the job ended before the first kill")
+        print("%d %s, %d resumed from a checkpoint, the join resumed: %s"
+              % (kills, what, resumed, join_resumed), file=sys.stderr)
+        self.assertGreaterEqual(kills, 1, "the job ended before the first interruption")
         if local:
             self.assertGreaterEqual(resumed, 1, "no restart resumed from a checkpoint")
             self.assertTrue(join_resumed, "no restart resumed the join from a checkpoint")
@@ -152,24 +166,24 @@ class StreamCheckpoints(unittest.TestCase):
             want_out = f.read()
         self.assertGreater(len(want_out.splitlines()), 1000)
         self.assertEqual(sorted_rows(got_out), sorted_rows(want_out),
-                         "the file sink's rows after %d kills" % kills)
+                         "the file sink's rows after %d %s" % (kills, what))
         ends = [line.split(",")[0] for line in got_out.splitlines()[1:]]
         self.assertTrue(all(a <= b for a, b in zip(ends, ends[1:])), "window_end order")
         got_view = query(self.srv, VIEW_SELECT % "")
         want_view = query(self.srv, VIEW_SELECT % "_ref")
         self.assertGreater(len(want_view), 1000)
-        self.assertEqual(got_view, want_view, "the view's contents after %d kills" % kills)
+        self.assertEqual(got_view, want_view, "the view's contents after %d %s" % (kills, what))
         # the table sink: its user table holds each row once (a sink ignoring checkpoints
         # would start over after a kill and append its rows again)
         got_table = query(self.srv, TABLE_SELECT % "")
         want_table = query(self.srv, TABLE_SELECT % "_ref")
         self.assertGreater(len(want_table), 1000)
-        self.assertEqual(got_table, want_table, "the table sink's rows after %d kills" % kills)
+        self.assertEqual(got_table, want_table, "the table sink's rows after %d %s" % (kills, what))
         # the join of windows: its view holds each window's highest bids once
         got_join = query(self.srv, JOIN_SELECT % "")
         want_join = query(self.srv, JOIN_SELECT % "_ref")
         self.assertGreater(len(want_join), 100)
-        self.assertEqual(got_join, want_join, "the join's view after %d kills" % kills)
+        self.assertEqual(got_join, want_join, "the join's view after %d %s" % (kills, what))
         if local:
             self.assertFalse(manifests(self.srv.data_dir, "out"),
                              "a finished job's checkpoints are removed")
