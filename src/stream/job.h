@@ -274,7 +274,7 @@ int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_sou
 int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *next,
                                int (*fn)(void *arg, sql_batch *b), void *arg, sql_err *e);
 /* winjoin.c: whether a join of two streams (of windows, or an interval join)
- * can take checkpoints: its sources are files that are not followed. */
+ * can take checkpoints: its sources are files (followed or not). */
 bool stream_join_resumable(const stream_job *j);
 int stream_ckpt_writer_start(stream_job *j, sql_err *e);
 int stream_ckpt_writer_stop(stream_job *j, sql_err *e);

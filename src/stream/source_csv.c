@@ -950,7 +950,7 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
         return read_next(r, out, wm, e);
     if (!r->mapped)
         r->mapped = r->size; /* the split's end: the file as the job found it (or less) */
-    for (;;) {
+    for (bool waited = false;; waited = true) {
         int rc = read_next(r, out, wm, e);
         if (rc || *out)
             return rc;
@@ -958,6 +958,12 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
             continue;
         if (atomic_load(&g_stop) || (r->stop && atomic_load(r->stop)))
             return SL_OK; /* the end, as for a bounded file */
+        if (waited) { /* quiet: an empty batch, so the caller may checkpoint or stop */
+            *wm = stream_wm_value(&r->wm);
+            return sql_batch_new(r->t->ncols, r->t->types, out)
+                       ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
+                       : SL_OK;
+        }
         wait_change(r);
     }
 }

@@ -259,7 +259,9 @@ void stream_reader_set_stop(stream_reader *r, _Atomic int *stop);
 int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_t *lines);
 /* The next batch of on-time rows (the table's columns), NULL at the end of the
  * split; *wm is the watermark after its last row (never STREAM_WM_END: the
- * caller knows when the whole input ended). */
+ * caller knows when the whole input ended).  A followed file or a quiet topic
+ * returns an empty batch after a short wait with nothing new (so that the caller
+ * may checkpoint or see a stop). */
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
 /* Every good row is returned, late or not, and moves the reader's largest event
  * time: the caller applies the watermark (worker.c reads a split ahead before the

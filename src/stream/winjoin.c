@@ -28,7 +28,7 @@
  * counted against work_mem); windows in flight are at most twice the
  * workers.
  *
- * Checkpoints (sources that are files, not followed): each source's reader
+ * Checkpoints (sources that are files, followed or not): each source's reader
  * keeps its place after every batch it hands over (wholesrc.c), so the place
  * saved is that of the rows taken.  Every interval, between two steps, the windows in flight are
  * written, then each source's part (its reader's place, its watermark, the
@@ -575,7 +575,7 @@ bool stream_join_resumable(const stream_job *j)
     stream_table *src[MAX_SRC];
     int n = stream_plan_sources(j->q->root->p, src, MAX_SRC);
     for (int i = 0; i < n; i++)
-        if (src[i]->connector != STREAM_CONN_FILE || src[i]->follow || src[i]->kf)
+        if (src[i]->connector != STREAM_CONN_FILE || src[i]->kf)
             return false;
     return n > 0;
 }

@@ -14,6 +14,7 @@ back through SQL, GET /api/jobs, /metrics and `streamlake job`.  Checks:
     run, a view a running job reads cannot be dropped, and the reader stops.
 """
 import http.server
+import datetime
 import json
 import os
 import re
@@ -313,13 +314,13 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(query(self.srv, "SELECT sum(n) FROM levels_10s"),
                          query(self.srv, "SELECT count(*) FROM log_entries"))
 
-    def followed_bids(self, prefix, delay):
+    def followed_bids(self, prefix, delay, args=()):
         """A server of 2 workers over a new directory holding bids.csv (a header only),
         and fbids, a source following it with max_delay delay: the file's path."""
         d = tempfile.mkdtemp(prefix=prefix)
         self.addCleanup(shutil.rmtree, d, True)
         self.srv.cleanup()
-        self.srv = sltest.Server(args=["--workers", "2", "--files", d])
+        self.srv = sltest.Server(args=["--workers", "2", "--files", d] + list(args))
         path = os.path.join(d, "bids.csv")
         with open(path, "w") as f:
             f.write("bidder,price,ts\n")
@@ -475,6 +476,50 @@ class StreamJobs(unittest.TestCase):
                                         "ORDER BY 1", want), want)
         self.assertEqual(query(self.srv, "SELECT bidder, price, we::text FROM top10"),
                          [["bob", 2, "2024-03-01 00:00:10"]])
+
+    def test_join_over_a_followed_file_resumes(self):
+        """A join of windows over a followed file takes checkpoints on a server: killed
+        with SIGKILL and started again, it resumes where its checkpoint stood, reads
+        the lines written meanwhile, and its view holds each window's highest bid
+        once."""
+        path = self.followed_bids("sl-e2e-joinck-", "0 seconds",
+                                  ["--checkpoint-interval-ms", "50"])
+        query(self.srv, "CREATE MATERIALIZED VIEW top10 AS SELECT b.window_end AS we, "
+              "b.bidder, b.price FROM tumble(fbids, ts, INTERVAL '10 seconds') b JOIN "
+              "(SELECT max(price) AS mp, window_start FROM tumble(fbids, ts, INTERVAL '10 seconds') "
+              "GROUP BY window_start) m ON b.window_start = m.window_start AND b.price = m.mp")
+        lines = ["b%d,%d,2024-03-01 00:%02d:%02d" % (i % 7, (i * 37) % 101, i // 60, i % 60)
+                 for i in range(0, 600, 3)]
+        with open(path, "a") as f:
+            f.write("\n".join(lines[:100]) + "\n")
+        sel = "SELECT we::text, bidder, price FROM top10 ORDER BY 1, 2, 3"
+        want_first = self.wait_rows("SELECT count(*) > 0 FROM top10", [[True]])
+        self.assertEqual(want_first, [[True]])
+        if sltest.local_stores():  # a checkpoint published
+            ck = os.path.join(self.srv.data_dir)
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline and not any(
+                    f.startswith("manifest-") for _, _, fs in os.walk(ck) for f in fs):
+                time.sleep(0.05)
+        self.srv.kill()
+        with open(path, "a") as f:
+            f.write("\n".join(lines[100:]) + "\n")
+        self.srv.start()
+        if sltest.local_stores():
+            self.assertIn("job top10: resuming from checkpoint", self.srv.log_text())
+        # every window but the last (the watermark is the last line's time) has closed
+        rows = [(l.split(",")[0], int(l.split(",")[1]),
+                 datetime.datetime.strptime(l.split(",")[2], "%Y-%m-%d %H:%M:%S"))
+                for l in lines]
+        last = max(r[2] for r in rows)
+        best = {}
+        for b, p, t in rows:
+            start = t.replace(second=t.second // 10 * 10)
+            if start + datetime.timedelta(seconds=10) <= last:
+                best.setdefault(start, []).append((b, p))
+        want = sorted([str(s + datetime.timedelta(seconds=10)), b, p]
+                      for s, rs in best.items() for b, p in rs if p == max(x[1] for x in rs))
+        self.assertEqual(self.wait_rows(sel, want), want)
 
     def test_joins_of_two_streams(self):
         """Joins of two streams run on a server as with `streamlake run`: a window join
