@@ -1273,6 +1273,13 @@ static int ckpt_setup(job *j, sql_err *e)
     int rc = stream_ckpt_writer_start(j, e);
     if (rc || !j->resuming)
         return rc;
+    if (j->src->kf && (j->resume->file_size != stream_file_size(j->file) ||
+                       j->resume->nsplits != (uint32_t)j->nsplits))
+        return sql_err_set(e, "55000", -1, "checkpoint %llu: the topic of source \"%s\" has "
+                           "another partition count, or the checkpoint cut it into other "
+                           "splits (a job without aggregation taken before its partitions "
+                           "were read by every worker): remove the checkpoints to start over",
+                           (unsigned long long)j->resume->seq, j->src->name);
     if (j->resume->file_size != stream_file_size(j->file) ||
         j->resume->nsplits != (uint32_t)j->nsplits)
         return sql_err_set(e, "55000", -1, "checkpoint %llu: source \"%s\" is not the file it "
