@@ -8,6 +8,7 @@ code); the non-late rows go to a CSV, and `streamlake sql` runs the equivalent
 batch query over read_csv(...) of it (tumble -> date_bin, hop -> a cross join
 with the window offsets).  Results must be equal value for value, the sink's
 rows in non-decreasing window_end order, and the --stats figures exact.
+DuckDB (tests/node) is a second oracle for the hop windows.
 Also: the examples of docs/streaming.md, bad input (wrong field count, bad
 value, on_error = 'skip', late = 'error'), unwritable sinks.  Every oracle test runs
 with --workers 1, 2 and 4, whose outputs must be identical (within one window_end
@@ -143,6 +144,26 @@ def oracle(d, sql):
     return csv_rows(out)
 
 
+NODE_DIR = os.path.join(ROOT, "tests", "node")
+
+
+def duckdb_oracle(sql):
+    """DuckDB (the second oracle, tests/node/duckdb_rows.mjs) running sql: its rows
+    as lists of strings (None for NULL)."""
+    p = subprocess.run(["node", "duckdb_rows.mjs", sql], cwd=NODE_DIR, capture_output=True,
+                       text=True, timeout=300)
+    if p.returncode:
+        raise RuntimeError("duckdb failed: %s\n%s" % (sql, p.stderr))
+    return [list(json.loads(line).values()) for line in p.stdout.splitlines()]
+
+
+def epoch_ms(text):
+    """A timestamp as the engine prints it, in ms since the epoch."""
+    fmt = "%Y-%m-%d %H:%M:%S.%f" if "." in text else "%Y-%m-%d %H:%M:%S"
+    return round((datetime.datetime.strptime(text, fmt) - datetime.datetime(1970, 1, 1))
+                 .total_seconds() * 1000)
+
+
 def source_sql(delay, extra=""):
     return ("CREATE TABLE bids (%s) WITH (connector = 'file', path = 'bids.csv', "
             "format = 'csv', event_time = 'ts', max_delay = '%s'%s);\n" % (COLS, delay, extra))
@@ -232,6 +253,18 @@ def test_windows(seed, n, delay_ms, workers=1):
         check(got[1:] == want[1:] and len(got) > 10,
               "seed %d: hop view (SELECT * FROM hv) == batch query" % seed)
         same_across_workers(seed, workers, "hop view", got)
+        if workers == 1:  # the second oracle: DuckDB over the same non-late rows
+            duck = duckdb_oracle(
+                "SELECT ws, auction %% 3 AS k, count(*), sum(price), max(bidder) FROM (SELECT *, "
+                "epoch_ms(ts) // 5000 * 5000 - g * 5000 AS ws FROM read_csv('%s', header = true, "
+                "columns = {'auction': 'BIGINT', 'bidder': 'VARCHAR', 'price': 'BIGINT', "
+                "'ts': 'TIMESTAMP'}) CROSS JOIN range(0, 3) AS r(g) WHERE ts IS NOT NULL) x "
+                "GROUP BY 1, 2" % os.path.join(d, "keep.csv"))
+            mine = sorted([epoch_ms(r[0]), r[2] or None, r[3], r[4] or None, r[5] or None]
+                          for r in got[1:])
+            check(sorted([int(r[0])] + [None if v is None else str(v) for v in r[1:]]
+                         for r in duck) == mine and len(duck) > 10,
+                  "seed %d: hop view == DuckDB's batch query (%d rows)" % (seed, len(duck)))
         # filter and projection: append-only, in line order
         want = oracle(d, "SELECT auction, upper(bidder), price * 2, ts FROM %s "
                       "WHERE price IS NULL OR price > 40" % src)
