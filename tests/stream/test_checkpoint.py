@@ -8,7 +8,7 @@ equal an uninterrupted run's: no row lost, none duplicated (jobs without an
 aggregation byte for byte, in line order; windowed ones as the same rows with
 window_end non-decreasing, since the semantics fix only that order; an
 upsert log by each key's last row, since how updates are batched may differ
-after a resume), with 1 and 2 workers, for tumble, hop and session windows; a job
+after a resume), with 1, 2 and 4 workers, for tumble, hop and session windows; a job
 grouping by the window only (its workers' partial tables shipped to the window's
 owner before each barrier); materialized views (their contents printed by a SELECT
 after the jobs); a table sink (the user table's rows, printed by a SELECT after the
@@ -196,13 +196,15 @@ def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
         # stdout into a file: a pipe nobody reads while waiting would stall the run
         out_path = os.path.join(cwd, "stdout.txt")
         with open(out_path, "w") as out_f:
-            # each batch read sleeps 2 ms (a test switch of the reader): on a fast
-            # machine a job would otherwise end before a kill could land after a checkpoint
+            # each batch read sleeps 2 ms a worker (a test switch of the reader; 8 ms with 4
+            # workers, which read 4 splits at once): on a fast machine a job would
+            # otherwise end before a kill could land after a checkpoint
             p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
                                   "--checkpoint-dir", ckdir, "--checkpoint-interval", "0.02"] +
                                  list(extra),
                                  cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True,
-                                 env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US="2000"))
+                                 env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US=str(
+                                     2000 * workers)))
         if done < kills:
             # wait for a checkpoint this run published, then kill at a random moment after it
             while p.poll() is None and not (manifests(ckdir) - seen):
@@ -281,7 +283,7 @@ def main():
             with open(os.path.join(tmp, "out.csv")) as f:
                 want = f.read()
             want_stats = source_stats(tmp)
-            for workers in (1, 2):
+            for workers in (1, 2, 4):
                 for f in ("out.csv", "out.csv.part"):
                     if os.path.exists(os.path.join(tmp, f)):
                         os.remove(os.path.join(tmp, f))
@@ -334,7 +336,7 @@ def main():
         ref = run(tmp, 1)
         check(ref.returncode == 0 and len(ref.stdout.splitlines()) > 100,
               "views: uninterrupted run (%s)" % ref.stderr.strip())
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             ck = os.path.join(tmp, "ck-views-%d" % workers)
             done, rc, err = crash_run(tmp, workers, ck, 4, seed=workers * 31)
             check(rc == 0 and done >= 1, "views, %d workers: ends after %d kills (%s)" %
