@@ -41,6 +41,7 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <poll.h>
 #include <stdatomic.h>
@@ -937,6 +938,13 @@ static void wait_change(stream_reader *r)
 }
 
 static int read_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+
+long stream_test_batch_delay(void)
+{
+    const char *v = getenv("SL_STREAM_TEST_BATCH_DELAY_US");
+    long n = v ? strtol(v, NULL, 10) : 0;
+    return n > 0 && n < 1000000 ? n : 0;
+}
 
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {

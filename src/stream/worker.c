@@ -875,12 +875,6 @@ static int hold_back(wk *w, sql_err *e)
     return rc;
 }
 
-long stream_test_batch_delay(void)
-{
-    const char *v = getenv("SL_STREAM_TEST_BATCH_DELAY_US");
-    long n = v ? strtol(v, NULL, 10) : 0;
-    return n > 0 && n < 1000000 ? n : 0;
-}
 
 /* ---- reading a split ahead ------------------------------------------------------ */
 
