@@ -364,9 +364,11 @@ int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *
                          t->name);
     int src = rc ? SL_OK : stream_source_restore(s, &p.pos, e);
     if (src == SL_EINVAL)
-        rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (its "
-                         "file is shorter than the place saved)", (unsigned long long)seq,
-                         t->name);
+        rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (%s)",
+                         (unsigned long long)seq, t->name,
+                         t->connector == STREAM_CONN_FILE
+                             ? "its file is shorter than the place saved"
+                             : "its events end before the place saved");
     else
         rc = rc ? rc : src;
     if (!rc) {
@@ -477,6 +479,19 @@ static int view_restore(stream_job *j, stream_view *v, sql_err *e)
     return rc;
 }
 
+/* Whether a source of the job is a topic read from its latest offset. */
+static bool from_latest(const stream_job *j)
+{
+    if (j->src)
+        return stream_kafka_from_latest(j->src);
+    stream_table *src[8];
+    int n = j->ijoin || j->winjoin ? stream_plan_sources(j->q->root->p, src, 8) : 0;
+    for (int i = 0; i < n; i++)
+        if (stream_kafka_from_latest(src[i]))
+            return true;
+    return false;
+}
+
 int stream_ckpt_job_check(stream_job *j, sql_err *e)
 {
     if (!j->ckpt)
@@ -515,7 +530,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         return view_restore(j, v, e);
     /* a table sink stages its rows from now on, tagged: recovery first cuts back what
      * the job published after the checkpoint, a new run what earlier runs published */
-    bool keep = j->src && stream_kafka_from_latest(j->src); /* not read again */
+    bool keep = from_latest(j); /* not read again */
     return stream_sink_ckpt_start(j->sink, j->resuming, keep,
                                   j->resuming ? j->resume->sink_run : j->sink_tag,
                                   j->resuming ? j->resume->sink_bytes : 0, e);

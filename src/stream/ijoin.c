@@ -44,7 +44,8 @@
  * plus the band), summed over the partitions and counted against work_mem
  * (53200 past it).
  *
- * Checkpoints (sources that are files, followed or not): each source's reader
+ * Checkpoints (files, followed or not, the generator, kafka topics): each
+ * source's reader
  * keeps its place after every batch it hands over (wholesrc.c).  Every
  * interval, between two
  * rounds of reading, a barrier goes to every partition; once each has

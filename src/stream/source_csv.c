@@ -338,6 +338,10 @@ void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
         stream_kafka_save(r->kf, p);
         return;
     }
+    if (r->nx) {
+        stream_nexmark_save(r->nx, p);
+        return;
+    }
     p->offset = (uint64_t)(r->p - r->map);
     p->line = r->line;
     p->header_done = r->header_done;
@@ -352,6 +356,8 @@ int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream
 {
     if (r->kf)
         return stream_kafka_restore(r->kf, p);
+    if (r->nx)
+        return stream_nexmark_restore(r->nx, sp, p);
     if (p->offset < sp->begin || p->offset > sp->end || p->line < sp->line)
         return SL_EINVAL;
     r->p = r->released = r->map + p->offset;

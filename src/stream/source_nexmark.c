@@ -452,6 +452,35 @@ static int64_t paced_end(stream_nexmark_reader *r)
     return due;
 }
 
+/* A checkpoint's place: the next event number (offset), its "line", the rows
+ * made and the watermark's largest event time. */
+void stream_nexmark_save(const stream_nexmark_reader *r, stream_reader_pos *p)
+{
+    p->offset = (uint64_t)r->n;
+    p->line = r->n + 1;
+    p->header_done = true;
+    p->seen = r->wm.seen;
+    p->max_ns = r->wm.max_ns;
+    p->rows_read = r->rows_read;
+}
+
+int stream_nexmark_restore(stream_nexmark_reader *r, const stream_split *sp,
+                           const stream_reader_pos *p)
+{
+    int64_t n = (int64_t)p->offset;
+    if (n < (int64_t)sp->begin || (!r->paced && n > r->end) || p->line != n + 1)
+        return SL_EINVAL;
+    r->n = n;
+    r->wm.seen = p->seen;
+    r->wm.max_ns = p->max_ns;
+    r->rows_read = p->rows_read;
+    /* unbounded: paced on from event n (due at once), not from event 0 again */
+    r->start_ns = r->paced ? mono_ns() - n * r->x->step_ns : 0;
+    if (r->paced && !r->start_ns)
+        r->start_ns = 1;
+    return SL_OK;
+}
+
 int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, sql_err *e)
 {
     stream_table *t = r->t;

@@ -117,6 +117,11 @@ typedef struct stream_table {
     int retries;             /* webhook */
     stream_gauges *gauges;   /* metrics: its gauges (made by its first job) */
 } stream_table;
+/* Whether a read of t may wait for input to come (a followed file, a topic). */
+static inline bool stream_table_waits(const stream_table *t)
+{
+    return t->follow || t->connector == STREAM_CONN_KAFKA;
+}
 
 /* A table only jobs write into (webhook, metrics, table, blackhole): nothing reads it as a
  * source. */
@@ -318,6 +323,10 @@ void stream_nexmark_reader_close(stream_nexmark_reader *r);
 void stream_nexmark_scan_max(stream_nexmark_reader *r, bool *seen, int64_t *max_ns,
                              int64_t *lines);
 int stream_nexmark_next(stream_nexmark_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
+/* A reader's place (checkpoints): SL_EINVAL when p is not inside split sp. */
+void stream_nexmark_save(const stream_nexmark_reader *r, stream_reader_pos *p);
+int stream_nexmark_restore(stream_nexmark_reader *r, const stream_split *sp,
+                           const stream_reader_pos *p);
 /* Rows made so far, and the largest event time. */
 void stream_nexmark_counts(const stream_nexmark_reader *r, uint64_t *read, bool *seen,
                            int64_t *max_ns);

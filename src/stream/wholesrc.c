@@ -358,9 +358,10 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     s->wm = STREAM_WM_NONE;
     s->positions = positions;
     s->delay_us = stream_test_batch_delay();
-    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK)
-        return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file and "
-                           "nexmark sources only", t->name);
+    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK &&
+        t->connector != STREAM_CONN_KAFKA)
+        return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file, "
+                           "nexmark and kafka sources only", t->name);
     if (stream_path_resolve(t->path, sizeof t->path, input_dir, t->path_opt))
         return sql_err_set(e, "22023", -1, "source \"%s\": path too long", t->name);
     int rc = stream_file_open(t, &s->f, e);
@@ -394,8 +395,9 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
         stream_reader_set_stop(s->rd, stop); /* a followed file ends on a job stop */
     if (!rc && positions)
         stream_reader_save(s->rd, &s->pos0);
-    /* a followed file or an unbounded generator is read as it comes, by the caller */
-    if (rc || !ahead || t->follow || t->connector == STREAM_CONN_NEXMARK)
+    /* a followed file, the generator or a topic is read as it comes, by the caller (a
+     * topic: one reader of all its partitions, each with its own watermark) */
+    if (rc || !ahead || t->follow || t->connector != STREAM_CONN_FILE)
         return rc;
     return ahead_start(s, e);
 }

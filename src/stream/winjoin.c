@@ -28,7 +28,8 @@
  * counted against work_mem); windows in flight are at most twice the
  * workers.
  *
- * Checkpoints (sources that are files, followed or not): each source's reader
+ * Checkpoints (files, followed or not, the generator, kafka topics): each
+ * source's reader
  * keeps its place after every batch it hands over (wholesrc.c), so the place
  * saved is that of the rows taken.  Every interval, between two steps, the windows in flight are
  * written, then each source's part (its reader's place, its watermark, the
@@ -575,7 +576,8 @@ bool stream_join_resumable(const stream_job *j)
     stream_table *src[MAX_SRC];
     int n = stream_plan_sources(j->q->root->p, src, MAX_SRC);
     for (int i = 0; i < n; i++)
-        if (src[i]->connector != STREAM_CONN_FILE) /* (kafka and nexmark are not) */
+        if (src[i]->connector != STREAM_CONN_FILE && src[i]->connector != STREAM_CONN_NEXMARK &&
+            src[i]->connector != STREAM_CONN_KAFKA)
             return false;
     return n > 0;
 }
@@ -692,9 +694,9 @@ int stream_winjoin_exec(stream_job *j, int nw)
         live = 0;
         for (int i = 0; i < w.sv.nsrc && !rc; i++)
             if (!w.s[i].ended) {
-                /* a followed file's read waits for its next line: the windows
+                /* a followed file's or a topic's read waits for what comes next: the windows
                  * closed so far are written first, not after that line */
-                if (w.pooled && w.s[i].t->follow && pool_in_flight(&w.pool) &&
+                if (w.pooled && stream_table_waits(w.s[i].t) && pool_in_flight(&w.pool) &&
                     !(rc = drain(&w, true, SL_OK, e)))
                     publish_closed(&w, handed);
                 if (!rc)

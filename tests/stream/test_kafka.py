@@ -167,6 +167,21 @@ def manifests(ckdir):
     return [x for x in os.listdir(d) if x.startswith("manifest-")] if os.path.isdir(d) else []
 
 
+def kill_when_checkpointed(p, ck, part, lines):
+    """Waits until the job p took a checkpoint and its part file has more than `lines`
+    lines (an idle job takes no new checkpoints, so their count is no clock), then
+    kills it with SIGKILL; returns (whether it was still running, its stderr)."""
+    deadline = time.time() + 120
+    while time.time() < deadline and p.poll() is None:
+        if manifests(ck) and os.path.exists(part) and \
+                len(open(part).read().splitlines()) > lines:
+            break
+        time.sleep(0.05)
+    running = p.poll() is None
+    os.kill(p.pid, signal.SIGKILL)
+    return running, p.communicate()[1]
+
+
 FILTER = "SELECT auction, bidder, price, ts FROM bids WHERE price > 40"
 
 
@@ -195,18 +210,8 @@ def test_restart(cl, d, workers, job="tumble"):
     args = [ts.BIN, "run", os.path.join(d, "live.sql"), "--output-dir", d, "--workers",
             str(workers), "--checkpoint-dir", ck, "--checkpoint-interval", "0.05"]
     p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 120
     part = os.path.join(d, "out_r%d.csv.part" % workers)
-    # closed windows written and a checkpoint taken (an idle job takes no new
-    # checkpoints, so their count is no clock)
-    while time.time() < deadline and p.poll() is None:
-        if manifests(ck) and os.path.exists(part) and \
-                len(open(part).read().splitlines()) > 10:
-            break
-        time.sleep(0.05)
-    running = p.poll() is None
-    os.kill(p.pid, signal.SIGKILL)
-    _, err = p.communicate()
+    running, err = kill_when_checkpointed(p, ck, part, 10)
     check(running and manifests(ck), "%d workers: the unbounded job took checkpoints before "
           "SIGKILL %s" % (workers, err.strip()[:300]))
     check(os.path.exists(part) and len(open(part).read().splitlines()) > 10,
@@ -232,6 +237,112 @@ def test_restart(cl, d, workers, job="tumble"):
     check(st["rows_read"] == len(rows) and st["late_dropped"] == late,
           "%d workers: figures carried over the restart %s (want %d, %d)"
           % (workers, st, len(rows), late))
+
+
+# joins of two streams over topics: a join of windows (q7's shape, the topic with
+# itself) and an interval join of two topics
+JOINS = (
+    "CREATE TABLE q7 (auction bigint, price bigint, window_end timestamp) "
+    "WITH (connector = 'file', path = 'q7_%(tag)s.csv', format = 'csv');\n"
+    "INSERT INTO q7 SELECT b.auction, b.price, b.window_end "
+    "FROM tumble(bids, ts, INTERVAL '10 seconds') b JOIN (SELECT max(price) AS mp, window_start, "
+    "window_end FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end) m "
+    "ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.mp;\n"
+    "CREATE TABLE ij (auction bigint, bidder text, bp bigint, ap bigint, bts timestamp, "
+    "ats timestamp) WITH (connector = 'file', path = 'ij_%(tag)s.csv', format = 'csv');\n"
+    "INSERT INTO ij SELECT b.auction, b.bidder, b.price, a.price, b.ts, a.ts FROM bids b "
+    "JOIN asks a ON b.auction = a.auction AND a.ts BETWEEN b.ts AND b.ts + INTERVAL '2 seconds';\n")
+
+
+def join_oracles(d, kb, ka):
+    b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, kb), COLS)
+    a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, ka), COLS)
+    win = ("(SELECT *, date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') AS ws "
+           "FROM %s WHERE ts IS NOT NULL)" % b)
+    q7 = ts.oracle(d, "SELECT b.auction, b.price, b.ws + INTERVAL '10 seconds' FROM %s b JOIN "
+                   "(SELECT max(price) AS mp, ws FROM %s x GROUP BY ws) m "
+                   "ON b.ws = m.ws AND b.price = m.mp" % (win, win))
+    ij = ts.oracle(d, "SELECT b.auction, b.bidder, b.price, a.price, b.ts, a.ts FROM %s b "
+                   "JOIN %s a ON b.auction = a.auction AND a.ts BETWEEN b.ts AND "
+                   "b.ts + INTERVAL '2 seconds'" % (b, a))
+    return q7, ij
+
+
+def test_joins(cl, d):
+    """Joins of two streams read topics: equal to the batch joins over the non-late rows
+    (lateness per partition), with 1 and 2 workers; with checkpoints, killed with SIGKILL
+    and resumed after more messages came, every reader's offsets are restored."""
+    rows_b, rows_a = ts.gen_rows(41, 1500, 3000), ts.gen_rows(42, 1500, 3000)
+    msgs_b, keep_b, _ = partitioned(rows_b, 3, 3000)
+    msgs_a, keep_a, _ = partitioned(rows_a, 2, 3000)
+    ts.write_csv(os.path.join(d, "jkeep_b.csv"), keep_b)
+    ts.write_csv(os.path.join(d, "jkeep_a.csv"), keep_a)
+    want_q7, want_ij = join_oracles(d, "jkeep_b.csv", "jkeep_a.csv")
+    check(len(want_q7) > 20 and len(want_ij) > 20, "the join oracles have rows (%d, %d)"
+          % (len(want_q7), len(want_ij)))
+
+    def sources(tb, ta, extra):
+        return (source(cl.bootstrap, tb, "3 seconds", extra) +
+                source(cl.bootstrap, ta, "3 seconds", extra).replace("TABLE bids", "TABLE asks"))
+
+    def outputs(tag):
+        return [sorted(ts.csv_rows(open(os.path.join(d, "%s_%s.csv" % (n, tag))).read())[1:])
+                if os.path.exists(os.path.join(d, "%s_%s.csv" % (n, tag))) else None
+                for n in ("q7", "ij")]
+
+    cl.produce("jbids", msgs_b)
+    cl.produce("jasks", msgs_a)
+    for workers in (1, 2):
+        tag = "b%d" % workers
+        with open(os.path.join(d, "joins.sql"), "w") as f:
+            f.write(sources("jbids", "jasks", ", bounded = true") + JOINS % {"tag": tag})
+        rc, _, err = ts.run(["run", os.path.join(d, "joins.sql"), "--output-dir", d,
+                             "--workers", str(workers)])
+        check(rc == 0, "%d workers: joins over topics run %s" % (workers, err.strip()[:300]))
+        if rc:
+            continue
+        got_q7, got_ij = outputs(tag)
+        check(got_q7 == sorted(want_q7[1:]), "%d workers: a join of windows over a topic == the "
+              "batch join over the non-late rows (%d rows)" % (workers, len(got_q7)))
+        check(got_ij == sorted(want_ij[1:]), "%d workers: an interval join of two topics == the "
+              "batch join over the non-late rows (%d rows)" % (workers, len(got_ij)))
+    # restart: unbounded, checkpoints, SIGKILL; the rest produced; resumed bounded from
+    # 'latest' (which alone would skip the first messages): the offsets saved decide.
+    # (Each join alone: `streamlake run` runs a file's statements one after another.)
+    jobs = JOINS.split(";\n")
+    for workers in (1, 2):
+        for k, name in enumerate(("q7", "ij")):
+            tb, ta, tag = "lj%sb%d" % (name, workers), "lj%sa%d" % (name, workers), "r%d" % workers
+            first_b, first_a = len(msgs_b) * 3 // 5, len(msgs_a) * 2 // 5
+            cl.produce(tb, msgs_b[:first_b])
+            cl.produce(ta, msgs_a[:first_a])
+            ck = os.path.join(d, "ckj%s%d" % (name, workers))
+            job = ";\n".join(jobs[2 * k:2 * k + 2]) % {"tag": tag} + ";\n"
+            with open(os.path.join(d, "joins.sql"), "w") as f:
+                f.write(sources(tb, ta, "") + job)
+            args = [ts.BIN, "run", os.path.join(d, "joins.sql"), "--output-dir", d, "--workers",
+                    str(workers), "--checkpoint-dir", ck, "--checkpoint-interval", "0.05"]
+            p = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            part = os.path.join(d, "%s_%s.csv.part" % (name, tag))
+            running, err = kill_when_checkpointed(p, ck, part, 5)
+            check(running and manifests(ck) and "no checkpoints" not in err,
+                  "%s, %d workers: the join over unbounded topics took checkpoints and wrote "
+                  "rows before SIGKILL %s" % (name, workers, err.strip()[:300]))
+            cl.produce(tb, msgs_b[first_b:])
+            cl.produce(ta, msgs_a[first_a:])
+            with open(os.path.join(d, "joins.sql"), "w") as f:
+                f.write(sources(tb, ta, ", start_offset = 'latest', bounded = true") + job)
+            rc, _, err = ts.run(args[1:])
+            check(rc == 0, "%s, %d workers: the join resumes %s"
+                  % (name, workers, err.strip()[:300]))
+            if rc:
+                continue
+            got = outputs(tag)[k]
+            want = (want_q7, want_ij)[k]
+            check(got == sorted(want[1:]),
+                  "%s, %d workers: after kill -9 and a resume the join's output == the batch "
+                  "join (no row lost, none twice: offsets and kept rows restored; %d rows)"
+                  % (name, workers, len(got)))
 
 
 def test_bad(cl, d):
@@ -367,7 +478,9 @@ def test_docs(cl, d):
 def main():
     cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1tumble:3", "live2tumble:3", "live1filter:3", "live2filter:3", "live3filter:3", "bad:1",
                   "bids_doc:2", "counts_doc:1", "empty:2", "quiet:2",
-                  "idle_out1:1", "idle_out2:1"])
+                  "idle_out1:1", "idle_out2:1", "jbids:3", "jasks:2"] +
+                 ["lj%s%s%d:%d" % (j, s, w, 3 if s == "b" else 2)
+                  for j in ("q7", "ij") for s in "ba" for w in (1, 2)])
     d = tempfile.mkdtemp(prefix="sl-kafka-")
     try:
         rows = ts.gen_rows(7, 1500, 3000)
@@ -384,6 +497,7 @@ def main():
             test_restart(cl, d, workers)
         for workers in (1, 2, 3):
             test_restart(cl, d, workers, "filter")
+        test_joins(cl, d)
         test_bad(cl, d)
         test_ends(cl, d)
         test_idle(cl, d)
