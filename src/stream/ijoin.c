@@ -289,6 +289,30 @@ bool stream_ijoin_fits(const sql_plan *root, const char **why)
     return bd.join && !bd.why;
 }
 
+bool stream_ijoin_out_time(const sql_plan *root, int col, int64_t *lag)
+{
+    band bd;
+    find(&bd, root);
+    if (!bd.join || bd.why)
+        return false;
+    for (const sql_plan *p = root; p != bd.join; p = p->child)
+        if (p->kind == SP_PROJECT) {
+            const sql_expr *x = p->project.exprs[col];
+            if (x->kind != SE_COL)
+                return false;
+            col = x->col;
+        }
+    int nl = bd.join->child->ncols;
+    if (col < nl ? !is_time_col(bd.join->child, col) : !is_time_col(bd.join->right, col - nl))
+        return false;
+    /* with W = min(wm_left, wm_right) applied: a pair written later comes from a row
+     * not yet read, on time, so t >= its side's watermark >= W; or, paired with a
+     * kept row of the other side, t_left >= t_right + lo >= W + lo, t_right >=
+     * t_left - hi >= W - hi */
+    *lag = col < nl ? (bd.lo < 0 ? -bd.lo : 0) : (bd.hi > 0 ? bd.hi : 0);
+    return true;
+}
+
 /* ---- running ------------------------------------------------------------- */
 
 /*
@@ -316,6 +340,7 @@ typedef struct part {
     sql_session *s;          /* its own on a thread of its own; else the job's */
     sql_rows kept[2];
     int64_t wm[2];           /* each source's watermark after its last message */
+    int64_t applied;         /* the smaller of them, published (w->view; w->mu held) */
     int64_t mem;             /* kept rows' bytes, as last counted in w->mem */
     sql_err e;
     pthread_t th;
@@ -334,6 +359,7 @@ struct ij {
     int kcol[2];             /* the partition key: a column of each source */
     sql_ht hk;               /* hashes that key */
     pthread_mutex_t mu;      /* the sink, err */
+    stream_view *view;       /* the sink, a view that jobs read (record_wm), else NULL */
     stream_bell bell;        /* the calling thread sleeps on it (a ring full) */
     atomic_llong mem;        /* all partitions' kept rows */
     atomic_int at_barrier;   /* partitions that applied a checkpoint's barrier */
@@ -443,6 +469,26 @@ static int trim_both(part *p, const int64_t wm[2])
     return rc ? oom(&p->e) : SL_OK;
 }
 
+/* Into a view that jobs read: every partition has applied both watermarks up to
+ * the smallest of theirs (stream_ijoin_out_time), published after the pairs
+ * that came before it, under the sink's mutex as they are. */
+static void publish(part *p)
+{
+    ij *w = p->w;
+    if (!w->view)
+        return;
+    if (w->threaded)
+        pthread_mutex_lock(&w->mu);
+    p->applied = p->wm[0] < p->wm[1] ? p->wm[0] : p->wm[1];
+    int64_t g = STREAM_WM_END;
+    for (int k = 0; k < w->nparts; k++)
+        g = w->parts[k].applied < g ? w->parts[k].applied : g;
+    if (g != STREAM_WM_NONE && g > atomic_load(&w->view->closed_wm))
+        atomic_store(&w->view->closed_wm, g);
+    if (w->threaded)
+        pthread_mutex_unlock(&w->mu);
+}
+
 /* A message (rows of source m->end, and its watermark): its rows joined with the
  * other side's kept ones, then kept; then the trim by the watermarks, and the
  * state counted against work_mem. */
@@ -473,6 +519,7 @@ static int apply(part *p, stream_msg *m)
     int64_t now = p->kept[0].mem + p->kept[1].mem;
     int64_t all = atomic_fetch_add(&p->w->mem, now - p->mem) + (now - p->mem);
     p->mem = now;
+    publish(p);
     return stream_state_check(p->w->j, all, "The interval join's kept rows", &p->e);
 }
 
@@ -616,7 +663,7 @@ static int parts_open(ij *w, int nw, sql_err *e)
     for (int k = 0; k < w->nparts; k++) {
         part *p = &w->parts[k];
         p->w = w;
-        p->wm[0] = p->wm[1] = STREAM_WM_NONE;
+        p->wm[0] = p->wm[1] = p->applied = STREAM_WM_NONE;
         p->sv.nsrc = 2;
         for (int i = 0; i < 2; i++) {
             p->sv.src[i] = w->src[i].t;
@@ -775,6 +822,9 @@ int stream_ijoin_exec(stream_job *j, int nw)
     pthread_mutex_init(&w.mu, NULL);
     stream_bell_init(&w.bell);
     find(&w.bd, j->q->root->p);
+    w.view = stream_sink_view(j->sink);
+    if (w.view && !w.view->record_wm)
+        w.view = NULL;
     int rc = SL_OK;
     int ahead = nw < 2 ? 0 : nw / 2 > 1 ? nw / 2 : 1;
     for (int i = 0; i < 2 && !rc; i++)

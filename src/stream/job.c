@@ -447,9 +447,14 @@ static int view_as_source(job *j, stream_view *v)
     int64_t delay[2] = {0, 0}, lag[2] = {-1, -1};
     const char *why = "its select list carries neither window_start nor window_end of its "
                       "window (nor, without an aggregation, its source's event time)";
-    if (j->ijoin)
-        why = "it is an interval join of two streams (reading such a view is not supported "
-              "yet)";
+    if (j->ijoin) { /* its rows' times are not in order: its job's closed watermark */
+        why = "its select list carries neither side's event-time column";
+        for (int c = 0; c < j->q->ncols && n < 2; c++)
+            if (stream_ijoin_out_time(j->q->root->p, c, &lag[n]))
+                cols[n++] = c;
+        v->record_wm = n > 0;
+        return stream_view_source_setup(j->r, v, cols, delay, lag, n, why);
+    }
     if (j->winjoin) { /* its windows' rows, written in order of window_end */
         stream_win win;
         int start = -1, end = -1;

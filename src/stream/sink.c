@@ -289,6 +289,31 @@ int stream_sink_write(stream_sink *k, sql_batch *b, sql_err *e)
     return stream_sink_write_op(k, b, STREAM_OP_INSERT, e);
 }
 
+/* Room in the view's batch_wm for one more batch (see stream_view). */
+static int wm_room(stream_view *v)
+{
+    ftab *f = v->f;
+    if (f->nrows_batches < v->batch_wm_cap)
+        return SL_OK;
+    int cap = f->nrows_batches * 2 + 8;
+    int64_t *n = arena_alloc(&f->mem, sizeof *n * (size_t)cap);
+    if (!n)
+        return SL_ENOMEM;
+    if (v->nbatch_wm)
+        memcpy(n, v->batch_wm, sizeof *n * (size_t)v->nbatch_wm);
+    v->batch_wm = n; /* (the old array stays in the arena: at most as much again) */
+    v->batch_wm_cap = cap;
+    return SL_OK;
+}
+
+/* The view's closed_wm as its last batch was appended. */
+static void record_wm(stream_view *v)
+{
+    while (v->nbatch_wm < v->f->nrows_batches - 1) /* batches restored from a checkpoint */
+        v->batch_wm[v->nbatch_wm++] = STREAM_WM_NONE;
+    v->batch_wm[v->nbatch_wm++] = atomic_load(&v->closed_wm);
+}
+
 int stream_sink_write_op(stream_sink *k, sql_batch *b, const char *op, sql_err *e)
 {
     if (!b->n || (k->t && k->t->connector == STREAM_CONN_BLACKHOLE)) {
@@ -307,10 +332,14 @@ int stream_sink_write_op(stream_sink *k, sql_batch *b, const char *op, sql_err *
         if (k->v->mu) /* a server's view: read by other sessions meanwhile */
             pthread_mutex_lock(k->v->mu);
         f->cur = o;
-        int frc = ftab_flush(f);
+        int frc = k->v->record_wm ? wm_room(k->v) : SL_OK;
+        if (!frc)
+            frc = ftab_flush(f);
         if (frc)
             f->cur = NULL;
-        else if (k->v->grown) /* jobs reading the view (source_view.c) */
+        else if (k->v->record_wm)
+            record_wm(k->v);
+        if (!frc && k->v->grown) /* jobs reading the view (source_view.c) */
             pthread_cond_broadcast(k->v->grown);
         if (k->v->mu)
             pthread_mutex_unlock(k->v->mu);

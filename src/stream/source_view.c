@@ -52,8 +52,14 @@
  * rows come window by window in window_end order, and its job publishes
  * closed_wm as it writes them.
  *
- * Not readable (an error names the reason when a job reads the view):
- * interval joins, and views whose select list carries no such column.
+ * A view of an interval join (ijoin.c) over either side's event time: its
+ * rows' times are in no order, so its reader's watermark comes only from its
+ * job's closed_wm less the band's lag (stream_ijoin_out_time), never from the
+ * rows: on a server at the view's end as above, and when reading the whole
+ * view from the value kept with each batch (stream_view.batch_wm).
+ *
+ * Not readable (an error names the reason when a job reads the view): views
+ * whose select list carries no such column.
  */
 #include "stream/stream_int.h"
 #include "stream/ulog.h"
@@ -273,6 +279,12 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
             r->closed = cw - t->vw_lag_ns;
     }
     if (!r->follow && r->next < f->nrows_batches) {
+        /* an interval join's view: the rows of this batch and every later one are at
+         * least closed_wm as it was when the batch was appended, less the lag */
+        int k = r->next;
+        if (r->v->record_wm && k < r->v->nbatch_wm && r->v->batch_wm[k] != STREAM_WM_NONE &&
+            r->v->batch_wm[k] - t->vw_lag_ns > r->closed)
+            r->closed = r->v->batch_wm[k] - t->vw_lag_ns;
         const sql_batch *src = f->rows[r->next++];
         rc = sql_batch_new(t->ncols, t->types, &b);
         for (int c = 0; !rc && c < t->ncols; c++) {
@@ -290,7 +302,7 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
         sql_batch_free(b);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
-    if (b && b->n && t->time_col >= 0) {
+    if (b && b->n && t->time_col >= 0 && !r->v->record_wm) {
         /* never late (above): the rows only move the watermark */
         const col_vec *ts = &b->cols[t->time_col];
         for (int64_t i = 0; i < b->n; i++)

@@ -154,6 +154,14 @@ struct stream_view {
      * it has been emitted (STREAM_WM_NONE: none yet); merge.c stores it after the rows,
      * a reader (source_view.c) at the view's end moves its watermark with it */
     _Atomic int64_t closed_wm;
+    /* an interval join's view (record_wm): its job publishes closed_wm in `streamlake
+     * run` too, and the view keeps it as it was when each batch of f was appended
+     * (batch_wm[k], in f->mem; STREAM_WM_NONE from nbatch_wm on): a reader of the
+     * whole view moves its watermark batch by batch, and only with these (its rows'
+     * times are not in order) */
+    bool record_wm;
+    int64_t *batch_wm;
+    int nbatch_wm, batch_wm_cap;
 };
 
 /* A window table bound by tumble(src, ts, size) / hop(src, ts, slide, size) /
@@ -414,6 +422,11 @@ int stream_winjoin_out_col(const sql_plan *root, int col, stream_win *win);
 /* ijoin.c: whether a plan is an interval join of two streams (why not in *why:
  * NULL when the plan is no join of two streams at all). */
 bool stream_ijoin_fits(const sql_plan *root, const char **why);
+/* Of a plan that fits: whether its output column col is a side's event time,
+ * and then how far below the join's closed watermark (the smaller of its two
+ * sources' watermarks, as every partition has applied them) such a column of a
+ * row written later may be (*lag). */
+bool stream_ijoin_out_time(const sql_plan *root, int col, int64_t *lag);
 /* Whether a plan reads a stream (a source, or a window over one). */
 bool stream_plan_reads_stream(const sql_plan *p);
 /* The streams (sources, also under window tables) a plan reads, at most max. */

@@ -477,6 +477,35 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(query(self.srv, "SELECT bidder, price, we::text FROM top10"),
                          [["bob", 2, "2024-03-01 00:00:10"]])
 
+    def test_window_over_an_interval_join_view_closes_with_its_watermark(self):
+        """On a server, a view of an interval join of two followed files is read by a
+        job as a stream, and a window over it closes once both sources' watermarks
+        (less the band) passed its end, though the view's later rows say nothing of
+        it: the view's job publishes its watermark as its partitions apply it."""
+        path = self.followed_bids("sl-e2e-ijview-", "0 seconds")
+        asks = os.path.join(os.path.dirname(path), "asks.csv")
+        with open(asks, "w") as f:
+            f.write("bidder,price,ts\n")
+        query(self.srv, "CREATE TABLE fasks (bidder text, price bigint, ts timestamp) WITH "
+              "(connector = 'file', path = '%s', format = 'csv', event_time = 'ts', "
+              "max_delay = '0 seconds', follow = true)" % asks)
+        query(self.srv, "CREATE MATERIALIZED VIEW pairs AS SELECT b.bidder, b.price, "
+              "b.ts AS bts, a.price AS ap FROM fbids b JOIN fasks a ON b.bidder = a.bidder "
+              "AND a.ts BETWEEN b.ts AND b.ts + INTERVAL '5 seconds'")
+        query(self.srv, "CREATE MATERIALIZED VIEW pairs_min AS SELECT window_start, "
+              "count(*) AS n, max(ap) AS top FROM tumble(pairs, bts, INTERVAL '1 minute') "
+              "GROUP BY window_start, window_end")
+        with open(path, "a") as f:
+            f.write("ann,1,2024-03-01 00:00:01\nzed,9,2024-03-01 00:05:00\n")
+        with open(asks, "a") as f:
+            f.write("ann,10,2024-03-01 00:00:03\nann,11,2024-03-01 00:00:07\n"
+                    "zed,9,2024-03-01 00:05:00\n")
+        want = [["2024-03-01 00:00:00", 1, 10]]
+        self.assertEqual(self.wait_rows("SELECT window_start::text, n, top FROM pairs_min "
+                                        "ORDER BY 1", want), want)
+        self.assertEqual(query(self.srv, "SELECT bidder, ap FROM pairs ORDER BY 1"),
+                         [["ann", 10], ["zed", 9]])
+
     def test_join_over_a_followed_file_resumes(self):
         """A join of windows over a followed file takes checkpoints on a server: killed
         with SIGKILL and started again, it resumes where its checkpoint stood, reads

@@ -107,6 +107,68 @@ def test_generated(seed, n):
         shutil.rmtree(d, ignore_errors=True)
 
 
+# a view of an interval join read as a stream: its rows' times are not in order, so a
+# reader's watermark is the join's (the smaller of its sources', as every partition
+# applied it) less how far the band lets a later pair's time lie below it
+VIEW_JOBS = (
+    "CREATE MATERIALIZED VIEW ijv AS SELECT b.auction, b.bidder, b.price AS bp, a.price AS ap, "
+    "b.ts AS bts, a.ts AS ats FROM bids b JOIN asks a ON b.auction = a.auction "
+    "AND a.ts BETWEEN b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '20 seconds';\n"
+    "CREATE TABLE per10 (window_start timestamp, n bigint, sa bigint, mb bigint) "
+    "WITH (connector = 'file', path = 'per10.csv', format = 'csv');\n"
+    "INSERT INTO per10 SELECT window_start, count(*), sum(ap), max(bp) "
+    "FROM tumble(ijv, bts, INTERVAL '10 seconds') GROUP BY window_start, window_end;\n"
+    "CREATE TABLE pera (window_end timestamp, auction bigint, n bigint) "
+    "WITH (connector = 'file', path = 'pera.csv', format = 'csv');\n"
+    "INSERT INTO pera SELECT window_end, auction, count(*) "
+    "FROM tumble(ijv, ats, INTERVAL '30 seconds') GROUP BY window_end, auction;\n"
+    "CREATE TABLE rows_out (auction bigint, bp bigint, ap bigint) "
+    "WITH (connector = 'file', path = 'rows.csv', format = 'csv');\n"
+    "INSERT INTO rows_out SELECT auction, bp, ap FROM ijv WHERE ap > bp;\n")
+
+
+def test_view_as_stream(seed, n):
+    """Jobs read an interval join's view: windows over either side's event time and a
+    filter equal the batch queries over the join's rows, with 1, 2 and 4 workers (a
+    watermark that ignored the band would close windows before their last pairs: a
+    reader lag of 0 writes a window twice; checked)."""
+    d = tempfile.mkdtemp(prefix="sl-ijoin-v-")
+    try:
+        two_streams(d, seed, n)
+        b = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), ts.COLS)
+        a = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep_asks.csv"), ts.COLS)
+        ijv = ("(SELECT b.auction, b.bidder, b.price AS bp, a.price AS ap, b.ts AS bts, "
+               "a.ts AS ats FROM %s b JOIN %s a ON b.auction = a.auction AND a.ts BETWEEN "
+               "b.ts - INTERVAL '2 seconds' AND b.ts + INTERVAL '20 seconds')" % (b, a))
+        want10 = ts.oracle(d, "SELECT date_bin(INTERVAL '10 seconds', bts, TIMESTAMP "
+                           "'1970-01-01'), count(*), sum(ap), max(bp) FROM %s v GROUP BY 1 "
+                           "ORDER BY 1" % ijv)
+        wanta = ts.oracle(d, "SELECT date_bin(INTERVAL '30 seconds', ats, TIMESTAMP "
+                          "'1970-01-01') + INTERVAL '30 seconds', auction, count(*) FROM %s v "
+                          "GROUP BY 1, 2" % ijv)
+        wantr = ts.oracle(d, "SELECT auction, bp, ap FROM %s v WHERE ap > bp" % ijv)
+        check(len(want10) > 20 and len(wanta) > 20 and len(wantr) > 20,
+              "seed %d: the view oracles have rows" % seed)
+        for workers in (1, 2, 4):
+            rc, out, err = run_job(d, workers, SOURCES + VIEW_JOBS)
+            check(rc == 0, "seed %d, %d workers: jobs over an interval join's view run %s"
+                  % (seed, workers, err.strip()[:300]))
+            if rc:
+                continue
+            got10 = read_sink(os.path.join(d, "out", "per10.csv"))
+            gota = read_sink(os.path.join(d, "out", "pera.csv"))
+            gotr = read_sink(os.path.join(d, "out", "rows.csv"))
+            check(got10[1:] == want10[1:], "seed %d, %d workers: a tumble over the view by the "
+                  "left side's time == batch, each window once, in order (%d windows)"
+                  % (seed, workers, len(want10) - 1))
+            check(sorted(gota[1:]) == sorted(wanta[1:]), "seed %d, %d workers: a tumble by the "
+                  "right side's time == batch (%d rows)" % (seed, workers, len(wanta) - 1))
+            check(sorted(gotr[1:]) == sorted(wantr[1:]), "seed %d, %d workers: a filter over "
+                  "the view == batch (%d rows)" % (seed, workers, len(wantr) - 1))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_edges():
     """Rows exactly on both edges of the band match; a millisecond outside does not."""
     d = tempfile.mkdtemp(prefix="sl-ijoin-e-")
@@ -203,6 +265,7 @@ def main():
     test_edges()
     test_generated(3, 2000)
     test_generated(8, 5000)
+    test_view_as_stream(5, 20000)
     test_refused_and_memory()
     ts.finish()
 
