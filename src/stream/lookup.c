@@ -73,6 +73,7 @@ static void counts(lookup_scan *ls)
     ls->t->late_dropped = 0;
     ls->t->bad_rows = bad;
     ls->t->read_once = true;
+    ls->t->readers = 1;
 }
 
 static int lookup_next(sql_scan *s, sql_batch **out, sql_err *e)
@@ -130,9 +131,8 @@ static int lookup_open(sql_table *tab, const sql_scan_req *req, int64_t unit, sq
     int rc = stream_file_open(t, &ls->f, e);
     stream_split *sp = NULL;
     int nsp = 0;
-    const char *why;
     /* one worker: one split, the file whole */
-    if (!rc && stream_file_split(ls->f, 1, false, &sp, &nsp, &why))
+    if (!rc && stream_file_split(ls->f, 1, false, &sp, &nsp))
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     if (!rc) {
         stream_split whole = {.begin = 0, .end = nsp ? sp[nsp - 1].end : 0, .line = 1};

@@ -17,7 +17,7 @@
  * --stats file as JSON:
  *
  *   {"sources": {"bids": {"rows_read": N, "late_dropped": M, "bad_rows": K,
- *                         "rows_exchanged": X, "partials_exchanged": P,
+ *                         "readers": R, "rows_exchanged": X, "partials_exchanged": P,
  *                         "watermark": "2024-01-01 00:00:08" | null}},
  *    "sinks": {"out": {"rows_written": N}, "v": {"rows_written": N}}}
  */
@@ -130,6 +130,8 @@ static int write_stats(stream_run *r, const char *path, sql_err *e)
         jw_uint(&w, t->late_dropped);
         jw_key(&w, "bad_rows");
         jw_uint(&w, t->bad_rows);
+        jw_key(&w, "readers");
+        jw_uint(&w, (uint64_t)t->readers);
         jw_key(&w, "rows_exchanged");
         jw_uint(&w, t->rows_exchanged);
         jw_key(&w, "partials_exchanged");

@@ -26,9 +26,11 @@
  * reader going through the file in line order; or it keeps late rows
  * (stream_reader_defer_late) for the worker to decide once that maximum is
  * known, and counts lines from the split's start (split.line 0: the lines
- * before it are counted for an error's message only).  A file with a double quote
- * anywhere is one split: a quoted field may hold a line break, and a byte
- * offset alone cannot tell whether it starts a record.
+ * before it are counted for an error's message only).  A quoted field may hold a
+ * line break, so a byte offset alone cannot tell whether it starts a record: a
+ * CSV file with a double quote in it is cut where records end, found by
+ * walking the records around each quote (quoted_split_end), unless each split
+ * checks its own start as it is read (stream_file_split's checked).
  *
  * Pages already parsed are given back as in read_csv.
  */
@@ -221,12 +223,74 @@ static bool has_quote(const stream_file *f, int nthreads)
     return found;
 }
 
-int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n,
-                      const char **why)
+static const char *field_end(const char *p, const char *end, char delim);
+
+/* The end of the CSV record starting at p (after its line break; end if none), as
+ * split_record reads it: a double quote opens a quoted field only at a field's
+ * start, a doubled one inside is a quote, and after the closing one the bytes up
+ * to the delimiter are skipped. */
+static const char *record_end(const char *p, const char *end, char delim)
+{
+    for (;;) {
+        if (p < end && *p == '"') {
+            for (p++;;) {
+                const char *q = memchr(p, '"', (size_t)(end - p));
+                if (!q)
+                    return end; /* unterminated: the reader reports it */
+                p = q + 1;
+                if (p < end && *p == '"')
+                    p++;
+                else
+                    break;
+            }
+            while (p < end && *p != delim && *p != '\n')
+                p++;
+        } else {
+            p = field_end(p, end, delim);
+        }
+        if (p >= end)
+            return end;
+        if (*p == '\n')
+            return p + 1;
+        p++; /* the delimiter */
+    }
+}
+
+/*
+ * A CSV file holding double quotes: the end of the first record that ends at or
+ * after target, from pos, a record's start.  Between pos and the next double
+ * quote every line break ends a record (a quote opens a field only at a field's
+ * start), so those are found with memchr; the records around a quote are walked
+ * from the line break before it (record_end) until one ends past it.
+ */
+static size_t quoted_split_end(const char *map, size_t size, size_t pos, size_t target,
+                               char delim)
+{
+    while (pos < size) {
+        const char *q = memchr(map + pos, '"', size - pos);
+        size_t qo = q ? (size_t)(q - map) : size;
+        size_t from = target > pos + 1 ? target - 1 : pos;
+        const char *nl = from < qo ? memchr(map + from, '\n', qo - from) : NULL;
+        if (nl)
+            return (size_t)(nl - map) + 1;
+        if (qo == size)
+            return size;
+        const char *lb = qo > pos ? memrchr(map + pos, '\n', qo - pos) : NULL;
+        size_t r = lb ? (size_t)(lb - map) + 1 : pos;
+        do {
+            r = (size_t)(record_end(map + r, map + size, delim) - map);
+            if (r >= target)
+                return r;
+        } while (r <= qo);
+        pos = r;
+    }
+    return size;
+}
+
+int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n)
 {
     *out = NULL;
     *n = 0;
-    *why = NULL;
     if (f->t->nx)
         return stream_nexmark_split(f->t, nworkers, out, n);
     if (f->t->vw)
@@ -234,6 +298,7 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
     if (f->t->kf)
         return stream_kafka_split(f->t, nworkers, out, n);
     int want = 1;
+    bool quoted = false;
     if (nworkers > 1 && f->size && !f->t->follow) {
         /* a few chunks per worker, so that a pass-through job's output (kept in
          * line order) lets workers run ahead of each other */
@@ -242,11 +307,9 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         want = (int)((f->size + chunk - 1) / chunk);
         if (want > SPLIT_MAX_N)
             want = SPLIT_MAX_N;
-        if (want > 1 && !checked && f->t->format == STREAM_FMT_CSV && has_quote(f, nworkers)) {
-            *why = "a quoted field may hold a line break, so a byte offset cannot tell where "
-                  "a record starts";
-            want = 1;
-        }
+        /* a quoted field may hold a line break: then each split ends where a record
+         * does, found by walking the records around each quote (see above) */
+        quoted = want > 1 && !checked && f->t->format == STREAM_FMT_CSV && has_quote(f, nworkers);
     }
     stream_split *s = sl_calloc((size_t)want, sizeof *s);
     if (!s)
@@ -257,8 +320,14 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         size_t end = i == want - 1 ? f->size : (size_t)((unsigned __int128)f->size * (i + 1) / want);
         if (end <= at)
             continue;
-        const char *nl = end < f->size ? memchr(f->map + end - 1, '\n', f->size - end + 1) : NULL;
-        end = nl ? (size_t)(nl - f->map) + 1 : f->size;
+        if (quoted) {
+            end = end < f->size ? quoted_split_end(f->map, f->size, at, end, f->t->delim)
+                                : f->size;
+        } else {
+            const char *nl = end < f->size ? memchr(f->map + end - 1, '\n', f->size - end + 1)
+                                           : NULL;
+            end = nl ? (size_t)(nl - f->map) + 1 : f->size;
+        }
         s[k].begin = at;
         s[k].end = end;
         s[k].line = 1;

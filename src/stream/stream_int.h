@@ -99,6 +99,7 @@ typedef struct stream_table {
     /* figures (rows_read etc.: of the last complete read, the same for every job) */
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
+    int readers;             /* the last job's: workers (or threads) that read parts of it */
     uint64_t rows_exchanged, partials_exchanged; /* the last job's: rows and partial
                                                     tables sent between workers */
     int64_t watermark_ns;    /* the last watermark before the end (STREAM_WM_NONE: none) */
@@ -250,12 +251,11 @@ void stream_file_close(stream_file *f);
 /*
  * The file's splits for nworkers: byte ranges ending at line breaks, a few per
  * worker (one for one worker or a small file).  A CSV file holding a double quote
- * is one split, with the reason in *why (a quoted field may span lines), unless
- * the caller checks where each split really starts (checked: each split is read
- * after the one before it stopped, see stream_reader_stop).
+ * is cut where records end (a quoted field may span lines), unless the caller
+ * checks where each split really starts (checked: each split is read after the
+ * one before it stopped, see stream_reader_stop).
  */
-int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n,
-                      const char **why);
+int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n);
 /* A reader of one split; sp->line and sp->start_* must be set (the header is the
  * first record of the split that begins the file). */
 int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **out,

@@ -16,8 +16,8 @@
  * With enough threads for a source (ahead: FILE_CHUNK_THREADS for a file, any
  * for a bounded nexmark source), the source is read in chunks on a pool of
  * that many threads and taken in order (base/pool.h): the connector's splits
- * (byte ranges of a file with no double quote in it; for the generator,
- * ranges of about CHUNK_ROWS rows of its kind).  A first pass over the chunks,
+ * (byte ranges of a file ending where records end; for the generator, ranges
+ * of about CHUNK_ROWS rows of its kind).  A first pass over the chunks,
  * on the pool too, gives each its first line and the largest event time
  * before it (stream_reader_scan_max, as worker.c's first pass; O(1) for the
  * generator), so each chunk's reader starts with the watermark the whole
@@ -84,6 +84,7 @@ struct stream_ahead {
     /* chunks (a file or a bounded nexmark source) */
     pool pool;
     bool pooled;
+    int threads;             /* the pool's */
     stream_split *sp;
     int nsp, submitted;
     chunk *cur;              /* the chunk the driver takes batches from */
@@ -309,16 +310,14 @@ static int first_pass(stream_ahead *a, sql_err *e)
 /*
  * Chunks of a file (CSV or JSON lines, not followed) or of a bounded nexmark
  * source: the splits the connector cuts (a few a worker; for the generator, of
- * about CHUNK_ROWS rows of its kind), the pool, and the first pass.  A file the
- * connector keeps whole (a double quote in it: a byte offset cannot tell where
- * a record starts) leaves one split: then a->nsp is 1 and nothing else is set.
+ * about CHUNK_ROWS rows of its kind), the pool, and the first pass.  A small
+ * file leaves one split: then a->nsp is 1 and nothing else is set.
  */
 static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
 {
     int64_t rows = stream_nexmark_rows(s->t);
     int parts = rows >= 0 ? (int)(rows / (8 * CHUNK_ROWS)) + 2 : nw;
-    const char *why;
-    int rc = stream_file_split(s->f, parts, false, &a->sp, &a->nsp, &why) ? oom(e) : SL_OK;
+    int rc = stream_file_split(s->f, parts, false, &a->sp, &a->nsp) ? oom(e) : SL_OK;
     if (rc || a->nsp < 2)
         return rc;
     errmsg em;
@@ -326,6 +325,7 @@ static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
     if (pool_init(&a->pool, (unsigned)nw, 2 * (size_t)nw, &em))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "%s", errmsg_str(&em));
     a->pooled = true;
+    a->threads = nw < a->nsp ? nw : a->nsp;
     return first_pass(a, e);
 }
 
@@ -383,8 +383,7 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     }
     stream_split *sp = NULL;
     int n = 0;
-    const char *why;
-    if (!rc && stream_file_split(s->f, 1, false, &sp, &n, &why))
+    if (!rc && stream_file_split(s->f, 1, false, &sp, &n))
         rc = oom(e);
     if (!rc) {
         s->whole = (stream_split){.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
@@ -492,6 +491,7 @@ void stream_source_figures(stream_source *s)
     t->rows_read = rd;
     t->late_dropped = late;
     t->bad_rows = bad;
+    t->readers = s->ah && s->ah->pooled ? s->ah->threads : 1;
     stream_wm all;
     stream_wm_init(&all, t->delay_ns);
     if (seen)

@@ -1313,7 +1313,6 @@ static int setup(job *j, int nw, sql_err *e)
             if (p != o && stream_ring_init(&j->x[p * nw + o], RING_CAP, &j->w[o].bell,
                                            &j->w[p].bell))
                 return oom(e);
-    const char *why;
     if (j->live)
         return SL_OK;
     /* kafka without an aggregation: each worker reads its partitions and the
@@ -1323,10 +1322,9 @@ static int setup(job *j, int nw, sql_err *e)
      * again from their own start, resume_pass) */
     bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
                    !j->stop && j->src->time_col >= 0;
-    if (stream_file_split(j->file, nw, checked, &j->splits, &j->nsplits, &why))
+    if (stream_file_split(j->file, nw, checked, &j->splits, &j->nsplits))
         return oom(e);
     j->interleave = j->src->kf && !j->agg && j->nsplits > 1;
-    (void)why; /* documented: docs/internals/stream.md */
     /* a file's splits read ahead, with no first pass: not with late = 'error' (its
      * line), a stop flag (a reader waiting for the splits before it would not see
      * it), or when resuming a checkpoint older than version 5 (its positions' lines
@@ -1367,6 +1365,7 @@ static void figures(job *j)
     stream_wm_init(&all, src->delay_ns);
     src->rows_read = src->late_dropped = src->bad_rows = 0;
     src->rows_exchanged = src->partials_exchanged = 0;
+    src->readers = j->nsplits < j->nw ? j->nsplits : j->nw;
     for (int i = 0; i < j->nw; i++) {
         const wk *w = &j->w[i];
         src->rows_read += w->rows_read;

@@ -39,7 +39,9 @@ def check(cond, what):
         FAILS.append(what)
 
 
-def make_input(path, n, seed):
+def make_input(path, n, seed, quote_every=0):
+    """n bids, out of order, some late; with quote_every, every quote_every-th bidder a
+    quoted field holding a line break, a comma and a doubled quote."""
     rnd = random.Random(seed)
     base = datetime.datetime(2024, 1, 1)
     t = 0
@@ -50,6 +52,8 @@ def make_input(path, n, seed):
             ms = max(0, t - rnd.randint(0, 2000))  # out of order, some late
             d = base + datetime.timedelta(milliseconds=ms)
             bidder = "" if rnd.random() < 0.01 else "b%d" % rnd.randint(1, 300)
+            if quote_every and rnd.randrange(quote_every) == 0:
+                bidder = '"q\n%s,""x"""' % bidder
             f.write("%d,%s,%d,%s\n" % (rnd.randint(1, 40), bidder, rnd.randint(1, 1000),
                                        d.strftime("%Y-%m-%d %H:%M:%S.%f")))
 
@@ -158,6 +162,13 @@ INSERT INTO out SELECT b.auction, b.price, b.window_end
         FROM tumble(bids, date_time, INTERVAL '2 seconds') GROUP BY window_start, window_end) m
   ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.mp;
 """,
+    # a CSV file holding quoted fields with line breaks: split where records end (a
+    # checkpoint's place is inside such a split), read by every worker
+    "quoted": SOURCE.replace("bids.csv", "qbids.csv") + """
+CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT auction, bidder, price, ts FROM bids WHERE price > 300;
+""",
     "filter": SOURCE + """
 CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
@@ -218,7 +229,7 @@ def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
         # stdout into a file: a pipe nobody reads while waiting would stall the run
         out_path = os.path.join(cwd, "stdout.txt")
         with open(out_path, "w") as out_f:
-            # each batch read sleeps 2 ms a worker (a test switch of the reader; 8 ms with 4
+            # each batch read sleeps 2 ms a worker, 4 ms at least (a test switch of the reader; 8 ms with 4
             # workers, which read 4 splits at once): on a fast machine a job would
             # otherwise end before a kill could land after a checkpoint
             p = subprocess.Popen([BIN, "run", "job.sql", "--workers", str(workers),
@@ -226,7 +237,7 @@ def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
                                  list(extra),
                                  cwd=cwd, stdout=out_f, stderr=subprocess.PIPE, text=True,
                                  env=dict(os.environ, SL_STREAM_TEST_BATCH_DELAY_US=str(
-                                     2000 * workers)))
+                                     2000 * max(workers, 2))))
         if done < kills:
             # wait for a checkpoint this run published, then kill at a random moment after it
             while p.poll() is None and not (manifests(ckdir) - seen):
@@ -252,6 +263,15 @@ def source_stats(cwd):
     except (OSError, ValueError, KeyError) as e:
         return "no stats (%s)" % e
     return (src.get("rows_read"), src.get("late_dropped"))
+
+
+def readers(cwd):
+    """How many workers read the source in the last run that ended (--stats)."""
+    try:
+        with open(os.path.join(cwd, "stats.json")) as f:
+            return json.load(f)["sources"]["bids"].get("readers")
+    except (OSError, ValueError, KeyError) as e:
+        return "no stats (%s)" % e
 
 
 def applied(text):
@@ -297,6 +317,8 @@ def main():
     try:
         make_input(os.path.join(tmp, "bids.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")), 7)
         make_input(os.path.join(tmp, "asks.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")), 8)
+        make_input(os.path.join(tmp, "qbids.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")),
+                   9, quote_every=5)
         for name, sql in JOBS.items():
             with open(os.path.join(tmp, "job.sql"), "w") as f:
                 f.write(sql)
@@ -317,6 +339,9 @@ def main():
                 check(rc == 0, "%s, %d workers: ends after %d kills (%s)" %
                       (name, workers, done, err.strip()))
                 got_stats = source_stats(tmp)
+                if name == "quoted":
+                    check(readers(tmp) == workers, "quoted, %d workers: every worker read "
+                          "part of the file (readers %s)" % (workers, readers(tmp)))
                 check(got_stats == want_stats,
                       "%s, %d workers: rows read and late rows dropped after the resumes equal "
                       "the uninterrupted run's (%s, want %s)" % (name, workers, got_stats,
@@ -337,7 +362,7 @@ def main():
                     check(applied(got) == applied(want) and "delete" in got,
                           "%s, %d workers: the log applied leaves the uninterrupted run's rows" %
                           (name, workers))
-                elif name == "filter":
+                elif name in ("filter", "quoted"):
                     check(got == want, "%s, %d workers: output equals the uninterrupted run's, "
                           "byte for byte" % (name, workers))
                 else:

@@ -280,7 +280,7 @@ def test_windows(seed, n, delay_ms, workers=1):
         same_across_workers(seed, workers, "filter sink", got)
         with open(os.path.join(d, "stats.json")) as f:
             st = json.load(f)
-        for f in ("rows_exchanged", "partials_exchanged"):  # these depend on --workers
+        for f in ("readers", "rows_exchanged", "partials_exchanged"):  # these depend on --workers
             st["sources"]["bids"].pop(f, None)
         same_across_workers(seed, workers, "stats", st)
         s = st["sources"]["bids"]
@@ -325,7 +325,8 @@ def test_bad_input():
                                                "max_delay = '1 second', on_error = 'skip'"))
         st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
         check(rc == 0 and st["sources"]["bids"] == {"rows_read": 1, "late_dropped": 0, "bad_rows": 1,
-                                                   "rows_exchanged": 0, "partials_exchanged": 0,
+                                                   "readers": 1, "rows_exchanged": 0,
+                                                   "partials_exchanged": 0,
                                                    "watermark": "2024-01-01 00:00:00"},
               "on_error = 'skip' counts the bad row: %s %s" % (st, err.strip()[:200]))
         check(open(os.path.join(d, "o.csv")).read() == "n\n1\n", "and the job runs without it")
@@ -908,6 +909,62 @@ def split_input(n, quote_every):
     return lines
 
 
+def test_quoted_splits():
+    """A CSV file holding quotes is split where records end when a job cannot check
+    its splits as it reads (checkpoints, late = 'error'): quoted fields with line
+    breaks, commas and doubled quotes across the cut points, quotes inside an
+    unquoted field (literal), bytes after a closing quote (skipped), CRLF lines and
+    a quoted header.  2 and 4 workers each read a part and write what 1 worker
+    writes, byte for byte, and an error's line is the one reader's."""
+    d = tempfile.mkdtemp(prefix="sl-stream-qsplit-")
+    try:
+        rnd = random.Random(17)
+        odd = ['"q\n,%d"', 'ab"c%d', '"x""y%d"', '"z%d"tail', '""', '"cr\r\n%d"', '"%d\n"""']
+        lines = ['"auction","bidder",price,"ts"']
+        for i in range(30000):
+            b = rnd.choice(odd) if rnd.random() < 0.3 else "b%d"
+            b = b % (i % 9) if "%d" in b else b
+            end = "\r" if rnd.random() < 0.05 else ""
+            lines.append("%d,%s,%d,%s%s" % (i % 7, b, i % 50, ts_text(i * 1000), end))
+        text = "\n".join(lines) + "\n"
+        with open(os.path.join(d, "bids.csv"), "w", newline="") as f:
+            f.write(text)
+        job = source_sql("2 seconds", ", late = 'error'") + (
+            "CREATE TABLE o (auction bigint, bidder text, price bigint, ts timestamp) "
+            "WITH (connector = 'file', path = 'o.csv');\n"
+            "INSERT INTO o SELECT * FROM bids WHERE price >= 0;\n")
+        want = None
+        for workers in (1, 2, 4):
+            for ck in ([], ["--checkpoint-dir", os.path.join(d, "ck"),
+                            "--checkpoint-interval", "0.01"]):
+                rc, out, err = run_bounded(d, job, ["--workers", str(workers)] + ck)
+                st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
+                src = st.get("sources", {}).get("bids", {})
+                got = open(os.path.join(d, "o.csv"), "rb").read() if rc == 0 else b""
+                want = got if want is None else want
+                check(rc == 0 and got == want and src.get("rows_read") == 30000 and
+                      src.get("readers") == workers,
+                      "quoted file, %d workers%s: read by every worker (%s), output equal to "
+                      "1 worker's byte for byte %s" % (workers, " with checkpoints" if ck else
+                                                       "", src.get("readers"), err.strip()[:200]))
+        # a late row far into the file: the error's line counts quoted line breaks
+        bad = text.split("\n")
+        at = next(i for i in range(len(bad) * 3 // 4, len(bad)) if bad[i].startswith("3,b"))
+        bad[at] = bad[at].rsplit(",", 1)[0] + "," + ts_text(0)
+        with open(os.path.join(d, "bids.csv"), "w", newline="") as f:
+            f.write("\n".join(bad))
+        errs = set()
+        for workers in (1, 2, 4):
+            rc, out, err = run_bounded(d, job, ["--workers", str(workers)])
+            errs.add((rc, tuple(l for l in err.splitlines() if "ERROR" in l)))
+        check(len(errs) == 1 and next(iter(errs))[0] == 1 and
+              "line %d" % (at + 1) in str(errs),
+              "a late row in a quoted file: the same error and line with 1, 2 and 4 workers %s"
+              % errs)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
 def test_split_errors():
     """A bad record in a later split read by 2 or 4 workers: the same error (source,
     line, column) and exit status as one reader, and no hang, wherever it falls
@@ -956,7 +1013,7 @@ def test_split_errors():
                         rc, out, err = run_bounded(d, job, ["--workers", str(workers)])
                         st = json.load(open(os.path.join(d, "stats.json"))) if rc == 0 else {}
                         src = st.get("sources", {}).get("bids", {})
-                        for f in ("rows_exchanged", "partials_exchanged"):
+                        for f in ("readers", "rows_exchanged", "partials_exchanged"):
                             src.pop(f, None)
                         res = open(os.path.join(d, "o.csv")).read() if rc == 0 else ""
                         got = (rc, src, sorted_within_end(csv_rows(res)[1:], 0))
@@ -1002,7 +1059,7 @@ def test_docs():
         if "stats.json" in files:
             got, want = json.load(open(os.path.join(d, "stats.json"))), json.loads(files["stats.json"])
             for x in (got, want):  # these depend on the number of cores (--workers)
-                for f in ("rows_exchanged", "partials_exchanged"):
+                for f in ("readers", "rows_exchanged", "partials_exchanged"):
                     x["sources"]["bids"].pop(f, None)
             check(got == want,
                   "docs example stats.json")
@@ -1028,6 +1085,7 @@ def main():
     test_session_merge()
     test_jsonl(17, 3000, 3000)
     test_splits()
+    test_quoted_splits()
     test_split_errors()
     test_bad_input()
     test_docs()
