@@ -197,6 +197,8 @@ class WebApp(unittest.TestCase):
                   for s in sids]
         self.assertEqual(sorted(r["thread_span_counts"]), sorted(counts))
 
+        # the custom range typed right after its inputs appeared is still there
+        self.assertEqual(r["range_inputs"], [str(begin), str(end)])
         # downloads: byte-identical to `streamlake trace`, progress seen before the end
         for key, args in (("download_all", []),
                           ("download_range", ["--kinds", "thread", "--begin", str(begin),

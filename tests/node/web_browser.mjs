@@ -155,10 +155,14 @@ try {
   // The same with a custom range and thread spans only.
   await page.selectOption("#trace-kinds", "thread");
   await page.selectOption(".panel .range-preset", "custom");
+  // typed at once after the inputs appear (an effect that wiped a fresh input's text
+  // a frame later lost the begin: the download then had every span before the end)
   await page.fill(".panel .range-begin", rangeBegin);
   await page.press(".panel .range-begin", "Tab");
   await page.fill(".panel .range-end", rangeEnd);
   await page.press(".panel .range-end", "Tab");
+  await page.waitForTimeout(100);
+  out.range_inputs = [await page.inputValue(".panel .range-begin"), await page.inputValue(".panel .range-end")];
   out.download_range = await downloadTrace(path.join(outDir, "web-range-thread.pftrace"));
 
   // Open in Perfetto, same kinds and range: a new tab (the stand-in) gets the PING/PONG

@@ -1,5 +1,5 @@
 // Shared pieces: formatting, the time range picker, navigation.
-import { useEffect, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import type { Range } from "./api";
 
 export function navigate(path: string) {
@@ -69,10 +69,15 @@ export function rangeFromPreset(preset: string): RangeState {
   return { preset: preset || "all", begin: "", end: "" };
 }
 
-/** A text box whose value is committed (onCommit) on change: Enter or leaving it. */
+/** A text box whose value is committed (onCommit) on change: Enter or leaving it.
+ * The draft follows the value only when the value changes, in the render's own task:
+ * an effect on mount ran a frame later and wiped what was typed meanwhile. */
 export function CommitInput(p: { id?: string; class?: string; placeholder?: string; value: string; onCommit: (v: string) => void }) {
   const [draft, setDraft] = useState(p.value);
-  useEffect(() => setDraft(p.value), [p.value]);
+  const seen = useRef(p.value);
+  useLayoutEffect(() => {
+    if (seen.current !== p.value) { seen.current = p.value; setDraft(p.value); }
+  }, [p.value]);
   return <input id={p.id} class={p.class} placeholder={p.placeholder} value={draft}
     onInput={(e) => setDraft((e.target as HTMLInputElement).value)}
     onChange={(e) => p.onCommit((e.target as HTMLInputElement).value)} />;
