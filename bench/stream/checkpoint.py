@@ -11,11 +11,19 @@ past half of a full run's time, and restarted; the figure is the
 time from the restart to its end, next to a full run's time.
 
   python3 bench/stream/checkpoint.py [--rows N] [--rounds R] [--workers W]
-                                     [--build DIR] [--data-dir DIR] [--job agg|q7]
+                                     [--build DIR] [--data-dir DIR]
+                                     [--job agg|filter|q7]
+                                     [--quoted]
 
---job q7 runs a join of windows instead (each bid with its window's highest
+--job filter runs a filter (rows in line order), whose cost is mostly reading
+the file.  --job q7 runs a join of windows instead (each bid with its window's highest
 price, Nexmark q7's shape), whose checkpoints save its sources' places and
 the rows of its open windows.
+
+--quoted writes every bidder in double quotes: with checkpoints the file is
+then cut where records end before the workers start (a walk of the records
+around each quote), and a run with one worker, checkpoints on, is timed too,
+for the speedup of reading such a file with every worker.
 
 A third variant, checkpoints on with an interval no run reaches, separates what
 taking checkpoints costs from what enabling them costs (a part file for the
@@ -46,6 +54,11 @@ CREATE TABLE out (window_end timestamp, auction bigint, n bigint, total bigint, 
 INSERT INTO out SELECT window_end, auction, count(*), sum(price), max(price)
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
 """,
+    "filter": SOURCE + """
+CREATE TABLE out (auction bigint, bidder text, price bigint)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT auction, bidder, price FROM bids WHERE price > 990;
+""",
     "q7": SOURCE + """
 CREATE TABLE out (auction bigint, price bigint, window_end timestamp)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
@@ -57,7 +70,7 @@ INSERT INTO out SELECT b.auction, b.price, b.window_end FROM tumble(bids, ts, IN
 }
 
 
-def gen(path, n):
+def gen(path, n, quoted=False):
     rnd = random.Random(1)
     base = datetime.datetime(2024, 1, 1)
     t = 0
@@ -66,7 +79,8 @@ def gen(path, n):
         for _ in range(n):
             t += rnd.randint(0, 20)
             d = base + datetime.timedelta(milliseconds=max(0, t - rnd.randint(0, 1500)))
-            f.write("%d,b%d,%d,%s\n" % (rnd.randint(1, 1000), rnd.randint(1, 500),
+            f.write(("%d,\"b%d\",%d,%s\n" if quoted else "%d,b%d,%d,%s\n") % (
+                                        rnd.randint(1, 1000), rnd.randint(1, 500),
                                         rnd.randint(1, 1000), d.strftime("%Y-%m-%d %H:%M:%S.%f")))
 
 
@@ -88,29 +102,42 @@ def main():
     ap.add_argument("--build", default=os.path.join(os.getcwd(), "build"))
     ap.add_argument("--data-dir", help="keep the generated file here (reused when present)")
     ap.add_argument("--job", choices=sorted(JOBS), default="agg",
-                    help="agg: a tumbling GROUP BY; q7: a join of windows")
+                    help="agg: a tumbling GROUP BY; filter: a filter (reading is most of "
+                         "it); q7: a join of windows")
+    ap.add_argument("--quoted", action="store_true", help="every bidder in double quotes")
     a = ap.parse_args()
     bin_ = os.path.join(os.path.abspath(a.build), "streamlake")
     tmp = a.data_dir or tempfile.mkdtemp(prefix="sl-bench-ckpt-")
     os.makedirs(tmp, exist_ok=True)
     try:
-        tag = os.path.join(tmp, "bids.csv.%d" % a.rows)
+        tag = os.path.join(tmp, "bids.csv.%d%s" % (a.rows, ".quoted" if a.quoted else ""))
         if not os.path.exists(tag):
-            gen(os.path.join(tmp, "bids.csv"), a.rows)
+            for old in os.listdir(tmp):
+                if old.startswith("bids.csv."):
+                    os.remove(os.path.join(tmp, old))
+            gen(os.path.join(tmp, "bids.csv"), a.rows, a.quoted)
             open(tag, "w").close()
         with open(os.path.join(tmp, "job.sql"), "w") as f:
             f.write(JOBS[a.job])
         ck = os.path.join(tmp, "ck")
-        none, idle, every = [], [], []
+        none, idle, every, one = [], [], [], []
         for _ in range(a.rounds):
             none.append(run(bin_, tmp, a.workers))
             idle.append(run(bin_, tmp, a.workers, ck, "86400"))
             every.append(run(bin_, tmp, a.workers, ck))
+            if a.quoted:
+                one.append(run(bin_, tmp, 1, ck))
         n, i, e = statistics.median(none), statistics.median(idle), statistics.median(every)
-        print("job %s, rows %d, workers %d, rounds %d" % (a.job, a.rows, a.workers, a.rounds))
+        print("job %s, rows %d, workers %d, rounds %d%s" % (a.job, a.rows, a.workers, a.rounds,
+                                                         ", every bidder quoted" if a.quoted
+                                                         else ""))
         print("no checkpoints            %10.0f rows/s  (%.3f s)" % (a.rows / n, n))
         print("checkpoints on, none due  %10.0f rows/s  (%.3f s)" % (a.rows / i, i))
         print("checkpoint every 1 s      %10.0f rows/s  (%.3f s)" % (a.rows / e, e))
+        if one:
+            o = statistics.median(one)
+            print("1 worker, checkpoint every 1 s %6.0f rows/s  (%.3f s): %d workers read %.2fx "
+                  "as fast" % (a.rows / o, o, a.workers, o / e))
         print("throughput with a checkpoint every second: %.1f %% of without checkpoints, "
               "%.1f %% of checkpoints on and none taken" % (100 * n / e, 100 * i / e))
         # the fastest round of each: what is left when the machine's noise (a shared
