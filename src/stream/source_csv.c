@@ -287,6 +287,71 @@ static size_t quoted_split_end(const char *map, size_t size, size_t pos, size_t 
     return size;
 }
 
+/* The nominal end of split i of want (the file cut into equal byte ranges). */
+static size_t nominal_end(size_t size, int i, int want)
+{
+    return i == want - 1 ? size : (size_t)((unsigned __int128)size * (size_t)(i + 1) / (size_t)want);
+}
+
+/*
+ * Cutting a quoted file in parallel: each thread takes a run of the splits and,
+ * for each, guesses its start (after the first line break at its nominal start,
+ * as for a file without quotes) and walks from there to its end
+ * (quoted_split_end).  A guess is right when the splits before it end exactly
+ * there (the first record end at or after the nominal start is that line
+ * break), which stream_file_split checks in order, walking again from the true
+ * start only for a split whose guess was wrong (its nominal start inside a
+ * quoted field holding a line break).
+ */
+typedef struct cut_scan {
+    pthread_t th;
+    bool started;
+    const stream_file *f;
+    int want, from, to;      /* splits [from, to) */
+    size_t *guess, *end;     /* per split: its guessed start, its end from there */
+} cut_scan;
+
+static void *cut_main(void *arg)
+{
+    cut_scan *c = arg;
+    const char *map = c->f->map;
+    size_t size = c->f->size;
+    for (int i = c->from; i < c->to; i++) {
+        size_t g = 0;
+        if (i > 0) {
+            size_t b = nominal_end(size, i - 1, c->want);
+            const char *nl = b < size ? memchr(map + b - 1, '\n', size - b + 1) : NULL;
+            g = nl ? (size_t)(nl - map) + 1 : size;
+        }
+        size_t e = nominal_end(size, i, c->want);
+        c->guess[i] = g;
+        c->end[i] = e >= size ? size : e <= g ? g : quoted_split_end(map, size, g, e,
+                                                                       c->f->t->delim);
+    }
+    return NULL;
+}
+
+/* Every split's guessed start and end (see cut_scan), on nthreads threads. */
+static void quoted_cuts(const stream_file *f, int want, int nthreads, size_t *guess,
+                        size_t *end)
+{
+    cut_scan c[64];
+    int n = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    if (n > want)
+        n = want;
+    for (int t = 0; t < n; t++) {
+        c[t] = (cut_scan){.f = f, .want = want, .from = want * t / n,
+                          .to = want * (t + 1) / n, .guess = guess, .end = end};
+        c[t].started = t > 0 && !pthread_create(&c[t].th, NULL, cut_main, &c[t]);
+    }
+    for (int t = 0; t < n; t++) {
+        if (!c[t].started)
+            cut_main(&c[t]);
+        else
+            pthread_join(c[t].th, NULL);
+    }
+}
+
 int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n)
 {
     *out = NULL;
@@ -312,17 +377,23 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         quoted = want > 1 && !checked && f->t->format == STREAM_FMT_CSV && has_quote(f, nworkers);
     }
     stream_split *s = sl_calloc((size_t)want, sizeof *s);
-    if (!s)
+    size_t *guess = quoted ? sl_malloc(sizeof *guess * 2 * (size_t)want) : NULL;
+    if (!s || (quoted && !guess)) {
+        sl_free(s);
         return SL_ENOMEM;
+    }
+    if (quoted)
+        quoted_cuts(f, want, nworkers, guess, guess + want);
     size_t at = 0;
     int k = 0;
     for (int i = 0; i < want && at < f->size; i++) {
-        size_t end = i == want - 1 ? f->size : (size_t)((unsigned __int128)f->size * (i + 1) / want);
+        size_t end = nominal_end(f->size, i, want);
         if (end <= at)
             continue;
-        if (quoted) {
-            end = end < f->size ? quoted_split_end(f->map, f->size, at, end, f->t->delim)
-                                : f->size;
+        if (quoted) { /* the walk from the guessed start, if that is where it starts */
+            end = end >= f->size ? f->size
+                  : at == guess[i] ? guess[want + i]
+                                   : quoted_split_end(f->map, f->size, at, end, f->t->delim);
         } else {
             const char *nl = end < f->size ? memchr(f->map + end - 1, '\n', f->size - end + 1)
                                            : NULL;
@@ -334,6 +405,7 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         k++;
         at = end;
     }
+    sl_free(guess);
     if (f->t->follow && k) { /* a growing file: complete lines only, the rest later */
         const char *nl = memrchr(f->map, '\n', f->size);
         s[0].end = nl ? (size_t)(nl - f->map) + 1 : 0;

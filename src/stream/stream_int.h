@@ -432,7 +432,7 @@ bool stream_plan_reads_stream(const sql_plan *p);
 /* The streams (sources, also under window tables) a plan reads, at most max. */
 int stream_plan_sources(const sql_plan *p, stream_table **out, int max);
 
-/* wholesrc.c: a file (or nexmark) source read whole, in line order, for the
+/* wholesrc.c: a file, nexmark or kafka source read whole, in line order, for the
  * drivers that choose the rows a job's SELECT runs over (winjoin.c, ijoin.c):
  * relative paths resolve against input_dir, a followed file ends when *stop is
  * set (stop may be NULL); with ahead threads (0: none) a few batches ahead on a

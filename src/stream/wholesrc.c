@@ -1,7 +1,7 @@
 /*
- * wholesrc.c - a file (or nexmark) source read whole by one reader, in line
- * order, for the drivers that run a job's SELECT over rows they choose
- * (winjoin.c, ijoin.c).
+ * wholesrc.c - a file, nexmark or kafka source read whole by one reader, in
+ * line order (a topic: every partition, each in offset order), for the drivers
+ * that run a job's SELECT over rows they choose (winjoin.c, ijoin.c).
  *
  * The reader applies lateness and watermarks exactly as a worker's reader does
  * (rule 2: a row's watermark comes from every line before it), so the batches
