@@ -82,6 +82,24 @@ for _ in $(seq 1 120); do # the generator's 2 M events are bounded: the job fini
 done
 "$bin" sql --server "$url" "SELECT name, state, rows_written FROM jobs WHERE name = 'highest_bid';
 SELECT * FROM highest_bid ORDER BY window_end LIMIT 5"
+echo "== an interval join's view read as a stream: auctions listed within 0.5 s of their seller joining, per minute"
+"$bin" sql --server "$url" "CREATE TABLE person (id bigint, city text, date_time timestamp)
+  WITH (connector = 'nexmark', kind = 'person', events = 2000000);
+CREATE TABLE auction (id bigint, seller bigint, category bigint, date_time timestamp)
+  WITH (connector = 'nexmark', kind = 'auction', events = 2000000);
+CREATE MATERIALIZED VIEW new_sellers AS
+  SELECT p.id AS seller, p.city, a.id AS auction, a.category, a.date_time AS listed
+  FROM person p JOIN auction a ON a.seller = p.id
+   AND a.date_time BETWEEN p.date_time AND p.date_time + INTERVAL '500 milliseconds';
+CREATE MATERIALIZED VIEW new_sellers_per_minute AS
+  SELECT window_start, count(*) AS auctions, count(DISTINCT seller) AS sellers
+  FROM tumble(new_sellers, listed, INTERVAL '1 minute') GROUP BY window_start, window_end"
+for _ in $(seq 1 120); do # bounded: the join ends, then the window job over its view
+  state=$("$bin" sql --server "$url" --format csv "SELECT string_agg(state, ',') FROM jobs WHERE name IN ('new_sellers', 'new_sellers_per_minute')" | tail -1)
+  case "$state" in *running*) sleep 0.25 ;; *) break ;; esac
+done
+"$bin" sql --server "$url" "SELECT name, state, rows_written FROM jobs WHERE name LIKE 'new_sellers%' ORDER BY name;
+SELECT * FROM new_sellers_per_minute ORDER BY window_start"
 echo "== what the server holds"
 "$bin" processes --server "$url"
 blob_bytes=$(du -sb "$data/blobs" | cut -f1)
