@@ -197,8 +197,10 @@ class WebApp(unittest.TestCase):
                   for s in sids]
         self.assertEqual(sorted(r["thread_span_counts"]), sorted(counts))
 
-        # the custom range typed right after its inputs appeared is still there
+        # the custom range typed right after its inputs appeared is still there, also
+        # when typed in the very task that made them
         self.assertEqual(r["range_inputs"], [str(begin), str(end)])
+        self.assertEqual(r["range_same_task"], "123")
         # downloads: byte-identical to `streamlake trace`, progress seen before the end
         for key, args in (("download_all", []),
                           ("download_range", ["--kinds", "thread", "--begin", str(begin),

@@ -152,6 +152,23 @@ try {
   }
   out.download_all = await downloadTrace(path.join(outDir, "web-all.pftrace"));
   await shot("process-downloaded");
+  // Text typed into a new range box in the task that made it stays (an effect run a
+  // frame after mounting once wiped it: a download then lost its begin).
+  out.range_same_task = await page.evaluate(async () => {
+    const sel = document.querySelector(".panel .range-preset");
+    sel.value = "custom";
+    sel.dispatchEvent(new Event("change", { bubbles: true }));
+    for (let i = 0; i < 10 && !document.querySelector(".panel .range-begin"); i++) await Promise.resolve();
+    const box = document.querySelector(".panel .range-begin");
+    if (!box) return "no box";
+    box.value = "123";
+    box.dispatchEvent(new Event("input", { bubbles: true }));
+    await new Promise((r) => setTimeout(r, 300));
+    const kept = document.querySelector(".panel .range-begin").value;
+    sel.value = "all";
+    sel.dispatchEvent(new Event("change", { bubbles: true }));
+    return kept;
+  });
   // The same with a custom range and thread spans only.
   await page.selectOption("#trace-kinds", "thread");
   await page.selectOption(".panel .range-preset", "custom");
