@@ -290,8 +290,11 @@ class MultiServer(Shared):
         a, b = self.start(2)
         cap = tempfile.mkdtemp(prefix="sl-multi-cap-")
         self.addCleanup(shutil.rmtree, cap, True)
+        # a 2 MB cap: the loadgen's pacing flushes (and so cuts the thread's blocks)
+        # every quarter of it by count, not only when the collector's timer or a
+        # quarter of a large ring says so (a loaded ASan run once cut one block)
         out = cli("loadgen", "--dir", cap, "--json", "--threads", "1", "--spans", "40000",
-                  "--async", "5", "--logs", "5", "--metrics", "5")
+                  "--async", "5", "--logs", "5", "--metrics", "5", "--memory-mb", "2")
         self.assertEqual(out.returncode, 0, out.stderr)
         pid = json.loads(out.stdout.strip().splitlines()[-1])["process_id"]
         # the first half of the thread stream's blocks now, the rest later through the other
