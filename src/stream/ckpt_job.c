@@ -366,9 +366,9 @@ int stream_ckpt_source_restore(stream_job *j, int i, stream_source *s, int64_t *
     if (src == SL_EINVAL)
         rc = sql_err_set(e, "55000", -1, "checkpoint %llu does not fit source \"%s\" (%s)",
                          (unsigned long long)seq, t->name,
-                         t->connector == STREAM_CONN_FILE
-                             ? "its file is shorter than the place saved"
-                             : "its events end before the place saved");
+                         t->connector == STREAM_CONN_FILE ? "its file is shorter than the place saved"
+                         : t->kf ? "its topic has another partition count"
+                                 : "its events end before the place saved");
     else
         rc = rc ? rc : src;
     if (!rc) {
@@ -498,7 +498,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         return SL_OK;
     const char *why = NULL;
     if ((j->ijoin || j->winjoin) && !stream_join_resumable(j))
-        why = "joins of two streams over other sources than files";
+        why = "joins of two streams over other sources than files, the generator or topics";
     else if (j->agg && !(j->win && j->win->session)) /* sessions keep rows, not states */
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);

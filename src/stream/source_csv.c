@@ -185,11 +185,41 @@ void stream_file_close(stream_file *f)
     sl_free(f);
 }
 
-typedef struct quote_scan {
+/* A share of work run by spread: its thread first in each share's struct. */
+typedef struct spread_share {
     pthread_t th;
+    bool started;
+} spread_share;
+
+/* Runs fn on each of n shares (structs of sz bytes, each starting with a
+ * spread_share), on threads of their own but the first, which is the calling
+ * thread's (as is a share whose thread could not start); returns once all ran. */
+static void spread(void *shares, size_t sz, int n, void *(*fn)(void *))
+{
+    for (int i = 1; i < n; i++) {
+        spread_share *s = (spread_share *)((char *)shares + sz * (size_t)i);
+        s->started = !pthread_create(&s->th, NULL, fn, s);
+    }
+    for (int i = 0; i < n; i++) {
+        spread_share *s = (spread_share *)((char *)shares + sz * (size_t)i);
+        if (i > 0 && s->started)
+            pthread_join(s->th, NULL);
+        else
+            fn(s);
+    }
+}
+
+/* How many threads share a pass over the file (64 at most). */
+static int spread_n(int nthreads)
+{
+    return nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+}
+
+typedef struct quote_scan {
+    spread_share sh;
     const char *p;
     size_t n;
-    bool found, started;
+    bool found;
 } quote_scan;
 
 static void *quote_main(void *arg)
@@ -205,21 +235,16 @@ static void *quote_main(void *arg)
 static bool has_quote(const stream_file *f, int nthreads)
 {
     quote_scan q[64];
-    int n = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
-    bool found = false;
+    int n = spread_n(nthreads);
     for (int i = 0; i < n; i++) {
         size_t a = (size_t)((unsigned __int128)f->size * i / n),
                b = (size_t)((unsigned __int128)f->size * (i + 1) / n);
         q[i] = (quote_scan){.p = f->map + a, .n = b - a};
-        q[i].started = i > 0 && !pthread_create(&q[i].th, NULL, quote_main, &q[i]);
     }
-    for (int i = 0; i < n; i++) {
-        if (!q[i].started)
-            quote_main(&q[i]); /* the calling thread's share, or a thread not started */
-        else
-            pthread_join(q[i].th, NULL);
+    spread(q, sizeof *q, n, quote_main);
+    bool found = false;
+    for (int i = 0; i < n; i++)
         found |= q[i].found;
-    }
     return found;
 }
 
@@ -293,6 +318,14 @@ static size_t nominal_end(size_t size, int i, int want)
     return i == want - 1 ? size : (size_t)((unsigned __int128)size * (size_t)(i + 1) / (size_t)want);
 }
 
+/* After the first line break at or after b - 1 (b >= 1), or the file's end: where a
+ * split cut at b ends in a file without quotes. */
+static size_t line_end_after(const char *map, size_t size, size_t b)
+{
+    const char *nl = b < size ? memchr(map + b - 1, '\n', size - b + 1) : NULL;
+    return nl ? (size_t)(nl - map) + 1 : size;
+}
+
 /*
  * Cutting a quoted file in parallel: each thread takes a run of the splits and,
  * for each, guesses its start (after the first line break at its nominal start,
@@ -304,8 +337,7 @@ static size_t nominal_end(size_t size, int i, int want)
  * quoted field holding a line break).
  */
 typedef struct cut_scan {
-    pthread_t th;
-    bool started;
+    spread_share sh;
     const stream_file *f;
     int want, from, to;      /* splits [from, to) */
     size_t *guess, *end;     /* per split: its guessed start, its end from there */
@@ -317,12 +349,7 @@ static void *cut_main(void *arg)
     const char *map = c->f->map;
     size_t size = c->f->size;
     for (int i = c->from; i < c->to; i++) {
-        size_t g = 0;
-        if (i > 0) {
-            size_t b = nominal_end(size, i - 1, c->want);
-            const char *nl = b < size ? memchr(map + b - 1, '\n', size - b + 1) : NULL;
-            g = nl ? (size_t)(nl - map) + 1 : size;
-        }
+        size_t g = i > 0 ? line_end_after(map, size, nominal_end(size, i - 1, c->want)) : 0;
         size_t e = nominal_end(size, i, c->want);
         c->guess[i] = g;
         c->end[i] = e >= size ? size : e <= g ? g : quoted_split_end(map, size, g, e,
@@ -336,20 +363,13 @@ static void quoted_cuts(const stream_file *f, int want, int nthreads, size_t *gu
                         size_t *end)
 {
     cut_scan c[64];
-    int n = nthreads < 1 ? 1 : nthreads > 64 ? 64 : nthreads;
+    int n = spread_n(nthreads);
     if (n > want)
         n = want;
-    for (int t = 0; t < n; t++) {
+    for (int t = 0; t < n; t++)
         c[t] = (cut_scan){.f = f, .want = want, .from = want * t / n,
                           .to = want * (t + 1) / n, .guess = guess, .end = end};
-        c[t].started = t > 0 && !pthread_create(&c[t].th, NULL, cut_main, &c[t]);
-    }
-    for (int t = 0; t < n; t++) {
-        if (!c[t].started)
-            cut_main(&c[t]);
-        else
-            pthread_join(c[t].th, NULL);
-    }
+    spread(c, sizeof *c, n, cut_main);
 }
 
 int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n)
@@ -390,15 +410,11 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         size_t end = nominal_end(f->size, i, want);
         if (end <= at)
             continue;
-        if (quoted) { /* the walk from the guessed start, if that is where it starts */
-            end = end >= f->size ? f->size
-                  : at == guess[i] ? guess[want + i]
-                                   : quoted_split_end(f->map, f->size, at, end, f->t->delim);
-        } else {
-            const char *nl = end < f->size ? memchr(f->map + end - 1, '\n', f->size - end + 1)
-                                           : NULL;
-            end = nl ? (size_t)(nl - f->map) + 1 : f->size;
-        }
+        if (!quoted)
+            end = line_end_after(f->map, f->size, end);
+        else if (end < f->size) /* the walk from the guessed start, if it starts there */
+            end = at == guess[i] ? guess[want + i]
+                                 : quoted_split_end(f->map, f->size, at, end, f->t->delim);
         s[k].begin = at;
         s[k].end = end;
         s[k].line = 1;

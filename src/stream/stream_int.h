@@ -461,6 +461,8 @@ typedef struct stream_source {
     const stream_reader_pos *pos_at; /* ... after the last batch taken (read ahead) */
     long delay_us;           /* stream_test_batch_delay */
 } stream_source;
+/* Whether a source can be read whole (a file, the generator, a topic). */
+bool stream_source_whole(const stream_table *t);
 /* A source read whole by one reader: ahead > 0, on threads of its own (ahead of
  * the caller); positions: each batch's place is kept (checkpoints; no chunks). */
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,

@@ -349,6 +349,12 @@ static int ahead_start(stream_source *s, sql_err *e)
     return SL_OK;
 }
 
+bool stream_source_whole(const stream_table *t)
+{
+    return t->connector == STREAM_CONN_FILE || t->connector == STREAM_CONN_NEXMARK ||
+           t->connector == STREAM_CONN_KAFKA;
+}
+
 int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop, int ahead,
                        bool positions, stream_src_pub *pub, stream_source *s, sql_err *e)
 {
@@ -358,8 +364,7 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     s->wm = STREAM_WM_NONE;
     s->positions = positions;
     s->delay_us = stream_test_batch_delay();
-    if (t->connector != STREAM_CONN_FILE && t->connector != STREAM_CONN_NEXMARK &&
-        t->connector != STREAM_CONN_KAFKA)
+    if (!stream_source_whole(t))
         return sql_err_set(e, SQLSTATE_FEATURE, -1, "source \"%s\": this job reads file, "
                            "nexmark and kafka sources only", t->name);
     if (stream_path_resolve(t->path, sizeof t->path, input_dir, t->path_opt))

@@ -576,8 +576,7 @@ bool stream_join_resumable(const stream_job *j)
     stream_table *src[MAX_SRC];
     int n = stream_plan_sources(j->q->root->p, src, MAX_SRC);
     for (int i = 0; i < n; i++)
-        if (src[i]->connector != STREAM_CONN_FILE && src[i]->connector != STREAM_CONN_NEXMARK &&
-            src[i]->connector != STREAM_CONN_KAFKA)
+        if (!stream_source_whole(src[i])) /* (its reader keeps its place) */
             return false;
     return n > 0;
 }

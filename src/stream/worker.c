@@ -875,7 +875,6 @@ static int hold_back(wk *w, sql_err *e)
     return rc;
 }
 
-
 /* ---- reading a split ahead ------------------------------------------------------ */
 
 typedef struct prefix_arg {
