@@ -2,7 +2,7 @@
 """run.py - continuous jobs over a CSV file: pass-through cost, scaling, DuckDB.
 
     bench/stream/run.py [--rows N] [--reps R] [--build DIR] [--skip-duckdb]
-                        [--data-dir DIR] [--only-tumble]
+                        [--data-dir DIR] [--only-tumble] [--window W]
 
 On one generated file t.csv (id bigint, value bigint 0-99, ts timestamp, in
 order, 1 ms apart), each figure the best wall time of R runs of
@@ -34,6 +34,10 @@ instead of a temporary one removed at the end; --only-tumble skips the
 floor and pass-through figures.  It prints ours (2 workers) over DuckDB's
 rows/s.
 
+--window sets the tumble's size (an interval, default '10 seconds', 10,000
+rows a window): '100 milliseconds' makes 100 rows a window, 50,000 windows
+over 5 M rows, which measures what each window costs the workers.
+
 Smoke run: bench/stream/run.py --rows 200000 --reps 1
 """
 import argparse
@@ -54,11 +58,11 @@ SINK = "CREATE TABLE out (%s) WITH (connector = 'file', path = 'out.csv');\n"
 FLOOR = SRC + SINK % "id bigint, value bigint" + "INSERT INTO out SELECT id, value FROM t WHERE value > 1000;\n"
 PASS = SRC + SINK % "id bigint, value bigint" + "INSERT INTO out SELECT id, value FROM t WHERE value > 50;\n"
 TUMBLE = (SRC + SINK % "window_start timestamp, total numeric, n bigint" +
-          "INSERT INTO out SELECT window_start, sum(value), count(*) FROM tumble(t, ts, INTERVAL '10 seconds') "
+          "INSERT INTO out SELECT window_start, sum(value), count(*) FROM tumble(t, ts, INTERVAL '%(w)s') "
           "GROUP BY window_start, window_end;\n")
-DUCK = ("SELECT time_bucket(INTERVAL '10 seconds', ts) AS ws, sum(value), count(*) FROM "
+DUCK = ("SELECT time_bucket(INTERVAL '%(w)s', ts) AS ws, sum(value), count(*) FROM "
         "read_csv('%s', header = true, columns = {'id': 'BIGINT', 'value': 'BIGINT', 'ts': 'TIMESTAMP'}) "
-        "GROUP BY ws")
+        "GROUP BY ws")  # %(w)s: --window; DUCK's %s: the file
 
 
 def make_file(path, rows):
@@ -100,9 +104,9 @@ def cpu_text(sql, workers):
     return "  cpu %.3f s" % CPU[(sql, workers)]
 
 
-def duckdb(path, reps):
+def duckdb(query, path, reps):
     js = os.path.join(HERE, "duckdb_tumble.mjs")
-    p = subprocess.run(["node", js, DUCK % path, str(reps)], capture_output=True, text=True)
+    p = subprocess.run(["node", js, query % path, str(reps)], capture_output=True, text=True)
     if p.returncode:
         print("duckdb: not run (%s)" % p.stderr.strip()[:200])
         return None
@@ -117,7 +121,9 @@ def main():
     ap.add_argument("--skip-duckdb", action="store_true")
     ap.add_argument("--data-dir", help="keep the generated file here and reuse it")
     ap.add_argument("--only-tumble", action="store_true", help="skip floor and pass-through")
+    ap.add_argument("--window", default="10 seconds", help="the tumble's size (an interval)")
     a = ap.parse_args()
+    tumble, duck = TUMBLE.replace("%(w)s", a.window), DUCK.replace("%(w)s", a.window)
     binary = os.path.join(a.build, "streamlake")
     d = tempfile.mkdtemp(prefix="sl-stream-bench-")
     try:
@@ -133,7 +139,8 @@ def main():
         else:
             make_file(csv, a.rows)
         n = a.rows
-        print("%d rows, %.1f MB, %d cores here" % (n, os.path.getsize(csv) / 1e6, os.cpu_count()))
+        print("%d rows, %.1f MB, %d cores here, windows of %s" % (n, os.path.getsize(csv) / 1e6,
+                                                                os.cpu_count(), a.window))
         if not a.only_tumble:
             floor = best(binary, d, FLOOR, 1, a.reps)
             pas = best(binary, d, PASS, 1, a.reps)
@@ -142,14 +149,14 @@ def main():
             print("pass-through value > 50, 1 worker: %8.3f s  %10.0f records/s per core%s" %
                   (pas, n / pas, cpu_text(PASS, 1)))
             print("job over reading: %.1f ns/record (target <= 50)" % ((pas - floor) / n * 1e9))
-        t1 = best(binary, d, TUMBLE, 1, a.reps)
-        t2 = best(binary, d, TUMBLE, 2, a.reps)
+        t1 = best(binary, d, tumble, 1, a.reps)
+        t2 = best(binary, d, tumble, 2, a.reps)
         print("tumble GROUP BY SUM, 1 worker:  %8.3f s  %10.0f records/s%s" %
-              (t1, n / t1, cpu_text(TUMBLE, 1)))
+              (t1, n / t1, cpu_text(tumble, 1)))
         print("tumble GROUP BY SUM, 2 workers: %8.3f s  %10.0f records/s%s  speedup %.2fx "
-              "(target >= 1.8x)" % (t2, n / t2, cpu_text(TUMBLE, 2), t1 / t2))
+              "(target >= 1.8x)" % (t2, n / t2, cpu_text(tumble, 2), t1 / t2))
         if not a.skip_duckdb:
-            dk = duckdb(csv, a.reps)
+            dk = duckdb(duck, csv, a.reps)
             if dk:
                 print("DuckDB batch tumble (2 threads): %8.3f s  %10.0f rows/s; ours with 2 workers / DuckDB "
                       "= %.2fx" % (dk, n / dk, (n / t2) / (n / dk)))

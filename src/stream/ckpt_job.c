@@ -589,6 +589,7 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
         if (!(rc = sql_aggtab_new(j->agg, &ow->t, e))) {
             w->nwins++;
             rc = sql_aggtab_load(ow->t, p.wins[i].state, p.wins[i].len, e);
+            stream_wk_counted(w, ow);
         }
     }
     stream_ckpt_worker_free(&p);

@@ -24,6 +24,7 @@ typedef struct stream_job stream_job;
 typedef struct open_win {
     int64_t start, end;
     sql_aggtab *t;
+    int64_t mem;             /* t's bytes as last counted into its worker's tabs_mem */
 } open_win;
 
 /* Which groups of an owner's table a sink's log holds (a bit per group id): a
@@ -84,6 +85,7 @@ typedef struct stream_wk {
     int64_t owner_wm;        /* windows ending at or before it are closed */
     int64_t closing_end;     /* the window being read out */
     int64_t mem;             /* its windows' state, accounted in j->state_mem */
+    int64_t tabs_mem;        /* ... of it, its window tables' (each open_win.mem) */
     stream_sessions *ss;     /* session windows: its keys' open sessions */
     stream_kept ukept;       /* a sink's log with op_column: the groups it holds */
     sql_aggtab *cur;         /* the closing session's table */
@@ -320,6 +322,12 @@ static inline bool stream_job_failed(const stream_job *j)
 /* wintab.c: a worker's window tables.  Its windows' state into j->state_mem
  * (53200 past work_mem). */
 int stream_wk_account(stream_wk *w, sql_err *e);
+/* A window's table changed (counted: its bytes into w->tabs_mem, kept in ow->mem),
+ * or leaves the worker's windows (uncounted: its last count out).  Every change
+ * of a table in wins or lwins is counted before stream_wk_account, so that
+ * accounting costs the same with one open window as with thousands. */
+void stream_wk_counted(stream_wk *w, open_win *ow);
+void stream_wk_uncounted(stream_wk *w, open_win *ow);
 /* The open window starting at start among its own (local: its partial tables):
  * made if new, with table t when given (taken; else a new one), and *fresh set;
  * NULL with e set. */

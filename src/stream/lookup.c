@@ -132,7 +132,7 @@ static int lookup_open(sql_table *tab, const sql_scan_req *req, int64_t unit, sq
     stream_split *sp = NULL;
     int nsp = 0;
     /* one worker: one split, the file whole */
-    if (!rc && stream_file_split(ls->f, 1, false, &sp, &nsp))
+    if (!rc && stream_file_split(ls->f, 1, false, false, &sp, &nsp))
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     if (!rc) {
         stream_split whole = {.begin = 0, .end = nsp ? sp[nsp - 1].end : 0, .line = 1};

@@ -91,7 +91,8 @@ struct stream_reader {
     stream_kafka_reader *kf; /* a kafka table's: it reads, this parses (parse_msg) */
     stream_view_reader *vw;  /* a materialized view's (source_view.c) */
     const char *where;       /* a message's place, named in errors instead of a line */
-    /* follow = true: the reader maps the grown file itself */
+    /* follow = true, the last split: the reader maps the grown file itself */
+    bool grows;
     bool own_map;
     size_t mapped;
     int notify;              /* inotify descriptor (-1: none, wait by timeout) */
@@ -372,7 +373,8 @@ static void quoted_cuts(const stream_file *f, int want, int nthreads, size_t *gu
     spread(c, sizeof *c, n, cut_main);
 }
 
-int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n)
+int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cut,
+                      stream_split **out, int *n)
 {
     *out = NULL;
     *n = 0;
@@ -384,7 +386,7 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         return stream_kafka_split(f->t, nworkers, out, n);
     int want = 1;
     bool quoted = false;
-    if (nworkers > 1 && f->size && !f->t->follow) {
+    if (nworkers > 1 && f->size && (!f->t->follow || follow_cut)) {
         /* a few chunks per worker, so that a pass-through job's output (kept in
          * line order) lets workers run ahead of each other */
         size_t chunk = f->size / ((size_t)nworkers * 8);
@@ -422,14 +424,16 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split *
         at = end;
     }
     sl_free(guess);
-    if (f->t->follow && k) { /* a growing file: complete lines only, the rest later */
-        const char *nl = memrchr(f->map, '\n', f->size);
-        s[0].end = nl ? (size_t)(nl - f->map) + 1 : 0;
-    }
     if (!k) { /* an empty file: one empty split */
         s[0].begin = s[0].end = 0;
         s[0].line = 1;
         k = 1;
+    }
+    if (f->t->follow) { /* a growing file: complete lines only, the rest later */
+        const char *nl = f->size ? memrchr(f->map, '\n', f->size) : NULL;
+        size_t end = nl ? (size_t)(nl - f->map) + 1 : 0;
+        s[k - 1].end = end > s[k - 1].begin ? end : s[k - 1].begin;
+        s[k - 1].tail = true;
     }
     *out = s;
     *n = k;
@@ -463,7 +467,8 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
     }
     r->map = f->map;
     r->size = sp->end;
-    r->fsize = t->follow ? 0 : f->size; /* a followed file's tail may be half written */
+    r->grows = t->follow && sp->tail;
+    r->fsize = r->grows ? 0 : f->size; /* a followed file's tail may be half written */
     r->p = r->released = f->map + sp->begin;
     r->line = sp->line ? sp->line : 1;
     r->line_rel = !sp->line;
@@ -486,6 +491,17 @@ size_t stream_reader_stop(const stream_reader *r)
 void stream_reader_defer_late(stream_reader *r)
 {
     r->defer_late = true;
+}
+
+bool stream_reader_grows(const stream_reader *r)
+{
+    return r->grows;
+}
+
+void stream_reader_late_from(stream_reader *r, const stream_wm *wm)
+{
+    r->defer_late = false;
+    r->wm = *wm;
 }
 
 void stream_reader_save(const stream_reader *r, stream_reader_pos *p)
@@ -1117,7 +1133,7 @@ int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *
         return stream_view_next(r->vw, out, wm, e);
     if (r->kf)
         return stream_kafka_next(r->kf, r, out, wm, e);
-    if (!r->t->follow)
+    if (!r->grows || r->defer_late) /* (read ahead: up to the end found) */
         return read_next(r, out, wm, e);
     if (!r->mapped)
         r->mapped = r->size; /* the split's end: the file as the job found it (or less) */

@@ -230,6 +230,7 @@ typedef struct stream_split {
     int64_t line;            /* the line begin is on (1-based; 0: not known, lines are
                                 counted from the split's start and the lines before
                                 it only for an error's message) */
+    bool tail;               /* follow = true: the last split, which grows with the file */
     bool seen;               /* first pass: the split's largest event time */
     int64_t max_ns;
     int64_t nlines;          /* first pass: line breaks in the split */
@@ -253,9 +254,13 @@ void stream_file_close(stream_file *f);
  * worker (one for one worker or a small file).  A CSV file holding a double quote
  * is cut where records end (a quoted field may span lines), unless the caller
  * checks where each split really starts (checked: each split is read after the
- * one before it stopped, see stream_reader_stop).
+ * one before it stopped, see stream_reader_stop).  A followed file (follow = true)
+ * is one split that grows, unless follow_cut: then what it holds when the job
+ * starts is cut as a bounded file's is and only its last split grows (its
+ * reader reads it ahead up to where it ended, then follows the file).
  */
-int stream_file_split(stream_file *f, int nworkers, bool checked, stream_split **out, int *n);
+int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cut,
+                      stream_split **out, int *n);
 /* A reader of one split; sp->line and sp->start_* must be set (the header is the
  * first record of the split that begins the file). */
 int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **out,
@@ -278,8 +283,15 @@ int stream_reader_scan_max(stream_reader *r, bool *seen, int64_t *max_ns, int64_
 int stream_reader_next(stream_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
 /* Every good row is returned, late or not, and moves the reader's largest event
  * time: the caller applies the watermark (worker.c reads a split ahead before the
- * largest event time before it is known).  Not with late = 'error'. */
+ * largest event time before it is known).  Not with late = 'error'.  A growing
+ * split's reader then reads only up to the split's end as found. */
 void stream_reader_defer_late(stream_reader *r);
+/* Whether r reads a split that grows with its file (a followed file's last). */
+bool stream_reader_grows(const stream_reader *r);
+/* A reader that deferred lateness decides it again, from the watermark wm on (its
+ * rows so far were served under wm by the caller); a growing split's reader then
+ * follows its file. */
+void stream_reader_late_from(stream_reader *r, const stream_wm *wm);
 /* Rows read, dropped late, skipped bad so far. */
 void stream_reader_counts(const stream_reader *r, uint64_t *read, uint64_t *late,
                           uint64_t *bad);

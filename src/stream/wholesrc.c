@@ -317,7 +317,7 @@ static int chunks_open(stream_source *s, stream_ahead *a, int nw, sql_err *e)
 {
     int64_t rows = stream_nexmark_rows(s->t);
     int parts = rows >= 0 ? (int)(rows / (8 * CHUNK_ROWS)) + 2 : nw;
-    int rc = stream_file_split(s->f, parts, false, &a->sp, &a->nsp) ? oom(e) : SL_OK;
+    int rc = stream_file_split(s->f, parts, false, false, &a->sp, &a->nsp) ? oom(e) : SL_OK;
     if (rc || a->nsp < 2)
         return rc;
     errmsg em;
@@ -388,7 +388,7 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     }
     stream_split *sp = NULL;
     int n = 0;
-    if (!rc && stream_file_split(s->f, 1, false, &sp, &n))
+    if (!rc && stream_file_split(s->f, 1, false, false, &sp, &n))
         rc = oom(e);
     if (!rc) {
         s->whole = (stream_split){.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};

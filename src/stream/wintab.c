@@ -20,11 +20,7 @@ static int oom(sql_err *e)
 int stream_wk_account(stream_wk *w, sql_err *e)
 {
     stream_job *j = w->j;
-    int64_t m = w->ss ? stream_sessions_mem(w->ss) : 0;
-    for (int i = 0; i < w->nwins; i++)
-        m += sql_aggtab_mem(w->wins[i].t);
-    for (int i = 0; i < w->nlwins; i++)
-        m += sql_aggtab_mem(w->lwins[i].t);
+    int64_t m = (w->ss ? stream_sessions_mem(w->ss) : 0) + w->tabs_mem;
     int64_t d = m - w->mem, limit = j->q->x.mem_limit;
     int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
     w->mem = m;
@@ -36,6 +32,19 @@ int stream_wk_account(stream_wk *w, sql_err *e)
         return SL_ENOMEM;
     }
     return SL_OK;
+}
+
+void stream_wk_counted(stream_wk *w, open_win *ow)
+{
+    int64_t m = ow->t ? sql_aggtab_mem(ow->t) : 0;
+    w->tabs_mem += m - ow->mem;
+    ow->mem = m;
+}
+
+void stream_wk_uncounted(stream_wk *w, open_win *ow)
+{
+    w->tabs_mem -= ow->mem;
+    ow->mem = 0;
 }
 
 /* A worker's windows: those it owns, or (local) its partial tables. */
@@ -74,13 +83,9 @@ open_win *stream_wk_window(stream_wk *w, bool loc, int64_t start, sql_aggtab *t,
         *s.cap = nc;
     }
     /* without a window: one table, closed by the end of the input only */
-    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, t};
+    open_win ow = {start, j->win ? start + j->win->size_ns : STREAM_WM_END, t, 0};
     if (!t) {
-        /* a new table takes a little of the query's arena: one lock per window */
-        pthread_mutex_lock(&j->mu);
-        int rc = sql_aggtab_new(j->agg, &ow.t, e);
-        pthread_mutex_unlock(&j->mu);
-        if (rc)
+        if (sql_aggtab_new(j->agg, &ow.t, e))
             return NULL;
     }
     open_win *a = *s.wins;
@@ -99,6 +104,8 @@ int stream_wk_take_partial(stream_wk *w, int64_t start, sql_aggtab *t, sql_err *
     int rc = ow ? SL_OK : SL_ENOMEM;
     if (ow && !fresh)
         rc = sql_aggtab_combine(ow->t, t, e);
+    if (ow)
+        stream_wk_counted(w, ow);
     if (!ow || !fresh)
         sql_aggtab_free(t);
     return rc ? rc : stream_wk_account(w, e);

@@ -210,7 +210,7 @@ static int cmp_u32(const void *a, const void *b)
 
 /* Rows of one window into its table; with emit = 'on_update' the new results of
  * the groups they changed go to the merger (through the post chain). */
-static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
+static int add_rows_in(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
 {
     job *j = w->j;
     if (!j->on_update)
@@ -236,6 +236,13 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
     return rc;
 }
 
+static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
+{
+    int rc = add_rows_in(w, ow, b, e);
+    stream_wk_counted(w, ow);
+    return rc;
+}
+
 /* Rows at the aggregation's input (b taken): into their windows' tables of set s
  * (the whole batch when it holds one window, else each window's rows taken
  * apart). */
@@ -243,42 +250,60 @@ static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
 {
     job *j = w->j;
     const col_vec *wc = j->win_col >= 0 ? &b->cols[j->win_col] : NULL;
-    int64_t off = j->win_is_end ? j->win->size_ns : 0, n = b->n, nseen = 0;
-    uint32_t *pick = sl_malloc(sizeof *pick * (size_t)(n ? n : 1));
-    int64_t *seen = sl_malloc(sizeof *seen * (size_t)(n ? n : 1));
-    int rc = pick && seen ? SL_OK : oom(e);
+    int64_t off = j->win_is_end ? j->win->size_ns : 0, n = b->n, nseen = 0, last = 0;
+    size_t cap = (size_t)(n ? n : 1);
+    /* each row's window (slot: its place among the starts seen, in order of first
+     * appearance), then the rows of each window in row order: one pass each, as
+     * many windows as the batch holds cost no more than one */
+    uint32_t *slot = sl_malloc(sizeof *slot * cap), *pick = sl_malloc(sizeof *pick * cap);
+    int64_t *seen = sl_malloc(sizeof *seen * cap), *at = sl_malloc(sizeof *at * (cap + 1));
+    int rc = slot && pick && seen && at ? SL_OK : oom(e);
     for (int64_t i = 0; i < n && !rc; i++) {
-        int64_t start = wc ? col_vec_i64(wc, i) - off : 0;
-        bool done = false;
-        for (int64_t k = nseen - 1; k >= 0 && !done; k--)
-            done = seen[k] == start;
-        if (done)
-            continue;
-        seen[nseen++] = start;
+        int64_t start = wc ? col_vec_i64(wc, i) - off : 0, k = last;
+        if (!nseen || seen[k] != start)
+            for (k = nseen - 1; k >= 0 && seen[k] != start; k--)
+                ;
+        if (k < 0) {
+            k = nseen++;
+            seen[k] = start;
+            at[k + 1] = 0;
+        }
+        at[k + 1]++;
+        slot[i] = (uint32_t)k;
+        last = k;
+    }
+    if (!rc && nseen) {
+        at[0] = 0;
+        for (int64_t k = 0; k < nseen; k++)
+            at[k + 1] += at[k];
+        for (int64_t i = 0; i < n; i++) /* at[k]: the next place of window k's rows */
+            pick[at[slot[i]]++] = (uint32_t)i;
+        /* at[k] is now where window k + 1's rows begin */
+    }
+    for (int64_t k = 0; k < nseen && !rc; k++) {
+        int64_t from = k ? at[k - 1] : 0, m = at[k] - from;
         bool fresh;
-        open_win *ow = stream_wk_window(w, local, start, NULL, &fresh, e);
+        open_win *ow = stream_wk_window(w, local, seen[k], NULL, &fresh, e);
         if (!ow) {
             rc = SL_ENOMEM;
             break;
         }
-        int64_t m = 0;
-        for (int64_t k = i; k < n; k++)
-            if (!wc || col_vec_i64(wc, k) - off == start)
-                pick[m++] = (uint32_t)k;
         if (m == n) {
             rc = add_rows(w, ow, b, e);
             continue;
         }
         sql_batch *part;
-        if ((rc = sql_batch_take(b, pick, m, &part))) {
+        if ((rc = sql_batch_take(b, pick + from, m, &part))) {
             oom(e);
             break;
         }
         rc = add_rows(w, ow, part, e);
         sql_batch_free(part);
     }
+    sl_free(slot);
     sl_free(pick);
     sl_free(seen);
+    sl_free(at);
     sql_batch_free(b);
     return rc ? rc : stream_wk_account(w, e);
 }
@@ -309,6 +334,7 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
                               : sql_pipe_push(j->post, j->npost, w->id, b, result_out, w, e)))
                 break;
         }
+        stream_wk_uncounted(w, &w->wins[done]);
         sql_aggtab_free(w->wins[done].t);
         w->wins[done].t = NULL;
     }
@@ -344,9 +370,7 @@ static int session_groups(wk *w, sql_batch *rows, const int64_t *se, bool per_ro
     int rc = scan_taken(w, rows, se, per_row, &b, e);
     if (rc)
         return rc;
-    pthread_mutex_lock(&j->mu);
     rc = sql_aggtab_new(j->agg, &w->cur, e);
-    pthread_mutex_unlock(&j->mu);
     if (rc) {
         sql_batch_free(b);
         return rc;
@@ -745,6 +769,7 @@ static int ship_partials(wk *w, int64_t upto, sql_err *e)
 {
     int rc = SL_OK;
     while (!rc && w->nlwins && (upto == STREAM_WM_END || stream_win_closed(w->lwins[0].end, upto))) {
+        stream_wk_uncounted(w, &w->lwins[0]);
         open_win ow = w->lwins[0];
         memmove(w->lwins, w->lwins + 1, sizeof *w->lwins * (size_t)(w->nlwins - 1));
         w->nlwins--;
@@ -840,9 +865,28 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
 
 /* ---- a worker ---------------------------------------------------------------- */
 
-/* Open windows an owner may hold while its own reader is ahead of the other
- * producers (their watermarks close them) before that reader waits. */
-#define MAX_AHEAD_WINS 64
+/* What an owner's open windows (and its partial tables) may take while its own
+ * reader is ahead of the other producers (their watermarks close them) before
+ * that reader waits: a share of work_mem, at most AHEAD_MEM_MAX, and never fewer
+ * than AHEAD_MIN_WINS windows.  Bounded by bytes, not by windows: a split
+ * spans a window count that depends only on the window size, and small windows
+ * cost little each (bounded by a count, 10-second windows over a 2-split file
+ * ran the two readers in lockstep). */
+#define AHEAD_MIN_WINS 64
+#define AHEAD_MEM_MAX ((int64_t)64 << 20)
+
+static int64_t ahead_mem(const job *j)
+{
+    int64_t limit = j->q->x.mem_limit, m = AHEAD_MEM_MAX;
+    if (limit > 0 && limit / (4 * j->nw) < m)
+        m = limit / (4 * j->nw);
+    return m;
+}
+
+static bool too_far_ahead(const wk *w)
+{
+    return w->nwins > AHEAD_MIN_WINS && w->mem > ahead_mem(w->j) && w->wm > w->owner_wm;
+}
 
 static bool ahead_ready(void *arg)
 {
@@ -865,11 +909,11 @@ static int hold_back(wk *w, sql_err *e)
 {
     job *j = w->j;
     int rc = SL_OK;
-    while (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm && !stream_job_failed(j)) {
+    while (!rc && too_far_ahead(w) && !stream_job_failed(j)) {
         if (ckpt_asked(w))
             break;
         rc = drain(w, e);
-        if (!rc && w->nwins > MAX_AHEAD_WINS && w->wm > w->owner_wm)
+        if (!rc && too_far_ahead(w))
             stream_bell_wait(&w->bell, ahead_ready, w);
     }
     return rc;
@@ -1046,8 +1090,15 @@ static int read_split(wk *w, int c, sql_err *e)
          * owner as several messages (a join's rounds), and none may close a
          * window that a later one adds rows to */
         int64_t wm;
-        if ((rc = w->ahead_on ? stream_ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e)) ||
-            !b) {
+        bool was_ahead = w->ahead_on;
+        rc = was_ahead ? stream_ahead_next(w, &b, &wm, e) : stream_reader_next(rd, &b, &wm, e);
+        if (!rc && !b && was_ahead && stream_reader_grows(rd)) {
+            /* a followed file's last split, served up to where it ended: its reader
+             * goes on, late rows decided under the line-order watermark */
+            stream_reader_late_from(rd, &w->lw);
+            continue;
+        }
+        if (rc || !b) {
             w->wm = rc ? w->wm : wm;
             break;
         }
@@ -1321,7 +1372,12 @@ static int setup(job *j, int nw, sql_err *e)
      * again from their own start, resume_pass) */
     bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
                    !j->stop && j->src->time_col >= 0;
-    if (stream_file_split(j->file, nw, checked, &j->splits, &j->nsplits))
+    /* a followed file: what it holds now is cut for every worker when its splits
+     * are read ahead (below) and no checkpoint needs the same cut after a resume
+     * (the file will have grown); its last split grows */
+    bool follow_cut = j->src->follow && nw > 1 && !j->src->late_error && !j->ckpt && !j->stop &&
+                      j->src->time_col >= 0;
+    if (stream_file_split(j->file, nw, checked, follow_cut, &j->splits, &j->nsplits))
         return oom(e);
     j->interleave = j->src->kf && !j->agg && j->nsplits > 1;
     /* a file's splits read ahead, with no first pass: not with late = 'error' (its

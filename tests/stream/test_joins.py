@@ -461,12 +461,12 @@ def test_docs():
 
 # ---- follow = true: a growing file, stopped by SIGINT ---------------------------
 
-def start_run(d):
-    """`streamlake run job.sql` in d on 2 workers, once its job started (its sink
-    o.csv has its part file) or ended."""
+def start_run(d, workers=2):
+    """`streamlake run job.sql` in d on 2 workers (or workers), once its job started
+    (its sink o.csv has its part file) or ended."""
     import subprocess
     import time
-    p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", "2"], cwd=d,
+    p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", str(workers)], cwd=d,
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     for _ in range(600):
         if os.path.exists(os.path.join(d, "o.csv.part")) or p.poll() is not None:
@@ -506,6 +506,102 @@ def test_follow():
         st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
         check(st.get("sources", {}).get("t", {}).get("rows_read") == 7 and st["sources"]["t"]["late_dropped"] == 1,
               "follow = true: rows seen and late rows counted %s" % st)
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def follow_rows(n, seed):
+    """n rows (id, v, ts in ms) a little out of order: with max_delay 1 s some are
+    late, some exactly on the watermark."""
+    import random
+    rnd = random.Random(seed)
+    rows, t = [], 0
+    for i in range(n):
+        t += rnd.randint(0, 40)
+        ts = t - rnd.choice([0, 0, 0, 200, 900, 1500])
+        rows.append((i, rnd.randint(0, 99), max(ts, 0)))
+    return rows
+
+
+def fmt_ts(ms):
+    import datetime
+    return (datetime.datetime(2024, 1, 1) + datetime.timedelta(milliseconds=ms)).strftime(
+        "%Y-%m-%d %H:%M:%S.%f")[:-3]
+
+
+def on_time(rows, delay_ms):
+    """Rule 2 and 3 in line order: the rows that are not late."""
+    keep, mx = [], None
+    for r in rows:
+        if mx is not None and r[2] < mx - delay_ms:
+            continue
+        keep.append(r)
+        mx = r[2] if mx is None else max(mx, r[2])
+    return keep
+
+
+def test_follow_backlog(workers, agg):
+    """follow = true over a file that already holds many lines: what it holds when
+    the job starts is cut for every worker (its last split grows), lines appended
+    afterwards are read by the last split's reader; the output is the oracle's over
+    the rows read (a filter's in line order, a tumble's per window), and every
+    worker read."""
+    import signal
+    import time
+    d = tempfile.mkdtemp(prefix="sl-follow-cut-")
+    try:
+        rows = follow_rows(60000, 31 + workers)
+        back, more = rows[:50000], rows[50000:]
+        line = lambda r: "%d,%d,%s\n" % (r[0], r[1], fmt_ts(r[2]))  # noqa: E731
+        text = "".join(line(r) for r in back) + line(more[0])[:9]  # a partial last line
+        with open(os.path.join(d, "t.csv"), "w") as f:
+            f.write("id,v,ts\n" + text)
+        job = ("CREATE TABLE t (id bigint, v bigint, ts timestamp) WITH (connector = 'file', "
+               "path = 't.csv', event_time = 'ts', max_delay = '1 second', follow = true);\n")
+        if agg:
+            job += ("CREATE TABLE o (ws timestamp, n bigint, total bigint) WITH (connector = 'file', "
+                    "path = 'o.csv');\nINSERT INTO o SELECT window_start, count(*), sum(v) FROM "
+                    "tumble(t, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end;\n")
+        else:
+            job += ("CREATE TABLE o (id bigint, v bigint) WITH (connector = 'file', path = 'o.csv');\n"
+                    "INSERT INTO o SELECT id, v FROM t WHERE v % 3 <> 0;\n")
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        p = start_run(d, workers)
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write(line(more[0])[9:] + "".join(line(r) for r in more[1:5000]))
+        time.sleep(0.3)
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write("".join(line(r) for r in more[5000:]))
+        time.sleep(1.0)
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=120)
+        st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
+        src = st.get("sources", {}).get("t", {})
+        n = src.get("rows_read", 0)
+        keep = on_time(rows[:n], 1000)
+        if agg:
+            wins = {}
+            for r in keep:
+                w = r[2] // 10000 * 10000
+                c, s = wins.get(w, (0, 0))
+                wins[w] = (c + 1, s + r[1])
+            want = sorted([fmt_ts(w)[:-4], str(c), str(s)] for w, (c, s) in wins.items())
+        else:
+            want = [[str(r[0]), str(r[1])] for r in keep if r[1] % 3 != 0]
+        got = read_sink(os.path.join(d, "o.csv")) if p.returncode == 0 else [[]]
+        got = sorted(got[1:]) if agg else got[1:]
+        what = "follow = true, %s, %d workers" % ("tumble" if agg else "filter", workers)
+        check(p.returncode == 0 and n == len(rows),
+              "%s: the lines appended while it ran are read: %d of %d rows %s" %
+              (what, n, len(rows), err.strip()[:300]))
+        check(got == want and src.get("late_dropped") == n - len(keep),
+              "%s: the output is the oracle's over the rows read (%d rows, %d late): %d rows "
+              "against %d, late %s" % (what, n, n - len(keep), len(got), len(want),
+                                       src.get("late_dropped")))
+        check(src.get("readers") == workers,
+              "%s: the lines it held when the job started are read by every worker: readers %s" %
+              (what, src.get("readers")))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -555,6 +651,9 @@ def main():
     test_nexmark()
     test_docs()
     test_follow()
+    for agg in (False, True):
+        for workers in (1, 2, 4):
+            test_follow_backlog(workers, agg)
     test_nexmark_unbounded()
     ts.finish()
 

@@ -167,6 +167,8 @@ void sql_op_scan_set_bound(sql_op *op, sql_scan_bound *bound);
  * GROUP BY does applies: FILTER, DISTINCT, ORDER BY inside a call.  next hands
  * out the result (keys, then aggregates) a batch at a time after the last add,
  * NULL at the end.  The caller accounts sql_aggtab_mem against work_mem.
+ * A table owns all its memory: tables of one operator may be made, filled and
+ * freed on several threads at once, one thread per table.
  */
 typedef struct sql_aggtab sql_aggtab;
 int sql_aggtab_new(sql_op *op, sql_aggtab **out, sql_err *e);

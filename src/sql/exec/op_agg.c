@@ -94,7 +94,7 @@ static int tab_init(op_agg *g, aggtab *t, int worker)
         s->agg = s->call->agg;
         if (s->call->agg_distinct) {
             int nk = 1 + s->call->nargs;
-            sql_type *ty = arena_alloc(x->a, sizeof *ty * (size_t)nk);
+            sql_type *ty = arena_alloc(&t->agg_mem, sizeof *ty * (size_t)nk);
             if (!ty)
                 return SL_ENOMEM;
             ty[0] = sql_type_of(ST_INT8);
@@ -106,7 +106,7 @@ static int tab_init(op_agg *g, aggtab *t, int worker)
         }
         if (s->call->norder) {
             int nc = 1 + s->call->norder + s->call->nargs;
-            s->ord_types = arena_alloc(x->a, sizeof *s->ord_types * (size_t)nc);
+            s->ord_types = arena_alloc(&t->agg_mem, sizeof *s->ord_types * (size_t)nc);
             if (!s->ord_types)
                 return SL_ENOMEM;
             s->ord_types[0] = sql_type_of(ST_INT8);
