@@ -86,6 +86,8 @@ typedef struct stream_wk {
     int64_t closing_end;     /* the window being read out */
     int64_t mem;             /* its windows' state, accounted in j->state_mem */
     int64_t tabs_mem;        /* ... of it, its window tables' (each open_win.mem) */
+    bool closing;            /* in close_windows: results pushed without waking the merger */
+    bool merger_owed;        /* ... and some were (it rings once they are all in) */
     stream_sessions *ss;     /* session windows: its keys' open sessions */
     stream_kept ukept;       /* a sink's log with op_column: the groups it holds */
     sql_aggtab *cur;         /* the closing session's table */

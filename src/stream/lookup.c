@@ -135,7 +135,8 @@ static int lookup_open(sql_table *tab, const sql_scan_req *req, int64_t unit, sq
     if (!rc && stream_file_split(ls->f, 1, false, false, &sp, &nsp))
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     if (!rc) {
-        stream_split whole = {.begin = 0, .end = nsp ? sp[nsp - 1].end : 0, .line = 1};
+        stream_split whole = {.begin = 0, .end = nsp ? sp[nsp - 1].end : 0, .line = 1,
+                              .tail = nsp && sp[nsp - 1].tail};
         rc = stream_reader_open(ls->f, &whole, &ls->rd, e);
     }
     sl_free(sp);

@@ -96,13 +96,20 @@ bool stream_ring_room(stream_ring *r)
     return t - r->head_cache <= r->mask;
 }
 
-bool stream_ring_push(stream_ring *r, const stream_msg *m)
+bool stream_ring_push_quiet(stream_ring *r, const stream_msg *m)
 {
     if (!stream_ring_room(r))
         return false;
     uint64_t t = atomic_load_explicit(&r->tail, memory_order_relaxed);
     r->slots[t & r->mask] = *m;
     atomic_store_explicit(&r->tail, t + 1, memory_order_release);
+    return true;
+}
+
+bool stream_ring_push(stream_ring *r, const stream_msg *m)
+{
+    if (!stream_ring_push_quiet(r, m))
+        return false;
     stream_bell_ring(r->consumer);
     return true;
 }

@@ -118,6 +118,10 @@ int stream_ring_init(stream_ring *r, uint32_t cap, stream_bell *consumer, stream
 void stream_ring_free(stream_ring *r);
 /* Producer: false when full (nothing done). */
 bool stream_ring_push(stream_ring *r, const stream_msg *m);
+/* Producer: as push, without ringing the consumer's bell (the caller rings it,
+ * stream_bell_ring(r->consumer), before it waits or once a run of pushes ends:
+ * one wake-up for many messages). */
+bool stream_ring_push_quiet(stream_ring *r, const stream_msg *m);
 /* Consumer: false when empty. */
 bool stream_ring_pop(stream_ring *r, stream_msg *m);
 /* Consumer: whether a pop would find a message. */

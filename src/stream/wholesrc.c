@@ -391,7 +391,8 @@ int stream_source_open(stream_table *t, const char *input_dir, _Atomic int *stop
     if (!rc && stream_file_split(s->f, 1, false, false, &sp, &n))
         rc = oom(e);
     if (!rc) {
-        s->whole = (stream_split){.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1};
+        s->whole = (stream_split){.begin = 0, .end = n ? sp[n - 1].end : 0, .line = 1,
+                                  .tail = n && sp[n - 1].tail}; /* (a followed file) */
         rc = stream_reader_open(s->f, &s->whole, &s->rd, e);
     }
     sl_free(sp);

@@ -137,6 +137,10 @@ static void wait_for(wk *w, stream_ring *room, bool inputs)
 static int to_merger(wk *w, const stream_msg *m)
 {
     stream_ring *r = &w->j->out[w->id];
+    if (w->merger_owed) { /* (in order: the quiet ones first) */
+        w->merger_owed = false;
+        stream_bell_ring(r->consumer);
+    }
     while (!stream_ring_push(r, m)) {
         if (stream_job_failed(w->j)) {
             stream_msg c = *m;
@@ -308,12 +312,18 @@ static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
     return rc ? rc : stream_wk_account(w, e);
 }
 
+/* A closed window's rows: pushed without waking the merger, which close_windows
+ * does once after the windows a watermark closed (one wake-up, not one a window). */
 static int result_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
     (void)e;
     wk *w = arg;
     stream_msg m = {b, 0, w->closing_end, STREAM_MSG_RESULT};
+    if (w->closing && stream_ring_push_quiet(&w->j->out[w->id], &m)) {
+        w->merger_owed = true;
+        return SL_OK;
+    }
     return to_merger(w, &m);
 }
 
@@ -322,6 +332,7 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
 {
     job *j = w->j;
     int rc = SL_OK, done = 0;
+    w->closing = true;
     for (; done < w->nwins && !rc && stream_win_closed(w->wins[done].end, wm); done++) {
         w->closing_end = w->wins[done].end;
         /* a sink's upsert log has every final row already; a view's log gets them
@@ -341,6 +352,11 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
     if (done) {
         memmove(w->wins, w->wins + done, sizeof *w->wins * (size_t)(w->nwins - done));
         w->nwins -= done;
+    }
+    w->closing = false;
+    if (w->merger_owed) {
+        w->merger_owed = false;
+        stream_bell_ring(w->j->out[w->id].consumer);
     }
     return rc ? rc : stream_wk_account(w, e);
 }
