@@ -338,6 +338,19 @@ open_win *stream_wk_window(stream_wk *w, bool local, int64_t start, sql_aggtab *
 /* A producer's partial table of the window starting at start (t taken): the
  * window's table if it has none yet, else combined into it. */
 int stream_wk_take_partial(stream_wk *w, int64_t start, sql_aggtab *t, sql_err *e);
+/* A batch's rows grouped by window: the windows' starts in order of first
+ * appearance (start[k]), and the row numbers of window k in row order at
+ * rows[end[k - 1] .. end[k]) (from 0 for k = 0).  win_col: the column holding
+ * the window (-1: one window, start 0); off: subtracted from it (a window_end
+ * column: the size).  One pass each way, however many windows the batch holds.
+ * SL_ENOMEM with nothing to free. */
+typedef struct stream_bywin {
+    int64_t *start, *end;
+    uint32_t *rows;
+    int64_t nwins;
+} stream_bywin;
+int stream_rows_by_window(const sql_batch *b, int win_col, int64_t off, stream_bywin *g);
+void stream_bywin_free(stream_bywin *g);
 /* The owner of the window starting at start: the worker its rows would go to (the
  * hash of its keys, every one a window column), so a job's windows have the same
  * owners with partial tables as with rows. */

@@ -4,7 +4,8 @@
  * its partial tables of its own rows; a window's table found or made, a
  * producer's partial table taken in or combined, the owner a partial table
  * goes to, whether a job pre-aggregates, and the tables' memory accounted
- * against work_mem.  What rows go into them and when they close is worker.c's.
+ * against work_mem, and a batch's rows grouped by window (stream_rows_by_window).
+ * What rows go into them and when they close is worker.c's.
  */
 #include "stream/job.h"
 
@@ -144,4 +145,53 @@ bool stream_preagg_fits(const stream_job *j, int nw)
         if (j->src_keys[k] != j->src->ncols && j->src_keys[k] != j->src->ncols + 1)
             return false;
     return true;
+}
+
+void stream_bywin_free(stream_bywin *g)
+{
+    sl_free(g->start);
+    sl_free(g->end);
+    sl_free(g->rows);
+    memset(g, 0, sizeof *g);
+}
+
+int stream_rows_by_window(const sql_batch *b, int win_col, int64_t off, stream_bywin *g)
+{
+    const col_vec *wc = win_col >= 0 ? &b->cols[win_col] : NULL;
+    int64_t n = b->n, last = 0;
+    size_t cap = (size_t)(n ? n : 1);
+    memset(g, 0, sizeof *g);
+    uint32_t *slot = sl_malloc(sizeof *slot * cap);
+    g->rows = sl_malloc(sizeof *g->rows * cap);
+    g->start = sl_malloc(sizeof *g->start * cap);
+    g->end = sl_malloc(sizeof *g->end * (cap + 1));
+    if (!slot || !g->rows || !g->start || !g->end) {
+        sl_free(slot);
+        stream_bywin_free(g);
+        return SL_ENOMEM;
+    }
+    /* each row's window (slot), counted in end[k + 1] */
+    for (int64_t i = 0; i < n; i++) {
+        int64_t start = wc ? col_vec_i64(wc, i) - off : 0, k = last;
+        if (!g->nwins || g->start[k] != start)
+            for (k = g->nwins - 1; k >= 0 && g->start[k] != start; k--)
+                ;
+        if (k < 0) {
+            k = g->nwins++;
+            g->start[k] = start;
+            g->end[k + 1] = 0;
+        }
+        g->end[k + 1]++;
+        slot[i] = (uint32_t)k;
+        last = k;
+    }
+    /* counts to places, then each row to its window's next place: end[k] ends
+     * window k once every row is placed */
+    g->end[0] = 0;
+    for (int64_t k = 0; k < g->nwins; k++)
+        g->end[k + 1] += g->end[k];
+    for (int64_t i = 0; i < n; i++)
+        g->rows[g->end[slot[i]]++] = (uint32_t)i;
+    sl_free(slot);
+    return SL_OK;
 }

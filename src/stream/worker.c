@@ -134,13 +134,19 @@ static void wait_for(wk *w, stream_ring *room, bool inputs)
 
 /* A message to the merger (blocks while its ring is full: the merger always
  * drains, so this wait ends). */
+/* Results pushed quietly (result_out): the merger woken once for them all. */
+static void ring_owed(wk *w)
+{
+    if (w->merger_owed) {
+        w->merger_owed = false;
+        stream_bell_ring(w->j->out[w->id].consumer);
+    }
+}
+
 static int to_merger(wk *w, const stream_msg *m)
 {
     stream_ring *r = &w->j->out[w->id];
-    if (w->merger_owed) { /* (in order: the quiet ones first) */
-        w->merger_owed = false;
-        stream_bell_ring(r->consumer);
-    }
+    ring_owed(w); /* (in order: the quiet ones first) */
     while (!stream_ring_push(r, m)) {
         if (stream_job_failed(w->j)) {
             stream_msg c = *m;
@@ -253,61 +259,30 @@ static int add_rows(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
 static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
 {
     job *j = w->j;
-    const col_vec *wc = j->win_col >= 0 ? &b->cols[j->win_col] : NULL;
-    int64_t off = j->win_is_end ? j->win->size_ns : 0, n = b->n, nseen = 0, last = 0;
-    size_t cap = (size_t)(n ? n : 1);
-    /* each row's window (slot: its place among the starts seen, in order of first
-     * appearance), then the rows of each window in row order: one pass each, as
-     * many windows as the batch holds cost no more than one */
-    uint32_t *slot = sl_malloc(sizeof *slot * cap), *pick = sl_malloc(sizeof *pick * cap);
-    int64_t *seen = sl_malloc(sizeof *seen * cap), *at = sl_malloc(sizeof *at * (cap + 1));
-    int rc = slot && pick && seen && at ? SL_OK : oom(e);
-    for (int64_t i = 0; i < n && !rc; i++) {
-        int64_t start = wc ? col_vec_i64(wc, i) - off : 0, k = last;
-        if (!nseen || seen[k] != start)
-            for (k = nseen - 1; k >= 0 && seen[k] != start; k--)
-                ;
-        if (k < 0) {
-            k = nseen++;
-            seen[k] = start;
-            at[k + 1] = 0;
-        }
-        at[k + 1]++;
-        slot[i] = (uint32_t)k;
-        last = k;
-    }
-    if (!rc && nseen) {
-        at[0] = 0;
-        for (int64_t k = 0; k < nseen; k++)
-            at[k + 1] += at[k];
-        for (int64_t i = 0; i < n; i++) /* at[k]: the next place of window k's rows */
-            pick[at[slot[i]]++] = (uint32_t)i;
-        /* at[k] is now where window k + 1's rows begin */
-    }
-    for (int64_t k = 0; k < nseen && !rc; k++) {
-        int64_t from = k ? at[k - 1] : 0, m = at[k] - from;
+    stream_bywin g;
+    int rc = stream_rows_by_window(b, j->win_col, j->win_is_end ? j->win->size_ns : 0, &g)
+                 ? oom(e) : SL_OK;
+    for (int64_t k = 0; k < g.nwins && !rc; k++) {
+        int64_t from = k ? g.end[k - 1] : 0, m = g.end[k] - from;
         bool fresh;
-        open_win *ow = stream_wk_window(w, local, seen[k], NULL, &fresh, e);
+        open_win *ow = stream_wk_window(w, local, g.start[k], NULL, &fresh, e);
         if (!ow) {
             rc = SL_ENOMEM;
             break;
         }
-        if (m == n) {
+        if (m == b->n) {
             rc = add_rows(w, ow, b, e);
             continue;
         }
         sql_batch *part;
-        if ((rc = sql_batch_take(b, pick + from, m, &part))) {
+        if ((rc = sql_batch_take(b, g.rows + from, m, &part))) {
             oom(e);
             break;
         }
         rc = add_rows(w, ow, part, e);
         sql_batch_free(part);
     }
-    sl_free(slot);
-    sl_free(pick);
-    sl_free(seen);
-    sl_free(at);
+    stream_bywin_free(&g);
     sql_batch_free(b);
     return rc ? rc : stream_wk_account(w, e);
 }
@@ -354,10 +329,7 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
         w->nwins -= done;
     }
     w->closing = false;
-    if (w->merger_owed) {
-        w->merger_owed = false;
-        stream_bell_ring(w->j->out[w->id].consumer);
-    }
+    ring_owed(w);
     return rc ? rc : stream_wk_account(w, e);
 }
 
@@ -881,27 +853,19 @@ static int barrier_out(wk *w, int c, const stream_reader *rd, sql_err *e)
 
 /* ---- a worker ---------------------------------------------------------------- */
 
-/* What an owner's open windows (and its partial tables) may take while its own
- * reader is ahead of the other producers (their watermarks close them) before
- * that reader waits: a share of work_mem, at most AHEAD_MEM_MAX, and never fewer
- * than AHEAD_MIN_WINS windows.  Bounded by bytes, not by windows: a split
- * spans a window count that depends only on the window size, and small windows
- * cost little each (bounded by a count, 10-second windows over a 2-split file
- * ran the two readers in lockstep). */
+/* Whether a reader ahead of the other producers (their watermarks close its
+ * owning half's windows) waits: once those windows and its partial tables take a
+ * quarter of its share of work_mem (at most AHEAD_MEM_MAX) and are more than
+ * AHEAD_MIN_WINS.  Bytes, not windows: a split spans as many windows as its time
+ * range holds (a count kept 10-second windows of two splits in lockstep). */
 #define AHEAD_MIN_WINS 64
 #define AHEAD_MEM_MAX ((int64_t)64 << 20)
 
-static int64_t ahead_mem(const job *j)
-{
-    int64_t limit = j->q->x.mem_limit, m = AHEAD_MEM_MAX;
-    if (limit > 0 && limit / (4 * j->nw) < m)
-        m = limit / (4 * j->nw);
-    return m;
-}
-
 static bool too_far_ahead(const wk *w)
 {
-    return w->nwins > AHEAD_MIN_WINS && w->mem > ahead_mem(w->j) && w->wm > w->owner_wm;
+    int64_t limit = w->j->q->x.mem_limit / (4 * w->j->nw);
+    int64_t cap = limit > 0 && limit < AHEAD_MEM_MAX ? limit : AHEAD_MEM_MAX;
+    return w->nwins > AHEAD_MIN_WINS && w->mem > cap && w->wm > w->owner_wm;
 }
 
 static bool ahead_ready(void *arg)
