@@ -29,7 +29,9 @@
  * (interval joins).  Anything else (sorts, DISTINCT, window functions,
  * subqueries) is refused with 0A000 before a row is read.
  * The aggregation keys other than the window columns are the partition key
- * that gives each row its owner among the workers.
+ * that gives each row its owner among the workers.  A job without an
+ * aggregation reading a view that emits updates, with FILTER / PROJECT only,
+ * is keyed by that view's key when its sink holds keyed rows (keyed_reader).
  *
  * worker.c runs what this file took apart (stream_job_plan) on --workers threads (the scan
  * and the pre chain where rows are read, the windows and the post chain
@@ -246,9 +248,24 @@ static int analyse(job *j)
     return j->agg ? find_window_key(j) : SL_OK;
 }
 
+/* A filter or projection of a view with emit = 'on_update' (analysed): its
+ * output can be keyed by the view's key, so that a row its filter drops, and a
+ * row the view deletes, leave as deletions (upost.c's stream_ulog_pass).  Its
+ * sink decides whether it is (a view, or a sink with op_column). */
+static bool keyed_reader(const job *j)
+{
+    if (j->agg || !j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log)
+        return false;
+    for (int i = 0; i < j->npre; i++)
+        if (j->pre[i]->p->kind != SP_FILTER && j->pre[i]->p->kind != SP_PROJECT)
+            return false; /* (a lookup join: appended, deletions not passed on) */
+    return true;
+}
+
 /* ---- the sink ------------------------------------------------------------- */
 
 static int sink_deletes_prepare(job *j);
+static int out_key(const job *j, int c);
 
 /* INSERT INTO sink [(cols)] SELECT: the sink and which job column feeds each of its
  * columns. */
@@ -309,7 +326,8 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     if (t->connector == STREAM_CONN_FILE &&
         stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
-    j->on_update = j->log_to_sink = j->agg && j->win_col < 0;
+    j->on_update = j->log_to_sink = (j->agg && j->win_col < 0) || (j->ukeyed && t->op_col >= 0);
+    j->ukeyed = j->ukeyed && j->log_to_sink; /* without op_column: its rows appended */
     int rc = stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
     /* with op_column, the groups a HAVING stops keeping are deleted from the log */
     if (!rc && j->log_to_sink && t->op_col >= 0)
@@ -367,25 +385,40 @@ static void free_view_log(ftab *f)
  * columns (vt's, then the group's key). */
 static int keyed_stages(stream_job *j, int nv, const sql_type *vt, sql_err *e)
 {
-    const sql_plan *ap = j->agg->p;
-    int nk = ap->agg.nkeys;
-    if (nk > STREAM_MAX_KEYS)
-        return sql_err_set(e, "54011", -1, "emit = 'on_update': at most %d GROUP BY keys",
-                           STREAM_MAX_KEYS);
-    for (int i = 0; i < j->npost; i++)
-        if (j->post[i]->p->kind != SP_FILTER && j->post[i]->p->kind != SP_PROJECT)
-            return sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support a join "
-                               "after the GROUP BY with emit = 'on_update' yet");
     arena *a = &j->q->a;
-    j->ustage[0] = with_rownum(a, ap->types, ap->ncols);
-    for (int i = 0; i < j->npost && j->ustage[i]; i++)
-        j->ustage[i + 1] = with_rownum(a, j->post[i]->p->types, j->post[i]->p->ncols);
-    /* a GROUP BY of no column (one group) is keyed by a constant */
-    j->ukey_const = nk == 0;
-    j->ukeys = nk ? nk : 1;
-    const sql_type *kt = nk ? ap->types : g_zero_key;
+    const sql_type *kt;
+    if (j->ukeyed) { /* a filter or projection of an update view: keyed by its key */
+        int n, ns = j->src->ncols;
+        const sql_type *lt = stream_ulog_types(j->src->vw->log, &n);
+        j->ukeys = n - ns;
+        kt = lt + ns;
+        j->ustage[0] = with_rownum(a, j->scan->p->types, j->scan->p->ncols);
+        for (int i = 0; i < j->npre && j->ustage[i]; i++)
+            j->ustage[i + 1] = with_rownum(a, j->pre[i]->p->types, j->pre[i]->p->ncols);
+        if (!j->ustage[j->npre])
+            return oom(e);
+    } else {
+        const sql_plan *ap = j->agg->p;
+        int nk = ap->agg.nkeys;
+        if (nk > STREAM_MAX_KEYS)
+            return sql_err_set(e, "54011", -1, "emit = 'on_update': at most %d GROUP BY keys",
+                               STREAM_MAX_KEYS);
+        for (int i = 0; i < j->npost; i++)
+            if (j->post[i]->p->kind != SP_FILTER && j->post[i]->p->kind != SP_PROJECT)
+                return sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support a "
+                                   "join after the GROUP BY with emit = 'on_update' yet");
+        j->ustage[0] = with_rownum(a, ap->types, ap->ncols);
+        for (int i = 0; i < j->npost && j->ustage[i]; i++)
+            j->ustage[i + 1] = with_rownum(a, j->post[i]->p->types, j->post[i]->p->ncols);
+        if (!j->ustage[j->npost])
+            return oom(e);
+        /* a GROUP BY of no column (one group) is keyed by a constant */
+        j->ukey_const = nk == 0;
+        j->ukeys = nk ? nk : 1;
+        kt = nk ? ap->types : g_zero_key;
+    }
     j->uout = arena_zalloc(a, sizeof *j->uout * (size_t)(nv + j->ukeys));
-    if (!j->ustage[j->npost] || !j->uout)
+    if (!j->uout)
         return oom(e);
     memcpy(j->uout, vt, sizeof *j->uout * (size_t)nv);
     memcpy(j->uout + nv, kt, sizeof *kt * (size_t)j->ukeys);
@@ -402,6 +435,12 @@ int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
         return oom(e);
     v->f->impl = v->log;
     v->f->on_free = free_view_log;
+    /* which key each of its columns carries: a later job keyed by it names a
+     * deleted key in those (sink_deletes_prepare) */
+    if (!(v->key_of = arena_zalloc(&v->f->mem, sizeof *v->key_of * (size_t)(nv ? nv : 1))))
+        return oom(e);
+    for (int c = 0; c < nv; c++)
+        v->key_of[c] = j->ukey_const ? -1 : out_key(j, c);
     return SL_OK;
 }
 
@@ -409,8 +448,9 @@ int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
  * projections), or -1. */
 static int out_key(const job *j, int c)
 {
-    for (int i = j->npost - 1; i >= 0; i--) {
-        const sql_plan *p = j->post[i]->p;
+    sql_op *const *ops = j->ukeyed ? j->pre : j->post;
+    for (int i = (j->ukeyed ? j->npre : j->npost) - 1; i >= 0; i--) {
+        const sql_plan *p = ops[i]->p;
         if (p->kind == SP_PROJECT) {
             const sql_expr *x = p->project.exprs[c];
             if (x->kind != SE_COL)
@@ -419,6 +459,11 @@ static int out_key(const job *j, int c)
         } else if (p->kind != SP_FILTER) {
             return -1;
         }
+    }
+    if (j->ukeyed) { /* a scan column: the view's column, which may carry its key */
+        int sc = j->scan->p->scan.cols[c];
+        const stream_view *v = j->src->vw;
+        return sc < j->src->ncols && v->key_of ? v->key_of[sc] : -1;
     }
     return c < j->agg->p->agg.nkeys ? c : -1;
 }
@@ -506,7 +551,7 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
 {
     const PgQuery__IntoClause *into = ct->into;
     const char *name = into->rel->relname;
-    bool on_close = !j->agg || j->win_col >= 0, given = false;
+    bool on_close = j->agg ? j->win_col >= 0 : !j->ukeyed, given = false;
     for (size_t i = 0; i < into->n_options; i++) {
         const PgQuery__DefElem *d = into->options[i]->def_elem;
         char buf[64];
@@ -527,7 +572,11 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
     if (given && on_close && j->agg && j->win_col < 0)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a GROUP BY without "
                            "a window has no window to close: use emit = 'on_update'", name);
-    j->on_update = j->agg && !on_close;
+    if (given && on_close && j->ukeyed)
+        return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": it reads \"%s\", "
+                           "which emits updates (emit = 'on_update'): its rows are updates too; "
+                           "use emit = 'on_update'", name, j->src->name);
+    j->on_update = (j->agg || j->ukeyed) && !on_close;
     int n = j->q->ncols;
     if ((int)into->n_col_names > n)
         return sql_err_set(j->e, SQLSTATE_SYNTAX, -1, "too many column names were specified");
@@ -625,6 +674,8 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     if (rc)
         return rc;
     rc = analyse(j);
+    if (!rc)
+        j->ukeyed = keyed_reader(j);
     const char *why;
     if (rc && rc != SL_ENOMEM) {
         /* not taken apart: maybe local to windows (winjoin.c), run window by window */
@@ -657,7 +708,7 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
                                         : view_sink(j, st->create_table_as_stmt, map);
     }
     /* a session's update is computed again from its rows: any aggregate serves */
-    if (!rc && j->on_update && !(j->win && j->win->session))
+    if (!rc && j->on_update && j->agg && !(j->win && j->win->session))
         rc = check_updates(j);
     if (!rc)
         rc = prepare_ops(j, j->pre, j->npre, *nw);

@@ -89,7 +89,9 @@ typedef struct stream_wk {
     bool closing;            /* in close_windows: results pushed without waking the merger */
     bool merger_owed;        /* ... and some were (it rings once they are all in) */
     stream_sessions *ss;     /* session windows: its keys' open sessions */
-    stream_kept ukept;       /* a sink's log with op_column: the groups it holds */
+    stream_kept ukept;       /* a sink's log with op_column: the groups it holds (a job
+                                keyed by an update view: the keys its sink holds) */
+    sql_ht *ukeys_ht;        /* a job keyed by an update view: its keys' ids (the reader's) */
     sql_aggtab *cur;         /* the closing session's table */
     sql_err oerr;            /* a closing session's failure */
     /* checkpoints (ckpt_job.c): the barrier protocol of worker.c */
@@ -130,6 +132,8 @@ struct stream_job {
     sql_type *ustage[STREAM_MAX_CHAIN + 1]; /* ... the aggregation's and each post stage's
                                                columns, and a row number after them */
     sql_type *uout;          /* ... an update's columns: the view's, then the key's */
+    bool ukeyed;             /* a filter or projection of a view with emit = 'on_update':
+                                keyed by the view's key (its reader passes deletions) */
     bool sink_deletes;       /* a sink's log with op_column: keyed the same way, and a
                                 group its HAVING stops keeping is deleted */
     int *ukey_out;           /* ... per output column, the key it carries (-1: none) */
@@ -307,6 +311,17 @@ int stream_ulog_post(stream_job *j, int w, sql_batch *res, int kind,
 int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *gids,
                           stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
                           void *arg, sql_err *e);
+/* A job keyed by the update view it reads (ukeyed): b (taken) widened by each
+ * row's number (0, 1, ...), as the first stage of the chain (ustage[0]). */
+int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out);
+/* ... cur (taken: the scan's rows numbered, through the scan's filter; NULL:
+ * none) through the pre chain as worker w: the rows that pass go to out with
+ * their keys (keys: one row per number; gids their ids) as STREAM_ULOG_UPSERT, and
+ * the keys of the others as STREAM_ULOG_DELETE, those only that kb says the
+ * sink holds. */
+int stream_ulog_pass(stream_job *j, int w, sql_batch *cur, const sql_batch *keys,
+                     const uint32_t *gids, stream_kept *kb,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e);
 /* Session windows: the upsert log keys (the GROUP BY's values) of sessions given
  * by a source row of each (rows) and each one's start and end (se, 2 a row). */
 int stream_ulog_session_keys(const stream_job *j, const sql_batch *rows, const int64_t *se,

@@ -188,9 +188,11 @@ int stream_merge_windows(stream_job *j, sql_err *e)
 }
 
 /* Rows of an append-only job into the sink: a batch, or bytes formatted by the
- * worker (rows_out). */
+ * worker (rows_out); a job keyed by the update view it reads: its changes. */
 static int write_rows(stream_job *j, stream_msg *m, sql_err *e)
 {
+    if (m->kind == STREAM_MSG_UPDATE)
+        return update_in(j, m->b, m->end, e);
     if (m->kind != STREAM_MSG_BYTES)
         return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
     int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m), (size_t)m->wm,

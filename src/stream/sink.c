@@ -433,11 +433,22 @@ int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t ro
     return SL_OK;
 }
 
+/* A server's view changed: jobs following its log (source_view.c) wake. */
+static int ulog_changed(stream_view *v, int rc, sql_err *e)
+{
+    if (!rc && v->grown && v->mu) {
+        pthread_mutex_lock(v->mu);
+        pthread_cond_broadcast(v->grown);
+        pthread_mutex_unlock(v->mu);
+    }
+    return rc ? oom(e) : SL_OK;
+}
+
 int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e)
 {
     stream_view *v = k->v;
     if (kind == STREAM_ULOG_DELETE)
-        return stream_ulog_delete(v->log, b, v->mu) ? oom(e) : SL_OK;
+        return ulog_changed(v, stream_ulog_delete(v->log, b, v->mu), e);
     sql_batch *rows, *keys, *o = NULL;
     if (stream_ulog_split(b, k->ncols, &rows, &keys))
         return oom(e);
@@ -448,7 +459,7 @@ int stream_sink_ulog(stream_sink *k, sql_batch *b, int kind, sql_err *e)
     }
     if (kind == STREAM_ULOG_UPSERT)
         v->rows_written += (uint64_t)o->n;
-    return stream_ulog_upsert(v->log, o, keys, v->mu) ? oom(e) : SL_OK;
+    return ulog_changed(v, stream_ulog_upsert(v->log, o, keys, v->mu), e);
 }
 
 int stream_sink_commit(stream_sink *k, sql_err *e)

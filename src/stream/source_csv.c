@@ -458,7 +458,7 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     int rc = t->kf ? stream_kafka_reader_open(t, sp, &r->kf, e) : SL_OK;
-    if (!rc && t->vw && stream_view_reader_open(t, &r->vw))
+    if (!rc && t->vw && stream_view_reader_open(t, sp->keyed, &r->vw))
         rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     if (rc) {
         sl_free(r->vals);

@@ -45,8 +45,13 @@
  * server a reader follows the upsert log (ulog.h): the live rows when it
  * opens, then each upsert as the view's job publishes it, ending when that
  * job ends.  A reader that falls behind by more than the log keeps takes the
- * live rows again (a key's current row at least once); deletions (a group
- * HAVING drops) are not passed on.
+ * live rows again (a key's current row at least once).  A job whose output is
+ * keyed by the view's key (job.c, a filter or projection of the view: its
+ * split is `keyed`) reads it with its keys and deletions: each batch holds the
+ * view's columns, the key's, and the change (STREAM_ULOG_UPSERT or
+ * STREAM_ULOG_DELETE, whose view columns are NULL); in `streamlake run` the
+ * log's live rows with their keys.  Unkeyed readers get no deletions (a group
+ * HAVING drops stays in what they made).
  *
  * A view of a join of windows (winjoin.c) is read as a windowed view: its
  * rows come window by window in window_end order, and its job publishes
@@ -84,6 +89,10 @@ struct stream_view_reader {
     int64_t pos;             /* the place in the log's tail */
     sql_rows snap;           /* the live rows taken when following began, to return */
     int snap_at;             /* ... the next of them */
+    /* keyed (the split's): batches of the view's columns, the key's and the change */
+    bool keyed;
+    int nkeys;
+    sql_type *ktypes;
 };
 
 /* The view as a source table over column col with max_delay delay_ns. */
@@ -169,10 +178,61 @@ int stream_view_split(stream_split **out, int *n)
     return SL_OK;
 }
 
+/* A keyed reader's batch (b taken): b's rows with their keys (an upsert) or b's
+ * keys (a delete: the view's columns NULL), then the change. */
+static int keyed_batch(const stream_view_reader *r, sql_batch *b, int kind, sql_batch **out)
+{
+    int nv = r->t->ncols, nk = r->nkeys, from = kind == STREAM_ULOG_DELETE ? -nv : 0;
+    sql_vec op;
+    memset(&op, 0, sizeof op);
+    int rc = sql_batch_new(nv + nk + 1, r->ktypes, out);
+    if (!rc && !(rc = sql_vec_alloc(&op, r->ktypes[nv + nk], b->n)))
+        for (int64_t i = 0; i < b->n; i++) {
+            int64_t k = kind;
+            memcpy(op.v.values->p + 8 * i, &k, 8);
+        }
+    for (int c = 0; c < nv + nk && !rc; c++) {
+        col_vec *o = &(*out)->cols[c];
+        col_vec_release(o);
+        if (c + from >= 0) {
+            sql_vec_share(&b->cols[c + from], o);
+            continue;
+        }
+        sql_vec z;
+        if (!(rc = sql_vec_const_null(&z, r->ktypes[c]))) {
+            rc = sql_vec_expand(&z, b->n, o);
+            sql_vec_release(&z);
+        }
+    }
+    if (!rc) {
+        col_vec_release(&(*out)->cols[nv + nk]);
+        (*out)->cols[nv + nk] = op.v;
+        (*out)->n = b->n;
+    } else {
+        sql_vec_release(&op);
+        sql_batch_free(*out);
+        *out = NULL;
+    }
+    sql_batch_free(b);
+    return rc;
+}
+
 /* A stream_ulog_follow callback: b kept to be returned. */
 static int keep_snap(void *arg, sql_batch *b)
 {
-    return sql_rows_add(&((stream_view_reader *)arg)->snap, b);
+    stream_view_reader *r = arg;
+    sql_batch *k;
+    if (!r->keyed)
+        return sql_rows_add(&r->snap, b);
+    return keyed_batch(r, b, STREAM_ULOG_UPSERT, &k) ? SL_ENOMEM : sql_rows_add(&r->snap, k);
+}
+
+/* ... the keys gone since an overrun follower's place: deletions. */
+static int keep_gone(void *arg, sql_batch *b)
+{
+    stream_view_reader *r = arg;
+    sql_batch *k;
+    return keyed_batch(r, b, STREAM_ULOG_DELETE, &k) ? SL_ENOMEM : sql_rows_add(&r->snap, k);
 }
 
 /* The snapshot's next batch (taken); NULL after its last, which empties it. */
@@ -185,12 +245,13 @@ static sql_batch *snap_next(stream_view_reader *r)
         return b;
     }
     sql_rows_free(s);
-    sql_rows_init(s, r->t->ncols, r->t->types);
+    sql_rows_init(s, r->keyed ? r->t->ncols + r->nkeys + 1 : r->t->ncols,
+                  r->keyed ? r->ktypes : r->t->types);
     r->snap_at = 0;
     return NULL;
 }
 
-int stream_view_reader_open(stream_table *t, stream_view_reader **out)
+int stream_view_reader_open(stream_table *t, bool keyed, stream_view_reader **out)
 {
     stream_view_reader *r = sl_calloc(1, sizeof *r);
     if (!(*out = r))
@@ -199,13 +260,28 @@ int stream_view_reader_open(stream_table *t, stream_view_reader **out)
     r->v = t->vw;
     stream_wm_init(&r->wm, t->delay_ns);
     r->closed = STREAM_WM_NONE;
-    sql_rows_init(&r->snap, t->ncols, t->types);
+    r->keyed = keyed && r->v->log;
     int rc = SL_OK;
-    if (r->v->log && r->v->mu) { /* a server's upsert log: follow it */
+    if (r->keyed) { /* the view's columns, its key's, the change */
+        int n;
+        const sql_type *lt = stream_ulog_types(r->v->log, &n);
+        r->nkeys = n - t->ncols;
+        if (!(r->ktypes = sl_malloc(sizeof *r->ktypes * (size_t)(n + 1))))
+            rc = SL_ENOMEM;
+        else {
+            memcpy(r->ktypes, lt, sizeof *lt * (size_t)n);
+            r->ktypes[n] = sql_type_of(ST_INT8);
+        }
+    }
+    sql_rows_init(&r->snap, r->keyed ? t->ncols + r->nkeys + 1 : t->ncols,
+                  r->keyed ? r->ktypes : t->types);
+    if (!rc && r->v->log && r->v->mu) { /* a server's upsert log: follow it */
         pthread_mutex_lock(r->v->mu);
-        rc = stream_ulog_follow(r->v->log, &r->pos, false, keep_snap, r);
+        rc = stream_ulog_follow(r->v->log, &r->pos, false, r->keyed, keep_gone, keep_snap, r);
         r->follow = true;
         pthread_mutex_unlock(r->v->mu);
+    } else if (!rc && r->keyed) { /* a run's: its job has ended, the live rows */
+        rc = stream_ulog_read(r->v->log, true, keep_snap, r);
     }
     return rc;
 }
@@ -220,6 +296,7 @@ void stream_view_reader_close(stream_view_reader *r)
         pthread_mutex_unlock(r->v->mu);
     }
     sql_rows_free(&r->snap);
+    sl_free(r->ktypes);
     sl_free(r);
 }
 
@@ -230,9 +307,12 @@ static int follow_next(stream_view_reader *r, sql_batch **out)
     if ((*out = snap_next(r)))
         return SL_OK;
     bool overrun;
-    int rc = stream_ulog_follow_next(r->v->log, &r->pos, out, &overrun);
+    int kind;
+    int rc = stream_ulog_follow_next(r->v->log, &r->pos, r->keyed, out, &kind, &overrun);
+    if (!rc && *out && r->keyed)
+        rc = keyed_batch(r, *out, kind, out);
     if (!rc && overrun) { /* fell behind: the current rows again */
-        rc = stream_ulog_follow(r->v->log, &r->pos, true, keep_snap, r);
+        rc = stream_ulog_follow(r->v->log, &r->pos, true, r->keyed, keep_gone, keep_snap, r);
         *out = rc ? NULL : snap_next(r);
     }
     return rc;
@@ -267,18 +347,21 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
             rc = follow_next(r, &b);
             quiet = !rc && !b && r->v->growing;
         }
+    } else if (r->keyed) { /* a run's view read with its keys: the live rows */
+        b = snap_next(r);
     } else if (r->next >= f->nrows_batches && r->v->growing) {
         wait_grown(r->v);
         quiet = r->next >= f->nrows_batches && r->v->growing;
     }
-    if (!r->follow && r->next >= f->nrows_batches && r->v->mu && t->vw_lag_ns >= 0) {
+    if (!r->follow && !r->keyed && r->next >= f->nrows_batches && r->v->mu &&
+        t->vw_lag_ns >= 0) {
         /* at the view's end: every window ending by closed_wm is in the rows read, so
          * a later row ends after it (starts after it minus the size) */
         int64_t cw = atomic_load(&r->v->closed_wm);
         if (cw != STREAM_WM_NONE && cw - t->vw_lag_ns > r->closed)
             r->closed = cw - t->vw_lag_ns;
     }
-    if (!r->follow && r->next < f->nrows_batches) {
+    if (!r->follow && !r->keyed && r->next < f->nrows_batches) {
         /* an interval join's view: the rows of this batch and every later one are at
          * least closed_wm as it was when the batch was appended, less the lag */
         int k = r->next;
@@ -297,7 +380,8 @@ int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_er
     if (r->v->mu)
         pthread_mutex_unlock(r->v->mu);
     if (quiet)
-        rc = sql_batch_new(t->ncols, t->types, &b);
+        rc = r->keyed ? sql_batch_new(t->ncols + r->nkeys + 1, r->ktypes, &b)
+                      : sql_batch_new(t->ncols, t->types, &b);
     if (rc) {
         sql_batch_free(b);
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");

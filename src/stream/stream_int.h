@@ -141,6 +141,8 @@ struct stream_view {
     struct stream_ulog *log; /* emit = 'on_update': the contents, one row per group (ulog.h;
                                 owned by f); f's rows are filled from it when a run's job
                                 ends */
+    int *key_of;             /* emit = 'on_update': per column, the log's key it carries
+                                (-1: none; in f's arena) */
     uint64_t rows_written;
     bool emit_on_close;
     pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
@@ -231,6 +233,8 @@ typedef struct stream_split {
                                 counted from the split's start and the lines before
                                 it only for an error's message) */
     bool tail;               /* follow = true: the last split, which grows with the file */
+    bool keyed;              /* a view with emit = 'on_update': read with its keys and
+                                deletions (source_view.c) */
     bool seen;               /* first pass: the split's largest event time */
     int64_t max_ns;
     int64_t nlines;          /* first pass: line breaks in the split */
@@ -364,7 +368,7 @@ int stream_view_source_setup(stream_run *r, stream_view *v, const int *cols,
 int stream_view_source(stream_view *v, const char *fn, const char *col, stream_table **out,
                        sql_err *e);
 int stream_view_split(stream_split **out, int *n);
-int stream_view_reader_open(stream_table *t, stream_view_reader **out);
+int stream_view_reader_open(stream_table *t, bool keyed, stream_view_reader **out);
 void stream_view_reader_close(stream_view_reader *r);
 int stream_view_next(stream_view_reader *r, sql_batch **out, int64_t *wm, sql_err *e);
 void stream_view_counts(const stream_view_reader *r, uint64_t *read, bool *seen,

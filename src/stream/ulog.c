@@ -28,7 +28,10 @@
  * so a follower gets every upsert after its snapshot exactly once.  The tail
  * keeps at most TAIL_MAX batches: a follower that falls that far behind is
  * overrun and takes the live rows again (each key's current row: at least
- * once, never missing a key's latest row).  Deletions are not followed.
+ * once, never missing a key's latest row).  Each entry keeps the rows' keys and
+ * deletions are entries too, so a keyed follower (a job whose output is keyed
+ * by the view's key) gets both; an overrun keyed follower first gets every key
+ * with no live row (it may have passed one on that was deleted since).
  *
  * Invariants: bs[i].nlive is the count of set bits of bs[i].live; nlive and
  * ndead are the sums over batches; loc[id] != 0 iff the key's row is live,
@@ -57,8 +60,9 @@ typedef struct ubatch {
 } ubatch;
 
 typedef struct utail {
-    sql_batch *b;
+    sql_batch *b;            /* an upsert: the rows, then their keys; a delete: keys */
     int left;
+    int kind;                /* STREAM_ULOG_UPSERT or STREAM_ULOG_DELETE */
 } utail;
 
 struct stream_ulog {
@@ -423,8 +427,9 @@ static void tail_trim(stream_ulog *l)
     l->tail_base += k;
 }
 
-/* An upsert's rows for the followers (view's mutex held). */
-static int follow_add(stream_ulog *l, const sql_batch *rows)
+/* An upsert's rows and keys (or a delete's keys, rows NULL) for the followers
+ * (view's mutex held). */
+static int follow_add(stream_ulog *l, const sql_batch *rows, const sql_batch *keys)
 {
     if (l->ntail == l->tail_cap) {
         int nc = l->tail_cap ? l->tail_cap * 2 : 16;
@@ -434,10 +439,16 @@ static int follow_add(stream_ulog *l, const sql_batch *rows)
         l->tail = t;
         l->tail_cap = nc;
     }
+    int nc = rows ? l->ncols : 0;
     sql_batch *b;
-    if (stream_ulog_share(rows, 0, l->ncols, l->types, &b))
+    if (sql_batch_new(nc + l->nkeys, l->types + l->ncols - nc, &b))
         return SL_ENOMEM;
-    l->tail[l->ntail++] = (utail){b, l->nfollow};
+    for (int c = 0; c < nc + l->nkeys; c++) {
+        col_vec_release(&b->cols[c]);
+        sql_vec_share(c < nc ? &rows->cols[c] : &keys->cols[c - nc], &b->cols[c]);
+    }
+    b->n = keys->n;
+    l->tail[l->ntail++] = (utail){b, l->nfollow, rows ? STREAM_ULOG_UPSERT : STREAM_ULOG_DELETE};
     tail_trim(l);
     return SL_OK;
 }
@@ -449,8 +460,28 @@ static void follow_pass(stream_ulog *l, int64_t pos)
         l->tail[i].left--;
 }
 
-int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again,
-                       int (*fn)(void *arg, sql_batch *b), void *arg)
+/* The keys with no live row, as one batch to fn (none: not called). */
+static int dead_keys(const stream_ulog *l, int (*fn)(void *arg, sql_batch *b), void *arg)
+{
+    int64_t n = (int64_t)l->ht.n - (l->nlive < (int64_t)l->ht.n ? l->nlive : (int64_t)l->ht.n);
+    uint32_t *idx = n > 0 ? sl_malloc(sizeof *idx * (size_t)n) : NULL;
+    if (n <= 0)
+        return SL_OK;
+    if (!idx)
+        return SL_ENOMEM;
+    int64_t m = 0;
+    for (uint32_t id = 0; id < l->ht.n && m < n; id++)
+        if (!l->loc[id])
+            idx[m++] = id;
+    sql_batch stored = {l->nkeys, l->ht.n, l->ht.keys, l->types + l->ncols}, *b = NULL;
+    int rc = m ? sql_batch_take(&stored, idx, m, &b) : SL_OK;
+    sl_free(idx);
+    return rc || !m ? rc : fn(arg, b);
+}
+
+int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again, bool keyed,
+                       int (*gone)(void *arg, sql_batch *b), int (*fn)(void *arg, sql_batch *b),
+                       void *arg)
 {
     if (again)
         follow_pass(l, *pos);
@@ -458,22 +489,31 @@ int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again,
         l->nfollow++;
     *pos = l->tail_base + l->ntail;
     tail_trim(l);
-    return stream_ulog_read(l, false, fn, arg);
+    int rc = again && keyed ? dead_keys(l, gone, arg) : SL_OK;
+    return rc ? rc : stream_ulog_read(l, keyed, fn, arg);
 }
 
-int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, sql_batch **out, bool *overrun)
+int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, bool keyed, sql_batch **out,
+                            int *kind, bool *overrun)
 {
     *out = NULL;
-    *overrun = *pos < l->tail_base;
-    if (*overrun || *pos >= l->tail_base + l->ntail)
-        return SL_OK;
-    utail *t = &l->tail[*pos - l->tail_base];
-    if (stream_ulog_share(t->b, 0, l->ncols, l->types, out))
-        return SL_ENOMEM;
-    t->left--;
-    (*pos)++;
-    tail_trim(l);
-    return SL_OK;
+    for (;;) {
+        *overrun = *pos < l->tail_base;
+        if (*overrun || *pos >= l->tail_base + l->ntail)
+            return SL_OK;
+        utail *t = &l->tail[*pos - l->tail_base];
+        if (keyed || t->kind == STREAM_ULOG_UPSERT) {
+            int n = keyed ? t->b->ncols : l->ncols;
+            if (stream_ulog_share(t->b, 0, n, t->b->types, out))
+                return SL_ENOMEM;
+            *kind = t->kind;
+        }
+        t->left--;
+        (*pos)++;
+        tail_trim(l);
+        if (*out)
+            return SL_OK;
+    }
 }
 
 void stream_ulog_unfollow(stream_ulog *l, int64_t pos)
@@ -496,8 +536,8 @@ int stream_ulog_upsert(stream_ulog *l, sql_batch *rows, sql_batch *keys, pthread
         rc = u.ids && u.live ? key_ids(l, keys, true, u.ids) : SL_ENOMEM;
         rc = rc ? rc : room(l, mu);
     }
-    sql_batch_free(keys);
     if (rc || !n || n > UINT32_MAX) {
+        sql_batch_free(keys);
         ubatch_free(&u);
         return rc ? rc : n ? SL_ENOMEM : SL_OK;
     }
@@ -513,9 +553,10 @@ int stream_ulog_upsert(stream_ulog *l, sql_batch *rows, sql_batch *keys, pthread
         *at = (((uint64_t)bi << 32) | (uint64_t)r) + 1;
     }
     if (l->nfollow)
-        rc = follow_add(l, rows);
+        rc = follow_add(l, rows, keys);
     if (mu)
         pthread_mutex_unlock(mu);
+    sql_batch_free(keys);
     return rc ? rc : maybe_compact(l, mu);
 }
 
@@ -524,18 +565,22 @@ int stream_ulog_delete(stream_ulog *l, sql_batch *keys, pthread_mutex_t *mu)
     int64_t n = keys->n;
     uint32_t *ids = sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
     int rc = ids ? key_ids(l, keys, false, ids) : SL_ENOMEM;
-    sql_batch_free(keys);
     if (!rc) {
         if (mu)
             pthread_mutex_lock(mu);
+        int64_t gone = 0;
         for (int64_t r = 0; r < n; r++)
             if (ids[r] != SQL_HT_NONE && l->loc[ids[r]]) {
                 supersede(l, l->loc[ids[r]]);
                 l->loc[ids[r]] = 0;
+                gone++;
             }
+        if (gone && l->nfollow) /* (none had a row: nothing to pass on) */
+            rc = follow_add(l, NULL, keys);
         if (mu)
             pthread_mutex_unlock(mu);
     }
+    sql_batch_free(keys);
     sl_free(ids);
     return rc ? rc : maybe_compact(l, mu);
 }

@@ -61,15 +61,22 @@ int stream_ulog_read(const stream_ulog *l, bool keys, int (*fn)(void *arg, sql_b
 
 /*
  * Followers (a job reading the view as a stream; the caller holds the view's
- * mutex for each call).  follow: the live rows to fn, and *pos set after them
- * (again: a follower that was overrun takes them again from its old *pos).
- * follow_next: the next upsert's rows after *pos (shared; NULL: none yet), or
- * *overrun when the log dropped upserts the follower had not read (call follow
- * again).  unfollow: the follower at pos leaves.
+ * mutex for each call).  follow: the live rows to fn (keyed: each with its key's
+ * columns after it), and *pos set after them; again: a follower that was
+ * overrun takes them again from its old *pos, a keyed one after the keys that
+ * have no live row now, to gone (it may have passed on a row of one of them).
+ * follow_next: the next change after *pos (shared; NULL: none yet), or
+ * *overrun when the log dropped changes the follower had not read (call follow
+ * again).  Keyed, a change is an upsert's rows with their keys (*kind
+ * STREAM_ULOG_UPSERT) or a deletion's keys (STREAM_ULOG_DELETE); unkeyed, an
+ * upsert's rows only, and deletions are skipped.  unfollow: the follower at
+ * pos leaves.
  */
-int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again,
-                       int (*fn)(void *arg, sql_batch *b), void *arg);
-int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, sql_batch **out, bool *overrun);
+int stream_ulog_follow(stream_ulog *l, int64_t *pos, bool again, bool keyed,
+                       int (*gone)(void *arg, sql_batch *b), int (*fn)(void *arg, sql_batch *b),
+                       void *arg);
+int stream_ulog_follow_next(stream_ulog *l, int64_t *pos, bool keyed, sql_batch **out,
+                            int *kind, bool *overrun);
 void stream_ulog_unfollow(stream_ulog *l, int64_t pos);
 
 /* A stream_ulog_read callback: b appended to the rows of arg (an ftab). */

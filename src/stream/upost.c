@@ -4,7 +4,9 @@
  * emit = 'on_update' sends, from each group's owner,
  * the new rows of the groups a batch changed through the post chain, each
  * with its group's key, and the keys of the groups HAVING dropped
- * (docs/internals/stream.md, "The upsert log of a view").
+ * (docs/internals/stream.md, "The upsert log of a view").  A job keyed by the
+ * view it reads (a filter or projection of an update view) sends its upserts
+ * through the pre chain the same way (stream_ulog_pass).
  */
 #include "stream/job.h"
 #include "stream/ulog.h"
@@ -129,6 +131,47 @@ static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
     return SL_OK;
 }
 
+/* cur (taken; its last column each row's number) through ops, one stage at a time:
+ * a FILTER keeps every column, after a PROJECT the number is put back (stage[i + 1]:
+ * ops[i]'s columns and the number).  *cur: the rows that passed (NULL: none). */
+static int run_chain(stream_job *j, int w, sql_op **ops, int nops, sql_batch **cur,
+                     sql_err *e)
+{
+    int rc = SL_OK;
+    for (int i = 0; i < nops && *cur && !rc; i++) {
+        bool proj = ops[i]->p->kind == SP_PROJECT;
+        col_vec hid;
+        if (proj)
+            sql_vec_share(&(*cur)->cols[(*cur)->ncols - 1], &hid);
+        sql_batch *o = NULL;
+        rc = sql_pipe_push(&ops[i], 1, w, *cur, catch_one, &o, e);
+        *cur = NULL;
+        if (!rc && o && proj) {
+            rc = widen(o, j->ustage[i + 1], &hid, cur);
+        } else {
+            if (proj)
+                col_vec_release(&hid);
+            if (rc)
+                sql_batch_free(o);
+            else
+                *cur = o;
+        }
+    }
+    return rc;
+}
+
+int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out)
+{
+    sql_vec rn;
+    if (sql_vec_alloc(&rn, sql_type_of(ST_INT8), b->n)) {
+        sql_batch_free(b);
+        return SL_ENOMEM;
+    }
+    for (int64_t r = 0; r < b->n; r++)
+        memcpy(rn.v.values->p + 8 * r, &r, 8);
+    return widen(b, j->ustage[0], &rn.v, out);
+}
+
 static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint32_t *gids,
                       stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
                       void *arg, sql_err *e)
@@ -139,39 +182,28 @@ static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint
         return m ? oom(e) : SL_OK;
     }
     sql_batch *keys = NULL, *cur = NULL;
-    sql_vec rn;
-    memset(&rn, 0, sizeof rn);
     int rc = res_keys(j, res, &keys);
-    if (!rc && !(rc = sql_vec_alloc(&rn, sql_type_of(ST_INT8), m))) {
-        for (int64_t r = 0; r < m; r++)
-            memcpy(rn.v.values->p + 8 * r, &r, 8);
-        rc = widen(res, j->ustage[0], &rn.v, &cur);
-        res = NULL;
-    }
-    sql_batch_free(res);
-    for (int i = 0; i < j->npost && cur && !rc; i++) {
-        bool proj = j->post[i]->p->kind == SP_PROJECT;
-        col_vec hid;
-        if (proj)
-            sql_vec_share(&cur->cols[cur->ncols - 1], &hid);
-        sql_batch *o = NULL;
-        rc = sql_pipe_push(&j->post[i], 1, w, cur, catch_one, &o, e);
-        cur = NULL;
-        if (!rc && o && proj) {
-            rc = widen(o, j->ustage[i + 1], &hid, &cur);
-        } else {
-            if (proj)
-                col_vec_release(&hid);
-            if (rc)
-                sql_batch_free(o);
-            else
-                cur = o;
-        }
-    }
+    if (!rc)
+        rc = stream_ulog_number(j, res, &cur);
+    else
+        sql_batch_free(res);
+    if (!rc)
+        rc = run_chain(j, w, j->post, j->npost, &cur, e);
     if (!rc)
         rc = emit_keyed(j, cur, keys, m, kind, gids, kb, out, arg);
     sql_batch_free(cur);
     sql_batch_free(keys);
+    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}
+
+int stream_ulog_pass(stream_job *j, int w, sql_batch *cur, const sql_batch *keys,
+                     const uint32_t *gids, stream_kept *kb,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
+{
+    int rc = run_chain(j, w, j->pre, j->npre, &cur, e);
+    if (!rc)
+        rc = emit_keyed(j, cur, keys, keys->n, STREAM_ULOG_UPSERT, gids, kb, out, arg);
+    sql_batch_free(cur);
     return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
 }
 

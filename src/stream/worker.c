@@ -737,12 +737,79 @@ static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch 
     return sql_pipe_push(j->pre, j->npre, w->id, b, fn, w, e);
 }
 
+/* The out of stream_ulog_pass: a keyed job's change into a view's log, or into a
+ * sink with op_column (its columns). */
+static int keyed_out(void *arg, sql_batch *b, int kind)
+{
+    wk *w = arg;
+    return w->j->ulog ? ulog_out(w, b, kind) : sink_log_out(w, b, kind);
+}
+
+/* A batch of a job keyed by the update view it reads (in taken; source_view.c: the
+ * view's columns, the key's, then the change, one kind a batch): an upsert's rows
+ * through the scan's filter and the pre chain with their row numbers, to leave
+ * with their keys, or as deletions of the keys the sink holds; a deletion's keys
+ * as deletions of those it holds (upost.c). */
+static int keyed_push(wk *w, sql_batch *in, sql_err *e)
+{
+    job *j = w->j;
+    int ns = j->src->ncols, nk = j->ukeys;
+    int64_t n = in->n;
+    sql_batch *keys = NULL, *cur = NULL;
+    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
+    int rc = gids ? stream_ulog_share(in, ns, nk, in->types + ns, &keys) : SL_ENOMEM;
+    if (!rc && !w->ukeys_ht && (w->ukeys_ht = sl_calloc(1, sizeof *w->ukeys_ht)) &&
+        sql_ht_init(w->ukeys_ht, nk, in->types + ns, true)) {
+        sl_free(w->ukeys_ht);
+        w->ukeys_ht = NULL;
+    }
+    rc = rc ? rc : w->ukeys_ht ? SL_OK : SL_ENOMEM;
+    if (!rc) {
+        sql_vec kv[STREAM_MAX_KEYS];
+        for (int k = 0; k < nk; k++)
+            kv[k] = (sql_vec){keys->cols[k], false}; /* borrowed */
+        rc = sql_ht_lookup(w->ukeys_ht, kv, n, NULL, true, gids);
+    }
+    bool upsert = !rc && col_vec_i64(&in->cols[ns + nk], 0) == STREAM_ULOG_UPSERT;
+    if (upsert) { /* the scan's rows, numbered, through its filter */
+        sql_batch *sb = NULL;
+        rc = scan_rows(w, in, NULL, false, &sb);
+        if (!rc)
+            rc = stream_ulog_number(j, sb, &cur);
+        else
+            sql_batch_free(sb);
+        const sql_expr *f = j->scan->p->scan.filter;
+        if (!rc && f) {
+            sql_batch *kept = NULL;
+            sql_err_clear(&w->err);
+            rc = sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, cur, &kept);
+            if (rc) {
+                sl_free(gids);
+                sql_batch_free(keys);
+                sql_batch_free(in);
+                return w->err.state[0] ? (*e = w->err, rc) : oom(e);
+            }
+            cur = kept;
+        }
+    }
+    sql_batch_free(in);
+    if (!rc)
+        rc = stream_ulog_pass(j, w->id, cur, keys, gids, &w->ukept, keyed_out, w, e);
+    else
+        sql_batch_free(cur);
+    sl_free(gids);
+    sql_batch_free(keys);
+    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}
+
 /* One batch of the source's on-time rows through the stateless part (in taken).
  * Session windows are known only when they close: their rows go to their owner
  * as read, and the stateless part runs there (session_out). */
 static int push_batch(wk *w, sql_batch *in, sql_err *e)
 {
     job *j = w->j;
+    if (j->ukeyed)
+        return in->n ? keyed_push(w, in, e) : (sql_batch_free(in), SL_OK);
     if (j->win && j->win->session)
         return exchange(w, w->id, in, e);
     sql_batch *b;
@@ -1275,6 +1342,9 @@ static void wk_free(wk *w)
     sl_free(w->ahead);
     sl_free(w->ahead_pos);
     sl_free(w->ukept.bits);
+    if (w->ukeys_ht)
+        sql_ht_free(w->ukeys_ht);
+    sl_free(w->ukeys_ht);
     sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);
@@ -1359,6 +1429,8 @@ static int setup(job *j, int nw, sql_err *e)
                       j->src->time_col >= 0;
     if (stream_file_split(j->file, nw, checked, follow_cut, &j->splits, &j->nsplits))
         return oom(e);
+    for (int c = 0; c < j->nsplits; c++) /* an update view read with its keys */
+        j->splits[c].keyed = j->ukeyed;
     j->interleave = j->src->kf && !j->agg && j->nsplits > 1;
     /* a file's splits read ahead, with no first pass: not with late = 'error' (its
      * line), a stop flag (a reader waiting for the splits before it would not see

@@ -225,6 +225,10 @@ CREATE TABLE big (auction bigint, bidder text, n bigint, total numeric)
   WITH (connector = 'file', path = 'big.csv');
 INSERT INTO big SELECT auction, bidder, n, total FROM byb WHERE n >= 3;
 
+CREATE TABLE small (op text, bidder text, auction bigint, n bigint)
+  WITH (connector = 'file', path = 'small.csv', op_column = 'op');
+INSERT INTO small SELECT bidder, auction, n FROM byb WHERE n % 2 = 0;
+
 CREATE MATERIALIZED VIEW summary AS SELECT count(*) AS keys, max(n) AS most FROM byb;
 SELECT * FROM summary;
 """
@@ -242,7 +246,11 @@ def test_updates(seed, n, delay_ms):
                              "GROUP BY 1, 2 HAVING count(*) >= 3" % src)[1:]
         want_sum = ts.oracle(d, "SELECT count(*), max(n) FROM (SELECT auction, bidder, "
                              "count(*) AS n FROM %s GROUP BY 1, 2) g" % src)[1:]
-        check(len(want_big) > 5, "seed %d: the oracle has rows" % seed)
+        want_small = [["upsert", b, a, c] for a, b, c in ts.oracle(
+            d, "SELECT auction, bidder, count(*) FROM %s GROUP BY 1, 2 HAVING count(*) %% 2 = 0"
+            % src)[1:]]
+        check(len(want_big) > 5 and len(want_small) > 5, "seed %d: the oracle has rows (%d, %d)"
+              % (seed, len(want_big), len(want_small)))
         job = ts.source_sql("%d milliseconds" % delay_ms) + UPDATES
         for workers in (1, 2, 4):
             rc, out, err = run_job(d, workers, job)
@@ -254,6 +262,10 @@ def test_updates(seed, n, delay_ms):
                   "%s: a filter over an on_update view gets each group's final row" % w)
             check(ts.csv_rows(out)[1:] == want_sum,
                   "%s: an aggregation over it counts one row per group" % w)
+            # keyed by the view's key (op_column): the final rows as upserts
+            check(sorted(sink(d, "small")[1:]) == sorted(want_small),
+                  "%s: a filter over an on_update view into an op_column sink upserts each "
+                  "group's final row" % w)
     finally:
         shutil.rmtree(d, ignore_errors=True)
 

@@ -1,8 +1,10 @@
 /*
  * test_ulog.c - the upsert log of a view with emit = 'on_update'
  * (stream/ulog.c): a key's newest row replaces the older one, deletions,
- * a key twice in one batch, and the bounds compaction keeps (rows held and
- * batches stay proportional to the keys, however many updates come).
+ * a key twice in one batch, the bounds compaction keeps (rows held and
+ * batches stay proportional to the keys, however many updates come), and
+ * followers: unkeyed ones get upserts only, keyed ones upserts with their keys
+ * and deletions, and after an overrun the keys that lost their row.
  */
 #include "test.h"
 
@@ -141,7 +143,8 @@ static bool drain(stream_ulog *l, int64_t *pos, seen *s)
     for (;;) {
         sql_batch *b;
         bool over;
-        CHECK_OK(stream_ulog_follow_next(l, pos, &b, &over));
+        int kind;
+        CHECK_OK(stream_ulog_follow_next(l, pos, false, &b, &kind, &over));
         if (over)
             return true;
         if (!b)
@@ -162,7 +165,7 @@ TEST(followers_get_each_upsert_once_and_the_tail_is_bounded)
     int64_t pos;
     seen a;
     memset(&a, 0, sizeof a);
-    CHECK_OK(stream_ulog_follow(l, &pos, false, collect, &a));
+    CHECK_OK(stream_ulog_follow(l, &pos, false, false, NULL, collect, &a));
     CHECK_EQ(a.rows, 2);
     CHECK_EQ(a.val[1], 11);
     upsert1(l, 3, 30);
@@ -178,7 +181,7 @@ TEST(followers_get_each_upsert_once_and_the_tail_is_bounded)
     int64_t pos2;
     seen b;
     memset(&b, 0, sizeof b);
-    CHECK_OK(stream_ulog_follow(l, &pos2, false, collect, &b));
+    CHECK_OK(stream_ulog_follow(l, &pos2, false, false, NULL, collect, &b));
     for (int64_t i = 0; i < 3 * TAIL_MAX; i++) {
         upsert1(l, i % NK, 1000 + i);
         CHECK(l->ntail <= TAIL_MAX);
@@ -187,7 +190,7 @@ TEST(followers_get_each_upsert_once_and_the_tail_is_bounded)
     CHECK_EQ(a.val[(3 * TAIL_MAX - 1) % NK], 1000 + 3 * TAIL_MAX - 1);
     CHECK(drain(l, &pos2, &b));
     memset(&b, 0, sizeof b);
-    CHECK_OK(stream_ulog_follow(l, &pos2, true, collect, &b));
+    CHECK_OK(stream_ulog_follow(l, &pos2, true, false, NULL, collect, &b));
     CHECK_EQ(b.rows, stream_ulog_rows(l));
     for (int k = 0; k < NK; k++)
         CHECK(b.count[k] == 1 && b.val[k] == a.val[k]);
@@ -197,6 +200,110 @@ TEST(followers_get_each_upsert_once_and_the_tail_is_bounded)
     stream_ulog_unfollow(l, pos2);
     stream_ulog_unfollow(l, pos);
     upsert1(l, 6, 6);
+    CHECK_EQ(l->ntail, 0);
+    stream_ulog_free(l);
+}
+
+/* A keyed follower's changes: upserts set val (count them), deletions clear it. */
+typedef struct kseen {
+    int64_t val[NK];
+    bool has[NK];
+    int upserts, deletes;
+} kseen;
+
+static int kcollect(void *arg, sql_batch *b, int kind)
+{
+    kseen *s = arg;
+    for (int64_t r = 0; r < b->n; r++) {
+        if (kind == STREAM_ULOG_DELETE) {
+            CHECK_EQ(b->ncols, 1);
+            int64_t k = col_vec_i64(&b->cols[0], r);
+            s->has[k] = false;
+            s->deletes++;
+            continue;
+        }
+        CHECK_EQ(b->ncols, 3); /* the row, then its key */
+        int64_t k = col_vec_i64(&b->cols[2], r);
+        CHECK_EQ(col_vec_i64(&b->cols[0], r), k);
+        s->has[k] = true;
+        s->val[k] = col_vec_i64(&b->cols[1], r);
+        s->upserts++;
+    }
+    sql_batch_free(b);
+    return SL_OK;
+}
+
+static int kput(void *arg, sql_batch *b)
+{
+    return kcollect(arg, b, STREAM_ULOG_UPSERT);
+}
+
+static int kgone(void *arg, sql_batch *b)
+{
+    return kcollect(arg, b, STREAM_ULOG_DELETE);
+}
+
+static bool kdrain(stream_ulog *l, int64_t *pos, kseen *s)
+{
+    for (;;) {
+        sql_batch *b;
+        bool over;
+        int kind;
+        CHECK_OK(stream_ulog_follow_next(l, pos, true, &b, &kind, &over));
+        if (over)
+            return true;
+        if (!b)
+            return false;
+        kcollect(s, b, kind);
+    }
+}
+
+static void delete1(stream_ulog *l, int64_t k)
+{
+    sql_batch *r, *kb;
+    make(&k, NULL, 1, &r, &kb);
+    sql_batch_free(r);
+    CHECK_OK(stream_ulog_delete(l, kb, NULL));
+}
+
+TEST(keyed_followers_get_deletions_and_an_overrun_one_the_keys_gone)
+{
+    stream_ulog *l;
+    CHECK_OK(stream_ulog_new(2, g_t2, 1, g_t2, &l));
+    upsert1(l, 1, 10);
+    upsert1(l, 2, 20);
+    int64_t pos, upos;
+    kseen a;
+    memset(&a, 0, sizeof a);
+    seen u;
+    memset(&u, 0, sizeof u);
+    CHECK_OK(stream_ulog_follow(l, &pos, false, true, kgone, kput, &a));
+    CHECK_OK(stream_ulog_follow(l, &upos, false, false, NULL, collect, &u));
+    CHECK(a.has[1] && a.has[2] && a.val[2] == 20);
+    delete1(l, 1);
+    delete1(l, 7); /* no row: nothing to pass on */
+    upsert1(l, 3, 30);
+    CHECK(!kdrain(l, &pos, &a));
+    CHECK(!a.has[1] && a.has[2] && a.has[3]);
+    CHECK_EQ(a.deletes, 1);
+    CHECK(!drain(l, &upos, &u)); /* unkeyed: the upsert only */
+    CHECK_EQ(u.rows, 3);
+    CHECK_EQ(u.count[1], 1);
+    stream_ulog_unfollow(l, upos);
+    /* overrun: following again gives the keys with no row, then the live rows */
+    for (int64_t i = 0; i < 2 * TAIL_MAX; i++)
+        upsert1(l, 10 + i % 50, i);
+    delete1(l, 2);
+    delete1(l, 12);
+    CHECK(kdrain(l, &pos, &a));
+    CHECK(a.has[2]); /* its deletion was among the dropped changes */
+    memset(&a, 0, sizeof a);
+    a.has[2] = a.has[12] = a.has[1] = true; /* what the follower had passed on */
+    CHECK_OK(stream_ulog_follow(l, &pos, true, true, kgone, kput, &a));
+    CHECK(!a.has[1] && !a.has[2] && !a.has[12] && a.has[3] && a.has[11]);
+    CHECK_EQ(a.deletes, 3); /* 1, 2 and 12 (7 never had a row) */
+    CHECK_EQ(a.upserts, stream_ulog_rows(l));
+    stream_ulog_unfollow(l, pos);
     CHECK_EQ(l->ntail, 0);
     stream_ulog_free(l);
 }
