@@ -248,13 +248,15 @@ static int analyse(job *j)
     return j->agg ? find_window_key(j) : SL_OK;
 }
 
-/* A filter or projection of a view with emit = 'on_update' (analysed): its
- * output can be keyed by the view's key, so that a row its filter drops, and a
- * row the view deletes, leave as deletions (upost.c's stream_ulog_pass).  Its
- * sink decides whether it is (a view, or a sink with op_column). */
+/* A job over a view with emit = 'on_update' (analysed) whose pre chain is FILTER
+ * and PROJECT: it reads the view with its keys and deletions.  A filter or
+ * projection is then keyed by the view's key, so that a row its filter drops, and
+ * a row the view deletes, leave as deletions (upost.c's stream_ulog_pass); its
+ * sink decides whether it is (a view, or a sink with op_column).  A GROUP BY
+ * computes a changed group again from the view's current rows (uagg.h). */
 static bool keyed_reader(const job *j)
 {
-    if (j->agg || !j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log)
+    if (!j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log || j->win)
         return false;
     for (int i = 0; i < j->npre; i++)
         if (j->pre[i]->p->kind != SP_FILTER && j->pre[i]->p->kind != SP_PROJECT)
@@ -327,7 +329,9 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
         stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
     j->on_update = j->log_to_sink = (j->agg && j->win_col < 0) || (j->ukeyed && t->op_col >= 0);
-    j->ukeyed = j->ukeyed && j->log_to_sink; /* without op_column: its rows appended */
+    /* a filter without op_column: its rows appended; a GROUP BY always computes its
+     * groups from the view's current rows */
+    j->ukeyed = j->ukeyed && j->log_to_sink;
     int rc = stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
     /* with op_column, the groups a HAVING stops keeping are deleted from the log */
     if (!rc && j->log_to_sink && t->op_col >= 0)
@@ -387,16 +391,11 @@ static int keyed_stages(stream_job *j, int nv, const sql_type *vt, sql_err *e)
 {
     arena *a = &j->q->a;
     const sql_type *kt;
-    if (j->ukeyed) { /* a filter or projection of an update view: keyed by its key */
+    if (j->ukeyed && !j->agg) { /* a filter or projection of an update view: its key */
         int n, ns = j->src->ncols;
         const sql_type *lt = stream_ulog_types(j->src->vw->log, &n);
         j->ukeys = n - ns;
         kt = lt + ns;
-        j->ustage[0] = with_rownum(a, j->scan->p->types, j->scan->p->ncols);
-        for (int i = 0; i < j->npre && j->ustage[i]; i++)
-            j->ustage[i + 1] = with_rownum(a, j->pre[i]->p->types, j->pre[i]->p->ncols);
-        if (!j->ustage[j->npre])
-            return oom(e);
     } else {
         const sql_plan *ap = j->agg->p;
         int nk = ap->agg.nkeys;
@@ -448,8 +447,9 @@ int stream_ulog_prepare(stream_job *j, stream_view *v, sql_err *e)
  * projections), or -1. */
 static int out_key(const job *j, int c)
 {
-    sql_op *const *ops = j->ukeyed ? j->pre : j->post;
-    for (int i = (j->ukeyed ? j->npre : j->npost) - 1; i >= 0; i--) {
+    bool pre = j->ukeyed && !j->agg;
+    sql_op *const *ops = pre ? j->pre : j->post;
+    for (int i = (pre ? j->npre : j->npost) - 1; i >= 0; i--) {
         const sql_plan *p = ops[i]->p;
         if (p->kind == SP_PROJECT) {
             const sql_expr *x = p->project.exprs[c];
@@ -460,7 +460,7 @@ static int out_key(const job *j, int c)
             return -1;
         }
     }
-    if (j->ukeyed) { /* a scan column: the view's column, which may carry its key */
+    if (pre) { /* a scan column: the view's column, which may carry its key */
         int sc = j->scan->p->scan.cols[c];
         const stream_view *v = j->src->vw;
         return sc < j->src->ncols && v->key_of ? v->key_of[sc] : -1;
@@ -482,6 +482,17 @@ static int sink_deletes_prepare(job *j)
         j->ukey_out[c] = j->ukey_const ? -1 : out_key(j, c);
     j->sink_deletes = true;
     return SL_OK;
+}
+
+/* A job reading an update view with its keys: the pre chain's stages with a row
+ * number after their columns (upost.c's stream_ulog_pre). */
+static int keyed_read_stages(job *j)
+{
+    arena *a = &j->q->a;
+    j->upre[0] = with_rownum(a, j->scan->p->types, j->scan->p->ncols);
+    for (int i = 0; i < j->npre && j->upre[i]; i++)
+        j->upre[i + 1] = with_rownum(a, j->pre[i]->p->types, j->pre[i]->p->ncols);
+    return j->upre[j->npre] ? SL_OK : oom(j->e);
 }
 
 /* Which of a view's columns a later job may read it by, as event time
@@ -572,7 +583,7 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
     if (given && on_close && j->agg && j->win_col < 0)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a GROUP BY without "
                            "a window has no window to close: use emit = 'on_update'", name);
-    if (given && on_close && j->ukeyed)
+    if (given && on_close && j->ukeyed && !j->agg)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": it reads \"%s\", "
                            "which emits updates (emit = 'on_update'): its rows are updates too; "
                            "use emit = 'on_update'", name, j->src->name);
@@ -707,8 +718,10 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
         rc = j->q->ncols > FTAB_MAXCOLS ? sql_err_set(e, "54011", -1, "too many columns")
                                         : view_sink(j, st->create_table_as_stmt, map);
     }
+    if (!rc && j->ukeyed)
+        rc = keyed_read_stages(j);
     /* a session's update is computed again from its rows: any aggregate serves */
-    if (!rc && j->on_update && j->agg && !(j->win && j->win->session))
+    if (!rc && j->on_update && j->agg && !j->ukeyed && !(j->win && j->win->session))
         rc = check_updates(j);
     if (!rc)
         rc = prepare_ops(j, j->pre, j->npre, *nw);

@@ -92,6 +92,8 @@ typedef struct stream_wk {
     stream_kept ukept;       /* a sink's log with op_column: the groups it holds (a job
                                 keyed by an update view: the keys its sink holds) */
     sql_ht *ukeys_ht;        /* a job keyed by an update view: its keys' ids (the reader's) */
+    struct stream_uagg *uagg; /* ... with a GROUP BY: each key's row, groups (uagg.h) */
+    int64_t uagg_mem;        /* ... its bytes, accounted in j->state_mem */
     sql_aggtab *cur;         /* the closing session's table */
     sql_err oerr;            /* a closing session's failure */
     /* checkpoints (ckpt_job.c): the barrier protocol of worker.c */
@@ -132,8 +134,11 @@ struct stream_job {
     sql_type *ustage[STREAM_MAX_CHAIN + 1]; /* ... the aggregation's and each post stage's
                                                columns, and a row number after them */
     sql_type *uout;          /* ... an update's columns: the view's, then the key's */
-    bool ukeyed;             /* a filter or projection of a view with emit = 'on_update':
-                                keyed by the view's key (its reader passes deletions) */
+    bool ukeyed;             /* reads a view with emit = 'on_update' with its keys and
+                                deletions: a filter or projection of it (keyed by the
+                                view's key), or a GROUP BY over it (uagg.h) */
+    sql_type *upre[STREAM_MAX_CHAIN + 1]; /* ... the scan's and each pre stage's columns,
+                                             and a row number after them */
     bool sink_deletes;       /* a sink's log with op_column: keyed the same way, and a
                                 group its HAVING stops keeping is deleted */
     int *ukey_out;           /* ... per output column, the key it carries (-1: none) */
@@ -312,8 +317,15 @@ int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *
                           stream_kept *kb, int (*out)(void *arg, sql_batch *b, int kind),
                           void *arg, sql_err *e);
 /* A job keyed by the update view it reads (ukeyed): b (taken) widened by each
- * row's number (0, 1, ...), as the first stage of the chain (ustage[0]). */
+ * row's number (0, 1, ...), as the first stage of the pre chain (upre[0]). */
 int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out);
+/* ... *cur (taken: numbered rows of the scan) through the pre chain: the rows
+ * that pass, each with its number (NULL: none). */
+int stream_ulog_pre(stream_job *j, int w, sql_batch **cur, sql_err *e);
+/* ... keys (taken; gids: their ids in kb) deleted: to out as STREAM_ULOG_DELETE,
+ * with kb those only that kb says the sink holds (their bits cleared). */
+int stream_ulog_drop(sql_batch *keys, const uint32_t *gids, stream_kept *kb,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg);
 /* ... cur (taken: the scan's rows numbered, through the scan's filter; NULL:
  * none) through the pre chain as worker w: the rows that pass go to out with
  * their keys (keys: one row per number; gids their ids) as STREAM_ULOG_UPSERT, and

@@ -132,9 +132,9 @@ static int res_keys(stream_job *j, const sql_batch *res, sql_batch **keys)
 }
 
 /* cur (taken; its last column each row's number) through ops, one stage at a time:
- * a FILTER keeps every column, after a PROJECT the number is put back (stage[i + 1]:
+ * a FILTER keeps every column, after a PROJECT the number is put back (stages[i + 1]:
  * ops[i]'s columns and the number).  *cur: the rows that passed (NULL: none). */
-static int run_chain(stream_job *j, int w, sql_op **ops, int nops, sql_batch **cur,
+static int run_chain(sql_type *const *stages, int w, sql_op **ops, int nops, sql_batch **cur,
                      sql_err *e)
 {
     int rc = SL_OK;
@@ -147,7 +147,7 @@ static int run_chain(stream_job *j, int w, sql_op **ops, int nops, sql_batch **c
         rc = sql_pipe_push(&ops[i], 1, w, *cur, catch_one, &o, e);
         *cur = NULL;
         if (!rc && o && proj) {
-            rc = widen(o, j->ustage[i + 1], &hid, cur);
+            rc = widen(o, stages[i + 1], &hid, cur);
         } else {
             if (proj)
                 col_vec_release(&hid);
@@ -160,7 +160,8 @@ static int run_chain(stream_job *j, int w, sql_op **ops, int nops, sql_batch **c
     return rc;
 }
 
-int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out)
+/* b (taken) with each row's number after its columns, as types t. */
+static int number(sql_batch *b, const sql_type *t, sql_batch **out)
 {
     sql_vec rn;
     if (sql_vec_alloc(&rn, sql_type_of(ST_INT8), b->n)) {
@@ -169,7 +170,12 @@ int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out)
     }
     for (int64_t r = 0; r < b->n; r++)
         memcpy(rn.v.values->p + 8 * r, &r, 8);
-    return widen(b, j->ustage[0], &rn.v, out);
+    return widen(b, t, &rn.v, out);
+}
+
+int stream_ulog_number(stream_job *j, sql_batch *b, sql_batch **out)
+{
+    return number(b, j->upre[0], out);
 }
 
 static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint32_t *gids,
@@ -184,11 +190,11 @@ static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint
     sql_batch *keys = NULL, *cur = NULL;
     int rc = res_keys(j, res, &keys);
     if (!rc)
-        rc = stream_ulog_number(j, res, &cur);
+        rc = number(res, j->ustage[0], &cur);
     else
         sql_batch_free(res);
     if (!rc)
-        rc = run_chain(j, w, j->post, j->npost, &cur, e);
+        rc = run_chain(j->ustage, w, j->post, j->npost, &cur, e);
     if (!rc)
         rc = emit_keyed(j, cur, keys, m, kind, gids, kb, out, arg);
     sql_batch_free(cur);
@@ -196,11 +202,17 @@ static int post_keyed(stream_job *j, int w, sql_batch *res, int kind, const uint
     return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
 }
 
+int stream_ulog_pre(stream_job *j, int w, sql_batch **cur, sql_err *e)
+{
+    int rc = run_chain(j->upre, w, j->pre, j->npre, cur, e);
+    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
+}
+
 int stream_ulog_pass(stream_job *j, int w, sql_batch *cur, const sql_batch *keys,
                      const uint32_t *gids, stream_kept *kb,
                      int (*out)(void *arg, sql_batch *b, int kind), void *arg, sql_err *e)
 {
-    int rc = run_chain(j, w, j->pre, j->npre, &cur, e);
+    int rc = run_chain(j->upre, w, j->pre, j->npre, &cur, e);
     if (!rc)
         rc = emit_keyed(j, cur, keys, keys->n, STREAM_ULOG_UPSERT, gids, kb, out, arg);
     sql_batch_free(cur);
@@ -218,6 +230,37 @@ int stream_ulog_post_kept(stream_job *j, int w, sql_batch *res, const uint32_t *
                           void *arg, sql_err *e)
 {
     return post_keyed(j, w, res, STREAM_ULOG_UPSERT, gids, kb, out, arg, e);
+}
+
+int stream_ulog_drop(sql_batch *keys, const uint32_t *gids, stream_kept *kb,
+                     int (*out)(void *arg, sql_batch *b, int kind), void *arg)
+{
+    int64_t n = keys->n, m = 0;
+    uint32_t *idx = kb ? sl_malloc(sizeof *idx * (size_t)(n ? n : 1)) : NULL;
+    if (kb && !idx) {
+        sql_batch_free(keys);
+        return SL_ENOMEM;
+    }
+    for (int64_t r = 0; kb && r < n; r++) { /* only those the sink holds */
+        size_t g = gids[r], byte = g / 8;
+        uint8_t bit = (uint8_t)(1u << (g % 8));
+        if (!kb->assume_in && (byte >= kb->cap || !(kb->bits[byte] & bit)))
+            continue;
+        if (byte < kb->cap)
+            kb->bits[byte] &= (uint8_t)~bit;
+        idx[m++] = (uint32_t)r;
+    }
+    sql_batch *d = keys;
+    int rc = SL_OK;
+    if (kb && m < n) {
+        d = NULL;
+        rc = m ? sql_batch_take(keys, idx, m, &d) : SL_OK;
+        sql_batch_free(keys);
+    }
+    sl_free(idx);
+    if (rc || !d)
+        return rc;
+    return out(arg, d, STREAM_ULOG_DELETE);
 }
 
 int stream_ulog_session_keys(const stream_job *j, const sql_batch *rows, const int64_t *se,

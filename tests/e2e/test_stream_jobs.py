@@ -455,6 +455,16 @@ class StreamJobs(unittest.TestCase):
         query(self.srv, "CREATE TABLE odd_log (op text, who text, n bigint) WITH (connector "
               "= 'file', path = '%s', format = 'csv', op_column = 'op')" % out)
         query(self.srv, "INSERT INTO odd_log SELECT bidder, n FROM per_bidder WHERE total < 20")
+        # GROUP BYs over it: a changed group is computed again from the view's rows
+        query(self.srv, "CREATE MATERIALIZED VIEW by_n AS SELECT n, count(*) AS bidders, "
+              "sum(total) AS t, string_agg(bidder, ',' ORDER BY bidder) AS who "
+              "FROM per_bidder WHERE total <= 20 GROUP BY n")
+        query(self.srv, "CREATE MATERIALIZED VIEW whole AS SELECT count(*) AS c, "
+              "max(total) AS top FROM per_bidder")
+        n_out = os.path.join(os.path.dirname(path), "by_n.csv")
+        query(self.srv, "CREATE TABLE n_log (op text, n bigint, bidders bigint) WITH (connector "
+              "= 'file', path = '%s', format = 'csv', op_column = 'op')" % n_out)
+        query(self.srv, "INSERT INTO n_log SELECT n, count(*) FROM per_bidder GROUP BY n")
         err = query(self.srv, "CREATE MATERIALIZED VIEW bad WITH (emit = 'on_window_close') AS "
                     "SELECT bidder FROM per_bidder", status=400)
         self.assertIn("emits updates", json.dumps(err))
@@ -475,16 +485,30 @@ class StreamJobs(unittest.TestCase):
             self.assertEqual(self.wait_rows(want_odd, expect), expect, "step %d: the view" % i)
             self.assertEqual(self.wait_rows("SELECT * FROM odd ORDER BY 1", expect), expect,
                              "step %d: the filter of it" % i)
+            live = {b: v for b, v in counts.items() if v[0] != 2}
+            by_n = {}
+            for b in sorted(live):
+                if live[b][1] <= 20:
+                    g = by_n.setdefault(live[b][0], [0, 0, []])
+                    g[0], g[1] = g[0] + 1, g[1] + live[b][1]
+                    g[2].append(b)
+            expect = [[n, c, t, ",".join(w)] for n, (c, t, w) in sorted(by_n.items())]
+            self.assertEqual(self.wait_rows("SELECT * FROM by_n ORDER BY 1", expect), expect,
+                             "step %d: a GROUP BY of it" % i)
+            expect = [[len(live), max(v[1] for v in live.values())]]
+            self.assertEqual(self.wait_rows("SELECT * FROM whole", expect), expect,
+                             "step %d: a GROUP BY of no column of it" % i)
         for name in ("per_bidder",):
             st, _, body = self.srv.post("/api/jobs/%s/stop" % name, b"")
             self.assertEqual(st, 200, body)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             states = {j["name"]: j["state"] for j in self.srv.get_json("/api/jobs")}
-            if states["odd_log"] != "running" and states["odd"] != "running":
+            if all(states[n] != "running" for n in ("odd", "odd_log", "by_n", "n_log")):
                 break
             time.sleep(0.2)
-        self.assertEqual((states["odd"], states["odd_log"]), ("finished", "finished"))
+        self.assertEqual([states[n] for n in ("odd", "odd_log", "by_n", "whole", "n_log")],
+                         ["finished"] * 5)
         # the log replayed: each upsert sets its key's row, each delete removes it
         final, ops = {}, []
         with open(out) as f:
@@ -499,6 +523,17 @@ class StreamJobs(unittest.TestCase):
                     final[who] = int(n)
         want = query(self.srv, "SELECT bidder, n FROM per_bidder WHERE total < 20 ORDER BY 1")
         self.assertEqual(sorted([k, v] for k, v in final.items()), want)
+        final = {}
+        with open(n_out) as f:
+            for line in f.read().splitlines()[1:]:
+                op, n, c = line.split(",")
+                if op == "delete":
+                    self.assertIn(n, final)
+                    del final[n]
+                else:
+                    final[n] = int(c)
+        want = query(self.srv, "SELECT n, count(*) FROM per_bidder GROUP BY n ORDER BY 1")
+        self.assertEqual(sorted([int(k), v] for k, v in final.items()), want)
         # the groups that left: ann, bob and dee at n = 2 (the HAVING), cy at total 33
         self.assertEqual(sorted(w for op, w in ops if op == "delete"),
                          ["ann", "bob", "cy", "dee"], ops)

@@ -271,21 +271,22 @@ def test_updates(seed, n, delay_ms):
 
 
 def test_docs():
-    """The example "A view is a stream" of docs/streaming.md: views.sql over bids.csv
-    prints the block named views_output."""
+    """The examples of "A view is a stream" in docs/streaming.md: views.sql and
+    updates.sql over bids.csv print the blocks views_output and updates_output."""
     with open(os.path.join(ts.ROOT, "docs", "streaming.md")) as f:
         blocks = {name: body for _, name, body in
                   re.findall(r"```(\w+) ([\w.]+)\n(.*?)```", f.read(), re.S)}
     d = tempfile.mkdtemp(prefix="sl-viewsrc-doc-")
     try:
-        for name in ("bids.csv", "views.sql"):
+        for name in ("bids.csv", "views.sql", "updates.sql"):
             with open(os.path.join(d, name), "w") as f:
                 f.write(blocks[name])
-        for workers in (1, 2):
-            rc, out, err = ts.run(["run", "views.sql", "--workers", str(workers)], cwd=d)
-            ok = rc == 0 and out == blocks["views_output"]
-            check(ok, "docs views example output, %d workers" % workers +
-                  ("" if ok else ":\n%s%s" % (out, err)))
+        for job in ("views", "updates"):
+            for workers in (1, 2):
+                rc, out, err = ts.run(["run", job + ".sql", "--workers", str(workers)], cwd=d)
+                ok = rc == 0 and out == blocks[job + "_output"]
+                check(ok, "docs %s example output, %d workers" % (job, workers) +
+                      ("" if ok else ":\n%s%s" % (out, err)))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
