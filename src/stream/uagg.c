@@ -71,7 +71,8 @@ int stream_uagg_new(int ncols, const sql_type *types, int nkeys, const sql_type 
         return SL_ENOMEM;
     }
     memcpy(u->types, types, sizeof *types * (size_t)ncols);
-    memcpy(u->ktypes, ktypes, sizeof *ktypes * (size_t)nkeys);
+    if (nkeys)
+        memcpy(u->ktypes, ktypes, sizeof *ktypes * (size_t)nkeys);
     *out = u;
     return SL_OK;
 }
