@@ -93,6 +93,7 @@ typedef struct stream_wk {
                                 keyed by an update view: the keys its sink holds) */
     sql_ht *ukeys_ht;        /* a job keyed by an update view: its keys' ids (the reader's) */
     struct stream_uagg *uagg; /* ... with a GROUP BY: each key's row, groups (uagg.h) */
+    const struct stream_wk_outs *kto; /* ... where its changes go (worker.c's) */
     int64_t uagg_mem;        /* ... its bytes, accounted in j->state_mem */
     sql_aggtab *cur;         /* the closing session's table */
     sql_err oerr;            /* a closing session's failure */
@@ -351,6 +352,24 @@ static inline bool stream_job_failed(const stream_job *j)
 /* wintab.c: a worker's window tables.  Its windows' state into j->state_mem
  * (53200 past work_mem). */
 int stream_wk_account(stream_wk *w, sql_err *e);
+/* wintab.c: the scan's rows of a source batch (one per window holding a row;
+ * session: its start and end), and *b (taken) replaced by its rows the scan's
+ * pushed filter keeps (NULL: none). */
+int stream_wk_scan_rows(stream_wk *w, sql_batch *in, const int64_t *session, bool per_row,
+                        sql_batch **out);
+int stream_wk_scan_filter(stream_wk *w, sql_batch **b, sql_err *e);
+/* What leaves a worker for the merger (worker.c's; b taken): a GROUP BY's changed
+ * rows through the post chain, an update of a view's log, of a sink's log with
+ * op_column (kind: STREAM_ULOG_*). */
+typedef struct stream_wk_outs {
+    int (*update)(void *arg, int wid, sql_batch *b, sql_err *e);
+    int (*ulog)(void *arg, sql_batch *b, int kind);
+    int (*sink_log)(void *arg, sql_batch *b, int kind);
+} stream_wk_outs;
+/* keyed.c: a batch of a job reading an update view with its keys (in taken), what
+ * leaves going to `to`; and the reading worker's state freed. */
+int stream_keyed_push(stream_wk *w, sql_batch *in, const stream_wk_outs *to, sql_err *e);
+void stream_keyed_free(stream_wk *w);
 /* A window's table changed (counted: its bytes into w->tabs_mem, kept in ow->mem),
  * or leaves the worker's windows (uncounted: its last count out).  Every change
  * of a table in wins or lwins is counted before stream_wk_account, so that

@@ -117,55 +117,43 @@ int64_t stream_uagg_mem(const stream_uagg *u)
 
 /* ---- room ---------------------------------------------------------------------- */
 
-static int grow_arr(void **p, size_t old, size_t n, size_t sz)
+/* Room for ids [0, n) in the arrays arr[0..k) (elements of sz[i] bytes) of
+ * *cap ids each; the new ids zeroed. */
+static int room(void **const *arr, const size_t *sz, int k, uint32_t *cap, uint64_t n)
 {
-    void *q = sl_realloc(*p, sz * n);
-    if (!q)
+    if (n <= *cap)
+        return SL_OK;
+    if (n > UINT32_MAX)
         return SL_ENOMEM;
-    memset((char *)q + sz * old, 0, sz * (n - old));
-    *p = q;
+    uint64_t nc = *cap ? *cap : 1024;
+    while (nc < n)
+        nc *= 2;
+    nc = nc > UINT32_MAX ? UINT32_MAX : nc;
+    for (int i = 0; i < k; i++) {
+        void *q = sl_realloc(*arr[i], sz[i] * nc);
+        if (!q)
+            return SL_ENOMEM;
+        memset((char *)q + sz[i] * *cap, 0, sz[i] * (nc - *cap));
+        *arr[i] = q;
+    }
+    *cap = (uint32_t)nc;
     return SL_OK;
-}
-
-static uint32_t next_cap(uint32_t cap, uint64_t want)
-{
-    uint64_t c = cap ? cap : 1024;
-    while (c < want)
-        c *= 2;
-    return c > UINT32_MAX ? UINT32_MAX : (uint32_t)c;
 }
 
 /* Room for groups [0, n). */
 static int room_groups(stream_uagg *u, uint64_t n)
 {
-    if (n <= u->gcap)
-        return SL_OK;
-    if (n > UINT32_MAX)
-        return SL_ENOMEM;
-    uint32_t nc = next_cap(u->gcap, n);
-    if (grow_arr((void **)&u->count, u->gcap, nc, sizeof *u->count) ||
-        grow_arr((void **)&u->head, u->gcap, nc, sizeof *u->head) ||
-        grow_arr((void **)&u->changed_bit, u->gcap, nc, sizeof *u->changed_bit))
-        return SL_ENOMEM;
-    u->gcap = nc;
-    return SL_OK;
+    void **arr[] = {(void **)&u->count, (void **)&u->head, (void **)&u->changed_bit};
+    const size_t sz[] = {sizeof *u->count, sizeof *u->head, sizeof *u->changed_bit};
+    return room(arr, sz, 3, &u->gcap, n);
 }
 
 /* Room for view keys [0, n). */
 static int room_vids(stream_uagg *u, uint64_t n)
 {
-    if (n <= u->vcap)
-        return SL_OK;
-    if (n > UINT32_MAX)
-        return SL_ENOMEM;
-    uint32_t nc = next_cap(u->vcap, n);
-    if (grow_arr((void **)&u->loc, u->vcap, nc, sizeof *u->loc) ||
-        grow_arr((void **)&u->gid_of, u->vcap, nc, sizeof *u->gid_of) ||
-        grow_arr((void **)&u->next, u->vcap, nc, sizeof *u->next) ||
-        grow_arr((void **)&u->prev, u->vcap, nc, sizeof *u->prev))
-        return SL_ENOMEM;
-    u->vcap = nc;
-    return SL_OK;
+    void **arr[] = {(void **)&u->loc, (void **)&u->gid_of, (void **)&u->next, (void **)&u->prev};
+    const size_t sz[] = {sizeof *u->loc, sizeof *u->gid_of, sizeof *u->next, sizeof *u->prev};
+    return room(arr, sz, 4, &u->vcap, n);
 }
 
 static int mark_changed(stream_uagg *u, uint32_t g)

@@ -463,10 +463,10 @@ static void follow_pass(stream_ulog *l, int64_t pos)
 /* The keys with no live row, as one batch to fn (none: not called). */
 static int dead_keys(const stream_ulog *l, int (*fn)(void *arg, sql_batch *b), void *arg)
 {
-    int64_t n = (int64_t)l->ht.n - (l->nlive < (int64_t)l->ht.n ? l->nlive : (int64_t)l->ht.n);
-    uint32_t *idx = n > 0 ? sl_malloc(sizeof *idx * (size_t)n) : NULL;
+    int64_t n = (int64_t)l->ht.n - l->nlive; /* (a live row per key that has one) */
     if (n <= 0)
         return SL_OK;
+    uint32_t *idx = sl_malloc(sizeof *idx * (size_t)n);
     if (!idx)
         return SL_ENOMEM;
     int64_t m = 0;

@@ -4,7 +4,10 @@
  * its partial tables of its own rows; a window's table found or made, a
  * producer's partial table taken in or combined, the owner a partial table
  * goes to, whether a job pre-aggregates, and the tables' memory accounted
- * against work_mem, and a batch's rows grouped by window (stream_rows_by_window).
+ * against work_mem, a source batch's rows as the scan's, one per window holding
+ * each (stream_wk_scan_rows), and through the scan's pushed filter
+ * (stream_wk_scan_filter), and a batch's rows grouped by window
+ * (stream_rows_by_window).
  * What rows go into them and when they close is worker.c's.
  */
 #include "stream/job.h"
@@ -194,4 +197,91 @@ int stream_rows_by_window(const sql_batch *b, int win_col, int64_t off, stream_b
         g->rows[g->end[slot[i]]++] = (uint32_t)i;
     sl_free(slot);
     return SL_OK;
+}
+
+/* Room for n window rows. */
+static int grow_rows(stream_wk *w, int64_t n)
+{
+    if (n <= w->rows_cap)
+        return SL_OK;
+    int64_t cap = w->rows_cap ? w->rows_cap : 8192;
+    while (cap < n)
+        cap *= 2;
+    uint32_t *r = sl_realloc(w->rows, sizeof *r * (size_t)cap);
+    if (r)
+        w->rows = r;
+    int64_t *s = r ? sl_realloc(w->starts, sizeof *s * (size_t)cap) : NULL;
+    if (s)
+        w->starts = s;
+    if (!r || !s)
+        return SL_ENOMEM;
+    w->rows_cap = cap;
+    return SL_OK;
+}
+
+/* The source's rows as the scan's: with a window, one row per window holding it
+ * (rows without an event time are in none); the scan's columns only. */
+int stream_wk_scan_rows(stream_wk *w, sql_batch *in, const int64_t *session, bool per_row,
+                     sql_batch **out)
+{
+    stream_job *j = w->j;
+    const sql_plan *p = j->scan->p;
+    int nsrc = j->src->ncols, rc = sql_batch_new(p->ncols, p->types, out);
+    if (rc)
+        return rc;
+    sql_batch *o = *out;
+    if (!j->win || session) { /* a session's rows: its start and end as they are */
+        for (int c = 0; c < p->ncols && !rc; c++) {
+            int tc = p->scan.cols[c];
+            if (tc < nsrc) {
+                col_vec_release(&o->cols[c]);
+                sql_vec_share(&in->cols[tc], &o->cols[c]);
+                continue;
+            }
+            for (int64_t r = 0; r < in->n && !rc; r++)
+                rc = col_vec_append_i64(&o->cols[c], session[(per_row ? 2 * r : 0) + tc - nsrc]);
+        }
+        o->n = in->n;
+        return rc;
+    }
+    const col_vec *ts = &in->cols[j->src->time_col];
+    int64_t m = 0;
+    for (int64_t i = 0; i < in->n && !rc; i++) {
+        if (!col_vec_is_valid(ts, i))
+            continue;
+        int64_t first;
+        int k = stream_win_assign(j->win, col_vec_i64(ts, i), &first);
+        if ((rc = grow_rows(w, m + k)))
+            break;
+        for (int x = 0; x < k; x++, m++) {
+            w->rows[m] = (uint32_t)i;
+            w->starts[m] = first + x * j->win->slide_ns;
+        }
+    }
+    sql_sel sel = {w->rows, m};
+    for (int c = 0; c < p->ncols && !rc; c++) {
+        int tc = p->scan.cols[c];
+        if (tc < nsrc) {
+            col_vec_release(&o->cols[c]);
+            rc = sql_vec_gather(&in->cols[tc], &sel, &o->cols[c]);
+            continue;
+        }
+        int64_t add = tc == nsrc ? 0 : j->win->size_ns;
+        for (int64_t r = 0; r < m && !rc; r++)
+            rc = col_vec_append_i64(&o->cols[c], w->starts[r] + add);
+    }
+    o->n = m;
+    return rc;
+}
+
+int stream_wk_scan_filter(stream_wk *w, sql_batch **b, sql_err *e)
+{
+    const sql_expr *f = w->j->scan->p->scan.filter;
+    if (!f)
+        return SL_OK;
+    sql_batch *kept;
+    sql_err_clear(&w->err);
+    int rc = sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, *b, &kept);
+    *b = rc ? NULL : kept;
+    return !rc ? SL_OK : w->err.state[0] ? (*e = w->err, rc) : oom(e);
 }

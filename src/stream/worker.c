@@ -57,7 +57,6 @@
 #include "stream/checkpoint.h"
 #include "stream/job.h"
 #include "stream/live.h"
-#include "stream/uagg.h"
 #include "stream/ulog.h"
 
 #include "base/alloc.h"
@@ -161,7 +160,7 @@ static int to_merger(wk *w, const stream_msg *m)
 
 /* ---- owning: open windows ------------------------------------------------ */
 
-static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
+static int stream_wk_update_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
     (void)e;
@@ -170,7 +169,7 @@ static int update_out(void *arg, int wid, sql_batch *b, sql_err *e)
 }
 
 /* An update of a view's log (kind: STREAM_ULOG_*, ulog.h). */
-static int ulog_out(void *arg, sql_batch *b, int kind)
+static int stream_wk_ulog_out(void *arg, sql_batch *b, int kind)
 {
     stream_msg m = {b, 0, kind, STREAM_MSG_UPDATE};
     return to_merger(arg, &m);
@@ -179,7 +178,7 @@ static int ulog_out(void *arg, sql_batch *b, int kind)
 /* An update of a sink's log with op_column (kind: STREAM_ULOG_UPSERT, its row
  * with its key after it; or STREAM_ULOG_DELETE, the key only) as the job's
  * columns: the key dropped, or put in the columns that carry it (the rest NULL). */
-static int sink_log_out(void *arg, sql_batch *b, int kind)
+static int stream_wk_sink_log_out(void *arg, sql_batch *b, int kind)
 {
     wk *w = arg;
     job *j = w->j;
@@ -213,6 +212,10 @@ static int sink_log_out(void *arg, sql_batch *b, int kind)
     return to_merger(w, &m);
 }
 
+/* What leaves a job reading an update view with its keys (keyed.c). */
+static const stream_wk_outs g_outs = {stream_wk_update_out, stream_wk_ulog_out,
+                                      stream_wk_sink_log_out};
+
 static int cmp_u32(const void *a, const void *b)
 {
     uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
@@ -239,10 +242,10 @@ static int add_rows_in(wk *w, open_win *ow, const sql_batch *b, sql_err *e)
     }
     sql_batch *res = NULL;
     if (!rc && m && !(rc = sql_aggtab_peek(ow->t, ids, m, &res, e)))
-        rc = j->ulog ? stream_ulog_post(j, w->id, res, STREAM_ULOG_UPSERT, ulog_out, w, e)
+        rc = j->ulog ? stream_ulog_post(j, w->id, res, STREAM_ULOG_UPSERT, stream_wk_ulog_out, w, e)
              : j->sink_deletes
-                 ? stream_ulog_post_kept(j, w->id, res, ids, &w->ukept, sink_log_out, w, e)
-                 : sql_pipe_push(j->post, j->npost, w->id, res, update_out, w, e);
+                 ? stream_ulog_post_kept(j, w->id, res, ids, &w->ukept, stream_wk_sink_log_out, w, e)
+                 : sql_pipe_push(j->post, j->npost, w->id, res, stream_wk_update_out, w, e);
     sl_free(ids);
     return rc;
 }
@@ -313,12 +316,12 @@ static int close_windows(wk *w, int64_t wm, sql_err *e)
         w->closing_end = w->wins[done].end;
         /* a sink's upsert log has every final row already; a view's log gets them
          * once more, keyed, so that what it holds at the end is what closing gives
-         * (a GROUP BY over an update view: its reader's, keyed_agg; these are empty) */
+         * (a GROUP BY over an update view: its reader's, keyed.c; these are empty) */
         for (; !j->log_to_sink && !j->ukeyed;) {
             sql_batch *b;
             if ((rc = sql_aggtab_next(w->wins[done].t, &b, e)) || !b)
                 break;
-            if ((rc = j->ulog ? stream_ulog_post(j, w->id, b, STREAM_ULOG_FINAL, ulog_out, w, e)
+            if ((rc = j->ulog ? stream_ulog_post(j, w->id, b, STREAM_ULOG_FINAL, stream_wk_ulog_out, w, e)
                               : sql_pipe_push(j->post, j->npost, w->id, b, result_out, w, e)))
                 break;
         }
@@ -393,7 +396,7 @@ static int session_out(void *arg, int64_t start, int64_t end, sql_batch *rows)
 
 static int update_emit(job *j, wk *w, sql_batch *o, sql_err *e)
 {
-    return stream_ulog_post(j, w->id, o, STREAM_ULOG_UPSERT, ulog_out, w, e);
+    return stream_ulog_post(j, w->id, o, STREAM_ULOG_UPSERT, stream_wk_ulog_out, w, e);
 }
 
 /* emit = 'on_update': the rows of the sessions a batch changed (taken; se: each
@@ -410,7 +413,7 @@ static int session_gone(void *arg, sql_batch *rows, const int64_t *se)
     sql_batch *keys;
     int rc = stream_ulog_session_keys(w->j, rows, se, &keys);
     sql_batch_free(rows);
-    return rc ? oom(&w->oerr) : ulog_out(w, keys, STREAM_ULOG_DELETE);
+    return rc ? oom(&w->oerr) : stream_wk_ulog_out(w, keys, STREAM_ULOG_DELETE);
 }
 
 /*
@@ -628,87 +631,12 @@ static int rows_out(void *arg, int wid, sql_batch *b, sql_err *e)
     return to_merger(w, &m);
 }
 
-/* Room for n window rows. */
-static int grow_rows(wk *w, int64_t n)
-{
-    if (n <= w->rows_cap)
-        return SL_OK;
-    int64_t cap = w->rows_cap ? w->rows_cap : 8192;
-    while (cap < n)
-        cap *= 2;
-    uint32_t *r = sl_realloc(w->rows, sizeof *r * (size_t)cap);
-    if (r)
-        w->rows = r;
-    int64_t *s = r ? sl_realloc(w->starts, sizeof *s * (size_t)cap) : NULL;
-    if (s)
-        w->starts = s;
-    if (!r || !s)
-        return SL_ENOMEM;
-    w->rows_cap = cap;
-    return SL_OK;
-}
-
-/* The source's rows as the scan's: with a window, one row per window holding it
- * (rows without an event time are in none); the scan's columns only. */
-static int scan_rows(wk *w, sql_batch *in, const int64_t *session, bool per_row,
-                     sql_batch **out)
-{
-    job *j = w->j;
-    const sql_plan *p = j->scan->p;
-    int nsrc = j->src->ncols, rc = sql_batch_new(p->ncols, p->types, out);
-    if (rc)
-        return rc;
-    sql_batch *o = *out;
-    if (!j->win || session) { /* a session's rows: its start and end as they are */
-        for (int c = 0; c < p->ncols && !rc; c++) {
-            int tc = p->scan.cols[c];
-            if (tc < nsrc) {
-                col_vec_release(&o->cols[c]);
-                sql_vec_share(&in->cols[tc], &o->cols[c]);
-                continue;
-            }
-            for (int64_t r = 0; r < in->n && !rc; r++)
-                rc = col_vec_append_i64(&o->cols[c], session[(per_row ? 2 * r : 0) + tc - nsrc]);
-        }
-        o->n = in->n;
-        return rc;
-    }
-    const col_vec *ts = &in->cols[j->src->time_col];
-    int64_t m = 0;
-    for (int64_t i = 0; i < in->n && !rc; i++) {
-        if (!col_vec_is_valid(ts, i))
-            continue;
-        int64_t first;
-        int k = stream_win_assign(j->win, col_vec_i64(ts, i), &first);
-        if ((rc = grow_rows(w, m + k)))
-            break;
-        for (int x = 0; x < k; x++, m++) {
-            w->rows[m] = (uint32_t)i;
-            w->starts[m] = first + x * j->win->slide_ns;
-        }
-    }
-    sql_sel sel = {w->rows, m};
-    for (int c = 0; c < p->ncols && !rc; c++) {
-        int tc = p->scan.cols[c];
-        if (tc < nsrc) {
-            col_vec_release(&o->cols[c]);
-            rc = sql_vec_gather(&in->cols[tc], &sel, &o->cols[c]);
-            continue;
-        }
-        int64_t add = tc == nsrc ? 0 : j->win->size_ns;
-        for (int64_t r = 0; r < m && !rc; r++)
-            rc = col_vec_append_i64(&o->cols[c], w->starts[r] + add);
-    }
-    o->n = m;
-    return rc;
-}
-
-/* scan_rows with in taken: *out only on success. */
+/* stream_wk_scan_rows with in taken: *out only on success. */
 static int scan_taken(wk *w, sql_batch *in, const int64_t *session, bool per_row,
                       sql_batch **out, sql_err *e)
 {
     *out = NULL;
-    int rc = scan_rows(w, in, session, per_row, out);
+    int rc = stream_wk_scan_rows(w, in, session, per_row, out);
     sql_batch_free(in);
     if (rc) {
         sql_batch_free(*out);
@@ -723,193 +651,14 @@ static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch 
                      sql_err *e)
 {
     job *j = w->j;
-    int rc;
-    const sql_expr *f = j->scan->p->scan.filter;
-    if (f) {
-        sql_batch *kept;
-        sql_err_clear(&w->err);
-        if ((rc = sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, b, &kept)))
-            return w->err.state[0] ? (*e = w->err, rc) : oom(e);
-        b = kept;
-    }
+    int rc = stream_wk_scan_filter(w, &b, e);
+    if (rc)
+        return rc;
     if (!b || !b->n) {
         sql_batch_free(b);
         return SL_OK;
     }
     return sql_pipe_push(j->pre, j->npre, w->id, b, fn, w, e);
-}
-
-/* The out of stream_ulog_pass: a keyed job's change into a view's log, or into a
- * sink with op_column (its columns). */
-static int keyed_out(void *arg, sql_batch *b, int kind)
-{
-    wk *w = arg;
-    return w->j->ulog ? ulog_out(w, b, kind) : sink_log_out(w, b, kind);
-}
-
-/* A group's new row (o taken: keys, then aggregates) of a GROUP BY over an update
- * view: through the post chain into the view's log or the sink, as an owner's. */
-static int agg_row_out(wk *w, sql_batch *o, sql_err *e)
-{
-    job *j = w->j;
-    if (j->ulog)
-        return stream_ulog_post(j, w->id, o, STREAM_ULOG_UPSERT, ulog_out, w, e);
-    if (!j->sink_deletes)
-        return sql_pipe_push(j->post, j->npost, w->id, o, update_out, w, e);
-    int nk = j->agg->p->agg.nkeys;
-    sql_vec kv[STREAM_MAX_KEYS];
-    for (int k = 0; k < nk; k++)
-        kv[k] = (sql_vec){o->cols[k], false}; /* borrowed */
-    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(o->n ? o->n : 1));
-    int rc = gids ? stream_uagg_gids(w->uagg, kv, o->n, gids) : SL_ENOMEM;
-    if (!rc)
-        rc = stream_ulog_post_kept(j, w->id, o, gids, &w->ukept, sink_log_out, w, e);
-    else
-        sql_batch_free(o);
-    sl_free(gids);
-    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
-}
-
-typedef struct tab_feed {
-    sql_aggtab *t;
-    sql_err *e;
-} tab_feed;
-
-static int feed_tab(void *arg, sql_batch *b)
-{
-    tab_feed *f = arg;
-    int rc = sql_aggtab_add(f->t, b, f->e);
-    sql_batch_free(b);
-    return rc;
-}
-
-/* A GROUP BY over an update view (uagg.h): the keys vids[0..n) of a batch lose
- * their rows; cur (taken; NULL: none), the rows of the upserts that passed the
- * pre chain with their numbers, become their keys' rows; each group that changed
- * is computed again from its rows, and a group left with none is deleted. */
-static int keyed_agg(wk *w, sql_batch *cur, const uint32_t *vids, int64_t n, sql_err *e)
-{
-    job *j = w->j;
-    const sql_plan *ap = j->agg->p;
-    const sql_plan *in = (j->npre ? j->pre[j->npre - 1] : j->scan)->p;
-    int nk = ap->agg.nkeys, rc = SL_OK;
-    if (!w->uagg && stream_uagg_new(in->ncols, in->types, nk, ap->types, &w->uagg))
-        rc = SL_ENOMEM;
-    if (!rc && cur)
-        rc = stream_ulog_pre(j, w->id, &cur, e);
-    if (!rc)
-        rc = stream_uagg_remove(w->uagg, vids, n);
-    if (!rc && cur && cur->n) { /* the new rows, with their keys' ids and groups */
-        sql_batch *rows = NULL;
-        uint32_t *own = sl_malloc(sizeof *own * (size_t)cur->n);
-        sql_vec kv[STREAM_MAX_KEYS];
-        int nv = 0;
-        rc = own ? stream_ulog_share(cur, 0, in->ncols, in->types, &rows) : SL_ENOMEM;
-        for (int64_t r = 0; !rc && r < cur->n; r++)
-            own[r] = vids[col_vec_i64(&cur->cols[in->ncols], r)];
-        while (!rc && nv < nk) {
-            sql_err_clear(&w->err);
-            if ((rc = sql_eval(&w->cx, ap->agg.keys[nv], rows, NULL, &kv[nv])))
-                *e = w->err.state[0] ? w->err : (oom(e), *e);
-            else
-                nv++;
-        }
-        if (!rc)
-            rc = stream_uagg_put(w->uagg, rows, own, kv);
-        for (int k = 0; k < nv; k++)
-            sql_vec_release(&kv[k]);
-        sql_batch_free(rows);
-        sl_free(own);
-    }
-    sql_batch_free(cur);
-    sql_aggtab *t = NULL;
-    sql_batch *gone = NULL;
-    uint32_t *gone_ids = NULL;
-    if (!rc && !(rc = sql_aggtab_new(j->agg, &t, e))) {
-        tab_feed f = {t, e};
-        rc = stream_uagg_changed(w->uagg, feed_tab, &f, &gone, &gone_ids);
-    }
-    while (!rc) {
-        sql_batch *o;
-        if ((rc = sql_aggtab_next(t, &o, e)) || !o)
-            break;
-        rc = agg_row_out(w, o, e);
-    }
-    sql_aggtab_free(t);
-    if (!rc && gone && (j->ulog || j->sink_deletes)) {
-        rc = stream_ulog_drop(gone, gone_ids, j->ulog ? NULL : &w->ukept,
-                              j->ulog ? ulog_out : sink_log_out, w);
-        gone = NULL;
-    }
-    sql_batch_free(gone);
-    sl_free(gone_ids);
-    if (!rc) { /* the kept rows are the job's state */
-        int64_t m = stream_uagg_mem(w->uagg), d = m - w->uagg_mem;
-        int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
-        w->uagg_mem = m;
-        if (d > 0)
-            rc = stream_state_check(j, all, "The rows of the view a GROUP BY reads", e);
-    }
-    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
-}
-
-/* A batch of a job keyed by the update view it reads (in taken; source_view.c: the
- * view's columns, the key's, then the change, one kind a batch): an upsert's rows
- * through the scan's filter and the pre chain with their row numbers, to leave
- * with their keys, or as deletions of the keys the sink holds; a deletion's keys
- * as deletions of those it holds (upost.c). */
-static int keyed_push(wk *w, sql_batch *in, sql_err *e)
-{
-    job *j = w->j;
-    int ns = j->src->ncols, nk = in->ncols - ns - 1; /* the view's key columns */
-    int64_t n = in->n;
-    sql_batch *keys = NULL, *cur = NULL;
-    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
-    int rc = gids ? stream_ulog_share(in, ns, nk, in->types + ns, &keys) : SL_ENOMEM;
-    if (!rc && !w->ukeys_ht && (w->ukeys_ht = sl_calloc(1, sizeof *w->ukeys_ht)) &&
-        sql_ht_init(w->ukeys_ht, nk, in->types + ns, true)) {
-        sl_free(w->ukeys_ht);
-        w->ukeys_ht = NULL;
-    }
-    rc = rc ? rc : w->ukeys_ht ? SL_OK : SL_ENOMEM;
-    if (!rc) {
-        sql_vec kv[STREAM_MAX_KEYS];
-        for (int k = 0; k < nk; k++)
-            kv[k] = (sql_vec){keys->cols[k], false}; /* borrowed */
-        rc = sql_ht_lookup(w->ukeys_ht, kv, n, NULL, true, gids);
-    }
-    bool upsert = !rc && col_vec_i64(&in->cols[ns + nk], 0) == STREAM_ULOG_UPSERT;
-    if (upsert) { /* the scan's rows, numbered, through its filter */
-        sql_batch *sb = NULL;
-        rc = scan_rows(w, in, NULL, false, &sb);
-        if (!rc)
-            rc = stream_ulog_number(j, sb, &cur);
-        else
-            sql_batch_free(sb);
-        const sql_expr *f = j->scan->p->scan.filter;
-        if (!rc && f) {
-            sql_batch *kept = NULL;
-            sql_err_clear(&w->err);
-            rc = sql_filter_batch(&w->cx, &w->scratch, f, &w->sel, &w->sel_cap, cur, &kept);
-            if (rc) {
-                sl_free(gids);
-                sql_batch_free(keys);
-                sql_batch_free(in);
-                return w->err.state[0] ? (*e = w->err, rc) : oom(e);
-            }
-            cur = kept;
-        }
-    }
-    sql_batch_free(in);
-    if (!rc && j->agg)
-        rc = keyed_agg(w, cur, gids, n, e);
-    else if (!rc)
-        rc = stream_ulog_pass(j, w->id, cur, keys, gids, &w->ukept, keyed_out, w, e);
-    else
-        sql_batch_free(cur);
-    sl_free(gids);
-    sql_batch_free(keys);
-    return rc == SL_ENOMEM && !e->state[0] ? oom(e) : rc;
 }
 
 /* One batch of the source's on-time rows through the stateless part (in taken).
@@ -919,7 +668,7 @@ static int push_batch(wk *w, sql_batch *in, sql_err *e)
 {
     job *j = w->j;
     if (j->ukeyed)
-        return in->n ? keyed_push(w, in, e) : (sql_batch_free(in), SL_OK);
+        return in->n ? stream_keyed_push(w, in, &g_outs, e) : (sql_batch_free(in), SL_OK);
     if (j->win && j->win->session)
         return exchange(w, w->id, in, e);
     sql_batch *b;
@@ -1452,10 +1201,7 @@ static void wk_free(wk *w)
     sl_free(w->ahead);
     sl_free(w->ahead_pos);
     sl_free(w->ukept.bits);
-    if (w->ukeys_ht)
-        sql_ht_free(w->ukeys_ht);
-    sl_free(w->ukeys_ht);
-    stream_uagg_free(w->uagg);
+    stream_keyed_free(w);
     sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);

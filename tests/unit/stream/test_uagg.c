@@ -183,6 +183,6 @@ TEST(compaction_keeps_rows_bounded_and_found)
     }
     CHECK_EQ(a.rows, live);
     CHECK_EQ(u->nlive, live);
-    CHECK(stream_uagg_mem(u) > 0);
+    CHECK(stream_uagg_mem(u) >= live * 16); /* at least the live rows' two bigints */
     stream_uagg_free(u);
 }
