@@ -18,13 +18,15 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 6 /* 6: a join of two streams writes a part per source (no byte
+#define STREAM_CKPT_VERSION 7 /* 7: a followed file's file size is the bytes its splits
+                                 were cut from, which a resumed job cuts again (no byte
+                                 changed); 6: a join of two streams writes a part per source (no byte
                                  changed: docs/internals/stream.md); 5: a file position of a job reading splits ahead counts
                                  lines from its split's start (no byte changed); 4: a
                                  view with emit = 'on_update' saves its rows with their
                                  keys; 3: the manifest's sink run (table sinks); 2: kafka
                                  partitions in a position, a worker part's sessions; 1
-                                 to 5 are still read */
+                                 to 6 are still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {

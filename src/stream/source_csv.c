@@ -67,6 +67,8 @@ struct stream_file {
     stream_table *t;
     const char *map;
     size_t size;
+    size_t cut;              /* follow = true: the bytes its splits are cut from (the
+                                size a checkpoint's run found; the file grows on) */
 };
 
 struct stream_reader {
@@ -95,6 +97,7 @@ struct stream_reader {
     bool grows;
     bool own_map;
     size_t mapped;
+    size_t shared;           /* the file's map (its bytes when the job started) */
     int notify;              /* inotify descriptor (-1: none, wait by timeout) */
     _Atomic int *stop;       /* its job's stop flag (a server's job), or NULL */
 };
@@ -158,7 +161,7 @@ int stream_file_open(stream_table *t, stream_file **out, sql_err *e)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     }
     f->t = t;
-    f->size = (size_t)st.st_size;
+    f->size = f->cut = (size_t)st.st_size;
     if (f->size) {
         void *m = mmap(NULL, f->size, PROT_READ, MAP_PRIVATE, fd, 0);
         if (m == MAP_FAILED) {
@@ -384,6 +387,11 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cu
         return stream_view_split(out, n);
     if (f->t->kf)
         return stream_kafka_split(f->t, nworkers, out, n);
+    stream_file cut = *f; /* a followed file: what it held when the job first started */
+    if (f->t->follow) {
+        cut.size = f->cut;
+        f = &cut;
+    }
     int want = 1;
     bool quoted = false;
     if (nworkers > 1 && f->size && (!f->t->follow || follow_cut)) {
@@ -469,6 +477,7 @@ int stream_reader_open(stream_file *f, const stream_split *sp, stream_reader **o
     r->size = sp->end;
     r->grows = t->follow && sp->tail;
     r->fsize = r->grows ? 0 : f->size; /* a followed file's tail may be half written */
+    r->shared = f->size;
     r->p = r->released = f->map + sp->begin;
     r->line = sp->line ? sp->line : 1;
     r->line_rel = !sp->line;
@@ -531,8 +540,13 @@ int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream
         return stream_kafka_restore(r->kf, p);
     if (r->nx)
         return stream_nexmark_restore(r->nx, sp, p);
-    if (p->offset < sp->begin || p->offset > sp->end || p->line < sp->line)
+    /* a followed file's last split: the place may be past where the split was cut
+     * (lines read after), within what the file holds now */
+    size_t end = r->grows && !r->own_map ? r->shared : sp->end;
+    if (p->offset < sp->begin || p->offset > end || p->line < sp->line)
         return SL_EINVAL;
+    if (r->grows && p->offset > r->size)
+        r->size = (size_t)p->offset; /* (its first wait maps the file again) */
     r->p = r->released = r->map + p->offset;
     r->line = p->line;
     r->header_done = p->header_done || sp->begin > 0;
@@ -548,7 +562,15 @@ uint64_t stream_file_size(const stream_file *f)
 {
     if (f->t->kf) /* a topic: its partition count stands for the shape */
         return (uint64_t)stream_kafka_nparts(f->t);
-    return f->size;
+    return f->t->follow ? f->cut : f->size;
+}
+
+int stream_file_cut_at(stream_file *f, uint64_t cut)
+{
+    if (!f->t->follow || cut > f->size)
+        return SL_EINVAL;
+    f->cut = (size_t)cut;
+    return SL_OK;
 }
 
 void stream_reader_close(stream_reader *r)

@@ -260,8 +260,9 @@ void stream_file_close(stream_file *f);
  * checks where each split really starts (checked: each split is read after the
  * one before it stopped, see stream_reader_stop).  A followed file (follow = true)
  * is one split that grows, unless follow_cut: then what it holds when the job
- * starts is cut as a bounded file's is and only its last split grows (its
- * reader reads it ahead up to where it ended, then follows the file).
+ * starts (a resumed job: its first stream_file_cut_at bytes) is cut as a bounded
+ * file's is and only its last split grows (its reader reads it ahead up to where
+ * it ended, then follows the file).
  */
 int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cut,
                       stream_split **out, int *n);
@@ -325,10 +326,16 @@ typedef struct stream_reader_pos {
     stream_part_pos parts[STREAM_POS_MAX_PARTS];
 } stream_reader_pos;
 void stream_reader_save(const stream_reader *r, stream_reader_pos *p);
-/* SL_EINVAL when p is not inside the reader's split (nothing changed). */
+/* SL_EINVAL when p is not inside the reader's split (nothing changed).  A followed
+ * file's last split grows: p may lie past its end, within the file as mapped. */
 int stream_reader_restore(stream_reader *r, const stream_split *sp, const stream_reader_pos *p);
-/* The mapped file's size in bytes. */
+/* The mapped file's size in bytes; a followed file's: the bytes its splits are cut
+ * from (a checkpoint's manifest keeps it, the file grows on). */
 uint64_t stream_file_size(const stream_file *f);
+/* A resumed job over a followed file: its splits cut from the file's first `cut`
+ * bytes, as the checkpoint's run cut them.  SL_EINVAL (nothing changed) when the
+ * file is not followed or is now shorter than that. */
+int stream_file_cut_at(stream_file *f, uint64_t cut);
 
 /* source_nexmark.c: what the file connector's functions hand over for a
  * nexmark table (t->nx set).  Options: new, then each option (1: not one of

@@ -11,8 +11,8 @@
  *      (read_ahead): parsed whole, late rows kept, its largest event time published; once every split before
  *      it is published, the prefix maximum starts its watermark and the kept
  *      batches are filtered for lateness as one reader would have (the file
- *      is parsed once).  With checkpoints, late = 'error' or a stop flag, a
- *      first pass instead: every worker scans its splits for their largest
+ *      is parsed once).  With late = 'error' (or resuming a checkpoint older
+ *      than version 5) a first pass instead: every worker scans its splits for their largest
  *      event time and line count (stream_reader_scan_max); after a barrier
  *      each split starts with the prefix maximum and its first line number.
  *   2. Reading: splits are dealt round-robin (split c to worker c mod N).  A
@@ -955,6 +955,12 @@ void stream_job_live_figures(stream_job *j, uint64_t *read, uint64_t *late, int6
         *wm = STREAM_WM_NONE;
 }
 
+/* Whether a server's job was asked to stop (its input ends where it stands). */
+static bool stopped(const job *j)
+{
+    return j->stop && atomic_load_explicit(j->stop, memory_order_relaxed);
+}
+
 /* Reads split c; with check_only (another split failed later in line order) the
  * rows are only checked, so that an earlier error is found. */
 static int read_split(wk *w, int c, sql_err *e)
@@ -978,8 +984,13 @@ static int read_split(wk *w, int c, sql_err *e)
             skip = c > j->fail_chunk;
             pthread_mutex_unlock(&j->mu);
         }
-        if (!skip)
+        if (!skip && stopped(j)) {
+            /* stopped: the input ends here, and the splits after c wait for none
+             * of its rows (they stop too) */
+            stream_split_publish(w, c, j->splits[c].end);
+        } else if (!skip) {
             rc = read_ahead(w, c, &rd, e);
+        }
     }
     while (!rc) {
         sql_batch *b;
@@ -990,7 +1001,7 @@ static int read_split(wk *w, int c, sql_err *e)
             if (!check_only)
                 break;
         }
-        if (j->stop && atomic_load_explicit(j->stop, memory_order_relaxed))
+        if (stopped(j))
             break; /* stopped: the input ends here */
         /* the batch's rows go with the watermark before it: a batch may reach an
          * owner as several messages (a join's rounds), and none may close a
@@ -1278,23 +1289,31 @@ static int setup(job *j, int nw, sql_err *e)
      * (with checkpoints there is one: a resumed job publishes splits it does not read
      * again from their own start, resume_pass) */
     bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
-                   !j->stop && j->src->time_col >= 0;
-    /* a followed file: what it holds now is cut for every worker when its splits
-     * are read ahead (below) and no checkpoint needs the same cut after a resume
-     * (the file will have grown); its last split grows */
-    bool follow_cut = j->src->follow && nw > 1 && !j->src->late_error && !j->ckpt && !j->stop &&
-                      j->src->time_col >= 0;
+                   j->src->time_col >= 0;
+    /* a followed file: what it holds now is cut for every worker (its splits read
+     * ahead, or after a first pass); its last split grows.  A resumed job cuts what the
+     * file held when the checkpoint's run started (the manifest's file size: the
+     * file has grown since), as that run did (one split before manifest version 7) */
+    bool follow_cut = j->src->follow && nw > 1 &&
+                      j->src->time_col >= 0 &&
+                      !(j->resuming && j->resume->nsplits < 2);
+    if (j->resuming && j->src->follow && !j->src->kf &&
+        stream_file_cut_at(j->file, j->resume->file_size))
+        return sql_err_set(e, "55000", -1, "checkpoint %llu: source \"%s\" holds fewer bytes "
+                           "than when the checkpoint was taken (a followed file may only "
+                           "grow): remove the checkpoints to start over",
+                           (unsigned long long)j->resume->seq, j->src->name);
     if (stream_file_split(j->file, nw, checked, follow_cut, &j->splits, &j->nsplits))
         return oom(e);
     for (int c = 0; c < j->nsplits; c++) /* an update view read with its keys */
         j->splits[c].keyed = j->ukeyed;
     j->interleave = j->src->kf && !j->agg && j->nsplits > 1;
     /* a file's splits read ahead, with no first pass: not with late = 'error' (its
-     * line), a stop flag (a reader waiting for the splits before it would not see
-     * it), or when resuming a checkpoint older than version 5 (its positions' lines
-     * count from the file's start) */
+     * line), or when resuming a checkpoint older than version 5 (its positions' lines
+     * count from the file's start).  A stop flag (a server's job) ends each split not
+     * yet read ahead at once (read_split), so nobody waits long for a prefix */
     j->ahead = j->nsplits > 1 && !j->src->kf && !j->src->nx && !j->src->late_error &&
-               !j->stop && !(j->resuming && j->resume->version < 5);
+               !(j->resuming && j->resume->version < 5);
     for (int c = 0; j->ahead && c < j->nsplits; c++)
         j->splits[c].line = 0; /* counted from the split's start (an error's line: later) */
     return ckpt_setup(j, e);
@@ -1409,6 +1428,9 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     j.resume = &man;
     if (!rc)
         rc = stream_ckpt_job_check(&j, e);
+    if (!rc && j.ckpt && j.resuming) /* (what the server's log says of its jobs) */
+        fprintf(stderr, "streamlake: job %s: resuming from checkpoint %llu\n",
+                j.src ? j.src->name : "(a join of streams)", (unsigned long long)man.seq);
     if (!rc)
         rc = j.winjoin ? stream_winjoin_exec(&j, nw)
              : j.ijoin ? stream_ijoin_exec(&j, nw)

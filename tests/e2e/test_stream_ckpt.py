@@ -129,10 +129,13 @@ class StreamCheckpoints(unittest.TestCase):
         kills = resumed = 0
         join_resumed = False
         for _ in range(3):
-            seen = manifests(self.srv.data_dir, "out")
+            # a new checkpoint of the file job and of the join (each on its own clock:
+            # a file job that reads ahead checkpoints right after it starts)
+            seen = {n: manifests(self.srv.data_dir, n) for n in ("out", "top")}
             deadline = time.monotonic() + 60
             while self.job_state("out") == "running" and time.monotonic() < deadline:
-                if not local or manifests(self.srv.data_dir, "out") - seen:
+                if not local or all(manifests(self.srv.data_dir, n) - seen[n] or
+                                    self.job_state(n) != "running" for n in seen):
                     break
                 time.sleep(0.01)
             time.sleep(rnd.uniform(0, 0.1) if local else 0.3)

@@ -653,6 +653,127 @@ class StreamJobs(unittest.TestCase):
                       for s, rs in best.items() for b, p in rs if p == max(x[1] for x in rs))
         self.assertEqual(self.wait_rows(sel, want), want)
 
+    def test_followed_file_is_cut_for_the_workers_and_resumes(self):
+        """On a server, what a followed file holds when its job starts is cut into
+        splits for both workers (the job's checkpoints say how many), and the job
+        takes checkpoints: killed with SIGKILL after one, started again after the
+        file grew, it cuts the file as before (the checkpoint keeps the size it was
+        cut at) instead of refusing a file that is "not the file it was taken
+        over", goes on, and its view equals the batch query over the non-late
+        rows of every line so far, with the source's figures of one reader."""
+        d = tempfile.mkdtemp(prefix="sl-e2e-followcut-")
+        self.addCleanup(shutil.rmtree, d, True)
+        self.srv.cleanup()
+        self.srv = sltest.Server(args=["--workers", "2", "--files", d,
+                                       "--checkpoint-interval-ms", "50"],
+                                 env={"SL_STREAM_TEST_BATCH_DELAY_US": "30000"})
+        path = os.path.join(d, "bids.csv")
+        t0 = datetime.datetime(2024, 3, 1)
+
+        def lines(lo, hi):  # every 13th row 40 s back: late under a 5 s delay
+            out = []
+            for i in range(lo, hi):
+                t = t0 + datetime.timedelta(milliseconds=100 * i - (40000 if i % 13 == 5 else 0))
+                out.append("b%d,%d,%s" % (i % 7, (i * 37) % 1001, t.strftime("%Y-%m-%d %H:%M:%S.%f")))
+            return out
+        parts = [lines(0, 60000), lines(60000, 70000), lines(70000, 80000)]
+        with open(path, "w") as f:
+            f.write("bidder,price,ts\n" + "\n".join(parts[0]) + "\n")
+        query(self.srv, "CREATE TABLE fbids (bidder text, price bigint, ts timestamp) WITH "
+              "(connector = 'file', path = '%s', format = 'csv', event_time = 'ts', "
+              "max_delay = '5 seconds', follow = true)" % path)
+        query(self.srv, "CREATE MATERIALIZED VIEW per10 AS SELECT window_start, count(*) AS n, "
+              "sum(price) AS s FROM tumble(fbids, ts, INTERVAL '10 seconds') "
+              "GROUP BY window_start")
+        manifests = []
+        deadline = time.monotonic() + 60
+        while sltest.local_stores() and not manifests and time.monotonic() < deadline:
+            manifests = sorted(os.path.join(a, f) for a, _, fs in os.walk(self.srv.data_dir)
+                               for f in fs if f.startswith("manifest-"))
+            time.sleep(0.02)
+        self.srv.kill()
+        if sltest.local_stores():
+            with open(manifests[-1], "rb") as f:
+                man = f.read()
+            self.assertEqual(man[:4], b"SLCK")
+            nsplits = int.from_bytes(man[36:40], "little")
+            self.assertGreater(nsplits, 2, "the file's content was not cut for the workers")
+        with open(path, "a") as f:
+            f.write("\n".join(parts[1]) + "\n")
+        self.srv.start()
+        if sltest.local_stores():
+            self.assertIn("job per10: resuming from checkpoint", self.srv.log_text())
+        with open(path, "a") as f:
+            f.write("\n".join(parts[2]) + "\n")
+        # the oracle: rows in line order, late ones dropped, closed windows only
+        delay = datetime.timedelta(seconds=5)
+        wm, top, late, wins = None, None, 0, {}
+        for line in parts[0] + parts[1] + parts[2]:
+            _, price, ts = line.split(",")
+            t = datetime.datetime.strptime(ts, "%Y-%m-%d %H:%M:%S.%f")
+            if wm is not None and t < wm:
+                late += 1
+                continue
+            top = t if top is None or t > top else top
+            wm = top - delay
+            start = t.replace(second=t.second // 10 * 10, microsecond=0)
+            n, s = wins.get(start, (0, 0))
+            wins[start] = (n + 1, s + int(price))
+        want = [[str(k), n, s] for k, (n, s) in sorted(wins.items())
+                if k + datetime.timedelta(seconds=10) <= wm]
+        got = self.wait_rows("SELECT window_start::text, n, s FROM per10 ORDER BY 1", want,
+                             timeout=120)
+        self.assertEqual(len(got), len(want))
+        self.assertEqual(got, want)
+        row = query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE name = 'per10'")
+        self.assertEqual([int(x) for x in row[0]], [80000, late])
+        query(self.srv, "DROP MATERIALIZED VIEW per10")  # a stop while it follows the file
+
+    def test_job_over_a_file_stops_while_it_reads(self):
+        """A job over a bounded file stopped while its workers read the file's splits
+        (ahead, on a server too) stops, having read only part of the file: no
+        reader is left waiting for a split before its own that nobody will read.
+        Started again, it reads the file from the start: its view equals the batch
+        query and its figures are those of the whole file."""
+        d = tempfile.mkdtemp(prefix="sl-e2e-stopahead-")
+        self.addCleanup(shutil.rmtree, d, True)
+        self.srv.cleanup()
+        self.srv = sltest.Server(args=["--workers", "2", "--files", d],
+                                 env={"SL_STREAM_TEST_BATCH_DELAY_US": "40000"})
+        path = os.path.join(d, "bids.csv")
+        with open(path, "w") as f:
+            f.write("bidder,price,ts\n")
+            for i in range(400000):
+                f.write("b%d,%d,2024-03-01 %02d:%02d:%02d\n" % (i % 7, i % 101, i // 36000,
+                                                                 i // 600 % 60, i // 10 % 60))
+        query(self.srv, "CREATE TABLE bids (bidder text, price bigint, ts timestamp) WITH "
+              "(connector = 'file', path = '%s', event_time = 'ts', max_delay = '1 second')"
+              % path)
+        query(self.srv, "CREATE MATERIALIZED VIEW per_min AS SELECT window_start, count(*) AS n, "
+              "sum(price) AS s FROM tumble(bids, ts, INTERVAL '1 minute') GROUP BY window_start")
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not int(
+                query(self.srv, "SELECT rows_read FROM jobs")[0][0] or 0):
+            time.sleep(0.02)
+        st, _, body = self.srv.post("/api/jobs/per_min/stop", b"", timeout=60)
+        self.assertEqual(st, 200, body)
+        self.assertEqual(json.loads(body)["state"], "stopped")
+        read = int(query(self.srv, "SELECT rows_read FROM jobs")[0][0])
+        self.assertTrue(0 < read < 400000, read)
+        out = cli("job", "start", "per_min", "--server", self.srv.url)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        wins = {}  # the batch query: rows in order, none late; the end closes the last
+        for i in range(400000):
+            n, s = wins.get(i // 600, (0, 0))
+            wins[i // 600] = (n + 1, s + i % 101)
+        want = [[str(datetime.datetime(2024, 3, 1) + datetime.timedelta(minutes=m)), n, s]
+                for m, (n, s) in sorted(wins.items())]
+        got = self.wait_rows("SELECT window_start::text, n, s FROM per_min ORDER BY 1", want,
+                             timeout=120)
+        self.assertEqual(got, want)
+        self.assertEqual(query(self.srv, "SELECT state, rows_read FROM jobs"),
+                         [["finished", 400000]])
+
     def test_joins_of_two_streams(self):
         """Joins of two streams run on a server as with `streamlake run`: a window join
         and an interval join of two files into views equal the batch joins over the

@@ -461,13 +461,14 @@ def test_docs():
 
 # ---- follow = true: a growing file, stopped by SIGINT ---------------------------
 
-def start_run(d, workers=2):
+def start_run(d, workers=2, args=(), env=None):
     """`streamlake run job.sql` in d on 2 workers (or workers), once its job started
     (its sink o.csv has its part file) or ended."""
     import subprocess
     import time
-    p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", str(workers)], cwd=d,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([ts.BIN, "run", "job.sql", "--stats", "stats.json", "--workers", str(workers)] +
+                         list(args), cwd=d, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         env=dict(os.environ, **env) if env else None)
     for _ in range(600):
         if os.path.exists(os.path.join(d, "o.csv.part")) or p.poll() is not None:
             break
@@ -540,14 +541,57 @@ def on_time(rows, delay_ms):
     return keep
 
 
+def follow_job(agg):
+    """The job of the follow tests: t.csv followed, into o.csv a tumble (agg) or a
+    filter."""
+    job = ("CREATE TABLE t (id bigint, v bigint, ts timestamp) WITH (connector = 'file', "
+           "path = 't.csv', event_time = 'ts', max_delay = '1 second', follow = true);\n")
+    if agg:
+        return job + ("CREATE TABLE o (ws timestamp, n bigint, total bigint) WITH (connector = "
+                      "'file', path = 'o.csv');\nINSERT INTO o SELECT window_start, count(*), "
+                      "sum(v) FROM tumble(t, ts, INTERVAL '10 seconds') GROUP BY window_start, "
+                      "window_end;\n")
+    return job + ("CREATE TABLE o (id bigint, v bigint) WITH (connector = 'file', path = 'o.csv');\n"
+                  "INSERT INTO o SELECT id, v FROM t WHERE v % 3 <> 0;\n")
+
+
+def follow_want(keep, agg):
+    """follow_job's output over the rows kept: per window sorted, or in line order."""
+    if not agg:
+        return [[str(r[0]), str(r[1])] for r in keep if r[1] % 3 != 0]
+    wins = {}
+    for r in keep:
+        w = r[2] // 10000 * 10000
+        c, s = wins.get(w, (0, 0))
+        wins[w] = (c + 1, s + r[1])
+    return sorted([fmt_ts(w)[:-4], str(c), str(s)] for w, (c, s) in wins.items())
+
+
+def follow_end(d, p, agg, first, then):
+    """Appends first to t.csv, then (0.3 s later) then; a second later stops the run
+    with SIGINT: (the run, its stderr, the source's stats, o.csv's rows: sorted for
+    a tumble)."""
+    import signal
+    import time
+    for i, text in enumerate((first, then)):
+        if i:
+            time.sleep(0.3)
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write(text)
+    time.sleep(1.0)
+    p.send_signal(signal.SIGINT)
+    _, err = p.communicate(timeout=120)
+    st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
+    got = read_sink(os.path.join(d, "o.csv")) if p.returncode == 0 else [[]]
+    return p, err, st.get("sources", {}).get("t", {}), sorted(got[1:]) if agg else got[1:]
+
+
 def test_follow_backlog(workers, agg):
     """follow = true over a file that already holds many lines: what it holds when
     the job starts is cut for every worker (its last split grows), lines appended
     afterwards are read by the last split's reader; the output is the oracle's over
     the rows read (a filter's in line order, a tumble's per window), and every
     worker read."""
-    import signal
-    import time
     d = tempfile.mkdtemp(prefix="sl-follow-cut-")
     try:
         rows = follow_rows(60000, 31 + workers)
@@ -556,41 +600,14 @@ def test_follow_backlog(workers, agg):
         text = "".join(line(r) for r in back) + line(more[0])[:9]  # a partial last line
         with open(os.path.join(d, "t.csv"), "w") as f:
             f.write("id,v,ts\n" + text)
-        job = ("CREATE TABLE t (id bigint, v bigint, ts timestamp) WITH (connector = 'file', "
-               "path = 't.csv', event_time = 'ts', max_delay = '1 second', follow = true);\n")
-        if agg:
-            job += ("CREATE TABLE o (ws timestamp, n bigint, total bigint) WITH (connector = 'file', "
-                    "path = 'o.csv');\nINSERT INTO o SELECT window_start, count(*), sum(v) FROM "
-                    "tumble(t, ts, INTERVAL '10 seconds') GROUP BY window_start, window_end;\n")
-        else:
-            job += ("CREATE TABLE o (id bigint, v bigint) WITH (connector = 'file', path = 'o.csv');\n"
-                    "INSERT INTO o SELECT id, v FROM t WHERE v % 3 <> 0;\n")
         with open(os.path.join(d, "job.sql"), "w") as f:
-            f.write(job)
+            f.write(follow_job(agg))
         p = start_run(d, workers)
-        with open(os.path.join(d, "t.csv"), "a") as f:
-            f.write(line(more[0])[9:] + "".join(line(r) for r in more[1:5000]))
-        time.sleep(0.3)
-        with open(os.path.join(d, "t.csv"), "a") as f:
-            f.write("".join(line(r) for r in more[5000:]))
-        time.sleep(1.0)
-        p.send_signal(signal.SIGINT)
-        out, err = p.communicate(timeout=120)
-        st = json.load(open(os.path.join(d, "stats.json"))) if p.returncode == 0 else {}
-        src = st.get("sources", {}).get("t", {})
+        p, err, src, got = follow_end(d, p, agg, line(more[0])[9:] + "".join(
+            line(r) for r in more[1:5000]), "".join(line(r) for r in more[5000:]))
         n = src.get("rows_read", 0)
         keep = on_time(rows[:n], 1000)
-        if agg:
-            wins = {}
-            for r in keep:
-                w = r[2] // 10000 * 10000
-                c, s = wins.get(w, (0, 0))
-                wins[w] = (c + 1, s + r[1])
-            want = sorted([fmt_ts(w)[:-4], str(c), str(s)] for w, (c, s) in wins.items())
-        else:
-            want = [[str(r[0]), str(r[1])] for r in keep if r[1] % 3 != 0]
-        got = read_sink(os.path.join(d, "o.csv")) if p.returncode == 0 else [[]]
-        got = sorted(got[1:]) if agg else got[1:]
+        want = follow_want(keep, agg)
         what = "follow = true, %s, %d workers" % ("tumble" if agg else "filter", workers)
         check(p.returncode == 0 and n == len(rows),
               "%s: the lines appended while it ran are read: %d of %d rows %s" %
@@ -602,6 +619,85 @@ def test_follow_backlog(workers, agg):
         check(src.get("readers") == workers,
               "%s: the lines it held when the job started are read by every worker: readers %s" %
               (what, src.get("readers")))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_follow_resumes(workers, agg):
+    """follow = true with checkpoints: what the file holds when the job starts is
+    still cut for every worker; killed with SIGKILL after a checkpoint, the file
+    grown meanwhile, the job run again resumes with the same cut (the checkpoint
+    keeps the size it was cut at), reads the lines appended before and after, and
+    when stopped its output equals the oracle's over every row: none lost, none
+    twice, the rows read and late of one reader."""
+    import time
+    d = tempfile.mkdtemp(prefix="sl-follow-ck-")
+    try:
+        rows = follow_rows(60000, 71 + workers)
+        line = lambda r: "%d,%d,%s\n" % (r[0], r[1], fmt_ts(r[2]))  # noqa: E731
+        with open(os.path.join(d, "t.csv"), "w") as f:
+            f.write("id,v,ts\n" + "".join(line(r) for r in rows[:50000]))
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(follow_job(agg))
+        ck = os.path.join(d, "ck")
+        args = ["--checkpoint-dir", ck, "--checkpoint-interval", "0.02"]
+        p = start_run(d, workers, args, {"SL_STREAM_TEST_BATCH_DELAY_US": "20000"})
+        deadline = time.monotonic() + 60
+        while p.poll() is None and time.monotonic() < deadline and not any(
+                f.startswith("manifest-") for _, _, fs in os.walk(ck) for f in fs):
+            time.sleep(0.01)
+        p.kill()
+        p.communicate()
+        with open(os.path.join(d, "t.csv"), "a") as f:
+            f.write("".join(line(r) for r in rows[50000:55000]))
+        p = start_run(d, workers, args)
+        p, err, src, got = follow_end(d, p, agg, "", "".join(line(r) for r in rows[55000:]))
+        keep = on_time(rows, 1000)
+        want = follow_want(keep, agg)
+        what = "follow = true with checkpoints, %s, %d workers" % ("tumble" if agg else "filter",
+                                                                   workers)
+        check(p.returncode == 0 and "resum" in err,
+              "%s: the job run again resumes its checkpoint: %s" % (what, err.strip()[:300]))
+        check(got == want and src.get("rows_read") == len(rows) and
+              src.get("late_dropped") == len(rows) - len(keep),
+              "%s: the output is the oracle's over every row: %d rows against %d, read %s "
+              "late %s (want %d, %d)" % (what, len(got), len(want), src.get("rows_read"),
+                                         src.get("late_dropped"), len(rows), len(rows) - len(keep)))
+        check(workers == 1 or src.get("readers") == workers,
+              "%s: the lines it held when the job started are read by every worker: readers %s" %
+              (what, src.get("readers")))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def test_follow_late_error(workers):
+    """follow = true with late = 'error': the lines the file holds are still cut for
+    every worker (a first pass finds where each split starts); a late row among
+    them, or among the lines appended later, fails the job naming its line."""
+    import time
+    d = tempfile.mkdtemp(prefix="sl-follow-late-")
+    try:
+        line = lambda i, back=0: "%d,%d,%s\n" % (i, i % 100, fmt_ts(100 * i - back))  # noqa: E731
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(follow_job(True).replace("follow = true", "follow = true, late = 'error'"))
+        for late_at in (40000, 50010, None):
+            with open(os.path.join(d, "t.csv"), "w") as f:
+                f.write("id,v,ts\n" + "".join(line(i, 5000 if i == late_at else 0)
+                                              for i in range(50000)))
+            p = start_run(d, workers)
+            time.sleep(0.5)
+            p, err, src, got = follow_end(d, p, True, "".join(
+                line(i, 5000 if i == late_at else 0) for i in range(50000, 50020)), "")
+            what = "follow = true, late = 'error', %d workers" % workers
+            if late_at is None:
+                check(p.returncode == 0 and src.get("rows_read") == 50020 and
+                      src.get("readers") == workers,
+                      "%s: every worker reads what the file held: %s %s" % (what, src, err[:200]))
+            else:
+                check(p.returncode != 0 and "t.csv line %d: late row" % (late_at + 2) in err,
+                      "%s: a late row %s fails the job naming line %d: %s" %
+                      (what, "held" if late_at < 50000 else "appended", late_at + 2,
+                       err.strip()[-200:]))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -654,6 +750,9 @@ def main():
     for agg in (False, True):
         for workers in (1, 2, 4):
             test_follow_backlog(workers, agg)
+            test_follow_resumes(workers, agg)
+    for workers in (1, 2, 4):
+        test_follow_late_error(workers)
     test_nexmark_unbounded()
     ts.finish()
 
