@@ -76,6 +76,20 @@ def make_file(path, rows):
                             for i in range(lo, min(rows, lo + step))))
 
 
+def place_file(csv, rows, data_dir, link):
+    """The generated file of rows at csv: made there, or (data_dir) made once as
+    data_dir/t-ROWS.csv and put at csv by link(kept, csv)."""
+    if not data_dir:
+        make_file(csv, rows)
+        return
+    kept = os.path.join(os.path.abspath(data_dir), "t-%d.csv" % rows)
+    if not os.path.exists(kept):
+        os.makedirs(data_dir, exist_ok=True)
+        make_file(kept + ".tmp", rows)
+        os.rename(kept + ".tmp", kept)
+    link(kept, csv)
+
+
 def best(binary, d, sql, workers, reps):
     path = os.path.join(d, "job.sql")
     with open(path, "w") as f:
@@ -129,15 +143,7 @@ def main():
     try:
         os.mkdir(os.path.join(d, "o"))
         csv = os.path.join(d, "t.csv")
-        if a.data_dir:
-            kept = os.path.join(os.path.abspath(a.data_dir), "t-%d.csv" % a.rows)
-            if not os.path.exists(kept):
-                os.makedirs(a.data_dir, exist_ok=True)
-                make_file(kept + ".tmp", a.rows)
-                os.rename(kept + ".tmp", kept)
-            os.symlink(kept, csv)
-        else:
-            make_file(csv, a.rows)
+        place_file(csv, a.rows, a.data_dir, os.symlink)
         n = a.rows
         print("%d rows, %.1f MB, %d cores here, windows of %s" % (n, os.path.getsize(csv) / 1e6,
                                                                 os.cpu_count(), a.window))

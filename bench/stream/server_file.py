@@ -31,7 +31,6 @@ import argparse
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -97,15 +96,8 @@ def main():
     try:
         os.mkdir(os.path.join(d, "o"))
         csv = os.path.join(d, "t.csv")
-        if a.data_dir:
-            kept = os.path.join(os.path.abspath(a.data_dir), "t-%d.csv" % a.rows)
-            if not os.path.exists(kept):
-                os.makedirs(a.data_dir, exist_ok=True)
-                runbench.make_file(kept + ".tmp", a.rows)
-                os.rename(kept + ".tmp", kept)
-            shutil.copyfile(kept, csv)  # (the server's --files directory: a real file)
-        else:
-            runbench.make_file(csv, a.rows)
+        # (a copy: the server's --files directory holds real files)
+        runbench.place_file(csv, a.rows, a.data_dir, shutil.copyfile)
         job = (runbench.SRC + runbench.SINK % "window_start timestamp, total numeric, n bigint" +
                "INSERT INTO out " + SELECT + ";\n")
         ours = runbench.best(os.path.join(build, "streamlake"), d, job, a.workers, a.reps)
