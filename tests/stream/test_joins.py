@@ -629,7 +629,9 @@ def test_follow_resumes(workers, agg):
     grown meanwhile, the job run again resumes with the same cut (the checkpoint
     keeps the size it was cut at), reads the lines appended before and after, and
     when stopped its output equals the oracle's over every row: none lost, none
-    twice, the rows read and late of one reader."""
+    twice, the rows read and late of one reader.  A file that shrank meanwhile is
+    refused with a clear error, and the output committed so far is kept."""
+    import subprocess
     import time
     d = tempfile.mkdtemp(prefix="sl-follow-ck-")
     try:
@@ -641,6 +643,8 @@ def test_follow_resumes(workers, agg):
             f.write(follow_job(agg))
         ck = os.path.join(d, "ck")
         args = ["--checkpoint-dir", ck, "--checkpoint-interval", "0.02"]
+        what = "follow = true with checkpoints, %s, %d workers" % ("tumble" if agg else "filter",
+                                                                   workers)
         p = start_run(d, workers, args, {"SL_STREAM_TEST_BATCH_DELAY_US": "20000"})
         deadline = time.monotonic() + 60
         while p.poll() is None and time.monotonic() < deadline and not any(
@@ -648,14 +652,25 @@ def test_follow_resumes(workers, agg):
             time.sleep(0.01)
         p.kill()
         p.communicate()
+        if workers == 2:  # a file shorter than when it was cut: refused, nothing changed
+            t = os.path.join(d, "t.csv")
+            os.rename(t, t + ".keep")
+            with open(t + ".keep") as f, open(t, "w") as g:
+                g.write(f.read()[:-100])
+            part = open(os.path.join(d, "o.csv.part"), "rb").read()
+            r = subprocess.run([ts.BIN, "run", "job.sql", "--workers", "2"] + args, cwd=d,
+                               capture_output=True, text=True, timeout=120)
+            check(r.returncode != 0 and "holds fewer bytes than when the checkpoint was taken"
+                  in r.stderr and open(os.path.join(d, "o.csv.part"), "rb").read() == part,
+                  "%s: a followed file that shrank is refused, the committed output kept: %s" %
+                  (what, r.stderr.strip()[-300:]))
+            os.replace(t + ".keep", t)
         with open(os.path.join(d, "t.csv"), "a") as f:
             f.write("".join(line(r) for r in rows[50000:55000]))
         p = start_run(d, workers, args)
         p, err, src, got = follow_end(d, p, agg, "", "".join(line(r) for r in rows[55000:]))
         keep = on_time(rows, 1000)
         want = follow_want(keep, agg)
-        what = "follow = true with checkpoints, %s, %d workers" % ("tumble" if agg else "filter",
-                                                                   workers)
         check(p.returncode == 0 and "resum" in err,
               "%s: the job run again resumes its checkpoint: %s" % (what, err.strip()[:300]))
         check(got == want and src.get("rows_read") == len(rows) and
