@@ -18,7 +18,9 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 7 /* 7: a followed file's file size is the bytes its splits
+#define STREAM_CKPT_VERSION 8 /* 8: aggregation states of DISTINCT, ORDER BY inside
+                                 a call and the percentiles (jobs that took none before);
+                                 7: a followed file's file size is the bytes its splits
                                  were cut from, which a resumed job cuts again (no byte
                                  changed); 6: a join of two streams writes a part per source (no byte
                                  changed: docs/internals/stream.md); 5: a file position of a job reading splits ahead counts
@@ -26,7 +28,7 @@
                                  view with emit = 'on_update' saves its rows with their
                                  keys; 3: the manifest's sink run (table sinks); 2: kafka
                                  partitions in a position, a worker part's sessions; 1
-                                 to 6 are still read */
+                                 to 7 are still read */
 #define STREAM_CKPT_MAX_BYTES ((size_t)1 << 31) /* an object read back: the cap */
 
 typedef struct stream_ckpt_manifest {

@@ -144,7 +144,7 @@ static int column_expr(stream_sink *k, int i, int c, sql_type from, const char *
     return SL_OK;
 }
 
-/* Recovery: the part file cut back to the bytes a checkpoint committed. */
+/* Recovery: the part file written on from the bytes a checkpoint committed. */
 static int resume_part(stream_sink *k, uint64_t bytes, sql_err *e)
 {
     stream_table *t = k->t;
@@ -157,7 +157,10 @@ static int resume_part(stream_sink *k, uint64_t bytes, sql_err *e)
                            "the checkpoint committed", t->name, k->part,
                            (unsigned long long)bytes);
     k->keep_part = true;
-    if (truncate(k->part, (off_t)bytes) || !(k->fp = fopen(k->part, "a")))
+    /* written from the committed bytes on, over what the stopped run wrote past them:
+     * nothing is cut before the job ends (stream_sink_commit), so a resume refused
+     * later (a source changed, say) leaves the part as it found it */
+    if (!(k->fp = fopen(k->part, "r+")) || fseeko(k->fp, (off_t)bytes, SEEK_SET))
         return sql_err_set(e, "58030", -1, "sink \"%s\": cannot write \"%s\": %s", t->name,
                            k->part, strerror(errno));
     k->skip_header = bytes > 0 || !t->header; /* the header is in the committed bytes */
@@ -481,6 +484,9 @@ int stream_sink_commit(stream_sink *k, sql_err *e)
     }
     int rc = k->fmt ? sql_fmt_end(k->fmt, "INSERT", t->rows_written, 0) : SL_OK;
     if (!rc && fflush(k->fp))
+        rc = SL_EINVAL;
+    off_t end = rc ? -1 : ftello(k->fp); /* a resumed part: what lay past its end goes */
+    if (!rc && (end < 0 || ftruncate(fileno(k->fp), end)))
         rc = SL_EINVAL;
     if (rc || fclose(k->fp)) {
         k->fp = NULL;

@@ -843,18 +843,20 @@ void sql_aggtab_free(sql_aggtab *a)
 /* ---- checkpoints: a table as bytes ----------------------------------------- */
 
 /*
- * Layout (little-endian): u32 groups, then per group per key a u8 (1: NULL) and,
- * when not NULL, u32 length + the value's text (the type's output function,
- * read back by its input function: exact for every type); then per aggregate
- * per group u32 length + the state's bytes (sql_agg save, or the state as it is).
+ * Layout (little-endian): u32 groups, then per group per key a value; then per
+ * aggregate per group u32 length + the state's bytes (sql_agg save, or the state
+ * as it is), followed, for an aggregate with DISTINCT, by u32 n and the n
+ * (group, arguments) it has seen, and for one with ORDER BY inside the call
+ * (whose states are fed at the end) by u32 n and its n kept rows (group, order
+ * keys, arguments).  A value: a u8 (1: NULL) and, when not NULL, u32 length +
+ * the value's text (the type's output function, read back by its input
+ * function: exact for every type).
  */
 const char *sql_aggtab_unsavable(sql_op *op)
 {
     const sql_plan *p = op->p;
     for (int i = 0; i < p->agg.naggs; i++) {
         const sql_expr *c = p->agg.aggs[i];
-        if (c->agg_distinct || c->norder)
-            return "aggregates with DISTINCT or ORDER BY inside the call";
         if (c->agg->destroy && !c->agg->save)
             return c->agg->name;
     }
@@ -867,26 +869,49 @@ static int put_u32(dbuf *o, uint32_t v)
     return dbuf_append(o, b, 4);
 }
 
+/* Rows [0, n) of ncols vectors (types) as values (the layout above). */
+static int put_rows(dbuf *out, const sql_type *types, const col_vec *cols, int ncols, int64_t n)
+{
+    dbuf txt;
+    dbuf_init(&txt, 1u << 30);
+    int rc = SL_OK;
+    for (int64_t r = 0; r < n && !rc; r++)
+        for (int k = 0; k < ncols && !rc; k++) {
+            bool null = sql_datum_get(types[k], &cols[k], r).null;
+            dbuf_reset(&txt);
+            if ((rc = dbuf_append_byte(out, null)) || null)
+                continue;
+            if (!(rc = sql_vec_text(types[k], &cols[k], r, &txt)) &&
+                !(rc = put_u32(out, (uint32_t)txt.len)))
+                rc = dbuf_append(out, txt.p, txt.len);
+        }
+    dbuf_free(&txt);
+    return rc;
+}
+
+/* What an aggregate keeps beside its states: DISTINCT's (group, arguments) seen,
+ * ORDER BY's rows not fed yet. */
+static int save_kept(const aggstate *s, dbuf *out)
+{
+    int rc = SL_OK;
+    if (s->has_distinct && !(rc = put_u32(out, s->distinct.n)))
+        rc = put_rows(out, s->distinct.types, s->distinct.keys, s->distinct.nkeys,
+                      s->distinct.n);
+    if (!rc && s->call->norder && !(rc = put_u32(out, (uint32_t)s->ordered.nrows)))
+        for (int b = 0; b < s->ordered.nb && !rc; b++)
+            rc = put_rows(out, s->ord_types, s->ordered.b[b]->cols, s->ordered.ncols,
+                          s->ordered.b[b]->n);
+    return rc;
+}
+
 int sql_aggtab_save(sql_aggtab *a, dbuf *out)
 {
     aggtab *t = &a->t;
     op_agg *g = a->g;
     uint32_t n = g->nkeys ? t->ht.n : t->ngroups;
     int rc = put_u32(out, n);
-    dbuf txt;
-    dbuf_init(&txt, 1u << 30);
-    for (uint32_t r = 0; r < n && !rc && g->nkeys; r++)
-        for (int k = 0; k < g->nkeys && !rc; k++) {
-            const col_vec *v = &t->ht.keys[k];
-            bool null = sql_datum_get(g->key_types[k], v, r).null;
-            dbuf_reset(&txt);
-            if ((rc = dbuf_append_byte(out, null)) || null)
-                continue;
-            if (!(rc = sql_vec_text(g->key_types[k], v, r, &txt)) &&
-                !(rc = put_u32(out, (uint32_t)txt.len)))
-                rc = dbuf_append(out, txt.p, txt.len);
-        }
-    dbuf_free(&txt);
+    if (!rc && g->nkeys)
+        rc = put_rows(out, g->key_types, t->ht.keys, g->nkeys, n);
     for (int i = 0; i < t->naggs && !rc; i++) {
         const aggstate *s = &t->a[i];
         size_t sz = s->agg->state_size;
@@ -905,6 +930,8 @@ int sql_aggtab_save(sql_aggtab *a, dbuf *out)
                 lp[3] = (uint8_t)(len >> 24);
             }
         }
+        if (!rc)
+            rc = save_kept(s, out);
     }
     return rc;
 }
@@ -938,34 +965,92 @@ static int damaged(sql_err *e, const char *what)
     return sql_err_set(e, "XX001", -1, "checkpoint: aggregation state damaged (%s)", what);
 }
 
+/* n rows of ncols values (types) into a new batch *out (what: named when damaged). */
+static int get_rows(aggtab *t, rd *r, const sql_type *types, int ncols, uint32_t n,
+                    const char *what, sql_batch **out, sql_err *e)
+{
+    sql_batch *b;
+    *out = NULL;
+    if (sql_batch_new(ncols, types, &b))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    int rc = SL_OK;
+    for (uint32_t i = 0; i < n && !rc; i++) {
+        arena_reset(&t->scratch);
+        for (int k = 0; k < ncols && !rc; k++) {
+            const uint8_t *nb, *tp;
+            uint32_t len;
+            sql_datum d = sql_datum_null();
+            const char *state = NULL;
+            if (!get_bytes(r, 1, &nb) || nb[0] > 1)
+                rc = damaged(e, what);
+            else if (!nb[0] && (!get_u32(r, &len) || !get_bytes(r, len, &tp)))
+                rc = damaged(e, what);
+            else if (!nb[0] && sql_datum_parse(types[k], (const char *)tp, len, &t->scratch, &d,
+                                               &state))
+                rc = damaged(e, what);
+            if (!rc && sql_datum_append(types[k], &d, &b->cols[k]))
+                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        }
+        b->n += !rc;
+    }
+    if (rc)
+        sql_batch_free(b);
+    else
+        *out = b;
+    return rc;
+}
+
+/* An aggregate's DISTINCT (group, arguments) and ORDER BY rows (save_kept) back,
+ * for ng groups. */
+static int load_kept(aggtab *t, aggstate *s, rd *r, uint32_t ng, sql_err *e)
+{
+    uint32_t n;
+    sql_batch *b = NULL;
+    int rc = SL_OK;
+    if (s->has_distinct) {
+        if (!get_u32(r, &n) || n > r->n)
+            return damaged(e, "distinct values");
+        rc = get_rows(t, r, s->distinct.types, s->distinct.nkeys, n, "distinct values", &b, e);
+        uint32_t *ids = rc ? NULL : sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
+        sql_vec kv[5];
+        for (int k = 0; !rc && k < s->distinct.nkeys && k < 5; k++)
+            kv[k] = (sql_vec){b->cols[k], false};
+        if (!rc && (!ids || (n && sql_ht_lookup(&s->distinct, kv, n, NULL, true, ids))))
+            rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        for (uint32_t i = 0; !rc && i < n; i++)
+            if (ids[i] != i || col_vec_i64(&b->cols[0], i) < 0 ||
+                col_vec_i64(&b->cols[0], i) >= ng)
+                rc = damaged(e, "distinct values");
+        sl_free(ids);
+        sql_batch_free(b);
+        b = NULL;
+    }
+    if (!rc && s->call->norder) {
+        if (!get_u32(r, &n) || n > r->n)
+            return damaged(e, "ordered rows");
+        rc = get_rows(t, r, s->ord_types, s->ordered.ncols, n, "ordered rows", &b, e);
+        for (uint32_t i = 0; !rc && i < n; i++)
+            if (col_vec_i64(&b->cols[0], i) < 0 || col_vec_i64(&b->cols[0], i) >= ng)
+                rc = damaged(e, "ordered rows");
+        if (!rc && n) {
+            if (sql_rows_add(&s->ordered, b))
+                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+            b = NULL; /* (taken, or freed by sql_rows_add on failure) */
+        }
+        sql_batch_free(b);
+    }
+    return rc;
+}
+
 /* The keys of n groups into the (empty) table: ids 0 .. n-1 in order. */
 static int load_keys(sql_aggtab *a, rd *r, uint32_t n, sql_err *e)
 {
     aggtab *t = &a->t;
     op_agg *g = a->g;
     sql_batch *b;
-    if (sql_batch_new(g->nkeys, g->key_types, &b))
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-    int rc = SL_OK;
-    for (uint32_t i = 0; i < n && !rc; i++) {
-        arena_reset(&t->scratch);
-        for (int k = 0; k < g->nkeys && !rc; k++) {
-            const uint8_t *nb, *tp;
-            uint32_t len;
-            sql_datum d = sql_datum_null();
-            const char *state = NULL;
-            if (!get_bytes(r, 1, &nb) || nb[0] > 1)
-                rc = damaged(e, "key");
-            else if (!nb[0] && (!get_u32(r, &len) || !get_bytes(r, len, &tp)))
-                rc = damaged(e, "key");
-            else if (!nb[0] && sql_datum_parse(g->key_types[k], (const char *)tp, len,
-                                               &t->scratch, &d, &state))
-                rc = damaged(e, "key value");
-            if (!rc && sql_datum_append(g->key_types[k], &d, &b->cols[k]))
-                rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
-        }
-        b->n += !rc;
-    }
+    int rc = get_rows(t, r, g->key_types, g->nkeys, n, "key", &b, e);
+    if (rc)
+        return rc;
     sql_vec kv[64];
     uint32_t *ids = rc || g->nkeys > 64 ? NULL : sl_malloc(sizeof *ids * (size_t)(n ? n : 1));
     if (!rc && !ids)
@@ -1013,6 +1098,8 @@ int sql_aggtab_load(sql_aggtab *a, const uint8_t *p, size_t n, sql_err *e)
                     *e = t->err;
             }
         }
+        if (!rc)
+            rc = load_kept(t, s, &r, ng, e);
     }
     if (!rc && r.n)
         rc = damaged(e, "trailing bytes");

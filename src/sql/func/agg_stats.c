@@ -308,6 +308,112 @@ static int pct_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql
     return SL_OK;
 }
 
+/*
+ * Checkpoints (host order, as every state): u8 kind, u8 frac_set, f64 frac,
+ * i64 nk, nk u64 keys; then u8 the values' col_type (0: none), i64 n and n
+ * values (FIXED16: 16 bytes; STRING, BINARY: u32 length + bytes; BOOL: 1 byte).
+ */
+static int pct_save(const void *st, dbuf *out)
+{
+    const pct *p = st;
+    uint8_t h[2 + 8 + 8];
+    h[0] = p->kind, h[1] = p->frac_set;
+    memcpy(h + 2, &p->frac, 8);
+    memcpy(h + 10, &p->nk, 8);
+    int rc = dbuf_append(out, h, sizeof h);
+    if (!rc && p->nk)
+        rc = dbuf_append(out, p->keys, sizeof *p->keys * (size_t)p->nk);
+    int64_t n = p->vals ? p->vals->len : 0;
+    uint8_t t = p->vals ? (uint8_t)p->vals->type : 0;
+    if (!rc && !(rc = dbuf_append_byte(out, t)))
+        rc = dbuf_append(out, &n, 8);
+    for (int64_t i = 0; i < n && !rc; i++) {
+        const col_vec *v = p->vals;
+        if (v->type == COL_FIXED16) {
+            rc = dbuf_append(out, v->values->p + 16 * i, 16);
+        } else if (v->type == COL_STRING || v->type == COL_BINARY) {
+            size_t len;
+            const uint8_t *b = col_vec_str(v, i, &len);
+            uint32_t l = (uint32_t)len;
+            if (!(rc = dbuf_append(out, &l, 4)))
+                rc = dbuf_append(out, b, len);
+        } else if (v->type == COL_BOOL) {
+            rc = dbuf_append_byte(out, col_vec_bool(v, i));
+        } else {
+            rc = SL_EUNSUPPORTED;
+        }
+    }
+    return rc;
+}
+
+static int pct_bad(sql_agg_ctx *cx)
+{
+    return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad percentile state");
+}
+
+static int pct_load(sql_agg_ctx *cx, void *st, const uint8_t *b, size_t n)
+{
+    pct *p = st;
+    int64_t nk, nv;
+    if (n < 18 || b[0] > PK_FLOAT || b[1] > 1)
+        return pct_bad(cx);
+    p->kind = b[0], p->frac_set = b[1];
+    memcpy(&p->frac, b + 2, 8);
+    memcpy(&nk, b + 10, 8);
+    b += 18, n -= 18;
+    if (nk < 0 || (uint64_t)nk > n / 8)
+        return pct_bad(cx);
+    if (nk && keys_room(cx, p, nk))
+        return SL_ENOMEM;
+    if (nk)
+        memcpy(p->keys, b, 8 * (size_t)nk);
+    p->nk = nk;
+    b += 8 * nk, n -= 8 * (size_t)nk;
+    if (n < 9)
+        return pct_bad(cx);
+    uint8_t t = b[0];
+    memcpy(&nv, b + 1, 8);
+    b += 9, n -= 9;
+    if (!t)
+        return nv || n ? pct_bad(cx) : SL_OK;
+    if ((t != COL_FIXED16 && t != COL_STRING && t != COL_BINARY && t != COL_BOOL) || nv < 0 ||
+        (uint64_t)nv > n)
+        return pct_bad(cx);
+    if (!(p->vals = sl_calloc(1, sizeof *p->vals)))
+        return fail_mem(cx);
+    col_vec_init(p->vals, (col_type)t, 0);
+    for (int64_t i = 0; i < nv; i++) {
+        int rc;
+        if (t == COL_FIXED16) {
+            if (n < 16)
+                return pct_bad(cx);
+            rc = col_vec_append_fixed16(p->vals, b);
+            b += 16, n -= 16;
+        } else if (t == COL_BOOL) {
+            if (n < 1 || b[0] > 1)
+                return pct_bad(cx);
+            rc = col_vec_append_bool(p->vals, b[0]);
+            b += 1, n -= 1;
+        } else {
+            uint32_t l;
+            if (n < 4)
+                return pct_bad(cx);
+            memcpy(&l, b, 4);
+            if (n - 4 < l)
+                return pct_bad(cx);
+            rc = col_vec_append_str(p->vals, b + 4, l);
+            b += 4 + (size_t)l, n -= 4 + (size_t)l;
+        }
+        if (rc)
+            return fail_mem(cx);
+    }
+    if (n)
+        return pct_bad(cx);
+    if (cx->mem_bytes && p->vals->values)
+        *cx->mem_bytes += (int64_t)p->vals->values->cap_bytes;
+    return SL_OK;
+}
+
 static int pct_combine(sql_agg_ctx *cx, void *dst, const void *src)
 {
     pct *d = dst;
@@ -596,6 +702,60 @@ static void approx_destroy(void *s)
     memset(a, 0, sizeof *a);
 }
 
+/* Checkpoints (host order): i64 zeros, i64 total, f64 q, u8 q_set, then the positive
+ * and the negative histogram: i32 lo, i32 n, n i64 counts. */
+static int approx_save(const void *st, dbuf *out)
+{
+    const approx *a = st;
+    uint8_t h[25];
+    memcpy(h, &a->zeros, 8);
+    memcpy(h + 8, &a->total, 8);
+    memcpy(h + 16, &a->q, 8);
+    h[24] = a->q_set;
+    int rc = dbuf_append(out, h, sizeof h);
+    for (int i = 0; i < 2 && !rc; i++) {
+        const hist *x = i ? &a->neg : &a->pos;
+        int32_t hn = x->counts ? x->n : 0;
+        if (!(rc = dbuf_append(out, &x->lo, 4)) && !(rc = dbuf_append(out, &hn, 4)) && hn)
+            rc = dbuf_append(out, x->counts, 8 * (size_t)hn);
+    }
+    return rc;
+}
+
+static int approx_load(sql_agg_ctx *cx, void *st, const uint8_t *b, size_t n)
+{
+    approx *a = st;
+    if (n < 25 || b[24] > 1)
+        return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state");
+    memcpy(&a->zeros, b, 8);
+    memcpy(&a->total, b + 8, 8);
+    memcpy(&a->q, b + 16, 8);
+    a->q_set = b[24];
+    b += 25, n -= 25;
+    for (int i = 0; i < 2; i++) {
+        hist *x = i ? &a->neg : &a->pos;
+        int32_t lo, hn;
+        if (n < 8)
+            return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state");
+        memcpy(&lo, b, 4);
+        memcpy(&hn, b + 4, 4);
+        b += 8, n -= 8;
+        if (hn < 0 || hn > APPROX_BUCKETS || (size_t)hn * 8 > n)
+            return sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state");
+        if (!hn)
+            continue;
+        if (!(x->counts = sl_malloc(8 * (size_t)hn)))
+            return fail_mem(cx);
+        memcpy(x->counts, b, 8 * (size_t)hn);
+        x->lo = lo, x->n = hn;
+        b += 8 * (size_t)hn, n -= 8 * (size_t)hn;
+        if (cx->mem_bytes)
+            *cx->mem_bytes += 8 * (int64_t)hn;
+    }
+    return n ? sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state")
+             : SL_OK;
+}
+
 static int approx_one(sql_agg_ctx *cx, approx *s, double v)
 {
     if (v != v)
@@ -696,13 +856,13 @@ static const sql_agg g_stats[] = {
     VARS_F("stddev", sd_samp_f),      VARS_I("stddev", sd_samp_i),
     VARS_F("stddev_pop", sd_pop_f),   VARS_I("stddev_pop", sd_pop_i),
     {"percentile_cont", 2, {ST_FLOAT8, ST_FLOAT8}, ST_FLOAT8, sizeof(pct), false, NULL, pct_init,
-     pct_update, pct_combine, cont_final, pct_destroy, NULL, NULL},
+     pct_update, pct_combine, cont_final, pct_destroy, pct_save, pct_load},
     {"percentile_cont", 2, {ST_FLOAT8, ST_INTERVAL}, ST_INTERVAL, sizeof(pct), false, NULL,
-     pct_init, pct_update, pct_combine, cont_final, pct_destroy, NULL, NULL},
+     pct_init, pct_update, pct_combine, cont_final, pct_destroy, pct_save, pct_load},
     {"percentile_disc", 2, {ST_FLOAT8, ST_NULL}, ST_NULL, sizeof(pct), false, disc_type,
-     pct_init, pct_update, pct_combine, disc_final, pct_destroy, NULL, NULL},
+     pct_init, pct_update, pct_combine, disc_final, pct_destroy, pct_save, pct_load},
     {"approx_percentile", 2, {ST_FLOAT8, ST_FLOAT8}, ST_FLOAT8, sizeof(approx), false, NULL,
-     approx_init, approx_update, approx_combine, approx_final, approx_destroy, NULL, NULL},
+     approx_init, approx_update, approx_combine, approx_final, approx_destroy, approx_save, approx_load},
 };
 
 sql_agg_table sql_aggs_stats(void)
