@@ -617,16 +617,6 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
 
 /* emit = 'on_update' reads groups before their end: aggregates that only see
  * their rows at the end cannot be read then. */
-static int check_updates(job *j)
-{
-    const sql_plan *p = j->agg->p;
-    for (int i = 0; i < p->agg.naggs; i++)
-        if (p->agg.aggs[i]->norder)
-            return unsupported(j, "aggregates with ORDER BY inside the call (string_agg(... "
-                               "ORDER BY ...), WITHIN GROUP) with emit = 'on_update'");
-    return SL_OK;
-}
-
 static int prepare_ops(job *j, sql_op **ops, int n, int nw)
 {
     for (int i = 0; i < n; i++) {
@@ -720,9 +710,6 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
     }
     if (!rc && j->ukeyed)
         rc = keyed_read_stages(j);
-    /* a session's update is computed again from its rows: any aggregate serves */
-    if (!rc && j->on_update && j->agg && !j->ukeyed && !(j->win && j->win->session))
-        rc = check_updates(j);
     if (!rc)
         rc = prepare_ops(j, j->pre, j->npre, *nw);
     if (!rc)

@@ -345,11 +345,6 @@ def test_bad_input():
                                 "SELECT bidder, count(*) FROM bids GROUP BY bidder;\n")
         check(rc == 1 and "on_update" in err,
               "GROUP BY without a window and emit = 'on_window_close' is refused: " + err.strip()[:200])
-        rc, out, err = run_text(d, source_sql("1 second") +
-                                "CREATE MATERIALIZED VIEW v WITH (emit = 'on_update') AS SELECT "
-                                "string_agg(bidder, ',' ORDER BY bidder) FROM bids GROUP BY auction;\n")
-        check(rc == 1 and "ORDER BY inside the call" in err,
-              "ordered aggregates with on_update are refused: " + err.strip()[:200])
         for sel, what in (("* FROM session(bids, ts, INTERVAL '1 second')", "without GROUP BY"),
                           ("window_start, auction % 2, count(*) FROM session(bids, ts, INTERVAL "
                            "'1 second') GROUP BY 1, 2", "grouped by expressions")):
@@ -433,6 +428,79 @@ def test_updates(seed, n, delay_ms, workers):
         same_across_workers(seed, workers, "on_update contents", (last_per_key(log, 1), byk, wu))
     finally:
         shutil.rmtree(d, ignore_errors=True)
+
+
+def ordered_prefix(rows):
+    """(seq, med, lo) of the log's aggregates over rows (auction, bidder, price, ts)
+    as PostgreSQL computes them: string_agg ORDER BY price DESC (NULLs first),
+    auction; percentile_disc(0.5); min(price)."""
+    import math
+    srt = sorted(rows, key=lambda r: (r[2] is not None, -(r[2] or 0), r[0]))
+    seq = ",".join("%d:%s" % (r[0], "-" if r[2] is None else r[2]) for r in srt)
+    prices = sorted(r[2] for r in rows if r[2] is not None)
+    med = str(prices[max(0, math.ceil(0.5 * len(prices)) - 1)]) if prices else ""
+    return [seq, med, str(prices[0]) if prices else ""]
+
+
+def test_ordered_updates(seed, n, delay_ms, workers):
+    """emit = 'on_update' with aggregates that have ORDER BY inside the call
+    (string_agg ... ORDER BY, percentile_disc / _cont WITHIN GROUP): every update
+    of a key is the aggregate over the key's rows so far (with one worker, the
+    first N of its non-late rows in line order, N the update's count), the last
+    one per key and a windowed view's final contents are the batch query's, and
+    1, 2 and 4 workers agree."""
+    d = tempfile.mkdtemp(prefix="sl-stream-ordupd-")
+    try:
+        _, keep, _ = make_input(d, seed, n, delay_ms)
+        job = source_sql("%d milliseconds" % delay_ms) + (
+            "CREATE TABLE log (auction bigint, bidder text, n bigint, seq text, med bigint, "
+            "lo bigint) "
+            "WITH (connector = 'file', path = 'log.csv');\n"
+            "INSERT INTO log SELECT auction, bidder, count(*), string_agg(auction::text || ':' "
+            "|| coalesce(price::text, '-'), ',' ORDER BY price DESC, auction), "
+            "percentile_disc(0.5) WITHIN GROUP (ORDER BY price), min(price) FROM bids "
+            "GROUP BY auction, bidder;\n"
+            "CREATE MATERIALIZED VIEW ov WITH (emit = 'on_update') AS SELECT window_start, "
+            "bidder, count(*) AS n, string_agg(auction::text, ',' ORDER BY auction DESC, price) "
+            "AS seq, percentile_cont(0.25) WITHIN GROUP (ORDER BY price) AS q1 FROM tumble(bids, "
+            "ts, INTERVAL '10 seconds') GROUP BY window_start, bidder;\n"
+            "SELECT window_start, bidder, n, seq, q1 FROM ov ORDER BY window_start, bidder;\n")
+        with open(os.path.join(d, "job.sql"), "w") as f:
+            f.write(job)
+        rc, out, err = run(["run", "job.sql", "--format", "csv", "--workers", str(workers)], cwd=d)
+        what = "on_update with ORDER BY inside calls, seed %d, %d workers" % (seed, workers)
+        check(rc == 0, "%s: run succeeds %s" % (what, err.strip()[:300]))
+        if rc:
+            return
+        log = csv_rows(open(os.path.join(d, "log.csv")).read())[1:]
+        src = "read_csv('%s', true, ',', '%s')" % (os.path.join(d, "keep.csv"), COLS)
+        want = oracle(d, "SELECT auction, bidder, count(*), string_agg(auction::text || ':' "
+                      "|| coalesce(price::text, '-'), ',' ORDER BY price DESC, auction), "
+                      "percentile_disc(0.5) WITHIN GROUP (ORDER BY price), min(price) FROM %s "
+                      "GROUP BY auction, bidder" % src)
+        check(last_per_key(log, 2) == sorted(want[1:], key=lambda r: (int(r[0]), r[1])) and
+              len(log) > 2 * len(want),
+              "%s: the log's last row per key == batch GROUP BY (%d updates of %d keys)" %
+              (what, len(log), len(want) - 1))
+        if workers == 1:
+            by = {}
+            for r in keep:
+                by.setdefault((str(r[0]), "" if r[1] is None else r[1]), []).append(r)
+            bad = [r for r in log if r[3:] != ordered_prefix(by[tuple(r[:2])][:int(r[2])])]
+            check(not bad, "%s: every update is the aggregate over the key's rows so far "
+                  "(%d updates, wrong: %s)" % (what, len(log), bad[:1]))
+        res = csv_rows(out)
+        want = oracle(d, "SELECT date_bin(INTERVAL '10 seconds', ts, TIMESTAMP '1970-01-01') AS "
+                      "ws, bidder, count(*) AS n, string_agg(auction::text, ',' ORDER BY auction "
+                      "DESC, price) AS seq, percentile_cont(0.25) WITHIN GROUP (ORDER BY price) "
+                      "AS q1 FROM %s WHERE ts IS NOT NULL GROUP BY 1, 2 ORDER BY 1, 2" % src)
+        check(res[1:] == want[1:] and len(res) > 10,
+              "%s: the windowed view's final contents == batch query (%d rows against %d)" %
+              (what, len(res) - 1, len(want) - 1))
+        same_across_workers(seed, workers, "on_update ordered", (last_per_key(log, 2), res))
+    finally:
+        shutil.rmtree(d, ignore_errors=True)
+
 
 
 def apply_log(rows, nkeys):
@@ -1074,6 +1142,8 @@ def main():
         test_windows(3, 2500, 12000, workers)
     for workers in (1, 2, 4):
         test_updates(5, 20000, 3000, workers)
+    for workers in (1, 2, 4):
+        test_ordered_updates(23, 50000, 3000, workers)
     for workers in (1, 2, 4):
         test_update_deletes(9, 20000, 3000, workers)
     test_update_log_memory()

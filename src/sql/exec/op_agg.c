@@ -39,6 +39,12 @@ typedef struct aggstate {
     bool has_distinct;
     sql_rows ordered;        /* ORDER BY in the call: (gid, keys..., args...) rows */
     sql_type *ord_types;
+    /* reading ordered groups before the end (sql_aggtab_peek): per kept row (its
+     * number in `ordered`) the row of its group kept before it, per group its last
+     * one (-1: none); built as far as chain_rows when a peek needs them */
+    int64_t *chain_prev, *chain_last;
+    int64_t chain_rows, chain_prev_cap;
+    uint32_t chain_groups;
     int64_t extra_mem;       /* what states allocated beyond their fixed size */
 } aggstate;
 
@@ -131,6 +137,8 @@ static void tab_free(aggtab *t)
         if (s->has_distinct)
             sql_ht_free(&s->distinct);
         sql_rows_free(&s->ordered);
+        sl_free(s->chain_prev);
+        sl_free(s->chain_last);
     }
     sl_free(t->a);
     sql_ht_free(&t->ht);
@@ -144,7 +152,8 @@ static int64_t tab_mem(const aggtab *t)
     int64_t m = t->ht.mem_bytes;
     for (int i = 0; i < t->naggs; i++)
         m += (int64_t)(t->a[i].cap * t->a[i].agg->state_size) + t->a[i].extra_mem +
-             t->a[i].distinct.mem_bytes + t->a[i].ordered.mem;
+             t->a[i].distinct.mem_bytes + t->a[i].ordered.mem +
+             (int64_t)sizeof(int64_t) * (t->a[i].chain_prev_cap + t->a[i].chain_groups);
     return m;
 }
 
@@ -368,29 +377,64 @@ typedef struct ordctx {
     const uint8_t *desc;
 } ordctx;
 
-static ordctx g_ord; /* the sort below runs under g_ord_mu */
-static pthread_mutex_t g_ord_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static int cmp_ord(const void *x, const void *y)
+static int cmp_ord(const void *x, const void *y, void *arg)
 {
+    const ordctx *o = arg;
     int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
-    int64_t ga = col_vec_i64(&g_ord.cols[0], a), gb = col_vec_i64(&g_ord.cols[0], b);
+    int64_t ga = col_vec_i64(&o->cols[0], a), gb = col_vec_i64(&o->cols[0], b);
     if (ga != gb)
         return ga < gb ? -1 : 1;
-    for (int k = 0; k < g_ord.norder; k++) {
-        const col_vec *v = &g_ord.cols[1 + k];
+    for (int k = 0; k < o->norder; k++) {
+        const col_vec *v = &o->cols[1 + k];
         bool an = !col_vec_is_valid(v, a), bn = !col_vec_is_valid(v, b);
         int c;
         if (an || bn)
             c = an == bn ? 0 : an ? 1 : -1;
         else {
-            sql_datum da = sql_datum_get(g_ord.types[1 + k], v, a), db = sql_datum_get(g_ord.types[1 + k], v, b);
-            c = sql_datum_cmp(g_ord.types[1 + k], &da, &db);
+            sql_datum da = sql_datum_get(o->types[1 + k], v, a), db = sql_datum_get(o->types[1 + k], v, b);
+            c = sql_datum_cmp(o->types[1 + k], &da, &db);
         }
         if (c)
-            return g_ord.desc[k] ? -c : c;
+            return o->desc[k] ? -c : c;
     }
     return a < b ? -1 : a > b; /* stable */
+}
+
+/* Kept rows `all` sorted by (group, order keys, arrival) and fed to states (of
+ * the groups slot[gid], or gid itself with no slot). */
+static int feed_sorted(aggstate *s, sql_agg_ctx *ax, sql_batch *all, uint8_t *states,
+                       const uint32_t *slot)
+{
+    int64_t n = all->n;
+    int64_t *ix = sl_malloc(sizeof *ix * (size_t)(n ? n : 1));
+    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
+    uint32_t *rows = sl_malloc(sizeof *rows * (size_t)(n ? n : 1));
+    int rc = ix && gids && rows ? SL_OK : SL_ENOMEM;
+    for (int64_t i = 0; !rc && i < n; i++)
+        ix[i] = i;
+    ordctx o = {all->cols, s->ord_types, s->call->norder, s->call->order_desc};
+    if (!rc)
+        qsort_r(ix, (size_t)n, sizeof *ix, cmp_ord, &o);
+    for (int64_t i = 0; !rc && i < n; i++) {
+        rows[i] = (uint32_t)ix[i];
+        gids[i] = (uint32_t)col_vec_i64(&all->cols[0], ix[i]);
+        if (slot && gids[i] != SQL_HT_NONE)
+            gids[i] = slot[gids[i]];
+    }
+    int na = s->call->nargs;
+    sql_vec args[4];
+    memset(args, 0, sizeof args);
+    sql_sel sel = {rows, n};
+    for (int k = 0; k < na && !rc; k++)
+        rc = sql_vec_gather(&all->cols[1 + s->call->norder + k], &sel, &args[k].v);
+    if (!rc)
+        rc = s->agg->update(ax, states, gids, args, n);
+    for (int k = 0; k < na; k++)
+        sql_vec_release(&args[k]);
+    sl_free(ix);
+    sl_free(gids);
+    sl_free(rows);
+    return rc;
 }
 
 static int feed_ordered(aggtab *t, aggstate *s)
@@ -401,41 +445,107 @@ static int feed_ordered(aggtab *t, aggstate *s)
     int rc = sql_rows_concat(&s->ordered, &all);
     if (rc)
         return rc;
-    int64_t n = all->n;
-    int64_t *ix = sl_malloc(sizeof *ix * (size_t)(n ? n : 1));
-    uint32_t *gids = sl_malloc(sizeof *gids * (size_t)(n ? n : 1));
-    uint32_t *rows = sl_malloc(sizeof *rows * (size_t)(n ? n : 1));
-    if (!ix || !gids || !rows) {
-        rc = SL_ENOMEM;
-        goto out;
-    }
-    for (int64_t i = 0; i < n; i++)
-        ix[i] = i;
-    pthread_mutex_lock(&g_ord_mu);
-    g_ord = (ordctx){all->cols, s->ord_types, s->call->norder, s->call->order_desc};
-    qsort(ix, (size_t)n, sizeof *ix, cmp_ord);
-    pthread_mutex_unlock(&g_ord_mu);
-    for (int64_t i = 0; i < n; i++) {
-        rows[i] = (uint32_t)ix[i];
-        gids[i] = (uint32_t)col_vec_i64(&all->cols[0], ix[i]);
-    }
-    int na = s->call->nargs;
-    sql_vec args[4];
-    memset(args, 0, sizeof args);
-    sql_sel sel = {rows, n};
-    for (int k = 0; k < na && !rc; k++)
-        rc = sql_vec_gather(&all->cols[1 + s->call->norder + k], &sel, &args[k].v);
-    if (!rc) {
-        sql_agg_ctx ax = agg_ctx(t, s);
-        rc = s->agg->update(&ax, s->states, gids, args, n);
-    }
-    for (int k = 0; k < na; k++)
-        sql_vec_release(&args[k]);
-out:
-    sl_free(ix);
-    sl_free(gids);
-    sl_free(rows);
+    sql_agg_ctx ax = agg_ctx(t, s);
+    rc = feed_sorted(s, &ax, all, s->states, NULL);
     sql_batch_free(all);
+    return rc;
+}
+
+/* The chains of s's kept rows (aggstate) made to reach every row kept so far. */
+static int chain_grow(aggtab *t, aggstate *s)
+{
+    if (t->ngroups > s->chain_groups) {
+        int64_t *nl = sl_realloc(s->chain_last, sizeof *nl * t->ngroups);
+        if (!nl)
+            return SL_ENOMEM;
+        for (uint32_t g = s->chain_groups; g < t->ngroups; g++)
+            nl[g] = -1;
+        s->chain_last = nl;
+        s->chain_groups = t->ngroups;
+    }
+    if (s->ordered.nrows > s->chain_prev_cap) {
+        int64_t cap = s->chain_prev_cap ? s->chain_prev_cap : 1024;
+        while (cap < s->ordered.nrows)
+            cap *= 2;
+        int64_t *np = sl_realloc(s->chain_prev, sizeof *np * (size_t)cap);
+        if (!np)
+            return SL_ENOMEM;
+        s->chain_prev = np;
+        s->chain_prev_cap = cap;
+    }
+    int64_t at = 0;
+    for (int bi = 0; bi < s->ordered.nb && s->chain_rows < s->ordered.nrows; bi++) {
+        const sql_batch *b = s->ordered.b[bi];
+        for (int64_t i = s->chain_rows - at; i >= 0 && i < b->n; i++, s->chain_rows++) {
+            int64_t g = col_vec_i64(&b->cols[0], i);
+            bool in = g >= 0 && g < (int64_t)s->chain_groups;
+            s->chain_prev[s->chain_rows] = in ? s->chain_last[g] : -1;
+            if (in)
+                s->chain_last[g] = s->chain_rows;
+        }
+        at += b->n;
+    }
+    return SL_OK;
+}
+
+static int cmp_i64(const void *x, const void *y)
+{
+    int64_t a = *(const int64_t *)x, b = *(const int64_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+/*
+ * The states of groups gids[0..n) (distinct) of an aggregate with ORDER BY in the
+ * call, as the end would make them, into states[0..n) (initialized): their kept
+ * rows (followed down the chains, in arrival order) sorted and fed.  The table's
+ * own kept rows stay as they are.  Costs the groups' rows, not the table's.
+ */
+static int peek_ordered(aggtab *t, aggstate *s, sql_agg_ctx *ax, const uint32_t *gids,
+                        uint32_t n, uint8_t *states)
+{
+    int rc = chain_grow(t, s);
+    int64_t m = 0;
+    for (uint32_t k = 0; !rc && k < n; k++)
+        for (int64_t r = gids[k] < s->chain_groups ? s->chain_last[gids[k]] : -1; r >= 0;
+             r = s->chain_prev[r])
+            m++;
+    int64_t *rows = rc ? NULL : sl_malloc(sizeof *rows * (size_t)(m ? m : 1));
+    uint32_t *slot = rc ? NULL : sl_malloc(sizeof *slot * (size_t)(t->ngroups ? t->ngroups : 1));
+    uint32_t *sel = rc ? NULL : sl_malloc(sizeof *sel * (size_t)(m ? m : 1));
+    if (!rc && (!rows || !slot || !sel))
+        rc = SL_ENOMEM;
+    int64_t i = 0;
+    for (uint32_t k = 0; !rc && k < n; k++) {
+        if (gids[k] < t->ngroups)
+            slot[gids[k]] = k;
+        for (int64_t r = gids[k] < s->chain_groups ? s->chain_last[gids[k]] : -1; r >= 0;
+             r = s->chain_prev[r])
+            rows[i++] = r;
+    }
+    if (!rc)
+        qsort(rows, (size_t)m, sizeof *rows, cmp_i64);
+    sql_rows part;
+    sql_rows_init(&part, s->ordered.ncols, s->ord_types);
+    int64_t at = 0;
+    i = 0;
+    for (int bi = 0; !rc && bi < s->ordered.nb && i < m; bi++) {
+        const sql_batch *b = s->ordered.b[bi];
+        int64_t k = 0;
+        for (; i < m && rows[i] < at + b->n; i++)
+            sel[k++] = (uint32_t)(rows[i] - at);
+        sql_batch *tb = NULL;
+        if (k && !(rc = sql_batch_take(b, sel, k, &tb)))
+            rc = sql_rows_add(&part, tb);
+        at += b->n;
+    }
+    sql_batch *all = NULL;
+    if (!rc && m && !(rc = sql_rows_concat(&part, &all)))
+        rc = feed_sorted(s, ax, all, states, slot);
+    sql_batch_free(all);
+    sql_rows_free(&part);
+    sl_free(rows);
+    sl_free(slot);
+    sl_free(sel);
     return rc;
 }
 
@@ -660,7 +770,10 @@ static int build(op_agg *g)
 }
 
 /* The results of groups rows[0..n) of t: the keys, then every aggregate's result. */
-static int emit_rows(op_agg *g, aggtab *t, const uint32_t *rows, uint32_t n, sql_batch **out)
+/* Groups rows[0..n) of t as a batch: keys, then each aggregate's result (from
+ * alt[i][k], group k's state given in its place, where alt and alt[i] are set). */
+static int emit_rows(op_agg *g, aggtab *t, const uint32_t *rows, uint32_t n,
+                     uint8_t *const *alt, sql_batch **out)
 {
     sql_op *op = &g->op;
     const sql_plan *p = op->p;
@@ -677,8 +790,10 @@ static int emit_rows(op_agg *g, aggtab *t, const uint32_t *rows, uint32_t n, sql
         aggstate *s = &t->a[i];
         sql_agg_ctx ax = agg_ctx(t, s);
         col_vec *o = &b->cols[g->nkeys + i];
+        size_t sz = s->agg->state_size;
         for (uint32_t k = 0; k < n && !rc; k++)
-            rc = s->agg->finalize(&ax, s->states + (size_t)rows[k] * s->agg->state_size, o);
+            rc = s->agg->finalize(&ax, alt && alt[i] ? alt[i] + k * sz
+                                                     : s->states + (size_t)rows[k] * sz, o);
     }
     if (rc) {
         if (t->err.state[0] && !op->x->e->state[0])
@@ -704,7 +819,7 @@ static int emit_groups(op_agg *g, aggtab *t, uint32_t *emitted, sql_batch **out)
         return SL_ENOMEM;
     for (uint32_t i = 0; i < n; i++)
         rows[i] = *emitted + i;
-    int rc = emit_rows(g, t, rows, n, out);
+    int rc = emit_rows(g, t, rows, n, NULL, out);
     sl_free(rows);
     if (!rc)
         *emitted += n;
@@ -787,13 +902,43 @@ int sql_aggtab_add_ids(sql_aggtab *a, const sql_batch *b, uint32_t *ids, sql_err
 int sql_aggtab_peek(sql_aggtab *a, const uint32_t *gids, int64_t n, sql_batch **out, sql_err *e)
 {
     *out = NULL;
-    for (int i = 0; i < a->t.naggs; i++)
-        if (a->t.a[i].call->norder)
-            return sql_err_set(e, SQLSTATE_FEATURE, -1, "reading groups before the end is not "
-                               "supported for aggregates with ORDER BY inside the call");
-    int rc = SL_EINVAL; /* after next, the table has ended */
-    if (!a->finished && n <= UINT32_MAX)
-        rc = emit_rows(a->g, &a->t, gids, (uint32_t)n, out);
+    aggtab *t = &a->t;
+    if (a->finished || n > UINT32_MAX) /* after next, the table has ended */
+        return aggtab_fail(a, SL_EINVAL, e);
+    /* an aggregate with ORDER BY in the call: the groups' states made apart from
+     * the table's (which get their rows at the end), in memory of their own */
+    uint8_t *alt[64] = {0}, **altp = t->naggs <= 64 ? alt : sl_calloc((size_t)t->naggs, sizeof *altp);
+    arena mem;
+    arena_init(&mem, 4096, 0);
+    int64_t mem_bytes = 0;
+    int rc = altp ? SL_OK : SL_ENOMEM;
+    bool any = false;
+    for (int i = 0; !rc && i < t->naggs; i++) {
+        aggstate *s = &t->a[i];
+        if (!s->call->norder)
+            continue;
+        any = true;
+        size_t sz = s->agg->state_size;
+        if (!(altp[i] = sl_malloc(sz * (size_t)(n ? n : 1)))) {
+            rc = SL_ENOMEM;
+            break;
+        }
+        for (int64_t k = 0; k < n; k++)
+            s->agg->init(altp[i] + (size_t)k * sz);
+        sql_agg_ctx ax = {&t->err, &mem, &mem_bytes, s->call};
+        rc = peek_ordered(t, s, &ax, gids, (uint32_t)n, altp[i]);
+    }
+    if (!rc)
+        rc = emit_rows(a->g, t, gids, (uint32_t)n, any ? altp : NULL, out);
+    for (int i = 0; altp && i < t->naggs; i++) {
+        const sql_agg *ag = t->a[i].agg;
+        for (int64_t k = 0; altp[i] && ag->destroy && k < n; k++)
+            ag->destroy(altp[i] + (size_t)k * ag->state_size);
+        sl_free(altp[i]);
+    }
+    if (altp != alt)
+        sl_free(altp);
+    arena_destroy(&mem);
     return rc ? aggtab_fail(a, rc, e) : SL_OK;
 }
 
