@@ -329,6 +329,50 @@ class StreamJobs(unittest.TestCase):
               "max_delay = '%s', follow = true)" % (path, delay))
         return path
 
+    def test_state_bytes_and_lag(self):
+        """SELECT * FROM jobs and /metrics show each job's state and lag: a
+        telemetry job whose windows stay open (max_delay of an hour) holds state
+        (state_bytes > 0), and its lag_seconds is how far its watermark (the newest
+        event time less the delay) trails the wall clock: the delay, plus at most
+        the time since the events were made; a job over a file has no lag (NULL:
+        its event times need not be near the wall clock) but holds state too."""
+        path = self.followed_bids("sl-e2e-figs-", "1 hour")
+        query(self.srv, ERRS.replace("errs", "errs_h").replace(
+            "max_delay = '5 seconds', idle_timeout = '1 second'", "max_delay = '1 hour'"))
+        query(self.srv, "CREATE MATERIALIZED VIEW open_minutes AS SELECT process_id, "
+              "window_start, count(*) AS n FROM tumble(errs_h, time, INTERVAL '1 minute') "
+              "GROUP BY process_id, window_start")
+        query(self.srv, "CREATE MATERIALIZED VIEW file_minutes AS SELECT bidder, window_start, "
+              "count(*) AS n FROM tumble(fbids, ts, INTERVAL '1 minute') "
+              "GROUP BY bidder, window_start")
+        with open(path, "a") as f:
+            f.write("".join("b%d,%d,2024-03-01 00:%02d:00\n" % (i % 7, i, i % 60)
+                            for i in range(500)))
+        made = time.time()
+        loadgen(self.srv.url, "--threads", "2", "--spans", "50", "--logs", "400")
+        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
+        figs = "SELECT name, rows_read FROM jobs ORDER BY 1"
+        self.assertEqual(self.wait_rows(figs, [["file_minutes", 500], ["open_minutes", total]]),
+                         [["file_minutes", 500], ["open_minutes", total]])
+        rows = {r[0]: r[1:] for r in query(self.srv, "SELECT name, state_bytes, lag_seconds "
+                                           "FROM jobs")}
+        since = time.time() - made
+        state, lag = rows["open_minutes"]
+        self.assertGreater(state, 0, rows)
+        self.assertIsNotNone(lag, rows)
+        self.assertGreaterEqual(lag, 3600 - 1, rows)  # a second for clocks rounding
+        self.assertLessEqual(lag, 3600 + since + 1, rows)
+        self.assertGreater(rows["file_minutes"][0], 0, rows)
+        self.assertIsNone(rows["file_minutes"][1], rows)
+        st, _, body = self.srv.get("/metrics")
+        text = body.decode()
+        m = re.search(r'^streamlake_job_state_bytes\{job="open_minutes"\} (\S+)$', text, re.M)
+        self.assertTrue(m and float(m.group(1)) > 0, text[:3000])
+        m = re.search(r'^streamlake_job_lag_seconds\{job="open_minutes"\} (\S+)$', text, re.M)
+        self.assertTrue(m and 3600 - 1 <= float(m.group(1)) <= 3600 + time.time() - made + 1,
+                        text[:3000])
+        self.assertNotIn('streamlake_job_lag_seconds{job="file_minutes"}', text)
+
     def test_on_update_views_while_running(self):
         """Views with emit = 'on_update' over a followed file show their current
         rows while the job runs (equal to the batch query over the lines so far,
