@@ -5,7 +5,8 @@
 # `make test`: the suite replays the corpus and a short deterministic
 # mutation run with gcc instead (tests/fuzz/replay.c).
 #
-#   scripts/fuzz.sh [target...]      targets: wire frames parquet sql (default: all)
+#   scripts/fuzz.sh [target...]      targets: wire frames parquet sql pgwire scram savedq
+#                                    otlp checkpoint aggtab (default: the first four)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 secs=${FUZZ_SECONDS:-60}

@@ -106,7 +106,8 @@ INSERT INTO out SELECT auction, count(*), sum(price), max(bidder) FROM bids GROU
     # and numeric as values), approx_percentile's histogram
     "kept": SOURCE + """
 CREATE TABLE out (window_end timestamp, auction bigint, bidders bigint, big bigint,
-  names text, mid bigint, p90 float8, mid_name text, mid_num numeric, approx float8)
+  names text, mid bigint, p90 float8, mid_name text, mid_num numeric, approx float8,
+  dnames text)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
 INSERT INTO out SELECT window_end, auction, count(DISTINCT bidder),
   count(DISTINCT bidder) FILTER (WHERE price > 500), string_agg(bidder, ',' ORDER BY bidder, price),
@@ -114,7 +115,8 @@ INSERT INTO out SELECT window_end, auction, count(DISTINCT bidder),
   percentile_cont(0.9) WITHIN GROUP (ORDER BY price),
   percentile_disc(0.5) WITHIN GROUP (ORDER BY bidder),
   percentile_disc(0.25) WITHIN GROUP (ORDER BY price::numeric / 7),
-  approx_percentile(price::float8, 0.5)
+  approx_percentile(price::float8, 0.5),
+  string_agg(DISTINCT bidder, ',' ORDER BY bidder) FILTER (WHERE price > 300)
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
 """,
     # session windows: their kept rows go into the checkpoint (so count(DISTINCT) is fine)

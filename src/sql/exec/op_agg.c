@@ -1163,8 +1163,8 @@ static int load_kept(aggtab *t, aggstate *s, rd *r, uint32_t ng, sql_err *e)
         if (!rc && (!ids || (n && sql_ht_lookup(&s->distinct, kv, n, NULL, true, ids))))
             rc = sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         for (uint32_t i = 0; !rc && i < n; i++)
-            if (ids[i] != i || col_vec_i64(&b->cols[0], i) < 0 ||
-                col_vec_i64(&b->cols[0], i) >= ng)
+            if (ids[i] != i || !col_vec_is_valid(&b->cols[0], i) ||
+                col_vec_i64(&b->cols[0], i) < 0 || col_vec_i64(&b->cols[0], i) >= ng)
                 rc = damaged(e, "distinct values");
         sl_free(ids);
         sql_batch_free(b);
@@ -1174,8 +1174,11 @@ static int load_kept(aggtab *t, aggstate *s, rd *r, uint32_t ng, sql_err *e)
         if (!get_u32(r, &n) || n > r->n)
             return damaged(e, "ordered rows");
         rc = get_rows(t, r, s->ord_types, s->ordered.ncols, n, "ordered rows", &b, e);
+        /* a row FILTER or DISTINCT let by is kept with no group (SQL_HT_NONE) */
         for (uint32_t i = 0; !rc && i < n; i++)
-            if (col_vec_i64(&b->cols[0], i) < 0 || col_vec_i64(&b->cols[0], i) >= ng)
+            if (!col_vec_is_valid(&b->cols[0], i) ||
+                ((col_vec_i64(&b->cols[0], i) < 0 || col_vec_i64(&b->cols[0], i) >= ng) &&
+                 col_vec_i64(&b->cols[0], i) != SQL_HT_NONE))
                 rc = damaged(e, "ordered rows");
         if (!rc && n) {
             if (sql_rows_add(&s->ordered, b))

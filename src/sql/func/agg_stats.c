@@ -361,7 +361,12 @@ static int pct_load(sql_agg_ctx *cx, void *st, const uint8_t *b, size_t n)
     memcpy(&p->frac, b + 2, 8);
     memcpy(&nk, b + 10, 8);
     b += 18, n -= 18;
-    if (nk < 0 || (uint64_t)nk > n / 8)
+    /* the values are kept as the call's argument type keeps them (pct_update):
+     * keys of its kind, or a vector of its type; a fraction in [0, 1] */
+    sql_type vt = cx->call->args[1]->type;
+    int kind = pk_kind(vt);
+    if (nk < 0 || (uint64_t)nk > n / 8 || !(p->frac >= 0 && p->frac <= 1) ||
+        (nk && (kind == PK_NONE || p->kind != kind)))
         return pct_bad(cx);
     if (nk && keys_room(cx, p, nk))
         return SL_ENOMEM;
@@ -377,7 +382,7 @@ static int pct_load(sql_agg_ctx *cx, void *st, const uint8_t *b, size_t n)
     if (!t)
         return nv || n ? pct_bad(cx) : SL_OK;
     if ((t != COL_FIXED16 && t != COL_STRING && t != COL_BINARY && t != COL_BOOL) || nv < 0 ||
-        (uint64_t)nv > n)
+        (uint64_t)nv > n || kind != PK_NONE || t != (uint8_t)sql_type_phys(vt) || nk)
         return pct_bad(cx);
     if (!(p->vals = sl_calloc(1, sizeof *p->vals)))
         return fail_mem(cx);
@@ -752,8 +757,19 @@ static int approx_load(sql_agg_ctx *cx, void *st, const uint8_t *b, size_t n)
         if (cx->mem_bytes)
             *cx->mem_bytes += 8 * (int64_t)hn;
     }
-    return n ? sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state")
-             : SL_OK;
+    /* what a state can hold: a fraction, counts that sum to the total, buckets of
+     * keys a double has (key_of: within a few tens of thousands of 0) */
+    int64_t sum = a->zeros;
+    bool ok = !n && a->zeros >= 0 && (!a->q_set || (a->q >= 0 && a->q <= 1));
+    for (int i = 0; i < 2 && ok; i++) {
+        const hist *x = i ? &a->neg : &a->pos;
+        ok = !x->n || (x->lo > -(1 << 24) && x->lo < (1 << 24));
+        for (int32_t j = 0; j < x->n && ok; j++)
+            ok = x->counts[j] >= 0 && !__builtin_add_overflow(sum, x->counts[j], &sum);
+    }
+    return ok && sum == a->total
+               ? SL_OK
+               : sql_err_set(cx->err, "XX001", -1, "checkpoint: bad approx_percentile state");
 }
 
 static int approx_one(sql_agg_ctx *cx, approx *s, double v)
