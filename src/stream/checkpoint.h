@@ -18,7 +18,11 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 8 /* 8: aggregation states of DISTINCT, ORDER BY inside
+#define STREAM_CKPT_VERSION 9 /* 9: a file's splits are cut at line breaks and checked
+                                 as read (no byte changed: a resumed job cuts them as
+                                 they were read, STREAM_CUT_AS_CHECKED; before 9 they
+                                 were cut where records end);
+                                 8: aggregation states of DISTINCT, ORDER BY inside
                                  a call and the percentiles (jobs that took none before);
                                  7: a followed file's file size is the bytes its splits
                                  were cut from, which a resumed job cuts again (no byte

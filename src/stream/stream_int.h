@@ -255,16 +255,24 @@ int stream_file_open(stream_table *t, stream_file **out, sql_err *e);
 void stream_file_close(stream_file *f);
 /*
  * The file's splits for nworkers: byte ranges ending at line breaks, a few per
- * worker (one for one worker or a small file).  A CSV file holding a double quote
- * is cut where records end (a quoted field may span lines), unless the caller
- * checks where each split really starts (checked: each split is read after the
- * one before it stopped, see stream_reader_stop).  A followed file (follow = true)
+ * worker (one for one worker or a small file).  How a CSV file holding a double
+ * quote is cut (a quoted field may span lines), by `how`:
+ *   STREAM_CUT_QUOTED      where records end (found by walking them)
+ *   STREAM_CUT_CHECKED     at line breaks: the caller checks where each split really
+ *                          starts (each split is read after the one before it
+ *                          stopped, see stream_reader_stop)
+ *   STREAM_CUT_AS_CHECKED  the splits a checked run ended up reading: those line
+ *                          cuts, each split's start moved to where the split
+ *                          before it stopped (walked), its end to where it stops
+ *                          (a resumed job whose checkpoint such a run took)
+ * A file without a double quote is cut at line breaks by all three.  A followed file (follow = true)
  * is one split that grows, unless follow_cut: then what it holds when the job
  * starts (a resumed job: its first stream_file_cut_at bytes) is cut as a bounded
  * file's is and only its last split grows (its reader reads it ahead up to where
  * it ended, then follows the file).
  */
-int stream_file_split(stream_file *f, int nworkers, bool checked, bool follow_cut,
+enum { STREAM_CUT_QUOTED, STREAM_CUT_CHECKED, STREAM_CUT_AS_CHECKED };
+int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
                       stream_split **out, int *n);
 /* A reader of one split; sp->line and sp->start_* must be set (the header is the
  * first record of the split that begins the file). */

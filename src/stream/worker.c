@@ -1285,11 +1285,16 @@ static int setup(job *j, int nw, sql_err *e)
         return SL_OK;
     /* kafka without an aggregation: each worker reads its partitions and the
      * merger writes rows as they come (interleaved: a partition's rows in order) */
-    /* read ahead, each split checks where it starts (read_ahead): no scan for quotes
-     * (with checkpoints there is one: a resumed job publishes splits it does not read
-     * again from their own start, resume_pass) */
-    bool checked = nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error && !j->ckpt &&
-                   j->src->time_col >= 0;
+    /* read ahead, each split checks where it starts (read_ahead): no pass over the
+     * file for quotes.  A resumed job does not read its finished splits again, so it
+     * cuts the file as the checked run's splits ended up (their starts walked, when
+     * the file holds a quote); a checkpoint before version 9 was taken over the
+     * records' cut.  A followed file with checkpoints is cut at records too */
+    int cut = STREAM_CUT_QUOTED;
+    if (nw > 1 && !j->src->kf && !j->src->nx && !j->src->late_error &&
+        j->src->time_col >= 0 && !(j->ckpt && j->src->follow))
+        cut = !j->resuming ? STREAM_CUT_CHECKED
+              : j->resume->version >= 9 ? STREAM_CUT_AS_CHECKED : STREAM_CUT_QUOTED;
     /* a followed file: what it holds now is cut for every worker (its splits read
      * ahead, or after a first pass); its last split grows.  A resumed job cuts what the
      * file held when the checkpoint's run started (the manifest's file size: the
@@ -1303,7 +1308,7 @@ static int setup(job *j, int nw, sql_err *e)
                            "than when the checkpoint was taken (a followed file may only "
                            "grow): remove the checkpoints to start over",
                            (unsigned long long)j->resume->seq, j->src->name);
-    if (stream_file_split(j->file, nw, checked, follow_cut, &j->splits, &j->nsplits))
+    if (stream_file_split(j->file, nw, cut, follow_cut, &j->splits, &j->nsplits))
         return oom(e);
     for (int c = 0; c < j->nsplits; c++) /* an update view read with its keys */
         j->splits[c].keyed = j->ukeyed;

@@ -39,9 +39,9 @@ def check(cond, what):
         FAILS.append(what)
 
 
-def make_input(path, n, seed, quote_every=0):
+def make_input(path, n, seed, quote_every=0, lines=1):
     """n bids, out of order, some late; with quote_every, every quote_every-th bidder a
-    quoted field holding a line break, a comma and a doubled quote."""
+    quoted field holding `lines` line breaks, a comma and a doubled quote."""
     rnd = random.Random(seed)
     base = datetime.datetime(2024, 1, 1)
     t = 0
@@ -53,7 +53,7 @@ def make_input(path, n, seed, quote_every=0):
             d = base + datetime.timedelta(milliseconds=ms)
             bidder = "" if rnd.random() < 0.01 else "b%d" % rnd.randint(1, 300)
             if quote_every and rnd.randrange(quote_every) == 0:
-                bidder = '"q\n%s,""x"""' % bidder
+                bidder = '"q%s%s,""x"""' % ("\n" * lines, bidder)
             f.write("%d,%s,%d,%s\n" % (rnd.randint(1, 40), bidder, rnd.randint(1, 1000),
                                        d.strftime("%Y-%m-%d %H:%M:%S.%f")))
 
@@ -183,6 +183,11 @@ INSERT INTO out SELECT b.auction, b.price, b.window_end
     # a CSV file holding quoted fields with line breaks: split where records end (a
     # checkpoint's place is inside such a split), read by every worker
     "quoted": SOURCE.replace("bids.csv", "qbids.csv") + """
+CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
+  WITH (connector = 'file', path = 'out.csv', format = 'csv');
+INSERT INTO out SELECT auction, bidder, price, ts FROM bids WHERE price > 300;
+""",
+    "multiline": SOURCE.replace("bids.csv", "mbids.csv") + """
 CREATE TABLE out (auction bigint, bidder text, price bigint, ts timestamp)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
 INSERT INTO out SELECT auction, bidder, price, ts FROM bids WHERE price > 300;
@@ -337,6 +342,11 @@ def main():
         make_input(os.path.join(tmp, "asks.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")), 8)
         make_input(os.path.join(tmp, "qbids.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")),
                    9, quote_every=5)
+        # most line breaks inside quoted fields: most cuts at a line break fall inside
+        # one, so splits start where the split before them stopped, and a resumed job
+        # must cut the file as those splits were read
+        make_input(os.path.join(tmp, "mbids.csv"), int(os.environ.get("SL_CKPT_ROWS", "200000")),
+                   10, quote_every=2, lines=12)
         for name, sql in JOBS.items():
             with open(os.path.join(tmp, "job.sql"), "w") as f:
                 f.write(sql)
@@ -350,16 +360,16 @@ def main():
                     if os.path.exists(os.path.join(tmp, f)):
                         os.remove(os.path.join(tmp, f))
                 ck = os.path.join(tmp, "ck-%s-%d" % (name, workers))
-                kills = 6 if name in ("tumble", "session") else 3
+                kills = 6 if name in ("tumble", "session", "multiline") else 3
                 os.remove(os.path.join(tmp, "stats.json"))
                 done, rc, err = crash_run(tmp, workers, ck, kills, seed=workers * 100 + len(name),
                                           extra=("--stats", "stats.json"))
                 check(rc == 0, "%s, %d workers: ends after %d kills (%s)" %
                       (name, workers, done, err.strip()))
                 got_stats = source_stats(tmp)
-                if name == "quoted":
-                    check(readers(tmp) == workers, "quoted, %d workers: every worker read "
-                          "part of the file (readers %s)" % (workers, readers(tmp)))
+                if name in ("quoted", "multiline"):
+                    check(readers(tmp) == workers, "%s, %d workers: every worker read "
+                          "part of the file (readers %s)" % (name, workers, readers(tmp)))
                 check(got_stats == want_stats,
                       "%s, %d workers: rows read and late rows dropped after the resumes equal "
                       "the uninterrupted run's (%s, want %s)" % (name, workers, got_stats,
@@ -380,7 +390,7 @@ def main():
                     check(applied(got) == applied(want) and "delete" in got,
                           "%s, %d workers: the log applied leaves the uninterrupted run's rows" %
                           (name, workers))
-                elif name in ("filter", "quoted"):
+                elif name in ("filter", "quoted", "multiline"):
                     check(got == want, "%s, %d workers: output equals the uninterrupted run's, "
                           "byte for byte" % (name, workers))
                 else:
