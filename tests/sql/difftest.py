@@ -322,8 +322,14 @@ class Gen:
             return "bool_and(%s)" % self.bool_expr(cols), "bool"
         if k == 9:
             return "bool_or(%s)" % self.bool_expr(cols), "bool"
-        if k == 10:
+        if k == 10:  # ORDER BY inside the call, with DISTINCT or FILTER now and then
             t = self.text_expr(cols)
+            form = self.r.randint(0, 3)
+            if form == 1:
+                return "string_agg(DISTINCT %s, ',' ORDER BY %s)" % (t, t), "text"
+            if form == 2:
+                return "string_agg(%s, ',' ORDER BY %s) FILTER (WHERE %s)" % (
+                    t, t, self.bool_expr(cols)), "text"
             return "string_agg(%s, ',' ORDER BY %s)" % (t, t), "text"
         if k == 11:
             return "sum(%s)" % self.float_expr(cols), "float"

@@ -317,7 +317,29 @@ static int feed(aggtab *t, aggstate *s, const sql_batch *in, const uint32_t *gid
                 sql_vec_share(&args[k].v, &b->cols[1 + c->norder + k]);
         }
         b->n = n;
-        rc = rc ? (sql_batch_free(b), rc) : sql_rows_add(&s->ordered, b);
+        /* rows FILTER or DISTINCT let by (no group) are not kept */
+        const uint32_t *g = gids ? gids : gids0;
+        uint32_t *sel = NULL;
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            m += g[i] != SQL_HT_NONE;
+        if (!rc && m < n) {
+            sql_batch *kept = NULL;
+            if (!(sel = sl_malloc(sizeof *sel * (size_t)(m ? m : 1))))
+                rc = SL_ENOMEM;
+            for (int64_t i = 0, k = 0; !rc && i < n; i++)
+                if (g[i] != SQL_HT_NONE)
+                    sel[k++] = (uint32_t)i;
+            if (!rc && m && !(rc = sql_batch_take(b, sel, m, &kept))) {
+                sql_batch_free(b);
+                b = kept;
+            }
+            sl_free(sel);
+        }
+        if (rc || !m)
+            sql_batch_free(b);
+        else
+            rc = sql_rows_add(&s->ordered, b);
         goto out;
     }
     sql_agg_ctx ax = agg_ctx(t, s);
@@ -1174,7 +1196,7 @@ static int load_kept(aggtab *t, aggstate *s, rd *r, uint32_t ng, sql_err *e)
         if (!get_u32(r, &n) || n > r->n)
             return damaged(e, "ordered rows");
         rc = get_rows(t, r, s->ord_types, s->ordered.ncols, n, "ordered rows", &b, e);
-        /* a row FILTER or DISTINCT let by is kept with no group (SQL_HT_NONE) */
+        /* a group-less row (SQL_HT_NONE), which FILTER or DISTINCT let by: older tables kept them */
         for (uint32_t i = 0; !rc && i < n; i++)
             if (!col_vec_is_valid(&b->cols[0], i) ||
                 ((col_vec_i64(&b->cols[0], i) < 0 || col_vec_i64(&b->cols[0], i) >= ng) &&
