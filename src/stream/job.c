@@ -615,8 +615,6 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
 
 /* ---- running ------------------------------------------------------------- */
 
-/* emit = 'on_update' reads groups before their end: aggregates that only see
- * their rows at the end cannot be read then. */
 static int prepare_ops(job *j, sql_op **ops, int n, int nw)
 {
     for (int i = 0; i < n; i++) {

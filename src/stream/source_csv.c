@@ -376,23 +376,6 @@ static void quoted_cuts(const stream_file *f, int want, int nthreads, size_t *gu
     spread(c, sizeof *c, n, cut_main);
 }
 
-/* STREAM_CUT_AS_CHECKED: the line cuts s[0..k) as a checked run read them (see
- * stream_file_split), in order: each split starts where the one before it stopped
- * (the end of the record holding its last byte, walked from its true start). */
-static void as_checked(const stream_file *f, stream_split *s, int k)
-{
-    size_t from = s[0].begin;
-    for (int c = 0; c < k; c++) {
-        size_t end = s[c].end;
-        size_t next = c == k - 1 ? end
-                      : from >= end ? from /* a quoted field ran over the whole split */
-                                    : quoted_split_end(f->map, f->size, from, end, f->t->delim);
-        s[c].begin = from;
-        s[c].end = next > from ? next : from;
-        from = s[c].end;
-    }
-}
-
 int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
                       stream_split **out, int *n)
 {
@@ -421,7 +404,7 @@ int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
             want = SPLIT_MAX_N;
         /* a quoted field may hold a line break: then each split ends where a record
          * does, found by walking the records around each quote (see above) */
-        quoted = want > 1 && how == STREAM_CUT_QUOTED && f->t->format == STREAM_FMT_CSV &&
+        quoted = want > 1 && how != STREAM_CUT_CHECKED && f->t->format == STREAM_FMT_CSV &&
                  has_quote(f, nworkers);
     }
     stream_split *s = sl_calloc((size_t)want, sizeof *s);
@@ -432,14 +415,21 @@ int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
     }
     if (quoted)
         quoted_cuts(f, want, nworkers, guess, guess + want);
-    size_t at = 0;
+    /* as checked: the splits are the line cuts' (line_at: where the line cut
+     * stands), each starting where the one before it stopped (at), empty when a
+     * quoted field ran over it */
+    bool as_checked = how == STREAM_CUT_AS_CHECKED;
+    size_t at = 0, line_at = 0;
     int k = 0;
-    for (int i = 0; i < want && at < f->size; i++) {
+    for (int i = 0; i < want && (as_checked ? line_at : at) < f->size; i++) {
         size_t end = nominal_end(f->size, i, want);
-        if (end <= at)
+        if (end <= (as_checked ? line_at : at))
             continue;
+        line_at = line_end_after(f->map, f->size, end);
         if (!quoted)
-            end = line_end_after(f->map, f->size, end);
+            end = line_at;
+        else if (at >= line_at)
+            end = at;
         else if (end < f->size) /* the walk from the guessed start, if it starts there */
             end = at == guess[i] ? guess[want + i]
                                  : quoted_split_end(f->map, f->size, at, end, f->t->delim);
@@ -450,9 +440,6 @@ int stream_file_split(stream_file *f, int nworkers, int how, bool follow_cut,
         at = end;
     }
     sl_free(guess);
-    if (how == STREAM_CUT_AS_CHECKED && k > 1 && f->t->format == STREAM_FMT_CSV &&
-        has_quote(f, nworkers))
-        as_checked(f, s, k);
     if (!k) { /* an empty file: one empty split */
         s[0].begin = s[0].end = 0;
         s[0].line = 1;

@@ -262,9 +262,10 @@ void stream_file_close(stream_file *f);
  *                          starts (each split is read after the one before it
  *                          stopped, see stream_reader_stop)
  *   STREAM_CUT_AS_CHECKED  the splits a checked run ended up reading: those line
- *                          cuts, each split's start moved to where the split
- *                          before it stopped (walked), its end to where it stops
- *                          (a resumed job whose checkpoint such a run took)
+ *                          cuts, each starting where the one before it stopped
+ *                          and ending where it stops (walked as QUOTED, but a
+ *                          split a quoted field ran over stays, empty): a resumed
+ *                          job whose checkpoint such a run took
  * A file without a double quote is cut at line breaks by all three.  A followed file (follow = true)
  * is one split that grows, unless follow_cut: then what it holds when the job
  * starts (a resumed job: its first stream_file_cut_at bytes) is cut as a bounded

@@ -292,13 +292,18 @@ static int feed(aggtab *t, aggstate *s, const sql_batch *in, const uint32_t *gid
             goto out;
     }
     if (c->norder) {
-        /* keep (gid, order keys, args) rows; sorted and fed at the end */
+        /* keep (gid, order keys, args) rows; sorted and fed at the end.  Rows FILTER
+         * or DISTINCT let by (no group) are not kept */
+        const uint32_t *g = gids ? gids : gids0;
+        int64_t m = 0;
+        for (int64_t i = 0; i < n; i++)
+            m += g[i] != SQL_HT_NONE;
         sql_batch *b;
-        if ((rc = sql_batch_new(s->ordered.ncols, s->ord_types, &b)))
+        if (!m || (rc = sql_batch_new(s->ordered.ncols, s->ord_types, &b)))
             goto out;
         col_vec_init(&b->cols[0], COL_INT64, 0);
         for (int64_t i = 0; i < n && !rc; i++)
-            rc = col_vec_append_i64(&b->cols[0], gids ? (int64_t)gids[i] : (int64_t)gids0[i]);
+            rc = col_vec_append_i64(&b->cols[0], (int64_t)g[i]);
         for (int k = 0; k < c->norder && !rc; k++) {
             sql_vec v;
             if (!(rc = sql_eval(&t->cx, c->order[k], in, NULL, &v))) {
@@ -317,29 +322,18 @@ static int feed(aggtab *t, aggstate *s, const sql_batch *in, const uint32_t *gid
                 sql_vec_share(&args[k].v, &b->cols[1 + c->norder + k]);
         }
         b->n = n;
-        /* rows FILTER or DISTINCT let by (no group) are not kept */
-        const uint32_t *g = gids ? gids : gids0;
-        uint32_t *sel = NULL;
-        int64_t m = 0;
-        for (int64_t i = 0; i < n; i++)
-            m += g[i] != SQL_HT_NONE;
         if (!rc && m < n) {
+            uint32_t *sel = sl_malloc(sizeof *sel * (size_t)m);
             sql_batch *kept = NULL;
-            if (!(sel = sl_malloc(sizeof *sel * (size_t)(m ? m : 1))))
-                rc = SL_ENOMEM;
-            for (int64_t i = 0, k = 0; !rc && i < n; i++)
+            for (int64_t i = 0, k = 0; sel && i < n; i++)
                 if (g[i] != SQL_HT_NONE)
                     sel[k++] = (uint32_t)i;
-            if (!rc && m && !(rc = sql_batch_take(b, sel, m, &kept))) {
-                sql_batch_free(b);
-                b = kept;
-            }
+            rc = sel ? sql_batch_take(b, sel, m, &kept) : SL_ENOMEM;
             sl_free(sel);
-        }
-        if (rc || !m)
             sql_batch_free(b);
-        else
-            rc = sql_rows_add(&s->ordered, b);
+            b = kept;
+        }
+        rc = rc ? (sql_batch_free(b), rc) : sql_rows_add(&s->ordered, b);
         goto out;
     }
     sql_agg_ctx ax = agg_ctx(t, s);
@@ -791,9 +785,8 @@ static int build(op_agg *g)
     return rc;
 }
 
-/* The results of groups rows[0..n) of t: the keys, then every aggregate's result. */
-/* Groups rows[0..n) of t as a batch: keys, then each aggregate's result (from
- * alt[i][k], group k's state given in its place, where alt and alt[i] are set). */
+/* The results of groups rows[0..n) of t: the keys, then every aggregate's result
+ * (from alt[i][k], group k's state given in its place, where alt and alt[i] are set). */
 static int emit_rows(op_agg *g, aggtab *t, const uint32_t *rows, uint32_t n,
                      uint8_t *const *alt, sql_batch **out)
 {
@@ -934,12 +927,10 @@ int sql_aggtab_peek(sql_aggtab *a, const uint32_t *gids, int64_t n, sql_batch **
     arena_init(&mem, 4096, 0);
     int64_t mem_bytes = 0;
     int rc = altp ? SL_OK : SL_ENOMEM;
-    bool any = false;
     for (int i = 0; !rc && i < t->naggs; i++) {
         aggstate *s = &t->a[i];
         if (!s->call->norder)
             continue;
-        any = true;
         size_t sz = s->agg->state_size;
         if (!(altp[i] = sl_malloc(sz * (size_t)(n ? n : 1)))) {
             rc = SL_ENOMEM;
@@ -951,7 +942,7 @@ int sql_aggtab_peek(sql_aggtab *a, const uint32_t *gids, int64_t n, sql_batch **
         rc = peek_ordered(t, s, &ax, gids, (uint32_t)n, altp[i]);
     }
     if (!rc)
-        rc = emit_rows(a->g, t, gids, (uint32_t)n, any ? altp : NULL, out);
+        rc = emit_rows(a->g, t, gids, (uint32_t)n, altp, out);
     for (int i = 0; altp && i < t->naggs; i++) {
         const sql_agg *ag = t->a[i].agg;
         for (int64_t k = 0; altp[i] && ag->destroy && k < n; k++)
