@@ -580,8 +580,8 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
     if (!rc && w->ss && !p.sessions_len)
         rc = damaged(e, w->id);
     if (!rc && w->ss)
-        rc = stream_sessions_load(w->ss, p.sessions, p.sessions_len, j->src->ncols,
-                                  j->src->types, e);
+        rc = stream_sessions_load(w->ss, p.sessions, p.sessions_len, j->sess_ncols,
+                                  j->sess_types, e);
     for (uint32_t i = 0; !rc && i < p.nwins; i++) {
         open_win *ow = &w->wins[i];
         ow->start = p.wins[i].start;

@@ -153,6 +153,89 @@ static int trace_col(const job *j, int col)
     return j->scan->p->scan.cols[col];
 }
 
+/* x, an expression over the input of pre[level] (-1: over the scan's rows), as
+ * the same expression over the source's columns, made in a: a projection's
+ * column is its expression, a filter passes its input's.  NULL (with *why) when
+ * it reads a column that is not the source's (a lookup table's, a window's), or
+ * could differ when computed again (volatile, a subquery), or a (out of memory). */
+static sql_expr *source_expr(const job *j, const sql_expr *x, int level, arena *a,
+                             const char **why)
+{
+    if (x->kind == SE_COL) {
+        for (; level >= 0; level--) {
+            const sql_plan *p = j->pre[level]->p;
+            if (p->kind == SP_PROJECT)
+                return source_expr(j, p->project.exprs[x->col], level - 1, a, why);
+            if (p->kind == SP_JOIN && x->col >= p->child->ncols)
+                return *why = "a lookup table's column", NULL;
+        }
+        int tc = j->scan->p->scan.cols[x->col];
+        if (tc >= j->src->ncols)
+            return *why = "window_start or window_end", NULL;
+        sql_expr *c = arena_alloc(a, sizeof *c);
+        if (!c)
+            return *why = "out of memory", NULL;
+        *c = *x;
+        c->col = tc;
+        return c;
+    }
+    if (x->volatile_ || x->kind == SE_SUBQUERY || x->kind == SE_OUTER || x->kind == SE_AGG ||
+        x->kind == SE_WINDOW)
+        return *why = "a volatile function or a subquery", NULL;
+    sql_expr *c = arena_alloc(a, sizeof *c);
+    sql_expr **args = x->nargs ? arena_alloc(a, sizeof *args * (size_t)x->nargs) : NULL;
+    if (!c || (x->nargs && !args))
+        return *why = "out of memory", NULL;
+    *c = *x;
+    c->args = args;
+    for (int i = 0; i < x->nargs; i++)
+        if (!(args[i] = source_expr(j, x->args[i], level, a, why)))
+            return NULL;
+    return c;
+}
+
+/* A session key that is an expression (k: its aggregation key): computed over
+ * the source's rows as they arrive, kept after the source's columns. */
+static int session_expr_key(job *j, int k)
+{
+    const char *why = NULL;
+    sql_expr *x = source_expr(j, j->agg->p->agg.keys[k], j->npre - 1, &j->q->a, &why);
+    if (!x && !strcmp(why, "out of memory"))
+        return oom(j->e);
+    if (!x)
+        return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a session window's GROUP BY key is "
+                           "computed from the source's columns as rows arrive (sessions form "
+                           "before WHERE); key %d reads %s", k + 1, why);
+    j->sess_x[j->nsess_x] = x;
+    j->sess_cols[j->npkeys] = j->src->ncols + j->nsess_x++;
+    return SL_OK;
+}
+
+/* A session job's kept rows: the source's columns, then its computed keys. */
+static int session_layout(job *j)
+{
+    int ns = j->src->ncols;
+    j->sess_ncols = ns + j->nsess_x;
+    j->sess_types = j->src->types;
+    if (j->nsess_x) {
+        sql_type *t = arena_alloc(&j->q->a, sizeof *t * (size_t)j->sess_ncols);
+        if (!t)
+            return oom(j->e);
+        memcpy(t, j->src->types, sizeof *t * (size_t)ns);
+        for (int i = 0; i < j->nsess_x; i++)
+            t[ns + i] = j->sess_x[i]->type;
+        j->sess_types = t;
+    }
+    const sql_plan *p = j->agg->p;
+    for (int k = 0; k < p->agg.nkeys && k < STREAM_MAX_KEYS; k++) {
+        j->key_kept[k] = -1;
+        for (int i = 0; i < j->npkeys; i++)
+            if (j->pkeys[i] == k)
+                j->key_kept[k] = j->sess_cols[i];
+    }
+    return SL_OK;
+}
+
 /* The aggregation keys that pick a row's owner among the workers: those that are
  * not window columns (all of them when every key is one: then windows spread over
  * the workers, which tumble and hop allow). */
@@ -170,13 +253,16 @@ static int partition_keys(job *j)
                 continue;
             if (j->npkeys == STREAM_MAX_KEYS)
                 return unsupported(j, "this many GROUP BY keys");
-            if (j->win && j->win->session && (win || tc < 0))
-                return unsupported(j, "session windows grouped by expressions (group by "
-                                   "columns of the source)");
+            bool session = j->win && j->win->session;
+            int rc = session && tc < 0 ? session_expr_key(j, k) : SL_OK;
+            if (rc)
+                return rc;
+            if (session && tc >= 0)
+                j->sess_cols[j->npkeys] = tc;
             j->src_keys[j->npkeys] = tc;
             j->pkeys[j->npkeys++] = k;
         }
-    return SL_OK;
+    return j->win && j->win->session ? session_layout(j) : SL_OK;
 }
 
 static int find_window_key(job *j)

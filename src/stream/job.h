@@ -127,6 +127,14 @@ struct stream_job {
     int key_src[STREAM_MAX_KEYS]; /* per aggregation key, the source column it is (src->ncols:
                                      window_start, + 1: window_end; -1: computed) */
     int npkeys;
+    /* sessions keep source rows, with the keys that are expressions computed
+     * after the source's columns (job.c source_expr) */
+    const sql_expr *sess_x[STREAM_MAX_KEYS]; /* ... those keys over the source's columns */
+    int nsess_x;
+    int sess_cols[STREAM_MAX_KEYS]; /* ... per partition key, its column in a kept row */
+    int key_kept[STREAM_MAX_KEYS]; /* ... per aggregation key, the same (-1: a window column) */
+    int sess_ncols;          /* ... a kept row's columns and their types */
+    const sql_type *sess_types;
     bool on_update;          /* emit = 'on_update': an upsert log of changed groups */
     bool log_to_sink;        /* ... written to the sink (a file, a table, ...) */
     bool ulog;               /* ... into a view's upsert log, keyed (ulog.c): */

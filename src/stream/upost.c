@@ -272,9 +272,9 @@ int stream_ulog_session_keys(const stream_job *j, const sql_batch *rows, const i
     for (int k = 0; k < nk && !rc; k++) {
         col_vec *o = &(*keys)->cols[k];
         int sc = j->key_src[k];
-        if (sc < nsrc) { /* (every key of sessions is a source or window column) */
+        if (j->key_kept[k] >= 0) { /* a kept row's column: the source's or computed */
             col_vec_release(o);
-            sql_vec_share(&rows->cols[sc], o);
+            sql_vec_share(&rows->cols[j->key_kept[k]], o);
             continue;
         }
         for (int64_t r = 0; r < rows->n && !rc; r++)

@@ -565,7 +565,7 @@ static int exchange(void *arg, int wid, sql_batch *b, sql_err *e)
     w->cx.f.scratch = &w->pscratch;
     bool src_cols = j->win && j->win->session; /* b: the source's rows */
     for (int k = 0; src_cols && k < j->npkeys; k++)
-        kv[k] = (sql_vec){b->cols[j->src_keys[k]], false}; /* borrowed */
+        kv[k] = (sql_vec){b->cols[j->sess_cols[k]], false}; /* borrowed */
     for (; !rc && !src_cols && nk < j->npkeys; nk++)
         if ((rc = sql_eval(&w->cx, p->agg.keys[j->pkeys[nk]], b, NULL, &kv[nk])))
             *e = w->err.state[0] ? w->err : (oom(e), *e);
@@ -661,6 +661,62 @@ static int stateless(wk *w, sql_batch *b, int (*fn)(void *arg, int w, sql_batch 
     return sql_pipe_push(j->pre, j->npre, w->id, b, fn, w, e);
 }
 
+/* A session job's source rows (in taken) as it keeps them: with its keys that are
+ * expressions computed after the source's columns (*out only on success). */
+static int session_keyed(wk *w, sql_batch *in, sql_batch **out, sql_err *e)
+{
+    job *j = w->j;
+    int ns = j->src->ncols;
+    *out = NULL;
+    if (!j->nsess_x) {
+        *out = in;
+        return SL_OK;
+    }
+    sql_batch *o;
+    int rc = sql_batch_new(j->sess_ncols, j->sess_types, &o);
+    if (rc) {
+        sql_batch_free(in);
+        return oom(e);
+    }
+    for (int c = 0; c < ns; c++) {
+        col_vec_release(&o->cols[c]);
+        sql_vec_share(&in->cols[c], &o->cols[c]);
+    }
+    arena_reset(&w->pscratch);
+    sql_err_clear(&w->err);
+    w->cx.f.scratch = &w->pscratch;
+    for (int i = 0; i < j->nsess_x && !rc; i++) {
+        sql_vec v;
+        col_vec *to = &o->cols[ns + i];
+        if ((rc = sql_eval(&w->cx, j->sess_x[i], in, NULL, &v))) {
+            *e = w->err.state[0] ? w->err : (oom(e), *e);
+            int key = 0;
+            for (int k = 0; k < j->npkeys; k++)
+                key = j->sess_cols[k] == ns + i ? j->pkeys[k] : key;
+            if (!e->hint[0])
+                snprintf(e->hint, sizeof e->hint, "GROUP BY key %d of a session window is "
+                         "computed for every row of source \"%s\" as it arrives, before WHERE",
+                         key + 1, j->src->name);
+            break;
+        }
+        col_vec_release(to);
+        if (v.is_const) {
+            rc = sql_vec_expand(&v, in->n, to) ? oom(e) : SL_OK;
+            sql_vec_release(&v);
+        } else {
+            *to = v.v; /* taken */
+        }
+    }
+    w->cx.f.scratch = &w->scratch;
+    o->n = in->n;
+    sql_batch_free(in);
+    if (rc)
+        sql_batch_free(o);
+    else
+        *out = o;
+    return rc;
+}
+
 /* One batch of the source's on-time rows through the stateless part (in taken).
  * Session windows are known only when they close: their rows go to their owner
  * as read, and the stateless part runs there (session_out). */
@@ -669,9 +725,11 @@ static int push_batch(wk *w, sql_batch *in, sql_err *e)
     job *j = w->j;
     if (j->ukeyed)
         return in->n ? stream_keyed_push(w, in, &g_outs, e) : (sql_batch_free(in), SL_OK);
-    if (j->win && j->win->session)
-        return exchange(w, w->id, in, e);
     sql_batch *b;
+    if (j->win && j->win->session) {
+        int rc = session_keyed(w, in, &b, e);
+        return rc ? rc : exchange(w, w->id, b, e);
+    }
     int rc = scan_taken(w, in, NULL, false, &b, e);
     return rc ? rc : stateless(w, b, j->agg ? exchange : rows_out, e);
 }
@@ -1174,13 +1232,13 @@ static int wk_init(job *j, wk *w, int id)
     bool session = j->agg && j->win && j->win->session;
     sql_type ty[STREAM_MAX_KEYS] = {sql_type_of(ST_INT8)};
     for (int k = 0; k < j->npkeys; k++)
-        ty[k] = session ? j->src->types[j->src_keys[k]] : j->agg->p->agg.keys[j->pkeys[k]]->type;
+        ty[k] = session ? j->sess_types[j->sess_cols[k]] : j->agg->p->agg.keys[j->pkeys[k]]->type;
     if (j->agg && j->nw > 1 && j->npkeys) {
         if (sql_ht_init(&w->hk, j->npkeys, ty, true))
             return SL_ENOMEM;
         w->hk_on = true;
     }
-    if (session && stream_sessions_new(j->win->size_ns, j->src->time_col, j->src_keys,
+    if (session && stream_sessions_new(j->win->size_ns, j->src->time_col, j->sess_cols,
                                        j->npkeys, ty, &w->ss))
         return SL_ENOMEM;
     if (session && j->on_update)

@@ -119,14 +119,16 @@ INSERT INTO out SELECT window_end, auction, count(DISTINCT bidder),
   string_agg(DISTINCT bidder, ',' ORDER BY bidder) FILTER (WHERE price > 300)
   FROM tumble(bids, ts, INTERVAL '10 seconds') GROUP BY window_end, auction;
 """,
-    # session windows: their kept rows go into the checkpoint (so count(DISTINCT) is fine)
+    # session windows: their kept rows go into the checkpoint (so count(DISTINCT) is fine),
+    # with the keys that are expressions computed as they arrived
     "session": SOURCE + """
-CREATE TABLE out (window_start timestamp, window_end timestamp, auction bigint, n bigint,
-  total bigint, bidders bigint, first_bidder text)
+CREATE TABLE out (window_start timestamp, window_end timestamp, auction bigint, odd int,
+  n bigint, total bigint, bidders bigint, first_bidder text)
   WITH (connector = 'file', path = 'out.csv', format = 'csv');
-INSERT INTO out SELECT window_start, window_end, auction, count(*), sum(price),
-  count(DISTINCT bidder), min(bidder)
-  FROM session(bids, ts, INTERVAL '400 milliseconds') GROUP BY window_start, window_end, auction;
+INSERT INTO out SELECT window_start, window_end, auction, length(bidder) % 2, count(*),
+  sum(price), count(DISTINCT bidder), min(bidder)
+  FROM session(bids, ts, INTERVAL '400 milliseconds')
+  GROUP BY window_start, window_end, auction, length(bidder) % 2;
 """,
     # a HAVING a group passes and fails by turns, into a log with op_column: applied
     # (upsert, delete) it leaves the uninterrupted run's rows
@@ -210,11 +212,12 @@ CREATE MATERIALIZED VIEW per_window AS SELECT window_end, auction, count(*) AS n
 CREATE MATERIALIZED VIEW per_auction WITH (emit = 'on_update') AS
   SELECT auction, count(*) AS n, min(bidder) AS low FROM bids GROUP BY auction;
 CREATE MATERIALIZED VIEW per_session WITH (emit = 'on_update') AS
-  SELECT window_start, window_end, auction, count(*) AS n, count(DISTINCT bidder) AS bidders
-  FROM session(bids, ts, INTERVAL '300 milliseconds') GROUP BY window_start, window_end, auction;
+  SELECT window_start, window_end, auction % 8 AS a8, count(*) AS n,
+  count(DISTINCT bidder) AS bidders
+  FROM session(bids, ts, INTERVAL '300 milliseconds') GROUP BY window_start, window_end, a8;
 SELECT * FROM per_window ORDER BY window_end, auction;
 SELECT * FROM per_auction ORDER BY auction;
-SELECT * FROM per_session ORDER BY window_start, auction;
+SELECT * FROM per_session ORDER BY window_start, a8;
 """
 
 

@@ -346,11 +346,23 @@ def test_bad_input():
         check(rc == 1 and "on_update" in err,
               "GROUP BY without a window and emit = 'on_window_close' is refused: " + err.strip()[:200])
         for sel, what in (("* FROM session(bids, ts, INTERVAL '1 second')", "without GROUP BY"),
-                          ("window_start, auction % 2, count(*) FROM session(bids, ts, INTERVAL "
-                           "'1 second') GROUP BY 1, 2", "grouped by expressions")):
+                          ("window_start, date_trunc('hour', window_end), count(*) FROM "
+                           "session(bids, ts, INTERVAL '1 second') GROUP BY 1, 2",
+                           "key 2 reads window_start or window_end"),
+                          ("window_start, random() < 0.5, count(*) FROM session(bids, ts, "
+                           "INTERVAL '1 second') GROUP BY 1, 2", "key 2 reads a volatile")):
             rc, out, err = run_text(d, source_sql("1 second") +
                                     "CREATE MATERIALIZED VIEW v AS SELECT %s;\n" % sel)
             check(rc == 1 and what in err, "session windows %s are refused: %s" % (what, err.strip()[:200]))
+        with open(os.path.join(d, "bids.csv"), "w") as f:
+            f.write("auction,bidder,price,ts\n1,a,5,2024-01-01 00:00:01\n2,b,0,2024-01-01 00:00:02\n")
+        rc, out, err = run_text(d, source_sql("1 second") +
+                                "CREATE MATERIALIZED VIEW v AS SELECT window_start, 10 / price, "
+                                "count(*) FROM session(bids, ts, INTERVAL '1 second') "
+                                "WHERE price > 0 GROUP BY 1, 2;\n")
+        check(rc == 1 and "division by zero" in err and "before WHERE" in err,
+              "a session key failing on a row WHERE drops fails the job, saying why: "
+              + err.strip()[-200:])
         rc, out, _ = run(["run", "--help"])
         check(rc == 0 and "--input-dir" in out and "--stats" in out, "run --help")
     finally:
@@ -654,6 +666,22 @@ def bidder_sessions(keep, gap_ms, having):
     return want
 
 
+def length_sessions(keep, gap_ms, where):
+    """The rows of `SELECT window_start, window_end, length(bidder), auction % 3,
+    count(*), sum(price) FROM session(...) WHERE ... GROUP BY window_start,
+    window_end, length(bidder), auction % 3`: keys that are expressions, so
+    alice's and carol's rows (both 5 letters) share sessions."""
+    want = []
+    key = lambda r: (len(r[1]) if r[1] is not None else None, r[0] % 3)
+    for (st, en, k), rs in sessions(keep, gap_ms, key).items():
+        rs = [r for r in rs if where(r)]
+        if rs:
+            prices = [r[2] for r in rs if r[2] is not None]
+            want.append([ts_text(st), ts_text(en), "" if k[0] is None else str(k[0]), str(k[1]),
+                         str(len(rs)), str(sum(prices)) if prices else ""])
+    return want
+
+
 def norm_times(rows):
     return sorted([[pg_time(c) for c in r] for r in rows])
 
@@ -671,6 +699,14 @@ def test_sessions(seed, n, delay_ms, gap_ms, workers):
             "CREATE MATERIALIZED VIEW g AS SELECT window_start, window_end, count(*) AS n "
             "FROM session(bids, ts, INTERVAL '%d milliseconds') GROUP BY window_start, window_end;\n"
             "SELECT * FROM g ORDER BY window_start;\n") % (gap_ms, gap_ms)
+        # keys that are expressions, through a projection: computed from the source's
+        # rows as they arrive (sessions form before WHERE)
+        job += ("CREATE TABLE x (ws timestamp, we timestamp, l int, a3 bigint, n bigint, "
+                "total bigint) WITH (connector = 'file', path = 'x.csv');\n"
+                "INSERT INTO x SELECT window_start, window_end, l, a3, count(*), sum(price) FROM "
+                "(SELECT window_start, window_end, length(bidder) AS l, auction %% 3 AS a3, price "
+                "FROM session(bids, ts, INTERVAL '%d milliseconds')) s WHERE price > 20 "
+                "GROUP BY window_start, window_end, l, a3;\n") % gap_ms
         with open(os.path.join(d, "job.sql"), "w") as f:
             f.write(job)
         rc, out, err = run(["run", "job.sql", "--format", "csv", "--workers", str(workers)], cwd=d)
@@ -686,12 +722,19 @@ def test_sessions(seed, n, delay_ms, gap_ms, workers):
               "(%d sessions)" % (seed, workers, len(got)))
         ends = [r[1] for r in got]
         check(ends == sorted(ends), "sessions: rows leave in non-decreasing window_end")
+        gotx = csv_rows(open(os.path.join(d, "x.csv")).read())[1:]
+        wantx = length_sessions(keep, gap_ms, lambda r: r[2] is not None and r[2] > 20)
+        check(norm_times(gotx) == norm_times(wantx) and len(gotx) > 20,
+              "sessions seed %d, %d workers: keyed by length(bidder) and auction %% 3 (alice and "
+              "carol share sessions) == computed from the non-late rows (%d sessions)"
+              % (seed, workers, len(gotx)))
         merged = sessions(keep, gap_ms, lambda r: 0)
         want = sorted([pg_time(ts_text(st)), pg_time(ts_text(en)), str(len(rs))]
                       for (st, en, _), rs in merged.items())
         check(csv_rows(out)[1:] == want, "sessions seed %d, %d workers: one sequence without keys "
               "(%d sessions)" % (seed, workers, len(want)))
-        same_across_workers(seed, workers, "sessions", (sorted_within_end(got, 1), csv_rows(out)))
+        same_across_workers(seed, workers, "sessions", (sorted_within_end(got, 1), csv_rows(out),
+                                                        norm_times(gotx)))
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
@@ -713,7 +756,14 @@ def test_session_updates(seed, n, delay_ms, gap_ms, workers):
             "CREATE TABLE ups (ws timestamp, we timestamp, bidder text, n bigint, total bigint, "
             "a bigint) WITH (connector = 'file', path = 'ups.csv');\n"
             "INSERT INTO ups SELECT * FROM u;\n"
-            "SELECT * FROM u ORDER BY window_start, bidder;\n") % gap_ms
+            "CREATE MATERIALIZED VIEW ux WITH (emit = 'on_update') AS SELECT window_start, "
+            "window_end, length(bidder) AS l, auction %% 3 AS a3, count(*) AS n, sum(price) AS t "
+            "FROM session(bids, ts, INTERVAL '%d milliseconds') WHERE price > 20 "
+            "GROUP BY window_start, window_end, length(bidder), auction %% 3;\n"
+            "CREATE TABLE uxs (ws timestamp, we timestamp, l int, a3 bigint, n bigint, t bigint) "
+            "WITH (connector = 'file', path = 'uxs.csv');\n"
+            "INSERT INTO uxs SELECT * FROM ux;\n"
+            "SELECT * FROM u ORDER BY window_start, bidder;\n") % (gap_ms, gap_ms)
         with open(os.path.join(d, "job.sql"), "w") as f:
             f.write(job)
         rc, out, err = run(["run", "job.sql", "--format", "csv", "--workers", str(workers)], cwd=d)
@@ -731,6 +781,12 @@ def test_session_updates(seed, n, delay_ms, gap_ms, workers):
         ups = csv_rows(open(os.path.join(d, "ups.csv")).read())[1:]
         check(norm_times(ups) == norm_times(got), "session updates seed %d, %d workers: a job reading the "
               "view gets its rows" % (seed, workers))
+        uxs = csv_rows(open(os.path.join(d, "uxs.csv")).read())[1:]
+        wantx = length_sessions(keep, gap_ms, lambda r: r[2] is not None and r[2] > 20)
+        check(norm_times(uxs) == norm_times(wantx) and len(uxs) > 50,
+              "session updates seed %d, %d workers: keyed by expressions, grown and merged "
+              "sessions deleted by their computed keys (%d rows, %d expected)"
+              % (seed, workers, len(uxs), len(wantx)))
         same_across_workers(seed, workers, "session updates", norm_times(got))
     finally:
         shutil.rmtree(d, ignore_errors=True)
