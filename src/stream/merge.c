@@ -80,8 +80,18 @@ static int release(stream_job *j, pending *q, sql_err *e)
                 atomic_store(&v->closed_wm, g);
             return SL_OK;
         }
-        sql_batch *b = q[best].m[q[best].head++].b;
-        int rc = stream_sink_write(j->sink, b, e);
+        stream_msg *m = &q[best].m[q[best].head++];
+        int rc;
+        if (m->kind == STREAM_MSG_RESULT_BYTES) { /* (format_rows in worker.c) */
+            uint64_t n;
+            memcpy(&n, stream_msg_bytes(m), sizeof n);
+            rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m) + sizeof n,
+                                         (size_t)m->wm - sizeof n, n, e);
+        } else {
+            rc = stream_sink_write(j->sink, m->b, e);
+        }
+        if (m->kind == STREAM_MSG_RESULT_BYTES)
+            stream_msg_free(m);
         if (rc)
             return rc;
     }
@@ -163,13 +173,14 @@ int stream_merge_windows(stream_job *j, sql_err *e)
                         rc = ckpt_aligned(j, q, e);
                     continue;
                 }
-                if (m.kind == STREAM_MSG_RESULT)
+                bool result = m.kind == STREAM_MSG_RESULT || m.kind == STREAM_MSG_RESULT_BYTES;
+                if (result)
                     rc = queue_add(&q[o], &m) ? (stream_msg_free(&m), oom(e)) : SL_OK;
                 else if (m.kind == STREAM_MSG_UPDATE)
                     rc = update_in(j, m.b, m.end, e);
                 else if (m.kind == STREAM_MSG_DONE)
                     ndone++;
-                if (m.kind != STREAM_MSG_RESULT)
+                if (!result)
                     q[o].wm = m.wm;
             }
         }
@@ -180,7 +191,7 @@ int stream_merge_windows(stream_job *j, sql_err *e)
     }
     for (int o = 0; q && o < j->nw; o++) {
         for (int64_t i = q[o].head; i < q[o].n; i++)
-            sql_batch_free(q[o].m[i].b);
+            stream_msg_free(&q[o].m[i]);
         sl_free(q[o].m);
     }
     sl_free(q);

@@ -71,7 +71,7 @@ void stream_msg_free(stream_msg *m)
 {
     if (m->kind == STREAM_MSG_PARTIAL)
         sql_aggtab_free(stream_msg_table(m));
-    else if (m->kind == STREAM_MSG_BYTES)
+    else if (m->kind == STREAM_MSG_BYTES || m->kind == STREAM_MSG_RESULT_BYTES)
         sl_free(stream_msg_bytes(m));
     else
         sql_batch_free(m->b);

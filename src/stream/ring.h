@@ -56,14 +56,17 @@ enum {
     STREAM_MSG_PARTIAL,      /* b: a producer's partial table of the window starting
                                 at `end` (local-global aggregation) */
     STREAM_MSG_BYTES,        /* bytes: `wm` bytes of sink output holding `end` rows */
+    STREAM_MSG_RESULT_BYTES, /* bytes: `wm` bytes, the count of rows (uint64_t) then the
+                                sink's output of those rows of closed windows ending at
+                                `end` (formatted by their owner) */
 };
 
 struct sql_aggtab;
 
 typedef struct stream_msg {
     sql_batch *b;            /* taken by the consumer; NULL for none; PARTIAL: the
-                                table (stream_msg_table); BYTES: the bytes, sl_malloc'd
-                                (stream_msg_bytes) */
+                                table (stream_msg_table); BYTES, RESULT_BYTES: the
+                                bytes, sl_malloc'd (stream_msg_bytes) */
     int64_t wm;              /* the producer's watermark after b */
     int64_t end;             /* RESULT: window_end of b's rows; CHUNK_END: the chunk;
                                 PARTIAL: the window's start */

@@ -293,12 +293,48 @@ static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
 
 /* A closed window's rows: pushed without waking the merger, which close_windows
  * does once after the windows a watermark closed (one wake-up, not one a window). */
+/* b (taken) as the sink's bytes, formatted on this worker, after its row count
+ * (a uint64_t) when counted: into m's b (the bytes) and wm (their length). */
+static int format_rows(wk *w, sql_batch *b, bool counted, stream_msg *m, sql_err *e)
+{
+    uint64_t n = (uint64_t)b->n;
+    size_t head = counted ? sizeof n : 0;
+    dbuf out;
+    dbuf_init(&out, (size_t)1 << 31);
+    /* room for as many bytes a row as the last batch had: one allocation */
+    int rc = dbuf_reserve_exact(&out, head + n * w->fmt_row_bytes + 4096) ? oom(e) : SL_OK;
+    if (rc)
+        sql_batch_free(b);
+    else if (!(rc = dbuf_append(&out, &n, head) ? oom(e) : SL_OK))
+        rc = stream_sink_format(w->sfmt, b, &out, e);
+    else
+        sql_batch_free(b);
+    if (rc) {
+        dbuf_free(&out);
+        return rc;
+    }
+    if (n)
+        w->fmt_row_bytes = (out.len - head) / n + 1;
+    size_t len;
+    m->b = stream_bytes_ref(dbuf_take(&out, &len));
+    m->wm = (int64_t)len;
+    return SL_OK;
+}
+
+/* A closed window's rows (b taken) to the merger, which writes them in order of
+ * window_end; as the sink's bytes when it takes bytes (formatted here, in
+ * parallel with the other owners). */
 static int result_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
-    (void)e;
     wk *w = arg;
     stream_msg m = {b, 0, w->closing_end, STREAM_MSG_RESULT};
+    if (w->sfmt && b->n) {
+        int rc = format_rows(w, b, true, &m, e);
+        if (rc)
+            return rc;
+        m.kind = STREAM_MSG_RESULT_BYTES;
+    }
     if (w->closing && stream_ring_push_quiet(&w->j->out[w->id], &m)) {
         w->merger_owed = true;
         return SL_OK;
@@ -609,26 +645,12 @@ static int rows_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
     wk *w = arg;
-    if (!w->sfmt) {
-        stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
-        return to_merger(w, &m);
-    }
     int64_t n = b->n;
-    dbuf out;
-    dbuf_init(&out, (size_t)1 << 31);
-    /* room for as many bytes a row as the last batch had: one allocation */
-    int rc = dbuf_reserve_exact(&out, (size_t)n * w->fmt_row_bytes + 4096) ? oom(e) : SL_OK;
-    if (!rc)
-        rc = stream_sink_format(w->sfmt, b, &out, e);
-    if (rc) {
-        dbuf_free(&out);
-        return rc;
-    }
-    if (n)
-        w->fmt_row_bytes = out.len / (size_t)n + 1;
-    size_t len;
-    stream_msg m = {stream_bytes_ref(dbuf_take(&out, &len)), (int64_t)len, n, STREAM_MSG_BYTES};
-    return to_merger(w, &m);
+    stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
+    int rc = w->sfmt ? format_rows(w, b, false, &m, e) : SL_OK;
+    if (!rc && w->sfmt)
+        m.end = n, m.kind = STREAM_MSG_BYTES;
+    return rc ? rc : to_merger(w, &m);
 }
 
 /* stream_wk_scan_rows with in taken: *out only on success. */
@@ -1243,7 +1265,12 @@ static int wk_init(job *j, wk *w, int id)
         return SL_ENOMEM;
     if (session && j->on_update)
         stream_sessions_track(w->ss);
-    if (!j->agg && stream_sink_preformat(j->sink) && stream_sink_fmt_new(j->sink, &w->sfmt))
+    /* an append-only job's rows are formatted by their worker; closed windows' rows
+     * too when there are several (with one, the merger formatting them is a second
+     * thread at work; with more, it would be the one all wait for).  A GROUP BY's
+     * updates, a view's rows and a sink's log are not formatted here. */
+    if ((!j->agg || (j->nw > 1 && j->win && !j->on_update && !j->ulog && !j->log_to_sink)) &&
+        stream_sink_preformat(j->sink) && stream_sink_fmt_new(j->sink, &w->sfmt))
         return SL_ENOMEM;
     w->fmt_row_bytes = 64;
     return SL_OK;
