@@ -503,7 +503,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
-        why = "a webhook or metrics sink";
+        why = "a metrics sink (its gauges are not saved: it starts over)";
     if (!why && j->live)
         why = "a telemetry source";
     if (!why && j->src && j->src->vw) /* the view is whole when it starts: it starts over */

@@ -10,7 +10,9 @@
  *             answered with anything but 2xx, or failing, is tried again
  *             `retries` times (default 3) with a doubling pause from 100 ms;
  *             then the row is dropped and counted (webhook_failed).  The
- *             commit waits until the queue is empty.
+ *             commit, and a checkpoint, wait until the queue is empty: a
+ *             resumed job POSTs the rows after its checkpoint (at least
+ *             once: those sent after it before a crash are sent again).
  *   metrics   rows become Prometheus gauges at GET /metrics: each numeric
  *             column c of table t is the gauge t_c, the other columns its
  *             labels; a later row with the same labels replaces the value
@@ -581,6 +583,8 @@ int stream_sink_ext_sync(stream_table *t, void *st, uint64_t *pos, uint64_t *run
     *pos = *run = 0;
     if (t->connector == STREAM_CONN_KAFKA)
         return stream_kafka_sink_flush(st, e); /* every delivery reported */
+    if (t->connector == STREAM_CONN_WEBHOOK)
+        webhook_drain(st); /* every row before the checkpoint POSTed (or given up) */
     if (t->connector == STREAM_CONN_TABLE && ((tsink *)st)->stage)
         return tsink_publish(st, pos, run, e);
     return SL_OK;

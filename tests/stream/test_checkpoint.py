@@ -18,6 +18,7 @@ The build under test: SL_BUILD_DIR (ctest sets it), else ./build.
 """
 
 import datetime
+import http.server
 import json
 import os
 import random
@@ -25,6 +26,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 
 BUILD = os.environ.get("SL_BUILD_DIR") or os.path.join(os.getcwd(), "build")
@@ -246,12 +248,15 @@ def manifests(ckdir):
     return {f for f in os.listdir(d) if f.startswith("manifest-")}
 
 
-def crash_run(cwd, workers, ckdir, kills, seed, extra=()):
-    """Runs the job to its end, killing it `kills` times; returns (kills done, rc, stderr)."""
+def crash_run(cwd, workers, ckdir, kills, seed, extra=(), before_run=None):
+    """Runs the job to its end, killing it `kills` times; returns (kills done, rc, stderr).
+    before_run, if given, is called before each run starts."""
     rnd = random.Random(seed)
     done = 0
     for _ in range(kills + 20):
         seen = manifests(ckdir)
+        if before_run:
+            before_run()
         # stdout into a file: a pipe nobody reads while waiting would stall the run
         out_path = os.path.join(cwd, "stdout.txt")
         with open(out_path, "w") as out_f:
@@ -336,6 +341,74 @@ def without_log_count(text):
 def window_ends_ordered(text, col):
     ends = [l.split(",")[col] for l in text.splitlines()[1:]]
     return all(a <= b for a, b in zip(ends, ends[1:]))
+
+
+WEBHOOK_JOB = SOURCE + """
+CREATE TABLE hook (window_end timestamp, n bigint, total bigint)
+  WITH (connector = 'webhook', url = 'http://127.0.0.1:%d/hook');
+INSERT INTO hook SELECT window_end, count(*), sum(price)
+  FROM tumble(bids, ts, INTERVAL '1 second') GROUP BY window_end;
+"""
+
+
+def webhook_resumes(tmp):
+    """A webhook sink takes checkpoints (each waits until every row before it was
+    POSTed): killed and restarted, the job resumes and POSTs the rows after its
+    checkpoint, so every row arrives at least once, and the last run does not POST
+    them all again (a job without checkpoints starts over and would)."""
+    posts, lock = [], threading.Lock()
+    run_no = [0]
+
+    def row(body):
+        o = json.loads(body)
+        return (o["window_end"], o["n"], o["total"])
+
+    class Hook(http.server.BaseHTTPRequestHandler):
+        log_message = lambda self, *a: None
+
+        def do_POST(self):  # bodies kept with the run that POSTed them
+            n = int(self.headers["Content-Length"])
+            with lock:
+                posts.append((run_no[0], row(self.rfile.read(n))))
+            self.send_response(204)
+            self.end_headers()
+
+    hs = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hook)
+    threading.Thread(target=hs.serve_forever, daemon=True).start()
+    try:
+        with open(os.path.join(tmp, "job.sql"), "w") as f:
+            f.write(WEBHOOK_JOB % hs.server_address[1])
+        ref = run(tmp, 1)
+        with lock:
+            want = [r for _, r in posts]
+        check(ref.returncode == 0 and len(want) > 1000 and len(set(want)) == len(want),
+              "webhook: uninterrupted run (%d rows; %s)" % (len(want), ref.stderr.strip()))
+        for workers in (1, 2):
+            ck = os.path.join(tmp, "ck-hook-%d" % workers)
+            with lock:
+                posts.clear()
+                run_no[0] = 0
+
+            def next_run():
+                with lock:
+                    run_no[0] += 1
+            done, rc, err = crash_run(tmp, workers, ck, 3, seed=workers * 23, before_run=next_run)
+            with lock:
+                got = list(posts)
+            last = [r for n, r in got if n == run_no[0]]
+            check(rc == 0 and done >= 1 and "resuming from checkpoint" in err,
+                  "webhook, %d workers: ends after %d kills, resumed (%s)"
+                  % (workers, done, err.strip()[-300:]))
+            check({r for _, r in got} == set(want),
+                  "webhook, %d workers: every row POSTed at least once, none other (%d POSTs "
+                  "for %d rows)" % (workers, len(got), len(want)))
+            check(0 < len(last) < len(want) and set(last) == set(want[len(want) - len(last):]),
+                  "webhook, %d workers: the resumed run POSTs the rows after its checkpoint "
+                  "(%d of %d), not every row again" % (workers, len(last), len(want)))
+            check(not manifests(ck), "webhook, %d workers: checkpoints removed at the end" %
+                  workers)
+    finally:
+        hs.shutdown()
 
 
 def main():
@@ -460,6 +533,8 @@ def main():
               sorted(l for l in ref.stdout.splitlines() if not l.startswith("INSERT")),
               "table sink: a run that starts over replaces its earlier rows (%s)" %
               again.stderr.strip())
+
+        webhook_resumes(tmp)
 
         # refusals: another worker count, another statement
         with open(os.path.join(tmp, "job.sql"), "w") as f:
