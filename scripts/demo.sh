@@ -7,9 +7,18 @@
 #
 #   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
 #   DEMO_THREADS=50 DEMO_SPANS=20000 DEMO_ASYNC=200 DEMO_LOGS=200 DEMO_METRICS=200
+#   DEMO_BIN=path       the streamlake binary (default build/streamlake)
+#   DEMO_TRACE=path     where the Perfetto trace goes (default demo.pftrace)
+#   DEMO_EVENTS=2000000 events of each Nexmark generator (the joins' input)
+# A step that waits for a job and gives up says so on stderr ("demo: ...") and
+# the demo then exits with status 3 once its steps are done.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bin=build/streamlake
+bin=${DEMO_BIN:-build/streamlake}
+trace=${DEMO_TRACE:-demo.pftrace}
+events=${DEMO_EVENTS:-2000000}
+late=0
+gave_up() { echo "demo: $*" >&2; late=1; }
 data=${DEMO_DATA:-demo-data}
 threads=${DEMO_THREADS:-50}
 spans=${DEMO_SPANS:-20000}
@@ -57,36 +66,39 @@ for _ in $(seq 1 40); do
   [ "$closed" = "t" ] && break
   sleep 0.5
 done
+[ "$closed" = "t" ] || gave_up "span_stats's last window did not close within 20 s"
 for _ in $(seq 1 40); do # the job reading the view catches up with its last windows
   same=$("$bin" sql --server "$url" --format csv "SELECT (SELECT sum(spans) FROM span_totals) = (SELECT sum(spans) FROM span_stats)" | tail -1)
   [ "$same" = "t" ] && break
   sleep 0.25
 done
+[ "$same" = "t" ] || gave_up "span_totals did not catch up with span_stats within 10 s"
 "$bin" job list --server "$url"
 "$bin" sql --server "$url" "SELECT * FROM span_stats ORDER BY window_start, spans DESC LIMIT 12;
 SELECT * FROM span_totals ORDER BY spans DESC, name LIMIT 6"
 
 echo "== a join of two streams on the server's workers: Nexmark q7, each 10 s window's highest bids"
 "$bin" sql --server "$url" "CREATE TABLE bid (auction bigint, bidder bigint, price bigint, date_time timestamp)
-  WITH (connector = 'nexmark', kind = 'bid', events = 2000000);
+  WITH (connector = 'nexmark', kind = 'bid', events = $events);
 CREATE MATERIALIZED VIEW highest_bid AS
   SELECT b.auction, b.price, b.bidder, b.window_end
   FROM tumble(bid, date_time, INTERVAL '10 seconds') b
   JOIN (SELECT max(price) AS top, window_start, window_end
         FROM tumble(bid, date_time, INTERVAL '10 seconds') GROUP BY window_start, window_end) m
     ON b.window_start = m.window_start AND b.window_end = m.window_end AND b.price = m.top"
-for _ in $(seq 1 120); do # the generator's 2 M events are bounded: the job finishes
+for _ in $(seq 1 120); do # the generator's events are bounded: the job finishes
   state=$("$bin" sql --server "$url" --format csv "SELECT state FROM jobs WHERE name = 'highest_bid'" | tail -1)
   [ "$state" != "running" ] && break
   sleep 0.25
 done
+[ "$state" = "finished" ] || gave_up "highest_bid is $state after 30 s, not finished"
 "$bin" sql --server "$url" "SELECT name, state, rows_written FROM jobs WHERE name = 'highest_bid';
 SELECT * FROM highest_bid ORDER BY window_end LIMIT 5"
 echo "== an interval join's view read as a stream: auctions listed within 0.5 s of their seller joining, per minute"
 "$bin" sql --server "$url" "CREATE TABLE person (id bigint, city text, date_time timestamp)
-  WITH (connector = 'nexmark', kind = 'person', events = 2000000);
+  WITH (connector = 'nexmark', kind = 'person', events = $events);
 CREATE TABLE auction (id bigint, seller bigint, category bigint, date_time timestamp)
-  WITH (connector = 'nexmark', kind = 'auction', events = 2000000);
+  WITH (connector = 'nexmark', kind = 'auction', events = $events);
 CREATE MATERIALIZED VIEW new_sellers AS
   SELECT p.id AS seller, p.city, a.id AS auction, a.category, a.date_time AS listed
   FROM person p JOIN auction a ON a.seller = p.id
@@ -95,9 +107,10 @@ CREATE MATERIALIZED VIEW new_sellers_per_minute AS
   SELECT window_start, count(*) AS auctions, count(DISTINCT seller) AS sellers
   FROM tumble(new_sellers, listed, INTERVAL '1 minute') GROUP BY window_start, window_end"
 for _ in $(seq 1 120); do # bounded: the join ends, then the window job over its view
-  state=$("$bin" sql --server "$url" --format csv "SELECT string_agg(state, ',') FROM jobs WHERE name IN ('new_sellers', 'new_sellers_per_minute')" | tail -1)
+  state=$("$bin" sql --server "$url" --format csv "SELECT string_agg(state, ' ') FROM jobs WHERE name IN ('new_sellers', 'new_sellers_per_minute')" | tail -1)
   case "$state" in *running*) sleep 0.25 ;; *) break ;; esac
 done
+[ "$state" = "finished finished" ] || gave_up "new_sellers jobs are $state after 30 s, not finished"
 "$bin" sql --server "$url" "SELECT name, state, rows_written FROM jobs WHERE name LIKE 'new_sellers%' ORDER BY name;
 SELECT * FROM new_sellers_per_minute ORDER BY window_start"
 echo "== what the server holds"
@@ -116,8 +129,8 @@ t0=$(date +%s%N)
 second=$(ms "$t0")
 echo "thread $sid: $rows spans; first read ${first} ms (partition built just in time), second read ${second} ms (built already, cached)"
 echo "== a Perfetto trace of the process (every thread's partitions built in parallel, written in order)"
-"$bin" trace "$pid" -o demo.pftrace --server "$url"
-echo "open demo.pftrace in the Perfetto UI: https://ui.perfetto.dev -> Open trace file"
+"$bin" trace "$pid" -o "$trace" --server "$url"
+echo "open $trace in the Perfetto UI: https://ui.perfetto.dev -> Open trace file"
 echo "== the lake: materializing every view of the process"
 "$bin" materialize "$pid" --server "$url"
 echo "== SQL: the slowest span names of the process, with their p99"
@@ -150,17 +163,18 @@ SQL
 rm -f "$demo_csv"
 echo "== where the loadgen process's time went: streamlake analyze"
 report_dir=$(mktemp -d /tmp/streamlake-report-XXXXXX)
-build/streamlake analyze "$pid" --server "$url" -o "$report_dir/report.md"
+"$bin" analyze "$pid" --server "$url" -o "$report_dir/report.md"
 sed -n '1,12p' "$report_dir/report.md"
-echo "try: build/streamlake view thread_spans $sid --server $url | head"
-echo "     build/streamlake view log_entries $pid --server $url --format csv | head"
-echo "     build/streamlake sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
+echo "try: $bin view thread_spans $sid --server $url | head"
+echo "     $bin view log_entries $pid --server $url --format csv | head"
+echo "     $bin sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"
 echo "     psql -h 127.0.0.1 -p $pg_port -U you -d lake   (any PostgreSQL client: docs/pgwire.md)"
 echo "     docs/sql.md: the tables, functions and settings"
 echo "web app: $url/  (this process: $url/process/$pid; docs/web.md)"
 echo "analysis report: $report_dir/report.md (flame graph next to it: report.flame.html, .flame.svg, .flame.json, .folded)"
 
 if [ "${DEMO_ONCE:-0}" = 1 ]; then
+  [ "$late" = 0 ] || exit 3
   exit 0
 fi
 echo "== serving on $url until Ctrl-C (try: curl $url/api/processes)"
