@@ -40,6 +40,7 @@
 #include "stream/live.h"
 
 #include "base/alloc.h"
+#include "base/hash.h"
 #include "base/json.h"
 #include "net/httpc.h"
 #include "sql/catalog/user_stage.h"
@@ -50,6 +51,9 @@
 #include <time.h>
 
 #define MAX_SERIES 10000
+#define GAUGE_SLOTS 32768 /* the index's slots: a power of two over 2 * MAX_SERIES */
+_Static_assert(GAUGE_SLOTS > 2 * MAX_SERIES && !(GAUGE_SLOTS & (GAUGE_SLOTS - 1)),
+               "the gauges' index: sparse, a power of two");
 
 static bool numeric(sql_type t)
 {
@@ -230,6 +234,8 @@ struct stream_gauges {
     pthread_mutex_t mu;
     series *s;
     int ns;
+    uint32_t *slot;          /* open addressing over the labels' hash: series + 1 (0 free) */
+    uint32_t nslots;         /* a power of two, at least twice MAX_SERIES */
     uint64_t dropped;
 };
 
@@ -243,14 +249,16 @@ int stream_gauges_new(const char *name, int ncols, const char *const *names,
     g->ncols = ncols;
     g->names = sl_calloc((size_t)ncols, sizeof *g->names);
     g->types = sl_calloc((size_t)ncols, sizeof *g->types);
+    g->nslots = GAUGE_SLOTS; /* probes stay short, never full */
+    g->slot = sl_calloc(g->nslots, sizeof *g->slot);
     pthread_mutex_init(&g->mu, NULL);
     for (int i = 0; g->names && g->types && i < ncols; i++) {
         g->names[i] = strdup(names[i]);
         g->types[i] = types[i];
     }
     *out = g;
-    return g->name && g->names && g->types ? SL_OK : (stream_gauges_free(g), *out = NULL,
-                                                      SL_ENOMEM);
+    return g->name && g->names && g->types && g->slot ? SL_OK : (stream_gauges_free(g),
+                                                                 *out = NULL, SL_ENOMEM);
 }
 
 void stream_gauges_free(stream_gauges *g)
@@ -262,6 +270,7 @@ void stream_gauges_free(stream_gauges *g)
         sl_free(g->s[i].vals);
     }
     sl_free(g->s);
+    sl_free(g->slot);
     for (int i = 0; g->names && i < g->ncols; i++)
         free(g->names[i]);
     sl_free(g->names);
@@ -308,11 +317,17 @@ int stream_gauges_set(stream_gauges *g, const sql_batch *b)
             first = false;
         }
         dbuf_append_byte(&lab, '}');
-        int k = 0;
-        while (k < g->ns && (strlen(g->s[k].labels) != lab.len ||
-                             memcmp(g->s[k].labels, lab.p, lab.len)))
-            k++;
-        if (k == g->ns) {
+        /* the series of these labels: found through the index, one probe mostly */
+        uint32_t at = (uint32_t)hash64(lab.p, lab.len) & (g->nslots - 1);
+        int k = -1;
+        for (; g->slot[at]; at = (at + 1) & (g->nslots - 1)) {
+            const char *l = g->s[g->slot[at] - 1].labels;
+            if (strlen(l) == lab.len && !memcmp(l, lab.p, lab.len)) {
+                k = (int)g->slot[at] - 1;
+                break;
+            }
+        }
+        if (k < 0) {
             if (g->ns == MAX_SERIES) {
                 g->dropped++;
                 continue;
@@ -328,7 +343,9 @@ int stream_gauges_set(stream_gauges *g, const sql_batch *b)
                 rc = SL_ENOMEM;
                 break;
             }
-            g->s[g->ns++] = (series){l, vals};
+            g->s[g->ns] = (series){l, vals};
+            k = g->ns++;
+            g->slot[at] = (uint32_t)g->ns; /* the free slot the probe stopped at */
         }
         for (int c = 0; c < g->ncols; c++)
             if (numeric(g->types[c]))
