@@ -17,6 +17,7 @@
 #include "stream/ulog.h"
 
 #include "base/alloc.h"
+#include "base/log.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -534,6 +535,18 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     return stream_sink_ckpt_start(j->sink, j->resuming, keep,
                                   j->resuming ? j->resume->sink_run : j->sink_tag,
                                   j->resuming ? j->resume->sink_bytes : 0, e);
+}
+
+void stream_ckpt_resumed(const stream_job *j)
+{
+    if (!j->ckpt || !j->resuming)
+        return;
+    unsigned long long seq = (unsigned long long)j->resume->seq;
+    if (j->log_name)
+        log_info("stream", "job %s: resuming from checkpoint %llu", j->log_name, seq);
+    else
+        fprintf(stderr, "streamlake: job %s: resuming from checkpoint %llu\n",
+                j->src ? j->src->name : "(a join of streams)", seq);
 }
 
 static int damaged(sql_err *e, int w)

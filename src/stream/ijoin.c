@@ -834,8 +834,8 @@ int stream_ijoin_exec(stream_job *j, int nw)
         rc = parts_open(&w, nw, e);
     if (!rc && j->ckpt) {
         stream_ckpt_join_begin(j, nw, 2);
-        if (j->resuming)
-            rc = restore(&w, e);
+        if (j->resuming && !(rc = restore(&w, e)))
+            stream_ckpt_resumed(j);
     }
     while (!rc && !(w.src[0].ended && w.src[1].ended) && !atomic_load(&w.failed) &&
            !(j->stop && atomic_load_explicit(j->stop, memory_order_relaxed))) {

@@ -199,6 +199,7 @@ struct stream_job {
     bool *ckpt_held;         /* merger: per owner, its ring held until the rest arrive */
     struct stream_ckpt_writer *ckw; /* the thread that writes them (NULL: written in place) */
     bool resuming;
+    const char *log_name;    /* a server's job: its name in the server's log (NULL: stderr) */
     struct stream_ckpt_manifest *resume; /* the manifest recovered from */
     /* on a server (jobs.c): a telemetry source's subscription (read instead of a file),
      * and a flag that ends the input early (a stopped job ends as if its input had) */
@@ -261,6 +262,9 @@ void stream_ckpt_server_clear(struct objstore *os, const char *name);
  * off for this job, with a notice on stderr); resuming, a view sink gets the
  * contents the checkpoint saved back. */
 int stream_ckpt_job_check(stream_job *j, sql_err *e);
+/* Says that the job resumes from its checkpoint (on stderr, or a server's log with
+ * j->log_name): once every check passed and the workers' parts are restored. */
+void stream_ckpt_resumed(const stream_job *j);
 /* Worker setup on recovery: its part read back into its windows and position. */
 int stream_ckpt_worker_restore(stream_wk *w, sql_err *e);
 /* A worker aligned on barrier seq: its part written. */

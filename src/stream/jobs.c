@@ -289,6 +289,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         jb->j.ckpt_interval_ms = ss->o.checkpoint_ms > 0 ? ss->o.checkpoint_ms : 2000;
         jb->j.resuming = found;
         jb->j.resume = &jb->man;
+        jb->j.log_name = jb->name; /* its resume noted in the server's log */
     } else {
         stream_ckpt_close(ck);
     }
@@ -318,9 +319,6 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
     jb->j.e = &jb->err;
     if (!rc) /* a view gets its saved contents back here */
         rc = stream_ckpt_job_check(&jb->j, &jb->err);
-    if (!rc && jb->j.ckpt && found)
-        log_info("stream", "job %s: resuming from checkpoint %llu", jb->name,
-                 (unsigned long long)jb->man.seq);
     if (!rc && pthread_create(&jb->th, NULL, job_main, jb))
         rc = sql_err_set(&jb->err, "53000", -1, "could not start the job's thread");
     if (rc) {

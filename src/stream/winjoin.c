@@ -672,8 +672,8 @@ int stream_winjoin_exec(stream_job *j, int nw)
         rc = open_source(&w, i, ahead, e);
     if (!rc && j->ckpt) {
         stream_ckpt_join_begin(j, nw, w.sv.nsrc);
-        if (j->resuming)
-            rc = restore(&w, e);
+        if (j->resuming && !(rc = restore(&w, e)))
+            stream_ckpt_resumed(j);
     }
     if (!rc && nw > 1) {
         errmsg em;

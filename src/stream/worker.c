@@ -1333,6 +1333,8 @@ static int ckpt_setup(job *j, sql_err *e)
                            "was taken over", (unsigned long long)j->resume->seq, j->src->name);
     for (int i = 0; i < j->nw && !rc; i++)
         rc = stream_ckpt_worker_restore(&j->w[i], e);
+    if (!rc)
+        stream_ckpt_resumed(j);
     return rc;
 }
 
@@ -1518,9 +1520,6 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     j.resume = &man;
     if (!rc)
         rc = stream_ckpt_job_check(&j, e);
-    if (!rc && j.ckpt && j.resuming) /* (what the server's log says of its jobs) */
-        fprintf(stderr, "streamlake: job %s: resuming from checkpoint %llu\n",
-                j.src ? j.src->name : "(a join of streams)", (unsigned long long)man.seq);
     if (!rc)
         rc = j.winjoin ? stream_winjoin_exec(&j, nw)
              : j.ijoin ? stream_ijoin_exec(&j, nw)

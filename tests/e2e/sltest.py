@@ -369,6 +369,16 @@ class Server:
         except OSError:
             return ""
 
+    def wait_log(self, text, timeout=30):
+        """True once the server's log holds text (what a job's thread logs comes a
+        moment after the server is up), False after timeout seconds."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
+        return True
+
     @property
     def url(self):
         return "http://%s:%d" % (self.host, self.port)

@@ -147,9 +147,10 @@ class StreamCheckpoints(unittest.TestCase):
             # A finished job's checkpoints are gone and a restart starts it over
             # (docs/streaming.md), so a job that ended in the moment between the
             # state read and the kill does not resume: count the resumes.
-            if "job out: resuming from checkpoint" in self.srv.log_text():
+            # (logged by the job's thread once its checkpoint is restored)
+            if self.srv.wait_log("job out: resuming from checkpoint", 5):
                 resumed += 1
-            if "job top: resuming from checkpoint" in self.srv.log_text():
+            if self.srv.wait_log("job top: resuming from checkpoint", 5):
                 join_resumed = True
         print("%d %s, %d resumed from a checkpoint, the join resumed: %s"
               % (kills, what, resumed, join_resumed), file=sys.stderr)

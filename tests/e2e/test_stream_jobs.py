@@ -682,7 +682,8 @@ class StreamJobs(unittest.TestCase):
             f.write("\n".join(lines[100:]) + "\n")
         self.srv.start()
         if sltest.local_stores():
-            self.assertIn("job top10: resuming from checkpoint", self.srv.log_text())
+            self.assertTrue(self.srv.wait_log("job top10: resuming from checkpoint"),
+                            self.srv.log_text()[-2000:])
         # every window but the last (the watermark is the last line's time) has closed
         rows = [(l.split(",")[0], int(l.split(",")[1]),
                  datetime.datetime.strptime(l.split(",")[2], "%Y-%m-%d %H:%M:%S"))
@@ -746,7 +747,8 @@ class StreamJobs(unittest.TestCase):
             f.write("\n".join(parts[1]) + "\n")
         self.srv.start()
         if sltest.local_stores():
-            self.assertIn("job per10: resuming from checkpoint", self.srv.log_text())
+            self.assertTrue(self.srv.wait_log("job per10: resuming from checkpoint"),
+                            self.srv.log_text()[-2000:])
         with open(path, "a") as f:
             f.write("\n".join(parts[2]) + "\n")
         # the oracle: rows in line order, late ones dropped, closed windows only
