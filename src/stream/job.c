@@ -103,7 +103,7 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
     while (*op && ((*op)->p->kind == SP_FILTER || (*op)->p->kind == SP_PROJECT ||
                    (*op)->p->kind == SP_JOIN)) {
         if ((*op)->p->kind == SP_JOIN && !streams(*op))
-            return unsupported(j, "this join (this version: a stream joined with a static "
+            return j->join_refused = true, unsupported(j, "this join (this version: a stream joined with a static "
                                "table on equality keys, the stream on the left, windowed "
                                "streams joined on window_start or window_end, or an inner "
                                "interval join of two streams)");
@@ -303,7 +303,8 @@ static int analyse(job *j)
     if (rc)
         return rc;
     if (!op || op->p->kind != SP_SCAN)
-        return unsupported(j, op ? kind_name(op->p->kind) : "this query");
+        return j->join_refused = op && op->p->kind == SP_JOIN,
+               unsupported(j, op ? kind_name(op->p->kind) : "this query");
     j->scan = op;
     j->src = stream_scan_source(op->p->scan.table, &j->win);
     if (!j->src && op->p->scan.table->ops == &stream_lookup_ops &&
@@ -776,7 +777,9 @@ int stream_job_plan(stream_run *r, const char *text, const PgQuery__Node *st, jo
             j->winjoin = wj;
             j->ijoin = ij;
             rc = SL_OK;
-        } else if (j->q->root && why) {
+        } else if (j->q->root && why && j->join_refused) {
+            /* refused for a join of two streams: say why the joins' drivers did not fit
+             * (any other refusal of a job, with or without a lookup join, stands) */
             rc = sql_err_set(e, SQLSTATE_FEATURE, -1, "continuous jobs do not support %s yet",
                              why);
         }

@@ -143,6 +143,7 @@ struct stream_job {
     sql_type *ustage[STREAM_MAX_CHAIN + 1]; /* ... the aggregation's and each post stage's
                                                columns, and a row number after them */
     sql_type *uout;          /* ... an update's columns: the view's, then the key's */
+    bool join_refused;       /* analysis stopped at a join that is not a lookup */
     bool ukeyed;             /* reads a view with emit = 'on_update' with its keys and
                                 deletions: a filter or projection of it (keyed by the
                                 view's key), or a GROUP BY over it (uagg.h) */

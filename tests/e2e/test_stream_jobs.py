@@ -354,8 +354,16 @@ class StreamJobs(unittest.TestCase):
         figs = "SELECT name, rows_read FROM jobs ORDER BY 1"
         self.assertEqual(self.wait_rows(figs, [["file_minutes", 500], ["open_minutes", total]]),
                          [["file_minutes", 500], ["open_minutes", total]])
-        rows = {r[0]: r[1:] for r in query(self.srv, "SELECT name, state_bytes, lag_seconds "
-                                           "FROM jobs")}
+        # rows_read counts rows as the source takes them; the workers aggregate them a
+        # moment later (under load, later still): wait for both jobs to hold state
+        deadline = time.monotonic() + 30
+        while True:
+            rows = {r[0]: r[1:] for r in query(self.srv, "SELECT name, state_bytes, "
+                                               "lag_seconds FROM jobs")}
+            if (rows["open_minutes"][0] > 0 and rows["file_minutes"][0] > 0) or \
+                    time.monotonic() > deadline:
+                break
+            time.sleep(0.1)
         since = time.time() - made
         state, lag = rows["open_minutes"]
         self.assertGreater(state, 0, rows)

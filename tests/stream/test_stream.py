@@ -354,6 +354,17 @@ def test_bad_input():
             rc, out, err = run_text(d, source_sql("1 second") +
                                     "CREATE MATERIALIZED VIEW v AS SELECT %s;\n" % sel)
             check(rc == 1 and what in err, "session windows %s are refused: %s" % (what, err.strip()[:200]))
+        with open(os.path.join(d, "items.csv"), "w") as f:
+            f.write("id,cat\n1,x\n2,y\n")
+        rc, out, err = run_text(d, source_sql("1 second") +
+                                "CREATE TABLE items (id bigint, cat text) WITH (connector = "
+                                "'file', path = 'items.csv');\n"
+                                "CREATE MATERIALIZED VIEW v AS SELECT window_start, i.cat, count(*) "
+                                "FROM session(bids, ts, INTERVAL '1 second') b JOIN items i "
+                                "ON i.id = b.auction GROUP BY 1, window_end, 2;\n")
+        check(rc == 1 and "key 3 reads a lookup table's column" in err,
+              "session windows keyed by a lookup table's column are refused, saying so (not "
+              "with the interval join's reason): " + err.strip()[:300])
         with open(os.path.join(d, "bids.csv"), "w") as f:
             f.write("auction,bidder,price,ts\n1,a,5,2024-01-01 00:00:01\n2,b,0,2024-01-01 00:00:02\n")
         rc, out, err = run_text(d, source_sql("1 second") +
