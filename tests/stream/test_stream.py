@@ -1183,7 +1183,7 @@ def test_docs():
         files = {}
         for _, name, body in blocks:
             files[name] = body
-            if name not in ("output", "stats.json", "out.csv"):
+            if name not in ("output", "stats.json", "out.csv", "sessions_output"):
                 with open(os.path.join(d, name), "w") as f:
                     f.write(body)
         rc, out, err = run(["run", "job.sql", "--stats", "stats.json"], cwd=d)
@@ -1191,6 +1191,11 @@ def test_docs():
         check(ok, "docs example output" + ("" if ok else ":\n%s%s" % (out, err)))
         if "out.csv" in files:
             check(open(os.path.join(d, "out.csv")).read() == files["out.csv"], "docs example out.csv")
+        for workers in ("1", "2"):  # sessions keyed by an expression
+            rc, out, err = run(["run", "sessions.sql", "--workers", workers], cwd=d)
+            ok = rc == 0 and out == files.get("sessions_output")
+            check(ok, "docs session example, %s workers" % workers +
+                  ("" if ok else ":\n%s%s" % (out, err)))
         if "stats.json" in files:
             got, want = json.load(open(os.path.join(d, "stats.json"))), json.loads(files["stats.json"])
             for x in (got, want):  # these depend on the number of cores (--workers)
