@@ -102,11 +102,13 @@ static int take_chain(job *j, sql_op **op, sql_op **chain, int *n)
     int k = 0;
     while (*op && ((*op)->p->kind == SP_FILTER || (*op)->p->kind == SP_PROJECT ||
                    (*op)->p->kind == SP_JOIN)) {
-        if ((*op)->p->kind == SP_JOIN && !streams(*op))
-            return j->join_refused = true, unsupported(j, "this join (this version: a stream joined with a static "
+        if ((*op)->p->kind == SP_JOIN && !streams(*op)) {
+            j->join_refused = true;
+            return unsupported(j, "this join (this version: a stream joined with a static "
                                "table on equality keys, the stream on the left, windowed "
                                "streams joined on window_start or window_end, or an inner "
                                "interval join of two streams)");
+        }
         if (!streams(*op))
             return unsupported(j, "subqueries and set-returning functions");
         if (k == MAX_CHAIN)
@@ -157,7 +159,8 @@ static int trace_col(const job *j, int col)
  * the same expression over the source's columns, made in a: a projection's
  * column is its expression, a filter passes its input's.  NULL (with *why) when
  * it reads a column that is not the source's (a lookup table's, a window's), or
- * could differ when computed again (volatile, a subquery), or a (out of memory). */
+ * could differ when computed again (volatile, a subquery); NULL with *why left
+ * NULL when a is out of memory. */
 static sql_expr *source_expr(const job *j, const sql_expr *x, int level, arena *a,
                              const char **why)
 {
@@ -174,7 +177,7 @@ static sql_expr *source_expr(const job *j, const sql_expr *x, int level, arena *
             return *why = "window_start or window_end", NULL;
         sql_expr *c = arena_alloc(a, sizeof *c);
         if (!c)
-            return *why = "out of memory", NULL;
+            return NULL;
         *c = *x;
         c->col = tc;
         return c;
@@ -185,7 +188,7 @@ static sql_expr *source_expr(const job *j, const sql_expr *x, int level, arena *
     sql_expr *c = arena_alloc(a, sizeof *c);
     sql_expr **args = x->nargs ? arena_alloc(a, sizeof *args * (size_t)x->nargs) : NULL;
     if (!c || (x->nargs && !args))
-        return *why = "out of memory", NULL;
+        return NULL;
     *c = *x;
     c->args = args;
     for (int i = 0; i < x->nargs; i++)
@@ -200,7 +203,7 @@ static int session_expr_key(job *j, int k)
 {
     const char *why = NULL;
     sql_expr *x = source_expr(j, j->agg->p->agg.keys[k], j->npre - 1, &j->q->a, &why);
-    if (!x && !strcmp(why, "out of memory"))
+    if (!x && !why)
         return oom(j->e);
     if (!x)
         return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "a session window's GROUP BY key is "
@@ -302,9 +305,10 @@ static int analyse(job *j)
     }
     if (rc)
         return rc;
-    if (!op || op->p->kind != SP_SCAN)
-        return j->join_refused = op && op->p->kind == SP_JOIN,
-               unsupported(j, op ? kind_name(op->p->kind) : "this query");
+    if (!op || op->p->kind != SP_SCAN) {
+        j->join_refused = op && op->p->kind == SP_JOIN;
+        return unsupported(j, op ? kind_name(op->p->kind) : "this query");
+    }
     j->scan = op;
     j->src = stream_scan_source(op->p->scan.table, &j->win);
     if (!j->src && op->p->scan.table->ops == &stream_lookup_ops &&

@@ -59,6 +59,18 @@ static int queue_add(pending *q, const stream_msg *m)
     return SL_OK;
 }
 
+/* A formatted message (BYTES, RESULT_BYTES: its row count, then the sink's bytes,
+ * format_rows in worker.c) into the sink; its bytes freed. */
+static int write_formatted(stream_job *j, stream_msg *m, sql_err *e)
+{
+    uint64_t n;
+    memcpy(&n, stream_msg_bytes(m), sizeof n);
+    int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m) + sizeof n,
+                                     (size_t)m->wm - sizeof n, n, e);
+    stream_msg_free(m);
+    return rc;
+}
+
 /* Writes every queued result whose window_end all owners have passed, smallest
  * window_end first. */
 static int release(stream_job *j, pending *q, sql_err *e)
@@ -81,17 +93,8 @@ static int release(stream_job *j, pending *q, sql_err *e)
             return SL_OK;
         }
         stream_msg *m = &q[best].m[q[best].head++];
-        int rc;
-        if (m->kind == STREAM_MSG_RESULT_BYTES) { /* (format_rows in worker.c) */
-            uint64_t n;
-            memcpy(&n, stream_msg_bytes(m), sizeof n);
-            rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m) + sizeof n,
-                                         (size_t)m->wm - sizeof n, n, e);
-        } else {
-            rc = stream_sink_write(j->sink, m->b, e);
-        }
-        if (m->kind == STREAM_MSG_RESULT_BYTES)
-            stream_msg_free(m);
+        int rc = m->kind == STREAM_MSG_RESULT_BYTES ? write_formatted(j, m, e)
+                                                    : stream_sink_write(j->sink, m->b, e);
         if (rc)
             return rc;
     }
@@ -204,12 +207,9 @@ static int write_rows(stream_job *j, stream_msg *m, sql_err *e)
 {
     if (m->kind == STREAM_MSG_UPDATE)
         return update_in(j, m->b, m->end, e);
-    if (m->kind != STREAM_MSG_BYTES)
-        return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
-    int rc = stream_sink_write_bytes(j->sink, stream_msg_bytes(m), (size_t)m->wm,
-                                     (uint64_t)m->end, e);
-    stream_msg_free(m);
-    return rc;
+    if (m->kind == STREAM_MSG_BYTES)
+        return write_formatted(j, m, e);
+    return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
 }
 
 /* Interleaved (kafka without an aggregation on several workers): every barrier

@@ -55,10 +55,10 @@ enum {
     STREAM_MSG_BARRIER,      /* checkpoint `end` (in-band, like watermarks) */
     STREAM_MSG_PARTIAL,      /* b: a producer's partial table of the window starting
                                 at `end` (local-global aggregation) */
-    STREAM_MSG_BYTES,        /* bytes: `wm` bytes of sink output holding `end` rows */
-    STREAM_MSG_RESULT_BYTES, /* bytes: `wm` bytes, the count of rows (uint64_t) then the
-                                sink's output of those rows of closed windows ending at
-                                `end` (formatted by their owner) */
+    /* formatted: `wm` bytes, the count of rows (uint64_t), then the sink's output of
+     * those rows (formatted by a worker) */
+    STREAM_MSG_BYTES,        /* formatted rows of an append-only job */
+    STREAM_MSG_RESULT_BYTES, /* formatted rows of closed windows ending at `end` */
 };
 
 struct sql_aggtab;

@@ -234,8 +234,8 @@ struct stream_gauges {
     pthread_mutex_t mu;
     series *s;
     int ns;
-    uint32_t *slot;          /* open addressing over the labels' hash: series + 1 (0 free) */
-    uint32_t nslots;         /* a power of two, at least twice MAX_SERIES */
+    uint32_t *slot;          /* GAUGE_SLOTS, open addressing over the labels' hash:
+                                series + 1 (0 free) */
     uint64_t dropped;
 };
 
@@ -249,8 +249,7 @@ int stream_gauges_new(const char *name, int ncols, const char *const *names,
     g->ncols = ncols;
     g->names = sl_calloc((size_t)ncols, sizeof *g->names);
     g->types = sl_calloc((size_t)ncols, sizeof *g->types);
-    g->nslots = GAUGE_SLOTS; /* probes stay short, never full */
-    g->slot = sl_calloc(g->nslots, sizeof *g->slot);
+    g->slot = sl_calloc(GAUGE_SLOTS, sizeof *g->slot); /* probes stay short, never full */
     pthread_mutex_init(&g->mu, NULL);
     for (int i = 0; g->names && g->types && i < ncols; i++) {
         g->names[i] = strdup(names[i]);
@@ -318,9 +317,9 @@ int stream_gauges_set(stream_gauges *g, const sql_batch *b)
         }
         dbuf_append_byte(&lab, '}');
         /* the series of these labels: found through the index, one probe mostly */
-        uint32_t at = (uint32_t)hash64(lab.p, lab.len) & (g->nslots - 1);
+        uint32_t at = (uint32_t)hash64(lab.p, lab.len) & (GAUGE_SLOTS - 1);
         int k = -1;
-        for (; g->slot[at]; at = (at + 1) & (g->nslots - 1)) {
+        for (; g->slot[at]; at = (at + 1) & (GAUGE_SLOTS - 1)) {
             const char *l = g->s[g->slot[at] - 1].labels;
             if (strlen(l) == lab.len && !memcmp(l, lab.p, lab.len)) {
                 k = (int)g->slot[at] - 1;

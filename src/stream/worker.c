@@ -291,50 +291,47 @@ static int to_windows(wk *w, bool local, sql_batch *b, sql_err *e)
     return rc ? rc : stream_wk_account(w, e);
 }
 
-/* A closed window's rows: pushed without waking the merger, which close_windows
- * does once after the windows a watermark closed (one wake-up, not one a window). */
-/* b (taken) as the sink's bytes, formatted on this worker, after its row count
- * (a uint64_t) when counted: into m's b (the bytes) and wm (their length). */
-static int format_rows(wk *w, sql_batch *b, bool counted, stream_msg *m, sql_err *e)
+/* b (taken) as the sink's bytes, formatted on this worker, into m: kind (a
+ * formatted kind, ring.h: the row count, then the bytes), b and wm (their length). */
+static int format_rows(wk *w, sql_batch *b, int kind, stream_msg *m, sql_err *e)
 {
     uint64_t n = (uint64_t)b->n;
-    size_t head = counted ? sizeof n : 0;
     dbuf out;
     dbuf_init(&out, (size_t)1 << 31);
     /* room for as many bytes a row as the last batch had: one allocation */
-    int rc = dbuf_reserve_exact(&out, head + n * w->fmt_row_bytes + 4096) ? oom(e) : SL_OK;
-    if (rc)
+    int rc = dbuf_reserve_exact(&out, sizeof n + n * w->fmt_row_bytes + 4096) ? oom(e) : SL_OK;
+    if (rc) {
         sql_batch_free(b);
-    else if (!(rc = dbuf_append(&out, &n, head) ? oom(e) : SL_OK))
+    } else {
+        dbuf_append(&out, &n, sizeof n); /* (reserved) */
         rc = stream_sink_format(w->sfmt, b, &out, e);
-    else
-        sql_batch_free(b);
+    }
     if (rc) {
         dbuf_free(&out);
         return rc;
     }
     if (n)
-        w->fmt_row_bytes = (out.len - head) / n + 1;
+        w->fmt_row_bytes = (out.len - sizeof n) / n + 1;
     size_t len;
     m->b = stream_bytes_ref(dbuf_take(&out, &len));
     m->wm = (int64_t)len;
+    m->kind = kind;
     return SL_OK;
 }
 
 /* A closed window's rows (b taken) to the merger, which writes them in order of
  * window_end; as the sink's bytes when it takes bytes (formatted here, in
- * parallel with the other owners). */
+ * parallel with the other owners).  Pushed without waking the merger while
+ * close_windows closes, which wakes it once after the windows a watermark closed
+ * (one wake-up, not one a window). */
 static int result_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
     wk *w = arg;
     stream_msg m = {b, 0, w->closing_end, STREAM_MSG_RESULT};
-    if (w->sfmt && b->n) {
-        int rc = format_rows(w, b, true, &m, e);
-        if (rc)
-            return rc;
-        m.kind = STREAM_MSG_RESULT_BYTES;
-    }
+    int rc = w->sfmt && b->n ? format_rows(w, b, STREAM_MSG_RESULT_BYTES, &m, e) : SL_OK;
+    if (rc)
+        return rc;
     if (w->closing && stream_ring_push_quiet(&w->j->out[w->id], &m)) {
         w->merger_owed = true;
         return SL_OK;
@@ -645,11 +642,8 @@ static int rows_out(void *arg, int wid, sql_batch *b, sql_err *e)
 {
     (void)wid;
     wk *w = arg;
-    int64_t n = b->n;
     stream_msg m = {b, 0, 0, STREAM_MSG_ROWS};
-    int rc = w->sfmt ? format_rows(w, b, false, &m, e) : SL_OK;
-    if (!rc && w->sfmt)
-        m.end = n, m.kind = STREAM_MSG_BYTES;
+    int rc = w->sfmt ? format_rows(w, b, STREAM_MSG_BYTES, &m, e) : SL_OK;
     return rc ? rc : to_merger(w, &m);
 }
 
