@@ -110,6 +110,12 @@ typedef struct stream_wk {
     stream_reader_pos rs_pos;
 } stream_wk;
 
+/* A worker's figures while the job runs (worker.c publishes them, exec.c makes them). */
+struct stream_pub {
+    _Atomic uint64_t read, late;
+    _Atomic int64_t wm;
+};
+
 struct stream_job {
     stream_run *r;
     sql_query *q;
@@ -312,9 +318,14 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
 /* After the job: the checkpoints removed when it ended well; the store closed. */
 void stream_ckpt_job_close(stream_job *j, bool ok);
 int64_t stream_ckpt_now_ms(void);
-/* worker.c: reads the source on nw workers and writes the sink (j planned, its sink
+/* exec.c: reads the source on nw workers and writes the sink (j planned, its sink
  * open); the sink is not committed. */
 int stream_job_exec(stream_job *j, int nw);
+/* worker.c: a worker's thread (arg: its stream_wk), started by stream_job_exec. */
+void *stream_worker_main(void *arg);
+/* worker.c: records a failure of split `chunk` (INT32_MAX: not a reader's) and
+ * wakes every waiter; the earliest split's failure is the one reported. */
+void stream_job_fail(stream_job *j, int chunk, const sql_err *e);
 /* job.c: a job into view v with emit = 'on_update': the types its owners need,
  * and v's log (ulog.h; freed with the view); 0A000 for a post chain that is not
  * FILTER / PROJECT.  upost.c: res (taken), the aggregation's output rows of some
