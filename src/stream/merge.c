@@ -38,6 +38,13 @@ static bool merger_ready(void *arg)
     return false;
 }
 
+/* Nothing to take: the sink's buffered output goes out, then the merger sleeps. */
+static void merger_wait(stream_job *j)
+{
+    stream_sink_idle(j->sink);
+    stream_bell_wait(&j->bell, merger_ready, j);
+}
+
 static int queue_add(pending *q, const stream_msg *m)
 {
     if (q->n == q->cap) {
@@ -190,7 +197,7 @@ int stream_merge_windows(stream_job *j, sql_err *e)
         if (!rc && got)
             rc = release(j, q, e);
         else if (!rc)
-            stream_bell_wait(&j->bell, merger_ready, j);
+            merger_wait(j);
     }
     for (int o = 0; q && o < j->nw; o++) {
         for (int64_t i = q[o].head; i < q[o].n; i++)
@@ -285,7 +292,7 @@ static int merge_interleaved(stream_job *j, sql_err *e)
             }
         }
         if (!rc && !got)
-            stream_bell_wait(&j->bell, merger_ready, j);
+            merger_wait(j);
     }
     sl_free(done);
     sl_free(left);
@@ -311,7 +318,7 @@ int stream_merge_splits(stream_job *j, sql_err *e)
             }
         }
         if (!got)
-            stream_bell_wait(&j->bell, merger_ready, j);
+            merger_wait(j);
     }
     /* the splits written since the start (or the checkpoint resumed, whose reading
      * position counts everything before it): a checkpoint's position adds them */
@@ -322,7 +329,7 @@ int stream_merge_splits(stream_job *j, sql_err *e)
         if ((rc = ckpt_tick(j, e)))
             break;
         if (!stream_ring_pop(&j->out[c % j->nw], &m)) {
-            stream_bell_wait(&j->bell, merger_ready, j);
+            merger_wait(j);
             continue;
         }
         const stream_wk *w = &j->w[c % j->nw];

@@ -36,6 +36,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <sys/stat.h>
 #include <string.h>
 #include <unistd.h>
@@ -446,6 +447,12 @@ int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e)
                 : json_lines(k->t, o, out, &f->row, &f->val);
     sql_batch_free(o);
     return rc ? oom(e) : SL_OK;
+}
+
+void stream_sink_idle(stream_sink *k)
+{
+    if (k->fp && __fpending(k->fp) && fflush(k->fp))
+        k->io_errno = errno ? errno : EIO; /* (reported by the next write or the commit) */
 }
 
 int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t rows, sql_err *e)

@@ -588,6 +588,10 @@ int stream_sink_fmt_new(const stream_sink *k, stream_sink_fmt **out);
 void stream_sink_fmt_free(stream_sink_fmt *f);
 int stream_sink_format(stream_sink_fmt *f, sql_batch *b, dbuf *out, sql_err *e);
 int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t rows, sql_err *e);
+/* The merger has nothing to write for now: a file sink's buffered bytes go to the
+ * file, so output is never held back by buffering while a job waits for input
+ * (an unbounded source gone quiet). */
+void stream_sink_idle(stream_sink *k);
 /* Whether a checkpoint can cover the sink's output: a file (exactly once), kafka
  * (at least once: messages after the checkpoint are sent again on resume). */
 bool stream_sink_resumable(const stream_sink *k);
