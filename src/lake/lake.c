@@ -255,6 +255,21 @@ void lake_notify_block(lake *l, const sl_uuid *stream_id)
     lcache_remove(&l->blocks, k);
 }
 
+int lake_blocks_since(lake *l, int64_t since_ns, meta_block_fn fn, void *arg, errmsg *e)
+{
+    return meta_blocks_since(l->m, since_ns, fn, arg, e);
+}
+
+int lake_block_payload(lake *l, const meta_block *b, dbuf *out, errmsg *e)
+{
+    char key[160], pid[UUID_STR_LEN], sid[UUID_STR_LEN], bid[UUID_STR_LEN];
+    uuid_format(&b->process_id, pid);
+    uuid_format(&b->stream_id, sid);
+    uuid_format(&b->block_id, bid);
+    snprintf(key, sizeof key, "blobs/%s/%s/%s", pid, sid, bid);
+    return objstore_get(l->os, key, out, e);
+}
+
 /* ------------------------------------------------------------ processes */
 
 typedef struct proc_load {

@@ -47,6 +47,12 @@ void lake_close(lake *l);
 void lake_notify_stream(lake *l, const sl_uuid *process_id, const sl_uuid *stream_id);
 void lake_notify_block(lake *l, const sl_uuid *stream_id);
 
+/* The block rows inserted at or after since_ns, by insert time (meta_blocks_since),
+ * and one block's payload appended to out (bounded by out->max): a continuous job
+ * over telemetry replays what came after its checkpoint. */
+int lake_blocks_since(lake *l, int64_t since_ns, meta_block_fn fn, void *arg, errmsg *e);
+int lake_block_payload(lake *l, const meta_block *b, dbuf *out, errmsg *e);
+
 /* ---- process metadata, resolved once per request ---- */
 
 typedef struct lake_stream_info {

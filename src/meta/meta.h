@@ -143,6 +143,8 @@ typedef struct meta_ops {
                         errmsg *e);
     int (*list_blocks)(meta *m, const sl_uuid *stream_id, meta_block_fn fn, void *arg,
                        errmsg *e);
+    int (*list_blocks_since)(meta *m, int64_t since_ns, meta_block_fn fn, void *arg,
+                             errmsg *e);
     int (*find_process)(meta *m, const sl_uuid *process_id, meta_process_fn fn, void *arg,
                         errmsg *e);
     int (*list_partitions)(meta *m, const char *view, const char *instance,
@@ -256,6 +258,18 @@ static inline int meta_blocks_list(meta *m, const sl_uuid *stream_id, meta_block
                                    void *arg, errmsg *e)
 {
     return m->ops->list_blocks(m, stream_id, fn, arg, e);
+}
+
+/*
+ * The blocks inserted at or after since_ns (insert_time), by insert time, then
+ * stream and object_offset (SL_OK with no calls if none).  A continuous job over
+ * telemetry replays them after a restart (src/stream/source_telemetry.c).  No
+ * index serves it: it reads the whole table, which it does once per resume.
+ */
+static inline int meta_blocks_since(meta *m, int64_t since_ns, meta_block_fn fn, void *arg,
+                                    errmsg *e)
+{
+    return m->ops->list_blocks_since(m, since_ns, fn, arg, e);
 }
 
 /* One process (aggregates in the summary are zero); SL_ENOTFOUND if absent. */

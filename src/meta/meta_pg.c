@@ -674,6 +674,18 @@ static int pg_list_blocks(meta *mm, const sl_uuid *stream_id, meta_block_fn fn, 
     return mpg_query((pg_meta *)mm, sql, &a, block_row, &c, e);
 }
 
+static int pg_list_blocks_since(meta *mm, int64_t since_ns, meta_block_fn fn, void *arg,
+                                errmsg *e)
+{
+    pgargs a = {0};
+    pga_i64(&a, since_ns);
+    cb_ctx c = {(void *)fn, arg, NULL, 0};
+    char sql[512];
+    snprintf(sql, sizeof sql, "SELECT %s FROM blocks WHERE insert_time >= $1::int8"
+             " ORDER BY insert_time, stream_id, object_offset, block_id", mpg_block_columns);
+    return mpg_query((pg_meta *)mm, sql, &a, block_row, &c, e);
+}
+
 /* ------------------------------------------------------------ change stamps */
 
 /* the rows' 64-bit key hashes summed (numeric, folded into int8): any added, removed
@@ -825,6 +837,7 @@ static const meta_ops g_pg_ops = {
     .list_processes = pg_list_processes,
     .list_streams = pg_list_streams,
     .list_blocks = pg_list_blocks,
+    .list_blocks_since = pg_list_blocks_since,
     .find_process = pg_find_process,
     .list_partitions = mpg_list_partitions,
     .replace_partition = mpg_replace_partition,

@@ -587,6 +587,20 @@ static int sq_list_blocks(meta *mm, const sl_uuid *stream_id, meta_block_fn fn, 
                       stream_id, block_row, &c, e);
 }
 
+static void bind_i64(sqlite3_stmt *st, const void *v)
+{
+    sqlite3_bind_int64(st, 1, *(const int64_t *)v);
+}
+
+static int sq_list_blocks_since(meta *mm, int64_t since_ns, meta_block_fn fn, void *arg,
+                                errmsg *e)
+{
+    cb_ctx c = {(void *)fn, arg};
+    return msq_query((sqlite_meta *)mm, "SELECT * FROM blocks WHERE insert_time >= ?1"
+                     " ORDER BY insert_time, stream_id, object_offset, block_id",
+                     bind_i64, &since_ns, block_row, &c, e);
+}
+
 /* ------------------------------------------------------------ retention */
 
 /* What one expiry request deleted (rows copied in the writer, handed out after the commit). */
@@ -674,6 +688,7 @@ static const meta_ops g_sqlite_ops = {
     .list_processes = sq_list_processes,
     .list_streams = sq_list_streams,
     .list_blocks = sq_list_blocks,
+    .list_blocks_since = sq_list_blocks_since,
     .find_process = msq_find_process,
     .list_partitions = msq_list_partitions,
     .replace_partition = msq_replace_partition,

@@ -24,6 +24,7 @@
 
 #include "base/alloc.h"
 #include "base/arena.h"
+#include "base/clock.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "wire/wire.h"
@@ -45,6 +46,7 @@ struct ingest {
     ingest_hook hook;
     void *hook_arg;
     ingest_block_hook block_hook;
+    ingest_insert_hook insert_hook;
     void *block_hook_arg;
 };
 
@@ -52,6 +54,11 @@ void ingest_set_block_hook(ingest *g, ingest_block_hook fn, void *arg)
 {
     g->block_hook = fn;
     g->block_hook_arg = arg;
+}
+
+void ingest_set_insert_hook(ingest *g, ingest_insert_hook fn)
+{
+    g->insert_hook = fn;
 }
 
 void ingest_set_hook(ingest *g, ingest_hook fn, void *arg)
@@ -421,6 +428,8 @@ static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *ex
     /* No row names this object, so whatever a crashed earlier attempt left may go. */
     if ((rc = objstore_put(g->os, key, payload, b.payload_size, OBJSTORE_PUT_REPLACE, e)))
         goto out;
+    int64_t begin_ns = g->insert_hook ? g->insert_hook(g->block_hook_arg, 0, false)
+                                      : clock_wall_ns();
     meta_block row = {
         .block_id = b.block_id,
         .stream_id = b.stream_id,
@@ -433,12 +442,15 @@ static int do_block(ingest *g, scratch *s, const void *body, size_t len, int *ex
         .object_offset = b.object_offset,
         .payload_size = b.payload_size,
         .content_hash = hash,
+        .insert_time_ns = begin_ns, /* (the store sets its own: this is the hooks') */
     };
     rc = meta_block_insert(g->m, &row, existed, e);
     if (!rc && !*existed && g->hook)
         g->hook(g->hook_arg, 'B', &b.process_id, &b.stream_id);
     if (!rc && !*existed && g->block_hook)
         g->block_hook(g->block_hook_arg, &row, payload, b.payload_size);
+    if (g->insert_hook)
+        g->insert_hook(g->block_hook_arg, begin_ns, true);
     if (rc == SL_EMISMATCH)
         rc = SL_EEXIST; /* the stream belongs to another process: a conflict, not bad bytes */
 out:

@@ -26,6 +26,7 @@
 #include "meta/meta.h"
 #include "objstore/objstore.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 
 typedef struct ingest ingest;
@@ -53,6 +54,16 @@ typedef void (*ingest_hook)(void *arg, int kind, const sl_uuid *process_id,
 typedef void (*ingest_block_hook)(void *arg, const meta_block *row, const void *payload,
                                   size_t len);
 
+/*
+ * Called on the request's thread when a block's row is about to be inserted
+ * (done false), returning the insert's begin time: the wall clock, at most the
+ * insert time the store gives the row (the block hook's row carries it as
+ * insert_time_ns); and once the insert ended (done true, after the block hook,
+ * committed or not) with that time.  A continuous job over telemetry knows from
+ * the inserts under way which blocks may still reach it (source_telemetry.c).
+ */
+typedef int64_t (*ingest_insert_hook)(void *arg, int64_t begin_ns, bool done);
+
 /* Uses (does not own) the stores; they must outlive the ingest handle. */
 int ingest_new(meta *m, objstore *os, ingest **out, errmsg *e);
 void ingest_free(ingest *g);
@@ -60,6 +71,8 @@ void ingest_free(ingest *g);
 void ingest_set_hook(ingest *g, ingest_hook fn, void *arg);
 /* Sets the block hook (NULL: none). Set it before the handle is used. */
 void ingest_set_block_hook(ingest *g, ingest_block_hook fn, void *arg);
+/* Sets the insert hook (NULL: none), called with the block hook's arg. */
+void ingest_set_insert_hook(ingest *g, ingest_insert_hook fn);
 
 /*
  * Each takes one whole request body (len bytes, possibly 0) and always fills *r:

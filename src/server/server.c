@@ -944,6 +944,12 @@ static void on_block(void *arg, const meta_block *row, const void *payload, size
     stream_hub_block(stream_server_hub(s->jobs), row, payload, len);
 }
 
+static int64_t on_insert(void *arg, int64_t begin_ns, bool done)
+{
+    server *s = arg;
+    return stream_hub_insert(stream_server_hub(s->jobs), begin_ns, done);
+}
+
 static void on_stored(void *arg, int kind, const sl_uuid *process_id, const sl_uuid *stream_id)
 {
     server *s = arg;
@@ -1007,6 +1013,7 @@ static int open_stores(server *s, errmsg *e)
     if ((rc = stream_server_open(&jo, &s->jobs, e)))
         return rc;
     ingest_set_block_hook(s->g, on_block, s);
+    ingest_set_insert_hook(s->g, on_insert);
     return SL_OK;
 }
 

@@ -22,7 +22,7 @@
 #include <zlib.h>
 
 #define MAGIC "SLCK"
-enum { KIND_MANIFEST = 1, KIND_WORKER = 2 };
+enum { KIND_MANIFEST = 1, KIND_WORKER = 2, KIND_LIVE = 3 };
 #define PART_POS_BYTES 21 /* a kafka partition's position (version 2) */
 #define HEAD_BYTES 16 /* magic, version, kind, seq */
 
@@ -328,6 +328,41 @@ void stream_ckpt_worker_free(stream_ckpt_worker *w)
     sl_free(w->wins);
     w->in_wm = NULL;
     w->wins = NULL;
+}
+
+/* ---- a telemetry job's blocks (version 10) --------------------------------------- */
+
+int stream_ckpt_live_encode(const stream_ckpt_live *l, dbuf *o)
+{
+    int rc = put_head(o, KIND_LIVE, l->seq);
+    rc = rc ? rc : put_u32(o, l->worker);
+    rc = rc ? rc : put_u64(o, (uint64_t)l->low_ns);
+    rc = rc ? rc : put_u32(o, l->n);
+    for (uint32_t i = 0; i < l->n && !rc; i++) {
+        rc = dbuf_append(o, l->done[i].id.b, 16);
+        rc = rc ? rc : put_u64(o, (uint64_t)l->done[i].at_ns);
+    }
+    return rc ? rc : put_crc(o);
+}
+
+int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l)
+{
+    cur c;
+    memset(l, 0, sizeof *l);
+    if (open_obj(p, n, KIND_LIVE, &c, &l->seq) || c.version < 10)
+        return SL_EINVAL;
+    l->worker = get_u32(&c);
+    l->low_ns = (int64_t)get_u64(&c);
+    l->n = get_u32(&c);
+    if (c.bad || l->n > c.n / 24 || c.n != (size_t)l->n * 24)
+        return SL_EINVAL;
+    if (!(l->done = sl_malloc(sizeof *l->done * (l->n ? l->n : 1))))
+        return SL_ENOMEM;
+    for (uint32_t i = 0; i < l->n; i++) {
+        memcpy(l->done[i].id.b, take(&c, 16), 16);
+        l->done[i].at_ns = (int64_t)get_u64(&c);
+    }
+    return SL_OK;
 }
 
 uint64_t stream_ckpt_hash(const char *text)

@@ -8,6 +8,7 @@
  * Objects (keys relative to the store, J the job's number in its script):
  *   job-J/S/worker-I      worker I's part of checkpoint S (20 digits)
  *   job-J/S/view          a materialized view's contents at S (rows)
+ *   job-J/S/live-I        a job over telemetry: the blocks worker I took
  *   job-J/manifest-S      the commit: written last, create-only; recovery
  *                         reads the newest manifest, and parts without one are
  *                         garbage (replaced when the same S is taken again)
@@ -18,7 +19,9 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 9 /* 9: a file's splits are cut at line breaks and checked
+#define STREAM_CKPT_VERSION 10 /* 10: a job over telemetry writes a live-I object per
+                                 worker (the blocks it took; no other byte changed);
+                                 9: a file's splits are cut at line breaks and checked
                                  as read (no byte changed: a resumed job cuts them as
                                  they were read, STREAM_CUT_AS_CHECKED; before 9 they
                                  were cut where records end);
@@ -90,6 +93,24 @@ int stream_ckpt_worker_finish(dbuf *out);
 /* 0, SL_EINVAL (not a part), SL_ENOMEM; w points into p; free with ..._free. */
 int stream_ckpt_worker_decode(const uint8_t *p, size_t n, stream_ckpt_worker *w);
 void stream_ckpt_worker_free(stream_ckpt_worker *w);
+
+/*
+ * A job over telemetry (version 10): what worker I took of the blocks ingested
+ * from low_ns on (insert times).  Every block inserted before low_ns that its
+ * streams route to it was taken before the barrier; of the later ones, exactly
+ * those listed (with when they were delivered, at_ns: at least their insert
+ * time) were.  A resumed job replays the others (source_telemetry.c).
+ */
+typedef struct stream_ckpt_live {
+    uint64_t seq;
+    uint32_t worker;
+    int64_t low_ns;
+    uint32_t n;
+    stream_live_done *done;  /* n (decode: allocated, free with sl_free) */
+} stream_ckpt_live;
+int stream_ckpt_live_encode(const stream_ckpt_live *l, dbuf *out);
+/* 0, SL_EINVAL (not such an object of version 10 or later), SL_ENOMEM. */
+int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l);
 
 uint64_t stream_ckpt_hash(const char *text);
 

@@ -14,6 +14,7 @@
  */
 #include "stream/checkpoint.h"
 #include "stream/job.h"
+#include "stream/live.h"
 #include "stream/ulog.h"
 
 #include "base/alloc.h"
@@ -505,8 +506,11 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
         why = "a metrics sink (its gauges are not saved: it starts over)";
-    if (!why && j->live)
-        why = "a telemetry source";
+    if (!why && j->live && !j->agg)
+        why = "a telemetry source without aggregation";
+    if (!why && j->live && j->src->tel_view == LAKE_THREAD_SPANS)
+        why = "a telemetry source over thread_spans (the spans open between blocks are not "
+              "saved)";
     if (!why && j->src && j->src->vw) /* the view is whole when it starts: it starts over */
         why = "a materialized view as its source";
     if (why) {
@@ -527,6 +531,8 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         j->resuming = false;
         return SL_OK;
     }
+    if (j->live) /* every block it takes is noted, for its checkpoints' lists */
+        stream_live_track(j->live);
     if (j->resuming && v)
         return view_restore(j, v, e);
     /* a table sink stages its rows from now on, tagged: recovery first cuts back what
@@ -610,6 +616,49 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
     return rc;
 }
 
+/* A job over telemetry: the blocks worker w took since its checkpoint time. */
+static int live_save(stream_wk *w, uint64_t seq, sql_err *e)
+{
+    stream_ckpt_live l = {.seq = seq, .worker = (uint32_t)w->id, .low_ns = w->ck_live_low,
+                          .n = (uint32_t)w->nlive, .done = w->live};
+    char name[32];
+    snprintf(name, sizeof name, "live-%d", w->id);
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    int rc = stream_ckpt_live_encode(&l, &b);
+    rc = rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
+            : ckw_put(w->j, seq, name, &b, e);
+    dbuf_free(&b);
+    return rc;
+}
+
+int stream_ckpt_live_restore(stream_wk *w, sql_err *e)
+{
+    stream_job *j = w->j;
+    char name[32];
+    snprintf(name, sizeof name, "live-%d", w->id);
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    stream_ckpt_live l;
+    memset(&l, 0, sizeof l);
+    int rc = stream_ckpt_get_obj(j->ckpt, j->resume->seq, name, &b, e);
+    if (!rc && (rc = stream_ckpt_live_decode(b.p, b.len, &l)))
+        rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
+                             : damaged(e, w->id);
+    if (!rc && (l.seq != j->resume->seq || l.worker != (uint32_t)w->id))
+        rc = damaged(e, w->id);
+    if (!rc) {
+        sl_free(w->live);
+        w->live = l.done;
+        w->nlive = w->live_cap = (int64_t)l.n;
+        w->rs_live_low = l.low_ns;
+        l.done = NULL;
+    }
+    sl_free(l.done);
+    dbuf_free(&b);
+    return rc;
+}
+
 int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
 {
     stream_job *j = w->j;
@@ -633,7 +682,8 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
         stream_ckpt_worker_win_done(&b, len_at);
     if (!rc)
         rc = stream_ckpt_worker_finish(&b);
-    return put_part(j, seq, w->id, rc, &b, e);
+    rc = put_part(j, seq, w->id, rc, &b, e);
+    return !rc && j->live ? live_save(w, seq, e) : rc;
 }
 
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,
@@ -643,7 +693,9 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
         return SL_OK;
     stream_ckpt_manifest m = {.seq = seq, .job_hash = j->ckpt_hash,
                               .file_size = j->file ? stream_file_size(j->file) : 0,
-                              .nworkers = (uint32_t)j->nw, .nsplits = (uint32_t)j->nsplits,
+                              .nworkers = (uint32_t)j->nw,
+                              /* telemetry: each worker reads the streams routed to it */
+                              .nsplits = (uint32_t)(j->live ? j->nw : j->nsplits),
                               .chunk = chunk, .has_pos = has_pos};
     if (pos)
         m.pos = *pos;

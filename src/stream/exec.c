@@ -10,6 +10,7 @@
  */
 #include "stream/checkpoint.h"
 #include "stream/job.h"
+#include "stream/live.h"
 
 #include "base/alloc.h"
 
@@ -90,12 +91,39 @@ static void wk_free(wk *w)
     sl_free(w->ahead);
     sl_free(w->ahead_pos);
     sl_free(w->ukept.bits);
+    sl_free(w->live);
+    sl_free(w->replayed);
     stream_keyed_free(w);
     sl_free(w->keep);
     if (w->hk_on)
         sql_ht_free(&w->hk);
     arena_destroy(&w->scratch);
     arena_destroy(&w->pscratch);
+}
+
+/* A job over telemetry resumed: every worker's part and list of blocks read back,
+ * the source's watermark and figures as they were (the workers replay the rest). */
+static int live_resume(job *j, sql_err *e)
+{
+    if (j->resume->nworkers != (uint32_t)j->nw)
+        return sql_err_set(e, "55000", -1, "checkpoint %llu was taken on %u workers, not %d: "
+                           "run the job on as many, or remove its checkpoints to start over",
+                           (unsigned long long)j->resume->seq, j->resume->nworkers, j->nw);
+    int rc = SL_OK;
+    int64_t wm = STREAM_WM_END;
+    uint64_t read = 0, late = 0;
+    for (int i = 0; i < j->nw && !rc; i++) {
+        if (!(rc = stream_ckpt_worker_restore(&j->w[i], e)))
+            rc = stream_ckpt_live_restore(&j->w[i], e);
+        wm = j->w[i].wm < wm ? j->w[i].wm : wm;
+        read += j->w[i].rows_read;
+        late += j->w[i].late;
+    }
+    if (rc)
+        return rc;
+    stream_live_restore(j->live, wm, read, late);
+    stream_ckpt_resumed(j);
+    return SL_OK;
 }
 
 /* Checkpoints: the merger's state; on recovery every worker's part read back. */
@@ -113,6 +141,8 @@ static int ckpt_setup(job *j, sql_err *e)
     int rc = stream_ckpt_writer_start(j, e);
     if (rc || !j->resuming)
         return rc;
+    if (j->live)
+        return live_resume(j, e);
     if (j->src->kf && (j->resume->file_size != stream_file_size(j->file) ||
                        j->resume->nsplits != (uint32_t)j->nsplits))
         return sql_err_set(e, "55000", -1, "checkpoint %llu: the topic of source \"%s\" has "
@@ -162,7 +192,7 @@ static int setup(job *j, int nw, sql_err *e)
                                            &j->w[p].bell))
                 return oom(e);
     if (j->live)
-        return SL_OK;
+        return ckpt_setup(j, e);
     /* kafka without an aggregation: each worker reads its partitions and the
      * merger writes rows as they come (interleaved: a partition's rows in order) */
     /* read ahead, each split checks where it starts (read_ahead): no pass over the

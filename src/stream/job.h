@@ -108,6 +108,15 @@ typedef struct stream_wk {
     int32_t rs_chunk;        /* recovery: the split to go on from, and where in it */
     bool rs_has_pos;
     stream_reader_pos rs_pos;
+    /* a job over telemetry with checkpoints (worker.c's read_live): the blocks it
+     * took, delivered at or after its last checkpoint time (ckpt_job.c's live-I) */
+    stream_live_done *live;
+    int64_t nlive, live_cap;
+    int64_t ck_live_low;     /* reading half: its checkpoint time at the last barrier */
+    int64_t rs_live_low;     /* recovery: the checkpoint's (what it replays from) */
+    int64_t live_floor;      /* replaying: the insert time of its next block */
+    stream_live_done *replayed; /* replayed (sorted), until the last maybe-seen block */
+    int64_t nreplayed, replayed_cap;
 } stream_wk;
 
 /* A worker's figures while the job runs (worker.c publishes them, exec.c makes them). */
@@ -274,6 +283,9 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e);
 void stream_ckpt_resumed(const stream_job *j);
 /* Worker setup on recovery: its part read back into its windows and position. */
 int stream_ckpt_worker_restore(stream_wk *w, sql_err *e);
+/* ... a job over telemetry: its live-I object read back (the blocks it took, and
+ * its checkpoint time). */
+int stream_ckpt_live_restore(stream_wk *w, sql_err *e);
 /* A worker aligned on barrier seq: its part written. */
 int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e);
 /* Merger: checkpoint seq committed (sink synced, manifest published). */

@@ -26,9 +26,11 @@
  * a view until started).  A job takes checkpoints in the server's object
  * store (STREAM_CKPT_SERVER_PREFIX + its name, ckpt_job.c): after a crash a
  * job over a file resumes from its last one, exactly; a job that ends, is
- * stopped or dropped removes them, so starting it again starts over.  Jobs
- * over telemetry take none (a restarted one reads the rows ingested after
- * the restart).
+ * stopped or dropped removes them, so starting it again starts over.  An
+ * aggregating job over telemetry resumes too, replaying from the store the
+ * blocks ingested since its checkpoint (source_telemetry.c); other jobs over
+ * telemetry take none (a restarted one reads the rows ingested after the
+ * restart).
  *
  * Threads: one per job runs the job's merger (stream_job_exec), which starts
  * the workers; a ticker samples the figures every second (records in and
@@ -311,7 +313,7 @@ static int job_start(stream_server *ss, sjob *jb, const PgQuery__Node *st, sql_e
         pthread_mutex_unlock(&ss->vmu);
     }
     if (!rc && jb->src && jb->src->connector == STREAM_CONN_TELEMETRY &&
-        stream_live_open(r->hub, jb->src, nw, &jb->live))
+        stream_live_open(r->hub, jb->src, nw, jb->j.resuming, &jb->live))
         rc = oom(&jb->err);
     jb->j.live = jb->live;
     jb->j.stop = &jb->stop;

@@ -43,5 +43,8 @@ int stream_server_metrics(stream_server *ss, dbuf *out);
 
 /* source_telemetry.c: the ingest block hook's work (live.h has the rest). */
 void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len);
+/* The ingest insert hook's work (ingest_insert_hook): a block's insert begins
+ * (done false: returns its begin time) or ended (done true, that time). */
+int64_t stream_hub_insert(stream_hub *h, int64_t begin_ns, bool done);
 
 #endif

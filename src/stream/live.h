@@ -32,18 +32,61 @@ int stream_telemetry_option(stream_table *t, const char *k, const char *v, int l
 int stream_telemetry_check(stream_table *t, sql_err *e);
 
 /* A job's subscription to a telemetry table's rows, cut into nworkers queues
- * (a row's queue: its stream id's hash), with the source's watermark. */
-int stream_live_open(stream_hub *h, stream_table *t, int nworkers, stream_live **out);
+ * (a row's queue: its stream id's hash), with the source's watermark.  replay:
+ * a job resumed from a checkpoint, whose workers each replay what they had not
+ * taken (stream_live_replay) before the blocks delivered meanwhile are checked
+ * for lateness and queued. */
+int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
+                     stream_live **out);
 /* Unsubscribes (after the job's workers stopped) and frees the queued rows. */
 void stream_live_close(stream_live *l);
 /* Wakes the job's readers: stream_live_next returns 0 from now on. */
 void stream_live_stop(stream_live *l);
+/* The job takes checkpoints: every block delivered is queued, with or without
+ * on-time rows, so that its worker knows it took it. */
+void stream_live_track(stream_live *l);
+/* A resumed job: the watermark (raised to wm) and figures its checkpoint saved. */
+void stream_live_restore(stream_live *l, int64_t wm, uint64_t rows_read, uint64_t late);
+
+/* A block delivered again after it was replayed: its rows counted once. */
+void stream_live_uncount(stream_live *l, uint64_t rows_read, uint64_t late);
+
+typedef struct stream_live_item {
+    sql_batch *b;            /* on-time rows (taken by the caller; NULL: none) */
+    int64_t wm;              /* the watermark after it */
+    bool block;              /* a block's (false: an idle tick, the watermark only) */
+    bool maybe_seen;         /* delivered while the job replayed: skip it if replayed */
+    sl_uuid id;              /* the block */
+    int64_t at_ns;           /* when it was delivered (at least its insert time) */
+    uint64_t nread, nlate;   /* its rows, and those dropped as late */
+} stream_live_item;
+
 /*
- * Worker wid's next batch of on-time rows (*b, possibly NULL: only the
- * watermark moved, by the idle rule) and the watermark after it: 1; 0 once
- * stopped.  Waits at most ~50 ms.
+ * Worker wid's next item: a block's on-time rows (a job with checkpoints gets
+ * every block, rows or not), or only the watermark (moved by the idle rule):
+ * 1; 0 once stopped.  Waits at most ~50 ms.
  */
-int stream_live_next(stream_live *l, int wid, sql_batch **b, int64_t *wm);
+int stream_live_next(stream_live *l, int wid, stream_live_item *it);
+
+/*
+ * A checkpoint's time for worker wid: every block its streams route to that was
+ * inserted before it has been handed to the worker (taken, or queued for it), or
+ * is at or after floor_ns (a replay's next block).  Inserts under way, and blocks
+ * queued or held for it, hold it back.
+ */
+int64_t stream_live_low(stream_live *l, int wid, int64_t floor_ns);
+
+/*
+ * A resumed job's worker wid: the blocks inserted at or after since_ns that its
+ * streams route to and that are not in done (its checkpoint's list, sorted here),
+ * decoded as the hub does, checked for lateness, and handed to fn in insert time
+ * order with the insert time of the block after it (INT64_MAX: none), which is
+ * where its checkpoint time stands meanwhile.  0, fn's error, or e set.
+ */
+typedef int (*stream_live_replay_fn)(void *arg, stream_live_item *it, int64_t next_ns,
+                                     sql_err *e);
+int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
+                       uint32_t ndone, stream_live_replay_fn fn, void *arg, sql_err *e);
 
 typedef struct stream_live_figures {
     uint64_t rows_read, late_dropped, overflow_dropped;

@@ -24,19 +24,29 @@
  * event times; max_delay must cover how long clients hold events before
  * sending them (their flush interval) or such rows arrive late.
  *
+ * Checkpoints (docs/internals/stream.md "Telemetry"): ingestion reports each
+ * block insert as it begins and ends (stream_hub_insert), so a worker's
+ * checkpoint time (stream_live_low) is one before which every block routed to
+ * it was taken; with the blocks it took since, that is what a resumed job
+ * needs to replay the rest from the store (stream_live_replay), while the
+ * blocks delivered meanwhile wait in the held queue.
+ *
  * Locks: the hub's mutex covers its subscription list and the decoding; a
- * subscription's mutex its queues, watermark and figures.  Neither is held
- * while a worker runs rows.
+ * subscription's mutex its queues, watermark and figures; the hub's pmu its
+ * inserts under way (taken under a subscription's mutex, never the other way).
+ * None is held while a worker runs rows.
  */
 #include "stream/live.h"
 
 #include "base/alloc.h"
 #include "base/clock.h"
 #include "base/hash.h"
+#include "base/log.h"
 #include "base/uuid.h"
 #include "sql/catalog/lakescan.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -46,9 +56,19 @@
 #define FILL_PROCESS -2
 #define FILL_STREAM -3
 
+/* A block's place in the checkpoints of a job that takes them (live.h). */
+typedef struct blk_info {
+    sl_uuid id;
+    int64_t begin_ns, at_ns;
+    int w;                   /* the worker its stream routes to */
+} blk_info;
+
 typedef struct qitem {
-    sql_batch *b;
+    sql_batch *b;            /* on-time rows (NULL: none) */
     int64_t wm;
+    bool block, maybe_seen;
+    blk_info bi;
+    uint64_t nread, nlate;
 } qitem;
 
 typedef struct wqueue {
@@ -63,10 +83,13 @@ struct stream_live {
     pthread_mutex_t mu;
     pthread_cond_t cv;
     wqueue *q;
+    wqueue held;             /* while replaying: blocks delivered, rows not yet checked */
     stream_wm wm;
     int64_t last_row_mono;
     int64_t bytes;
     bool stop;
+    bool track;              /* checkpoints: every block is queued, rows or not */
+    int replaying;           /* workers still replaying (the held blocks wait for them) */
     uint64_t rows_read, late, overflow;
     stream_live *next;
 };
@@ -84,6 +107,12 @@ struct stream_hub {
     span_state *spans;
     int nspans;
     int64_t tick;
+    /* inserts under way (their begin times), under pmu: a block inserted at or
+     * after a time is one of these or began after it (stream_live_low) */
+    pthread_mutex_t pmu;
+    int64_t *pend;
+    int npend, pend_cap;
+    int nlost;               /* inserts under way not in pend (out of memory) */
 };
 
 int stream_hub_new(lake *l, stream_hub **out)
@@ -93,6 +122,7 @@ int stream_hub_new(lake *l, stream_hub **out)
         return SL_ENOMEM;
     h->l = l;
     pthread_mutex_init(&h->mu, NULL);
+    pthread_mutex_init(&h->pmu, NULL);
     *out = h;
     return SL_OK;
 }
@@ -104,7 +134,9 @@ void stream_hub_free(stream_hub *h)
     for (int i = 0; i < h->nspans; i++)
         dbuf_free(&h->spans[i].st);
     sl_free(h->spans);
+    sl_free(h->pend);
     pthread_mutex_destroy(&h->mu);
+    pthread_mutex_destroy(&h->pmu);
     sl_free(h);
 }
 
@@ -189,9 +221,54 @@ int stream_telemetry_check(stream_table *t, sql_err *e)
     return SL_OK;
 }
 
+/* ---- inserts under way -------------------------------------------------------- */
+
+int64_t stream_hub_insert(stream_hub *h, int64_t begin_ns, bool done)
+{
+    pthread_mutex_lock(&h->pmu);
+    if (done && begin_ns == INT64_MIN) {
+        h->nlost--;
+    } else if (done) {
+        for (int i = 0; i < h->npend; i++)
+            if (h->pend[i] == begin_ns) {
+                h->pend[i] = h->pend[--h->npend];
+                break;
+            }
+    } else {
+        /* read under the lock: stream_live_low sees this insert, or a time before it */
+        begin_ns = clock_wall_ns();
+        if (h->npend == h->pend_cap) {
+            int nc = h->pend_cap ? h->pend_cap * 2 : 64;
+            int64_t *np = sl_realloc(h->pend, sizeof *np * (size_t)nc);
+            if (np) {
+                h->pend = np;
+                h->pend_cap = nc;
+            }
+        }
+        if (h->npend < h->pend_cap)
+            h->pend[h->npend++] = begin_ns;
+        else
+            h->nlost++, begin_ns = INT64_MIN; /* out of memory: no time is safe */
+    }
+    pthread_mutex_unlock(&h->pmu);
+    return begin_ns;
+}
+
+/* The earliest insert still under way, or the time now if none. */
+static int64_t inserts_low(stream_hub *h)
+{
+    pthread_mutex_lock(&h->pmu);
+    int64_t low = h->nlost ? INT64_MIN : clock_wall_ns();
+    for (int i = 0; i < h->npend; i++)
+        low = h->pend[i] < low ? h->pend[i] : low;
+    pthread_mutex_unlock(&h->pmu);
+    return low;
+}
+
 /* ---- subscriptions --------------------------------------------------------- */
 
-int stream_live_open(stream_hub *h, stream_table *t, int nworkers, stream_live **out)
+int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
+                     stream_live **out)
 {
     stream_live *l = sl_calloc(1, sizeof *l);
     if (!l || !(l->q = sl_calloc((size_t)nworkers, sizeof *l->q))) {
@@ -201,6 +278,7 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, stream_live *
     l->h = h;
     l->t = t;
     l->nw = nworkers;
+    l->replaying = replay ? nworkers : 0;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     stream_wm_init(&l->wm, t->delay_ns);
@@ -211,6 +289,14 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, stream_live *
     pthread_mutex_unlock(&h->mu);
     *out = l;
     return SL_OK;
+}
+
+static void queue_free(wqueue *q)
+{
+    for (int64_t i = q->head; i < q->n; i++)
+        sql_batch_free(q->it[i].b);
+    sl_free(q->it);
+    memset(q, 0, sizeof *q);
 }
 
 void stream_live_close(stream_live *l)
@@ -225,11 +311,9 @@ void stream_live_close(stream_live *l)
             break;
         }
     pthread_mutex_unlock(&h->mu);
-    for (int w = 0; w < l->nw; w++) {
-        for (int64_t i = l->q[w].head; i < l->q[w].n; i++)
-            sql_batch_free(l->q[w].it[i].b);
-        sl_free(l->q[w].it);
-    }
+    for (int w = 0; w < l->nw; w++)
+        queue_free(&l->q[w]);
+    queue_free(&l->held);
     sl_free(l->q);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
@@ -244,6 +328,31 @@ void stream_live_stop(stream_live *l)
     pthread_mutex_unlock(&l->mu);
 }
 
+void stream_live_track(stream_live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    l->track = true;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void stream_live_restore(stream_live *l, int64_t wm, uint64_t rows_read, uint64_t late)
+{
+    pthread_mutex_lock(&l->mu);
+    if (wm != STREAM_WM_NONE && wm != STREAM_WM_END && wm <= INT64_MAX - l->t->delay_ns)
+        stream_wm_observe(&l->wm, wm + l->t->delay_ns);
+    l->rows_read += rows_read;
+    l->late += late;
+    pthread_mutex_unlock(&l->mu);
+}
+
+void stream_live_uncount(stream_live *l, uint64_t rows_read, uint64_t late)
+{
+    pthread_mutex_lock(&l->mu);
+    l->rows_read -= rows_read;
+    l->late -= late;
+    pthread_mutex_unlock(&l->mu);
+}
+
 void stream_live_figures_get(stream_live *l, stream_live_figures *f)
 {
     pthread_mutex_lock(&l->mu);
@@ -255,7 +364,7 @@ void stream_live_figures_get(stream_live *l, stream_live_figures *f)
     pthread_mutex_unlock(&l->mu);
 }
 
-static int queue_push(wqueue *q, sql_batch *b, int64_t wm)
+static int queue_push(wqueue *q, const qitem *it)
 {
     if (q->n == q->cap && q->head) {
         memmove(q->it, q->it + q->head, sizeof *q->it * (size_t)(q->n - q->head));
@@ -270,13 +379,13 @@ static int queue_push(wqueue *q, sql_batch *b, int64_t wm)
         q->it = ni;
         q->cap = nc;
     }
-    q->it[q->n++] = (qitem){b, wm};
+    q->it[q->n++] = *it;
     return SL_OK;
 }
 
-int stream_live_next(stream_live *l, int wid, sql_batch **b, int64_t *wm)
+int stream_live_next(stream_live *l, int wid, stream_live_item *it)
 {
-    *b = NULL;
+    memset(it, 0, sizeof *it);
     pthread_mutex_lock(&l->mu);
     wqueue *q = &l->q[wid];
     if (q->head == q->n && !l->stop) {
@@ -289,27 +398,53 @@ int stream_live_next(stream_live *l, int wid, sql_batch **b, int64_t *wm)
     }
     int more = !l->stop;
     if (more && q->head < q->n) {
-        *b = q->it[q->head].b;
-        *wm = q->it[q->head].wm;
-        q->head++;
-        l->bytes -= sql_batch_bytes(*b);
+        const qitem *x = &q->it[q->head++];
+        it->b = x->b;
+        it->wm = x->wm;
+        it->block = x->block;
+        it->maybe_seen = x->maybe_seen;
+        it->id = x->bi.id;
+        it->at_ns = x->bi.at_ns;
+        it->nread = x->nread;
+        it->nlate = x->nlate;
+        if (x->b)
+            l->bytes -= sql_batch_bytes(x->b);
     } else if (more) {
         /* nothing queued for this worker: the source's watermark, which every row still
-         * to come respects (rows are checked against it when queued, under this lock) */
-        if (clock_mono_ns() - l->last_row_mono >= l->t->idle_ns)
+         * to come respects (rows are checked against it when queued, under this lock).
+         * Not while a resumed job replays: the blocks it replays come before */
+        if (!l->replaying && clock_mono_ns() - l->last_row_mono >= l->t->idle_ns)
             stream_wm_observe(&l->wm, clock_wall_ns());
-        *wm = stream_wm_value(&l->wm);
+        it->wm = stream_wm_value(&l->wm);
     }
     pthread_mutex_unlock(&l->mu);
     return more;
 }
 
+int64_t stream_live_low(stream_live *l, int wid, int64_t floor_ns)
+{
+    pthread_mutex_lock(&l->mu);
+    int64_t low = floor_ns;
+    const wqueue *q = &l->q[wid];
+    for (int64_t i = q->head; i < q->n; i++)
+        if (q->it[i].block && q->it[i].bi.begin_ns < low)
+            low = q->it[i].bi.begin_ns;
+    for (int64_t i = l->held.head; i < l->held.n; i++)
+        if (l->held.it[i].bi.w == wid && l->held.it[i].bi.begin_ns < low)
+            low = l->held.it[i].bi.begin_ns;
+    /* blocks not delivered yet: inserts under way, or begun after now (read after
+     * this queue's: one delivered meanwhile was under way when it was read) */
+    int64_t ins = inserts_low(l->h);
+    pthread_mutex_unlock(&l->mu);
+    return ins < low ? ins : low;
+}
+
 /* ---- delivering a block ----------------------------------------------------- */
 
-/* The rows of one subscription's table from the view's SQL batch: its columns,
- * its on-time rows; queued for the stream's worker. */
-static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
-                    const lake_coldef *defs)
+/* The columns of a subscription's table from the view's SQL batch (NULL: out of
+ * memory or a value that does not convert; the block is lost to this job). */
+static sql_batch *convert(stream_live *l, const col_batch *cb, const meta_block *row,
+                          const lake_coldef *defs)
 {
     stream_table *t = l->t;
     lakescan_col cols[64];
@@ -333,14 +468,19 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
         cols[i].fill.s.n = 36;
     }
     sql_batch *b;
-    if (lakescan_convert(cb, in_col, cols, t->ncols, t->types, &b, &e))
-        return;
+    return lakescan_convert(cb, in_col, cols, t->ncols, t->types, &b, &e) ? NULL : b;
+}
+
+/* Under l->mu: b's on-time rows (rule 2 of docs/streaming.md: the watermark in
+ * force when each arrives), b freed or returned; counts the rows and the late. */
+static sql_batch *on_time(stream_live *l, sql_batch *b, uint64_t *nread, uint64_t *nlate)
+{
+    stream_table *t = l->t;
     uint32_t *keep = sl_malloc(sizeof *keep * (size_t)(b->n ? b->n : 1));
     if (!keep) {
         sql_batch_free(b);
-        return;
+        return NULL;
     }
-    pthread_mutex_lock(&l->mu);
     const col_vec *ts = t->time_col >= 0 ? &b->cols[t->time_col] : NULL;
     int64_t m = 0, late = 0;
     for (int64_t i = 0; i < b->n; i++) {
@@ -354,6 +494,8 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
         }
         keep[m++] = (uint32_t)i;
     }
+    *nread = (uint64_t)b->n;
+    *nlate = (uint64_t)late;
     l->rows_read += (uint64_t)b->n;
     l->late += (uint64_t)late;
     l->last_row_mono = clock_mono_ns();
@@ -362,20 +504,67 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
         kept = NULL;
     if (kept != b)
         sql_batch_free(b);
+    sl_free(keep);
+    if (kept && !kept->n) {
+        sql_batch_free(kept);
+        kept = NULL;
+    }
+    return kept;
+}
+
+/* Under l->mu: a block's rows (b, taken) checked and queued for their worker.  A
+ * job taking checkpoints gets every block, rows or not, so that it knows it took
+ * it; a full queue loses the rows (counted), never the block's place. */
+static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_seen)
+{
+    qitem it = {.block = l->track, .maybe_seen = maybe_seen, .bi = *bi};
+    sql_batch *kept = on_time(l, b, &it.nread, &it.nlate);
     int64_t bytes = kept ? sql_batch_bytes(kept) : 0;
-    int w = (int)(hash64(row->stream_id.b, 16) % (uint64_t)l->nw);
-    if (!kept || !m || l->stop) {
+    if (l->stop || (!kept && !l->track)) {
         sql_batch_free(kept);
-    } else if (l->bytes + bytes > QUEUE_MAX_BYTES ||
-               queue_push(&l->q[w], kept, stream_wm_value(&l->wm))) {
-        l->overflow += (uint64_t)m;
+        return;
+    }
+    if (kept && l->bytes + bytes > QUEUE_MAX_BYTES) {
+        l->overflow += (uint64_t)kept->n;
         sql_batch_free(kept);
+        kept = NULL;
+        bytes = 0;
+        if (!l->track)
+            return;
+    }
+    it.b = kept;
+    it.wm = stream_wm_value(&l->wm);
+    if (queue_push(&l->q[bi->w], &it)) {
+        l->overflow += kept ? (uint64_t)kept->n : 0;
+        sql_batch_free(kept);
+        return;
+    }
+    l->bytes += bytes;
+    pthread_cond_broadcast(&l->cv);
+}
+
+/* The rows of one subscription's table from the view's SQL batch, for the worker
+ * owning the block's stream (held, unchecked, while a resumed job replays). */
+static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
+                    const lake_coldef *defs)
+{
+    sql_batch *b = convert(l, cb, row, defs);
+    if (!b)
+        return;
+    blk_info bi = {.id = row->block_id, .begin_ns = row->insert_time_ns,
+                   .at_ns = clock_wall_ns(),
+                   .w = (int)(hash64(row->stream_id.b, 16) % (uint64_t)l->nw)};
+    pthread_mutex_lock(&l->mu);
+    if (!l->replaying) {
+        admit(l, b, &bi, false);
+    } else if (l->stop || l->bytes + sql_batch_bytes(b) > QUEUE_MAX_BYTES ||
+               queue_push(&l->held, &(qitem){.b = b, .block = true, .bi = bi})) {
+        l->overflow += (uint64_t)b->n;
+        sql_batch_free(b);
     } else {
-        l->bytes += bytes;
-        pthread_cond_broadcast(&l->cv);
+        l->bytes += sql_batch_bytes(b);
     }
     pthread_mutex_unlock(&l->mu);
-    sl_free(keep);
 }
 
 /* thread_spans: the state the stream's previous block left (made if new). */
@@ -472,4 +661,154 @@ void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload,
         decode_view(h, p, LAKE_ASYNC_EVENTS, row, payload, len);
     lake_process_release(h->l, p);
     pthread_mutex_unlock(&h->mu);
+}
+
+/* ---- replaying after a checkpoint ------------------------------------------------ */
+
+typedef struct replay_list {
+    stream_live *l;
+    int wid;
+    const stream_live_done *done; /* sorted by id */
+    uint32_t ndone;
+    meta_block *rows;
+    size_t n, cap;
+} replay_list;
+
+static int cmp_done(const void *a, const void *b)
+{
+    return memcmp(((const stream_live_done *)a)->id.b, ((const stream_live_done *)b)->id.b, 16);
+}
+
+static bool was_taken(const stream_live_done *d, uint32_t n, const sl_uuid *id)
+{
+    stream_live_done key = {.id = *id};
+    return n && bsearch(&key, d, n, sizeof *d, cmp_done);
+}
+
+/* A block row inserted since the checkpoint's time: kept if its stream routes to
+ * this worker and the worker did not take it before the checkpoint. */
+static int take_row(void *arg, const meta_block *row)
+{
+    replay_list *r = arg;
+    if ((int)(hash64(row->stream_id.b, 16) % (uint64_t)r->l->nw) != r->wid ||
+        was_taken(r->done, r->ndone, &row->block_id))
+        return 0;
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 64;
+        meta_block *nr = sl_realloc(r->rows, sizeof *nr * nc);
+        if (!nr)
+            return SL_ENOMEM;
+        r->rows = nr;
+        r->cap = nc;
+    }
+    r->rows[r->n++] = *row;
+    return 0;
+}
+
+/* A stored block's rows for l's table as the hub delivers them (*b NULL: the
+ * block does not feed the table's view, or its payload is gone). */
+static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, sql_batch **b)
+{
+    stream_hub *h = l->h;
+    int v = l->t->tel_view;
+    const lake_process *p = NULL;
+    errmsg em;
+    errmsg_clear(&em);
+    *b = NULL;
+    int rc = lake_process_get(h->l, &row->process_id, &p, &em);
+    if (rc)
+        return rc == SL_ENOTFOUND ? SL_OK : rc;
+    const lake_stream_info *si = NULL;
+    for (size_t i = 0; i < p->n_streams && !si; i++)
+        if (uuid_eq(&p->streams[i].stream_id, &row->stream_id))
+            si = &p->streams[i];
+    bool feeds = si && ((v == LAKE_LOG_ENTRIES && si->is_log) ||
+                        (v == LAKE_MEASURES && si->is_metrics) ||
+                        ((v == LAKE_THREAD_SPANS || v == LAKE_ASYNC_EVENTS) && si->is_cpu));
+    dbuf_reset(pl);
+    if (feeds && (rc = lake_block_payload(h->l, row, pl, &em))) {
+        char id[UUID_STR_LEN];
+        uuid_format(&row->block_id, id);
+        log_warn("stream", "table %s: block %s inserted since the checkpoint cannot be read "
+                 "again (%s): its rows are not replayed", l->t->name, id, errmsg_str(&em));
+        feeds = false;
+        rc = SL_OK;
+    }
+    if (feeds) {
+        lake_src_block blk = {.block_id = row->block_id,
+                              .stream_id = row->stream_id,
+                              .insert_time_ns = row->insert_time_ns,
+                              .object_offset = row->object_offset,
+                              .nb_objects = row->nb_objects,
+                              .payload = pl->p,
+                              .payload_len = pl->len};
+        lake_build_out out;
+        lake_build_out_init(&out);
+        int n;
+        const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
+        if (!lake_builder_of((lake_view_id)v)(&p->proc, &blk, 1, NULL, 0, &out, &em) &&
+            out.batch && out.batch->nrows)
+            *b = convert(l, out.batch, row, defs);
+        lake_build_out_free(&out);
+    }
+    lake_process_release(h->l, p);
+    return SL_OK;
+}
+
+/* Worker wid replayed what it had to: once every worker has, the blocks delivered
+ * meanwhile are checked and queued (each maybe one of those replayed). */
+static void replay_over(stream_live *l)
+{
+    pthread_mutex_lock(&l->mu);
+    if (l->replaying && !--l->replaying) {
+        for (int64_t i = l->held.head; i < l->held.n; i++) {
+            qitem *x = &l->held.it[i];
+            l->bytes -= sql_batch_bytes(x->b);
+            admit(l, x->b, &x->bi, true);
+            x->b = NULL;
+        }
+        queue_free(&l->held);
+    }
+    pthread_cond_broadcast(&l->cv);
+    pthread_mutex_unlock(&l->mu);
+}
+
+int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
+                       uint32_t ndone, stream_live_replay_fn fn, void *arg, sql_err *e)
+{
+    qsort(done, ndone, sizeof *done, cmp_done);
+    replay_list r = {.l = l, .wid = wid, .done = done, .ndone = ndone};
+    errmsg em;
+    errmsg_clear(&em);
+    int rc = lake_blocks_since(l->h->l, since_ns, take_row, &r, &em);
+    if (rc)
+        rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
+                             : sql_err_set(e, "58030", -1, "table \"%s\": the blocks ingested "
+                                           "since the checkpoint cannot be listed: %s",
+                                           l->t->name, errmsg_str(&em));
+    dbuf pl;
+    dbuf_init(&pl, (size_t)1 << 31);
+    for (size_t i = 0; i < r.n && !rc; i++) {
+        sql_batch *b;
+        if ((rc = replay_rows(l, &r.rows[i], &pl, &b))) {
+            rc = sql_err_set(e, "58030", -1, "table \"%s\": a block ingested since the "
+                             "checkpoint cannot be read: %s", l->t->name, sl_strerror(rc));
+            break;
+        }
+        stream_live_item it = {.block = true, .id = r.rows[i].block_id,
+                               .at_ns = r.rows[i].insert_time_ns};
+        pthread_mutex_lock(&l->mu);
+        it.b = b ? on_time(l, b, &it.nread, &it.nlate) : NULL;
+        it.wm = stream_wm_value(&l->wm);
+        pthread_mutex_unlock(&l->mu);
+        /* what this worker has not taken yet starts at the next block's insert time */
+        rc = fn(arg, &it, i + 1 < r.n ? r.rows[i + 1].insert_time_ns : INT64_MAX, e);
+    }
+    if (!rc)
+        log_info("stream", "table %s: worker %d replayed %zu blocks ingested since the "
+                 "checkpoint", l->t->name, wid, r.n);
+    dbuf_free(&pl);
+    sl_free(r.rows);
+    replay_over(l);
+    return rc;
 }

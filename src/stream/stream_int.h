@@ -44,6 +44,7 @@
 #ifndef SL_STREAM_STREAM_INT_H
 #define SL_STREAM_STREAM_INT_H
 
+#include "base/uuid.h"
 #include "sql/catalog/tfuncs.h"
 #include "sql/query_int.h"
 #include "stream/stream.h"
@@ -74,6 +75,11 @@ typedef struct stream_serving stream_serving;
 typedef struct stream_sink stream_sink;
 typedef struct stream_hub stream_hub;   /* a server's live telemetry (source_telemetry.c) */
 typedef struct stream_live stream_live; /* one job's subscription to it */
+/* A telemetry block a job's worker took, and when it was delivered (checkpoints). */
+typedef struct stream_live_done {
+    sl_uuid id;
+    int64_t at_ns;
+} stream_live_done;
 typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
 typedef struct stream_view stream_view;
 

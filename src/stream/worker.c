@@ -1155,20 +1155,111 @@ static int read_split(wk *w, int c, sql_err *e)
     return rc;
 }
 
-/* A live source (source_telemetry.c): this worker's queue until the job stops;
- * an idle tick moves the watermark only. */
+/* ---- a live source (source_telemetry.c) ------------------------------------------ */
+
+static int cmp_done(const void *a, const void *b)
+{
+    return memcmp(((const stream_live_done *)a)->id.b, ((const stream_live_done *)b)->id.b, 16);
+}
+
+static int done_add(stream_live_done **d, int64_t *n, int64_t *cap, const sl_uuid *id,
+                    int64_t at_ns)
+{
+    if (*n == *cap) {
+        int64_t nc = *cap ? *cap * 2 : 64;
+        stream_live_done *nd = sl_realloc(*d, sizeof *nd * (size_t)nc);
+        if (!nd)
+            return SL_ENOMEM;
+        *d = nd;
+        *cap = nc;
+    }
+    (*d)[(*n)++] = (stream_live_done){*id, at_ns};
+    return SL_OK;
+}
+
+/* Checkpoints: the barrier asked for, with this worker's checkpoint time; the
+ * blocks it took that were delivered before that time leave its list (a later
+ * checkpoint's time is not earlier). */
+static int live_barrier(wk *w, sql_err *e)
+{
+    job *j = w->j;
+    if (!ckpt_asked(w))
+        return SL_OK;
+    int64_t low = stream_live_low(j->live, w->id, w->live_floor), k = 0;
+    w->ck_live_low = low;
+    for (int64_t i = 0; i < w->nlive; i++)
+        if (w->live[i].at_ns >= low)
+            w->live[k++] = w->live[i];
+    w->nlive = k;
+    return barrier_out(w, j->nsplits, NULL, e);
+}
+
+/* One item of the source: its rows on to the owners, the watermark after it, the
+ * block noted (a job with checkpoints), and a barrier if one is asked for. */
+static int live_use(wk *w, stream_live_item *it, sql_err *e)
+{
+    job *j = w->j;
+    int rc = it->b ? push_batch(w, it->b, e) : SL_OK;
+    if (it->wm > w->wm)
+        w->wm = it->wm;
+    if (!rc && it->block && j->ckpt) {
+        if (done_add(&w->live, &w->nlive, &w->live_cap, &it->id, it->at_ns))
+            rc = oom(e);
+        w->rows_read += it->nread;
+        w->late += it->nlate;
+    }
+    if (!rc && j->agg)
+        rc = send_watermark(w, STREAM_MSG_ROWS, e);
+    if (!rc && j->agg)
+        rc = drain(w, e);
+    return !rc && j->ckpt ? live_barrier(w, e) : rc;
+}
+
+/* A resumed job: a block replayed (its id kept until the blocks delivered
+ * meanwhile, which may repeat it, are through). */
+static int replayed(void *arg, stream_live_item *it, int64_t next_ns, sql_err *e)
+{
+    wk *w = arg;
+    w->live_floor = next_ns;
+    if (done_add(&w->replayed, &w->nreplayed, &w->replayed_cap, &it->id, it->at_ns)) {
+        sql_batch_free(it->b);
+        return oom(e);
+    }
+    return live_use(w, it, e);
+}
+
+static bool was_replayed(const wk *w, const sl_uuid *id)
+{
+    stream_live_done key = {.id = *id};
+    return w->nreplayed &&
+           bsearch(&key, w->replayed, (size_t)w->nreplayed, sizeof key, cmp_done);
+}
+
+/* This worker's queue until the job stops; an idle tick moves the watermark only.
+ * A resumed job first replays what its checkpoint had not taken. */
 static int read_live(wk *w, sql_err *e)
 {
     job *j = w->j;
-    int rc = SL_OK;
-    sql_batch *b;
-    while (!rc && !stream_job_failed(j) && stream_live_next(j->live, w->id, &b, &w->wm)) {
-        if (b)
-            rc = push_batch(w, b, e);
-        if (!rc && j->agg)
-            rc = send_watermark(w, STREAM_MSG_ROWS, e);
-        if (!rc && j->agg)
-            rc = drain(w, e);
+    w->live_floor = INT64_MAX;
+    int rc = j->resuming ? stream_live_replay(j->live, w->id, w->rs_live_low, w->live,
+                                              (uint32_t)w->nlive, replayed, w, e)
+                         : SL_OK;
+    w->live_floor = INT64_MAX;
+    if (w->nreplayed)
+        qsort(w->replayed, (size_t)w->nreplayed, sizeof *w->replayed, cmp_done);
+    stream_live_item it;
+    while (!rc && !stream_job_failed(j) && stream_live_next(j->live, w->id, &it)) {
+        if (it.maybe_seen && was_replayed(w, &it.id)) {
+            stream_live_uncount(j->live, it.nread, it.nlate);
+            sql_batch_free(it.b);
+            continue;
+        }
+        if (it.block && !it.maybe_seen && w->replayed) { /* past the blocks held back */
+            sl_free(w->replayed);
+            w->replayed = NULL;
+            w->nreplayed = w->replayed_cap = 0;
+        }
+        rc = live_use(w, &it, e);
     }
     if (!rc && !j->agg && !stream_job_failed(j)) {
         stream_msg m = {NULL, 0, w->id, STREAM_MSG_CHUNK_END};

@@ -222,6 +222,54 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(self.srv.get_json("/api/jobs"), [])
         query(self.srv, ERRS)  # the name is free again
 
+    def test_telemetry_job_resumes_after_kill(self):
+        """A telemetry job takes checkpoints: killed with SIGKILL after blocks it had
+        not checkpointed, and started again, it resumes from its checkpoint and
+        replays the blocks ingested since (from the store), then goes on with live
+        ones; its view equals the batch query over every log entry, each counted
+        once (rows_read is the number of log entries)."""
+        self.srv.cleanup()
+        # checkpoints 3 s apart: the second batch of blocks lands after the one waited
+        # for and before the next
+        self.srv = sltest.Server(args=["--workers", "2", "--checkpoint-interval-ms", "3000"])
+        query(self.srv, ERRS)
+        query(self.srv, PER_MIN)
+        load = ("--threads", "2", "--spans", "20", "--logs", "300", "--metrics", "5",
+                "--async", "5")
+        loadgen(self.srv.url, *load)
+        objects_here = sltest.test_objects() == "local"  # (metadata: either store)
+        if objects_here:  # a checkpoint published after the first batch
+            after = time.time()
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline and not any(
+                    f.startswith("manifest-") and
+                    os.path.getmtime(os.path.join(d, f)) > after + 0.5
+                    for d, _, fs in os.walk(self.srv.data_dir) for f in fs):
+                time.sleep(0.05)
+        loadgen(self.srv.url, "--threads", "1", "--spans", "10", "--logs", "200",
+                "--metrics", "5", "--async", "5")
+        self.srv.kill()
+        self.srv.start()
+        self.assertTrue(self.srv.wait_log("job errors_per_minute: resuming from checkpoint"),
+                        self.srv.log_text()[-2000:])
+        if objects_here:
+            deadline = time.monotonic() + 60
+            while True:  # each worker says what it replayed
+                counts = re.findall(r"table errs: worker \d+ replayed (\d+) blocks",
+                                    self.srv.log_text())
+                if len(counts) == 2 or time.monotonic() > deadline:
+                    break
+                time.sleep(0.05)
+            self.assertEqual(len(counts), 2, self.srv.log_text()[-3000:])
+            self.assertGreater(sum(int(n) for n in counts), 0, self.srv.log_text()[-3000:])
+        loadgen(self.srv.url, *load)
+        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
+        self.assertEqual(query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE "
+                               "name = 'errors_per_minute'"), [[total, 0]])
+
     def test_webhook_and_metrics_sinks(self):
         got, lock = [], threading.Lock()
         fails = [1]  # the first POST is answered 500: the sink tries it again

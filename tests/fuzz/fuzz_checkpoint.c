@@ -1,7 +1,8 @@
 /*
- * fuzz_checkpoint.c - fuzz target for the checkpoint decoders (a manifest and
- * a worker's part: src/stream/checkpoint.c, docs/internals/stream.md), and a
- * part's session state loaded into sessions (src/stream/session.c).
+ * fuzz_checkpoint.c - fuzz target for the checkpoint decoders (a manifest, a
+ * worker's part and a telemetry job's live-I object: src/stream/checkpoint.c,
+ * docs/internals/stream.md), and a part's session state loaded into sessions
+ * (src/stream/session.c).
  *
  * Recovery reads these objects back from a directory anyone may have
  * damaged; a decoder must refuse what is not an object of its version and
@@ -12,6 +13,7 @@
 #include "stream/checkpoint.h"
 #include "stream/session.h"
 
+#include "base/alloc.h"
 #include "base/bytes.h"
 
 #include <stdlib.h>
@@ -20,8 +22,11 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
+static void live(const uint8_t *data, size_t size);
+
 static void one(const uint8_t *data, size_t size)
 {
+    live(data, size);
     stream_ckpt_manifest m;
     if (!stream_ckpt_manifest_decode(data, size, &m) && m.pos.nparts > STREAM_POS_MAX_PARTS)
         abort(); /* kafka partitions of a position: never more than the array holds */
@@ -48,6 +53,23 @@ static void one(const uint8_t *data, size_t size)
         }
         stream_ckpt_worker_free(&w);
     }
+}
+
+/* a live-I object: its list fits the input, and encodes back to the same bytes */
+static void live(const uint8_t *data, size_t size)
+{
+    stream_ckpt_live l;
+    if (stream_ckpt_live_decode(data, size, &l))
+        return;
+    if ((size_t)l.n * 24 > size)
+        abort();
+    dbuf b;
+    dbuf_init(&b, size + 64);
+    if (!stream_ckpt_live_encode(&l, &b) && ld_u16le(data + 4) == STREAM_CKPT_VERSION &&
+        (b.len != size || memcmp(b.p, data, size)))
+        abort();
+    dbuf_free(&b);
+    sl_free(l.done);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -76,6 +76,14 @@ def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x0
     return obj(2, seq, body, version)
 
 
+def live(seq=3, worker=1, low=10**18, blocks=((b"\x11" * 16, 10**18 + 5),), n=None,
+         version=10):
+    """A telemetry job's blocks taken (version 10): worker, low, count, (id, at)s."""
+    body = struct.pack("<IqI", worker, low, len(blocks) if n is None else n)
+    body += b"".join(i + struct.pack("<q", at) for i, at in blocks)
+    return obj(3, seq, body, version)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = {
@@ -109,6 +117,13 @@ def main():
         "v6_part_join": part(nprod=0, wins=(), sess=sessions(ROWS), version=6),
         "v6_manifest_join": manifest(splits=2, version=6),
         "v7_unknown_version": obj(1, 4, b"", version=7),
+        # version 10: a telemetry job's live-I object
+        "v10_live": live(),
+        "v10_live_empty": live(blocks=()),
+        "v10_live_many": live(blocks=[(bytes([i]) * 16, 10**18 + i) for i in range(40)]),
+        "v10_live_count_past_end": live(n=1 << 30),
+        "v10_live_short": live()[:-10] + live()[-4:],
+        "v9_live": live(version=9),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:

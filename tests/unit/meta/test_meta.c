@@ -7,10 +7,12 @@
 #include "test.h"
 #include "tmpdir.h"
 
+#include "base/clock.h"
 #include "meta/meta.h"
 
 #include <pthread.h>
 #include <sqlite3.h>
+#include <time.h>
 
 static char g_dir[256]; /* this case's directory (each case runs in its own process) */
 
@@ -327,6 +329,60 @@ TEST(concurrent_inserts_and_reopen)
     agg a = {0};
     CHECK_OK(meta_processes_list(m, take_process, &a, &e));
     CHECK_EQ(a.rows[0].event_count, T * N * 10);
+    meta_close(m);
+    test_rmtree(g_dir);
+}
+
+typedef struct since_rows {
+    meta_block rows[8];
+    int n;
+} since_rows;
+
+static int take_since(void *arg, const meta_block *b)
+{
+    since_rows *r = arg;
+    if (r->n < 8)
+        r->rows[r->n] = *b;
+    r->n++;
+    return 0;
+}
+
+/* A telemetry job's replay: the blocks inserted at or after a time, oldest first,
+ * each with the insert time the store gave it (never before the insert began). */
+TEST(blocks_since_an_insert_time)
+{
+    char path[300];
+    db_path(path, sizeof path);
+    meta *m = open_db(path);
+    errmsg e;
+    meta_process p;
+    make_process(&p, 1);
+    CHECK_OK(meta_process_insert(m, &p, NULL, &e));
+    meta_stream s;
+    make_stream(&s, &p, "[\"log\"]", "{}");
+    CHECK_OK(meta_stream_insert(m, &s, NULL, &e));
+    meta_block b[3];
+    int64_t began[3];
+    for (int i = 0; i < 3; i++) {
+        make_block(&b[i], &s, 5, (uint64_t)i * 5);
+        began[i] = clock_wall_ns();
+        CHECK_OK(meta_block_insert(m, &b[i], NULL, &e));
+        struct timespec ts = {0, 2000000};
+        nanosleep(&ts, NULL);
+    }
+    since_rows r = {0};
+    CHECK_OK(meta_blocks_since(m, began[1], take_since, &r, &e));
+    CHECK_EQ(r.n, 2);
+    CHECK(uuid_eq(&r.rows[0].block_id, &b[1].block_id));
+    CHECK(uuid_eq(&r.rows[1].block_id, &b[2].block_id));
+    CHECK(r.rows[0].insert_time_ns >= began[1]);
+    CHECK(r.rows[1].insert_time_ns >= r.rows[0].insert_time_ns);
+    r.n = 0;
+    CHECK_OK(meta_blocks_since(m, INT64_MIN, take_since, &r, &e));
+    CHECK_EQ(r.n, 3);
+    r.n = 0;
+    CHECK_OK(meta_blocks_since(m, r.rows[2].insert_time_ns + 1, take_since, &r, &e));
+    CHECK_EQ(r.n, 0);
     meta_close(m);
     test_rmtree(g_dir);
 }
