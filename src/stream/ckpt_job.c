@@ -506,8 +506,6 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
         why = "a metrics sink (its gauges are not saved: it starts over)";
-    if (!why && j->live && !j->agg)
-        why = "a telemetry source without aggregation";
     if (!why && j->live && j->src->tel_view == LAKE_THREAD_SPANS)
         why = "a telemetry source over thread_spans (the spans open between blocks are not "
               "saved)";
@@ -617,10 +615,11 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
 }
 
 /* A job over telemetry: the blocks worker w took since its checkpoint time. */
-static int live_save(stream_wk *w, uint64_t seq, sql_err *e)
+static int live_save(stream_wk *w, uint64_t seq, const stream_live_done *done, int64_t n,
+                     sql_err *e)
 {
     stream_ckpt_live l = {.seq = seq, .worker = (uint32_t)w->id, .low_ns = w->ck_live_low,
-                          .n = (uint32_t)w->nlive, .done = w->live};
+                          .n = (uint32_t)n, .done = (stream_live_done *)done};
     char name[32];
     snprintf(name, sizeof name, "live-%d", w->id);
     dbuf b;
@@ -630,6 +629,36 @@ static int live_save(stream_wk *w, uint64_t seq, sql_err *e)
             : ckw_put(w->j, seq, name, &b, e);
     dbuf_free(&b);
     return rc;
+}
+
+int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int i, bool done, sql_err *e)
+{
+    stream_wk *w = &j->w[i];
+    int64_t *in_wm = sl_malloc(sizeof *in_wm * (size_t)j->nw);
+    if (!in_wm)
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
+    for (int k = 0; k < j->nw; k++)
+        in_wm[k] = STREAM_WM_NONE;
+    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)i, .chunk = j->nsplits,
+                            .rows_read = done ? w->rows_read : w->ck_read,
+                            .late = done ? w->late : w->ck_late,
+                            .wm = done ? w->wm : w->ck_wm, .owner_wm = STREAM_WM_NONE,
+                            .nprod = (uint32_t)j->nw, .in_wm = in_wm};
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    size_t len_at;
+    int rc = stream_ckpt_worker_begin(&p, &b);
+    size_t nwins_at = b.len - 4;
+    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at))) {
+        stream_ckpt_worker_win_done(&b, len_at);
+        rc = stream_ckpt_worker_finish(&b);
+    }
+    sl_free(in_wm);
+    rc = put_part(j, seq, i, rc, &b, e);
+    if (!rc && done) /* (its checkpoint time: blocks no longer come to it) */
+        w->ck_live_low = stream_live_low(j->live, i, INT64_MAX);
+    return rc ? rc : live_save(w, seq, done ? w->live : w->ck_live,
+                               done ? w->nlive : w->ck_nlive, e);
 }
 
 int stream_ckpt_live_restore(stream_wk *w, sql_err *e)
@@ -683,7 +712,7 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
     if (!rc)
         rc = stream_ckpt_worker_finish(&b);
     rc = put_part(j, seq, w->id, rc, &b, e);
-    return !rc && j->live ? live_save(w, seq, e) : rc;
+    return !rc && j->live ? live_save(w, seq, w->live, w->nlive, e) : rc;
 }
 
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,

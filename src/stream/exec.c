@@ -92,6 +92,7 @@ static void wk_free(wk *w)
     sl_free(w->ahead_pos);
     sl_free(w->ukept.bits);
     sl_free(w->live);
+    sl_free(w->ck_live);
     sl_free(w->replayed);
     stream_keyed_free(w);
     sl_free(w->keep);
@@ -191,6 +192,8 @@ static int setup(job *j, int nw, sql_err *e)
             if (p != o && stream_ring_init(&j->x[p * nw + o], RING_CAP, &j->w[o].bell,
                                            &j->w[p].bell))
                 return oom(e);
+    /* live rows without an aggregation: each worker's as they come */
+    j->interleave = j->live && !j->agg;
     if (j->live)
         return ckpt_setup(j, e);
     /* kafka without an aggregation: each worker reads its partitions and the

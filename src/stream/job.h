@@ -113,6 +113,12 @@ typedef struct stream_wk {
     stream_live_done *live;
     int64_t nlive, live_cap;
     int64_t ck_live_low;     /* reading half: its checkpoint time at the last barrier */
+    /* ... without an aggregation: what the merger saves, as it was at the barrier
+     * (the reader goes on; it takes no other barrier before that one is committed) */
+    stream_live_done *ck_live;
+    int64_t ck_nlive, ck_live_cap;
+    uint64_t ck_read, ck_late;
+    int64_t ck_wm;
     int64_t rs_live_low;     /* recovery: the checkpoint's (what it replays from) */
     int64_t live_floor;      /* replaying: the insert time of its next block */
     stream_live_done *replayed; /* replayed (sorted), until the last maybe-seen block */
@@ -312,6 +318,10 @@ int stream_ckpt_join_commit(stream_job *j, uint64_t seq, int rc, sql_err *e);
 /* An interleaved job (kafka without an aggregation): reader w's part of checkpoint
  * seq, written by the merger once every reader's barrier arrived (chunk: the split
  * it was reading, >= splits: none left; pos where it stood). */
+/* A job over telemetry without an aggregation: reader w's part and live-I of
+ * checkpoint seq, from what it kept at its barrier (done: it has ended, its
+ * figures as they are). */
+int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int w, bool done, sql_err *e);
 int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
                             const stream_reader_pos *pos, sql_err *e);
 int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_source *s,

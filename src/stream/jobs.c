@@ -26,11 +26,10 @@
  * a view until started).  A job takes checkpoints in the server's object
  * store (STREAM_CKPT_SERVER_PREFIX + its name, ckpt_job.c): after a crash a
  * job over a file resumes from its last one, exactly; a job that ends, is
- * stopped or dropped removes them, so starting it again starts over.  An
- * aggregating job over telemetry resumes too, replaying from the store the
- * blocks ingested since its checkpoint (source_telemetry.c); other jobs over
- * telemetry take none (a restarted one reads the rows ingested after the
- * restart).
+ * stopped or dropped removes them, so starting it again starts over.  A job
+ * over telemetry resumes too, replaying from the store the blocks ingested
+ * since its checkpoint (source_telemetry.c), except over thread_spans (a
+ * restarted one reads the rows ingested after the restart).
  *
  * Threads: one per job runs the job's merger (stream_job_exec), which starts
  * the workers; a ticker samples the figures every second (records in and

@@ -219,7 +219,8 @@ static int write_rows(stream_job *j, stream_msg *m, sql_err *e)
     return m->b ? stream_sink_write(j->sink, m->b, e) : SL_OK;
 }
 
-/* Interleaved (kafka without an aggregation on several workers): every barrier
+/* Interleaved (kafka without an aggregation on several workers, telemetry without
+ * one): every barrier
  * of checkpoint seq arrived (or its reader is done): each reader's place is saved,
  * then the commit, then the readers' rings flow again. */
 static int interleave_commit(stream_job *j, uint64_t seq, const bool *done, sql_err *e)
@@ -227,6 +228,10 @@ static int interleave_commit(stream_job *j, uint64_t seq, const bool *done, sql_
     int rc = SL_OK;
     for (int o = 0; o < j->nw && !rc; o++) {
         const stream_wk *w = &j->w[o];
+        if (j->live) {
+            rc = stream_ckpt_live_reader_save(j, seq, o, done[o], e);
+            continue;
+        }
         rc = done[o] ? stream_ckpt_reader_save(j, seq, o, j->nsplits, false, NULL, e)
                      : stream_ckpt_reader_save(j, seq, o, w->ck_chunk, w->ck_has_pos,
                                                &w->ck_pos, e);
@@ -242,7 +247,7 @@ static int interleave_commit(stream_job *j, uint64_t seq, const bool *done, sql_
 }
 
 /* Interleaved: rows as they come from each reader (its own in order); a reader is
- * done once its last split ended. */
+ * done once its last split ended (live: once the job stops). */
 static int merge_interleaved(stream_job *j, sql_err *e)
 {
     bool *done = sl_calloc((size_t)j->nw, sizeof *done);
@@ -252,6 +257,8 @@ static int merge_interleaved(stream_job *j, sql_err *e)
         int from = j->resuming ? j->w[o].rs_chunk : o;
         for (int c = from; c < j->nsplits; c += j->nw)
             left[o]++;
+        if (j->live) /* live: its one end, when the job stops */
+            left[o] = 1;
         if (!left[o]) {
             done[o] = true;
             ndone++;
@@ -305,21 +312,6 @@ int stream_merge_splits(stream_job *j, sql_err *e)
     if (j->interleave)
         return merge_interleaved(j, e);
     int rc = SL_OK;
-    for (int ended = 0; j->live && ended < j->nw && !rc && !stream_job_failed(j);) {
-        bool got = false; /* live rows: in no order but their worker's */
-        for (int o = 0; o < j->nw && !rc; o++) {
-            stream_msg m;
-            while (!rc && stream_ring_pop(&j->out[o], &m)) {
-                got = true;
-                if (m.kind == STREAM_MSG_CHUNK_END)
-                    ended++;
-                else
-                    rc = write_rows(j, &m, e);
-            }
-        }
-        if (!got)
-            merger_wait(j);
-    }
     /* the splits written since the start (or the checkpoint resumed, whose reading
      * position counts everything before it): a checkpoint's position adds them */
     uint64_t before_read = 0, before_late = 0, before_bad = 0;

@@ -1191,6 +1191,21 @@ static int live_barrier(wk *w, sql_err *e)
         if (w->live[i].at_ns >= low)
             w->live[k++] = w->live[i];
     w->nlive = k;
+    if (!j->agg) { /* the merger saves it, while this reader goes on */
+        if (k > w->ck_live_cap) {
+            stream_live_done *nd = sl_realloc(w->ck_live, sizeof *nd * (size_t)k);
+            if (!nd)
+                return oom(e);
+            w->ck_live = nd;
+            w->ck_live_cap = k;
+        }
+        if (k)
+            memcpy(w->ck_live, w->live, sizeof *w->ck_live * (size_t)k);
+        w->ck_nlive = k;
+        w->ck_read = w->rows_read;
+        w->ck_late = w->late;
+        w->ck_wm = w->wm;
+    }
     return barrier_out(w, j->nsplits, NULL, e);
 }
 
@@ -1212,6 +1227,12 @@ static int live_use(wk *w, stream_live_item *it, sql_err *e)
         rc = send_watermark(w, STREAM_MSG_ROWS, e);
     if (!rc && j->agg)
         rc = drain(w, e);
+    if (!rc && !j->agg && j->ckpt && !it->block) {
+        /* idle: the merger, which sleeps until a message comes, still asks for
+         * checkpoints (their times move on with the inserts) */
+        stream_msg m = {NULL, w->wm, 0, STREAM_MSG_ROWS};
+        rc = to_merger(w, &m);
+    }
     return !rc && j->ckpt ? live_barrier(w, e) : rc;
 }
 
