@@ -268,31 +268,39 @@ static int put_part(stream_job *j, uint64_t seq, int i, int rc, dbuf *b, sql_err
     return rc;
 }
 
-int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
-                            const stream_reader_pos *pos, sql_err *e)
+/* A reader's part (p: its fields but the producers' watermarks, none here). */
+static int reader_part(stream_job *j, stream_ckpt_worker *p, sql_err *e)
 {
     int64_t *in_wm = sl_malloc(sizeof *in_wm * (size_t)j->nw);
     if (!in_wm)
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
     for (int i = 0; i < j->nw; i++)
         in_wm[i] = STREAM_WM_NONE;
-    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)w, .chunk = chunk,
-                            .has_pos = has_pos, .wm = STREAM_WM_NONE,
-                            .owner_wm = STREAM_WM_NONE, .nprod = (uint32_t)j->nw,
-                            .in_wm = in_wm};
-    if (has_pos)
-        p.pos = *pos;
+    p->owner_wm = STREAM_WM_NONE;
+    p->nprod = (uint32_t)j->nw;
+    p->in_wm = in_wm;
     dbuf b;
     dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
     size_t len_at;
-    int rc = stream_ckpt_worker_begin(&p, &b);
+    int rc = stream_ckpt_worker_begin(p, &b);
     size_t nwins_at = b.len - 4;
     if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at))) {
         stream_ckpt_worker_win_done(&b, len_at);
         rc = stream_ckpt_worker_finish(&b);
     }
     sl_free(in_wm);
-    return put_part(j, seq, w, rc, &b, e);
+    p->in_wm = NULL;
+    return put_part(j, p->seq, (int)p->worker, rc, &b, e);
+}
+
+int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
+                            const stream_reader_pos *pos, sql_err *e)
+{
+    stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)w, .chunk = chunk,
+                            .has_pos = has_pos, .wm = STREAM_WM_NONE};
+    if (has_pos)
+        p.pos = *pos;
+    return reader_part(j, &p, e);
 }
 
 /* ---- a join of two streams: a part per source (winjoin.c, ijoin.c) ------------------ */
@@ -634,27 +642,11 @@ static int live_save(stream_wk *w, uint64_t seq, const stream_live_done *done, i
 int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int i, bool done, sql_err *e)
 {
     stream_wk *w = &j->w[i];
-    int64_t *in_wm = sl_malloc(sizeof *in_wm * (size_t)j->nw);
-    if (!in_wm)
-        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory");
-    for (int k = 0; k < j->nw; k++)
-        in_wm[k] = STREAM_WM_NONE;
     stream_ckpt_worker p = {.seq = seq, .worker = (uint32_t)i, .chunk = j->nsplits,
                             .rows_read = done ? w->rows_read : w->ck_read,
                             .late = done ? w->late : w->ck_late,
-                            .wm = done ? w->wm : w->ck_wm, .owner_wm = STREAM_WM_NONE,
-                            .nprod = (uint32_t)j->nw, .in_wm = in_wm};
-    dbuf b;
-    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
-    size_t len_at;
-    int rc = stream_ckpt_worker_begin(&p, &b);
-    size_t nwins_at = b.len - 4;
-    if (!rc && !(rc = stream_ckpt_worker_sessions(&b, nwins_at, 0, &len_at))) {
-        stream_ckpt_worker_win_done(&b, len_at);
-        rc = stream_ckpt_worker_finish(&b);
-    }
-    sl_free(in_wm);
-    rc = put_part(j, seq, i, rc, &b, e);
+                            .wm = done ? w->wm : w->ck_wm};
+    int rc = reader_part(j, &p, e);
     if (!rc && done) /* (its checkpoint time: blocks no longer come to it) */
         w->ck_live_low = stream_live_low(j->live, i, INT64_MAX);
     return rc ? rc : live_save(w, seq, done ? w->live : w->ck_live,
