@@ -1241,6 +1241,10 @@ static int live_use(wk *w, stream_live_item *it, sql_err *e)
 static int replayed(void *arg, stream_live_item *it, int64_t next_ns, sql_err *e)
 {
     wk *w = arg;
+    if (stream_job_failed(w->j) || stopped(w->j)) { /* the rest waits for the next start */
+        sql_batch_free(it->b);
+        return SL_ECANCELED;
+    }
     w->live_floor = next_ns;
     if (done_add(&w->replayed, &w->nreplayed, &w->replayed_cap, &it->id, it->at_ns)) {
         sql_batch_free(it->b);
@@ -1265,6 +1269,8 @@ static int read_live(wk *w, sql_err *e)
     int rc = j->resuming ? stream_live_replay(j->live, w->id, w->rs_live_low, w->live,
                                               (uint32_t)w->nlive, replayed, w, e)
                          : SL_OK;
+    if (rc == SL_ECANCELED) /* stopped (or failed elsewhere) while replaying */
+        rc = SL_OK;
     w->live_floor = INT64_MAX;
     if (w->nreplayed)
         qsort(w->replayed, (size_t)w->nreplayed, sizeof *w->replayed, cmp_done);

@@ -191,7 +191,8 @@ class StreamJobs(unittest.TestCase):
         self.assertIn("a job uses it", json.dumps(err))
         self.assertEqual(len(self.srv.get_json("/api/jobs")), 1)
 
-        # definitions survive a restart; a restarted telemetry job reads from now on
+        # definitions survive a restart; a restarted telemetry job resumes from its
+        # checkpoint (nothing was ingested before: it reads what comes now)
         self.srv.restart()
         jobs = self.srv.get_json("/api/jobs")
         self.assertEqual([(j["name"], j["state"]) for j in jobs],
