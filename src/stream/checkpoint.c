@@ -22,7 +22,7 @@
 #include <zlib.h>
 
 #define MAGIC "SLCK"
-enum { KIND_MANIFEST = 1, KIND_WORKER = 2, KIND_LIVE = 3 };
+enum { KIND_MANIFEST = 1, KIND_WORKER = 2, KIND_LIVE = 3, KIND_GAUGES = 4 };
 #define PART_POS_BYTES 21 /* a kafka partition's position (version 2) */
 #define HEAD_BYTES 16 /* magic, version, kind, seq */
 
@@ -362,6 +362,29 @@ int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l)
         memcpy(l->done[i].id.b, take(&c, 16), 16);
         l->done[i].at_ns = (int64_t)get_u64(&c);
     }
+    return SL_OK;
+}
+
+/* ---- a metrics sink's gauges (version 11) ---------------------------------------- */
+
+int stream_ckpt_gauges_begin(uint64_t seq, dbuf *out)
+{
+    return put_head(out, KIND_GAUGES, seq);
+}
+
+int stream_ckpt_gauges_finish(dbuf *out)
+{
+    return put_crc(out);
+}
+
+int stream_ckpt_gauges_open(const uint8_t *p, size_t n, uint64_t *seq, const uint8_t **body,
+                            size_t *len)
+{
+    cur c;
+    if (open_obj(p, n, KIND_GAUGES, &c, seq) || c.version < 11)
+        return SL_EINVAL;
+    *body = c.p;
+    *len = c.n;
     return SL_OK;
 }
 

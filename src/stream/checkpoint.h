@@ -9,6 +9,7 @@
  *   job-J/S/worker-I      worker I's part of checkpoint S (20 digits)
  *   job-J/S/view          a materialized view's contents at S (rows)
  *   job-J/S/live-I        a job over telemetry: the blocks worker I took
+ *   job-J/S/gauges        a job writing a metrics sink: its gauges at S
  *   job-J/manifest-S      the commit: written last, create-only; recovery
  *                         reads the newest manifest, and parts without one are
  *                         garbage (replaced when the same S is taken again)
@@ -19,7 +20,9 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 10 /* 10: a job over telemetry writes a live-I object per
+#define STREAM_CKPT_VERSION 11 /* 11: a job writing a metrics sink writes a gauges
+                                 object (no other byte changed);
+                                 10: a job over telemetry writes a live-I object per
                                  worker (the blocks it took; no other byte changed);
                                  9: a file's splits are cut at line breaks and checked
                                  as read (no byte changed: a resumed job cuts them as
@@ -111,6 +114,13 @@ typedef struct stream_ckpt_live {
 int stream_ckpt_live_encode(const stream_ckpt_live *l, dbuf *out);
 /* 0, SL_EINVAL (not such an object of version 10 or later), SL_ENOMEM. */
 int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l);
+
+/* A metrics sink's gauges (version 11): the header, stream_gauges_save's bytes,
+ * the CRC; open checks all but the body (stream_gauges_load's) and points into p. */
+int stream_ckpt_gauges_begin(uint64_t seq, dbuf *out);
+int stream_ckpt_gauges_finish(dbuf *out);
+int stream_ckpt_gauges_open(const uint8_t *p, size_t n, uint64_t *seq, const uint8_t **body,
+                            size_t *len);
 
 uint64_t stream_ckpt_hash(const char *text);
 

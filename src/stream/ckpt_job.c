@@ -489,6 +489,51 @@ static int view_restore(stream_job *j, stream_view *v, sql_err *e)
     return rc;
 }
 
+/* A metrics sink's gauges with checkpoint seq (written before its manifest). */
+static int gauges_save(stream_job *j, uint64_t seq, sql_err *e)
+{
+    stream_table *t = stream_sink_metrics(j->sink);
+    if (!t || !t->gauges)
+        return SL_OK;
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    int rc = stream_ckpt_gauges_begin(seq, &b);
+    rc = rc ? rc : stream_gauges_save(t->gauges, &b);
+    rc = rc ? rc : stream_ckpt_gauges_finish(&b);
+    rc = rc ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
+            : ckw_put(j, seq, "gauges", &b, e);
+    dbuf_free(&b);
+    return rc;
+}
+
+/* ... and back, resuming (a checkpoint before version 11 has none: the gauges
+ * start empty, and the rows after its checkpoint set them again). */
+static int gauges_restore(stream_job *j, sql_err *e)
+{
+    stream_table *t = stream_sink_metrics(j->sink);
+    if (!t || j->resume->version < 11)
+        return SL_OK;
+    if (!t->gauges && stream_gauges_new(t->name, t->ncols, (const char *const *)t->names,
+                                        t->types, &t->gauges))
+        return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+    dbuf b;
+    dbuf_init(&b, STREAM_CKPT_MAX_BYTES);
+    int rc = stream_ckpt_get_obj(j->ckpt, j->resume->seq, "gauges", &b, e);
+    const uint8_t *body;
+    size_t len;
+    uint64_t seq;
+    if (!rc && (stream_ckpt_gauges_open(b.p, b.len, &seq, &body, &len) || seq != j->resume->seq))
+        rc = SL_EINVAL;
+    else if (!rc)
+        rc = stream_gauges_load(t->gauges, body, len);
+    if (rc && !e->state[0])
+        rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
+                             : sql_err_set(e, "XX001", -1, "checkpoint: the gauges of metrics "
+                                           "sink \"%s\" are damaged", t->name);
+    dbuf_free(&b);
+    return rc;
+}
+
 /* Whether a source of the job is a topic read from its latest offset. */
 static bool from_latest(const stream_job *j)
 {
@@ -513,7 +558,7 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         why = sql_aggtab_unsavable(j->agg);
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
-        why = "a metrics sink (its gauges are not saved: it starts over)";
+        why = "its sink";
     if (!why && j->live && j->src->tel_view == LAKE_THREAD_SPANS)
         why = "a telemetry source over thread_spans (the spans open between blocks are not "
               "saved)";
@@ -541,6 +586,9 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
         stream_live_track(j->live);
     if (j->resuming && v)
         return view_restore(j, v, e);
+    int rc = j->resuming ? gauges_restore(j, e) : SL_OK;
+    if (rc)
+        return rc;
     /* a table sink stages its rows from now on, tagged: recovery first cuts back what
      * the job published after the checkpoint, a new run what earlier runs published */
     bool keep = from_latest(j); /* not read again */
@@ -727,6 +775,8 @@ int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_
     stream_view *v = stream_sink_view(j->sink);
     if (!rc && v) /* its only writer is this thread: read without the view's mutex */
         rc = view_save(j, v, seq, e);
+    if (!rc) /* (likewise: the merger sets them) */
+        rc = gauges_save(j, seq, e);
     if (rc) {
         sl_free(t);
         return rc;

@@ -120,5 +120,10 @@ void stream_gauges_free(stream_gauges *g);
 int stream_gauges_set(stream_gauges *g, const sql_batch *b);
 /* The gauges in the Prometheus text format. */
 int stream_gauges_text(stream_gauges *g, dbuf *out);
+/* Checkpoints: the series appended to out as bytes, and read back in place of
+ * the gauges' series (0; SL_EINVAL for bytes that are not such series of this
+ * many columns: nothing changes; SL_ENOMEM). */
+int stream_gauges_save(stream_gauges *g, dbuf *out);
+int stream_gauges_load(stream_gauges *g, const uint8_t *p, size_t n);
 
 #endif

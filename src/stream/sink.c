@@ -540,7 +540,12 @@ bool stream_sink_resumable(const stream_sink *k)
 {
     int c = k->t ? k->t->connector : -1;
     return stream_sink_is_file(k) || c == STREAM_CONN_KAFKA || c == STREAM_CONN_BLACKHOLE ||
-           c == STREAM_CONN_TABLE || c == STREAM_CONN_WEBHOOK;
+           c == STREAM_CONN_TABLE || c == STREAM_CONN_WEBHOOK || c == STREAM_CONN_METRICS;
+}
+
+stream_table *stream_sink_metrics(const stream_sink *k)
+{
+    return k->t && k->t->connector == STREAM_CONN_METRICS ? k->t : NULL;
 }
 
 stream_view *stream_sink_view(const stream_sink *k)

@@ -40,6 +40,7 @@
 #include "stream/live.h"
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 #include "base/hash.h"
 #include "base/json.h"
 #include "net/httpc.h"
@@ -370,6 +371,102 @@ int stream_gauges_text(stream_gauges *g, dbuf *out)
     }
     pthread_mutex_unlock(&g->mu);
     return SL_OK;
+}
+
+/* Checkpoints: the series as bytes (docs/internals/stream.md, "Format": a metrics
+ * sink's gauges), u32 series, u32 columns, then per series u32 L, the L bytes of
+ * its labels and a f64 per column (a label column's unused). */
+int stream_gauges_save(stream_gauges *g, dbuf *out)
+{
+    pthread_mutex_lock(&g->mu);
+    uint8_t b[8];
+    st_u32le(b, (uint32_t)g->ns);
+    st_u32le(b + 4, (uint32_t)g->ncols);
+    int rc = dbuf_append(out, b, 8);
+    for (int k = 0; k < g->ns && !rc; k++) {
+        size_t l = strlen(g->s[k].labels);
+        st_u32le(b, (uint32_t)l);
+        rc = dbuf_append(out, b, 4);
+        rc = rc ? rc : dbuf_append(out, g->s[k].labels, l);
+        for (int c = 0; c < g->ncols && !rc; c++) {
+            uint64_t bits;
+            memcpy(&bits, &g->s[k].vals[c], 8);
+            st_u64le(b, bits);
+            rc = dbuf_append(out, b, 8);
+        }
+    }
+    pthread_mutex_unlock(&g->mu);
+    return rc;
+}
+
+/* Indexes series s[0..n) in slot (cleared first): false if two have the same labels. */
+static bool index_all(uint32_t *slot, const series *s, int n)
+{
+    memset(slot, 0, sizeof *slot * GAUGE_SLOTS);
+    for (int k = 0; k < n; k++) {
+        size_t l = strlen(s[k].labels);
+        uint32_t h = (uint32_t)hash64(s[k].labels, l) & (GAUGE_SLOTS - 1);
+        for (; slot[h]; h = (h + 1) & (GAUGE_SLOTS - 1))
+            if (strlen(s[slot[h] - 1].labels) == l && !memcmp(s[slot[h] - 1].labels, s[k].labels, l))
+                return false;
+        slot[h] = (uint32_t)k + 1;
+    }
+    return true;
+}
+
+static void series_free(series *s, int n)
+{
+    for (int i = 0; s && i < n; i++) {
+        free(s[i].labels);
+        sl_free(s[i].vals);
+    }
+    sl_free(s);
+}
+
+int stream_gauges_load(stream_gauges *g, const uint8_t *p, size_t n)
+{
+    if (n < 8 || ld_u32le(p) > MAX_SERIES || ld_u32le(p + 4) != (uint32_t)g->ncols)
+        return SL_EINVAL;
+    int ns = (int)ld_u32le(p), k = 0;
+    size_t at = 8, vbytes = (size_t)g->ncols * 8;
+    series *s = sl_calloc(ns ? (size_t)ns : 1, sizeof *s);
+    int rc = s ? SL_OK : SL_ENOMEM;
+    for (; k < ns && !rc; k++) {
+        uint32_t l = n - at >= 4 ? ld_u32le(p + at) : UINT32_MAX;
+        if (l == UINT32_MAX || n - at - 4 < (size_t)l + vbytes || l < 2 || p[at + 4] != '{' ||
+            p[at + 4 + l - 1] != '}' || memchr(p + at + 4, 0, l)) {
+            rc = SL_EINVAL;
+            break;
+        }
+        if (!(s[k].labels = strndup((const char *)p + at + 4, l)) ||
+            !(s[k].vals = sl_calloc(g->ncols ? (size_t)g->ncols : 1, 8))) {
+            rc = SL_ENOMEM;
+            k++; /* (freed below) */
+            break;
+        }
+        for (int c = 0; c < g->ncols; c++) {
+            uint64_t bits = ld_u64le(p + at + 4 + l + (size_t)c * 8);
+            memcpy(&s[k].vals[c], &bits, 8);
+        }
+        at += 4 + (size_t)l + vbytes;
+    }
+    if (!rc && at != n)
+        rc = SL_EINVAL;
+    if (!rc) {
+        pthread_mutex_lock(&g->mu);
+        if (index_all(g->slot, s, ns)) {
+            series_free(g->s, g->ns);
+            g->s = s;
+            g->ns = ns;
+            s = NULL;
+        } else { /* the same labels twice: not what a save writes; the old series stay */
+            index_all(g->slot, g->s, g->ns);
+            rc = SL_EINVAL;
+        }
+        pthread_mutex_unlock(&g->mu);
+    }
+    series_free(s, k);
+    return rc;
 }
 
 /* ---- table: a user table of the same name ------------------------------------------ */

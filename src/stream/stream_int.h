@@ -599,8 +599,11 @@ int stream_sink_write_bytes(stream_sink *k, const void *p, size_t n, uint64_t ro
  * (an unbounded source gone quiet). */
 void stream_sink_idle(stream_sink *k);
 /* Whether a checkpoint can cover the sink's output: a file (exactly once), kafka
- * (at least once: messages after the checkpoint are sent again on resume). */
+ * (at least once: messages after the checkpoint are sent again on resume), a
+ * metrics sink (its gauges saved with the checkpoint). */
 bool stream_sink_resumable(const stream_sink *k);
+/* The metrics sink's table (its gauges), or NULL for another sink. */
+stream_table *stream_sink_metrics(const stream_sink *k);
 /* The view a sink writes (NULL: a table with a connector). */
 stream_view *stream_sink_view(const stream_sink *k);
 

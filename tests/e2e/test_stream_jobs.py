@@ -290,6 +290,9 @@ class StreamJobs(unittest.TestCase):
         self.assertNotIn("no checkpoints for", self.srv.log_text())
 
     def test_webhook_and_metrics_sinks(self):
+        """A webhook sink gets each closed window's row (a failed POST tried again),
+        a metrics sink's gauges follow a GROUP BY; killed and started again, the
+        server shows the gauges its checkpoint saved."""
         got, lock = [], threading.Lock()
         fails = [1]  # the first POST is answered 500: the sink tries it again
 
@@ -352,6 +355,23 @@ class StreamJobs(unittest.TestCase):
             self.assertIn("# TYPE per_target_lines gauge", text)
             jobs = {j["name"]: j for j in self.srv.get_json("/api/jobs")}
             self.assertEqual(jobs["alerts"]["sinks"]["alerts"]["rows_written"], len(want))
+            # the gauges are saved with the job's checkpoints: killed and started
+            # again, the server shows them at once (nothing was ingested since)
+            ck = os.path.join(self.srv.data_dir, "stream", "checkpoints", "per_target")
+            after = time.time()
+            deadline = time.monotonic() + 60
+            while sltest.test_objects() == "local" and time.monotonic() < deadline and not any(
+                    f.startswith("manifest-") and os.path.getmtime(os.path.join(ck, f)) > after
+                    for f in (os.listdir(ck) if os.path.isdir(ck) else [])):
+                time.sleep(0.05)
+            self.srv.kill()
+            self.srv.start()
+            self.assertTrue(self.srv.wait_log("job per_target: resuming from checkpoint"),
+                            self.srv.log_text()[-2000:])
+            text = self.srv.get("/metrics")[2].decode()
+            seen = {m.group(1): int(float(m.group(2))) for m in re.finditer(
+                r'^per_target_lines\{target="([^"]*)"\} (\S+)$', text, re.M)}
+            self.assertEqual(seen, dict(per_target))
         finally:
             hs.shutdown()
             hs.server_close()

@@ -11,6 +11,7 @@
  * mutations reach the field checks.
  */
 #include "stream/checkpoint.h"
+#include "stream/live.h"
 #include "stream/session.h"
 
 #include "base/alloc.h"
@@ -23,10 +24,12 @@
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static void live(const uint8_t *data, size_t size);
+static void gauges(const uint8_t *data, size_t size);
 
 static void one(const uint8_t *data, size_t size)
 {
     live(data, size);
+    gauges(data, size);
     stream_ckpt_manifest m;
     if (!stream_ckpt_manifest_decode(data, size, &m) && m.pos.nparts > STREAM_POS_MAX_PARTS)
         abort(); /* kafka partitions of a position: never more than the array holds */
@@ -70,6 +73,36 @@ static void live(const uint8_t *data, size_t size)
         abort();
     dbuf_free(&b);
     sl_free(l.done);
+}
+
+/* a gauges object: loaded into a sink of (text, bigint), it saves back the same
+ * body; a body it refuses leaves the series as they were (one sink for every
+ * input: it holds what the last good one loaded) */
+static void gauges(const uint8_t *data, size_t size)
+{
+    static stream_gauges *g;
+    uint64_t seq;
+    const uint8_t *body;
+    size_t len;
+    if (stream_ckpt_gauges_open(data, size, &seq, &body, &len))
+        return;
+    const char *names[2] = {"target", "lines"};
+    sql_type ty[2] = {sql_type_of(ST_TEXT), sql_type_of(ST_INT8)};
+    if (!g && stream_gauges_new("m", 2, names, ty, &g))
+        return;
+    dbuf before, after;
+    dbuf_init(&before, (size_t)1 << 30);
+    dbuf_init(&after, (size_t)1 << 30);
+    int rc = stream_gauges_save(g, &before);
+    int lrc = rc ? rc : stream_gauges_load(g, body, len);
+    if (!rc && !stream_gauges_save(g, &after)) {
+        const dbuf *want = lrc ? &before : NULL;
+        if (want ? after.len != want->len || memcmp(after.p, want->p, want->len)
+                 : after.len != len || memcmp(after.p, body, len))
+            abort();
+    }
+    dbuf_free(&before);
+    dbuf_free(&after);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -84,6 +84,15 @@ def live(seq=3, worker=1, low=10**18, blocks=((b"\x11" * 16, 10**18 + 5),), n=No
     return obj(3, seq, body, version)
 
 
+def gauges(series=(('{target="a"}', (0.0, 3.0)), ('{target=""}', (0.0, 1.5))), ncols=2,
+           version=11, tail=b""):
+    """A metrics sink's gauges (version 11): series, columns, then each series."""
+    body = struct.pack("<II", len(series), ncols)
+    for lab, vals in series:
+        body += struct.pack("<I", len(lab)) + lab.encode() + struct.pack("<%dd" % len(vals), *vals)
+    return obj(4, 5, body + tail, version)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     seeds = {
@@ -124,6 +133,14 @@ def main():
         "v10_live_count_past_end": live(n=1 << 30),
         "v10_live_short": live()[:-10] + live()[-4:],
         "v9_live": live(version=9),
+        # version 11: a metrics sink's gauges
+        "v11_gauges": gauges(),
+        "v11_gauges_empty": gauges(series=()),
+        "v11_gauges_dup": gauges(series=(('{t="a"}', (0.0, 1.0)), ('{t="a"}', (0.0, 2.0)))),
+        "v11_gauges_cols": gauges(ncols=3),
+        "v11_gauges_nobrace": gauges(series=(('t="a"', (0.0, 1.0)),)),
+        "v11_gauges_trailing": gauges(tail=b"\x00"),
+        "v10_gauges": gauges(version=10),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
