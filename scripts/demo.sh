@@ -2,7 +2,8 @@
 # The main job of `make demo`: a fresh server on a free loopback port, a 50-thread
 # instrumented process recording into it, a summary of what was stored, reads of
 # the lake and a Perfetto trace of the process (demo.pftrace), and questions
-# answered in SQL (the slowest span names with their p99, logs per level).
+# answered in SQL (the slowest span names with their p99, logs per level); then a
+# crash (kill -9) after more telemetry, from which a continuous job resumes.
 # Keeps serving until Ctrl-C; with DEMO_ONCE=1 it stops once these steps are done.
 #
 #   DEMO_DATA=dir       data directory (default ./demo-data, emptied first)
@@ -51,8 +52,13 @@ CREATE MATERIALIZED VIEW span_stats AS
   FROM tumble(live_spans, \"end\", INTERVAL '10 seconds') GROUP BY name, window_start;
 CREATE MATERIALIZED VIEW span_totals AS
   SELECT name, sum(spans) AS spans, max(p99_us) AS worst_p99_us
-  FROM span_stats GROUP BY name"
-echo "   (span_totals reads the view span_stats as a stream: its rows, updated as each window closes)"
+  FROM span_stats GROUP BY name;
+CREATE TABLE live_logs (level int, time timestamptz)
+  WITH (connector = 'telemetry', view = 'log_entries', event_time = 'time', max_delay = '1 minute');
+CREATE MATERIALIZED VIEW logs_per_level WITH (emit = 'on_update') AS
+  SELECT level, count(*) AS lines FROM live_logs GROUP BY level"
+echo "   (span_totals reads the view span_stats as a stream: its rows, updated as each window closes;"
+echo "    logs_per_level counts log lines per level as they come, with checkpoints)"
 echo "== loadgen: $threads threads, $spans spans each"
 "$bin" loadgen --server "$url" --threads "$threads" --spans "$spans" --depth 6 \
   --async "${DEMO_ASYNC:-200}" --logs "${DEMO_LOGS:-200}" --metrics "${DEMO_METRICS:-200}" \
@@ -165,6 +171,34 @@ echo "== where the loadgen process's time went: streamlake analyze"
 report_dir=$(mktemp -d /tmp/streamlake-report-XXXXXX)
 "$bin" analyze "$pid" --server "$url" -o "$report_dir/report.md"
 sed -n '1,12p' "$report_dir/report.md"
+echo "== a crash: more telemetry, then the server is killed (SIGKILL) and started again"
+"$bin" loadgen --server "$url" --threads 2 --spans 100 --async 5 --metrics 5 \
+  --logs "${DEMO_LOGS:-200}" >/dev/null
+kill -9 "$server_pid"
+wait "$server_pid" 2>/dev/null || true
+log="$data/server-restarted.log"
+"$bin" serve --data "$data" --listen 127.0.0.1:0 --pg-listen 127.0.0.1:0 >"$log" 2>&1 &
+server_pid=$!
+url=""
+for _ in $(seq 1 100); do
+  url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+  [ -n "$url" ] && break
+  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+  sleep 0.1
+done
+[ -n "$url" ] || { echo "demo: the server did not start again" >&2; cat "$log" >&2; exit 1; }
+pg_port=$(sed -n 's/^streamlake: postgres on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
+for _ in $(seq 1 80); do # the job resumes from its checkpoint and replays the logs after it
+  same=$("$bin" sql --server "$url" --format csv "SELECT (SELECT array_agg(level || ':' || lines ORDER BY level) FROM logs_per_level) = (SELECT array_agg(level || ':' || n ORDER BY level) FROM (SELECT level, count(*) AS n FROM log_entries GROUP BY level) c)" | tail -1)
+  [ "$same" = "t" ] && break
+  sleep 0.25
+done
+[ "$same" = "t" ] || gave_up "logs_per_level did not equal log_entries's counts within 20 s of the restart"
+grep -E "resuming from checkpoint|replayed" "$log" | sed 's/^[^ ]* [A-Z]* *//'
+"$bin" sql --server "$url" "SELECT * FROM logs_per_level ORDER BY level;
+SELECT level, count(*) AS lines FROM log_entries GROUP BY level ORDER BY level;
+SELECT name, rows_read, late_dropped FROM jobs WHERE name = 'logs_per_level'"
+echo "   (the view after the crash equals the batch query: no log line lost or counted twice)"
 echo "try: $bin view thread_spans $sid --server $url | head"
 echo "     $bin view log_entries $pid --server $url --format csv | head"
 echo "     $bin sql --server $url        (a SQL shell: \\dt lists the tables, \\? helps)"

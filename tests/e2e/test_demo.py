@@ -56,6 +56,10 @@ class Demo(unittest.TestCase):
             shutil.rmtree(os.path.dirname(rep.group(1)), ignore_errors=True)
             self.assertRegex(out, r"== psql, through the PostgreSQL protocol[^\n]*\n[^\n]*"
                                   r"thread_name \| spans")
+            # killed and started again: the job over log_entries resumed and replayed,
+            # and its view equals the batch query (the demo checked, else "demo: ")
+            self.assertRegex(out, r"job logs_per_level: resuming from checkpoint \d+")
+            self.assertRegex(out, r"table live_logs: worker \d+ replayed \d+ blocks")
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 
