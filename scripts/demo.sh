@@ -26,20 +26,24 @@ spans=${DEMO_SPANS:-20000}
 
 rm -rf "$data"
 mkdir -p "$data"
-log="$data/server.log"
-"$bin" serve --data "$data" --listen 127.0.0.1:0 --pg-listen 127.0.0.1:0 >"$log" 2>&1 &
-server_pid=$!
+# start_server LOG: a server over $data logging to LOG; sets server_pid, url, pg_port
+start_server() {
+  log=$1
+  "$bin" serve --data "$data" --listen 127.0.0.1:0 --pg-listen 127.0.0.1:0 >"$log" 2>&1 &
+  server_pid=$!
+  url=""
+  for _ in $(seq 1 100); do
+    url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
+    [ -n "$url" ] && break
+    kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
+    sleep 0.1
+  done
+  [ -n "$url" ] || { echo "demo: the server did not start" >&2; cat "$log" >&2; exit 1; }
+  pg_port=$(sed -n 's/^streamlake: postgres on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
+}
 stop_server() { kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true; }
+start_server "$data/server.log"
 trap stop_server EXIT
-
-url=""
-for _ in $(seq 1 100); do
-  url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "demo: the server did not start" >&2; cat "$log" >&2; exit 1; }
 echo "== server on $url, data in $data/"
 
 echo "== a continuous job over the live telemetry: span counts and p99 per name per 10 s window"
@@ -151,7 +155,6 @@ FROM log_entries WHERE process_id = '$pid' GROUP BY level ORDER BY level;
 SELECT thread_name, count(*) AS spans, round(sum(duration) / 1e6, 1) AS busy_ms
 FROM process_spans('$pid', 'thread') WHERE depth = 0
 GROUP BY thread_name ORDER BY busy_ms DESC LIMIT 5"
-pg_port=$(sed -n 's/^streamlake: postgres on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
 echo "== psql, through the PostgreSQL protocol (port $pg_port): spans per thread"
 psql -X -h 127.0.0.1 -p "$pg_port" -U demo -d lake -c "SELECT thread_name, count(*) AS spans,
        max(duration) / 1000 AS longest_us
@@ -176,18 +179,7 @@ echo "== a crash: more telemetry, then the server is killed (SIGKILL) and starte
   --logs "${DEMO_LOGS:-200}" >/dev/null
 kill -9 "$server_pid"
 wait "$server_pid" 2>/dev/null || true
-log="$data/server-restarted.log"
-"$bin" serve --data "$data" --listen 127.0.0.1:0 --pg-listen 127.0.0.1:0 >"$log" 2>&1 &
-server_pid=$!
-url=""
-for _ in $(seq 1 100); do
-  url=$(sed -n 's/^streamlake: listening on \(http:[^ ]*\).*/\1/p' "$log" | head -1)
-  [ -n "$url" ] && break
-  kill -0 "$server_pid" 2>/dev/null || { cat "$log" >&2; exit 1; }
-  sleep 0.1
-done
-[ -n "$url" ] || { echo "demo: the server did not start again" >&2; cat "$log" >&2; exit 1; }
-pg_port=$(sed -n 's/^streamlake: postgres on [0-9.]*:\([0-9]*\)$/\1/p' "$log" | head -1)
+start_server "$data/server-restarted.log"
 for _ in $(seq 1 80); do # the job resumes from its checkpoint and replays the logs after it
   same=$("$bin" sql --server "$url" --format csv "SELECT (SELECT array_agg(level || ':' || lines ORDER BY level) FROM logs_per_level) = (SELECT array_agg(level || ':' || n ORDER BY level) FROM (SELECT level, count(*) AS n FROM log_entries GROUP BY level) c)" | tail -1)
   [ "$same" = "t" ] && break

@@ -354,7 +354,7 @@ int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l)
     l->worker = get_u32(&c);
     l->low_ns = (int64_t)get_u64(&c);
     l->n = get_u32(&c);
-    if (c.bad || l->n > c.n / 24 || c.n != (size_t)l->n * 24)
+    if (c.bad || c.n != (size_t)l->n * 24) /* the list, then nothing */
         return SL_EINVAL;
     if (!(l->done = sl_malloc(sizeof *l->done * (l->n ? l->n : 1))))
         return SL_ENOMEM;

@@ -48,6 +48,9 @@ void stream_live_track(stream_live *l);
 /* A resumed job: the watermark (raised to wm) and figures its checkpoint saved. */
 void stream_live_restore(stream_live *l, int64_t wm, uint64_t rows_read, uint64_t late);
 
+/* Lists of blocks taken (a checkpoint's, a replay's): sorted by id, then looked up. */
+void stream_live_done_sort(stream_live_done *d, int64_t n);
+bool stream_live_done_has(const stream_live_done *d, int64_t n, const sl_uuid *id);
 /* A block delivered again after it was replayed: its rows counted once. */
 void stream_live_uncount(stream_live *l, uint64_t rows_read, uint64_t late);
 

@@ -679,10 +679,16 @@ static int cmp_done(const void *a, const void *b)
     return memcmp(((const stream_live_done *)a)->id.b, ((const stream_live_done *)b)->id.b, 16);
 }
 
-static bool was_taken(const stream_live_done *d, uint32_t n, const sl_uuid *id)
+void stream_live_done_sort(stream_live_done *d, int64_t n)
+{
+    if (n)
+        qsort(d, (size_t)n, sizeof *d, cmp_done);
+}
+
+bool stream_live_done_has(const stream_live_done *d, int64_t n, const sl_uuid *id)
 {
     stream_live_done key = {.id = *id};
-    return n && bsearch(&key, d, n, sizeof *d, cmp_done);
+    return n && bsearch(&key, d, (size_t)n, sizeof *d, cmp_done);
 }
 
 /* A block row inserted since the checkpoint's time: kept if its stream routes to
@@ -691,7 +697,7 @@ static int take_row(void *arg, const meta_block *row)
 {
     replay_list *r = arg;
     if ((int)(hash64(row->stream_id.b, 16) % (uint64_t)r->l->nw) != r->wid ||
-        was_taken(r->done, r->ndone, &row->block_id))
+        stream_live_done_has(r->done, r->ndone, &row->block_id))
         return 0;
     if (r->n == r->cap) {
         size_t nc = r->cap ? r->cap * 2 : 64;
@@ -776,7 +782,7 @@ static void replay_over(stream_live *l)
 int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
                        uint32_t ndone, stream_live_replay_fn fn, void *arg, sql_err *e)
 {
-    qsort(done, ndone, sizeof *done, cmp_done);
+    stream_live_done_sort(done, ndone);
     replay_list r = {.l = l, .wid = wid, .done = done, .ndone = ndone};
     errmsg em;
     errmsg_clear(&em);

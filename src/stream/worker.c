@@ -1157,11 +1157,6 @@ static int read_split(wk *w, int c, sql_err *e)
 
 /* ---- a live source (source_telemetry.c) ------------------------------------------ */
 
-static int cmp_done(const void *a, const void *b)
-{
-    return memcmp(((const stream_live_done *)a)->id.b, ((const stream_live_done *)b)->id.b, 16);
-}
-
 static int done_add(stream_live_done **d, int64_t *n, int64_t *cap, const sl_uuid *id,
                     int64_t at_ns)
 {
@@ -1253,13 +1248,6 @@ static int replayed(void *arg, stream_live_item *it, int64_t next_ns, sql_err *e
     return live_use(w, it, e);
 }
 
-static bool was_replayed(const wk *w, const sl_uuid *id)
-{
-    stream_live_done key = {.id = *id};
-    return w->nreplayed &&
-           bsearch(&key, w->replayed, (size_t)w->nreplayed, sizeof key, cmp_done);
-}
-
 /* This worker's queue until the job stops; an idle tick moves the watermark only.
  * A resumed job first replays what its checkpoint had not taken. */
 static int read_live(wk *w, sql_err *e)
@@ -1272,11 +1260,10 @@ static int read_live(wk *w, sql_err *e)
     if (rc == SL_ECANCELED) /* stopped (or failed elsewhere) while replaying */
         rc = SL_OK;
     w->live_floor = INT64_MAX;
-    if (w->nreplayed)
-        qsort(w->replayed, (size_t)w->nreplayed, sizeof *w->replayed, cmp_done);
+    stream_live_done_sort(w->replayed, w->nreplayed);
     stream_live_item it;
     while (!rc && !stream_job_failed(j) && stream_live_next(j->live, w->id, &it)) {
-        if (it.maybe_seen && was_replayed(w, &it.id)) {
+        if (it.maybe_seen && stream_live_done_has(w->replayed, w->nreplayed, &it.id)) {
             stream_live_uncount(j->live, it.nread, it.nlate);
             sql_batch_free(it.b);
             continue;

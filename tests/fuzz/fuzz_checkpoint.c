@@ -58,7 +58,8 @@ static void one(const uint8_t *data, size_t size)
     }
 }
 
-/* a live-I object: its list fits the input, and encodes back to the same bytes */
+/* a live-I object: its list fits the input, and encodes back to the same bytes
+ * but for the version it writes (the current one) and so the CRC */
 static void live(const uint8_t *data, size_t size)
 {
     stream_ckpt_live l;
@@ -68,8 +69,8 @@ static void live(const uint8_t *data, size_t size)
         abort();
     dbuf b;
     dbuf_init(&b, size + 64);
-    if (!stream_ckpt_live_encode(&l, &b) && ld_u16le(data + 4) == STREAM_CKPT_VERSION &&
-        (b.len != size || memcmp(b.p, data, size)))
+    if (!stream_ckpt_live_encode(&l, &b) &&
+        (b.len != size || memcmp(b.p, data, 4) || memcmp(b.p + 6, data + 6, size - 10)))
         abort();
     dbuf_free(&b);
     sl_free(l.done);
