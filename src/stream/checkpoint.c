@@ -342,6 +342,10 @@ int stream_ckpt_live_encode(const stream_ckpt_live *l, dbuf *o)
         rc = dbuf_append(o, l->done[i].id.b, 16);
         rc = rc ? rc : put_u64(o, (uint64_t)l->done[i].at_ns);
     }
+    if (l->has_spans) {
+        rc = rc ? rc : put_u32(o, l->spans_len);
+        rc = rc ? rc : dbuf_append(o, l->spans, l->spans_len);
+    }
     return rc ? rc : put_crc(o);
 }
 
@@ -354,13 +358,23 @@ int stream_ckpt_live_decode(const uint8_t *p, size_t n, stream_ckpt_live *l)
     l->worker = get_u32(&c);
     l->low_ns = (int64_t)get_u64(&c);
     l->n = get_u32(&c);
-    if (c.bad || c.n != (size_t)l->n * 24) /* the list, then nothing */
+    /* the list, then nothing or (version 12) the states: a length and as many bytes */
+    size_t list = (size_t)l->n * 24;
+    if (c.bad || c.n < list)
+        return SL_EINVAL;
+    l->has_spans = c.n > list;
+    if (l->has_spans && (c.version < 12 || c.n - list < 4 ||
+                         ld_u32le(c.p + list) != c.n - list - 4))
         return SL_EINVAL;
     if (!(l->done = sl_malloc(sizeof *l->done * (l->n ? l->n : 1))))
         return SL_ENOMEM;
     for (uint32_t i = 0; i < l->n; i++) {
         memcpy(l->done[i].id.b, take(&c, 16), 16);
         l->done[i].at_ns = (int64_t)get_u64(&c);
+    }
+    if (l->has_spans) {
+        l->spans_len = get_u32(&c);
+        l->spans = take(&c, l->spans_len);
     }
     return SL_OK;
 }

@@ -20,7 +20,10 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 11 /* 11: a job writing a metrics sink writes a gauges
+#define STREAM_CKPT_VERSION 12 /* 12: a job over thread_spans ends its live-I
+                                 objects with its streams' open spans (no other
+                                 byte changed);
+                                 11: a job writing a metrics sink writes a gauges
                                  object (no other byte changed);
                                  10: a job over telemetry writes a live-I object per
                                  worker (the blocks it took; no other byte changed);
@@ -110,6 +113,11 @@ typedef struct stream_ckpt_live {
     int64_t low_ns;
     uint32_t n;
     stream_live_done *done;  /* n (decode: allocated, free with sl_free) */
+    /* version 12, a job over thread_spans: its streams' states (stream_spans_save's
+     * bytes; decode: into p) */
+    bool has_spans;
+    const uint8_t *spans;
+    uint32_t spans_len;
 } stream_ckpt_live;
 int stream_ckpt_live_encode(const stream_ckpt_live *l, dbuf *out);
 /* 0, SL_EINVAL (not such an object of version 10 or later), SL_ENOMEM. */

@@ -559,9 +559,6 @@ int stream_ckpt_job_check(stream_job *j, sql_err *e)
     stream_view *v = stream_sink_view(j->sink);
     if (!why && !v && !stream_sink_resumable(j->sink))
         why = "its sink";
-    if (!why && j->live && j->src->tel_view == LAKE_THREAD_SPANS)
-        why = "a telemetry source over thread_spans (the spans open between blocks are not "
-              "saved)";
     if (!why && j->src && j->src->vw) /* the view is whole when it starts: it starts over */
         why = "a materialized view as its source";
     if (why) {
@@ -670,12 +667,18 @@ int stream_ckpt_worker_restore(stream_wk *w, sql_err *e)
     return rc;
 }
 
-/* A job over telemetry: the blocks worker w took since its checkpoint time. */
+/* A job over telemetry: the blocks worker w took since its checkpoint time (over
+ * thread_spans, and its streams' states then: spans, stream_spans_save's bytes). */
 static int live_save(stream_wk *w, uint64_t seq, const stream_live_done *done, int64_t n,
-                     sql_err *e)
+                     const dbuf *spans, sql_err *e)
 {
     stream_ckpt_live l = {.seq = seq, .worker = (uint32_t)w->id, .low_ns = w->ck_live_low,
-                          .n = (uint32_t)n, .done = (stream_live_done *)done};
+                          .n = (uint32_t)n, .done = (stream_live_done *)done,
+                          .has_spans = w->spans != NULL, .spans = spans->p,
+                          .spans_len = (uint32_t)spans->len};
+    if (spans->len > UINT32_MAX)
+        return sql_err_set(e, "54000", -1, "checkpoint: the open spans of worker %d take more "
+                           "than 4 GiB", w->id);
     char name[32];
     snprintf(name, sizeof name, "live-%d", w->id);
     dbuf b;
@@ -685,6 +688,18 @@ static int live_save(stream_wk *w, uint64_t seq, const stream_live_done *done, i
             : ckw_put(w->j, seq, name, &b, e);
     dbuf_free(&b);
     return rc;
+}
+
+/* Over thread_spans: the worker's states now (after every block in its list) as
+ * the ones its live-I saves. */
+static int spans_now(stream_wk *w, sql_err *e)
+{
+    if (!w->spans)
+        return SL_OK;
+    dbuf_reset(&w->ck_spans);
+    return stream_spans_save(w->spans, &w->ck_spans)
+               ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "checkpoint: out of memory")
+               : SL_OK;
 }
 
 int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int i, bool done, sql_err *e)
@@ -697,8 +712,10 @@ int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int i, bool done, 
     int rc = reader_part(j, &p, e);
     if (!rc && done) /* (its checkpoint time: blocks no longer come to it) */
         w->ck_live_low = stream_live_low(j->live, i, INT64_MAX);
+    if (!rc && done)
+        rc = spans_now(w, e);
     return rc ? rc : live_save(w, seq, done ? w->live : w->ck_live,
-                               done ? w->nlive : w->ck_nlive, e);
+                               done ? w->nlive : w->ck_nlive, &w->ck_spans, e);
 }
 
 int stream_ckpt_live_restore(stream_wk *w, sql_err *e)
@@ -714,8 +731,12 @@ int stream_ckpt_live_restore(stream_wk *w, sql_err *e)
     if (!rc && (rc = stream_ckpt_live_decode(b.p, b.len, &l)))
         rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                              : damaged(e, w->id);
-    if (!rc && (l.seq != j->resume->seq || l.worker != (uint32_t)w->id))
+    if (!rc && (l.seq != j->resume->seq || l.worker != (uint32_t)w->id ||
+                l.has_spans != (w->spans != NULL)))
         rc = damaged(e, w->id);
+    if (!rc && w->spans && (rc = stream_spans_load(w->spans, l.spans, l.spans_len)))
+        rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
+                             : damaged(e, w->id);
     if (!rc) {
         sl_free(w->live);
         w->live = l.done;
@@ -752,7 +773,9 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
     if (!rc)
         rc = stream_ckpt_worker_finish(&b);
     rc = put_part(j, seq, w->id, rc, &b, e);
-    return !rc && j->live ? live_save(w, seq, w->live, w->nlive, e) : rc;
+    /* (its reading half waits in this thread: its list and states are as at the barrier) */
+    rc = !rc && j->live ? spans_now(w, e) : rc;
+    return !rc && j->live ? live_save(w, seq, w->live, w->nlive, &w->ck_spans, e) : rc;
 }
 
 int stream_ckpt_job_commit(stream_job *j, uint64_t seq, int32_t chunk, bool has_pos,

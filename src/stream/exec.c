@@ -94,6 +94,8 @@ static void wk_free(wk *w)
     sl_free(w->live);
     sl_free(w->ck_live);
     sl_free(w->replayed);
+    stream_spans_free(w->spans);
+    dbuf_free(&w->ck_spans);
     stream_keyed_free(w);
     sl_free(w->keep);
     if (w->hk_on)
@@ -190,6 +192,11 @@ static int setup(job *j, int nw, sql_err *e)
                 return oom(e);
     /* live rows without an aggregation: each worker's as they come */
     j->interleave = j->live && !j->agg;
+    for (int i = 0; j->live && j->src->tel_view == LAKE_THREAD_SPANS && i < nw; i++) {
+        if (!(j->w[i].spans = stream_spans_new()))
+            return oom(e);
+        dbuf_init(&j->w[i].ck_spans, STREAM_CKPT_MAX_BYTES);
+    }
     if (j->live)
         return ckpt_setup(j, e);
     /* kafka without an aggregation: each worker reads its partitions and the

@@ -123,6 +123,10 @@ typedef struct stream_wk {
     int64_t live_floor;      /* replaying: the insert time of its next block */
     stream_live_done *replayed; /* replayed (sorted), until the last maybe-seen block */
     int64_t nreplayed, replayed_cap;
+    /* ... over thread_spans: its streams' states after the blocks it took (live.h),
+     * and as they were at its last barrier (live-I's) */
+    stream_spans *spans;
+    dbuf ck_spans;
 } stream_wk;
 
 /* A worker's figures while the job runs (worker.c publishes them, exec.c makes them). */

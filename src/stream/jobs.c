@@ -28,8 +28,8 @@
  * job over a file resumes from its last one, exactly; a job that ends, is
  * stopped or dropped removes them, so starting it again starts over.  A job
  * over telemetry resumes too, replaying from the store the blocks ingested
- * since its checkpoint (source_telemetry.c), except over thread_spans (a
- * restarted one reads the rows ingested after the restart).
+ * since its checkpoint (source_telemetry.c; over thread_spans, from the spans
+ * each stream had open then).
  *
  * Threads: one per job runs the job's merger (stream_job_exec), which starts
  * the workers; a ticker samples the figures every second (records in and

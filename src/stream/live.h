@@ -54,12 +54,36 @@ bool stream_live_done_has(const stream_live_done *d, int64_t n, const sl_uuid *i
 /* A block delivered again after it was replayed: its rows counted once. */
 void stream_live_uncount(stream_live *l, uint64_t rows_read, uint64_t late);
 
+/*
+ * thread_spans: the lake builder's state (the open spans) of each stream after
+ * its latest block, for at most STREAM_SPANS_MAX streams (the least recently
+ * used forgotten first).  The hub keeps one for the jobs it decodes blocks for
+ * together; a job taking checkpoints keeps one per worker (the state after each
+ * block it took), which its checkpoints save and a resumed job replays from.
+ */
+#define STREAM_SPANS_MAX 4096
+stream_spans *stream_spans_new(void);
+void stream_spans_free(stream_spans *m);
+/* The state after the stream's latest block (NULL, *n 0: none). */
+const uint8_t *stream_spans_get(stream_spans *m, const sl_uuid *stream, size_t *n);
+/* The state after the stream's latest block (copied): 0 or SL_ENOMEM. */
+int stream_spans_set(stream_spans *m, const sl_uuid *stream, const void *p, size_t n);
+/* Checkpoints: u32 count, then count x (16-byte stream id, u32 length, the state),
+ * least recently used first; load replaces m's states (0; SL_EINVAL for bytes that
+ * are not such a list, m unchanged; SL_ENOMEM). */
+int stream_spans_save(const stream_spans *m, dbuf *out);
+int stream_spans_load(stream_spans *m, const uint8_t *p, size_t n);
+
 typedef struct stream_live_item {
     sql_batch *b;            /* on-time rows (taken by the caller; NULL: none) */
     int64_t wm;              /* the watermark after it */
     bool block;              /* a block's (false: an idle tick, the watermark only) */
     bool maybe_seen;         /* delivered while the job replayed: skip it if replayed */
     sl_uuid id;              /* the block */
+    sl_uuid stream;          /* ... of this stream */
+    uint8_t *spans;          /* thread_spans, a job taking checkpoints: the stream's
+                              * state after the block (taken by the caller: sl_free) */
+    size_t spans_len;
     int64_t at_ns;           /* when it was delivered (at least its insert time) */
     uint64_t nread, nlate;   /* its rows, and those dropped as late */
 } stream_live_item;
@@ -85,11 +109,16 @@ int64_t stream_live_low(stream_live *l, int wid, int64_t floor_ns);
  * decoded as the hub does, checked for lateness, and handed to fn in insert time
  * order with the insert time of the block after it (INT64_MAX: none), which is
  * where its checkpoint time stands meanwhile.  0, fn's error, or e set.
+ * thread_spans: spans is the worker's states (its checkpoint's, kept up to date
+ * by fn from each item's); each block is decoded from its stream's state there,
+ * and once replayed they seed the job's own states, from which the blocks
+ * delivered meanwhile (held undecoded) and all later ones are decoded.
  */
 typedef int (*stream_live_replay_fn)(void *arg, stream_live_item *it, int64_t next_ns,
                                      sql_err *e);
 int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
-                       uint32_t ndone, stream_live_replay_fn fn, void *arg, sql_err *e);
+                       uint32_t ndone, stream_spans *spans, stream_live_replay_fn fn,
+                       void *arg, sql_err *e);
 
 typedef struct stream_live_figures {
     uint64_t rows_read, late_dropped, overflow_dropped;

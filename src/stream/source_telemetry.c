@@ -15,8 +15,10 @@
  * Bounded memory: a subscription holds at most QUEUE_MAX_BYTES of queued
  * rows; a block arriving when it is full is dropped for that job and counted
  * (overflow_dropped), so ingestion never waits on a slow job.  thread_spans
- * keeps each cpu stream's open spans between blocks (the builder's state),
- * for at most MAX_SPAN_STREAMS streams (the oldest forgotten first).
+ * keeps each cpu stream's open spans between blocks (the builder's state,
+ * stream_spans), for at most STREAM_SPANS_MAX streams (the least recently used
+ * forgotten first): the hub's for the jobs it decodes for together, a resumed
+ * job's own (the restarted hub's start empty).
  *
  * The idle rule: when no row reached a subscription for idle_timeout (1 s by
  * default), its watermark moves to the wall clock minus max_delay (never
@@ -29,16 +31,21 @@
  * checkpoint time (stream_live_low) is one before which every block routed to
  * it was taken; with the blocks it took since, that is what a resumed job
  * needs to replay the rest from the store (stream_live_replay), while the
- * blocks delivered meanwhile wait in the held queue.
+ * blocks delivered meanwhile wait in the held queue.  Over thread_spans each
+ * block queued carries its stream's state after it, which the worker keeps
+ * for its checkpoints; a resumed job replays from those, and holds the blocks
+ * delivered meanwhile undecoded until its states are known (replay_over).
  *
- * Locks: the hub's mutex covers its subscription list and the decoding; a
- * subscription's mutex its queues, watermark and figures; the hub's pmu its
- * inserts under way (taken under a subscription's mutex, never the other way).
- * None is held while a worker runs rows.
+ * Locks: the hub's mutex covers its subscription list and the decoding, with
+ * a resumed job's own states and replayed list; a subscription's mutex its
+ * queues, watermark and figures (taken under the hub's, never the other way);
+ * the hub's pmu its inserts under way (taken under a subscription's mutex,
+ * never the other way).  None is held while a worker runs rows.
  */
 #include "stream/live.h"
 
 #include "base/alloc.h"
+#include "base/bytes.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -51,7 +58,6 @@
 #include <strings.h>
 
 #define QUEUE_MAX_BYTES (64ll << 20)
-#define MAX_SPAN_STREAMS 4096
 #define WAIT_NS (50ll * 1000000)
 #define FILL_PROCESS -2
 #define FILL_STREAM -3
@@ -69,12 +75,37 @@ typedef struct qitem {
     bool block, maybe_seen;
     blk_info bi;
     uint64_t nread, nlate;
+    sl_uuid stream;
+    uint8_t *spans;          /* thread_spans, tracked: the stream's state after it */
+    size_t spans_len;
 } qitem;
 
 typedef struct wqueue {
     qitem *it;
     int64_t head, n, cap;
 } wqueue;
+
+typedef struct span_state {
+    sl_uuid stream;
+    uint8_t *p;
+    size_t n;
+    int64_t used;
+} span_state;
+
+struct stream_spans {
+    span_state *v;
+    int n, cap;
+    int64_t tick;
+};
+
+/* A block not decoded yet: a resumed job over thread_spans holds the blocks
+ * delivered while it replays, to decode them from the states its replay ends with. */
+typedef struct raw_block {
+    meta_block row;
+    uint8_t *payload;
+    size_t len;
+    blk_info bi;
+} raw_block;
 
 struct stream_live {
     stream_hub *h;
@@ -84,6 +115,13 @@ struct stream_live {
     pthread_cond_t cv;
     wqueue *q;
     wqueue held;             /* while replaying: blocks delivered, rows not yet checked */
+    /* thread_spans, a resumed job: its own states (the hub's started empty), and
+     * while it replays, the blocks delivered (undecoded) and those replayed */
+    stream_spans *own;
+    raw_block *raw;
+    int64_t nraw, raw_cap;
+    stream_live_done *rdone;
+    int64_t nrdone, rdone_cap;
     stream_wm wm;
     int64_t last_row_mono;
     int64_t bytes;
@@ -94,19 +132,11 @@ struct stream_live {
     stream_live *next;
 };
 
-typedef struct span_state {
-    sl_uuid stream;
-    dbuf st;
-    int64_t used;
-} span_state;
-
 struct stream_hub {
     lake *l;
     pthread_mutex_t mu;
     stream_live *subs;
-    span_state *spans;
-    int nspans;
-    int64_t tick;
+    stream_spans spans;      /* thread_spans: the states of the jobs decoded together */
     /* inserts under way (their begin times), under pmu: a block inserted at or
      * after a time is one of these or began after it (stream_live_low) */
     pthread_mutex_t pmu;
@@ -114,6 +144,146 @@ struct stream_hub {
     int npend, pend_cap;
     int nlost;               /* inserts under way not in pend (out of memory) */
 };
+
+/* ---- thread_spans states ------------------------------------------------------ */
+
+static void spans_clear(stream_spans *m)
+{
+    for (int i = 0; i < m->n; i++)
+        sl_free(m->v[i].p);
+    sl_free(m->v);
+    memset(m, 0, sizeof *m);
+}
+
+stream_spans *stream_spans_new(void)
+{
+    return sl_calloc(1, sizeof(stream_spans));
+}
+
+void stream_spans_free(stream_spans *m)
+{
+    if (m) {
+        spans_clear(m);
+        sl_free(m);
+    }
+}
+
+static span_state *spans_find(stream_spans *m, const sl_uuid *stream)
+{
+    for (int i = 0; i < m->n; i++)
+        if (uuid_eq(&m->v[i].stream, stream))
+            return &m->v[i];
+    return NULL;
+}
+
+const uint8_t *stream_spans_get(stream_spans *m, const sl_uuid *stream, size_t *n)
+{
+    span_state *s = spans_find(m, stream);
+    if (s)
+        s->used = ++m->tick;
+    *n = s ? s->n : 0;
+    return s ? s->p : NULL;
+}
+
+int stream_spans_set(stream_spans *m, const sl_uuid *stream, const void *p, size_t n)
+{
+    uint8_t *c = sl_malloc(n ? n : 1);
+    if (!c)
+        return SL_ENOMEM;
+    if (n)
+        memcpy(c, p, n);
+    span_state *s = spans_find(m, stream);
+    if (!s && m->n == STREAM_SPANS_MAX) { /* the least recently used makes room */
+        int old = 0;
+        for (int i = 1; i < m->n; i++)
+            if (m->v[i].used < m->v[old].used)
+                old = i;
+        sl_free(m->v[old].p);
+        m->v[old] = m->v[--m->n];
+    }
+    if (!s && m->n == m->cap) {
+        int nc = m->cap ? m->cap * 2 : 16;
+        span_state *nv = sl_realloc(m->v, sizeof *nv * (size_t)nc);
+        if (!nv) {
+            sl_free(c);
+            return SL_ENOMEM;
+        }
+        m->v = nv;
+        m->cap = nc;
+    }
+    if (!s) {
+        s = &m->v[m->n++];
+        s->stream = *stream;
+        s->p = NULL;
+    }
+    sl_free(s->p);
+    s->p = c;
+    s->n = n;
+    s->used = ++m->tick;
+    return SL_OK;
+}
+
+static int cmp_used(const void *a, const void *b)
+{
+    int64_t x = (*(span_state *const *)a)->used, y = (*(span_state *const *)b)->used;
+    return (x > y) - (x < y);
+}
+
+int stream_spans_save(const stream_spans *m, dbuf *out)
+{
+    span_state **o = sl_malloc(sizeof *o * (size_t)(m->n ? m->n : 1));
+    if (!o)
+        return SL_ENOMEM;
+    for (int i = 0; i < m->n; i++)
+        o[i] = &m->v[i];
+    qsort(o, (size_t)m->n, sizeof *o, cmp_used);
+    uint8_t w[4];
+    st_u32le(w, (uint32_t)m->n);
+    int rc = dbuf_append(out, w, 4);
+    for (int i = 0; i < m->n && !rc; i++) {
+        st_u32le(w, (uint32_t)o[i]->n);
+        if (!(rc = dbuf_append(out, o[i]->stream.b, 16)) && !(rc = dbuf_append(out, w, 4)))
+            rc = dbuf_append(out, o[i]->p, o[i]->n);
+    }
+    sl_free(o);
+    return rc;
+}
+
+int stream_spans_load(stream_spans *m, const uint8_t *p, size_t n)
+{
+    if (n < 4)
+        return SL_EINVAL;
+    uint32_t count = ld_u32le(p);
+    size_t at = 4;
+    if (count > STREAM_SPANS_MAX)
+        return SL_EINVAL;
+    for (uint32_t i = 0; i < count; i++) { /* checked whole before anything changes */
+        if (n - at < 20 || ld_u32le(p + at + 16) > n - at - 20)
+            return SL_EINVAL;
+        at += 20 + ld_u32le(p + at + 16);
+    }
+    if (at != n)
+        return SL_EINVAL;
+    stream_spans t = {0};
+    at = 4;
+    for (uint32_t i = 0; i < count; i++) {
+        sl_uuid id;
+        memcpy(id.b, p + at, 16);
+        uint32_t len = ld_u32le(p + at + 16);
+        if (spans_find(&t, &id)) {
+            spans_clear(&t);
+            return SL_EINVAL;
+        }
+        if (stream_spans_set(&t, &id, p + at + 20, len)) {
+            spans_clear(&t);
+            return SL_ENOMEM;
+        }
+        at += 20 + len;
+    }
+    spans_clear(m);
+    *m = t;
+    return SL_OK;
+}
 
 int stream_hub_new(lake *l, stream_hub **out)
 {
@@ -131,9 +301,7 @@ void stream_hub_free(stream_hub *h)
 {
     if (!h)
         return;
-    for (int i = 0; i < h->nspans; i++)
-        dbuf_free(&h->spans[i].st);
-    sl_free(h->spans);
+    spans_clear(&h->spans);
     sl_free(h->pend);
     pthread_mutex_destroy(&h->mu);
     pthread_mutex_destroy(&h->pmu);
@@ -279,6 +447,11 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
     l->t = t;
     l->nw = nworkers;
     l->replaying = replay ? nworkers : 0;
+    if (replay && t->tel_view == LAKE_THREAD_SPANS && !(l->own = stream_spans_new())) {
+        sl_free(l->q);
+        sl_free(l);
+        return SL_ENOMEM;
+    }
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     stream_wm_init(&l->wm, t->delay_ns);
@@ -291,10 +464,21 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
     return SL_OK;
 }
 
+static void raw_free(stream_live *l)
+{
+    for (int64_t i = 0; i < l->nraw; i++)
+        sl_free(l->raw[i].payload);
+    sl_free(l->raw);
+    l->raw = NULL;
+    l->nraw = l->raw_cap = 0;
+}
+
 static void queue_free(wqueue *q)
 {
-    for (int64_t i = q->head; i < q->n; i++)
+    for (int64_t i = q->head; i < q->n; i++) {
         sql_batch_free(q->it[i].b);
+        sl_free(q->it[i].spans);
+    }
     sl_free(q->it);
     memset(q, 0, sizeof *q);
 }
@@ -314,6 +498,9 @@ void stream_live_close(stream_live *l)
     for (int w = 0; w < l->nw; w++)
         queue_free(&l->q[w]);
     queue_free(&l->held);
+    raw_free(l);
+    stream_spans_free(l->own);
+    sl_free(l->rdone);
     sl_free(l->q);
     pthread_mutex_destroy(&l->mu);
     pthread_cond_destroy(&l->cv);
@@ -404,6 +591,9 @@ int stream_live_next(stream_live *l, int wid, stream_live_item *it)
         it->block = x->block;
         it->maybe_seen = x->maybe_seen;
         it->id = x->bi.id;
+        it->stream = x->stream;
+        it->spans = x->spans;
+        it->spans_len = x->spans_len;
         it->at_ns = x->bi.at_ns;
         it->nread = x->nread;
         it->nlate = x->nlate;
@@ -432,6 +622,9 @@ int64_t stream_live_low(stream_live *l, int wid, int64_t floor_ns)
     for (int64_t i = l->held.head; i < l->held.n; i++)
         if (l->held.it[i].bi.w == wid && l->held.it[i].bi.begin_ns < low)
             low = l->held.it[i].bi.begin_ns;
+    for (int64_t i = 0; i < l->nraw; i++)
+        if (l->raw[i].bi.w == wid && l->raw[i].bi.begin_ns < low)
+            low = l->raw[i].bi.begin_ns;
     /* blocks not delivered yet: inserts under way, or begun after now (read after
      * this queue's: one delivered meanwhile was under way when it was read) */
     int64_t ins = inserts_low(l->h);
@@ -476,6 +669,9 @@ static sql_batch *convert(stream_live *l, const col_batch *cb, const meta_block 
 static sql_batch *on_time(stream_live *l, sql_batch *b, uint64_t *nread, uint64_t *nlate)
 {
     stream_table *t = l->t;
+    *nread = *nlate = 0;
+    if (!b)
+        return NULL;
     uint32_t *keep = sl_malloc(sizeof *keep * (size_t)(b->n ? b->n : 1));
     if (!keep) {
         sql_batch_free(b);
@@ -515,14 +711,20 @@ static sql_batch *on_time(stream_live *l, sql_batch *b, uint64_t *nread, uint64_
 /* Under l->mu: a block's rows (b, taken) checked and queued for their worker.  A
  * job taking checkpoints gets every block, rows or not, so that it knows it took
  * it; a full queue loses the rows (counted), never the block's place. */
-static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_seen)
+static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_seen,
+                  const sl_uuid *stream, const dbuf *spans)
 {
-    qitem it = {.block = l->track, .maybe_seen = maybe_seen, .bi = *bi};
+    qitem it = {.block = l->track, .maybe_seen = maybe_seen, .bi = *bi, .stream = *stream};
     sql_batch *kept = on_time(l, b, &it.nread, &it.nlate);
     int64_t bytes = kept ? sql_batch_bytes(kept) : 0;
     if (l->stop || (!kept && !l->track)) {
         sql_batch_free(kept);
         return;
+    }
+    if (spans && l->track) { /* (lost with the item if out of memory: as its rows) */
+        if ((it.spans = sl_malloc(spans->len ? spans->len : 1)) && spans->len)
+            memcpy(it.spans, spans->p, spans->len);
+        it.spans_len = it.spans ? spans->len : 0;
     }
     if (kept && l->bytes + bytes > QUEUE_MAX_BYTES) {
         l->overflow += (uint64_t)kept->n;
@@ -537,28 +739,37 @@ static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_s
     if (queue_push(&l->q[bi->w], &it)) {
         l->overflow += kept ? (uint64_t)kept->n : 0;
         sql_batch_free(kept);
+        sl_free(it.spans);
         return;
     }
     l->bytes += bytes;
     pthread_cond_broadcast(&l->cv);
 }
 
-/* The rows of one subscription's table from the view's SQL batch, for the worker
- * owning the block's stream (held, unchecked, while a resumed job replays). */
-static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
-                    const lake_coldef *defs)
+static blk_info blk_info_of(const stream_live *l, const meta_block *row)
 {
-    sql_batch *b = convert(l, cb, row, defs);
-    if (!b)
+    return (blk_info){.id = row->block_id, .begin_ns = row->insert_time_ns,
+                      .at_ns = clock_wall_ns(),
+                      .w = (int)(hash64(row->stream_id.b, 16) % (uint64_t)l->nw)};
+}
+
+/* The rows of one subscription's table from the view's SQL batch (cb: NULL or
+ * none, a block that only moves spans' state), for the worker owning the block's
+ * stream (held, unchecked, while a resumed job replays).  spans: thread_spans, a
+ * job taking checkpoints: the stream's state after the block (copied). */
+static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
+                    const lake_coldef *defs, const dbuf *spans)
+{
+    sql_batch *b = cb && cb->nrows ? convert(l, cb, row, defs) : NULL;
+    if (!b && !spans)
         return;
-    blk_info bi = {.id = row->block_id, .begin_ns = row->insert_time_ns,
-                   .at_ns = clock_wall_ns(),
-                   .w = (int)(hash64(row->stream_id.b, 16) % (uint64_t)l->nw)};
+    blk_info bi = blk_info_of(l, row);
     pthread_mutex_lock(&l->mu);
-    if (!l->replaying) {
-        admit(l, b, &bi, false);
+    if (!l->replaying || l->own) {
+        admit(l, b, &bi, false, &row->stream_id, spans);
     } else if (l->stop || l->bytes + sql_batch_bytes(b) > QUEUE_MAX_BYTES ||
-               queue_push(&l->held, &(qitem){.b = b, .block = true, .bi = bi})) {
+               queue_push(&l->held, &(qitem){.b = b, .block = true, .bi = bi,
+                                             .stream = row->stream_id})) {
         l->overflow += (uint64_t)b->n;
         sql_batch_free(b);
     } else {
@@ -567,66 +778,98 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
     pthread_mutex_unlock(&l->mu);
 }
 
-/* thread_spans: the state the stream's previous block left (made if new). */
-static span_state *span_state_of(stream_hub *h, const sl_uuid *stream)
-{
-    h->tick++;
-    for (int i = 0; i < h->nspans; i++)
-        if (uuid_eq(&h->spans[i].stream, stream)) {
-            h->spans[i].used = h->tick;
-            return &h->spans[i];
-        }
-    if (h->nspans == MAX_SPAN_STREAMS) {
-        int old = 0;
-        for (int i = 1; i < h->nspans; i++)
-            if (h->spans[i].used < h->spans[old].used)
-                old = i;
-        dbuf_free(&h->spans[old].st);
-        h->spans[old] = h->spans[--h->nspans];
-    }
-    if (!(h->nspans & (h->nspans - 1)) || !h->nspans) {
-        int nc = h->nspans ? h->nspans * 2 : 16;
-        span_state *ns = sl_realloc(h->spans, sizeof *ns * (size_t)nc);
-        if (!ns)
-            return NULL;
-        h->spans = ns;
-    }
-    span_state *s = &h->spans[h->nspans++];
-    s->stream = *stream;
-    dbuf_init(&s->st, 64u << 20);
-    s->used = h->tick;
-    return s;
-}
-
-/* Decodes the block as view v and hands the rows to v's subscriptions. */
-static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_block *row,
-                        const void *payload, size_t len)
+/* A block decoded as view v, from prev (thread_spans: the stream's state before it). */
+static int build_block(const lake_process *p, int v, const meta_block *row, const void *payload,
+                       size_t len, int64_t insert_ns, const uint8_t *prev, size_t prevn,
+                       lake_build_out *out)
 {
     lake_src_block blk = {.block_id = row->block_id,
                           .stream_id = row->stream_id,
-                          .insert_time_ns = clock_wall_ns(),
+                          .insert_time_ns = insert_ns,
                           .object_offset = row->object_offset,
                           .nb_objects = row->nb_objects,
                           .payload = payload,
                           .payload_len = len};
-    span_state *ss = v == LAKE_THREAD_SPANS ? span_state_of(h, &row->stream_id) : NULL;
-    if (v == LAKE_THREAD_SPANS && !ss)
-        return;
-    lake_build_out out;
-    lake_build_out_init(&out);
     errmsg em;
     errmsg_clear(&em);
-    int rc = lake_builder_of((lake_view_id)v)(&p->proc, &blk, 1, ss ? ss->st.p : NULL,
-                                               ss ? ss->st.len : 0, &out, &em);
-    if (!rc && ss) {
-        dbuf_reset(&ss->st);
-        rc = dbuf_append(&ss->st, out.state.p, out.state.len);
+    return lake_builder_of((lake_view_id)v)(&p->proc, &blk, 1, prev, prevn, out, &em);
+}
+
+/* Under h->mu: a thread_spans block for a resumed job, decoded from the job's own
+ * state of the stream (which it then replaces) and delivered. */
+static void own_decode(stream_live *l, const lake_process *p, const meta_block *row,
+                       const void *payload, size_t len)
+{
+    size_t prevn;
+    const uint8_t *prev = stream_spans_get(l->own, &row->stream_id, &prevn);
+    lake_build_out out;
+    lake_build_out_init(&out);
+    int n;
+    const lake_coldef *defs = lake_coldefs(LAKE_THREAD_SPANS, &n);
+    if (!build_block(p, LAKE_THREAD_SPANS, row, payload, len, clock_wall_ns(), prev, prevn,
+                     &out) &&
+        !stream_spans_set(l->own, &row->stream_id, out.state.p, out.state.len))
+        deliver(l, out.batch, row, defs, &out.state);
+    lake_build_out_free(&out);
+}
+
+/* Under h->mu: a thread_spans block for a resumed job: held undecoded while it
+ * replays (its states are not known before), else decoded from its own states. */
+static void own_block(stream_live *l, const lake_process *p, const meta_block *row,
+                      const void *payload, size_t len)
+{
+    pthread_mutex_lock(&l->mu);
+    bool held = l->replaying > 0;
+    if (held && !l->stop) {
+        raw_block rb = {.row = *row, .len = len, .bi = blk_info_of(l, row)};
+        if (l->nraw == l->raw_cap) {
+            int64_t nc = l->raw_cap ? l->raw_cap * 2 : 16;
+            raw_block *nr = sl_realloc(l->raw, sizeof *nr * (size_t)nc);
+            if (nr) {
+                l->raw = nr;
+                l->raw_cap = nc;
+            }
+        }
+        if (l->nraw < l->raw_cap && l->bytes + (int64_t)len <= QUEUE_MAX_BYTES &&
+            (rb.payload = sl_malloc(len ? len : 1))) {
+            memcpy(rb.payload, payload, len);
+            l->raw[l->nraw++] = rb;
+            l->bytes += (int64_t)len;
+        } else { /* (its rows are not known: counted as one) */
+            l->overflow++;
+        }
     }
+    pthread_mutex_unlock(&l->mu);
+    if (!held)
+        own_decode(l, p, row, payload, len);
+}
+
+/* Decodes the block as view v and hands the rows to v's subscriptions (a resumed
+ * job over thread_spans decodes it from its own states). */
+static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_block *row,
+                        const void *payload, size_t len)
+{
+    bool shared = false;
+    for (stream_live *l = h->subs; l; l = l->next)
+        if (l->t->tel_view == v && l->own)
+            own_block(l, p, row, payload, len);
+        else if (l->t->tel_view == v)
+            shared = true;
+    if (!shared)
+        return;
+    bool spans = v == LAKE_THREAD_SPANS;
+    size_t prevn = 0;
+    const uint8_t *prev = spans ? stream_spans_get(&h->spans, &row->stream_id, &prevn) : NULL;
+    lake_build_out out;
+    lake_build_out_init(&out);
+    int rc = build_block(p, v, row, payload, len, clock_wall_ns(), prev, prevn, &out);
+    if (!rc && spans)
+        rc = stream_spans_set(&h->spans, &row->stream_id, out.state.p, out.state.len);
     int n;
     const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
     for (stream_live *l = h->subs; !rc && l; l = l->next)
-        if (l->t->tel_view == v && out.batch && out.batch->nrows)
-            deliver(l, out.batch, row, defs);
+        if (l->t->tel_view == v && !l->own)
+            deliver(l, out.batch, row, defs, spans && l->track ? &out.state : NULL);
     lake_build_out_free(&out);
 }
 
@@ -711,9 +954,11 @@ static int take_row(void *arg, const meta_block *row)
     return 0;
 }
 
-/* A stored block's rows for l's table as the hub delivers them (*b NULL: the
- * block does not feed the table's view, or its payload is gone). */
-static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, sql_batch **b)
+/* A stored block's rows for l's table as the hub delivers them (*b NULL: none, the
+ * block does not feed the table's view, or its payload is gone).  thread_spans:
+ * decoded from spans' state of its stream, *st the state after it (allocated). */
+static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, stream_spans *spans,
+                       sql_batch **b, uint8_t **st, size_t *stn)
 {
     stream_hub *h = l->h;
     int v = l->t->tel_view;
@@ -721,6 +966,8 @@ static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, sql_batc
     errmsg em;
     errmsg_clear(&em);
     *b = NULL;
+    *st = NULL;
+    *stn = 0;
     int rc = lake_process_get(h->l, &row->process_id, &p, &em);
     if (rc)
         return rc == SL_ENOTFOUND ? SL_OK : rc;
@@ -741,46 +988,104 @@ static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, sql_batc
         rc = SL_OK;
     }
     if (feeds) {
-        lake_src_block blk = {.block_id = row->block_id,
-                              .stream_id = row->stream_id,
-                              .insert_time_ns = row->insert_time_ns,
-                              .object_offset = row->object_offset,
-                              .nb_objects = row->nb_objects,
-                              .payload = pl->p,
-                              .payload_len = pl->len};
+        size_t prevn = 0;
+        const uint8_t *prev = spans && v == LAKE_THREAD_SPANS
+                                  ? stream_spans_get(spans, &row->stream_id, &prevn) : NULL;
         lake_build_out out;
         lake_build_out_init(&out);
         int n;
         const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
-        if (!lake_builder_of((lake_view_id)v)(&p->proc, &blk, 1, NULL, 0, &out, &em) &&
-            out.batch && out.batch->nrows)
-            *b = convert(l, out.batch, row, defs);
+        if (!build_block(p, v, row, pl->p, pl->len, row->insert_time_ns, prev, prevn, &out)) {
+            if (out.batch && out.batch->nrows)
+                *b = convert(l, out.batch, row, defs);
+            if (spans && v == LAKE_THREAD_SPANS &&
+                (*st = sl_malloc(out.state.len ? out.state.len : 1))) {
+                memcpy(*st, out.state.p, out.state.len);
+                *stn = out.state.len;
+            } else if (spans && v == LAKE_THREAD_SPANS) {
+                rc = SL_ENOMEM;
+            }
+        }
         lake_build_out_free(&out);
     }
     lake_process_release(h->l, p);
-    return SL_OK;
+    return rc;
 }
 
-/* Worker wid replayed what it had to: once every worker has, the blocks delivered
- * meanwhile are checked and queued (each maybe one of those replayed). */
-static void replay_over(stream_live *l)
+/* Worker wid replayed what it had to (rows, n; spans: its states after them):
+ * once every worker has, the blocks delivered meanwhile are checked and queued
+ * (each maybe one of those replayed).  A job over thread_spans takes its states
+ * from the workers' and decodes those blocks from them, except the replayed. */
+static void replay_over(stream_live *l, const stream_spans *spans, const meta_block *rows,
+                        size_t n)
 {
+    stream_hub *h = l->h;
+    pthread_mutex_lock(&h->mu); /* (the own states: no block is decoded meanwhile) */
+    bool lost = false;
+    for (int i = 0; l->own && spans && i < spans->n; i++)
+        lost |= stream_spans_set(l->own, &spans->v[i].stream, spans->v[i].p,
+                                 spans->v[i].n) != SL_OK;
+    for (size_t i = 0; l->own && i < n && !lost; i++) {
+        if (l->nrdone == l->rdone_cap) {
+            int64_t nc = l->rdone_cap ? l->rdone_cap * 2 : 64;
+            stream_live_done *nd = sl_realloc(l->rdone, sizeof *nd * (size_t)nc);
+            if (!nd) {
+                lost = true;
+                break;
+            }
+            l->rdone = nd;
+            l->rdone_cap = nc;
+        }
+        l->rdone[l->nrdone++] = (stream_live_done){rows[i].block_id, rows[i].insert_time_ns};
+    }
+    if (lost)
+        log_warn("stream", "table %s: out of memory: spans open across the restart may be "
+                 "lost", l->t->name);
     pthread_mutex_lock(&l->mu);
-    if (l->replaying && !--l->replaying) {
+    bool last = l->replaying && !--l->replaying;
+    if (last) {
         for (int64_t i = l->held.head; i < l->held.n; i++) {
             qitem *x = &l->held.it[i];
             l->bytes -= sql_batch_bytes(x->b);
-            admit(l, x->b, &x->bi, true);
+            admit(l, x->b, &x->bi, true, &x->stream, NULL);
             x->b = NULL;
         }
         queue_free(&l->held);
     }
+    raw_block *raw = last ? l->raw : NULL;
+    int64_t nraw = last ? l->nraw : 0;
+    if (last) {
+        for (int64_t i = 0; i < nraw; i++)
+            l->bytes -= (int64_t)raw[i].len;
+        l->raw = NULL;
+        l->nraw = l->raw_cap = 0;
+    }
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
+    stream_live_done_sort(l->rdone, l->nrdone);
+    for (int64_t i = 0; i < nraw; i++) {
+        const lake_process *p = NULL;
+        errmsg em;
+        errmsg_clear(&em);
+        if (!stream_live_done_has(l->rdone, l->nrdone, &raw[i].row.block_id) &&
+            !lake_process_get(h->l, &raw[i].row.process_id, &p, &em)) {
+            own_decode(l, p, &raw[i].row, raw[i].payload, raw[i].len);
+            lake_process_release(h->l, p);
+        }
+        sl_free(raw[i].payload);
+    }
+    sl_free(raw);
+    if (last) {
+        sl_free(l->rdone);
+        l->rdone = NULL;
+        l->nrdone = l->rdone_cap = 0;
+    }
+    pthread_mutex_unlock(&h->mu);
 }
 
 int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
-                       uint32_t ndone, stream_live_replay_fn fn, void *arg, sql_err *e)
+                       uint32_t ndone, stream_spans *spans, stream_live_replay_fn fn,
+                       void *arg, sql_err *e)
 {
     stream_live_done_sort(done, ndone);
     replay_list r = {.l = l, .wid = wid, .done = done, .ndone = ndone};
@@ -796,15 +1101,16 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
     dbuf_init(&pl, (size_t)1 << 31);
     for (size_t i = 0; i < r.n && !rc; i++) {
         sql_batch *b;
-        if ((rc = replay_rows(l, &r.rows[i], &pl, &b))) {
+        stream_live_item it = {.block = true, .id = r.rows[i].block_id,
+                               .stream = r.rows[i].stream_id,
+                               .at_ns = r.rows[i].insert_time_ns};
+        if ((rc = replay_rows(l, &r.rows[i], &pl, spans, &b, &it.spans, &it.spans_len))) {
             rc = sql_err_set(e, "58030", -1, "table \"%s\": a block ingested since the "
                              "checkpoint cannot be read: %s", l->t->name, sl_strerror(rc));
             break;
         }
-        stream_live_item it = {.block = true, .id = r.rows[i].block_id,
-                               .at_ns = r.rows[i].insert_time_ns};
         pthread_mutex_lock(&l->mu);
-        it.b = b ? on_time(l, b, &it.nread, &it.nlate) : NULL;
+        it.b = on_time(l, b, &it.nread, &it.nlate);
         it.wm = stream_wm_value(&l->wm);
         pthread_mutex_unlock(&l->mu);
         /* what this worker has not taken yet starts at the next block's insert time */
@@ -814,7 +1120,7 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
         log_info("stream", "table %s: worker %d replayed %zu blocks ingested since the "
                  "checkpoint", l->t->name, wid, r.n);
     dbuf_free(&pl);
+    replay_over(l, spans, r.rows, r.n);
     sl_free(r.rows);
-    replay_over(l);
     return rc;
 }

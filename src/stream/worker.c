@@ -1186,6 +1186,11 @@ static int live_barrier(wk *w, sql_err *e)
         if (w->live[i].at_ns >= low)
             w->live[k++] = w->live[i];
     w->nlive = k;
+    if (!j->agg && w->spans) { /* the merger saves them, while this reader goes on */
+        dbuf_reset(&w->ck_spans);
+        if (stream_spans_save(w->spans, &w->ck_spans))
+            return oom(e);
+    }
     if (!j->agg) { /* the merger saves it, while this reader goes on */
         if (k > w->ck_live_cap) {
             stream_live_done *nd = sl_realloc(w->ck_live, sizeof *nd * (size_t)k);
@@ -1212,6 +1217,13 @@ static int live_use(wk *w, stream_live_item *it, sql_err *e)
     int rc = it->b ? push_batch(w, it->b, e) : SL_OK;
     if (it->wm > w->wm)
         w->wm = it->wm;
+    if (it->spans) { /* (thread_spans: its stream's state after it, for checkpoints) */
+        if (!rc && w->spans && stream_spans_set(w->spans, &it->stream, it->spans,
+                                                it->spans_len))
+            rc = oom(e);
+        sl_free(it->spans);
+        it->spans = NULL;
+    }
     if (!rc && it->block && j->ckpt) {
         if (done_add(&w->live, &w->nlive, &w->live_cap, &it->id, it->at_ns))
             rc = oom(e);
@@ -1238,11 +1250,13 @@ static int replayed(void *arg, stream_live_item *it, int64_t next_ns, sql_err *e
     wk *w = arg;
     if (stream_job_failed(w->j) || stopped(w->j)) { /* the rest waits for the next start */
         sql_batch_free(it->b);
+        sl_free(it->spans);
         return SL_ECANCELED;
     }
     w->live_floor = next_ns;
     if (done_add(&w->replayed, &w->nreplayed, &w->replayed_cap, &it->id, it->at_ns)) {
         sql_batch_free(it->b);
+        sl_free(it->spans);
         return oom(e);
     }
     return live_use(w, it, e);
@@ -1255,7 +1269,7 @@ static int read_live(wk *w, sql_err *e)
     job *j = w->j;
     w->live_floor = INT64_MAX;
     int rc = j->resuming ? stream_live_replay(j->live, w->id, w->rs_live_low, w->live,
-                                              (uint32_t)w->nlive, replayed, w, e)
+                                              (uint32_t)w->nlive, w->spans, replayed, w, e)
                          : SL_OK;
     if (rc == SL_ECANCELED) /* stopped (or failed elsewhere) while replaying */
         rc = SL_OK;
@@ -1266,6 +1280,7 @@ static int read_live(wk *w, sql_err *e)
         if (it.maybe_seen && stream_live_done_has(w->replayed, w->nreplayed, &it.id)) {
             stream_live_uncount(j->live, it.nread, it.nlate);
             sql_batch_free(it.b);
+            sl_free(it.spans);
             continue;
         }
         if (it.block && !it.maybe_seen && w->replayed) { /* past the blocks held back */

@@ -315,12 +315,15 @@ class Server:
         self.port = None
         self.start()
 
-    def start(self):
+    def start(self, same_port=False):
+        """Starts the server (again: same_port keeps its HTTP port, for clients that
+        go on sending to it)."""
         self._drop_log()
         self.log_path = os.path.join(tempfile.gettempdir(),
                                      "sl-e2e-%d-%d.log" % (os.getpid(), time.monotonic_ns()))
         self.log = open(self.log_path, "wb")
-        cmd = [binary(), "serve", "--data", self.data_dir, "--listen", "127.0.0.1:0"]
+        cmd = [binary(), "serve", "--data", self.data_dir,
+               "--listen", "127.0.0.1:%d" % (self.port if same_port else 0)]
         # the PostgreSQL protocol on a free port too (its default one would be shared)
         pg = "--no-pg" not in self.args
         if pg and not any(a.startswith("--pg-listen") for a in self.args):

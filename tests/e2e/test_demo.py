@@ -60,6 +60,10 @@ class Demo(unittest.TestCase):
             # and its view equals the batch query (the demo checked, else "demo: ")
             self.assertRegex(out, r"job logs_per_level: resuming from checkpoint \d+")
             self.assertRegex(out, r"table live_logs: worker \d+ replayed \d+ blocks")
+            # ... and so did the span job, with the spans open at its checkpoint: every
+            # span of both loadgen runs read once (the demo checked it)
+            self.assertRegex(out, r"job span_stats: resuming from checkpoint \d+")
+            self.assertIn("each of the %d spans read once" % (THREADS * SPANS + 200), out)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
 

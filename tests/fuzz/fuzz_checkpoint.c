@@ -58,6 +58,29 @@ static void one(const uint8_t *data, size_t size)
     }
 }
 
+/* thread_spans states (live-I, version 12): loaded, they save back the same
+ * bytes; refused, the states are as they were (one set for every input) */
+static void spans(const uint8_t *p, size_t n)
+{
+    static stream_spans *m;
+    if (!m && !(m = stream_spans_new()))
+        return;
+    dbuf before, after;
+    dbuf_init(&before, (size_t)1 << 30);
+    dbuf_init(&after, (size_t)1 << 30);
+    if (stream_spans_save(m, &before))
+        abort();
+    int rc = stream_spans_load(m, p, n);
+    if (stream_spans_save(m, &after))
+        abort();
+    if (rc == SL_OK && (after.len != n || memcmp(after.p, p, n)))
+        abort();
+    if (rc == SL_EINVAL && (after.len != before.len || memcmp(after.p, before.p, after.len)))
+        abort();
+    dbuf_free(&before);
+    dbuf_free(&after);
+}
+
 /* a live-I object: its list fits the input, and encodes back to the same bytes
  * but for the version it writes (the current one) and so the CRC */
 static void live(const uint8_t *data, size_t size)
@@ -73,6 +96,8 @@ static void live(const uint8_t *data, size_t size)
         (b.len != size || memcmp(b.p, data, 4) || memcmp(b.p + 6, data + 6, size - 10)))
         abort();
     dbuf_free(&b);
+    if (l.has_spans)
+        spans(l.spans, l.spans_len);
     sl_free(l.done);
 }
 

@@ -77,11 +77,21 @@ def part(seq=3, worker=1, nprod=2, wins=((0, 10**10, b"\x01\x00\x00\x00" + b"\x0
 
 
 def live(seq=3, worker=1, low=10**18, blocks=((b"\x11" * 16, 10**18 + 5),), n=None,
-         version=10):
-    """A telemetry job's blocks taken (version 10): worker, low, count, (id, at)s."""
+         version=10, spans=None):
+    """A telemetry job's blocks taken (version 10): worker, low, count, (id, at)s;
+    over thread_spans (version 12), then the states' length and the states."""
     body = struct.pack("<IqI", worker, low, len(blocks) if n is None else n)
     body += b"".join(i + struct.pack("<q", at) for i, at in blocks)
+    if spans is not None:
+        body += struct.pack("<I", len(spans)) + spans
     return obj(3, seq, body, version)
+
+
+def states(entries=((b"\x21" * 16, b"\x01\x02\x04\x00"), (b"\x22" * 16, b"\x01\x00\x00\x01"
+                    b"\x02\x00\x00\x06\x00\x01a\x01b\x01c")), count=None):
+    """thread_spans states: count, then (stream id, length, state)s."""
+    return struct.pack("<I", len(entries) if count is None else count) + b"".join(
+        i + struct.pack("<I", len(st)) + st for i, st in entries)
 
 
 def gauges(series=(('{target="a"}', (0.0, 3.0)), ('{target=""}', (0.0, 1.5))), ncols=2,
@@ -141,6 +151,16 @@ def main():
         "v11_gauges_nobrace": gauges(series=(('t="a"', (0.0, 1.0)),)),
         "v11_gauges_trailing": gauges(tail=b"\x00"),
         "v10_gauges": gauges(version=10),
+        # version 12: a job over thread_spans ends live-I with its streams' states
+        "v12_live_spans": live(spans=states(), version=12),
+        "v12_live_spans_none": live(spans=states(()), version=12),
+        "v12_live_spans_no_blocks": live(blocks=(), spans=states(), version=12),
+        "v12_live_spans_dup": live(spans=states(((b"\x21" * 16, b"\x01"),
+                                                 (b"\x21" * 16, b"\x02"))), version=12),
+        "v12_live_spans_count_past_end": live(spans=states(count=3), version=12),
+        "v12_live_spans_len_past_end": live(spans=states()[:-2], version=12),
+        "v12_live_spans_bad_length": live(version=12)[:-4] + b"\x05\x00" + live()[-4:],
+        "v11_live_spans": live(spans=states(), version=11),
     }
     for name, data in seeds.items():
         with open(os.path.join(OUT, name), "wb") as f:
