@@ -263,8 +263,8 @@ static inline int meta_blocks_list(meta *m, const sl_uuid *stream_id, meta_block
 /*
  * The blocks inserted at or after since_ns (insert_time), by insert time, then
  * stream and object_offset (SL_OK with no calls if none).  A continuous job over
- * telemetry replays them after a restart (src/stream/source_telemetry.c).  No
- * index serves it: it reads the whole table, which it does once per resume.
+ * telemetry replays them after a restart (src/stream/source_telemetry.c), through
+ * the index on insert_time (blocks_by_insert_time).
  */
 static inline int meta_blocks_since(meta *m, int64_t since_ns, meta_block_fn fn, void *arg,
                                     errmsg *e)
@@ -439,6 +439,6 @@ typedef struct meta_pg_opts {
  */
 int meta_pg_open(const char *conninfo, const meta_pg_opts *opts, meta **out, errmsg *e);
 
-#define META_PG_SCHEMA_VERSION 1
+#define META_PG_SCHEMA_VERSION 2
 
 #endif

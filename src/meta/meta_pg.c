@@ -76,6 +76,8 @@ static const char *const g_migrations[META_PG_SCHEMA_VERSION] = {
     "CREATE TABLE sql_tables("
     " name text PRIMARY KEY, version bigint NOT NULL, def text NOT NULL,"
     " updated bigint NOT NULL);",
+    /* 2: a resumed telemetry job lists the blocks inserted since its checkpoint */
+    "CREATE INDEX blocks_by_insert_time ON blocks(insert_time);",
 };
 
 /* ------------------------------------------------------------ parameters and results */

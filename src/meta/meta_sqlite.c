@@ -51,6 +51,8 @@ static const char *g_schema =
     /* Covering indexes: the API's aggregates read only these, never the rows. */
     /* retention deletes by end time */
     "CREATE INDEX IF NOT EXISTS blocks_by_end_time ON blocks(end_time);"
+    /* a resumed telemetry job lists the blocks inserted since its checkpoint */
+    "CREATE INDEX IF NOT EXISTS blocks_by_insert_time ON blocks(insert_time);"
     "CREATE INDEX IF NOT EXISTS blocks_by_stream ON blocks(stream_id, object_offset,"
     " nb_objects, payload_size);"
     /* the process list's aggregates, times included (replaces blocks_by_process) */

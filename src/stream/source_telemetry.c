@@ -56,6 +56,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define QUEUE_MAX_BYTES (64ll << 20)
 #define WAIT_NS (50ll * 1000000)
@@ -1043,6 +1044,10 @@ static void replay_over(stream_live *l, const stream_spans *spans, const meta_bl
                  "lost", l->t->name);
     pthread_mutex_lock(&l->mu);
     bool last = l->replaying && !--l->replaying;
+    if (last && l->held.n - l->held.head + l->nraw)
+        log_info("stream", "table %s: %lld blocks delivered while the job replayed, checked "
+                 "now (those it replayed are skipped)", l->t->name,
+                 (long long)(l->held.n - l->held.head + l->nraw));
     if (last) {
         for (int64_t i = l->held.head; i < l->held.n; i++) {
             qitem *x = &l->held.it[i];
@@ -1083,6 +1088,17 @@ static void replay_over(stream_live *l, const stream_spans *spans, const meta_bl
     pthread_mutex_unlock(&h->mu);
 }
 
+/* Tests: SL_STREAM_TEST_REPLAY_PAUSE_MS pauses a replay before it lists the
+ * blocks and after, so that blocks delivered meanwhile are held, some of them
+ * listed too (tests/e2e/test_stream_jobs.py). */
+static void test_pause(void)
+{
+    const char *v = getenv("SL_STREAM_TEST_REPLAY_PAUSE_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 60000)
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
+}
+
 int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
                        uint32_t ndone, stream_spans *spans, stream_live_replay_fn fn,
                        void *arg, sql_err *e)
@@ -1091,7 +1107,9 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
     replay_list r = {.l = l, .wid = wid, .done = done, .ndone = ndone};
     errmsg em;
     errmsg_clear(&em);
+    test_pause();
     int rc = lake_blocks_since(l->h->l, since_ns, take_row, &r, &em);
+    test_pause();
     if (rc)
         rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                              : sql_err_set(e, "58030", -1, "table \"%s\": the blocks ingested "

@@ -171,6 +171,28 @@ class MultiServer(Shared):
         del leaders
         self.assert_rows_have_files()
 
+    def test_schema_migrates_and_a_newer_one_is_refused(self):
+        """A store of schema version 1 (no index on blocks' insert times) is migrated
+        to 2 when a server starts, its blocks kept; a version newer than the build's
+        is refused with a clear error and changes nothing."""
+        (srv,) = self.start(1)
+        loadgen(srv)
+        srv.stop()
+        self.sql("DROP INDEX blocks_by_insert_time; UPDATE streamlake_schema SET version = 1")
+        blocks = self.sql("SELECT count(*) FROM blocks")
+        (srv,) = self.start(1)
+        self.assertEqual(self.sql("SELECT version FROM streamlake_schema"), "2")
+        self.assertEqual(self.sql("SELECT count(*) FROM pg_indexes WHERE "
+                                  "indexname = 'blocks_by_insert_time'"), "1")
+        self.assertEqual(self.sql("SELECT count(*) FROM blocks"), blocks)
+        srv.stop()
+        self.sql("UPDATE streamlake_schema SET version = 3")
+        with self.assertRaises(RuntimeError) as cm:
+            self.start(1)
+        self.assertIn("metadata schema version 3 in PostgreSQL is newer than this build's 2",
+                      str(cm.exception))
+        self.assertEqual(self.sql("SELECT version FROM streamlake_schema"), "3")
+
     def test_concurrent_first_reads_build_once(self):
         # every build holds its lock 300 ms between file and row: the reads overlap
         servers = self.start(3, env={"SL_LAKE_TEST_DELAY_MS": "300"})
