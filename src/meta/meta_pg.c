@@ -77,7 +77,7 @@ static const char *const g_migrations[META_PG_SCHEMA_VERSION] = {
     " name text PRIMARY KEY, version bigint NOT NULL, def text NOT NULL,"
     " updated bigint NOT NULL);",
     /* 2: a resumed telemetry job lists the blocks inserted since its checkpoint */
-    "CREATE INDEX blocks_by_insert_time ON blocks(insert_time);",
+    "CREATE INDEX IF NOT EXISTS blocks_by_insert_time ON blocks(insert_time);",
 };
 
 /* ------------------------------------------------------------ parameters and results */

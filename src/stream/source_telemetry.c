@@ -79,6 +79,7 @@ typedef struct qitem {
     sl_uuid stream;
     uint8_t *spans;          /* thread_spans, tracked: the stream's state after it */
     size_t spans_len;
+    int64_t bytes;           /* what it adds to the subscription's bytes */
 } qitem;
 
 typedef struct wqueue {
@@ -96,6 +97,7 @@ typedef struct span_state {
 struct stream_spans {
     span_state *v;
     int n, cap;
+    int max;                 /* streams kept (0: STREAM_SPANS_MAX) */
     int64_t tick;
 };
 
@@ -117,12 +119,17 @@ struct stream_live {
     wqueue *q;
     wqueue held;             /* while replaying: blocks delivered, rows not yet checked */
     /* thread_spans, a resumed job: its own states (the hub's started empty), and
-     * while it replays, the blocks delivered (undecoded) and those replayed */
+     * while it replays, the blocks delivered (undecoded; under the hub's mutex) */
     stream_spans *own;
     raw_block *raw;
     int64_t nraw, raw_cap;
+    /* a resumed job, under the hub's mutex: the blocks its replays listed (sorted
+     * once the last is done), kept until every insert under way when a replay
+     * listed has ended (listed_ns: the latest listing's end): one delivered after
+     * the replay is skipped */
     stream_live_done *rdone;
     int64_t nrdone, rdone_cap;
+    int64_t listed_ns;
     stream_wm wm;
     int64_t last_row_mono;
     int64_t bytes;
@@ -144,6 +151,7 @@ struct stream_hub {
     int64_t *pend;
     int npend, pend_cap;
     int nlost;               /* inserts under way not in pend (out of memory) */
+    _Atomic int replaying;   /* subscriptions replaying (tests: late deliveries) */
 };
 
 /* ---- thread_spans states ------------------------------------------------------ */
@@ -153,7 +161,9 @@ static void spans_clear(stream_spans *m)
     for (int i = 0; i < m->n; i++)
         sl_free(m->v[i].p);
     sl_free(m->v);
+    int max = m->max;
     memset(m, 0, sizeof *m);
+    m->max = max;
 }
 
 stream_spans *stream_spans_new(void)
@@ -194,7 +204,8 @@ int stream_spans_set(stream_spans *m, const sl_uuid *stream, const void *p, size
     if (n)
         memcpy(c, p, n);
     span_state *s = spans_find(m, stream);
-    if (!s && m->n == STREAM_SPANS_MAX) { /* the least recently used makes room */
+    if (!s && m->n == (m->max ? m->max : STREAM_SPANS_MAX)) { /* the least recently used
+                                                                 * makes room */
         int old = 0;
         for (int i = 1; i < m->n; i++)
             if (m->v[i].used < m->v[old].used)
@@ -281,6 +292,7 @@ int stream_spans_load(stream_spans *m, const uint8_t *p, size_t n)
         }
         at += 20 + len;
     }
+    t.max = m->max;
     spans_clear(m);
     *m = t;
     return SL_OK;
@@ -448,11 +460,15 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
     l->t = t;
     l->nw = nworkers;
     l->replaying = replay ? nworkers : 0;
+    if (replay)
+        atomic_fetch_add(&h->replaying, 1);
     if (replay && t->tel_view == LAKE_THREAD_SPANS && !(l->own = stream_spans_new())) {
         sl_free(l->q);
         sl_free(l);
         return SL_ENOMEM;
     }
+    if (l->own) /* (the union of the workers' states) */
+        l->own->max = nworkers * STREAM_SPANS_MAX;
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     stream_wm_init(&l->wm, t->delay_ns);
@@ -490,6 +506,8 @@ void stream_live_close(stream_live *l)
         return;
     stream_hub *h = l->h;
     pthread_mutex_lock(&h->mu);
+    if (l->replaying) /* (stopped while replaying) */
+        atomic_fetch_sub(&h->replaying, 1);
     for (stream_live **p = &h->subs; *p; p = &(*p)->next)
         if (*p == l) {
             *p = l->next;
@@ -598,8 +616,7 @@ int stream_live_next(stream_live *l, int wid, stream_live_item *it)
         it->at_ns = x->bi.at_ns;
         it->nread = x->nread;
         it->nlate = x->nlate;
-        if (x->b)
-            l->bytes -= sql_batch_bytes(x->b);
+        l->bytes -= x->bytes;
     } else if (more) {
         /* nothing queued for this worker: the source's watermark, which every row still
          * to come respects (rows are checked against it when queued, under this lock).
@@ -727,16 +744,18 @@ static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_s
             memcpy(it.spans, spans->p, spans->len);
         it.spans_len = it.spans ? spans->len : 0;
     }
+    bytes += (int64_t)it.spans_len;
     if (kept && l->bytes + bytes > QUEUE_MAX_BYTES) {
         l->overflow += (uint64_t)kept->n;
         sql_batch_free(kept);
         kept = NULL;
-        bytes = 0;
+        bytes = (int64_t)it.spans_len; /* (the state stays: the stream's next block needs it) */
         if (!l->track)
             return;
     }
     it.b = kept;
     it.wm = stream_wm_value(&l->wm);
+    it.bytes = bytes;
     if (queue_push(&l->q[bi->w], &it)) {
         l->overflow += kept ? (uint64_t)kept->n : 0;
         sql_batch_free(kept);
@@ -831,12 +850,17 @@ static void own_block(stream_live *l, const lake_process *p, const meta_block *r
                 l->raw_cap = nc;
             }
         }
-        if (l->nraw < l->raw_cap && l->bytes + (int64_t)len <= QUEUE_MAX_BYTES &&
-            (rb.payload = sl_malloc(len ? len : 1))) {
+        /* past the queue's cap only its place is kept: its payload is read again from
+         * the store (it is committed) when the replays are done */
+        if (l->bytes + (int64_t)len <= QUEUE_MAX_BYTES && (rb.payload = sl_malloc(len ? len : 1)))
             memcpy(rb.payload, payload, len);
+        else
+            rb.len = 0;
+        if (l->nraw < l->raw_cap) {
             l->raw[l->nraw++] = rb;
-            l->bytes += (int64_t)len;
-        } else { /* (its rows are not known: counted as one) */
+            l->bytes += (int64_t)rb.len;
+        } else { /* out of memory: the block is lost to this job (its rows not known) */
+            sl_free(rb.payload);
             l->overflow++;
         }
     }
@@ -847,15 +871,26 @@ static void own_block(stream_live *l, const lake_process *p, const meta_block *r
 
 /* Decodes the block as view v and hands the rows to v's subscriptions (a resumed
  * job over thread_spans decodes it from its own states). */
+static bool listed_skip(stream_live *l, const meta_block *row);
+
 static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_block *row,
                         const void *payload, size_t len)
 {
     bool shared = false;
-    for (stream_live *l = h->subs; l; l = l->next)
-        if (l->t->tel_view == v && l->own)
+    for (stream_live *l = h->subs; l; l = l->next) {
+        if (l->t->tel_view != v)
+            continue;
+        if (listed_skip(l, row)) {
+            char id[UUID_STR_LEN];
+            uuid_format(&row->block_id, id);
+            log_info("stream", "table %s: block %s, replayed, delivered after the replay: "
+                     "skipped", l->t->name, id);
+        } else if (l->own) {
             own_block(l, p, row, payload, len);
-        else if (l->t->tel_view == v)
+        } else {
             shared = true;
+        }
+    }
     if (!shared)
         return;
     bool spans = v == LAKE_THREAD_SPANS;
@@ -869,13 +904,25 @@ static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_
     int n;
     const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
     for (stream_live *l = h->subs; !rc && l; l = l->next)
-        if (l->t->tel_view == v && !l->own)
-            deliver(l, out.batch, row, defs, spans && l->track ? &out.state : NULL);
+        if (l->t->tel_view == v && !l->own && !listed_skip(l, row))
+            deliver(l, out.batch, row, defs, spans ? &out.state : NULL);
     lake_build_out_free(&out);
+}
+
+/* Tests: SL_STREAM_TEST_LATE_DELIVERY_MS delays, while a job replays, the delivery
+ * of each block (its row committed, its insert under way): it comes after the
+ * replay, which listed it (tests/e2e/test_stream_jobs.py). */
+static void test_late_delivery(stream_hub *h)
+{
+    const char *v = getenv("SL_STREAM_TEST_LATE_DELIVERY_MS");
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    if (ms > 0 && ms <= 60000 && atomic_load(&h->replaying))
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
 void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len)
 {
+    test_late_delivery(h);
     pthread_mutex_lock(&h->mu);
     if (!h->subs) {
         pthread_mutex_unlock(&h->mu);
@@ -1004,6 +1051,8 @@ static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, stream_s
                 memcpy(*st, out.state.p, out.state.len);
                 *stn = out.state.len;
             } else if (spans && v == LAKE_THREAD_SPANS) {
+                sql_batch_free(*b);
+                *b = NULL;
                 rc = SL_ENOMEM;
             }
         }
@@ -1013,25 +1062,73 @@ static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, stream_s
     return rc;
 }
 
-/* Worker wid replayed what it had to (rows, n; spans: its states after them):
- * once every worker has, the blocks delivered meanwhile are checked and queued
- * (each maybe one of those replayed).  A job over thread_spans takes its states
- * from the workers' and decodes those blocks from them, except the replayed. */
-static void replay_over(stream_live *l, const stream_spans *spans, const meta_block *rows,
-                        size_t n)
+/* Under h->mu: a block a replay of this resumed job listed, delivered after the
+ * replays are done (its insert was under way when it was listed: the hook comes
+ * after the commit): skipped.  The list goes once no insert under way began
+ * before the latest listing ended. */
+static bool listed_skip(stream_live *l, const meta_block *row)
+{
+    if (!l->rdone || l->replaying)
+        return false;
+    if (inserts_low(l->h) > l->listed_ns) {
+        sl_free(l->rdone);
+        l->rdone = NULL;
+        l->nrdone = l->rdone_cap = 0;
+        return false;
+    }
+    return stream_live_done_has(l->rdone, l->nrdone, &row->block_id);
+}
+
+/* Under h->mu: a held thread_spans block decoded from the job's own states (its
+ * payload read again from the store if it was not held). */
+static void raw_decode(stream_live *l, const raw_block *rb, dbuf *pl)
 {
     stream_hub *h = l->h;
-    pthread_mutex_lock(&h->mu); /* (the own states: no block is decoded meanwhile) */
+    const lake_process *p = NULL;
+    errmsg em;
+    errmsg_clear(&em);
+    const void *payload = rb->payload;
+    size_t len = rb->len;
+    if (!payload) {
+        dbuf_reset(pl);
+        if (lake_block_payload(h->l, &rb->row, pl, &em)) {
+            log_warn("stream", "table %s: a block delivered while the job replayed cannot be "
+                     "read again (%s): its rows are lost", l->t->name, errmsg_str(&em));
+            return;
+        }
+        payload = pl->p;
+        len = pl->len;
+    }
+    if (!lake_process_get(h->l, &rb->row.process_id, &p, &em)) {
+        own_decode(l, p, &rb->row, payload, len);
+        lake_process_release(h->l, p);
+    }
+}
+
+/* Worker wid replayed what it had to (rows, n, listed when listed_ns; spans: its
+ * states after them): once every worker has, the blocks delivered meanwhile are
+ * checked and queued (each maybe one of those replayed) before the replay is
+ * over for the subscription.  A job over thread_spans takes its states from the
+ * workers' and decodes those blocks from them, except the replayed. */
+static void replay_over(stream_live *l, const stream_spans *spans, const meta_block *rows,
+                        size_t n, int64_t listed_ns)
+{
+    stream_hub *h = l->h;
+    pthread_mutex_lock(&h->mu); /* (no block is decoded meanwhile) */
     bool lost = false;
     for (int i = 0; l->own && spans && i < spans->n; i++)
         lost |= stream_spans_set(l->own, &spans->v[i].stream, spans->v[i].p,
                                  spans->v[i].n) != SL_OK;
-    for (size_t i = 0; l->own && i < n && !lost; i++) {
+    if (lost)
+        log_warn("stream", "table %s: out of memory: spans open across the restart may be "
+                 "lost", l->t->name);
+    for (size_t i = 0; i < n; i++) {
         if (l->nrdone == l->rdone_cap) {
             int64_t nc = l->rdone_cap ? l->rdone_cap * 2 : 64;
             stream_live_done *nd = sl_realloc(l->rdone, sizeof *nd * (size_t)nc);
             if (!nd) {
-                lost = true;
+                log_warn("stream", "table %s: out of memory: blocks replayed may be counted "
+                         "twice", l->t->name);
                 break;
             }
             l->rdone = nd;
@@ -1039,16 +1136,31 @@ static void replay_over(stream_live *l, const stream_spans *spans, const meta_bl
         }
         l->rdone[l->nrdone++] = (stream_live_done){rows[i].block_id, rows[i].insert_time_ns};
     }
-    if (lost)
-        log_warn("stream", "table %s: out of memory: spans open across the restart may be "
-                 "lost", l->t->name);
+    if (listed_ns > l->listed_ns)
+        l->listed_ns = listed_ns;
     pthread_mutex_lock(&l->mu);
-    bool last = l->replaying && !--l->replaying;
-    if (last && l->held.n - l->held.head + l->nraw)
-        log_info("stream", "table %s: %lld blocks delivered while the job replayed, checked "
-                 "now (those it replayed are skipped)", l->t->name,
-                 (long long)(l->held.n - l->held.head + l->nraw));
+    bool last = l->replaying == 1;
+    if (!last && l->replaying)
+        l->replaying--;
+    pthread_mutex_unlock(&l->mu);
     if (last) {
+        stream_live_done_sort(l->rdone, l->nrdone);
+        if (l->nraw)
+            log_info("stream", "table %s: %lld blocks delivered while the job replayed, "
+                     "checked now (those it replayed are skipped)", l->t->name,
+                     (long long)l->nraw);
+        /* still replaying (no idle tick; each checkpoint time counts these blocks) */
+        dbuf pl;
+        dbuf_init(&pl, (size_t)1 << 31);
+        for (int64_t i = 0; i < l->nraw; i++)
+            if (!stream_live_done_has(l->rdone, l->nrdone, &l->raw[i].row.block_id))
+                raw_decode(l, &l->raw[i], &pl);
+        dbuf_free(&pl);
+        pthread_mutex_lock(&l->mu);
+        if (l->held.n - l->held.head)
+            log_info("stream", "table %s: %lld blocks delivered while the job replayed, "
+                     "checked now (those it replayed are skipped)", l->t->name,
+                     (long long)(l->held.n - l->held.head));
         for (int64_t i = l->held.head; i < l->held.n; i++) {
             qitem *x = &l->held.it[i];
             l->bytes -= sql_batch_bytes(x->b);
@@ -1056,35 +1168,16 @@ static void replay_over(stream_live *l, const stream_spans *spans, const meta_bl
             x->b = NULL;
         }
         queue_free(&l->held);
+        for (int64_t i = 0; i < l->nraw; i++)
+            l->bytes -= (int64_t)l->raw[i].len;
+        raw_free(l);
+        l->replaying = 0;
+        atomic_fetch_sub(&h->replaying, 1);
+        pthread_mutex_unlock(&l->mu);
     }
-    raw_block *raw = last ? l->raw : NULL;
-    int64_t nraw = last ? l->nraw : 0;
-    if (last) {
-        for (int64_t i = 0; i < nraw; i++)
-            l->bytes -= (int64_t)raw[i].len;
-        l->raw = NULL;
-        l->nraw = l->raw_cap = 0;
-    }
+    pthread_mutex_lock(&l->mu);
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
-    stream_live_done_sort(l->rdone, l->nrdone);
-    for (int64_t i = 0; i < nraw; i++) {
-        const lake_process *p = NULL;
-        errmsg em;
-        errmsg_clear(&em);
-        if (!stream_live_done_has(l->rdone, l->nrdone, &raw[i].row.block_id) &&
-            !lake_process_get(h->l, &raw[i].row.process_id, &p, &em)) {
-            own_decode(l, p, &raw[i].row, raw[i].payload, raw[i].len);
-            lake_process_release(h->l, p);
-        }
-        sl_free(raw[i].payload);
-    }
-    sl_free(raw);
-    if (last) {
-        sl_free(l->rdone);
-        l->rdone = NULL;
-        l->nrdone = l->rdone_cap = 0;
-    }
     pthread_mutex_unlock(&h->mu);
 }
 
@@ -1109,6 +1202,7 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
     errmsg_clear(&em);
     test_pause();
     int rc = lake_blocks_since(l->h->l, since_ns, take_row, &r, &em);
+    int64_t listed_ns = clock_wall_ns(); /* (every block listed began its insert before) */
     test_pause();
     if (rc)
         rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
@@ -1138,7 +1232,7 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
         log_info("stream", "table %s: worker %d replayed %zu blocks ingested since the "
                  "checkpoint", l->t->name, wid, r.n);
     dbuf_free(&pl);
-    replay_over(l, spans, r.rows, r.n);
+    replay_over(l, spans, r.rows, r.n, listed_ns);
     sl_free(r.rows);
     return rc;
 }

@@ -304,6 +304,38 @@ class StreamJobs(unittest.TestCase):
         self.assertTrue(self.srv.wait_log("job error_rows: resuming from checkpoint"))
         self.assertNotIn("no checkpoints for", self.srv.log_text())
 
+    def test_block_listed_by_a_replay_and_delivered_after_it_counts_once(self):
+        """A block whose row commits before a resumed job's replay lists it, but which
+        ingestion delivers only after the replay is over (its insert still under way),
+        is skipped: the job counts each log row once and equals the batch query."""
+        self.srv.cleanup()
+        self.srv = sltest.Server(args=["--workers", "2", "--checkpoint-interval-ms", "1000"])
+        query(self.srv, ERRS)
+        query(self.srv, PER_MIN)
+        load = ("--threads", "2", "--spans", "20", "--logs", "300", "--metrics", "5",
+                "--async", "5")
+        loadgen(self.srv.url, *load)
+        time.sleep(2.5)  # a checkpoint after those blocks
+        self.srv.kill()
+        # each replay waits 1.5 s before it lists and after; while it replays, every
+        # delivery waits 5 s after its block's row committed
+        self.srv.env = {"SL_STREAM_TEST_REPLAY_PAUSE_MS": "1500",
+                        "SL_STREAM_TEST_LATE_DELIVERY_MS": "5000"}
+        self.srv.start()
+        self.assertTrue(self.srv.wait_log("job errors_per_minute: resuming from checkpoint"),
+                        self.srv.log_text()[-2000:])
+        # (logs only: the client sends its first block, a log block, before the listing;
+        # its delivery waits, and the client sends no other block meanwhile)
+        loadgen(self.srv.url, "--threads", "1", "--spans", "0", "--logs", "200",
+                "--metrics", "0", "--async", "0")
+        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
+        self.assertEqual(query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE "
+                               "name = 'errors_per_minute'"), [[total, 0]])
+        self.assertIn("replayed, delivered after the replay: skipped", self.srv.log_text())
+
     def test_span_job_resumes_after_kill(self):
         """A job over thread_spans takes checkpoints with each stream's open spans.
         The server is killed with SIGKILL while a client records slow nested spans
