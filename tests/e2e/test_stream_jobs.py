@@ -82,6 +82,16 @@ class StreamJobs(unittest.TestCase):
                 return a, b
             time.sleep(pause)
 
+    def assert_per_minute_counts_each_row_once(self):
+        """errors_per_minute equals the batch query once it catches up, and its job
+        read each log row once (none late)."""
+        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
+        self.assertTrue(want)
+        self.assertEqual(got, want)
+        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
+        self.assertEqual(query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE "
+                               "name = 'errors_per_minute'"), [[total, 0]])
+
     def wait_rows(self, sql, want, timeout=60):
         """The rows of sql once they are want, or what they were at the timeout (a
         hang detector, not a timing threshold)."""
@@ -283,12 +293,7 @@ class StreamJobs(unittest.TestCase):
                                         r"replayed", self.srv.log_text())), 2,
                          self.srv.log_text()[-3000:])
         loadgen(self.srv.url, *load)
-        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
-        self.assertTrue(want)
-        self.assertEqual(got, want)
-        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
-        self.assertEqual(query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE "
-                               "name = 'errors_per_minute'"), [[total, 0]])
+        self.assert_per_minute_counts_each_row_once()
         # (sorted here: log_entries' times have nanoseconds, which order rows that
         # the view's microseconds make equal)
         want_rows = sorted(query(self.srv, "SELECT process_id, time, msg FROM log_entries "
@@ -328,12 +333,7 @@ class StreamJobs(unittest.TestCase):
         # its delivery waits, and the client sends no other block meanwhile)
         loadgen(self.srv.url, "--threads", "1", "--spans", "0", "--logs", "200",
                 "--metrics", "0", "--async", "0")
-        got, want = self.wait_equal("SELECT * FROM errors_per_minute ORDER BY 1, 2", BATCH)
-        self.assertTrue(want)
-        self.assertEqual(got, want)
-        total = query(self.srv, "SELECT count(*) FROM log_entries")[0][0]
-        self.assertEqual(query(self.srv, "SELECT rows_read, late_dropped FROM jobs WHERE "
-                               "name = 'errors_per_minute'"), [[total, 0]])
+        self.assert_per_minute_counts_each_row_once()
         self.assertIn("replayed, delivered after the replay: skipped", self.srv.log_text())
 
     def test_span_job_resumes_after_kill(self):
