@@ -690,9 +690,7 @@ static int live_save(stream_wk *w, uint64_t seq, const stream_live_done *done, i
     return rc;
 }
 
-/* Over thread_spans: the worker's states now (after every block in its list) as
- * the ones its live-I saves. */
-static int spans_now(stream_wk *w, sql_err *e)
+int stream_ckpt_spans_keep(stream_wk *w, sql_err *e)
 {
     if (!w->spans)
         return SL_OK;
@@ -713,7 +711,7 @@ int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int i, bool done, 
     if (!rc && done) /* (its checkpoint time: blocks no longer come to it) */
         w->ck_live_low = stream_live_low(j->live, i, INT64_MAX);
     if (!rc && done)
-        rc = spans_now(w, e);
+        rc = stream_ckpt_spans_keep(w, e);
     return rc ? rc : live_save(w, seq, done ? w->live : w->ck_live,
                                done ? w->nlive : w->ck_nlive, &w->ck_spans, e);
 }
@@ -774,7 +772,7 @@ int stream_ckpt_worker_save(stream_wk *w, uint64_t seq, sql_err *e)
         rc = stream_ckpt_worker_finish(&b);
     rc = put_part(j, seq, w->id, rc, &b, e);
     /* (its reading half waits in this thread: its list and states are as at the barrier) */
-    rc = !rc && j->live ? spans_now(w, e) : rc;
+    rc = !rc && j->live ? stream_ckpt_spans_keep(w, e) : rc;
     return !rc && j->live ? live_save(w, seq, w->live, w->nlive, &w->ck_spans, e) : rc;
 }
 

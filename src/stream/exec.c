@@ -193,7 +193,7 @@ static int setup(job *j, int nw, sql_err *e)
     /* live rows without an aggregation: each worker's as they come */
     j->interleave = j->live && !j->agg;
     for (int i = 0; j->live && j->src->tel_view == LAKE_THREAD_SPANS && i < nw; i++) {
-        if (!(j->w[i].spans = stream_spans_new()))
+        if (!(j->w[i].spans = stream_spans_new(0)))
             return oom(e);
         dbuf_init(&j->w[i].ck_spans, STREAM_CKPT_MAX_BYTES);
     }

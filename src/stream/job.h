@@ -13,6 +13,7 @@
 #include "sql/exec/hashtab.h"
 #include "stream/ring.h"
 #include "stream/session.h"
+#include "stream/spans.h"
 #include "stream/stream_int.h"
 
 #include <pthread.h>
@@ -326,6 +327,9 @@ int stream_ckpt_join_commit(stream_job *j, uint64_t seq, int rc, sql_err *e);
  * checkpoint seq, from what it kept at its barrier (done: it has ended, its
  * figures as they are). */
 int stream_ckpt_live_reader_save(stream_job *j, uint64_t seq, int w, bool done, sql_err *e);
+/* ... over thread_spans: worker w's states now (after every block in its list) kept
+ * as those its next live-I saves (0 without them). */
+int stream_ckpt_spans_keep(stream_wk *w, sql_err *e);
 int stream_ckpt_reader_save(stream_job *j, uint64_t seq, int w, int32_t chunk, bool has_pos,
                             const stream_reader_pos *pos, sql_err *e);
 int stream_ckpt_source_save(stream_job *j, uint64_t seq, int i, const stream_source *s,

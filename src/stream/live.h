@@ -1,7 +1,7 @@
 /*
- * live.h - continuous jobs on a server: live telemetry (source_telemetry.c),
- * the job registry (jobs.c) and the sinks that only a server has
- * (sink_webhook.c, sink_metrics.c).
+ * live.h - continuous jobs on a server: live telemetry (source_telemetry.c, and
+ * spans.c: the open spans of thread streams), the job registry (jobs.c) and the
+ * sinks that only a server has (sink_ext.c: webhook and metrics).
  *
  * The registry is the server's one owner of connector tables, materialized
  * views and jobs; SQL sessions reach it through the engine's hooks
@@ -13,6 +13,7 @@
 #include "base/dbuf.h"
 #include "lake/lake.h"
 #include "stream/jobs.h"
+#include "stream/spans.h"
 #include "stream/stream_int.h"
 
 /* ---- source_telemetry.c ---------------------------------------------------- */
@@ -48,31 +49,14 @@ void stream_live_track(stream_live *l);
 /* A resumed job: the watermark (raised to wm) and figures its checkpoint saved. */
 void stream_live_restore(stream_live *l, int64_t wm, uint64_t rows_read, uint64_t late);
 
-/* Lists of blocks taken (a checkpoint's, a replay's): sorted by id, then looked up. */
+/* Lists of blocks taken (a checkpoint's, a replay's): grown (0 or SL_ENOMEM), sorted
+ * by id, then looked up. */
+int stream_live_done_add(stream_live_done **d, int64_t *n, int64_t *cap, const sl_uuid *id,
+                         int64_t at_ns);
 void stream_live_done_sort(stream_live_done *d, int64_t n);
 bool stream_live_done_has(const stream_live_done *d, int64_t n, const sl_uuid *id);
 /* A block delivered again after it was replayed: its rows counted once. */
 void stream_live_uncount(stream_live *l, uint64_t rows_read, uint64_t late);
-
-/*
- * thread_spans: the lake builder's state (the open spans) of each stream after
- * its latest block, for at most STREAM_SPANS_MAX streams (the least recently
- * used forgotten first).  The hub keeps one for the jobs it decodes blocks for
- * together; a job taking checkpoints keeps one per worker (the state after each
- * block it took), which its checkpoints save and a resumed job replays from.
- */
-#define STREAM_SPANS_MAX 4096
-stream_spans *stream_spans_new(void);
-void stream_spans_free(stream_spans *m);
-/* The state after the stream's latest block (NULL, *n 0: none). */
-const uint8_t *stream_spans_get(stream_spans *m, const sl_uuid *stream, size_t *n);
-/* The state after the stream's latest block (copied): 0 or SL_ENOMEM. */
-int stream_spans_set(stream_spans *m, const sl_uuid *stream, const void *p, size_t n);
-/* Checkpoints: u32 count, then count x (16-byte stream id, u32 length, the state),
- * least recently used first; load replaces m's states (0; SL_EINVAL for bytes that
- * are not such a list, m unchanged; SL_ENOMEM). */
-int stream_spans_save(const stream_spans *m, dbuf *out);
-int stream_spans_load(stream_spans *m, const uint8_t *p, size_t n);
 
 typedef struct stream_live_item {
     sql_batch *b;            /* on-time rows (taken by the caller; NULL: none) */

@@ -45,7 +45,6 @@
 #include "stream/live.h"
 
 #include "base/alloc.h"
-#include "base/bytes.h"
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
@@ -79,27 +78,18 @@ typedef struct qitem {
     sl_uuid stream;
     uint8_t *spans;          /* thread_spans, tracked: the stream's state after it */
     size_t spans_len;
-    int64_t bytes;           /* what it adds to the subscription's bytes */
 } qitem;
+
+/* What a queued item adds to its subscription's bytes. */
+static int64_t qitem_bytes(const qitem *x)
+{
+    return (x->b ? sql_batch_bytes(x->b) : 0) + (int64_t)x->spans_len;
+}
 
 typedef struct wqueue {
     qitem *it;
     int64_t head, n, cap;
 } wqueue;
-
-typedef struct span_state {
-    sl_uuid stream;
-    uint8_t *p;
-    size_t n;
-    int64_t used;
-} span_state;
-
-struct stream_spans {
-    span_state *v;
-    int n, cap;
-    int max;                 /* streams kept (0: STREAM_SPANS_MAX) */
-    int64_t tick;
-};
 
 /* A block not decoded yet: a resumed job over thread_spans holds the blocks
  * delivered while it replays, to decode them from the states its replay ends with. */
@@ -144,158 +134,35 @@ struct stream_hub {
     lake *l;
     pthread_mutex_t mu;
     stream_live *subs;
-    stream_spans spans;      /* thread_spans: the states of the jobs decoded together */
+    stream_spans *spans;     /* thread_spans: the states of the jobs decoded together */
     /* inserts under way (their begin times), under pmu: a block inserted at or
      * after a time is one of these or began after it (stream_live_low) */
     pthread_mutex_t pmu;
     int64_t *pend;
     int npend, pend_cap;
     int nlost;               /* inserts under way not in pend (out of memory) */
-    _Atomic int replaying;   /* subscriptions replaying (tests: late deliveries) */
+    /* tests (read once, at creation): SL_STREAM_TEST_REPLAY_PAUSE_MS pauses each
+     * replay before it lists the blocks and after, so that blocks delivered meanwhile
+     * are held, some of them listed too; SL_STREAM_TEST_LATE_DELIVERY_MS delays,
+     * while a job replays, the delivery of each block (its row committed, its insert
+     * under way), so that it comes after the replay that listed it
+     * (tests/e2e/test_stream_jobs.py) */
+    long test_pause_ms, test_late_ms;
+    _Atomic int replaying;   /* subscriptions replaying (for test_late_ms) */
 };
 
-/* ---- thread_spans states ------------------------------------------------------ */
-
-static void spans_clear(stream_spans *m)
+/* A test switch's milliseconds (0: unset or out of range). */
+static long test_ms(const char *name)
 {
-    for (int i = 0; i < m->n; i++)
-        sl_free(m->v[i].p);
-    sl_free(m->v);
-    int max = m->max;
-    memset(m, 0, sizeof *m);
-    m->max = max;
+    const char *v = getenv(name);
+    long ms = v ? strtol(v, NULL, 10) : 0;
+    return ms > 0 && ms <= 60000 ? ms : 0;
 }
 
-stream_spans *stream_spans_new(void)
+static void sleep_ms(long ms)
 {
-    return sl_calloc(1, sizeof(stream_spans));
-}
-
-void stream_spans_free(stream_spans *m)
-{
-    if (m) {
-        spans_clear(m);
-        sl_free(m);
-    }
-}
-
-static span_state *spans_find(stream_spans *m, const sl_uuid *stream)
-{
-    for (int i = 0; i < m->n; i++)
-        if (uuid_eq(&m->v[i].stream, stream))
-            return &m->v[i];
-    return NULL;
-}
-
-const uint8_t *stream_spans_get(stream_spans *m, const sl_uuid *stream, size_t *n)
-{
-    span_state *s = spans_find(m, stream);
-    if (s)
-        s->used = ++m->tick;
-    *n = s ? s->n : 0;
-    return s ? s->p : NULL;
-}
-
-int stream_spans_set(stream_spans *m, const sl_uuid *stream, const void *p, size_t n)
-{
-    uint8_t *c = sl_malloc(n ? n : 1);
-    if (!c)
-        return SL_ENOMEM;
-    if (n)
-        memcpy(c, p, n);
-    span_state *s = spans_find(m, stream);
-    if (!s && m->n == (m->max ? m->max : STREAM_SPANS_MAX)) { /* the least recently used
-                                                                 * makes room */
-        int old = 0;
-        for (int i = 1; i < m->n; i++)
-            if (m->v[i].used < m->v[old].used)
-                old = i;
-        sl_free(m->v[old].p);
-        m->v[old] = m->v[--m->n];
-    }
-    if (!s && m->n == m->cap) {
-        int nc = m->cap ? m->cap * 2 : 16;
-        span_state *nv = sl_realloc(m->v, sizeof *nv * (size_t)nc);
-        if (!nv) {
-            sl_free(c);
-            return SL_ENOMEM;
-        }
-        m->v = nv;
-        m->cap = nc;
-    }
-    if (!s) {
-        s = &m->v[m->n++];
-        s->stream = *stream;
-        s->p = NULL;
-    }
-    sl_free(s->p);
-    s->p = c;
-    s->n = n;
-    s->used = ++m->tick;
-    return SL_OK;
-}
-
-static int cmp_used(const void *a, const void *b)
-{
-    int64_t x = (*(span_state *const *)a)->used, y = (*(span_state *const *)b)->used;
-    return (x > y) - (x < y);
-}
-
-int stream_spans_save(const stream_spans *m, dbuf *out)
-{
-    span_state **o = sl_malloc(sizeof *o * (size_t)(m->n ? m->n : 1));
-    if (!o)
-        return SL_ENOMEM;
-    for (int i = 0; i < m->n; i++)
-        o[i] = &m->v[i];
-    qsort(o, (size_t)m->n, sizeof *o, cmp_used);
-    uint8_t w[4];
-    st_u32le(w, (uint32_t)m->n);
-    int rc = dbuf_append(out, w, 4);
-    for (int i = 0; i < m->n && !rc; i++) {
-        st_u32le(w, (uint32_t)o[i]->n);
-        if (!(rc = dbuf_append(out, o[i]->stream.b, 16)) && !(rc = dbuf_append(out, w, 4)))
-            rc = dbuf_append(out, o[i]->p, o[i]->n);
-    }
-    sl_free(o);
-    return rc;
-}
-
-int stream_spans_load(stream_spans *m, const uint8_t *p, size_t n)
-{
-    if (n < 4)
-        return SL_EINVAL;
-    uint32_t count = ld_u32le(p);
-    size_t at = 4;
-    if (count > STREAM_SPANS_MAX)
-        return SL_EINVAL;
-    for (uint32_t i = 0; i < count; i++) { /* checked whole before anything changes */
-        if (n - at < 20 || ld_u32le(p + at + 16) > n - at - 20)
-            return SL_EINVAL;
-        at += 20 + ld_u32le(p + at + 16);
-    }
-    if (at != n)
-        return SL_EINVAL;
-    stream_spans t = {0};
-    at = 4;
-    for (uint32_t i = 0; i < count; i++) {
-        sl_uuid id;
-        memcpy(id.b, p + at, 16);
-        uint32_t len = ld_u32le(p + at + 16);
-        if (spans_find(&t, &id)) {
-            spans_clear(&t);
-            return SL_EINVAL;
-        }
-        if (stream_spans_set(&t, &id, p + at + 20, len)) {
-            spans_clear(&t);
-            return SL_ENOMEM;
-        }
-        at += 20 + len;
-    }
-    t.max = m->max;
-    spans_clear(m);
-    *m = t;
-    return SL_OK;
+    if (ms)
+        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
 int stream_hub_new(lake *l, stream_hub **out)
@@ -304,6 +171,12 @@ int stream_hub_new(lake *l, stream_hub **out)
     if (!h)
         return SL_ENOMEM;
     h->l = l;
+    if (!(h->spans = stream_spans_new(0))) {
+        sl_free(h);
+        return SL_ENOMEM;
+    }
+    h->test_pause_ms = test_ms("SL_STREAM_TEST_REPLAY_PAUSE_MS");
+    h->test_late_ms = test_ms("SL_STREAM_TEST_LATE_DELIVERY_MS");
     pthread_mutex_init(&h->mu, NULL);
     pthread_mutex_init(&h->pmu, NULL);
     *out = h;
@@ -314,7 +187,7 @@ void stream_hub_free(stream_hub *h)
 {
     if (!h)
         return;
-    spans_clear(&h->spans);
+    stream_spans_free(h->spans);
     sl_free(h->pend);
     pthread_mutex_destroy(&h->mu);
     pthread_mutex_destroy(&h->pmu);
@@ -460,15 +333,15 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
     l->t = t;
     l->nw = nworkers;
     l->replaying = replay ? nworkers : 0;
-    if (replay)
-        atomic_fetch_add(&h->replaying, 1);
-    if (replay && t->tel_view == LAKE_THREAD_SPANS && !(l->own = stream_spans_new())) {
+    /* (its own states: the union of the workers') */
+    if (replay && t->tel_view == LAKE_THREAD_SPANS &&
+        !(l->own = stream_spans_new(nworkers * STREAM_SPANS_MAX))) {
         sl_free(l->q);
         sl_free(l);
         return SL_ENOMEM;
     }
-    if (l->own) /* (the union of the workers' states) */
-        l->own->max = nworkers * STREAM_SPANS_MAX;
+    if (replay)
+        atomic_fetch_add(&h->replaying, 1);
     pthread_mutex_init(&l->mu, NULL);
     pthread_cond_init(&l->cv, NULL);
     stream_wm_init(&l->wm, t->delay_ns);
@@ -616,7 +489,7 @@ int stream_live_next(stream_live *l, int wid, stream_live_item *it)
         it->at_ns = x->bi.at_ns;
         it->nread = x->nread;
         it->nlate = x->nlate;
-        l->bytes -= x->bytes;
+        l->bytes -= qitem_bytes(x);
     } else if (more) {
         /* nothing queued for this worker: the source's watermark, which every row still
          * to come respects (rows are checked against it when queued, under this lock).
@@ -755,7 +628,6 @@ static void admit(stream_live *l, sql_batch *b, const blk_info *bi, bool maybe_s
     }
     it.b = kept;
     it.wm = stream_wm_value(&l->wm);
-    it.bytes = bytes;
     if (queue_push(&l->q[bi->w], &it)) {
         l->overflow += kept ? (uint64_t)kept->n : 0;
         sql_batch_free(kept);
@@ -869,14 +741,19 @@ static void own_block(stream_live *l, const lake_process *p, const meta_block *r
         own_decode(l, p, row, payload, len);
 }
 
-/* Decodes the block as view v and hands the rows to v's subscriptions (a resumed
- * job over thread_spans decodes it from its own states). */
 static bool listed_skip(stream_live *l, const meta_block *row);
 
+/* Decodes the block as view v and hands the rows to v's subscriptions: decoded once
+ * for them all (the first that needs it), but from its own states for a resumed job
+ * over thread_spans. */
 static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_block *row,
                         const void *payload, size_t len)
 {
-    bool shared = false;
+    bool spans = v == LAKE_THREAD_SPANS, built = false;
+    int rc = SL_OK, n;
+    const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
+    lake_build_out out;
+    lake_build_out_init(&out);
     for (stream_live *l = h->subs; l; l = l->next) {
         if (l->t->tel_view != v)
             continue;
@@ -885,44 +762,31 @@ static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_
             uuid_format(&row->block_id, id);
             log_info("stream", "table %s: block %s, replayed, delivered after the replay: "
                      "skipped", l->t->name, id);
-        } else if (l->own) {
-            own_block(l, p, row, payload, len);
-        } else {
-            shared = true;
+            continue;
         }
-    }
-    if (!shared)
-        return;
-    bool spans = v == LAKE_THREAD_SPANS;
-    size_t prevn = 0;
-    const uint8_t *prev = spans ? stream_spans_get(&h->spans, &row->stream_id, &prevn) : NULL;
-    lake_build_out out;
-    lake_build_out_init(&out);
-    int rc = build_block(p, v, row, payload, len, clock_wall_ns(), prev, prevn, &out);
-    if (!rc && spans)
-        rc = stream_spans_set(&h->spans, &row->stream_id, out.state.p, out.state.len);
-    int n;
-    const lake_coldef *defs = lake_coldefs((lake_view_id)v, &n);
-    for (stream_live *l = h->subs; !rc && l; l = l->next)
-        if (l->t->tel_view == v && !l->own && !listed_skip(l, row))
+        if (l->own) {
+            own_block(l, p, row, payload, len);
+            continue;
+        }
+        if (!built) {
+            built = true;
+            size_t prevn = 0;
+            const uint8_t *prev =
+                spans ? stream_spans_get(h->spans, &row->stream_id, &prevn) : NULL;
+            rc = build_block(p, v, row, payload, len, clock_wall_ns(), prev, prevn, &out);
+            if (!rc && spans)
+                rc = stream_spans_set(h->spans, &row->stream_id, out.state.p, out.state.len);
+        }
+        if (!rc)
             deliver(l, out.batch, row, defs, spans ? &out.state : NULL);
+    }
     lake_build_out_free(&out);
-}
-
-/* Tests: SL_STREAM_TEST_LATE_DELIVERY_MS delays, while a job replays, the delivery
- * of each block (its row committed, its insert under way): it comes after the
- * replay, which listed it (tests/e2e/test_stream_jobs.py). */
-static void test_late_delivery(stream_hub *h)
-{
-    const char *v = getenv("SL_STREAM_TEST_LATE_DELIVERY_MS");
-    long ms = v ? strtol(v, NULL, 10) : 0;
-    if (ms > 0 && ms <= 60000 && atomic_load(&h->replaying))
-        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
 void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len)
 {
-    test_late_delivery(h);
+    if (h->test_late_ms && atomic_load(&h->replaying))
+        sleep_ms(h->test_late_ms);
     pthread_mutex_lock(&h->mu);
     if (!h->subs) {
         pthread_mutex_unlock(&h->mu);
@@ -974,6 +838,21 @@ void stream_live_done_sort(stream_live_done *d, int64_t n)
 {
     if (n)
         qsort(d, (size_t)n, sizeof *d, cmp_done);
+}
+
+int stream_live_done_add(stream_live_done **d, int64_t *n, int64_t *cap, const sl_uuid *id,
+                         int64_t at_ns)
+{
+    if (*n == *cap) {
+        int64_t nc = *cap ? *cap * 2 : 64;
+        stream_live_done *nd = sl_realloc(*d, sizeof *nd * (size_t)nc);
+        if (!nd)
+            return SL_ENOMEM;
+        *d = nd;
+        *cap = nc;
+    }
+    (*d)[(*n)++] = (stream_live_done){*id, at_ns};
+    return SL_OK;
 }
 
 bool stream_live_done_has(const stream_live_done *d, int64_t n, const sl_uuid *id)
@@ -1046,12 +925,8 @@ static int replay_rows(stream_live *l, const meta_block *row, dbuf *pl, stream_s
         if (!build_block(p, v, row, pl->p, pl->len, row->insert_time_ns, prev, prevn, &out)) {
             if (out.batch && out.batch->nrows)
                 *b = convert(l, out.batch, row, defs);
-            if (spans && v == LAKE_THREAD_SPANS &&
-                (*st = sl_malloc(out.state.len ? out.state.len : 1))) {
-                memcpy(*st, out.state.p, out.state.len);
-                *stn = out.state.len;
-            } else if (spans && v == LAKE_THREAD_SPANS) {
-                sql_batch_free(*b);
+            if (spans && v == LAKE_THREAD_SPANS && !(*st = dbuf_take(&out.state, stn))) {
+                sql_batch_free(*b); /* (the builder always writes a state) */
                 *b = NULL;
                 rc = SL_ENOMEM;
             }
@@ -1115,81 +990,52 @@ static void replay_over(stream_live *l, const stream_spans *spans, const meta_bl
 {
     stream_hub *h = l->h;
     pthread_mutex_lock(&h->mu); /* (no block is decoded meanwhile) */
-    bool lost = false;
-    for (int i = 0; l->own && spans && i < spans->n; i++)
-        lost |= stream_spans_set(l->own, &spans->v[i].stream, spans->v[i].p,
-                                 spans->v[i].n) != SL_OK;
-    if (lost)
+    if (l->own && spans && stream_spans_merge(l->own, spans))
         log_warn("stream", "table %s: out of memory: spans open across the restart may be "
                  "lost", l->t->name);
-    for (size_t i = 0; i < n; i++) {
-        if (l->nrdone == l->rdone_cap) {
-            int64_t nc = l->rdone_cap ? l->rdone_cap * 2 : 64;
-            stream_live_done *nd = sl_realloc(l->rdone, sizeof *nd * (size_t)nc);
-            if (!nd) {
-                log_warn("stream", "table %s: out of memory: blocks replayed may be counted "
-                         "twice", l->t->name);
-                break;
-            }
-            l->rdone = nd;
-            l->rdone_cap = nc;
+    for (size_t i = 0; i < n; i++)
+        if (stream_live_done_add(&l->rdone, &l->nrdone, &l->rdone_cap, &rows[i].block_id,
+                                 rows[i].insert_time_ns)) {
+            log_warn("stream", "table %s: out of memory: blocks replayed may be counted twice",
+                     l->t->name);
+            break;
         }
-        l->rdone[l->nrdone++] = (stream_live_done){rows[i].block_id, rows[i].insert_time_ns};
-    }
     if (listed_ns > l->listed_ns)
         l->listed_ns = listed_ns;
-    pthread_mutex_lock(&l->mu);
+    /* (held and raw change only under the hub's mutex too, which this holds) */
+    int64_t held = l->held.n - l->held.head + l->nraw;
     bool last = l->replaying == 1;
-    if (!last && l->replaying)
-        l->replaying--;
-    pthread_mutex_unlock(&l->mu);
-    if (last) {
+    if (last && held)
+        log_info("stream", "table %s: %lld blocks delivered while the job replayed, checked "
+                 "now (those it replayed are skipped)", l->t->name, (long long)held);
+    if (last) { /* still replaying: no idle tick, and each checkpoint time counts these */
         stream_live_done_sort(l->rdone, l->nrdone);
-        if (l->nraw)
-            log_info("stream", "table %s: %lld blocks delivered while the job replayed, "
-                     "checked now (those it replayed are skipped)", l->t->name,
-                     (long long)l->nraw);
-        /* still replaying (no idle tick; each checkpoint time counts these blocks) */
         dbuf pl;
         dbuf_init(&pl, (size_t)1 << 31);
         for (int64_t i = 0; i < l->nraw; i++)
             if (!stream_live_done_has(l->rdone, l->nrdone, &l->raw[i].row.block_id))
                 raw_decode(l, &l->raw[i], &pl);
         dbuf_free(&pl);
-        pthread_mutex_lock(&l->mu);
-        if (l->held.n - l->held.head)
-            log_info("stream", "table %s: %lld blocks delivered while the job replayed, "
-                     "checked now (those it replayed are skipped)", l->t->name,
-                     (long long)(l->held.n - l->held.head));
-        for (int64_t i = l->held.head; i < l->held.n; i++) {
-            qitem *x = &l->held.it[i];
-            l->bytes -= sql_batch_bytes(x->b);
-            admit(l, x->b, &x->bi, true, &x->stream, NULL);
-            x->b = NULL;
-        }
-        queue_free(&l->held);
-        for (int64_t i = 0; i < l->nraw; i++)
-            l->bytes -= (int64_t)l->raw[i].len;
-        raw_free(l);
-        l->replaying = 0;
-        atomic_fetch_sub(&h->replaying, 1);
-        pthread_mutex_unlock(&l->mu);
     }
     pthread_mutex_lock(&l->mu);
+    for (int64_t i = l->held.head; last && i < l->held.n; i++) {
+        qitem *x = &l->held.it[i];
+        l->bytes -= qitem_bytes(x);
+        admit(l, x->b, &x->bi, true, &x->stream, NULL);
+        x->b = NULL;
+    }
+    for (int64_t i = 0; last && i < l->nraw; i++)
+        l->bytes -= (int64_t)l->raw[i].len;
+    if (last) {
+        queue_free(&l->held);
+        raw_free(l);
+        atomic_fetch_sub(&h->replaying, 1);
+    }
+    if (l->replaying)
+        l->replaying--;
     pthread_cond_broadcast(&l->cv);
     pthread_mutex_unlock(&l->mu);
     pthread_mutex_unlock(&h->mu);
-}
-
-/* Tests: SL_STREAM_TEST_REPLAY_PAUSE_MS pauses a replay before it lists the
- * blocks and after, so that blocks delivered meanwhile are held, some of them
- * listed too (tests/e2e/test_stream_jobs.py). */
-static void test_pause(void)
-{
-    const char *v = getenv("SL_STREAM_TEST_REPLAY_PAUSE_MS");
-    long ms = v ? strtol(v, NULL, 10) : 0;
-    if (ms > 0 && ms <= 60000)
-        nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
 int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_done *done,
@@ -1200,10 +1046,10 @@ int stream_live_replay(stream_live *l, int wid, int64_t since_ns, stream_live_do
     replay_list r = {.l = l, .wid = wid, .done = done, .ndone = ndone};
     errmsg em;
     errmsg_clear(&em);
-    test_pause();
+    sleep_ms(l->h->test_pause_ms);
     int rc = lake_blocks_since(l->h->l, since_ns, take_row, &r, &em);
     int64_t listed_ns = clock_wall_ns(); /* (every block listed began its insert before) */
-    test_pause();
+    sleep_ms(l->h->test_pause_ms);
     if (rc)
         rc = rc == SL_ENOMEM ? sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory")
                              : sql_err_set(e, "58030", -1, "table \"%s\": the blocks ingested "

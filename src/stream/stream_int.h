@@ -80,8 +80,6 @@ typedef struct stream_live_done {
     sl_uuid id;
     int64_t at_ns;
 } stream_live_done;
-/* thread_spans: each stream's open spans after its latest block (source_telemetry.c) */
-typedef struct stream_spans stream_spans;
 typedef struct stream_gauges stream_gauges; /* a metrics sink's gauges (sink_ext.c) */
 typedef struct stream_view stream_view;
 

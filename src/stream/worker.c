@@ -1157,21 +1157,6 @@ static int read_split(wk *w, int c, sql_err *e)
 
 /* ---- a live source (source_telemetry.c) ------------------------------------------ */
 
-static int done_add(stream_live_done **d, int64_t *n, int64_t *cap, const sl_uuid *id,
-                    int64_t at_ns)
-{
-    if (*n == *cap) {
-        int64_t nc = *cap ? *cap * 2 : 64;
-        stream_live_done *nd = sl_realloc(*d, sizeof *nd * (size_t)nc);
-        if (!nd)
-            return SL_ENOMEM;
-        *d = nd;
-        *cap = nc;
-    }
-    (*d)[(*n)++] = (stream_live_done){*id, at_ns};
-    return SL_OK;
-}
-
 /* Checkpoints: the barrier asked for, with this worker's checkpoint time; the
  * blocks it took that were delivered before that time leave its list (a later
  * checkpoint's time is not earlier). */
@@ -1186,12 +1171,10 @@ static int live_barrier(wk *w, sql_err *e)
         if (w->live[i].at_ns >= low)
             w->live[k++] = w->live[i];
     w->nlive = k;
-    if (!j->agg && w->spans) { /* the merger saves them, while this reader goes on */
-        dbuf_reset(&w->ck_spans);
-        if (stream_spans_save(w->spans, &w->ck_spans))
-            return oom(e);
-    }
-    if (!j->agg) { /* the merger saves it, while this reader goes on */
+    if (!j->agg) { /* the merger saves them, while this reader goes on */
+        int rc = stream_ckpt_spans_keep(w, e);
+        if (rc)
+            return rc;
         if (k > w->ck_live_cap) {
             stream_live_done *nd = sl_realloc(w->ck_live, sizeof *nd * (size_t)k);
             if (!nd)
@@ -1217,15 +1200,13 @@ static int live_use(wk *w, stream_live_item *it, sql_err *e)
     int rc = it->b ? push_batch(w, it->b, e) : SL_OK;
     if (it->wm > w->wm)
         w->wm = it->wm;
-    if (it->spans) { /* (thread_spans: its stream's state after it, for checkpoints) */
-        if (!rc && w->spans && stream_spans_set(w->spans, &it->stream, it->spans,
-                                                it->spans_len))
-            rc = oom(e);
+    if (it->spans && (rc || !w->spans)) /* (thread_spans: its stream's state after it) */
         sl_free(it->spans);
-        it->spans = NULL;
-    }
+    else if (it->spans && stream_spans_adopt(w->spans, &it->stream, it->spans, it->spans_len))
+        rc = oom(e);
+    it->spans = NULL;
     if (!rc && it->block && j->ckpt) {
-        if (done_add(&w->live, &w->nlive, &w->live_cap, &it->id, it->at_ns))
+        if (stream_live_done_add(&w->live, &w->nlive, &w->live_cap, &it->id, it->at_ns))
             rc = oom(e);
         w->rows_read += it->nread;
         w->late += it->nlate;
@@ -1254,7 +1235,7 @@ static int replayed(void *arg, stream_live_item *it, int64_t next_ns, sql_err *e
         return SL_ECANCELED;
     }
     w->live_floor = next_ns;
-    if (done_add(&w->replayed, &w->nreplayed, &w->replayed_cap, &it->id, it->at_ns)) {
+    if (stream_live_done_add(&w->replayed, &w->nreplayed, &w->replayed_cap, &it->id, it->at_ns)) {
         sql_batch_free(it->b);
         sl_free(it->spans);
         return oom(e);

@@ -63,7 +63,7 @@ static void one(const uint8_t *data, size_t size)
 static void spans(const uint8_t *p, size_t n)
 {
     static stream_spans *m;
-    if (!m && !(m = stream_spans_new()))
+    if (!m && !(m = stream_spans_new(0)))
         return;
     dbuf before, after;
     dbuf_init(&before, (size_t)1 << 30);
