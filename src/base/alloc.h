@@ -3,8 +3,10 @@
  *
  * All heap memory in streamlake goes through these calls so that the server can
  * report live bytes and call counts (GET /api/stats) and tests can assert that a
- * request freed what it took.  Counters are relaxed atomics: cheap, and exact
- * once the threads that touched them are joined.
+ * request freed what it took.  Each thread counts on its own cache line (no
+ * line shared between cores per call); alloc_stats_get sums the threads, and
+ * the sum is exact once the threads that touched memory are quiet or joined.
+ * The peak may miss a high point by less than 1 MiB per thread.
  *
  * Byte counts use malloc_usable_size(), so they include allocator rounding:
  * that is the memory really held.

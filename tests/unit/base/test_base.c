@@ -14,6 +14,8 @@
 #include "base/json.h"
 #include "base/uuid.h"
 
+#include <pthread.h>
+
 TEST(dbuf_exact_reserve_leaves_no_slack)
 {
     dbuf b;
@@ -78,6 +80,55 @@ TEST(arena_cleanups_run_once_in_reverse)
     alloc_stats st;
     alloc_stats_get(&st);
     CHECK_EQ(st.live_blocks, 0);
+}
+
+/* Blocks made by one thread and freed by another, and a thread that exits
+ * holding memory: the counts add up across threads (each thread counts on
+ * its own, alloc_stats_get sums them, an exiting thread's counts are kept). */
+enum { XT_N = 1000 };
+static void *xt_make(void *arg)
+{
+    void **p = arg;
+    for (int i = 0; i < XT_N; i++)
+        p[i] = sl_malloc(100);
+    return NULL;
+}
+static void *xt_free(void *arg)
+{
+    void **p = arg;
+    for (int i = 0; i < XT_N; i++)
+        sl_free(p[i]);
+    return NULL;
+}
+static void *xt_big(void *arg)
+{
+    *(void **)arg = sl_malloc(8u << 20);
+    return NULL;
+}
+
+TEST(alloc_counts_add_up_across_threads)
+{
+    alloc_stats before, mid, after;
+    alloc_stats_get(&before);
+    void **p = sl_calloc(XT_N, sizeof *p);
+    pthread_t t;
+    CHECK_EQ(pthread_create(&t, NULL, xt_make, p), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    alloc_stats_get(&mid); /* the maker is gone: its blocks still count */
+    CHECK_EQ(mid.live_blocks, before.live_blocks + XT_N + 1);
+    CHECK(mid.total_calls >= before.total_calls + XT_N + 1);
+    CHECK_EQ(pthread_create(&t, NULL, xt_free, p), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    void *big = NULL;
+    CHECK_EQ(pthread_create(&t, NULL, xt_big, &big), 0);
+    CHECK_EQ(pthread_join(t, NULL), 0);
+    alloc_stats_get(&mid);
+    CHECK(mid.peak_bytes >= before.live_bytes + (8 << 20));
+    sl_free(big);
+    sl_free(p);
+    alloc_stats_get(&after);
+    CHECK_EQ(after.live_blocks, before.live_blocks);
+    CHECK_EQ(after.live_bytes, before.live_bytes);
 }
 
 TEST(varint_roundtrip_and_strictness)
