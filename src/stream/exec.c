@@ -333,6 +333,7 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
     stream_ckpt *ck;
     stream_ckpt_manifest man;
     bool found;
+    r->last_state_peak = 0;
     int rc = stream_ckpt_job_open(r, text, &ck, &man, &found, e);
     if (rc) {
         stream_ckpt_close(ck);
@@ -355,6 +356,7 @@ int stream_job_run(stream_run *r, const char *text, const PgQuery__Node *st, sql
                        : stream_job_exec(&j, nw);
     if (!rc)
         rc = stream_sink_commit(j.sink, e);
+    r->last_state_peak = atomic_load(&j.state_peak);
     stream_ckpt_job_close(&j, !rc);
     if (rc && !e->state[0])
         *e = j.q && j.q->e->state[0] ? *j.q->e

@@ -341,7 +341,7 @@ typedef struct part {
     sql_rows kept[2];
     int64_t wm[2];           /* each source's watermark after its last message */
     int64_t applied;         /* the smaller of them, published (w->view; w->mu held) */
-    int64_t mem;             /* kept rows' bytes, as last counted in w->mem */
+    int64_t mem;             /* kept rows' bytes, as last added to the job's state */
     sql_err e;
     pthread_t th;
     bool started;
@@ -361,7 +361,6 @@ struct ij {
     pthread_mutex_t mu;      /* the sink, err */
     stream_view *view;       /* the sink, a view that jobs read (record_wm), else NULL */
     stream_bell bell;        /* the calling thread sleeps on it (a ring full) */
-    atomic_llong mem;        /* all partitions' kept rows */
     atomic_int at_barrier;   /* partitions that applied a checkpoint's barrier */
     atomic_int failed;
     sql_err err;             /* the first partition's error */
@@ -517,7 +516,7 @@ static int apply(part *p, stream_msg *m)
     if (rc)
         return rc;
     int64_t now = p->kept[0].mem + p->kept[1].mem;
-    int64_t all = atomic_fetch_add(&p->w->mem, now - p->mem) + (now - p->mem);
+    int64_t all = stream_state_add(p->w->j, now - p->mem);
     p->mem = now;
     publish(p);
     return stream_state_check(p->w->j, all, "The interval join's kept rows", &p->e);
@@ -790,7 +789,7 @@ static int load_kept(void *arg, sql_batch *b)
             if (sql_rows_add(&p->kept[i], mine))
                 rc = SL_ENOMEM;
             p->mem += p->kept[i].mem - before;
-            atomic_fetch_add(&w->mem, p->kept[i].mem - before);
+            stream_state_add(w->j, p->kept[i].mem - before);
         }
     }
     sl_free(h);

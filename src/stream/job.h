@@ -207,6 +207,7 @@ struct stream_job {
     int fail_chunk;          /* the failure's split (line order decides which is reported) */
     sql_err ferr;
     _Atomic int64_t state_mem;
+    _Atomic int64_t state_peak; /* the most state_mem was (the --stats file's) */
     int64_t ulog_mem;        /* merger: the view's upsert log's part of state_mem */
     /* figures while it runs (a server's jobs table): each worker's rows read and late
      * so far and its reader's watermark, published once a batch; pub_nw is set
@@ -268,6 +269,8 @@ int stream_ijoin_exec(stream_job *j, int nw);
 /* A driver's state of mem bytes against work_mem: 53200 (detail: what needs more)
  * past it. */
 int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e);
+/* Adds d bytes to the job's state (state_mem, its peak in state_peak); the new total. */
+int64_t stream_state_add(stream_job *j, int64_t d);
 
 
 /* ckpt_job.c: checkpoints of a job (docs/internals/stream.md "Checkpoints"). */

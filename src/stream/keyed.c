@@ -138,7 +138,7 @@ static int keyed_agg(wk *w, sql_batch *cur, const uint32_t *vids, int64_t n, sql
     sl_free(gone_ids);
     if (!rc) { /* the kept rows are the job's state */
         int64_t m = stream_uagg_mem(w->uagg), d = m - w->uagg_mem;
-        int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+        int64_t all = stream_state_add(j, d);
         w->uagg_mem = m;
         if (d > 0)
             rc = stream_state_check(j, all, "The rows of the view a GROUP BY reads", e);

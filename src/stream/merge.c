@@ -119,7 +119,7 @@ static int update_in(stream_job *j, sql_batch *b, int64_t kind, sql_err *e)
         return rc;
     /* the log is the job's state too: counted with the windows', against work_mem */
     int64_t m = stream_ulog_mem(stream_sink_view(j->sink)->log), d = m - j->ulog_mem;
-    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    int64_t all = stream_state_add(j, d);
     j->ulog_mem = m;
     return d > 0 ? stream_state_check(j, all, "The view's rows (its upsert log)", e) : SL_OK;
 }

@@ -19,7 +19,10 @@
  *   {"sources": {"bids": {"rows_read": N, "late_dropped": M, "bad_rows": K,
  *                         "readers": R, "rows_exchanged": X, "partials_exchanged": P,
  *                         "watermark": "2024-01-01 00:00:08" | null}},
- *    "sinks": {"out": {"rows_written": N}, "v": {"rows_written": N}}}
+ *    "sinks": {"out": {"rows_written": N, "state_bytes_peak": S}, "v": {...}}}
+ *
+ * state_bytes_peak is the most state (open windows, groups, kept join rows)
+ * the job writing that sink held at once.
  */
 #include "stream/stream_int.h"
 
@@ -73,10 +76,14 @@ static int run_stmt(void *arg, const char *stmt, size_t n)
         } else if (is_job(r, st)) {
             rc = stream_job_run(r, text, st, sc->e);
             bool ins = st->node_case == PG_QUERY__NODE__NODE_INSERT_STMT;
-            const stream_table *t = ins ? stream_table_find(r, st->insert_stmt->relation->relname)
-                                        : NULL;
-            const stream_view *v =
+            stream_table *t = ins ? stream_table_find(r, st->insert_stmt->relation->relname)
+                                  : NULL;
+            stream_view *v =
                 ins ? NULL : stream_view_find(r, st->create_table_as_stmt->into->rel->relname);
+            if (t)
+                t->state_peak = r->last_state_peak;
+            else if (v)
+                v->state_peak = r->last_state_peak;
             snprintf(tagbuf, sizeof tagbuf, "%s %llu", ins ? "INSERT 0" : "SELECT",
                      (unsigned long long)(t ? t->rows_written : v ? v->rows_written : 0));
             tag = tagbuf;
@@ -155,6 +162,7 @@ static int write_stats(stream_run *r, const char *path, sql_err *e)
             jw_obj_begin(&w);
             jw_key(&w, "rows_written");
             jw_uint(&w, r->tables[i]->rows_written);
+            jw_kv_int(&w, "state_bytes_peak", r->tables[i]->state_peak);
             jw_obj_end(&w);
         }
     for (int i = 0; i < r->nviews; i++) {
@@ -162,6 +170,7 @@ static int write_stats(stream_run *r, const char *path, sql_err *e)
         jw_obj_begin(&w);
         jw_key(&w, "rows_written");
         jw_uint(&w, r->views[i]->rows_written);
+        jw_kv_int(&w, "state_bytes_peak", r->views[i]->state_peak);
         jw_obj_end(&w);
     }
     jw_obj_end(&w);

@@ -105,6 +105,7 @@ typedef struct stream_table {
     /* figures (rows_read etc.: of the last complete read, the same for every job) */
     bool read_once, written;
     uint64_t rows_read, late_dropped, bad_rows, rows_written;
+    int64_t state_peak;      /* sink: the most state the last job writing it held (bytes) */
     int readers;             /* the last job's: workers (or threads) that read parts of it */
     uint64_t rows_exchanged, partials_exchanged; /* the last job's: rows and partial
                                                     tables sent between workers */
@@ -150,6 +151,7 @@ struct stream_view {
     int *key_of;             /* emit = 'on_update': per column, the log's key it carries
                                 (-1: none; in f's arena) */
     uint64_t rows_written;
+    int64_t state_peak;      /* the most state its job held (bytes) */
     bool emit_on_close;
     pthread_mutex_t *mu;     /* on a server: held while f's rows change or are copied */
     pthread_cond_t *grown;   /* on a server: broadcast (mu held) when rows are added or
@@ -198,6 +200,7 @@ struct stream_run {
     /* checkpoints (worker.c): continuous statements run so far; a file sink
      * opened while sink_resume is set goes on from a checkpoint's bytes */
     int njobs;
+    int64_t last_state_peak; /* the last job's most state (bytes; the --stats file's) */
     bool sink_resume;
     uint64_t sink_resume_bytes;
     stream_hub *hub;         /* a server's live telemetry; NULL for `streamlake run` */

@@ -230,6 +230,7 @@ typedef struct wj {
     bool pooled;
     size_t max_busy;         /* windows handed over and not yet written, at most */
     bool preformat;          /* the sink takes bytes: a window formats its own rows */
+    int64_t counted;         /* the panes' bytes as last added to the job's state */
 } wj;
 
 /* A closed window on its way to the sink: run (on a pool thread, or on the
@@ -548,6 +549,15 @@ static int64_t state_mem(const wj *w)
     return m;
 }
 
+/* The panes' bytes into the job's state, checked against work_mem. */
+static int account(wj *w, sql_err *e)
+{
+    int64_t m = state_mem(w), d = m - w->counted;
+    w->counted = m;
+    int64_t all = stream_state_add(w->j, d);
+    return d > 0 ? stream_state_check(w->j, all, "The open windows' rows", e) : SL_OK;
+}
+
 /* One batch of source i; its reader's end sets its watermark to +infinity. */
 static int step(wj *w, int i, sql_err *e)
 {
@@ -556,7 +566,16 @@ static int step(wj *w, int i, sql_err *e)
     if (rc || !b)
         return rc;
     rc = assign(w, i, b, e);
-    return rc ? rc : stream_state_check(w->j, state_mem(w), "The open windows' rows", e);
+    return rc ? rc : account(w, e);
+}
+
+int64_t stream_state_add(stream_job *j, int64_t d)
+{
+    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    int64_t p = atomic_load_explicit(&j->state_peak, memory_order_relaxed);
+    while (all > p && !atomic_compare_exchange_weak(&j->state_peak, &p, all))
+        ;
+    return all;
 }
 
 int stream_state_check(stream_job *j, int64_t mem, const char *what, sql_err *e)
@@ -707,6 +726,8 @@ int stream_winjoin_exec(stream_job *j, int nw)
             mn = w.s[i].wm < mn ? w.s[i].wm : mn;
         if (!rc)
             rc = close_windows(&w, handed = stopped ? STREAM_WM_END : mn, e);
+        if (!rc)
+            rc = account(&w, e); /* the panes the closing dropped */
         /* none in flight: every window the watermark closed is written */
         if (!rc && (!w.pooled || !pool_in_flight(&w.pool)))
             publish_closed(&w, handed);

@@ -26,7 +26,7 @@ int stream_wk_account(stream_wk *w, sql_err *e)
     stream_job *j = w->j;
     int64_t m = (w->ss ? stream_sessions_mem(w->ss) : 0) + w->tabs_mem;
     int64_t d = m - w->mem, limit = j->q->x.mem_limit;
-    int64_t all = atomic_fetch_add(&j->state_mem, d) + d;
+    int64_t all = stream_state_add(j, d);
     w->mem = m;
     if (d > 0 && limit > 0 && all > limit) {
         sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");

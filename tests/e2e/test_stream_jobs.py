@@ -593,6 +593,12 @@ class StreamJobs(unittest.TestCase):
         self.assertTrue(m and 3600 - 1 <= float(m.group(1)) <= 3600 + time.time() - made + 1,
                         text[:3000])
         self.assertNotIn('streamlake_job_lag_seconds{job="file_minutes"}', text)
+        # the file job's watermark: its newest event time (00:59) less the hour, in the
+        # jobs table and as the gauge (seconds since the epoch)
+        self.assertEqual(query(self.srv, "SELECT watermark::text FROM jobs WHERE name = "
+                               "'file_minutes'"), [["2024-02-29 23:59:00+00"]])
+        m = re.search(r'^streamlake_job_watermark_seconds\{job="file_minutes"\} (\S+)$', text, re.M)
+        self.assertTrue(m and abs(float(m.group(1)) - 1709251140) < 0.5, text[:3000])
 
     def test_on_update_views_while_running(self):
         """Views with emit = 'on_update' over a followed file show their current

@@ -98,6 +98,8 @@ def test_generated(seed, n):
             late = st["sources"]["bids"]["late_dropped"], st["sources"]["asks"]["late_dropped"]
             check(late[0] > 0 and late[1] > 0, "seed %d: late rows of both streams dropped and "
                   "counted %s" % (seed, late))
+            check(st["sinks"]["i1"]["state_bytes_peak"] > 0 and st["sinks"]["i2"]["state_bytes_peak"] > 0,
+                  "seed %d: the interval joins' kept rows counted as state %s" % (seed, st["sinks"]))
             now = [sorted(g) for g in got]
             if first is None:
                 first = now

@@ -293,6 +293,9 @@ def test_window_joins(seed, n):
             st = json.load(open(os.path.join(d, "stats.json")))
             check(st["sources"]["bids"]["late_dropped"] == late and st["sources"]["asks"]["late_dropped"] == late2,
                   "seed %d: late rows of each stream counted %s" % (seed, st["sources"]))
+            check(all(s["state_bytes_peak"] > 0 for s in st["sinks"].values()),
+                  "seed %d: every window join held its open windows' rows as state %s"
+                  % (seed, st["sinks"]))
             now = [sorted(g) for g in got]
             if first is None:
                 first = now

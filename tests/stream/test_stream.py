@@ -282,6 +282,10 @@ def test_windows(seed, n, delay_ms, workers=1):
             st = json.load(f)
         for f in ("readers", "rows_exchanged", "partials_exchanged"):  # these depend on --workers
             st["sources"]["bids"].pop(f, None)
+        peak = {k: v.pop("state_bytes_peak") for k, v in st["sinks"].items()}
+        check(peak["out1"] > 0 and peak["out3"] == 0,
+              "seed %d: the most state of each job: windows held, none for a filter %s"
+              % (seed, peak))
         same_across_workers(seed, workers, "stats", st)
         s = st["sources"]["bids"]
         check(s["rows_read"] == len(rows) and s["late_dropped"] == late and s["bad_rows"] == 0,
@@ -1201,6 +1205,8 @@ def test_docs():
             for x in (got, want):  # these depend on the number of cores (--workers)
                 for f in ("readers", "rows_exchanged", "partials_exchanged"):
                     x["sources"]["bids"].pop(f, None)
+                for s in x["sinks"].values():  # bytes: the allocator's and the platform's
+                    s.pop("state_bytes_peak", None)
             check(got == want,
                   "docs example stats.json")
     finally:
