@@ -173,9 +173,11 @@ AGGS = ("count(*) AS n, sum(price) AS total, min(price) AS lo, max(price) AS hi,
         "avg(price) AS mean, count(DISTINCT auction) AS auctions, "
         "count(*) FILTER (WHERE price > 50) AS big, "
         "string_agg(coalesce(bidder, '-'), ',' ORDER BY coalesce(bidder, '-'), price) AS who, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS med, bool_or(price > 90) AS any90")
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS med, bool_or(price > 90) AS any90, "
+        "every(price > 3) AS all3, array_to_string(array_agg(auction::text ORDER BY "
+        "price DESC, auction), '|') AS arr")
 AGG_TYPES = ("n bigint, total numeric, lo bigint, hi bigint, mean numeric, auctions bigint, "
-             "big bigint, who text, med double precision, any90 boolean")
+             "big bigint, who text, med double precision, any90 boolean, all3 boolean, arr text")
 
 
 def sorted_within_end(rows, end_col):
