@@ -924,7 +924,8 @@ def test_jsonl(seed, n, delay_ms):
         with open(os.path.join(d, "bids.jsonl"), "a") as f:
             f.write('{"auction": 1, "price": [1], "ts": "2024-01-01"}\nnot json\n')
         rc, out, err = run_text(d, job % ("bids.jsonl", "jsonl"), ["--workers", "2"])
-        check(rc == 1 and "line %d" % (n + 1) in err and "JSON array" in err,
+        check(rc == 1 and "line %d" % (n + 1) in err and "JSON array" in err and
+              'source "bids"' in err and 'column "price"' in err,
               "jsonl: an array for a bigint names the line and the column: " + err.strip()[:200])
         rc, out, err = run_text(d, (job % ("bids.jsonl", "jsonl")).replace(
             "max_delay", "on_error = 'skip', max_delay"), ["--workers", "2"])
@@ -937,8 +938,10 @@ def test_jsonl(seed, n, delay_ms):
         with open(os.path.join(d, "bids.jsonl"), "w") as f:
             f.writelines(lines[:n] + ["not json\n"])
         rc, out, err = run_text(d, job % ("bids.jsonl", "jsonl"), ["--workers", "2"])
-        check(rc == 1 and "line %d" % (n + 1) in err and "JSON" in err,
-              "jsonl: a line that does not parse names the line: " + err.strip()[:200])
+        check(rc == 1 and "line %d" % (n + 1) in err and "not a JSON object" in err and
+              'source "bids"' in err,
+              "jsonl: a line that does not parse names the source and the line: " +
+              err.strip()[:200])
     finally:
         shutil.rmtree(d, ignore_errors=True)
 
