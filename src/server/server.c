@@ -1009,9 +1009,17 @@ static int open_stores(server *s, errmsg *e)
     ingest_set_hook(s->g, on_stored, s);
     stream_server_opts jo = {.eng = s->sql, .l = s->lake, .m = s->m,
                              .workers = s->cfg.stream_workers, .output_dir = s->cfg.data_dir,
-                             .os = s->os, .checkpoint_ms = s->cfg.stream_checkpoint_ms};
+                             .os = s->os, .checkpoint_ms = s->cfg.stream_checkpoint_ms,
+                             .shared = s->m->shared};
     if ((rc = stream_server_open(&jo, &s->jobs, e)))
         return rc;
+    if (s->m->shared) { /* the jobs of a shared lake start here if this server leads it */
+        int lead = 0;
+        errmsg le;
+        errmsg_clear(&le);
+        if (!meta_leader_poll(s->m, &lead, &le))
+            stream_server_lead(s->jobs, lead);
+    }
     ingest_set_block_hook(s->g, on_block, s);
     ingest_set_insert_hook(s->g, on_insert);
     return SL_OK;
@@ -1054,6 +1062,7 @@ static void *janitor_main(void *arg)
         if (s->self_traced)
             record_stats(s);
         background_tick(&s->bg, &s->cfg, s->m, s->lake, ++ticks);
+        stream_server_lead(s->jobs, s->bg.leader);
         pthread_mutex_lock(&s->stop_mu);
     }
     pthread_mutex_unlock(&s->stop_mu);

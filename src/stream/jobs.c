@@ -53,8 +53,9 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { J_RUNNING = 0, J_STOPPED, J_FINISHED, J_FAILED };
-static const char *const g_state_names[] = {"running", "stopped", "finished", "failed"};
+enum { J_RUNNING = 0, J_STOPPED, J_FINISHED, J_FAILED, J_STANDBY };
+static const char *const g_state_names[] = {"running", "stopped", "finished", "failed",
+                                            "standby"};
 
 #define KEY_PREFIX "stream:"
 
@@ -110,6 +111,9 @@ struct stream_server {
     pthread_t ticker;
     bool ticker_on, closing;
     pthread_cond_t cv;
+    /* a shared lake (o.shared): jobs run on its leader only (stream_server_lead) */
+    bool leading;            /* this server leads the lake now */
+    bool loaded;             /* it led once: the definitions were read */
 };
 
 static int oom(sql_err *e)
@@ -817,6 +821,46 @@ static int run_stmt(stream_server *ss, sql_query *q, const PgQuery__Node *st, co
     }
 }
 
+/* Whether a statement defines, starts or drops a source, sink or job: a
+ * connector table, a view, an INSERT into a connector table, their DROP. */
+static bool changes_jobs(stream_server *ss, const PgQuery__Node *st)
+{
+    switch (st->node_case) {
+    case PG_QUERY__NODE__NODE_CREATE_STMT: return has_connector(st->create_stmt);
+    case PG_QUERY__NODE__NODE_CREATE_TABLE_AS_STMT:
+        return st->create_table_as_stmt->objtype == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;
+    case PG_QUERY__NODE__NODE_INSERT_STMT:
+        return st->insert_stmt->relation &&
+               stream_table_find(&ss->r, st->insert_stmt->relation->relname);
+    case PG_QUERY__NODE__NODE_DROP_STMT: {
+        const PgQuery__DropStmt *ds = st->drop_stmt;
+        if (ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW)
+            return true;
+        for (size_t i = 0; ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE &&
+                           i < ds->n_objects; i++) {
+            const PgQuery__List *l = ds->objects[i]->list;
+            const char *name = l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
+            if (name && stream_table_find(&ss->r, name))
+                return true;
+        }
+        return false;
+    }
+    default: return false;
+    }
+}
+
+#define NOT_LEADER "continuous jobs of a shared lake run on the server that leads it, " \
+                   "and this server does not lead it now"
+#define NOT_LEADER_HINT "Send it to the leader: the server whose GET /api/stats shows " \
+                        "lake.background.leader = true."
+
+static int not_leader(sql_err *e)
+{
+    int rc = sql_err_set(e, "25006", -1, NOT_LEADER);
+    sql_err_hint(e, NOT_LEADER_HINT);
+    return rc;
+}
+
 static int stmt_hook(void *arg, sql_query *q, const PgQuery__Node *st, const char *text)
 {
     stream_server *ss = arg;
@@ -831,7 +875,9 @@ static int stmt_hook(void *arg, sql_query *q, const PgQuery__Node *st, const cha
     default: return 0;
     }
     pthread_mutex_lock(&ss->mu);
-    int rc = run_stmt(ss, q, st, text, true, false);
+    int rc = ss->o.shared && !ss->leading && changes_jobs(ss, st)
+                 ? not_leader(q->e)
+                 : run_stmt(ss, q, st, text, true, false);
     pthread_mutex_unlock(&ss->mu);
     return rc;
 }
@@ -993,11 +1039,66 @@ int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg 
     ss->hook = (sql_catalog_hook){ss, NULL, NULL, hook_table_for};
     ss->sh = (sql_stmt_hook){ss, stmt_hook};
     sql_engine_set_hooks(o->eng, &ss->hook, &ss->sh);
-    restart_all(ss);
+    if (!o->shared) /* (a shared lake's jobs start when this server leads it) */
+        restart_all(ss);
     if (pthread_create(&ss->ticker, NULL, ticker_main, ss) == 0)
         ss->ticker_on = true;
     *out = ss;
     return SL_OK;
+}
+
+static int job_restart(stream_server *ss, sjob *jb, errmsg *e);
+
+/*
+ * A shared lake's jobs run on its leader only, so that two servers never run
+ * one job (nor write its checkpoints) at once.  The first time this server
+ * leads, it reads the definitions and starts the jobs, each resuming from its
+ * checkpoint in the shared object store (the server that led before crashed,
+ * or lost the lead).  Losing the lead halts every running job as a shutdown
+ * does (its checkpoints and part file kept) and leaves it on standby; leading
+ * again starts the standby jobs, oldest first (a view's job before the jobs
+ * reading it), each from its checkpoint.
+ */
+void stream_server_lead(stream_server *ss, bool leading)
+{
+    if (!ss || !ss->o.shared)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    bool was = ss->leading, first = leading && !ss->loaded;
+    ss->leading = leading;
+    ss->loaded = ss->loaded || leading;
+    pthread_mutex_unlock(&ss->mu);
+    if (first) {
+        log_info("stream", "this server leads the lake: it runs the continuous jobs");
+        restart_all(ss);
+        return;
+    }
+    if (was == leading)
+        return;
+    pthread_mutex_lock(&ss->mu);
+    int n = 0;
+    sjob *order[4096];
+    for (sjob *jb = ss->jobs; jb && n < 4096; jb = jb->next)
+        order[n++] = jb;
+    for (int i = n - 1; i >= 0; i--) { /* oldest first */
+        sjob *jb = order[i];
+        int st = atomic_load(&jb->state);
+        if (!leading && st == J_RUNNING) {
+            job_halt(jb, true);
+            atomic_store(&jb->state, J_STANDBY);
+            snprintf(jb->error, sizeof jb->error, "%s", "this server no longer leads the "
+                     "lake: the leader runs the job, from its last checkpoint");
+            log_warn("stream", "job %s: halted, this server no longer leads the lake", jb->name);
+        } else if (leading && st == J_STANDBY) {
+            errmsg e;
+            errmsg_clear(&e);
+            if (job_restart(ss, jb, &e))
+                log_warn("stream", "job %s: cannot start again: %s", jb->name, errmsg_str(&e));
+            else
+                log_info("stream", "job %s: started again, this server leads the lake", jb->name);
+        }
+    }
+    pthread_mutex_unlock(&ss->mu);
 }
 
 void stream_server_close(stream_server *ss)
@@ -1182,7 +1283,9 @@ static int job_control(stream_server *ss, const char *name,
 {
     pthread_mutex_lock(&ss->mu);
     sjob *jb = job_find(ss, name);
-    int rc = jb ? fn(ss, jb, e) : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
+    int rc = ss->o.shared && !ss->leading ? errmsg_set(e, SL_ESTATE, "%s", NOT_LEADER)
+             : jb ? fn(ss, jb, e)
+                  : errmsg_set(e, SL_ENOTFOUND, "no job named \"%s\"", name);
     pthread_mutex_unlock(&ss->mu);
     return rc;
 }

@@ -24,6 +24,8 @@ typedef struct stream_server_opts {
     const char *input_dir;   /* relative file source paths */
     objstore *os;            /* jobs' checkpoints are kept here (NULL: none) */
     int checkpoint_ms;       /* between two checkpoints of a job (< 1: 2000) */
+    bool shared;             /* m and os are shared by several servers: the jobs run on
+                                the lake's leader only (stream_server_lead) */
 } stream_server_opts;
 
 /* Opens the registry, hooks it into the engine and restarts the jobs the
@@ -31,6 +33,9 @@ typedef struct stream_server_opts {
 int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg *e);
 /* Stops every job (their definitions stay) and frees the registry. */
 void stream_server_close(stream_server *ss);
+/* A shared lake: whether this server leads it now (called every second); a
+ * statement defining a job or a connector table is refused while it does not. */
+void stream_server_lead(stream_server *ss, bool leading);
 stream_hub *stream_server_hub(stream_server *ss);
 
 /* GET /api/jobs: [job, ...]; GET /api/jobs/{name}: one job (SL_ENOTFOUND). */

@@ -362,6 +362,101 @@ class MultiServer(Shared):
         self.assertIn("leads background work now", other.log_text())
 
 
+class SharedJobs(Shared):
+    def test_jobs_run_on_the_leader_and_move_with_it(self):
+        """On a shared lake continuous jobs run on its leader only.  Another server
+        refuses to define one, saying where to send it, and started again it does not
+        run the leader's job (before, every server started every kept job, two of them
+        writing one job's checkpoints).  When the leader is killed, the server that
+        takes the lead resumes the job from its checkpoint in the shared bucket: each
+        1 s window of the paced generator holds its 1,840 bids once, no window lost."""
+        extra = ["--workers", "2", "--checkpoint-interval-ms", "300"]
+        servers = self.start(2, extra=extra)
+        leader = wait_for(lambda: [s for s in servers if stats(s)["background"]["leader"]],
+                          "a leader")[0]
+        other = [s for s in servers if s is not leader][0]
+        src = ("CREATE TABLE bid (auction bigint, price bigint, date_time timestamp) WITH "
+               "(connector = 'nexmark', kind = 'bid', rate = 2000)")
+        view = ("CREATE MATERIALIZED VIEW per_sec AS SELECT window_start, count(*) AS n "
+                "FROM tumble(bid, date_time, INTERVAL '1 second') GROUP BY window_start")
+        st, _, body = other.post("/api/query?format=json", json.dumps({"sql": src}).encode())
+        self.assertNotEqual(st, 200, body[:500])
+        self.assertIn(b"does not lead it", body)
+        self.assertIn(b"lake.background.leader", body)
+        query(leader, src)
+        query(leader, view)
+        windows = "SELECT window_start::text, n FROM per_sec ORDER BY 1"
+        wait_for(lambda: len(query(leader, windows)) >= 2, "closed windows on the leader")
+        # a server started now does not run the leader's job (it leads nothing)
+        other.kill()
+        other = self.start(1, extra=extra)[0]
+        self.assertEqual(query(other, "SELECT name FROM jobs"), [])
+        self.assertFalse(stats(other)["background"]["leader"])
+        before = query(leader, windows)
+        leader.kill()
+        wait_for(lambda: stats(other)["background"]["leader"], "the takeover", timeout=60)
+        wait_for(lambda: query(other, "SELECT state FROM jobs WHERE name = 'per_sec'") ==
+                 [["running"]], "the job running on the new leader")
+        got = wait_for(lambda: (lambda r: r if len(r) >= len(before) + 3 else None)(
+            query(other, windows)), "windows after the takeover")
+        self.assertIn("job per_sec: resuming from checkpoint", other.log_text())
+        self.assertEqual(got[:len(before)], before)  # the checkpoint kept them
+        self.assertEqual(got[0][0], "2024-01-01 00:00:00")
+        starts = [r[0] for r in got]
+        self.assertEqual(len(starts), len(set(starts)))
+        for i, (ws, n) in enumerate(got):
+            self.assertEqual(ws, "2024-01-01 00:00:%02d" % i if i < 60 else ws, got)
+            self.assertEqual(n, 1840, got)
+
+
+    def test_a_leader_that_loses_the_lead_halts_its_jobs_until_it_leads_again(self):
+        """A server whose leader session ends while another holder takes the lock (here
+        a psql session) halts its jobs, keeping their checkpoints (state standby), and
+        refuses new ones; when it leads again it starts them from their checkpoints:
+        each 1 s window of the paced generator still holds its 1,840 bids once."""
+        (srv,) = self.start(1, extra=["--workers", "2", "--checkpoint-interval-ms", "300"])
+        wait_for(lambda: stats(srv)["background"]["leader"], "the lead")
+        query(srv, "CREATE TABLE bid (auction bigint, price bigint, date_time timestamp) WITH "
+              "(connector = 'nexmark', kind = 'bid', rate = 2000)")
+        query(srv, "CREATE MATERIALIZED VIEW per_sec AS SELECT window_start, count(*) AS n "
+              "FROM tumble(bid, date_time, INTERVAL '1 second') GROUP BY window_start")
+        windows = "SELECT window_start::text, n FROM per_sec ORDER BY 1"
+        wait_for(lambda: len(query(srv, windows)) >= 2, "closed windows")
+        # the leader lock is pg_advisory_lock(0x534c4b45, 1): end its holder, take it
+        lock = "1397508933, 1"
+        holder = subprocess.Popen(
+            ["psql", "-X", "-q", self.pg.url(self.db), "-c",
+             "SET client_connection_check_interval = '100ms'; DO $$ BEGIN LOOP "
+             "PERFORM pg_terminate_backend(pid) FROM pg_locks WHERE locktype = 'advisory' "
+             "AND classid = 1397508933 AND objid = 1 AND granted AND pid <> "
+             "pg_backend_pid(); EXIT WHEN pg_try_advisory_lock(%s); PERFORM pg_sleep(0.05); "
+             "END LOOP; END $$; SELECT pg_sleep(60)" % lock],
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        try:
+            wait_for(lambda: query(srv, "SELECT state FROM jobs") == [["standby"]] or
+                     holder.poll() is not None, "the job on standby", timeout=60)
+            self.assertIsNone(holder.poll(), holder.stderr.read() if holder.poll() is not None
+                              else "")
+            self.assertEqual(query(srv, "SELECT state FROM jobs"), [["standby"]])
+            self.assertFalse(stats(srv)["background"]["leader"])
+            st, _, body = srv.post("/api/query?format=json", json.dumps(
+                {"sql": "CREATE MATERIALIZED VIEW v2 AS SELECT count(*) FROM bid"}).encode())
+            self.assertNotEqual(st, 200, body[:500])
+            self.assertIn(b"does not lead it", body)
+            self.assertIn("no longer leads the lake", srv.log_text())
+        finally:
+            holder.kill()
+            holder.wait()
+            holder.stderr.close()
+        wait_for(lambda: query(srv, "SELECT state FROM jobs") == [["running"]],
+                 "the job running again", timeout=60)
+        self.assertIn("job per_sec: started again", srv.log_text())
+        got = wait_for(lambda: (lambda r: r if len(r) >= 6 else None)(query(srv, windows)),
+                       "windows after the lead came back")
+        for i, (ws, n) in enumerate(got):
+            self.assertEqual((ws, n), ("2024-01-01 00:00:%02d" % i, 1840), got)
+
+
 class Materializer(Shared):
     def test_leader_keeps_global_views_built(self):
         servers = self.start(2, extra=["--materialize", "1h"])
