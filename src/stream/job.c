@@ -359,6 +359,7 @@ static bool keyed_reader(const job *j)
 
 static int sink_deletes_prepare(job *j);
 static int out_key(const job *j, int c);
+static int kafka_log_key(job *j, stream_table *t, const int *map);
 
 /* INSERT INTO sink [(cols)] SELECT: the sink and which job column feeds each of its
  * columns. */
@@ -423,11 +424,44 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     /* a filter without op_column: its rows appended; a GROUP BY always computes its
      * groups from the view's current rows */
     j->ukeyed = j->ukeyed && j->log_to_sink;
-    int rc = stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
+    /* (a kafka sink's key before it opens: a keyed one partitions by its key alone) */
+    int rc = t->connector == STREAM_CONN_KAFKA ? kafka_log_key(j, t, map) : SL_OK;
+    if (!rc)
+        rc = stream_sink_open(r, t, NULL, map, j->q->types, nsel, &j->sink, j->e);
     /* with op_column, the groups a HAVING stops keeping are deleted from the log */
-    if (!rc && j->log_to_sink && t->op_col >= 0)
+    if (!rc && j->log_to_sink && t->op_col >= 0 && !j->sink_deletes)
         rc = sink_deletes_prepare(j);
     return rc;
+}
+
+/*
+ * A kafka sink without its own `key` option: an upsert log (a GROUP BY without a
+ * window) is keyed by the GROUP BY columns it receives, in the sink's column
+ * order, when it receives all of them; then a group a HAVING stops keeping is a
+ * tombstone (its key, no value), as a compacted topic wants.  Other jobs write
+ * no key.
+ */
+static int kafka_log_key(job *j, stream_table *t, const int *map)
+{
+    if (!stream_kafka_sink_key(t, NULL, 0) || !j->log_to_sink)
+        return SL_OK;
+    int rc = j->sink_deletes ? SL_OK : sink_deletes_prepare(j);
+    if (rc)
+        return rc;
+    int cols[16], n = 0;
+    uint64_t covered = 0;
+    for (int c = 0; c < t->ncols; c++) {
+        int k = map[c] >= 0 ? j->ukey_out[map[c]] : -1;
+        if (k >= 0 && k < 64 && n < 16) {
+            cols[n++] = c;
+            covered |= 1ull << k;
+        }
+    }
+    bool all = !j->ukey_const && j->ukeys <= 16 &&
+               covered == (j->ukeys == 64 ? ~0ull : (1ull << j->ukeys) - 1);
+    j->sink_deletes = all;
+    stream_kafka_sink_key(t, cols, all ? n : 0);
+    return SL_OK;
 }
 
 /* The source column that job output column c carries (of a window table:

@@ -118,7 +118,7 @@ int stream_sinkext_option(stream_table *t, const char *k, const char *v, int loc
 int stream_sinkext_check(stream_table *t, sql_err *e);
 int stream_sink_ext_open(stream_table *t, void **out, sql_err *e);
 /* Rows of the sink's columns (not taken). */
-int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err *e);
+int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, bool del, sql_err *e);
 /* Waits until what was written is delivered (webhook, kafka); a staged table sink
  * publishes its rows. */
 int stream_sink_ext_commit(stream_table *t, void *st, sql_err *e);

@@ -378,7 +378,7 @@ int stream_sink_write_op(stream_sink *k, sql_batch *b, const char *op, sql_err *
         return SL_OK;
     }
     if (k->t->connector != STREAM_CONN_FILE) {
-        rc = stream_sink_ext_write(k->t, k->ext, o, e);
+        rc = stream_sink_ext_write(k->t, k->ext, o, !strcmp(op, STREAM_OP_DELETE), e);
         sql_batch_free(o);
         return rc;
     }

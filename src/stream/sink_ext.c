@@ -670,14 +670,14 @@ int stream_sink_ext_open(stream_table *t, void **out, sql_err *e)
     return SL_OK;
 }
 
-int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, sql_err *e)
+int stream_sink_ext_write(stream_table *t, void *st, const sql_batch *b, bool del, sql_err *e)
 {
     if (t->connector == STREAM_CONN_WEBHOOK)
         return webhook_write(st, b, e);
     if (t->connector == STREAM_CONN_TABLE)
         return tsink_write(st, b, e);
     if (t->connector == STREAM_CONN_KAFKA)
-        return stream_kafka_sink_write(st, b, e);
+        return stream_kafka_sink_write(st, b, del, e);
     if (stream_gauges_set(t->gauges, b))
         return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
     t->rows_written += (uint64_t)b->n;

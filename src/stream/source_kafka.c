@@ -604,7 +604,15 @@ int stream_kafka_sink_open(stream_table *t, stream_kafka_sink **out, sql_err *e)
         stream_kafka_sink_close(k);
         return sql_err_set(e, "08001", -1, "sink \"%s\": kafka: %s", t->name, err);
     }
-    if (!(k->rkt = rd_kafka_topic_new(k->rk, x->topic, NULL))) {
+    /* keyed: a key's messages in one partition, in order, an empty key (NULL
+     * columns) too (the default partitioner spreads empty keys at random) */
+    rd_kafka_topic_conf_t *tc = x->nkeys ? rd_kafka_topic_conf_new() : NULL;
+    if (tc && rd_kafka_topic_conf_set(tc, "partitioner", "consistent", err, sizeof err)) {
+        rd_kafka_topic_conf_destroy(tc);
+        stream_kafka_sink_close(k);
+        return sql_err_set(e, "08001", -1, "sink \"%s\": kafka: %s", t->name, err);
+    }
+    if (!(k->rkt = rd_kafka_topic_new(k->rk, x->topic, tc))) {
         stream_kafka_sink_close(k);
         return sql_err_set(e, "08001", -1, "sink \"%s\": kafka topic \"%s\": %s", t->name,
                            x->topic, rd_kafka_err2str(rd_kafka_last_error()));
@@ -639,13 +647,27 @@ static void csv_row(stream_kafka_sink *k, const sql_batch *b, int64_t r)
     }
 }
 
-int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, sql_err *e)
+bool stream_kafka_sink_key(stream_table *t, const int *cols, int n)
+{
+    stream_kafka *x = t->kf;
+    if (x->key_opt)
+        return false;
+    x->nkeys = 0;
+    for (int i = 0; i < n && i < 16; i++)
+        x->keys[x->nkeys++] = cols[i];
+    return true;
+}
+
+int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, bool del, sql_err *e)
 {
     stream_table *t = k->t;
     const stream_kafka *x = t->kf;
+    del = del && x->nkeys; /* a tombstone needs a key */
     for (int64_t r = 0; r < b->n; r++) {
-        if (t->format == STREAM_FMT_JSONL ? stream_row_json(t, b, r, &k->body, &k->val)
-                                          : (csv_row(k, b, r), SL_OK))
+        if (del)
+            dbuf_reset(&k->body);
+        else if (t->format == STREAM_FMT_JSONL ? stream_row_json(t, b, r, &k->body, &k->val)
+                                               : (csv_row(k, b, r), SL_OK))
             return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         dbuf_reset(&k->key);
         for (int i = 0; i < x->nkeys; i++) {
@@ -656,7 +678,8 @@ int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, sql_err *e
         }
         for (;;) {
             int pr = rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
-                                      k->body.p, k->body.len, x->nkeys ? k->key.p : NULL,
+                                      del ? NULL : k->body.p, del ? 0 : k->body.len,
+                                      x->nkeys ? k->key.p : NULL,
                                       x->nkeys ? k->key.len : 0, NULL);
             if (!pr)
                 break;

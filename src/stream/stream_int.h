@@ -428,7 +428,11 @@ void stream_kafka_save(const stream_kafka_reader *r, stream_reader_pos *pos);
 /* SL_EINVAL when pos is not about this reader's partitions. */
 int stream_kafka_restore(stream_kafka_reader *r, const stream_reader_pos *pos);
 int stream_kafka_sink_open(stream_table *t, stream_kafka_sink **out, sql_err *e);
-int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, sql_err *e);
+/* del: the rows are deletions of a keyed log: each a tombstone (its key, no value). */
+int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, bool del, sql_err *e);
+/* A sink without its own `key` option: keyed by columns cols (n of them, at most 16;
+ * 0: no key).  False if the table names its key itself. */
+bool stream_kafka_sink_key(stream_table *t, const int *cols, int n);
 /* Every message produced so far delivered (a checkpoint, the end), or an error. */
 int stream_kafka_sink_flush(stream_kafka_sink *k, sql_err *e);
 void stream_kafka_sink_close(stream_kafka_sink *k);

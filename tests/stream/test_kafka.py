@@ -20,6 +20,7 @@ the tests) for the length of the test and stopped by its PID.
 - The kafka example of docs/streaming.md runs.
 """
 
+import datetime
 import json
 import os
 import re
@@ -160,6 +161,61 @@ def test_jobs(cl, d, rows, keep, late, workers):
     check(s["rows_read"] == len(rows) and s["late_dropped"] == late,
           "%d workers: stats %s (want %d read, %d late)" % (workers, s, len(rows), late))
     return (sorted(got[1:]), sorted(got3[1:]), sorted(back))
+
+
+def ulog_input(cl):
+    """40,000 bids on topic ubids (one partition, so more batches than one), and each
+    bidder's final count and sum (NULL bidder: "")."""
+    names = ["ann", "ben", "cy", "dee", "eve", None]
+    msgs, final = [], {}
+    for i in range(40000):
+        b = names[(i * 7 + i // 11) % 6]
+        price = (i * 37) % 100
+        t = datetime.datetime(2024, 1, 1) + datetime.timedelta(milliseconds=10 * i)
+        msgs.append((0, json.dumps({"auction": i % 50, "bidder": b, "price": price,
+                                    "ts": t.strftime("%Y-%m-%d %H:%M:%S.%f")})))
+        n, s = final.get(b or "", (0, 0))
+        final[b or ""] = (n + 1, s + price)
+    cl.produce("ubids", msgs)
+    return final
+
+
+def test_upsert_log(cl, d, final, workers):
+    """A GROUP BY without a window into a kafka sink with no `key` option: an upsert
+    log keyed by the GROUP BY column, each key's last message its group's final row,
+    and a group the HAVING stops keeping ends with a tombstone (its key, no value),
+    as a compacted topic wants."""
+    limit = sorted(n for n, _ in final.values())[len(final) // 2]
+    topic = "ulog%d" % workers
+    job = source(cl.bootstrap, "ubids", "3 seconds", ", bounded = true") + (
+        "CREATE TABLE per_bidder (bidder text, n bigint, total bigint) WITH (connector = "
+        "'kafka', topic = '%s', bootstrap_servers = '%s');\n"
+        "INSERT INTO per_bidder SELECT bidder, count(*), sum(price) FROM bids GROUP BY bidder "
+        "HAVING count(*) < %d;\n" % (topic, cl.bootstrap, limit))
+    with open(os.path.join(d, "ulog.sql"), "w") as f:
+        f.write(job)
+    rc, _, err = ts.run(["run", os.path.join(d, "ulog.sql"), "--output-dir", d,
+                         "--workers", str(workers)])
+    check(rc == 0, "%d workers: the upsert log job runs %s" % (workers, err.strip()[:400]))
+    if rc:
+        return
+    last, tombs = {}, 0
+    for m in cl.consume(topic):  # one partition per key: each key's messages in order
+        last[m[2]] = m[3]
+        tombs += m[3] == ""
+    check(tombs > 0, "%d workers: groups the HAVING stopped keeping got tombstones (%s)"
+          % (workers, last))
+    for k, (n, total) in final.items():
+        v = last.get(k)
+        if n < limit:
+            o = json.loads(v) if v else {}
+            check([o.get("bidder") or "", o.get("n"), o.get("total")] == [k, n, total],
+                  "%d workers: key %r: the last message is the final row (got %r)"
+                  % (workers, k, v))
+        else:
+            check(v in (None, ""), "%d workers: key %r: no longer kept, ends with a tombstone "
+                  "(got %r)" % (workers, k, v))
+    check(set(last) <= set(final), "%d workers: messages keyed by the bidder" % workers)
 
 
 def manifests(ckdir):
@@ -478,7 +534,7 @@ def test_docs(cl, d):
 def main():
     cl = Cluster(["bids:3", "out1:3", "out2:3", "out4:3", "live1tumble:3", "live2tumble:3", "live1filter:3", "live2filter:3", "live3filter:3", "bad:1",
                   "bids_doc:2", "counts_doc:1", "empty:2", "quiet:2",
-                  "idle_out1:1", "idle_out2:1", "jbids:3", "jasks:2"] +
+                  "idle_out1:1", "idle_out2:1", "jbids:3", "jasks:2", "ubids:1", "ulog1:2", "ulog2:2"] +
                  ["lj%s%s%d:%d" % (j, s, w, 3 if s == "b" else 2)
                   for j in ("q7", "ij") for s in "ba" for w in (1, 2)])
     d = tempfile.mkdtemp(prefix="sl-kafka-")
@@ -493,6 +549,9 @@ def main():
             results[workers] = test_jobs(cl, d, rows, keep, late, workers)
         check(results[1] is not None and results[1] == results[2] == results[4],
               "--workers 1, 2 and 4 give the same results")
+        final = ulog_input(cl)
+        for workers in (1, 2):
+            test_upsert_log(cl, d, final, workers)
         for workers in (1, 2):
             test_restart(cl, d, workers)
         for workers in (1, 2, 3):
