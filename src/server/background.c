@@ -64,6 +64,8 @@ void background_tick(background *bg, const server_config *c, meta *m, lake *l, i
         bg->last_payload_sweep_tick = tick - 3600;
     }
     bg->leader = leader;
+    if (bg->on_lead)
+        bg->on_lead(bg->on_lead_arg, leader);
     lake_set_leader(l, leader);
     if (!leader)
         return;

@@ -21,6 +21,10 @@ typedef struct background {
     int last_retention_tick;
     int last_materialize_tick;
     int last_payload_sweep_tick;
+    /* told the outcome of each poll at once, before the leader's work of the tick
+     * (the continuous jobs follow the lead: src/stream/jobs.c) */
+    void (*on_lead)(void *arg, int leader);
+    void *on_lead_arg;
 } background;
 
 /* Opens the metadata store: PostgreSQL if c->meta_url is set, else SQLite at sqlite_path. */

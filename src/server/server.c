@@ -980,6 +980,13 @@ static int open_objects(server *s, errmsg *e)
     return server_open_objects(&s->cfg, &s->os, e);
 }
 
+/* The continuous jobs of a shared lake follow its lead (background.c tells). */
+static void lead_jobs(void *arg, int leader)
+{
+    server *s = arg;
+    stream_server_lead(s->jobs, leader != 0);
+}
+
 static int open_stores(server *s, errmsg *e)
 {
     int rc = open_objects(s, e);
@@ -1013,6 +1020,8 @@ static int open_stores(server *s, errmsg *e)
                              .shared = s->m->shared};
     if ((rc = stream_server_open(&jo, &s->jobs, e)))
         return rc;
+    s->bg.on_lead = lead_jobs;
+    s->bg.on_lead_arg = s;
     if (s->m->shared) { /* the jobs of a shared lake start here if this server leads it */
         int lead = 0;
         errmsg le;
@@ -1062,7 +1071,6 @@ static void *janitor_main(void *arg)
         if (s->self_traced)
             record_stats(s);
         background_tick(&s->bg, &s->cfg, s->m, s->lake, ++ticks);
-        stream_server_lead(s->jobs, s->bg.leader);
         pthread_mutex_lock(&s->stop_mu);
     }
     pthread_mutex_unlock(&s->stop_mu);

@@ -632,4 +632,5 @@ void stream_catalog_free(stream_run *r)
     r->views = NULL;
     r->tables = NULL;
     r->nviews = r->ntables = 0;
+    r->views_cap = r->tables_cap = 0; /* (a server that leads again registers anew) */
 }

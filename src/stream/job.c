@@ -443,11 +443,17 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
  */
 static int kafka_log_key(job *j, stream_table *t, const int *map)
 {
-    if (!stream_kafka_sink_key(t, NULL, 0) || !j->log_to_sink)
+    if (!stream_kafka_sink_key(t, NULL, 0) || !j->log_to_sink || t->op_col >= 0)
         return SL_OK;
-    int rc = j->sink_deletes ? SL_OK : sink_deletes_prepare(j);
-    if (rc)
+    int rc = sink_deletes_prepare(j);
+    if (rc == SL_ENOMEM || (rc && !strcmp(j->e->state, SQLSTATE_OUT_OF_MEMORY)))
         return rc;
+    if (rc) { /* a shape whose deletions the job cannot name (a join after the GROUP
+                 BY): rows without a key, as before */
+        sql_err_clear(j->e);
+        j->sink_deletes = false;
+        return SL_OK;
+    }
     int cols[16], n = 0;
     uint64_t covered = 0;
     for (int c = 0; c < t->ncols; c++) {

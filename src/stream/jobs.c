@@ -53,9 +53,8 @@
 #include <string.h>
 #include <unistd.h>
 
-enum { J_RUNNING = 0, J_STOPPED, J_FINISHED, J_FAILED, J_STANDBY };
-static const char *const g_state_names[] = {"running", "stopped", "finished", "failed",
-                                            "standby"};
+enum { J_RUNNING = 0, J_STOPPED, J_FINISHED, J_FAILED };
+static const char *const g_state_names[] = {"running", "stopped", "finished", "failed"};
 
 #define KEY_PREFIX "stream:"
 
@@ -112,8 +111,8 @@ struct stream_server {
     bool ticker_on, closing;
     pthread_cond_t cv;
     /* a shared lake (o.shared): jobs run on its leader only (stream_server_lead) */
-    bool leading;            /* this server leads the lake now */
-    bool loaded;             /* it led once: the definitions were read */
+    bool leading;            /* this server leads the lake and has started its jobs */
+    bool loaded;             /* the definitions are read (while it leads) */
 };
 
 static int oom(sql_err *e)
@@ -984,19 +983,24 @@ static void replay(stream_server *ss, sql_session *s, const saved *d)
     arena_destroy(&q.a);
 }
 
-static void restart_all(stream_server *ss)
+/* Reads the kept definitions and starts them again; SL_OK unless they could not
+ * be read (or a session made to replay them). */
+static int restart_all(stream_server *ss)
 {
     if (!ss->o.m)
-        return;
+        return SL_OK;
     saved_list l = {0};
     errmsg em;
     errmsg_clear(&em);
-    if (meta_sql_table_list(ss->o.m, NULL, take_def, &l, &em))
+    int rc = meta_sql_table_list(ss->o.m, NULL, take_def, &l, &em);
+    if (rc)
         log_warn("stream", "cannot read the kept jobs: %s", errmsg_str(&em));
-    if (l.n)
+    if (!rc && l.n)
         qsort(l.s, (size_t)l.n, sizeof *l.s, cmp_saved);
     sql_session *s = NULL;
-    if (l.n && sql_session_new(ss->o.eng, &s) == SL_OK) {
+    if (!rc && l.n && (rc = sql_session_new(ss->o.eng, &s)) != SL_OK)
+        log_warn("stream", "cannot replay the kept jobs: %s", sl_strerror(rc));
+    if (!rc && l.n) {
         pthread_mutex_lock(&ss->mu);
         for (int i = 0; i < l.n; i++) {
             long long seq = atoll(l.s[i].key + sizeof KEY_PREFIX - 1);
@@ -1009,6 +1013,7 @@ static void restart_all(stream_server *ss)
     for (int i = 0; i < l.n; i++)
         free(l.s[i].sql);
     sl_free(l.s);
+    return rc;
 }
 
 /* ---- the registry ------------------------------------------------------------------- */
@@ -1047,58 +1052,79 @@ int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg 
     return SL_OK;
 }
 
-static int job_restart(stream_server *ss, sjob *jb, errmsg *e);
+/*
+ * Everything the registry holds, forgotten (ss->mu held): every job halted as a
+ * shutdown halts it (its checkpoints and part file kept), newest first so that
+ * the jobs reading a view stop before the view's job, then the jobs, views,
+ * connector tables and definitions dropped from memory (their rows stay in the
+ * metadata store).  A server that leads again reads them afresh: meanwhile
+ * another leader may have created, stopped or dropped some.
+ */
+static void forget_all(stream_server *ss)
+{
+    for (sjob *jb = ss->jobs; jb; jb = jb->next) {
+        if (atomic_load(&jb->state) == J_RUNNING)
+            log_warn("stream", "job %s: halted, this server no longer leads the lake (the "
+                     "leader runs it, from its last checkpoint)", jb->name);
+        job_halt(jb, true);
+    }
+    for (sjob *jb = ss->jobs, *nx; jb; jb = nx) {
+        nx = jb->next;
+        job_free(jb);
+    }
+    ss->jobs = NULL;
+    stream_run *r = &ss->r;
+    for (int i = 0; i < r->ntables; i++) {
+        stream_gauges_free(r->tables[i]->gauges);
+        r->tables[i]->gauges = NULL;
+    }
+    pthread_mutex_lock(&ss->vmu); /* (a reader copies a view's rows under it) */
+    stream_catalog_free(r);
+    pthread_mutex_unlock(&ss->vmu);
+    sl_free(ss->tdefs);
+    ss->tdefs = NULL;
+    ss->ntdefs = 0;
+    ss->seq = 0;
+}
 
 /*
- * A shared lake's jobs run on its leader only, so that two servers never run
- * one job (nor write its checkpoints) at once.  The first time this server
- * leads, it reads the definitions and starts the jobs, each resuming from its
- * checkpoint in the shared object store (the server that led before crashed,
- * or lost the lead).  Losing the lead halts every running job as a shutdown
- * does (its checkpoints and part file kept) and leaves it on standby; leading
- * again starts the standby jobs, oldest first (a view's job before the jobs
- * reading it), each from its checkpoint.
+ * A shared lake's jobs run on its leader only, so that two servers do not run
+ * one job (nor write its checkpoints) at once, as long as the leader learns in
+ * time that it lost the lead (below).  When this server comes to lead, it reads
+ * the definitions and starts the jobs, each resuming from its checkpoint in the
+ * shared object store; until that succeeded (it is tried again every second)
+ * it still refuses statements about jobs.  Losing the lead halts and forgets
+ * them all (forget_all).
  */
 void stream_server_lead(stream_server *ss, bool leading)
 {
     if (!ss || !ss->o.shared)
         return;
     pthread_mutex_lock(&ss->mu);
-    bool was = ss->leading, first = leading && !ss->loaded;
-    ss->leading = leading;
-    ss->loaded = ss->loaded || leading;
-    pthread_mutex_unlock(&ss->mu);
-    if (first) {
-        log_info("stream", "this server leads the lake: it runs the continuous jobs");
-        restart_all(ss);
-        return;
-    }
-    if (was == leading)
-        return;
-    pthread_mutex_lock(&ss->mu);
-    int n = 0;
-    sjob *order[4096];
-    for (sjob *jb = ss->jobs; jb && n < 4096; jb = jb->next)
-        order[n++] = jb;
-    for (int i = n - 1; i >= 0; i--) { /* oldest first */
-        sjob *jb = order[i];
-        int st = atomic_load(&jb->state);
-        if (!leading && st == J_RUNNING) {
-            job_halt(jb, true);
-            atomic_store(&jb->state, J_STANDBY);
-            snprintf(jb->error, sizeof jb->error, "%s", "this server no longer leads the "
-                     "lake: the leader runs the job, from its last checkpoint");
-            log_warn("stream", "job %s: halted, this server no longer leads the lake", jb->name);
-        } else if (leading && st == J_STANDBY) {
-            errmsg e;
-            errmsg_clear(&e);
-            if (job_restart(ss, jb, &e))
-                log_warn("stream", "job %s: cannot start again: %s", jb->name, errmsg_str(&e));
-            else
-                log_info("stream", "job %s: started again, this server leads the lake", jb->name);
+    if (!leading) {
+        ss->leading = false;
+        if (ss->loaded) {
+            forget_all(ss);
+            ss->loaded = false;
+            log_warn("stream", "this server no longer leads the lake: its continuous jobs "
+                     "are halted");
         }
+        pthread_mutex_unlock(&ss->mu);
+        return;
     }
+    bool load = !ss->loaded;
     pthread_mutex_unlock(&ss->mu);
+    if (!load)
+        return;
+    if (restart_all(ss)) {
+        log_warn("stream", "this server leads the lake, but cannot start its continuous jobs "
+                 "yet: tried again in a second");
+        return;
+    }
+    pthread_mutex_lock(&ss->mu);
+    ss->loaded = ss->leading = true;
+    pthread_mutex_unlock(&ss->mu);
+    log_info("stream", "this server leads the lake: it runs the continuous jobs");
 }
 
 void stream_server_close(stream_server *ss)

@@ -72,11 +72,18 @@ bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out)
 
 int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body, dbuf *v)
 {
+    return stream_cols_json(t, b, r, NULL, t->ncols, body, v);
+}
+
+int stream_cols_json(const stream_table *t, const sql_batch *b, int64_t r, const int *cols,
+                     int n, dbuf *body, dbuf *v)
+{
     dbuf_reset(body);
     jw j;
     jw_init(&j, body);
     jw_obj_begin(&j);
-    for (int c = 0; c < t->ncols; c++) {
+    for (int i = 0; i < n; i++) {
+        int c = cols ? cols[i] : i;
         jw_key(&j, t->names[c]);
         if (!stream_cell_text(b, c, r, v))
             jw_null(&j);

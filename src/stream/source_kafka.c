@@ -78,6 +78,7 @@ struct stream_kafka {
     const char *key_opt;     /* sink: key = 'a,b' */
     int nkeys;
     int keys[16];
+    bool key_json;           /* a derived key (no key option): a JSON object of its columns */
     /* of the running job (stream_kafka_start) */
     int nparts;
     int64_t *lo, *hi;        /* bounded: each partition's first and end offsets */
@@ -604,10 +605,11 @@ int stream_kafka_sink_open(stream_table *t, stream_kafka_sink **out, sql_err *e)
         stream_kafka_sink_close(k);
         return sql_err_set(e, "08001", -1, "sink \"%s\": kafka: %s", t->name, err);
     }
-    /* keyed: a key's messages in one partition, in order, an empty key (NULL
-     * columns) too (the default partitioner spreads empty keys at random) */
+    /* keyed: a key's messages in one partition, in order, an empty key too (the
+     * default partitioner spreads empty keys at random); murmur2 is the Java
+     * producer's, so keys land where a Java producer would put them */
     rd_kafka_topic_conf_t *tc = x->nkeys ? rd_kafka_topic_conf_new() : NULL;
-    if (tc && rd_kafka_topic_conf_set(tc, "partitioner", "consistent", err, sizeof err)) {
+    if (tc && rd_kafka_topic_conf_set(tc, "partitioner", "murmur2", err, sizeof err)) {
         rd_kafka_topic_conf_destroy(tc);
         stream_kafka_sink_close(k);
         return sql_err_set(e, "08001", -1, "sink \"%s\": kafka: %s", t->name, err);
@@ -655,6 +657,7 @@ bool stream_kafka_sink_key(stream_table *t, const int *cols, int n)
     x->nkeys = 0;
     for (int i = 0; i < n && i < 16; i++)
         x->keys[x->nkeys++] = cols[i];
+    x->key_json = x->nkeys > 0;
     return true;
 }
 
@@ -662,7 +665,7 @@ int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, bool del, 
 {
     stream_table *t = k->t;
     const stream_kafka *x = t->kf;
-    del = del && x->nkeys; /* a tombstone needs a key */
+    del = del && x->nkeys && t->op_col < 0; /* a tombstone needs a key; op_column says it */
     for (int64_t r = 0; r < b->n; r++) {
         if (del)
             dbuf_reset(&k->body);
@@ -670,7 +673,9 @@ int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, bool del, 
                                                : (csv_row(k, b, r), SL_OK))
             return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
         dbuf_reset(&k->key);
-        for (int i = 0; i < x->nkeys; i++) {
+        if (x->key_json && stream_cols_json(t, b, r, x->keys, x->nkeys, &k->key, &k->val))
+            return sql_err_set(e, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
+        for (int i = 0; !x->key_json && i < x->nkeys; i++) {
             if (i)
                 dbuf_append_byte(&k->key, ',');
             if (stream_cell_text(b, x->keys[i], r, &k->val))
@@ -679,7 +684,7 @@ int stream_kafka_sink_write(stream_kafka_sink *k, const sql_batch *b, bool del, 
         for (;;) {
             int pr = rd_kafka_produce(k->rkt, RD_KAFKA_PARTITION_UA, RD_KAFKA_MSG_F_COPY,
                                       del ? NULL : k->body.p, del ? 0 : k->body.len,
-                                      x->nkeys ? k->key.p : NULL,
+                                      x->nkeys ? (k->key.p ? (const void *)k->key.p : "") : NULL,
                                       x->nkeys ? k->key.len : 0, NULL);
             if (!pr)
                 break;

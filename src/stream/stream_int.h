@@ -451,6 +451,9 @@ bool stream_stop_requested(void);
 bool stream_cell_text(const sql_batch *b, int c, int64_t r, dbuf *out);
 int stream_row_json(const stream_table *t, const sql_batch *b, int64_t r, dbuf *body,
                     dbuf *v);
+/* The same object of columns cols only (n of them; cols NULL: the first n). */
+int stream_cols_json(const stream_table *t, const sql_batch *b, int64_t r, const int *cols,
+                     int n, dbuf *body, dbuf *v);
 
 /* The owner (0..n-1) of a row whose partition key hashes to h: the high bits, as
  * an owner's own hash table uses the low ones (worker.c's exchange, ijoin.c). */

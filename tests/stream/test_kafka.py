@@ -199,10 +199,14 @@ def test_upsert_log(cl, d, final, workers):
     check(rc == 0, "%d workers: the upsert log job runs %s" % (workers, err.strip()[:400]))
     if rc:
         return
-    last, tombs = {}, 0
+    last, tombs, keys = {}, 0, set()
     for m in cl.consume(topic):  # one partition per key: each key's messages in order
-        last[m[2]] = m[3]
+        keys.add(m[2])
+        k = json.loads(m[2])  # {"bidder": ...}: NULL and '' (and commas) kept apart
+        last["" if k["bidder"] is None else k["bidder"]] = m[3]
         tombs += m[3] == ""
+    check(all(list(json.loads(k)) == ["bidder"] for k in keys),
+          "%d workers: keys are JSON objects of the GROUP BY column %s" % (workers, keys))
     check(tombs > 0, "%d workers: groups the HAVING stopped keeping got tombstones (%s)"
           % (workers, last))
     for k, (n, total) in final.items():
