@@ -415,6 +415,58 @@ class StreamJobs(unittest.TestCase):
         self.assertEqual(got, want)
         self.assertNotIn("no checkpoints for", self.srv.log_text())
 
+    def test_server_examples_of_the_docs_run(self):
+        """The ```sql blocks of docs/streaming.md's server sections run on a server as
+        written (a file's path and the webhook's URL pointed at the test's): every
+        statement succeeds, the followed file's view holds each bidder's totals
+        once its lines are read, and the metrics sink's gauges count the log lines
+        per target that loadgen sent."""
+        root = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..")
+        with open(os.path.join(root, "docs", "streaming.md")) as f:
+            doc = f.read()
+        section = doc[doc.index("## Jobs on a server"):doc.index("## Not yet")]
+        blocks = re.findall(r"```sql\n(.*?)```", section, re.S)
+        self.assertEqual(len(blocks), 3, "the server sections' sql examples")
+        d = tempfile.mkdtemp(prefix="sl-e2e-docs-")
+        self.addCleanup(shutil.rmtree, d, True)
+        bids = os.path.join(d, "bids.csv")
+        with open(bids, "w") as f:
+            f.write("bidder,price,ts\nann,10,2024-01-01 00:00:01\nbob,5,2024-01-01 00:00:02\n")
+
+        def statements(block):
+            text = re.sub(r"--[^\n]*", "", block)
+            text = text.replace("'bids.csv'", "'%s'" % bids).replace(
+                "http://127.0.0.1:9000/hook", "http://127.0.0.1:9/hook")
+            return [x.strip() for x in text.split(";") if x.strip()]
+
+        for st in statements(blocks[0]):  # telemetry: a view of errors per minute
+            query(self.srv, st)
+            if st.startswith("SHOW JOBS"):
+                self.assertIn("errors_per_minute", [r[0] for r in query(self.srv, st)])
+        self.assertEqual(query(self.srv, "SELECT name FROM jobs"), [])  # dropped at the end
+        for st in statements(blocks[1]):  # a followed file's totals per bidder
+            query(self.srv, st)
+        with open(bids, "a") as f:
+            f.write("ann,7,2024-01-01 00:00:03\n")
+        self.assertEqual(self.wait_rows("SELECT bidder, n, total FROM per_bidder ORDER BY 1",
+                                        [["ann", 2, 17], ["bob", 1, 5]]),
+                         [["ann", 2, 17], ["bob", 1, 5]])
+        for st in statements(blocks[2]):  # table, webhook and metrics sinks
+            query(self.srv, st)
+        loadgen(self.srv.url, "--threads", "2", "--spans", "10", "--logs", "100")
+        want = {r[0]: r[1] for r in query(self.srv, "SELECT target, count(*) FROM log_entries "
+                                                    "GROUP BY 1")}
+        self.assertTrue(want)
+        deadline = time.monotonic() + 60
+        while True:
+            _, _, body = self.srv.get("/metrics")
+            got = {m.group(1): float(m.group(2)) for m in re.finditer(
+                r'^per_target_lines\{target="([^"]*)"\} (\S+)$', body.decode(), re.M)}
+            if got == want or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        self.assertEqual(got, {k: float(v) for k, v in want.items()})
+
     def test_webhook_and_metrics_sinks(self):
         """A webhook sink gets each closed window's row (a failed POST tried again),
         a metrics sink's gauges follow a GROUP BY; killed and started again, the
