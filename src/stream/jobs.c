@@ -1036,7 +1036,7 @@ int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg 
     r->o = &ss->so;
     r->eng = o->eng;
     arena_init(&r->a, 16384, 256u << 20);
-    if (stream_hub_new(o->l, o->shared, &r->hub) || sql_session_new(o->eng, &r->s)) {
+    if (stream_hub_new(o->l, &r->hub) || sql_session_new(o->eng, &r->s)) {
         stream_server_close(ss);
         return errmsg_set(e, SL_ENOMEM, "out of memory");
     }

@@ -18,10 +18,7 @@
 
 /* ---- source_telemetry.c ---------------------------------------------------- */
 
-/* shared: the lake is shared by several servers (stream_server_opts.shared): the
- * blocks come from the metadata store's list, every server's, instead of this
- * server's ingestion hook (source_telemetry.c, "A shared lake"). */
-int stream_hub_new(lake *l, bool shared, stream_hub **out);
+int stream_hub_new(lake *l, stream_hub **out);
 void stream_hub_free(stream_hub *h);
 /* A block ingestion committed (the ingest block hook): its rows go to every
  * subscription of a telemetry table over a view the block's stream feeds.

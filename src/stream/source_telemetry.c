@@ -36,19 +36,6 @@
  * for its checkpoints; a resumed job replays from those, and holds the blocks
  * delivered meanwhile undecoded until its states are known (replay_over).
  *
- * A shared lake (several servers on one metadata store and bucket): the jobs
- * run on the leader, and a job must see the blocks every server ingests, not
- * only the leader's.  Its hub then ignores the ingestion hook and a thread of
- * its own lists the blocks inserted since its last listing less POLL_MARGIN
- * (lake_blocks_since, every POLL_NS while some job subscribes), skips the ones
- * it delivered already (by id, remembered while a listing can return them),
- * reads each new one's payload from the store and delivers it as the hook
- * would.  A block committed more than POLL_MARGIN after its insert time (a
- * server's clock that far behind, an insert that slow) is missed.  After a
- * listing that began at t, every block inserted before t - POLL_MARGIN was
- * delivered: that bounds inserts_low, so checkpoint times and the replays'
- * skipping of late deliveries hold as with the hook.
- *
  * Locks: the hub's mutex covers its subscription list and the decoding, with
  * a resumed job's own states and replayed list; a subscription's mutex its
  * queues, watermark and figures (taken under the hub's, never the other way);
@@ -61,7 +48,6 @@
 #include "base/clock.h"
 #include "base/hash.h"
 #include "base/log.h"
-#include "base/u64map.h"
 #include "base/uuid.h"
 #include "sql/catalog/lakescan.h"
 
@@ -72,8 +58,6 @@
 #include <time.h>
 
 #define QUEUE_MAX_BYTES (64ll << 20)
-#define POLL_NS (250ll * 1000000)
-#define POLL_MARGIN (2000ll * 1000000)
 #define WAIT_NS (50ll * 1000000)
 #define FILL_PROCESS -2
 #define FILL_STREAM -3
@@ -165,23 +149,7 @@ struct stream_hub {
      * (tests/e2e/test_stream_jobs.py) */
     long test_pause_ms, test_late_ms;
     _Atomic int replaying;   /* subscriptions replaying (for test_late_ms) */
-    /* a shared lake: the blocks listed from the store by the poller thread */
-    bool shared;
-    pthread_t poller;
-    bool poller_on;
-    _Atomic bool poll_stop;
-    _Atomic int64_t poll_low; /* every block inserted before it was delivered */
 };
-
-/* The poller's blocks delivered, while a listing can return them again. */
-typedef struct seen_set {
-    u64map map;              /* hash of the block id -> 1 */
-    struct seen_ent {
-        uint64_t key;
-        int64_t insert_ns;
-    } *v;
-    int64_t n, cap;
-} seen_set;
 
 /* A test switch's milliseconds (0: unset or out of range). */
 static long test_ms(const char *name)
@@ -197,13 +165,12 @@ static void sleep_ms(long ms)
         nanosleep(&(struct timespec){ms / 1000, ms % 1000 * 1000000}, NULL);
 }
 
-int stream_hub_new(lake *l, bool shared, stream_hub **out)
+int stream_hub_new(lake *l, stream_hub **out)
 {
     stream_hub *h = sl_calloc(1, sizeof *h);
     if (!h)
         return SL_ENOMEM;
     h->l = l;
-    h->shared = shared;
     if (!(h->spans = stream_spans_new(0))) {
         sl_free(h);
         return SL_ENOMEM;
@@ -220,10 +187,6 @@ void stream_hub_free(stream_hub *h)
 {
     if (!h)
         return;
-    if (h->poller_on) {
-        atomic_store(&h->poll_stop, true);
-        pthread_join(h->poller, NULL);
-    }
     stream_spans_free(h->spans);
     sl_free(h->pend);
     pthread_mutex_destroy(&h->mu);
@@ -353,14 +316,8 @@ static int64_t inserts_low(stream_hub *h)
     for (int i = 0; i < h->npend; i++)
         low = h->pend[i] < low ? h->pend[i] : low;
     pthread_mutex_unlock(&h->pmu);
-    if (h->shared) { /* blocks not listed yet (every server's) */
-        int64_t p = atomic_load(&h->poll_low);
-        low = p < low ? p : low;
-    }
     return low;
 }
-
-static void poller_start(stream_hub *h);
 
 /* ---- subscriptions --------------------------------------------------------- */
 
@@ -392,7 +349,6 @@ int stream_live_open(stream_hub *h, stream_table *t, int nworkers, bool replay,
     pthread_mutex_lock(&h->mu);
     l->next = h->subs;
     h->subs = l;
-    poller_start(h);
     pthread_mutex_unlock(&h->mu);
     *out = l;
     return SL_OK;
@@ -827,9 +783,10 @@ static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_
     lake_build_out_free(&out);
 }
 
-/* A block's rows to every subscription of a view its stream feeds. */
-static void hub_deliver(stream_hub *h, const meta_block *row, const void *payload, size_t len)
+void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len)
 {
+    if (h->test_late_ms && atomic_load(&h->replaying))
+        sleep_ms(h->test_late_ms);
     pthread_mutex_lock(&h->mu);
     if (!h->subs) {
         pthread_mutex_unlock(&h->mu);
@@ -849,7 +806,6 @@ static void hub_deliver(stream_hub *h, const meta_block *row, const void *payloa
     bool want[LAKE_VIEW_COUNT] = {false};
     for (stream_live *l = h->subs; l; l = l->next)
         want[l->t->tel_view] = true;
-
     if (si && si->is_log && want[LAKE_LOG_ENTRIES])
         decode_view(h, p, LAKE_LOG_ENTRIES, row, payload, len);
     if (si && si->is_metrics && want[LAKE_MEASURES])
@@ -860,165 +816,6 @@ static void hub_deliver(stream_hub *h, const meta_block *row, const void *payloa
         decode_view(h, p, LAKE_ASYNC_EVENTS, row, payload, len);
     lake_process_release(h->l, p);
     pthread_mutex_unlock(&h->mu);
-}
-
-void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload, size_t len)
-{
-    if (h->shared) /* the poller lists it with every server's */
-        return;
-    if (h->test_late_ms && atomic_load(&h->replaying))
-        sleep_ms(h->test_late_ms);
-    hub_deliver(h, row, payload, len);
-}
-
-/* ---- a shared lake: the blocks listed from the store -------------------------- */
-
-/* A listed block row appended to rows (0 or SL_ENOMEM). */
-static int rows_add(meta_block **rows, size_t *n, size_t *cap, const meta_block *row)
-{
-    if (*n == *cap) {
-        size_t nc = *cap ? *cap * 2 : 64;
-        meta_block *nr = sl_realloc(*rows, sizeof *nr * nc);
-        if (!nr)
-            return SL_ENOMEM;
-        *rows = nr;
-        *cap = nc;
-    }
-    (*rows)[(*n)++] = *row;
-    return 0;
-}
-
-typedef struct poll_rows {
-    meta_block *rows;
-    size_t n, cap;
-    int rc;
-} poll_rows;
-
-static int take_poll_row(void *arg, const meta_block *row)
-{
-    poll_rows *r = arg;
-    return r->rc = rows_add(&r->rows, &r->n, &r->cap, row);
-}
-
-/* Whether the block was delivered already; else it is remembered (-1: out of memory). */
-static int seen_add(seen_set *s, const meta_block *row)
-{
-    uint64_t key = hash64(row->block_id.b, 16);
-    if (u64map_get(&s->map, key) >= 0)
-        return 1;
-    if (s->n == s->cap) {
-        int64_t nc = s->cap ? s->cap * 2 : 1024;
-        struct seen_ent *nv = sl_realloc(s->v, sizeof *nv * (size_t)nc);
-        if (!nv)
-            return -1;
-        s->v = nv;
-        s->cap = nc;
-    }
-    if (u64map_put(&s->map, key, 1))
-        return -1;
-    s->v[s->n++] = (struct seen_ent){key, row->insert_time_ns};
-    return 0;
-}
-
-/* Forgets the blocks inserted before t (no listing returns them again). */
-static void seen_trim(seen_set *s, int64_t t)
-{
-    int64_t k = 0;
-    for (int64_t i = 0; i < s->n; i++)
-        if (s->v[i].insert_ns >= t)
-            s->v[k++] = s->v[i];
-    if (k == s->n)
-        return;
-    s->n = k;
-    u64map_clear(&s->map);
-    for (int64_t i = 0; i < s->n; i++)
-        if (u64map_put(&s->map, s->v[i].key, 1))
-            break; /* (smaller than before: cannot fail for room it had) */
-}
-
-static bool has_subs(stream_hub *h)
-{
-    pthread_mutex_lock(&h->mu);
-    bool any = h->subs != NULL;
-    pthread_mutex_unlock(&h->mu);
-    return any;
-}
-
-static void *poll_main(void *arg)
-{
-    stream_hub *h = arg;
-    seen_set seen = {0};
-    u64map_init(&seen.map);
-    dbuf pl;
-    dbuf_init(&pl, 1u << 30);
-    poll_rows pr = {0};
-    int64_t cursor = clock_wall_ns();
-    bool warned = false;
-    while (!atomic_load(&h->poll_stop)) {
-        sleep_ms(POLL_NS / 1000000);
-        int64_t start = clock_wall_ns();
-        if (!has_subs(h)) { /* a job that subscribes later sees blocks from then on */
-            cursor = start;
-            atomic_store(&h->poll_low, start - POLL_MARGIN);
-            continue;
-        }
-        errmsg em;
-        errmsg_clear(&em);
-        pr.n = 0;
-        pr.rc = SL_OK;
-        int rc = lake_blocks_since(h->l, cursor - POLL_MARGIN, take_poll_row, &pr, &em);
-        if (rc || pr.rc) {
-            if (!warned)
-                log_warn("stream", "cannot list the blocks to deliver to the jobs (tried again "
-                         "every %lld ms): %s", POLL_NS / 1000000,
-                         rc ? errmsg_str(&em) : sl_strerror(pr.rc));
-            warned = true;
-            continue;
-        }
-        warned = false;
-        bool lost = false;
-        for (size_t i = 0; i < pr.n && !atomic_load(&h->poll_stop); i++) {
-            int s = seen_add(&seen, &pr.rows[i]);
-            if (s > 0)
-                continue;
-            if (s < 0) { /* out of memory: listed again next time */
-                lost = true;
-                break;
-            }
-            errmsg_clear(&em);
-            dbuf_reset(&pl);
-            if (lake_block_payload(h->l, &pr.rows[i], &pl, &em)) {
-                char id[UUID_STR_LEN];
-                uuid_format(&pr.rows[i].block_id, id);
-                log_warn("stream", "block %s cannot be read for the jobs: %s", id,
-                         errmsg_str(&em));
-                continue;
-            }
-            hub_deliver(h, &pr.rows[i], pl.p, pl.len);
-        }
-        if (lost)
-            continue;
-        atomic_store(&h->poll_low, start - POLL_MARGIN);
-        cursor = start;
-        seen_trim(&seen, cursor - POLL_MARGIN);
-    }
-    sl_free(pr.rows);
-    dbuf_free(&pl);
-    u64map_free(&seen.map);
-    sl_free(seen.v);
-    return NULL;
-}
-
-/* A shared lake's hub lists the blocks from its first subscription on. */
-static void poller_start(stream_hub *h)
-{
-    if (!h->shared || h->poller_on)
-        return;
-    atomic_store(&h->poll_low, clock_wall_ns() - POLL_MARGIN);
-    if (pthread_create(&h->poller, NULL, poll_main, h) == 0)
-        h->poller_on = true;
-    else
-        log_warn("stream", "cannot start the thread that lists blocks for the jobs");
 }
 
 /* ---- replaying after a checkpoint ------------------------------------------------ */
@@ -1072,7 +869,16 @@ static int take_row(void *arg, const meta_block *row)
     if ((int)(hash64(row->stream_id.b, 16) % (uint64_t)r->l->nw) != r->wid ||
         stream_live_done_has(r->done, r->ndone, &row->block_id))
         return 0;
-    return rows_add(&r->rows, &r->n, &r->cap, row);
+    if (r->n == r->cap) {
+        size_t nc = r->cap ? r->cap * 2 : 64;
+        meta_block *nr = sl_realloc(r->rows, sizeof *nr * nc);
+        if (!nr)
+            return SL_ENOMEM;
+        r->rows = nr;
+        r->cap = nc;
+    }
+    r->rows[r->n++] = *row;
+    return 0;
 }
 
 /* A stored block's rows for l's table as the hub delivers them (*b NULL: none, the

@@ -458,39 +458,6 @@ class SharedJobs(Shared):
             self.assertEqual((ws, n), ("2024-01-01 00:00:%02d" % i, 1840), got)
 
 
-    def test_a_telemetry_job_on_the_leader_reads_every_servers_blocks(self):
-        """A telemetry job runs on the leader but reads the blocks every server
-        ingests (listed from the shared store): its view of error logs per minute per
-        process equals the batch query over log_entries of both servers' loadgens, and
-        it read each row once."""
-        servers = self.start(2, extra=["--workers", "2"])
-        leader = wait_for(lambda: [s for s in servers if stats(s)["background"]["leader"]],
-                          "a leader")[0]
-        other = [s for s in servers if s is not leader][0]
-        query(leader, "CREATE TABLE errs (process_id uuid, time timestamptz, level int, "
-              "msg text) WITH (connector = 'telemetry', view = 'log_entries', event_time = "
-              "'time', max_delay = '5 seconds', idle_timeout = '1 second')")
-        query(leader, "CREATE MATERIALIZED VIEW errors_per_minute AS SELECT process_id, "
-              "window_start, count(*) AS errors FROM tumble(errs, time, INTERVAL '1 minute') "
-              "WHERE level <= 3 GROUP BY process_id, window_start")
-        for s in (other, leader, other):
-            out = subprocess.run([sltest.binary(), "loadgen", "--server", s.url, "--threads",
-                                  "2", "--spans", "10", "--logs", "300"],
-                                 capture_output=True, text=True, timeout=300)
-            self.assertEqual(out.returncode, 0, out.stderr)
-        batch = ("SELECT process_id, date_trunc('minute', time) AS window_start, count(*) "
-                 "FROM log_entries WHERE level <= 3 GROUP BY 1, 2 ORDER BY 1, 2")
-        want = query(leader, batch)
-        self.assertEqual(len({r[0] for r in want}), 3)  # three processes, two servers
-        got = wait_for(lambda: (lambda r: r if r == want else None)(
-            query(leader, "SELECT * FROM errors_per_minute ORDER BY 1, 2")),
-            "the view equal to the batch query", timeout=150)
-        self.assertEqual(got, want)
-        total = query(leader, "SELECT count(*) FROM log_entries")[0][0]
-        self.assertEqual(query(leader, "SELECT rows_read, late_dropped FROM jobs"),
-                         [[total, 0]])
-
-
 class Materializer(Shared):
     def test_leader_keeps_global_views_built(self):
         servers = self.start(2, extra=["--materialize", "1h"])
