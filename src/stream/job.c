@@ -463,8 +463,7 @@ static int kafka_log_key(job *j, stream_table *t, const int *map)
             covered |= 1ull << k;
         }
     }
-    bool all = !j->ukey_const && j->ukeys <= 16 &&
-               covered == (j->ukeys == 64 ? ~0ull : (1ull << j->ukeys) - 1);
+    bool all = !j->ukey_const && j->ukeys <= 16 && covered == (1ull << j->ukeys) - 1;
     j->sink_deletes = all;
     stream_kafka_sink_key(t, cols, all ? n : 0);
     return SL_OK;

@@ -689,14 +689,20 @@ static bool table_in_use(stream_server *ss, const stream_table *t)
 }
 
 /* DROP MATERIALIZED VIEW / DROP TABLE of the registry's names: 1, 0 (not ours), < 0. */
+/* The name of a DROP's object i (its last part: a schema-qualified name's table). */
+static const char *drop_name(const PgQuery__DropStmt *ds, size_t i)
+{
+    const PgQuery__List *l = ds->objects[i]->list;
+    return l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
+}
+
 static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds)
 {
     bool mv = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;
     if (!mv && ds->remove_type != PG_QUERY__OBJECT_TYPE__OBJECT_TABLE)
         return 0;
     for (size_t i = 0; i < ds->n_objects; i++) {
-        const PgQuery__List *l = ds->objects[i]->list;
-        const char *name = l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
+        const char *name = drop_name(ds, i);
         stream_table *t = name && !mv ? stream_table_find(&ss->r, name) : NULL;
         sjob *jb = name && mv ? job_find(ss, name) : NULL;
         if (!mv && !t)
@@ -837,8 +843,7 @@ static bool changes_jobs(stream_server *ss, const PgQuery__Node *st)
             return true;
         for (size_t i = 0; ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_TABLE &&
                            i < ds->n_objects; i++) {
-            const PgQuery__List *l = ds->objects[i]->list;
-            const char *name = l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
+            const char *name = drop_name(ds, i);
             if (name && stream_table_find(&ss->r, name))
                 return true;
         }
@@ -1062,12 +1067,8 @@ int stream_server_open(const stream_server_opts *o, stream_server **out, errmsg 
  */
 static void forget_all(stream_server *ss)
 {
-    for (sjob *jb = ss->jobs; jb; jb = jb->next) {
-        if (atomic_load(&jb->state) == J_RUNNING)
-            log_warn("stream", "job %s: halted, this server no longer leads the lake (the "
-                     "leader runs it, from its last checkpoint)", jb->name);
+    for (sjob *jb = ss->jobs; jb; jb = jb->next)
         job_halt(jb, true);
-    }
     for (sjob *jb = ss->jobs, *nx; jb; jb = nx) {
         nx = jb->next;
         job_free(jb);
@@ -1104,6 +1105,10 @@ void stream_server_lead(stream_server *ss, bool leading)
     if (!leading) {
         ss->leading = false;
         if (ss->loaded) {
+            for (sjob *jb = ss->jobs; jb; jb = jb->next)
+                if (atomic_load(&jb->state) == J_RUNNING)
+                    log_warn("stream", "job %s: halted, this server no longer leads the lake "
+                             "(the leader runs it, from its last checkpoint)", jb->name);
             forget_all(ss);
             ss->loaded = false;
             log_warn("stream", "this server no longer leads the lake: its continuous jobs "
@@ -1137,21 +1142,14 @@ void stream_server_close(stream_server *ss)
     pthread_mutex_unlock(&ss->mu);
     if (ss->ticker_on)
         pthread_join(ss->ticker, NULL);
-    for (sjob *jb = ss->jobs, *nx; jb; jb = nx) {
-        nx = jb->next;
-        job_halt(jb, true);
-        job_free(jb);
-    }
+    pthread_mutex_lock(&ss->mu);
+    forget_all(ss); /* (the jobs end as at a shutdown: their checkpoints kept) */
+    pthread_mutex_unlock(&ss->mu);
     if (ss->r.eng)
         sql_engine_set_hooks(ss->r.eng, NULL, NULL);
-    for (int i = 0; i < ss->r.ntables; i++)
-        stream_gauges_free(ss->r.tables[i]->gauges);
-    if (ss->r.s)
-        stream_catalog_free(&ss->r);
     sql_session_free(ss->r.s);
     stream_hub_free(ss->r.hub);
     arena_destroy(&ss->r.a);
-    sl_free(ss->tdefs);
     pthread_mutex_destroy(&ss->mu);
     pthread_mutex_destroy(&ss->vmu);
     pthread_cond_destroy(&ss->vgrown);
