@@ -20,7 +20,10 @@
 #include "base/dbuf.h"
 #include "stream/stream_int.h"
 
-#define STREAM_CKPT_VERSION 12 /* 12: a job over thread_spans ends its live-I
+#define STREAM_CKPT_VERSION 13 /* 13: float sum/avg states hold an exact sum (80
+                                 bytes), float variances two (144 bytes); the 16
+                                 and 24 bytes of before are converted as read;
+                                 12: a job over thread_spans ends its live-I
                                  objects with its streams' open spans (no other
                                  byte changed);
                                  11: a job writing a metrics sink writes a gauges

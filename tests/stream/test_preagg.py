@@ -35,11 +35,12 @@ AGGS = ("count(*) AS n, count(price) AS np, sum(price) AS total, avg(price) AS m
         "sum(DISTINCT price) AS dsum, "
         "count(*) FILTER (WHERE price > 50) AS big, sum(price) FILTER (WHERE bidder = 'bob') AS bob, "
         "bool_and(price > 5) AS all5, bool_or(price > 95) AS any95, "
-        "round(stddev(price)::numeric, 6) AS sd, round(var_pop(price)::numeric, 6) AS vp")
-NAGG = 17
+        "round(stddev(price)::numeric, 6) AS sd, round(var_pop(price)::numeric, 6) AS vp, "
+        "sum(price / 3.0::float8) AS fs, stddev(price * 0.7::float8) AS fsd")
+NAGG = 19
 TYPES = ("n bigint, np bigint, total numeric, mean numeric, lo bigint, hi bigint, b_lo text, "
          "b_hi text, auctions bigint, bidders bigint, dsum numeric, big bigint, bob numeric, "
-         "all5 boolean, any95 boolean, sd numeric, vp numeric")
+         "all5 boolean, any95 boolean, sd numeric, vp numeric, fs float8, fsd float8")
 
 
 def norm(rows, nkeys):

@@ -12,7 +12,8 @@ DuckDB (tests/node) is a second oracle for the hop windows.
 Also: the examples of docs/streaming.md, bad input (wrong field count, bad
 value, on_error = 'skip', late = 'error'), unwritable sinks.  Every oracle test runs
 with --workers 1, 2 and 4, whose outputs must be identical (within one window_end
-the rows are compared in key order: the semantics fix only window_end's order);
+the rows are compared in key order: the semantics fix only window_end's order),
+float sums, averages and variances to the last bit;
 larger inputs check what a later split must get right (its watermark, its line
 numbers, the first error in line order, quoted files read by one reader).
 
@@ -175,9 +176,12 @@ AGGS = ("count(*) AS n, sum(price) AS total, min(price) AS lo, max(price) AS hi,
         "string_agg(coalesce(bidder, '-'), ',' ORDER BY coalesce(bidder, '-'), price) AS who, "
         "percentile_cont(0.5) WITHIN GROUP (ORDER BY price) AS med, bool_or(price > 90) AS any90, "
         "every(price > 3) AS all3, array_to_string(array_agg(auction::text ORDER BY "
-        "price DESC, auction), '|') AS arr")
+        "price DESC, auction), '|') AS arr, sum(price * 0.1::float8) AS fsum, "
+        "avg(price / 7.0::float8) AS fmean, stddev_samp(price::float8 / 3 + 1e9) AS fsd, "
+        "var_pop(price * 1.1::float8) AS fvar")
 AGG_TYPES = ("n bigint, total numeric, lo bigint, hi bigint, mean numeric, auctions bigint, "
-             "big bigint, who text, med double precision, any90 boolean, all3 boolean, arr text")
+             "big bigint, who text, med double precision, any90 boolean, all3 boolean, arr text, "
+             "fsum float8, fmean float8, fsd float8, fvar float8")
 
 
 def sorted_within_end(rows, end_col):

@@ -4,14 +4,21 @@
  *
  * Result types follow PostgreSQL: sum(int2/int4) is int8, sum(int8) and
  * avg of any integer are numeric (exact, from an int128 running sum),
- * avg(float) is float8.  States are fixed-size structs, so a parallel GROUP BY
- * combines per-worker states with `combine`, and a checkpoint stores them as
- * bytes; min/max of strings and string_agg keep their bytes in memory the
- * state owns (freed by `destroy`, counted in the query's memory).
+ * avg(float) is float8.  Float sums and averages add exactly (base/xsum.h)
+ * and round once, so they do not depend on the order of the rows: a parallel
+ * GROUP BY, or a continuous job on any number of workers, prints the same
+ * bits (PostgreSQL adds in row order and may differ in the last bits).
+ * States are fixed-size structs, so a parallel GROUP BY combines per-worker
+ * states with `combine`, and a checkpoint stores them as bytes; min/max of
+ * strings and string_agg keep their bytes in memory the state owns (freed by
+ * `destroy`, counted in the query's memory).
  */
 #include "sql/func/kern.h"
 
 #include "base/alloc.h"
+#include "base/xsum.h"
+
+#include <math.h>
 
 #define STATE(T, base, g, size) ((T *)(void *)((uint8_t *)(base) + (size_t)(g) * (size)))
 #define SKIP(gids, i) ((gids) && (gids)[i] == UINT32_MAX)
@@ -131,10 +138,10 @@ static int avg_int(sql_agg_ctx *cx, const void *s, col_vec *out)
     return col_vec_append_fixed16(out, &q);
 }
 
-/* ---- floats ------------------------------------------------------------- */
+/* ---- floats: exact sums, one rounding (base/xsum.h) --------------------- */
 
 typedef struct fsum {
-    double sum;
+    xsum sum;
     int64_t n;
 } fsum;
 
@@ -150,7 +157,7 @@ static int fsum_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sq
         if (SKIP(gids, i) || !sql_vec_valid(&a[0], i))
             continue;
         fsum *s = STATE(fsum, st, GID(gids, i), sizeof(fsum));
-        s->sum += ka_f64(&a[0], i);
+        xsum_add(&s->sum, ka_f64(&a[0], i));
         s->n++;
     }
     return SL_OK;
@@ -159,7 +166,7 @@ static int fsum_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sq
 static int fsum_combine(sql_agg_ctx *cx, void *d, const void *s)
 {
     (void)cx;
-    ((fsum *)d)->sum += ((const fsum *)s)->sum;
+    xsum_merge(&((fsum *)d)->sum, &((const fsum *)s)->sum);
     ((fsum *)d)->n += ((const fsum *)s)->n;
     return SL_OK;
 }
@@ -170,16 +177,50 @@ static int sum_flt(sql_agg_ctx *cx, const void *s, col_vec *out)
     bool f4 = cx->call && cx->call->type.id == ST_FLOAT4;
     if (!x->n)
         return col_vec_append_null(out);
-    return col_vec_append_f64(out, f4 ? (double)(float)x->sum : x->sum);
+    double v;
+    int rc = xsum_get(&x->sum, 0, &v, NULL);
+    if (rc == XSUM_OVERFLOW || (f4 && rc == XSUM_FINITE && isinf((float)v)))
+        return agg_overflow(cx, "value out of range: overflow");
+    return col_vec_append_f64(out, f4 ? (double)(float)v : v);
 }
 
 static int avg_flt(sql_agg_ctx *cx, const void *s, col_vec *out)
 {
-    (void)cx;
     const fsum *x = s;
     if (!x->n)
         return col_vec_append_null(out);
-    return col_vec_append_f64(out, x->sum / (double)x->n);
+    double v;
+    if (xsum_get(&x->sum, 0, &v, NULL) != XSUM_OVERFLOW)
+        return col_vec_append_f64(out, v / (double)x->n);
+    /* the sum is beyond the doubles, the average may not be */
+    xsum_get(&x->sum, 64, &v, NULL);
+    v = ldexp(v / (double)x->n, 64);
+    if (isinf(v))
+        return agg_overflow(cx, "value out of range: overflow");
+    return col_vec_append_f64(out, v);
+}
+
+static int fsum_save(const void *s, dbuf *out)
+{
+    return dbuf_append(out, s, sizeof(fsum));
+}
+
+/* A checkpoint's state: this one, or (before format 13) a double and a count. */
+static int fsum_load(sql_agg_ctx *cx, void *st, const uint8_t *p, size_t n)
+{
+    fsum *s = st;
+    if (n == sizeof(fsum)) {
+        memcpy(s, p, n);
+        return SL_OK;
+    }
+    if (n != 16)
+        return sql_err_set(cx->err, "XX001", -1,
+                           "checkpoint: aggregation state damaged (float sum of %zu bytes)", n);
+    double sum;
+    memcpy(&sum, p, 8);
+    memcpy(&s->n, p + 8, 8);
+    xsum_add(&s->sum, sum);
+    return SL_OK;
 }
 
 /* ---- numeric ------------------------------------------------------------ */
@@ -746,9 +787,9 @@ static const sql_agg g_basic[] = {
     {"sum", 1, {ST_INT8}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
      isum_combine, sum_int_to_num, NULL, NULL, NULL},
     {"sum", 1, {ST_FLOAT4}, ST_FLOAT4, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, sum_flt, NULL, NULL, NULL},
+     fsum_combine, sum_flt, NULL, fsum_save, fsum_load},
     {"sum", 1, {ST_FLOAT8}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, sum_flt, NULL, NULL, NULL},
+     fsum_combine, sum_flt, NULL, fsum_save, fsum_load},
     {"sum", 1, {ST_NUMERIC}, ST_NUMERIC, sizeof(nsum), false, NULL, nsum_init, nsum_update,
      nsum_combine, sum_num, NULL, NULL, NULL},
     {"sum", 1, {ST_INTERVAL}, ST_INTERVAL, sizeof(ivsum), false, NULL, ivsum_init, ivsum_update,
@@ -760,9 +801,9 @@ static const sql_agg g_basic[] = {
     {"avg", 1, {ST_INT8}, ST_NUMERIC, sizeof(isum), false, NULL, isum_init, isum_update,
      isum_combine, avg_int, NULL, NULL, NULL},
     {"avg", 1, {ST_FLOAT4}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, avg_flt, NULL, NULL, NULL},
+     fsum_combine, avg_flt, NULL, fsum_save, fsum_load},
     {"avg", 1, {ST_FLOAT8}, ST_FLOAT8, sizeof(fsum), false, NULL, fsum_init, fsum_update,
-     fsum_combine, avg_flt, NULL, NULL, NULL},
+     fsum_combine, avg_flt, NULL, fsum_save, fsum_load},
     {"avg", 1, {ST_NUMERIC}, ST_NUMERIC, sizeof(nsum), false, NULL, nsum_init, nsum_update,
      nsum_combine, avg_num, NULL, NULL, NULL},
     {"avg", 1, {ST_INTERVAL}, ST_INTERVAL, sizeof(ivsum), false, NULL, ivsum_init, ivsum_update,

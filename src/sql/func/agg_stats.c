@@ -3,11 +3,15 @@
  * (percentile_cont, percentile_disc ... WITHIN GROUP) and an approximate
  * quantile with a bounded sketch (approx_percentile).
  *
- * Floats use PostgreSQL's Youngs-Cramer updates and its combine formula, so
- * results match PostgreSQL bit for bit on the same input order.  Integer
- * inputs keep exact int128 sums and finish in numeric with PostgreSQL's
- * division scale; numeric inputs are computed in double precision and
- * returned as numeric (docs/sql.md).
+ * Floats keep the exact sums of the values and of their squares
+ * (base/xsum.h), and n * sum(x^2) - sum(x)^2 is computed exactly from them
+ * before the one division: the result does not depend on the order of the
+ * rows (a parallel GROUP BY, a continuous job on any number of workers) and
+ * has no cancellation, equal values giving exactly 0.  PostgreSQL's
+ * Youngs-Cramer updates depend on the order and may differ in the last bits.
+ * Integer inputs keep exact int128 sums and finish in numeric with
+ * PostgreSQL's division scale; numeric inputs are computed as doubles, as
+ * floats are, and returned as numeric (docs/sql.md).
  *
  * approx_percentile(x, q) keeps a logarithmic histogram (DDSketch's idea):
  * bucket k holds values in (g^(k-1), g^k] with g = (1 + a) / (1 - a),
@@ -20,6 +24,7 @@
 #include "sql/func/kern.h"
 
 #include "base/alloc.h"
+#include "base/xsum.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -36,10 +41,11 @@ static int fail_mem(sql_agg_ctx *cx)
     return sql_err_set(cx->err, SQLSTATE_OUT_OF_MEMORY, -1, "out of memory");
 }
 
-/* ---- variance: floats --------------------------------------------------- */
+/* ---- variance: floats, exact sums ------------------------------------- */
 
 typedef struct yc {
-    double n, sx, sxx;
+    xsum sx, sxx; /* the values, their squares */
+    int64_t n;
 } yc;
 
 static void yc_init(void *s)
@@ -58,14 +64,9 @@ static int yc_update(sql_agg_ctx *cx, void *st, const uint32_t *gids, const sql_
         yc *s = STATE(yc, st, GID(gids, i));
         double v = is_int ? (double)ka_int(&a[0], i) : is_num ? dec_to_double(ka_dec(&a[0], i))
                                                               : ka_f64(&a[0], i);
-        s->n += 1;
-        s->sx += v;
-        if (s->n > 1) {
-            double tmp = v * s->n - s->sx;
-            s->sxx += tmp * tmp / (s->n * (s->n - 1));
-        } else {
-            s->sxx = 0;
-        }
+        s->n++;
+        xsum_add(&s->sx, v);
+        xsum_add_sq(&s->sxx, v);
     }
     return SL_OK;
 }
@@ -75,16 +76,9 @@ static int yc_combine(sql_agg_ctx *cx, void *dst, const void *src)
     (void)cx;
     yc *d = dst;
     const yc *s = src;
-    if (s->n == 0)
-        return SL_OK;
-    if (d->n == 0) {
-        *d = *s;
-        return SL_OK;
-    }
-    double n = d->n + s->n, tmp = d->sx / d->n - s->sx / s->n;
-    d->sxx = d->sxx + s->sxx + d->n * s->n * tmp * tmp / n;
-    d->sx += s->sx;
-    d->n = n;
+    xsum_merge(&d->sx, &s->sx);
+    xsum_merge(&d->sxx, &s->sxx);
+    d->n += s->n;
     return SL_OK;
 }
 
@@ -95,9 +89,25 @@ static int yc_final(sql_agg_ctx *cx, const void *st, col_vec *out, int kind)
     bool samp = kind == 0 || kind == 2;
     if (s->n == 0 || (samp && s->n == 1))
         return col_vec_append_null(out);
-    double v = s->sxx / (samp ? s->n - 1 : s->n);
-    if (kind >= 2)
-        v = sqrt(v);
+    double m, v;
+    int e;
+    if (xsum_spread(&s->sx, &s->sxx, s->n, &m, &e) == XSUM_SPECIAL) {
+        v = NAN; /* an infinity or NaN among the values, as in PostgreSQL */
+    } else {
+        /* n * sum(x^2) - sum(x)^2 = m * 2^e, over n^2 or n (n - 1) */
+        double q = m / (double)s->n / (double)(samp ? s->n - 1 : s->n);
+        if (kind >= 2) {
+            if (e & 1) {
+                q *= 2;
+                e--;
+            }
+            v = ldexp(sqrt(q), e / 2);
+        } else {
+            v = ldexp(q, e);
+        }
+        if (isinf(v))
+            return sql_err_set(cx->err, SQLSTATE_OUT_OF_RANGE, -1, "value out of range: overflow");
+    }
     if (cx->call && cx->call->type.id == ST_NUMERIC) {
         sql_dec d;
         if (dec_from_double(v, &d))
@@ -105,6 +115,35 @@ static int yc_final(sql_agg_ctx *cx, const void *st, col_vec *out, int kind)
         return col_vec_append_fixed16(out, &d);
     }
     return col_vec_append_f64(out, v);
+}
+
+static int yc_save(const void *s, dbuf *out)
+{
+    return dbuf_append(out, s, sizeof(yc));
+}
+
+/* A checkpoint's state: this one, or (before format 13) Youngs-Cramer's
+ * count, sum and sum of squared deviations, whose sums are rebuilt. */
+static int yc_load(sql_agg_ctx *cx, void *st, const uint8_t *p, size_t n)
+{
+    yc *s = st;
+    if (n == sizeof(yc)) {
+        memcpy(s, p, n);
+        return SL_OK;
+    }
+    double old[3]; /* n, sum, sum of squared deviations */
+    if (n != sizeof old)
+        return sql_err_set(cx->err, "XX001", -1,
+                           "checkpoint: aggregation state damaged (variance of %zu bytes)", n);
+    memcpy(old, p, sizeof old);
+    if (!(old[0] >= 0 && old[0] < 9e18))
+        return sql_err_set(cx->err, "XX001", -1,
+                           "checkpoint: aggregation state damaged (variance count)");
+    s->n = (int64_t)old[0];
+    xsum_add(&s->sx, old[1]);
+    if (s->n)
+        xsum_add(&s->sxx, old[2] + old[1] * old[1] / old[0]);
+    return SL_OK;
 }
 
 static int var_samp_f(sql_agg_ctx *cx, const void *s, col_vec *o) { return yc_final(cx, s, o, 0); }
@@ -853,16 +892,17 @@ static int approx_final(sql_agg_ctx *cx, const void *st, col_vec *out)
     return col_vec_append_f64(out, s->pos.n ? value_of(s->pos.lo + s->pos.n - 1) : 0);
 }
 
-#define VAR(name, arg, ret, size, ini, upd, comb, fin)                                          \
-    {name, 1, {arg}, ret, size, false, NULL, ini, upd, comb, fin, NULL, NULL, NULL}
+#define VAR(name, arg, ret, size, ini, upd, comb, fin, sv, ld)                                  \
+    {name, 1, {arg}, ret, size, false, NULL, ini, upd, comb, fin, NULL, sv, ld}
+#define VAR_F(name, arg, ret, fin)                                                              \
+    VAR(name, arg, ret, sizeof(yc), yc_init, yc_update, yc_combine, fin, yc_save, yc_load)
+#define VAR_I(name, arg, fin)                                                                   \
+    VAR(name, arg, ST_NUMERIC, sizeof(ivar), ivar_init, ivar_update, ivar_combine, fin, NULL, NULL)
 #define VARS_F(name, fin)                                                                       \
-    VAR(name, ST_FLOAT8, ST_FLOAT8, sizeof(yc), yc_init, yc_update, yc_combine, fin),           \
-        VAR(name, ST_FLOAT4, ST_FLOAT8, sizeof(yc), yc_init, yc_update, yc_combine, fin),       \
-        VAR(name, ST_NUMERIC, ST_NUMERIC, sizeof(yc), yc_init, yc_update, yc_combine, fin)
+    VAR_F(name, ST_FLOAT8, ST_FLOAT8, fin), VAR_F(name, ST_FLOAT4, ST_FLOAT8, fin),            \
+        VAR_F(name, ST_NUMERIC, ST_NUMERIC, fin)
 #define VARS_I(name, fin)                                                                       \
-    VAR(name, ST_INT2, ST_NUMERIC, sizeof(ivar), ivar_init, ivar_update, ivar_combine, fin),    \
-        VAR(name, ST_INT4, ST_NUMERIC, sizeof(ivar), ivar_init, ivar_update, ivar_combine, fin), \
-        VAR(name, ST_INT8, ST_NUMERIC, sizeof(ivar), ivar_init, ivar_update, ivar_combine, fin)
+    VAR_I(name, ST_INT2, fin), VAR_I(name, ST_INT4, fin), VAR_I(name, ST_INT8, fin)
 
 static const sql_agg g_stats[] = {
     VARS_F("var_samp", var_samp_f),   VARS_I("var_samp", var_samp_i),

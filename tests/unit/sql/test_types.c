@@ -8,6 +8,9 @@
 #include "base/err.h"
 #include "sql/types/jsonb.h"
 #include "sql/types/value.h"
+#include "sql/func/func.h"
+
+#include <math.h>
 
 static const char *out_of(sql_tid id, const char *text)
 {
@@ -172,5 +175,60 @@ TEST(int2_arrays_are_canonical)
     CHECK(!sql_int2arr_get(b.p, b.len, 3, &v));
     CHECK_EQ(sql_textarr_find(b.p, b.len, "-9", 2), 1);
     CHECK_EQ(sql_textarr_find(b.p, b.len, "8", 1), 2); /* not there, but a NULL is */
+    dbuf_free(&b);
+}
+
+/* ---- float aggregate states: exact sums, and those of checkpoints before format 13 ---- */
+
+static const sql_agg *agg_of(const char *name, int tid)
+{
+    int n;
+    const sql_agg *a = sql_agg_candidates(name, &n);
+    for (int i = 0; i < n; i++)
+        if (a[i].args[0] == tid)
+            return &a[i];
+    return NULL;
+}
+
+static double agg_result(const sql_agg *a, sql_agg_ctx *cx, const void *st)
+{
+    col_vec out;
+    col_vec_init(&out, COL_DOUBLE, 0);
+    CHECK_OK(a->finalize(cx, st, &out));
+    double v = col_vec_f64(&out, 0);
+    col_vec_release(&out);
+    return v;
+}
+
+TEST(float_aggregate_states_load_old_and_new)
+{
+    sql_err err = {0};
+    sql_agg_ctx cx = {.err = &err};
+    const sql_agg *sum = agg_of("sum", ST_FLOAT8), *vp = agg_of("var_pop", ST_FLOAT8);
+    CHECK(sum && vp && sum->load && vp->load);
+    uint8_t st[512], st2[512];
+    /* before format 13: a double and a count */
+    uint8_t old[16];
+    double s = 0.75;
+    int64_t n = 3;
+    memcpy(old, &s, 8);
+    memcpy(old + 8, &n, 8);
+    sum->init(st);
+    CHECK_OK(sum->load(&cx, st, old, sizeof old));
+    CHECK(agg_result(sum, &cx, st) == 0.75);
+    /* saved and loaded as they are */
+    dbuf b;
+    dbuf_init(&b, 4096);
+    CHECK_OK(sum->save(st, &b));
+    CHECK_EQ(b.len, sum->state_size);
+    sum->init(st2);
+    CHECK_OK(sum->load(&cx, st2, b.p, b.len));
+    CHECK(memcmp(st, st2, sum->state_size) == 0);
+    CHECK(sum->load(&cx, st2, b.p, 15) < 0 && strcmp(err.state, "XX001") == 0);
+    /* Youngs-Cramer's n, sum, sum of squared deviations: 1, 2, 3 */
+    double yc[3] = {3, 6, 2};
+    vp->init(st);
+    CHECK_OK(vp->load(&cx, st, (const uint8_t *)yc, sizeof yc));
+    CHECK(fabs(agg_result(vp, &cx, st) - 2.0 / 3) < 1e-15);
     dbuf_free(&b);
 }
