@@ -183,7 +183,7 @@ def test_edges():
         ts.write_csv(os.path.join(d, "bids.csv"), bids)
         ts.write_csv(os.path.join(d, "asks.csv"), asks)
         job = SOURCES + JOB.split(";\n")[0] + ";\n" + JOB.split(";\n")[1] + ";\n"
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             rc, out, err = run_job(d, workers, job)
             check(rc == 0, "edges: runs %s" % err.strip()[:300])
             if rc:

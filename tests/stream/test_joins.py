@@ -140,7 +140,7 @@ def test_empty_and_bad():
         with open(os.path.join(d, "items.csv"), "w") as f:
             f.write("id,name,category\n")
         job = ts.source_sql("2 seconds") + static_sql() + JOB
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             rc, out, err = run_job(d, workers, job)
             got1 = read_sink(os.path.join(d, "out", "o1.csv")) if rc == 0 else []
             check(rc == 0 and got1 == [["auction", "name", "category", "price", "ts"]],
@@ -428,7 +428,7 @@ def test_nexmark():
         }
         for q, sql in sorted(oracles.items()):
             want = ts.oracle(d, sql)
-            for workers in (1, 2):
+            for workers in (1, 2, 4):
                 rc, out, err = run_job(d, workers, nexmark_tables(events, 5) +
                                        open(os.path.join(NEXMARK, q + ".sql")).read())
                 got = read_sink(os.path.join(d, "out", q + ".csv")) if rc == 0 else []

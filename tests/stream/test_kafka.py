@@ -352,7 +352,7 @@ def test_joins(cl, d):
 
     cl.produce("jbids", msgs_b)
     cl.produce("jasks", msgs_a)
-    for workers in (1, 2):
+    for workers in (1, 2, 4):
         tag = "b%d" % workers
         with open(os.path.join(d, "joins.sql"), "w") as f:
             f.write(sources("jbids", "jasks", ", bounded = true") + JOINS % {"tag": tag})

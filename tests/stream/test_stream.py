@@ -863,7 +863,7 @@ def test_session_merge():
             "WITH (connector = 'file', path = 's.csv');\n"
             "INSERT INTO s SELECT window_start, window_end, bidder, count(*), sum(price) "
             "FROM session(bids, ts, INTERVAL '3 seconds') GROUP BY window_start, window_end, bidder;\n")
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             rc, out, err = run_text(d, job, ["--workers", str(workers)])
             got = open(os.path.join(d, "s.csv")).read() if rc == 0 else err
             check(got == "ws,we,bidder,n,total\n"
