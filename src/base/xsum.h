@@ -96,11 +96,11 @@ static inline int xsum_split_(double x, uint64_t *mag, int32_t *q, int *neg)
     return 0;
 }
 
-/* +x or -x (neg: 0 or 1) */
-static inline __int128 xsum_signed_(unsigned __int128 x, int neg)
+/* +x or -x (neg: 0 or 1), x below 2^60 */
+static inline int64_t xsum_signed_(uint64_t x, int neg)
 {
-    __int128 m = -(__int128)neg;
-    return ((__int128)x ^ m) - m;
+    int64_t m = -(int64_t)neg;
+    return ((int64_t)x ^ m) - m;
 }
 
 /*
@@ -124,13 +124,13 @@ static inline void xsum_add(xsum *s, double x)
     int32_t hi = lo + (shift + 52 >= XSUM_DIGIT);
     if (hi > s->top)
         xsum_raise_top(s, hi);
-    unsigned __int128 v = (unsigned __int128)mag << shift; /* below 2^112 */
-    unsigned __int128 mask = ((unsigned __int128)1 << XSUM_DIGIT) - 1;
+    /* mag << shift is below 2^112: its low digit, and its high one (0 unless hi > lo) */
+    uint64_t low = (mag << shift) & ((1ull << XSUM_DIGIT) - 1), high = mag >> (XSUM_DIGIT - shift);
     int32_t k = s->top - lo; /* digit lo's counter; digit hi's is k - 1 */
     if (k < 3)
-        s->d[k] += xsum_signed_(v & mask, neg);
+        s->d[k] += xsum_signed_(low, neg);
     if (hi > lo && k - 1 < 3)
-        s->d[k - 1] += xsum_signed_(v >> XSUM_DIGIT, neg);
+        s->d[k - 1] += xsum_signed_(high, neg);
 }
 
 #endif
