@@ -355,6 +355,32 @@ static bool keyed_reader(const job *j)
     return true;
 }
 
+/* A lookup join of a view with emit = 'on_update', outside a GROUP BY: each update
+ * of the view goes through the join as a row, but a deletion of the view's cannot
+ * reach the joined rows (the join may give a key several rows or none).  Such a job
+ * may append its rows; a sink that would hold them by key (a view, a sink with
+ * op_column) is refused. */
+static bool lookup_of_updates(const job *j)
+{
+    if (!j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log || j->agg ||
+        j->win)
+        return false;
+    for (int i = 0; i < j->npre; i++)
+        if (j->pre[i]->p->kind == SP_JOIN)
+            return true;
+    return false;
+}
+
+static int refuse_lookup_of_updates(job *j, const char *what, const char *name)
+{
+    return sql_err_set(j->e, SQLSTATE_FEATURE, -1, "%s \"%s\": its job joins \"%s\", which "
+                       "emits updates (emit = 'on_update'), with a static table, and the "
+                       "view's deletions do not reach the joined rows yet, so the rows cannot "
+                       "be kept by key; join the static table in \"%s\"'s own query (before its "
+                       "GROUP BY), or append the joined updates to a sink without op_column",
+                       what, name, j->src->name, j->src->name);
+}
+
 /* ---- the sink ------------------------------------------------------------- */
 
 static int sink_deletes_prepare(job *j);
@@ -420,6 +446,8 @@ static int insert_sink(job *j, const PgQuery__InsertStmt *ins, int *map)
     if (t->connector == STREAM_CONN_FILE &&
         stream_path_resolve(t->path, sizeof t->path, r->o->output_dir, t->path_opt))
         return sql_err_set(j->e, "22023", -1, "sink \"%s\": path too long", name);
+    if (t->op_col >= 0 && lookup_of_updates(j))
+        return refuse_lookup_of_updates(j, "INSERT INTO", name);
     j->on_update = j->log_to_sink = (j->agg && j->win_col < 0) || (j->ukeyed && t->op_col >= 0);
     /* a filter without op_column: its rows appended; a GROUP BY always computes its
      * groups from the view's current rows */
@@ -706,6 +734,8 @@ static int view_sink(job *j, const PgQuery__CreateTableAsStmt *ct, int *map)
         on_close = !strcmp(v, "on_window_close");
         given = true;
     }
+    if (lookup_of_updates(j))
+        return refuse_lookup_of_updates(j, "materialized view", name);
     if (given && !on_close && j->winjoin)
         return sql_err_set(j->e, "22023", -1, "materialized view \"%s\": a join of windows "
                            "emits each window once, when it closes: emit = 'on_update' is not "
