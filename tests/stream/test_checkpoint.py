@@ -511,7 +511,7 @@ def main():
         ref = run(tmp, 1, extra=["--data", data, "--format", "csv"])
         check(ref.returncode == 0 and len(ref.stdout.splitlines()) > 1000,
               "table sink: uninterrupted run (%s)" % ref.stderr.strip())
-        for workers in (1, 2):
+        for workers in (1, 2, 4):
             data = os.path.join(tmp, "data-%d" % workers)
             os.mkdir(data)
             ck = os.path.join(tmp, "ck-table-%d" % workers)

@@ -156,7 +156,7 @@ def test_exchanged_rows(seed, n, delay_ms):
         }
         for name, (job, oracle_sql) in cases.items():
             want = sorted(ts.oracle(d, oracle_sql)[1:])
-            for workers in (1, 2):
+            for workers in (1, 2, 4):
                 got, st = run_job(d, ts.source_sql(delay) + job, workers)
                 if got is None:
                     continue
