@@ -14,7 +14,6 @@
 
 typedef unsigned __int128 u128;
 
-static const u128 DIGIT_MASK = ((u128)1 << DIGIT) - 1;
 
 void xsum_raise_top(xsum *s, int32_t top)
 {
@@ -26,44 +25,12 @@ void xsum_raise_top(xsum *s, int32_t top)
     s->top = top;
 }
 
-/* Adds sq * 2^(q - 1074), sq below 2^106 (a square); its highest digit is
- * the one of bit q + 105. */
-static void add106(xsum *s, u128 sq, int32_t q)
+void xsum_add_sq_slow_(xsum *s, unsigned __int128 sq, int32_t pos)
 {
-    int32_t lo = q / DIGIT;
-    int shift = q - lo * DIGIT;
-    int32_t hi = lo + (shift + 105) / DIGIT;
-    if (hi > s->top)
-        xsum_raise_top(s, hi);
-    u128 dg[3] = {(sq << shift) & DIGIT_MASK, (sq >> (DIGIT - shift)) & DIGIT_MASK,
-                  sq >> (2 * DIGIT - shift)};
-    for (int32_t j = 0; j <= hi - lo; j++) {
-        int32_t k = s->top - lo - j;
-        if (k < KEPT)
-            s->d[k] += (__int128)dg[j];
-    }
-}
-
-void xsum_add_sq(xsum *s, double x)
-{
-    uint64_t mag;
-    int32_t q;
-    int neg, special = xsum_split_(x, &mag, &q, &neg);
-    if (special) {
-        s->flags |= special == XSUM_NAN ? XSUM_NAN : XSUM_PINF;
-        return;
-    }
-    if (!mag)
-        return;
-    /* x^2 = mag^2 * 2^(2q - 2148): grid position 2q - 1074, bits below 0 dropped */
-    u128 sq = (u128)mag * mag;
-    int32_t pos = 2 * q - 1074;
-    if (pos < 0) {
-        sq = -pos >= 128 ? 0 : sq >> -pos;
-        pos = 0;
-    }
+    /* pos < 0: the bits below the grid dropped */
+    sq = -pos >= 128 ? 0 : sq >> -pos;
     if (sq)
-        add106(s, sq, pos);
+        xsum_add106_(s, sq, 0);
 }
 
 void xsum_merge(xsum *d, const xsum *s)

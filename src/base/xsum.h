@@ -55,7 +55,7 @@ enum {
 
 static inline void xsum_add(xsum *s, double x);
 /* Adds x * x, exactly (no rounding, no overflow). */
-void xsum_add_sq(xsum *s, double x);
+static inline void xsum_add_sq(xsum *s, double x);
 /* d += s */
 void xsum_merge(xsum *d, const xsum *s);
 /* The sum times 2^-shift rounded to the nearest double in *hi and, when lo is
@@ -131,6 +131,50 @@ static inline void xsum_add(xsum *s, double x)
         s->d[k] += xsum_signed_(low, neg);
     if (hi > lo && k - 1 < 3)
         s->d[k - 1] += xsum_signed_(high, neg);
+}
+
+/* Adds sq * 2^(q - 1074) for q >= 0 and sq below 2^106 (a square): its highest
+ * digit is the one of bit q + 105. */
+static inline void xsum_add106_(xsum *s, unsigned __int128 sq, int32_t q)
+{
+    int32_t lo = q / XSUM_DIGIT;
+    int shift = q - lo * XSUM_DIGIT;
+    int32_t hi = lo + 1 + (shift + 105 >= 2 * XSUM_DIGIT);
+    if (hi > s->top)
+        xsum_raise_top(s, hi);
+    uint64_t mask = (1ull << XSUM_DIGIT) - 1;
+    uint64_t d0 = ((uint64_t)sq << shift) & mask;
+    uint64_t d1 = (uint64_t)(sq >> (XSUM_DIGIT - shift)) & mask;
+    uint64_t d2 = (uint64_t)(sq >> (2 * XSUM_DIGIT - shift));
+    int32_t k = s->top - lo; /* digit lo's counter; lo + 1's is k - 1, lo + 2's k - 2 */
+    if (k < 3)
+        s->d[k] += (__int128)d0;
+    if (k - 1 < 3)
+        s->d[k - 1] += (__int128)d1;
+    if (hi > lo + 1 && k - 2 < 3)
+        s->d[k - 2] += (__int128)d2;
+}
+
+void xsum_add_sq_slow_(xsum *s, unsigned __int128 sq, int32_t pos);
+
+static inline void xsum_add_sq(xsum *s, double x)
+{
+    uint64_t mag;
+    int32_t q;
+    int neg, special = xsum_split_(x, &mag, &q, &neg);
+    if (special) {
+        s->flags |= special == XSUM_NAN ? XSUM_NAN : XSUM_PINF;
+        return;
+    }
+    if (!mag)
+        return;
+    /* x^2 = mag^2 * 2^(2q - 2148): grid position 2q - 1074 */
+    unsigned __int128 sq = (unsigned __int128)mag * mag;
+    int32_t pos = 2 * q - 1074;
+    if (pos >= 0)
+        xsum_add106_(s, sq, pos);
+    else
+        xsum_add_sq_slow_(s, sq, pos);
 }
 
 #endif
