@@ -653,6 +653,13 @@ static void deliver(stream_live *l, const col_batch *cb, const meta_block *row,
                     const lake_coldef *defs, const dbuf *spans)
 {
     sql_batch *b = cb && cb->nrows ? convert(l, cb, row, defs) : NULL;
+    if (!b && cb && cb->nrows) {
+        char id[UUID_STR_LEN];
+        uuid_format(&row->block_id, id);
+        log_warn("stream", "table %s: block %s: its rows cannot be converted to the table's "
+                 "columns (out of memory, or a value that does not fit): the job does not get "
+                 "them", l->t->name, id);
+    }
     if (!b && !spans)
         return;
     blk_info bi = blk_info_of(l, row);
@@ -780,6 +787,12 @@ static void decode_view(stream_hub *h, const lake_process *p, int v, const meta_
         if (!rc)
             deliver(l, out.batch, row, defs, spans ? &out.state : NULL);
     }
+    if (rc) {
+        char id[UUID_STR_LEN];
+        uuid_format(&row->block_id, id);
+        log_warn("stream", "block %s: cannot be decoded for the continuous jobs (%d): they do "
+                 "not get its rows", id, rc);
+    }
     lake_build_out_free(&out);
 }
 
@@ -795,7 +808,12 @@ void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload,
     const lake_process *p = NULL;
     errmsg em;
     errmsg_clear(&em);
+    char id[UUID_STR_LEN];
     if (lake_process_get(h->l, &row->process_id, &p, &em)) {
+        /* (the jobs miss this block's rows: their replay after a restart would not) */
+        uuid_format(&row->block_id, id);
+        log_warn("stream", "block %s: its process cannot be read, the continuous jobs do not "
+                 "get its rows: %s", id, em.text);
         pthread_mutex_unlock(&h->mu);
         return;
     }
@@ -803,6 +821,11 @@ void stream_hub_block(stream_hub *h, const meta_block *row, const void *payload,
     for (size_t i = 0; i < p->n_streams && !si; i++)
         if (uuid_eq(&p->streams[i].stream_id, &row->stream_id))
             si = &p->streams[i];
+    if (!si) {
+        uuid_format(&row->block_id, id);
+        log_warn("stream", "block %s: its stream is not one of its process's as the lake has "
+                 "them, the continuous jobs do not get its rows", id);
+    }
     bool want[LAKE_VIEW_COUNT] = {false};
     for (stream_live *l = h->subs; l; l = l->next)
         want[l->t->tel_view] = true;
