@@ -14,7 +14,6 @@
 
 typedef unsigned __int128 u128;
 
-
 void xsum_raise_top(xsum *s, int32_t top)
 {
     int32_t up = top - s->top;

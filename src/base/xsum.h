@@ -22,10 +22,11 @@
  * overflows only after 2^67 terms.
  *
  * xsum_get rounds the kept sum to the nearest double once (ties to even),
- * and can give the remainder too (a double-double of 106 bits), which the
- * variances use.  Squares are added exactly (xsum_add_sq): a product of two
- * 53-bit mantissas is a 106-bit integer on the same grid, beyond the range of
- * a double if need be (the digits go up to 3120 + 105 bits).
+ * and can give the remainder too (a double-double of 106 bits).  Squares
+ * are added exactly (xsum_add_sq): a product of two 53-bit mantissas is a
+ * 106-bit integer on the same grid, beyond the range of a double if need be
+ * (the digits go up to 3120 + 105 bits); the variances take n * sum(x^2) -
+ * sum(x)^2 from the two sums' digits exactly (xsum_spread).
  *
  * Infinities and NaN are kept apart as flags, as IEEE adds them: +inf and
  * -inf together, or any NaN, make NaN.  The sign of a zero is not kept.

@@ -339,6 +339,12 @@ static int analyse(job *j)
     return j->agg ? find_window_key(j) : SL_OK;
 }
 
+/* A job reading a view with emit = 'on_update' (its rows are updates), no window. */
+static bool reads_update_view(const job *j)
+{
+    return j->src && j->src->connector == STREAM_CONN_VIEW && j->src->vw->log && !j->win;
+}
+
 /* A job over a view with emit = 'on_update' (analysed) whose pre chain is FILTER
  * and PROJECT: it reads the view with its keys and deletions.  A filter or
  * projection is then keyed by the view's key, so that a row its filter drops, and
@@ -347,7 +353,7 @@ static int analyse(job *j)
  * computes a changed group again from the view's current rows (uagg.h). */
 static bool keyed_reader(const job *j)
 {
-    if (!j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log || j->win)
+    if (!reads_update_view(j))
         return false;
     for (int i = 0; i < j->npre; i++)
         if (j->pre[i]->p->kind != SP_FILTER && j->pre[i]->p->kind != SP_PROJECT)
@@ -362,8 +368,7 @@ static bool keyed_reader(const job *j)
  * op_column) is refused. */
 static bool lookup_of_updates(const job *j)
 {
-    if (!j->src || j->src->connector != STREAM_CONN_VIEW || !j->src->vw->log || j->agg ||
-        j->win)
+    if (!reads_update_view(j) || j->agg)
         return false;
     for (int i = 0; i < j->npre; i++)
         if (j->pre[i]->p->kind == SP_JOIN)

@@ -688,7 +688,6 @@ static bool table_in_use(stream_server *ss, const stream_table *t)
     return false;
 }
 
-/* DROP MATERIALIZED VIEW / DROP TABLE of the registry's names: 1, 0 (not ours), < 0. */
 /* The name of a DROP's object i (its last part: a schema-qualified name's table). */
 static const char *drop_name(const PgQuery__DropStmt *ds, size_t i)
 {
@@ -696,6 +695,7 @@ static const char *drop_name(const PgQuery__DropStmt *ds, size_t i)
     return l && l->n_items ? node_str(l->items[l->n_items - 1]) : NULL;
 }
 
+/* DROP MATERIALIZED VIEW / DROP TABLE of the registry's names: 1, 0 (not ours), < 0. */
 static int run_drop(stream_server *ss, sql_query *q, const PgQuery__DropStmt *ds)
 {
     bool mv = ds->remove_type == PG_QUERY__OBJECT_TYPE__OBJECT_MATVIEW;

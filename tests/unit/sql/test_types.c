@@ -206,7 +206,8 @@ TEST(float_aggregate_states_load_old_and_new)
     sql_agg_ctx cx = {.err = &err};
     const sql_agg *sum = agg_of("sum", ST_FLOAT8), *vp = agg_of("var_pop", ST_FLOAT8);
     CHECK(sum && vp && sum->load && vp->load);
-    uint8_t st[512], st2[512];
+    _Alignas(16) uint8_t st[512]; /* (the states hold int128 counters) */
+    _Alignas(16) uint8_t st2[512];
     /* before format 13: a double and a count */
     uint8_t old[16];
     double s = 0.75;
